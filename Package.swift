@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SwiftVirt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Virt", targets: ["Virt"]),
+        .executable(name: "vsh", targets: ["vsh"]),
+        .executable(name: "virtd", targets: ["virtd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "VirtCore",
+            dependencies: ["CLibXML2"]
+        ),
+        .target(
+            name: "VirtTestDriver",
+            dependencies: ["VirtCore"]
+        ),
+        .target(
+            name: "VirtQEMU",
+            dependencies: [
+                "VirtCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "VirtRPC",
+            dependencies: [
+                "VirtCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Virt",
+            dependencies: ["VirtCore", "VirtTestDriver", "VirtQEMU", "VirtRPC"]
+        ),
+        .executableTarget(
+            name: "vsh",
+            dependencies: ["Virt"]
+        ),
+        .executableTarget(
+            name: "virtd",
+            dependencies: [
+                "Virt",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore"]),
+        .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt"]),
+        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt"]),
+        .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt"]),
+        .testTarget(name: "CompatTests", dependencies: ["Virt"]),
+    ]
+)

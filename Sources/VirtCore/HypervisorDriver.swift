@@ -1,0 +1,201 @@
+/// The seam every driver implements: libvirt's `virHypervisorDriver` table, expressed in Swift.
+///
+/// Every operation has a default implementation that throws libvirt's NO_SUPPORT error, so a driver implements
+/// what it can and the daemon answers NO_SUPPORT on the wire without a special case. Domains are named by
+/// ``DomainRef`` (name, uuid, id), as on the wire; drivers look them up by UUID.
+public protocol HypervisorDriver: AnyObject, Sendable {
+    /// The canonical URI of this connection, e.g. `test:///default`.
+    var uri: String { get }
+
+    /// Releases the connection.
+    func close() async
+
+    // MARK: Host
+
+    /// The hypervisor type name (`virConnectGetType`), e.g. "Test" or "QEMU".
+    func hypervisorType() async throws -> String
+    /// The hypervisor version as major*1,000,000 + minor*1,000 + micro.
+    func hypervisorVersion() async throws -> UInt64
+    func hostname() async throws -> String
+    /// The capabilities XML.
+    func capabilities() async throws -> String
+    func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?, flags: UInt32)
+        async throws -> String
+    func nodeInfo() async throws -> NodeInfo
+    func nodeFreeMemory() async throws -> UInt64
+    func maxVcpus(type: String?) async throws -> Int32
+    /// Whether the connection is encrypted or local.
+    func isSecure() async throws -> Bool
+    func securityModel() async throws -> SecurityModel
+
+    // MARK: Listing and lookup
+
+    func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef]
+    func listDomainIDs() async throws -> [Int32]
+    func listDefinedDomainNames() async throws -> [String]
+    func numberOfDomains() async throws -> Int32
+    func numberOfDefinedDomains() async throws -> Int32
+    func lookupDomain(name: String) async throws -> DomainRef
+    func lookupDomain(id: Int32) async throws -> DomainRef
+    func lookupDomain(uuid: VirtUUID) async throws -> DomainRef
+
+    // MARK: Definition
+
+    func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef
+    func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws
+    /// Creates and starts a transient domain.
+    func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef
+
+    // MARK: Lifecycle
+
+    /// Starts a defined domain; returns its new reference (with the id).
+    func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef
+    func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws
+    func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws
+    func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws
+    func reset(_ domain: DomainRef) async throws
+    func suspend(_ domain: DomainRef) async throws
+    func resume(_ domain: DomainRef) async throws
+    func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws
+    func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws
+    func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws
+    func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool
+    func managedSaveRemove(_ domain: DomainRef) async throws
+
+    // MARK: Properties
+
+    func autostart(_ domain: DomainRef) async throws -> Bool
+    func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws
+    func info(_ domain: DomainRef) async throws -> DomainInfo
+    func state(_ domain: DomainRef) async throws -> DomainStatus
+    func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String
+    func osType(_ domain: DomainRef) async throws -> String
+    func isActive(_ domain: DomainRef) async throws -> Bool
+    func isPersistent(_ domain: DomainRef) async throws -> Bool
+    func isUpdated(_ domain: DomainRef) async throws -> Bool
+    /// KiB.
+    func maxMemory(_ domain: DomainRef) async throws -> UInt64
+    func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws
+    func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32
+    func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws
+    func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel]
+    /// `virDomainGetMessages`: taint and deprecation messages.
+    func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String]
+    func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
+        -> [DomainStatsRecord]
+
+    // MARK: Events, console, monitor
+
+    /// A new subscription to every domain event of this connection's driver.
+    func events() -> AsyncStream<DomainEventRecord>
+    func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
+    /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
+    func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+}
+
+extension HypervisorDriver {
+    public func close() async {}
+    public func hypervisorType() async throws -> String { throw VirtError.noSupport("virConnectGetType") }
+    public func hypervisorVersion() async throws -> UInt64 { throw VirtError.noSupport("virConnectGetVersion") }
+    public func hostname() async throws -> String { throw VirtError.noSupport("virConnectGetHostname") }
+    public func capabilities() async throws -> String { throw VirtError.noSupport("virConnectGetCapabilities") }
+    public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                   flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectGetDomainCapabilities")
+    }
+    public func nodeInfo() async throws -> NodeInfo { throw VirtError.noSupport("virNodeGetInfo") }
+    public func nodeFreeMemory() async throws -> UInt64 { throw VirtError.noSupport("virNodeGetFreeMemory") }
+    public func maxVcpus(type: String?) async throws -> Int32 { throw VirtError.noSupport("virConnectGetMaxVcpus") }
+    public func isSecure() async throws -> Bool { true }
+    public func securityModel() async throws -> SecurityModel { SecurityModel(model: "", doi: "") }
+
+    public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
+        throw VirtError.noSupport("virConnectListAllDomains")
+    }
+    public func listDomainIDs() async throws -> [Int32] {
+        try await listAllDomains(flags: .active).map(\.id).sorted()
+    }
+    public func listDefinedDomainNames() async throws -> [String] {
+        try await listAllDomains(flags: .inactive).map(\.name).sorted()
+    }
+    public func numberOfDomains() async throws -> Int32 { Int32(try await listAllDomains(flags: .active).count) }
+    public func numberOfDefinedDomains() async throws -> Int32 {
+        Int32(try await listAllDomains(flags: .inactive).count)
+    }
+    public func lookupDomain(name: String) async throws -> DomainRef { throw VirtError.noSupport("virDomainLookupByName") }
+    public func lookupDomain(id: Int32) async throws -> DomainRef { throw VirtError.noSupport("virDomainLookupByID") }
+    public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { throw VirtError.noSupport("virDomainLookupByUUID") }
+
+    public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
+        throw VirtError.noSupport("virDomainDefineXMLFlags")
+    }
+    public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
+        throw VirtError.noSupport("virDomainUndefineFlags")
+    }
+    public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
+        throw VirtError.noSupport("virDomainCreateXML")
+    }
+    public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
+        throw VirtError.noSupport("virDomainCreateWithFlags")
+    }
+    public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
+        throw VirtError.noSupport("virDomainDestroyFlags")
+    }
+    public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
+        throw VirtError.noSupport("virDomainShutdownFlags")
+    }
+    public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws { throw VirtError.noSupport("virDomainReboot") }
+    public func reset(_ domain: DomainRef) async throws { throw VirtError.noSupport("virDomainReset") }
+    public func suspend(_ domain: DomainRef) async throws { throw VirtError.noSupport("virDomainSuspend") }
+    public func resume(_ domain: DomainRef) async throws { throw VirtError.noSupport("virDomainResume") }
+    public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
+        throw VirtError.noSupport("virDomainSaveFlags")
+    }
+    public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
+        throw VirtError.noSupport("virDomainRestoreFlags")
+    }
+    public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
+        throw VirtError.noSupport("virDomainManagedSave")
+    }
+    public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
+        throw VirtError.noSupport("virDomainHasManagedSaveImage")
+    }
+    public func managedSaveRemove(_ domain: DomainRef) async throws { throw VirtError.noSupport("virDomainManagedSaveRemove") }
+
+    public func autostart(_ domain: DomainRef) async throws -> Bool { throw VirtError.noSupport("virDomainGetAutostart") }
+    public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
+        throw VirtError.noSupport("virDomainSetAutostart")
+    }
+    public func info(_ domain: DomainRef) async throws -> DomainInfo { throw VirtError.noSupport("virDomainGetInfo") }
+    public func state(_ domain: DomainRef) async throws -> DomainStatus { throw VirtError.noSupport("virDomainGetState") }
+    public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
+        throw VirtError.noSupport("virDomainGetXMLDesc")
+    }
+    public func osType(_ domain: DomainRef) async throws -> String { throw VirtError.noSupport("virDomainGetOSType") }
+    public func isActive(_ domain: DomainRef) async throws -> Bool { throw VirtError.noSupport("virDomainIsActive") }
+    public func isPersistent(_ domain: DomainRef) async throws -> Bool { throw VirtError.noSupport("virDomainIsPersistent") }
+    public func isUpdated(_ domain: DomainRef) async throws -> Bool { throw VirtError.noSupport("virDomainIsUpdated") }
+    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { throw VirtError.noSupport("virDomainGetMaxMemory") }
+    public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
+        throw VirtError.noSupport("virDomainSetMemoryFlags")
+    }
+    public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
+        throw VirtError.noSupport("virDomainGetVcpusFlags")
+    }
+    public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
+        throw VirtError.noSupport("virDomainSetVcpusFlags")
+    }
+    public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] { [] }
+    public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] { [] }
+    public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
+        -> [DomainStatsRecord] {
+        throw VirtError.noSupport("virConnectGetAllDomainStats")
+    }
+    public func events() -> AsyncStream<DomainEventRecord> { AsyncStream { $0.finish() } }
+    public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
+        throw VirtError.noSupport("virDomainOpenConsole")
+    }
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainQemuMonitorCommand")
+    }
+}

@@ -1,0 +1,2 @@
+// Placeholder: this module is built out in its own files.
+enum VirtQEMUModule {}

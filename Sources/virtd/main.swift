@@ -1,0 +1,1 @@
+print("virtd: not yet implemented")

@@ -1,0 +1,1 @@
+print("vsh: not yet implemented")
