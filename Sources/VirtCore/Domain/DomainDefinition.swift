@@ -47,14 +47,6 @@ public struct OSConfig: Sendable, Hashable {
     }
 }
 
-/// `<devices>`.
-public struct DomainDevices: Sendable, Hashable {
-    public var emulator: String?
-    public init(emulator: String? = nil) {
-        self.emulator = emulator
-    }
-}
-
 /// Options for parsing domain XML.
 public struct DomainParseOptions: Sendable, Hashable {
     /// Reject unknown elements and attributes (`define --validate`).

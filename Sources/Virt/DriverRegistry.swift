@@ -1,0 +1,28 @@
+import VirtTestDriver
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Picks the driver for a URI, as libvirt's `virConnectOpen` walks its registered drivers.
+enum DriverRegistry {
+    static func defaultURI() -> String {
+        if let env = getenv("LIBVIRT_DEFAULT_URI"), let s = Optional(String(cString: env)), !s.isEmpty {
+            return s
+        }
+        return "test:///default"
+    }
+
+    static func open(_ uri: ConnectionURI, readOnly: Bool) async throws -> any HypervisorDriver {
+        if uri.isRemote {
+            throw VirtError(.noConnect, domain: .remote,
+                            "no connection driver available for \(uri.original)")
+        }
+        switch uri.driver {
+        case "test":
+            return try await TestDriver.open(uri)
+        default:
+            throw VirtError(.noConnect, "no connection driver available for \(uri.original)")
+        }
+    }
+}
