@@ -114,6 +114,9 @@ extension DomainDefinition {
         var def = DomainDefinition(type: type, name: name, uuid: uuid, memory: mem, currentMemory: cur, vcpus: vcpus,
                                    os: OSConfig(type: osType, arch: osEl?.child("type")?.attr("arch"),
                                                 machine: osEl?.child("type")?.attr("machine")))
+        if let d = root.child("devices") {
+            def.devices = try DomainDevices.parse(d, options: options)
+        }
         def.title = root.childText("title")
         def.description = root.childText("description")
         return def
@@ -134,6 +137,7 @@ extension DomainDefinition {
             w.element("os") { w in
                 w.text("type", [("arch", os.arch), ("machine", os.machine)], os.type)
             }
+            devices.format(into: &w, options: options)
         }
         return w.output
     }
