@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Builds SwiftVirt's test guest: a Debian kernel and a busybox initramfs, from Debian packages that are
+# downloaded and unpacked, never installed. The result is cached under .build/test-guest/:
+#
+#   vmlinuz       the kernel of Debian 12's current linux-image-amd64
+#   initrd.img    gzip'd newc cpio: busybox-static, a few modules (evdev, button, virtio), /init
+#   cmdline       a kernel command line that suits it (serial console on ttyS0)
+#   VERSION       the kernel package it came from
+#
+# The guest's /init prints SWIFTVIRT-GUEST-READY on the serial console once the power button works, powers
+# off (poweroff -f) on an ACPI power-button press (QMP system_powerdown, virsh shutdown --mode acpi), and
+# otherwise runs a shell on the console (so console tests can type into it).
+#
+# Idempotent: does nothing when the guest is already built. FORCE=1 rebuilds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.build/test-guest
+if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ]; then
+    exit 0
+fi
+
+kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+if [ -z "$kpkg" ]; then
+    echo "build-test-guest: cannot resolve linux-image-amd64 (run apt-get update?)" >&2
+    exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/swiftvirt-test-guest.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"  # apt's _apt user must be able to write the downloads here
+
+echo "build-test-guest: downloading $kpkg and busybox-static" >&2
+(cd "$work" && apt-get download -q "$kpkg" busybox-static >/dev/null 2>"$work/apt.log") || {
+    cat "$work/apt.log" >&2
+    exit 1
+}
+mkdir "$work/pkg"
+for deb in "$work"/*.deb; do
+    dpkg -x "$deb" "$work/pkg"
+done
+
+kver=${kpkg#linux-image-}
+moddir="$work/pkg/lib/modules/$kver"
+busybox="$work/pkg/bin/busybox"
+[ -x "$busybox" ] || { echo "build-test-guest: busybox not found in busybox-static" >&2; exit 1; }
+[ -d "$moddir" ] || { echo "build-test-guest: no modules for $kver" >&2; exit 1; }
+
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/modules}
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+
+# Modules: the ones the guest needs, plus their dependencies (read from each module's .modinfo section,
+# since the package ships no modules.dep: depmod runs at install time). Loaded in dependency order.
+declare -A modpath=()
+while IFS= read -r -d '' f; do
+    name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+    modpath[$name]=$f
+done < <(find "$moddir/kernel" -name '*.ko*' -print0)
+
+modfile() {  # prints an uncompressed copy's path of module $1
+    local src=${modpath[$1]:-}
+    [ -n "$src" ] || { echo "build-test-guest: module $1 not found" >&2; return 1; }
+    case "$src" in
+        *.ko.xz) xz -dc "$src" >"$work/$1.ko" ;;
+        *.ko.zst) zstd -qdc "$src" >"$work/$1.ko" ;;
+        *.ko.gz) gzip -dc "$src" >"$work/$1.ko" ;;
+        *) cp "$src" "$work/$1.ko" ;;
+    esac
+    echo "$work/$1.ko"
+}
+
+declare -A added=()
+order=()
+addmod() {
+    local name=$1
+    [ -z "${added[$name]:-}" ] || return 0
+    added[$name]=1
+    local f deps d
+    f=$(modfile "$name")
+    deps=$(grep -a -o 'depends=[a-z0-9_,-]*' "$f" | head -n1 | cut -d= -f2 || true)
+    for d in ${deps//,/ }; do
+        addmod "${d//-/_}"
+    done
+    cp "$f" "$root/lib/modules/$name.ko"
+    order+=("$name")
+}
+for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_rng; do
+    addmod "$m"
+done
+printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
+
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# SwiftVirt test guest init.
+export PATH=/bin:/sbin
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+while read -r m; do
+    insmod "/lib/modules/$m.ko" 2>/dev/null
+done </lib/modules/load-order
+
+# The ACPI power button is an input device named "Power Button": wait for its event node, then power off
+# on the first event it reports (a key press).
+powerbutton() {
+    i=0
+    while [ $i -lt 100 ]; do
+        for n in /sys/class/input/event*; do
+            [ -r "$n/device/name" ] || continue
+            if [ "$(cat "$n/device/name")" = "Power Button" ]; then
+                echo "${n##*/}"
+                return 0
+            fi
+        done
+        i=$((i + 1))
+        sleep 0.05
+    done
+    return 1
+}
+if ev=$(powerbutton) && [ -c "/dev/input/$ev" ]; then
+    (
+        dd if="/dev/input/$ev" of=/dev/null bs=24 count=1 2>/dev/null
+        echo "SWIFTVIRT-GUEST-POWEROFF"
+        sync
+        poweroff -f
+    ) &
+else
+    echo "SWIFTVIRT-GUEST-NO-POWER-BUTTON"
+fi
+
+echo "SWIFTVIRT-GUEST-READY"
+while :; do
+    setsid cttyhack sh
+    sleep 1
+done
+EOF
+chmod 755 "$root/init"
+
+mkdir -p "$out"
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) | gzip -9 >"$work/initrd.img"
+cp "$work/pkg/boot/vmlinuz-$kver" "$out/vmlinuz.new"
+mv "$work/initrd.img" "$out/initrd.img"
+mv "$out/vmlinuz.new" "$out/vmlinuz"
+echo "console=ttyS0 panic=-1 quiet" >"$out/cmdline"
+echo "$kpkg" >"$out/VERSION"
+echo "build-test-guest: built $out ($kpkg)" >&2
