@@ -3,6 +3,7 @@
 /// A connection to a hypervisor driver, as libvirt's `virConnectPtr`.
 ///
 /// `Connection.open("test:///default")` picks a local driver or the remote driver from the URI, as libvirt does.
+/// Every operation is an async throwing method; failures are ``VirtError``s carrying libvirt's codes and messages.
 public final class Connection: Sendable {
     /// The driver behind this connection.
     public let driver: any HypervisorDriver
@@ -22,16 +23,34 @@ public final class Connection: Sendable {
     /// The canonical URI of this connection.
     public var uri: String { driver.uri }
 
-    /// Closes the connection.
+    /// Closes the connection. Event sequences obtained from it end.
     public func close() async { await driver.close() }
 
     // MARK: Host
 
+    /// The hypervisor type name (`virConnectGetType`), e.g. "TEST" or "QEMU".
     public func hypervisorType() async throws -> String { try await driver.hypervisorType() }
+    /// The hypervisor version as major*1,000,000 + minor*1,000 + micro.
     public func hypervisorVersion() async throws -> UInt64 { try await driver.hypervisorVersion() }
+    /// The host name of the hypervisor's machine.
     public func hostname() async throws -> String { try await driver.hostname() }
+    /// The capabilities XML document.
     public func capabilities() async throws -> String { try await driver.capabilities() }
+    /// The domain capabilities XML document for an emulator, architecture, machine type and virtualization type.
+    public func domainCapabilities(emulator: String? = nil, arch: String? = nil, machine: String? = nil,
+                                   virtType: String? = nil, flags: UInt32 = 0) async throws -> String {
+        try await driver.domainCapabilities(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
+                                            flags: flags)
+    }
+    /// Facts about the host: CPU model, memory, CPU topology.
     public func nodeInfo() async throws -> NodeInfo { try await driver.nodeInfo() }
+    /// The free memory of the host, as the driver reports it (`virNodeGetFreeMemory`).
+    public func nodeFreeMemory() async throws -> UInt64 { try await driver.nodeFreeMemory() }
+    /// The maximum number of vCPUs of a guest of virtualization type `type`.
+    public func maxVcpus(type: String? = nil) async throws -> Int32 { try await driver.maxVcpus(type: type) }
+    /// Whether the connection is local or encrypted.
+    public func isSecure() async throws -> Bool { try await driver.isSecure() }
+    /// The security model of the host (model and DOI).
     public func securityModel() async throws -> SecurityModel { try await driver.securityModel() }
 
     /// The library version (major*1,000,000 + minor*1,000 + micro) reported as libvirt's.
@@ -44,14 +63,26 @@ public final class Connection: Sendable {
         try await driver.listAllDomains(flags: flags).map { Domain(connection: self, ref: $0) }
     }
 
+    /// The ids of the running domains.
+    public func listDomainIDs() async throws -> [Int32] { try await driver.listDomainIDs() }
+    /// The names of the defined, inactive domains.
+    public func listDefinedDomainNames() async throws -> [String] { try await driver.listDefinedDomainNames() }
+    /// The number of running domains.
+    public func numberOfDomains() async throws -> Int32 { try await driver.numberOfDomains() }
+    /// The number of defined, inactive domains.
+    public func numberOfDefinedDomains() async throws -> Int32 { try await driver.numberOfDefinedDomains() }
+
+    /// The domain named `name`; throws libvirt's NO_DOMAIN error if there is none.
     public func lookupDomain(name: String) async throws -> Domain {
         Domain(connection: self, ref: try await driver.lookupDomain(name: name))
     }
 
+    /// The running domain with id `id`.
     public func lookupDomain(id: Int32) async throws -> Domain {
         Domain(connection: self, ref: try await driver.lookupDomain(id: id))
     }
 
+    /// The domain with UUID `uuid`.
     public func lookupDomain(uuid: VirtUUID) async throws -> Domain {
         Domain(connection: self, ref: try await driver.lookupDomain(uuid: uuid))
     }
@@ -71,6 +102,24 @@ public final class Connection: Sendable {
         try await driver.restore(from: path, xml: xml, flags: flags)
     }
 
-    /// Every domain event from now on, as an async sequence.
+    /// Statistics of the domains matching `flags` (or of `domains`, when given), for the `types` groups (none: all
+    /// the driver supports).
+    public func domainStats(_ domains: [Domain]? = nil, types: StatsTypes = [],
+                            flags: GetAllDomainStatsFlags = []) async throws -> [DomainStatsRecord] {
+        try await driver.allDomainStats(domains: domains?.map(\.ref), types: types, flags: flags)
+    }
+
+    // MARK: Events
+
+    /// Every domain event from now on, as an async sequence. It ends when the connection closes; dropping or
+    /// cancelling the iteration unsubscribes.
     public func events() -> AsyncStream<DomainEventRecord> { driver.events() }
+
+    /// The lifecycle events from now on, with the domain handle as of the event (its id at event time).
+    public func lifecycleEvents() -> AsyncCompactMapSequence<AsyncStream<DomainEventRecord>, (Domain, LifecycleEvent)> {
+        driver.events().compactMap { [self] record in
+            if case .lifecycle(let e) = record.kind { return (Domain(connection: self, ref: record.domain), e) }
+            return nil
+        }
+    }
 }

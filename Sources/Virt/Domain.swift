@@ -1,9 +1,14 @@
 /// A handle on one domain of a connection, as libvirt's `virDomainPtr`.
+///
+/// A handle names its domain by name, UUID and id (as of the lookup or the last lifecycle call made through it);
+/// the driver finds the domain by UUID.
 public struct Domain: Sendable, Hashable {
+    /// The connection this handle belongs to.
     public let connection: Connection
     /// Name, UUID and id (-1 when inactive) as of the last lookup or lifecycle call.
     public private(set) var ref: DomainRef
 
+    /// A handle for `ref` on `connection`.
     public init(connection: Connection, ref: DomainRef) {
         self.connection = connection
         self.ref = ref
@@ -12,43 +17,95 @@ public struct Domain: Sendable, Hashable {
     public static func == (a: Domain, b: Domain) -> Bool { a.connection === b.connection && a.ref == b.ref }
     public func hash(into h: inout Hasher) { h.combine(ref) }
 
+    /// The domain's name.
     public var name: String { ref.name }
+    /// The domain's UUID.
     public var uuid: VirtUUID { ref.uuid }
     /// The id, or -1 when the domain is not running.
     public var id: Int32 { ref.id }
 
     private var driver: any HypervisorDriver { connection.driver }
 
+    /// A handle with the domain's current name and id, looked up again by UUID.
+    public func refreshed() async throws -> Domain {
+        Domain(connection: connection, ref: try await driver.lookupDomain(uuid: ref.uuid))
+    }
+
+    // MARK: Lifecycle
+
     /// Starts a defined domain; the handle's id is updated.
     public mutating func start(flags: CreateFlags = []) async throws {
         ref = try await driver.start(ref, flags: flags)
     }
 
+    /// Stops the domain at once (a transient domain disappears).
     public func destroy(flags: DestroyFlags = []) async throws { try await driver.destroy(ref, flags: flags) }
+    /// Asks the guest to shut down.
     public func shutdown(flags: ShutdownFlags = []) async throws { try await driver.shutdown(ref, flags: flags) }
+    /// Asks the guest to reboot.
     public func reboot(flags: ShutdownFlags = []) async throws { try await driver.reboot(ref, flags: flags) }
+    /// Resets the guest (a hardware reset, without a guest shutdown).
     public func reset() async throws { try await driver.reset(ref) }
+    /// Pauses the domain.
     public func suspend() async throws { try await driver.suspend(ref) }
+    /// Resumes a paused domain.
     public func resume() async throws { try await driver.resume(ref) }
+    /// Removes the persistent definition (a running domain becomes transient).
     public func undefine(flags: UndefineFlags = []) async throws { try await driver.undefine(ref, flags: flags) }
 
+    /// Saves the running domain's state to a file and stops it.
     public func save(to path: String, xml: String? = nil, flags: SaveRestoreFlags = []) async throws {
         try await driver.save(ref, to: path, xml: xml, flags: flags)
     }
+    /// Saves the running domain's state to a managed image and stops it; the next start restores it.
     public func managedSave(flags: SaveRestoreFlags = []) async throws {
         try await driver.managedSave(ref, flags: flags)
     }
+    /// Whether a managed save image exists.
     public func hasManagedSaveImage() async throws -> Bool { try await driver.hasManagedSaveImage(ref) }
+    /// Removes the managed save image.
     public func managedSaveRemove() async throws { try await driver.managedSaveRemove(ref) }
 
+    // MARK: Properties
+
+    /// Whether the domain starts with the host.
     public func autostart() async throws -> Bool { try await driver.autostart(ref) }
+    /// Sets whether the domain starts with the host.
     public func setAutostart(_ enabled: Bool) async throws { try await driver.setAutostart(ref, enabled) }
+    /// State, memory, vCPUs and CPU time.
     public func info() async throws -> DomainInfo { try await driver.info(ref) }
+    /// The state and its reason.
     public func state() async throws -> DomainStatus { try await driver.state(ref) }
+    /// The domain XML (live unless `.inactive`).
     public func xmlDesc(flags: XMLFlags = []) async throws -> String { try await driver.xmlDesc(ref, flags: flags) }
+    /// The guest OS type.
     public func osType() async throws -> String { try await driver.osType(ref) }
+    /// Whether the domain is running (or paused).
     public func isActive() async throws -> Bool { try await driver.isActive(ref) }
+    /// Whether the domain has a persistent definition.
     public func isPersistent() async throws -> Bool { try await driver.isPersistent(ref) }
+    /// Whether the persistent definition differs from the running one.
+    public func isUpdated() async throws -> Bool { try await driver.isUpdated(ref) }
+    /// The maximum memory in KiB.
+    public func maxMemory() async throws -> UInt64 { try await driver.maxMemory(ref) }
+    /// Sets the current (or, with `.maximum`, the maximum) memory in KiB.
+    public func setMemory(kib: UInt64, flags: ModificationImpact = .current) async throws {
+        try await driver.setMemory(ref, kib: kib, flags: flags)
+    }
+    /// The number of vCPUs (current, or the maximum with `.maximum`).
+    public func vcpuCount(flags: ModificationImpact = .current) async throws -> Int32 {
+        try await driver.vcpuCount(ref, flags: flags)
+    }
+    /// Sets the number of vCPUs (or, with `.maximum`, the maximum).
+    public func setVcpus(_ count: UInt32, flags: ModificationImpact = .current) async throws {
+        try await driver.setVcpus(ref, count: count, flags: flags)
+    }
+    /// The security labels of the running domain.
     public func securityLabels() async throws -> [SecurityLabel] { try await driver.securityLabels(ref) }
-    public func messages() async throws -> [String] { try await driver.messages(ref, flags: 0) }
+    /// Taint and deprecation messages.
+    public func messages(flags: UInt32 = 0) async throws -> [String] { try await driver.messages(ref, flags: flags) }
+    /// This domain's statistics for the `types` groups (none: all the driver supports).
+    public func stats(types: StatsTypes = []) async throws -> DomainStatsRecord? {
+        try await driver.allDomainStats(domains: [ref], types: types, flags: []).first
+    }
 }

@@ -1,15 +1,202 @@
+import Synchronization
 import VirtCore
 
-/// libvirt's `test:///default` mock hypervisor. (Being built out: see issue 2.)
-public final class TestDriver: HypervisorDriver {
-    public let uri: String
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
-    init(uri: String) {
+/// A connection to libvirt's `test` mock hypervisor, behaving as libvirt 9.0's test driver.
+///
+/// `test:///default` starts with the running domain "test" (id 1) on a fake 16-CPU i686 host; every
+/// `test:///default` connection of the process shares that state until the last one closes, so events caused
+/// through one connection are seen on the others. `test:///path/to/node.xml` loads a custom node description
+/// (a state of its own per connection).
+public final class TestDriver: HypervisorDriver {
+    /// The URI this connection was opened with.
+    public let uri: String
+    let state: TestDriverState
+    private let isDefault: Bool
+    private let bus: EventBus<DomainEventRecord>
+    private let token: Int
+    private let closed = Mutex(false)
+
+    private init(uri: String, state: TestDriverState, isDefault: Bool, token: Int,
+                 bus: EventBus<DomainEventRecord>) {
         self.uri = uri
+        self.state = state
+        self.isDefault = isDefault
+        self.token = token
+        self.bus = bus
     }
 
     /// Opens the test driver for `test:///default` or `test:///path/to/node.xml`.
     public static func open(_ uri: ConnectionURI) async throws -> TestDriver {
-        TestDriver(uri: uri.original)
+        let path = uri.path
+        if path.isEmpty || path == "/" {
+            throw VirtError(.invalidArg, domain: .test,
+                            "invalid argument: testOpen: supply a path or use test:///default")
+        }
+        let state: TestDriverState
+        let isDefault = path == "/default"
+        if isDefault {
+            state = try TestDriverRegistry.acquireDefault()
+        } else {
+            state = try TestDriverState.load(path: path)
+        }
+        let bus = EventBus<DomainEventRecord>()
+        let token = await state.register(bus)
+        return TestDriver(uri: uri.original, state: state, isDefault: isDefault, token: token, bus: bus)
     }
+
+    /// Opens a connection on a fresh `test:///default` state of its own, not shared with other connections
+    /// (for tests that must start from libvirt's initial state).
+    static func openPrivateDefault() async throws -> TestDriver {
+        let state = try TestDriverState.makeDefault()
+        let bus = EventBus<DomainEventRecord>()
+        let token = await state.register(bus)
+        return TestDriver(uri: "test:///default", state: state, isDefault: false, token: token, bus: bus)
+    }
+
+    /// Closes the connection: its event subscriptions end, and the last `test:///default` connection frees the
+    /// shared state. Closing twice is harmless.
+    public func close() async {
+        let wasClosed = closed.withLock { c -> Bool in
+            let was = c
+            c = true
+            return was
+        }
+        if wasClosed { return }
+        await state.unregister(token)
+        bus.finishAll()
+        if isDefault { TestDriverRegistry.releaseDefault(state) }
+    }
+
+    // MARK: Host
+
+    /// "TEST", as libvirt's test driver.
+    public func hypervisorType() async throws -> String { "TEST" }
+    /// 2 (printed by virsh as 0.0.2).
+    public func hypervisorVersion() async throws -> UInt64 { 2 }
+
+    /// The host name of the machine, as libvirt's `virGetHostname`.
+    public func hostname() async throws -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else {
+            throw VirtError.systemError("failed to determine host name", errno: errno)
+        }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func capabilities() async throws -> String { state.node.capabilitiesXML }
+    public func nodeInfo() async throws -> NodeInfo { state.node.info }
+    /// The sum of the cells' free memory in KiB, as the test driver reports it.
+    public func nodeFreeMemory() async throws -> UInt64 { state.node.freeMemory }
+    public func maxVcpus(type: String?) async throws -> Int32 { 32 }
+    public func isSecure() async throws -> Bool { true }
+    public func securityModel() async throws -> SecurityModel { SecurityModel(model: "testSecurity", doi: "") }
+
+    // MARK: Listing and lookup
+
+    public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
+        try await state.listAll(flags: flags)
+    }
+    public func listDomainIDs() async throws -> [Int32] { await state.listDomainIDs() }
+    public func listDefinedDomainNames() async throws -> [String] { await state.listDefinedNames() }
+    public func numberOfDomains() async throws -> Int32 { await state.numberOfDomains() }
+    public func numberOfDefinedDomains() async throws -> Int32 { await state.numberOfDefinedDomains() }
+    public func lookupDomain(name: String) async throws -> DomainRef { try await state.lookup(name: name) }
+    public func lookupDomain(id: Int32) async throws -> DomainRef { try await state.lookup(id: id) }
+    public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { try await state.lookup(uuid: uuid) }
+
+    // MARK: Definition
+
+    public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
+        try await state.define(xml, flags: flags)
+    }
+    public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
+        try await state.undefine(domain, flags: flags)
+    }
+    public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
+        try await state.create(xml, flags: flags)
+    }
+
+    // MARK: Lifecycle
+
+    public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
+        try await state.start(domain, flags: flags)
+    }
+    public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
+        try await state.destroy(domain, flags: flags)
+    }
+    public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
+        try await state.shutdown(domain, flags: flags)
+    }
+    public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
+        try await state.reboot(domain, flags: flags)
+    }
+    public func reset(_ domain: DomainRef) async throws { try await state.reset(domain) }
+    public func suspend(_ domain: DomainRef) async throws { try await state.suspend(domain) }
+    public func resume(_ domain: DomainRef) async throws { try await state.resume(domain) }
+    public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
+        try await state.save(domain, to: path, xml: xml, flags: flags)
+    }
+    public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
+        try await state.restore(from: path, xml: xml, flags: flags)
+    }
+    public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
+        try await state.managedSave(domain, flags: flags)
+    }
+    public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
+        try await state.hasManagedSaveImage(domain)
+    }
+    public func managedSaveRemove(_ domain: DomainRef) async throws { try await state.managedSaveRemove(domain) }
+
+    // MARK: Properties
+
+    public func autostart(_ domain: DomainRef) async throws -> Bool { try await state.autostart(domain) }
+    public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
+        try await state.setAutostart(domain, enabled)
+    }
+    public func info(_ domain: DomainRef) async throws -> DomainInfo { try await state.info(domain) }
+    public func state(_ domain: DomainRef) async throws -> DomainStatus { try await state.state(domain) }
+    public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
+        try await state.xmlDesc(domain, flags: flags)
+    }
+    /// Always "linux", as libvirt's test driver.
+    public func osType(_ domain: DomainRef) async throws -> String {
+        _ = try await state.isActive(domain)
+        return "linux"
+    }
+    public func isActive(_ domain: DomainRef) async throws -> Bool { try await state.isActive(domain) }
+    public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await state.isPersistent(domain) }
+    /// Always false, as libvirt's test driver.
+    public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
+    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.maxMemory(domain) }
+    public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
+        try await state.setMemory(domain, kib: kib, flags: flags)
+    }
+    public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
+        try await state.vcpuCount(domain, flags: flags)
+    }
+    public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
+        try await state.setVcpus(domain, count: count, flags: flags)
+    }
+    public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
+        try await state.securityLabels(domain)
+    }
+    public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
+        try await state.messages(domain, flags: flags)
+    }
+    public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)
+        async throws -> [DomainStatsRecord] {
+        try await state.allDomainStats(domains: domains, types: types, flags: flags)
+    }
+
+    // MARK: Events
+
+    /// A new subscription to every domain event of this connection's hypervisor; it ends when the connection
+    /// closes.
+    public func events() -> AsyncStream<DomainEventRecord> { bus.subscribe() }
 }

@@ -1,0 +1,32 @@
+/// The node description `test:///default` starts from: libvirt's built-in running domain "test".
+enum DefaultNode {
+    static let xml = """
+        <node>
+        <domain type='test'>
+          <name>test</name>
+          <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+          <memory>8388608</memory>
+          <currentMemory>2097152</currentMemory>
+          <vcpu>2</vcpu>
+          <os>
+            <type>hvm</type>
+          </os>
+          <devices>
+            <disk type='file' device='disk'>
+              <source file='/guest/diskimage1'/>
+              <target dev='vda' bus='virtio'/>
+              <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+            </disk>
+            <interface type='network'>
+              <mac address='aa:bb:cc:dd:ee:ff'/>
+              <source network='default' bridge='virbr0'/>
+              <address type='pci' domain='0x0000' bus='0x00' slot='0x1' function='0x0'/>
+            </interface>
+            <memballoon model='virtio'>
+              <address type='pci' domain='0x0000' bus='0x00' slot='0x2' function='0x0'/>
+            </memballoon>
+          </devices>
+        </domain>
+        </node>
+        """
+}

@@ -1,0 +1,29 @@
+import VirtCore
+
+/// What the test driver does when a guest powers off or reboots (`<on_poweroff>`, `<on_reboot>`), reduced to the
+/// two outcomes libvirt's `testDomainActionSetState` distinguishes.
+enum TestLifecycleAction: Sendable {
+    /// The domain keeps running (restart, rename-restart): running/booted, no event.
+    case restart
+    /// The domain stops (destroy, preserve and the rest): shutoff/shutdown with a stopped/shutdown event.
+    case stop
+
+    /// libvirt's mapping from an action name to its outcome.
+    static func from(_ action: String?, default d: TestLifecycleAction) -> TestLifecycleAction {
+        switch action {
+        case "restart", "rename-restart": .restart
+        case nil: d
+        default: .stop
+        }
+    }
+
+    /// The action on guest power-off (`<on_poweroff>`, default destroy).
+    static func onPoweroff(_ def: DomainDefinition) -> TestLifecycleAction {
+        from(nil, default: .stop)
+    }
+
+    /// The action on guest reboot (`<on_reboot>`, default restart).
+    static func onReboot(_ def: DomainDefinition) -> TestLifecycleAction {
+        from(nil, default: .restart)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import Virt
+@testable import VirtTestDriver
+
+@Suite struct DefaultNodeTests {
+    @Test func builtInDomainTest() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        let d = try await c.lookupDomain(name: "test")
+        #expect(d.id == 1)
+        #expect(d.uuid.description == "6695eb01-f6a4-8304-79aa-97f2502e193f")
+        #expect(try await d.state() == DomainStatus(.running, reason: 0))
+        let info = try await d.info()
+        #expect(info.state == .running)
+        #expect(info.maxMemory == 8_388_608)
+        #expect(info.memory == 2_097_152)
+        #expect(info.vcpus == 2)
+        #expect(info.cpuTime > 1_700_000_000 * 1_000_000_000)
+        #expect(try await d.osType() == "linux")
+        #expect(try await d.isActive())
+        #expect(try await d.isPersistent())
+        #expect(try await !d.isUpdated())
+        #expect(try await !d.autostart())
+        #expect(try await !d.hasManagedSaveImage())
+        #expect(try await d.maxMemory() == 8_388_608)
+        #expect(try await d.vcpuCount(flags: [.live, .maximum]) == 2)
+        #expect(try await d.securityLabels() == [SecurityLabel(label: "libvirt-test", enforcing: true)])
+        #expect(try await d.messages() == [])
+        #expect(try await c.lookupDomain(id: 1).name == "test")
+        #expect(try await c.lookupDomain(uuid: d.uuid).name == "test")
+        let xml = try await d.xmlDesc()
+        #expect(xml.hasPrefix("<domain type='test' id='1'>\n  <name>test</name>\n"))
+        #expect(try await d.xmlDesc(flags: .inactive).hasPrefix("<domain type='test'>\n"))
+    }
+
+    @Test func hostFacts() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        #expect(try await c.hypervisorType() == "TEST")
+        #expect(try await c.hypervisorVersion() == 2)
+        #expect(try await c.nodeInfo() == NodeInfo(model: "i686", memory: 3_145_728, cpus: 16, mhz: 1400, nodes: 2,
+                                                    sockets: 2, cores: 2, threads: 2))
+        #expect(try await c.securityModel() == SecurityModel(model: "testSecurity", doi: ""))
+        #expect(try await c.maxVcpus() == 32)
+        #expect(try await c.nodeFreeMemory() == 3_145_728)
+        #expect(try await c.isSecure())
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        #expect(try await c.hostname() == String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },
+                                                     as: UTF8.self))
+    }
+
+    /// The capabilities document equals the reference test driver's, byte for byte.
+    @Test func capabilitiesMatchReference() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        let reference = try Reference.python("""
+            import libvirt, sys
+            sys.stdout.write(libvirt.open('test:///default').getCapabilities())
+            """)
+        #expect(try await c.capabilities() == reference)
+    }
+
+    @Test func domainStatsReportState() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        let all = try await c.domainStats()
+        #expect(all.count == 1)
+        #expect(all.first?.params == [TypedParam("state.state", .int(1)), TypedParam("state.reason", .int(0))])
+        let cpuOnly = try await c.domainStats(types: .cpuTotal)
+        #expect(cpuOnly.first?.params == [])
+        await Support.expectError(.argumentUnsupported, .test,
+                                  "argument unsupported: Stats types bits 0x2 are not supported by this daemon") {
+            _ = try await c.domainStats(types: .cpuTotal, flags: .enforceStats)
+        }
+        #expect(try await c.domainStats(flags: .inactive).isEmpty)
+    }
+
+    @Test func defaultConnectionsShareStateUntilLastClose() async throws {
+        let name = "shared-\(UUID().uuidString.prefix(8))"
+        let a = try await Connection.open("test:///default")
+        let b = try await Connection.open("test:///default")
+        var events = EventReader(b.events())
+        _ = try await a.defineDomain(xml: Support.domainXML(name))
+        let e = await events.next()
+        #expect(e?.0 == .defined && e?.2 == name)
+        #expect(try await b.lookupDomain(name: name).name == name)
+        try await b.lookupDomain(name: name).undefine()
+        await a.close()
+        await b.close()
+    }
+
+    @Test func openErrors() async throws {
+        await Support.expectError(.invalidArg, .test,
+                                  "invalid argument: testOpen: supply a path or use test:///default") {
+            _ = try await Connection.open("test:///")
+        }
+    }
+}
+
+/// Runs python3-libvirt against the reference libvirt.
+enum Reference {
+    static func python(_ code: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", code]
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        _ = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw VirtError.internalError("python3 exited with \(p.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
