@@ -111,10 +111,10 @@ struct NodeFile: Sendable {
     }
 
     static func readTextFile(_ path: String) throws(VirtError) -> String {
+        // libvirt's virXMLParse reports an unreadable file as a parse failure.
+        let unreadable = VirtError(.xmlError, domain: .test, "XML error: failed to parse xml document '\(path)'")
         let fd = open(path, O_RDONLY)
-        if fd < 0 {
-            throw VirtError.systemError("failed to open '\(path)'", errno: errno, domain: .test)
-        }
+        if fd < 0 { throw unreadable }
         defer { close(fd) }
         var data: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
@@ -122,7 +122,7 @@ struct NodeFile: Sendable {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw VirtError.systemError("failed to read '\(path)'", errno: errno, domain: .test)
+                throw unreadable
             }
             if n == 0 { break }
             data.append(contentsOf: buf[0..<n])

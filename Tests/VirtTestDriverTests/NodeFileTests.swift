@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import Virt
+@testable import VirtTestDriver
+
+/// `test:///path/to/node.xml`: libvirt's custom node format, compared with what the reference driver makes of
+/// the same file.
+@Suite struct NodeFileTests {
+    static let nodeXML = """
+        <node>
+          <cpu>
+            <mhz>6000</mhz>
+            <model>i986</model>
+            <active>50</active>
+            <nodes>4</nodes>
+            <sockets>4</sockets>
+            <cores>4</cores>
+            <threads>2</threads>
+          </cpu>
+          <memory>8192000</memory>
+          <domain file="dom1.xml"/>
+          <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+            <name>inl</name>
+            <uuid>22222222-2222-3333-4444-555555555555</uuid>
+            <memory>1024</memory>
+            <os><type>hvm</type></os>
+            <test:runstate>5</test:runstate>
+            <test:hasmanagedsave/>
+          </domain>
+          <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+            <name>paused</name>
+            <uuid>33333333-2222-3333-4444-555555555555</uuid>
+            <memory>1024</memory>
+            <os><type>hvm</type></os>
+            <test:runstate>3</test:runstate>
+            <test:transient/>
+          </domain>
+        </node>
+        """
+    static let domXML = """
+        <domain type='test'><name>fromfile</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+        <memory>2048</memory><vcpu>2</vcpu><os><type>hvm</type></os></domain>
+        """
+
+    @Test func customNodeMatchesReference() async throws {
+        try await Support.withTempDir { dir in
+            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
+            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
+            let uri = "test://\(dir.path)/node.xml"
+            let reference = try Reference.python("""
+                import libvirt
+                c = libvirt.open('\(uri)')
+                print(c.getInfo())
+                for d in sorted(c.listAllDomains(0), key=lambda d: d.name()):
+                    print(d.name(), d.ID(), d.state(), d.isPersistent(), d.hasManagedSaveImage() if d.isPersistent() else 0, d.info()[1:4])
+                """)
+            let c = try await Connection.open(uri)
+            defer { Task { await c.close() } }
+            let n = try await c.nodeInfo()
+            var ours = "['\(n.model)', \(n.memory / 1024), \(n.cpus), \(n.mhz), \(n.nodes), \(n.sockets), \(n.cores), "
+                + "\(n.threads)]\n"
+            for d in try await c.listAllDomains().sorted(by: { $0.name < $1.name }) {
+                let st = try await d.state()
+                let persistent = try await d.isPersistent()
+                let managed = persistent ? (try await d.hasManagedSaveImage() ? 1 : 0) : 0
+                let info = try await d.info()
+                ours += "\(d.name) \(d.id) [\(st.state.rawValue), \(st.reason)] \(persistent ? 1 : 0) \(managed) "
+                    + "[\(info.maxMemory), \(info.memory), \(info.vcpus)]\n"
+            }
+            #expect(ours == reference)
+        }
+    }
+
+    @Test func nodeFileConnectionsDoNotShareState() async throws {
+        try await Support.withTempDir { dir in
+            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
+            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
+            let uri = "test://\(dir.path)/node.xml"
+            let a = try await Connection.open(uri)
+            let b = try await Connection.open(uri)
+            defer { Task { await a.close(); await b.close() } }
+            try await a.lookupDomain(name: "fromfile").destroy()
+            #expect(try await b.lookupDomain(name: "fromfile").isActive())
+            #expect(try await !a.lookupDomain(name: "fromfile").isActive())
+            #expect(try await b.capabilities().contains("<cells num='0'>\n      </cells>"))
+        }
+    }
+
+    @Test func invalidNodeFiles() async throws {
+        try await Support.withTempDir { dir in
+            let bad = dir.appendingPathComponent("bad.xml")
+            try """
+                <node><domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\
+                <name>t</name><memory>1024</memory><os><type>hvm</type></os><test:transient/>\
+                <test:runstate>5</test:runstate></domain></node>
+                """.write(to: bad, atomically: true, encoding: .utf8)
+            await Support.expectError(.xmlError, .test,
+                                      "XML error: transient domain cannot have runstate 'shutoff'") {
+                _ = try await Connection.open("test://\(bad.path)")
+            }
+            let missing = "\(dir.path)/missing.xml"
+            await Support.expectError(.xmlError, .test, "XML error: failed to parse xml document '\(missing)'") {
+                _ = try await Connection.open("test://\(missing)")
+            }
+            let notNode = dir.appendingPathComponent("dom.xml")
+            try Self.domXML.write(to: notNode, atomically: true, encoding: .utf8)
+            await Support.expectError(.xmlError, .xml, "XML error: expecting root element of 'node', not 'domain'") {
+                _ = try await Connection.open("test://\(notNode.path)")
+            }
+        }
+    }
+}
