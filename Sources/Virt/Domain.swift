@@ -14,7 +14,9 @@ public struct Domain: Sendable, Hashable {
         self.ref = ref
     }
 
+    /// Two handles are equal when they belong to the same connection and name the same domain with the same id.
     public static func == (a: Domain, b: Domain) -> Bool { a.connection === b.connection && a.ref == b.ref }
+    /// Hashes the domain reference.
     public func hash(into h: inout Hasher) { h.combine(ref) }
 
     /// The domain's name.

@@ -41,7 +41,7 @@ public final class TestDriver: HypervisorDriver {
         let state: TestDriverState
         let isDefault = path == "/default"
         if isDefault {
-            state = try TestDriverRegistry.acquireDefault()
+            state = try TestDriverRegistry.default.acquire()
         } else {
             state = try TestDriverState.load(path: path)
         }
@@ -70,7 +70,7 @@ public final class TestDriver: HypervisorDriver {
         if wasClosed { return }
         await state.unregister(token)
         bus.finishAll()
-        if isDefault { TestDriverRegistry.releaseDefault(state) }
+        if isDefault { TestDriverRegistry.default.release(state) }
     }
 
     // MARK: Host

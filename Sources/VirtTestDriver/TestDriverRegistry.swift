@@ -1,32 +1,38 @@
 import Synchronization
 import VirtCore
 
-/// The process-wide state of `test:///default`: shared by every connection of the process, created by the first
-/// open and freed when the last connection closes (libvirt's `defaultPrivconn` with its reference count).
-enum TestDriverRegistry {
+/// A process-wide state shared by the connections that open it: created by the first open and freed when the
+/// last connection closes (libvirt's `defaultPrivconn` with its reference count).
+final class SharedStateRegistry: Sendable {
     private struct Shared {
         var state: TestDriverState?
         var references = 0
     }
 
-    private static let shared = Mutex(Shared())
+    private let shared = Mutex(Shared())
+    private let make: @Sendable () throws(VirtError) -> TestDriverState
 
-    /// Takes a reference on the default state, creating it if needed.
-    static func acquireDefault() throws(VirtError) -> TestDriverState {
+    /// A registry whose state is built by `make` on first use.
+    init(make: @escaping @Sendable () throws(VirtError) -> TestDriverState) {
+        self.make = make
+    }
+
+    /// Takes a reference on the state, creating it if needed.
+    func acquire() throws(VirtError) -> TestDriverState {
         try shared.withLock { s throws(VirtError) -> TestDriverState in
             if let state = s.state {
                 s.references += 1
                 return state
             }
-            let state = try TestDriverState.makeDefault()
+            let state = try make()
             s.state = state
             s.references = 1
             return state
         }
     }
 
-    /// Drops a reference on the default state; the last one frees it.
-    static func releaseDefault(_ state: TestDriverState) {
+    /// Drops a reference on the state; the last one frees it.
+    func release(_ state: TestDriverState) {
         shared.withLock { s in
             guard let current = s.state, current === state else { return }
             s.references -= 1
@@ -37,6 +43,11 @@ enum TestDriverRegistry {
         }
     }
 
-    /// The number of open `test:///default` connections (for tests).
-    static var defaultReferences: Int { shared.withLock { $0.references } }
+    /// The number of references currently held.
+    var references: Int { shared.withLock { $0.references } }
+}
+
+/// The registry of `test:///default`: one state for the whole process.
+enum TestDriverRegistry {
+    static let `default` = SharedStateRegistry(make: TestDriverState.makeDefault)
 }

@@ -119,3 +119,24 @@ enum Reference {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+@Suite struct SharedStateRegistryTests {
+    /// The shared state lives while connections hold it and starts over after the last one is released.
+    @Test func lastReleaseFreesTheState() async throws {
+        let registry = SharedStateRegistry(make: TestDriverState.makeDefault)
+        let a = try registry.acquire()
+        let b = try registry.acquire()
+        #expect(a === b)
+        #expect(registry.references == 2)
+        _ = try await a.define(Support.domainXML("kept"), flags: [])
+        registry.release(a)
+        #expect(try await registry.acquire().lookup(name: "kept").name == "kept")
+        registry.release(a)
+        registry.release(b)
+        #expect(registry.references == 0)
+        let c = try registry.acquire()
+        #expect(c !== a)
+        await Support.expectError(.noDomain, .test, "Domain not found") { _ = try await c.lookup(name: "kept") }
+        #expect(try await c.lookup(name: "test").id == 1)
+    }
+}
