@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VirtCore
+
+/// Thin wrappers over Linux system calls that Swift's Glibc module does not import (variadic or GNU-only
+/// functions, looked up with `dlsym`), and small socket helpers.
+enum LinuxSys {
+    private typealias PrctlFn = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+    private typealias PidfdOpenFn = @convention(c) (pid_t, UInt32) -> Int32
+    private typealias CloseFromFn = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `POSIX_SPAWN_SETSID`.
+    static let spawnSetsid: Int32 = 0x80
+    private static let prSetChildSubreaper: Int32 = 36
+
+    private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
+        let handle = dlopen(nil, RTLD_NOW)
+        return dlsym(handle, name)
+    }
+
+    /// Makes the calling process a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER, 1)`).
+    static func setChildSubreaper() throws(VirtError) {
+        guard let p = symbol("prctl") else { throw VirtError(.systemError, "prctl is unavailable") }
+        let fn = unsafeBitCast(p, to: PrctlFn.self)
+        if fn(prSetChildSubreaper, 1, 0, 0, 0) != 0 {
+            throw VirtError.lastSystemError("cannot set PR_SET_CHILD_SUBREAPER")
+        }
+    }
+
+    /// `pidfd_open(pid, 0)`; -1 with errno on failure.
+    static func pidfdOpen(_ pid: pid_t) -> Int32 {
+        guard let p = symbol("pidfd_open") else {
+            errno = ENOSYS
+            return -1
+        }
+        return unsafeBitCast(p, to: PidfdOpenFn.self)(pid, 0)
+    }
+
+    /// `posix_spawn_file_actions_addclosefrom_np`, when glibc has it.
+    static func addCloseFrom(_ fa: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Bool {
+        guard let p = symbol("posix_spawn_file_actions_addclosefrom_np") else { return false }
+        return unsafeBitCast(p, to: CloseFromFn.self)(fa, from) == 0
+    }
+
+    static func withSockaddrUn<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) throws(VirtError)
+        -> T {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else {
+            throw VirtError(.internalError, "internal error: UNIX socket path '\(path)' too long")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    /// A listening unix socket bound at `path` (an old socket file there is removed first).
+    static func listenUnix(_ path: String) throws(VirtError) -> Int32 {
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw VirtError.lastSystemError("cannot create socket") }
+        let rc = try withSockaddrUn(path) { bind(fd, $0, $1) }
+        if rc != 0 {
+            let e = VirtError.lastSystemError("cannot bind socket to '\(path)'")
+            close(fd)
+            throw e
+        }
+        if listen(fd, 8) != 0 {
+            let e = VirtError.lastSystemError("cannot listen on '\(path)'")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+
+    /// A client unix socket connected to `path`.
+    static func connectUnix(_ path: String) throws(VirtError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw VirtError.lastSystemError("cannot create socket") }
+        let rc = try withSockaddrUn(path) { connect(fd, $0, $1) }
+        if rc != 0 {
+            let e = VirtError.lastSystemError("failed to connect to monitor socket '\(path)'")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+
+    /// Writes all of `bytes`, retrying on EINTR and short writes.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                send(fd, raw.baseAddress.map { $0 + off }, bytes.count - off, Int32(MSG_NOSIGNAL))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            off += n
+        }
+        return true
+    }
+
+    /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
+    static func writeFileAtomically(_ path: String, _ contents: String, mode: mode_t = 0o600) throws(VirtError) {
+        let tmp = path + ".new"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw VirtError.lastSystemError("cannot create '\(tmp)'") }
+        let ok = writeAll(fdFile: fd, Array(contents.utf8)) && fsync(fd) == 0
+        close(fd)
+        guard ok else {
+            unlink(tmp)
+            throw VirtError.lastSystemError("cannot write '\(tmp)'")
+        }
+        if rename(tmp, path) != 0 {
+            let e = VirtError.lastSystemError("cannot rename '\(tmp)' to '\(path)'")
+            unlink(tmp)
+            throw e
+        }
+    }
+
+    static func writeAll(fdFile fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress.map { $0 + off }, bytes.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            off += n
+        }
+        return true
+    }
+
+    /// The whole contents of a file, or nil.
+    static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Creates `path` and its parents (mode 0755 unless given).
+    static func mkdirs(_ path: String, mode: mode_t = 0o755) throws(VirtError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw VirtError.lastSystemError("cannot create directory '\(current)'")
+            }
+        }
+    }
+}
+
+extension VirtError {
+    /// A system error carrying `strerror(errno)`, as libvirt's `virReportSystemError`.
+    static func lastSystemError(_ what: String, domain: ErrorDomain = .qemu) -> VirtError {
+        .systemError(what, errno: Glibc.errno, domain: domain)
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to launch: a QEMU (or helper) binary, its arguments, where its output goes, and descriptors to pass.
+public struct ProcessLaunchSpec: Sendable {
+    /// Path of the binary.
+    public var binary: String
+    /// Arguments, without argv[0].
+    public var arguments: [String]
+    /// File that receives stdout and stderr (appended). Our own notes go there too.
+    public var logPath: String
+    /// File that receives the pid, written atomically after the launch.
+    public var pidfilePath: String?
+    /// Descriptors to pass: each source fd of ours becomes fd 3, 4, … in the child, in this order.
+    public var passFDs: [Int32]
+    /// Extra environment variables (`NAME=value`), added to a minimal clean environment.
+    public var environment: [String]
+
+    public init(binary: String, arguments: [String], logPath: String, pidfilePath: String? = nil,
+                passFDs: [Int32] = [], environment: [String] = []) {
+        self.binary = binary
+        self.arguments = arguments
+        self.logPath = logPath
+        self.pidfilePath = pidfilePath
+        self.passFDs = passFDs
+        self.environment = environment
+    }
+
+    /// The environment the child gets.
+    public var fullEnvironment: [String] {
+        ["LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"] + environment
+    }
+}
+
+/// A QEMU process (or any long-lived helper), launched detached: its own session, stdin from /dev/null,
+/// stdout and stderr appended to a log file, so it outlives the daemon that started it. Its exit is awaited
+/// by ``ProcessExitWaiter``, never polled.
+public final class QEMUProcess: Sendable {
+    public let pid: pid_t
+    /// Completes when the process ends.
+    public let exitWaiter: ProcessExitWaiter
+    /// The log file, and its size before this launch (so errors can quote only this run's output).
+    public let logPath: String
+    public let logOffset: Int
+
+    private init(pid: pid_t, isChild: Bool, logPath: String, logOffset: Int) {
+        self.pid = pid
+        self.exitWaiter = ProcessExitWaiter(pid: pid, isChild: isChild)
+        self.logPath = logPath
+        self.logOffset = logOffset
+    }
+
+    /// Makes this process a child subreaper, so orphaned descendants are reparented to it (and must be
+    /// reaped by it) rather than to PID 1. The daemon calls this once at start.
+    public static func becomeSubreaper() throws(VirtError) {
+        try LinuxSys.setChildSubreaper()
+    }
+
+    /// Takes over a process that is already running and is not our child (after a daemon restart).
+    public static func attach(pid: pid_t, logPath: String) -> QEMUProcess {
+        QEMUProcess(pid: pid, isChild: false, logPath: logPath, logOffset: fileSize(logPath))
+    }
+
+    /// Launches `spec`.
+    public static func launch(_ spec: ProcessLaunchSpec) throws(VirtError) -> QEMUProcess {
+        let logFD = open(spec.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard logFD >= 0 else { throw VirtError.lastSystemError("cannot open log file '\(spec.logPath)'") }
+        defer { close(logFD) }
+        let offset = fileSize(spec.logPath)
+        let env = spec.fullEnvironment
+        let header = "\(timestamp()): starting up\n"
+            + (env + [spec.binary] + spec.arguments).map(shellQuote).joined(separator: " \\\n") + "\n"
+        _ = LinuxSys.writeAll(fdFile: logFD, Array(header.utf8))
+
+        // Move the passed descriptors out of the way of their targets (3, 4, …) first.
+        var high: [Int32] = []
+        defer { for fd in high { close(fd) } }
+        for fd in spec.passFDs {
+            let h = fcntl(fd, F_DUPFD_CLOEXEC, 64 + Int32(spec.passFDs.count))
+            guard h >= 0 else { throw VirtError.lastSystemError("cannot duplicate descriptor \(fd)") }
+            high.append(h)
+        }
+
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&fa, logFD, 1)
+        posix_spawn_file_actions_adddup2(&fa, logFD, 2)
+        for (i, h) in high.enumerated() {
+            posix_spawn_file_actions_adddup2(&fa, h, 3 + Int32(i))
+        }
+        _ = LinuxSys.addCloseFrom(&fa, 3 + Int32(high.count))
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(LinuxSys.spawnSetsid | Int32(POSIX_SPAWN_SETSIGMASK)
+                                              | Int32(POSIX_SPAWN_SETSIGDEF)))
+
+        let argv = [spec.binary] + spec.arguments
+        var pid: pid_t = 0
+        let cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        let cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { for p in cargv + cenv { free(p) } }
+        let rc = posix_spawn(&pid, spec.binary, &fa, &attr, cargv, cenv)
+        guard rc == 0 else {
+            throw VirtError.systemError("cannot execute binary \(spec.binary)", errno: rc, domain: .qemu)
+        }
+        let process = QEMUProcess(pid: pid, isChild: true, logPath: spec.logPath, logOffset: offset)
+        if let pidfile = spec.pidfilePath {
+            do {
+                try LinuxSys.writeFileAtomically(pidfile, "\(pid)\n", mode: 0o644)
+            } catch {
+                kill(pid, SIGKILL)
+                throw error
+            }
+        }
+        return process
+    }
+
+    /// Sends `signal`; false when the process is gone.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Bool {
+        if exitWaiter.result != nil { return false }
+        return kill(pid, signal) == 0
+    }
+
+    /// Ends the process: SIGTERM, up to `grace` for it to exit, then SIGKILL; returns once it has exited.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(10)) async -> ProcessTermination {
+        if let r = exitWaiter.result { return r }
+        signal(SIGTERM)
+        if let r = await exitWaiter.wait(timeout: grace) { return r }
+        signal(SIGKILL)
+        return await exitWaiter.wait()
+    }
+
+    /// This run's output in the log file (after our header), trimmed.
+    public func logOutput() -> String {
+        guard let all = LinuxSys.readFile(logPath) else { return "" }
+        let bytes = Array(all.utf8)
+        let mine = bytes.count > logOffset ? String(decoding: bytes[logOffset...], as: UTF8.self) : ""
+        // Drop our own header (everything up to and including the command line's last line).
+        var lines = mine.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let first = lines.first, first.hasSuffix(": starting up") {
+            lines.removeFirst()
+            while let l = lines.first, l.hasSuffix(" \\") { lines.removeFirst() }
+            if !lines.isEmpty { lines.removeFirst() }
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Appends a note to the log file.
+    public func note(_ text: String) {
+        Self.appendNote(logPath, text)
+    }
+
+    /// Appends a timestamped line to a log file.
+    public static func appendNote(_ logPath: String, _ text: String) {
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = LinuxSys.writeAll(fdFile: fd, Array("\(timestamp()): \(text)\n".utf8))
+        close(fd)
+    }
+
+    /// True when `pid` exists and is not a zombie (a zombie answers `kill(pid, 0)` but is dead).
+    public static func isAlive(_ pid: pid_t) -> Bool {
+        guard pid > 0, let stat = LinuxSys.readFile("/proc/\(pid)/stat") else { return false }
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let rest = stat[stat.index(after: close)...].drop(while: { $0 == " " })
+        guard let state = rest.first else { return false }
+        return state != "Z" && state != "X"
+    }
+
+    /// The executable path of a running process, for checking that a pid still names our QEMU.
+    public static func executable(of pid: pid_t) -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    static func timestamp() -> String {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        var t = time_t(tv.tv_sec)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%03d+0000", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
+                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), Int(tv.tv_usec / 1000))
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        let safe = s.allSatisfy { $0.isLetter || $0.isNumber || "-_=/.,:@+%".contains($0) }
+        if safe && !s.isEmpty { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import VirtCore
+@testable import VirtQEMU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct QMPMonitorTests {
+    /// A bare KVM QEMU, paused (-S), started through our launcher.
+    @Test func kvmMonitorCommandsAndEvents() async throws {
+        try QEMUTestSupport.requireKVM()
+        let dir = try QEMUTestSupport.makeTempDir("qmp")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let spec = ProcessLaunchSpec(
+            binary: QEMUTestSupport.qemuBinary,
+            arguments: ["-machine", "q35", "-accel", "kvm", "-m", "128", "-S", "-nodefaults", "-no-user-config",
+                        "-display", "none"] + QEMULauncher.monitorArguments(),
+            logPath: dir + "/qemu.log", pidfilePath: dir + "/qemu.pid")
+        let (process, monitor) = try await QEMULauncher.start(spec, monitorPath: dir + "/monitor.sock")
+        defer { kill(process.pid, SIGKILL) }
+
+        #expect(await monitor.version.major == 7)
+        #expect(LinuxSys.readFile(dir + "/qemu.pid") == "\(process.pid)\n")
+        #expect(getsid(process.pid) == process.pid)  // own session: outlives the daemon
+
+        let status = try await monitor.execute("query-status")
+        #expect(status["status"]?.stringValue == "prelaunch")
+        #expect(status["running"]?.boolValue == false)
+
+        try await monitor.execute("cont")
+        var it = monitor.events.makeAsyncIterator()
+        let resume = await it.next()
+        #expect(resume?.name == "RESUME")
+        #expect(try await monitor.execute("query-status")["status"]?.stringValue == "running")
+
+        try await monitor.execute("stop")
+        #expect(await it.next()?.name == "STOP")
+        #expect(try await monitor.execute("query-status")["status"]?.stringValue == "paused")
+
+        // Replies are matched by id even when several commands are in flight.
+        async let a = monitor.execute("query-kvm")
+        async let b = monitor.execute("query-name")
+        async let c = monitor.execute("query-uuid")
+        let (ra, rb, rc) = try await (a, b, c)
+        #expect(ra["enabled"]?.boolValue == true)
+        #expect(rb.objectValue != nil)
+        #expect(rc["UUID"]?.stringValue != nil)
+
+        // QEMU's errors come back as libvirt words them.
+        await #expect(throws: VirtError.internalError(
+            "unable to execute QEMU command 'no-such-command': The command no-such-command has not been found",
+            domain: .qemu)) {
+            try await monitor.execute("no-such-command")
+        }
+
+        try await monitor.execute("quit")
+        let end = await process.exitWaiter.wait()
+        #expect(end == .exited(0))
+        await monitor.waitClosed()
+        #expect(await monitor.isClosed)
+        await #expect(throws: VirtError.self) { try await monitor.execute("query-status") }
+    }
+
+    /// A QEMU that fails at start: the error quotes its output.
+    @Test func startFailureQuotesQEMU() async throws {
+        let dir = try QEMUTestSupport.makeTempDir("qmpfail")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let spec = ProcessLaunchSpec(
+            binary: QEMUTestSupport.qemuBinary,
+            arguments: ["-machine", "no-such-machine", "-nodefaults", "-display", "none"]
+                + QEMULauncher.monitorArguments(),
+            logPath: dir + "/qemu.log")
+        do {
+            let (p, _) = try await QEMULauncher.start(spec, monitorPath: dir + "/m.sock", vmName: "bad")
+            kill(p.pid, SIGKILL)
+            Issue.record("QEMU started with a bad machine")
+        } catch {
+            #expect(error.code == .internalError)
+            #expect(error.message.hasPrefix("internal error: QEMU unexpectedly closed the monitor (vm='bad'): "))
+            #expect(error.message.contains("unsupported machine type"))
+        }
+    }
+
+    /// The timeout of a command, against a fake QMP server that never answers (a seam test).
+    @Test func commandTimeout() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let server = fds[1]
+        defer { close(server) }
+        let greeting = #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#
+        _ = LinuxSys.writeAll(server, Array((greeting + "\r\n").utf8))
+        // Answer qmp_capabilities (id libvirt-1), then stay silent.
+        Thread.detachNewThread {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            _ = buf.withUnsafeMutableBytes { recv(server, $0.baseAddress, $0.count, 0) }
+            _ = LinuxSys.writeAll(server, Array(#"{"return": {}, "id": "libvirt-1"}"#.utf8 + [10]))
+            _ = LinuxSys.writeAll(server, Array(#"{"event": "X", "data": {"a": 1}, "timestamp": {"seconds": 2, "microseconds": 3}}"#.utf8 + [10]))
+        }
+        let monitor = try await QMPMonitor.open(fd: fds[0], timeout: .seconds(10))
+        var it = monitor.events.makeAsyncIterator()
+        let ev = await it.next()
+        #expect(ev == QMPEvent(name: "X", data: ["a": 1], timestampMicros: 2_000_003))
+        do {
+            try await monitor.execute("query-status", timeout: .milliseconds(200))
+            Issue.record("no timeout")
+        } catch {
+            #expect(error.code == .operationTimeout)
+            #expect(error.message.contains("query-status"))
+        }
+        await monitor.close()
+        await monitor.waitClosed()
+        #expect(await it.next() == nil)
+    }
+}
