@@ -60,7 +60,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore"]),
+        .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore"], exclude: ["Resources"]),
         .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt"]),
         .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt"]),
         .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt"]),

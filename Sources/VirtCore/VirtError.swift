@@ -73,6 +73,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conf = ErrorDomain(rawValue: 9)
         public static let qemu = ErrorDomain(rawValue: 10)
         public static let test = ErrorDomain(rawValue: 12)
+        public static let cpu = ErrorDomain(rawValue: 31)
         public static let remote = ErrorDomain(rawValue: 13)
         public static let domain = ErrorDomain(rawValue: 20)
         public static let security = ErrorDomain(rawValue: 24)

@@ -29,7 +29,7 @@ import Testing
             _ = try XMLParser.parse("<domain>\n  <name>x</nam>\n</domain>")
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == .xmlError)
+            #expect(error.code == .xmlDetail)
             #expect(error.int1 == 2)
             #expect(error.message.contains("(domain_definition):2:"))
         }

@@ -1,24 +1,62 @@
 /// A domain definition: the typed value model of libvirt's domain XML.
 ///
 /// Parse with ``DomainDefinition/parse(_:options:)``; format with ``DomainDefinition/formatXML(_:)``, which
-/// writes exactly what libvirt's `dumpxml` writes for the same definition.
+/// writes exactly what libvirt's `dumpxml` writes for the same definition (element order, single quotes,
+/// two-space indent, self-closing empty elements, libvirt's escaping, sizes normalised to KiB).
+///
+/// Parsing applies libvirt's generic post-parse rules (currentMemory defaults to memory, a hvm guest without
+/// boot order boots from `hd`, …). Driver-specific defaults are applied separately, e.g.
+/// ``DomainDefinition/applyDefaults(for:)`` with `.test` for the test driver.
 public struct DomainDefinition: Sendable, Hashable {
     /// `<domain type='…'>`: kvm, qemu, test, …
     public var type: String
     public var name: String
     public var uuid: VirtUUID
+    /// `<genid>`: the VM generation id, if any.
+    public var genid: VirtUUID?
     public var title: String?
     public var description: String?
+    /// `<metadata>`, kept verbatim (namespaced application data).
+    public var metadata: XMLElement?
+    /// `<maxMemory slots='…'>` in KiB, for memory hotplug.
+    public var maxMemory: MaxMemory?
     /// `<memory>` in KiB.
     public var memory: UInt64
+    /// `<memory dumpCore='on|off'>`.
+    public var memoryDumpCore: Bool?
     /// `<currentMemory>` in KiB.
     public var currentMemory: UInt64
     /// `<vcpu>`: the maximum number of vCPUs.
     public var vcpus: UInt32
     /// `<vcpu current='…'>`, when fewer than `vcpus` are online.
     public var currentVcpus: UInt32?
+    /// `<vcpu placement='static|auto'>`.
+    public var vcpuPlacement: VCPUPlacement = .static
+    /// `<vcpu cpuset='…'>`: host CPUs the vCPUs may run on.
+    public var vcpuCPUSet: CPUSet?
+    /// `<iothreads>`.
+    public var iothreads: UInt32?
+    /// `<bootloader>` and `<bootloader_args>` (Xen-style host boot loaders).
+    public var bootloader: String?
+    public var bootloaderArgs: String?
     public var os: OSConfig
+    public var features: DomainFeatures = DomainFeatures()
+    public var cpu: CPUDefinition?
+    public var clock: ClockConfig = ClockConfig()
+    public var onPoweroff: LifecycleAction = .destroy
+    public var onReboot: LifecycleAction = .restart
+    public var onCrash: CrashAction = .destroy
+    public var onLockfailure: LockFailureAction?
+    public var pm: PowerManagement?
     public var devices: DomainDevices
+    /// Top-level elements libvirt knows but this model does not type (blkiotune, memtune, memoryBacking,
+    /// vcpus, iothreadids, cputune, numatune, resource, sysinfo, idmap, perf, seclabel, keywrap,
+    /// launchSecurity): kept and written back, in libvirt's canonical formatting, at libvirt's position.
+    public var extraElements: [XMLElement] = []
+    /// Hypervisor namespace declarations on `<domain>` (e.g. `qemu` → its schema URI).
+    public var namespaces: [(prefix: String, href: String)] = []
+    /// Hypervisor namespace elements (`<qemu:commandline>` …), written last.
+    public var namespaceElements: [XMLElement] = []
 
     public init(type: String, name: String, uuid: VirtUUID = .random(), memory: UInt64, currentMemory: UInt64? = nil,
                 vcpus: UInt32 = 1, os: OSConfig = OSConfig(type: "hvm"), devices: DomainDevices = DomainDevices()) {
@@ -31,21 +69,50 @@ public struct DomainDefinition: Sendable, Hashable {
         self.os = os
         self.devices = devices
     }
-}
 
-/// `<os>`.
-public struct OSConfig: Sendable, Hashable {
-    /// `<type>`: hvm, linux, xen, exe.
-    public var type: String
-    public var arch: String?
-    public var machine: String?
-
-    public init(type: String, arch: String? = nil, machine: String? = nil) {
-        self.type = type
-        self.arch = arch
-        self.machine = machine
+    public static func == (a: DomainDefinition, b: DomainDefinition) -> Bool {
+        a.formatXML(DomainFormatOptions(secure: true)) == b.formatXML(DomainFormatOptions(secure: true))
     }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(uuid)
+        h.combine(name)
+    }
+
+    /// `<vcpu placement>`.
+    public enum VCPUPlacement: String, Sendable, Hashable {
+        case `static`
+        case auto
+    }
+
+    /// `<maxMemory slots='N' unit='KiB'>SIZE</maxMemory>`.
+    public struct MaxMemory: Sendable, Hashable {
+        /// KiB.
+        public var size: UInt64
+        public var slots: UInt32
+        public init(size: UInt64, slots: UInt32) {
+            self.size = size
+            self.slots = slots
+        }
+    }
+
+    /// libvirt's order of the top-level elements of `<domain>`.
+    static let elementOrder: [String] = [
+        "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory", "currentMemory",
+        "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads", "iothreadids", "defaultiothread",
+        "cputune", "numatune", "resource", "sysinfo", "bootloader", "bootloader_args", "os", "idmap", "features",
+        "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices",
+        "seclabel", "keywrap", "launchSecurity",
+    ]
+
+    /// Known top-level elements this model keeps as elements rather than typed values.
+    static let extraElementNames: Set<String> = [
+        "blkiotune", "memtune", "memoryBacking", "vcpus", "iothreadids", "defaultiothread", "cputune", "numatune",
+        "resource", "sysinfo", "idmap", "perf", "seclabel", "keywrap", "launchSecurity",
+    ]
 }
+
+/// `<os>` is ``OSConfig``; see DomainOS.swift.
 
 /// Options for parsing domain XML.
 public struct DomainParseOptions: Sendable, Hashable {
@@ -71,74 +138,5 @@ public struct DomainFormatOptions: Sendable, Hashable {
         self.secure = secure
         self.inactive = inactive
         self.id = id
-    }
-}
-
-extension DomainDefinition {
-    /// Parses libvirt domain XML.
-    public static func parse(_ xml: String, options: DomainParseOptions = .init()) throws(VirtError)
-        -> DomainDefinition {
-        let root = try XMLParser.parse(xml)
-        return try parse(root, options: options)
-    }
-
-    /// Builds a definition from an already parsed `<domain>` element.
-    public static func parse(_ root: XMLElement, options: DomainParseOptions = .init()) throws(VirtError)
-        -> DomainDefinition {
-        guard root.name == "domain" else {
-            throw VirtError(.xmlError, domain: .domain,
-                            "XML error: unexpected root element <\(root.name)>, expecting <domain>")
-        }
-        guard let type = root.attr("type") else {
-            throw VirtError.xmlDetail("missing domain type attribute")
-        }
-        guard let name = root.childText("name"), !name.isEmpty else {
-            throw VirtError(.noName, domain: .domain, "missing name information")
-        }
-        let uuid: VirtUUID
-        if let u = root.childText("uuid") {
-            guard let parsed = VirtUUID(string: u) else {
-                throw VirtError.xmlDetail("malformed uuid element")
-            }
-            uuid = parsed
-        } else {
-            uuid = .random()
-        }
-        guard let mem = root.childText("memory").flatMap({ UInt64($0) }) else {
-            throw VirtError.xmlDetail("missing memory element")
-        }
-        let cur = root.childText("currentMemory").flatMap { UInt64($0) }
-        let vcpus = root.childText("vcpu").flatMap { UInt32($0) } ?? 1
-        let osEl = root.child("os")
-        let osType = osEl?.childText("type") ?? "hvm"
-        var def = DomainDefinition(type: type, name: name, uuid: uuid, memory: mem, currentMemory: cur, vcpus: vcpus,
-                                   os: OSConfig(type: osType, arch: osEl?.child("type")?.attr("arch"),
-                                                machine: osEl?.child("type")?.attr("machine")))
-        if let d = root.child("devices") {
-            def.devices = try DomainDevices.parse(d, options: options)
-        }
-        def.title = root.childText("title")
-        def.description = root.childText("description")
-        return def
-    }
-
-    /// Formats the definition as libvirt does.
-    public func formatXML(_ options: DomainFormatOptions = .init()) -> String {
-        var w = XMLWriter()
-        let idAttr: String? = options.inactive ? nil : options.id.map { String($0) }
-        w.element("domain", [("type", type), ("id", idAttr)]) { w in
-            w.text("name", [], name)
-            w.text("uuid", [], uuid.description)
-            w.optionalText("title", title)
-            w.optionalText("description", description)
-            w.text("memory", [("unit", "KiB")], String(memory))
-            w.text("currentMemory", [("unit", "KiB")], String(currentMemory))
-            w.text("vcpu", [("placement", "static"), ("current", currentVcpus.map { String($0) })], String(vcpus))
-            w.element("os") { w in
-                w.text("type", [("arch", os.arch), ("machine", os.machine)], os.type)
-            }
-            devices.format(into: &w, options: options)
-        }
-        return w.output
     }
 }

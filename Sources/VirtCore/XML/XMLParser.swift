@@ -2,53 +2,100 @@ import CLibXML2
 
 /// Parses XML text with libxml2 into an ``XMLElement`` tree.
 ///
-/// Malformed input gives libvirt's XML_ERROR (27) with libxml2's message, line and column, the way libvirt's
-/// `virXMLParse` reports it: `(name):LINE: MESSAGE` followed by the offending line and a caret under the column.
+/// Malformed input gives the error libvirt's `virXMLParse` reports (XML_DETAIL, 35): `(NAME):LINE: MESSAGE`
+/// followed by the offending line and a caret under the column where the parser stopped. `int1` and `int2` of the
+/// error carry the line and the 1-based column.
 public enum XMLParser {
-    /// Parses `text`. `documentName` is used in the error message, as libvirt's "(domain_definition)".
-    public static func parse(_ text: String, documentName: String = "domain_definition")
-        throws(VirtError) -> XMLElement {
+    /// The first error libxml2 reported while parsing, with the parser position at that moment.
+    final class ErrorCapture {
+        var message: String?
+        var line = 0
+        var context = ""
+        var column = 0
+    }
+
+    /// Parses `text`. `documentName` is used in the error message, as libvirt's "(domain_definition)";
+    /// `errorDomain` is the libvirt error domain reported for malformed XML.
+    public static func parse(_ text: String, documentName: String = "domain_definition",
+                             errorDomain: VirtError.ErrorDomain = .domain) throws(VirtError) -> XMLElement {
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
             | Int32(XML_PARSE_HUGE.rawValue)
-        xmlResetLastError()
-        let bytes = Array(text.utf8)
+        guard let ctxt = xmlNewParserCtxt() else {
+            throw VirtError(.noMemory, domain: errorDomain, "out of memory")
+        }
+        defer { xmlFreeParserCtxt(ctxt) }
+        let capture = ErrorCapture()
+        let box = Unmanaged.passRetained(capture)
+        defer { box.release() }
+        ctxt.pointee._private = box.toOpaque()
+        ctxt.pointee.sax?.pointee.serror = { userData, error in
+            guard let userData, let error else { return }
+            let c = userData.assumingMemoryBound(to: xmlParserCtxt.self)
+            guard let priv = c.pointee._private else { return }
+            let cap = Unmanaged<ErrorCapture>.fromOpaque(priv).takeUnretainedValue()
+            guard cap.message == nil, error.pointee.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+            cap.message = error.pointee.message.map { String(cString: $0) } ?? "unknown error"
+            cap.line = Int(error.pointee.line)
+            XMLParser.captureContext(c, into: cap)
+        }
+        var bytes = Array(text.utf8)
+        bytes.append(0)
         let doc: xmlDocPtr? = bytes.withUnsafeBufferPointer { buf in
             buf.baseAddress.flatMap { base in
                 base.withMemoryRebound(to: CChar.self, capacity: buf.count) { p in
-                    xmlReadMemory(p, Int32(buf.count), "\(documentName).xml", nil, options)
+                    xmlCtxtReadMemory(ctxt, p, Int32(buf.count - 1), "\(documentName).xml", nil, options)
                 }
             }
         }
-        guard let doc else {
-            throw parseError(text: text, documentName: documentName)
+        guard let doc, ctxt.pointee.wellFormed != 0 else {
+            if let doc { xmlFreeDoc(doc) }
+            throw parseError(capture, documentName: documentName, errorDomain: errorDomain)
         }
         defer { xmlFreeDoc(doc) }
         guard let root = xmlDocGetRootElement(doc) else {
-            throw VirtError(.xmlError, domain: .xml, "XML error: missing root element")
+            throw VirtError(.xmlDetail, domain: errorDomain, "(\(documentName)):1: Document is empty\n(null)\n^")
         }
         return convert(root)
     }
 
-    static func parseError(text: String, documentName: String) -> VirtError {
-        guard let err = xmlGetLastError() else {
-            if text.trimmingSpaces.isEmpty {
-                return VirtError(.xmlError, domain: .xml,
-                                 "(\(documentName)):1: Document is empty", int1: 1)
-            }
-            return VirtError(.xmlError, domain: .xml, "failed to parse xml document '\(documentName)'")
+    /// Records the current input line and the column of the parser's position, as libvirt's `catchXMLError`.
+    static func captureContext(_ c: UnsafeMutablePointer<xmlParserCtxt>, into cap: ErrorCapture) {
+        guard let input = c.pointee.input, let base = input.pointee.base, let curIn = input.pointee.cur else { return }
+        var cur = curIn
+        func at(_ p: UnsafePointer<xmlChar>) -> UInt8 { p.pointee }
+        while cur > base && (at(cur) == 0x0A || at(cur) == 0x0D) { cur -= 1 }
+        while cur > base && at(cur) != 0x0A && at(cur) != 0x0D { cur -= 1 }
+        if at(cur) == 0x0A || at(cur) == 0x0D { cur += 1 }
+        let col = curIn - cur
+        var line = [UInt8]()
+        var p = cur
+        while at(p) != 0 && at(p) != 0x0A && at(p) != 0x0D {
+            line.append(at(p))
+            p += 1
         }
-        let line = Int(err.pointee.line)
-        let column = Int(err.pointee.int2)
-        var message = err.pointee.message.map { String(cString: $0) } ?? "unknown error"
-        while message.hasSuffix("\n") { message.removeLast() }
-        // libvirt prints the context line and a caret under the column (virXMLParseErrorDetail).
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        var full = "(\(documentName)):\(line): \(message)"
-        if line >= 1 && line <= lines.count {
-            let context = String(lines[line - 1])
-            full += "\n" + context + "\n" + String(repeating: "-", count: max(0, column - 1)) + "^"
+        cap.context = String(decoding: line, as: UTF8.self)
+        var pointer = ""
+        var n = 0
+        while n < col && n < line.count {
+            pointer += line[n] == 0x09 ? "\t" : "-"
+            n += 1
         }
-        return VirtError(.xmlError, domain: .xml, full, int1: Int32(line), int2: Int32(column))
+        cap.column = max(0, col) + 1
+        cap.context += "\n" + pointer + "^"
+        if line.isEmpty { cap.context = "(null)\n" + pointer + "^" }
+    }
+
+    static func parseError(_ cap: ErrorCapture, documentName: String, errorDomain: VirtError.ErrorDomain)
+        -> VirtError {
+        guard let message = cap.message else {
+            return VirtError(.xmlDetail, domain: errorDomain, "(\(documentName)):1: Document is empty\n(null)\n^",
+                             int1: 1, int2: 1)
+        }
+        var msg = message
+        while msg.hasSuffix("\n") { msg.removeLast() }
+        let full = "(\(documentName)):\(cap.line): \(msg)\n\(cap.context)"
+        return VirtError(.xmlDetail, domain: errorDomain, full, str1: "%s", str2: full,
+                         int1: Int32(cap.line), int2: Int32(cap.column))
     }
 
     static func string(_ p: UnsafePointer<xmlChar>?) -> String {

@@ -78,6 +78,42 @@ public struct XMLWriter: Sendable {
         }
     }
 
+    /// Opens `<name …>`, indents what `body` writes and closes with `</name>`, even when `body` wrote nothing
+    /// (libvirt writes `<devices>` and `<hyperv>` this way).
+    public mutating func container(_ name: String, _ attributes: [(String, String?)] = [],
+                                   _ body: (inout XMLWriter) throws -> Void) rethrows {
+        var inner = XMLWriter(indent: indent + 2)
+        try body(&inner)
+        pad()
+        output += "<\(name)\(Self.attrs(attributes))>\n"
+        output += inner.output
+        pad()
+        output += "</\(name)>\n"
+    }
+
+    /// Writes an ``XMLElement`` the way libvirt's own formatters write elements: single-quoted attributes,
+    /// libvirt's escaping, two-space indent, self-closing when empty, text content inline. White-space-only text
+    /// and comments are dropped. Used for elements kept as they were parsed.
+    public mutating func formatted(_ el: XMLElement) {
+        let name = el.qualifiedName
+        var attrs: [(String, String?)] = []
+        for n in el.namespaces { attrs.append((n.prefix.isEmpty ? "xmlns" : "xmlns:\(n.prefix)", n.href)) }
+        for a in el.attributes { attrs.append((a.name, a.value)) }
+        let kids = el.elements
+        if kids.isEmpty {
+            let t = el.text
+            if t.trimmingSpaces.isEmpty {
+                empty(name, attrs)
+            } else {
+                text(name, attrs, t)
+            }
+            return
+        }
+        element(name, attrs) { w in
+            for k in kids { w.formatted(k) }
+        }
+    }
+
     /// Writes a raw, already indented and terminated chunk.
     public mutating func raw(_ s: String) {
         output += s
@@ -91,36 +127,64 @@ public struct XMLWriter: Sendable {
         output += body
     }
 
-    static func dump(_ el: XMLElement, indent: Int, into out: inout String) {
-        let pad = String(repeating: " ", count: indent)
+    static func openTag(_ el: XMLElement) -> String {
         var open = "<\(el.qualifiedName)"
         for ns in el.namespaces {
             open += ns.prefix.isEmpty ? " xmlns=\"\(escapeAttr(ns.href))\"" : " xmlns:\(ns.prefix)=\"\(escapeAttr(ns.href))\""
         }
         for a in el.attributes { open += " \(a.name)=\"\(escapeAttr(a.value))\"" }
-        let elementChildren = el.children.filter {
-            if case .text(let t) = $0 { return !t.trimmingSpaces.isEmpty }
-            return true
-        }
-        if elementChildren.isEmpty {
+        return open
+    }
+
+    /// libxml2's `xmlNodeDump` with formatting: children are indented unless the element has text content, in
+    /// which case its whole content is written inline.
+    static func dump(_ el: XMLElement, indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        let open = openTag(el)
+        let kids = el.children
+        if kids.isEmpty {
             out += pad + open + "/>\n"
             return
         }
-        let onlyText = elementChildren.allSatisfy { if case .text = $0 { true } else { false } }
-        if onlyText {
-            out += pad + open + ">" + escapeText(el.text) + "</\(el.qualifiedName)>\n"
+        let mixed = kids.contains {
+            switch $0 {
+            case .text, .cdata: return true
+            default: return false
+            }
+        }
+        if mixed {
+            out += pad
+            dumpInline(el, into: &out)
+            out += "\n"
             return
         }
         out += pad + open + ">\n"
-        for c in elementChildren {
+        for c in kids {
             switch c {
             case .element(let e): dump(e, indent: indent + 2, into: &out)
-            case .text(let t): out += pad + "  " + escapeText(t.trimmingSpaces) + "\n"
-            case .cdata(let t): out += pad + "  <![CDATA[" + t + "]]>\n"
             case .comment(let t): out += pad + "  <!--" + t + "-->\n"
+            case .text, .cdata: break
             }
         }
         out += pad + "</\(el.qualifiedName)>\n"
+    }
+
+    static func dumpInline(_ el: XMLElement, into out: inout String) {
+        out += openTag(el)
+        if el.children.isEmpty {
+            out += "/>"
+            return
+        }
+        out += ">"
+        for c in el.children {
+            switch c {
+            case .element(let e): dumpInline(e, into: &out)
+            case .text(let t): out += escapeText(t)
+            case .cdata(let t): out += "<![CDATA[" + t + "]]>"
+            case .comment(let t): out += "<!--" + t + "-->"
+            }
+        }
+        out += "</\(el.qualifiedName)>"
     }
 
     static func escapeText(_ s: String) -> String {

@@ -1,0 +1,221 @@
+extension DomainDefinition {
+    /// Parses libvirt domain XML. Malformed XML gives libvirt's XML_DETAIL error naming the line, with the line
+    /// and a caret under the column; invalid values give libvirt's errors naming the element and attribute.
+    public static func parse(_ xml: String, options: DomainParseOptions = .init()) throws(VirtError)
+        -> DomainDefinition {
+        let root = try XMLParser.parse(xml)
+        return try parse(root, options: options)
+    }
+
+    /// Builds a definition from an already parsed `<domain>` element.
+    public static func parse(_ root: XMLElement, options: DomainParseOptions = .init()) throws(VirtError)
+        -> DomainDefinition {
+        guard root.name == "domain" else {
+            let detail = "expecting root element of 'domain', not '\(root.name)'"
+            throw VirtError(.xmlError, domain: .xml, "XML error: \(detail)", str1: "XML error: %s", str2: detail)
+        }
+        if options.validate {
+            try DomainSchemaValidator.validate(root)
+        }
+        guard let type = root.attr("type") else {
+            throw VirtError.domainInternal("missing domain type attribute")
+        }
+        guard knownVirtTypes.contains(type) else {
+            throw VirtError.domainConfigUnsupported("invalid domain type \(type)")
+        }
+        guard let nameEl = root.child("name"), !nameEl.text.isEmpty else {
+            throw VirtError(.noName, domain: .domain, "missing name information",
+                            str1: "missing name information")
+        }
+        let name = nameEl.text
+        let uuid: VirtUUID
+        if let u = root.child("uuid") {
+            guard let parsed = VirtUUID(string: u.text) else {
+                throw VirtError.domainInternal("malformed uuid element")
+            }
+            uuid = parsed
+        } else {
+            uuid = .random()
+        }
+        var def = DomainDefinition(type: type, name: name, uuid: uuid, memory: 0,
+                                   os: OSConfig(type: "hvm"))
+        if let g = root.child("genid") {
+            let t = g.text.trimmingSpaces
+            if t.isEmpty {
+                def.genid = .random()
+            } else {
+                guard let parsed = VirtUUID(string: t) else {
+                    throw VirtError.domainInternal("malformed genid element")
+                }
+                def.genid = parsed
+            }
+        }
+        if let t = root.child("title") {
+            let title = t.text
+            if title.contains("\n") { throw VirtError.domainXMLError("Domain title can't contain newlines") }
+            def.title = title
+        }
+        if let d = root.child("description") { def.description = d.text }
+        if let m = root.child("metadata") { def.metadata = sanitizeMetadata(m) }
+
+        def.bootloader = root.child("bootloader")?.text
+        def.bootloaderArgs = root.child("bootloader_args")?.text
+        def.os = try OSConfig.parse(root.child("os"), hasBootloader: def.bootloader != nil)
+
+        // Memory.
+        if let m = root.child("memory") {
+            def.memory = try MemoryUnit.parseElement(m, xpath: "./memory[1]")
+            def.memoryDumpCore = try m.onOffAttr("dumpCore")
+        }
+        if let mm = root.child("maxMemory") {
+            let size = try MemoryUnit.parseElement(mm, xpath: "./maxMemory[1]")
+            guard let slots = try mm.uintAttr("slots"), size > 0, slots > 0 else {
+                throw VirtError.domainXMLError("both maximum memory size and memory slot count must be specified")
+            }
+            def.maxMemory = MaxMemory(size: size, slots: slots)
+        }
+        if let cm = root.child("currentMemory") {
+            def.currentMemory = try MemoryUnit.parseElement(cm, xpath: "./currentMemory[1]")
+        }
+
+        // vCPUs.
+        if let v = root.child("vcpu") {
+            guard let n = parseUnsigned(v.text), n <= UInt64(UInt32.max) else {
+                throw VirtError.domainXMLError("maximum vcpus count must be an integer")
+            }
+            def.vcpus = UInt32(n)
+            def.currentVcpus = try v.uintAttr("current")
+            if let p: VCPUPlacement = try v.enumAttr("placement") { def.vcpuPlacement = p }
+            if let cs = v.attr("cpuset") {
+                let set = try CPUSet(parsing: cs)
+                if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
+            }
+        }
+        if let it = root.child("iothreads") {
+            guard let n = parseUnsigned(it.text), n <= UInt64(UInt32.max) else {
+                throw VirtError.xmlInvalidValue(it.text, xpath: "./iothreads[1]")
+            }
+            def.iothreads = n > 0 ? UInt32(n) : nil
+        }
+
+        // Lifecycle.
+        func action<T: RawRepresentable>(_ element: String, _ fallback: T) throws(VirtError) -> T
+            where T.RawValue == String {
+            guard let e = root.child(element) else { return fallback }
+            let v = e.text.trimmingSpaces
+            guard let a = T(rawValue: v) else {
+                throw VirtError.domainConfigUnsupported("unknown \(element) action: \(v)")
+            }
+            return a
+        }
+        def.onPoweroff = try action("on_poweroff", LifecycleAction.destroy)
+        def.onReboot = try action("on_reboot", LifecycleAction.restart)
+        def.onCrash = try action("on_crash", CrashAction.destroy)
+        if root.child("on_lockfailure") != nil {
+            def.onLockfailure = try action("on_lockfailure", LockFailureAction.poweroff)
+        }
+        if let pm = root.child("pm") { def.pm = try PowerManagement.parse(pm) }
+
+        def.clock = try ClockConfig.parse(root.child("clock"))
+        if let f = root.child("features") { def.features = try DomainFeatures.parse(f) }
+        if let c = root.child("cpu") {
+            let cpu = try CPUDefinition.parse(c)
+            def.cpu = cpu.isEmpty ? nil : cpu
+        }
+
+        // Known elements kept as they are.
+        for e in root.elements where e.prefix == nil && extraElementNames.contains(e.name) {
+            if e.name != "seclabel" && def.extraElements.contains(where: { $0.name == e.name }) { continue }
+            def.extraElements.append(e)
+        }
+        // Hypervisor namespaces.
+        def.namespaces = root.namespaces.filter { !$0.prefix.isEmpty }
+        def.namespaceElements = root.elements.filter { $0.prefix != nil }
+
+        if let d = root.child("devices") {
+            def.devices = try DomainDevices.parse(d, options: options)
+        }
+        let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
+        try def.postParse(perDeviceBootOrder: perDeviceBoot)
+        return def
+    }
+
+    /// Virtualization types libvirt knows (`virDomainVirtType`).
+    static let knownVirtTypes: Set<String> = [
+        "none", "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox",
+        "phyp", "parallels", "bhyve", "vz", "hvf",
+    ]
+
+    /// libvirt's generic post-parse step (`virDomainDefPostParse` minus driver callbacks): fills defaults that
+    /// every driver gets and rejects inconsistent definitions.
+    mutating func postParse(perDeviceBootOrder: Bool) throws(VirtError) {
+        let numaMemory = cpu?.numaCells.reduce(UInt64(0)) { $0 + $1.memory } ?? 0
+        if memory == 0 && numaMemory == 0 {
+            throw VirtError.domainXMLError(
+                "Memory size must be specified via <memory> or in the <numa> configuration")
+        }
+        if numaMemory > 0 && memory == 0 { memory = numaMemory }
+        if currentMemory == 0 || currentMemory > memory { currentMemory = memory }
+        if let cur = currentVcpus {
+            if cur > vcpus {
+                throw VirtError.domainConfigUnsupported(
+                    "maximum vCPU count must not be less than current vCPU count")
+            }
+            if cur == vcpus || cur == 0 { currentVcpus = nil }
+        }
+        if vcpus == 0 {
+            throw VirtError.domainInternal("CPU IDs in <numa> exceed the <vcpu> count")
+        }
+        if perDeviceBootOrder && !os.bootDevices.isEmpty {
+            throw VirtError.domainConfigUnsupported(
+                "per-device boot elements cannot be used together with os/boot elements")
+        }
+        // A hvm guest without any boot order boots from the first disk, unless devices carry their own.
+        if os.type == "hvm" && os.bootDevices.isEmpty && bootloader == nil && !perDeviceBootOrder {
+            os.bootDevices = [.disk]
+        }
+    }
+
+    /// Whether any device under `<devices>` has `<boot order='…'/>`.
+    static func hasBootOrder(_ devices: XMLElement) -> Bool {
+        for d in devices.elements {
+            for c in d.elements where c.name == "boot" && c.attr("order") != nil { return true }
+        }
+        return false
+    }
+
+    /// libvirt keeps only namespaced elements in `<metadata>` and drops white-space-only text between them.
+    static func sanitizeMetadata(_ m: XMLElement) -> XMLElement {
+        var out = XMLElement(name: "metadata", line: m.line)
+        var seen = Set<String>()
+        for c in m.children {
+            guard case .element(let e) = c else { continue }
+            // An element needs a namespace; only the first element of each namespace is kept.
+            guard let ns = namespaceURI(of: e, inherited: m.namespaces) else { continue }
+            if seen.contains(ns) { continue }
+            seen.insert(ns)
+            out.children.append(.element(stripBlanks(e)))
+        }
+        return out
+    }
+
+    static func namespaceURI(of e: XMLElement, inherited: [(prefix: String, href: String)]) -> String? {
+        let pfx = e.prefix ?? ""
+        for n in e.namespaces where n.prefix == pfx { return n.href }
+        for n in inherited where n.prefix == pfx { return n.href }
+        return nil
+    }
+
+    static func stripBlanks(_ e: XMLElement) -> XMLElement {
+        var out = e
+        let hasElement = e.children.contains { if case .element = $0 { true } else { false } }
+        out.children = e.children.compactMap { c in
+            switch c {
+            case .element(let k): return .element(stripBlanks(k))
+            case .text(let t): return (hasElement && t.trimmingSpaces.isEmpty) ? nil : c
+            default: return c
+            }
+        }
+        return out
+    }
+}
