@@ -75,6 +75,38 @@ import Testing
         return results
     }
 
+    /// The reference's error (code, domain, message) for each case it rejects, from one python3-libvirt process.
+    static func referenceErrors(_ cases: [Case]) throws -> [Int: (code: Int32, domain: Int32, message: String)] {
+        let script = """
+            import json, sys, libvirt
+            libvirt.registerErrorHandler(lambda c, e: None, None)
+            conn = libvirt.open('test:///default')
+            out = {}
+            for i, path in enumerate(sys.argv[1:]):
+                try:
+                    conn.defineXML(open(path).read()).undefine()
+                except libvirt.libvirtError as e:
+                    out[str(i)] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+            print(json.dumps(out))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script] + cases.map(\.path)
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: [Any]] else { return [:] }
+        var result: [Int: (Int32, Int32, String)] = [:]
+        for (k, v) in obj {
+            guard let i = Int(k), v.count == 3, let code = v[0] as? Int, let dom = v[1] as? Int,
+                  let msg = v[2] as? String else { continue }
+            result[i] = (Int32(code), Int32(dom), msg)
+        }
+        return result
+    }
+
     /// SwiftVirt's output for a case, or the error it raised.
     static func ours(_ c: Case) -> Result<String, VirtError> {
         do {
@@ -168,6 +200,7 @@ import Testing
         let cases = try Self.cases()
         #expect(cases.count > 50)
         let refs = try Self.reference(cases)
+        let refErrors = try Self.referenceErrors(cases)
         var passing: [String] = []
         var differing: [String] = []
         var report = ""
@@ -175,11 +208,18 @@ import Testing
         var identical = 0
         var domainIdentical = 0
         let verbose = ProcessInfo.processInfo.environment["XML_CONFORMANCE_VERBOSE"] == "1"
-        for (c, ref) in zip(cases, refs) {
+        for (index, (c, ref)) in zip(cases, refs).enumerated() {
             let ours = Self.ours(c)
             switch (ref, ours) {
-            case (nil, .failure):
-                passing.append(c.id)
+            case (nil, .failure(let e)):
+                if let r = refErrors[index], r.code != e.code.rawValue || r.domain != e.domain.rawValue
+                    || r.message != e.message {
+                    differing.append(c.id)
+                    report += "=== \(c.id): both reject it, with different errors\n"
+                        + "- \(r.code) \(r.domain) \(r.message)\n+ \(e.code) \(e.domain.rawValue) \(e.message)\n"
+                } else {
+                    passing.append(c.id)
+                }
             case (nil, .success):
                 differing.append(c.id)
                 report += "=== \(c.id): reference rejects it, SwiftVirt accepts it\n"

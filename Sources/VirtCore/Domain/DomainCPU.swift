@@ -145,7 +145,7 @@ extension CPUDefinition {
             if let f: Fallback = try m.enumAttr("fallback") { c.fallback = f }
             c.vendorID = m.attr("vendor_id")
             if let v = c.vendorID, v.utf8.count != 12 {
-                throw VirtError.domainXMLError("vendor_id must be exactly 12 characters long")
+                throw VirtError(.xmlError, domain: .cpu, "XML error: vendor_id must be exactly 12 characters long")
             }
         }
         c.vendor = el.childText("vendor")

@@ -126,7 +126,7 @@ extension DomainDefinition {
         // Known elements kept as they are.
         for e in root.elements where e.prefix == nil && extraElementNames.contains(e.name) {
             if e.name != "seclabel" && def.extraElements.contains(where: { $0.name == e.name }) { continue }
-            def.extraElements.append(e)
+            def.extraElements.append(try DomainTunables.normalise(e))
         }
         // Hypervisor namespaces.
         def.namespaces = root.namespaces.filter { !$0.prefix.isEmpty }

@@ -180,6 +180,9 @@ extension OSConfig {
             }
         }
         c.initPath = os.childText("init")
+        if typeName == "exe" && c.initPath == nil {
+            throw VirtError.domainXMLError("init binary must be specified")
+        }
         c.initArgs = os.children("initarg").map { $0.text }
         for e in os.children("initenv") {
             c.initEnv.append(InitEnv(name: e.attr("name") ?? "", value: e.text))
@@ -201,6 +204,12 @@ extension OSConfig {
             }
             loader.stateless = try l.yesNoAttr("stateless")
             loader.format = l.attr("format")
+            if c.firmware != nil {
+                for a in ["readonly", "type"] where l.attr(a) != nil {
+                    let msg = "loader attribute '\(a)' cannot be specified when firmware autoselection is enabled"
+                    throw VirtError(.xmlDetail, domain: .domain, msg, str1: "%s", str2: msg)
+                }
+            }
             c.loader = loader
         }
         if let n = os.child("nvram") {

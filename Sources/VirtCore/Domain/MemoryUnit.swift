@@ -60,6 +60,7 @@ public enum MemoryUnit {
     /// `xpath` names the element in libvirt's invalid-value message, e.g. `./memory[1]`.
     static func parseElement(_ el: XMLElement, xpath: String) throws(VirtError) -> UInt64 {
         let text = el.text
+        if text.isEmpty { return 0 }
         guard let value = parseUnsigned(text) else {
             throw VirtError.xmlInvalidValue(text, xpath: xpath)
         }
