@@ -1,0 +1,92 @@
+import NIOCore
+import Synchronization
+import VirtCore
+
+/// The server's state for one connected client: its driver connection, its event registrations, its
+/// keepalive bookkeeping.
+final class ClientSession: Sendable {
+    struct Callback: Sendable {
+        var eventID: Int32
+        var domain: VirtUUID?
+    }
+
+    struct State: Sendable {
+        var driver: (any HypervisorDriver)?
+        var opening = false
+        var closed = false
+        var readOnlyOpen = false
+        var nextCallbackID: Int32 = 0
+        var callbacks: [Int32: Callback] = [:]
+        var legacyEventIDs: Set<Int32> = []
+        var legacyLifecycle = false
+        var eventTask: Task<Void, Never>?
+        var keepaliveEnabled = false
+        var closeCallbackRegistered = false
+    }
+
+    let channel: any Channel
+    let readOnly: Bool
+    let state = Mutex(State())
+
+    init(channel: any Channel, readOnly: Bool) {
+        self.channel = channel
+        self.readOnly = readOnly
+    }
+
+    var driver: (any HypervisorDriver)? { state.withLock { $0.driver } }
+
+    /// Sends a packet (any thread).
+    func send(_ buffer: ByteBuffer) {
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Starts forwarding driver events to this client, once.
+    func ensureEventPump(_ driver: any HypervisorDriver) {
+        let stream: AsyncStream<DomainEventRecord>? = state.withLock { s in
+            if s.eventTask != nil { return nil }
+            return driver.events()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                self.deliver(ev)
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.eventTask != nil || s.closed { return true }
+            s.eventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    private func deliver(_ ev: DomainEventRecord) {
+        let (cbs, legacy, legacyLife) = state.withLock { s in
+            (s.callbacks, s.legacyEventIDs, s.legacyLifecycle)
+        }
+        let eid = ev.eventID.rawValue
+        for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == eid {
+            if let d = cb.domain, d != ev.domain.uuid { continue }
+            if let buf = EventEncoder.callbackMessage(ev, callbackID: id) { send(buf) }
+        }
+        if legacy.contains(eid) || (legacyLife && ev.eventID == .lifecycle) {
+            if let buf = EventEncoder.legacyMessage(ev) { send(buf) }
+        }
+    }
+
+    /// Tears down: stops events and returns the driver.
+    func shutdown(provider: any DriverProvider) async {
+        let (task, driver) = state.withLock { s -> (Task<Void, Never>?, (any HypervisorDriver)?) in
+            s.closed = true
+            let t = s.eventTask
+            s.eventTask = nil
+            let d = s.driver
+            s.driver = nil
+            s.callbacks.removeAll()
+            return (t, d)
+        }
+        task?.cancel()
+        if let driver { await provider.release(driver) }
+    }
+}

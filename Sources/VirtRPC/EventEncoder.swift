@@ -1,0 +1,56 @@
+import NIOCore
+import VirtCore
+
+/// Encodes driver events as MESSAGE packets of the remote program.
+enum EventEncoder {
+    /// The modern callback form (procs 318…), with `callbackID` first. Nil for kinds not carried.
+    static func callbackMessage(_ ev: DomainEventRecord, callbackID: Int32) -> ByteBuffer? {
+        let proc: RemoteProcedure
+        switch ev.kind {
+        case .lifecycle: proc = .domainEventCallbackLifecycle
+        case .reboot: proc = .domainEventCallbackReboot
+        case .balloonChange: proc = .domainEventCallbackBalloonChange
+        case .deviceRemoved: proc = .domainEventCallbackDeviceRemoved
+        case .deviceAdded: proc = .domainEventCallbackDeviceAdded
+        default: return nil
+        }
+        return message(proc) { w in
+            w.int(callbackID)
+            body(ev, &w)
+        }
+    }
+
+    /// The legacy form (107, 169, 276, 311), without callback id.
+    static func legacyMessage(_ ev: DomainEventRecord) -> ByteBuffer? {
+        let proc: RemoteProcedure
+        switch ev.kind {
+        case .lifecycle: proc = .domainEventLifecycle
+        case .reboot: proc = .domainEventReboot
+        case .balloonChange: proc = .domainEventBalloonChange
+        case .deviceRemoved: proc = .domainEventDeviceRemoved
+        default: return nil
+        }
+        return message(proc) { w in body(ev, &w) }
+    }
+
+    private static func body(_ ev: DomainEventRecord, _ w: inout XDRWriter) {
+        w.domain(ev.domain)
+        switch ev.kind {
+        case .lifecycle(let l):
+            w.int(l.type.rawValue)
+            w.int(l.detail)
+        case .balloonChange(let kib):
+            w.uhyper(kib)
+        case .deviceRemoved(let alias), .deviceAdded(let alias):
+            w.string(alias)
+        default:
+            break
+        }
+    }
+
+    private static func message(_ proc: RemoteProcedure, _ body: (inout XDRWriter) -> Void) -> ByteBuffer {
+        // libvirtd sends serial 1 on event messages.
+        RPCPacket.encode(RPCHeader(program: RPCProgram.remote, procedure: proc.rawValue, type: .message,
+                                   serial: 1), body)
+    }
+}

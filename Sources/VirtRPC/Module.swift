@@ -1,2 +1,0 @@
-// Placeholder: this module is built out in its own files.
-enum VirtRPCModule {}

@@ -1,0 +1,37 @@
+import NIOCore
+
+/// Why a connection's byte stream cannot be framed any more (the peer is dropped, as libvirt does).
+public enum RPCFramingError: Error, Sendable, Equatable {
+    /// A length word smaller than the length word itself plus the header.
+    case lengthTooShort(UInt32)
+    /// A length word over `VIR_NET_MESSAGE_MAX`.
+    case lengthTooLong(UInt32)
+}
+
+/// Splits the byte stream into packets with libvirt's rules: a 4-byte length that counts itself, at most
+/// `VIR_NET_MESSAGE_MAX` after it, and a 24-byte header.
+public struct RPCFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = RPCPacket
+
+    public init() {}
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let len = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else {
+            return .needMoreData
+        }
+        if len < 4 + UInt32(RPCLimits.headerSize) { throw RPCFramingError.lengthTooShort(len) }
+        if len - 4 > UInt32(RPCLimits.messageMax) { throw RPCFramingError.lengthTooLong(len) }
+        guard buffer.readableBytes >= Int(len) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        guard let body = buffer.readSlice(length: Int(len) - 4) else { return .needMoreData }
+        let packet = try RPCPacket.decode(body)
+        context.fireChannelRead(wrapInboundOut(packet))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer,
+                                    seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}

@@ -1,0 +1,101 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// libvirt's remote protocol server: unix sockets (read-write and read-only) and an optional TCP listener,
+/// dispatching every client's calls into the driver its CONNECT_OPEN named.
+public final class RemoteServer: Sendable {
+    public let config: RemoteServerConfig
+    private let dispatcher: RemoteDispatcher
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let channels = Mutex<[any Channel]>([])
+    private let clientCount = Atomic<Int>(0)
+
+    /// A server for `config` serving drivers from `provider`.
+    public init(config: RemoteServerConfig, provider: any DriverProvider,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "swiftvirt.rpc")) {
+        self.config = config
+        self.group = group
+        self.logger = logger
+        dispatcher = RemoteDispatcher(provider: provider, config: config, locks: KeyedAsyncLock())
+    }
+
+    /// Number of connected clients.
+    public var connectedClients: Int { clientCount.load(ordering: .relaxed) }
+
+    /// Binds every configured listener.
+    public func start() async throws {
+        if let path = config.unixSocketPath {
+            try await bind(unix: path, readOnly: false, mode: config.unixSocketMode)
+        }
+        if let path = config.readOnlySocketPath {
+            try await bind(unix: path, readOnly: true, mode: config.readOnlySocketMode)
+        }
+        if let port = config.tcpPort {
+            let ch = try await bootstrap(readOnly: false).bind(host: config.tcpHost ?? "127.0.0.1", port: port).get()
+            channels.withLock { $0.append(ch) }
+            logger.info("listening on tcp \(ch.localAddress.map { "\($0)" } ?? "?")")
+        }
+    }
+
+    /// The port the TCP listener is bound to (useful with port 0).
+    public var boundTCPPort: Int? {
+        channels.withLock { chs in
+            chs.compactMap { ch -> Int? in
+                guard let a = ch.localAddress, a.protocol != .unix else { return nil }
+                return a.port
+            }.first
+        }
+    }
+
+    /// Closes the listeners (connected clients stay until they leave or the event loops stop).
+    public func stop() async {
+        let chs = channels.withLock { c -> [any Channel] in
+            let v = c
+            c.removeAll()
+            return v
+        }
+        for ch in chs { try? await ch.close() }
+        for p in [config.unixSocketPath, config.readOnlySocketPath].compactMap({ $0 }) { unlink(p) }
+    }
+
+    private func bind(unix path: String, readOnly: Bool, mode: UInt32) async throws {
+        let ch = try await bootstrap(readOnly: readOnly)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        chmod(path, mode_t(mode))
+        channels.withLock { $0.append(ch) }
+        logger.info("listening on \(path)\(readOnly ? " (read-only)" : "")")
+    }
+
+    private func bootstrap(readOnly: Bool) -> ServerBootstrap {
+        let dispatcher = self.dispatcher
+        let logger = self.logger
+        let maxClients = config.maxClients
+        let count = self
+        return ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let n = count.clientCount.wrappingAdd(1, ordering: .relaxed).newValue
+                if n > maxClients {
+                    count.clientCount.wrappingSubtract(1, ordering: .relaxed)
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RPCFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(
+                        dispatcher: dispatcher, readOnly: readOnly, logger: logger,
+                        onClose: { count.clientCount.wrappingSubtract(1, ordering: .relaxed) }))
+                }
+            }
+    }
+}

@@ -1,0 +1,24 @@
+/// What the remote server listens on and how it treats clients.
+public struct RemoteServerConfig: Sendable {
+    /// Read-write unix socket path.
+    public var unixSocketPath: String?
+    /// Read-only unix socket path (every mutating call answers OPERATION_DENIED).
+    public var readOnlySocketPath: String?
+    /// Unix socket permissions (rw, ro).
+    public var unixSocketMode: UInt32 = 0o700
+    public var readOnlySocketMode: UInt32 = 0o777
+    /// Optional TCP listener (auth none): host and port. Off unless set.
+    public var tcpHost: String?
+    public var tcpPort: Int?
+    /// libvirtd.conf `keepalive_interval` (seconds; <= 0 disables) and `keepalive_count`.
+    public var keepaliveInterval: Int = 5
+    public var keepaliveCount: Int = 5
+    /// libvirtd.conf `max_client_requests`: calls in flight per client before the server stops reading.
+    public var maxClientRequests: Int = 5
+    /// libvirtd.conf `max_clients`.
+    public var maxClients: Int = 5000
+    /// The library version reported by CONNECT_GET_LIB_VERSION (major*1e6+minor*1e3+micro).
+    public var libraryVersion: UInt64 = 9_000_000
+
+    public init() {}
+}

@@ -1,0 +1,138 @@
+import Logging
+import NIOCore
+import VirtCore
+
+/// One client connection on the server: answers keepalive on the event loop, checks each packet's header
+/// as libvirtd does, and runs each CALL as a task against the client's driver.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = RPCPacket
+    typealias OutboundOut = ByteBuffer
+
+    private let dispatcher: RemoteDispatcher
+    private let readOnly: Bool
+    private let logger: Logger
+    private var session: ClientSession?
+    private var inFlight = 0
+    private var readPaused = false
+    private var lastReceived = NIODeadline.now()
+    private var missedPings = 0
+    private var keepaliveTask: RepeatedTask?
+    private let onClose: @Sendable () -> Void
+
+    init(dispatcher: RemoteDispatcher, readOnly: Bool, logger: Logger, onClose: @escaping @Sendable () -> Void) {
+        self.dispatcher = dispatcher
+        self.readOnly = readOnly
+        self.logger = logger
+        self.onClose = onClose
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let session = ClientSession(channel: context.channel, readOnly: readOnly)
+        self.session = session
+        let interval = dispatcher.config.keepaliveInterval
+        if interval > 0 {
+            let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+            keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(Int64(interval)),
+                                                                   delay: .seconds(Int64(interval))) { _ in
+                loopSelf.value.keepaliveTick(context: ctx.value)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepaliveTask?.cancel()
+        keepaliveTask = nil
+        if let session {
+            let provider = dispatcher.provider
+            Task { await session.shutdown(provider: provider) }
+        }
+        session = nil
+        onClose()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("dropping client: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func keepaliveTick(context: ChannelHandlerContext) {
+        guard let session, session.state.withLock({ $0.keepaliveEnabled }) else { return }
+        let interval = Int64(dispatcher.config.keepaliveInterval)
+        if NIODeadline.now() - lastReceived < .seconds(interval) { return }
+        if missedPings >= dispatcher.config.keepaliveCount {
+            logger.info("keepalive timeout, closing client")
+            context.close(promise: nil)
+            return
+        }
+        missedPings += 1
+        context.writeAndFlush(wrapOutboundOut(RPCPacket.encode(
+            RPCHeader(program: RPCProgram.keepalive, procedure: KeepaliveProcedure.ping.rawValue,
+                      type: .message, serial: 0))), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let packet = unwrapInboundIn(data)
+        lastReceived = .now()
+        missedPings = 0
+        let h = packet.header
+        if h.program == RPCProgram.keepalive {
+            if h.procedure == KeepaliveProcedure.ping.rawValue && h.type == RPCMessageType.message.rawValue {
+                context.writeAndFlush(wrapOutboundOut(RPCPacket.encode(
+                    RPCHeader(program: RPCProgram.keepalive, procedure: KeepaliveProcedure.pong.rawValue,
+                              type: .message, serial: 0))), promise: nil)
+            }
+            return
+        }
+        // Only calls get answers; stray MESSAGE/STREAM/REPLY packets are dropped, as libvirtd does.
+        guard h.type == RPCMessageType.call.rawValue || h.type == RPCMessageType.callWithFDs.rawValue else {
+            return
+        }
+        guard let session else { return }
+        if h.program != RPCProgram.remote || h.version != RPCProgram.version {
+            let msg = "Cannot find program \(h.program) version \(h.version)"
+            sendError(context, h, VirtError(.rpc, domain: .rpc, "RPC error : \(msg)", str1: msg))
+            return
+        }
+        if h.status != RPCMessageStatus.ok.rawValue {
+            sendError(context, h, VirtError(.rpc, domain: .rpc, "RPC error : Unexpected message status \(h.status)"))
+            return
+        }
+        var reader = XDRReader(buffer: packet.payload)
+        if h.type == RPCMessageType.callWithFDs.rawValue {
+            // No FDs are accepted over this transport; skip the count.
+            guard (try? reader.uint()) != nil else {
+                sendError(context, h, RemoteDispatcher.decodeError)
+                return
+            }
+        }
+        inFlight += 1
+        if inFlight >= dispatcher.config.maxClientRequests && !readPaused {
+            readPaused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
+        let dispatcher = self.dispatcher
+        let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            let reply = await dispatcher.run(h, reader, session)
+            session.send(reply)
+            eventLoop.execute { loopSelf.value.callDone(context: ctx.value) }
+        }
+    }
+
+    private func callDone(context: ChannelHandlerContext) {
+        inFlight -= 1
+        if readPaused && inFlight < dispatcher.config.maxClientRequests {
+            readPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
+    }
+
+    private func sendError(_ context: ChannelHandlerContext, _ h: RPCHeader, _ e: VirtError) {
+        context.writeAndFlush(wrapOutboundOut(RemoteDispatcher.errorPacket(h, e)), promise: nil)
+    }
+}

@@ -1,0 +1,114 @@
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// virtd's configuration: the file (libvirtd.conf syntax: `key = value`, `#` comments, strings in double
+/// quotes) and the directory layout, either system paths or everything under `--root DIR`.
+struct DaemonConfig {
+    var configFile: String
+    var stateDir: String
+    var runDir: String
+    var logDir: String
+    var configDir: String
+
+    var logLevel: Logger.Level = .info
+    var logToFile = true
+    var listenTCP = false
+    var listenAddr = "127.0.0.1"
+    var tcpPort = 16509
+    var authTCP = "sasl"
+    var unixSockRWPerms: UInt32 = 0o700
+    var unixSockROPerms: UInt32 = 0o777
+    var keepaliveInterval = 5
+    var keepaliveCount = 5
+    var maxClients = 5000
+    var maxClientRequests = 5
+    var defaultURI = "test:///default"
+
+    var socketPath: String { runDir + "/virtd-sock" }
+    var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
+    var pidFile: String { runDir + "/virtd.pid" }
+    var logFile: String { logDir + "/virtd.log" }
+
+    /// The layout for `--root DIR`, or the system paths.
+    init(root: String?) {
+        if let root {
+            configDir = root + "/etc"
+            stateDir = root + "/lib"
+            runDir = root + "/run"
+            logDir = root + "/log"
+        } else {
+            configDir = "/etc/swiftvirt"
+            stateDir = "/var/lib/swiftvirt"
+            runDir = "/run/swiftvirt"
+            logDir = "/var/log/swiftvirt"
+        }
+        configFile = configDir + "/virtd.conf"
+    }
+
+    /// Applies the settings of a config file's text. Unknown keys are ignored, as libvirtd warns and goes on.
+    mutating func apply(text: String) throws {
+        for (n, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let trimmed = line.trimmingCharacters(in: " \t\r")
+            if trimmed.isEmpty { continue }
+            guard let eq = trimmed.firstIndex(of: "=") else {
+                throw ConfigError(line: n + 1, message: "expected 'key = value'")
+            }
+            let key = trimmed[..<eq].trimmingCharacters(in: " \t")
+            var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: " \t")
+            if value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            func int() throws -> Int {
+                let v: Int?
+                if value.hasPrefix("0") && value.count > 1 { v = Int(value.dropFirst(), radix: 8) } else { v = Int(value) }
+                guard let v else { throw ConfigError(line: n + 1, message: "\(key): expected a number") }
+                return v
+            }
+            switch key {
+            case "log_level":
+                // libvirt's levels: 1 debug, 2 info, 3 warning, 4 error; names are accepted too.
+                switch value {
+                case "1", "debug": logLevel = .debug
+                case "2", "info": logLevel = .info
+                case "3", "warning": logLevel = .warning
+                case "4", "error": logLevel = .error
+                case "trace": logLevel = .trace
+                default: throw ConfigError(line: n + 1, message: "log_level: unknown level \(value)")
+                }
+            case "log_to_file": logToFile = try int() != 0
+            case "listen_tcp": listenTCP = try int() != 0
+            case "listen_addr": listenAddr = value
+            case "tcp_port": tcpPort = Int(value) ?? tcpPort
+            case "auth_tcp": authTCP = value
+            case "unix_sock_rw_perms": unixSockRWPerms = UInt32(try int())
+            case "unix_sock_ro_perms": unixSockROPerms = UInt32(try int())
+            case "keepalive_interval": keepaliveInterval = try int()
+            case "keepalive_count": keepaliveCount = try int()
+            case "max_clients": maxClients = try int()
+            case "max_client_requests": maxClientRequests = try int()
+            case "default_uri": defaultURI = value
+            default: break
+            }
+        }
+    }
+}
+
+struct ConfigError: Error, CustomStringConvertible {
+    var line: Int
+    var message: String
+    var description: String { "config line \(line): \(message)" }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,1 +1,0 @@
-print("virtd: not yet implemented")
