@@ -1,3 +1,4 @@
+import VirtRPC
 import VirtTestDriver
 
 #if canImport(Glibc)
@@ -15,8 +16,7 @@ enum DriverRegistry {
 
     static func open(_ uri: ConnectionURI, readOnly: Bool) async throws -> any HypervisorDriver {
         if uri.isRemote {
-            throw VirtError(.noConnect, domain: .remote,
-                            "no connection driver available for \(uri.original)")
+            return try await RemoteDriver.connect(uri, readOnly: readOnly)
         }
         switch uri.driver {
         case "test":

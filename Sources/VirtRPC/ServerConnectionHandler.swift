@@ -119,8 +119,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         Task {
             let reply = await dispatcher.run(h, reader, session)
-            session.send(reply)
-            eventLoop.execute { loopSelf.value.callDone(context: ctx.value) }
+            // The call stays counted until its reply is written, so a client that does not read stalls
+            // its own input instead of growing the server's memory.
+            session.channel.writeAndFlush(reply).hop(to: eventLoop).whenComplete { _ in
+                loopSelf.value.callDone(context: ctx.value)
+            }
         }
     }
 

@@ -1,0 +1,199 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import VirtCore
+
+/// A client connection speaking libvirt's remote protocol: numbered calls matched to replies by serial,
+/// MESSAGE packets (events) handed to a callback, keepalive answered and sent.
+public final class RPCClient: Sendable {
+    /// Where to connect.
+    public enum Endpoint: Sendable {
+        case unix(String)
+        case tcp(host: String, port: Int)
+    }
+
+    private struct State {
+        var serial: UInt32 = 0
+        var pending: [UInt32: CheckedContinuation<RPCPacket, any Error>] = [:]
+        var closed = false
+        var onMessage: (@Sendable (RPCPacket) -> Void)?
+        var lastReceived = NIODeadline.now()
+        var missed = 0
+        var keepalive: RepeatedTask?
+    }
+
+    private let channel: any Channel
+    private let state: Mutex<State>
+
+    private init(channel: any Channel) {
+        self.channel = channel
+        self.state = Mutex(State())
+    }
+
+    /// Connects to `endpoint`.
+    public static func connect(_ endpoint: Endpoint,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
+        -> RPCClient {
+        let box = ClientBox()
+        let bootstrap = ClientBootstrap(group: group).channelInitializer { ch in
+            ch.eventLoop.makeCompletedFuture {
+                try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(RPCFrameDecoder()))
+                try ch.pipeline.syncOperations.addHandler(ClientInboundHandler(box: box))
+            }
+        }
+        let channel: any Channel
+        do {
+            switch endpoint {
+            case .unix(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let host, let port):
+                channel = try await bootstrap.connect(host: host, port: port).get()
+            }
+        } catch {
+            let where_: String
+            switch endpoint {
+            case .unix(let p): where_ = "socket '\(p)'"
+            case .tcp(let h, let p): where_ = "\(h):\(p)"
+            }
+            throw VirtError(.systemError, domain: .rpc, "Failed to connect to \(where_): \(error)")
+        }
+        let client = RPCClient(channel: channel)
+        box.client.withLock { $0 = client }
+        return client
+    }
+
+    /// Sets the handler for MESSAGE packets of non-keepalive programs (events).
+    public func onMessage(_ handler: @escaping @Sendable (RPCPacket) -> Void) {
+        state.withLock { $0.onMessage = handler }
+    }
+
+    /// Sends a CALL and waits for its REPLY. An ERROR reply throws the `VirtError` it carries.
+    public func call(program: UInt32 = RPCProgram.remote, _ proc: Int32,
+                     _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> XDRReader {
+        let serial = try state.withLock { s throws(VirtError) -> UInt32 in
+            if s.closed { throw Self.closedError }
+            s.serial &+= 1
+            return s.serial
+        }
+        let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),
+                                      args)
+        let reply: RPCPacket = try await withCheckedThrowingContinuation { c in
+            let ok = state.withLock { s -> Bool in
+                if s.closed { return false }
+                s.pending[serial] = c
+                return true
+            }
+            if !ok {
+                c.resume(throwing: Self.closedError)
+                return
+            }
+            channel.writeAndFlush(packet).whenFailure { [weak self] err in
+                self?.fail(serial, VirtError(.systemError, domain: .rpc, "cannot send data: \(err)"))
+            }
+        }
+        var r = XDRReader(buffer: reply.payload)
+        if reply.header.status == RPCMessageStatus.error.rawValue {
+            throw try r.error()
+        }
+        return r
+    }
+
+    /// Starts sending keepalive PINGs every `interval` seconds while idle, closing after `count` unanswered.
+    public func startKeepalive(interval: Int, count: Int) {
+        guard interval > 0 else { return }
+        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(Int64(interval)),
+                                                          delay: .seconds(Int64(interval))) { [weak self] _ in
+            guard let self else { return }
+            let action = self.state.withLock { s -> Int in
+                if NIODeadline.now() - s.lastReceived < .seconds(Int64(interval)) { return 0 }
+                if s.missed >= count { return 2 }
+                s.missed += 1
+                return 1
+            }
+            if action == 1 {
+                self.channel.writeAndFlush(RPCPacket.encode(RPCHeader(
+                    program: RPCProgram.keepalive, procedure: KeepaliveProcedure.ping.rawValue, type: .message,
+                    serial: 0)), promise: nil)
+            } else if action == 2 {
+                self.channel.close(promise: nil)
+            }
+        }
+        state.withLock { $0.keepalive = task }
+    }
+
+    /// Closes the connection; pending calls fail.
+    public func close() async {
+        try? await channel.close()
+        closed()
+    }
+
+    static let closedError = VirtError(.internalError, domain: .rpc,
+                                       "internal error: client socket is closed", str1: "client socket is closed")
+
+    fileprivate func received(_ p: RPCPacket) {
+        state.withLock {
+            $0.lastReceived = .now()
+            $0.missed = 0
+        }
+        if p.header.program == RPCProgram.keepalive {
+            if p.header.procedure == KeepaliveProcedure.ping.rawValue {
+                channel.writeAndFlush(RPCPacket.encode(RPCHeader(
+                    program: RPCProgram.keepalive, procedure: KeepaliveProcedure.pong.rawValue, type: .message,
+                    serial: 0)), promise: nil)
+            }
+            return
+        }
+        switch RPCMessageType(rawValue: p.header.type) {
+        case .reply, .replyWithFDs:
+            let c = state.withLock { $0.pending.removeValue(forKey: p.header.serial) }
+            c?.resume(returning: p)
+        case .message:
+            let h = state.withLock { $0.onMessage }
+            h?(p)
+        default:
+            break
+        }
+    }
+
+    fileprivate func closed() {
+        let (pending, ka) = state.withLock { s -> ([CheckedContinuation<RPCPacket, any Error>], RepeatedTask?) in
+            s.closed = true
+            let v = Array(s.pending.values)
+            s.pending.removeAll()
+            let k = s.keepalive
+            s.keepalive = nil
+            return (v, k)
+        }
+        ka?.cancel()
+        for c in pending { c.resume(throwing: Self.closedError) }
+    }
+
+    private func fail(_ serial: UInt32, _ e: VirtError) {
+        let c = state.withLock { $0.pending.removeValue(forKey: serial) }
+        c?.resume(throwing: e)
+    }
+}
+
+private final class ClientBox: Sendable {
+    let client = Mutex<RPCClient?>(nil)
+}
+
+private final class ClientInboundHandler: ChannelInboundHandler {
+    typealias InboundIn = RPCPacket
+    let box: ClientBox
+    init(box: ClientBox) { self.box = box }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let p = unwrapInboundIn(data)
+        box.client.withLock { $0 }?.received(p)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        box.client.withLock { $0 }?.closed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
