@@ -4,8 +4,8 @@ import Testing
 
 /// Differential conformance test of domain XML against the reference: libvirt 9.0's virsh with its test driver.
 ///
-/// Every input (libvirt's own test inputs under Resources/conformance/libvirt-9.6.0/input plus ours under
-/// Resources/conformance/own) is defined in `virsh -c test:///default` and dumped with `dumpxml --inactive`
+/// Every input (libvirt's own test inputs under Resources/conformance/libvirt-9.6.0/input, libvirt's qemu
+/// xml2xml outputs for them under …/expected-xml, used as inputs too, and ours under Resources/conformance/own) is defined in `virsh -c test:///default` and dumped with `dumpxml --inactive`
 /// (one virsh process for all inputs), and parsed, given the test driver's defaults and formatted by
 /// SwiftVirt. Outputs are compared after replacing UUIDs and MAC addresses that the input did not contain
 /// (generated ones) by placeholders. The test prints the differing cases and the pass count, and fails when a
@@ -24,7 +24,12 @@ import Testing
 
     static func cases() throws -> [Case] {
         var out: [Case] = []
-        for (prefix, dir) in [("libvirt", "conformance/libvirt-9.6.0/input"), ("own", "conformance/own")] {
+        let dirs = [
+            ("libvirt", "conformance/libvirt-9.6.0/input"),
+            ("libvirt-out", "conformance/libvirt-9.6.0/expected-xml"),
+            ("own", "conformance/own"),
+        ]
+        for (prefix, dir) in dirs {
             let url = resources.appendingPathComponent(dir)
             let files = try FileManager.default.contentsOfDirectory(atPath: url.path)
                 .filter { $0.hasSuffix(".xml") }.sorted()

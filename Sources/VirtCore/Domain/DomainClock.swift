@@ -135,6 +135,10 @@ extension ClockConfig {
                 timer.mode = m
             }
             if let cu = t.child("catchup") {
+                if timer.tickPolicy != "catchup" {
+                    throw VirtError.domainXMLError(
+                        "setting of timer catchup policies is only supported with tickpolicy='catchup'")
+                }
                 timer.catchup = (try cu.uintAttr("threshold"), try cu.uintAttr("slew"), try cu.uintAttr("limit"))
             }
             c.timers.append(timer)

@@ -53,9 +53,9 @@ extension DomainDefinition {
         if let t = root.child("title") {
             let title = t.text
             if title.contains("\n") { throw VirtError.domainXMLError("Domain title can't contain newlines") }
-            def.title = title
+            if !title.isEmpty { def.title = title }
         }
-        if let d = root.child("description") { def.description = d.text }
+        if let d = root.child("description"), !d.text.isEmpty { def.description = d.text }
         if let m = root.child("metadata") { def.metadata = sanitizeMetadata(m) }
 
         def.bootloader = root.child("bootloader")?.text
@@ -156,6 +156,11 @@ extension DomainDefinition {
         }
         if numaMemory > 0 && memory == 0 { memory = numaMemory }
         if currentMemory == 0 || currentMemory > memory { currentMemory = memory }
+        // Automatic vCPU placement implies automatic memory placement (libvirt adds the numatune).
+        if vcpuPlacement == .auto && !extraElements.contains(where: { $0.name == "numatune" }) {
+            let mem = XMLElement(name: "memory", attributes: [("mode", "strict"), ("placement", "auto")])
+            extraElements.append(XMLElement(name: "numatune", children: [.element(mem)]))
+        }
         if let cur = currentVcpus {
             if cur > vcpus {
                 throw VirtError.domainConfigUnsupported(
