@@ -18,6 +18,12 @@ enum DriverRegistry {
         if uri.isRemote {
             return try await RemoteDriver.connect(uri, readOnly: readOnly)
         }
+        let driver = try await openLocal(uri)
+        return readOnly ? ReadOnlyDriver(driver) : driver
+    }
+
+    /// The local (in-process) driver for `uri`.
+    static func openLocal(_ uri: ConnectionURI) async throws -> any HypervisorDriver {
         switch uri.driver {
         case "test":
             return try await TestDriver.open(uri)
