@@ -1,24 +1,19 @@
 import VirtCore
 
-/// The test driver's parsing of domain XML, with its post-parse defaults (default architecture i686, as libvirt's
-/// test driver `defArch`).
+/// The test driver's parsing of domain XML, followed by its post-parse defaults (libvirt's test driver:
+/// default architecture i686, hypervisor namespaces dropped).
 enum TestDomainDefaults {
     /// Parses domain XML for the test driver.
-    static func parse(_ xml: String) throws(VirtError) -> DomainDefinition {
-        var def = try DomainDefinition.parse(xml)
-        apply(&def)
+    static func parse(_ xml: String, validate: Bool = false) throws(VirtError) -> DomainDefinition {
+        var def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate))
+        def.applyDefaults(for: .test)
         return def
     }
 
     /// Parses an already read `<domain>` element for the test driver.
     static func parse(_ el: XMLElement) throws(VirtError) -> DomainDefinition {
         var def = try DomainDefinition.parse(el)
-        apply(&def)
+        def.applyDefaults(for: .test)
         return def
-    }
-
-    /// Applies the test driver's post-parse defaults.
-    static func apply(_ def: inout DomainDefinition) {
-        if def.os.arch == nil { def.os.arch = "i686" }
     }
 }

@@ -167,7 +167,7 @@ actor TestDriverState {
 
     func define(_ xml: String, flags: DefineFlags) throws(VirtError) -> DomainRef {
         try Self.checkFlags(flags.rawValue, allowed: DefineFlags.validate.rawValue, "testDomainDefineXMLFlags")
-        let def = try TestDomainDefaults.parse(xml)
+        let def = try TestDomainDefaults.parse(xml, validate: flags.contains(.validate))
         if def.name.contains("\n") {
             throw VirtError(.xmlDetail, domain: .xml, "invalid char in name: \n")
         }
@@ -198,7 +198,7 @@ actor TestDriverState {
 
     func create(_ xml: String, flags: CreateFlags) throws(VirtError) -> DomainRef {
         try Self.checkFlags(flags.rawValue, allowed: CreateFlags.validate.rawValue, "testDomainCreateXML")
-        let def = try TestDomainDefaults.parse(xml)
+        let def = try TestDomainDefaults.parse(xml, validate: flags.contains(.validate))
         var (obj, _) = try table.addObject(def, live: true, checkLive: true)
         table.startState(&obj, reason: .booted)
         table.store(obj)

@@ -8,22 +8,17 @@ enum TestLifecycleAction: Sendable {
     /// The domain stops (destroy, preserve and the rest): shutoff/shutdown with a stopped/shutdown event.
     case stop
 
-    /// libvirt's mapping from an action name to its outcome.
-    static func from(_ action: String?, default d: TestLifecycleAction) -> TestLifecycleAction {
+    /// libvirt's mapping from a lifecycle action to its outcome.
+    static func from(_ action: LifecycleAction) -> TestLifecycleAction {
         switch action {
-        case "restart", "rename-restart": .restart
-        case nil: d
-        default: .stop
+        case .restart, .renameRestart: .restart
+        case .destroy, .preserve: .stop
         }
     }
 
     /// The action on guest power-off (`<on_poweroff>`, default destroy).
-    static func onPoweroff(_ def: DomainDefinition) -> TestLifecycleAction {
-        from(nil, default: .stop)
-    }
+    static func onPoweroff(_ def: DomainDefinition) -> TestLifecycleAction { from(def.onPoweroff) }
 
     /// The action on guest reboot (`<on_reboot>`, default restart).
-    static func onReboot(_ def: DomainDefinition) -> TestLifecycleAction {
-        from(nil, default: .restart)
-    }
+    static func onReboot(_ def: DomainDefinition) -> TestLifecycleAction { from(def.onReboot) }
 }

@@ -10,6 +10,7 @@ import Testing
 @Suite struct DifferentialTests {
     enum Step: Sendable {
         case define(String, uuid: String, memory: Int)
+        case defineXML(String, xml: String)
         case create(String, uuid: String, memory: Int)
         case undefine(String, flags: UInt32)
         case start(String, flags: UInt32)
@@ -30,7 +31,7 @@ import Testing
         /// The domain whose state is reported after the step.
         var target: String {
             switch self {
-            case .define(let n, _, _), .create(let n, _, _), .undefine(let n, _), .start(let n, _), .destroy(let n),
+            case .define(let n, _, _), .defineXML(let n, _), .create(let n, _, _), .undefine(let n, _), .start(let n, _), .destroy(let n),
                  .shutdown(let n), .reboot(let n), .reset(let n), .suspend(let n), .resume(let n), .save(let n, _),
                  .managedSave(let n, _), .managedSaveRemove(let n), .setAutostart(let n, _), .lookupName(let n):
                 n
@@ -47,6 +48,7 @@ import Testing
         func python(dir: String) -> String {
             switch self {
             case .define(let n, let u, let m): "c.defineXML(\(pyString(xml(n, u, m))))"
+            case .defineXML(_, let x): "c.defineXML(\(pyString(x)))"
             case .create(let n, let u, let m): "c.createXML(\(pyString(xml(n, u, m))), 0)"
             case .undefine(let n, let f): "d('\(n)').undefineFlags(\(f))"
             case .start(let n, let f): "d('\(n)').createWithFlags(\(f))"
@@ -73,6 +75,7 @@ import Testing
             func d(_ n: String) async throws -> Domain { try await c.lookupDomain(name: n) }
             switch self {
             case .define(let n, let u, let m): _ = try await c.defineDomain(xml: xml(n, u, m))
+            case .defineXML(_, let x): _ = try await c.defineDomain(xml: x)
             case .create(let n, let u, let m): _ = try await c.createDomain(xml: xml(n, u, m))
             case .undefine(let n, let f): try await d(n).undefine(flags: UndefineFlags(rawValue: f))
             case .start(let n, let f):
@@ -97,6 +100,7 @@ import Testing
 
     static let ux = "e35352e0-a7cd-46f9-9ca2-57c5499ba8ac"
     static let ut = "0b5d7a36-6d3e-4b47-9c1e-4c0d1f6e2a11"
+    static let uz = "5c1a2b3d-0000-4000-8000-00000000000z".replacingOccurrences(of: "z", with: "1")
 
     static let scenario: [Step] = [
         .lookupName("nope"), .lookupID(99), .lookupID(1),
@@ -124,6 +128,17 @@ import Testing
         .managedSave("x", flags: 1), .start("x", flags: 0), .managedSave("x", flags: 0),
         .undefine("x", flags: 1), .lookupName("x"),
         .destroy("test"), .start("test", flags: 0), .lookupID(1),
+        // Lifecycle actions: power-off restarts, reboot stops.
+        .defineXML("z", xml: "<domain type='test'><name>z</name><uuid>\(uz)</uuid><memory>1024</memory>"
+            + "<os><type>hvm</type></os><on_poweroff>restart</on_poweroff><on_reboot>destroy</on_reboot></domain>"),
+        .start("z", flags: 0), .suspend("z"), .shutdown("z"), .reboot("z"), .start("z", flags: 0),
+        .defineXML("z", xml: "<domain type='test'><name>z</name><uuid>\(uz)</uuid><memory>1024</memory>"
+            + "<os><type>hvm</type></os><on_poweroff>preserve</on_poweroff>"
+            + "<on_reboot>rename-restart</on_reboot></domain>"),
+        .reboot("z"), .shutdown("z"), .start("z", flags: 0), .shutdown("z"),
+        .defineXML("bad", xml: "<domain type='test'><name>bad</name><os><type>hvm</type></os></domain>"),
+        .defineXML("bad", xml: "<domain type='test'><memory>1024</memory><os><type>hvm</type></os></domain>"),
+        .defineXML("bad", xml: "<domain type='test'><name>bad</name><memory>1024</memory></domain>"),
     ]
 
     struct Outcome: Equatable, CustomStringConvertible {
