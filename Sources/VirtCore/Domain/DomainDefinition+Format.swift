@@ -19,7 +19,7 @@ extension DomainDefinition {
             if let g = genid { w.text("genid", [], g.description) }
             w.optionalText("title", title)
             w.optionalText("description", description)
-            if let m = metadata, !m.elements.isEmpty { w.node(m) }
+            if let m = metadata { w.node(m) }
             if let mm = maxMemory {
                 w.text("maxMemory", [("slots", String(mm.slots)), ("unit", "KiB")], String(mm.size))
             }
