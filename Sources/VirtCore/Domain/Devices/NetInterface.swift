@@ -1,0 +1,154 @@
+/// `<interface type='…'>`.
+public enum InterfaceType: String, XMLEnum {
+    case user, ethernet, vhostuser, server, client, mcast, network, bridge, `internal`, direct, hostdev, udp, vdpa
+    case null, vds
+}
+
+/// Well-known NIC models (`<model type='…'>`); other words are kept as written.
+public enum NetModel: String, XMLEnum {
+    case netfront, rtl8139, virtio, e1000, e1000e
+    case virtioTransitional = "virtio-transitional", virtioNonTransitional = "virtio-non-transitional"
+    case usbNet = "usb-net", spaprVLAN = "spapr-vlan", lan9118, scm91c111, vlance, vmxnet, vmxnet2, vmxnet3
+    case am79C970A = "Am79C970A", am79C973 = "Am79C973"
+    case e82540EM = "82540EM", e82545EM = "82545EM", e82543GC = "82543GC"
+}
+
+/// An `<interface>` device (libvirt's `virDomainNetDef`).
+public struct NetInterface: Sendable, Hashable {
+    public var type: InterfaceType
+    /// `<mac address='…'/>`; generated (52:54:00:xx:xx:xx) when absent.
+    public var mac: MACAddress
+    /// `<source>` attributes, by name, e.g. `network`, `bridge`, `dev`, `mode`, `address`, `port`, `path`.
+    public var source: [String: String] = [:]
+    /// Children of `<source>` (e.g. `<local>` of udp), kept as written.
+    public var sourceChildren: [XMLElement] = []
+    public var hasSource: Bool = false
+    /// `<script path='…'/>`.
+    public var script: String?
+    /// `<target dev='…'/>`: the host-side device name.
+    public var targetDev: String?
+    /// `<model type='…'/>`, normalised to libvirt's spelling for well-known models.
+    public var model: String?
+    /// `<link state='up|down'/>`.
+    public var linkUp: Bool?
+    /// `<mtu size='N'/>`.
+    public var mtu: UInt32?
+    /// `<driver>` as written (name, queues, txmode, host/guest offloads …).
+    public var driver: XMLElement?
+    /// Other children (vlan, virtualport, bandwidth, ip, route, guest, backend, filterref, tune, coalesce, …).
+    public var extra: [XMLElement] = []
+    public var info: DeviceInfo
+
+    public init(type: InterfaceType, mac: MACAddress = .generateQEMU(), info: DeviceInfo = DeviceInfo()) {
+        self.type = type
+        self.mac = mac
+        self.info = info
+    }
+
+    /// The model as a known enum value, if it is one.
+    public var modelType: NetModel? { model.flatMap { NetModel(rawValue: $0) } }
+    /// `<source network='…'>`.
+    public var network: String? { source["network"] }
+    /// `<source bridge='…'>`.
+    public var bridge: String? { source["bridge"] }
+
+    /// The source attributes libvirt writes, in its order, per interface type.
+    static func sourceAttributeOrder(_ t: InterfaceType) -> [String] {
+        switch t {
+        case .network: ["network", "portgroup", "portid", "bridge"]
+        case .bridge: ["bridge"]
+        case .direct: ["dev", "mode"]
+        case .vhostuser: ["type", "path", "mode"]
+        case .server, .client, .mcast, .udp: ["address", "port"]
+        case .internal: ["name"]
+        case .vdpa: ["dev"]
+        case .ethernet, .user, .hostdev, .null, .vds: ["dev", "address", "port"]
+        }
+    }
+
+    static let requiredSource: [InterfaceType: String] = [
+        .network: "network", .bridge: "bridge", .direct: "dev", .internal: "name", .vdpa: "dev",
+    ]
+
+    /// Slot order of libvirt's formatter; typed fields are written at their slot, kept elements at theirs.
+    static let order = ["mac", "source", "vlan", "virtualport", "bandwidth", "ip", "route", "portForward", "script",
+                        "downscript", "backenddomain", "target", "guest", "model", "driver", "backend", "filterref",
+                        "tune", "teaming", "link", "mtu", "coalesce"]
+    static let typedNames: Set<String> = ["mac", "source", "script", "target", "model", "driver", "link", "mtu",
+                                          "boot", "alias", "address", "rom", "acpi"]
+    static let modelChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+    static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> NetInterface {
+        let type: InterfaceType = try el.enumAttr("type") ?? .user
+        var n = NetInterface(type: type, info: try DeviceInfo.parse(el, options: options, allowBoot: true))
+        if let m = el.child("mac")?.attr("address") {
+            guard let mac = MACAddress(string: m) else { throw DeviceError.xml("unable to parse mac address '\(m)'") }
+            if mac.isMulticast {
+                throw DeviceError.xml("expected unicast mac address, found multicast '\(m)'")
+            }
+            n.mac = mac
+        }
+        if let s = el.child("source") {
+            n.hasSource = true
+            for a in s.attributes { n.source[a.name] = a.value }
+            n.sourceChildren = s.elements
+            if let req = requiredSource[type], n.source[req] == nil { throw DeviceError.missingAttr(req, "source") }
+        } else if [.network, .bridge, .direct, .server, .client, .mcast, .udp, .internal, .vdpa, .vhostuser]
+                    .contains(type) {
+            throw DeviceError.xml("interface type='\(type.rawValue)' requires a 'source' element")
+        }
+        n.script = el.child("script")?.attr("path")
+        if let dev = el.child("target")?.attr("dev") {
+            // Generated names are not kept in the persistent definition.
+            let generated = ["vnet", "macvtap", "macvlan"].contains { dev.hasPrefix($0) }
+            if options.live || !generated { n.targetDev = dev }
+        }
+        if let m = el.child("model")?.attr("type") {
+            if !m.allSatisfy({ modelChars.contains($0) }) {
+                throw VirtError.invalidArg("Model name contains invalid characters", domain: .domain)
+            }
+            n.model = NetModel.allCases.first { $0.rawValue.lowercased() == m.lowercased() }?.rawValue ?? m
+        }
+        if let l = el.child("link"), let st = l.attr("state") {
+            switch st {
+            case "up": n.linkUp = true
+            case "down": n.linkUp = false
+            default: throw DeviceError.unsupported("unknown interface link state '\(st)'")
+            }
+        }
+        if let m = el.child("mtu") { n.mtu = try m.uintAttr("size") }
+        n.driver = el.child("driver")
+        n.extra = el.elements(notIn: typedNames)
+        return n
+    }
+
+    func format(into w: inout XMLWriter, options: DomainFormatOptions) {
+        w.element("interface", [("type", type.rawValue)]) { w in
+            for slot in NetInterface.order {
+                switch slot {
+                case "mac": w.empty("mac", [("address", mac.description)])
+                case "source":
+                    guard hasSource else { continue }
+                    let known = NetInterface.sourceAttributeOrder(type)
+                    var attrs: [(String, String?)] = known.map { ($0, source[$0]) }
+                    for (k, v) in source.sorted(by: { $0.key < $1.key }) where !known.contains(k) {
+                        attrs.append((k, v))
+                    }
+                    w.element("source", attrs) { w in
+                        for c in sourceChildren { w.libvirtStyle(c) }
+                    }
+                case "script": if let script { w.empty("script", [("path", script)]) }
+                case "target": if let targetDev { w.empty("target", [("dev", targetDev)]) }
+                case "model": if let model { w.empty("model", [("type", model)]) }
+                case "driver": if let driver { w.libvirtStyle(driver) }
+                case "link": if let linkUp { w.empty("link", [("state", linkUp ? "up" : "down")]) }
+                case "mtu": if let mtu { w.empty("mtu", [("size", String(mtu))]) }
+                default:
+                    for e in extra where e.name == slot { w.libvirtStyle(e) }
+                }
+            }
+            for e in extra where !NetInterface.order.contains(e.name) { w.libvirtStyle(e) }
+            info.format(into: &w, options: options)
+        }
+    }
+}
