@@ -13,14 +13,14 @@ extension DomainDefinition {
     ///   i686 first; no machine type is added);
     /// - hypervisor namespace data (`<qemu:commandline>` …) is dropped: the test driver has no namespace parser.
     ///
-    /// Device-level test driver defaults (interface `<target dev='testnetN'/>` names assigned at define time)
-    /// are not applied here.
+    /// - interfaces without a host-side name get the test driver's `<target dev='testnetN'/>`.
     public mutating func applyDefaults(for profile: DomainDefaultsProfile) {
         switch profile {
         case .test:
             if os.arch == nil { os.arch = "i686" }
             namespaces = []
             namespaceElements = []
+            devices.assignTestDriverInterfaceNames()
         }
     }
 }

@@ -107,8 +107,8 @@ public struct Controller: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Controller {
-        let type: ControllerType = try el.enumAttr("type") ?? .ide
-        var c = Controller(type: type, index: try el.intAttr("index", nonNegative: true) ?? -1,
+        let type: ControllerType = try el.enumValue("type") ?? .ide
+        var c = Controller(type: type, index: try el.intValue("index", nonNegative: true) ?? -1,
                            info: try DeviceInfo.parse(el, options: options))
         if let m = el.attr("model") {
             guard let model = ControllerModel(rawValue: m), ControllerModel.allowed(for: type).contains(model) else {
@@ -116,17 +116,17 @@ public struct Controller: Sendable, Hashable {
             }
             c.model = model
         }
-        c.ports = try el.uintAttr("ports")
-        c.vectors = try el.uintAttr("vectors")
+        c.ports = try el.uintValue("ports")
+        c.vectors = try el.uintValue("vectors")
         c.modelName = el.child("model")?.attr("name")
         if let t = el.child("target") {
-            c.target.chassisNr = try t.uintAttr("chassisNr")
-            c.target.chassis = try t.uintAttr("chassis")
-            c.target.port = try t.uintAttr("port", hex: true)
-            c.target.busNr = try t.uintAttr("busNr")
-            c.target.index = try t.uintAttr("index")
+            c.target.chassisNr = try t.uintValue("chassisNr")
+            c.target.chassis = try t.uintValue("chassis")
+            c.target.port = try t.uintValue("port", hex: true)
+            c.target.busNr = try t.uintValue("busNr")
+            c.target.index = try t.uintValue("index")
             c.target.hotplug = try t.onOffAttr("hotplug")
-            c.target.memReserve = try t.uint64Attr("memReserve")
+            c.target.memReserve = try t.uint64Value("memReserve")
             if let n = t.childText("node") {
                 guard let v = UInt32(n) else {
                     throw DeviceError.xml("invalid NUMA node in target")
@@ -135,11 +135,11 @@ public struct Controller: Sendable, Hashable {
             }
         }
         if let d = el.child("driver") {
-            c.driver.queues = try d.uintAttr("queues")
-            c.driver.cmdPerLun = try d.uintAttr("cmd_per_lun")
-            c.driver.maxSectors = try d.uintAttr("max_sectors")
+            c.driver.queues = try d.uintValue("queues")
+            c.driver.cmdPerLun = try d.uintValue("cmd_per_lun")
+            c.driver.maxSectors = try d.uintValue("max_sectors")
             c.driver.ioeventfd = try d.onOffAttr("ioeventfd")
-            c.driver.iothread = try d.uintAttr("iothread")
+            c.driver.iothread = try d.uintValue("iothread")
         }
         if let h = el.childText("pcihole64") {
             guard let v = UInt64(h) else { throw DeviceError.xml("Cannot parse <pcihole64> size") }

@@ -71,10 +71,10 @@ public enum DeviceAddress: Sendable, Hashable {
         guard let type = el.attr("type") else { return nil }
         switch type {
         case "pci":
-            let a = PCIAddress(domain: try el.uintAttr("domain", hex: true) ?? 0,
-                               bus: try el.uintAttr("bus", hex: true) ?? 0,
-                               slot: try el.uintAttr("slot", hex: true) ?? 0,
-                               function: try el.uintAttr("function", hex: true) ?? 0,
+            let a = PCIAddress(domain: try el.uintValue("domain", hex: true) ?? 0,
+                               bus: try el.uintValue("bus", hex: true) ?? 0,
+                               slot: try el.uintValue("slot", hex: true) ?? 0,
+                               function: try el.uintValue("function", hex: true) ?? 0,
                                multifunction: try el.onOffAttr("multifunction"))
             if a.domain > 0xFFFF {
                 throw DeviceError.xml("Invalid PCI address domain='\(String.hex(a.domain))', must be <= 0xFFFF",
@@ -94,15 +94,15 @@ public enum DeviceAddress: Sendable, Hashable {
             }
             return .pci(a)
         case "drive":
-            return .drive(DriveAddress(controller: try el.uintAttr("controller") ?? 0,
-                                       bus: try el.uintAttr("bus") ?? 0,
-                                       target: try el.uintAttr("target") ?? 0,
-                                       unit: try el.uintAttr("unit") ?? 0))
+            return .drive(DriveAddress(controller: try el.uintValue("controller") ?? 0,
+                                       bus: try el.uintValue("bus") ?? 0,
+                                       target: try el.uintValue("target") ?? 0,
+                                       unit: try el.uintValue("unit") ?? 0))
         case "virtio-serial":
-            return .virtioSerial(controller: try el.uintAttr("controller") ?? 0, bus: try el.uintAttr("bus") ?? 0,
-                                 port: try el.uintAttr("port") ?? 0)
+            return .virtioSerial(controller: try el.uintValue("controller") ?? 0, bus: try el.uintValue("bus") ?? 0,
+                                 port: try el.uintValue("port") ?? 0)
         case "ccid":
-            return .ccid(controller: try el.uintAttr("controller") ?? 0, slot: try el.uintAttr("slot") ?? 0)
+            return .ccid(controller: try el.uintValue("controller") ?? 0, slot: try el.uintValue("slot") ?? 0)
         case "usb":
             let port = el.attr("port")
             if let port {
@@ -111,18 +111,18 @@ public enum DeviceAddress: Sendable, Hashable {
                     throw DeviceError.invalidValue("port", "address", port, " Expected non-negative integer value")
                 }
             }
-            return .usb(bus: try el.uintAttr("bus") ?? 0, port: port)
+            return .usb(bus: try el.uintValue("bus") ?? 0, port: port)
         case "spapr-vio":
-            return .spaprVIO(reg: try el.uint64Attr("reg", hex: true))
+            return .spaprVIO(reg: try el.uint64Value("reg", hex: true))
         case "ccw":
-            return .ccw(cssid: try el.uintAttr("cssid", hex: true) ?? 0, ssid: try el.uintAttr("ssid", hex: true) ?? 0,
-                        devno: try el.uintAttr("devno", hex: true) ?? 0)
+            return .ccw(cssid: try el.uintValue("cssid", hex: true) ?? 0, ssid: try el.uintValue("ssid", hex: true) ?? 0,
+                        devno: try el.uintValue("devno", hex: true) ?? 0)
         case "virtio-mmio":
             return .virtioMMIO
         case "isa":
-            return .isa(iobase: try el.uintAttr("iobase", hex: true), irq: try el.uintAttr("irq", hex: true))
+            return .isa(iobase: try el.uintValue("iobase", hex: true), irq: try el.uintValue("irq", hex: true))
         case "dimm":
-            return .dimm(slot: try el.uintAttr("slot") ?? 0, base: try el.uint64Attr("base", hex: true))
+            return .dimm(slot: try el.uintValue("slot") ?? 0, base: try el.uint64Value("base", hex: true))
         case "virtio-s390":
             return .virtioS390
         case "unassigned":

@@ -37,11 +37,11 @@ public struct DeviceInfo: Sendable, Hashable {
         }
         if allowBoot, let b = el.child("boot") {
             guard b.attr("order") != nil else { throw DeviceError.missingAttr("order", "boot") }
-            info.bootOrder = try b.uintAttr("order", nonZero: true)
+            info.bootOrder = try b.uintValue("order", nonZero: true)
             info.bootLoadParm = b.attr("loadparm")
         }
-        if let m = el.child("master") { info.usbMasterStartPort = try m.uintAttr("startport") }
-        if let a = el.child("acpi") { info.acpiIndex = try a.uintAttr("index") }
+        if let m = el.child("master") { info.usbMasterStartPort = try m.uintValue("startport") }
+        if let a = el.child("acpi") { info.acpiIndex = try a.uintValue("index") }
         if let r = el.child("rom") {
             info.romBar = try r.onOffAttr("bar")
             info.romFile = r.attr("file")

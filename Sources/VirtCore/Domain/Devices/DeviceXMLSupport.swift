@@ -49,23 +49,23 @@ struct DeviceSchemaViolation: Error, CustomStringConvertible {
 
 extension XMLElement {
     /// An enumerated attribute; an unknown word gives libvirt's "Invalid value for attribute" error.
-    func enumAttr<E: XMLEnum>(_ name: String, _ type: E.Type = E.self) throws(VirtError) -> E? {
+    func enumValue<E: XMLEnum>(_ name: String, _ type: E.Type = E.self) throws(VirtError) -> E? {
         guard let v = attr(name) else { return nil }
         guard let e = E(rawValue: v) else { throw DeviceError.invalidValue(name, self.name, v) }
         return e
     }
 
     /// An enumerated attribute that must be present.
-    func requiredEnumAttr<E: XMLEnum>(_ name: String, _ type: E.Type = E.self) throws(VirtError) -> E {
-        guard let e: E = try enumAttr(name) else { throw DeviceError.missingAttr(name, self.name) }
+    func requiredEnumValue<E: XMLEnum>(_ name: String, _ type: E.Type = E.self) throws(VirtError) -> E {
+        guard let e: E = try enumValue(name) else { throw DeviceError.missingAttr(name, self.name) }
         return e
     }
 
     /// A non-negative integer attribute (`virXMLPropUInt`), decimal, or with `hex` also `0x…` and octal as
     /// `strtoul(…, 0)` accepts.
-    func uintAttr(_ name: String, hex: Bool = false, nonZero: Bool = false) throws(VirtError) -> UInt32? {
+    func uintValue(_ name: String, hex: Bool = false, nonZero: Bool = false) throws(VirtError) -> UInt32? {
         guard let v = attr(name) else { return nil }
-        guard let n = Self.parseUnsigned(v, hex: hex), n <= UInt64(UInt32.max) else {
+        guard let n = Self.parseUnsignedValue(v, hex: hex), n <= UInt64(UInt32.max) else {
             throw DeviceError.invalidValue(name, self.name, v, " Expected non-negative integer value")
         }
         if nonZero && n == 0 {
@@ -76,16 +76,16 @@ extension XMLElement {
     }
 
     /// A 64-bit non-negative integer attribute (`virXMLPropULongLong`).
-    func uint64Attr(_ name: String, hex: Bool = false) throws(VirtError) -> UInt64? {
+    func uint64Value(_ name: String, hex: Bool = false) throws(VirtError) -> UInt64? {
         guard let v = attr(name) else { return nil }
-        guard let n = Self.parseUnsigned(v, hex: hex) else {
+        guard let n = Self.parseUnsignedValue(v, hex: hex) else {
             throw DeviceError.invalidValue(name, self.name, v, " Expected non-negative integer value")
         }
         return n
     }
 
     /// A signed integer attribute (`virXMLPropInt`).
-    func intAttr(_ name: String, nonNegative: Bool = false) throws(VirtError) -> Int32? {
+    func intValue(_ name: String, nonNegative: Bool = false) throws(VirtError) -> Int32? {
         guard let v = attr(name) else { return nil }
         guard let n = Int32(v.trimmingSpaces) else {
             throw DeviceError.invalidValue(name, self.name, v, " Expected integer value")
@@ -96,27 +96,7 @@ extension XMLElement {
         return n
     }
 
-    /// A `yes`/`no` attribute (`virTristateBool`).
-    func yesNoAttr(_ name: String) throws(VirtError) -> Bool? {
-        guard let v = attr(name) else { return nil }
-        switch v {
-        case "yes": return true
-        case "no": return false
-        default: throw DeviceError.invalidValue(name, self.name, v)
-        }
-    }
-
-    /// An `on`/`off` attribute (`virTristateSwitch`).
-    func onOffAttr(_ name: String) throws(VirtError) -> Bool? {
-        guard let v = attr(name) else { return nil }
-        switch v {
-        case "on": return true
-        case "off": return false
-        default: throw DeviceError.invalidValue(name, self.name, v)
-        }
-    }
-
-    static func parseUnsigned(_ s: String, hex: Bool) -> UInt64? {
+    static func parseUnsignedValue(_ s: String, hex: Bool) -> UInt64? {
         var t = Substring(s)
         if t.hasPrefix("+") { t = t.dropFirst() }
         if t.isEmpty || t.hasPrefix("-") { return nil }

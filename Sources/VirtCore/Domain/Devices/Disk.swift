@@ -86,30 +86,40 @@ public struct DiskDriver: Sendable, Hashable {
             }
             d.format = f
         }
-        d.cache = try el.enumAttr("cache")
-        d.errorPolicy = try el.enumAttr("error_policy")
-        d.readErrorPolicy = try el.enumAttr("rerror_policy")
-        d.io = try el.enumAttr("io")
+        d.cache = try el.enumValue("cache")
+        d.errorPolicy = try el.enumValue("error_policy")
+        d.readErrorPolicy = try el.enumValue("rerror_policy")
+        d.io = try el.enumValue("io")
         d.ioeventfd = try el.onOffAttr("ioeventfd")
         d.eventIdx = try el.onOffAttr("event_idx")
         d.copyOnRead = try el.onOffAttr("copy_on_read")
-        d.discard = try el.enumAttr("discard")
-        d.iothread = try el.uintAttr("iothread")
-        d.detectZeroes = try el.enumAttr("detect_zeroes")
-        d.queues = try el.uintAttr("queues")
-        d.queueSize = try el.uintAttr("queue_size")
+        d.discard = try el.enumValue("discard")
+        d.iothread = try el.uintValue("iothread")
+        d.detectZeroes = try el.enumValue("detect_zeroes")
+        d.queues = try el.uintValue("queues")
+        d.queueSize = try el.uintValue("queue_size")
         d.extra = el.elements
         return d
     }
 
+    /// The attribute text of an enum value; libvirt leaves out `default`.
+    static func word<E: XMLEnum>(_ v: E?) -> String? {
+        guard let v, v.rawValue != "default" else { return nil }
+        return v.rawValue
+    }
+
     func format(into w: inout XMLWriter) {
-        guard !isEmpty else { return }
+        let attrsEmpty = name == nil && Self.word(format) == nil && Self.word(cache) == nil
+            && Self.word(errorPolicy) == nil && Self.word(readErrorPolicy) == nil && Self.word(io) == nil
+            && ioeventfd == nil && eventIdx == nil && copyOnRead == nil && Self.word(discard) == nil
+            && iothread == nil && Self.word(detectZeroes) == nil && queues == nil && queueSize == nil
+        guard !attrsEmpty || !extra.isEmpty else { return }
         let attrs: [(String, String?)] = [
-            ("name", name), ("type", format?.rawValue), ("cache", cache?.rawValue),
-            ("error_policy", errorPolicy?.rawValue), ("rerror_policy", readErrorPolicy?.rawValue),
-            ("io", io?.rawValue), ("ioeventfd", ioeventfd.onOff), ("event_idx", eventIdx.onOff),
-            ("copy_on_read", copyOnRead.onOff), ("discard", discard?.rawValue), ("iothread", iothread.text),
-            ("detect_zeroes", detectZeroes?.rawValue), ("queues", queues.text), ("queue_size", queueSize.text),
+            ("name", name), ("type", format.flatMap { $0 == .none ? nil : $0.rawValue }),
+            ("cache", Self.word(cache)), ("error_policy", Self.word(errorPolicy)),
+            ("rerror_policy", Self.word(readErrorPolicy)), ("io", Self.word(io)), ("ioeventfd", ioeventfd.onOff), ("event_idx", eventIdx.onOff),
+            ("copy_on_read", copyOnRead.onOff), ("discard", Self.word(discard)), ("iothread", iothread.text),
+            ("detect_zeroes", Self.word(detectZeroes)), ("queues", queues.text), ("queue_size", queueSize.text),
         ]
         w.element("driver", attrs) { w in
             for e in extra { w.libvirtStyle(e) }
@@ -120,6 +130,24 @@ public struct DiskDriver: Sendable, Hashable {
 /// `<source protocol='…'>` of a network disk.
 public enum DiskNetworkProtocol: String, XMLEnum {
     case nbd, rbd, sheepdog, gluster, iscsi, http, https, ftp, ftps, tftp, ssh, vxhs, nfs
+
+    /// The port libvirt fills in for a host given without one.
+    public var defaultPort: String? {
+        switch self {
+        case .nbd: "10809"
+        case .iscsi: "3260"
+        case .gluster: "24007"
+        case .http: "80"
+        case .https: "443"
+        case .ftp: "21"
+        case .ftps: "990"
+        case .tftp: "69"
+        case .ssh: "22"
+        case .sheepdog: "7000"
+        case .vxhs: "9999"
+        case .rbd, .nfs: nil
+        }
+    }
 }
 
 /// A `<host>` of a network disk source.
@@ -233,8 +261,8 @@ public struct Disk: Sendable, Hashable {
                                      "wwn", "vendor", "product", "boot", "alias", "address", "acpi", "rom"]
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Disk {
-        let type: DiskType = try el.enumAttr("type") ?? .file
-        let device: DiskDevice = try el.enumAttr("device") ?? .disk
+        let type: DiskType = try el.enumValue("type") ?? .file
+        let device: DiskDevice = try el.enumValue("device") ?? .disk
         var source = DiskSource()
         if let s = el.child("source") {
             switch type {
@@ -251,8 +279,12 @@ public struct Disk: Sendable, Hashable {
                 source.tls = try s.yesNoAttr("tls")
                 source.query = s.attr("query")
                 for h in s.children("host") {
-                    source.hosts.append(DiskHost(name: h.attr("name"), port: h.attr("port"),
-                                                 transport: try h.enumAttr("transport"), socket: h.attr("socket")))
+                    var host = DiskHost(name: h.attr("name"), port: h.attr("port"),
+                                        transport: try h.enumValue("transport"), socket: h.attr("socket"))
+                    if host.port == nil, host.name != nil, host.transport == nil || host.transport == .tcp {
+                        host.port = proto.defaultPort
+                    }
+                    source.hosts.append(host)
                 }
             case .volume:
                 source.pool = s.attr("pool")
@@ -262,7 +294,8 @@ public struct Disk: Sendable, Hashable {
                 source.path = s.attr("path")
             }
             source.startupPolicy = s.attr("startupPolicy")
-            source.extraChildren = s.elements(notIn: ["host"])
+            // libvirt 9.0 does not know `<reconnect>` for disk sources and drops it.
+            source.extraChildren = s.elements(notIn: ["host", "reconnect"])
         }
         let t = el.child("target")
         guard let dev = t?.attr("dev") else {
@@ -273,10 +306,10 @@ public struct Disk: Sendable, Hashable {
         }
         var target = DiskTarget(dev: dev)
         if let t {
-            target.bus = try t.enumAttr("bus")
+            target.bus = try t.enumValue("bus")
             target.tray = t.attr("tray")
             target.removable = try t.onOffAttr("removable")
-            target.rotationRate = try t.uintAttr("rotation_rate")
+            target.rotationRate = try t.uintValue("rotation_rate")
         }
         var disk = Disk(type: type, device: device, source: source, target: target,
                         driver: try el.child("driver").map { (d) throws(VirtError) in try DiskDriver.parse(d) }
@@ -353,8 +386,8 @@ public struct Disk: Sendable, Hashable {
                            ("rawio", rawio.yesNo), ("sgio", sgio), ("snapshot", snap)]) { w in
             driver.format(into: &w)
             formatSource(into: &w)
-            for e in extra where ["backingStore", "geometry", "blockio", "mirror"].contains(e.name) {
-                w.libvirtStyle(e)
+            for name in ["backingStore", "geometry", "blockio", "mirror"] {
+                for e in extra where e.name == name { w.libvirtStyle(e) }
             }
             w.empty("target", [("dev", target.dev), ("bus", target.bus?.rawValue), ("tray", target.tray),
                                ("removable", target.removable.onOff), ("rotation_rate", target.rotationRate.text)])

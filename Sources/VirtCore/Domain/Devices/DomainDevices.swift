@@ -77,6 +77,10 @@ public struct DomainDevices: Sendable, Hashable {
         for e in el.children("video") { d.videos.append(try Video.parse(e, options: options)) }
         for e in el.children("hostdev") { d.hostdevs.append(try Hostdev.parse(e, options: options)) }
         for e in el.children("watchdog") { d.watchdogs.append(try Watchdog.parse(e, options: options)) }
+        if d.watchdogs.count > 1 {
+            // libvirt 9.0 accepts one watchdog per domain.
+            throw DeviceError.internalError("only a single watchdog device is supported")
+        }
         let balloons = el.children("memballoon")
         if balloons.count > 1 {
             throw DeviceError.unsupported("only a single memory balloon device is supported")
@@ -222,43 +226,59 @@ public struct DomainDevices: Sendable, Hashable {
 
     /// Writes the `<devices>` element.
     public func format(into w: inout XMLWriter, options: DomainFormatOptions) {
-        w.element("devices") { w in
-            w.optionalText("emulator", emulator)
-            for d in disks { d.format(into: &w, options: options) }
-            for c in controllers { c.format(into: &w, options: options) }
-            formatGeneric(Self.genericBeforeInterfaces, into: &w, options: options)
-            for n in interfaces { n.format(into: &w, options: options) }
-            formatGeneric(Self.genericAfterInterfaces, into: &w, options: options)
-            for s in serials { s.format(into: &w, options: options) }
-            for p in parallels { p.format(into: &w, options: options) }
-            for (i, c) in consoles.enumerated() {
-                if i == 0, c.targetType == "serial", let s = serials.first {
-                    // The serial console is written from the serial port it mirrors.
-                    var mirror = s
-                    mirror.kind = .console
-                    mirror.targetType = "serial"
-                    mirror.targetModel = nil
-                    mirror.format(into: &w, options: options)
-                } else {
-                    c.format(into: &w, options: options)
-                }
-            }
-            for c in channels { c.format(into: &w, options: options) }
-            for i in inputs { i.format(into: &w, options: options) }
-            for t in tpms { t.format(into: &w, options: options) }
-            for g in graphics { g.format(into: &w, options: options) }
-            for s in sounds { s.format(into: &w, options: options) }
-            formatGeneric(Self.genericAfterSound, into: &w, options: options)
-            for v in videos { v.format(into: &w, options: options) }
-            for h in hostdevs { h.format(into: &w, options: options) }
-            formatGeneric(Self.genericAfterHostdev, into: &w, options: options)
-            for wd in watchdogs { wd.format(into: &w, options: options) }
-            memballoon?.format(into: &w, options: options)
-            for r in rngs { r.format(into: &w, options: options) }
-            formatGeneric(Self.genericAfterRNG, into: &w, options: options)
-            for m in memories { m.format(into: &w, options: options) }
-            formatGeneric(Self.genericAfterMemory, into: &w, options: options)
+        var inner = XMLWriter(indent: w.indent + 2)
+        formatChildren(into: &inner, options: options)
+        // libvirt always writes an open and a close tag, even with no devices.
+        let pad = String(repeating: " ", count: w.indent)
+        w.raw("\(pad)<devices>\n\(inner.output)\(pad)</devices>\n")
+    }
+
+    /// libvirt's test driver names interfaces without a host-side name `testnetN` (the lowest N not in use)
+    /// when a domain is defined.
+    public mutating func assignTestDriverInterfaceNames() {
+        for i in interfaces.indices where interfaces[i].targetDev == nil {
+            var n = 0
+            while interfaces.contains(where: { $0.targetDev == "testnet\(n)" }) { n += 1 }
+            interfaces[i].targetDev = "testnet\(n)"
         }
+    }
+
+    func formatChildren(into w: inout XMLWriter, options: DomainFormatOptions) {
+        w.optionalText("emulator", emulator)
+        for d in disks { d.format(into: &w, options: options) }
+        for c in controllers { c.format(into: &w, options: options) }
+        formatGeneric(Self.genericBeforeInterfaces, into: &w, options: options)
+        for n in interfaces { n.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterInterfaces, into: &w, options: options)
+        for s in serials { s.format(into: &w, options: options) }
+        for p in parallels { p.format(into: &w, options: options) }
+        for (i, c) in consoles.enumerated() {
+            if i == 0, c.targetType == "serial", let s = serials.first {
+                // The serial console is written from the serial port it mirrors.
+                var mirror = s
+                mirror.kind = .console
+                mirror.targetType = "serial"
+                mirror.targetModel = nil
+                mirror.format(into: &w, options: options)
+            } else {
+                c.format(into: &w, options: options)
+            }
+        }
+        for c in channels { c.format(into: &w, options: options) }
+        for i in inputs { i.format(into: &w, options: options) }
+        for t in tpms { t.format(into: &w, options: options) }
+        for g in graphics { g.format(into: &w, options: options) }
+        for s in sounds { s.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterSound, into: &w, options: options)
+        for v in videos { v.format(into: &w, options: options) }
+        for h in hostdevs { h.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterHostdev, into: &w, options: options)
+        for wd in watchdogs { wd.format(into: &w, options: options) }
+        memballoon?.format(into: &w, options: options)
+        for r in rngs { r.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterRNG, into: &w, options: options)
+        for m in memories { m.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterMemory, into: &w, options: options)
     }
 
     func formatGeneric(_ names: [String], into w: inout XMLWriter, options: DomainFormatOptions) {

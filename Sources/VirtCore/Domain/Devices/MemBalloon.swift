@@ -21,7 +21,7 @@ public struct MemBalloon: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> MemBalloon {
-        var m = MemBalloon(model: try el.requiredEnumAttr("model"), info: try DeviceInfo.parse(el, options: options))
+        var m = MemBalloon(model: try el.requiredEnumValue("model"), info: try DeviceInfo.parse(el, options: options))
         m.autodeflate = try el.onOffAttr("autodeflate")
         m.freePageReporting = try el.onOffAttr("freePageReporting")
         if let s = el.child("stats") {

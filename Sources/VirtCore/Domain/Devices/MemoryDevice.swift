@@ -27,7 +27,7 @@ public struct MemoryDevice: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> MemoryDevice {
-        let model: MemoryModel = try el.requiredEnumAttr("model")
+        let model: MemoryModel = try el.requiredEnumValue("model")
         guard let t = el.child("target") else { throw DeviceError.xml("missing <target> element for memory device") }
         guard let s = t.child("size") else {
             throw DeviceError.xml("missing element or attribute './size'", domain: .xml)

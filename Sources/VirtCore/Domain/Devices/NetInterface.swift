@@ -79,7 +79,7 @@ public struct NetInterface: Sendable, Hashable {
     static let modelChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> NetInterface {
-        let type: InterfaceType = try el.enumAttr("type") ?? .user
+        let type: InterfaceType = try el.enumValue("type") ?? .user
         var n = NetInterface(type: type, info: try DeviceInfo.parse(el, options: options, allowBoot: true))
         if let m = el.child("mac")?.attr("address") {
             guard let mac = MACAddress(string: m) else { throw DeviceError.xml("unable to parse mac address '\(m)'") }
@@ -116,7 +116,7 @@ public struct NetInterface: Sendable, Hashable {
             default: throw DeviceError.unsupported("unknown interface link state '\(st)'")
             }
         }
-        if let m = el.child("mtu") { n.mtu = try m.uintAttr("size") }
+        if let m = el.child("mtu") { n.mtu = try m.uintValue("size") }
         n.driver = el.child("driver")
         n.extra = el.elements(notIn: typedNames)
         return n

@@ -51,8 +51,8 @@ public struct RNG: Sendable, Hashable {
         }
         var r = RNG(model: model, backend: backend, info: try DeviceInfo.parse(el, options: options))
         if let rate = el.child("rate") {
-            r.rateBytes = try rate.uintAttr("bytes")
-            r.ratePeriod = try rate.uintAttr("period")
+            r.rateBytes = try rate.uintValue("bytes")
+            r.ratePeriod = try rate.uintValue("period")
         }
         r.driver = el.child("driver")
         return r

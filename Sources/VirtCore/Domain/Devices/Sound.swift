@@ -6,7 +6,6 @@ public enum SoundModel: String, XMLEnum {
 /// A `<sound>` device.
 public struct Sound: Sendable, Hashable {
     public var model: SoundModel
-    public var multichannel: Bool?
     /// `<codec type='duplex|micro|output'/>` entries.
     public var codecs: [String] = []
     /// `<audio id='N'/>`: the audio backend this device uses.
@@ -20,8 +19,8 @@ public struct Sound: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Sound {
-        var s = Sound(model: try el.requiredEnumAttr("model"), info: try DeviceInfo.parse(el, options: options))
-        s.multichannel = try el.yesNoAttr("multichannel")
+        var s = Sound(model: try el.requiredEnumValue("model"), info: try DeviceInfo.parse(el, options: options))
+        // `multichannel` is newer than libvirt 9.0, which ignores it.
         for c in el.children("codec") {
             guard let t = c.attr("type") else { throw DeviceError.missingAttr("type", "codec") }
             guard ["duplex", "micro", "output"].contains(t) else {
@@ -29,13 +28,13 @@ public struct Sound: Sendable, Hashable {
             }
             s.codecs.append(t)
         }
-        if let a = el.child("audio") { s.audioID = try a.uintAttr("id") }
+        if let a = el.child("audio") { s.audioID = try a.uintValue("id") }
         s.driver = el.child("driver")
         return s
     }
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
-        w.element("sound", [("model", model.rawValue), ("multichannel", multichannel.yesNo)]) { w in
+        w.element("sound", [("model", model.rawValue)]) { w in
             for c in codecs { w.empty("codec", [("type", c)]) }
             if let audioID { w.empty("audio", [("id", String(audioID))]) }
             if let driver { w.libvirtStyle(driver) }

@@ -45,7 +45,7 @@ public struct TPM: Sendable, Hashable {
     static let pcrBanks = ["sha1", "sha256", "sha384", "sha512"]
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> TPM {
-        let model: TPMModel? = try el.enumAttr("model")
+        let model: TPMModel? = try el.enumValue("model")
         guard let b = el.child("backend") else { throw DeviceError.xml("missing TPM device backend") }
         guard let t = b.attr("type") else { throw DeviceError.xml("missing TPM device backend type") }
         let backend: TPMBackend
@@ -54,9 +54,9 @@ public struct TPM: Sendable, Hashable {
             backend = .passthrough(path: b.child("device")?.attr("path") ?? "/dev/tpm0")
         case "emulator":
             var e = TPMEmulator()
-            e.version = try b.enumAttr("version")
+            e.version = try b.enumValue("version")
             e.persistentState = try b.yesNoAttr("persistent_state")
-            e.debug = try b.uintAttr("debug")
+            e.debug = try b.uintValue("debug")
             if let enc = b.child("encryption") {
                 guard let s = enc.attr("secret") else {
                     throw DeviceError.xml("missing secret uuid for TPM encryption")

@@ -36,11 +36,11 @@ public struct Video: Sendable, Hashable {
                 }
                 v.model = model
             }
-            v.ram = try m.uintAttr("ram")
-            v.vram = try m.uintAttr("vram")
-            v.vram64 = try m.uintAttr("vram64")
-            v.vgamem = try m.uintAttr("vgamem")
-            v.heads = try m.uintAttr("heads")
+            v.ram = try m.uintValue("ram")
+            v.vram = try m.uintValue("vram")
+            v.vram64 = try m.uintValue("vram64")
+            v.vgamem = try m.uintValue("vgamem")
+            v.heads = try m.uintValue("heads")
             v.primary = try m.yesNoAttr("primary") ?? false
             v.blob = try m.onOffAttr("blob")
             v.acceleration = m.child("acceleration")
