@@ -12,6 +12,8 @@ struct TestDomainObject: Sendable {
     var persistent: Bool = false
     var autostart: Bool = false
     var hasManagedSave: Bool = false
+    /// The IOThreads the driver reports statistics for (libvirt fills these only for domains of a node file).
+    var iothreadIDs: [UInt32] = []
 
     init(definition: DomainDefinition) {
         self.definition = definition

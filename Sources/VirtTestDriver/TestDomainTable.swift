@@ -89,6 +89,7 @@ struct TestDomainTable: Sendable {
             startState(&obj, reason: .booted)
         }
         obj.status = DomainStatus(nd.runState, reason: 0)
+        if let n = obj.definition.iothreads, n > 0 { obj.iothreadIDs = Array(1...n) }
         store(obj)
     }
 

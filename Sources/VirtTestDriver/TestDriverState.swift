@@ -498,20 +498,23 @@ actor TestDriverState {
         throws(VirtError) -> [DomainStatsRecord] {
         try Self.checkFlags(flags.rawValue, allowed: 0xFF | (1 << 29) | (1 << 30) | (1 << 31),
                             "testConnectGetAllDomainStats")
-        let supported = StatsTypes.state.rawValue
-        let unsupported = types.rawValue & ~supported
-        if flags.contains(.enforceStats), unsupported != 0 {
+        let supported = StatsTypes.state.rawValue | StatsTypes.iothread.rawValue
+        var wanted = types.rawValue
+        if wanted == 0 {
+            wanted = supported
+        } else if flags.contains(.enforceStats), wanted & ~supported != 0 {
             throw VirtError(.argumentUnsupported, domain: .test,
-                            "argument unsupported: Stats types bits 0x\(String(unsupported, radix: 16)) are not supported by this daemon")
+                            "argument unsupported: Stats types bits 0x\(String(wanted & ~supported, radix: 16)) are not supported by this daemon")
         }
-        let wanted = types.rawValue == 0 ? supported : types.rawValue & supported
+        let filter = flags.rawValue & 0xFF
         var objs: [TestDomainObject] = []
         if let refs {
+            // libvirt's virDomainObjListConvert: unknown domains are skipped, the filters still apply.
             for r in refs {
-                if let o = table.domains[r.uuid] { objs.append(o) }
+                if let o = table.domains[r.uuid], Self.matches(o, filter) { objs.append(o) }
             }
         } else {
-            let refs = table.domains.values.filter { Self.matches($0, flags.rawValue & 0xFF) }.map(\.ref)
+            let refs = table.domains.values.filter { Self.matches($0, filter) }.map(\.ref)
             objs = Self.sorted(refs).compactMap { table.domains[$0.uuid] }
         }
         return objs.map { obj in
@@ -519,6 +522,14 @@ actor TestDriverState {
             if wanted & StatsTypes.state.rawValue != 0 {
                 params.append(TypedParam("state.state", .int(obj.status.state.rawValue)))
                 params.append(TypedParam("state.reason", .int(obj.status.reason)))
+            }
+            if wanted & StatsTypes.iothread.rawValue != 0, obj.isActive, !obj.iothreadIDs.isEmpty {
+                params.append(TypedParam("iothread.count", .uint(UInt32(obj.iothreadIDs.count))))
+                for id in obj.iothreadIDs {
+                    params.append(TypedParam("iothread.\(id).poll-max-ns", .ullong(32768)))
+                    params.append(TypedParam("iothread.\(id).poll-grow", .uint(0)))
+                    params.append(TypedParam("iothread.\(id).poll-shrink", .uint(0)))
+                }
             }
             return DomainStatsRecord(domain: obj.ref, params: params)
         }

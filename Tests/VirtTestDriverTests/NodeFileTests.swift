@@ -39,7 +39,7 @@ import Testing
         """
     static let domXML = """
         <domain type='test'><name>fromfile</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
-        <memory>2048</memory><vcpu>2</vcpu><os><type>hvm</type></os></domain>
+        <memory>2048</memory><vcpu>2</vcpu><iothreads>2</iothreads><os><type>hvm</type></os></domain>
         """
 
     @Test func customNodeMatchesReference() async throws {
@@ -66,6 +66,43 @@ import Testing
                 let info = try await d.info()
                 ours += "\(d.name) \(d.id) [\(st.state.rawValue), \(st.reason)] \(persistent ? 1 : 0) \(managed) "
                     + "[\(info.maxMemory), \(info.memory), \(info.vcpus)]\n"
+            }
+            #expect(ours == reference)
+        }
+    }
+
+    @Test func statsMatchReference() async throws {
+        try await Support.withTempDir { dir in
+            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
+            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
+            let uri = "test://\(dir.path)/node.xml"
+            let reference = try Reference.python("""
+                import libvirt
+                c = libvirt.open('\(uri)')
+                for flags in [0, 1, 2, 32]:
+                    for types in [0, 1, 128]:
+                        for d, st in sorted(c.getAllDomainStats(types, flags), key=lambda r: r[0].name()):
+                            print(flags, types, d.name(), ' '.join('%s=%s' % kv for kv in st.items()))
+                """)
+            let c = try await Connection.open(uri)
+            defer { Task { await c.close() } }
+            var ours = ""
+            for flags: UInt32 in [0, 1, 2, 32] {
+                for types: UInt32 in [0, 1, 128] {
+                    let records = try await c.domainStats(types: StatsTypes(rawValue: types),
+                                                          flags: GetAllDomainStatsFlags(rawValue: flags))
+                    for r in records.sorted(by: { $0.domain.name < $1.domain.name }) {
+                        let params = r.params.map { p -> String in
+                            switch p.value {
+                            case .int(let v): "\(p.field)=\(v)"
+                            case .uint(let v): "\(p.field)=\(v)"
+                            case .ullong(let v): "\(p.field)=\(v)"
+                            default: "\(p.field)=?"
+                            }
+                        }
+                        ours += "\(flags) \(types) \(r.domain.name) \(params.joined(separator: " "))\n"
+                    }
+                }
             }
             #expect(ours == reference)
         }
