@@ -19,7 +19,7 @@ enum DefaultNode {
             </disk>
             <interface type='network'>
               <mac address='aa:bb:cc:dd:ee:ff'/>
-              <source network='default' bridge='virbr0'/>
+              <source network='default'/>
               <address type='pci' domain='0x0000' bus='0x00' slot='0x1' function='0x0'/>
             </interface>
             <memballoon model='virtio'>

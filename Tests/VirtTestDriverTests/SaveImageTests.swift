@@ -41,6 +41,24 @@ import Testing
         }
     }
 
+    /// Saving the built-in domain writes the very bytes libvirt's test driver writes.
+    @Test func imageBytesMatchReference() async throws {
+        try await Support.withTempDir { dir in
+            let refPath = dir.appendingPathComponent("ref.save").path
+            let ourPath = dir.appendingPathComponent("ours.save").path
+            _ = try Reference.python("""
+                import libvirt
+                libvirt.open('test:///default').lookupByName('test').save('\(refPath)')
+                """)
+            let c = try await Support.freshConnection()
+            defer { Task { await c.close() } }
+            try await c.lookupDomain(name: "test").save(to: ourPath)
+            let ref = try Data(contentsOf: URL(fileURLWithPath: refPath))
+            let ours = try Data(contentsOf: URL(fileURLWithPath: ourPath))
+            #expect(ours == ref)
+        }
+    }
+
     @Test func imageLayout() throws {
         let dir = try Support.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -27,33 +27,12 @@ import Testing
         return [try await t.xmlDesc(), try await t.xmlDesc(flags: .inactive), try await x.xmlDesc()]
     }
 
-    /// The document with its `<devices>` element removed.
-    static func outsideDevices(_ xml: String) -> String {
-        var out: [Substring] = []
-        var inside = false
-        for line in xml.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "  <devices/>" { continue }
-            if line == "  <devices>" { inside = true; continue }
-            if line == "  </devices>" { inside = false; continue }
-            if !inside { out.append(line) }
-        }
-        return out.joined(separator: "\n")
-    }
-
     @Test func matchesReference() async throws {
         let ref = try Self.reference()
         let ours = try await Self.ours()
         try #require(ref.count == 3)
-        // The device model is being completed in VirtCore; until then <devices> lacks parts.
-        // TODO: drop withKnownIssue once devices format exactly.
-        withKnownIssue("device XML model incomplete", isIntermittent: true) {
-            for i in 0..<3 {
-                #expect(ours[i] == ref[i])
-            }
-        }
-        // Everything outside <devices> already agrees exactly.
         for i in 0..<3 {
-            #expect(Self.outsideDevices(ours[i]) == Self.outsideDevices(ref[i]))
+            #expect(ours[i] == ref[i])
         }
     }
 }
