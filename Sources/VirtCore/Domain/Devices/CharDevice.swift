@@ -103,6 +103,9 @@ public struct CharSource: Sendable, Hashable {
             if s.path == nil && s.listen == false && el.name != "channel" {
                 throw DeviceError.internalError("Missing source path attribute for char device")
             }
+            if s.reconnect != nil && s.listen {
+                throw DeviceError.internalError("chardev reconnect is possible only for connect mode")
+            }
         case .tcp:
             if s.host == nil && !s.listen {
                 throw DeviceError.internalError("Missing source host attribute for char device")
@@ -111,8 +114,6 @@ public struct CharSource: Sendable, Hashable {
             if s.reconnect != nil && s.listen {
                 throw DeviceError.internalError("chardev reconnect is possible only for connect mode")
             }
-        case .unix where s.reconnect != nil && s.listen:
-            throw DeviceError.internalError("chardev reconnect is possible only for connect mode")
         default: break
         }
         return s

@@ -31,13 +31,13 @@ enum DeviceError {
         VirtError.internalError(detail, domain: .domain)
     }
 
-    /// `define --validate` rejecting the document against the schema (XML_INVALID_SCHEMA).
+    /// `define --validate` rejecting a device: libxml2's RelaxNG validation reports any problem inside
+    /// `<devices>` only as an extra `devices` element of the domain.
     static func schema(_ element: String) -> VirtError {
-        let detail = "Unable to validate doc against /usr/share/libvirt/schemas/domain.rng\n"
-            + "Extra element devices in interleave\nElement domain failed to validate content\n"
-        return VirtError(.xmlInvalidSchema, domain: .xml,
-                         "XML document failed to validate against schema: \(detail)", str1: detail,
-                         cause: DeviceSchemaViolation(element: element))
+        var e = VirtError.schemaInvalid(["Extra element devices in interleave",
+                                         "Element domain failed to validate content"])
+        e.cause = DeviceSchemaViolation(element: element).description
+        return e
     }
 }
 

@@ -45,7 +45,26 @@ public struct DomainDevices: Sendable, Hashable {
     /// addresses, controller indexes and implicit controllers, serial/console compatibility, port numbers,
     /// video defaults, generated MAC addresses) and its validation.
     public static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> DomainDevices {
-        if options.validate { try DeviceSchema.check(el) }
+        var d: DomainDevices
+        if options.validate {
+            try DeviceSchema.check(el)
+            // The schema rejects what the per-device parsers reject (bad enum values, missing required
+            // parts) before libvirt's parser would see it.
+            do {
+                d = try parseDevices(el, options: options)
+            } catch {
+                throw DeviceError.schema("devices: \(error.message)")
+            }
+        } else {
+            d = try parseDevices(el, options: options)
+        }
+        try d.postParse()
+        try d.validate()
+        return d
+    }
+
+    /// Reads every device element, kind by kind, as libvirt's parser does.
+    static func parseDevices(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> DomainDevices {
         var d = DomainDevices(emulator: el.childText("emulator"))
         let generic = genericNames
         // libvirt parses kind by kind; errors surface in that order.
@@ -91,8 +110,6 @@ public struct DomainDevices: Sendable, Hashable {
         for e in el.elements where e.prefix == nil && generic.contains(e.name) {
             d.other.append(GenericDevice(element: e))
         }
-        try d.postParse()
-        try d.validate()
         return d
     }
 
