@@ -380,7 +380,7 @@ actor TestDriverState {
         -> (config: Bool, live: Bool) {
         if flags.contains(.live) && flags.contains(.config) {
             throw VirtError(.invalidArg, domain: .domain,
-                            "invalid argument: Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
+                            "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
         }
         var live = flags.contains(.live)
         var config = flags.contains(.config)
@@ -398,6 +398,9 @@ actor TestDriverState {
     }
 
     func setMemory(_ ref: DomainRef, kib: UInt64, flags: ModificationImpact) throws(VirtError) {
+        if kib == 0 {
+            throw VirtError(.invalidArg, domain: .domain, "memory in virDomainSetMemoryFlags must not be zero")
+        }
         try Self.checkFlags(flags.rawValue, allowed: 1 | 2 | 4, "testDomainSetMemoryFlags")
         var obj = try table.object(ref)
         let (useNew, live) = try oneDef(obj, flags)
@@ -429,6 +432,14 @@ actor TestDriverState {
     }
 
     func setVcpus(_ ref: DomainRef, count: UInt32, flags: ModificationImpact) throws(VirtError) {
+        // The checks of libvirt's public API (virDomainSetVcpusFlags) come first.
+        if count == 0 {
+            throw VirtError(.invalidArg, domain: .domain, "nvcpus in virDomainSetVcpusFlags must not be zero")
+        }
+        if flags.contains(.maximum) && !flags.contains(.config) {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'")
+        }
         try Self.checkFlags(flags.rawValue, allowed: 1 | 2 | 4, "testDomainSetVcpusFlags")
         if count > 32 {
             throw VirtError.invalidArg(
@@ -436,9 +447,6 @@ actor TestDriverState {
         }
         var obj = try table.object(ref)
         // virDomainObjGetDefs: the live definition and/or the persistent one.
-        if flags.contains(.live) && flags.contains(.config) == false && !obj.isActive {
-            throw VirtError.operationInvalid("domain is not running", domain: .domain)
-        }
         var wantLive = flags.contains(.live)
         var wantConfig = flags.contains(.config)
         if !wantLive && !wantConfig {

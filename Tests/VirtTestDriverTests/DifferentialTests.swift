@@ -26,6 +26,8 @@ import Testing
         case managedSaveRemove(String)
         case setAutostart(String, Bool)
         case lookupName(String)
+        case setMemory(String, kib: UInt64, flags: UInt32)
+        case setVcpus(String, count: UInt32, flags: UInt32)
         case lookupID(Int32)
 
         /// The domain whose state is reported after the step.
@@ -33,7 +35,8 @@ import Testing
             switch self {
             case .define(let n, _, _), .defineXML(let n, _), .create(let n, _, _), .undefine(let n, _), .start(let n, _), .destroy(let n),
                  .shutdown(let n), .reboot(let n), .reset(let n), .suspend(let n), .resume(let n), .save(let n, _),
-                 .managedSave(let n, _), .managedSaveRemove(let n), .setAutostart(let n, _), .lookupName(let n):
+                 .managedSave(let n, _), .managedSaveRemove(let n), .setAutostart(let n, _), .lookupName(let n),
+                 .setMemory(let n, _, _), .setVcpus(let n, _, _):
                 n
             case .restore: "x"
             case .lookupID: "test"
@@ -64,6 +67,8 @@ import Testing
             case .managedSaveRemove(let n): "d('\(n)').managedSaveRemove(0)"
             case .setAutostart(let n, let on): "d('\(n)').setAutostart(\(on ? 1 : 0))"
             case .lookupName(let n): "c.lookupByName('\(n)')"
+            case .setMemory(let n, let k, let f): "d('\(n)').setMemoryFlags(\(k), \(f))"
+            case .setVcpus(let n, let v, let f): "d('\(n)').setVcpusFlags(\(v), \(f))"
             case .lookupID(let id): "c.lookupByID(\(id))"
             }
         }
@@ -93,6 +98,8 @@ import Testing
             case .managedSaveRemove(let n): try await d(n).managedSaveRemove()
             case .setAutostart(let n, let on): try await d(n).setAutostart(on)
             case .lookupName(let n): _ = try await c.lookupDomain(name: n)
+            case .setMemory(let n, let k, let f): try await d(n).setMemory(kib: k, flags: ModificationImpact(rawValue: f))
+            case .setVcpus(let n, let v, let f): try await d(n).setVcpus(v, flags: ModificationImpact(rawValue: f))
             case .lookupID(let id): _ = try await c.lookupDomain(id: id)
             }
         }
@@ -100,6 +107,7 @@ import Testing
 
     static let ux = "e35352e0-a7cd-46f9-9ca2-57c5499ba8ac"
     static let ut = "0b5d7a36-6d3e-4b47-9c1e-4c0d1f6e2a11"
+    static let uv = "5c1a2b3d-0000-4000-8000-000000000002"
     static let uz = "5c1a2b3d-0000-4000-8000-00000000000z".replacingOccurrences(of: "z", with: "1")
 
     static let scenario: [Step] = [
@@ -136,6 +144,17 @@ import Testing
             + "<os><type>hvm</type></os><on_poweroff>preserve</on_poweroff>"
             + "<on_reboot>rename-restart</on_reboot></domain>"),
         .reboot("z"), .shutdown("z"), .start("z", flags: 0), .shutdown("z"),
+        // Memory and vCPUs, live and config.
+        .defineXML("v", xml: "<domain type='test'><name>v</name><uuid>\(uv)</uuid><memory>4096</memory>"
+            + "<vcpu>4</vcpu><os><type>hvm</type></os></domain>"),
+        .setMemory("v", kib: 2048, flags: 0), .setMemory("v", kib: 2048, flags: 1), .setMemory("v", kib: 8192, flags: 0),
+        .setMemory("v", kib: 3072, flags: 4), .setVcpus("v", count: 2, flags: 0), .setVcpus("v", count: 8, flags: 4),
+        .setVcpus("v", count: 6, flags: 0), .setVcpus("v", count: 40, flags: 0),
+        .start("v", flags: 0), .setMemory("v", kib: 1024, flags: 0), .setMemory("v", kib: 1536, flags: 2),
+        .setMemory("v", kib: 1024, flags: 3), .setMemory("v", kib: 5000, flags: 4), .setMemory("v", kib: 5000, flags: 6),
+        .setVcpus("v", count: 1, flags: 1), .setVcpus("v", count: 3, flags: 2), .setVcpus("v", count: 10, flags: 6),
+        .setVcpus("v", count: 9, flags: 1), .setVcpus("v", count: 2, flags: 3),
+        .destroy("v"), .undefine("v", flags: 0),
         .defineXML("bad", xml: "<domain type='test'><name>bad</name><os><type>hvm</type></os></domain>"),
         .defineXML("bad", xml: "<domain type='test'><memory>1024</memory><os><type>hvm</type></os></domain>"),
         .defineXML("bad", xml: "<domain type='test'><name>bad</name><memory>1024</memory></domain>"),
@@ -181,7 +200,7 @@ import Testing
                 try:
                     x = c.lookupByName(target)
                     st, rs = x.state()
-                    state = '%d/%d id=%d persistent=%d managed=%d' % (st, rs, x.ID(), x.isPersistent(), x.hasManagedSaveImage())
+                    state = '%d/%d id=%d persistent=%d managed=%d autostart=%d\\n%s\\n%s' % (st, rs, x.ID(), x.isPersistent(), x.hasManagedSaveImage(), x.autostart(), x.XMLDesc(0), x.XMLDesc(2))
                 except libvirt.libvirtError as e:
                     state = 'gone'
                 print(json.dumps({'error': err, 'events': evs, 'state': state}))
@@ -224,6 +243,8 @@ import Testing
                 let st = try await x.state()
                 state = "\(st.state.rawValue)/\(st.reason) id=\(x.id) persistent=\(try await x.isPersistent() ? 1 : 0)"
                     + " managed=\(try await x.hasManagedSaveImage() ? 1 : 0)"
+                    + " autostart=\(try await x.autostart() ? 1 : 0)\n\(try await x.xmlDesc())\n"
+                    + (try await x.xmlDesc(flags: .inactive))
             }
             out.append(Outcome(error: error, events: evs, state: state))
         }
