@@ -73,6 +73,21 @@ public final class TestDriver: HypervisorDriver {
         if isDefault { TestDriverRegistry.default.release(state) }
     }
 
+    /// A connection dropped without `close()` still releases what it holds.
+    deinit {
+        let wasClosed = closed.withLock { c -> Bool in
+            let was = c
+            c = true
+            return was
+        }
+        if wasClosed { return }
+        bus.finishAll()
+        let state = state
+        let token = token
+        Task { await state.unregister(token) }
+        if isDefault { TestDriverRegistry.default.release(state) }
+    }
+
     // MARK: Host
 
     /// "TEST", as libvirt's test driver.

@@ -107,6 +107,7 @@ import Testing
 
     static let ux = "e35352e0-a7cd-46f9-9ca2-57c5499ba8ac"
     static let ut = "0b5d7a36-6d3e-4b47-9c1e-4c0d1f6e2a11"
+    static let udv = "5c1a2b3d-0000-4000-8000-000000000003"
     static let uv = "5c1a2b3d-0000-4000-8000-000000000002"
     static let uz = "5c1a2b3d-0000-4000-8000-00000000000z".replacingOccurrences(of: "z", with: "1")
 
@@ -155,6 +156,20 @@ import Testing
         .setVcpus("v", count: 1, flags: 1), .setVcpus("v", count: 3, flags: 2), .setVcpus("v", count: 10, flags: 6),
         .setVcpus("v", count: 9, flags: 1), .setVcpus("v", count: 2, flags: 3),
         .destroy("v"), .undefine("v", flags: 0),
+        // Devices: interfaces get testnetN names; the built-in domain is redefined while running.
+        .defineXML("dv", xml: "<domain type='test'><name>dv</name><uuid>\(udv)</uuid><memory>1024</memory>"
+            + "<os><type>hvm</type></os><devices>"
+            + "<disk type='file' device='disk'><source file='/var/lib/x.img'/><target dev='vdb' bus='virtio'/></disk>"
+            + "<interface type='network'><mac address='52:54:00:11:22:33'/><source network='default'/></interface>"
+            + "<interface type='bridge'><mac address='52:54:00:11:22:34'/><source bridge='br0'/>"
+            + "<target dev='testnet0'/></interface>"
+            + "<interface type='user'><mac address='52:54:00:11:22:35'/></interface>"
+            + "</devices></domain>"),
+        .start("dv", flags: 0), .save("dv", file: "dv.save"), .restore(file: "dv.save"), .undefine("dv", flags: 0),
+        .destroy("dv"), .lookupName("dv"),
+        .defineXML("test", xml: "<domain type='test'><name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>"
+            + "<memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"),
+        .shutdown("test"), .start("test", flags: 0),
         .defineXML("bad", xml: "<domain type='test'><name>bad</name><os><type>hvm</type></os></domain>"),
         .defineXML("bad", xml: "<domain type='test'><memory>1024</memory><os><type>hvm</type></os></domain>"),
         .defineXML("bad", xml: "<domain type='test'><name>bad</name><memory>1024</memory></domain>"),
