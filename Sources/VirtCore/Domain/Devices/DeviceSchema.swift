@@ -35,6 +35,7 @@ enum DeviceSchema {
                                                                         "acpi"]),
         "rng": (["model"], ["rate", "backend", "driver", "alias", "address", "acpi"]),
         "memory": (["model", "access", "discard"], ["source", "target", "alias", "address", "acpi", "uuid"]),
+        "redirdev": (["bus", "type"], ["source", "protocol", "boot", "alias", "address", "acpi"]),
         "hostdev": (["mode", "type", "managed", "sgio", "rawio", "model", "display", "ramfb"],
                     ["source", "driver", "readonly", "shareable", "boot", "alias", "address", "rom", "acpi",
                      "teaming", "origstates"]),

@@ -257,6 +257,15 @@ public struct Disk: Sendable, Hashable {
         return idx
     }
 
+    /// libvirt's order of `<iotune>` children.
+    static let iotuneOrder = [
+        "total_bytes_sec", "read_bytes_sec", "write_bytes_sec", "total_iops_sec", "read_iops_sec", "write_iops_sec",
+        "total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max", "total_iops_sec_max",
+        "read_iops_sec_max", "write_iops_sec_max", "size_iops_sec", "group_name", "total_bytes_sec_max_length",
+        "read_bytes_sec_max_length", "write_bytes_sec_max_length", "total_iops_sec_max_length",
+        "read_iops_sec_max_length", "write_iops_sec_max_length",
+    ]
+
     static let known: Set<String> = ["driver", "source", "target", "readonly", "shareable", "transient", "serial",
                                      "wwn", "vendor", "product", "boot", "alias", "address", "acpi", "rom"]
 
@@ -326,7 +335,9 @@ public struct Disk: Sendable, Hashable {
         disk.wwn = el.childText("wwn")
         disk.vendor = el.childText("vendor")
         disk.product = el.childText("product")
-        disk.extra = el.elements(notIn: known)
+        disk.extra = el.elements(notIn: known).map { e in
+            e.name == "iotune" ? e.reorderingChildren(Disk.iotuneOrder) : e
+        }
         if device == .cdrom { disk.readonly = true }
         return disk
     }

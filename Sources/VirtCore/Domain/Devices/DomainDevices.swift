@@ -17,6 +17,7 @@ public struct DomainDevices: Sendable, Hashable {
     public var sounds: [Sound] = []
     public var videos: [Video] = []
     public var hostdevs: [Hostdev] = []
+    public var redirdevs: [Redirdev] = []
     public var watchdogs: [Watchdog] = []
     public var memballoon: MemBalloon?
     public var rngs: [RNG] = []
@@ -33,11 +34,11 @@ public struct DomainDevices: Sendable, Hashable {
     static let genericBeforeInterfaces = ["lease", "filesystem"]
     static let genericAfterInterfaces = ["smartcard"]
     static let genericAfterSound = ["audio"]
-    static let genericAfterHostdev = ["redirdev", "redirfilter", "hub"]
+    static let genericAfterRedirdev = ["redirfilter", "hub"]
     static let genericAfterRNG = ["nvram", "panic", "shmem"]
     static let genericAfterMemory = ["iommu", "vsock", "crypto", "pstore"]
     static var genericNames: Set<String> {
-        Set(genericBeforeInterfaces + genericAfterInterfaces + genericAfterSound + genericAfterHostdev
+        Set(genericBeforeInterfaces + genericAfterInterfaces + genericAfterSound + genericAfterRedirdev
             + genericAfterRNG + genericAfterMemory)
     }
 
@@ -95,6 +96,7 @@ public struct DomainDevices: Sendable, Hashable {
         for e in el.children("sound") { d.sounds.append(try Sound.parse(e, options: options)) }
         for e in el.children("video") { d.videos.append(try Video.parse(e, options: options)) }
         for e in el.children("hostdev") { d.hostdevs.append(try Hostdev.parse(e, options: options)) }
+        for e in el.children("redirdev") { d.redirdevs.append(try Redirdev.parse(e, options: options)) }
         for e in el.children("watchdog") { d.watchdogs.append(try Watchdog.parse(e, options: options)) }
         if d.watchdogs.count > 1 {
             // libvirt 9.0 accepts one watchdog per domain.
@@ -190,6 +192,14 @@ public struct DomainDevices: Sendable, Hashable {
                 slot += 1
             }
             addImplicitController(.ccid, idx)
+        }
+        // SCSI controllers for SCSI host devices: every index up to the highest one used.
+        var maxHostdevSCSI: Int32 = -1
+        for h in hostdevs where h.type == "scsi" {
+            if case .drive(let a)? = h.info.address { maxHostdevSCSI = max(maxHostdevSCSI, Int32(a.controller)) }
+        }
+        if maxHostdevSCSI >= 0 {
+            for idx in 0...maxHostdevSCSI { addImplicitController(.scsi, idx) }
         }
         addConsoleCompat()
         for i in inputs.indices { inputs[i].postParse() }
@@ -289,7 +299,8 @@ public struct DomainDevices: Sendable, Hashable {
         formatGeneric(Self.genericAfterSound, into: &w, options: options)
         for v in videos { v.format(into: &w, options: options) }
         for h in hostdevs { h.format(into: &w, options: options) }
-        formatGeneric(Self.genericAfterHostdev, into: &w, options: options)
+        for r in redirdevs { r.format(into: &w, options: options) }
+        formatGeneric(Self.genericAfterRedirdev, into: &w, options: options)
         for wd in watchdogs { wd.format(into: &w, options: options) }
         memballoon?.format(into: &w, options: options)
         for r in rngs { r.format(into: &w, options: options) }

@@ -117,8 +117,15 @@ public struct Graphics: Sendable, Hashable {
         if let s = el.attr("socket"), g.listens.isEmpty {
             g.listens.append(.socket(s))
         }
+        if g.listens.isEmpty && type == .spice && g.port == nil && g.tlsPort == nil && !g.autoport {
+            g.listens.append(.none)
+        }
         if g.listens.isEmpty && (type == .vnc || type == .spice) {
             g.listens.append(.address(nil))
+        }
+        if case .none? = g.listens.first, type == .vnc {
+            g.port = nil
+            g.autoport = false
         }
         if case .none? = g.listens.first, type == .spice {
             g.port = nil
@@ -134,7 +141,9 @@ public struct Graphics: Sendable, Hashable {
         if case .socket(let s)? = listens.first { firstSocket = s }
         switch type {
         case .vnc:
-            if let firstSocket {
+            if case .none? = listens.first {
+                // No port and no autoport for a VNC server that does not listen.
+            } else if let firstSocket {
                 attrs.append(("socket", firstSocket))
             } else {
                 if let port, port != 0, !autoport || !options.inactive {
@@ -146,9 +155,12 @@ public struct Graphics: Sendable, Hashable {
                 if let websocket { attrs.append(("websocket", String(websocket))) }
             }
         case .spice:
-            if let port { attrs.append(("port", String(port))) }
-            if let tlsPort { attrs.append(("tlsPort", String(tlsPort))) }
-            if autoport { attrs.append(("autoport", "yes")) }
+            if case .none? = listens.first {
+                break
+            }
+            if let port, port > 0 { attrs.append(("port", String(port))) }
+            if let tlsPort, tlsPort > 0 { attrs.append(("tlsPort", String(tlsPort))) }
+            attrs.append(("autoport", autoport ? "yes" : "no"))
         case .rdp:
             if let port { attrs.append(("port", String(port))) } else if autoport { attrs.append(("port", "0")) }
             if autoport { attrs.append(("autoport", "yes")) }

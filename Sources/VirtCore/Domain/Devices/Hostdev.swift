@@ -5,6 +5,9 @@ public struct Hostdev: Sendable, Hashable {
     /// `type='pci|usb|scsi|scsi_host|mdev'` (subsystem) or `storage|misc|net` (capabilities).
     public var type: String
     public var managed: Bool?
+    /// Other attributes (`sgio`, `rawio`, `model`, `display`, `ramfb`) in libvirt's order.
+    public var otherAttributes: [String: String] = [:]
+    static let attributeOrder = ["sgio", "rawio", "model", "display", "ramfb"]
     /// `<source>` as written (PCI source addresses are normalised to libvirt's hex form).
     public var source: XMLElement?
     /// Other children (driver, readonly, shareable, …), kept as written.
@@ -30,31 +33,22 @@ public struct Hostdev: Sendable, Hashable {
         }
         var h = Hostdev(mode: mode, type: type, info: try DeviceInfo.parse(el, options: options, allowBoot: true))
         h.managed = try el.yesNoAttr("managed")
-        if var s = el.child("source") {
-            if type == "pci", let a = s.child("address") {
-                var typed = a
-                typed.attributes.insert((name: "type", value: "pci"), at: 0)
-                if case .pci(let p)? = try DeviceAddress.parse(typed) {
-                    let norm = XMLElement(name: "address", attributes: [
-                        ("domain", String.hex(p.domain, width: 4)), ("bus", String.hex(p.bus, width: 2)),
-                        ("slot", String.hex(p.slot, width: 2)), ("function", String.hex(p.function)),
-                    ])
-                    s.children = s.children.map {
-                        if case .element(let e) = $0, e.name == "address" { return .element(norm) }
-                        return $0
-                    }
-                }
-            }
-            h.source = s
+        for n in attributeOrder { if let v = el.attr(n) { h.otherAttributes[n] = v } }
+        if h.otherAttributes["sgio"] == "unfiltered" {
+            throw DeviceError.unsupported("unfiltered sgio is no longer supported")
+        }
+        if let s = el.child("source") {
+            h.source = type == "pci" ? try s.normalisingPCISourceAddress() : s
         }
         h.extra = el.elements(notIn: ["source", "boot", "alias", "address", "rom", "acpi"])
         return h
     }
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
-        let managedText: String? = mode == "subsystem" && (type == "pci" || type == "usb")
-            ? (managed == true ? "yes" : "no") : managed.yesNo
-        w.element("hostdev", [("mode", mode), ("type", type), ("managed", managedText)]) { w in
+        let managedText: String? = mode == "subsystem" ? (managed == true ? "yes" : "no") : managed.yesNo
+        var attrs: [(String, String?)] = [("mode", mode), ("type", type), ("managed", managedText)]
+        for n in Hostdev.attributeOrder { attrs.append((n, otherAttributes[n])) }
+        w.element("hostdev", attrs) { w in
             if let source { w.libvirtStyle(source) }
             for e in extra { w.libvirtStyle(e) }
             info.format(into: &w, options: options)
@@ -67,7 +61,55 @@ public struct Hostdev: Sendable, Hashable {
 public struct GenericDevice: Sendable, Hashable {
     public var element: XMLElement
 
-    public init(element: XMLElement) { self.element = element }
+    public init(element: XMLElement) { self.element = GenericDevice.normalise(element) }
+
+    /// The defaults and canonical spellings libvirt applies to these kinds.
+    static func normalise(_ el: XMLElement) -> XMLElement {
+        var e = el
+        switch el.name {
+        case "filesystem":
+            var attrs: [(name: String, value: String)] = [("type", el.attr("type") ?? "mount"),
+                                                          ("accessmode", el.attr("accessmode") ?? "passthrough")]
+            attrs += el.attributes.filter { $0.name != "type" && $0.name != "accessmode" }
+            e.attributes = attrs
+            if e.attr("type") == "ram" {
+                e.children = e.children.map { c in
+                    guard case .element(var s) = c, s.name == "source", let u = s.attr("usage"),
+                          let v = UInt64(u) else { return c }
+                    let mult = MemorySize.bytes(ofUnit: s.attr("units") ?? "KiB") ?? 1024
+                    s.attributes = [("usage", String((v * mult + 1023) / 1024)), ("units", "KiB")]
+                    return .element(s)
+                }
+            }
+        case "redirfilter":
+            e.children = e.children.map { c in
+                guard case .element(var u) = c, u.name == "usbdev" else { return c }
+                u = u.reorderingAttributes(["class", "vendor", "product", "version", "allow"])
+                u.attributes = u.attributes.map { a in
+                    switch a.name {
+                    case "vendor", "product":
+                        guard let v = XMLElement.parseUnsignedValue(a.value, hex: true) else { return a }
+                        let hex = String(v, radix: 16).uppercased()
+                        return (a.name, "0x" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex)
+                    case "class":
+                        guard let v = XMLElement.parseUnsignedValue(a.value, hex: true) else { return a }
+                        return (a.name, String.hex(v, width: 2))
+                    case "version":
+                        let parts = a.value.split(separator: ".")
+                        guard parts.count == 2, let major = UInt32(parts[0]), let minor = UInt32(parts[1], radix: 16)
+                        else { return a }
+                        let m = String(minor, radix: 16)
+                        return (a.name, "\(major)." + (m.count < 2 ? "0" + m : m))
+                    default: return a
+                    }
+                }
+                return .element(u)
+            }
+        default:
+            break
+        }
+        return e
+    }
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
         var el = element
@@ -78,13 +120,6 @@ public struct GenericDevice: Sendable, Hashable {
                 }
                 return true
             }
-        }
-        if el.name == "redirdev" && el.elements.isEmpty {
-            // libvirt 9.0 writes an empty redirdev with an open and a close tag.
-            let attrs = el.attributes.map { " \($0.name)='\(XMLWriter.escape($0.value))'" }.joined()
-            let pad = String(repeating: " ", count: w.indent)
-            w.raw("\(pad)<redirdev\(attrs)>\n\(pad)</redirdev>\n")
-            return
         }
         w.libvirtStyle(el)
     }

@@ -38,7 +38,7 @@ public struct Input: Sendable, Hashable {
             i.bus = bus
         }
         i.model = el.attr("model")
-        i.source = el.child("source")
+        i.source = el.child("source")?.reorderingAttributes(["evdev", "dev", "grab", "grabToggle", "repeat"])
         i.driver = el.child("driver")
         return i
     }

@@ -33,8 +33,11 @@ public struct NetInterface: Sendable, Hashable {
     public var linkUp: Bool?
     /// `<mtu size='N'/>`.
     public var mtu: UInt32?
-    /// `<driver>` as written (name, queues, txmode, host/guest offloads …).
+    /// `<driver>` (name, txmode, queues, host/guest offloads …) in libvirt's attribute order; only virtio
+    /// models keep it.
     public var driver: XMLElement?
+    /// `managed='yes|no'` of hostdev interfaces.
+    public var managed: Bool?
     /// Other children (vlan, virtualport, bandwidth, ip, route, guest, backend, filterref, tune, coalesce, …).
     public var extra: [XMLElement] = []
     public var info: DeviceInfo
@@ -117,13 +120,45 @@ public struct NetInterface: Sendable, Hashable {
             }
         }
         if let m = el.child("mtu") { n.mtu = try m.uintValue("size") }
-        n.driver = el.child("driver")
-        n.extra = el.elements(notIn: typedNames)
+        n.managed = try el.yesNoAttr("managed")
+        let virtio = n.model.map { $0.hasPrefix("virtio") } ?? false
+        if virtio, let d = el.child("driver") {
+            var drv = d.reorderingAttributes(["name", "txmode", "ioeventfd", "event_idx", "queues", "rx_queue_size",
+                                              "tx_queue_size", "rss", "rss_hash_report", "iommu", "ats", "packed",
+                                              "page_per_vq"]).reorderingChildren(["host", "guest"])
+            drv.children = drv.elements.map { c in
+                let order = c.name == "host"
+                    ? ["csum", "gso", "tso4", "tso6", "ecn", "ufo", "mrg_rxbuf"]
+                    : ["csum", "tso4", "tso6", "ecn", "ufo"]
+                return .element(c.reorderingAttributes(order))
+            }
+            n.driver = drv
+        }
+        if n.hasSource && type == .hostdev, let s = el.child("source") {
+            n.sourceChildren = try s.normalisingPCISourceAddress().elements
+        }
+        n.extra = []
+        for e in el.elements(notIn: typedNames) {
+            switch e.name {
+            case "ip":
+                var ip = e
+                if ip.attr("family") == nil, let addr = ip.attr("address") {
+                    ip.attributes.append(("family", addr.contains(":") ? "ipv6" : "ipv4"))
+                }
+                n.extra.append(ip.reorderingAttributes(["address", "family", "prefix", "peer"]))
+            case "backend":
+                var b = e.reorderingAttributes(["tap", "vhost", "type", "logFile"])
+                if !virtio { b.attributes = b.attributes.filter { $0.name != "vhost" } }
+                if !b.attributes.isEmpty { n.extra.append(b) }
+            default:
+                n.extra.append(e)
+            }
+        }
         return n
     }
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
-        w.element("interface", [("type", type.rawValue)]) { w in
+        w.element("interface", [("type", type.rawValue), ("managed", managed.yesNo)]) { w in
             for slot in NetInterface.order {
                 switch slot {
                 case "mac": w.empty("mac", [("address", mac.description)])
