@@ -14,6 +14,9 @@ struct TestDomainObject: Sendable {
     var hasManagedSave: Bool = false
     /// The IOThreads the driver reports statistics for (libvirt fills these only for domains of a node file).
     var iothreadIDs: [UInt32] = []
+    /// Taints and deprecation messages (`virDomainGetMessages`); the driver sets them for node file domains.
+    var taints: Set<TestTaint> = []
+    var deprecations: [String] = []
 
     init(definition: DomainDefinition) {
         self.definition = definition

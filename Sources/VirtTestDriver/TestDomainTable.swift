@@ -90,6 +90,7 @@ struct TestDomainTable: Sendable {
         }
         obj.status = DomainStatus(nd.runState, reason: 0)
         if let n = obj.definition.iothreads, n > 0 { obj.iothreadIDs = Array(1...n) }
+        (obj.taints, obj.deprecations) = TestTaint.check(obj.definition)
         store(obj)
     }
 

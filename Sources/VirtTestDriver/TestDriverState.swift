@@ -498,8 +498,8 @@ actor TestDriverState {
 
     func messages(_ ref: DomainRef, flags: UInt32) throws(VirtError) -> [String] {
         try Self.checkFlags(flags, allowed: 1 | 2, "testDomainGetMessages")
-        _ = try table.object(ref)
-        return []
+        let obj = try table.object(ref)
+        return TestTaint.messages(taints: obj.taints, deprecations: obj.deprecations, flags: flags)
     }
 
     func allDomainStats(domains refs: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)

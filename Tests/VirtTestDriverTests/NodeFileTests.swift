@@ -108,6 +108,54 @@ import Testing
         }
     }
 
+    /// Taint and deprecation messages of node file domains (libvirt's own virsh test, fc5-like domain).
+    @Test func messagesMatchReference() async throws {
+        try await Support.withTempDir { dir in
+            let node = dir.appendingPathComponent("taint.xml")
+            try """
+                <node>
+                  <domain type='test'>
+                    <name>tainted</name>
+                    <memory>1024</memory>
+                    <os><type>hvm</type><dtb>/boot/x.dtb</dtb></os>
+                    <cpu mode='custom'><model>Deprecated-Test</model></cpu>
+                    <devices>
+                      <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc' bus='ide'/></disk>
+                      <disk type='block' device='lun' rawio='yes'><source dev='/dev/sdb'/>\
+                <target dev='sda' bus='scsi'/></disk>
+                      <interface type='ethernet'><mac address='52:54:00:11:22:33'/><script path='/bin/true'/></interface>
+                    </devices>
+                  </domain>
+                  <domain type='test'>
+                    <name>clean</name>
+                    <memory>1024</memory>
+                    <os><type>hvm</type></os>
+                  </domain>
+                </node>
+                """.write(to: node, atomically: true, encoding: .utf8)
+            let uri = "test://\(node.path)"
+            let reference = try Reference.python("""
+                import libvirt
+                c = libvirt.open('\(uri)')
+                for n in ['tainted', 'clean']:
+                    d = c.lookupByName(n)
+                    for f in [0, 1, 2, 3]:
+                        print(n, f, d.messages(f))
+                """)
+            let c = try await Connection.open(uri)
+            defer { Task { await c.close() } }
+            var ours = ""
+            for n in ["tainted", "clean"] {
+                let d = try await c.lookupDomain(name: n)
+                for f: UInt32 in [0, 1, 2, 3] {
+                    let m = try await d.messages(flags: f).map { "'\($0)'" }.joined(separator: ", ")
+                    ours += "\(n) \(f) [\(m)]\n"
+                }
+            }
+            #expect(ours == reference)
+        }
+    }
+
     @Test func nodeFileConnectionsDoNotShareState() async throws {
         try await Support.withTempDir { dir in
             try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
