@@ -33,6 +33,12 @@ public struct Domain: Sendable, Hashable {
         Domain(connection: connection, ref: try await driver.lookupDomain(uuid: ref.uuid))
     }
 
+    /// This domain's events from now on (matched by UUID), as an async sequence that ends with the connection.
+    public func events() -> AsyncFilterSequence<AsyncStream<DomainEventRecord>> {
+        let uuid = ref.uuid
+        return connection.events().filter { $0.domain.uuid == uuid }
+    }
+
     // MARK: Lifecycle
 
     /// Starts a defined domain; the handle's id is updated.

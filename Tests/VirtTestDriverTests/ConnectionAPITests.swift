@@ -58,6 +58,19 @@ import Testing
         #expect(seen.map(\.2) == [.suspended(.paused), .resumed(.unpaused)])
     }
 
+    @Test func domainEventsAreFiltered() async throws {
+        let c = try await Support.freshConnection()
+        let t = try await c.lookupDomain(name: "test")
+        let events = t.events()
+        var other = try await c.defineDomain(xml: Support.domainXML("other"))
+        try await other.start()
+        try await t.suspend()
+        await c.close()
+        var kinds: [DomainEventRecord.Kind] = []
+        for await e in events { kinds.append(e.kind) }
+        #expect(kinds == [.lifecycle(.suspended(.paused))])
+    }
+
     @Test func handleRefreshAndStart() async throws {
         let c = try await Support.freshConnection()
         defer { Task { await c.close() } }
