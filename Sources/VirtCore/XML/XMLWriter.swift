@@ -1,11 +1,16 @@
 /// Writes XML the way libvirt's `virBuffer`-based formatters do: two-space indent, single-quoted attributes,
 /// self-closing empty elements, and libvirt's escaping (`virBufferEscapeString`: `<`, `>`, `&`, `'`, `"`).
 public struct XMLWriter: Sendable {
-    public private(set) var output: String = ""
+    /// The UTF-8 bytes written so far (the formatter's hot path appends bytes, not Strings).
+    public private(set) var bytes: [UInt8] = []
     public var indent: Int = 0
+
+    /// What has been written so far.
+    public var output: String { String(decoding: bytes, as: UTF8.self) }
 
     public init(indent: Int = 0) {
         self.indent = indent
+        bytes.reserveCapacity(4096)
     }
 
     /// Escapes text or an attribute value as libvirt does.
@@ -16,44 +21,91 @@ public struct XMLWriter: Sendable {
             break
         }
         if !needs { return s }
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count + 16)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "'": out += "&apos;"
-            case "\"": out += "&quot;"
-            default: out.unicodeScalars.append(ch)
+        appendEscaped(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        var plain = true
+        for c in s.utf8 where c == 0x3C || c == 0x3E || c == 0x26 || c == 0x27 || c == 0x22 {
+            plain = false
+            break
+        }
+        if plain {
+            out.append(contentsOf: s.utf8)
+            return
+        }
+        for c in s.utf8 {
+            switch c {
+            case 0x3C: out.append(contentsOf: [0x26, 0x6C, 0x74, 0x3B])  // &lt;
+            case 0x3E: out.append(contentsOf: [0x26, 0x67, 0x74, 0x3B])  // &gt;
+            case 0x26: out.append(contentsOf: [0x26, 0x61, 0x6D, 0x70, 0x3B])  // &amp;
+            case 0x27: out.append(contentsOf: [0x26, 0x61, 0x70, 0x6F, 0x73, 0x3B])  // &apos;
+            case 0x22: out.append(contentsOf: [0x26, 0x71, 0x75, 0x6F, 0x74, 0x3B])  // &quot;
+            default: out.append(c)
             }
         }
-        return out
     }
+
+    @inline(__always)
+    private mutating func put(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+    }
+
+    @inline(__always)
+    private mutating func put(_ c: UInt8) {
+        bytes.append(c)
+    }
+
+    private static let spaces = [UInt8](repeating: 0x20, count: 128)
 
     private mutating func pad() {
-        if indent > 0 { output += String(repeating: " ", count: indent) }
+        if indent <= 0 { return }
+        if indent <= Self.spaces.count {
+            bytes.append(contentsOf: Self.spaces[0..<indent])
+        } else {
+            bytes.append(contentsOf: [UInt8](repeating: 0x20, count: indent))
+        }
     }
 
-    private static func attrs(_ attributes: [(String, String?)]) -> String {
-        var s = ""
+    private mutating func writeAttrs(_ attributes: [(String, String?)]) {
         for (k, v) in attributes {
             guard let v else { continue }
-            s += " \(k)='\(escape(v))'"
+            put(0x20)
+            put(k)
+            put(0x3D)
+            put(0x27)
+            Self.appendEscaped(v, to: &bytes)
+            put(0x27)
         }
-        return s
     }
 
     /// `<name a='v'/>`. Attributes whose value is nil are left out.
     public mutating func empty(_ name: String, _ attributes: [(String, String?)] = []) {
         pad()
-        output += "<\(name)\(Self.attrs(attributes))/>\n"
+        put(0x3C)
+        put(name)
+        writeAttrs(attributes)
+        put(0x2F)
+        put(0x3E)
+        put(0x0A)
     }
 
     /// `<name a='v'>text</name>`.
     public mutating func text(_ name: String, _ attributes: [(String, String?)] = [], _ text: String) {
         pad()
-        output += "<\(name)\(Self.attrs(attributes))>\(Self.escape(text))</\(name)>\n"
+        put(0x3C)
+        put(name)
+        writeAttrs(attributes)
+        put(0x3E)
+        Self.appendEscaped(text, to: &bytes)
+        put(0x3C)
+        put(0x2F)
+        put(name)
+        put(0x3E)
+        put(0x0A)
     }
 
     /// `<name>text</name>` only when `text` is non-nil.
@@ -65,30 +117,41 @@ public struct XMLWriter: Sendable {
     /// wrote nothing.
     public mutating func element(_ name: String, _ attributes: [(String, String?)] = [],
                                  _ body: (inout XMLWriter) throws -> Void) rethrows {
-        var inner = XMLWriter(indent: indent + 2)
-        try body(&inner)
-        if inner.output.isEmpty {
-            empty(name, attributes)
-        } else {
-            pad()
-            output += "<\(name)\(Self.attrs(attributes))>\n"
-            output += inner.output
-            pad()
-            output += "</\(name)>\n"
-        }
+        try open(name, attributes, selfClosing: true, body)
     }
 
     /// Opens `<name …>`, indents what `body` writes and closes with `</name>`, even when `body` wrote nothing
     /// (libvirt writes `<devices>` and `<hyperv>` this way).
     public mutating func container(_ name: String, _ attributes: [(String, String?)] = [],
                                    _ body: (inout XMLWriter) throws -> Void) rethrows {
-        var inner = XMLWriter(indent: indent + 2)
-        try body(&inner)
+        try open(name, attributes, selfClosing: false, body)
+    }
+
+    private mutating func open(_ name: String, _ attributes: [(String, String?)], selfClosing: Bool,
+                               _ body: (inout XMLWriter) throws -> Void) rethrows {
         pad()
-        output += "<\(name)\(Self.attrs(attributes))>\n"
-        output += inner.output
-        pad()
-        output += "</\(name)>\n"
+        put(0x3C)
+        put(name)
+        writeAttrs(attributes)
+        put(0x3E)
+        put(0x0A)
+        let mark = bytes.count
+        indent += 2
+        try body(&self)
+        indent -= 2
+        if selfClosing && bytes.count == mark {
+            bytes.removeLast(2)
+            put(0x2F)
+            put(0x3E)
+            put(0x0A)
+        } else {
+            pad()
+            put(0x3C)
+            put(0x2F)
+            put(name)
+            put(0x3E)
+            put(0x0A)
+        }
     }
 
     /// Writes an ``XMLElement`` the way libvirt's own formatters write elements: single-quoted attributes,
@@ -116,7 +179,7 @@ public struct XMLWriter: Sendable {
 
     /// Writes a raw, already indented and terminated chunk.
     public mutating func raw(_ s: String) {
-        output += s
+        put(s)
     }
 
     /// Writes an ``XMLElement`` tree verbatim (for `<metadata>` and other kept-as-is subtrees), re-indented
@@ -124,7 +187,7 @@ public struct XMLWriter: Sendable {
     public mutating func node(_ el: XMLElement) {
         var body = ""
         XMLWriter.dump(el, indent: indent, into: &body)
-        output += body
+        put(body)
     }
 
     static func openTag(_ el: XMLElement) -> String {
