@@ -79,7 +79,6 @@ struct TestDomainTable: Sendable {
         obj.status = .shutoff(reason)
     }
 
-
     /// Adds a domain read from a node description, in its run state (reason 0, as libvirt).
     mutating func load(_ nd: NodeDomain) throws(VirtError) {
         var obj = try addObject(nd.definition, live: false).obj

@@ -376,3 +376,33 @@ import Testing
         _ = sentinel
     }
 }
+
+/// The indexes stay consistent through many domains and lifecycle changes (the daemon benchmark's loop).
+@Suite struct ManyDomainsTests {
+    @Test func thousandDomains() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        var doms: [Domain] = []
+        for i in 0..<1000 {
+            doms.append(try await c.defineDomain(xml: Support.domainXML("m\(i)", memory: 1024 + i)))
+        }
+        #expect(try await c.listAllDomains().count == 1001)
+        #expect(try await c.numberOfDefinedDomains() == 1000)
+        for i in stride(from: 0, to: 1000, by: 2) { try await doms[i].start() }
+        #expect(try await c.numberOfDomains() == 501)
+        for (i, d) in doms.enumerated() {
+            let byName = try await c.lookupDomain(name: "m\(i)")
+            #expect(byName.uuid == d.uuid)
+            #expect(try await c.lookupDomain(uuid: d.uuid).name == "m\(i)")
+            if i % 2 == 0 {
+                #expect(try await c.lookupDomain(id: byName.id).name == "m\(i)")
+                #expect(try await d.xmlDesc().contains("<memory unit='KiB'>\(1024 + i)</memory>"))
+                try await d.destroy()
+            }
+            try await d.undefine()
+        }
+        #expect(try await c.listAllDomains().map(\.name) == ["test"])
+        #expect(try await c.listDomainIDs() == [1])
+        #expect(try await c.numberOfDefinedDomains() == 0)
+    }
+}
