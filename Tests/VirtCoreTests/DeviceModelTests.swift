@@ -136,4 +136,17 @@ import Testing
         #expect(e.version == .v2_0 && e.persistentState == true)
         #expect(d.memories[0].sizeKiB == 1_048_576 && d.memories[0].node == 0)
     }
+
+    @Test func openvswitchInterfaceIDIsGenerated() throws {
+        let d = try Self.devices("""
+            <interface type='bridge'><mac address='52:54:00:11:22:33'/><source bridge='br0'/>            <virtualport type='openvswitch'/></interface>
+            """)
+        let vp = try #require(d.interfaces[0].extra.first { $0.name == "virtualport" })
+        let id = try #require(vp.child("parameters")?.attr("interfaceid"))
+        #expect(VirtUUID(string: id) != nil)
+        let kept = try Self.devices("""
+            <interface type='bridge'><mac address='52:54:00:11:22:33'/><source bridge='br0'/>            <virtualport type='openvswitch'><parameters interfaceid='9663b59d-e15d-41ce-9c5e-0d1f166f14d8'/>            </virtualport></interface>
+            """)
+        #expect(Self.format(kept).contains("<parameters interfaceid='9663b59d-e15d-41ce-9c5e-0d1f166f14d8'/>"))
+    }
 }

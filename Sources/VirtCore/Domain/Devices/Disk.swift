@@ -396,6 +396,7 @@ public struct Disk: Sendable, Hashable {
         w.element("disk", [("type", type.rawValue), ("device", device.rawValue), ("model", model),
                            ("rawio", rawio.yesNo), ("sgio", sgio), ("snapshot", snap)]) { w in
             driver.format(into: &w)
+            for e in extra where e.name == "auth" { w.libvirtStyle(e) }
             formatSource(into: &w)
             for name in ["backingStore", "geometry", "blockio", "mirror"] {
                 for e in extra where e.name == name { w.libvirtStyle(e) }
@@ -410,7 +411,7 @@ public struct Disk: Sendable, Hashable {
             w.optionalText("wwn", wwn)
             w.optionalText("vendor", vendor)
             w.optionalText("product", product)
-            for e in extra where !["backingStore", "geometry", "blockio", "mirror", "iotune"].contains(e.name) {
+            for e in extra where !["auth", "backingStore", "geometry", "blockio", "mirror", "iotune"].contains(e.name) {
                 w.libvirtStyle(e)
             }
             info.format(into: &w, options: options)

@@ -193,6 +193,28 @@ public struct DomainDevices: Sendable, Hashable {
             }
             addImplicitController(.ccid, idx)
         }
+        // SCSI host devices without an address get the first free unit (libvirt's
+        // virDomainHostdevAssignAddress: 7 units per narrow SCSI bus, controllers in order).
+        for i in hostdevs.indices where hostdevs[i].type == "scsi" && hostdevs[i].info.address == nil {
+            var used = Set<DriveAddress>()
+            for d in disks where d.target.bus == .scsi {
+                if case .drive(let a)? = d.info.address { used.insert(a) }
+            }
+            for h in hostdevs where h.type == "scsi" {
+                if case .drive(let a)? = h.info.address { used.insert(a) }
+            }
+            var ctl: UInt32 = 0
+            search: while true {
+                for unit in UInt32(0)..<7 {
+                    let a = DriveAddress(controller: ctl, bus: 0, target: 0, unit: unit)
+                    if !used.contains(a) {
+                        hostdevs[i].info.address = .drive(a)
+                        break search
+                    }
+                }
+                ctl += 1
+            }
+        }
         // SCSI controllers for SCSI host devices: every index up to the highest one used.
         var maxHostdevSCSI: Int32 = -1
         for h in hostdevs where h.type == "scsi" {

@@ -146,6 +146,25 @@ public struct NetInterface: Sendable, Hashable {
                     ip.attributes.append(("family", addr.contains(":") ? "ipv6" : "ipv4"))
                 }
                 n.extra.append(ip.reorderingAttributes(["address", "family", "prefix", "peer"]))
+            case "virtualport" where e.attr("type") == "openvswitch":
+                // libvirt generates the Open vSwitch interface id when it is missing.
+                var vp = e
+                if let p = vp.child("parameters"), p.attr("interfaceid") != nil {
+                    n.extra.append(vp)
+                } else {
+                    let id = VirtUUID.random().description
+                    if vp.child("parameters") != nil {
+                        vp.children = vp.children.map { c in
+                            guard case .element(var p) = c, p.name == "parameters" else { return c }
+                            p.attributes.insert((name: "interfaceid", value: id), at: 0)
+                            return .element(p)
+                        }
+                    } else {
+                        vp.children.append(.element(XMLElement(name: "parameters",
+                                                                attributes: [("interfaceid", id)])))
+                    }
+                    n.extra.append(vp)
+                }
             case "backend":
                 var b = e.reorderingAttributes(["tap", "vhost", "type", "logFile"])
                 if !virtio { b.attributes = b.attributes.filter { $0.name != "vhost" } }
