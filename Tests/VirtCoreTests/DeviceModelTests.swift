@@ -74,7 +74,7 @@ import Testing
         #expect(Self.format(d).contains(
             "<address type='pci' domain='0x0001' bus='0x02' slot='0x1f' function='0x7' multifunction='on'/>"))
         #expect(throws: VirtError.self) {
-            _ = try Self.devices("<interface type='user'><address type='pci' function='8'/></interface>")
+            _ = try Self.devices("<interface type='user'><address type='pci' slot='1' function='8'/></interface>")
         }
     }
 

@@ -219,7 +219,7 @@ public struct CharDevice: Sendable, Hashable {
                 c.guestfwdPort = t.attr("port")
                 if options.live { c.targetState = t.attr("state") }
                 if c.targetType == nil {
-                    throw DeviceError.xml("unknown target type '' specified for character device")
+                    throw DeviceError.xml("target type must be specified for channel device")
                 }
                 if c.targetType == "guestfwd" {
                     guard c.targetAddress != nil else {
@@ -237,7 +237,7 @@ public struct CharDevice: Sendable, Hashable {
             }
             c.targetModel = t.child("model")?.attr("name")
         } else if kind == .channel {
-            throw DeviceError.xml("unknown target type '' specified for character device")
+            throw DeviceError.xml("target type must be specified for channel device")
         }
         return c
     }

@@ -116,8 +116,8 @@ public struct Controller: Sendable, Hashable {
             }
             c.model = model
         }
-        c.ports = try el.uintValue("ports")
-        c.vectors = try el.uintValue("vectors")
+        c.ports = try el.intValue("ports").map { UInt32(clamping: $0) }
+        c.vectors = try el.intValue("vectors").map { UInt32(clamping: $0) }
         c.modelName = el.child("model")?.attr("name")
         if let t = el.child("target") {
             c.target.chassisNr = try t.uintValue("chassisNr")

@@ -17,6 +17,12 @@ public struct PCIAddress: Sendable, Hashable {
     }
 }
 
+extension PCIAddress {
+    /// libvirt's "empty" PCI address (domain, bus and slot zero): written as `<address type='pci'/>`, to be
+    /// assigned by the hypervisor driver.
+    public var isEmpty: Bool { domain == 0 && bus == 0 && slot == 0 }
+}
+
 /// A drive address on an IDE/SCSI/SATA/FDC controller.
 public struct DriveAddress: Sendable, Hashable {
     public var controller: UInt32
@@ -76,10 +82,8 @@ public enum DeviceAddress: Sendable, Hashable {
                                slot: try el.uintValue("slot", hex: true) ?? 0,
                                function: try el.uintValue("function", hex: true) ?? 0,
                                multifunction: try el.onOffAttr("multifunction"))
-            if a.domain > 0xFFFF {
-                throw DeviceError.xml("Invalid PCI address domain='\(String.hex(a.domain))', must be <= 0xFFFF",
-                                      domain: .none)
-            }
+            // libvirt leaves an address with domain, bus and slot all zero unchecked ("empty").
+            if a.isEmpty { return .pci(a) }
             if a.bus > 0xFF {
                 throw DeviceError.xml("Invalid PCI address bus='\(String.hex(a.bus))', must be <= 0xFF",
                                       domain: .none)
@@ -108,7 +112,7 @@ public enum DeviceAddress: Sendable, Hashable {
             if let port {
                 let parts = port.split(separator: ".", omittingEmptySubsequences: false)
                 if parts.isEmpty || parts.count > 5 || parts.contains(where: { UInt32($0) == nil }) {
-                    throw DeviceError.invalidValue("port", "address", port, " Expected non-negative integer value")
+                    throw DeviceError.internalError("Cannot parse <address> 'port' attribute")
                 }
             }
             return .usb(bus: try el.uintValue("bus") ?? 0, port: port)
@@ -135,6 +139,8 @@ public enum DeviceAddress: Sendable, Hashable {
     /// Writes the `<address>` element as libvirt does.
     public func format(into w: inout XMLWriter) {
         switch self {
+        case .pci(let a) where a.isEmpty:
+            w.empty("address", [("type", "pci"), ("multifunction", a.multifunction.onOff)])
         case .pci(let a):
             w.empty("address", [("type", "pci"), ("domain", .hex(a.domain, width: 4)), ("bus", .hex(a.bus, width: 2)),
                                 ("slot", .hex(a.slot, width: 2)), ("function", .hex(a.function)),

@@ -288,8 +288,15 @@ public struct Disk: Sendable, Hashable {
                 source.tls = try s.yesNoAttr("tls")
                 source.query = s.attr("query")
                 for h in s.children("host") {
-                    var host = DiskHost(name: h.attr("name"), port: h.attr("port"),
-                                        transport: try h.enumValue("transport"), socket: h.attr("socket"))
+                    var transport: DiskHost.Transport?
+                    if let t = h.attr("transport") {
+                        guard let v = DiskHost.Transport(rawValue: t) else {
+                            throw DeviceError.unsupported("unknown protocol transport type '\(t)'")
+                        }
+                        transport = v
+                    }
+                    var host = DiskHost(name: h.attr("name"), port: h.attr("port"), transport: transport,
+                                        socket: h.attr("socket"))
                     if host.port == nil, host.name != nil, host.transport == nil || host.transport == .tcp {
                         host.port = proto.defaultPort
                     }
@@ -317,6 +324,9 @@ public struct Disk: Sendable, Hashable {
         if let t {
             target.bus = try t.enumValue("bus")
             target.tray = t.attr("tray")
+            if let v = target.tray, v != "open" && v != "closed" {
+                throw DeviceError.invalidValue("tray", "target", v)
+            }
             target.removable = try t.onOffAttr("removable")
             target.rotationRate = try t.uintValue("rotation_rate")
         }
@@ -328,6 +338,9 @@ public struct Disk: Sendable, Hashable {
         disk.rawio = try el.yesNoAttr("rawio")
         disk.sgio = el.attr("sgio")
         disk.snapshot = el.attr("snapshot")
+        if let v = disk.snapshot, !["no", "internal", "external", "manual"].contains(v) {
+            throw DeviceError.invalidValue("snapshot", "disk", v)
+        }
         disk.readonly = el.child("readonly") != nil
         disk.shareable = el.child("shareable") != nil
         disk.transient = el.child("transient") != nil

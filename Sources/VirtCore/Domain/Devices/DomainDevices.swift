@@ -104,7 +104,7 @@ public struct DomainDevices: Sendable, Hashable {
         }
         let balloons = el.children("memballoon")
         if balloons.count > 1 {
-            throw DeviceError.unsupported("only a single memory balloon device is supported")
+            throw DeviceError.internalError("only a single memory balloon device is supported")
         }
         if let b = balloons.first { d.memballoon = try MemBalloon.parse(b, options: options) }
         for e in el.children("rng") { d.rngs.append(try RNG.parse(e, options: options)) }

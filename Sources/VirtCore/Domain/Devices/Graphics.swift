@@ -69,16 +69,12 @@ public struct Graphics: Sendable, Hashable {
             } else if type == .vnc {
                 g.autoport = true
             }
-            if let a = try el.yesNoAttr("autoport") {
-                g.autoport = a
-                if a { g.port = nil }
+            // An autoport value other than yes/no is ignored.
+            if let a = el.attr("autoport"), a == "yes" || a == "no" {
+                g.autoport = a == "yes"
+                if g.autoport { g.port = nil }
             }
-            if let ws = el.attr("websocket") {
-                guard let v = Int32(ws) else {
-                    throw DeviceError.internalError("cannot parse vnc WebSocket port \(ws)")
-                }
-                g.websocket = v
-            }
+            g.websocket = try el.intValue("websocket")
             if let tp = el.attr("tlsPort") {
                 guard let v = Int32(tp) else { throw DeviceError.internalError("cannot parse spice tlsPort \(tp)") }
                 g.tlsPort = v

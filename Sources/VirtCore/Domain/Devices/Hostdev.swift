@@ -23,13 +23,14 @@ public struct Hostdev: Sendable, Hashable {
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Hostdev {
         let mode = el.attr("mode") ?? "subsystem"
         guard mode == "subsystem" || mode == "capabilities" else {
-            throw DeviceError.invalidValue("mode", "hostdev", mode)
+            throw DeviceError.unsupported("unknown hostdev mode '\(mode)'")
         }
         guard let type = el.attr("type") else { throw DeviceError.missingAttr("type", "hostdev") }
         let subsys = ["usb", "pci", "scsi", "scsi_host", "mdev"]
         let caps = ["storage", "misc", "net"]
         guard (mode == "subsystem" ? subsys : caps).contains(type) else {
-            throw DeviceError.invalidValue("type", "hostdev", type)
+            throw DeviceError.unsupported(mode == "subsystem" ? "unknown host device source address type '\(type)'"
+                                                              : "unknown host device capability type '\(type)'")
         }
         var h = Hostdev(mode: mode, type: type, info: try DeviceInfo.parse(el, options: options, allowBoot: true))
         h.managed = try el.yesNoAttr("managed")

@@ -26,7 +26,7 @@ public struct Input: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Input {
-        guard let t = el.attr("type") else { throw DeviceError.xml("missing input device type") }
+        guard let t = el.attr("type") else { throw DeviceError.internalError("missing input device type") }
         guard let type = InputType(rawValue: t) else {
             throw DeviceError.unsupported("unknown input device type '\(t)'")
         }

@@ -96,6 +96,9 @@ public struct NetInterface: Sendable, Hashable {
             for a in s.attributes { n.source[a.name] = a.value }
             n.sourceChildren = s.elements
             if let req = requiredSource[type], n.source[req] == nil { throw DeviceError.missingAttr(req, "source") }
+            if type == .direct, let m = n.source["mode"], !["vepa", "private", "bridge", "passthrough"].contains(m) {
+                throw DeviceError.invalidValue("mode", "source", m)
+            }
         } else if [.network, .bridge, .direct, .server, .client, .mcast, .udp, .internal, .vdpa, .vhostuser]
                     .contains(type) {
             throw DeviceError.xml("interface type='\(type.rawValue)' requires a 'source' element")
@@ -119,7 +122,10 @@ public struct NetInterface: Sendable, Hashable {
             default: throw DeviceError.unsupported("unknown interface link state '\(st)'")
             }
         }
-        if let m = el.child("mtu") { n.mtu = try m.uintValue("size") }
+        if let m = el.child("mtu"), let size = m.attr("size") {
+            guard let v = UInt32(size) else { throw DeviceError.xml("malformed mtu size") }
+            n.mtu = v
+        }
         n.managed = try el.yesNoAttr("managed")
         let virtio = n.model.map { $0.hasPrefix("virtio") } ?? false
         if virtio, let d = el.child("driver") {

@@ -34,7 +34,10 @@ public struct RNG: Sendable, Hashable {
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> RNG {
         guard let m = el.attr("model") else { throw DeviceError.xml("missing RNG device model") }
         guard let model = RNGModel(rawValue: m) else { throw DeviceError.unsupported("unknown RNG model '\(m)'") }
-        guard let b = el.child("backend") else { throw DeviceError.xml("missing RNG device backend") }
+        let backends = el.children("backend")
+        guard backends.count == 1, let b = backends.first else {
+            throw DeviceError.xml("only one RNG backend is supported")
+        }
         guard let bm = b.attr("model") else { throw DeviceError.xml("missing RNG device backend model") }
         let backend: RNGBackend
         switch bm {

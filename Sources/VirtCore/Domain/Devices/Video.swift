@@ -36,11 +36,19 @@ public struct Video: Sendable, Hashable {
                 }
                 v.model = model
             }
-            v.ram = try m.uintValue("ram")
-            v.vram = try m.uintValue("vram")
-            v.vram64 = try m.uintValue("vram64")
-            v.vgamem = try m.uintValue("vgamem")
-            v.heads = try m.uintValue("heads")
+            func size(_ n: String) throws(VirtError) -> UInt32? {
+                guard let t = m.attr(n) else { return nil }
+                guard let v = UInt32(t) else { throw DeviceError.xml("cannot parse video \(n) '\(t)'") }
+                return v
+            }
+            v.ram = try size("ram")
+            v.vram = try size("vram")
+            v.vram64 = try size("vram64")
+            v.vgamem = try size("vgamem")
+            if let h = m.attr("heads") {
+                guard let n = UInt32(h) else { throw DeviceError.internalError("cannot parse video heads '\(h)'") }
+                v.heads = n
+            }
             v.primary = try m.yesNoAttr("primary") ?? false
             v.blob = try m.onOffAttr("blob")
             v.acceleration = m.child("acceleration")

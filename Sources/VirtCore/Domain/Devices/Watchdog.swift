@@ -22,7 +22,7 @@ public struct Watchdog: Sendable, Hashable {
     }
 
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> Watchdog {
-        guard let m = el.attr("model") else { throw DeviceError.xml("watchdog must contain model name") }
+        guard let m = el.attr("model") else { throw DeviceError.internalError("watchdog must contain model name") }
         guard let model = WatchdogModel(rawValue: m) else {
             throw DeviceError.unsupported("unknown watchdog model '\(m)'")
         }
