@@ -34,6 +34,8 @@ extension DomainDefinition {
                 throw VirtError.domainInternal("malformed uuid element")
             }
             uuid = parsed
+        } else if let s = sysinfoUUID(root) {
+            uuid = s
         } else {
             uuid = .random()
         }
@@ -126,7 +128,9 @@ extension DomainDefinition {
         // Known elements kept as they are.
         for e in root.elements where e.prefix == nil && extraElementNames.contains(e.name) {
             if e.name != "seclabel" && def.extraElements.contains(where: { $0.name == e.name }) { continue }
-            def.extraElements.append(try DomainTunables.normalise(e))
+            let n = try DomainTunables.normalise(e)
+            if n.name == "memtune" && n.elements.isEmpty { continue }
+            def.extraElements.append(n)
         }
         // Hypervisor namespaces.
         def.namespaces = root.namespaces.filter { !$0.prefix.isEmpty }
@@ -138,6 +142,16 @@ extension DomainDefinition {
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
         try def.postParse(perDeviceBootOrder: perDeviceBoot)
         return def
+    }
+
+    /// The SMBIOS system uuid of `<sysinfo type='smbios'>`, which libvirt uses as the domain's when it has none.
+    static func sysinfoUUID(_ root: XMLElement) -> VirtUUID? {
+        for si in root.children("sysinfo") where si.attr("type") == "smbios" {
+            for e in si.child("system")?.children("entry") ?? [] where e.attr("name") == "uuid" {
+                return VirtUUID(string: e.text)
+            }
+        }
+        return nil
     }
 
     /// Virtualization types libvirt knows (`virDomainVirtType`).

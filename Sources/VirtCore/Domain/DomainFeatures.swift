@@ -69,7 +69,7 @@ extension DomainFeatures {
     static let order = [
         "acpi", "apic", "pae", "hap", "viridian", "privnet", "hyperv", "kvm", "pvspinlock", "capabilities", "pmu",
         "vmport", "gic", "smm", "ioapic", "hpt", "vmcoreinfo", "htm", "nested-hv", "msrs", "ccf-assist", "xen",
-        "cfpc", "sbbc", "ibs", "tcg", "async-teardown",
+        "cfpc", "sbbc", "ibs", "tcg",
     ]
     /// Features whose only content is `state='on|off'` (on when absent).
     static let stateFeatures: Set<String> = [
@@ -97,7 +97,9 @@ extension DomainFeatures {
             case "apic": f.apic = APIC(eoi: try child.onOffAttr("eoi"))
             case "hyperv": f.hyperv = try parseHyperV(child)
             default:
-                guard order.contains(name) else { continue }
+                guard order.contains(name) else {
+                    throw VirtError.domainConfigUnsupported("unexpected feature '\(name)'")
+                }
                 if stateFeatures.contains(name) {
                     let state = try child.onOffAttr("state")
                     if state == nil && (name == "htm" || name == "nested-hv" || name == "ccf-assist") {
@@ -105,11 +107,29 @@ extension DomainFeatures {
                     }
                     var e = XMLElement(name: name, attributes: [("state", (state ?? true) ? "on" : "off")])
                     if name == "smm", let tseg = child.child("tseg") {
-                        e.children = [.element(tseg)]
+                        // Kept in bytes, written in MiB.
+                        let text = tseg.text
+                        guard let v = parseUnsigned(text) else {
+                            throw VirtError.xmlInvalidValue(text, xpath: "./features/smm/tseg")
+                        }
+                        let bytes = try MemoryUnit.scale(v, unit: tseg.attr("unit"), defaultScale: 1 << 20)
+                        let mib = bytes / (1 << 20)
+                        e.children = [.element(XMLElement(name: "tseg", attributes: [("unit", "MiB")],
+                                                          children: [.text(String(mib))]))]
                     }
                     f.others[name] = e
                 } else if presenceFeatures.contains(name) {
                     f.others[name] = XMLElement(name: name)
+                } else if name == "hpt" || name == "tcg" {
+                    var e = child
+                    var kids: [XMLElement.Child] = []
+                    for k in child.elements {
+                        let kib = try MemoryUnit.parseElement(k, xpath: "./features/\(name)/\(k.name)")
+                        kids.append(.element(XMLElement(name: k.name, attributes: [("unit", "KiB")],
+                                                        children: [.text(String(kib))])))
+                    }
+                    e.children = kids
+                    f.others[name] = e
                 } else if name == "kvm" {
                     f.others[name] = sortedChildren(child, by: kvmOrder)
                 } else if name == "xen" {
@@ -158,7 +178,7 @@ extension DomainFeatures {
                 }
                 item.value = v
             }
-            if c.name == "stimer" || c.name == "tlbflush" {
+            if c.name == "stimer" {
                 for sub in c.elements {
                     guard let s = try sub.onOffAttr("state") else {
                         throw VirtError.xmlMissingAttribute("state", element: sub.name)

@@ -203,7 +203,6 @@ extension OSConfig {
                 loader.type = t
             }
             loader.stateless = try l.yesNoAttr("stateless")
-            loader.format = l.attr("format")
             if c.firmware != nil {
                 for a in ["readonly", "type"] where l.attr(a) != nil {
                     let msg = "loader attribute '\(a)' cannot be specified when firmware autoselection is enabled"
@@ -217,7 +216,6 @@ extension OSConfig {
             let p = n.text.trimmingSpaces
             nv.path = p.isEmpty ? nil : p
             nv.template = n.attr("template")
-            nv.format = n.attr("format")
             nv.type = n.attr("type")
             nv.source = n.child("source")
             if nv.source != nil { nv.path = nil }

@@ -20,19 +20,86 @@ enum DomainTunables {
             for n in memtuneOrder {
                 guard let c = el.child(n) else { continue }
                 let kib = try MemoryUnit.parseElement(c, xpath: "./memtune[1]/\(n)[1]")
+                // VIR_DOMAIN_MEMORY_PARAM_UNLIMITED and above mean "no limit": not written.
+                if kib >= 9_007_199_254_740_991 { continue }
                 out.children.append(.element(XMLElement(name: n, attributes: [("unit", "KiB")],
                                                         children: [.text(String(kib))])))
             }
             return out
         case "cputune":
-            return try normaliseSets(sorted(el, by: cputuneOrder))
+            return try normaliseSets(cputune(sorted(el, by: cputuneOrder)))
         case "memoryBacking":
-            return try normaliseSets(sorted(el, by: memoryBackingOrder))
+            var mb = try normaliseSets(sorted(el, by: memoryBackingOrder))
+            mb.children = try mb.children.map { c throws(VirtError) in
+                guard case .element(var hp) = c, hp.name == "hugepages" else { return c }
+                hp.children = try hp.children.map { p throws(VirtError) in
+                    guard case .element(var page) = p, page.name == "page", let size = page.attr("size") else { return p }
+                    guard let v = parseUnsigned(size) else {
+                        throw VirtError.xmlInvalidValue(size, xpath: "./@size")
+                    }
+                    let kib = try MemoryUnit.kibibytes(v, unit: page.attr("unit"))
+                    var attrs: [(name: String, value: String)] = [("size", String(kib)), ("unit", "KiB")]
+                    attrs += page.attributes.filter { $0.name != "size" && $0.name != "unit" }
+                    page.attributes = attrs
+                    return .element(page)
+                }
+                return .element(hp)
+            }
+            return mb
         case "numatune", "blkiotune":
             return try normaliseSets(el)
         default:
             return el
         }
+    }
+
+    /// `<cputune>` as libvirt stores it: pins sorted by vCPU / iothread id, one `<vcpusched>` /
+    /// `<iothreadsched>` per vCPU / iothread.
+    static func cputune(_ el: XMLElement) throws(VirtError) -> XMLElement {
+        var out = el
+        var kids: [XMLElement] = []
+        func key(_ e: XMLElement, _ a: String) -> UInt64 { e.attr(a).flatMap { parseUnsigned($0) } ?? 0 }
+        var i = 0
+        let elements = el.elements
+        while i < elements.count {
+            let e = elements[i]
+            switch e.name {
+            case "vcpupin", "iothreadpin":
+                let a = e.name == "vcpupin" ? "vcpu" : "iothread"
+                var group: [XMLElement] = []
+                while i < elements.count && elements[i].name == e.name {
+                    group.append(elements[i])
+                    i += 1
+                }
+                kids += group.sorted { key($0, a) < key($1, a) }
+                continue
+            case "vcpusched", "iothreadsched":
+                let a = e.name == "vcpusched" ? "vcpus" : "iothreads"
+                var split: [(UInt32, XMLElement)] = []
+                while i < elements.count && elements[i].name == e.name {
+                    let s = elements[i]
+                    if let v = s.attr(a) {
+                        for id in try CPUSet(parsing: v).cpus {
+                            var one = s
+                            for j in one.attributes.indices where one.attributes[j].name == a {
+                                one.attributes[j].value = String(id)
+                            }
+                            split.append((id, one))
+                        }
+                    } else {
+                        split.append((0, s))
+                    }
+                    i += 1
+                }
+                kids += split.sorted { $0.0 < $1.0 }.map(\.1)
+                continue
+            default:
+                kids.append(e)
+            }
+            i += 1
+        }
+        out.children = kids.isEmpty ? el.children : kids.map { .element($0) }
+        return out
     }
 
     /// Children ordered by `order` (stable; unknown names last).
