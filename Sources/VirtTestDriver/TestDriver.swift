@@ -105,6 +105,11 @@ public final class TestDriver: HypervisorDriver {
     }
 
     public func capabilities() async throws -> String { state.node.capabilitiesXML }
+    /// Not provided by libvirt 9.0's test driver (NO_SUPPORT from libvirt's domain API).
+    public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                   flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectGetDomainCapabilities", domain: .domain)
+    }
     public func nodeInfo() async throws -> NodeInfo { state.node.info }
     /// The sum of the cells' free memory in KiB, as the test driver reports it.
     public func nodeFreeMemory() async throws -> UInt64 { state.node.freeMemory }
@@ -207,6 +212,11 @@ public final class TestDriver: HypervisorDriver {
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)
         async throws -> [DomainStatsRecord] {
         try await state.allDomainStats(domains: domains, types: types, flags: flags)
+    }
+
+    /// Not provided by libvirt 9.0's test driver (NO_SUPPORT from libvirt's domain API).
+    public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
+        throw VirtError.noSupport("virDomainOpenConsole", domain: .domain)
     }
 
     // MARK: Events

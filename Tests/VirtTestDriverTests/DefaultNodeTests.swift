@@ -91,6 +91,26 @@ import Testing
         await b.close()
     }
 
+    @Test func unsupportedOperations() async throws {
+        let c = try await Support.freshConnection()
+        defer { Task { await c.close() } }
+        let t = try await c.lookupDomain(name: "test")
+        await Support.expectError(.noSupport, .domain,
+                                  "this function is not supported by the connection driver: virDomainOpenConsole") {
+            _ = try await c.driver.openConsole(t.ref, device: nil, flags: 0)
+        }
+        await Support.expectError(
+            .noSupport, .domain,
+            "this function is not supported by the connection driver: virConnectGetDomainCapabilities") {
+            _ = try await c.domainCapabilities()
+        }
+        await Support.expectError(
+            .noSupport, .none,
+            "this function is not supported by the connection driver: virDomainQemuMonitorCommand") {
+            _ = try await c.driver.qemuMonitorCommand(t.ref, command: "{}", flags: 0)
+        }
+    }
+
     @Test func openErrors() async throws {
         await Support.expectError(.invalidArg, .test,
                                   "invalid argument: testOpen: supply a path or use test:///default") {
