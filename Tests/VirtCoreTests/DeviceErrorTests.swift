@@ -94,6 +94,17 @@ import Testing
         ("validate-disk-child", "<disk type='file'><source file='/a'/><target dev='vda'/><foo/></disk>", true),
         ("validate-disk-attr", "<disk type='file' foo='1'><source file='/a'/><target dev='vda'/></disk>", true),
         ("validate-interface-child", "<interface type='user'><bogus/></interface>", true),
+        ("validate-source-attr", "<disk type='file'><source file='/a' bar='x'/><target dev='vda'/></disk>", true),
+        ("validate-address-attr", "<disk type='file'><source file='/a'/><target dev='vda'/><address type='pci' foo='1'/></disk>", true),
+        ("validate-unknown-device", "<bogus/>", true),
+        ("validate-usb-address", "<input type='tablet' bus='usb'><address type='usb' port='1'/></input>", true),
+        ("validate-isa-irq", "<serial type='pty'><address type='isa' iobase='0x3f8' irq='4'/></serial>", true),
+        ("validate-virtio-serial-address", "<channel type='pty'><target type='virtio' name='a.b'/><address type='virtio-serial' port='1'/></channel>", true),
+        ("validate-pci-function", "<interface type='user'><address type='pci' function='8'/></interface>", true),
+        ("validate-serial-text", "<disk type='file'><source file='/tmp/a'/><target dev='vda'/><serial>a:b</serial></disk>", true),
+        ("validate-wwn", "<disk type='file'><source file='/tmp/a'/><target dev='vda'/><wwn>xyz</wwn></disk>", true),
+        ("validate-relative-file", "<disk type='file'><source file='relative'/><target dev='vda'/></disk>", true),
+        ("validate-autoport", "<graphics type='vnc' autoport='x'/>", true),
         ("validate-bad-enum", "<disk type='file' device='foo'><source file='/a'/><target dev='vda'/></disk>", true),
     ]
 

@@ -66,6 +66,21 @@ import Testing
         ("escaping", "<disk type='file'><source file='/tmp/a&amp;b&apos;c&quot;&lt;&gt;'/><target dev='vda'/><serial>x&amp;y</serial></disk>"),
     ]
 
+    /// `define --validate` accepts what the snippets use (the device schema check is not stricter than
+    /// libvirt's schema on them).
+    @Test(arguments: snippets.map(\.0))
+    func validateAcceptsSnippet(_ name: String) throws {
+        let snippet = try #require(Self.snippets.first { $0.0 == name }?.1)
+        let xml = DeviceReference.domainXML(snippet)
+        let ref = try DeviceReference.dumpxml(xml, name: "devtest", validate: true)
+        do {
+            _ = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: true))
+            #expect(ref.ok, "\(name): SwiftVirt validates it, virsh does not: \(ref.output)")
+        } catch {
+            #expect(!ref.ok, "\(name): SwiftVirt rejects it with validation: \(error.message)")
+        }
+    }
+
     @Test(arguments: snippets.map(\.0))
     func matchesVirsh(_ name: String) throws {
         let snippet = try #require(Self.snippets.first { $0.0 == name }?.1)

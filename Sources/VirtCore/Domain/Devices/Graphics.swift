@@ -72,7 +72,8 @@ public struct Graphics: Sendable, Hashable {
             // An autoport value other than yes/no is ignored.
             if let a = el.attr("autoport"), a == "yes" || a == "no" {
                 g.autoport = a == "yes"
-                if g.autoport { g.port = nil }
+                // The port chosen at start-up is runtime state.
+                if g.autoport && !options.live { g.port = nil }
             }
             g.websocket = try el.intValue("websocket")
             if let tp = el.attr("tlsPort") {
