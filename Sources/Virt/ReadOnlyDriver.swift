@@ -15,77 +15,117 @@ public final class ReadOnlyDriver: HypervisorDriver {
         VirtError(.operationDenied, domain: .domain, "operation forbidden: read only access prevents \(function)")
     }
 
+    /// The URI the connection was opened with. Passed to the wrapped driver.
     public var uri: String { base.uri }
+    /// Closes the connection. Passed to the wrapped driver.
     public func close() async { await base.close() }
 
+    /// The hypervisor type name. Passed to the wrapped driver.
     public func hypervisorType() async throws -> String { try await base.hypervisorType() }
+    /// The hypervisor version. Passed to the wrapped driver.
     public func hypervisorVersion() async throws -> UInt64 { try await base.hypervisorVersion() }
+    /// The host name. Passed to the wrapped driver.
     public func hostname() async throws -> String { try await base.hostname() }
+    /// The capabilities XML. Passed to the wrapped driver.
     public func capabilities() async throws -> String { try await base.capabilities() }
+    /// The domain capabilities XML. Passed to the wrapped driver.
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
         try await base.domainCapabilities(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
                                           flags: flags)
     }
+    /// Facts about the host. Passed to the wrapped driver.
     public func nodeInfo() async throws -> NodeInfo { try await base.nodeInfo() }
+    /// The free memory of the host. Passed to the wrapped driver.
     public func nodeFreeMemory() async throws -> UInt64 { try await base.nodeFreeMemory() }
+    /// The maximum number of vCPUs of a guest. Passed to the wrapped driver.
     public func maxVcpus(type: String?) async throws -> Int32 { try await base.maxVcpus(type: type) }
+    /// Whether the connection is secure. Passed to the wrapped driver.
     public func isSecure() async throws -> Bool { try await base.isSecure() }
+    /// The host's security model. Passed to the wrapped driver.
     public func securityModel() async throws -> SecurityModel { try await base.securityModel() }
 
+    /// The domains matching the filter flags. Passed to the wrapped driver.
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
         try await base.listAllDomains(flags: flags)
     }
+    /// The ids of the running domains. Passed to the wrapped driver.
     public func listDomainIDs() async throws -> [Int32] { try await base.listDomainIDs() }
+    /// The names of the inactive domains. Passed to the wrapped driver.
     public func listDefinedDomainNames() async throws -> [String] { try await base.listDefinedDomainNames() }
+    /// The number of running domains. Passed to the wrapped driver.
     public func numberOfDomains() async throws -> Int32 { try await base.numberOfDomains() }
+    /// The number of inactive domains. Passed to the wrapped driver.
     public func numberOfDefinedDomains() async throws -> Int32 { try await base.numberOfDefinedDomains() }
+    /// Finds a domain. Passed to the wrapped driver.
     public func lookupDomain(name: String) async throws -> DomainRef { try await base.lookupDomain(name: name) }
+    /// Finds a domain. Passed to the wrapped driver.
     public func lookupDomain(id: Int32) async throws -> DomainRef { try await base.lookupDomain(id: id) }
+    /// Finds a domain. Passed to the wrapped driver.
     public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { try await base.lookupDomain(uuid: uuid) }
 
+    /// Defines or redefines a persistent domain. Refused on a read-only connection.
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
         throw Self.denied(flags.isEmpty ? "virDomainDefineXML" : "virDomainDefineXMLFlags")
     }
+    /// Removes a persistent definition. Refused on a read-only connection.
     public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
         throw Self.denied(flags.isEmpty ? "virDomainUndefine" : "virDomainUndefineFlags")
     }
+    /// Creates and starts a transient domain. Refused on a read-only connection.
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
         throw Self.denied("virDomainCreateXML")
     }
+    /// Starts an inactive domain. Refused on a read-only connection.
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
         throw Self.denied(flags.isEmpty ? "virDomainCreate" : "virDomainCreateWithFlags")
     }
+    /// Stops a domain at once. Refused on a read-only connection.
     public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
         throw Self.denied(flags.isEmpty ? "virDomainDestroy" : "virDomainDestroyFlags")
     }
+    /// Shuts a domain down. Refused on a read-only connection.
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
         throw Self.denied(flags.isEmpty ? "virDomainShutdown" : "virDomainShutdownFlags")
     }
+    /// Reboots a domain. Refused on a read-only connection.
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws { throw Self.denied("virDomainReboot") }
+    /// Resets a domain. Refused on a read-only connection.
     public func reset(_ domain: DomainRef) async throws { throw Self.denied("virDomainReset") }
+    /// Pauses a domain. Refused on a read-only connection.
     public func suspend(_ domain: DomainRef) async throws { throw Self.denied("virDomainSuspend") }
+    /// Resumes a paused domain. Refused on a read-only connection.
     public func resume(_ domain: DomainRef) async throws { throw Self.denied("virDomainResume") }
+    /// Saves a running domain to a file and stops it. Refused on a read-only connection.
     public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         throw Self.denied(flags.isEmpty && xml == nil ? "virDomainSave" : "virDomainSaveFlags")
     }
+    /// Starts a domain from a save file. Refused on a read-only connection.
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         throw Self.denied(flags.isEmpty && xml == nil ? "virDomainRestore" : "virDomainRestoreFlags")
     }
+    /// Saves a running domain to its managed image and stops it. Refused on a read-only connection.
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
         throw Self.denied("virDomainManagedSave")
     }
+    /// Whether the domain has a managed save image. Passed to the wrapped driver.
     public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
         try await base.hasManagedSaveImage(domain)
     }
+    /// Removes the managed save image. Refused on a read-only connection.
     public func managedSaveRemove(_ domain: DomainRef) async throws { throw Self.denied("virDomainManagedSaveRemove") }
 
+    /// Whether the domain starts with the host. Passed to the wrapped driver.
     public func autostart(_ domain: DomainRef) async throws -> Bool { try await base.autostart(domain) }
+    /// Sets whether the domain starts with the host. Refused on a read-only connection.
     public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
         throw Self.denied("virDomainSetAutostart")
     }
+    /// The domain's state, memory, vCPUs and CPU time. Passed to the wrapped driver.
     public func info(_ domain: DomainRef) async throws -> DomainInfo { try await base.info(domain) }
+    /// The domain's state and reason. Passed to the wrapped driver.
     public func state(_ domain: DomainRef) async throws -> DomainStatus { try await base.state(domain) }
+    /// The domain XML. Refused with the secure flag on a read-only connection.
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
         if flags.contains(.secure) {
             throw VirtError(.operationDenied, domain: .domain,
@@ -93,34 +133,48 @@ public final class ReadOnlyDriver: HypervisorDriver {
         }
         return try await base.xmlDesc(domain, flags: flags)
     }
+    /// The guest OS type. Passed to the wrapped driver.
     public func osType(_ domain: DomainRef) async throws -> String { try await base.osType(domain) }
+    /// Whether the domain is running. Passed to the wrapped driver.
     public func isActive(_ domain: DomainRef) async throws -> Bool { try await base.isActive(domain) }
+    /// Whether the domain is persistent. Passed to the wrapped driver.
     public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await base.isPersistent(domain) }
+    /// Whether the persistent definition was changed while running. Passed to the wrapped driver.
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { try await base.isUpdated(domain) }
+    /// The maximum memory in KiB. Passed to the wrapped driver.
     public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await base.maxMemory(domain) }
+    /// Sets the current or maximum memory. Refused on a read-only connection.
     public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
         throw Self.denied("virDomainSetMemoryFlags")
     }
+    /// The number of vCPUs. Passed to the wrapped driver.
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
         try await base.vcpuCount(domain, flags: flags)
     }
+    /// Sets the number of vCPUs. Refused on a read-only connection.
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
         throw Self.denied("virDomainSetVcpusFlags")
     }
+    /// The domain's security labels. Passed to the wrapped driver.
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
         try await base.securityLabels(domain)
     }
+    /// Taint and deprecation messages. Passed to the wrapped driver.
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
         try await base.messages(domain, flags: flags)
     }
+    /// Domain statistics. Passed to the wrapped driver.
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)
         async throws -> [DomainStatsRecord] {
         try await base.allDomainStats(domains: domains, types: types, flags: flags)
     }
+    /// A new event subscription. Passed to the wrapped driver.
     public func events() -> AsyncStream<DomainEventRecord> { base.events() }
+    /// Opens the domain's console. Refused on a read-only connection.
     public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
         throw Self.denied("virDomainOpenConsole")
     }
+    /// Sends a QEMU monitor command. Refused on a read-only connection.
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainQemuMonitorCommand")
     }

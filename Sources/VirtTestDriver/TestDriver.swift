@@ -104,83 +104,116 @@ public final class TestDriver: HypervisorDriver {
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The capabilities XML.
     public func capabilities() async throws -> String { state.node.capabilitiesXML }
     /// Not provided by libvirt 9.0's test driver (NO_SUPPORT from libvirt's domain API).
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virConnectGetDomainCapabilities", domain: .domain)
     }
+    /// Facts about the host.
     public func nodeInfo() async throws -> NodeInfo { state.node.info }
     /// The sum of the cells' free memory in KiB, as the test driver reports it.
     public func nodeFreeMemory() async throws -> UInt64 { state.node.freeMemory }
+    /// The maximum number of vCPUs of a guest.
     public func maxVcpus(type: String?) async throws -> Int32 { 32 }
+    /// Whether the connection is secure.
     public func isSecure() async throws -> Bool { true }
+    /// The host's security model.
     public func securityModel() async throws -> SecurityModel { SecurityModel(model: "testSecurity", doi: "") }
 
     // MARK: Listing and lookup
 
+    /// The domains matching the filter flags.
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
         try await state.listAll(flags: flags)
     }
+    /// The ids of the running domains.
     public func listDomainIDs() async throws -> [Int32] { await state.listDomainIDs() }
+    /// The names of the inactive domains.
     public func listDefinedDomainNames() async throws -> [String] { await state.listDefinedNames() }
+    /// The number of running domains.
     public func numberOfDomains() async throws -> Int32 { await state.numberOfDomains() }
+    /// The number of inactive domains.
     public func numberOfDefinedDomains() async throws -> Int32 { await state.numberOfDefinedDomains() }
+    /// Finds a domain.
     public func lookupDomain(name: String) async throws -> DomainRef { try await state.lookup(name: name) }
+    /// Finds a domain.
     public func lookupDomain(id: Int32) async throws -> DomainRef { try await state.lookup(id: id) }
+    /// Finds a domain.
     public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { try await state.lookup(uuid: uuid) }
 
     // MARK: Definition
 
+    /// Defines or redefines a persistent domain.
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
         try await state.define(xml, flags: flags)
     }
+    /// Removes a persistent definition.
     public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
         try await state.undefine(domain, flags: flags)
     }
+    /// Creates and starts a transient domain.
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
         try await state.create(xml, flags: flags)
     }
 
     // MARK: Lifecycle
 
+    /// Starts an inactive domain.
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
         try await state.start(domain, flags: flags)
     }
+    /// Stops a domain at once.
     public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
         try await state.destroy(domain, flags: flags)
     }
+    /// Shuts a domain down.
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
         try await state.shutdown(domain, flags: flags)
     }
+    /// Reboots a domain.
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
         try await state.reboot(domain, flags: flags)
     }
+    /// Resets a domain.
     public func reset(_ domain: DomainRef) async throws { try await state.reset(domain) }
+    /// Pauses a domain.
     public func suspend(_ domain: DomainRef) async throws { try await state.suspend(domain) }
+    /// Resumes a paused domain.
     public func resume(_ domain: DomainRef) async throws { try await state.resume(domain) }
+    /// Saves a running domain to a file and stops it.
     public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try await state.save(domain, to: path, xml: xml, flags: flags)
     }
+    /// Starts a domain from a save file.
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try await state.restore(from: path, xml: xml, flags: flags)
     }
+    /// Saves a running domain to its managed image and stops it.
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
         try await state.managedSave(domain, flags: flags)
     }
+    /// Whether the domain has a managed save image.
     public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
         try await state.hasManagedSaveImage(domain)
     }
+    /// Removes the managed save image.
     public func managedSaveRemove(_ domain: DomainRef) async throws { try await state.managedSaveRemove(domain) }
 
     // MARK: Properties
 
+    /// Whether the domain starts with the host.
     public func autostart(_ domain: DomainRef) async throws -> Bool { try await state.autostart(domain) }
+    /// Sets whether the domain starts with the host.
     public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
         try await state.setAutostart(domain, enabled)
     }
+    /// The domain's state, memory, vCPUs and CPU time.
     public func info(_ domain: DomainRef) async throws -> DomainInfo { try await state.info(domain) }
+    /// The domain's state and reason.
     public func state(_ domain: DomainRef) async throws -> DomainStatus { try await state.state(domain) }
+    /// The domain XML.
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
         try await state.xmlDesc(domain, flags: flags)
     }
@@ -189,26 +222,35 @@ public final class TestDriver: HypervisorDriver {
         _ = try await state.isActive(domain)
         return "linux"
     }
+    /// Whether the domain is running.
     public func isActive(_ domain: DomainRef) async throws -> Bool { try await state.isActive(domain) }
+    /// Whether the domain is persistent.
     public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await state.isPersistent(domain) }
     /// Always false, as libvirt's test driver.
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
+    /// The maximum memory in KiB.
     public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.maxMemory(domain) }
+    /// Sets the current or maximum memory.
     public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
         try await state.setMemory(domain, kib: kib, flags: flags)
     }
+    /// The number of vCPUs.
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
         try await state.vcpuCount(domain, flags: flags)
     }
+    /// Sets the number of vCPUs.
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
         try await state.setVcpus(domain, count: count, flags: flags)
     }
+    /// The domain's security labels.
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
         try await state.securityLabels(domain)
     }
+    /// Taint and deprecation messages.
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
         try await state.messages(domain, flags: flags)
     }
+    /// Domain statistics.
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)
         async throws -> [DomainStatsRecord] {
         try await state.allDomainStats(domains: domains, types: types, flags: flags)
