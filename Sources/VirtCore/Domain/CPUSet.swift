@@ -4,8 +4,8 @@ public struct CPUSet: Sendable, Hashable, CustomStringConvertible {
     /// The CPU numbers, ascending, without duplicates.
     public private(set) var cpus: [UInt32]
 
-    /// The largest CPU number libvirt accepts in a domain cpuset (`VIR_DOMAIN_CPUMASK_LEN - 1`).
-    public static let maxCPU: UInt32 = 8191
+    /// The largest CPU number accepted (libvirt 9.0 grows its bitmaps as needed; this bounds memory use).
+    public static let maxCPU: UInt32 = 262_143
 
     public init<S: Sequence>(_ cpus: S) where S.Element == UInt32 {
         self.cpus = Array(Set(cpus)).sorted()
@@ -35,8 +35,8 @@ public struct CPUSet: Sendable, Hashable, CustomStringConvertible {
                 set.remove(lo)
             } else {
                 for c in lo...hi { set.insert(c) }
-                sawItem = true
             }
+            sawItem = true
         }
         guard sawItem else { throw fail }
         cpus = set.sorted()

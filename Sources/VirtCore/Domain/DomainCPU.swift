@@ -142,7 +142,12 @@ extension CPUDefinition {
         if let m = el.child("model") {
             let name = m.text.trimmingSpaces
             c.model = name.isEmpty ? nil : name
-            if let f: Fallback = try m.enumAttr("fallback") { c.fallback = f }
+            if let f = m.attr("fallback") {
+                guard let fb = Fallback(rawValue: f) else {
+                    throw VirtError.domainConfigUnsupported("Invalid fallback attribute", domain: .cpu)
+                }
+                c.fallback = fb
+            }
             c.vendorID = m.attr("vendor_id")
             if let v = c.vendorID, v.utf8.count != 12 {
                 throw VirtError(.xmlError, domain: .cpu, "XML error: vendor_id must be exactly 12 characters long")
@@ -150,14 +155,23 @@ extension CPUDefinition {
         }
         c.vendor = el.childText("vendor")
         if let t = el.child("topology") {
+            func nonZero(_ a: String) throws(VirtError) -> UInt32? {
+                guard let v = try t.uintAttr(a) else { return nil }
+                if v == 0 {
+                    let detail = "Invalid value for attribute '\(a)' in element 'topology': Zero is not permitted"
+                    throw VirtError(.xmlError, domain: .xml, "XML error: \(detail)", str1: "XML error: %s",
+                                    str2: detail)
+                }
+                return v
+            }
             func need(_ a: String) throws(VirtError) -> UInt32 {
-                guard let v = try t.uintAttr(a) else {
-                    throw VirtError(.xmlError, domain: .cpu, "XML error: Missing '\(a)' attribute in CPU topology")
+                guard let v = try nonZero(a) else {
+                    throw VirtError.xmlMissingAttribute(a, element: "topology")
                 }
                 return v
             }
             let sockets = try need("sockets")
-            let dies = try t.uintAttr("dies") ?? 1
+            let dies = try nonZero("dies") ?? 1
             let cores = try need("cores")
             let threads = try need("threads")
             c.topology = Topology(sockets: sockets, dies: dies, cores: cores, threads: threads)
@@ -182,14 +196,17 @@ extension CPUDefinition {
                 policy = pp
             }
             if c.features.contains(where: { $0.name == name }) {
-                throw VirtError.domainConfigUnsupported("CPU feature '\(name)' specified more than once",
-                                                        domain: .cpu)
+                throw VirtError(.xmlError, domain: .cpu, "XML error: CPU feature '\(name)' specified more than once")
             }
             c.features.append(Feature(policy: policy, name: name))
         }
         if let numa = el.child("numa") {
             for (i, cell) in numa.children("cell").enumerated() {
                 let id = try cell.uintAttr("id") ?? UInt32(i)
+                if id != UInt32(i) {
+                    throw VirtError.domainXMLError("Exactly one 'cell' element per guest NUMA cell allowed, "
+                        + "non-contiguous ranges or ranges not starting from 0 are not allowed")
+                }
                 let cpus = try cell.attr("cpus").map { s throws(VirtError) in try CPUSet(parsing: s) }
                 guard let mem = try MemoryUnit.parseAttribute(cell, "memory") else {
                     throw VirtError.domainXMLError("Missing 'memory' attribute in NUMA cell")

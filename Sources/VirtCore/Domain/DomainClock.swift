@@ -70,24 +70,14 @@ extension ClockConfig {
             if let adj = el.attr("adjustment") {
                 if adj == "reset" {
                     c.adjustmentReset = true
-                } else {
-                    guard let v = Int64(adj) else {
-                        throw VirtError.domainXMLError("unknown clock adjustment '\(adj)'")
-                    }
+                } else if let v = Int64(adj) {
                     c.basis = c.offset.rawValue
                     c.offset = .variable
                     c.adjustment = v
                 }
             }
         case .variable:
-            if let adj = el.attr("adjustment") {
-                guard let v = Int64(adj) else {
-                    throw VirtError.domainXMLError("unknown clock adjustment '\(adj)'")
-                }
-                c.adjustment = v
-            } else {
-                c.adjustment = 0
-            }
+            c.adjustment = el.attr("adjustment").flatMap { Int64($0) } ?? 0
             if let b = el.attr("basis") {
                 guard b == "utc" || b == "localtime" else {
                     throw VirtError.domainConfigUnsupported("unknown clock basis '\(b)'")
@@ -98,7 +88,7 @@ extension ClockConfig {
             }
         case .timezone:
             guard let tz = el.attr("timezone") else {
-                throw VirtError.domainXMLError("missing 'timezone' attribute for clock with offset='timezone'")
+                throw VirtError.domainInternal("missing 'timezone' attribute for clock with offset='timezone'")
             }
             c.timezone = tz
         case .absolute:

@@ -28,6 +28,7 @@ extension DomainDefinition {
                             str1: "missing name information")
         }
         let name = nameEl.text
+        if name.contains("/") { throw VirtError.domainXMLError("name \(name) cannot contain '/'") }
         let uuid: VirtUUID
         if let u = root.child("uuid") {
             guard let parsed = VirtUUID(string: u.text) else {
@@ -90,12 +91,15 @@ extension DomainDefinition {
             if let p: VCPUPlacement = try v.enumAttr("placement") { def.vcpuPlacement = p }
             if let cs = v.attr("cpuset") {
                 let set = try CPUSet(parsing: cs)
+                if set.isEmpty {
+                    throw VirtError.domainConfigUnsupported("Invalid value of 'cpuset': \(cs)")
+                }
                 if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
             }
         }
         if let it = root.child("iothreads") {
             guard let n = parseUnsigned(it.text), n <= UInt64(UInt32.max) else {
-                throw VirtError.xmlInvalidValue(it.text, xpath: "./iothreads[1]")
+                throw VirtError.domainXMLError("invalid iothreads count '\(it.text)'")
             }
             def.iothreads = n > 0 ? UInt32(n) : nil
         }
@@ -109,6 +113,12 @@ extension DomainDefinition {
                 throw VirtError.domainConfigUnsupported("unknown \(element) action: \(v)")
             }
             return a
+        }
+        for (element, event) in [("on_poweroff", "poweroff"), ("on_reboot", "reboot")] {
+            if let v = root.child(element)?.text.trimmingSpaces, LifecycleAction(rawValue: v) == nil,
+               CrashAction(rawValue: v) != nil {
+                throw VirtError.domainConfigUnsupported("Lifecycle event '\(event)' doesn't support '\(v)' action")
+            }
         }
         def.onPoweroff = try action("on_poweroff", LifecycleAction.destroy)
         def.onReboot = try action("on_reboot", LifecycleAction.restart)
@@ -169,6 +179,10 @@ extension DomainDefinition {
                 "Memory size must be specified via <memory> or in the <numa> configuration")
         }
         if numaMemory > 0 && memory == 0 { memory = numaMemory }
+        if let mm = maxMemory, mm.size < memory {
+            throw VirtError.domainXMLError(
+                "maximum memory size must be equal or greater than the actual memory size")
+        }
         if currentMemory == 0 || currentMemory > memory { currentMemory = memory }
         // Automatic vCPU placement implies automatic memory placement (libvirt adds the numatune).
         if vcpuPlacement == .auto && !extraElements.contains(where: { $0.name == "numatune" }) {
@@ -182,7 +196,13 @@ extension DomainDefinition {
             }
             if cur == vcpus || cur == 0 { currentVcpus = nil }
         }
-        if vcpus == 0 {
+        let cells = cpu?.numaCells ?? []
+        let numaCPUs = cells.reduce(0) { $0 + ($1.cpus?.cpus.count ?? 0) }
+        if numaCPUs > Int(vcpus) {
+            throw VirtError.domainInternal("Number of CPUs in <numa> exceeds the <vcpu> count")
+        }
+        let maxID = cells.compactMap { $0.cpus?.cpus.last }.max() ?? 0
+        if maxID >= vcpus {
             throw VirtError.domainInternal("CPU IDs in <numa> exceed the <vcpu> count")
         }
         if perDeviceBootOrder && !os.bootDevices.isEmpty {

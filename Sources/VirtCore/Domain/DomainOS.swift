@@ -159,7 +159,7 @@ extension OSConfig {
         }
         if let fw = os.attr("firmware") {
             guard fw == "efi" || fw == "bios" else {
-                throw VirtError.xmlInvalidAttribute("firmware", element: "os", value: fw)
+                throw VirtError.domainXMLError("unknown firmware value \(fw)")
             }
             c.firmware = fw
         }
@@ -246,7 +246,8 @@ extension OSConfig {
                 menu.enable = try m.yesNoAttr("enable")
                 if let t = m.attr("timeout") {
                     guard let v = UInt32(t), v <= 65535 else {
-                        throw VirtError.domainXMLError("invalid value for boot menu timeout, must be in range [0,65535]")
+                        throw VirtError.domainConfigUnsupported(
+                            "invalid value for boot menu timeout, must be in range [0,65535]")
                     }
                     menu.timeout = v
                 }
@@ -257,7 +258,7 @@ extension OSConfig {
                 bios.useSerial = try b.yesNoAttr("useserial")
                 if let t = b.attr("rebootTimeout") {
                     guard let v = Int32(t), v >= -1, v <= 65535 else {
-                        throw VirtError.domainXMLError(
+                        throw VirtError.domainConfigUnsupported(
                             "invalid value for rebootTimeout, must be in range [-1,65535]")
                     }
                     bios.rebootTimeout = v
@@ -268,7 +269,7 @@ extension OSConfig {
         if let s = os.child("smbios") {
             guard let m = s.attr("mode") else { throw VirtError.domainXMLError("missing smbios mode") }
             guard let mode = SMBIOSMode(rawValue: m) else {
-                throw VirtError.domainXMLError("unknown smbios mode '\(m)'")
+                throw VirtError.domainConfigUnsupported("unknown smbios mode '\(m)'")
             }
             c.smbiosMode = mode
         }

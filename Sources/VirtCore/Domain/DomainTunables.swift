@@ -19,7 +19,7 @@ enum DomainTunables {
             var out = XMLElement(name: "memtune", line: el.line)
             for n in memtuneOrder {
                 guard let c = el.child(n) else { continue }
-                let kib = try MemoryUnit.parseElement(c, xpath: "./memtune[1]/\(n)[1]")
+                let kib = try MemoryUnit.parseElement(c, xpath: "./memtune/\(n)[1]")
                 // VIR_DOMAIN_MEMORY_PARAM_UNLIMITED and above mean "no limit": not written.
                 if kib >= 9_007_199_254_740_991 { continue }
                 out.children.append(.element(XMLElement(name: n, attributes: [("unit", "KiB")],
