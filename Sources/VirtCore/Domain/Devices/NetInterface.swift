@@ -27,6 +27,8 @@ public struct NetInterface: Sendable, Hashable {
     public var script: String?
     /// `<target dev='…'/>`: the host-side device name.
     public var targetDev: String?
+    /// `<target managed='yes|no'/>`: whether libvirt creates the tap device (ethernet).
+    public var targetManaged: Bool?
     /// `<model type='…'/>`, normalised to libvirt's spelling for well-known models.
     public var model: String?
     /// `<link state='up|down'/>`.
@@ -104,6 +106,7 @@ public struct NetInterface: Sendable, Hashable {
             throw DeviceError.xml("interface type='\(type.rawValue)' requires a 'source' element")
         }
         n.script = el.child("script")?.attr("path")
+        n.targetManaged = try el.child("target")?.yesNoAttr("managed")
         if let dev = el.child("target")?.attr("dev") {
             // Generated names are not kept in the persistent definition.
             let generated = ["vnet", "macvtap", "macvlan"].contains { dev.hasPrefix($0) }
@@ -198,7 +201,10 @@ public struct NetInterface: Sendable, Hashable {
                         for c in sourceChildren { w.libvirtStyle(c) }
                     }
                 case "script": if let script { w.empty("script", [("path", script)]) }
-                case "target": if let targetDev { w.empty("target", [("dev", targetDev)]) }
+                case "target":
+                    if targetDev != nil || targetManaged != nil {
+                        w.empty("target", [("dev", targetDev), ("managed", targetManaged.yesNo)])
+                    }
                 case "model": if let model { w.empty("model", [("type", model)]) }
                 case "driver": if let driver { w.libvirtStyle(driver) }
                 case "link": if let linkUp { w.empty("link", [("state", linkUp ? "up" : "down")]) }
