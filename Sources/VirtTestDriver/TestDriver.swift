@@ -96,13 +96,7 @@ public final class TestDriver: HypervisorDriver {
     public func hypervisorVersion() async throws -> UInt64 { 2 }
 
     /// The host name of the machine, as libvirt's `virGetHostname`.
-    public func hostname() async throws -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, buf.count - 1) == 0 else {
-            throw VirtError.systemError("failed to determine host name", errno: errno)
-        }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public func hostname() async throws -> String { try HostName.current() }
 
     /// The capabilities XML.
     public func capabilities() async throws -> String { state.node.capabilitiesXML }
