@@ -15,7 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/test-guest
-if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ]; then
+format=2  # bump when the guest's contents change, so cached guests are rebuilt
+if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ] \
+    && [ "$(cat "$out/FORMAT" 2>/dev/null)" = "$format" ]; then
     exit 0
 fi
 
@@ -122,13 +124,15 @@ powerbutton() {
     done
     return 1
 }
-if ev=$(powerbutton) && [ -c "/dev/input/$ev" ]; then
+# The event device is opened here, before the marker, so a press right after the marker is not lost.
+if ev=$(powerbutton) && [ -c "/dev/input/$ev" ] && exec 3<"/dev/input/$ev"; then
     (
-        dd if="/dev/input/$ev" of=/dev/null bs=24 count=1 2>/dev/null
+        dd of=/dev/null bs=24 count=1 <&3 2>/dev/null
         echo "SWIFTVIRT-GUEST-POWEROFF"
         sync
         poweroff -f
     ) &
+    exec 3<&-
 else
     echo "SWIFTVIRT-GUEST-NO-POWER-BUTTON"
 fi
@@ -148,4 +152,5 @@ mv "$work/initrd.img" "$out/initrd.img"
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 echo "console=ttyS0 panic=-1 quiet" >"$out/cmdline"
 echo "$kpkg" >"$out/VERSION"
+echo "$format" >"$out/FORMAT"
 echo "build-test-guest: built $out ($kpkg)" >&2
