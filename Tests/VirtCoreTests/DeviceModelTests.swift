@@ -149,4 +149,31 @@ import Testing
             """)
         #expect(Self.format(kept).contains("<parameters interfaceid='9663b59d-e15d-41ce-9c5e-0d1f166f14d8'/>"))
     }
+
+    @Test func singleDeviceParseAddRemove() throws {
+        let disk = try DomainDevice.parse("<disk type='file'><source file='/x.img'/><target dev='sdc'/></disk>")
+        #expect(disk.elementName == "disk")
+        #expect(disk.formatXML() == """
+            <disk type='file' device='disk'>
+              <source file='/x.img'/>
+              <target dev='sdc' bus='scsi'/>
+              <address type='drive' controller='0' bus='0' target='0' unit='2'/>
+            </disk>
+
+            """)
+        var d = try Self.devices("""
+            <disk type='file'><source file='/a'/><target dev='sda'/></disk>            <disk type='file'><source file='/b'/><target dev='sdd'/></disk>            <interface type='user'><mac address='52:54:00:00:00:09'/></interface>
+            """)
+        d.add(disk)
+        #expect(d.disks.map(\.target.dev) == ["sda", "sdc", "sdd"])
+        let nic = try DomainDevice.parse("<interface type='user'><mac address='52:54:00:00:00:09'/></interface>")
+        #expect(d.remove(nic) != nil)
+        #expect(d.interfaces.isEmpty)
+        #expect(d.remove(nic) == nil)
+        let byTarget = try DomainDevice.parse("<disk type='file'><source file='/other'/><target dev='sdd'/></disk>")
+        #expect(d.remove(byTarget) != nil)
+        #expect(d.disks.map(\.target.dev) == ["sda", "sdc"])
+        #expect(throws: VirtError.self) { _ = try DomainDevice.parse("<bogus/>") }
+        #expect(throws: VirtError.self) { _ = try DomainDevice.parse("<disk type='file'><source file='/a'/></disk>") }
+    }
 }
