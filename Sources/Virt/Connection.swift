@@ -97,9 +97,10 @@ public final class Connection: Sendable {
         Domain(connection: self, ref: try await driver.createXML(xml, flags: flags))
     }
 
-    /// Restores a domain from a save file.
+    /// Restores a domain from a save file. A relative path is taken from the current directory of this process,
+    /// as libvirt's client library does.
     public func restoreDomain(from path: String, xml: String? = nil, flags: SaveRestoreFlags = []) async throws {
-        try await driver.restore(from: path, xml: xml, flags: flags)
+        try await driver.restore(from: AbsolutePath.make(path), xml: xml, flags: flags)
     }
 
     /// Statistics of the domains matching `flags` (or of `domains`, when given), for the `types` groups (none: all

@@ -61,9 +61,10 @@ public struct Domain: Sendable, Hashable {
     /// Removes the persistent definition (a running domain becomes transient).
     public func undefine(flags: UndefineFlags = []) async throws { try await driver.undefine(ref, flags: flags) }
 
-    /// Saves the running domain's state to a file and stops it.
+    /// Saves the running domain's state to a file and stops it. A relative path is taken from the current
+    /// directory of this process, as libvirt's client library does.
     public func save(to path: String, xml: String? = nil, flags: SaveRestoreFlags = []) async throws {
-        try await driver.save(ref, to: path, xml: xml, flags: flags)
+        try await driver.save(ref, to: AbsolutePath.make(path), xml: xml, flags: flags)
     }
     /// Saves the running domain's state to a managed image and stops it; the next start restores it.
     public func managedSave(flags: SaveRestoreFlags = []) async throws {

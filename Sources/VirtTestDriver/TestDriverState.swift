@@ -69,6 +69,14 @@ actor TestDriverState {
         if !obj.isActive { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
     }
 
+    /// libvirt's API-layer check shared by save, restore and managed save.
+    private static func checkRunningPaused(_ flags: SaveRestoreFlags) throws(VirtError) {
+        if flags.contains(.running) && flags.contains(.paused) {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive")
+        }
+    }
+
     private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws(VirtError) {
         let bad = flags & ~allowed
         if bad != 0 {
@@ -285,6 +293,7 @@ actor TestDriverState {
     }
 
     func save(_ ref: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) throws(VirtError) {
+        try Self.checkRunningPaused(flags)
         try Self.checkFlags(flags.rawValue, allowed: 0, "testDomainSaveFlags")
         if xml != nil {
             throw VirtError(.argumentUnsupported, domain: .test, "argument unsupported: xml modification unsupported")
@@ -299,6 +308,7 @@ actor TestDriverState {
     }
 
     func restore(from path: String, xml: String?, flags: SaveRestoreFlags) throws(VirtError) {
+        try Self.checkRunningPaused(flags)
         try Self.checkFlags(flags.rawValue, allowed: 0, "testDomainRestoreFlags")
         if xml != nil {
             throw VirtError(.argumentUnsupported, domain: .test, "argument unsupported: xml modification unsupported")
@@ -312,6 +322,7 @@ actor TestDriverState {
     }
 
     func managedSave(_ ref: DomainRef, flags: SaveRestoreFlags) throws(VirtError) {
+        try Self.checkRunningPaused(flags)
         try Self.checkFlags(flags.rawValue, allowed: 1 | 2 | 4, "testDomainManagedSave")
         var obj = try table.object(ref)
         try requireActive(obj)

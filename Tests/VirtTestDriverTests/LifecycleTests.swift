@@ -216,6 +216,12 @@ import Testing
                                       "saving domain 'test' to '\(bad)': open failed: No such file or directory") {
                 try await t.save(to: bad)
             }
+            // Relative paths are made absolute against the current directory before reaching the driver.
+            let cwd = FileManager.default.currentDirectoryPath
+            await Support.expectError(.systemError, .test,
+                                      "cannot read domain image '\(cwd)/no-such-image.save': No such file or directory") {
+                try await c.restoreDomain(from: "no-such-image.save")
+            }
             let garbage = dir.appendingPathComponent("garbage").path
             try Data("NotAGuestMagic\0\0\0\0\0".utf8).write(to: URL(fileURLWithPath: garbage))
             await Support.expectError(.internalError, .test, "internal error: mismatched header magic") {
