@@ -98,6 +98,7 @@ import Testing
         #expect(live.serials[0].source.path == "/dev/pts/4")
         #expect(Self.format(live, inactive: false).contains("<source path='/dev/pts/4'/>"))
         #expect(!Self.format(live, inactive: true).contains("/dev/pts/4"))
+        #expect(Self.format(live, inactive: false).contains("<console type='pty' tty='/dev/pts/4'>"))
     }
 
     @Test func formatIsStable() throws {

@@ -243,7 +243,10 @@ public struct CharDevice: Sendable, Hashable {
     }
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
-        w.element(kind.rawValue, [("type", source.type.rawValue)]) { w in
+        // Live XML names a console's pty in a `tty` attribute too (libvirt's "tty compat").
+        let tty = kind == .console && targetPort == 0 && source.type == .pty && !options.inactive
+            ? source.path : nil
+        w.element(kind.rawValue, [("type", source.type.rawValue), ("tty", tty)]) { w in
             source.format(into: &w, options: options)
             switch kind {
             case .channel:
