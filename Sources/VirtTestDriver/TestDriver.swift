@@ -259,5 +259,8 @@ public final class TestDriver: HypervisorDriver {
 
     /// A new subscription to every domain event of this connection's hypervisor; it ends when the connection
     /// closes.
-    public func events() -> AsyncStream<DomainEventRecord> { bus.subscribe() }
+    public func events() -> AsyncStream<DomainEventRecord> {
+        if closed.withLock({ $0 }) { return AsyncStream { $0.finish() } }
+        return bus.subscribe()
+    }
 }

@@ -71,6 +71,15 @@ import Testing
         #expect(kinds == [.lifecycle(.suspended(.paused))])
     }
 
+    @Test func eventsOfAClosedConnectionEndAtOnce() async throws {
+        let c = try await Support.freshConnection()
+        await c.close()
+        await c.close()
+        var n = 0
+        for await _ in c.events() { n += 1 }
+        #expect(n == 0)
+    }
+
     @Test func handleRefreshAndStart() async throws {
         let c = try await Support.freshConnection()
         defer { Task { await c.close() } }

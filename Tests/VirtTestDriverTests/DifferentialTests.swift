@@ -171,6 +171,7 @@ import Testing
         .defineXML("test", xml: "<domain type='test'><name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>"
             + "<memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"),
         .shutdown("test"), .start("test", flags: 0),
+        .defineXML("bad", xml: ""), .create("bad", uuid: "not-a-uuid", memory: 1),
         .defineXML("bad", xml: "<domain type='test'><name>bad&#10;x</name><memory>1024</memory>"
             + "<os><type>hvm</type></os></domain>"),
         .defineXML("bad", xml: "<domain type='test'><name>bad</name><os><type>hvm</type></os></domain>"),
