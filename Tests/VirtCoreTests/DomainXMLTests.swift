@@ -174,3 +174,26 @@ import Testing
         #expect(again.formatXML() == once)
     }
 }
+
+extension DomainXMLTests {
+    @Test func typedTuningValues() throws {
+        var d = try Self.parse("<memory>1048576</memory><vcpu>2</vcpu><memtune><hard_limit unit='G'>1</hard_limit>"
+            + "</memtune><memoryBacking><hugepages><page size='2' unit='M'/></hugepages></memoryBacking>"
+            + "<cputune><vcpupin vcpu='1' cpuset='0,1'/><shares>10</shares></cputune>"
+            + "<os><type>hvm</type></os>")
+        #expect(d.memtune?.hardLimit == 1_048_576)
+        #expect(d.memoryBacking?.pages.first?.size == 2048)
+        #expect(d.cputune?.shares == 10)
+        #expect(d.cputune?.vcpuPins.first?.cpuset.description == "0-1")
+        var nt = NUMATune()
+        nt.mode = "strict"
+        nt.nodeset = try CPUSet(parsing: "0")
+        d.numatune = nt
+        d.iothreadIDs = [IOThreadID(id: 1)]
+        d.iothreads = 1
+        let xml = d.formatXML()
+        #expect(xml.contains("  <iothreads>1</iothreads>\n  <iothreadids>\n    <iothread id='1'/>\n  </iothreadids>\n"
+            + "  <cputune>\n    <shares>10</shares>\n    <vcpupin vcpu='1' cpuset='0-1'/>\n  </cputune>\n"
+            + "  <numatune>\n    <memory mode='strict' nodeset='0'/>\n  </numatune>\n"))
+    }
+}

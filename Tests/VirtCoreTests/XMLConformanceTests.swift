@@ -336,3 +336,26 @@ extension XMLConformanceTests {
             + deviceDiffs.joined(separator: " "))
     }
 }
+
+extension XMLConformanceTests {
+    /// The typed views of kept tuning elements read and write the same canonical XML.
+    @Test func typedTuningViewsRoundTrip() throws {
+        var checked = 0
+        for c in try Self.cases() {
+            guard case .success = Self.ours(c), var def = try? DomainDefinition.parse(c.text) else { continue }
+            def.applyDefaults(for: .test)
+            let before = def.formatXML()
+            if def.memtune != nil || def.memoryBacking != nil || def.numatune != nil || def.cputune != nil
+                || !def.iothreadIDs.isEmpty {
+                checked += 1
+            }
+            def.memtune = def.memtune
+            def.memoryBacking = def.memoryBacking
+            def.numatune = def.numatune
+            def.cputune = def.cputune
+            def.iothreadIDs = def.iothreadIDs
+            #expect(def.formatXML() == before, "\(c.id):\n\(Self.diff(before, def.formatXML()))")
+        }
+        #expect(checked >= 8)
+    }
+}

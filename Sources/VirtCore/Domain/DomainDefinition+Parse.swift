@@ -184,6 +184,17 @@ extension DomainDefinition {
                 "maximum memory size must be equal or greater than the actual memory size")
         }
         if currentMemory == 0 || currentMemory > memory { currentMemory = memory }
+        // iothreadids: as many as <iothreads> says, missing ids filled with the lowest unused numbers.
+        var ids = iothreadIDs
+        if !ids.isEmpty {
+            var next: UInt32 = 1
+            while ids.count < Int(iothreads ?? 0) {
+                while ids.contains(where: { $0.id == next }) { next += 1 }
+                ids.append(IOThreadID(id: next))
+            }
+            iothreadIDs = ids
+            iothreads = max(iothreads ?? 0, UInt32(ids.count))
+        }
         // Automatic vCPU placement implies automatic memory placement (libvirt adds the numatune).
         if vcpuPlacement == .auto && !extraElements.contains(where: { $0.name == "numatune" }) {
             let mem = XMLElement(name: "memory", attributes: [("mode", "strict"), ("placement", "auto")])
