@@ -17,22 +17,28 @@ public final class TestDriver: HypervisorDriver {
     /// The URI this connection was opened with.
     public let uri: String
     let state: TestDriverState
-    private let isDefault: Bool
+    /// The registry the state was taken from (`test:///default` only).
+    private let registry: SharedStateRegistry?
     private let bus: EventBus<DomainEventRecord>
     private let token: Int
     private let closed = Mutex(false)
 
-    private init(uri: String, state: TestDriverState, isDefault: Bool, token: Int,
+    private init(uri: String, state: TestDriverState, registry: SharedStateRegistry?, token: Int,
                  bus: EventBus<DomainEventRecord>) {
         self.uri = uri
         self.state = state
-        self.isDefault = isDefault
+        self.registry = registry
         self.token = token
         self.bus = bus
     }
 
     /// Opens the test driver for `test:///default` or `test:///path/to/node.xml`.
     public static func open(_ uri: ConnectionURI) async throws -> TestDriver {
+        try await open(uri, registry: TestDriverRegistry.default)
+    }
+
+    /// Opens the test driver, taking the `test:///default` state from `registry`.
+    static func open(_ uri: ConnectionURI, registry: SharedStateRegistry) async throws -> TestDriver {
         let path = uri.path
         if path.isEmpty || path == "/" {
             throw VirtError(.invalidArg, domain: .test,
@@ -41,13 +47,14 @@ public final class TestDriver: HypervisorDriver {
         let state: TestDriverState
         let isDefault = path == "/default"
         if isDefault {
-            state = try TestDriverRegistry.default.acquire()
+            state = try registry.acquire()
         } else {
             state = try TestDriverState.load(path: path)
         }
         let bus = EventBus<DomainEventRecord>()
         let token = await state.register(bus)
-        return TestDriver(uri: uri.original, state: state, isDefault: isDefault, token: token, bus: bus)
+        return TestDriver(uri: uri.original, state: state, registry: isDefault ? registry : nil, token: token,
+                          bus: bus)
     }
 
     /// Opens a connection on a fresh `test:///default` state of its own, not shared with other connections
@@ -56,7 +63,7 @@ public final class TestDriver: HypervisorDriver {
         let state = try TestDriverState.makeDefault()
         let bus = EventBus<DomainEventRecord>()
         let token = await state.register(bus)
-        return TestDriver(uri: "test:///default", state: state, isDefault: false, token: token, bus: bus)
+        return TestDriver(uri: "test:///default", state: state, registry: nil, token: token, bus: bus)
     }
 
     /// Closes the connection: its event subscriptions end, and the last `test:///default` connection frees the
@@ -70,7 +77,7 @@ public final class TestDriver: HypervisorDriver {
         if wasClosed { return }
         await state.unregister(token)
         bus.finishAll()
-        if isDefault { TestDriverRegistry.default.release(state) }
+        registry?.release(state)
     }
 
     /// A connection dropped without `close()` still releases what it holds.
@@ -85,7 +92,7 @@ public final class TestDriver: HypervisorDriver {
         let state = state
         let token = token
         Task { await state.unregister(token) }
-        if isDefault { TestDriverRegistry.default.release(state) }
+        registry?.release(state)
     }
 
     // MARK: Host

@@ -78,16 +78,35 @@ import Testing
         #expect(try await c.domainStats(flags: .inactive).isEmpty)
     }
 
+    /// Connections to test:///default share one state (through a private registry here, so that the
+    /// process-wide state other suites use is left alone) and see each other's events; the last close frees it.
     @Test func defaultConnectionsShareStateUntilLastClose() async throws {
-        let name = "shared-\(UUID().uuidString.prefix(8))"
-        let a = try await Connection.open("test:///default")
-        let b = try await Connection.open("test:///default")
+        let registry = SharedStateRegistry(make: TestDriverState.makeDefault)
+        let uri = try ConnectionURI(parsing: "test:///default")
+        let a = Connection(driver: try await TestDriver.open(uri, registry: registry))
+        let b = Connection(driver: try await TestDriver.open(uri, registry: registry))
+        #expect(registry.references == 2)
         var events = EventReader(b.events())
-        _ = try await a.defineDomain(xml: Support.domainXML(name))
+        _ = try await a.defineDomain(xml: Support.domainXML("shared"))
         let e = await events.next()
-        #expect(e?.0 == .defined && e?.2 == name)
-        #expect(try await b.lookupDomain(name: name).name == name)
-        try await b.lookupDomain(name: name).undefine()
+        #expect(e?.0 == .defined && e?.2 == "shared")
+        #expect(try await b.lookupDomain(name: "shared").name == "shared")
+        await a.close()
+        #expect(registry.references == 1)
+        #expect(try await b.lookupDomain(name: "shared").name == "shared")
+        await b.close()
+        #expect(registry.references == 0)
+        let c = Connection(driver: try await TestDriver.open(uri, registry: registry))
+        await Support.expectError(.noDomain, .test, "Domain not found") { _ = try await c.lookupDomain(name: "shared") }
+        await c.close()
+    }
+
+    /// test:///default connections of the process share the registry's state.
+    @Test func processWideDefaultIsShared() async throws {
+        let uri = try ConnectionURI(parsing: "test:///default")
+        let a = try await TestDriver.open(uri)
+        let b = try await TestDriver.open(uri)
+        #expect(a.state === b.state)
         await a.close()
         await b.close()
     }
