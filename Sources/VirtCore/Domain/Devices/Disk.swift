@@ -266,6 +266,10 @@ public struct Disk: Sendable, Hashable {
         "read_iops_sec_max_length", "write_iops_sec_max_length",
     ]
 
+    /// libvirt's order of the children of a disk `<source>` (after the hosts).
+    static let sourceChildOrder = ["host", "snapshot", "config", "ssl", "cookies", "readahead", "timeout", "auth",
+                                   "encryption", "reservations", "initiator", "address", "slices", "seclabel"]
+
     static let known: Set<String> = ["driver", "source", "target", "readonly", "shareable", "transient", "serial",
                                      "wwn", "vendor", "product", "boot", "alias", "address", "acpi", "rom"]
 
@@ -285,6 +289,8 @@ public struct Disk: Sendable, Hashable {
                 }
                 source.networkProtocol = proto
                 source.name = s.attr("name")
+                // An iSCSI target without a LUN means LUN 0.
+                if proto == .iscsi, let n = source.name, !n.contains("/") { source.name = n + "/0" }
                 source.tls = try s.yesNoAttr("tls")
                 source.query = s.attr("query")
                 for h in s.children("host") {
@@ -311,7 +317,10 @@ public struct Disk: Sendable, Hashable {
             }
             source.startupPolicy = s.attr("startupPolicy")
             // libvirt 9.0 does not know `<reconnect>` for disk sources and drops it.
-            source.extraChildren = s.elements(notIn: ["host", "reconnect"])
+            source.extraChildren = s.reorderingChildren(Disk.sourceChildOrder).elements(notIn: ["host", "reconnect"])
+            if source.networkProtocol != .https && source.networkProtocol != .ftps {
+                source.extraChildren.removeAll { $0.name == "ssl" }
+            }
         }
         let t = el.child("target")
         guard let dev = t?.attr("dev") else {
@@ -410,7 +419,7 @@ public struct Disk: Sendable, Hashable {
                            ("rawio", rawio.yesNo), ("sgio", sgio), ("snapshot", snap)]) { w in
             driver.format(into: &w)
             for e in extra where e.name == "auth" { w.libvirtStyle(e) }
-            formatSource(into: &w)
+            formatSource(into: &w, options: options)
             for name in ["backingStore", "geometry", "blockio", "mirror"] {
                 for e in extra where e.name == name { w.libvirtStyle(e) }
             }
@@ -431,7 +440,7 @@ public struct Disk: Sendable, Hashable {
         }
     }
 
-    func formatSource(into w: inout XMLWriter) {
+    func formatSource(into w: inout XMLWriter, options: DomainFormatOptions) {
         guard !source.isEmpty || source.startupPolicy != nil else { return }
         var attrs: [(String, String?)] = []
         switch type {
@@ -450,7 +459,8 @@ public struct Disk: Sendable, Hashable {
                 w.empty("host", [("name", h.name), ("port", h.port),
                                  ("transport", h.transport == .tcp ? nil : h.transport?.rawValue), ("socket", h.socket)])
             }
-            for e in source.extraChildren { w.libvirtStyle(e) }
+            // Cookies may hold credentials: only written with --security-info.
+            for e in source.extraChildren where e.name != "cookies" || options.secure { w.libvirtStyle(e) }
         }
     }
 }

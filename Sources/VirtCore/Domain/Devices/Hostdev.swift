@@ -86,6 +86,8 @@ public struct GenericDevice: Sendable, Hashable {
             e.children = e.children.map { c in
                 guard case .element(var u) = c, u.name == "usbdev" else { return c }
                 u = u.reorderingAttributes(["class", "vendor", "product", "version", "allow"])
+                // -1 means "any" and is not written.
+                u.attributes = u.attributes.filter { $0.value != "-1" }
                 u.attributes = u.attributes.map { a in
                     switch a.name {
                     case "vendor", "product":
