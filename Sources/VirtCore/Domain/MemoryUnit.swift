@@ -53,7 +53,12 @@ public enum MemoryUnit {
     public static func kibibytes(_ value: UInt64, unit: String?, limit: UInt64 = maxBytes) throws(VirtError)
         -> UInt64 {
         let bytes = try scale(value, unit: unit, defaultScale: 1024, limit: limit)
-        return bytes / 1024 + (bytes % 1024 == 0 ? 0 : 1)
+        let kib = bytes / 1024 + (bytes % 1024 == 0 ? 0 : 1)
+        if kib >= limit / 1024 + (limit % 1024 == 0 ? 0 : 1) {
+            throw VirtError(.overflow, domain: .domain, "numerical overflow: size value too large",
+                            str1: "numerical overflow: %s", str2: "size value too large")
+        }
+        return kib
     }
 
     /// Reads a scaled size element such as `<memory unit='MiB'>512</memory>` and returns KiB.
