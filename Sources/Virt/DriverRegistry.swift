@@ -1,3 +1,4 @@
+import VirtQEMU
 import VirtRPC
 import VirtTestDriver
 
@@ -27,6 +28,8 @@ enum DriverRegistry {
         switch uri.driver {
         case "test":
             return try await TestDriver.open(uri)
+        case "qemu":
+            return try await QEMUDriver.open(uri)
         default:
             throw VirtError(.noConnect, "no connection driver available for \(uri.original)")
         }

@@ -1,0 +1,324 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a domain was started (DESIGN.md: the start kind travels from the API into process start).
+public enum QEMUStartKind: String, Sendable, Codable {
+    case coldBoot, restore, incomingMigration
+}
+
+/// The runtime state written to the status file on every change.
+public struct QEMUDomainStatus: Sendable, Codable, Hashable {
+    public var id: Int32
+    public var pid: Int32
+    public var monitorPath: String
+    public var startKind: QEMUStartKind
+    public var state: Int32
+    public var reason: Int32
+    /// The running job, if any (libvirt's job name), e.g. "destroy".
+    public var job: String?
+}
+
+/// One domain of the QEMU driver: its definitions, its state, and while it runs its QEMU process and monitor.
+///
+/// Lifecycle operations are jobs: one at a time per domain (libvirt's job model); state queries never wait.
+actor QEMUDomainObject {
+    let uuid: VirtUUID
+    var name: String { definition.name }
+    /// The persistent (or, for a transient domain, the only) definition.
+    var definition: DomainDefinition
+    /// The definition the running QEMU was started from.
+    var liveDefinition: DomainDefinition?
+    var persistent: Bool
+    var status = DomainStatus.shutoff(.unknown)
+    var id: Int32 = -1
+
+    private let paths: QEMUDriverPaths
+    private let emit: @Sendable (DomainEventRecord) -> Void
+    private let onStopped: @Sendable (QEMUDomainObject) async -> Void
+    private var process: QEMUProcess?
+    private var monitor: QMPMonitor?
+    private var monitorPath = ""
+    private var startKind = QEMUStartKind.coldBoot
+    private var eventTask: Task<Void, Never>?
+    private var exitTask: Task<Void, Never>?
+    /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
+    private var stopReason: (ShutoffReason, StoppedDetail)?
+    private var jobActive: String?
+    private var jobWaiters: [CheckedContinuation<Void, Never>] = []
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
+         emit: @escaping @Sendable (DomainEventRecord) -> Void,
+         onStopped: @escaping @Sendable (QEMUDomainObject) async -> Void) {
+        self.uuid = definition.uuid
+        self.definition = definition
+        self.persistent = persistent
+        self.paths = paths
+        self.emit = emit
+        self.onStopped = onStopped
+    }
+
+    var ref: DomainRef { DomainRef(name: definition.name, uuid: uuid, id: id) }
+    var isActive: Bool { status.state.isActive }
+
+    func setDefinition(_ def: DomainDefinition, persistent: Bool) {
+        definition = def
+        self.persistent = persistent
+    }
+
+    func makeTransient() { persistent = false }
+
+    // MARK: Jobs
+
+    private func beginJob(_ name: String) async {
+        while jobActive != nil {
+            await withCheckedContinuation { jobWaiters.append($0) }
+        }
+        jobActive = name
+    }
+
+    private func endJob() {
+        jobActive = nil
+        let w = jobWaiters
+        jobWaiters = []
+        for c in w { c.resume() }
+    }
+
+    private func raise(_ e: LifecycleEvent) {
+        emit(DomainEventRecord(domain: ref, kind: .lifecycle(e)))
+    }
+
+    // MARK: Start
+
+    func start(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool) async throws(VirtError) {
+        await beginJob("start")
+        defer { endJob() }
+        guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
+        let def = definition
+        let libDir = paths.domainLibDir(id: newID, name: def.name)
+        try LinuxSys.mkdirs(libDir, mode: 0o750)
+        try LinuxSys.mkdirs(paths.stateDir)
+        try LinuxSys.mkdirs(paths.logDir)
+        monitorPath = libDir + "/monitor.sock"
+        var cl = QEMUCommandLine(definition: def, capabilities: capabilities)
+        cl.monitorFD = QEMULauncher.monitorFD
+        let args = try cl.arguments()
+        let spec = ProcessLaunchSpec(
+            binary: cl.emulator, arguments: args, logPath: paths.logFile(def.name),
+            pidfilePath: paths.pidFile(def.name),
+            environment: ["HOME=\(libDir)", "XDG_DATA_HOME=\(libDir)/.local/share",
+                          "XDG_CACHE_HOME=\(libDir)/.cache", "XDG_CONFIG_HOME=\(libDir)/.config"])
+        let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
+        process = proc
+        monitor = mon
+        id = newID
+        startKind = .coldBoot
+        stopReason = nil
+        var live = def
+        if let m = def.os.machine { live.os.machine = capabilities.canonicalMachine(m) ?? m }
+        liveDefinition = live
+        status = .paused(.startingUp)
+        watch(proc, mon)
+        writeStatus()
+        if !paused {
+            do {
+                try await mon.execute("cont")
+            } catch {
+                _ = await proc.terminate(grace: .seconds(3))
+                await finishStop(.failed, .failed, emitEvent: false)
+                throw error
+            }
+            setRunning(.booted)
+            raise(.started(.booted))
+        } else {
+            raise(.started(.booted))
+            status = .paused(.user)
+            raise(.suspended(.paused))
+            writeStatus()
+        }
+    }
+
+    /// Running after `cont`: RESUMED/UNPAUSED once (the RESUME event may have done it first).
+    private func setRunning(_ reason: RunningReason) {
+        guard status.state == .paused else { return }
+        status = .running(reason)
+        raise(.resumed(.unpaused))
+        writeStatus()
+    }
+
+    private func watch(_ proc: QEMUProcess, _ mon: QMPMonitor) {
+        eventTask = Task { [weak self] in
+            for await ev in mon.events {
+                await self?.handle(ev)
+            }
+        }
+        exitTask = Task { [weak self] in
+            await proc.exitWaiter.wait()
+            await self?.processExited(proc)
+        }
+    }
+
+    private func handle(_ ev: QMPEvent) async {
+        switch ev.name {
+        case "RESUME":
+            setRunning(status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused)
+        case "STOP":
+            if status.state == .running {
+                status = .paused(.unknown)
+                raise(.suspended(.paused))
+                writeStatus()
+            }
+        case "SHUTDOWN":
+            // Our own destroy (SIGTERM makes QEMU report a host-signal shutdown) is not a shutdown.
+            // Nor is the second SHUTDOWN QEMU reports when we end it after a guest shutdown.
+            if stopReason != nil { return }
+            let guest = ev.data["guest"]?.boolValue == true
+            status = .shutdown(.user)
+            raise(.shutdown(guest ? .guest : .host))
+            stopReason = (.shutdown, .shutdown)
+            writeStatus()
+            // -no-shutdown keeps QEMU around; on_poweroff decides. Only destroy is implemented so far.
+            if let p = process {
+                Task { await p.terminate(grace: .seconds(10)) }
+            }
+        default:
+            break
+        }
+    }
+
+    private func processExited(_ proc: QEMUProcess) async {
+        guard process === proc else { return }
+        let (reason, detail) = stopReason ?? (.crashed, .failed)
+        if stopReason == nil {
+            proc.note("QEMU exited unexpectedly: \(proc.exitWaiter.result.map { "\($0)" } ?? "unknown")")
+        }
+        await finishStop(reason, detail, emitEvent: true)
+    }
+
+    private func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
+        guard let proc = process else { return }
+        process = nil
+        let mon = monitor
+        monitor = nil
+        await mon?.close()
+        eventTask?.cancel()
+        proc.note("shutting down, reason=\(DomainStatus.shutoff(reason).reasonStatusString)")
+        let oldRef = ref
+        status = .shutoff(reason)
+        id = -1
+        liveDefinition = nil
+        unlink(paths.statusFile(definition.name))
+        unlink(paths.statusXMLFile(definition.name))
+        unlink(paths.pidFile(definition.name))
+        unlink(monitorPath)
+        // A transient domain is removed before its STOPPED event is seen.
+        await onStopped(self)
+        if emitEvent {
+            emit(DomainEventRecord(domain: oldRef, kind: .lifecycle(.stopped(detail))))
+        }
+        let w = stopWaiters
+        stopWaiters = []
+        for c in w { c.resume() }
+    }
+
+    // MARK: Operations
+
+    func destroy(graceful: Bool) async throws(VirtError) {
+        await beginJob("destroy")
+        defer { endJob() }
+        guard let proc = process else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        stopReason = (.destroyed, .destroyed)
+        writeStatus(job: "destroy")
+        if graceful {
+            proc.signal(SIGTERM)
+            await proc.exitWaiter.wait()
+        } else {
+            await proc.terminate(grace: .seconds(10))
+        }
+        await finishStop(.destroyed, .destroyed, emitEvent: true)
+    }
+
+    private func requireMonitor() throws(VirtError) -> QMPMonitor {
+        guard let m = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        return m
+    }
+
+    func suspend() async throws(VirtError) {
+        await beginJob("suspend")
+        defer { endJob() }
+        let m = try requireMonitor()
+        if status.state == .paused { return }
+        try await m.execute("stop")
+        if status.state == .running {
+            status = .paused(.user)
+            raise(.suspended(.paused))
+            writeStatus()
+        } else if status.state == .paused {
+            status = .paused(.user)
+            writeStatus()
+        }
+    }
+
+    func resume() async throws(VirtError) {
+        await beginJob("resume")
+        defer { endJob() }
+        let m = try requireMonitor()
+        guard status.state == .paused else {
+            throw VirtError.operationInvalid("domain is not paused", domain: .qemu)
+        }
+        try await m.execute("cont")
+        setRunning(.unpaused)
+    }
+
+    func shutdown() async throws(VirtError) {
+        let m = try requireMonitor()
+        try await m.execute("system_powerdown")
+    }
+
+    func reset() async throws(VirtError) {
+        let m = try requireMonitor()
+        try await m.execute("system_reset")
+    }
+
+    func monitorCommand(_ json: String) async throws(VirtError) -> String {
+        let m = try requireMonitor()
+        return try await m.executeRaw(json)
+    }
+
+    /// Returns once the domain is shut off.
+    func waitStopped() async {
+        if !isActive { return }
+        await withCheckedContinuation { stopWaiters.append($0) }
+    }
+
+    func xml(inactive: Bool) -> String {
+        if !inactive, let live = liveDefinition {
+            return live.formatXML(DomainFormatOptions(inactive: false, id: id))
+        }
+        return definition.formatXML()
+    }
+
+    var pid: pid_t? { process?.pid }
+
+    // MARK: Status file
+
+    private func writeStatus(job: String? = nil) {
+        guard let proc = process else { return }
+        let st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
+                                  state: status.state.rawValue, reason: status.reason, job: job)
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        if let data = try? e.encode(st) {
+            try? LinuxSys.writeFileAtomically(paths.statusFile(definition.name), String(decoding: data, as: UTF8.self))
+        }
+        try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false))
+    }
+}

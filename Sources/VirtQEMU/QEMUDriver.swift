@@ -1,0 +1,337 @@
+import Foundation
+import Synchronization
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state of one QEMU driver instance (one root): the domain table, ids, events, capabilities.
+actor QEMUDriverState {
+    let paths: QEMUDriverPaths
+    let bus = EventBus<DomainEventRecord>()
+    let capabilities: QEMUCapabilitiesCache
+    private var domains: [VirtUUID: QEMUDomainObject] = [:]
+    private var nextID: Int32 = 1
+
+    init(paths: QEMUDriverPaths) {
+        self.paths = paths
+        self.capabilities = QEMUCapabilitiesCache(cacheDir: paths.cacheDir + "/capabilities",
+                                                  runDir: paths.libDir + "/probe")
+    }
+
+    /// Loads the persistent definitions from the config directory.
+    func loadConfigs() throws(VirtError) {
+        try LinuxSys.mkdirs(paths.configDir)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: paths.configDir)) ?? []
+        for file in names.sorted() where file.hasSuffix(".xml") {
+            guard let text = LinuxSys.readFile(paths.configDir + "/" + file),
+                  let def = try? DomainDefinition.parse(text) else { continue }
+            domains[def.uuid] = makeObject(def, persistent: true)
+        }
+    }
+
+    private func makeObject(_ def: DomainDefinition, persistent: Bool) -> QEMUDomainObject {
+        let bus = self.bus
+        return QEMUDomainObject(definition: def, persistent: persistent, paths: paths,
+                                emit: { bus.emit($0) },
+                                onStopped: { [weak self] obj in await self?.stopped(obj) })
+    }
+
+    /// A transient domain disappears when it stops.
+    private func stopped(_ obj: QEMUDomainObject) async {
+        if await !obj.persistent { domains.removeValue(forKey: obj.uuid) }
+    }
+
+    func allObjects() -> [QEMUDomainObject] { Array(domains.values) }
+
+    func object(_ ref: DomainRef) throws(VirtError) -> QEMUDomainObject {
+        guard let o = domains[ref.uuid] else {
+            throw VirtError.noDomain("no domain with matching uuid '\(ref.uuid)' (\(ref.name))", domain: .qemu)
+        }
+        return o
+    }
+
+    func find(name: String) async -> QEMUDomainObject? {
+        for o in domains.values where await o.name == name { return o }
+        return nil
+    }
+
+    func find(uuid: VirtUUID) -> QEMUDomainObject? { domains[uuid] }
+
+    func allocateID() -> Int32 {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    /// libvirt's define/create checks: a name belongs to one uuid and a uuid to one name.
+    func addOrUpdate(_ def: DomainDefinition, persistent: Bool, live: Bool) async throws(VirtError)
+        -> (QEMUDomainObject, updated: Bool) {
+        if let existing = domains[def.uuid] {
+            let oldName = await existing.name
+            if oldName != def.name {
+                throw VirtError.operationFailed(
+                    "domain '\(oldName)' already exists with uuid \(def.uuid)", domain: .qemu)
+            }
+            let active = await existing.isActive
+            if live && active {
+                throw VirtError.operationInvalid("domain '\(def.name)' is already active", domain: .qemu)
+            }
+            let wasPersistent = await existing.persistent
+            await existing.setDefinition(def, persistent: persistent || wasPersistent)
+            return (existing, true)
+        }
+        if let other = await find(name: def.name) {
+            throw VirtError.operationFailed(
+                "domain '\(def.name)' is already defined with uuid \(other.uuid)", domain: .qemu)
+        }
+        let obj = makeObject(def, persistent: persistent)
+        domains[def.uuid] = obj
+        return (obj, false)
+    }
+
+    func remove(_ uuid: VirtUUID) { domains.removeValue(forKey: uuid) }
+}
+
+/// The QEMU/KVM driver: `qemu:///embed?root=DIR` runs it in-process with every file under DIR, as libvirt's
+/// embed mode does. (`qemu:///system` is served by virtd.)
+public final class QEMUDriver: HypervisorDriver {
+    public let uri: String
+    let state: QEMUDriverState
+
+    private static let registry = Mutex<[String: QEMUDriverState]>([:])
+
+    private init(uri: String, state: QEMUDriverState) {
+        self.uri = uri
+        self.state = state
+    }
+
+    /// Opens `qemu:///embed?root=DIR`. Connections of one process to the same root share one driver state.
+    public static func open(_ uri: ConnectionURI) async throws -> QEMUDriver {
+        guard uri.path == "/embed" else {
+            throw VirtError(.noConnect, domain: .qemu,
+                            "no connection driver available for \(uri.original)")
+        }
+        guard let root = uri.queryValue("root"), root.hasPrefix("/") else {
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "invalid argument: root path must be absolute in \(uri.original)")
+        }
+        try LinuxSys.mkdirs(root)
+        let (state, fresh) = registry.withLock { r -> (QEMUDriverState, Bool) in
+            if let s = r[root] { return (s, false) }
+            let s = QEMUDriverState(paths: QEMUDriverPaths(root: root))
+            r[root] = s
+            return (s, true)
+        }
+        if fresh { try await state.loadConfigs() }
+        return QEMUDriver(uri: uri.original, state: state)
+    }
+
+    /// Opens a driver on `root` directly (for the daemon and tests).
+    public static func open(root: String) async throws -> QEMUDriver {
+        try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"))
+    }
+
+    // MARK: Host
+
+    public func hypervisorType() async throws -> String { "QEMU" }
+
+    public func hypervisorVersion() async throws -> UInt64 {
+        try await state.capabilities.capabilities(for: QEMUCommandLine.defaultEmulator).version.number
+    }
+
+    public func hostname() async throws -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Listing and lookup
+
+    public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
+        var out: [DomainRef] = []
+        for o in await state.allObjects() {
+            let active = await o.isActive
+            let persistent = await o.persistent
+            let st = await o.status.state
+            if flags.contains(.active) && !flags.contains(.inactive) && !active { continue }
+            if flags.contains(.inactive) && !flags.contains(.active) && active { continue }
+            if flags.contains(.persistent) && !flags.contains(.transient) && !persistent { continue }
+            if flags.contains(.transient) && !flags.contains(.persistent) && persistent { continue }
+            let stateFilter = flags.intersection([.running, .paused, .shutoff, .other])
+            if !stateFilter.isEmpty {
+                let match = (stateFilter.contains(.running) && st == .running)
+                    || (stateFilter.contains(.paused) && st == .paused)
+                    || (stateFilter.contains(.shutoff) && st == .shutoff)
+                    || (stateFilter.contains(.other) && ![.running, .paused, .shutoff].contains(st))
+                if !match { continue }
+            }
+            out.append(await o.ref)
+        }
+        return out.sorted { ($0.id, $0.name) < ($1.id, $1.name) }
+    }
+
+    public func lookupDomain(name: String) async throws -> DomainRef {
+        guard let o = await state.find(name: name) else {
+            throw VirtError.noDomain("no domain with matching name '\(name)'", domain: .qemu)
+        }
+        return await o.ref
+    }
+
+    public func lookupDomain(id: Int32) async throws -> DomainRef {
+        for o in await state.allObjects() where await o.id == id && id > 0 { return await o.ref }
+        throw VirtError.noDomain("no domain with matching id \(id)", domain: .qemu)
+    }
+
+    public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef {
+        guard let o = await state.find(uuid: uuid) else {
+            throw VirtError.noDomain("no domain with matching uuid '\(uuid)'", domain: .qemu)
+        }
+        return await o.ref
+    }
+
+    // MARK: Definition
+
+    private func parse(_ xml: String, validate: Bool) throws -> DomainDefinition {
+        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate))
+        guard def.type == "kvm" || def.type == "qemu" else {
+            throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
+        }
+        return def
+    }
+
+    public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
+        let def = try parse(xml, validate: flags.contains(.validate))
+        try LinuxSys.mkdirs(state.paths.configDir)
+        let (obj, updated) = try await state.addOrUpdate(def, persistent: true, live: false)
+        do {
+            try LinuxSys.writeFileAtomically(state.paths.configFile(def.name), def.formatXML())
+        } catch {
+            if !updated { await state.remove(def.uuid) }
+            throw error
+        }
+        let ref = await obj.ref
+        state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.defined(updated ? .updated : .added))))
+        return ref
+    }
+
+    public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
+        let obj = try await state.object(domain)
+        guard await obj.persistent else {
+            throw VirtError.operationInvalid("cannot undefine transient domain", domain: .qemu)
+        }
+        let name = await obj.name
+        unlink(state.paths.configFile(name))
+        let ref = await obj.ref
+        if await obj.isActive {
+            await obj.makeTransient()
+        } else {
+            await state.remove(obj.uuid)
+        }
+        state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.undefined(.removed))))
+    }
+
+    public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
+        let def = try parse(xml, validate: flags.contains(.validate))
+        let (obj, _) = try await state.addOrUpdate(def, persistent: false, live: true)
+        do {
+            try await startObject(obj, flags: flags)
+        } catch {
+            if await !obj.persistent { await state.remove(obj.uuid) }
+            throw error
+        }
+        return await obj.ref
+    }
+
+    // MARK: Lifecycle
+
+    private func startObject(_ obj: QEMUDomainObject, flags: CreateFlags) async throws {
+        let def = await obj.definition
+        let caps = try await state.capabilities.capabilities(for: def.devices.emulator ?? QEMUCommandLine.defaultEmulator)
+        if def.type == "kvm" && !caps.kvmAvailable {
+            throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)
+        }
+        try await obj.start(id: await state.allocateID(), capabilities: caps, paused: flags.contains(.startPaused))
+    }
+
+    public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
+        let obj = try await state.object(domain)
+        if await obj.isActive {
+            throw VirtError.operationInvalid("domain is already running", domain: .qemu)
+        }
+        try await startObject(obj, flags: flags)
+        return await obj.ref
+    }
+
+    public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
+        let obj = try await state.object(domain)
+        try await obj.destroy(graceful: flags.contains(.graceful))
+    }
+
+    public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
+        let obj = try await state.object(domain)
+        if !flags.isEmpty && !flags.contains(.acpiPowerButton) {
+            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: only ACPI shutdown is supported")
+        }
+        try await obj.shutdown()
+    }
+
+    public func reset(_ domain: DomainRef) async throws {
+        try await state.object(domain).reset()
+    }
+
+    public func suspend(_ domain: DomainRef) async throws {
+        try await state.object(domain).suspend()
+    }
+
+    public func resume(_ domain: DomainRef) async throws {
+        try await state.object(domain).resume()
+    }
+
+    // MARK: Properties
+
+    public func state(_ domain: DomainRef) async throws -> DomainStatus {
+        try await state.object(domain).status
+    }
+
+    public func info(_ domain: DomainRef) async throws -> DomainInfo {
+        let obj = try await state.object(domain)
+        let def = await obj.definition
+        return DomainInfo(state: await obj.status.state, maxMemory: def.memory, memory: def.currentMemory,
+                          vcpus: UInt16(def.currentVcpus ?? def.vcpus), cpuTime: 0)
+    }
+
+    public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
+        try await state.object(domain).xml(inactive: flags.contains(.inactive))
+    }
+
+    public func osType(_ domain: DomainRef) async throws -> String {
+        try await state.object(domain).definition.os.type
+    }
+
+    public func isActive(_ domain: DomainRef) async throws -> Bool { try await state.object(domain).isActive }
+    public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await state.object(domain).persistent }
+    public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
+    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.object(domain).definition.memory }
+
+    // MARK: Events, monitor
+
+    public func events() -> AsyncStream<DomainEventRecord> { state.bus.subscribe() }
+
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
+        guard flags == 0 else {
+            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: HMP passthrough is not supported")
+        }
+        return try await state.object(domain).monitorCommand(command)
+    }
+
+    /// The pid of a running domain's QEMU (for tests and the daemon).
+    public func pid(of domain: DomainRef) async throws -> pid_t? {
+        try await state.object(domain).pid
+    }
+
+    /// Returns once the domain is shut off.
+    public func waitStopped(_ domain: DomainRef) async throws {
+        try await state.object(domain).waitStopped()
+    }
+}

@@ -1,0 +1,26 @@
+/// Where the QEMU driver keeps its files, as libvirt's embed mode lays them out under one root.
+public struct QEMUDriverPaths: Sendable, Hashable {
+    public var root: String
+    /// Persistent domain definitions: `root/etc/qemu/NAME.xml`.
+    public var configDir: String { root + "/etc/qemu" }
+    /// Status files of running domains: `root/run/qemu/NAME.xml` and `NAME.status`.
+    public var stateDir: String { root + "/run/qemu" }
+    /// Per-domain logs: `root/log/qemu/NAME.log`.
+    public var logDir: String { root + "/log/qemu" }
+    /// Capabilities cache.
+    public var cacheDir: String { root + "/cache/qemu" }
+    /// Per-domain private directories (monitor socket, HOME of QEMU).
+    public var libDir: String { root + "/lib/qemu" }
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public func configFile(_ name: String) -> String { configDir + "/\(name).xml" }
+    public func statusXMLFile(_ name: String) -> String { stateDir + "/\(name).xml" }
+    public func statusFile(_ name: String) -> String { stateDir + "/\(name).status" }
+    public func pidFile(_ name: String) -> String { stateDir + "/\(name).pid" }
+    public func logFile(_ name: String) -> String { logDir + "/\(name).log" }
+    /// libvirt's `domain-ID-NAME` private directory.
+    public func domainLibDir(id: Int32, name: String) -> String { libDir + "/domain-\(id)-\(name)" }
+}
