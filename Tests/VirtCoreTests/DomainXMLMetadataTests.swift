@@ -32,11 +32,13 @@ import Testing
         ("get", 1, nil, nil, nil),
     ]
 
-    static func reference() throws -> (results: [String], xml: String) {
+    static func reference(defining xml: String? = nil, steps: [(String, Int32, String?, String?, String?)] = steps)
+        throws -> (results: [String], xml: String) {
         let script = """
             import json, sys, libvirt
             libvirt.registerErrorHandler(lambda c, e: None, None)
-            d = libvirt.open('test:///default').lookupByName('test')
+            conn = libvirt.open('test:///default')
+            d = conn.defineXML(sys.argv[2]) if len(sys.argv) > 2 else conn.lookupByName('test')
             C = libvirt.VIR_DOMAIN_AFFECT_CONFIG
             out = []
             for op, t, value, key, uri in json.loads(sys.argv[1]):
@@ -53,7 +55,7 @@ import Testing
         let stepsJSON = try JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1, $0.2 as Any, $0.3 as Any, $0.4 as Any] })
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, String(decoding: stepsJSON, as: UTF8.self)]
+        p.arguments = ["-c", script, String(decoding: stepsJSON, as: UTF8.self)] + (xml.map { [$0] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
@@ -90,5 +92,46 @@ import Testing
         }
         def.applyDefaults(for: .test)
         #expect(def.formatXML() == refXML)
+    }
+
+    @Test func metadataNamespacesDeclaredOnAncestors() throws {
+        let xml = """
+            <domain type='test' xmlns:app="http://app.org/">
+              <name>meta-ns</name>
+              <metadata xmlns:m="http://m.org/">
+                <app:foo attr="v"><app:bar/><m:in/></app:foo>
+                <m:x><m:y/></m:x>
+              </metadata>
+              <memory>1024</memory>
+              <os><type>hvm</type></os>
+            </domain>
+            """
+        let steps: [(String, Int32, String?, String?, String?)] = [
+            ("get", 2, nil, nil, "http://app.org/"),
+            ("get", 2, nil, nil, "http://m.org/"),
+            ("set", 2, "<new/>", "n", "http://m.org/"),
+            ("get", 2, nil, nil, "http://m.org/"),
+        ]
+        let (refResults, refXML) = try Self.reference(defining: xml, steps: steps)
+        var def = try DomainDefinition.parse(xml)
+        def.applyDefaults(for: .test)
+        var ours: [String] = []
+        for (op, t, value, key, uri) in steps {
+            let type = try #require(DomainMetadataType(rawValue: t))
+            do {
+                if op == "get" {
+                    ours.append("ok " + (try def.metadataValue(type, uri: uri)))
+                } else {
+                    try def.setMetadata(type, value: value, key: key, uri: uri)
+                    ours.append("ok")
+                }
+            } catch {
+                ours.append("\(error.code.rawValue) \(error.domain.rawValue) \(error.message)")
+            }
+        }
+        #expect(ours == refResults)
+        #expect(def.formatXML().replacingOccurrences(of: def.uuid.description, with: "U")
+            == refXML.replacingOccurrences(of: def.uuid.description, with: "U").replacing(
+                /<uuid>[0-9a-f-]+<\/uuid>/, with: "<uuid>U</uuid>"))
     }
 }

@@ -59,7 +59,7 @@ extension DomainDefinition {
             if !title.isEmpty { def.title = title }
         }
         if let d = root.child("description"), !d.text.isEmpty { def.description = d.text }
-        if let m = root.child("metadata") { def.metadata = sanitizeMetadata(m) }
+        if let m = root.child("metadata") { def.metadata = sanitizeMetadata(m, rootNamespaces: root.namespaces) }
 
         def.bootloader = root.child("bootloader")?.text
         def.bootloaderArgs = root.child("bootloader_args")?.text
@@ -234,19 +234,43 @@ extension DomainDefinition {
         return false
     }
 
-    /// libvirt keeps only namespaced elements in `<metadata>` and drops white-space-only text between them.
-    static func sanitizeMetadata(_ m: XMLElement) -> XMLElement {
+    /// libvirt keeps only namespaced elements in `<metadata>` (the first of each namespace) and drops
+    /// white-space-only text between them. Namespaces declared on `<domain>` and used inside are declared on
+    /// `<metadata>`, as libxml2 does when it copies the node.
+    static func sanitizeMetadata(_ m: XMLElement, rootNamespaces: [(prefix: String, href: String)] = [])
+        -> XMLElement {
         var out = XMLElement(name: "metadata", line: m.line)
+        out.namespaces = m.namespaces
         var seen = Set<String>()
         for c in m.children {
             guard case .element(let e) = c else { continue }
-            // An element needs a namespace; only the first element of each namespace is kept.
-            guard let ns = namespaceURI(of: e, inherited: m.namespaces) else { continue }
+            guard let ns = namespaceURI(of: e, inherited: m.namespaces + rootNamespaces) else { continue }
             if seen.contains(ns) { continue }
             seen.insert(ns)
+            // Declare on <metadata> the root's namespaces this subtree uses without declaring them.
+            var used: [String] = []
+            collectPrefixes(e, scope: [], into: &used)
+            for pfx in used where !out.namespaces.contains(where: { $0.prefix == pfx }) {
+                if let d = rootNamespaces.first(where: { $0.prefix == pfx }) { out.namespaces.append(d) }
+            }
             out.children.append(.element(stripBlanks(e)))
         }
         return out
+    }
+
+    /// Prefixes used by `e` and its descendants (elements and attributes) that they do not declare themselves.
+    static func collectPrefixes(_ e: XMLElement, scope: [String], into used: inout [String]) {
+        let here = scope + e.namespaces.map(\.prefix)
+        var prefixes: [String] = []
+        if let p = e.prefix { prefixes.append(p) }
+        for a in e.attributes {
+            if let colon = a.name.firstIndex(of: ":") {
+                let p = String(a.name[..<colon])
+                if p != "xmlns" && p != "xml" { prefixes.append(p) }
+            }
+        }
+        for p in prefixes where !here.contains(p) && !used.contains(p) { used.append(p) }
+        for k in e.elements { collectPrefixes(k, scope: here, into: &used) }
     }
 
     static func namespaceURI(of e: XMLElement, inherited: [(prefix: String, href: String)]) -> String? {

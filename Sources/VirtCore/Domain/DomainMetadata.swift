@@ -24,9 +24,16 @@ extension DomainDefinition {
                 throw VirtError(.invalidArg, domain: .domain, "uri in virDomainGetMetadata must not be NULL")
             }
             guard let m = metadata else { throw notFound }
-            for c in m.elements where Self.namespaceURI(of: c, inherited: []) == uri {
+            for c in m.elements where Self.namespaceURI(of: c, inherited: m.namespaces) == uri {
+                // As libxml2 copies the node: namespaces used but declared on <metadata> move onto it.
+                var e = c
+                var used: [String] = []
+                Self.collectPrefixes(c, scope: [], into: &used)
+                for pfx in used {
+                    if let d = m.namespaces.first(where: { $0.prefix == pfx }) { e.namespaces.append(d) }
+                }
                 var out = ""
-                XMLWriter.dump(Self.removingNamespace(c, uri: uri), indent: 0, into: &out)
+                XMLWriter.dump(Self.removingNamespace(e, uri: uri), indent: 0, into: &out)
                 if out.hasSuffix("\n") { out.removeLast() }
                 return out
             }
@@ -76,7 +83,7 @@ extension DomainDefinition {
                 newElement = e
             }
             m.children.removeAll { c in
-                if case .element(let e) = c { return Self.namespaceURI(of: e, inherited: []) == uri }
+                if case .element(let e) = c { return Self.namespaceURI(of: e, inherited: m.namespaces) == uri }
                 return false
             }
             if let newElement { m.children.append(.element(newElement)) }
