@@ -225,6 +225,69 @@ actor QEMUDomainObject {
         for c in w { c.resume() }
     }
 
+    // MARK: Reconnect
+
+    /// Takes over a QEMU that a previous daemon started (after a restart): attaches to the process by pid,
+    /// connects the monitor, and reads the state back from QEMU. When QEMU is gone (or not ours any more),
+    /// the domain is marked shut off (crashed) and false is returned.
+    func reconnect(_ st: QEMUDomainStatus, live: DomainDefinition?) async -> Bool {
+        let emulator = (live ?? definition).devices.emulator ?? QEMUCommandLine.defaultEmulator
+        let logPath = paths.logFile(definition.name)
+        let exe = QEMUProcess.executable(of: st.pid)
+        guard QEMUProcess.isAlive(st.pid), let exe, exe == emulator || exe.hasPrefix(emulator + " ") else {
+            QEMUProcess.appendNote(logPath, "reconnect: QEMU (pid \(st.pid)) is gone; marking the domain shut off")
+            removeStatusFiles(monitorPath: st.monitorPath)
+            status = .shutoff(.crashed)
+            return false
+        }
+        let proc = QEMUProcess.attach(pid: st.pid, logPath: logPath)
+        do {
+            let mon = try await QEMULauncher.reconnect(monitorPath: st.monitorPath, timeout: .seconds(10))
+            let qs = try await mon.execute("query-status")
+            process = proc
+            monitor = mon
+            monitorPath = st.monitorPath
+            id = st.id
+            startKind = st.startKind
+            liveDefinition = live ?? definition
+            let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
+            if qs["running"]?.boolValue == true {
+                status = saved.state == .running ? saved : .running(.unknown)
+            } else if saved.state == .paused {
+                status = saved
+            } else {
+                status = .paused(.unknown)
+            }
+            proc.note("reconnected to QEMU (pid \(st.pid)), state \(status.state.statusString)")
+            watch(proc, mon)
+            writeStatus()
+            return true
+        } catch {
+            proc.note("reconnect failed: \(error); killing QEMU")
+            await proc.terminate(grace: .seconds(3))
+            removeStatusFiles(monitorPath: st.monitorPath)
+            status = .shutoff(.crashed)
+            return false
+        }
+    }
+
+    /// Lets go of the running QEMU without stopping it, as a daemon that dies does (for tests).
+    func detach() async {
+        let mon = monitor
+        process = nil
+        monitor = nil
+        eventTask?.cancel()
+        exitTask?.cancel()
+        await mon?.close()
+    }
+
+    private func removeStatusFiles(monitorPath: String) {
+        unlink(paths.statusFile(definition.name))
+        unlink(paths.statusXMLFile(definition.name))
+        unlink(paths.pidFile(definition.name))
+        if !monitorPath.isEmpty { unlink(monitorPath) }
+    }
+
     // MARK: Operations
 
     func destroy(graceful: Bool) async throws(VirtError) {

@@ -31,6 +31,30 @@ actor QEMUDriverState {
         }
     }
 
+    /// Reconnects to every QEMU that still runs according to the status files; those that died while no
+    /// daemon watched are marked shut off (crashed).
+    func reconnectAll() async {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: paths.stateDir)) ?? []
+        for file in names.sorted() where file.hasSuffix(".status") {
+            let name = String(file.dropLast(".status".count))
+            guard let text = LinuxSys.readFile(paths.stateDir + "/" + file),
+                  let st = try? JSONDecoder().decode(QEMUDomainStatus.self, from: Data(text.utf8)) else { continue }
+            let live = LinuxSys.readFile(paths.statusXMLFile(name))
+                .flatMap { try? DomainDefinition.parse($0, options: DomainParseOptions(live: true)) }
+            var obj = await find(name: name)
+            if obj == nil, let live {
+                let o = makeObject(live, persistent: false)
+                domains[live.uuid] = o
+                obj = o
+            }
+            guard let obj else { continue }
+            nextID = max(nextID, st.id + 1)
+            if await !obj.reconnect(st, live: live), await !obj.persistent {
+                domains.removeValue(forKey: obj.uuid)
+            }
+        }
+    }
+
     private func makeObject(_ def: DomainDefinition, persistent: Bool) -> QEMUDomainObject {
         let bus = self.bus
         return QEMUDomainObject(definition: def, persistent: persistent, paths: paths,
@@ -123,8 +147,25 @@ public final class QEMUDriver: HypervisorDriver {
             r[root] = s
             return (s, true)
         }
-        if fresh { try await state.loadConfigs() }
+        if fresh {
+            try await state.loadConfigs()
+            await state.reconnectAll()
+        }
         return QEMUDriver(uri: uri.original, state: state)
+    }
+
+    /// Opens a driver state of its own on `root`, not shared with other connections of this process, as a
+    /// freshly started daemon would (reconnect tests).
+    static func openUnshared(root: String) async throws -> QEMUDriver {
+        let state = QEMUDriverState(paths: QEMUDriverPaths(root: root))
+        try await state.loadConfigs()
+        await state.reconnectAll()
+        return QEMUDriver(uri: "qemu:///embed?root=\(root)", state: state)
+    }
+
+    /// Lets go of every running QEMU without stopping it, as a daemon killed with SIGKILL does (tests).
+    func detachAll() async {
+        for o in await state.allObjects() { await o.detach() }
     }
 
     /// Opens a driver on `root` directly (for the daemon and tests).

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import VirtCore
+@testable import VirtQEMU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A daemon that dies while its VMs run (its driver state let go without stopping anything), and a new one
+/// on the same root: running VMs are taken over, VMs that died meanwhile are shut off (crashed).
+@Suite struct QEMUReconnectTests {
+    @Test func reconnectAfterDaemonDeath() async throws {
+        try QEMUTestSupport.requireKVM()
+        let root = try QEMUTestSupport.makeTempDir("rec")
+        defer { QEMUTestSupport.removeDir(root) }
+        let first = try await QEMUDriver.openUnshared(root: root)
+        let keep = try await first.defineXML(QEMUDriverTests.minimalXML(name: "keep"), flags: [])
+        let paused = try await first.createXML(QEMUDriverTests.minimalXML(name: "transient"), flags: .startPaused)
+        let dies = try await first.defineXML(QEMUDriverTests.minimalXML(name: "dies"), flags: [])
+        let k = try await first.start(keep, flags: [])
+        _ = try await first.start(dies, flags: [])
+        let keepPid = try #require(try await first.pid(of: keep))
+        let pausedPid = try #require(try await first.pid(of: paused))
+        let diesPid = try #require(try await first.pid(of: dies))
+        defer {
+            kill(keepPid, SIGKILL)
+            kill(pausedPid, SIGKILL)
+            kill(diesPid, SIGKILL)
+        }
+        await first.detachAll()
+        // While no daemon watches, one VM dies.
+        kill(diesPid, SIGKILL)
+        while QEMUProcess.isAlive(diesPid) { try await Task.sleep(for: .milliseconds(5)) }
+
+        let second = try await QEMUDriver.openUnshared(root: root)
+        var events = second.events().makeAsyncIterator()
+        #expect(try await second.state(keep) == .running(.booted))
+        #expect(try await second.lookupDomain(name: "keep").id == k.id)
+        #expect(try await second.pid(of: keep) == keepPid)
+        #expect(try await second.state(paused) == .paused(.user))
+        #expect(try await second.isPersistent(paused) == false)
+        #expect(try await second.state(dies) == .shutoff(.crashed))
+        #expect(try await second.lookupDomain(name: "dies").id == -1)
+
+        // The taken-over VMs are fully managed: monitor, events, destroy (exit awaited through a pidfd).
+        try await second.suspend(keep)
+        #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.suspended(.paused)])
+        try await second.resume(paused)
+        #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.resumed(.unpaused)])
+        try await second.destroy(keep, flags: [])
+        #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.stopped(.destroyed)])
+        #expect(!QEMUProcess.isAlive(keepPid))
+        // A VM killed behind our back is noticed (pidfd), as a crash.
+        kill(pausedPid, SIGKILL)
+        #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.stopped(.failed)])
+        await #expect(throws: VirtError.self) { try await second.lookupDomain(name: "transient") }
+        // A new start gets an id above the ones in use before.
+        let again = try await second.start(dies, flags: .startPaused)
+        #expect(again.id > k.id)
+        try await second.destroy(dies, flags: [])
+    }
+}
