@@ -177,4 +177,23 @@ import Testing
         #expect(throws: VirtError.self) { _ = try DomainDevice.parse("<bogus/>") }
         #expect(throws: VirtError.self) { _ = try DomainDevice.parse("<disk type='file'><source file='/a'/></disk>") }
     }
+
+    @Test func deviceInfoHookSeesEveryDevice() throws {
+        var d = try Self.devices("""
+            <disk type='file'><source file='/a'/><target dev='vda'/></disk>            <interface type='user'><mac address='52:54:00:00:00:01'/>            <address type='pci' domain='0' bus='0' slot='3' function='0'/></interface>            <memballoon model='virtio'/><rng model='virtio'><backend model='random'/></rng>
+            """)
+        #expect(d.deviceInfos.map(\.kind) == ["disk", "interface", "memballoon", "rng"])
+        #expect(d.usedPCIAddresses == [PCIAddress(slot: 3)])
+        var n: UInt32 = 5
+        d.updateDeviceInfos { kind, info in
+            if info.address == nil && kind != "disk" {
+                info.address = .pci(PCIAddress(slot: n))
+                n += 1
+            }
+            info.alias = "\(kind)\(n)"
+        }
+        #expect(d.memballoon?.info.address == .pci(PCIAddress(slot: 5)))
+        #expect(d.rngs[0].info.address == .pci(PCIAddress(slot: 6)))
+        #expect(d.disks[0].info.alias == "disk5")
+    }
 }
