@@ -263,7 +263,32 @@ public struct DomainDevices: Sendable, Hashable {
     }
 
     func validate() throws(VirtError) {
+        // Boot orders are unique across devices.
+        var orders = Set<UInt32>()
+        for (_, info) in deviceInfos {
+            guard let o = info.bootOrder else { continue }
+            if !orders.insert(o).inserted {
+                throw DeviceError.unsupported("boot order '\(o)' used for more than one device")
+            }
+        }
+        // One controller per type and index (USB companion controllers share their master's index).
+        var seen = Set<String>()
+        for c in controllers where c.type != .usb {
+            if !seen.insert("\(c.type.rawValue)/\(c.index)").inserted {
+                throw DeviceError.xml("Multiple '\(c.type.rawValue)' controllers with index '\(c.index)'")
+            }
+        }
         for disk in disks { try disk.validate() }
+        for (i, a) in disks.enumerated() {
+            guard case .drive(let x)? = a.info.address else { continue }
+            for b in disks[(i + 1)...] where b.target.bus == a.target.bus {
+                if case .drive(let y)? = b.info.address, x == y {
+                    throw DeviceError.unsupported("Found duplicate drive address for disk with target name "
+                        + "'\(a.target.dev)' controller='\(x.controller)' bus='\(x.bus)' target='\(x.target)' "
+                        + "unit='\(x.unit)'")
+                }
+            }
+        }
         for (i, a) in disks.enumerated() {
             for b in disks[(i + 1)...] where a.target.dev == b.target.dev {
                 func name(_ d: Disk) -> String { d.source.path ?? d.source.name ?? d.source.volume ?? "(null)" }
