@@ -120,6 +120,16 @@ actor QEMUDomainObject {
         stopReason = nil
         var live = def
         if let m = def.os.machine { live.os.machine = capabilities.canonicalMachine(m) ?? m }
+        assignAliases(&live)
+        do {
+            try await readPTYPaths(mon, into: &live)
+        } catch {
+            _ = await proc.terminate(grace: .seconds(3))
+            process = nil
+            monitor = nil
+            id = -1
+            throw error
+        }
         liveDefinition = live
         status = .paused(.startingUp)
         watch(proc, mon)
@@ -140,6 +150,56 @@ actor QEMUDomainObject {
             raise(.suspended(.paused))
             writeStatus()
         }
+    }
+
+    /// Device aliases as libvirt names them, shown in the live XML.
+    private func assignAliases(_ def: inout DomainDefinition) {
+        for i in def.devices.serials.indices {
+            def.devices.serials[i].info.alias = "serial\(def.devices.serials[i].targetPort ?? Int32(i))"
+        }
+        for i in def.devices.consoles.indices {
+            def.devices.consoles[i].info.alias = i == 0 && def.devices.consoles[i].targetType == "serial"
+                ? "serial0" : "console\(i)"
+        }
+    }
+
+    /// The pty QEMU allocated for each pty chardev (`query-chardev`), recorded in the live definition.
+    private func readPTYPaths(_ mon: QMPMonitor, into def: inout DomainDefinition) async throws(VirtError) {
+        guard def.devices.serials.contains(where: { $0.source.type == .pty }) else { return }
+        let list = try await mon.execute("query-chardev")
+        var ptys: [String: String] = [:]
+        for c in list.arrayValue ?? [] {
+            if let label = c["label"]?.stringValue, let f = c["filename"]?.stringValue, f.hasPrefix("pty:") {
+                ptys[label] = String(f.dropFirst(4))
+            }
+        }
+        for i in def.devices.serials.indices where def.devices.serials[i].source.type == .pty {
+            def.devices.serials[i].source.path = ptys["charserial\(i)"]
+        }
+    }
+
+    /// A stream on the pty of the console or serial port named `device` (an alias), or of the first one.
+    func openConsole(device: String?) throws(VirtError) -> PTYStream {
+        guard isActive, let live = liveDefinition else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        let candidates = live.devices.serials
+        let chosen: CharDevice?
+        if let device {
+            chosen = candidates.first { $0.info.alias == device }
+                ?? (device == "console0" ? candidates.first : nil)
+        } else {
+            chosen = candidates.first
+        }
+        guard let dev = chosen else {
+            throw VirtError(.internalError, domain: .qemu,
+                            "internal error: cannot find character device \(device ?? "<null>")")
+        }
+        guard dev.source.type == .pty, let path = dev.source.path else {
+            throw VirtError(.operationUnsupported, domain: .qemu,
+                            "Operation not supported: character device \(dev.info.alias ?? "serial0") is not using a PTY")
+        }
+        return try PTYStream(path: path)
     }
 
     /// Running after `cont`: RESUMED/UNPAUSED once (the RESUME event may have done it first).

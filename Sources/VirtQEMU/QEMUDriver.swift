@@ -359,6 +359,10 @@ public final class QEMUDriver: HypervisorDriver {
 
     public func events() -> AsyncStream<DomainEventRecord> { state.bus.subscribe() }
 
+    public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
+        try await state.object(domain).openConsole(device: device)
+    }
+
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         guard flags == 0 else {
             throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: HMP passthrough is not supported")

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import VirtCore
+@testable import VirtQEMU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `<serial type='pty'>`: the pty shows in the live XML with its alias, and a console stream on it talks to
+/// the test guest's shell (TCG).
+@Suite struct QEMUConsoleTests {
+    static func readUntil(_ s: any ByteStream, _ marker: String) async throws -> String {
+        var got = [UInt8]()
+        while let chunk = try await s.read() {
+            got += chunk
+            if String(decoding: got, as: UTF8.self).contains(marker) { break }
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
+
+    @Test func ptyConsoleTalksToGuest() async throws {
+        let guest = try QEMUTestSupport.guest()
+        let root = try QEMUTestSupport.makeTempDir("con")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let xml = QEMUDriverTests.minimalXML(
+            name: "con", type: "qemu", extra: "<features><acpi/></features>",
+            os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
+            devices: "<serial type='pty'/>")
+        let dom = try await driver.defineXML(xml, flags: [])
+        await #expect(throws: VirtError.operationInvalid("domain is not running", domain: .qemu)) {
+            try await driver.openConsole(dom, device: nil, flags: 0)
+        }
+        _ = try await driver.start(dom, flags: .startPaused)
+        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        let live = try await driver.xmlDesc(dom, flags: [])
+        #expect(live.contains("<source path='/dev/pts/"))
+        #expect(live.contains("<alias name='serial0'/>"))
+        #expect(!(try await driver.xmlDesc(dom, flags: .inactive)).contains("/dev/pts/"))
+
+        let console = try await driver.openConsole(dom, device: "serial0", flags: 0)
+        try await driver.resume(dom)
+        let boot = try await Self.readUntil(console, "SWIFTVIRT-GUEST-READY")
+        #expect(boot.contains("SWIFTVIRT-GUEST-READY"))
+        try await console.write(Array("echo SV-$((40+2))\n".utf8))
+        let reply = try await Self.readUntil(console, "SV-42")
+        #expect(reply.contains("SV-42"))
+        try await console.finish()
+        try await driver.destroy(dom, flags: [])
+        await #expect(throws: VirtError.self) { try await driver.openConsole(dom, device: "serial0", flags: 0) }
+    }
+}
