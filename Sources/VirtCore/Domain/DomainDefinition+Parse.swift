@@ -151,6 +151,7 @@ extension DomainDefinition {
         }
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
         try def.postParse(perDeviceBootOrder: perDeviceBoot)
+        try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)
         return def
     }
 

@@ -38,3 +38,33 @@ extension DomainDevices {
         deviceInfos.compactMap { if case .pci(let a)? = $0.info.address, !a.isEmpty { a } else { nil } }
     }
 }
+
+extension DomainDevices {
+    /// libvirt's checks of memory devices against the domain's memory and NUMA layout (they need the domain,
+    /// so the domain parser calls this after its own post-parse): without NUMA cells the devices must leave some
+    /// initial memory, and no device may name a guest node; with cells, the node must exist.
+    public func validateMemoryDevices(totalMemoryKiB: UInt64, numaNodeCount: Int) throws(VirtError) {
+        guard !memories.isEmpty else { return }
+        if numaNodeCount == 0 {
+            let hotplug = memories.reduce(UInt64(0)) { $0 &+ $1.sizeKiB }
+            if hotplug > totalMemoryKiB {
+                throw DeviceError.xml("Total size of memory devices exceeds the total memory size")
+            }
+            if hotplug == totalMemoryKiB {
+                throw DeviceError.xml("Memory size must be specified via <memory> or in the <numa> configuration")
+            }
+        }
+        for m in memories {
+            guard let node = m.node else { continue }
+            if numaNodeCount == 0 {
+                let msg = "can't add memory backend as guest has no NUMA nodes configured"
+                throw VirtError(.xmlDetail, domain: .domain, msg, str1: msg)
+            }
+            if Int(node) >= numaNodeCount {
+                let msg = "can't add memory backend for guest node '\(node)' as the guest has only "
+                    + "'\(numaNodeCount)' NUMA nodes configured"
+                throw VirtError(.xmlDetail, domain: .domain, msg, str1: msg)
+            }
+        }
+    }
+}
