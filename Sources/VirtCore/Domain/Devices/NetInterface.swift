@@ -83,6 +83,15 @@ public struct NetInterface: Sendable, Hashable {
                                           "boot", "alias", "address", "rom", "acpi"]
     static let modelChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
+    /// `<ip>` with libvirt's default family (from the address) and attribute order.
+    static func normaliseIP(_ e: XMLElement) -> XMLElement {
+        var ip = e
+        if ip.attr("family") == nil, let addr = ip.attr("address") {
+            ip.attributes.append(("family", addr.contains(":") ? "ipv6" : "ipv4"))
+        }
+        return ip.reorderingAttributes(["address", "family", "prefix", "peer"])
+    }
+
     static func parse(_ el: XMLElement, options: DomainParseOptions) throws(VirtError) -> NetInterface {
         let type: InterfaceType = try el.enumValue("type") ?? .user
         var n = NetInterface(type: type, info: try DeviceInfo.parse(el, options: options, allowBoot: true))
@@ -96,7 +105,7 @@ public struct NetInterface: Sendable, Hashable {
         if let s = el.child("source") {
             n.hasSource = true
             for a in s.attributes { n.source[a.name] = a.value }
-            n.sourceChildren = s.elements
+            n.sourceChildren = s.elements.map { $0.name == "ip" ? normaliseIP($0) : $0 }
             if let req = requiredSource[type], n.source[req] == nil { throw DeviceError.missingAttr(req, "source") }
             if type == .direct, let m = n.source["mode"], !["vepa", "private", "bridge", "passthrough"].contains(m) {
                 throw DeviceError.invalidValue("mode", "source", m)
@@ -150,11 +159,7 @@ public struct NetInterface: Sendable, Hashable {
         for e in el.elements(notIn: typedNames) {
             switch e.name {
             case "ip":
-                var ip = e
-                if ip.attr("family") == nil, let addr = ip.attr("address") {
-                    ip.attributes.append(("family", addr.contains(":") ? "ipv6" : "ipv4"))
-                }
-                n.extra.append(ip.reorderingAttributes(["address", "family", "prefix", "peer"]))
+                n.extra.append(normaliseIP(e))
             case "virtualport" where e.attr("type") == "openvswitch":
                 // libvirt generates the Open vSwitch interface id when it is missing.
                 var vp = e
