@@ -84,15 +84,17 @@ import Testing
     }
 
     /// The reference's error (code, domain, message) for each case it rejects, from one python3-libvirt process.
-    static func referenceErrors(_ cases: [Case]) throws -> [Int: (code: Int32, domain: Int32, message: String)] {
+    static func referenceErrors(_ cases: [Case], forceValidate: Bool = false) throws
+        -> [Int: (code: Int32, domain: Int32, message: String)] {
         let script = """
             import json, sys, libvirt
             libvirt.registerErrorHandler(lambda c, e: None, None)
             conn = libvirt.open('test:///default')
+            FORCE = \(forceValidate ? "True" : "False")
             out = {}
             for i, path in enumerate(sys.argv[1:]):
                 try:
-                    flags = 1 if '.validate.' in path else 0
+                    flags = 1 if ('.validate.' in path or FORCE) else 0
                     conn.defineXMLFlags(open(path).read(), flags).undefine()
                 except libvirt.libvirtError as e:
                     out[str(i)] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
@@ -357,5 +359,51 @@ extension XMLConformanceTests {
             #expect(def.formatXML() == before, "\(c.id):\n\(Self.diff(before, def.formatXML()))")
         }
         #expect(checked >= 8)
+    }
+
+    /// `define --validate` on every input: SwiftVirt accepts and rejects the same documents as libvirt, with the
+    /// same error. The schema check is structural, not libvirt's RelaxNG schema, so some documents still differ:
+    /// they are listed; the test fails when a case in Resources/xml-conformance-validate-baseline.txt differs.
+    @Test func validationAgreesWithLibvirt() throws {
+        let cases = try Self.cases()
+        let refErrors = try Self.referenceErrors(cases, forceValidate: true)
+        var agreeing: [String] = []
+        var report = ""
+        for (i, c) in cases.enumerated() {
+            var ours: VirtError?
+            do {
+                _ = try DomainDefinition.parse(c.text, options: DomainParseOptions(validate: true))
+            } catch {
+                ours = error
+            }
+            let r = refErrors[i]
+            if let r, let o = ours {
+                if r.code == o.code.rawValue && r.message == o.message {
+                    agreeing.append(c.id)
+                } else {
+                    report += "=== --validate \(c.id): libvirt \(r.code) \(r.message.debugDescription), "
+                        + "ours \(o.code) \(o.message.debugDescription)\n"
+                }
+            } else if let r {
+                report += "=== --validate \(c.id): libvirt rejects it (\(r.message.debugDescription)), SwiftVirt accepts it\n"
+            } else if let o = ours {
+                report += "=== --validate \(c.id): SwiftVirt rejects it (\(o.message.debugDescription)), libvirt accepts it\n"
+            } else {
+                agreeing.append(c.id)
+            }
+        }
+        print(report)
+        print("XML conformance with --validate: \(agreeing.count) of \(cases.count) inputs agree")
+        let url = Self.resources.appendingPathComponent("xml-conformance-validate-baseline.txt")
+        if ProcessInfo.processInfo.environment["XML_CONFORMANCE_UPDATE_BASELINE"] == "1" {
+            let text = "# Inputs on which define --validate agrees with libvirt 9.0 (XMLConformanceTests).\n"
+                + agreeing.sorted().joined(separator: "\n") + "\n"
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let baseline = Set(((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n")
+            .map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("#") })
+        let regressed = baseline.subtracting(agreeing)
+        #expect(regressed.isEmpty, "--validate cases that agreed before now differ: \(regressed.sorted())")
+        #expect(!baseline.isEmpty, "missing validate baseline")
     }
 }

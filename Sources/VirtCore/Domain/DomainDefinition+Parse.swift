@@ -10,6 +10,19 @@ extension DomainDefinition {
     /// Builds a definition from an already parsed `<domain>` element.
     public static func parse(_ root: XMLElement, options: DomainParseOptions = .init()) throws(VirtError)
         -> DomainDefinition {
+        var section: String?
+        do {
+            return try parse(root, options: options, section: &section)
+        } catch {
+            // With --validate, values the schema's types reject are reported as schema errors.
+            if options.validate { throw DomainSchemaValidator.schemaError(for: error, section: section) }
+            throw error
+        }
+    }
+
+    /// The parser proper; `section` names the top-level element being read (for --validate errors).
+    static func parse(_ root: XMLElement, options: DomainParseOptions, section: inout String?) throws(VirtError)
+        -> DomainDefinition {
         guard root.name == "domain" else {
             let detail = "expecting root element of 'domain', not '\(root.name)'"
             throw VirtError(.xmlError, domain: .xml, "XML error: \(detail)", str1: "XML error: %s", str2: detail)
@@ -42,6 +55,7 @@ extension DomainDefinition {
         }
         var def = DomainDefinition(type: type, name: name, uuid: uuid, memory: 0,
                                    os: OSConfig(type: "hvm"))
+        section = "genid"
         if let g = root.child("genid") {
             let t = g.text.trimmingSpaces
             if t.isEmpty {
@@ -53,6 +67,7 @@ extension DomainDefinition {
                 def.genid = parsed
             }
         }
+        section = "title"
         if let t = root.child("title") {
             let title = t.text
             if title.contains("\n") { throw VirtError.domainXMLError("Domain title can't contain newlines") }
@@ -61,15 +76,18 @@ extension DomainDefinition {
         if let d = root.child("description"), !d.text.isEmpty { def.description = d.text }
         if let m = root.child("metadata") { def.metadata = sanitizeMetadata(m, rootNamespaces: root.namespaces) }
 
+        section = "os"
         def.bootloader = root.child("bootloader")?.text
         def.bootloaderArgs = root.child("bootloader_args")?.text
         def.os = try OSConfig.parse(root.child("os"), hasBootloader: def.bootloader != nil)
 
         // Memory.
+        section = "memory"
         if let m = root.child("memory") {
             def.memory = try MemoryUnit.parseElement(m, xpath: "./memory[1]")
             def.memoryDumpCore = try m.onOffAttr("dumpCore")
         }
+        section = "maxMemory"
         if let mm = root.child("maxMemory") {
             let size = try MemoryUnit.parseElement(mm, xpath: "./maxMemory[1]")
             guard let slots = try mm.uintAttr("slots"), size > 0, slots > 0 else {
@@ -77,11 +95,13 @@ extension DomainDefinition {
             }
             def.maxMemory = MaxMemory(size: size, slots: slots)
         }
+        section = "currentMemory"
         if let cm = root.child("currentMemory") {
             def.currentMemory = try MemoryUnit.parseElement(cm, xpath: "./currentMemory[1]")
         }
 
         // vCPUs.
+        section = "vcpu"
         if let v = root.child("vcpu") {
             guard let n = parseUnsigned(v.text), n <= UInt64(UInt32.max) else {
                 throw VirtError.domainXMLError("maximum vcpus count must be an integer")
@@ -97,6 +117,7 @@ extension DomainDefinition {
                 if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
             }
         }
+        section = "iothreads"
         if let it = root.child("iothreads") {
             guard let n = parseUnsigned(it.text), n <= UInt64(UInt32.max) else {
                 throw VirtError.domainXMLError("invalid iothreads count '\(it.text)'")
@@ -107,6 +128,7 @@ extension DomainDefinition {
         // Lifecycle.
         func action<T: RawRepresentable>(_ element: String, _ fallback: T) throws(VirtError) -> T
             where T.RawValue == String {
+            section = element
             guard let e = root.child(element) else { return fallback }
             let v = e.text.trimmingSpaces
             guard let a = T(rawValue: v) else {
@@ -114,7 +136,9 @@ extension DomainDefinition {
             }
             return a
         }
+        section = "on_poweroff"
         for (element, event) in [("on_poweroff", "poweroff"), ("on_reboot", "reboot")] {
+            section = element
             if let v = root.child(element)?.text.trimmingSpaces, LifecycleAction(rawValue: v) == nil,
                CrashAction(rawValue: v) != nil {
                 throw VirtError.domainConfigUnsupported("Lifecycle event '\(event)' doesn't support '\(v)' action")
@@ -126,10 +150,14 @@ extension DomainDefinition {
         if root.child("on_lockfailure") != nil {
             def.onLockfailure = try action("on_lockfailure", LockFailureAction.poweroff)
         }
+        section = "pm"
         if let pm = root.child("pm") { def.pm = try PowerManagement.parse(pm) }
 
+        section = "clock"
         def.clock = try ClockConfig.parse(root.child("clock"))
+        section = "features"
         if let f = root.child("features") { def.features = try DomainFeatures.parse(f) }
+        section = "cpu"
         if let c = root.child("cpu") {
             let cpu = try CPUDefinition.parse(c)
             def.cpu = cpu.isEmpty ? nil : cpu
@@ -138,6 +166,7 @@ extension DomainDefinition {
         // Known elements kept as they are.
         for e in root.elements where e.prefix == nil && extraElementNames.contains(e.name) {
             if e.name != "seclabel" && def.extraElements.contains(where: { $0.name == e.name }) { continue }
+            section = e.name
             let n = try DomainTunables.normalise(e)
             if n.name == "memtune" && n.elements.isEmpty { continue }
             def.extraElements.append(n)
@@ -146,9 +175,11 @@ extension DomainDefinition {
         def.namespaces = root.namespaces.filter { !$0.prefix.isEmpty }
         def.namespaceElements = root.elements.filter { $0.prefix != nil }
 
+        section = "devices"
         if let d = root.child("devices") {
             def.devices = try DomainDevices.parse(d, options: options)
         }
+        section = nil
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
         try def.postParse(perDeviceBootOrder: perDeviceBoot)
         try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)

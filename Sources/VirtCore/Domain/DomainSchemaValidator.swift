@@ -8,7 +8,7 @@
 /// elements kept as they are) nothing is checked.
 enum DomainSchemaValidator {
     /// How libxml2 reports a failure inside a top-level element of `<domain>`.
-    enum Report {
+    enum Report: Sendable {
         /// The inner message, then "Extra element X in interleave" and "Element domain failed to validate content".
         case detailed
         /// Only "Extra element X in interleave" and "Element domain failed to validate content".
@@ -21,7 +21,7 @@ enum DomainSchemaValidator {
     }
 
     /// Allowed attributes and child elements per element path.
-    struct Rule {
+    struct Rule: Sendable {
         var attributes: Set<String>
         /// nil: children are not checked.
         var children: Set<String>?
@@ -29,6 +29,33 @@ enum DomainSchemaValidator {
         var values: [String: Set<String>] = [:]
         /// Allowed text content.
         var text: Set<String>? = nil
+        /// A check of the text content.
+        var textCheck: TextCheck? = nil
+        /// How a disallowed attribute value is reported: "Invalid attribute A for element E" when true,
+        /// "Element E failed to validate attributes" otherwise.
+        var valueAsInvalidAttribute = false
+        /// Attributes whose value must be an unsigned integer.
+        var numericAttributes: Set<String> = []
+        /// Required attributes.
+        var requiredAttributes: [String] = []
+        /// Text must not be empty.
+        var nonEmpty = false
+        /// Required child elements.
+        var required: [String] = []
+        /// The first line reported for an unexpected child instead of "Element E has extra content: C".
+        var unexpectedChildLines: (@Sendable (String) -> [String])? = nil
+    }
+
+    /// Checks of text content, with libxml2's message.
+    enum TextCheck: Sendable {
+        /// An xsd:unsignedLong ("Type unsignedLong doesn't allow value 'V'").
+        case unsignedLong
+        /// Digits, reported without an inner line.
+        case digits
+        /// A UUID, reported without an inner line.
+        case uuid
+        /// One of the values ("Error validating value ").
+        case oneOf(Set<String>)
     }
 
     static let sizeUnits: Set<String> = [
@@ -38,39 +65,69 @@ enum DomainSchemaValidator {
     static let lifecycle: Set<String> = ["destroy", "restart", "rename-restart", "preserve"]
 
     static let reports: [String: Report] = [
-        "name": .bare, "uuid": .bare, "genid": .bare, "title": .bare, "description": .bare,
-        "memory": .sequence(innerLine: true), "currentMemory": .sequence(innerLine: true),
-        "maxMemory": .sequence(innerLine: true), "vcpu": .sequence(innerLine: false),
+        "name": .bare, "uuid": .sequence(innerLine: false), "genid": .sequence(innerLine: false),
+        "memtune": .sequence(innerLine: false), "cputune": .sequence(innerLine: false),
+        "memoryBacking": .sequence(innerLine: false), "numatune": .sequence(innerLine: false),
+        "iothreads": .sequence(innerLine: false), "seclabel": .detailed, "sysinfo": .detailed,
+        "memory": .sequence(innerLine: true), "currentMemory": .sequence(innerLine: false),
+        "maxMemory": .sequence(innerLine: false), "vcpu": .sequence(innerLine: false),
         "on_poweroff": .sequence(innerLine: false), "on_reboot": .sequence(innerLine: false),
         "on_crash": .sequence(innerLine: false), "on_lockfailure": .sequence(innerLine: false),
         "os": .detailed, "clock": .detailed,
     ]
 
     static let rules: [String: Rule] = [
-        "domain": Rule(attributes: ["type", "id"], children: Set(DomainDefinition.elementOrder)),
+        "domain": Rule(attributes: ["type", "id"], children: Set(DomainDefinition.elementOrder),
+                       values: ["type": DomainDefinition.knownVirtTypes]),
         "domain/name": Rule(attributes: [], children: []),
-        "domain/uuid": Rule(attributes: [], children: []),
+        "domain/uuid": Rule(attributes: [], children: [], textCheck: .uuid),
         "domain/genid": Rule(attributes: [], children: []),
-        "domain/title": Rule(attributes: [], children: []),
         "domain/description": Rule(attributes: [], children: []),
         "domain/memory": Rule(attributes: ["unit", "dumpCore"], children: [],
-                              values: ["unit": sizeUnits, "dumpCore": ["on", "off"]]),
-        "domain/currentMemory": Rule(attributes: ["unit"], children: [], values: ["unit": sizeUnits]),
-        "domain/maxMemory": Rule(attributes: ["unit", "slots"], children: [], values: ["unit": sizeUnits]),
+                              values: ["unit": sizeUnits, "dumpCore": ["on", "off"]], textCheck: .unsignedLong,
+                              valueAsInvalidAttribute: true),
+        "domain/currentMemory": Rule(attributes: ["unit"], children: [], values: ["unit": sizeUnits],
+                                     textCheck: .unsignedLong, valueAsInvalidAttribute: true),
+        "domain/maxMemory": Rule(attributes: ["unit", "slots"], children: [], values: ["unit": sizeUnits],
+                                 textCheck: .unsignedLong, valueAsInvalidAttribute: true, requiredAttributes: ["slots"]),
         "domain/vcpu": Rule(attributes: ["placement", "cpuset", "current"], children: [],
-                            values: ["placement": ["static", "auto"]]),
-        "domain/iothreads": Rule(attributes: [], children: []),
+                            values: ["placement": ["static", "auto"]], textCheck: .digits,
+                            numericAttributes: ["current"]),
+        "domain/metadata": Rule(attributes: [], children: nil),
+        "domain/features/kvm": Rule(attributes: [], children: Set(DomainFeatures.kvmOrder)),
+        "domain/cpu/numa": Rule(attributes: [], children: ["cell", "interconnects"]),
+        "domain/cpu/numa/cell": Rule(attributes: ["id", "cpus", "memory", "unit", "memAccess", "discard"],
+                                     children: ["distances", "cache"]),
+        "domain/iothreads": Rule(attributes: [], children: [], textCheck: .digits),
+        "domain/memtune": Rule(attributes: [], children: Set(DomainTunables.memtuneOrder)),
+        "domain/memtune/hard_limit": Rule(attributes: ["unit"], children: []),
+        "domain/memtune/soft_limit": Rule(attributes: ["unit"], children: []),
+        "domain/memtune/min_guarantee": Rule(attributes: ["unit"], children: []),
+        "domain/memtune/swap_hard_limit": Rule(attributes: ["unit"], children: []),
+        "domain/cputune": Rule(attributes: [], children: Set(DomainTunables.cputuneOrder)),
+        "domain/memoryBacking": Rule(attributes: [], children: Set(DomainTunables.memoryBackingOrder)),
+        "domain/numatune": Rule(attributes: [], children: ["memory", "memnode"]),
+        "domain/seclabel": Rule(attributes: ["type", "model", "relabel"], children: nil,
+                                values: ["type": ["dynamic", "static", "none"], "relabel": ["yes", "no"]],
+                                valueAsInvalidAttribute: true),
+        "domain/sysinfo": Rule(attributes: ["type"], children: [
+            "bios", "system", "baseBoard", "chassis", "processor", "memory", "oemStrings", "entry",
+        ], unexpectedChildLines: { c in
+            ["Did not expect element \(c) there", "Element sysinfo failed to validate content"]
+        }),
         "domain/os": Rule(attributes: ["firmware"], children: [
             "type", "firmware", "init", "initarg", "initenv", "initdir", "inituser", "initgroup", "loader", "nvram",
             "kernel", "initrd", "cmdline", "dtb", "root", "acpi", "boot", "bootmenu", "bios", "smbios",
-        ], values: ["firmware": ["efi", "bios"]]),
-        "domain/os/type": Rule(attributes: ["arch", "machine"], children: []),
+        ], values: ["firmware": ["efi", "bios"]], valueAsInvalidAttribute: true, required: ["type"]),
+        "domain/os/type": Rule(attributes: ["arch", "machine"], children: [], values: ["arch": OSConfig.knownArchs],
+                               textCheck: .oneOf(["hvm", "xen", "linux", "exe", "xenpvh"]),
+                               valueAsInvalidAttribute: true),
         "domain/os/boot": Rule(attributes: ["dev"], children: [], values: ["dev": ["hd", "fd", "cdrom", "network"]]),
         "domain/os/bootmenu": Rule(attributes: ["enable", "timeout"], children: [], values: ["enable": ["yes", "no"]]),
         "domain/os/bios": Rule(attributes: ["useserial", "rebootTimeout"], children: []),
         "domain/os/smbios": Rule(attributes: ["mode"], children: [],
                                  values: ["mode": ["emulate", "host", "sysinfo"]]),
-        "domain/os/loader": Rule(attributes: ["readonly", "secure", "type", "stateless", "format"], children: [],
+        "domain/os/loader": Rule(attributes: ["readonly", "secure", "type", "stateless"], children: [],
                                  values: ["readonly": ["yes", "no"], "secure": ["yes", "no"],
                                           "type": ["rom", "pflash"]]),
         "domain/os/kernel": Rule(attributes: [], children: []),
@@ -79,7 +136,11 @@ enum DomainSchemaValidator {
         "domain/os/dtb": Rule(attributes: [], children: []),
         "domain/clock": Rule(attributes: ["offset", "adjustment", "basis", "timezone", "start"], children: ["timer"]),
         "domain/clock/timer": Rule(attributes: ["name", "present", "tickpolicy", "track", "frequency", "mode"],
-                                   children: ["catchup"]),
+                                   children: ["catchup"],
+                                   values: ["name": ["platform", "pit", "rtc", "hpet", "tsc", "kvmclock",
+                                                     "hypervclock", "armvtimer"],
+                                            "present": ["yes", "no"]],
+                                   valueAsInvalidAttribute: true),
         "domain/features": Rule(attributes: [], children: Set(DomainFeatures.order)),
         "domain/features/acpi": Rule(attributes: [], children: []),
         "domain/features/pae": Rule(attributes: [], children: []),
@@ -90,7 +151,8 @@ enum DomainSchemaValidator {
         ]),
         "domain/cpu/model": Rule(attributes: ["fallback", "vendor_id"], children: []),
         "domain/cpu/topology": Rule(attributes: ["sockets", "dies", "cores", "threads"], children: []),
-        "domain/cpu/feature": Rule(attributes: ["policy", "name"], children: []),
+        "domain/cpu/feature": Rule(attributes: ["policy", "name"], children: [], requiredAttributes: ["policy", "name"]),
+        "domain/title": Rule(attributes: [], children: [], nonEmpty: true),
         "domain/on_poweroff": Rule(attributes: [], children: [], text: lifecycle),
         "domain/on_reboot": Rule(attributes: [], children: [], text: lifecycle),
         "domain/on_crash": Rule(attributes: [], children: [],
@@ -105,8 +167,76 @@ enum DomainSchemaValidator {
         "domain/pm": Rule(attributes: [], children: ["suspend-to-mem", "suspend-to-disk"]),
     ]
 
+    /// libvirt's unit pattern: b, byte(s), or k/m/g/t/p/e optionally followed by b or ib, any case.
+    static func isSizeUnit(_ u: String) -> Bool {
+        let l = u.lowercased()
+        if l == "b" || l == "byte" || l == "bytes" { return true }
+        guard let f = l.first, "kmgtpe".contains(f) else { return false }
+        let rest = l.dropFirst()
+        return rest.isEmpty || rest == "b" || rest == "ib"
+    }
+
+    /// The schema error `define --validate` reports when the schema itself rejects a value that the parser
+    /// found invalid in top-level element `section` (the parser's checks stand in for the schema's types).
+    static func schemaError(for error: VirtError, section: String?) -> VirtError {
+        guard error.code != .xmlInvalidSchema, error.code != .xmlDetail, let section else { return error }
+        // Only values the schema's types reject; semantic checks (ranges, counts, overflow) come after validation.
+        let m = error.message
+        let semantic = ["must be specified", "must be at least", "Exactly one", "both maximum", "cannot", "exceed",
+                        "Invalid value of 'cpuset'", "doesn't support", "catchup policies"]
+        if semantic.contains(where: { m.contains($0) }) && !m.contains("setting of timer track") { return error }
+        switch error.code {
+        case .xmlError, .invalidArg:
+            break
+        case .configUnsupported:
+            let typeErrors = ["unknown", "Invalid mode", "Invalid fallback", "Invalid CPU feature", "invalid value for",
+                              "setting of timer track"]
+            guard typeErrors.contains(where: { m.contains($0) }) else { return error }
+        case .internalError:
+            guard m.contains("malformed") else { return error }
+        default:
+            return error
+        }
+        let tail = ["Extra element \(section) in interleave"]
+        let domainLine = "Element domain failed to validate content"
+        switch reports[section] ?? .opaque {
+        case .bare:
+            return error
+        case .opaque:
+            return VirtError.schemaInvalid(tail + [domainLine])
+        case .sequence:
+            return VirtError.schemaInvalid(tail + ["Invalid sequence in interleave", domainLine])
+        case .detailed:
+            var inner = "Error validating value "
+            if m.contains("boot menu timeout") { inner = "Invalid attribute timeout for element bootmenu" }
+            if m.contains("rebootTimeout") { inner = "Invalid attribute rebootTimeout for element bios" }
+            if let a = m.firstRange(of: "attribute '") {
+                let afterA = m[a.upperBound...]
+                if let e = afterA.firstRange(of: "' in element '") {
+                    let afterE = afterA[e.upperBound...]
+                    if let end = afterE.firstIndex(of: "'"), reportedAsAttribute.contains(String(afterA[..<e.lowerBound])) {
+                        inner = "Invalid attribute \(afterA[..<e.lowerBound]) for element \(afterE[..<end])"
+                    }
+                }
+            }
+            return VirtError.schemaInvalid([inner] + tail + [domainLine])
+        }
+    }
+
+    /// Attributes whose bad values libxml2 reports as "Invalid attribute A for element E" (their values are a
+    /// choice in the schema); others give "Error validating value ".
+    static let reportedAsAttribute: Set<String> = ["tickpolicy", "present", "firmware", "arch", "dev", "enable"]
+
     static func validate(_ root: XMLElement) throws(VirtError) {
+        if root.child("name") == nil {
+            throw VirtError.schemaInvalid(["Expecting an element name, got nothing", "Invalid sequence in interleave",
+                                           "Invalid sequence in interleave", "Element domain failed to validate content"])
+        }
+        if root.attr("type") == nil {
+            throw VirtError.schemaInvalid(["Element domain failed to validate content"])
+        }
         if let inner = firstProblem(root, path: "domain") {
+            if inner.kind == .value { throw VirtError.schemaInvalid(["Element domain failed to validate content"]) }
             throw VirtError.schemaInvalid([inner.message])
         }
         for c in root.elements where c.prefix == nil {
@@ -128,22 +258,38 @@ enum DomainSchemaValidator {
             if el.name == "clock" && inner.depth == 0 && inner.kind == .attribute {
                 return ["Expecting an element timer, got nothing"] + tail + [domainLine]
             }
-            var msg = inner.message
-            if inner.kind == .value { msg = "Element \(inner.element) failed to validate attributes" }
-            return [msg] + tail + [domainLine]
+            if el.name == "clock" && inner.element == "timer" && inner.kind == .value {
+                if inner.message.contains("name") || !inner.message.hasPrefix("Invalid attribute") {
+                    return ["Element timer failed to validate content"] + tail + [domainLine]
+                }
+            }
+            if el.name == "os" && inner.element == "loader" && inner.kind == .value {
+                return ["Extra element loader in interleave"] + tail + [domainLine]
+            }
+            return inner.lines + tail + [domainLine]
         case .sequence(let innerLine):
-            let first = innerLine && inner.kind != .text ? [inner.message] : []
+            let first = innerLine && inner.kind != .text ? inner.lines : []
             return first + tail + ["Invalid sequence in interleave", domainLine]
         }
     }
 
     struct Problem {
-        enum Kind { case attribute, value, child, text }
+        enum Kind { case attribute, value, child, text, typedText }
         var kind: Kind
         var element: String
         var message: String
         /// 0 for the checked element itself, more for descendants.
         var depth: Int
+        /// The lines libxml2 reports for this problem (default: `message`).
+        var lines: [String]
+
+        init(kind: Kind, element: String, message: String, depth: Int, lines: [String]? = nil) {
+            self.kind = kind
+            self.element = element
+            self.message = message
+            self.depth = depth
+            self.lines = lines ?? [message]
+        }
     }
 
     /// The first problem in `el` or below, in document order.
@@ -154,20 +300,74 @@ enum DomainSchemaValidator {
                 return Problem(kind: .attribute, element: el.name,
                                message: "Invalid attribute \(a.name) for element \(el.name)", depth: depth)
             }
+            if rule.numericAttributes.contains(a.name) && parseUnsigned(a.value) == nil {
+                return Problem(kind: .text, element: el.name, message: "Invalid value for \(a.name)", depth: depth)
+            }
+            if a.name == "unit" && rule.values["unit"] != nil {
+                if !isSizeUnit(a.value) {
+                    return Problem(kind: .value, element: el.name,
+                                   message: "Invalid attribute unit for element \(el.name)", depth: depth)
+                }
+                continue
+            }
             if let allowed = rule.values[a.name], !allowed.contains(a.value) {
-                return Problem(kind: .value, element: el.name,
-                               message: "Invalid attribute \(a.name) for element \(el.name)", depth: depth)
+                let msg = rule.valueAsInvalidAttribute ? "Invalid attribute \(a.name) for element \(el.name)"
+                    : "Element \(el.name) failed to validate attributes"
+                return Problem(kind: .value, element: el.name, message: msg, depth: depth)
             }
         }
         if let allowed = rule.text, !allowed.contains(el.text.trimmingSpaces) {
             return Problem(kind: .text, element: el.name, message: "Invalid value for \(el.name)", depth: depth)
+        }
+        if let check = rule.textCheck {
+            let t = el.text
+            switch check {
+            case .unsignedLong:
+                if parseUnsigned(t.trimmingSpaces) != nil && t != t.trimmingSpaces {
+                    return Problem(kind: .typedText, element: el.name,
+                                   message: "Error validating datatype unsignedLong", depth: depth)
+                }
+                if parseUnsigned(t.trimmingSpaces) == nil {
+                    return Problem(kind: .typedText, element: el.name,
+                                   message: "Type unsignedLong doesn't allow value '\(t)'", depth: depth)
+                }
+            case .digits:
+                if parseUnsigned(t.trimmingSpaces) == nil || t != t.trimmingSpaces
+                    || (el.name == "vcpu" && parseUnsigned(t) == 0) {
+                    return Problem(kind: .text, element: el.name, message: "Invalid value for \(el.name)", depth: depth)
+                }
+            case .uuid:
+                if VirtUUID(string: t) == nil {
+                    return Problem(kind: .text, element: el.name, message: "Invalid value for \(el.name)", depth: depth)
+                }
+            case .oneOf(let values):
+                if !values.contains(t.trimmingSpaces) {
+                    return Problem(kind: .typedText, element: el.name, message: "Error validating value ",
+                                   depth: depth)
+                }
+            }
+        }
+        if el.name == "clock", let adj = el.attr("adjustment"), adj != "reset", Int64(adj) == nil {
+            return Problem(kind: .typedText, element: el.name, message: "Error validating value ", depth: depth)
+        }
+        for a in rule.requiredAttributes where el.attr(a) == nil {
+            return Problem(kind: .attribute, element: el.name, message: "Element \(el.name) failed to validate attributes",
+                           depth: depth)
+        }
+        if rule.nonEmpty && el.text.isEmpty {
+            return Problem(kind: .text, element: el.name, message: "Invalid value for \(el.name)", depth: depth)
+        }
+        for r in rule.required where el.child(r) == nil {
+            return Problem(kind: .child, element: el.name, message: "Expecting an element \(r), got nothing",
+                           depth: depth)
         }
         if let allowed = rule.children {
             for c in el.elements {
                 if c.prefix != nil && path == "domain" { continue }
                 if c.prefix != nil || !allowed.contains(c.name) {
                     return Problem(kind: .child, element: el.name,
-                                   message: "Element \(el.name) has extra content: \(c.qualifiedName)", depth: depth)
+                                   message: "Element \(el.name) has extra content: \(c.qualifiedName)", depth: depth,
+                                   lines: rule.unexpectedChildLines?(c.qualifiedName))
                 }
             }
         }
