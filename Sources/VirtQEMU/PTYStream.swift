@@ -26,13 +26,12 @@ public final class PTYStream: ByteStream {
             tcsetattr(fd, TCSANOW, &tio)
         }
         var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else {
-            let e = VirtError.lastSystemError("cannot create pipe")
+        // A socket pair, not a pipe: waking a reader that has already gone must not raise SIGPIPE.
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pipeFDs) == 0 else {
+            let e = VirtError.lastSystemError("cannot create socket pair")
             close(fd)
             throw e
         }
-        _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
         self.fd = fd
         self.wakeWrite = pipeFDs[1]
         let (stream, cont) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .unbounded)
@@ -100,7 +99,7 @@ public final class PTYStream: ByteStream {
         }
         if was { return }
         var one: UInt8 = 1
-        _ = Glibc.write(wakeWrite, &one, 1)
+        _ = send(wakeWrite, &one, 1, Int32(MSG_NOSIGNAL))
     }
 
     deinit {

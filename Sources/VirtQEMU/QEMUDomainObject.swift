@@ -47,6 +47,12 @@ actor QEMUDomainObject {
     private var exitTask: Task<Void, Never>?
     /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
     private var stopReason: (ShutoffReason, StoppedDetail)?
+    /// A reboot was asked for through the API: the next SHUTDOWN restarts the guest (libvirt's fake reboot).
+    private var fakeReboot = false
+    /// After a fake reboot's `cont`, QEMU's STOP (from the shutdown) may still be queued: ignore it until RESUME.
+    private var ignoreStop = false
+    /// RESET events of our own fake reboots, already reported.
+    private var ignoreResets = 0
     private var jobActive: String?
     private var jobWaiters: [CheckedContinuation<Void, Never>] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
@@ -129,6 +135,18 @@ actor QEMUDomainObject {
             monitor = nil
             id = -1
             throw error
+        }
+        if def.onReboot != .restart {
+            // A guest reboot then ends in a SHUTDOWN event (reason guest-reset), handled as on_reboot says.
+            do {
+                try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
+            } catch {
+                _ = await proc.terminate(grace: .seconds(3))
+                process = nil
+                monitor = nil
+                id = -1
+                throw error
+            }
         }
         liveDefinition = live
         status = .paused(.startingUp)
@@ -225,9 +243,16 @@ actor QEMUDomainObject {
     private func handle(_ ev: QMPEvent) async {
         switch ev.name {
         case "RESUME":
+            ignoreStop = false
             setRunning(status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused)
+        case "RESET":
+            if ignoreResets > 0 {
+                ignoreResets -= 1
+                return
+            }
+            emit(DomainEventRecord(domain: ref, kind: .reboot))
         case "STOP":
-            if status.state == .running {
+            if status.state == .running && !ignoreStop {
                 status = .paused(.unknown)
                 raise(.suspended(.paused))
                 writeStatus()
@@ -237,11 +262,32 @@ actor QEMUDomainObject {
             // Nor is the second SHUTDOWN QEMU reports when we end it after a guest shutdown.
             if stopReason != nil { return }
             let guest = ev.data["guest"]?.boolValue == true
+            let isReset = ev.data["reason"]?.stringValue == "guest-reset"
             status = .shutdown(.user)
             raise(.shutdown(guest ? .guest : .host))
+            let action = fakeReboot ? .restart : (isReset ? (liveDefinition ?? definition).onReboot
+                                                           : (liveDefinition ?? definition).onPoweroff)
+            fakeReboot = false
+            if action == .restart, let m = monitor {
+                // -no-shutdown kept QEMU around, paused: reset and run it again (libvirt's fake reboot).
+                ignoreStop = true
+                do {
+                    try await m.execute("system_reset")
+                    // QEMU's RESET for this reset is queued behind us: report it now, in libvirt's order.
+                    ignoreResets += 1
+                    emit(DomainEventRecord(domain: ref, kind: .reboot))
+                    try await m.execute("cont")
+                    status = .running(.booted)
+                    raise(.resumed(.unpaused))
+                    writeStatus()
+                    return
+                } catch {
+                    process?.note("fake reboot failed: \(error)")
+                }
+            }
             stopReason = (.shutdown, .shutdown)
             writeStatus()
-            // -no-shutdown keeps QEMU around; on_poweroff decides. Only destroy is implemented so far.
+            // destroy (and, for now, preserve and rename-restart): QEMU is ended.
             if let p = process {
                 Task { await p.terminate(grace: .seconds(10)) }
             }
@@ -404,6 +450,17 @@ actor QEMUDomainObject {
     func shutdown() async throws(VirtError) {
         let m = try requireMonitor()
         try await m.execute("system_powerdown")
+    }
+
+    func reboot() async throws(VirtError) {
+        let m = try requireMonitor()
+        fakeReboot = true
+        do {
+            try await m.execute("system_powerdown")
+        } catch {
+            fakeReboot = false
+            throw error
+        }
     }
 
     func reset() async throws(VirtError) {

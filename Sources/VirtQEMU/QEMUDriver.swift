@@ -317,6 +317,13 @@ public final class QEMUDriver: HypervisorDriver {
         try await obj.shutdown()
     }
 
+    public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
+        if !flags.isEmpty && !flags.contains(.acpiPowerButton) {
+            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: only ACPI reboot is supported")
+        }
+        try await state.object(domain).reboot()
+    }
+
     public func reset(_ domain: DomainRef) async throws {
         try await state.object(domain).reset()
     }

@@ -51,3 +51,63 @@ import Glibc
         await #expect(throws: VirtError.self) { try await driver.openConsole(dom, device: "serial0", flags: 0) }
     }
 }
+
+/// Lifecycle actions with the guest's cooperation (TCG): the reboot API (fake reboot: SHUTDOWN, reset, run
+/// again), a guest reboot with on_reboot restart (a REBOOT event) and with on_reboot destroy (shut off).
+@Suite struct QEMULifecycleActionTests {
+    static func bootGuest(_ driver: QEMUDriver, name: String, extra: String) async throws
+        -> (DomainRef, any ByteStream) {
+        let guest = try QEMUTestSupport.guest()
+        let xml = QEMUDriverTests.minimalXML(
+            name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
+            os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
+            devices: "<serial type='pty'/>")
+        let dom = try await driver.createXML(xml, flags: .startPaused)
+        let console = try await driver.openConsole(dom, device: nil, flags: 0)
+        try await driver.resume(dom)
+        let boot = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
+        #expect(boot.contains("SWIFTVIRT-GUEST-READY"))
+        return (dom, console)
+    }
+
+    static func next(_ it: inout AsyncStream<DomainEventRecord>.Iterator, _ n: Int) async -> [DomainEventRecord.Kind] {
+        var out: [DomainEventRecord.Kind] = []
+        while out.count < n, let e = await it.next() { out.append(e.kind) }
+        return out
+    }
+
+    @Test func rebootAPIAndGuestReboot() async throws {
+        let root = try QEMUTestSupport.makeTempDir("act")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let (dom, console) = try await Self.bootGuest(driver, name: "rb", extra: "")
+        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        var events = driver.events().makeAsyncIterator()
+        try await driver.reboot(dom, flags: [])
+        #expect(await Self.next(&events, 3) == [.lifecycle(.shutdown(.guest)), .reboot, .lifecycle(.resumed(.unpaused))])
+        #expect(try await driver.state(dom) == .running(.booted))
+        let again = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
+        #expect(again.contains("SWIFTVIRT-GUEST-READY"))
+        // The guest reboots itself; on_reboot is restart: a REBOOT event, still running.
+        try await console.write(Array("reboot -f\n".utf8))
+        #expect(await Self.next(&events, 1) == [.reboot])
+        #expect(try await driver.state(dom) == .running(.booted))
+        try await console.finish()
+        try await driver.destroy(dom, flags: [])
+        let last = await Self.next(&events, 1)
+        #expect(last == [.lifecycle(.stopped(.destroyed))], "\(last)")
+    }
+
+    @Test func guestRebootWithOnRebootDestroy() async throws {
+        let root = try QEMUTestSupport.makeTempDir("act")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let (dom, console) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
+        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        var events = driver.events().makeAsyncIterator()
+        try await console.write(Array("reboot -f\n".utf8))
+        #expect(await Self.next(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])
+        // Finishing a console whose pty went away with QEMU is harmless.
+        try await console.finish()
+    }
+}
