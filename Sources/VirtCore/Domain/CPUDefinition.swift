@@ -140,7 +140,7 @@ extension CPUDefinition {
         c.check = try el.enumAttr("check")
         c.migratable = try el.onOffAttr("migratable")
         if let m = el.child("model") {
-            let name = m.text.trimmingSpaces
+            let name = m.text
             c.model = name.isEmpty ? nil : name
             if let f = m.attr("fallback") {
                 guard let fb = Fallback(rawValue: f) else {
@@ -153,7 +153,7 @@ extension CPUDefinition {
                 throw VirtError(.xmlError, domain: .cpu, "XML error: vendor_id must be exactly 12 characters long")
             }
         }
-        c.vendor = el.childText("vendor")
+        c.vendor = el.child("vendor")?.text
         if let t = el.child("topology") {
             func nonZero(_ a: String) throws(VirtError) -> UInt32? {
                 guard let v = try t.uintAttr(a) else { return nil }

@@ -130,7 +130,7 @@ extension DomainDefinition {
             where T.RawValue == String {
             section = element
             guard let e = root.child(element) else { return fallback }
-            let v = e.text.trimmingSpaces
+            let v = e.text
             guard let a = T(rawValue: v) else {
                 throw VirtError.domainConfigUnsupported("unknown \(element) action: \(v)")
             }
@@ -139,7 +139,7 @@ extension DomainDefinition {
         section = "on_poweroff"
         for (element, event) in [("on_poweroff", "poweroff"), ("on_reboot", "reboot")] {
             section = element
-            if let v = root.child(element)?.text.trimmingSpaces, LifecycleAction(rawValue: v) == nil,
+            if let v = root.child(element)?.text, LifecycleAction(rawValue: v) == nil,
                CrashAction(rawValue: v) != nil {
                 throw VirtError.domainConfigUnsupported("Lifecycle event '\(event)' doesn't support '\(v)' action")
             }

@@ -135,6 +135,12 @@ public struct OSConfig: Sendable, Hashable {
 }
 
 extension OSConfig {
+    /// `s` unless it is nil or empty (libvirt's XPath string reads give NULL for empty text).
+    static func nonEmpty(_ s: String?) -> String? {
+        guard let s, !s.isEmpty else { return nil }
+        return s
+    }
+
     static let knownTypes: Set<String> = ["hvm", "xen", "linux", "exe", "uml", "xenpvh"]
     static let knownArchs: Set<String> = [
         "none", "alpha", "armv6l", "armv7l", "armv7b", "aarch64", "cris", "i686", "ia64", "lm32", "loongarch64",
@@ -149,7 +155,7 @@ extension OSConfig {
         guard let os, let typeEl = os.child("type") else {
             throw VirtError.domainXMLError("an os <type> must be specified")
         }
-        let typeName = typeEl.text.trimmingSpaces
+        let typeName = typeEl.text
         guard knownTypes.contains(typeName) else {
             throw VirtError.domainConfigUnsupported("unknown OS type '\(typeName)'")
         }
@@ -179,7 +185,7 @@ extension OSConfig {
                 (firmwareFeatureOrder.firstIndex(of: $0.name) ?? 0) < (firmwareFeatureOrder.firstIndex(of: $1.name) ?? 0)
             }
         }
-        c.initPath = os.childText("init")
+        c.initPath = nonEmpty(os.child("init")?.text)
         if typeName == "exe" && c.initPath == nil {
             throw VirtError.domainXMLError("init binary must be specified")
         }
@@ -187,12 +193,12 @@ extension OSConfig {
         for e in os.children("initenv") {
             c.initEnv.append(InitEnv(name: e.attr("name") ?? "", value: e.text))
         }
-        c.initDir = os.childText("initdir")
-        c.initUser = os.childText("inituser")
-        c.initGroup = os.childText("initgroup")
+        c.initDir = nonEmpty(os.child("initdir")?.text)
+        c.initUser = nonEmpty(os.child("inituser")?.text)
+        c.initGroup = nonEmpty(os.child("initgroup")?.text)
         if let l = os.child("loader") {
             var loader = Loader()
-            let p = l.text.trimmingSpaces
+            let p = l.text
             loader.path = p.isEmpty ? nil : p
             loader.readonly = try l.yesNoAttr("readonly")
             loader.secure = try l.yesNoAttr("secure")
@@ -203,6 +209,7 @@ extension OSConfig {
                 loader.type = t
             }
             loader.stateless = try l.yesNoAttr("stateless")
+            if loader.path != nil && loader.type == nil { loader.type = "rom" }
             if c.firmware != nil {
                 for a in ["readonly", "type"] where l.attr(a) != nil {
                     let msg = "loader attribute '\(a)' cannot be specified when firmware autoselection is enabled"
@@ -213,7 +220,7 @@ extension OSConfig {
         }
         if let n = os.child("nvram") {
             var nv = NVRAM()
-            let p = n.text.trimmingSpaces
+            let p = n.text
             nv.path = p.isEmpty ? nil : p
             nv.template = n.attr("template")
             nv.type = n.attr("type")
@@ -221,14 +228,14 @@ extension OSConfig {
             if nv.source != nil { nv.path = nil }
             c.nvram = nv
         }
-        c.kernel = os.childText("kernel")
-        c.initrd = os.childText("initrd")
+        c.kernel = nonEmpty(os.child("kernel")?.text)
+        c.initrd = nonEmpty(os.child("initrd")?.text)
         c.cmdline = os.child("cmdline")?.text
-        c.dtb = os.childText("dtb")
-        c.root = os.childText("root")
+        c.dtb = nonEmpty(os.child("dtb")?.text)
+        c.root = nonEmpty(os.child("root")?.text)
         if let acpi = os.child("acpi") {
             for t in acpi.children("table") {
-                c.acpiTables.append(ACPITable(type: t.attr("type") ?? "", path: t.text.trimmingSpaces))
+                c.acpiTables.append(ACPITable(type: t.attr("type") ?? "", path: t.text))
             }
         }
         if !hasBootloader {
