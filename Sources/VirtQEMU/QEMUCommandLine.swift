@@ -92,9 +92,7 @@ public struct QEMUCommandLine: Sendable {
         var s = "\(current)"
         if current != def.vcpus { s += ",maxcpus=\(def.vcpus)" }
         if let t = def.cpu?.topology {
-            s += ",sockets=\(t.sockets)"
-            if t.dies != 1 { s += ",dies=\(t.dies)" }
-            s += ",cores=\(t.cores),threads=\(t.threads)"
+            s += ",sockets=\(t.sockets),dies=\(t.dies),cores=\(t.cores),threads=\(t.threads)"
         } else {
             s += ",sockets=\(def.vcpus),cores=1,threads=1"
         }
@@ -109,20 +107,8 @@ public struct QEMUCommandLine: Sendable {
     }
 
     func boot() -> String {
+        // libvirt 9.0 turns <boot dev=…/> into per-device bootindex properties, never -boot order=.
         var parts: [String] = []
-        let order = definition.os.bootDevices.map { dev -> String in
-            switch dev {
-            case .floppy: "a"
-            case .cdrom: "d"
-            case .disk: "c"
-            case .network: "n"
-            }
-        }
-        let perDevice = definition.devices.disks.contains { $0.info.bootOrder != nil }
-            || definition.devices.interfaces.contains { $0.info.bootOrder != nil }
-        if !order.isEmpty && !perDevice && definition.os.kernel == nil {
-            parts.append("order=\(order.joined())")
-        }
         if let menu = definition.os.bootMenu?.enable {
             parts.append("menu=\(menu ? "on" : "off")")
             if let t = definition.os.bootMenu?.timeout { parts.append("splash-time=\(t)") }

@@ -96,8 +96,8 @@ import VirtCore
         }
         #expect(value("-accel") == "tcg")
         #expect(value("-cpu") == "Nehalem")
-        #expect(value("-smp") == "2,maxcpus=4,sockets=1,cores=2,threads=2")
-        #expect(value("-boot") == "order=nc,menu=on,splash-time=500,strict=on")
+        #expect(value("-smp") == "2,maxcpus=4,sockets=1,dies=1,cores=2,threads=2")
+        #expect(value("-boot") == "menu=on,splash-time=500,strict=on")
         #expect(value("-rtc") == "base=localtime")
         #expect(value("-m") == "256")
         #expect(!args.contains("-no-acpi"))
