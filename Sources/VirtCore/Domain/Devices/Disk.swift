@@ -358,7 +358,15 @@ public struct Disk: Sendable, Hashable {
         disk.vendor = el.childText("vendor")
         disk.product = el.childText("product")
         disk.extra = el.elements(notIn: known).map { e in
-            e.name == "iotune" ? e.reorderingChildren(Disk.iotuneOrder) : e
+            switch e.name {
+            case "iotune": return e.reorderingChildren(Disk.iotuneOrder)
+            case "blockio":
+                // libvirt 9.0 knows only the two block sizes.
+                var b = e.reorderingAttributes(["logical_block_size", "physical_block_size"])
+                b.attributes = b.attributes.filter { $0.name == "logical_block_size" || $0.name == "physical_block_size" }
+                return b
+            default: return e
+            }
         }
         if device == .cdrom { disk.readonly = true }
         return disk

@@ -50,8 +50,9 @@ public struct Hostdev: Sendable, Hashable {
         var attrs: [(String, String?)] = [("mode", mode), ("type", type), ("managed", managedText)]
         for n in Hostdev.attributeOrder { attrs.append((n, otherAttributes[n])) }
         w.element("hostdev", attrs) { w in
+            for e in extra where e.name == "driver" { w.libvirtStyle(e) }
             if let source { w.libvirtStyle(source) }
-            for e in extra { w.libvirtStyle(e) }
+            for e in extra where e.name != "driver" { w.libvirtStyle(e) }
             info.format(into: &w, options: options)
         }
     }
