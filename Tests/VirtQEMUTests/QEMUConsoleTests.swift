@@ -33,7 +33,8 @@ import Glibc
             try await driver.openConsole(dom, device: nil, flags: 0)
         }
         _ = try await driver.start(dom, flags: .startPaused)
-        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        let qemuPid = try await driver.pid(of: dom) ?? 0
+        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         let live = try await driver.xmlDesc(dom, flags: [])
         #expect(live.contains("<source path='/dev/pts/"))
         #expect(live.contains("<alias name='serial0'/>"))
@@ -63,11 +64,17 @@ import Glibc
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
             devices: "<serial type='pty'/>")
         let dom = try await driver.createXML(xml, flags: .startPaused)
-        let console = try await driver.openConsole(dom, device: nil, flags: 0)
-        try await driver.resume(dom)
-        let boot = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
-        #expect(boot.contains("SWIFTVIRT-GUEST-READY"))
-        return (dom, console)
+        let pid = try await driver.pid(of: dom) ?? 0
+        do {
+            let console = try await driver.openConsole(dom, device: nil, flags: 0)
+            try await driver.resume(dom)
+            let boot = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
+            #expect(boot.contains("SWIFTVIRT-GUEST-READY"))
+            return (dom, console)
+        } catch {
+            if pid > 0 { kill(pid, SIGKILL) }
+            throw error
+        }
     }
 
     static func next(_ it: inout AsyncStream<DomainEventRecord>.Iterator, _ n: Int) async -> [DomainEventRecord.Kind] {
@@ -81,7 +88,8 @@ import Glibc
         defer { QEMUTestSupport.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rb", extra: "")
-        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        let qemuPid = try await driver.pid(of: dom) ?? 0
+        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         var events = driver.events().makeAsyncIterator()
         try await driver.reboot(dom, flags: [])
         #expect(await Self.next(&events, 3) == [.lifecycle(.shutdown(.guest)), .reboot, .lifecycle(.resumed(.unpaused))])
@@ -111,7 +119,8 @@ import Glibc
         defer { QEMUTestSupport.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
-        defer { Task { await QEMUDriverTests.killQEMU(driver, dom) } }
+        let qemuPid = try await driver.pid(of: dom) ?? 0
+        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         var events = driver.events().makeAsyncIterator()
         try await console.write(Array("reboot -f\n".utf8))
         #expect(await Self.next(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])

@@ -33,11 +33,6 @@ import Glibc
         return out
     }
 
-    /// Kills whatever QEMU the domain still runs (test cleanup; by pid).
-    static func killQEMU(_ driver: QEMUDriver, _ ref: DomainRef) async {
-        if let pid = try? await driver.pid(of: ref) { kill(pid, SIGKILL) }
-    }
-
     @Test func kvmLifecycleEvents() async throws {
         try QEMUTestSupport.requireKVM()
         let root = try QEMUTestSupport.makeTempDir("drv")
@@ -51,7 +46,8 @@ import Glibc
         #expect(try await driver.state(dom) == .shutoff(.unknown))
 
         let running = try await driver.start(dom, flags: [])
-        defer { Task { await Self.killQEMU(driver, dom) } }
+        let qemuPid = try await driver.pid(of: dom) ?? 0
+        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         #expect(running.id > 0)
         #expect(await Self.lifecycle(&events, 2) == [.resumed(.unpaused), .started(.booted)])
         #expect(try await driver.state(dom) == .running(.booted))
@@ -87,6 +83,7 @@ import Glibc
 
         // QEMU dying on its own: STOPPED/FAILED, shut off (crashed).
         let pid2 = try #require(try await driver.pid(of: dom))
+        defer { kill(pid2, SIGKILL) }
         kill(pid2, SIGKILL)
         #expect(await Self.lifecycle(&events, 1) == [.stopped(.failed)])
         #expect(try await driver.state(dom) == .shutoff(.crashed))
@@ -137,7 +134,8 @@ import Glibc
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
             devices: "<serial type='unix'><source mode='bind' path='\(serial)'/></serial>")
         let dom = try await driver.createXML(xml, flags: .startPaused)
-        defer { Task { await Self.killQEMU(driver, dom) } }
+        let qemuPid = try await driver.pid(of: dom) ?? 0
+        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         #expect(await Self.lifecycle(&events, 2) == [.started(.booted), .suspended(.paused)])
         #expect(try await driver.isPersistent(dom) == false)
         let fd = try LinuxSys.connectUnix(serial)
