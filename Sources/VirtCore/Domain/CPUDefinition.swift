@@ -122,7 +122,7 @@ public struct CPUDefinition: Sendable, Hashable {
     /// True when `<cpu>` carries nothing libvirt would write.
     var isEmpty: Bool {
         !modeGiven && model == nil && vendor == nil && topology == nil && cache == nil && maxPhysAddr == nil
-            && features.isEmpty && numaCells.isEmpty && check == nil && match == nil
+            && features.isEmpty && numaCells.isEmpty && check == nil
     }
 }
 
@@ -222,6 +222,15 @@ extension CPUDefinition {
                 nc.extra = cell.elements.filter { $0.name != "distances" }
                 c.numaCells.append(nc)
             }
+        }
+        if c.mode == .custom && c.model == nil {
+            if c.vendor != nil {
+                throw VirtError(.xmlError, domain: .cpu, "XML error: CPU vendor specified without CPU model")
+            }
+            if c.check != nil {
+                throw VirtError.domainConfigUnsupported("check attribute specified for CPU with no model")
+            }
+            c.match = nil
         }
         if c.mode == .custom && c.model != nil && c.match == nil { c.match = .exact }
         return c

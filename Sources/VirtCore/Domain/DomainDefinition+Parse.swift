@@ -228,16 +228,23 @@ extension DomainDefinition {
             iothreads = max(iothreads ?? 0, UInt32(ids.count))
         }
         // Automatic vCPU placement implies automatic memory placement (libvirt adds the numatune).
-        if vcpuPlacement == .auto && !extraElements.contains(where: { $0.name == "numatune" }) {
-            let mem = XMLElement(name: "memory", attributes: [("mode", "strict"), ("placement", "auto")])
-            extraElements.append(XMLElement(name: "numatune", children: [.element(mem)]))
+        if vcpuPlacement == .auto {
+            if var nt = numatune {
+                if nt.placement == nil && nt.nodeset == nil && nt.mode != nil {
+                    nt.placement = "auto"
+                    numatune = nt
+                }
+            } else {
+                let mem = XMLElement(name: "memory", attributes: [("mode", "strict"), ("placement", "auto")])
+                extraElements.append(XMLElement(name: "numatune", children: [.element(mem)]))
+            }
         }
         if let cur = currentVcpus {
             if cur > vcpus {
                 throw VirtError.domainConfigUnsupported(
                     "maximum vCPU count must not be less than current vCPU count")
             }
-            if cur == vcpus || cur == 0 { currentVcpus = nil }
+            if cur == vcpus { currentVcpus = nil }
         }
         let cells = cpu?.numaCells ?? []
         let numaCPUs = cells.reduce(0) { $0 + ($1.cpus?.cpus.count ?? 0) }

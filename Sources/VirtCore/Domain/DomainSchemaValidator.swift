@@ -123,7 +123,8 @@ enum DomainSchemaValidator {
                                textCheck: .oneOf(["hvm", "xen", "linux", "exe", "xenpvh"]),
                                valueAsInvalidAttribute: true),
         "domain/os/boot": Rule(attributes: ["dev"], children: [], values: ["dev": ["hd", "fd", "cdrom", "network"]]),
-        "domain/os/bootmenu": Rule(attributes: ["enable", "timeout"], children: [], values: ["enable": ["yes", "no"]]),
+        "domain/os/bootmenu": Rule(attributes: ["enable", "timeout"], children: [], values: ["enable": ["yes", "no"]],
+                                   requiredAttributes: ["enable"]),
         "domain/os/bios": Rule(attributes: ["useserial", "rebootTimeout"], children: []),
         "domain/os/smbios": Rule(attributes: ["mode"], children: [],
                                  values: ["mode": ["emulate", "host", "sysinfo"]]),
@@ -183,7 +184,7 @@ enum DomainSchemaValidator {
         // Only values the schema's types reject; semantic checks (ranges, counts, overflow) come after validation.
         let m = error.message
         let semantic = ["must be specified", "must be at least", "Exactly one", "both maximum", "cannot", "exceed",
-                        "Invalid value of 'cpuset'", "doesn't support", "catchup policies"]
+                        "Invalid value of 'cpuset'", "doesn't support", "catchup policies", "specified without"]
         if semantic.contains(where: { m.contains($0) }) && !m.contains("setting of timer track") { return error }
         // Values the schema already checked (as tokens, so surrounding blanks pass it): the parser's error stands.
         if section.hasPrefix("on_") || m.contains("unknown OS type") || m.contains("Unknown architecture") {
@@ -304,7 +305,7 @@ enum DomainSchemaValidator {
                 return Problem(kind: .attribute, element: el.name,
                                message: "Invalid attribute \(a.name) for element \(el.name)", depth: depth)
             }
-            if rule.numericAttributes.contains(a.name) && parseUnsigned(a.value) == nil {
+            if rule.numericAttributes.contains(a.name) && (parseUnsigned(a.value) ?? 0) == 0 {
                 return Problem(kind: .text, element: el.name, message: "Invalid value for \(a.name)", depth: depth)
             }
             if a.name == "unit" && rule.values["unit"] != nil {
@@ -364,6 +365,16 @@ enum DomainSchemaValidator {
         for r in rule.required where el.child(r) == nil {
             return Problem(kind: .child, element: el.name, message: "Expecting an element \(r), got nothing",
                            depth: depth)
+        }
+        if path == "domain/features" {
+            var seen = Set<String>()
+            for c in el.elements {
+                if seen.contains(c.name) || (c.name == "hyperv" && c.attr("mode") == "passthrough" && !c.elements.isEmpty) {
+                    return Problem(kind: .child, element: el.name, message: "Element features has extra content: \(c.name)",
+                                   depth: depth)
+                }
+                seen.insert(c.name)
+            }
         }
         if let allowed = rule.children {
             for c in el.elements {

@@ -331,7 +331,7 @@ extension OSConfig {
                 }
             }
             for b in bootDevices { w.empty("boot", [("dev", b.rawValue)]) }
-            if let m = bootMenu, m.enable != nil || m.timeout != nil {
+            if let m = bootMenu, m.enable != nil {
                 w.empty("bootmenu", [("enable", m.enable.map { $0 ? "yes" : "no" }),
                                      ("timeout", m.timeout.map { String($0) })])
             }
