@@ -182,6 +182,7 @@ extension DomainDefinition {
         section = nil
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
         try def.postParse(perDeviceBootOrder: perDeviceBoot)
+        try def.devices.applyOSType(def.os.type)
         try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)
         return def
     }

@@ -68,3 +68,21 @@ extension DomainDevices {
         }
     }
 }
+
+extension DomainDevices {
+    /// The defaults and checks that depend on the guest OS type (libvirt 9.0's test driver): guests that are
+    /// not `hvm` get the `xen` video model by default and cannot have input devices.
+    public mutating func applyOSType(_ osType: String) throws(VirtError) {
+        guard osType != "hvm" else { return }
+        if !inputs.isEmpty {
+            throw DeviceError.internalError("Input devices are not supported by this virtualization driver.")
+        }
+        for i in videos.indices where videos[i].modelWasDefault {
+            var v = videos[i]
+            v.model = .default
+            v.vram = v.vramAsWritten
+            v.postParse(defaultModel: .xen)
+            videos[i] = v
+        }
+    }
+}

@@ -21,6 +21,10 @@ public struct Video: Sendable, Hashable {
     /// Other children (`<resolution>` …), kept as written.
     public var modelExtra: [XMLElement] = []
     public var info: DeviceInfo
+    /// Whether the model was left to the driver (`default` or no `<model>`), and the vram as written: the
+    /// defaults depend on the guest OS type, which ``DomainDevices/applyOSType(_:)`` applies.
+    var modelWasDefault = false
+    var vramAsWritten: UInt32?
 
     public init(model: VideoModel, info: DeviceInfo = DeviceInfo()) {
         self.model = model
@@ -76,8 +80,12 @@ public struct Video: Sendable, Hashable {
 
     /// Defaults applied after parsing: the test driver's default model (cirrus), default sizes, one head,
     /// power-of-two rounding of ram and vram.
-    mutating func postParse() {
-        if model == .default { model = .cirrus }
+    mutating func postParse(defaultModel: VideoModel = .cirrus) {
+        if model == .default {
+            modelWasDefault = true
+            vramAsWritten = vram
+            model = defaultModel
+        }
         if model == .none { return }
         if vram == nil || vram == 0 { vram = Video.defaultVRAM(model) }
         if model == .qxl && (ram == nil || ram == 0) { ram = 65536 }
