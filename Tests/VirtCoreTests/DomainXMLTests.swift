@@ -197,3 +197,25 @@ extension DomainXMLTests {
             + "  <numatune>\n    <memory mode='strict' nodeset='0'/>\n  </numatune>\n"))
     }
 }
+
+extension DomainXMLTests {
+    /// Without the test driver's defaults, hypervisor namespace data is kept and written last, with only its own
+    /// namespace declared on `<domain>` (as the QEMU driver writes `<qemu:commandline>`).
+    @Test func namespaceElementsAreKeptForOtherDrivers() throws {
+        let d = try DomainDefinition.parse("""
+            <domain type='kvm' xmlns:app="http://app.org/" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+              <name>n</name>
+              <metadata><app:x/></metadata>
+              <memory>1024</memory>
+              <os><type arch='x86_64'>hvm</type></os>
+              <qemu:commandline><qemu:arg value="-foo"/></qemu:commandline>
+            </domain>
+            """)
+        let xml = d.formatXML()
+        #expect(xml.hasPrefix("<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"))
+        #expect(xml.hasSuffix("  <qemu:commandline>\n    <qemu:arg value='-foo'/>\n  </qemu:commandline>\n</domain>\n"))
+        var t = d
+        t.applyDefaults(for: .test)
+        #expect(!t.formatXML().contains("qemu"))
+    }
+}

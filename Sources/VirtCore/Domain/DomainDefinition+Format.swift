@@ -10,8 +10,10 @@ extension DomainDefinition {
     public func format(into w: inout XMLWriter, options: DomainFormatOptions) {
         var rootAttrs: [(String, String?)] = [("type", type)]
         if !options.inactive, let id = options.id { rootAttrs.append(("id", String(id))) }
-        if !namespaceElements.isEmpty {
-            for n in namespaces { rootAttrs.append(("xmlns:\(n.prefix)", n.href)) }
+        // Declarations of the hypervisor namespaces the namespace elements use (as libvirt's driver XML
+        // namespaces write `xmlns:qemu='…'`), not those only metadata used.
+        for n in namespaces where namespaceElements.contains(where: { $0.prefix == n.prefix }) {
+            rootAttrs.append(("xmlns:\(n.prefix)", n.href))
         }
         w.element("domain", rootAttrs) { w in
             w.text("name", [], name)
