@@ -117,7 +117,7 @@ public struct Graphics: Sendable, Hashable {
         if g.listens.isEmpty && type == .spice && g.port == nil && g.tlsPort == nil && !g.autoport {
             g.listens.append(.none)
         }
-        if g.listens.isEmpty && (type == .vnc || type == .spice) {
+        if g.listens.isEmpty && (type == .vnc || type == .spice || type == .rdp) {
             g.listens.append(.address(nil))
         }
         if case .none? = g.listens.first, type == .vnc {
