@@ -60,8 +60,11 @@ public struct ControllerDriver: Sendable, Hashable {
     public var maxSectors: UInt32?
     public var ioeventfd: Bool?
     public var iothread: UInt32?
+    public var virtio: VirtioOptions = VirtioOptions()
     public init() {}
-    var isEmpty: Bool { queues == nil && cmdPerLun == nil && maxSectors == nil && ioeventfd == nil && iothread == nil }
+    var isEmpty: Bool {
+        queues == nil && cmdPerLun == nil && maxSectors == nil && ioeventfd == nil && iothread == nil && virtio.isEmpty
+    }
 }
 
 /// `<controller><target …/>` of PCI controllers.
@@ -140,6 +143,7 @@ public struct Controller: Sendable, Hashable {
             c.driver.maxSectors = try d.uintValue("max_sectors")
             c.driver.ioeventfd = try d.onOffAttr("ioeventfd")
             c.driver.iothread = try d.uintValue("iothread")
+            c.driver.virtio = try VirtioOptions.parse(d)
         }
         if let h = el.childText("pcihole64") {
             guard let v = UInt64(h) else { throw DeviceError.xml("Cannot parse <pcihole64> size") }
@@ -155,7 +159,7 @@ public struct Controller: Sendable, Hashable {
             if !driver.isEmpty {
                 w.empty("driver", [("queues", driver.queues.text), ("cmd_per_lun", driver.cmdPerLun.text),
                                    ("max_sectors", driver.maxSectors.text), ("ioeventfd", driver.ioeventfd.onOff),
-                                   ("iothread", driver.iothread.text)])
+                                   ("iothread", driver.iothread.text)] + driver.virtio.attributes)
             }
             if !target.isEmpty {
                 let attrs: [(String, String?)] = [

@@ -61,6 +61,8 @@ public struct DiskDriver: Sendable, Hashable {
     public var detectZeroes: DiskDetectZeroes?
     public var queues: UInt32?
     public var queueSize: UInt32?
+    /// virtio options: `iommu`, `ats`, `packed`, `page_per_vq` (on/off).
+    public var virtio: VirtioOptions = VirtioOptions()
     /// Children such as `<metadata_cache>` or `<iothreads>`, kept as written.
     public var extra: [XMLElement] = []
 
@@ -73,7 +75,7 @@ public struct DiskDriver: Sendable, Hashable {
     var isEmpty: Bool {
         name == nil && format == nil && cache == nil && errorPolicy == nil && readErrorPolicy == nil && io == nil
             && ioeventfd == nil && eventIdx == nil && copyOnRead == nil && discard == nil && iothread == nil
-            && detectZeroes == nil && queues == nil && queueSize == nil && extra.isEmpty
+            && detectZeroes == nil && queues == nil && queueSize == nil && virtio.isEmpty && extra.isEmpty
     }
 
     static func parse(_ el: XMLElement) throws(VirtError) -> DiskDriver {
@@ -98,6 +100,7 @@ public struct DiskDriver: Sendable, Hashable {
         d.detectZeroes = try el.enumValue("detect_zeroes")
         d.queues = try el.uintValue("queues")
         d.queueSize = try el.uintValue("queue_size")
+        d.virtio = try VirtioOptions.parse(el)
         d.extra = el.elements
         return d
     }
@@ -113,6 +116,7 @@ public struct DiskDriver: Sendable, Hashable {
             && Self.word(errorPolicy) == nil && Self.word(readErrorPolicy) == nil && Self.word(io) == nil
             && ioeventfd == nil && eventIdx == nil && copyOnRead == nil && Self.word(discard) == nil
             && iothread == nil && Self.word(detectZeroes) == nil && queues == nil && queueSize == nil
+            && virtio.isEmpty
         guard !attrsEmpty || !extra.isEmpty else { return }
         let attrs: [(String, String?)] = [
             ("name", name), ("type", format.flatMap { $0 == .none ? nil : $0.rawValue }),
@@ -120,7 +124,7 @@ public struct DiskDriver: Sendable, Hashable {
             ("rerror_policy", Self.word(readErrorPolicy)), ("io", Self.word(io)), ("ioeventfd", ioeventfd.onOff), ("event_idx", eventIdx.onOff),
             ("copy_on_read", copyOnRead.onOff), ("discard", Self.word(discard)), ("iothread", iothread.text),
             ("detect_zeroes", Self.word(detectZeroes)), ("queues", queues.text), ("queue_size", queueSize.text),
-        ]
+        ] + virtio.attributes
         w.element("driver", attrs) { w in
             for e in extra { w.libvirtStyle(e) }
         }

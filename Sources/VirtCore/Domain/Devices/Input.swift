@@ -39,7 +39,7 @@ public struct Input: Sendable, Hashable {
         }
         i.model = el.attr("model")
         i.source = el.child("source")?.reorderingAttributes(["evdev", "dev", "grab", "grabToggle", "repeat"])
-        i.driver = el.child("driver")
+        i.driver = el.child("driver")?.reorderingAttributes(VirtioOptions.names)
         return i
     }
 
@@ -56,8 +56,8 @@ public struct Input: Sendable, Hashable {
 
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
         w.element("input", [("type", type.rawValue), ("bus", bus?.rawValue), ("model", model)]) { w in
-            if let source { w.libvirtStyle(source) }
             if let driver { w.libvirtStyle(driver) }
+            if let source { w.libvirtStyle(source) }
             info.format(into: &w, options: options)
         }
     }

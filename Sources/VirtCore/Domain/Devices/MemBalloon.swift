@@ -38,8 +38,9 @@ public struct MemBalloon: Sendable, Hashable {
         w.element("memballoon", [("model", model.rawValue), ("autodeflate", autodeflate.onOff),
                                  ("freePageReporting", freePageReporting.onOff)]) { w in
             if let statsPeriod { w.empty("stats", [("period", String(statsPeriod))]) }
-            if let driver { w.libvirtStyle(driver) }
+            // libvirt writes the balloon's address before its driver options.
             info.format(into: &w, options: options)
+            if let driver { w.libvirtStyle(driver) }
         }
     }
 }
