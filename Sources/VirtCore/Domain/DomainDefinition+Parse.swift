@@ -163,12 +163,23 @@ extension DomainDefinition {
             def.cpu = cpu.isEmpty ? nil : cpu
         }
 
+        // Security labels: one per model.
+        var models = Set<String>()
+        for sl in root.children("seclabel") {
+            guard let m = sl.attr("model") else { continue }
+            if models.contains(m) {
+                let msg = "seclabel for model \(m) is already provided"
+                throw VirtError(.xmlDetail, domain: .domain, msg, str1: "%s", str2: msg)
+            }
+            models.insert(m)
+        }
         // Known elements kept as they are.
         for e in root.elements where e.prefix == nil && extraElementNames.contains(e.name) {
             if e.name != "seclabel" && def.extraElements.contains(where: { $0.name == e.name }) { continue }
             section = e.name
             let n = try DomainTunables.normalise(e)
             if n.name == "memtune" && n.elements.isEmpty { continue }
+            if n.name == "seclabel-default" { continue }
             def.extraElements.append(n)
         }
         // Hypervisor namespaces.

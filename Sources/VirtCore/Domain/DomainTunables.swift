@@ -46,11 +46,44 @@ enum DomainTunables {
                 return .element(hp)
             }
             return mb
+        case "seclabel":
+            return try seclabel(el)
         case "numatune", "blkiotune":
             return try normaliseSets(el)
         default:
             return el
         }
+    }
+
+    /// `<seclabel>` as libvirt stores it: relabel defaults (yes for dynamic, no for static), generated labels of a
+    /// dynamic label left out; a label without a type is not written at all (returned with no attributes).
+    static func seclabel(_ el: XMLElement) throws(VirtError) -> XMLElement {
+        guard let type = el.attr("type") else { return XMLElement(name: "seclabel-default") }
+        var out = el
+        var relabel = el.attr("relabel")
+        var kids = el.children
+        switch type {
+        case "dynamic":
+            if relabel == "no" {
+                throw VirtError.domainConfigUnsupported("dynamic label type must use resource relabeling")
+            }
+            relabel = "yes"
+            kids = kids.filter { c in
+                if case .element(let e) = c { return e.name != "label" && e.name != "imagelabel" }
+                return true
+            }
+        case "static":
+            relabel = relabel ?? "no"
+        default:
+            break
+        }
+        var attrs: [(name: String, value: String)] = [("type", type)]
+        if let m = el.attr("model") { attrs.append(("model", m)) }
+        if let r = relabel, type != "none" { attrs.append(("relabel", r)) }
+        attrs += el.attributes.filter { !["type", "model", "relabel"].contains($0.name) }
+        out.attributes = attrs
+        out.children = kids
+        return out
     }
 
     /// `<cputune>` as libvirt stores it: pins sorted by vCPU / iothread id, one `<vcpusched>` /

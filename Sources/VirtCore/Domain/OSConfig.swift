@@ -185,8 +185,32 @@ extension OSConfig {
                 (firmwareFeatureOrder.firstIndex(of: $0.name) ?? 0) < (firmwareFeatureOrder.firstIndex(of: $1.name) ?? 0)
             }
         }
+        // What libvirt reads depends on the OS type: init settings for containers, kernel options for
+        // hvm/xen/xenpvh/uml, firmware and boot order for hvm only; nothing more for "linux".
+        let isHVM = typeName == "hvm"
+        let readsKernel = ["hvm", "xen", "xenpvh", "uml"].contains(typeName)
+        if typeName == "exe" {
+            try parseInit(os, into: &c)
+        }
+        if isHVM || typeName == "xen" {
+            try parseFirmware(os, into: &c)
+        }
+        if readsKernel {
+            c.kernel = nonEmpty(os.child("kernel")?.text)
+            c.initrd = nonEmpty(os.child("initrd")?.text)
+            c.cmdline = os.child("cmdline")?.text
+            c.dtb = nonEmpty(os.child("dtb")?.text)
+            c.root = nonEmpty(os.child("root")?.text)
+        }
+        if isHVM {
+            try parseBoot(os, hasBootloader: hasBootloader, into: &c)
+        }
+        return c
+    }
+
+    static func parseInit(_ os: XMLElement, into c: inout OSConfig) throws(VirtError) {
         c.initPath = nonEmpty(os.child("init")?.text)
-        if typeName == "exe" && c.initPath == nil {
+        if c.initPath == nil {
             throw VirtError.domainXMLError("init binary must be specified")
         }
         c.initArgs = os.children("initarg").map { $0.text }
@@ -196,6 +220,9 @@ extension OSConfig {
         c.initDir = nonEmpty(os.child("initdir")?.text)
         c.initUser = nonEmpty(os.child("inituser")?.text)
         c.initGroup = nonEmpty(os.child("initgroup")?.text)
+    }
+
+    static func parseFirmware(_ os: XMLElement, into c: inout OSConfig) throws(VirtError) {
         if let l = os.child("loader") {
             var loader = Loader()
             let p = l.text
@@ -209,6 +236,10 @@ extension OSConfig {
                 loader.type = t
             }
             loader.stateless = try l.yesNoAttr("stateless")
+            if loader.path == nil && c.firmware == nil {
+                let msg = "no loader path specified and firmware auto selection disabled"
+                throw VirtError(.xmlDetail, domain: .domain, msg, str1: "%s", str2: msg)
+            }
             if loader.path != nil && loader.type == nil { loader.type = "rom" }
             if c.firmware != nil {
                 for a in ["readonly", "type"] where l.attr(a) != nil {
@@ -228,16 +259,18 @@ extension OSConfig {
             if nv.source != nil { nv.path = nil }
             c.nvram = nv
         }
-        c.kernel = nonEmpty(os.child("kernel")?.text)
-        c.initrd = nonEmpty(os.child("initrd")?.text)
-        c.cmdline = os.child("cmdline")?.text
-        c.dtb = nonEmpty(os.child("dtb")?.text)
-        c.root = nonEmpty(os.child("root")?.text)
         if let acpi = os.child("acpi") {
             for t in acpi.children("table") {
-                c.acpiTables.append(ACPITable(type: t.attr("type") ?? "", path: t.text))
+                let type = t.attr("type") ?? ""
+                guard type == "slic" else {
+                    throw VirtError.domainXMLError("Unknown acpi table type: \(type)")
+                }
+                c.acpiTables.append(ACPITable(type: type, path: t.text))
             }
         }
+    }
+
+    static func parseBoot(_ os: XMLElement, hasBootloader: Bool, into c: inout OSConfig) throws(VirtError) {
         if !hasBootloader {
             for b in os.children("boot") {
                 guard let dev = b.attr("dev") else {
@@ -280,7 +313,6 @@ extension OSConfig {
             }
             c.smbiosMode = mode
         }
-        return c
     }
 
     /// Writes `<os>` as libvirt does.
