@@ -47,9 +47,10 @@ public struct QEMUCommandLine: Sendable {
         a += ["-machine", "\(Self.escape(machineType)),usb=off,dump-guest-core=off,memory-backend=pc.ram"]
         a += ["-accel", accelerator]
         a += ["-cpu", try cpuModel()]
-        let mib = def.memory / 1024
+        // libvirt aligns x86 guest memory up to whole MiB.
+        let mib = (def.memory + 1023) / 1024
         a += ["-m", String(mib)]
-        a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(def.memory * 1024)}"#]
+        a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(mib * 1024 * 1024)}"#]
         a += ["-overcommit", "mem-lock=off"]
         a += ["-smp", smp()]
         a += ["-uuid", def.uuid.description]
@@ -63,6 +64,8 @@ public struct QEMUCommandLine: Sendable {
         if let k = def.os.kernel { a += ["-kernel", k] }
         if let i = def.os.initrd { a += ["-initrd", i] }
         if let c = def.os.cmdline { a += ["-append", c] }
+        let pci = defaultPCIDevices()
+        a += pci.beforeSerials
         for (i, s) in def.devices.serials.enumerated() {
             let id = "charserial\(i)"
             a += ["-chardev", try chardev(s.source, id: id)]
@@ -70,15 +73,64 @@ public struct QEMUCommandLine: Sendable {
             a += ["-device", #"{"driver":"isa-serial","chardev":"\#(id)","id":"serial\#(port)","index":\#(port)}"#]
         }
         a += ["-audiodev", #"{"id":"audio1","driver":"none"}"#]
+        a += pci.afterAudio
         a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
         a += ["-msg", "timestamp=on"]
         return a
     }
 
+    /// The PCI devices libvirt adds by default: the USB controller and the memory balloon, and on q35 the
+    /// PCIe root ports they sit on (one per device plus a spare). Addresses are assigned as libvirt does
+    /// while these are the only PCI devices (the builder emits no other PCI device yet).
+    func defaultPCIDevices() -> (beforeSerials: [String], afterAudio: [String]) {
+        let def = definition
+        let isQ35 = machineType.contains("q35")
+        let usb = def.devices.controllers.first { $0.type == .usb && $0.index == 0 }
+        let usbDriver: String?
+        switch usb?.model {
+        case .none?: usbDriver = nil
+        case nil: usbDriver = isQ35 ? "qemu-xhci" : "piix3-usb-uhci"
+        case .qemuXHCI?: usbDriver = "qemu-xhci"
+        case .piix3UHCI?: usbDriver = "piix3-usb-uhci"
+        default: usbDriver = nil  // other models: not built yet
+        }
+        let balloon = def.devices.memballoon.map { $0.model == .virtio } ?? true
+        var before: [String] = []
+        var after: [String] = []
+        if isQ35 {
+            let count = (usbDriver == nil ? 0 : 1) + (balloon ? 1 : 0)
+            if count > 0 {
+                for k in 1...(count + 1) {
+                    let addr = k == 1 ? #""multifunction":true,"addr":"0x1""# : #""addr":"0x1.0x\#(k - 1)""#
+                    before += ["-device", #"{"driver":"pcie-root-port","port":\#(7 + k),"chassis":\#(k),"id":"pci.\#(k)","bus":"pcie.0",\#(addr)}"#]
+                }
+            }
+            var port = 1
+            if let u = usbDriver {
+                before += ["-device", #"{"driver":"\#(u)","id":"usb","bus":"pci.\#(port)","addr":"0x0"}"#]
+                port += 1
+            }
+            if balloon {
+                after += ["-device", #"{"driver":"virtio-balloon-pci","id":"balloon0","bus":"pci.\#(port)","addr":"0x0"}"#]
+            }
+        } else {
+            if let u = usbDriver {
+                before += ["-device", #"{"driver":"\#(u)","id":"usb","bus":"pci.0","addr":"0x1.0x2"}"#]
+            }
+            if balloon {
+                after += ["-device", #"{"driver":"virtio-balloon-pci","id":"balloon0","bus":"pci.0","addr":"0x2"}"#]
+            }
+        }
+        return (before, after)
+    }
+
     func cpuModel() throws(VirtError) -> String {
-        guard let cpu = definition.cpu else { return "qemu64" }
+        // The default model of the emulated architecture.
+        let is32 = definition.os.arch == "i686" || emulator.hasSuffix("-i386")
+        let fallback = is32 ? "qemu32" : "qemu64"
+        guard let cpu = definition.cpu else { return fallback }
         switch cpu.mode {
-        case .custom: return cpu.model ?? "qemu64"
+        case .custom: return cpu.model ?? fallback
         case .hostPassthrough: return "host"
         case .maximum: return "max"
         case .hostModel:

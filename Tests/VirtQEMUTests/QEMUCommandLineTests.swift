@@ -28,9 +28,8 @@ import VirtCore
     }
 
     /// What libvirt 9.0 (`virsh -c qemu:///embed?root=… domxml-to-native qemu-argv`) prints for the same XML
-    /// with QEMU 7.2, minus the parts we do not build yet: the master-key secret object (no secrets yet),
-    /// the default PCIe root ports and USB controller (libvirt adds them to a q35 definition), the monitor
-    /// path (ours is a passed descriptor).
+    /// with QEMU 7.2, minus the parts we do not build yet: the master-key secret object (no secrets yet) and
+    /// the monitor path (ours is a passed descriptor).
     @Test func minimalDomainMatchesLibvirt() throws {
         let def = try DomainDefinition.parse(Self.minimalXML)
         var cl = QEMUCommandLine(definition: def)
@@ -69,6 +68,9 @@ import VirtCore
             "-kernel", "/k,ern",
             "-initrd", "/initrd",
             "-append", "console=ttyS0 a=b,c",
+            "-device", #"{"driver":"pcie-root-port","port":8,"chassis":1,"id":"pci.1","bus":"pcie.0","multifunction":true,"addr":"0x1"}"#,
+            "-device", #"{"driver":"pcie-root-port","port":9,"chassis":2,"id":"pci.2","bus":"pcie.0","addr":"0x1.0x1"}"#,
+            "-device", #"{"driver":"qemu-xhci","id":"usb","bus":"pci.1","addr":"0x0"}"#,
             "-chardev", "pty,id=charserial0",
             "-device", #"{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}"#,
             "-chardev", "file,id=charserial1,path=/tmp/ser,,1.log",
