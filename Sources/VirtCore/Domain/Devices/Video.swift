@@ -26,6 +26,20 @@ public struct Video: Sendable, Hashable {
     var modelWasDefault = false
     var vramAsWritten: UInt32?
 
+    /// Equality over the definition (not over how its defaults were derived).
+    public static func == (a: Video, b: Video) -> Bool {
+        a.model == b.model && a.ram == b.ram && a.vram == b.vram && a.vram64 == b.vram64 && a.vgamem == b.vgamem
+            && a.heads == b.heads && a.primary == b.primary && a.blob == b.blob && a.acceleration == b.acceleration
+            && a.driver == b.driver && a.modelExtra == b.modelExtra && a.info == b.info
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(model)
+        h.combine(vram)
+        h.combine(heads)
+        h.combine(info)
+    }
+
     public init(model: VideoModel, info: DeviceInfo = DeviceInfo()) {
         self.model = model
         self.info = info
