@@ -69,6 +69,12 @@ struct Virtd: AsyncParsableCommand {
             server.tcpPort = cfg.tcpPort
         }
 
+        // A parent may have left signals blocked; SIGTERM/SIGINT must reach the handlers below.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         signal(SIGPIPE, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)

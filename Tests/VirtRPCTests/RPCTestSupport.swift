@@ -83,6 +83,24 @@ enum RPCTestSupport {
         return false
     }
 
+    /// Ends a process this test started: SIGTERM to `signalPID`, then SIGKILL after 5 s, and waits for
+    /// `process` to exit.
+    static func terminate(_ process: Process, signalPID: Int32) {
+        guard process.isRunning else { return }
+        kill(signalPID, SIGTERM)
+        let end = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < end { usleep(20_000) }
+        if process.isRunning {
+            kill(signalPID, SIGKILL)
+            if signalPID != process.processIdentifier {
+                let end2 = Date().addingTimeInterval(2)
+                while process.isRunning && Date() < end2 { usleep(20_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+        }
+        process.waitUntilExit()
+    }
+
     /// Resident set size of a process in KiB.
     static func rssKiB(_ pid: Int32) -> Int {
         guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
@@ -111,20 +129,16 @@ extension TestDaemon {
 /// Our daemon under `--root DIR`.
 final class VirtdProcess: TestDaemon {
     let dir: String
-    let process = Process()
+    private var process: SpawnedProcess?
     var socket: String { dir + "/run/virtd-sock" }
     var readOnlySocket: String { dir + "/run/virtd-sock-ro" }
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process?.pid ?? -1 }
 
     init(config: String = "", extraArgs: [String] = []) throws {
         dir = RPCTestSupport.tempDir("virtd")
         try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
         try ("log_level = 3\n" + config).write(toFile: dir + "/etc/virtd.conf", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: RPCTestSupport.virtdPath)
-        process.arguments = ["--root", dir] + extraArgs
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        process = try SpawnedProcess(RPCTestSupport.virtdPath, ["--root", dir] + extraArgs)
         guard RPCTestSupport.waitFor(path: dir + "/run/virtd.pid") else {
             stop()
             throw DaemonError.notStarted("virtd")
@@ -141,10 +155,8 @@ final class VirtdProcess: TestDaemon {
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        process?.terminate()
+        process = nil
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -154,12 +166,13 @@ final class VirtdProcess: TestDaemon {
 /// Debian's libvirtd, under `tini -s`, with its own config and sockets in a temp dir.
 final class ReferenceLibvirtd: TestDaemon {
     let dir: String
-    let process = Process()
+    private var process: SpawnedProcess?
     var socket: String { dir + "/libvirt-sock" }
     var readOnlySocket: String { dir + "/libvirt-sock-ro" }
+    /// libvirtd's own pid (tini's child), from its pid file.
     var pid: Int32 {
         Int32((try? String(contentsOfFile: dir + "/pid", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? process.processIdentifier
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? (process?.pid ?? -1)
     }
 
     init() throws {
@@ -174,11 +187,12 @@ final class ReferenceLibvirtd: TestDaemon {
 
         """
         try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/tini")
-        process.arguments = ["-s", "--", "/usr/sbin/libvirtd", "-f", dir + "/libvirtd.conf", "-p", dir + "/pid"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        // A private mount namespace with its own /run/libvirt and /var/lib/libvirt, so that several reference
+        // daemons (parallel suites, other test runs) do not fight over libvirtd's driver pid files and state.
+        let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && exec /usr/bin/tini -s -- "
+            + "/usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'"
+        process = try SpawnedProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", inner],
+                                     output: dir + "/stderr.log")
         guard RPCTestSupport.waitFor(path: socket), RPCTestSupport.waitFor(path: dir + "/pid") else {
             stop()
             throw DaemonError.notStarted("libvirtd")
@@ -186,11 +200,9 @@ final class ReferenceLibvirtd: TestDaemon {
     }
 
     func stop() {
-        if process.isRunning {
-            // tini forwards the signal to libvirtd and exits with it.
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        // libvirtd is tini's only child; signal it by its own pid (from its pid file), tini then exits.
+        process?.terminate(signalPID: pid)
+        process = nil
         try? FileManager.default.removeItem(atPath: dir)
     }
 
