@@ -41,6 +41,7 @@ public struct QEMUCommandLine: Sendable {
     /// The arguments (without the binary).
     public func arguments() throws(VirtError) -> [String] {
         let def = definition
+        try checkSupportedDevices()
         var a: [String] = []
         a += ["-name", "guest=\(Self.escape(def.name)),debug-threads=on"]
         a += ["-S"]
@@ -66,6 +67,7 @@ public struct QEMUCommandLine: Sendable {
         if let c = def.os.cmdline { a += ["-append", c] }
         let pci = defaultPCIDevices()
         a += pci.beforeSerials
+        a += try disks()
         for (i, s) in def.devices.serials.enumerated() {
             let id = "charserial\(i)"
             a += ["-chardev", try chardev(s.source, id: id)]
@@ -124,14 +126,122 @@ public struct QEMUCommandLine: Sendable {
         return (before, after)
     }
 
+    /// The boot index of each disk: per-device `<boot order>` when any device has one, otherwise the
+    /// position of `<boot dev>` (hd, cdrom, fd; hd when none is given) given to the first disk of that kind.
+    func diskBootIndexes() -> [Int: UInt32] {
+        let disks = definition.devices.disks
+        var out: [Int: UInt32] = [:]
+        let perDevice = disks.contains { $0.info.bootOrder != nil }
+            || definition.devices.interfaces.contains { $0.info.bootOrder != nil }
+        if perDevice {
+            for (i, d) in disks.enumerated() { if let o = d.info.bootOrder { out[i] = o } }
+            return out
+        }
+        let order = definition.os.bootDevices.isEmpty ? [.disk] : definition.os.bootDevices
+        for (k, dev) in order.enumerated() {
+            let kind: DiskDevice?
+            switch dev {
+            case .disk: kind = .disk
+            case .cdrom: kind = .cdrom
+            case .floppy: kind = .floppy
+            case .network: kind = nil
+            }
+            if let kind, let i = disks.firstIndex(where: { $0.device == kind }) { out[i] = UInt32(k + 1) }
+        }
+        return out
+    }
+
+    /// `-blockdev` (storage and format nodes) and `-device` for each disk. Built so far: file and block
+    /// sources, raw and qcow2, read-only, empty cdroms, on the IDE bus of a pc machine.
+    func disks() throws(VirtError) -> [String] {
+        let disks = definition.devices.disks
+        let boot = diskBootIndexes()
+        var a: [String] = []
+        for (i, d) in disks.enumerated() {
+            guard d.target.bus == .ide, !machineType.contains("q35") else {
+                throw VirtError.configUnsupported(
+                    "disk bus '\(d.target.bus?.rawValue ?? "default")' is not supported yet", domain: .qemu)
+            }
+            guard d.device == .disk || d.device == .cdrom else {
+                throw VirtError.configUnsupported("disk device '\(d.device.rawValue)' is not supported yet", domain: .qemu)
+            }
+            guard d.driver.cache == nil || d.driver.cache == .default else {
+                throw VirtError.configUnsupported("disk cache modes are not supported yet", domain: .qemu)
+            }
+            guard case .drive(let addr)? = d.info.address else {
+                throw VirtError.internalError("disk '\(d.target.dev)' has no drive address", domain: .qemu)
+            }
+            let n = disks.count - i
+            var drive: String?
+            if let path = d.source.path {
+                let storageDriver: String
+                switch d.type {
+                case .file: storageDriver = "file"
+                case .block: storageDriver = "host_device"
+                default:
+                    throw VirtError.configUnsupported("disk type '\(d.type.rawValue)' is not supported yet", domain: .qemu)
+                }
+                let format = d.driver.format?.rawValue ?? "raw"
+                guard format == "raw" || format == "qcow2" else {
+                    throw VirtError.configUnsupported("disk format '\(format)' is not supported yet", domain: .qemu)
+                }
+                a += ["-blockdev", #"{"driver":"\#(storageDriver)","filename":\#(Self.jsonString(path)),"node-name":"libvirt-\#(n)-storage","auto-read-only":true,"discard":"unmap"}"#]
+                a += ["-blockdev", #"{"node-name":"libvirt-\#(n)-format","read-only":\#(d.readonly),"driver":"\#(format)","file":"libvirt-\#(n)-storage"}"#]
+                drive = "libvirt-\(n)-format"
+            }
+            let model = d.device == .cdrom ? "ide-cd" : "ide-hd"
+            var dev = #"{"driver":"\#(model)","bus":"ide.\#(addr.bus)","unit":\#(addr.unit)"#
+            if let drive { dev += #","drive":"\#(drive)""# }
+            dev += #","id":"ide\#(addr.controller)-\#(addr.bus)-\#(addr.unit)""#
+            if let b = boot[i] { dev += #","bootindex":\#(b)"# }
+            a += ["-device", dev + "}"]
+        }
+        return a
+    }
+
+    /// A JSON string literal.
+    static func jsonString(_ s: String) -> String {
+        JSONValue.string(s).jsonString
+    }
+
+    /// Refuses a definition with devices the builder does not turn into arguments yet, rather than starting
+    /// a guest without them.
+    func checkSupportedDevices() throws(VirtError) {
+        let d = definition.devices
+        var kinds: [String] = []
+        if !d.interfaces.isEmpty { kinds.append("interface") }
+        if !d.graphics.isEmpty { kinds.append("graphics") }
+        if d.videos.contains(where: { $0.model.rawValue != "none" }) { kinds.append("video") }
+        if !d.sounds.isEmpty { kinds.append("sound") }
+        if d.inputs.contains(where: { $0.bus != .ps2 }) { kinds.append("input") }
+        if !d.channels.isEmpty { kinds.append("channel") }
+        if d.consoles.dropFirst().contains(where: { _ in true })
+            || d.consoles.first.map({ $0.targetType != "serial" }) == true { kinds.append("console") }
+        if !d.parallels.isEmpty { kinds.append("parallel") }
+        if !d.tpms.isEmpty { kinds.append("tpm") }
+        if !d.watchdogs.isEmpty { kinds.append("watchdog") }
+        if !d.rngs.isEmpty { kinds.append("rng") }
+        if !d.hostdevs.isEmpty { kinds.append("hostdev") }
+        if !d.redirdevs.isEmpty { kinds.append("redirdev") }
+        if !d.memories.isEmpty { kinds.append("memory") }
+        if !d.other.isEmpty { kinds.append(contentsOf: Set(d.other.map(\.element.name)).sorted()) }
+        if !kinds.isEmpty {
+            throw VirtError.configUnsupported(
+                "devices not supported by the QEMU driver yet: \(kinds.joined(separator: ", "))", domain: .qemu)
+        }
+    }
+
     func cpuModel() throws(VirtError) -> String {
         // The default model of the emulated architecture.
         let is32 = definition.os.arch == "i686" || emulator.hasSuffix("-i386")
         let fallback = is32 ? "qemu32" : "qemu64"
         guard let cpu = definition.cpu else { return fallback }
+        if !cpu.features.isEmpty || !cpu.numaCells.isEmpty {
+            throw VirtError.configUnsupported("CPU features and NUMA cells are not supported yet", domain: .qemu)
+        }
         switch cpu.mode {
         case .custom: return cpu.model ?? fallback
-        case .hostPassthrough: return "host"
+        case .hostPassthrough: return cpu.migratable == false ? "host,migratable=off" : "host,migratable=on"
         case .maximum: return "max"
         case .hostModel:
             throw VirtError.configUnsupported("CPU mode 'host-model' is not supported yet", domain: .qemu)

@@ -45,6 +45,11 @@ import Glibc
               <on_reboot>destroy</on_reboot>
               <devices>
                 <controller type='usb' model='none'/>
+                <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+                  <source file='/var/lib/img,1.qcow2'/><target dev='hda' bus='ide'/></disk>
+                <disk type='block' device='cdrom'><driver name='qemu' type='raw'/>
+                  <source dev='/dev/sr0'/><target dev='hdc' bus='ide'/><readonly/></disk>
+                <disk type='file' device='cdrom'><target dev='hdd' bus='ide'/><readonly/></disk>
                 <serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/><protocol type='telnet'/></serial>
                 <serial type='null'/>
               </devices>

@@ -104,4 +104,22 @@ import VirtCore
         #expect(value("-m") == "256")
         #expect(!args.contains("-no-acpi"))
     }
+
+    /// Devices not built yet are refused, never silently left out of the guest.
+    @Test func unsupportedDevicesAreRefused() throws {
+        let def = try DomainDefinition.parse("""
+            <domain type='kvm'><name>n</name><memory>131072</memory><os><type>hvm</type></os>
+            <devices><interface type='user'/><disk type='file' device='disk'><source file='/x'/>
+            <target dev='vda' bus='virtio'/></disk></devices></domain>
+            """)
+        #expect(throws: VirtError.configUnsupported("devices not supported by the QEMU driver yet: interface",
+                                                    domain: .qemu)) {
+            try QEMUCommandLine(definition: def).arguments()
+        }
+        var noNet = def
+        noNet.devices.interfaces = []
+        #expect(throws: VirtError.configUnsupported("disk bus 'virtio' is not supported yet", domain: .qemu)) {
+            try QEMUCommandLine(definition: noNet).arguments()
+        }
+    }
 }
