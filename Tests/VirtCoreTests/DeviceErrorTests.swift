@@ -97,6 +97,7 @@ import Testing
         ("memory-exceeds", "<memory model='dimm'><target><size unit='GiB'>4</size></target></memory>", false),
         ("memory-equals", "<memory model='dimm'><target><size unit='GiB'>2</size></target></memory>", false),
         ("memory-node-without-numa", "<memory model='dimm'><target><size unit='MiB'>256</size><node>0</node></target></memory>", false),
+        ("console-second-serial", "<serial type='pty'/><serial type='pty'/><console type='pty'/><console type='pty'/>", false),
         ("validate-disk-child", "<disk type='file'><source file='/a'/><target dev='vda'/><foo/></disk>", true),
         ("validate-disk-attr", "<disk type='file' foo='1'><source file='/a'/><target dev='vda'/></disk>", true),
         ("validate-interface-child", "<interface type='user'><bogus/></interface>", true),

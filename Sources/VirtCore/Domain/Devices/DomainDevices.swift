@@ -76,7 +76,10 @@ public struct DomainDevices: Sendable, Hashable {
         for e in el.children("interface") { d.interfaces.append(try NetInterface.parse(e, options: options)) }
         for e in el.children("serial") {
             var c = try CharDevice.parse(e, kind: .serial, options: options)
-            if c.targetPort == nil { c.targetPort = (d.serials.compactMap(\.targetPort).max() ?? -1) + 1 }
+            // ISA serial ports are numbered after parsing (lowest free ISA port); others get the next port.
+            if c.targetPort == nil && c.targetType != "isa-serial" {
+                c.targetPort = (d.serials.compactMap(\.targetPort).max() ?? -1) + 1
+            }
             d.serials.append(c)
         }
         for e in el.children("parallel") {
@@ -223,7 +226,13 @@ public struct DomainDevices: Sendable, Hashable {
         if maxHostdevSCSI >= 0 {
             for idx in 0...maxHostdevSCSI { addImplicitController(.scsi, idx) }
         }
-        addConsoleCompat()
+        for i in serials.indices where serials[i].targetPort == nil {
+            let used = Set(serials.filter { $0.targetType == "isa-serial" }.compactMap(\.targetPort))
+            var p: Int32 = 0
+            while used.contains(p) { p += 1 }
+            serials[i].targetPort = p
+        }
+        try addConsoleCompat()
         for i in inputs.indices { inputs[i].postParse() }
         // A graphics device without a video device gets the default one.
         if videos.isEmpty && !graphics.isEmpty { videos.append(Video(model: .default)) }
@@ -238,7 +247,7 @@ public struct DomainDevices: Sendable, Hashable {
     }
 
     /// libvirt's serial/console compatibility: the first console of an HVM guest is the first serial port.
-    mutating func addConsoleCompat() {
+    mutating func addConsoleCompat() throws(VirtError) {
         if let first = consoles.first, first.targetType == nil || first.targetType == "serial",
            first.info.address == nil {
             if serials.isEmpty {
@@ -252,7 +261,13 @@ public struct DomainDevices: Sendable, Hashable {
             }
             consoles[0].targetType = "serial"
         }
-        if !serials.isEmpty && (consoles.isEmpty || consoles[0].targetType != "serial") {
+        if consoles.dropFirst().contains(where: { $0.targetType == nil || $0.targetType == "serial" }) {
+            throw DeviceError.unsupported("Only the first console can be a serial port")
+        }
+        // Only a serial port the guest sees as its console (not a USB or PCI serial adapter) gets the stub.
+        let consoleCapable = serials.first.map { $0.targetType != "usb-serial" && $0.targetType != "pci-serial" }
+            ?? false
+        if consoleCapable && (consoles.isEmpty || consoles[0].targetType != "serial") {
             var c = serials[0]
             c.kind = .console
             c.targetType = "serial"
