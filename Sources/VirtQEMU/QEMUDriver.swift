@@ -345,8 +345,9 @@ public final class QEMUDriver: HypervisorDriver {
     public func info(_ domain: DomainRef) async throws -> DomainInfo {
         let obj = try await state.object(domain)
         let def = await obj.definition
+        let cpu = await obj.pid.map { QEMUProcess.cpuTimeNanoseconds(of: $0) } ?? 0
         return DomainInfo(state: await obj.status.state, maxMemory: def.memory, memory: def.currentMemory,
-                          vcpus: UInt16(def.currentVcpus ?? def.vcpus), cpuTime: 0)
+                          vcpus: UInt16(def.currentVcpus ?? def.vcpus), cpuTime: cpu)
     }
 
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {

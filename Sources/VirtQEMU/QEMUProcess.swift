@@ -183,6 +183,16 @@ public final class QEMUProcess: Sendable {
         return state != "Z" && state != "X"
     }
 
+    /// The CPU time the process has used (user + system), in nanoseconds; 0 when it is gone.
+    public static func cpuTimeNanoseconds(of pid: pid_t) -> UInt64 {
+        guard let stat = LinuxSys.readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after the command: state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let u = UInt64(fields[11]), let s = UInt64(fields[12]) else { return 0 }
+        let hz = UInt64(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+        return (u + s) * 1_000_000_000 / hz
+    }
+
     /// The executable path of a running process, for checking that a pid still names our QEMU.
     public static func executable(of pid: pid_t) -> String? {
         var buf = [CChar](repeating: 0, count: 4096)

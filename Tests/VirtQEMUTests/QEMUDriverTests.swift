@@ -59,6 +59,9 @@ import Glibc
         #expect(live.contains("machine='pc-q35-7.2'"))
         let status = LinuxSys.readFile(root + "/run/qemu/vm1.status") ?? ""
         #expect(status.contains("\"pid\" : \(pid)"))
+        let info = try await driver.info(dom)
+        #expect(info.state == .running && info.maxMemory == 131072 && info.vcpus == 1)
+        #expect(info.cpuTime > 0)  // QEMU has used some CPU time to get this far
         let qmp = try await driver.qemuMonitorCommand(dom, command: #"{"execute":"query-status"}"#, flags: 0)
         #expect(qmp.contains(#""status":"running""#))
 
