@@ -320,6 +320,9 @@ public struct Disk: Sendable, Hashable {
                 source.path = s.attr("path")
             }
             source.startupPolicy = s.attr("startupPolicy")
+            if let p = source.startupPolicy, !["mandatory", "requisite", "optional"].contains(p) {
+                throw DeviceError.invalidValue("startupPolicy", "source", p)
+            }
             // libvirt 9.0 does not know `<reconnect>` for disk sources and drops it.
             source.extraChildren = s.reorderingChildren(Disk.sourceChildOrder).elements(notIn: ["host", "reconnect"])
             if source.networkProtocol != .https && source.networkProtocol != .ftps {
@@ -412,6 +415,19 @@ public struct Disk: Sendable, Hashable {
 
     /// The checks of libvirt's disk validation.
     func validate() throws(VirtError) {
+        if source.startupPolicy == "requisite" && device != .cdrom && device != .floppy {
+            throw DeviceError.xml("disk startupPolicy 'requisite' is allowed only for cdrom or floppy")
+        }
+        if let wwn, !(wwn.hasPrefix("0x") ? wwn.dropFirst(2) : Substring(wwn)).allSatisfy(\.isHexDigit)
+            || (wwn.hasPrefix("0x") ? wwn.count != 18 : wwn.count != 16) {
+            throw VirtError.internalError("Malformed wwn: \(wwn)")
+        }
+        if device == .floppy, let bus = target.bus, bus != .fdc {
+            throw DeviceError.internalError("Invalid bus type '\(bus.rawValue)' for floppy disk")
+        }
+        if device == .lun && type != .block && type != .network && type != .volume {
+            throw DeviceError.unsupported("disk device='lun' is only valid for block type disk source")
+        }
         if device == .disk || device == .lun {
             let ok = ["hd", "sd", "vd", "xvd", "ubd"].contains { target.dev.hasPrefix($0) }
             if !ok { throw DeviceError.internalError("Invalid harddisk device name: \(target.dev)") }
