@@ -1,12 +1,15 @@
 import VirtCore
 
-/// Builds QEMU's command line from a domain definition, in libvirt 9.0's order and syntax.
+/// Builds QEMU's command line from a domain definition, in libvirt 9.0's order and syntax (QEMU 7.2:
+/// `-blockdev`/`-device`/`-netdev`/`-object` as JSON, `-chardev` as key=value).
 ///
-/// Covered so far: name, -S, machine (canonical versioned type), accel kvm/tcg from the domain type, cpu
-/// model, memory with its memory-backend object, smp topology, uuid, display, monitor on a passed socket,
-/// rtc, -no-shutdown, -no-acpi, boot (order, menu, strict), direct kernel boot, serial ports (pty, file,
-/// unix, tcp, null), audiodev, sandbox, msg. Everything else in the definition is not yet turned into
-/// arguments.
+/// ``arguments()`` first completes the definition as libvirt's QEMU driver does (``prepared(_:capabilities:)``:
+/// implicit controllers, default models, device aliases, PCI/USB/virtio-serial addresses); the completed
+/// definition is what the live XML shows. Covered: machine, accel, cpu, memory (with NUMA cells), smp topology,
+/// clock, boot order (as bootindex), direct kernel boot, controllers (USB, SCSI, SATA, virtio-serial, PCIe root
+/// ports), disks (raw/qcow2 files, block devices, NBD; on IDE, SATA, SCSI, virtio, USB, floppy; cdroms),
+/// interfaces (user, tap-based, socket server/client/mcast/udp), serial/parallel/console/channel chardevs,
+/// TPM, inputs, VNC/SPICE, video, sound, watchdog, USB redirection, balloon, RNG.
 public struct QEMUCommandLine: Sendable {
     /// The default emulator.
     public static let defaultEmulator = "/usr/bin/qemu-system-x86_64"
@@ -15,6 +18,15 @@ public struct QEMUCommandLine: Sendable {
     public var capabilities: QEMUCapabilities?
     /// The descriptor the monitor socket has in QEMU (see ``QEMULauncher``).
     public var monitorFD: Int32 = QEMULauncher.monitorFD
+    /// The domain's private directory (libvirt's `…/domain-ID-NAME`): the master key secret lives there.
+    public var privateDir: String?
+    /// Where guest-agent style channels without a path get their socket (libvirt's channel target dir).
+    public var channelTargetDir: String?
+    /// Descriptors of already-opened tap devices, per interface index (passed to QEMU by the launcher).
+    public var tapFDs: [Int: [Int32]] = [:]
+    /// `domxml-to-native` semantics: interfaces become tap devices on placeholder descriptors and the TPM
+    /// emulator's socket a null chardev, as libvirt's conversion does.
+    public var nativeConversion = false
 
     public init(definition: DomainDefinition, capabilities: QEMUCapabilities? = nil) {
         self.definition = definition
@@ -29,6 +41,16 @@ public struct QEMUCommandLine: Sendable {
         value.replacingOccurrences(of: ",", with: ",,")
     }
 
+    /// The definition completed as libvirt's QEMU driver completes it before a start: canonical machine,
+    /// implicit controllers and default models, aliases, PCI/USB/virtio-serial addresses.
+    public static func prepared(_ definition: DomainDefinition, capabilities: QEMUCapabilities?) -> DomainDefinition {
+        var def = definition
+        QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
+        QEMUPCIAddresses.assign(&def)
+        QEMUAliases.assign(&def)
+        return def
+    }
+
     /// The machine type QEMU gets: aliases resolved through the capabilities (`q35` → `pc-q35-7.2`).
     public var machineType: String {
         let m = definition.os.machine ?? capabilities?.defaultMachine ?? "pc"
@@ -38,214 +60,131 @@ public struct QEMUCommandLine: Sendable {
     /// The accelerator for the domain type.
     public var accelerator: String { definition.type == "kvm" ? "kvm" : "tcg" }
 
+    var isQ35: Bool { QEMUDomainDefaults.isQ35(machineType) }
+
     /// The arguments (without the binary).
     public func arguments() throws(VirtError) -> [String] {
-        let def = definition
         try checkSupportedDevices()
-        var a: [String] = []
-        a += ["-name", "guest=\(Self.escape(def.name)),debug-threads=on"]
-        a += ["-S"]
-        a += ["-machine", "\(Self.escape(machineType)),usb=off,dump-guest-core=off,memory-backend=pc.ram"]
-        a += ["-accel", accelerator]
-        a += ["-cpu", try cpuModel()]
-        // libvirt aligns x86 guest memory up to whole MiB.
-        let mib = (def.memory + 1023) / 1024
-        a += ["-m", String(mib)]
-        a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(mib * 1024 * 1024)}"#]
-        a += ["-overcommit", "mem-lock=off"]
-        a += ["-smp", smp()]
-        a += ["-uuid", def.uuid.description]
-        if def.devices.graphics.isEmpty { a += ["-display", "none"] }
-        a += ["-no-user-config", "-nodefaults"]
-        a += QEMULauncher.monitorArguments(fd: monitorFD)
-        a += ["-rtc", rtc()]
-        a += ["-no-shutdown"]
-        if !def.features.acpi { a += ["-no-acpi"] }
-        a += ["-boot", boot()]
-        if let k = def.os.kernel { a += ["-kernel", k] }
-        if let i = def.os.initrd { a += ["-initrd", i] }
-        if let c = def.os.cmdline { a += ["-append", c] }
-        let pci = defaultPCIDevices()
-        a += pci.beforeSerials
-        a += try disks()
-        for (i, s) in def.devices.serials.enumerated() {
-            let id = "charserial\(i)"
-            a += ["-chardev", try chardev(s.source, id: id)]
-            let port = s.targetPort ?? Int32(i)
-            a += ["-device", #"{"driver":"isa-serial","chardev":"\#(id)","id":"serial\#(port)","index":\#(port)}"#]
-        }
-        a += ["-audiodev", #"{"id":"audio1","driver":"none"}"#]
-        a += pci.afterAudio
-        a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
-        a += ["-msg", "timestamp=on"]
-        return a
+        var cl = self
+        cl.definition = Self.prepared(definition, capabilities: capabilities)
+        return try cl.buildArguments()
     }
 
-    /// The PCI devices libvirt adds by default: the USB controller and the memory balloon, and on q35 the
-    /// PCIe root ports they sit on (one per device plus a spare). Addresses are assigned as libvirt does
-    /// while these are the only PCI devices (the builder emits no other PCI device yet).
-    func defaultPCIDevices() -> (beforeSerials: [String], afterAudio: [String]) {
-        let def = definition
-        let isQ35 = machineType.contains("q35")
-        let usb = def.devices.controllers.first { $0.type == .usb && $0.index == 0 }
-        let usbDriver: String?
-        switch usb?.model {
-        case .none?: usbDriver = nil
-        case nil: usbDriver = isQ35 ? "qemu-xhci" : "piix3-usb-uhci"
-        case .qemuXHCI?: usbDriver = "qemu-xhci"
-        case .piix3UHCI?: usbDriver = "piix3-usb-uhci"
-        default: usbDriver = nil  // other models: not built yet
-        }
-        let balloon = def.devices.memballoon.map { $0.model == .virtio } ?? true
-        var before: [String] = []
-        var after: [String] = []
-        if isQ35 {
-            let count = (usbDriver == nil ? 0 : 1) + (balloon ? 1 : 0)
-            if count > 0 {
-                for k in 1...(count + 1) {
-                    let addr = k == 1 ? #""multifunction":true,"addr":"0x1""# : #""addr":"0x1.0x\#(k - 1)""#
-                    before += ["-device", #"{"driver":"pcie-root-port","port":\#(7 + k),"chassis":\#(k),"id":"pci.\#(k)","bus":"pcie.0",\#(addr)}"#]
-                }
-            }
-            var port = 1
-            if let u = usbDriver {
-                before += ["-device", #"{"driver":"\#(u)","id":"usb","bus":"pci.\#(port)","addr":"0x0"}"#]
-                port += 1
-            }
-            if balloon {
-                after += ["-device", #"{"driver":"virtio-balloon-pci","id":"balloon0","bus":"pci.\#(port)","addr":"0x0"}"#]
-            }
-        } else {
-            if let u = usbDriver {
-                before += ["-device", #"{"driver":"\#(u)","id":"usb","bus":"pci.0","addr":"0x1.0x2"}"#]
-            }
-            if balloon {
-                after += ["-device", #"{"driver":"virtio-balloon-pci","id":"balloon0","bus":"pci.0","addr":"0x2"}"#]
-            }
-        }
-        return (before, after)
-    }
-
-    /// The boot index of each disk: per-device `<boot order>` when any device has one, otherwise the
-    /// position of `<boot dev>` (hd, cdrom, fd; hd when none is given) given to the first disk of that kind.
-    func diskBootIndexes() -> [Int: UInt32] {
-        let disks = definition.devices.disks
-        var out: [Int: UInt32] = [:]
-        let perDevice = disks.contains { $0.info.bootOrder != nil }
-            || definition.devices.interfaces.contains { $0.info.bootOrder != nil }
-        if perDevice {
-            for (i, d) in disks.enumerated() { if let o = d.info.bootOrder { out[i] = o } }
-            return out
-        }
-        let order = definition.os.bootDevices.isEmpty ? [.disk] : definition.os.bootDevices
-        for (k, dev) in order.enumerated() {
-            let kind: DiskDevice?
-            switch dev {
-            case .disk: kind = .disk
-            case .cdrom: kind = .cdrom
-            case .floppy: kind = .floppy
-            case .network: kind = nil
-            }
-            if let kind, let i = disks.firstIndex(where: { $0.device == kind }) { out[i] = UInt32(k + 1) }
-        }
-        return out
-    }
-
-    /// `-blockdev` (storage and format nodes) and `-device` for each disk. Built so far: file and block
-    /// sources, raw and qcow2, read-only, empty cdroms, on the IDE bus of a pc machine.
-    func disks() throws(VirtError) -> [String] {
-        let disks = definition.devices.disks
-        let boot = diskBootIndexes()
-        var a: [String] = []
-        for (i, d) in disks.enumerated() {
-            guard d.target.bus == .ide, !machineType.contains("q35") else {
-                throw VirtError.configUnsupported(
-                    "disk bus '\(d.target.bus?.rawValue ?? "default")' is not supported yet", domain: .qemu)
-            }
-            guard d.device == .disk || d.device == .cdrom else {
-                throw VirtError.configUnsupported("disk device '\(d.device.rawValue)' is not supported yet", domain: .qemu)
-            }
-            guard d.driver.cache == nil || d.driver.cache == .default else {
-                throw VirtError.configUnsupported("disk cache modes are not supported yet", domain: .qemu)
-            }
-            guard case .drive(let addr)? = d.info.address else {
-                throw VirtError.internalError("disk '\(d.target.dev)' has no drive address", domain: .qemu)
-            }
-            let n = disks.count - i
-            var drive: String?
-            if let path = d.source.path {
-                let storageDriver: String
-                switch d.type {
-                case .file: storageDriver = "file"
-                case .block: storageDriver = "host_device"
-                default:
-                    throw VirtError.configUnsupported("disk type '\(d.type.rawValue)' is not supported yet", domain: .qemu)
-                }
-                let format = d.driver.format?.rawValue ?? "raw"
-                guard format == "raw" || format == "qcow2" else {
-                    throw VirtError.configUnsupported("disk format '\(format)' is not supported yet", domain: .qemu)
-                }
-                a += ["-blockdev", #"{"driver":"\#(storageDriver)","filename":\#(Self.jsonString(path)),"node-name":"libvirt-\#(n)-storage","auto-read-only":true,"discard":"unmap"}"#]
-                a += ["-blockdev", #"{"node-name":"libvirt-\#(n)-format","read-only":\#(d.readonly),"driver":"\#(format)","file":"libvirt-\#(n)-storage"}"#]
-                drive = "libvirt-\(n)-format"
-            }
-            let model = d.device == .cdrom ? "ide-cd" : "ide-hd"
-            var dev = #"{"driver":"\#(model)","bus":"ide.\#(addr.bus)","unit":\#(addr.unit)"#
-            if let drive { dev += #","drive":"\#(drive)""# }
-            dev += #","id":"ide\#(addr.controller)-\#(addr.bus)-\#(addr.unit)""#
-            if let b = boot[i] { dev += #","bootindex":\#(b)"# }
-            a += ["-device", dev + "}"]
-        }
-        return a
-    }
-
-    /// A JSON string literal.
-    static func jsonString(_ s: String) -> String {
-        JSONValue.string(s).jsonString
-    }
-
-    /// Refuses a definition with devices the builder does not turn into arguments yet, rather than starting
-    /// a guest without them.
+    /// Devices this builder does not turn into arguments yet are refused, never silently left out.
     func checkSupportedDevices() throws(VirtError) {
         let d = definition.devices
         var kinds: [String] = []
-        if !d.interfaces.isEmpty { kinds.append("interface") }
-        if !d.graphics.isEmpty { kinds.append("graphics") }
-        if d.videos.contains(where: { $0.model.rawValue != "none" }) { kinds.append("video") }
-        if !d.sounds.isEmpty { kinds.append("sound") }
-        if d.inputs.contains(where: { $0.bus != .ps2 }) { kinds.append("input") }
-        if !d.channels.isEmpty { kinds.append("channel") }
-        if d.consoles.dropFirst().contains(where: { _ in true })
-            || d.consoles.first.map({ $0.targetType != "serial" }) == true { kinds.append("console") }
-        if !d.parallels.isEmpty { kinds.append("parallel") }
-        if !d.tpms.isEmpty { kinds.append("tpm") }
-        if !d.watchdogs.isEmpty { kinds.append("watchdog") }
-        if !d.rngs.isEmpty { kinds.append("rng") }
         if !d.hostdevs.isEmpty { kinds.append("hostdev") }
-        if !d.redirdevs.isEmpty { kinds.append("redirdev") }
         if !d.memories.isEmpty { kinds.append("memory") }
-        if !d.other.isEmpty { kinds.append(contentsOf: Set(d.other.map(\.element.name)).sorted()) }
+        if d.graphics.contains(where: { $0.type != .vnc && $0.type != .spice }) { kinds.append("graphics") }
+        for g in d.other where !kinds.contains(g.element.name) { kinds.append(g.element.name) }
         if !kinds.isEmpty {
             throw VirtError.configUnsupported(
                 "devices not supported by the QEMU driver yet: \(kinds.joined(separator: ", "))", domain: .qemu)
         }
     }
 
-    func cpuModel() throws(VirtError) -> String {
-        // The default model of the emulated architecture.
-        let is32 = definition.os.arch == "i686" || emulator.hasSuffix("-i386")
-        let fallback = is32 ? "qemu32" : "qemu64"
-        guard let cpu = definition.cpu else { return fallback }
-        if !cpu.features.isEmpty || !cpu.numaCells.isEmpty {
-            throw VirtError.configUnsupported("CPU features and NUMA cells are not supported yet", domain: .qemu)
+    func buildArguments() throws(VirtError) -> [String] {
+        let def = definition
+        var a: [String] = []
+        a.reserveCapacity(64)
+        a += ["-name", "guest=\(Self.escape(def.name)),debug-threads=on"]
+        a += ["-S"]
+        if let privateDir {
+            var p = QEMUJSONProps()
+            p.add("qom-type", "secret"); p.add("id", "masterKey0"); p.add("format", "raw")
+            p.add("file", privateDir + "/master-key.aes")
+            a += ["-object", p.rendered]
         }
+        let numa = def.cpu?.numaCells ?? []
+        var machine = Self.escape(machineType) + ",usb=off"
+        if let vmport = def.features.others["vmport"] {
+            machine += ",vmport=" + (vmport.attr("state") == "on" ? "on" : "off")
+        }
+        machine += ",dump-guest-core=off"
+        if numa.isEmpty { machine += ",memory-backend=pc.ram" }
+        a += ["-machine", machine]
+        a += ["-accel", accelerator]
+        a += ["-cpu", try cpuModel()]
+        let mib = def.memory / 1024
+        a += ["-m", String(mib)]
+        if numa.isEmpty {
+            a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(def.memory * 1024)}"#]
+        }
+        a += ["-overcommit", "mem-lock=off"]
+        a += ["-smp", smp()]
+        for cell in numa {
+            a += ["-object", #"{"qom-type":"memory-backend-ram","id":"ram-node\#(cell.id)","size":\#(cell.memory * 1024)}"#]
+            var n = "node,nodeid=\(cell.id)"
+            if let cpus = cell.cpus { n += ",cpus=" + cpus.description.replacingOccurrences(of: ",", with: ",cpus=") }
+            n += ",memdev=ram-node\(cell.id)"
+            a += ["-numa", n]
+        }
+        a += ["-uuid", def.uuid.description]
+        if def.devices.graphics.isEmpty { a += ["-display", "none"] }
+        a += ["-no-user-config", "-nodefaults"]
+        a += QEMULauncher.monitorArguments(fd: monitorFD)
+        a += ["-rtc", rtc()]
+        for t in def.clock.timers where t.name == .pit && t.tickPolicy == "delay" {
+            a += ["-global", "kvm-pit.lost_tick_policy=delay"]
+        }
+        a += ["-no-shutdown"]
+        if !def.features.acpi { a += ["-no-acpi"] }
+        if let pm = def.pm {
+            let dev = isQ35 ? "ICH9-LPC" : "PIIX4_PM"
+            if let m = pm.suspendToMem { a += ["-global", "\(dev).disable_s3=\(m ? 0 : 1)"] }
+            if let d = pm.suspendToDisk { a += ["-global", "\(dev).disable_s4=\(d ? 0 : 1)"] }
+        }
+        a += ["-boot", boot()]
+        if let k = def.os.kernel { a += ["-kernel", k] }
+        if let i = def.os.initrd { a += ["-initrd", i] }
+        if let c = def.os.cmdline { a += ["-append", c] }
+        let bootIndexes = bootIndexes()
+        controllerArguments(into: &a)
+        try diskArguments(into: &a, bootIndexes: bootIndexes)
+        try networkArguments(into: &a, bootIndexes: bootIndexes)
+        try charDeviceArguments(into: &a)
+        try tpmArguments(into: &a)
+        inputArguments(into: &a)
+        let audio = audioArguments(into: &a)
+        graphicsArguments(into: &a, audio: audio)
+        videoArguments(into: &a)
+        soundArguments(into: &a, audio: audio)
+        watchdogArguments(into: &a)
+        try redirdevArguments(into: &a)
+        balloonArguments(into: &a)
+        try rngArguments(into: &a)
+        a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+        a += ["-msg", "timestamp=on"]
+        return a
+    }
+
+    func cpuModel() throws(VirtError) -> String {
+        guard let cpu = definition.cpu else { return defaultCPU }
+        var s: String
         switch cpu.mode {
-        case .custom: return cpu.model ?? fallback
-        case .hostPassthrough: return cpu.migratable == false ? "host,migratable=off" : "host,migratable=on"
-        case .maximum: return "max"
+        case .custom: s = cpu.model ?? defaultCPU
+        case .hostPassthrough:
+            s = "host"
+            s += ",migratable=" + (cpu.migratable == false ? "off" : "on")
+        case .maximum: s = "max"
         case .hostModel:
             throw VirtError.configUnsupported("CPU mode 'host-model' is not supported yet", domain: .qemu)
         }
+        for f in cpu.features {
+            switch f.policy {
+            case .force, .require: s += ",\(f.name)=on"
+            case .disable, .forbid: s += ",\(f.name)=off"
+            case .optional: break
+            }
+        }
+        return s
+    }
+
+    var defaultCPU: String {
+        let arch = definition.os.arch ?? capabilities?.arch ?? "x86_64"
+        let is32 = arch == "i686" || arch == "i386" || (definition.os.arch == nil && emulator.hasSuffix("-i386"))
+        return is32 ? "qemu32" : "qemu64"
     }
 
     func smp() -> String {
@@ -262,10 +201,15 @@ public struct QEMUCommandLine: Sendable {
     }
 
     func rtc() -> String {
+        var s: String
         switch definition.clock.offset {
-        case .localtime: "base=localtime"
-        default: "base=utc"
+        case .localtime: s = "base=localtime"
+        default: s = "base=utc"
         }
+        if definition.clock.timers.contains(where: { $0.name == .rtc && $0.tickPolicy == "catchup" }) {
+            s += ",driftfix=slew"
+        }
+        return s
     }
 
     func boot() -> String {
@@ -279,26 +223,48 @@ public struct QEMUCommandLine: Sendable {
         return parts.joined(separator: ",")
     }
 
-    func chardev(_ src: CharSource, id: String) throws(VirtError) -> String {
-        switch src.type {
-        case .pty: return "pty,id=\(id)"
-        case .null: return "null,id=\(id)"
-        case .file:
-            guard let p = src.path else { throw VirtError.xmlDetail("missing source path for file chardev") }
-            var s = "file,id=\(id),path=\(Self.escape(p))"
-            if let ap = src.append { s += ",append=\(ap ? "on" : "off")" }
-            return s
-        case .unix:
-            guard let p = src.path else { throw VirtError.xmlDetail("missing source path for unix chardev") }
-            return "socket,id=\(id),path=\(Self.escape(p))" + (src.listen ? ",server=on,wait=off" : "")
-        case .tcp:
-            let host = src.host.map { "host=\(Self.escape($0))," } ?? ""
-            let telnet = src.tcpProtocol == .telnet ? ",telnet=on" : ""
-            return "socket,id=\(id),\(host)port=\(Self.escape(src.service ?? "0"))\(telnet)"
-                + (src.listen ? ",server=on,wait=off" : "")
-        default:
-            throw VirtError.configUnsupported("chardev type '\(src.type.rawValue)' is not supported yet",
-                                              domain: .qemu)
+    /// Boot indexes: per-device `<boot order>`, or `<os><boot dev>` turned into the first device of each kind
+    /// (libvirt's conversion). Keyed by "disk<i>" / "net<i>".
+    func bootIndexes() -> [String: UInt32] {
+        let devs = definition.devices
+        var out: [String: UInt32] = [:]
+        for (i, d) in devs.disks.enumerated() { if let o = d.info.bootOrder { out["disk\(i)"] = o } }
+        for (i, n) in devs.interfaces.enumerated() { if let o = n.info.bootOrder { out["net\(i)"] = o } }
+        if !out.isEmpty || definition.os.kernel != nil { return out }
+        for (pos, dev) in definition.os.bootDevices.enumerated() {
+            let order = UInt32(pos + 1)
+            switch dev {
+            case .disk:
+                if let i = devs.disks.firstIndex(where: { $0.device == .disk }) { out["disk\(i)"] = order }
+            case .cdrom:
+                if let i = devs.disks.firstIndex(where: { $0.device == .cdrom }) { out["disk\(i)"] = order }
+            case .floppy:
+                if let i = devs.disks.firstIndex(where: { $0.device == .floppy }) { out["disk\(i)"] = order }
+            case .network:
+                if !devs.interfaces.isEmpty { out["net0"] = order }
+            }
         }
+        return out
+    }
+
+    /// Adds `"bus"`/`"addr"` (and `"multifunction"`) for a PCI address, `"bus"`/`"port"` for USB.
+    static func addAddress(_ info: DeviceInfo, to p: inout QEMUJSONProps, controllers: [Controller]) {
+        switch info.address {
+        case .pci(let a)?:
+            let c = controllers.first { $0.type == .pci && $0.index == Int32(a.bus) }
+            p.add("bus", c?.info.alias ?? (a.bus == 0 ? "pci.0" : "pci.\(a.bus)"))
+            if a.multifunction == true { p.add("multifunction", bool: true) }
+            let slot = "0x" + String(a.slot, radix: 16)
+            p.add("addr", a.function == 0 ? slot : slot + ".0x" + String(a.function, radix: 16))
+        case .usb(let bus, let port?)?:
+            p.add("bus", "usb.\(bus)")
+            p.add("port", port)
+        default:
+            break
+        }
+    }
+
+    func address(_ info: DeviceInfo, _ p: inout QEMUJSONProps) {
+        Self.addAddress(info, to: &p, controllers: definition.devices.controllers)
     }
 }

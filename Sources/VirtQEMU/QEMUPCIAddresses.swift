@@ -1,0 +1,219 @@
+import VirtCore
+
+/// PCI, USB-port and virtio-serial address assignment as libvirt's QEMU driver does it for i440fx and q35
+/// machines (`qemu_domain_address.c`), so that the bus/addr values on the command line match.
+///
+/// i440fx: slot 1 is the PIIX3 (ISA, IDE at 1.1, UHCI at 1.2, ACPI), the primary video card gets slot 2, then
+/// devices take the next free slot in libvirt's order: NICs, sound cards, controllers, virtio disks, host
+/// devices, balloon, RNGs, watchdog, secondary video cards. q35: the primary video card gets 0:1, the SATA
+/// controller 0:1f.2, ICH9 sound 0:1b; PCIe devices each take a free (or a new) pcie-root-port, and new root
+/// ports are placed on pcie.0 as functions of the first free slot.
+struct QEMUPCIAddresses {
+    private var usedSlots = Set<UInt32>()   // bus << 8 | slot
+    private var lastSlot: UInt32 = 0
+    private let q35: Bool
+
+    init(q35: Bool) { self.q35 = q35 }
+
+    private static func key(_ bus: UInt32, _ slot: UInt32) -> UInt32 { bus << 8 | slot }
+
+    private mutating func reserve(_ a: PCIAddress) { usedSlots.insert(Self.key(a.bus, a.slot)) }
+
+    /// The next free slot on bus 0 after the last one handed out.
+    private mutating func nextSlot() -> PCIAddress {
+        var s = max(lastSlot, 1)
+        while usedSlots.contains(Self.key(0, s)) && s < 31 { s += 1 }
+        lastSlot = s
+        usedSlots.insert(Self.key(0, s))
+        return PCIAddress(domain: 0, bus: 0, slot: s, function: 0)
+    }
+
+    static func wantsPCI(_ info: DeviceInfo) -> Bool {
+        switch info.address {
+        case nil: return true
+        case .pci(let a)?: return a.isEmpty && a.function == 0
+        default: return false
+        }
+    }
+
+    static func isPCIe(netModel: String?) -> Bool {
+        guard let m = netModel else { return false }
+        return m == "virtio" || m == "virtio-non-transitional" || m == "e1000e"
+    }
+
+    static func assign(_ def: inout DomainDefinition) {
+        let q35 = QEMUDomainDefaults.isQ35(def.os.machine ?? "")
+        var st = QEMUPCIAddresses(q35: q35)
+        var d = def.devices
+        for a in d.usedPCIAddresses { st.reserve(a) }
+        if q35 {
+            st.reserve(PCIAddress(slot: 0x1f))
+            for i in d.controllers.indices where d.controllers[i].type == .sata && d.controllers[i].index == 0
+                && wantsPCI(d.controllers[i].info) {
+                d.controllers[i].info.address = .pci(PCIAddress(slot: 0x1f, function: 2))
+            }
+            if let v = d.videos.first, v.model != .none, wantsPCI(v.info), !st.usedSlots.contains(key(0, 1)) {
+                d.videos[0].info.address = .pci(PCIAddress(slot: 1))
+                st.reserve(PCIAddress(slot: 1))
+            }
+            for i in d.sounds.indices where d.sounds[i].model == .ich9 && wantsPCI(d.sounds[i].info)
+                && !st.usedSlots.contains(key(0, 0x1b)) {
+                d.sounds[i].info.address = .pci(PCIAddress(slot: 0x1b))
+                st.reserve(PCIAddress(slot: 0x1b))
+            }
+        } else {
+            st.reserve(PCIAddress(slot: 1))
+            for i in d.controllers.indices where d.controllers[i].index == 0 && wantsPCI(d.controllers[i].info) {
+                if d.controllers[i].type == .ide {
+                    d.controllers[i].info.address = .pci(PCIAddress(slot: 1, function: 1))
+                } else if d.controllers[i].type == .usb && d.controllers[i].model == .piix3UHCI {
+                    d.controllers[i].info.address = .pci(PCIAddress(slot: 1, function: 2))
+                }
+            }
+            if let v = d.videos.first, v.model != .none, wantsPCI(v.info), !st.usedSlots.contains(key(0, 2)) {
+                d.videos[0].info.address = .pci(PCIAddress(slot: 2))
+                st.reserve(PCIAddress(slot: 2))
+            }
+        }
+
+        // Root ports that exist and are free, for q35 PCIe devices.
+        var freePorts: [Int32] = []
+        if q35 {
+            let taken = Set(d.usedPCIAddresses.map(\.bus))
+            freePorts = d.controllers.filter { $0.type == .pci && $0.model == .pcieRootPort && !taken.contains(UInt32($0.index)) }
+                .map(\.index)
+        }
+        var newPorts: [Int32] = []
+        let maxPCIIndex = d.controllers.filter { $0.type == .pci }.map(\.index).max() ?? 0
+        func place(_ info: inout DeviceInfo, pcie: Bool) {
+            guard wantsPCI(info) else { return }
+            if q35 && pcie {
+                let idx: Int32
+                if !freePorts.isEmpty {
+                    idx = freePorts.removeFirst()
+                } else {
+                    idx = max(maxPCIIndex, newPorts.max() ?? 0) + 1
+                    newPorts.append(idx)
+                }
+                info.address = .pci(PCIAddress(bus: UInt32(idx), slot: 0))
+            } else {
+                info.address = .pci(st.nextSlot())
+            }
+        }
+
+        for i in d.interfaces.indices where d.interfaces[i].type != .hostdev {
+            let m = d.interfaces[i].model
+            if m == "usb-net" || m == "spapr-vlan" { continue }
+            place(&d.interfaces[i].info, pcie: isPCIe(netModel: m))
+        }
+        for i in d.sounds.indices {
+            switch d.sounds[i].model {
+            case .es1370, .ac97, .ich6, .ich9, .ich7, .virtio:
+                place(&d.sounds[i].info, pcie: d.sounds[i].model == .virtio)
+            default: break
+            }
+        }
+        for i in d.controllers.indices {
+            let c = d.controllers[i]
+            switch c.type {
+            case .pci, .ide, .fdc, .ccid, .xenbus, .isa: continue
+            case .usb where c.model == ControllerModel.none: continue
+            case .scsi where c.model == .ibmvscsi: continue
+            case .sata where q35 && c.index == 0: continue
+            default: break
+            }
+            let pcie = c.type == .virtioSerial || c.model == .virtioSCSI || c.model == .qemuXHCI || c.model == .necXHCI
+            place(&d.controllers[i].info, pcie: pcie)
+        }
+        for i in d.disks.indices where d.disks[i].target.bus == .virtio {
+            place(&d.disks[i].info, pcie: true)
+        }
+        if let b = d.memballoon, b.model != .none && b.model != .xen {
+            var info = b.info
+            place(&info, pcie: true)
+            d.memballoon?.info = info
+        }
+        for i in d.rngs.indices { place(&d.rngs[i].info, pcie: true) }
+        for i in d.watchdogs.indices where d.watchdogs[i].model == .i6300esb {
+            place(&d.watchdogs[i].info, pcie: false)
+        }
+        for i in d.videos.indices.dropFirst() where d.videos[i].model != .none {
+            place(&d.videos[i].info, pcie: d.videos[i].model == .virtio)
+        }
+        for i in d.inputs.indices where d.inputs[i].bus == .virtio {
+            place(&d.inputs[i].info, pcie: true)
+        }
+
+        // libvirt keeps one empty root port for hotplug when it had to add root ports.
+        if let last = newPorts.last { newPorts.append(last + 1) }
+        for idx in newPorts {
+            QEMUDomainDefaults.insert(Controller(type: .pci, index: idx, model: .pcieRootPort), into: &d)
+        }
+        // q35: root ports without an address go to the first free slot of pcie.0, function by function.
+        if q35 {
+            var slot: UInt32 = 0
+            var fn: UInt32 = 8
+            for i in d.controllers.indices where d.controllers[i].model == .pcieRootPort && wantsPCI(d.controllers[i].info) {
+                if fn == 8 {
+                    slot = 1
+                    while st.usedSlots.contains(key(0, slot)) { slot += 1 }
+                    st.reserve(PCIAddress(slot: slot))
+                    fn = 0
+                }
+                var a = PCIAddress(slot: slot, function: fn)
+                if fn == 0 { a.multifunction = true }
+                d.controllers[i].info.address = .pci(a)
+                if d.controllers[i].target.port == nil { d.controllers[i].target.port = slot << 3 | fn }
+                if d.controllers[i].target.chassis == nil { d.controllers[i].target.chassis = UInt32(d.controllers[i].index) }
+                fn += 1
+            }
+            // A lone root port in a slot is not multifunction.
+            var perSlot: [UInt32: Int] = [:]
+            for c in d.controllers where c.model == .pcieRootPort {
+                if case .pci(let a)? = c.info.address, a.bus == 0 { perSlot[a.slot, default: 0] += 1 }
+            }
+            for i in d.controllers.indices where d.controllers[i].model == .pcieRootPort {
+                if case .pci(var a)? = d.controllers[i].info.address, a.multifunction == true, perSlot[a.slot] == 1 {
+                    a.multifunction = nil
+                    d.controllers[i].info.address = .pci(a)
+                }
+            }
+        }
+        assignUSBPorts(&d)
+        assignVirtioSerialPorts(&d)
+        def.devices = d
+    }
+
+    static func assignUSBPorts(_ d: inout DomainDevices) {
+        guard d.controllers.contains(where: { $0.type == .usb && $0.model != ControllerModel.none }) else { return }
+        var used = Set<String>()
+        for (_, info) in d.deviceInfos { if case .usb(0, let p?)? = info.address { used.insert(p) } }
+        var next = 1
+        func take(_ info: inout DeviceInfo) {
+            guard info.address == nil || info.address == .usb(bus: 0, port: nil) else { return }
+            while used.contains(String(next)) { next += 1 }
+            used.insert(String(next))
+            info.address = .usb(bus: 0, port: String(next))
+        }
+        for i in d.disks.indices where d.disks[i].target.bus == .usb { take(&d.disks[i].info) }
+        for i in d.inputs.indices where d.inputs[i].bus == .usb { take(&d.inputs[i].info) }
+        for i in d.sounds.indices where d.sounds[i].model == .usb { take(&d.sounds[i].info) }
+        for i in d.redirdevs.indices { take(&d.redirdevs[i].info) }
+    }
+
+    static func assignVirtioSerialPorts(_ d: inout DomainDevices) {
+        var used = Set<[UInt32]>()
+        for c in d.consoles + d.channels {
+            if case .virtioSerial(let ctl, let bus, let port)? = c.info.address { used.insert([ctl, bus, port]) }
+        }
+        func take(_ info: inout DeviceInfo, from start: UInt32) {
+            guard info.address == nil else { return }
+            var p = start
+            while used.contains([0, 0, p]) { p += 1 }
+            used.insert([0, 0, p])
+            info.address = .virtioSerial(controller: 0, bus: 0, port: p)
+        }
+        for i in d.consoles.indices where d.consoles[i].targetType == "virtio" { take(&d.consoles[i].info, from: 0) }
+        for i in d.channels.indices where d.channels[i].targetType == "virtio" { take(&d.channels[i].info, from: 1) }
+    }
+}
