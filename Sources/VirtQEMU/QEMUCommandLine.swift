@@ -77,7 +77,11 @@ public struct QEMUCommandLine: Sendable {
         if !d.hostdevs.isEmpty { kinds.append("hostdev") }
         if !d.memories.isEmpty { kinds.append("memory") }
         if d.graphics.contains(where: { $0.type != .vnc && $0.type != .spice }) { kinds.append("graphics") }
-        for g in d.other where !kinds.contains(g.element.name) { kinds.append(g.element.name) }
+        for g in d.other where !kinds.contains(g.element.name) {
+            // <audio type='none'/> is what the builder's -audiodev already gives.
+            if g.element.name == "audio" && g.element.attr("type") == "none" { continue }
+            kinds.append(g.element.name)
+        }
         if !kinds.isEmpty {
             throw VirtError.configUnsupported(
                 "devices not supported by the QEMU driver yet: \(kinds.joined(separator: ", "))", domain: .qemu)
