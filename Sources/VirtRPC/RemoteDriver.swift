@@ -9,6 +9,7 @@ public final class RemoteDriver: HypervisorDriver {
     private let client: RPCClient
     private let bus = EventBus<DomainEventRecord>()
     private let eventState = Mutex<EventState>(EventState())
+    private let registration = KeyedAsyncLock<Int>()
 
     private struct EventState {
         var registered = false
@@ -368,17 +369,19 @@ public final class RemoteDriver: HypervisorDriver {
 
     /// Registers the event callbacks with the daemon (idempotent per event id).
     public func registerEvents() async throws {
-        for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded] {
-            let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
-            if known { continue }
-            var r = try await call(.connectDomainEventCallbackRegisterAny) { w in
-                w.int(id.rawValue)
-                w.optionalDomain(nil)
-            }
-            let cb = try r.int()
-            eventState.withLock {
-                $0.callbackIDs[cb] = id
-                $0.registered = true
+        try await registration.withLock(0) {
+            for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded] {
+                let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
+                if known { continue }
+                var r = try await call(.connectDomainEventCallbackRegisterAny) { w in
+                    w.int(id.rawValue)
+                    w.optionalDomain(nil)
+                }
+                let cb = try r.int()
+                eventState.withLock {
+                    $0.callbackIDs[cb] = id
+                    $0.registered = true
+                }
             }
         }
     }

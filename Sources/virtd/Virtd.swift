@@ -90,8 +90,8 @@ struct Virtd: AsyncParsableCommand {
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI)
         let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "virtd.rpc"))
         try await rpc.start()
-        writeFile(cfg.pidFile, "\(getpid())\n")
         if let port = rpc.boundTCPPort { logger.info("tcp port \(port)") }
+        writeFile(cfg.pidFile, "\(getpid())\n")
         logger.info("virtd ready")
 
         var it = stopStream.makeAsyncIterator()

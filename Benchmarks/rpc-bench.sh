@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds virtd in release mode and runs the remote-protocol benchmark against Debian's libvirtd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product virtd >/dev/null
+exec /usr/bin/python3 Benchmarks/rpc_bench.py "$(swift build -c release --show-bin-path)/virtd" "${1:-5}"
