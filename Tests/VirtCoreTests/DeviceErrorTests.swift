@@ -103,6 +103,8 @@ import Testing
         ("disk-wwn", "<disk type='file' device='disk'><source file='/a'/><target dev='vda'/><wwn>xyz</wwn></disk>", false),
         ("disk-floppy-bus", "<disk type='file' device='floppy'><source file='/a'/><target dev='fda' bus='ide'/></disk>", false),
         ("disk-lun-file", "<disk type='file' device='lun'><source file='/a'/><target dev='sda'/></disk>", false),
+        ("video-two-primary", "<video><model type='vga' primary='yes'/></video><video><model type='qxl' primary='yes'/></video>", false),
+        ("video-none-not-alone", "<video><model type='none'/></video><video><model type='vga'/></video>", false),
         ("validate-disk-child", "<disk type='file'><source file='/a'/><target dev='vda'/><foo/></disk>", true),
         ("validate-disk-attr", "<disk type='file' foo='1'><source file='/a'/><target dev='vda'/></disk>", true),
         ("validate-interface-child", "<interface type='user'><bogus/></interface>", true),

@@ -75,6 +75,7 @@ import Testing
         ("serial-port-numbering", "<serial type='pty'><target port='5'/></serial><serial type='pty'><target type='isa-serial'/></serial><serial type='pty'><target type='usb-serial'/></serial><serial type='pty'><target type='isa-serial'/></serial>"),
         ("serial-pci-first", "<serial type='pty'><target type='pci-serial'/></serial>"),
         ("serial-system", "<serial type='pty'><target type='system-serial'/></serial>"),
+        ("video-zero-heads", "<video><model type='vga' heads='0'/></video><video><model type='qxl' primary='yes'/></video>"),
         ("escaping", "<disk type='file'><source file='/tmp/a&amp;b&apos;c&quot;&lt;&gt;'/><target dev='vda'/><serial>x&amp;y</serial></disk>"),
     ]
 

@@ -236,6 +236,12 @@ public struct DomainDevices: Sendable, Hashable {
         for i in inputs.indices { inputs[i].postParse() }
         // A graphics device without a video device gets the default one.
         if videos.isEmpty && !graphics.isEmpty { videos.append(Video(model: .default)) }
+        if videos.filter(\.primary).count > 1 {
+            throw DeviceError.unsupported("Only one primary video device is supported")
+        }
+        if videos.count > 1 && videos.contains(where: { $0.model == .none }) {
+            throw DeviceError.unsupported("a 'none' video type must be the only video device defined for the domain")
+        }
         if let p = videos.firstIndex(where: { $0.primary }), p != 0 {
             let v = videos.remove(at: p)
             videos.insert(v, at: 0)

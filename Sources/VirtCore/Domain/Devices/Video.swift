@@ -112,7 +112,7 @@ public struct Video: Sendable, Hashable {
         w.element("video") { w in
             if let driver { w.libvirtStyle(driver) }
             w.element("model", [("type", model.rawValue), ("ram", ram.text), ("vram", vram.text),
-                                ("vram64", vram64.text), ("vgamem", vgamem.text), ("heads", heads.text),
+                                ("vram64", vram64.text), ("vgamem", vgamem.text), ("heads", heads.flatMap { $0 == 0 ? nil : String($0) }),
                                 ("primary", primary ? "yes" : nil), ("blob", blob.onOff)]) { w in
                 if let acceleration { w.libvirtStyle(acceleration) }
                 for e in modelExtra { w.libvirtStyle(e) }
