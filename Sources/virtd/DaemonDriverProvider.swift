@@ -1,14 +1,21 @@
+import Synchronization
 import Virt
+import VirtQEMU
 import VirtRPC
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
-/// the daemon; other URIs get a connection of their own, closed when the client leaves.
+/// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
+/// likewise; other URIs get a connection of their own, closed when the client leaves.
 final class DaemonDriverProvider: DriverProvider {
     let defaultURI: String
+    let qemuRoot: String
     let sharedTest: any HypervisorDriver
+    private let qemu = Mutex<(any HypervisorDriver)?>(nil)
+    private let qemuOpening = KeyedAsyncLock<Int>()
 
-    init(defaultURI: String) async throws {
+    init(defaultURI: String, qemuRoot: String) async throws {
         self.defaultURI = defaultURI
+        self.qemuRoot = qemuRoot
         sharedTest = try await Connection.open("test:///default").driver
     }
 
@@ -19,11 +26,22 @@ final class DaemonDriverProvider: DriverProvider {
             throw VirtError(.noConnect, domain: .remote, "no connection driver available for \(name)")
         }
         if parsed.driver == "test" && parsed.path == "/default" { return sharedTest }
+        if parsed.driver == "qemu" && parsed.path == "/system" { return try await systemQEMU() }
         return try await Connection.open(name, readOnly: readOnly).driver
+    }
+
+    private func systemQEMU() async throws -> any HypervisorDriver {
+        try await qemuOpening.withLock(0) {
+            if let d = qemu.withLock({ $0 }) { return d }
+            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot)
+            qemu.withLock { $0 = d }
+            return d
+        }
     }
 
     func release(_ driver: any HypervisorDriver) async {
         if driver === sharedTest { return }
+        if let q = qemu.withLock({ $0 }), q === driver { return }
         await driver.close()
     }
 }

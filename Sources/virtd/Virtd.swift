@@ -87,7 +87,7 @@ struct Virtd: AsyncParsableCommand {
             sources.append(src)
         }
 
-        let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI)
+        let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir)
         let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "virtd.rpc"))
         try await rpc.start()
         if let port = rpc.boundTCPPort { logger.info("tcp port \(port)") }

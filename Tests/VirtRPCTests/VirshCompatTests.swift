@@ -101,6 +101,16 @@ struct VirshCompatTests {
         #expect(try virsh(ours.testURI, "uri").stdout.contains("test+unix:///default"))
     }
 
+    @Test("qemu+unix:///system reaches the QEMU driver on the daemon's root")
+    func qemuSystem() throws {
+        let ours = try VirtdProcess()
+        defer { ours.stop() }
+        let r = try virsh("qemu+unix:///system?socket=\(ours.socket)", "version --daemon; list --all --name")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Using API: QEMU"))
+        #expect(r.stdout.contains("Running against daemon: 9.0.0"))
+    }
+
     @Test("the read-only socket refuses mutating calls like libvirtd and serves queries")
     func readOnlySocket() throws {
         let ours = try VirtdProcess()
