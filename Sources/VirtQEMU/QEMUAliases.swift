@@ -3,8 +3,9 @@ import VirtCore
 /// Device aliases as libvirt's QEMU driver names them (`qemu_alias.c`): `virtio-disk0`, `ide0-0-0`, `net0`,
 /// `serial0`, `usb`, `pci.0`, `balloon0`, … Devices that already have an alias keep it.
 enum QEMUAliases {
-    static func controllerAlias(_ c: Controller) -> String {
+    static func controllerAlias(_ c: Controller, q35: Bool) -> String {
         switch c.type {
+        case .sata where c.index == 0 && q35: return "ide"  // the ICH9 AHCI controller's buses are ide.N
         case .pci: return c.model == .pcieRoot ? "pcie.\(c.index)" : "pci.\(c.index)"
         case .ide where c.index == 0: return "ide"
         case .usb where c.index == 0: return "usb"
@@ -41,7 +42,8 @@ enum QEMUAliases {
     static func assign(_ def: inout DomainDefinition) {
         var d = def.devices
         for i in d.controllers.indices where d.controllers[i].info.alias == nil {
-            d.controllers[i].info.alias = controllerAlias(d.controllers[i])
+            d.controllers[i].info.alias = controllerAlias(d.controllers[i],
+                                                          q35: QEMUDomainDefaults.isQ35(def.os.machine ?? ""))
         }
         let controllers = d.controllers
         for i in d.disks.indices where d.disks[i].info.alias == nil {

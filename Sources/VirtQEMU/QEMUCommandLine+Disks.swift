@@ -176,7 +176,9 @@ extension QEMUCommandLine {
             p.add("unit", int: Int64(addr?.unit ?? 0))
         case .sata?:
             p.add("driver", cd ? "ide-cd" : "ide-hd")
-            p.add("bus", "sata\(addr?.controller ?? 0).\(addr?.unit ?? 0)")
+            let ctl = addr?.controller ?? 0
+            let alias = definition.devices.controllers.first { $0.type == .sata && $0.index == Int32(ctl) }?.info.alias
+            p.add("bus", "\(alias ?? "sata\(ctl)").\(addr?.unit ?? 0)")
         case .scsi?:
             p.add("driver", cd ? "scsi-cd" : "scsi-hd")
             let ctl = addr?.controller ?? 0

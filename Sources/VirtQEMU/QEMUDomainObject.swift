@@ -110,7 +110,10 @@ actor QEMUDomainObject {
         try LinuxSys.mkdirs(paths.stateDir)
         try LinuxSys.mkdirs(paths.logDir)
         monitorPath = libDir + "/monitor.sock"
-        var cl = QEMUCommandLine(definition: def, capabilities: capabilities)
+        // The definition completed as libvirt's QEMU driver does (default devices, aliases, addresses): what
+        // the command line is built from and what the live XML shows.
+        let prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
+        var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
         cl.monitorFD = QEMULauncher.monitorFD
         let args = try cl.arguments()
         let spec = ProcessLaunchSpec(
@@ -124,9 +127,7 @@ actor QEMUDomainObject {
         id = newID
         startKind = .coldBoot
         stopReason = nil
-        var live = def
-        if let m = def.os.machine { live.os.machine = capabilities.canonicalMachine(m) ?? m }
-        assignAliases(&live)
+        var live = prepared
         do {
             try await readPTYPaths(mon, into: &live)
         } catch {
@@ -167,17 +168,6 @@ actor QEMUDomainObject {
             status = .paused(.user)
             raise(.suspended(.paused))
             writeStatus()
-        }
-    }
-
-    /// Device aliases as libvirt names them, shown in the live XML.
-    private func assignAliases(_ def: inout DomainDefinition) {
-        for i in def.devices.serials.indices {
-            def.devices.serials[i].info.alias = "serial\(def.devices.serials[i].targetPort ?? Int32(i))"
-        }
-        for i in def.devices.consoles.indices {
-            def.devices.consoles[i].info.alias = i == 0 && def.devices.consoles[i].targetType == "serial"
-                ? "serial0" : "console\(i)"
         }
     }
 
