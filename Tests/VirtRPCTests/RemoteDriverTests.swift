@@ -81,4 +81,43 @@ struct RemoteDriverTests {
         }
         await conn.close()
     }
+
+    @Test("fifty clients at once, racing starts and destroys of one domain: every answer is a success or the test driver's state error")
+    func manyClients() async throws {
+        let d = try VirtdProcess()
+        defer { d.stop() }
+        let uri = d.testURI
+        let outcomes = try await withThrowingTaskGroup(of: [String].self) { g in
+            for i in 0..<50 {
+                g.addTask {
+                    let conn = try await Connection.open(uri)
+                    var out: [String] = []
+                    for j in 0..<10 {
+                        _ = try await conn.hostname()
+                        var dom = try await conn.lookupDomain(name: "test")
+                        do {
+                            if (i + j) % 2 == 0 { try await dom.destroy() } else { try await dom.start() }
+                            out.append("ok")
+                        } catch let e as VirtError {
+                            // libvirt's test driver: "domain is not running" (OPERATION_INVALID) on destroy,
+                            // "Domain 'test' is already running" (INTERNAL_ERROR) on start.
+                            let expected = e.code == .operationInvalid
+                                || (e.code == .internalError && e.message.contains("is already running"))
+                            out.append(expected ? "invalid" : "unexpected \(e)")
+                        }
+                    }
+                    await conn.close()
+                    return out
+                }
+            }
+            var all: [String] = []
+            for try await o in g { all += o }
+            return all
+        }
+        #expect(outcomes.count == 500)
+        #expect(outcomes.allSatisfy { $0 == "ok" || $0 == "invalid" }, "\(outcomes.filter { $0.hasPrefix("unexpected") }.prefix(2))")
+        #expect(outcomes.contains("ok"))
+        let state = try virsh(uri, "domstate test").stdout
+        #expect(state.contains("running") || state.contains("shut off"))
+    }
 }
