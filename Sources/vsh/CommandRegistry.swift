@@ -1,0 +1,36 @@
+/// The command table. Each group of commands lives in its own file and contributes a list of definitions;
+/// adding a command is adding a `CommandDefinition` to one of those lists (or a new group here).
+struct CommandRegistry: Sendable {
+    struct Group: Sendable {
+        var name: String
+        var keyword: String
+        var commands: [CommandDefinition]
+    }
+
+    let groups: [Group]
+    private let byName: [String: CommandDefinition]
+
+    init(groups: [Group]) {
+        self.groups = groups
+        var table = [String: CommandDefinition]()
+        for group in groups {
+            for command in group.commands { table[command.name] = command }
+        }
+        byName = table
+    }
+
+    func command(named name: String) -> CommandDefinition? { byName[name] }
+
+    func group(named name: String) -> Group? {
+        groups.first { $0.name == name || $0.keyword == name }
+    }
+
+    /// Every group of the shell, in virsh's order.
+    static let standard = CommandRegistry(groups: [
+        Group(name: "Domain Management", keyword: "domain", commands: DomainCommands.all),
+        Group(name: "Domain Monitoring", keyword: "monitor", commands: MonitorCommands.all),
+        Group(name: "Domain Events", keyword: "events", commands: EventCommands.all),
+        Group(name: "Host and Hypervisor", keyword: "host", commands: HostCommands.all),
+        Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all),
+    ])
+}

@@ -1,0 +1,212 @@
+import Dispatch
+import Virt
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `event` command (virsh-domain-event.c): waits for domain events and prints them as virsh does.
+enum EventCommands {
+    static let all: [CommandDefinition] = [event]
+
+    /// Event names in libvirt's `virDomainEventID` order, as `event --list` prints them.
+    static let eventNames = [
+        "lifecycle", "reboot", "rtc-change", "watchdog", "io-error", "graphics", "io-error-reason",
+        "control-error", "block-job", "disk-change", "tray-change", "pm-wakeup", "pm-suspend", "balloon-change",
+        "pm-suspend-disk", "device-removed", "block-job-2", "tunable", "agent-lifecycle", "device-added",
+        "migration-iteration", "job-completed", "device-removal-failed", "metadata-change", "block-threshold",
+        "memory-failure", "memory-device-size-change",
+    ]
+
+    static let event = CommandDefinition(
+        "event", summary: "Domain Events",
+        description: "List event types, or wait for domain events to occur",
+        options: [
+            .string("domain", "filter by domain name, id or uuid"),
+            .string("event", "which event type to wait for"),
+            .flag("all", "wait for all events instead of just one type"),
+            .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
+            .int("timeout", "timeout seconds"),
+            .flag("list", "list valid event types"),
+            .flag("timestamp", "show timestamp for each printed event"),
+        ]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "all", "event"), shell.exclusive(cmd, "list", "all"),
+              shell.exclusive(cmd, "list", "event") else { return false }
+        if cmd.has("list") {
+            for name in eventNames { shell.print("\(name)\n") }
+            return true
+        }
+        let (ok, eventName) = shell.stringOption(cmd, "event")
+        guard ok else { return false }
+        let all = cmd.has("all")
+        if eventName == nil && !all {
+            shell.error("one of --list, --all, or --event <type> is required")
+            return false
+        }
+        var wanted = Set<Int32>()
+        for (i, name) in eventNames.enumerated() where eventName == nil || eventName == name {
+            wanted.insert(Int32(i))
+        }
+        if wanted.isEmpty {
+            shell.error("unknown event type \(eventName ?? "")")
+            return false
+        }
+        var timeoutMs: Int?
+        if let text = cmd.value("timeout") {
+            guard let seconds = Format.parseUInt32(text) else {
+                shell.error("Numeric value '\(text)' for <timeout> option is malformed or out of range")
+                return false
+            }
+            guard seconds != 0, seconds <= UInt32(Int32.max / 1000) else {
+                shell.error("Numeric value '\(seconds)' for <timeout> option is malformed or out of range")
+                return false
+            }
+            timeoutMs = Int(seconds) * 1000
+        }
+        var filter: VirtUUID?
+        if cmd.has("domain") {
+            guard let dom = await shell.domainOption(cmd) else { return false }
+            filter = dom.uuid
+        }
+
+        let loop = cmd.has("loop")
+        let timestamp = cmd.has("timestamp")
+        let counter = Counter()
+        let stream = shell.conn.events()
+        let outcome = await wait(timeoutMs: timeoutMs) { @MainActor in
+            for await record in stream {
+                if let filter, record.domain.uuid != filter { continue }
+                guard wanted.contains(record.eventID.rawValue) else { continue }
+                if !loop && counter.count > 0 { return }
+                let text = describe(record)
+                shell.print(timestamp ? "\(nowTimestamp()): \(text)" : text)
+                shell.output.flush()
+                counter.count += 1
+                if !loop { return }
+            }
+        }
+        switch outcome {
+        case .interrupted: shell.print("event loop interrupted\n")
+        case .timedOut: shell.print("event loop timed out\n")
+        case .done: break
+        }
+        shell.print("events received: \(counter.count)\n")
+        return counter.count > 0
+    }
+
+    @MainActor
+    final class Counter {
+        var count = 0
+    }
+
+    enum Outcome: Sendable {
+        case done, timedOut, interrupted
+    }
+
+    /// Runs `body` until it returns, the timeout passes or SIGINT arrives (virsh's `vshEventWait`).
+    @MainActor
+    static func wait(timeoutMs: Int?, _ body: @escaping @MainActor @Sendable () async -> Void) async -> Outcome {
+        let interrupts = SignalWatcher(SIGINT)
+        defer { interrupts.stop() }
+        return await withTaskGroup(of: Outcome.self) { group in
+            group.addTask {
+                await body()
+                return .done
+            }
+            if let timeoutMs {
+                group.addTask {
+                    try? await Task.sleep(nanoseconds: UInt64(timeoutMs) * 1_000_000)
+                    return .timedOut
+                }
+            }
+            group.addTask {
+                var signals = interrupts.stream.makeAsyncIterator()
+                return await signals.next() != nil ? .interrupted : .done
+            }
+            let first = await group.next() ?? .done
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// The line(s) virsh prints for one event.
+    static func describe(_ record: DomainEventRecord) -> String {
+        let name = record.domain.name
+        switch record.kind {
+        case .lifecycle(let e):
+            return "event 'lifecycle' for domain '\(name)': \(e.type.virshLabel) \(e.virshDetailLabel)\n"
+        case .reboot:
+            return "event 'reboot' for domain '\(name)'\n"
+        case .rtcChange(let offset):
+            return "event 'rtc-change' for domain '\(name)': \(offset)\n"
+        case .watchdog(let action):
+            let actions = ["none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi"]
+            return "event 'watchdog' for domain '\(name)': \(label(actions, action))\n"
+        case .ioError(let path, let alias, let action):
+            return "event 'io-error' for domain '\(name)': \(path) (\(alias)) "
+                + "\(label(["none", "pause", "report"], action))\n"
+        case .balloonChange(let kib):
+            return "event 'balloon-change' for domain '\(name)': \(kib)KiB\n"
+        case .deviceRemoved(let alias):
+            return "event 'device-removed' for domain '\(name)': \(alias)\n"
+        case .deviceAdded(let alias):
+            return "event 'device-added' for domain '\(name)': \(alias)\n"
+        case .metadataChange(let type, let uri):
+            return "event 'metadata-change' for domain '\(name)': type "
+                + "\(label(["description", "title", "element"], type)), uri \(uri ?? "<null>")\n"
+        case .jobCompleted:
+            return "event 'job-completed' for domain '\(name)':\n"
+        case .migrationIteration(let iteration):
+            return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
+        }
+    }
+
+    private static func label(_ table: [String], _ value: Int32) -> String {
+        value >= 0 && Int(value) < table.count ? table[Int(value)] : "unknown"
+    }
+
+    /// libvirt's `virTimeStringNowRaw`: `YYYY-MM-DD HH:MM:SS.mmm+0000` in UTC.
+    static func nowTimestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let ms = Int(ts.tv_nsec / 1_000_000)
+        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)+0000"
+    }
+}
+
+/// Turns a signal into an async stream while it is watched; the default action is restored on `stop()`.
+///
+/// Unchecked: the dispatch source is only configured in `init` and cancelled in `stop()`; dispatch sources are
+/// thread-safe for those calls.
+final class SignalWatcher: @unchecked Sendable {
+    let stream: AsyncStream<Void>
+    private let source: DispatchSourceSignal
+    private let signalNumber: Int32
+
+    init(_ signalNumber: Int32) {
+        self.signalNumber = signalNumber
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        self.stream = stream
+        signal(signalNumber, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler { continuation.yield() }
+        source.setCancelHandler { continuation.finish() }
+        source.resume()
+    }
+
+    func stop() {
+        source.cancel()
+        signal(signalNumber, SIG_DFL)
+    }
+}
