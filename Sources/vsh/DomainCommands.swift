@@ -145,14 +145,35 @@ enum DomainCommands {
             }
         }
         if !hasManagedSave { flags.remove(.managedSave) }
-        if hasManagedSave && !cmd.has("managed-save") && !cmd.has("nvram") && !cmd.has("keep-nvram")
-            && !cmd.has("tpm") && !cmd.has("keep-tpm") {
-            shell.error("Refusing to undefine while domain managed save image exists")
-            return false
+        // Like virsh: try the flags API when it is known to be safe (or needed), and fall back to doing the
+        // steps one by one when the driver rejects it as unsupported or with unknown flags.
+        let managedSaveSafe = !hasManagedSave || cmd.has("managed-save")
+        var undefined = false
+        if managedSaveSafe || cmd.has("nvram") || cmd.has("keep-nvram") || cmd.has("tpm") || cmd.has("keep-tpm") {
+            if await shell.call({ try await dom.undefine(flags: flags) }) != nil {
+                undefined = true
+            } else if let code = shell.lastError?.code, code != .noSupport && code != .invalidArg {
+                shell.error("Failed to undefine domain '\(name)'")
+                return false
+            } else {
+                shell.lastError = nil
+            }
         }
-        if await shell.call({ try await dom.undefine(flags: flags) }) == nil {
-            shell.error("Failed to undefine domain '\(name)'")
-            return false
+        if !undefined {
+            if hasManagedSave {
+                guard cmd.has("managed-save") else {
+                    shell.error("Refusing to undefine while domain managed save image exists")
+                    return false
+                }
+                if await shell.call({ try await dom.managedSaveRemove() }) == nil {
+                    shell.reportError()
+                    return false
+                }
+            }
+            if await shell.call({ try await dom.undefine(flags: []) }) == nil {
+                shell.error("Failed to undefine domain '\(name)'")
+                return false
+            }
         }
         shell.printExtra("Domain '\(name)' has been undefined\n")
         return true

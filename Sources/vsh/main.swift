@@ -48,6 +48,8 @@ func runMain() async -> Int32 {
         return await Interactive.run(shell) ? 0 : 1
     }
 
+    // virsh refuses an empty command string; a string holding only blanks or comments runs nothing, successfully.
+    if options.commandWords.count == 1 && options.commandWords[0].isEmpty { return 1 }
     var tokenizer = options.commandWords.count == 1
         ? CommandTokenizer(string: options.commandWords[0])
         : CommandTokenizer(words: options.commandWords)
@@ -58,7 +60,7 @@ func runMain() async -> Int32 {
         shell.error(error.message)
         return 1
     }
-    if commands.isEmpty { return 1 }
+    if commands.isEmpty { return 0 }
 
     // A connection named explicitly must open before anything runs; the default one opens on first use.
     if shell.connectURI != nil, !(await shell.connect()) {

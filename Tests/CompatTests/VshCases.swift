@@ -1,0 +1,237 @@
+/// The command lines of the vsh/virsh differential test, and the files they use (in `@DIR@`).
+enum VshCases {
+    static let fixtures: [String: String] = [
+        "d1.xml": """
+            <domain type='test'>
+              <name>d1</name>
+              <uuid>11111111-2222-3333-4444-555555555555</uuid>
+              <memory>1048576</memory>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
+        "d2.xml": """
+            <domain type='test'>
+              <name>D2</name>
+              <uuid>22222222-2222-3333-4444-555555555555</uuid>
+              <memory unit='MiB'>512</memory>
+              <currentMemory unit='MiB'>256</currentMemory>
+              <vcpu>3</vcpu>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
+        "gen.xml": """
+            <domain type='test'>
+              <name>gen</name>
+              <memory>524288</memory>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
+        "unicode.xml": """
+            <domain type='test'>
+              <name>dé-ü</name>
+              <uuid>33333333-2222-3333-4444-555555555555</uuid>
+              <memory>524288</memory>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
+        "bad.xml": "<domain type='test'>\n  <name>bad\n",
+        "noname.xml": "<domain type='test'>\n  <memory>1024</memory>\n  <os><type>hvm</type></os>\n</domain>\n",
+        "test.xml": """
+            <domain type='test'>
+              <name>test</name>
+              <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+              <memory>8388608</memory>
+              <currentMemory>2097152</currentMemory>
+              <vcpu>2</vcpu>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
+    ]
+
+    /// Cases whose output depends on the domain XML formatter.
+    static let xml: [VshCase] = [
+        .line("dumpxml", "dumpxml test"),
+        .line("dumpxml-inactive", "dumpxml test --inactive"),
+        .line("dumpxml-security-info", "dumpxml --security-info test"),
+        .line("dumpxml-defined", "define @DIR@/d1.xml; dumpxml d1; dumpxml d1 --inactive"),
+        .line("dumpxml-by-id-uuid", "dumpxml 1; dumpxml 6695eb01-f6a4-8304-79aa-97f2502e193f"),
+        .line("dumpxml-unknown", "dumpxml nosuch"),
+    ]
+
+    static let all: [VshCase] = [
+        // list
+        .line("list", "list"),
+        .line("list-all", "list --all"),
+        .line("list-inactive-empty", "list --inactive"),
+        .line("list-name", "list --name"),
+        .line("list-uuid", "list --uuid"),
+        .line("list-all-name-uuid", "list --all --name --uuid"),
+        .line("list-id", "define @DIR@/d1.xml; list --id; list --all --id; list --id --name --all"),
+        .line("list-table-name", "list --table --name"),
+        .line("list-table-uuid", "list --table --uuid"),
+        .line("list-state-running", "list --state-running"),
+        .line("list-state-shutoff", "list --state-shutoff"),
+        .line("list-state-paused", "suspend test; list --state-paused; list --state-running"),
+        .line("list-persistent-transient",
+              "create @DIR@/d1.xml; list --persistent; list --transient; list --all --transient --name"),
+        .line("list-autostart",
+              "define @DIR@/d1.xml; autostart d1; list --autostart --all; list --no-autostart --all; list --autostart"),
+        .line("list-sorting",
+              "define @DIR@/d2.xml; define @DIR@/d1.xml; create @DIR@/gen.xml; list --all; list --all --name"),
+        .line("list-managed-save", "managedsave test; list --all --managed-save; list --all --with-managed-save"),
+        .line("list-unicode-name", "define @DIR@/unicode.xml; list --all; list --all --name"),
+        .line("list-title", "list --title"),
+        .line("list-unknown-option", "list --bogus"),
+        .line("list-bool-with-value", "list --all=yes"),
+        VshCase(name: "list-quiet", args: ["-q", "-c", "test:///default", "list --all; define @DIR@/d1.xml; list --all"]),
+        VshCase(name: "list-argv", args: ["-c", "test:///default", "list", "--all"]),
+        VshCase(name: "list-argv-semicolon", args: ["-c", "test:///default", "list", ";", "uri"]),
+
+        // dominfo, domstate, ids
+        .line("dominfo", "dominfo test"),
+        .line("dominfo-by-id", "dominfo 1"),
+        .line("dominfo-by-uuid", "dominfo 6695eb01-f6a4-8304-79aa-97f2502e193f"),
+        .line("dominfo-inactive", "define @DIR@/d2.xml; dominfo D2; autostart D2; dominfo D2"),
+        .line("dominfo-unknown", "dominfo nosuch"),
+        .line("dominfo-missing-arg", "dominfo"),
+        .line("domstate", "domstate test; domstate test --reason; domstate --reason test"),
+        .line("domstate-transitions",
+              "suspend test; domstate test --reason; resume test; domstate test --reason; destroy test; domstate test --reason; start test; domstate test --reason; shutdown test; domstate test --reason"),
+        .line("domid-domname-domuuid",
+              "domid test; domid 6695eb01-f6a4-8304-79aa-97f2502e193f; domname 1; domname 6695eb01-f6a4-8304-79aa-97f2502e193f; domuuid test; domuuid 1"),
+        .line("domid-inactive", "define @DIR@/d1.xml; domid d1"),
+        .line("ids-wrong-kind", "domid 1; domname test; domuuid 6695eb01f6a4830479aa97f2502e193f"),
+        .line("domid-empty", "domid ''"),
+
+        // define, undefine, create
+        .line("define", "define @DIR@/d1.xml; list --all; dominfo d1"),
+        .line("define-validate", "define --validate @DIR@/d1.xml"),
+        .line("define-file-option", "define --file @DIR@/d1.xml"),
+        .line("define-missing-file", "define @DIR@/nosuch.xml"),
+        .line("define-malformed", "define @DIR@/bad.xml"),
+        .line("define-no-name", "define @DIR@/noname.xml"),
+        .line("define-redefine-running", "define @DIR@/test.xml; list --all"),
+        .line("define-generated-uuid", "define @DIR@/gen.xml; dominfo gen; domuuid gen"),
+        .line("undefine", "define @DIR@/d1.xml; undefine d1; list --all"),
+        .line("undefine-running", "undefine test; list --all; dominfo test; destroy test; list --all"),
+        .line("undefine-unknown", "undefine nosuch"),
+        .line("undefine-managed-save",
+              "managedsave test; undefine test; undefine test --managed-save; list --all"),
+        .line("undefine-nvram-exclusive", "undefine test --nvram --keep-nvram"),
+        .line("undefine-tpm", "destroy test; undefine test --tpm; list --all"),
+        .line("undefine-keep-tpm", "destroy test; undefine --keep-tpm test"),
+        .line("create", "create @DIR@/d1.xml; list --all; dominfo d1; destroy d1; list --all"),
+        .line("create-paused", "create @DIR@/d1.xml --paused; domstate d1 --reason"),
+        .line("create-existing", "create @DIR@/test.xml"),
+        .line("create-missing-file", "create @DIR@/nosuch.xml"),
+
+        // lifecycle
+        .line("start-running", "start test"),
+        .line("start", "destroy test; start test; list"),
+        .line("start-paused", "define @DIR@/d1.xml; start d1 --paused; domstate d1 --reason"),
+        .line("start-by-id", "start 1"),
+        .line("start-unknown", "start nosuch"),
+        .line("shutdown", "shutdown test; domstate test --reason; shutdown test"),
+        .line("shutdown-mode", "shutdown test --mode acpi"),
+        .line("shutdown-bad-mode", "shutdown test --mode foo"),
+        .line("reboot", "reboot test; domstate test --reason"),
+        .line("destroy", "destroy test; destroy test; domstate test --reason"),
+        .line("destroy-graceful", "destroy test --graceful"),
+        .line("suspend-resume",
+              "suspend test; suspend test; domstate test --reason; resume test; resume test; domstate test"),
+        .line("lifecycle-names-as-given",
+              "suspend 1; resume 6695eb01-f6a4-8304-79aa-97f2502e193f; autostart 1; reboot 1; shutdown 1"),
+        .line("lifecycle-inactive-errors",
+              "destroy test; suspend test; resume test; shutdown test; reboot test; destroy test"),
+        .line("reset", "reset test; domstate test --reason"),
+
+        // save, restore, managed save
+        .line("save-restore",
+              "save test @DIR@/test.save; list --all; domstate test --reason; restore @DIR@/test.save; list; domstate test --reason"),
+        .line("save-paused", "save test @DIR@/t.save --paused; restore @DIR@/t.save; domstate test --reason"),
+        .line("save-inactive", "destroy test; save test @DIR@/x.save"),
+        .line("restore-missing", "restore @DIR@/nosuch.save"),
+        .line("managedsave",
+              "managedsave test; list --all; dominfo test; domstate test --reason; start test; domstate test --reason"),
+        .line("managedsave-remove",
+              "managedsave test; managedsave-remove test; managedsave-remove test; dominfo test"),
+        .line("managedsave-inactive", "destroy test; managedsave test"),
+
+        // autostart
+        .line("autostart", "autostart test; dominfo test; autostart --disable test; dominfo test"),
+        .line("autostart-transient", "create @DIR@/d1.xml; autostart d1"),
+
+        // event (test:///default state is per process, so only the waiting itself can be compared)
+        .line("event-list", "event --list"),
+        .line("event-timeout", "event --all --timeout 1"),
+        .line("event-lifecycle-timeout", "event --event lifecycle --timeout 1 --loop"),
+        .line("event-domain-timeout", "event test --all --timeout 1"),
+        .line("event-positional", "event test lifecycle 1"),
+        .line("event-unknown-domain", "event nosuch --all --timeout 1"),
+        .line("event-unknown-type", "event --event foo --timeout 1"),
+        .line("event-missing-type", "event --timeout 1"),
+        .line("event-exclusive", "event --all --event lifecycle"),
+        .line("event-list-exclusive", "event --list --all"),
+        .line("event-bad-timeout", "event --all --timeout 0; event --all --timeout abc"),
+        .line("event-negative-timeout", "event --all --timeout -1"),
+
+        // host
+        .line("version", "version"),
+        .line("version-daemon", "version --daemon"),
+        .line("uri", "uri"),
+        .line("hostname", "hostname"),
+        .line("nodeinfo", "nodeinfo"),
+        .line("capabilities", "capabilities"),
+        VshCase(name: "uri-from-environment", args: ["uri"], environment: ["LIBVIRT_DEFAULT_URI": "test:///default"]),
+        VshCase(name: "uri-from-virsh-environment", args: ["uri"],
+                environment: ["VIRSH_DEFAULT_CONNECT_URI": "test:///default"]),
+
+        // shell syntax
+        .line("several-commands", "domid test; domstate test;uri"),
+        .line("empty-commands", "  ; ; domid test ;;"),
+        .line("comment", "# comment; domid test"),
+        VshCase(name: "empty-string", args: ["-c", "test:///default", ""]),
+        .line("trailing-comment", "domid test # comment"),
+        .line("quotes", "domid \"te\"st; domid 'te''st'; domid \"te'st\""),
+        .line("unbalanced-single-quote", "domid 'test"),
+        .line("unbalanced-double-quote", "domid \"test"),
+        .line("dangling-backslash", "domid test\\"),
+        .line("backslash-escape", "domid te\\st"),
+        .line("unknown-command", "foo; domid test"),
+        .line("unknown-command-later", "domid test; foo"),
+        .line("missing-required", "domid"),
+        .line("unknown-option", "domid --foo"),
+        .line("unexpected-data", "domid a b"),
+        .line("option-equals", "domid --domain=test"),
+        .line("option-missing-value", "domid --domain"),
+        .line("bool-equals", "domstate --reason=1 test"),
+        .line("double-dash", "domstate -- --reason"),
+        .line("double-dash-after-option", "domstate --reason -- test"),
+        .line("option-repeated", "domstate test --domain test"),
+        .line("exit-status-last-command", "domid x; domid test"),
+        .line("exit-status-failed-last", "domid test; domid x"),
+        .line("errors-keep-going", "start test; destroy test; destroy test; uri"),
+        .line("help-option", "domid --help"),
+        .line("help-command", "help domid; help list; help start; help uri; help event; help undefine"),
+        .line("help-more", "help save; help restore; help managedsave; help dumpxml; help version; help help"),
+        .line("help-unknown", "help foo"),
+        .line("quit", "domid test; quit; domid test"),
+
+        // global options
+        VshCase(name: "quiet", args: ["-q", "-c", "test:///default", "destroy test; start test; domid test; version"]),
+        VshCase(name: "readonly", args: ["-r", "-c", "test:///default", "destroy test; list"]),
+        VshCase(name: "connect-equals", args: ["--connect=test:///default", "list --name"]),
+        VshCase(name: "connect-attached", args: ["-ctest:///default", "list --name"]),
+        VshCase(name: "connect-missing-arg", args: ["-c"]),
+        VshCase(name: "unknown-short-option", args: ["-c", "test:///default", "-z", "list"]),
+        VshCase(name: "unknown-long-option", args: ["--foo"]),
+        VshCase(name: "version-flag", args: ["--version"]),
+        VshCase(name: "version-short", args: ["-v"]),
+        VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
+    ] + xml
+}
