@@ -99,4 +99,20 @@ struct ProtocolTests {
         #expect(pings == 2)
         #expect(Array(bytes.prefix(32).suffix(4)) == [0, 0, 0, 1])
     }
+
+    @Test("SIGTERM: virtd exits 0 and removes its sockets and pid file; the log file has the shutdown")
+    func cleanShutdown() async throws {
+        let d = try VirtdProcess(config: "log_level = 2\n")
+        defer { d.stop() }
+        let conn = try await Connection.open(d.testURI)
+        #expect(try await conn.hostname().isEmpty == false)
+        let status = d.terminateKeepingFiles()
+        #expect(status == 0)
+        for f in [d.socket, d.readOnlySocket, d.dir + "/run/virtd.pid"] {
+            #expect(!FileManager.default.fileExists(atPath: f), "\(f)")
+        }
+        let log = try String(contentsOfFile: d.dir + "/log/virtd.log", encoding: .utf8)
+        #expect(log.contains("shutting down") && log.contains("virtd stopped"))
+        await conn.close()
+    }
 }

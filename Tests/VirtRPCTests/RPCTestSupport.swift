@@ -160,6 +160,14 @@ final class VirtdProcess: TestDaemon {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// SIGTERM and wait; returns the wait status, and leaves the directory for inspection.
+    func terminateKeepingFiles() -> Int32? {
+        process?.terminate()
+        let s = process?.waitStatus
+        process = nil
+        return s
+    }
+
     deinit { stop() }
 }
 

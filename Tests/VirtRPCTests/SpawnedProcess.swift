@@ -9,6 +9,8 @@ import Glibc
 final class SpawnedProcess {
     let pid: pid_t
     private var exited = false
+    /// The raw wait status once reaped.
+    private(set) var waitStatus: Int32?
 
     init(_ path: String, _ args: [String], output: String = "/dev/null") throws {
         var attr = posix_spawnattr_t()
@@ -39,6 +41,7 @@ final class SpawnedProcess {
         if exited { return false }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { waitStatus = status }
         if r == pid || r < 0 { exited = true }
         return !exited
     }
@@ -60,7 +63,7 @@ final class SpawnedProcess {
         }
         if !exited {
             var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
+            if waitpid(pid, &status, 0) == pid { waitStatus = status }
             exited = true
         }
     }
