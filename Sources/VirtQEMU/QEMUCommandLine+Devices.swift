@@ -134,7 +134,7 @@ extension QEMUCommandLine {
                 p.add("vgamem", int: Int64((v.vram ?? 16384) * 1024))
             case .virtio:
                 p.add("driver", primary ? "virtio-vga" : "virtio-gpu-pci"); p.add("id", v.info.alias)
-                if let h = v.heads, h != 1 { p.add("max_outputs", int: Int64(h)) }
+                p.add("max_outputs", int: Int64(v.heads ?? 1))
             case .qxl:
                 p.add("driver", primary ? "qxl-vga" : "qxl"); p.add("id", v.info.alias)
                 p.add("max_outputs", int: Int64(v.heads ?? 1))

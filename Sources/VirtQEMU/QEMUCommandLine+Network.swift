@@ -50,9 +50,11 @@ extension QEMUCommandLine {
             dev.add("netdev", hostnet)
             dev.add("id", alias)
             dev.add("mac", n.mac.description)
+            // domxml-to-native rebuilds interfaces without their own <boot order> (one from <os><boot> stays).
+            if !(nativeConversion && n.info.bootOrder != nil) {
+                dev.add("bootindex", int: bootIndexes["net\(i)"].map(Int64.init))
+            }
             address(n.info, &dev)
-            // domxml-to-native rebuilds interfaces without their boot order.
-            if !nativeConversion { dev.add("bootindex", int: bootIndexes["net\(i)"].map(Int64.init)) }
             a += ["-device", dev.rendered]
         }
     }

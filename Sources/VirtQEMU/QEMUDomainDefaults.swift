@@ -20,12 +20,20 @@ enum QEMUDomainDefaults {
         }
         var devs = def.devices
 
-        if !devs.controllers.contains(where: { $0.type == .pci && $0.index == 0 }) {
-            insert(Controller(type: .pci, index: 0, model: q35 ? .pcieRoot : .pciRoot), into: &devs)
-        }
         // USB: a default controller unless one is given; given ones without a model get the default model.
         if !devs.controllers.contains(where: { $0.type == .usb }) {
-            insert(Controller(type: .usb, index: 0), into: &devs)
+            // libvirt adds it before the controllers its generic parser adds for disks and channels, which
+            // end the list (no address, no model).
+            var at = devs.controllers.count
+            let implicitTypes: Set<ControllerType> = [.scsi, .fdc, .ide, .sata, .virtioSerial, .ccid]
+            while at > 0, implicitTypes.contains(devs.controllers[at - 1].type),
+                  devs.controllers[at - 1].info.address == nil, devs.controllers[at - 1].model == nil {
+                at -= 1
+            }
+            devs.controllers.insert(Controller(type: .usb, index: 0), at: at)
+        }
+        if !devs.controllers.contains(where: { $0.type == .pci && $0.index == 0 }) {
+            insert(Controller(type: .pci, index: 0, model: q35 ? .pcieRoot : .pciRoot), into: &devs)
         }
         for i in devs.controllers.indices where devs.controllers[i].type == .usb && devs.controllers[i].model == nil {
             devs.controllers[i].model = q35 ? .qemuXHCI : .piix3UHCI

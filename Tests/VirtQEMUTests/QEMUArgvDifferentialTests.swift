@@ -14,6 +14,10 @@ import VirtCore
     static var inputDir: String {
         QEMUTestSupport.repoRoot + "/Tests/VirtCoreTests/Resources/conformance/libvirt-9.6.0/input"
     }
+    /// Our own inputs, for elements the conformance inputs do not exercise.
+    static var extraInputDir: String {
+        QEMUTestSupport.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-inputs"
+    }
     static var baselineFile: String {
         QEMUTestSupport.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-baseline.txt"
     }
@@ -156,9 +160,12 @@ import VirtCore
     @Test func argvMatchesLibvirt() async throws {
         let root = try QEMUTestSupport.makeTempDir("argv")
         defer { QEMUTestSupport.removeDir(root) }
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.inputDir)
-            .filter { $0.hasSuffix(".xml") }.sorted().map { Self.inputDir + "/" + $0 }
-        #expect(files.count > 40)
+        var files: [String] = []
+        for dir in [Self.inputDir, Self.extraInputDir] {
+            files += try FileManager.default.contentsOfDirectory(atPath: dir)
+                .filter { $0.hasSuffix(".xml") }.sorted().map { dir + "/" + $0 }
+        }
+        #expect(files.count > 50)
         let refs = try Self.reference(root: root, files: files)
         let caps = QEMUCapabilitiesCache(cacheDir: root + "/caps", runDir: root + "/run")
         let embedRoot = root + "/embed"
