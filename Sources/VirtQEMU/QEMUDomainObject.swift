@@ -54,6 +54,9 @@ actor QEMUDomainObject {
     /// RESET events of our own fake reboots, already reported.
     private var ignoreResets = 0
     private var jobActive: String?
+    /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
+    private var security: any SecurityManager = NoOpSecurityManager()
+    private var labelled: [SecurityLabelTarget] = []
     private var jobWaiters: [CheckedContinuation<Void, Never>] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -100,7 +103,8 @@ actor QEMUDomainObject {
 
     // MARK: Start
 
-    func start(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool) async throws(VirtError) {
+    func start(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
+               security: any SecurityManager = NoOpSecurityManager()) async throws(VirtError) {
         await beginJob("start")
         defer { endJob() }
         guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
@@ -115,7 +119,47 @@ actor QEMUDomainObject {
         let prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
         cl.monitorFD = QEMULauncher.monitorFD
-        let args = try cl.arguments()
+        let args = try security.processArguments(cl.arguments())
+        // Label what QEMU opens as its user (restored when QEMU has ended, or here when the start fails).
+        let logFD = open(paths.logFile(def.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if logFD >= 0 { close(logFD) }
+        let targets = securityTargets(prepared, libDir: libDir)
+        try security.setLabels(targets)
+        self.security = security
+        labelled = targets
+        do {
+            try await launch(def, prepared: prepared, id: newID, libDir: libDir, cl: cl, args: args,
+                             capabilities: capabilities, paused: paused)
+        } catch {
+            if process == nil {
+                unlink(monitorPath)
+                unlink(paths.pidFile(def.name))
+            }
+            restoreSecurityLabels()
+            throw error
+        }
+    }
+
+    /// The paths the security driver labels for a QEMU of `def` (its own files included).
+    private func securityTargets(_ def: DomainDefinition, libDir: String) -> [SecurityLabelTarget] {
+        SecurityLabelTarget.targets(for: def, extra: [
+            SecurityLabelTarget(path: paths.logFile(def.name), kind: .log, required: false),
+            SecurityLabelTarget(path: libDir, kind: .privateDir, required: false),
+        ])
+    }
+
+    /// Gives the labelled paths back (once), noting failures in the domain log.
+    private func restoreSecurityLabels() {
+        guard !labelled.isEmpty else { return }
+        let targets = labelled
+        labelled = []
+        for f in security.restoreLabels(targets.reversed()) {
+            QEMUProcess.appendNote(paths.logFile(definition.name), f)
+        }
+    }
+
+    private func launch(_ def: DomainDefinition, prepared: DomainDefinition, id newID: Int32, libDir: String, cl: QEMUCommandLine,
+                        args: [String], capabilities: QEMUCapabilities, paused: Bool) async throws(VirtError) {
         let spec = ProcessLaunchSpec(
             binary: cl.emulator, arguments: args, logPath: paths.logFile(def.name),
             pidfilePath: paths.pidFile(def.name),
@@ -311,6 +355,7 @@ actor QEMUDomainObject {
         unlink(paths.statusXMLFile(definition.name))
         unlink(paths.pidFile(definition.name))
         unlink(monitorPath)
+        restoreSecurityLabels()
         // A transient domain is removed before its STOPPED event is seen.
         await onStopped(self)
         if emitEvent {
@@ -326,13 +371,18 @@ actor QEMUDomainObject {
     /// Takes over a QEMU that a previous daemon started (after a restart): attaches to the process by pid,
     /// connects the monitor, and reads the state back from QEMU. When QEMU is gone (or not ours any more),
     /// the domain is marked shut off (crashed) and false is returned.
-    func reconnect(_ st: QEMUDomainStatus, live: DomainDefinition?) async -> Bool {
+    func reconnect(_ st: QEMUDomainStatus, live: DomainDefinition?,
+                   security: any SecurityManager = NoOpSecurityManager()) async -> Bool {
+        self.security = security
+        let libDir = String(st.monitorPath.prefix(upTo: st.monitorPath.lastIndex(of: "/") ?? st.monitorPath.endIndex))
+        labelled = securityTargets(live ?? definition, libDir: libDir)
         let emulator = (live ?? definition).devices.emulator ?? QEMUCommandLine.defaultEmulator
         let logPath = paths.logFile(definition.name)
         let exe = QEMUProcess.executable(of: st.pid)
         guard QEMUProcess.isAlive(st.pid), let exe, exe == emulator || exe.hasPrefix(emulator + " ") else {
             QEMUProcess.appendNote(logPath, "reconnect: QEMU (pid \(st.pid)) is gone; marking the domain shut off")
             removeStatusFiles(monitorPath: st.monitorPath)
+            restoreSecurityLabels()
             status = .shutoff(.crashed)
             return false
         }
@@ -362,6 +412,7 @@ actor QEMUDomainObject {
             proc.note("reconnect failed: \(error); killing QEMU")
             await proc.terminate(grace: .seconds(3))
             removeStatusFiles(monitorPath: st.monitorPath)
+            restoreSecurityLabels()
             status = .shutoff(.crashed)
             return false
         }

@@ -13,6 +13,10 @@ actor QEMUDriverState {
     let capabilities: QEMUCapabilitiesCache
     private var domains: [VirtUUID: QEMUDomainObject] = [:]
     private var nextID: Int32 = 1
+    /// The security driver QEMUs are started with (``QEMUSecurityConfig``); none for the embedded default.
+    private(set) var security: any SecurityManager = NoOpSecurityManager()
+
+    func setSecurity(_ manager: any SecurityManager) { security = manager }
 
     init(paths: QEMUDriverPaths) {
         self.paths = paths
@@ -49,7 +53,7 @@ actor QEMUDriverState {
             }
             guard let obj else { continue }
             nextID = max(nextID, st.id + 1)
-            if await !obj.reconnect(st, live: live), await !obj.persistent {
+            if await !obj.reconnect(st, live: live, security: security), await !obj.persistent {
                 domains.removeValue(forKey: obj.uuid)
             }
         }
@@ -173,6 +177,15 @@ public final class QEMUDriver: HypervisorDriver {
         try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"))
     }
 
+    /// Opens a driver on `root` whose QEMUs run with the security settings of `security` (user, group,
+    /// ownership). The settings apply to every connection of this process to `root`, for later starts.
+    public static func open(root: String, security: QEMUSecurityConfig) async throws -> QEMUDriver {
+        let manager = try security.makeManager()
+        let driver = try await open(root: root)
+        await driver.state.setSecurity(manager)
+        return driver
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { "QEMU" }
@@ -292,7 +305,8 @@ public final class QEMUDriver: HypervisorDriver {
         if def.type == "kvm" && !caps.kvmAvailable {
             throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)
         }
-        try await obj.start(id: await state.allocateID(), capabilities: caps, paused: flags.contains(.startPaused))
+        try await obj.start(id: await state.allocateID(), capabilities: caps, paused: flags.contains(.startPaused),
+                            security: await state.security)
     }
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {

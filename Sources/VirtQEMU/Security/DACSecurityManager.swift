@@ -1,0 +1,131 @@
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The DAC security driver: QEMU runs as a configured uid:gid, and the paths it needs are chowned to it
+/// before it starts and given back to their original owner after it ends (libvirt's `virSecurityDAC`).
+///
+/// With `rememberOwner`, the original owner is recorded (``OwnerRecordStore``) with a reference count: a path
+/// used by several running domains is labelled once and restored when the last of them stops. Without a
+/// record, restoring gives the path to root:root, as libvirt does.
+public struct DACSecurityManager: SecurityManager {
+    public let uid: uid_t
+    public let gid: gid_t
+    public let dynamicOwnership: Bool
+    public let rememberOwner: Bool
+    private let store = OwnerRecordStore()
+
+    public init(uid: uid_t, gid: gid_t, dynamicOwnership: Bool = true, rememberOwner: Bool = true) {
+        self.uid = uid
+        self.gid = gid
+        self.dynamicOwnership = dynamicOwnership
+        self.rememberOwner = rememberOwner
+    }
+
+    public var model: String { "dac" }
+
+    /// QEMU 7.2 drops to `uid:gid` itself with `-runas` (after opening its accelerator, devices and images,
+    /// before the guest runs); nothing changes when QEMU is to run as root.
+    ///
+    /// QEMU installs its seccomp filter before it drops privileges, so a `-sandbox …,elevateprivileges=deny`
+    /// would kill it at its own setuid: it becomes `elevateprivileges=allow`. (Once QEMU is an unprivileged
+    /// user it holds no capabilities, so set*id calls cannot give root back; libvirt, which changes the user
+    /// before exec, keeps `deny`.)
+    public func processArguments(_ arguments: [String]) throws(VirtError) -> [String] {
+        if uid == 0 {
+            guard gid == 0 else {
+                throw VirtError(.configUnsupported, domain: .security,
+                                "unsupported configuration: running QEMU as root with group \(gid) is not supported")
+            }
+            return arguments
+        }
+        var args = arguments
+        for i in args.indices.dropFirst() where args[i - 1] == "-sandbox" {
+            args[i] = args[i].split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.hasPrefix("elevateprivileges=") ? "elevateprivileges=allow" : String($0)
+            }.joined(separator: ",")
+        }
+        return args + ["-runas", "\(uid):\(gid)"]
+    }
+
+    public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {
+        guard dynamicOwnership else { return }
+        var done: [SecurityLabelTarget] = []
+        for t in targets {
+            do {
+                if try label(t) { done.append(t) }
+            } catch {
+                restoreLabels(done.reversed())
+                throw error
+            }
+        }
+    }
+
+    @discardableResult
+    public func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String] {
+        guard dynamicOwnership else { return [] }
+        var failures: [String] = []
+        for t in targets {
+            if let f = restore(t) { failures.append(f) }
+        }
+        return failures
+    }
+
+    /// Chowns one target to QEMU's user; false when it was skipped (missing and not required).
+    private func label(_ t: SecurityLabelTarget) throws(VirtError) -> Bool {
+        var st = stat()
+        guard stat(t.path, &st) == 0 else {
+            let e = errno
+            if !t.required && e == ENOENT { return false }
+            throw VirtError.systemError("unable to set user and group to '\(uid):\(gid)' on '\(t.path)'",
+                                        errno: e, domain: .security)
+        }
+        if rememberOwner {
+            OwnerRecordStore.lock.withLock { _ in
+                if var r = store.read(t.path), r.refs > 0 {
+                    r.refs += 1
+                    store.write(t.path, r)
+                } else {
+                    store.write(t.path, .init(uid: st.st_uid, gid: st.st_gid, refs: 1))
+                }
+            }
+        }
+        if st.st_uid != uid || st.st_gid != gid {
+            guard chown(t.path, uid, gid) == 0 else {
+                let e = errno
+                if rememberOwner { _ = restore(t) }
+                throw VirtError.systemError("unable to set user and group to '\(uid):\(gid)' on '\(t.path)'",
+                                            errno: e, domain: .security)
+            }
+        }
+        return true
+    }
+
+    /// Gives one target back; a description of the failure, or nil.
+    private func restore(_ t: SecurityLabelTarget) -> String? {
+        var st = stat()
+        guard stat(t.path, &st) == 0 else { return nil }
+        var owner: (uid_t, gid_t) = (0, 0)
+        if rememberOwner {
+            let keep: Bool = OwnerRecordStore.lock.withLock { _ in
+                guard var r = store.read(t.path) else { return false }
+                r.refs -= 1
+                if r.refs > 0 {
+                    store.write(t.path, r)
+                    return true
+                }
+                store.remove(t.path)
+                owner = (r.uid, r.gid)
+                return false
+            }
+            if keep { return nil }
+        }
+        if st.st_uid == owner.0 && st.st_gid == owner.1 { return nil }
+        if chown(t.path, owner.0, owner.1) != 0 {
+            return "unable to restore owner \(owner.0):\(owner.1) of '\(t.path)': \(String(cString: strerror(errno)))"
+        }
+        return nil
+    }
+}

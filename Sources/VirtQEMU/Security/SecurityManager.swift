@@ -1,0 +1,58 @@
+import VirtCore
+
+/// What a path given to QEMU is, for the security driver (libvirt labels each kind at start and restores it
+/// at stop).
+public enum SecurityLabelKind: String, Sendable, Hashable, Codable {
+    /// A disk image or block device (`<disk type='file|block'>`).
+    case image
+    /// The direct-boot kernel or initrd.
+    case kernel
+    /// A character device's host path (file, pipe, device, existing unix socket).
+    case chardev
+    /// The per-domain log file.
+    case log
+    /// The per-domain private directory (HOME of QEMU, monitor socket).
+    case privateDir
+}
+
+/// One path that the security driver gives to QEMU's user for the time QEMU runs.
+public struct SecurityLabelTarget: Sendable, Hashable, Codable {
+    public var path: String
+    public var kind: SecurityLabelKind
+    /// When false, a missing path is skipped (QEMU creates it, e.g. a chardev output file), not an error.
+    public var required: Bool
+
+    public init(path: String, kind: SecurityLabelKind, required: Bool = true) {
+        self.path = path
+        self.kind = kind
+        self.required = required
+    }
+}
+
+/// The seam between the QEMU driver and a security driver (libvirt's `virSecurityManager`): it says how QEMU
+/// is to be run and labels the domain's resources before QEMU starts and restores them after it has ended.
+public protocol SecurityManager: Sendable {
+    /// The model name, as in `<seclabel model='…'>` (`dac`, `none`).
+    var model: String { get }
+
+    /// QEMU's command line `arguments`, adjusted so that QEMU runs as the configured user (unchanged: it runs
+    /// as the daemon).
+    func processArguments(_ arguments: [String]) throws(VirtError) -> [String]
+
+    /// Labels every target for QEMU. On error, targets already labelled are restored before it throws.
+    func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError)
+
+    /// Gives every target back to its original owner; best effort (a failure on one target does not stop
+    /// the others). Returns a description of each failure, for the domain log.
+    @discardableResult
+    func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String]
+}
+
+/// The `none` security driver: QEMU runs as the daemon and nothing is relabelled.
+public struct NoOpSecurityManager: SecurityManager {
+    public init() {}
+    public var model: String { "none" }
+    public func processArguments(_ arguments: [String]) throws(VirtError) -> [String] { arguments }
+    public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {}
+    public func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String] { [] }
+}
