@@ -135,7 +135,8 @@ public final class QEMUDriver: HypervisorDriver {
     }
 
     /// Opens `qemu:///embed?root=DIR`. Connections of one process to the same root share one driver state.
-    public static func open(_ uri: ConnectionURI) async throws -> QEMUDriver {
+    /// `security`, when given, becomes that state's security driver (before QEMUs still running are taken over).
+    public static func open(_ uri: ConnectionURI, security: (any SecurityManager)? = nil) async throws -> QEMUDriver {
         guard uri.path == "/embed" else {
             throw VirtError(.noConnect, domain: .qemu,
                             "no connection driver available for \(uri.original)")
@@ -151,6 +152,7 @@ public final class QEMUDriver: HypervisorDriver {
             r[root] = s
             return (s, true)
         }
+        if let security { await state.setSecurity(security) }
         if fresh {
             try await state.loadConfigs()
             await state.reconnectAll()
@@ -160,8 +162,9 @@ public final class QEMUDriver: HypervisorDriver {
 
     /// Opens a driver state of its own on `root`, not shared with other connections of this process, as a
     /// freshly started daemon would (reconnect tests).
-    static func openUnshared(root: String) async throws -> QEMUDriver {
+    static func openUnshared(root: String, security: (any SecurityManager)? = nil) async throws -> QEMUDriver {
         let state = QEMUDriverState(paths: QEMUDriverPaths(root: root))
+        if let security { await state.setSecurity(security) }
         try await state.loadConfigs()
         await state.reconnectAll()
         return QEMUDriver(uri: "qemu:///embed?root=\(root)", state: state)
@@ -180,10 +183,7 @@ public final class QEMUDriver: HypervisorDriver {
     /// Opens a driver on `root` whose QEMUs run with the security settings of `security` (user, group,
     /// ownership). The settings apply to every connection of this process to `root`, for later starts.
     public static func open(root: String, security: QEMUSecurityConfig) async throws -> QEMUDriver {
-        let manager = try security.makeManager()
-        let driver = try await open(root: root)
-        await driver.state.setSecurity(manager)
-        return driver
+        try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"), security: security.makeManager())
     }
 
     // MARK: Host

@@ -218,4 +218,44 @@ import Glibc
             }
         }
     }
+
+    /// A daemon that dies while its QEMUs run: the next one gives back the images of a QEMU that died
+    /// meanwhile at once, and those of a running one when it stops.
+    @Test func ownersRestoredAcrossDaemonRestart() async throws {
+        try QEMUTestSupport.requireKVM()
+        let dir = try QEMUTestSupport.makeTempDir("dac")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let keepDir = dir + "/keep"
+        let diesDir = dir + "/dies"
+        #expect(mkdir(keepDir, 0o755) == 0 && mkdir(diesDir, 0o755) == 0)
+        let keepImage = try Self.makeImage(keepDir)
+        let diesImage = try Self.makeImage(diesDir)
+        let root = dir + "/root"
+        let dac = try QEMUSecurityConfig(user: "nobody", group: "nogroup").makeManager()
+        let first = try await QEMUDriver.openUnshared(root: root, security: dac)
+        let keep = try await first.defineXML(Self.diskXML(name: "keep", image: keepImage), flags: [])
+        let dies = try await first.defineXML(Self.diskXML(name: "dies", image: diesImage), flags: [])
+        _ = try await first.start(keep, flags: [])
+        let keepPid = try await first.pid(of: keep) ?? 0
+        defer { if keepPid > 0 { kill(keepPid, SIGKILL) } }
+        _ = try await first.start(dies, flags: [])
+        let diesPid = try await first.pid(of: dies) ?? 0
+        defer { if diesPid > 0 { kill(diesPid, SIGKILL) } }
+        #expect(keepPid > 0 && diesPid > 0)
+        #expect(Self.owner(keepImage)! == (65534, 65534))
+        #expect(Self.owner(diesImage)! == (65534, 65534))
+        await first.detachAll()
+        kill(diesPid, SIGKILL)
+        while QEMUProcess.isAlive(diesPid) { try await Task.sleep(for: .milliseconds(5)) }
+
+        let second = try await QEMUDriver.openUnshared(root: root, security: dac)
+        #expect(try await second.state(dies).state == .shutoff)
+        #expect(Self.owner(diesImage)! == Self.imageOwner)
+        #expect(!Self.hasRecord(diesImage))
+        #expect(try await second.state(keep).state == .running)
+        #expect(Self.owner(keepImage)! == (65534, 65534))
+        try await second.destroy(keep, flags: [])
+        #expect(Self.owner(keepImage)! == Self.imageOwner)
+        #expect(!Self.hasRecord(keepImage))
+    }
 }
