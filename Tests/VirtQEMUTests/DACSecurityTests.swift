@@ -258,4 +258,48 @@ import Glibc
         #expect(Self.owner(keepImage)! == Self.imageOwner)
         #expect(!Self.hasRecord(keepImage))
     }
+
+    /// Two running domains share one read-only image: it is given back only when the second one stops.
+    @Test func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
+        try QEMUTestSupport.requireKVM()
+        let dir = try QEMUTestSupport.makeTempDir("dac")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let image = dir + "/shared.raw"
+        #expect(try Self.run(["/usr/bin/qemu-img", "create", "-q", "-f", "raw", image, "1M"]) == 0)
+        #expect(chown(image, Self.imageOwner.0, Self.imageOwner.1) == 0)
+        chmod(dir, 0o755)
+        func xml(_ name: String) -> String {
+            """
+            <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+              <os><type arch='x86_64' machine='pc'>hvm</type></os>
+              <devices>
+                <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='\(image)'/>
+                  <target dev='hdc' bus='ide'/><readonly/></disk>
+              </devices>
+            </domain>
+            """
+        }
+        let driver = try await QEMUDriver.open(root: dir + "/root",
+                                               security: QEMUSecurityConfig(user: "+4242", group: "+4343"))
+        let a = try await driver.defineXML(xml("sa"), flags: [])
+        let b = try await driver.defineXML(xml("sb"), flags: [])
+        _ = try await driver.start(a, flags: [])
+        let pa = try await driver.pid(of: a) ?? 0
+        defer { if pa > 0 { kill(pa, SIGKILL) } }
+        _ = try await driver.start(b, flags: [])
+        let pb = try await driver.pid(of: b) ?? 0
+        defer { if pb > 0 { kill(pb, SIGKILL) } }
+        #expect(Self.processIDs(pa).map { $0 == (4242, 4343) } == true)
+        #expect(Self.processIDs(pb).map { $0 == (4242, 4343) } == true)
+        #expect(Self.owner(image)! == (4242, 4343))
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "2")
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "12345:12345")
+
+        try await driver.destroy(a, flags: [])
+        #expect(Self.owner(image)! == (4242, 4343))
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "1")
+        try await driver.destroy(b, flags: [])
+        #expect(Self.owner(image)! == Self.imageOwner)
+        #expect(!Self.hasRecord(image))
+    }
 }
