@@ -38,6 +38,16 @@ enum VshCases {
             </domain>
 
             """,
+        "title.xml": """
+            <domain type='test'>
+              <name>titled</name>
+              <uuid>44444444-2222-3333-4444-555555555555</uuid>
+              <title>My VM</title>
+              <memory>524288</memory>
+              <os><type>hvm</type></os>
+            </domain>
+
+            """,
         "bad.xml": "<domain type='test'>\n  <name>bad\n",
         "noname.xml": "<domain type='test'>\n  <memory>1024</memory>\n  <os><type>hvm</type></os>\n</domain>\n",
         "test.xml": """
@@ -86,6 +96,7 @@ enum VshCases {
         .line("list-managed-save", "managedsave test; list --all --managed-save; list --all --with-managed-save"),
         .line("list-unicode-name", "define @DIR@/unicode.xml; list --all; list --all --name"),
         .line("list-title", "list --title"),
+        .line("list-title-set", "define @DIR@/title.xml; list --all --title; list --title --all --name"),
         .line("list-unknown-option", "list --bogus"),
         .line("list-bool-with-value", "list --all=yes"),
         VshCase(name: "list-quiet", args: ["-q", "-c", "test:///default", "list --all; define @DIR@/d1.xml; list --all"]),
@@ -149,6 +160,14 @@ enum VshCases {
         .line("lifecycle-inactive-errors",
               "destroy test; suspend test; resume test; shutdown test; reboot test; destroy test"),
         .line("reset", "reset test; domstate test --reason"),
+        .line("start-force-boot", "managedsave test; start test --force-boot; domstate test --reason; dominfo test"),
+        .line("start-from-managed-save", "managedsave test; start test; domstate test --reason"),
+        .line("shutdown-multi-mode", "shutdown test --mode acpi,agent"),
+        .line("domstate-unknown", "domstate nosuch --reason"),
+        .line("create-validate", "create --validate @DIR@/d1.xml; list"),
+        .line("undefine-by-uuid", "define @DIR@/d1.xml; undefine 11111111-2222-3333-4444-555555555555; list --all"),
+        VshCase(name: "argv-with-space", args: ["-c", "test:///default", "domid", "te st"]),
+        VshCase(name: "argv-comment", args: ["-c", "test:///default", "#", "domid", "test"]),
 
         // save, restore, managed save
         .line("save-restore",
