@@ -233,9 +233,9 @@ extension QEMUCommandLine {
         var p = QEMUJSONProps()
         p.add("driver", driver)
         p.add("id", b.info.alias ?? "balloon0")
-        address(b.info, &p)
         if let d = b.autodeflate { p.add("deflate-on-oom", bool: d) }
         if let f = b.freePageReporting { p.add("free-page-reporting", bool: f) }
+        address(b.info, &p)
         a += ["-device", p.rendered]
     }
 

@@ -70,8 +70,18 @@ public struct QEMUCommandLine: Sendable {
         return try cl.buildArguments()
     }
 
-    /// Devices this builder does not turn into arguments yet are refused, never silently left out.
+    /// Devices and settings this builder does not turn into arguments yet are refused, never silently left out.
     func checkSupportedDevices() throws(VirtError) {
+        if let mb = definition.extraElements.first(where: { $0.name == "memoryBacking" }), mb.child("hugepages") != nil {
+            // libvirt's check first: hugepages need a hugetlbfs mount.
+            let mounts = LinuxSys.readFile("/proc/mounts") ?? ""
+            guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst(2).first == "hugetlbfs" })
+            else {
+                throw VirtError(.internalError, "hugetlbfs filesystem is not mounted or disabled by administrator config")
+            }
+            throw VirtError.configUnsupported("hugepage memory backing is not supported by the QEMU driver yet",
+                                              domain: .qemu)
+        }
         let d = definition.devices
         var kinds: [String] = []
         if !d.hostdevs.isEmpty { kinds.append("hostdev") }

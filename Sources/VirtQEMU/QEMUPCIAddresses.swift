@@ -113,6 +113,7 @@ struct QEMUPCIAddresses {
             default: break
             }
         }
+        var ich9Slots: [Int32: UInt32] = [:]
         for i in d.controllers.indices {
             let c = d.controllers[i]
             switch c.type {
@@ -121,6 +122,19 @@ struct QEMUPCIAddresses {
             case .scsi where c.model == .ibmvscsi: continue
             case .sata where q35 && c.index == 0: continue
             default: break
+            }
+            // ICH9 USB2: the EHCI is function 7 and its UHCI companions functions 0-2 of one slot.
+            let companion: [ControllerModel: UInt32] = [.ich9EHCI1: 7, .ich9UHCI1: 0, .ich9UHCI2: 1, .ich9UHCI3: 2]
+            if c.type == .usb, let model = c.model, let fn = companion[model] {
+                guard wantsPCI(c.info) else { continue }
+                let slot: UInt32
+                if let s = ich9Slots[c.index] { slot = s } else {
+                    slot = st.nextSlot().slot
+                    ich9Slots[c.index] = slot
+                }
+                d.controllers[i].info.address = .pci(PCIAddress(slot: slot, function: fn,
+                                                                multifunction: model == .ich9UHCI1 ? true : nil))
+                continue
             }
             let pcie = c.type == .virtioSerial || c.model == .virtioSCSI || c.model == .qemuXHCI || c.model == .necXHCI
             place(&d.controllers[i].info, pcie: pcie)
