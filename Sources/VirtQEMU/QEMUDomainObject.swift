@@ -127,8 +127,10 @@ actor QEMUDomainObject {
         try security.setLabels(targets)
         self.security = security
         labelled = targets
+        var live = prepared
+        security.addLiveLabel(to: &live)
         do {
-            try await launch(def, prepared: prepared, id: newID, libDir: libDir, cl: cl, args: args,
+            try await launch(def, prepared: live, id: newID, libDir: libDir, cl: cl, args: args,
                              capabilities: capabilities, paused: paused)
         } catch {
             if process == nil {

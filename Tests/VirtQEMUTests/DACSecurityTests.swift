@@ -21,6 +21,7 @@ import Glibc
     static func hasRecord(_ path: String) -> Bool {
         OwnerRecordStore.getAttr(path, OwnerRecordStore.ownerAttr) != nil
             || OwnerRecordStore.getAttr(path, OwnerRecordStore.refAttr) != nil
+            || OwnerRecordStore.getAttr(path, OwnerRecordStore.timestampAttr) != nil
     }
 
     /// Runs a program to its end; its exit status.
@@ -119,16 +120,27 @@ import Glibc
         let target = [SecurityLabelTarget(path: file, kind: .image)]
         try dac.setLabels(target)
         #expect(Self.owner(file)! == (4242, 4343))
-        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "12345:12345")
+        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
         try dac.setLabels(target)
-        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "12345:12345")
+        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "2")
         #expect(dac.restoreLabels(target).isEmpty)
         #expect(Self.owner(file)! == (4242, 4343))
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
         #expect(dac.restoreLabels(target).isEmpty)
         #expect(Self.owner(file)! == Self.imageOwner)
+        #expect(!Self.hasRecord(file))
+
+        // A record from an earlier boot is stale: dropped, so the path is labelled as new.
+        try dac.setLabels(target)
+        #expect(OwnerRecordStore.setAttr(file, OwnerRecordStore.timestampAttr, "1"))
+        #expect(OwnerRecordStore.setAttr(file, OwnerRecordStore.ownerAttr, "+7:+7"))
+        try dac.setLabels(target)
+        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+4242:+4343")
+        #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
+        #expect(dac.restoreLabels(target).isEmpty)
+        #expect(Self.owner(file)! == (4242, 4343))
         #expect(!Self.hasRecord(file))
 
         // No record: given to root:root, as libvirt does.
@@ -168,11 +180,21 @@ import Glibc
         defer { if pid > 0 { kill(pid, SIGKILL) } }
         #expect(pid > 0)
         #expect(Self.owner(image)! == (65534, 65534))
-        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "12345:12345")
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         #expect(Self.processIDs(pid).map { $0 == (65534, 65534) } == true)
         let log = root + "/log/qemu/dac1.log"
         #expect(Self.owner(log).map { $0 == (65534, 65534) } == true)
         #expect(try await driver.state(dom).state == .running)
+        // The live XML shows libvirt's dynamic DAC label; the inactive one does not.
+        let liveXML = try await driver.xmlDesc(dom, flags: [])
+        #expect(liveXML.contains("""
+          <seclabel type='dynamic' model='dac' relabel='yes'>
+            <label>+65534:+65534</label>
+            <imagelabel>+65534:+65534</imagelabel>
+          </seclabel>
+        """), "\(liveXML)")
+        #expect(!(try await driver.xmlDesc(dom, flags: .inactive)).contains("seclabel"))
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.timestampAttr) == OwnerRecordStore.bootTime)
 
         try await driver.destroy(dom, flags: [])
         #expect(!QEMUProcess.isAlive(pid))
@@ -293,7 +315,7 @@ import Glibc
         #expect(Self.processIDs(pb).map { $0 == (4242, 4343) } == true)
         #expect(Self.owner(image)! == (4242, 4343))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "2")
-        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "12345:12345")
+        #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
 
         try await driver.destroy(a, flags: [])
         #expect(Self.owner(image)! == (4242, 4343))

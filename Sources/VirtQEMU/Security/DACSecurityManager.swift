@@ -50,6 +50,17 @@ public struct DACSecurityManager: SecurityManager {
         return args + ["-runas", "\(uid):\(gid)"]
     }
 
+    /// libvirt's dynamic DAC label, `+uid:+gid` for the process and the images; nothing when the domain
+    /// already has a `dac` seclabel (static labels are kept as written, not applied).
+    public func liveLabel(for def: DomainDefinition) -> XMLElement? {
+        if def.extraElements.contains(where: { $0.name == "seclabel" && $0.attr("model") == "dac" }) { return nil }
+        let label = "+\(uid):+\(gid)"
+        return XMLElement(name: "seclabel",
+                          attributes: [("type", "dynamic"), ("model", "dac"), ("relabel", "yes")],
+                          children: [.element(XMLElement(name: "label", children: [.text(label)])),
+                                     .element(XMLElement(name: "imagelabel", children: [.text(label)]))])
+    }
+
     public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {
         guard dynamicOwnership else { return }
         var done: [SecurityLabelTarget] = []

@@ -10,8 +10,11 @@ import Glibc
 ///
 /// The record lives in two extended attributes of the path itself, as libvirt keeps
 /// `trusted.libvirt.security.dac` / `ref_dac`, but in our own namespace:
-/// - `trusted.swiftvirt.security.dac`: the original owner, `"uid:gid"`;
-/// - `trusted.swiftvirt.security.ref_dac`: how many running domains use the path.
+/// - `trusted.swiftvirt.security.dac`: the original owner, `"+uid:+gid"` (libvirt's format);
+/// - `trusted.swiftvirt.security.ref_dac`: how many running domains use the path;
+/// - `trusted.swiftvirt.security.timestamp_dac`: the host's boot time (`btime` of /proc/stat) when it was
+///   written. A record from an earlier boot is stale (no QEMU of then still runs) and is dropped, as libvirt
+///   does with its `timestamp_dac`.
 ///
 /// On a filesystem without extended attributes (or without the privilege to write `trusted.*`), the record is
 /// kept in this process's memory instead: restoring then works within one daemon's life; after a restart,
@@ -19,6 +22,16 @@ import Glibc
 struct OwnerRecordStore: Sendable {
     static let ownerAttr = "trusted.swiftvirt.security.dac"
     static let refAttr = "trusted.swiftvirt.security.ref_dac"
+    static let timestampAttr = "trusted.swiftvirt.security.timestamp_dac"
+
+    /// The host's boot time, as /proc/stat gives it.
+    static let bootTime: String? = {
+        guard let text = LinuxSys.readFile("/proc/stat") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return String(line.dropFirst("btime ".count)).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }()
 
     struct Record: Sendable, Hashable {
         var uid: uid_t
@@ -34,6 +47,10 @@ struct OwnerRecordStore: Sendable {
     /// The record of `path`, nil when there is none.
     func read(_ path: String) -> Record? {
         if let ref = Self.getAttr(path, Self.refAttr), let refs = Int(ref) {
+            if let stamp = Self.getAttr(path, Self.timestampAttr), let boot = Self.bootTime, stamp != boot {
+                Self.removeAttrs(path)
+                return nil
+            }
             let owner = Self.getAttr(path, Self.ownerAttr).flatMap(Self.parseOwner)
             return Record(uid: owner?.0 ?? 0, gid: owner?.1 ?? 0, refs: refs)
         }
@@ -42,8 +59,9 @@ struct OwnerRecordStore: Sendable {
 
     /// Writes the record (in xattrs when possible, else in memory).
     func write(_ path: String, _ r: Record) {
-        let okOwner = Self.setAttr(path, Self.ownerAttr, "\(r.uid):\(r.gid)")
+        let okOwner = Self.setAttr(path, Self.ownerAttr, "+\(r.uid):+\(r.gid)")
         let okRef = okOwner && Self.setAttr(path, Self.refAttr, "\(r.refs)")
+            && (Self.bootTime.map { Self.setAttr(path, Self.timestampAttr, $0) } ?? true)
         if okOwner && okRef {
             Self.memory.withLock { _ = $0.removeValue(forKey: path) }
         } else {
@@ -60,7 +78,8 @@ struct OwnerRecordStore: Sendable {
 
     static func parseOwner(_ s: String) -> (uid_t, gid_t)? {
         let parts = s.split(separator: ":")
-        guard parts.count == 2, let u = UInt32(parts[0]), let g = UInt32(parts[1]) else { return nil }
+        guard parts.count == 2, let u = QEMUSecurityConfig.numeric(String(parts[0])),
+              let g = QEMUSecurityConfig.numeric(String(parts[1])) else { return nil }
         return (u, g)
     }
 
@@ -97,5 +116,6 @@ struct OwnerRecordStore: Sendable {
         guard let removeFn else { return }
         _ = removeFn(path, ownerAttr)
         _ = removeFn(path, refAttr)
+        _ = removeFn(path, timestampAttr)
     }
 }

@@ -46,6 +46,18 @@ public protocol SecurityManager: Sendable {
     /// the others). Returns a description of each failure, for the domain log.
     @discardableResult
     func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String]
+
+    /// The `<seclabel>` the live XML of a running domain shows for this driver, if any.
+    func liveLabel(for def: DomainDefinition) -> XMLElement?
+}
+
+extension SecurityManager {
+    public func liveLabel(for def: DomainDefinition) -> XMLElement? { nil }
+
+    /// Adds ``liveLabel(for:)`` to a definition that is about to become a running domain's live definition.
+    public func addLiveLabel(to def: inout DomainDefinition) {
+        if let label = liveLabel(for: def) { def.extraElements.append(label) }
+    }
 }
 
 /// The `none` security driver: QEMU runs as the daemon and nothing is relabelled.
