@@ -158,6 +158,30 @@ import Glibc
         try dac.setLabels([SecurityLabelTarget(path: dir + "/later.log", kind: .chardev, required: false)])
     }
 
+    /// Domains starting and stopping at once on one shared path never record QEMU's user as its owner.
+    @Test func concurrentLabelAndRestore() async throws {
+        let dir = try QEMUTestSupport.makeTempDir("dac")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let file = dir + "/shared.img"
+        #expect(creat(file, 0o644) >= 0)
+        #expect(chown(file, Self.imageOwner.0, Self.imageOwner.1) == 0)
+        let dac = DACSecurityManager(uid: 4242, gid: 4343)
+        let target = [SecurityLabelTarget(path: file, kind: .image)]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<50 {
+                        try dac.setLabels(target)
+                        dac.restoreLabels(target)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Self.owner(file)! == Self.imageOwner)
+        #expect(!Self.hasRecord(file))
+    }
+
     /// A real KVM QEMU run as nobody:nogroup: the image's owner before, during and after the run.
     @Test func imageOwnerBeforeDuringAfterRun() async throws {
         try QEMUTestSupport.requireKVM()

@@ -84,8 +84,14 @@ public struct DACSecurityManager: SecurityManager {
         return failures
     }
 
-    /// Chowns one target to QEMU's user; false when it was skipped (missing and not required).
+    /// Chowns one target to QEMU's user; false when it was skipped (missing and not required). Records and
+    /// owners change under one process-wide lock, so that a domain starting while another stops never
+    /// records the QEMU user as a path's original owner.
     private func label(_ t: SecurityLabelTarget) throws(VirtError) -> Bool {
+        try OwnerRecordStore.lock.withLock { _ throws(VirtError) -> Bool in try labelLocked(t) }
+    }
+
+    private func labelLocked(_ t: SecurityLabelTarget) throws(VirtError) -> Bool {
         var st = stat()
         guard stat(t.path, &st) == 0 else {
             let e = errno
@@ -94,19 +100,17 @@ public struct DACSecurityManager: SecurityManager {
                                         errno: e, domain: .security)
         }
         if rememberOwner {
-            OwnerRecordStore.lock.withLock { _ in
-                if var r = store.read(t.path), r.refs > 0 {
-                    r.refs += 1
-                    store.write(t.path, r)
-                } else {
-                    store.write(t.path, .init(uid: st.st_uid, gid: st.st_gid, refs: 1))
-                }
+            if var r = store.read(t.path), r.refs > 0 {
+                r.refs += 1
+                store.write(t.path, r)
+            } else {
+                store.write(t.path, .init(uid: st.st_uid, gid: st.st_gid, refs: 1))
             }
         }
         if st.st_uid != uid || st.st_gid != gid {
             guard chown(t.path, uid, gid) == 0 else {
                 let e = errno
-                if rememberOwner { _ = restore(t) }
+                if rememberOwner { _ = restoreLocked(t) }
                 throw VirtError.systemError("unable to set user and group to '\(uid):\(gid)' on '\(t.path)'",
                                             errno: e, domain: .security)
             }
@@ -116,22 +120,21 @@ public struct DACSecurityManager: SecurityManager {
 
     /// Gives one target back; a description of the failure, or nil.
     private func restore(_ t: SecurityLabelTarget) -> String? {
+        OwnerRecordStore.lock.withLock { _ in restoreLocked(t) }
+    }
+
+    private func restoreLocked(_ t: SecurityLabelTarget) -> String? {
         var st = stat()
         guard stat(t.path, &st) == 0 else { return nil }
         var owner: (uid_t, gid_t) = (0, 0)
-        if rememberOwner {
-            let keep: Bool = OwnerRecordStore.lock.withLock { _ in
-                guard var r = store.read(t.path) else { return false }
-                r.refs -= 1
-                if r.refs > 0 {
-                    store.write(t.path, r)
-                    return true
-                }
-                store.remove(t.path)
-                owner = (r.uid, r.gid)
-                return false
+        if rememberOwner, var r = store.read(t.path) {
+            r.refs -= 1
+            if r.refs > 0 {
+                store.write(t.path, r)
+                return nil
             }
-            if keep { return nil }
+            store.remove(t.path)
+            owner = (r.uid, r.gid)
         }
         if st.st_uid == owner.0 && st.st_gid == owner.1 { return nil }
         if chown(t.path, owner.0, owner.1) != 0 {
