@@ -84,18 +84,38 @@ struct QEMUPCIAddresses {
                 .map(\.index)
         }
         var newPorts: [Int32] = []
-        let maxPCIIndex = d.controllers.filter { $0.type == .pci }.map(\.index).max() ?? 0
+        var nextIndex = (d.controllers.filter { $0.type == .pci }.map(\.index).max() ?? 0) + 1
+        // Root ports in the order they were handed out, and the bridge's position among their users.
+        var portUsers: [Int32] = []
+        var bridge: (index: Int32, port: Int32, userPosition: Int)?
+        var bridgeSlot: UInt32 = 1
+        func takePort() -> Int32 {
+            let idx: Int32
+            if !freePorts.isEmpty {
+                idx = freePorts.removeFirst()
+            } else {
+                idx = nextIndex
+                nextIndex += 1
+                newPorts.append(idx)
+            }
+            portUsers.append(idx)
+            return idx
+        }
         func place(_ info: inout DeviceInfo, pcie: Bool) {
             guard wantsPCI(info) else { return }
             if q35 && pcie {
-                let idx: Int32
-                if !freePorts.isEmpty {
-                    idx = freePorts.removeFirst()
-                } else {
-                    idx = max(maxPCIIndex, newPorts.max() ?? 0) + 1
-                    newPorts.append(idx)
+                info.address = .pci(PCIAddress(bus: UInt32(takePort()), slot: 0))
+            } else if q35 {
+                // Conventional PCI devices go behind a pcie-to-pci-bridge, itself in a root port.
+                if bridge == nil {
+                    let port = takePort()
+                    bridge = (nextIndex, port, portUsers.count - 1)
+                    nextIndex += 1
                 }
-                info.address = .pci(PCIAddress(bus: UInt32(idx), slot: 0))
+                if let b = bridge {
+                    info.address = .pci(PCIAddress(bus: UInt32(b.index), slot: bridgeSlot))
+                    bridgeSlot += 1
+                }
             } else {
                 info.address = .pci(st.nextSlot())
             }
@@ -159,9 +179,25 @@ struct QEMUPCIAddresses {
         }
 
         // libvirt keeps one empty root port for hotplug when it had to add root ports.
-        if let last = newPorts.last { newPorts.append(last + 1) }
+        if !newPorts.isEmpty { newPorts.append(nextIndex) }
         for idx in newPorts {
             QEMUDomainDefaults.insert(Controller(type: .pci, index: idx, model: .pcieRootPort), into: &d)
+        }
+        if let b = bridge {
+            // libvirt places controllers before devices: the bridge gets the first root port handed out and
+            // the devices before it move up by one.
+            var remap: [UInt32: UInt32] = [:]
+            for k in 0..<b.userPosition { remap[UInt32(portUsers[k])] = UInt32(portUsers[k + 1]) }
+            d.updateDeviceInfos { _, info in
+                if case .pci(var a)? = info.address, let nb = remap[a.bus] {
+                    a.bus = nb
+                    info.address = .pci(a)
+                }
+            }
+            let bridgePort = UInt32(portUsers.first ?? b.port)
+            QEMUDomainDefaults.insert(Controller(type: .pci, index: b.index, model: .pcieToPCIBridge,
+                                                 info: DeviceInfo(address: .pci(PCIAddress(bus: bridgePort, slot: 0)))),
+                                      into: &d)
         }
         // q35: root ports without an address go to the first free slot of pcie.0, function by function.
         if q35 {

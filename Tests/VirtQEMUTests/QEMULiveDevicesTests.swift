@@ -26,6 +26,7 @@ import Glibc
               <source file='\(image)'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>
             <disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>
             <interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>
+            <interface type='user'><mac address='52:54:00:12:34:57'/><model type='rtl8139'/></interface>
             <input type='tablet' bus='usb'/>
             <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
             """)
@@ -35,10 +36,11 @@ import Glibc
         defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         let live = try await driver.xmlDesc(dom, flags: [])
         for alias in ["virtio-disk0", "sata0-0-0", "net0", "input0", "rng0", "balloon0", "usb", "ide", "pcie.0",
-                      "pci.1"] {
+                      "pci.1", "net1"] {
             #expect(live.contains("<alias name='\(alias)'/>"), "alias \(alias) missing in live XML:\n\(live)")
         }
         #expect(live.contains("<controller type='usb' index='0' model='qemu-xhci'>"))
+        #expect(live.contains("model='pcie-to-pci-bridge'"), "a conventional PCI NIC on q35 sits behind a bridge")
         #expect(live.contains("<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>"))
         #expect(live.contains("<address type='usb' bus='0' port='1'/>"))
         let inactive = try await driver.xmlDesc(dom, flags: .inactive)
