@@ -77,7 +77,8 @@ public struct QEMUCommandLine: Sendable {
             let mounts = LinuxSys.readFile("/proc/mounts") ?? ""
             guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst(2).first == "hugetlbfs" })
             else {
-                throw VirtError(.internalError, "hugetlbfs filesystem is not mounted or disabled by administrator config")
+                throw VirtError.internalError("hugetlbfs filesystem is not mounted or disabled by administrator config",
+                                              domain: .qemu)
             }
             throw VirtError.configUnsupported("hugepage memory backing is not supported by the QEMU driver yet",
                                               domain: .qemu)

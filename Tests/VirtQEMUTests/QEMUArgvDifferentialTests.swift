@@ -190,7 +190,10 @@ import VirtCore
             outcomes.append(Self.compare(name: name, ours: ours, ref: ref, root: embedRoot))
         }
         let passing = outcomes.filter(\.matched).map(\.name)
-        var report = "QEMU argv differential: \(passing.count)/\(outcomes.count) cases match libvirt 9.0\n"
+        let bothFail = outcomes.filter { $0.matched && !$0.detail.isEmpty }
+        var report = "QEMU argv differential: \(passing.count)/\(outcomes.count) cases match libvirt 9.0 "
+            + "(\(passing.count - bothFail.count) identical argv, \(bothFail.count) refused by both)\n"
+        for o in bothFail { report += "BOTH REFUSE \(o.name): \(o.detail)\n" }
         for o in outcomes where !o.matched { report += "DIFFERS \(o.name):\n\(o.detail)\n" }
         print(report)
         if ProcessInfo.processInfo.environment["SWIFTVIRT_UPDATE_ARGV_BASELINE"] == "1" {
