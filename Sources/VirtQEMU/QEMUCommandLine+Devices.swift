@@ -87,8 +87,15 @@ extension QEMUCommandLine {
                 a += ["-vnc", s]
             case .spice:
                 var s: [String] = []
-                if let p = g.port, p > 0 { s.append("port=\(p)") }
-                if let t = g.tlsPort, t > 0 { s.append("tls-port=\(t)") }
+                var port = g.port
+                var tlsPort = g.tlsPort
+                if nativeConversion {
+                    // Without a real start libvirt puts its placeholder ports in (5901, TLS 5902).
+                    if g.autoport || port == -1 { port = 5901 }
+                    if tlsPort == -1 { tlsPort = 5902 }
+                }
+                if let p = port, p > 0 { s.append("port=\(p)") }
+                if let t = tlsPort, t > 0 { s.append("tls-port=\(t)") }
                 if case .address(let addr)? = g.listens.first {
                     s.append("addr=" + (addr ?? "127.0.0.1"))
                 } else if g.listens.isEmpty {
