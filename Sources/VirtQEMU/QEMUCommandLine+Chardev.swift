@@ -75,7 +75,7 @@ extension QEMUCommandLine {
         case .spiceport: return "spiceport,id=\(id),name=\(Self.escape(src.channel ?? ""))"
         case .dev:
             guard let p = src.path else { throw VirtError.xmlDetail("missing source path for dev chardev") }
-            return "tty,id=\(id),path=\(Self.escape(p))"
+            return "serial,id=\(id),path=\(Self.escape(p))"
         case .pipe:
             guard let p = src.path else { throw VirtError.xmlDetail("missing source path for pipe chardev") }
             return "pipe,id=\(id),path=\(Self.escape(p))"

@@ -102,6 +102,7 @@ extension QEMUCommandLine {
                     s.append("addr=127.0.0.1")
                 }
                 if g.passwd == nil { s.append("disable-ticketing=on") }
+                if let t = tlsPort, t > 0 { s.append("x509-dir=" + Self.escape(tlsX509Dir)) }
                 for e in g.extra {
                     switch e.name {
                     case "image": if let c = e.attr("compression") { s.append("image-compression=\(c)") }

@@ -22,6 +22,8 @@ public struct QEMUCommandLine: Sendable {
     public var privateDir: String?
     /// Where guest-agent style channels without a path get their socket (libvirt's channel target dir).
     public var channelTargetDir: String?
+    /// The SPICE TLS certificate directory (libvirt's `spice_tls_x509_cert_dir`).
+    public var tlsX509Dir = "/etc/pki/qemu"
     /// Descriptors of already-opened tap devices, per interface index (passed to QEMU by the launcher).
     public var tapFDs: [Int: [Int32]] = [:]
     /// `domxml-to-native` semantics: interfaces become tap devices on placeholder descriptors and the TPM

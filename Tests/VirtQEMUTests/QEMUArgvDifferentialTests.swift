@@ -181,6 +181,7 @@ import VirtCore
                 let c = try await caps.capabilities(for: emulator)
                 var cl = QEMUCommandLine(definition: def, capabilities: c)
                 cl.nativeConversion = true
+                cl.tlsX509Dir = embedRoot + "/etc/pki/qemu"
                 cl.channelTargetDir = embedRoot + "/lib/qemu/channel/target/domain--1-" + def.name
                 cl.privateDir = embedRoot + "/lib/qemu/domain--1-" + def.name
                 ours = .success(try cl.arguments())
