@@ -50,8 +50,7 @@ extension QEMUCommandLine {
             }
             a += ["-chardev", try chardev(c.source, id: "char" + alias)]
             var p = QEMUJSONProps()
-            p.add("driver", "virtconsole")
-            virtioSerialAddress(c.info, &p)
+            p.add("driver", "virtconsole")  // libvirt leaves the port to QEMU
             p.add("chardev", "char" + alias)
             p.add("id", alias)
             a += ["-device", p.rendered]

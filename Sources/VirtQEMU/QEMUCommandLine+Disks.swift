@@ -22,6 +22,9 @@ extension QEMUCommandLine {
                     p.add("id", c.info.alias)
                     if case .spaprVIO(let reg?)? = c.info.address { p.add("reg", uint: reg) } else { p.add("reg", int: 0x2000) }
                 default:
+                    if c.type == .usb, c.model == .qemuXHCI || c.model == .necXHCI, let ports = c.ports {
+                        p.add("p2", int: Int64(ports)); p.add("p3", int: Int64(ports))
+                    }
                     p.add("id", c.info.alias)
                     if c.type == .virtioSerial {
                         p.add("max_ports", int: c.ports.map(Int64.init))

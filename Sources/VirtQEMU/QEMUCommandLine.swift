@@ -69,6 +69,7 @@ public struct QEMUCommandLine: Sendable {
         try checkSupportedDevices()
         var cl = self
         cl.definition = Self.prepared(definition, capabilities: capabilities)
+        if nativeConversion && !cl.isQ35 { QEMUPCIAddresses.reassignNICsAsNativeConversion(&cl.definition) }
         return try cl.buildArguments()
     }
 

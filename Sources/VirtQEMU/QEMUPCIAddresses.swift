@@ -121,6 +121,14 @@ struct QEMUPCIAddresses {
             }
         }
 
+        // PCI controllers (bridges) come first.
+        for i in d.controllers.indices where d.controllers[i].type == .pci {
+            switch d.controllers[i].model {
+            case .pciBridge?, .pcieToPCIBridge?, .dmiToPCIBridge?:
+                place(&d.controllers[i].info, pcie: d.controllers[i].model != .pciBridge)
+            default: break
+            }
+        }
         for i in d.interfaces.indices where d.interfaces[i].type != .hostdev {
             let m = d.interfaces[i].model
             if m == "usb-net" || m == "spapr-vlan" { continue }
@@ -231,6 +239,28 @@ struct QEMUPCIAddresses {
         }
         assignUSBPorts(&d)
         assignVirtioSerialPorts(&d)
+        def.devices = d
+    }
+
+    /// What `domxml-to-native` does to NICs after assignment (on i440fx): it rebuilds them without their
+    /// addresses and gives each, in order, the lowest free slot of bus 0.
+    static func reassignNICsAsNativeConversion(_ def: inout DomainDefinition) {
+        var d = def.devices
+        let nics = d.interfaces.indices.filter {
+            if case .pci? = d.interfaces[$0].info.address { return d.interfaces[$0].type != .hostdev }
+            return false
+        }
+        guard !nics.isEmpty else { return }
+        for i in nics { d.interfaces[i].info.address = nil }
+        var used = Set(d.usedPCIAddresses.filter { $0.bus == 0 }.map(\.slot))
+        used.insert(0)
+        used.insert(1)
+        for i in nics {
+            var slot: UInt32 = 1
+            while used.contains(slot) && slot < 31 { slot += 1 }
+            used.insert(slot)
+            d.interfaces[i].info.address = .pci(PCIAddress(slot: slot))
+        }
         def.devices = d
     }
 
