@@ -51,8 +51,12 @@ public final class ProcessExitWaiter: Sendable {
         var status: Int32 = 0
         while true {
             let r = waitpid(pid, &status, 0)
-            if r == pid { return ProcessTermination(waitStatus: status) }
+            if r == pid {
+                _ = OrphanReaper.managed.withLock { $0.remove(pid) }
+                return ProcessTermination(waitStatus: status)
+            }
             if r < 0 && errno == EINTR { continue }
+            _ = OrphanReaper.managed.withLock { $0.remove(pid) }
             // ECHILD: someone else reaped it (or it was never ours): fall back to the pidfd way.
             return waitForeign(pid)
         }

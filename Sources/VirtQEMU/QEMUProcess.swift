@@ -113,7 +113,12 @@ public final class QEMUProcess: Sendable {
         let cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         let cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for p in cargv + cenv { free(p) } }
-        let rc = posix_spawn(&pid, spec.binary, &fa, &attr, cargv, cenv)
+        // Registered under the reaper's lock, so the orphan reaper never collects this child's exit.
+        let rc = OrphanReaper.managed.withLock { set -> Int32 in
+            let rc = posix_spawn(&pid, spec.binary, &fa, &attr, cargv, cenv)
+            if rc == 0 { set.insert(pid) }
+            return rc
+        }
         guard rc == 0 else {
             throw VirtError.systemError("cannot execute binary \(spec.binary)", errno: rc, domain: .qemu)
         }

@@ -1,4 +1,5 @@
 import Logging
+import VirtQEMU
 
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,12 @@ struct DaemonConfig {
     var maxClientRequests = 5
     var defaultURI = "test:///default"
 
+    /// The QEMU driver's security settings (qemu.conf's `user`, `group`, `dynamic_ownership`,
+    /// `remember_owner`, `security_driver`). The system daemon defaults to the dedicated `libvirt-qemu`
+    /// user (and its group) when that user exists, else QEMU runs as the daemon's user (root); a `--root`
+    /// daemon defaults to its own user with no owner changes, unless configured.
+    var qemuSecurity = QEMUSecurityConfig.embedDefault
+
     var socketPath: String { runDir + "/virtd-sock" }
     var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
     var pidFile: String { runDir + "/virtd.pid" }
@@ -46,6 +53,9 @@ struct DaemonConfig {
             logDir = "/var/log/swiftvirt"
         }
         configFile = configDir + "/virtd.conf"
+        if root == nil, getpwnam("libvirt-qemu") != nil {
+            qemuSecurity.user = "libvirt-qemu"
+        }
     }
 
     /// Applies the settings of a config file's text. Unknown keys are ignored, as libvirtd warns and goes on.
@@ -92,6 +102,15 @@ struct DaemonConfig {
             case "max_clients": maxClients = try int()
             case "max_client_requests": maxClientRequests = try int()
             case "default_uri": defaultURI = value
+            case "user": qemuSecurity.user = value
+            case "group": qemuSecurity.group = value
+            case "dynamic_ownership": qemuSecurity.dynamicOwnership = try int() != 0
+            case "remember_owner": qemuSecurity.rememberOwner = try int() != 0
+            case "security_driver":
+                guard value == "dac" || value == "none" else {
+                    throw ConfigError(line: n + 1, message: "security_driver: unsupported driver \(value)")
+                }
+                qemuSecurity.securityDriver = value
             default: break
             }
         }

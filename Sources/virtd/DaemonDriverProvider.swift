@@ -5,17 +5,19 @@ import VirtRPC
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
 /// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
-/// likewise; other URIs get a connection of their own, closed when the client leaves.
+/// likewise, its QEMUs run with the daemon's QEMU security settings; other URIs get a connection of their own, closed when the client leaves.
 final class DaemonDriverProvider: DriverProvider {
     let defaultURI: String
     let qemuRoot: String
+    let qemuSecurity: QEMUSecurityConfig
     let sharedTest: any HypervisorDriver
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
-    init(defaultURI: String, qemuRoot: String) async throws {
+    init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig) async throws {
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
+        self.qemuSecurity = qemuSecurity
         sharedTest = try await Connection.open("test:///default").driver
     }
 
@@ -33,7 +35,7 @@ final class DaemonDriverProvider: DriverProvider {
     private func systemQEMU() async throws -> any HypervisorDriver {
         try await qemuOpening.withLock(0) {
             if let d = qemu.withLock({ $0 }) { return d }
-            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot)
+            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot, security: qemuSecurity)
             qemu.withLock { $0 = d }
             return d
         }

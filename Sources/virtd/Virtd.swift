@@ -3,6 +3,7 @@ import Dispatch
 import Logging
 import NIOPosix
 import Virt
+import VirtQEMU
 import VirtRPC
 
 #if canImport(Glibc)
@@ -87,7 +88,22 @@ struct Virtd: AsyncParsableCommand {
             sources.append(src)
         }
 
-        let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir)
+        // Orphaned descendants of QEMU and its helpers are re-parented to the daemon, which reaps them
+        // (QEMUs it launched are still waited for by their own waiters).
+        do {
+            try OrphanReaper.start()
+        } catch {
+            logger.warning("cannot become a child subreaper: \(error)")
+        }
+        // Checked now, so a bad user, group or driver stops the daemon at start rather than at first use.
+        do {
+            _ = try cfg.qemuSecurity.makeManager()
+        } catch {
+            logger.error("invalid QEMU security configuration: \(error)")
+            throw ExitCode(1)
+        }
+        let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
+                                                      qemuSecurity: cfg.qemuSecurity)
         let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "virtd.rpc"))
         try await rpc.start()
         if let port = rpc.boundTCPPort { logger.info("tcp port \(port)") }

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// virtd as a child subreaper: orphans of the QEMUs it starts are re-parented to it and reaped, while the
+/// QEMUs' own exits still reach the driver (start and destroy work as usual).
+@Suite("virtd reaps orphans", .serialized)
+struct DaemonReaperTests {
+    /// `(ppid, state)` of a process from /proc, nil when it is gone (reaped).
+    static func parentAndState(_ pid: Int32) -> (Int32, Character)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let state = fields[0].first, let ppid = Int32(fields[1]) else { return nil }
+        return (ppid, state)
+    }
+
+    /// The zombie children of `parent`.
+    static func zombieChildren(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let (ppid, state) = parentAndState(pid) else { return false }
+            return ppid == parent && state == "Z"
+        }
+    }
+
+    /// Waits (up to a generous bound, so a failure ends the test instead of hanging it) for `cond`.
+    static func eventually(_ seconds: Double = 20, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if cond() { return true }
+            usleep(20_000)
+        }
+        return cond()
+    }
+
+    @Test("an orphan of a QEMU's wrapper is re-parented to virtd and reaped when it dies; no zombie is left")
+    func orphansAreReaped() throws {
+        let daemon = try VirtdProcess()
+        defer { daemon.stop() }
+        let dir = daemon.dir
+        let orphans = dir + "/orphans"
+        // The domain's emulator: a wrapper that leaves a background `sleep` behind (its subshell exits at
+        // once, so the sleep is orphaned), then becomes QEMU.
+        let wrapper = dir + "/qemu-wrapper"
+        try """
+        #!/bin/sh
+        ( /bin/sleep 600 & echo $! >> '\(orphans)' )
+        exec /usr/bin/qemu-system-x86_64 "$@"
+        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+        let xml = """
+        <domain type='kvm'><name>reaper</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os>
+        <devices><emulator>\(wrapper)</emulator></devices></domain>
+        """
+        try xml.write(toFile: dir + "/reaper.xml", atomically: true, encoding: .utf8)
+        let uri = "qemu+unix:///system?socket=\(daemon.socket)"
+        var orphanPIDs: [Int32] = []
+        defer { for p in orphanPIDs { kill(p, SIGKILL) } }
+
+        let started = try virsh(uri, "define \(dir)/reaper.xml; start reaper; domstate reaper")
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(started.stdout.contains("running"))
+        orphanPIDs = ((try? String(contentsOfFile: orphans, encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { Int32($0) }
+        #expect(!orphanPIDs.isEmpty, "the wrapper left no orphan")
+
+        for pid in orphanPIDs {
+            // Re-parented to the daemon (a child subreaper), not to PID 1.
+            #expect(Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }, "orphan \(pid) not adopted")
+            kill(pid, SIGKILL)
+            // Reaped: the pid disappears instead of staying a zombie of the daemon.
+            #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
+        }
+
+        // The QEMU's own exit still reaches the driver: destroy completes and the domain is shut off.
+        let stopped = try virsh(uri, "destroy reaper; domstate reaper; start reaper; destroy reaper; undefine reaper")
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stdout.contains("shut off"))
+        #expect(Self.eventually { Self.zombieChildren(of: daemon.pid).isEmpty },
+                "zombies left: \(Self.zombieChildren(of: daemon.pid))")
+        // The second start's orphan too.
+        let all = ((try? String(contentsOfFile: orphans, encoding: .utf8)) ?? "").split(separator: "\n")
+            .compactMap { Int32($0) }
+        for pid in all where !orphanPIDs.contains(pid) {
+            orphanPIDs.append(pid)
+            #expect(Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid })
+            kill(pid, SIGKILL)
+            #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
+        }
+    }
+
+    @Test("QEMU security keys of virtd.conf reach the driver: an unknown user stops the daemon at start")
+    func securityConfigIsApplied() throws {
+        for conf in ["user = \"no-such-user-swiftvirt\"\n", "security_driver = \"selinux\"\n"] {
+            let dir = RPCTestSupport.tempDir("virtd-badsec")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
+            try conf.write(toFile: dir + "/etc/virtd.conf", atomically: true, encoding: .utf8)
+            let p = try SpawnedProcess(RPCTestSupport.virtdPath, ["--root", dir])
+            defer { p.terminate() }
+            #expect(Self.eventually { !p.isRunning }, "virtd kept running with \(conf)")
+            #expect(p.waitStatus.map { $0 != 0 } == true, "\(conf)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/run/virtd.pid"))
+        }
+        // A valid user: the domain's QEMU runs as that user (DAC driver on, QEMU started with -runas or as
+        // the user), visible in /proc.
+        let daemon = try VirtdProcess(config: "user = \"+65534\"\ngroup = \"+65534\"\ndynamic_ownership = 0\n")
+        defer { daemon.stop() }
+        let xml = """
+        <domain type='kvm'><name>asuser</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os></domain>
+        """
+        try xml.write(toFile: daemon.dir + "/asuser.xml", atomically: true, encoding: .utf8)
+        let uri = "qemu+unix:///system?socket=\(daemon.socket)"
+        let r = try virsh(uri, "create \(daemon.dir)/asuser.xml; domstate asuser")
+        defer { _ = try? virsh(uri, "destroy asuser") }
+        #expect(r.status == 0, "\(r.stderr)")
+        guard let pidText = try? String(contentsOfFile: daemon.dir + "/run/qemu/asuser.pid", encoding: .utf8),
+              let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            Issue.record("no pid file for asuser under \(daemon.dir)/run/qemu")
+            return
+        }
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
+        #expect(uidLine.split(separator: "\t").dropFirst().first == "65534", "\(uidLine)")
+    }
+}
