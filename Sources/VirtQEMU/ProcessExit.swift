@@ -48,18 +48,24 @@ public final class ProcessExitWaiter: Sendable {
     }
 
     private static func waitChild(_ pid: pid_t) -> ProcessTermination {
-        var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, 0)
-            if r == pid {
-                _ = OrphanReaper.managed.withLock { $0.remove(pid) }
-                return ProcessTermination(waitStatus: status)
-            }
-            if r < 0 && errno == EINTR { continue }
+        // Wait without reaping, then reap and unregister under the orphan reaper's lock, so the pid is never
+        // free for reuse while still registered as managed.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
+            if errno == EINTR { continue }
             _ = OrphanReaper.managed.withLock { $0.remove(pid) }
             // ECHILD: someone else reaped it (or it was never ours): fall back to the pidfd way.
             return waitForeign(pid)
         }
+        let status = OrphanReaper.managed.withLock { set -> Int32? in
+            var status: Int32 = 0
+            var r: pid_t
+            repeat { r = waitpid(pid, &status, WNOHANG) } while r < 0 && errno == EINTR
+            set.remove(pid)
+            return r == pid ? status : nil
+        }
+        guard let status else { return .unknown }
+        return ProcessTermination(waitStatus: status)
     }
 
     private static func waitForeign(_ pid: pid_t) -> ProcessTermination {
