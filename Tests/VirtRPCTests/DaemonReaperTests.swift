@@ -18,6 +18,12 @@ struct DaemonReaperTests {
         return (ppid, state)
     }
 
+    /// Whether `pid` is still a `sleep 600` left by the test's wrapper.
+    static func isOurSleep(_ pid: Int32) -> Bool {
+        guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return d == Data("/bin/sleep\u{0}600\u{0}".utf8)
+    }
+
     /// The zombie children of `parent`.
     static func zombieChildren(of parent: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -60,7 +66,8 @@ struct DaemonReaperTests {
         try xml.write(toFile: dir + "/reaper.xml", atomically: true, encoding: .utf8)
         let uri = "qemu+unix:///system?socket=\(daemon.socket)"
         var orphanPIDs: [Int32] = []
-        defer { for p in orphanPIDs { kill(p, SIGKILL) } }
+        // Only a pid that is still the wrapper's `sleep` is killed (a reaped pid may have been reused).
+        defer { for p in orphanPIDs where Self.isOurSleep(p) { kill(p, SIGKILL) } }
 
         let started = try virsh(uri, "define \(dir)/reaper.xml; start reaper; domstate reaper")
         #expect(started.status == 0, "\(started.stderr)")
@@ -71,7 +78,12 @@ struct DaemonReaperTests {
 
         for pid in orphanPIDs {
             // Re-parented to the daemon (a child subreaper), not to PID 1.
-            #expect(Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }, "orphan \(pid) not adopted")
+            let adopted = Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }
+            #expect(adopted, "orphan \(pid) not adopted")
+            if !adopted {
+                if Self.isOurSleep(pid) { kill(pid, SIGKILL) }
+                continue
+            }
             kill(pid, SIGKILL)
             // Reaped: the pid disappears instead of staying a zombie of the daemon.
             #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
@@ -88,7 +100,12 @@ struct DaemonReaperTests {
             .compactMap { Int32($0) }
         for pid in all where !orphanPIDs.contains(pid) {
             orphanPIDs.append(pid)
-            #expect(Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid })
+            let adopted = Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }
+            #expect(adopted, "orphan \(pid) not adopted")
+            if !adopted {
+                if Self.isOurSleep(pid) { kill(pid, SIGKILL) }
+                continue
+            }
             kill(pid, SIGKILL)
             #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
         }
