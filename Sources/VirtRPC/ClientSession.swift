@@ -27,6 +27,8 @@ final class ClientSession: Sendable {
     let channel: any Channel
     let readOnly: Bool
     let state = Mutex(State())
+    /// Open streams by the serial of the call that opened them; `started` is false until the reply is queued.
+    private let streams = Mutex<[UInt32: ServerStream]>([:])
 
     init(channel: any Channel, readOnly: Bool) {
         self.channel = channel
@@ -75,8 +77,29 @@ final class ClientSession: Sendable {
         }
     }
 
+    /// Registers a stream opened by a call.
+    func addStream(_ s: ServerStream) {
+        streams.withLock { $0[s.serial] = s }
+    }
+
+    /// Forgets a stream.
+    func removeStream(_ serial: UInt32) {
+        _ = streams.withLock { $0.removeValue(forKey: serial) }
+    }
+
+    /// The stream of serial `serial`, if open.
+    func stream(_ serial: UInt32) -> ServerStream? {
+        streams.withLock { $0[serial] }
+    }
+
     /// Tears down: stops events and returns the driver.
     func shutdown(provider: any DriverProvider) async {
+        let open = streams.withLock { s -> [ServerStream] in
+            let v = Array(s.values)
+            s.removeAll()
+            return v
+        }
+        for st in open { await st.close(abort: true, confirm: false) }
         let (task, driver) = state.withLock { s -> (Task<Void, Never>?, (any HypervisorDriver)?) in
             s.closed = true
             let t = s.eventTask

@@ -312,6 +312,8 @@ struct RemoteDispatcher: Sendable {
             let s = try await driver.state(d)
             w.int(s.state.rawValue)
             w.int(s.reason)
+        case .domainOpenConsole:
+            throw VirtError(.internalError, domain: .rpc, "internal error: stream procedure without a stream")
         case .domainGetXMLDesc:
             let d = try r.domain()
             let flags = try r.uint()
@@ -497,6 +499,10 @@ extension RemoteDispatcher {
         w.uint(0)
         h.reply(status: .ok).write(to: &w)
         do {
+            if h.procedure == RemoteProcedure.domainOpenConsole.rawValue {
+                try await openConsole(h, &r, session)
+                return RPCPacket.encode(h.reply(status: .ok))
+            }
             try await dispatch(h.procedure, &r, &w, session: session)
             let len = w.buffer.writerIndex
             w.buffer.setInteger(UInt32(truncatingIfNeeded: len), at: 0, endianness: .big)
@@ -517,4 +523,22 @@ extension RemoteDispatcher {
         RPCPacket.encode(h.reply(status: .error)) { $0.error(e) }
     }
 
+    /// DOMAIN_OPEN_CONSOLE: opens the driver's console stream and registers it under the call's serial;
+    /// the connection handler starts pumping it once the reply is queued.
+    private func openConsole(_ h: RPCHeader, _ r: inout XDRReader, _ session: ClientSession) async throws {
+        let d = try r.domain()
+        let dev = try r.optionalString()
+        let flags = try r.uint()
+        guard let driver = session.driver else {
+            throw VirtError(.internalError, domain: .rpc, "internal error: connection not open",
+                            str1: "connection not open")
+        }
+        if session.readOnly || session.state.withLock({ $0.readOnlyOpen }) {
+            throw VirtError(.operationDenied, domain: .domain,
+                            "operation forbidden: read only access prevents virDomainOpenConsole",
+                            str1: "virDomainOpenConsole")
+        }
+        let stream = try await driver.openConsole(d, device: dev, flags: flags)
+        session.addStream(ServerStream(header: h, stream: stream, session: session))
+    }
 }

@@ -58,6 +58,7 @@ public enum RemoteProcedure: Int32, Sendable, CaseIterable {
     case domainCreateWithFlags = 196
     case domainSetVcpusFlags = 199
     case domainGetVcpusFlags = 200
+    case domainOpenConsole = 201
     case domainIsUpdated = 202
     case domainSetMemoryFlags = 204
     case domainGetState = 212

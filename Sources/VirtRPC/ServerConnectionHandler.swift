@@ -86,6 +86,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
             return
         }
+        if h.type == RPCMessageType.stream.rawValue {
+            // Client data or finish/abort for an open stream; packets for unknown streams are dropped.
+            session?.stream(h.serial)?.received(packet)
+            return
+        }
         // Only calls get answers; stray MESSAGE/STREAM/REPLY packets are dropped, as libvirtd does.
         guard h.type == RPCMessageType.call.rawValue || h.type == RPCMessageType.callWithFDs.rawValue else {
             return
@@ -123,6 +128,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             // its own input instead of growing the server's memory.
             session.channel.writeAndFlush(reply).hop(to: eventLoop).whenComplete { _ in
                 loopSelf.value.callDone(context: ctx.value)
+            }
+            // A stream opened by this call starts after its reply is queued, so STREAM packets follow it.
+            if h.procedure == RemoteProcedure.domainOpenConsole.rawValue, let st = session.stream(h.serial) {
+                st.start()
             }
         }
     }

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// DOMAIN_OPEN_CONSOLE through virtd: Debian's virsh attaches to a TCG test guest's pty serial console over
+/// the daemon's socket (driven through a pty by python3's `pty` module), sees the guest's boot marker, types
+/// a command and reads its output, then leaves with ^].
+@Suite(.serialized) struct ConsoleStreamTests {
+    static var guestDir: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/test-guest").path
+    }
+
+    /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest, waits for
+    /// the marker, runs a command, sends ^]. Prints one `step ok|FAIL` line per step and the transcript.
+    static let driver = #"""
+    import os, pty, select, subprocess, sys, time
+    uri, client, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(client, [client, "-c", uri, "console", name])
+    buf = b""
+    def until(marker, limit=120):
+        global buf
+        end = time.time() + limit
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], 1)
+            if r:
+                try:
+                    d = os.read(fd, 4096)
+                except OSError:
+                    return False
+                if not d:
+                    return False
+                buf += d
+                if marker in buf:
+                    return True
+        return False
+    def step(label, ok):
+        print(label, "ok" if ok else "FAIL", flush=True)
+    step("banner", until(b"Escape character is ^] (Ctrl + ])"))
+    subprocess.run(["/usr/bin/virsh", "-q", "-c", uri, "resume", name], check=False)
+    step("ready", until(b"SWIFTVIRT-GUEST-READY"))
+    step("prompt", until(b"# "))
+    os.write(fd, b"echo SV-$((40+2))\r")
+    step("echo", until(b"SV-42\r\n"))
+    os.write(fd, b"\x1d")
+    end = time.time() + 30
+    status = None
+    while time.time() < end:
+        p, s = os.waitpid(pid, os.WNOHANG)
+        if p == pid:
+            status = s
+            break
+        time.sleep(0.2)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    step("exit", status == 0)
+    sys.stdout.write(buf.decode("utf-8", "replace"))
+    """#
+
+    static func guestXML(name: String) throws -> String {
+        let dir = guestDir
+        let cmdline = (try? String(contentsOfFile: dir + "/cmdline", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let cmdline, access(dir + "/vmlinuz", R_OK) == 0, access(dir + "/initrd.img", R_OK) == 0 else {
+            Issue.record("the test guest is missing: run scripts/build-test-guest.sh")
+            throw DaemonError.notStarted("no test guest")
+        }
+        return """
+        <domain type='qemu'>
+          <name>\(name)</name>
+          <memory unit='MiB'>128</memory>
+          <vcpu>1</vcpu>
+          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
+        <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
+          <features><acpi/></features>
+          <devices><serial type='pty'/></devices>
+        </domain>
+        """
+    }
+
+    /// The pids in QEMU pid files under the daemon's root (to kill leftovers by PID).
+    static func qemuPIDs(under root: String) -> [Int32] {
+        guard let e = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [Int32] = []
+        for case let rel as String in e where rel.hasSuffix(".pid") && !rel.hasSuffix("virtd.pid") {
+            if let s = try? String(contentsOfFile: root + "/" + rel, encoding: .utf8),
+               let p = Int32(s.trimmingCharacters(in: .whitespacesAndNewlines)), p > 0 {
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    @Test func virshConsoleThroughDaemon() async throws {
+        let xml = try Self.guestXML(name: "svcons")
+        let daemon = try VirtdProcess()
+        var qemu: [Int32] = []
+        defer {
+            for p in qemu + Self.qemuPIDs(under: daemon.dir) { kill(p, SIGKILL) }
+            daemon.stop()
+        }
+        let uri = "qemu+unix:///system?socket=\(daemon.socket)"
+        try xml.write(toFile: daemon.dir + "/g.xml", atomically: true, encoding: .utf8)
+        try Self.driver.write(toFile: daemon.dir + "/console.py", atomically: true, encoding: .utf8)
+        let def = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "define", daemon.dir + "/g.xml"])
+        #expect(def.status == 0, "\(def.stderr)")
+        let start = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "start", "--paused", "svcons"])
+        #expect(start.status == 0, "\(start.stderr)")
+        qemu = Self.qemuPIDs(under: daemon.dir)
+        let r = try RPCTestSupport.run("/usr/bin/python3",
+                                       [daemon.dir + "/console.py", uri, "/usr/bin/virsh", "svcons"], timeout: 300)
+        for step in ["banner", "ready", "prompt", "echo", "exit"] {
+            #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
+        }
+        #expect(r.stdout.contains("Connected to domain 'svcons'"))
+        let destroy = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "destroy", "svcons"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+    }
+}
