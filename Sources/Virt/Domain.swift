@@ -54,6 +54,10 @@ public struct Domain: Sendable, Hashable {
     public func reboot(flags: ShutdownFlags = []) async throws { try await driver.reboot(ref, flags: flags) }
     /// Resets the guest (a hardware reset, without a guest shutdown).
     public func reset() async throws { try await driver.reset(ref) }
+    /// Opens the domain's console (`virDomainOpenConsole`): `device` is a serial/console alias, nil the first.
+    public func openConsole(device: String? = nil, flags: UInt32 = 0) async throws -> any ByteStream {
+        try await driver.openConsole(ref, device: device, flags: flags)
+    }
     /// Pauses the domain.
     public func suspend() async throws { try await driver.suspend(ref) }
     /// Resumes a paused domain.

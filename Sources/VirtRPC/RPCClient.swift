@@ -17,6 +17,7 @@ public final class RPCClient: Sendable {
         var pending: [UInt32: CheckedContinuation<RPCPacket, any Error>] = [:]
         var closed = false
         var onMessage: (@Sendable (RPCPacket) -> Void)?
+        var streams: [UInt32: AsyncStream<RPCPacket>.Continuation] = [:]
         var lastReceived = NIODeadline.now()
         var missed = 0
         var keepalive: RepeatedTask?
@@ -75,6 +76,11 @@ public final class RPCClient: Sendable {
             s.serial &+= 1
             return s.serial
         }
+        return try await call(program: program, proc, serial: serial, args)
+    }
+
+    private func call(program: UInt32, _ proc: Int32, serial: UInt32,
+                      _ args: (inout XDRWriter) -> Void) async throws -> XDRReader {
         let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),
                                       args)
         let reply: RPCPacket = try await withCheckedThrowingContinuation { c in
@@ -96,6 +102,46 @@ public final class RPCClient: Sendable {
             throw try r.error()
         }
         return r
+    }
+
+    /// Sends a CALL that opens a stream (e.g. DOMAIN_OPEN_CONSOLE) and returns the stream once the REPLY
+    /// came; STREAM packets with the call's serial are routed to it from before the call is sent.
+    public func openStream(program: UInt32 = RPCProgram.remote, _ proc: Int32,
+                           _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> RemoteStream {
+        let (incoming, cont) = AsyncStream<RPCPacket>.makeStream(bufferingPolicy: .unbounded)
+        let serial = try state.withLock { s throws(VirtError) -> UInt32 in
+            if s.closed { throw Self.closedError }
+            s.serial &+= 1
+            s.streams[s.serial] = cont
+            return s.serial
+        }
+        do {
+            _ = try await call(program: program, proc, serial: serial, args)
+        } catch {
+            _ = state.withLock { $0.streams.removeValue(forKey: serial) }
+            cont.finish()
+            throw error
+        }
+        return RemoteStream(client: self, header: RPCHeader(program: program, procedure: proc, type: .stream,
+                                                             serial: serial), incoming: incoming)
+    }
+
+    /// Sends a STREAM packet of an open stream.
+    func sendStream(_ header: RPCHeader, status: RPCMessageStatus, _ bytes: [UInt8]) async throws {
+        var h = header
+        h.status = status.rawValue
+        let packet = RPCPacket.encode(h, capacity: bytes.count + 32) { $0.buffer.writeBytes(bytes) }
+        do {
+            try await channel.writeAndFlush(packet)
+        } catch {
+            throw VirtError(.systemError, domain: .rpc, "cannot send data: \(error)")
+        }
+    }
+
+    /// Stops routing a stream's packets.
+    func endStream(_ serial: UInt32) {
+        let c = state.withLock { $0.streams.removeValue(forKey: serial) }
+        c?.finish()
     }
 
     /// Starts sending keepalive PINGs every `interval` seconds while idle, closing after `count` unanswered.
@@ -150,12 +196,21 @@ public final class RPCClient: Sendable {
         case .message:
             let h = state.withLock { $0.onMessage }
             h?(p)
+        case .stream:
+            let c = state.withLock { $0.streams[p.header.serial] }
+            c?.yield(p)
         default:
             break
         }
     }
 
     fileprivate func closed() {
+        let streams = state.withLock { s -> [AsyncStream<RPCPacket>.Continuation] in
+            let v = Array(s.streams.values)
+            s.streams.removeAll()
+            return v
+        }
+        for c in streams { c.finish() }
         let (pending, ka) = state.withLock { s -> ([CheckedContinuation<RPCPacket, any Error>], RepeatedTask?) in
             s.closed = true
             let v = Array(s.pending.values)

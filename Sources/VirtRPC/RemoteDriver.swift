@@ -278,6 +278,13 @@ public final class RemoteDriver: HypervisorDriver {
         let st = try r.int()
         return DomainStatus(DomainState(rawValue: st) ?? .noState, reason: try r.int())
     }
+    public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
+        try await client.openStream(RemoteProcedure.domainOpenConsole.rawValue) { w in
+            w.domain(domain)
+            w.optionalString(device)
+            w.uint(flags)
+        }
+    }
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
         var r = try await domCall(.domainGetXMLDesc, domain, flags: flags.rawValue)
         return try r.string()

@@ -97,7 +97,20 @@ import Glibc
         return out
     }
 
+    /// Our `vsh`, next to `virtd`.
+    static var vshPath: String {
+        URL(fileURLWithPath: RPCTestSupport.virtdPath).deletingLastPathComponent().appendingPathComponent("vsh").path
+    }
+
     @Test func virshConsoleThroughDaemon() async throws {
+        try await Self.consoleThroughDaemon(client: "/usr/bin/virsh")
+    }
+
+    @Test func vshConsoleThroughDaemon() async throws {
+        try await Self.consoleThroughDaemon(client: Self.vshPath)
+    }
+
+    static func consoleThroughDaemon(client: String) async throws {
         let xml = try Self.guestXML(name: "svcons")
         let daemon = try VirtdProcess()
         var qemu: [Int32] = []
@@ -114,7 +127,7 @@ import Glibc
         #expect(start.status == 0, "\(start.stderr)")
         qemu = Self.qemuPIDs(under: daemon.dir)
         let r = try RPCTestSupport.run("/usr/bin/python3",
-                                       [daemon.dir + "/console.py", uri, "/usr/bin/virsh", "svcons"], timeout: 300)
+                                       [daemon.dir + "/console.py", uri, client, "svcons"], timeout: 300)
         for step in ["banner", "ready", "prompt", "echo", "exit"] {
             #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
         }
