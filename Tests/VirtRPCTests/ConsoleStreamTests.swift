@@ -14,11 +14,12 @@ import Glibc
             .deletingLastPathComponent().appendingPathComponent(".build/test-guest").path
     }
 
-    /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest, waits for
+    /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest (argument 4
+    /// "resume"; otherwise presses Enter on the running guest), waits for
     /// the marker, runs a command, sends ^]. Prints one `step ok|FAIL` line per step and the transcript.
     static let driver = #"""
     import os, pty, select, subprocess, sys, time
-    uri, client, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    uri, client, name, resume = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "resume"
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(client, [client, "-c", uri, "console", name])
@@ -42,7 +43,10 @@ import Glibc
     def step(label, ok):
         print(label, "ok" if ok else "FAIL", flush=True)
     step("banner", until(b"Escape character is ^] (Ctrl + ])"))
-    subprocess.run(["/usr/bin/virsh", "-q", "-c", uri, "resume", name], check=False)
+    if resume:
+        subprocess.run([client, "-q", "-c", uri, "resume", name], check=False)
+    else:
+        os.write(fd, b"\r")
     step("ready", until(b"SWIFTVIRT-GUEST-READY"))
     step("prompt", until(b"# "))
     os.write(fd, b"echo SV-$((40+2))\r")
@@ -127,12 +131,38 @@ import Glibc
         #expect(start.status == 0, "\(start.stderr)")
         qemu = Self.qemuPIDs(under: daemon.dir)
         let r = try RPCTestSupport.run("/usr/bin/python3",
-                                       [daemon.dir + "/console.py", uri, client, "svcons"], timeout: 300)
+                                       [daemon.dir + "/console.py", uri, client, "svcons", "resume"], timeout: 300)
         for step in ["banner", "ready", "prompt", "echo", "exit"] {
             #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
         }
         #expect(r.stdout.contains("Connected to domain 'svcons'"))
         let destroy = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "destroy", "svcons"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+    }
+
+    /// `vsh -c qemu:///embed?root=DIR console`: the local (embedded) driver, no daemon. The guest runs
+    /// before the console attaches; the pty keeps its boot output.
+    @Test func vshConsoleEmbedded() async throws {
+        let xml = try Self.guestXML(name: "svlocal")
+        let dir = RPCTestSupport.tempDir("embed")
+        defer {
+            for p in Self.qemuPIDs(under: dir) { kill(p, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let uri = "qemu:///embed?root=\(dir)"
+        try xml.write(toFile: dir + "/g.xml", atomically: true, encoding: .utf8)
+        try Self.driver.write(toFile: dir + "/console.py", atomically: true, encoding: .utf8)
+        let def = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "define", dir + "/g.xml"])
+        #expect(def.status == 0, "\(def.stderr)")
+        let start = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "start", "svlocal"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let r = try RPCTestSupport.run("/usr/bin/python3",
+                                       [dir + "/console.py", uri, Self.vshPath, "svlocal", "running"], timeout: 300)
+        for step in ["banner", "prompt", "echo", "exit"] {
+            #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
+        }
+        #expect(r.stdout.contains("Connected to domain 'svlocal'"))
+        let destroy = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "destroy", "svlocal"])
         #expect(destroy.status == 0, "\(destroy.stderr)")
     }
 }
