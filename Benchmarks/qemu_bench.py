@@ -9,6 +9,8 @@ Prints medians and the overhead of each daemon over bare QEMU. Usage: qemu_bench
 """
 import json, os, signal, socket, statistics, subprocess, sys, tempfile, time, shutil
 import libvirt
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_daemons
 
 VIRTD = sys.argv[1] if len(sys.argv) > 1 else ".build/release/virtd"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -19,14 +21,6 @@ libvirt.registerErrorHandler(lambda *a: None, None)
 XML = """<domain type='kvm'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='q35'>hvm</type></os>
 <devices><emulator>""" + QEMU + """</emulator></devices></domain>"""
-
-def wait_for(path, secs=30):
-    end = time.time() + secs
-    while time.time() < end:
-        if os.path.exists(path):
-            return True
-        time.sleep(0.01)
-    return False
 
 def alive(pid):
     try:
@@ -50,53 +44,14 @@ def qemu_pid(name):
             return int(d)
     return None
 
-class Virtd:
-    name = "virtd"
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="qbench-virtd-")
-        os.makedirs(self.dir + "/etc")
-        with open(self.dir + "/etc/virtd.conf", "w") as f:
-            # QEMU runs as libvirt's does on Debian: libvirt-qemu under the DAC driver.
-            f.write('log_level = 3\nuser = "libvirt-qemu"\ngroup = "libvirt-qemu"\n')
-        self.proc = subprocess.Popen([VIRTD, "--root", self.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_for(self.dir + "/run/virtd.pid"):
-            raise RuntimeError("virtd did not start")
-        self.uri = f"qemu+unix:///system?socket={self.dir}/run/virtd-sock"
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+# QEMU runs as libvirt's does on Debian: libvirt-qemu under the DAC driver.
+VIRTD_CONF = 'log_level = 3\nuser = "libvirt-qemu"\ngroup = "libvirt-qemu"\n'
 
-class Libvirtd:
-    name = "libvirtd"
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="qbench-libvirtd-")
-        with open(self.dir + "/libvirtd.conf", "w") as f:
-            f.write(f'unix_sock_dir = "{self.dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-                    'listen_tcp = 0\nlisten_tls = 0\n')
-        inner = ("mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
-                 f"/usr/sbin/virtlogd -d -p {self.dir}/virtlogd.pid && "
-                 f"exec /usr/bin/tini -s -- /usr/sbin/libvirtd -f {self.dir}/libvirtd.conf -p {self.dir}/pid")
-        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not (wait_for(self.dir + "/libvirt-sock") and wait_for(self.dir + "/pid")):
-            raise RuntimeError("libvirtd did not start")
-        time.sleep(0.2)
-        self.pid = int(open(self.dir + "/pid").read().strip())
-        self.uri = f"qemu+unix:///system?socket={self.dir}/libvirt-sock"
-    def stop(self):
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        try:
-            os.kill(int(open(self.dir + "/virtlogd.pid").read().strip()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+def Virtd():
+    return bench_daemons.Virtd(VIRTD, "qemu+unix:///system", VIRTD_CONF, prefix="qbench-virtd-")
+
+def Libvirtd():
+    return bench_daemons.Libvirtd("qemu+unix:///system", virtlogd=True, prefix="qbench-libvirtd-")
 
 def bench_daemon(daemon):
     conn = libvirt.open(daemon.uri)

@@ -11,6 +11,8 @@ Prints both sides and the ratios (virtd / libvirtd). Usage: rpc_bench.py PATH/TO
 """
 import os, signal, subprocess, sys, tempfile, time, shutil, statistics
 import libvirt
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_daemons
 
 VIRTD = sys.argv[1] if len(sys.argv) > 1 else ".build/release/virtd"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -19,14 +21,6 @@ N_DOM = 1000
 
 libvirt.registerErrorHandler(lambda *a: None, None)
 
-def wait_for(path, secs=30):
-    end = time.time() + secs
-    while time.time() < end:
-        if os.path.exists(path):
-            return True
-        time.sleep(0.02)
-    return False
-
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -34,48 +28,11 @@ def rss_kib(pid):
                 return int(line.split()[1])
     return -1
 
-class Virtd:
-    name = "virtd"
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="bench-virtd-")
-        os.makedirs(self.dir + "/etc")
-        with open(self.dir + "/etc/virtd.conf", "w") as f:
-            f.write("log_level = 3\n")
-        self.proc = subprocess.Popen([VIRTD, "--root", self.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_for(self.dir + "/run/virtd.pid"):
-            raise RuntimeError("virtd did not start")
-        self.uri = f"test+unix:///default?socket={self.dir}/run/virtd-sock"
-        self.pid = self.proc.pid
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+def Virtd():
+    return bench_daemons.Virtd(VIRTD, "test+unix:///default")
 
-class Libvirtd:
-    name = "libvirtd"
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="bench-libvirtd-")
-        with open(self.dir + "/libvirtd.conf", "w") as f:
-            f.write(f'unix_sock_dir = "{self.dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-                    'listen_tcp = 0\nlisten_tls = 0\n')
-        inner = ("mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
-                 f"exec /usr/bin/tini -s -- /usr/sbin/libvirtd -f {self.dir}/libvirtd.conf -p {self.dir}/pid")
-        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not (wait_for(self.dir + "/libvirt-sock") and wait_for(self.dir + "/pid")):
-            raise RuntimeError("libvirtd did not start")
-        time.sleep(0.2)
-        self.pid = int(open(self.dir + "/pid").read().strip())
-        self.uri = f"test+unix:///default?socket={self.dir}/libvirt-sock"
-    def stop(self):
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+def Libvirtd():
+    return bench_daemons.Libvirtd("test+unix:///default")
 
 XML = """<domain type='test'><name>bench{i}</name><uuid>{u}</uuid><memory unit='KiB'>131072</memory>
 <vcpu>1</vcpu><os><type arch='i686'>hvm</type></os></domain>"""
@@ -125,7 +82,7 @@ def main():
     for cls in (Virtd, Libvirtd):
         d = cls()
         try:
-            results[cls.name] = measure(d)
+            results[d.name] = measure(d)
         finally:
             d.stop()
     a, b = results["virtd"], results["libvirtd"]
