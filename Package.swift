@@ -28,10 +28,12 @@ let package = Package(
             name: "VirtTestDriver",
             dependencies: ["VirtCore"]
         ),
+        .target(name: "CSpawn"),
         .target(
             name: "VirtQEMU",
             dependencies: [
                 "VirtCore",
+                "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -8,10 +8,7 @@ import VirtCore
 enum LinuxSys {
     private typealias PrctlFn = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
     private typealias PidfdOpenFn = @convention(c) (pid_t, UInt32) -> Int32
-    private typealias CloseFromFn = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
-    /// glibc's `POSIX_SPAWN_SETSID`.
-    static let spawnSetsid: Int32 = 0x80
     private static let prSetChildSubreaper: Int32 = 36
 
     private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
@@ -35,12 +32,6 @@ enum LinuxSys {
             return -1
         }
         return unsafeBitCast(p, to: PidfdOpenFn.self)(pid, 0)
-    }
-
-    /// `posix_spawn_file_actions_addclosefrom_np`, when glibc has it.
-    static func addCloseFrom(_ fa: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Bool {
-        guard let p = symbol("posix_spawn_file_actions_addclosefrom_np") else { return false }
-        return unsafeBitCast(p, to: CloseFromFn.self)(fa, from) == 0
     }
 
     static func withSockaddrUn<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) throws(VirtError)

@@ -12,7 +12,7 @@ import Glibc
 /// so their exits are never stolen: the reaper only collects zombie children whose pid is not registered.
 public enum OrphanReaper {
     /// Pids of children whose exit a ``ProcessExitWaiter`` collects itself. ``QEMUProcess/launch(_:)`` holds
-    /// this lock across `posix_spawn`, so a child that dies at once is registered before any scan can see it.
+    /// this lock across the child's creation, so a child that dies at once is registered before any scan can see it.
     static let managed = Mutex<Set<pid_t>>([])
 
     private static let source = Mutex<(any DispatchSourceSignal)?>(nil)

@@ -166,7 +166,8 @@ actor QEMUDomainObject {
             binary: cl.emulator, arguments: args, logPath: paths.logFile(def.name),
             pidfilePath: paths.pidFile(def.name),
             environment: ["HOME=\(libDir)", "XDG_DATA_HOME=\(libDir)/.local/share",
-                          "XDG_CACHE_HOME=\(libDir)/.cache", "XDG_CONFIG_HOME=\(libDir)/.config"])
+                          "XDG_CACHE_HOME=\(libDir)/.cache", "XDG_CONFIG_HOME=\(libDir)/.config"],
+            credentials: try security.processCredentials())
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
         process = proc
         monitor = mon

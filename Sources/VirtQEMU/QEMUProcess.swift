@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import VirtCore
 
@@ -19,15 +20,22 @@ public struct ProcessLaunchSpec: Sendable {
     public var passFDs: [Int32]
     /// Extra environment variables (`NAME=value`), added to a minimal clean environment.
     public var environment: [String]
+    /// The user the process runs as (set in the child before exec); nil: the daemon's own.
+    public var credentials: ProcessCredentials?
+    /// The child's umask; nil: the daemon's.
+    public var umask: mode_t?
 
     public init(binary: String, arguments: [String], logPath: String, pidfilePath: String? = nil,
-                passFDs: [Int32] = [], environment: [String] = []) {
+                passFDs: [Int32] = [], environment: [String] = [], credentials: ProcessCredentials? = nil,
+                umask: mode_t? = nil) {
         self.binary = binary
         self.arguments = arguments
         self.logPath = logPath
         self.pidfilePath = pidfilePath
         self.passFDs = passFDs
         self.environment = environment
+        self.credentials = credentials
+        self.umask = umask
     }
 
     /// The environment the child gets.
@@ -76,52 +84,10 @@ public final class QEMUProcess: Sendable {
             + (env + [spec.binary] + spec.arguments).map(shellQuote).joined(separator: " \\\n") + "\n"
         _ = LinuxSys.writeAll(fdFile: logFD, Array(header.utf8))
 
-        // Move the passed descriptors out of the way of their targets (3, 4, …) first.
-        var high: [Int32] = []
-        defer { for fd in high { close(fd) } }
-        for fd in spec.passFDs {
-            let h = fcntl(fd, F_DUPFD_CLOEXEC, 64 + Int32(spec.passFDs.count))
-            guard h >= 0 else { throw VirtError.lastSystemError("cannot duplicate descriptor \(fd)") }
-            high.append(h)
-        }
-
-        var fa = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fa)
-        defer { posix_spawn_file_actions_destroy(&fa) }
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&fa, logFD, 1)
-        posix_spawn_file_actions_adddup2(&fa, logFD, 2)
-        for (i, h) in high.enumerated() {
-            posix_spawn_file_actions_adddup2(&fa, h, 3 + Int32(i))
-        }
-        _ = LinuxSys.addCloseFrom(&fa, 3 + Int32(high.count))
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(LinuxSys.spawnSetsid | Int32(POSIX_SPAWN_SETSIGMASK)
-                                              | Int32(POSIX_SPAWN_SETSIGDEF)))
-
-        let argv = [spec.binary] + spec.arguments
-        var pid: pid_t = 0
-        let cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        let cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-        defer { for p in cargv + cenv { free(p) } }
-        // Registered under the reaper's lock, so the orphan reaper never collects this child's exit.
-        let rc = OrphanReaper.managed.withLock { set -> Int32 in
-            let rc = posix_spawn(&pid, spec.binary, &fa, &attr, cargv, cenv)
-            if rc == 0 { set.insert(pid) }
-            return rc
-        }
-        guard rc == 0 else {
-            throw VirtError.systemError("cannot execute binary \(spec.binary)", errno: rc, domain: .qemu)
-        }
+        let nullFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard nullFD >= 0 else { throw VirtError.lastSystemError("cannot open /dev/null") }
+        defer { close(nullFD) }
+        let pid = try spawn(spec, environment: env, fds: [nullFD, logFD, logFD] + spec.passFDs)
         let process = QEMUProcess(pid: pid, isChild: true, logPath: spec.logPath, logOffset: offset)
         if let pidfile = spec.pidfilePath {
             do {
@@ -132,6 +98,67 @@ public final class QEMUProcess: Sendable {
             }
         }
         return process
+    }
+
+    /// Starts the child (``swiftvirt_spawn``): `fds[i]` becomes its descriptor i, it gets a session of its own
+    /// and, when the spec says so, the user's ids. The pid is registered with the orphan reaper under its lock
+    /// before the child can be seen exiting, so the reaper never collects this child's exit.
+    private static func spawn(_ spec: ProcessLaunchSpec, environment env: [String], fds: [Int32])
+        throws(VirtError) -> pid_t {
+        let cargv: [UnsafeMutablePointer<CChar>?] = ([spec.binary] + spec.arguments).map { strdup($0) } + [nil]
+        let cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { for p in cargv + cenv { free(p) } }
+        let creds = spec.credentials
+        let groups = creds?.groups ?? []
+        var pid: pid_t = -1
+        var stage: Int32 = 0
+        let rc = spec.binary.withCString { path in
+            cargv.withUnsafeBufferPointer { argv in
+                cenv.withUnsafeBufferPointer { envp in
+                    fds.withUnsafeBufferPointer { fdp in
+                        groups.withUnsafeBufferPointer { gp in
+                            var req = swiftvirt_spawn_request(
+                                path: path, argv: argv.baseAddress, envp: envp.baseAddress,
+                                fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
+                                change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
+                                groups: gp.baseAddress, ngroups: Int32(groups.count),
+                                umask: spec.umask.map { Int32($0) } ?? -1)
+                            return OrphanReaper.managed.withLock { set -> Int32 in
+                                let rc = swiftvirt_spawn(&req, &pid, &stage)
+                                if rc == 0 { set.insert(pid) }
+                                return rc
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard rc == 0 else { throw spawnError(spec, errno: rc, stage: stage) }
+        return pid
+    }
+
+    /// The error for a failed step of the child's set-up, naming the user where one was to be taken.
+    static func spawnError(_ spec: ProcessLaunchSpec, errno rc: Int32, stage: Int32) -> VirtError {
+        let who = spec.credentials.map { " as \($0.uid):\($0.gid)" } ?? ""
+        let what: String
+        switch UInt32(stage) {
+        case SWIFTVIRT_SPAWN_SETGROUPS.rawValue:
+            what = "cannot set supplementary groups \(spec.credentials?.groups.map(String.init).joined(separator: ",") ?? "")"
+                + " for binary \(spec.binary)"
+        case SWIFTVIRT_SPAWN_SETGID.rawValue:
+            what = "cannot change to group \(spec.credentials?.gid ?? 0) for binary \(spec.binary)"
+        case SWIFTVIRT_SPAWN_SETUID.rawValue:
+            what = "cannot change to user \(spec.credentials?.uid ?? 0) for binary \(spec.binary)"
+        case SWIFTVIRT_SPAWN_EXEC.rawValue:
+            what = "cannot execute binary \(spec.binary)\(who)"
+        case SWIFTVIRT_SPAWN_SETSID.rawValue:
+            what = "cannot start a new session for binary \(spec.binary)"
+        case SWIFTVIRT_SPAWN_FDS.rawValue:
+            what = "cannot pass descriptors to binary \(spec.binary)"
+        default:
+            what = "cannot fork child process for binary \(spec.binary)"
+        }
+        return VirtError.systemError(what, errno: rc, domain: .qemu)
     }
 
     /// Sends `signal`; false when the process is gone.

@@ -62,18 +62,22 @@ import Glibc
         """
     }
 
-    /// The real uid and gid of a process, from /proc/PID/status.
-    static func processIDs(_ pid: pid_t) -> (uid_t, gid_t)? {
-        guard let text = LinuxSys.readFile("/proc/\(pid)/status") else { return nil }
-        var uid: uid_t?
-        var gid: gid_t?
-        for line in text.split(separator: "\n") {
-            let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
-            if f.first == "Uid:", f.count > 1 { uid = UInt32(f[1]) }
-            if f.first == "Gid:", f.count > 1 { gid = UInt32(f[1]) }
+    /// Starts `dom` (quoting the domain log when that fails); QEMU's pid.
+    static func start(_ driver: QEMUDriver, _ dom: DomainRef, root: String) async throws -> pid_t {
+        do {
+            _ = try await driver.start(dom, flags: [])
+        } catch {
+            Issue.record("start failed: \(error)\n\(LinuxSys.readFile(root + "/log/qemu/\(dom.name).log") ?? "")")
+            throw error
         }
-        guard let uid, let gid else { return nil }
-        return (uid, gid)
+        let pid = try await driver.pid(of: dom) ?? 0
+        #expect(pid > 0)
+        return pid
+    }
+
+    /// QEMU's command line as the kernel has it.
+    static func commandLine(_ pid: pid_t) -> [String] {
+        (LinuxSys.readFile("/proc/\(pid)/cmdline") ?? "").split(separator: "\0").map(String.init)
     }
 
     @Test func configResolvesUsersAndGroups() throws {
@@ -83,11 +87,26 @@ import Glibc
         #expect(b.uid == 4242 && b.gid == 4343)
         #expect(throws: VirtError.self) { try QEMUSecurityConfig(user: "no-such-user-swiftvirt").resolveIDs() }
         #expect(try QEMUSecurityConfig.embedDefault.makeManager().model == "none")
+        #expect(try QEMUSecurityConfig.embedDefault.makeManager().processCredentials() == nil)
         let dac = try QEMUSecurityConfig(user: "+4242", group: "+4343").makeManager()
         #expect(dac.model == "dac")
-        #expect(try dac.processArguments(["-sandbox", "on,elevateprivileges=deny,spawn=deny"])
-                == ["-sandbox", "on,elevateprivileges=allow,spawn=deny", "-runas", "4242:4343"])
-        #expect(try QEMUSecurityConfig(user: "+0", group: "+0").makeManager().processArguments(["-S"]) == ["-S"])
+        // The command line stays libvirt's: the sandbox denies privilege changes and there is no -runas.
+        let sandbox = ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+        #expect(try dac.processArguments(sandbox) == sandbox)
+        // A uid without a name has only its group.
+        #expect(try dac.processCredentials() == ProcessCredentials(uid: 4242, gid: 4343, groups: [4343]))
+        let root = try QEMUSecurityConfig(user: "+0", group: "+0").makeManager()
+        #expect(try root.processArguments(["-S"]) == ["-S"])
+        #expect(try root.processCredentials() == nil)
+        #expect(throws: VirtError.self) {
+            try QEMUSecurityConfig(user: "+0", group: "+4343").makeManager().processArguments(["-S"])
+        }
+        // A named user gets its groups from the group database, plus the configured group.
+        let user = try QEMUTestSupport.qemuUser()
+        let kvm = try QEMUTestSupport.groupID("kvm")
+        let named = try QEMUSecurityConfig(user: user.name, group: "+4343").makeManager().processCredentials()
+        #expect(named?.uid == user.uid && named?.gid == 4343)
+        #expect(named.map { Set($0.groups).isSuperset(of: [user.gid, kvm, 4343]) } == true, "\(String(describing: named))")
     }
 
     @Test func targetsOfADefinition() throws {
@@ -182,39 +201,40 @@ import Glibc
         #expect(!Self.hasRecord(file))
     }
 
-    /// A real KVM QEMU run as nobody:nogroup: the image's owner before, during and after the run.
+    /// A real KVM QEMU run as libvirt-qemu with the group libvirt-qemu: it reaches /dev/kvm through its
+    /// supplementary group kvm only. The image's owner before, during and after the run.
     @Test func imageOwnerBeforeDuringAfterRun() async throws {
         try QEMUTestSupport.requireKVM()
+        let user = try QEMUTestSupport.qemuUser()
+        let gid = try QEMUTestSupport.groupID("libvirt-qemu")
+        let kvm = try QEMUTestSupport.groupID("kvm")
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let image = try Self.makeImage(dir)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(root: root,
-                                               security: QEMUSecurityConfig(user: "nobody", group: "nogroup"))
+                                               security: QEMUSecurityConfig(user: user.name, group: "libvirt-qemu"))
         let dom = try await driver.defineXML(Self.diskXML(name: "dac1", image: image), flags: [])
         #expect(Self.owner(image)! == Self.imageOwner)
 
-        do {
-            _ = try await driver.start(dom, flags: [])
-        } catch {
-            Issue.record("start failed: \(error)\n\(LinuxSys.readFile(root + "/log/qemu/dac1.log") ?? "")")
-            throw error
-        }
-        let pid = try await driver.pid(of: dom) ?? 0
+        let pid = try await Self.start(driver, dom, root: root)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
-        #expect(pid > 0)
-        #expect(Self.owner(image)! == (65534, 65534))
+        #expect(Self.owner(image)! == (user.uid, gid))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
-        #expect(Self.processIDs(pid).map { $0 == (65534, 65534) } == true)
+        // QEMU was started as the user (no -runas), under libvirt's full sandbox.
+        QEMUTestSupport.expectCredentials(of: pid, uid: user.uid, gid: gid, groups: [kvm, gid])
+        let argv = Self.commandLine(pid)
+        #expect(!argv.contains("-runas"))
+        #expect(argv.contains("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"), "\(argv)")
         let log = root + "/log/qemu/dac1.log"
-        #expect(Self.owner(log).map { $0 == (65534, 65534) } == true)
+        #expect(Self.owner(log).map { $0 == (user.uid, gid) } == true)
         #expect(try await driver.state(dom).state == .running)
         // The live XML shows libvirt's dynamic DAC label; the inactive one does not.
         let liveXML = try await driver.xmlDesc(dom, flags: [])
         #expect(liveXML.contains("""
           <seclabel type='dynamic' model='dac' relabel='yes'>
-            <label>+65534:+65534</label>
-            <imagelabel>+65534:+65534</imagelabel>
+            <label>+\(user.uid):+\(gid)</label>
+            <imagelabel>+\(user.uid):+\(gid)</imagelabel>
           </seclabel>
         """), "\(liveXML)")
         #expect(!(try await driver.xmlDesc(dom, flags: .inactive)).contains("seclabel"))
@@ -229,6 +249,47 @@ import Glibc
         try await driver.undefine(dom, flags: [])
     }
 
+    /// An emulator the configured user may not execute: the start fails with the reason, and leaves no
+    /// process, pid file or label behind; the domain stays defined.
+    @Test func emulatorNotExecutableByTheUser() async throws {
+        try QEMUTestSupport.requireKVM()
+        let dir = try QEMUTestSupport.makeTempDir("dac")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let image = try Self.makeImage(dir)
+        let emulator = dir + "/qemu-system-x86_64"
+        try FileManager.default.copyItem(atPath: QEMUTestSupport.qemuBinary, toPath: emulator)
+        #expect(chmod(emulator, 0o700) == 0)
+        let root = dir + "/root"
+        let driver = try await QEMUDriver.open(root: root,
+                                               security: QEMUSecurityConfig(user: "+4242", group: "kvm"))
+        let xml = Self.diskXML(name: "noexec", image: image)
+            .replacingOccurrences(of: "<devices>", with: "<devices><emulator>\(emulator)</emulator>")
+        let dom = try await driver.defineXML(xml, flags: [])
+        do {
+            _ = try await driver.start(dom, flags: [])
+            Issue.record("the start succeeded")
+        } catch let e as VirtError {
+            #expect(e.message == "cannot execute binary \(emulator) as 4242:\(try QEMUTestSupport.groupID("kvm")): "
+                    + "Permission denied")
+        }
+        #expect(!(try await driver.isActive(dom)))
+        #expect(try await driver.lookupDomain(name: "noexec").name == "noexec")
+        #expect(Self.owner(image)! == Self.imageOwner)
+        #expect(!Self.hasRecord(image))
+        #expect(access(root + "/run/qemu/noexec.pid", F_OK) != 0)
+        Self.expectNoProcessUses(image)
+    }
+
+    /// No process has `path` on its command line.
+    static func expectNoProcessUses(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for p in procs where Int32(p) != nil {
+            if let cmd = LinuxSys.readFile("/proc/\(p)/cmdline"), cmd.contains(path) {
+                Issue.record("a process (pid \(p)) still uses \(path)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     /// A start that QEMU refuses (unknown machine type) leaves no process, socket or label behind.
     @Test func failedStartRestoresOwners() async throws {
         try QEMUTestSupport.requireKVM()
@@ -237,7 +298,7 @@ import Glibc
         let image = try Self.makeImage(dir)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(root: root,
-                                               security: QEMUSecurityConfig(user: "+4242", group: "+4343"))
+                                               security: QEMUSecurityConfig(user: "+4242", group: "kvm"))
         let dom = try await driver.defineXML(Self.diskXML(name: "dac2", image: image, machine: "pc-no-such-machine"),
                                              flags: [])
         // QEMU itself refuses the machine, after the image was labelled and QEMU launched.
@@ -257,39 +318,34 @@ import Glibc
         }
         #expect(access(root + "/run/qemu/dac2.pid", F_OK) != 0)
         // No QEMU of ours is left with this image on its command line.
-        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for p in procs where Int32(p) != nil {
-            if let cmd = LinuxSys.readFile("/proc/\(p)/cmdline"), cmd.contains(image) {
-                Issue.record("a process (pid \(p)) still uses \(image)")
-            }
-        }
+        Self.expectNoProcessUses(image)
     }
 
     /// A daemon that dies while its QEMUs run: the next one gives back the images of a QEMU that died
     /// meanwhile at once, and those of a running one when it stops.
     @Test func ownersRestoredAcrossDaemonRestart() async throws {
         try QEMUTestSupport.requireKVM()
+        let user = try QEMUTestSupport.qemuUser()
+        let qemuOwner = (user.uid, user.gid)
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let keepDir = dir + "/keep"
         let diesDir = dir + "/dies"
         #expect(mkdir(keepDir, 0o755) == 0 && mkdir(diesDir, 0o755) == 0)
+        chmod(dir, 0o755)  // QEMU opens the images as its user
         let keepImage = try Self.makeImage(keepDir)
         let diesImage = try Self.makeImage(diesDir)
         let root = dir + "/root"
-        let dac = try QEMUSecurityConfig(user: "nobody", group: "nogroup").makeManager()
+        let dac = try QEMUSecurityConfig(user: user.name).makeManager()
         let first = try await QEMUDriver.openUnshared(root: root, security: dac)
         let keep = try await first.defineXML(Self.diskXML(name: "keep", image: keepImage), flags: [])
         let dies = try await first.defineXML(Self.diskXML(name: "dies", image: diesImage), flags: [])
-        _ = try await first.start(keep, flags: [])
-        let keepPid = try await first.pid(of: keep) ?? 0
+        let keepPid = try await Self.start(first, keep, root: root)
         defer { if keepPid > 0 { kill(keepPid, SIGKILL) } }
-        _ = try await first.start(dies, flags: [])
-        let diesPid = try await first.pid(of: dies) ?? 0
+        let diesPid = try await Self.start(first, dies, root: root)
         defer { if diesPid > 0 { kill(diesPid, SIGKILL) } }
-        #expect(keepPid > 0 && diesPid > 0)
-        #expect(Self.owner(keepImage)! == (65534, 65534))
-        #expect(Self.owner(diesImage)! == (65534, 65534))
+        #expect(Self.owner(keepImage)! == qemuOwner)
+        #expect(Self.owner(diesImage)! == qemuOwner)
         await first.detachAll()
         kill(diesPid, SIGKILL)
         while QEMUProcess.isAlive(diesPid) { try await Task.sleep(for: .milliseconds(5)) }
@@ -299,7 +355,7 @@ import Glibc
         #expect(Self.owner(diesImage)! == Self.imageOwner)
         #expect(!Self.hasRecord(diesImage))
         #expect(try await second.state(keep).state == .running)
-        #expect(Self.owner(keepImage)! == (65534, 65534))
+        #expect(Self.owner(keepImage)! == qemuOwner)
         try await second.destroy(keep, flags: [])
         #expect(Self.owner(keepImage)! == Self.imageOwner)
         #expect(!Self.hasRecord(keepImage))
@@ -308,6 +364,7 @@ import Glibc
     /// Two running domains share one read-only image: it is given back only when the second one stops.
     @Test func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
         try QEMUTestSupport.requireKVM()
+        let kvm = try QEMUTestSupport.groupID("kvm")
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let image = dir + "/shared.raw"
@@ -326,23 +383,22 @@ import Glibc
             """
         }
         let driver = try await QEMUDriver.open(root: dir + "/root",
-                                               security: QEMUSecurityConfig(user: "+4242", group: "+4343"))
+                                               security: QEMUSecurityConfig(user: "+4242", group: "kvm"))
         let a = try await driver.defineXML(xml("sa"), flags: [])
         let b = try await driver.defineXML(xml("sb"), flags: [])
-        _ = try await driver.start(a, flags: [])
-        let pa = try await driver.pid(of: a) ?? 0
+        let pa = try await Self.start(driver, a, root: dir + "/root")
         defer { if pa > 0 { kill(pa, SIGKILL) } }
-        _ = try await driver.start(b, flags: [])
-        let pb = try await driver.pid(of: b) ?? 0
+        let pb = try await Self.start(driver, b, root: dir + "/root")
         defer { if pb > 0 { kill(pb, SIGKILL) } }
-        #expect(Self.processIDs(pa).map { $0 == (4242, 4343) } == true)
-        #expect(Self.processIDs(pb).map { $0 == (4242, 4343) } == true)
-        #expect(Self.owner(image)! == (4242, 4343))
+        // A uid without a name: its only group is the configured one, which opens /dev/kvm.
+        QEMUTestSupport.expectCredentials(of: pa, uid: 4242, gid: kvm, groups: [kvm])
+        QEMUTestSupport.expectCredentials(of: pb, uid: 4242, gid: kvm, groups: [kvm])
+        #expect(Self.owner(image)! == (4242, kvm))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "2")
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
 
         try await driver.destroy(a, flags: [])
-        #expect(Self.owner(image)! == (4242, 4343))
+        #expect(Self.owner(image)! == (4242, kvm))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "1")
         try await driver.destroy(b, flags: [])
         #expect(Self.owner(image)! == Self.imageOwner)

@@ -36,6 +36,51 @@ enum QEMUTestSupport {
         }
     }
 
+    /// The fields of /proc/PID/status (`Uid`, `Gid`, `Groups`, `CapEff`, …), values as the kernel prints them.
+    static func processStatus(_ pid: pid_t) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in (LinuxSys.readFile("/proc/\(pid)/status") ?? "").split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            out[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+
+    /// Expects the process to run as `uid:gid` (real, effective, saved and filesystem ids) with exactly
+    /// `groups` as supplementary groups and no capability left, from its /proc status.
+    static func expectCredentials(of pid: pid_t, uid: uid_t, gid: gid_t, groups: Set<gid_t>,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        let st = processStatus(pid)
+        func ids(_ key: String) -> [UInt32] {
+            (st[key] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) }
+        }
+        #expect(ids("Uid") == [uid, uid, uid, uid], "Uid: \(st["Uid"] ?? "-")", sourceLocation: sourceLocation)
+        #expect(ids("Gid") == [gid, gid, gid, gid], "Gid: \(st["Gid"] ?? "-")", sourceLocation: sourceLocation)
+        #expect(Set(ids("Groups")) == groups, "Groups: \(st["Groups"] ?? "-")", sourceLocation: sourceLocation)
+        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            #expect(st[cap] == "0000000000000000", "\(cap): \(st[cap] ?? "-")", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// The unprivileged user QEMU runs as in the DAC tests: Debian's `libvirt-qemu` (libvirt-daemon-system),
+    /// whose access to /dev/kvm comes from its membership in the `kvm` group.
+    static func qemuUser() throws -> (name: String, uid: uid_t, gid: gid_t) {
+        guard let pw = getpwnam("libvirt-qemu") else {
+            Issue.record("the user libvirt-qemu is missing: install libvirt-daemon-system (scripts/install-deps.sh)")
+            throw VirtError(.internalError, "no libvirt-qemu user")
+        }
+        return ("libvirt-qemu", pw.pointee.pw_uid, pw.pointee.pw_gid)
+    }
+
+    /// The gid of a group, by name (fails the test when it is missing).
+    static func groupID(_ name: String) throws -> gid_t {
+        guard let gr = getgrnam(name) else {
+            Issue.record("the group \(name) is missing")
+            throw VirtError(.internalError, "no group \(name)")
+        }
+        return gr.pointee.gr_gid
+    }
+
     struct Guest {
         var kernel: String
         var initrd: String

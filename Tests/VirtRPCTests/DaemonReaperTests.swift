@@ -124,9 +124,10 @@ struct DaemonReaperTests {
             #expect(p.waitStatus.map { $0 != 0 } == true, "\(conf)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/run/virtd.pid"))
         }
-        // A valid user: the domain's QEMU runs as that user (DAC driver on, QEMU started with -runas or as
-        // the user), visible in /proc.
-        let daemon = try VirtdProcess(config: "user = \"+65534\"\ngroup = \"+65534\"\ndynamic_ownership = 0\n")
+        // A valid user: the domain's QEMU is started as that user (DAC driver on), visible in /proc. Debian's
+        // libvirt-qemu (libvirt-daemon-system) reaches /dev/kvm through its group kvm.
+        let qemuUID = try #require(getpwnam("libvirt-qemu")?.pointee.pw_uid, "no libvirt-qemu user")
+        let daemon = try VirtdProcess(config: "user = \"libvirt-qemu\"\ndynamic_ownership = 0\n")
         defer { daemon.stop() }
         let xml = """
         <domain type='kvm'><name>asuser</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
@@ -144,6 +145,6 @@ struct DaemonReaperTests {
         }
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
-        #expect(uidLine.split(separator: "\t").dropFirst().first == "65534", "\(uidLine)")
+        #expect(uidLine.split(separator: "\t").dropFirst().first == "\(qemuUID)", "\(uidLine)")
     }
 }

@@ -26,28 +26,23 @@ public struct DACSecurityManager: SecurityManager {
 
     public var model: String { "dac" }
 
-    /// QEMU 7.2 drops to `uid:gid` itself with `-runas` (after opening its accelerator, devices and images,
-    /// before the guest runs); nothing changes when QEMU is to run as root.
-    ///
-    /// QEMU installs its seccomp filter before it drops privileges, so a `-sandbox …,elevateprivileges=deny`
-    /// would kill it at its own setuid: it becomes `elevateprivileges=allow`. (Once QEMU is an unprivileged
-    /// user it holds no capabilities, so set*id calls cannot give root back; libvirt, which changes the user
-    /// before exec, keeps `deny`.)
+    /// The command line stays as libvirt has it (`-sandbox …,elevateprivileges=deny`, no `-runas`): QEMU is
+    /// started as `uid:gid` already (``processCredentials()``), so it never changes its user itself. Running
+    /// QEMU as root with another group is refused, as libvirt does.
     public func processArguments(_ arguments: [String]) throws(VirtError) -> [String] {
-        if uid == 0 {
-            guard gid == 0 else {
-                throw VirtError(.configUnsupported, domain: .security,
-                                "unsupported configuration: running QEMU as root with group \(gid) is not supported")
-            }
-            return arguments
+        if uid == 0 && gid != 0 {
+            throw VirtError(.configUnsupported, domain: .security,
+                            "unsupported configuration: running QEMU as root with group \(gid) is not supported")
         }
-        var args = arguments
-        for i in args.indices.dropFirst() where args[i - 1] == "-sandbox" {
-            args[i] = args[i].split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.hasPrefix("elevateprivileges=") ? "elevateprivileges=allow" : String($0)
-            }.joined(separator: ",")
-        }
-        return args + ["-runas", "\(uid):\(gid)"]
+        return arguments
+    }
+
+    /// `uid:gid` with the user's supplementary groups (looked up at each start, as libvirt does); nil when
+    /// that is already who the daemon is.
+    public func processCredentials() throws(VirtError) -> ProcessCredentials? {
+        if uid == geteuid() && gid == getegid() && uid != 0 { return nil }
+        if uid == 0 && gid == 0 && geteuid() == 0 { return nil }
+        return ProcessCredentials.forUser(uid: uid, gid: gid)
     }
 
     /// libvirt's dynamic DAC label, `+uid:+gid` for the process and the images; nothing when the domain

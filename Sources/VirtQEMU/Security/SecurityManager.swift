@@ -35,9 +35,11 @@ public protocol SecurityManager: Sendable {
     /// The model name, as in `<seclabel model='…'>` (`dac`, `none`).
     var model: String { get }
 
-    /// QEMU's command line `arguments`, adjusted so that QEMU runs as the configured user (unchanged: it runs
-    /// as the daemon).
+    /// QEMU's command line `arguments`, as this driver wants them (it may also refuse a configuration).
     func processArguments(_ arguments: [String]) throws(VirtError) -> [String]
+
+    /// The user QEMU is started as (set between fork and exec); nil: the daemon's own.
+    func processCredentials() throws(VirtError) -> ProcessCredentials?
 
     /// Labels every target for QEMU. On error, targets already labelled are restored before it throws.
     func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError)
@@ -53,6 +55,8 @@ public protocol SecurityManager: Sendable {
 
 extension SecurityManager {
     public func liveLabel(for def: DomainDefinition) -> XMLElement? { nil }
+
+    public func processCredentials() throws(VirtError) -> ProcessCredentials? { nil }
 
     /// Adds ``liveLabel(for:)`` to a definition that is about to become a running domain's live definition.
     public func addLiveLabel(to def: inout DomainDefinition) {
