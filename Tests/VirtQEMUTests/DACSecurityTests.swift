@@ -35,13 +35,23 @@ import Glibc
         return p.terminationStatus
     }
 
-    /// A qcow2 image owned by 12345:12345 in a fresh directory.
-    static func makeImage(_ dir: String) throws -> String {
-        let img = dir + "/disk.qcow2"
-        #expect(try run(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", img, "16M"]) == 0)
+    /// An image owned by ``imageOwner`` in `dir` (made searchable: QEMU opens it as its user).
+    static func makeImage(_ dir: String, format: String = "qcow2", name: String = "disk.qcow2",
+                          size: String = "16M") throws -> String {
+        let img = dir + "/" + name
+        #expect(try run(["/usr/bin/qemu-img", "create", "-q", "-f", format, img, size]) == 0)
         #expect(chown(img, imageOwner.0, imageOwner.1) == 0)
         chmod(dir, 0o755)
         return img
+    }
+
+    /// An empty file owned by ``imageOwner``, labelled for a DAC manager of 4242:4343 (the unit tests').
+    static func makeOwnedFile(_ path: String) -> [SecurityLabelTarget] {
+        let fd = creat(path, 0o644)
+        #expect(fd >= 0)
+        close(fd)
+        #expect(chown(path, imageOwner.0, imageOwner.1) == 0)
+        return [SecurityLabelTarget(path: path, kind: .image)]
     }
 
     static func diskXML(name: String, image: String, machine: String = "pc") -> String {
@@ -133,10 +143,8 @@ import Glibc
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let file = dir + "/shared.img"
-        #expect(creat(file, 0o644) >= 0)
-        #expect(chown(file, Self.imageOwner.0, Self.imageOwner.1) == 0)
+        let target = Self.makeOwnedFile(file)
         let dac = DACSecurityManager(uid: 4242, gid: 4343)
-        let target = [SecurityLabelTarget(path: file, kind: .image)]
         try dac.setLabels(target)
         #expect(Self.owner(file)! == (4242, 4343))
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+12345:+12345")
@@ -182,10 +190,8 @@ import Glibc
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let file = dir + "/shared.img"
-        #expect(creat(file, 0o644) >= 0)
-        #expect(chown(file, Self.imageOwner.0, Self.imageOwner.1) == 0)
+        let target = Self.makeOwnedFile(file)
         let dac = DACSecurityManager(uid: 4242, gid: 4343)
-        let target = [SecurityLabelTarget(path: file, kind: .image)]
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {
@@ -249,10 +255,41 @@ import Glibc
         try await driver.undefine(dom, flags: [])
     }
 
-    /// An emulator the configured user may not execute: the start fails with the reason, and leaves no
-    /// process, pid file or label behind; the domain stays defined.
+    /// Starts `dom`, which must fail with an error whose message satisfies `check`; then nothing may be left
+    /// behind: the domain still defined and inactive, the image's owner given back without a record, no
+    /// monitor socket or pid file, the private directory back to root, no process using the image.
+    static func expectFailedStart(_ driver: QEMUDriver, _ dom: DomainRef, image: String, root: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation,
+                                  _ check: (String) -> Bool) async throws {
+        do {
+            _ = try await driver.start(dom, flags: [])
+            Issue.record("the start succeeded", sourceLocation: sourceLocation)
+        } catch let e as VirtError {
+            #expect(check(e.message), "\(e.message)", sourceLocation: sourceLocation)
+        }
+        #expect(!(try await driver.isActive(dom)), sourceLocation: sourceLocation)
+        #expect(try await driver.lookupDomain(name: dom.name).name == dom.name, sourceLocation: sourceLocation)
+        #expect(owner(image)! == imageOwner, sourceLocation: sourceLocation)
+        #expect(!hasRecord(image), sourceLocation: sourceLocation)
+        let libDirs = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu")) ?? []
+        for d in libDirs where d.hasPrefix("domain-") {
+            #expect(access(root + "/lib/qemu/\(d)/monitor.sock", F_OK) != 0, sourceLocation: sourceLocation)
+            #expect(owner(root + "/lib/qemu/\(d)").map { $0 == (0, 0) } == true, sourceLocation: sourceLocation)
+        }
+        #expect(access(root + "/run/qemu/\(dom.name).pid", F_OK) != 0, sourceLocation: sourceLocation)
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for p in procs where Int32(p) != nil {
+            if let cmd = LinuxSys.readFile("/proc/\(p)/cmdline"), cmd.contains(image) {
+                Issue.record("a process (pid \(p)) still uses \(image)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    /// An emulator the configured user may not execute (QEMU is started as that user): the start fails with
+    /// the reason and leaves nothing behind.
     @Test func emulatorNotExecutableByTheUser() async throws {
         try QEMUTestSupport.requireKVM()
+        let kvm = try QEMUTestSupport.groupID("kvm")
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
         let image = try Self.makeImage(dir)
@@ -265,32 +302,12 @@ import Glibc
         let xml = Self.diskXML(name: "noexec", image: image)
             .replacingOccurrences(of: "<devices>", with: "<devices><emulator>\(emulator)</emulator>")
         let dom = try await driver.defineXML(xml, flags: [])
-        do {
-            _ = try await driver.start(dom, flags: [])
-            Issue.record("the start succeeded")
-        } catch let e as VirtError {
-            #expect(e.message == "cannot execute binary \(emulator) as 4242:\(try QEMUTestSupport.groupID("kvm")): "
-                    + "Permission denied")
-        }
-        #expect(!(try await driver.isActive(dom)))
-        #expect(try await driver.lookupDomain(name: "noexec").name == "noexec")
-        #expect(Self.owner(image)! == Self.imageOwner)
-        #expect(!Self.hasRecord(image))
-        #expect(access(root + "/run/qemu/noexec.pid", F_OK) != 0)
-        Self.expectNoProcessUses(image)
-    }
-
-    /// No process has `path` on its command line.
-    static func expectNoProcessUses(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for p in procs where Int32(p) != nil {
-            if let cmd = LinuxSys.readFile("/proc/\(p)/cmdline"), cmd.contains(path) {
-                Issue.record("a process (pid \(p)) still uses \(path)", sourceLocation: sourceLocation)
-            }
+        try await Self.expectFailedStart(driver, dom, image: image, root: root) {
+            $0 == "cannot execute binary \(emulator) as 4242:\(kvm): Permission denied"
         }
     }
 
-    /// A start that QEMU refuses (unknown machine type) leaves no process, socket or label behind.
+    /// A start that QEMU refuses (unknown machine type) leaves nothing behind.
     @Test func failedStartRestoresOwners() async throws {
         try QEMUTestSupport.requireKVM()
         let dir = try QEMUTestSupport.makeTempDir("dac")
@@ -302,23 +319,9 @@ import Glibc
         let dom = try await driver.defineXML(Self.diskXML(name: "dac2", image: image, machine: "pc-no-such-machine"),
                                              flags: [])
         // QEMU itself refuses the machine, after the image was labelled and QEMU launched.
-        do {
-            _ = try await driver.start(dom, flags: [])
-            Issue.record("the start succeeded")
-        } catch let e as VirtError {
-            #expect(e.message.contains("unsupported machine type"), "\(e.message)")
+        try await Self.expectFailedStart(driver, dom, image: image, root: root) {
+            $0.contains("unsupported machine type")
         }
-        #expect(!(try await driver.isActive(dom)))
-        #expect(Self.owner(image)! == Self.imageOwner)
-        #expect(!Self.hasRecord(image))
-        let libDirs = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu")) ?? []
-        for d in libDirs where d.hasPrefix("domain-") {
-            #expect(access(root + "/lib/qemu/\(d)/monitor.sock", F_OK) != 0)
-            #expect(Self.owner(root + "/lib/qemu/\(d)").map { $0 == (0, 0) } == true)
-        }
-        #expect(access(root + "/run/qemu/dac2.pid", F_OK) != 0)
-        // No QEMU of ours is left with this image on its command line.
-        Self.expectNoProcessUses(image)
     }
 
     /// A daemon that dies while its QEMUs run: the next one gives back the images of a QEMU that died
@@ -367,10 +370,7 @@ import Glibc
         let kvm = try QEMUTestSupport.groupID("kvm")
         let dir = try QEMUTestSupport.makeTempDir("dac")
         defer { QEMUTestSupport.removeDir(dir) }
-        let image = dir + "/shared.raw"
-        #expect(try Self.run(["/usr/bin/qemu-img", "create", "-q", "-f", "raw", image, "1M"]) == 0)
-        #expect(chown(image, Self.imageOwner.0, Self.imageOwner.1) == 0)
-        chmod(dir, 0o755)
+        let image = try Self.makeImage(dir, format: "raw", name: "shared.raw", size: "1M")
         func xml(_ name: String) -> String {
             """
             <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>

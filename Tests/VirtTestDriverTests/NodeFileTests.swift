@@ -42,11 +42,18 @@ import Testing
         <memory>2048</memory><vcpu>2</vcpu><iothreads>2</iothreads><os><type>hvm</type></os></domain>
         """
 
-    @Test func customNodeMatchesReference() async throws {
+    /// Runs `body` with the URI of ``nodeXML`` written to a fresh directory (with ``domXML`` as the
+    /// `dom1.xml` it refers to); the directory is removed afterwards.
+    static func withNodeFile(_ body: (String) async throws -> Void) async throws {
         try await Support.withTempDir { dir in
-            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
-            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
-            let uri = "test://\(dir.path)/node.xml"
+            try nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
+            try domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
+            try await body("test://\(dir.path)/node.xml")
+        }
+    }
+
+    @Test func customNodeMatchesReference() async throws {
+        try await Self.withNodeFile { uri in
             let reference = try Reference.python("""
                 import libvirt
                 c = libvirt.open('\(uri)')
@@ -72,10 +79,7 @@ import Testing
     }
 
     @Test func statsMatchReference() async throws {
-        try await Support.withTempDir { dir in
-            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
-            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
-            let uri = "test://\(dir.path)/node.xml"
+        try await Self.withNodeFile { uri in
             let reference = try Reference.python("""
                 import libvirt
                 c = libvirt.open('\(uri)')
@@ -157,10 +161,7 @@ import Testing
     }
 
     @Test func nodeFileConnectionsDoNotShareState() async throws {
-        try await Support.withTempDir { dir in
-            try Self.nodeXML.write(to: dir.appendingPathComponent("node.xml"), atomically: true, encoding: .utf8)
-            try Self.domXML.write(to: dir.appendingPathComponent("dom1.xml"), atomically: true, encoding: .utf8)
-            let uri = "test://\(dir.path)/node.xml"
+        try await Self.withNodeFile { uri in
             let a = try await Connection.open(uri)
             let b = try await Connection.open(uri)
             defer { Task { await a.close(); await b.close() } }
