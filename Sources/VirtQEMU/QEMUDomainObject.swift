@@ -51,8 +51,10 @@ actor QEMUDomainObject {
     private var fakeReboot = false
     /// After a fake reboot's `cont`, QEMU's STOP (from the shutdown) may still be queued: ignore it until RESUME.
     private var ignoreStop = false
-    /// RESET events of our own fake reboots, already reported.
-    private var ignoreResets = 0
+    /// QEMU has exited and the events it sent before are being handled (only SHUTDOWN still matters).
+    private var draining = false
+    /// ``finishStop`` is under way (it waits for QEMU's last events).
+    private var stopping = false
     private var jobActive: String?
     /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
     private var security: any SecurityManager = NoOpSecurityManager()
@@ -108,7 +110,29 @@ actor QEMUDomainObject {
         await beginJob("start")
         defer { endJob() }
         guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
+        do {
+            try await startNow(id: newID, capabilities: capabilities, paused: paused, security: security)
+        } catch {
+            // As libvirt: a start that fails leaves the domain shut off with reason "failed".
+            if !isActive { status = .shutoff(.failed) }
+            throw error
+        }
+    }
+
+    /// libvirt's check before a start: every local disk image must exist ("Cannot access storage file").
+    private static func checkDiskSources(_ def: DomainDefinition) throws(VirtError) {
+        for d in def.devices.disks where d.type == .file || d.type == .block {
+            guard let path = d.source.path, !path.isEmpty, d.source.startupPolicy != "optional" else { continue }
+            if access(path, F_OK) != 0 {
+                throw VirtError.systemError("Cannot access storage file '\(path)'", errno: errno, domain: .qemu)
+            }
+        }
+    }
+
+    private func startNow(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
+                          security: any SecurityManager) async throws(VirtError) {
         let def = definition
+        try Self.checkDiskSources(def)
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         try LinuxSys.mkdirs(libDir, mode: 0o750)
         try LinuxSys.mkdirs(paths.stateDir)
@@ -138,6 +162,7 @@ actor QEMUDomainObject {
                 unlink(paths.pidFile(def.name))
             }
             restoreSecurityLabels()
+            if process == nil { removeStatusFiles(monitorPath: monitorPath) }
             throw error
         }
     }
@@ -278,15 +303,14 @@ actor QEMUDomainObject {
     }
 
     private func handle(_ ev: QMPEvent) async {
+        if draining && ev.name != "SHUTDOWN" { return }
         switch ev.name {
         case "RESUME":
             ignoreStop = false
             setRunning(status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused)
         case "RESET":
-            if ignoreResets > 0 {
-                ignoreResets -= 1
-                return
-            }
+            // Every reset QEMU reports (the fake reboot's system_reset, the firmware's own) is a reboot event,
+            // as libvirt reports them.
             emit(DomainEventRecord(domain: ref, kind: .reboot))
         case "STOP":
             if status.state == .running && !ignoreStop {
@@ -295,33 +319,37 @@ actor QEMUDomainObject {
                 writeStatus()
             }
         case "SHUTDOWN":
-            // Our own destroy (SIGTERM makes QEMU report a host-signal shutdown) is not a shutdown.
-            // Nor is the second SHUTDOWN QEMU reports when we end it after a guest shutdown.
-            if stopReason != nil { return }
+            // Repeated SHUTDOWNs are ignored, as libvirt does: QEMU reports a second one when we end it after a
+            // guest shutdown.
+            if status.state == .shutdown { return }
             let guest = ev.data["guest"]?.boolValue == true
+            if stopReason != nil {
+                // Our destroy: QEMU reports the SIGTERM as a host-requested shutdown, which libvirt reports
+                // (SHUTDOWN/HOST) before STOPPED/DESTROYED.
+                status = .shutdown(.unknown)
+                raise(.shutdown(guest ? .guest : .host))
+                return
+            }
+            if draining { return }
             let isReset = ev.data["reason"]?.stringValue == "guest-reset"
-            status = .shutdown(.user)
-            raise(.shutdown(guest ? .guest : .host))
             let action = fakeReboot ? .restart : (isReset ? (liveDefinition ?? definition).onReboot
                                                            : (liveDefinition ?? definition).onPoweroff)
             fakeReboot = false
             if action == .restart, let m = monitor {
-                // -no-shutdown kept QEMU around, paused: reset and run it again (libvirt's fake reboot).
+                // -no-shutdown kept QEMU around, paused: reset and run it again (libvirt's fake reboot). As in
+                // libvirt, the state does not change and no lifecycle event is reported (QEMU's STOP and
+                // RESUME of this pause are not either); QEMU's RESET events become reboot events.
                 ignoreStop = true
                 do {
                     try await m.execute("system_reset")
-                    // QEMU's RESET for this reset is queued behind us: report it now, in libvirt's order.
-                    ignoreResets += 1
-                    emit(DomainEventRecord(domain: ref, kind: .reboot))
                     try await m.execute("cont")
-                    status = .running(.booted)
-                    raise(.resumed(.unpaused))
-                    writeStatus()
                     return
                 } catch {
                     process?.note("fake reboot failed: \(error)")
                 }
             }
+            status = .shutdown(.user)
+            raise(.shutdown(guest ? .guest : .host))
             stopReason = (.shutdown, .shutdown)
             writeStatus()
             // destroy (and, for now, preserve and rename-restart): QEMU is ended.
@@ -343,10 +371,21 @@ actor QEMUDomainObject {
     }
 
     private func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
-        guard let proc = process else { return }
+        guard let proc = process else {
+            // Another caller (the exit waiter, or a destroy) is stopping the domain: return once it is done.
+            if stopping { await withCheckedContinuation { stopWaiters.append($0) } }
+            return
+        }
+        stopping = true
+        defer { stopping = false }
         process = nil
         let mon = monitor
         monitor = nil
+        // The events QEMU sent before it exited (a destroy's SHUTDOWN) come first, in order; the monitor's
+        // stream ends at QEMU's exit. Bounded, in case the socket outlives the process.
+        draining = true
+        await Self.drain(eventTask, within: .seconds(2))
+        draining = false
         await mon?.close()
         eventTask?.cancel()
         proc.note("shutting down, reason=\(DomainStatus.shutoff(reason).reasonStatusString)")
@@ -354,11 +393,8 @@ actor QEMUDomainObject {
         status = .shutoff(reason)
         id = -1
         liveDefinition = nil
-        unlink(paths.statusFile(definition.name))
-        unlink(paths.statusXMLFile(definition.name))
-        unlink(paths.pidFile(definition.name))
-        unlink(monitorPath)
         restoreSecurityLabels()
+        removeStatusFiles(monitorPath: monitorPath)
         // A transient domain is removed before its STOPPED event is seen.
         await onStopped(self)
         if emitEvent {
@@ -367,6 +403,18 @@ actor QEMUDomainObject {
         let w = stopWaiters
         stopWaiters = []
         for c in w { c.resume() }
+    }
+
+    /// Waits up to `limit` for `task` to end, then cancels it.
+    private static func drain(_ task: Task<Void, Never>?, within limit: Duration) async {
+        guard let task else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            task.cancel()
+            group.cancelAll()
+        }
     }
 
     // MARK: Reconnect
@@ -384,8 +432,8 @@ actor QEMUDomainObject {
         let exe = QEMUProcess.executable(of: st.pid)
         guard QEMUProcess.isAlive(st.pid), let exe, exe == emulator || exe.hasPrefix(emulator + " ") else {
             QEMUProcess.appendNote(logPath, "reconnect: QEMU (pid \(st.pid)) is gone; marking the domain shut off")
-            removeStatusFiles(monitorPath: st.monitorPath)
             restoreSecurityLabels()
+            removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false
         }
@@ -414,8 +462,8 @@ actor QEMUDomainObject {
         } catch {
             proc.note("reconnect failed: \(error); killing QEMU")
             await proc.terminate(grace: .seconds(3))
-            removeStatusFiles(monitorPath: st.monitorPath)
             restoreSecurityLabels()
+            removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false
         }
@@ -431,11 +479,18 @@ actor QEMUDomainObject {
         await mon?.close()
     }
 
+    /// Removes the status files, the monitor socket and the domain's private directory (as libvirt's
+    /// process stop does).
     private func removeStatusFiles(monitorPath: String) {
         unlink(paths.statusFile(definition.name))
         unlink(paths.statusXMLFile(definition.name))
         unlink(paths.pidFile(definition.name))
-        if !monitorPath.isEmpty { unlink(monitorPath) }
+        guard !monitorPath.isEmpty else { return }
+        unlink(monitorPath)
+        let dir = String(monitorPath.prefix(upTo: monitorPath.lastIndex(of: "/") ?? monitorPath.startIndex))
+        if dir.hasPrefix(paths.libDir + "/domain-") {
+            try? FileManager.default.removeItem(atPath: dir)
+        }
     }
 
     // MARK: Operations

@@ -49,7 +49,7 @@ import Glibc
         try await second.resume(paused)
         #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.resumed(.unpaused)])
         try await second.destroy(keep, flags: [])
-        #expect(await QEMUDriverTests.lifecycle(&events, 1) == [.stopped(.destroyed)])
+        #expect(await QEMUDriverTests.lifecycle(&events, 2) == [.shutdown(.host), .stopped(.destroyed)])
         #expect(!QEMUProcess.isAlive(keepPid))
         // A VM killed behind our back is noticed (pidfd), as a crash.
         kill(pausedPid, SIGKILL)
