@@ -261,7 +261,7 @@ actor QEMUDomainObject {
     /// A stream on the pty of the console or serial port named `device` (an alias), or of the first one.
     func openConsole(device: String?) throws(VirtError) -> PTYStream {
         guard isActive, let live = liveDefinition else {
-            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
         let candidates = live.devices.serials
         let chosen: CharDevice?
@@ -499,7 +499,7 @@ actor QEMUDomainObject {
         await beginJob("destroy")
         defer { endJob() }
         guard let proc = process else {
-            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
         stopReason = (.destroyed, .destroyed)
         writeStatus(job: "destroy")
@@ -514,7 +514,7 @@ actor QEMUDomainObject {
 
     private func requireMonitor() throws(VirtError) -> QMPMonitor {
         guard let m = monitor, isActive else {
-            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
         return m
     }

@@ -29,7 +29,7 @@ import Glibc
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
             devices: "<serial type='pty'/>")
         let dom = try await driver.defineXML(xml, flags: [])
-        await #expect(throws: VirtError.operationInvalid("domain is not running", domain: .qemu)) {
+        await #expect(throws: VirtError.operationInvalid("domain is not running", domain: .domain)) {
             try await driver.openConsole(dom, device: nil, flags: 0)
         }
         _ = try await driver.start(dom, flags: .startPaused)
