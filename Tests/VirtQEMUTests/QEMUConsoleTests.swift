@@ -92,8 +92,10 @@ import Glibc
         defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
         var events = driver.events().makeAsyncIterator()
         try await driver.reboot(dom, flags: [])
-        #expect(await Self.next(&events, 3) == [.lifecycle(.shutdown(.guest)), .reboot, .lifecycle(.resumed(.unpaused))])
-        #expect(try await driver.state(dom) == .running(.booted))
+        // As libvirtd 9.0: the fake reboot (guest powered off, reset and continued) raises no lifecycle event
+        // and leaves the state as it was; each RESET of QEMU is a REBOOT event.
+        #expect(await Self.next(&events, 1) == [.reboot])
+        #expect(try await driver.state(dom) == .running(.unpaused))
         let again = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
         #expect(again.contains("SWIFTVIRT-GUEST-READY"))
         // The guest reboots itself; on_reboot is restart: REBOOT events (the kernel may try more than one
@@ -102,16 +104,16 @@ import Glibc
         #expect(await Self.next(&events, 1) == [.reboot])
         let third = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
         #expect(third.contains("SWIFTVIRT-GUEST-READY"))
-        #expect(try await driver.state(dom) == .running(.booted))
+        #expect(try await driver.state(dom) == .running(.unpaused))
         try await console.finish()
         try await driver.destroy(dom, flags: [])
         var last: [DomainEventRecord.Kind] = []
         while let e = await events.next() {
             if e.kind == .reboot { continue }
             last.append(e.kind)
-            break
+            if last.count == 2 { break }
         }
-        #expect(last == [.lifecycle(.stopped(.destroyed))])
+        #expect(last == [.lifecycle(.shutdown(.host)), .lifecycle(.stopped(.destroyed))])
     }
 
     @Test func guestRebootWithOnRebootDestroy() async throws {
