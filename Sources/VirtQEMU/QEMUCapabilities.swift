@@ -24,10 +24,36 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
         /// Features the host lacks for this model under the probed accelerator.
         public var unavailableFeatures: [String]
         public var deprecated: Bool
+        /// The versioned model this name stands for (`EPYC` → `EPYC-v1`); nil for versioned names themselves.
+        public var aliasOf: String? = nil
+        /// The CPUID vendor string of the model (`AuthenticAMD`), from its static expansion.
+        public var vendor: String? = nil
+        /// The CPU features the model enables (`query-cpu-model-expansion` type static), QEMU's names.
+        public var features: [String] = []
+    }
+
+    /// The CPU QEMU offers a guest under one accelerator: `host` under KVM, `max` under TCG.
+    public struct HostCPUModel: Sendable, Hashable, Codable {
+        public var name: String
+        public var vendor: String
+        public var family: Int
+        public var model: Int
+        public var stepping: Int
+        /// Enabled features (QEMU's canonical names), sorted.
+        public var features: [String]
+        /// Every CPU feature name the binary knows (QEMU's canonical names), sorted.
+        public var featureNames: [String] = []
+    }
+
+    /// What the binary reports under one accelerator (libvirt probes KVM and TCG separately).
+    public struct AcceleratorInfo: Sendable, Hashable, Codable {
+        /// CPU model name → the features the model lacks under this accelerator (`unavailable-features`).
+        public var unavailableFeatures: [String: [String]]
+        public var hostCPU: HostCPUModel?
     }
 
     /// Bumped when the probe or this format changes, so old cache files are ignored.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     public var formatVersion: Int
     public var binaryPath: String
@@ -45,6 +71,23 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
     public var deviceTypes: [String]
     /// The names of the QMP commands the binary has (`query-commands`).
     public var commands: [String]
+    /// The probe under KVM (nil when KVM is not usable) and under TCG.
+    public var kvm: AcceleratorInfo? = nil
+    public var tcg: AcceleratorInfo? = nil
+    /// `query-tpm-models` and `query-tpm-types`.
+    public var tpmModels: [String] = []
+    public var tpmTypes: [String] = []
+    /// Whether `query-sev-capabilities` / `query-sgx-capabilities` answered (the host has SEV / SGX for KVM).
+    public var sevSupported: Bool = false
+    public var sgxSupported: Bool = false
+    /// The QMP schema queries (``QMPSchema/query(_:)`` syntax) from ``QMPSchema/probedQueries`` that hold.
+    public var schemaFacts: [String] = []
+
+    /// Whether the probed QMP schema satisfies `query` (one of ``QMPSchema/probedQueries``).
+    public func schemaHas(_ query: String) -> Bool { schemaFacts.contains(query) }
+    public func hasCommand(_ name: String) -> Bool { commands.contains(name) }
+    /// The probe of one accelerator: `kvm` or `qemu` (TCG).
+    public func accelerator(_ virtType: String) -> AcceleratorInfo? { virtType == "kvm" ? kvm : tcg }
 
     /// The default machine type, and the canonical name of an alias (`q35` → `pc-q35-7.2`).
     public var defaultMachine: String? { machines.first(where: \.isDefault)?.name }
@@ -119,55 +162,6 @@ public actor QEMUCapabilitiesCache {
     }
 
     private func probe(binary: String, mtime: String) async throws(VirtError) -> QEMUCapabilities {
-        try LinuxSys.mkdirs(runDir)
-        let tag = "probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let sock = runDir + "/\(tag).sock"
-        let log = runDir + "/\(tag).log"
-        defer {
-            unlink(sock)
-            unlink(log)
-        }
-        let hasKVM = access("/dev/kvm", R_OK | W_OK) == 0
-        var args = ["-machine", "none"]
-        if hasKVM { args += ["-accel", "kvm"] }
-        args += ["-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none", "-S"]
-        args += QEMULauncher.monitorArguments()
-        let (process, monitor) = try await QEMULauncher.start(
-            ProcessLaunchSpec(binary: binary, arguments: args, logPath: log), monitorPath: sock)
-        defer { kill(process.pid, SIGKILL) }
-
-        let version = try await monitor.execute("query-version")
-        let kvm = try await monitor.execute("query-kvm")
-        let machines = try await monitor.execute("query-machines")
-        let cpus = try await monitor.execute("query-cpu-definitions")
-        let types = try await monitor.execute("qom-list-types", arguments: ["implements": "device", "abstract": false])
-        let commands = try await monitor.execute("query-commands")
-        let target = try? await monitor.execute("query-target")
-        _ = try? await monitor.execute("quit")
-        await process.exitWaiter.wait()
-
-        let q = version["qemu"]
-        return QEMUCapabilities(
-            formatVersion: QEMUCapabilities.formatVersion,
-            binaryPath: binary,
-            binaryMTime: mtime,
-            version: QEMUVersion(major: Int(q?["major"]?.intValue ?? 0), minor: Int(q?["minor"]?.intValue ?? 0),
-                                 micro: Int(q?["micro"]?.intValue ?? 0)),
-            package: version["package"]?.stringValue ?? "",
-            arch: target?["arch"]?.stringValue ?? "x86_64",
-            kvmAvailable: kvm["enabled"]?.boolValue == true,
-            machines: (machines.arrayValue ?? []).compactMap { m in
-                guard let name = m["name"]?.stringValue else { return nil }
-                return .init(name: name, alias: m["alias"]?.stringValue, isDefault: m["is-default"]?.boolValue == true,
-                             maxCPUs: Int(m["cpu-max"]?.intValue ?? 1), deprecated: m["deprecated"]?.boolValue == true)
-            }.sorted { $0.name < $1.name },
-            cpuModels: (cpus.arrayValue ?? []).compactMap { c in
-                guard let name = c["name"]?.stringValue else { return nil }
-                return .init(name: name, typename: c["typename"]?.stringValue,
-                             unavailableFeatures: (c["unavailable-features"]?.arrayValue ?? []).compactMap(\.stringValue),
-                             deprecated: c["deprecated"]?.boolValue == true)
-            }.sorted { $0.name < $1.name },
-            deviceTypes: (types.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted(),
-            commands: (commands.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted())
+        try await QEMUCapabilitiesProbe(binary: binary, mtime: mtime, runDir: runDir).run()
     }
 }

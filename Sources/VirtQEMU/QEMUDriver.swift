@@ -200,6 +200,14 @@ public final class QEMUDriver: HypervisorDriver {
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    public func capabilities() async throws -> String { try await state.capabilitiesXML() }
+
+    public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                   flags: UInt32) async throws -> String {
+        try await state.domainCapabilitiesXML(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
+                                              flags: flags)
+    }
+
     // MARK: Listing and lookup
 
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {

@@ -4,7 +4,7 @@ import Virt
 enum DomainCommands {
     static let all: [CommandDefinition] = [
         autostart, create, define, destroy, domid, domname, domuuid, dumpxml, managedsave, managedsaveRemove,
-        reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console,
+        reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
     ]
 
     // MARK: Ids and names

@@ -1,8 +1,9 @@
 import Virt
 
-/// Host and hypervisor commands (virsh-host.c): version, uri, hostname, nodeinfo, capabilities.
+/// Host and hypervisor commands (virsh-host.c): version, uri, hostname, nodeinfo, capabilities,
+/// domcapabilities.
 enum HostCommands {
-    static let all: [CommandDefinition] = [capabilities, hostname, nodeinfo, uri, version]
+    static let all: [CommandDefinition] = [capabilities, domcapabilities, hostname, nodeinfo, uri, version]
 
     static let version = CommandDefinition(
         "version", summary: "show version",
@@ -78,6 +79,33 @@ enum HostCommands {
     ) { shell, _ in
         guard let caps = await shell.call({ try await shell.conn.capabilities() }) else {
             shell.error("failed to get capabilities")
+            return false
+        }
+        shell.print("\(caps)\n")
+        return true
+    }
+
+    static let domcapabilities = CommandDefinition(
+        "domcapabilities", summary: "domain capabilities",
+        description: "Returns capabilities of emulator with respect to host and libvirt.",
+        options: [
+            .string("virttype", "virtualization type (/domain/@type)"),
+            .string("emulatorbin", "path to emulator binary (/domain/devices/emulator)"),
+            .string("arch", "domain architecture (/domain/os/type/@arch)"),
+            .string("machine", "machine type (/domain/os/type/@machine)"),
+        ]
+    ) { shell, cmd in
+        var values: [String: String] = [:]
+        for name in ["virttype", "emulatorbin", "arch", "machine"] {
+            let (ok, v) = shell.stringOption(cmd, name)
+            guard ok else { return false }
+            values[name] = v
+        }
+        guard let caps = await shell.call({
+            try await shell.conn.domainCapabilities(emulator: values["emulatorbin"], arch: values["arch"],
+                                                    machine: values["machine"], virtType: values["virttype"])
+        }) else {
+            shell.error("failed to get emulator capabilities")
             return false
         }
         shell.print("\(caps)\n")

@@ -1,0 +1,80 @@
+/// Names a CPU as the closest named model plus feature differences, the way libvirt's x86 CPU driver decodes
+/// CPUID data, but with QEMU's own model definitions (their static expansions) instead of libvirt's CPU map.
+public enum CPUModelDecoder {
+    /// The result: a model, the features to add to it and those to take away.
+    public struct Decoded: Sendable, Hashable {
+        public var model: String
+        public var require: [String]
+        public var disable: [String]
+    }
+
+    /// Whether a QEMU CPU property is a CPUID feature libvirt would name in a CPU definition (paravirtual
+    /// KVM and Hyper-V knobs are not).
+    static func isCPUIDFeature(_ name: String) -> Bool {
+        !(name.hasPrefix("kvm") || name.hasPrefix("hv-") || name.hasPrefix("x-"))
+    }
+
+    /// The named models worth decoding to: no versioned names (`EPYC-v1`), no `host`, `max` or `base`.
+    public static func candidates(_ models: [QEMUCapabilities.CPUModel]) -> [QEMUCapabilities.CPUModel] {
+        let versioned = Set(models.compactMap(\.aliasOf))
+        return models.filter {
+            !versioned.contains($0.name) && !isVersionedName($0.name) && !["host", "max", "base"].contains($0.name)
+                && $0.vendor != nil
+        }
+    }
+
+    /// `EPYC-v3`: a name ending in `-v` and digits.
+    static func isVersionedName(_ name: String) -> Bool {
+        guard let r = name.range(of: "-v", options: .backwards) else { return false }
+        let tail = name[r.upperBound...]
+        return !tail.isEmpty && tail.allSatisfy(\.isNumber)
+    }
+
+    /// Picks the model needing the fewest changes for the feature set `host`. With `exact` (the host CPU of
+    /// the capabilities XML), only models whose features the host all has are considered.
+    public static func decode(host: [String], models: [QEMUCapabilities.CPUModel], exact: Bool) -> Decoded? {
+        let have = Set(host.filter(isCPUIDFeature))
+        var best: Decoded?
+        var bestCost = Int.max
+        for m in candidates(models) {
+            let f = Set(m.features.filter(isCPUIDFeature))
+            let require = host.filter { have.contains($0) && !f.contains($0) }
+            let disable = m.features.filter { isCPUIDFeature($0) && !have.contains($0) }
+            if exact && !disable.isEmpty { continue }
+            let cost = require.count + disable.count
+            if cost < bestCost {
+                bestCost = cost
+                best = Decoded(model: m.name, require: require, disable: disable)
+            }
+        }
+        return best
+    }
+
+    /// libvirt's vendor names for CPUID vendor strings.
+    public static func vendorName(_ cpuid: String?) -> String? {
+        switch cpuid {
+        case "GenuineIntel": "Intel"
+        case "AuthenticAMD": "AMD"
+        case "HygonGenuine": "Hygon"
+        case "CentaurHauls": "VIA"
+        case nil, "": nil
+        case let v?: v
+        }
+    }
+
+    /// Linux's /proc/cpuinfo flag names matched to QEMU's feature names (`sse4_1` → `sse4.1`), by comparing
+    /// them without case, `_`, `-` or `.`; flags QEMU has no feature for are dropped.
+    public static func qemuNames(ofLinuxFlags flags: [String], known: [String]) -> [String] {
+        func norm(_ s: String) -> String {
+            String(s.lowercased().filter { $0 != "_" && $0 != "-" && $0 != "." })
+        }
+        var byNorm: [String: String] = [:]
+        for k in known where byNorm[norm(k)] == nil { byNorm[norm(k)] = k }
+        var seen = Set<String>()
+        var out: [String] = []
+        for f in flags {
+            if let q = byNorm[norm(f)], seen.insert(q).inserted { out.append(q) }
+        }
+        return out
+    }
+}
