@@ -127,7 +127,7 @@ public struct QEMUDomainCapabilities: Sendable {
         w.container("os", [("supported", "yes")]) { w in
             let fw = matchingFirmware
             let uefi = fw.filter { $0.interfaceTypes.contains("uefi") }
-            if !uefi.isEmpty { enumeration(&w, "firmware", ["efi"]) }
+            enumeration(&w, "firmware", uefi.isEmpty ? [] : ["efi"])
             w.container("loader", [("supported", "yes")]) { w in
                 var seen = Set<String>()
                 for exe in fw.compactMap(\.executable) where seen.insert(exe).inserted { w.text("value", [], exe) }
