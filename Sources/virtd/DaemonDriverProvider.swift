@@ -32,6 +32,12 @@ final class DaemonDriverProvider: DriverProvider {
         return try await Connection.open(name, readOnly: readOnly).driver
     }
 
+    /// Opens the QEMU driver now (at daemon start), so that it takes over the QEMUs still running from a
+    /// previous daemon and marks those that died meanwhile shut off (crashed) before any client connects.
+    func startQEMUDriver() async throws {
+        _ = try await systemQEMU()
+    }
+
     private func systemQEMU() async throws -> any HypervisorDriver {
         try await qemuOpening.withLock(0) {
             if let d = qemu.withLock({ $0 }) { return d }

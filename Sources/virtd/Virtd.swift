@@ -104,6 +104,11 @@ struct Virtd: AsyncParsableCommand {
         }
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
                                                       qemuSecurity: cfg.qemuSecurity)
+        do {
+            try await provider.startQEMUDriver()
+        } catch {
+            logger.error("cannot start the QEMU driver: \(error)")
+        }
         let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "virtd.rpc"))
         try await rpc.start()
         if let port = rpc.boundTCPPort { logger.info("tcp port \(port)") }

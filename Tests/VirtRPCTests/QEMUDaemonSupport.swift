@@ -60,6 +60,19 @@ enum QEMUDaemonSupport {
         }
     }
 
+    /// virtd.conf lines that run QEMU as Debian's `libvirt-qemu` user and group (as libvirtd does here): a user
+    /// that reaches /dev/kvm through its supplementary group `kvm`.
+    static let qemuUserConfig = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"
+
+    /// The uid and gid of `libvirt-qemu` (installed with libvirt-daemon-system); fails when missing.
+    static func qemuUser() throws -> (uid_t, gid_t) {
+        guard let pw = getpwnam("libvirt-qemu"), let gr = getgrnam("libvirt-qemu") else {
+            Issue.record("the libvirt-qemu user or group is missing (libvirt-daemon-system)")
+            throw DaemonError.notStarted("no libvirt-qemu user")
+        }
+        return (pw.pointee.pw_uid, gr.pointee.gr_gid)
+    }
+
     /// Waits (up to a generous bound, so that a failure ends the test instead of hanging it) for `cond`.
     static func eventually(_ seconds: Double = 60, _ cond: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(seconds)

@@ -243,3 +243,103 @@ struct QEMUDaemonPythonTests {
         #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
     }
 }
+
+/// virtd killed with SIGKILL while three KVM domains run (no guest needed): the QEMUs outlive it, one of them
+/// dies meanwhile, and the next virtd on the same root takes the survivors over (same ids, fully managed) and
+/// marks the dead one shut off (crashed). QEMU runs as a configured user, so image owners are checked too.
+@Suite("virtd killed with SIGKILL and started again", .serialized)
+struct QEMUDaemonRestartTests {
+    static let imageOwner: (uid_t, gid_t) = (12345, 12345)
+
+    @Test("three running VMs survive a SIGKILL of virtd; the restarted virtd reconnects, one dead VM is crashed")
+    func killNineWithThreeVMs() throws {
+        try QEMUDaemonSupport.requireKVM()
+        let qemuUser = try QEMUDaemonSupport.qemuUser()
+        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        defer { daemon.cleanup() }
+        let names = ["sva", "svb", "svc"]
+        var images: [String: String] = [:]
+        var inactive: [String: String] = [:]
+        for n in names {
+            images[n] = try QEMUDaemonSupport.makeImage(daemon.dir + "/\(n).img", owner: Self.imageOwner)
+            let xml = daemon.dir + "/\(n).xml"
+            try QEMUDaemonSupport.kvmXML(name: n, disks: [images[n] ?? ""]).write(toFile: xml, atomically: true,
+                                                                                  encoding: .utf8)
+            let r = try daemon.virsh(args: ["define", xml])
+            #expect(r.status == 0, "\(r.stderr)")
+            inactive[n] = try daemon.virsh(args: ["dumpxml", "--inactive", n]).stdout
+        }
+        let started = try daemon.virsh("start sva; start svb; start svc")
+        #expect(started.status == 0, "\(started.stderr)")
+        let before = QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)
+        var pids: [String: Int32] = [:]
+        for n in names {
+            #expect(before[n]?.1 == "running", "\(n): \(before)")
+            pids[n] = QEMUDaemonSupport.pidFile(daemon.dir, n) ?? -1
+            #expect(QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n)")
+            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
+        }
+        let oldPID = daemon.pid
+
+        daemon.kill9()
+        #expect(!QEMUDaemonSupport.isAlive(oldPID))
+        for n in names {
+            #expect(QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n)'s QEMU died with virtd")
+        }
+        // Meanwhile one QEMU dies (only a pid that is still one of this daemon's QEMUs is killed).
+        let dead = pids["svb"] ?? -1
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(dead))
+        if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(dead) { kill(dead, SIGKILL) }
+        #expect(QEMUDaemonSupport.eventually(30) { !QEMUDaemonSupport.isAlive(dead) })
+
+        try daemon.start()
+        // The new daemon takes the domains over when it starts, before any client connects: the dead VM's
+        // image is given back and its status files are removed.
+        #expect(QEMUDaemonSupport.eventually(30) {
+            QEMUDaemonSupport.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true
+                && access(daemon.dir + "/run/qemu/svb.status", F_OK) != 0
+        }, "not taken over at start")
+        let after = QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)
+        for n in ["sva", "svc"] {
+            #expect(after[n]?.0 == before[n]?.0 && after[n]?.1 == "running", "\(n): \(after) vs \(before)")
+            #expect(QEMUDaemonSupport.pidFile(daemon.dir, n) == pids[n])
+            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
+        }
+        #expect(after["svb"]?.0 == "-" && after["svb"]?.1 == "shut off", "\(after)")
+        #expect(try daemon.virsh("domstate --reason svb").stdout.contains("shut off (crashed)"))
+        #expect(try daemon.virsh("domstate --reason sva").stdout.contains("running (booted)"))
+        // The dead VM's image is given back at once; its status files are gone.
+        #expect(QEMUDaemonSupport.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true)
+        #expect(QEMUDaemonSupport.ownerRecords(images["svb"] ?? "").isEmpty)
+        #expect(access(daemon.dir + "/run/qemu/svb.status", F_OK) != 0)
+        #expect(access(daemon.dir + "/run/qemu/svb.pid", F_OK) != 0)
+
+        // The survivors are fully managed by the new daemon.
+        let ops = try daemon.virsh("suspend sva; domstate --reason sva; resume sva; domstate --reason sva; "
+            + "suspend svc; domstate --reason svc; destroy svc; domstate --reason svc; destroy sva; domstate --reason sva")
+        #expect(ops.status == 0, "\(ops.stderr)")
+        #expect(ops.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("paused") || $0.hasPrefix("running")
+            || $0.hasPrefix("shut off") } == ["paused (user)", "running (unpaused)", "paused (user)",
+                                              "shut off (destroyed)", "shut off (destroyed)"], "\(ops.stdout)")
+        for n in ["sva", "svc"] {
+            #expect(!QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n) still runs")
+            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == Self.imageOwner } == true, "\(n)")
+            #expect(QEMUDaemonSupport.ownerRecords(images[n] ?? "").isEmpty)
+        }
+        // Definitions intact.
+        for n in names {
+            #expect(try daemon.virsh(args: ["dumpxml", "--inactive", n]).stdout == inactive[n], "\(n)")
+        }
+        // The crashed one starts again, with an id above the ones used before.
+        let again = try daemon.virsh("start svb; domid svb; destroy svb")
+        #expect(again.status == 0, "\(again.stderr)")
+        let newID = again.stdout.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.first
+        let oldIDs = names.compactMap { before[$0].flatMap { Int($0.0) } }
+        #expect(newID.map { id in oldIDs.allSatisfy { id > $0 } } == true, "\(again.stdout) vs \(oldIDs)")
+        let final = QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)
+        #expect(names.allSatisfy { final[$0]?.1 == "shut off" }, "\(final)")
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
+        #expect(QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty },
+                "\(QEMUDaemonSupport.zombieChildren(of: daemon.pid))")
+    }
+}
