@@ -343,3 +343,122 @@ struct QEMUDaemonRestartTests {
                 "\(QEMUDaemonSupport.zombieChildren(of: daemon.pid))")
     }
 }
+
+/// The DAC driver through virtd (user and group from virtd.conf, as libvirtd's qemu.conf): a disk image's
+/// owner before, during and after runs ended by destroy and by a QEMU crash; and starts that QEMU or the
+/// driver refuses (unknown machine type, missing disk, impossible memory) fail with a clear error and leave
+/// nothing behind.
+@Suite("QEMU security and bad input through virtd", .serialized)
+struct QEMUDaemonSecurityTests {
+    static let imageOwner: (uid_t, gid_t) = (12345, 12345)
+
+    @Test("a disk image's owner before, during and after a run (destroy, crash) through virtd")
+    func imageOwnerThroughDaemon() throws {
+        try QEMUDaemonSupport.requireKVM()
+        let qemuUser = try QEMUDaemonSupport.qemuUser()
+        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        defer { daemon.cleanup() }
+        let image = try QEMUDaemonSupport.makeImage(daemon.dir + "/own.img", owner: Self.imageOwner)
+        let xml = daemon.dir + "/own.xml"
+        try QEMUDaemonSupport.kvmXML(name: "own", disks: [image]).write(toFile: xml, atomically: true, encoding: .utf8)
+        let log = daemon.dir + "/log/qemu/own.log"
+        func owner(_ p: String) -> String {
+            QEMUDaemonSupport.owner(p).map { "\($0.0):\($0.1)" } ?? "missing"
+        }
+        let original = "\(Self.imageOwner.0):\(Self.imageOwner.1)"
+        let running = "\(qemuUser.0):\(qemuUser.1)"
+
+        #expect(try daemon.virsh(args: ["define", xml]).status == 0)
+        #expect(owner(image) == original, "defining changes no owner")
+        for ending in ["destroy", "crash"] {
+            let r = try daemon.virsh("start own")
+            #expect(r.status == 0, "\(r.stderr)")
+            let pid = QEMUDaemonSupport.pidFile(daemon.dir, "own") ?? -1
+            #expect(QEMUDaemonSupport.isAlive(pid))
+            #expect(owner(image) == running, "\(ending)")
+            #expect(!QEMUDaemonSupport.ownerRecords(image).isEmpty, "the original owner is remembered")
+            #expect(owner(log) == running)
+            #expect(QEMUDaemonSupport.uid(of: pid) == qemuUser.0)
+            let live = try daemon.virsh("dumpxml own").stdout
+            #expect(live.contains("<label>+\(qemuUser.0):+\(qemuUser.1)</label>"), "\(live)")
+            #expect(live.contains("<imagelabel>+\(qemuUser.0):+\(qemuUser.1)</imagelabel>"))
+            if ending == "destroy" {
+                let d = try daemon.virsh("destroy own; domstate --reason own")
+                #expect(d.stdout.contains("shut off (destroyed)"), "\(d.stdout) \(d.stderr)")
+            } else {
+                if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(pid) { kill(pid, SIGKILL) }
+                #expect(QEMUDaemonSupport.eventually(30) {
+                    (try? daemon.virsh("domstate --reason own"))?.stdout.contains("shut off (crashed)") == true
+                })
+            }
+            #expect(owner(image) == original, "\(ending)")
+            #expect(QEMUDaemonSupport.ownerRecords(image).isEmpty, "\(ending)")
+            #expect(owner(log) == "0:0", "\(ending)")
+        }
+        #expect(try daemon.virsh("undefine own").status == 0)
+        #expect(owner(image) == original)
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
+    }
+
+    struct BadCase {
+        var name: String
+        var xml: (String, String) -> String  // (image, missing path) → domain XML
+        var message: String
+    }
+
+    @Test("unknown machine type, missing disk, impossible memory: start fails clearly and leaves nothing behind")
+    func badInputFailsAtStart() throws {
+        try QEMUDaemonSupport.requireKVM()
+        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        defer { daemon.cleanup() }
+        let missing = daemon.dir + "/missing.img"
+        let cases = [
+            // libvirtd rejects an unknown machine at define ("No PCI buses available"); we define it and QEMU's
+            // own message says what is wrong.
+            BadCase(name: "badmach", xml: { img, _ in
+                        QEMUDaemonSupport.kvmXML(name: "badmach", machine: "pc-no-such-machine", disks: [img])
+                    },
+                    message: "qemu-system-x86_64: unsupported machine type"),
+            // libvirtd's words, checked before QEMU runs.
+            BadCase(name: "nodisk", xml: { QEMUDaemonSupport.kvmXML(name: "nodisk", disks: [$0, $1]) },
+                    message: "error: Cannot access storage file '\(missing)': No such file or directory"),
+            // More than a process can map (the user address space is 128 TiB): QEMU refuses, as under libvirtd.
+            BadCase(name: "hugemem", xml: { img, _ in
+                        QEMUDaemonSupport.kvmXML(name: "hugemem", memory: "<memory unit='TiB'>1024</memory>",
+                                                 disks: [img])
+                    },
+                    message: "qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory"),
+        ]
+        for c in cases {
+            let image = try QEMUDaemonSupport.makeImage(daemon.dir + "/\(c.name).img", owner: Self.imageOwner)
+            let xml = daemon.dir + "/\(c.name).xml"
+            try c.xml(image, missing).write(toFile: xml, atomically: true, encoding: .utf8)
+            #expect(try daemon.virsh(args: ["define", xml]).status == 0, "\(c.name)")
+            let before = try daemon.virsh(args: ["dumpxml", "--inactive", c.name]).stdout
+            let r = try daemon.virsh(args: ["start", c.name])
+            #expect(r.status != 0, "\(c.name) started")
+            #expect(r.stderr.contains("error: Failed to start domain '\(c.name)'"), "\(c.name): \(r.stderr)")
+            #expect(r.stderr.contains(c.message), "\(c.name): \(r.stderr)")
+            // Still defined, shut off (failed), definition unchanged.
+            #expect(try daemon.virsh(args: ["domstate", "--reason", c.name]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "shut off (failed)", "\(c.name)")
+            #expect(QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)[c.name]?.1 == "shut off")
+            #expect(try daemon.virsh(args: ["dumpxml", "--inactive", c.name]).stdout == before, "\(c.name)")
+            // No process, socket, pid or status file, changed owner or owner record left.
+            #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty, "\(c.name)")
+            for suffix in ["pid", "status", "xml"] {
+                #expect(access(daemon.dir + "/run/qemu/\(c.name).\(suffix)", F_OK) != 0, "\(c.name).\(suffix)")
+            }
+            let sockets = (FileManager.default.enumerator(atPath: daemon.dir + "/lib")?.allObjects as? [String] ?? [])
+                .filter { $0.hasSuffix(".sock") }
+            #expect(sockets.isEmpty, "\(c.name): \(sockets)")
+            #expect(QEMUDaemonSupport.owner(image).map { $0 == Self.imageOwner } == true, "\(c.name)")
+            #expect(QEMUDaemonSupport.ownerRecords(image).isEmpty, "\(c.name)")
+            let log = daemon.dir + "/log/qemu/\(c.name).log"
+            #expect(QEMUDaemonSupport.owner(log).map { $0 == (0, 0) } ?? true, "\(c.name)")
+            #expect(QEMUDaemonSupport.ownerRecords(log).isEmpty, "\(c.name)")
+        }
+        #expect(access(missing, F_OK) != 0)
+        #expect(QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty })
+    }
+}
