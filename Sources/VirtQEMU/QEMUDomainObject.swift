@@ -192,7 +192,7 @@ actor QEMUDomainObject {
             pidfilePath: paths.pidFile(def.name),
             environment: ["HOME=\(libDir)", "XDG_DATA_HOME=\(libDir)/.local/share",
                           "XDG_CACHE_HOME=\(libDir)/.cache", "XDG_CONFIG_HOME=\(libDir)/.config"],
-            credentials: try security.processCredentials())
+            credentials: try security.processCredentials(), umask: 0o002)
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
         process = proc
         monitor = mon

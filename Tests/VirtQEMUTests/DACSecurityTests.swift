@@ -229,6 +229,9 @@ import Glibc
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         // QEMU was started as the user (no -runas), under libvirt's full sandbox.
         QEMUTestSupport.expectCredentials(of: pid, uid: user.uid, gid: gid, groups: [kvm, gid])
+        let status = QEMUTestSupport.processStatus(pid)
+        #expect(status["Umask"] == "0002")  // libvirt's umask for QEMU
+        #expect(status["Seccomp"] == "2" && status["NoNewPrivs"] == "1")  // QEMU's sandbox is in force
         let argv = Self.commandLine(pid)
         #expect(!argv.contains("-runas"))
         #expect(argv.contains("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"), "\(argv)")
