@@ -53,12 +53,15 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
     }
 
     /// Bumped when the probe or this format changes, so old cache files are ignored.
-    public static let formatVersion = 2
+    public static let formatVersion = 3
 
     public var formatVersion: Int
     public var binaryPath: String
     /// The binary's mtime (seconds.nanoseconds) when probed.
     public var binaryMTime: String
+    /// What of the host the probe depends on (``QEMUCapabilitiesCache/hostFingerprint()``): /dev/kvm usable,
+    /// kernel release, CPU microcode. A change makes the cache entry stale, as in libvirt.
+    public var hostFingerprint: String = ""
     public var version: QEMUVersion
     public var package: String
     /// The architecture the binary emulates (e.g. x86_64).
@@ -135,15 +138,18 @@ public actor QEMUCapabilitiesCache {
     /// or probed.
     public func capabilities(for binary: String) async throws(VirtError) -> QEMUCapabilities {
         let mtime = try Self.mtime(of: binary)
-        if let c = memory[binary], c.binaryMTime == mtime { return c }
+        let host = Self.hostFingerprint()
+        if let c = memory[binary], c.binaryMTime == mtime, c.hostFingerprint == host { return c }
         let file = cacheDir + "/" + binary.replacingOccurrences(of: "/", with: "_") + ".json"
         if let text = LinuxSys.readFile(file),
            let c = try? JSONDecoder().decode(QEMUCapabilities.self, from: Data(text.utf8)),
-           c.formatVersion == QEMUCapabilities.formatVersion, c.binaryPath == binary, c.binaryMTime == mtime {
+           c.formatVersion == QEMUCapabilities.formatVersion, c.binaryPath == binary, c.binaryMTime == mtime,
+           c.hostFingerprint == host {
             memory[binary] = c
             return c
         }
-        let c = try await probe(binary: binary, mtime: mtime)
+        var c = try await probe(binary: binary, mtime: mtime)
+        c.hostFingerprint = host
         probeCount += 1
         try LinuxSys.mkdirs(cacheDir)
         let e = JSONEncoder()
@@ -154,6 +160,24 @@ public actor QEMUCapabilitiesCache {
         memory[binary] = c
         return c
     }
+
+    /// Whether /dev/kvm opens, the kernel release and the CPU microcode revision (the last two read once per
+    /// process: they change only with a reboot).
+    static func hostFingerprint() -> String {
+        "kvm=\(access("/dev/kvm", R_OK | W_OK) == 0) \(staticHostFingerprint)"
+    }
+
+    private static let staticHostFingerprint: String = {
+        var uts = utsname()
+        uname(&uts)
+        let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var microcode = ""
+        for line in (LinuxSys.readFile("/proc/cpuinfo") ?? "").split(separator: "\n") where line.hasPrefix("microcode") {
+            microcode = line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            break
+        }
+        return "kernel=\(release) microcode=\(microcode)"
+    }()
 
     static func mtime(of path: String) throws(VirtError) -> String {
         var st = stat()

@@ -190,4 +190,26 @@ import Glibc
                     && e?.message == "unsupported configuration: unable to find any emulator to serve 'sparc' architecture")
         }
     }
+
+    @Test func cacheEntryOfAnotherHostStateIsProbedAgain() async throws {
+        let dir = try QEMUTestSupport.makeTempDir("capsfp")
+        defer { QEMUTestSupport.removeDir(dir) }
+        let cache = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
+        let caps = try await cache.capabilities(for: QEMUTestSupport.qemuBinary)
+        #expect(caps.hostFingerprint == QEMUCapabilitiesCache.hostFingerprint())
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache")
+        #expect(files.count == 1)
+        let file = dir + "/cache/" + (files.first ?? "")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains(caps.hostFingerprint))
+        // The same binary and mtime, but probed while the host was different (say /dev/kvm was not usable).
+        try text.replacingOccurrences(of: caps.hostFingerprint, with: "kvm=false kernel=0 microcode=0")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let again = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
+        _ = try await again.capabilities(for: QEMUTestSupport.qemuBinary)
+        #expect(await again.probeCount == 1)
+        let third = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
+        _ = try await third.capabilities(for: QEMUTestSupport.qemuBinary)
+        #expect(await third.probeCount == 0)
+    }
 }
