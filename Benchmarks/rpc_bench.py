@@ -3,9 +3,11 @@
 
 Starts both daemons (virtd under --root TMP; libvirtd under tini in a private mount namespace with its own
 sockets), then measures on the unix socket:
-  - the trivial round trip (getHostname), microseconds per call;
+  - the round trip of getHostname (both daemons run getaddrinfo for it, as libvirt does) and of the trivial
+    getLibVersion, microseconds per call; and the same two calls against rpc_floor (a C server that answers
+    every call at once, built with cc if one is installed): the client's own cost, which no daemon can beat;
   - the 1000-domain loop (defineXML, listAllDomains, listDefinedDomains, XMLDesc, lookupByName+XMLDesc,
-    undefine), milliseconds;
+    undefine), milliseconds, and within it listAllDomains + listDefinedDomains with 1000 domains defined;
   - daemon RSS idle (one client connected) and with 1000 domains defined.
 Prints both sides and the ratios (virtd / libvirtd). Usage: rpc_bench.py PATH/TO/virtd [rounds]
 """
@@ -40,19 +42,23 @@ XML = """<domain type='test'><name>bench{i}</name><uuid>{u}</uuid><memory unit='
 def uuid(i):
     return "b0000000-0000-0000-0000-%012d" % i
 
-def round_trip(conn):
+def round_trip(call):
     for _ in range(200):
-        conn.getHostname()
+        call()
     t = time.perf_counter()
     for _ in range(N_RT):
-        conn.getHostname()
+        call()
     return (time.perf_counter() - t) / N_RT * 1e6
+
+LISTS = []
 
 def domain_loop(conn):
     t = time.perf_counter()
     doms = [conn.defineXML(XML.format(i=i, u=uuid(i))) for i in range(N_DOM)]
+    t1 = time.perf_counter()
     all_ = conn.listAllDomains()
     names = conn.listDefinedDomains()
+    LISTS.append((time.perf_counter() - t1) * 1e3)
     for d in doms:
         d.XMLDesc(0)
     for i in range(N_DOM):
@@ -67,15 +73,43 @@ def measure(daemon):
     conn = libvirt.open(daemon.uri)
     time.sleep(0.3)
     idle = rss_kib(daemon.pid)
-    rts = [round_trip(conn) for _ in range(ROUNDS)]
+    rts = [round_trip(conn.getHostname) for _ in range(ROUNDS)]
+    libs = [round_trip(conn.getLibVersion) for _ in range(ROUNDS)]
+    LISTS.clear()
     loops = [domain_loop(conn) for _ in range(ROUNDS)]
+    lists = statistics.median(LISTS)
     doms = [conn.defineXML(XML.format(i=i, u=uuid(i))) for i in range(N_DOM)]
     time.sleep(0.2)
     full = rss_kib(daemon.pid)
     for d in doms:
         d.undefine()
     conn.close()
-    return {"rt": statistics.median(rts), "loop": statistics.median(loops), "idle": idle, "full": full}
+    return {"rt": statistics.median(rts), "lib": statistics.median(libs), "loop": statistics.median(loops),
+            "lists": lists, "idle": idle, "full": full}
+
+def floor():
+    """getHostname and getLibVersion against rpc_floor.c, or None without a C compiler."""
+    cc = shutil.which("cc")
+    if cc is None:
+        return None
+    d = tempfile.mkdtemp(prefix="bench-floor-")
+    try:
+        exe = d + "/rpc_floor"
+        subprocess.run([cc, "-O2", "-o", exe, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc_floor.c")],
+                       check=True)
+        p = subprocess.Popen([exe, d + "/sock"])
+        try:
+            bench_daemons.wait_for(d + "/sock")
+            conn = libvirt.open(f"test+unix:///default?socket={d}/sock")
+            r = {"rt": statistics.median(round_trip(conn.getHostname) for _ in range(ROUNDS)),
+                 "lib": statistics.median(round_trip(conn.getLibVersion) for _ in range(ROUNDS))}
+            conn.close()
+            return r
+        finally:
+            p.kill()
+            p.wait()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 def main():
     results = {}
@@ -85,10 +119,14 @@ def main():
             results[d.name] = measure(d)
         finally:
             d.stop()
+    fl = floor()
     a, b = results["virtd"], results["libvirtd"]
-    print(f"{'':34}{'virtd':>12}{'libvirtd':>12}{'ratio':>8}")
+    print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"{'':40}{'virtd':>10}{'libvirtd':>10}{'ratio':>8}")
     rows = [("round trip getHostname (us)", "rt", "{:.1f}"),
+            ("round trip getLibVersion (us)", "lib", "{:.1f}"),
             (f"{N_DOM}-domain loop (ms)", "loop", "{:.0f}"),
+            (f"listAll+listDefined, {N_DOM} doms (ms)", "lists", "{:.1f}"),
             ("RSS idle (MiB)", "idle", None), (f"RSS with {N_DOM} domains (MiB)", "full", None)]
     for label, k, fmt in rows:
         if fmt is None:
@@ -97,10 +135,14 @@ def main():
         else:
             x, y = a[k], b[k]
             fx, fy = fmt.format(x), fmt.format(y)
-        print(f"{label:34}{fx:>12}{fy:>12}{x / y:>8.2f}")
-    per_dom = (a["full"] - a["idle"]) / N_DOM
-    print(f"{'virtd KiB per defined domain':34}{per_dom:>12.2f}")
-    print(f"{'libvirtd KiB per defined domain':34}{'':>12}{(b['full'] - b['idle']) / N_DOM:>12.2f}")
+        print(f"{label:40}{fx:>10}{fy:>10}{x / y:>8.2f}")
+    print(f"{'KiB per defined domain':40}{(a['full'] - a['idle']) / N_DOM:>10.2f}"
+          f"{(b['full'] - b['idle']) / N_DOM:>10.2f}")
+    if fl:
+        print(f"client floor (rpc_floor.c): getHostname {fl['rt']:.1f} us, getLibVersion {fl['lib']:.1f} us")
+        for k, label in (("rt", "getHostname"), ("lib", "getLibVersion")):
+            print(f"  {label} above the floor (us): virtd {a[k] - fl[k]:.1f}, libvirtd {b[k] - fl[k]:.1f}, "
+                  f"ratio {(a[k] - fl[k]) / (b[k] - fl[k]):.2f}")
 
 if __name__ == "__main__":
     main()

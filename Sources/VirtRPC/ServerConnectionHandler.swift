@@ -18,6 +18,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var missedPings = 0
     private var keepaliveTask: RepeatedTask?
     private let onClose: @Sendable () -> Void
+    private var executor: EventLoopTaskExecutor?
 
     init(dispatcher: RemoteDispatcher, readOnly: Bool, logger: Logger, onClose: @escaping @Sendable () -> Void) {
         self.dispatcher = dispatcher
@@ -29,6 +30,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let session = ClientSession(channel: context.channel, readOnly: readOnly)
         self.session = session
+        executor = EventLoopTaskExecutor(context.eventLoop)
         let interval = dispatcher.config.keepaliveInterval
         if interval > 0 {
             let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -122,7 +124,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        Task {
+        let executor = self.executor ?? EventLoopTaskExecutor(eventLoop)
+        Task(executorPreference: executor) {
             let reply = await dispatcher.run(h, reader, session)
             // The call stays counted until its reply is written, so a client that does not read stalls
             // its own input instead of growing the server's memory.
