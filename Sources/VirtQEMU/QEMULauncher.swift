@@ -41,8 +41,10 @@ public enum QEMULauncher {
             await process.terminate(grace: .seconds(1))
             let output = process.logOutput()
             let who = vmName.map { " (vm='\($0)')" } ?? ""
+            process.note("QEMU\(who) ended before its monitor answered")
             if !output.isEmpty {
-                throw VirtError.internalError("QEMU unexpectedly closed the monitor\(who): \(output)", domain: .qemu)
+                // libvirt 9.0's words.
+                throw VirtError.internalError("qemu unexpectedly closed the monitor: \(output)", domain: .qemu)
             }
             throw error
         }

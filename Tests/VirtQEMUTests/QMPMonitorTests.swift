@@ -78,7 +78,7 @@ import Glibc
             Issue.record("QEMU started with a bad machine")
         } catch {
             #expect(error.code == .internalError)
-            #expect(error.message.hasPrefix("internal error: QEMU unexpectedly closed the monitor (vm='bad'): "))
+            #expect(error.message.hasPrefix("internal error: qemu unexpectedly closed the monitor: "))
             #expect(error.message.contains("unsupported machine type"))
         }
     }

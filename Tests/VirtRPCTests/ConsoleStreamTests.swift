@@ -24,10 +24,19 @@ import Glibc
     if pid == 0:
         os.execv(client, [client, "-c", uri, "console", name])
     buf = b""
+    seen = 0
     def until(marker, limit=120):
-        global buf
+        # Looks for `marker` after the previous match, including output already read (one read may carry the
+        # guest's marker and its prompt together).
+        global buf, seen
         end = time.time() + limit
-        while time.time() < end:
+        while True:
+            i = buf.find(marker, seen)
+            if i >= 0:
+                seen = i + len(marker)
+                return True
+            if time.time() >= end:
+                return False
             r, _, _ = select.select([fd], [], [], 1)
             if r:
                 try:
@@ -37,9 +46,6 @@ import Glibc
                 if not d:
                     return False
                 buf += d
-                if marker in buf:
-                    return True
-        return False
     def step(label, ok):
         print(label, "ok" if ok else "FAIL", flush=True)
     step("banner", until(b"Escape character is ^] (Ctrl + ])"))
