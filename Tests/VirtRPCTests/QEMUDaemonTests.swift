@@ -9,11 +9,11 @@ import Glibc
 /// virsh and python3-libvirt. The expected states, reasons and events are those Debian's libvirtd 9.0 gives
 /// for the same actions on the same QEMU (observed with the same guest), which follow
 /// reference/libvirt-facts.md section 1b.
-@Suite("QEMU domains through virtd with virsh and python3-libvirt", .serialized)
+@Suite("QEMU domains through virtd with Debian's virsh", .serialized)
 struct QEMUDaemonTests {
     /// The lifecycle events libvirtd reports for: define, start, suspend, resume, reboot (ACPI, the guest
     /// powers off and is restarted by the fake reboot: no lifecycle event), shutdown (ACPI, guest powers off),
-    /// start --paused, destroy, undefine.
+    /// start --paused, destroy, start and a QEMU crash (SIGKILL), undefine.
     static let expectedLifecycle = [
         "Defined Added",
         "Resumed Unpaused", "Started Booted",
@@ -21,6 +21,7 @@ struct QEMUDaemonTests {
         "Shutdown Finished after guest request", "Stopped Shutdown",
         "Started Booted", "Suspended Paused",
         "Shutdown Finished after host request", "Stopped Destroyed",
+        "Resumed Unpaused", "Started Booted", "Stopped Failed",
         "Undefined Removed",
     ]
 
@@ -112,6 +113,12 @@ struct QEMUDaemonTests {
         #expect(!QEMUDaemonSupport.isAlive(pid2))
         let off = QEMUDaemonSupport.listRows(try step(["list", "--all"]))
         #expect(off["lc"]?.0 == "-" && off["lc"]?.1 == "shut off", "\(off)")
+        // QEMU killed behind the daemon's back: shut off (crashed).
+        _ = try step(["start", "lc"], "Domain 'lc' started")
+        let pid3 = QEMUDaemonSupport.pidFile(daemon.dir, "lc") ?? -1
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir) == [pid3])
+        if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(pid3) { kill(pid3, SIGKILL) }
+        #expect(QEMUDaemonSupport.eventually(60) { state() == "shut off (crashed)" }, "\(state())")
         _ = try step(["undefine", "lc"], "Domain 'lc' has been undefined")
         #expect(QEMUDaemonSupport.listRows(try step(["list", "--all"]))["lc"] == nil)
 
