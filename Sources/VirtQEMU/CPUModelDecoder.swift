@@ -30,13 +30,28 @@ public enum CPUModelDecoder {
         return !tail.isEmpty && tail.allSatisfy(\.isNumber)
     }
 
+    /// Whether a model is a generic one rather than a vendor's CPU: its brand string is empty or names QEMU or
+    /// KVM ("QEMU Virtual CPU version 2.5+", "Common KVM processor"). libvirt's CPU map gives these no vendor.
+    public static func isGeneric(_ m: QEMUCapabilities.CPUModel) -> Bool {
+        guard let id = m.modelID else { return false }
+        return id.isEmpty || id.contains("QEMU") || id.contains("KVM")
+    }
+
+    /// The vendor libvirt names for a model: none ("unknown") for a generic model.
+    public static func vendorName(of m: QEMUCapabilities.CPUModel) -> String? {
+        isGeneric(m) ? nil : vendorName(m.vendor)
+    }
+
     /// Picks the model needing the fewest changes for the feature set `host`. With `exact` (the host CPU of
-    /// the capabilities XML), only models whose features the host all has are considered.
-    public static func decode(host: [String], models: [QEMUCapabilities.CPUModel], exact: Bool) -> Decoded? {
+    /// the capabilities XML), only models whose features the host all has are considered. As in libvirt, a
+    /// model of another vendor than `hostVendor` (a CPUID vendor string) is not a candidate; generic ones are.
+    public static func decode(host: [String], hostVendor: String? = nil, models: [QEMUCapabilities.CPUModel],
+                              exact: Bool) -> Decoded? {
         let have = Set(host.filter(isCPUIDFeature))
         var best: Decoded?
         var bestCost = Int.max
         for m in candidates(models) {
+            if let hostVendor, !hostVendor.isEmpty, !isGeneric(m), m.vendor != hostVendor { continue }
             let f = Set(m.features.filter(isCPUIDFeature))
             let require = host.filter { have.contains($0) && !f.contains($0) }
             let disable = m.features.filter { isCPUIDFeature($0) && !have.contains($0) }
@@ -62,6 +77,12 @@ public enum CPUModelDecoder {
         }
     }
 
+    /// Linux flags whose name is not QEMU's feature name with other separators (arch/x86/include/asm/cpufeatures.h).
+    static let linuxFlagAliases: [String: String] = [
+        "tsc_deadline_timer": "tsc-deadline",
+        "nonstop_tsc": "invtsc",
+    ]
+
     /// Linux's /proc/cpuinfo flag names matched to QEMU's feature names (`sse4_1` → `sse4.1`), by comparing
     /// them without case, `_`, `-` or `.`; flags QEMU has no feature for are dropped.
     public static func qemuNames(ofLinuxFlags flags: [String], known: [String]) -> [String] {
@@ -73,7 +94,8 @@ public enum CPUModelDecoder {
         var seen = Set<String>()
         var out: [String] = []
         for f in flags {
-            if let q = byNorm[norm(f)], seen.insert(q).inserted { out.append(q) }
+            let name = linuxFlagAliases[f] ?? f
+            if let q = byNorm[norm(name)], seen.insert(q).inserted { out.append(q) }
         }
         return out
     }

@@ -30,6 +30,8 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
         public var vendor: String? = nil
         /// The CPU features the model enables (`query-cpu-model-expansion` type static), QEMU's names.
         public var features: [String] = []
+        /// The model's brand string (`model-id` property), e.g. "AMD EPYC Processor".
+        public var modelID: String? = nil
     }
 
     /// The CPU QEMU offers a guest under one accelerator: `host` under KVM, `max` under TCG.
@@ -43,6 +45,8 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
         public var features: [String]
         /// Every CPU feature name the binary knows (QEMU's canonical names), sorted.
         public var featureNames: [String] = []
+        /// The CPU's properties that take a value rather than on/off (`hv-spinlocks`, `hv-vendor-id`, …), sorted.
+        public var valueProperties: [String] = []
     }
 
     /// What the binary reports under one accelerator (libvirt probes KVM and TCG separately).
@@ -53,7 +57,7 @@ public struct QEMUCapabilities: Sendable, Hashable, Codable {
     }
 
     /// Bumped when the probe or this format changes, so old cache files are ignored.
-    public static let formatVersion = 3
+    public static let formatVersion = 5
 
     public var formatVersion: Int
     public var binaryPath: String

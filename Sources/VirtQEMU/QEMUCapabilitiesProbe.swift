@@ -160,6 +160,7 @@ struct QEMUCapabilitiesProbe {
                                                  arguments: ["type": "static", "model": ["name": .string(name)]]),
                   let props = exp["model"]?["props"]?.objectValue else { continue }
             caps.cpuModels[i].vendor = props["vendor"]?.stringValue
+            caps.cpuModels[i].modelID = props["model-id"]?.stringValue
             caps.cpuModels[i].features = props.filter { $0.value.boolValue == true }.map(\.key).sorted()
         }
     }
@@ -187,7 +188,8 @@ struct QEMUCapabilitiesProbe {
                          family: Int(fp["family"]?.intValue ?? 0), model: Int(fp["model"]?.intValue ?? 0),
                          stepping: Int(fp["stepping"]?.intValue ?? 0),
                          features: names.filter { fp[$0]?.boolValue == true || sp[$0]?.boolValue == true },
-                         featureNames: names)
+                         featureNames: names,
+                         valueProperties: fp.keys.filter { fp[$0]?.boolValue == nil }.sorted())
         }
         return .init(unavailableFeatures: unavailable, hostCPU: host)
     }

@@ -35,7 +35,8 @@ public enum QEMUCapabilitiesXML {
     public static func hostCPU(_ host: HostCapabilities, probe: QEMUCapabilities?) -> CPUModelDecoder.Decoded? {
         guard let probe, let names = (probe.kvm ?? probe.tcg)?.hostCPU?.featureNames else { return nil }
         let have = CPUModelDecoder.qemuNames(ofLinuxFlags: host.flags, known: names)
-        return CPUModelDecoder.decode(host: have, models: probe.cpuModels, exact: true)
+        return CPUModelDecoder.decode(host: have, hostVendor: host.cpuinfo["vendor_id"], models: probe.cpuModels,
+                                      exact: true)
     }
 
     static func formatHost(_ w: inout XMLWriter, host: HostCapabilities, uuid: VirtUUID, hostProbe: QEMUCapabilities?,

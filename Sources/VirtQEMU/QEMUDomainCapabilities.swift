@@ -156,7 +156,8 @@ public struct QEMUDomainCapabilities: Sendable {
                 if hasMax { enumeration(&w, "maximumMigratable", ["on", "off"]) }
             }
             if let host = accel?.hostCPU,
-               let d = CPUModelDecoder.decode(host: host.features, models: caps.cpuModels, exact: false) {
+               let d = CPUModelDecoder.decode(host: host.features, hostVendor: host.vendor, models: caps.cpuModels,
+                                              exact: false) {
                 w.container("mode", [("name", "host-model"), ("supported", "yes")]) { w in
                     w.text("model", [("fallback", "forbid")], d.model)
                     if let v = CPUModelDecoder.vendorName(host.vendor) { w.text("vendor", [], v) }
@@ -171,7 +172,7 @@ public struct QEMUDomainCapabilities: Sendable {
                 for m in models {
                     let missing = accel?.unavailableFeatures[m.name] ?? m.unavailableFeatures
                     w.text("model", [("usable", yes(missing.isEmpty)),
-                                     ("vendor", CPUModelDecoder.vendorName(m.vendor) ?? "unknown")], m.name)
+                                     ("vendor", CPUModelDecoder.vendorName(of: m) ?? "unknown")], m.name)
                 }
             }
         }
@@ -301,10 +302,12 @@ public struct QEMUDomainCapabilities: Sendable {
         if arch.name == "s390x" { w.empty("s390-pv", [("supported", "no")]) }
         w.empty("sev", [("supported", yes(caps.sevSupported && virtType == "kvm"))])
         w.empty("sgx", [("supported", yes(caps.sgxSupported && virtType == "kvm"))])
-        if isX86 {
-            // Hyper-V enlightenments that take a value (QEMU's hv-spinlocks and hv-vendor-id properties).
+        // The Hyper-V enlightenments libvirt sets with a value, when the CPU has their properties.
+        let props = caps.accelerator(virtType)?.hostCPU?.valueProperties ?? []
+        let hyperv = [("spinlocks", "hv-spinlocks"), ("vendor_id", "hv-vendor-id")].filter { props.contains($0.1) }
+        if !hyperv.isEmpty {
             w.container("hyperv", [("supported", "yes")]) { w in
-                enumeration(&w, "features", ["spinlocks", "vendor_id"])
+                enumeration(&w, "features", hyperv.map(\.0))
             }
         }
     }

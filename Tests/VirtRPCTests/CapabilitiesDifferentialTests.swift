@@ -113,8 +113,8 @@ struct CapabilitiesDifferentialTests {
             if other[r.text] == nil {
                 return "custom CPU models QEMU 7.2 offers that libvirt 9.0's CPU map does not know"
             }
-            return "CPU model vendor: QEMU's model definition names one (GenuineIntel/AuthenticAMD) where "
-                + "libvirt's CPU map gives generic models none ('unknown')"
+            return "CPU model vendor: a model is generic ('unknown') when its QEMU brand string is empty or names "
+                + "QEMU/KVM; athlon's is 'QEMU Virtual CPU version 2.5+' but libvirt's CPU map says AMD"
         }
         return nil
     }
