@@ -321,13 +321,21 @@ struct QEMUDaemonRestartTests {
         #expect(access(daemon.dir + "/run/qemu/svb.status", F_OK) != 0)
         #expect(access(daemon.dir + "/run/qemu/svb.pid", F_OK) != 0)
 
-        // The survivors are fully managed by the new daemon.
+        // The survivors are fully managed by the new daemon, events included.
+        let watcher = try VirshEventWatcher(uri: daemon.uri, dir: daemon.dir)
+        defer { watcher.stop() }
         let ops = try daemon.virsh("suspend sva; domstate --reason sva; resume sva; domstate --reason sva; "
             + "suspend svc; domstate --reason svc; destroy svc; domstate --reason svc; destroy sva; domstate --reason sva")
         #expect(ops.status == 0, "\(ops.stderr)")
         #expect(ops.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("paused") || $0.hasPrefix("running")
             || $0.hasPrefix("shut off") } == ["paused (user)", "running (unpaused)", "paused (user)",
                                               "shut off (destroyed)", "shut off (destroyed)"], "\(ops.stdout)")
+        try watcher.sync()
+        #expect(watcher.lifecycle("sva") == ["Suspended Paused", "Resumed Unpaused",
+                                             "Shutdown Finished after host request", "Stopped Destroyed"],
+                "\(watcher.all("sva"))")
+        #expect(watcher.lifecycle("svc") == ["Suspended Paused", "Shutdown Finished after host request",
+                                             "Stopped Destroyed"], "\(watcher.all("svc"))")
         for n in ["sva", "svc"] {
             #expect(!QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n) still runs")
             #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == Self.imageOwner } == true, "\(n)")
