@@ -56,7 +56,8 @@ public enum CPUModelDecoder {
             let require = host.filter { have.contains($0) && !f.contains($0) }
             let disable = m.features.filter { isCPUIDFeature($0) && !have.contains($0) }
             if exact && !disable.isEmpty { continue }
-            let cost = require.count + disable.count
+            // Fewest changes; on a tie, fewest features taken away.
+            let cost = (require.count + disable.count) * 1024 + disable.count
             if cost < bestCost {
                 bestCost = cost
                 best = Decoded(model: m.name, require: require, disable: disable)

@@ -47,8 +47,11 @@ import Glibc
         #expect(CPUModelDecoder.decode(host: host, models: models, exact: false)
                 == .init(model: "alias", require: [], disable: []))
         let noAlias = models.filter { $0.name != "alias" }
-        // "big" costs 1 (disable x) and "mid" 1 (require c): the first wins; exact refuses "big".
-        #expect(CPUModelDecoder.decode(host: host, models: noAlias, exact: false)?.model == "big")
+        // "big" costs 1 (disable x) and "mid" 1 (require c): on a tie the one taking nothing away wins.
+        #expect(CPUModelDecoder.decode(host: host, models: noAlias, exact: false)?.model == "mid")
+        // Without "mid", "big" (1 change) beats "small" (2); exact refuses "big".
+        #expect(CPUModelDecoder.decode(host: host, models: noAlias.filter { $0.name != "mid" }, exact: false)
+                == .init(model: "big", require: [], disable: ["x"]))
         #expect(CPUModelDecoder.decode(host: host, models: noAlias, exact: true)
                 == .init(model: "mid", require: ["c"], disable: []))
         #expect(CPUModelDecoder.qemuNames(ofLinuxFlags: ["sse4_1", "pclmulqdq", "constant_tsc", "lahf_lm"],
