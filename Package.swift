@@ -2,12 +2,17 @@
 import PackageDescription
 
 /// Release builds link the Swift runtime and Foundation statically into the executables (as
-/// `--static-swift-stdlib` does, but for release builds only): only the code a process touches is paged in,
-/// which takes the daemon's idle RSS from about 27 MB to about 21 MB. Modules that import Foundation must be
-/// compiled against the static Foundation too, so every target of this package gets the flag. Debug builds
-/// and `swift test` stay dynamic.
+/// `--static-swift-stdlib` does, but for release builds only): only the code a process touches is paged in.
+/// Modules that import Foundation must be compiled against the static Foundation too, so every target of
+/// this package gets the flag. The executables are linked with the toolchain's lld, with packed relative
+/// relocations (DT_RELR: the dynamic loader reads 18 KB instead of 2 MB of relocations at start) and
+/// without exporting every symbol of the static runtime. With these the daemon's idle RSS goes from about
+/// 27 MB to about 21 MB. Debug builds and `swift test` stay dynamic.
 let staticStdlib: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
-let staticStdlibLink: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+let staticStdlibLink: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                  "-Xlinker", "--no-export-dynamic"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "SwiftVirt",

@@ -4,9 +4,32 @@ import VirtCore
 ///
 /// `definition` is the current definition (the live one while running); `newDefinition` holds the persistent
 /// configuration while a persistent domain runs (libvirt's `newDef`). `id` is -1 while inactive.
+///
+/// The definitions are boxed: a `DomainDefinition` is about 1.4 KB inline, and the domain table's hash
+/// buckets would otherwise hold two of them for every bucket (a thousand domains took over 10 KB each).
+/// Boxed, an object is a few dozen bytes and copying it while listing is a handful of retains.
 struct TestDomainObject: Sendable {
-    var definition: DomainDefinition
-    var newDefinition: DomainDefinition?
+    /// An immutable definition on the heap; a change stores a new box.
+    private final class Box: Sendable {
+        let value: DomainDefinition
+        init(_ value: DomainDefinition) { self.value = value }
+    }
+
+    private var definitionBox: Box
+    private var newDefinitionBox: Box?
+
+    /// The current definition (the live one while running).
+    var definition: DomainDefinition {
+        get { definitionBox.value }
+        set { definitionBox = Box(newValue) }
+    }
+
+    /// The persistent definition while a persistent domain runs.
+    var newDefinition: DomainDefinition? {
+        get { newDefinitionBox?.value }
+        set { newDefinitionBox = newValue.map(Box.init) }
+    }
+
     var id: Int32 = -1
     var status: DomainStatus = .shutoff(.unknown)
     var persistent: Bool = false
@@ -19,17 +42,17 @@ struct TestDomainObject: Sendable {
     var deprecations: [String] = []
 
     init(definition: DomainDefinition) {
-        self.definition = definition
+        definitionBox = Box(definition)
     }
 
-    var name: String { definition.name }
-    var uuid: VirtUUID { definition.uuid }
+    var name: String { definitionBox.value.name }
+    var uuid: VirtUUID { definitionBox.value.uuid }
 
     /// libvirt's `virDomainObjIsActive`: a domain is active while it has an id.
     var isActive: Bool { id != -1 }
 
     /// The reference handed to callers and carried by events.
-    var ref: DomainRef { DomainRef(name: definition.name, uuid: definition.uuid, id: id) }
+    var ref: DomainRef { DomainRef(name: definitionBox.value.name, uuid: definitionBox.value.uuid, id: id) }
 
     /// libvirt's `virDomainObjAssignDef`. Returns the replaced persistent definition, if any.
     mutating func assign(_ def: DomainDefinition, live: Bool) -> DomainDefinition? {
@@ -39,7 +62,7 @@ struct TestDomainObject: Sendable {
             return old
         }
         if live {
-            if newDefinition == nil { newDefinition = definition }
+            if newDefinitionBox == nil { newDefinitionBox = definitionBox }
             definition = def
             return nil
         }
@@ -50,16 +73,16 @@ struct TestDomainObject: Sendable {
 
     /// libvirt's `virDomainObjSetDefTransient`: keeps a copy of the persistent config while running.
     mutating func setDefTransient() {
-        guard persistent, newDefinition == nil else { return }
-        newDefinition = definition
+        guard persistent, newDefinitionBox == nil else { return }
+        newDefinitionBox = definitionBox
     }
 
     /// libvirt's `virDomainObjRemoveTransientDef`: on stop, the persistent config becomes current again. A
     /// transient domain keeps its definition and its id (it is removed right after), as libvirt does.
     mutating func removeTransientDef() {
-        guard let persistentDef = newDefinition else { return }
-        definition = persistentDef
-        newDefinition = nil
+        guard let persistentDef = newDefinitionBox else { return }
+        definitionBox = persistentDef
+        newDefinitionBox = nil
         id = -1
     }
 }
