@@ -241,9 +241,10 @@ final class RestartableVirtd {
         try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, commands], timeout: timeout)
     }
 
-    /// Debian's virsh with an argument vector (no shell-like splitting).
-    func virsh(args: [String], timeout: Double = 120) throws -> RPCTestSupport.Result {
-        try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri] + args, timeout: timeout)
+    /// A virsh-compatible client (Debian's virsh by default) with an argument vector (no shell-like splitting).
+    func virsh(args: [String], client: String = "/usr/bin/virsh", timeout: Double = 120) throws
+        -> RPCTestSupport.Result {
+        try RPCTestSupport.run(client, ["-c", uri] + args, timeout: timeout)
     }
 
     deinit { cleanup() }
@@ -259,11 +260,17 @@ final class VirshEventWatcher {
     private var process: SpawnedProcess?
     private var syncs = 0
 
-    init(uri: String, dir: String) throws {
+    /// Our virsh-compatible shell, next to `virtd`.
+    static var vshPath: String {
+        URL(fileURLWithPath: RPCTestSupport.virtdPath).deletingLastPathComponent().appendingPathComponent("vsh").path
+    }
+
+    /// `client`: Debian's virsh (default) or our vsh.
+    init(uri: String, dir: String, client: String = "/usr/bin/virsh") throws {
         self.uri = uri
         self.dir = dir
         output = dir + "/events-\(UUID().uuidString.prefix(8)).txt"
-        process = try SpawnedProcess("/usr/bin/virsh", ["-c", uri, "event", "--all", "--loop"], output: output)
+        process = try SpawnedProcess(client, ["-c", uri, "event", "--all", "--loop"], output: output)
         // Registered once a marker domain's events show up.
         try sync()
     }

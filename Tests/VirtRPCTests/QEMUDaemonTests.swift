@@ -9,7 +9,7 @@ import Glibc
 /// virsh and python3-libvirt. The expected states, reasons and events are those Debian's libvirtd 9.0 gives
 /// for the same actions on the same QEMU (observed with the same guest), which follow
 /// reference/libvirt-facts.md section 1b.
-@Suite("QEMU domains through virtd with Debian's virsh", .serialized)
+@Suite("QEMU domains through virtd with Debian's virsh and vsh", .serialized)
 struct QEMUDaemonTests {
     /// The lifecycle events libvirtd reports for: define, start, suspend, resume, reboot (ACPI, the guest
     /// powers off and is restarted by the fake reboot: no lifecycle event), shutdown (ACPI, guest powers off),
@@ -27,20 +27,28 @@ struct QEMUDaemonTests {
 
     static let ready = "SWIFTVIRT-GUEST-READY"
 
-    @Test("virsh runs the whole lifecycle of a TCG guest; virsh event in another process sees libvirt's events")
-    func virshLifecycle() throws {
+    /// The clients: Debian's virsh, and our vsh (virsh-compatible) against the same daemon.
+    enum Client: String, CaseIterable, CustomTestStringConvertible {
+        case virsh, vsh
+        var path: String { self == .virsh ? "/usr/bin/virsh" : VirshEventWatcher.vshPath }
+        var testDescription: String { rawValue }
+    }
+
+    @Test("the whole lifecycle of a TCG guest; `event --all --loop` in another process sees libvirt's events",
+          arguments: Client.allCases)
+    func virshLifecycle(client: Client) throws {
         let daemon = try RestartableVirtd()
         defer { daemon.cleanup() }
         let serial = daemon.dir + "/serial.log"
         let xmlPath = daemon.dir + "/lc.xml"
         try QEMUDaemonSupport.guestXML(name: "lc", serialLog: serial).write(toFile: xmlPath, atomically: true,
                                                                              encoding: .utf8)
-        let watcher = try VirshEventWatcher(uri: daemon.uri, dir: daemon.dir)
+        let watcher = try VirshEventWatcher(uri: daemon.uri, dir: daemon.dir, client: client.path)
         defer { watcher.stop() }
 
         func step(_ cmd: [String], _ expect: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws
             -> String {
-            let r = try daemon.virsh(args: cmd)
+            let r = try daemon.virsh(args: cmd, client: client.path)
             #expect(r.status == 0, "virsh \(cmd): \(r.stderr)", sourceLocation: sourceLocation)
             if let expect {
                 #expect(r.stdout.contains(expect), "virsh \(cmd): \(r.stdout)", sourceLocation: sourceLocation)
@@ -48,7 +56,7 @@ struct QEMUDaemonTests {
             return r.stdout
         }
         func state() -> String {
-            ((try? daemon.virsh(args: ["domstate", "--reason", "lc"]))?.stdout ?? "")
+            ((try? daemon.virsh(args: ["domstate", "--reason", "lc"], client: client.path))?.stdout ?? "")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
