@@ -14,6 +14,10 @@ public enum CPUModelDecoder {
         !(name.hasPrefix("kvm") || name.hasPrefix("hv-") || name.hasPrefix("x-"))
     }
 
+    /// Features QEMU turns on for every model when it loads one (x86_cpu_load_model), not part of any model's
+    /// definition: a model's static expansion shows them, but they belong to the host's side.
+    static let loadTimeFeatures: Set<String> = ["hypervisor"]
+
     /// The named models worth decoding to: no versioned names (`EPYC-v1`), no `host`, `max` or `base`.
     public static func candidates(_ models: [QEMUCapabilities.CPUModel]) -> [QEMUCapabilities.CPUModel] {
         let versioned = Set(models.compactMap(\.aliasOf))
@@ -52,9 +56,10 @@ public enum CPUModelDecoder {
         var bestCost = Int.max
         for m in candidates(models) {
             if let hostVendor, !hostVendor.isEmpty, !isGeneric(m), m.vendor != hostVendor { continue }
-            let f = Set(m.features.filter(isCPUIDFeature))
+            let modelFeatures = m.features.filter { isCPUIDFeature($0) && !loadTimeFeatures.contains($0) }
+            let f = Set(modelFeatures)
             let require = host.filter { have.contains($0) && !f.contains($0) }
-            let disable = m.features.filter { isCPUIDFeature($0) && !have.contains($0) }
+            let disable = modelFeatures.filter { !have.contains($0) }
             if exact && !disable.isEmpty { continue }
             // Fewest changes; on a tie, fewest features taken away.
             let cost = (require.count + disable.count) * 1024 + disable.count
