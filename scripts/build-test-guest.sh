@@ -11,11 +11,16 @@
 # off (poweroff -f) on an ACPI power-button press (QMP system_powerdown, virsh shutdown --mode acpi), and
 # otherwise runs a shell on the console (so console tests can type into it).
 #
+# When the domain has the guest agent channel (virtio port org.qemu.guest_agent.0), a tiny stand-in for
+# qemu-ga (a busybox sh loop) answers guest-sync-delimited, guest-sync and guest-ping, and performs
+# guest-shutdown (mode powerdown/reboot/halt) with poweroff -f / reboot -f / halt -f. The pvpanic driver is
+# loaded, so a panic (`echo c >/proc/sysrq-trigger` typed on the console) reaches a <panic> device.
+#
 # Idempotent: does nothing when the guest is already built. FORCE=1 rebuilds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/test-guest
-format=2  # bump when the guest's contents change, so cached guests are rebuilt
+format=3  # bump when the guest's contents change, so cached guests are rebuilt
 if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ] \
     && [ "$(cat "$out/FORMAT" 2>/dev/null)" = "$format" ]; then
     exit 0
@@ -89,7 +94,7 @@ addmod() {
     cp "$f" "$root/lib/modules/$name.ko"
     order+=("$name")
 }
-for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_rng; do
+for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_rng pvpanic_mmio; do
     addmod "$m"
 done
 printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
@@ -135,6 +140,53 @@ if ev=$(powerbutton) && [ -c "/dev/input/$ev" ] && exec 3<"/dev/input/$ev"; then
     exec 3<&-
 else
     echo "SWIFTVIRT-GUEST-NO-POWER-BUTTON"
+fi
+
+# The guest agent stand-in, on the virtio port named org.qemu.guest_agent.0 (no udev here: found through
+# sysfs). The port stays open; while no host is connected a read returns at once (EOF), so it waits a bit.
+# Ports appear a little after the virtio-serial device (the host announces them): wait for them only
+# when there is such a device.
+agentport() {
+    i=0
+    while [ $i -lt 60 ]; do
+        for p in /sys/class/virtio-ports/*; do
+            [ -r "$p/name" ] || continue
+            if [ "$(cat "$p/name")" = "org.qemu.guest_agent.0" ]; then
+                echo "/dev/${p##*/}"
+                return 0
+            fi
+        done
+        ls /sys/bus/virtio/drivers/virtio_console 2>/dev/null | grep -q '^virtio' || return 1
+        i=$((i + 1))
+        sleep 0.05
+    done
+    return 1
+}
+if port=$(agentport) && [ -c "$port" ]; then
+    (
+        exec 4<>"$port"
+        while :; do
+            while IFS= read -r line <&4; do
+                id=$(echo "$line" | sed -n 's/.*"id": *\([0-9][0-9]*\).*/\1/p')
+                case "$line" in
+                *'"guest-sync-delimited"'*) printf '\377{"return": %s}\n' "$id" >&4 ;;
+                *'"guest-sync"'*) printf '{"return": %s}\n' "$id" >&4 ;;
+                *'"guest-ping"'*) printf '{"return": {}}\n' >&4 ;;
+                *'"guest-shutdown"'*)
+                    echo "SWIFTVIRT-GUEST-AGENT-SHUTDOWN"
+                    case "$line" in
+                    *'"reboot"'*) reboot -f ;;
+                    *'"halt"'*) halt -f ;;
+                    *) poweroff -f ;;
+                    esac ;;
+                *'"execute"'*)
+                    printf '{"error": {"class": "CommandNotFound", "desc": "The command is not supported"}}\n' >&4 ;;
+                esac
+            done
+            sleep 0.2
+        done
+    ) &
+    echo "SWIFTVIRT-GUEST-AGENT"
 fi
 
 echo "SWIFTVIRT-GUEST-READY"

@@ -94,6 +94,8 @@ public struct QEMUCommandLine: Sendable {
         for g in d.other where !kinds.contains(g.element.name) {
             // <audio type='none'/> is what the builder's -audiodev already gives.
             if g.element.name == "audio" && g.element.attr("type") == "none" { continue }
+            // An ISA <panic> (pvpanic, the x86 default model) is built; other models are not.
+            if g.element.name == "panic" && (g.element.attr("model") ?? "isa") == "isa" { continue }
             kinds.append(g.element.name)
         }
         if !kinds.isEmpty {
@@ -173,8 +175,23 @@ public struct QEMUCommandLine: Sendable {
         balloonArguments(into: &a)
         try rngArguments(into: &a)
         a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+        panicArguments(into: &a)
         a += ["-msg", "timestamp=on"]
         return a
+    }
+
+    /// `<panic model='isa'/>` (pvpanic), after the sandbox as libvirt 9.0 places it; an explicit
+    /// `<address type='isa' iobase='…'/>` becomes the device's ioport.
+    func panicArguments(into a: inout [String]) {
+        for g in definition.devices.other where g.element.name == "panic" && (g.element.attr("model") ?? "isa") == "isa" {
+            var p = QEMUJSONProps()
+            p.add("driver", "pvpanic")
+            if let addr = g.element.child("address"), addr.attr("type") == "isa", let io = addr.attr("iobase"),
+               let port = io.hasPrefix("0x") ? UInt64(io.dropFirst(2), radix: 16) : UInt64(io) {
+                p.add("ioport", int: Int64(port))
+            }
+            a += ["-device", p.rendered]
+        }
     }
 
     func cpuModel() throws(VirtError) -> String {

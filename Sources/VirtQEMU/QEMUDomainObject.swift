@@ -36,31 +36,42 @@ actor QEMUDomainObject {
     var status = DomainStatus.shutoff(.unknown)
     var id: Int32 = -1
 
-    private let paths: QEMUDriverPaths
+    let paths: QEMUDriverPaths
     private let emit: @Sendable (DomainEventRecord) -> Void
     private let onStopped: @Sendable (QEMUDomainObject) async -> Void
-    private var process: QEMUProcess?
-    private var monitor: QMPMonitor?
+    var process: QEMUProcess?
+    var monitor: QMPMonitor?
     private var monitorPath = ""
     private var startKind = QEMUStartKind.coldBoot
     private var eventTask: Task<Void, Never>?
     private var exitTask: Task<Void, Never>?
     /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
-    private var stopReason: (ShutoffReason, StoppedDetail)?
+    var stopReason: (ShutoffReason, StoppedDetail)?
     /// A reboot was asked for through the API: the next SHUTDOWN restarts the guest (libvirt's fake reboot).
-    private var fakeReboot = false
+    var fakeReboot = false
     /// After a fake reboot's `cont`, QEMU's STOP (from the shutdown) may still be queued: ignore it until RESUME.
     private var ignoreStop = false
     /// QEMU has exited and the events it sent before are being handled (only SHUTDOWN still matters).
     private var draining = false
     /// ``finishStop`` is under way (it waits for QEMU's last events).
     private var stopping = false
+    /// QEMU reported GUEST_PANICKED; handled once the vCPUs have stopped.
+    var panicPending = false
+    /// The running reason the next RESUME gives a domain that is not running (libvirt's runningReason),
+    /// set by a fake reboot.
+    var fakeRebootRunningReason: RunningReason?
     private var jobActive: String?
     /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
     private var security: any SecurityManager = NoOpSecurityManager()
     private var labelled: [SecurityLabelTarget] = []
     private var jobWaiters: [CheckedContinuation<Void, Never>] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The guest agent connection, while the guest has the agent's port open.
+    var agent: QEMUGuestAgent?
+    /// Those waiting for QEMU's SHUTDOWN or RESET (an agent shutdown in progress).
+    var agentEventWaiters: [(String, CheckedContinuation<Void, Never>)] = []
+    /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
+    private var channelDir: String?
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
          emit: @escaping @Sendable (DomainEventRecord) -> Void,
@@ -99,7 +110,7 @@ actor QEMUDomainObject {
         for c in w { c.resume() }
     }
 
-    private func raise(_ e: LifecycleEvent) {
+    func raise(_ e: LifecycleEvent) {
         emit(DomainEventRecord(domain: ref, kind: .lifecycle(e)))
     }
 
@@ -140,9 +151,17 @@ actor QEMUDomainObject {
         monitorPath = libDir + "/monitor.sock"
         // The definition completed as libvirt's QEMU driver does (default devices, aliases, addresses): what
         // the command line is built from and what the live XML shows.
-        let prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
+        var prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
+        let chanDir = paths.channelTargetDir(id: newID, name: def.name)
+        if Self.assignChannelPaths(&prepared, dir: chanDir) {
+            try LinuxSys.mkdirs(chanDir, mode: 0o750)
+            channelDir = chanDir
+        } else {
+            channelDir = nil
+        }
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
         cl.monitorFD = QEMULauncher.monitorFD
+        cl.channelTargetDir = chanDir
         let args = try security.processArguments(cl.arguments())
         // Label what QEMU opens as its user (restored when QEMU has ended, or here when the start fails).
         let logFD = open(paths.logFile(def.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -163,16 +182,26 @@ actor QEMUDomainObject {
             }
             restoreSecurityLabels()
             if process == nil { removeStatusFiles(monitorPath: monitorPath) }
+            removeChannelDir()
             throw error
         }
     }
 
+    /// Removes the channel socket directory of the last run.
+    private func removeChannelDir() {
+        guard let dir = channelDir else { return }
+        channelDir = nil
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     /// The paths the security driver labels for a QEMU of `def` (its own files included).
     private func securityTargets(_ def: DomainDefinition, libDir: String) -> [SecurityLabelTarget] {
-        SecurityLabelTarget.targets(for: def, extra: [
+        var extra = [
             SecurityLabelTarget(path: paths.logFile(def.name), kind: .log, required: false),
             SecurityLabelTarget(path: libDir, kind: .privateDir, required: false),
-        ])
+        ]
+        if let channelDir { extra.append(SecurityLabelTarget(path: channelDir, kind: .privateDir, required: false)) }
+        return SecurityLabelTarget.targets(for: def, extra: extra)
     }
 
     /// Gives the labelled paths back (once), noting failures in the domain log.
@@ -202,6 +231,7 @@ actor QEMUDomainObject {
         var live = prepared
         do {
             try await readPTYPaths(mon, into: &live)
+            try await refreshChannelStates(mon, into: &live)
         } catch {
             _ = await proc.terminate(grace: .seconds(3))
             process = nil
@@ -209,8 +239,8 @@ actor QEMUDomainObject {
             id = -1
             throw error
         }
-        if def.onReboot != .restart {
-            // A guest reboot then ends in a SHUTDOWN event (reason guest-reset), handled as on_reboot says.
+        if QEMULifecycleActions.needsRebootShutdownAction(def) {
+            // A guest reboot then ends in a SHUTDOWN event (reason guest-reset): the domain shuts off.
             do {
                 try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
             } catch {
@@ -224,6 +254,9 @@ actor QEMUDomainObject {
         liveDefinition = live
         status = .paused(.startingUp)
         watch(proc, mon)
+        if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
+            connectAgent()
+        }
         writeStatus()
         if !paused {
             do {
@@ -307,8 +340,20 @@ actor QEMUDomainObject {
         switch ev.name {
         case "RESUME":
             ignoreStop = false
+            if let r = fakeRebootRunningReason {
+                // After a fake reboot: a domain that was not running (crashed) runs again with libvirt's
+                // running reason; one that was running stays as it was, without an event.
+                fakeRebootRunningReason = nil
+                if status.state != .running {
+                    status = .running(r)
+                    raise(.resumed(.unpaused))
+                    writeStatus()
+                }
+                return
+            }
             setRunning(status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused)
         case "RESET":
+            notifyQEMUEvent("RESET")
             // Every reset QEMU reports (the fake reboot's system_reset, the firmware's own) is a reboot event,
             // as libvirt reports them.
             emit(DomainEventRecord(domain: ref, kind: .reboot))
@@ -318,46 +363,80 @@ actor QEMUDomainObject {
                 raise(.suspended(.paused))
                 writeStatus()
             }
+            // A guest panic stops the vCPUs first (SUSPENDED), then libvirt's panic handling runs.
+            if panicPending {
+                await processGuestPanic()
+            }
+        case "GUEST_PANICKED":
+            panicPending = true
+            // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows; otherwise act now.
+            if ev.data["action"]?.stringValue != "pause" {
+                await processGuestPanic()
+            }
+        case "VSERPORT_CHANGE":
+            if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
+                await handleSerialChange(id: id, open: open)
+            }
         case "SHUTDOWN":
             // Repeated SHUTDOWNs are ignored, as libvirt does: QEMU reports a second one when we end it after a
             // guest shutdown.
             if status.state == .shutdown { return }
             let guest = ev.data["guest"]?.boolValue == true
-            if stopReason != nil {
+            if let (_, detail) = stopReason {
                 // Our destroy: QEMU reports the SIGTERM as a host-requested shutdown, which libvirt reports
-                // (SHUTDOWN/HOST) before STOPPED/DESTROYED.
-                status = .shutdown(.unknown)
-                raise(.shutdown(guest ? .guest : .host))
+                // (SHUTDOWN/HOST) before STOPPED/DESTROYED. (After a crash libvirt closes the monitor first.)
+                if detail == .destroyed {
+                    status = .shutdown(.unknown)
+                    raise(.shutdown(guest ? .guest : .host))
+                }
                 return
             }
             if draining { return }
-            let isReset = ev.data["reason"]?.stringValue == "guest-reset"
-            let action = fakeReboot ? .restart : (isReset ? (liveDefinition ?? definition).onReboot
-                                                           : (liveDefinition ?? definition).onPoweroff)
-            fakeReboot = false
-            if action == .restart, let m = monitor {
-                // -no-shutdown kept QEMU around, paused: reset and run it again (libvirt's fake reboot). As in
-                // libvirt, the state does not change and no lifecycle event is reported (QEMU's STOP and
-                // RESUME of this pause are not either); QEMU's RESET events become reboot events.
-                ignoreStop = true
-                do {
-                    try await m.execute("system_reset")
-                    try await m.execute("cont")
-                    return
-                } catch {
-                    process?.note("fake reboot failed: \(error)")
-                }
+            notifyQEMUEvent("SHUTDOWN")
+            // -no-shutdown keeps QEMU around, paused: its STOP is part of the shutdown.
+            ignoreStop = true
+            if QEMULifecycleActions.restartsOnShutdown(liveDefinition ?? definition, fakeReboot: fakeReboot) {
+                // The reboot API's fake reboot, or on_poweroff restart: as in libvirt the state does not change
+                // and no lifecycle event is reported; QEMU's RESET events become reboot events.
+                startFakeReboot()
+                return
             }
             status = .shutdown(.user)
             raise(.shutdown(guest ? .guest : .host))
             stopReason = (.shutdown, .shutdown)
             writeStatus()
-            // destroy (and, for now, preserve and rename-restart): QEMU is ended.
             if let p = process {
                 Task { await p.terminate(grace: .seconds(10)) }
             }
         default:
             break
+        }
+    }
+
+    /// libvirt's fake reboot (`qemuProcessFakeReboot`, run in a thread of its own so that QEMU's RESET and
+    /// RESUME are handled meanwhile, in order): `system_reset`, then `cont` with running reason crashed
+    /// after a crash, booted otherwise. When it fails QEMU is ended.
+    func startFakeReboot() {
+        fakeReboot = false
+        guard let m = monitor else { return }
+        ignoreStop = true
+        fakeRebootRunningReason = status.state == .crashed ? .crashed : .booted
+        Task {
+            do {
+                try await m.execute("system_reset")
+                try await m.execute("cont")
+            } catch {
+                self.fakeRebootFailed(error)
+            }
+        }
+    }
+
+    private func fakeRebootFailed(_ error: any Error) {
+        process?.note("fake reboot failed: \(error); killing QEMU")
+        fakeRebootRunningReason = nil
+        if stopReason == nil { stopReason = (.crashed, .failed) }
+        if let p = process {
+            Task { await p.terminate(grace: .seconds(3)) }
         }
     }
 
@@ -395,6 +474,13 @@ actor QEMUDomainObject {
         liveDefinition = nil
         restoreSecurityLabels()
         removeStatusFiles(monitorPath: monitorPath)
+        removeChannelDir()
+        await agent?.close()
+        agent = nil
+        panicPending = false
+        fakeReboot = false
+        fakeRebootRunningReason = nil
+        notifyQEMUEvent(nil)
         // A transient domain is removed before its STOPPED event is seen.
         await onStopped(self)
         if emitEvent {
@@ -456,7 +542,13 @@ actor QEMUDomainObject {
                 status = .paused(.unknown)
             }
             proc.note("reconnected to QEMU (pid \(st.pid)), state \(status.state.statusString)")
+            let chanDir = paths.channelTargetDir(id: st.id, name: definition.name)
+            channelDir = access(chanDir, F_OK) == 0 ? chanDir : nil
             watch(proc, mon)
+            if let l = liveDefinition, let i = Self.agentChannelIndex(l),
+               l.devices.channels[i].targetState == "connected" {
+                connectAgent()
+            }
             writeStatus()
             return true
         } catch {
@@ -546,22 +638,6 @@ actor QEMUDomainObject {
         setRunning(.unpaused)
     }
 
-    func shutdown() async throws(VirtError) {
-        let m = try requireMonitor()
-        try await m.execute("system_powerdown")
-    }
-
-    func reboot() async throws(VirtError) {
-        let m = try requireMonitor()
-        fakeReboot = true
-        do {
-            try await m.execute("system_powerdown")
-        } catch {
-            fakeReboot = false
-            throw error
-        }
-    }
-
     func reset() async throws(VirtError) {
         let m = try requireMonitor()
         try await m.execute("system_reset")
@@ -589,7 +665,7 @@ actor QEMUDomainObject {
 
     // MARK: Status file
 
-    private func writeStatus(job: String? = nil) {
+    func writeStatus(job: String? = nil) {
         guard let proc = process else { return }
         let st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
                                   state: status.state.rawValue, reason: status.reason, job: job)

@@ -146,9 +146,12 @@ public final class QEMUDriver: HypervisorDriver {
                             "invalid argument: root path must be absolute in \(uri.original)")
         }
         try LinuxSys.mkdirs(root)
-        let (state, fresh) = registry.withLock { r -> (QEMUDriverState, Bool) in
+        let (state, fresh) = try registry.withLock { r throws(VirtError) -> (QEMUDriverState, Bool) in
             if let s = r[root] { return (s, false) }
-            let s = QEMUDriverState(paths: QEMUDriverPaths(root: root))
+            let paths = QEMUDriverPaths(root: root)
+            // One process manages a root: a second process opening it fails here, as libvirt's does.
+            _ = try QEMUDriverLock.acquire(stateDir: paths.stateDir)
+            let s = QEMUDriverState(paths: paths)
             r[root] = s
             return (s, true)
         }
@@ -259,6 +262,7 @@ public final class QEMUDriver: HypervisorDriver {
         guard def.type == "kvm" || def.type == "qemu" else {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
         }
+        try QEMULifecycleActions.validate(def)
         return def
     }
 
@@ -332,18 +336,11 @@ public final class QEMUDriver: HypervisorDriver {
     }
 
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        let obj = try await state.object(domain)
-        if !flags.isEmpty && !flags.contains(.acpiPowerButton) {
-            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: only ACPI shutdown is supported")
-        }
-        try await obj.shutdown()
+        try await state.object(domain).shutdown(flags: flags)
     }
 
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        if !flags.isEmpty && !flags.contains(.acpiPowerButton) {
-            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: only ACPI reboot is supported")
-        }
-        try await state.object(domain).reboot()
+        try await state.object(domain).reboot(flags: flags)
     }
 
     public func reset(_ domain: DomainRef) async throws {

@@ -23,4 +23,10 @@ public struct QEMUDriverPaths: Sendable, Hashable {
     public func logFile(_ name: String) -> String { logDir + "/\(name).log" }
     /// libvirt's `domain-ID-NAME` private directory.
     public func domainLibDir(id: Int32, name: String) -> String { libDir + "/domain-\(id)-\(name)" }
+    /// libvirt's channel socket directory of a running domain: `root/lib/qemu/channel/target/domain-ID-NAME`.
+    public func channelTargetDir(id: Int32, name: String) -> String {
+        libDir + "/channel/target/domain-\(id)-\(name)"
+    }
+    /// Where crash dumps go (libvirt's `auto_dump_path`): `root/lib/qemu/dump`.
+    public var autoDumpDir: String { libDir + "/dump" }
 }

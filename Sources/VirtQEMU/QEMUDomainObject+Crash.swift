@@ -1,0 +1,64 @@
+import Foundation
+import VirtCore
+
+/// A guest panic (QEMU's GUEST_PANICKED from a `<panic>` device) and the on_crash action, as libvirt's
+/// `processGuestPanicEvent`. QEMU (with -no-shutdown) pauses the guest, so its STOP gives SUSPENDED/PAUSED
+/// first; then the domain becomes crashed/panicked with a CRASHED/PANICKED event, then
+/// - destroy: QEMU is ended, STOPPED/CRASHED, shut off (crashed);
+/// - restart: a fake reboot (REBOOT from QEMU's RESET, then RESUMED/UNPAUSED, running (crashed));
+/// - preserve: the domain stays crashed (QEMU paused);
+/// - coredump-destroy / coredump-restart: a memory-only ELF dump into the auto-dump directory
+///   (`NAME-YYYY-MM-DD-HH:MM:SS`) first; when the dump fails the domain stays crashed.
+extension QEMUDomainObject {
+    func processGuestPanic() async {
+        panicPending = false
+        guard isActive, status.state != .crashed else { return }
+        status = .crashed(.panicked)
+        raise(.crashed(.panicked))
+        writeStatus()
+        let action = (liveDefinition ?? definition).onCrash
+        switch action {
+        case .coredumpDestroy, .coredumpRestart:
+            do {
+                try await dumpToAutoDumpDir()
+            } catch {
+                process?.note("crash dump failed: \(error)")
+                return
+            }
+            if action == .coredumpDestroy {
+                destroyCrashed()
+            } else {
+                startFakeReboot()
+            }
+        case .destroy:
+            destroyCrashed()
+        case .restart:
+            startFakeReboot()
+        case .preserve, .renameRestart:
+            break
+        }
+    }
+
+    /// Ends QEMU after a crash: STOPPED/CRASHED when it has exited.
+    private func destroyCrashed() {
+        stopReason = (.crashed, .crashed)
+        writeStatus()
+        if let p = process {
+            Task { await p.terminate(grace: .seconds(10)) }
+        }
+    }
+
+    /// libvirt's `doCoreDumpToAutoDumpPath` with VIR_DUMP_MEMORY_ONLY: `dump-guest-memory` (ELF, no paging).
+    private func dumpToAutoDumpDir() async throws(VirtError) {
+        guard let m = monitor else { throw VirtError.operationInvalid("domain is not running", domain: .qemu) }
+        try LinuxSys.mkdirs(paths.autoDumpDir)
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd-HH:mm:ss"
+        let path = paths.autoDumpDir + "/" + name + "-" + f.string(from: Date())
+        try await m.execute("dump-guest-memory", arguments: [
+            "paging": false, "protocol": .string("file:" + path), "format": "elf",
+        ], timeout: .seconds(300))
+        process?.note("crash dump written to \(path)")
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+import VirtCore
+@testable import VirtQEMU
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The guest agent channel (`org.qemu.guest_agent.0`) and `shutdown`/`reboot --mode agent`, with the test
+/// guest's agent (TCG), and libvirt 9.0's errors when the agent is not configured or not connected (KVM).
+@Suite struct QEMUGuestAgentTests {
+    static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+
+    /// Boots the test guest (TCG) with `devices` besides a pty serial console; returns once it is ready.
+    static func bootGuest(_ driver: QEMUDriver, name: String, extra: String = "", devices: String) async throws
+        -> (DomainRef, any ByteStream, pid_t) {
+        let guest = try QEMUTestSupport.guest()
+        let xml = QEMUDriverTests.minimalXML(
+            name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
+            os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
+            devices: "<serial type='pty'/>" + devices)
+        // Persistent, so its state can be read after it stops.
+        let dom = try await driver.start(try await driver.defineXML(xml, flags: []), flags: .startPaused)
+        let pid = try await driver.pid(of: dom) ?? 0
+        do {
+            let console = try await driver.openConsole(dom, device: nil, flags: 0)
+            try await driver.resume(dom)
+            let boot = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
+            #expect(boot.contains("SWIFTVIRT-GUEST-READY"))
+            return (dom, console, pid)
+        } catch {
+            if pid > 0 { kill(pid, SIGKILL) }
+            throw error
+        }
+    }
+
+    /// Waits (bounded) until the live XML shows the agent channel in `state`.
+    static func waitAgentState(_ driver: QEMUDriver, _ dom: DomainRef, _ state: String) async throws -> Bool {
+        for _ in 0..<400 {
+            let xml = try await driver.xmlDesc(dom, flags: [])
+            if xml.contains("name='org.qemu.guest_agent.0' state='\(state)'") { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    static func lifecycleOnly(_ it: inout AsyncStream<DomainEventRecord>.Iterator, _ n: Int) async
+        -> [DomainEventRecord.Kind] {
+        var out: [DomainEventRecord.Kind] = []
+        while out.count < n, let e = await it.next() {
+            if e.kind == .reboot { continue }
+            out.append(e.kind)
+        }
+        return out
+    }
+
+    /// `reboot --mode agent`: the guest agent's guest-shutdown (mode reboot) reboots the guest (REBOOT
+    /// events, still running, the guest comes up again and reopens the port); `shutdown --mode agent`:
+    /// SHUTDOWN/GUEST then STOPPED/SHUTDOWN, as libvirt 9.0 with the same guest.
+    @Test func agentRebootAndShutdown() async throws {
+        let root = try QEMUTestSupport.makeTempDir("ga")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let (dom, console, pid) = try await Self.bootGuest(driver, name: "ga", devices: Self.agentChannel)
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        var events = driver.events().makeAsyncIterator()
+        #expect(try await Self.waitAgentState(driver, dom, "connected"))
+        let live = try await driver.xmlDesc(dom, flags: [])
+        let socket = root + "/lib/qemu/channel/target/domain-\(dom.id)-ga/org.qemu.guest_agent.0"
+        #expect(live.contains("<source mode='bind' path='\(socket)'/>"))
+        #expect(access(socket, F_OK) == 0)
+        #expect(!(try await driver.xmlDesc(dom, flags: .inactive)).contains("state="))
+
+        try await driver.reboot(dom, flags: .guestAgent)
+        // The agent's reboot is a guest reset: REBOOT (one or more: the kernel may try several methods).
+        #expect(await events.next()?.kind == .reboot)
+        let again = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
+        #expect(again.contains("SWIFTVIRT-GUEST-AGENT"))
+        #expect(try await driver.state(dom).state == .running)
+        #expect(try await Self.waitAgentState(driver, dom, "connected"))
+
+        try await driver.shutdown(dom, flags: .guestAgent)
+        #expect(await Self.lifecycleOnly(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])
+        #expect(try await driver.state(dom) == .shutoff(.shutdown))
+        #expect(access(root + "/lib/qemu/channel/target/domain-\(dom.id)-ga", F_OK) != 0)
+        try? await console.finish()
+    }
+
+    /// The default mode prefers a connected agent (libvirt: no flags and an agent → agent first).
+    @Test func defaultShutdownUsesConnectedAgent() async throws {
+        let root = try QEMUTestSupport.makeTempDir("gad")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let (dom, console, pid) = try await Self.bootGuest(driver, name: "gad", devices: Self.agentChannel)
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        var events = driver.events().makeAsyncIterator()
+        #expect(try await Self.waitAgentState(driver, dom, "connected"))
+        try await driver.shutdown(dom, flags: [])
+        // The guest's agent announces itself on the console before powering off (the ACPI path would not).
+        let out = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-AGENT-SHUTDOWN")
+        #expect(out.contains("SWIFTVIRT-GUEST-AGENT-SHUTDOWN"))
+        #expect(await Self.lifecycleOnly(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])
+        try? await console.finish()
+    }
+
+    static func expectError(_ code: VirtError.Code, _ message: String,
+                            _ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("no error; expected \(message)")
+        } catch let e as VirtError {
+            #expect(e.code == code)
+            #expect(e.message == message)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    /// libvirt 9.0's errors (observed with its embedded driver): no agent configured, agent not connected
+    /// (the guest never opened the port: KVM here boots no Linux), unsupported flags; ACPI allowed as well
+    /// falls back to ACPI.
+    @Test func agentErrors() async throws {
+        try QEMUTestSupport.requireKVM()
+        let root = try QEMUTestSupport.makeTempDir("gae")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        let plain = try await driver.createXML(QEMUDriverTests.minimalXML(name: "plain"), flags: [])
+        let pid1 = try await driver.pid(of: plain) ?? 0
+        defer { if pid1 > 0 { kill(pid1, SIGKILL) } }
+        await Self.expectError(.argumentUnsupported, "argument unsupported: QEMU guest agent is not configured") {
+            try await driver.shutdown(plain, flags: .guestAgent)
+        }
+        await Self.expectError(.argumentUnsupported, "argument unsupported: QEMU guest agent is not configured") {
+            try await driver.reboot(plain, flags: .guestAgent)
+        }
+        await Self.expectError(.invalidArg, "invalid argument: unsupported flags (0x4) in function qemuDomainShutdownFlags") {
+            try await driver.shutdown(plain, flags: .initctl)
+        }
+        await Self.expectError(.invalidArg, "invalid argument: unsupported flags (0x8) in function qemuDomainReboot") {
+            try await driver.reboot(plain, flags: .signal)
+        }
+        // Agent and ACPI: the agent is unavailable, ACPI is used.
+        try await driver.shutdown(plain, flags: [.guestAgent, .acpiPowerButton])
+
+        let withAgent = try await driver.createXML(
+            QEMUDriverTests.minimalXML(name: "withagent", devices: Self.agentChannel), flags: [])
+        let pid2 = try await driver.pid(of: withAgent) ?? 0
+        defer { if pid2 > 0 { kill(pid2, SIGKILL) } }
+        let live = try await driver.xmlDesc(withAgent, flags: [])
+        #expect(live.contains("<target type='virtio' name='org.qemu.guest_agent.0' state='disconnected'/>"))
+        #expect(live.contains("<alias name='channel0'/>"))
+        await Self.expectError(.agentUnresponsive, "Guest agent is not responding: QEMU guest agent is not connected") {
+            try await driver.shutdown(withAgent, flags: .guestAgent)
+        }
+        await Self.expectError(.agentUnresponsive, "Guest agent is not responding: QEMU guest agent is not connected") {
+            try await driver.reboot(withAgent, flags: .guestAgent)
+        }
+        try await driver.suspend(withAgent)
+        await Self.expectError(.operationInvalid, "Requested operation is not valid: domain is not running") {
+            try await driver.shutdown(withAgent, flags: [])
+        }
+        try await driver.destroy(plain, flags: [])
+        try await driver.destroy(withAgent, flags: [])
+        #expect(access(root + "/lib/qemu/channel/target/domain-\(withAgent.id)-withagent", F_OK) != 0)
+    }
+}
