@@ -83,6 +83,16 @@ public enum CPUModelDecoder {
         }
     }
 
+    /// The CPU features libvirt's XML names differently from QEMU (libvirt kept the old spellings).
+    static let libvirtFeatureNames: [String: String] = [
+        "cmp-legacy": "cmp_legacy", "ds-cpl": "ds_cpl", "fxsr-opt": "fxsr_opt", "lahf-lm": "lahf_lm",
+        "nodeid-msr": "nodeid_msr", "perfctr-core": "perfctr_core", "perfctr-nb": "perfctr_nb",
+        "tsc-adjust": "tsc_adjust", "pclmulqdq": "pclmuldq",
+    ]
+
+    /// A QEMU feature name as libvirt's XML spells it.
+    public static func libvirtName(_ qemuName: String) -> String { libvirtFeatureNames[qemuName] ?? qemuName }
+
     /// Linux flags whose name is not QEMU's feature name with other separators (arch/x86/include/asm/cpufeatures.h).
     static let linuxFlagAliases: [String: String] = [
         "tsc_deadline_timer": "tsc-deadline",

@@ -161,8 +161,12 @@ public struct QEMUDomainCapabilities: Sendable {
                 w.container("mode", [("name", "host-model"), ("supported", "yes")]) { w in
                     w.text("model", [("fallback", "forbid")], d.model)
                     if let v = CPUModelDecoder.vendorName(host.vendor) { w.text("vendor", [], v) }
-                    for f in d.require { w.empty("feature", [("policy", "require"), ("name", f)]) }
-                    for f in d.disable { w.empty("feature", [("policy", "disable"), ("name", f)]) }
+                    for f in d.require {
+                        w.empty("feature", [("policy", "require"), ("name", CPUModelDecoder.libvirtName(f))])
+                    }
+                    for f in d.disable {
+                        w.empty("feature", [("policy", "disable"), ("name", CPUModelDecoder.libvirtName(f))])
+                    }
                 }
             } else {
                 w.empty("mode", [("name", "host-model"), ("supported", "no")])
