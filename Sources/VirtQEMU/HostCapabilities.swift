@@ -16,26 +16,28 @@ public struct HostCapabilities: Sendable, Hashable {
         public var siblings: String
     }
 
+    /// How many pages of one size a NUMA cell has.
+    public struct PageCount: Sendable, Hashable {
+        /// KiB.
+        public var size: UInt64
+        public var count: UInt64
+    }
+
+    /// The distance from a NUMA cell to another one (`/sys/devices/system/node/nodeN/distance`).
+    public struct Distance: Sendable, Hashable {
+        public var id: Int
+        public var value: Int
+    }
+
     /// A NUMA cell (`/sys/devices/system/node/nodeN`).
     public struct Cell: Sendable, Hashable {
         public var id: Int
         /// KiB.
         public var memory: UInt64
-        /// Page size in KiB → number of pages of that size in the cell.
-        public var pages: [(size: UInt64, count: UInt64)]
-        public var distances: [(id: Int, value: Int)]
+        /// The base page size first, then each huge page size.
+        public var pages: [PageCount]
+        public var distances: [Distance]
         public var cpus: [CPU]
-
-        public static func == (a: Cell, b: Cell) -> Bool {
-            a.id == b.id && a.memory == b.memory && a.cpus == b.cpus
-                && a.pages.map(\.size) == b.pages.map(\.size) && a.pages.map(\.count) == b.pages.map(\.count)
-                && a.distances.map(\.id) == b.distances.map(\.id) && a.distances.map(\.value) == b.distances.map(\.value)
-        }
-
-        public func hash(into h: inout Hasher) {
-            h.combine(id)
-            h.combine(cpus)
-        }
     }
 
     /// A cache bank shared by some CPUs (`/sys/devices/system/cpu/cpuN/cache/indexM`).
@@ -126,18 +128,18 @@ public struct HostCapabilities: Sendable, Hashable {
             for line in (LinuxSys.readFile(dir + "/meminfo") ?? "").split(separator: "\n") where line.contains("MemTotal:") {
                 memKiB = UInt64(line.split(separator: " ").dropLast().last ?? "") ?? 0
             }
-            var pages: [(UInt64, UInt64)] = []
+            var pages: [PageCount] = []
             var hugeKiB: UInt64 = 0
             for size in huge.sorted() {
                 let c = UInt64(LinuxSys.readFile(dir + "/hugepages/hugepages-\(size)kB/nr_hugepages")?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
                 hugeKiB += c * size
-                pages.append((size, c))
+                pages.append(PageCount(size: size, count: c))
             }
-            pages.insert((pageKiB, (memKiB - min(hugeKiB, memKiB)) / pageKiB), at: 0)
+            pages.insert(PageCount(size: pageKiB, count: (memKiB - min(hugeKiB, memKiB)) / pageKiB), at: 0)
             let dist = (LinuxSys.readFile(dir + "/distance") ?? "").split(whereSeparator: \.isWhitespace)
                 .compactMap { Int($0) }
-            let distances = zip(nodes, dist).map { (id: $0.0, value: $0.1) }
+            let distances = zip(nodes, dist).map { Distance(id: $0.0, value: $0.1) }
             let cpus = parseCPUList(LinuxSys.readFile(dir + "/cpulist") ?? "").filter(online.contains).map(cpu)
             cells.append(Cell(id: n, memory: memKiB, pages: pages, distances: distances, cpus: cpus))
         }
@@ -195,14 +197,5 @@ public struct HostCapabilities: Sendable, Hashable {
         default: mult = 1
         }
         return (UInt64(digits) ?? 0) * mult
-    }
-
-    public static func == (a: HostCapabilities, b: HostCapabilities) -> Bool {
-        a.arch == b.arch && a.cells == b.cells && a.caches == b.caches && a.flags == b.flags
-    }
-
-    public func hash(into h: inout Hasher) {
-        h.combine(arch)
-        h.combine(flags)
     }
 }

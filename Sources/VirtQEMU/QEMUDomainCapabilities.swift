@@ -320,12 +320,17 @@ public struct QEMUDomainCapabilities: Sendable {
 /// A QEMU firmware descriptor (docs/interop/firmware.json): /etc/qemu/firmware overrides
 /// /usr/share/qemu/firmware by file name; descriptors are taken in file-name order.
 public struct QEMUFirmware: Sendable, Hashable {
+    /// The descriptor's path.
     public var file: String
+    /// `uefi`, `bios`, …
     public var interfaceTypes: [String]
+    /// How it is mapped: `flash`, `memory` or `kernel`.
     public var device: String
+    /// The firmware image.
     public var executable: String?
-    /// (architecture, machine globs)
+    /// Architecture (QEMU's name) → machine type globs.
     public var targets: [String: [String]]
+    /// `secure-boot`, `requires-smm`, `amd-sev`, …
     public var features: [String]
 
     /// Whether the descriptor serves `arch` (libvirt's name) and `machine`.
