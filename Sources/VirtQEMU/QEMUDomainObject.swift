@@ -55,7 +55,7 @@ actor QEMUDomainObject {
     private var draining = false
     /// ``finishStop`` is under way (it waits for QEMU's last events).
     private var stopping = false
-    /// QEMU reported GUEST_PANICKED; handled once the vCPUs have stopped.
+    /// QEMU reported GUEST_PANICKED; the on_crash action runs once the vCPUs have stopped.
     var panicPending = false
     /// The running reason the next RESUME gives a domain that is not running (libvirt's runningReason),
     /// set by a fake reboot.
@@ -363,16 +363,14 @@ actor QEMUDomainObject {
                 raise(.suspended(.paused))
                 writeStatus()
             }
-            // A guest panic stops the vCPUs first (SUSPENDED), then libvirt's panic handling runs.
+            // After a guest panic, the on_crash action runs once QEMU has stopped the vCPUs.
             if panicPending {
-                await processGuestPanic()
+                await runCrashAction()
             }
         case "GUEST_PANICKED":
-            panicPending = true
-            // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows; otherwise act now.
-            if ev.data["action"]?.stringValue != "pause" {
-                await processGuestPanic()
-            }
+            // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows: the domain is
+            // crashed now (so that STOP is no SUSPENDED), the on_crash action waits for the STOP.
+            await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)

@@ -8,8 +8,10 @@ import Glibc
 #endif
 
 /// on_poweroff / on_reboot / on_crash as libvirt 9.0 carries them out (sequences observed with libvirt's
-/// embedded driver and the same test guest where the guest cooperates), a `<panic>` device, and the lock
-/// on an embed root.
+/// embedded driver and the same test guest: on_poweroff restart → REBOOT only; reboot API with on_reboot
+/// destroy → SHUTDOWN/GUEST, STOPPED/SHUTDOWN; panic → CRASHED/PANICKED, then destroy → STOPPED/CRASHED,
+/// restart → REBOOT, RESUMED/UNPAUSED (running, crashed), preserve → crashed/panicked), a `<panic>`
+/// device, and the lock on an embed root.
 @Suite struct QEMULifecycleActionsTests {
     static func xml(_ name: String, _ lifecycle: String) -> String {
         QEMUDriverTests.minimalXML(name: name, extra: lifecycle)
@@ -115,15 +117,17 @@ import Glibc
         try? await console.finish()
     }
 
-    /// Boots a guest with a pvpanic device and `on_crash`, makes its kernel panic, and returns the events
-    /// up to the CRASHED one: SUSPENDED/PAUSED (QEMU stops the vCPUs), then CRASHED/PANICKED.
+    /// Boots a guest with a pvpanic device and `on_crash`, makes its kernel panic, and returns once the
+    /// CRASHED/PANICKED event has come (the first event, as libvirt 9.0 reports it in the usual order of its
+    /// race between QEMU's STOP and the panic: observed CRASHED first with destroy, restart and
+    /// coredump-destroy).
     static func panicGuest(_ driver: QEMUDriver, name: String, onCrash: String) async throws
         -> (DomainRef, any ByteStream, pid_t, AsyncStream<DomainEventRecord>.Iterator) {
         let (dom, console, pid) = try await bootGuest(driver, name: name, extra: "<on_crash>\(onCrash)</on_crash>",
                                                       devices: "<panic model='isa'/>")
         var events = driver.events().makeAsyncIterator()
         try await console.write(Array("echo c >/proc/sysrq-trigger\n".utf8))
-        #expect(await next(&events, 2) == [.lifecycle(.suspended(.paused)), .lifecycle(.crashed(.panicked))])
+        #expect(await next(&events, 1) == [.lifecycle(.crashed(.panicked))])
         return (dom, console, pid, events)
     }
 
