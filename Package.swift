@@ -78,7 +78,6 @@ let package = Package(
             name: "virtd",
             dependencies: [
                 "Virt",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: staticStdlib,

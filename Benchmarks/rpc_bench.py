@@ -8,7 +8,10 @@ sockets), then measures on the unix socket:
     every call at once, built with cc if one is installed): the client's own cost, which no daemon can beat;
   - the 1000-domain loop (defineXML, listAllDomains, listDefinedDomains, XMLDesc, lookupByName+XMLDesc,
     undefine), milliseconds, and within it listAllDomains + listDefinedDomains with 1000 domains defined;
-  - daemon RSS idle (one client connected) and with 1000 domains defined.
+  - daemon RSS idle (one client connected) and with 1000 domains defined. Most of an idle daemon's RSS is
+    mapped code, and how much of it a page fault maps depends on how the executable's pages sit in the page
+    cache (a file just written by the linker sits differently than one read from disk), so the cached pages
+    of both daemons' executables are dropped (posix_fadvise DONTNEED) before each start, as after a reboot.
 Prints both sides and the ratios (virtd / libvirtd). Usage: rpc_bench.py PATH/TO/virtd [rounds]
 """
 import os, signal, subprocess, sys, tempfile, time, shutil, statistics
@@ -30,10 +33,24 @@ def rss_kib(pid):
                 return int(line.split()[1])
     return -1
 
+def drop_cached(path):
+    """Drops the page-cache pages of `path` (clean ones: the file is synced first)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
 def Virtd():
+    drop_cached(VIRTD)
     return bench_daemons.Virtd(VIRTD, "test+unix:///default")
 
 def Libvirtd():
+    drop_cached("/usr/sbin/libvirtd")
     return bench_daemons.Libvirtd("test+unix:///default")
 
 XML = """<domain type='test'><name>bench{i}</name><uuid>{u}</uuid><memory unit='KiB'>131072</memory>

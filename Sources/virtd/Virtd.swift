@@ -1,4 +1,3 @@
-import ArgumentParser
 import Dispatch
 import Logging
 import NIOPosix
@@ -10,35 +9,48 @@ import VirtRPC
 import Glibc
 #endif
 
+/// A start-up failure: the daemon exits with `status` after logging or printing why.
+struct DaemonExit: Error {
+    var status: Int32
+}
+
 /// virtd: SwiftVirt's daemon, serving libvirt's remote protocol on unix sockets (and optionally TCP).
 @main
-struct Virtd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "virtd",
-        abstract: "SwiftVirt daemon: serves libvirt's remote protocol for virsh, python3-libvirt and others.")
+enum Virtd {
+    static func main() async {
+        let options: VirtdOptions
+        do {
+            options = try VirtdOptions.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            switch error {
+            case .help:
+                print(VirtdOptions.usage, terminator: "")
+                exit(0)
+            case .invalid(let message):
+                printError("Error: \(message)\n\(VirtdOptions.usage)")
+                exit(64)
+            }
+        }
+        do {
+            try await run(options)
+        } catch let e as DaemonExit {
+            exit(e.status)
+        } catch {
+            printError("Error: \(error)\n")
+            exit(1)
+        }
+    }
 
-    @Option(name: .long, help: "Put config, state, run, log and sockets under this directory.")
-    var root: String?
-
-    @Option(name: [.customShort("f"), .long], help: "Configuration file (default: <config dir>/virtd.conf).")
-    var config: String?
-
-    @Flag(name: [.customShort("l"), .long], help: "Listen for TCP connections (as listen_tcp = 1).")
-    var listen = false
-
-    @Option(name: .long, help: "TCP port (overrides tcp_port; 0 picks a free port).")
-    var tcpPort: Int?
-
-    @Flag(name: [.customShort("v"), .long], help: "Debug logging.")
-    var verbose = false
-
-    func run() async throws {
+    static func run(_ options: VirtdOptions) async throws {
+        let root = options.root, config = options.config, listen = options.listen
+        let tcpPort = options.tcpPort, verbose = options.verbose
         var cfg = DaemonConfig(root: root)
         if let config { cfg.configFile = config }
         if let text = readFile(cfg.configFile) {
             try cfg.apply(text: text)
         } else if config != nil {
-            throw ValidationError("cannot read config file \(cfg.configFile)")
+            printError("Error: cannot read config file \(cfg.configFile)\n")
+            throw DaemonExit(status: 64)
         }
         if listen { cfg.listenTCP = true }
         if let tcpPort { cfg.tcpPort = tcpPort }
@@ -53,7 +65,7 @@ struct Virtd: AsyncParsableCommand {
 
         if cfg.listenTCP && cfg.authTCP != "none" {
             logger.error("listen_tcp requires auth_tcp = \"none\" (no other TCP auth is implemented)")
-            throw ExitCode(1)
+            throw DaemonExit(status: 1)
         }
 
         var server = RemoteServerConfig()
@@ -100,7 +112,7 @@ struct Virtd: AsyncParsableCommand {
             _ = try cfg.qemuSecurity.makeManager()
         } catch {
             logger.error("invalid QEMU security configuration: \(error)")
-            throw ExitCode(1)
+            throw DaemonExit(status: 1)
         }
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
                                                       qemuSecurity: cfg.qemuSecurity)
@@ -123,6 +135,12 @@ struct Virtd: AsyncParsableCommand {
         sources.forEach { $0.cancel() }
         logger.info("virtd stopped")
     }
+}
+
+/// Writes `text` to standard error.
+func printError(_ text: String) {
+    var t = text
+    t.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
 func readFile(_ path: String) -> String? {
