@@ -95,6 +95,9 @@ public struct DomainEventRecord: Sendable, Hashable {
         case metadataChange(type: Int32, namespaceURI: String?)
         case jobCompleted
         case migrationIteration(iteration: Int32)
+        /// The guest agent connected or disconnected: `virConnectDomainEventAgentLifecycleState` (1 connected,
+        /// 2 disconnected) and `…Reason` (0 unknown, 1 domain started, 2 channel event).
+        case agentLifecycle(state: Int32, reason: Int32)
     }
 
     public var domain: DomainRef
@@ -119,6 +122,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .metadataChange: .metadataChange
         case .jobCompleted: .jobCompleted
         case .migrationIteration: .migrationIteration
+        case .agentLifecycle: .agentLifecycle
         }
     }
 }

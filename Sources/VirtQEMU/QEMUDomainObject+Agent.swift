@@ -55,6 +55,8 @@ extension QEMUDomainObject {
         live.devices.channels[i].targetState = open ? "connected" : "disconnected"
         liveDefinition = live
         if live.devices.channels[i].targetName == Self.agentChannelName {
+            // VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, reason "channel event".
+            emit(DomainEventRecord(domain: ref, kind: .agentLifecycle(state: open ? 1 : 2, reason: 2)))
             if open {
                 connectAgent()
             } else {
@@ -63,6 +65,13 @@ extension QEMUDomainObject {
             }
         }
         writeStatus()
+    }
+
+    /// The agent's state at start (libvirt's `qemuProcessRefreshChannelVirtioState`): an AGENT_LIFECYCLE
+    /// event with reason "domain started", before the domain's RESUMED/STARTED.
+    func raiseAgentStateAtStart(_ def: DomainDefinition) {
+        guard let i = Self.agentChannelIndex(def), let st = def.devices.channels[i].targetState else { return }
+        emit(DomainEventRecord(domain: ref, kind: .agentLifecycle(state: st == "connected" ? 1 : 2, reason: 1)))
     }
 
     /// Connects to the guest agent's socket (the guest has the port open).

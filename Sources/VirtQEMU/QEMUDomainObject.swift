@@ -37,7 +37,7 @@ actor QEMUDomainObject {
     var id: Int32 = -1
 
     let paths: QEMUDriverPaths
-    private let emit: @Sendable (DomainEventRecord) -> Void
+    let emit: @Sendable (DomainEventRecord) -> Void
     private let onStopped: @Sendable (QEMUDomainObject) async -> Void
     var process: QEMUProcess?
     var monitor: QMPMonitor?
@@ -257,6 +257,7 @@ actor QEMUDomainObject {
         if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
             connectAgent()
         }
+        raiseAgentStateAtStart(live)
         writeStatus()
         if !paused {
             do {

@@ -12,6 +12,7 @@ enum EventEncoder {
         case .balloonChange: proc = .domainEventCallbackBalloonChange
         case .deviceRemoved: proc = .domainEventCallbackDeviceRemoved
         case .deviceAdded: proc = .domainEventCallbackDeviceAdded
+        case .agentLifecycle: proc = .domainEventCallbackAgentLifecycle
         default: return nil
         }
         return message(proc) { w in
@@ -43,6 +44,9 @@ enum EventEncoder {
             w.uhyper(kib)
         case .deviceRemoved(let alias), .deviceAdded(let alias):
             w.string(alias)
+        case .agentLifecycle(let state, let reason):
+            w.int(state)
+            w.int(reason)
         default:
             break
         }

@@ -377,7 +377,7 @@ public final class RemoteDriver: HypervisorDriver {
     /// Registers the event callbacks with the daemon (idempotent per event id).
     public func registerEvents() async throws {
         try await registration.withLock(0) {
-            for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded] {
+            for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 var r = try await call(.connectDomainEventCallbackRegisterAny) { w in
@@ -423,6 +423,11 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .deviceAdded(alias: try r.string()))
+            case .domainEventCallbackAgentLifecycle:
+                _ = try r.int()
+                let d = try r.domain()
+                let state = try r.int()
+                record = DomainEventRecord(domain: d, kind: .agentLifecycle(state: state, reason: try r.int()))
             default:
                 return
             }

@@ -77,6 +77,7 @@ public enum RemoteProcedure: Int32, Sendable, CaseIterable {
     case domainEventCallbackReboot = 319
     case domainEventCallbackBalloonChange = 331
     case domainEventCallbackDeviceRemoved = 333
+    case domainEventCallbackAgentLifecycle = 348
     case connectGetDomainCapabilities = 342
     case connectGetAllDomainStats = 344
     case domainDefineXMLFlags = 350

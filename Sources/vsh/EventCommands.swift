@@ -163,6 +163,10 @@ enum EventCommands {
             return "event 'job-completed' for domain '\(name)':\n"
         case .migrationIteration(let iteration):
             return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
+        case .agentLifecycle(let state, let reason):
+            return "event 'agent-lifecycle' for domain '\(name)': state: "
+                + "'\(label(["unknown", "connected", "disconnected"], state))' reason: "
+                + "'\(label(["unknown", "domain started", "channel event"], reason))'\n"
         }
     }
 
