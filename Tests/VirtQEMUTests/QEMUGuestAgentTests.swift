@@ -190,3 +190,53 @@ import Glibc
         #expect(access(root + "/lib/qemu/channel/target/domain-\(withAgent.id)-withagent", F_OK) != 0)
     }
 }
+
+/// `vsh shutdown/reboot --mode …` against `qemu:///embed` (each vsh a process of its own, taking the root
+/// over from the one before): virsh's error lines for an agent that is not configured or not connected.
+@Suite struct QEMUGuestAgentVshTests {
+    static func vsh(_ root: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: QEMULifecycleActionsTests.vshPath)
+        p.arguments = ["-c", "qemu:///embed?root=\(root)"] + args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func shutdownModesThroughVsh() throws {
+        try QEMUTestSupport.requireKVM()
+        let root = try QEMUTestSupport.makeTempDir("gav")
+        defer { QEMUTestSupport.removeDir(root) }
+        let xml = root + "/d.xml"
+        try QEMUDriverTests.minimalXML(name: "gav", devices: QEMUGuestAgentTests.agentChannel)
+            .write(toFile: xml, atomically: true, encoding: .utf8)
+        try QEMUDriverTests.minimalXML(name: "plain").write(toFile: root + "/p.xml", atomically: true, encoding: .utf8)
+        #expect(try Self.vsh(root, ["define", xml]).status == 0)
+        #expect(try Self.vsh(root, ["define", root + "/p.xml"]).status == 0)
+        let started = try Self.vsh(root, ["start", "gav"])
+        #expect(started.status == 0, "\(started.err)")
+        #expect(try Self.vsh(root, ["start", "plain"]).status == 0)
+        let pids = ["gav", "plain"].compactMap { LinuxSys.readFile(root + "/run/qemu/\($0).pid").flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+        defer { for p in pids { kill(p, SIGKILL) } }
+        #expect(pids.count == 2)
+
+        let r1 = try Self.vsh(root, ["shutdown", "gav", "--mode", "agent"])
+        #expect(r1.status != 0)
+        #expect(r1.err == "error: Failed to shutdown domain 'gav'\n"
+                + "error: Guest agent is not responding: QEMU guest agent is not connected\n", "\(r1.err)")
+        let r2 = try Self.vsh(root, ["reboot", "plain", "--mode", "agent"])
+        #expect(r2.status != 0)
+        #expect(r2.err == "error: Failed to reboot domain 'plain'\n"
+                + "error: argument unsupported: QEMU guest agent is not configured\n", "\(r2.err)")
+        let r3 = try Self.vsh(root, ["shutdown", "plain", "--mode", "agent,acpi"])
+        #expect(r3.status == 0, "\(r3.err)")
+        #expect(r3.out == "Domain 'plain' is being shutdown\n\n")
+        #expect(try Self.vsh(root, ["destroy", "gav"]).status == 0)
+        #expect(try Self.vsh(root, ["destroy", "plain"]).status == 0)
+    }
+}
