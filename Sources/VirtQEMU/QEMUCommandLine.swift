@@ -66,6 +66,7 @@ public struct QEMUCommandLine: Sendable {
 
     /// The arguments (without the binary).
     public func arguments() throws(VirtError) -> [String] {
+        try QEMULifecycleActions.validate(definition)
         try checkSupportedDevices()
         var cl = self
         cl.definition = Self.prepared(definition, capabilities: capabilities)

@@ -19,6 +19,12 @@ enum QEMULifecycleActions {
                 "qemu driver doesn't support the 'rename-restart' action for 'on_reboot'/'on_poweroff'/'on_crash'",
                 domain: .qemu)
         }
+        if def.onReboot == .destroy && def.onPoweroff == .restart {
+            // libvirt's words, its unbalanced quote included.
+            throw VirtError.configUnsupported(
+                "qemu driver doesn't support 'onReboot' set to 'destroy and 'onPoweroff' set to 'reboot'",
+                domain: .qemu)
+        }
         if def.onPoweroff == .preserve || def.onReboot == .preserve {
             throw VirtError.configUnsupported(
                 "qemu driver doesn't support the 'preserve' action for 'on_reboot'/'on_poweroff'", domain: .qemu)

@@ -31,6 +31,8 @@ import Glibc
              "unsupported configuration: qemu driver doesn't support the 'rename-restart' action for 'on_reboot'/'on_poweroff'/'on_crash'"),
             ("<on_crash>rename-restart</on_crash>",
              "unsupported configuration: qemu driver doesn't support the 'rename-restart' action for 'on_reboot'/'on_poweroff'/'on_crash'"),
+            ("<on_poweroff>restart</on_poweroff><on_reboot>destroy</on_reboot>",
+             "unsupported configuration: qemu driver doesn't support 'onReboot' set to 'destroy and 'onPoweroff' set to 'reboot'"),
             ("<on_poweroff>coredump-destroy</on_poweroff>",
              "unsupported configuration: Lifecycle event 'poweroff' doesn't support 'coredump-destroy' action"),
             ("<on_reboot>coredump-restart</on_reboot>",
