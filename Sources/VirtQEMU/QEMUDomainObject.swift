@@ -568,6 +568,8 @@ actor QEMUDomainObject {
         eventTask?.cancel()
         exitTask?.cancel()
         await mon?.close()
+        await agent?.close()
+        agent = nil
     }
 
     /// Removes the status files, the monitor socket and the domain's private directory (as libvirt's

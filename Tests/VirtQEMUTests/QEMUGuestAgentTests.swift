@@ -129,6 +129,25 @@ import Glibc
         try? await console.finish()
     }
 
+    /// A driver that takes over a running domain (as virtd after a restart) reconnects to its agent too:
+    /// the live XML keeps the connected state and `shutdown --mode agent` works.
+    @Test func agentAfterReconnect() async throws {
+        let root = try QEMUTestSupport.makeTempDir("gar")
+        defer { QEMUTestSupport.removeDir(root) }
+        let first = try await QEMUDriver.openUnshared(root: root)
+        let (dom, console, pid) = try await Self.bootGuest(first, name: "gar", devices: Self.agentChannel)
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        #expect(try await Self.waitAgentState(first, dom, "connected"))
+        try? await console.finish()
+        await first.detachAll()
+        let second = try await QEMUDriver.openUnshared(root: root)
+        var events = second.events().makeAsyncIterator()
+        #expect(try await second.xmlDesc(dom, flags: []).contains("name='org.qemu.guest_agent.0' state='connected'"))
+        try await second.shutdown(dom, flags: .guestAgent)
+        #expect(await Self.lifecycleOnly(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])
+        #expect(try await second.state(dom) == .shutoff(.shutdown))
+    }
+
     static func expectError(_ code: VirtError.Code, _ message: String,
                             _ body: () async throws -> Void) async {
         do {
