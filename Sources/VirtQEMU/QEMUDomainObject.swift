@@ -535,8 +535,11 @@ actor QEMUDomainObject {
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
-            } else if saved.state == .paused {
+            } else if saved.state == .paused || saved.state == .crashed {
                 status = saved
+            } else if qs["status"]?.stringValue == "guest-panicked" {
+                // The guest panicked while no daemon watched (libvirt's qemuProcessUpdateState).
+                status = .crashed(.panicked)
             } else {
                 status = .paused(.unknown)
             }

@@ -195,6 +195,37 @@ import Glibc
         try? await console.finish()
     }
 
+    /// coredump-restart: the dump, then as restart (REBOOT, RESUMED/UNPAUSED, running (crashed)).
+    @Test func panicCoredumpRestart() async throws {
+        let root = try QEMUTestSupport.makeTempDir("lcq")
+        defer { QEMUTestSupport.removeDir(root) }
+        let driver = try await QEMUDriver.open(root: root)
+        var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pq", onCrash: "coredump-restart")
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        #expect(await Self.next(&events, 2) == [.reboot, .lifecycle(.resumed(.unpaused))])
+        #expect(try await driver.state(dom) == .running(.crashed))
+        let dumps = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu/dump")) ?? []
+        #expect(dumps.count == 1 && dumps.allSatisfy { $0.hasPrefix("pq-") })
+        try? await console.finish()
+        try await driver.destroy(dom, flags: [])
+    }
+
+    /// A preserved crash survives a takeover: a new driver state (as virtd after a restart) reads the domain
+    /// back as crashed (panicked).
+    @Test func preservedCrashAfterReconnect() async throws {
+        let root = try QEMUTestSupport.makeTempDir("lcw")
+        defer { QEMUTestSupport.removeDir(root) }
+        let first = try await QEMUDriver.openUnshared(root: root)
+        let (dom, console, pid, _) = try await Self.panicGuest(first, name: "pw", onCrash: "preserve")
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        try? await console.finish()
+        await first.detachAll()
+        let second = try await QEMUDriver.openUnshared(root: root)
+        #expect(try await second.state(dom) == .crashed(.panicked))
+        try await second.destroy(dom, flags: [])
+        #expect(try await second.state(dom) == .shutoff(.destroyed))
+    }
+
     /// Two processes on one embed root: the second is refused with libvirt's error (its pid file lock).
     @Test func embedRootIsLockedAgainstAnotherProcess() async throws {
         let root = try QEMUTestSupport.makeTempDir("lck")
