@@ -21,6 +21,8 @@ actor QEMUGuestAgent {
     private var nextSyncID: UInt64
     private var syncWaiter: (id: UInt64, continuation: CheckedContinuation<Void, any Error>)?
     private var replyWaiter: CheckedContinuation<JSONValue, any Error>?
+    /// Counts commands, so that a timer of an earlier one never ends a later one.
+    private var generation: UInt64 = 0
     private var busy = false
     private var busyWaiters: [CheckedContinuation<Void, Never>] = []
     private var ended = false
@@ -166,8 +168,8 @@ actor QEMUGuestAgent {
                                                   "Guest agent is not responding: Guest agent not available for now"))
     }
 
-    private func replyTimedOut() {
-        guard let w = replyWaiter else { return }
+    private func replyTimedOut(_ gen: UInt64) {
+        guard gen == generation, let w = replyWaiter else { return }
         replyWaiter = nil
         w.resume(throwing: VirtError(.agentUnresponsive, domain: .qemu,
                                      "Guest agent is not responding: Guest agent didn't respond to command within timeout"))
@@ -196,7 +198,11 @@ actor QEMUGuestAgent {
         let bytes = Array((JSONValue.object(cmd).jsonString + "\n").utf8)
         let outcome: JSONValue
         awaitingEvent = true
-        defer { awaitingEvent = false }
+        var timer: Task<Void, Never>?
+        defer {
+            awaitingEvent = false
+            timer?.cancel()
+        }
         do {
             outcome = try await withCheckedThrowingContinuation { (c: CheckedContinuation<JSONValue, any Error>) in
                 replyWaiter = c
@@ -207,13 +213,15 @@ actor QEMUGuestAgent {
                     c.resume(throwing: error)
                     return
                 }
+                generation += 1
+                let gen = generation
                 Task { [weak self] in
                     await done()
-                    await self?.finishAwaited()
+                    await self?.finishAwaited(gen)
                 }
-                Task { [weak self] in
+                timer = Task { [weak self] in
                     do { try await Task.sleep(for: Self.shutdownTimeout) } catch { return }
-                    await self?.replyTimedOut()
+                    await self?.replyTimedOut(gen)
                 }
             }
         } catch let e as VirtError {
@@ -226,8 +234,8 @@ actor QEMUGuestAgent {
     }
 
     /// The awaited event happened: the shutdown command succeeded.
-    private func finishAwaited() {
-        guard let w = replyWaiter else { return }
+    private func finishAwaited(_ gen: UInt64) {
+        guard gen == generation, let w = replyWaiter else { return }
         replyWaiter = nil
         w.resume(returning: .null)
     }
@@ -237,9 +245,11 @@ actor QEMUGuestAgent {
         var cmd: [String: JSONValue] = ["execute": .string(command)]
         if let arguments { cmd["arguments"] = arguments }
         let bytes = Array((JSONValue.object(cmd).jsonString + "\n").utf8)
+        generation += 1
+        let gen = generation
         let timer = Task { [weak self] in
             do { try await Task.sleep(for: timeout) } catch { return }
-            await self?.replyTimedOut()
+            await self?.replyTimedOut(gen)
         }
         defer { timer.cancel() }
         do {
