@@ -14,6 +14,9 @@ public final class RemoteDriver: HypervisorDriver {
     private struct EventState {
         var registered = false
         var callbackIDs: [Int32: DomainEventID] = [:]
+        /// The registration `events()` started, until it ends: calls wait for it, so that whatever a
+        /// caller does after subscribing happens after the daemon knows the callbacks.
+        var pending: Task<Void, Never>?
     }
 
     /// System socket paths of virtd.
@@ -85,11 +88,13 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     private func call(_ p: RemoteProcedure, _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> XDRReader {
-        try await client.call(p.rawValue, args)
+        await awaitRegistration()
+        return try await client.call(p.rawValue, args)
     }
 
     private func domCall(_ p: RemoteProcedure, _ d: DomainRef, flags: UInt32? = nil) async throws -> XDRReader {
-        try await client.call(p.rawValue) { w in
+        await awaitRegistration()
+        return try await client.call(p.rawValue) { w in
             w.domain(d)
             if let flags { w.uint(flags) }
         }
@@ -367,11 +372,22 @@ public final class RemoteDriver: HypervisorDriver {
             return true
         }
         if first {
-            // Register synchronously with the subscription's creation as far as possible: the task runs at
-            // once; callers that must not miss an event call `registerEvents()` first.
-            Task { try? await self.registerEvents() }
+            // `events()` cannot wait, so the registration runs as a task; every call made through this
+            // driver afterwards waits for it (see `call`), so no event of the caller's own actions is lost.
+            let task = Task {
+                try? await self.registerEvents()
+                self.eventState.withLock { $0.pending = nil }
+            }
+            eventState.withLock { s in
+                if s.registered && s.callbackIDs.isEmpty { s.pending = task }
+            }
         }
         return stream
+    }
+
+    /// Waits for the event registration that `events()` started, if it is still running.
+    private func awaitRegistration() async {
+        if let t = eventState.withLock({ $0.pending }) { await t.value }
     }
 
     /// Registers the event callbacks with the daemon (idempotent per event id).
@@ -380,7 +396,7 @@ public final class RemoteDriver: HypervisorDriver {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
-                var r = try await call(.connectDomainEventCallbackRegisterAny) { w in
+                var r = try await client.call(RemoteProcedure.connectDomainEventCallbackRegisterAny.rawValue) { w in
                     w.int(id.rawValue)
                     w.optionalDomain(nil)
                 }

@@ -43,6 +43,28 @@ struct RemoteDriverTests {
         }
     }
 
+    @Test("events() alone: calls made right after it wait for the registration, so none of their events is lost")
+    func eventsWithoutExplicitRegistration() async throws {
+        let d = try VirtdProcess()
+        defer { d.stop() }
+        for round in 0..<10 {
+            let conn = try await Connection.open(d.testURI)
+            let events = conn.events()
+            // No registerEvents(): the define is sent as soon as the subscription exists.
+            let dom = try await conn.defineDomain(xml: Self.xml)
+            try await dom.undefine()
+            var seen: [String] = []
+            for await ev in events {
+                if case .lifecycle(let l) = ev.kind, ev.domain.name == "rd" {
+                    seen.append("\(l.type.virshLabel) \(l.virshDetailLabel)")
+                    if l.type == .undefined { break }
+                }
+            }
+            #expect(seen == ["Defined Added", "Undefined Removed"], "round \(round)")
+            await conn.close()
+        }
+    }
+
     @Test("test+unix:///default?socket=PATH: lifecycle, events, errors")
     func unixSocket() async throws {
         let d = try VirtdProcess()
