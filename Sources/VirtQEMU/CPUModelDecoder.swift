@@ -23,7 +23,7 @@ public enum CPUModelDecoder {
         let versioned = Set(models.compactMap(\.aliasOf))
         return models.filter {
             !versioned.contains($0.name) && !isVersionedName($0.name) && !["host", "max", "base"].contains($0.name)
-                && $0.vendor != nil
+                && !$0.features.isEmpty
         }
     }
 
@@ -55,7 +55,7 @@ public enum CPUModelDecoder {
         var best: Decoded?
         var bestCost = Int.max
         for m in candidates(models) {
-            if let hostVendor, !hostVendor.isEmpty, !isGeneric(m), m.vendor != hostVendor { continue }
+            if let hostVendor, !hostVendor.isEmpty, let v = m.vendor, !isGeneric(m), v != hostVendor { continue }
             let modelFeatures = m.features.filter { isCPUIDFeature($0) && !loadTimeFeatures.contains($0) }
             let f = Set(modelFeatures)
             let require = host.filter { have.contains($0) && !f.contains($0) }
@@ -69,6 +69,16 @@ public enum CPUModelDecoder {
             }
         }
         return best
+    }
+
+    /// The CPUID vendor string a brand string names ("Intel Core Processor (Haswell)" → GenuineIntel), if any.
+    public static func vendor(ofBrand brand: String?) -> String? {
+        guard let brand else { return nil }
+        for (word, vendor) in [("Intel", "GenuineIntel"), ("AMD", "AuthenticAMD"), ("Hygon", "HygonGenuine")]
+        where brand.contains(word) {
+            return vendor
+        }
+        return nil
     }
 
     /// libvirt's vendor names for CPUID vendor strings.

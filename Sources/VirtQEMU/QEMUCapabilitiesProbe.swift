@@ -59,6 +59,8 @@ struct QEMUCapabilitiesProbe {
                 let kvmOn = try await s.monitor.execute("query-kvm")["enabled"]?.boolValue == true
                 caps.kvmAvailable = kvmOn
                 if kvmOn { caps.kvm = try await acceleratorInfo(s.monitor, hostModel: "host", caps: caps) }
+                // The models' features; their vendors only under TCG, when it loads (see below).
+                await fillModelDetails(s.monitor, &caps, vendors: false)
             } catch {
                 await stop(s)
                 throw error
@@ -69,6 +71,11 @@ struct QEMUCapabilitiesProbe {
                 caps.tcg = try? await acceleratorInfo(t.monitor, hostModel: "max", caps: caps)
                 await fillModelDetails(t.monitor, &caps)
                 await stop(t)
+            } else {
+                // Under KVM every model reports the host's vendor: name it from the brand string instead.
+                for i in caps.cpuModels.indices where !caps.cpuModels[i].features.isEmpty {
+                    caps.cpuModels[i].vendor = CPUModelDecoder.vendor(ofBrand: caps.cpuModels[i].modelID)
+                }
             }
         } else {
             let t = try await start(accel: "tcg")
@@ -152,14 +159,14 @@ struct QEMUCapabilitiesProbe {
 
     /// Each named model's vendor and features (static expansion). Asked under TCG: under KVM QEMU gives every
     /// model the host's vendor.
-    private func fillModelDetails(_ m: QMPMonitor, _ caps: inout QEMUCapabilities) async {
+    private func fillModelDetails(_ m: QMPMonitor, _ caps: inout QEMUCapabilities, vendors: Bool = true) async {
         for i in caps.cpuModels.indices {
             let name = caps.cpuModels[i].name
             guard !["host", "max", "base"].contains(name),
                   let exp = try? await m.execute("query-cpu-model-expansion",
                                                  arguments: ["type": "static", "model": ["name": .string(name)]]),
                   let props = exp["model"]?["props"]?.objectValue else { continue }
-            caps.cpuModels[i].vendor = props["vendor"]?.stringValue
+            if vendors { caps.cpuModels[i].vendor = props["vendor"]?.stringValue }
             caps.cpuModels[i].modelID = props["model-id"]?.stringValue
             caps.cpuModels[i].features = props.filter { $0.value.boolValue == true }.map(\.key).sorted()
         }

@@ -218,7 +218,7 @@ public struct QEMUDomainCapabilities: Sendable {
             var bus: [String] = []
             if machineHasBuiltinIDE { bus.append("ide") }
             if isX86 && caps.hasDevice("isa-fdc") { bus.append("fdc") }
-            if anyDevice("virtio-scsi-pci", "lsi53c895a", "megasas", "mptsas1068", "pvscsi", "am53c974", "dc390") {
+            if anyDevice("virtio-scsi-pci", "virtio-scsi-device", "virtio-scsi-ccw", "lsi53c895a", "megasas", "mptsas1068", "pvscsi", "am53c974", "dc390") {
                 bus.append("scsi")
             }
             if !virtioModels("virtio-blk").isEmpty { bus.append("virtio") }
@@ -273,7 +273,9 @@ public struct QEMUDomainCapabilities: Sendable {
             if anyDevice("vhost-user-fs-pci", "vhost-user-fs-device", "vhost-user-fs-ccw") { types.append("virtiofs") }
             enumeration(&w, "driverType", types)
         }
-        if !caps.tpmModels.isEmpty {
+        if caps.tpmModels.isEmpty {
+            w.empty("tpm", [("supported", "no")])
+        } else {
             w.container("tpm", [("supported", "yes")]) { w in
                 enumeration(&w, "model", ["tpm-tis", "tpm-crb", "tpm-spapr", "spapr-tpm-proxy"]
                     .filter { caps.tpmModels.contains($0) })
@@ -288,6 +290,8 @@ public struct QEMUDomainCapabilities: Sendable {
         }
         if caps.hasDevice("usb-redir") {
             w.container("redirdev", [("supported", "yes")]) { w in enumeration(&w, "bus", ["usb"]) }
+        } else {
+            w.empty("redirdev", [("supported", "no")])
         }
         w.container("channel", [("supported", "yes")]) { w in
             var types = ["pty", "unix"]
