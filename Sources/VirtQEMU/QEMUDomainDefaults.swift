@@ -6,10 +6,19 @@ import VirtCore
 enum QEMUDomainDefaults {
     static func isQ35(_ machine: String) -> Bool { machine.contains("q35") }
 
+    /// A `<panic>` without a model is ISA (pvpanic) on x86, as libvirt's post-parse sets it.
+    static func setPanicModel(_ def: inout DomainDefinition) {
+        for i in def.devices.other.indices where def.devices.other[i].element.name == "panic"
+            && def.devices.other[i].element.attr("model") == nil {
+            def.devices.other[i].element.attributes.insert((name: "model", value: "isa"), at: 0)
+        }
+    }
+
     static func apply(to def: inout DomainDefinition, capabilities: QEMUCapabilities?) {
         let machine = def.os.machine ?? capabilities?.defaultMachine ?? "pc"
         let canonical = capabilities?.canonicalMachine(machine) ?? machine
         def.os.machine = canonical
+        setPanicModel(&def)
         let q35 = isQ35(canonical)
         // Memory sizes are rounded up to whole MiB (libvirt's qemuDomainAlignMemorySizes on x86).
         def.memory = alignMiB(def.memory)

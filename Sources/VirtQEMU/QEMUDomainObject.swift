@@ -400,7 +400,7 @@ actor QEMUDomainObject {
                 startFakeReboot()
                 return
             }
-            status = .shutdown(.user)
+            status = .shutdown(.unknown)  // libvirt: VIR_DOMAIN_SHUTDOWN_UNKNOWN
             raise(.shutdown(guest ? .guest : .host))
             stopReason = (.shutdown, .shutdown)
             writeStatus()

@@ -263,7 +263,9 @@ public final class QEMUDriver: HypervisorDriver {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
         }
         try QEMULifecycleActions.validate(def)
-        return def
+        var completed = def
+        QEMUDomainDefaults.setPanicModel(&completed)
+        return completed
     }
 
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {

@@ -53,6 +53,9 @@ import Glibc
             let d = try await driver.defineXML(Self.xml("ok", life), flags: [])
             try await driver.undefine(d, flags: [])
         }
+        // A model-less <panic> is ISA on x86 (libvirt's post-parse), in the persistent definition already.
+        let p = try await driver.defineXML(QEMUDriverTests.minimalXML(name: "pan", devices: "<panic/>"), flags: [])
+        #expect(try await driver.xmlDesc(p, flags: .inactive).contains("<panic model='isa'/>"))
     }
 
     /// `<panic model='isa'/>` (and a model-less `<panic/>`) is QEMU's pvpanic, after `-sandbox` as libvirt
