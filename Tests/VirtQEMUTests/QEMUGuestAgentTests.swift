@@ -15,7 +15,7 @@ import Glibc
     /// Boots the test guest (TCG) with `devices` besides a pty serial console; returns once it is ready.
     static func bootGuest(_ driver: QEMUDriver, name: String, extra: String = "", devices: String) async throws
         -> (DomainRef, any ByteStream, pid_t) {
-        let guest = try QEMUTestSupport.guest()
+        let guest = try QEMUTestSupport.guest(format: 3)
         let xml = QEMUDriverTests.minimalXML(
             name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",

@@ -87,9 +87,16 @@ enum QEMUTestSupport {
         var cmdline: String
     }
 
-    /// The test guest built by scripts/build-test-guest.sh (fails when it is missing).
-    static func guest() throws -> Guest {
+    /// The test guest built by scripts/build-test-guest.sh (fails when it is missing, or older than
+    /// `format`: 3 has the guest agent and pvpanic).
+    static func guest(format: Int = 0) throws -> Guest {
         let dir = repoRoot + "/.build/test-guest"
+        let built = Int((try? String(contentsOfFile: dir + "/FORMAT", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        if built < format {
+            Issue.record("the test guest is older than format \(format): run scripts/build-test-guest.sh")
+            throw VirtError(.internalError, "outdated test guest")
+        }
         let cmdline = (try? String(contentsOfFile: dir + "/cmdline", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard let cmdline, access(dir + "/vmlinuz", R_OK) == 0, access(dir + "/initrd.img", R_OK) == 0 else {
