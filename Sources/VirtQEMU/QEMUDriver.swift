@@ -384,6 +384,23 @@ public final class QEMUDriver: HypervisorDriver {
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
     public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.object(domain).definition.memory }
 
+    /// No managed save exists for a QEMU domain yet (managed save is not implemented): false, as libvirt
+    /// answers for a domain without a managed save image.
+    public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
+        _ = try await state.object(domain)
+        return false
+    }
+
+    /// Autostart is not implemented: no domain is marked for it.
+    public func autostart(_ domain: DomainRef) async throws -> Bool {
+        _ = try await state.object(domain)
+        return false
+    }
+
+    /// The host's primary security model, as libvirt reports it on a host without SELinux or AppArmor: "none"
+    /// (the DAC driver, when configured, is stacked below it).
+    public func securityModel() async throws -> SecurityModel { SecurityModel(model: "none", doi: "0") }
+
     // MARK: Events, monitor
 
     public func events() -> AsyncStream<DomainEventRecord> { state.bus.subscribe() }

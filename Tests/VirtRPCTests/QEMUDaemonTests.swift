@@ -68,7 +68,8 @@ struct QEMUDaemonTests {
         #expect(Int(id).map { $0 > 0 } == true)
         let info = try step(["dominfo", "lc"])
         for line in ["Id:             \(id)", "Name:           lc", "OS Type:        hvm", "State:          running",
-                     "CPU(s):         1", "Max memory:     131072 KiB", "Persistent:     yes"] {
+                     "CPU(s):         1", "Max memory:     131072 KiB", "Persistent:     yes",
+                     "Autostart:      disable", "Managed save:   no", "Security model: none", "Security DOI:   0"] {
             #expect(info.contains(line), "\(line) in \(info)")
         }
         #expect(state() == "running (booted)")
