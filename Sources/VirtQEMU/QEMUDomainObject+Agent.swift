@@ -99,14 +99,15 @@ extension QEMUDomainObject {
                         "argument unsupported: QEMU guest agent is not configured")
     }
 
-    /// Waits until QEMU reports `event` (SHUTDOWN or RESET) or the domain stops.
-    func awaitQEMUEvent(_ event: String) async {
-        if !isActive { return }
+    /// Waits until QEMU has reported `event` (SHUTDOWN or RESET) more than `seen` times, or the domain stops.
+    func awaitQEMUEvent(_ event: String, seen: Int) async {
+        if !isActive || (qemuEventCounts[event] ?? 0) > seen { return }
         await withCheckedContinuation { agentEventWaiters.append((event, $0)) }
     }
 
     /// Wakes those waiting for `event` (nil: all, the domain stopped).
     func notifyQEMUEvent(_ event: String?) {
+        if let event { qemuEventCounts[event, default: 0] += 1 }
         var keep: [(String, CheckedContinuation<Void, Never>)] = []
         for w in agentEventWaiters {
             if event == nil || w.0 == event { w.1.resume() } else { keep.append(w) }
@@ -120,8 +121,10 @@ extension QEMUDomainObject {
         let agent = try requireAgent()
         fakeReboot = false
         let event = isReboot ? "RESET" : "SHUTDOWN"
+        // Counted before the command goes out, so an event handled before the wait begins is not missed.
+        let seen = qemuEventCounts[event] ?? 0
         try await agent.shutdown(mode: isReboot ? "reboot" : "powerdown") { [weak self] in
-            await self?.awaitQEMUEvent(event)
+            await self?.awaitQEMUEvent(event, seen: seen)
         }
     }
 

@@ -70,6 +70,8 @@ actor QEMUDomainObject {
     var agent: QEMUGuestAgent?
     /// Those waiting for QEMU's SHUTDOWN or RESET (an agent shutdown in progress).
     var agentEventWaiters: [(String, CheckedContinuation<Void, Never>)] = []
+    /// How many SHUTDOWN and RESET events QEMU has reported (an agent shutdown waits for the next one).
+    var qemuEventCounts: [String: Int] = [:]
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
 
