@@ -435,6 +435,8 @@ struct QEMUDaemonSecurityTests {
         try QEMUDaemonSupport.requireKVM()
         let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
         defer { daemon.cleanup() }
+        let watcher = try VirshEventWatcher(uri: daemon.uri, dir: daemon.dir)
+        defer { watcher.stop() }
         let missing = daemon.dir + "/missing.img"
         let cases = [
             // libvirtd rejects an unknown machine at define ("No PCI buses available"); we define it and QEMU's
@@ -489,5 +491,10 @@ struct QEMUDaemonSecurityTests {
         }
         #expect(access(missing, F_OK) != 0)
         #expect(QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty })
+        // A start that fails raises no lifecycle event (libvirtd 9.0 neither).
+        try watcher.sync()
+        for c in cases {
+            #expect(watcher.lifecycle(c.name) == ["Defined Added"], "\(c.name): \(watcher.all(c.name))")
+        }
     }
 }
