@@ -12,6 +12,8 @@ sockets), then measures on the unix socket:
     mapped code, and how much of it a page fault maps depends on how the executable's pages sit in the page
     cache (a file just written by the linker sits differently than one read from disk), so the cached pages
     of both daemons' executables are dropped (posix_fadvise DONTNEED) before each start, as after a reboot.
+The daemons (and the floor server) run side by side and every measurement alternates between them, so a
+change of the machine's load weighs on all alike; figures are medians over the rounds.
 Prints both sides and the ratios (virtd / libvirtd). Usage: rpc_bench.py PATH/TO/virtd [rounds]
 """
 import os, signal, subprocess, sys, tempfile, time, shutil, statistics
@@ -59,23 +61,19 @@ XML = """<domain type='test'><name>bench{i}</name><uuid>{u}</uuid><memory unit='
 def uuid(i):
     return "b0000000-0000-0000-0000-%012d" % i
 
-def round_trip(call):
+def round_trip(call, n=N_RT):
     for _ in range(200):
         call()
     t = time.perf_counter()
-    for _ in range(N_RT):
+    for _ in range(n):
         call()
-    return (time.perf_counter() - t) / N_RT * 1e6
-
-LISTS = []
+    return (time.perf_counter() - t) / n * 1e6
 
 def domain_loop(conn):
     t = time.perf_counter()
     doms = [conn.defineXML(XML.format(i=i, u=uuid(i))) for i in range(N_DOM)]
-    t1 = time.perf_counter()
     all_ = conn.listAllDomains()
     names = conn.listDefinedDomains()
-    LISTS.append((time.perf_counter() - t1) * 1e3)
     for d in doms:
         d.XMLDesc(0)
     for i in range(N_DOM):
@@ -86,64 +84,79 @@ def domain_loop(conn):
     assert len(all_) >= N_DOM and len(names) >= N_DOM
     return el
 
-def measure(daemon):
-    conn = libvirt.open(daemon.uri)
-    time.sleep(0.3)
-    idle = rss_kib(daemon.pid)
-    rts = [round_trip(conn.getHostname) for _ in range(ROUNDS)]
-    libs = [round_trip(conn.getLibVersion) for _ in range(ROUNDS)]
-    LISTS.clear()
-    loops = [domain_loop(conn) for _ in range(ROUNDS)]
-    lists = statistics.median(LISTS)
-    doms = [conn.defineXML(XML.format(i=i, u=uuid(i))) for i in range(N_DOM)]
-    time.sleep(0.2)
-    full = rss_kib(daemon.pid)
-    for d in doms:
-        d.undefine()
-    conn.close()
-    return {"rt": statistics.median(rts), "lib": statistics.median(libs), "loop": statistics.median(loops),
-            "lists": lists, "idle": idle, "full": full}
+def lists(conn):
+    """listAllDomains + listDefinedDomains, milliseconds."""
+    t = time.perf_counter()
+    all_ = conn.listAllDomains()
+    names = conn.listDefinedDomains()
+    assert len(all_) >= N_DOM and len(names) >= N_DOM
+    return (time.perf_counter() - t) * 1e3
 
-def floor():
-    """getHostname and getLibVersion against rpc_floor.c, or None without a C compiler."""
-    cc = shutil.which("cc")
-    if cc is None:
-        return None
-    d = tempfile.mkdtemp(prefix="bench-floor-")
-    try:
-        exe = d + "/rpc_floor"
-        subprocess.run([cc, "-O2", "-o", exe, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc_floor.c")],
-                       check=True)
-        p = subprocess.Popen([exe, d + "/sock"])
-        try:
-            bench_daemons.wait_for(d + "/sock")
-            conn = libvirt.open(f"test+unix:///default?socket={d}/sock")
-            r = {"rt": statistics.median(round_trip(conn.getHostname) for _ in range(ROUNDS)),
-                 "lib": statistics.median(round_trip(conn.getLibVersion) for _ in range(ROUNDS))}
-            conn.close()
-            return r
-        finally:
-            p.kill()
-            p.wait()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+class Floor:
+    """rpc_floor.c, built with cc: answers every call at once (the client's own cost)."""
+    name = "floor"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="bench-floor-")
+        exe = self.dir + "/rpc_floor"
+        subprocess.run(["cc", "-O2", "-o", exe,
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc_floor.c")], check=True)
+        self.proc = subprocess.Popen([exe, self.dir + "/sock"])
+        bench_daemons.wait_for(self.dir + "/sock")
+        self.uri = f"test+unix:///default?socket={self.dir}/sock"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 def main():
-    results = {}
-    for cls in (Virtd, Libvirtd):
-        d = cls()
-        try:
-            results[d.name] = measure(d)
-        finally:
-            d.stop()
-    fl = floor()
-    a, b = results["virtd"], results["libvirtd"]
+    # The targets run side by side and every measurement alternates between them, so that a change of the
+    # machine's load during the run weighs on both daemons (and the floor) alike.
+    targets = []
+    try:
+        for cls in (Virtd, Libvirtd):
+            targets.append(cls())
+        if shutil.which("cc"):
+            targets.append(Floor())
+        conns = {t.name: libvirt.open(t.uri) for t in targets}
+        daemons = [t for t in targets if t.name != "floor"]
+        time.sleep(0.3)
+        res = {t.name: {"rt": [], "lib": [], "loop": [], "lists": []} for t in targets}
+        for d in daemons:
+            res[d.name]["idle"] = rss_kib(d.pid)
+        for _ in range(ROUNDS):
+            for t in targets:
+                res[t.name]["rt"].append(round_trip(conns[t.name].getHostname))
+                res[t.name]["lib"].append(round_trip(conns[t.name].getLibVersion))
+        for _ in range(ROUNDS):
+            for d in daemons:
+                res[d.name]["loop"].append(domain_loop(conns[d.name]))
+        doms = {d.name: [conns[d.name].defineXML(XML.format(i=i, u=uuid(i))) for i in range(N_DOM)] for d in daemons}
+        time.sleep(0.2)
+        for d in daemons:
+            res[d.name]["full"] = rss_kib(d.pid)
+        for _ in range(4 * ROUNDS):
+            for d in daemons:
+                res[d.name]["lists"].append(lists(conns[d.name]))
+        for d in daemons:
+            for dom in doms[d.name]:
+                dom.undefine()
+        for c in conns.values():
+            c.close()
+    finally:
+        for t in targets:
+            t.stop()
+    med = {n: {k: (statistics.median(v) if isinstance(v, list) and v else v) for k, v in r.items()}
+           for n, r in res.items()}
+    a, b = med["virtd"], med["libvirtd"]
+    fl = med.get("floor")
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"{'':40}{'virtd':>10}{'libvirtd':>10}{'ratio':>8}")
     rows = [("round trip getHostname (us)", "rt", "{:.1f}"),
             ("round trip getLibVersion (us)", "lib", "{:.1f}"),
             (f"{N_DOM}-domain loop (ms)", "loop", "{:.0f}"),
-            (f"listAll+listDefined, {N_DOM} doms (ms)", "lists", "{:.1f}"),
+            (f"listAll+listDefined, {N_DOM} doms (ms)", "lists", "{:.2f}"),
             ("RSS idle (MiB)", "idle", None), (f"RSS with {N_DOM} domains (MiB)", "full", None)]
     for label, k, fmt in rows:
         if fmt is None:
@@ -158,8 +171,7 @@ def main():
     if fl:
         print(f"client floor (rpc_floor.c): getHostname {fl['rt']:.1f} us, getLibVersion {fl['lib']:.1f} us")
         for k, label in (("rt", "getHostname"), ("lib", "getLibVersion")):
-            print(f"  {label} above the floor (us): virtd {a[k] - fl[k]:.1f}, libvirtd {b[k] - fl[k]:.1f}, "
-                  f"ratio {(a[k] - fl[k]) / (b[k] - fl[k]):.2f}")
+            print(f"  {label} above the floor (us): virtd {a[k] - fl[k]:.1f}, libvirtd {b[k] - fl[k]:.1f}")
 
 if __name__ == "__main__":
     main()
