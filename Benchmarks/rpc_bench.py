@@ -7,7 +7,7 @@ sockets), then measures on the unix socket:
     getLibVersion, microseconds per call; and the same two calls against rpc_floor (a C server that answers
     every call at once, built with cc if one is installed): the client's own cost, which no daemon can beat;
   - the 1000-domain loop (defineXML, listAllDomains, listDefinedDomains, XMLDesc, lookupByName+XMLDesc,
-    undefine), milliseconds, and within it listAllDomains + listDefinedDomains with 1000 domains defined;
+    undefine), milliseconds; and listAllDomains + listDefinedDomains with 1000 domains defined;
   - daemon RSS idle (one client connected) and with 1000 domains defined. Most of an idle daemon's RSS is
     mapped code, and how much of it a page fault maps depends on how the executable's pages sit in the page
     cache (a file just written by the linker sits differently than one read from disk), so the cached pages
