@@ -173,6 +173,8 @@ actor QEMUDomainObject {
         self.security = security
         labelled = targets
         var live = prepared
+        // The live XML names the emulator that runs, as libvirt's does.
+        if live.devices.emulator == nil { live.devices.emulator = cl.emulator }
         security.addLiveLabel(to: &live)
         do {
             try await launch(def, prepared: live, id: newID, libDir: libDir, cl: cl, args: args,

@@ -80,6 +80,7 @@ struct QEMUDaemonTests {
         let live = try step(["dumpxml", "lc"])
         #expect(live.contains("<domain type='qemu' id='\(id)'>"), "\(live)")
         #expect(live.contains("machine='pc-q35-"), "\(live)")
+        #expect(live.contains("<emulator>/usr/bin/qemu-system-x86_64</emulator>"), "\(live)")
         for alias in ["serial0", "balloon0", "usb", "pcie.0"] {
             #expect(live.contains("<alias name='\(alias)'/>"), "alias \(alias) in \(live)")
         }
