@@ -39,8 +39,12 @@ public struct ProcessLaunchSpec: Sendable {
     }
 
     /// The environment the child gets.
+    /// A variable of ``environment`` replaces the base one of the same name (getenv returns the first match,
+    /// so a duplicate would be ignored).
     public var fullEnvironment: [String] {
-        ["LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"] + environment
+        let names = Set(environment.map { $0.prefix { $0 != "=" } })
+        let base = ["LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"]
+        return base.filter { !names.contains($0.prefix { $0 != "=" }) } + environment
     }
 }
 

@@ -75,6 +75,11 @@ struct QEMUDaemonTests {
         #expect(state() == "running (booted)")
         let pid = QEMUDaemonSupport.pidFile(daemon.dir, "lc") ?? -1
         #expect(QEMUDaemonSupport.isAlive(pid))
+        // QEMU's HOME is its private directory (set once, not shadowed by another HOME).
+        let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ").map {
+            String(decoding: $0, as: UTF8.self).split(separator: "\0").map(String.init)
+        } ?? []
+        #expect(env.filter { $0.hasPrefix("HOME=") } == ["HOME=\(daemon.dir)/lib/qemu/domain-\(id)-lc"], "\(env)")
 
         // The live XML: the domain id, the machine type QEMU resolved, device aliases as libvirt names them.
         let live = try step(["dumpxml", "lc"])
