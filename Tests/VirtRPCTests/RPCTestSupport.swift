@@ -183,7 +183,9 @@ final class ReferenceLibvirtd: TestDaemon {
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? (process?.pid ?? -1)
     }
 
-    init() throws {
+    /// `privateDomainConfig`: a tmpfs over /etc/libvirt/qemu too, for tests that define domains (libvirtd keeps
+    /// persistent definitions there).
+    init(privateDomainConfig: Bool = false) throws {
         dir = RPCTestSupport.tempDir("libvirtd")
         let conf = """
         unix_sock_dir = "\(dir)"
@@ -197,7 +199,9 @@ final class ReferenceLibvirtd: TestDaemon {
         try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
         // A private mount namespace with its own /run/libvirt and /var/lib/libvirt, so that several reference
         // daemons (parallel suites, other test runs) do not fight over libvirtd's driver pid files and state.
-        let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && exec /usr/bin/tini -s -- "
+        let etc = privateDomainConfig ? "mount -t tmpfs tmpfs /etc/libvirt/qemu && " : ""
+        let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && " + etc
+            + "exec /usr/bin/tini -s -- "
             + "/usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'"
         process = try SpawnedProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", inner],
                                      output: dir + "/stderr.log")
