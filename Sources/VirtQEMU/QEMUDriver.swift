@@ -367,8 +367,16 @@ public final class QEMUDriver: HypervisorDriver {
         let obj = try await state.object(domain)
         let def = await obj.definition
         let cpu = await obj.pid.map { QEMUProcess.cpuTimeNanoseconds(of: $0) } ?? 0
-        return DomainInfo(state: await obj.status.state, maxMemory: def.memory, memory: def.currentMemory,
+        // A running domain's memory is the balloon's current size, as libvirt reads it.
+        let memory = await obj.balloonCurrentKiB() ?? def.currentMemory
+        return DomainInfo(state: await obj.status.state, maxMemory: def.memory, memory: memory,
                           vcpus: UInt16(def.currentVcpus ?? def.vcpus), cpuTime: cpu)
+    }
+
+    /// `virConnectGetAllDomainStats`: see ``QEMUDomainStats`` for the groups and fields.
+    public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
+        -> [DomainStatsRecord] {
+        try await state.allDomainStats(domains: domains, types: types, flags: flags)
     }
 
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
