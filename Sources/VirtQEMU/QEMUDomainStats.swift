@@ -4,16 +4,17 @@ import VirtCore
 import Glibc
 #endif
 
-/// `virConnectGetAllDomainStats` for QEMU domains: the groups state, cpu-total, balloon, vcpu, interface and
-/// block, with the field names and typed-parameter types libvirt 9.0 gives (observed against Debian's
+/// `virConnectGetAllDomainStats` for QEMU domains: the groups state, cpu-total, balloon, vcpu, interface,
+/// block, iothread, dirtyrate and vm (perf and memory give nothing here, as on libvirtd without perf events or
+/// resctrl), with the field names and typed-parameter types libvirt 9.0 gives (observed against Debian's
 /// libvirtd on the same QEMU). Values of a running domain come from /proc (the QEMU process and its vCPU
 /// threads; no per-domain cgroups here, as libvirtd without cgroups) and from QMP (query-balloon,
-/// query-cpus-fast, query-stats, query-blockstats, query-named-block-nodes).
+/// query-cpus-fast, query-stats, query-blockstats, query-named-block-nodes, query-iothreads, query-dirty-rate).
 enum QEMUDomainStats {
-    /// The stats groups this driver answers.
-    static let supported: UInt32 = StatsTypes.state.rawValue | StatsTypes.cpuTotal.rawValue
-        | StatsTypes.balloon.rawValue | StatsTypes.vcpu.rawValue | StatsTypes.interface.rawValue
-        | StatsTypes.block.rawValue
+    /// The stats groups this driver answers: every group libvirt 9.0 knows. perf (no perf events are ever
+    /// enabled here) and memory (no resctrl memory-bandwidth monitoring) give no fields, as libvirtd's
+    /// give none on such a host.
+    static let supported: UInt32 = 0x7FF
 
     /// What a running domain's QEMU tells over QMP for one stats call (each part optional: a command that
     /// fails leaves its fields out, as libvirt does).
@@ -26,6 +27,10 @@ enum QEMUDomainStats {
         var blockStats: [String: JSONValue] = [:]
         var blockNodes: [String: JSONValue] = [:]
         var balloonLastUpdate: UInt64?
+        /// query-stats for the VM (provider kvm): (name.suffix, value).
+        var kvmVMStats: [(String, JSONValue)] = []
+        var dirtyRate: JSONValue?
+        var iothreads: [JSONValue]?
     }
 
     // MARK: /proc
@@ -113,7 +118,19 @@ enum QEMUDomainStats {
                     if let p = c["qom-path"]?.stringValue { pathToIndex[p] = Int(idx) }
                 }
             }
-            live.kvmVcpuStats = await kvmVcpuStats(mon, pathToIndex: pathToIndex)
+            for (path, list) in await kvmStats(mon, target: "vcpu") {
+                if let idx = pathToIndex[path] { live.kvmVcpuStats[idx] = list }
+            }
+        }
+        if wanted & StatsTypes.vm.rawValue != 0 {
+            let vm = await kvmStats(mon, target: "vm")
+            live.kvmVMStats = vm.first?.1 ?? []
+        }
+        if wanted & StatsTypes.dirtyRate.rawValue != 0 {
+            live.dirtyRate = try? await mon.execute("query-dirty-rate")
+        }
+        if wanted & StatsTypes.iothread.rawValue != 0 {
+            live.iothreads = (try? await mon.execute("query-iothreads"))?.arrayValue
         }
         if wanted & StatsTypes.block.rawValue != 0 {
             if let bs = try? await mon.execute("query-blockstats"), let arr = bs.arrayValue {
@@ -129,15 +146,16 @@ enum QEMUDomainStats {
         return live
     }
 
-    /// query-stats for the vCPUs (provider kvm), named as libvirt does: NAME.sum (cumulative), NAME.cur
-    /// (instant), NAME.max (peak); histograms are left out.
-    static func kvmVcpuStats(_ mon: QMPMonitor, pathToIndex: [String: Int]) async -> [Int: [(String, JSONValue)]] {
+    /// query-stats for a target ("vcpu" or "vm", provider kvm) per qom-path (empty for the VM), named as
+    /// libvirt does: NAME.sum (cumulative), NAME.cur (instant), NAME.max (peak); histograms are left out.
+    static func kvmStats(_ mon: QMPMonitor, target: String) async -> [(String, [(String, JSONValue)])] {
         guard let schemas = try? await mon.execute("query-stats-schemas"), let sarr = schemas.arrayValue,
               let stats = try? await mon.execute("query-stats",
-                                                 arguments: ["target": "vcpu", "providers": [["provider": "kvm"]]]),
-              let arr = stats.arrayValue else { return [:] }
+                                                 arguments: ["target": .string(target), "providers": [["provider": "kvm"]]]),
+              let arr = stats.arrayValue else { return [] }
         var kinds: [String: String] = [:]
         for p in sarr where p["provider"]?.stringValue == "kvm" {
+            if let t = p["target"]?.stringValue, t != target { continue }
             for s in p["stats"]?.arrayValue ?? [] {
                 guard let n = s["name"]?.stringValue, let t = s["type"]?.stringValue else { continue }
                 switch t {
@@ -148,15 +166,15 @@ enum QEMUDomainStats {
                 }
             }
         }
-        var out: [Int: [(String, JSONValue)]] = [:]
+        var out: [(String, [(String, JSONValue)])] = []
         for e in arr {
-            guard let path = e["qom-path"]?.stringValue, let idx = pathToIndex[path] else { continue }
+            let path = e["qom-path"]?.stringValue ?? ""
             var list: [(String, JSONValue)] = []
             for s in e["stats"]?.arrayValue ?? [] {
                 guard let n = s["name"]?.stringValue, let k = kinds[n], let v = s["value"] else { continue }
                 list.append((n + "." + k, v))
             }
-            out[idx] = list
+            out.append((path, list))
         }
         return out
     }
@@ -185,6 +203,11 @@ enum QEMUDomainStats {
         if wanted & StatsTypes.vcpu.rawValue != 0 { vcpu(&p, def: def, live: live) }
         if wanted & StatsTypes.interface.rawValue != 0, live != nil { interfaces(&p, def: def) }
         if wanted & StatsTypes.block.rawValue != 0 { block(&p, def: def, live: live) }
+        if let live {
+            if wanted & StatsTypes.iothread.rawValue != 0 { iothreads(&p, live.iothreads ?? []) }
+            if wanted & StatsTypes.dirtyRate.rawValue != 0, let d = live.dirtyRate { dirtyRate(&p, d) }
+            if wanted & StatsTypes.vm.rawValue != 0 { kvm(&p, prefix: "vm", live.kvmVMStats) }
+        }
         return p
     }
 
@@ -228,13 +251,41 @@ enum QEMUDomainStats {
             p.append(TypedParam("vcpu.\(i).time", .ullong((st?.user ?? 0) + (st?.system ?? 0))))
             p.append(TypedParam("vcpu.\(i).wait", .ullong(tid.map { waitSum(live.pid, $0) } ?? 0)))
             p.append(TypedParam("vcpu.\(i).delay", .ullong(tid.map { runDelay(live.pid, $0) } ?? 0)))
-            for (n, v) in live.kvmVcpuStats[i] ?? [] {
-                switch v {
-                case .bool(let b): p.append(TypedParam("vcpu.\(i).\(n)", .boolean(b)))
-                case .int(let x): p.append(TypedParam("vcpu.\(i).\(n)", .ullong(UInt64(bitPattern: x))))
-                default: break
-                }
+            kvm(&p, prefix: "vcpu.\(i)", live.kvmVcpuStats[i] ?? [])
+        }
+    }
+
+    private static func kvm(_ p: inout [TypedParam], prefix: String, _ list: [(String, JSONValue)]) {
+        for (n, v) in list {
+            switch v {
+            case .bool(let b): p.append(TypedParam("\(prefix).\(n)", .boolean(b)))
+            case .int(let x): p.append(TypedParam("\(prefix).\(n)", .ullong(UInt64(bitPattern: x))))
+            default: break
             }
+        }
+    }
+
+    private static func iothreads(_ p: inout [TypedParam], _ list: [JSONValue]) {
+        guard !list.isEmpty else { return }
+        p.append(TypedParam("iothread.count", .uint(UInt32(list.count))))
+        for t in list {
+            guard let id = t["id"]?.stringValue, let n = UInt32(id.drop { !$0.isNumber }) else { continue }
+            func u(_ k: String) -> Int64 { max(t[k]?.intValue ?? 0, 0) }
+            p.append(TypedParam("iothread.\(n).poll-max-ns", .ullong(UInt64(u("poll-max-ns")))))
+            p.append(TypedParam("iothread.\(n).poll-grow", .uint(UInt32(truncatingIfNeeded: u("poll-grow")))))
+            p.append(TypedParam("iothread.\(n).poll-shrink", .uint(UInt32(truncatingIfNeeded: u("poll-shrink")))))
+        }
+    }
+
+    /// query-dirty-rate: status unstarted 0, measuring 1, measured 2 (libvirt's virDomainDirtyRateStatus).
+    private static func dirtyRate(_ p: inout [TypedParam], _ d: JSONValue) {
+        let status: Int32 = switch d["status"]?.stringValue { case "measuring": 1; case "measured": 2; default: 0 }
+        p.append(TypedParam("dirtyrate.calc_status", .int(status)))
+        p.append(TypedParam("dirtyrate.calc_start_time", .llong(d["start-time"]?.intValue ?? 0)))
+        p.append(TypedParam("dirtyrate.calc_period", .int(Int32(truncatingIfNeeded: d["calc-time"]?.intValue ?? 0))))
+        if let mode = d["mode"]?.stringValue { p.append(TypedParam("dirtyrate.calc_mode", .string(mode))) }
+        if status == 2, let r = d["dirty-rate"]?.intValue {
+            p.append(TypedParam("dirtyrate.megabytes_per_second", .llong(r)))
         }
     }
 
@@ -328,7 +379,7 @@ extension QEMUDriverState {
             wanted = QEMUDomainStats.supported
         } else if flags.contains(.enforceStats), wanted & ~QEMUDomainStats.supported != 0 {
             throw VirtError(.argumentUnsupported, domain: .qemu,
-                            "argument unsupported: Stats types bits 0x\(String(wanted & ~QEMUDomainStats.supported, radix: 16)) are not supported by this daemon")
+                            "argument unsupported: Stats types bits 0x\(String(wanted & ~QEMUDomainStats.supported, radix: 16)) are not supported by this daemon or QEMU")
         }
         wanted &= QEMUDomainStats.supported
         var objs: [QEMUDomainObject] = []
