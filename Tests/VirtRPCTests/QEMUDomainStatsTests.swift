@@ -165,6 +165,19 @@ struct QEMUDomainStatsTests {
         #expect(info.stdout.contains("CPU time:"))
         #expect(info.stdout.contains("Used memory:    131072 KiB"))
 
+        // Paused: the same fields as libvirtd's, the paused filter, a named domain.
+        #expect(try ours.virsh("suspend strun").status == 0)
+        #expect(try virsh(ref.uri, "suspend strun").status == 0)
+        let refPaused = try await Self.fieldTypes(ref.uri)
+        let ourPaused = try await Self.fieldTypes(ours.uri)
+        #expect(refPaused["strun"] == ourPaused["strun"],
+                "paused: \(Set(refPaused["strun"]?.keys.map { $0 } ?? []).symmetricDifference(ourPaused["strun"]?.keys.map { $0 } ?? []))")
+        let paused = try ours.virsh("domstats --list-paused --state")
+        #expect(Self.virshFields(paused.stdout).keys.sorted() == ["strun"])
+        #expect(paused.stdout.contains("state.state=3\n  state.reason=1"))
+        let named = try ours.virsh("domstats --state stoff")
+        #expect(Self.virshFields(named.stdout).keys.sorted() == ["stoff"])
+
         _ = try? ours.virsh("destroy strun")
         _ = try? virsh(ref.uri, "destroy strun")
     }
