@@ -27,6 +27,8 @@ enum QEMUDomainStats {
         var blockStats: [String: JSONValue] = [:]
         var blockNodes: [String: JSONValue] = [:]
         var balloonLastUpdate: UInt64?
+        /// The guest's balloon statistics (libvirt's names, values as libvirt reports them).
+        var balloonGuestStats: [(String, UInt64)] = []
         /// query-stats for the VM (provider kvm): (name.suffix, value).
         var kvmVMStats: [(String, JSONValue)] = []
         var dirtyRate: JSONValue?
@@ -108,6 +110,17 @@ enum QEMUDomainStats {
                                                                   "property": "guest-stats"]),
            let lu = g["last-update"]?.intValue {
             live.balloonLastUpdate = UInt64(max(lu, 0))
+            // A value of -1 means the guest does not report it; memory sizes are bytes, reported in KiB.
+            let names: [(String, String, UInt64)] = [
+                ("stat-swap-in", "swap_in", 1024), ("stat-swap-out", "swap_out", 1024),
+                ("stat-major-faults", "major_fault", 1), ("stat-minor-faults", "minor_fault", 1),
+                ("stat-free-memory", "unused", 1024), ("stat-total-memory", "available", 1024),
+                ("stat-available-memory", "usable", 1024), ("stat-disk-caches", "disk_caches", 1024),
+                ("stat-htlb-pgalloc", "hugetlb_pgalloc", 1), ("stat-htlb-pgfail", "hugetlb_pgfail", 1),
+            ]
+            for (key, name, div) in names {
+                if let v = g["stats"]?[key]?.intValue, v >= 0 { live.balloonGuestStats.append((name, UInt64(v) / div)) }
+            }
         }
         if wanted & (StatsTypes.vcpu.rawValue | StatsTypes.cpuTotal.rawValue) != 0 {
             var pathToIndex: [String: Int] = [:]
@@ -194,6 +207,7 @@ enum QEMUDomainStats {
             p.append(TypedParam("balloon.current", .ullong(current)))
             p.append(TypedParam("balloon.maximum", .ullong(def.memory)))
             if let live {
+                for (n, v) in live.balloonGuestStats { p.append(TypedParam("balloon.\(n)", .ullong(v))) }
                 if let lu = live.balloonLastUpdate { p.append(TypedParam("balloon.last-update", .ullong(lu))) }
                 if let st = procStat("/proc/\(live.pid)/stat") {
                     p.append(TypedParam("balloon.rss", .ullong(st.rss * UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 1)) / 1024)))
