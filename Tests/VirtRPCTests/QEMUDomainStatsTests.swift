@@ -103,6 +103,12 @@ struct QEMUDomainStatsTests {
         let ourOut = try ours.virsh(args)
         #expect(refOut.status == 0 && ourOut.status == 0, "\(refOut.stderr) \(ourOut.stderr)")
         #expect(Self.virshFields(ourOut.stdout) == Self.virshFields(refOut.stdout))
+        // --backing and --nowait are accepted; with a raw image (no backing chain) the fields are the same.
+        let backingArgs = "domstats --raw --block --backing --nowait"
+        let refBacking = try virsh(ref.uri, backingArgs)
+        let ourBacking = try ours.virsh(backingArgs)
+        #expect(refBacking.status == 0 && ourBacking.status == 0, "\(refBacking.stderr) \(ourBacking.stderr)")
+        #expect(Self.virshFields(ourBacking.stdout) == Self.virshFields(refBacking.stdout))
         #expect(ourOut.stdout.contains("block.0.path=\(ours.dir)/strun.img"))
         #expect(ourOut.stdout.contains("block.0.path=\(ours.dir)/stoff.img"))
 
