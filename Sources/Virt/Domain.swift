@@ -58,6 +58,11 @@ public struct Domain: Sendable, Hashable {
     public func openConsole(device: String? = nil, flags: UInt32 = 0) async throws -> any ByteStream {
         try await driver.openConsole(ref, device: device, flags: flags)
     }
+    /// Sends `command` to the domain's QEMU monitor (`virDomainQemuMonitorCommand`): a QMP JSON command, or a
+    /// human monitor command when `hmp` is set. Returns QEMU's reply (QMP) or its text output (HMP).
+    public func qemuMonitorCommand(_ command: String, hmp: Bool = false) async throws -> String {
+        try await driver.qemuMonitorCommand(ref, command: command, flags: hmp ? 1 : 0)
+    }
     /// Pauses the domain.
     public func suspend() async throws { try await driver.suspend(ref) }
     /// Resumes a paused domain.

@@ -651,9 +651,14 @@ actor QEMUDomainObject {
         try await m.execute("system_reset")
     }
 
-    func monitorCommand(_ json: String) async throws(VirtError) -> String {
+    func monitorCommand(_ command: String, hmp: Bool = false) async throws(VirtError) -> String {
         let m = try requireMonitor()
-        return try await m.executeRaw(json)
+        if hmp {
+            let out = try await m.execute("human-monitor-command",
+                                          arguments: .object(["command-line": .string(command)]))
+            return out.stringValue ?? ""
+        }
+        return try await m.executeRaw(command)
     }
 
     /// Returns once the domain is shut off.

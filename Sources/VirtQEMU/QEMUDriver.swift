@@ -418,10 +418,14 @@ public final class QEMUDriver: HypervisorDriver {
     }
 
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
-        guard flags == 0 else {
-            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: HMP passthrough is not supported")
+        // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP (1): a human monitor command, run through QMP's
+        // human-monitor-command; its text output is the result, as libvirt returns it.
+        guard flags & ~1 == 0 else {
+            throw VirtError.invalidArg(
+                "unsupported flags (0x\(String(flags & ~1, radix: 16))) in function qemuDomainQemuMonitorCommand",
+                domain: .qemu)
         }
-        return try await state.object(domain).monitorCommand(command)
+        return try await state.object(domain).monitorCommand(command, hmp: flags & 1 != 0)
     }
 
     /// The pid of a running domain's QEMU (for tests and the daemon).

@@ -38,6 +38,8 @@ public actor QMPMonitor {
     private let fd: Int32
     private let eventContinuation: AsyncStream<QMPEvent>.Continuation
     private var nextID: UInt64 = 1
+    /// Ids of passthrough commands, whose whole reply text is returned.
+    private var rawIDs: Set<String> = []
     private var pending: [String: (command: String, continuation: CheckedContinuation<JSONValue, any Error>,
                                    timer: Task<Void, Never>)] = [:]
     private var greeting: JSONValue?
@@ -148,11 +150,17 @@ public actor QMPMonitor {
     @discardableResult
     public func execute(_ command: String, arguments: JSONValue? = nil, timeout: Duration = defaultTimeout)
         async throws(VirtError) -> JSONValue {
-        if let closedError { throw closedError }
         let id = "libvirt-\(nextID)"
-        nextID += 1
         var msg: [String: JSONValue] = ["execute": .string(command), "id": .string(id)]
         if let arguments { msg["arguments"] = arguments }
+        return try await send(command, id: id, message: msg, timeout: timeout)
+    }
+
+    /// Writes `message` (carrying `id`) and waits for the reply with that id.
+    private func send(_ command: String, id: String, message msg: [String: JSONValue], timeout: Duration)
+        async throws(VirtError) -> JSONValue {
+        if let closedError { throw closedError }
+        nextID += 1
         let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
         do {
             return try await withCheckedThrowingContinuation { c in
@@ -180,7 +188,9 @@ public actor QMPMonitor {
         }
     }
 
-    /// Sends a raw QMP JSON text (monitor passthrough) and returns the raw reply text, id removed.
+    /// Sends a raw QMP JSON text (monitor passthrough, as libvirt's virDomainQemuMonitorCommand) with an id
+    /// added, and returns QEMU's whole reply as compact JSON in QEMU's member order, id included; a QMP error
+    /// reply is returned as text too, not thrown (as libvirt does).
     public func executeRaw(_ json: String, timeout: Duration = defaultTimeout) async throws(VirtError) -> String {
         let parsed: JSONValue
         do {
@@ -188,11 +198,37 @@ public actor QMPMonitor {
         } catch {
             throw VirtError.internalError("cannot parse json \(json): \(error)", domain: .qemu)
         }
-        guard let cmd = parsed["execute"]?.stringValue else {
+        guard case .object(var msg) = parsed, let cmd = msg["execute"]?.stringValue else {
             throw VirtError.internalError("cannot parse json \(json): missing 'execute'", domain: .qemu)
         }
-        let ret = try await execute(cmd, arguments: parsed["arguments"], timeout: timeout)
-        return JSONValue.object(["return": ret]).jsonString
+        let id = "libvirt-\(nextID)"
+        msg["id"] = .string(id)
+        rawIDs.insert(id)
+        defer { rawIDs.remove(id) }
+        let reply = try await send(cmd, id: id, message: msg, timeout: timeout)
+        return reply.stringValue ?? reply.jsonString
+    }
+
+    /// JSON text without the whitespace outside strings (member order kept).
+    static func compactJSON(_ line: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(line.count)
+        var inString = false
+        var escaped = false
+        for b in line {
+            if inString {
+                out.append(b)
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"): continue
+            case UInt8(ascii: "\""): inString = true
+            default: break
+            }
+            out.append(b)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private func expire(_ id: String, after timeout: Duration) {
@@ -220,7 +256,9 @@ public actor QMPMonitor {
         }
         guard let id = msg["id"]?.stringValue, let p = pending.removeValue(forKey: id) else { return }
         p.timer.cancel()
-        if let err = msg["error"] {
+        if rawIDs.contains(id) {
+            p.continuation.resume(returning: .string(Self.compactJSON(line)))
+        } else if let err = msg["error"] {
             let desc = err["desc"]?.stringValue ?? "unknown error"
             p.continuation.resume(throwing: VirtError.internalError(
                 "unable to execute QEMU command '\(p.command)': \(desc)", domain: .qemu))

@@ -503,7 +503,11 @@ extension RemoteDispatcher {
                 try await openConsole(h, &r, session)
                 return RPCPacket.encode(h.reply(status: .ok))
             }
-            try await dispatch(h.procedure, &r, &w, session: session)
+            if h.program == RPCProgram.qemu {
+                try await dispatchQEMU(h.procedure, &r, &w, session: session)
+            } else {
+                try await dispatch(h.procedure, &r, &w, session: session)
+            }
             let len = w.buffer.writerIndex
             w.buffer.setInteger(UInt32(truncatingIfNeeded: len), at: 0, endianness: .big)
             if len - 4 > RPCLimits.messageMax {
@@ -517,6 +521,31 @@ extension RemoteDispatcher {
         } catch {
             return Self.errorPacket(h, VirtError.internalError("\(error)", domain: .rpc))
         }
+    }
+
+    /// The QEMU program (`qemu_protocol.x`, 0x20008087): procedure 1 is QEMU_PROC_DOMAIN_MONITOR_COMMAND
+    /// (domain, command, flags → result), the only one served; the others answer libvirt's unknown procedure.
+    private func dispatchQEMU(_ procNumber: Int32, _ r: inout XDRReader, _ w: inout XDRWriter,
+                              session: ClientSession) async throws {
+        guard procNumber == 1 else {
+            throw VirtError(.noSupport, domain: .rpc,
+                            "this function is not supported by the connection driver: unknown procedure: \(procNumber)",
+                            str1: "unknown procedure: \(procNumber)")
+        }
+        guard let driver = session.driver else {
+            throw VirtError(.internalError, domain: .rpc, "internal error: connection not open",
+                            str1: "connection not open")
+        }
+        if session.readOnly || session.state.withLock({ $0.readOnlyOpen }) {
+            throw VirtError(.operationDenied, domain: .domain,
+                            "operation forbidden: read only access prevents virDomainQemuMonitorCommand",
+                            str1: "virDomainQemuMonitorCommand")
+        }
+        let d = try r.domain()
+        let command = try r.string()
+        let flags = try r.uint()
+        let result = try await job(d) { try await driver.qemuMonitorCommand(d, command: command, flags: flags) }
+        w.string(result)
     }
 
     static func errorPacket(_ h: RPCHeader, _ e: VirtError) -> ByteBuffer {

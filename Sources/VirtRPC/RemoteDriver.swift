@@ -290,6 +290,16 @@ public final class RemoteDriver: HypervisorDriver {
             w.uint(flags)
         }
     }
+    /// QEMU_PROC_DOMAIN_MONITOR_COMMAND of the QEMU program (what `virsh qemu-monitor-command` sends).
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
+        await awaitRegistration()
+        var r = try await client.call(program: RPCProgram.qemu, 1) { w in
+            w.domain(domain)
+            w.string(command)
+            w.uint(flags)
+        }
+        return try r.string()
+    }
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
         var r = try await domCall(.domainGetXMLDesc, domain, flags: flags.rawValue)
         return try r.string()

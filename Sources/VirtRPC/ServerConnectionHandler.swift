@@ -98,7 +98,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         guard let session else { return }
-        if h.program != RPCProgram.remote || h.version != RPCProgram.version {
+        if (h.program != RPCProgram.remote && h.program != RPCProgram.qemu) || h.version != RPCProgram.version {
             let msg = "Cannot find program \(h.program) version \(h.version)"
             sendError(context, h, VirtError(.rpc, domain: .rpc, "RPC error : \(msg)", str1: msg))
             return

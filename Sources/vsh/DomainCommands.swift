@@ -5,6 +5,7 @@ enum DomainCommands {
     static let all: [CommandDefinition] = [
         autostart, create, define, destroy, domid, domname, domuuid, dumpxml, managedsave, managedsaveRemove,
         reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
+        qemuMonitorCommand,
     ]
 
     // MARK: Ids and names
