@@ -213,6 +213,8 @@ enum VshCases {
         .line("ttyconsole-missing-arg", "ttyconsole"),
         .line("help-ttyconsole", "help ttyconsole"),
         .line("help-domcapabilities", "help domcapabilities"),
+        .line("help-qemu-monitor-command", "help qemu-monitor-command"),
+        .line("qemu-monitor-command-test-driver", "qemu-monitor-command test query-status; qemu-monitor-command test --hmp --pretty x"),
         VshCase(name: "uri-from-environment", args: ["uri"], environment: ["LIBVIRT_DEFAULT_URI": "test:///default"]),
         VshCase(name: "uri-from-virsh-environment", args: ["uri"],
                 environment: ["VIRSH_DEFAULT_CONNECT_URI": "test:///default"]),
