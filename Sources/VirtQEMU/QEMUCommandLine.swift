@@ -205,7 +205,7 @@ public struct QEMUCommandLine: Sendable {
             s += ",migratable=" + (cpu.migratable == false ? "off" : "on")
         case .maximum: s = "max"
         case .hostModel:
-            throw VirtError.configUnsupported("CPU mode 'host-model' is not supported yet", domain: .qemu)
+            s = try hostModelCPU()
         }
         for f in cpu.features {
             switch f.policy {
@@ -214,6 +214,25 @@ public struct QEMUCommandLine: Sendable {
             case .optional: break
             }
         }
+        return s
+    }
+
+    /// `host-model` as libvirt 9.0 runs it: the host CPU as the named model plus features that
+    /// domcapabilities reports for the domain's accelerator, in QEMU's feature names, required ones `=on` then
+    /// disabled ones `=off`. Features libvirt's CPU map marks non-migratable (`invtsc`) are left out, as libvirt
+    /// leaves them out of a migratable host-model CPU.
+    func hostModelCPU() throws(VirtError) -> String {
+        guard let caps = capabilities, let host = caps.accelerator(accelerator)?.hostCPU,
+              let d = CPUModelDecoder.decode(host: host.features, hostVendor: host.vendor, models: caps.cpuModels,
+                                             exact: false) else {
+            throw VirtError.configUnsupported(
+                "CPU mode 'host-model' for \(definition.os.arch ?? "x86_64") \(definition.type) domain on "
+                    + "\(definition.os.arch ?? "x86_64") host is not supported by hypervisor", domain: .qemu)
+        }
+        let nonMigratable: Set<String> = ["invtsc"]
+        var s = d.model
+        for f in d.require where !nonMigratable.contains(f) { s += ",\(f)=on" }
+        for f in d.disable { s += ",\(f)=off" }
         return s
     }
 
