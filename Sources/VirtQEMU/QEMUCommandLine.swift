@@ -53,6 +53,18 @@ public struct QEMUCommandLine: Sendable {
         return def
     }
 
+    /// The definition completed as libvirt's QEMU driver completes it when it parses a definition (define,
+    /// create): the machine type resolved to its canonical name, implicit devices
+    /// and controllers, default models and PCI addresses. Aliases are left to the start.
+    public static func completedAtDefine(_ definition: DomainDefinition, capabilities: QEMUCapabilities) throws(VirtError)
+        -> DomainDefinition {
+        var def = definition
+        QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
+        QEMUPCIAddresses.assign(&def)
+        QEMUDomainDefaults.applyParseTime(to: &def, capabilities: capabilities)
+        return def
+    }
+
     /// The machine type QEMU gets: aliases resolved through the capabilities (`q35` → `pc-q35-7.2`).
     public var machineType: String {
         let m = definition.os.machine ?? capabilities?.defaultMachine ?? "pc"

@@ -29,30 +29,31 @@ enum QEMUDomainDefaults {
         }
         var devs = def.devices
 
-        // USB: a default controller unless one is given; given ones without a model get the default model.
+        // The machine's default controllers (USB, on q35 the SATA controller, the PCI root), in libvirt's order:
+        // its QEMU driver adds them before its generic parser adds the controllers disks and channels need,
+        // which end the list (no address, no model).
+        let implicitTypes: Set<ControllerType> = [.scsi, .fdc, .ide, .sata, .virtioSerial, .ccid]
+        var tail: [Controller] = []
+        while let last = devs.controllers.last, implicitTypes.contains(last.type), last.info.address == nil,
+              last.model == nil {
+            tail.insert(devs.controllers.removeLast(), at: 0)
+        }
         if !devs.controllers.contains(where: { $0.type == .usb }) {
-            // libvirt adds it before the controllers its generic parser adds for disks and channels, which
-            // end the list (no address, no model).
-            var at = devs.controllers.count
-            let implicitTypes: Set<ControllerType> = [.scsi, .fdc, .ide, .sata, .virtioSerial, .ccid]
-            while at > 0, implicitTypes.contains(devs.controllers[at - 1].type),
-                  devs.controllers[at - 1].info.address == nil, devs.controllers[at - 1].model == nil {
-                at -= 1
+            devs.controllers.append(Controller(type: .usb, index: 0))
+        }
+        if q35 && !devs.controllers.contains(where: { $0.type == .sata && $0.index == 0 }) {
+            if let i = tail.firstIndex(where: { $0.type == .sata && $0.index == 0 }) {
+                devs.controllers.append(tail.remove(at: i))
+            } else {
+                devs.controllers.append(Controller(type: .sata, index: 0))
             }
-            devs.controllers.insert(Controller(type: .usb, index: 0), at: at)
         }
         if !devs.controllers.contains(where: { $0.type == .pci && $0.index == 0 }) {
             insert(Controller(type: .pci, index: 0, model: q35 ? .pcieRoot : .pciRoot), into: &devs)
         }
+        devs.controllers += tail
         for i in devs.controllers.indices where devs.controllers[i].type == .usb && devs.controllers[i].model == nil {
             devs.controllers[i].model = q35 ? .qemuXHCI : .piix3UHCI
-        }
-        if q35 {
-            if !devs.controllers.contains(where: { $0.type == .sata && $0.index == 0 }) {
-                insert(Controller(type: .sata, index: 0), into: &devs)
-            }
-        } else if !devs.controllers.contains(where: { $0.type == .ide && $0.index == 0 }) {
-            insert(Controller(type: .ide, index: 0), into: &devs)
         }
         for i in devs.controllers.indices where devs.controllers[i].type == .scsi && devs.controllers[i].model == nil {
             devs.controllers[i].model = .lsilogic
@@ -70,6 +71,50 @@ enum QEMUDomainDefaults {
             }
         }
         if devs.memballoon == nil { devs.memballoon = MemBalloon(model: .virtio) }
+        def.devices = devs
+    }
+
+    /// The defaults libvirt's parser and QEMU post-parse add that do not change the command line, applied when
+    /// a definition is parsed (define, create): the default CPU model, the implicit PS/2 mouse and keyboard of
+    /// x86 machines, the `<audio>` backend, ISA serial targets, and the model names of PCI controllers.
+    static func applyParseTime(to def: inout DomainDefinition, capabilities: QEMUCapabilities) {
+        let arch = def.os.arch ?? capabilities.arch
+        let x86 = arch == "x86_64" || arch == "i686"
+        if def.cpu == nil && x86 {
+            var cpu = CPUDefinition(mode: .custom)
+            cpu.modeGiven = true
+            cpu.match = .exact
+            cpu.check = CPUDefinition.Check.none
+            cpu.model = arch == "i686" ? "qemu32" : "qemu64"
+            cpu.fallback = .forbid
+            def.cpu = cpu
+        }
+        var devs = def.devices
+        if x86 {
+            for type in [InputType.mouse, .keyboard]
+            where !devs.inputs.contains(where: { $0.type == type && $0.bus == .ps2 }) {
+                devs.inputs.append(Input(type: type, bus: .ps2))
+            }
+        }
+        if !devs.other.contains(where: { $0.element.name == "audio" })
+            && !devs.graphics.contains(where: { $0.type == .spice }) {
+            var audio = XMLElement(name: "audio")
+            audio.attributes = [(name: "id", value: "1"), (name: "type", value: "none")]
+            devs.other.append(GenericDevice(element: audio))
+        }
+        for i in devs.serials.indices where devs.serials[i].targetType == nil || devs.serials[i].targetType == "isa-serial" {
+            guard x86 else { break }
+            devs.serials[i].targetType = "isa-serial"
+            if devs.serials[i].targetModel == nil { devs.serials[i].targetModel = "isa-serial" }
+        }
+        for i in devs.controllers.indices where devs.controllers[i].type == .pci && devs.controllers[i].modelName == nil {
+            switch devs.controllers[i].model {
+            case .pcieRootPort?: devs.controllers[i].modelName = "pcie-root-port"
+            case .pcieToPCIBridge?: devs.controllers[i].modelName = "pcie-pci-bridge"
+            case .pciBridge?: devs.controllers[i].modelName = "pci-bridge"
+            default: break
+            }
+        }
         def.devices = devs
     }
 

@@ -257,19 +257,19 @@ public final class QEMUDriver: HypervisorDriver {
 
     // MARK: Definition
 
-    private func parse(_ xml: String, validate: Bool) throws -> DomainDefinition {
+    private func parse(_ xml: String, validate: Bool) async throws -> DomainDefinition {
         let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate))
         guard def.type == "kvm" || def.type == "qemu" else {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
         }
         try QEMULifecycleActions.validate(def)
-        var completed = def
-        QEMUDomainDefaults.setPanicModel(&completed)
-        return completed
+        let emulator = def.devices.emulator ?? QEMUCommandLine.defaultEmulator
+        let caps = try await state.capabilities.capabilities(for: emulator)
+        return try QEMUCommandLine.completedAtDefine(def, capabilities: caps)
     }
 
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
-        let def = try parse(xml, validate: flags.contains(.validate))
+        let def = try await parse(xml, validate: flags.contains(.validate))
         try LinuxSys.mkdirs(state.paths.configDir)
         let (obj, updated) = try await state.addOrUpdate(def, persistent: true, live: false)
         do {
@@ -300,7 +300,7 @@ public final class QEMUDriver: HypervisorDriver {
     }
 
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
-        let def = try parse(xml, validate: flags.contains(.validate))
+        let def = try await parse(xml, validate: flags.contains(.validate))
         let (obj, _) = try await state.addOrUpdate(def, persistent: false, live: true)
         do {
             try await startObject(obj, flags: flags)
