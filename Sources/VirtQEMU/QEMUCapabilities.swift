@@ -155,6 +155,9 @@ public actor QEMUCapabilitiesCache {
         var c = try await probe(binary: binary, mtime: mtime)
         c.hostFingerprint = host
         probeCount += 1
+        // /dev/kvm is usable but the probe could not run QEMU under KVM: a passing failure, not a fact
+        // about the host to remember; the next call probes again.
+        if access("/dev/kvm", R_OK | W_OK) == 0 && !c.kvmAvailable { return c }
         try LinuxSys.mkdirs(cacheDir)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]

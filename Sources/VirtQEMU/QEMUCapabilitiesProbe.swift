@@ -50,7 +50,10 @@ struct QEMUCapabilitiesProbe {
     func run() async throws(VirtError) -> QEMUCapabilities {
         var kvmSession: Session?
         if access("/dev/kvm", R_OK | W_OK) == 0 {
-            kvmSession = try? await start(accel: "kvm")
+            // A start can fail on a loaded host (no greeting in time): try again before settling for TCG.
+            for _ in 0..<3 where kvmSession == nil {
+                kvmSession = try? await start(accel: "kvm")
+            }
         }
         var caps: QEMUCapabilities
         if let s = kvmSession {

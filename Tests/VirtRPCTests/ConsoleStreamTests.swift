@@ -158,9 +158,10 @@ import Glibc
         let uri = "qemu:///embed?root=\(dir)"
         try xml.write(toFile: dir + "/g.xml", atomically: true, encoding: .utf8)
         try Self.driver.write(toFile: dir + "/console.py", atomically: true, encoding: .utf8)
-        let def = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "define", dir + "/g.xml"])
+        // define probes the emulator's capabilities (a fresh root has no cache): generous on a loaded host.
+        let def = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "define", dir + "/g.xml"], timeout: 240)
         #expect(def.status == 0, "\(def.stderr)")
-        let start = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "start", "svlocal"])
+        let start = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "start", "svlocal"], timeout: 240)
         #expect(start.status == 0, "\(start.stderr)")
         let r = try RPCTestSupport.run("/usr/bin/python3",
                                        [dir + "/console.py", uri, Self.vshPath, "svlocal", "running"], timeout: 300)
