@@ -9,11 +9,6 @@ import Glibc
 /// the daemon's socket (driven through a pty by python3's `pty` module), sees the guest's boot marker, types
 /// a command and reads its output, then leaves with ^].
 @Suite(.serialized) struct ConsoleStreamTests {
-    static var guestDir: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/test-guest").path
-    }
-
     /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest (argument 4
     /// "resume"; otherwise presses Enter on the running guest), waits for
     /// the marker, runs a command, sends ^]. Prints one `step ok|FAIL` line per step and the transcript.
@@ -74,24 +69,7 @@ import Glibc
     """#
 
     static func guestXML(name: String) throws -> String {
-        let dir = guestDir
-        let cmdline = (try? String(contentsOfFile: dir + "/cmdline", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let cmdline, access(dir + "/vmlinuz", R_OK) == 0, access(dir + "/initrd.img", R_OK) == 0 else {
-            Issue.record("the test guest is missing: run scripts/build-test-guest.sh")
-            throw DaemonError.notStarted("no test guest")
-        }
-        return """
-        <domain type='qemu'>
-          <name>\(name)</name>
-          <memory unit='MiB'>128</memory>
-          <vcpu>1</vcpu>
-          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
-        <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
-          <features><acpi/></features>
-          <devices><serial type='pty'/></devices>
-        </domain>
-        """
+        try QEMUDaemonSupport.guestXML(name: name, serial: "<serial type='pty'/>")
     }
 
     /// The pids in QEMU pid files under the daemon's root (to kill leftovers by PID).

@@ -10,13 +10,7 @@ import Glibc
 @Suite("virtd reaps orphans", .serialized)
 struct DaemonReaperTests {
     /// `(ppid, state)` of a process from /proc, nil when it is gone (reaped).
-    static func parentAndState(_ pid: Int32) -> (Int32, Character)? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 2, let state = fields[0].first, let ppid = Int32(fields[1]) else { return nil }
-        return (ppid, state)
-    }
+    static func parentAndState(_ pid: Int32) -> (Int32, Character)? { QEMUDaemonSupport.parentAndState(pid) }
 
     /// Whether `pid` is still a `sleep 600` left by the test's wrapper.
     static func isOurSleep(_ pid: Int32) -> Bool {

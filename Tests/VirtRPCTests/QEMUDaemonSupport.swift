@@ -17,6 +17,11 @@ enum QEMUDaemonSupport {
     /// The test guest under TCG (the Debian kernel hangs under this machine's KVM), its serial console in a
     /// file (`serialLog`) so the test can wait for its markers. It powers off on an ACPI power-button press.
     static func guestXML(name: String, serialLog: String) throws -> String {
+        try guestXML(name: name, serial: "<serial type='file'><source path='\(serialLog)'/></serial>")
+    }
+
+    /// The test guest (TCG) with `serial` as its serial device (e.g. `<serial type='pty'/>` for console tests).
+    static func guestXML(name: String, serial: String) throws -> String {
         let dir = guestDir
         let cmdline = (try? String(contentsOfFile: dir + "/cmdline", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -32,7 +37,7 @@ enum QEMUDaemonSupport {
           <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
         <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
           <features><acpi/></features>
-          <devices><serial type='file'><source path='\(serialLog)'/></serial></devices>
+          <devices>\(serial)</devices>
         </domain>
         """
     }
