@@ -84,7 +84,8 @@ let package = Package(
         ),
         .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore"], exclude: ["Resources"]),
         .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt"]),
-        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", .product(name: "NIOEmbedded", package: "swift-nio")],
+                    exclude: ["Resources"]),
         .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt"], exclude: ["Resources"]),
         .testTarget(name: "CompatTests", dependencies: ["Virt"]),
     ]

@@ -37,6 +37,9 @@ final class ClientSession: Sendable {
 
     var driver: (any HypervisorDriver)? { state.withLock { $0.driver } }
 
+    /// True when the client came through the read-only socket or opened with VIR_CONNECT_RO.
+    var isReadOnly: Bool { readOnly || state.withLock { $0.readOnlyOpen } }
+
     /// Sends a packet (any thread).
     func send(_ buffer: ByteBuffer) {
         channel.writeAndFlush(buffer, promise: nil)

@@ -79,6 +79,12 @@ public final class RPCClient: Sendable {
         return try await call(program: program, proc, serial: serial, args)
     }
 
+    /// Sends procedure `c` with `args` and decodes its result.
+    public func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
+        var r = try await call(program: c.program.number, c.number) { args.encode(xdr: &$0) }
+        return try R(xdr: &r)
+    }
+
     private func call(program: UInt32, _ proc: Int32, serial: UInt32,
                       _ args: (inout XDRWriter) -> Void) async throws -> XDRReader {
         let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),

@@ -16,6 +16,8 @@ public enum RPCProgram {
     public static let remote: UInt32 = 0x2000_8086
     /// `QEMU_PROGRAM`.
     public static let qemu: UInt32 = 0x2000_8087
+    /// `LXC_PROGRAM`.
+    public static let lxc: UInt32 = 0x0006_8686
     /// `KEEPALIVE_PROGRAM` ("keep").
     public static let keepalive: UInt32 = 0x6b65_6570
     /// Every program's version.

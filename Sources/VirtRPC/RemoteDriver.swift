@@ -43,25 +43,17 @@ public final class RemoteDriver: HypervisorDriver {
         }
         let client = try await RPCClient.connect(endpoint)
         do {
-            var r = try await client.call(RemoteProcedure.authList.rawValue)
-            let n = try r.count(max: RPCLimits.authTypeListMax)
-            var types = [Int32]()
-            for _ in 0..<n { types.append(try r.int()) }
+            let types = try await client.call(RemoteCalls.authList, XDRVoid()).items
             if let t = types.first, t != 0 {
                 throw VirtError(.authFailed, domain: .remote,
                                 "authentication failed: unsupported authentication type \(t)")
             }
-            r = try await client.call(RemoteProcedure.connectSupportsFeature.rawValue) {
-                $0.int(DriverFeature.programKeepalive.rawValue)
+            if try await client.call(RemoteCalls.connectSupportsFeature, DriverFeature.programKeepalive.rawValue) != 0 {
+                client.startKeepalive(interval: 5, count: 5)
             }
-            if try r.int() != 0 { client.startKeepalive(interval: 5, count: 5) }
             let name = Self.serverName(uri)
-            _ = try await client.call(RemoteProcedure.connectOpen.rawValue) {
-                $0.optionalString(name)
-                $0.uint(readOnly ? 1 : 0)
-            }
-            var u = try await client.call(RemoteProcedure.connectGetURI.rawValue)
-            let serverURI = (try? u.string()) ?? name
+            _ = try await client.call(RemoteCalls.connectOpen, XDRTuple(name, UInt32(readOnly ? 1 : 0)))
+            let serverURI = (try? await client.call(RemoteCalls.connectGetURI, XDRVoid())) ?? name
             let driver = RemoteDriver(uri: serverURI, client: client)
             client.onMessage { [weak driver] p in driver?.handleMessage(p) }
             return driver
@@ -82,294 +74,167 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     public func close() async {
-        _ = try? await client.call(RemoteProcedure.connectClose.rawValue)
+        _ = try? await client.call(RemoteCalls.connectClose, XDRVoid())
         await client.close()
         bus.finishAll()
     }
 
-    private func call(_ p: RemoteProcedure, _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> XDRReader {
+    /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
+    private func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
         await awaitRegistration()
-        return try await client.call(p.rawValue, args)
+        return try await client.call(c, args)
     }
 
-    private func domCall(_ p: RemoteProcedure, _ d: DomainRef, flags: UInt32? = nil) async throws -> XDRReader {
-        await awaitRegistration()
-        return try await client.call(p.rawValue) { w in
-            w.domain(d)
-            if let flags { w.uint(flags) }
-        }
+    private func call<R>(_ c: RemoteCall<XDRVoid, R>) async throws -> R {
+        try await call(c, XDRVoid())
     }
 
     // MARK: Host
 
-    public func hypervisorType() async throws -> String { var r = try await call(.connectGetType); return try r.string() }
-    public func hypervisorVersion() async throws -> UInt64 {
-        var r = try await call(.connectGetVersion)
-        return try r.uhyper()
-    }
+    public func hypervisorType() async throws -> String { try await call(RemoteCalls.connectGetType) }
+    public func hypervisorVersion() async throws -> UInt64 { try await call(RemoteCalls.connectGetVersion) }
     /// The daemon's library version.
-    public func libraryVersion() async throws -> UInt64 {
-        var r = try await call(.connectGetLibVersion)
-        return try r.uhyper()
-    }
-    public func hostname() async throws -> String { var r = try await call(.connectGetHostname); return try r.string() }
-    public func capabilities() async throws -> String {
-        var r = try await call(.connectGetCapabilities)
-        return try r.string()
-    }
+    public func libraryVersion() async throws -> UInt64 { try await call(RemoteCalls.connectGetLibVersion) }
+    public func hostname() async throws -> String { try await call(RemoteCalls.connectGetHostname) }
+    public func capabilities() async throws -> String { try await call(RemoteCalls.connectGetCapabilities) }
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
-        var r = try await call(.connectGetDomainCapabilities) { w in
-            w.optionalString(emulator)
-            w.optionalString(arch)
-            w.optionalString(machine)
-            w.optionalString(virtType)
-            w.uint(flags)
-        }
-        return try r.string()
+        try await call(RemoteCalls.connectGetDomainCapabilities, XDRTuple(emulator, arch, machine, virtType, flags))
     }
-    public func nodeInfo() async throws -> NodeInfo {
-        var r = try await call(.nodeGetInfo)
-        let model = try r.fixedCharArray(count: 32)
-        let modelStr = String(decoding: model.prefix { $0 != 0 }, as: UTF8.self)
-        let mem = try r.uhyper()
-        return NodeInfo(model: modelStr, memory: mem, cpus: try r.uint(), mhz: try r.uint(), nodes: try r.uint(),
-                        sockets: try r.uint(), cores: try r.uint(), threads: try r.uint())
-    }
-    public func nodeFreeMemory() async throws -> UInt64 { var r = try await call(.nodeGetFreeMemory); return try r.uhyper() }
-    public func maxVcpus(type: String?) async throws -> Int32 {
-        var r = try await call(.connectGetMaxVcpus) { $0.optionalString(type) }
-        return try r.int()
-    }
-    public func isSecure() async throws -> Bool { var r = try await call(.connectIsSecure); return try r.int() != 0 }
-    public func securityModel() async throws -> SecurityModel {
-        var r = try await call(.nodeGetSecurityModel)
-        let m = try r.charArray(max: RPCLimits.securityModelMax)
-        let d = try r.charArray(max: RPCLimits.securityDOIMax)
-        return SecurityModel(model: Self.cString(m), doi: Self.cString(d))
-    }
-
-    private static func cString(_ b: [UInt8]) -> String { String(decoding: b.prefix { $0 != 0 }, as: UTF8.self) }
+    public func nodeInfo() async throws -> NodeInfo { try await call(RemoteCalls.nodeGetInfo) }
+    public func nodeFreeMemory() async throws -> UInt64 { try await call(RemoteCalls.nodeGetFreeMemory) }
+    public func maxVcpus(type: String?) async throws -> Int32 { try await call(RemoteCalls.connectGetMaxVcpus, type) }
+    public func isSecure() async throws -> Bool { try await call(RemoteCalls.connectIsSecure) != 0 }
+    public func securityModel() async throws -> SecurityModel { try await call(RemoteCalls.nodeGetSecurityModel) }
 
     // MARK: Listing and lookup
 
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
-        var r = try await call(.connectListAllDomains) { w in
-            w.int(1)
-            w.uint(flags.rawValue)
-        }
-        let n = try r.count(max: RPCLimits.domainListMax, unit: 24)
-        var out = [DomainRef]()
-        out.reserveCapacity(n)
-        for _ in 0..<n { out.append(try r.domain()) }
-        return out
+        try await call(RemoteCalls.connectListAllDomains, XDRTuple(1, flags.rawValue)).domains
     }
     public func listDomainIDs() async throws -> [Int32] {
-        var r = try await call(.connectListDomains) { $0.int(Int32(RPCLimits.domainListMax)) }
-        let n = try r.count(max: RPCLimits.domainListMax)
-        return try (0..<n).map { _ in try r.int() }
+        try await call(RemoteCalls.connectListDomains, Int32(RPCLimits.domainListMax)).items
     }
     public func listDefinedDomainNames() async throws -> [String] {
-        var r = try await call(.connectListDefinedDomains) { $0.int(Int32(RPCLimits.domainListMax)) }
-        let n = try r.count(max: RPCLimits.domainListMax)
-        return try (0..<n).map { _ in try r.string() }
+        try await call(RemoteCalls.connectListDefinedDomains, Int32(RPCLimits.domainListMax)).items
     }
-    public func numberOfDomains() async throws -> Int32 { var r = try await call(.connectNumOfDomains); return try r.int() }
+    public func numberOfDomains() async throws -> Int32 { try await call(RemoteCalls.connectNumOfDomains) }
     public func numberOfDefinedDomains() async throws -> Int32 {
-        var r = try await call(.connectNumOfDefinedDomains)
-        return try r.int()
+        try await call(RemoteCalls.connectNumOfDefinedDomains)
     }
     public func lookupDomain(name: String) async throws -> DomainRef {
-        var r = try await call(.domainLookupByName) { $0.string(name) }
-        return try r.domain()
+        try await call(RemoteCalls.domainLookupByName, name)
     }
-    public func lookupDomain(id: Int32) async throws -> DomainRef {
-        var r = try await call(.domainLookupByID) { $0.int(id) }
-        return try r.domain()
-    }
+    public func lookupDomain(id: Int32) async throws -> DomainRef { try await call(RemoteCalls.domainLookupByID, id) }
     public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef {
-        var r = try await call(.domainLookupByUUID) { $0.fixedOpaque(uuid.bytes) }
-        return try r.domain()
+        try await call(RemoteCalls.domainLookupByUUID, uuid)
     }
 
     // MARK: Definition
 
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
-        var r = try await call(.domainDefineXMLFlags) { w in
-            w.string(xml)
-            w.uint(flags.rawValue)
-        }
-        return try r.domain()
+        try await call(RemoteCalls.domainDefineXMLFlags, XDRTuple(xml, flags.rawValue))
     }
     public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
-        _ = try await domCall(.domainUndefineFlags, domain, flags: flags.rawValue)
+        _ = try await call(RemoteCalls.domainUndefineFlags, XDRTuple(domain, flags.rawValue))
     }
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
-        var r = try await call(.domainCreateXML) { w in
-            w.string(xml)
-            w.uint(flags.rawValue)
-        }
-        return try r.domain()
+        try await call(RemoteCalls.domainCreateXML, XDRTuple(xml, flags.rawValue))
     }
 
     // MARK: Lifecycle
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
-        var r = try await domCall(.domainCreateWithFlags, domain, flags: flags.rawValue)
-        return try r.domain()
+        try await call(RemoteCalls.domainCreateWithFlags, XDRTuple(domain, flags.rawValue))
     }
     public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
-        _ = try await domCall(.domainDestroyFlags, domain, flags: flags.rawValue)
+        _ = try await call(RemoteCalls.domainDestroyFlags, XDRTuple(domain, flags.rawValue))
     }
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        _ = try await domCall(.domainShutdownFlags, domain, flags: flags.rawValue)
+        _ = try await call(RemoteCalls.domainShutdownFlags, XDRTuple(domain, flags.rawValue))
     }
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        _ = try await domCall(.domainReboot, domain, flags: flags.rawValue)
+        _ = try await call(RemoteCalls.domainReboot, XDRTuple(domain, flags.rawValue))
     }
-    public func reset(_ domain: DomainRef) async throws { _ = try await domCall(.domainReset, domain, flags: 0) }
-    public func suspend(_ domain: DomainRef) async throws { _ = try await domCall(.domainSuspend, domain) }
-    public func resume(_ domain: DomainRef) async throws { _ = try await domCall(.domainResume, domain) }
+    public func reset(_ domain: DomainRef) async throws {
+        _ = try await call(RemoteCalls.domainReset, XDRTuple(domain, UInt32(0)))
+    }
+    public func suspend(_ domain: DomainRef) async throws { _ = try await call(RemoteCalls.domainSuspend, domain) }
+    public func resume(_ domain: DomainRef) async throws { _ = try await call(RemoteCalls.domainResume, domain) }
     public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        _ = try await call(.domainSaveFlags) { w in
-            w.domain(domain)
-            w.string(path)
-            w.optionalString(xml)
-            w.uint(flags.rawValue)
-        }
+        _ = try await call(RemoteCalls.domainSaveFlags, XDRTuple(domain, path, xml, flags.rawValue))
     }
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        _ = try await call(.domainRestoreFlags) { w in
-            w.string(path)
-            w.optionalString(xml)
-            w.uint(flags.rawValue)
-        }
+        _ = try await call(RemoteCalls.domainRestoreFlags, XDRTuple(path, xml, flags.rawValue))
     }
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
-        _ = try await domCall(.domainManagedSave, domain, flags: flags.rawValue)
+        _ = try await call(RemoteCalls.domainManagedSave, XDRTuple(domain, flags.rawValue))
     }
     public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
-        var r = try await domCall(.domainHasManagedSaveImage, domain, flags: 0)
-        return try r.int() != 0
+        try await call(RemoteCalls.domainHasManagedSaveImage, XDRTuple(domain, UInt32(0))) != 0
     }
     public func managedSaveRemove(_ domain: DomainRef) async throws {
-        _ = try await domCall(.domainManagedSaveRemove, domain, flags: 0)
+        _ = try await call(RemoteCalls.domainManagedSaveRemove, XDRTuple(domain, UInt32(0)))
     }
 
     // MARK: Properties
 
     public func autostart(_ domain: DomainRef) async throws -> Bool {
-        var r = try await domCall(.domainGetAutostart, domain)
-        return try r.int() != 0
+        try await call(RemoteCalls.domainGetAutostart, domain) != 0
     }
     public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
-        _ = try await call(.domainSetAutostart) { w in
-            w.domain(domain)
-            w.int(enabled ? 1 : 0)
-        }
+        _ = try await call(RemoteCalls.domainSetAutostart, XDRTuple(domain, Int32(enabled ? 1 : 0)))
     }
-    public func info(_ domain: DomainRef) async throws -> DomainInfo {
-        var r = try await domCall(.domainGetInfo, domain)
-        let st = try r.int()
-        let maxMem = try r.uhyper()
-        let mem = try r.uhyper()
-        let vcpus = try r.int()
-        let cpu = try r.uhyper()
-        return DomainInfo(state: DomainState(rawValue: st) ?? .noState, maxMemory: maxMem, memory: mem,
-                          vcpus: UInt16(truncatingIfNeeded: vcpus), cpuTime: cpu)
-    }
+    public func info(_ domain: DomainRef) async throws -> DomainInfo { try await call(RemoteCalls.domainGetInfo, domain) }
     public func state(_ domain: DomainRef) async throws -> DomainStatus {
-        var r = try await domCall(.domainGetState, domain, flags: 0)
-        let st = try r.int()
-        return DomainStatus(DomainState(rawValue: st) ?? .noState, reason: try r.int())
+        try await call(RemoteCalls.domainGetState, XDRTuple(domain, UInt32(0)))
     }
     public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
-        try await client.openStream(RemoteProcedure.domainOpenConsole.rawValue) { w in
-            w.domain(domain)
-            w.optionalString(device)
-            w.uint(flags)
+        let c = RemoteCalls.domainOpenConsole
+        return try await client.openStream(program: c.program.number, c.number) { w in
+            XDRTuple(domain, device, flags).encode(xdr: &w)
         }
     }
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND of the QEMU program (what `virsh qemu-monitor-command` sends).
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
-        await awaitRegistration()
-        var r = try await client.call(program: RPCProgram.qemu, 1) { w in
-            w.domain(domain)
-            w.string(command)
-            w.uint(flags)
-        }
-        return try r.string()
+        try await call(RemoteCalls.qemuDomainMonitorCommand, XDRTuple(domain, command, flags))
     }
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
-        var r = try await domCall(.domainGetXMLDesc, domain, flags: flags.rawValue)
-        return try r.string()
+        try await call(RemoteCalls.domainGetXMLDesc, XDRTuple(domain, flags.rawValue))
     }
-    public func osType(_ domain: DomainRef) async throws -> String {
-        var r = try await domCall(.domainGetOSType, domain)
-        return try r.string()
-    }
+    public func osType(_ domain: DomainRef) async throws -> String { try await call(RemoteCalls.domainGetOSType, domain) }
     public func isActive(_ domain: DomainRef) async throws -> Bool {
-        var r = try await domCall(.domainIsActive, domain)
-        return try r.int() != 0
+        try await call(RemoteCalls.domainIsActive, domain) != 0
     }
     public func isPersistent(_ domain: DomainRef) async throws -> Bool {
-        var r = try await domCall(.domainIsPersistent, domain)
-        return try r.int() != 0
+        try await call(RemoteCalls.domainIsPersistent, domain) != 0
     }
     public func isUpdated(_ domain: DomainRef) async throws -> Bool {
-        var r = try await domCall(.domainIsUpdated, domain)
-        return try r.int() != 0
+        try await call(RemoteCalls.domainIsUpdated, domain) != 0
     }
     public func maxMemory(_ domain: DomainRef) async throws -> UInt64 {
-        var r = try await domCall(.domainGetMaxMemory, domain)
-        return try r.uhyper()
+        try await call(RemoteCalls.domainGetMaxMemory, domain)
     }
     public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
-        _ = try await call(.domainSetMemoryFlags) { w in
-            w.domain(domain)
-            w.uhyper(kib)
-            w.uint(flags.rawValue)
-        }
+        _ = try await call(RemoteCalls.domainSetMemoryFlags, XDRTuple(domain, kib, flags.rawValue))
     }
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
-        var r = try await domCall(.domainGetVcpusFlags, domain, flags: flags.rawValue)
-        return try r.int()
+        try await call(RemoteCalls.domainGetVcpusFlags, XDRTuple(domain, flags.rawValue))
     }
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
-        _ = try await call(.domainSetVcpusFlags) { w in
-            w.domain(domain)
-            w.uint(count)
-            w.uint(flags.rawValue)
-        }
+        _ = try await call(RemoteCalls.domainSetVcpusFlags, XDRTuple(domain, count, flags.rawValue))
     }
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
-        var r = try await domCall(.domainGetSecurityLabel, domain)
-        let l = try r.charArray(max: RPCLimits.securityLabelMax)
-        let enforcing = try r.int() != 0
-        let label = Self.cString(l)
-        return label.isEmpty ? [] : [SecurityLabel(label: label, enforcing: enforcing)]
+        let l = try await call(RemoteCalls.domainGetSecurityLabel, domain)
+        return l.label.isEmpty ? [] : [l]
     }
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
-        var r = try await domCall(.domainGetMessages, domain, flags: flags)
-        let n = try r.count(max: RPCLimits.domainMessagesMax)
-        return try (0..<n).map { _ in try r.string() }
+        try await call(RemoteCalls.domainGetMessages, XDRTuple(domain, flags)).items
     }
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
         -> [DomainStatsRecord] {
-        var r = try await call(.connectGetAllDomainStats) { w in
-            let ds = domains ?? []
-            w.uint(UInt32(ds.count))
-            for d in ds { w.domain(d) }
-            w.uint(types.rawValue)
-            w.uint(flags.rawValue)
-        }
-        let n = try r.count(max: RPCLimits.domainListMax, unit: 28)
-        var out = [DomainStatsRecord]()
-        for _ in 0..<n {
-            let d = try r.domain()
-            out.append(DomainStatsRecord(domain: d, params: try r.typedParams(max: RPCLimits.allDomainStatsMax)))
-        }
-        return out
+        try await call(RemoteCalls.connectGetAllDomainStats,
+                       XDRTuple(XDRList(domains ?? []), types.rawValue, flags.rawValue)).items
     }
 
     // MARK: Events
@@ -406,11 +271,8 @@ public final class RemoteDriver: HypervisorDriver {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
-                var r = try await client.call(RemoteProcedure.connectDomainEventCallbackRegisterAny.rawValue) { w in
-                    w.int(id.rawValue)
-                    w.optionalDomain(nil)
-                }
-                let cb = try r.int()
+                let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
+                                               XDRTuple(id.rawValue, DomainRef?.none))
                 eventState.withLock {
                     $0.callbackIDs[cb] = id
                     $0.registered = true
@@ -420,9 +282,8 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     private func handleMessage(_ p: RPCPacket) {
-        guard p.header.program == RPCProgram.remote, let proc = RemoteProcedure(rawValue: p.header.procedure) else {
-            return
-        }
+        guard p.header.program == RPCProgram.remote else { return }
+        let proc = RemoteProcedure(rawValue: p.header.procedure)
         var r = XDRReader(buffer: p.payload)
         do {
             let record: DomainEventRecord

@@ -25,7 +25,7 @@ public final class RemoteServer: Sendable {
         self.config = config
         self.group = group
         self.logger = logger
-        dispatcher = RemoteDispatcher(provider: provider, config: config, locks: KeyedAsyncLock())
+        dispatcher = RemoteDispatcher(provider: provider, config: config)
     }
 
     /// Number of connected clients.

@@ -15,6 +15,9 @@ public struct RemoteServerConfig: Sendable {
     public var keepaliveCount: Int = 5
     /// libvirtd.conf `max_client_requests`: calls in flight per client before the server stops reading.
     public var maxClientRequests: Int = 5
+    /// libvirtd.conf `max_workers`: low-priority calls running at once across all clients (high-priority
+    /// calls, libvirt's `@priority: high`, never wait for one).
+    public var maxWorkers: Int = 20
     /// libvirtd.conf `max_clients`.
     public var maxClients: Int = 5000
     /// The library version reported by CONNECT_GET_LIB_VERSION (major*1e6+minor*1e3+micro).

@@ -26,6 +26,7 @@ struct DaemonConfig {
     var keepaliveCount = 5
     var maxClients = 5000
     var maxClientRequests = 5
+    var maxWorkers = 20
     var defaultURI = "test:///default"
 
     /// The QEMU driver's security settings (qemu.conf's `user`, `group`, `dynamic_ownership`,
@@ -101,6 +102,7 @@ struct DaemonConfig {
             case "keepalive_count": keepaliveCount = try int()
             case "max_clients": maxClients = try int()
             case "max_client_requests": maxClientRequests = try int()
+            case "max_workers": maxWorkers = try int()
             case "default_uri": defaultURI = value
             case "user": qemuSecurity.user = value
             case "group": qemuSecurity.group = value

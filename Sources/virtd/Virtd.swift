@@ -77,6 +77,7 @@ enum Virtd {
         server.keepaliveCount = cfg.keepaliveCount
         server.maxClients = cfg.maxClients
         server.maxClientRequests = cfg.maxClientRequests
+        server.maxWorkers = cfg.maxWorkers
         if cfg.listenTCP {
             server.tcpHost = cfg.listenAddr
             server.tcpPort = cfg.tcpPort

@@ -97,7 +97,7 @@ struct FuzzTests {
     /// One malformed (or hostile) packet; `fatal` when the server is expected to drop the connection.
     static func malformed(_ rng: inout RNG, serial: UInt32) -> (bytes: [UInt8], fatal: Bool) {
         let rand = { (n: Int, r: inout RNG) -> [UInt8] in (0..<n).map { _ in UInt8.random(in: 0...255, using: &r) } }
-        let knownProcs = RemoteProcedure.allCases.map(\.rawValue)
+        let knownProcs = ProcedureTable.served.filter { $0.program == .remote }.map(\.number)
         switch Int.random(in: 0..<12, using: &rng) {
         case 0: // known procedure, random payload (truncated or garbage XDR)
             let proc = knownProcs.randomElement(using: &rng) ?? 1

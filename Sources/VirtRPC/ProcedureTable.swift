@@ -1,0 +1,175 @@
+import NIOCore
+import Synchronization
+import VirtCore
+
+/// A procedure's argument and result types, with its number: what the client encodes and the server
+/// decodes. Its read-only rule, ACL and priority come from the catalog entry of the same number.
+public struct RemoteCall<Args: XDRCodable, Ret: XDRCodable>: Sendable {
+    public let program: ProcedureProgram
+    public let number: Int32
+
+    init(_ procedure: RemoteProcedure) {
+        program = .remote
+        number = procedure.rawValue
+    }
+
+    init(qemu number: Int32) {
+        program = .qemu
+        self.number = number
+    }
+
+    /// The catalog entry; a number missing from the catalog gets one that is refused on read-only
+    /// connections, so a mistake fails closed.
+    var info: ProcedureInfo {
+        ProcedureInfo.lookup(program: program.number, number: number)
+            ?? ProcedureInfo(program, number, "UNDECLARED_\(number)", .refused, .low, [], filter: nil, api: nil,
+                             apiDomain: 0)
+    }
+}
+
+/// What a served procedure's handler gets besides its arguments.
+struct CallContext: Sendable {
+    let header: RPCHeader
+    let session: ClientSession
+    let server: RemoteDispatcher
+    /// The client's driver connection (a placeholder for procedures served before CONNECT_OPEN).
+    let driver: any HypervisorDriver
+
+    /// Runs `body` under the domain's job lock.
+    func job<T: Sendable>(_ d: DomainRef, _ body: () async throws -> T) async throws -> T {
+        try await server.locks.withLock(d.uuid, body)
+    }
+}
+
+/// One row of the server's procedure table: the catalog entry and the handler that decodes the
+/// arguments, applies the read-only rule, calls the driver and encodes the result.
+struct ServedProcedure: Sendable {
+    let info: ProcedureInfo
+    /// False for the handshake procedures that run before CONNECT_OPEN.
+    let needsOpen: Bool
+    let handler: @Sendable (inout XDRReader, inout XDRWriter, CallContext) async throws -> Void
+
+    /// A row for `call`. `readOnlyValue` gives the flags (or source) a conditional read-only rule tests;
+    /// a conditional rule without it refuses every call on a read-only connection.
+    static func serve<A, R>(_ call: RemoteCall<A, R>, needsOpen: Bool = true,
+                            readOnlyValue: (@Sendable (A) -> UInt32)? = nil,
+                            _ body: @escaping @Sendable (A, CallContext) async throws -> R) -> ServedProcedure {
+        let info = call.info
+        return ServedProcedure(info: info, needsOpen: needsOpen) { r, w, ctx in
+            let args = try A(xdr: &r)
+            if ctx.session.isReadOnly {
+                try Self.checkReadOnly(info, readOnlyValue.map { $0(args) })
+            }
+            let ret = try await body(args, ctx)
+            ret.encode(xdr: &w)
+        }
+    }
+
+    /// libvirt's read-only refusal for a call on a read-only connection.
+    static func checkReadOnly(_ info: ProcedureInfo, _ value: UInt32?) throws {
+        switch info.readOnly {
+        case .allowed, .event:
+            return
+        case .refused:
+            throw info.readOnlyDenied()
+        case .refusedWithFlags(let mask):
+            guard let value, value & mask == 0 else { throw info.readOnlyDenied() }
+        case .refusedWhenSource(let source):
+            guard let value, Int32(bitPattern: value) != source else { throw info.readOnlyDenied() }
+        }
+    }
+}
+
+/// The server's procedure table: every served row, indexed by program and number.
+enum ProcedureTable {
+    /// Every served procedure; each subsystem adds its rows in its own file.
+    static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + eventRows + qemuRows
+
+    private static let remoteIndex: [ServedProcedure?] = index(.remote)
+    private static let qemuIndex: [ServedProcedure?] = index(.qemu)
+
+    private static func index(_ program: ProcedureProgram) -> [ServedProcedure?] {
+        let mine = rows.filter { $0.info.program == program }
+        var table = [ServedProcedure?](repeating: nil, count: Int(mine.map(\.info.number).max() ?? 0) + 1)
+        for row in mine where row.info.number >= 0 { table[Int(row.info.number)] = row }
+        return table
+    }
+
+    /// The row serving `number` of `program`, nil when none does.
+    static func row(program: UInt32, number: Int32) -> ServedProcedure? {
+        let table: [ServedProcedure?]
+        switch program {
+        case RPCProgram.remote: table = remoteIndex
+        case RPCProgram.qemu: table = qemuIndex
+        default: return nil
+        }
+        return number >= 0 && Int(number) < table.count ? table[Int(number)] : nil
+    }
+
+    /// The catalog entries of every served procedure (for tests and documentation).
+    static var served: [ProcedureInfo] { rows.map(\.info) }
+}
+
+/// The driver slot of procedures served before CONNECT_OPEN: nothing may be asked of it.
+final class NotOpenDriver: HypervisorDriver {
+    static let shared = NotOpenDriver()
+    let uri = ""
+    func events() -> AsyncStream<DomainEventRecord> { AsyncStream { $0.finish() } }
+    func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
+        throw RemoteDispatcher.notOpen
+    }
+    func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
+        throw RemoteDispatcher.notOpen
+    }
+}
+
+/// libvirt's worker pool limit (`max_workers`): at most `limit` low-priority calls run at once across
+/// all clients; high-priority calls (`@priority: high`) never wait for a worker.
+final class WorkerLimiter: Sendable {
+    private struct State {
+        var running = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// Low-priority calls running now.
+    var running: Int { state.withLock { $0.running } }
+
+    func acquire() async {
+        let immediate = state.withLock { s -> Bool in
+            if s.running < limit {
+                s.running += 1
+                return true
+            }
+            return false
+        }
+        if immediate { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.running < limit {
+                    s.running += 1
+                    return true
+                }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty {
+                s.running -= 1
+                return nil
+            }
+            return s.waiters.removeFirst()  // the slot passes to the waiter
+        }
+        next?.resume()
+    }
+}
