@@ -26,7 +26,7 @@ FLAG_VALUES = {
     "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT": 1,
 }
 
-# Error domain (VIR_FROM_THIS) of the file holding each public API (libvirt-facts-access.md 1.3).
+# Error domain (VIR_FROM_THIS) of the file holding each public API.
 FILE_DOMAINS = {
     "libvirt-domain.c": 20, "libvirt-host.c": 20, "libvirt-network.c": 19, "libvirt-storage.c": 18,
     "libvirt-nodedev.c": 22, "libvirt-interface.c": 26, "libvirt-secret.c": 30, "libvirt-nwfilter.c": 33,

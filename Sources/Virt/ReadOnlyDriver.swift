@@ -1,3 +1,6 @@
+import VirtCore
+import VirtRPC
+
 /// A driver seen through a read-only connection: queries pass through, every modifying operation fails with
 /// libvirt's "operation forbidden: read only access prevents virDomain…" (OPERATION_DENIED), as libvirt's public
 /// API refuses them on connections opened with `VIR_CONNECT_RO`.
@@ -10,9 +13,18 @@ public final class ReadOnlyDriver: HypervisorDriver {
         self.base = base
     }
 
-    /// libvirt's `virCheckReadOnlyGoto` error.
+    /// libvirt's `virCheckReadOnlyGoto` error for public API `function`, in the words and error domain the
+    /// procedure table gives it.
     public static func denied(_ function: String) -> VirtError {
-        VirtError(.operationDenied, domain: .domain, "operation forbidden: read only access prevents \(function)")
+        if let info = ProcedureInfo.forAPI(function) { return info.readOnlyDenied() }
+        return VirtError(.operationDenied, domain: .domain, "operation forbidden: read only access prevents \(function)",
+                         str1: "read only access prevents \(function)")
+    }
+
+    /// Applies the procedure table's conditional read-only rule of `procedure` to `value` (flags or source).
+    static func check(_ procedure: RemoteProcedure, _ value: UInt32) throws {
+        guard let info = ProcedureInfo.remote(procedure) else { return }
+        try info.checkReadOnly(value)
     }
 
     /// The URI the connection was opened with. Passed to the wrapped driver.
@@ -31,7 +43,8 @@ public final class ReadOnlyDriver: HypervisorDriver {
     /// The domain capabilities XML. Passed to the wrapped driver.
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
-        try await base.domainCapabilities(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
+        try Self.check(.connectGetDomainCapabilities, flags)
+        return try await base.domainCapabilities(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
                                           flags: flags)
     }
     /// Facts about the host. Passed to the wrapped driver.
@@ -127,10 +140,7 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func state(_ domain: DomainRef) async throws -> DomainStatus { try await base.state(domain) }
     /// The domain XML. Refused with the secure flag on a read-only connection.
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
-        if flags.contains(.secure) {
-            throw VirtError(.operationDenied, domain: .domain,
-                            "operation forbidden: virDomainGetXMLDesc with secure flag")
-        }
+        try Self.check(.domainGetXMLDesc, flags.rawValue)
         return try await base.xmlDesc(domain, flags: flags)
     }
     /// The guest OS type. Passed to the wrapped driver.
@@ -149,7 +159,8 @@ public final class ReadOnlyDriver: HypervisorDriver {
     }
     /// The number of vCPUs. Passed to the wrapped driver.
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
-        try await base.vcpuCount(domain, flags: flags)
+        try Self.check(.domainGetVcpusFlags, flags.rawValue)
+        return try await base.vcpuCount(domain, flags: flags)
     }
     /// Sets the number of vCPUs. Refused on a read-only connection.
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {

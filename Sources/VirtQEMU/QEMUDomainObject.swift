@@ -5,7 +5,7 @@ import VirtCore
 import Glibc
 #endif
 
-/// How a domain was started (DESIGN.md: the start kind travels from the API into process start).
+/// How a domain was started (the start kind travels from the API into process start).
 public enum QEMUStartKind: String, Sendable, Codable {
     case coldBoot, restore, incomingMigration
 }

@@ -23,7 +23,7 @@ public enum ProcedureProgram: Sendable, Hashable {
 }
 
 /// Whether a procedure may run on a read-only connection: libvirt's public API checks
-/// (libvirt-facts-access.md section 1), keyed on the API a procedure maps to.
+/// (libvirt checks in its public API functions, not in the RPC layer), keyed on the API a procedure maps to.
 public enum ReadOnlyRule: Sendable, Hashable {
     /// No check: allowed on a read-only connection.
     case allowed
@@ -105,6 +105,30 @@ public struct ProcedureInfo: Sendable {
                          "operation forbidden: read only access prevents \(apiName)",
                          str1: "read only access prevents \(apiName)")
     }
+
+    /// libvirt's read-only check for a call with `value` (its flags, or its source for a source rule;
+    /// nil when unknown): throws OPERATION_DENIED where libvirt's public API would.
+    public func checkReadOnly(_ value: UInt32?) throws(VirtError) {
+        switch readOnly {
+        case .allowed, .event:
+            return
+        case .refused:
+            throw readOnlyDenied()
+        case .refusedWithFlags(let mask):
+            guard let value, value & mask == 0 else { throw readOnlyDenied() }
+        case .refusedWhenSource(let source):
+            guard let value, Int32(bitPattern: value) != source else { throw readOnlyDenied() }
+        }
+    }
+
+    /// The catalog entry whose public API is `api` (`virDomainCreate`).
+    public static func forAPI(_ api: String) -> ProcedureInfo? { byAPI[api] }
+
+    private static let byAPI: [String: ProcedureInfo] = {
+        var m: [String: ProcedureInfo] = [:]
+        for p in catalog { if let a = p.api, m[a] == nil { m[a] = p } }
+        return m
+    }()
 
     /// The catalog entry of a procedure, nil for a number libvirt does not declare.
     public static func lookup(program: UInt32, number: Int32) -> ProcedureInfo? {

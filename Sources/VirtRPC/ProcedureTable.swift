@@ -58,24 +58,10 @@ struct ServedProcedure: Sendable {
         return ServedProcedure(info: info, needsOpen: needsOpen) { r, w, ctx in
             let args = try A(xdr: &r)
             if ctx.session.isReadOnly {
-                try Self.checkReadOnly(info, readOnlyValue.map { $0(args) })
+                try info.checkReadOnly(readOnlyValue.map { $0(args) })
             }
             let ret = try await body(args, ctx)
             ret.encode(xdr: &w)
-        }
-    }
-
-    /// libvirt's read-only refusal for a call on a read-only connection.
-    static func checkReadOnly(_ info: ProcedureInfo, _ value: UInt32?) throws {
-        switch info.readOnly {
-        case .allowed, .event:
-            return
-        case .refused:
-            throw info.readOnlyDenied()
-        case .refusedWithFlags(let mask):
-            guard let value, value & mask == 0 else { throw info.readOnlyDenied() }
-        case .refusedWhenSource(let source):
-            guard let value, Int32(bitPattern: value) != source else { throw info.readOnlyDenied() }
         }
     }
 }
