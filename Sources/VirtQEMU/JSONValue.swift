@@ -76,6 +76,24 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
+    /// A non-negative integer value.
+    public var uint64Value: UInt64? {
+        switch self {
+        case .int(let i): return i >= 0 ? UInt64(i) : nil
+        case .double(let d): return d >= 0 && d < 1.8e19 ? UInt64(d) : nil
+        default: return nil
+        }
+    }
+
+    /// A number as a double.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil

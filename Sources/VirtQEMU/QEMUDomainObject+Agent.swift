@@ -146,6 +146,8 @@ extension QEMUDomainObject {
     }
 
     private func shutdownOrReboot(flags: ShutdownFlags, function: String, isReboot: Bool) async throws(VirtError) {
+        try await beginJob(.modify, owner: isReboot ? "reboot" : "shutdown")
+        defer { endJob() }
         let unsupported = flags.subtracting(Self.modeFlags)
         if !unsupported.isEmpty {
             throw VirtError.invalidArg(

@@ -5,9 +5,114 @@ import VirtCore
 import Glibc
 #endif
 
-/// How a domain was started (the start kind travels from the API into process start).
-public enum QEMUStartKind: String, Sendable, Codable {
-    case coldBoot, restore, incomingMigration
+/// How a domain starts, with what that start needs: libvirt's three start kinds. It travels from the API
+/// that starts the domain through every phase of the start into the external devices and the security
+/// manager, and is recorded in the status file.
+public enum QEMUStartKind: Sendable, Equatable, Codable {
+    /// A fresh boot (create, start).
+    case coldBoot
+    /// From a save image (restore, or start with a managed save).
+    case restore(QEMURestoreSource)
+    /// An incoming migration: QEMU waits for the stream on `uri`.
+    case incomingMigration(uri: String)
+
+    /// The job operation libvirt reports for this start.
+    public var operation: QEMUJobOperation {
+        switch self {
+        case .coldBoot: .start
+        case .restore: .restore
+        case .incomingMigration: .migrationIn
+        }
+    }
+
+    /// The kind's name in the status file and logs.
+    public var name: String {
+        switch self {
+        case .coldBoot: "coldBoot"
+        case .restore: "restore"
+        case .incomingMigration: "incomingMigration"
+        }
+    }
+
+    private enum Keys: String, CodingKey { case kind, path, wasRunning, managed, uri }
+
+    public init(from decoder: any Decoder) throws {
+        // Older status files wrote the bare name.
+        if let c = try? decoder.singleValueContainer(), let name = try? c.decode(String.self) {
+            switch name {
+            case "restore": self = .restore(QEMURestoreSource(path: "", wasRunning: true))
+            case "incomingMigration": self = .incomingMigration(uri: "")
+            default: self = .coldBoot
+            }
+            return
+        }
+        let c = try decoder.container(keyedBy: Keys.self)
+        switch try c.decode(String.self, forKey: .kind) {
+        case "restore":
+            self = .restore(QEMURestoreSource(path: try c.decodeIfPresent(String.self, forKey: .path) ?? "",
+                                              wasRunning: try c.decodeIfPresent(Bool.self, forKey: .wasRunning) ?? true,
+                                              managed: try c.decodeIfPresent(Bool.self, forKey: .managed) ?? false))
+        case "incomingMigration":
+            self = .incomingMigration(uri: try c.decodeIfPresent(String.self, forKey: .uri) ?? "")
+        default:
+            self = .coldBoot
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(name, forKey: .kind)
+        switch self {
+        case .coldBoot: break
+        case .restore(let s):
+            try c.encode(s.path, forKey: .path)
+            try c.encode(s.wasRunning, forKey: .wasRunning)
+            try c.encode(s.managed, forKey: .managed)
+        case .incomingMigration(let uri):
+            try c.encode(uri, forKey: .uri)
+        }
+    }
+}
+
+/// Where a restore reads from: the save image's path, the descriptor positioned at QEMU's stream (not
+/// recorded), and whether the guest ran when it was saved.
+public struct QEMURestoreSource: Sendable, Equatable {
+    public var path: String
+    /// Open on the image, at the stream's first byte; -1 once handed to QEMU (or when not known).
+    public var fd: Int32 = -1
+    public var wasRunning: Bool
+    /// A managed save image (removed once the domain runs from it).
+    public var managed = false
+
+    public init(path: String, fd: Int32 = -1, wasRunning: Bool, managed: Bool = false) {
+        self.path = path
+        self.fd = fd
+        self.wasRunning = wasRunning
+        self.managed = managed
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.path == b.path && a.wasRunning == b.wasRunning && a.managed == b.managed
+    }
+}
+
+/// How a running domain stops: passed to the one teardown, the external devices and the security manager.
+public enum QEMUStopKind: Sendable, Equatable {
+    case destroyed, shutdown, crashed, failed, saved
+    /// Migrated out: `success` when the destination took over.
+    case migratedOut(success: Bool)
+
+    /// The shut-off reason and STOPPED detail libvirt reports for it.
+    var reason: (ShutoffReason, StoppedDetail) {
+        switch self {
+        case .destroyed: (.destroyed, .destroyed)
+        case .shutdown: (.shutdown, .shutdown)
+        case .crashed: (.crashed, .crashed)
+        case .failed: (.failed, .failed)
+        case .saved: (.saved, .saved)
+        case .migratedOut: (.migrated, .migrated)
+        }
+    }
 }
 
 /// The runtime state written to the status file on every change.
@@ -18,8 +123,30 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var startKind: QEMUStartKind
     public var state: Int32
     public var reason: Int32
-    /// The running job, if any (libvirt's job name), e.g. "destroy".
+    /// The running sync job, if any (libvirt's job name), e.g. "destroy".
     public var job: String?
+    /// The async job in flight (libvirt's name, e.g. "save") and its phase, so a restarted daemon can recover.
+    public var asyncJob: String?
+    public var jobPhase: QEMUJobPhase?
+}
+
+extension QEMUStartKind: Hashable {
+    public func hash(into h: inout Hasher) { h.combine(name) }
+}
+
+extension QEMURestoreSource: Codable {
+    private enum Keys: String, CodingKey { case path, wasRunning, managed }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        self.init(path: try c.decode(String.self, forKey: .path), wasRunning: try c.decode(Bool.self, forKey: .wasRunning),
+                  managed: try c.decodeIfPresent(Bool.self, forKey: .managed) ?? false)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(wasRunning, forKey: .wasRunning)
+        try c.encode(managed, forKey: .managed)
+    }
 }
 
 /// One domain of the QEMU driver: its definitions, its state, and while it runs its QEMU process and monitor.
@@ -42,7 +169,8 @@ actor QEMUDomainObject {
     var process: QEMUProcess?
     var monitor: QMPMonitor?
     private var monitorPath = ""
-    private var startKind = QEMUStartKind.coldBoot
+    /// How the running QEMU was started.
+    var startKind = QEMUStartKind.coldBoot
     private var eventTask: Task<Void, Never>?
     private var exitTask: Task<Void, Never>?
     /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
@@ -60,11 +188,13 @@ actor QEMUDomainObject {
     /// The running reason the next RESUME gives a domain that is not running (libvirt's runningReason),
     /// set by a fake reboot.
     var fakeRebootRunningReason: RunningReason?
-    private var jobActive: String?
+    /// libvirt's job object: the sync job, the async job with its mask and phase.
+    var jobs = QEMUJobState()
+    /// Calls waiting for the job lock.
+    var jobWaiters: [UUID: QEMUJobWaiter] = [:]
     /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
     private var security: any SecurityManager = NoOpSecurityManager()
     private var labelled: [SecurityLabelTarget] = []
-    private var jobWaiters: [CheckedContinuation<Void, Never>] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     /// The guest agent connection, while the guest has the agent's port open.
     var agent: QEMUGuestAgent?
@@ -72,6 +202,10 @@ actor QEMUDomainObject {
     var agentEventWaiters: [(String, CheckedContinuation<Void, Never>)] = []
     /// How many SHUTDOWN and RESET events QEMU has reported (an agent shutdown waits for the next one).
     var qemuEventCounts: [String: Int] = [:]
+    /// The running reason the next RESUME gives (set before a `cont` whose reason is not "unpaused").
+    var resumeReason: RunningReason?
+    /// How the domain is stopping, once known (passed to the teardown).
+    var stopKind: QEMUStopKind?
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
 
@@ -96,38 +230,33 @@ actor QEMUDomainObject {
 
     func makeTransient() { persistent = false }
 
-    // MARK: Jobs
-
-    private func beginJob(_ name: String) async {
-        while jobActive != nil {
-            await withCheckedContinuation { jobWaiters.append($0) }
-        }
-        jobActive = name
-    }
-
-    private func endJob() {
-        jobActive = nil
-        let w = jobWaiters
-        jobWaiters = []
-        for c in w { c.resume() }
-    }
-
     func raise(_ e: LifecycleEvent) {
         emit(DomainEventRecord(domain: ref, kind: .lifecycle(e)))
     }
 
     // MARK: Start
 
-    func start(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
+    /// Starts the domain the way `kind` says, in libvirt's phases: prepare the host (directories, labels),
+    /// start the external devices, launch QEMU, then finish the startup by kind (cold boot: `cont` unless
+    /// paused; restore: load the image, then run or stay paused; incoming migration: wait for the stream).
+    /// Whatever phase fails, ``teardown(_:)`` undoes what was done, and the domain is shut off (failed).
+    /// Runs as libvirt's async START job: only a destroy may run meanwhile.
+    func start(_ kind: QEMUStartKind, id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
                security: any SecurityManager = NoOpSecurityManager()) async throws(VirtError) {
-        await beginJob("start")
-        defer { endJob() }
+        try await beginAsyncJob(.start, operation: kind.operation, owner: "start")
+        defer { endAsyncJob() }
         guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
+        startKind = kind
         do {
-            try await startNow(id: newID, capabilities: capabilities, paused: paused, security: security)
+            let run = try prepareHost(id: newID, capabilities: capabilities, security: security)
+            try await startExternalDevices(kind)
+            setJobPhase(.launching)
+            try await launchQEMU(run, kind: kind, capabilities: capabilities)
+            try await finishStartup(kind, paused: paused)
         } catch {
+            await teardown(.failed, emitEvent: false)
             // As libvirt: a start that fails leaves the domain shut off with reason "failed".
-            if !isActive { status = .shutoff(.failed) }
+            status = .shutoff(.failed)
             throw error
         }
     }
@@ -142,8 +271,20 @@ actor QEMUDomainObject {
         }
     }
 
-    private func startNow(id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
-                          security: any SecurityManager) async throws(VirtError) {
+    /// What the launch phase needs from the host phase.
+    struct PreparedRun {
+        var id: Int32
+        var libDir: String
+        var commandLine: QEMUCommandLine
+        var arguments: [String]
+        /// The live definition (defaults, aliases, addresses, emulator, security label).
+        var live: DomainDefinition
+    }
+
+    /// Phase 1: directories, the completed definition and command line, the security labels. Everything it
+    /// creates is recorded so that ``teardown(_:emitEvent:)`` removes it.
+    private func prepareHost(id newID: Int32, capabilities: QEMUCapabilities,
+                             security: any SecurityManager) throws(VirtError) -> PreparedRun {
         let def = definition
         try Self.checkDiskSources(def)
         let libDir = paths.domainLibDir(id: newID, name: def.name)
@@ -164,30 +305,141 @@ actor QEMUDomainObject {
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
-        let args = try security.processArguments(cl.arguments())
-        // Label what QEMU opens as its user (restored when QEMU has ended, or here when the start fails).
+        var args = try security.processArguments(cl.arguments())
+        if startKind != .coldBoot { args += ["-incoming", "defer"] }
+        // Label what QEMU opens as its user (given back by the teardown).
         let logFD = open(paths.logFile(def.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if logFD >= 0 { close(logFD) }
-        let targets = securityTargets(prepared, libDir: libDir)
-        try security.setLabels(targets)
         self.security = security
+        let targets = securityTargets(prepared, libDir: libDir)
         labelled = targets
+        try security.setLabels(targets)
         var live = prepared
         // The live XML names the emulator that runs, as libvirt's does.
         if live.devices.emulator == nil { live.devices.emulator = cl.emulator }
         security.addLiveLabel(to: &live)
-        do {
-            try await launch(def, prepared: live, id: newID, libDir: libDir, cl: cl, args: args,
-                             capabilities: capabilities, paused: paused)
-        } catch {
-            if process == nil {
-                unlink(monitorPath)
-                unlink(paths.pidFile(def.name))
+        return PreparedRun(id: newID, libDir: libDir, commandLine: cl, arguments: args, live: live)
+    }
+
+    /// Phase 2: helper processes that must run before QEMU, told the start kind. (No device needs one yet:
+    /// the TPM emulator is refused at start until swtpm is wired in.)
+    private func startExternalDevices(_ kind: QEMUStartKind) async throws(VirtError) {
+        for tpm in definition.devices.tpms {
+            if case .emulator = tpm.backend {
+                throw VirtError.configUnsupported("TPM emulator (swtpm) is not supported yet", domain: .qemu)
             }
-            restoreSecurityLabels()
-            if process == nil { removeStatusFiles(monitorPath: monitorPath) }
-            removeChannelDir()
-            throw error
+        }
+    }
+
+    /// Phase 3: QEMU itself, its monitor, the ptys and channel states it reports, the reboot action.
+    private func launchQEMU(_ run: PreparedRun, kind: QEMUStartKind,
+                            capabilities: QEMUCapabilities) async throws(VirtError) {
+        let def = definition
+        var passFDs: [Int32] = []
+        if case .restore(let src) = kind, src.fd >= 0 { passFDs.append(src.fd) }
+        var spec = ProcessLaunchSpec(
+            binary: run.commandLine.emulator, arguments: run.arguments, logPath: paths.logFile(def.name),
+            pidfilePath: paths.pidFile(def.name),
+            environment: ["HOME=\(run.libDir)", "XDG_DATA_HOME=\(run.libDir)/.local/share",
+                          "XDG_CACHE_HOME=\(run.libDir)/.cache", "XDG_CONFIG_HOME=\(run.libDir)/.config"],
+            credentials: try security.processCredentials(), umask: 0o002)
+        spec.passFDs = passFDs
+        let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
+        process = proc
+        monitor = mon
+        id = run.id
+        stopReason = nil
+        var live = run.live
+        try await readPTYPaths(mon, into: &live)
+        try await refreshChannelStates(mon, into: &live)
+        if QEMULifecycleActions.needsRebootShutdownAction(def) {
+            // A guest reboot then ends in a SHUTDOWN event (reason guest-reset): the domain shuts off.
+            try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
+        }
+        liveDefinition = live
+        status = .paused(.startingUp)
+        watch(proc, mon)
+        if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
+            connectAgent()
+        }
+        raiseAgentStateAtStart(live)
+        writeStatus()
+    }
+
+    /// Phase 4: the start kind's own ending.
+    private func finishStartup(_ kind: QEMUStartKind, paused: Bool) async throws(VirtError) {
+        let mon = try requireMonitorStarting()
+        switch kind {
+        case .coldBoot:
+            if paused {
+                raise(.started(.booted))
+                status = .paused(.user)
+                raise(.suspended(.paused))
+                writeStatus()
+            } else {
+                try await mon.execute("cont")
+                setRunning(.booted)
+                raise(.started(.booted))
+            }
+        case .restore(let src):
+            setJobPhase(.loading)
+            let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
+            try await mon.execute("migrate-set-capabilities",
+                                  arguments: ["capabilities": [["capability": "events", "state": true]]])
+            try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
+            try await waitMigration(mon, what: "start")
+            raise(.started(.restored))
+            if src.wasRunning && !paused {
+                resumeReason = .restored
+                try await mon.execute("cont")
+                setRunning(.restored)
+            } else {
+                status = .paused(paused ? .user : .fromSnapshot)
+                raise(.suspended(paused ? .paused : .restored))
+                writeStatus()
+            }
+        case .incomingMigration:
+            setJobPhase(.waitingIncoming)
+            throw VirtError.configUnsupported("incoming migration is not supported yet", domain: .qemu)
+        }
+    }
+
+    /// The monitor of a QEMU being started.
+    private func requireMonitorStarting() throws(VirtError) -> QMPMonitor {
+        guard let m = monitor, process != nil else {
+            throw VirtError.operationFailed("QEMU ended during startup", domain: .qemu)
+        }
+        return m
+    }
+
+    /// Waits for the migration QEMU runs (incoming or outgoing) to end: returns when it completed, throws
+    /// libvirt's "job 'X' failed" or "canceled" otherwise. Aborts (domjobabort) cancel it.
+    func waitMigration(_ mon: QMPMonitor, what: String) async throws(VirtError) {
+        var delay = 5
+        while true {
+            if process == nil {
+                throw VirtError.operationFailed("job '\(what)' failed: QEMU ended", domain: .qemu)
+            }
+            if jobs.abortRequested {
+                _ = try? await mon.execute("migrate_cancel")
+            }
+            let q = try await mon.execute("query-migrate")
+            jobs.current?.update(fromQueryMigrate: q)
+            jobs.current?.elapsedMs = asyncElapsedMs
+            switch q["status"]?.stringValue ?? "" {
+            case "completed":
+                return
+            case "failed":
+                let why = q["error-desc"]?.stringValue ?? "unexpectedly failed"
+                throw VirtError.operationFailed("job '\(what)' failed: \(why)", domain: .qemu)
+            case "cancelled":
+                throw VirtError(.operationAborted, domain: .qemu,
+                                "operation aborted: job '\(what)' canceled by client",
+                                str1: "job '\(what)' canceled by client")
+            default:
+                try? await Task.sleep(for: .milliseconds(delay))
+                delay = min(delay * 2, 50)
+            }
         }
     }
 
@@ -215,69 +467,6 @@ actor QEMUDomainObject {
         labelled = []
         for f in security.restoreLabels(targets.reversed()) {
             QEMUProcess.appendNote(paths.logFile(definition.name), f)
-        }
-    }
-
-    private func launch(_ def: DomainDefinition, prepared: DomainDefinition, id newID: Int32, libDir: String, cl: QEMUCommandLine,
-                        args: [String], capabilities: QEMUCapabilities, paused: Bool) async throws(VirtError) {
-        let spec = ProcessLaunchSpec(
-            binary: cl.emulator, arguments: args, logPath: paths.logFile(def.name),
-            pidfilePath: paths.pidFile(def.name),
-            environment: ["HOME=\(libDir)", "XDG_DATA_HOME=\(libDir)/.local/share",
-                          "XDG_CACHE_HOME=\(libDir)/.cache", "XDG_CONFIG_HOME=\(libDir)/.config"],
-            credentials: try security.processCredentials(), umask: 0o002)
-        let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
-        process = proc
-        monitor = mon
-        id = newID
-        startKind = .coldBoot
-        stopReason = nil
-        var live = prepared
-        do {
-            try await readPTYPaths(mon, into: &live)
-            try await refreshChannelStates(mon, into: &live)
-        } catch {
-            _ = await proc.terminate(grace: .seconds(3))
-            process = nil
-            monitor = nil
-            id = -1
-            throw error
-        }
-        if QEMULifecycleActions.needsRebootShutdownAction(def) {
-            // A guest reboot then ends in a SHUTDOWN event (reason guest-reset): the domain shuts off.
-            do {
-                try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
-            } catch {
-                _ = await proc.terminate(grace: .seconds(3))
-                process = nil
-                monitor = nil
-                id = -1
-                throw error
-            }
-        }
-        liveDefinition = live
-        status = .paused(.startingUp)
-        watch(proc, mon)
-        if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
-            connectAgent()
-        }
-        raiseAgentStateAtStart(live)
-        writeStatus()
-        if !paused {
-            do {
-                try await mon.execute("cont")
-            } catch {
-                _ = await proc.terminate(grace: .seconds(3))
-                await finishStop(.failed, .failed, emitEvent: false)
-                throw error
-            }
-            setRunning(.booted)
-            raise(.started(.booted))
-        } else {
-            raise(.started(.booted))
-            status = .paused(.user)
-            raise(.suspended(.paused))
-            writeStatus()
         }
     }
 
@@ -320,11 +509,20 @@ actor QEMUDomainObject {
         return try PTYStream(path: path)
     }
 
-    /// Running after `cont`: RESUMED/UNPAUSED once (the RESUME event may have done it first).
+    /// Running after `cont`: RESUMED once (the RESUME event may have done it first), with the detail
+    /// libvirt derives from the running reason.
     private func setRunning(_ reason: RunningReason) {
         guard status.state == .paused else { return }
+        resumeReason = nil
         status = .running(reason)
-        raise(.resumed(.unpaused))
+        let detail: ResumedDetail
+        switch reason {
+        case .restored, .fromSnapshot: detail = .fromSnapshot
+        case .migrated: detail = .migrated
+        case .postcopy: detail = .postcopy
+        default: detail = .unpaused
+        }
+        raise(.resumed(detail))
         writeStatus()
     }
 
@@ -356,7 +554,8 @@ actor QEMUDomainObject {
                 }
                 return
             }
-            setRunning(status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused)
+            setRunning(resumeReason
+                ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
         case "RESET":
             notifyQEMUEvent("RESET")
             // Every reset QEMU reports (the fake reboot's system_reset, the firmware's own) is a reboot event,
@@ -452,7 +651,37 @@ actor QEMUDomainObject {
         await finishStop(reason, detail, emitEvent: true)
     }
 
+    /// The one teardown, used by every failed start and by every stop: ends QEMU if it still runs, then
+    /// undoes whatever the start reached (external devices, labels, status files, directories). Idempotent.
+    func teardown(_ kind: QEMUStopKind, emitEvent: Bool) async {
+        if let proc = process, QEMUProcess.isAlive(proc.pid) {
+            if stopReason == nil { stopReason = kind.reason }
+            stopKind = kind
+            await proc.terminate(grace: .seconds(3))
+        }
+        if process != nil || stopping {
+            let (reason, detail) = kind.reason
+            await finishStop(reason, detail, emitEvent: emitEvent)
+        } else {
+            await cleanupHost(kind)
+        }
+    }
+
+    /// Host clean-up after QEMU has gone (or never started): external devices stopped, labels given back,
+    /// status files, monitor socket, private and channel directories removed. Safe to repeat.
+    private func cleanupHost(_ kind: QEMUStopKind) async {
+        await stopExternalDevices(kind)
+        restoreSecurityLabels()
+        removeStatusFiles(monitorPath: monitorPath)
+        removeChannelDir()
+        stopKind = nil
+    }
+
+    /// Stops the external devices, told how the domain stopped. (None yet.)
+    private func stopExternalDevices(_ kind: QEMUStopKind) async {}
+
     private func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
+        if stopKind == nil { stopKind = Self.stopKind(reason) }
         guard let proc = process else {
             // Another caller (the exit waiter, or a destroy) is stopping the domain: return once it is done.
             if stopping { await withCheckedContinuation { stopWaiters.append($0) } }
@@ -475,9 +704,7 @@ actor QEMUDomainObject {
         status = .shutoff(reason)
         id = -1
         liveDefinition = nil
-        restoreSecurityLabels()
-        removeStatusFiles(monitorPath: monitorPath)
-        removeChannelDir()
+        await cleanupHost(stopKind ?? .crashed)
         await agent?.close()
         agent = nil
         panicPending = false
@@ -492,6 +719,17 @@ actor QEMUDomainObject {
         let w = stopWaiters
         stopWaiters = []
         for c in w { c.resume() }
+    }
+
+    static func stopKind(_ reason: ShutoffReason) -> QEMUStopKind {
+        switch reason {
+        case .destroyed: .destroyed
+        case .shutdown: .shutdown
+        case .saved: .saved
+        case .failed: .failed
+        case .migrated: .migratedOut(success: true)
+        default: .crashed
+        }
     }
 
     /// Waits up to `limit` for `task` to end, then cancels it.
@@ -595,20 +833,22 @@ actor QEMUDomainObject {
 
     // MARK: Operations
 
+    /// libvirt's destroy: QEMU is killed first (so a destroy never waits behind a stuck job), then the
+    /// DESTROY job, which every async job allows, tears the domain down.
     func destroy(graceful: Bool) async throws(VirtError) {
-        await beginJob("destroy")
-        defer { endJob() }
         guard let proc = process else {
             throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
         stopReason = (.destroyed, .destroyed)
-        writeStatus(job: "destroy")
+        stopKind = .destroyed
         if graceful {
             proc.signal(SIGTERM)
             await proc.exitWaiter.wait()
         } else {
             await proc.terminate(grace: .seconds(10))
         }
+        try await beginJob(.destroy, owner: "destroy")
+        defer { endJob() }
         await finishStop(.destroyed, .destroyed, emitEvent: true)
     }
 
@@ -620,7 +860,7 @@ actor QEMUDomainObject {
     }
 
     func suspend() async throws(VirtError) {
-        await beginJob("suspend")
+        try await beginJob(.suspend, owner: "suspend")
         defer { endJob() }
         let m = try requireMonitor()
         if status.state == .paused { return }
@@ -636,7 +876,7 @@ actor QEMUDomainObject {
     }
 
     func resume() async throws(VirtError) {
-        await beginJob("resume")
+        try await beginJob(.modify, owner: "resume")
         defer { endJob() }
         let m = try requireMonitor()
         guard status.state == .paused else {
@@ -647,11 +887,15 @@ actor QEMUDomainObject {
     }
 
     func reset() async throws(VirtError) {
+        try await beginJob(.modify, owner: "reset")
+        defer { endJob() }
         let m = try requireMonitor()
         try await m.execute("system_reset")
     }
 
     func monitorCommand(_ command: String, hmp: Bool = false) async throws(VirtError) -> String {
+        try await beginJob(.query, owner: "qemu-monitor-command")
+        defer { endJob() }
         let m = try requireMonitor()
         if hmp {
             let out = try await m.execute("human-monitor-command",
@@ -678,10 +922,13 @@ actor QEMUDomainObject {
 
     // MARK: Status file
 
-    func writeStatus(job: String? = nil) {
+    func writeStatus() {
         guard let proc = process else { return }
         let st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
-                                  state: status.state.rawValue, reason: status.reason, job: job)
+                                  state: status.state.rawValue, reason: status.reason,
+                                  job: jobs.active == .destroy ? "destroy" : nil,
+                                  asyncJob: jobs.async == .none ? nil : jobs.async.name,
+                                  jobPhase: jobs.async == .none ? nil : jobs.phase)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
         if let data = try? e.encode(st) {

@@ -319,8 +319,8 @@ public final class QEMUDriver: HypervisorDriver {
         if def.type == "kvm" && !caps.kvmAvailable {
             throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)
         }
-        try await obj.start(id: await state.allocateID(), capabilities: caps, paused: flags.contains(.startPaused),
-                            security: await state.security)
+        try await obj.start(.coldBoot, id: await state.allocateID(), capabilities: caps,
+                            paused: flags.contains(.startPaused), security: await state.security)
     }
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
