@@ -1,16 +1,55 @@
 #!/usr/bin/env bash
-# Installs the Debian packages SwiftVirt's build and tests need, when any is missing.
+# Installs the Debian packages SwiftVirt's build and tests need, when any is missing, and gives the host what
+# udev and a libvirtd run would have given it on a fresh machine (a container, a CI runner without udev):
+#
+#   /dev/kvm      group kvm, mode 0660, as Debian's udev rule (60-qemu-system-common / 50-udev-default)
+#                 sets it; without it QEMU run as libvirt-qemu fails with "failed to initialize kvm:
+#                 Permission denied". The group kvm is created when missing.
+#   /run/libvirt  mode 0755 when it exists with another mode (libvirtd creates it 0755; left 0700, the swtpm
+#                 that libvirtd runs as tss cannot open its socket under it).
+#
+# SWIFTVIRT_KVM_DEVICE, SWIFTVIRT_KVM_GROUP and SWIFTVIRT_RUN_LIBVIRT replace the device, the group and the
+# directory (tests use them on files of their own); SWIFTVIRT_SKIP_PACKAGES=1 skips the packages.
 set -euo pipefail
-pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
-      python3-libvirt tini hyperfine)
-missing=()
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
+    pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
+          python3-libvirt tini hyperfine)
+    missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+
+kvm_dev=${SWIFTVIRT_KVM_DEVICE:-/dev/kvm}
+kvm_group=${SWIFTVIRT_KVM_GROUP:-kvm}
+run_libvirt=${SWIFTVIRT_RUN_LIBVIRT:-/run/libvirt}
+
+if [ -e "$kvm_dev" ]; then
+    if ! getent group "$kvm_group" >/dev/null; then
+        echo "creating group $kvm_group"
+        $SUDO groupadd --system "$kvm_group"
+    fi
+    if [ "$(stat -c %G "$kvm_dev")" != "$kvm_group" ]; then
+        echo "$kvm_dev: group $(stat -c %G "$kvm_dev") -> $kvm_group"
+        $SUDO chgrp "$kvm_group" "$kvm_dev"
+    fi
+    if [ "$(stat -c %a "$kvm_dev")" != "660" ]; then
+        echo "$kvm_dev: mode $(stat -c %a "$kvm_dev") -> 660"
+        $SUDO chmod 0660 "$kvm_dev"
+    fi
+else
+    echo "warning: $kvm_dev does not exist: KVM tests will fail (is the kvm module loaded?)" >&2
+fi
+
+if [ -d "$run_libvirt" ] && [ "$(stat -c %a "$run_libvirt")" != "755" ]; then
+    echo "$run_libvirt: mode $(stat -c %a "$run_libvirt") -> 755"
+    $SUDO chmod 0755 "$run_libvirt"
 fi

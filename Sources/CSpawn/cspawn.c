@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -43,6 +44,8 @@ struct spawn_context {
     const int *high;
     /// Highest descriptor to close when close_range is missing.
     int max_fd;
+    /// The creating process (for the parent-death check).
+    pid_t parent;
     volatile int error;
     volatile int stage;
 };
@@ -71,6 +74,13 @@ static int child_main(void *arg) {
     for (int sig = 1; sig < 65; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         sys(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof(uint64_t));
+    }
+
+    if (req->parent_death_signal > 0) {
+        // Set first, then checked: had the parent already gone, the signal would never come.
+        if ((r = sys(SYS_prctl, PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0)) < 0)
+            fail(ctx, SWIFTVIRT_SPAWN_PREPARE, r);
+        if (sys(SYS_getppid, 0, 0, 0, 0) != ctx->parent) fail(ctx, SWIFTVIRT_SPAWN_PREPARE, -ESRCH);
     }
 
     if (req->new_session && (r = sys(SYS_setsid, 0, 0, 0, 0)) < 0) fail(ctx, SWIFTVIRT_SPAWN_SETSID, r);
@@ -111,7 +121,7 @@ static int child_main(void *arg) {
     fail(ctx, SWIFTVIRT_SPAWN_EXEC, r);
 }
 
-int swiftvirt_spawn(const struct swiftvirt_spawn_request *req, pid_t *pid, int *stage) {
+static int spawn_here(const struct swiftvirt_spawn_request *req, pid_t *pid, int *stage) {
     *pid = -1;
     *stage = SWIFTVIRT_SPAWN_PREPARE;
     if (req->nfds < 0 || req->nfds > 1024 || (req->change_ids && req->ngroups < 0)) return EINVAL;
@@ -139,7 +149,8 @@ int swiftvirt_spawn(const struct swiftvirt_spawn_request *req, pid_t *pid, int *
         if (stack == MAP_FAILED) err = errno;
     }
     if (!err) {
-        struct spawn_context ctx = {.req = req, .high = high, .max_fd = max_fd, .error = 0, .stage = 0};
+        struct spawn_context ctx = {.req = req, .high = high, .max_fd = max_fd, .parent = getpid(),
+                                   .error = 0, .stage = 0};
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -161,4 +172,76 @@ int swiftvirt_spawn(const struct swiftvirt_spawn_request *req, pid_t *pid, int *
     }
     for (int i = 0; i < made; i++) close(high[i]);
     return err;
+}
+
+// The thread that creates children with a parent-death signal: started on first use, it never ends (the
+// kernel signals such a child when the thread that created it exits, and the caller's thread, e.g. a worker
+// of a thread pool, may end at any time).
+static pthread_mutex_t keeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t keeper_cond = PTHREAD_COND_INITIALIZER;
+static int keeper_started;
+static const struct swiftvirt_spawn_request *keeper_req;
+static pid_t keeper_pid;
+static int keeper_stage;
+static int keeper_result;
+static int keeper_done;
+/// One request at a time.
+static pthread_mutex_t keeper_turn = PTHREAD_MUTEX_INITIALIZER;
+
+static void *keeper_main(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&keeper_lock);
+    for (;;) {
+        while (keeper_req == NULL) pthread_cond_wait(&keeper_cond, &keeper_lock);
+        const struct swiftvirt_spawn_request *req = keeper_req;
+        pthread_mutex_unlock(&keeper_lock);
+        pid_t pid = -1;
+        int stage = SWIFTVIRT_SPAWN_PREPARE;
+        int result = spawn_here(req, &pid, &stage);
+        pthread_mutex_lock(&keeper_lock);
+        keeper_pid = pid;
+        keeper_stage = stage;
+        keeper_result = result;
+        keeper_req = NULL;
+        keeper_done = 1;
+        pthread_cond_broadcast(&keeper_cond);
+    }
+    return NULL;
+}
+
+int swiftvirt_spawn(const struct swiftvirt_spawn_request *req, pid_t *pid, int *stage) {
+    if (req->parent_death_signal <= 0) return spawn_here(req, pid, stage);
+    *pid = -1;
+    *stage = SWIFTVIRT_SPAWN_PREPARE;
+    pthread_mutex_lock(&keeper_turn);
+    pthread_mutex_lock(&keeper_lock);
+    if (!keeper_started) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        // Every signal blocked in the keeper: the process's handlers run on other threads.
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int err = pthread_create(&t, &attr, keeper_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (err != 0) {
+            pthread_mutex_unlock(&keeper_lock);
+            pthread_mutex_unlock(&keeper_turn);
+            return err;
+        }
+        keeper_started = 1;
+    }
+    keeper_done = 0;
+    keeper_req = req;
+    pthread_cond_broadcast(&keeper_cond);
+    while (!keeper_done) pthread_cond_wait(&keeper_cond, &keeper_lock);
+    *pid = keeper_pid;
+    *stage = keeper_stage;
+    int result = keeper_result;
+    pthread_mutex_unlock(&keeper_lock);
+    pthread_mutex_unlock(&keeper_turn);
+    return result;
 }

@@ -29,8 +29,10 @@ struct QEMUCapabilitiesProbe {
         var args = ["-machine", "none", "-accel", accel, "-nodefaults", "-no-user-config", "-display", "none", "-S"]
         args += QEMULauncher.monitorArguments()
         do {
-            let (process, monitor) = try await QEMULauncher.start(
-                ProcessLaunchSpec(binary: binary, arguments: args, logPath: log), monitorPath: sock)
+            // The probe's QEMU dies with its prober (a killed client with an embedded driver, a killed daemon).
+            var spec = ProcessLaunchSpec(binary: binary, arguments: args, logPath: log)
+            spec.killedWithParent = true
+            let (process, monitor) = try await QEMULauncher.start(spec, monitorPath: sock)
             return Session(process: process, monitor: monitor, socket: sock, log: log)
         } catch {
             unlink(sock)

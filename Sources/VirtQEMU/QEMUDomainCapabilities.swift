@@ -123,19 +123,27 @@ public struct QEMUDomainCapabilities: Sendable {
         firmware.filter { $0.supports(arch: arch.name, machine: machine.name) }
     }
 
+    /// libvirt 9.0's `<os>`: the firmware kinds the descriptors for this arch and machine offer (`bios`,
+    /// `efi`), their images that exist (each once, in descriptor order), and `secure` with `no` always and
+    /// `yes` when one of them does Secure Boot. Without a descriptor the loader lists no image: libvirt's
+    /// fallback list (qemu.conf's `nvram`) is empty unless configured.
     private func formatOS(_ w: inout XMLWriter) {
         w.container("os", [("supported", "yes")]) { w in
             let fw = matchingFirmware
-            let uefi = fw.filter { $0.interfaceTypes.contains("uefi") }
-            enumeration(&w, "firmware", uefi.isEmpty ? [] : ["efi"])
+            var kinds: [String] = []
+            if fw.contains(where: { $0.interfaceTypes.contains("bios") }) { kinds.append("bios") }
+            if fw.contains(where: { $0.interfaceTypes.contains("uefi") }) { kinds.append("efi") }
+            enumeration(&w, "firmware", kinds)
             w.container("loader", [("supported", "yes")]) { w in
                 var seen = Set<String>()
-                for exe in fw.compactMap(\.executable) where seen.insert(exe).inserted { w.text("value", [], exe) }
+                for exe in fw.compactMap(\.loaderImage) where access(exe, F_OK) == 0 && seen.insert(exe).inserted {
+                    w.text("value", [], exe)
+                }
                 enumeration(&w, "type", ["rom", "pflash"])
                 enumeration(&w, "readonly", ["yes", "no"])
                 var secure: [String] = []
                 if fw.contains(where: { $0.features.contains("secure-boot") }) { secure.append("yes") }
-                if fw.contains(where: { !$0.features.contains("secure-boot") }) { secure.append("no") }
+                secure.append("no")
                 enumeration(&w, "secure", secure)
             }
         }
@@ -337,6 +345,13 @@ public struct QEMUFirmware: Sendable, Hashable {
     /// `secure-boot`, `requires-smm`, `amd-sev`, …
     public var features: [String]
 
+    /// The image a loader would use: the executable of a `flash` mapping or the file of a `memory` one (a
+    /// `kernel` mapping has none).
+    public var loaderImage: String? { device == "flash" || device == "memory" ? executable : nil }
+
+    /// The directories descriptors are read from, the later overridden by the earlier by file name.
+    public static let defaultDirs = ["/etc/qemu/firmware", "/usr/share/qemu/firmware"]
+
     /// Whether the descriptor serves `arch` (libvirt's name) and `machine`.
     public func supports(arch: String, machine: String) -> Bool {
         for (a, globs) in targets where a == arch {
@@ -346,7 +361,7 @@ public struct QEMUFirmware: Sendable, Hashable {
     }
 
     /// Loads the host's descriptors.
-    public static func load(dirs: [String] = ["/etc/qemu/firmware", "/usr/share/qemu/firmware"]) -> [QEMUFirmware] {
+    public static func load(dirs: [String] = defaultDirs) -> [QEMUFirmware] {
         var byName: [String: String] = [:]
         for d in dirs.reversed() {
             for f in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where f.hasSuffix(".json") {

@@ -18,6 +18,11 @@ actor QEMUDriverState {
 
     func setSecurity(_ manager: any SecurityManager) { security = manager }
 
+    /// Where firmware descriptors are read from (``QEMUFirmware/defaultDirs`` unless configured).
+    private(set) var firmwareDirs = QEMUFirmware.defaultDirs
+
+    func setFirmwareDirs(_ dirs: [String]) { firmwareDirs = dirs }
+
     init(paths: QEMUDriverPaths) {
         self.paths = paths
         self.capabilities = QEMUCapabilitiesCache(cacheDir: paths.cacheDir + "/capabilities",
@@ -185,8 +190,14 @@ public final class QEMUDriver: HypervisorDriver {
 
     /// Opens a driver on `root` whose QEMUs run with the security settings of `security` (user, group,
     /// ownership). The settings apply to every connection of this process to `root`, for later starts.
-    public static func open(root: String, security: QEMUSecurityConfig) async throws -> QEMUDriver {
-        try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"), security: security.makeManager())
+    ///
+    /// `firmwareDirs`, when given, replaces the directories firmware descriptors are read from
+    /// (``QEMUFirmware/defaultDirs``), for every connection of this process to `root`.
+    public static func open(root: String, security: QEMUSecurityConfig, firmwareDirs: [String]? = nil)
+        async throws -> QEMUDriver {
+        let driver = try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"), security: security.makeManager())
+        if let firmwareDirs { await driver.state.setFirmwareDirs(firmwareDirs) }
+        return driver
     }
 
     // MARK: Host
@@ -315,6 +326,10 @@ public final class QEMUDriver: HypervisorDriver {
 
     private func startObject(_ obj: QEMUDomainObject, flags: CreateFlags) async throws {
         let def = await obj.definition
+        if def.type == "kvm" {
+            // Before anything runs: QEMU's user must be able to open /dev/kvm.
+            try KVMDeviceAccess.check(credentials: try await state.security.processCredentials())
+        }
         let caps = try await state.capabilities.capabilities(for: def.devices.emulator ?? QEMUCommandLine.defaultEmulator)
         if def.type == "kvm" && !caps.kvmAvailable {
             throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)

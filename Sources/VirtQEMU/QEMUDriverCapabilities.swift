@@ -61,7 +61,7 @@ extension QEMUDriverState {
         let (caps, a, m, type) = try await QEMUDomainCapabilities.resolve(
             emulator: emulator, arch: arch, machine: machine, virtType: virtType, hostArch: host.arch,
             kvmUsable: Self.kvmUsable, probe: { bin in try await cache.capabilities(for: bin) })
-        return QEMUDomainCapabilities(caps: caps, arch: a, machine: m, virtType: type, firmware: QEMUFirmware.load(),
+        return QEMUDomainCapabilities(caps: caps, arch: a, machine: m, virtType: type, firmware: QEMUFirmware.load(dirs: firmwareDirs),
                                       swtpmFeatures: Self.swtpmFeatures).format()
     }
 }

@@ -24,6 +24,9 @@ public struct ProcessLaunchSpec: Sendable {
     public var credentials: ProcessCredentials?
     /// The child's umask; nil: the daemon's.
     public var umask: mode_t?
+    /// Whether the child is killed (SIGKILL) when this process ends: for short-lived helpers such as the
+    /// capability probe's QEMU, never for a domain's QEMU, which must outlive the daemon.
+    public var killedWithParent = false
 
     public init(binary: String, arguments: [String], logPath: String, pidfilePath: String? = nil,
                 passFDs: [Int32] = [], environment: [String] = [], credentials: ProcessCredentials? = nil,
@@ -126,7 +129,8 @@ public final class QEMUProcess: Sendable {
                                 fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
                                 change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
                                 groups: gp.baseAddress, ngroups: Int32(groups.count),
-                                umask: spec.umask.map { Int32($0) } ?? -1)
+                                umask: spec.umask.map { Int32($0) } ?? -1,
+                                parent_death_signal: spec.killedWithParent ? SIGKILL : 0)
                             return OrphanReaper.managed.withLock { set -> Int32 in
                                 let rc = swiftvirt_spawn(&req, &pid, &stage)
                                 if rc == 0 { set.insert(pid) }

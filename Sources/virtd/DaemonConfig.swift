@@ -35,6 +35,10 @@ struct DaemonConfig {
     /// daemon defaults to its own user with no owner changes, unless configured.
     var qemuSecurity = QEMUSecurityConfig.embedDefault
 
+    /// `firmware_dirs`: where the QEMU driver reads firmware descriptors (QEMU's firmware.json files), in
+    /// override order; nil: QEMU's standard places (/etc/qemu/firmware, /usr/share/qemu/firmware).
+    var firmwareDirs: [String]?
+
     var socketPath: String { runDir + "/virtd-sock" }
     var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
     var pidFile: String { runDir + "/virtd.pid" }
@@ -104,6 +108,7 @@ struct DaemonConfig {
             case "max_client_requests": maxClientRequests = try int()
             case "max_workers": maxWorkers = try int()
             case "default_uri": defaultURI = value
+            case "firmware_dirs": firmwareDirs = try Self.stringList(value, line: n + 1, key: key)
             case "user": qemuSecurity.user = value
             case "group": qemuSecurity.group = value
             case "dynamic_ownership": qemuSecurity.dynamicOwnership = try int() != 0
@@ -116,6 +121,26 @@ struct DaemonConfig {
             default: break
             }
         }
+    }
+}
+
+extension DaemonConfig {
+    /// A list value in libvirt's syntax: `[ "a", "b" ]` (an empty list is `[]`).
+    static func stringList(_ value: String, line: Int, key: String) throws -> [String] {
+        let v = value.trimmingCharacters(in: " \t")
+        guard v.hasPrefix("["), v.hasSuffix("]") else {
+            throw ConfigError(line: line, message: "\(key): expected a list [ \"…\", … ]")
+        }
+        var out: [String] = []
+        for item in v.dropFirst().dropLast().split(separator: ",") {
+            let t = item.trimmingCharacters(in: " \t")
+            if t.isEmpty { continue }
+            guard t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") else {
+                throw ConfigError(line: line, message: "\(key): expected quoted strings")
+            }
+            out.append(String(t.dropFirst().dropLast()))
+        }
+        return out
     }
 }
 

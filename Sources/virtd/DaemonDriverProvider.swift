@@ -10,14 +10,17 @@ final class DaemonDriverProvider: DriverProvider {
     let defaultURI: String
     let qemuRoot: String
     let qemuSecurity: QEMUSecurityConfig
+    let firmwareDirs: [String]?
     let sharedTest: any HypervisorDriver
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
-    init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig) async throws {
+    init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil)
+        async throws {
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
         self.qemuSecurity = qemuSecurity
+        self.firmwareDirs = firmwareDirs
         sharedTest = try await Connection.open("test:///default").driver
     }
 
@@ -41,7 +44,8 @@ final class DaemonDriverProvider: DriverProvider {
     private func systemQEMU() async throws -> any HypervisorDriver {
         try await qemuOpening.withLock(0) {
             if let d = qemu.withLock({ $0 }) { return d }
-            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot, security: qemuSecurity)
+            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot, security: qemuSecurity,
+                                                                       firmwareDirs: firmwareDirs)
             qemu.withLock { $0 = d }
             return d
         }

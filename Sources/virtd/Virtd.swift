@@ -116,7 +116,7 @@ enum Virtd {
             throw DaemonExit(status: 1)
         }
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
-                                                      qemuSecurity: cfg.qemuSecurity)
+                                                      qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs)
         do {
             try await provider.startQEMUDriver()
         } catch {

@@ -185,7 +185,9 @@ final class ReferenceLibvirtd: TestDaemon {
 
     /// `privateDomainConfig`: a tmpfs over /etc/libvirt/qemu too, for tests that define domains (libvirtd keeps
     /// persistent definitions there).
-    init(privateDomainConfig: Bool = false) throws {
+    /// `namespaceSetup`: shell commands run in the daemon's mount namespace before it starts (each ending
+    /// with `;` or `&&`), e.g. mounts that give it other firmware descriptors or another qemu.conf.
+    init(privateDomainConfig: Bool = false, namespaceSetup: String = "") throws {
         dir = RPCTestSupport.tempDir("libvirtd")
         let conf = """
         unix_sock_dir = "\(dir)"
@@ -200,7 +202,9 @@ final class ReferenceLibvirtd: TestDaemon {
         // A private mount namespace with its own /run/libvirt and /var/lib/libvirt, so that several reference
         // daemons (parallel suites, other test runs) do not fight over libvirtd's driver pid files and state.
         let etc = privateDomainConfig ? "mount -t tmpfs tmpfs /etc/libvirt/qemu && " : ""
-        let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && " + etc
+        // /run/libvirt may not exist yet on a fresh host (libvirtd creates it 0755).
+        let inner = "mkdir -p -m 0755 /run/libvirt && mount -t tmpfs tmpfs /run/libvirt && "
+            + "mount -t tmpfs tmpfs /var/lib/libvirt && " + etc + namespaceSetup + " "
             + "exec /usr/bin/tini -s -- "
             + "/usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'"
         process = try SpawnedProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", inner],

@@ -48,6 +48,11 @@ struct swiftvirt_spawn_request {
     int ngroups;
     /// The child's umask, or -1 to keep the caller's.
     int umask;
+    /// Non-zero: the signal the child gets when this process ends (PR_SET_PDEATHSIG, set before exec), for
+    /// helpers that must not outlive their caller (capability probes), never for QEMUs that must outlive the
+    /// daemon. The kernel sends it when the creating *thread* ends, so such children are created by a
+    /// thread of this library's own that lives as long as the process.
+    int parent_death_signal;
 };
 
 /// Starts a child as `req` says: a vfork-like clone (the caller's thread waits until the child has called
