@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import VirtCore
 
@@ -156,9 +157,19 @@ public actor QMPMonitor {
         return try await send(command, id: id, message: msg, timeout: timeout)
     }
 
-    /// Writes `message` (carrying `id`) and waits for the reply with that id.
-    private func send(_ command: String, id: String, message msg: [String: JSONValue], timeout: Duration)
-        async throws(VirtError) -> JSONValue {
+    /// Runs `command` with descriptor `fd` attached to it (SCM_RIGHTS), as `getfd` and `add-fd` need.
+    @discardableResult
+    public func execute(_ command: String, arguments: JSONValue? = nil, passing fd: Int32,
+                        timeout: Duration = defaultTimeout) async throws(VirtError) -> JSONValue {
+        let id = "libvirt-\(nextID)"
+        var msg: [String: JSONValue] = ["execute": .string(command), "id": .string(id)]
+        if let arguments { msg["arguments"] = arguments }
+        return try await send(command, id: id, message: msg, timeout: timeout, passing: fd)
+    }
+
+    /// Writes `message` (carrying `id`, and `passing` a descriptor) and waits for the reply with that id.
+    private func send(_ command: String, id: String, message msg: [String: JSONValue], timeout: Duration,
+                      passing passFD: Int32? = nil) async throws(VirtError) -> JSONValue {
         if let closedError { throw closedError }
         nextID += 1
         let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
@@ -173,7 +184,7 @@ public actor QMPMonitor {
                     await self?.expire(id, after: timeout)
                 }
                 pending[id] = (command, c, timer)
-                if !LinuxSys.writeAll(fd, bytes) {
+                if !Self.write(fd, bytes, passing: passFD) {
                     let e = VirtError.lastSystemError("cannot send QEMU command '\(command)'")
                     if let p = pending.removeValue(forKey: id) {
                         p.timer.cancel()
@@ -186,6 +197,14 @@ public actor QMPMonitor {
         } catch {
             throw VirtError.internalError("QEMU monitor: \(error)", domain: .qemu)
         }
+    }
+
+    /// Writes `bytes`, the first of them with `passFD` attached.
+    private static func write(_ fd: Int32, _ bytes: [UInt8], passing passFD: Int32?) -> Bool {
+        guard let passFD else { return LinuxSys.writeAll(fd, bytes) }
+        let n = bytes.withUnsafeBytes { swiftvirt_send_with_fd(fd, $0.baseAddress, $0.count, passFD) }
+        if n <= 0 { return false }
+        return n == bytes.count || LinuxSys.writeAll(fd, Array(bytes[n...]))
     }
 
     /// Sends a raw QMP JSON text (monitor passthrough, as libvirt's virDomainQemuMonitorCommand) with an id

@@ -1,0 +1,19 @@
+#ifndef SWIFTVIRT_CSENDFD_H
+#define SWIFTVIRT_CSENDFD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Sends `len` bytes of `buf` on the unix socket `sock` with descriptor `fd` attached (SCM_RIGHTS), as QMP's
+/// `getfd` expects it. Returns the number of bytes sent (at least 1 on success), or -1 with errno set.
+ssize_t swiftvirt_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
