@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -20,9 +21,9 @@ import Glibc
     }
 
     @Test func ptyConsoleTalksToGuest() async throws {
-        let guest = try QEMUTestSupport.guest()
-        let root = try QEMUTestSupport.makeTempDir("con")
-        defer { QEMUTestSupport.removeDir(root) }
+        let guest = try TestGuest.load()
+        let root = try TestPaths.makeTempDir("con")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let xml = QEMUDriverTests.minimalXML(
             name: "con", type: "qemu", extra: "<features><acpi/></features>",
@@ -58,7 +59,7 @@ import Glibc
 @Suite struct QEMULifecycleActionTests {
     static func bootGuest(_ driver: QEMUDriver, name: String, extra: String) async throws
         -> (DomainRef, any ByteStream) {
-        let guest = try QEMUTestSupport.guest()
+        let guest = try TestGuest.load()
         let xml = QEMUDriverTests.minimalXML(
             name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
@@ -84,8 +85,8 @@ import Glibc
     }
 
     @Test func rebootAPIAndGuestReboot() async throws {
-        let root = try QEMUTestSupport.makeTempDir("act")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("act")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rb", extra: "")
         let qemuPid = try await driver.pid(of: dom) ?? 0
@@ -117,8 +118,8 @@ import Glibc
     }
 
     @Test func guestRebootWithOnRebootDestroy() async throws {
-        let root = try QEMUTestSupport.makeTempDir("act")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("act")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
         let qemuPid = try await driver.pid(of: dom) ?? 0

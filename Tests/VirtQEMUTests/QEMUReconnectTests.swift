@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -11,9 +12,9 @@ import Glibc
 /// on the same root: running VMs are taken over, VMs that died meanwhile are shut off (crashed).
 @Suite struct QEMUReconnectTests {
     @Test func reconnectAfterDaemonDeath() async throws {
-        try QEMUTestSupport.requireKVM()
-        let root = try QEMUTestSupport.makeTempDir("rec")
-        defer { QEMUTestSupport.removeDir(root) }
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("rec")
+        defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let keep = try await first.defineXML(QEMUDriverTests.minimalXML(name: "keep"), flags: [])
         let paused = try await first.createXML(QEMUDriverTests.minimalXML(name: "transient"), flags: .startPaused)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -10,11 +11,11 @@ import Glibc
 @Suite struct QMPMonitorTests {
     /// A bare KVM QEMU, paused (-S), started through our launcher.
     @Test func kvmMonitorCommandsAndEvents() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("qmp")
-        defer { QEMUTestSupport.removeDir(dir) }
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("qmp")
+        defer { TestPaths.removeDir(dir) }
         let spec = ProcessLaunchSpec(
-            binary: QEMUTestSupport.qemuBinary,
+            binary: TestHost.qemuBinary,
             arguments: ["-machine", "q35", "-accel", "kvm", "-m", "128", "-S", "-nodefaults", "-no-user-config",
                         "-display", "none"] + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log", pidfilePath: dir + "/qemu.pid")
@@ -65,10 +66,10 @@ import Glibc
 
     /// A QEMU that fails at start: the error quotes its output.
     @Test func startFailureQuotesQEMU() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("qmpfail")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("qmpfail")
+        defer { TestPaths.removeDir(dir) }
         let spec = ProcessLaunchSpec(
-            binary: QEMUTestSupport.qemuBinary,
+            binary: TestHost.qemuBinary,
             arguments: ["-machine", "no-such-machine", "-nodefaults", "-display", "none"]
                 + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -139,7 +140,7 @@ struct QEMUDefineDefaultsTests {
         defer { ref.stop() }
         let ours = try RestartableVirtd(config: CapabilitiesDifferentialTests.securityConfig)
         defer { ours.cleanup() }
-        let dir = RPCTestSupport.tempDir("define-defaults")
+        let dir = try TestPaths.makeTempDir("define-defaults", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let reference = try Self.defineAll(uri: "qemu+unix:///system?socket=\(ref.socket)", dir: dir)
         let ourXML = try Self.defineAll(uri: ours.uri, dir: dir)
