@@ -10,7 +10,7 @@ import Glibc
 
 /// The capabilities and domain capabilities documents of the embedded QEMU driver, checked against the probe
 /// and the host they come from; the QMP schema query and the CPU model decoder as units.
-@Suite(.serialized) struct CapabilitiesXMLTests {
+@Suite(.serialized, .tags(.qemu, .kvm)) struct CapabilitiesXMLTests {
     @Test func schemaQueries() throws {
         let schema = QMPSchema(try JSONValue.parse("""
             [{"name": "query-display-options", "meta-type": "command", "arg-type": "0", "ret-type": "10"},

@@ -10,7 +10,7 @@ import Glibc
 
 /// The DAC security driver: owners remembered in our xattrs with a refcount, QEMU run as the configured user,
 /// images given back at stop and after a failed start.
-@Suite struct DACSecurityTests {
+@Suite(.tags(.root)) struct DACSecurityTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 
 
@@ -201,7 +201,7 @@ import Glibc
 
     /// A real KVM QEMU run as libvirt-qemu with the group libvirt-qemu: it reaches /dev/kvm through its
     /// supplementary group kvm only. The image's owner before, during and after the run.
-    @Test func imageOwnerBeforeDuringAfterRun() async throws {
+    @Test(.tags(.qemu, .kvm)) func imageOwnerBeforeDuringAfterRun() async throws {
         try TestHost.requireKVM()
         let user = try TestHost.qemuUser()
         let gid = try TestHost.groupID("libvirt-qemu")
@@ -282,7 +282,7 @@ import Glibc
 
     /// An emulator the configured user may not execute (QEMU is started as that user): the start fails with
     /// the reason and leaves nothing behind.
-    @Test func emulatorNotExecutableByTheUser() async throws {
+    @Test(.tags(.qemu, .kvm)) func emulatorNotExecutableByTheUser() async throws {
         try TestHost.requireKVM()
         let kvm = try TestHost.groupID("kvm")
         let dir = try TestPaths.makeTempDir("dac")
@@ -303,7 +303,7 @@ import Glibc
     }
 
     /// A start that QEMU refuses (unknown machine type) leaves nothing behind.
-    @Test func failedStartRestoresOwners() async throws {
+    @Test(.tags(.qemu, .kvm)) func failedStartRestoresOwners() async throws {
         try TestHost.requireKVM()
         let dir = try TestPaths.makeTempDir("dac")
         defer { TestPaths.removeDir(dir) }
@@ -321,7 +321,7 @@ import Glibc
 
     /// A daemon that dies while its QEMUs run: the next one gives back the images of a QEMU that died
     /// meanwhile at once, and those of a running one when it stops.
-    @Test func ownersRestoredAcrossDaemonRestart() async throws {
+    @Test(.tags(.qemu, .kvm)) func ownersRestoredAcrossDaemonRestart() async throws {
         try TestHost.requireKVM()
         let user = try TestHost.qemuUser()
         let qemuOwner = (user.uid, user.gid)
@@ -360,7 +360,7 @@ import Glibc
     }
 
     /// Two running domains share one read-only image: it is given back only when the second one stops.
-    @Test func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
+    @Test(.tags(.qemu, .kvm)) func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
         try TestHost.requireKVM()
         let kvm = try TestHost.groupID("kvm")
         let dir = try TestPaths.makeTempDir("dac")

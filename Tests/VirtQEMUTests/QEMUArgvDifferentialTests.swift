@@ -11,7 +11,7 @@ import VirtCore
 /// embedded driver's root directory and tap/vhost descriptor numbers. Cases listed in
 /// `Resources/argv-baseline.txt` must match; the suite prints the pass count and every differing case.
 /// `SWIFTVIRT_UPDATE_ARGV_BASELINE=1` rewrites the baseline with the cases that match now.
-@Suite(.serialized) struct QEMUArgvDifferentialTests {
+@Suite(.serialized, .tags(.qemu)) struct QEMUArgvDifferentialTests {
     static var inputDir: String {
         TestPaths.repoRoot + "/Tests/VirtCoreTests/Resources/conformance/libvirt-9.6.0/input"
     }

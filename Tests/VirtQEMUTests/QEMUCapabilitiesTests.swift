@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 @Suite struct QEMUCapabilitiesTests {
-    @Test func probeAndCache() async throws {
+    @Test(.tags(.qemu, .kvm)) func probeAndCache() async throws {
         try TestHost.requireKVM()
         let dir = try TestPaths.makeTempDir("caps")
         defer { TestPaths.removeDir(dir) }

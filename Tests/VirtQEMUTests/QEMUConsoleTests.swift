@@ -10,7 +10,7 @@ import Glibc
 
 /// `<serial type='pty'>`: the pty shows in the live XML with its alias, and a console stream on it talks to
 /// the test guest's shell (TCG).
-@Suite struct QEMUConsoleTests {
+@Suite(.tags(.qemu)) struct QEMUConsoleTests {
     static func readUntil(_ s: any ByteStream, _ marker: String) async throws -> String {
         var got = [UInt8]()
         while let chunk = try await s.read() {
@@ -56,7 +56,7 @@ import Glibc
 
 /// Lifecycle actions with the guest's cooperation (TCG): the reboot API (fake reboot: SHUTDOWN, reset, run
 /// again), a guest reboot with on_reboot restart (a REBOOT event) and with on_reboot destroy (shut off).
-@Suite struct QEMULifecycleActionTests {
+@Suite(.tags(.qemu)) struct QEMULifecycleActionTests {
     static func bootGuest(_ driver: QEMUDriver, name: String, extra: String) async throws
         -> (DomainRef, any ByteStream) {
         let guest = try TestGuest.load()

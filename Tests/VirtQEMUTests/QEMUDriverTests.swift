@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// Lifecycle of real QEMU domains through `qemu:///embed?root=DIR`, with the event stream collected.
-@Suite struct QEMUDriverTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUDriverTests {
     static func minimalXML(name: String, type: String = "kvm", extra: String = "", os: String = "",
                            devices: String = "") -> String {
         """

@@ -10,7 +10,7 @@ import Glibc
 
 /// The guest agent channel (`org.qemu.guest_agent.0`) and `shutdown`/`reboot --mode agent`, with the test
 /// guest's agent (TCG), and libvirt 9.0's errors when the agent is not configured or not connected (KVM).
-@Suite struct QEMUGuestAgentTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUGuestAgentTests {
     static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
 
     /// Boots the test guest (TCG) with `devices` besides a pty serial console; returns once it is ready.
@@ -213,7 +213,7 @@ import Glibc
 
 /// `vsh shutdown/reboot --mode …` against `qemu:///embed` (each vsh a process of its own, taking the root
 /// over from the one before): virsh's error lines for an agent that is not configured or not connected.
-@Suite struct QEMUGuestAgentVshTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUGuestAgentVshTests {
     static func vsh(_ root: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let r = try ChildProcess.run([TestPaths.vsh, "-c", "qemu:///embed?root=\(root)"] + args, timeLimit: 300)
         return (r.status, r.stdout, r.stderr)

@@ -13,7 +13,7 @@ import Glibc
 /// destroy → SHUTDOWN/GUEST, STOPPED/SHUTDOWN; panic → CRASHED/PANICKED, then destroy → STOPPED/CRASHED,
 /// restart → REBOOT, RESUMED/UNPAUSED (running, crashed), preserve → crashed/panicked), a `<panic>`
 /// device, and the lock on an embed root.
-@Suite struct QEMULifecycleActionsTests {
+@Suite(.tags(.qemu)) struct QEMULifecycleActionsTests {
     static func xml(_ name: String, _ lifecycle: String) -> String {
         QEMUDriverTests.minimalXML(name: name, extra: lifecycle)
     }

@@ -10,7 +10,7 @@ import Glibc
 
 /// A q35 domain with disks, a NIC, USB input and an RNG really starts in QEMU from our command line, and the
 /// live XML shows libvirt's default devices, device aliases and assigned addresses (the inactive XML does not).
-@Suite struct QEMULiveDevicesTests {
+@Suite(.tags(.qemu)) struct QEMULiveDevicesTests {
     @Test func devicesStartAndShowAliasesInLiveXML() async throws {
         let root = try TestPaths.makeTempDir("live")
         defer { TestPaths.removeDir(root) }

@@ -57,7 +57,7 @@ import Glibc
 
     /// A process started as another user: ids, supplementary groups, capabilities, signal state and umask
     /// are set in the child before exec, and the passed descriptors stay where they were put.
-    @Test func startsAsConfiguredUser() async throws {
+    @Test(.tags(.root)) func startsAsConfiguredUser() async throws {
         let dir = try TestPaths.makeTempDir("proc")
         defer { TestPaths.removeDir(dir) }
         var fds: [Int32] = [0, 0]
@@ -100,7 +100,7 @@ import Glibc
 
     /// A binary that cannot be executed (missing, or not executable by the user) fails the launch with the
     /// reason, and leaves no child behind (not even a zombie).
-    @Test func execFailureIsReportedAndReaped() async throws {
+    @Test(.tags(.root)) func execFailureIsReportedAndReaped() async throws {
         let dir = try TestPaths.makeTempDir("proc")
         defer { TestPaths.removeDir(dir) }
         let rootOnly = dir + "/true"
@@ -140,7 +140,7 @@ import Glibc
 
     /// The exit of a child that ends at once is collected by its own waiter (registered before the child
     /// can exit), not by the orphan reaper scanning concurrently.
-    @Test func immediateExitIsCollectedByItsWaiter() async throws {
+    @Test(.tags(.root)) func immediateExitIsCollectedByItsWaiter() async throws {
         let dir = try TestPaths.makeTempDir("proc")
         defer { TestPaths.removeDir(dir) }
         let creds = ProcessCredentials(uid: 4242, gid: 4343, groups: [4343])

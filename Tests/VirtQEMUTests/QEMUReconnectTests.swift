@@ -10,7 +10,7 @@ import Glibc
 
 /// A daemon that dies while its VMs run (its driver state let go without stopping anything), and a new one
 /// on the same root: running VMs are taken over, VMs that died meanwhile are shut off (crashed).
-@Suite struct QEMUReconnectTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUReconnectTests {
     @Test func reconnectAfterDaemonDeath() async throws {
         try TestHost.requireKVM()
         let root = try TestPaths.makeTempDir("rec")

@@ -10,7 +10,7 @@ import Glibc
 
 @Suite struct QMPMonitorTests {
     /// A bare KVM QEMU, paused (-S), started through our launcher.
-    @Test func kvmMonitorCommandsAndEvents() async throws {
+    @Test(.tags(.qemu, .kvm)) func kvmMonitorCommandsAndEvents() async throws {
         try TestHost.requireKVM()
         let dir = try TestPaths.makeTempDir("qmp")
         defer { TestPaths.removeDir(dir) }
@@ -65,7 +65,7 @@ import Glibc
     }
 
     /// A QEMU that fails at start: the error quotes its output.
-    @Test func startFailureQuotesQEMU() async throws {
+    @Test(.tags(.qemu)) func startFailureQuotesQEMU() async throws {
         let dir = try TestPaths.makeTempDir("qmpfail")
         defer { TestPaths.removeDir(dir) }
         let spec = ProcessLaunchSpec(

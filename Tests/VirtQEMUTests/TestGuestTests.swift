@@ -10,7 +10,7 @@ import Glibc
 
 /// The test guest boots for real (under TCG: the Debian kernel hangs under this machine's KVM), prints its
 /// marker on the serial console and powers off on an ACPI power-button press.
-@Suite struct TestGuestTests {
+@Suite(.tags(.qemu)) struct TestGuestTests {
     @Test func bootsAndPowersOffOnACPIPowerdown() async throws {
         let guest = try TestGuest.load()
         let dir = try TestPaths.makeTempDir("guest")

@@ -12,7 +12,7 @@ import Glibc
 /// virtd. Both documents are flattened into element records (path with the identifying `name`/`type`
 /// attributes, own attributes, text) and compared as multisets. Differences with a known cause are listed
 /// and counted; any other difference fails the test.
-@Suite("capabilities and domcapabilities: virtd vs libvirtd 9.0", .serialized)
+@Suite("capabilities and domcapabilities: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct CapabilitiesDifferentialTests {
     /// virtd's QEMU runs as Debian libvirt's default user and group, so the DAC base labels can agree.
     static let securityConfig = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"

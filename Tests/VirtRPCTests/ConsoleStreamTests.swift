@@ -9,7 +9,7 @@ import Glibc
 /// DOMAIN_OPEN_CONSOLE through virtd: Debian's virsh attaches to a TCG test guest's pty serial console over
 /// the daemon's socket (driven through a pty by python3's `pty` module), sees the guest's boot marker, types
 /// a command and reads its output, then leaves with ^].
-@Suite(.serialized) struct ConsoleStreamTests {
+@Suite(.serialized, .tags(.qemu)) struct ConsoleStreamTests {
     /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest (argument 4
     /// "resume"; otherwise presses Enter on the running guest), waits for
     /// the marker, runs a command, sends ^]. Prints one `step ok|FAIL` line per step and the transcript.

@@ -8,7 +8,7 @@ import Glibc
 
 /// virtd as a child subreaper: orphans of the QEMUs it starts are re-parented to it and reaped, while the
 /// QEMUs' own exits still reach the driver (start and destroy work as usual).
-@Suite("virtd reaps orphans", .serialized)
+@Suite("virtd reaps orphans", .serialized, .tags(.qemu, .kvm, .root))
 struct DaemonReaperTests {
     /// Whether `pid` is still a `sleep 600` left by the test's wrapper.
     static func isOurSleep(_ pid: Int32) -> Bool {

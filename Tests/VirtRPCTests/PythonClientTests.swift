@@ -81,7 +81,7 @@ struct PythonClientTests {
         return r
     }
 
-    @Test("the API script and its event callbacks give libvirtd's transcript")
+    @Test("the API script and its event callbacks give libvirtd's transcript", .tags(.qemu, .root, .referenceLibvirtd))
     func sameTranscript() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }

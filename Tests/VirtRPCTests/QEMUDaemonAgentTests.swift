@@ -9,7 +9,7 @@ import Glibc
 /// The guest agent through virtd with python3-libvirt: AGENT_LIFECYCLE callbacks (remote proc 348) and
 /// `shutdownFlags(GUEST_AGENT)` on the TCG test guest (whose initramfs runs a small agent), and libvirt's
 /// errors for an agent that is not configured. The sequence is the one libvirt 9.0 gives for the same guest.
-@Suite("guest agent through virtd with python3-libvirt")
+@Suite("guest agent through virtd with python3-libvirt", .tags(.qemu))
 struct QEMUDaemonAgentTests {
     static let script = #"""
     import libvirt, sys, threading, time

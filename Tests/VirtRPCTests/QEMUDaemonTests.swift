@@ -10,7 +10,7 @@ import Glibc
 /// virsh and python3-libvirt. The expected states, reasons and events are those Debian's libvirtd 9.0 gives
 /// for the same actions on the same QEMU (observed with the same guest), which follow
 /// reference/libvirt-facts.md section 1b.
-@Suite("QEMU domains through virtd with Debian's virsh and vsh", .serialized)
+@Suite("QEMU domains through virtd with Debian's virsh and vsh", .serialized, .tags(.qemu, .kvm))
 struct QEMUDaemonTests {
     /// The lifecycle events libvirtd reports for: define, start, suspend, resume, reboot (ACPI, the guest
     /// powers off and is restarted by the fake reboot: no lifecycle event), shutdown (ACPI, guest powers off),
@@ -149,7 +149,7 @@ struct QEMUDaemonTests {
 
 /// python3-libvirt (Debian's, /usr/bin/python3) drives the lifecycle of a TCG guest through virtd, with
 /// lifecycle and reboot callbacks on libvirt's default event loop.
-@Suite("QEMU domains through virtd with python3-libvirt", .serialized)
+@Suite("QEMU domains through virtd with python3-libvirt", .serialized, .tags(.qemu, .kvm))
 struct QEMUDaemonPythonTests {
     /// Prints one line per step (`label value…`); `events` lists the lifecycle callbacks of the domain as
     /// (event, detail) numbers.
@@ -272,7 +272,7 @@ struct QEMUDaemonPythonTests {
 /// virtd killed with SIGKILL while three KVM domains run (no guest needed): the QEMUs outlive it, one of them
 /// dies meanwhile, and the next virtd on the same root takes the survivors over (same ids, fully managed) and
 /// marks the dead one shut off (crashed). QEMU runs as a configured user, so image owners are checked too.
-@Suite("virtd killed with SIGKILL and started again", .serialized)
+@Suite("virtd killed with SIGKILL and started again", .serialized, .tags(.qemu, .kvm, .root))
 struct QEMUDaemonRestartTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 
@@ -382,7 +382,7 @@ struct QEMUDaemonRestartTests {
 /// owner before, during and after runs ended by destroy and by a QEMU crash; and starts that QEMU or the
 /// driver refuses (unknown machine type, missing disk, impossible memory) fail with a clear error and leave
 /// nothing behind.
-@Suite("QEMU security and bad input through virtd", .serialized)
+@Suite("QEMU security and bad input through virtd", .serialized, .tags(.qemu, .kvm, .root))
 struct QEMUDaemonSecurityTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 

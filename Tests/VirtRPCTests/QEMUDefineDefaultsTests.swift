@@ -10,7 +10,7 @@ import Glibc
 /// 9.0 and on virtd (both `qemu:///system`, Debian's virsh), and `dumpxml --inactive` of both is compared
 /// after normalising the generated UUID and MAC addresses. The number of identical documents must not fall
 /// below ``baseline``; the differences of the others are printed.
-@Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized)
+@Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDefineDefaultsTests {
     /// Identical documents last measured; raise it when the driver gets closer.
     static let baseline = 18

@@ -14,7 +14,7 @@ import Glibc
 /// through Debian's libvirtd 9.0 for the same XML. The field names and typed-parameter types (read with our
 /// remote driver, which keeps the wire types) must be the same; values are checked for plausibility with
 /// Debian's virsh and python3-libvirt.
-@Suite("QEMU domain stats: virtd vs libvirtd 9.0", .serialized)
+@Suite("QEMU domain stats: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDomainStatsTests {
     /// Every group (0: all the daemon supports).
     static let groups = StatsTypes(rawValue: 0)

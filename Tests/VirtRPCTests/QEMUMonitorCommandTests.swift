@@ -9,7 +9,7 @@ import Glibc
 /// `qemu-monitor-command` (QEMU program 0x20008087, procedure 1) on a real KVM domain (no guest OS needed):
 /// vsh on the embedded driver next to Debian's virsh on libvirt's embedded driver, then Debian's virsh and vsh
 /// through virtd, and the read-only socket's refusal.
-@Suite("qemu-monitor-command: vsh and virsh, embedded and through virtd", .serialized)
+@Suite("qemu-monitor-command: vsh and virsh, embedded and through virtd", .serialized, .tags(.qemu, .kvm))
 struct QEMUMonitorCommandTests {
     static let domainXML = """
         <domain type='kvm'>

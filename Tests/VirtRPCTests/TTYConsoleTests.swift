@@ -8,7 +8,7 @@ import Glibc
 
 /// `ttyconsole` on a real KVM domain with a pty serial console (no guest OS needed): vsh on the embedded driver
 /// next to Debian's virsh on libvirt's embedded driver, and Debian's virsh and vsh through virtd.
-@Suite("ttyconsole: vsh and virsh, embedded and through virtd", .serialized)
+@Suite("ttyconsole: vsh and virsh, embedded and through virtd", .serialized, .tags(.qemu, .kvm))
 struct TTYConsoleTests {
     static func domainXML(_ name: String) -> String {
         """

@@ -62,7 +62,7 @@ struct VirshCompatTests {
         return Self.normalize(r.stdout + "\n--- stderr\n" + r.stderr, dir: dir)
     }
 
-    @Test("one virsh session runs the foundation commands with libvirtd's output")
+    @Test("one virsh session runs the foundation commands with libvirtd's output", .tags(.qemu, .root, .referenceLibvirtd))
     func scenarioMatchesReference() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
@@ -112,7 +112,7 @@ struct VirshCompatTests {
         #expect(r.stdout.contains("Running against daemon: 9.0.0"))
     }
 
-    @Test("the read-only socket refuses mutating calls like libvirtd and serves queries")
+    @Test("the read-only socket refuses mutating calls like libvirtd and serves queries", .tags(.qemu, .root, .referenceLibvirtd))
     func readOnlySocket() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
@@ -130,7 +130,7 @@ struct VirshCompatTests {
         #expect(try virsh(ours.testURI, "domstate test").stdout.contains("running"))
     }
 
-    @Test("virsh event --all --loop sees lifecycle events of another client's actions, as with libvirtd")
+    @Test("virsh event --all --loop sees lifecycle events of another client's actions, as with libvirtd", .tags(.qemu, .root, .referenceLibvirtd))
     func eventsFromAnotherClient() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
