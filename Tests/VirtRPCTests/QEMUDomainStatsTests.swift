@@ -200,16 +200,7 @@ final class StatsReferenceLibvirtd {
 
     init() throws {
         dir = try TestPaths.makeTempDir("ql", mode: 0o755)
-        let conf = """
-        unix_sock_dir = "\(dir)"
-        auth_unix_rw = "none"
-        auth_unix_ro = "none"
-        listen_tcp = 0
-        listen_tls = 0
-        log_outputs = "3:file:\(dir)/libvirtd.log"
-
-        """
-        try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
+        try ReferenceLibvirtd.writeConfig(dir: dir)
         let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
             + "mount -t tmpfs tmpfs /etc/libvirt/qemu && exec /usr/bin/tini -s -- /bin/sh -c "
             + "\"/usr/sbin/virtlogd -p '\(dir)/virtlogd.pid' & exec /usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'\""

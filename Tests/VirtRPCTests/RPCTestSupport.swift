@@ -82,16 +82,7 @@ final class ReferenceLibvirtd: TestDaemon {
     /// persistent definitions there).
     init(privateDomainConfig: Bool = false) throws {
         dir = try TestPaths.makeTempDir("libvirtd", mode: 0o755)
-        let conf = """
-        unix_sock_dir = "\(dir)"
-        auth_unix_rw = "none"
-        auth_unix_ro = "none"
-        listen_tcp = 0
-        listen_tls = 0
-        log_outputs = "3:file:\(dir)/libvirtd.log"
-
-        """
-        try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
+        try ReferenceLibvirtd.writeConfig(dir: dir)
         // A private mount namespace with its own /run/libvirt and /var/lib/libvirt, so that several reference
         // daemons (parallel suites, other test runs) do not fight over libvirtd's driver pid files and state.
         let etc = privateDomainConfig ? "mount -t tmpfs tmpfs /etc/libvirt/qemu && " : ""
@@ -104,6 +95,20 @@ final class ReferenceLibvirtd: TestDaemon {
             stop()
             throw DaemonError.notStarted("libvirtd")
         }
+    }
+
+    /// DIR/libvirtd.conf: sockets in DIR without authentication, no TCP, the log in DIR/libvirtd.log.
+    static func writeConfig(dir: String) throws {
+        let conf = """
+        unix_sock_dir = "\(dir)"
+        auth_unix_rw = "none"
+        auth_unix_ro = "none"
+        listen_tcp = 0
+        listen_tls = 0
+        log_outputs = "3:file:\(dir)/libvirtd.log"
+
+        """
+        try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
     }
 
     func stop() {
