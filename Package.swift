@@ -82,11 +82,15 @@ let package = Package(
             swiftSettings: staticStdlib,
             linkerSettings: staticStdlibLink
         ),
-        .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore"], exclude: ["Resources"]),
-        .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt"]),
-        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", .product(name: "NIOEmbedded", package: "swift-nio")],
+        // What every test target shares: the child-process runner, the machine checks (KVM, root, the
+        // libvirt-qemu user), paths, temp dirs, /proc readers and the tags (.qemu, .kvm, .root, .referenceLibvirtd).
+        .target(name: "VirtTestSupport", path: "Tests/VirtTestSupport"),
+        .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore", "VirtTestSupport"], exclude: ["Resources"]),
+        .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt", "VirtTestSupport"]),
+        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", "VirtTestSupport",
+                                                         .product(name: "NIOEmbedded", package: "swift-nio")],
                     exclude: ["Resources"]),
-        .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt"], exclude: ["Resources"]),
-        .testTarget(name: "CompatTests", dependencies: ["Virt"]),
+        .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt", "VirtTestSupport"], exclude: ["Resources"]),
+        .testTarget(name: "CompatTests", dependencies: ["Virt", "VirtTestSupport"]),
     ]
 )

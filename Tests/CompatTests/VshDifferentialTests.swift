@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 /// Runs the same command lines through Debian's virsh and through vsh on `test:///default` and compares
 /// standard output, standard error and the exit code.
@@ -64,9 +65,6 @@ struct VshEnvironment: Sendable {
     let virsh: String
     let vsh: String
 
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     struct Missing: Error, CustomStringConvertible {
         var description: String
     }
@@ -76,21 +74,16 @@ struct VshEnvironment: Sendable {
         guard FileManager.default.isExecutableFile(atPath: virsh) else {
             throw Missing(description: "Debian's virsh is required at \(virsh) (apt-get install libvirt-clients)")
         }
-        let buildDir = repoRoot.appendingPathComponent(".build")
-        let triples = (try? FileManager.default.contentsOfDirectory(atPath: buildDir.path)) ?? []
-        let candidates = ["debug/vsh"].map { buildDir.appendingPathComponent($0).path }
-            + triples.map { buildDir.appendingPathComponent("\($0)/debug/vsh").path }
-        guard let vsh = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw Missing(description: "the vsh binary was not found under \(repoRoot.path)/.build; run `swift build --build-tests`")
+        let vsh = TestPaths.vsh
+        guard FileManager.default.isExecutableFile(atPath: vsh) else {
+            throw Missing(description: "the vsh binary was not found under \(TestPaths.repoRoot)/.build; run `swift build --build-tests`")
         }
         return VshEnvironment(virsh: virsh, vsh: vsh)
     }
 
     /// A fresh directory with the fixture files.
     static func makeCaseDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vsh-diff-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = URL(fileURLWithPath: try TestPaths.makeTempDir("vsh-diff"))
         for (name, content) in VshCases.fixtures {
             try content.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
@@ -106,9 +99,7 @@ struct VshEnvironment: Sendable {
     }
 
     func run(_ binary: String, _ testCase: VshCase, in dir: URL) throws -> VshResult {
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "LIBVIRT_DEFAULT_URI")
-        env.removeValue(forKey: "VIRSH_DEFAULT_CONNECT_URI")
+        var env = ChildProcess.environment(removing: ["LIBVIRT_DEFAULT_URI", "VIRSH_DEFAULT_CONNECT_URI"])
         env["LC_ALL"] = "C.UTF-8"
         env["HOME"] = dir.path
         env["XDG_CONFIG_HOME"] = dir.appendingPathComponent(".config").path
@@ -122,7 +113,7 @@ struct VshEnvironment: Sendable {
         while result == nil {
             attempt += 1
             do {
-                result = try ChildProcess.run(args, environment: env, timeLimitSeconds: 10)
+                result = try ChildProcess.run(args, environment: env, input: .open, timeLimit: 10)
             } catch let failure as ChildProcess.Failure where failure.timedOut && binary == virsh && attempt < 8 {
                 print("[vsh] virsh hung on case '\(testCase.name)' (attempt \(attempt)); running it again")
                 Self.resetCaseDirectory(dir)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 @testable import VirtCore
 
 /// Runs Debian's virsh against libvirt's test driver to get the reference `<devices>` output for a snippet.
@@ -28,20 +29,10 @@ enum DeviceReference {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("d.xml")
         try xml.write(to: file, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: virsh)
         let define = validate ? "define --validate \(file.path)" : "define \(file.path)"
-        p.arguments = ["-q", "-c", "test:///default", "\(define); dumpxml \(name) --inactive"]
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let stdout = String(decoding: o, as: UTF8.self)
-        let stderr = String(decoding: e, as: UTF8.self)
+        let r = try ChildProcess.run([virsh, "-q", "-c", "test:///default", "\(define); dumpxml \(name) --inactive"])
+        let stdout = r.stdout
+        let stderr = r.stderr
         if stdout.contains("<domain") { return (true, stdout) }
         return (false, stderr)
     }

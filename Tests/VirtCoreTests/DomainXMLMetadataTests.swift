@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 @testable import VirtCore
 
 /// Metadata get/set compared with libvirt 9.0: the same operations run through python3-libvirt on the test
@@ -53,14 +54,10 @@ import Testing
             print(json.dumps({'results': out, 'xml': d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)}))
             """
         let stepsJSON = try JSONSerialization.data(withJSONObject: steps.map { [$0.0, $0.1, $0.2 as Any, $0.3 as Any, $0.4 as Any] })
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, String(decoding: stepsJSON, as: UTF8.self)] + (xml.map { [$0] } ?? [])
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let r = try ChildProcess.run(["/usr/bin/python3", "-c", script, String(decoding: stepsJSON, as: UTF8.self)]
+                                     + (xml.map { [$0] } ?? []))
+        if !r.stderr.isEmpty { print(r.stderr, terminator: "") }
+        let data = Data(r.stdout.utf8)
         let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         return (try #require(obj["results"] as? [String]), try #require(obj["xml"] as? String))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 @testable import VirtCore
 
 /// Differential conformance test of domain XML against the reference: libvirt 9.0's virsh with its test driver.
@@ -61,16 +62,8 @@ import Testing
             script += "undefine \(quote(c.name)); "
         }
         script += "echo @@END@@"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["virsh", "-q", "-c", "test:///default", script]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try ChildProcess.run(["/usr/bin/env", "virsh", "-q", "-c", "test:///default", script],
+                                        timeLimit: 600).stdout
         var results = [String?](repeating: nil, count: cases.count)
         let sections = text.components(separatedBy: "@@CASE")
         for s in sections.dropFirst() {
@@ -100,14 +93,9 @@ import Testing
                     out[str(i)] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
             print(json.dumps(out))
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script] + cases.map(\.path)
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let r = try ChildProcess.run(["/usr/bin/python3", "-c", script] + cases.map(\.path), timeLimit: 600)
+        if !r.stderr.isEmpty { print(r.stderr, terminator: "") }
+        let data = Data(r.stdout.utf8)
         guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: [Any]] else { return [:] }
         var result: [Int: (Int32, Int32, String)] = [:]
         for (k, v) in obj {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,7 +10,7 @@ import Glibc
 
 /// The capabilities and domain capabilities documents of the embedded QEMU driver, checked against the probe
 /// and the host they come from; the QMP schema query and the CPU model decoder as units.
-@Suite(.serialized) struct CapabilitiesXMLTests {
+@Suite(.serialized, .tags(.qemu, .kvm)) struct CapabilitiesXMLTests {
     @Test func schemaQueries() throws {
         let schema = QMPSchema(try JSONValue.parse("""
             [{"name": "query-display-options", "meta-type": "command", "arg-type": "0", "ret-type": "10"},
@@ -66,9 +67,9 @@ import Glibc
     }
 
     @Test func capabilitiesComeFromTheProbeAndTheHost() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("capsxml")
-        defer { QEMUTestSupport.removeDir(dir) }
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("capsxml")
+        defer { TestPaths.removeDir(dir) }
         let drv = try await Self.driver(dir)
         let doc = try XMLParser.parse(try await drv.capabilities(), documentName: "caps")
         let host = try #require(doc.child("host"))
@@ -91,10 +92,10 @@ import Glibc
         #expect(dac?.children("baselabel").map(\.text) == ["+\(getuid()):+\(getgid())", "+\(getuid()):+\(getgid())"])
 
         // The x86_64 guest lists what the probe found: every machine but none, each alias after its machine.
-        let caps = try await drv.state.capabilities.capabilities(for: QEMUTestSupport.qemuBinary)
+        let caps = try await drv.state.capabilities.capabilities(for: TestHost.qemuBinary)
         let guest = try #require(doc.children("guest").first { $0.child("arch")?.attr("name") == "x86_64" })
         let arch = try #require(guest.child("arch"))
-        #expect(arch.childText("emulator") == QEMUTestSupport.qemuBinary)
+        #expect(arch.childText("emulator") == TestHost.qemuBinary)
         let entries = arch.children("machine")
         let expected = caps.machines.filter { $0.name != "none" }
         #expect(entries.count == expected.count + expected.filter { $0.alias != nil }.count)
@@ -117,8 +118,8 @@ import Glibc
             Issue.record("the libvirt-qemu user is missing (libvirt-daemon-system creates it)")
             return
         }
-        let dir = try QEMUTestSupport.makeTempDir("capsdac")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("capsdac")
+        defer { TestPaths.removeDir(dir) }
         let drv = try await Self.driver(dir, security: QEMUSecurityConfig(user: "libvirt-qemu", group: "libvirt-qemu"))
         let doc = try XMLParser.parse(try await drv.capabilities(), documentName: "caps")
         let gid = try #require(getgrnam("libvirt-qemu")).pointee.gr_gid
@@ -127,11 +128,11 @@ import Glibc
     }
 
     @Test func domainCapabilitiesFollowTheProbe() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("domcaps")
-        defer { QEMUTestSupport.removeDir(dir) }
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("domcaps")
+        defer { TestPaths.removeDir(dir) }
         let drv = try await Self.driver(dir)
-        let caps = try await drv.state.capabilities.capabilities(for: QEMUTestSupport.qemuBinary)
+        let caps = try await drv.state.capabilities.capabilities(for: TestHost.qemuBinary)
         for type in ["kvm", "qemu"] {
             let xml = try await drv.domainCapabilities(emulator: nil, arch: "x86_64", machine: "q35", virtType: type,
                                                        flags: 0)
@@ -157,8 +158,8 @@ import Glibc
     }
 
     @Test func domainCapabilitiesErrorsAreLibvirts() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("domcapserr")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("domcapserr")
+        defer { TestPaths.removeDir(dir) }
         let drv = try await Self.driver(dir)
         func error(_ emulator: String? = nil, _ arch: String? = nil, _ machine: String? = nil, _ type: String? = nil,
                    flags: UInt32 = 0) async -> VirtError? {
@@ -172,7 +173,7 @@ import Glibc
                 return nil
             }
         }
-        let bin = QEMUTestSupport.qemuBinary
+        let bin = TestHost.qemuBinary
         var e = await error(nil, "nonsense")
         #expect(e?.code == .invalidArg && e?.message == "invalid argument: unknown architecture: nonsense")
         e = await error(nil, nil, nil, "bogus")
@@ -195,10 +196,10 @@ import Glibc
     }
 
     @Test func cacheEntryOfAnotherHostStateIsProbedAgain() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("capsfp")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("capsfp")
+        defer { TestPaths.removeDir(dir) }
         let cache = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
-        let caps = try await cache.capabilities(for: QEMUTestSupport.qemuBinary)
+        let caps = try await cache.capabilities(for: TestHost.qemuBinary)
         #expect(caps.hostFingerprint == QEMUCapabilitiesCache.hostFingerprint())
         let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache")
         #expect(files.count == 1)
@@ -209,10 +210,10 @@ import Glibc
         try text.replacingOccurrences(of: caps.hostFingerprint, with: "kvm=false kernel=0 microcode=0")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let again = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
-        _ = try await again.capabilities(for: QEMUTestSupport.qemuBinary)
+        _ = try await again.capabilities(for: TestHost.qemuBinary)
         #expect(await again.probeCount == 1)
         let third = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
-        _ = try await third.capabilities(for: QEMUTestSupport.qemuBinary)
+        _ = try await third.capabilities(for: TestHost.qemuBinary)
         #expect(await third.probeCount == 0)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,14 +10,9 @@ import Glibc
 
 /// The DAC security driver: owners remembered in our xattrs with a refcount, QEMU run as the configured user,
 /// images given back at stop and after a failed start.
-@Suite struct DACSecurityTests {
+@Suite(.tags(.root)) struct DACSecurityTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 
-    static func owner(_ path: String) -> (uid_t, gid_t)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (st.st_uid, st.st_gid)
-    }
 
     static func hasRecord(_ path: String) -> Bool {
         OwnerRecordStore.getAttr(path, OwnerRecordStore.ownerAttr) != nil
@@ -26,13 +22,9 @@ import Glibc
 
     /// Runs a program to its end; its exit status.
     static func run(_ argv: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        let r = try ChildProcess.run(argv)
+        if !r.stderr.isEmpty { print(r.stderr, terminator: "") }
+        return r.status
     }
 
     /// An image owned by ``imageOwner`` in `dir` (made searchable: QEMU opens it as its user).
@@ -112,8 +104,8 @@ import Glibc
             try QEMUSecurityConfig(user: "+0", group: "+4343").makeManager().processArguments(["-S"])
         }
         // A named user gets its groups from the group database, plus the configured group.
-        let user = try QEMUTestSupport.qemuUser()
-        let kvm = try QEMUTestSupport.groupID("kvm")
+        let user = try TestHost.qemuUser()
+        let kvm = try TestHost.groupID("kvm")
         let named = try QEMUSecurityConfig(user: user.name, group: "+4343").makeManager().processCredentials()
         #expect(named?.uid == user.uid && named?.gid == 4343)
         #expect(named.map { Set($0.groups).isSuperset(of: [user.gid, kvm, 4343]) } == true, "\(String(describing: named))")
@@ -140,23 +132,23 @@ import Glibc
 
     /// Two domains sharing one image: labelled once with a refcount, given back when the last one stops.
     @Test func rememberedOwnerWithRefcount() throws {
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let file = dir + "/shared.img"
         let target = Self.makeOwnedFile(file)
         let dac = DACSecurityManager(uid: 4242, gid: 4343)
         try dac.setLabels(target)
-        #expect(Self.owner(file)! == (4242, 4343))
+        #expect(ProcFS.owner(file)! == (4242, 4343))
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
         try dac.setLabels(target)
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "2")
         #expect(dac.restoreLabels(target).isEmpty)
-        #expect(Self.owner(file)! == (4242, 4343))
+        #expect(ProcFS.owner(file)! == (4242, 4343))
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
         #expect(dac.restoreLabels(target).isEmpty)
-        #expect(Self.owner(file)! == Self.imageOwner)
+        #expect(ProcFS.owner(file)! == Self.imageOwner)
         #expect(!Self.hasRecord(file))
 
         // A record from an earlier boot is stale: dropped, so the path is labelled as new.
@@ -167,19 +159,19 @@ import Glibc
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.ownerAttr) == "+4242:+4343")
         #expect(OwnerRecordStore.getAttr(file, OwnerRecordStore.refAttr) == "1")
         #expect(dac.restoreLabels(target).isEmpty)
-        #expect(Self.owner(file)! == (4242, 4343))
+        #expect(ProcFS.owner(file)! == (4242, 4343))
         #expect(!Self.hasRecord(file))
 
         // No record: given to root:root, as libvirt does.
         #expect(dac.restoreLabels(target).isEmpty)
-        #expect(Self.owner(file)! == (0, 0))
+        #expect(ProcFS.owner(file)! == (0, 0))
 
         // A missing required path fails and undoes what was labelled before it.
         #expect(chown(file, Self.imageOwner.0, Self.imageOwner.1) == 0)
         #expect(throws: VirtError.self) {
             try dac.setLabels(target + [SecurityLabelTarget(path: dir + "/missing.img", kind: .image)])
         }
-        #expect(Self.owner(file)! == Self.imageOwner)
+        #expect(ProcFS.owner(file)! == Self.imageOwner)
         #expect(!Self.hasRecord(file))
         // A missing optional one is skipped.
         try dac.setLabels([SecurityLabelTarget(path: dir + "/later.log", kind: .chardev, required: false)])
@@ -187,8 +179,8 @@ import Glibc
 
     /// Domains starting and stopping at once on one shared path never record QEMU's user as its owner.
     @Test func concurrentLabelAndRestore() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let file = dir + "/shared.img"
         let target = Self.makeOwnedFile(file)
         let dac = DACSecurityManager(uid: 4242, gid: 4343)
@@ -203,40 +195,40 @@ import Glibc
             }
             try await group.waitForAll()
         }
-        #expect(Self.owner(file)! == Self.imageOwner)
+        #expect(ProcFS.owner(file)! == Self.imageOwner)
         #expect(!Self.hasRecord(file))
     }
 
     /// A real KVM QEMU run as libvirt-qemu with the group libvirt-qemu: it reaches /dev/kvm through its
     /// supplementary group kvm only. The image's owner before, during and after the run.
-    @Test func imageOwnerBeforeDuringAfterRun() async throws {
-        try QEMUTestSupport.requireKVM()
-        let user = try QEMUTestSupport.qemuUser()
-        let gid = try QEMUTestSupport.groupID("libvirt-qemu")
-        let kvm = try QEMUTestSupport.groupID("kvm")
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func imageOwnerBeforeDuringAfterRun() async throws {
+        try TestHost.requireKVM()
+        let user = try TestHost.qemuUser()
+        let gid = try TestHost.groupID("libvirt-qemu")
+        let kvm = try TestHost.groupID("kvm")
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let image = try Self.makeImage(dir)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(root: root,
                                                security: QEMUSecurityConfig(user: user.name, group: "libvirt-qemu"))
         let dom = try await driver.defineXML(Self.diskXML(name: "dac1", image: image), flags: [])
-        #expect(Self.owner(image)! == Self.imageOwner)
+        #expect(ProcFS.owner(image)! == Self.imageOwner)
 
         let pid = try await Self.start(driver, dom, root: root)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
-        #expect(Self.owner(image)! == (user.uid, gid))
+        #expect(ProcFS.owner(image)! == (user.uid, gid))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         // QEMU was started as the user (no -runas), under libvirt's full sandbox.
         QEMUTestSupport.expectCredentials(of: pid, uid: user.uid, gid: gid, groups: [kvm, gid])
-        let status = QEMUTestSupport.processStatus(pid)
+        let status = ProcFS.status(pid)
         #expect(status["Umask"] == "0002")  // libvirt's umask for QEMU
         #expect(status["Seccomp"] == "2" && status["NoNewPrivs"] == "1")  // QEMU's sandbox is in force
         let argv = Self.commandLine(pid)
         #expect(!argv.contains("-runas"))
         #expect(argv.contains("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"), "\(argv)")
         let log = root + "/log/qemu/dac1.log"
-        #expect(Self.owner(log).map { $0 == (user.uid, gid) } == true)
+        #expect(ProcFS.owner(log).map { $0 == (user.uid, gid) } == true)
         #expect(try await driver.state(dom).state == .running)
         // The live XML shows libvirt's dynamic DAC label; the inactive one does not.
         let liveXML = try await driver.xmlDesc(dom, flags: [])
@@ -251,9 +243,9 @@ import Glibc
 
         try await driver.destroy(dom, flags: [])
         #expect(!QEMUProcess.isAlive(pid))
-        #expect(Self.owner(image)! == Self.imageOwner)
+        #expect(ProcFS.owner(image)! == Self.imageOwner)
         #expect(!Self.hasRecord(image))
-        #expect(Self.owner(log).map { $0 == (0, 0) } == true)
+        #expect(ProcFS.owner(log).map { $0 == (0, 0) } == true)
         #expect(!Self.hasRecord(log))
         try await driver.undefine(dom, flags: [])
     }
@@ -272,12 +264,12 @@ import Glibc
         }
         #expect(!(try await driver.isActive(dom)), sourceLocation: sourceLocation)
         #expect(try await driver.lookupDomain(name: dom.name).name == dom.name, sourceLocation: sourceLocation)
-        #expect(owner(image)! == imageOwner, sourceLocation: sourceLocation)
+        #expect(ProcFS.owner(image)! == imageOwner, sourceLocation: sourceLocation)
         #expect(!hasRecord(image), sourceLocation: sourceLocation)
         let libDirs = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu")) ?? []
         for d in libDirs where d.hasPrefix("domain-") {
             #expect(access(root + "/lib/qemu/\(d)/monitor.sock", F_OK) != 0, sourceLocation: sourceLocation)
-            #expect(owner(root + "/lib/qemu/\(d)").map { $0 == (0, 0) } == true, sourceLocation: sourceLocation)
+            #expect(ProcFS.owner(root + "/lib/qemu/\(d)").map { $0 == (0, 0) } == true, sourceLocation: sourceLocation)
         }
         #expect(access(root + "/run/qemu/\(dom.name).pid", F_OK) != 0, sourceLocation: sourceLocation)
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -290,14 +282,14 @@ import Glibc
 
     /// An emulator the configured user may not execute (QEMU is started as that user): the start fails with
     /// the reason and leaves nothing behind.
-    @Test func emulatorNotExecutableByTheUser() async throws {
-        try QEMUTestSupport.requireKVM()
-        let kvm = try QEMUTestSupport.groupID("kvm")
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func emulatorNotExecutableByTheUser() async throws {
+        try TestHost.requireKVM()
+        let kvm = try TestHost.groupID("kvm")
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let image = try Self.makeImage(dir)
         let emulator = dir + "/qemu-system-x86_64"
-        try FileManager.default.copyItem(atPath: QEMUTestSupport.qemuBinary, toPath: emulator)
+        try FileManager.default.copyItem(atPath: TestHost.qemuBinary, toPath: emulator)
         #expect(chmod(emulator, 0o700) == 0)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(root: root,
@@ -311,10 +303,10 @@ import Glibc
     }
 
     /// A start that QEMU refuses (unknown machine type) leaves nothing behind.
-    @Test func failedStartRestoresOwners() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func failedStartRestoresOwners() async throws {
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let image = try Self.makeImage(dir)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(root: root,
@@ -329,12 +321,12 @@ import Glibc
 
     /// A daemon that dies while its QEMUs run: the next one gives back the images of a QEMU that died
     /// meanwhile at once, and those of a running one when it stops.
-    @Test func ownersRestoredAcrossDaemonRestart() async throws {
-        try QEMUTestSupport.requireKVM()
-        let user = try QEMUTestSupport.qemuUser()
+    @Test(.tags(.qemu, .kvm)) func ownersRestoredAcrossDaemonRestart() async throws {
+        try TestHost.requireKVM()
+        let user = try TestHost.qemuUser()
         let qemuOwner = (user.uid, user.gid)
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let keepDir = dir + "/keep"
         let diesDir = dir + "/dies"
         #expect(mkdir(keepDir, 0o755) == 0 && mkdir(diesDir, 0o755) == 0)
@@ -350,29 +342,29 @@ import Glibc
         defer { if keepPid > 0 { kill(keepPid, SIGKILL) } }
         let diesPid = try await Self.start(first, dies, root: root)
         defer { if diesPid > 0 { kill(diesPid, SIGKILL) } }
-        #expect(Self.owner(keepImage)! == qemuOwner)
-        #expect(Self.owner(diesImage)! == qemuOwner)
+        #expect(ProcFS.owner(keepImage)! == qemuOwner)
+        #expect(ProcFS.owner(diesImage)! == qemuOwner)
         await first.detachAll()
         kill(diesPid, SIGKILL)
         while QEMUProcess.isAlive(diesPid) { try await Task.sleep(for: .milliseconds(5)) }
 
         let second = try await QEMUDriver.openUnshared(root: root, security: dac)
         #expect(try await second.state(dies).state == .shutoff)
-        #expect(Self.owner(diesImage)! == Self.imageOwner)
+        #expect(ProcFS.owner(diesImage)! == Self.imageOwner)
         #expect(!Self.hasRecord(diesImage))
         #expect(try await second.state(keep).state == .running)
-        #expect(Self.owner(keepImage)! == qemuOwner)
+        #expect(ProcFS.owner(keepImage)! == qemuOwner)
         try await second.destroy(keep, flags: [])
-        #expect(Self.owner(keepImage)! == Self.imageOwner)
+        #expect(ProcFS.owner(keepImage)! == Self.imageOwner)
         #expect(!Self.hasRecord(keepImage))
     }
 
     /// Two running domains share one read-only image: it is given back only when the second one stops.
-    @Test func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
-        try QEMUTestSupport.requireKVM()
-        let kvm = try QEMUTestSupport.groupID("kvm")
-        let dir = try QEMUTestSupport.makeTempDir("dac")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func sharedReadOnlyImageRestoredByTheLastDomain() async throws {
+        try TestHost.requireKVM()
+        let kvm = try TestHost.groupID("kvm")
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
         let image = try Self.makeImage(dir, format: "raw", name: "shared.raw", size: "1M")
         func xml(_ name: String) -> String {
             """
@@ -396,15 +388,15 @@ import Glibc
         // A uid without a name: its only group is the configured one, which opens /dev/kvm.
         QEMUTestSupport.expectCredentials(of: pa, uid: 4242, gid: kvm, groups: [kvm])
         QEMUTestSupport.expectCredentials(of: pb, uid: 4242, gid: kvm, groups: [kvm])
-        #expect(Self.owner(image)! == (4242, kvm))
+        #expect(ProcFS.owner(image)! == (4242, kvm))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "2")
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
 
         try await driver.destroy(a, flags: [])
-        #expect(Self.owner(image)! == (4242, kvm))
+        #expect(ProcFS.owner(image)! == (4242, kvm))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.refAttr) == "1")
         try await driver.destroy(b, flags: [])
-        #expect(Self.owner(image)! == Self.imageOwner)
+        #expect(ProcFS.owner(image)! == Self.imageOwner)
         #expect(!Self.hasRecord(image))
     }
 }

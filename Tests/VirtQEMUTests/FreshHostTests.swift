@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,22 +10,15 @@ import Glibc
 
 /// A fresh host (no udev, so /dev/kvm is root:root 0600): scripts/install-deps.sh gives /dev/kvm what Debian's
 /// udev rule gives it, and a KVM domain whose QEMU user cannot open /dev/kvm is refused before anything runs.
-@Suite("fresh host: /dev/kvm permissions, install-deps.sh", .serialized)
+@Suite("fresh host: /dev/kvm permissions, install-deps.sh", .serialized, .tags(.qemu, .kvm, .root))
 struct FreshHostTests {
     /// A uid and gid with no name and outside group kvm (nothing to create on the host).
     static let outsider = "+64999"
 
     static func runScript(_ env: [String: String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: QEMUTestSupport.repoRoot + "/scripts/install-deps.sh")
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try ChildProcess.run([TestPaths.repoRoot + "/scripts/install-deps.sh"],
+                                     environment: ChildProcess.environment(adding: env), timeLimit: 600)
+        return (r.status, r.stdout + r.stderr)
     }
 
     static func statOf(_ path: String) -> stat? {
@@ -34,8 +28,8 @@ struct FreshHostTests {
 
     @Test("install-deps.sh gives a device group kvm and mode 0660 (creating the group), and /run/libvirt 0755")
     func installDepsFixesPermissions() throws {
-        let dir = try QEMUTestSupport.makeTempDir("fresh")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("fresh")
+        defer { TestPaths.removeDir(dir) }
         // Stand-ins for /dev/kvm (root:root 0600) and a /run/libvirt left 0700; a group that does not exist yet.
         let device = dir + "/kvm"
         #expect(FileManager.default.createFile(atPath: device, contents: nil))
@@ -99,8 +93,8 @@ struct FreshHostTests {
     @Test("a KVM domain whose QEMU user cannot open /dev/kvm is refused before any process starts")
     func kvmDomainRefusedForAnOutsider() async throws {
         let device = try #require(KVMDeviceAccess.mode(of: "/dev/kvm"), "/dev/kvm is missing")
-        let dir = try QEMUTestSupport.makeTempDir("fresh")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("fresh")
+        defer { TestPaths.removeDir(dir) }
         chmod(dir, 0o755)
         let root = dir + "/root"
         let driver = try await QEMUDriver.open(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -10,16 +11,16 @@ import VirtCore
 /// embedded driver's root directory and tap/vhost descriptor numbers. Cases listed in
 /// `Resources/argv-baseline.txt` must match; the suite prints the pass count and every differing case.
 /// `SWIFTVIRT_UPDATE_ARGV_BASELINE=1` rewrites the baseline with the cases that match now.
-@Suite(.serialized) struct QEMUArgvDifferentialTests {
+@Suite(.serialized, .tags(.qemu)) struct QEMUArgvDifferentialTests {
     static var inputDir: String {
-        QEMUTestSupport.repoRoot + "/Tests/VirtCoreTests/Resources/conformance/libvirt-9.6.0/input"
+        TestPaths.repoRoot + "/Tests/VirtCoreTests/Resources/conformance/libvirt-9.6.0/input"
     }
     /// Our own inputs, for elements the conformance inputs do not exercise.
     static var extraInputDir: String {
-        QEMUTestSupport.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-inputs"
+        TestPaths.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-inputs"
     }
     static var baselineFile: String {
-        QEMUTestSupport.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-baseline.txt"
+        TestPaths.repoRoot + "/Tests/VirtQEMUTests/Resources/argv-baseline.txt"
     }
 
     /// Each conversion runs in a forked child with its own embedded-driver connection: conversions in one
@@ -60,18 +61,10 @@ import VirtCore
     static func reference(root: String, files: [String]) throws -> [String: (argv: String?, error: String?)] {
         let script = root + "/ref.py"
         try referenceScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = [script, root + "/embed"] + files
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0,
-              let obj = try JSONSerialization.jsonObject(with: data) as? [String: [String: String]] else {
-            throw VirtError(.internalError, "python3-libvirt reference run failed (status \(p.terminationStatus))")
+        let r = try ChildProcess.run(["/usr/bin/python3", script, root + "/embed"] + files, timeLimit: 1800)
+        guard r.status == 0,
+              let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: String]] else {
+            throw VirtError(.internalError, "python3-libvirt reference run failed (status \(r.status))")
         }
         return obj.mapValues { ($0["argv"], $0["error"]) }
     }
@@ -158,8 +151,8 @@ import VirtCore
     }
 
     @Test func argvMatchesLibvirt() async throws {
-        let root = try QEMUTestSupport.makeTempDir("argv")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("argv")
+        defer { TestPaths.removeDir(root) }
         var files: [String] = []
         for dir in [Self.inputDir, Self.extraInputDir] {
             files += try FileManager.default.contentsOfDirectory(atPath: dir)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -8,12 +9,12 @@ import Glibc
 #endif
 
 @Suite struct QEMUCapabilitiesTests {
-    @Test func probeAndCache() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("caps")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func probeAndCache() async throws {
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("caps")
+        defer { TestPaths.removeDir(dir) }
         let cache = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
-        let caps = try await cache.capabilities(for: QEMUTestSupport.qemuBinary)
+        let caps = try await cache.capabilities(for: TestHost.qemuBinary)
         #expect(caps.version.major == 7 && caps.version.minor == 2)
         #expect(caps.version.number >= 7_002_000)
         #expect(caps.kvmAvailable)
@@ -29,15 +30,15 @@ import Glibc
         #expect(await cache.probeCount == 1)
 
         // Same binary, same mtime: answered from memory, then from the cache file by a new cache.
-        _ = try await cache.capabilities(for: QEMUTestSupport.qemuBinary)
+        _ = try await cache.capabilities(for: TestHost.qemuBinary)
         #expect(await cache.probeCount == 1)
         let again = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
-        #expect(try await again.capabilities(for: QEMUTestSupport.qemuBinary) == caps)
+        #expect(try await again.capabilities(for: TestHost.qemuBinary) == caps)
         #expect(await again.probeCount == 0)
 
         // A binary with another mtime is probed again: a symlink-free copy stands in for an upgrade.
         let copy = dir + "/qemu-copy"
-        try FileManager.default.copyItem(atPath: QEMUTestSupport.qemuBinary, toPath: copy)
+        try FileManager.default.copyItem(atPath: TestHost.qemuBinary, toPath: copy)
         let c2 = try await again.capabilities(for: copy)
         #expect(await again.probeCount == 1)
         #expect(c2.binaryPath == copy)
@@ -49,8 +50,8 @@ import Glibc
     }
 
     @Test func missingBinary() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("caps")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("caps")
+        defer { TestPaths.removeDir(dir) }
         let cache = QEMUCapabilitiesCache(cacheDir: dir + "/cache", runDir: dir + "/run")
         await #expect(throws: VirtError.self) { try await cache.capabilities(for: dir + "/nope") }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,7 +10,7 @@ import Glibc
 
 /// `<serial type='pty'>`: the pty shows in the live XML with its alias, and a console stream on it talks to
 /// the test guest's shell (TCG).
-@Suite struct QEMUConsoleTests {
+@Suite(.tags(.qemu)) struct QEMUConsoleTests {
     static func readUntil(_ s: any ByteStream, _ marker: String) async throws -> String {
         var got = [UInt8]()
         while let chunk = try await s.read() {
@@ -20,9 +21,9 @@ import Glibc
     }
 
     @Test func ptyConsoleTalksToGuest() async throws {
-        let guest = try QEMUTestSupport.guest()
-        let root = try QEMUTestSupport.makeTempDir("con")
-        defer { QEMUTestSupport.removeDir(root) }
+        let guest = try TestGuest.load()
+        let root = try TestPaths.makeTempDir("con")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let xml = QEMUDriverTests.minimalXML(
             name: "con", type: "qemu", extra: "<features><acpi/></features>",
@@ -55,10 +56,10 @@ import Glibc
 
 /// Lifecycle actions with the guest's cooperation (TCG): the reboot API (fake reboot: SHUTDOWN, reset, run
 /// again), a guest reboot with on_reboot restart (a REBOOT event) and with on_reboot destroy (shut off).
-@Suite struct QEMULifecycleActionTests {
+@Suite(.tags(.qemu)) struct QEMULifecycleActionTests {
     static func bootGuest(_ driver: QEMUDriver, name: String, extra: String) async throws
         -> (DomainRef, any ByteStream) {
-        let guest = try QEMUTestSupport.guest()
+        let guest = try TestGuest.load()
         let xml = QEMUDriverTests.minimalXML(
             name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
@@ -84,8 +85,8 @@ import Glibc
     }
 
     @Test func rebootAPIAndGuestReboot() async throws {
-        let root = try QEMUTestSupport.makeTempDir("act")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("act")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rb", extra: "")
         let qemuPid = try await driver.pid(of: dom) ?? 0
@@ -117,8 +118,8 @@ import Glibc
     }
 
     @Test func guestRebootWithOnRebootDestroy() async throws {
-        let root = try QEMUTestSupport.makeTempDir("act")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("act")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
         let qemuPid = try await driver.pid(of: dom) ?? 0

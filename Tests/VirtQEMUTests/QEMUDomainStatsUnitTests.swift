@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -56,16 +57,10 @@ struct QEMUDomainStatsUnitTests {
 
     @Test("a shut-off domain's disks: capacity from a qcow2 header, physical the file size")
     func inactiveDisk() throws {
-        var template = Array("/tmp/svqsu-XXXXXX".utf8CString)
-        let dir = String(cString: try #require(mkdtemp(&template)))
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try TestPaths.makeTempDir("qsu")
+        defer { TestPaths.removeDir(dir) }
         let img = dir + "/a.qcow2"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
-        p.arguments = ["create", "-q", "-f", "qcow2", img, "10M"]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        #expect(try ChildProcess.run(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", img, "10M"]).status == 0)
         let d = try Self.def("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(img)'/>"
                              + "<target dev='vda' bus='virtio'/></disk>")
         let params = QEMUDomainStats.params(def: d, status: DomainStatus(.shutoff, reason: 0), live: nil,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import Virt
 import VirtCore
 @testable import VirtQEMU
@@ -9,7 +10,7 @@ import Glibc
 #endif
 
 /// Lifecycle of real QEMU domains through `qemu:///embed?root=DIR`, with the event stream collected.
-@Suite struct QEMUDriverTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUDriverTests {
     static func minimalXML(name: String, type: String = "kvm", extra: String = "", os: String = "",
                            devices: String = "") -> String {
         """
@@ -34,9 +35,9 @@ import Glibc
     }
 
     @Test func kvmLifecycleEvents() async throws {
-        try QEMUTestSupport.requireKVM()
-        let root = try QEMUTestSupport.makeTempDir("drv")
-        defer { QEMUTestSupport.removeDir(root) }
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("drv")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var events = driver.events().makeAsyncIterator()
 
@@ -100,8 +101,8 @@ import Glibc
     }
 
     @Test func definitionRulesAndPersistence() async throws {
-        let root = try QEMUTestSupport.makeTempDir("drv")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("drv")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let a = try await driver.defineXML(Self.minimalXML(name: "a"), flags: [])
         // Same name, another uuid: refused.
@@ -127,9 +128,9 @@ import Glibc
     /// The test guest under TCG: boots, prints its marker on a serial port, and on `shutdown` (ACPI) powers
     /// off: SHUTDOWN/GUEST then STOPPED/SHUTDOWN, shut off (shutdown).
     @Test func tcgGuestShutdown() async throws {
-        let guest = try QEMUTestSupport.guest()
-        let root = try QEMUTestSupport.makeTempDir("drvg")
-        defer { QEMUTestSupport.removeDir(root) }
+        let guest = try TestGuest.load()
+        let root = try TestPaths.makeTempDir("drvg")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var events = driver.events().makeAsyncIterator()
         let serial = root + "/serial.sock"

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,13 +10,13 @@ import Glibc
 
 /// The guest agent channel (`org.qemu.guest_agent.0`) and `shutdown`/`reboot --mode agent`, with the test
 /// guest's agent (TCG), and libvirt 9.0's errors when the agent is not configured or not connected (KVM).
-@Suite struct QEMUGuestAgentTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUGuestAgentTests {
     static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
 
     /// Boots the test guest (TCG) with `devices` besides a pty serial console; returns once it is ready.
     static func bootGuest(_ driver: QEMUDriver, name: String, extra: String = "", devices: String) async throws
         -> (DomainRef, any ByteStream, pid_t) {
-        let guest = try QEMUTestSupport.guest(format: 3)
+        let guest = try TestGuest.load(format: 3)
         let xml = QEMUDriverTests.minimalXML(
             name: name, type: "qemu", extra: "<features><acpi/></features>" + extra,
             os: "<kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline>",
@@ -70,8 +71,8 @@ import Glibc
     /// events, still running, the guest comes up again and reopens the port); `shutdown --mode agent`:
     /// SHUTDOWN/GUEST then STOPPED/SHUTDOWN, as libvirt 9.0 with the same guest.
     @Test func agentRebootAndShutdown() async throws {
-        let root = try QEMUTestSupport.makeTempDir("ga")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("ga")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var events = driver.events().makeAsyncIterator()
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "ga", devices: Self.agentChannel)
@@ -114,8 +115,8 @@ import Glibc
 
     /// The default mode prefers a connected agent (libvirt: no flags and an agent → agent first).
     @Test func defaultShutdownUsesConnectedAgent() async throws {
-        let root = try QEMUTestSupport.makeTempDir("gad")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("gad")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "gad", devices: Self.agentChannel)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -132,8 +133,8 @@ import Glibc
     /// A driver that takes over a running domain (as virtd after a restart) reconnects to its agent too:
     /// the live XML keeps the connected state and `shutdown --mode agent` works.
     @Test func agentAfterReconnect() async throws {
-        let root = try QEMUTestSupport.makeTempDir("gar")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("gar")
+        defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let (dom, console, pid) = try await Self.bootGuest(first, name: "gar", devices: Self.agentChannel)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -165,9 +166,9 @@ import Glibc
     /// (the guest never opened the port: KVM here boots no Linux), unsupported flags; ACPI allowed as well
     /// falls back to ACPI.
     @Test func agentErrors() async throws {
-        try QEMUTestSupport.requireKVM()
-        let root = try QEMUTestSupport.makeTempDir("gae")
-        defer { QEMUTestSupport.removeDir(root) }
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("gae")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let plain = try await driver.createXML(QEMUDriverTests.minimalXML(name: "plain"), flags: [])
         let pid1 = try await driver.pid(of: plain) ?? 0
@@ -212,25 +213,16 @@ import Glibc
 
 /// `vsh shutdown/reboot --mode …` against `qemu:///embed` (each vsh a process of its own, taking the root
 /// over from the one before): virsh's error lines for an agent that is not configured or not connected.
-@Suite struct QEMUGuestAgentVshTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUGuestAgentVshTests {
     static func vsh(_ root: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: QEMULifecycleActionsTests.vshPath)
-        p.arguments = ["-c", "qemu:///embed?root=\(root)"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try ChildProcess.run([TestPaths.vsh, "-c", "qemu:///embed?root=\(root)"] + args, timeLimit: 300)
+        return (r.status, r.stdout, r.stderr)
     }
 
     @Test func shutdownModesThroughVsh() throws {
-        try QEMUTestSupport.requireKVM()
-        let root = try QEMUTestSupport.makeTempDir("gav")
-        defer { QEMUTestSupport.removeDir(root) }
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("gav")
+        defer { TestPaths.removeDir(root) }
         let xml = root + "/d.xml"
         try QEMUDriverTests.minimalXML(name: "gav", devices: QEMUGuestAgentTests.agentChannel)
             .write(toFile: xml, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -12,15 +13,15 @@ import Glibc
 /// destroy → SHUTDOWN/GUEST, STOPPED/SHUTDOWN; panic → CRASHED/PANICKED, then destroy → STOPPED/CRASHED,
 /// restart → REBOOT, RESUMED/UNPAUSED (running, crashed), preserve → crashed/panicked), a `<panic>`
 /// device, and the lock on an embed root.
-@Suite struct QEMULifecycleActionsTests {
+@Suite(.tags(.qemu)) struct QEMULifecycleActionsTests {
     static func xml(_ name: String, _ lifecycle: String) -> String {
         QEMUDriverTests.minimalXML(name: name, extra: lifecycle)
     }
 
     /// What libvirt refuses at define time, with its words; what it accepts.
     @Test func defineChecksLikeLibvirt() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lca")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lca")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let refused: [(String, String)] = [
             ("<on_poweroff>preserve</on_poweroff>",
@@ -91,8 +92,8 @@ import Glibc
     /// on_poweroff restart: the guest's own poweroff is transient (no SHUTDOWN event, state unchanged):
     /// a REBOOT and the guest runs again (libvirt 9.0 observed: REBOOT only, running/booted).
     @Test func onPoweroffRestart() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcp")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcp")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "pr", extra: "<on_poweroff>restart</on_poweroff>")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -110,8 +111,8 @@ import Glibc
     /// The reboot API with on_reboot destroy shuts the guest down instead (libvirt 9.0 observed:
     /// SHUTDOWN/GUEST, STOPPED/SHUTDOWN).
     @Test func rebootAPIWithOnRebootDestroy() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcr")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcr")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -137,8 +138,8 @@ import Glibc
     }
 
     @Test func panicDestroy() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcd")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcd")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pd", onCrash: "destroy")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -148,8 +149,8 @@ import Glibc
     }
 
     @Test func panicPreserve() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcv")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcv")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pp", onCrash: "preserve")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -165,8 +166,8 @@ import Glibc
 
     /// restart: a fake reboot, REBOOT then RESUMED/UNPAUSED, running with reason crashed; the guest boots.
     @Test func panicRestart() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcs")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcs")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "ps", onCrash: "restart")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -180,8 +181,8 @@ import Glibc
 
     /// coredump-destroy: a memory dump in the auto-dump directory, then as destroy.
     @Test func panicCoredumpDestroy() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcc")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcc")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pc", onCrash: "coredump-destroy")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -200,8 +201,8 @@ import Glibc
 
     /// coredump-restart: the dump, then as restart (REBOOT, RESUMED/UNPAUSED, running (crashed)).
     @Test func panicCoredumpRestart() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcq")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcq")
+        defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pq", onCrash: "coredump-restart")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -216,8 +217,8 @@ import Glibc
     /// A preserved crash survives a takeover: a new driver state (as virtd after a restart) reads the domain
     /// back as crashed (panicked).
     @Test func preservedCrashAfterReconnect() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lcw")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lcw")
+        defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let (dom, console, pid, _) = try await Self.panicGuest(first, name: "pw", onCrash: "preserve")
         defer { if pid > 0 { kill(pid, SIGKILL) } }
@@ -231,34 +232,15 @@ import Glibc
 
     /// Two processes on one embed root: the second is refused with libvirt's error (its pid file lock).
     @Test func embedRootIsLockedAgainstAnotherProcess() async throws {
-        let root = try QEMUTestSupport.makeTempDir("lck")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("lck")
+        defer { TestPaths.removeDir(root) }
         _ = try await QEMUDriver.open(root: root)
         #expect(LinuxSys.readFile(root + "/run/qemu/driver.pid") == "\(getpid())")
-        let vsh = Self.vshPath
+        let vsh = TestPaths.vsh
         #expect(FileManager.default.isExecutableFile(atPath: vsh), "vsh not built at \(vsh)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: vsh)
-        p.arguments = ["-c", "qemu:///embed?root=\(root)", "list", "--all"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus != 0)
+        let r = try ChildProcess.run([vsh, "-c", "qemu:///embed?root=\(root)", "list", "--all"], timeLimit: 120)
+        let text = r.stderr
+        #expect(r.status != 0)
         #expect(text.contains("Failed to acquire pid file '\(root)/run/qemu/driver.pid': Resource temporarily unavailable"))
-    }
-
-    /// vsh, next to the test bundle in the build products.
-    static var vshPath: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let p = dir.appendingPathComponent("vsh").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-            dir = dir.deletingLastPathComponent()
-        }
-        return QEMUTestSupport.repoRoot + "/.build/debug/vsh"
     }
 }

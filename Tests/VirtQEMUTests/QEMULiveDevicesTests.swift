@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,17 +10,12 @@ import Glibc
 
 /// A q35 domain with disks, a NIC, USB input and an RNG really starts in QEMU from our command line, and the
 /// live XML shows libvirt's default devices, device aliases and assigned addresses (the inactive XML does not).
-@Suite struct QEMULiveDevicesTests {
+@Suite(.tags(.qemu)) struct QEMULiveDevicesTests {
     @Test func devicesStartAndShowAliasesInLiveXML() async throws {
-        let root = try QEMUTestSupport.makeTempDir("live")
-        defer { QEMUTestSupport.removeDir(root) }
+        let root = try TestPaths.makeTempDir("live")
+        defer { TestPaths.removeDir(root) }
         let image = root + "/disk,1.qcow2"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
-        p.arguments = ["create", "-q", "-f", "qcow2", image, "16M"]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        #expect(try ChildProcess.run(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", image, "16M"]).status == 0)
         let driver = try await QEMUDriver.open(root: root)
         let xml = QEMUDriverTests.minimalXML(name: "live", type: "qemu", devices: """
             <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,8 +10,8 @@ import Glibc
 
 @Suite struct QEMUProcessTests {
     @Test func terminateEscalatesToSIGKILL() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         // A process that ignores SIGTERM (ignored signals stay ignored across exec).
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 300"], logPath: dir + "/log"))
@@ -27,8 +28,8 @@ import Glibc
     }
 
     @Test func terminatePolitely() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sleep", arguments: ["300"], logPath: dir + "/log"))
         defer { kill(p.pid, SIGKILL) }
@@ -37,8 +38,8 @@ import Glibc
     }
 
     @Test func logAndEnvironment() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "echo out; echo err >&2; echo LC_ALL=$LC_ALL; ls /proc/self/fd"],
             logPath: dir + "/log", environment: ["FOO=bar"]))
@@ -56,9 +57,9 @@ import Glibc
 
     /// A process started as another user: ids, supplementary groups, capabilities, signal state and umask
     /// are set in the child before exec, and the passed descriptors stay where they were put.
-    @Test func startsAsConfiguredUser() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.root)) func startsAsConfiguredUser() async throws {
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]) }
@@ -87,7 +88,7 @@ import Glibc
             try await Task.sleep(for: .milliseconds(10))
         }
         QEMUTestSupport.expectCredentials(of: p.pid, uid: 4242, gid: 4343, groups: [4343, 5000, 5001])
-        let st = QEMUTestSupport.processStatus(p.pid)
+        let st = ProcFS.status(p.pid)
         #expect(st["SigIgn"] == "0000000000000000", "SigIgn: \(st["SigIgn"] ?? "-")")
         #expect(st["SigBlk"] == "0000000000000000", "SigBlk: \(st["SigBlk"] ?? "-")")
         #expect(st["Umask"] == "0027")
@@ -99,9 +100,9 @@ import Glibc
 
     /// A binary that cannot be executed (missing, or not executable by the user) fails the launch with the
     /// reason, and leaves no child behind (not even a zombie).
-    @Test func execFailureIsReportedAndReaped() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.root)) func execFailureIsReportedAndReaped() async throws {
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         let rootOnly = dir + "/true"
         #expect(FileManager.default.createFile(atPath: rootOnly, contents: FileManager.default.contents(atPath: "/bin/true")))
         #expect(chmod(rootOnly, 0o700) == 0)
@@ -125,9 +126,9 @@ import Glibc
         #expect(await ok.exitWaiter.wait() == .exited(0))
         // A failed child would be a zombie that never executed anything: it would still bear our own name.
         // (Children of concurrent tests bear it only for an instant, before their exec.)
-        let me = QEMUTestSupport.processStatus(getpid())["Name"]
+        let me = ProcFS.status(getpid())["Name"]
         func leftovers() -> [pid_t] {
-            OrphanReaper.zombieChildren().filter { QEMUTestSupport.processStatus($0)["Name"] == me }
+            OrphanReaper.zombieChildren().filter { ProcFS.status($0)["Name"] == me }
         }
         var left = leftovers()
         for _ in 0..<5 where !left.isEmpty {
@@ -139,9 +140,9 @@ import Glibc
 
     /// The exit of a child that ends at once is collected by its own waiter (registered before the child
     /// can exit), not by the orphan reaper scanning concurrently.
-    @Test func immediateExitIsCollectedByItsWaiter() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.root)) func immediateExitIsCollectedByItsWaiter() async throws {
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         let creds = ProcessCredentials(uid: 4242, gid: 4343, groups: [4343])
         for i in 0..<20 {
             let p = try QEMUProcess.launch(ProcessLaunchSpec(binary: "/bin/sh", arguments: ["-c", "exit \(i % 3)"],
@@ -153,8 +154,8 @@ import Glibc
 
     /// A process that is not our child (after a daemon restart): its end is still awaited (pidfd).
     @Test func attachToForeignProcess() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("proc")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let dir = try TestPaths.makeTempDir("proc")
+        defer { TestPaths.removeDir(dir) }
         let parent = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "sleep 300 & echo $! > \(dir)/child.pid; wait"],
             logPath: dir + "/log"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,11 +10,11 @@ import Glibc
 
 /// A daemon that dies while its VMs run (its driver state let go without stopping anything), and a new one
 /// on the same root: running VMs are taken over, VMs that died meanwhile are shut off (crashed).
-@Suite struct QEMUReconnectTests {
+@Suite(.tags(.qemu, .kvm)) struct QEMUReconnectTests {
     @Test func reconnectAfterDaemonDeath() async throws {
-        try QEMUTestSupport.requireKVM()
-        let root = try QEMUTestSupport.makeTempDir("rec")
-        defer { QEMUTestSupport.removeDir(root) }
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("rec")
+        defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let keep = try await first.defineXML(QEMUDriverTests.minimalXML(name: "keep"), flags: [])
         let paused = try await first.createXML(QEMUDriverTests.minimalXML(name: "transient"), flags: .startPaused)

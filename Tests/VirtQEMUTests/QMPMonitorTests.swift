@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,12 +10,12 @@ import Glibc
 
 @Suite struct QMPMonitorTests {
     /// A bare KVM QEMU, paused (-S), started through our launcher.
-    @Test func kvmMonitorCommandsAndEvents() async throws {
-        try QEMUTestSupport.requireKVM()
-        let dir = try QEMUTestSupport.makeTempDir("qmp")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu, .kvm)) func kvmMonitorCommandsAndEvents() async throws {
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("qmp")
+        defer { TestPaths.removeDir(dir) }
         let spec = ProcessLaunchSpec(
-            binary: QEMUTestSupport.qemuBinary,
+            binary: TestHost.qemuBinary,
             arguments: ["-machine", "q35", "-accel", "kvm", "-m", "128", "-S", "-nodefaults", "-no-user-config",
                         "-display", "none"] + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log", pidfilePath: dir + "/qemu.pid")
@@ -64,11 +65,11 @@ import Glibc
     }
 
     /// A QEMU that fails at start: the error quotes its output.
-    @Test func startFailureQuotesQEMU() async throws {
-        let dir = try QEMUTestSupport.makeTempDir("qmpfail")
-        defer { QEMUTestSupport.removeDir(dir) }
+    @Test(.tags(.qemu)) func startFailureQuotesQEMU() async throws {
+        let dir = try TestPaths.makeTempDir("qmpfail")
+        defer { TestPaths.removeDir(dir) }
         let spec = ProcessLaunchSpec(
-            binary: QEMUTestSupport.qemuBinary,
+            binary: TestHost.qemuBinary,
             arguments: ["-machine", "no-such-machine", "-nodefaults", "-display", "none"]
                 + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 @testable import VirtQEMU
 
@@ -9,14 +10,14 @@ import Glibc
 
 /// The test guest boots for real (under TCG: the Debian kernel hangs under this machine's KVM), prints its
 /// marker on the serial console and powers off on an ACPI power-button press.
-@Suite struct TestGuestTests {
+@Suite(.tags(.qemu)) struct TestGuestTests {
     @Test func bootsAndPowersOffOnACPIPowerdown() async throws {
-        let guest = try QEMUTestSupport.guest()
-        let dir = try QEMUTestSupport.makeTempDir("guest")
-        defer { QEMUTestSupport.removeDir(dir) }
+        let guest = try TestGuest.load()
+        let dir = try TestPaths.makeTempDir("guest")
+        defer { TestPaths.removeDir(dir) }
         let serialPath = dir + "/serial.sock"
         let spec = ProcessLaunchSpec(
-            binary: QEMUTestSupport.qemuBinary,
+            binary: TestHost.qemuBinary,
             arguments: ["-machine", "q35", "-accel", "tcg", "-m", "256", "-S", "-nodefaults", "-no-user-config",
                         "-display", "none", "-kernel", guest.kernel, "-initrd", guest.initrd,
                         "-append", guest.cmdline,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Glibc
 /// virtd. Both documents are flattened into element records (path with the identifying `name`/`type`
 /// attributes, own attributes, text) and compared as multisets. Differences with a known cause are listed
 /// and counted; any other difference fails the test.
-@Suite("capabilities and domcapabilities: virtd vs libvirtd 9.0", .serialized)
+@Suite("capabilities and domcapabilities: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct CapabilitiesDifferentialTests {
     /// virtd's QEMU runs as Debian libvirt's default user and group, so the DAC base labels can agree.
     static let securityConfig = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"
@@ -131,7 +132,7 @@ struct CapabilitiesDifferentialTests {
         return out
     }
 
-    static func run(_ r: RPCTestSupport.Result, _ what: String) -> String {
+    static func run(_ r: ChildProcess.Result, _ what: String) -> String {
         #expect(r.status == 0, "\(what): \(r.stderr)")
         return r.stdout
     }
@@ -148,7 +149,7 @@ struct CapabilitiesDifferentialTests {
         var report = ""
         for args in [[], ["--machine", "pc"], ["--machine", "q35"], ["--virttype", "qemu"], ["--arch", "i686"],
                      ["--emulatorbin", "/usr/bin/qemu-system-x86_64-microvm"]] {
-            let r = Self.run(try RPCTestSupport.run("/usr/bin/virsh", ["-c", refURI, "domcapabilities"] + args),
+            let r = Self.run(try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "domcapabilities"] + args),
                              "libvirtd domcapabilities \(args)")
             let o = Self.run(try ours.virsh(args: ["domcapabilities"] + args), "virtd domcapabilities \(args)")
             let refModels = try Self.customModels(r)
@@ -169,7 +170,7 @@ struct CapabilitiesDifferentialTests {
                 #expect(outsideCPU(r) == outsideCPU(o), "domcapabilities \(args) outside <cpu> differs")
             }
             // python3-libvirt gets the same document through virtd.
-            let py = try RPCTestSupport.run("/usr/bin/python3", ["-c", """
+            let py = try ChildProcess.run(["/usr/bin/python3", "-c", """
                 import sys, libvirt
                 a = sys.argv[1:]
                 opt = lambda k: a[a.index(k) + 1] if k in a else None
@@ -178,7 +179,7 @@ struct CapabilitiesDifferentialTests {
                 """, ours.uri] + args)
             #expect(py.status == 0 && py.stdout + "\n" == o, "python3-libvirt getDomainCapabilities \(args): \(py.stderr)")
             // vsh through virtd prints what virsh prints through virtd.
-            let v = try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", ours.uri, "domcapabilities"] + args)
+            let v = try ChildProcess.run([TestPaths.vsh, "-c", ours.uri, "domcapabilities"] + args)
             #expect(v.status == 0 && v.stdout == o, "vsh domcapabilities \(args) differs from virsh's")
         }
         print("== domcapabilities: \(totalMatched) of \(total) elements match libvirt 9.0 exactly\n" + report)
@@ -197,7 +198,7 @@ struct CapabilitiesDifferentialTests {
             ["--emulatorbin", "/usr/bin/qemu-system-i386", "--arch", "x86_64"],
         ]
         for args in cases {
-            let r = try RPCTestSupport.run("/usr/bin/virsh", ["-c", refURI, "domcapabilities"] + args)
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "domcapabilities"] + args)
             let o = try ours.virsh(args: ["domcapabilities"] + args)
             #expect(r.status == 1 && o.status == 1, "\(args)")
             #expect(o.stderr == r.stderr, "\(args): ours \(o.stderr) libvirt \(r.stderr)")
@@ -235,7 +236,7 @@ struct CapabilitiesDifferentialTests {
         #expect(try machines(o).count > 20)
 
         // The same daemon through vsh.
-        let v = try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", ours.uri, "capabilities"])
+        let v = try ChildProcess.run([TestPaths.vsh, "-c", ours.uri, "capabilities"])
         #expect(v.status == 0 && v.stdout == o)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 /// DOMAIN_OPEN_CONSOLE through virtd: Debian's virsh attaches to a TCG test guest's pty serial console over
 /// the daemon's socket (driven through a pty by python3's `pty` module), sees the guest's boot marker, types
 /// a command and reads its output, then leaves with ^].
-@Suite(.serialized) struct ConsoleStreamTests {
+@Suite(.serialized, .tags(.qemu)) struct ConsoleStreamTests {
     /// Runs `client -c URI console NAME` on a pty: waits for the banner, resumes the paused guest (argument 4
     /// "resume"; otherwise presses Enter on the running guest), waits for
     /// the marker, runs a command, sends ^]. Prints one `step ok|FAIL` line per step and the transcript.
@@ -85,17 +86,12 @@ import Glibc
         return out
     }
 
-    /// Our `vsh`, next to `virtd`.
-    static var vshPath: String {
-        URL(fileURLWithPath: RPCTestSupport.virtdPath).deletingLastPathComponent().appendingPathComponent("vsh").path
-    }
-
     @Test func virshConsoleThroughDaemon() async throws {
         try await Self.consoleThroughDaemon(client: "/usr/bin/virsh")
     }
 
     @Test func vshConsoleThroughDaemon() async throws {
-        try await Self.consoleThroughDaemon(client: Self.vshPath)
+        try await Self.consoleThroughDaemon(client: TestPaths.vsh)
     }
 
     static func consoleThroughDaemon(client: String) async throws {
@@ -109,18 +105,18 @@ import Glibc
         let uri = "qemu+unix:///system?socket=\(daemon.socket)"
         try xml.write(toFile: daemon.dir + "/g.xml", atomically: true, encoding: .utf8)
         try Self.driver.write(toFile: daemon.dir + "/console.py", atomically: true, encoding: .utf8)
-        let def = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "define", daemon.dir + "/g.xml"])
+        let def = try ChildProcess.run(["/usr/bin/virsh", "-c", uri, "define", daemon.dir + "/g.xml"])
         #expect(def.status == 0, "\(def.stderr)")
-        let start = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "start", "--paused", "svcons"])
+        let start = try ChildProcess.run(["/usr/bin/virsh", "-c", uri, "start", "--paused", "svcons"])
         #expect(start.status == 0, "\(start.stderr)")
         qemu = Self.qemuPIDs(under: daemon.dir)
-        let r = try RPCTestSupport.run("/usr/bin/python3",
-                                       [daemon.dir + "/console.py", uri, client, "svcons", "resume"], timeout: 300)
+        let r = try ChildProcess.run(["/usr/bin/python3", daemon.dir + "/console.py", uri, client, "svcons", "resume"],
+                                     timeLimit: 300)
         for step in ["banner", "ready", "prompt", "echo", "exit"] {
             #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
         }
         #expect(r.stdout.contains("Connected to domain 'svcons'"))
-        let destroy = try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "destroy", "svcons"])
+        let destroy = try ChildProcess.run(["/usr/bin/virsh", "-c", uri, "destroy", "svcons"])
         #expect(destroy.status == 0, "\(destroy.stderr)")
     }
 
@@ -128,7 +124,7 @@ import Glibc
     /// before the console attaches; the pty keeps its boot output.
     @Test func vshConsoleEmbedded() async throws {
         let xml = try Self.guestXML(name: "svlocal")
-        let dir = RPCTestSupport.tempDir("embed")
+        let dir = try TestPaths.makeTempDir("embed", mode: 0o755)
         defer {
             for p in Self.qemuPIDs(under: dir) { kill(p, SIGKILL) }
             try? FileManager.default.removeItem(atPath: dir)
@@ -137,17 +133,17 @@ import Glibc
         try xml.write(toFile: dir + "/g.xml", atomically: true, encoding: .utf8)
         try Self.driver.write(toFile: dir + "/console.py", atomically: true, encoding: .utf8)
         // define probes the emulator's capabilities (a fresh root has no cache): generous on a loaded host.
-        let def = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "define", dir + "/g.xml"], timeout: 240)
+        let def = try ChildProcess.run([TestPaths.vsh, "-c", uri, "define", dir + "/g.xml"], timeLimit: 240)
         #expect(def.status == 0, "\(def.stderr)")
-        let start = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "start", "svlocal"], timeout: 240)
+        let start = try ChildProcess.run([TestPaths.vsh, "-c", uri, "start", "svlocal"], timeLimit: 240)
         #expect(start.status == 0, "\(start.stderr)")
-        let r = try RPCTestSupport.run("/usr/bin/python3",
-                                       [dir + "/console.py", uri, Self.vshPath, "svlocal", "running"], timeout: 300)
+        let r = try ChildProcess.run(["/usr/bin/python3", dir + "/console.py", uri, TestPaths.vsh, "svlocal", "running"],
+                                     timeLimit: 300)
         for step in ["banner", "prompt", "echo", "exit"] {
             #expect(r.stdout.contains("\(step) ok"), "\(step): \(r.stdout) \(r.stderr)")
         }
         #expect(r.stdout.contains("Connected to domain 'svlocal'"))
-        let destroy = try RPCTestSupport.run(Self.vshPath, ["-c", uri, "destroy", "svlocal"])
+        let destroy = try ChildProcess.run([TestPaths.vsh, "-c", uri, "destroy", "svlocal"])
         #expect(destroy.status == 0, "\(destroy.stderr)")
     }
 }

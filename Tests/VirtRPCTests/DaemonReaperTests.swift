@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -7,34 +8,12 @@ import Glibc
 
 /// virtd as a child subreaper: orphans of the QEMUs it starts are re-parented to it and reaped, while the
 /// QEMUs' own exits still reach the driver (start and destroy work as usual).
-@Suite("virtd reaps orphans", .serialized)
+@Suite("virtd reaps orphans", .serialized, .tags(.qemu, .kvm, .root))
 struct DaemonReaperTests {
-    /// `(ppid, state)` of a process from /proc, nil when it is gone (reaped).
-    static func parentAndState(_ pid: Int32) -> (Int32, Character)? { QEMUDaemonSupport.parentAndState(pid) }
-
     /// Whether `pid` is still a `sleep 600` left by the test's wrapper.
     static func isOurSleep(_ pid: Int32) -> Bool {
         guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         return d == Data("/bin/sleep\u{0}600\u{0}".utf8)
-    }
-
-    /// The zombie children of `parent`.
-    static func zombieChildren(of parent: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard let (ppid, state) = parentAndState(pid) else { return false }
-            return ppid == parent && state == "Z"
-        }
-    }
-
-    /// Waits (up to a generous bound, so a failure ends the test instead of hanging it) for `cond`.
-    static func eventually(_ seconds: Double = 20, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
-        return cond()
     }
 
     @Test("an orphan of a QEMU's wrapper is re-parented to virtd and reaped when it dies; no zombie is left")
@@ -72,7 +51,7 @@ struct DaemonReaperTests {
 
         for pid in orphanPIDs {
             // Re-parented to the daemon (a child subreaper), not to PID 1.
-            let adopted = Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }
+            let adopted = eventually(20) { ProcFS.parentAndState(pid)?.0 == daemon.pid }
             #expect(adopted, "orphan \(pid) not adopted")
             if !adopted {
                 if Self.isOurSleep(pid) { kill(pid, SIGKILL) }
@@ -80,41 +59,41 @@ struct DaemonReaperTests {
             }
             kill(pid, SIGKILL)
             // Reaped: the pid disappears instead of staying a zombie of the daemon.
-            #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
+            #expect(eventually(20) { ProcFS.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
         }
 
         // The QEMU's own exit still reaches the driver: destroy completes and the domain is shut off.
         let stopped = try virsh(uri, "destroy reaper; domstate reaper; start reaper; destroy reaper; undefine reaper")
         #expect(stopped.status == 0, "\(stopped.stderr)")
         #expect(stopped.stdout.contains("shut off"))
-        #expect(Self.eventually { Self.zombieChildren(of: daemon.pid).isEmpty },
-                "zombies left: \(Self.zombieChildren(of: daemon.pid))")
+        #expect(eventually(20) { ProcFS.zombieChildren(of: daemon.pid).isEmpty },
+                "zombies left: \(ProcFS.zombieChildren(of: daemon.pid))")
         // The second start's orphan too.
         let all = ((try? String(contentsOfFile: orphans, encoding: .utf8)) ?? "").split(separator: "\n")
             .compactMap { Int32($0) }
         for pid in all where !orphanPIDs.contains(pid) {
             orphanPIDs.append(pid)
-            let adopted = Self.eventually { Self.parentAndState(pid)?.0 == daemon.pid }
+            let adopted = eventually(20) { ProcFS.parentAndState(pid)?.0 == daemon.pid }
             #expect(adopted, "orphan \(pid) not adopted")
             if !adopted {
                 if Self.isOurSleep(pid) { kill(pid, SIGKILL) }
                 continue
             }
             kill(pid, SIGKILL)
-            #expect(Self.eventually { Self.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
+            #expect(eventually(20) { ProcFS.parentAndState(pid) == nil }, "orphan \(pid) left as a zombie")
         }
     }
 
     @Test("QEMU security keys of virtd.conf reach the driver: an unknown user stops the daemon at start")
     func securityConfigIsApplied() throws {
         for conf in ["user = \"no-such-user-swiftvirt\"\n", "security_driver = \"selinux\"\n"] {
-            let dir = RPCTestSupport.tempDir("virtd-badsec")
+            let dir = try TestPaths.makeTempDir("virtd-badsec", mode: 0o755)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
             try conf.write(toFile: dir + "/etc/virtd.conf", atomically: true, encoding: .utf8)
-            let p = try SpawnedProcess(RPCTestSupport.virtdPath, ["--root", dir])
+            let p = try ChildProcess.spawn([TestPaths.virtd, "--root", dir])
             defer { p.terminate() }
-            #expect(Self.eventually { !p.isRunning }, "virtd kept running with \(conf)")
+            #expect(eventually(20) { !p.isRunning }, "virtd kept running with \(conf)")
             #expect(p.waitStatus.map { $0 != 0 } == true, "\(conf)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/run/virtd.pid"))
         }

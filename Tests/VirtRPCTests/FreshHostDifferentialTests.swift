@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import VirtCore
 
 #if canImport(Glibc)
@@ -8,17 +9,17 @@ import Glibc
 
 /// A fresh host against libvirt 9.0 on the same machine: firmware descriptors present or not, and a QEMU user
 /// that cannot open /dev/kvm; and a capability probe's QEMU that must not outlive its prober.
-@Suite("fresh host: firmware descriptors, /dev/kvm access, probe QEMUs (virtd vs libvirtd 9.0)", .serialized)
+@Suite("fresh host: firmware descriptors, /dev/kvm access, probe QEMUs (virtd vs libvirtd 9.0)", .serialized,
+       .tags(.qemu, .root, .referenceLibvirtd))
 struct FreshHostDifferentialTests {
     static let securityConfig = CapabilitiesDifferentialTests.securityConfig
 
     /// Debian's ovmf package unpacked (never installed) by scripts/fetch-test-firmware.sh; its descriptors'
     /// image paths point into the unpacked tree.
     static func firmwareDescriptors() throws -> String {
-        let dir = RPCTestSupport.repoRoot.appendingPathComponent(".build/test-firmware/descriptors").path
+        let dir = TestPaths.repoRoot + "/.build/test-firmware/descriptors"
         if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.contains(where: { $0.hasSuffix(".json") }) != true {
-            let r = try RPCTestSupport.run(RPCTestSupport.repoRoot.appendingPathComponent("scripts/fetch-test-firmware.sh").path,
-                                           [], timeout: 300)
+            let r = try ChildProcess.run([TestPaths.repoRoot + "/scripts/fetch-test-firmware.sh"], timeLimit: 300)
             #expect(r.status == 0, "fetch-test-firmware.sh: \(r.stdout)\(r.stderr)")
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
@@ -49,7 +50,7 @@ struct FreshHostDifferentialTests {
     @Test("domcapabilities <os> (firmware, loader, secure) equals libvirt 9.0's with and without firmware descriptors",
           arguments: [false, true])
     func firmwareEnums(withDescriptors: Bool) throws {
-        let tmp = RPCTestSupport.tempDir("fw")
+        let tmp = try TestPaths.makeTempDir("fw", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let descriptors: String
         if withDescriptors {
@@ -64,7 +65,7 @@ struct FreshHostDifferentialTests {
         defer { ours.cleanup() }
         let refURI = "qemu+unix:///system?socket=\(ref.socket)"
         for args in [[], ["--machine", "pc"], ["--machine", "q35"], ["--virttype", "qemu"], ["--arch", "i686"]] {
-            let r = try RPCTestSupport.run("/usr/bin/virsh", ["-c", refURI, "domcapabilities"] + args)
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "domcapabilities"] + args)
             let o = try ours.virsh(args: ["domcapabilities"] + args)
             #expect(r.status == 0 && o.status == 0, "\(args): \(r.stderr) \(o.stderr)")
             let refOS = Self.osSection(r.stdout)
@@ -75,7 +76,7 @@ struct FreshHostDifferentialTests {
             if withDescriptors && args == ["--machine", "q35"] {
                 // The case that shows the descriptors are read: UEFI, Secure Boot, images under the unpacked tree.
                 #expect(refOS.contains("<value>efi</value>") && refOS.contains("<value>yes</value>"), "\(refOS)")
-                #expect(refOS.contains("<value>\(RPCTestSupport.repoRoot.path)/.build/test-firmware/root/usr/share/OVMF/"),
+                #expect(refOS.contains("<value>\(TestPaths.repoRoot)/.build/test-firmware/root/usr/share/OVMF/"),
                         "\(refOS)")
             }
             if !withDescriptors {
@@ -89,7 +90,7 @@ struct FreshHostDifferentialTests {
     /// but we refuse to start a KVM domain then, before QEMU runs, where libvirt lets QEMU fail.
     @Test("QEMU user outside group kvm: capabilities/domcapabilities report KVM as libvirt 9.0 does; start is refused with the fix")
     func qemuUserOutsideKVMGroup() throws {
-        let tmp = RPCTestSupport.tempDir("nokvm")
+        let tmp = try TestPaths.makeTempDir("nokvm", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let qemuConf = tmp + "/qemu.conf"
         try "user = \"+64999\"\ngroup = \"+64999\"\n".write(toFile: qemuConf, atomically: true, encoding: .utf8)
@@ -113,7 +114,7 @@ struct FreshHostDifferentialTests {
         })
 
         for args in [["--virttype", "kvm"], []] {
-            let r = try RPCTestSupport.run("/usr/bin/virsh", ["-c", refURI, "domcapabilities"] + args)
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "domcapabilities"] + args)
             let o = try ours.virsh(args: ["domcapabilities"] + args)
             #expect(r.status == o.status && r.stderr == o.stderr, "domcapabilities \(args): \(r.stderr) | \(o.stderr)")
             func domain(_ s: String) -> String? {
@@ -167,17 +168,17 @@ struct FreshHostDifferentialTests {
     /// that QEMU goes too (PR_SET_PDEATHSIG), where it used to stay, orphaned.
     @Test("a capability-probe QEMU dies with its killed prober (vsh with an embedded driver)")
     func probeQEMUDiesWithItsProber() throws {
-        let root = RPCTestSupport.tempDir("probe")
+        let root = try TestPaths.makeTempDir("probe", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let vsh = try SpawnedProcess(ConsoleStreamTests.vshPath, ["-c", "qemu:///embed?root=\(root)", "capabilities"],
-                                     output: root + ".out")
+        let vsh = try ChildProcess.spawn([TestPaths.vsh, "-c", "qemu:///embed?root=\(root)", "capabilities"],
+                                         output: .file(root + ".out"))
         defer {
             if vsh.isRunning { kill(vsh.pid, SIGKILL) }
             vsh.terminate()
             unlink(root + ".out")
         }
         var probe: Int32?
-        _ = QEMUDaemonSupport.eventually(120) {
+        _ = eventually(120) {
             probe = Self.probeChildren(of: vsh.pid).first
             return probe != nil || !vsh.isRunning
         }
@@ -186,7 +187,7 @@ struct FreshHostDifferentialTests {
         kill(vsh.pid, SIGSTOP)
         #expect(Self.procState(qemu) != nil && Self.procState(qemu) != "Z", "the probe QEMU ended before the kill")
         kill(vsh.pid, SIGKILL)
-        let gone = QEMUDaemonSupport.eventually(10) {
+        let gone = eventually(10) {
             let st = Self.procState(qemu)
             return st == nil || st == "Z"
         }

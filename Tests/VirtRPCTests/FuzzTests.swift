@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import VirtTestSupport
 import Virt
 @testable import VirtRPC
 
@@ -180,7 +181,7 @@ struct FuzzTests {
         }
         good.cancel()
         let result = await good.value
-        let rssEnd = RPCTestSupport.rssKiB(daemon.pid)
+        let rssEnd = ProcFS.rssKiB(daemon.pid)
         #expect(result.failed.isEmpty, "\(result.failed.prefix(3))")
         #expect(stats.stalls == 0, "the good client made no progress \(stats.stalls) times")
         #expect(result.ok >= 100)
@@ -215,7 +216,7 @@ struct FuzzTests {
             let (bytes, _) = malformed(&rng, serial: UInt32(sent))
             if !p.send(bytes) { peer = nil }
             sent += 1
-            if sent == 10_000 { rssWarm = RPCTestSupport.rssKiB(pid) }
+            if sent == 10_000 { rssWarm = ProcFS.rssKiB(pid) }
             if sent % 1_000 == 0 && progress.wait(timeout: .now() + 180) == .timedOut { stalls += 1 }
         }
         return (connections, rssWarm, stalls)

@@ -4,6 +4,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import VirtCore
+import VirtTestSupport
 @testable import VirtRPC
 
 /// The procedure table: the catalog equals libvirt's procedure facts, every served procedure is a
@@ -242,7 +243,7 @@ struct ProcedurePriorityTests {
 
     @Test("max_workers = 1: a slow start holds the worker, GET_HOSTNAME (high) answers, GET_XML_DESC (low) waits")
     func highPriorityBypassesWorkers() async throws {
-        let dir = RPCTestSupport.tempDir("prio")
+        let dir = try TestPaths.makeTempDir("prio")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var config = RemoteServerConfig()
         config.unixSocketPath = dir + "/sock"

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 /// python3-libvirt (Debian's, /usr/bin/python3) drives the same API against virtd and libvirtd, including
 /// lifecycle event callbacks through libvirt's default event loop; the transcripts must match.
@@ -69,18 +70,18 @@ struct PythonClientTests {
     print("\n".join(out))
     """#
 
-    func transcript(_ daemon: any TestDaemon) throws -> RPCTestSupport.Result {
-        let dir = RPCTestSupport.tempDir("py")
+    func transcript(_ daemon: any TestDaemon) throws -> ChildProcess.Result {
+        let dir = try TestPaths.makeTempDir("py", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.script.write(toFile: dir + "/client.py", atomically: true, encoding: .utf8)
-        var r = try RPCTestSupport.run("/usr/bin/python3", [dir + "/client.py", daemon.testURI, dir], timeout: 120)
+        var r = try ChildProcess.run(["/usr/bin/python3", dir + "/client.py", daemon.testURI, dir], timeLimit: 120)
         r.stdout = r.stdout.replacingOccurrences(of: dir, with: "DIR")
             .replacingOccurrences(of: daemon.socket, with: "SOCKET")
             .replacingOccurrences(of: "<devices>\\n  </devices>", with: "<devices/>")
         return r
     }
 
-    @Test("the API script and its event callbacks give libvirtd's transcript")
+    @Test("the API script and its event callbacks give libvirtd's transcript", .tags(.qemu, .root, .referenceLibvirtd))
     func sameTranscript() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 /// The guest agent through virtd with python3-libvirt: AGENT_LIFECYCLE callbacks (remote proc 348) and
 /// `shutdownFlags(GUEST_AGENT)` on the TCG test guest (whose initramfs runs a small agent), and libvirt's
 /// errors for an agent that is not configured. The sequence is the one libvirt 9.0 gives for the same guest.
-@Suite("guest agent through virtd with python3-libvirt")
+@Suite("guest agent through virtd with python3-libvirt", .tags(.qemu))
 struct QEMUDaemonAgentTests {
     static let script = #"""
     import libvirt, sys, threading, time
@@ -73,12 +74,7 @@ struct QEMUDaemonAgentTests {
 
     @Test("AGENT_LIFECYCLE events and shutdown --mode agent, as libvirtd 9.0 gives them")
     func agentThroughDaemon() throws {
-        let format = (try? String(contentsOfFile: QEMUDaemonSupport.guestDir + "/FORMAT", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let format, let n = Int(format), n >= 3 else {
-            Issue.record("the test guest has no agent (format < 3): run scripts/build-test-guest.sh")
-            return
-        }
+        _ = try TestGuest.load(format: 3)  // the guest agent
         let daemon = try RestartableVirtd()
         defer { daemon.cleanup() }
         let serial = daemon.dir + "/serial.log"
@@ -87,8 +83,8 @@ struct QEMUDaemonAgentTests {
             with: "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices>")
         try xml.write(toFile: daemon.dir + "/pyga.xml", atomically: true, encoding: .utf8)
         try Self.script.write(toFile: daemon.dir + "/agent.py", atomically: true, encoding: .utf8)
-        let r = try RPCTestSupport.run("/usr/bin/python3", [daemon.dir + "/agent.py", daemon.uri,
-                                                            daemon.dir + "/pyga.xml", serial], timeout: 300)
+        let r = try ChildProcess.run(["/usr/bin/python3", daemon.dir + "/agent.py", daemon.uri,
+                                                            daemon.dir + "/pyga.xml", serial], timeLimit: 300)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         for (got, want) in zip(lines, Self.expected) where got != want {

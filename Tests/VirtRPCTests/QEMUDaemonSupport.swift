@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,10 +11,6 @@ import Glibc
 /// XMLs (the TCG test guest, KVM domains that need no guest), an event watcher (`virsh event --all --loop`
 /// in a process of its own), and /proc checks (pids, zombies, owners).
 enum QEMUDaemonSupport {
-    static var guestDir: String {
-        RPCTestSupport.repoRoot.appendingPathComponent(".build/test-guest").path
-    }
-
     /// The test guest under TCG (the Debian kernel hangs under this machine's KVM), its serial console in a
     /// file (`serialLog`) so the test can wait for its markers. It powers off on an ACPI power-button press.
     static func guestXML(name: String, serialLog: String) throws -> String {
@@ -22,20 +19,14 @@ enum QEMUDaemonSupport {
 
     /// The test guest (TCG) with `serial` as its serial device (e.g. `<serial type='pty'/>` for console tests).
     static func guestXML(name: String, serial: String) throws -> String {
-        let dir = guestDir
-        let cmdline = (try? String(contentsOfFile: dir + "/cmdline", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let cmdline, access(dir + "/vmlinuz", R_OK) == 0, access(dir + "/initrd.img", R_OK) == 0 else {
-            Issue.record("the test guest is missing: run scripts/build-test-guest.sh")
-            throw DaemonError.notStarted("no test guest")
-        }
+        let guest = try TestGuest.load()
         return """
         <domain type='qemu'>
           <name>\(name)</name>
           <memory unit='MiB'>128</memory>
           <vcpu>1</vcpu>
-          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
-        <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
+          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(guest.kernel)</kernel>\
+        <initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline></os>
           <features><acpi/></features>
           <devices>\(serial)</devices>
         </domain>
@@ -57,37 +48,6 @@ enum QEMUDaemonSupport {
         """
     }
 
-    /// Fails (never skips) when /dev/kvm is missing.
-    static func requireKVM() throws {
-        guard access("/dev/kvm", R_OK | W_OK) == 0 else {
-            Issue.record("/dev/kvm is missing or not accessible: the KVM tests need it")
-            throw DaemonError.notStarted("no /dev/kvm")
-        }
-    }
-
-    /// virtd.conf lines that run QEMU as Debian's `libvirt-qemu` user and group (as libvirtd does here): a user
-    /// that reaches /dev/kvm through its supplementary group `kvm`.
-    static let qemuUserConfig = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"
-
-    /// The uid and gid of `libvirt-qemu` (installed with libvirt-daemon-system); fails when missing.
-    static func qemuUser() throws -> (uid_t, gid_t) {
-        guard let pw = getpwnam("libvirt-qemu"), let gr = getgrnam("libvirt-qemu") else {
-            Issue.record("the libvirt-qemu user or group is missing (libvirt-daemon-system)")
-            throw DaemonError.notStarted("no libvirt-qemu user")
-        }
-        return (pw.pointee.pw_uid, gr.pointee.gr_gid)
-    }
-
-    /// Waits (up to a generous bound, so that a failure ends the test instead of hanging it) for `cond`.
-    static func eventually(_ seconds: Double = 60, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
-        return cond()
-    }
-
     /// How often `marker` occurs in the file at `path`.
     static func occurrences(of marker: String, in path: String) -> Int {
         guard let d = FileManager.default.contents(atPath: path) else { return 0 }
@@ -100,48 +60,10 @@ enum QEMUDaemonSupport {
         return Int32(s.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// `(ppid, state)` of a process from /proc, nil when it is gone (reaped).
-    static func parentAndState(_ pid: Int32) -> (Int32, Character)? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 2, let state = fields[0].first, let ppid = Int32(fields[1]) else { return nil }
-        return (ppid, state)
-    }
-
-    /// Alive and not a zombie.
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let (_, s) = parentAndState(pid) else { return false }
-        return s != "Z" && s != "X"
-    }
-
-    /// The zombie children of `parent`.
-    static func zombieChildren(of parent: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard let (ppid, state) = parentAndState(pid) else { return false }
-            return ppid == parent && state == "Z"
-        }
-    }
-
     /// Live QEMU processes started for a daemon rooted at `root`: their environment names a private
     /// directory under the root (QEMU's HOME), so a pid that was reused by anything else never matches.
     static func qemuProcesses(under root: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard isAlive(pid),
-                  let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
-                  exe.contains("qemu-system"),
-                  let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
-            return String(decoding: env, as: UTF8.self).contains("HOME=\(root)/")
-        }
-    }
-
-    /// `(uid, gid)` of a path.
-    static func owner(_ path: String) -> (uid_t, gid_t)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (st.st_uid, st.st_gid)
+        ProcFS.qemuProcesses(whose: "environ", contains: "HOME=\(root)/")
     }
 
     /// The names of the extended attributes of `path` that record an original owner (ours or libvirt's).
@@ -168,14 +90,6 @@ enum QEMUDaemonSupport {
         return path
     }
 
-    /// The uid of a process.
-    static func uid(of pid: Int32) -> uid_t? {
-        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        let line = s.split(separator: "\n").first { $0.hasPrefix("Uid:") }
-        return line.flatMap { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first }
-            .flatMap { uid_t($0) }
-    }
-
     /// Rows of `virsh list --all`: name → (id, state).
     static func listRows(_ text: String) -> [String: (String, String)] {
         var out: [String: (String, String)] = [:]
@@ -193,17 +107,14 @@ enum QEMUDaemonSupport {
 /// removes DIR.
 final class RestartableVirtd {
     let dir: String
-    private(set) var process: SpawnedProcess?
+    private(set) var process: ChildProcess?
     var socket: String { dir + "/run/virtd-sock" }
     var uri: String { "qemu+unix:///system?socket=\(socket)" }
     var pid: Int32 { process?.pid ?? -1 }
 
     init(config: String = "") throws {
         // Short and traversable by QEMU's user (0755), so images and sockets under it work for any user.
-        var template = Array("/tmp/svqd-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else { throw DaemonError.notStarted("mkdtemp") }
-        dir = String(cString: p)
-        chmod(dir, 0o755)
+        dir = try TestPaths.makeTempDir("qd", mode: 0o755)
         try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
         try ("log_level = 3\n" + config).write(toFile: dir + "/etc/virtd.conf", atomically: true, encoding: .utf8)
         do {
@@ -217,9 +128,9 @@ final class RestartableVirtd {
     /// Starts virtd on the root (again) and waits for its pid file.
     func start() throws {
         unlink(dir + "/run/virtd.pid")
-        let p = try SpawnedProcess(RPCTestSupport.virtdPath, ["--root", dir], output: dir + "/virtd.out")
+        let p = try ChildProcess.spawn([TestPaths.virtd, "--root", dir], output: .file(dir + "/virtd.out"))
         process = p
-        guard QEMUDaemonSupport.eventually(30, { access(dir + "/run/virtd.pid", F_OK) == 0 || !p.isRunning }),
+        guard eventually(30, { access(dir + "/run/virtd.pid", F_OK) == 0 || !p.isRunning }),
               p.isRunning else {
             throw DaemonError.notStarted("virtd: \((try? String(contentsOfFile: dir + "/virtd.out", encoding: .utf8)) ?? "")")
         }
@@ -227,9 +138,7 @@ final class RestartableVirtd {
 
     /// SIGKILL, and reaped (it is our child).
     func kill9() {
-        guard let p = process else { return }
-        if p.isRunning { kill(p.pid, SIGKILL) }
-        p.terminate()
+        process?.kill9()
         process = nil
     }
 
@@ -237,19 +146,19 @@ final class RestartableVirtd {
         process?.terminate()
         process = nil
         for pid in QEMUDaemonSupport.qemuProcesses(under: dir) { kill(pid, SIGKILL) }
-        _ = QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.qemuProcesses(under: dir).isEmpty }
+        _ = eventually(10) { QEMUDaemonSupport.qemuProcesses(under: dir).isEmpty }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// Debian's virsh on this daemon.
-    func virsh(_ commands: String, timeout: Double = 120) throws -> RPCTestSupport.Result {
-        try RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, commands], timeout: timeout)
+    func virsh(_ commands: String, timeout: Double = 120) throws -> ChildProcess.Result {
+        try ChildProcess.run(["/usr/bin/virsh", "-c", uri, commands], timeLimit: timeout)
     }
 
     /// A virsh-compatible client (Debian's virsh by default) with an argument vector (no shell-like splitting).
     func virsh(args: [String], client: String = "/usr/bin/virsh", timeout: Double = 120) throws
-        -> RPCTestSupport.Result {
-        try RPCTestSupport.run(client, ["-c", uri] + args, timeout: timeout)
+        -> ChildProcess.Result {
+        try ChildProcess.run([client, "-c", uri] + args, timeLimit: timeout)
     }
 
     deinit { cleanup() }
@@ -262,20 +171,15 @@ final class VirshEventWatcher {
     let uri: String
     let output: String
     let dir: String
-    private var process: SpawnedProcess?
+    private var process: ChildProcess?
     private var syncs = 0
-
-    /// Our virsh-compatible shell, next to `virtd`.
-    static var vshPath: String {
-        URL(fileURLWithPath: RPCTestSupport.virtdPath).deletingLastPathComponent().appendingPathComponent("vsh").path
-    }
 
     /// `client`: Debian's virsh (default) or our vsh.
     init(uri: String, dir: String, client: String = "/usr/bin/virsh") throws {
         self.uri = uri
         self.dir = dir
         output = dir + "/events-\(UUID().uuidString.prefix(8)).txt"
-        process = try SpawnedProcess(client, ["-c", uri, "event", "--all", "--loop"], output: output)
+        process = try ChildProcess.spawn([client, "-c", uri, "event", "--all", "--loop"], output: .file(output))
         // Registered once a marker domain's events show up.
         try sync()
     }
@@ -289,12 +193,12 @@ final class VirshEventWatcher {
         let name = "evsync\(syncs)"
         let xml = dir + "/\(name).xml"
         try QEMUDaemonSupport.kvmXML(name: name).write(toFile: xml, atomically: true, encoding: .utf8)
-        let seen = QEMUDaemonSupport.eventually(60) {
-            guard (try? RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "define", xml]))?.status == 0 else {
+        let seen = eventually(60) {
+            guard (try? ChildProcess.run(["/usr/bin/virsh", "-c", uri, "define", xml]))?.status == 0 else {
                 return false
             }
-            _ = try? RPCTestSupport.run("/usr/bin/virsh", ["-c", uri, "undefine", name])
-            return QEMUDaemonSupport.eventually(2) {
+            _ = try? ChildProcess.run(["/usr/bin/virsh", "-c", uri, "undefine", name])
+            return eventually(2) {
                 text.contains("event 'lifecycle' for domain '\(name)': Undefined Removed")
             }
         }

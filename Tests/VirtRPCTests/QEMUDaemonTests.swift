@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -7,9 +8,8 @@ import Glibc
 
 /// Real QEMU domains through virtd (`qemu+unix:///system?socket=…`) with clients nobody here wrote: Debian's
 /// virsh and python3-libvirt. The expected states, reasons and events are those Debian's libvirtd 9.0 gives
-/// for the same actions on the same QEMU (observed with the same guest), which follow
-/// reference/libvirt-facts.md section 1b.
-@Suite("QEMU domains through virtd with Debian's virsh and vsh", .serialized)
+/// for the same actions on the same QEMU (observed with the same guest).
+@Suite("QEMU domains through virtd with Debian's virsh and vsh", .serialized, .tags(.qemu, .kvm))
 struct QEMUDaemonTests {
     /// The lifecycle events libvirtd reports for: define, start, suspend, resume, reboot (ACPI, the guest
     /// powers off and is restarted by the fake reboot: no lifecycle event), shutdown (ACPI, guest powers off),
@@ -30,7 +30,7 @@ struct QEMUDaemonTests {
     /// The clients: Debian's virsh, and our vsh (virsh-compatible) against the same daemon.
     enum Client: String, CaseIterable, CustomTestStringConvertible {
         case virsh, vsh
-        var path: String { self == .virsh ? "/usr/bin/virsh" : VirshEventWatcher.vshPath }
+        var path: String { self == .virsh ? "/usr/bin/virsh" : TestPaths.vsh }
         var testDescription: String { rawValue }
     }
 
@@ -74,7 +74,7 @@ struct QEMUDaemonTests {
         }
         #expect(state() == "running (booted)")
         let pid = QEMUDaemonSupport.pidFile(daemon.dir, "lc") ?? -1
-        #expect(QEMUDaemonSupport.isAlive(pid))
+        #expect(ProcFS.isAlive(pid))
         // QEMU's HOME is its private directory (set once, not shadowed by another HOME).
         let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ").map {
             String(decoding: $0, as: UTF8.self).split(separator: "\0").map(String.init)
@@ -95,7 +95,7 @@ struct QEMUDaemonTests {
         #expect(!inactive.contains("<alias") && !inactive.replacingOccurrences(of: "<audio id='1'", with: "").contains(" id='"),
                 "\(inactive)")
 
-        #expect(QEMUDaemonSupport.eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 1 },
+        #expect(eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 1 },
                 "the guest did not boot: \(String(describing: try? String(contentsOfFile: serial, encoding: .utf8)))")
         _ = try step(["suspend", "lc"], "Domain 'lc' suspended")
         #expect(state() == "paused (user)")
@@ -105,18 +105,18 @@ struct QEMUDaemonTests {
         // Reboot: the guest powers off on the ACPI button, the daemon resets and continues it (fake reboot); the
         // guest boots again (a second marker) in the same QEMU, and the state does not change.
         _ = try step(["reboot", "lc"], "Domain 'lc' is being rebooted")
-        #expect(QEMUDaemonSupport.eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 2 },
+        #expect(eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 2 },
                 "the guest did not boot again")
         #expect(QEMUDaemonSupport.pidFile(daemon.dir, "lc") == pid)
-        #expect(QEMUDaemonSupport.isAlive(pid))
+        #expect(ProcFS.isAlive(pid))
         #expect(state() == "running (unpaused)")
         try watcher.sync()
         #expect(watcher.all("lc").contains("reboot"), "\(watcher.all("lc"))")
 
         // Shutdown: the guest powers off; QEMU ends and the domain is shut off (shutdown).
         _ = try step(["shutdown", "lc"], "Domain 'lc' is being shutdown")
-        #expect(QEMUDaemonSupport.eventually(120) { state() == "shut off (shutdown)" }, "\(state())")
-        #expect(QEMUDaemonSupport.eventually(30) { !QEMUDaemonSupport.isAlive(pid) })
+        #expect(eventually(120) { state() == "shut off (shutdown)" }, "\(state())")
+        #expect(eventually(30) { !ProcFS.isAlive(pid) })
         #expect(QEMUDaemonSupport.occurrences(of: "SWIFTVIRT-GUEST-POWEROFF", in: serial) >= 2)
 
         _ = try step(["start", "--paused", "lc"], "Domain 'lc' started")
@@ -127,7 +127,7 @@ struct QEMUDaemonTests {
         let pid2 = QEMUDaemonSupport.pidFile(daemon.dir, "lc") ?? -1
         _ = try step(["destroy", "lc"], "Domain 'lc' destroyed")
         #expect(state() == "shut off (destroyed)")
-        #expect(!QEMUDaemonSupport.isAlive(pid2))
+        #expect(!ProcFS.isAlive(pid2))
         let off = QEMUDaemonSupport.listRows(try step(["list", "--all"]))
         #expect(off["lc"]?.0 == "-" && off["lc"]?.1 == "shut off", "\(off)")
         // QEMU killed behind the daemon's back: shut off (crashed).
@@ -135,20 +135,20 @@ struct QEMUDaemonTests {
         let pid3 = QEMUDaemonSupport.pidFile(daemon.dir, "lc") ?? -1
         #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir) == [pid3])
         if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(pid3) { kill(pid3, SIGKILL) }
-        #expect(QEMUDaemonSupport.eventually(60) { state() == "shut off (crashed)" }, "\(state())")
+        #expect(eventually(60) { state() == "shut off (crashed)" }, "\(state())")
         _ = try step(["undefine", "lc"], "Domain 'lc' has been undefined")
         #expect(QEMUDaemonSupport.listRows(try step(["list", "--all"]))["lc"] == nil)
 
         try watcher.sync()
         #expect(watcher.lifecycle("lc") == Self.expectedLifecycle, "\(watcher.all("lc"))")
         #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
-        #expect(QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty)
+        #expect(ProcFS.zombieChildren(of: daemon.pid).isEmpty)
     }
 }
 
 /// python3-libvirt (Debian's, /usr/bin/python3) drives the lifecycle of a TCG guest through virtd, with
 /// lifecycle and reboot callbacks on libvirt's default event loop.
-@Suite("QEMU domains through virtd with python3-libvirt", .serialized)
+@Suite("QEMU domains through virtd with python3-libvirt", .serialized, .tags(.qemu, .kvm))
 struct QEMUDaemonPythonTests {
     /// Prints one line per step (`label value…`); `events` lists the lifecycle callbacks of the domain as
     /// (event, detail) numbers.
@@ -256,8 +256,8 @@ struct QEMUDaemonPythonTests {
         try QEMUDaemonSupport.guestXML(name: "pylc", serialLog: serial)
             .write(toFile: daemon.dir + "/pylc.xml", atomically: true, encoding: .utf8)
         try Self.script.write(toFile: daemon.dir + "/lifecycle.py", atomically: true, encoding: .utf8)
-        let r = try RPCTestSupport.run("/usr/bin/python3", [daemon.dir + "/lifecycle.py", daemon.uri,
-                                                            daemon.dir + "/pylc.xml", serial], timeout: 600)
+        let r = try ChildProcess.run(["/usr/bin/python3", daemon.dir + "/lifecycle.py", daemon.uri,
+                                                            daemon.dir + "/pylc.xml", serial], timeLimit: 600)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         for (got, want) in zip(lines, Self.expected) where got != want {
@@ -271,15 +271,16 @@ struct QEMUDaemonPythonTests {
 /// virtd killed with SIGKILL while three KVM domains run (no guest needed): the QEMUs outlive it, one of them
 /// dies meanwhile, and the next virtd on the same root takes the survivors over (same ids, fully managed) and
 /// marks the dead one shut off (crashed). QEMU runs as a configured user, so image owners are checked too.
-@Suite("virtd killed with SIGKILL and started again", .serialized)
+@Suite("virtd killed with SIGKILL and started again", .serialized, .tags(.qemu, .kvm, .root))
 struct QEMUDaemonRestartTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 
     @Test("three running VMs survive a SIGKILL of virtd; the restarted virtd reconnects, one dead VM is crashed")
     func killNineWithThreeVMs() throws {
-        try QEMUDaemonSupport.requireKVM()
-        let qemuUser = try QEMUDaemonSupport.qemuUser()
-        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        try TestHost.requireKVM()
+        let user = try TestHost.qemuUser()
+        let qemuUser = (user.uid, user.ownGroup)
+        let daemon = try RestartableVirtd(config: TestHost.qemuUserConfig)
         defer { daemon.cleanup() }
         let names = ["sva", "svb", "svc"]
         var images: [String: String] = [:]
@@ -300,40 +301,40 @@ struct QEMUDaemonRestartTests {
         for n in names {
             #expect(before[n]?.1 == "running", "\(n): \(before)")
             pids[n] = QEMUDaemonSupport.pidFile(daemon.dir, n) ?? -1
-            #expect(QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n)")
-            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
+            #expect(ProcFS.isAlive(pids[n] ?? -1), "\(n)")
+            #expect(ProcFS.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
         }
         let oldPID = daemon.pid
 
         daemon.kill9()
-        #expect(!QEMUDaemonSupport.isAlive(oldPID))
+        #expect(!ProcFS.isAlive(oldPID))
         for n in names {
-            #expect(QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n)'s QEMU died with virtd")
+            #expect(ProcFS.isAlive(pids[n] ?? -1), "\(n)'s QEMU died with virtd")
         }
         // Meanwhile one QEMU dies (only a pid that is still one of this daemon's QEMUs is killed).
         let dead = pids["svb"] ?? -1
         #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(dead))
         if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(dead) { kill(dead, SIGKILL) }
-        #expect(QEMUDaemonSupport.eventually(30) { !QEMUDaemonSupport.isAlive(dead) })
+        #expect(eventually(30) { !ProcFS.isAlive(dead) })
 
         try daemon.start()
         // The new daemon takes the domains over when it starts, before any client connects: the dead VM's
         // image is given back and its status files are removed.
-        #expect(QEMUDaemonSupport.eventually(30) {
-            QEMUDaemonSupport.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true
+        #expect(eventually(30) {
+            ProcFS.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true
                 && access(daemon.dir + "/run/qemu/svb.status", F_OK) != 0
         }, "not taken over at start")
         let after = QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)
         for n in ["sva", "svc"] {
             #expect(after[n]?.0 == before[n]?.0 && after[n]?.1 == "running", "\(n): \(after) vs \(before)")
             #expect(QEMUDaemonSupport.pidFile(daemon.dir, n) == pids[n])
-            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
+            #expect(ProcFS.owner(images[n] ?? "").map { $0 == qemuUser } == true, "\(n)")
         }
         #expect(after["svb"]?.0 == "-" && after["svb"]?.1 == "shut off", "\(after)")
         #expect(try daemon.virsh("domstate --reason svb").stdout.contains("shut off (crashed)"))
         #expect(try daemon.virsh("domstate --reason sva").stdout.contains("running (booted)"))
         // The dead VM's image is given back at once; its status files are gone.
-        #expect(QEMUDaemonSupport.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true)
+        #expect(ProcFS.owner(images["svb"] ?? "").map { $0 == Self.imageOwner } == true)
         #expect(QEMUDaemonSupport.ownerRecords(images["svb"] ?? "").isEmpty)
         #expect(access(daemon.dir + "/run/qemu/svb.status", F_OK) != 0)
         #expect(access(daemon.dir + "/run/qemu/svb.pid", F_OK) != 0)
@@ -354,8 +355,8 @@ struct QEMUDaemonRestartTests {
         #expect(watcher.lifecycle("svc") == ["Suspended Paused", "Shutdown Finished after host request",
                                              "Stopped Destroyed"], "\(watcher.all("svc"))")
         for n in ["sva", "svc"] {
-            #expect(!QEMUDaemonSupport.isAlive(pids[n] ?? -1), "\(n) still runs")
-            #expect(QEMUDaemonSupport.owner(images[n] ?? "").map { $0 == Self.imageOwner } == true, "\(n)")
+            #expect(!ProcFS.isAlive(pids[n] ?? -1), "\(n) still runs")
+            #expect(ProcFS.owner(images[n] ?? "").map { $0 == Self.imageOwner } == true, "\(n)")
             #expect(QEMUDaemonSupport.ownerRecords(images[n] ?? "").isEmpty)
         }
         // Definitions intact.
@@ -371,8 +372,8 @@ struct QEMUDaemonRestartTests {
         let final = QEMUDaemonSupport.listRows(try daemon.virsh("list --all").stdout)
         #expect(names.allSatisfy { final[$0]?.1 == "shut off" }, "\(final)")
         #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
-        #expect(QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty },
-                "\(QEMUDaemonSupport.zombieChildren(of: daemon.pid))")
+        #expect(eventually(10) { ProcFS.zombieChildren(of: daemon.pid).isEmpty },
+                "\(ProcFS.zombieChildren(of: daemon.pid))")
     }
 }
 
@@ -380,22 +381,23 @@ struct QEMUDaemonRestartTests {
 /// owner before, during and after runs ended by destroy and by a QEMU crash; and starts that QEMU or the
 /// driver refuses (unknown machine type, missing disk, impossible memory) fail with a clear error and leave
 /// nothing behind.
-@Suite("QEMU security and bad input through virtd", .serialized)
+@Suite("QEMU security and bad input through virtd", .serialized, .tags(.qemu, .kvm, .root))
 struct QEMUDaemonSecurityTests {
     static let imageOwner: (uid_t, gid_t) = (12345, 12345)
 
     @Test("a disk image's owner before, during and after a run (destroy, crash) through virtd")
     func imageOwnerThroughDaemon() throws {
-        try QEMUDaemonSupport.requireKVM()
-        let qemuUser = try QEMUDaemonSupport.qemuUser()
-        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        try TestHost.requireKVM()
+        let user = try TestHost.qemuUser()
+        let qemuUser = (user.uid, user.ownGroup)
+        let daemon = try RestartableVirtd(config: TestHost.qemuUserConfig)
         defer { daemon.cleanup() }
         let image = try QEMUDaemonSupport.makeImage(daemon.dir + "/own.img", owner: Self.imageOwner)
         let xml = daemon.dir + "/own.xml"
         try QEMUDaemonSupport.kvmXML(name: "own", disks: [image]).write(toFile: xml, atomically: true, encoding: .utf8)
         let log = daemon.dir + "/log/qemu/own.log"
         func owner(_ p: String) -> String {
-            QEMUDaemonSupport.owner(p).map { "\($0.0):\($0.1)" } ?? "missing"
+            ProcFS.owner(p).map { "\($0.0):\($0.1)" } ?? "missing"
         }
         let original = "\(Self.imageOwner.0):\(Self.imageOwner.1)"
         let running = "\(qemuUser.0):\(qemuUser.1)"
@@ -406,11 +408,11 @@ struct QEMUDaemonSecurityTests {
             let r = try daemon.virsh("start own")
             #expect(r.status == 0, "\(r.stderr)")
             let pid = QEMUDaemonSupport.pidFile(daemon.dir, "own") ?? -1
-            #expect(QEMUDaemonSupport.isAlive(pid))
+            #expect(ProcFS.isAlive(pid))
             #expect(owner(image) == running, "\(ending)")
             #expect(!QEMUDaemonSupport.ownerRecords(image).isEmpty, "the original owner is remembered")
             #expect(owner(log) == running)
-            #expect(QEMUDaemonSupport.uid(of: pid) == qemuUser.0)
+            #expect(ProcFS.uid(of: pid) == qemuUser.0)
             let live = try daemon.virsh("dumpxml own").stdout
             #expect(live.contains("<label>+\(qemuUser.0):+\(qemuUser.1)</label>"), "\(live)")
             #expect(live.contains("<imagelabel>+\(qemuUser.0):+\(qemuUser.1)</imagelabel>"))
@@ -419,7 +421,7 @@ struct QEMUDaemonSecurityTests {
                 #expect(d.stdout.contains("shut off (destroyed)"), "\(d.stdout) \(d.stderr)")
             } else {
                 if QEMUDaemonSupport.qemuProcesses(under: daemon.dir).contains(pid) { kill(pid, SIGKILL) }
-                #expect(QEMUDaemonSupport.eventually(30) {
+                #expect(eventually(30) {
                     (try? daemon.virsh("domstate --reason own"))?.stdout.contains("shut off (crashed)") == true
                 })
             }
@@ -440,8 +442,8 @@ struct QEMUDaemonSecurityTests {
 
     @Test("unknown machine type, missing disk, impossible memory: start fails clearly and leaves nothing behind")
     func badInputFailsAtStart() throws {
-        try QEMUDaemonSupport.requireKVM()
-        let daemon = try RestartableVirtd(config: QEMUDaemonSupport.qemuUserConfig)
+        try TestHost.requireKVM()
+        let daemon = try RestartableVirtd(config: TestHost.qemuUserConfig)
         defer { daemon.cleanup() }
         let watcher = try VirshEventWatcher(uri: daemon.uri, dir: daemon.dir)
         defer { watcher.stop() }
@@ -491,14 +493,14 @@ struct QEMUDaemonSecurityTests {
             let sockets = (FileManager.default.enumerator(atPath: daemon.dir + "/lib")?.allObjects as? [String] ?? [])
                 .filter { $0.hasSuffix(".sock") }
             #expect(sockets.isEmpty, "\(c.name): \(sockets)")
-            #expect(QEMUDaemonSupport.owner(image).map { $0 == Self.imageOwner } == true, "\(c.name)")
+            #expect(ProcFS.owner(image).map { $0 == Self.imageOwner } == true, "\(c.name)")
             #expect(QEMUDaemonSupport.ownerRecords(image).isEmpty, "\(c.name)")
             let log = daemon.dir + "/log/qemu/\(c.name).log"
-            #expect(QEMUDaemonSupport.owner(log).map { $0 == (0, 0) } ?? true, "\(c.name)")
+            #expect(ProcFS.owner(log).map { $0 == (0, 0) } ?? true, "\(c.name)")
             #expect(QEMUDaemonSupport.ownerRecords(log).isEmpty, "\(c.name)")
         }
         #expect(access(missing, F_OK) != 0)
-        #expect(QEMUDaemonSupport.eventually(10) { QEMUDaemonSupport.zombieChildren(of: daemon.pid).isEmpty })
+        #expect(eventually(10) { ProcFS.zombieChildren(of: daemon.pid).isEmpty })
         // A start that fails raises no lifecycle event (libvirtd 9.0 neither).
         try watcher.sync()
         for c in cases {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +10,7 @@ import Glibc
 /// 9.0 and on virtd (both `qemu:///system`, Debian's virsh), and `dumpxml --inactive` of both is compared
 /// after normalising the generated UUID and MAC addresses. The number of identical documents must not fall
 /// below ``baseline``; the differences of the others are printed.
-@Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized)
+@Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDefineDefaultsTests {
     /// Identical documents last measured; raise it when the driver gets closer.
     static let baseline = 18
@@ -139,7 +140,7 @@ struct QEMUDefineDefaultsTests {
         defer { ref.stop() }
         let ours = try RestartableVirtd(config: CapabilitiesDifferentialTests.securityConfig)
         defer { ours.cleanup() }
-        let dir = RPCTestSupport.tempDir("define-defaults")
+        let dir = try TestPaths.makeTempDir("define-defaults", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let reference = try Self.defineAll(uri: "qemu+unix:///system?socket=\(ref.socket)", dir: dir)
         let ourXML = try Self.defineAll(uri: ours.uri, dir: dir)

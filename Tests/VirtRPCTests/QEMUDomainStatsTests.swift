@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 import Virt
 import VirtCore
 @testable import VirtRPC
@@ -13,7 +14,7 @@ import Glibc
 /// through Debian's libvirtd 9.0 for the same XML. The field names and typed-parameter types (read with our
 /// remote driver, which keeps the wire types) must be the same; values are checked for plausibility with
 /// Debian's virsh and python3-libvirt.
-@Suite("QEMU domain stats: virtd vs libvirtd 9.0", .serialized)
+@Suite("QEMU domain stats: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDomainStatsTests {
     /// Every group (0: all the daemon supports).
     static let groups = StatsTypes(rawValue: 0)
@@ -30,7 +31,7 @@ struct QEMUDomainStatsTests {
     }
 
     /// Defines `off` (left shut off) and creates `run` (transient, running) on a daemon, images under `dir`.
-    static func setUp(_ virsh: (String) throws -> RPCTestSupport.Result, dir: String) throws {
+    static func setUp(_ virsh: (String) throws -> ChildProcess.Result, dir: String) throws {
         for (name, verb) in [("stoff", "define"), ("strun", "create")] {
             let image = try QEMUDaemonSupport.makeImage(dir + "/\(name).img", owner: (0, 0))
             chmod(image, 0o666)
@@ -77,7 +78,7 @@ struct QEMUDomainStatsTests {
 
     @Test("field names and types equal libvirtd's for a running and a shut-off KVM domain; values plausible")
     func sameFieldsAsLibvirtd() async throws {
-        try QEMUDaemonSupport.requireKVM()
+        try TestHost.requireKVM()
         let ours = try RestartableVirtd()
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
@@ -129,8 +130,8 @@ struct QEMUDomainStatsTests {
         except libvirt.libvirtError as e:
             print(e.get_error_code(), e.get_error_message())
         """
-        let refEnforce = try RPCTestSupport.run("/usr/bin/python3", ["-c", enforce, ref.uri])
-        let ourEnforce = try RPCTestSupport.run("/usr/bin/python3", ["-c", enforce, ours.uri])
+        let refEnforce = try ChildProcess.run(["/usr/bin/python3", "-c", enforce, ref.uri])
+        let ourEnforce = try ChildProcess.run(["/usr/bin/python3", "-c", enforce, ours.uri])
         #expect(refEnforce.stdout.contains("not supported by this daemon"), "\(refEnforce.stdout) \(refEnforce.stderr)")
         #expect(ourEnforce.stdout == refEnforce.stdout, "\(ourEnforce.stderr)")
 
@@ -163,7 +164,7 @@ struct QEMUDomainStatsTests {
         assert info[0] == libvirt.VIR_DOMAIN_RUNNING and info[2] == 131072 and info[4] > 0, info
         print('ok')
         """
-        let py = try RPCTestSupport.run("/usr/bin/python3", ["-c", script, ours.uri, ours.dir], timeout: 120)
+        let py = try ChildProcess.run(["/usr/bin/python3", "-c", script, ours.uri, ours.dir], timeLimit: 120)
         #expect(py.status == 0 && py.stdout.contains("ok"), "\(py.stdout) \(py.stderr)")
 
         // virsh dominfo: a CPU time line and the balloon's size, as libvirtd shows them.
@@ -194,31 +195,19 @@ struct QEMUDomainStatsTests {
 /// (QEMU's log handler) started beside it. `stop()` ends both by their pid files and removes the directory.
 final class StatsReferenceLibvirtd {
     let dir: String
-    private var process: SpawnedProcess?
+    private var process: ChildProcess?
     var uri: String { "qemu+unix:///system?socket=\(dir)/libvirt-sock" }
 
     init() throws {
-        var template = Array("/tmp/svql-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else { throw DaemonError.notStarted("mkdtemp") }
-        dir = String(cString: p)
-        chmod(dir, 0o755)
-        let conf = """
-        unix_sock_dir = "\(dir)"
-        auth_unix_rw = "none"
-        auth_unix_ro = "none"
-        listen_tcp = 0
-        listen_tls = 0
-        log_outputs = "3:file:\(dir)/libvirtd.log"
-
-        """
-        try conf.write(toFile: dir + "/libvirtd.conf", atomically: true, encoding: .utf8)
+        dir = try TestPaths.makeTempDir("ql", mode: 0o755)
+        try ReferenceLibvirtd.writeConfig(dir: dir)
         let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
             + "mount -t tmpfs tmpfs /etc/libvirt/qemu && exec /usr/bin/tini -s -- /bin/sh -c "
             + "\"/usr/sbin/virtlogd -p '\(dir)/virtlogd.pid' & exec /usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'\""
-        process = try SpawnedProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", inner],
-                                     output: dir + "/stderr.log")
-        guard RPCTestSupport.waitFor(path: dir + "/libvirt-sock"), RPCTestSupport.waitFor(path: dir + "/pid"),
-              RPCTestSupport.waitFor(path: dir + "/virtlogd.pid") else {
+        process = try ChildProcess.spawn(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
+                                         output: .file(dir + "/stderr.log"))
+        guard waitFor(path: dir + "/libvirt-sock"), waitFor(path: dir + "/pid"),
+              waitFor(path: dir + "/virtlogd.pid") else {
             stop()
             throw DaemonError.notStarted("libvirtd: \((try? String(contentsOfFile: dir + "/stderr.log", encoding: .utf8)) ?? "")")
         }
@@ -231,13 +220,7 @@ final class StatsReferenceLibvirtd {
 
     /// QEMUs whose command line names a file under our directory (their disk images).
     private func qemuProcesses() -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
-                  exe.contains("qemu-system"),
-                  let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: cmd, as: UTF8.self).contains(dir + "/")
-        }
+        ProcFS.qemuProcesses(whose: "cmdline", contains: dir + "/")
     }
 
     func stop() {

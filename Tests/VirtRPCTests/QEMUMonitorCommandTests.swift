@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 /// `qemu-monitor-command` (QEMU program 0x20008087, procedure 1) on a real KVM domain (no guest OS needed):
 /// vsh on the embedded driver next to Debian's virsh on libvirt's embedded driver, then Debian's virsh and vsh
 /// through virtd, and the read-only socket's refusal.
-@Suite("qemu-monitor-command: vsh and virsh, embedded and through virtd", .serialized)
+@Suite("qemu-monitor-command: vsh and virsh, embedded and through virtd", .serialized, .tags(.qemu, .kvm))
 struct QEMUMonitorCommandTests {
     static let domainXML = """
         <domain type='kvm'>
@@ -44,7 +45,7 @@ struct QEMUMonitorCommandTests {
     }
 
     /// Command ids (`libvirt-N`) differ between the two; libvirt's embedded driver also logs to stderr.
-    static func normalise(_ r: RPCTestSupport.Result) -> (String, String) {
+    static func normalise(_ r: ChildProcess.Result) -> (String, String) {
         let out = r.stdout.replacingOccurrences(of: #"libvirt-[0-9]+"#, with: "libvirt-N", options: .regularExpression)
         let err = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.contains(" info : ") && !$0.contains(" warning : ") }.joined(separator: "\n")
@@ -53,16 +54,16 @@ struct QEMUMonitorCommandTests {
 
     @Test("embedded: vsh on qemu:///embed prints what virsh on libvirt's qemu:///embed prints")
     func embedded() throws {
-        try QEMUDaemonSupport.requireKVM()
-        let dir = RPCTestSupport.tempDir("qmc")
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("qmc", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.domainXML.write(toFile: dir + "/d.xml", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/ref/etc", withIntermediateDirectories: true)
         try "stdio_handler = \"file\"\n".write(toFile: dir + "/ref/etc/qemu.conf", atomically: true, encoding: .utf8)
         let script = Self.script(dir + "/d.xml")
-        let ref = try RPCTestSupport.run("/usr/bin/virsh", ["-c", "qemu:///embed?root=\(dir)/ref", script], timeout: 120)
-        let ours = try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", "qemu:///embed?root=\(dir)/ours", script],
-                                          timeout: 120)
+        let ref = try ChildProcess.run(["/usr/bin/virsh", "-c", "qemu:///embed?root=\(dir)/ref", script], timeLimit: 120)
+        let ours = try ChildProcess.run([TestPaths.vsh, "-c", "qemu:///embed?root=\(dir)/ours", script],
+                                          timeLimit: 120)
         #expect(ref.stdout.contains(#""status":"prelaunch""#), "libvirt: \(ref.stdout) \(ref.stderr)")
         #expect(ref.stdout.contains("\"pc-i440fx-"), "libvirt: \(ref.stdout)")
         let (refOut, refErr) = Self.normalise(ref)
@@ -75,13 +76,13 @@ struct QEMUMonitorCommandTests {
 
     @Test("through virtd: Debian's virsh and vsh give the embedded reference output; the read-only socket refuses")
     func throughDaemon() throws {
-        try QEMUDaemonSupport.requireKVM()
+        try TestHost.requireKVM()
         let daemon = try RestartableVirtd()
         defer { daemon.cleanup() }
         try Self.domainXML.write(toFile: daemon.dir + "/d.xml", atomically: true, encoding: .utf8)
         let script = Self.script(daemon.dir + "/d.xml")
         let v = try daemon.virsh(script)
-        let s = try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", daemon.uri, script], timeout: 120)
+        let s = try ChildProcess.run([TestPaths.vsh, "-c", daemon.uri, script], timeLimit: 120)
         #expect(v.stdout.contains(#"{"return":{"status":"prelaunch","singlestep":false,"running":false},"id":"libvirt-"#),
                 "virsh: \(v.stdout) \(v.stderr)")
         #expect(v.stdout.contains("VM status: paused (prelaunch)"))
@@ -97,7 +98,7 @@ struct QEMUMonitorCommandTests {
         #expect(try daemon.virsh(args: ["define", daemon.dir + "/d.xml"]).status == 0)
         #expect(try daemon.virsh(args: ["start", "qmc"]).status == 0)
         let ro = "qemu+unix:///system?socket=\(daemon.socket)-ro"
-        let r = try RPCTestSupport.run("/usr/bin/virsh", ["-c", ro, "qemu-monitor-command qmc query-status"])
+        let r = try ChildProcess.run(["/usr/bin/virsh", "-c", ro, "qemu-monitor-command qmc query-status"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("operation forbidden: read only access prevents virDomainQemuMonitorCommand"),
                 "\(r.stderr)")

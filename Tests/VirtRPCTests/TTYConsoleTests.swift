@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 /// `ttyconsole` on a real KVM domain with a pty serial console (no guest OS needed): vsh on the embedded driver
 /// next to Debian's virsh on libvirt's embedded driver, and Debian's virsh and vsh through virtd.
-@Suite("ttyconsole: vsh and virsh, embedded and through virtd", .serialized)
+@Suite("ttyconsole: vsh and virsh, embedded and through virtd", .serialized, .tags(.qemu, .kvm))
 struct TTYConsoleTests {
     static func domainXML(_ name: String) -> String {
         """
@@ -26,17 +27,10 @@ struct TTYConsoleTests {
         s.replacingOccurrences(of: #"/dev/pts/[0-9]+"#, with: "/dev/pts/#", options: .regularExpression)
     }
 
-    static func requireKVM() throws {
-        guard access("/dev/kvm", R_OK | W_OK) == 0 else {
-            Issue.record("/dev/kvm is missing: the ttyconsole tests run a KVM domain")
-            throw DaemonError.notStarted("kvm")
-        }
-    }
-
     @Test("embedded: vsh on qemu:///embed prints what virsh on libvirt's qemu:///embed prints")
     func embedded() throws {
-        try Self.requireKVM()
-        let dir = RPCTestSupport.tempDir("tty")
+        try TestHost.requireKVM()
+        let dir = try TestPaths.makeTempDir("tty", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.domainXML("ttyemb").write(toFile: dir + "/d.xml", atomically: true, encoding: .utf8)
         // libvirt's embedded driver logs QEMU's output to a file (no virtlogd here).
@@ -44,9 +38,9 @@ struct TTYConsoleTests {
         try "stdio_handler = \"file\"\n".write(toFile: dir + "/ref/etc/qemu.conf", atomically: true, encoding: .utf8)
         let script = "define \(dir)/d.xml; ttyconsole ttyemb; start ttyemb; ttyconsole ttyemb; "
             + "destroy ttyemb; ttyconsole ttyemb; undefine ttyemb"
-        let ref = try RPCTestSupport.run("/usr/bin/virsh", ["-c", "qemu:///embed?root=\(dir)/ref", script], timeout: 120)
-        let ours = try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", "qemu:///embed?root=\(dir)/ours", script],
-                                          timeout: 120)
+        let ref = try ChildProcess.run(["/usr/bin/virsh", "-c", "qemu:///embed?root=\(dir)/ref", script], timeLimit: 120)
+        let ours = try ChildProcess.run([TestPaths.vsh, "-c", "qemu:///embed?root=\(dir)/ours", script],
+                                          timeLimit: 120)
         #expect(ref.stdout.contains("/dev/pts/"), "libvirt: \(ref.stdout) \(ref.stderr)")
         #expect(ours.stdout.range(of: #"\n/dev/pts/[0-9]+\n"#, options: .regularExpression) != nil,
                 "ours: \(ours.stdout) \(ours.stderr)")
@@ -57,14 +51,14 @@ struct TTYConsoleTests {
 
     @Test("through virtd: virsh and vsh print the live console's pty; nothing and status 1 when shut off")
     func throughDaemon() throws {
-        try Self.requireKVM()
+        try TestHost.requireKVM()
         let daemon = try RestartableVirtd()
         defer { daemon.cleanup() }
         try Self.domainXML("ttyd").write(toFile: daemon.dir + "/d.xml", atomically: true, encoding: .utf8)
         #expect(try daemon.virsh(args: ["define", daemon.dir + "/d.xml"]).status == 0)
-        func both(_ args: [String]) throws -> (RPCTestSupport.Result, RPCTestSupport.Result) {
+        func both(_ args: [String]) throws -> (ChildProcess.Result, ChildProcess.Result) {
             (try daemon.virsh(args: args),
-             try RPCTestSupport.run(ConsoleStreamTests.vshPath, ["-c", daemon.uri] + args))
+             try ChildProcess.run([TestPaths.vsh, "-c", daemon.uri] + args))
         }
 
         var (v, s) = try both(["ttyconsole", "ttyd"])

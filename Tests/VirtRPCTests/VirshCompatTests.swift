@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,7 @@ struct VirshCompatTests {
     ]
 
     func runScenario(_ daemon: any TestDaemon) throws -> String {
-        let dir = RPCTestSupport.tempDir("virsh")
+        let dir = try TestPaths.makeTempDir("virsh", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.prepare(dir)
         let script = Self.scenario.joined(separator: "; ").replacingOccurrences(of: "DIR", with: dir)
@@ -61,7 +62,7 @@ struct VirshCompatTests {
         return Self.normalize(r.stdout + "\n--- stderr\n" + r.stderr, dir: dir)
     }
 
-    @Test("one virsh session runs the foundation commands with libvirtd's output")
+    @Test("one virsh session runs the foundation commands with libvirtd's output", .tags(.qemu, .root, .referenceLibvirtd))
     func scenarioMatchesReference() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
@@ -84,7 +85,7 @@ struct VirshCompatTests {
     func separateInvocations() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
-        let dir = RPCTestSupport.tempDir("virsh-sep")
+        let dir = try TestPaths.makeTempDir("virsh-sep", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.prepare(dir)
         #expect(try virsh(ours.testURI, "define \(dir)/demo.xml").status == 0)
@@ -111,7 +112,7 @@ struct VirshCompatTests {
         #expect(r.stdout.contains("Running against daemon: 9.0.0"))
     }
 
-    @Test("the read-only socket refuses mutating calls like libvirtd and serves queries")
+    @Test("the read-only socket refuses mutating calls like libvirtd and serves queries", .tags(.qemu, .root, .referenceLibvirtd))
     func readOnlySocket() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
@@ -129,7 +130,7 @@ struct VirshCompatTests {
         #expect(try virsh(ours.testURI, "domstate test").stdout.contains("running"))
     }
 
-    @Test("virsh event --all --loop sees lifecycle events of another client's actions, as with libvirtd")
+    @Test("virsh event --all --loop sees lifecycle events of another client's actions, as with libvirtd", .tags(.qemu, .root, .referenceLibvirtd))
     func eventsFromAnotherClient() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
@@ -144,12 +145,12 @@ struct VirshCompatTests {
     /// Starts `virsh event --all --loop`, waits until it sees events, runs actions from a second virsh, waits
     /// for a final sentinel event, and returns the event lines of the actions.
     func eventTranscript(_ daemon: any TestDaemon) throws -> [String] {
-        let dir = RPCTestSupport.tempDir("events")
+        let dir = try TestPaths.makeTempDir("events", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.prepare(dir)
         let outFile = dir + "/events.txt"
-        let p = try SpawnedProcess("/usr/bin/virsh", ["-c", daemon.testURI, "event", "--all", "--loop"],
-                                   output: outFile)
+        let p = try ChildProcess.spawn(["/usr/bin/virsh", "-c", daemon.testURI, "event", "--all", "--loop"],
+                                       output: .file(outFile))
         defer { p.terminate() }
         let output = { (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? "" }
         func waitFor(_ text: String, poke: () throws -> Void) rethrows -> Bool {

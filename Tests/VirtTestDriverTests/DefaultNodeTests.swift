@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 @testable import Virt
 @testable import VirtTestDriver
 
@@ -142,21 +143,11 @@ import Testing
 /// Runs python3-libvirt against the reference libvirt.
 enum Reference {
     static func python(_ code: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", code]
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        _ = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw VirtError.internalError("python3 exited with \(p.terminationStatus)")
+        let r = try ChildProcess.run(["/usr/bin/python3", "-c", code])
+        guard r.status == 0 else {
+            throw VirtError.internalError("python3 exited with \(r.status)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return r.stdout
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VirtTestSupport
 @testable import Virt
 @testable import VirtTestDriver
 
@@ -20,19 +21,14 @@ enum Support {
         return s
     }
 
-    /// A unique temporary directory, removed by `cleanup`.
+    /// A unique temporary directory (remove it with `TestPaths.removeDir`).
     static func tempDir() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("swiftvirt-testdriver-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        URL(fileURLWithPath: try TestPaths.makeTempDir("td"))
     }
 
-    /// Runs `body`, then removes `dir` whatever happens.
+    /// Runs `body` in a fresh directory, removed afterwards whatever happens.
     static func withTempDir<T>(_ body: (URL) async throws -> T) async throws -> T {
-        let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        return try await body(dir)
+        try await TestPaths.withTempDir("td") { try await body(URL(fileURLWithPath: $0)) }
     }
 
     /// Expects `body` to throw a VirtError with this code, error domain and exact message.
