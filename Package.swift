@@ -84,7 +84,7 @@ let package = Package(
         ),
         // What every test target shares: the child-process runner, the machine checks (KVM, root, the
         // libvirt-qemu user), paths, temp dirs, /proc readers and the tags (.qemu, .kvm, .root, .referenceLibvirtd).
-        .target(name: "VirtTestSupport", path: "Tests/VirtTestSupport"),
+        .target(name: "VirtTestSupport", dependencies: ["VirtQEMU"], path: "Tests/VirtTestSupport"),
         .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore", "VirtTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt", "VirtTestSupport"]),
         .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", "VirtTestSupport",

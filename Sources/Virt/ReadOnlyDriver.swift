@@ -189,4 +189,14 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainQemuMonitorCommand")
     }
+
+    /// Job statistics. Passed to the wrapped driver.
+    public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
+        -> (type: Int32, params: [TypedParam]) {
+        try await base.jobStats(domain, completed: completed, keepCompleted: keepCompleted)
+    }
+    /// Aborting a job: refused on a read-only connection.
+    public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
+        throw Self.denied(flags == 0 ? "virDomainAbortJob" : "virDomainAbortJobFlags")
+    }
 }

@@ -84,6 +84,15 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
         -> [DomainStatsRecord]
 
+    // MARK: Jobs
+
+    /// `virDomainGetJobStats`: the type of the job in flight (`virDomainJobType`) and its statistics, or with
+    /// `completed` those of the last job that ended (cleared unless `keepCompleted`).
+    func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
+        -> (type: Int32, params: [TypedParam])
+    /// `virDomainAbortJobFlags`.
+    func abortJob(_ domain: DomainRef, flags: UInt32) async throws
+
     // MARK: Events, console, monitor
 
     /// A new subscription to every domain event of this connection's driver.
@@ -95,6 +104,13 @@ public protocol HypervisorDriver: AnyObject, Sendable {
 
 extension HypervisorDriver {
     public func close() async {}
+    public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
+        -> (type: Int32, params: [TypedParam]) {
+        throw VirtError.noSupport("virDomainGetJobStats")
+    }
+    public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainAbortJobFlags")
+    }
     public func hypervisorType() async throws -> String { throw VirtError.noSupport("virConnectGetType") }
     public func hypervisorVersion() async throws -> UInt64 { throw VirtError.noSupport("virConnectGetVersion") }
     public func hostname() async throws -> String { throw VirtError.noSupport("virConnectGetHostname") }

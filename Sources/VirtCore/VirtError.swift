@@ -158,6 +158,11 @@ extension VirtError {
         VirtError(.operationFailed, domain: domain, "operation failed: \(detail)", str1: detail)
     }
 
+    /// libvirt's "Operation not supported: …" (VIR_ERR_OPERATION_UNSUPPORTED).
+    public static func operationUnsupported(_ detail: String, domain: ErrorDomain = .qemu) -> VirtError {
+        VirtError(.operationUnsupported, domain: domain, "Operation not supported: \(detail)", str1: detail)
+    }
+
     public static func configUnsupported(_ detail: String, domain: ErrorDomain = .none) -> VirtError {
         VirtError(.configUnsupported, domain: domain, "unsupported configuration: \(detail)", str1: detail)
     }

@@ -17,6 +17,22 @@ public enum OrphanReaper {
 
     private static let source = Mutex<(any DispatchSourceSignal)?>(nil)
 
+    /// Spawns a child whose exit its owner collects (`spawn` returns the pid, or a negative value when it
+    /// failed): the pid is registered before any scan can see it, so the reaper leaves it alone until
+    /// ``release(_:)``. For code of this process that runs children of its own beside a subreaper driver.
+    public static func spawnManaged(_ spawn: () -> pid_t) -> pid_t {
+        managed.withLock { set in
+            let pid = spawn()
+            if pid > 0 { set.insert(pid) }
+            return pid
+        }
+    }
+
+    /// Ends the registration of ``spawnManaged(_:)`` once the owner has reaped the child.
+    public static func release(_ pid: pid_t) {
+        _ = managed.withLock { $0.remove(pid) }
+    }
+
     /// Makes this process a child subreaper and starts reaping orphans on every SIGCHLD (once at start too,
     /// for zombies that were already there). Idempotent.
     public static func start() throws(VirtError) {

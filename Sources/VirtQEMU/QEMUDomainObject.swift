@@ -157,8 +157,10 @@ actor QEMUDomainObject {
     var name: String { definition.name }
     /// The persistent (or, for a transient domain, the only) definition.
     var definition: DomainDefinition
-    /// The definition the running QEMU was started from.
+    /// The definition the running QEMU was started from, with what QEMU reported (ptys, channel states).
     var liveDefinition: DomainDefinition?
+    /// The definition the running QEMU was started from, as defined (what a save image carries).
+    var runDefinition: DomainDefinition?
     var persistent: Bool
     var status = DomainStatus.shutoff(.unknown)
     var id: Int32 = -1
@@ -287,6 +289,7 @@ actor QEMUDomainObject {
                              security: any SecurityManager) throws(VirtError) -> PreparedRun {
         let def = definition
         try Self.checkDiskSources(def)
+        runDefinition = def
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         try LinuxSys.mkdirs(libDir, mode: 0o750)
         try LinuxSys.mkdirs(paths.stateDir)
@@ -425,7 +428,8 @@ actor QEMUDomainObject {
             }
             let q = try await mon.execute("query-migrate")
             jobs.current?.update(fromQueryMigrate: q)
-            jobs.current?.elapsedMs = asyncElapsedMs
+            let elapsed = asyncElapsedMs
+            jobs.current?.elapsedMs = elapsed
             switch q["status"]?.stringValue ?? "" {
             case "completed":
                 return
@@ -511,7 +515,7 @@ actor QEMUDomainObject {
 
     /// Running after `cont`: RESUMED once (the RESUME event may have done it first), with the detail
     /// libvirt derives from the running reason.
-    private func setRunning(_ reason: RunningReason) {
+    func setRunning(_ reason: RunningReason) {
         guard status.state == .paused else { return }
         resumeReason = nil
         status = .running(reason)
@@ -704,6 +708,7 @@ actor QEMUDomainObject {
         status = .shutoff(reason)
         id = -1
         liveDefinition = nil
+        runDefinition = nil
         await cleanupHost(stopKind ?? .crashed)
         await agent?.close()
         agent = nil
@@ -774,6 +779,7 @@ actor QEMUDomainObject {
             id = st.id
             startKind = st.startKind
             liveDefinition = live ?? definition
+            runDefinition = live ?? definition
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)

@@ -268,7 +268,7 @@ public final class QEMUDriver: HypervisorDriver {
 
     // MARK: Definition
 
-    private func parse(_ xml: String, validate: Bool) async throws -> DomainDefinition {
+    func parse(_ xml: String, validate: Bool) async throws -> DomainDefinition {
         let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate))
         guard def.type == "kvm" || def.type == "qemu" else {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
@@ -300,6 +300,17 @@ public final class QEMUDriver: HypervisorDriver {
             throw VirtError.operationInvalid("cannot undefine transient domain", domain: .qemu)
         }
         let name = await obj.name
+        let managed = state.paths.managedSaveFile(name)
+        if access(managed, F_OK) == 0 {
+            guard flags.contains(.managedSave) else {
+                throw VirtError.operationInvalid("Refusing to undefine while domain managed save image exists",
+                                                 domain: .qemu)
+            }
+            if unlink(managed) != 0 {
+                throw VirtError.systemError("Failed to remove domain managed save image '\(managed)'", errno: errno,
+                                            domain: .qemu)
+            }
+        }
         unlink(state.paths.configFile(name))
         let ref = await obj.ref
         if await obj.isActive {
@@ -324,7 +335,7 @@ public final class QEMUDriver: HypervisorDriver {
 
     // MARK: Lifecycle
 
-    private func startObject(_ obj: QEMUDomainObject, flags: CreateFlags) async throws {
+    func startObject(_ obj: QEMUDomainObject, flags: CreateFlags, kind: QEMUStartKind = .coldBoot) async throws {
         let def = await obj.definition
         if def.type == "kvm" {
             // Before anything runs: QEMU's user must be able to open /dev/kvm.
@@ -334,7 +345,7 @@ public final class QEMUDriver: HypervisorDriver {
         if def.type == "kvm" && !caps.kvmAvailable {
             throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)
         }
-        try await obj.start(.coldBoot, id: await state.allocateID(), capabilities: caps,
+        try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
                             paused: flags.contains(.startPaused), security: await state.security)
     }
 
@@ -343,6 +354,8 @@ public final class QEMUDriver: HypervisorDriver {
         if await obj.isActive {
             throw VirtError.operationInvalid("domain is already running", domain: .qemu)
         }
+        // A managed save image is restored (and removed once the domain runs), unless a fresh boot is forced.
+        if try await startFromManagedSave(obj, flags: flags) { return await obj.ref }
         try await startObject(obj, flags: flags)
         return await obj.ref
     }
@@ -407,12 +420,6 @@ public final class QEMUDriver: HypervisorDriver {
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
     public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.object(domain).definition.memory }
 
-    /// No managed save exists for a QEMU domain yet (managed save is not implemented): false, as libvirt
-    /// answers for a domain without a managed save image.
-    public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
-        _ = try await state.object(domain)
-        return false
-    }
 
     /// Autostart is not implemented: no domain is marked for it.
     public func autostart(_ domain: DomainRef) async throws -> Bool {

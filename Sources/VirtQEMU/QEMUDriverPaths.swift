@@ -27,6 +27,9 @@ public struct QEMUDriverPaths: Sendable, Hashable {
     public func channelTargetDir(id: Int32, name: String) -> String {
         libDir + "/channel/target/domain-\(id)-\(name)"
     }
+    /// Managed save images: `root/lib/qemu/save/NAME.save` (libvirt's embed layout).
+    public var saveDir: String { libDir + "/save" }
+    public func managedSaveFile(_ name: String) -> String { saveDir + "/\(name).save" }
     /// Where crash dumps go (libvirt's `auto_dump_path`): `root/lib/qemu/dump`.
     public var autoDumpDir: String { libDir + "/dump" }
 }

@@ -34,11 +34,6 @@ struct CallContext: Sendable {
     let server: RemoteDispatcher
     /// The client's driver connection (a placeholder for procedures served before CONNECT_OPEN).
     let driver: any HypervisorDriver
-
-    /// Runs `body` under the domain's job lock.
-    func job<T: Sendable>(_ d: DomainRef, _ body: () async throws -> T) async throws -> T {
-        try await server.locks.withLock(d.uuid, body)
-    }
 }
 
 /// One row of the server's procedure table: the catalog entry and the handler that decodes the

@@ -99,6 +99,14 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple<XDRList<D, DomainListLimit>, Flags, Flags>, XDRList<DomainStatsRecord, StatsRecordLimit>>(
             .connectGetAllDomainStats)
 
+    // MARK: Jobs
+    static let domainGetJobInfo = RemoteCall<D, JobInfoResult>(.domainGetJobInfo)
+    /// domain, flags → type, params.
+    static let domainGetJobStats =
+        RemoteCall<XDRTuple<D, Flags>, XDRTuple<Int32, TypedParamList<JobStatsLimit>>>(.domainGetJobStats)
+    static let domainAbortJob = RemoteCall<D, XDRVoid>(.domainAbortJob)
+    static let domainAbortJobFlags = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainAbortJobFlags)
+
     // MARK: Events
     /// eventID, dom → callbackID.
     static let connectDomainEventCallbackRegisterAny =
@@ -123,4 +131,53 @@ public enum RemoteCalls {
 public enum StatsRecordLimit: XDRLimit {
     public static var max: Int { RPCLimits.domainListMax }
     public static var unit: Int { 28 }
+}
+
+/// `REMOTE_DOMAIN_JOB_STATS_MAX`.
+public enum JobStatsLimit: XDRLimit {
+    public static var max: Int { 64 }
+    public static var unit: Int { 12 }
+}
+
+/// `remote_domain_get_job_info_ret`: the job type and eleven counters (`virDomainJobInfo`).
+public struct JobInfoResult: XDRCodable, Equatable {
+    public var type: Int32
+    /// timeElapsed, timeRemaining, dataTotal, dataProcessed, dataRemaining, memTotal, memProcessed,
+    /// memRemaining, fileTotal, fileProcessed, fileRemaining.
+    public var counters: [UInt64]
+
+    public init(type: Int32, counters: [UInt64]) {
+        self.type = type
+        self.counters = counters + [UInt64](repeating: 0, count: max(0, 11 - counters.count))
+    }
+
+    /// The `virDomainJobInfo` fields from `virDomainGetJobStats` parameters, as libvirt's GetJobInfo fills them.
+    public init(type: Int32, params: [TypedParam]) {
+        func v(_ name: String) -> UInt64 {
+            for p in params where p.field == name {
+                switch p.value {
+                case .ullong(let x): return x
+                case .llong(let x): return UInt64(max(0, x))
+                default: return 0
+                }
+            }
+            return 0
+        }
+        self.init(type: type, counters: [v("time_elapsed"), v("time_remaining"), v("data_total"), v("data_processed"),
+                                         v("data_remaining"), v("memory_total"), v("memory_processed"),
+                                         v("memory_remaining"), v("file_total"), v("file_processed"),
+                                         v("file_remaining")])
+    }
+
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        type = try r.int()
+        var c: [UInt64] = []
+        for _ in 0..<11 { c.append(try r.uhyper()) }
+        counters = c
+    }
+
+    public func encode(xdr w: inout XDRWriter) {
+        w.int(type)
+        for i in 0..<11 { w.uhyper(i < counters.count ? counters[i] : 0) }
+    }
 }

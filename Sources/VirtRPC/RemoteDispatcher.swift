@@ -11,13 +11,11 @@ import VirtCore
 struct RemoteDispatcher: Sendable {
     let provider: any DriverProvider
     let config: RemoteServerConfig
-    let locks: KeyedAsyncLock<VirtUUID>
     let workers: WorkerLimiter
 
     init(provider: any DriverProvider, config: RemoteServerConfig) {
         self.provider = provider
         self.config = config
-        locks = KeyedAsyncLock()
         workers = WorkerLimiter(limit: config.maxWorkers)
     }
 

@@ -237,6 +237,18 @@ public final class RemoteDriver: HypervisorDriver {
                        XDRTuple(XDRList(domains ?? []), types.rawValue, flags.rawValue)).items
     }
 
+    // MARK: Jobs
+
+    public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
+        -> (type: Int32, params: [TypedParam]) {
+        let flags: UInt32 = (completed ? 1 : 0) | (keepCompleted ? 2 : 0)
+        let r = try await call(RemoteCalls.domainGetJobStats, XDRTuple(domain, flags))
+        return (r.values.0, r.values.1.params)
+    }
+    public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainAbortJobFlags, XDRTuple(domain, flags))
+    }
+
     // MARK: Events
 
     public func events() -> AsyncStream<DomainEventRecord> {

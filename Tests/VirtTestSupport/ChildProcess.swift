@@ -1,4 +1,5 @@
 import Foundation
+import VirtQEMU
 import Synchronization
 
 #if canImport(Glibc)
@@ -166,7 +167,13 @@ public final class ChildProcess: Sendable {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
+        // Registered with the QEMU driver's orphan reaper (the test process can be a subreaper), so that it
+        // never collects this child's exit before we do.
+        var rc: Int32 = 0
+        _ = OrphanReaper.spawnManaged {
+            rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
+            return rc == 0 ? pid : -1
+        }
         childEnds.forEach { close($0) }
         guard rc == 0 else {
             [st.stdin, st.stdout, st.stderr].filter { $0 >= 0 }.forEach { close($0) }
@@ -309,7 +316,10 @@ public final class ChildProcess: Sendable {
             var status: Int32 = 0
             while true {
                 let r = waitpid(pid, &status, 0)
-                if r == pid { break }
+                if r == pid {
+                    OrphanReaper.release(pid)
+                    break
+                }
                 if r < 0 && errno == EINTR { continue }
                 status = -1
                 break

@@ -4,7 +4,29 @@ import VirtCore
 /// State-changing calls run under the domain's job lock.
 extension ProcedureTable {
     static let domainRows: [ServedProcedure] = listingRows + definitionRows + lifecycleRows + saveRows
-        + propertyRows
+        + propertyRows + jobRows
+
+    static let jobRows: [ServedProcedure] = [
+        .serve(RemoteCalls.domainGetJobInfo) { d, ctx in
+            let s = try await ctx.driver.jobStats(d, completed: false, keepCompleted: false)
+            return JobInfoResult(type: s.type, params: s.params)
+        },
+        .serve(RemoteCalls.domainGetJobStats) { a, ctx in
+            let (d, flags) = a.values
+            // VIR_DOMAIN_JOB_STATS_COMPLETED (1), VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED (2).
+            let s = try await ctx.driver.jobStats(d, completed: flags & 1 != 0, keepCompleted: flags & 2 != 0)
+            return XDRTuple(s.type, TypedParamList(s.params))
+        },
+        .serve(RemoteCalls.domainAbortJob) { d, ctx in
+            try await ctx.driver.abortJob(d, flags: 0)
+            return void
+        },
+        .serve(RemoteCalls.domainAbortJobFlags) { a, ctx in
+            let (d, flags) = a.values
+            try await ctx.driver.abortJob(d, flags: flags)
+            return void
+        },
+    ]
 
     private static let void = XDRVoid()
 
@@ -40,12 +62,12 @@ extension ProcedureTable {
             return try await ctx.driver.defineXML(xml, flags: DefineFlags(rawValue: flags))
         },
         .serve(RemoteCalls.domainUndefine) { d, ctx in
-            try await ctx.job(d) { try await ctx.driver.undefine(d, flags: []) }
+            try await ctx.driver.undefine(d, flags: [])
             return void
         },
         .serve(RemoteCalls.domainUndefineFlags) { a, ctx in
             let (d, flags) = a.values
-            try await ctx.job(d) { try await ctx.driver.undefine(d, flags: UndefineFlags(rawValue: flags)) }
+            try await ctx.driver.undefine(d, flags: UndefineFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainCreateXML) { a, ctx in
@@ -56,47 +78,47 @@ extension ProcedureTable {
 
     static let lifecycleRows: [ServedProcedure] = [
         .serve(RemoteCalls.domainCreate) { d, ctx in
-            _ = try await ctx.job(d) { try await ctx.driver.start(d, flags: []) }
+            _ = try await ctx.driver.start(d, flags: [])
             return void
         },
         .serve(RemoteCalls.domainCreateWithFlags) { a, ctx in
             let (d, flags) = a.values
-            return try await ctx.job(d) { try await ctx.driver.start(d, flags: CreateFlags(rawValue: flags)) }
+            return try await ctx.driver.start(d, flags: CreateFlags(rawValue: flags))
         },
         .serve(RemoteCalls.domainDestroy) { d, ctx in
-            try await ctx.job(d) { try await ctx.driver.destroy(d, flags: []) }
+            try await ctx.driver.destroy(d, flags: [])
             return void
         },
         .serve(RemoteCalls.domainDestroyFlags) { a, ctx in
             let (d, flags) = a.values
-            try await ctx.job(d) { try await ctx.driver.destroy(d, flags: DestroyFlags(rawValue: flags)) }
+            try await ctx.driver.destroy(d, flags: DestroyFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainShutdown) { d, ctx in
-            try await ctx.job(d) { try await ctx.driver.shutdown(d, flags: []) }
+            try await ctx.driver.shutdown(d, flags: [])
             return void
         },
         .serve(RemoteCalls.domainShutdownFlags) { a, ctx in
             let (d, flags) = a.values
-            try await ctx.job(d) { try await ctx.driver.shutdown(d, flags: ShutdownFlags(rawValue: flags)) }
+            try await ctx.driver.shutdown(d, flags: ShutdownFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainReboot) { a, ctx in
             let (d, flags) = a.values
-            try await ctx.job(d) { try await ctx.driver.reboot(d, flags: ShutdownFlags(rawValue: flags)) }
+            try await ctx.driver.reboot(d, flags: ShutdownFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainReset) { a, ctx in
             let d = a.values.0
-            try await ctx.job(d) { try await ctx.driver.reset(d) }
+            try await ctx.driver.reset(d)
             return void
         },
         .serve(RemoteCalls.domainSuspend) { d, ctx in
-            try await ctx.job(d) { try await ctx.driver.suspend(d) }
+            try await ctx.driver.suspend(d)
             return void
         },
         .serve(RemoteCalls.domainResume) { d, ctx in
-            try await ctx.job(d) { try await ctx.driver.resume(d) }
+            try await ctx.driver.resume(d)
             return void
         },
     ]
@@ -104,14 +126,12 @@ extension ProcedureTable {
     static let saveRows: [ServedProcedure] = [
         .serve(RemoteCalls.domainSave) { a, ctx in
             let (d, to) = a.values
-            try await ctx.job(d) { try await ctx.driver.save(d, to: to, xml: nil, flags: []) }
+            try await ctx.driver.save(d, to: to, xml: nil, flags: [])
             return void
         },
         .serve(RemoteCalls.domainSaveFlags) { a, ctx in
             let (d, to, xml, flags) = a.values
-            try await ctx.job(d) {
-                try await ctx.driver.save(d, to: to, xml: xml, flags: SaveRestoreFlags(rawValue: flags))
-            }
+            try await ctx.driver.save(d, to: to, xml: xml, flags: SaveRestoreFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainSaveParams) { a, ctx in
@@ -120,9 +140,7 @@ extension ProcedureTable {
                 throw VirtError.invalidArg("missing file parameter", domain: .domain)
             }
             let xml = params.string("dxml")
-            try await ctx.job(d) {
-                try await ctx.driver.save(d, to: file, xml: xml, flags: SaveRestoreFlags(rawValue: flags))
-            }
+            try await ctx.driver.save(d, to: file, xml: xml, flags: SaveRestoreFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainRestore) { from, ctx in
@@ -144,7 +162,7 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.domainManagedSave) { a, ctx in
             let (d, flags) = a.values
-            try await ctx.job(d) { try await ctx.driver.managedSave(d, flags: SaveRestoreFlags(rawValue: flags)) }
+            try await ctx.driver.managedSave(d, flags: SaveRestoreFlags(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainHasManagedSaveImage) { a, ctx in
@@ -152,7 +170,7 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.domainManagedSaveRemove) { a, ctx in
             let d = a.values.0
-            try await ctx.job(d) { try await ctx.driver.managedSaveRemove(d) }
+            try await ctx.driver.managedSaveRemove(d)
             return void
         },
     ]
@@ -161,7 +179,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.domainGetAutostart) { d, ctx in try await ctx.driver.autostart(d) ? 1 : 0 },
         .serve(RemoteCalls.domainSetAutostart) { a, ctx in
             let (d, on) = a.values
-            try await ctx.job(d) { try await ctx.driver.setAutostart(d, on != 0) }
+            try await ctx.driver.setAutostart(d, on != 0)
             return void
         },
         .serve(RemoteCalls.domainGetInfo) { d, ctx in try await ctx.driver.info(d) },
@@ -177,14 +195,12 @@ extension ProcedureTable {
         .serve(RemoteCalls.domainGetMaxMemory) { d, ctx in try await ctx.driver.maxMemory(d) },
         .serve(RemoteCalls.domainSetMemory) { a, ctx in
             let (d, kib) = a.values
-            try await ctx.job(d) { try await ctx.driver.setMemory(d, kib: kib, flags: .live) }
+            try await ctx.driver.setMemory(d, kib: kib, flags: .live)
             return void
         },
         .serve(RemoteCalls.domainSetMemoryFlags) { a, ctx in
             let (d, kib, flags) = a.values
-            try await ctx.job(d) {
-                try await ctx.driver.setMemory(d, kib: kib, flags: ModificationImpact(rawValue: flags))
-            }
+            try await ctx.driver.setMemory(d, kib: kib, flags: ModificationImpact(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainGetVcpusFlags, readOnlyValue: { $0.values.1 }) { a, ctx in
@@ -193,9 +209,7 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.domainSetVcpusFlags) { a, ctx in
             let (d, n, flags) = a.values
-            try await ctx.job(d) {
-                try await ctx.driver.setVcpus(d, count: n, flags: ModificationImpact(rawValue: flags))
-            }
+            try await ctx.driver.setVcpus(d, count: n, flags: ModificationImpact(rawValue: flags))
             return void
         },
         .serve(RemoteCalls.domainGetSecurityLabel) { d, ctx in

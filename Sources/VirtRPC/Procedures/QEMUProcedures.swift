@@ -5,7 +5,7 @@ extension ProcedureTable {
     static let qemuRows: [ServedProcedure] = [
         .serve(RemoteCalls.qemuDomainMonitorCommand) { a, ctx in
             let (d, command, flags) = a.values
-            return try await ctx.job(d) { try await ctx.driver.qemuMonitorCommand(d, command: command, flags: flags) }
+            return try await ctx.driver.qemuMonitorCommand(d, command: command, flags: flags)
         },
     ]
 }

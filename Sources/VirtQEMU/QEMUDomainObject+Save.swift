@@ -1,0 +1,152 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Save to a file in libvirt's QEMU save image format (`QEMUSaveImage`), as libvirt's QEMU driver does it:
+/// an async SAVE job; the guest paused; the header (partial magic) and XML written; QEMU's migration stream
+/// sent into the file through a descriptor passed with `getfd`; the final magic; QEMU stopped (STOPPED/SAVED).
+extension QEMUDomainObject {
+    /// libvirt's "max-bandwidth" for saves: INT64_MAX / 1 MiB MiB, in bytes.
+    static let saveBandwidth: Int64 = 9_223_372_036_853_727_232
+
+    /// Saves the running domain to `path` (`xml`: libvirt's `dxml`, a replacement definition with the same
+    /// ABI). `flags` may force the state the image restores to (running or paused).
+    func save(to path: String, xml dxml: String?, flags: SaveRestoreFlags, managed: Bool) async throws(VirtError) {
+        try await beginAsyncJob(.save, operation: .save, owner: managed ? "managedsave" : "save")
+        var created = false
+        var pausedHere = false
+        do throws(VirtError) {
+            guard let mon = monitor, isActive else {
+                throw VirtError.operationInvalid("domain is not running", domain: .domain)
+            }
+            let wasRunning = status.state == .running
+            setJobPhase(.pausing)
+            if wasRunning {
+                try await mon.execute("stop")
+                pausedHere = true
+                if status.state == .running { raise(.suspended(.paused)) }
+                status = .paused(.save)
+                writeStatus()
+            }
+            let running = flags.contains(.running) ? true : flags.contains(.paused) ? false : wasRunning
+            let image = QEMUSaveImage(xml: try saveXML(dxml), cookie: QEMUSaveImage.emptyCookie, wasRunning: running)
+            let existed = access(path, F_OK) == 0
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw VirtError.systemError("Failed to create domain save file '\(path)'", errno: errno, domain: .qemu)
+            }
+            created = !existed
+            do throws(VirtError) {
+                let header = try image.encoded(final: false)
+                guard LinuxSys.writeAll(fdFile: fd, header) else {
+                    throw VirtError.systemError("failed to write header to domain save file '\(path)'", errno: errno,
+                                                domain: .qemu)
+                }
+                setJobPhase(.writing)
+                try await mon.execute("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
+                try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
+            } catch {
+                close(fd)
+                throw error
+            }
+            close(fd)
+            do throws(VirtError) {
+                try await mon.execute("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"])
+            } catch {
+                _ = try? await mon.execute("closefd", arguments: ["fdname": "migrate"])
+                throw error
+            }
+            try await waitMigration(mon, what: "domain save")
+            var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .save, elapsedMs: 0)
+            info.type = .completed
+            info.elapsedMs = asyncElapsedMs
+            try image.rewrite(path: path, final: true)
+            // As libvirt: QEMU is stopped (not asked to quit), and the domain is shut off (saved).
+            stopReason = (.saved, .saved)
+            await teardown(.saved, emitEvent: true)
+            endAsyncJob(completed: info)
+        } catch {
+            if created { unlink(path) }
+            if pausedHere, let mon = monitor, process != nil, status.state == .paused {
+                // libvirt resumes the guest it paused: RESUMED/UNPAUSED with reason "save canceled".
+                resumeReason = .saveCanceled
+                if (try? await mon.execute("cont")) != nil {
+                    setRunning(.saveCanceled)
+                } else {
+                    status = .paused(.apiError)
+                    raise(.suspended(.apiError))
+                    writeStatus()
+                }
+            }
+            var failed = jobs.current ?? QEMUJobInfo(type: .failed, operation: .save, elapsedMs: 0)
+            failed.type = error.code == .operationAborted ? .cancelled : .failed
+            failed.elapsedMs = asyncElapsedMs
+            endAsyncJob(completed: failed)
+            throw error
+        }
+    }
+
+    /// The XML a save image carries: the definition QEMU runs (inactive form), or the caller's replacement,
+    /// which must describe the same domain.
+    private func saveXML(_ dxml: String?) throws(VirtError) -> String {
+        let current = runDefinition ?? definition
+        guard let dxml else { return current.formatXML() }
+        let other = try DomainDefinition.parse(dxml)
+        try Self.checkSameDomain(current, other)
+        return other.formatXML()
+    }
+
+    /// libvirt's ABI check, as far as names go: a replacement definition names the same domain.
+    static func checkSameDomain(_ a: DomainDefinition, _ b: DomainDefinition) throws(VirtError) {
+        if a.name != b.name {
+            throw VirtError.configUnsupported("Target domain name '\(b.name)' does not match source '\(a.name)'",
+                                              domain: .domain)
+        }
+        if a.uuid != b.uuid {
+            throw VirtError.configUnsupported("Target domain uuid \(b.uuid) does not match source \(a.uuid)",
+                                              domain: .domain)
+        }
+    }
+
+    /// The running domain's job statistics (`domjobinfo`): the async job in flight, or none.
+    func jobInfo() async -> QEMUJobInfo {
+        guard jobs.async != .none, var info = jobs.current else {
+            return QEMUJobInfo(type: .none, operation: .unknown, elapsedMs: 0)
+        }
+        if jobs.async == .save || jobs.async == .migrationOut, let mon = monitor,
+           let q = try? await mon.execute("query-migrate") {
+            info.update(fromQueryMigrate: q)
+            jobs.current = info
+        }
+        info.elapsedMs = asyncElapsedMs
+        return info
+    }
+
+    /// The last completed job's statistics (`domjobinfo --completed`); cleared unless `keep`.
+    func completedJobInfo(keep: Bool) -> QEMUJobInfo {
+        let c = jobs.completed ?? QEMUJobInfo(type: .none, operation: .unknown, elapsedMs: 0)
+        if !keep { jobs.completed = nil }
+        return c
+    }
+
+    /// `domjobabort`: cancels the async job in flight (save, outgoing migration), as libvirt's ABORT job.
+    func abortJob() async throws(VirtError) {
+        try await beginJob(.abort, owner: "abortJob")
+        defer { endJob() }
+        switch jobs.async {
+        case .none:
+            throw VirtError.operationInvalid("no job is active on the domain", domain: .qemu)
+        case .start:
+            throw VirtError.operationInvalid("cannot abort VM start; use virDomainDestroy instead", domain: .qemu)
+        case .migrationIn:
+            throw VirtError.operationInvalid("cannot abort incoming migration; use virDomainDestroy instead",
+                                             domain: .qemu)
+        default:
+            jobs.abortRequested = true
+            if let mon = monitor { _ = try? await mon.execute("migrate_cancel") }
+        }
+    }
+}
