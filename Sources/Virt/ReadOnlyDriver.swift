@@ -199,4 +199,22 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
         throw Self.denied(flags == 0 ? "virDomainAbortJob" : "virDomainAbortJobFlags")
     }
+
+    /// A save image's definition: refused on a read-only connection (as libvirt, even without the secure flag).
+    public func saveImageXML(path: String, flags: UInt32) async throws -> String {
+        throw Self.denied("virDomainSaveImageGetXMLDesc")
+    }
+    /// Refused on a read-only connection.
+    public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
+        throw Self.denied("virDomainSaveImageDefineXML")
+    }
+    /// The managed save image's definition; refused with the secure flag on a read-only connection.
+    public func managedSaveXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try Self.check(.domainManagedSaveGetXMLDesc, flags)
+        return try await base.managedSaveXML(domain, flags: flags)
+    }
+    /// Refused on a read-only connection.
+    public func managedSaveDefineXML(_ domain: DomainRef, xml: String?, flags: UInt32) async throws {
+        throw Self.denied("virDomainManagedSaveDefineXML")
+    }
 }

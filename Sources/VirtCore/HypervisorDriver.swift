@@ -84,6 +84,18 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
         -> [DomainStatsRecord]
 
+    // MARK: Save images
+
+    /// `virDomainSaveImageGetXMLDesc`: the definition stored in the save image at `path`.
+    func saveImageXML(path: String, flags: UInt32) async throws -> String
+    /// `virDomainSaveImageDefineXML`: replaces the image's definition (same domain) and, with the running
+    /// (2) or paused (4) flag, the state it restores to.
+    func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws
+    /// `virDomainManagedSaveGetXMLDesc`.
+    func managedSaveXML(_ domain: DomainRef, flags: UInt32) async throws -> String
+    /// `virDomainManagedSaveDefineXML` (`xml` nil: only the state flags change).
+    func managedSaveDefineXML(_ domain: DomainRef, xml: String?, flags: UInt32) async throws
+
     // MARK: Jobs
 
     /// `virDomainGetJobStats`: the type of the job in flight (`virDomainJobType`) and its statistics, or with
@@ -104,6 +116,18 @@ public protocol HypervisorDriver: AnyObject, Sendable {
 
 extension HypervisorDriver {
     public func close() async {}
+    public func saveImageXML(path: String, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainSaveImageGetXMLDesc")
+    }
+    public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSaveImageDefineXML")
+    }
+    public func managedSaveXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainManagedSaveGetXMLDesc")
+    }
+    public func managedSaveDefineXML(_ domain: DomainRef, xml: String?, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainManagedSaveDefineXML")
+    }
     public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
         -> (type: Int32, params: [TypedParam]) {
         throw VirtError.noSupport("virDomainGetJobStats")

@@ -99,6 +99,17 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple<XDRList<D, DomainListLimit>, Flags, Flags>, XDRList<DomainStatsRecord, StatsRecordLimit>>(
             .connectGetAllDomainStats)
 
+    // MARK: Save images
+    /// file, flags → xml.
+    static let domainSaveImageGetXMLDesc = RemoteCall<XDRTuple<String, Flags>, String>(.domainSaveImageGetXMLDesc)
+    /// file, dxml, flags.
+    static let domainSaveImageDefineXML =
+        RemoteCall<XDRTuple<String, String, Flags>, XDRVoid>(.domainSaveImageDefineXML)
+    static let domainManagedSaveGetXMLDesc = RemoteCall<XDRTuple<D, Flags>, String>(.domainManagedSaveGetXMLDesc)
+    /// dom, dxml, flags.
+    static let domainManagedSaveDefineXML =
+        RemoteCall<XDRTuple<D, String?, Flags>, XDRVoid>(.domainManagedSaveDefineXML)
+
     // MARK: Jobs
     static let domainGetJobInfo = RemoteCall<D, JobInfoResult>(.domainGetJobInfo)
     /// domain, flags → type, params.

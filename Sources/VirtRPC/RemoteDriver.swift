@@ -237,6 +237,21 @@ public final class RemoteDriver: HypervisorDriver {
                        XDRTuple(XDRList(domains ?? []), types.rawValue, flags.rawValue)).items
     }
 
+    // MARK: Save images
+
+    public func saveImageXML(path: String, flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.domainSaveImageGetXMLDesc, XDRTuple(path, flags))
+    }
+    public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainSaveImageDefineXML, XDRTuple(path, xml, flags))
+    }
+    public func managedSaveXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.domainManagedSaveGetXMLDesc, XDRTuple(domain, flags))
+    }
+    public func managedSaveDefineXML(_ domain: DomainRef, xml: String?, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainManagedSaveDefineXML, XDRTuple(domain, xml, flags))
+    }
+
     // MARK: Jobs
 
     public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws

@@ -160,6 +160,24 @@ extension ProcedureTable {
             try await ctx.driver.restore(from: file, xml: params.string("dxml"), flags: SaveRestoreFlags(rawValue: flags))
             return void
         },
+        .serve(RemoteCalls.domainSaveImageGetXMLDesc) { a, ctx in
+            let (file, flags) = a.values
+            return try await ctx.driver.saveImageXML(path: file, flags: flags)
+        },
+        .serve(RemoteCalls.domainSaveImageDefineXML) { a, ctx in
+            let (file, xml, flags) = a.values
+            try await ctx.driver.saveImageDefineXML(path: file, xml: xml, flags: flags)
+            return void
+        },
+        .serve(RemoteCalls.domainManagedSaveGetXMLDesc, readOnlyValue: { $0.values.1 }) { a, ctx in
+            let (d, flags) = a.values
+            return try await ctx.driver.managedSaveXML(d, flags: flags)
+        },
+        .serve(RemoteCalls.domainManagedSaveDefineXML) { a, ctx in
+            let (d, xml, flags) = a.values
+            try await ctx.driver.managedSaveDefineXML(d, xml: xml, flags: flags)
+            return void
+        },
         .serve(RemoteCalls.domainManagedSave) { a, ctx in
             let (d, flags) = a.values
             try await ctx.driver.managedSave(d, flags: SaveRestoreFlags(rawValue: flags))
