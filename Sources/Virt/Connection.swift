@@ -103,6 +103,16 @@ public final class Connection: Sendable {
         try await driver.restore(from: AbsolutePath.make(path), xml: xml, flags: flags)
     }
 
+    /// The definition stored in the save image at `path`.
+    public func saveImageXML(_ path: String, flags: UInt32 = 0) async throws -> String {
+        try await driver.saveImageXML(path: AbsolutePath.make(path), flags: flags)
+    }
+
+    /// Replaces the save image's definition and, with flags running (2) or paused (4), its state.
+    public func saveImageDefineXML(_ path: String, xml: String, flags: UInt32 = 0) async throws {
+        try await driver.saveImageDefineXML(path: AbsolutePath.make(path), xml: xml, flags: flags)
+    }
+
     /// Statistics of the domains matching `flags` (or of `domains`, when given), for the `types` groups (none: all
     /// the driver supports).
     public func domainStats(_ domains: [Domain]? = nil, types: StatsTypes = [],

@@ -83,6 +83,24 @@ public struct Domain: Sendable, Hashable {
     public func hasManagedSaveImage() async throws -> Bool { try await driver.hasManagedSaveImage(ref) }
     /// Removes the managed save image.
     public func managedSaveRemove() async throws { try await driver.managedSaveRemove(ref) }
+    /// The definition stored in the managed save image (`flags`: VIR_DOMAIN_SAVE_IMAGE_XML_SECURE).
+    public func managedSaveXML(flags: UInt32 = 0) async throws -> String {
+        try await driver.managedSaveXML(ref, flags: flags)
+    }
+    /// Replaces the managed save image's definition and, with flags running (2) or paused (4), its state.
+    public func managedSaveDefineXML(_ xml: String?, flags: UInt32 = 0) async throws {
+        try await driver.managedSaveDefineXML(ref, xml: xml, flags: flags)
+    }
+
+    // MARK: Jobs
+
+    /// The job in flight (or with `completed` the last one that ended): its `virDomainJobType` and statistics.
+    public func jobStats(completed: Bool = false, keepCompleted: Bool = false) async throws
+        -> (type: Int32, params: [TypedParam]) {
+        try await driver.jobStats(ref, completed: completed, keepCompleted: keepCompleted)
+    }
+    /// Aborts the job in flight (a save, an outgoing migration).
+    public func abortJob(flags: UInt32 = 0) async throws { try await driver.abortJob(ref, flags: flags) }
 
     // MARK: Properties
 

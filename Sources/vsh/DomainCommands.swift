@@ -5,7 +5,8 @@ enum DomainCommands {
     static let all: [CommandDefinition] = [
         autostart, create, define, destroy, domid, domname, domuuid, dumpxml, managedsave, managedsaveRemove,
         reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
-        qemuMonitorCommand,
+        qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
+        domjobabort,
     ]
 
     // MARK: Ids and names
