@@ -151,7 +151,7 @@ def run(kind, loop, tag):
     return totals(path), calls, path, dict(proxy.procs)
 
 
-ANNOT = re.compile(r"^\s*([\d,]+)\s+(?:\([\d.]+%\)\s+)?(\S.*)$")
+ANNOT = re.compile(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*)$")
 
 
 def annotate(path, inclusive):
@@ -177,6 +177,43 @@ def annotate(path, inclusive):
     return funcs
 
 
+AREAS = [  # (area, pattern on "file:function [object]"), first match wins; exclusive counts
+    ("libxml2", r"libxml2"),
+    ("malloc/free", r"malloc\.c:|arena\.c:|swift_slowAlloc|swift_slowDealloc"),
+    ("libc (memcpy, syscall wrappers, locks...)", r"\[/usr/lib/x86_64-linux-gnu/libc\.so|^\./(string|nptl|sysdeps|io|misc|socket)/"),
+    ("dynamic loader", r"ld-linux|/elf/"),
+    ("Swift exclusivity checks", r"swift_beginAccess|swift_endAccess|AccessSet|SwiftTLSContext"),
+    ("Swift retain/release/alloc", r"swift_retain|swift_release|swift_bridgeObject|doDecrementSlow|swift_isUniquely|"
+     r"swift_deallocObject|swift_deallocClassInstance|swift_allocObject|swift_initStackObject|swift_arrayDestroy|"
+     r"swift_deallocUninitialized|RefCounts|swift_unknownObject"),
+    ("Swift concurrency runtime", r"swift_task|AsyncTask|swift_job|Job\b|Job\*|withStatusRecordLock|StackAllocator|"
+     r"swift_defaultActor|DefaultActor|TaskExecutor|completeTask|future_adapter|swift_continuation|"
+     r"runJobIn|ExecutorTracking|swift_asyncLet|TaskGroup|swift::runtime::|ActiveTaskStatus|task_alloc"),
+    ("Swift metadata, generics, casts", r"[Mm]etadata|Conformance|conformsToProtocol|WitnessTable|TypeWitness|"
+     r"swift_once|swift_dynamicCast|getCache|HashMap|ConcurrentReadable|TypeByMangledName|swift_getTupleType|"
+     r"Demangle|instantiate|swift_checkMetadataState|swift_getAssociated|protocol witness table accessor"),
+    ("SwiftNIO", r"SelectableEventLoop|Selector|Channel|ByteBuffer|ByteToMessage|PendingWrite|EventLoop|NIO|"
+     r"CircularBuffer|Socket|ScheduledTask|UnderlyingTask|IOData|CallbackList|_popTasks|ChannelHandler|"
+     r"HeadChannelHandler|TailChannelHandler|EventLoopFuture|EventLoopPromise|ConditionLock|Lock\b|NIOLock"),
+    ("domain XML formatting (VirtCore)", r"XMLWriter|format\(|formatXML|Format|description\.getter"),
+    ("domain XML parsing (VirtCore)", r"XMLParser|XMLElement|parse|DomainDefinition|OSConfig|DomainDevices|"
+     r"MemoryUnit|VirtUUID|ClockConfig|DomainFeatures|DomainLifecycle|CPUDefinition|applyDefaults|trimmingSpaces"),
+    ("test driver", r"TestDriver|TestDomain|TestNode|TestTaint|TestLifecycle|HostName"),
+    ("RPC: XDR, dispatch, session, events", r"XDR|RPC|RemoteDispatcher|ServerConnectionHandler|ClientSession|"
+     r"KeyedAsyncLock|EventLoopTaskExecutor|RemoteProcedure|EventBus|DomainRef|DriverProvider|ServerStream"),
+    ("Swift stdlib (String, Array, Dictionary, Hasher...)", r"virtd\]$|libvirtd|libvirt\.so"),
+]
+
+
+def areas(exclusive_rows):
+    """Sums (per-call Ir, function) rows by area."""
+    sums = {}
+    for v, name in exclusive_rows:
+        area = next((a for a, pat in AREAS if re.search(pat, name)), "other")
+        sums[area] = sums.get(area, 0) + v
+    return sorted(((v, a) for a, v in sums.items()), reverse=True)
+
+
 def per_call_report(kind, loop_path, base_path, calls):
     for inclusive in (False, True):
         a = annotate(loop_path, inclusive)
@@ -190,6 +227,11 @@ def per_call_report(kind, loop_path, base_path, calls):
             for v, k in rows:
                 if abs(v) >= 1:
                     f.write(f"{v:12.1f}  {k}\n")
+        if not inclusive:
+            with open(f"{OUT}/{kind}-percall-areas.txt", "w") as f:
+                f.write(f"# {kind}: instructions per call by area (exclusive counts of the functions, summed)\n")
+                for v, a in areas(rows):
+                    f.write(f"{v:12.0f}  {a}\n")
 
 
 def main():
@@ -226,6 +268,10 @@ def main():
             print(f"  {kind} per call by loop run (against the median base): "
                   + ", ".join(f"{x:,.0f}" for x in s)
                   + f"  (spread {(max(s) - min(s)) / res[kind][0] * 100:.2f}%)")
+    with open(f"{OUT}/virtd-percall-areas.txt") as f:
+        print("virtd per call by area (exclusive instructions of the area's functions):")
+        for line in list(f)[1:]:
+            print("  " + line.rstrip())
     print(f"reports: {OUT}/*-percall-*.txt (per call, per function), {OUT}/*.exclusive.txt, *.inclusive.txt")
 
 
