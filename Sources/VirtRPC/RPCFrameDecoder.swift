@@ -29,11 +29,19 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// The framing of ``RPCFrameDecoder`` passing each packet on as its bytes (header and payload, without the
-/// length word), which the server's connection handler decodes itself: a `ByteBuffer` travels through the
-/// pipeline unboxed, while an ``RPCPacket`` is boxed into `NIOAny` and cast back for every packet.
-struct RPCFrameSplitter: ByteToMessageDecoder {
+/// The server's framing: ``RPCFrameDecoder``'s rules, passing each packet on as its bytes (header and payload,
+/// without the length word), which the server's connection handler decodes itself. A `ByteBuffer` travels
+/// through the pipeline unboxed, while an ``RPCPacket`` is boxed into `NIOAny` and cast back for every packet;
+/// and packets are cut straight from the bytes read, without `ByteToMessageHandler`'s bookkeeping. As with
+/// `ByteToMessageHandler`, every whole packet of a read is passed on at once, and after a framing error
+/// (passed on as an error) nothing more is.
+final class RPCFrameSplitter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+
+    /// The start of a packet whose end has not been read yet.
+    private var pending: ByteBuffer?
+    private var failed = false
 
     /// The next whole packet's bytes, or nil when more data is needed.
     static func nextFrame(_ buffer: inout ByteBuffer) throws -> ByteBuffer? {
@@ -47,15 +55,23 @@ struct RPCFrameSplitter: ByteToMessageDecoder {
         return buffer.readSlice(length: Int(len) - 4)
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let body = try Self.nextFrame(&buffer) else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(body))
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer,
-                             seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if failed { return }
+        var buffer = unwrapInboundIn(data)
+        if var start = pending {
+            pending = nil
+            start.writeBuffer(&buffer)
+            buffer = start
+        }
+        do {
+            while let frame = try Self.nextFrame(&buffer) {
+                context.fireChannelRead(wrapInboundOut(frame))
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+            return
+        }
+        if buffer.readableBytes > 0 { pending = buffer }
     }
 }
