@@ -17,12 +17,13 @@
 # run minus the base run divided by the calls, i.e. where one call's instructions go.
 #
 # Usage: Benchmarks/callgrind-bench.sh [N] [REPEAT] [OUTDIR]
-#   N domains (default 200: 1003 calls; a run of each daemon takes about 10 s under valgrind on this
-#   2-core machine); REPEAT runs of each kind (default 1; with more, each loop run's figure is printed and
-#   medians are used).
-# Stability, checked on the 2-core machine while other builds ran: with REPEAT=3 the per-call figures of the
-# three loop runs were within 0.1% (virtd) and 0.3% (libvirtd) of each other, and N=200 and N=1000 gave the
-# same per-call figures within 2% (listAllDomains, whose cost grows with N, is 1 call in 5N+3).
+#   N domains (default 200: 1003 calls; the whole run takes about 20 s after the build on this 2-core
+#   machine, valgrind being some 50 times slower than the daemons); REPEAT runs of each kind (default 1; with
+#   more, each loop run's figure is printed and medians are used).
+# Stability, checked on the shared 2-core machine while other builds ran: with REPEAT=3 the per-call figures
+# of the three loop runs were within 0.2% of each other for virtd and 1.1% for libvirtd, and N=1000 (5003
+# calls) gave the same per-call figures as N=200 within 0.4% for both (listAllDomains, whose cost grows with
+# N, is 1 call in 5N+3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-200}"
