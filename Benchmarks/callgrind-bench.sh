@@ -14,7 +14,8 @@
 # Prints the table (virtd, libvirtd, ratio) and leaves in OUTDIR (default .build/callgrind, not committed):
 # the callgrind files, callgrind_annotate's exclusive and inclusive reports of every run (Swift names
 # demangled), and virtd-percall-{exclusive,inclusive}.txt / libvirtd-percall-*.txt: per function, the loop
-# run minus the base run divided by the calls, i.e. where one call's instructions go.
+# run minus the base run divided by the calls, i.e. where one call's instructions go, and *-percall-areas.txt:
+# the exclusive counts summed by area (NIO, retain/release, malloc, libxml2, XML model, concurrency...).
 #
 # Usage: Benchmarks/callgrind-bench.sh [N] [REPEAT] [OUTDIR]
 #   N domains (default 200: 1003 calls; the whole run takes about 20 s after the build on this 2-core
