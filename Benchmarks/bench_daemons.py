@@ -3,8 +3,12 @@
 Virtd: our daemon under --root TMP. Libvirtd: Debian's libvirtd under `tini -s` in a private mount namespace
 (tmpfs on /run/libvirt and /var/lib/libvirt, so several copies never share pid files), with its own sockets
 and, for the QEMU driver, virtlogd started in the same namespace.
+
+Both take an optional `wrapper`, a command prefix the daemon runs under (e.g. valgrind), and `timeout`, the
+seconds allowed for start and for stop (a daemon under valgrind is some 50 times slower), and `log`, a file
+for the daemon's output (discarded without).
 """
-import os, signal, subprocess, tempfile, time, shutil
+import os, shlex, signal, subprocess, tempfile, time, shutil
 
 
 def wait_for(path, secs=30):
@@ -19,15 +23,19 @@ def wait_for(path, secs=30):
 class Virtd:
     name = "virtd"
 
-    def __init__(self, binary, driver_uri, conf="log_level = 3\n", prefix="bench-virtd-"):
+    def __init__(self, binary, driver_uri, conf="log_level = 3\n", prefix="bench-virtd-", wrapper=(),
+                 timeout=30, log=None):
         """driver_uri: e.g. 'test+unix:///default' or 'qemu+unix:///system'."""
+        self.timeout = timeout
         self.dir = tempfile.mkdtemp(prefix=prefix)
         os.makedirs(self.dir + "/etc")
         with open(self.dir + "/etc/virtd.conf", "w") as f:
             f.write(conf)
-        self.proc = subprocess.Popen([binary, "--root", self.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_for(self.dir + "/run/virtd.pid"):
+        out = open(log, "ab") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen([*wrapper, binary, "--root", self.dir], stdout=out, stderr=out)
+        if log:
+            out.close()
+        if not wait_for(self.dir + "/run/virtd.pid", timeout):
             self.proc.kill()
             raise RuntimeError("virtd did not start")
         self.pid = self.proc.pid
@@ -35,24 +43,29 @@ class Virtd:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
+        self.proc.wait(max(10, self.timeout))
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Libvirtd:
     name = "libvirtd"
 
-    def __init__(self, driver_uri, virtlogd=False, prefix="bench-libvirtd-"):
+    def __init__(self, driver_uri, virtlogd=False, prefix="bench-libvirtd-", wrapper=(), timeout=30, log=None):
+        self.timeout = timeout
         self.dir = tempfile.mkdtemp(prefix=prefix)
         with open(self.dir + "/libvirtd.conf", "w") as f:
             f.write(f'unix_sock_dir = "{self.dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
                     'listen_tcp = 0\nlisten_tls = 0\n')
         logd = f"/usr/sbin/virtlogd -d -p {self.dir}/virtlogd.pid && " if virtlogd else ""
         inner = ("mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && " + logd +
-                 f"exec /usr/bin/tini -s -- /usr/sbin/libvirtd -f {self.dir}/libvirtd.conf -p {self.dir}/pid")
+                 "exec /usr/bin/tini -s -- " + "".join(shlex.quote(w) + " " for w in wrapper) +
+                 f"/usr/sbin/libvirtd -f {self.dir}/libvirtd.conf -p {self.dir}/pid")
+        out = open(log, "ab") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not (wait_for(self.dir + "/libvirt-sock") and wait_for(self.dir + "/pid")):
+                                     stdout=out, stderr=out)
+        if log:
+            out.close()
+        if not (wait_for(self.dir + "/libvirt-sock", timeout) and wait_for(self.dir + "/pid", timeout)):
             self.proc.kill()
             raise RuntimeError("libvirtd did not start")
         time.sleep(0.2)
@@ -62,7 +75,7 @@ class Libvirtd:
     def stop(self):
         os.kill(self.pid, signal.SIGTERM)
         try:
-            self.proc.wait(15)
+            self.proc.wait(max(15, self.timeout))
         except subprocess.TimeoutExpired:
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait(5)

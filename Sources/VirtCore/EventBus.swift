@@ -29,7 +29,7 @@ public final class EventBus<Element: Sendable>: Sendable {
 
     /// Delivers `element` to every current subscriber.
     public func emit(_ element: Element) {
-        let subs = state.withLock { Array($0.subscribers.values) }
+        let subs = state.withLock { $0.subscribers.isEmpty ? [] : Array($0.subscribers.values) }
         for c in subs { c.yield(element) }
     }
 

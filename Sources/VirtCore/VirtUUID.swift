@@ -20,53 +20,81 @@ public struct VirtUUID: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     /// The 16 raw bytes, most significant first (the wire form, `opaque uuid[16]`).
     public var bytes: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(16)
-        for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: high >> (UInt64(i) * 8))) }
-        for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: low >> (UInt64(i) * 8))) }
-        return out
+        [UInt8](unsafeUninitializedCapacity: 16) { buf, n in
+            for i in 0..<8 {
+                buf[i] = UInt8(truncatingIfNeeded: high >> (UInt64(7 - i) * 8))
+                buf[8 + i] = UInt8(truncatingIfNeeded: low >> (UInt64(7 - i) * 8))
+            }
+            n = 16
+        }
     }
 
+    /// The UUID of 16 raw bytes, most significant first; nil unless there are exactly 16.
+    @inlinable
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count == 16 else { return nil }
         var h: UInt64 = 0
         var l: UInt64 = 0
-        for (i, b) in bytes.enumerated() {
+        var i = 0
+        for b in bytes {
             if i < 8 { h = (h << 8) | UInt64(b) } else { l = (l << 8) | UInt64(b) }
+            i += 1
         }
         self.init(high: h, low: l)
     }
 
     /// Parses libvirt's accepted forms: 32 hex digits, optionally separated by dashes (and surrounding spaces).
     public init?(string: String) {
-        var nibbles = [UInt8]()
-        nibbles.reserveCapacity(32)
-        let trimmed = string.trimmingSpaces
-        for c in trimmed.utf8 {
+        var h: UInt64 = 0
+        var l: UInt64 = 0
+        var n = 0
+        // White space is allowed only around the rest (before its first and after its last character).
+        var started = false
+        var trailing = false
+        for c in string.utf8 {
+            let v: UInt8
+            if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D {
+                if started { trailing = true }
+                continue
+            }
+            if trailing { return nil }
+            started = true
             switch c {
             case UInt8(ascii: "-"): continue
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibbles.append(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibbles.append(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibbles.append(c - UInt8(ascii: "A") + 10)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
             default: return nil
             }
+            if n == 32 { return nil }
+            if n < 16 { h = h << 4 | UInt64(v) } else { l = l << 4 | UInt64(v) }
+            n += 1
         }
-        guard nibbles.count == 32 else { return nil }
-        var bytes = [UInt8]()
-        for i in stride(from: 0, to: 32, by: 2) { bytes.append(nibbles[i] << 4 | nibbles[i + 1]) }
-        self.init(bytes: bytes)
+        guard n == 32 else { return nil }
+        self.init(high: h, low: l)
     }
 
     public var description: String {
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+        // 8-4-4-4-12 lowercase hex digits, written straight into the string's storage.
+        String(unsafeUninitializedCapacity: 36) { out in
+            var o = 0
+            for i in 0..<16 {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[o] = UInt8(ascii: "-")
+                    o += 1
+                }
+                let word = i < 8 ? high : low
+                let b = UInt8(truncatingIfNeeded: word >> (UInt64(7 - i & 7) * 8))
+                out[o] = Self.hexDigit(b >> 4)
+                out[o + 1] = Self.hexDigit(b & 0xF)
+                o += 2
+            }
+            return o
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ v: UInt8) -> UInt8 {
+        v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10
     }
 
     public static func < (a: VirtUUID, b: VirtUUID) -> Bool { (a.high, a.low) < (b.high, b.low) }

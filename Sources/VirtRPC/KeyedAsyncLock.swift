@@ -22,6 +22,16 @@ public final class KeyedAsyncLock<Key: Hashable & Sendable>: Sendable {
     public var heldCount: Int { state.withLock { $0.waiters.count } }
 
     private func acquire(_ key: Key) async {
+        // A free key is taken without suspending: a suspension and its resumption cost two executor hops.
+        if state.withLock({ s -> Bool in
+            if s.waiters[key] == nil {
+                s.waiters[key] = []
+                return true
+            }
+            return false
+        }) {
+            return
+        }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let immediate = state.withLock { s -> Bool in
                 if s.waiters[key] == nil {

@@ -91,7 +91,7 @@ public final class RemoteServer: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RPCFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(RPCFrameSplitter())
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(
                         dispatcher: dispatcher, readOnly: readOnly, logger: logger,
                         onClose: { count.clientCount.wrappingSubtract(1, ordering: .relaxed) }))

@@ -6,8 +6,14 @@ extension XDRWriter {
     /// `remote_nonnull_domain { string name; opaque uuid[16]; int id }`.
     public mutating func domain(_ d: DomainRef) {
         string(d.name)
-        fixedOpaque(d.uuid.bytes)
+        uuid(d.uuid)
         int(d.id)
+    }
+
+    /// `remote_uuid` (`opaque[16]`): the 16 bytes, most significant first.
+    public mutating func uuid(_ u: VirtUUID) {
+        uhyper(u.high)
+        uhyper(u.low)
     }
 
     /// `remote_domain`: optional `remote_nonnull_domain`.
@@ -61,8 +67,7 @@ extension XDRReader {
     /// `remote_nonnull_domain`.
     public mutating func domain() throws(XDRError) -> DomainRef {
         let name = try string()
-        let u = try fixedOpaque(count: 16)
-        guard let uuid = VirtUUID(bytes: u) else { throw .invalidValue("uuid") }
+        let uuid = try uuid()
         return DomainRef(name: name, uuid: uuid, id: try int())
     }
 
@@ -73,9 +78,10 @@ extension XDRReader {
 
     /// `remote_uuid`.
     public mutating func uuid() throws(XDRError) -> VirtUUID {
-        let u = try fixedOpaque(count: 16)
-        guard let uuid = VirtUUID(bytes: u) else { throw .invalidValue("uuid") }
-        return uuid
+        // opaque[16] needs no padding; the two halves are big-endian 64-bit words.
+        guard buffer.readableBytes >= 16 else { throw .truncated }
+        let high = try uhyper()
+        return VirtUUID(high: high, low: try uhyper())
     }
 
     /// `remote_error` / `virNetMessageError`.
@@ -92,7 +98,7 @@ extension XDRReader {
         let i2 = try int()
         if try bool() {
             _ = try string()
-            _ = try fixedOpaque(count: 16)
+            _ = try uuid()
         }
         return VirtError(VirtError.Code(rawValue: code), domain: VirtError.ErrorDomain(rawValue: domain),
                          message ?? "", level: VirtError.Level(rawValue: level) ?? .error,

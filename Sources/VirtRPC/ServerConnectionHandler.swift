@@ -3,12 +3,15 @@ import NIOCore
 import VirtCore
 
 /// One client connection on the server: answers keepalive on the event loop, checks each packet's header
-/// as libvirtd does, and runs each CALL as a task against the client's driver.
+/// as libvirtd does, and runs each CALL as a task against the client's driver. Its input is the packets'
+/// bytes as ``RPCFrameSplitter`` cuts them.
 final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = RPCPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let dispatcher: RemoteDispatcher
+    /// The dispatcher in a box, so that each call's task captures one reference instead of copying it.
+    private let dispatcherBox: DispatcherBox
     private let readOnly: Bool
     private let logger: Logger
     private var session: ClientSession?
@@ -22,6 +25,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     init(dispatcher: RemoteDispatcher, readOnly: Bool, logger: Logger, onClose: @escaping @Sendable () -> Void) {
         self.dispatcher = dispatcher
+        dispatcherBox = DispatcherBox(dispatcher)
         self.readOnly = readOnly
         self.logger = logger
         self.onClose = onClose
@@ -76,7 +80,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let packet = unwrapInboundIn(data)
+        // One packet's bytes from RPCFrameSplitter, at least a header long.
+        let packet: RPCPacket
+        do {
+            packet = try RPCPacket.decode(unwrapInboundIn(data))
+        } catch {
+            errorCaught(context: context, error: error)
+            return
+        }
         lastReceived = .now()
         missedPings = 0
         let h = packet.header
@@ -120,22 +131,37 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             readPaused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
-        let dispatcher = self.dispatcher
+        let dispatcher = self.dispatcherBox
         let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let executor = self.executor ?? EventLoopTaskExecutor(eventLoop)
         Task(executorPreference: executor) {
-            let reply = await dispatcher.run(h, reader, session)
-            // The call stays counted until its reply is written, so a client that does not read stalls
-            // its own input instead of growing the server's memory.
-            session.channel.writeAndFlush(reply).hop(to: eventLoop).whenComplete { _ in
-                loopSelf.value.callDone(context: ctx.value)
+            let reply = await dispatcher.value.run(h, reader, session)
+            // The task runs on the client's event loop (its executor preference), so the reply is normally
+            // written right here, through this handler's context (the last handler: the same path as a write
+            // on the channel, without the channel's generic entry point).
+            if eventLoop.inEventLoop {
+                loopSelf.value.writeReply(reply, context: ctx.value)
+            } else {
+                eventLoop.execute { loopSelf.value.writeReply(reply, context: ctx.value) }
             }
             // A stream opened by this call starts after its reply is queued, so STREAM packets follow it.
             if h.procedure == RemoteProcedure.domainOpenConsole.rawValue, let st = session.stream(h.serial) {
                 st.start()
             }
+        }
+    }
+
+    /// Writes a call's reply. The call stays counted until its reply is written, so a client that does not
+    /// read stalls its own input instead of growing the server's memory.
+    private func writeReply(_ reply: ByteBuffer, context: ChannelHandlerContext) {
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(reply), promise: promise)
+        let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in
+            loopSelf.value.callDone(context: ctx.value)
         }
     }
 
@@ -149,5 +175,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func sendError(_ context: ChannelHandlerContext, _ h: RPCHeader, _ e: VirtError) {
         context.writeAndFlush(wrapOutboundOut(RemoteDispatcher.errorPacket(h, e)), promise: nil)
+    }
+}
+
+/// A ``RemoteDispatcher`` on the heap.
+final class DispatcherBox: Sendable {
+    let value: RemoteDispatcher
+
+    init(_ value: RemoteDispatcher) {
+        self.value = value
     }
 }

@@ -20,7 +20,8 @@ struct TestDomainObject: Sendable {
 
     /// The current definition (the live one while running).
     var definition: DomainDefinition {
-        get { definitionBox.value }
+        // Read in place: formatting or reading one field does not copy the whole definition out of its box.
+        _read { yield definitionBox.value }
         set { definitionBox = Box(newValue) }
     }
 

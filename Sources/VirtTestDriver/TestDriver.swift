@@ -52,7 +52,7 @@ public final class TestDriver: HypervisorDriver {
             state = try TestDriverState.load(path: path)
         }
         let bus = EventBus<DomainEventRecord>()
-        let token = await state.register(bus)
+        let token = state.register(bus)
         return TestDriver(uri: uri.original, state: state, registry: isDefault ? registry : nil, token: token,
                           bus: bus)
     }
@@ -62,7 +62,7 @@ public final class TestDriver: HypervisorDriver {
     static func openPrivateDefault() async throws -> TestDriver {
         let state = try TestDriverState.makeDefault()
         let bus = EventBus<DomainEventRecord>()
-        let token = await state.register(bus)
+        let token = state.register(bus)
         return TestDriver(uri: "test:///default", state: state, registry: nil, token: token, bus: bus)
     }
 
@@ -75,7 +75,7 @@ public final class TestDriver: HypervisorDriver {
             return was
         }
         if wasClosed { return }
-        await state.unregister(token)
+        state.unregister(token)
         bus.finishAll()
         registry?.release(state)
     }
@@ -89,9 +89,7 @@ public final class TestDriver: HypervisorDriver {
         }
         if wasClosed { return }
         bus.finishAll()
-        let state = state
-        let token = token
-        Task { await state.unregister(token) }
+        state.unregister(token)
         registry?.release(state)
     }
 
@@ -127,134 +125,134 @@ public final class TestDriver: HypervisorDriver {
 
     /// The domains matching the filter flags.
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
-        try await state.listAll(flags: flags)
+        try state.listAll(flags: flags)
     }
     /// The ids of the running domains.
-    public func listDomainIDs() async throws -> [Int32] { await state.listDomainIDs() }
+    public func listDomainIDs() async throws -> [Int32] { state.listDomainIDs() }
     /// The names of the inactive domains.
-    public func listDefinedDomainNames() async throws -> [String] { await state.listDefinedNames() }
+    public func listDefinedDomainNames() async throws -> [String] { state.listDefinedNames() }
     /// The number of running domains.
-    public func numberOfDomains() async throws -> Int32 { await state.numberOfDomains() }
+    public func numberOfDomains() async throws -> Int32 { state.numberOfDomains() }
     /// The number of inactive domains.
-    public func numberOfDefinedDomains() async throws -> Int32 { await state.numberOfDefinedDomains() }
+    public func numberOfDefinedDomains() async throws -> Int32 { state.numberOfDefinedDomains() }
     /// Finds a domain.
-    public func lookupDomain(name: String) async throws -> DomainRef { try await state.lookup(name: name) }
+    public func lookupDomain(name: String) async throws -> DomainRef { try state.lookup(name: name) }
     /// Finds a domain.
-    public func lookupDomain(id: Int32) async throws -> DomainRef { try await state.lookup(id: id) }
+    public func lookupDomain(id: Int32) async throws -> DomainRef { try state.lookup(id: id) }
     /// Finds a domain.
-    public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { try await state.lookup(uuid: uuid) }
+    public func lookupDomain(uuid: VirtUUID) async throws -> DomainRef { try state.lookup(uuid: uuid) }
 
     // MARK: Definition
 
     /// Defines or redefines a persistent domain.
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
-        try await state.define(xml, flags: flags)
+        try state.define(xml, flags: flags)
     }
     /// Removes a persistent definition.
     public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
-        try await state.undefine(domain, flags: flags)
+        try state.undefine(domain, flags: flags)
     }
     /// Creates and starts a transient domain.
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
-        try await state.create(xml, flags: flags)
+        try state.create(xml, flags: flags)
     }
 
     // MARK: Lifecycle
 
     /// Starts an inactive domain.
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
-        try await state.start(domain, flags: flags)
+        try state.start(domain, flags: flags)
     }
     /// Stops a domain at once.
     public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
-        try await state.destroy(domain, flags: flags)
+        try state.destroy(domain, flags: flags)
     }
     /// Shuts a domain down.
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        try await state.shutdown(domain, flags: flags)
+        try state.shutdown(domain, flags: flags)
     }
     /// Reboots a domain.
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        try await state.reboot(domain, flags: flags)
+        try state.reboot(domain, flags: flags)
     }
     /// Resets a domain.
-    public func reset(_ domain: DomainRef) async throws { try await state.reset(domain) }
+    public func reset(_ domain: DomainRef) async throws { try state.reset(domain) }
     /// Pauses a domain.
-    public func suspend(_ domain: DomainRef) async throws { try await state.suspend(domain) }
+    public func suspend(_ domain: DomainRef) async throws { try state.suspend(domain) }
     /// Resumes a paused domain.
-    public func resume(_ domain: DomainRef) async throws { try await state.resume(domain) }
+    public func resume(_ domain: DomainRef) async throws { try state.resume(domain) }
     /// Saves a running domain to a file and stops it.
     public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        try await state.save(domain, to: path, xml: xml, flags: flags)
+        try state.save(domain, to: path, xml: xml, flags: flags)
     }
     /// Starts a domain from a save file.
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        try await state.restore(from: path, xml: xml, flags: flags)
+        try state.restore(from: path, xml: xml, flags: flags)
     }
     /// Saves a running domain to its managed image and stops it.
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
-        try await state.managedSave(domain, flags: flags)
+        try state.managedSave(domain, flags: flags)
     }
     /// Whether the domain has a managed save image.
     public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
-        try await state.hasManagedSaveImage(domain)
+        try state.hasManagedSaveImage(domain)
     }
     /// Removes the managed save image.
-    public func managedSaveRemove(_ domain: DomainRef) async throws { try await state.managedSaveRemove(domain) }
+    public func managedSaveRemove(_ domain: DomainRef) async throws { try state.managedSaveRemove(domain) }
 
     // MARK: Properties
 
     /// Whether the domain starts with the host.
-    public func autostart(_ domain: DomainRef) async throws -> Bool { try await state.autostart(domain) }
+    public func autostart(_ domain: DomainRef) async throws -> Bool { try state.autostart(domain) }
     /// Sets whether the domain starts with the host.
     public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
-        try await state.setAutostart(domain, enabled)
+        try state.setAutostart(domain, enabled)
     }
     /// The domain's state, memory, vCPUs and CPU time.
-    public func info(_ domain: DomainRef) async throws -> DomainInfo { try await state.info(domain) }
+    public func info(_ domain: DomainRef) async throws -> DomainInfo { try state.info(domain) }
     /// The domain's state and reason.
-    public func state(_ domain: DomainRef) async throws -> DomainStatus { try await state.state(domain) }
+    public func state(_ domain: DomainRef) async throws -> DomainStatus { try state.state(domain) }
     /// The domain XML.
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
-        try await state.xmlDesc(domain, flags: flags)
+        try state.xmlDesc(domain, flags: flags)
     }
     /// Always "linux", as libvirt's test driver.
     public func osType(_ domain: DomainRef) async throws -> String {
-        _ = try await state.isActive(domain)
+        _ = try state.isActive(domain)
         return "linux"
     }
     /// Whether the domain is running.
-    public func isActive(_ domain: DomainRef) async throws -> Bool { try await state.isActive(domain) }
+    public func isActive(_ domain: DomainRef) async throws -> Bool { try state.isActive(domain) }
     /// Whether the domain is persistent.
-    public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await state.isPersistent(domain) }
+    public func isPersistent(_ domain: DomainRef) async throws -> Bool { try state.isPersistent(domain) }
     /// Always false, as libvirt's test driver.
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
     /// The maximum memory in KiB.
-    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.maxMemory(domain) }
+    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try state.maxMemory(domain) }
     /// Sets the current or maximum memory.
     public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
-        try await state.setMemory(domain, kib: kib, flags: flags)
+        try state.setMemory(domain, kib: kib, flags: flags)
     }
     /// The number of vCPUs.
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
-        try await state.vcpuCount(domain, flags: flags)
+        try state.vcpuCount(domain, flags: flags)
     }
     /// Sets the number of vCPUs.
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
-        try await state.setVcpus(domain, count: count, flags: flags)
+        try state.setVcpus(domain, count: count, flags: flags)
     }
     /// The domain's security labels.
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
-        try await state.securityLabels(domain)
+        try state.securityLabels(domain)
     }
     /// Taint and deprecation messages.
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
-        try await state.messages(domain, flags: flags)
+        try state.messages(domain, flags: flags)
     }
     /// Domain statistics.
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags)
         async throws -> [DomainStatsRecord] {
-        try await state.allDomainStats(domains: domains, types: types, flags: flags)
+        try state.allDomainStats(domains: domains, types: types, flags: flags)
     }
 
     /// Not provided by libvirt 9.0's test driver (NO_SUPPORT from libvirt's domain API).

@@ -28,30 +28,33 @@ public struct XMLWriter: Sendable {
     }
 
     static func appendEscaped(_ s: String, to out: inout [UInt8]) {
-        var plain = true
-        for c in s.utf8 where c == 0x3C || c == 0x3E || c == 0x26 || c == 0x27 || c == 0x22 {
-            plain = false
-            break
-        }
-        if plain {
-            out.append(contentsOf: s.utf8)
-            return
-        }
-        for c in s.utf8 {
+        var s = s
+        s.withUTF8 { appendEscaped($0, to: &out) }
+    }
+
+    /// Appends `utf8` with libvirt's escaping: runs of plain bytes are copied whole.
+    static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var start = 0
+        for i in 0..<utf8.count {
+            let c = utf8[i]
+            guard c == 0x3C || c == 0x3E || c == 0x26 || c == 0x27 || c == 0x22 else { continue }
+            if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i])) }
             switch c {
             case 0x3C: out.append(contentsOf: [0x26, 0x6C, 0x74, 0x3B])  // &lt;
             case 0x3E: out.append(contentsOf: [0x26, 0x67, 0x74, 0x3B])  // &gt;
             case 0x26: out.append(contentsOf: [0x26, 0x61, 0x6D, 0x70, 0x3B])  // &amp;
             case 0x27: out.append(contentsOf: [0x26, 0x61, 0x70, 0x6F, 0x73, 0x3B])  // &apos;
-            case 0x22: out.append(contentsOf: [0x26, 0x71, 0x75, 0x6F, 0x74, 0x3B])  // &quot;
-            default: out.append(c)
+            default: out.append(contentsOf: [0x26, 0x71, 0x75, 0x6F, 0x74, 0x3B])  // &quot;
             }
+            start = i + 1
         }
+        if start < utf8.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
     }
 
     @inline(__always)
     private mutating func put(_ s: String) {
-        bytes.append(contentsOf: s.utf8)
+        var s = s
+        s.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     @inline(__always)
@@ -59,14 +62,11 @@ public struct XMLWriter: Sendable {
         bytes.append(c)
     }
 
-    private static let spaces = [UInt8](repeating: 0x20, count: 128)
-
     private mutating func pad() {
-        if indent <= 0 { return }
-        if indent <= Self.spaces.count {
-            bytes.append(contentsOf: Self.spaces[0..<indent])
-        } else {
-            bytes.append(contentsOf: [UInt8](repeating: 0x20, count: indent))
+        var n = indent
+        while n > 0 {
+            bytes.append(0x20)
+            n -= 1
         }
     }
 
