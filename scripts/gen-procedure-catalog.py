@@ -5,7 +5,7 @@ Usage: scripts/gen-procedure-catalog.py TSV > Sources/VirtRPC/ProcedureCatalog.s
 
 TSV is the table of libvirt's remote procedures with their annotations (program, number, name,
 priority, @acl, @aclfilter, read-only rule, public API), the one kept as
-Tests/VirtRPCTests/Resources/remote_procs_acl_v9.6.0.tsv. ProcedureCatalogTests checks the generated
+Tests/VirtRPCTests/Resources/remote_procs_acl_v9.6.0.tsv. ProcedureTableTests checks the generated
 file against that copy, so regenerate after changing it.
 
 The generated file declares every procedure of the remote, QEMU and LXC programs once: its number (as a

@@ -4,7 +4,7 @@ import VirtCore
 /// The server side of a call: finds the procedure's row in the table (ProcedureTable), runs it and turns
 /// the outcome into a reply. Every failure becomes a `VirtError` sent as `remote_error`.
 ///
-/// Nothing here knows a particular procedure: the rows (ProcedureTable+*.swift) decode, apply libvirt's
+/// Nothing here knows a particular procedure: the rows (Procedures/*.swift) decode, apply libvirt's
 /// read-only rule from the catalog, call the driver and encode. A number no row serves is refused: on a
 /// read-only connection with OPERATION_DENIED when libvirt's API would refuse it there, otherwise with
 /// NO_SUPPORT in libvirt's words.
