@@ -93,7 +93,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case deviceRemoved(alias: String)
         case deviceAdded(alias: String)
         case metadataChange(type: Int32, namespaceURI: String?)
-        case jobCompleted
+        /// A job (save, outgoing migration, dump) completed, with its statistics (`virDomainGetJobStats`).
+        case jobCompleted(params: [TypedParam])
         case migrationIteration(iteration: Int32)
         /// The guest agent connected or disconnected: `virConnectDomainEventAgentLifecycleState` (1 connected,
         /// 2 disconnected) and `…Reason` (0 unknown, 1 domain started, 2 channel event).

@@ -64,6 +64,8 @@ extension QEMUDomainObject {
             info.type = .completed
             info.elapsedMs = asyncElapsedMs
             try image.rewrite(path: path, final: true)
+            // As libvirt: JOB_COMPLETED with the job's statistics, then the domain stops.
+            emit(DomainEventRecord(domain: ref, kind: .jobCompleted(params: info.params)))
             // As libvirt: QEMU is stopped (not asked to quit), and the domain is shut off (saved).
             stopReason = (.saved, .saved)
             await teardown(.saved, emitEvent: true)

@@ -13,6 +13,8 @@ enum EventEncoder {
         case .deviceRemoved: proc = .domainEventCallbackDeviceRemoved
         case .deviceAdded: proc = .domainEventCallbackDeviceAdded
         case .agentLifecycle: proc = .domainEventCallbackAgentLifecycle
+        case .jobCompleted: proc = .domainEventCallbackJobCompleted
+        case .migrationIteration: proc = .domainEventCallbackMigrationIteration
         default: return nil
         }
         return message(proc) { w in
@@ -47,6 +49,10 @@ enum EventEncoder {
         case .agentLifecycle(let state, let reason):
             w.int(state)
             w.int(reason)
+        case .jobCompleted(let params):
+            w.typedParams(params)
+        case .migrationIteration(let iteration):
+            w.int(iteration)
         default:
             break
         }

@@ -34,6 +34,8 @@ struct CallContext: Sendable {
     let server: RemoteDispatcher
     /// The client's driver connection (a placeholder for procedures served before CONNECT_OPEN).
     let driver: any HypervisorDriver
+    /// The read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
+    let readOnly: Bool
 }
 
 /// One row of the server's procedure table: the catalog entry and the handler that decodes the
@@ -52,7 +54,7 @@ struct ServedProcedure: Sendable {
         let info = call.info
         return ServedProcedure(info: info, needsOpen: needsOpen) { r, w, ctx in
             let args = try A(xdr: &r)
-            if ctx.session.isReadOnly {
+            if ctx.readOnly {
                 try info.checkReadOnly(readOnlyValue.map { $0(args) })
             }
             let ret = try await body(args, ctx)

@@ -27,21 +27,25 @@ struct RemoteDispatcher: Sendable {
     /// Runs the call `h` with arguments in `reader` and returns the reply packet.
     func run(_ h: RPCHeader, _ reader: XDRReader, _ session: ClientSession) async -> ByteBuffer {
         var r = reader
-        var w = XDRWriter(capacity: 256)
+        // Big enough for most replies (a domain's XML) without regrowing.
+        var w = XDRWriter(capacity: 2048)
         w.uint(0)
         h.reply(status: .ok).write(to: &w)
         do {
             guard let row = ProcedureTable.row(program: h.program, number: h.procedure) else {
                 throw Self.unserved(h, session)
             }
+            // The driver and the read-only bit in one look at the session.
+            let (open, readOnlyOpen) = session.state.withLock { ($0.driver, $0.readOnlyOpen) }
             let driver: any HypervisorDriver
             if row.needsOpen {
-                guard let d = session.driver else { throw Self.notOpen }
-                driver = d
+                guard let open else { throw Self.notOpen }
+                driver = open
             } else {
                 driver = NotOpenDriver.shared
             }
-            let ctx = CallContext(header: h, session: session, server: self, driver: driver)
+            let ctx = CallContext(header: h, session: session, server: self, driver: driver,
+                                  readOnly: session.readOnly || readOnlyOpen)
             if row.info.priority == .low {
                 await workers.acquire()
                 defer { workers.release() }

@@ -295,7 +295,8 @@ public final class RemoteDriver: HypervisorDriver {
     /// Registers the event callbacks with the daemon (idempotent per event id).
     public func registerEvents() async throws {
         try await registration.withLock(0) {
-            for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle] {
+            for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
+                       .jobCompleted, .migrationIteration] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -337,6 +338,14 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .deviceAdded(alias: try r.string()))
+            case .domainEventCallbackJobCompleted:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .jobCompleted(params: try r.typedParams(max: 64)))
+            case .domainEventCallbackMigrationIteration:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .migrationIteration(iteration: try r.int()))
             case .domainEventCallbackAgentLifecycle:
                 _ = try r.int()
                 let d = try r.domain()

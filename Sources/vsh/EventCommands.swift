@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Virt
 
@@ -159,14 +160,29 @@ enum EventCommands {
         case .metadataChange(let type, let uri):
             return "event 'metadata-change' for domain '\(name)': type "
                 + "\(label(["description", "title", "element"], type)), uri \(uri ?? "<null>")\n"
-        case .jobCompleted:
-            return "event 'job-completed' for domain '\(name)':\n"
+        case .jobCompleted(let params):
+            var text = "event 'job-completed' for domain '\(name)':\n"
+            for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }
+            return text
         case .migrationIteration(let iteration):
             return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
         case .agentLifecycle(let state, let reason):
             return "event 'agent-lifecycle' for domain '\(name)': state: "
                 + "'\(label(["unknown", "connected", "disconnected"], state))' reason: "
                 + "'\(label(["unknown", "domain started", "channel event"], reason))'\n"
+        }
+    }
+
+    /// A typed parameter's value as virsh prints it (virTypedParameterToString).
+    static func paramValue(_ v: TypedParam.Value) -> String {
+        switch v {
+        case .int(let x): "\(x)"
+        case .uint(let x): "\(x)"
+        case .llong(let x): "\(x)"
+        case .ullong(let x): "\(x)"
+        case .double(let x): String(format: "%lf", x)
+        case .boolean(let x): x ? "1" : "0"
+        case .string(let x): x
         }
     }
 
