@@ -8,7 +8,7 @@ public enum RemoteCalls {
     typealias Flags = UInt32
 
     // MARK: Handshake (before CONNECT_OPEN)
-    static let connectOpen = RemoteCall<XDRTuple<String?, Flags>, XDRVoid>(.connectOpen)
+    static let connectOpen = RemoteCall<XDRTuple2<String?, Flags>, XDRVoid>(.connectOpen)
     static let connectClose = RemoteCall<XDRVoid, XDRVoid>(.connectClose)
     static let authList = RemoteCall<XDRVoid, XDRList<Int32, AuthListLimit>>(.authList)
     static let authPolkit = RemoteCall<XDRVoid, Int32>(.authPolkit)
@@ -23,7 +23,7 @@ public enum RemoteCalls {
     static let connectGetCapabilities = RemoteCall<XDRVoid, String>(.connectGetCapabilities)
     /// emulatorbin, arch, machine, virttype, flags.
     static let connectGetDomainCapabilities =
-        RemoteCall<XDRTuple<String?, String?, String?, String?, Flags>, String>(.connectGetDomainCapabilities)
+        RemoteCall<XDRTuple5<String?, String?, String?, String?, Flags>, String>(.connectGetDomainCapabilities)
     static let connectGetMaxVcpus = RemoteCall<String?, Int32>(.connectGetMaxVcpus)
     static let nodeGetInfo = RemoteCall<XDRVoid, NodeInfo>(.nodeGetInfo)
     static let nodeGetFreeMemory = RemoteCall<XDRVoid, UInt64>(.nodeGetFreeMemory)
@@ -34,7 +34,7 @@ public enum RemoteCalls {
 
     // MARK: Listing and lookup
     /// need_results, flags → domains, ret.
-    static let connectListAllDomains = RemoteCall<XDRTuple<Int32, Flags>, DomainListResult>(.connectListAllDomains)
+    static let connectListAllDomains = RemoteCall<XDRTuple2<Int32, Flags>, DomainListResult>(.connectListAllDomains)
     static let connectListDomains = RemoteCall<Int32, XDRList<Int32, NameListLimit>>(.connectListDomains)
     static let connectListDefinedDomains = RemoteCall<Int32, XDRList<String, NameListLimit>>(.connectListDefinedDomains)
     static let connectNumOfDomains = RemoteCall<XDRVoid, Int32>(.connectNumOfDomains)
@@ -45,83 +45,83 @@ public enum RemoteCalls {
 
     // MARK: Definition
     static let domainDefineXML = RemoteCall<String, D>(.domainDefineXML)
-    static let domainDefineXMLFlags = RemoteCall<XDRTuple<String, Flags>, D>(.domainDefineXMLFlags)
+    static let domainDefineXMLFlags = RemoteCall<XDRTuple2<String, Flags>, D>(.domainDefineXMLFlags)
     static let domainUndefine = RemoteCall<D, XDRVoid>(.domainUndefine)
-    static let domainUndefineFlags = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainUndefineFlags)
-    static let domainCreateXML = RemoteCall<XDRTuple<String, Flags>, D>(.domainCreateXML)
+    static let domainUndefineFlags = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainUndefineFlags)
+    static let domainCreateXML = RemoteCall<XDRTuple2<String, Flags>, D>(.domainCreateXML)
 
     // MARK: Lifecycle
     static let domainCreate = RemoteCall<D, XDRVoid>(.domainCreate)
-    static let domainCreateWithFlags = RemoteCall<XDRTuple<D, Flags>, D>(.domainCreateWithFlags)
+    static let domainCreateWithFlags = RemoteCall<XDRTuple2<D, Flags>, D>(.domainCreateWithFlags)
     static let domainDestroy = RemoteCall<D, XDRVoid>(.domainDestroy)
-    static let domainDestroyFlags = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainDestroyFlags)
+    static let domainDestroyFlags = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainDestroyFlags)
     static let domainShutdown = RemoteCall<D, XDRVoid>(.domainShutdown)
-    static let domainShutdownFlags = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainShutdownFlags)
-    static let domainReboot = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainReboot)
-    static let domainReset = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainReset)
+    static let domainShutdownFlags = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainShutdownFlags)
+    static let domainReboot = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainReboot)
+    static let domainReset = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainReset)
     static let domainSuspend = RemoteCall<D, XDRVoid>(.domainSuspend)
     static let domainResume = RemoteCall<D, XDRVoid>(.domainResume)
-    static let domainSave = RemoteCall<XDRTuple<D, String>, XDRVoid>(.domainSave)
+    static let domainSave = RemoteCall<XDRTuple2<D, String>, XDRVoid>(.domainSave)
     /// domain, to, dxml, flags.
-    static let domainSaveFlags = RemoteCall<XDRTuple<D, String, String?, Flags>, XDRVoid>(.domainSaveFlags)
+    static let domainSaveFlags = RemoteCall<XDRTuple4<D, String, String?, Flags>, XDRVoid>(.domainSaveFlags)
     static let domainSaveParams =
-        RemoteCall<XDRTuple<D, TypedParamList<TypedParamsLimit>, Flags>, XDRVoid>(.domainSaveParams)
+        RemoteCall<XDRTuple3<D, TypedParamList<TypedParamsLimit>, Flags>, XDRVoid>(.domainSaveParams)
     static let domainRestore = RemoteCall<String, XDRVoid>(.domainRestore)
     /// from, dxml, flags.
-    static let domainRestoreFlags = RemoteCall<XDRTuple<String, String?, Flags>, XDRVoid>(.domainRestoreFlags)
+    static let domainRestoreFlags = RemoteCall<XDRTuple3<String, String?, Flags>, XDRVoid>(.domainRestoreFlags)
     static let domainRestoreParams =
-        RemoteCall<XDRTuple<TypedParamList<TypedParamsLimit>, Flags>, XDRVoid>(.domainRestoreParams)
-    static let domainManagedSave = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainManagedSave)
-    static let domainHasManagedSaveImage = RemoteCall<XDRTuple<D, Flags>, Int32>(.domainHasManagedSaveImage)
-    static let domainManagedSaveRemove = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainManagedSaveRemove)
+        RemoteCall<XDRTuple2<TypedParamList<TypedParamsLimit>, Flags>, XDRVoid>(.domainRestoreParams)
+    static let domainManagedSave = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainManagedSave)
+    static let domainHasManagedSaveImage = RemoteCall<XDRTuple2<D, Flags>, Int32>(.domainHasManagedSaveImage)
+    static let domainManagedSaveRemove = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainManagedSaveRemove)
 
     // MARK: Properties
     static let domainGetAutostart = RemoteCall<D, Int32>(.domainGetAutostart)
-    static let domainSetAutostart = RemoteCall<XDRTuple<D, Int32>, XDRVoid>(.domainSetAutostart)
+    static let domainSetAutostart = RemoteCall<XDRTuple2<D, Int32>, XDRVoid>(.domainSetAutostart)
     static let domainGetInfo = RemoteCall<D, DomainInfo>(.domainGetInfo)
-    static let domainGetState = RemoteCall<XDRTuple<D, Flags>, DomainStatus>(.domainGetState)
-    static let domainGetXMLDesc = RemoteCall<XDRTuple<D, Flags>, String>(.domainGetXMLDesc)
+    static let domainGetState = RemoteCall<XDRTuple2<D, Flags>, DomainStatus>(.domainGetState)
+    static let domainGetXMLDesc = RemoteCall<XDRTuple2<D, Flags>, String>(.domainGetXMLDesc)
     static let domainGetOSType = RemoteCall<D, String>(.domainGetOSType)
     static let domainIsActive = RemoteCall<D, Int32>(.domainIsActive)
     static let domainIsPersistent = RemoteCall<D, Int32>(.domainIsPersistent)
     static let domainIsUpdated = RemoteCall<D, Int32>(.domainIsUpdated)
     static let domainGetMaxMemory = RemoteCall<D, UInt64>(.domainGetMaxMemory)
-    static let domainSetMemory = RemoteCall<XDRTuple<D, UInt64>, XDRVoid>(.domainSetMemory)
-    static let domainSetMemoryFlags = RemoteCall<XDRTuple<D, UInt64, Flags>, XDRVoid>(.domainSetMemoryFlags)
-    static let domainGetVcpusFlags = RemoteCall<XDRTuple<D, Flags>, Int32>(.domainGetVcpusFlags)
+    static let domainSetMemory = RemoteCall<XDRTuple2<D, UInt64>, XDRVoid>(.domainSetMemory)
+    static let domainSetMemoryFlags = RemoteCall<XDRTuple3<D, UInt64, Flags>, XDRVoid>(.domainSetMemoryFlags)
+    static let domainGetVcpusFlags = RemoteCall<XDRTuple2<D, Flags>, Int32>(.domainGetVcpusFlags)
     /// domain, nvcpus, flags.
-    static let domainSetVcpusFlags = RemoteCall<XDRTuple<D, UInt32, Flags>, XDRVoid>(.domainSetVcpusFlags)
+    static let domainSetVcpusFlags = RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRVoid>(.domainSetVcpusFlags)
     static let domainGetSecurityLabel = RemoteCall<D, SecurityLabel>(.domainGetSecurityLabel)
-    static let domainGetMessages = RemoteCall<XDRTuple<D, Flags>, XDRList<String, MessageListLimit>>(.domainGetMessages)
-    static let domainSnapshotNum = RemoteCall<XDRTuple<D, Flags>, Int32>(.domainSnapshotNum)
+    static let domainGetMessages = RemoteCall<XDRTuple2<D, Flags>, XDRList<String, MessageListLimit>>(.domainGetMessages)
+    static let domainSnapshotNum = RemoteCall<XDRTuple2<D, Flags>, Int32>(.domainSnapshotNum)
     /// doms, stats, flags → records.
     static let connectGetAllDomainStats =
-        RemoteCall<XDRTuple<XDRList<D, DomainListLimit>, Flags, Flags>, XDRList<DomainStatsRecord, StatsRecordLimit>>(
+        RemoteCall<XDRTuple3<XDRList<D, DomainListLimit>, Flags, Flags>, XDRList<DomainStatsRecord, StatsRecordLimit>>(
             .connectGetAllDomainStats)
 
     // MARK: Save images
     /// file, flags → xml.
-    static let domainSaveImageGetXMLDesc = RemoteCall<XDRTuple<String, Flags>, String>(.domainSaveImageGetXMLDesc)
+    static let domainSaveImageGetXMLDesc = RemoteCall<XDRTuple2<String, Flags>, String>(.domainSaveImageGetXMLDesc)
     /// file, dxml, flags.
     static let domainSaveImageDefineXML =
-        RemoteCall<XDRTuple<String, String, Flags>, XDRVoid>(.domainSaveImageDefineXML)
-    static let domainManagedSaveGetXMLDesc = RemoteCall<XDRTuple<D, Flags>, String>(.domainManagedSaveGetXMLDesc)
+        RemoteCall<XDRTuple3<String, String, Flags>, XDRVoid>(.domainSaveImageDefineXML)
+    static let domainManagedSaveGetXMLDesc = RemoteCall<XDRTuple2<D, Flags>, String>(.domainManagedSaveGetXMLDesc)
     /// dom, dxml, flags.
     static let domainManagedSaveDefineXML =
-        RemoteCall<XDRTuple<D, String?, Flags>, XDRVoid>(.domainManagedSaveDefineXML)
+        RemoteCall<XDRTuple3<D, String?, Flags>, XDRVoid>(.domainManagedSaveDefineXML)
 
     // MARK: Jobs
     static let domainGetJobInfo = RemoteCall<D, JobInfoResult>(.domainGetJobInfo)
     /// domain, flags → type, params.
     static let domainGetJobStats =
-        RemoteCall<XDRTuple<D, Flags>, XDRTuple<Int32, TypedParamList<JobStatsLimit>>>(.domainGetJobStats)
+        RemoteCall<XDRTuple2<D, Flags>, XDRTuple2<Int32, TypedParamList<JobStatsLimit>>>(.domainGetJobStats)
     static let domainAbortJob = RemoteCall<D, XDRVoid>(.domainAbortJob)
-    static let domainAbortJobFlags = RemoteCall<XDRTuple<D, Flags>, XDRVoid>(.domainAbortJobFlags)
+    static let domainAbortJobFlags = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainAbortJobFlags)
 
     // MARK: Events
     /// eventID, dom → callbackID.
     static let connectDomainEventCallbackRegisterAny =
-        RemoteCall<XDRTuple<Int32, D?>, Int32>(.connectDomainEventCallbackRegisterAny)
+        RemoteCall<XDRTuple2<Int32, D?>, Int32>(.connectDomainEventCallbackRegisterAny)
     static let connectDomainEventCallbackDeregisterAny =
         RemoteCall<Int32, XDRVoid>(.connectDomainEventCallbackDeregisterAny)
     static let connectDomainEventRegisterAny = RemoteCall<Int32, XDRVoid>(.connectDomainEventRegisterAny)
@@ -131,11 +131,11 @@ public enum RemoteCalls {
 
     // MARK: Streams
     /// domain, dev_name, flags; the console's bytes follow as stream packets.
-    static let domainOpenConsole = RemoteCall<XDRTuple<D, String?, Flags>, XDRVoid>(.domainOpenConsole)
+    static let domainOpenConsole = RemoteCall<XDRTuple3<D, String?, Flags>, XDRVoid>(.domainOpenConsole)
 
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.
-    static let qemuDomainMonitorCommand = RemoteCall<XDRTuple<D, String, Flags>, String>(qemu: 1)
+    static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)
 }
 
 /// Domain stats records (`REMOTE_DOMAIN_LIST_MAX` of them, at least 28 bytes each).

@@ -52,7 +52,7 @@ public final class RemoteDriver: HypervisorDriver {
                 client.startKeepalive(interval: 5, count: 5)
             }
             let name = Self.serverName(uri)
-            _ = try await client.call(RemoteCalls.connectOpen, XDRTuple(name, UInt32(readOnly ? 1 : 0)))
+            _ = try await client.call(RemoteCalls.connectOpen, XDRTuple2(name, UInt32(readOnly ? 1 : 0)))
             let serverURI = (try? await client.call(RemoteCalls.connectGetURI, XDRVoid())) ?? name
             let driver = RemoteDriver(uri: serverURI, client: client)
             client.onMessage { [weak driver] p in driver?.handleMessage(p) }
@@ -99,7 +99,7 @@ public final class RemoteDriver: HypervisorDriver {
     public func capabilities() async throws -> String { try await call(RemoteCalls.connectGetCapabilities) }
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
-        try await call(RemoteCalls.connectGetDomainCapabilities, XDRTuple(emulator, arch, machine, virtType, flags))
+        try await call(RemoteCalls.connectGetDomainCapabilities, XDRTuple5(emulator, arch, machine, virtType, flags))
     }
     public func nodeInfo() async throws -> NodeInfo { try await call(RemoteCalls.nodeGetInfo) }
     public func nodeFreeMemory() async throws -> UInt64 { try await call(RemoteCalls.nodeGetFreeMemory) }
@@ -110,7 +110,7 @@ public final class RemoteDriver: HypervisorDriver {
     // MARK: Listing and lookup
 
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
-        try await call(RemoteCalls.connectListAllDomains, XDRTuple(1, flags.rawValue)).domains
+        try await call(RemoteCalls.connectListAllDomains, XDRTuple2(1, flags.rawValue)).domains
     }
     public func listDomainIDs() async throws -> [Int32] {
         try await call(RemoteCalls.connectListDomains, Int32(RPCLimits.domainListMax)).items
@@ -133,48 +133,48 @@ public final class RemoteDriver: HypervisorDriver {
     // MARK: Definition
 
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {
-        try await call(RemoteCalls.domainDefineXMLFlags, XDRTuple(xml, flags.rawValue))
+        try await call(RemoteCalls.domainDefineXMLFlags, XDRTuple2(xml, flags.rawValue))
     }
     public func undefine(_ domain: DomainRef, flags: UndefineFlags) async throws {
-        _ = try await call(RemoteCalls.domainUndefineFlags, XDRTuple(domain, flags.rawValue))
+        _ = try await call(RemoteCalls.domainUndefineFlags, XDRTuple2(domain, flags.rawValue))
     }
     public func createXML(_ xml: String, flags: CreateFlags) async throws -> DomainRef {
-        try await call(RemoteCalls.domainCreateXML, XDRTuple(xml, flags.rawValue))
+        try await call(RemoteCalls.domainCreateXML, XDRTuple2(xml, flags.rawValue))
     }
 
     // MARK: Lifecycle
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {
-        try await call(RemoteCalls.domainCreateWithFlags, XDRTuple(domain, flags.rawValue))
+        try await call(RemoteCalls.domainCreateWithFlags, XDRTuple2(domain, flags.rawValue))
     }
     public func destroy(_ domain: DomainRef, flags: DestroyFlags) async throws {
-        _ = try await call(RemoteCalls.domainDestroyFlags, XDRTuple(domain, flags.rawValue))
+        _ = try await call(RemoteCalls.domainDestroyFlags, XDRTuple2(domain, flags.rawValue))
     }
     public func shutdown(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        _ = try await call(RemoteCalls.domainShutdownFlags, XDRTuple(domain, flags.rawValue))
+        _ = try await call(RemoteCalls.domainShutdownFlags, XDRTuple2(domain, flags.rawValue))
     }
     public func reboot(_ domain: DomainRef, flags: ShutdownFlags) async throws {
-        _ = try await call(RemoteCalls.domainReboot, XDRTuple(domain, flags.rawValue))
+        _ = try await call(RemoteCalls.domainReboot, XDRTuple2(domain, flags.rawValue))
     }
     public func reset(_ domain: DomainRef) async throws {
-        _ = try await call(RemoteCalls.domainReset, XDRTuple(domain, UInt32(0)))
+        _ = try await call(RemoteCalls.domainReset, XDRTuple2(domain, UInt32(0)))
     }
     public func suspend(_ domain: DomainRef) async throws { _ = try await call(RemoteCalls.domainSuspend, domain) }
     public func resume(_ domain: DomainRef) async throws { _ = try await call(RemoteCalls.domainResume, domain) }
     public func save(_ domain: DomainRef, to path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        _ = try await call(RemoteCalls.domainSaveFlags, XDRTuple(domain, path, xml, flags.rawValue))
+        _ = try await call(RemoteCalls.domainSaveFlags, XDRTuple4(domain, path, xml, flags.rawValue))
     }
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
-        _ = try await call(RemoteCalls.domainRestoreFlags, XDRTuple(path, xml, flags.rawValue))
+        _ = try await call(RemoteCalls.domainRestoreFlags, XDRTuple3(path, xml, flags.rawValue))
     }
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
-        _ = try await call(RemoteCalls.domainManagedSave, XDRTuple(domain, flags.rawValue))
+        _ = try await call(RemoteCalls.domainManagedSave, XDRTuple2(domain, flags.rawValue))
     }
     public func hasManagedSaveImage(_ domain: DomainRef) async throws -> Bool {
-        try await call(RemoteCalls.domainHasManagedSaveImage, XDRTuple(domain, UInt32(0))) != 0
+        try await call(RemoteCalls.domainHasManagedSaveImage, XDRTuple2(domain, UInt32(0))) != 0
     }
     public func managedSaveRemove(_ domain: DomainRef) async throws {
-        _ = try await call(RemoteCalls.domainManagedSaveRemove, XDRTuple(domain, UInt32(0)))
+        _ = try await call(RemoteCalls.domainManagedSaveRemove, XDRTuple2(domain, UInt32(0)))
     }
 
     // MARK: Properties
@@ -183,24 +183,24 @@ public final class RemoteDriver: HypervisorDriver {
         try await call(RemoteCalls.domainGetAutostart, domain) != 0
     }
     public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
-        _ = try await call(RemoteCalls.domainSetAutostart, XDRTuple(domain, Int32(enabled ? 1 : 0)))
+        _ = try await call(RemoteCalls.domainSetAutostart, XDRTuple2(domain, Int32(enabled ? 1 : 0)))
     }
     public func info(_ domain: DomainRef) async throws -> DomainInfo { try await call(RemoteCalls.domainGetInfo, domain) }
     public func state(_ domain: DomainRef) async throws -> DomainStatus {
-        try await call(RemoteCalls.domainGetState, XDRTuple(domain, UInt32(0)))
+        try await call(RemoteCalls.domainGetState, XDRTuple2(domain, UInt32(0)))
     }
     public func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream {
         let c = RemoteCalls.domainOpenConsole
         return try await client.openStream(program: c.program.number, c.number) { w in
-            XDRTuple(domain, device, flags).encode(xdr: &w)
+            XDRTuple3(domain, device, flags).encode(xdr: &w)
         }
     }
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND of the QEMU program (what `virsh qemu-monitor-command` sends).
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
-        try await call(RemoteCalls.qemuDomainMonitorCommand, XDRTuple(domain, command, flags))
+        try await call(RemoteCalls.qemuDomainMonitorCommand, XDRTuple3(domain, command, flags))
     }
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
-        try await call(RemoteCalls.domainGetXMLDesc, XDRTuple(domain, flags.rawValue))
+        try await call(RemoteCalls.domainGetXMLDesc, XDRTuple2(domain, flags.rawValue))
     }
     public func osType(_ domain: DomainRef) async throws -> String { try await call(RemoteCalls.domainGetOSType, domain) }
     public func isActive(_ domain: DomainRef) async throws -> Bool {
@@ -216,40 +216,40 @@ public final class RemoteDriver: HypervisorDriver {
         try await call(RemoteCalls.domainGetMaxMemory, domain)
     }
     public func setMemory(_ domain: DomainRef, kib: UInt64, flags: ModificationImpact) async throws {
-        _ = try await call(RemoteCalls.domainSetMemoryFlags, XDRTuple(domain, kib, flags.rawValue))
+        _ = try await call(RemoteCalls.domainSetMemoryFlags, XDRTuple3(domain, kib, flags.rawValue))
     }
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
-        try await call(RemoteCalls.domainGetVcpusFlags, XDRTuple(domain, flags.rawValue))
+        try await call(RemoteCalls.domainGetVcpusFlags, XDRTuple2(domain, flags.rawValue))
     }
     public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
-        _ = try await call(RemoteCalls.domainSetVcpusFlags, XDRTuple(domain, count, flags.rawValue))
+        _ = try await call(RemoteCalls.domainSetVcpusFlags, XDRTuple3(domain, count, flags.rawValue))
     }
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] {
         let l = try await call(RemoteCalls.domainGetSecurityLabel, domain)
         return l.label.isEmpty ? [] : [l]
     }
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] {
-        try await call(RemoteCalls.domainGetMessages, XDRTuple(domain, flags)).items
+        try await call(RemoteCalls.domainGetMessages, XDRTuple2(domain, flags)).items
     }
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
         -> [DomainStatsRecord] {
         try await call(RemoteCalls.connectGetAllDomainStats,
-                       XDRTuple(XDRList(domains ?? []), types.rawValue, flags.rawValue)).items
+                       XDRTuple3(XDRList(domains ?? []), types.rawValue, flags.rawValue)).items
     }
 
     // MARK: Save images
 
     public func saveImageXML(path: String, flags: UInt32) async throws -> String {
-        try await call(RemoteCalls.domainSaveImageGetXMLDesc, XDRTuple(path, flags))
+        try await call(RemoteCalls.domainSaveImageGetXMLDesc, XDRTuple2(path, flags))
     }
     public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
-        _ = try await call(RemoteCalls.domainSaveImageDefineXML, XDRTuple(path, xml, flags))
+        _ = try await call(RemoteCalls.domainSaveImageDefineXML, XDRTuple3(path, xml, flags))
     }
     public func managedSaveXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
-        try await call(RemoteCalls.domainManagedSaveGetXMLDesc, XDRTuple(domain, flags))
+        try await call(RemoteCalls.domainManagedSaveGetXMLDesc, XDRTuple2(domain, flags))
     }
     public func managedSaveDefineXML(_ domain: DomainRef, xml: String?, flags: UInt32) async throws {
-        _ = try await call(RemoteCalls.domainManagedSaveDefineXML, XDRTuple(domain, xml, flags))
+        _ = try await call(RemoteCalls.domainManagedSaveDefineXML, XDRTuple3(domain, xml, flags))
     }
 
     // MARK: Jobs
@@ -257,11 +257,11 @@ public final class RemoteDriver: HypervisorDriver {
     public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
         -> (type: Int32, params: [TypedParam]) {
         let flags: UInt32 = (completed ? 1 : 0) | (keepCompleted ? 2 : 0)
-        let r = try await call(RemoteCalls.domainGetJobStats, XDRTuple(domain, flags))
+        let r = try await call(RemoteCalls.domainGetJobStats, XDRTuple2(domain, flags))
         return (r.values.0, r.values.1.params)
     }
     public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
-        _ = try await call(RemoteCalls.domainAbortJobFlags, XDRTuple(domain, flags))
+        _ = try await call(RemoteCalls.domainAbortJobFlags, XDRTuple2(domain, flags))
     }
 
     // MARK: Events
@@ -300,7 +300,7 @@ public final class RemoteDriver: HypervisorDriver {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
-                                               XDRTuple(id.rawValue, DomainRef?.none))
+                                               XDRTuple2(id.rawValue, DomainRef?.none))
                 eventState.withLock {
                     $0.callbackIDs[cb] = id
                     $0.registered = true

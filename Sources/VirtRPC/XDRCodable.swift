@@ -13,12 +13,73 @@ public struct XDRVoid: XDRCodable, Hashable {
     public func encode(xdr w: inout XDRWriter) {}
 }
 
-/// Several values one after the other, as rpcgen lays out a struct's members.
-public struct XDRTuple<each T: XDRCodable>: XDRCodable {
-    public var values: (repeat each T)
-    public init(_ values: repeat each T) { self.values = (repeat each values) }
-    public init(xdr r: inout XDRReader) throws(XDRError) { values = (repeat try (each T)(xdr: &r)) }
-    public func encode(xdr w: inout XDRWriter) { repeat (each values).encode(xdr: &w) }
+/// Two values one after the other, as rpcgen lays out a struct's members. (Fixed arities rather than a
+/// parameter pack: pack types are instantiated at run time, which cost every call a conformance lookup.)
+public struct XDRTuple2<A: XDRCodable, B: XDRCodable>: XDRCodable {
+    public var values: (A, B)
+    public init(_ a: A, _ b: B) { values = (a, b) }
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        let a = try A(xdr: &r)
+        values = (a, try B(xdr: &r))
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        values.0.encode(xdr: &w)
+        values.1.encode(xdr: &w)
+    }
+}
+
+/// Three values one after the other.
+public struct XDRTuple3<A: XDRCodable, B: XDRCodable, C: XDRCodable>: XDRCodable {
+    public var values: (A, B, C)
+    public init(_ a: A, _ b: B, _ c: C) { values = (a, b, c) }
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        let a = try A(xdr: &r)
+        let b = try B(xdr: &r)
+        values = (a, b, try C(xdr: &r))
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        values.0.encode(xdr: &w)
+        values.1.encode(xdr: &w)
+        values.2.encode(xdr: &w)
+    }
+}
+
+/// Four values one after the other.
+public struct XDRTuple4<A: XDRCodable, B: XDRCodable, C: XDRCodable, D: XDRCodable>: XDRCodable {
+    public var values: (A, B, C, D)
+    public init(_ a: A, _ b: B, _ c: C, _ d: D) { values = (a, b, c, d) }
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        let a = try A(xdr: &r)
+        let b = try B(xdr: &r)
+        let c = try C(xdr: &r)
+        values = (a, b, c, try D(xdr: &r))
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        values.0.encode(xdr: &w)
+        values.1.encode(xdr: &w)
+        values.2.encode(xdr: &w)
+        values.3.encode(xdr: &w)
+    }
+}
+
+/// Five values one after the other.
+public struct XDRTuple5<A: XDRCodable, B: XDRCodable, C: XDRCodable, D: XDRCodable, E: XDRCodable>: XDRCodable {
+    public var values: (A, B, C, D, E)
+    public init(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E) { values = (a, b, c, d, e) }
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        let a = try A(xdr: &r)
+        let b = try B(xdr: &r)
+        let c = try C(xdr: &r)
+        let d = try D(xdr: &r)
+        values = (a, b, c, d, try E(xdr: &r))
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        values.0.encode(xdr: &w)
+        values.1.encode(xdr: &w)
+        values.2.encode(xdr: &w)
+        values.3.encode(xdr: &w)
+        values.4.encode(xdr: &w)
+    }
 }
 
 extension Int32: XDRCodable {

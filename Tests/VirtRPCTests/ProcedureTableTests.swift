@@ -102,7 +102,7 @@ struct ProcedureTableTests {
     /// Opens a raw client on `socket` (test:///default).
     static func open(_ socket: String, readOnly: Bool) async throws -> RPCClient {
         let c = try await RPCClient.connect(.unix(socket))
-        _ = try await c.call(RemoteCalls.connectOpen, XDRTuple(String?("test:///default"), UInt32(readOnly ? 1 : 0)))
+        _ = try await c.call(RemoteCalls.connectOpen, XDRTuple2(String?("test:///default"), UInt32(readOnly ? 1 : 0)))
         return c
     }
 
@@ -254,7 +254,7 @@ struct ProcedurePriorityTests {
         defer { Task { await server.stop() } }
         let a = try await ProcedureTableTests.open(dir + "/sock", readOnly: false)
         let b = try await ProcedureTableTests.open(dir + "/sock", readOnly: false)
-        let slow = Task { try await a.call(RemoteCalls.domainCreateWithFlags, XDRTuple(SlowDriver.dom, UInt32(0))) }
+        let slow = Task { try await a.call(RemoteCalls.domainCreateWithFlags, XDRTuple2(SlowDriver.dom, UInt32(0))) }
         for _ in 0..<500 where driver.started.load(ordering: .sequentiallyConsistent) == 0 {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -263,7 +263,7 @@ struct ProcedurePriorityTests {
         #expect(try await b.call(RemoteCalls.connectGetHostname, XDRVoid()) == "slowhost")
         let done = Gate()
         let low = Task {
-            let x = try await b.call(RemoteCalls.domainGetXMLDesc, XDRTuple(SlowDriver.dom, UInt32(0)))
+            let x = try await b.call(RemoteCalls.domainGetXMLDesc, XDRTuple2(SlowDriver.dom, UInt32(0)))
             done.open()
             return x
         }

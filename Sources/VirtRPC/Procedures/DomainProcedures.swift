@@ -15,7 +15,7 @@ extension ProcedureTable {
             let (d, flags) = a.values
             // VIR_DOMAIN_JOB_STATS_COMPLETED (1), VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED (2).
             let s = try await ctx.driver.jobStats(d, completed: flags & 1 != 0, keepCompleted: flags & 2 != 0)
-            return XDRTuple(s.type, TypedParamList(s.params))
+            return XDRTuple2(s.type, TypedParamList(s.params))
         },
         .serve(RemoteCalls.domainAbortJob) { d, ctx in
             try await ctx.driver.abortJob(d, flags: 0)
