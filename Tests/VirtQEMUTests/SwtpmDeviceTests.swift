@@ -235,76 +235,78 @@ struct SwtpmDeviceTests {
 
     @Test("shared filesystems: a bindfs mount of subtype glusterfs is fuse.glusterfs and shared; local and configured paths")
     func sharedFilesystems() async throws {
-        let bindfs = try #require(SwtpmHostConfig.findBinary("bindfs"),
-                                  "bindfs is missing: scripts/install-deps.sh installs it")
         let root = try Self.makeRoot("shfs")
         defer { QEMUTestSupport.removeDir(root) }
         let src = root + "/src"
         let dst = root + "/dst"
         try LinuxSys.mkdirs(src)
         try LinuxSys.mkdirs(dst)
-        #expect(try Self.run(bindfs, ["-o", "subtype=glusterfs,allow_other", src, dst]) == 0)
-        defer { Self.unmount(dst) }
-
-        let mounts = MountInfo.parse(LinuxSys.readFile("/proc/self/mountinfo") ?? "")
-        #expect(mounts.contains { $0.mountPoint == dst && $0.fsType == "fuse.glusterfs" })
-        #expect(SharedFilesystem.isShared(path: dst))
-        #expect(SharedFilesystem.kind(of: dst + "/not/yet/created") == .glusterfs)
-        #expect(SharedFilesystem.isShared(path: dst + "/swtpm/uuid/tpm2"))
-        #expect(!SharedFilesystem.isShared(path: src))
-        #expect(!SharedFilesystem.isShared(path: root + "/dstx"))
-        // qemu.conf's shared_filesystems makes any path shared.
-        #expect(SharedFilesystem.isShared(path: src + "/a/b", configured: [src]))
-        #expect(SharedFilesystem.isShared(path: src, configured: [src + "/"]))
-        #expect(!SharedFilesystem.isShared(path: root + "/srcx", configured: [src]))
-        // Through a symbolic link into the mount.
-        symlink(dst, root + "/link")
-        #expect(SharedFilesystem.isShared(path: root + "/link/x"))
+        try await Self.withGlusterMount(src, on: dst) {
+            let mounts = MountInfo.parse(LinuxSys.readFile("/proc/self/mountinfo") ?? "")
+            #expect(mounts.contains { $0.mountPoint == dst && $0.fsType == "fuse.glusterfs" })
+            #expect(SharedFilesystem.isShared(path: dst))
+            #expect(SharedFilesystem.kind(of: dst + "/not/yet/created") == .glusterfs)
+            #expect(SharedFilesystem.isShared(path: dst + "/swtpm/uuid/tpm2"))
+            #expect(!SharedFilesystem.isShared(path: src))
+            #expect(!SharedFilesystem.isShared(path: root + "/dstx"))
+            // qemu.conf's shared_filesystems makes any path shared.
+            #expect(SharedFilesystem.isShared(path: src + "/a/b", configured: [src]))
+            #expect(SharedFilesystem.isShared(path: src, configured: [src + "/"]))
+            #expect(!SharedFilesystem.isShared(path: root + "/srcx", configured: [src]))
+            // Through a symbolic link into the mount.
+            symlink(dst, root + "/link")
+            #expect(SharedFilesystem.isShared(path: root + "/link/x"))
+        }
+        #expect(!SharedFilesystem.isShared(path: dst), "after unmounting")
     }
 
     @Test("incoming migration with the state on a shared mount is refused by swtpm 0.7.1, and creates nothing")
     func sharedIncomingRefused() async throws {
-        let bindfs = try #require(SwtpmHostConfig.findBinary("bindfs"),
-                                  "bindfs is missing: scripts/install-deps.sh installs it")
         let root = try Self.makeRoot("shin")
         defer { QEMUTestSupport.removeDir(root) }
         let backing = root + "/backing"
         let storage = QEMUDriverPaths(root: root).swtpmStorageDir
         try LinuxSys.mkdirs(backing)
         try LinuxSys.mkdirs(storage)
-        #expect(try Self.run(bindfs, ["-o", "subtype=glusterfs,allow_other", backing, storage]) == 0)
-        defer { Self.unmount(storage) }
-        let labeler = RecordingTPMStateLabeler()
-        let config = try Self.config(labeler: labeler)
-        #expect(!config.capabilities.canMigrateSharedStorage, "this test expects swtpm 0.7.1")
-        let dev = try Self.device(root: root, config: config, id: 7)
-        try await dev.prepareHost(.incomingMigration)
-        do {
-            try await dev.start(.incomingMigration)
-            Issue.record("incoming migration with shared state started without swtpm --migration")
-        } catch {
-            #expect(error.code == .argumentUnsupported)
-            #expect(error.message.contains("does not support the --migration option needed for migration with shared storage"))
+        try await Self.withGlusterMount(backing, on: storage) {
+            let labeler = RecordingTPMStateLabeler()
+            let config = try Self.config(labeler: labeler)
+            #expect(!config.capabilities.canMigrateSharedStorage, "this test expects swtpm 0.7.1")
+            let dev = try Self.device(root: root, config: config, id: 7)
+            try await dev.prepareHost(.incomingMigration)
+            do {
+                try await dev.start(.incomingMigration)
+                Issue.record("incoming migration with shared state started without swtpm --migration")
+            } catch let error as VirtError {
+                #expect(error.code == .argumentUnsupported)
+                #expect(error.message.contains("does not support the --migration option needed for migration with shared storage"))
         }
         #expect(!FileManager.default.fileExists(atPath: dev.statePath))
         #expect(await dev.pid == nil)
         #expect(labeler.recorded.isEmpty)
         #expect(await dev.stateShared)
-    }
-
-    static func run(_ binary: String, _ args: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
-
-    /// Unmounts a FUSE mount (lazily when busy), whatever happened in the test.
-    static func unmount(_ path: String) {
-        if (try? run("/usr/bin/fusermount", ["-u", path])) != 0 {
-            _ = try? run("/bin/umount", ["-l", path])
         }
+    }
+
+    /// Runs a tool to its end and returns its exit status. Not Foundation's `Process`: it waits until every
+    /// holder of a descriptor it gives the child has closed it, and bindfs's daemon keeps it forever.
+    static func run(_ binary: String, _ args: [String]) async throws -> Int32 {
+        let p = try QEMUProcess.launch(ProcessLaunchSpec(binary: binary, arguments: args, logPath: "/dev/null"))
+        if case .exited(let code) = await p.exitWaiter.wait() { return code }
+        return -1
+    }
+
+    /// Mounts `src` on `dst` with bindfs as a glusterfs-typed FUSE mount, runs `body`, and unmounts (lazily
+    /// when busy) whether `body` succeeded or not.
+    static func withGlusterMount(_ src: String, on dst: String, _ body: () async throws -> Void) async throws {
+        let bindfs = try #require(SwtpmHostConfig.findBinary("bindfs"),
+                                  "bindfs is missing: scripts/install-deps.sh installs it")
+        try #require(try await run(bindfs, ["-o", "subtype=glusterfs,allow_other", src, dst]) == 0, "bindfs failed")
+        var failure: (any Error)?
+        do { try await body() } catch { failure = error }
+        if (try? await run("/usr/bin/fusermount", ["-u", dst])) != 0 {
+            _ = try? await run("/bin/umount", ["-l", dst])
+        }
+        if let failure { throw failure }
     }
 }
