@@ -37,7 +37,7 @@ struct SwtpmDeviceTests {
         let (quid, qgid) = qemuIDs
         return SwtpmHostConfig(swtpmBinary: swtpm, swtpmSetupBinary: setupBinary ?? setup, swtpmUID: uid,
                                swtpmGID: gid, qemuUID: quid, qemuGID: qgid, sharedFilesystems: shared,
-                               capabilities: try SwtpmCapabilities.probe(swtpm: swtpm, swtpmSetup: setup),
+                               capabilities: try SwtpmCapabilities.cached(swtpm: swtpm, swtpmSetup: setup),
                                labeler: labeler)
     }
 

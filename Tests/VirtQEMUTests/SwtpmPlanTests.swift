@@ -90,6 +90,8 @@ struct SwtpmCapabilitiesTests {
         #expect(c.swtpmFeatures.contains("tpm-2.0"))
         #expect(c.setupFeatures.contains("tpm-2.0"))
         #expect(c.swtpmVersion != nil)
+        #expect(try SwtpmCapabilities.cached(swtpm: swtpm, swtpmSetup: setup) == c)
+        #expect(try SwtpmCapabilities.cached(swtpm: swtpm, swtpmSetup: setup) == c)
     }
 }
 

@@ -27,6 +27,7 @@ public struct ExternalDeviceRecord: Sendable, Hashable, Codable {
     /// Device-specific facts, e.g. swtpm's socket and `canMigrateSharedStorage`.
     public var details: [String: String]
 
+    /// A record of a running helper.
     public init(type: String, alias: String, pid: Int32, details: [String: String] = [:]) {
         self.type = type
         self.alias = alias

@@ -134,6 +134,7 @@ public struct MountInfo: Sendable, Hashable {
     /// The mount source, e.g. `/dev/vda` or `server:/export`.
     public var source: String
 
+    /// A mount table entry.
     public init(mountPoint: String, fsType: String, source: String) {
         self.mountPoint = mountPoint
         self.fsType = fsType

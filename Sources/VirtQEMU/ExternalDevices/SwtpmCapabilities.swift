@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VirtCore
 
 #if canImport(Glibc)
@@ -69,7 +70,33 @@ public struct SwtpmCapabilities: Sendable, Hashable {
         return try SwtpmCapabilities(swtpmJSON: s, setupJSON: t)
     }
 
-    /// The standard output of a short command (the capability probes print a line of JSON).
+    private struct CacheKey: Hashable {
+        var swtpm: String
+        var swtpmSetup: String
+        var mtimes: [Int]
+    }
+
+    private static let cache = Mutex<[CacheKey: SwtpmCapabilities]>([:])
+
+    /// ``probe(swtpm:swtpmSetup:)`` once per pair of binaries, probed again when either binary's modification
+    /// time changes (an upgraded swtpm), as libvirt's `virTPMEmulatorInit` does.
+    public static func cached(swtpm: String, swtpmSetup: String) throws(VirtError) -> SwtpmCapabilities {
+        func mtime(_ p: String) -> Int {
+            var st = stat()
+            return stat(p, &st) == 0 ? Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec) : -1
+        }
+        let key = CacheKey(swtpm: swtpm, swtpmSetup: swtpmSetup, mtimes: [mtime(swtpm), mtime(swtpmSetup)])
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        let caps = try probe(swtpm: swtpm, swtpmSetup: swtpmSetup)
+        cache.withLock { c in
+            c = c.filter { $0.key.swtpm != swtpm || $0.key.swtpmSetup != swtpmSetup }
+            c[key] = caps
+        }
+        return caps
+    }
+
+    /// The standard output of a short command (the capability probes print a line of JSON). Foundation's
+    /// `Process` is fine here: these commands start no daemon that would keep its descriptors open.
     static func run(_ binary: String, _ arguments: [String]) throws(VirtError) -> String {
         guard access(binary, X_OK) == 0 else {
             throw VirtError(.operationFailed, domain: .tpm, "Unable to find '\(binary)' binary")

@@ -8,7 +8,9 @@ import Glibc
 /// Host-wide swtpm settings (qemu.conf's `swtpm_user`, `swtpm_group`, `shared_filesystems`; the binaries and
 /// their capabilities; QEMU's user, which gets the control socket; the security driver's TPM hook).
 public struct SwtpmHostConfig: Sendable {
+    /// The swtpm binary (`/usr/bin/swtpm`).
     public var swtpmBinary: String
+    /// The swtpm_setup binary (`/usr/bin/swtpm_setup`).
     public var swtpmSetupBinary: String
     /// The user and group swtpm and swtpm_setup run as (they own the state and the log).
     public var swtpmUID: uid_t
@@ -18,13 +20,16 @@ public struct SwtpmHostConfig: Sendable {
     public var qemuGID: gid_t
     /// qemu.conf's `shared_filesystems`: paths to treat as shared whatever their filesystem.
     public var sharedFilesystems: [String]
+    /// What the installed swtpm and swtpm_setup support (``SwtpmCapabilities/cached(swtpm:swtpmSetup:)``).
     public var capabilities: SwtpmCapabilities
+    /// The security driver's TPM hook (``NoOpTPMStateLabeler`` for DAC).
     public var labeler: any TPMStateLabeler
     /// The daemon runs as root (libvirt's `privileged`).
     public var privileged: Bool
     /// How long swtpm may take to create its control socket.
     public var socketTimeout: Duration
 
+    /// Settings as given; ``defaultIDs(user:group:)`` gives libvirt's swtpm user and group.
     public init(swtpmBinary: String = "/usr/bin/swtpm", swtpmSetupBinary: String = "/usr/bin/swtpm_setup",
                 swtpmUID: uid_t, swtpmGID: gid_t, qemuUID: uid_t, qemuGID: gid_t, sharedFilesystems: [String] = [],
                 capabilities: SwtpmCapabilities, labeler: any TPMStateLabeler = NoOpTPMStateLabeler(),
@@ -81,13 +86,19 @@ public struct SwtpmHostConfig: Sendable {
 /// swtpm_setup, swtpm started as the swtpm user with its control socket given to QEMU), by the rules of
 /// ``SwtpmPlan``.
 public actor SwtpmDevice: ExternalDevice {
+    /// `swtpm`.
     public nonisolated let type = "swtpm"
     /// The TPM's alias (`tpm0`).
     public nonisolated let alias: String
+    /// The domain's name (names the log).
     public nonisolated let vmName: String
+    /// The domain's UUID (names the state folder).
     public nonisolated let vmUUID: VirtUUID
+    /// The TPM version emulated (libvirt's default applied).
     public nonisolated let version: TPMVersion
+    /// The `<backend type='emulator'>` settings.
     public nonisolated let emulator: TPMEmulator
+    /// Host-wide settings.
     public nonisolated let config: SwtpmHostConfig
     /// The state directory (`…/swtpm/UUID/tpm2`).
     public nonisolated let statePath: String
@@ -95,6 +106,7 @@ public actor SwtpmDevice: ExternalDevice {
     public nonisolated let logPath: String
     /// The control socket QEMU connects to (`-chardev socket,path=…`).
     public nonisolated let socketPath: String
+    /// swtpm's pid file (next to the socket).
     public nonisolated let pidfilePath: String
     /// The directory holding the socket and the pid file.
     public nonisolated let runDir: String
@@ -143,6 +155,7 @@ public actor SwtpmDevice: ExternalDevice {
     /// The running swtpm's pid.
     public var pid: pid_t? { process?.pid }
 
+    /// The running swtpm for the status file: its pid, socket, and whether it can migrate with shared state.
     public var record: ExternalDeviceRecord? {
         guard let p = process, p.exitWaiter.result == nil else { return nil }
         return ExternalDeviceRecord(type: type, alias: alias, pid: p.pid, details: [
@@ -158,6 +171,8 @@ public actor SwtpmDevice: ExternalDevice {
 
     // MARK: Host preparation
 
+    /// Creates the swtpm log directory (0730, swtpm user) and log (owned by the swtpm user), and the socket
+    /// directory (0770, QEMU's user and the swtpm group), as libvirt's `qemuTPMEmulatorPrepareHost`.
     public func prepareHost(_ kind: QEMUStartKind) async throws(VirtError) {
         let c = config
         // The log directory: others may enter (0711 parents), the swtpm user writes (0730).
@@ -179,6 +194,10 @@ public actor SwtpmDevice: ExternalDevice {
 
     // MARK: Start
 
+    /// Ends a leftover swtpm of this domain, plans the start (``SwtpmPlan/make(_:)``: may refuse), creates the
+    /// state directory, runs swtpm_setup, labels the state, starts swtpm as the swtpm user, waits for its
+    /// socket and gives the socket to QEMU's user. On error, what this start did is undone (swtpm ended, labels
+    /// restored, freshly created state removed when its set-up failed).
     public func start(_ kind: QEMUStartKind) async throws(VirtError) {
         await stopLeftover()
         let shared = SharedFilesystem.isShared(path: statePath, configured: config.sharedFilesystems)
@@ -328,6 +347,9 @@ public actor SwtpmDevice: ExternalDevice {
 
     // MARK: Stop
 
+    /// Ends swtpm (CMD_SHUTDOWN on its socket, then SIGTERM and SIGKILL if it lingers; with `--terminate` it
+    /// usually ended when QEMU closed the socket), removes the socket and pid file, and restores labels as
+    /// ``SwtpmPlan/restoresStateLabel(on:stateShared:)`` says.
     public func stop(_ kind: ExternalDeviceStopKind) async {
         if let p = process {
             if p.exitWaiter.result == nil {
@@ -349,6 +371,8 @@ public actor SwtpmDevice: ExternalDevice {
         canMigrateSharedStorage = false
     }
 
+    /// Removes the socket and the pid file when swtpm does not run; the state stays
+    /// (``SwtpmStateRemoval`` removes it on undefine).
     public func cleanupHost() async {
         if process == nil {
             unlink(socketPath)
@@ -358,6 +382,7 @@ public actor SwtpmDevice: ExternalDevice {
 
     // MARK: Reconnect
 
+    /// Takes over the swtpm of `record` after a daemon restart: its pid must still be a live swtpm.
     public func adopt(_ record: ExternalDeviceRecord) async throws(VirtError) {
         guard record.type == type, isOurSwtpm(record.pid) else {
             throw VirtError.operationFailed("swtpm (pid \(record.pid)) of domain '\(vmName)' is no longer running")

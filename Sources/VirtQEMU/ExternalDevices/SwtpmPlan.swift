@@ -12,26 +12,34 @@ import VirtCore
 public struct SwtpmPlan: Sendable, Hashable {
     /// Everything the plan depends on.
     public struct Input: Sendable, Hashable {
+        /// The domain's name (in swtpm_setup's `--vmid NAME:UUID`).
         public var vmName: String
+        /// The domain's UUID.
         public var vmUUID: VirtUUID
         /// The TPM version swtpm emulates (see ``SwtpmPlan/effectiveVersion(of:model:arch:)``).
         public var version: TPMVersion
         /// The configured emulator (PCR banks, encryption, debug level).
         public var emulator: TPMEmulator
+        /// How QEMU is about to start.
         public var kind: QEMUStartKind
         /// The state directory exists and holds files (libvirt treats an empty one as fresh).
         public var stateInitialized: Bool
         /// The state directory is on shared storage (``SharedFilesystem/isShared(path:configured:)``).
         public var stateShared: Bool
+        /// What the installed swtpm and swtpm_setup support.
         public var capabilities: SwtpmCapabilities
+        /// The state directory (`--tpm-state`, `--tpmstate dir=`).
         public var statePath: String
+        /// The swtpm log (`--logfile`, `--log file=`).
         public var logPath: String
+        /// The control socket (`--ctrl type=unixio,path=`).
         public var socketPath: String
         /// The swtpm binary, named in errors as libvirt names it.
         public var swtpmBinary: String
         /// The daemon runs as root (libvirt's `privileged`).
         public var privileged: Bool
 
+        /// All inputs; `swtpmBinary` only names the binary in errors.
         public init(vmName: String, vmUUID: VirtUUID, version: TPMVersion, emulator: TPMEmulator,
                     kind: QEMUStartKind, stateInitialized: Bool, stateShared: Bool, capabilities: SwtpmCapabilities,
                     statePath: String, logPath: String, socketPath: String, swtpmBinary: String = "/usr/bin/swtpm",

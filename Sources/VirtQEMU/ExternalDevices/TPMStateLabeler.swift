@@ -19,6 +19,7 @@ public protocol TPMStateLabeler: Sendable {
 
 /// The labeler of security drivers without TPM labels (DAC, none): does nothing.
 public struct NoOpTPMStateLabeler: TPMStateLabeler {
+    /// The no-op labeler.
     public init() {}
     public func setTPMLabels(statePath: String?, logPath: String) throws(VirtError) {}
     public func restoreTPMLabels(statePath: String?, logPath: String) {}
@@ -28,8 +29,11 @@ public struct NoOpTPMStateLabeler: TPMStateLabeler {
 public final class RecordingTPMStateLabeler: TPMStateLabeler {
     /// One labelling step.
     public struct Entry: Sendable, Hashable {
+        /// The state directory or the log.
         public var path: String
+        /// Set or restored.
         public var action: TPMLabelAction
+        /// An entry.
         public init(path: String, action: TPMLabelAction) {
             self.path = path
             self.action = action
@@ -38,6 +42,7 @@ public final class RecordingTPMStateLabeler: TPMStateLabeler {
 
     private let entries = Mutex<[Entry]>([])
 
+    /// An empty recorder.
     public init() {}
 
     /// Everything recorded so far, in order.
