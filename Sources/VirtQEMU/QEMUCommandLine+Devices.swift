@@ -12,6 +12,8 @@ extension QEMUCommandLine {
             case .emulator:
                 if nativeConversion {
                     a += ["-chardev", "null,id=chrtpm"]
+                } else if let socket = tpmSocketPaths[alias] {
+                    a += ["-chardev", "socket,id=chrtpm,path=\(Self.escape(socket))"]
                 } else {
                     guard let dir = privateDir else {
                         throw VirtError.configUnsupported("TPM emulator needs the domain's private directory",

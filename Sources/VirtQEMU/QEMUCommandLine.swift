@@ -20,6 +20,8 @@ public struct QEMUCommandLine: Sendable {
     public var monitorFD: Int32 = QEMULauncher.monitorFD
     /// The domain's private directory (libvirt's `…/domain-ID-NAME`): the master key secret lives there.
     public var privateDir: String?
+    /// The control socket of each emulated TPM's swtpm, by the TPM's alias.
+    public var tpmSocketPaths: [String: String] = [:]
     /// Where guest-agent style channels without a path get their socket (libvirt's channel target dir).
     public var channelTargetDir: String?
     /// The SPICE TLS certificate directory (libvirt's `spice_tls_x509_cert_dir`).

@@ -128,6 +128,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     /// The async job in flight (libvirt's name, e.g. "save") and its phase, so a restarted daemon can recover.
     public var asyncJob: String?
     public var jobPhase: QEMUJobPhase?
+    /// The external devices' helpers (swtpm), adopted after a daemon restart.
+    public var externalDevices: [ExternalDeviceRecord]?
 }
 
 extension QEMUStartKind: Hashable {
@@ -208,6 +210,9 @@ actor QEMUDomainObject {
     var resumeReason: RunningReason?
     /// How the domain is stopping, once known (passed to the teardown).
     var stopKind: QEMUStopKind?
+    /// The external devices of the running QEMU (swtpm), and their records for the status file.
+    var externalDevices: [SwtpmDevice] = []
+    var externalRecords: [ExternalDeviceRecord] = []
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
 
@@ -244,13 +249,14 @@ actor QEMUDomainObject {
     /// Whatever phase fails, ``teardown(_:)`` undoes what was done, and the domain is shut off (failed).
     /// Runs as libvirt's async START job: only a destroy may run meanwhile.
     func start(_ kind: QEMUStartKind, id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
-               security: any SecurityManager = NoOpSecurityManager()) async throws(VirtError) {
+               security: any SecurityManager = NoOpSecurityManager(),
+               swtpm: SwtpmHostConfig? = nil) async throws(VirtError) {
         try await beginAsyncJob(.start, operation: kind.operation, owner: "start")
         defer { endAsyncJob() }
         guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
         startKind = kind
         do {
-            let run = try prepareHost(id: newID, capabilities: capabilities, security: security)
+            let run = try prepareHost(id: newID, capabilities: capabilities, security: security, swtpm: swtpm)
             try await startExternalDevices(kind)
             setJobPhase(.launching)
             try await launchQEMU(run, kind: kind, capabilities: capabilities)
@@ -285,8 +291,8 @@ actor QEMUDomainObject {
 
     /// Phase 1: directories, the completed definition and command line, the security labels. Everything it
     /// creates is recorded so that ``teardown(_:emitEvent:)`` removes it.
-    private func prepareHost(id newID: Int32, capabilities: QEMUCapabilities,
-                             security: any SecurityManager) throws(VirtError) -> PreparedRun {
+    private func prepareHost(id newID: Int32, capabilities: QEMUCapabilities, security: any SecurityManager,
+                             swtpm: SwtpmHostConfig?) throws(VirtError) -> PreparedRun {
         let def = definition
         try Self.checkDiskSources(def)
         runDefinition = def
@@ -308,6 +314,11 @@ actor QEMUDomainObject {
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
+        // External devices (swtpm) for the emulated TPMs: QEMU connects to their sockets.
+        if let swtpm {
+            externalDevices = try SwtpmDevice.devices(for: prepared, domainID: newID, paths: paths, config: swtpm)
+            for d in externalDevices { cl.tpmSocketPaths[d.alias] = d.socketPath }
+        }
         var args = try security.processArguments(cl.arguments())
         if startKind != .coldBoot { args += ["-incoming", "defer"] }
         // Label what QEMU opens as its user (given back by the teardown).
@@ -324,13 +335,22 @@ actor QEMUDomainObject {
         return PreparedRun(id: newID, libDir: libDir, commandLine: cl, arguments: args, live: live)
     }
 
-    /// Phase 2: helper processes that must run before QEMU, told the start kind. (No device needs one yet:
-    /// the TPM emulator is refused at start until swtpm is wired in.)
+    /// Phase 2: helper processes that must run before QEMU (swtpm), told the start kind: their storage and
+    /// ownership, then the helper itself. Their records go into the status file.
     private func startExternalDevices(_ kind: QEMUStartKind) async throws(VirtError) {
-        for tpm in definition.devices.tpms {
-            if case .emulator = tpm.backend {
-                throw VirtError.configUnsupported("TPM emulator (swtpm) is not supported yet", domain: .qemu)
+        if externalDevices.isEmpty {
+            for tpm in definition.devices.tpms {
+                if case .emulator = tpm.backend {
+                    throw VirtError.configUnsupported("TPM emulator needs the driver's swtpm set-up", domain: .qemu)
+                }
             }
+            return
+        }
+        externalRecords = []
+        for d in externalDevices {
+            try await d.prepareHost(kind)
+            try await d.start(kind)
+            if let r = await d.record { externalRecords.append(r) }
         }
     }
 
@@ -681,8 +701,24 @@ actor QEMUDomainObject {
         stopKind = nil
     }
 
-    /// Stops the external devices, told how the domain stopped. (None yet.)
-    private func stopExternalDevices(_ kind: QEMUStopKind) async {}
+    /// Stops the external devices, told how the domain stopped, and removes their runtime files.
+    private func stopExternalDevices(_ kind: QEMUStopKind) async {
+        let devices = externalDevices
+        externalDevices = []
+        externalRecords = []
+        let how: ExternalDeviceStopKind
+        switch kind {
+        case .destroyed, .failed: how = .destroyed
+        case .shutdown: how = .shutdown
+        case .crashed: how = .crashed
+        case .saved: how = .saved
+        case .migratedOut(let ok): how = .migratedOut(success: ok)
+        }
+        for d in devices {
+            await d.stop(how)
+            await d.cleanupHost()
+        }
+    }
 
     private func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
         if stopKind == nil { stopKind = Self.stopKind(reason) }
@@ -755,7 +791,7 @@ actor QEMUDomainObject {
     /// connects the monitor, and reads the state back from QEMU. When QEMU is gone (or not ours any more),
     /// the domain is marked shut off (crashed) and false is returned.
     func reconnect(_ st: QEMUDomainStatus, live: DomainDefinition?,
-                   security: any SecurityManager = NoOpSecurityManager()) async -> Bool {
+                   security: any SecurityManager = NoOpSecurityManager(), swtpm: SwtpmHostConfig? = nil) async -> Bool {
         self.security = security
         let libDir = String(st.monitorPath.prefix(upTo: st.monitorPath.lastIndex(of: "/") ?? st.monitorPath.endIndex))
         labelled = securityTargets(live ?? definition, libDir: libDir)
@@ -792,6 +828,7 @@ actor QEMUDomainObject {
                 status = .paused(.unknown)
             }
             proc.note("reconnected to QEMU (pid \(st.pid)), state \(status.state.statusString)")
+            await adoptExternalDevices(st, swtpm: swtpm, proc: proc)
             let chanDir = paths.channelTargetDir(id: st.id, name: definition.name)
             channelDir = access(chanDir, F_OK) == 0 ? chanDir : nil
             watch(proc, mon)
@@ -808,6 +845,26 @@ actor QEMUDomainObject {
             removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false
+        }
+    }
+
+    /// Takes over the helpers (swtpm) a previous daemon started for this QEMU, from the status file's records.
+    private func adoptExternalDevices(_ st: QEMUDomainStatus, swtpm: SwtpmHostConfig?, proc: QEMUProcess) async {
+        guard let records = st.externalDevices, !records.isEmpty else { return }
+        guard let swtpm, let def = liveDefinition,
+              let devices = try? SwtpmDevice.devices(for: def, domainID: st.id, paths: paths, config: swtpm) else {
+            proc.note("reconnect: cannot adopt the external devices (no swtpm set-up)")
+            return
+        }
+        for d in devices {
+            guard let r = records.first(where: { $0.alias == d.alias && $0.type == d.type }) else { continue }
+            do {
+                try await d.adopt(r)
+                externalDevices.append(d)
+                externalRecords.append(r)
+            } catch {
+                proc.note("reconnect: \(d.type) \(d.alias) (pid \(r.pid)) not adopted: \(error)")
+            }
         }
     }
 
@@ -934,7 +991,8 @@ actor QEMUDomainObject {
                                   state: status.state.rawValue, reason: status.reason,
                                   job: jobs.active == .destroy ? "destroy" : nil,
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
-                                  jobPhase: jobs.async == .none ? nil : jobs.phase)
+                                  jobPhase: jobs.async == .none ? nil : jobs.phase,
+                                  externalDevices: externalRecords.isEmpty ? nil : externalRecords)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
         if let data = try? e.encode(st) {

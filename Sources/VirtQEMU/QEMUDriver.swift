@@ -23,6 +23,39 @@ actor QEMUDriverState {
 
     func setFirmwareDirs(_ dirs: [String]) { firmwareDirs = dirs }
 
+    /// swtpm settings (qemu.conf's `swtpm_user`, `swtpm_group`, `shared_filesystems`).
+    private(set) var tpmSettings = QEMUSecurityConfig()
+    /// Labels the TPM state at start and gives it back at stop (DAC has no TPM-state label: a no-op; tests
+    /// put a recording one here).
+    private(set) var tpmLabeler: any TPMStateLabeler = NoOpTPMStateLabeler()
+    private var swtpmConfig: SwtpmHostConfig?
+
+    func setTPMSettings(_ s: QEMUSecurityConfig) {
+        tpmSettings = s
+        swtpmConfig = nil
+    }
+
+    func setTPMLabeler(_ l: any TPMStateLabeler) {
+        tpmLabeler = l
+        swtpmConfig = nil
+    }
+
+    /// The host's swtpm set-up, made at the first start of a domain with an emulated TPM.
+    func swtpmHostConfig() throws(VirtError) -> SwtpmHostConfig {
+        if let c = swtpmConfig { return c }
+        let (uid, gid) = try SwtpmHostConfig.defaultIDs(user: tpmSettings.swtpmUser, group: tpmSettings.swtpmGroup)
+        let qemu = try security.processCredentials()
+        let swtpm = SwtpmHostConfig.findBinary("swtpm") ?? "/usr/bin/swtpm"
+        let setup = SwtpmHostConfig.findBinary("swtpm_setup") ?? "/usr/bin/swtpm_setup"
+        let caps = try SwtpmCapabilities.cached(swtpm: swtpm, swtpmSetup: setup)
+        let c = SwtpmHostConfig(swtpmBinary: swtpm, swtpmSetupBinary: setup, swtpmUID: uid, swtpmGID: gid,
+                                qemuUID: qemu?.uid ?? getuid(), qemuGID: qemu?.gid ?? getgid(),
+                                sharedFilesystems: tpmSettings.sharedFilesystems, capabilities: caps,
+                                labeler: tpmLabeler)
+        swtpmConfig = c
+        return c
+    }
+
     init(paths: QEMUDriverPaths) {
         self.paths = paths
         self.capabilities = QEMUCapabilitiesCache(cacheDir: paths.cacheDir + "/capabilities",
@@ -58,7 +91,8 @@ actor QEMUDriverState {
             }
             guard let obj else { continue }
             nextID = max(nextID, st.id + 1)
-            if await !obj.reconnect(st, live: live, security: security), await !obj.persistent {
+            let swtpm = st.externalDevices?.isEmpty == false ? try? swtpmHostConfig() : nil
+            if await !obj.reconnect(st, live: live, security: security, swtpm: swtpm), await !obj.persistent {
                 domains.removeValue(forKey: obj.uuid)
             }
         }
@@ -197,6 +231,7 @@ public final class QEMUDriver: HypervisorDriver {
         async throws -> QEMUDriver {
         let driver = try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"), security: security.makeManager())
         if let firmwareDirs { await driver.state.setFirmwareDirs(firmwareDirs) }
+        await driver.state.setTPMSettings(security)
         return driver
     }
 
@@ -317,6 +352,9 @@ public final class QEMUDriver: HypervisorDriver {
             await obj.makeTransient()
         } else {
             await state.remove(obj.uuid)
+            // The TPM state goes with the definition unless kept (--keep-tpm, persistent_state='yes').
+            _ = SwtpmStateRemoval.removeState(of: await obj.definition, paths: state.paths, flags: flags,
+                                          outgoingMigration: false)
         }
         state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.undefined(.removed))))
     }
@@ -345,8 +383,10 @@ public final class QEMUDriver: HypervisorDriver {
         if def.type == "kvm" && !caps.kvmAvailable {
             throw VirtError.configUnsupported("KVM is not available on this host", domain: .qemu)
         }
+        let swtpm = def.devices.tpms.contains { if case .emulator = $0.backend { true } else { false } }
+            ? try await state.swtpmHostConfig() : nil
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
-                            paused: flags.contains(.startPaused), security: await state.security)
+                            paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm)
     }
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {

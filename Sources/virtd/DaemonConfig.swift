@@ -109,6 +109,9 @@ struct DaemonConfig {
             case "max_workers": maxWorkers = try int()
             case "default_uri": defaultURI = value
             case "firmware_dirs": firmwareDirs = try Self.stringList(value, line: n + 1, key: key)
+            case "swtpm_user": qemuSecurity.swtpmUser = value
+            case "swtpm_group": qemuSecurity.swtpmGroup = value
+            case "shared_filesystems": qemuSecurity.sharedFilesystems = try Self.stringList(value, line: n + 1, key: key)
             case "user": qemuSecurity.user = value
             case "group": qemuSecurity.group = value
             case "dynamic_ownership": qemuSecurity.dynamicOwnership = try int() != 0

@@ -20,6 +20,11 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
     public var rememberOwner: Bool
     /// `"dac"` (the default when a user or group is set) or `"none"`.
     public var securityDriver: String?
+    /// qemu.conf's `swtpm_user` and `swtpm_group` (nil: `tss` where it exists, else root).
+    public var swtpmUser: String?
+    public var swtpmGroup: String?
+    /// qemu.conf's `shared_filesystems` (libvirt 10.3): paths treated as shared storage, e.g. for TPM state.
+    public var sharedFilesystems: [String] = []
 
     public init(user: String? = nil, group: String? = nil, dynamicOwnership: Bool = true,
                 rememberOwner: Bool = true, securityDriver: String? = nil) {
