@@ -105,7 +105,7 @@ struct SwtpmPlanTests {
     static let base = ["socket", "--ctrl", "type=unixio,path=\(F.sock),mode=0600", "--tpmstate",
                        "dir=\(F.state),mode=0600", "--log", "file=\(F.log)", "--terminate", "--tpm2"]
 
-    /// One row of libvirt-facts §1a's start table, for a swtpm that has `--migration`.
+    /// One row of libvirt's start-kind table for swtpm (qemuProcessLaunch, qemuTPMEmulatorStart), for a swtpm that has `--migration`.
     struct Row: Sendable, CustomTestStringConvertible {
         var kind: QEMUStartKind
         var shared: Bool
@@ -238,7 +238,7 @@ struct SwtpmPlanTests {
         #expect(SwtpmPlan.effectiveVersion(of: v, model: .tis, arch: "x86_64") == .v2_0)
     }
 
-    /// libvirt-facts §1a's stop table.
+    /// libvirt's stop-kind table for swtpm (qemuExtTPMStop).
     @Test("stop table: the state label is restored except after a successful outgoing migration with shared state")
     func stopTable() {
         let cases: [(ExternalDeviceStopKind, Bool, Bool)] = [
