@@ -836,6 +836,7 @@ actor QEMUDomainObject {
                l.devices.channels[i].targetState == "connected" {
                 connectAgent()
             }
+            await recoverInterruptedJob(st, mon, proc)
             writeStatus()
             return true
         } catch {
@@ -845,6 +846,19 @@ actor QEMUDomainObject {
             removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false
+        }
+    }
+
+    /// A save that a previous daemon left in flight (its async job in the status file): QEMU's migration is
+    /// cancelled and a guest the save had paused runs again (RESUMED, reason save-canceled), as libvirt's
+    /// job recovery does. The partial image is left as it is (its magic says it is incomplete).
+    private func recoverInterruptedJob(_ st: QEMUDomainStatus, _ mon: QMPMonitor, _ proc: QEMUProcess) async {
+        guard st.asyncJob == QEMUAsyncJob.save.name else { return }
+        proc.note("reconnect: a save was in flight (phase \(st.jobPhase?.rawValue ?? "none")); cancelling it")
+        _ = try? await mon.execute("migrate_cancel")
+        if status.state == .paused && status.reason == PausedReason.save.rawValue {
+            resumeReason = .saveCanceled
+            if (try? await mon.execute("cont")) != nil { setRunning(.saveCanceled) }
         }
     }
 
