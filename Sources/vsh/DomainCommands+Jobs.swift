@@ -220,3 +220,53 @@ enum JobInfoFormat {
         return out
     }
 }
+
+/// virsh's `--verbose` progress of a job (save, managed save): "\rSave: [ 45 %]" on standard error, polled
+/// from the domain's job statistics while the call runs, and "\rSave: [100 %]" when it succeeded.
+@MainActor
+final class JobProgress {
+    private let shell: Shell
+    private let label: String
+    private var poller: Task<Void, Never>?
+
+    init(shell: Shell, dom: Domain, label: String) {
+        self.shell = shell
+        self.label = label
+        poller = Task { @MainActor [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                if Task.isCancelled { return }
+                guard let stats = try? await dom.jobStats(), stats.type == 2 else { continue }
+                var total: UInt64 = 0
+                var remaining: UInt64 = 0
+                for p in stats.params {
+                    if case .ullong(let v) = p.value {
+                        if p.field == "data_total" { total = v }
+                        if p.field == "data_remaining" { remaining = v }
+                    }
+                }
+                guard total > 0 else { continue }
+                // virsh never shows 100 % before the job has ended.
+                let pct = min(99, Int(100 - remaining * 100 / total))
+                self?.show(pct)
+            }
+        }
+    }
+
+    private func show(_ pct: Int) {
+        let n = String(pct)
+        shell.output.err("\r\(label): [" + String(repeating: " ", count: max(0, 3 - n.count)) + n + " %]")
+    }
+
+    func finish(_ ok: Bool) async {
+        poller?.cancel()
+        poller = nil
+        if ok { show(100) }
+    }
+}
+
+extension DomainCommands {
+    @MainActor static func startProgress(_ shell: Shell, _ dom: Domain, label: String) -> JobProgress {
+        JobProgress(shell: shell, dom: dom, label: label)
+    }
+}

@@ -384,7 +384,10 @@ enum DomainCommands {
         let (ok, file) = shell.stringOption(cmd, "file")
         guard ok, let file else { return false }
         guard let (flags, xml) = saveFlags(shell, cmd) else { return false }
-        if await shell.call({ try await dom.save(to: file, xml: xml, flags: flags) }) == nil {
+        let progress = cmd.has("verbose") ? startProgress(shell, dom, label: "Save") : nil
+        let saved = await shell.call({ try await dom.save(to: file, xml: xml, flags: flags) }) != nil
+        await progress?.finish(saved)
+        if !saved {
             shell.error("Failed to save domain '\(name)' to \(file)")
             return false
         }
@@ -434,7 +437,10 @@ enum DomainCommands {
     ) { shell, cmd in
         guard let name = cmd.value("domain"), let dom = await shell.domainOption(cmd) else { return false }
         guard let (flags, _) = saveFlags(shell, cmd) else { return false }
-        if await shell.call({ try await dom.managedSave(flags: flags) }) == nil {
+        let progress = cmd.has("verbose") ? startProgress(shell, dom, label: "Managedsave") : nil
+        let ok = await shell.call({ try await dom.managedSave(flags: flags) }) != nil
+        await progress?.finish(ok)
+        if !ok {
             shell.error("Failed to save domain '\(name)' state")
             return false
         }
