@@ -283,6 +283,17 @@ struct QEMUSaveRestoreVirshTests {
         let log = (try? String(contentsOfFile: d + "/log/qemu/cm.log", encoding: .utf8)) ?? ""
         #expect(log.contains("corrupt managed save image"), "\(log)")
 
+        // The partial magic of an unfinished save ("save image is incomplete"): unlinked too, a fresh boot.
+        #expect(try daemon.virsh("managedsave cm").status == 0)
+        var bytes = [UInt8](FileManager.default.contents(atPath: image) ?? Data())
+        #expect(bytes.count > 92)
+        bytes.replaceSubrange(0..<min(16, bytes.count), with: Array("LibvirtQemudPart".utf8))
+        try Data(bytes).write(to: URL(fileURLWithPath: image))
+        let partial = try daemon.virsh("start cm")
+        #expect(partial.status == 0, "\(partial.stderr)")
+        #expect(state() == "running (booted)")
+        #expect(access(image, F_OK) != 0)
+
         // Zeros over the header: libvirtd 9.0 fails the start ("image magic is incorrect") and keeps the image.
         #expect(try daemon.virsh("managedsave cm").status == 0)
         let size = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int) ?? 0
