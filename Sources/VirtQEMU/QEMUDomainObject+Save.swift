@@ -18,6 +18,8 @@ extension QEMUDomainObject {
         try await beginAsyncJob(.save, operation: .save, owner: managed ? "managedsave" : "save")
         var created = false
         var pausedHere = false
+        // When this save paused the guest: libvirt's downtime is the time from the pause to completion.
+        var stoppedAt: ContinuousClock.Instant?
         do throws(VirtError) {
             guard let mon = monitor, isActive else {
                 throw VirtError.operationInvalid("domain is not running", domain: .domain)
@@ -26,6 +28,7 @@ extension QEMUDomainObject {
             setJobPhase(.pausing)
             if wasRunning {
                 try await mon.execute("stop")
+                stoppedAt = .now
                 pausedHere = true
                 if status.state == .running { raise(.suspended(.paused)) }
                 status = .paused(.save)
@@ -63,6 +66,13 @@ extension QEMUDomainObject {
             var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .save, elapsedMs: 0)
             info.type = .completed
             info.elapsedMs = asyncElapsedMs
+            if let stoppedAt {
+                // As qemuDomainJobDataUpdateDowntime: the guest was stopped by this job, so the downtime is
+                // measured here (QEMU's own "downtime" counts only its final stop-and-copy).
+                let d = ContinuousClock.now - stoppedAt
+                info.downtimeMs = UInt64(max(0, d.components.seconds)) * 1000
+                    + UInt64(max(0, d.components.attoseconds)) / 1_000_000_000_000_000
+            }
             try image.rewrite(path: path, final: true)
             // As libvirt: JOB_COMPLETED with the job's statistics, then the domain stops.
             emit(DomainEventRecord(domain: ref, kind: .jobCompleted(params: info.params)))

@@ -93,9 +93,10 @@ extension QEMUDriver {
     }
 
     /// The image errors after which libvirt discards a managed save image (short header, partial image).
+    /// Any other error (e.g. "image magic is incorrect" for a file of zeros) fails the start and keeps the
+    /// image, as libvirtd 9.0 does (`qemuSaveImageOpen` returns -3 only for these two).
     static func isCorruptImage(_ e: VirtError) -> Bool {
         e.message.hasSuffix("failed to read qemu header") || e.message.hasSuffix("save image is incomplete")
-            || e.message.hasSuffix("image magic is incorrect")
     }
 
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
