@@ -114,6 +114,7 @@ public struct QEMUJobInfo: Sendable, Equatable {
     public var memoryDirtyRate: UInt64 = 0
     public var memoryIteration: UInt64 = 0
     public var memoryPageSize: UInt64 = 0
+    public var memoryPostcopyRequests: UInt64 = 0
     public var downtimeMs: UInt64?
     public var setupTimeMs: UInt64?
 
@@ -141,7 +142,8 @@ public struct QEMUJobInfo: Sendable, Equatable {
               TypedParam("memory_normal", .ullong(memoryNormal)),
               TypedParam("memory_normal_bytes", .ullong(memoryNormalBytes)),
               TypedParam("memory_dirty_rate", .ullong(memoryDirtyRate)),
-              TypedParam("memory_iteration", .ullong(memoryIteration))]
+              TypedParam("memory_iteration", .ullong(memoryIteration)),
+              TypedParam("memory_postcopy_requests", .ullong(memoryPostcopyRequests))]
         if memoryPageSize != 0 { p.append(TypedParam("memory_page_size", .ullong(memoryPageSize))) }
         return p
     }
@@ -158,6 +160,7 @@ public struct QEMUJobInfo: Sendable, Equatable {
             memoryDirtyRate = ram["dirty-pages-rate"]?.uint64Value ?? memoryDirtyRate
             memoryIteration = ram["dirty-sync-count"]?.uint64Value ?? memoryIteration
             memoryPageSize = ram["page-size"]?.uint64Value ?? memoryPageSize
+            memoryPostcopyRequests = ram["postcopy-requests"]?.uint64Value ?? memoryPostcopyRequests
             let mbps = ram["mbps"]?.doubleValue ?? 0
             memoryBps = UInt64(max(0, mbps) * 1_000_000 / 8)
         }

@@ -379,6 +379,10 @@ actor QEMUDomainObject {
             // A guest reboot then ends in a SHUTDOWN event (reason guest-reset): the domain shuts off.
             try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
         }
+        // As libvirt at every start: QEMU reports migrations (saves, restores) as MIGRATION and
+        // MIGRATION_PASS events.
+        try await mon.execute("migrate-set-capabilities",
+                              arguments: ["capabilities": [["capability": "events", "state": true]]])
         liveDefinition = live
         status = .paused(.startingUp)
         watch(proc, mon)
@@ -407,8 +411,6 @@ actor QEMUDomainObject {
         case .restore(let src):
             setJobPhase(.loading)
             let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
-            try await mon.execute("migrate-set-capabilities",
-                                  arguments: ["capabilities": [["capability": "events", "state": true]]])
             try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
             try await waitMigration(mon, what: "start")
             raise(.started(.restored))
@@ -417,8 +419,10 @@ actor QEMUDomainObject {
                 try await mon.execute("cont")
                 setRunning(.restored)
             } else {
-                status = .paused(paused ? .user : .fromSnapshot)
-                raise(.suspended(paused ? .paused : .restored))
+                // As libvirtd 9.0: a restore that stays paused (saved paused, or --paused) keeps the paused
+                // reason of the incoming stream and reports SUSPENDED/RESTORED.
+                status = .paused(.migration)
+                raise(.suspended(.restored))
                 writeStatus()
             }
         case .incomingMigration:
@@ -446,7 +450,19 @@ actor QEMUDomainObject {
             if jobs.abortRequested {
                 _ = try? await mon.execute("migrate_cancel")
             }
-            let q = try await mon.execute("query-migrate")
+            let q: JSONValue
+            do {
+                q = try await mon.execute("query-migrate")
+            } catch {
+                // QEMU went away while migrating: libvirt's words, with what QEMU printed.
+                if let p = process, !QEMUProcess.isAlive(p.pid) || p.exitWaiter.result != nil {
+                    let out = p.logOutput()
+                    if !out.isEmpty {
+                        throw VirtError.internalError("qemu unexpectedly closed the monitor: \(out)", domain: .qemu)
+                    }
+                }
+                throw error
+            }
             jobs.current?.update(fromQueryMigrate: q)
             let elapsed = asyncElapsedMs
             jobs.current?.elapsedMs = elapsed
@@ -580,6 +596,11 @@ actor QEMUDomainObject {
             }
             setRunning(resumeReason
                 ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
+        case "MIGRATION_PASS":
+            // One per pass over guest memory during a save or migration: libvirt's MIGRATION_ITERATION.
+            if jobs.async != .none, let pass = ev.data["pass"]?.intValue {
+                emit(DomainEventRecord(domain: ref, kind: .migrationIteration(iteration: Int32(clamping: pass))))
+            }
         case "RESET":
             notifyQEMUEvent("RESET")
             // Every reset QEMU reports (the fake reboot's system_reset, the firmware's own) is a reboot event,

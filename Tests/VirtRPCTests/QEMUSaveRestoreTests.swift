@@ -157,9 +157,7 @@ struct QEMUSaveRestoreVirshTests {
         try step(["restore", d + "/b.save"], "Domain restored from \(d)/b.save")
         let pausedImage = state()
         #expect(pausedImage.hasPrefix("paused ("), "\(pausedImage)")
-        withKnownIssue("restore of a paused image: libvirtd 9.0 says 'paused (migrating)' (QEMUDomainObject.finishStartup)") {
-            #expect(pausedImage == "paused (migrating)")
-        }
+        #expect(pausedImage == "paused (migrating)")
         try step(["resume", "sr"], "Domain 'sr' resumed")
         #expect(state() == "running (unpaused)")
 
@@ -168,9 +166,7 @@ struct QEMUSaveRestoreVirshTests {
         try step(["restore", "--paused", d + "/c.save"], "Domain restored from \(d)/c.save")
         let pausedFlag = state()
         #expect(pausedFlag.hasPrefix("paused ("), "\(pausedFlag)")
-        withKnownIssue("restore --paused: libvirtd 9.0 says 'paused (migrating)' (QEMUDomainObject.finishStartup)") {
-            #expect(pausedFlag == "paused (migrating)")
-        }
+        #expect(pausedFlag == "paused (migrating)")
 
         // restore --running of the image saved paused.
         try step(["destroy", "sr"], "Domain 'sr' destroyed")
@@ -339,9 +335,7 @@ struct QEMUSaveRestoreVirshTests {
         let elapsed = ms("Time elapsed:"), downtime = ms("Total downtime:")
         #expect(elapsed != nil && downtime != nil && (downtime ?? 0) <= (elapsed ?? 0)
                     && (downtime ?? 0) * 2 >= (elapsed ?? 0), "\(done.stdout)")
-        withKnownIssue("libvirtd 9.0 also reports memory_postcopy_requests (virsh: 'Postcopy requests: 0') (QEMUJobInfo.params)") {
-            #expect(done.stdout.contains("Postcopy requests: 0"), "\(done.stdout)")
-        }
+        #expect(done.stdout.contains("Postcopy requests: 0"), "\(done.stdout)")
         // --completed clears it (no KEEP_COMPLETED): the next query has no job.
         let again = try daemon.virsh("domjobinfo --completed ji")
         #expect(again.stdout.hasPrefix("Job type:         None"), "\(again.stdout)")
@@ -391,7 +385,9 @@ struct QEMUSaveRestoreVirshTests {
             #expect(SaveRestoreSupport.trimmed(try daemon.virsh("domstate --reason bd"))
                         == (file == "short.save" ? "shut off (failed)" : "shut off (saved)"), "\(file)")
         }
-        withKnownIssue("libvirtd 9.0: 'internal error: qemu unexpectedly closed the monitor: <QEMU's log>' (waitMigration)") {
+        // Which comes first, QEMU's "failed" migration status or its exit, is a race (libvirt waits for the
+        // monitor to close): libvirt's words when the exit wins.
+        withKnownIssue("QEMU reported the failed load before it exited", isIntermittent: true) {
             let r = try daemon.virsh("restore \(d)/short.save")
             #expect(r.stderr.contains("internal error: qemu unexpectedly closed the monitor:"), "\(r.stderr)")
         }
@@ -513,15 +509,8 @@ struct QEMUSaveRestoreEventTests {
     """#
 
     /// Lines where virtd is known to differ from libvirtd 9.0 (see the report of the save branch).
-    static let knownDifferences: [String: String] = [
-        "restore-paused-image state": "paused reason: libvirtd 2 (migration), virtd 7 (from snapshot)",
-        "restore-flag-paused state": "paused reason: libvirtd 2 (migration), virtd 1 (user)",
-        "restore-flag-paused events": "libvirtd SUSPENDED/RESTORED (3 4), virtd SUSPENDED/PAUSED (3 0)",
-        "save events": "virtd emits no migration-iteration or job-completed events",
-        "save-paused events": "virtd emits no migration-iteration or job-completed events",
-        "save-again events": "virtd emits no migration-iteration or job-completed events",
-        "managedsave events": "virtd emits no migration-iteration or job-completed events",
-    ]
+    /// Steps where virtd is known to differ from libvirtd 9.0 (none left).
+    static let knownDifferences: [String: String] = [:]
 
     static func transcript(uri: String, dir: String) throws -> [String] {
         let serial = dir + "/sr-serial.log"
