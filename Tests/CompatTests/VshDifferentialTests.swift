@@ -113,7 +113,7 @@ struct VshEnvironment: Sendable {
         while result == nil {
             attempt += 1
             do {
-                result = try ChildProcess.run(args, environment: env, input: .open, timeLimit: 10)
+                result = try ChildProcess.run(args, environment: env, input: .open, timeLimit: attempt == 1 ? 10 : 30)
             } catch let failure as ChildProcess.Failure where failure.timedOut && binary == virsh && attempt < 8 {
                 print("[vsh] virsh hung on case '\(testCase.name)' (attempt \(attempt)); running it again")
                 Self.resetCaseDirectory(dir)

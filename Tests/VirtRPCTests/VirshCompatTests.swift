@@ -58,7 +58,7 @@ struct VirshCompatTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.prepare(dir)
         let script = Self.scenario.joined(separator: "; ").replacingOccurrences(of: "DIR", with: dir)
-        let r = try virsh(daemon.testURI, script)
+        let r = try virsh(daemon.testURI, script, timeout: 180)  // fifty commands, on a loaded CI machine
         return Self.normalize(r.stdout + "\n--- stderr\n" + r.stderr, dir: dir)
     }
 
