@@ -208,6 +208,8 @@ actor QEMUDomainObject {
     var qemuEventCounts: [String: Int] = [:]
     /// The running reason the next RESUME gives (set before a `cont` whose reason is not "unpaused").
     var resumeReason: RunningReason?
+    /// Those waiting for QEMU's next MIGRATION event (saves, restores).
+    var migrationWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
     /// How the domain is stopping, once known (passed to the teardown).
     var stopKind: QEMUStopKind?
     /// The external devices of the running QEMU (swtpm), and their records for the status file.
@@ -477,10 +479,35 @@ actor QEMUDomainObject {
                                 "operation aborted: job '\(what)' canceled by client",
                                 str1: "job '\(what)' canceled by client")
             default:
-                try? await Task.sleep(for: .milliseconds(delay))
-                delay = min(delay * 2, 50)
+                // QEMU's MIGRATION event says when the status changes; the timeout only bounds the wait
+                // (an abort, statistics for domjobinfo, a QEMU that died without an event).
+                await waitMigrationEvent(timeout: .milliseconds(delay))
+                delay = min(delay * 2, 200)
             }
         }
+    }
+
+    /// Waits for QEMU's next MIGRATION event, at most `timeout`.
+    private func waitMigrationEvent(timeout: Duration) async {
+        let id = UUID()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            migrationWaiters[id] = c
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.wakeMigrationWaiter(id)
+            }
+        }
+    }
+
+    private func wakeMigrationWaiter(_ id: UUID) {
+        migrationWaiters.removeValue(forKey: id)?.resume()
+    }
+
+    /// A MIGRATION event: everyone waiting in ``waitMigration(_:what:)`` looks at the status again.
+    private func migrationEvent() {
+        let w = migrationWaiters
+        migrationWaiters = [:]
+        for (_, c) in w { c.resume() }
     }
 
     /// Removes the channel socket directory of the last run.
@@ -596,6 +623,8 @@ actor QEMUDomainObject {
             }
             setRunning(resumeReason
                 ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
+        case "MIGRATION":
+            migrationEvent()
         case "MIGRATION_PASS":
             // One per pass over guest memory during a save or migration: libvirt's MIGRATION_ITERATION.
             if jobs.async != .none, let pass = ev.data["pass"]?.intValue {
