@@ -57,6 +57,8 @@ def main():
     for cls in (qemu_bench.Virtd, qemu_bench.Libvirtd):
         d = cls()
         try:
+            # The swtpm user (tss) must be able to reach its state, log and socket under the daemon's root.
+            os.chmod(d.dir, 0o755)
             conn = libvirt.open(d.uri)
             res[(d.name, "plain")] = cycle(conn, PLAIN, f"tbench-{d.name}-plain", d.name)
             res[(d.name, "tpm")] = cycle(conn, TPM, f"tbench-{d.name}-tpm", d.name)
