@@ -101,11 +101,16 @@ enum LinuxSys {
     }
 
     /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
-    static func writeFileAtomically(_ path: String, _ contents: String, mode: mode_t = 0o600) throws(VirtError) {
+    ///
+    /// `durable` false skips the fsync: for runtime state (status files) that describes processes which do
+    /// not outlive the host anyway. The rename still makes every reader, and a daemon killed at any moment,
+    /// see the old file or the new one, never a torn one.
+    static func writeFileAtomically(_ path: String, _ contents: String, mode: mode_t = 0o600,
+                                    durable: Bool = true) throws(VirtError) {
         let tmp = path + ".new"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw VirtError.lastSystemError("cannot create '\(tmp)'") }
-        let ok = writeAll(fdFile: fd, Array(contents.utf8)) && fsync(fd) == 0
+        let ok = writeAll(fdFile: fd, Array(contents.utf8)) && (!durable || fsync(fd) == 0)
         close(fd)
         guard ok else {
             unlink(tmp)

@@ -1060,8 +1060,9 @@ actor QEMUDomainObject {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
         if let data = try? e.encode(st) {
-            try? LinuxSys.writeFileAtomically(paths.statusFile(definition.name), String(decoding: data, as: UTF8.self))
+            try? LinuxSys.writeFileAtomically(paths.statusFile(definition.name), String(decoding: data, as: UTF8.self),
+                                              durable: false)
         }
-        try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false))
+        try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false), durable: false)
     }
 }
