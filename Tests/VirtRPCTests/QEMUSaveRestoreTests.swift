@@ -333,8 +333,9 @@ struct QEMUSaveRestoreVirshTests {
                 .flatMap { Int($0.dropFirst(label.count).split(separator: " ").first ?? "") }
         }
         let elapsed = ms("Time elapsed:"), downtime = ms("Total downtime:")
-        #expect(elapsed != nil && downtime != nil && (downtime ?? 0) <= (elapsed ?? 0)
-                    && (downtime ?? 0) * 2 >= (elapsed ?? 0), "\(done.stdout)")
+        // libvirt's downtime runs from the job's pause to its end: within the elapsed time (how much of it
+        // depends on the machine's load, so no ratio is asserted).
+        #expect(elapsed != nil && downtime != nil && (downtime ?? 0) <= (elapsed ?? 0), "\(done.stdout)")
         #expect(done.stdout.contains("Postcopy requests: 0"), "\(done.stdout)")
         // --completed clears it (no KEEP_COMPLETED): the next query has no job.
         let again = try daemon.virsh("domjobinfo --completed ji")
