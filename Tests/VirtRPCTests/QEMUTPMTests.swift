@@ -1,0 +1,338 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Helpers of the swtpm tests through the daemons: swtpm processes found by their command line, a
+/// `swtpm_setup` wrapper that logs its arguments (first in the daemon's PATH), file owners and modes.
+enum TPMTestSupport {
+    static let tpmXML = "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"
+
+    /// The TCG test guest with an emulated TPM 2.0, its serial console in `serialLog`.
+    static func guestXML(name: String, serialLog: String) throws -> String {
+        try QEMUDaemonSupport.guestXML(name: name,
+                                       serial: "<serial type='file'><source path='\(serialLog)'/></serial>" + tpmXML)
+    }
+
+    /// A TCG domain that needs no guest (SeaBIOS finds nothing to boot and waits) with an emulated TPM 2.0.
+    static func idleXML(name: String) -> String {
+        """
+        <domain type='qemu'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>\(tpmXML)</devices></domain>
+        """
+    }
+
+    /// The argument vector of a process.
+    static func cmdline(_ pid: pid_t) -> [String] {
+        guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        return d.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            .dropLast().map { $0 }
+    }
+
+    /// Live swtpm processes (the executable is swtpm) whose command line contains `needle`.
+    static func swtpmProcesses(mentioning needle: String) -> [pid_t] {
+        ProcFS.allPIDs().filter { pid in
+            guard ProcFS.isAlive(pid), let exe = ProcFS.executable(of: pid), exe.hasSuffix("/swtpm") else {
+                return false
+            }
+            return cmdline(pid).joined(separator: " ").contains(needle)
+        }
+    }
+
+    /// Kills (SIGKILL) the swtpm processes that name `needle` (a test's own temp dir) and waits for them to go.
+    static func killSwtpms(mentioning needle: String) {
+        for pid in swtpmProcesses(mentioning: needle) { kill(pid, SIGKILL) }
+        _ = eventually(10) { swtpmProcesses(mentioning: needle).isEmpty }
+    }
+
+    struct FileInfo: Equatable, CustomStringConvertible {
+        var uid: uid_t
+        var gid: gid_t
+        var mode: mode_t
+        var inode: UInt
+        var mtime: Int
+        var mtimeNsec: Int
+        var description: String { "\(uid):\(gid) \(String(mode, radix: 8))" }
+    }
+
+    static func info(_ path: String) -> FileInfo? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return FileInfo(uid: st.st_uid, gid: st.st_gid, mode: st.st_mode & 0o7777, inode: UInt(st.st_ino),
+                        mtime: st.st_mtim.tv_sec, mtimeNsec: st.st_mtim.tv_nsec)
+    }
+
+    static func userName(_ uid: uid_t) -> String {
+        getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? "\(uid)"
+    }
+
+    static func groupName(_ gid: gid_t) -> String {
+        getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? "\(gid)"
+    }
+
+    /// `user:group mode` of a path, or `absent`.
+    static func ownerText(_ path: String) -> String {
+        guard let i = info(path) else { return "absent" }
+        return "\(userName(i.uid)):\(groupName(i.gid)) \(String(i.mode, radix: 8))"
+    }
+
+    /// The uid of `tss` (swtpm's user).
+    static func tssIDs() throws -> (uid_t, gid_t) {
+        let pw = try #require(getpwnam("tss"), "user tss is missing (swtpm's package creates it)")
+        return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+    }
+
+    /// Writes `dir/swtpm_setup`: logs `uid=N ARGS` of every run but the capability probes to `dir/setup.log`,
+    /// then runs the real swtpm_setup, or (when `fail`) says so on stderr and exits 1. Returns the log's path.
+    @discardableResult
+    static func writeSetupWrapper(in dir: String, fail: Bool = false) throws -> String {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o755)
+        let log = dir + "/setup.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        chmod(log, 0o666)
+        let tail = fail
+            ? "echo 'swtpm_setup (test wrapper): manufacturing refused' >&2\nexit 1\n"
+            : "exec /usr/bin/swtpm_setup \"$@\"\n"
+        let script = """
+        #!/bin/sh
+        case "$*" in *--print-capabilities*|*--version*|*--help*) exec /usr/bin/swtpm_setup "$@";; esac
+        echo "uid=$(id -u) $*" >> '\(log)'
+        \(tail)
+        """
+        try script.write(toFile: dir + "/swtpm_setup", atomically: true, encoding: .utf8)
+        chmod(dir + "/swtpm_setup", 0o755)
+        return log
+    }
+
+    /// The wrapper's log: one line per swtpm_setup run.
+    static func setupRuns(_ log: String) -> [String] {
+        (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+
+    /// The test runner's environment with `dir` first in PATH.
+    static func environment(pathFirst dir: String) -> [String: String] {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        return ChildProcess.environment(adding: ["PATH": dir + ":" + path])
+    }
+
+    /// Mounts `src` on `dst` with bindfs as a FUSE mount of subtype glusterfs (libvirt counts it as shared).
+    static func mountGluster(_ src: String, on dst: String) throws {
+        let r = try ChildProcess.spawn(["/usr/bin/bindfs", "-o", "subtype=glusterfs,allow_other", src, dst],
+                                       output: .null)
+        // bindfs forks its daemon and the parent exits once the mount is up.
+        _ = try? r.finish(timeLimit: 30)
+        let mounted = eventually(10) {
+            (LinuxMounts.fsType(of: dst)) == "fuse.glusterfs"
+        }
+        guard mounted else { throw DaemonError.notStarted("bindfs on \(dst)") }
+    }
+
+    /// Unmounts a FUSE mount (lazily when busy).
+    static func unmount(_ dst: String) {
+        if (try? ChildProcess.run(["/usr/bin/fusermount", "-u", dst], timeLimit: 30))?.status != 0 {
+            _ = try? ChildProcess.run(["/bin/umount", "-l", dst], timeLimit: 30)
+        }
+    }
+}
+
+/// The mount table of this process's namespace.
+enum LinuxMounts {
+    /// The filesystem type of the mount exactly at `path` (the last one mounted there), from /proc/self/mountinfo.
+    static func fsType(of path: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        var found: String?
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count > 8, let dash = f.firstIndex(of: "-"), dash + 1 < f.count else { continue }
+            if String(f[4]) == path { found = String(f[dash + 1]) }
+        }
+        return found
+    }
+}
+
+/// swtpm run by virtd for a TPM 2.0 of a TCG guest, driven with Debian's virsh: QEMU sees the TPM, swtpm runs
+/// as tss with its state 0700 tss:tss, the state survives destroy/start and save/restore (manufactured once),
+/// undefine keeps or removes it as asked, a SIGKILLed virtd adopts the running swtpm; a failing swtpm_setup
+/// fails the start and leaves nothing behind.
+@Suite("swtpm through virtd with Debian's virsh", .serialized, .tags(.qemu, .root))
+struct QEMUTPMDaemonTests {
+    static let ready = "SWIFTVIRT-GUEST-READY"
+
+    @Test("TPM 2.0: query-tpm, swtpm as tss, state 0700 tss:tss kept across destroy/start and save/restore, SIGKILL of virtd adopts swtpm, undefine --keep-tpm/--tpm")
+    func lifecycle() throws {
+        let (tssUID, tssGID) = try TPMTestSupport.tssIDs()
+        let user = try TestHost.qemuUser()
+        let bin = try TestPaths.makeTempDir("tpmbin", mode: 0o755)
+        defer { TestPaths.removeDir(bin) }
+        let setupLog = try TPMTestSupport.writeSetupWrapper(in: bin)
+        let daemon = try RestartableVirtd(config: TestHost.qemuUserConfig,
+                                          environment: TPMTestSupport.environment(pathFirst: bin))
+        defer {
+            daemon.cleanup()
+            TPMTestSupport.killSwtpms(mentioning: daemon.dir)
+        }
+        let serial = daemon.dir + "/serial.log"
+        // QEMU runs as libvirt-qemu: the serial file is its.
+        FileManager.default.createFile(atPath: serial, contents: nil)
+        chown(serial, user.uid, user.gid)
+        let xmlPath = daemon.dir + "/tpmvm.xml"
+        try TPMTestSupport.guestXML(name: "tpmvm", serialLog: serial).write(toFile: xmlPath, atomically: true,
+                                                                              encoding: .utf8)
+        let def = try daemon.virsh(args: ["define", xmlPath])
+        #expect(def.status == 0, "\(def.stderr)")
+        let uuid = try daemon.virsh(args: ["domuuid", "tpmvm"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(uuid.count == 36)
+        let domainDir = daemon.dir + "/lib/swtpm/\(uuid)"
+        let stateDir = domainDir + "/tpm2"
+        let permall = stateDir + "/tpm2-00.permall"
+        func swtpms() -> [pid_t] { TPMTestSupport.swtpmProcesses(mentioning: daemon.dir) }
+
+        // First start: swtpm_setup manufactures the state once, as tss.
+        let st1 = try daemon.virsh(args: ["start", "tpmvm"])
+        #expect(st1.status == 0, "\(st1.stderr)")
+        let runs1 = TPMTestSupport.setupRuns(setupLog)
+        #expect(runs1.count == 1, "\(runs1)")
+        #expect(runs1.first?.hasPrefix("uid=\(tssUID) --tpm2 --tpm-state \(stateDir) --vmid tpmvm:\(uuid)") == true,
+                "\(runs1)")
+        let q = try daemon.virsh(args: ["qemu-monitor-command", "tpmvm", #"{"execute":"query-tpm"}"#])
+        #expect(q.status == 0, "\(q.stderr)")
+        #expect(q.stdout.contains(#""model":"tpm-crb""#) && q.stdout.contains(#""type":"emulator""#), "\(q.stdout)")
+        #expect(q.stdout.contains(#""id":"tpm-tpm0""#), "\(q.stdout)")
+        let pids1 = swtpms()
+        #expect(pids1.count == 1, "\(pids1)")
+        let swtpm1 = pids1.first ?? -1
+        #expect(ProcFS.uid(of: swtpm1) == tssUID, "swtpm's uid \(ProcFS.status(swtpm1)["Uid"] ?? "-")")
+        let argv = TPMTestSupport.cmdline(swtpm1)
+        #expect(argv.contains("--tpm2") && argv.contains("--terminate") && argv.contains("dir=\(stateDir),mode=0600"),
+                "\(argv)")
+        let stInfo = try #require(TPMTestSupport.info(stateDir))
+        #expect(stInfo.uid == tssUID && stInfo.gid == tssGID && stInfo.mode == 0o700, "\(stInfo)")
+        let perm1 = try #require(TPMTestSupport.info(permall), "no tpm2-00.permall after the first start")
+        #expect(perm1.uid == tssUID)
+        // The control socket QEMU connects to is QEMU's user's.
+        let sockets = (try? FileManager.default.contentsOfDirectory(atPath: daemon.dir + "/run/qemu/swtpm")) ?? []
+        let sock = try #require(sockets.first { $0.hasSuffix("-tpmvm-swtpm.sock") }, "\(sockets)")
+        let sockInfo = try #require(TPMTestSupport.info(daemon.dir + "/run/qemu/swtpm/" + sock))
+        #expect(sockInfo.uid == user.uid, "socket \(sockInfo)")
+        #expect(argv.contains { $0.hasPrefix("type=unixio,path=\(daemon.dir)/run/qemu/swtpm/\(sock)") }, "\(argv)")
+        // The status file records the swtpm.
+        let status = (try? String(contentsOfFile: daemon.dir + "/run/qemu/tpmvm.status", encoding: .utf8)) ?? ""
+        #expect(status.contains("\(swtpm1)") && status.contains("swtpm"), "\(status)")
+
+        // The guest boots (the Debian kernel finds the CRB TPM; no matter).
+        #expect(eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 1 }, "guest not up")
+
+        // destroy / start: swtpm ends with QEMU and comes back on the same state; no new manufacture.
+        let d = try daemon.virsh(args: ["destroy", "tpmvm"])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(eventually(10) { swtpms().isEmpty }, "swtpm still runs after destroy: \(swtpms())")
+        #expect(!ProcFS.isAlive(swtpm1))
+        let permAfterDestroy = TPMTestSupport.info(permall)
+        #expect(permAfterDestroy != nil)
+        let st2 = try daemon.virsh(args: ["start", "tpmvm"])
+        #expect(st2.status == 0, "\(st2.stderr)")
+        #expect(TPMTestSupport.setupRuns(setupLog).count == 1, "swtpm_setup ran again: \(TPMTestSupport.setupRuns(setupLog))")
+        // swtpm read the state as it was (it rewrites the file only when the TPM's NV state changes).
+        #expect(TPMTestSupport.info(permall).map { $0.inode == permAfterDestroy?.inode && $0.mtime == permAfterDestroy?.mtime } == true,
+                "permall \(String(describing: TPMTestSupport.info(permall))) vs \(String(describing: permAfterDestroy))")
+        let swtpmLog = (try? String(contentsOfFile: daemon.dir + "/log/swtpm/tpmvm-swtpm.log", encoding: .utf8)) ?? ""
+        #expect(swtpmLog.components(separatedBy: "Successfully authored TPM state").count - 1 == 1, "\(swtpmLog)")
+        #expect(swtpms().count == 1)
+        // QEMU truncated the serial file when it started again.
+        #expect(eventually(120) { QEMUDaemonSupport.occurrences(of: Self.ready, in: serial) >= 1 }, "guest not up")
+
+        // save / restore: swtpm stops with the save and starts again for the restore, on the same state.
+        let image = daemon.dir + "/tpmvm.save"
+        let sv = try daemon.virsh(args: ["save", "tpmvm", image])
+        #expect(sv.status == 0, "\(sv.stderr)")
+        #expect(eventually(10) { swtpms().isEmpty }, "swtpm still runs after save: \(swtpms())")
+        #expect(FileManager.default.fileExists(atPath: permall))
+        let rs = try daemon.virsh(args: ["restore", image])
+        #expect(rs.status == 0, "\(rs.stderr)")
+        #expect(swtpms().count == 1)
+        #expect(TPMTestSupport.setupRuns(setupLog).count == 1)
+        #expect(try daemon.virsh(args: ["domstate", "--reason", "tpmvm"]).stdout.contains("running (restored)"))
+        // The restored guest still runs: it answers the ACPI power button and powers off.
+        let sh = try daemon.virsh(args: ["shutdown", "tpmvm"])
+        #expect(sh.status == 0, "\(sh.stderr)")
+        #expect(eventually(120) {
+            (try? daemon.virsh(args: ["domstate", "--reason", "tpmvm"]).stdout)?.contains("shut off (shutdown)") == true
+        }, "the restored guest did not power off")
+        #expect(QEMUDaemonSupport.occurrences(of: "SWIFTVIRT-GUEST-POWEROFF", in: serial) >= 1)
+        #expect(eventually(10) { swtpms().isEmpty }, "swtpm still runs after shutdown: \(swtpms())")
+
+        // SIGKILL of virtd while the domain runs: the restarted virtd adopts the same swtpm; destroy ends it.
+        let st3 = try daemon.virsh(args: ["start", "tpmvm"])
+        #expect(st3.status == 0, "\(st3.stderr)")
+        let swtpm3 = swtpms().first ?? -1
+        let qemu3 = QEMUDaemonSupport.pidFile(daemon.dir, "tpmvm") ?? -1
+        #expect(ProcFS.isAlive(swtpm3) && ProcFS.isAlive(qemu3))
+        daemon.kill9()
+        #expect(ProcFS.isAlive(swtpm3), "swtpm died with virtd")
+        try daemon.start()
+        #expect(eventually(30) {
+            (try? daemon.virsh(args: ["domstate", "tpmvm"]).stdout)?.contains("running") == true
+        })
+        #expect(swtpms() == [swtpm3], "\(swtpms()) vs \(swtpm3)")
+        let q2 = try daemon.virsh(args: ["qemu-monitor-command", "tpmvm", #"{"execute":"query-tpm"}"#])
+        #expect(q2.stdout.contains(#""model":"tpm-crb""#), "\(q2.stdout) \(q2.stderr)")
+        let d2 = try daemon.virsh(args: ["destroy", "tpmvm"])
+        #expect(d2.status == 0, "\(d2.stderr)")
+        #expect(eventually(10) { !ProcFS.isAlive(swtpm3) && swtpms().isEmpty }, "swtpm survives destroy: \(swtpms())")
+        #expect(!ProcFS.isAlive(qemu3))
+        #expect(TPMTestSupport.setupRuns(setupLog).count == 1)
+
+        // undefine --keep-tpm keeps the state; defined again and undefined with --tpm, it is removed.
+        let inactive = try daemon.virsh(args: ["dumpxml", "--inactive", "tpmvm"]).stdout
+        try inactive.write(toFile: xmlPath, atomically: true, encoding: .utf8)
+        let u1 = try daemon.virsh(args: ["undefine", "--keep-tpm", "tpmvm"])
+        #expect(u1.status == 0, "\(u1.stderr)")
+        #expect(FileManager.default.fileExists(atPath: permall), "--keep-tpm removed the state")
+        #expect(try daemon.virsh(args: ["define", xmlPath]).status == 0)
+        let u2 = try daemon.virsh(args: ["undefine", "--tpm", "tpmvm"])
+        #expect(u2.status == 0, "\(u2.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: domainDir), "--tpm left \(domainDir)")
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
+    }
+
+    @Test("a failing swtpm_setup: start fails naming swtpm_setup and its exit status; no QEMU, no swtpm, no status file, no fresh state")
+    func setupFails() throws {
+        let bin = try TestPaths.makeTempDir("tpmbad", mode: 0o755)
+        defer { TestPaths.removeDir(bin) }
+        let setupLog = try TPMTestSupport.writeSetupWrapper(in: bin, fail: true)
+        let daemon = try RestartableVirtd(config: TestHost.qemuUserConfig,
+                                          environment: TPMTestSupport.environment(pathFirst: bin))
+        defer {
+            daemon.cleanup()
+            TPMTestSupport.killSwtpms(mentioning: daemon.dir)
+        }
+        let xmlPath = daemon.dir + "/bad.xml"
+        try TPMTestSupport.idleXML(name: "tpmbad").write(toFile: xmlPath, atomically: true, encoding: .utf8)
+        #expect(try daemon.virsh(args: ["define", xmlPath]).status == 0)
+        let uuid = try daemon.virsh(args: ["domuuid", "tpmbad"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try daemon.virsh(args: ["start", "tpmbad"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("Could not run '\(bin)/swtpm_setup'. exitstatus: 1"), "\(r.stderr)")
+        #expect(r.stderr.contains("manufacturing refused"), "\(r.stderr)")
+        #expect(TPMTestSupport.setupRuns(setupLog).count == 1)
+        #expect(QEMUDaemonSupport.qemuProcesses(under: daemon.dir).isEmpty)
+        #expect(TPMTestSupport.swtpmProcesses(mentioning: daemon.dir).isEmpty)
+        #expect(access(daemon.dir + "/run/qemu/tpmbad.status", F_OK) != 0, "status file left")
+        #expect(access(daemon.dir + "/run/qemu/tpmbad.pid", F_OK) != 0, "pid file left")
+        #expect(access(daemon.dir + "/lib/swtpm/\(uuid)", F_OK) != 0, "fresh state left")
+        let sockets = (try? FileManager.default.contentsOfDirectory(atPath: daemon.dir + "/run/qemu/swtpm")) ?? []
+        #expect(sockets.isEmpty, "\(sockets)")
+        #expect(try daemon.virsh(args: ["domstate", "--reason", "tpmbad"]).stdout.contains("shut off (failed)"))
+        // The daemon is fine: with swtpm_setup working, the domain starts.
+        try TPMTestSupport.writeSetupWrapper(in: bin)
+        let ok = try daemon.virsh(args: ["start", "tpmbad"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(TPMTestSupport.swtpmProcesses(mentioning: daemon.dir).count == 1)
+        #expect(try daemon.virsh(args: ["destroy", "tpmbad"]).status == 0)
+        #expect(eventually(10) { TPMTestSupport.swtpmProcesses(mentioning: daemon.dir).isEmpty })
+    }
+}
