@@ -80,6 +80,11 @@ struct QEMUTPMStartKindTests {
         _ = try await driver.start(dom, flags: [])
         rows.append(Row(kind: "cold boot", storage: storage, labels: take(), outcome: "running; swtpm \(swtpmArgs())"))
         #expect(FileManager.default.fileExists(atPath: state + "/tpm2-00.permall"))
+        // Whether the running swtpm lets the domain be saved or migrated out (libvirt's qemuMigrationSrcIsAllowed).
+        var blocker: VirtError?
+        if let d = await (try await driver.state.object(dom)).externalDevices.first { blocker = await d.migrationBlocker }
+        rows.append(Row(kind: "save / migrate out allowed", storage: storage, labels: "-",
+                        outcome: blocker.map { "refused: \($0.message)" } ?? "allowed"))
         try await driver.destroy(dom, flags: [])
         rows.append(Row(kind: "destroy", storage: storage, labels: take(), outcome: "stopped"))
 
@@ -180,6 +185,11 @@ struct QEMUTPMStartKindTests {
                 #expect(!r.outcome.contains("--migration") && r.outcome.contains("--terminate --tpm2"), "\(r)")
             }
         }
+        // libvirtd 9.0 refuses to save (and to migrate) a domain whose TPM state is shared when its swtpm lacks
+        // --migration, with these words; the device says so (the save path does not ask it yet).
+        #expect(row(localRows, "save / migrate out allowed")?.outcome == "allowed")
+        #expect(row(sharedRows, "save / migrate out allowed")?.outcome == "refused: this function is not supported by "
+                + "the connection driver: the running swtpm does not support migration with shared storage")
         // Local incoming: labelled like a cold boot, swtpm_setup not run on existing state; the full start is
         // refused at its last phase and undoes the labels.
         #expect(row(localRows, "incoming migration (full start)")?.labels
