@@ -342,8 +342,9 @@ struct QEMUTPMDaemonTests {
 }
 
 /// The start-kind table, virtd against Debian's libvirtd 9.0, measured the same way on both: a TCG domain
-/// (no guest needed) with a TPM 2.0, started cold, restored from a save file and started from a managed save,
-/// its TPM state local or on a bindfs mount of subtype glusterfs (fuse.glusterfs: shared for libvirt). For
+/// (no guest needed) with a TPM 2.0, started cold, restored from a save file, started from a managed save and
+/// started as an incoming migration fed from a save image, its TPM state local, on a bindfs mount of subtype
+/// glusterfs (fuse.glusterfs: shared for libvirt), or saved local and moved onto such a mount before the restore. For
 /// each: whether swtpm_setup ran and with which arguments (a wrapper first in the daemon's PATH), swtpm's
 /// argv (/proc), the state's owner and mode, the outcome.
 @Suite("swtpm start kinds, virtd against libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
@@ -474,7 +475,7 @@ struct QEMUTPMStartKindDifferentialTests {
         return cells
     }
 
-    @Test("cold boot, restore, managed save + start with the TPM state local and shared: swtpm_setup, swtpm argv, state owner, outcome")
+    @Test("cold boot, save/restore, managed save + start, incoming migration from a save stream; TPM state local, shared, saved local/restored shared: swtpm_setup, swtpm argv, state owner, outcome")
     func table() async throws {
         let user = try TestHost.qemuUser()
         _ = user
@@ -674,7 +675,8 @@ enum IncomingMigration {
             return ("error: cannot connect: \(message(error))", "", nil)
         }
         let params = [("destination_xml", xml), ("migrate_uri", uri)]
-        // The source's cookie (NUL-terminated XML): another host; libvirtd 9.0 dies on a Prepare without one.
+        // The source's cookie (NUL-terminated XML): another host. (Without a cookie, libvirtd 9.0's process was
+        // gone after the Prepare and the connection closed.)
         let cookie = Array(("<qemu-migration><name>\(name)</name><uuid>\(uuid)</uuid>"
             + "<hostname>tpmtest-source</hostname><hostuuid>\(UUID().uuidString.lowercased())</hostuuid>"
             + "<capabilities></capabilities></qemu-migration>").utf8) + [0]
