@@ -111,8 +111,11 @@ final class RestartableVirtd {
     var socket: String { dir + "/run/virtd-sock" }
     var uri: String { "qemu+unix:///system?socket=\(socket)" }
     var pid: Int32 { process?.pid ?? -1 }
+    /// The daemon's environment (nil: the test runner's), e.g. a PATH with wrapper tools first.
+    let environment: [String: String]?
 
-    init(config: String = "") throws {
+    init(config: String = "", environment: [String: String]? = nil) throws {
+        self.environment = environment
         // Short and traversable by QEMU's user (0755), so images and sockets under it work for any user.
         dir = try TestPaths.makeTempDir("qd", mode: 0o755)
         try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
@@ -128,7 +131,8 @@ final class RestartableVirtd {
     /// Starts virtd on the root (again) and waits for its pid file.
     func start() throws {
         unlink(dir + "/run/virtd.pid")
-        let p = try ChildProcess.spawn([TestPaths.virtd, "--root", dir], output: .file(dir + "/virtd.out"))
+        let p = try ChildProcess.spawn([TestPaths.virtd, "--root", dir], environment: environment,
+                                       output: .file(dir + "/virtd.out"))
         process = p
         guard eventually(30, { access(dir + "/run/virtd.pid", F_OK) == 0 || !p.isRunning }),
               p.isRunning else {

@@ -169,6 +169,14 @@ public actor SwtpmDevice: ExternalDevice {
     /// outgoing migration with shared state is refused when not.
     public var canMigrate: Bool { canMigrateSharedStorage }
 
+    /// Why this swtpm keeps its domain from being saved or migrated out, or nil: its state is on shared storage
+    /// and it was not started with `--migration` (libvirt's `qemuTPMHasSharedStorage && !qemuTPMCanMigrateSharedStorage`
+    /// in `qemuMigrationSrcIsAllowed`). The save, managed save and outgoing migration paths ask before pausing.
+    public var migrationBlocker: VirtError? {
+        guard process != nil, stateShared, !canMigrateSharedStorage else { return nil }
+        return SwtpmPlan.refusalForSharedOutgoing()
+    }
+
     // MARK: Host preparation
 
     /// Creates the swtpm log directory (0730, swtpm user) and log (owned by the swtpm user), and the socket

@@ -169,6 +169,13 @@ public struct SwtpmPlan: Sendable, Hashable {
         return VirtError(.argumentUnsupported, domain: .none, "argument unsupported: \(detail)", str1: detail)
     }
 
+    /// libvirt's refusal (`qemuMigrationSrcIsAllowed`, called by outgoing migration and by save / managed save
+    /// alike) of moving a domain's memory away while its TPM state is on shared storage and the running swtpm
+    /// was not started with `--migration`.
+    public static func refusalForSharedOutgoing() -> VirtError {
+        VirtError.noSupport("the running swtpm does not support migration with shared storage", domain: .qemu)
+    }
+
     /// Whether stopping restores the state's label: always, except after a successful outgoing migration with
     /// the state on shared storage (the destination's swtpm uses it now). The log's label is always restored.
     public static func restoresStateLabel(on stop: ExternalDeviceStopKind, stateShared: Bool) -> Bool {
