@@ -81,7 +81,7 @@ public struct KVMDeviceAccess: Sendable, Hashable {
     }
 
     /// The gid of group `kvm`, if the host has it.
-    static var kvmGroupID: gid_t? { getgrnam("kvm").map { $0.pointee.gr_gid } }
+    static var kvmGroupID: gid_t? { UserDatabase.group(named: "kvm")?.gid }
 
     static func ownGroups() -> [gid_t] {
         let n = getgroups(0, nil)
@@ -92,12 +92,10 @@ public struct KVMDeviceAccess: Sendable, Hashable {
     }
 
     static func userName(_ uid: uid_t) -> String? {
-        guard let pw = getpwuid(uid), let name = pw.pointee.pw_name else { return nil }
-        return String(cString: name)
+        UserDatabase.user(uid: uid)?.name
     }
 
     static func groupName(_ gid: gid_t) -> String? {
-        guard let gr = getgrgid(gid), let name = gr.pointee.gr_name else { return nil }
-        return String(cString: name)
+        UserDatabase.group(gid: gid)?.name
     }
 }

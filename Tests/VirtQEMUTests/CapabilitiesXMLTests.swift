@@ -114,7 +114,7 @@ import Glibc
     }
 
     @Test func dacBaseLabelIsTheConfiguredUser() async throws {
-        guard let pw = getpwnam("libvirt-qemu") else {
+        guard let uid = TestHost.user("libvirt-qemu")?.uid else {
             Issue.record("the libvirt-qemu user is missing (libvirt-daemon-system creates it)")
             return
         }
@@ -122,9 +122,9 @@ import Glibc
         defer { TestPaths.removeDir(dir) }
         let drv = try await Self.driver(dir, security: QEMUSecurityConfig(user: "libvirt-qemu", group: "libvirt-qemu"))
         let doc = try XMLParser.parse(try await drv.capabilities(), documentName: "caps")
-        let gid = try #require(getgrnam("libvirt-qemu")).pointee.gr_gid
+        let gid = try #require(TestHost.group("libvirt-qemu"))
         let dac = doc.child("host")?.children("secmodel").first { $0.childText("model") == "dac" }
-        #expect(dac?.children("baselabel").first?.text == "+\(pw.pointee.pw_uid):+\(gid)")
+        #expect(dac?.children("baselabel").first?.text == "+\(uid):+\(gid)")
     }
 
     @Test func domainCapabilitiesFollowTheProbe() async throws {

@@ -37,14 +37,14 @@ struct FreshHostTests {
         let runDir = dir + "/run-libvirt"
         #expect(mkdir(runDir, 0o700) == 0 && chmod(runDir, 0o700) == 0)
         let group = "svkvm\(getpid() % 100000)"
-        #expect(getgrnam(group) == nil)
+        #expect(TestHost.group(group) == nil)
         defer { _ = try? DACSecurityTests.run(["/usr/sbin/groupdel", group]) }
 
         let env = ["SWIFTVIRT_SKIP_PACKAGES": "1", "SWIFTVIRT_KVM_DEVICE": device, "SWIFTVIRT_KVM_GROUP": group,
                    "SWIFTVIRT_RUN_LIBVIRT": runDir]
         let r = try Self.runScript(env)
         #expect(r.status == 0, "\(r.output)")
-        let gid = try #require(getgrnam(group)).pointee.gr_gid
+        let gid = try #require(TestHost.group(group))
         let st = try #require(Self.statOf(device))
         #expect(st.st_gid == gid && st.st_uid == 0)
         #expect(st.st_mode & 0o7777 == 0o660)
@@ -58,14 +58,14 @@ struct FreshHostTests {
     @Test("this host's /dev/kvm opens for libvirt-qemu (scripts/install-deps.sh ran): group kvm, mode 0660")
     func hostKVMDeviceOpensForTheQEMUUser() throws {
         let device = try #require(KVMDeviceAccess.mode(of: "/dev/kvm"), "/dev/kvm is missing")
-        let kvm = try #require(getgrnam("kvm"), "group kvm is missing").pointee.gr_gid
+        let kvm = try #require(TestHost.group("kvm"), "group kvm is missing")
         #expect(device.gid == kvm && device.mode & 0o777 == 0o660,
                 "/dev/kvm is \(device.description): run scripts/install-deps.sh")
-        let pw = try #require(getpwnam("libvirt-qemu"), "user libvirt-qemu is missing")
-        let creds = ProcessCredentials.forUser(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
+        let pw = try #require(TestHost.user("libvirt-qemu"), "user libvirt-qemu is missing")
+        let creds = ProcessCredentials.forUser(uid: pw.uid, gid: pw.gid)
         #expect(KVMDeviceAccess.canReadWrite(creds, device: device))
         // The kernel agrees: QEMU's user opens it (setpriv runs a shell as that user).
-        let rc = try DACSecurityTests.run(["/usr/bin/setpriv", "--reuid=libvirt-qemu", "--regid=\(pw.pointee.pw_gid)",
+        let rc = try DACSecurityTests.run(["/usr/bin/setpriv", "--reuid=libvirt-qemu", "--regid=\(pw.gid)",
                                           "--init-groups", "/bin/sh", "-c", "exec 3<>/dev/kvm"])
         #expect(rc == 0)
     }

@@ -26,7 +26,7 @@ struct SwtpmDeviceTests {
 
     /// The user QEMU would run as in these tests: not root and not tss, so ownership changes show.
     static var qemuIDs: (uid_t, gid_t) {
-        if let pw = getpwnam("nobody") { return (pw.pointee.pw_uid, pw.pointee.pw_gid) }
+        if let pw = TestHost.user("nobody") { return (pw.uid, pw.gid) }
         return (65534, 65534)
     }
 
@@ -65,8 +65,8 @@ struct SwtpmDeviceTests {
     @Test("cold boot: swtpm_setup manufactures state as tss, swtpm runs as tss, socket answers; teardown leaves nothing")
     func coldBoot() async throws {
         #expect(getuid() == 0, "these tests run as root")
-        let tss = try #require(getpwnam("tss"), "user tss is missing (swtpm's package creates it)")
-        let (tssUID, tssGID) = (tss.pointee.pw_uid, tss.pointee.pw_gid)
+        let tss = try #require(TestHost.user("tss"), "user tss is missing (swtpm's package creates it)")
+        let (tssUID, tssGID) = (tss.uid, tss.gid)
         let root = try Self.makeRoot("tpm")
         defer { TestPaths.removeDir(root) }
         let labeler = RecordingTPMStateLabeler()

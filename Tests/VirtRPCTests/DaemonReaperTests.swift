@@ -99,7 +99,7 @@ struct DaemonReaperTests {
         }
         // A valid user: the domain's QEMU is started as that user (DAC driver on), visible in /proc. Debian's
         // libvirt-qemu (libvirt-daemon-system) reaches /dev/kvm through its group kvm.
-        let qemuUID = try #require(getpwnam("libvirt-qemu")?.pointee.pw_uid, "no libvirt-qemu user")
+        let qemuUID = try #require(TestHost.user("libvirt-qemu")?.uid, "no libvirt-qemu user")
         let daemon = try VirtdProcess(config: "user = \"libvirt-qemu\"\ndynamic_ownership = 0\n")
         defer { daemon.stop() }
         let xml = """

@@ -83,8 +83,8 @@ enum TPMTestSupport {
 
     /// The uid of `tss` (swtpm's user).
     static func tssIDs() throws -> (uid_t, gid_t) {
-        let pw = try #require(getpwnam("tss"), "user tss is missing (swtpm's package creates it)")
-        return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+        let pw = try #require(TestHost.user("tss"), "user tss is missing (swtpm's package creates it)")
+        return (pw.uid, pw.gid)
     }
 
     /// Writes `dir/swtpm_setup`: logs `uid=N ARGS` of every run but the capability probes to `dir/setup.log`,

@@ -47,23 +47,49 @@ public enum TestHost {
     /// virtd.conf lines that run QEMU as `libvirt-qemu` and group `libvirt-qemu` (as libvirtd does here).
     public static let qemuUserConfig = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"
 
+    /// A user's uid and primary gid, looked up reentrantly (getpwnam's buffer is shared by every thread of
+    /// the test process, and the drivers under test look users up concurrently).
+    public static func user(_ name: String) -> (uid: uid_t, gid: gid_t)? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buf = [CChar](repeating: 0, count: 16384)
+        let rc = buf.withUnsafeMutableBufferPointer { b -> Int32 in
+            guard let base = b.baseAddress else { return -1 }
+            return getpwnam_r(name, &pwd, base, b.count, &result)
+        }
+        guard rc == 0, result != nil else { return nil }
+        return (pwd.pw_uid, pwd.pw_gid)
+    }
+
+    /// A group's gid, looked up reentrantly.
+    public static func group(_ name: String) -> gid_t? {
+        var grp = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buf = [CChar](repeating: 0, count: 16384)
+        let rc = buf.withUnsafeMutableBufferPointer { b -> Int32 in
+            guard let base = b.baseAddress else { return -1 }
+            return getgrnam_r(name, &grp, base, b.count, &result)
+        }
+        guard rc == 0, result != nil else { return nil }
+        return grp.gr_gid
+    }
+
     /// The `libvirt-qemu` user and group; fails the test when either is missing.
     public static func qemuUser(sourceLocation: SourceLocation = #_sourceLocation) throws -> QEMUUser {
-        guard let pw = getpwnam("libvirt-qemu"), let gr = getgrnam("libvirt-qemu") else {
+        guard let pw = user("libvirt-qemu"), let gr = group("libvirt-qemu") else {
             Issue.record("the user or group libvirt-qemu is missing: install libvirt-daemon-system (scripts/install-deps.sh)",
                          sourceLocation: sourceLocation)
             throw TestSupportError("no libvirt-qemu user")
         }
-        return QEMUUser(name: "libvirt-qemu", uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid,
-                        ownGroup: gr.pointee.gr_gid)
+        return QEMUUser(name: "libvirt-qemu", uid: pw.uid, gid: pw.gid, ownGroup: gr)
     }
 
     /// The gid of a group, by name (fails the test when it is missing).
     public static func groupID(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> gid_t {
-        guard let gr = getgrnam(name) else {
+        guard let gid = group(name) else {
             Issue.record("the group \(name) is missing", sourceLocation: sourceLocation)
             throw TestSupportError("no group \(name)")
         }
-        return gr.pointee.gr_gid
+        return gid
     }
 }

@@ -59,7 +59,8 @@ public struct SwtpmHostConfig: Sendable {
             }
             uid = u
             gid = g
-        } else if let (u, g) = QEMUSecurityConfig.lookupUser("tss"), getpwnam("tss") != nil {
+        } else if let tss = UserDatabase.user(named: "tss") {
+            let (u, g) = (tss.uid, tss.gid)
             uid = u
             gid = g
         }
@@ -68,8 +69,8 @@ public struct SwtpmHostConfig: Sendable {
                 throw VirtError(.internalError, domain: .conf, "internal error: Failed to parse group '\(group)'")
             }
             gid = g
-        } else if user == nil, let g = getgrnam("tss") {
-            gid = g.pointee.gr_gid
+        } else if user == nil, let g = UserDatabase.group(named: "tss") {
+            gid = g.gid
         }
         return (uid, gid)
     }

@@ -80,16 +80,16 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
 
     static func lookupUser(_ name: String) -> (uid_t, gid_t)? {
         if name.hasPrefix("+"), let n = numeric(name) {
-            return (n, getpwuid(n).map { $0.pointee.pw_gid } ?? n)
+            return (n, UserDatabase.user(uid: n)?.gid ?? n)
         }
-        if let pw = getpwnam(name) { return (pw.pointee.pw_uid, pw.pointee.pw_gid) }
-        if let n = numeric(name) { return (n, getpwuid(n).map { $0.pointee.pw_gid } ?? n) }
+        if let u = UserDatabase.user(named: name) { return (u.uid, u.gid) }
+        if let n = numeric(name) { return (n, UserDatabase.user(uid: n)?.gid ?? n) }
         return nil
     }
 
     static func lookupGroup(_ name: String) -> gid_t? {
         if name.hasPrefix("+") { return numeric(name) }
-        if let gr = getgrnam(name) { return gr.pointee.gr_gid }
+        if let g = UserDatabase.group(named: name) { return g.gid }
         return numeric(name)
     }
 }
