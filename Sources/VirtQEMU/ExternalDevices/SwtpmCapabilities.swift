@@ -95,30 +95,61 @@ public struct SwtpmCapabilities: Sendable, Hashable {
         return caps
     }
 
-    /// The standard output of a short command (the capability probes print a line of JSON). Foundation's
-    /// `Process` is fine here: these commands start no daemon that would keep its descriptors open.
+    /// The standard output of a short command (the capability probes print a line of JSON). The child is
+    /// registered with the orphan reaper while it runs: in a subreaper daemon the reaper would otherwise
+    /// collect its exit status first (Foundation's `Process` then waits for an exit it never sees).
     static func run(_ binary: String, _ arguments: [String]) throws(VirtError) -> String {
         guard access(binary, X_OK) == 0 else {
             throw VirtError(.operationFailed, domain: .tpm, "Unable to find '\(binary)' binary")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        do {
-            try p.run()
-        } catch {
-            throw VirtError(.operationFailed, domain: .tpm, "Could not run '\(binary)': \(error)")
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            throw VirtError.systemError("cannot create a pipe for '\(binary)'", errno: errno, domain: .tpm)
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        var rc: Int32 = 0
+        _ = OrphanReaper.spawnManaged {
+            rc = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+            return rc == 0 ? pid : -1
+        }
+        close(pipeFDs[1])
+        guard rc == 0 else {
+            close(pipeFDs[0])
             throw VirtError(.operationFailed, domain: .tpm,
-                            "'\(binary) \(arguments.joined(separator: " "))' failed with exit status \(p.terminationStatus)")
+                            "Could not run '\(binary)': \(String(cString: strerror(rc)))")
         }
-        return String(decoding: data, as: UTF8.self)
+        var output = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+            if n > 0 {
+                output.append(contentsOf: chunk[0..<n])
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        close(pipeFDs[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        OrphanReaper.release(pid)
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw VirtError(.operationFailed, domain: .tpm,
+                            "'\(binary) \(arguments.joined(separator: " "))' failed with exit status \(exited ? code : 128 + (status & 0x7f))")
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 }
