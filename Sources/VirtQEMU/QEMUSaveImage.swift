@@ -95,6 +95,12 @@ public struct QEMUSaveImage: Sendable, Equatable {
             throw VirtError.operationFailed("invalid header data length: \(Int32(bitPattern: fields[1]))",
                                             domain: .qemu)
         }
+        // A data length past the end of the file is a short read, found before anything is allocated for it
+        // (a corrupt header must not make us allocate gigabytes).
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, headerSize + dataLen > Int(st.st_size) {
+            throw VirtError.operationFailed("failed to read domain XML", domain: .qemu)
+        }
         let cookieOffset = Int(fields[4])
         let xmlLen = cookieOffset > 0 && cookieOffset <= dataLen ? cookieOffset : dataLen
         var xmlBytes = [UInt8](repeating: 0, count: xmlLen)
