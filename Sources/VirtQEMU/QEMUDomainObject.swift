@@ -96,9 +96,19 @@ public struct QEMURestoreSource: Sendable, Equatable {
     }
 }
 
-/// How a running domain stops: passed to the one teardown, the external devices and the security manager.
-public enum QEMUStopKind: Sendable, Equatable {
-    case destroyed, shutdown, crashed, failed, saved
+/// How a running domain stops: passed to the one teardown and to the external devices (swtpm gives its
+/// state's label back unless the domain migrated away with the state on shared storage).
+public enum QEMUStopKind: Sendable, Hashable {
+    /// `virDomainDestroy` (also a failed incoming migration on the destination).
+    case destroyed
+    /// The guest shut down.
+    case shutdown
+    /// QEMU crashed or was killed.
+    case crashed
+    /// A start that failed, torn down.
+    case failed
+    /// Saved to a file or a managed save (the state's label is given back, as libvirt's save path does).
+    case saved
     /// Migrated out: `success` when the destination took over.
     case migratedOut(success: Bool)
 
@@ -756,16 +766,8 @@ actor QEMUDomainObject {
         let devices = externalDevices
         externalDevices = []
         externalRecords = []
-        let how: ExternalDeviceStopKind
-        switch kind {
-        case .destroyed, .failed: how = .destroyed
-        case .shutdown: how = .shutdown
-        case .crashed: how = .crashed
-        case .saved: how = .saved
-        case .migratedOut(let ok): how = .migratedOut(success: ok)
-        }
         for d in devices {
-            await d.stop(how)
+            await d.stop(kind)
             await d.cleanupHost()
         }
     }

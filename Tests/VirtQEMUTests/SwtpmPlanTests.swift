@@ -241,7 +241,7 @@ struct SwtpmPlanTests {
     /// libvirt's stop-kind table for swtpm (qemuExtTPMStop).
     @Test("stop table: the state label is restored except after a successful outgoing migration with shared state")
     func stopTable() {
-        let cases: [(ExternalDeviceStopKind, Bool, Bool)] = [
+        let cases: [(QEMUStopKind, Bool, Bool)] = [
             (.destroyed, false, true), (.destroyed, true, true),
             (.shutdown, false, true), (.shutdown, true, true),
             (.crashed, false, true), (.crashed, true, true),

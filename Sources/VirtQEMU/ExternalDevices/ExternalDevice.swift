@@ -1,21 +1,5 @@
 import VirtCore
 
-/// How a domain's QEMU ended, as its external devices need to know it (libvirt passes `outgoingMigration` to
-/// `qemuExtDevicesStop`; the other kinds all behave the same for swtpm but are told apart for logs and for
-/// devices to come).
-public enum ExternalDeviceStopKind: Sendable, Hashable, Codable {
-    /// `virDomainDestroy`, or a failed start being torn down (also a failed incoming migration).
-    case destroyed
-    /// The guest shut down.
-    case shutdown
-    /// QEMU crashed or was killed.
-    case crashed
-    /// Saved to a file or managed save (the state's label is restored, as libvirt's save path does).
-    case saved
-    /// The domain migrated away; `success` is false when it stops although the migration failed.
-    case migratedOut(success: Bool)
-}
-
 /// What a status file keeps of a running external device, so a restarted daemon can adopt it.
 public struct ExternalDeviceRecord: Sendable, Hashable, Codable {
     /// The device type, e.g. `swtpm`.
@@ -56,7 +40,7 @@ public protocol ExternalDevice: Sendable {
     func start(_ kind: QEMUStartKind) async throws(VirtError)
 
     /// Stops the helper (if it runs) and undoes what start did, as `kind` says; best effort.
-    func stop(_ kind: ExternalDeviceStopKind) async
+    func stop(_ kind: QEMUStopKind) async
 
     /// Removes what ``prepareHost(_:)`` and ``start(_:)`` left at runtime paths (sockets, pid files); keeps
     /// persistent state.

@@ -359,7 +359,7 @@ public actor SwtpmDevice: ExternalDevice {
     /// Ends swtpm (CMD_SHUTDOWN on its socket, then SIGTERM and SIGKILL if it lingers; with `--terminate` it
     /// usually ended when QEMU closed the socket), removes the socket and pid file, and restores labels as
     /// ``SwtpmPlan/restoresStateLabel(on:stateShared:)`` says.
-    public func stop(_ kind: ExternalDeviceStopKind) async {
+    public func stop(_ kind: QEMUStopKind) async {
         if let p = process {
             if p.exitWaiter.result == nil {
                 // swtpm_ioctl -s: a graceful end; then signals if it lingers.

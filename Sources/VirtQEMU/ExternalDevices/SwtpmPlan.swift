@@ -178,7 +178,7 @@ public struct SwtpmPlan: Sendable, Hashable {
 
     /// Whether stopping restores the state's label: always, except after a successful outgoing migration with
     /// the state on shared storage (the destination's swtpm uses it now). The log's label is always restored.
-    public static func restoresStateLabel(on stop: ExternalDeviceStopKind, stateShared: Bool) -> Bool {
+    public static func restoresStateLabel(on stop: QEMUStopKind, stateShared: Bool) -> Bool {
         !(stop == .migratedOut(success: true) && stateShared)
     }
 
