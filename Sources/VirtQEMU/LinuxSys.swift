@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(Foundation)
+import Foundation
+#endif
 import VirtCore
 
 /// Thin wrappers over Linux system calls that Swift's Glibc module does not import (variadic or GNU-only
@@ -82,6 +85,19 @@ enum LinuxSys {
             throw e
         }
         return fd
+    }
+
+    /// Whether a stream socket bound at `path` is listening, read from /proc/net/unix (flag __SO_ACCEPTCON),
+    /// without connecting to it: a peer such as swtpm with `--terminate` may end when a probe connection closes,
+    /// and the socket file exists between bind() and listen().
+    static func isListeningUnix(_ path: String) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 8, f[7] == path, let flags = UInt32(f[3], radix: 16) else { continue }
+            if flags & 0x10000 != 0 { return true }
+        }
+        return false
     }
 
     /// Writes all of `bytes`, retrying on EINTR and short writes.

@@ -256,7 +256,7 @@ public actor SwtpmDevice: ExternalDevice {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: config.socketTimeout)
         var delay = Duration.milliseconds(2)
-        while access(socketPath, F_OK) != 0 {
+        while !LinuxSys.isListeningUnix(socketPath) {
             if p.exitWaiter.result != nil {
                 let out = p.logOutput()
                 if out.isEmpty { throw VirtError(.systemError, domain: .none, "swtpm died unexpectedly") }
