@@ -31,6 +31,7 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public var uri: String { base.uri }
     /// Closes the connection. Passed to the wrapped driver.
     public func close() async { await base.close() }
+    public func supportsFeature(_ feature: Int32) async -> Bool { await base.supportsFeature(feature) }
 
     /// The hypervisor type name. Passed to the wrapped driver.
     public func hypervisorType() async throws -> String { try await base.hypervisorType() }

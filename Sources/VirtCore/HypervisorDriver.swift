@@ -105,6 +105,37 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     /// `virDomainAbortJobFlags`.
     func abortJob(_ domain: DomainRef, flags: UInt32) async throws
 
+    // MARK: Migration (libvirt's version 3 protocol with parameters)
+
+    /// Whether the driver implements a `virDrvFeature` (migration protocols, migratable XML).
+    func supportsFeature(_ feature: Int32) async -> Bool
+    /// Source, phase 1: the migratable definition and cookie A; starts the outgoing migration job.
+    func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
+        -> (xml: String, cookie: [UInt8])
+    /// Destination, phase 2: starts QEMU waiting for the stream; returns cookie B and the URI to send to.
+    func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8])
+    /// Destination, phase 2 of a tunnelled migration: the stream arrives on `stream` (written by the source).
+    func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                               stream: any ByteStream) async throws -> [UInt8]
+    /// Source, phase 3: sends the guest; with `destinationURI` (peer to peer) runs every phase itself.
+    func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam], cookie: [UInt8],
+                         flags: MigrateFlags) async throws -> [UInt8]
+    /// Destination, phase 4: runs the guest (or, `cancelled`, removes it).
+    func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool) async throws
+        -> (domain: DomainRef, cookie: [UInt8])
+    /// Source, phase 5: stops the migrated guest, or resumes it when the migration was `cancelled`.
+    func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                         cancelled: Bool) async throws
+    /// `virDomainMigrateStartPostCopy`.
+    func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws
+    /// Milliseconds.
+    func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws
+    func migrateMaxDowntime(_ domain: DomainRef, flags: UInt32) async throws -> UInt64
+    /// MiB/s (flag 1: post-copy bandwidth).
+    func migrateSetMaxSpeed(_ domain: DomainRef, mibPerSecond: UInt64, flags: UInt32) async throws
+    func migrateMaxSpeed(_ domain: DomainRef, flags: UInt32) async throws -> UInt64
+
     // MARK: Events, console, monitor
 
     /// A new subscription to every domain event of this connection's driver.
@@ -112,6 +143,49 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+}
+
+extension HypervisorDriver {
+    public func supportsFeature(_ feature: Int32) async -> Bool { false }
+    public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
+        -> (xml: String, cookie: [UInt8]) {
+        throw VirtError.noSupport("virDomainMigrateBegin3Params")
+    }
+    public func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8]) {
+        throw VirtError.noSupport("virDomainMigratePrepare3Params")
+    }
+    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                      stream: any ByteStream) async throws -> [UInt8] {
+        throw VirtError.noSupport("virDomainMigratePrepareTunnel3Params")
+    }
+    public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
+                                cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
+        throw VirtError.noSupport("virDomainMigratePerform3Params")
+    }
+    public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
+        async throws -> (domain: DomainRef, cookie: [UInt8]) {
+        throw VirtError.noSupport("virDomainMigrateFinish3Params")
+    }
+    public func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                cancelled: Bool) async throws {
+        throw VirtError.noSupport("virDomainMigrateConfirm3Params")
+    }
+    public func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainMigrateStartPostCopy")
+    }
+    public func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainMigrateSetMaxDowntime")
+    }
+    public func migrateMaxDowntime(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        throw VirtError.noSupport("virDomainMigrateGetMaxDowntime")
+    }
+    public func migrateSetMaxSpeed(_ domain: DomainRef, mibPerSecond: UInt64, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainMigrateSetMaxSpeed")
+    }
+    public func migrateMaxSpeed(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        throw VirtError.noSupport("virDomainMigrateGetMaxSpeed")
+    }
 }
 
 extension HypervisorDriver {

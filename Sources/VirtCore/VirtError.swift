@@ -54,6 +54,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let resourceBusy = Code(rawValue: 87)
         public static let accessDenied = Code(rawValue: 88)
         public static let xmlInvalidSchema = Code(rawValue: 92)
+        public static let migrateFinishOK = Code(rawValue: 93)
         public static let noServer = Code(rawValue: 95)
         public static let noClient = Code(rawValue: 96)
         public static let deviceMissing = Code(rawValue: 99)

@@ -92,6 +92,9 @@ public enum QEMUJobPhase: String, Sendable, Codable {
     case loading
     /// Incoming migration: waiting for the stream.
     case waitingIncoming
+    /// Migration phases (libvirt's `qemuMigrationJobPhase`).
+    case begin3, perform3, perform3Done = "perform3_done", confirm3Cancelled = "confirm3_cancelled", confirm3
+    case prepare, finish3, postcopyFailed = "postcopy_failed"
 }
 
 /// `virDomainJobType` as GET_JOB_INFO reports it.

@@ -227,6 +227,8 @@ actor QEMUDomainObject {
     var externalRecords: [ExternalDeviceRecord] = []
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
+    /// What the phases of a migration in flight pass to each other on this host, and the migration tunables.
+    var migration = QEMUMigrationState()
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
          emit: @escaping @Sendable (DomainEventRecord) -> Void,
@@ -263,9 +265,15 @@ actor QEMUDomainObject {
     func start(_ kind: QEMUStartKind, id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
                security: any SecurityManager = NoOpSecurityManager(),
                swtpm: SwtpmHostConfig? = nil) async throws(VirtError) {
-        try await beginAsyncJob(.start, operation: kind.operation, owner: "start")
-        defer { endAsyncJob() }
-        guard !isActive else { throw VirtError.operationInvalid("domain is already running", domain: .qemu) }
+        // An incoming migration runs as libvirt's MIGRATION_IN job, which Finish ends; other starts as START.
+        let incoming: Bool
+        if case .incomingMigration = kind { incoming = true } else { incoming = false }
+        try await beginAsyncJob(incoming ? .migrationIn : .start, operation: kind.operation,
+                                owner: incoming ? "migrate-prepare" : "start")
+        guard !isActive else {
+            endAsyncJob()
+            throw VirtError.operationInvalid("domain is already running", domain: .qemu)
+        }
         startKind = kind
         do {
             let run = try prepareHost(id: newID, capabilities: capabilities, security: security, swtpm: swtpm)
@@ -277,8 +285,10 @@ actor QEMUDomainObject {
             await teardown(.failed, emitEvent: false)
             // As libvirt: a start that fails leaves the domain shut off with reason "failed".
             status = .shutoff(.failed)
+            endAsyncJob()
             throw error
         }
+        if !incoming { endAsyncJob() }
     }
 
     /// libvirt's check before a start: every local disk image must exist ("Cannot access storage file").
@@ -437,14 +447,13 @@ actor QEMUDomainObject {
                 raise(.suspended(.restored))
                 writeStatus()
             }
-        case .incomingMigration:
-            setJobPhase(.waitingIncoming)
-            throw VirtError.configUnsupported("incoming migration is not supported yet", domain: .qemu)
+        case .incomingMigration(let uri):
+            try await startIncomingStream(listen: uri)
         }
     }
 
     /// The monitor of a QEMU being started.
-    private func requireMonitorStarting() throws(VirtError) -> QMPMonitor {
+    func requireMonitorStarting() throws(VirtError) -> QMPMonitor {
         guard let m = monitor, process != nil else {
             throw VirtError.operationFailed("QEMU ended during startup", domain: .qemu)
         }
@@ -498,7 +507,7 @@ actor QEMUDomainObject {
     }
 
     /// Waits for QEMU's next MIGRATION event, at most `timeout`.
-    private func waitMigrationEvent(timeout: Duration) async {
+    func waitMigrationEvent(timeout: Duration) async {
         let id = UUID()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             migrationWaiters[id] = c
@@ -595,8 +604,9 @@ actor QEMUDomainObject {
         let detail: ResumedDetail
         switch reason {
         case .restored, .fromSnapshot: detail = .fromSnapshot
-        case .migrated: detail = .migrated
+        case .migrated, .migrationCanceled: detail = .migrated
         case .postcopy: detail = .postcopy
+        case .postcopyFailed: detail = .postcopyFailed
         default: detail = .unpaused
         }
         raise(.resumed(detail))
@@ -634,6 +644,28 @@ actor QEMUDomainObject {
             setRunning(resumeReason
                 ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
         case "MIGRATION":
+            // Only the source reacts to post-copy here (libvirt's commit bd04d63): the destination announces
+            // post-copy with RESUMED/POSTCOPY when Finish starts its vCPUs, never with SUSPENDED_POSTCOPY.
+            if jobs.async == .migrationOut {
+                switch ev.data["status"]?.stringValue ?? "" {
+                case "postcopy-active":
+                    if migration.flags.contains(.postcopy) { markPostcopyOnSource() }
+                case "postcopy-paused":
+                    if status.state == .paused && migration.postcopyActive {
+                        status = .paused(.postcopyFailed)
+                        raise(.suspended(.postcopyFailed))
+                        writeStatus()
+                    }
+                case "postcopy-recover":
+                    if status.state == .paused && status.reason == PausedReason.postcopyFailed.rawValue {
+                        status = .paused(.postcopy)
+                        raise(.suspended(.postcopy))
+                        writeStatus()
+                    }
+                default:
+                    break
+                }
+            }
             migrationEvent()
         case "MIGRATION_PASS":
             // One per pass over guest memory during a save or migration: libvirt's MIGRATION_ITERATION.
@@ -646,7 +678,19 @@ actor QEMUDomainObject {
             // as libvirt reports them.
             emit(DomainEventRecord(domain: ref, kind: .reboot))
         case "STOP":
-            if status.state == .running && !ignoreStop {
+            if status.state == .running && jobs.async == .migrationOut {
+                // The source's guest stops for the switch-over: paused for the migration, or for post-copy when
+                // QEMU already switched (no pause-before-switchover).
+                if migration.postcopyActive {
+                    status = .paused(.postcopy)
+                    raise(.suspended(.postcopy))
+                } else {
+                    status = .paused(.migration)
+                    raise(.suspended(.migrated))
+                }
+                if migration.stoppedAt == 0 { migration.stoppedAt = Self.nowMs() }
+                writeStatus()
+            } else if status.state == .running && !ignoreStop {
                 status = .paused(.unknown)
                 raise(.suspended(.paused))
                 writeStatus()

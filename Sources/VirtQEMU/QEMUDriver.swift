@@ -56,6 +56,19 @@ actor QEMUDriverState {
         return c
     }
 
+    /// Migration settings (host UUID, URI host, port range) and the opener of peer daemons (peer to peer).
+    private(set) var migrationConfig = QEMUMigrationConfig()
+    private(set) var peerOpener: (any MigrationPeerOpener)?
+    var generatedHostUUID: VirtUUID?
+    var reservedPorts: Set<Int> = []
+
+    func setMigrationConfig(_ c: QEMUMigrationConfig) {
+        migrationConfig = c
+        generatedHostUUID = nil
+    }
+
+    func setPeerOpener(_ o: any MigrationPeerOpener) { peerOpener = o }
+
     init(paths: QEMUDriverPaths) {
         self.paths = paths
         self.capabilities = QEMUCapabilitiesCache(cacheDir: paths.cacheDir + "/capabilities",

@@ -66,7 +66,7 @@ struct ServedProcedure: Sendable {
 /// The server's procedure table: every served row, indexed by program and number.
 enum ProcedureTable {
     /// Every served procedure; each subsystem adds its rows in its own file.
-    static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + eventRows + qemuRows
+    static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

@@ -118,6 +118,36 @@ public enum RemoteCalls {
     static let domainAbortJob = RemoteCall<D, XDRVoid>(.domainAbortJob)
     static let domainAbortJobFlags = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainAbortJobFlags)
 
+    // MARK: Migration (version 3 with parameters)
+    typealias MigParams = TypedParamList<MigrateParamsLimit>
+    typealias Cookie = XDROpaque<MigrateCookieLimit>
+    /// dom, params, flags → cookie_out, xml.
+    static let domainMigrateBegin3Params =
+        RemoteCall<XDRTuple3<D, MigParams, Flags>, XDRTuple2<Cookie, String>>(.domainMigrateBegin3Params)
+    /// params, cookie_in, flags → cookie_out, uri_out.
+    static let domainMigratePrepare3Params =
+        RemoteCall<XDRTuple3<MigParams, Cookie, Flags>, XDRTuple2<Cookie, String?>>(.domainMigratePrepare3Params)
+    /// params, cookie_in, flags → cookie_out; the migration stream follows as stream packets from the client.
+    static let domainMigratePrepareTunnel3Params =
+        RemoteCall<XDRTuple3<MigParams, Cookie, Flags>, Cookie>(.domainMigratePrepareTunnel3Params)
+    /// dom, dconnuri, params, cookie_in, flags → cookie_out.
+    static let domainMigratePerform3Params =
+        RemoteCall<XDRTuple5<D, String?, MigParams, Cookie, Flags>, Cookie>(.domainMigratePerform3Params)
+    /// params, cookie_in, flags, cancelled → dom, cookie_out.
+    static let domainMigrateFinish3Params =
+        RemoteCall<XDRTuple4<MigParams, Cookie, Flags, Int32>, XDRTuple2<D, Cookie>>(.domainMigrateFinish3Params)
+    /// dom, params, cookie_in, flags, cancelled.
+    static let domainMigrateConfirm3Params =
+        RemoteCall<XDRTuple5<D, MigParams, Cookie, Flags, Int32>, XDRVoid>(.domainMigrateConfirm3Params)
+    static let domainMigrateStartPostCopy = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainMigrateStartPostCopy)
+    /// dom, downtime (ms), flags.
+    static let domainMigrateSetMaxDowntime =
+        RemoteCall<XDRTuple3<D, UInt64, Flags>, XDRVoid>(.domainMigrateSetMaxDowntime)
+    static let domainMigrateGetMaxDowntime = RemoteCall<XDRTuple2<D, Flags>, UInt64>(.domainMigrateGetMaxDowntime)
+    /// dom, bandwidth (MiB/s), flags.
+    static let domainMigrateSetMaxSpeed = RemoteCall<XDRTuple3<D, UInt64, Flags>, XDRVoid>(.domainMigrateSetMaxSpeed)
+    static let domainMigrateGetMaxSpeed = RemoteCall<XDRTuple2<D, Flags>, UInt64>(.domainMigrateGetMaxSpeed)
+
     // MARK: Events
     /// eventID, dom → callbackID.
     static let connectDomainEventCallbackRegisterAny =

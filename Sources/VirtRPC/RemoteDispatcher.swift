@@ -42,7 +42,8 @@ struct RemoteDispatcher: Sendable {
                 guard let open else { throw Self.notOpen }
                 driver = open
             } else {
-                driver = NotOpenDriver.shared
+                // Served before CONNECT_OPEN too (e.g. CONNECT_SUPPORTS_FEATURE): the open driver when there is one.
+                driver = open ?? NotOpenDriver.shared
             }
             let ctx = CallContext(header: h, session: session, server: self, driver: driver,
                                   readOnly: session.readOnly || readOnlyOpen)

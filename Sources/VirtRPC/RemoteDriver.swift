@@ -360,3 +360,66 @@ public final class RemoteDriver: HypervisorDriver {
         }
     }
 }
+
+// MARK: Migration
+extension RemoteDriver {
+    public func supportsFeature(_ feature: Int32) async -> Bool {
+        (try? await call(RemoteCalls.connectSupportsFeature, feature)) == 1
+    }
+
+    public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
+        -> (xml: String, cookie: [UInt8]) {
+        let r = try await call(RemoteCalls.domainMigrateBegin3Params,
+                               XDRTuple3(domain, TypedParamList(params), flags.rawValue))
+        return (r.values.1, r.values.0.bytes)
+    }
+
+    public func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8]) {
+        let r = try await call(RemoteCalls.domainMigratePrepare3Params,
+                               XDRTuple3(TypedParamList(params), XDROpaque(cookie), flags.rawValue))
+        return (r.values.1, r.values.0.bytes)
+    }
+
+    public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
+                                cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
+        try await call(RemoteCalls.domainMigratePerform3Params,
+                       XDRTuple5(domain, destinationURI, TypedParamList(params), XDROpaque(cookie),
+                                 flags.rawValue)).bytes
+    }
+
+    public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
+        async throws -> (domain: DomainRef, cookie: [UInt8]) {
+        let r = try await call(RemoteCalls.domainMigrateFinish3Params,
+                               XDRTuple4(TypedParamList(params), XDROpaque(cookie), flags.rawValue,
+                                         Int32(cancelled ? 1 : 0)))
+        return (r.values.0, r.values.1.bytes)
+    }
+
+    public func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                cancelled: Bool) async throws {
+        _ = try await call(RemoteCalls.domainMigrateConfirm3Params,
+                           XDRTuple5(domain, TypedParamList(params), XDROpaque(cookie), flags.rawValue,
+                                     Int32(cancelled ? 1 : 0)))
+    }
+
+    public func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainMigrateStartPostCopy, XDRTuple2(domain, flags))
+    }
+
+    public func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainMigrateSetMaxDowntime, XDRTuple3(domain, milliseconds, flags))
+    }
+
+    public func migrateMaxDowntime(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try await call(RemoteCalls.domainMigrateGetMaxDowntime, XDRTuple2(domain, flags))
+    }
+
+    public func migrateSetMaxSpeed(_ domain: DomainRef, mibPerSecond: UInt64, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainMigrateSetMaxSpeed, XDRTuple3(domain, mibPerSecond, flags))
+    }
+
+    public func migrateMaxSpeed(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try await call(RemoteCalls.domainMigrateGetMaxSpeed, XDRTuple2(domain, flags))
+    }
+}

@@ -319,3 +319,23 @@ public struct DomainListResult: XDRCodable {
         w.uint(count)
     }
 }
+
+/// Variable-length `opaque x<N>`, bounded by `Limit` (bytes).
+public struct XDROpaque<Limit: XDRLimit>: XDRCodable {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(xdr r: inout XDRReader) throws(XDRError) { bytes = try r.opaque(max: Limit.max) }
+    public func encode(xdr w: inout XDRWriter) { w.opaque(bytes) }
+}
+
+/// `REMOTE_MIGRATE_COOKIE_MAX`.
+public enum MigrateCookieLimit: XDRLimit {
+    public static var max: Int { 4_194_304 }
+    public static var unit: Int { 1 }
+}
+
+/// `REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX`.
+public enum MigrateParamsLimit: XDRLimit {
+    public static var max: Int { 64 }
+    public static var unit: Int { 12 }
+}

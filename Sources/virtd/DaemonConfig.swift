@@ -1,4 +1,5 @@
 import Logging
+import VirtCore
 import VirtQEMU
 
 #if canImport(Glibc)
@@ -38,6 +39,10 @@ struct DaemonConfig {
     /// `firmware_dirs`: where the QEMU driver reads firmware descriptors (QEMU's firmware.json files), in
     /// override order; nil: QEMU's standard places (/etc/qemu/firmware, /usr/share/qemu/firmware).
     var firmwareDirs: [String]?
+
+    /// Migration: `host_uuid` (libvirtd.conf), `migration_host`, `migration_address`, `migration_port_min`,
+    /// `migration_port_max` (qemu.conf).
+    var migration = QEMUMigrationConfig()
 
     var socketPath: String { runDir + "/virtd-sock" }
     var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
@@ -116,6 +121,15 @@ struct DaemonConfig {
             case "group": qemuSecurity.group = value
             case "dynamic_ownership": qemuSecurity.dynamicOwnership = try int() != 0
             case "remember_owner": qemuSecurity.rememberOwner = try int() != 0
+            case "host_uuid":
+                guard let u = VirtUUID(string: value), u != VirtUUID(high: 0, low: 0) else {
+                    throw ConfigError(line: n + 1, message: "host_uuid: invalid UUID '\(value)'")
+                }
+                migration.hostUUID = u
+            case "migration_host": migration.migrationHost = value
+            case "migration_address": migration.migrationAddress = value
+            case "migration_port_min": migration.portMin = try int()
+            case "migration_port_max": migration.portMax = try int()
             case "security_driver":
                 guard value == "dac" || value == "none" else {
                     throw ConfigError(line: n + 1, message: "security_driver: unsupported driver \(value)")

@@ -1,4 +1,5 @@
 import Synchronization
+import VirtCore
 import Virt
 import VirtQEMU
 import VirtRPC
@@ -11,12 +12,14 @@ final class DaemonDriverProvider: DriverProvider {
     let qemuRoot: String
     let qemuSecurity: QEMUSecurityConfig
     let firmwareDirs: [String]?
+    let migration: QEMUMigrationConfig
     let sharedTest: any HypervisorDriver
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
-    init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil)
-        async throws {
+    init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil,
+         migration: QEMUMigrationConfig = QEMUMigrationConfig()) async throws {
+        self.migration = migration
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
         self.qemuSecurity = qemuSecurity
@@ -44,8 +47,11 @@ final class DaemonDriverProvider: DriverProvider {
     private func systemQEMU() async throws -> any HypervisorDriver {
         try await qemuOpening.withLock(0) {
             if let d = qemu.withLock({ $0 }) { return d }
-            let d: any HypervisorDriver = try await QEMUDriver.open(root: qemuRoot, security: qemuSecurity,
-                                                                       firmwareDirs: firmwareDirs)
+            let q = try await QEMUDriver.open(root: qemuRoot, security: qemuSecurity, firmwareDirs: firmwareDirs)
+            await q.setMigrationConfig(migration)
+            // Peer-to-peer migration: the source daemon reaches the destination as any client would.
+            await q.setPeerOpener(RemotePeerOpener())
+            let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d
         }
@@ -55,5 +61,13 @@ final class DaemonDriverProvider: DriverProvider {
         if driver === sharedTest { return }
         if let q = qemu.withLock({ $0 }), q === driver { return }
         await driver.close()
+    }
+}
+
+/// Opens another daemon for a peer-to-peer migration: a remote connection, as libvirt's source daemon opens
+/// `dconnuri` with `virConnectOpenAuth`.
+struct RemotePeerOpener: MigrationPeerOpener {
+    func openPeer(uri: String) async throws -> any HypervisorDriver {
+        try await Connection.open(uri).driver
     }
 }

@@ -116,7 +116,8 @@ enum Virtd {
             throw DaemonExit(status: 1)
         }
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
-                                                      qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs)
+                                                      qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs,
+                                                      migration: cfg.migration)
         do {
             try await provider.startQEMUDriver()
         } catch {

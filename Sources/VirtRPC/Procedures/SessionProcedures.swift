@@ -12,7 +12,8 @@ extension ProcedureTable {
                 let on = ctx.server.config.keepaliveInterval > 0
                 ctx.session.state.withLock { $0.keepaliveEnabled = on }
             }
-            return RemoteDispatcher.supports(feature) ? 1 : 0
+            if RemoteDispatcher.supports(feature) { return 1 }
+            return await ctx.driver.supportsFeature(feature) ? 1 : 0
         },
         .serve(RemoteCalls.connectOpen, needsOpen: false) { a, ctx in
             let (name, flags) = a.values

@@ -1,0 +1,534 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The migration state of one domain: what the phases of libvirt's version 3 protocol pass to each other
+/// on this host, and the tunables (`migrate-setmaxdowntime`, `migrate-setspeed`).
+struct QEMUMigrationState: Sendable {
+    /// libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX: INT64_MAX bytes/s in MiB/s, "unlimited".
+    static let unlimitedMiB: UInt64 = 8_796_093_022_207
+
+    var flags: MigrateFlags = []
+    var params: [TypedParam] = []
+    /// Source: the guest ran when the migration began (resumed if the migration fails).
+    var wasRunning = false
+    /// QEMU reported `postcopy-active`.
+    var postcopyActive = false
+    /// The QEMU migration capabilities this QEMU supports, among those libvirt knows (minus `events`).
+    var supportedCaps: [String] = []
+    /// Wall-clock times of the job (ms since the epoch) for the cookie's statistics.
+    var startedAt: UInt64 = 0
+    var stoppedAt: UInt64 = 0
+    /// The statistics the other side sent (destination: from Perform; source: from Finish).
+    var peerStatistics: QEMUMigrationCookie.Statistics?
+
+    var maxDowntimeMs: UInt64?
+    var maxSpeedMiB: UInt64 = unlimitedMiB
+    var maxPostcopySpeedMiB: UInt64 = 0
+}
+
+/// What a host says about itself in its cookies.
+struct QEMUMigrationHost: Sendable {
+    var hostname: String
+    var hostUUID: VirtUUID
+}
+
+/// libvirt's QEMU migration capabilities, in its order (`qemuMigrationCapability`).
+enum QEMUMigrationCaps {
+    static let known = ["xbzrle", "auto-converge", "rdma-pin-all", "events", "postcopy-ram", "compress",
+                        "pause-before-switchover", "late-block-activate", "multifd", "dirty-bitmaps", "return-path",
+                        "zero-copy-send"]
+}
+
+extension QEMUDomainObject {
+    static func nowMs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+    }
+
+    /// The capabilities of QEMU's migration that libvirt knows, without `events` (set once at start).
+    private func supportedMigrationCaps(_ mon: QMPMonitor) async throws(VirtError) -> [String] {
+        let r = try await mon.execute("query-migrate-capabilities")
+        let have = Set((r.arrayValue ?? []).compactMap { $0["capability"]?.stringValue })
+        return QEMUMigrationCaps.known.filter { $0 != "events" && have.contains($0) }
+    }
+
+    /// `migrate-set-capabilities` with every supported capability, those in `on` true (libvirt's wire form).
+    private func setMigrationCaps(_ mon: QMPMonitor, on: Set<String>) async throws(VirtError) {
+        let caps = migration.supportedCaps
+        guard !caps.isEmpty else { return }
+        let list: [JSONValue] = caps.map { .object(["capability": .string($0), "state": .bool(on.contains($0))]) }
+        try await mon.execute("migrate-set-capabilities", arguments: ["capabilities": .array(list)])
+    }
+
+    /// Every capability back to false (libvirt's reset after a migration).
+    private func resetMigrationCaps() async {
+        guard let mon = monitor else { return }
+        try? await setMigrationCaps(mon, on: [])
+    }
+
+    private func migrationStatistics(_ info: QEMUJobInfo?) -> QEMUMigrationCookie.Statistics {
+        var s = QEMUMigrationCookie.Statistics()
+        s.started = migration.startedAt
+        s.stopped = migration.stoppedAt
+        s.sent = Self.nowMs()
+        guard let info else { return s }
+        var v: [(String, UInt64)] = [("time_elapsed", info.elapsedMs)]
+        if let d = info.downtimeMs { v.append(("downtime", d)) }
+        if let st = info.setupTimeMs { v.append(("setup_time", st)) }
+        v += [("memory_total", info.memoryTotal), ("memory_processed", info.memoryProcessed),
+              ("memory_remaining", info.memoryRemaining)]
+        if info.memoryBps != 0 { v.append(("memory_bps", info.memoryBps)) }
+        v += [("memory_constant", info.memoryConstant), ("memory_normal", info.memoryNormal),
+              ("memory_normal_bytes", info.memoryNormalBytes), ("memory_dirty_rate", info.memoryDirtyRate),
+              ("memory_iteration", info.memoryIteration), ("memory_postcopy_requests", info.memoryPostcopyRequests)]
+        if info.memoryPageSize != 0 { v.append(("memory_page_size", info.memoryPageSize)) }
+        s.values = v
+        return s
+    }
+
+    // MARK: Source
+
+    /// Begin (source): the checks, the outgoing migration job, the migratable definition and cookie A. The job
+    /// stays with the domain until Confirm (or a failed Perform) ends it.
+    func migrationBegin(flags: MigrateFlags, params: [TypedParam], host: QEMUMigrationHost) async throws(VirtError)
+        -> (xml: String, cookie: [UInt8]) {
+        guard isActive, let mon = monitor else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        if flags.contains(.postcopy) && flags.contains(.tunnelled) {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: post-copy is not supported with tunnelled migration",
+                            str1: "post-copy is not supported with tunnelled migration")
+        }
+        if flags.contains(.postcopy) && (!flags.contains(.live) || status.state == .paused) {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: post-copy migration is not supported with non-live or paused migration",
+                            str1: "post-copy migration is not supported with non-live or paused migration")
+        }
+        if flags.contains(.offline) {
+            throw VirtError.operationInvalid("domain is active; offline migration is for inactive domains",
+                                             domain: .qemu)
+        }
+        if !flags.intersection([.nonSharedDisk, .nonSharedInc]).isEmpty {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: migration of non-shared storage is not supported yet",
+                            str1: "migration of non-shared storage is not supported yet")
+        }
+        for d in externalDevices {
+            if let e = await d.migrationBlocker { throw e }
+        }
+        try await beginAsyncJob(.migrationOut, operation: .migrationOut, owner: "migrate")
+        do throws(VirtError) {
+            setJobPhase(.begin3)
+            migration.flags = flags
+            migration.params = params
+            migration.postcopyActive = false
+            migration.wasRunning = status.state == .running
+            migration.startedAt = Self.nowMs()
+            migration.stoppedAt = 0
+            migration.peerStatistics = nil
+            migration.supportedCaps = try await supportedMigrationCaps(mon)
+            let current = runDefinition ?? definition
+            var xml = current.formatXML()
+            if let dxml = params.string(MigrateParam.destXML) {
+                let other = try DomainDefinition.parse(dxml)
+                try Self.checkSameDomain(current, other)
+                xml = other.formatXML()
+            }
+            var cookie = QEMUMigrationCookie(name: current.name, uuid: uuid, hostname: host.hostname,
+                                             hostUUID: host.hostUUID)
+            let alwaysOn: Set<String> = ["pause-before-switchover"]
+            cookie.capabilities = migration.supportedCaps.map { ($0, alwaysOn.contains($0)) }
+            return (xml, cookie.encoded())
+        } catch {
+            endAsyncJob()
+            throw error
+        }
+    }
+
+    /// Perform (source): capabilities and parameters, `migrate` to the destination's URI, then wait. At
+    /// pre-switchover (the guest is paused) the migration is let go on; returns at `completed`, or at
+    /// `postcopy-active` when post-copy was asked for. The guest stays paused until Confirm. On failure the
+    /// guest is resumed, the job ends, and the error names the step.
+    func migrationPerform(uri: String, cookie: [UInt8], host: QEMUMigrationHost) async throws(VirtError)
+        -> [UInt8] {
+        guard jobs.async == .migrationOut else {
+            throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
+        }
+        let flags = migration.flags
+        do throws(VirtError) {
+            guard let mon = monitor, isActive else {
+                throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+            }
+            let peer = try QEMUMigrationCookie.decode(cookie, expectName: nil, expectUUID: uuid,
+                                                      localHostUUID: host.hostUUID)
+            _ = peer
+            setJobPhase(.perform3)
+            var on: Set<String> = ["pause-before-switchover"]
+            if flags.contains(.postcopy) { on.insert("postcopy-ram") }
+            if !flags.contains(.tunnelled) { on.insert("return-path") }
+            if flags.contains(.autoConverge) { on.insert("auto-converge") }
+            try await setMigrationCaps(mon, on: on)
+            let bw = migration.params.uint64(MigrateParam.bandwidth) ?? migration.maxSpeedMiB
+            var p: [String: JSONValue] = ["max-bandwidth": .int(Int64(clamping: min(bw, QEMUMigrationState.unlimitedMiB) * 1_048_576))]
+            if let d = migration.maxDowntimeMs { p["downtime-limit"] = .int(Int64(clamping: d)) }
+            if let pb = migration.params.uint64(MigrateParam.bandwidthPostcopy) ?? (migration.maxPostcopySpeedMiB > 0 ? migration.maxPostcopySpeedMiB : nil) {
+                p["max-postcopy-bandwidth"] = .int(Int64(clamping: pb * 1_048_576))
+            }
+            try await mon.execute("migrate-set-parameters", arguments: .object(p))
+            if !flags.contains(.live) && status.state == .running {
+                resumeReason = nil
+                try await mon.execute("stop")
+            }
+            if jobs.abortRequested {
+                throw VirtError(.operationAborted, domain: .qemu, "operation aborted: migration out: canceled by client",
+                                str1: "migration out: canceled by client")
+            }
+            try await mon.execute("migrate", arguments: ["uri": .string(Self.qemuURI(uri))])
+            try await waitOutgoing(mon, postcopy: flags.contains(.postcopy))
+            setJobPhase(.perform3Done)
+            var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+            out.statistics = migrationStatistics(jobs.current)
+            if flags.contains(.persistDest) {
+                out.features = ["persistent"]
+                out.persistentXML = definition.formatXML()
+            }
+            return out.encoded()
+        } catch {
+            await migrationFailedOnSource()
+            throw error
+        }
+    }
+
+    /// `tcp:host:port` as QEMU takes it (libvirt's `tcp://host:port` is normalised).
+    static func qemuURI(_ uri: String) -> String {
+        if uri.hasPrefix("tcp://") { return "tcp:" + uri.dropFirst("tcp://".count) }
+        return uri
+    }
+
+    /// Waits for the outgoing migration: lets QEMU go on at pre-switchover, returns at `completed` (or at
+    /// `postcopy-active` with post-copy).
+    private func waitOutgoing(_ mon: QMPMonitor, postcopy: Bool) async throws(VirtError) {
+        var delay = 5
+        while true {
+            if process == nil {
+                throw VirtError.operationFailed("job 'migration out' failed: QEMU ended", domain: .qemu)
+            }
+            if jobs.abortRequested && !migration.postcopyActive {
+                _ = try? await mon.execute("migrate_cancel")
+            }
+            let q = try await mon.execute("query-migrate")
+            jobs.current?.update(fromQueryMigrate: q)
+            let elapsed = asyncElapsedMs
+            jobs.current?.elapsedMs = elapsed
+            switch q["status"]?.stringValue ?? "" {
+            case "completed":
+                if migration.stoppedAt == 0 { migration.stoppedAt = Self.nowMs() }
+                return
+            case "pre-switchover":
+                // The guest is paused (its STOP handled): let QEMU switch over.
+                if migration.stoppedAt == 0 { migration.stoppedAt = Self.nowMs() }
+                if status.state == .running {
+                    status = .paused(.migration)
+                    raise(.suspended(.migrated))
+                    writeStatus()
+                }
+                try await mon.execute("migrate-continue", arguments: ["state": "pre-switchover"])
+            case "postcopy-active", "postcopy-recover":
+                if postcopy {
+                    markPostcopyOnSource()
+                    return
+                }
+            case "postcopy-paused":
+                throw VirtError.operationFailed("job 'migration out' failed in post-copy phase", domain: .qemu)
+            case "failed":
+                let why = q["error-desc"]?.stringValue
+                throw VirtError.operationFailed(why.map { "job 'migration out' failed: \($0)" }
+                    ?? "job 'migration out' unexpectedly failed", domain: .qemu)
+            case "cancelled":
+                throw VirtError(.operationAborted, domain: .qemu,
+                                "operation aborted: job 'migration out' canceled by client",
+                                str1: "job 'migration out' canceled by client")
+            default:
+                break
+            }
+            await waitMigrationEvent(timeout: .milliseconds(delay))
+            delay = min(delay * 2, 200)
+        }
+    }
+
+    /// The source entered post-copy: a guest paused for the migration is paused for post-copy now
+    /// (SUSPENDED_POSTCOPY), once.
+    func markPostcopyOnSource() {
+        guard jobs.async == .migrationOut else { return }
+        migration.postcopyActive = true
+        if status.state == .paused && status.reason == PausedReason.migration.rawValue {
+            status = .paused(.postcopy)
+            raise(.suspended(.postcopy))
+            writeStatus()
+        }
+    }
+
+    /// A failed or cancelled outgoing migration before post-copy: the guest runs again if it ran (reason
+    /// "migration canceled", RESUMED/MIGRATED), the capabilities are reset, the job ends.
+    func migrationFailedOnSource() async {
+        guard jobs.async == .migrationOut else { return }
+        if migration.postcopyActive {
+            // Neither host has the whole guest: nothing is resumed or killed.
+            status = .paused(.postcopyFailed)
+            raise(.suspended(.postcopyFailed))
+            writeStatus()
+            setJobPhase(.postcopyFailed)
+            return
+        }
+        if let mon = monitor, isActive {
+            if let q = try? await mon.execute("query-migrate"),
+               ["active", "setup", "pre-switchover", "device"].contains(q["status"]?.stringValue ?? "") {
+                _ = try? await mon.execute("migrate_cancel")
+            }
+            if migration.wasRunning && status.state == .paused {
+                resumeReason = .migrationCanceled
+                if (try? await mon.execute("cont")) != nil {
+                    setRunning(.migrationCanceled)
+                }
+            }
+        }
+        await resetMigrationCaps()
+        var failed = jobs.current ?? QEMUJobInfo(type: .failed, operation: .migrationOut, elapsedMs: 0)
+        failed.type = jobs.abortRequested ? .cancelled : .failed
+        failed.elapsedMs = asyncElapsedMs
+        endAsyncJob(completed: failed)
+    }
+
+    /// Confirm (source): after a successful Finish the guest is stopped (STOPPED/MIGRATED), then JOB_COMPLETED;
+    /// after a failed one it is resumed.
+    func migrationConfirm(cookie: [UInt8], cancelled: Bool, host: QEMUMigrationHost) async throws(VirtError) {
+        guard jobs.async == .migrationOut else {
+            throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
+        }
+        var failed = cancelled
+        if failed, migration.postcopyActive, let mon = monitor,
+           let q = try? await mon.execute("query-migrate"), q["status"]?.stringValue == "completed" {
+            // As libvirt: post-copy that QEMU completed is a success whatever the destination said.
+            failed = false
+        }
+        if failed {
+            setJobPhase(.confirm3Cancelled)
+            await migrationFailedOnSource()
+            return
+        }
+        setJobPhase(.confirm3)
+        if !cookie.isEmpty, let c = try? QEMUMigrationCookie.decode(cookie, expectUUID: uuid, localHostUUID: nil) {
+            migration.peerStatistics = c.statistics
+        }
+        if migration.postcopyActive, let mon = monitor {
+            // Post-copy: the destination's Finish waited for `completed`; the statistics are QEMU's last.
+            if let q = try? await mon.execute("query-migrate") { jobs.current?.update(fromQueryMigrate: q) }
+        }
+        var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationOut, elapsedMs: 0)
+        info.type = .completed
+        info.elapsedMs = asyncElapsedMs
+        stopReason = (.migrated, .migrated)
+        await teardown(.migratedOut(success: true), emitEvent: true)
+        emit(DomainEventRecord(domain: ref, kind: .jobCompleted(params: info.params)))
+        endAsyncJob(completed: info)
+    }
+
+    /// `virDomainMigrateStartPostCopy`: only during an outgoing migration started with the post-copy flag.
+    func startPostCopy() async throws(VirtError) {
+        try await beginJob(.migrationOp, owner: "migrateStartPostCopy")
+        defer { endJob() }
+        guard jobs.async == .migrationOut else {
+            throw VirtError.operationInvalid("post-copy can only be started while outgoing migration is in progress",
+                                             domain: .qemu)
+        }
+        guard migration.flags.contains(.postcopy) else {
+            throw VirtError.operationInvalid(
+                "switching to post-copy requires migration to be started with VIR_MIGRATE_POSTCOPY flag", domain: .qemu)
+        }
+        guard let mon = monitor else { throw VirtError.operationInvalid("domain is not running", domain: .qemu) }
+        try await mon.execute("migrate-start-postcopy")
+    }
+
+    func setMaxDowntime(_ ms: UInt64) async throws(VirtError) {
+        try await beginJob(.migrationOp, owner: "migrateSetMaxDowntime")
+        defer { endJob() }
+        guard let mon = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        try await mon.execute("migrate-set-parameters", arguments: ["downtime-limit": .int(Int64(clamping: ms))])
+        migration.maxDowntimeMs = ms
+    }
+
+    func maxDowntime() async throws(VirtError) -> UInt64 {
+        guard let mon = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        let r = try await mon.execute("query-migrate-parameters")
+        guard let v = r["downtime-limit"]?.uint64Value else {
+            throw VirtError.internalError("Querying migration downtime is not supported by QEMU binary", domain: .qemu)
+        }
+        return v
+    }
+
+    func setMaxSpeed(_ mib: UInt64, postcopy: Bool) async throws(VirtError) {
+        let limit = QEMUMigrationState.unlimitedMiB
+        guard mib <= limit else {
+            throw VirtError(.overflow, domain: .qemu, "value too large: bandwidth must be less than \(limit + 1)",
+                            str1: "bandwidth must be less than \(limit + 1)")
+        }
+        if postcopy { migration.maxPostcopySpeedMiB = mib } else { migration.maxSpeedMiB = mib }
+        guard let mon = monitor, isActive else { return }
+        try await beginJob(.migrationOp, owner: "migrateSetMaxSpeed")
+        defer { endJob() }
+        let key = postcopy ? "max-postcopy-bandwidth" : "max-bandwidth"
+        try await mon.execute("migrate-set-parameters", arguments: [key: .int(Int64(clamping: mib * 1_048_576))])
+    }
+
+    func maxSpeed(postcopy: Bool) -> UInt64 {
+        postcopy ? migration.maxPostcopySpeedMiB : migration.maxSpeedMiB
+    }
+
+    // MARK: Destination
+
+    /// The last phase of an incoming start: capabilities, then `migrate-incoming` on `listen`; the domain is
+    /// paused for the migration (STARTED/MIGRATED). Finish waits for the stream.
+    func startIncomingStream(listen: String) async throws(VirtError) {
+        let mon = try requireMonitorStarting()
+        setJobPhase(.prepare)
+        migration.startedAt = Self.nowMs()
+        migration.postcopyActive = false
+        migration.supportedCaps = try await supportedMigrationCaps(mon)
+        var on: Set<String> = ["late-block-activate"]
+        if migration.flags.contains(.postcopy) { on.insert("postcopy-ram") }
+        if !migration.flags.contains(.tunnelled) { on.insert("return-path") }
+        try await setMigrationCaps(mon, on: on)
+        try await mon.execute("migrate-incoming", arguments: ["uri": .string(listen)])
+        status = .paused(.migration)
+        raise(.started(.migrated))
+        writeStatus()
+    }
+
+    /// Finish (destination): waits for the stream (to `completed`, or `postcopy-active` with post-copy), makes
+    /// the domain persistent when asked, runs the guest (RESUMED/MIGRATED, or RESUMED/POSTCOPY and, when
+    /// post-copy completes, RESUMED/MIGRATED), and ends the incoming job.
+    func migrationFinish(flags: MigrateFlags, cookie: QEMUMigrationCookie?, host: QEMUMigrationHost,
+                         persist: (DomainDefinition) async throws(VirtError) -> Void) async throws(VirtError)
+        -> [UInt8] {
+        guard jobs.async == .migrationIn else {
+            throw VirtError.operationInvalid("domain '\(name)' is not processing incoming migration", domain: .qemu)
+        }
+        setJobPhase(.finish3)
+        migration.peerStatistics = cookie?.statistics
+        do throws(VirtError) {
+            guard let mon = monitor, isActive else {
+                throw VirtError.operationFailed("domain is no longer running", domain: .qemu)
+            }
+            let inPostcopy = try await waitIncoming(mon, postcopy: flags.contains(.postcopy))
+            if flags.contains(.persistDest) {
+                var def = liveDefinitionForPersist()
+                if let x = cookie?.persistentXML, let d = try? DomainDefinition.parse(x) { def = d }
+                try await persist(def)
+            }
+            if flags.contains(.paused) {
+                status = .paused(.user)
+                raise(.suspended(.paused))
+                writeStatus()
+            } else {
+                let reason: RunningReason = inPostcopy ? .postcopy : .migrated
+                resumeReason = reason
+                try await mon.execute("cont")
+                setRunning(reason)
+            }
+            if inPostcopy {
+                _ = try await waitIncoming(mon, postcopy: false)
+                if status.state == .running {
+                    status = .running(.migrated)
+                    raise(.resumed(.migrated))
+                    writeStatus()
+                }
+            }
+            await resetMigrationCaps()
+            var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
+            info.type = .completed
+            info.elapsedMs = asyncElapsedMs
+            var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+            out.statistics = migrationStatistics(info)
+            endAsyncJob(completed: info)
+            return out.encoded()
+        } catch {
+            if migration.postcopyActive && isActive {
+                // Post-copy failed on the destination: the guest is not killed (RESUMED/POSTCOPY_FAILED).
+                if status.state == .running {
+                    status = .running(.postcopyFailed)
+                    raise(.resumed(.postcopyFailed))
+                } else {
+                    status = .paused(.postcopyFailed)
+                    raise(.suspended(.postcopyFailed))
+                }
+                setJobPhase(.postcopyFailed)
+                throw error
+            }
+            endAsyncJob()
+            await teardown(.failed, emitEvent: true)
+            throw error
+        }
+    }
+
+    private func liveDefinitionForPersist() -> DomainDefinition { runDefinition ?? definition }
+
+    /// Waits for the incoming stream; returns whether the migration is in post-copy.
+    private func waitIncoming(_ mon: QMPMonitor, postcopy: Bool) async throws(VirtError) -> Bool {
+        var delay = 5
+        while true {
+            if process == nil {
+                throw VirtError.operationFailed("job 'migration in' failed: QEMU ended", domain: .qemu)
+            }
+            let q: JSONValue
+            do {
+                q = try await mon.execute("query-migrate")
+            } catch {
+                if let p = process {
+                    let out = p.logOutput()
+                    if !out.isEmpty {
+                        throw VirtError.internalError("qemu unexpectedly closed the monitor: \(out)", domain: .qemu)
+                    }
+                }
+                throw error
+            }
+            jobs.current?.update(fromQueryMigrate: q)
+            switch q["status"]?.stringValue ?? "" {
+            case "completed":
+                return false
+            case "postcopy-active", "postcopy-recover":
+                migration.postcopyActive = true
+                if postcopy { return true }
+            case "postcopy-paused":
+                throw VirtError.operationFailed("job 'migration in' failed in post-copy phase", domain: .qemu)
+            case "failed":
+                let why = q["error-desc"]?.stringValue
+                throw VirtError.operationFailed(why.map { "job 'migration in' failed: \($0)" }
+                    ?? "job 'migration in' unexpectedly failed", domain: .qemu)
+            case "cancelled":
+                throw VirtError(.operationAborted, domain: .qemu, "operation aborted: job 'migration in' canceled",
+                                str1: "job 'migration in' canceled")
+            default:
+                break
+            }
+            await waitMigrationEvent(timeout: .milliseconds(delay))
+            delay = min(delay * 2, 200)
+        }
+    }
+
+    /// Finish with `cancelled` (destination): the guest that was being received is stopped (STOPPED/FAILED).
+    func migrationCancelIncoming() async {
+        guard jobs.async == .migrationIn else { return }
+        endAsyncJob()
+        await teardown(.failed, emitEvent: true)
+    }
+}

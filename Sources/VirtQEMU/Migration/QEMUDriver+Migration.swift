@@ -1,0 +1,297 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Live migration in the QEMU driver: libvirt's version 3 protocol with parameters. Client-managed, each
+/// phase is one call (Begin, Perform, Confirm here on the source; Prepare, Finish on the destination); peer to
+/// peer, the source's Perform runs the destination's phases itself through a connection the daemon opens.
+extension QEMUDriver {
+    /// Sets the migration settings of this driver's root (the daemon's configuration).
+    public func setMigrationConfig(_ c: QEMUMigrationConfig) async { await state.setMigrationConfig(c) }
+
+    /// Gives the driver the means to reach another daemon (peer-to-peer migration).
+    public func setPeerOpener(_ o: any MigrationPeerOpener) async { await state.setPeerOpener(o) }
+
+    public func supportsFeature(_ feature: Int32) async -> Bool {
+        switch feature {
+        case DriverFeatureCode.migrationV3, DriverFeatureCode.migrationP2P, DriverFeatureCode.migrationParams:
+            return true
+        default:
+            return false
+        }
+    }
+
+    public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
+        -> (xml: String, cookie: [UInt8]) {
+        let obj = try await state.object(domain)
+        return try await obj.migrationBegin(flags: flags, params: params, host: await state.migrationHost())
+    }
+
+    public func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8]) {
+        if flags.contains(.tunnelled) {
+            throw VirtError.invalidArg("invalid argument: tunnelled migration requested but a non-tunnelled prepare was called",
+                                       domain: .qemu)
+        }
+        guard let xml = params.string(MigrateParam.destXML) else {
+            throw VirtError.invalidArg("invalid argument: no domain XML passed", domain: .qemu)
+        }
+        let host = await state.migrationHost()
+        let incoming = try QEMUMigrationCookie.decode(cookie, localHostUUID: host.hostUUID)
+        var def = try await parse(xml, validate: false)
+        if let dname = params.string(MigrateParam.destName), !dname.isEmpty { def.name = dname }
+        if incoming.uuid != def.uuid {
+            throw VirtError.internalError("Incoming cookie data had unexpected UUID \(incoming.uuid) vs \(def.uuid)",
+                                          domain: .qemu)
+        }
+        // Where the source sends the stream: the client's URI (host and maybe port), else this host's name.
+        let cfg = await state.migrationConfig
+        var uriHost: String
+        var port: Int?
+        if let given = params.string(MigrateParam.uri), !given.isEmpty {
+            let (scheme, h, p) = try Self.parseMigrationURI(given)
+            guard scheme == "tcp" else {
+                throw VirtError.invalidArg("invalid argument: unsupported scheme \(scheme) in migration URI \(given)",
+                                           domain: .qemu)
+            }
+            uriHost = h
+            port = p
+        } else if let mh = cfg.migrationHost, !mh.isEmpty {
+            uriHost = mh
+        } else {
+            uriHost = QEMUDriverState.localHostname()
+            if QEMUDriverState.resolvesToLoopback(uriHost) {
+                throw VirtError.internalError(
+                    "hostname on destination resolved to localhost, but migration requires an FQDN", domain: .qemu)
+            }
+        }
+        let reserved = port == nil
+        let p: Int
+        if let port { p = port } else { p = try await state.reserveMigrationPort() }
+        let listenHost = params.string(MigrateParam.listenAddress) ?? cfg.migrationAddress ?? "0.0.0.0"
+        let listen = listenHost.contains(":") ? "tcp:[\(listenHost)]:\(p)" : "tcp:\(listenHost):\(p)"
+        let (obj, _) = try await state.addOrUpdate(def, persistent: false, live: true)
+        await obj.setMigrationFlags(flags)
+        do {
+            try await startObject(obj, flags: [], kind: .incomingMigration(uri: listen))
+        } catch {
+            if reserved { await state.releaseMigrationPort(p) }
+            if await !obj.persistent { await state.remove(obj.uuid) }
+            throw Self.onDestination(error, step: "prepare")
+        }
+        if reserved { await state.releaseMigrationPort(p) }
+        var out = QEMUMigrationCookie(name: def.name, uuid: def.uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+        let bracketed = uriHost.contains(":") ? "[\(uriHost)]" : uriHost
+        return ("tcp:\(bracketed):\(p)", out.encoded())
+    }
+
+    /// `tcp:host:port`, `tcp://host:port`, `tcp://[v6]:port`: scheme, host, port.
+    static func parseMigrationURI(_ uri: String) throws(VirtError) -> (String, String, Int?) {
+        guard let colon = uri.firstIndex(of: ":") else {
+            throw VirtError.invalidArg("invalid argument: unable to parse URI \(uri)", domain: .qemu)
+        }
+        let scheme = String(uri[..<colon])
+        var rest = uri[uri.index(after: colon)...]
+        if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
+        var host: String
+        var portText: Substring?
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() }
+        } else if let c = rest.lastIndex(of: ":") {
+            host = String(rest[..<c])
+            portText = rest[rest.index(after: c)...]
+        } else {
+            host = String(rest)
+        }
+        if let slash = host.firstIndex(of: "/") { host = String(host[..<slash]) }
+        var port: Int?
+        if let pt = portText {
+            let digits = pt.prefix { $0.isNumber }
+            guard let n = Int(digits), n > 0, n < 65536 else {
+                throw VirtError.invalidArg("invalid argument: unable to parse port in migration URI \(uri)", domain: .qemu)
+            }
+            port = n
+        }
+        return (scheme, host, port)
+    }
+
+    public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
+                                cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
+        let obj = try await state.object(domain)
+        let host = await state.migrationHost()
+        if flags.contains(.peer2peer) {
+            guard let dconnuri = destinationURI else {
+                throw VirtError.invalidArg("invalid argument: peer-to-peer migration needs a destination URI", domain: .qemu)
+            }
+            if !cookie.isEmpty {
+                throw VirtError.invalidArg("invalid argument: received unexpected cookie with P2P migration",
+                                           domain: .qemu)
+            }
+            try await performPeer2Peer(obj, dconnuri: dconnuri, params: params, flags: flags, host: host)
+            return []
+        }
+        if flags.contains(.tunnelled) {
+            throw VirtError.invalidArg("invalid argument: cannot perform tunnelled migration without using peer2peer flag",
+                                       domain: .qemu)
+        }
+        guard let uri = params.string(MigrateParam.uri) else {
+            throw VirtError.invalidArg("invalid argument: domainMigratePrepare3 did not set uri", domain: .qemu)
+        }
+        return try await obj.migrationPerform(uri: uri, cookie: cookie, host: host)
+    }
+
+    /// libvirt's `qemuMigrationSrcPerformPeer2Peer3`: Begin here, Prepare on the destination, Perform here,
+    /// Finish there, Confirm here. Success is the destination's Finish returning the domain.
+    private func performPeer2Peer(_ obj: QEMUDomainObject, dconnuri: String, params: [TypedParam],
+                                  flags: MigrateFlags, host: QEMUMigrationHost) async throws {
+        guard let opener = await state.peerOpener else {
+            throw VirtError.noSupport("peer-to-peer migration (no way to reach other daemons here)")
+        }
+        let peer: any HypervisorDriver
+        do {
+            peer = try await opener.openPeer(uri: dconnuri)
+        } catch {
+            throw VirtError.operationFailed("Failed to connect to remote libvirt URI \(dconnuri): \(Self.message(error))",
+                                            domain: .qemu)
+        }
+        defer { Task { await peer.close() } }
+        for f in [DriverFeatureCode.migrationP2P, DriverFeatureCode.migrationV3, DriverFeatureCode.migrationParams]
+            where await !peer.supportsFeature(f) {
+            throw VirtError.operationFailed("Destination libvirt does not support peer-to-peer migration protocol",
+                                            domain: .qemu)
+        }
+        if flags.contains(.tunnelled) {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: tunnelled migration is not supported yet",
+                            str1: "tunnelled migration is not supported yet")
+        }
+        let begun = try await obj.migrationBegin(flags: flags, params: params, host: host)
+        var destParams: [TypedParam] = [TypedParam(MigrateParam.destXML, .string(begun.xml))]
+        for key in [MigrateParam.destName, MigrateParam.uri, MigrateParam.listenAddress] {
+            if let v = params.string(key) { destParams.append(TypedParam(key, .string(v))) }
+        }
+        if let bw = params.uint64(MigrateParam.bandwidth) { destParams.append(TypedParam(MigrateParam.bandwidth, .ullong(bw))) }
+        var destFlags = flags.subtracting([.abortOnError, .autoConverge, .peer2peer])
+        if await obj.status.state == .paused { destFlags.insert(.paused) }
+        let prepared: (uri: String?, cookie: [UInt8])
+        do {
+            prepared = try await peer.migratePrepare3(params: destParams, cookie: begun.cookie, flags: destFlags)
+        } catch {
+            try? await obj.migrationConfirm(cookie: [], cancelled: true, host: host)
+            throw error
+        }
+        guard let uri = prepared.uri else {
+            try? await obj.migrationConfirm(cookie: [], cancelled: true, host: host)
+            throw VirtError.internalError("domainMigratePrepare3 did not set uri", domain: .qemu)
+        }
+        var performError: (any Error)?
+        var cookieC: [UInt8] = []
+        do {
+            cookieC = try await obj.migrationPerform(uri: uri, cookie: prepared.cookie, host: host)
+        } catch {
+            performError = error
+        }
+        var finished: (domain: DomainRef, cookie: [UInt8])?
+        var finishError: (any Error)?
+        var finishParams = destParams.filter { $0.field != MigrateParam.destXML }
+        if finishParams.string(MigrateParam.destName) == nil {
+            finishParams.append(TypedParam(MigrateParam.destName, .string(await obj.name)))
+        }
+        do {
+            finished = try await peer.migrateFinish3(params: finishParams, cookie: cookieC, flags: destFlags,
+                                                     cancelled: performError != nil)
+        } catch {
+            finishError = error
+        }
+        if performError == nil {
+            try await obj.migrationConfirm(cookie: finished?.cookie ?? [], cancelled: finished == nil, host: host)
+        }
+        if finished != nil {
+            if flags.contains(.undefineSource) { await undefineAfterMigration(obj) }
+            return
+        }
+        if let e = finishError as? VirtError, e.code != .migrateFinishOK { throw e }
+        throw performError ?? finishError ?? VirtError.operationFailed("migration failed", domain: .qemu)
+    }
+
+    static func message(_ e: any Error) -> String { (e as? VirtError)?.message ?? "\(e)" }
+
+    /// An error of a destination phase, named as such.
+    static func onDestination(_ error: any Error, step: String) -> any Error { error }
+
+    public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
+        async throws -> (domain: DomainRef, cookie: [UInt8]) {
+        let host = await state.migrationHost()
+        let incoming = cookie.isEmpty ? nil : try? QEMUMigrationCookie.decode(cookie, localHostUUID: nil)
+        guard let name = params.string(MigrateParam.destName) ?? incoming?.name else {
+            throw VirtError.invalidArg("invalid argument: missing destination name", domain: .qemu)
+        }
+        guard let obj = await state.find(name: name) else {
+            throw VirtError.noDomain("no domain with matching name '\(name)'", domain: .qemu)
+        }
+        if cancelled {
+            await obj.migrationCancelIncoming()
+            throw VirtError(.migrateFinishOK, domain: .qemu, "migration successfully aborted")
+        }
+        let out = try await obj.migrationFinish(flags: flags, cookie: incoming, host: host) { def throws(VirtError) in
+            try await self.persistMigrated(obj, def)
+        }
+        return (await obj.ref, out)
+    }
+
+    /// PERSIST_DEST: the migrated definition becomes this host's persistent one (DEFINED/ADDED or UPDATED).
+    private func persistMigrated(_ obj: QEMUDomainObject, _ def: DomainDefinition) async throws(VirtError) {
+        let wasPersistent = await obj.persistent
+        try LinuxSys.mkdirs(state.paths.configDir)
+        try LinuxSys.writeFileAtomically(state.paths.configFile(def.name), def.formatXML())
+        await obj.setDefinition(def, persistent: true)
+        let ref = await obj.ref
+        state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.defined(wasPersistent ? .updated : .added))))
+    }
+
+    public func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                cancelled: Bool) async throws {
+        let obj = try await state.object(domain)
+        try await obj.migrationConfirm(cookie: cookie, cancelled: cancelled, host: await state.migrationHost())
+        if !cancelled && flags.contains(.undefineSource) { await undefineAfterMigration(obj) }
+    }
+
+    /// UNDEFINE_SOURCE: the source's definition goes (UNDEFINED/REMOVED) once the guest runs elsewhere.
+    private func undefineAfterMigration(_ obj: QEMUDomainObject) async {
+        guard await obj.persistent, await !obj.isActive else { return }
+        let ref = await obj.ref
+        unlink(state.paths.configFile(ref.name))
+        await state.remove(obj.uuid)
+        state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.undefined(.removed))))
+    }
+
+    public func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws {
+        try await state.object(domain).startPostCopy()
+    }
+
+    public func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws {
+        try await state.object(domain).setMaxDowntime(milliseconds)
+    }
+
+    public func migrateMaxDowntime(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try await state.object(domain).maxDowntime()
+    }
+
+    public func migrateSetMaxSpeed(_ domain: DomainRef, mibPerSecond: UInt64, flags: UInt32) async throws {
+        try await state.object(domain).setMaxSpeed(mibPerSecond, postcopy: flags & 1 != 0)
+    }
+
+    public func migrateMaxSpeed(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try await state.object(domain).maxSpeed(postcopy: flags & 1 != 0)
+    }
+}
+
+extension QEMUDomainObject {
+    func setMigrationFlags(_ flags: MigrateFlags) { migration.flags = flags }
+}
