@@ -7,6 +7,8 @@
 #                 Permission denied". The group kvm is created when missing.
 #   /run/libvirt  mode 0755 when it exists with another mode (libvirtd creates it 0755; left 0700, the swtpm
 #                 that libvirtd runs as tss cannot open its socket under it).
+#   vm.unprivileged_userfaultfd = 1, as libvirt's qemu-postcopy-migration sysctl file sets it: post-copy
+#                 migration needs userfaultfd for QEMU's (unprivileged) user.
 #
 # SWIFTVIRT_KVM_DEVICE, SWIFTVIRT_KVM_GROUP and SWIFTVIRT_RUN_LIBVIRT replace the device, the group and the
 # directory (tests use them on files of their own); SWIFTVIRT_SKIP_PACKAGES=1 skips the packages.
@@ -16,7 +18,7 @@ SUDO=""
 
 if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
     pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
-          python3-libvirt tini hyperfine bindfs valgrind)
+          python3-libvirt tini hyperfine bindfs valgrind iproute2)
     missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -52,4 +54,10 @@ fi
 if [ -d "$run_libvirt" ] && [ "$(stat -c %a "$run_libvirt")" != "755" ]; then
     echo "$run_libvirt: mode $(stat -c %a "$run_libvirt") -> 755"
     $SUDO chmod 0755 "$run_libvirt"
+fi
+
+uffd=/proc/sys/vm/unprivileged_userfaultfd
+if [ -e "$uffd" ] && [ "$(cat "$uffd")" != "1" ]; then
+    echo "vm.unprivileged_userfaultfd: $(cat "$uffd") -> 1 (post-copy migration)"
+    echo 1 | $SUDO tee "$uffd" >/dev/null || echo "warning: cannot set vm.unprivileged_userfaultfd" >&2
 fi

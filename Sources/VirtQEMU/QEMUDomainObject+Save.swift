@@ -145,9 +145,22 @@ extension QEMUDomainObject {
     }
 
     /// `domjobabort`: cancels the async job in flight (save, outgoing migration), as libvirt's ABORT job.
-    func abortJob() async throws(VirtError) {
+    func abortJob(postcopy: Bool = false) async throws(VirtError) {
         try await beginJob(.abort, owner: "abortJob")
         defer { endJob() }
+        let inPostcopy = jobs.async == .migrationOut && migration.postcopyActive
+        if postcopy {
+            // VIR_DOMAIN_ABORT_JOB_POSTCOPY: pause a post-copy migration (it can be resumed with POSTCOPY_RESUME).
+            guard inPostcopy, let mon = monitor else {
+                throw VirtError.operationInvalid("current job is not outgoing migration in post-copy mode",
+                                                 domain: .qemu)
+            }
+            try await mon.execute("migrate-pause")
+            return
+        }
+        if inPostcopy {
+            throw VirtError.operationInvalid("cannot abort migration in post-copy mode", domain: .qemu)
+        }
         switch jobs.async {
         case .none:
             throw VirtError.operationInvalid("no job is active on the domain", domain: .qemu)

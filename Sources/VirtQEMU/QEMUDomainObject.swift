@@ -646,6 +646,10 @@ actor QEMUDomainObject {
         case "MIGRATION":
             // Only the source reacts to post-copy here (libvirt's commit bd04d63): the destination announces
             // post-copy with RESUMED/POSTCOPY when Finish starts its vCPUs, never with SUSPENDED_POSTCOPY.
+            if jobs.async == .migrationIn && ev.data["status"]?.stringValue == "postcopy-active" {
+                // Remembered (Finish may run after QEMU completed), but no state change and no event here.
+                migration.postcopyActive = true
+            }
             if jobs.async == .migrationOut {
                 switch ev.data["status"]?.stringValue ?? "" {
                 case "postcopy-active":

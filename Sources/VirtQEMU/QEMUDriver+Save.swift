@@ -134,11 +134,11 @@ extension QEMUDriver {
 
     /// `virDomainAbortJob`.
     public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
-        guard flags == 0 else {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(flags, radix: 16))) in function qemuDomainAbortJobFlags",
+        guard flags & ~UInt32(1) == 0 else {
+            throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~UInt32(1), radix: 16))) in function qemuDomainAbortJobFlags",
                                        domain: .qemu)
         }
-        try await state.object(domain).abortJob()
+        try await state.object(domain).abortJob(postcopy: flags & 1 != 0)
     }
 
     private static func checkSaveFlags(_ flags: SaveRestoreFlags, function: String) throws {

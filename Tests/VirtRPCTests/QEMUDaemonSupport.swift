@@ -114,8 +114,12 @@ final class RestartableVirtd {
     /// The daemon's environment (nil: the test runner's), e.g. a PATH with wrapper tools first.
     let environment: [String: String]?
 
-    init(config: String = "", environment: [String: String]? = nil) throws {
+    /// The daemon's argv comes after `prefix` (e.g. `ip netns exec NS`).
+    let prefix: [String]
+
+    init(config: String = "", environment: [String: String]? = nil, prefix: [String] = []) throws {
         self.environment = environment
+        self.prefix = prefix
         // Short and traversable by QEMU's user (0755), so images and sockets under it work for any user.
         dir = try TestPaths.makeTempDir("qd", mode: 0o755)
         try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
@@ -131,7 +135,7 @@ final class RestartableVirtd {
     /// Starts virtd on the root (again) and waits for its pid file.
     func start() throws {
         unlink(dir + "/run/virtd.pid")
-        let p = try ChildProcess.spawn([TestPaths.virtd, "--root", dir], environment: environment,
+        let p = try ChildProcess.spawn(prefix + [TestPaths.virtd, "--root", dir], environment: environment,
                                        output: .file(dir + "/virtd.out"))
         process = p
         guard eventually(30, { access(dir + "/run/virtd.pid", F_OK) == 0 || !p.isRunning }),

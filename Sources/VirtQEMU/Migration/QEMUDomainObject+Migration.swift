@@ -402,7 +402,6 @@ extension QEMUDomainObject {
         let mon = try requireMonitorStarting()
         setJobPhase(.prepare)
         migration.startedAt = Self.nowMs()
-        migration.postcopyActive = false
         migration.supportedCaps = try await supportedMigrationCaps(mon)
         var on: Set<String> = ["late-block-activate"]
         if migration.flags.contains(.postcopy) { on.insert("postcopy-ram") }
@@ -504,7 +503,8 @@ extension QEMUDomainObject {
             jobs.current?.update(fromQueryMigrate: q)
             switch q["status"]?.stringValue ?? "" {
             case "completed":
-                return false
+                // Post-copy that QEMU finished before Finish looked: the guest still starts as post-copy.
+                return postcopy && migration.postcopyActive
             case "postcopy-active", "postcopy-recover":
                 migration.postcopyActive = true
                 if postcopy { return true }
