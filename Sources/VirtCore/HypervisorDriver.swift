@@ -109,6 +109,10 @@ public protocol HypervisorDriver: AnyObject, Sendable {
 
     /// Whether the driver implements a `virDrvFeature` (migration protocols, migratable XML).
     func supportsFeature(_ feature: Int32) async -> Bool
+    /// `virConnectIsAlive`: false once a remote connection has been lost.
+    func isAlive() async -> Bool
+    /// The client that prepared these incoming migrations left before finishing them: they are abandoned.
+    func migrationClientGone(incoming names: [String]) async
     /// Source, phase 1: the migratable definition and cookie A; starts the outgoing migration job.
     func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
         -> (xml: String, cookie: [UInt8])
@@ -147,6 +151,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
 
 extension HypervisorDriver {
     public func supportsFeature(_ feature: Int32) async -> Bool { false }
+    public func isAlive() async -> Bool { true }
+    public func migrationClientGone(incoming names: [String]) async {}
     public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
         -> (xml: String, cookie: [UInt8]) {
         throw VirtError.noSupport("virDomainMigrateBegin3Params")

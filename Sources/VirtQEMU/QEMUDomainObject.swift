@@ -936,6 +936,15 @@ actor QEMUDomainObject {
                l.devices.channels[i].targetState == "connected" {
                 connectAgent()
             }
+            if st.asyncJob == QEMUAsyncJob.migrationIn.name {
+                // An incoming migration whose daemon died is abandoned, as libvirt's recovery does: QEMU and
+                // its helpers end, a transient definition goes.
+                proc.note("reconnect: an incoming migration was in flight (phase \(st.jobPhase?.rawValue ?? "none")); "
+                    + "killing QEMU")
+                stopReason = (.failed, .failed)
+                await teardown(.failed, emitEvent: true)
+                return false
+            }
             await recoverInterruptedJob(st, mon, proc)
             writeStatus()
             return true
@@ -953,6 +962,10 @@ actor QEMUDomainObject {
     /// cancelled and a guest the save had paused runs again (RESUMED, reason save-canceled), as libvirt's
     /// job recovery does. The partial image is left as it is (its magic says it is incomplete).
     private func recoverInterruptedJob(_ st: QEMUDomainStatus, _ mon: QMPMonitor, _ proc: QEMUProcess) async {
+        if st.asyncJob == QEMUAsyncJob.migrationOut.name {
+            await recoverOutgoingMigration(phase: st.jobPhase ?? .none, mon, proc)
+            return
+        }
         guard st.asyncJob == QEMUAsyncJob.save.name else { return }
         proc.note("reconnect: a save was in flight (phase \(st.jobPhase?.rawValue ?? "none")); cancelling it")
         _ = try? await mon.execute("migrate_cancel")

@@ -22,6 +22,9 @@ final class ClientSession: Sendable {
         var eventTask: Task<Void, Never>?
         var keepaliveEnabled = false
         var closeCallbackRegistered = false
+        /// Domains this client prepared for an incoming migration and has not finished: destroyed if the
+        /// client leaves first (libvirt's autodestroy of Prepare).
+        var incomingMigrations: Set<String> = []
     }
 
     let channel: any Channel
@@ -113,6 +116,12 @@ final class ClientSession: Sendable {
             return (t, d)
         }
         task?.cancel()
+        let incoming = state.withLock { s -> [String] in
+            let v = Array(s.incomingMigrations)
+            s.incomingMigrations.removeAll()
+            return v
+        }
+        if let driver, !incoming.isEmpty { await driver.migrationClientGone(incoming: incoming) }
         if let driver { await provider.release(driver) }
     }
 }

@@ -31,6 +31,9 @@ public final class RPCClient: Sendable {
         self.state = Mutex(State())
     }
 
+    /// Whether the connection has gone (the peer closed it, or keepalive gave up).
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Connects to `endpoint`.
     public static func connect(_ endpoint: Endpoint,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws

@@ -363,6 +363,8 @@ public final class RemoteDriver: HypervisorDriver {
 
 // MARK: Migration
 extension RemoteDriver {
+    public func isAlive() async -> Bool { !client.isClosed }
+
     public func supportsFeature(_ feature: Int32) async -> Bool {
         (try? await call(RemoteCalls.connectSupportsFeature, feature)) == 1
     }

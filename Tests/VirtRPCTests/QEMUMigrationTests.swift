@@ -168,4 +168,82 @@ struct QEMUMigrationTests {
         #expect(try hosts.b.virsh("list --all --name").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "")
         #expect(try hosts.a.virsh("destroy sh").status == 0)
     }
+
+    /// A slow pre-copy migration of a fresh guest on A (1 MiB/s: minutes), run by Debian's virsh in the
+    /// background; returns once B has started the incoming QEMU.
+    static func startSlowMigration(_ hosts: MigrationHosts, _ rec: MigrationEventRecorder, name: String,
+                                   p2p: Bool) throws -> (ChildProcess, String) {
+        try define(hosts, on: hosts.a, name: name)
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: name, dir: hosts.shared))
+        let out = hosts.shared + "/migrate-\(name).out"
+        let mig = try ChildProcess.spawn(["/usr/bin/virsh", "-c", hosts.a.uri, "migrate", "--live", "--bandwidth", "1"]
+                                         + (p2p ? ["--p2p"] : []) + [name, hosts.b.uri], output: .file(out))
+        #expect(rec.wait("B", name, startedMigrated))
+        return (mig, out)
+    }
+
+    @Test("destination virtd killed (kill -9) during peer-to-peer pre-copy: the source runs on, the restarted destination cleans up")
+    func destinationDaemonKilled() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        let (mig, out) = try Self.startSlowMigration(hosts, rec, name: "dk", p2p: true)
+        let baseA = rec.events("A", "dk").count
+        hosts.b.kill9()
+        #expect(eventually(60) { !mig.isRunning })
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(text.contains("Lost connection to destination host"), "\(text)")
+        #expect(try hosts.a.virsh("domstate dk").stdout.contains("running"))
+        #expect(Array(rec.events("A", "dk").dropFirst(baseA)) == [], "\(rec.events("A", "dk"))")
+        // The destination's QEMU outlived its daemon; the restarted daemon ends it and drops the definition.
+        try hosts.b.start()
+        #expect(try hosts.b.virsh("list --all --name").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "")
+        #expect(eventually(30) { QEMUDaemonSupport.qemuProcesses(under: hosts.b.dir).isEmpty })
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "dk", dir: hosts.shared))
+        #expect(try hosts.a.virsh("destroy dk").status == 0)
+    }
+
+    @Test("destination QEMU killed during pre-copy (client-managed): the source resumes, the destination has nothing left")
+    func destinationQEMUKilled() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        let (mig, out) = try Self.startSlowMigration(hosts, rec, name: "qk", p2p: false)
+        let qemus = QEMUDaemonSupport.qemuProcesses(under: hosts.b.dir)
+        #expect(qemus.count == 1)
+        for pid in qemus { kill(pid, SIGKILL) }
+        #expect(eventually(60) { !mig.isRunning })
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(text.contains("error:"), "\(text)")
+        rec.wait("B", "qk", Self.stoppedFailed)
+        #expect(rec.events("B", "qk") == [Self.startedMigrated, Self.stoppedFailed])
+        #expect(try hosts.a.virsh("domstate qk").stdout.contains("running"))
+        #expect(try hosts.b.virsh("list --all --name").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "qk", dir: hosts.shared))
+        #expect(try hosts.a.virsh("destroy qk").status == 0)
+    }
+
+    @Test("source virtd killed (kill -9) mid-migration: the destination drops the prepared domain, the restarted source cancels and runs on")
+    func sourceDaemonKilled() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        let (mig, _) = try Self.startSlowMigration(hosts, rec, name: "sk", p2p: false)
+        hosts.a.kill9()
+        #expect(eventually(60) { !mig.isRunning })
+        // virsh (the client that prepared B) has gone: B destroys what it prepared.
+        #expect(rec.wait("B", "sk", Self.stoppedFailed))
+        #expect(try hosts.b.virsh("list --all --name").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "")
+        #expect(eventually(30) { QEMUDaemonSupport.qemuProcesses(under: hosts.b.dir).isEmpty })
+        try hosts.a.start()
+        #expect(try hosts.a.virsh("domstate sk").stdout.contains("running"))
+        let q = try hosts.a.virsh(args: ["qemu-monitor-command", "sk", "{\"execute\":\"query-migrate\"}"])
+        // The stream is over (cancelled by the recovery, or failed when B dropped its side first).
+        #expect(q.stdout.contains("\"cancel") || q.stdout.contains("\"failed\""), "\(q.stdout)")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "sk", dir: hosts.shared))
+        #expect(try hosts.a.virsh("destroy sk").status == 0)
+    }
 }

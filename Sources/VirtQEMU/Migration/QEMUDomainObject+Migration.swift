@@ -155,8 +155,8 @@ extension QEMUDomainObject {
     /// pre-switchover (the guest is paused) the migration is let go on; returns at `completed`, or at
     /// `postcopy-active` when post-copy was asked for. The guest stays paused until Confirm. On failure the
     /// guest is resumed, the job ends, and the error names the step.
-    func migrationPerform(uri: String, cookie: [UInt8], host: QEMUMigrationHost) async throws(VirtError)
-        -> [UInt8] {
+    func migrationPerform(uri: String, cookie: [UInt8], host: QEMUMigrationHost,
+                          peerAlive: (@Sendable () async -> Bool)? = nil) async throws(VirtError) -> [UInt8] {
         guard jobs.async == .migrationOut else {
             throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
         }
@@ -190,7 +190,7 @@ extension QEMUDomainObject {
                                 str1: "migration out: canceled by client")
             }
             try await mon.execute("migrate", arguments: ["uri": .string(Self.qemuURI(uri))])
-            try await waitOutgoing(mon, postcopy: flags.contains(.postcopy))
+            try await waitOutgoing(mon, postcopy: flags.contains(.postcopy), peerAlive: peerAlive)
             setJobPhase(.perform3Done)
             var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
             out.statistics = migrationStatistics(jobs.current)
@@ -213,11 +213,16 @@ extension QEMUDomainObject {
 
     /// Waits for the outgoing migration: lets QEMU go on at pre-switchover, returns at `completed` (or at
     /// `postcopy-active` with post-copy).
-    private func waitOutgoing(_ mon: QMPMonitor, postcopy: Bool) async throws(VirtError) {
+    private func waitOutgoing(_ mon: QMPMonitor, postcopy: Bool,
+                              peerAlive: (@Sendable () async -> Bool)?) async throws(VirtError) {
         var delay = 5
         while true {
             if process == nil {
                 throw VirtError.operationFailed("job 'migration out' failed: QEMU ended", domain: .qemu)
+            }
+            if let peerAlive, await !peerAlive() {
+                // Peer to peer, the destination daemon went away (libvirt watches dconn the same way).
+                throw VirtError.operationFailed("Lost connection to destination host", domain: .qemu)
             }
             if jobs.abortRequested && !migration.postcopyActive {
                 _ = try? await mon.execute("migrate_cancel")
@@ -525,10 +530,49 @@ extension QEMUDomainObject {
         }
     }
 
+    /// The client that prepared this incoming migration left before Finish (libvirt's autodestroy).
+    func abandonIncoming() async {
+        guard jobs.async == .migrationIn, jobs.phase == .prepare else { return }
+        process?.note("the client that prepared the incoming migration has gone; destroying the domain")
+        await migrationCancelIncoming()
+    }
+
     /// Finish with `cancelled` (destination): the guest that was being received is stopped (STOPPED/FAILED).
     func migrationCancelIncoming() async {
         guard jobs.async == .migrationIn else { return }
         endAsyncJob()
         await teardown(.failed, emitEvent: true)
+    }
+
+    /// An outgoing migration a previous daemon left in flight, recovered from the phase in the status file as
+    /// libvirt's `qemuProcessRecoverMigrationOut` does: before the stream completed, QEMU's migration is
+    /// cancelled and a guest paused for it runs again; once QEMU completed (perform3_done, confirm3), the guest
+    /// stays paused (the destination may run it); in post-copy it is marked failed post-copy.
+    func recoverOutgoingMigration(phase: QEMUJobPhase, _ mon: QMPMonitor, _ proc: QEMUProcess) async {
+        let q = try? await mon.execute("query-migrate")
+        let qs = q?["status"]?.stringValue ?? "none"
+        proc.note("reconnect: an outgoing migration was in flight (phase \(phase.rawValue), QEMU \(qs))")
+        if qs.hasPrefix("postcopy") || status.reason == PausedReason.postcopy.rawValue && status.state == .paused {
+            status = .paused(.postcopyFailed)
+            raise(.suspended(.postcopyFailed))
+            return
+        }
+        switch phase {
+        case .perform3Done, .confirm3:
+            if qs == "completed" {
+                proc.note("reconnect: migration finished but the destination's outcome is unknown; the guest stays paused")
+                return
+            }
+            fallthrough
+        default:
+            if ["active", "setup", "pre-switchover", "device"].contains(qs) {
+                _ = try? await mon.execute("migrate_cancel")
+            }
+            if status.state == .paused && (status.reason == PausedReason.migration.rawValue
+                                            || status.reason == PausedReason.unknown.rawValue) {
+                resumeReason = .migrationCanceled
+                if (try? await mon.execute("cont")) != nil { setRunning(.migrationCanceled) }
+            }
+        }
     }
 }

@@ -193,7 +193,8 @@ extension QEMUDriver {
         var performError: (any Error)?
         var cookieC: [UInt8] = []
         do {
-            cookieC = try await obj.migrationPerform(uri: uri, cookie: prepared.cookie, host: host)
+            cookieC = try await obj.migrationPerform(uri: uri, cookie: prepared.cookie, host: host,
+                                                     peerAlive: { await peer.isAlive() })
         } catch {
             performError = error
         }
@@ -216,8 +217,9 @@ extension QEMUDriver {
             if flags.contains(.undefineSource) { await undefineAfterMigration(obj) }
             return
         }
+        if let performError { throw performError }
         if let e = finishError as? VirtError, e.code != .migrateFinishOK { throw e }
-        throw performError ?? finishError ?? VirtError.operationFailed("migration failed", domain: .qemu)
+        throw finishError ?? VirtError.operationFailed("migration failed", domain: .qemu)
     }
 
     static func message(_ e: any Error) -> String { (e as? VirtError)?.message ?? "\(e)" }
@@ -269,6 +271,13 @@ extension QEMUDriver {
         unlink(state.paths.configFile(ref.name))
         await state.remove(obj.uuid)
         state.bus.emit(DomainEventRecord(domain: ref, kind: .lifecycle(.undefined(.removed))))
+    }
+
+    public func migrationClientGone(incoming names: [String]) async {
+        for name in names {
+            guard let obj = await state.find(name: name) else { continue }
+            await obj.abandonIncoming()
+        }
     }
 
     public func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws {

@@ -14,6 +14,9 @@ extension ProcedureTable {
             let (params, cookie, flags) = a.values
             let r = try await ctx.driver.migratePrepare3(params: params.params, cookie: cookie.bytes,
                                                          flags: MigrateFlags(rawValue: flags))
+            if let name = params.params.string(MigrateParam.destName) ?? MigrationNames.domainName(r.cookie) {
+                ctx.session.state.withLock { _ = $0.incomingMigrations.insert(name) }
+            }
             return XDRTuple2(XDROpaque(r.cookie), r.uri)
         },
         .serve(RemoteCalls.domainMigratePerform3Params) { a, ctx in
@@ -24,6 +27,9 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.domainMigrateFinish3Params) { a, ctx in
             let (params, cookie, flags, cancelled) = a.values
+            if let name = params.params.string(MigrateParam.destName) ?? MigrationNames.domainName(cookie.bytes) {
+                ctx.session.state.withLock { _ = $0.incomingMigrations.remove(name) }
+            }
             let r = try await ctx.driver.migrateFinish3(params: params.params, cookie: cookie.bytes,
                                                         flags: MigrateFlags(rawValue: flags), cancelled: cancelled != 0)
             return XDRTuple2(r.domain, XDROpaque(r.cookie))
@@ -58,4 +64,23 @@ extension ProcedureTable {
             return try await ctx.driver.migrateMaxSpeed(d, flags: flags)
         },
     ]
+}
+
+/// The domain name a migration cookie carries (`<name>` of `<qemu-migration>`), without parsing the rest.
+enum MigrationNames {
+    static func domainName(_ cookie: [UInt8]) -> String? {
+        let bytes = Array(cookie.prefix { $0 != 0 })
+        let open = Array("<name>".utf8), close = Array("</name>".utf8)
+        func find(_ needle: [UInt8], from: Int) -> Int? {
+            guard bytes.count >= needle.count else { return nil }
+            var i = from
+            while i + needle.count <= bytes.count {
+                if Array(bytes[i..<i + needle.count]) == needle { return i }
+                i += 1
+            }
+            return nil
+        }
+        guard let a = find(open, from: 0), let b = find(close, from: a + open.count) else { return nil }
+        return String(decoding: bytes[(a + open.count)..<b], as: UTF8.self)
+    }
 }
