@@ -246,4 +246,36 @@ struct QEMUMigrationTests {
         #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "sk", dir: hosts.shared))
         #expect(try hosts.a.virsh("destroy sk").status == 0)
     }
+
+    @Test("a guest with a TPM (state local) migrates peer to peer: swtpm runs as tss on the destination, ends on the source")
+    func tpmLocalState() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        try Self.define(hosts, on: hosts.a, name: "tp",
+                        extra: "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "tp", dir: hosts.shared))
+        func swtpms(_ root: String) -> [Int32] {
+            ProcFS.allPIDs().filter { pid in
+                guard let exe = ProcFS.executable(of: pid), exe.hasSuffix("/swtpm") else { return false }
+                let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                return cmd.contains(root + "/")
+            }
+        }
+        #expect(swtpms(hosts.a.dir).count == 1)
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--p2p", "tp", hosts.b.uri])
+        #expect(r.status == 0, "\(r.stderr)")
+        rec.wait("B", "tp", Self.resumedMigrated)
+        #expect(eventually(30) { swtpms(hosts.a.dir).isEmpty })
+        let onB = swtpms(hosts.b.dir)
+        #expect(onB.count == 1)
+        if let pid = onB.first {
+            #expect(ProcFS.uid(of: pid) == getpwnam("tss")?.pointee.pw_uid)
+        }
+        let q = try hosts.b.virsh(args: ["qemu-monitor-command", "tp", "{\"execute\":\"query-tpm\"}"])
+        #expect(q.stdout.contains("\"type\":\"emulator\""), "\(q.stdout)")
+        #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "tp", dir: hosts.shared))
+        #expect(try hosts.b.virsh("destroy tp").status == 0)
+    }
 }
