@@ -119,9 +119,10 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     /// Destination, phase 2: starts QEMU waiting for the stream; returns cookie B and the URI to send to.
     func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
         -> (uri: String?, cookie: [UInt8])
-    /// Destination, phase 2 of a tunnelled migration: the stream arrives on `stream` (written by the source).
-    func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
-                               stream: any ByteStream) async throws -> [UInt8]
+    /// Destination, phase 2 of a tunnelled migration: returns cookie B and the stream the source writes the
+    /// migration data into (finish at the end, abort on failure).
+    func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (cookie: [UInt8], stream: any ByteStream)
     /// Source, phase 3: sends the guest; with `destinationURI` (peer to peer) runs every phase itself.
     func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam], cookie: [UInt8],
                          flags: MigrateFlags) async throws -> [UInt8]
@@ -161,8 +162,8 @@ extension HypervisorDriver {
         -> (uri: String?, cookie: [UInt8]) {
         throw VirtError.noSupport("virDomainMigratePrepare3Params")
     }
-    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
-                                      stream: any ByteStream) async throws -> [UInt8] {
+    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (cookie: [UInt8], stream: any ByteStream) {
         throw VirtError.noSupport("virDomainMigratePrepareTunnel3Params")
     }
     public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],

@@ -229,6 +229,8 @@ actor QEMUDomainObject {
     private var channelDir: String?
     /// What the phases of a migration in flight pass to each other on this host, and the migration tunables.
     var migration = QEMUMigrationState()
+    /// Tunnelled incoming migration: the read end of the pipe QEMU is given at `migrate-incoming`.
+    var incomingFD: Int32 = -1
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
          emit: @escaping @Sendable (DomainEventRecord) -> Void,

@@ -117,6 +117,13 @@ public final class RPCClient: Sendable {
     /// came; STREAM packets with the call's serial are routed to it from before the call is sent.
     public func openStream(program: UInt32 = RPCProgram.remote, _ proc: Int32,
                            _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> RemoteStream {
+        try await openStreamWithReply(program: program, proc, args).stream
+    }
+
+    /// ``openStream(program:_:_:)`` that also returns the opening call's reply (e.g. a migration cookie).
+    public func openStreamWithReply(program: UInt32 = RPCProgram.remote, _ proc: Int32,
+                                    _ args: (inout XDRWriter) -> Void = { _ in }) async throws
+        -> (reply: XDRReader, stream: RemoteStream) {
         let (incoming, cont) = AsyncStream<RPCPacket>.makeStream(bufferingPolicy: .unbounded)
         let serial = try state.withLock { s throws(VirtError) -> UInt32 in
             if s.closed { throw Self.closedError }
@@ -124,15 +131,16 @@ public final class RPCClient: Sendable {
             s.streams[s.serial] = cont
             return s.serial
         }
+        let reply: XDRReader
         do {
-            _ = try await call(program: program, proc, serial: serial, args)
+            reply = try await call(program: program, proc, serial: serial, args)
         } catch {
             _ = state.withLock { $0.streams.removeValue(forKey: serial) }
             cont.finish()
             throw error
         }
-        return RemoteStream(client: self, header: RPCHeader(program: program, procedure: proc, type: .stream,
-                                                             serial: serial), incoming: incoming)
+        return (reply, RemoteStream(client: self, header: RPCHeader(program: program, procedure: proc, type: .stream,
+                                                                     serial: serial), incoming: incoming))
     }
 
     /// Sends a STREAM packet of an open stream.

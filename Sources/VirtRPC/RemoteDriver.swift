@@ -383,6 +383,17 @@ extension RemoteDriver {
         return (r.values.1, r.values.0.bytes)
     }
 
+    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (cookie: [UInt8], stream: any ByteStream) {
+        let c = RemoteCalls.domainMigratePrepareTunnel3Params
+        var (reply, stream) = try await client.openStreamWithReply(program: c.program.number, c.number) { w in
+            XDRTuple3(TypedParamList<MigrateParamsLimit>(params), XDROpaque<MigrateCookieLimit>(cookie),
+                      flags.rawValue).encode(xdr: &w)
+        }
+        let out = try XDROpaque<MigrateCookieLimit>(xdr: &reply)
+        return (out.bytes, stream)
+    }
+
     public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
                                 cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
         try await call(RemoteCalls.domainMigratePerform3Params,

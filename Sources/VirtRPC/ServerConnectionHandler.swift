@@ -147,7 +147,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 eventLoop.execute { loopSelf.value.writeReply(reply, context: ctx.value) }
             }
             // A stream opened by this call starts after its reply is queued, so STREAM packets follow it.
-            if h.procedure == RemoteProcedure.domainOpenConsole.rawValue, let st = session.stream(h.serial) {
+            if let st = session.stream(h.serial) {
                 st.start()
             }
         }

@@ -278,4 +278,31 @@ struct QEMUMigrationTests {
         #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "tp", dir: hosts.shared))
         #expect(try hosts.b.virsh("destroy tp").status == 0)
     }
+
+    @Test("peer to peer, tunnelled (virsh --p2p --tunnelled): the stream goes through the daemons' connection")
+    func tunnelled() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        try Self.define(hosts, on: hosts.a, name: "tn")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "tn", dir: hosts.shared))
+        let baseA = rec.events("A", "tn").count
+        // Tunnelled has no post-copy, as in libvirt.
+        let pc = try hosts.a.virsh(args: ["migrate", "--live", "--p2p", "--tunnelled", "--postcopy", "tn", hosts.b.uri])
+        #expect(pc.status != 0)
+        #expect(pc.stderr.contains("post-copy is not supported with tunnelled migration"), "\(pc.stderr)")
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--p2p", "--tunnelled", "tn", hosts.b.uri])
+        #expect(r.status == 0, "\(r.stderr)")
+        rec.wait("B", "tn", Self.resumedMigrated)
+        rec.wait("A", "tn", Self.jobCompleted)
+        #expect(Array(rec.events("A", "tn").dropFirst(baseA)) == [Self.suspendedMigrated, Self.stoppedMigrated,
+                                                                    Self.jobCompleted])
+        #expect(rec.events("B", "tn") == [Self.startedMigrated, Self.resumedMigrated])
+        // QEMU's stream went through the daemons' connection: the destination QEMU listened on no TCP port.
+        let log = (try? String(contentsOfFile: hosts.b.dir + "/log/qemu/tn.log", encoding: .utf8)) ?? ""
+        #expect(!log.contains("-incoming tcp"))
+        #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "tn", dir: hosts.shared))
+        #expect(try hosts.b.virsh("destroy tn").status == 0)
+    }
 }

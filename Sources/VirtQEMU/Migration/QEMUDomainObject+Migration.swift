@@ -156,7 +156,8 @@ extension QEMUDomainObject {
     /// `postcopy-active` when post-copy was asked for. The guest stays paused until Confirm. On failure the
     /// guest is resumed, the job ends, and the error names the step.
     func migrationPerform(uri: String, cookie: [UInt8], host: QEMUMigrationHost,
-                          peerAlive: (@Sendable () async -> Bool)? = nil) async throws(VirtError) -> [UInt8] {
+                          peerAlive: (@Sendable () async -> Bool)? = nil,
+                          tunnel: (any ByteStream)? = nil) async throws(VirtError) -> [UInt8] {
         guard jobs.async == .migrationOut else {
             throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
         }
@@ -189,8 +190,34 @@ extension QEMUDomainObject {
                 throw VirtError(.operationAborted, domain: .qemu, "operation aborted: migration out: canceled by client",
                                 str1: "migration out: canceled by client")
             }
-            try await mon.execute("migrate", arguments: ["uri": .string(Self.qemuURI(uri))])
-            try await waitOutgoing(mon, postcopy: flags.contains(.postcopy), peerAlive: peerAlive)
+            var pump: Task<Void, any Error>?
+            if let tunnel {
+                // QEMU writes into a pipe; its other end goes to the destination daemon as stream packets.
+                let p = try QEMUMigrationTunnel.pipe(daemonEndNonBlocking: true)
+                do throws(VirtError) {
+                    try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: p.write)
+                } catch {
+                    close(p.read)
+                    close(p.write)
+                    throw error
+                }
+                close(p.write)
+                pump = Task { try await QEMUMigrationTunnel.pump(fd: p.read, to: tunnel) }
+                try await mon.execute("migrate", arguments: ["uri": "fd:migrate"])
+            } else {
+                try await mon.execute("migrate", arguments: ["uri": .string(Self.qemuURI(uri))])
+            }
+            do throws(VirtError) {
+                try await waitOutgoing(mon, postcopy: flags.contains(.postcopy), peerAlive: peerAlive)
+            } catch {
+                pump?.cancel()
+                await tunnel?.abort()
+                throw error
+            }
+            if let pump, case .failure(let e) = await pump.result {
+                throw VirtError.operationFailed("tunnelled migration stream failed: \((e as? VirtError)?.message ?? "\(e)")",
+                                                domain: .qemu)
+            }
             setJobPhase(.perform3Done)
             var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
             out.statistics = migrationStatistics(jobs.current)
@@ -412,6 +439,16 @@ extension QEMUDomainObject {
         if migration.flags.contains(.postcopy) { on.insert("postcopy-ram") }
         if !migration.flags.contains(.tunnelled) { on.insert("return-path") }
         try await setMigrationCaps(mon, on: on)
+        if listen == "fd:migrate" {
+            // Tunnelled: QEMU reads the stream from the pipe the destination daemon writes.
+            guard incomingFD >= 0 else {
+                throw VirtError.internalError("tunnelled migration without a stream", domain: .qemu)
+            }
+            let fd = incomingFD
+            incomingFD = -1
+            defer { close(fd) }
+            try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
+        }
         try await mon.execute("migrate-incoming", arguments: ["uri": .string(listen)])
         status = .paused(.migration)
         raise(.started(.migrated))

@@ -36,6 +36,36 @@ extension QEMUDriver {
             throw VirtError.invalidArg("invalid argument: tunnelled migration requested but a non-tunnelled prepare was called",
                                        domain: .qemu)
         }
+        let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags, tunnelFD: nil)
+        return (r.uri, r.cookie)
+    }
+
+    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (cookie: [UInt8], stream: any ByteStream) {
+        if flags.contains(.postcopy) {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: post-copy is not supported with tunnelled migration",
+                            str1: "post-copy is not supported with tunnelled migration")
+        }
+        let p = try QEMUMigrationTunnel.pipe(daemonEndNonBlocking: false)
+        _ = fcntl(p.write, F_SETFL, fcntl(p.write, F_GETFL) | O_NONBLOCK)
+        let sink = QEMUMigrationPipeSink(fd: p.write)
+        do {
+            let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags.union(.tunnelled),
+                                              tunnelFD: p.read)
+            return (r.cookie, sink)
+        } catch {
+            await sink.abort()
+            throw error
+        }
+    }
+
+    /// Prepare (destination), both transports: the checks, the transient definition, QEMU started to wait for
+    /// the stream on a TCP port of the migration range, or (tunnelled) on the pipe `tunnelFD` (taken over).
+    private func prepareIncoming(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                 tunnelFD: Int32?) async throws -> (uri: String?, cookie: [UInt8]) {
+        var tunnelFD = tunnelFD
+        defer { if let fd = tunnelFD { Glibc.close(fd) } }
         guard let xml = params.string(MigrateParam.destXML) else {
             throw VirtError.invalidArg("invalid argument: no domain XML passed", domain: .qemu)
         }
@@ -46,6 +76,23 @@ extension QEMUDriver {
         if incoming.uuid != def.uuid {
             throw VirtError.internalError("Incoming cookie data had unexpected UUID \(incoming.uuid) vs \(def.uuid)",
                                           domain: .qemu)
+        }
+        if let fd = tunnelFD {
+            let (obj, _) = try await state.addOrUpdate(def, persistent: false, live: true)
+            await obj.setMigrationFlags(flags)
+            await obj.setIncomingFD(fd)
+            tunnelFD = nil
+            do {
+                try await startObject(obj, flags: [], kind: .incomingMigration(uri: "fd:migrate"))
+            } catch {
+                await obj.setIncomingFD(-1)
+                if await !obj.persistent { await state.remove(obj.uuid) }
+                throw error
+            }
+            var out = QEMUMigrationCookie(name: def.name, uuid: def.uuid, hostname: host.hostname,
+                                          hostUUID: host.hostUUID)
+            out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+            return (nil, out.encoded())
         }
         // Where the source sends the stream: the client's URI (host and maybe port), else this host's name.
         let cfg = await state.migrationConfig
@@ -167,9 +214,11 @@ extension QEMUDriver {
                                             domain: .qemu)
         }
         if flags.contains(.tunnelled) {
-            throw VirtError(.argumentUnsupported, domain: .qemu,
-                            "argument unsupported: tunnelled migration is not supported yet",
-                            str1: "tunnelled migration is not supported yet")
+            for key in [MigrateParam.uri, MigrateParam.listenAddress] where params.string(key) != nil {
+                throw VirtError(.argumentUnsupported, domain: .qemu,
+                                "argument unsupported: migration URI and listen address are not supported with tunnelled migration",
+                                str1: "migration URI and listen address are not supported with tunnelled migration")
+            }
         }
         let begun = try await obj.migrationBegin(flags: flags, params: params, host: host)
         var destParams: [TypedParam] = [TypedParam(MigrateParam.destXML, .string(begun.xml))]
@@ -180,8 +229,15 @@ extension QEMUDriver {
         var destFlags = flags.subtracting([.abortOnError, .autoConverge, .peer2peer])
         if await obj.status.state == .paused { destFlags.insert(.paused) }
         let prepared: (uri: String?, cookie: [UInt8])
+        var tunnel: (any ByteStream)?
         do {
-            prepared = try await peer.migratePrepare3(params: destParams, cookie: begun.cookie, flags: destFlags)
+            if flags.contains(.tunnelled) {
+                let t = try await peer.migratePrepareTunnel3(params: destParams, cookie: begun.cookie, flags: destFlags)
+                prepared = ("fd:migrate", t.cookie)
+                tunnel = t.stream
+            } else {
+                prepared = try await peer.migratePrepare3(params: destParams, cookie: begun.cookie, flags: destFlags)
+            }
         } catch {
             try? await obj.migrationConfirm(cookie: [], cancelled: true, host: host)
             throw error
@@ -194,7 +250,7 @@ extension QEMUDriver {
         var cookieC: [UInt8] = []
         do {
             cookieC = try await obj.migrationPerform(uri: uri, cookie: prepared.cookie, host: host,
-                                                     peerAlive: { await peer.isAlive() })
+                                                     peerAlive: { await peer.isAlive() }, tunnel: tunnel)
         } catch {
             performError = error
         }
@@ -303,4 +359,9 @@ extension QEMUDriver {
 
 extension QEMUDomainObject {
     func setMigrationFlags(_ flags: MigrateFlags) { migration.flags = flags }
+
+    func setIncomingFD(_ fd: Int32) {
+        if incomingFD >= 0 && fd != incomingFD { close(incomingFD) }
+        incomingFD = fd
+    }
 }

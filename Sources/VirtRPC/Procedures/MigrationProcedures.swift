@@ -19,6 +19,17 @@ extension ProcedureTable {
             }
             return XDRTuple2(XDROpaque(r.cookie), r.uri)
         },
+        .serve(RemoteCalls.domainMigratePrepareTunnel3Params) { a, ctx in
+            let (params, cookie, flags) = a.values
+            let r = try await ctx.driver.migratePrepareTunnel3(params: params.params, cookie: cookie.bytes,
+                                                               flags: MigrateFlags(rawValue: flags))
+            if let name = params.params.string(MigrateParam.destName) ?? MigrationNames.domainName(r.cookie) {
+                ctx.session.state.withLock { _ = $0.incomingMigrations.insert(name) }
+            }
+            // The source's STREAM packets (the migration data) go to the destination QEMU from here on.
+            ctx.session.addStream(ServerStream(header: ctx.header, stream: r.stream, session: ctx.session))
+            return XDROpaque(r.cookie)
+        },
         .serve(RemoteCalls.domainMigratePerform3Params) { a, ctx in
             let (d, dconnuri, params, cookie, flags) = a.values
             let out = try await ctx.driver.migratePerform3(d, destinationURI: dconnuri, params: params.params,
