@@ -20,7 +20,14 @@ final class MigrationHosts {
     /// A directory for files both hosts see (the guest's definition, shared disks).
     let shared: String
 
-    init(config: String = "", configB: String? = nil) throws {
+    /// With `privateDisks`, `diskDir` is one path that each daemon (and its QEMUs) sees as a directory of its
+    /// own (`diskDirA`, `diskDirB`: bind mounts in a mount namespace per daemon), so a "local" disk has the
+    /// same path on both hosts but different files, as two machines would.
+    let diskDir: String
+    let diskDirA: String
+    let diskDirB: String
+
+    init(config: String = "", configB: String? = nil, privateDisks: Bool = false) throws {
         try TestHost.requireRoot()
         let tag = String(format: "%05d", Int.random(in: 0..<100_000))
         nsA = "svm\(tag)a"
@@ -29,7 +36,22 @@ final class MigrationHosts {
         ipA = "10.231.\(net).1"
         ipB = "10.231.\(net).2"
         shared = try TestPaths.makeTempDir("mig", mode: 0o755)
+        diskDir = shared + "/disk"
+        diskDirA = shared + "/disk-a"
+        diskDirB = shared + "/disk-b"
+        func wrap(_ ns: String, _ own: String) -> [String] {
+            var p = ["/usr/sbin/ip", "netns", "exec", ns]
+            if privateDisks {
+                p += ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                      "mount --bind \(own) \(diskDir) && exec \"$@\"", "sh"]
+            }
+            return p
+        }
         do {
+            for d in [diskDir, diskDirA, diskDirB] {
+                try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+            }
             try Self.ip(["netns", "add", nsA])
             try Self.ip(["netns", "add", nsB])
             try Self.ip(["link", "add", "sv\(tag)a", "type", "veth", "peer", "name", "sv\(tag)b"])
@@ -41,9 +63,9 @@ final class MigrationHosts {
                 try Self.ip(["-n", ns, "link", "set", "lo", "up"])
             }
             a = try RestartableVirtd(config: "migration_host = \"\(ipA)\"\n" + config,
-                                     prefix: ["/usr/sbin/ip", "netns", "exec", nsA])
+                                     prefix: wrap(nsA, diskDirA))
             b = try RestartableVirtd(config: "migration_host = \"\(ipB)\"\n" + (configB ?? config),
-                                     prefix: ["/usr/sbin/ip", "netns", "exec", nsB])
+                                     prefix: wrap(nsB, diskDirB))
         } catch {
             cleanup()
             throw error

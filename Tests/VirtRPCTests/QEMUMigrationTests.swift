@@ -305,4 +305,39 @@ struct QEMUMigrationTests {
         #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "tn", dir: hosts.shared))
         #expect(try hosts.b.virsh("destroy tn").status == 0)
     }
+
+    @Test("--copy-storage-all (client-managed): a local disk is copied through the destination's NBD server")
+    func copyStorageAll() throws {
+        let hosts = try MigrationHosts(privateDisks: true)
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        // A's image (64 MiB raw) with markers at both ends; B has none: its Prepare makes an empty one.
+        let image = hosts.diskDirA + "/d.img"
+        let fh = try #require(FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: image, contents: nil); return image }()))
+        try fh.truncate(atOffset: 64 << 20)
+        try fh.seek(toOffset: 0)
+        fh.write(Data("SWIFTVIRT-DISK-HEAD".utf8))
+        try fh.seek(toOffset: 40 << 20)
+        fh.write(Data("SWIFTVIRT-DISK-TAIL".utf8))
+        try fh.close()
+        let disk = "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(hosts.diskDir)/d.img'/>"
+            + "<target dev='vda' bus='virtio'/></disk>"
+        try Self.define(hosts, on: hosts.a, name: "cs", extra: disk)
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "cs", dir: hosts.shared))
+        let baseA = rec.events("A", "cs").count
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--copy-storage-all", "cs", hosts.b.uri])
+        #expect(r.status == 0, "\(r.stderr)")
+        rec.wait("B", "cs", Self.resumedMigrated)
+        rec.wait("A", "cs", Self.jobCompleted)
+        #expect(Array(rec.events("A", "cs").dropFirst(baseA)) == [Self.suspendedMigrated, Self.stoppedMigrated,
+                                                                    Self.jobCompleted])
+        #expect(rec.events("B", "cs") == [Self.startedMigrated, Self.resumedMigrated])
+        let copy = try Data(contentsOf: URL(fileURLWithPath: hosts.diskDirB + "/d.img"))
+        #expect(copy.count == 64 << 20)
+        #expect(copy.prefix(19) == Data("SWIFTVIRT-DISK-HEAD".utf8))
+        #expect(copy.subdata(in: (40 << 20)..<((40 << 20) + 19)) == Data("SWIFTVIRT-DISK-TAIL".utf8))
+        #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "cs", dir: hosts.shared))
+        #expect(try hosts.b.virsh("destroy cs").status == 0)
+    }
 }

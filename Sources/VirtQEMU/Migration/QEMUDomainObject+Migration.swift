@@ -25,6 +25,11 @@ struct QEMUMigrationState: Sendable {
     /// The statistics the other side sent (destination: from Perform; source: from Finish).
     var peerStatistics: QEMUMigrationCookie.Statistics?
 
+    /// Storage migration: the disks copied through NBD, the destination's NBD port, the source's mirror jobs.
+    var nbdDisks: [QEMUMigrationCookie.NBD.Disk] = []
+    var nbdPort: Int?
+    var mirrorJobs: [String] = []
+
     var maxDowntimeMs: UInt64?
     var maxSpeedMiB: UInt64 = unlimitedMiB
     var maxPostcopySpeedMiB: UInt64 = 0
@@ -114,10 +119,15 @@ extension QEMUDomainObject {
             throw VirtError.operationInvalid("domain is active; offline migration is for inactive domains",
                                              domain: .qemu)
         }
-        if !flags.intersection([.nonSharedDisk, .nonSharedInc]).isEmpty {
+        if flags.contains(.nonSharedInc) {
             throw VirtError(.argumentUnsupported, domain: .qemu,
-                            "argument unsupported: migration of non-shared storage is not supported yet",
-                            str1: "migration of non-shared storage is not supported yet")
+                            "argument unsupported: incremental storage migration (--copy-storage-inc) is not supported",
+                            str1: "incremental storage migration (--copy-storage-inc) is not supported")
+        }
+        if flags.contains(.nonSharedDisk) && flags.contains(.tunnelled) {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: NBD storage migration is not supported with tunnelled migration",
+                            str1: "NBD storage migration is not supported with tunnelled migration")
         }
         for d in externalDevices {
             if let e = await d.migrationBlocker { throw e }
@@ -144,6 +154,11 @@ extension QEMUDomainObject {
                                              hostUUID: host.hostUUID)
             let alwaysOn: Set<String> = ["pause-before-switchover"]
             cookie.capabilities = migration.supportedCaps.map { ($0, alwaysOn.contains($0)) }
+            migration.nbdDisks = flags.contains(.nonSharedDisk) ? try await disksToCopy(params) : []
+            migration.mirrorJobs = []
+            if flags.contains(.nonSharedDisk) {
+                cookie.nbd = QEMUMigrationCookie.NBD(port: nil, disks: migration.nbdDisks)
+            }
             return (xml, cookie.encoded())
         } catch {
             endAsyncJob()
@@ -168,8 +183,15 @@ extension QEMUDomainObject {
             }
             let peer = try QEMUMigrationCookie.decode(cookie, expectName: nil, expectUUID: uuid,
                                                       localHostUUID: host.hostUUID)
-            _ = peer
             setJobPhase(.perform3)
+            if !migration.nbdDisks.isEmpty {
+                guard let port = peer.nbd?.port else {
+                    throw VirtError.internalError("the destination did not export the disks for storage migration",
+                                                  domain: .qemu)
+                }
+                let (_, h, _) = try QEMUDriver.parseMigrationURI(uri)
+                try await startMirrors(host: h, port: port)
+            }
             var on: Set<String> = ["pause-before-switchover"]
             if flags.contains(.postcopy) { on.insert("postcopy-ram") }
             if !flags.contains(.tunnelled) { on.insert("return-path") }
@@ -270,6 +292,8 @@ extension QEMUDomainObject {
                     raise(.suspended(.migrated))
                     writeStatus()
                 }
+                // The guest is paused: the disks' mirrors complete (in sync) before QEMU switches over.
+                try await completeMirrors()
                 try await mon.execute("migrate-continue", arguments: ["state": "pre-switchover"])
             case "postcopy-active", "postcopy-recover":
                 if postcopy {
@@ -318,6 +342,7 @@ extension QEMUDomainObject {
             setJobPhase(.postcopyFailed)
             return
         }
+        await cancelMirrors()
         if let mon = monitor, isActive {
             if let q = try? await mon.execute("query-migrate"),
                ["active", "setup", "pre-switchover", "device"].contains(q["status"]?.stringValue ?? "") {
@@ -439,6 +464,10 @@ extension QEMUDomainObject {
         if migration.flags.contains(.postcopy) { on.insert("postcopy-ram") }
         if !migration.flags.contains(.tunnelled) { on.insert("return-path") }
         try await setMigrationCaps(mon, on: on)
+        if let port = migration.nbdPort, !migration.nbdDisks.isEmpty {
+            let (_, h, _) = try QEMUDriver.parseMigrationURI(listen)
+            try await startNBDServer(host: h, port: port)
+        }
         if listen == "fd:migrate" {
             // Tunnelled: QEMU reads the stream from the pipe the destination daemon writes.
             guard incomingFD >= 0 else {
@@ -471,6 +500,7 @@ extension QEMUDomainObject {
                 throw VirtError.operationFailed("domain is no longer running", domain: .qemu)
             }
             let inPostcopy = try await waitIncoming(mon, postcopy: flags.contains(.postcopy))
+            await stopNBDServer()
             if flags.contains(.persistDest) {
                 var def = liveDefinitionForPersist()
                 if let x = cookie?.persistentXML, let d = try? DomainDefinition.parse(x) { def = d }

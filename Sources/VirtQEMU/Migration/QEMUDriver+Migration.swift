@@ -118,10 +118,25 @@ extension QEMUDriver {
         let reserved = port == nil
         let p: Int
         if let port { p = port } else { p = try await state.reserveMigrationPort() }
+        // Storage migration: the disks the source copies are made here when missing, then exported over NBD
+        // on a port of the same range while QEMU waits for the stream.
+        let nbdDisks = flags.contains(.nonSharedDisk) ? (incoming.nbd?.disks ?? []) : []
+        var nbdPort: Int?
+        if !nbdDisks.isEmpty {
+            do {
+                try QEMUDomainObject.precreateDisks(nbdDisks, in: def)
+                nbdPort = try await state.reserveMigrationPort()
+            } catch {
+                if reserved { await state.releaseMigrationPort(p) }
+                throw error
+            }
+        }
+        defer { if let n = nbdPort { Task { await self.state.releaseMigrationPort(n) } } }
         let listenHost = params.string(MigrateParam.listenAddress) ?? cfg.migrationAddress ?? "0.0.0.0"
         let listen = listenHost.contains(":") ? "tcp:[\(listenHost)]:\(p)" : "tcp:\(listenHost):\(p)"
         let (obj, _) = try await state.addOrUpdate(def, persistent: false, live: true)
         await obj.setMigrationFlags(flags)
+        await obj.setStorageMigration(disks: nbdDisks, port: nbdPort)
         do {
             try await startObject(obj, flags: [], kind: .incomingMigration(uri: listen))
         } catch {
@@ -132,6 +147,7 @@ extension QEMUDriver {
         if reserved { await state.releaseMigrationPort(p) }
         var out = QEMUMigrationCookie(name: def.name, uuid: def.uuid, hostname: host.hostname, hostUUID: host.hostUUID)
         out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+        if let nbdPort { out.nbd = QEMUMigrationCookie.NBD(port: nbdPort, disks: nbdDisks) }
         let bracketed = uriHost.contains(":") ? "[\(uriHost)]" : uriHost
         return ("tcp:\(bracketed):\(p)", out.encoded())
     }
@@ -359,6 +375,11 @@ extension QEMUDriver {
 
 extension QEMUDomainObject {
     func setMigrationFlags(_ flags: MigrateFlags) { migration.flags = flags }
+
+    func setStorageMigration(disks: [QEMUMigrationCookie.NBD.Disk], port: Int?) {
+        migration.nbdDisks = disks
+        migration.nbdPort = port
+    }
 
     func setIncomingFD(_ fd: Int32) {
         if incomingFD >= 0 && fd != incomingFD { close(incomingFD) }

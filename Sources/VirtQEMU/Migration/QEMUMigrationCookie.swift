@@ -14,6 +14,18 @@ struct QEMUMigrationCookie: Sendable, Equatable {
     /// The persistent definition (Perform's output with PERSIST_DEST), formatted inactive.
     var persistentXML: String?
     var statistics: Statistics?
+    /// `<nbd [port]><disk target capacity/></nbd>`: the disks copied through the destination's NBD server.
+    var nbd: NBD?
+
+    struct NBD: Sendable, Equatable {
+        var port: Int?
+        var disks: [Disk] = []
+
+        struct Disk: Sendable, Equatable {
+            var target: String
+            var capacity: UInt64
+        }
+    }
     /// QEMU migration capabilities the sender supports, and whether each is always on for its party.
     var capabilities: [(name: String, auto: Bool)]?
 
@@ -38,7 +50,7 @@ struct QEMUMigrationCookie: Sendable, Equatable {
         a.name == b.name && a.uuid == b.uuid && a.hostname == b.hostname && a.hostUUID == b.hostUUID
             && a.features == b.features && a.persistentXML == b.persistentXML && a.statistics == b.statistics
             && a.capabilities?.map(\.name) == b.capabilities?.map(\.name)
-            && a.capabilities?.map(\.auto) == b.capabilities?.map(\.auto)
+            && a.capabilities?.map(\.auto) == b.capabilities?.map(\.auto) && a.nbd == b.nbd
     }
 
     /// The cookie's bytes: the XML and its terminating NUL.
@@ -53,6 +65,11 @@ struct QEMUMigrationCookie: Sendable, Equatable {
             if let persistentXML {
                 for line in persistentXML.split(separator: "\n", omittingEmptySubsequences: true) {
                     w.raw("  " + line + "\n")
+                }
+            }
+            if let n = nbd {
+                w.element("nbd", [("port", n.port.map { "\($0)" })]) { w in
+                    for d in n.disks { w.empty("disk", [("target", d.target), ("capacity", "\(d.capacity)")]) }
                 }
             }
             if let s = statistics {
@@ -120,6 +137,14 @@ struct QEMUMigrationCookie: Sendable, Equatable {
             var w = XMLWriter()
             w.node(dom)
             cookie.persistentXML = w.output
+        }
+        if let n = root.child("nbd") {
+            var nbd = NBD(port: n.attr("port").flatMap { Int($0) })
+            for d in n.children("disk") {
+                guard let t = d.attr("target") else { continue }
+                nbd.disks.append(NBD.Disk(target: t, capacity: d.attr("capacity").flatMap { UInt64($0) } ?? 0))
+            }
+            cookie.nbd = nbd
         }
         if let st = root.child("statistics") {
             var s = Statistics()
