@@ -95,6 +95,8 @@ public enum QEMUJobPhase: String, Sendable, Codable {
     /// Migration phases (libvirt's `qemuMigrationJobPhase`).
     case begin3, perform3, perform3Done = "perform3_done", confirm3Cancelled = "confirm3_cancelled", confirm3
     case prepare, finish3, postcopyFailed = "postcopy_failed"
+    case beginResume = "begin_resume", performResume = "perform_resume", confirmResume = "confirm_resume"
+    case prepareResume = "prepare_resume", finishResume = "finish_resume"
 }
 
 /// `virDomainJobType` as GET_JOB_INFO reports it.

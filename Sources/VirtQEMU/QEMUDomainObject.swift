@@ -652,16 +652,19 @@ actor QEMUDomainObject {
                 // Remembered (Finish may run after QEMU completed), but no state change and no event here.
                 migration.postcopyActive = true
             }
+            if jobs.async == .migrationIn && ev.data["status"]?.stringValue == "postcopy-recover"
+                && status.state == .running && status.reason == RunningReason.postcopyFailed.rawValue {
+                status = .running(.postcopy)
+                raise(.resumed(.postcopy))
+                writeStatus()
+            }
             if jobs.async == .migrationOut {
                 switch ev.data["status"]?.stringValue ?? "" {
                 case "postcopy-active":
                     if migration.flags.contains(.postcopy) { markPostcopyOnSource() }
                 case "postcopy-paused":
-                    if status.state == .paused && migration.postcopyActive {
-                        status = .paused(.postcopyFailed)
-                        raise(.suspended(.postcopyFailed))
-                        writeStatus()
-                    }
+                    // No thread watches the source in post-copy: the handler marks it failed.
+                    if status.state == .paused && migration.postcopyActive { markPostcopyFailedOnSource() }
                 case "postcopy-recover":
                     if status.state == .paused && status.reason == PausedReason.postcopyFailed.rawValue {
                         status = .paused(.postcopy)

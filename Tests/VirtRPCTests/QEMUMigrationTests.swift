@@ -19,6 +19,8 @@ struct QEMUMigrationTests {
     static let resumedPostcopy = "lifecycle 4 3"
     static let stoppedMigrated = "lifecycle 5 3"
     static let stoppedFailed = "lifecycle 5 5"
+    static let suspendedPostcopyFailed = "lifecycle 3 8"
+    static let resumedPostcopyFailed = "lifecycle 4 4"
     static let definedAdded = "lifecycle 0 0"
     static let undefinedRemoved = "lifecycle 1 0"
     static let jobCompleted = "job-completed operation=5"
@@ -339,5 +341,53 @@ struct QEMUMigrationTests {
         #expect(copy.subdata(in: (40 << 20)..<((40 << 20) + 19)) == Data("SWIFTVIRT-DISK-TAIL".utf8))
         #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "cs", dir: hosts.shared))
         #expect(try hosts.b.virsh("destroy cs").status == 0)
+    }
+
+    @Test("post-copy failure (domjobabort --postcopy) and recovery (virsh migrate --postcopy-resume): states and events on both hosts")
+    func postcopyFailureAndRecovery() throws {
+        let dac = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\ndynamic_ownership = 0\n"
+        let hosts = try MigrationHosts(config: dac)
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        try Self.define(hosts, on: hosts.a, name: "pf")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "pf", dir: hosts.shared))
+        let baseA = rec.events("A", "pf").count
+        // Post-copy at 1 MiB/s: minutes, time enough to break it.
+        let out = hosts.shared + "/migrate-pf.out"
+        let mig = try ChildProcess.spawn(["/usr/bin/virsh", "-c", hosts.a.uri, "migrate", "--live", "--postcopy",
+                                          "--bandwidth", "16", "--postcopy-bandwidth", "1", "pf", hosts.b.uri],
+                                         output: .file(out))
+        #expect(eventually(60) { !rec.iterations("A", "pf").isEmpty })
+        #expect(try hosts.a.virsh("migrate-postcopy pf").status == 0)
+        #expect(rec.wait("B", "pf", Self.resumedPostcopy))
+        // Broken on purpose: QEMU pauses the post-copy migration; neither host has the whole guest.
+        let abort = try hosts.a.virsh("domjobabort --postcopy pf")
+        #expect(abort.status == 0, "\(abort.stderr)")
+        #expect(eventually(60) { !mig.isRunning })
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(text.contains("failed in post-copy phase"), "\(text)")
+        #expect(rec.wait("A", "pf", Self.suspendedPostcopyFailed))
+        #expect(rec.wait("B", "pf", Self.resumedPostcopyFailed))
+        #expect(try hosts.a.virsh("domstate --reason pf").stdout.contains("paused (post-copy failed)"))
+        #expect(try hosts.b.virsh("domstate --reason pf").stdout.contains("running (post-copy failed)"))
+        // A plain abort is refused in post-copy.
+        let plain = try hosts.a.virsh("domjobabort pf")
+        #expect(plain.status != 0)
+        #expect(plain.stderr.contains("cannot abort migration in post-copy mode"), "\(plain.stderr)")
+        // Recovery, client-managed: the same five phases with POSTCOPY_RESUME.
+        let resume = try hosts.a.virsh(args: ["migrate", "--live", "--postcopy", "--postcopy-resume",
+                                              "--postcopy-bandwidth", "1000", "pf", hosts.b.uri], timeout: 300)
+        #expect(resume.status == 0, "\(resume.stderr)")
+        rec.wait("A", "pf", Self.jobCompleted)
+        rec.wait("B", "pf", Self.resumedMigrated)
+        #expect(Array(rec.events("A", "pf").dropFirst(baseA)) == [
+            Self.suspendedMigrated, Self.suspendedPostcopy, Self.suspendedPostcopyFailed, Self.suspendedPostcopy,
+            Self.stoppedMigrated, Self.jobCompleted])
+        #expect(rec.events("B", "pf") == [Self.startedMigrated, Self.resumedPostcopy, Self.resumedPostcopyFailed,
+                                           Self.resumedPostcopy, Self.resumedMigrated])
+        #expect(try hosts.b.virsh("domstate --reason pf").stdout.contains("running (migrated)"))
+        #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "pf", dir: hosts.shared))
+        #expect(try hosts.b.virsh("destroy pf").status == 0)
     }
 }

@@ -71,12 +71,12 @@ extension QEMUDomainObject {
     }
 
     /// Every capability back to false (libvirt's reset after a migration).
-    private func resetMigrationCaps() async {
+    func resetMigrationCaps() async {
         guard let mon = monitor else { return }
         try? await setMigrationCaps(mon, on: [])
     }
 
-    private func migrationStatistics(_ info: QEMUJobInfo?) -> QEMUMigrationCookie.Statistics {
+    func migrationStatistics(_ info: QEMUJobInfo?) -> QEMUMigrationCookie.Statistics {
         var s = QEMUMigrationCookie.Statistics()
         s.started = migration.startedAt
         s.stopped = migration.stoppedAt
@@ -104,6 +104,9 @@ extension QEMUDomainObject {
         -> (xml: String, cookie: [UInt8]) {
         guard isActive, let mon = monitor else {
             throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        if flags.contains(.postcopyResume) {
+            return try await resumeBegin(flags: flags, params: params, host: host, mon)
         }
         if flags.contains(.postcopy) && flags.contains(.tunnelled) {
             throw VirtError(.argumentUnsupported, domain: .qemu,
@@ -175,6 +178,9 @@ extension QEMUDomainObject {
                           tunnel: (any ByteStream)? = nil) async throws(VirtError) -> [UInt8] {
         guard jobs.async == .migrationOut else {
             throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
+        }
+        if jobs.phase == .beginResume {
+            return try await resumePerform(uri: uri, host: host)
         }
         let flags = migration.flags
         do throws(VirtError) {
@@ -336,10 +342,7 @@ extension QEMUDomainObject {
         guard jobs.async == .migrationOut else { return }
         if migration.postcopyActive {
             // Neither host has the whole guest: nothing is resumed or killed.
-            status = .paused(.postcopyFailed)
-            raise(.suspended(.postcopyFailed))
-            writeStatus()
-            setJobPhase(.postcopyFailed)
+            markPostcopyFailedOnSource()
             return
         }
         await cancelMirrors()
@@ -360,6 +363,16 @@ extension QEMUDomainObject {
         failed.type = jobs.abortRequested ? .cancelled : .failed
         failed.elapsedMs = asyncElapsedMs
         endAsyncJob(completed: failed)
+    }
+
+    /// Post-copy failed on the source (QEMU paused the migration): PAUSED / post-copy failed with
+    /// SUSPENDED_POSTCOPY_FAILED, once; the outgoing job stays, in phase postcopy_failed, for a recovery.
+    func markPostcopyFailedOnSource() {
+        if !(status.state == .paused && status.reason == PausedReason.postcopyFailed.rawValue) {
+            status = .paused(.postcopyFailed)
+            raise(.suspended(.postcopyFailed))
+        }
+        setJobPhase(.postcopyFailed)
     }
 
     /// Confirm (source): after a successful Finish the guest is stopped (STOPPED/MIGRATED), then JOB_COMPLETED;
@@ -493,6 +506,9 @@ extension QEMUDomainObject {
         guard jobs.async == .migrationIn else {
             throw VirtError.operationInvalid("domain '\(name)' is not processing incoming migration", domain: .qemu)
         }
+        if jobs.phase == .prepareResume {
+            return try await resumeFinish(host: host)
+        }
         setJobPhase(.finish3)
         migration.peerStatistics = cookie?.statistics
         do throws(VirtError) {
@@ -528,6 +544,8 @@ extension QEMUDomainObject {
             var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
             info.type = .completed
             info.elapsedMs = asyncElapsedMs
+            // As libvirt: the destination's completed job carries the source's statistics (from cookie C).
+            if let st = migration.peerStatistics { info.apply(st) }
             var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
             out.statistics = migrationStatistics(info)
             endAsyncJob(completed: info)
@@ -554,7 +572,7 @@ extension QEMUDomainObject {
     private func liveDefinitionForPersist() -> DomainDefinition { runDefinition ?? definition }
 
     /// Waits for the incoming stream; returns whether the migration is in post-copy.
-    private func waitIncoming(_ mon: QMPMonitor, postcopy: Bool) async throws(VirtError) -> Bool {
+    func waitIncoming(_ mon: QMPMonitor, postcopy: Bool) async throws(VirtError) -> Bool {
         var delay = 5
         while true {
             if process == nil {
@@ -641,5 +659,135 @@ extension QEMUDomainObject {
                 if (try? await mon.execute("cont")) != nil { setRunning(.migrationCanceled) }
             }
         }
+    }
+}
+
+extension QEMUJobInfo {
+    /// The memory counters, downtime and setup time of a cookie's `<statistics>`.
+    mutating func apply(_ s: QEMUMigrationCookie.Statistics) {
+        for (k, v) in s.values {
+            switch k {
+            case "downtime": downtimeMs = v
+            case "setup_time": setupTimeMs = v
+            case "memory_total": memoryTotal = v
+            case "memory_processed": memoryProcessed = v
+            case "memory_remaining": memoryRemaining = v
+            case "memory_bps": memoryBps = v
+            case "memory_constant": memoryConstant = v
+            case "memory_normal": memoryNormal = v
+            case "memory_normal_bytes": memoryNormalBytes = v
+            case "memory_dirty_rate": memoryDirtyRate = v
+            case "memory_iteration": memoryIteration = v
+            case "memory_postcopy_requests": memoryPostcopyRequests = v
+            case "memory_page_size": memoryPageSize = v
+            default: break
+            }
+        }
+    }
+}
+
+/// Recovery of a failed post-copy migration (VIR_MIGRATE_POSTCOPY_RESUME with VIR_MIGRATE_POSTCOPY), the same
+/// five phases on the same jobs: Begin checks the source is in failed post-copy, Prepare has the destination
+/// QEMU listen again (`migrate-recover`), Perform has the source resume (`migrate` with resume), Finish waits
+/// for `completed`, Confirm completes as after any migration.
+extension QEMUDomainObject {
+    private func postcopyPausedCheck(_ mon: QMPMonitor) async throws(VirtError) {
+        let q = try await mon.execute("query-migrate")
+        guard q["status"]?.stringValue == "postcopy-paused" else {
+            throw VirtError.operationInvalid("QEMU reports migration is still running", domain: .qemu)
+        }
+    }
+
+    private func canResume(_ job: QEMUAsyncJob, flags: MigrateFlags) throws(VirtError) {
+        guard flags.contains(.postcopy) else {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: resuming failed post-copy migration requires post-copy to be enabled",
+                            str1: "resuming failed post-copy migration requires post-copy to be enabled")
+        }
+        guard jobs.async == job, migration.postcopyActive else {
+            throw VirtError.operationInvalid("migration of domain \(name) is not in post-copy phase", domain: .qemu)
+        }
+        switch jobs.phase {
+        case .postcopyFailed: return
+        case .beginResume, .performResume, .prepareResume, .finishResume, .confirmResume:
+            throw VirtError.operationInvalid("resuming failed post-copy migration of domain \(name) already in progress",
+                                             domain: .qemu)
+        default:
+            throw VirtError.operationInvalid("post-copy migration of domain \(name) has not failed", domain: .qemu)
+        }
+    }
+
+    func resumeBegin(flags: MigrateFlags, params: [TypedParam], host: QEMUMigrationHost,
+                     _ mon: QMPMonitor) async throws(VirtError) -> (xml: String, cookie: [UInt8]) {
+        try canResume(.migrationOut, flags: flags)
+        try await postcopyPausedCheck(mon)
+        migration.flags = flags
+        migration.params = params
+        setJobPhase(.beginResume)
+        var cookie = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        cookie.capabilities = migration.supportedCaps.map { ($0, $0 == "pause-before-switchover") }
+        return ((runDefinition ?? definition).formatXML(), cookie.encoded())
+    }
+
+    /// Prepare (destination) of a recovery: QEMU listens for the source again on `listen`.
+    func resumePrepare(flags: MigrateFlags, listen: String) async throws(VirtError) {
+        guard let mon = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        try canResume(.migrationIn, flags: flags)
+        try await postcopyPausedCheck(mon)
+        setJobPhase(.prepareResume)
+        do throws(VirtError) {
+            try await mon.execute("migrate-recover", arguments: ["uri": .string(listen)])
+        } catch {
+            setJobPhase(.postcopyFailed)
+            throw error
+        }
+    }
+
+    func resumePerform(uri: String, host: QEMUMigrationHost) async throws(VirtError) -> [UInt8] {
+        guard let mon = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        setJobPhase(.performResume)
+        do throws(VirtError) {
+            if let pb = migration.params.uint64(MigrateParam.bandwidthPostcopy) {
+                try await mon.execute("migrate-set-parameters",
+                                      arguments: ["max-postcopy-bandwidth": .int(Int64(clamping: pb * 1_048_576))])
+            }
+            try await mon.execute("migrate", arguments: ["uri": .string(Self.qemuURI(uri)), "resume": true])
+        } catch {
+            setJobPhase(.postcopyFailed)
+            throw error
+        }
+        var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        out.statistics = migrationStatistics(jobs.current)
+        return out.encoded()
+    }
+
+    func resumeFinish(host: QEMUMigrationHost) async throws(VirtError) -> [UInt8] {
+        guard let mon = monitor, isActive else {
+            throw VirtError.operationInvalid("domain is not running", domain: .qemu)
+        }
+        setJobPhase(.finishResume)
+        do throws(VirtError) {
+            _ = try await waitIncoming(mon, postcopy: false)
+        } catch {
+            setJobPhase(.postcopyFailed)
+            throw error
+        }
+        if status.state == .running {
+            status = .running(.migrated)
+            raise(.resumed(.migrated))
+            writeStatus()
+        }
+        await resetMigrationCaps()
+        var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
+        info.type = .completed
+        info.elapsedMs = asyncElapsedMs
+        endAsyncJob(completed: info)
+        var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        out.statistics = migrationStatistics(info)
+        return out.encoded()
     }
 }

@@ -36,8 +36,31 @@ extension QEMUDriver {
             throw VirtError.invalidArg("invalid argument: tunnelled migration requested but a non-tunnelled prepare was called",
                                        domain: .qemu)
         }
+        if flags.contains(.postcopyResume) {
+            return try await prepareResume(params: params, cookie: cookie, flags: flags)
+        }
         let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags, tunnelFD: nil)
         return (r.uri, r.cookie)
+    }
+
+    /// Prepare of a post-copy recovery: the domain that failed in post-copy listens for the source again.
+    private func prepareResume(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8]) {
+        let host = await state.migrationHost()
+        let incoming = try QEMUMigrationCookie.decode(cookie, localHostUUID: host.hostUUID)
+        let name = params.string(MigrateParam.destName) ?? incoming.name
+        guard let obj = await state.find(name: name) else {
+            throw VirtError.noDomain("no domain with matching name '\(name)'", domain: .qemu)
+        }
+        let cfg = await state.migrationConfig
+        let uriHost = cfg.migrationHost ?? QEMUDriverState.localHostname()
+        let port = try await state.reserveMigrationPort()
+        defer { Task { await self.state.releaseMigrationPort(port) } }
+        let listenHost = params.string(MigrateParam.listenAddress) ?? cfg.migrationAddress ?? "0.0.0.0"
+        try await obj.resumePrepare(flags: flags, listen: "tcp:\(listenHost):\(port)")
+        var out = QEMUMigrationCookie(name: name, uuid: incoming.uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+        return ("tcp:\(uriHost):\(port)", out.encoded())
     }
 
     public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
