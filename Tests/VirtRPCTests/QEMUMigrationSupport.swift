@@ -238,7 +238,8 @@ enum GuestConsole {
     static func type(uri: String, name: String, command: String, dir: String) throws {
         let script = dir + "/console.py"
         if access(script, F_OK) != 0 { try Self.script.write(toFile: script, atomically: true, encoding: .utf8) }
-        _ = try ChildProcess.run(["/usr/bin/python3", script, uri, name, command + "; echo SV-TYPED-$((1+1))",
+        let sep = command.hasSuffix("&") ? " " : "; "
+        _ = try ChildProcess.run(["/usr/bin/python3", script, uri, name, command + sep + "echo SV-TYPED-$((1+1))",
                                   "SV-TYPED-2"], timeLimit: 180)
     }
 }

@@ -390,4 +390,67 @@ struct QEMUMigrationTests {
         #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "pf", dir: hosts.shared))
         #expect(try hosts.b.virsh("destroy pf").status == 0)
     }
+
+    @Test("virsh --postcopy-after-precopy, then back with --timeout --timeout-postcopy (peer to peer), a guest dirtying its memory")
+    func postcopyAfterPrecopyAndTimeout() throws {
+        let dac = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\ndynamic_ownership = 0\n"
+        let hosts = try MigrationHosts(config: dac)
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        try Self.define(hosts, on: hosts.a, name: "pa")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "pa", dir: hosts.shared))
+        // The guest rewrites 24 MiB of its memory in a loop, so pre-copy does not converge by itself.
+        try GuestConsole.type(uri: hosts.a.uri, name: "pa",
+                              command: "(while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=24 conv=notrunc 2>/dev/null; done) &",
+                              dir: hosts.shared)
+        let baseA = rec.events("A", "pa").count
+        // virsh switches to post-copy when MIGRATION_ITERATION reports the second pass.
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--postcopy", "--postcopy-after-precopy",
+                                         "--bandwidth", "16", "pa", hosts.b.uri], timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        rec.wait("B", "pa", Self.resumedMigrated)
+        rec.wait("A", "pa", Self.jobCompleted)
+        #expect(rec.iterations("A", "pa").contains(2))
+        #expect(Array(rec.events("A", "pa").dropFirst(baseA)) == [Self.suspendedMigrated, Self.suspendedPostcopy,
+                                                                    Self.stoppedMigrated, Self.jobCompleted])
+        #expect(rec.events("B", "pa") == [Self.startedMigrated, Self.resumedPostcopy, Self.resumedMigrated])
+        // Back, peer to peer: virsh switches to post-copy after 2 s.
+        let baseB = rec.events("B", "pa").count
+        let baseA2 = rec.events("A", "pa").count
+        let t = try hosts.b.virsh(args: ["migrate", "--live", "--p2p", "--postcopy", "--timeout", "2",
+                                         "--timeout-postcopy", "--bandwidth", "16", "pa", hosts.a.uri], timeout: 300)
+        #expect(t.status == 0, "\(t.stderr)")
+        rec.wait("A", "pa", Self.resumedMigrated, count: 2)
+        rec.wait("B", "pa", Self.jobCompleted)
+        #expect(Array(rec.events("B", "pa").dropFirst(baseB)) == [Self.suspendedMigrated, Self.suspendedPostcopy,
+                                                                    Self.stoppedMigrated, Self.jobCompleted])
+        #expect(Array(rec.events("A", "pa").dropFirst(baseA2)) == [Self.startedMigrated, Self.resumedPostcopy,
+                                                                     Self.resumedMigrated])
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "pa", dir: hosts.shared))
+        #expect(try hosts.a.virsh("destroy pa").status == 0)
+    }
+
+    @Test("a destination whose host name resolves to localhost needs migration_host or a URI (libvirt's error)")
+    func localhostDestination() throws {
+        let hosts = try MigrationHosts(config: "", configB: "migration_host = \"\"\n")
+        defer { hosts.cleanup() }
+        try Self.define(hosts, on: hosts.a, name: "lh")
+        // B has no migration_host: its host name resolves to a loopback address here (/etc/hosts).
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "lh", hosts.b.uri])
+        #expect(r.status != 0)
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        let resolved = try ChildProcess.run(["/usr/bin/getent", "ahosts", String(cString: name)]).stdout
+        if !resolved.isEmpty && resolved.split(separator: "\n").allSatisfy({ $0.hasPrefix("127.") || $0.hasPrefix("::1") }) {
+            #expect(r.stderr.contains("hostname on destination resolved to localhost, but migration requires an FQDN"),
+                    "\(r.stderr)")
+            #expect(r.stderr.contains("[migration Prepare on destination host"), "\(r.stderr)")
+        }
+        // With MIGRATEURI (the destination's address) it goes.
+        let ok = try hosts.a.virsh(args: ["migrate", "--live", "lh", hosts.b.uri, "tcp://\(hosts.ipB)"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try hosts.b.virsh("domstate lh").stdout.contains("running"))
+        #expect(try hosts.b.virsh("destroy lh").status == 0)
+    }
 }

@@ -135,9 +135,17 @@ extension QEMUDomainObject {
         for d in externalDevices {
             if let e = await d.migrationBlocker { throw e }
         }
-        try await beginAsyncJob(.migrationOut, operation: .migrationOut, owner: "migrate")
+        // As libvirt: the outgoing job spans Begin to Confirm only with CHANGE_PROTECTION (and peer to peer,
+        // where one call runs every phase); otherwise Begin is a plain job and Perform starts the async one.
+        let keepJob = flags.contains(.changeProtection) || flags.contains(.peer2peer)
+        if keepJob {
+            try await beginAsyncJob(.migrationOut, operation: .migrationOut, owner: "migrate")
+        } else {
+            try await beginJob(.modify, owner: "migrateBegin")
+        }
+        defer { if !keepJob { endJob() } }
         do throws(VirtError) {
-            setJobPhase(.begin3)
+            if keepJob { setJobPhase(.begin3) }
             migration.flags = flags
             migration.params = params
             migration.postcopyActive = false
@@ -164,7 +172,7 @@ extension QEMUDomainObject {
             }
             return (xml, cookie.encoded())
         } catch {
-            endAsyncJob()
+            if keepJob { endAsyncJob() }
             throw error
         }
     }
@@ -176,8 +184,15 @@ extension QEMUDomainObject {
     func migrationPerform(uri: String, cookie: [UInt8], host: QEMUMigrationHost,
                           peerAlive: (@Sendable () async -> Bool)? = nil,
                           tunnel: (any ByteStream)? = nil) async throws(VirtError) -> [UInt8] {
-        guard jobs.async == .migrationOut else {
-            throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
+        if jobs.async != .migrationOut {
+            // Begin kept no job (no CHANGE_PROTECTION): the outgoing job starts here.
+            guard !migration.flags.contains(.changeProtection) else {
+                throw VirtError.operationInvalid("domain '\(name)' is not being migrated", domain: .qemu)
+            }
+            try await beginAsyncJob(.migrationOut, operation: .migrationOut, owner: "migrate")
+            migration.wasRunning = status.state == .running
+            migration.startedAt = Self.nowMs()
+            migration.stoppedAt = 0
         }
         if jobs.phase == .beginResume {
             return try await resumePerform(uri: uri, host: host)

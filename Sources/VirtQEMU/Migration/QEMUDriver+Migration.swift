@@ -26,8 +26,23 @@ extension QEMUDriver {
 
     public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
         -> (xml: String, cookie: [UInt8]) {
-        let obj = try await state.object(domain)
-        return try await obj.migrationBegin(flags: flags, params: params, host: await state.migrationHost())
+        try await phase("Begin", on: "source") {
+            let obj = try await state.object(domain)
+            return try await obj.migrationBegin(flags: flags, params: params, host: await state.migrationHost())
+        }
+    }
+
+    /// Runs one migration phase on this host; its error keeps libvirt's text and names the phase and the host
+    /// ("… [migration Perform on source host 'h1']"), so a two-host failure says where it happened.
+    func phase<T: Sendable>(_ name: String, on role: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch var e as VirtError {
+            if !e.message.contains(" [migration ") {
+                e.message += " [migration \(name) on \(role) host '\(QEMUDriverState.localHostname())']"
+            }
+            throw e
+        }
     }
 
     public func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
@@ -36,11 +51,13 @@ extension QEMUDriver {
             throw VirtError.invalidArg("invalid argument: tunnelled migration requested but a non-tunnelled prepare was called",
                                        domain: .qemu)
         }
-        if flags.contains(.postcopyResume) {
-            return try await prepareResume(params: params, cookie: cookie, flags: flags)
+        return try await phase("Prepare", on: "destination") {
+            if flags.contains(.postcopyResume) {
+                return try await prepareResume(params: params, cookie: cookie, flags: flags)
+            }
+            let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags, tunnelFD: nil)
+            return (r.uri, r.cookie)
         }
-        let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags, tunnelFD: nil)
-        return (r.uri, r.cookie)
     }
 
     /// Prepare of a post-copy recovery: the domain that failed in post-copy listens for the source again.
@@ -74,8 +91,10 @@ extension QEMUDriver {
         _ = fcntl(p.write, F_SETFL, fcntl(p.write, F_GETFL) | O_NONBLOCK)
         let sink = QEMUMigrationPipeSink(fd: p.write)
         do {
-            let r = try await prepareIncoming(params: params, cookie: cookie, flags: flags.union(.tunnelled),
-                                              tunnelFD: p.read)
+            let r = try await phase("Prepare", on: "destination") {
+                try await prepareIncoming(params: params, cookie: cookie, flags: flags.union(.tunnelled),
+                                          tunnelFD: p.read)
+            }
             return (r.cookie, sink)
         } catch {
             await sink.abort()
@@ -209,6 +228,13 @@ extension QEMUDriver {
 
     public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
                                 cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
+        try await phase("Perform", on: "source") {
+            try await perform(domain, destinationURI: destinationURI, params: params, cookie: cookie, flags: flags)
+        }
+    }
+
+    private func perform(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
+                         cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
         let obj = try await state.object(domain)
         let host = await state.migrationHost()
         if flags.contains(.peer2peer) {
@@ -324,6 +350,13 @@ extension QEMUDriver {
 
     public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
         async throws -> (domain: DomainRef, cookie: [UInt8]) {
+        try await phase("Finish", on: "destination") {
+            try await finish(params: params, cookie: cookie, flags: flags, cancelled: cancelled)
+        }
+    }
+
+    private func finish(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
+        async throws -> (domain: DomainRef, cookie: [UInt8]) {
         let host = await state.migrationHost()
         let incoming = cookie.isEmpty ? nil : try? QEMUMigrationCookie.decode(cookie, localHostUUID: nil)
         guard let name = params.string(MigrateParam.destName) ?? incoming?.name else {
@@ -354,9 +387,11 @@ extension QEMUDriver {
 
     public func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
                                 cancelled: Bool) async throws {
-        let obj = try await state.object(domain)
-        try await obj.migrationConfirm(cookie: cookie, cancelled: cancelled, host: await state.migrationHost())
-        if !cancelled && flags.contains(.undefineSource) { await undefineAfterMigration(obj) }
+        try await phase("Confirm", on: "source") {
+            let obj = try await state.object(domain)
+            try await obj.migrationConfirm(cookie: cookie, cancelled: cancelled, host: await state.migrationHost())
+            if !cancelled && flags.contains(.undefineSource) { await undefineAfterMigration(obj) }
+        }
     }
 
     /// UNDEFINE_SOURCE: the source's definition goes (UNDEFINED/REMOVED) once the guest runs elsewhere.
