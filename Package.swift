@@ -91,6 +91,6 @@ let package = Package(
                                                          .product(name: "NIOEmbedded", package: "swift-nio")],
                     exclude: ["Resources"]),
         .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt", "VirtTestSupport"], exclude: ["Resources"]),
-        .testTarget(name: "CompatTests", dependencies: ["Virt", "VirtTestSupport"]),
+        .testTarget(name: "CompatTests", dependencies: ["Virt", "vsh", "VirtTestSupport"]),
     ]
 )

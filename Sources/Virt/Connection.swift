@@ -7,17 +7,21 @@
 public final class Connection: Sendable {
     /// The driver behind this connection.
     public let driver: any HypervisorDriver
+    /// Whether the connection was opened read-only (`VIR_CONNECT_RO`): the public API refuses what would change
+    /// anything before a driver is asked, as libvirt's `virCheckReadOnlyGoto` does.
+    public let isReadOnly: Bool
 
-    /// Wraps an already opened driver.
-    public init(driver: any HypervisorDriver) {
+    /// Wraps an already opened driver; a ``ReadOnlyDriver`` makes a read-only connection.
+    public init(driver: any HypervisorDriver, readOnly: Bool = false) {
         self.driver = driver
+        self.isReadOnly = readOnly || driver is ReadOnlyDriver
     }
 
     /// Opens a connection. With no URI, `LIBVIRT_DEFAULT_URI` is used, then `test:///default`.
     public static func open(_ uri: String? = nil, readOnly: Bool = false) async throws -> Connection {
         let text = uri ?? DriverRegistry.defaultURI()
         let parsed = try ConnectionURI(parsing: text)
-        return Connection(driver: try await DriverRegistry.open(parsed, readOnly: readOnly))
+        return Connection(driver: try await DriverRegistry.open(parsed, readOnly: readOnly), readOnly: readOnly)
     }
 
     /// The canonical URI of this connection.

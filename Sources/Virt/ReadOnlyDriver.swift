@@ -201,6 +201,62 @@ public final class ReadOnlyDriver: HypervisorDriver {
         throw Self.denied(flags == 0 ? "virDomainAbortJob" : "virDomainAbortJobFlags")
     }
 
+    // MARK: Migration
+
+    /// Begin (source phase 1). Refused on a read-only connection.
+    public func migrateBegin3(_ domain: DomainRef, params: [TypedParam], flags: MigrateFlags) async throws
+        -> (xml: String, cookie: [UInt8]) {
+        throw Self.denied("virDomainMigrateBegin3Params")
+    }
+    /// Prepare (destination phase 2). Refused on a read-only connection.
+    public func migratePrepare3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
+        -> (uri: String?, cookie: [UInt8]) {
+        throw Self.denied("virDomainMigratePrepare3Params")
+    }
+    /// Tunnelled prepare (destination phase 2). Refused on a read-only connection.
+    public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                      stream: any ByteStream) async throws -> [UInt8] {
+        throw Self.denied("virDomainMigratePrepareTunnel3Params")
+    }
+    /// Perform (source phase 3, or the whole peer-to-peer migration). Refused on a read-only connection.
+    public func migratePerform3(_ domain: DomainRef, destinationURI: String?, params: [TypedParam],
+                                cookie: [UInt8], flags: MigrateFlags) async throws -> [UInt8] {
+        throw Self.denied("virDomainMigratePerform3Params")
+    }
+    /// Finish (destination phase 4). Refused on a read-only connection.
+    public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
+        async throws -> (domain: DomainRef, cookie: [UInt8]) {
+        throw Self.denied("virDomainMigrateFinish3Params")
+    }
+    /// Confirm (source phase 5). Refused on a read-only connection.
+    public func migrateConfirm3(_ domain: DomainRef, params: [TypedParam], cookie: [UInt8], flags: MigrateFlags,
+                                cancelled: Bool) async throws {
+        throw Self.denied("virDomainMigrateConfirm3Params")
+    }
+    /// Switching a migration to post-copy. Refused on a read-only connection.
+    public func migrateStartPostCopy(_ domain: DomainRef, flags: UInt32) async throws {
+        throw Self.denied("virDomainMigrateStartPostCopy")
+    }
+    /// Setting the maximum downtime. Refused on a read-only connection.
+    public func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws {
+        throw Self.denied("virDomainMigrateSetMaxDowntime")
+    }
+    /// The maximum downtime. Passed to the wrapped driver (libvirt allows it read-only).
+    public func migrateMaxDowntime(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try Self.check(.domainMigrateGetMaxDowntime, flags)
+        return try await base.migrateMaxDowntime(domain, flags: flags)
+    }
+    /// Setting the maximum bandwidth. Refused on a read-only connection.
+    public func migrateSetMaxSpeed(_ domain: DomainRef, mibPerSecond: UInt64, flags: UInt32) async throws {
+        throw Self.denied("virDomainMigrateSetMaxSpeed")
+    }
+    /// The maximum bandwidth: refused on a read-only connection, as libvirt's `virDomainMigrateGetMaxSpeed`
+    /// does (the procedure table's rule).
+    public func migrateMaxSpeed(_ domain: DomainRef, flags: UInt32) async throws -> UInt64 {
+        try Self.check(.domainMigrateGetMaxSpeed, flags)
+        return try await base.migrateMaxSpeed(domain, flags: flags)
+    }
+
     /// A save image's definition: refused on a read-only connection (as libvirt, even without the secure flag).
     public func saveImageXML(path: String, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainSaveImageGetXMLDesc")

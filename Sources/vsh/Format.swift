@@ -58,6 +58,40 @@ enum Format {
         return UInt32(v)
     }
 
+    /// An unsigned 64-bit integer as `virStrToLong_ullp` parses it: optional blanks and `+`, decimal digits, no
+    /// minus sign anywhere, in range.
+    static func parseUInt64(_ text: String) -> UInt64? {
+        guard !text.contains("-"), let (negative, magnitude) = parseMagnitude(text), !negative else { return nil }
+        return magnitude
+    }
+
+    /// An unsigned 64-bit integer as `virStrToLong_ul` (strtoul) parses it: a negative number wraps around.
+    static func parseUInt64Wrapping(_ text: String) -> UInt64? {
+        guard let (negative, magnitude) = parseMagnitude(text) else { return nil }
+        return negative ? 0 &- magnitude : magnitude
+    }
+
+    /// Blanks, an optional sign and decimal digits (nothing after) that fit in 64 bits.
+    private static func parseMagnitude(_ text: String) -> (negative: Bool, magnitude: UInt64)? {
+        var bytes = Substring(text).utf8[...]
+        while let c = bytes.first, c == 0x20 || (c >= 0x09 && c <= 0x0D) { bytes = bytes.dropFirst() }
+        var negative = false
+        if let c = bytes.first, c == UInt8(ascii: "-") || c == UInt8(ascii: "+") {
+            negative = c == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
+        }
+        guard !bytes.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for c in bytes {
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(c - 0x30))
+            if o1 || o2 { return nil }
+            value = a
+        }
+        return (negative, value)
+    }
+
     /// A libvirt version number (major*1,000,000 + minor*1,000 + micro) as `major.minor.micro`.
     static func version(_ v: UInt64) -> String {
         "\(v / 1_000_000).\((v / 1000) % 1000).\(v % 1000)"

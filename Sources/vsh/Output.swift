@@ -13,6 +13,8 @@ import Darwin
 @MainActor
 final class Output {
     private var buffer = [UInt8]()
+    /// Receives what would be written to standard output (1) or standard error (2) instead (tests).
+    var sink: ((_ fd: Int32, _ bytes: [UInt8]) -> Void)?
 
     init() {
         buffer.reserveCapacity(4096)
@@ -25,12 +27,13 @@ final class Output {
 
     func err(_ text: String) {
         flush()
+        if let sink { return sink(2, Array(text.utf8)) }
         Self.writeAll(2, Array(text.utf8))
     }
 
     func flush() {
         guard !buffer.isEmpty else { return }
-        Self.writeAll(1, buffer)
+        if let sink { sink(1, buffer) } else { Self.writeAll(1, buffer) }
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -27,6 +27,10 @@ final class Shell {
     var connection: Connection?
     /// The library error of the command being run, reported when the command fails.
     var lastError: VirtError?
+    /// Opens a connection other than the shell's own (`migrate`'s destination), read-write as virsh does.
+    var openOtherConnection: @MainActor @Sendable (String) async throws -> Connection = { uri in
+        try await Connection.open(uri)
+    }
 
     init(registry: CommandRegistry) {
         self.registry = registry

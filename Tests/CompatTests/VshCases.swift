@@ -261,5 +261,5 @@ enum VshCases {
         VshCase(name: "version-flag", args: ["--version"]),
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
-    ] + xml
+    ] + xml + migration
 }
