@@ -453,4 +453,40 @@ struct QEMUMigrationTests {
         #expect(try hosts.b.virsh("domstate lh").stdout.contains("running"))
         #expect(try hosts.b.virsh("destroy lh").status == 0)
     }
+
+    @Test("vsh: migrate (client-managed, --verbose), back with --p2p, and the migration tunables")
+    func vshMigrate() throws {
+        let hosts = try MigrationHosts()
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        try Self.define(hosts, on: hosts.a, name: "vm")
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "vm", dir: hosts.shared))
+        let baseA = rec.events("A", "vm").count
+        let vsh = TestPaths.vsh
+        #expect(try hosts.a.virsh(args: ["migrate-setmaxdowntime", "vm", "250"], client: vsh).status == 0)
+        #expect(try hosts.a.virsh(args: ["migrate-getmaxdowntime", "vm"], client: vsh).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "250")
+        #expect(try hosts.a.virsh(args: ["migrate-setspeed", "vm", "200"], client: vsh).status == 0)
+        #expect(try hosts.a.virsh(args: ["migrate-getspeed", "vm"], client: vsh).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "200")
+        // Debian's virsh reads the same values back.
+        #expect(try hosts.a.virsh("migrate-getmaxdowntime vm").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "250")
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--verbose", "vm", hosts.b.uri], client: vsh)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((r.stdout + r.stderr).contains("Migration: [100 %]"))
+        rec.wait("B", "vm", Self.resumedMigrated)
+        rec.wait("A", "vm", Self.jobCompleted)
+        #expect(Array(rec.events("A", "vm").dropFirst(baseA)) == [Self.suspendedMigrated, Self.stoppedMigrated,
+                                                                    Self.jobCompleted])
+        #expect(rec.events("B", "vm") == [Self.startedMigrated, Self.resumedMigrated])
+        let info = try hosts.a.virsh(args: ["domjobinfo", "--completed", "vm"], client: vsh)
+        #expect(info.stdout.contains("Outgoing migration"), "\(info.stdout)")
+        let p = try hosts.b.virsh(args: ["migrate", "--live", "--p2p", "vm", hosts.a.uri], client: vsh)
+        #expect(p.status == 0, "\(p.stderr)")
+        rec.wait("A", "vm", Self.resumedMigrated, count: 1)
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "vm", dir: hosts.shared))
+        #expect(try hosts.a.virsh("destroy vm").status == 0)
+    }
 }
