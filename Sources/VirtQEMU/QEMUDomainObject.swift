@@ -231,6 +231,8 @@ actor QEMUDomainObject {
     var migration = QEMUMigrationState()
     /// Tunnelled incoming migration: the read end of the pipe QEMU is given at `migrate-incoming`.
     var incomingFD: Int32 = -1
+    /// Paths treated as shared storage (qemu.conf's `shared_filesystems`), besides network filesystems.
+    var sharedFilesystems: [String] = []
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
          emit: @escaping @Sendable (DomainEventRecord) -> Void,
@@ -549,10 +551,16 @@ actor QEMUDomainObject {
     }
 
     /// Gives the labelled paths back (once), noting failures in the domain log.
-    private func restoreSecurityLabels() {
+    private func restoreSecurityLabels(_ kind: QEMUStopKind? = nil) {
         guard !labelled.isEmpty else { return }
-        let targets = labelled
+        var targets = labelled
         labelled = []
+        if kind == .migratedOut(success: true) {
+            // As libvirt's RestoreAllLabel(migrated): what is on shared storage now belongs to the destination's
+            // QEMU and keeps its label; only this host's own files are given back.
+            let shared = sharedFilesystems
+            targets = targets.filter { !SharedFilesystem.isShared(path: $0.path, configured: shared) }
+        }
         for f in security.restoreLabels(targets.reversed()) {
             QEMUProcess.appendNote(paths.logFile(definition.name), f)
         }
@@ -808,7 +816,7 @@ actor QEMUDomainObject {
     /// status files, monitor socket, private and channel directories removed. Safe to repeat.
     private func cleanupHost(_ kind: QEMUStopKind) async {
         await stopExternalDevices(kind)
-        restoreSecurityLabels()
+        restoreSecurityLabels(kind)
         removeStatusFiles(monitorPath: monitorPath)
         removeChannelDir()
         stopKind = nil

@@ -398,6 +398,7 @@ public final class QEMUDriver: HypervisorDriver {
         }
         let swtpm = def.devices.tpms.contains { if case .emulator = $0.backend { true } else { false } }
             ? try await state.swtpmHostConfig() : nil
+        await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
                             paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm)
     }

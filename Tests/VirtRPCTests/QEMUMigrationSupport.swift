@@ -27,7 +27,11 @@ final class MigrationHosts {
     let diskDirA: String
     let diskDirB: String
 
-    init(config: String = "", configB: String? = nil, privateDisks: Bool = false) throws {
+    /// A directory for ``init(config:configB:privateDisks:sharedDir:)`` made before the hosts (so that the
+    /// configuration can name it).
+    static func sharedDir() throws -> String { try TestPaths.makeTempDir("mig", mode: 0o755) }
+
+    init(config: String = "", configB: String? = nil, privateDisks: Bool = false, sharedDir: String? = nil) throws {
         try TestHost.requireRoot()
         let tag = String(format: "%05d", Int.random(in: 0..<100_000))
         nsA = "svm\(tag)a"
@@ -35,7 +39,7 @@ final class MigrationHosts {
         let net = Int.random(in: 1..<250)
         ipA = "10.231.\(net).1"
         ipB = "10.231.\(net).2"
-        shared = try TestPaths.makeTempDir("mig", mode: 0o755)
+        self.shared = try sharedDir ?? TestPaths.makeTempDir("mig", mode: 0o755)
         diskDir = shared + "/disk"
         diskDirA = shared + "/disk-a"
         diskDirB = shared + "/disk-b"

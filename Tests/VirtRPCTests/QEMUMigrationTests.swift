@@ -489,4 +489,42 @@ struct QEMUMigrationTests {
         #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "vm", dir: hosts.shared))
         #expect(try hosts.a.virsh("destroy vm").status == 0)
     }
+
+    @Test("DAC with dynamic ownership, disk and kernel on shared storage: the source's stop leaves them to the destination's QEMU")
+    func sharedStorageLabelsStay() throws {
+        let hosts0 = try MigrationHosts.sharedDir()
+        // remember_owner off: a restore chowns to root at once (no reference count to hide it).
+        let conf = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\nremember_owner = 0\nshared_filesystems = [ \"\(hosts0)\" ]\n"
+        let hosts = try MigrationHosts(config: conf, sharedDir: hosts0)
+        defer { hosts.cleanup() }
+        let rec = try MigrationEventRecorder(hosts: [("A", hosts.a.uri), ("B", hosts.b.uri)], dir: hosts.shared)
+        defer { rec.stop() }
+        let guest = try TestGuest.load()
+        for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
+            try FileManager.default.copyItem(atPath: from, toPath: hosts.shared + "/" + to)
+        }
+        let image = hosts.shared + "/disk.img"
+        FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))
+        chmod(image, 0o644)
+        let xml = """
+        <domain type='qemu'><name>sl</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(hosts.shared)/vmlinuz</kernel>
+        <initrd>\(hosts.shared)/initrd.img</initrd><cmdline>\(guest.cmdline)</cmdline></os><features><acpi/></features>
+        <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(image)'/>
+        <target dev='vda' bus='virtio'/></disk><serial type='pty'/></devices></domain>
+        """
+        try xml.write(toFile: hosts.shared + "/sl.xml", atomically: true, encoding: .utf8)
+        #expect(try hosts.a.virsh("define \(hosts.shared)/sl.xml").status == 0)
+        #expect(try hosts.a.virsh("start sl").status == 0)
+        let qemuUID = getpwnam("libvirt-qemu")?.pointee.pw_uid
+        #expect(ProcFS.owner(image)?.0 == qemuUID)
+        #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "sl", dir: hosts.shared))
+        let r = try hosts.a.virsh(args: ["migrate", "--live", "--p2p", "sl", hosts.b.uri])
+        #expect(r.status == 0, "\(r.stderr)")
+        rec.wait("A", "sl", Self.jobCompleted)
+        // A stopped its QEMU after a successful outgoing migration: the shared image stays QEMU's.
+        #expect(ProcFS.owner(image)?.0 == qemuUID)
+        #expect(try GuestConsole.answers(uri: hosts.b.uri, name: "sl", dir: hosts.shared))
+        #expect(try hosts.b.virsh("destroy sl").status == 0)
+    }
 }

@@ -434,6 +434,8 @@ extension QEMUDriver {
 extension QEMUDomainObject {
     func setMigrationFlags(_ flags: MigrateFlags) { migration.flags = flags }
 
+    func setSharedFilesystems(_ dirs: [String]) { sharedFilesystems = dirs }
+
     func setStorageMigration(disks: [QEMUMigrationCookie.NBD.Disk], port: Int?) {
         migration.nbdDisks = disks
         migration.nbdPort = port
