@@ -31,6 +31,8 @@ struct QEMUMigrationTPMTests {
         var cfg = QEMUMigrationConfig()
         cfg.migrationHost = "127.0.0.1"
         cfg.migrationAddress = "127.0.0.1"
+        cfg.portMin = 50_207
+        cfg.portMax = 50_217
         let a = try await QEMUDriver.open(root: rootA)
         let b = try await QEMUDriver.open(root: rootB)
         await a.setMigrationConfig(cfg)
@@ -54,7 +56,9 @@ struct QEMUMigrationTPMTests {
                                                    cookie: begun.cookie, flags: flags)
         #expect(QEMUTPMStartKindTests.describe(lb.recorded, state: stateB, log: logB) == "set(state) set(log)")
         let uri = try #require(prepared.uri)
-        #expect(uri.hasPrefix("tcp:127.0.0.1:"))
+        // A port of migration_port_min..max.
+        let port = try #require(Int(uri.dropFirst("tcp:127.0.0.1:".count)))
+        #expect(uri.hasPrefix("tcp:127.0.0.1:") && (50_207...50_217).contains(port), "\(uri)")
         let c = try await a.migratePerform3(dom, destinationURI: nil, params: [TypedParam(MigrateParam.uri, .string(uri))],
                                             cookie: prepared.cookie, flags: flags)
         let finished = try await b.migrateFinish3(params: [TypedParam(MigrateParam.destName, .string(name))], cookie: c,
