@@ -233,6 +233,18 @@ actor QEMUDomainObject {
     var incomingFD: Int32 = -1
     /// Paths treated as shared storage (qemu.conf's `shared_filesystems`), besides network filesystems.
     var sharedFilesystems: [String] = []
+    /// What the status files hold now (rewritten only on change).
+    var writtenStatus = WrittenStatus()
+
+    struct WrittenStatus {
+        struct XMLKey: Equatable {
+            var live: DomainDefinition?
+            var id: Int32
+            var name: String
+        }
+        var status: QEMUDomainStatus?
+        var xml: XMLKey?
+    }
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
          emit: @escaping @Sendable (DomainEventRecord) -> Void,
@@ -1023,6 +1035,7 @@ actor QEMUDomainObject {
     /// Removes the status files, the monitor socket and the domain's private directory (as libvirt's
     /// process stop does).
     private func removeStatusFiles(monitorPath: String) {
+        writtenStatus = WrittenStatus()
         unlink(paths.statusFile(definition.name))
         unlink(paths.statusXMLFile(definition.name))
         unlink(paths.pidFile(definition.name))
@@ -1133,12 +1146,22 @@ actor QEMUDomainObject {
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
                                   externalDevices: externalRecords.isEmpty ? nil : externalRecords)
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        if let data = try? e.encode(st) {
-            try? LinuxSys.writeFileAtomically(paths.statusFile(definition.name), String(decoding: data, as: UTF8.self),
-                                              durable: false)
+        // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
+        // the same live XML several times).
+        if st != writtenStatus.status {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .prettyPrinted]
+            if let data = try? e.encode(st),
+               (try? LinuxSys.writeFileAtomically(paths.statusFile(definition.name),
+                                                  String(decoding: data, as: UTF8.self), durable: false)) != nil {
+                writtenStatus.status = st
+            }
         }
-        try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false), durable: false)
+        let key = WrittenStatus.XMLKey(live: liveDefinition, id: id, name: definition.name)
+        if key != writtenStatus.xml,
+           (try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false),
+                                              durable: false)) != nil {
+            writtenStatus.xml = key
+        }
     }
 }

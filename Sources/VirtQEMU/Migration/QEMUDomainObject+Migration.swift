@@ -304,6 +304,16 @@ extension QEMUDomainObject {
             switch q["status"]?.stringValue ?? "" {
             case "completed":
                 if migration.stoppedAt == 0 { migration.stoppedAt = Self.nowMs() }
+                // QEMU 7.2 may report "completed" a moment before it fills in total-time and downtime.
+                var tries = 0
+                var last = q
+                while last["downtime"] == nil && tries < 20 {
+                    try? await Task.sleep(for: .milliseconds(1))
+                    guard let again = try? await mon.execute("query-migrate") else { break }
+                    last = again
+                    tries += 1
+                }
+                jobs.current?.update(fromQueryMigrate: last)
                 return
             case "pre-switchover":
                 // The guest is paused (its STOP handled): let QEMU switch over.
