@@ -1,9 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-#if canImport(Foundation)
-import Foundation
-#endif
 import VirtCore
 
 /// Thin wrappers over Linux system calls that Swift's Glibc module does not import (variadic or GNU-only
@@ -91,7 +88,9 @@ enum LinuxSys {
     /// without connecting to it: a peer such as swtpm with `--terminate` may end when a probe connection closes,
     /// and the socket file exists between bind() and listen().
     static func isListeningUnix(_ path: String) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        // Read as bytes and decoded leniently: abstract socket names may hold any byte (a strict UTF-8 read of
+        // the whole table fails as soon as one does). Without the table, the socket file's existence must do.
+        guard let table = readFile("/proc/net/unix") else { return access(path, F_OK) == 0 }
         for line in table.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count >= 8, f[7] == path, let flags = UInt32(f[3], radix: 16) else { continue }

@@ -263,8 +263,8 @@ public actor SwtpmDevice: ExternalDevice {
                 throw VirtError.operationFailed("swtpm died and reported: \(Self.tail(out))")
             }
             if clock.now >= deadline {
-                throw VirtError(.operationTimeout, domain: .none, "operation timed out: swtpm socket did not show up",
-                                str1: "swtpm socket did not show up")
+                let what = access(socketPath, F_OK) == 0 ? "swtpm socket is not listening" : "swtpm socket did not show up"
+                throw VirtError(.operationTimeout, domain: .none, "operation timed out: \(what)", str1: what)
             }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(50))
