@@ -57,6 +57,10 @@ final class FakeMigrationDriver: HypervisorDriver {
         var iterations: [Int32] = []
         /// Perform waits for `migrateStartPostCopy` (up to its duration) before it returns.
         var performWaitsForPostCopy = false
+        /// Perform waits for `suspend` (up to its duration) before it returns.
+        var performWaitsForSuspend = false
+        /// Perform waits until the job statistics were asked for (up to its duration) before it returns.
+        var performWaitsForJobStats = false
         var jobStats: (type: Int32, params: [TypedParam]) = (0, [])
         var maxDowntime: UInt64 = 300
         var maxSpeed: UInt64 = 8_796_093_022_207
@@ -68,6 +72,8 @@ final class FakeMigrationDriver: HypervisorDriver {
     let domain: DomainRef
     private let listeners = Mutex<[AsyncStream<DomainEventRecord>.Continuation]>([])
     private let postCopyStarted = Mutex(false)
+    private let suspended = Mutex(false)
+    private let statsAsked = Mutex(false)
 
     init(side: String, log: MigrationCallLog, domain: DomainRef = FakeMigrationDriver.vm, config: Config = Config()) {
         self.side = side
@@ -125,6 +131,8 @@ final class FakeMigrationDriver: HypervisorDriver {
         }
         while ContinuousClock.now - start < config.performDuration {
             if config.performWaitsForPostCopy && postCopyStarted.withLock({ $0 }) { break }
+            if config.performWaitsForSuspend && suspended.withLock({ $0 }) { break }
+            if config.performWaitsForJobStats && statsAsked.withLock({ $0 }) { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         try fail("perform")
@@ -156,6 +164,7 @@ final class FakeMigrationDriver: HypervisorDriver {
 
     func suspend(_ domain: DomainRef) async throws {
         log.append(.suspend(side: side))
+        suspended.withLock { $0 = true }
     }
 
     func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
@@ -164,7 +173,8 @@ final class FakeMigrationDriver: HypervisorDriver {
 
     func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws
         -> (type: Int32, params: [TypedParam]) {
-        config.jobStats
+        statsAsked.withLock { $0 = true }
+        return config.jobStats
     }
 
     func migrateSetMaxDowntime(_ domain: DomainRef, milliseconds: UInt64, flags: UInt32) async throws {

@@ -212,7 +212,8 @@ import Virt
 
     @Test func verboseProgressFromTheSourceJob() async throws {
         var source = FakeMigrationDriver.Config()
-        source.performDuration = .milliseconds(1300)
+        source.performDuration = .seconds(60)
+        source.performWaitsForJobStats = true
         source.jobStats = (2, [TypedParam("data_total", .ullong(1000)), TypedParam("data_remaining", .ullong(400))])
         let h = Harness(source: source)
         #expect(try await h.run("migrate vm qemu+tcp://dst.example/system --live --verbose"))
@@ -224,7 +225,7 @@ import Virt
     @Test func postcopyAfterFirstIteration() async throws {
         var source = FakeMigrationDriver.Config()
         source.iterations = [1, 2, 3]
-        source.performDuration = .seconds(3)
+        source.performDuration = .seconds(60)
         source.performWaitsForPostCopy = true
         let h = Harness(source: source)
         #expect(try await h.run("migrate vm qemu+tcp://dst.example/system --live --postcopy --postcopy-after-precopy"))
@@ -236,7 +237,7 @@ import Virt
 
     @Test func timeoutSwitchesToPostcopy() async throws {
         var source = FakeMigrationDriver.Config()
-        source.performDuration = .seconds(3)
+        source.performDuration = .seconds(60)
         source.performWaitsForPostCopy = true
         let h = Harness(source: source)
         #expect(try await h.run("migrate vm qemu+tcp://dst.example/system --live --postcopy --timeout 1 --timeout-postcopy"))
@@ -245,7 +246,8 @@ import Virt
 
     @Test func timeoutSuspendsByDefault() async throws {
         var source = FakeMigrationDriver.Config()
-        source.performDuration = .milliseconds(1500)
+        source.performDuration = .seconds(60)
+        source.performWaitsForSuspend = true
         let h = Harness(source: source)
         #expect(try await h.run("migrate vm qemu+tcp://dst.example/system --live --timeout 1"))
         #expect(h.log.names == ["src.begin", "dst.prepare", "src.perform", "src.suspend", "dst.finish", "src.confirm"])
