@@ -155,7 +155,7 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("current job is not outgoing migration in post-copy mode",
                                                  domain: .qemu)
             }
-            try await mon.execute("migrate-pause")
+            try await mon.executeOutOfBand("migrate-pause")
             return
         }
         if inPostcopy {

@@ -237,13 +237,9 @@ actor QEMUDomainObject {
     var writtenStatus = WrittenStatus()
 
     struct WrittenStatus {
-        struct XMLKey: Equatable {
-            var live: DomainDefinition?
-            var id: Int32
-            var name: String
-        }
         var status: QEMUDomainStatus?
-        var xml: XMLKey?
+        /// The live XML as written (compared as text: DomainDefinition's equality ignores live-only state).
+        var xml: String?
     }
 
     init(definition: DomainDefinition, persistent: Bool, paths: QEMUDriverPaths,
@@ -666,6 +662,7 @@ actor QEMUDomainObject {
             setRunning(resumeReason
                 ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
         case "MIGRATION":
+            if let st = ev.data["status"]?.stringValue { migration.lastStatus = st }
             // Only the source reacts to post-copy here (libvirt's commit bd04d63): the destination announces
             // post-copy with RESUMED/POSTCOPY when Finish starts its vCPUs, never with SUSPENDED_POSTCOPY.
             if jobs.async == .migrationIn && ev.data["status"]?.stringValue == "postcopy-active" {
@@ -1157,11 +1154,10 @@ actor QEMUDomainObject {
                 writtenStatus.status = st
             }
         }
-        let key = WrittenStatus.XMLKey(live: liveDefinition, id: id, name: definition.name)
-        if key != writtenStatus.xml,
-           (try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), xml(inactive: false),
-                                              durable: false)) != nil {
-            writtenStatus.xml = key
+        let text = xml(inactive: false)
+        if text != writtenStatus.xml,
+           (try? LinuxSys.writeFileAtomically(paths.statusXMLFile(definition.name), text, durable: false)) != nil {
+            writtenStatus.xml = text
         }
     }
 }

@@ -35,7 +35,7 @@ public enum QEMULauncher {
         close(listenFD)
         do {
             let fd = try LinuxSys.connectUnix(monitorPath)
-            let monitor = try await QMPMonitor.open(fd: fd, timeout: monitorTimeout)
+            let monitor = try await QMPMonitor.open(fd: fd, timeout: monitorTimeout, outOfBand: true)
             return (process, monitor)
         } catch {
             await process.terminate(grace: .seconds(1))
@@ -53,6 +53,6 @@ public enum QEMULauncher {
     /// Connects to the monitor of a QEMU that is already running (reconnect after a daemon restart).
     public static func reconnect(monitorPath: String, timeout: Duration = QMPMonitor.defaultTimeout)
         async throws(VirtError) -> QMPMonitor {
-        try await QMPMonitor.connect(path: monitorPath, timeout: timeout)
+        try await QMPMonitor.connect(path: monitorPath, timeout: timeout, outOfBand: true)
     }
 }

@@ -55,18 +55,20 @@ public actor QMPMonitor {
     }
 
     /// Connects to the QMP socket at `path`, reads the greeting and negotiates capabilities.
-    public static func connect(path: String, timeout: Duration = defaultTimeout) async throws(VirtError)
-        -> QMPMonitor {
+    public static func connect(path: String, timeout: Duration = defaultTimeout, outOfBand: Bool = false)
+        async throws(VirtError) -> QMPMonitor {
         let fd = try LinuxSys.connectUnix(path)
-        return try await open(fd: fd, timeout: timeout)
+        return try await open(fd: fd, timeout: timeout, outOfBand: outOfBand)
     }
 
     /// Takes over an already connected socket `fd`, reads the greeting and negotiates capabilities.
-    public static func open(fd: Int32, timeout: Duration = defaultTimeout) async throws(VirtError) -> QMPMonitor {
+    /// `outOfBand`: enable QMP's out-of-band execution when QEMU offers it (``executeOutOfBand(_:arguments:)``).
+    public static func open(fd: Int32, timeout: Duration = defaultTimeout, outOfBand: Bool = false)
+        async throws(VirtError) -> QMPMonitor {
         let monitor = QMPMonitor(fd: fd)
         await monitor.startReader()
         do {
-            try await monitor.negotiate(timeout: timeout)
+            try await monitor.negotiate(timeout: timeout, outOfBand: outOfBand)
         } catch {
             await monitor.close()
             throw error
@@ -108,7 +110,7 @@ public actor QMPMonitor {
         out.finish()
     }
 
-    private func negotiate(timeout: Duration) async throws(VirtError) {
+    private func negotiate(timeout: Duration, outOfBand: Bool) async throws(VirtError) {
         let g: JSONValue
         do {
             g = try await withCheckedThrowingContinuation { c in
@@ -133,7 +135,29 @@ public actor QMPMonitor {
         if let v = g["QMP"]?["version"]?["qemu"] {
             version = (Int(v["major"]?.intValue ?? 0), Int(v["minor"]?.intValue ?? 0), Int(v["micro"]?.intValue ?? 0))
         }
-        _ = try await execute("qmp_capabilities", timeout: timeout)
+        let offered = (g["QMP"]?["capabilities"]?.arrayValue ?? []).contains { $0.stringValue == "oob" }
+        if outOfBand && offered {
+            _ = try await execute("qmp_capabilities", arguments: ["enable": ["oob"]], timeout: timeout)
+            oobEnabled = true
+        } else {
+            _ = try await execute("qmp_capabilities", timeout: timeout)
+        }
+    }
+
+    /// Whether out-of-band execution was negotiated.
+    public private(set) var oobEnabled = false
+
+    /// Runs `command` out of band (`exec-oob`): QEMU's monitor thread answers it even while the main loop is
+    /// blocked (a post-copy destination whose main thread waits for a page: `migrate-recover`, `migrate-pause`).
+    /// Falls back to in-band execution when out-of-band was not negotiated.
+    @discardableResult
+    public func executeOutOfBand(_ command: String, arguments: JSONValue? = nil, timeout: Duration = defaultTimeout)
+        async throws(VirtError) -> JSONValue {
+        guard oobEnabled else { return try await execute(command, arguments: arguments, timeout: timeout) }
+        let id = "libvirt-\(nextID)"
+        var msg: [String: JSONValue] = ["exec-oob": .string(command), "id": .string(id)]
+        if let arguments { msg["arguments"] = arguments }
+        return try await send(command, id: id, message: msg, timeout: timeout)
     }
 
     private func greetingTimedOut() {

@@ -24,6 +24,8 @@ struct QEMUMigrationState: Sendable {
     var stoppedAt: UInt64 = 0
     /// The statistics the other side sent (destination: from Perform; source: from Finish).
     var peerStatistics: QEMUMigrationCookie.Statistics?
+    /// QEMU's last migration status from its MIGRATION events (asked without the monitor's main loop).
+    var lastStatus = ""
 
     /// Storage migration: the disks copied through NBD, the destination's NBD port, the source's mirror jobs.
     var nbdDisks: [QEMUMigrationCookie.NBD.Disk] = []
@@ -760,10 +762,14 @@ extension QEMUDomainObject {
             throw VirtError.operationInvalid("domain is not running", domain: .qemu)
         }
         try canResume(.migrationIn, flags: flags)
-        try await postcopyPausedCheck(mon)
+        // The destination's main loop may be blocked on a page that never came: the status comes from QEMU's
+        // events and `migrate-recover` goes out of band, as libvirt does.
+        guard migration.lastStatus == "postcopy-paused" else {
+            throw VirtError.operationInvalid("QEMU reports migration is still running", domain: .qemu)
+        }
         setJobPhase(.prepareResume)
         do throws(VirtError) {
-            try await mon.execute("migrate-recover", arguments: ["uri": .string(listen)])
+            try await mon.executeOutOfBand("migrate-recover", arguments: ["uri": .string(listen)])
         } catch {
             setJobPhase(.postcopyFailed)
             throw error
