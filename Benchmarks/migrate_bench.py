@@ -606,13 +606,18 @@ def report(results):
         print(f"{k}: jobStats completed: time_elapsed {cell(med(rows, 'js_elapsed'), 1)}, "
               f"downtime {cell(med(rows, 'js_downtime'), 1)}, setup_time {cell(med(rows, 'js_setup'), 1)}"
               + (f"; QEMU/downtime from events in {ev} of {len(rows)}" if ev else ""))
-    print("targets: total within 10% of bare QEMU; management before + after QEMU's stream under 100 ms")
+    print("targets (the issue's): total migration time by QEMU's own figures within 10% of bare QEMU; "
+          "management before + after QEMU's stream under 100 ms. The wall-clock ratio is shown too.")
     bw = bare["bare QEMU"][0]
+    bq = med(results["bare QEMU"], "qemu")
     for k in kinds[:2]:
-        w, o = med(results[k], "wall"), med(results[k], "overhead")
-        line = f"  {k}: wall {w / bw - 1:+.0%} vs bare QEMU: {'met' if w <= 1.1 * bw else 'NOT met'}"
+        w, o, q = med(results[k], "wall"), med(results[k], "overhead"), med(results[k], "qemu")
+        line = f"  {k}:"
+        if q is not None and bq:
+            line += f" QEMU total {q / bq - 1:+.0%} vs bare QEMU: {'met' if q <= 1.1 * bq else 'NOT met'};"
         if o is not None:
-            line += f"; overhead {o:.0f} ms: {'met' if o < 100 else 'NOT met'}"
+            line += f" overhead {o:.0f} ms: {'met' if o < 100 else 'NOT met'};"
+        line += f" wall {w / bw - 1:+.0%} vs bare QEMU"
         print(line)
 
 
