@@ -264,6 +264,29 @@ public final class QEMUDriver: HypervisorDriver {
 
     public func capabilities() async throws -> String { try await state.capabilitiesXML() }
 
+    /// `virNodeGetInfo` as libvirt's Linux implementation fills it: the architecture, memory as the sum of the
+    /// NUMA nodes' (`/sys/devices/system/node/node*/meminfo`, else /proc/meminfo), online CPUs, the first CPU's
+    /// MHz, NUMA nodes, and the topology per node (sockets, cores per socket, threads per core).
+    public func nodeInfo() async throws -> NodeInfo {
+        let host = HostCapabilities.read()
+        let nodes = max(1, host.cells.count)
+        var memory = host.cells.reduce(UInt64(0)) { $0 + $1.memory }
+        if memory == 0 {
+            for line in (LinuxSys.readFile("/proc/meminfo") ?? "").split(separator: "\n")
+            where line.hasPrefix("MemTotal:") {
+                memory = UInt64(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+        }
+        let cellCPUs = host.cells.reduce(0) { $0 + $1.cpus.count }
+        let cpus = cellCPUs > 0 ? cellCPUs : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let mhzText = host.cpuinfo["cpu MHz"] ?? "0"
+        let mhz = UInt32(mhzText.split(separator: ".").first.flatMap { UInt32($0) } ?? 0)
+        return NodeInfo(model: host.arch, memory: memory, cpus: UInt32(max(1, cpus)), mhz: mhz,
+                        nodes: UInt32(nodes), sockets: UInt32(max(1, host.sockets / nodes)),
+                        cores: UInt32(max(1, host.diesPerSocket * host.coresPerDie)),
+                        threads: UInt32(max(1, host.threadsPerCore)))
+    }
+
     public func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                    flags: UInt32) async throws -> String {
         try await state.domainCapabilitiesXML(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
