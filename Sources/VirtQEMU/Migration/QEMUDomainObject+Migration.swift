@@ -264,7 +264,7 @@ extension QEMUDomainObject {
                                                 domain: .qemu)
             }
             setJobPhase(.perform3Done)
-            var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+            var out = ownCookie(host)
             out.statistics = migrationStatistics(jobs.current)
             if flags.contains(.persistDest) {
                 out.features = ["persistent"]
@@ -559,24 +559,8 @@ extension QEMUDomainObject {
                 try await mon.execute("cont")
                 setRunning(reason)
             }
-            if inPostcopy {
-                _ = try await waitIncoming(mon, postcopy: false)
-                if status.state == .running {
-                    status = .running(.migrated)
-                    raise(.resumed(.migrated))
-                    writeStatus()
-                }
-            }
-            await resetMigrationCaps()
-            var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
-            info.type = .completed
-            info.elapsedMs = asyncElapsedMs
-            // As libvirt: the destination's completed job carries the source's statistics (from cookie C).
-            if let st = migration.peerStatistics { info.apply(st) }
-            var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
-            out.statistics = migrationStatistics(info)
-            endAsyncJob(completed: info)
-            return out.encoded()
+            if inPostcopy { _ = try await waitIncoming(mon, postcopy: false) }
+            return await completeIncoming(host: host)
         } catch {
             if migration.postcopyActive && isActive {
                 // Post-copy failed on the destination: the guest is not killed (RESUMED/POSTCOPY_FAILED).
@@ -594,6 +578,31 @@ extension QEMUDomainObject {
             await teardown(.failed, emitEvent: true)
             throw error
         }
+    }
+
+    /// The end of an incoming migration (Finish, or Finish of a recovery): a guest that ran in post-copy now
+    /// runs as migrated (RESUMED/MIGRATED, libvirt's last event), capabilities reset, the job ends with the
+    /// source's statistics (as libvirt's destination keeps them), cookie D.
+    func completeIncoming(host: QEMUMigrationHost) async -> [UInt8] {
+        if status.state == .running && status.reason != RunningReason.migrated.rawValue {
+            status = .running(.migrated)
+            raise(.resumed(.migrated))
+            writeStatus()
+        }
+        await resetMigrationCaps()
+        var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
+        info.type = .completed
+        info.elapsedMs = asyncElapsedMs
+        if let st = migration.peerStatistics { info.apply(st) }
+        var out = ownCookie(host)
+        out.statistics = migrationStatistics(info)
+        endAsyncJob(completed: info)
+        return out.encoded()
+    }
+
+    /// A cookie naming this domain and this host.
+    func ownCookie(_ host: QEMUMigrationHost) -> QEMUMigrationCookie {
+        QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
     }
 
     private func liveDefinitionForPersist() -> DomainDefinition { runDefinition ?? definition }
@@ -751,7 +760,7 @@ extension QEMUDomainObject {
         migration.flags = flags
         migration.params = params
         setJobPhase(.beginResume)
-        var cookie = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        var cookie = ownCookie(host)
         cookie.capabilities = migration.supportedCaps.map { ($0, $0 == "pause-before-switchover") }
         return ((runDefinition ?? definition).formatXML(), cookie.encoded())
     }
@@ -791,7 +800,7 @@ extension QEMUDomainObject {
             setJobPhase(.postcopyFailed)
             throw error
         }
-        var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
+        var out = ownCookie(host)
         out.statistics = migrationStatistics(jobs.current)
         return out.encoded()
     }
@@ -807,18 +816,6 @@ extension QEMUDomainObject {
             setJobPhase(.postcopyFailed)
             throw error
         }
-        if status.state == .running {
-            status = .running(.migrated)
-            raise(.resumed(.migrated))
-            writeStatus()
-        }
-        await resetMigrationCaps()
-        var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .migrationIn, elapsedMs: 0)
-        info.type = .completed
-        info.elapsedMs = asyncElapsedMs
-        endAsyncJob(completed: info)
-        var out = QEMUMigrationCookie(name: name, uuid: uuid, hostname: host.hostname, hostUUID: host.hostUUID)
-        out.statistics = migrationStatistics(info)
-        return out.encoded()
+        return await completeIncoming(host: host)
     }
 }

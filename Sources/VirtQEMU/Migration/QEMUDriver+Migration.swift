@@ -75,9 +75,7 @@ extension QEMUDriver {
         defer { Task { await self.state.releaseMigrationPort(port) } }
         let listenHost = params.string(MigrateParam.listenAddress) ?? cfg.migrationAddress ?? "0.0.0.0"
         try await obj.resumePrepare(flags: flags, listen: "tcp:\(listenHost):\(port)")
-        var out = QEMUMigrationCookie(name: name, uuid: incoming.uuid, hostname: host.hostname, hostUUID: host.hostUUID)
-        out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
-        return ("tcp:\(uriHost):\(port)", out.encoded())
+        return ("tcp:\(uriHost):\(port)", await obj.prepareCookie(host).encoded())
     }
 
     public func migratePrepareTunnel3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags) async throws
@@ -131,10 +129,7 @@ extension QEMUDriver {
                 if await !obj.persistent { await state.remove(obj.uuid) }
                 throw error
             }
-            var out = QEMUMigrationCookie(name: def.name, uuid: def.uuid, hostname: host.hostname,
-                                          hostUUID: host.hostUUID)
-            out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
-            return (nil, out.encoded())
+            return (nil, await obj.prepareCookie(host).encoded())
         }
         // Where the source sends the stream: the client's URI (host and maybe port), else this host's name.
         let cfg = await state.migrationConfig
@@ -184,11 +179,10 @@ extension QEMUDriver {
         } catch {
             if reserved { await state.releaseMigrationPort(p) }
             if await !obj.persistent { await state.remove(obj.uuid) }
-            throw Self.onDestination(error, step: "prepare")
+            throw error
         }
         if reserved { await state.releaseMigrationPort(p) }
-        var out = QEMUMigrationCookie(name: def.name, uuid: def.uuid, hostname: host.hostname, hostUUID: host.hostUUID)
-        out.capabilities = await obj.migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+        var out = await obj.prepareCookie(host)
         if let nbdPort { out.nbd = QEMUMigrationCookie.NBD(port: nbdPort, disks: nbdDisks) }
         let bracketed = uriHost.contains(":") ? "[\(uriHost)]" : uriHost
         return ("tcp:\(bracketed):\(p)", out.encoded())
@@ -345,8 +339,6 @@ extension QEMUDriver {
 
     static func message(_ e: any Error) -> String { (e as? VirtError)?.message ?? "\(e)" }
 
-    /// An error of a destination phase, named as such.
-    static func onDestination(_ error: any Error, step: String) -> any Error { error }
 
     public func migrateFinish3(params: [TypedParam], cookie: [UInt8], flags: MigrateFlags, cancelled: Bool)
         async throws -> (domain: DomainRef, cookie: [UInt8]) {
@@ -433,6 +425,14 @@ extension QEMUDriver {
 
 extension QEMUDomainObject {
     func setMigrationFlags(_ flags: MigrateFlags) { migration.flags = flags }
+
+    /// Cookie B: this domain and host, and the capabilities the destination's QEMU supports
+    /// (late-block-activate always on for the destination).
+    func prepareCookie(_ host: QEMUMigrationHost) -> QEMUMigrationCookie {
+        var out = ownCookie(host)
+        out.capabilities = migration.supportedCaps.map { ($0, $0 == "late-block-activate") }
+        return out
+    }
 
     func setSharedFilesystems(_ dirs: [String]) { sharedFilesystems = dirs }
 
