@@ -91,6 +91,12 @@ struct QEMUMigrationTests {
         defer { rec.stop() }
         try Self.define(hosts, on: hosts.a, name: "pc")
         #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "pc", dir: hosts.shared))
+        // The guest rewrites 24 MiB of its memory in a loop: an idle guest's memory is mostly zero pages, so its
+        // pre-copy can converge before QEMU acts on the switch request (QEMU then completes in pre-copy, as
+        // libvirt's daemon would report too).
+        try GuestConsole.type(uri: hosts.a.uri, name: "pc",
+                              command: "(while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=24 conv=notrunc 2>/dev/null; done) &",
+                              dir: hosts.shared)
         let baseA = rec.events("A", "pc").count
         // python3-libvirt drives a client-managed post-copy migration in a thread and switches to post-copy once
         // the job moves memory (the bandwidth keeps the first pass long; no reliance on event timing).
