@@ -33,9 +33,14 @@ final class ClientSession: Sendable {
     /// Open streams by the serial of the call that opened them; `started` is false until the reply is queued.
     private let streams = Mutex<[UInt32: ServerStream]>([:])
 
+    /// A number for this client in the daemon's log, counted from 1 per process.
+    let id: UInt64
+    private static let ids = Atomic<UInt64>(0)
+
     init(channel: any Channel, readOnly: Bool) {
         self.channel = channel
         self.readOnly = readOnly
+        id = Self.ids.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
     var driver: (any HypervisorDriver)? { state.withLock { $0.driver } }

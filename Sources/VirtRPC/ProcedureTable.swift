@@ -36,6 +36,8 @@ struct CallContext: Sendable {
     let driver: any HypervisorDriver
     /// The read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
     let readOnly: Bool
+    /// Where the row notes what the call is about, when calls are logged.
+    let record: CallRecord?
 }
 
 /// One row of the server's procedure table: the catalog entry and the handler that decodes the
@@ -54,10 +56,12 @@ struct ServedProcedure: Sendable {
         let info = call.info
         return ServedProcedure(info: info, needsOpen: needsOpen) { r, w, ctx in
             let args = try A(xdr: &r)
+            ctx.record?.note(args)
             if ctx.readOnly {
                 try info.checkReadOnly(readOnlyValue.map { $0(args) })
             }
             let ret = try await body(args, ctx)
+            ctx.record?.note(ret)
             ret.encode(xdr: &w)
         }
     }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import VirtCore
 
@@ -12,11 +13,13 @@ struct RemoteDispatcher: Sendable {
     let provider: any DriverProvider
     let config: RemoteServerConfig
     let workers: WorkerLimiter
+    let callLog: CallLog
 
-    init(provider: any DriverProvider, config: RemoteServerConfig) {
+    init(provider: any DriverProvider, config: RemoteServerConfig, callLogger: Logger) {
         self.provider = provider
         self.config = config
         workers = WorkerLimiter(limit: config.maxWorkers)
+        callLog = CallLog(logger: callLogger)
     }
 
     static let decodeError = VirtError(.rpc, domain: .rpc, "RPC error : Unable to decode message payload",
@@ -26,6 +29,18 @@ struct RemoteDispatcher: Sendable {
 
     /// Runs the call `h` with arguments in `reader` and returns the reply packet.
     func run(_ h: RPCHeader, _ reader: XDRReader, _ session: ClientSession) async -> ByteBuffer {
+        guard callLog.enabled else { return await serve(h, reader, session, record: nil).reply }
+        let started = ContinuousClock.now
+        let record = CallRecord()
+        let (reply, error) = await serve(h, reader, session, record: record)
+        callLog.finished(ProcedureInfo.lookup(program: h.program, number: h.procedure), h, client: session.id,
+                         record: record, started: started, error: error)
+        return reply
+    }
+
+    /// Runs the call: its reply packet, and the error it failed with (for the call log).
+    private func serve(_ h: RPCHeader, _ reader: XDRReader, _ session: ClientSession,
+                       record: CallRecord?) async -> (reply: ByteBuffer, error: VirtError?) {
         var r = reader
         // Big enough for most replies (a domain's XML) without regrowing.
         var w = XDRWriter(capacity: 2048)
@@ -46,7 +61,7 @@ struct RemoteDispatcher: Sendable {
                 driver = open ?? NotOpenDriver.shared
             }
             let ctx = CallContext(header: h, session: session, server: self, driver: driver,
-                                  readOnly: session.readOnly || readOnlyOpen)
+                                  readOnly: session.readOnly || readOnlyOpen, record: record)
             if row.info.priority == .low {
                 await workers.acquire()
                 defer { workers.release() }
@@ -57,16 +72,20 @@ struct RemoteDispatcher: Sendable {
             let len = w.buffer.writerIndex
             w.buffer.setInteger(UInt32(truncatingIfNeeded: len), at: 0, endianness: .big)
             if len - 4 > RPCLimits.messageMax {
-                return Self.errorPacket(h, VirtError(.rpc, domain: .rpc, "RPC error : Unable to encode message payload"))
+                return Self.failure(h, VirtError(.rpc, domain: .rpc, "RPC error : Unable to encode message payload"))
             }
-            return w.buffer
+            return (w.buffer, nil)
         } catch let e as VirtError {
-            return Self.errorPacket(h, e)
+            return Self.failure(h, e)
         } catch is XDRError {
-            return Self.errorPacket(h, Self.decodeError)
+            return Self.failure(h, Self.decodeError)
         } catch {
-            return Self.errorPacket(h, VirtError.internalError("\(error)", domain: .rpc))
+            return Self.failure(h, VirtError.internalError("\(error)", domain: .rpc))
         }
+    }
+
+    private static func failure(_ h: RPCHeader, _ e: VirtError) -> (reply: ByteBuffer, error: VirtError?) {
+        (errorPacket(h, e), e)
     }
 
     /// The error for a procedure no row serves: libvirt's read-only refusal for a declared procedure whose

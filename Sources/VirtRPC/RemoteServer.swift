@@ -21,11 +21,12 @@ public final class RemoteServer: Sendable {
     /// A server for `config` serving drivers from `provider`.
     public init(config: RemoteServerConfig, provider: any DriverProvider,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                logger: Logger = Logger(label: "swiftvirt.rpc")) {
+                logger: Logger = Logger(label: "swiftvirt.rpc"),
+                callLogger: Logger = Logger(label: "swiftvirt.remote.dispatch")) {
         self.config = config
         self.group = group
         self.logger = logger
-        dispatcher = RemoteDispatcher(provider: provider, config: config)
+        dispatcher = RemoteDispatcher(provider: provider, config: config, callLogger: callLogger)
     }
 
     /// Number of connected clients.

@@ -15,7 +15,8 @@ struct DaemonConfig {
     var logDir: String
     var configDir: String
 
-    var logLevel: Logger.Level = .info
+    /// `log_level`, `log_filters`, `log_outputs`.
+    var log = LogSettings()
     var logToFile = true
     var listenTCP = false
     var listenAddr = "127.0.0.1"
@@ -48,6 +49,14 @@ struct DaemonConfig {
     var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
     var pidFile: String { runDir + "/virtd.pid" }
     var logFile: String { logDir + "/virtd.log" }
+
+    /// Where messages go: `log_outputs` when set, else the log file (unless `log_to_file = 0`) and standard
+    /// error, at `log_level`.
+    var logOutputs: [LogSettings.Output] {
+        if let outputs = log.outputs { return outputs }
+        return (logToFile ? [LogSettings.Output(level: log.level, destination: .file(logFile))] : [])
+            + [LogSettings.Output(level: log.level, destination: .stderr)]
+    }
 
     /// The layout for `--root DIR`, or the system paths.
     init(root: String?) {
@@ -92,13 +101,17 @@ struct DaemonConfig {
             switch key {
             case "log_level":
                 // libvirt's levels: 1 debug, 2 info, 3 warning, 4 error; names are accepted too.
-                switch value {
-                case "1", "debug": logLevel = .debug
-                case "2", "info": logLevel = .info
-                case "3", "warning": logLevel = .warning
-                case "4", "error": logLevel = .error
-                case "trace": logLevel = .trace
-                default: throw ConfigError(line: n + 1, message: "log_level: unknown level \(value)")
+                guard let level = LogSettings.level(value) else {
+                    throw ConfigError(line: n + 1, message: "log_level: unknown level \(value)")
+                }
+                log.level = level
+            case "log_filters":
+                do { log.filters = try LogSettings.parseFilters(value) } catch {
+                    throw ConfigError(line: n + 1, message: error.description)
+                }
+            case "log_outputs":
+                do { log.outputs = try LogSettings.parseOutputs(value) } catch {
+                    throw ConfigError(line: n + 1, message: error.description)
                 }
             case "log_to_file": logToFile = try int() != 0
             case "listen_tcp": listenTCP = try int() != 0

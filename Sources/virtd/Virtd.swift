@@ -54,14 +54,22 @@ enum Virtd {
         }
         if listen { cfg.listenTCP = true }
         if let tcpPort { cfg.tcpPort = tcpPort }
-        if verbose { cfg.logLevel = .debug }
+        if verbose { cfg.log.level = .debug }
         for dir in [cfg.configDir, cfg.stateDir, cfg.runDir, cfg.logDir] { makeDirs(dir) }
 
-        let logFD = cfg.logToFile ? Glibc.open(cfg.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) : -1
-        let sink = FileLogHandler.Sink(fd: logFD, alsoStderr: true)
-        let level = cfg.logLevel
-        LoggingSystem.bootstrap { label in FileLogHandler(label: label, sink: sink, logLevel: level) }
-        let logger = Logger(label: "virtd")
+        let sinks: LogSinks
+        do {
+            sinks = try LogSinks(cfg.logOutputs)
+        } catch {
+            printError("Error: \(error)\n")
+            throw DaemonExit(status: 1)
+        }
+        let settings = cfg.log, floor = sinks.floor
+        LoggingSystem.bootstrap { label in
+            FileLogHandler(label: label, sinks: sinks, logLevel: max(settings.level(for: label), floor))
+        }
+        // Categories as libvirt names its sources, so that its filters ("1:remote 3:rpc") apply alike.
+        let logger = Logger(label: "daemon")
 
         if cfg.listenTCP && cfg.authTCP != "none" {
             logger.error("listen_tcp requires auth_tcp = \"none\" (no other TCP auth is implemented)")
@@ -123,7 +131,8 @@ enum Virtd {
         } catch {
             logger.error("cannot start the QEMU driver: \(error)")
         }
-        let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "virtd.rpc"))
+        let rpc = RemoteServer(config: server, provider: provider, logger: Logger(label: "rpc.server"),
+                              callLogger: Logger(label: "remote.dispatch"))
         try await rpc.start()
         if let port = rpc.boundTCPPort { logger.info("tcp port \(port)") }
         writeFile(cfg.pidFile, "\(getpid())\n")
