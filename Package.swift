@@ -45,6 +45,10 @@ let package = Package(
             name: "VirtTestDriver",
             dependencies: ["VirtCore"]
         ),
+        .target(
+            name: "VirtSecrets",
+            dependencies: ["VirtCore"]
+        ),
         .target(name: "CSpawn"),
         .target(
             name: "VirtQEMU",
@@ -65,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "Virt",
-            dependencies: ["VirtCore", "VirtTestDriver", "VirtQEMU", "VirtRPC"]
+            dependencies: ["VirtCore", "VirtTestDriver", "VirtQEMU", "VirtRPC", "VirtSecrets"]
         ),
         .executableTarget(
             name: "vsh",

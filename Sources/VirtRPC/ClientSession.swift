@@ -12,6 +12,10 @@ final class ClientSession: Sendable {
 
     struct State: Sendable {
         var driver: (any HypervisorDriver)?
+        /// The secret driver of this connection, if it has one.
+        var secrets: (any SecretDriver)?
+        var secretCallbacks: [Int32: Callback] = [:]
+        var secretEventTask: Task<Void, Never>?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -88,6 +92,30 @@ final class ClientSession: Sendable {
         }
     }
 
+    /// Starts forwarding secret events to this client, once.
+    func ensureSecretEventPump(_ secrets: any SecretDriver) {
+        let stream: AsyncStream<SecretEventRecord>? = state.withLock { s in
+            s.secretEventTask != nil ? nil : secrets.secretEvents()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                let cbs = self.state.withLock { $0.secretCallbacks }
+                for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
+                    if let u = cb.domain, u != ev.secret.uuid { continue }
+                    self.send(SecretEventEncoder.message(ev, callbackID: id))
+                }
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.secretEventTask != nil || s.closed { return true }
+            s.secretEventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+
     /// Registers a stream opened by a call.
     func addStream(_ s: ServerStream) {
         streams.withLock { $0[s.serial] = s }
@@ -118,6 +146,10 @@ final class ClientSession: Sendable {
             let d = s.driver
             s.driver = nil
             s.callbacks.removeAll()
+            s.secretCallbacks.removeAll()
+            s.secretEventTask?.cancel()
+            s.secretEventTask = nil
+            s.secrets = nil
             return (t, d)
         }
         task?.cancel()

@@ -8,4 +8,11 @@ public protocol DriverProvider: Sendable {
     func open(uri: String?, readOnly: Bool) async throws -> any HypervisorDriver
     /// Returns a driver obtained from ``open(uri:readOnly:)``.
     func release(_ driver: any HypervisorDriver) async
+    /// The secret driver that clients of `driver` use (libvirtd gives every QEMU connection its one shared
+    /// secret driver); nil: the secret calls answer NO_SUPPORT.
+    func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)?
+}
+
+extension DriverProvider {
+    public func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)? { driver as? any SecretDriver }
 }

@@ -9,6 +9,9 @@ public final class RemoteDriver: HypervisorDriver {
     private let client: RPCClient
     private let bus = EventBus<DomainEventRecord>()
     private let eventState = Mutex<EventState>(EventState())
+    /// Secret events (RemoteDriver+Secrets.swift) and whether the daemon has been asked for them.
+    let secretBus = EventBus<SecretEventRecord>()
+    let secretEventsRegistered = Mutex(false)
     private let registration = KeyedAsyncLock<Int>()
 
     private struct EventState {
@@ -77,15 +80,16 @@ public final class RemoteDriver: HypervisorDriver {
         _ = try? await client.call(RemoteCalls.connectClose, XDRVoid())
         await client.close()
         bus.finishAll()
+        secretBus.finishAll()
     }
 
     /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
-    private func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
+    func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
         await awaitRegistration()
         return try await client.call(c, args)
     }
 
-    private func call<R>(_ c: RemoteCall<XDRVoid, R>) async throws -> R {
+    func call<R>(_ c: RemoteCall<XDRVoid, R>) async throws -> R {
         try await call(c, XDRVoid())
     }
 
@@ -313,6 +317,11 @@ public final class RemoteDriver: HypervisorDriver {
         guard p.header.program == RPCProgram.remote else { return }
         let proc = RemoteProcedure(rawValue: p.header.procedure)
         var r = XDRReader(buffer: p.payload)
+        if let (_, ev) = try? SecretEventEncoder.decode(proc, &r) {
+            secretBus.emit(ev)
+            return
+        }
+        r = XDRReader(buffer: p.payload)
         do {
             let record: DomainEventRecord
             switch proc {

@@ -3,6 +3,7 @@ import VirtCore
 import Virt
 import VirtQEMU
 import VirtRPC
+import VirtSecrets
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
 /// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
@@ -14,11 +15,15 @@ final class DaemonDriverProvider: DriverProvider {
     let firmwareDirs: [String]?
     let migration: QEMUMigrationConfig
     let sharedTest: any HypervisorDriver
+    /// libvirtd's shared secret driver: the secrets of every `qemu:///system` client (the test driver has none,
+    /// as in libvirtd).
+    let secrets: FileSecretDriver
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
     init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil,
-         migration: QEMUMigrationConfig = QEMUMigrationConfig()) async throws {
+         migration: QEMUMigrationConfig = QEMUMigrationConfig(), secretsDir: String) async throws {
+        secrets = try FileSecretDriver(directory: secretsDir)
         self.migration = migration
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
@@ -55,6 +60,11 @@ final class DaemonDriverProvider: DriverProvider {
             qemu.withLock { $0 = d }
             return d
         }
+    }
+
+    func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)? {
+        if let q = qemu.withLock({ $0 }), q === driver { return secrets }
+        return driver as? any SecretDriver
     }
 
     func release(_ driver: any HypervisorDriver) async {

@@ -125,7 +125,9 @@ enum Virtd {
         }
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
                                                       qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs,
-                                                      migration: cfg.migration)
+                                                      migration: cfg.migration,
+                                                      secretsDir: cfg.configDir + "/secrets")
+        for problem in provider.secrets.skipped { logger.error("Error reading secret: \(problem)") }
         do {
             try await provider.startQEMUDriver()
         } catch {

@@ -180,8 +180,8 @@ final class Shell {
         return await lookupDomain(value, by: kinds)
     }
 
-    /// Reads a whole file as text (`virFileReadAll`); on failure sets virsh's library error.
-    func readFile(_ path: String) -> String? {
+    /// Reads a whole file as bytes (`virFileReadAll`); on failure sets virsh's library error.
+    func readFileBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY)
         if fd < 0 {
             lastError = VirtError.systemError("Failed to open file '\(path)'", errno: errno)
@@ -204,6 +204,11 @@ final class Shell {
                 return nil
             }
         }
-        return String(decoding: data, as: UTF8.self)
+        return data
+    }
+
+    /// Reads a whole file as text (`virFileReadAll`); on failure sets virsh's library error.
+    func readFile(_ path: String) -> String? {
+        readFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -248,6 +248,11 @@ enum VshCases {
         .line("help-command", "help domid; help list; help start; help uri; help event; help undefine"),
         .line("help-more", "help save; help restore; help managedsave; help dumpxml; help version; help help"),
         .line("help-unknown", "help foo"),
+        .line("help-secret", "help secret-define; help secret-dumpxml; help secret-event; help secret-get-value; "
+              + "help secret-list; help secret-set-value; help secret-undefine"),
+        // The test driver has no secret driver: virsh's fallbacks and libvirt's NO_SUPPORT words.
+        .line("secret-no-driver", "secret-list; secret-list --private; secret-dumpxml 11111111-2222-3333-4444-555555555555; "
+              + "secret-undefine nosuch; secret-event --list; secret-event; secret-get-value"),
         .line("quit", "domid test; quit; domid test"),
 
         // global options

@@ -49,10 +49,12 @@ extension ProcedureTable {
         let readOnly = session.readOnly || flags & 1 != 0
         do {
             let driver = try await ctx.server.provider.open(uri: name, readOnly: readOnly)
+            let secrets = ctx.server.provider.secretDriver(for: driver)
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
                 s.driver = driver
+                s.secrets = secrets
                 s.readOnlyOpen = readOnly
                 return false
             }
