@@ -125,4 +125,124 @@ struct HostStatsDifferentialTests {
         #expect(ours.stdout == theirs.stdout, "ours:\n\(ours.stdout)\nlibvirt:\n\(theirs.stdout)")
         #expect(ours.stdout.contains("cpumap ("), "\(ours.stdout)")
     }
+
+    /// dmidecode's output for a made-up host: text to escape, a base board and a processor with missing fields
+    /// (libvirt then takes values from later sections), an OEM string with a dot (fetched again raw), an empty
+    /// one, an empty memory slot.
+    static let dmidecodeOutput = """
+        BIOS Information
+        \tVendor: SeaBIOS & <Co>
+        \tVersion: rel-1.16.0-0-gd239552ce722-prebuilt.qemu.org
+        \tRelease Date: 04/01/2014
+        \tCharacteristics:
+        \t\tBIOS characteristics not supported
+        \tBIOS Revision: 0.0  \("")
+        
+        System Information
+        \tManufacturer: QEMU
+        \tProduct Name: Standard PC (i440FX + PIIX, 1996)
+        \tVersion: pc-i440fx-7.2
+        \tSerial Number: Not Specified
+        \tUUID: 0bd0ab8a-8c6b-4b3a-9d0c-4c1a3f6b8e21
+        \tSKU Number: Not Specified
+        \tFamily: Not Specified
+        
+        Base Board Information
+        \tManufacturer: Board Maker's
+        \tProduct Name: B1
+        \tVersion: 1.0
+        \tLocation In Chassis: Slot 1
+        
+        Base Board Information
+        \tManufacturer: Second
+        
+        Chassis Information
+        \tManufacturer: QEMU
+        \tType: Other
+        \tVersion: pc-i440fx-7.2
+        \tAsset Tag: Not Specified
+        \tSKU Number: Not Specified
+        
+        Processor Information
+        \tSocket Designation: CPU 0
+        \tType: Central Processor
+        \tFamily: Other
+        \tManufacturer: QEMU
+        \tSignature: Family 23, Model 1, Stepping 2
+        \tVersion: pc-i440fx-7.2
+        \tExternal Clock: Unknown
+        \tMax Speed: 2000 MHz
+        \tStatus: Populated, Enabled
+        
+        Processor Information
+        \tSocket Designation: CPU 1
+        \tStatus: Unpopulated
+        
+        OEM Strings
+        \tString 1: hello world
+        \tString 2: with.dot
+        \tString 3: \("")
+        \tString 4: last
+        
+        Memory Device
+        \tSize: 1 GB
+        \tForm Factor: DIMM
+        \tLocator: DIMM 0
+        \tBank Locator: Not Specified
+        \tType: RAM
+        \tSpeed: Unknown
+        \tManufacturer: QEMU
+        \tSerial Number: Not Specified
+        \tPart Number: Not Specified
+        
+        Memory Device
+        \tSize: No Module Installed
+        \tLocator: DIMM 1
+
+        """
+
+    /// A dmidecode that prints `dmidecodeOutput`, and OEM string 2 raw for `--dump --oem-string 2`.
+    static func fakeDMIDecode(in dir: String) throws -> String {
+        try dmidecodeOutput.write(toFile: dir + "/dmi.txt", atomically: true, encoding: .utf8)
+        let script = """
+            #!/bin/sh
+            if [ "$1" = "--dump" ]; then
+              if [ "$3" = 2 ]; then printf 'with\\ndot\\n'; else echo "No OEM string number $3" >&2; fi
+              exit 0
+            fi
+            cat '\(dir)/dmi.txt'
+
+            """
+        let path = dir + "/dmidecode"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// `argv` in a private mount namespace where the fake dmidecode is bound over the system's (libvirt runs
+    /// /usr/sbin/dmidecode by its full path).
+    static func withFakeDMIDecode(_ fake: String) -> [String] {
+        ["/usr/bin/unshare", "-m", "/bin/sh", "-c", "mount --bind \"$0\" /usr/sbin/dmidecode && exec \"$@\"", fake]
+    }
+
+    @Test("sysinfo from dmidecode's output: virtd's XML equals libvirt's for the same output", .tags(.root))
+    func sysinfoFromDMIDecode() throws {
+        let tools = try TestPaths.makeTempDir("hsd", mode: 0o755)
+        defer { TestPaths.removeDir(tools) }
+        let fake = try Self.fakeDMIDecode(in: tools)
+        let daemon = try RestartableVirtd(prefix: Self.withFakeDMIDecode(fake))
+        defer { daemon.cleanup() }
+        let root = try TestPaths.makeTempDir("hss", mode: 0o755)
+        defer { TestPaths.removeDir(root) }
+        let theirs = try ChildProcess.run(Self.withFakeDMIDecode(fake)
+                                          + ["/usr/bin/virsh", "-c", "qemu:///embed?root=\(root)", "sysinfo"],
+                                          timeLimit: 120)
+        #expect(theirs.status == 0, "\(theirs.stderr)")
+        #expect(theirs.stdout.contains("<oemStrings>"), "\(theirs.stdout)")
+        for client in ["/usr/bin/virsh", TestPaths.vsh] {
+            let ours = try daemon.virsh(args: ["sysinfo"], client: client)
+            #expect(ours.status == 0, "\(client): \(ours.stderr)")
+            #expect(ours.stdout == theirs.stdout, "\(client):\n\(ours.stdout)\nlibvirt:\n\(theirs.stdout)")
+        }
+    }
 }
