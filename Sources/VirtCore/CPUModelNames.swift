@@ -44,8 +44,8 @@ public enum CPUModelNames {
         case _ where anyModel.contains(arch): return []
         default:
             let detail = "'\(arch)' architecture is not supported by CPU driver"
-            throw VirtError(.noSupport, domain: .cpu, "this function is not supported by the connection driver: \(detail)",
-                            str1: detail)
+            throw VirtError(.noSupport, domain: .cpu,
+                            "this function is not supported by the connection driver: \(detail)", str1: detail)
         }
     }
 }

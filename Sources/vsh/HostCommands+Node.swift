@@ -14,7 +14,8 @@ extension HostCommands {
     ]
 
     /// `vshCommandOptInt`: absent is nil with ok; a value that does not parse prints virsh's error.
-    @MainActor static func intOption(_ shell: Shell, _ cmd: ParsedCommand, _ name: String) -> (ok: Bool, value: Int32?) {
+    @MainActor static func intOption(_ shell: Shell, _ cmd: ParsedCommand, _ name: String)
+        -> (ok: Bool, value: Int32?) {
         guard let text = cmd.value(name) else { return (true, nil) }
         guard let v = Format.parseInt32(text) else {
             shell.error("Numeric value '\(text)' for <\(name)> option is malformed or out of range")
@@ -217,7 +218,8 @@ extension HostCommands {
             shell.printExtra("--------------------\n")
             shell.printExtra(padLeft("Total", 5) + ": " + padLeft("\(total / 1024)", 10) + " KiB\n")
         } else if let cell = cellOpt {
-            guard let free = await shell.call({ try await shell.conn.nodeCellsFreeMemory(startCell: cell, maxCells: 1) }),
+            let free = await shell.call({ try await shell.conn.nodeCellsFreeMemory(startCell: cell, maxCells: 1) })
+            guard let free,
                   free.count == 1 else { return false }
             shell.print("\(cell): \(free[0] / 1024) KiB\n")
         } else {

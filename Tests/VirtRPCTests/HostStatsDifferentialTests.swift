@@ -51,7 +51,8 @@ struct HostStatsDifferentialTests {
         for (la, lb) in zip(a, b) where la != lb {
             let wa = la.split(whereSeparator: \.isWhitespace)
             let wb = lb.split(whereSeparator: \.isWhitespace)
-            let tunable = ["shm_pages_to_scan", "shm_sleep_millisecs", "shm_merge_across_nodes"].contains { lb.contains($0) }
+            let tunable = ["shm_pages_to_scan", "shm_sleep_millisecs", "shm_merge_across_nodes"]
+                .contains { lb.contains($0) }
             guard volatile, !tunable, wa.count == wb.count else {
                 out.append("'\(la)' vs libvirt's '\(lb)'")
                 continue

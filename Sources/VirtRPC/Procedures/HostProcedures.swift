@@ -61,8 +61,8 @@ extension ProcedureTable {
             let (arch, needResults, flags) = a.values
             let models = try await ctx.driver.cpuModelNames(arch: arch, flags: flags)
             guard models.count <= CPUModelsLimit.max else {
-                throw VirtError.internalError("Too many model names '\(models.count)' for limit '\(CPUModelsLimit.max)'",
-                                              domain: .remote)
+                throw VirtError.internalError(
+                    "Too many model names '\(models.count)' for limit '\(CPUModelsLimit.max)'", domain: .remote)
             }
             return XDRTuple2(XDRList(needResults == 0 ? [] : models), Int32(models.count))
         },
