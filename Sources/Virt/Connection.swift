@@ -50,6 +50,44 @@ public final class Connection: Sendable {
     public func nodeInfo() async throws -> NodeInfo { try await driver.nodeInfo() }
     /// The free memory of the host, as the driver reports it (`virNodeGetFreeMemory`).
     public func nodeFreeMemory() async throws -> UInt64 { try await driver.nodeFreeMemory() }
+    /// `virNodeGetCPUStats` with libvirt's two-call protocol: `nparams` 0 asks only how many values there are.
+    public func nodeCPUStats(cpu: Int32 = -1, nparams: Int32, flags: UInt32 = 0) async throws -> NodeStatsResult {
+        try await driver.nodeCPUStats(cpu: cpu, nparams: nparams, flags: flags)
+    }
+    /// The CPU times (ns) of CPU `cpu`, or of all CPUs with -1 ("kernel", "user", "idle", "iowait").
+    public func nodeCPUStats(cpu: Int32 = -1) async throws -> [NodeStat] {
+        let n = try await driver.nodeCPUStats(cpu: cpu, nparams: 0, flags: 0).nparams
+        if n == 0 { return [] }
+        return try await driver.nodeCPUStats(cpu: cpu, nparams: n, flags: 0).stats
+    }
+    /// `virNodeGetMemoryStats` with libvirt's two-call protocol.
+    public func nodeMemoryStats(cell: Int32 = -1, nparams: Int32, flags: UInt32 = 0) async throws
+        -> NodeStatsResult {
+        try await driver.nodeMemoryStats(cell: cell, nparams: nparams, flags: flags)
+    }
+    /// The memory figures (KiB) of NUMA cell `cell`, or of the host with -1.
+    public func nodeMemoryStats(cell: Int32 = -1) async throws -> [NodeStat] {
+        let n = try await driver.nodeMemoryStats(cell: cell, nparams: 0, flags: 0).nparams
+        if n == 0 { return [] }
+        return try await driver.nodeMemoryStats(cell: cell, nparams: n, flags: 0).stats
+    }
+    /// The free memory in bytes of up to `maxCells` NUMA cells from `startCell`.
+    public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
+        try await driver.nodeCellsFreeMemory(startCell: startCell, maxCells: maxCells)
+    }
+    /// The host's CPUs: how many are present and which are online.
+    public func nodeCPUMap(flags: UInt32 = 0) async throws -> NodeCPUMap { try await driver.nodeCPUMap(flags: flags) }
+    /// The host's `<sysinfo>` XML (SMBIOS).
+    public func sysinfo(flags: UInt32 = 0) async throws -> String { try await driver.sysinfo(flags: flags) }
+    /// `virNodeGetMemoryParameters` with libvirt's two-call protocol.
+    public func nodeMemoryParameters(nparams: Int32, flags: UInt32 = 0) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await driver.nodeMemoryParameters(nparams: nparams, flags: flags)
+    }
+    /// The CPU models libvirt knows for `arch`; empty when the architecture accepts any model.
+    public func cpuModelNames(arch: String, flags: UInt32 = 0) async throws -> [String] {
+        try await driver.cpuModelNames(arch: arch, flags: flags)
+    }
     /// The maximum number of vCPUs of a guest of virtualization type `type`.
     public func maxVcpus(type: String? = nil) async throws -> Int32 { try await driver.maxVcpus(type: type) }
     /// Whether the connection is local or encrypted.

@@ -52,6 +52,25 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func nodeInfo() async throws -> NodeInfo { try await base.nodeInfo() }
     /// The free memory of the host. Passed to the wrapped driver.
     public func nodeFreeMemory() async throws -> UInt64 { try await base.nodeFreeMemory() }
+    /// Host statistics, CPU map, sysinfo, KSM parameters and CPU models: queries, passed to the wrapped driver.
+    public func nodeCPUStats(cpu: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        try await base.nodeCPUStats(cpu: cpu, nparams: nparams, flags: flags)
+    }
+    public func nodeMemoryStats(cell: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        try await base.nodeMemoryStats(cell: cell, nparams: nparams, flags: flags)
+    }
+    public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
+        try await base.nodeCellsFreeMemory(startCell: startCell, maxCells: maxCells)
+    }
+    public func nodeCPUMap(flags: UInt32) async throws -> NodeCPUMap { try await base.nodeCPUMap(flags: flags) }
+    public func sysinfo(flags: UInt32) async throws -> String { try await base.sysinfo(flags: flags) }
+    public func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await base.nodeMemoryParameters(nparams: nparams, flags: flags)
+    }
+    public func cpuModelNames(arch: String, flags: UInt32) async throws -> [String] {
+        try await base.cpuModelNames(arch: arch, flags: flags)
+    }
     /// The maximum number of vCPUs of a guest. Passed to the wrapped driver.
     public func maxVcpus(type: String?) async throws -> Int32 { try await base.maxVcpus(type: type) }
     /// Whether the connection is secure. Passed to the wrapped driver.

@@ -22,6 +22,21 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func domainCapabilities(emulator: String?, arch: String?, machine: String?, virtType: String?, flags: UInt32)
         async throws -> String
     func nodeInfo() async throws -> NodeInfo
+    /// `virNodeGetCPUStats`: CPU times (ns) of CPU `cpu`, or of all CPUs with -1. With `nparams` 0 only the count.
+    func nodeCPUStats(cpu: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult
+    /// `virNodeGetMemoryStats`: memory figures (KiB) of NUMA cell `cell`, or of the host with -1. With `nparams` 0
+    /// only the count.
+    func nodeMemoryStats(cell: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult
+    /// `virNodeGetCellsFreeMemory`: free memory (bytes) of up to `maxCells` cells from `startCell`.
+    func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64]
+    /// `virNodeGetCPUMap`.
+    func nodeCPUMap(flags: UInt32) async throws -> NodeCPUMap
+    /// `virConnectGetSysinfo`: the host's `<sysinfo>` XML.
+    func sysinfo(flags: UInt32) async throws -> String
+    /// `virNodeGetMemoryParameters`: the shared-memory (KSM) tunables. With `nparams` 0 only the count.
+    func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws -> (params: [TypedParam], nparams: Int32)
+    /// `virConnectGetCPUModelNames`: the CPU models of `arch` (empty: any model is accepted).
+    func cpuModelNames(arch: String, flags: UInt32) async throws -> [String]
     func nodeFreeMemory() async throws -> UInt64
     func maxVcpus(type: String?) async throws -> Int32
     /// Whether the connection is encrypted or local.
@@ -225,6 +240,28 @@ extension HypervisorDriver {
         throw VirtError.noSupport("virConnectGetDomainCapabilities")
     }
     public func nodeInfo() async throws -> NodeInfo { throw VirtError.noSupport("virNodeGetInfo") }
+    public func nodeCPUStats(cpu: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        throw VirtError.noSupport("virNodeGetCPUStats", domain: .domain)
+    }
+    public func nodeMemoryStats(cell: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        throw VirtError.noSupport("virNodeGetMemoryStats", domain: .domain)
+    }
+    public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
+        throw VirtError.noSupport("virNodeGetCellsFreeMemory", domain: .domain)
+    }
+    public func nodeCPUMap(flags: UInt32) async throws -> NodeCPUMap {
+        throw VirtError.noSupport("virNodeGetCPUMap", domain: .domain)
+    }
+    public func sysinfo(flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectGetSysinfo", domain: .domain)
+    }
+    public func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virNodeGetMemoryParameters", domain: .domain)
+    }
+    public func cpuModelNames(arch: String, flags: UInt32) async throws -> [String] {
+        throw VirtError.noSupport("virConnectGetCPUModelNames", domain: .domain)
+    }
     public func nodeFreeMemory() async throws -> UInt64 { throw VirtError.noSupport("virNodeGetFreeMemory") }
     public func maxVcpus(type: String?) async throws -> Int32 { throw VirtError.noSupport("virConnectGetMaxVcpus") }
     public func isSecure() async throws -> Bool { true }

@@ -27,6 +27,24 @@ public enum RemoteCalls {
     static let connectGetMaxVcpus = RemoteCall<String?, Int32>(.connectGetMaxVcpus)
     static let nodeGetInfo = RemoteCall<XDRVoid, NodeInfo>(.nodeGetInfo)
     static let nodeGetFreeMemory = RemoteCall<XDRVoid, UInt64>(.nodeGetFreeMemory)
+
+    // MARK: Host statistics
+    /// cpuNum, nparams, flags → params, nparams.
+    static let nodeGetCPUStats = RemoteCall<XDRTuple3<Int32, Int32, Flags>, NodeStatsResult>(.nodeGetCPUStats)
+    /// nparams, cellNum, flags → params, nparams.
+    static let nodeGetMemoryStats = RemoteCall<XDRTuple3<Int32, Int32, Flags>, NodeStatsResult>(.nodeGetMemoryStats)
+    /// startCell, maxcells → cells.
+    static let nodeGetCellsFreeMemory =
+        RemoteCall<XDRTuple2<Int32, Int32>, XDRList<UInt64, NodeCellsLimit>>(.nodeGetCellsFreeMemory)
+    /// need_map, need_online, flags → cpumap, online, ret.
+    static let nodeGetCPUMap = RemoteCall<XDRTuple3<Int32, Int32, Flags>, NodeCPUMap>(.nodeGetCPUMap)
+    static let connectGetSysinfo = RemoteCall<Flags, String>(.connectGetSysinfo)
+    /// nparams, flags → params, nparams.
+    static let nodeGetMemoryParameters = RemoteCall<XDRTuple2<Int32, Flags>,
+        XDRTuple2<TypedParamList<NodeMemoryParametersLimit>, Int32>>(.nodeGetMemoryParameters)
+    /// arch, need_results, flags → models, ret.
+    static let connectGetCPUModelNames = RemoteCall<XDRTuple3<String, Int32, Flags>,
+        XDRTuple2<XDRList<String, CPUModelsLimit>, Int32>>(.connectGetCPUModelNames)
     static let connectIsSecure = RemoteCall<XDRVoid, Int32>(.connectIsSecure)
     static let nodeGetSecurityModel = RemoteCall<XDRVoid, SecurityModel>(.nodeGetSecurityModel)
     static let connectRegisterCloseCallback = RemoteCall<XDRVoid, XDRVoid>(.connectRegisterCloseCallback)

@@ -107,6 +107,44 @@ public final class RemoteDriver: HypervisorDriver {
     }
     public func nodeInfo() async throws -> NodeInfo { try await call(RemoteCalls.nodeGetInfo) }
     public func nodeFreeMemory() async throws -> UInt64 { try await call(RemoteCalls.nodeGetFreeMemory) }
+
+    // MARK: Host statistics
+    public func nodeCPUStats(cpu: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        try NodeAPIChecks.cpuStats(cpu: cpu, nparams: nparams)
+        let r = try await call(RemoteCalls.nodeGetCPUStats, XDRTuple3(cpu, nparams, flags))
+        if nparams != 0 && r.stats.count > Int(nparams) {
+            throw VirtError(.rpc, domain: .remote, "remoteNodeGetCPUStats: returned number of stats exceeds limit")
+        }
+        return r
+    }
+    public func nodeMemoryStats(cell: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
+        try NodeAPIChecks.memoryStats(cell: cell, nparams: nparams)
+        let r = try await call(RemoteCalls.nodeGetMemoryStats, XDRTuple3(nparams, cell, flags))
+        if nparams != 0 && r.stats.count > Int(nparams) {
+            throw VirtError(.rpc, domain: .remote, "remoteNodeGetMemoryStats: returned number of stats exceeds limit")
+        }
+        return r
+    }
+    public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
+        try NodeAPIChecks.cellsFreeMemory(startCell: startCell, maxCells: maxCells)
+        return try await call(RemoteCalls.nodeGetCellsFreeMemory, XDRTuple2(startCell, maxCells)).items
+    }
+    public func nodeCPUMap(flags: UInt32) async throws -> NodeCPUMap {
+        try await call(RemoteCalls.nodeGetCPUMap, XDRTuple3(Int32(1), Int32(1), flags))
+    }
+    public func sysinfo(flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.connectGetSysinfo, flags)
+    }
+    public func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try NodeAPIChecks.memoryParameters(nparams: nparams)
+        // VIR_TYPED_PARAM_STRING_OKAY, as libvirt's public API adds it for a daemon that supports it.
+        let r = try await call(RemoteCalls.nodeGetMemoryParameters, XDRTuple2(nparams, flags | 4))
+        return (r.values.0.params, r.values.1)
+    }
+    public func cpuModelNames(arch: String, flags: UInt32) async throws -> [String] {
+        try await call(RemoteCalls.connectGetCPUModelNames, XDRTuple3(arch, Int32(1), flags)).values.0.items
+    }
     public func maxVcpus(type: String?) async throws -> Int32 { try await call(RemoteCalls.connectGetMaxVcpus, type) }
     public func isSecure() async throws -> Bool { try await call(RemoteCalls.connectIsSecure) != 0 }
     public func securityModel() async throws -> SecurityModel { try await call(RemoteCalls.nodeGetSecurityModel) }

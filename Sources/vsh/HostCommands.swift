@@ -1,9 +1,10 @@
 import Virt
 
 /// Host and hypervisor commands (virsh-host.c): version, uri, hostname, nodeinfo, capabilities,
-/// domcapabilities.
+/// domcapabilities, and the node statistics of HostCommands+Node.swift.
 enum HostCommands {
-    static let all: [CommandDefinition] = [capabilities, domcapabilities, hostname, nodeinfo, uri, version]
+    static let all: [CommandDefinition] = ([capabilities, domcapabilities, hostname, nodeinfo, uri, version]
+        + nodeCommands).sorted { $0.name < $1.name }
 
     static let version = CommandDefinition(
         "version", summary: "show version",

@@ -49,6 +49,14 @@ enum VshCases {
 
             """,
         "bad.xml": "<domain type='test'>\n  <name>bad\n",
+        "node.xml": """
+            <node>
+              <cpu><mhz>6000</mhz><model>i986</model><active>50</active><nodes>4</nodes><sockets>4</sockets>
+              <cores>4</cores><threads>2</threads></cpu>
+              <memory>8192000</memory>
+            </node>
+
+            """,
         "noname.xml": "<domain type='test'>\n  <memory>1024</memory>\n  <os><type>hvm</type></os>\n</domain>\n",
         "test.xml": """
             <domain type='test'>
@@ -205,6 +213,25 @@ enum VshCases {
         .line("uri", "uri"),
         .line("hostname", "hostname"),
         .line("nodeinfo", "nodeinfo"),
+        .line("nodecpumap", "nodecpumap; nodecpumap --pretty"),
+        .line("nodecpustats", "nodecpustats; nodecpustats --cpu 5; nodecpustats --cpu -1"),
+        .line("nodecpustats-bad-cpu", "nodecpustats --cpu -2; nodecpustats --cpu abc"),
+        .line("nodecpustats-percent", "nodecpustats --percent"),
+        .line("nodememstats-unsupported", "nodememstats; nodememstats --cell -2"),
+        .line("freecell", "freecell; freecell --all; freecell --cellno 1"),
+        .line("freecell-bad-cell", "freecell --cellno 2; freecell --cellno -1; freecell --cellno x"),
+        .line("freecell-exclusive", "freecell --all --cellno 0"),
+        VshCase(name: "freecell-node-file", args: ["-c", "test:///@DIR@/node.xml",
+                                                   "freecell; freecell --all; freecell --cellno 0; nodecpumap"]),
+        VshCase(name: "freecell-quiet", args: ["-q", "-c", "test:///default", "freecell --all"]),
+        .line("sysinfo", "sysinfo"),
+        .line("node-memory-tune-unsupported", "node-memory-tune; node-memory-tune --shm-pages-to-scan 5"),
+        .line("node-memory-tune-bad-value", "node-memory-tune --shm-sleep-millisecs -x"),
+        .line("cpu-models", "cpu-models x86_64; cpu-models i686; cpu-models ppc64"),
+        .line("cpu-models-any", "cpu-models aarch64; cpu-models s390x"),
+        VshCase(name: "cpu-models-any-quiet", args: ["-q", "-c", "test:///default", "cpu-models armv7l"]),
+        .line("cpu-models-errors", "cpu-models riscv64; cpu-models loongarch64; cpu-models nosuch; cpu-models"),
+        .line("help-host-stats", "help nodecpustats; help freecell; help node-memory-tune; help cpu-models"),
         .line("capabilities", "capabilities"),
         .line("domcapabilities", "domcapabilities"),
         .line("domcapabilities-empty-arch", "domcapabilities --arch ''"),

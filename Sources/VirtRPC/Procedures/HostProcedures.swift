@@ -19,5 +19,54 @@ extension ProcedureTable {
         .serve(RemoteCalls.nodeGetFreeMemory) { _, ctx in try await ctx.driver.nodeFreeMemory() },
         .serve(RemoteCalls.connectIsSecure) { _, ctx in try await ctx.driver.isSecure() ? 1 : 0 },
         .serve(RemoteCalls.nodeGetSecurityModel) { _, ctx in try await ctx.driver.securityModel() },
+    ] + hostStatsRows
+
+    /// Host statistics: with nparams 0 the driver tells only how many values it has (libvirt's two-call
+    /// protocol); `need_*` 0 leaves that part of the answer empty.
+    static let hostStatsRows: [ServedProcedure] = [
+        .serve(RemoteCalls.nodeGetCPUStats) { a, ctx in
+            let (cpu, nparams, flags) = a.values
+            guard nparams <= Int32(NodeStatsLimit.max) else { throw tooLarge }
+            let r = try await ctx.driver.nodeCPUStats(cpu: cpu, nparams: nparams, flags: flags)
+            return nparams == 0 ? NodeStatsResult(stats: [], nparams: r.nparams) : r
+        },
+        .serve(RemoteCalls.nodeGetMemoryStats) { a, ctx in
+            let (nparams, cell, flags) = a.values
+            guard nparams <= Int32(NodeStatsLimit.max) else { throw tooLarge }
+            let r = try await ctx.driver.nodeMemoryStats(cell: cell, nparams: nparams, flags: flags)
+            return nparams == 0 ? NodeStatsResult(stats: [], nparams: r.nparams) : r
+        },
+        .serve(RemoteCalls.nodeGetCellsFreeMemory) { a, ctx in
+            let (start, maxCells) = a.values
+            guard maxCells <= Int32(NodeCellsLimit.max) else {
+                throw VirtError(.rpc, domain: .remote, "maxCells > REMOTE_NODE_MAX_CELLS")
+            }
+            return XDRList(try await ctx.driver.nodeCellsFreeMemory(startCell: start, maxCells: maxCells))
+        },
+        .serve(RemoteCalls.nodeGetCPUMap) { a, ctx in
+            let (needMap, needOnline, flags) = a.values
+            var m = try await ctx.driver.nodeCPUMap(flags: flags)
+            if needMap == 0 { m.map = [] }
+            if needOnline == 0 { m.online = 0 }
+            return m
+        },
+        .serve(RemoteCalls.connectGetSysinfo) { flags, ctx in try await ctx.driver.sysinfo(flags: flags) },
+        .serve(RemoteCalls.nodeGetMemoryParameters) { a, ctx in
+            let (nparams, flags) = a.values
+            guard nparams <= Int32(NodeMemoryParametersLimit.max) else { throw tooLarge }
+            let r = try await ctx.driver.nodeMemoryParameters(nparams: nparams, flags: flags)
+            return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.nparams)
+        },
+        .serve(RemoteCalls.connectGetCPUModelNames) { a, ctx in
+            let (arch, needResults, flags) = a.values
+            let models = try await ctx.driver.cpuModelNames(arch: arch, flags: flags)
+            guard models.count <= CPUModelsLimit.max else {
+                throw VirtError.internalError(
+                    "Too many model names '\(models.count)' for limit '\(CPUModelsLimit.max)'", domain: .remote)
+            }
+            return XDRTuple2(XDRList(needResults == 0 ? [] : models), Int32(models.count))
+        },
     ]
+
+    static let tooLarge = VirtError.internalError("nparams too large", domain: .remote)
 }
