@@ -40,6 +40,14 @@ actor QEMUDriverState {
         swtpmConfig = nil
     }
 
+    /// The secret driver the daemon shares with its clients: TPM state passphrases come from it.
+    private(set) var secretDriver: (any SecretDriver)?
+
+    func setSecretDriver(_ s: any SecretDriver) {
+        secretDriver = s
+        swtpmConfig = nil
+    }
+
     /// The host's swtpm set-up, made at the first start of a domain with an emulated TPM.
     func swtpmHostConfig() throws(VirtError) -> SwtpmHostConfig {
         if let c = swtpmConfig { return c }
@@ -51,7 +59,7 @@ actor QEMUDriverState {
         let c = SwtpmHostConfig(swtpmBinary: swtpm, swtpmSetupBinary: setup, swtpmUID: uid, swtpmGID: gid,
                                 qemuUID: qemu?.uid ?? getuid(), qemuGID: qemu?.gid ?? getgid(),
                                 sharedFilesystems: tpmSettings.sharedFilesystems, capabilities: caps,
-                                labeler: tpmLabeler)
+                                labeler: tpmLabeler, secrets: secretDriver)
         swtpmConfig = c
         return c
     }
@@ -247,6 +255,10 @@ public final class QEMUDriver: HypervisorDriver {
         await driver.state.setTPMSettings(security)
         return driver
     }
+
+    /// Gives the driver the daemon's secret driver: `<encryption secret='UUID'/>` of an emulated TPM reads its
+    /// passphrase there.
+    public func setSecretDriver(_ s: any SecretDriver) async { await state.setSecretDriver(s) }
 
     // MARK: Host
 

@@ -56,6 +56,8 @@ final class DaemonDriverProvider: DriverProvider {
             await q.setMigrationConfig(migration)
             // Peer-to-peer migration: the source daemon reaches the destination as any client would.
             await q.setPeerOpener(RemotePeerOpener())
+            // Emulated TPMs with encrypted state take their passphrase from the shared secret driver.
+            await q.setSecretDriver(secrets)
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d

@@ -219,11 +219,51 @@ struct SwtpmPlanTests {
         #expect(try SwtpmPlan.make(input).swtpmArguments.contains("file=\(F.log),level=20"))
     }
 
-    @Test("state encryption is refused until secrets exist")
+    @Test("state encryption: swtpm gets --key and --migration-key on descriptors, swtpm_setup --pwdfile-fd, libvirt's order")
     func encryption() throws {
-        var input = F.input(.coldBoot, shared: false, initialized: true, caps: try F.real071())
+        var input = F.input(.coldBoot, shared: false, initialized: false, caps: try F.real071(), banks: ["sha256"])
         input.emulator.encryptionSecret = "0a3c1f5e-5a0e-4ae0-9c6f-0a1b2c3d4e5f"
-        #expect(throws: VirtError.self) { try SwtpmPlan.make(input) }
+        let plan = try SwtpmPlan.make(input)
+        #expect(plan.encrypted)
+        #expect(Array(plan.swtpmArguments.suffix(5)) == ["--tpm2", "--key", "pwdfd=3,mode=aes-256-cbc",
+                                                         "--migration-key", "pwdfd=4,mode=aes-256-cbc"])
+        #expect(plan.setupArguments == ["--tpm2", "--pwdfile-fd", "3", "--cipher", "aes-256-cbc", "--tpm-state", F.state,
+                                        "--vmid", "vm1:\(F.uuid)", "--logfile", F.log, "--createek", "--create-ek-cert",
+                                        "--create-platform-cert", "--lock-nvram", "--not-overwrite"])
+        #expect(plan.reconfigureArguments == ["--tpm2", "--pwdfile-fd", "3", "--cipher", "aes-256-cbc", "--tpm-state",
+                                              F.state, "--logfile", F.log, "--pcr-banks", "sha256", "--reconfigure"])
+        // Shared storage with a capable swtpm: --migration after the keys.
+        var shared = F.input(.coldBoot, shared: true, initialized: true, caps: try F.withMigration())
+        shared.emulator.encryptionSecret = input.emulator.encryptionSecret
+        #expect(Array(try SwtpmPlan.make(shared).swtpmArguments.suffix(6))
+                    == ["--key", "pwdfd=3,mode=aes-256-cbc", "--migration-key", "pwdfd=4,mode=aes-256-cbc", "--migration",
+                        "release-lock-outgoing"])
+        // Without encryption no key and no descriptors.
+        #expect(!(try SwtpmPlan.make(F.input(.coldBoot, shared: false, initialized: true, caps: try F.real071()))).encrypted)
+    }
+
+    @Test("state encryption needs descriptor passing: swtpm's and swtpm_setup's refusals in libvirt's words")
+    func encryptionRefusals() throws {
+        let noFD = try SwtpmCapabilities(swtpmJSON: #"{ "type": "swtpm", "features": [ "tpm-2.0" ] }"#,
+                                         setupJSON: SwtpmFixtures.setup071JSON)
+        var input = F.input(.coldBoot, shared: false, initialized: true, caps: noFD)
+        input.emulator.encryptionSecret = "0a3c1f5e-5a0e-4ae0-9c6f-0a1b2c3d4e5f"
+        #expect(throws: VirtError(.argumentUnsupported, domain: .none,
+                                  "argument unsupported: /usr/bin/swtpm does not support passing passphrase via file descriptor")) {
+            try SwtpmPlan.make(input)
+        }
+        let setupNoFD = try SwtpmCapabilities(swtpmJSON: SwtpmFixtures.swtpm071JSON,
+                                              setupJSON: #"{ "type": "swtpm_setup", "features": [ "tpm-2.0" ] }"#)
+        var fresh = F.input(.coldBoot, shared: false, initialized: false, caps: setupNoFD)
+        fresh.emulator.encryptionSecret = input.emulator.encryptionSecret
+        #expect(throws: VirtError(.argumentUnsupported, domain: .none,
+                                  "argument unsupported: /usr/bin/swtpm_setup does not support passing a passphrase using a file descriptor")) {
+            try SwtpmPlan.make(fresh)
+        }
+        // Existing state: swtpm_setup does not run, so its capability does not matter.
+        var existing = fresh
+        existing.stateInitialized = true
+        #expect(try SwtpmPlan.make(existing).encrypted)
     }
 
     @Test("libvirt's default TPM version: 1.2 for tpm-tis on x86, else 2.0")

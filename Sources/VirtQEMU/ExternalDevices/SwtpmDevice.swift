@@ -28,12 +28,17 @@ public struct SwtpmHostConfig: Sendable {
     public var privileged: Bool
     /// How long swtpm may take to create its control socket.
     public var socketTimeout: Duration
+    /// Where `<encryption secret='UUID'/>` passphrases come from (the daemon's secret driver); nil: encrypted
+    /// TPM state cannot start.
+    public var secrets: (any SecretDriver)?
 
     /// Settings as given; ``defaultIDs(user:group:)`` gives libvirt's swtpm user and group.
     public init(swtpmBinary: String = "/usr/bin/swtpm", swtpmSetupBinary: String = "/usr/bin/swtpm_setup",
                 swtpmUID: uid_t, swtpmGID: gid_t, qemuUID: uid_t, qemuGID: gid_t, sharedFilesystems: [String] = [],
                 capabilities: SwtpmCapabilities, labeler: any TPMStateLabeler = NoOpTPMStateLabeler(),
-                privileged: Bool = getuid() == 0, socketTimeout: Duration = .seconds(5)) {
+                privileged: Bool = getuid() == 0, socketTimeout: Duration = .seconds(5),
+                secrets: (any SecretDriver)? = nil) {
+        self.secrets = secrets
         self.swtpmBinary = swtpmBinary
         self.swtpmSetupBinary = swtpmSetupBinary
         self.swtpmUID = swtpmUID
@@ -214,11 +219,13 @@ public actor SwtpmDevice: ExternalDevice {
             vmName: vmName, vmUUID: vmUUID, version: version, emulator: emulator, kind: kind,
             stateInitialized: Self.isInitialized(statePath), stateShared: shared, capabilities: config.capabilities,
             statePath: statePath, logPath: logPath, socketPath: socketPath, swtpmBinary: config.swtpmBinary,
-            privileged: config.privileged)
+            swtpmSetupBinary: config.swtpmSetupBinary, privileged: config.privileged)
         self.stateShared = shared
         self.plan = nil
         let plan = try SwtpmPlan.make(input)
         self.plan = plan
+        passphrase = plan.encrypted ? try await encryptionPassphrase() : nil
+        defer { passphrase = nil }
 
         if plan.createStateDir { try createStorage() }
         do {
@@ -249,8 +256,11 @@ public actor SwtpmDevice: ExternalDevice {
 
     private func launch(_ plan: SwtpmPlan) async throws(VirtError) {
         unlink(socketPath)
+        // The state key and the migration key: the same passphrase, each on a pipe of its own.
+        let keyFDs = try passphrasePipes(plan.encrypted ? 2 : 0)
+        defer { keyFDs.forEach { close($0) } }
         let spec = ProcessLaunchSpec(binary: config.swtpmBinary, arguments: plan.swtpmArguments, logPath: logPath,
-                                     pidfilePath: pidfilePath, credentials: swtpmCredentials)
+                                     pidfilePath: pidfilePath, passFDs: keyFDs, credentials: swtpmCredentials)
         let p = try QEMUProcess.launch(spec)
         process = p
         let clock = ContinuousClock()
@@ -277,8 +287,10 @@ public actor SwtpmDevice: ExternalDevice {
 
     /// Runs swtpm_setup (as the swtpm user unless told otherwise); its output goes to the swtpm log.
     private func runSetup(_ arguments: [String], asSwtpmUser: Bool, reconfigure: Bool = false) async throws(VirtError) {
+        let keyFDs = try passphrasePipes(arguments.contains("--pwdfile-fd") ? 1 : 0)
+        defer { keyFDs.forEach { close($0) } }
         let spec = ProcessLaunchSpec(binary: config.swtpmSetupBinary, arguments: arguments, logPath: logPath,
-                                     credentials: asSwtpmUser ? swtpmCredentials : nil)
+                                     passFDs: keyFDs, credentials: asSwtpmUser ? swtpmCredentials : nil)
         let p = try QEMUProcess.launch(spec)
         let end = await p.exitWaiter.wait()
         guard end != .exited(0) else { return }
@@ -293,6 +305,61 @@ public actor SwtpmDevice: ExternalDevice {
         let out = Self.tail(p.logOutput())
         if !out.isEmpty { detail += " swtpm_setup said: \(out)" }
         throw VirtError.internalError(detail, domain: .none)
+    }
+
+    /// The passphrase of `<encryption secret='UUID'/>` during a start.
+    private var passphrase: [UInt8]?
+
+    /// The TPM secret's value, as libvirt's `virSecretGetSecretString` gets it for swtpm: the secret must exist
+    /// and be a vTPM secret; a private one is fine (an internal read).
+    private func encryptionPassphrase() async throws(VirtError) -> [UInt8] {
+        guard let uuidText = emulator.encryptionSecret else { return [] }
+        guard let secrets = config.secrets else {
+            throw VirtError.configUnsupported(
+                "TPM state encryption needs the secret driver of a daemon (virtd's qemu:///system); this connection has none",
+                domain: .qemu)
+        }
+        guard let uuid = VirtUUID(string: uuidText) else {
+            throw VirtError.invalidArg("malformed TPM secret uuid '\(uuidText)'", domain: .qemu)
+        }
+        do {
+            let ref = try await secrets.lookupSecret(uuid: uuid)
+            if ref.usageType != SecretUsage.vtpm("").type {
+                let name = SecretUsage(type: ref.usageType, id: ref.usageID)?.typeName ?? "\(ref.usageType)"
+                throw VirtError(.invalidArg, domain: .secret,
+                                "invalid argument: secret with uuid \(uuid) is of type '\(name)' not expected 'vtpm' type",
+                                str1: "secret with uuid \(uuid) is of type '\(name)' not expected 'vtpm' type")
+            }
+            return try await secrets.secretValue(ref, flags: 0, internalCall: true)
+        } catch let e as VirtError {
+            throw e
+        } catch {
+            throw VirtError.internalError("\(error)", domain: .secret)
+        }
+    }
+
+    /// `count` pipes each holding the passphrase, their write ends closed: the read ends, for a child's
+    /// descriptors 3, 4, … (the passphrase is far smaller than a pipe's buffer).
+    private func passphrasePipes(_ count: Int) throws(VirtError) -> [Int32] {
+        guard count > 0 else { return [] }
+        let value = passphrase ?? []
+        var reads: [Int32] = []
+        for _ in 0..<count {
+            var fds: [Int32] = [-1, -1]
+            guard Glibc.pipe(&fds) == 0 else {
+                reads.forEach { close($0) }
+                throw VirtError.lastSystemError("cannot create a pipe for the TPM passphrase")
+            }
+            for f in fds { _ = fcntl(f, F_SETFD, FD_CLOEXEC) }
+            let ok = LinuxSys.writeAll(fdFile: fds[1], value)
+            close(fds[1])
+            reads.append(fds[0])
+            guard ok else {
+                reads.forEach { close($0) }
+                throw VirtError.lastSystemError("cannot write the TPM passphrase")
+            }
+        }
+        return reads
     }
 
     private var swtpmCredentials: ProcessCredentials? {

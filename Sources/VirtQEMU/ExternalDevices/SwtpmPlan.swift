@@ -36,6 +36,8 @@ public struct SwtpmPlan: Sendable, Hashable {
         public var socketPath: String
         /// The swtpm binary, named in errors as libvirt names it.
         public var swtpmBinary: String
+        /// The swtpm_setup binary, named in errors.
+        public var swtpmSetupBinary: String
         /// The daemon runs as root (libvirt's `privileged`).
         public var privileged: Bool
 
@@ -43,7 +45,8 @@ public struct SwtpmPlan: Sendable, Hashable {
         public init(vmName: String, vmUUID: VirtUUID, version: TPMVersion, emulator: TPMEmulator,
                     kind: QEMUStartKind, stateInitialized: Bool, stateShared: Bool, capabilities: SwtpmCapabilities,
                     statePath: String, logPath: String, socketPath: String, swtpmBinary: String = "/usr/bin/swtpm",
-                    privileged: Bool = true) {
+                    swtpmSetupBinary: String = "/usr/bin/swtpm_setup", privileged: Bool = true) {
+            self.swtpmSetupBinary = swtpmSetupBinary
             self.vmName = vmName
             self.vmUUID = vmUUID
             self.version = version
@@ -80,6 +83,13 @@ public struct SwtpmPlan: Sendable, Hashable {
     /// Label the state for the VM at start (the log is always labelled).
     public var labelStateAtStart: Bool
 
+    /// The descriptor swtpm (`--key pwdfd=`) and swtpm_setup (`--pwdfile-fd`) read the state passphrase from.
+    public static let encryptionFD: Int32 = 3
+    /// The descriptor swtpm reads the migration passphrase from (`--migration-key pwdfd=`): the same secret.
+    public static let migrationEncryptionFD: Int32 = 4
+    /// The plan encrypts the state: swtpm and swtpm_setup need the passphrase on their descriptors.
+    public var encrypted: Bool { swtpmArguments.contains("--key") }
+
     /// libvirt's `--tpm-state` fresh-manufacture arguments, in libvirt's order.
     public static func manufactureArguments(version: TPMVersion, statePath: String, vmid: String,
                                             logPath: String) -> [String] {
@@ -96,19 +106,20 @@ public struct SwtpmPlan: Sendable, Hashable {
     }
 
     /// Builds the plan, or refuses: an incoming migration with the state on shared storage needs a swtpm that
-    /// has `--migration` (libvirt's words), and state encryption needs a secret driver this daemon lacks.
+    /// has `--migration`, and state encryption a swtpm (and swtpm_setup) taking the passphrase on a
+    /// descriptor (libvirt's words).
     public static func make(_ input: Input) throws(VirtError) -> SwtpmPlan {
         let incoming: Bool
         if case .incomingMigration = input.kind { incoming = true } else { incoming = false }
         let caps = input.capabilities
-        if input.emulator.encryptionSecret != nil {
-            if !caps.swtpmHasPasswordFD {
-                throw VirtError(.argumentUnsupported, domain: .none,
-                                "argument unsupported: \(input.swtpmBinary) does not support passing passphrase via file descriptor")
-            }
-            throw VirtError.configUnsupported("TPM state encryption (<encryption secret='…'/>) is not supported yet",
-                                              domain: .qemu)
+        // State encryption (`<encryption secret='UUID'/>`): the passphrase reaches swtpm and swtpm_setup through
+        // descriptors (``encryptionFD`` and ``migrationEncryptionFD`` in their children), as libvirt passes it.
+        let encrypted = input.emulator.encryptionSecret != nil
+        if encrypted && !caps.swtpmHasPasswordFD {
+            throw VirtError(.argumentUnsupported, domain: .none,
+                            "argument unsupported: \(input.swtpmBinary) does not support passing passphrase via file descriptor")
         }
+        let setupEncryption = encrypted ? ["--pwdfile-fd", "\(Self.encryptionFD)", "--cipher", "aes-256-cbc"] : []
         // No storage and no swtpm_setup on incoming migration over shared storage: the source's state is used.
         let createState = !(incoming && input.stateShared)
         let fresh = createState && !input.stateInitialized
@@ -125,10 +136,11 @@ public struct SwtpmPlan: Sendable, Hashable {
                 }
                 let v2 = input.version == .v2_0 ? ["--tpm2"] : []
                 if incoming {
-                    setup = v2 + ["--tpm-state", input.statePath, "--logfile", input.logPath, "--overwrite"]
+                    setup = v2 + setupEncryption + ["--tpm-state", input.statePath, "--logfile", input.logPath, "--overwrite"]
                 } else {
-                    setup = manufactureArguments(version: input.version, statePath: input.statePath,
-                                                 vmid: "\(input.vmName):\(input.vmUUID)", logPath: input.logPath)
+                    let manufacture = manufactureArguments(version: input.version, statePath: input.statePath,
+                                                           vmid: "\(input.vmName):\(input.vmUUID)", logPath: input.logPath)
+                    setup = v2 + setupEncryption + manufacture.drop(while: { $0 == "--tpm2" })
                 }
             }
         }
@@ -136,8 +148,12 @@ public struct SwtpmPlan: Sendable, Hashable {
         var reconfigure: [String]?
         if !incoming, input.version == .v2_0, let banks = input.emulator.activePCRBanks, !banks.isEmpty,
            caps.setupCanReconfigurePCRBanks {
-            reconfigure = ["--tpm2", "--tpm-state", input.statePath, "--logfile", input.logPath,
-                           "--pcr-banks", banks.joined(separator: ","), "--reconfigure"]
+            reconfigure = ["--tpm2"] + setupEncryption + ["--tpm-state", input.statePath, "--logfile", input.logPath,
+                                                          "--pcr-banks", banks.joined(separator: ","), "--reconfigure"]
+        }
+        if encrypted && (setup != nil || reconfigure != nil) && !caps.setupHasPasswordFileFD {
+            throw VirtError(.argumentUnsupported, domain: .none,
+                            "argument unsupported: \(input.swtpmSetupBinary) does not support passing a passphrase using a file descriptor")
         }
 
         var args = ["socket", "--ctrl", "type=unixio,path=\(input.socketPath),mode=0600",
@@ -149,6 +165,10 @@ public struct SwtpmPlan: Sendable, Hashable {
         }
         args.append("--terminate")
         if input.version == .v2_0 { args.append("--tpm2") }
+        if encrypted {
+            args += ["--key", "pwdfd=\(Self.encryptionFD),mode=aes-256-cbc",
+                     "--migration-key", "pwdfd=\(Self.migrationEncryptionFD),mode=aes-256-cbc"]
+        }
         var canMigrate = false
         if input.stateShared && caps.canMigrateSharedStorage {
             args += ["--migration", "release-lock-outgoing" + (incoming ? ",incoming" : "")]
