@@ -83,6 +83,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let security = ErrorDomain(rawValue: 24)
         public static let streams = ErrorDomain(rawValue: 38)
         public static let event = ErrorDomain(rawValue: 40)
+        public static let access = ErrorDomain(rawValue: 55)
         public static let uri = ErrorDomain(rawValue: 45)
         public static let device = ErrorDomain(rawValue: 49)
         public static let tpm = ErrorDomain(rawValue: 70)

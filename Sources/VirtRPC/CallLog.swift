@@ -54,14 +54,16 @@ struct CallLog: Sendable {
     var enabled: Bool { logger.logLevel <= .warning }
     var debug: Bool { logger.logLevel <= .debug }
 
-    func finished(_ info: ProcedureInfo?, _ h: RPCHeader, client: UInt64, record: CallRecord, started: ContinuousClock.Instant,
-                  error: VirtError?) {
+    func finished(_ info: ProcedureInfo?, _ h: RPCHeader, client: UInt64, identity: ClientIdentity, record: CallRecord,
+                  started: ContinuousClock.Instant, error: VirtError?) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var name = info?.name ?? "\(h.procedure)"
         if name.hasPrefix("REMOTE_PROC_") { name.removeFirst(12) }
         if name.hasPrefix("QEMU_PROC_") { name = "QEMU_" + name.dropFirst(10) }
         var head = "call \(name) (\(h.procedure)) client \(client)"
+        if let uid = identity.uid { head += " uid \(uid)" }
+        if let dn = identity.x509DN { head += " dn '\(dn)'" }
         if let s = record.subject { head += " " + s }
         let took = String(format3(ms))
         if let error {

@@ -16,6 +16,10 @@ final class ClientSession: Sendable {
         var secrets: (any SecretDriver)?
         var secretCallbacks: [Int32: Callback] = [:]
         var secretEventTask: Task<Void, Never>?
+        /// Who the client is (SO_PEERCRED on unix sockets).
+        var identity = ClientIdentity()
+        /// The connection's driver as access denials name it ("QEMU", "Test").
+        var aclDriverName = ""
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -33,6 +37,8 @@ final class ClientSession: Sendable {
 
     let channel: any Channel
     let readOnly: Bool
+    /// The daemon's access drivers (events are filtered by them).
+    let access: AccessManager?
     let state = Mutex(State())
     /// Open streams by the serial of the call that opened them; `started` is false until the reply is queued.
     private let streams = Mutex<[UInt32: ServerStream]>([:])
@@ -41,9 +47,10 @@ final class ClientSession: Sendable {
     let id: UInt64
     private static let ids = Atomic<UInt64>(0)
 
-    init(channel: any Channel, readOnly: Bool) {
+    init(channel: any Channel, readOnly: Bool, access: AccessManager? = nil) {
         self.channel = channel
         self.readOnly = readOnly
+        self.access = access
         id = Self.ids.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
@@ -82,6 +89,11 @@ final class ClientSession: Sendable {
         let (cbs, legacy, legacyLife) = state.withLock { s in
             (s.callbacks, s.legacyEventIDs, s.legacyLifecycle)
         }
+        // Events about domains the client may not getattr are never sent (libvirt's remoteRelay…CheckACL).
+        if let manager = access {
+            let (identity, _) = state.withLock { ($0.identity, $0.aclDriverName) }
+            if !manager.allows(identity, ACLObject(type: "domain", name: ev.domain.name), "getattr") { return }
+        }
         let eid = ev.eventID.rawValue
         for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == eid {
             if let d = cb.domain, d != ev.domain.uuid { continue }
@@ -101,7 +113,11 @@ final class ClientSession: Sendable {
         let task = Task { [weak self] in
             for await ev in stream {
                 guard let self else { return }
-                let cbs = self.state.withLock { $0.secretCallbacks }
+                let (cbs, identity) = self.state.withLock { ($0.secretCallbacks, $0.identity) }
+                if let m = self.access,
+                   !m.allows(identity, ACLObject(type: "secret", name: ev.secret.uuid.description), "getattr") {
+                    continue
+                }
                 for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
                     if let u = cb.domain, u != ev.secret.uuid { continue }
                     self.send(SecretEventEncoder.message(ev, callbackID: id))

@@ -38,6 +38,8 @@ struct CallContext: Sendable {
     let readOnly: Bool
     /// Where the row notes what the call is about, when calls are logged.
     let record: CallRecord?
+    /// The access check of this client's calls; nil when the daemon has no access driver (libvirt's `none`).
+    let access: SessionAccess?
 }
 
 /// One row of the server's procedure table: the catalog entry and the handler that decodes the
@@ -60,7 +62,10 @@ struct ServedProcedure: Sendable {
             if ctx.readOnly {
                 try info.checkReadOnly(readOnlyValue.map { $0(args) })
             }
+            var pending: AccessCheck.Pending?
+            if let access = ctx.access { pending = try await AccessCheck.before(info, args, R.self, ctx, access) }
             let ret = try await body(args, ctx)
+            if let pending, let access = ctx.access { try AccessCheck.after(pending, ret, access) }
             ctx.record?.note(ret)
             ret.encode(xdr: &w)
         }

@@ -34,7 +34,8 @@ struct RemoteDispatcher: Sendable {
         let record = CallRecord()
         let (reply, error) = await serve(h, reader, session, record: record)
         callLog.finished(ProcedureInfo.lookup(program: h.program, number: h.procedure), h, client: session.id,
-                         record: record, started: started, error: error)
+                         identity: session.state.withLock { $0.identity }, record: record, started: started,
+                         error: error)
         return reply
     }
 
@@ -60,8 +61,13 @@ struct RemoteDispatcher: Sendable {
                 // Served before CONNECT_OPEN too (e.g. CONNECT_SUPPORTS_FEATURE): the open driver when there is one.
                 driver = open ?? NotOpenDriver.shared
             }
+            var access: SessionAccess?
+            if let manager = config.access {
+                let (identity, name) = session.state.withLock { ($0.identity, $0.aclDriverName) }
+                access = SessionAccess(manager: manager, identity: identity, driverName: name)
+            }
             let ctx = CallContext(header: h, session: session, server: self, driver: driver,
-                                  readOnly: session.readOnly || readOnlyOpen, record: record)
+                                  readOnly: session.readOnly || readOnlyOpen, record: record, access: access)
             if row.info.priority == .low {
                 await workers.acquire()
                 defer { workers.release() }

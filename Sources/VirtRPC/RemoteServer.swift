@@ -72,6 +72,7 @@ public final class RemoteServer: Sendable {
         let ch = try await bootstrap(readOnly: readOnly)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         chmod(path, mode_t(mode))
+        if let gid = config.unixSocketGroup, gid != 0 { chown(path, uid_t.max, gid) }
         channels.withLock { $0.append(ch) }
         logger.info("listening on \(path)\(readOnly ? " (read-only)" : "")")
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the remote server listens on and how it treats clients.
 public struct RemoteServerConfig: Sendable {
     /// Read-write unix socket path.
@@ -20,6 +24,11 @@ public struct RemoteServerConfig: Sendable {
     public var maxWorkers: Int = 20
     /// libvirtd.conf `max_clients`.
     public var maxClients: Int = 5000
+    /// libvirtd.conf `access_drivers`: every call's `@acl` permissions are checked against these (nil: libvirt's
+    /// `none` driver, everything allowed).
+    public var access: AccessManager?
+    /// libvirtd.conf `unix_sock_group`: the group the unix sockets are given to (nil: the daemon's).
+    public var unixSocketGroup: gid_t?
     /// The library version reported by CONNECT_GET_LIB_VERSION (major*1e6+minor*1e3+micro).
     public var libraryVersion: UInt64 = 9_000_000
 

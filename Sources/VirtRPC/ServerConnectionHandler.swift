@@ -2,6 +2,10 @@ import Logging
 import NIOCore
 import VirtCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One client connection on the server: answers keepalive on the event loop, checks each packet's header
 /// as libvirtd does, and runs each CALL as a task against the client's driver. Its input is the packets'
 /// bytes as ``RPCFrameSplitter`` cuts them.
@@ -32,8 +36,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let session = ClientSession(channel: context.channel, readOnly: readOnly)
+        let session = ClientSession(channel: context.channel, readOnly: readOnly, access: dispatcher.config.access)
         self.session = session
+        // A unix peer's credentials (libvirt's identity: uid, gid, pid and their names).
+        if context.channel.localAddress?.protocol == .unix, let provider = context.channel as? SocketOptionProvider {
+            let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            future.whenSuccess { c in
+                let id = ClientIdentity.unixPeer(uid: c.uid, gid: c.gid, pid: c.pid)
+                session.state.withLock { $0.identity = id }
+            }
+        }
         executor = EventLoopTaskExecutor(context.eventLoop)
         let interval = dispatcher.config.keepaliveInterval
         if interval > 0 {
@@ -185,4 +198,11 @@ final class DispatcherBox: Sendable {
     init(_ value: RemoteDispatcher) {
         self.value = value
     }
+}
+
+/// `struct ucred` (pid, uid, gid: three 32-bit fields), which Glibc's Swift module does not export.
+struct PeerCredentials: Sendable {
+    var pid: pid_t = 0
+    var uid: uid_t = 0
+    var gid: gid_t = 0
 }

@@ -24,6 +24,12 @@ struct DaemonConfig {
     var authTCP = "sasl"
     var unixSockRWPerms: UInt32 = 0o700
     var unixSockROPerms: UInt32 = 0o777
+    /// `unix_sock_group`: the sockets' group (nil: the daemon's own).
+    var unixSockGroup: String?
+    /// `access_drivers`: "none" (libvirt's default, everything allowed) and "rules" (the rules file).
+    var accessDrivers: [String] = []
+    /// `access_rules_file`: the `rules` driver's file (default `<config dir>/access.rules`).
+    var accessRulesFile: String?
     var keepaliveInterval = 5
     var keepaliveCount = 5
     var maxClients = 5000
@@ -120,6 +126,10 @@ struct DaemonConfig {
             case "auth_tcp": authTCP = value
             case "unix_sock_rw_perms": unixSockRWPerms = UInt32(try int())
             case "unix_sock_ro_perms": unixSockROPerms = UInt32(try int())
+            case "unix_sock_admin_perms": _ = try int()  // no admin socket yet; accepted as libvirtd's key
+            case "unix_sock_group": unixSockGroup = value
+            case "access_drivers": accessDrivers = try Self.stringList(value, line: n + 1, key: key)
+            case "access_rules_file": accessRulesFile = value
             case "keepalive_interval": keepaliveInterval = try int()
             case "keepalive_count": keepaliveCount = try int()
             case "max_clients": maxClients = try int()

@@ -86,6 +86,19 @@ enum Virtd {
         server.maxClients = cfg.maxClients
         server.maxClientRequests = cfg.maxClientRequests
         server.maxWorkers = cfg.maxWorkers
+        if let group = cfg.unixSockGroup {
+            guard let gid = QEMUSecurityConfig.lookupGroup(group) else {
+                logger.error("Failed to parse group '\(group)'")
+                throw DaemonExit(status: 1)
+            }
+            server.unixSocketGroup = gid
+        }
+        do {
+            server.access = try cfg.accessManager()
+        } catch {
+            logger.error("\(error)")
+            throw DaemonExit(status: 1)
+        }
         if cfg.listenTCP {
             server.tcpHost = cfg.listenAddr
             server.tcpPort = cfg.tcpPort
@@ -184,4 +197,30 @@ func makeDirs(_ path: String) {
         cur += "/" + comp
         mkdir(cur, 0o755)
     }
+}
+
+extension DaemonConfig {
+    /// The access drivers of `access_drivers` (nil when there are none or only "none": everything allowed).
+    func accessManager() throws -> AccessManager? {
+        var drivers: [any AccessDriver] = []
+        for name in accessDrivers {
+            switch name {
+            case "none": continue
+            case "rules":
+                let path = accessRulesFile ?? configDir + "/access.rules"
+                guard let text = readFile(path) else {
+                    throw AccessSetupError(message: "cannot read access rules file \(path)")
+                }
+                drivers.append(try AccessRules(text: text))
+            default:
+                throw AccessSetupError(message: "Cannot find security driver '\(name)'")
+            }
+        }
+        return drivers.isEmpty ? nil : AccessManager(drivers: drivers)
+    }
+}
+
+struct AccessSetupError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -87,7 +87,7 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
         return nil
     }
 
-    static func lookupGroup(_ name: String) -> gid_t? {
+    public static func lookupGroup(_ name: String) -> gid_t? {
         if name.hasPrefix("+") { return numeric(name) }
         if let g = UserDatabase.group(named: name) { return g.gid }
         return numeric(name)

@@ -33,7 +33,7 @@ extension ProcedureTable {
     static let listingRows: [ServedProcedure] = [
         .serve(RemoteCalls.connectListAllDomains) { a, ctx in
             let (need, flags) = a.values
-            let doms = try await ctx.driver.listAllDomains(flags: ListAllDomainsFlags(rawValue: flags))
+            let doms = ctx.visible(try await ctx.driver.listAllDomains(flags: ListAllDomainsFlags(rawValue: flags)))
             if doms.count > RPCLimits.domainListMax {
                 throw VirtError(.rpc, domain: .rpc,
                                 "RPC error: too many domains '\(doms.count)' for limit '\(RPCLimits.domainListMax)'")
@@ -42,14 +42,24 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.connectListDomains) { max, ctx in
             try checkMax(max)
-            return XDRList(Array(try await ctx.driver.listDomainIDs().prefix(Int(max))))
+            var ids = try await ctx.driver.listDomainIDs()
+            if ctx.access != nil { ids = try await visibleDomains(ctx, active: true).map(\.id) }
+            return XDRList(Array(ids.prefix(Int(max))))
         },
         .serve(RemoteCalls.connectListDefinedDomains) { max, ctx in
             try checkMax(max)
-            return XDRList(Array(try await ctx.driver.listDefinedDomainNames().prefix(Int(max))))
+            var names = try await ctx.driver.listDefinedDomainNames()
+            if ctx.access != nil { names = try await visibleDomains(ctx, active: false).map(\.name) }
+            return XDRList(Array(names.prefix(Int(max))))
         },
-        .serve(RemoteCalls.connectNumOfDomains) { _, ctx in try await ctx.driver.numberOfDomains() },
-        .serve(RemoteCalls.connectNumOfDefinedDomains) { _, ctx in try await ctx.driver.numberOfDefinedDomains() },
+        .serve(RemoteCalls.connectNumOfDomains) { _, ctx in
+            if ctx.access != nil { return Int32(try await visibleDomains(ctx, active: true).count) }
+            return try await ctx.driver.numberOfDomains()
+        },
+        .serve(RemoteCalls.connectNumOfDefinedDomains) { _, ctx in
+            if ctx.access != nil { return Int32(try await visibleDomains(ctx, active: false).count) }
+            return try await ctx.driver.numberOfDefinedDomains()
+        },
         .serve(RemoteCalls.domainLookupByID) { id, ctx in try await ctx.driver.lookupDomain(id: id) },
         .serve(RemoteCalls.domainLookupByName) { name, ctx in try await ctx.driver.lookupDomain(name: name) },
         .serve(RemoteCalls.domainLookupByUUID) { uuid, ctx in try await ctx.driver.lookupDomain(uuid: uuid) },
@@ -246,6 +256,11 @@ extension ProcedureTable {
             let recs = try await ctx.driver.allDomainStats(domains: doms.items.isEmpty ? nil : doms.items,
                                                            types: StatsTypes(rawValue: stats),
                                                            flags: GetAllDomainStatsFlags(rawValue: flags))
+            // Filtered by domain:read (libvirt's @aclfilter of this call).
+            if ctx.access != nil {
+                let allowed = Set(ctx.visible(recs.map(\.domain), permission: "read").map(\.uuid))
+                return XDRList(recs.filter { allowed.contains($0.domain.uuid) })
+            }
             return XDRList(recs)
         },
         .serve(RemoteCalls.domainOpenConsole) { a, ctx in
@@ -255,6 +270,13 @@ extension ProcedureTable {
             return void
         },
     ]
+
+    /// The running (or defined, inactive) domains this client may getattr, in the driver's order.
+    private static func visibleDomains(_ ctx: CallContext, active: Bool) async throws -> [DomainRef] {
+        let all = try await ctx.driver.listAllDomains(flags: active ? .active : .inactive)
+        let visible = ctx.visible(all)
+        return active ? visible.sorted { $0.id < $1.id } : visible
+    }
 
     private static func checkMax(_ max: Int32) throws {
         if max < 0 || max > Int32(RPCLimits.domainListMax) {

@@ -4,17 +4,23 @@ import VirtCore
 extension ProcedureTable {
     static let secretRows: [ServedProcedure] = [
         .serve(RemoteCalls.connectNumOfSecrets) { _, ctx in
-            try await ctx.secrets("virConnectNumOfSecrets").numOfSecrets()
+            let s = try ctx.secrets("virConnectNumOfSecrets")
+            if ctx.access != nil { return Int32(ctx.visible(try await s.listAllSecrets(flags: 0)).count) }
+            return try await s.numOfSecrets()
         },
         .serve(RemoteCalls.connectListSecrets) { max, ctx in
             guard max >= 0, Int(max) <= SecretUUIDListLimit.max else {
                 throw VirtError(.rpc, domain: .rpc, "RPC error : too many remote secret UUIDs: \(max) > \(SecretUUIDListLimit.max)")
             }
-            return XDRList(try await ctx.secrets("virConnectListSecrets").listSecretUUIDs(max: max))
+            let s = try ctx.secrets("virConnectListSecrets")
+            if ctx.access != nil {
+                return XDRList(Array(ctx.visible(try await s.listAllSecrets(flags: 0)).prefix(Int(max)).map(\.uuid.description)))
+            }
+            return XDRList(try await s.listSecretUUIDs(max: max))
         },
         .serve(RemoteCalls.connectListAllSecrets) { a, ctx in
             let (need, flags) = a.values
-            let all = try await ctx.secrets("virConnectListAllSecrets").listAllSecrets(flags: flags)
+            let all = ctx.visible(try await ctx.secrets("virConnectListAllSecrets").listAllSecrets(flags: flags))
             return SecretListResult(secrets: need != 0 ? all : [], count: UInt32(all.count))
         },
         .serve(RemoteCalls.secretLookupByUUID) { uuid, ctx in

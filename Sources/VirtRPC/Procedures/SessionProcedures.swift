@@ -50,11 +50,23 @@ extension ProcedureTable {
         do {
             let driver = try await ctx.server.provider.open(uri: name, readOnly: readOnly)
             let secrets = ctx.server.provider.secretDriver(for: driver)
+            // libvirt names the test driver "Test" in denials although its type is "TEST".
+            var driverName = ctx.server.config.access == nil ? "" : ((try? await driver.hypervisorType()) ?? "")
+            if driverName == "TEST" { driverName = "Test" }
+            // Every driver's open checks connect:getattr (libvirt), naming itself in the denial.
+            if let manager = ctx.server.config.access {
+                let identity = session.state.withLock { $0.identity }
+                if !manager.allows(identity, ACLObject(type: "connect"), "getattr") {
+                    await ctx.server.provider.release(driver)
+                    throw AccessManager.denied(driverName: driverName)
+                }
+            }
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
                 s.driver = driver
                 s.secrets = secrets
+                s.aclDriverName = driverName
                 s.readOnlyOpen = readOnly
                 return false
             }
