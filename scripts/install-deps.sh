@@ -18,7 +18,7 @@ SUDO=""
 
 if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
     pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
-          python3-libvirt tini hyperfine bindfs valgrind iproute2)
+          python3-libvirt tini hyperfine bindfs valgrind iproute2 openssh-server netcat-openbsd)
     missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,7 +26,16 @@ if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}"
         $SUDO apt-get update -qq
+        # Packages with services (openssh-server, libvirt-daemon-system) must not start them on this host: the
+        # tests start their own sshd and libvirtd. A policy-rc.d of our own says so while apt runs.
+        policy_made=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+            $SUDO chmod 0755 /usr/sbin/policy-rc.d
+            policy_made=1
+        fi
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        [ -z "$policy_made" ] || $SUDO rm -f /usr/sbin/policy-rc.d
     fi
 fi
 

@@ -16,7 +16,8 @@ enum DriverRegistry {
     }
 
     static func open(_ uri: ConnectionURI, readOnly: Bool) async throws -> any HypervisorDriver {
-        if uri.isRemote {
+        // qemu:///system is the system daemon's: reached over its unix socket, as libvirt's client does.
+        if uri.isRemote || (uri.driver == "qemu" && uri.path == "/system") {
             return try await RemoteDriver.connect(uri, readOnly: readOnly)
         }
         let driver = try await openLocal(uri)

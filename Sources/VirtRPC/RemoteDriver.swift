@@ -22,9 +22,9 @@ public final class RemoteDriver: HypervisorDriver {
         var pending: Task<Void, Never>?
     }
 
-    /// System socket paths of virtd.
-    public static let defaultSocket = "/run/swiftvirt/virtd-sock"
-    public static let defaultReadOnlySocket = "/run/swiftvirt/virtd-sock-ro"
+    /// The system daemon's sockets, as libvirt's client computes them (virtd listens there without `--root`).
+    public static let defaultSocket = "/var/run/libvirt/libvirt-sock"
+    public static let defaultReadOnlySocket = "/var/run/libvirt/libvirt-sock-ro"
 
     private init(uri: String, client: RPCClient) {
         self.uri = uri

@@ -51,8 +51,19 @@ struct DaemonConfig {
     /// `migration_port_max` (qemu.conf).
     var migration = QEMUMigrationConfig()
 
-    var socketPath: String { runDir + "/virtd-sock" }
-    var readOnlySocketPath: String { runDir + "/virtd-sock-ro" }
+    /// `unix_sock_dir`: where the sockets go, with libvirt's names (`libvirt-sock`, `libvirt-sock-ro`).
+    var unixSockDir: String?
+    /// With `--root DIR`: DIR/run/virtd-sock(-ro), unless `unix_sock_dir` says otherwise.
+    var rootDir: String?
+
+    /// The read-write socket: libvirt's own path for the system daemon (/run/libvirt/libvirt-sock), so that
+    /// `virsh -c qemu:///system` and `qemu+ssh://host/system` reach virtd with no URI parameters.
+    var socketPath: String {
+        if let d = unixSockDir { return d + "/libvirt-sock" }
+        if rootDir != nil { return runDir + "/virtd-sock" }
+        return "/run/libvirt/libvirt-sock"
+    }
+    var readOnlySocketPath: String { socketPath + "-ro" }
     var pidFile: String { runDir + "/virtd.pid" }
     var logFile: String { logDir + "/virtd.log" }
 
@@ -66,6 +77,7 @@ struct DaemonConfig {
 
     /// The layout for `--root DIR`, or the system paths.
     init(root: String?) {
+        rootDir = root
         if let root {
             configDir = root + "/etc"
             stateDir = root + "/lib"
@@ -128,6 +140,7 @@ struct DaemonConfig {
             case "unix_sock_ro_perms": unixSockROPerms = UInt32(try int())
             case "unix_sock_admin_perms": _ = try int()  // no admin socket yet; accepted as libvirtd's key
             case "unix_sock_group": unixSockGroup = value
+            case "unix_sock_dir": unixSockDir = value
             case "access_drivers": accessDrivers = try Self.stringList(value, line: n + 1, key: key)
             case "access_rules_file": accessRulesFile = value
             case "keepalive_interval": keepaliveInterval = try int()

@@ -56,6 +56,9 @@ enum Virtd {
         if let tcpPort { cfg.tcpPort = tcpPort }
         if verbose { cfg.log.level = .debug }
         for dir in [cfg.configDir, cfg.stateDir, cfg.runDir, cfg.logDir] { makeDirs(dir) }
+        // The socket directory (/run/libvirt for the system daemon: libvirtd creates it 0755 too).
+        let socketDir = String(cfg.socketPath[..<(cfg.socketPath.lastIndex(of: "/") ?? cfg.socketPath.endIndex)])
+        if !socketDir.isEmpty { makeDirs(socketDir) }
 
         let sinks: LogSinks
         do {
