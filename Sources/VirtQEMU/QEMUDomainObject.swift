@@ -361,7 +361,7 @@ actor QEMUDomainObject {
         self.security = security
         let targets = securityTargets(prepared, libDir: libDir)
         labelled = targets
-        try security.setLabels(targets)
+        try security.setLabels(targets, start: startKind)
         var live = prepared
         // The live XML names the emulator that runs, as libvirt's does.
         if live.devices.emulator == nil { live.devices.emulator = cl.emulator }
@@ -559,17 +559,13 @@ actor QEMUDomainObject {
     }
 
     /// Gives the labelled paths back (once), noting failures in the domain log.
+    /// The security driver is told how QEMU stopped (after a successful outgoing migration it keeps the labels
+    /// of shared storage, which the destination's QEMU uses now).
     private func restoreSecurityLabels(_ kind: QEMUStopKind? = nil) {
         guard !labelled.isEmpty else { return }
-        var targets = labelled
+        let targets = labelled
         labelled = []
-        if kind == .migratedOut(success: true) {
-            // As libvirt's RestoreAllLabel(migrated): what is on shared storage now belongs to the destination's
-            // QEMU and keeps its label; only this host's own files are given back.
-            let shared = sharedFilesystems
-            targets = targets.filter { !SharedFilesystem.isShared(path: $0.path, configured: shared) }
-        }
-        for f in security.restoreLabels(targets.reversed()) {
+        for f in security.restoreLabels(targets.reversed(), stop: kind ?? .destroyed) {
             QEMUProcess.appendNote(paths.logFile(definition.name), f)
         }
     }

@@ -177,6 +177,36 @@ import Glibc
         try dac.setLabels([SecurityLabelTarget(path: dir + "/later.log", kind: .chardev, required: false)])
     }
 
+    /// The security driver is told the start and stop kinds: every start kind labels (as libvirt's DAC), and
+    /// after a successful outgoing migration the paths on shared storage keep QEMU's label while local ones
+    /// (and everything after a failed migration or another stop) are given back.
+    @Test func startAndStopKinds() throws {
+        let dir = try TestPaths.makeTempDir("dac")
+        defer { TestPaths.removeDir(dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/shared", withIntermediateDirectories: true)
+        let local = Self.makeOwnedFile(dir + "/local.img")
+        let shared = Self.makeOwnedFile(dir + "/shared/disk.img")
+        let dac = DACSecurityManager(uid: 4242, gid: 4343, sharedFilesystems: [dir + "/shared"])
+        let restoreFD = QEMUStartKind.restore(QEMURestoreSource(path: dir + "/save.img", wasRunning: true))
+        for start in [QEMUStartKind.coldBoot, restoreFD, .incomingMigration(uri: "tcp:0.0.0.0:49152")] {
+            try dac.setLabels(local + shared, start: start)
+            #expect(ProcFS.owner(dir + "/local.img")! == (4242, 4343), "\(start)")
+            #expect(ProcFS.owner(dir + "/shared/disk.img")! == (4242, 4343), "\(start)")
+            dac.restoreLabels(local + shared, stop: .destroyed)
+            #expect(ProcFS.owner(dir + "/local.img")! == Self.imageOwner)
+            #expect(ProcFS.owner(dir + "/shared/disk.img")! == Self.imageOwner)
+        }
+        for stop in [QEMUStopKind.migratedOut(success: false), .saved, .shutdown, .crashed] {
+            try dac.setLabels(local + shared, start: .coldBoot)
+            dac.restoreLabels(local + shared, stop: stop)
+            #expect(ProcFS.owner(dir + "/shared/disk.img")! == Self.imageOwner, "\(stop)")
+        }
+        try dac.setLabels(local + shared, start: .coldBoot)
+        dac.restoreLabels(local + shared, stop: .migratedOut(success: true))
+        #expect(ProcFS.owner(dir + "/local.img")! == Self.imageOwner)
+        #expect(ProcFS.owner(dir + "/shared/disk.img")! == (4242, 4343))
+    }
+
     /// Domains starting and stopping at once on one shared path never record QEMU's user as its owner.
     @Test func concurrentLabelAndRestore() async throws {
         let dir = try TestPaths.makeTempDir("dac")

@@ -15,13 +15,17 @@ public struct DACSecurityManager: SecurityManager {
     public let gid: gid_t
     public let dynamicOwnership: Bool
     public let rememberOwner: Bool
+    /// qemu.conf's `shared_filesystems`: paths to treat as shared storage (network filesystems are detected).
+    public let sharedFilesystems: [String]
     private let store = OwnerRecordStore()
 
-    public init(uid: uid_t, gid: gid_t, dynamicOwnership: Bool = true, rememberOwner: Bool = true) {
+    public init(uid: uid_t, gid: gid_t, dynamicOwnership: Bool = true, rememberOwner: Bool = true,
+                sharedFilesystems: [String] = []) {
         self.uid = uid
         self.gid = gid
         self.dynamicOwnership = dynamicOwnership
         self.rememberOwner = rememberOwner
+        self.sharedFilesystems = sharedFilesystems
     }
 
     public var model: String { "dac" }
@@ -56,7 +60,9 @@ public struct DACSecurityManager: SecurityManager {
                                      .element(XMLElement(name: "imagelabel", children: [.text(label)]))])
     }
 
-    public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {
+    /// As libvirt's DAC driver, the start kind does not change what is labelled: a restore's image reaches
+    /// QEMU as a descriptor, and an incoming migration's QEMU needs its disks as any other.
+    public func setLabels(_ targets: [SecurityLabelTarget], start: QEMUStartKind) throws(VirtError) {
         guard dynamicOwnership else { return }
         var done: [SecurityLabelTarget] = []
         for t in targets {
@@ -69,11 +75,15 @@ public struct DACSecurityManager: SecurityManager {
         }
     }
 
+    /// After a successful outgoing migration, what is on shared storage belongs to the destination's QEMU and
+    /// keeps its label (libvirt's RestoreAllLabel(migrated)); only this host's own files are given back.
     @discardableResult
-    public func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String] {
+    public func restoreLabels(_ targets: [SecurityLabelTarget], stop: QEMUStopKind) -> [String] {
         guard dynamicOwnership else { return [] }
         var failures: [String] = []
+        let migrated = stop == .migratedOut(success: true)
         for t in targets {
+            if migrated && SharedFilesystem.isShared(path: t.path, configured: sharedFilesystems) { continue }
             if let f = restore(t) { failures.append(f) }
         }
         return failures

@@ -67,7 +67,7 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
         case "dac":
             let (uid, gid) = try resolveIDs()
             return DACSecurityManager(uid: uid, gid: gid, dynamicOwnership: dynamicOwnership,
-                                      rememberOwner: rememberOwner)
+                                      rememberOwner: rememberOwner, sharedFilesystems: sharedFilesystems)
         default:
             throw VirtError(.configUnsupported, domain: .security,
                             "unsupported configuration: Security driver \(driver) not enabled")

@@ -41,13 +41,16 @@ public protocol SecurityManager: Sendable {
     /// The user QEMU is started as (set between fork and exec); nil: the daemon's own.
     func processCredentials() throws(VirtError) -> ProcessCredentials?
 
-    /// Labels every target for QEMU. On error, targets already labelled are restored before it throws.
-    func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError)
+    /// Labels every target for QEMU about to start as `start` says (libvirt's SetAllLabel, told the restore
+    /// source and whether the domain migrates in). On error, targets already labelled are restored before it
+    /// throws.
+    func setLabels(_ targets: [SecurityLabelTarget], start: QEMUStartKind) throws(VirtError)
 
-    /// Gives every target back to its original owner; best effort (a failure on one target does not stop
-    /// the others). Returns a description of each failure, for the domain log.
+    /// Gives every target back to its original owner after QEMU stopped as `stop` says (libvirt's
+    /// RestoreAllLabel(migrated)); best effort (a failure on one target does not stop the others). Returns a
+    /// description of each failure, for the domain log.
     @discardableResult
-    func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String]
+    func restoreLabels(_ targets: [SecurityLabelTarget], stop: QEMUStopKind) -> [String]
 
     /// The `<seclabel>` the live XML of a running domain shows for this driver, if any.
     func liveLabel(for def: DomainDefinition) -> XMLElement?
@@ -55,6 +58,15 @@ public protocol SecurityManager: Sendable {
 
 extension SecurityManager {
     public func liveLabel(for def: DomainDefinition) -> XMLElement? { nil }
+
+    /// Labels for a cold boot.
+    public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {
+        try setLabels(targets, start: .coldBoot)
+    }
+
+    /// Restores after a destroy.
+    @discardableResult
+    public func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String] { restoreLabels(targets, stop: .destroyed) }
 
     public func processCredentials() throws(VirtError) -> ProcessCredentials? { nil }
 
@@ -69,6 +81,6 @@ public struct NoOpSecurityManager: SecurityManager {
     public init() {}
     public var model: String { "none" }
     public func processArguments(_ arguments: [String]) throws(VirtError) -> [String] { arguments }
-    public func setLabels(_ targets: [SecurityLabelTarget]) throws(VirtError) {}
-    public func restoreLabels(_ targets: [SecurityLabelTarget]) -> [String] { [] }
+    public func setLabels(_ targets: [SecurityLabelTarget], start: QEMUStartKind) throws(VirtError) {}
+    public func restoreLabels(_ targets: [SecurityLabelTarget], stop: QEMUStopKind) -> [String] { [] }
 }
