@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import VirtCore
 
@@ -16,6 +17,7 @@ public final class RemoteServer: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let channels = Mutex<[any Channel]>([])
+    private let network = Mutex<(tcp: (any Channel)?, tls: (any Channel)?)>((nil, nil))
     private let clientCount = Atomic<Int>(0)
 
     /// A server for `config` serving drivers from `provider`.
@@ -40,22 +42,25 @@ public final class RemoteServer: Sendable {
         if let path = config.readOnlySocketPath {
             try await bind(unix: path, readOnly: true, mode: config.readOnlySocketMode)
         }
+        if let tls = config.tls {
+            let ch = try await bootstrap(readOnly: false, tls: tls).bind(host: tls.host ?? "0.0.0.0", port: tls.port).get()
+            channels.withLock { $0.append(ch) }
+            network.withLock { $0.tls = ch }
+            logger.info("listening on tls \(ch.localAddress.map { "\($0)" } ?? "?")")
+        }
         if let port = config.tcpPort {
             let ch = try await bootstrap(readOnly: false).bind(host: config.tcpHost ?? "127.0.0.1", port: port).get()
             channels.withLock { $0.append(ch) }
+            network.withLock { $0.tcp = ch }
             logger.info("listening on tcp \(ch.localAddress.map { "\($0)" } ?? "?")")
         }
     }
 
+    /// The port the TLS listener is bound to (useful with port 0).
+    public var boundTLSPort: Int? { network.withLock { $0.tls?.localAddress?.port } }
+
     /// The port the TCP listener is bound to (useful with port 0).
-    public var boundTCPPort: Int? {
-        channels.withLock { chs in
-            chs.compactMap { ch -> Int? in
-                guard let a = ch.localAddress, a.protocol != .unix else { return nil }
-                return a.port
-            }.first
-        }
-    }
+    public var boundTCPPort: Int? { network.withLock { $0.tcp?.localAddress?.port } }
 
     /// Closes the listeners (connected clients stay until they leave or the event loops stop).
     public func stop() async {
@@ -77,7 +82,7 @@ public final class RemoteServer: Sendable {
         logger.info("listening on \(path)\(readOnly ? " (read-only)" : "")")
     }
 
-    private func bootstrap(readOnly: Bool) -> ServerBootstrap {
+    private func bootstrap(readOnly: Bool, tls: TLSServerSettings? = nil) -> ServerBootstrap {
         let dispatcher = self.dispatcher
         let logger = self.logger
         let maxClients = config.maxClients
@@ -93,11 +98,39 @@ public final class RemoteServer: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLServerHandler(context: tls.context) { result, cert in
+                                Self.verify(result, cert, tls, logger)
+                            })
+                        try channel.pipeline.syncOperations.addHandler(TLSGate(settings: tls, logger: logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RPCFrameSplitter())
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(
                         dispatcher: dispatcher, readOnly: readOnly, logger: logger,
                         onClose: { count.clientCount.wrappingSubtract(1, ordering: .relaxed) }))
                 }
             }
+    }
+
+    /// One certificate of a TLS client's chain, after BoringSSL's own verdict (trust, validity dates): also
+    /// refused when the CRL revokes it. With `tls_no_verify_certificate` a bad certificate is let through with a
+    /// warning, as libvirtd does ("Ignoring bad certificate at user request").
+    static func verify(_ result: NIOSSLVerificationResult, _ cert: NIOSSLCertificate, _ tls: TLSServerSettings,
+                       _ logger: Logger) -> NIOSSLVerificationResult {
+        var verdict = result
+        var reason = "Certificate failed validation"
+        if verdict == .certificateVerified && tls.isRevoked(cert) {
+            verdict = .failed
+            reason = "Certificate failed validation: The certificate has been revoked."
+        }
+        guard verdict == .failed else { return verdict }
+        let who = GnuTLSName.subject(cert) ?? "unknown"
+        if tls.noVerify {
+            logger.warning("\(reason) (\(who)); Ignoring bad certificate at user request")
+            return .certificateVerified
+        }
+        logger.warning("TLS client refused: \(reason) (\(who))")
+        return .failed
     }
 }

@@ -27,6 +27,8 @@ public struct RemoteServerConfig: Sendable {
     /// libvirtd.conf `access_drivers`: every call's `@acl` permissions are checked against these (nil: libvirt's
     /// `none` driver, everything allowed).
     public var access: AccessManager?
+    /// The TLS listener (`listen_tls` with `--listen`); nil: none.
+    public var tls: TLSServerSettings?
     /// libvirtd.conf `unix_sock_group`: the group the unix sockets are given to (nil: the daemon's).
     public var unixSocketGroup: gid_t?
     /// The library version reported by CONNECT_GET_LIB_VERSION (major*1e6+minor*1e3+micro).

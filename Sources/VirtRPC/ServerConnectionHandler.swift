@@ -72,6 +72,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// A TLS client's certificate DN: its identity (`x509-distinguished-name`).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? TLSPeerIdentity, let session {
+            session.state.withLock { $0.identity.x509DN = tls.distinguishedName }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("dropping client: \(error)")
         context.close(promise: nil)

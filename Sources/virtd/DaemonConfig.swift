@@ -1,6 +1,7 @@
 import Logging
 import VirtCore
 import VirtQEMU
+import VirtRPC
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +19,21 @@ struct DaemonConfig {
     /// `log_level`, `log_filters`, `log_outputs`.
     var log = LogSettings()
     var logToFile = true
+    /// `--listen`: the network listeners the config asks for are opened.
+    var listen = false
     var listenTCP = false
+    /// `listen_tls` (on by default, as libvirtd's; effective with `--listen`), `tls_port`.
+    var listenTLS = true
+    var tlsPort = 16514
+    /// `ca_file`, `cert_file`, `key_file`, `crl_file` (libvirt's PKI paths when none is set).
+    var caFile: String?
+    var certFile: String?
+    var keyFile: String?
+    var crlFile: String?
+    /// `tls_no_verify_certificate`, `tls_allowed_dn_list`, `tls_priority`.
+    var tlsNoVerify = false
+    var tlsAllowedDNList: [String]?
+    var tlsPriority: String?
     var listenAddr = "127.0.0.1"
     var tcpPort = 16509
     var authTCP = "sasl"
@@ -133,6 +148,20 @@ struct DaemonConfig {
                 }
             case "log_to_file": logToFile = try int() != 0
             case "listen_tcp": listenTCP = try int() != 0
+            case "listen_tls": listenTLS = try int() != 0
+            case "tls_port": tlsPort = Int(value) ?? tlsPort
+            case "ca_file": caFile = value
+            case "cert_file": certFile = value
+            case "key_file": keyFile = value
+            case "crl_file": crlFile = value
+            case "tls_no_verify_certificate": tlsNoVerify = try int() != 0
+            case "tls_allowed_dn_list": tlsAllowedDNList = try Self.stringList(value, line: n + 1, key: key)
+            case "tls_priority":
+                // GnuTLS priority strings do not map onto BoringSSL's cipher lists; libvirt's default does.
+                guard value == "NORMAL" else {
+                    throw ConfigError(line: n + 1, message: "Failed to set TLS session priority to \(value): only NORMAL is supported")
+                }
+                tlsPriority = value
             case "listen_addr": listenAddr = value
             case "tcp_port": tcpPort = Int(value) ?? tcpPort
             case "auth_tcp": authTCP = value
@@ -184,15 +213,32 @@ extension DaemonConfig {
         guard v.hasPrefix("["), v.hasSuffix("]") else {
             throw ConfigError(line: line, message: "\(key): expected a list [ \"…\", … ]")
         }
+        // Quoted strings separated by commas; a comma inside quotes belongs to the string (DNs have them).
         var out: [String] = []
-        for item in v.dropFirst().dropLast().split(separator: ",") {
-            let t = item.trimmingCharacters(in: " \t")
-            if t.isEmpty { continue }
-            guard t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") else {
+        var cur = ""
+        var inQuotes = false
+        var expectingComma = false
+        for c in v.dropFirst().dropLast() {
+            if inQuotes {
+                if c == "\"" {
+                    inQuotes = false
+                    out.append(cur)
+                    cur = ""
+                    expectingComma = true
+                } else {
+                    cur.append(c)
+                }
+            } else if c == "\"" {
+                guard !expectingComma else { throw ConfigError(line: line, message: "\(key): expected quoted strings") }
+                inQuotes = true
+            } else if c == "," {
+                guard expectingComma else { throw ConfigError(line: line, message: "\(key): expected quoted strings") }
+                expectingComma = false
+            } else if c != " " && c != "\t" {
                 throw ConfigError(line: line, message: "\(key): expected quoted strings")
             }
-            out.append(String(t.dropFirst().dropLast()))
         }
+        if inQuotes { throw ConfigError(line: line, message: "\(key): expected quoted strings") }
         return out
     }
 }
@@ -209,5 +255,35 @@ extension StringProtocol {
         while let f = s.first, set.contains(f) { s = s.dropFirst() }
         while let l = s.last, set.contains(l) { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension DaemonConfig {
+    /// Whether `listen_addr` is a loopback address.
+    var listenAddrIsLoopback: Bool {
+        listenAddr == "localhost" || listenAddr == "::1" || listenAddr.hasPrefix("127.")
+    }
+
+    /// The TLS listener's settings: explicit `ca_file`/`cert_file`/`key_file` (all three, as libvirt requires),
+    /// else libvirt's PKI paths; errors in libvirt's words.
+    func tlsSettings() throws(VirtError) -> TLSServerSettings {
+        let ca: String, cert: String, key: String, crl: String?
+        if caFile != nil || certFile != nil || keyFile != nil {
+            guard let c = caFile else {
+                throw VirtError.configUnsupported("No CA certificate path set to match server key/cert", domain: .rpc)
+            }
+            guard let s = certFile else {
+                throw VirtError.configUnsupported("No server certificate path set to match server key", domain: .rpc)
+            }
+            guard let k = keyFile else {
+                throw VirtError.configUnsupported("No server key path set to match server cert", domain: .rpc)
+            }
+            (ca, cert, key, crl) = (c, s, k, crlFile)
+        } else {
+            (ca, cert, key, crl) = ("/etc/pki/CA/cacert.pem", "/etc/pki/libvirt/servercert.pem",
+                                    "/etc/pki/libvirt/private/serverkey.pem", "/etc/pki/CA/cacrl.pem")
+        }
+        return try TLSServerSettings(host: listenAddr, port: tlsPort, caFile: ca, certFile: cert, keyFile: key,
+                                     crlFile: crl, allowedDNs: tlsAllowedDNList, noVerify: tlsNoVerify)
     }
 }

@@ -10,7 +10,7 @@ struct VirtdOptions: Equatable {
     var root: String?
     /// `-f`/`--config FILE`.
     var config: String?
-    /// `-l`/`--listen`: listen for TCP connections.
+    /// `-l`/`--listen`: open the network listeners the config asks for (`listen_tls`, `listen_tcp`).
     var listen = false
     /// `--tcp-port N`.
     var tcpPort: Int?
@@ -31,7 +31,8 @@ struct VirtdOptions: Equatable {
         OPTIONS:
           --root <root>           Put config, state, run, log and sockets under this directory.
           -f, --config <config>   Configuration file (default: <config dir>/virtd.conf).
-          -l, --listen            Listen for TCP connections (as listen_tcp = 1).
+          -l, --listen            Open the network listeners the config asks for (listen_tls, on by default;
+                                  listen_tcp), as libvirtd's --listen.
           --tcp-port <tcp-port>   TCP port (overrides tcp_port; 0 picks a free port).
           -v, --verbose           Debug logging.
           -h, --help              Show help information.

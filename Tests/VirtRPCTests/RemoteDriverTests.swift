@@ -75,9 +75,10 @@ struct RemoteDriverTests {
         await conn.close()
     }
 
-    @Test("test+tcp://127.0.0.1:PORT/default when the daemon listens on TCP with auth none")
+    @Test("test+tcp://127.0.0.1:PORT/default when the daemon listens (--listen) on TCP with auth none")
     func tcp() async throws {
-        let d = try VirtdProcess(config: "listen_tcp = 1\nauth_tcp = \"none\"\ntcp_port = 0\nlog_level = 2\n")
+        let d = try VirtdProcess(config: "listen_tls = 0\nlisten_tcp = 1\nauth_tcp = \"none\"\ntcp_port = 0\nlog_level = 2\n",
+                                 extraArgs: ["--listen"])
         defer { d.stop() }
         let port = try #require(d.tcpPort)
         let conn = try await Connection.open("test+tcp://127.0.0.1:\(port)/default")

@@ -33,7 +33,7 @@ struct VirtdCommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // The config named by -f (not DIR/etc/virtd.conf) allows TCP; -l turns it on, --tcp-port 0 picks a port.
-        try "log_level = 2\nauth_tcp = \"none\"\n".write(toFile: dir + "/other.conf", atomically: true,
+        try "log_level = 2\nlisten_tls = 0\nlisten_tcp = 1\nauth_tcp = \"none\"\n".write(toFile: dir + "/other.conf", atomically: true,
                                                            encoding: .utf8)
         let p = try ChildProcess.spawn([TestPaths.virtd, "--root=\(dir)", "-f", dir + "/other.conf", "-l",
                                         "--tcp-port", "0"])
