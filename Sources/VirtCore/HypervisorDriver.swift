@@ -148,6 +148,35 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+
+    // MARK: Statistics, pinning and guest information (issue 11: monitoring)
+
+    /// `virDomainBlockStats`: the counters of disk `path` (target name or source path).
+    func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats
+    /// `virDomainBlockStatsFlags`: the same as typed parameters (wr_bytes, rd_operations, …).
+    func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam]
+    /// `virDomainInterfaceStats`: the counters of the NIC named by target name or MAC address.
+    func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats
+    /// `virDomainMemoryStats`: at most `maxStats` balloon and process statistics.
+    func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat]
+    /// `virDomainSetMemoryStatsPeriod`: seconds between the guest's balloon statistics updates (0: off).
+    func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws
+    /// `virDomainGetBlockInfo`: capacity, allocation and physical size of disk `path`.
+    func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo
+    /// `virDomainGetVcpus`: up to `maxInfo` vCPUs of a running domain and their affinity maps, `mapLength`
+    /// bytes each (``CPUMap``; the maps cover `maxInfo` vCPUs).
+    func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
+        -> (info: [VcpuInfo], cpumaps: [UInt8])
+    /// `virDomainGetVcpuPinInfo`: the number of vCPUs and the affinity of the first `maps` of them.
+    func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumaps: [UInt8])
+    /// `virDomainPinVcpuFlags`.
+    func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws
+    /// `virDomainGetEmulatorPinInfo`: 1 and the emulator threads' affinity map.
+    func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumap: [UInt8])
+    /// `virDomainPinEmulator`.
+    func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws
 }
 
 extension HypervisorDriver {
@@ -318,5 +347,44 @@ extension HypervisorDriver {
     }
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainQemuMonitorCommand")
+    }
+
+    // MARK: Statistics, pinning and guest information (issue 11: monitoring)
+
+    public func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats {
+        throw VirtError.noSupport("virDomainBlockStats")
+    }
+    public func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainBlockStatsFlags")
+    }
+    public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
+        throw VirtError.noSupport("virDomainInterfaceStats")
+    }
+    public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
+        throw VirtError.noSupport("virDomainMemoryStats")
+    }
+    public func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetMemoryStatsPeriod")
+    }
+    public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
+        throw VirtError.noSupport("virDomainGetBlockInfo")
+    }
+    public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
+        -> (info: [VcpuInfo], cpumaps: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetVcpus")
+    }
+    public func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumaps: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetVcpuPinInfo")
+    }
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainPinVcpuFlags")
+    }
+    public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumap: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetEmulatorPinInfo")
+    }
+    public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainPinEmulator")
     }
 }

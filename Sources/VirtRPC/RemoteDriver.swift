@@ -80,7 +80,7 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
-    private func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
+    func call<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> R {
         await awaitRegistration()
         return try await client.call(c, args)
     }
