@@ -1,0 +1,83 @@
+import VirtCore
+
+/// Statistics and pinning (issue 11): see `QEMUDomainObject+Stats.swift`.
+extension QEMUDriver {
+    private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
+        if flags & ~allowed != 0 {
+            throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)",
+                                       domain: .qemu)
+        }
+    }
+
+    public func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats {
+        let c = try await state.object(domain).blockCounters(path: path)
+        // QEMU does not count errors.
+        return BlockStats(rdReq: c.rdReq, rdBytes: c.rdBytes, wrReq: c.wrReq, wrBytes: c.wrBytes, errs: -1)
+    }
+
+    public func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam] {
+        // VIR_TYPED_PARAM_STRING_OKAY (4) is accepted: no strings are returned.
+        try Self.checkFlags(flags, allowed: 4, "qemuDomainBlockStatsFlags")
+        let c = try await state.object(domain).blockCounters(path: path)
+        let all: [TypedParam] = [
+            TypedParam("wr_bytes", .llong(c.wrBytes)), TypedParam("wr_operations", .llong(c.wrReq)),
+            TypedParam("rd_bytes", .llong(c.rdBytes)), TypedParam("rd_operations", .llong(c.rdReq)),
+            TypedParam("flush_operations", .llong(c.flushReq)), TypedParam("wr_total_times", .llong(c.wrTotalTimes)),
+            TypedParam("rd_total_times", .llong(c.rdTotalTimes)),
+            TypedParam("flush_total_times", .llong(c.flushTotalTimes)),
+        ]
+        return Array(all.prefix(max(c.reported, 0)))
+    }
+
+    public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
+        try await state.object(domain).interfaceCounters(device: device)
+    }
+
+    public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainMemoryStats")
+        return try await state.object(domain).memoryStatistics(max: Int(maxStats))
+    }
+
+    public func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainSetMemoryStatsPeriod")
+        try await state.object(domain).setMemoryStatsPeriod(period, flags: flags)
+    }
+
+    public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainGetBlockInfo")
+        return try await state.object(domain).blockInformation(path: path)
+    }
+
+    public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
+        -> (info: [VcpuInfo], cpumaps: [UInt8]) {
+        let (info, maps) = try await state.object(domain).vcpuInformation(maxInfo: Int(max(maxInfo, 0)),
+                                                                          mapLength: Int(max(mapLength, 0)))
+        return (info, maps)
+    }
+
+    public func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumaps: [UInt8]) {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainGetVcpuPinInfo")
+        let (count, out) = try await state.object(domain).vcpuPinInformation(maps: Int(max(maps, 0)),
+                                                                             mapLength: Int(max(mapLength, 0)),
+                                                                             flags: flags)
+        return (count, out)
+    }
+
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainPinVcpuFlags")
+        try await state.object(domain).pinVcpu(vcpu, cpumap: cpumap, flags: flags)
+    }
+
+    public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumap: [UInt8]) {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainGetEmulatorPinInfo")
+        let map = try await state.object(domain).emulatorPinInformation(mapLength: Int(max(mapLength, 0)), flags: flags)
+        return (1, map)
+    }
+
+    public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainPinEmulator")
+        try await state.object(domain).pinEmulator(cpumap: cpumap, flags: flags)
+    }
+}
