@@ -204,6 +204,12 @@ extension QEMUDomainObject {
         }
     }
 
+    /// The current or (flag 4) maximum vCPU count of the definition `flags` address.
+    func vcpuCount(flags: UInt32) throws(VirtError) -> Int32 {
+        let (def, _) = try oneDefinition(flags & 3)
+        return Int32(flags & 4 != 0 ? def.vcpus : def.currentVcpus ?? def.vcpus)
+    }
+
     /// libvirt's `qemuDomainSetMemoryStatsPeriod` (a modify job).
     func setMemoryStatsPeriod(_ period: Int32, flags: UInt32) async throws(VirtError) {
         try await beginJob(.modify, owner: "setMemoryStatsPeriod")

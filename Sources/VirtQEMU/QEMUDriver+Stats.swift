@@ -81,3 +81,19 @@ extension QEMUDriver {
         try await state.object(domain).pinEmulator(cpumap: cpumap, flags: flags)
     }
 }
+
+extension QEMUDriver {
+    /// `virDomainGetVcpusFlags` (libvirt's qemuDomainGetVcpusFlags without the guest agent's count): the current
+    /// or maximum vCPU count of the live or persistent definition. virsh's vcpupin asks for the maximum.
+    public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
+        let bad = flags.rawValue & ~UInt32(1 | 2 | 4 | 8)
+        if bad != 0 {
+            throw VirtError.invalidArg("unsupported flags (0x\(String(bad, radix: 16))) in function qemuDomainGetVcpusFlags",
+                                       domain: .qemu)
+        }
+        if flags.contains(.vcpuGuest) {
+            throw VirtError.noSupport("virDomainGetVcpusFlags", domain: .domain)
+        }
+        return try await state.object(domain).vcpuCount(flags: flags.rawValue)
+    }
+}
