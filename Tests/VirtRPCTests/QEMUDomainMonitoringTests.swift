@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The per-domain monitoring calls (block, interface and memory statistics, block info, vCPU information,
+/// vCPU and emulator pinning) on a running TCG test guest with a virtio disk, a user-mode NIC and a balloon,
+/// through virtd and through Debian's libvirtd 9.0 side by side: Debian's virsh prints the same fields, labels,
+/// errors and pins for both; virtd's counters are QEMU's (query-blockstats) and its pins reach QEMU's threads;
+/// python3-libvirt sees the same shapes (its pinning calls size their maps with virNodeGetCPUMap, which virtd
+/// does not serve yet, so pinning is checked through virsh); vsh prints what virsh prints.
+@Suite("QEMU monitoring calls: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUDomainMonitoringTests {
+    static let mac = "52:54:00:5a:11:01"
+
+    static func domainXML(dir: String) -> String {
+        """
+        <domain type='qemu'>
+          <name>mon</name>
+          <memory unit='MiB'>128</memory>
+          <vcpu>2</vcpu>
+          <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
+        <initrd>\(dir)/initrd.img</initrd><cmdline>CMDLINE</cmdline></os>
+          <features><acpi/></features>
+          <devices>
+            <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(dir)/mon.img'/>\
+        <target dev='vda' bus='virtio'/></disk>
+            <interface type='user'><mac address='\(mac)'/><model type='virtio'/></interface>
+            <serial type='pty'/>
+            <memballoon model='virtio'/>
+          </devices>
+        </domain>
+        """
+    }
+
+    /// The guest's files and image under `dir`, the domain defined and started with `run`.
+    static func setUp(dir: String, guest: TestGuest, _ run: (String) throws -> ChildProcess.Result) throws {
+        for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
+            try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + to)
+            chmod(dir + "/" + to, 0o644)
+        }
+        let image = try QEMUDaemonSupport.makeImage(dir + "/mon.img", owner: (0, 0))
+        chmod(image, 0o666)
+        let xml = domainXML(dir: dir).replacingOccurrences(of: "CMDLINE", with: guest.cmdline)
+        try xml.write(toFile: dir + "/mon.xml", atomically: true, encoding: .utf8)
+        let r = try run("define \(dir)/mon.xml; start mon")
+        #expect(r.status == 0, "define/start: \(r.stderr)")
+    }
+
+    /// Waits until the guest's kernel has read its disk (the partition scan), so the counters are not zero.
+    static func waitForDiskReads(_ run: (String) throws -> ChildProcess.Result) throws -> Bool {
+        try eventually(180) {
+            let r = try run("domblkstat mon vda")
+            guard let line = r.stdout.split(separator: "\n").first(where: { $0.hasPrefix("vda rd_req ") }),
+                  let n = Int(line.split(separator: " ").last ?? "") else { return false }
+            return n > 0
+        }
+    }
+
+    /// Output with every number after a field name replaced (counters differ between two guests).
+    static func shape(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            if let last = words.last, Int64(last) != nil || last.hasSuffix("s") && Double(last.dropLast()) != nil {
+                words[words.count - 1] = "<n>"
+            }
+            return words.joined(separator: " ")
+        }.joined(separator: "\n")
+    }
+
+    /// stdout, stderr and status of a command on both daemons must agree after `normalize`.
+    static func same(_ command: String, ours: RestartableVirtd, refURI: String, normalize: (String) -> String = { $0 },
+                     dirs: (String, String)) throws {
+        let o = try ours.virsh(command)
+        let r = try virsh(refURI, command)
+        func clean(_ s: String, _ dir: String) -> String { normalize(s.replacingOccurrences(of: dir, with: "DIR")) }
+        #expect(clean(o.stdout, dirs.0) == clean(r.stdout, dirs.1), "stdout of '\(command)'")
+        #expect(clean(o.stderr, dirs.0) == clean(r.stderr, dirs.1), "stderr of '\(command)'")
+        #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+    }
+
+    /// The allowed-CPU list of each thread of `pid`, by thread name.
+    static func threadAffinity(_ pid: Int32) -> [String: String] {
+        var out: [String: String] = [:]
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        for t in tasks {
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/comm", encoding: .utf8),
+                  let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8)
+            else { continue }
+            for line in status.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
+                // The main thread by its own name; other threads by their names (vCPU threads are unique).
+                out[t == String(pid) ? "main" : comm.trimmingCharacters(in: .whitespacesAndNewlines)] =
+                    line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return out
+    }
+
+    static let python = #"""
+    import libvirt, sys, json
+    c = libvirt.open(sys.argv[1])
+    d = c.lookupByName('mon')
+    out = {}
+    bs = d.blockStats('vda')
+    out['blockStats'] = [len(bs), bs[4], bs[0] > 0, bs[1] > 0]
+    out['blockStatsFlags'] = sorted((k, type(v).__name__) for k, v in d.blockStatsFlags('vda').items())
+    out['blockStatsFlagsTotal'] = sorted(d.blockStatsFlags('').keys())
+    out['memoryStats'] = sorted(d.memoryStats().keys())
+    # Allocation is the image's allocated bytes; libvirtd's image carries its remember_owner xattrs in an extra
+    # block, virtd's none, so the allocation is compared with the file's own.
+    import os
+    bi = d.blockInfo('vda')
+    out['blockInfo'] = [bi[0], bi[1] == os.stat(sys.argv[3]).st_blocks * 512, bi[2]]
+    out['vcpusFlags'] = [d.vcpusFlags(0), d.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_MAXIMUM)]
+    for name, call in [('interfaceStats', lambda: d.interfaceStats(sys.argv[2])),
+                       ('unknownInterface', lambda: d.interfaceStats('vnet9')),
+                       ('unknownDisk', lambda: d.blockStats('hda')),
+                       ('blockInfoUnknown', lambda: d.blockInfo('hda'))]:
+        try:
+            out[name] = ['ok', call()]
+        except libvirt.libvirtError as e:
+            out[name] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+    print(json.dumps(out, sort_keys=True))
+    """#
+
+    @Test("virsh, python3-libvirt and vsh on a running TCG guest: libvirtd's fields, errors and pins; QEMU's counters")
+    func monitoringLikeLibvirtd() throws {
+        let guest = try TestGuest.load()
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        let dirs = (ours.dir, ref.dir)
+
+        try Self.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
+        try Self.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
+        #expect(try Self.waitForDiskReads { try ours.virsh($0) }, "virtd's guest never read its disk")
+        #expect(try Self.waitForDiskReads { try virsh(ref.uri, $0) }, "libvirtd's guest never read its disk")
+
+        // Same fields, labels and errors; counters differ between the two guests.
+        for command in ["domblkstat mon vda", "domblkstat mon vda --human", "domblkstat mon", "domblkstat mon hda",
+                        "domblkstat mon --human", "dommemstat mon", "vcpuinfo mon", "vcpuinfo mon --pretty"] {
+            try Self.same(command, ours: ours, refURI: ref.uri, normalize: Self.shape, dirs: dirs)
+        }
+        // Same output exactly.
+        for command in ["domifstat mon \(Self.mac)", "domifstat mon vnet9", "domblkinfo mon hda", "domblklist mon --details",
+                        "domiflist mon", "vcpupin mon", "vcpupin mon 1", "vcpupin mon --config", "emulatorpin mon",
+                        "emulatorpin mon --config", "vcpucount mon", "vcpupin mon 5 0", "vcpupin mon 0 7",
+                        "dommemstat mon --period -1"] {
+            try Self.same(command, ours: ours, refURI: ref.uri, dirs: dirs)
+        }
+
+        // Block sizes: capacity and physical as libvirtd's; the allocation is the image's allocated bytes
+        // (libvirtd's image also holds its remember_owner xattrs in an extra block, so it is compared with stat).
+        for (uri, dir) in [(ours.uri, ours.dir), (ref.uri, ref.dir)] {
+            let info = try virsh(uri, "domblkinfo mon vda")
+            var st = stat()
+            stat(dir + "/mon.img", &st)
+            let expected = "Capacity:       1048576\nAllocation:     \(st.st_blocks * 512)\nPhysical:       1048576\n\n"
+            #expect(info.stdout == expected, "\(info.stdout) \(info.stderr)")
+        }
+
+        // The counters are QEMU's: one virsh process reads domblkstat and query-blockstats back to back.
+        let pair = try ours.virsh("domblkstat mon vda; qemu-monitor-command mon '{\"execute\":\"query-blockstats\"}'")
+        #expect(pair.status == 0, "\(pair.stderr)")
+        let lines = pair.stdout.split(separator: "\n")
+        func counter(_ name: String) -> String? {
+            lines.first { $0.hasPrefix("vda \(name) ") }.map { String($0.split(separator: " ").last ?? "") }
+        }
+        if let json = lines.last(where: { $0.hasPrefix("{") }),
+           let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+           let entries = obj["return"] as? [[String: Any]],
+           let vda = entries.first(where: { ($0["qdev"] as? String)?.contains("virtio-disk0") == true }),
+           let stats = vda["stats"] as? [String: Any] {
+            #expect(counter("rd_req") == "\(stats["rd_operations"] ?? "")")
+            #expect(counter("rd_bytes") == "\(stats["rd_bytes"] ?? "")")
+            #expect(counter("wr_req") == "\(stats["wr_operations"] ?? "")")
+            #expect(counter("rd_total_times") == "\(stats["rd_total_time_ns"] ?? "")")
+        } else {
+            Issue.record("no query-blockstats entry for the disk: \(pair.stdout)")
+        }
+
+        // Pinning, live and persistent: the same tables and XML; the threads of virtd's QEMU follow.
+        for command in ["vcpupin mon 1 0; vcpupin mon; vcpuinfo mon --pretty", "emulatorpin mon 1; emulatorpin mon",
+                        "vcpupin mon 0 1 --config; emulatorpin mon 0 --config; vcpupin mon --config; emulatorpin mon --config",
+                        "dommemstat mon --period 2; dommemstat mon --period 3 --config"] {
+            try Self.same(command, ours: ours, refURI: ref.uri, normalize: Self.shape, dirs: dirs)
+        }
+        func tuning(_ xml: String) -> [String] {
+            xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.contains("pin ") || $0.contains("cputune") || $0.hasPrefix("<stats ") }
+        }
+        let ourLive = try ours.virsh("dumpxml mon").stdout, refLive = try virsh(ref.uri, "dumpxml mon").stdout
+        #expect(tuning(ourLive) == tuning(refLive))
+        #expect(tuning(ourLive).contains("<stats period='2'/>"), "\(tuning(ourLive))")
+        let ourConf = try ours.virsh("dumpxml mon --inactive").stdout
+        let refConf = try virsh(ref.uri, "dumpxml mon --inactive").stdout
+        #expect(tuning(ourConf) == tuning(refConf))
+        #expect(tuning(ourConf).contains("<vcpupin vcpu='0' cpuset='1'/>"), "\(tuning(ourConf))")
+        let pid = Int32((try? String(contentsOfFile: ours.dir + "/run/qemu/mon.pid", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+        let affinity = Self.threadAffinity(pid)
+        #expect(affinity["CPU 1/TCG"] == "0", "\(affinity)")
+        #expect(affinity["CPU 0/TCG"] == "0-1", "\(affinity)")
+        #expect(affinity["main"] == "1", "\(affinity)")
+
+        // vsh prints what virsh prints on virtd.
+        for command in ["domblkstat mon vda", "domblkstat mon vda --human", "domblkstat mon", "domifstat mon \(Self.mac)",
+                        "dommemstat mon", "domblkinfo mon vda", "domblkinfo mon --all", "domblklist mon --details",
+                        "domiflist mon", "vcpupin mon", "vcpupin mon --config", "emulatorpin mon", "vcpuinfo mon",
+                        "vcpupin mon 0 0-1; vcpupin mon 0", "emulatorpin mon 0-1 --live; emulatorpin mon"] {
+            let v = try ours.virsh(command)
+            let s = try ours.virsh(args: [command], client: TestPaths.vsh)
+            #expect(Self.shape(s.stdout) == Self.shape(v.stdout), "vsh stdout of '\(command)'")
+            #expect(s.stderr == v.stderr, "vsh stderr of '\(command)'")
+            #expect(s.status == v.status, "vsh status of '\(command)'")
+        }
+
+        // python3-libvirt: the same shapes, values and errors on both daemons.
+        try Self.python.write(toFile: ours.dir + "/mon.py", atomically: true, encoding: .utf8)
+        let script = ours.dir + "/mon.py"
+        let ourPy = try ChildProcess.run(["/usr/bin/python3", script, ours.uri, Self.mac, ours.dir + "/mon.img"],
+                                         timeLimit: 120)
+        let refPy = try ChildProcess.run(["/usr/bin/python3", script, ref.uri, Self.mac, ref.dir + "/mon.img"],
+                                         timeLimit: 120)
+        #expect(ourPy.status == 0 && refPy.status == 0, "\(ourPy.stderr) \(refPy.stderr)")
+        #expect(ourPy.stdout == refPy.stdout, "python3-libvirt:\n virtd    \(ourPy.stdout)\n libvirtd \(refPy.stdout)")
+
+        _ = try? ours.virsh("destroy mon")
+        _ = try? virsh(ref.uri, "destroy mon")
+    }
+}
