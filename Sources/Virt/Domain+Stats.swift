@@ -58,7 +58,7 @@ extension Domain {
     public func pinVcpu(_ vcpu: UInt32, to cpus: CPUSet, hostCPUs: Int, flags: ModificationImpact? = nil)
         async throws {
         let map = CPUMap.bytes(cpus, length: CPUMap.length(cpus: max(hostCPUs, Int(cpus.cpus.last ?? 0) + 1)))
-        try await connection.driver.pinVcpu(ref, vcpu: vcpu, cpumap: map, flags: flags?.rawValue ?? 0)
+        try await connection.driver.pinVcpu(ref, vcpu: vcpu, cpumap: map, flags: flags?.rawValue)
     }
 
     /// `virDomainGetEmulatorPinInfo`: the emulator threads' affinity, nil when the driver reports none.

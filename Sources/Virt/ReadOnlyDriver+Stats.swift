@@ -38,8 +38,8 @@ extension ReadOnlyDriver {
         try await base.vcpuPinInfo(domain, maps: maps, mapLength: mapLength, flags: flags)
     }
     /// Refused on a read-only connection.
-    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
-        throw Self.denied(flags == 0 ? "virDomainPinVcpu" : "virDomainPinVcpuFlags")
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        throw Self.denied(flags == nil ? "virDomainPinVcpu" : "virDomainPinVcpuFlags")
     }
     /// Emulator affinity. Passed to the wrapped driver.
     public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws

@@ -170,8 +170,9 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     /// `virDomainGetVcpuPinInfo`: the number of vCPUs and the affinity of the first `maps` of them.
     func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
         -> (count: Int32, cpumaps: [UInt8])
-    /// `virDomainPinVcpuFlags`.
-    func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws
+    /// `virDomainPinVcpuFlags`, or with nil flags `virDomainPinVcpu` (whose meaning is the driver's: the QEMU
+    /// driver pins the running domain, the test driver passes no flags).
+    func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws
     /// `virDomainGetEmulatorPinInfo`: 1 and the emulator threads' affinity map.
     func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
         -> (count: Int32, cpumap: [UInt8])
@@ -352,39 +353,39 @@ extension HypervisorDriver {
     // MARK: Statistics, pinning and guest information (issue 11: monitoring)
 
     public func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats {
-        throw VirtError.noSupport("virDomainBlockStats")
+        throw VirtError.noSupport("virDomainBlockStats", domain: .domain)
     }
     public func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam] {
-        throw VirtError.noSupport("virDomainBlockStatsFlags")
+        throw VirtError.noSupport("virDomainBlockStatsFlags", domain: .domain)
     }
     public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
-        throw VirtError.noSupport("virDomainInterfaceStats")
+        throw VirtError.noSupport("virDomainInterfaceStats", domain: .domain)
     }
     public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
-        throw VirtError.noSupport("virDomainMemoryStats")
+        throw VirtError.noSupport("virDomainMemoryStats", domain: .domain)
     }
     public func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws {
-        throw VirtError.noSupport("virDomainSetMemoryStatsPeriod")
+        throw VirtError.noSupport("virDomainSetMemoryStatsPeriod", domain: .domain)
     }
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
-        throw VirtError.noSupport("virDomainGetBlockInfo")
+        throw VirtError.noSupport("virDomainGetBlockInfo", domain: .domain)
     }
     public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
         -> (info: [VcpuInfo], cpumaps: [UInt8]) {
-        throw VirtError.noSupport("virDomainGetVcpus")
+        throw VirtError.noSupport("virDomainGetVcpus", domain: .domain)
     }
     public func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
         -> (count: Int32, cpumaps: [UInt8]) {
-        throw VirtError.noSupport("virDomainGetVcpuPinInfo")
+        throw VirtError.noSupport("virDomainGetVcpuPinInfo", domain: .domain)
     }
-    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
-        throw VirtError.noSupport("virDomainPinVcpuFlags")
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        throw VirtError.noSupport(flags == nil ? "virDomainPinVcpu" : "virDomainPinVcpuFlags", domain: .domain)
     }
     public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
         -> (count: Int32, cpumap: [UInt8]) {
-        throw VirtError.noSupport("virDomainGetEmulatorPinInfo")
+        throw VirtError.noSupport("virDomainGetEmulatorPinInfo", domain: .domain)
     }
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
-        throw VirtError.noSupport("virDomainPinEmulator")
+        throw VirtError.noSupport("virDomainPinEmulator", domain: .domain)
     }
 }

@@ -64,9 +64,11 @@ extension QEMUDriver {
         return (count, out)
     }
 
-    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
-        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainPinVcpuFlags")
-        try await state.object(domain).pinVcpu(vcpu, cpumap: cpumap, flags: flags)
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        // virDomainPinVcpu is qemuDomainPinVcpuFlags on the running domain (VIR_DOMAIN_AFFECT_LIVE).
+        let f = flags ?? 1
+        try Self.checkFlags(f, allowed: 1 | 2, "qemuDomainPinVcpuFlags")
+        try await state.object(domain).pinVcpu(vcpu, cpumap: cpumap, flags: f)
     }
 
     public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws

@@ -32,13 +32,13 @@ extension RemoteDriver {
         let r = try await call(RemoteCalls.domainGetVcpuPinInfo, XDRTuple4(domain, maps, mapLength, flags))
         return (r.values.1, r.values.0.bytes)
     }
-    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
-        // Without flags, virDomainPinVcpu's own procedure, as virsh's vcpupin without --live/--config/--current.
-        if flags == 0 {
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        // virDomainPinVcpu has its own procedure (virsh's vcpupin without --live/--config/--current).
+        guard let flags else {
             _ = try await call(RemoteCalls.domainPinVcpu, XDRTuple3(domain, vcpu, XDROpaque(cpumap)))
-        } else {
-            _ = try await call(RemoteCalls.domainPinVcpuFlags, XDRTuple4(domain, vcpu, XDROpaque(cpumap), flags))
+            return
         }
+        _ = try await call(RemoteCalls.domainPinVcpuFlags, XDRTuple4(domain, vcpu, XDROpaque(cpumap), flags))
     }
     public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
         -> (count: Int32, cpumap: [UInt8]) {

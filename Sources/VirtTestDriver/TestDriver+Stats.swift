@@ -51,8 +51,10 @@ extension TestDriver {
         }
     }
     /// Pins a vCPU of a running domain (no flags accepted, as libvirt's test driver).
-    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32) async throws {
-        try withCore { c throws(VirtError) in try c.pinVcpu(domain, vcpu: vcpu, cpumap: cpumap, flags: flags) }
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        // virDomainPinVcpu: libvirt's test driver passes no flags.
+        let f = flags ?? 0
+        try withCore { c throws(VirtError) in try c.pinVcpu(domain, vcpu: vcpu, cpumap: cpumap, flags: f) }
     }
     /// The emulator's affinity from `<cputune>`.
     public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws

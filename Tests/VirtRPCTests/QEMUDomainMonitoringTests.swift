@@ -229,7 +229,16 @@ struct QEMUDomainMonitoringTests {
         #expect(ourPy.status == 0 && refPy.status == 0, "\(ourPy.stderr) \(refPy.stderr)")
         #expect(ourPy.stdout == refPy.stdout, "python3-libvirt:\n virtd    \(ourPy.stdout)\n libvirtd \(refPy.stdout)")
 
-        _ = try? ours.virsh("destroy mon")
-        _ = try? virsh(ref.uri, "destroy mon")
+        // Shut off: the same errors, the vCPU table from the persistent definition, pinning of the definition.
+        #expect(try ours.virsh("destroy mon").status == 0)
+        #expect(try virsh(ref.uri, "destroy mon").status == 0)
+        for command in ["domblkstat mon vda", "domifstat mon \(Self.mac)", "dommemstat mon", "vcpuinfo mon",
+                        "vcpupin mon", "emulatorpin mon", "emulatorpin mon 1", "vcpupin mon 1 1; vcpupin mon 1",
+                        "emulatorpin mon 0 --config; emulatorpin mon", "dommemstat mon --period 4",
+                        "domblkinfo mon vda", "domblkinfo mon --all", "vcpucount mon"] {
+            try Self.same(command, ours: ours, refURI: ref.uri, normalize: Self.shape, dirs: dirs)
+        }
+        let ourOff = try ours.virsh("dumpxml mon").stdout, refOff = try virsh(ref.uri, "dumpxml mon").stdout
+        #expect(tuning(ourOff) == tuning(refOff))
     }
 }

@@ -69,7 +69,7 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.domainPinVcpu) { a, ctx in
             let (d, vcpu, map) = a.values
-            try await ctx.driver.pinVcpu(d, vcpu: vcpu, cpumap: map.bytes, flags: 0)
+            try await ctx.driver.pinVcpu(d, vcpu: vcpu, cpumap: map.bytes, flags: nil)
             return void
         },
         .serve(RemoteCalls.domainPinVcpuFlags) { a, ctx in
