@@ -68,6 +68,20 @@ extension Domain {
         return r.count > 0 ? CPUMap.set(r.cpumap) : nil
     }
 
+    /// `virDomainSetMetadata`: the description, the title or (with `key` and `uri`) a metadata element; nil
+    /// or empty removes it.
+    public func setMetadata(_ type: DomainMetadataType, _ value: String?, key: String? = nil, uri: String? = nil,
+                            flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setMetadata(ref, type: type.rawValue, value: value, key: key, uri: uri,
+                                                flags: flags.rawValue)
+    }
+
+    /// `virDomainGetMetadata`.
+    public func metadata(_ type: DomainMetadataType, uri: String? = nil, flags: ModificationImpact = .current)
+        async throws -> String {
+        try await connection.driver.metadata(ref, type: type.rawValue, uri: uri, flags: flags.rawValue)
+    }
+
     /// `virDomainPinEmulator`.
     public func pinEmulator(to cpus: CPUSet, hostCPUs: Int, flags: ModificationImpact = .current) async throws {
         let map = CPUMap.bytes(cpus, length: CPUMap.length(cpus: max(hostCPUs, Int(cpus.cpus.last ?? 0) + 1)))

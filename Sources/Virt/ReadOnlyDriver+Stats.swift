@@ -47,6 +47,15 @@ extension ReadOnlyDriver {
         try await base.emulatorPinInfo(domain, mapLength: mapLength, flags: flags)
     }
     /// Refused on a read-only connection.
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        throw Self.denied("virDomainSetMetadata")
+    }
+    /// The description, title or a metadata element. Passed to the wrapped driver.
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        try await base.metadata(domain, type: type, uri: uri, flags: flags)
+    }
+    /// Refused on a read-only connection.
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         throw Self.denied("virDomainPinEmulator")
     }

@@ -178,6 +178,11 @@ public protocol HypervisorDriver: AnyObject, Sendable {
         -> (count: Int32, cpumap: [UInt8])
     /// `virDomainPinEmulator`.
     func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws
+    /// `virDomainSetMetadata` (type: `DomainMetadataType`'s raw value); raises METADATA_CHANGE.
+    func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?, flags: UInt32)
+        async throws
+    /// `virDomainGetMetadata`.
+    func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
 }
 
 extension HypervisorDriver {
@@ -387,5 +392,12 @@ extension HypervisorDriver {
     }
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainPinEmulator", domain: .domain)
+    }
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetMetadata", domain: .domain)
+    }
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainGetMetadata", domain: .domain)
     }
 }

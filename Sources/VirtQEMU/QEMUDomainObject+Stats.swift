@@ -210,6 +210,32 @@ extension QEMUDomainObject {
         return Int32(flags & 4 != 0 ? def.vcpus : def.currentVcpus ?? def.vcpus)
     }
 
+    /// libvirt's `qemuDomainSetMetadata` (a modify job): the live and/or persistent definition, saved, then
+    /// METADATA_CHANGE.
+    func setMetadata(_ type: DomainMetadataType, value: String?, key: String?, uri: String?, flags: UInt32)
+        async throws(VirtError) {
+        try await beginJob(.modify, owner: "setMetadata")
+        defer { endJob() }
+        let t = try targets(flags)
+        if t.live, var live = liveDefinition {
+            try live.setMetadata(type, value: value, key: key, uri: uri)
+            liveDefinition = live
+            writeStatus()
+        }
+        if t.config {
+            var def = definition
+            try def.setMetadata(type, value: value, key: key, uri: uri)
+            definition = def
+            try saveConfig()
+        }
+        emit(DomainEventRecord(domain: ref, kind: .metadataChange(type: type.rawValue, namespaceURI: uri)))
+    }
+
+    /// libvirt's `qemuDomainGetMetadata`.
+    func metadata(_ type: DomainMetadataType, uri: String?, flags: UInt32) throws(VirtError) -> String {
+        try oneDefinition(flags).def.metadataValue(type, uri: uri)
+    }
+
     /// libvirt's `qemuDomainSetMemoryStatsPeriod` (a modify job).
     func setMemoryStatsPeriod(_ period: Int32, flags: UInt32) async throws(VirtError) {
         try await beginJob(.modify, owner: "setMemoryStatsPeriod")

@@ -78,6 +78,19 @@ extension QEMUDriver {
         return (1, map)
     }
 
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainSetMetadata")
+        let t = try DomainMetadataType.checked(type)
+        try await state.object(domain).setMetadata(t, value: value, key: key, uri: uri, flags: flags)
+    }
+
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainGetMetadata")
+        let t = try DomainMetadataType.checked(type)
+        return try await state.object(domain).metadata(t, uri: uri, flags: flags)
+    }
+
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainPinEmulator")
         try await state.object(domain).pinEmulator(cpumap: cpumap, flags: flags)

@@ -15,6 +15,7 @@ enum EventEncoder {
         case .agentLifecycle: proc = .domainEventCallbackAgentLifecycle
         case .jobCompleted: proc = .domainEventCallbackJobCompleted
         case .migrationIteration: proc = .domainEventCallbackMigrationIteration
+        case .metadataChange: proc = .domainEventCallbackMetadataChange
         default: return nil
         }
         return message(proc) { w in
@@ -53,6 +54,9 @@ enum EventEncoder {
             w.typedParams(params)
         case .migrationIteration(let iteration):
             w.int(iteration)
+        case .metadataChange(let type, let uri):
+            w.int(type)
+            uri.encode(xdr: &w)
         default:
             break
         }

@@ -197,6 +197,9 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple3<D, Int32, Flags>, XDRTuple2<XDROpaque<CPUMapsLimit>, Int32>>(.domainGetEmulatorPinInfo)
     /// dom, cpumap, flags.
     static let domainPinEmulator = RemoteCall<XDRTuple3<D, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinEmulator)
+    static let domainSetMetadata = RemoteCall<SetMetadataArgs, XDRVoid>(.domainSetMetadata)
+    /// dom, type, uri, flags → metadata.
+    static let domainGetMetadata = RemoteCall<XDRTuple4<D, Int32, String?, Flags>, String>(.domainGetMetadata)
 
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.

@@ -45,6 +45,14 @@ extension RemoteDriver {
         let r = try await call(RemoteCalls.domainGetEmulatorPinInfo, XDRTuple3(domain, mapLength, flags))
         return (r.values.1, r.values.0.bytes)
     }
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainSetMetadata,
+                           SetMetadataArgs(domain: domain, type: type, metadata: value, key: key, uri: uri, flags: flags))
+    }
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.domainGetMetadata, XDRTuple4(domain, type, uri, flags))
+    }
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainPinEmulator, XDRTuple3(domain, XDROpaque(cpumap), flags))
     }

@@ -78,6 +78,43 @@ extension BlockInfo: XDRCodable {
     }
 }
 
+/// `remote_domain_set_metadata_args`.
+struct SetMetadataArgs: XDRCodable {
+    var domain: DomainRef
+    var type: Int32
+    var metadata: String?
+    var key: String?
+    var uri: String?
+    var flags: UInt32
+
+    init(domain: DomainRef, type: Int32, metadata: String?, key: String?, uri: String?, flags: UInt32) {
+        self.domain = domain
+        self.type = type
+        self.metadata = metadata
+        self.key = key
+        self.uri = uri
+        self.flags = flags
+    }
+
+    init(xdr r: inout XDRReader) throws(XDRError) {
+        domain = try DomainRef(xdr: &r)
+        type = try r.int()
+        metadata = try String?(xdr: &r)
+        key = try String?(xdr: &r)
+        uri = try String?(xdr: &r)
+        flags = try r.uint()
+    }
+
+    func encode(xdr w: inout XDRWriter) {
+        domain.encode(xdr: &w)
+        w.int(type)
+        metadata.encode(xdr: &w)
+        key.encode(xdr: &w)
+        uri.encode(xdr: &w)
+        w.uint(flags)
+    }
+}
+
 /// `remote_vcpu_info`.
 extension VcpuInfo: XDRCodable {
     public init(xdr r: inout XDRReader) throws(XDRError) {

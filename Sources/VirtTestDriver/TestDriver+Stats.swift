@@ -64,6 +64,17 @@ extension TestDriver {
             try c.emulatorPinInfo(domain, mapLength: mapLength, flags: flags, hostCPUs: cpus)
         }
     }
+    /// Sets the description, title or a metadata element; raises METADATA_CHANGE.
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        try withCore { c throws(VirtError) in
+            try c.setMetadata(domain, type: type, value: value, key: key, uri: uri, flags: flags)
+        }
+    }
+    /// The description, title or a metadata element.
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        try withCore { c throws(VirtError) in try c.metadata(domain, type: type, uri: uri, flags: flags) }
+    }
     /// Pins the emulator threads.
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         try withCore { c throws(VirtError) in try c.pinEmulator(domain, cpumap: cpumap, flags: flags) }
@@ -234,6 +245,48 @@ extension TestDriverCore {
         let (def, _) = try def(obj, flags)
         let set = def.cputune?.emulatorPin ?? def.vcpuCPUSet ?? CPUSet(0..<UInt32(hostCPUs))
         return (1, CPUMap.bytes(set, length: Int(max(mapLength, 0))))
+    }
+
+    /// libvirt's `virDomainObjSetMetadata`: the live and/or persistent definition, then the event.
+    func setMetadata(_ ref: DomainRef, type: Int32, value: String?, key: String?, uri: String?, flags: UInt32)
+        throws(VirtError) {
+        try Self.checkFlags(flags, allowed: 1 | 2, "testDomainSetMetadata")
+        let t = try DomainMetadataType.checked(type)
+        var obj = try table.object(ref)
+        var live = flags & 1 != 0, config = flags & 2 != 0
+        if !live && !config {
+            if obj.isActive { live = true } else { config = true }
+        }
+        if live && !obj.isActive { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
+        if config && !obj.persistent {
+            throw VirtError.operationInvalid("transient domains do not have any persistent config", domain: .domain)
+        }
+        if live {
+            var d = obj.definition
+            try d.setMetadata(t, value: value, key: key, uri: uri)
+            obj.definition = d
+        }
+        if config {
+            if obj.isActive {
+                var d = obj.newDefinition ?? obj.definition
+                try d.setMetadata(t, value: value, key: key, uri: uri)
+                obj.newDefinition = d
+            } else {
+                var d = obj.definition
+                try d.setMetadata(t, value: value, key: key, uri: uri)
+                obj.definition = d
+            }
+        }
+        table.store(obj)
+        emit(DomainEventRecord(domain: obj.ref, kind: .metadataChange(type: type, namespaceURI: uri)))
+    }
+
+    func metadata(_ ref: DomainRef, type: Int32, uri: String?, flags: UInt32) throws(VirtError) -> String {
+        try Self.checkFlags(flags, allowed: 1 | 2, "testDomainGetMetadata")
+        let t = try DomainMetadataType.checked(type)
+        let obj = try table.object(ref)
+        let (def, _) = try def(obj, flags)
+        return try def.metadataValue(t, uri: uri)
     }
 
     func pinEmulator(_ ref: DomainRef, cpumap: [UInt8], flags: UInt32) throws(VirtError) {

@@ -220,6 +220,11 @@ final class TestDriverCore {
         sinks.removeValue(forKey: token)
     }
 
+    /// Delivers `record` to every connection's bus.
+    func emit(_ record: DomainEventRecord) {
+        for bus in sinks.values { bus.emit(record) }
+    }
+
     private func emit(_ obj: TestDomainObject, _ event: LifecycleEvent) {
         let record = DomainEventRecord(domain: obj.ref, kind: .lifecycle(event))
         for bus in sinks.values { bus.emit(record) }

@@ -327,5 +327,23 @@ enum VshCases {
         .line("help-stats",
               "help domblkstat; help domifstat; help dommemstat; help domblkinfo; help domblklist; help domiflist"),
         .line("help-vcpu", "help vcpuinfo; help vcpupin; help emulatorpin"),
+
+        // desc and metadata
+        .line("desc-none", "desc test; desc test --title"),
+        .line("desc-set", "desc test --new-desc 'hello world'; desc test; desc test --title --new-desc T1; desc test --title; dumpxml test"),
+        .line("desc-words", "desc test hello big world; desc test; desc test --config"),
+        .line("desc-clear", "desc test --new-desc x; desc test --new-desc ''; desc test"),
+        .line("desc-config", "desc test --config --new-desc cfg; desc test --config; desc test --live; dumpxml test --inactive"),
+        .line("desc-title-newline", "desc test --title --new-desc 'a\nb'"),
+        .line("desc-inactive-live", "destroy test; desc test --live; desc test --live --new-desc x; desc test --current --live"),
+        .line("metadata-set-get",
+              "metadata test http://x/ --key k --set '<a xmlns:z=\"http://z\"><b c=\"1\">t</b></a>'; metadata test http://x/; dumpxml test; metadata test http://x/ --remove --key k; metadata test http://x/; dumpxml test"),
+        .line("metadata-replace",
+              "metadata test http://x/ --key k --set '<a/>'; metadata test http://x/ --key k2 --set '<c/>'; metadata test http://q/ --key q --set '<d>1</d>'; dumpxml test"),
+        .line("metadata-errors",
+              "metadata test http://y/; metadata test http://x/ --set '<c/>'; metadata test http://x/ --key k --set 'notxml'; metadata test http://x/ --key 1k --set '<a/>'; metadata test http://x/ --key k --set '<k:a xmlns:k=\"http://x/\">x</k:a>'; metadata test ''; metadata test http://x/ --set a --remove"),
+        .line("metadata-config", "metadata test http://x/ --key k --set '<a>x</a>' --config; metadata test http://x/ --config; metadata test http://x/"),
+        VshCase(name: "metadata-readonly", args: ["-r", "-c", "test:///default", "metadata test http://x/ --key k --set '<a/>'; desc test --new-desc x; desc test"]),
+        .line("help-metadata", "help desc; help metadata"),
     ]
 }

@@ -100,7 +100,12 @@ struct QEMUDomainMonitoringTests {
     }
 
     static let python = #"""
-    import libvirt, sys, json
+    import libvirt, sys, json, threading, time
+    libvirt.virEventRegisterDefaultImpl()
+    def loop():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+    threading.Thread(target=loop, daemon=True).start()
     c = libvirt.open(sys.argv[1])
     d = c.lookupByName('mon')
     out = {}
@@ -123,6 +128,24 @@ struct QEMUDomainMonitoringTests {
             out[name] = ['ok', call()]
         except libvirt.libvirtError as e:
             out[name] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+    # METADATA_CHANGE for a description, a title and an element (type, namespace URI).
+    seen = []
+    c.domainEventRegisterAny(d, libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                             lambda conn, dom, mtype, nsuri, opaque: seen.append([dom.name(), mtype, nsuri]), None)
+    d.setMetadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, 'from python', None, None, 0)
+    d.setMetadata(libvirt.VIR_DOMAIN_METADATA_TITLE, 'T', None, None, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    d.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, '<app v="1"/>', 'app', 'http://example.org/app', 0)
+    for i in range(100):
+        if len(seen) >= 3: break
+        time.sleep(0.1)
+    out['metadataEvents'] = seen
+    out['metadata'] = [d.metadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, None, 0),
+                       d.metadata(libvirt.VIR_DOMAIN_METADATA_TITLE, None, libvirt.VIR_DOMAIN_AFFECT_CONFIG),
+                       d.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, 'http://example.org/app', 0)]
+    try:
+        d.metadata(libvirt.VIR_DOMAIN_METADATA_TITLE, None, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    except libvirt.libvirtError as e:
+        out['noLiveTitle'] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
     print(json.dumps(out, sort_keys=True))
     """#
 
@@ -186,12 +209,20 @@ struct QEMUDomainMonitoringTests {
         // Pinning, live and persistent: the same tables and XML; the threads of virtd's QEMU follow.
         for command in ["vcpupin mon 1 0; vcpupin mon; vcpuinfo mon --pretty", "emulatorpin mon 1; emulatorpin mon",
                         "vcpupin mon 0 1 --config; emulatorpin mon 0 --config; vcpupin mon --config; emulatorpin mon --config",
-                        "dommemstat mon --period 2; dommemstat mon --period 3 --config"] {
+                        "dommemstat mon --period 2; dommemstat mon --period 3 --config",
+                        "desc mon; desc mon --new-desc 'a b'; desc mon; desc mon --title --new-desc T --config; desc mon --title; desc mon --title --config",
+                        "metadata mon http://x/ --key k --set '<a><b c=\"1\">t</b></a>'; metadata mon http://x/; metadata mon http://x/ --config; metadata mon http://x/ --key k --set '<c/>' --config; metadata mon http://x/ --config; metadata mon http://x/ --remove --live; metadata mon http://x/"] {
             try Self.same(command, ours: ours, refURI: ref.uri, normalize: Self.shape, dirs: dirs)
         }
         func tuning(_ xml: String) -> [String] {
-            xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { $0.contains("pin ") || $0.contains("cputune") || $0.hasPrefix("<stats ") }
+            var inMetadata = false
+            return xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { line in
+                if line.hasPrefix("<metadata") { inMetadata = !line.hasSuffix("/>") && !line.hasSuffix("</metadata>") }
+                let keep = inMetadata || line.hasPrefix("</metadata>") || line.hasPrefix("<metadata")
+                if line.hasPrefix("</metadata>") { inMetadata = false }
+                return keep || line.contains("pin ") || line.contains("cputune") || line.hasPrefix("<stats ")
+                    || line.hasPrefix("<title>") || line.hasPrefix("<description>")
+            }
         }
         let ourLive = try ours.virsh("dumpxml mon").stdout, refLive = try virsh(ref.uri, "dumpxml mon").stdout
         #expect(tuning(ourLive) == tuning(refLive))

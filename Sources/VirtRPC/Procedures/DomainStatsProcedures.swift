@@ -90,6 +90,15 @@ extension ProcedureTable {
             try await ctx.driver.pinEmulator(d, cpumap: map.bytes, flags: flags)
             return void
         },
+        .serve(RemoteCalls.domainSetMetadata) { a, ctx in
+            try await ctx.driver.setMetadata(a.domain, type: a.type, value: a.metadata, key: a.key, uri: a.uri,
+                                             flags: a.flags)
+            return void
+        },
+        .serve(RemoteCalls.domainGetMetadata) { a, ctx in
+            let (d, type, uri, flags) = a.values
+            return try await ctx.driver.metadata(d, type: type, uri: uri, flags: flags)
+        },
     ]
 
     /// `bytes` cut or zero-padded to `count`, the buffer size libvirt's server sends back.
