@@ -82,6 +82,11 @@ extension Domain {
         try await connection.driver.metadata(ref, type: type.rawValue, uri: uri, flags: flags.rawValue)
     }
 
+    /// `virDomainInjectNMI`.
+    public func injectNMI(flags: UInt32 = 0) async throws {
+        try await connection.driver.injectNMI(ref, flags: flags)
+    }
+
     /// `virDomainPinEmulator`.
     public func pinEmulator(to cpus: CPUSet, hostCPUs: Int, flags: ModificationImpact = .current) async throws {
         let map = CPUMap.bytes(cpus, length: CPUMap.length(cpus: max(hostCPUs, Int(cpus.cpus.last ?? 0) + 1)))

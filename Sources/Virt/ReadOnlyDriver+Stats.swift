@@ -56,6 +56,10 @@ extension ReadOnlyDriver {
         try await base.metadata(domain, type: type, uri: uri, flags: flags)
     }
     /// Refused on a read-only connection.
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        throw Self.denied("virDomainInjectNMI")
+    }
+    /// Refused on a read-only connection.
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         throw Self.denied("virDomainPinEmulator")
     }

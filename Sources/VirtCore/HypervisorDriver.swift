@@ -183,6 +183,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
         async throws
     /// `virDomainGetMetadata`.
     func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
+    /// `virDomainInjectNMI`.
+    func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {
@@ -399,5 +401,8 @@ extension HypervisorDriver {
     }
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainGetMetadata", domain: .domain)
+    }
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)
     }
 }

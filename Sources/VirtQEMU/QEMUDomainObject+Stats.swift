@@ -231,6 +231,14 @@ extension QEMUDomainObject {
         emit(DomainEventRecord(domain: ref, kind: .metadataChange(type: type.rawValue, namespaceURI: uri)))
     }
 
+    /// libvirt's `qemuDomainInjectNMI` (a modify job): QMP inject-nmi.
+    func injectNMI() async throws(VirtError) {
+        try await beginJob(.modify, owner: "injectNMI")
+        defer { endJob() }
+        let m = try requireRunning()
+        try await m.execute("inject-nmi")
+    }
+
     /// libvirt's `qemuDomainGetMetadata`.
     func metadata(_ type: DomainMetadataType, uri: String?, flags: UInt32) throws(VirtError) -> String {
         try oneDefinition(flags).def.metadataValue(type, uri: uri)

@@ -91,6 +91,11 @@ extension QEMUDriver {
         return try await state.object(domain).metadata(t, uri: uri, flags: flags)
     }
 
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainInjectNMI")
+        try await state.object(domain).injectNMI()
+    }
+
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainPinEmulator")
         try await state.object(domain).pinEmulator(cpumap: cpumap, flags: flags)

@@ -198,6 +198,7 @@ public enum RemoteCalls {
     /// dom, cpumap, flags.
     static let domainPinEmulator = RemoteCall<XDRTuple3<D, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinEmulator)
     static let domainSetMetadata = RemoteCall<SetMetadataArgs, XDRVoid>(.domainSetMetadata)
+    static let domainInjectNMI = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainInjectNMI)
     /// dom, type, uri, flags → metadata.
     static let domainGetMetadata = RemoteCall<XDRTuple4<D, Int32, String?, Flags>, String>(.domainGetMetadata)
 

@@ -53,6 +53,9 @@ extension RemoteDriver {
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.domainGetMetadata, XDRTuple4(domain, type, uri, flags))
     }
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainInjectNMI, XDRTuple2(domain, flags))
+    }
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainPinEmulator, XDRTuple3(domain, XDROpaque(cpumap), flags))
     }

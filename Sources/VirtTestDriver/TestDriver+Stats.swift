@@ -75,6 +75,13 @@ extension TestDriver {
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         try withCore { c throws(VirtError) in try c.metadata(domain, type: type, uri: uri, flags: flags) }
     }
+    /// Accepted for a running domain, as libvirt's test driver.
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        try withCore { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainInjectNMI")
+            try c.requireActive(try c.table.object(domain))
+        }
+    }
     /// Pins the emulator threads.
     public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
         try withCore { c throws(VirtError) in try c.pinEmulator(domain, cpumap: cpumap, flags: flags) }

@@ -3,7 +3,15 @@ import Virt
 /// desc and metadata (virsh-domain.c): a domain's description, title and namespaced metadata elements.
 /// `--edit` (an editor) is accepted by the parser but not supported.
 extension DomainCommands {
-    static let metadataCommands: [CommandDefinition] = [desc, metadata]
+    static let metadataCommands: [CommandDefinition] = [desc, metadata, injectNMI]
+
+    static let injectNMI = CommandDefinition(
+        "inject-nmi", summary: "Inject NMI to the guest", description: "Inject NMI to the guest domain.",
+        options: [.domain()]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        return await shell.call({ try await dom.injectNMI() }) != nil
+    }
 
     private static func impact(_ cmd: ParsedCommand) -> ModificationImpact {
         var flags: ModificationImpact = []

@@ -344,6 +344,8 @@ enum VshCases {
               "metadata test http://y/; metadata test http://x/ --set '<c/>'; metadata test http://x/ --key k --set 'notxml'; metadata test http://x/ --key 1k --set '<a/>'; metadata test http://x/ --key k --set '<k:a xmlns:k=\"http://x/\">x</k:a>'; metadata test ''; metadata test http://x/ --set a --remove"),
         .line("metadata-config", "metadata test http://x/ --key k --set '<a>x</a>' --config; metadata test http://x/ --config; metadata test http://x/"),
         VshCase(name: "metadata-readonly", args: ["-r", "-c", "test:///default", "metadata test http://x/ --key k --set '<a/>'; desc test --new-desc x; desc test"]),
-        .line("help-metadata", "help desc; help metadata"),
+        .line("help-metadata", "help desc; help metadata; help inject-nmi"),
+        .line("inject-nmi", "inject-nmi test; destroy test; inject-nmi test"),
+        VshCase(name: "inject-nmi-readonly", args: ["-r", "-c", "test:///default", "inject-nmi test"]),
     ]
 }

@@ -172,7 +172,7 @@ struct QEMUDomainMonitoringTests {
         for command in ["domifstat mon \(Self.mac)", "domifstat mon vnet9", "domblkinfo mon hda", "domblklist mon --details",
                         "domiflist mon", "vcpupin mon", "vcpupin mon 1", "vcpupin mon --config", "emulatorpin mon",
                         "emulatorpin mon --config", "vcpucount mon", "vcpupin mon 5 0", "vcpupin mon 0 7",
-                        "dommemstat mon --period -1"] {
+                        "dommemstat mon --period -1", "inject-nmi mon"] {
             try Self.same(command, ours: ours, refURI: ref.uri, dirs: dirs)
         }
 
@@ -263,7 +263,7 @@ struct QEMUDomainMonitoringTests {
         // Shut off: the same errors, the vCPU table from the persistent definition, pinning of the definition.
         #expect(try ours.virsh("destroy mon").status == 0)
         #expect(try virsh(ref.uri, "destroy mon").status == 0)
-        for command in ["domblkstat mon vda", "domifstat mon \(Self.mac)", "dommemstat mon", "vcpuinfo mon",
+        for command in ["domblkstat mon vda", "domifstat mon \(Self.mac)", "dommemstat mon", "vcpuinfo mon", "inject-nmi mon",
                         "vcpupin mon", "emulatorpin mon", "emulatorpin mon 1", "vcpupin mon 1 1; vcpupin mon 1",
                         "emulatorpin mon 0 --config; emulatorpin mon", "dommemstat mon --period 4",
                         "domblkinfo mon vda", "domblkinfo mon --all", "vcpucount mon"] {

@@ -95,6 +95,11 @@ extension ProcedureTable {
                                              flags: a.flags)
             return void
         },
+        .serve(RemoteCalls.domainInjectNMI) { a, ctx in
+            let (d, flags) = a.values
+            try await ctx.driver.injectNMI(d, flags: flags)
+            return void
+        },
         .serve(RemoteCalls.domainGetMetadata) { a, ctx in
             let (d, type, uri, flags) = a.values
             return try await ctx.driver.metadata(d, type: type, uri: uri, flags: flags)
