@@ -272,4 +272,53 @@ struct QEMUDomainMonitoringTests {
         let ourOff = try ours.virsh("dumpxml mon").stdout, refOff = try virsh(ref.uri, "dumpxml mon").stdout
         #expect(tuning(ourOff) == tuning(refOff))
     }
+
+    /// Debian's prometheus-libvirt-exporter (libvirt-go: domain info, block and interface statistics) against
+    /// virtd: the guest's metrics, with virsh's block counters.
+    @Test("prometheus-libvirt-exporter exports a running guest of virtd")
+    func prometheusExporter() throws {
+        let exporter = "/usr/bin/prometheus-libvirt-exporter"
+        guard access(exporter, X_OK) == 0 else {
+            Issue.record("Debian's prometheus-libvirt-exporter is required (scripts/install-deps.sh installs it)")
+            return
+        }
+        let guest = try TestGuest.load()
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        try Self.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
+        #expect(try Self.waitForDiskReads { try ours.virsh($0) }, "the guest never read its disk")
+        let fetch = """
+        import socket, sys, time, urllib.request
+        s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()
+        print(port)
+        """
+        let port = try ChildProcess.run(["/usr/bin/python3", "-c", fetch]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let proc = try ChildProcess.spawn([exporter, "--web.listen-address=127.0.0.1:\(port)",
+                                           "--libvirt.uri=\(ours.uri)"], output: .file(ours.dir + "/exporter.log"))
+        defer { proc.terminate() }
+        let get = """
+        import sys, time, urllib.request
+        for i in range(100):
+            try:
+                print(urllib.request.urlopen('http://127.0.0.1:' + sys.argv[1] + '/metrics', timeout=30).read().decode())
+                break
+            except Exception:
+                time.sleep(0.2)
+        """
+        let metrics = try ChildProcess.run(["/usr/bin/python3", "-c", get, port], timeLimit: 120).stdout
+        let stat = try ours.virsh("domblkstat mon vda").stdout
+        let readBytes = stat.split(separator: "\n").first { $0.hasPrefix("vda rd_bytes ") }?.split(separator: " ").last
+        let lines = metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        func value(_ prefix: String) -> String? {
+            lines.first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last.map(String.init) }
+        }
+        #expect(value("libvirt_up") == "1", "\(metrics)")
+        #expect(value("libvirt_domains_number") == "1")
+        #expect(value("libvirt_domain_state_code{domain=\"mon\"") == "1")
+        #expect(value("libvirt_domain_info_virtual_cpus{domain=\"mon\"") == "2")
+        #expect(readBytes != nil && value("libvirt_domain_block_stats_read_bytes_total{domain=\"mon\"") == readBytes.map(String.init),
+                "\(metrics) \(stat)")
+        _ = try? ours.virsh("destroy mon")
+    }
 }
