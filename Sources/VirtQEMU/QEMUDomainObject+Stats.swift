@@ -195,13 +195,7 @@ extension QEMUDomainObject {
     }
 
     private func saveConfig() throws(VirtError) {
-        do {
-            try LinuxSys.writeFileAtomically(paths.configFile(definition.name), definition.formatXML())
-        } catch let e as VirtError {
-            throw e
-        } catch {
-            throw VirtError.operationFailed("cannot save the configuration of \(definition.name): \(error)", domain: .qemu)
-        }
+        try LinuxSys.writeFileAtomically(paths.configFile(definition.name), definition.formatXML())
     }
 
     /// The current or (flag 4) maximum vCPU count of the definition `flags` address.
@@ -471,26 +465,32 @@ extension QEMUDomainObject {
 
     /// What libvirt applies once QEMU runs (qemuProcessSetupVcpus, qemuProcessSetupEmulator,
     /// qemuProcessSetupBalloon): `<cputune>` pins on the vCPU threads and QEMU's main thread, and the balloon's
-    /// statistics period. Failures are noted in the domain log and do not stop the start.
+    /// statistics period. Failures are noted in the domain log and do not stop the start (libvirt fails it).
     func applyTuningAfterLaunch() async {
-        guard let m = monitor, let pid = process?.pid, let def = liveDefinition else { return }
-        if let tune = def.cputune {
-            if !tune.vcpuPins.isEmpty || def.vcpuCPUSet != nil, let threads = try? await vcpuThreads(m) {
-                for (i, tid) in threads {
-                    let set = tune.vcpuPins.first { $0.id == UInt32(i) }?.cpuset ?? def.vcpuCPUSet
-                    if let set { try? Self.setAffinity(tid, set) }
-                }
+        guard let m = monitor, let proc = process, let def = liveDefinition else { return }
+        func apply(_ tid: pid_t, _ set: CPUSet) {
+            do {
+                try Self.setAffinity(tid, set)
+            } catch {
+                proc.note("cannot apply <cputune> to thread \(tid): \(error.message)")
             }
-            if let e = tune.emulatorPin ?? def.vcpuCPUSet { try? Self.setAffinity(pid, e) }
-        } else if let set = def.vcpuCPUSet {
-            try? Self.setAffinity(pid, set)
-            for tid in (try? await vcpuThreads(m))?.values.map({ $0 }) ?? [] { try? Self.setAffinity(tid, set) }
         }
+        let tune = def.cputune
+        if !(tune?.vcpuPins.isEmpty ?? true) || def.vcpuCPUSet != nil {
+            for (i, tid) in (try? await vcpuThreads(m)) ?? [:] {
+                if let set = tune?.vcpuPins.first(where: { $0.id == UInt32(i) })?.cpuset ?? def.vcpuCPUSet { apply(tid, set) }
+            }
+        }
+        if let set = tune?.emulatorPin ?? def.vcpuCPUSet { apply(proc.pid, set) }
         if let balloon = def.devices.memballoon, balloon.model != .none, let period = balloon.statsPeriod,
            let alias = balloon.info.alias {
-            _ = try? await m.execute("qom-set", arguments: ["path": .string("/machine/peripheral/" + alias),
-                                                            "property": "guest-stats-polling-interval",
-                                                            "value": .int(Int64(period))])
+            do {
+                try await m.execute("qom-set", arguments: ["path": .string("/machine/peripheral/" + alias),
+                                                           "property": "guest-stats-polling-interval",
+                                                           "value": .int(Int64(period))])
+            } catch {
+                proc.note("cannot set the balloon statistics period: \(error.message)")
+            }
         }
     }
 }

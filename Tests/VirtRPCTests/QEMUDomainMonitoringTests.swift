@@ -271,6 +271,14 @@ struct QEMUDomainMonitoringTests {
         }
         let ourOff = try ours.virsh("dumpxml mon").stdout, refOff = try virsh(ref.uri, "dumpxml mon").stdout
         #expect(tuning(ourOff) == tuning(refOff))
+
+        // Started again: the persistent pins (vCPU 0 on CPU 1, the emulator on CPU 0) are applied to the threads.
+        #expect(try ours.virsh("start mon").status == 0)
+        let newPID = Int32((try? String(contentsOfFile: ours.dir + "/run/qemu/mon.pid", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+        let started = Self.threadAffinity(newPID)
+        #expect(started["CPU 0/TCG"] == "1" && started["CPU 1/TCG"] == "0-1" && started["main"] == "0", "\(started)")
+        _ = try? ours.virsh("destroy mon")
     }
 
     /// Debian's prometheus-libvirt-exporter (libvirt-go: domain info, block and interface statistics) against
