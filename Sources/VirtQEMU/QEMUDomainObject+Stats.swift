@@ -406,6 +406,8 @@ extension QEMUDomainObject {
             Self.setVcpuPin(&live, vcpu, set)
             liveDefinition = live
             writeStatus()
+            emit(DomainEventRecord(domain: ref, kind: .tunable(params: [
+                TypedParam("cputune.vcpupin\(vcpu)", .string(set.description))])))
         }
         if t.config {
             guard vcpu < definition.vcpus else {
@@ -454,6 +456,8 @@ extension QEMUDomainObject {
             live.cputune = tune
             liveDefinition = live
             writeStatus()
+            emit(DomainEventRecord(domain: ref, kind: .tunable(params: [
+                TypedParam("cputune.emulatorpin", .string(set.description))])))
         }
         if t.config {
             var tune = definition.cputune ?? CPUTune()

@@ -16,6 +16,7 @@ enum EventEncoder {
         case .jobCompleted: proc = .domainEventCallbackJobCompleted
         case .migrationIteration: proc = .domainEventCallbackMigrationIteration
         case .metadataChange: proc = .domainEventCallbackMetadataChange
+        case .tunable: proc = .domainEventCallbackTunable
         default: return nil
         }
         return message(proc) { w in
@@ -54,6 +55,8 @@ enum EventEncoder {
             w.typedParams(params)
         case .migrationIteration(let iteration):
             w.int(iteration)
+        case .tunable(let params):
+            w.typedParams(params)
         case .metadataChange(let type, let uri):
             w.int(type)
             uri.encode(xdr: &w)

@@ -296,7 +296,7 @@ public final class RemoteDriver: HypervisorDriver {
     public func registerEvents() async throws {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
-                       .jobCompleted, .migrationIteration, .metadataChange] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -342,6 +342,10 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .jobCompleted(params: try r.typedParams(max: 64)))
+            case .domainEventCallbackTunable:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .tunable(params: try r.typedParams(max: 2048)))
             case .domainEventCallbackMetadataChange:
                 _ = try r.int()
                 let d = try r.domain()

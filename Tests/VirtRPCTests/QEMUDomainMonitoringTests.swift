@@ -206,7 +206,12 @@ struct QEMUDomainMonitoringTests {
             Issue.record("no query-blockstats entry for the disk: \(pair.stdout)")
         }
 
-        // Pinning, live and persistent: the same tables and XML; the threads of virtd's QEMU follow.
+        // Pinning, live and persistent: the same tables and XML; the threads of virtd's QEMU follow. The same
+        // TUNABLE and METADATA_CHANGE events reach a virsh watching each daemon.
+        let ourEvents = try VirshEventWatcher(uri: ours.uri, dir: ours.dir)
+        defer { ourEvents.stop() }
+        let refEvents = try VirshEventWatcher(uri: ref.uri, dir: ref.dir)
+        defer { refEvents.stop() }
         for command in ["vcpupin mon 1 0; vcpupin mon; vcpuinfo mon --pretty", "emulatorpin mon 1; emulatorpin mon",
                         "vcpupin mon 0 1 --config; emulatorpin mon 0 --config; vcpupin mon --config; emulatorpin mon --config",
                         "dommemstat mon --period 2; dommemstat mon --period 3 --config",
@@ -214,6 +219,18 @@ struct QEMUDomainMonitoringTests {
                         "metadata mon http://x/ --key k --set '<a><b c=\"1\">t</b></a>'; metadata mon http://x/; metadata mon http://x/ --config; metadata mon http://x/ --key k --set '<c/>' --config; metadata mon http://x/ --config; metadata mon http://x/ --remove --live; metadata mon http://x/"] {
             try Self.same(command, ours: ours, refURI: ref.uri, normalize: Self.shape, dirs: dirs)
         }
+        try ourEvents.sync()
+        try refEvents.sync()
+        func events(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter {
+                $0.hasPrefix("\tcputune.") || $0.hasPrefix("event 'tunable' for domain 'mon'")
+                    || $0.hasPrefix("event 'metadata-change' for domain 'mon'")
+            }
+        }
+        #expect(events(ourEvents.text) == events(refEvents.text),
+                "events:\n virtd \(events(ourEvents.text))\n libvirtd \(events(refEvents.text))")
+        #expect(events(ourEvents.text).contains("\tcputune.vcpupin1: 0"), "\(ourEvents.text)")
+        #expect(events(ourEvents.text).contains("\tcputune.emulatorpin: 1"), "\(ourEvents.text)")
         func tuning(_ xml: String) -> [String] {
             var inMetadata = false
             return xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { line in
