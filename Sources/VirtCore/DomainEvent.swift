@@ -99,6 +99,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         /// The guest agent connected or disconnected: `virConnectDomainEventAgentLifecycleState` (1 connected,
         /// 2 disconnected) and `…Reason` (0 unknown, 1 domain started, 2 channel event).
         case agentLifecycle(state: Int32, reason: Int32)
+        /// Tuning changed on the running domain (`cputune.vcpupinN`, `cputune.emulatorpin`, …).
+        case tunable(params: [TypedParam])
     }
 
     public var domain: DomainRef
@@ -124,6 +126,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .jobCompleted: .jobCompleted
         case .migrationIteration: .migrationIteration
         case .agentLifecycle: .agentLifecycle
+        case .tunable: .tunable
         }
     }
 }

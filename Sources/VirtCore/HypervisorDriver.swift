@@ -163,6 +163,43 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+
+    // MARK: Statistics, pinning and guest information (issue 11: monitoring)
+
+    /// `virDomainBlockStats`: the counters of disk `path` (target name or source path).
+    func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats
+    /// `virDomainBlockStatsFlags`: the same as typed parameters (wr_bytes, rd_operations, …).
+    func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam]
+    /// `virDomainInterfaceStats`: the counters of the NIC named by target name or MAC address.
+    func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats
+    /// `virDomainMemoryStats`: at most `maxStats` balloon and process statistics.
+    func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat]
+    /// `virDomainSetMemoryStatsPeriod`: seconds between the guest's balloon statistics updates (0: off).
+    func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws
+    /// `virDomainGetBlockInfo`: capacity, allocation and physical size of disk `path`.
+    func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo
+    /// `virDomainGetVcpus`: up to `maxInfo` vCPUs of a running domain and their affinity maps, `mapLength`
+    /// bytes each (``CPUMap``; the maps cover `maxInfo` vCPUs).
+    func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
+        -> (info: [VcpuInfo], cpumaps: [UInt8])
+    /// `virDomainGetVcpuPinInfo`: the number of vCPUs and the affinity of the first `maps` of them.
+    func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumaps: [UInt8])
+    /// `virDomainPinVcpuFlags`, or with nil flags `virDomainPinVcpu` (whose meaning is the driver's: the QEMU
+    /// driver pins the running domain, the test driver passes no flags).
+    func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws
+    /// `virDomainGetEmulatorPinInfo`: 1 and the emulator threads' affinity map.
+    func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumap: [UInt8])
+    /// `virDomainPinEmulator`.
+    func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws
+    /// `virDomainSetMetadata` (type: `DomainMetadataType`'s raw value); raises METADATA_CHANGE.
+    func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?, flags: UInt32)
+        async throws
+    /// `virDomainGetMetadata`.
+    func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
+    /// `virDomainInjectNMI`.
+    func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {
@@ -355,5 +392,54 @@ extension HypervisorDriver {
     }
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainQemuMonitorCommand")
+    }
+
+    // MARK: Statistics, pinning and guest information (issue 11: monitoring)
+
+    public func blockStats(_ domain: DomainRef, path: String) async throws -> BlockStats {
+        throw VirtError.noSupport("virDomainBlockStats", domain: .domain)
+    }
+    public func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainBlockStatsFlags", domain: .domain)
+    }
+    public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
+        throw VirtError.noSupport("virDomainInterfaceStats", domain: .domain)
+    }
+    public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
+        throw VirtError.noSupport("virDomainMemoryStats", domain: .domain)
+    }
+    public func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetMemoryStatsPeriod", domain: .domain)
+    }
+    public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
+        throw VirtError.noSupport("virDomainGetBlockInfo", domain: .domain)
+    }
+    public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
+        -> (info: [VcpuInfo], cpumaps: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetVcpus", domain: .domain)
+    }
+    public func vcpuPinInfo(_ domain: DomainRef, maps: Int32, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumaps: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetVcpuPinInfo", domain: .domain)
+    }
+    public func pinVcpu(_ domain: DomainRef, vcpu: UInt32, cpumap: [UInt8], flags: UInt32?) async throws {
+        throw VirtError.noSupport(flags == nil ? "virDomainPinVcpu" : "virDomainPinVcpuFlags", domain: .domain)
+    }
+    public func emulatorPinInfo(_ domain: DomainRef, mapLength: Int32, flags: UInt32) async throws
+        -> (count: Int32, cpumap: [UInt8]) {
+        throw VirtError.noSupport("virDomainGetEmulatorPinInfo", domain: .domain)
+    }
+    public func pinEmulator(_ domain: DomainRef, cpumap: [UInt8], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainPinEmulator", domain: .domain)
+    }
+    public func setMetadata(_ domain: DomainRef, type: Int32, value: String?, key: String?, uri: String?,
+                            flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetMetadata", domain: .domain)
+    }
+    public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainGetMetadata", domain: .domain)
+    }
+    public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)
     }
 }

@@ -418,6 +418,8 @@ actor QEMUDomainObject {
         try await mon.execute("migrate-set-capabilities",
                               arguments: ["capabilities": [["capability": "events", "state": true]]])
         liveDefinition = live
+        // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
+        await applyTuningAfterLaunch()
         status = .paused(.startingUp)
         watch(proc, mon)
         if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {

@@ -15,6 +15,8 @@ enum EventEncoder {
         case .agentLifecycle: proc = .domainEventCallbackAgentLifecycle
         case .jobCompleted: proc = .domainEventCallbackJobCompleted
         case .migrationIteration: proc = .domainEventCallbackMigrationIteration
+        case .metadataChange: proc = .domainEventCallbackMetadataChange
+        case .tunable: proc = .domainEventCallbackTunable
         default: return nil
         }
         return message(proc) { w in
@@ -53,6 +55,11 @@ enum EventEncoder {
             w.typedParams(params)
         case .migrationIteration(let iteration):
             w.int(iteration)
+        case .tunable(let params):
+            w.typedParams(params)
+        case .metadataChange(let type, let uri):
+            w.int(type)
+            uri.encode(xdr: &w)
         default:
             break
         }

@@ -27,12 +27,6 @@ public enum NodeCellsLimit: XDRLimit {
     public static var unit: Int { 8 }
 }
 
-/// `REMOTE_CPUMAP_MAX` (bytes).
-public enum CPUMapLimit: XDRLimit {
-    public static var max: Int { 2048 }
-    public static var unit: Int { 1 }
-}
-
 /// `REMOTE_NODE_MEMORY_PARAMETERS_MAX`.
 public enum NodeMemoryParametersLimit: XDRLimit {
     public static var max: Int { 64 }

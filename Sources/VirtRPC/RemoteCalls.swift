@@ -181,6 +181,45 @@ public enum RemoteCalls {
     /// domain, dev_name, flags; the console's bytes follow as stream packets.
     static let domainOpenConsole = RemoteCall<XDRTuple3<D, String?, Flags>, XDRVoid>(.domainOpenConsole)
 
+    // MARK: Statistics, pinning and guest information (issue 11: monitoring)
+    /// dom, path → rd_req, rd_bytes, wr_req, wr_bytes, errs.
+    static let domainBlockStats = RemoteCall<XDRTuple2<D, String>, BlockStats>(.domainBlockStats)
+    /// dom, path, nparams, flags → params, nparams.
+    static let domainBlockStatsFlags =
+        RemoteCall<XDRTuple4<D, String, Int32, Flags>, XDRTuple2<TypedParamList<BlockStatsParamsLimit>, Int32>>(
+            .domainBlockStatsFlags)
+    /// dom, device.
+    static let domainInterfaceStats = RemoteCall<XDRTuple2<D, String>, InterfaceStats>(.domainInterfaceStats)
+    /// dom, maxStats, flags → stats.
+    static let domainMemoryStats =
+        RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRList<MemoryStat, MemoryStatsLimit>>(.domainMemoryStats)
+    /// dom, period, flags.
+    static let domainSetMemoryStatsPeriod =
+        RemoteCall<XDRTuple3<D, Int32, Flags>, XDRVoid>(.domainSetMemoryStatsPeriod)
+    /// dom, path, flags.
+    static let domainGetBlockInfo = RemoteCall<XDRTuple3<D, String, Flags>, BlockInfo>(.domainGetBlockInfo)
+    /// dom, maxinfo, maplen → info, cpumaps.
+    static let domainGetVcpus =
+        RemoteCall<XDRTuple3<D, Int32, Int32>, XDRTuple2<XDRList<VcpuInfo, VcpuInfoLimit>, XDROpaque<CPUMapsLimit>>>(
+            .domainGetVcpus)
+    /// dom, ncpumaps, maplen, flags → cpumaps, num.
+    static let domainGetVcpuPinInfo =
+        RemoteCall<XDRTuple4<D, Int32, Int32, Flags>, XDRTuple2<XDROpaque<CPUMapsLimit>, Int32>>(.domainGetVcpuPinInfo)
+    /// dom, vcpu, cpumap, flags.
+    static let domainPinVcpuFlags =
+        RemoteCall<XDRTuple4<D, UInt32, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinVcpuFlags)
+    /// dom, vcpu, cpumap.
+    static let domainPinVcpu = RemoteCall<XDRTuple3<D, UInt32, XDROpaque<CPUMapLimit>>, XDRVoid>(.domainPinVcpu)
+    /// dom, maplen, flags → cpumaps, ret.
+    static let domainGetEmulatorPinInfo =
+        RemoteCall<XDRTuple3<D, Int32, Flags>, XDRTuple2<XDROpaque<CPUMapsLimit>, Int32>>(.domainGetEmulatorPinInfo)
+    /// dom, cpumap, flags.
+    static let domainPinEmulator = RemoteCall<XDRTuple3<D, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinEmulator)
+    static let domainSetMetadata = RemoteCall<SetMetadataArgs, XDRVoid>(.domainSetMetadata)
+    static let domainInjectNMI = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainInjectNMI)
+    /// dom, type, uri, flags → metadata.
+    static let domainGetMetadata = RemoteCall<XDRTuple4<D, Int32, String?, Flags>, String>(.domainGetMetadata)
+
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.
     static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)

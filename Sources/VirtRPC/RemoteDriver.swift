@@ -338,7 +338,7 @@ public final class RemoteDriver: HypervisorDriver {
     public func registerEvents() async throws {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
-                       .jobCompleted, .migrationIteration] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -389,6 +389,15 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .jobCompleted(params: try r.typedParams(max: 64)))
+            case .domainEventCallbackTunable:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .tunable(params: try r.typedParams(max: 2048)))
+            case .domainEventCallbackMetadataChange:
+                _ = try r.int()
+                let d = try r.domain()
+                let type = try r.int()
+                record = DomainEventRecord(domain: d, kind: .metadataChange(type: type, namespaceURI: try String?(xdr: &r)))
             case .domainEventCallbackMigrationIteration:
                 _ = try r.int()
                 let d = try r.domain()

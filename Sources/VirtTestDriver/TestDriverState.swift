@@ -16,7 +16,7 @@ import Musl
 /// `test:///path/node.xml` connection has its own, as in libvirt.
 final class TestDriverState: Sendable {
     let node: TestNode
-    private let core: Mutex<TestDriverCore>
+    let core: Mutex<TestDriverCore>
 
     /// A state built from a node description.
     init(node: TestNode, nodeFile: NodeFile) throws(VirtError) {
@@ -193,7 +193,7 @@ final class TestDriverState: Sendable {
 /// What ``TestDriverState`` guards: the domain table and the event sinks, with libvirt's test driver's rules.
 /// Only used under the state's lock.
 final class TestDriverCore {
-    private var table: TestDomainTable
+    var table: TestDomainTable
     private var sinks: [Int: EventBus<DomainEventRecord>] = [:]
     private var nextSink = 0
 
@@ -220,6 +220,11 @@ final class TestDriverCore {
         sinks.removeValue(forKey: token)
     }
 
+    /// Delivers `record` to every connection's bus.
+    func emit(_ record: DomainEventRecord) {
+        for bus in sinks.values { bus.emit(record) }
+    }
+
     private func emit(_ obj: TestDomainObject, _ event: LifecycleEvent) {
         let record = DomainEventRecord(domain: obj.ref, kind: .lifecycle(event))
         for bus in sinks.values { bus.emit(record) }
@@ -231,7 +236,7 @@ final class TestDriverCore {
         emit(obj, event)
     }
 
-    private func requireActive(_ obj: TestDomainObject) throws(VirtError) {
+    func requireActive(_ obj: TestDomainObject) throws(VirtError) {
         if !obj.isActive { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
     }
 
@@ -243,7 +248,7 @@ final class TestDriverCore {
         }
     }
 
-    private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws(VirtError) {
+    static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws(VirtError) {
         let bad = flags & ~allowed
         if bad != 0 {
             throw VirtError(.invalidArg, domain: .test,
@@ -549,7 +554,7 @@ final class TestDriverCore {
     func maxMemory(_ ref: DomainRef) throws(VirtError) -> UInt64 { try table.object(ref).definition.memory }
 
     /// libvirt's `virDomainObjGetOneDefState`: which definition `flags` address, and whether it is the live one.
-    private func oneDef(_ obj: TestDomainObject, _ flags: ModificationImpact) throws(VirtError)
+    func oneDef(_ obj: TestDomainObject, _ flags: ModificationImpact) throws(VirtError)
         -> (config: Bool, live: Bool) {
         if flags.contains(.live) && flags.contains(.config) {
             throw VirtError(.invalidArg, domain: .domain,

@@ -166,6 +166,10 @@ enum EventCommands {
             return text
         case .migrationIteration(let iteration):
             return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
+        case .tunable(let params):
+            var text = "event 'tunable' for domain '\(name)':\n"
+            for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }
+            return text
         case .agentLifecycle(let state, let reason):
             return "event 'agent-lifecycle' for domain '\(name)': state: "
                 + "'\(label(["unknown", "connected", "disconnected"], state))' reason: "

@@ -48,6 +48,24 @@ enum VshCases {
             </domain>
 
             """,
+        "stats.xml": """
+            <domain type='test'>
+              <name>st</name>
+              <uuid>55555555-2222-3333-4444-555555555555</uuid>
+              <memory unit='KiB'>524288</memory>
+              <currentMemory unit='KiB'>100000</currentMemory>
+              <vcpu current='2'>3</vcpu>
+              <os><type>hvm</type></os>
+              <devices>
+                <disk type='file' device='disk'><source file='/tmp/st.img'/><target dev='sdb' bus='scsi'/></disk>
+                <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>
+                <disk type='block' device='disk'><source dev='/dev/null'/><target dev='vdb' bus='virtio'/></disk>
+                <interface type='user'><mac address='52:54:00:11:22:33'/><model type='virtio'/></interface>
+                <interface type='bridge'><mac address='52:54:00:11:22:34'/><source bridge='br0'/></interface>
+              </devices>
+            </domain>
+
+            """,
         "bad.xml": "<domain type='test'>\n  <name>bad\n",
         "node.xml": """
             <node>
@@ -293,5 +311,73 @@ enum VshCases {
         VshCase(name: "version-flag", args: ["--version"]),
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
-    ] + xml + migration
+    ] + xml + migration + stats
+
+    /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
+    static let stats: [VshCase] = [
+        .line("domblkstat", "domblkstat test vda; domblkstat test /guest/diskimage1; domblkstat test --device vda"),
+        .line("domblkstat-human", "domblkstat test vda --human"),
+        .line("domblkstat-summary", "domblkstat test"),
+        .line("domblkstat-unknown-disk", "domblkstat test hda"),
+        .line("domblkstat-inactive", "destroy test; domblkstat test vda"),
+        .line("domifstat", "domifstat test testnet0; domifstat test aa:bb:cc:dd:ee:ff"),
+        .line("domifstat-unknown", "domifstat test vnet0; domifstat test 52:54:00:00:00:01"),
+        .line("domifstat-missing-interface", "domifstat test"),
+        .line("domifstat-inactive", "destroy test; domifstat test testnet0"),
+        .line("dommemstat", "dommemstat test"),
+        .line("dommemstat-inactive", "destroy test; dommemstat test"),
+        .line("dommemstat-no-balloon", "create @DIR@/stats.xml; dommemstat st"),
+        .line("dommemstat-period", "dommemstat test --period 5; dumpxml test; dommemstat test --period 0 --config; dumpxml test --inactive"),
+        .line("dommemstat-period-errors",
+              "dommemstat test --period -1; dommemstat test --period x; dommemstat test --period 3 --current --live"),
+        .line("dommemstat-period-no-balloon", "create @DIR@/stats.xml; dommemstat st --period 3"),
+        .line("dommemstat-period-inactive", "destroy test; dommemstat test --period 3; dumpxml test"),
+        .line("domblkinfo", "domblkinfo test vda; domblkinfo test /guest/diskimage1; domblkinfo test vda --human"),
+        .line("domblkinfo-all", "domblkinfo test --all; domblkinfo test --all --human; destroy test; domblkinfo test --all"),
+        .line("domblkinfo-errors", "domblkinfo test; domblkinfo test hda"),
+        .line("domblkinfo-no-source", "create @DIR@/stats.xml; domblkinfo st --all; domblkinfo st hdc"),
+        .line("domblklist", "domblklist test; domblklist test --details; domblklist test --inactive"),
+        .line("domblklist-devices", "create @DIR@/stats.xml; domblklist st; domblklist st --details"),
+        .line("domiflist", "domiflist test; domiflist test --inactive"),
+        .line("domiflist-devices", "create @DIR@/stats.xml; domiflist st"),
+        VshCase(name: "domblklist-quiet", args: ["-q", "-c", "test:///default", "domblklist test; domiflist test"]),
+        .line("vcpuinfo", "vcpuinfo test"),
+        .line("vcpuinfo-pretty-pinned", "vcpupin test 0 1-3; vcpuinfo test --pretty"),
+        .line("vcpuinfo-inactive", "destroy test; vcpuinfo test"),
+        .line("vcpupin-query", "vcpupin test; vcpupin test --config; vcpupin test --live"),
+        .line("vcpupin-query-one", "vcpupin test 1; vcpupin test --vcpu 0"),
+        .line("vcpupin-set", "vcpupin test 0 1-3; vcpupin test 1 2,4; dumpxml test"),
+        .line("vcpupin-all-cpus", "vcpupin test 1 r; dumpxml test"),
+        .line("vcpupin-errors",
+              "vcpupin test 5 1; vcpupin test 0 ''; vcpupin test 0 ^0; vcpupin test 0 x; vcpupin test --vcpu 3; vcpupin test --cpulist 1"),
+        .line("vcpupin-flags", "vcpupin test 0 1 --config; vcpupin test 0 1 --live; vcpupin test 1 --live --config"),
+        .line("vcpupin-inactive", "destroy test; vcpupin test 0 1"),
+        .line("vcpupin-beyond-maxcpu", "vcpupin test 0 9"),
+        .line("emulatorpin-query", "emulatorpin test; emulatorpin test --config"),
+        .line("emulatorpin-set", "emulatorpin test 2-3; emulatorpin test 1 --config; dumpxml test; dumpxml test --inactive"),
+        .line("emulatorpin-errors", "emulatorpin test ^0; emulatorpin test x; destroy test; emulatorpin test 1"),
+        .line("help-stats",
+              "help domblkstat; help domifstat; help dommemstat; help domblkinfo; help domblklist; help domiflist"),
+        .line("help-vcpu", "help vcpuinfo; help vcpupin; help emulatorpin"),
+
+        // desc and metadata
+        .line("desc-none", "desc test; desc test --title"),
+        .line("desc-set", "desc test --new-desc 'hello world'; desc test; desc test --title --new-desc T1; desc test --title; dumpxml test"),
+        .line("desc-words", "desc test hello big world; desc test; desc test --config"),
+        .line("desc-clear", "desc test --new-desc x; desc test --new-desc ''; desc test"),
+        .line("desc-config", "desc test --config --new-desc cfg; desc test --config; desc test --live; dumpxml test --inactive"),
+        .line("desc-title-newline", "desc test --title --new-desc 'a\nb'"),
+        .line("desc-inactive-live", "destroy test; desc test --live; desc test --live --new-desc x; desc test --current --live"),
+        .line("metadata-set-get",
+              "metadata test http://x/ --key k --set '<a xmlns:z=\"http://z\"><b c=\"1\">t</b></a>'; metadata test http://x/; dumpxml test; metadata test http://x/ --remove --key k; metadata test http://x/; dumpxml test"),
+        .line("metadata-replace",
+              "metadata test http://x/ --key k --set '<a/>'; metadata test http://x/ --key k2 --set '<c/>'; metadata test http://q/ --key q --set '<d>1</d>'; dumpxml test"),
+        .line("metadata-errors",
+              "metadata test http://y/; metadata test http://x/ --set '<c/>'; metadata test http://x/ --key k --set 'notxml'; metadata test http://x/ --key 1k --set '<a/>'; metadata test http://x/ --key k --set '<k:a xmlns:k=\"http://x/\">x</k:a>'; metadata test ''; metadata test http://x/ --set a --remove"),
+        .line("metadata-config", "metadata test http://x/ --key k --set '<a>x</a>' --config; metadata test http://x/ --config; metadata test http://x/"),
+        VshCase(name: "metadata-readonly", args: ["-r", "-c", "test:///default", "metadata test http://x/ --key k --set '<a/>'; desc test --new-desc x; desc test"]),
+        .line("help-metadata", "help desc; help metadata; help inject-nmi"),
+        .line("inject-nmi", "inject-nmi test; destroy test; inject-nmi test"),
+        VshCase(name: "inject-nmi-readonly", args: ["-r", "-c", "test:///default", "inject-nmi test"]),
+    ]
 }

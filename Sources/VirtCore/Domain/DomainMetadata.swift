@@ -5,6 +5,16 @@ public enum DomainMetadataType: Int32, Sendable, Hashable {
     case element = 2
 }
 
+extension DomainMetadataType {
+    /// The type named by `raw`, or libvirt's "unknown metadata type" error.
+    public static func checked(_ raw: Int32) throws(VirtError) -> DomainMetadataType {
+        guard let t = DomainMetadataType(rawValue: raw) else {
+            throw VirtError.invalidArg("unknown metadata type '\(raw)'", domain: .domain)
+        }
+        return t
+    }
+}
+
 extension DomainDefinition {
     /// libvirt's `virDomainGetMetadata` on this definition: the description, the title, or the `<metadata>`
     /// element of namespace `uri`, written without that namespace (as `virsh metadata DOM URI` prints it).
@@ -77,6 +87,10 @@ extension DomainDefinition {
                 guard Self.isNCName(key) else {
                     throw VirtError(.internalError, domain: .xml,
                                     "internal error: failed to validate prefix for a new XML namespace")
+                }
+                // libxml2's xmlNewNs refuses a prefix the element already declares.
+                if parsed.namespaces.contains(where: { $0.prefix == key }) {
+                    throw VirtError(.internalError, domain: .xml, "internal error: failed to create a new XML namespace")
                 }
                 var e = Self.injectingNamespace(parsed, prefix: key)
                 e.namespaces.append((key, uri))
