@@ -133,7 +133,10 @@ struct TLSTransportTests {
                                  ("untrusted", "Certificate failed validation")] {
             let r = try ChildProcess.run(["/usr/bin/virsh", "-c", Self.uri(port, pki, client), "domstate", "test"], timeLimit: 60)
             #expect(r.status != 0, "\(client) got in: \(r.stdout)")
-            #expect(r.stderr.contains("failed to connect to the hypervisor"), "\(client): \(r.stderr)")
+            // virsh reports the failed connection, or dies of SIGPIPE (141) when the server drops it while the
+            // client is still writing its handshake.
+            #expect(r.stderr.contains("failed to connect to the hypervisor") || r.status == 141,
+                    "\(client): status \(r.status): \(r.stderr)")
             let log = (try? String(contentsOfFile: d.dir + "/log/virtd.log", encoding: .utf8)) ?? ""
             #expect(log.contains("TLS client refused: ") && log.contains(logged), "\(client): \(log.suffix(2000))")
         }
