@@ -16,6 +16,10 @@ final class ClientSession: Sendable {
         var secrets: (any SecretDriver)?
         var secretCallbacks: [Int32: Callback] = [:]
         var secretEventTask: Task<Void, Never>?
+        /// The network driver of this connection, if it has one.
+        var networks: (any NetworkDriver)?
+        var networkCallbacks: [Int32: Callback] = [:]
+        var networkEventTask: Task<Void, Never>?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -116,6 +120,30 @@ final class ClientSession: Sendable {
         if cancelNow { task.cancel() }
     }
 
+    /// Starts forwarding network events to this client, once.
+    func ensureNetworkEventPump(_ networks: any NetworkDriver) {
+        let stream: AsyncStream<NetworkEventRecord>? = state.withLock { s in
+            s.networkEventTask != nil ? nil : networks.networkEvents()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                let cbs = self.state.withLock { $0.networkCallbacks }
+                for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
+                    if let u = cb.domain, u != ev.network.uuid { continue }
+                    self.send(NetworkEventEncoder.message(ev, callbackID: id))
+                }
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.networkEventTask != nil || s.closed { return true }
+            s.networkEventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+
     /// Registers a stream opened by a call.
     func addStream(_ s: ServerStream) {
         streams.withLock { $0[s.serial] = s }
@@ -150,6 +178,10 @@ final class ClientSession: Sendable {
             s.secretEventTask?.cancel()
             s.secretEventTask = nil
             s.secrets = nil
+            s.networkCallbacks.removeAll()
+            s.networkEventTask?.cancel()
+            s.networkEventTask = nil
+            s.networks = nil
             return (t, d)
         }
         task?.cancel()
