@@ -31,6 +31,7 @@ struct CommandRegistry: Sendable {
         Group(name: "Domain Monitoring", keyword: "monitor", commands: MonitorCommands.all),
         Group(name: "Domain Events", keyword: "events", commands: EventCommands.all),
         Group(name: "Host and Hypervisor", keyword: "host", commands: HostCommands.all),
+        Group(name: "Networking", keyword: "network", commands: NetworkCommands.all),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),
         Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all),
     ])
