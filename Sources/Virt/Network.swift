@@ -56,6 +56,19 @@ public struct Network: Sendable, Hashable {
                                                               parentIndex: parentIndex, xml: xml, flags: flags.rawValue)
     }
 
+    /// The UUIDs of the network's ports (`virNetworkListAllPorts`).
+    public func listAllPorts(flags: UInt32 = 0) async throws -> [VirtUUID] {
+        try await driver("virNetworkListAllPorts").listAllNetworkPorts(ref, flags: flags)
+    }
+
+    public func lookupPort(uuid: VirtUUID) async throws -> VirtUUID {
+        try await driver("virNetworkPortLookupByUUID").lookupNetworkPort(ref, uuid: uuid)
+    }
+
+    public func createPort(xml: String, flags: UInt32 = 0) async throws -> VirtUUID {
+        try await modifying("virNetworkPortCreateXML").createNetworkPort(ref, xml: xml, flags: flags)
+    }
+
     /// The DHCP leases, of one MAC address when given (`virNetworkGetDHCPLeases`).
     public func dhcpLeases(mac: String? = nil, flags: UInt32 = 0) async throws -> [NetworkDHCPLeaseRecord] {
         try await driver("virNetworkGetDHCPLeases").networkDHCPLeases(ref, mac: mac, flags: flags)

@@ -7,7 +7,8 @@ import Glibc
 /// Network commands (virsh-network.c of virsh 9.0).
 enum NetworkCommands {
     static let all: [CommandDefinition] = [
-        autostart, create, define, destroy, dhcpLeases, dumpxml, event, info, list, name, start, undefine, update, uuid,
+        autostart, create, define, destroy, dhcpLeases, dumpxml, edit, event, info, list, name, start, undefine, update, uuid,
+        portList, portCreate, portDumpxml, portDelete,
     ]
 
     static func networkOption(_ help: String = "network name or uuid") -> OptionDefinition { .data("network", help) }

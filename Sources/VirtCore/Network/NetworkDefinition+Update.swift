@@ -21,7 +21,16 @@ extension NetworkDefinition {
 
     /// Applies one update; `command` and `section` are libvirt's numbers.
     public mutating func update(command: UInt32, section: UInt32, parentIndex: Int32, xml: String) throws(VirtError) {
-        let el = try XMLParser.parse(xml, documentName: "network_update_xml", errorDomain: .network)
+        let el: XMLElement
+        do {
+            el = try XMLParser.parse(xml, documentName: "network_update_xml", errorDomain: .network)
+        } catch {
+            // virXMLParseStringCtxt names the document without parentheses.
+            var e = error
+            e.message = e.message.replacingAll("(network_update_xml)", "network_update_xml")
+            e.str2 = e.str2?.replacingAll("(network_update_xml)", "network_update_xml")
+            throw e
+        }
         guard let sec = NetworkUpdateSection(rawValue: section) else { throw noSupport("unknown") }
         switch sec {
         case .bridge: throw noSupport("bridge")

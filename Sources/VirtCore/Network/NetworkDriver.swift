@@ -137,6 +137,11 @@ public protocol NetworkDriver: AnyObject, Sendable {
     func updateNetwork(_ net: NetworkRef, command: UInt32, section: UInt32, parentIndex: Int32, xml: String,
                        flags: UInt32) async throws
     func networkDHCPLeases(_ net: NetworkRef, mac: String?, flags: UInt32) async throws -> [NetworkDHCPLeaseRecord]
+    /// Network ports (`virNetworkListAllPorts`, `virNetworkPortLookupByUUID`, `virNetworkPortCreateXML`):
+    /// no driver has them yet (libvirt 9.0's test driver has none either).
+    func listAllNetworkPorts(_ net: NetworkRef, flags: UInt32) async throws -> [VirtUUID]
+    func lookupNetworkPort(_ net: NetworkRef, uuid: VirtUUID) async throws -> VirtUUID
+    func createNetworkPort(_ net: NetworkRef, xml: String, flags: UInt32) async throws -> VirtUUID
     /// Every network event from now on.
     func networkEvents() -> AsyncStream<NetworkEventRecord>
     /// Makes sure events reach ``networkEvents()`` (a remote driver asks its daemon; a local one has nothing to do).
@@ -195,6 +200,15 @@ extension NetworkDriver {
     public func networkDHCPLeases(_ net: NetworkRef, mac: String?, flags: UInt32) async throws
         -> [NetworkDHCPLeaseRecord] {
         throw VirtError.noSupport("virNetworkGetDHCPLeases", domain: .network)
+    }
+    public func listAllNetworkPorts(_ net: NetworkRef, flags: UInt32) async throws -> [VirtUUID] {
+        throw VirtError.noSupport("virNetworkListAllPorts", domain: .network)
+    }
+    public func lookupNetworkPort(_ net: NetworkRef, uuid: VirtUUID) async throws -> VirtUUID {
+        throw VirtError.noSupport("virNetworkPortLookupByUUID", domain: .network)
+    }
+    public func createNetworkPort(_ net: NetworkRef, xml: String, flags: UInt32) async throws -> VirtUUID {
+        throw VirtError.noSupport("virNetworkPortCreateXML", domain: .network)
     }
     public func networkEvents() -> AsyncStream<NetworkEventRecord> { AsyncStream { $0.finish() } }
     public func registerNetworkEvents() async throws {}
