@@ -18,7 +18,9 @@ extension NetworkDefinition {
     public init(xml: String, options: NetworkParseOptions = NetworkParseOptions()) throws(VirtError) {
         let root = try XMLParser.parse(xml, documentName: "network_definition", errorDomain: .network)
         guard root.name == "network", root.prefix == nil else {
-            throw NetworkXMLError.xml("expecting root element of 'network', not '\(root.name)'")
+            // virXMLParse reports this one in the XML error domain.
+            let d = "expecting root element of 'network', not '\(root.name)'"
+            throw VirtError(.xmlError, domain: .xml, "XML error: \(d)", str1: d)
         }
         try self.init(element: root, options: options)
     }

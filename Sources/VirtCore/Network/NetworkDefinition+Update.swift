@@ -31,14 +31,16 @@ extension NetworkDefinition {
             e.str2 = e.str2?.replacingAll("(network_update_xml)", "network_update_xml")
             throw e
         }
-        guard let sec = NetworkUpdateSection(rawValue: section) else { throw noSupport("unknown") }
+        guard let sec = NetworkUpdateSection(rawValue: section) else {
+            throw Self.unsupported("can't update unrecognized section of network")
+        }
         switch sec {
         case .bridge: throw noSupport("bridge")
         case .domain: throw noSupport("domain")
         case .ip: throw noSupport("ip")
         case .forward: throw noSupport("forward")
         case .forwardPF: throw noSupport("forward pf")
-        case .none: throw noSupport("unknown")
+        case .none: throw Self.unsupported("can't update unrecognized section of network")
         case .ipDHCPHost: try updateDHCPHost(command: command, parentIndex: parentIndex, el)
         case .ipDHCPRange: try updateDHCPRange(command: command, parentIndex: parentIndex, el)
         case .forwardInterface: try updateForwardInterface(command: command, el)

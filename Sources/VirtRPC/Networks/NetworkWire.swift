@@ -54,8 +54,9 @@ public struct NetworkListResult: XDRCodable {
     }
 }
 
-/// `remote_network_update_args`: net, command, section, parentIndex, xml, flags (command before section on the
-/// wire since libvirt 7.2).
+/// `remote_network_update_args`: net, command, section, parentIndex, xml, flags. libvirt's clients and daemon
+/// put the section in the first slot and the command in the second (virsh 9.0 through the remote driver does so,
+/// and libvirtd reads them that way); the same order here keeps both ends wire-compatible.
 public struct NetworkUpdateArgs: XDRCodable {
     public var net: NetworkRef
     public var command: UInt32
@@ -73,16 +74,16 @@ public struct NetworkUpdateArgs: XDRCodable {
     }
     public init(xdr r: inout XDRReader) throws(XDRError) {
         net = try NetworkRef(xdr: &r)
-        command = try r.uint()
         section = try r.uint()
+        command = try r.uint()
         parentIndex = try r.int()
         xml = try r.string()
         flags = try r.uint()
     }
     public func encode(xdr w: inout XDRWriter) {
         net.encode(xdr: &w)
-        w.uint(command)
         w.uint(section)
+        w.uint(command)
         w.int(parentIndex)
         w.string(xml)
         w.uint(flags)
