@@ -86,6 +86,33 @@ struct NetworkDifferentialTests {
                 + "net-dumpxml net1; net-update net1 delete ip-dhcp-host \"<host ip='10.0.0.30'/>\" --live; "
                 + "net-create \(d)/n2.xml; net-update net2 add ip-dhcp-host \"<host mac='52:54:00:00:00:04' ip='10.0.0.40'/>\" --config",
             "net-event --list; net-event --event lifecycle --timeout 1; net-event --event bogus",
+            "net-update default add dns-host \"<host ip='1.2.3.4'><hostname>a</hostname></host>\"; "
+                + "net-update default add dns-host \"<host ip='1.2.3.5'><hostname>a</hostname></host>\"; "
+                + "net-update default add dns-host \"<host ip='1.2.3.5'><hostname>b</hostname></host>\"; "
+                + "net-update default add dns-srv \"<srv service='name' protocol='tcp' domain='d' target='t' port='1' priority='2' weight='3'/>\"; "
+                + "net-update default add dns-srv \"<srv service='name' protocol='tcp'/>\"; "
+                + "net-update default add dns-srv \"<srv service='x' protocol='udp' port='5'/>\"; "
+                + "net-update default add dns-txt \"<txt name='t' value='v'/>\"; net-update default add dns-txt \"<txt name='t' value='w'/>\"; "
+                + "net-update default add portgroup \"<portgroup name='pg' default='yes'><vlan><tag id='5'/></vlan></portgroup>\"; "
+                + "net-update default add portgroup \"<portgroup name='pg2' default='yes'/>\"; "
+                + "net-update default add-first portgroup \"<portgroup name='pg3'/>\"; "
+                + "net-update default add portgroup \"<portgroup name='pg3'/>\"; net-dumpxml default; "
+                + "net-update default modify portgroup \"<portgroup name='pg3' trustGuestRxFilters='yes'/>\"; "
+                + "net-update default delete dns-srv \"<srv service='name'/>\"; net-update default delete dns-srv \"<srv/>\"; "
+                + "net-update default delete portgroup \"<portgroup name='pg'/>\"; "
+                + "net-update default delete portgroup \"<portgroup name='zz'/>\"; "
+                + "net-update default delete dns-host \"<host><hostname>a</hostname></host>\"; "
+                + "net-update default delete dns-host \"<host ip='1.2.3.4'/>\"; net-update default delete dns-txt \"<txt name='t'/>\"; "
+                + "net-update default modify dns-srv \"<srv/>\"; net-update default modify dns-txt \"<txt/>\"; "
+                + "net-update default add forward-interface \"<interface dev='eth0'/>\"; "
+                + "net-update default add forward-interface \"<interface dev='eth0'/>\"; "
+                + "net-update default delete forward-interface \"<interface dev='eth1'/>\"; "
+                + "net-update default modify forward-interface \"<interface dev='eth1'/>\"; net-dumpxml default; "
+                + "net-update default add ip-dhcp-range \"<range start='192.168.122.2' end='192.168.122.254'/>\"; "
+                + "net-update default add ip-dhcp-range \"<range start='10.0.0.2' end='10.0.0.3'/>\"; "
+                + "net-update default delete ip-dhcp-range \"<range start='192.168.122.2' end='192.168.122.254'/>\"; "
+                + "net-update default add forward \"<forward/>\"; net-update default add domain \"<domain/>\"; "
+                + "net-update default add ip \"<ip/>\"; net-update default add forward-pf \"<pf/>\"; net-dumpxml default",
         ]
     }
 

@@ -351,24 +351,29 @@ extension NetworkDefinition {
         return host
     }
 
-    static func parseSrv(_ el: XMLElement, network: String) throws(VirtError) -> NetworkDNSSrv {
+    static func parseSrv(_ el: XMLElement, network: String, partialOkay: Bool = false) throws(VirtError) -> NetworkDNSSrv {
         let serviceChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/*")
         let protocolChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-+/")
         var srv = NetworkDNSSrv()
-        guard let service = el.attr("service") else {
+        let service = el.attr("service")
+        if service == nil && !partialOkay {
             throw NetworkXMLError.detail("missing required service attribute in DNS SRV record of network '\(network)'")
         }
-        if service.utf8.count > 15 {
-            throw NetworkXMLError.detail("service attribute '\(service)' in network '\(network)' is too long, limit is 15 bytes")
-        }
-        if !service.allSatisfy({ serviceChars.contains($0) }) {
-            throw NetworkXMLError.detail("invalid character in service attribute '\(service)' in DNS SRV record of network '\(network)'")
+        if let service {
+            if service.utf8.count > 15 {
+                throw NetworkXMLError.detail("service attribute '\(service)' in network '\(network)' is too long, limit is 15 bytes")
+            }
+            if !service.allSatisfy({ serviceChars.contains($0) }) {
+                throw NetworkXMLError.detail("invalid character in service attribute '\(service)' in DNS SRV record of network '\(network)'")
+            }
         }
         srv.service = service
-        guard let proto = el.attr("protocol") else {
-            throw NetworkXMLError.detail("missing required protocol attribute in DNS SRV record '\(service)' of network '\(network)'")
+        let shown = service ?? "(null)"
+        let proto = el.attr("protocol")
+        if proto == nil && !partialOkay {
+            throw NetworkXMLError.detail("missing required protocol attribute in DNS SRV record '\(shown)' of network '\(network)'")
         }
-        if !proto.allSatisfy({ protocolChars.contains($0) }) {
+        if let proto, !proto.allSatisfy({ protocolChars.contains($0) }) {
             throw NetworkXMLError.detail("invalid character in protocol attribute '\(proto)' in DNS SRV record of network '\(network)'")
         }
         srv.protocol = proto
@@ -377,10 +382,10 @@ extension NetworkDefinition {
         func number(_ attr: String, _ what: String, max: UInt32, min: UInt32 = 0) throws(VirtError) -> UInt32 {
             guard let t = el.attr(attr) else { return 0 }
             if srv.target == nil {
-                throw NetworkXMLError.detail("DNS SRV \(attr) attribute not permitted without target for service '\(service)' in network '\(network)'")
+                throw NetworkXMLError.detail("DNS SRV \(attr) attribute not permitted without target for service '\(shown)' in network '\(network)'")
             }
             guard let v = UInt32(t), v >= min, v <= max else {
-                throw NetworkXMLError.detail("\(what) DNS SRV \(attr) attribute for service '\(service)' in network '\(network)'")
+                throw NetworkXMLError.detail("\(what) DNS SRV \(attr) attribute for service '\(shown)' in network '\(network)'")
             }
             return v
         }

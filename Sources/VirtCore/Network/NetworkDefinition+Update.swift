@@ -46,8 +46,8 @@ extension NetworkDefinition {
         case .forwardInterface: try updateForwardInterface(command: command, el)
         case .dnsHost: try updateDNSHost(command: command, el)
         case .dnsTxt: try updateDNSTxt(command: command, el)
-        case .portgroup: throw noSupport("portgroup")
-        case .dnsSrv: throw noSupport("dns-srv")
+        case .portgroup: try updatePortGroup(command: command, el)
+        case .dnsSrv: try updateDNSSrv(command: command, el)
         }
     }
 
@@ -189,7 +189,8 @@ extension NetworkDefinition {
         let host = try Self.parseDNSHost(el, network: name, partialOkay: !isAdd)
         let matches = dns.hosts.indices.filter { i in
             let h = dns.hosts[i]
-            return (host.ip != nil && host.ip == h.ip) || host.hostnames.contains { h.hostnames.contains($0) }
+            // Adding checks the address only: one name on several addresses is a valid configuration.
+            return (host.ip != nil && host.ip == h.ip) || (!isAdd && host.hostnames.contains { h.hostnames.contains($0) })
         }
         if isAdd {
             if !matches.isEmpty {
@@ -233,6 +234,61 @@ extension NetworkDefinition {
             guard let found else { throw Self.invalid("couldn't locate a matching DNS TXT record in network \(name)") }
             dns.txts.remove(at: found)
         } else {
+            throw Self.unknownCommand(command)
+        }
+    }
+
+    mutating func updateDNSSrv(command: UInt32, _ el: XMLElement) throws(VirtError) {
+        let isAdd = command == NetworkUpdateCommand.addFirst.rawValue || command == NetworkUpdateCommand.addLast.rawValue
+        if command == NetworkUpdateCommand.modify.rawValue {
+            throw Self.unsupported("DNS SRV records cannot be modified, only added or deleted")
+        }
+        try checkElement(el, "srv")
+        let srv = try Self.parseSrv(el, network: name, partialOkay: !isAdd)
+        let matches = dns.srvs.indices.filter { i in
+            let o = dns.srvs[i]
+            return (srv.domain == nil || srv.domain == o.domain) && (srv.service == nil || srv.service == o.service)
+                && (srv.protocol == nil || srv.protocol == o.protocol) && (srv.target == nil || srv.target == o.target)
+        }
+        if isAdd {
+            if !matches.isEmpty {
+                throw Self.invalid("there is already at least one DNS SRV record matching all specified fields in network \(name)")
+            }
+            if command == NetworkUpdateCommand.addFirst.rawValue { dns.srvs.insert(srv, at: 0) } else { dns.srvs.append(srv) }
+        } else if command == NetworkUpdateCommand.delete.rawValue {
+            if matches.isEmpty { throw Self.invalid("couldn't locate a matching DNS SRV record in network \(name)") }
+            if matches.count > 1 {
+                throw Self.invalid("multiple DNS SRV records matching all specified fields were found in network \(name)")
+            }
+            dns.srvs.remove(at: matches[0])
+        } else {
+            throw Self.unknownCommand(command)
+        }
+    }
+
+    mutating func updatePortGroup(command: UInt32, _ el: XMLElement) throws(VirtError) {
+        try checkElement(el, "portgroup")
+        let pg = try Self.parsePortGroup(el)
+        let foundName = portGroups.firstIndex { $0.name == pg.name }
+        let foundDefault = portGroups.lastIndex { $0.isDefault }
+        let cmd = NetworkUpdateCommand(rawValue: command)
+        if foundName == nil && (cmd == .modify || cmd == .delete) {
+            throw Self.invalid("couldn't find a portgroup entry in network '\(name)' matching <portgroup name='\(pg.name)'>")
+        }
+        if foundName != nil && (cmd == .addFirst || cmd == .addLast) {
+            throw Self.invalid("there is an existing portgroup entry in network '\(name)' that matches \"<portgroup name='\(pg.name)'>\"")
+        }
+        if cmd != .delete && pg.isDefault, let foundDefault, foundDefault != foundName {
+            throw Self.invalid("a different portgroup entry in network '\(name)' is already set as the default. Only one default is allowed.")
+        }
+        switch cmd {
+        case .modify:
+            if let foundName { portGroups[foundName] = pg }
+        case .addFirst: portGroups.insert(pg, at: 0)
+        case .addLast: portGroups.append(pg)
+        case .delete:
+            if let foundName { portGroups.remove(at: foundName) }
+        default:
             throw Self.unknownCommand(command)
         }
     }
