@@ -242,4 +242,34 @@ struct NetworkDifferentialTests {
         #expect(o.stdout == r.stdout, "virtd:\n\(o.stdout)\n--- libvirt:\n\(r.stdout)\n\(o.stderr)")
         #expect(o.status == r.status)
     }
+
+    /// libvirt's networkxml2xml inputs defined in the test driver (which, unlike the network driver, ignores
+    /// `<dnsmasq:options>`): virsh on libvirt's test:///default against vsh on ours, one process each.
+    @Test("libvirt's networkxml2xml inputs: net-define and net-dumpxml in the test driver match libvirt's")
+    func conformanceInputsInTestDriver() throws {
+        let inputs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../VirtCoreTests/Resources/conformance/libvirt-9.6.0/networkxml2xmlin").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: inputs.path).filter { $0.hasSuffix(".xml") }.sorted()
+        #expect(files.count == 41)
+        var script = "net-destroy default; net-undefine default"
+        for f in files {
+            let text = try String(contentsOf: inputs.appendingPathComponent(f), encoding: .utf8)
+            guard let a = text.range(of: "<name>"), let b = text.range(of: "</name>", range: a.upperBound..<text.endIndex) else {
+                continue
+            }
+            let name = text[a.upperBound..<b.lowerBound]
+            script += "; net-define \(inputs.path)/\(f); net-dumpxml \(name); net-undefine \(name)"
+        }
+        let r = try ChildProcess.run(["/usr/bin/virsh", "-c", "test:///default", script], timeLimit: 120)
+        let o = try ChildProcess.run([TestPaths.vsh, "-c", "test:///default", script], timeLimit: 120)
+        #expect(o.stdout == r.stdout)
+        #expect(o.stderr == r.stderr)
+        if o.stdout != r.stdout {
+            let ours = o.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let ref = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            if let i = zip(ours, ref).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                print("first difference at line \(i): ours \(ours[i]) libvirt \(ref[i])")
+            }
+        }
+    }
 }
