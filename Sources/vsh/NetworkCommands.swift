@@ -241,7 +241,8 @@ enum NetworkCommands {
             networkOption(),
             .data("command", "type of update (add-first, add-last (add), delete, or modify)"),
             .data("section", "which section of network configuration to update"),
-            .data("xml", "name of file containing xml (or, if it starts with '<', the complete xml element itself) to add/modify, or to be matched for search"),
+            .data("xml", "name of file containing xml (or, if it starts with '<', the complete xml element itself) "
+                  + "to add/modify, or to be matched for search"),
             .int("parent-index", "which parent object to search through"),
             .flag("config", "affect next network startup"),
             .flag("live", "affect running network"),

@@ -151,7 +151,8 @@ extension NetworkDefinition {
         guard let end = NetworkAddress(e) else { throw NetworkXMLError.xml("Invalid dhcp range 'end' address '\(e)' in network '\(network)'") }
         // virSocketAddrGetRange: one family, inside the network, start before end.
         if start.isIPv4 != end.isIPv4 {
-            throw VirtError.internalError("mismatch of address family in range \(s) - \(e) for network \(ip.address)/\(ip.effectivePrefix)", domain: .network)
+            throw VirtError.internalError("mismatch of address family in range \(s) - \(e) for network "
+                                          + "\(ip.address)/\(ip.effectivePrefix)", domain: .network)
         }
         let prefix = ip.effectivePrefix
         if prefix >= 0, start.isIPv4 == ip.address.isIPv4 {
@@ -202,7 +203,8 @@ extension NetworkDefinition {
         }
         if partialOkay {
             if host.mac == nil && host.name == nil && host.ip == nil {
-                throw NetworkXMLError.xml("At least one of name, mac, or ip attribute must be specified for static host definition in network '\(network)'")
+                throw NetworkXMLError.xml("At least one of name, mac, or ip attribute must be specified for static host "
+                                          + "definition in network '\(network)'")
             }
         } else {
             if ip.address.isIPv6 {
@@ -516,7 +518,8 @@ extension NetworkDefinition {
                 let pci = NetworkForwardInterface.pci(domain: hex(a.attr("domain")) ?? 0, bus: hex(a.attr("bus")) ?? 0,
                                                       slot: hex(a.attr("slot")) ?? 0, function: hex(a.attr("function")) ?? 0)
                 if fwd.interfaces.contains(pci), case .pci(let d, let b, let s, let f) = pci {
-                    throw NetworkXMLError.xml("PCI device '\(hexString(d, 4)):\(hexString(b, 2)):\(hexString(s, 2)).\(String(f, radix: 16))' can only be listed once in network \(network)")
+                    let addr = "\(hexString(d, 4)):\(hexString(b, 2)):\(hexString(s, 2)).\(String(f, radix: 16))"
+                    throw NetworkXMLError.xml("PCI device '\(addr)' can only be listed once in network \(network)")
                 }
                 fwd.interfaces.append(pci)
             }
@@ -602,10 +605,12 @@ extension NetworkDefinition {
                 }
             }
             if delay != 0 || stpSpecified || bridgeZone != nil {
-                throw NetworkXMLError.xml("bridge delay/stp/zone options only allowed in route, nat, and isolated mode, not in \(mode) (network '\(name)')")
+                throw NetworkXMLError.xml("bridge delay/stp/zone options only allowed in route, nat, and isolated mode, "
+                                          + "not in \(mode) (network '\(name)')")
             }
             if bridge != nil && (!forward.interfaces.isEmpty || forward.pf != nil) {
-                throw NetworkXMLError.xml("A network with forward mode='\(mode)' can specify a bridge name or a forward dev, but not both (network '\(name)')")
+                throw NetworkXMLError.xml("A network with forward mode='\(mode)' can specify a bridge name or a forward dev, "
+                                          + "but not both (network '\(name)')")
             }
         }
         if mtu != 0 && !forward.mode.hasBridge {

@@ -94,7 +94,9 @@ extension NetworkDefinition {
             guard let i = ip.hosts.firstIndex(where: { h in
                 sameMAC(host.mac, h.mac) || (host.ip != nil && host.ip == h.ip) || (host.name != nil && host.name == h.name)
             }) else {
-                throw Self.invalid("couldn't locate an existing dhcp host entry with \"mac='\(host.mac ?? "unknown")'\" \"name='\(host.name ?? "(null)")'\" \"ip='\(host.ip?.description ?? "unknown")'\" in network '\(name)'")
+                let (mac, hostName, ip) = (host.mac ?? "unknown", host.name ?? "(null)", host.ip?.description ?? "unknown")
+                throw Self.invalid("couldn't locate an existing dhcp host entry with \"mac='\(mac)'\" \"name='\(hostName)'\" "
+                                   + "\"ip='\(ip)'\" in network '\(name)'")
             }
             ips[idx].hosts[i] = host
         case .addFirst, .addLast:
@@ -102,7 +104,9 @@ extension NetworkDefinition {
             if ip.hosts.contains(where: { h in
                 sameMAC(host.mac, h.mac) || (host.name != nil && host.name == h.name) || (host.ip != nil && host.ip == h.ip)
             }) {
-                throw Self.invalid("there is an existing dhcp host entry in network '\(name)' that matches \"<host mac='\(host.mac ?? "unknown")' name='\(host.name ?? "(null)")' ip='\(host.ip?.description ?? "unknown")'/>\"")
+                let (mac, hostName, ip) = (host.mac ?? "unknown", host.name ?? "(null)", host.ip?.description ?? "unknown")
+                throw Self.invalid("there is an existing dhcp host entry in network '\(name)' that matches "
+                                   + "\"<host mac='\(mac)' name='\(hostName)' ip='\(ip)'/>\"")
             }
             if command == NetworkUpdateCommand.addFirst.rawValue {
                 ips[idx].hosts.insert(host, at: 0)
@@ -138,7 +142,8 @@ extension NetworkDefinition {
         case .addFirst, .addLast:
             try checkMultiDHCP(idx)
             if found != nil {
-                throw Self.invalid("there is an existing dhcp range entry in network '\(name)' that matches \"<range start='\(range.start)' end='\(range.end)'/>\"")
+                throw Self.invalid("there is an existing dhcp range entry in network '\(name)' that matches "
+                                   + "\"<range start='\(range.start)' end='\(range.end)'/>\"")
             }
             if command == NetworkUpdateCommand.addFirst.rawValue {
                 ips[idx].ranges.insert(range, at: 0)

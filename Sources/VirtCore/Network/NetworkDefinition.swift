@@ -196,14 +196,6 @@ public struct NetworkDefinition: Sendable, Hashable {
         self.name = name
         self.uuid = uuid
     }
-
-    /// The `<ip>` elements of one family in order (`virNetworkDefGetIPByIndex`): nil family means all.
-    public func ips(ipv4: Bool?) -> [Int] {
-        ips.indices.filter { i in
-            guard let ipv4 else { return true }
-            return ips[i].address.isIPv4 == ipv4
-        }
-    }
 }
 
 /// Parse options: what libvirt's `virNetworkXMLOption` of the driver adds.
