@@ -20,6 +20,10 @@ final class ClientSession: Sendable {
         var identity = ClientIdentity()
         /// The connection's driver as access denials name it ("QEMU", "Test").
         var aclDriverName = ""
+        /// The network driver of this connection, if it has one.
+        var networks: (any NetworkDriver)?
+        var networkCallbacks: [Int32: Callback] = [:]
+        var networkEventTask: Task<Void, Never>?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -132,6 +136,34 @@ final class ClientSession: Sendable {
         if cancelNow { task.cancel() }
     }
 
+    /// Starts forwarding network events to this client, once.
+    func ensureNetworkEventPump(_ networks: any NetworkDriver) {
+        let stream: AsyncStream<NetworkEventRecord>? = state.withLock { s in
+            s.networkEventTask != nil ? nil : networks.networkEvents()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                let (cbs, identity) = self.state.withLock { ($0.networkCallbacks, $0.identity) }
+                if let m = self.access,
+                   !m.allows(identity, ACLObject(type: "network", name: ev.network.name), "getattr") {
+                    continue
+                }
+                for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
+                    if let u = cb.domain, u != ev.network.uuid { continue }
+                    self.send(NetworkEventEncoder.message(ev, callbackID: id))
+                }
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.networkEventTask != nil || s.closed { return true }
+            s.networkEventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+
     /// Registers a stream opened by a call.
     func addStream(_ s: ServerStream) {
         streams.withLock { $0[s.serial] = s }
@@ -166,6 +198,10 @@ final class ClientSession: Sendable {
             s.secretEventTask?.cancel()
             s.secretEventTask = nil
             s.secrets = nil
+            s.networkCallbacks.removeAll()
+            s.networkEventTask?.cancel()
+            s.networkEventTask = nil
+            s.networks = nil
             return (t, d)
         }
         task?.cancel()

@@ -11,8 +11,12 @@ public protocol DriverProvider: Sendable {
     /// The secret driver that clients of `driver` use (libvirtd gives every QEMU connection its one shared
     /// secret driver); nil: the secret calls answer NO_SUPPORT.
     func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)?
+    /// The network driver that clients of `driver` use (the test driver is its own); nil: the network calls
+    /// answer NO_SUPPORT.
+    func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)?
 }
 
 extension DriverProvider {
     public func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)? { driver as? any SecretDriver }
+    public func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)? { driver as? any NetworkDriver }
 }

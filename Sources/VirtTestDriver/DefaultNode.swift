@@ -1,4 +1,5 @@
-/// The node description `test:///default` starts from: libvirt's built-in running domain "test".
+/// The node description `test:///default` starts from: libvirt's built-in running domain "test" and
+/// active network "default".
 enum DefaultNode {
     static let xml = """
         <node>
@@ -27,6 +28,17 @@ enum DefaultNode {
             </memballoon>
           </devices>
         </domain>
+        <network>
+          <name>default</name>
+          <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+          <bridge name='virbr0'/>
+          <forward/>
+          <ip address='192.168.122.1' netmask='255.255.255.0'>
+            <dhcp>
+              <range start='192.168.122.2' end='192.168.122.254'/>
+            </dhcp>
+          </ip>
+        </network>
         </node>
         """
 }

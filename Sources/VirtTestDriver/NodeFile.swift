@@ -21,6 +21,8 @@ struct NodeFile: Sendable {
 
     var info: NodeInfo
     var domains: [NodeDomain]
+    /// `<network>` elements (inline or `file='…'`), each active and persistent.
+    var networks: [NetworkDefinition] = []
 
     /// Reads and parses the node file at `path`; `<domain file='…'/>` references are resolved relative to it.
     static func load(path: String) throws(VirtError) -> NodeFile {
@@ -70,7 +72,16 @@ struct NodeFile: Sendable {
             }
             domains.append(try parseDomain(domainEl))
         }
-        return NodeFile(info: info, domains: domains)
+        var networks: [NetworkDefinition] = []
+        for el in root.children("network") {
+            var netEl = el
+            if let file = el.attr("file") {
+                let full = resolve(file, relativeTo: path)
+                netEl = try XMLParser.parse(try readTextFile(full), documentName: full, errorDomain: .network)
+            }
+            networks.append(try NetworkDefinition(element: netEl))
+        }
+        return NodeFile(info: info, domains: domains, networks: networks)
     }
 
     static func parseDomain(_ el: XMLElement) throws(VirtError) -> NodeDomain {

@@ -22,6 +22,9 @@ public final class TestDriver: HypervisorDriver {
     private let bus: EventBus<DomainEventRecord>
     private let token: Int
     private let closed = Mutex(false)
+    /// This connection's network events (TestDriver+Networks.swift) and its registration with the state.
+    let networkBus = EventBus<NetworkEventRecord>()
+    private let networkToken: Int
 
     private init(uri: String, state: TestDriverState, registry: SharedStateRegistry?, token: Int,
                  bus: EventBus<DomainEventRecord>) {
@@ -30,6 +33,7 @@ public final class TestDriver: HypervisorDriver {
         self.registry = registry
         self.token = token
         self.bus = bus
+        networkToken = state.networks.register(networkBus)
     }
 
     /// Opens the test driver for `test:///default` or `test:///path/to/node.xml`.
@@ -76,7 +80,9 @@ public final class TestDriver: HypervisorDriver {
         }
         if wasClosed { return }
         state.unregister(token)
+        state.networks.unregister(networkToken)
         bus.finishAll()
+        networkBus.finishAll()
         registry?.release(state)
     }
 
@@ -89,7 +95,9 @@ public final class TestDriver: HypervisorDriver {
         }
         if wasClosed { return }
         bus.finishAll()
+        networkBus.finishAll()
         state.unregister(token)
+        state.networks.unregister(networkToken)
         registry?.release(state)
     }
 

@@ -17,11 +17,14 @@ import Musl
 final class TestDriverState: Sendable {
     let node: TestNode
     let core: Mutex<TestDriverCore>
+    /// The networks, under a lock of their own (no operation touches both).
+    let networks: TestNetworkState
 
     /// A state built from a node description.
     init(node: TestNode, nodeFile: NodeFile) throws(VirtError) {
         self.node = node
         core = Mutex(try TestDriverCore(nodeFile: nodeFile))
+        networks = try TestNetworkState(networks: nodeFile.networks)
     }
 
     /// The state of `test:///default`.

@@ -5,6 +5,11 @@ struct CommandRegistry: Sendable {
         var name: String
         var keyword: String
         var commands: [CommandDefinition]
+        /// List the commands in their given order (virsh's table order) instead of by name.
+        var keepOrder = false
+
+        /// The commands as `help` lists them.
+        var listed: [CommandDefinition] { keepOrder ? commands : commands.sorted { $0.name < $1.name } }
     }
 
     let groups: [Group]
@@ -31,6 +36,7 @@ struct CommandRegistry: Sendable {
         Group(name: "Domain Monitoring", keyword: "monitor", commands: MonitorCommands.all),
         Group(name: "Domain Events", keyword: "events", commands: EventCommands.all),
         Group(name: "Host and Hypervisor", keyword: "host", commands: HostCommands.all),
+        Group(name: "Networking", keyword: "network", commands: NetworkCommands.all, keepOrder: true),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),
         Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all),
     ])

@@ -42,7 +42,7 @@ enum ShellCommands {
     @MainActor
     static func printGroup(_ shell: Shell, _ group: CommandRegistry.Group) {
         shell.print(" \(group.name) (help keyword '\(group.keyword)'):\n")
-        for command in group.commands.sorted(by: { $0.name < $1.name }) {
+        for command in group.listed {
             shell.print("    " + Format.padRight(command.name, 30) + " " + command.summary + "\n")
         }
     }

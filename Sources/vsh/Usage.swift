@@ -34,7 +34,7 @@ enum Usage {
             """)
         for group in shell.registry.groups {
             shell.print(" \(group.name) (help keyword '\(group.keyword)')\n")
-            for command in group.commands.sorted(by: { $0.name < $1.name }) {
+            for command in group.listed {
                 shell.print("    " + Format.padRight(command.name, 30) + " " + command.summary + "\n")
             }
             shell.print("\n")

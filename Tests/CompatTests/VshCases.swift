@@ -1,6 +1,8 @@
 /// The command lines of the vsh/virsh differential test, and the files they use (in `@DIR@`).
 enum VshCases {
-    static let fixtures: [String: String] = [
+    static let fixtures: [String: String] = domainFixtures.merging(VshNetworkCases.fixtures) { a, _ in a }
+
+    static let domainFixtures: [String: String] = [
         "d1.xml": """
             <domain type='test'>
               <name>d1</name>
@@ -311,7 +313,7 @@ enum VshCases {
         VshCase(name: "version-flag", args: ["--version"]),
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
-    ] + xml + migration + stats
+    ] + xml + migration + stats + VshNetworkCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [

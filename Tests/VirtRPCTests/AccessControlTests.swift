@@ -14,7 +14,8 @@ import Glibc
 struct AccessControlTests {
     static let rules = """
         # nobody: may connect and see/read the web* domains, start web2 only; nothing else
-        allow user=nobody object=connect perm=getattr,read,search_domains
+        allow user=nobody object=connect perm=getattr,read,search_domains,search_networks
+        allow user=nobody object=network name=def* perm=getattr,read
         allow user=nobody object=domain name=web2 perm=start,stop
         allow user=nobody object=domain name=web* perm=getattr,read
         deny user=nobody
@@ -102,6 +103,20 @@ struct AccessControlTests {
         // A definition is checked on the name it gives.
         let def = try Self.runAs("nobody", uri, ["define", dir + "/web1.xml"])
         #expect(def.status != 0 && def.stderr.contains("access denied"), "\(def.stderr)")
+
+        // Networks: listed and read as the rules say; changes denied; a hidden network is denied once found.
+        try "<network><name>other</name><bridge name='virbr9'/></network>"
+            .write(toFile: dir + "/other-net.xml", atomically: true, encoding: .utf8)
+        #expect(try virsh(uri, "net-define \(dir)/other-net.xml").status == 0)
+        let nets = try Self.runAs("nobody", uri, ["net-list", "--all", "--name"])
+        #expect(nets.stdout.split(separator: "\n").map(String.init) == ["default"], "\(nets.stdout) \(nets.stderr)")
+        #expect(try Self.runAs("nobody", uri, ["net-dumpxml", "default"]).status == 0)
+        let netDestroy = try Self.runAs("nobody", uri, ["net-destroy", "default"])
+        #expect(netDestroy.status != 0 && netDestroy.stderr.contains("access denied: 'Test' denied access"), "\(netDestroy.stderr)")
+        let otherNet = try Self.runAs("nobody", uri, ["net-info", "other"])
+        #expect(otherNet.status != 0 && otherNet.stderr.contains("access denied"), "\(otherNet.stderr)")
+        let noNet = try Self.runAs("nobody", uri, ["net-info", "nosuch"])
+        #expect(noNet.stderr.contains("Network not found"), "\(noNet.stderr)")
 
         // daemon: refused at CONNECT_OPEN (connect:getattr).
         let out = try Self.runAs("daemon", uri, ["list"])

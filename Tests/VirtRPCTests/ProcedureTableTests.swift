@@ -165,10 +165,10 @@ struct ProcedureTableTests {
                                              zeros)
         #expect(netCreate?.message == "operation forbidden: read only access prevents virNetworkCreate")
         #expect(netCreate?.domain == VirtError.ErrorDomain(rawValue: 19))
-        let netList = await Self.callError(ro, program: RPCProgram.remote,
-                                           RemoteProcedure.connectListAllNetworks.rawValue, zeros)
-        #expect(netList?.code == .noSupport)
-        #expect(netList?.message == "this function is not supported by the connection driver: virConnectListAllNetworks")
+        let portList = await Self.callError(ro, program: RPCProgram.remote,
+                                            RemoteProcedure.networkListAllPorts.rawValue, zeros)
+        #expect(portList?.code == .noSupport)
+        #expect(portList?.message == "this function is not supported by the connection driver: virNetworkListAllPorts")
         let unknown = await Self.callError(ro, program: RPCProgram.remote, 9999, zeros)
         #expect(unknown?.message.hasSuffix("unknown procedure: 9999") == true)
         let event = await Self.callError(ro, program: RPCProgram.remote,

@@ -31,6 +31,7 @@ enum AccessCheck {
     struct Flat {
         var domain: DomainRef?
         var secret: SecretRef?
+        var network: NetworkRef?
         var ints: [UInt32] = []
         var strings: [String] = []
     }
@@ -41,6 +42,7 @@ enum AccessCheck {
             switch v {
             case let d as DomainRef: if f.domain == nil { f.domain = d }
             case let s as SecretRef: if f.secret == nil { f.secret = s }
+            case let n as NetworkRef: if f.network == nil { f.network = n }
             case let u as UInt32: f.ints.append(u)
             case let i as Int32: f.ints.append(UInt32(bitPattern: i))
             case let s as String: f.strings.append(s)
@@ -142,6 +144,21 @@ enum AccessCheck {
                 try access.require(ACLObject(type: "secret", name: uuid), perms)
                 return nil
             }
+        case "network":
+            if let n = flat.network {
+                if let networks = ctx.session.state.withLock({ $0.networks }),
+                   (try? await networks.lookupNetwork(uuid: n.uuid)) == nil {
+                    return nil
+                }
+                try access.require(ACLObject(type: "network", name: n.name), perms)
+                return nil
+            }
+            if let xml = flat.strings.first(where: { $0.hasPrefix("<") }) {
+                guard let root = try? XMLParser.parse(xml, documentName: "network_definition"),
+                      let name = root.childText("name") else { return nil }
+                try access.require(ACLObject(type: "network", name: name), perms)
+                return nil
+            }
         default:
             break
         }
@@ -160,6 +177,7 @@ enum AccessCheck {
         switch pending.type {
         case "domain": name = flat.domain?.name
         case "secret": name = flat.secret.map { $0.uuid.description }
+        case "network": name = flat.network?.name
         default: name = nil
         }
         try access.require(ACLObject(type: pending.type, name: name), pending.permissions)
@@ -171,6 +189,12 @@ extension CallContext {
     func visible(_ domains: [DomainRef], permission: String = "getattr") -> [DomainRef] {
         guard let access else { return domains }
         return domains.filter { access.allows(ACLObject(type: "domain", name: $0.name), permission) }
+    }
+
+    /// The networks of a listing this client may see (network:getattr).
+    func visible(_ networks: [NetworkRef]) -> [NetworkRef] {
+        guard let access else { return networks }
+        return networks.filter { access.allows(ACLObject(type: "network", name: $0.name), "getattr") }
     }
 
     /// The secrets of a listing this client may see (secret:getattr).

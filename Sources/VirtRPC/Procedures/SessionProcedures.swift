@@ -61,12 +61,14 @@ extension ProcedureTable {
                     throw AccessManager.denied(driverName: driverName)
                 }
             }
+            let networks = ctx.server.provider.networkDriver(for: driver)
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
                 s.driver = driver
                 s.secrets = secrets
                 s.aclDriverName = driverName
+                s.networks = networks
                 s.readOnlyOpen = readOnly
                 return false
             }

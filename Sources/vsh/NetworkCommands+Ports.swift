@@ -1,0 +1,145 @@
+import Virt
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// net-edit and the network port commands (virsh-network.c).
+extension NetworkCommands {
+    static let edit = CommandDefinition(
+        "net-edit", summary: "edit XML configuration for a network",
+        description: "Edit the XML configuration for a network.",
+        options: [networkOption()]
+    ) { shell, cmd in
+        guard let net = await lookup(shell, cmd) else { return false }
+        // virshNetworkGetXMLDesc: the inactive XML, or the live one from a server that refuses the flag.
+        var xml = await shell.call({ try await net.xmlDesc(flags: 1) })
+        if xml == nil, shell.lastError?.code == .invalidArg {
+            shell.lastError = nil
+            xml = await shell.call({ try await net.xmlDesc(flags: 0) })
+        }
+        guard let xml else { return false }
+        guard let edited = XMLEditor.edit(shell, xml, name: net.name) else { return false }
+        if edited == xml {
+            shell.printExtra("Network \(net.name) XML configuration not changed.\n")
+            return true
+        }
+        guard let def = await shell.call({ try await shell.conn.defineNetwork(xml: edited) }) else {
+            // virsh 9.0 without a terminal to ask "Try again?" on: its "Failed." and then the success line with
+            // no network (and success).
+            shell.lastError = nil
+            shell.error("Failed.")
+            shell.printExtra("Network (null) XML configuration edited.\n")
+            return true
+        }
+        shell.printExtra("Network \(def.name) XML configuration edited.\n")
+        return true
+    }
+
+    static let portList = CommandDefinition(
+        "net-port-list", summary: "list network ports", description: "Returns list of network ports.",
+        options: [networkOption(), .flag("uuid", "list uuid's only"), .flag("table", "list table (default)")]
+    ) { shell, cmd in
+        guard let net = await lookup(shell, cmd) else { return false }
+        guard var ports = await shell.call({ try await net.listAllPorts() }) else { return false }
+        ports.sort { $0.description < $1.description }
+        if cmd.has("uuid") {
+            for p in ports { shell.print("\(p)\n") }
+        } else {
+            var table = Table(header: ["UUID"])
+            for p in ports { table.append([p.description]) }
+            shell.print(table.render(header: !shell.quiet))
+        }
+        return true
+    }
+
+    static let portCreate = CommandDefinition(
+        "net-port-create", summary: "create a network port from an XML file", description: "Create a network port.",
+        options: [networkOption(), .file("file containing an XML network port description"),
+                  .flag("validate", "validate the XML against the schema")]
+    ) { shell, cmd in
+        guard let net = await lookup(shell, cmd) else { return false }
+        guard let file = cmd.value("file"), let xml = shell.readFile(file) else { return false }
+        let flags: UInt32 = cmd.has("validate") ? 1 : 0
+        guard let port = await shell.call({ try await net.createPort(xml: xml, flags: flags) }) else {
+            // virsh 9.0's own words for this failure.
+            shell.error("Failed to create network from \(file)")
+            return false
+        }
+        shell.printExtra("Network port \(port) created from \(file)\n")
+        return true
+    }
+
+    /// The port named by `--port` (`virshCommandOptNetworkPort`): virsh prints only its own line on failure.
+    @MainActor
+    static func lookupPort(_ shell: Shell, _ cmd: ParsedCommand, _ net: Network) async -> VirtUUID? {
+        guard let text = cmd.value("port") else { return nil }
+        var found: VirtUUID?
+        if let u = VirtUUID(string: text) { found = await shell.call { try await net.lookupPort(uuid: u) } }
+        if found == nil {
+            shell.lastError = nil
+            shell.error("failed to get network port '\(text)'")
+        }
+        return found
+    }
+
+    static let portDumpxml = CommandDefinition(
+        "net-port-dumpxml", summary: "network port information in XML",
+        description: "Output the network port information as an XML dump to stdout.",
+        options: [networkOption(), .data("port", "port UUID"),
+                  .string("xpath", "xpath expression to filter the XML document", requiresName: true),
+                  .flag("wrap", "wrap xpath results in an common root element")]
+    ) { shell, cmd in
+        guard let net = await lookup(shell, cmd) else { return false }
+        // virsh 9.0 reports success when the port lookup fails.
+        guard await lookupPort(shell, cmd, net) != nil else { return true }
+        shell.error("network port XML is not supported by this shell yet")
+        return false
+    }
+
+    static let portDelete = CommandDefinition(
+        "net-port-delete", summary: "delete the specified network port",
+        description: "Delete the specified network port.",
+        options: [networkOption(), .data("port", "port UUID")]
+    ) { shell, cmd in
+        guard let net = await lookup(shell, cmd) else { return false }
+        // virsh 9.0 reports success when the port lookup fails.
+        guard await lookupPort(shell, cmd, net) != nil else { return true }
+        shell.error("network port deletion is not supported by this shell yet")
+        return false
+    }
+}
+
+/// virsh's edit cycle (`vshEditWriteToTempFile`, `vshEditFile`, `vshEditReadBackFile`): the XML in a temporary
+/// file, the user's editor ($VISUAL, $EDITOR, else vi) on it, the file read back.
+enum XMLEditor {
+    @MainActor
+    static func edit(_ shell: Shell, _ xml: String, name: String) -> String? {
+        let tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(tmpdir)/virshXXXXXX.xml".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buf -> Int32 in
+            guard let base = buf.baseAddress else { return -1 }
+            return mkstemps(base, 4)
+        }
+        guard fd >= 0 else {
+            shell.error("failed to create temporary file: \(String(cString: strerror(errno)))")
+            return nil
+        }
+        let path = String(cString: template)
+        defer { unlink(path) }
+        let bytes = Array(xml.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else {
+            shell.error("\(path): write: \(String(cString: strerror(errno)))")
+            return nil
+        }
+        let editor = getenv("VISUAL").map { String(cString: $0) } ?? getenv("EDITOR").map { String(cString: $0) } ?? "vi"
+        let status = system("\(editor) '\(path)'")
+        if status != 0 {
+            shell.error("\(editor) '\(path)': command failed with exit status \(status)")
+            return nil
+        }
+        return shell.readFile(path)
+    }
+}
