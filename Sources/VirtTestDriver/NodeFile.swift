@@ -21,6 +21,8 @@ struct NodeFile: Sendable {
 
     var info: NodeInfo
     var domains: [NodeDomain]
+    /// `<pool>`s with their volumes (TestStorage.swift).
+    var pools: [NodePool] = []
 
     /// Reads and parses the node file at `path`; `<domain file='…'/>` references are resolved relative to it.
     static func load(path: String) throws(VirtError) -> NodeFile {
@@ -70,7 +72,9 @@ struct NodeFile: Sendable {
             }
             domains.append(try parseDomain(domainEl))
         }
-        return NodeFile(info: info, domains: domains)
+        var file = NodeFile(info: info, domains: domains)
+        file.pools = try parsePools(root, path: path)
+        return file
     }
 
     static func parseDomain(_ el: XMLElement) throws(VirtError) -> NodeDomain {
