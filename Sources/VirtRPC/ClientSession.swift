@@ -16,6 +16,10 @@ final class ClientSession: Sendable {
         var secrets: (any SecretDriver)?
         var secretCallbacks: [Int32: Callback] = [:]
         var secretEventTask: Task<Void, Never>?
+        /// The storage driver of this connection, if it has one (Procedures/StorageProcedures.swift).
+        var storage: (any StorageDriver)?
+        var storageCallbacks: [Int32: Callback] = [:]
+        var storageEventTask: Task<Void, Never>?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -150,6 +154,10 @@ final class ClientSession: Sendable {
             s.secretEventTask?.cancel()
             s.secretEventTask = nil
             s.secrets = nil
+            s.storageCallbacks.removeAll()
+            s.storageEventTask?.cancel()
+            s.storageEventTask = nil
+            s.storage = nil
             return (t, d)
         }
         task?.cancel()

@@ -11,8 +11,12 @@ public protocol DriverProvider: Sendable {
     /// The secret driver that clients of `driver` use (libvirtd gives every QEMU connection its one shared
     /// secret driver); nil: the secret calls answer NO_SUPPORT.
     func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)?
+    /// The storage driver that clients of `driver` use; nil: the storage calls answer NO_SUPPORT.
+    func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)?
 }
 
 extension DriverProvider {
     public func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)? { driver as? any SecretDriver }
+    /// The test driver is its own storage driver, as libvirt's.
+    public func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)? { driver as? any StorageDriver }
 }

@@ -12,6 +12,9 @@ public final class RemoteDriver: HypervisorDriver {
     /// Secret events (RemoteDriver+Secrets.swift) and whether the daemon has been asked for them.
     let secretBus = EventBus<SecretEventRecord>()
     let secretEventsRegistered = Mutex(false)
+    /// Storage pool events (RemoteDriver+Storage.swift) and whether the daemon has been asked for them.
+    let storageBus = EventBus<StoragePoolEventRecord>()
+    let storageEventsRegistered = Mutex(false)
     private let registration = KeyedAsyncLock<Int>()
 
     private struct EventState {
@@ -81,6 +84,7 @@ public final class RemoteDriver: HypervisorDriver {
         await client.close()
         bus.finishAll()
         secretBus.finishAll()
+        storageBus.finishAll()
     }
 
     /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
@@ -357,6 +361,11 @@ public final class RemoteDriver: HypervisorDriver {
         var r = XDRReader(buffer: p.payload)
         if let (_, ev) = try? SecretEventEncoder.decode(proc, &r) {
             secretBus.emit(ev)
+            return
+        }
+        r = XDRReader(buffer: p.payload)
+        if let (_, ev) = try? StoragePoolEventEncoder.decode(proc, &r) {
+            storageBus.emit(ev)
             return
         }
         r = XDRReader(buffer: p.payload)

@@ -112,7 +112,8 @@ public struct StoragePoolSource: Sendable, Hashable {
     /// Index into the type's source formats.
     public var format: Int = 0
     public var auth: StorageAuth?
-    public var protocolVersion: UInt32?
+    /// NFS protocol version, "N" or "N.M".
+    public var protocolVersion: String?
     public var vendor: String?
     public var product: String?
 
@@ -168,8 +169,11 @@ public struct StoragePoolSource: Sendable, Hashable {
                 let name = s.format < 4 ? ["auto", "nfs", "glusterfs", "cifs"][s.format] : "(null)"
                 throw StorageErrors.unsupported("storage pool protocol ver unsupported for pool type '\(name)'")
             }
-            guard let v = UInt32(ver) else { throw StorageErrors.xml("storage pool protocol ver '\(ver)' is malformed") }
-            s.protocolVersion = v
+            let parts = ver.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count <= 2, parts.allSatisfy({ UInt32($0) != nil }) else {
+                throw StorageErrors.xml("storage pool protocol ver '\(ver)' is malformed")
+            }
+            s.protocolVersion = ver
         }
         s.vendor = el.child("vendor")?.nonEmptyAttr("name")
         s.product = el.child("product")?.nonEmptyAttr("name")
@@ -197,7 +201,7 @@ public struct StoragePoolSource: Sendable, Hashable {
                 w.empty("format", [("type", formats.names[format])])
             }
             auth?.format(&w)
-            if let protocolVersion, protocolVersion != 0 { w.empty("protocol", [("ver", String(protocolVersion))]) }
+            if let protocolVersion { w.empty("protocol", [("ver", protocolVersion)]) }
             if let vendor { w.empty("vendor", [("name", vendor)]) }
             if let product { w.empty("product", [("name", product)]) }
         }

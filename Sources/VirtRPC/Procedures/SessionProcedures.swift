@@ -50,11 +50,13 @@ extension ProcedureTable {
         do {
             let driver = try await ctx.server.provider.open(uri: name, readOnly: readOnly)
             let secrets = ctx.server.provider.secretDriver(for: driver)
+            let storage = ctx.server.provider.storageDriver(for: driver)
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
                 s.driver = driver
                 s.secrets = secrets
+                s.storage = storage
                 s.readOnlyOpen = readOnly
                 return false
             }

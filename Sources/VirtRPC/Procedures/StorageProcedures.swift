@@ -1,0 +1,209 @@
+import VirtCore
+
+/// The storage driver's procedures (libvirt-storage.c), served by the connection's storage driver.
+extension ProcedureTable {
+    static let storageRows: [ServedProcedure] = poolRows + volumeRows + storageEventRows
+
+    private static func checkMax(_ max: Int32, _ what: String) throws(VirtError) {
+        if max > Int32(StoragePoolNameListLimit.max) {
+            throw VirtError(.rpc, domain: .rpc, "RPC error : maxnames > REMOTE_STORAGE_\(what)_LIST_MAX")
+        }
+    }
+
+    private static let poolRows: [ServedProcedure] = [
+        .serve(RemoteCalls.connectNumOfStoragePools) { _, ctx in
+            try await ctx.storage("virConnectNumOfStoragePools").numOfStoragePools()
+        },
+        .serve(RemoteCalls.connectListStoragePools) { max, ctx in
+            try checkMax(max, "POOL")
+            return XDRList(try await ctx.storage("virConnectListStoragePools").listStoragePools(max: max))
+        },
+        .serve(RemoteCalls.connectNumOfDefinedStoragePools) { _, ctx in
+            try await ctx.storage("virConnectNumOfDefinedStoragePools").numOfDefinedStoragePools()
+        },
+        .serve(RemoteCalls.connectListDefinedStoragePools) { max, ctx in
+            try checkMax(max, "POOL")
+            return XDRList(try await ctx.storage("virConnectListDefinedStoragePools").listDefinedStoragePools(max: max))
+        },
+        .serve(RemoteCalls.connectListAllStoragePools) { a, ctx in
+            let (need, flags) = a.values
+            let all = try await ctx.storage("virConnectListAllStoragePools").listAllStoragePools(flags: flags)
+            return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
+        },
+        .serve(RemoteCalls.storagePoolLookupByName) { name, ctx in
+            try await ctx.storage("virStoragePoolLookupByName").lookupStoragePool(name: name)
+        },
+        .serve(RemoteCalls.storagePoolLookupByUUID) { uuid, ctx in
+            try await ctx.storage("virStoragePoolLookupByUUID").lookupStoragePool(uuid: uuid)
+        },
+        .serve(RemoteCalls.storagePoolLookupByVolume) { vol, ctx in
+            try await ctx.storage("virStoragePoolLookupByVolume").lookupStoragePool(volume: vol)
+        },
+        .serve(RemoteCalls.storagePoolCreateXML) { a, ctx in
+            try await ctx.storage("virStoragePoolCreateXML").createStoragePool(xml: a.values.0, flags: a.values.1)
+        },
+        .serve(RemoteCalls.storagePoolDefineXML) { a, ctx in
+            try await ctx.storage("virStoragePoolDefineXML").defineStoragePool(xml: a.values.0, flags: a.values.1)
+        },
+        .serve(RemoteCalls.storagePoolBuild) { a, ctx in
+            try await ctx.storage("virStoragePoolBuild").buildStoragePool(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolUndefine) { p, ctx in
+            try await ctx.storage("virStoragePoolUndefine").undefineStoragePool(p)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolCreate) { a, ctx in
+            try await ctx.storage("virStoragePoolCreate").startStoragePool(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolDestroy) { p, ctx in
+            try await ctx.storage("virStoragePoolDestroy").destroyStoragePool(p)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolDelete) { a, ctx in
+            try await ctx.storage("virStoragePoolDelete").deleteStoragePool(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolRefresh) { a, ctx in
+            try await ctx.storage("virStoragePoolRefresh").refreshStoragePool(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolGetInfo) { p, ctx in
+            try await ctx.storage("virStoragePoolGetInfo").storagePoolInfo(p)
+        },
+        .serve(RemoteCalls.storagePoolGetXMLDesc) { a, ctx in
+            try await ctx.storage("virStoragePoolGetXMLDesc").storagePoolXML(a.values.0, flags: a.values.1)
+        },
+        .serve(RemoteCalls.storagePoolGetAutostart) { p, ctx in
+            try await ctx.storage("virStoragePoolGetAutostart").storagePoolAutostart(p) ? 1 : 0
+        },
+        .serve(RemoteCalls.storagePoolSetAutostart) { a, ctx in
+            try await ctx.storage("virStoragePoolSetAutostart").setStoragePoolAutostart(a.values.0,
+                                                                                      autostart: a.values.1 != 0)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storagePoolIsActive) { p, ctx in
+            try await ctx.storage("virStoragePoolIsActive").storagePoolIsActive(p) ? 1 : 0
+        },
+        .serve(RemoteCalls.storagePoolIsPersistent) { p, ctx in
+            try await ctx.storage("virStoragePoolIsPersistent").storagePoolIsPersistent(p) ? 1 : 0
+        },
+        .serve(RemoteCalls.storagePoolNumOfVolumes) { p, ctx in
+            try await ctx.storage("virStoragePoolNumOfVolumes").numOfVolumes(p)
+        },
+        .serve(RemoteCalls.storagePoolListVolumes) { a, ctx in
+            try checkMax(a.values.1, "VOL")
+            return XDRList(try await ctx.storage("virStoragePoolListVolumes").listVolumes(a.values.0, max: a.values.1))
+        },
+        .serve(RemoteCalls.storagePoolListAllVolumes) { a, ctx in
+            let (pool, need, flags) = a.values
+            let all = try await ctx.storage("virStoragePoolListAllVolumes").listAllVolumes(pool, flags: flags)
+            return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
+        },
+    ]
+
+    private static let volumeRows: [ServedProcedure] = [
+        .serve(RemoteCalls.storageVolLookupByName) { a, ctx in
+            try await ctx.storage("virStorageVolLookupByName").lookupVolume(pool: a.values.0, name: a.values.1)
+        },
+        .serve(RemoteCalls.storageVolLookupByKey) { key, ctx in
+            try await ctx.storage("virStorageVolLookupByKey").lookupVolume(key: key)
+        },
+        .serve(RemoteCalls.storageVolLookupByPath) { path, ctx in
+            try await ctx.storage("virStorageVolLookupByPath").lookupVolume(path: path)
+        },
+        .serve(RemoteCalls.storageVolCreateXML) { a, ctx in
+            let (pool, xml, flags) = a.values
+            return try await ctx.storage("virStorageVolCreateXML").createVolume(pool, xml: xml, flags: flags)
+        },
+        .serve(RemoteCalls.storageVolCreateXMLFrom) { a, ctx in
+            let (pool, xml, clone, flags) = a.values
+            return try await ctx.storage("virStorageVolCreateXMLFrom").createVolume(pool, xml: xml, from: clone,
+                                                                                    flags: flags)
+        },
+        .serve(RemoteCalls.storageVolDelete) { a, ctx in
+            try await ctx.storage("virStorageVolDelete").deleteVolume(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storageVolWipe) { a, ctx in
+            try await ctx.storage("virStorageVolWipe").wipeVolume(a.values.0, flags: a.values.1)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storageVolGetInfo) { v, ctx in
+            try await ctx.storage("virStorageVolGetInfo").volumeInfo(v)
+        },
+        .serve(RemoteCalls.storageVolGetXMLDesc) { a, ctx in
+            try await ctx.storage("virStorageVolGetXMLDesc").volumeXML(a.values.0, flags: a.values.1)
+        },
+        .serve(RemoteCalls.storageVolGetPath) { v, ctx in
+            try await ctx.storage("virStorageVolGetPath").volumePath(v)
+        },
+        .serve(RemoteCalls.storageVolResize) { a, ctx in
+            let (vol, capacity, flags) = a.values
+            try await ctx.storage("virStorageVolResize").resizeVolume(vol, capacity: capacity, flags: flags)
+            return XDRVoid()
+        },
+    ]
+
+    private static let storageEventRows: [ServedProcedure] = [
+        .serve(RemoteCalls.connectStoragePoolEventRegisterAny) { a, ctx in
+            let (eid, pool) = a.values
+            let storage = try ctx.storage("virConnectStoragePoolEventRegisterAny")
+            guard eid == 0 || eid == 1 else {
+                throw VirtError(.internalError, domain: .rpc, "internal error: unsupported storage pool event ID \(eid)",
+                                str1: "unsupported storage pool event ID \(eid)")
+            }
+            ctx.session.ensureStoragePoolEventPump(storage)
+            return ctx.session.state.withLock { s -> Int32 in
+                let id = s.nextCallbackID
+                s.nextCallbackID += 1
+                s.storageCallbacks[id] = ClientSession.Callback(eventID: eid, domain: pool?.uuid)
+                return id
+            }
+        },
+        .serve(RemoteCalls.connectStoragePoolEventDeregisterAny) { id, ctx in
+            let ok = ctx.session.state.withLock { $0.storageCallbacks.removeValue(forKey: id) != nil }
+            if !ok {
+                throw VirtError(.internalError, domain: .rpc,
+                                "internal error: storage pool event callback \(id) not registered",
+                                str1: "storage pool event callback \(id) not registered")
+            }
+            return XDRVoid()
+        },
+    ]
+}
+
+extension CallContext {
+    /// The connection's storage driver, or NO_SUPPORT naming `api`.
+    func storage(_ api: String) throws(VirtError) -> any StorageDriver {
+        guard let s = session.state.withLock({ $0.storage }) else { throw VirtError.noSupport(api) }
+        return s
+    }
+}
+
+extension ClientSession {
+    /// Starts forwarding storage pool events to this client, once.
+    func ensureStoragePoolEventPump(_ storage: any StorageDriver) {
+        let stream: AsyncStream<StoragePoolEventRecord>? = state.withLock { s in
+            s.storageEventTask != nil ? nil : storage.storagePoolEvents()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                let cbs = self.state.withLock { $0.storageCallbacks }
+                for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
+                    if let u = cb.domain, u != ev.pool.uuid { continue }
+                    self.send(StoragePoolEventEncoder.message(ev, callbackID: id))
+                }
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.storageEventTask != nil || s.closed { return true }
+            s.storageEventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+}
