@@ -109,7 +109,7 @@ import Testing
         #expect(poolError("<pool type='dir'><name>a</name></pool>") == "XML error: missing storage pool target path")
         #expect(poolError("<pool type='netfs'><name>a</name><target><path>/x</path></target></pool>") == "XML error: missing storage pool source host name")
         #expect(poolError("<pool type='dir'><name>a</name><uuid>zz</uuid><target><path>/x</path></target></pool>") == "XML error: malformed uuid element")
-        #expect(poolError("<volume/>") == "XML error: unexpected root element <volume>, expecting <pool>")
+        #expect(poolError("<volume/>") == "XML error: expecting root element of 'pool', not 'volume'")
         func volError(_ xml: String) -> String? {
             do { _ = try StorageVolumeDefinition(xml: xml, poolType: .dir); return nil } catch { return error.message }
         }

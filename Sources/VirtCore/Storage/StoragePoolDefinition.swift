@@ -244,7 +244,7 @@ public struct StoragePoolDefinition: Sendable, Hashable {
 
     public init(element root: XMLElement, namespaces: Bool = true) throws(VirtError) {
         guard root.name == "pool" else {
-            throw StorageErrors.xml("unexpected root element <\(root.name)>, expecting <pool>")
+            throw StorageErrors.xml("expecting root element of 'pool', not '\(root.name)'")
         }
         guard let typeName = root.attr("type") else {
             throw StorageErrors.xml("Missing required attribute 'type' in element 'pool'")

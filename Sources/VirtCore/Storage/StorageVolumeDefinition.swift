@@ -1,3 +1,10 @@
+/// libvirt's `virScaleInteger` units for sizes ("", "b", "KiB", "K", "KB", … "E").
+public enum StorageUnits {
+    public static func scale(_ unit: String) throws(VirtError) -> UInt64 {
+        try StorageVolumeDefinition.unitScale(unit)
+    }
+}
+
 /// `<encryption>` of a volume (`virStorageEncryption`).
 public struct StorageEncryption: Sendable, Hashable {
     public var format: String
@@ -141,7 +148,7 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
 
     public init(element root: XMLElement, poolType: StoragePoolType, flags: ParseFlags = []) throws(VirtError) {
         guard root.name == "volume" else {
-            throw StorageErrors.xml("unexpected root element <\(root.name)>, expecting <volume>")
+            throw StorageErrors.xml("expecting root element of 'volume', not '\(root.name)'")
         }
         guard let name = root.xpathString("name") else { throw StorageErrors.xml("missing volume name element") }
         self.name = name
