@@ -67,8 +67,8 @@ enum StoragePoolCommands {
 
     static let buildFlags: [OptionDefinition] = [
         .flag("build", "build the pool as normal"),
-        .flag("overwrite", "build the pool without overwriting the existing pool data"),
-        .flag("no-overwrite", "build the pool without overwriting the existing pool data"),
+        .flag("no-overwrite", "do not overwrite any existing data"),
+        .flag("overwrite", "overwrite any existing data"),
     ]
 
     /// `VIR_STORAGE_POOL_CREATE_WITH_BUILD*` from --build, --overwrite, --no-overwrite.
@@ -248,7 +248,7 @@ enum StoragePoolCommands {
     static let start = CommandDefinition(
         "pool-start", summary: "start a (previously defined) inactive pool",
         description: "Start a pool.",
-        options: [poolOption("name or uuid of the inactive pool")] + buildFlags
+        options: [poolOption()] + buildFlags
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd), let flags = createFlags(shell, cmd) else { return false }
         guard await shell.call({ try await pool.start(flags: flags) }) != nil else {
@@ -281,12 +281,11 @@ enum StoragePoolCommands {
 
     static let build = CommandDefinition(
         "pool-build", summary: "build a pool", description: "Build a given pool.",
-        options: [poolOption(), .flag("overwrite", "overwrite any existing data"),
-                  .flag("no-overwrite", "do not overwrite any existing data")]
+        options: [poolOption(), .flag("no-overwrite", "do not overwrite any existing data"),
+                  .flag("overwrite", "overwrite any existing data")]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd) else { return false }
-        guard shell.exclusive(cmd, "overwrite", "no-overwrite") else { return false }
-        let flags: UInt32 = (cmd.has("overwrite") ? 2 : 0) | (cmd.has("no-overwrite") ? 1 : 0)
+        let flags: UInt32 = (cmd.has("overwrite") ? 8 : 0) | (cmd.has("no-overwrite") ? 4 : 0)
         guard await shell.call({ try await pool.build(flags: flags) }) != nil else {
             shell.error("Failed to build pool \(pool.name)")
             return false
@@ -332,7 +331,7 @@ enum StoragePoolCommands {
 
     static let info = CommandDefinition(
         "pool-info", summary: "storage pool information", description: "Returns basic information about the storage pool.",
-        options: [poolOption(), .flag("bytes", "Reture pool info in bytes")]
+        options: [poolOption(), .flag("bytes", "Return pool info in bytes")]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd) else { return false }
         @MainActor func line(_ label: String, _ value: String) { shell.print(Format.padRight(label, 15) + " " + value + "\n") }
@@ -355,8 +354,8 @@ enum StoragePoolCommands {
     }
 
     static let uuid = CommandDefinition(
-        "pool-uuid", summary: "convert a pool name to pool UUID", description: "Returns UUID of a storage pool.",
-        options: [.data("pool", "pool name")]
+        "pool-uuid", summary: "convert a pool name to pool UUID",
+        options: [poolOption()]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd, byUUID: false) else { return false }
         shell.print("\(pool.uuid)\n")
@@ -364,8 +363,8 @@ enum StoragePoolCommands {
     }
 
     static let name = CommandDefinition(
-        "pool-name", summary: "convert a pool UUID to pool name", description: "Returns name of a storage pool.",
-        options: [.data("pool", "pool uuid")]
+        "pool-name", summary: "convert a pool UUID to pool name",
+        options: [poolOption()]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd, byName: false) else { return false }
         shell.print("\(pool.name)\n")

@@ -52,13 +52,25 @@ enum StorageVolumeCommands {
     }
 
     /// virsh's `virshVolSize`: a number with an optional unit (bytes by default).
-    static func size(_ text: String) -> UInt64? {
+    /// A unit libvirt does not know leaves its error as the pending library error.
+    @MainActor
+    static func size(_ text: String, _ shell: Shell) -> UInt64? {
         let digits = text.prefix { $0.isNumber }
         guard !digits.isEmpty, let v = UInt64(digits) else { return nil }
         let suffix = String(text.dropFirst(digits.count))
-        guard let scale = try? StorageUnits.scale(suffix) else { return nil }
+        let scale: UInt64
+        do {
+            scale = try StorageUnits.scale(suffix)
+        } catch {
+            shell.lastError = VirtError(.invalidArg, "invalid argument: unknown suffix '\(suffix)'")
+            return nil
+        }
         let (r, overflow) = v.multipliedReportingOverflow(by: scale)
-        return overflow ? nil : r
+        if overflow {
+            shell.lastError = VirtError(.overflow, "value too large: \(text)")
+            return nil
+        }
+        return r
     }
 
     static let create = CommandDefinition(
@@ -87,7 +99,7 @@ enum StorageVolumeCommands {
         description: "Create a vol from an existing volume.",
         options: [
             .data("pool", "pool name or uuid"), .file("file containing an XML vol description"),
-            .data("vol", "input vol name or key"),
+            volOption,
             .string("inputpool", "pool name or uuid of the input volume's pool", requiresName: true),
             .flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)"),
             .flag("reflink", "use btrfs COW lightweight copy"),
@@ -112,9 +124,10 @@ enum StorageVolumeCommands {
     static let clone = CommandDefinition(
         "vol-clone", summary: "clone a volume.", description: "Clone an existing volume within the parent pool.",
         options: [
-            .data("vol", "orig vol name or key"), .data("newname", "clone name"), poolOption,
+            volOption, .data("newname", "clone name"), poolOption,
             .flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)"),
             .flag("reflink", "use btrfs COW lightweight copy"),
+            .flag("print-xml", "print XML document rather than clone the volume"),
         ]
     ) { shell, cmd in
         guard let orig = await lookup(shell, cmd) else { return false }
@@ -124,7 +137,14 @@ enum StorageVolumeCommands {
         }
         guard let newName = StoragePoolCommands.requiredString(shell, cmd, "newname") else { return false }
         guard let xml = await shell.call({ try await orig.xmlDesc() }) else { return false }
-        let newXML = renamed(xml, to: newName)
+        guard let newXML = renamed(xml, to: newName) else {
+            shell.error("Failed to allocate XML buffer")
+            return false
+        }
+        if cmd.has("print-xml") {
+            shell.print(newXML)
+            return true
+        }
         let flags: UInt32 = (cmd.has("prealloc-metadata") ? 1 : 0) | (cmd.has("reflink") ? 2 : 0)
         guard await shell.call({ try await pool.createVolume(xml: newXML, from: orig, flags: flags) }) != nil else {
             shell.error("Failed to clone vol from \(orig.name)")
@@ -134,18 +154,21 @@ enum StorageVolumeCommands {
         return true
     }
 
-    /// The volume XML with its `<name>` replaced (virsh's `virshMakeCloneXML`).
-    static func renamed(_ xml: String, to name: String) -> String {
-        let lines = xml.split(separator: "\n", omittingEmptySubsequences: false)
-        var done = false
-        return lines.map { line -> String in
-            if !done, String(line).trimmingSpaces.hasPrefix("<name>") {
-                done = true
-                let indent = line.prefix { $0 == " " }
-                return "\(indent)<name>\(XMLWriter.escape(name))</name>"
-            }
-            return String(line)
-        }.joined(separator: "\n")
+    /// The volume XML with its `<name>` replaced, dumped as libxml2 does (virsh's `virshMakeCloneXML`).
+    static func renamed(_ xml: String, to name: String) -> String? {
+        guard var root = try? XMLParser.parse(xml, documentName: "volume_definition", errorDomain: .storage) else {
+            return nil
+        }
+        if let i = root.children.firstIndex(where: { if case .element(let e) = $0 { e.name == "name" } else { false } }),
+           case .element(var el) = root.children[i] {
+            el.children = [.text(name)]
+            root.children[i] = .element(el)
+        }
+        var w = XMLWriter()
+        w.node(root)
+        var out = w.output
+        while out.hasSuffix("\n") { out.removeLast() }
+        return out + "\n"
     }
 
     static let createAs = CommandDefinition(
@@ -164,7 +187,7 @@ enum StorageVolumeCommands {
         guard let pool = await StoragePoolCommands.lookup(shell, cmd),
               let name = StoragePoolCommands.requiredString(shell, cmd, "name"),
               let capText = StoragePoolCommands.requiredString(shell, cmd, "capacity") else { return false }
-        guard let capacity = size(capText) else {
+        guard let capacity = size(capText, shell) else {
             shell.error("Malformed size \(capText)")
             return false
         }
@@ -172,7 +195,7 @@ enum StorageVolumeCommands {
         let (aok, allocText) = shell.stringOption(cmd, "allocation")
         guard aok else { return false }
         if let allocText {
-            guard let a = size(allocText) else {
+            guard let a = size(allocText, shell) else {
                 shell.error("Malformed size \(allocText)")
                 return false
             }
@@ -232,7 +255,7 @@ enum StorageVolumeCommands {
                              "trim"]
 
     static let wipe = CommandDefinition(
-        "vol-wipe", summary: "wipe a vol", description: "Ensure data previously on a volume is not accessible to future reads.",
+        "vol-wipe", summary: "wipe a vol", description: "Ensure data previously on a volume is not accessible to future reads",
         options: [volOption, poolOption, .string("algorithm", "perform selected wiping algorithm", requiresName: true)]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd) else { return false }
@@ -281,7 +304,7 @@ enum StorageVolumeCommands {
             }
             text.removeFirst()
         }
-        guard let capacity = size(text) else {
+        guard let capacity = size(text, shell) else {
             shell.error("Malformed size \(text)")
             return false
         }
@@ -342,7 +365,7 @@ enum StorageVolumeCommands {
     ) { shell, cmd in
         guard let pool = await StoragePoolCommands.lookup(shell, cmd) else { return false }
         guard var vols = await shell.call({ try await pool.listAllVolumes() }) else {
-            shell.error("Failed to list storage volumes")
+            shell.error("Failed to list volumes")
             return false
         }
         vols.sort { $0.name < $1.name }
@@ -368,7 +391,6 @@ enum StorageVolumeCommands {
 
     static let path = CommandDefinition(
         "vol-path", summary: "returns the volume path for a given volume name or key",
-        description: "Returns the volume path for a given volume name or key.",
         options: [.data("vol", "volume name or key"), poolOption]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd), let p = await shell.call({ try await vol.path() }) else { return false }
@@ -378,7 +400,6 @@ enum StorageVolumeCommands {
 
     static let name = CommandDefinition(
         "vol-name", summary: "returns the volume name for a given volume key or path",
-        description: "Returns the volume name for a given volume key or path.",
         options: [.data("vol", "volume key or path")]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd, poolOption: nil) else { return false }
@@ -388,7 +409,6 @@ enum StorageVolumeCommands {
 
     static let key = CommandDefinition(
         "vol-key", summary: "returns the volume key for a given volume name or path",
-        description: "Returns the volume key for a given volume name or path.",
         options: [.data("vol", "volume name or path"), poolOption]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd) else { return false }
@@ -398,7 +418,6 @@ enum StorageVolumeCommands {
 
     static let pool = CommandDefinition(
         "vol-pool", summary: "returns the storage pool for a given volume key or path",
-        description: "Returns the storage pool for a given volume key or path.",
         options: [.data("vol", "volume key or path"), .flag("uuid", "return the pool uuid rather than pool name")]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd, poolOption: nil) else { return false }

@@ -1,6 +1,7 @@
 /// The command lines of the vsh/virsh differential test, and the files they use (in `@DIR@`).
 enum VshCases {
-    static let fixtures: [String: String] = [
+    static let fixtures = domainFixtures.merging(StorageVshCases.fixtures) { a, _ in a }
+    static let domainFixtures: [String: String] = [
         "d1.xml": """
             <domain type='test'>
               <name>d1</name>
@@ -294,4 +295,5 @@ enum VshCases {
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
     ] + xml + migration
+        + StorageVshCases.all
 }
