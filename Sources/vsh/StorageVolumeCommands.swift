@@ -168,7 +168,7 @@ enum StorageVolumeCommands {
         w.node(root)
         var out = w.output
         while out.hasSuffix("\n") { out.removeLast() }
-        return out + "\n"
+        return out
     }
 
     static let createAs = CommandDefinition(
