@@ -127,7 +127,7 @@ extension Connection {
     func storageDriver(_ api: String) throws -> any StorageDriver {
         if let s = driver as? any StorageDriver { return s }
         if let r = driver as? ReadOnlyDriver, let s = r.base as? any StorageDriver { return s }
-        throw VirtError.noSupport(api)
+        throw VirtError.noSupport(api, domain: .storage)
     }
 
     public func numOfStoragePools() async throws -> Int32 {

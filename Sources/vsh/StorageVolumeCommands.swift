@@ -267,7 +267,7 @@ enum StorageVolumeCommands {
         }
         let result: Void?
         if let alg, let i = algorithms.firstIndex(of: alg), i != 0 {
-            result = await shell.call { throw VirtError.noSupport("virStorageVolWipePattern") } as Void?
+            result = await shell.call { throw VirtError.noSupport("virStorageVolWipePattern", domain: .storage) } as Void?
             _ = i
         } else {
             result = await shell.call { try await vol.wipe() }
@@ -346,7 +346,7 @@ enum StorageVolumeCommands {
         line("Name:", vol.name)
         let result: StorageVolInfo?
         if cmd.has("physical") {
-            result = await shell.call { throw VirtError.noSupport("virStorageVolGetInfoFlags") } as StorageVolInfo?
+            result = await shell.call { throw VirtError.noSupport("virStorageVolGetInfoFlags", domain: .storage) } as StorageVolInfo?
         } else {
             result = await shell.call { try await vol.info() }
         }

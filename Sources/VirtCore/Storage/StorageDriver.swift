@@ -168,112 +168,112 @@ public protocol StorageDriver: AnyObject, Sendable {
 }
 
 extension StorageDriver {
-    public func numOfStoragePools() async throws -> Int32 { throw VirtError.noSupport("virConnectNumOfStoragePools") }
+    public func numOfStoragePools() async throws -> Int32 { throw VirtError.noSupport("virConnectNumOfStoragePools", domain: .storage) }
     public func listStoragePools(max: Int32) async throws -> [String] {
-        throw VirtError.noSupport("virConnectListStoragePools")
+        throw VirtError.noSupport("virConnectListStoragePools", domain: .storage)
     }
     public func numOfDefinedStoragePools() async throws -> Int32 {
-        throw VirtError.noSupport("virConnectNumOfDefinedStoragePools")
+        throw VirtError.noSupport("virConnectNumOfDefinedStoragePools", domain: .storage)
     }
     public func listDefinedStoragePools(max: Int32) async throws -> [String] {
-        throw VirtError.noSupport("virConnectListDefinedStoragePools")
+        throw VirtError.noSupport("virConnectListDefinedStoragePools", domain: .storage)
     }
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
-        throw VirtError.noSupport("virConnectListAllStoragePools")
+        throw VirtError.noSupport("virConnectListAllStoragePools", domain: .storage)
     }
     public func lookupStoragePool(name: String) async throws -> StoragePoolRef {
-        throw VirtError.noSupport("virStoragePoolLookupByName")
+        throw VirtError.noSupport("virStoragePoolLookupByName", domain: .storage)
     }
     public func lookupStoragePool(uuid: VirtUUID) async throws -> StoragePoolRef {
-        throw VirtError.noSupport("virStoragePoolLookupByUUID")
+        throw VirtError.noSupport("virStoragePoolLookupByUUID", domain: .storage)
     }
     public func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef {
-        throw VirtError.noSupport("virStoragePoolLookupByVolume")
+        throw VirtError.noSupport("virStoragePoolLookupByVolume", domain: .storage)
     }
     public func createStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef {
-        throw VirtError.noSupport("virStoragePoolCreateXML")
+        throw VirtError.noSupport("virStoragePoolCreateXML", domain: .storage)
     }
     public func defineStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef {
-        throw VirtError.noSupport("virStoragePoolDefineXML")
+        throw VirtError.noSupport("virStoragePoolDefineXML", domain: .storage)
     }
     public func buildStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStoragePoolBuild")
+        throw VirtError.noSupport("virStoragePoolBuild", domain: .storage)
     }
     public func undefineStoragePool(_ pool: StoragePoolRef) async throws {
-        throw VirtError.noSupport("virStoragePoolUndefine")
+        throw VirtError.noSupport("virStoragePoolUndefine", domain: .storage)
     }
     public func startStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStoragePoolCreate")
+        throw VirtError.noSupport("virStoragePoolCreate", domain: .storage)
     }
     public func destroyStoragePool(_ pool: StoragePoolRef) async throws {
-        throw VirtError.noSupport("virStoragePoolDestroy")
+        throw VirtError.noSupport("virStoragePoolDestroy", domain: .storage)
     }
     public func deleteStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStoragePoolDelete")
+        throw VirtError.noSupport("virStoragePoolDelete", domain: .storage)
     }
     public func refreshStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStoragePoolRefresh")
+        throw VirtError.noSupport("virStoragePoolRefresh", domain: .storage)
     }
     public func storagePoolInfo(_ pool: StoragePoolRef) async throws -> StoragePoolInfo {
-        throw VirtError.noSupport("virStoragePoolGetInfo")
+        throw VirtError.noSupport("virStoragePoolGetInfo", domain: .storage)
     }
     public func storagePoolXML(_ pool: StoragePoolRef, flags: UInt32) async throws -> String {
-        throw VirtError.noSupport("virStoragePoolGetXMLDesc")
+        throw VirtError.noSupport("virStoragePoolGetXMLDesc", domain: .storage)
     }
     public func storagePoolAutostart(_ pool: StoragePoolRef) async throws -> Bool {
-        throw VirtError.noSupport("virStoragePoolGetAutostart")
+        throw VirtError.noSupport("virStoragePoolGetAutostart", domain: .storage)
     }
     public func setStoragePoolAutostart(_ pool: StoragePoolRef, autostart: Bool) async throws {
-        throw VirtError.noSupport("virStoragePoolSetAutostart")
+        throw VirtError.noSupport("virStoragePoolSetAutostart", domain: .storage)
     }
     public func storagePoolIsActive(_ pool: StoragePoolRef) async throws -> Bool {
-        throw VirtError.noSupport("virStoragePoolIsActive")
+        throw VirtError.noSupport("virStoragePoolIsActive", domain: .storage)
     }
     public func storagePoolIsPersistent(_ pool: StoragePoolRef) async throws -> Bool {
-        throw VirtError.noSupport("virStoragePoolIsPersistent")
+        throw VirtError.noSupport("virStoragePoolIsPersistent", domain: .storage)
     }
     public func numOfVolumes(_ pool: StoragePoolRef) async throws -> Int32 {
-        throw VirtError.noSupport("virStoragePoolNumOfVolumes")
+        throw VirtError.noSupport("virStoragePoolNumOfVolumes", domain: .storage)
     }
     public func listVolumes(_ pool: StoragePoolRef, max: Int32) async throws -> [String] {
-        throw VirtError.noSupport("virStoragePoolListVolumes")
+        throw VirtError.noSupport("virStoragePoolListVolumes", domain: .storage)
     }
     public func listAllVolumes(_ pool: StoragePoolRef, flags: UInt32) async throws -> [StorageVolRef] {
-        throw VirtError.noSupport("virStoragePoolListAllVolumes")
+        throw VirtError.noSupport("virStoragePoolListAllVolumes", domain: .storage)
     }
     public func lookupVolume(pool: StoragePoolRef, name: String) async throws -> StorageVolRef {
-        throw VirtError.noSupport("virStorageVolLookupByName")
+        throw VirtError.noSupport("virStorageVolLookupByName", domain: .storage)
     }
     public func lookupVolume(key: String) async throws -> StorageVolRef {
-        throw VirtError.noSupport("virStorageVolLookupByKey")
+        throw VirtError.noSupport("virStorageVolLookupByKey", domain: .storage)
     }
     public func lookupVolume(path: String) async throws -> StorageVolRef {
-        throw VirtError.noSupport("virStorageVolLookupByPath")
+        throw VirtError.noSupport("virStorageVolLookupByPath", domain: .storage)
     }
     public func createVolume(_ pool: StoragePoolRef, xml: String, flags: UInt32) async throws -> StorageVolRef {
-        throw VirtError.noSupport("virStorageVolCreateXML")
+        throw VirtError.noSupport("virStorageVolCreateXML", domain: .storage)
     }
     public func createVolume(_ pool: StoragePoolRef, xml: String, from: StorageVolRef,
                              flags: UInt32) async throws -> StorageVolRef {
-        throw VirtError.noSupport("virStorageVolCreateXMLFrom")
+        throw VirtError.noSupport("virStorageVolCreateXMLFrom", domain: .storage)
     }
     public func deleteVolume(_ vol: StorageVolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStorageVolDelete")
+        throw VirtError.noSupport("virStorageVolDelete", domain: .storage)
     }
     public func wipeVolume(_ vol: StorageVolRef, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStorageVolWipe")
+        throw VirtError.noSupport("virStorageVolWipe", domain: .storage)
     }
     public func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo {
-        throw VirtError.noSupport("virStorageVolGetInfo")
+        throw VirtError.noSupport("virStorageVolGetInfo", domain: .storage)
     }
     public func volumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String {
-        throw VirtError.noSupport("virStorageVolGetXMLDesc")
+        throw VirtError.noSupport("virStorageVolGetXMLDesc", domain: .storage)
     }
     public func volumePath(_ vol: StorageVolRef) async throws -> String {
-        throw VirtError.noSupport("virStorageVolGetPath")
+        throw VirtError.noSupport("virStorageVolGetPath", domain: .storage)
     }
     public func resizeVolume(_ vol: StorageVolRef, capacity: UInt64, flags: UInt32) async throws {
-        throw VirtError.noSupport("virStorageVolResize")
+        throw VirtError.noSupport("virStorageVolResize", domain: .storage)
     }
     public func storagePoolEvents() -> AsyncStream<StoragePoolEventRecord> { AsyncStream { $0.finish() } }
     public func registerStoragePoolEvents() async throws {}

@@ -177,7 +177,7 @@ extension ProcedureTable {
 extension CallContext {
     /// The connection's storage driver, or NO_SUPPORT naming `api`.
     func storage(_ api: String) throws(VirtError) -> any StorageDriver {
-        guard let s = session.state.withLock({ $0.storage }) else { throw VirtError.noSupport(api) }
+        guard let s = session.state.withLock({ $0.storage }) else { throw VirtError.noSupport(api, domain: .storage) }
         return s
     }
 }
