@@ -142,6 +142,13 @@ extension Connection {
     public func listDefinedStoragePoolNames(max: Int32 = 16384) async throws -> [String] {
         try await storageDriver("virConnectListDefinedStoragePools").listDefinedStoragePools(max: max)
     }
+    /// Potential pool sources of `type` (`virConnectFindStoragePoolSources`).
+    public func findStoragePoolSources(type: String, spec: String? = nil, flags: UInt32 = 0) async throws -> String {
+        if isReadOnly { throw ReadOnlyDriver.denied("virConnectFindStoragePoolSources") }
+        return try await storageDriver("virConnectFindStoragePoolSources").findStoragePoolSources(type: type, spec: spec,
+                                                                                                 flags: flags)
+    }
+
     /// Every pool passing `flags` (`virConnectListAllStoragePools`).
     public func listAllStoragePools(flags: StoragePoolListFlags = []) async throws -> [StoragePool] {
         try await storageDriver("virConnectListAllStoragePools").listAllStoragePools(flags: flags.rawValue)

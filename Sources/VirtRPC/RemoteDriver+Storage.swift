@@ -15,6 +15,9 @@ extension RemoteDriver: StorageDriver {
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
         try await call(RemoteCalls.connectListAllStoragePools, XDRTuple2(1, flags)).items
     }
+    public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.connectFindStoragePoolSources, XDRTuple3(type, spec, flags))
+    }
     public func lookupStoragePool(name: String) async throws -> StoragePoolRef {
         try await call(RemoteCalls.storagePoolLookupByName, name)
     }

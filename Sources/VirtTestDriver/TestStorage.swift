@@ -162,6 +162,44 @@ final class TestStorageState: Sendable {
         }
     }
 
+    static let logicalSources = """
+        <sources>
+          <source>
+            <device path='/dev/sda20'/>
+            <name>testvg1</name>
+            <format type='lvm2'/>
+          </source>
+          <source>
+            <device path='/dev/sda21'/>
+            <name>testvg2</name>
+            <format type='lvm2'/>
+          </source>
+        </sources>
+
+        """
+
+    /// libvirt 9.0's `testConnectFindStoragePoolSources`, with its quirk: type "dir" (number 0) counts as unknown.
+    func findSources(type: String, spec: String?, flags: UInt32) throws(VirtError) -> String {
+        try Self.checkFlags(flags, "testConnectFindStoragePoolSources")
+        let t = StoragePoolType(name: type)
+        if t == .dir { throw VirtError.internalError("unknown storage pool type \(type)", domain: Self.domain) }
+        var source: StoragePoolSource?
+        if let spec, let t { source = try StoragePoolSource(xml: spec, type: t) }
+        switch t {
+        case .logical:
+            return Self.logicalSources
+        case .netfs:
+            guard let host = source?.hosts.first?.name else {
+                throw VirtError.invalidArg("hostname must be specified for netfs sources", domain: Self.domain)
+            }
+            return "<sources>\n  <source>\n    <host name='\(host)'/>\n    <dir path='/testshare'/>\n"
+                + "    <format type='nfs'/>\n  </source>\n</sources>\n"
+        default:
+            throw VirtError(.noSupport, domain: Self.domain,
+                            "this function is not supported by the connection driver: pool type '\(type)' does not support source discovery")
+        }
+    }
+
     func lookup(name: String) throws(VirtError) -> StoragePoolRef {
         try read { l throws(VirtError) in l[try Self.index(l, name: name)].ref }
     }
@@ -441,6 +479,9 @@ extension TestDriver: StorageDriver {
         Array(storage.names(active: false).prefix(Int(max)))
     }
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] { try storage.listAll(flags: flags) }
+    public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
+        try storage.findSources(type: type, spec: spec, flags: flags)
+    }
     public func lookupStoragePool(name: String) async throws -> StoragePoolRef { try storage.lookup(name: name) }
     public func lookupStoragePool(uuid: VirtUUID) async throws -> StoragePoolRef { try storage.lookup(uuid: uuid) }
     public func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef {

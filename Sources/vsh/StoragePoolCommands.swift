@@ -2,8 +2,61 @@ import Virt
 
 /// Storage pool commands (virsh-pool.c).
 enum StoragePoolCommands {
-    static let all: [CommandDefinition] = [autostart, build, create, createAs, define, defineAs, delete, destroy,
-                                           dumpxml, event, info, list, name, refresh, start, undefine, uuid]
+    /// In virsh's order (pool-edit and pool-capabilities are not there yet).
+    static let all: [CommandDefinition] = [findSourcesAs, findSources, autostart, build, createAs, create, defineAs,
+                                           define, delete, destroy, dumpxml, info, list, name, refresh, start,
+                                           undefine, uuid, event]
+
+    @MainActor
+    static func findSources(_ shell: Shell, type: String, spec: String?) async -> Bool {
+        guard let xml = await shell.call({ try await shell.conn.findStoragePoolSources(type: type, spec: spec) }) else {
+            shell.error("Failed to find any \(type) pool sources")
+            return false
+        }
+        shell.print(xml)
+        return true
+    }
+
+    static let findSources = CommandDefinition(
+        "find-storage-pool-sources", summary: "discover potential storage pool sources",
+        description: "Returns XML <sources> document.",
+        options: [.data("type", "type of storage pool sources to discover"),
+                  .string("srcSpec", "optional file of source xml to query for pools", requiresName: true)]
+    ) { shell, cmd in
+        guard let type = requiredString(shell, cmd, "type") else { return false }
+        let (ok, file) = shell.stringOption(cmd, "srcSpec")
+        guard ok else { return false }
+        var spec: String?
+        if let file {
+            guard let text = shell.readFile(file) else { return false }
+            spec = text
+        }
+        return await findSources(shell, type: type, spec: spec)
+    }
+
+    static let findSourcesAs = CommandDefinition(
+        "find-storage-pool-sources-as", summary: "find potential storage pool sources",
+        description: "Returns XML <sources> document.",
+        options: [.data("type", "type of storage pool sources to find"), .string("host", "optional host to query"),
+                  .string("port", "optional port to query"), .string("initiator", "optional initiator IQN to use for query")]
+    ) { shell, cmd in
+        guard let type = requiredString(shell, cmd, "type") else { return false }
+        var v: [String: String] = [:]
+        for o in ["host", "port", "initiator"] {
+            let (ok, value) = shell.stringOption(cmd, o)
+            guard ok else { return false }
+            if let value { v[o] = value }
+        }
+        var spec: String?
+        if let host = v["host"] {
+            var x = "<source>\n  <host name='\(host)'"
+            if let port = v["port"] { x += " port='\(port)'" }
+            x += "/>\n"
+            if let iqn = v["initiator"] { x += "  <initiator>\n    <iqn name='\(iqn)'/>\n  </initiator>\n" }
+            spec = x + "</source>\n"
+        }
+        return await findSources(shell, type: type, spec: spec)
+    }
 
     /// virsh's `virshStoragePoolStateToString`.
     static let stateNames = ["inactive", "building", "running", "degraded", "inaccessible"]

@@ -2,7 +2,8 @@ import Virt
 
 /// Storage volume commands (virsh-volume.c).
 enum StorageVolumeCommands {
-    static let all: [CommandDefinition] = [clone, create, createAs, createFrom, delete, dumpxml, info, key, list,
+    /// In virsh's order (vol-download and vol-upload are not there yet).
+    static let all: [CommandDefinition] = [clone, createAs, create, createFrom, delete, dumpxml, info, key, list,
                                            name, path, pool, resize, wipe]
 
     /// virsh's `virshVolumeTypeToString`.

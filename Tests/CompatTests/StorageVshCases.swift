@@ -106,6 +106,15 @@ enum StorageVshCases {
         VshCase(name: "storage-node-file", args: ["-c", "test:///@DIR@/node-pools.xml",
                                                   "pool-list --all --details; vol-list np --details; vol-dumpxml a.img --pool np; "
                                                   + "vol-dumpxml keyb; vol-path b.img --pool np; pool-dumpxml np; pool-dumpxml fsp"]),
+        .line("find-sources", "find-storage-pool-sources-as netfs foo 22; find-storage-pool-sources-as netfs; "
+              + "find-storage-pool-sources dir; find-storage-pool-sources bogus; find-storage-pool-sources iscsi; "
+              + "find-storage-pool-sources-as logical; find-storage-pool-sources netfs --srcSpec @DIR@/pool1.xml; "
+              + "find-storage-pool-sources-as --type netfs --host h --initiator iqn.x"),
+        VshCase(name: "storage-readonly", args: ["-r", "-c", "test:///default",
+                                                 "pool-destroy default-pool; pool-define @DIR@/pool1.xml; pool-autostart default-pool; "
+                                                 + "vol-create default-pool @DIR@/v1.xml; vol-create-as default-pool x 1M; "
+                                                 + "pool-refresh default-pool; find-storage-pool-sources logical; pool-list --all"]),
+        .line("help-storage-find", "help find-storage-pool-sources; help find-storage-pool-sources-as"),
         .line("help-storage", "help pool-list; help pool-info; help pool-define-as; help vol-list; help vol-create-as; "
               + "help vol-info; help pool-event; help vol-resize"),
     ]

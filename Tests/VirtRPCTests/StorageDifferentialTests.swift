@@ -50,6 +50,8 @@ struct StorageDifferentialTests {
             "pool-destroy p1", "vol-list p1", "pool-undefine p1", "pool-info p1", "pool-define \(dir)/bad.xml",
             "pool-create \(dir)/pool1.xml", "pool-list --transient", "pool-autostart p1", "pool-destroy p1",
             "pool-create-as tp dir --target /tmp/tp", "pool-list --all", "pool-undefine nfs", "pool-list --all --details",
+            "find-storage-pool-sources-as netfs h 22", "find-storage-pool-sources logical", "find-storage-pool-sources dir",
+            "find-storage-pool-sources netfs --srcSpec \(dir)/pool1.xml", "find-storage-pool-sources-as netfs",
         ].joined(separator: "; ")
     }
 

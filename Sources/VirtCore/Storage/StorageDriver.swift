@@ -130,6 +130,8 @@ public protocol StorageDriver: AnyObject, Sendable {
     func numOfDefinedStoragePools() async throws -> Int32
     func listDefinedStoragePools(max: Int32) async throws -> [String]
     func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef]
+    /// `virConnectFindStoragePoolSources`: a `<sources>` document for pools of `type`.
+    func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String
     func lookupStoragePool(name: String) async throws -> StoragePoolRef
     func lookupStoragePool(uuid: VirtUUID) async throws -> StoragePoolRef
     func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef
@@ -180,6 +182,9 @@ extension StorageDriver {
     }
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
         throw VirtError.noSupport("virConnectListAllStoragePools", domain: .storage)
+    }
+    public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectFindStoragePoolSources", domain: .storage)
     }
     public func lookupStoragePool(name: String) async throws -> StoragePoolRef {
         throw VirtError.noSupport("virStoragePoolLookupByName", domain: .storage)

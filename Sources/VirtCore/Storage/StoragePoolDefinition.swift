@@ -119,6 +119,15 @@ public struct StoragePoolSource: Sendable, Hashable {
 
     public init() {}
 
+    /// A `<source>` document (`virStoragePoolDefParseSourceString`).
+    public init(xml: String, type: StoragePoolType) throws(VirtError) {
+        let root = try XMLParser.parse(xml, documentName: "storage_source_specification", errorDomain: .storage)
+        guard root.name == "source" else {
+            throw StorageErrors.xml("expecting root element of 'source', not '\(root.name)'")
+        }
+        self = try Self.parse(root, type: type)
+    }
+
     static func parse(_ el: XMLElement, type: StoragePoolType) throws(VirtError) -> StoragePoolSource {
         var s = StoragePoolSource()
         s.name = el.xpathString("name")

@@ -30,6 +30,11 @@ extension ProcedureTable {
             let all = try await ctx.storage("virConnectListAllStoragePools").listAllStoragePools(flags: flags)
             return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
         },
+        .serve(RemoteCalls.connectFindStoragePoolSources) { a, ctx in
+            let (type, spec, flags) = a.values
+            return try await ctx.storage("virConnectFindStoragePoolSources").findStoragePoolSources(type: type, spec: spec,
+                                                                                                   flags: flags)
+        },
         .serve(RemoteCalls.storagePoolLookupByName) { name, ctx in
             try await ctx.storage("virStoragePoolLookupByName").lookupStoragePool(name: name)
         },

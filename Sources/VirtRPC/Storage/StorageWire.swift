@@ -117,6 +117,8 @@ extension RemoteCalls {
     /// need_results, flags.
     static let connectListAllStoragePools = RemoteCall<XDRTuple2<Int32, Flags>,
                                                        StorageListResult<P, StoragePoolListLimit>>(.connectListAllStoragePools)
+    /// type, optional srcSpec, flags → xml.
+    static let connectFindStoragePoolSources = RemoteCall<XDRTuple3<String, String?, Flags>, String>(.connectFindStoragePoolSources)
     static let storagePoolLookupByName = RemoteCall<String, P>(.storagePoolLookupByName)
     static let storagePoolLookupByUUID = RemoteCall<VirtUUID, P>(.storagePoolLookupByUUID)
     static let storagePoolLookupByVolume = RemoteCall<V, P>(.storagePoolLookupByVolume)
