@@ -90,7 +90,9 @@ public struct StorageVolume: Sendable, Hashable {
         self.ref = ref
     }
 
-    public static func == (a: StorageVolume, b: StorageVolume) -> Bool { a.connection === b.connection && a.ref == b.ref }
+    public static func == (a: StorageVolume, b: StorageVolume) -> Bool {
+        a.connection === b.connection && a.ref == b.ref
+    }
     public func hash(into h: inout Hasher) { h.combine(ref) }
 
     public var name: String { ref.name }
@@ -145,8 +147,8 @@ extension Connection {
     /// Potential pool sources of `type` (`virConnectFindStoragePoolSources`).
     public func findStoragePoolSources(type: String, spec: String? = nil, flags: UInt32 = 0) async throws -> String {
         if isReadOnly { throw ReadOnlyDriver.denied("virConnectFindStoragePoolSources") }
-        return try await storageDriver("virConnectFindStoragePoolSources").findStoragePoolSources(type: type, spec: spec,
-                                                                                                 flags: flags)
+        let s = try storageDriver("virConnectFindStoragePoolSources")
+        return try await s.findStoragePoolSources(type: type, spec: spec, flags: flags)
     }
 
     /// Every pool passing `flags` (`virConnectListAllStoragePools`).

@@ -129,7 +129,9 @@ final class TestStorageState: Sendable {
 
     private static func active(_ list: [TestPoolObject], name: String) throws(VirtError) -> Int {
         let i = try index(list, name: name)
-        guard list[i].active else { throw StorageErrors.operationInvalid("storage pool '\(name)' is not active", domain: domain) }
+        guard list[i].active else {
+            throw StorageErrors.operationInvalid("storage pool '\(name)' is not active", domain: domain)
+        }
         return i
     }
 
@@ -196,7 +198,8 @@ final class TestStorageState: Sendable {
                 + "    <format type='nfs'/>\n  </source>\n</sources>\n"
         default:
             throw VirtError(.noSupport, domain: Self.domain,
-                            "this function is not supported by the connection driver: pool type '\(type)' does not support source discovery")
+                            "this function is not supported by the connection driver: "
+                                + "pool type '\(type)' does not support source discovery")
         }
     }
 
@@ -227,7 +230,8 @@ final class TestStorageState: Sendable {
             throw VirtError.operationFailed("pool '\(def.name)' already exists with uuid \(other.def.uuid)",
                                             domain: .storage)
         }
-        if def.type == .dir, let other = list.first(where: { $0.def.type == .dir && $0.def.targetPath == def.targetPath }) {
+        if def.type == .dir,
+           let other = list.first(where: { $0.def.type == .dir && $0.def.targetPath == def.targetPath }) {
             throw VirtError.operationFailed("Storage source conflict with pool: '\(other.def.name)'", domain: .storage)
         }
         return nil
@@ -365,7 +369,9 @@ final class TestStorageState: Sendable {
         try Self.checkFlags(flags, "testStoragePoolListAllVolumes")
         return try read { l throws(VirtError) in
             let o = l[try Self.index(l, uuid: pool.uuid)]
-            guard o.active else { throw StorageErrors.operationInvalid("storage pool is not active", domain: Self.domain) }
+            guard o.active else {
+                throw StorageErrors.operationInvalid("storage pool is not active", domain: Self.domain)
+            }
             return o.volumes.map { o.volRef($0) }
         }
     }
@@ -391,7 +397,9 @@ final class TestStorageState: Sendable {
             }
             return nil
         }
-        guard let found else { throw StorageErrors.noVolume("no storage vol with matching key '\(key)'", domain: Self.domain) }
+        guard let found else {
+            throw StorageErrors.noVolume("no storage vol with matching key '\(key)'", domain: Self.domain)
+        }
         return found
     }
 
@@ -478,7 +486,9 @@ extension TestDriver: StorageDriver {
     public func listDefinedStoragePools(max: Int32) async throws -> [String] {
         Array(storage.names(active: false).prefix(Int(max)))
     }
-    public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] { try storage.listAll(flags: flags) }
+    public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
+        try storage.listAll(flags: flags)
+    }
     public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
         try storage.findSources(type: type, spec: spec, flags: flags)
     }

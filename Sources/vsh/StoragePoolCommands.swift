@@ -38,7 +38,8 @@ enum StoragePoolCommands {
         "find-storage-pool-sources-as", summary: "find potential storage pool sources",
         description: "Returns XML <sources> document.",
         options: [.data("type", "type of storage pool sources to find"), .string("host", "optional host to query"),
-                  .string("port", "optional port to query"), .string("initiator", "optional initiator IQN to use for query")]
+                  .string("port", "optional port to query"),
+                  .string("initiator", "optional initiator IQN to use for query")]
     ) { shell, cmd in
         guard let type = requiredString(shell, cmd, "type") else { return false }
         var v: [String: String] = [:]
@@ -91,7 +92,8 @@ enum StoragePoolCommands {
     }
 
     @MainActor
-    static func lookup(_ shell: Shell, _ value: String, byUUID: Bool = true, byName: Bool = true) async -> StoragePool? {
+    static func lookup(_ shell: Shell, _ value: String, byUUID: Bool = true,
+                       byName: Bool = true) async -> StoragePool? {
         var pool: StoragePool?
         if byUUID && value.utf8.count == 36 {
             pool = await shell.call { try await shell.conn.lookupStoragePool(uuidString: value) }
@@ -136,9 +138,11 @@ enum StoragePoolCommands {
     }
 
     static let define = CommandDefinition(
-        "pool-define", summary: "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
+        "pool-define",
+        summary: "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
         description: "Define or modify a persistent storage pool.",
-        options: [.file("file containing an XML pool description"), .flag("validate", "validate the XML against the schema")]
+        options: [.file("file containing an XML pool description"),
+                  .flag("validate", "validate the XML against the schema")]
     ) { shell, cmd in
         guard let file = requiredString(shell, cmd, "file"), let xml = shell.readFile(file) else { return false }
         let flags: UInt32 = cmd.has("validate") ? 1 : 0
@@ -182,10 +186,14 @@ enum StoragePoolCommands {
         .string("adapter-name", "adapter name to be used for underlying storage", requiresName: true),
         .string("adapter-wwnn", "adapter wwnn to be used for underlying storage", requiresName: true),
         .string("adapter-wwpn", "adapter wwpn to be used for underlying storage", requiresName: true),
-        .string("adapter-parent", "adapter parent scsi_hostN to be used for underlying vHBA storage", requiresName: true),
-        .string("adapter-parent-wwnn", "adapter parent scsi_hostN wwnn to be used for underlying vHBA storage", requiresName: true),
-        .string("adapter-parent-wwpn", "adapter parent scsi_hostN wwpn to be used for underlying vHBA storage", requiresName: true),
-        .string("adapter-parent-fabric-wwn", "adapter parent scsi_hostN fabric_wwn to be used for underlying vHBA storage", requiresName: true),
+        .string("adapter-parent", "adapter parent scsi_hostN to be used for underlying vHBA storage",
+                requiresName: true),
+        .string("adapter-parent-wwnn", "adapter parent scsi_hostN wwnn to be used for underlying vHBA storage",
+                requiresName: true),
+        .string("adapter-parent-wwpn", "adapter parent scsi_hostN wwpn to be used for underlying vHBA storage",
+                requiresName: true),
+        .string("adapter-parent-fabric-wwn",
+                "adapter parent scsi_hostN fabric_wwn to be used for underlying vHBA storage", requiresName: true),
         .string("source-protocol-ver", "nfsvers value for NFS pool mount option", requiresName: true),
         .string("source-initiator", "initiator iqn for underlying storage", requiresName: true),
     ]
@@ -232,7 +240,9 @@ enum StoragePoolCommands {
             }
             if let t = v["auth-type"], let u = v["auth-username"], v["secret-usage"] != nil || v["secret-uuid"] != nil {
                 x += "    <auth type='\(t)' username='\(u)'>\n"
-                if let s = v["secret-usage"] { x += "      <secret usage='\(s)'/>\n" } else if let s = v["secret-uuid"] {
+                if let s = v["secret-usage"] {
+                    x += "      <secret usage='\(s)'/>\n"
+                } else if let s = v["secret-uuid"] {
                     x += "      <secret uuid='\(s)'/>\n"
                 }
                 x += "    </auth>\n"
@@ -286,8 +296,10 @@ enum StoragePoolCommands {
     /// A command on one pool: looks it up, runs `body`, prints `done` or fails with `failed`.
     static func simple(_ name: String, summary: String, description: String, extra: [OptionDefinition] = [],
                        done: @escaping @Sendable (String) -> String, failed: @escaping @Sendable (String) -> String,
-                       _ body: @escaping @MainActor @Sendable (StoragePool, ParsedCommand) async throws -> Void) -> CommandDefinition {
-        CommandDefinition(name, summary: summary, description: description, options: [poolOption()] + extra) { shell, cmd in
+                       _ body: @escaping @MainActor @Sendable (StoragePool, ParsedCommand) async throws -> Void)
+        -> CommandDefinition {
+        CommandDefinition(name, summary: summary, description: description,
+                          options: [poolOption()] + extra) { shell, cmd in
             guard let pool = await lookup(shell, cmd) else { return false }
             guard await shell.call({ try await body(pool, cmd) }) != nil else {
                 shell.error(failed(pool.name))
@@ -312,18 +324,23 @@ enum StoragePoolCommands {
         return true
     }
 
-    static let destroy = simple("pool-destroy", summary: "destroy (stop) a pool", description: "Forcefully stop a given pool. Raw data in the pool is untouched",
-                                done: { "Pool \($0) destroyed\n" }, failed: { "Failed to destroy pool \($0)" }) { p, _ in
+    static let destroy = simple("pool-destroy", summary: "destroy (stop) a pool",
+                                description: "Forcefully stop a given pool. Raw data in the pool is untouched",
+                                done: { "Pool \($0) destroyed\n" },
+                                failed: { "Failed to destroy pool \($0)" }) { p, _ in
         try await p.destroy()
     }
 
-    static let undefine = simple("pool-undefine", summary: "undefine an inactive pool", description: "Undefine the configuration for an inactive pool.",
-                                 done: { "Pool \($0) has been undefined\n" }, failed: { "Failed to undefine pool \($0)" }) { p, _ in
+    static let undefine = simple("pool-undefine", summary: "undefine an inactive pool",
+                                 description: "Undefine the configuration for an inactive pool.",
+                                 done: { "Pool \($0) has been undefined\n" },
+                                 failed: { "Failed to undefine pool \($0)" }) { p, _ in
         try await p.undefine()
     }
 
     static let refresh = simple("pool-refresh", summary: "refresh a pool", description: "Refresh a given pool.",
-                                done: { "Pool \($0) refreshed\n" }, failed: { "Failed to refresh pool \($0)" }) { p, _ in
+                                done: { "Pool \($0) refreshed\n" },
+                                failed: { "Failed to refresh pool \($0)" }) { p, _ in
         try await p.refresh()
     }
 
@@ -348,7 +365,8 @@ enum StoragePoolCommands {
     }
 
     static let autostart = CommandDefinition(
-        "pool-autostart", summary: "autostart a pool", description: "Configure a pool to be automatically started at boot.",
+        "pool-autostart", summary: "autostart a pool",
+        description: "Configure a pool to be automatically started at boot.",
         options: [poolOption(), .flag("disable", "disable autostarting")]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd) else { return false }
@@ -358,7 +376,8 @@ enum StoragePoolCommands {
                            : "failed to unmark pool \(pool.name) as autostarted")
             return false
         }
-        shell.printExtra(on ? "Pool \(pool.name) marked as autostarted\n" : "Pool \(pool.name) unmarked as autostarted\n")
+        shell.printExtra(on ? "Pool \(pool.name) marked as autostarted\n"
+                            : "Pool \(pool.name) unmarked as autostarted\n")
         return true
     }
 
@@ -383,11 +402,14 @@ enum StoragePoolCommands {
     }
 
     static let info = CommandDefinition(
-        "pool-info", summary: "storage pool information", description: "Returns basic information about the storage pool.",
+        "pool-info", summary: "storage pool information",
+        description: "Returns basic information about the storage pool.",
         options: [poolOption(), .flag("bytes", "Return pool info in bytes")]
     ) { shell, cmd in
         guard let pool = await lookup(shell, cmd) else { return false }
-        @MainActor func line(_ label: String, _ value: String) { shell.print(Format.padRight(label, 15) + " " + value + "\n") }
+        @MainActor func line(_ label: String, _ value: String) {
+            shell.print(Format.padRight(label, 15) + " " + value + "\n")
+        }
         line("Name:", pool.name)
         line("UUID:", pool.uuid.description)
         guard let i = await shell.call({ try await pool.info() }) else { return false }

@@ -160,7 +160,8 @@ enum StorageVolumeCommands {
         guard var root = try? XMLParser.parse(xml, documentName: "volume_definition", errorDomain: .storage) else {
             return nil
         }
-        if let i = root.children.firstIndex(where: { if case .element(let e) = $0 { e.name == "name" } else { false } }),
+        let isName: (XMLElement.Child) -> Bool = { if case .element(let e) = $0 { e.name == "name" } else { false } }
+        if let i = root.children.firstIndex(where: isName),
            case .element(var el) = root.children[i] {
             el.children = [.text(name)]
             root.children[i] = .element(el)
@@ -240,7 +241,9 @@ enum StorageVolumeCommands {
 
     static let delete = CommandDefinition(
         "vol-delete", summary: "delete a vol", description: "Delete a given vol.",
-        options: [volOption, poolOption, .flag("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)")]
+        options: [volOption, poolOption,
+                  .flag("delete-snapshots",
+                        "delete snapshots associated with volume (must be supported by storage driver)")]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd) else { return false }
         let flags: UInt32 = cmd.has("delete-snapshots") ? 2 : 0
@@ -256,7 +259,8 @@ enum StorageVolumeCommands {
                              "trim"]
 
     static let wipe = CommandDefinition(
-        "vol-wipe", summary: "wipe a vol", description: "Ensure data previously on a volume is not accessible to future reads",
+        "vol-wipe", summary: "wipe a vol",
+        description: "Ensure data previously on a volume is not accessible to future reads",
         options: [volOption, poolOption, .string("algorithm", "perform selected wiping algorithm", requiresName: true)]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd) else { return false }
@@ -268,7 +272,9 @@ enum StorageVolumeCommands {
         }
         let result: Void?
         if let alg, let i = algorithms.firstIndex(of: alg), i != 0 {
-            result = await shell.call { throw VirtError.noSupport("virStorageVolWipePattern", domain: .storage) } as Void?
+            result = await shell.call {
+                throw VirtError.noSupport("virStorageVolWipePattern", domain: .storage)
+            } as Void?
             _ = i
         } else {
             result = await shell.call { try await vol.wipe() }
@@ -282,7 +288,9 @@ enum StorageVolumeCommands {
     }
 
     static let resize = CommandDefinition(
-        "vol-resize", summary: "resize a vol", description: "Resizes a storage volume. This is safe only for storage volumes not in use by an active guest.\nSee blockresize for live resizing.",
+        "vol-resize", summary: "resize a vol",
+        description: "Resizes a storage volume. This is safe only for storage volumes not in use by an active guest.\n"
+            + "See blockresize for live resizing.",
         options: [
             volOption, .data("capacity", "new capacity for the vol, as scaled integer (default bytes)"), poolOption,
             .flag("allocate", "allocate the new capacity, rather than leaving it sparse"),
@@ -320,7 +328,8 @@ enum StorageVolumeCommands {
     }
 
     static let dumpxml = CommandDefinition(
-        "vol-dumpxml", summary: "vol information in XML", description: "Output the vol information as an XML dump to stdout.",
+        "vol-dumpxml", summary: "vol information in XML",
+        description: "Output the vol information as an XML dump to stdout.",
         options: [
             volOption, poolOption,
             .string("xpath", "xpath expression to filter the XML document", requiresName: true),
@@ -343,11 +352,15 @@ enum StorageVolumeCommands {
                   .flag("physical", "return the physical size of the volume in allocation field")]
     ) { shell, cmd in
         guard let vol = await lookup(shell, cmd) else { return false }
-        @MainActor func line(_ label: String, _ value: String) { shell.print(Format.padRight(label, 15) + " " + value + "\n") }
+        @MainActor func line(_ label: String, _ value: String) {
+            shell.print(Format.padRight(label, 15) + " " + value + "\n")
+        }
         line("Name:", vol.name)
         let result: StorageVolInfo?
         if cmd.has("physical") {
-            result = await shell.call { throw VirtError.noSupport("virStorageVolGetInfoFlags", domain: .storage) } as StorageVolInfo?
+            result = await shell.call {
+                throw VirtError.noSupport("virStorageVolGetInfoFlags", domain: .storage)
+            } as StorageVolInfo?
         } else {
             result = await shell.call { try await vol.info() }
         }
@@ -394,7 +407,9 @@ enum StorageVolumeCommands {
         "vol-path", summary: "returns the volume path for a given volume name or key",
         options: [.data("vol", "volume name or key"), poolOption]
     ) { shell, cmd in
-        guard let vol = await lookup(shell, cmd), let p = await shell.call({ try await vol.path() }) else { return false }
+        guard let vol = await lookup(shell, cmd), let p = await shell.call({ try await vol.path() }) else {
+            return false
+        }
         shell.print("\(p)\n")
         return true
     }

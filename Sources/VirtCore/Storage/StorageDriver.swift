@@ -156,7 +156,8 @@ public protocol StorageDriver: AnyObject, Sendable {
     func lookupVolume(key: String) async throws -> StorageVolRef
     func lookupVolume(path: String) async throws -> StorageVolRef
     func createVolume(_ pool: StoragePoolRef, xml: String, flags: UInt32) async throws -> StorageVolRef
-    func createVolume(_ pool: StoragePoolRef, xml: String, from: StorageVolRef, flags: UInt32) async throws -> StorageVolRef
+    func createVolume(_ pool: StoragePoolRef, xml: String, from: StorageVolRef,
+                      flags: UInt32) async throws -> StorageVolRef
     func deleteVolume(_ vol: StorageVolRef, flags: UInt32) async throws
     func wipeVolume(_ vol: StorageVolRef, flags: UInt32) async throws
     func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo
@@ -170,7 +171,9 @@ public protocol StorageDriver: AnyObject, Sendable {
 }
 
 extension StorageDriver {
-    public func numOfStoragePools() async throws -> Int32 { throw VirtError.noSupport("virConnectNumOfStoragePools", domain: .storage) }
+    public func numOfStoragePools() async throws -> Int32 {
+        throw VirtError.noSupport("virConnectNumOfStoragePools", domain: .storage)
+    }
     public func listStoragePools(max: Int32) async throws -> [String] {
         throw VirtError.noSupport("virConnectListStoragePools", domain: .storage)
     }

@@ -16,7 +16,8 @@ public enum StorageAdapter: Sendable, Hashable {
     static func parse(_ el: XMLElement) throws(VirtError) -> StorageAdapter {
         guard let type = el.attr("type") else {
             if el.attr("wwnn") != nil || el.attr("wwpn") != nil || el.attr("parent") != nil {
-                throw StorageErrors.xml("Use of 'wwnn', 'wwpn', and 'parent' attributes requires use of the adapter 'type'")
+                throw StorageErrors.xml("Use of 'wwnn', 'wwpn', and 'parent' attributes requires use of the adapter "
+                                        + "'type'")
             }
             return .scsiHost(name: el.attr("name"), parentAddress: nil)
         }
@@ -147,7 +148,8 @@ public struct StoragePoolSource: Sendable, Hashable {
             var port: Int32 = 0
             if let p = h.attr("port") {
                 guard let v = Int32(p) else {
-                    throw StorageErrors.xml("Invalid value for attribute 'port' in element 'host': '\(p)'. Expected integer value")
+                    throw StorageErrors.xml("Invalid value for attribute 'port' in element 'host': '\(p)'. "
+                                            + "Expected integer value")
                 }
                 port = v
             }
@@ -159,7 +161,8 @@ public struct StoragePoolSource: Sendable, Hashable {
             var sep: Bool?
             if let p = d.attr("part_separator") {
                 guard p == "yes" || p == "no" else {
-                    throw StorageErrors.xml("Invalid value for attribute 'part_separator' in element 'device': '\(p)'. Expected one of 'yes', 'no'")
+                    throw StorageErrors.xml("Invalid value for attribute 'part_separator' in element 'device': "
+                                            + "'\(p)'. Expected one of 'yes', 'no'")
                 }
                 sep = p == "yes"
             }
@@ -280,16 +283,20 @@ public struct StoragePoolDefinition: Sendable, Hashable {
         }
         if let cow = root.child("features")?.child("cow"), let state = cow.attr("state") {
             guard state == "yes" || state == "no" else {
-                throw StorageErrors.xml("Invalid value for attribute 'state' in element 'cow': '\(state)'. Expected one of 'yes', 'no'")
+                throw StorageErrors.xml("Invalid value for attribute 'state' in element 'cow': '\(state)'. "
+                                        + "Expected one of 'yes', 'no'")
             }
             guard type == .fs || type == .dir else {
                 throw VirtError(.noSupport, domain: .storage,
-                                "this function is not supported by the connection driver: cow feature may only be used for 'fs' and 'dir' pools")
+                                "this function is not supported by the connection driver: "
+                                    + "cow feature may only be used for 'fs' and 'dir' pools")
             }
             self.cow = state == "yes"
         }
         let parts = type.sourceParts
-        if parts.contains(.host) && source.hosts.isEmpty { throw StorageErrors.xml("missing storage pool source host name") }
+        if parts.contains(.host) && source.hosts.isEmpty {
+            throw StorageErrors.xml("missing storage pool source host name")
+        }
         if parts.contains(.dir) && source.dir == nil { throw StorageErrors.xml("missing storage pool source path") }
         if parts.contains(.name) && source.name == nil { source.name = name }
         if parts.contains(.adapter) {
@@ -326,18 +333,22 @@ public struct StoragePoolDefinition: Sendable, Hashable {
             let prefixed = root.elements.filter { $0.prefix != nil }
             if type == .fs || type == .netfs, let opts = prefixed.first(where: { $0.name == "mount_opts" }) {
                 for o in opts.elements where o.name == "option" {
-                    guard let n = o.attr("name") else { throw StorageErrors.xml("Missing required attribute 'name' in element 'option'") }
+                    guard let n = o.attr("name") else { throw Self.missingOption("name") }
                     mountOptions.append(n)
                 }
             }
             if type == .rbd, let opts = prefixed.first(where: { $0.name == "config_opts" }) {
                 for o in opts.elements where o.name == "option" {
-                    guard let n = o.attr("name") else { throw StorageErrors.xml("Missing required attribute 'name' in element 'option'") }
-                    guard let v = o.attr("value") else { throw StorageErrors.xml("Missing required attribute 'value' in element 'option'") }
+                    guard let n = o.attr("name") else { throw Self.missingOption("name") }
+                    guard let v = o.attr("value") else { throw Self.missingOption("value") }
                     rbdConfigOptions.append((n, v))
                 }
             }
         }
+    }
+
+    static func missingOption(_ attr: String) -> VirtError {
+        StorageErrors.xml("Missing required attribute '\(attr)' in element 'option'")
     }
 
     /// libvirt's `virStoragePoolDefFormat`.

@@ -160,7 +160,8 @@ public struct StorageAuth: Sendable, Hashable {
             throw StorageErrors.xml("missing uuid or usage attribute in secret")
         }
         return StorageAuth(type: type, username: user, secretType: secret.attr("type"),
-                           secretUUID: uuid.flatMap { VirtUUID(string: $0)?.description }, secretUsage: uuid == nil ? usage : nil)
+                           secretUUID: uuid.flatMap { VirtUUID(string: $0)?.description },
+                           secretUsage: uuid == nil ? usage : nil)
     }
 
     func format(_ w: inout XMLWriter) {
@@ -193,7 +194,10 @@ extension XMLElement {
 /// and URIs are left alone.
 func sanitizePath(_ path: String) -> String {
     let chars = Array(path)
-    if let r = (0..<max(0, chars.count - 2)).first(where: { chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/" }),
+    let scheme = (0..<max(0, chars.count - 2)).first {
+        chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/"
+    }
+    if let r = scheme,
        let slash = chars.firstIndex(of: "/"), slash > r {
         return path
     }

@@ -43,12 +43,17 @@ public struct StorageEncryption: Sendable, Hashable {
             } else if s.attr("usage") == nil {
                 throw StorageErrors.xml("missing uuid or usage attribute in secret")
             }
-            e.secrets.append((t, uuid.flatMap { VirtUUID(string: $0)?.description }, uuid == nil ? s.attr("usage") : nil))
+            let canonical = uuid.flatMap { VirtUUID(string: $0)?.description }
+            e.secrets.append((t, canonical, uuid == nil ? s.attr("usage") : nil))
         }
         if let c = el.child("cipher") {
             guard let name = c.attr("name") else { throw StorageErrors.xml("cipher element missing name attribute") }
-            guard let sizeText = c.attr("size") else { throw StorageErrors.xml("cipher element missing size attribute") }
-            guard let size = UInt32(sizeText) else { throw StorageErrors.xml("cannot parse cipher size: '\(sizeText)'") }
+            guard let sizeText = c.attr("size") else {
+                throw StorageErrors.xml("cipher element missing size attribute")
+            }
+            guard let size = UInt32(sizeText) else {
+                throw StorageErrors.xml("cannot parse cipher size: '\(sizeText)'")
+            }
             e.cipher = (name, size, c.attr("mode"), c.attr("hash"))
         }
         if let i = el.child("ivgen") {

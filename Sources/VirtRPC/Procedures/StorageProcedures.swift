@@ -32,8 +32,8 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.connectFindStoragePoolSources) { a, ctx in
             let (type, spec, flags) = a.values
-            return try await ctx.storage("virConnectFindStoragePoolSources").findStoragePoolSources(type: type, spec: spec,
-                                                                                                   flags: flags)
+            let storage = try ctx.storage("virConnectFindStoragePoolSources")
+            return try await storage.findStoragePoolSources(type: type, spec: spec, flags: flags)
         },
         .serve(RemoteCalls.storagePoolLookupByName) { name, ctx in
             try await ctx.storage("virStoragePoolLookupByName").lookupStoragePool(name: name)
@@ -156,8 +156,8 @@ extension ProcedureTable {
             let (eid, pool) = a.values
             let storage = try ctx.storage("virConnectStoragePoolEventRegisterAny")
             guard eid == 0 || eid == 1 else {
-                throw VirtError(.internalError, domain: .rpc, "internal error: unsupported storage pool event ID \(eid)",
-                                str1: "unsupported storage pool event ID \(eid)")
+                let detail = "unsupported storage pool event ID \(eid)"
+                throw VirtError(.internalError, domain: .rpc, "internal error: \(detail)", str1: detail)
             }
             ctx.session.ensureStoragePoolEventPump(storage)
             return ctx.session.state.withLock { s -> Int32 in

@@ -115,10 +115,12 @@ extension RemoteCalls {
     static let connectNumOfDefinedStoragePools = RemoteCall<XDRVoid, Int32>(.connectNumOfDefinedStoragePools)
     static let connectListDefinedStoragePools = RemoteCall<Int32, PoolNames>(.connectListDefinedStoragePools)
     /// need_results, flags.
-    static let connectListAllStoragePools = RemoteCall<XDRTuple2<Int32, Flags>,
-                                                       StorageListResult<P, StoragePoolListLimit>>(.connectListAllStoragePools)
+    typealias PoolList = StorageListResult<P, StoragePoolListLimit>
+    typealias VolList = StorageListResult<V, StorageVolListLimit>
+    static let connectListAllStoragePools = RemoteCall<XDRTuple2<Int32, Flags>, PoolList>(.connectListAllStoragePools)
     /// type, optional srcSpec, flags → xml.
-    static let connectFindStoragePoolSources = RemoteCall<XDRTuple3<String, String?, Flags>, String>(.connectFindStoragePoolSources)
+    static let connectFindStoragePoolSources =
+        RemoteCall<XDRTuple3<String, String?, Flags>, String>(.connectFindStoragePoolSources)
     static let storagePoolLookupByName = RemoteCall<String, P>(.storagePoolLookupByName)
     static let storagePoolLookupByUUID = RemoteCall<VirtUUID, P>(.storagePoolLookupByUUID)
     static let storagePoolLookupByVolume = RemoteCall<V, P>(.storagePoolLookupByVolume)
@@ -137,10 +139,10 @@ extension RemoteCalls {
     static let storagePoolIsActive = RemoteCall<P, Int32>(.storagePoolIsActive)
     static let storagePoolIsPersistent = RemoteCall<P, Int32>(.storagePoolIsPersistent)
     static let storagePoolNumOfVolumes = RemoteCall<P, Int32>(.storagePoolNumOfVolumes)
-    static let storagePoolListVolumes = RemoteCall<XDRTuple2<P, Int32>, XDRList<String, StorageVolListLimit>>(.storagePoolListVolumes)
+    static let storagePoolListVolumes =
+        RemoteCall<XDRTuple2<P, Int32>, XDRList<String, StorageVolListLimit>>(.storagePoolListVolumes)
     /// pool, need_results, flags.
-    static let storagePoolListAllVolumes = RemoteCall<XDRTuple3<P, Int32, Flags>,
-                                                      StorageListResult<V, StorageVolListLimit>>(.storagePoolListAllVolumes)
+    static let storagePoolListAllVolumes = RemoteCall<XDRTuple3<P, Int32, Flags>, VolList>(.storagePoolListAllVolumes)
     static let storageVolLookupByName = RemoteCall<XDRTuple2<P, String>, V>(.storageVolLookupByName)
     static let storageVolLookupByKey = RemoteCall<String, V>(.storageVolLookupByKey)
     static let storageVolLookupByPath = RemoteCall<String, V>(.storageVolLookupByPath)
@@ -154,7 +156,8 @@ extension RemoteCalls {
     static let storageVolGetPath = RemoteCall<V, String>(.storageVolGetPath)
     static let storageVolResize = RemoteCall<XDRTuple3<V, UInt64, Flags>, XDRVoid>(.storageVolResize)
     /// eventID, optional pool → callbackID.
-    static let connectStoragePoolEventRegisterAny = RemoteCall<XDRTuple2<Int32, P?>, Int32>(.connectStoragePoolEventRegisterAny)
+    static let connectStoragePoolEventRegisterAny =
+        RemoteCall<XDRTuple2<Int32, P?>, Int32>(.connectStoragePoolEventRegisterAny)
     static let connectStoragePoolEventDeregisterAny = RemoteCall<Int32, XDRVoid>(.connectStoragePoolEventDeregisterAny)
 }
 
