@@ -144,6 +144,11 @@ extension Connection {
     public func listDefinedStoragePoolNames(max: Int32 = 16384) async throws -> [String] {
         try await storageDriver("virConnectListDefinedStoragePools").listDefinedStoragePools(max: max)
     }
+    /// The storage pool capabilities document (`virConnectGetStoragePoolCapabilities`).
+    public func storagePoolCapabilities(flags: UInt32 = 0) async throws -> String {
+        try await storageDriver("virConnectGetStoragePoolCapabilities").storagePoolCapabilities(flags: flags)
+    }
+
     /// Potential pool sources of `type` (`virConnectFindStoragePoolSources`).
     public func findStoragePoolSources(type: String, spec: String? = nil, flags: UInt32 = 0) async throws -> String {
         if isReadOnly { throw ReadOnlyDriver.denied("virConnectFindStoragePoolSources") }

@@ -15,6 +15,9 @@ extension RemoteDriver: StorageDriver {
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
         try await call(RemoteCalls.connectListAllStoragePools, XDRTuple2(1, flags)).items
     }
+    public func storagePoolCapabilities(flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.connectGetStoragePoolCapabilities, flags)
+    }
     public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.connectFindStoragePoolSources, XDRTuple3(type, spec, flags))
     }

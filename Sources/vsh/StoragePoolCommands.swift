@@ -2,10 +2,22 @@ import Virt
 
 /// Storage pool commands (virsh-pool.c).
 enum StoragePoolCommands {
-    /// In virsh's order (pool-edit and pool-capabilities are not there yet).
+    /// In virsh's order (pool-edit is not there yet).
     static let all: [CommandDefinition] = [findSourcesAs, findSources, autostart, build, createAs, create, defineAs,
                                            define, delete, destroy, dumpxml, info, list, name, refresh, start,
-                                           undefine, uuid, event]
+                                           undefine, uuid, event, capabilities]
+
+    static let capabilities = CommandDefinition(
+        "pool-capabilities", summary: "storage pool capabilities",
+        description: "Returns capabilities of storage pool support."
+    ) { shell, _ in
+        guard let xml = await shell.call({ try await shell.conn.storagePoolCapabilities() }) else {
+            shell.error("failed to get storage pool capabilities")
+            return false
+        }
+        shell.print(xml)
+        return true
+    }
 
     @MainActor
     static func findSources(_ shell: Shell, type: String, spec: String?) async -> Bool {

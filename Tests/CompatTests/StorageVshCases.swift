@@ -114,7 +114,9 @@ enum StorageVshCases {
                                                  "pool-destroy default-pool; pool-define @DIR@/pool1.xml; pool-autostart default-pool; "
                                                  + "vol-create default-pool @DIR@/v1.xml; vol-create-as default-pool x 1M; "
                                                  + "pool-refresh default-pool; find-storage-pool-sources logical; pool-list --all"]),
-        .line("help-storage-find", "help find-storage-pool-sources; help find-storage-pool-sources-as"),
+        .line("help-storage-find", "help find-storage-pool-sources; help find-storage-pool-sources-as; "
+              + "help pool-capabilities"),
+        .line("pool-capabilities", "pool-capabilities; pool-capabilities --bogus"),
         .line("help-storage", "help pool-list; help pool-info; help pool-define-as; help vol-list; help vol-create-as; "
               + "help vol-info; help pool-event; help vol-resize"),
     ]

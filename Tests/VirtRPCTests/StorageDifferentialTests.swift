@@ -52,6 +52,7 @@ struct StorageDifferentialTests {
             "pool-create-as tp dir --target /tmp/tp", "pool-list --all", "pool-undefine nfs", "pool-list --all --details",
             "find-storage-pool-sources-as netfs h 22", "find-storage-pool-sources logical", "find-storage-pool-sources dir",
             "find-storage-pool-sources netfs --srcSpec \(dir)/pool1.xml", "find-storage-pool-sources-as netfs",
+            "pool-capabilities",
         ].joined(separator: "; ")
     }
 

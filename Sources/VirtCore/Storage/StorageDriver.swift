@@ -130,6 +130,8 @@ public protocol StorageDriver: AnyObject, Sendable {
     func numOfDefinedStoragePools() async throws -> Int32
     func listDefinedStoragePools(max: Int32) async throws -> [String]
     func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef]
+    /// `virConnectGetStoragePoolCapabilities` (libvirt's test driver has none).
+    func storagePoolCapabilities(flags: UInt32) async throws -> String
     /// `virConnectFindStoragePoolSources`: a `<sources>` document for pools of `type`.
     func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String
     func lookupStoragePool(name: String) async throws -> StoragePoolRef
@@ -185,6 +187,9 @@ extension StorageDriver {
     }
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
         throw VirtError.noSupport("virConnectListAllStoragePools", domain: .storage)
+    }
+    public func storagePoolCapabilities(flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectGetStoragePoolCapabilities", domain: .storage)
     }
     public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virConnectFindStoragePoolSources", domain: .storage)

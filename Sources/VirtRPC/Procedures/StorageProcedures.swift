@@ -30,6 +30,9 @@ extension ProcedureTable {
             let all = try await ctx.storage("virConnectListAllStoragePools").listAllStoragePools(flags: flags)
             return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
         },
+        .serve(RemoteCalls.connectGetStoragePoolCapabilities) { flags, ctx in
+            try await ctx.storage("virConnectGetStoragePoolCapabilities").storagePoolCapabilities(flags: flags)
+        },
         .serve(RemoteCalls.connectFindStoragePoolSources) { a, ctx in
             let (type, spec, flags) = a.values
             let storage = try ctx.storage("virConnectFindStoragePoolSources")

@@ -118,6 +118,7 @@ extension RemoteCalls {
     typealias PoolList = StorageListResult<P, StoragePoolListLimit>
     typealias VolList = StorageListResult<V, StorageVolListLimit>
     static let connectListAllStoragePools = RemoteCall<XDRTuple2<Int32, Flags>, PoolList>(.connectListAllStoragePools)
+    static let connectGetStoragePoolCapabilities = RemoteCall<Flags, String>(.connectGetStoragePoolCapabilities)
     /// type, optional srcSpec, flags → xml.
     static let connectFindStoragePoolSources =
         RemoteCall<XDRTuple3<String, String?, Flags>, String>(.connectFindStoragePoolSources)
