@@ -109,6 +109,10 @@ public struct StorageVolume: Sendable, Hashable {
                     ref: try await driver("virStoragePoolLookupByVolume").lookupStoragePool(volume: ref))
     }
     public func info() async throws -> StorageVolInfo { try await driver("virStorageVolGetInfo").volumeInfo(ref) }
+    /// `virStorageVolGetInfoFlags`.
+    public func info(flags: UInt32) async throws -> StorageVolInfo {
+        try await driver("virStorageVolGetInfoFlags").volumeInfo(ref, flags: flags)
+    }
     public func xmlDesc(flags: UInt32 = 0) async throws -> String {
         try await driver("virStorageVolGetXMLDesc").volumeXML(ref, flags: flags)
     }
@@ -118,6 +122,10 @@ public struct StorageVolume: Sendable, Hashable {
     }
     public func wipe(flags: UInt32 = 0) async throws {
         try await driver("virStorageVolWipe", modifies: true).wipeVolume(ref, flags: flags)
+    }
+    /// Wipes with one of libvirt's algorithms (`virStorageVolWipePattern`).
+    public func wipe(algorithm: UInt32, flags: UInt32 = 0) async throws {
+        try await driver("virStorageVolWipePattern", modifies: true).wipeVolume(ref, algorithm: algorithm, flags: flags)
     }
     public func resize(capacity: UInt64, flags: UInt32 = 0) async throws {
         try await driver("virStorageVolResize", modifies: true).resizeVolume(ref, capacity: capacity, flags: flags)

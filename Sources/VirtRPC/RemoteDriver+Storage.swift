@@ -103,6 +103,12 @@ extension RemoteDriver: StorageDriver {
     public func wipeVolume(_ vol: StorageVolRef, flags: UInt32) async throws {
         _ = try await call(RemoteCalls.storageVolWipe, XDRTuple2(vol, flags))
     }
+    public func wipeVolume(_ vol: StorageVolRef, algorithm: UInt32, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.storageVolWipePattern, XDRTuple3(vol, algorithm, flags))
+    }
+    public func volumeInfo(_ vol: StorageVolRef, flags: UInt32) async throws -> StorageVolInfo {
+        try await call(RemoteCalls.storageVolGetInfoFlags, XDRTuple2(vol, flags))
+    }
     public func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo {
         try await call(RemoteCalls.storageVolGetInfo, vol)
     }

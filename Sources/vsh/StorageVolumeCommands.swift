@@ -272,10 +272,7 @@ enum StorageVolumeCommands {
         }
         let result: Void?
         if let alg, let i = algorithms.firstIndex(of: alg), i != 0 {
-            result = await shell.call {
-                throw VirtError.noSupport("virStorageVolWipePattern", domain: .storage)
-            } as Void?
-            _ = i
+            result = await shell.call { try await vol.wipe(algorithm: UInt32(i)) }
         } else {
             result = await shell.call { try await vol.wipe() }
         }
@@ -358,9 +355,7 @@ enum StorageVolumeCommands {
         line("Name:", vol.name)
         let result: StorageVolInfo?
         if cmd.has("physical") {
-            result = await shell.call {
-                throw VirtError.noSupport("virStorageVolGetInfoFlags", domain: .storage)
-            } as StorageVolInfo?
+            result = await shell.call { try await vol.info(flags: 1) }
         } else {
             result = await shell.call { try await vol.info() }
         }

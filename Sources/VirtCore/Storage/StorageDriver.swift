@@ -162,6 +162,10 @@ public protocol StorageDriver: AnyObject, Sendable {
                       flags: UInt32) async throws -> StorageVolRef
     func deleteVolume(_ vol: StorageVolRef, flags: UInt32) async throws
     func wipeVolume(_ vol: StorageVolRef, flags: UInt32) async throws
+    /// `virStorageVolWipePattern`: `algorithm` is a `virStorageVolWipeAlgorithm`.
+    func wipeVolume(_ vol: StorageVolRef, algorithm: UInt32, flags: UInt32) async throws
+    /// `virStorageVolGetInfoFlags` (`VIR_STORAGE_VOL_GET_PHYSICAL` 1).
+    func volumeInfo(_ vol: StorageVolRef, flags: UInt32) async throws -> StorageVolInfo
     func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo
     func volumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String
     func volumePath(_ vol: StorageVolRef) async throws -> String
@@ -275,6 +279,12 @@ extension StorageDriver {
     }
     public func wipeVolume(_ vol: StorageVolRef, flags: UInt32) async throws {
         throw VirtError.noSupport("virStorageVolWipe", domain: .storage)
+    }
+    public func wipeVolume(_ vol: StorageVolRef, algorithm: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virStorageVolWipePattern", domain: .storage)
+    }
+    public func volumeInfo(_ vol: StorageVolRef, flags: UInt32) async throws -> StorageVolInfo {
+        throw VirtError.noSupport("virStorageVolGetInfoFlags", domain: .storage)
     }
     public func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo {
         throw VirtError.noSupport("virStorageVolGetInfo", domain: .storage)

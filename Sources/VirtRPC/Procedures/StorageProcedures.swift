@@ -141,6 +141,14 @@ extension ProcedureTable {
         .serve(RemoteCalls.storageVolGetInfo) { v, ctx in
             try await ctx.storage("virStorageVolGetInfo").volumeInfo(v)
         },
+        .serve(RemoteCalls.storageVolGetInfoFlags) { a, ctx in
+            try await ctx.storage("virStorageVolGetInfoFlags").volumeInfo(a.values.0, flags: a.values.1)
+        },
+        .serve(RemoteCalls.storageVolWipePattern) { a, ctx in
+            let (vol, algorithm, flags) = a.values
+            try await ctx.storage("virStorageVolWipePattern").wipeVolume(vol, algorithm: algorithm, flags: flags)
+            return XDRVoid()
+        },
         .serve(RemoteCalls.storageVolGetXMLDesc) { a, ctx in
             try await ctx.storage("virStorageVolGetXMLDesc").volumeXML(a.values.0, flags: a.values.1)
         },

@@ -153,6 +153,9 @@ extension RemoteCalls {
     static let storageVolDelete = RemoteCall<XDRTuple2<V, Flags>, XDRVoid>(.storageVolDelete)
     static let storageVolWipe = RemoteCall<XDRTuple2<V, Flags>, XDRVoid>(.storageVolWipe)
     static let storageVolGetInfo = RemoteCall<V, StorageVolInfo>(.storageVolGetInfo)
+    static let storageVolGetInfoFlags = RemoteCall<XDRTuple2<V, Flags>, StorageVolInfo>(.storageVolGetInfoFlags)
+    /// vol, algorithm, flags.
+    static let storageVolWipePattern = RemoteCall<XDRTuple3<V, UInt32, Flags>, XDRVoid>(.storageVolWipePattern)
     static let storageVolGetXMLDesc = RemoteCall<XDRTuple2<V, Flags>, String>(.storageVolGetXMLDesc)
     static let storageVolGetPath = RemoteCall<V, String>(.storageVolGetPath)
     static let storageVolResize = RemoteCall<XDRTuple3<V, UInt64, Flags>, XDRVoid>(.storageVolResize)
