@@ -480,11 +480,11 @@ extension TestDriver: StorageDriver {
 
     public func numOfStoragePools() async throws -> Int32 { Int32(storage.names(active: true).count) }
     public func listStoragePools(max: Int32) async throws -> [String] {
-        Array(storage.names(active: true).prefix(Int(max)))
+        Array(storage.names(active: true).prefix(Swift.max(0, Int(max))))
     }
     public func numOfDefinedStoragePools() async throws -> Int32 { Int32(storage.names(active: false).count) }
     public func listDefinedStoragePools(max: Int32) async throws -> [String] {
-        Array(storage.names(active: false).prefix(Int(max)))
+        Array(storage.names(active: false).prefix(Swift.max(0, Int(max))))
     }
     public func listAllStoragePools(flags: UInt32) async throws -> [StoragePoolRef] {
         try storage.listAll(flags: flags)
@@ -533,7 +533,7 @@ extension TestDriver: StorageDriver {
         Int32(try storage.volumeNames(pool).count)
     }
     public func listVolumes(_ pool: StoragePoolRef, max: Int32) async throws -> [String] {
-        Array(try storage.volumeNames(pool).prefix(Int(max)))
+        Array(try storage.volumeNames(pool).prefix(Swift.max(0, Int(max))))
     }
     public func listAllVolumes(_ pool: StoragePoolRef, flags: UInt32) async throws -> [StorageVolRef] {
         try storage.listAllVolumes(pool, flags: flags)

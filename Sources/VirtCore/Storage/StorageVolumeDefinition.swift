@@ -224,7 +224,7 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
         guard let v = UInt64(text.trimmingSpaces) else { throw StorageErrors.xml("malformed \(what) element") }
         let scale = try unitScale(unit)
         let limit = UInt64(Int64.max)
-        if scale > 1 && v > limit / scale {
+        if v > limit / scale {
             throw VirtError(.overflow, domain: .storage, "value too large: \(v)\(unit ?? "")")
         }
         return v * scale

@@ -4,9 +4,14 @@ import VirtCore
 extension ProcedureTable {
     static let storageRows: [ServedProcedure] = poolRows + volumeRows + storageEventRows
 
-    private static func checkMax(_ max: Int32, _ what: String) throws(VirtError) {
+    private static func checkMax(_ max: Int32, _ what: String, api: String) throws(VirtError) {
         if max > Int32(StoragePoolNameListLimit.max) {
             throw VirtError(.rpc, domain: .rpc, "RPC error : maxnames > REMOTE_STORAGE_\(what)_LIST_MAX")
+        }
+        // libvirt's API layer (virCheckNonNegativeArgGoto) before the driver sees it.
+        if max < 0 {
+            let detail = "maxnames in \(api) must be zero or greater"
+            throw VirtError(.invalidArg, domain: .storage, "invalid argument: \(detail)", str1: detail)
         }
     }
 
@@ -15,14 +20,14 @@ extension ProcedureTable {
             try await ctx.storage("virConnectNumOfStoragePools").numOfStoragePools()
         },
         .serve(RemoteCalls.connectListStoragePools) { max, ctx in
-            try checkMax(max, "POOL")
+            try checkMax(max, "POOL", api: "virConnectListStoragePools")
             return XDRList(try await ctx.storage("virConnectListStoragePools").listStoragePools(max: max))
         },
         .serve(RemoteCalls.connectNumOfDefinedStoragePools) { _, ctx in
             try await ctx.storage("virConnectNumOfDefinedStoragePools").numOfDefinedStoragePools()
         },
         .serve(RemoteCalls.connectListDefinedStoragePools) { max, ctx in
-            try checkMax(max, "POOL")
+            try checkMax(max, "POOL", api: "virConnectListDefinedStoragePools")
             return XDRList(try await ctx.storage("virConnectListDefinedStoragePools").listDefinedStoragePools(max: max))
         },
         .serve(RemoteCalls.connectListAllStoragePools) { a, ctx in
@@ -101,7 +106,7 @@ extension ProcedureTable {
             try await ctx.storage("virStoragePoolNumOfVolumes").numOfVolumes(p)
         },
         .serve(RemoteCalls.storagePoolListVolumes) { a, ctx in
-            try checkMax(a.values.1, "VOL")
+            try checkMax(a.values.1, "VOL", api: "virStoragePoolListVolumes")
             return XDRList(try await ctx.storage("virStoragePoolListVolumes").listVolumes(a.values.0, max: a.values.1))
         },
         .serve(RemoteCalls.storagePoolListAllVolumes) { a, ctx in
