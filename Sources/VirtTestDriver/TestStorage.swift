@@ -85,7 +85,7 @@ final class TestStorageState: Sendable {
                 if v.target.path == nil { v.target.path = "\(def.targetPath ?? "(null)")/\(v.name)" }
                 if v.key == nil { v.key = v.target.path }
                 obj.volumes.append(v)
-                obj.def.allocation += v.allocation
+                obj.def.allocation &+= v.allocation
                 obj.def.available = obj.def.capacity &- obj.def.allocation
             }
             list.append(obj)
@@ -426,14 +426,15 @@ final class TestStorageState: Sendable {
                 throw VirtError.operationFailed("storage vol already exists", domain: Self.domain)
             }
             if let clone { _ = try Self.volume(l[i], clone.name) }
-            if l[i].def.allocation + vol.allocation > l[i].def.capacity {
+            let (total, overflow) = l[i].def.allocation.addingReportingOverflow(vol.allocation)
+            if overflow || total > l[i].def.capacity {
                 throw VirtError.internalError("Not enough free space in pool for volume '\(vol.name)'",
                                               domain: Self.domain)
             }
             vol.target.path = "\(l[i].def.targetPath ?? "(null)")/\(vol.name)"
             vol.key = vol.target.path
             l[i].volumes.append(vol)
-            l[i].def.allocation += vol.allocation
+            l[i].def.allocation &+= vol.allocation
             l[i].def.available = l[i].def.capacity &- l[i].def.allocation
             return l[i].volRef(vol)
         }
