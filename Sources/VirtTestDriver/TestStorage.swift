@@ -418,9 +418,14 @@ final class TestStorageState: Sendable {
 
     func createVolume(_ pool: StoragePoolRef, xml: String, from clone: StorageVolRef?,
                       flags: UInt32) throws(VirtError) -> StorageVolRef {
-        try Self.checkFlags(flags, clone == nil ? "testStorageVolCreateXML" : "testStorageVolCreateXMLFrom")
+        // VIR_STORAGE_VOL_CREATE_VALIDATE passes the driver's check and reaches the parser, which refuses it.
+        try Self.checkFlags(flags, allowed: 4, clone == nil ? "testStorageVolCreateXML" : "testStorageVolCreateXMLFrom")
         return try modify { l throws(VirtError) -> StorageVolRef in
             let i = try Self.active(l, name: pool.name)
+            if flags & 4 != 0 {
+                throw VirtError(.invalidArg, domain: .storage,
+                                "unsupported flags (0x4) in function virStorageVolDefParseXML")
+            }
             var vol = try StorageVolumeDefinition(xml: xml, poolType: l[i].def.type)
             if l[i].volumes.contains(where: { $0.name == vol.name }) {
                 throw VirtError.operationFailed("storage vol already exists", domain: Self.domain)

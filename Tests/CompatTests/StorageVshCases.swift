@@ -102,6 +102,11 @@ enum StorageVshCases {
               + "vol-create default-pool @DIR@/pool1.xml; vol-create nope @DIR@/v1.xml; vol-wipe v1 --pool default-pool; "
               + "vol-resize v1 1G --pool default-pool; vol-resize v1 -1G --pool default-pool; vol-info --physical v1 --pool default-pool; "
               + "vol-list nope"),
+        .line("vol-create-flags", "vol-create --prealloc-metadata default-pool @DIR@/v1.xml; "
+              + "vol-create --validate default-pool @DIR@/v1.xml; vol-create default-pool @DIR@/v1.xml; "
+              + "vol-create-from --validate default-pool @DIR@/v1.xml v1 --inputpool default-pool; "
+              + "vol-create-from --reflink default-pool @DIR@/v1.xml v1 --inputpool default-pool; "
+              + "vol-clone --reflink v1 v5 --pool default-pool; vol-create-as default-pool z 1M --prealloc-metadata"),
         .line("vol-inactive-pool", "pool-define @DIR@/pool1.xml; vol-list p1; vol-create p1 @DIR@/v1.xml; vol-info v1 --pool p1"),
         VshCase(name: "storage-node-file", args: ["-c", "test:///@DIR@/node-pools.xml",
                                                   "pool-list --all --details; vol-list np --details; vol-dumpxml a.img --pool np; "
