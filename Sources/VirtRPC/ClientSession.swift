@@ -24,6 +24,10 @@ final class ClientSession: Sendable {
         var networks: (any NetworkDriver)?
         var networkCallbacks: [Int32: Callback] = [:]
         var networkEventTask: Task<Void, Never>?
+        /// The storage driver of this connection, if it has one (Procedures/StorageProcedures.swift).
+        var storage: (any StorageDriver)?
+        var storageCallbacks: [Int32: Callback] = [:]
+        var storageEventTask: Task<Void, Never>?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -202,6 +206,10 @@ final class ClientSession: Sendable {
             s.networkEventTask?.cancel()
             s.networkEventTask = nil
             s.networks = nil
+            s.storageCallbacks.removeAll()
+            s.storageEventTask?.cancel()
+            s.storageEventTask = nil
+            s.storage = nil
             return (t, d)
         }
         task?.cancel()

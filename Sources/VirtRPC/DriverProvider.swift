@@ -14,9 +14,13 @@ public protocol DriverProvider: Sendable {
     /// The network driver that clients of `driver` use (the test driver is its own); nil: the network calls
     /// answer NO_SUPPORT.
     func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)?
+    /// The storage driver that clients of `driver` use; nil: the storage calls answer NO_SUPPORT.
+    func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)?
 }
 
 extension DriverProvider {
     public func secretDriver(for driver: any HypervisorDriver) -> (any SecretDriver)? { driver as? any SecretDriver }
     public func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)? { driver as? any NetworkDriver }
+    /// The test driver is its own storage driver, as libvirt's.
+    public func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)? { driver as? any StorageDriver }
 }

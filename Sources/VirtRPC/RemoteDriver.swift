@@ -15,6 +15,9 @@ public final class RemoteDriver: HypervisorDriver {
     /// Network events (RemoteDriver+Networks.swift) and whether the daemon has been asked for them.
     let networkBus = EventBus<NetworkEventRecord>()
     let networkEventsRegistered = Mutex(false)
+    /// Storage pool events (RemoteDriver+Storage.swift) and whether the daemon has been asked for them.
+    let storageBus = EventBus<StoragePoolEventRecord>()
+    let storageEventsRegistered = Mutex(false)
     private let registration = KeyedAsyncLock<Int>()
 
     private struct EventState {
@@ -85,6 +88,7 @@ public final class RemoteDriver: HypervisorDriver {
         bus.finishAll()
         secretBus.finishAll()
         networkBus.finishAll()
+        storageBus.finishAll()
     }
 
     /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
@@ -366,6 +370,11 @@ public final class RemoteDriver: HypervisorDriver {
         r = XDRReader(buffer: p.payload)
         if let (_, ev) = try? NetworkEventEncoder.decode(proc, &r) {
             networkBus.emit(ev)
+            return
+        }
+        r = XDRReader(buffer: p.payload)
+        if let (_, ev) = try? StoragePoolEventEncoder.decode(proc, &r) {
+            storageBus.emit(ev)
             return
         }
         r = XDRReader(buffer: p.payload)

@@ -23,6 +23,8 @@ struct NodeFile: Sendable {
     var domains: [NodeDomain]
     /// `<network>` elements (inline or `file='…'`), each active and persistent.
     var networks: [NetworkDefinition] = []
+    /// `<pool>`s with their volumes (TestStorage.swift).
+    var pools: [NodePool] = []
 
     /// Reads and parses the node file at `path`; `<domain file='…'/>` references are resolved relative to it.
     static func load(path: String) throws(VirtError) -> NodeFile {
@@ -81,7 +83,9 @@ struct NodeFile: Sendable {
             }
             networks.append(try NetworkDefinition(element: netEl))
         }
-        return NodeFile(info: info, domains: domains, networks: networks)
+        var file = NodeFile(info: info, domains: domains, networks: networks)
+        file.pools = try parsePools(root, path: path)
+        return file
     }
 
     static func parseDomain(_ el: XMLElement) throws(VirtError) -> NodeDomain {

@@ -19,17 +19,21 @@ final class TestDriverState: Sendable {
     let core: Mutex<TestDriverCore>
     /// The networks, under a lock of their own (no operation touches both).
     let networks: TestNetworkState
+    /// Pools and volumes (TestStorage.swift).
+    let storage: TestStorageState
 
     /// A state built from a node description.
     init(node: TestNode, nodeFile: NodeFile) throws(VirtError) {
         self.node = node
         core = Mutex(try TestDriverCore(nodeFile: nodeFile))
         networks = try TestNetworkState(networks: nodeFile.networks)
+        storage = try TestStorageState(nodePools: nodeFile.pools)
     }
 
     /// The state of `test:///default`.
     static func makeDefault() throws(VirtError) -> TestDriverState {
-        let file = try NodeFile.parse(DefaultNode.xml, path: nil)
+        var file = try NodeFile.parse(DefaultNode.xml, path: nil)
+        file.pools = try NodeFile.parsePools(XMLParser.parse("<node>\(DefaultNode.poolXML)</node>"), path: nil)
         return try TestDriverState(node: .defaultNode, nodeFile: file)
     }
 

@@ -69,6 +69,13 @@ final class DaemonDriverProvider: DriverProvider {
         return driver as? any SecretDriver
     }
 
+    /// The test driver is its own storage driver, also behind a read-only wrapper (the rows apply libvirt's
+    /// read-only rules themselves); the QEMU driver has none yet.
+    func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)? {
+        if let r = driver as? ReadOnlyDriver { return r.base as? any StorageDriver }
+        return driver as? any StorageDriver
+    }
+
     func release(_ driver: any HypervisorDriver) async {
         if driver === sharedTest { return }
         if let q = qemu.withLock({ $0 }), q === driver { return }

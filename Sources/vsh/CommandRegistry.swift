@@ -38,6 +38,8 @@ struct CommandRegistry: Sendable {
         Group(name: "Host and Hypervisor", keyword: "host", commands: HostCommands.all),
         Group(name: "Networking", keyword: "network", commands: NetworkCommands.all, keepOrder: true),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),
+        Group(name: "Storage Pool", keyword: "pool", commands: StoragePoolCommands.all),
+        Group(name: "Storage Volume", keyword: "volume", commands: StorageVolumeCommands.all),
         Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all),
     ])
 }

@@ -1,6 +1,7 @@
 /// The command lines of the vsh/virsh differential test, and the files they use (in `@DIR@`).
 enum VshCases {
     static let fixtures: [String: String] = domainFixtures.merging(VshNetworkCases.fixtures) { a, _ in a }
+        .merging(StorageVshCases.fixtures) { a, _ in a }
 
     static let domainFixtures: [String: String] = [
         "d1.xml": """
@@ -314,6 +315,7 @@ enum VshCases {
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
     ] + xml + migration + stats + VshNetworkCases.all
+        + StorageVshCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [

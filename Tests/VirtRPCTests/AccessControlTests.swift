@@ -14,8 +14,9 @@ import Glibc
 struct AccessControlTests {
     static let rules = """
         # nobody: may connect and see/read the web* domains, start web2 only; nothing else
-        allow user=nobody object=connect perm=getattr,read,search_domains,search_networks
+        allow user=nobody object=connect perm=getattr,read,search_domains,search_networks,search_storage_pools
         allow user=nobody object=network name=def* perm=getattr,read
+        allow user=nobody object=storage_pool name=default* perm=getattr,read
         allow user=nobody object=domain name=web2 perm=start,stop
         allow user=nobody object=domain name=web* perm=getattr,read
         deny user=nobody
@@ -117,6 +118,16 @@ struct AccessControlTests {
         #expect(otherNet.status != 0 && otherNet.stderr.contains("access denied"), "\(otherNet.stderr)")
         let noNet = try Self.runAs("nobody", uri, ["net-info", "nosuch"])
         #expect(noNet.stderr.contains("Network not found"), "\(noNet.stderr)")
+
+        // Storage pools likewise.
+        try "<pool type='dir'><name>other-pool</name><target><path>/other</path></target></pool>"
+            .write(toFile: dir + "/other-pool.xml", atomically: true, encoding: .utf8)
+        #expect(try virsh(uri, "pool-define \(dir)/other-pool.xml").status == 0)
+        let pools = try Self.runAs("nobody", uri, ["pool-list", "--all", "--name"])
+        #expect(pools.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["default-pool"],
+                "\(pools.stdout) \(pools.stderr)")
+        let poolDestroy = try Self.runAs("nobody", uri, ["pool-destroy", "default-pool"])
+        #expect(poolDestroy.status != 0 && poolDestroy.stderr.contains("access denied"), "\(poolDestroy.stderr)")
 
         // daemon: refused at CONNECT_OPEN (connect:getattr).
         let out = try Self.runAs("daemon", uri, ["list"])

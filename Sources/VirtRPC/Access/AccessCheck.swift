@@ -32,6 +32,8 @@ enum AccessCheck {
         var domain: DomainRef?
         var secret: SecretRef?
         var network: NetworkRef?
+        var pool: StoragePoolRef?
+        var volume: StorageVolRef?
         var ints: [UInt32] = []
         var strings: [String] = []
     }
@@ -43,6 +45,8 @@ enum AccessCheck {
             case let d as DomainRef: if f.domain == nil { f.domain = d }
             case let s as SecretRef: if f.secret == nil { f.secret = s }
             case let n as NetworkRef: if f.network == nil { f.network = n }
+            case let p as StoragePoolRef: if f.pool == nil { f.pool = p }
+            case let v as StorageVolRef: if f.volume == nil { f.volume = v }
             case let u as UInt32: f.ints.append(u)
             case let i as Int32: f.ints.append(UInt32(bitPattern: i))
             case let s as String: f.strings.append(s)
@@ -159,6 +163,36 @@ enum AccessCheck {
                 try access.require(ACLObject(type: "network", name: name), perms)
                 return nil
             }
+        case "storage_pool":
+            if let p = flat.pool {
+                if let storage = ctx.session.state.withLock({ $0.storage }),
+                   (try? await storage.lookupStoragePool(uuid: p.uuid)) == nil {
+                    return nil
+                }
+                try access.require(ACLObject(type: "storage_pool", name: p.name), perms)
+                return nil
+            }
+            if let xml = flat.strings.first(where: { $0.hasPrefix("<") }) {
+                guard let root = try? XMLParser.parse(xml, documentName: "pool_definition"),
+                      let name = root.childText("name") else { return nil }
+                try access.require(ACLObject(type: "storage_pool", name: name), perms)
+                return nil
+            }
+        case "storage_vol":
+            if let v = flat.volume {
+                if let storage = ctx.session.state.withLock({ $0.storage }),
+                   (try? await storage.lookupVolume(key: v.key)) == nil {
+                    return nil
+                }
+                try access.require(ACLObject(type: "storage_vol", name: v.name), perms)
+                return nil
+            }
+            if let xml = flat.strings.first(where: { $0.hasPrefix("<") }) {
+                guard let root = try? XMLParser.parse(xml, documentName: "volume_definition"),
+                      let name = root.childText("name") else { return nil }
+                try access.require(ACLObject(type: "storage_vol", name: name), perms)
+                return nil
+            }
         default:
             break
         }
@@ -178,6 +212,8 @@ enum AccessCheck {
         case "domain": name = flat.domain?.name
         case "secret": name = flat.secret.map { $0.uuid.description }
         case "network": name = flat.network?.name
+        case "storage_pool": name = flat.pool?.name
+        case "storage_vol": name = flat.volume?.name
         default: name = nil
         }
         try access.require(ACLObject(type: pending.type, name: name), pending.permissions)
@@ -195,6 +231,18 @@ extension CallContext {
     func visible(_ networks: [NetworkRef]) -> [NetworkRef] {
         guard let access else { return networks }
         return networks.filter { access.allows(ACLObject(type: "network", name: $0.name), "getattr") }
+    }
+
+    /// The pools of a listing this client may see (storage_pool:getattr).
+    func visible(_ pools: [StoragePoolRef]) -> [StoragePoolRef] {
+        guard let access else { return pools }
+        return pools.filter { access.allows(ACLObject(type: "storage_pool", name: $0.name), "getattr") }
+    }
+
+    /// The volumes of a listing this client may see (storage_vol:getattr).
+    func visible(_ volumes: [StorageVolRef]) -> [StorageVolRef] {
+        guard let access else { return volumes }
+        return volumes.filter { access.allows(ACLObject(type: "storage_vol", name: $0.name), "getattr") }
     }
 
     /// The secrets of a listing this client may see (secret:getattr).

@@ -62,6 +62,7 @@ extension ProcedureTable {
                 }
             }
             let networks = ctx.server.provider.networkDriver(for: driver)
+            let storage = ctx.server.provider.storageDriver(for: driver)
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
@@ -69,6 +70,7 @@ extension ProcedureTable {
                 s.secrets = secrets
                 s.aclDriverName = driverName
                 s.networks = networks
+                s.storage = storage
                 s.readOnlyOpen = readOnly
                 return false
             }
