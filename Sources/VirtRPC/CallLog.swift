@@ -54,7 +54,7 @@ struct CallLog: Sendable {
     var enabled: Bool { logger.logLevel <= .warning }
     var debug: Bool { logger.logLevel <= .debug }
 
-    func finished(_ info: ProcedureInfo?, _ h: RPCHeader, client: UInt64, identity: ClientIdentity, record: CallRecord,
+    func finished(_ info: ProcedureInfo?, _ h: RPCHeader, client: UInt64, identity: ClientIdentity, record: CallRecord?,
                   started: ContinuousClock.Instant, error: VirtError?) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -64,7 +64,7 @@ struct CallLog: Sendable {
         var head = "call \(name) (\(h.procedure)) client \(client)"
         if let uid = identity.uid { head += " uid \(uid)" }
         if let dn = identity.x509DN { head += " dn '\(dn)'" }
-        if let s = record.subject { head += " " + s }
+        if let s = record?.subject { head += " " + s }
         let took = String(format3(ms))
         if let error {
             logger.warning("\(head): failed in \(took) ms: \(error.message) (code \(error.code.rawValue))")
