@@ -2,10 +2,17 @@ import VirtCore
 
 /// What one client's calls are checked against: the daemon's access drivers, the client's identity and the
 /// name its connection's driver gives in denials ("QEMU", "Test").
-struct SessionAccess: Sendable {
+final class SessionAccess: Sendable {
     let manager: AccessManager
     let identity: ClientIdentity
     let driverName: String
+
+    /// A class, so that a call's context holds one pointer (nil when there is no access driver).
+    init(manager: AccessManager, identity: ClientIdentity, driverName: String) {
+        self.manager = manager
+        self.identity = identity
+        self.driverName = driverName
+    }
 
     func allows(_ object: ACLObject, _ permission: String) -> Bool {
         manager.allows(identity, object, permission)
