@@ -333,6 +333,11 @@ extension QEMUDriver {
             return
         }
         if let performError { throw performError }
+        // The destination daemon went away while QEMU's stream finished (its QEMU outlives it): as libvirt,
+        // the source reports the lost connection, not the RPC layer's words, and runs on (Confirm cancelled).
+        if finishError != nil, await !peer.isAlive() {
+            throw VirtError.operationFailed("Lost connection to destination host", domain: .qemu)
+        }
         if let e = finishError as? VirtError, e.code != .migrateFinishOK { throw e }
         throw finishError ?? VirtError.operationFailed("migration failed", domain: .qemu)
     }
