@@ -614,11 +614,19 @@ extension QEMUDomainObject {
             if process == nil {
                 throw VirtError.operationFailed("job 'migration in' failed: QEMU ended", domain: .qemu)
             }
+            // A post-copy destination whose stream broke may not answer in-band commands (its main loop waits
+            // for a page): QEMU's MIGRATION event has told us already.
+            if migration.lastStatus == "postcopy-paused" {
+                throw VirtError.operationFailed("job 'migration in' failed in post-copy phase", domain: .qemu)
+            }
             let q: JSONValue
             do {
                 q = try await mon.execute("query-migrate")
             } catch {
-                if let p = process {
+                if migration.lastStatus == "postcopy-paused" {
+                    throw VirtError.operationFailed("job 'migration in' failed in post-copy phase", domain: .qemu)
+                }
+                if let p = process, p.exitWaiter.result != nil {
                     let out = p.logOutput()
                     if !out.isEmpty {
                         throw VirtError.internalError("qemu unexpectedly closed the monitor: \(out)", domain: .qemu)
