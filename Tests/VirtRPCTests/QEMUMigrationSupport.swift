@@ -238,6 +238,14 @@ enum GuestConsole {
         return r.stdout.contains("ANSWERED")
     }
 
+    /// Types `command` on the console of `name` (again every 3 s) until `expect` shows on it.
+    static func run(uri: String, name: String, command: String, expect: String, dir: String) throws -> Bool {
+        let script = dir + "/console.py"
+        if access(script, F_OK) != 0 { try Self.script.write(toFile: script, atomically: true, encoding: .utf8) }
+        let r = try ChildProcess.run(["/usr/bin/python3", script, uri, name, command, expect], timeLimit: 180)
+        return r.stdout.contains("ANSWERED")
+    }
+
     /// Types `command` on the console of `name` (no answer awaited beyond the shell's echo of it).
     static func type(uri: String, name: String, command: String, dir: String) throws {
         let script = dir + "/console.py"
