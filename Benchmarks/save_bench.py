@@ -9,6 +9,11 @@ and (c) bare QEMU driven over QMP only (the "events" migration capability on): s
 the MIGRATION event "completed", `quit` and wait for the process to exit (what a daemon's save does: the domain ends shut off);
 restore = spawn QEMU with `-incoming defer`, `migrate-incoming fd:N` from the file, wait for "completed",
 `cont`, status "running".
+Bare QEMU runs twice: (c1) a minimal QEMU (-nodefaults, no devices), and (c2) the very command line virtd gave
+its QEMU for the same domain (read from /proc; only the monitor moves from virtd's descriptor to a socket path),
+so that the ratio against (c2) is the management layer's cost for the same virtual machine, and the difference
+between (c1) and (c2) is what libvirt's default devices (USB controller, balloon, PCIe root ports, the seccomp
+sandbox) cost QEMU itself.
 The daemons' times are those of the API calls (virDomainSave returns once the domain is shut off and the
 image final; virDomainRestore once the domain runs). The domain is transient (createXML), so nothing is
 written under /etc/libvirt. Prints medians and ratios. Usage: save_bench.py PATH/TO/virtd [repeats] [kvm|tcg]
@@ -84,6 +89,12 @@ def bench_daemon(daemon):
     saves, restores, sizes = [], [], []
     dom = conn.createXML(XML.format(name=name, serial=serial), 0)
     try:
+        if daemon.name == "virtd":
+            # The command line virtd gave QEMU: bare QEMU runs the same virtual machine in its second row.
+            with open(f"{daemon.dir}/run/qemu/{name}.pid") as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                daemon.qemu_argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
         wait_ready(serial)
         for i in range(N + 1):
             t = time.perf_counter()
@@ -171,19 +182,39 @@ def spawn(argv, sock, pass_fds=()):
             time.sleep(0.0005)
 
 
-def bench_bare():
+def same_machine(argv, sock, serial):
+    """virtd's QEMU command line for bare QEMU: the monitor on a socket path instead of virtd's descriptor, the
+    serial file one of bare QEMU's own; everything else (devices, machine, sandbox) unchanged."""
+    out = []
+    for a in argv:
+        if a.startswith("socket,id=charmonitor,fd="):
+            a = f"socket,id=charmonitor,path={sock},server=on,wait=off"
+        elif a.startswith("file,id=charserial0,path="):
+            a = f"file,id=charserial0,path={serial}" + (",append=on" if ",append=on" in a else "")
+        out.append(a)
+    return out
+
+
+def bench_bare(argv=None):
+    """argv None: a minimal QEMU (-nodefaults, no devices); else virtd's command line for the same domain."""
     tmp = tempfile.mkdtemp(prefix="sbench-bare-")
+    os.chmod(tmp, 0o755)
     sock = tmp + "/qmp.sock"
     image = tmp + "/d.mig"
     serial = tmp + "/serial.log"
-    base = [QEMU, "-name", "guest=sbench-bare", "-machine", f"q35,accel={MODE}", "-m", str(MIB),
-            "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
-            "-qmp", f"unix:{sock},server=on,wait=off"]
-    if MODE != "kvm":
-        base += ["-kernel", GUEST + "/vmlinuz", "-initrd", GUEST + "/initrd.img", "-append", CMDLINE,
-                 "-serial", f"file:{serial}"]
+    if argv is None:
+        base = [QEMU, "-name", "guest=sbench-bare", "-machine", f"q35,accel={MODE}", "-m", str(MIB),
+                "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
+                "-qmp", f"unix:{sock},server=on,wait=off"]
+        if MODE != "kvm":
+            base += ["-kernel", GUEST + "/vmlinuz", "-initrd", GUEST + "/initrd.img", "-append", CMDLINE,
+                     "-serial", f"file:{serial}"]
+    else:
+        base = same_machine(argv, sock, serial)
     saves, restores = [], []
     p, qmp = spawn(base, sock)
+    if "-S" in base:
+        qmp.cmd("cont")
     wait_ready(serial)
     try:
         for i in range(N + 1):
@@ -236,17 +267,20 @@ def bench_bare():
 def main():
     results = {}
     results["bare QEMU"] = bench_bare()
+    argv = None
     for cls in (Virtd, Libvirtd):
         d = cls()
         try:
             results[d.name] = bench_daemon(d)
+            argv = getattr(d, "qemu_argv", argv)
         finally:
             d.stop()
+    results["bare QEMU, virtd's argv"] = bench_bare(argv)
     ms = lambda xs: statistics.median(xs) * 1000
     what = "KVM domain, no guest OS" if MODE == "kvm" else "TCG domain, the test guest booted"
     print(f"{MIB} MiB {what}; median of {N} runs, ms")
     print(f"{'':26}{'save':>9}{'restore':>9}{'image MiB':>11}")
-    for k in ("bare QEMU", "virtd", "libvirtd"):
+    for k in ("bare QEMU", "bare QEMU, virtd's argv", "virtd", "libvirtd"):
         s, r, size = results[k]
         sz = f"{size / 1048576:11.1f}" if size else f"{'':>11}"
         print(f"{k:26}{ms(s):9.1f}{ms(r):9.1f}{sz}")
@@ -254,6 +288,8 @@ def main():
     bs, br = ms(results["bare QEMU"][0]), ms(results["bare QEMU"][1])
     ls, lr = ms(results["libvirtd"][0]), ms(results["libvirtd"][1])
     print(f"{'ratio virtd / bare':26}{vs / bs:9.2f}{vr / br:9.2f}")
+    ss, sr = ms(results["bare QEMU, virtd's argv"][0]), ms(results["bare QEMU, virtd's argv"][1])
+    print(f"{'ratio virtd / bare, argv':26}{vs / ss:9.2f}{vr / sr:9.2f}")
     print(f"{'ratio virtd / libvirtd':26}{vs / ls:9.2f}{vr / lr:9.2f}")
     print(f"{'ratio libvirtd / bare':26}{ls / bs:9.2f}{lr / br:9.2f}")
 
