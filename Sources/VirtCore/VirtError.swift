@@ -157,6 +157,13 @@ extension VirtError {
         VirtError(.invalidArg, domain: domain, "invalid argument: \(detail)", str1: detail)
     }
 
+    /// libvirt's virCheckFlags refusal (virReportInvalidArg): no "invalid argument: " prefix; `str1` is the
+    /// function, `str2` the argument's name.
+    public static func unsupportedFlags(_ bad: UInt64, function: String, domain: ErrorDomain) -> VirtError {
+        VirtError(.invalidArg, domain: domain, "unsupported flags (0x\(String(bad, radix: 16))) in function \(function)",
+                  str1: function, str2: "flags")
+    }
+
     public static func internalError(_ detail: String, domain: ErrorDomain = .none) -> VirtError {
         VirtError(.internalError, domain: domain, "internal error: \(detail)", str1: detail)
     }

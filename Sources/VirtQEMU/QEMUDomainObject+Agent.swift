@@ -150,8 +150,7 @@ extension QEMUDomainObject {
         defer { endJob() }
         let unsupported = flags.subtracting(Self.modeFlags)
         if !unsupported.isEmpty {
-            throw VirtError.invalidArg(
-                "unsupported flags (0x\(String(unsupported.rawValue, radix: 16))) in function \(function)", domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(unsupported.rawValue), function: function, domain: .qemu)
         }
         guard isActive else { throw VirtError.operationInvalid("domain is not running", domain: .qemu) }
         let agentRequested = flags.contains(.guestAgent)

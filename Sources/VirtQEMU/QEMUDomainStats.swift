@@ -385,8 +385,8 @@ extension QEMUDriverState {
         -> [DomainStatsRecord] {
         let allowed: UInt32 = 0xFF | (1 << 29) | (1 << 30) | (1 << 31)
         if flags.rawValue & ~allowed != 0 {
-            throw VirtError(.invalidArg, domain: .qemu,
-                            "invalid argument: unsupported flags (0x\(String(flags.rawValue & ~allowed, radix: 16))) in function qemuConnectGetAllDomainStats")
+            throw VirtError.unsupportedFlags(UInt64(flags.rawValue & ~allowed), function: "qemuConnectGetAllDomainStats",
+                                             domain: .qemu)
         }
         var wanted = types.rawValue
         if wanted == 0 {

@@ -8,8 +8,7 @@ extension QEMUDriver {
     static func checkNoFlags(_ flags: UInt32, _ function: String, domain: VirtError.ErrorDomain = .none)
         throws(VirtError) {
         if flags != 0 {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(flags, radix: 16))) in function \(function)",
-                                       domain: domain)
+            throw VirtError.unsupportedFlags(UInt64(flags), function: function, domain: domain)
         }
     }
 

@@ -135,8 +135,7 @@ extension QEMUDriver {
     /// `virDomainAbortJob`.
     public func abortJob(_ domain: DomainRef, flags: UInt32) async throws {
         guard flags & ~UInt32(1) == 0 else {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~UInt32(1), radix: 16))) in function qemuDomainAbortJobFlags",
-                                       domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(flags & ~UInt32(1)), function: "qemuDomainAbortJobFlags", domain: .qemu)
         }
         try await state.object(domain).abortJob(postcopy: flags & 1 != 0)
     }
@@ -145,8 +144,7 @@ extension QEMUDriver {
         let known: SaveRestoreFlags = [.bypassCache, .running, .paused]
         let unknown = flags.subtracting(known)
         if !unknown.isEmpty {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(unknown.rawValue, radix: 16))) in function \(function)",
-                                       domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(unknown.rawValue), function: function, domain: .qemu)
         }
         if flags.contains(.running) && flags.contains(.paused) {
             throw VirtError.invalidArg("flags 'running' and 'paused' are mutually exclusive", domain: .qemu)

@@ -64,8 +64,7 @@ extension QEMUDriver {
 
     private static func checkImageFlags(_ flags: UInt32, allowed: UInt32, function: String) throws {
         if flags & ~allowed != 0 {
-            throw VirtError.invalidArg(
-                "unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)", domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(flags & ~allowed), function: function, domain: .qemu)
         }
         if flags & 6 == 6 {
             throw VirtError.invalidArg("flags 'running' and 'paused' are mutually exclusive", domain: .qemu)

@@ -4,8 +4,7 @@ import VirtCore
 extension QEMUDriver {
     private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
         if flags & ~allowed != 0 {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)",
-                                       domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(flags & ~allowed), function: function, domain: .qemu)
         }
     }
 
@@ -108,8 +107,7 @@ extension QEMUDriver {
     public func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32 {
         let bad = flags.rawValue & ~UInt32(1 | 2 | 4 | 8)
         if bad != 0 {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(bad, radix: 16))) in function qemuDomainGetVcpusFlags",
-                                       domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(bad), function: "qemuDomainGetVcpusFlags", domain: .qemu)
         }
         if flags.contains(.vcpuGuest) {
             throw VirtError.noSupport("virDomainGetVcpusFlags", domain: .domain)

@@ -532,9 +532,7 @@ public final class QEMUDriver: HypervisorDriver {
         // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP (1): a human monitor command, run through QMP's
         // human-monitor-command; its text output is the result, as libvirt returns it.
         guard flags & ~1 == 0 else {
-            throw VirtError.invalidArg(
-                "unsupported flags (0x\(String(flags & ~1, radix: 16))) in function qemuDomainQemuMonitorCommand",
-                domain: .qemu)
+            throw VirtError.unsupportedFlags(UInt64(flags & ~1), function: "qemuDomainQemuMonitorCommand", domain: .qemu)
         }
         return try await state.object(domain).monitorCommand(command, hmp: flags & 1 != 0)
     }

@@ -54,7 +54,7 @@ extension QEMUDriverState {
     func domainCapabilitiesXML(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                flags: UInt32) async throws -> String {
         guard flags == 0 else {
-            throw VirtError(.invalidArg, domain: .qemu, "invalid argument: unsupported flags (0x\(String(flags, radix: 16))) in function qemuConnectGetDomainCapabilities")
+            throw VirtError.unsupportedFlags(UInt64(flags), function: "qemuConnectGetDomainCapabilities", domain: .qemu)
         }
         let host = HostCapabilities.read()
         let cache = capabilities

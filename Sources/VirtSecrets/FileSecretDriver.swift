@@ -174,9 +174,7 @@ public final class FileSecretDriver: SecretDriver {
 
     static func checkFlags(_ flags: UInt32, allowed: UInt32, _ api: String) throws(VirtError) {
         if flags & ~allowed != 0 {
-            // libvirt's virCheckFlags: no "invalid argument: " prefix, the driver's function name.
-            throw VirtError(.invalidArg, domain: .secret,
-                            "unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(api)")
+            throw VirtError.unsupportedFlags(UInt64(flags & ~allowed), function: api, domain: .secret)
         }
     }
 

@@ -6,8 +6,7 @@ import VirtCore
 extension TestDriver {
     static func checkNoFlags(_ flags: UInt32, _ function: String) throws(VirtError) {
         if flags != 0 {
-            throw VirtError(.invalidArg, domain: .test,
-                            "unsupported flags (0x\(String(flags, radix: 16))) in function \(function)")
+            throw VirtError.unsupportedFlags(UInt64(flags), function: function, domain: .test)
         }
     }
 

@@ -258,8 +258,7 @@ final class TestDriverCore {
     static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws(VirtError) {
         let bad = flags & ~allowed
         if bad != 0 {
-            throw VirtError(.invalidArg, domain: .test,
-                            "unsupported flags (0x\(String(bad, radix: 16))) in function \(function)")
+            throw VirtError.unsupportedFlags(UInt64(bad), function: function, domain: .test)
         }
     }
 

@@ -179,10 +179,10 @@ import Glibc
         await Self.expectError(.argumentUnsupported, "argument unsupported: QEMU guest agent is not configured") {
             try await driver.reboot(plain, flags: .guestAgent)
         }
-        await Self.expectError(.invalidArg, "invalid argument: unsupported flags (0x4) in function qemuDomainShutdownFlags") {
+        await Self.expectError(.invalidArg, "unsupported flags (0x4) in function qemuDomainShutdownFlags") {
             try await driver.shutdown(plain, flags: .initctl)
         }
-        await Self.expectError(.invalidArg, "invalid argument: unsupported flags (0x8) in function qemuDomainReboot") {
+        await Self.expectError(.invalidArg, "unsupported flags (0x8) in function qemuDomainReboot") {
             try await driver.reboot(plain, flags: .signal)
         }
         // Agent and ACPI: the agent is unavailable, ACPI is used.

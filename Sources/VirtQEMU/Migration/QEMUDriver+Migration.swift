@@ -138,7 +138,7 @@ extension QEMUDriver {
         if let given = params.string(MigrateParam.uri), !given.isEmpty {
             let (scheme, h, p) = try Self.parseMigrationURI(given)
             guard scheme == "tcp" else {
-                throw VirtError.invalidArg("invalid argument: unsupported scheme \(scheme) in migration URI \(given)",
+                throw VirtError.invalidArg("unsupported scheme \(scheme) in migration URI \(given)",
                                            domain: .qemu)
             }
             uriHost = h
