@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import VirtCore
 
@@ -10,6 +11,8 @@ public final class RPCClient: Sendable {
     public enum Endpoint: Sendable {
         case unix(String)
         case tcp(host: String, port: Int)
+        /// libvirt's TLS transport: the handshake, the server's certificate checked, the confirmation byte.
+        case tls(TLSClientSettings)
     }
 
     private struct State {
@@ -39,8 +42,18 @@ public final class RPCClient: Sendable {
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
         -> RPCClient {
         let box = ClientBox()
+        let tlsReady = Mutex<EventLoopPromise<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group).channelInitializer { ch in
             ch.eventLoop.makeCompletedFuture {
+                if case .tls(let settings) = endpoint {
+                    // SNI takes a name, never an address.
+                    let sni = TLSClientSettings.ipBytes(settings.host) == nil ? settings.host : nil
+                    try ch.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: settings.context, serverHostname: sni))
+                    let ready = ch.eventLoop.makePromise(of: Void.self)
+                    tlsReady.withLock { $0 = ready }
+                    try ch.pipeline.syncOperations.addHandler(TLSClientGate(settings: settings, ready: ready))
+                }
                 try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(RPCFrameDecoder()))
                 try ch.pipeline.syncOperations.addHandler(ClientInboundHandler(box: box))
             }
@@ -52,18 +65,47 @@ public final class RPCClient: Sendable {
                 channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .tcp(let host, let port):
                 channel = try await bootstrap.connect(host: host, port: port).get()
+            case .tls(let settings):
+                channel = try await bootstrap.connect(host: settings.host, port: settings.port).get()
             }
         } catch {
-            let where_: String
+            // A TLS channel that never connected leaves its confirmation promise to us.
+            tlsReady.withLock { $0 }?.fail(Self.closedError)
             switch endpoint {
-            case .unix(let p): where_ = "socket '\(p)'"
-            case .tcp(let h, let p): where_ = "\(h):\(p)"
+            case .unix(let p):
+                throw VirtError(.systemError, domain: .rpc, "Failed to connect to socket '\(p)': \(error)")
+            case .tcp(let h, let p):
+                throw Self.connectError(h, p, error)
+            case .tls(let t):
+                throw Self.connectError(t.host, t.port, error)
             }
-            throw VirtError(.systemError, domain: .rpc, "Failed to connect to \(where_): \(error)")
+        }
+        if let ready = tlsReady.withLock({ $0 }) {
+            do {
+                try await ready.futureResult.get()
+            } catch {
+                try? await channel.close()
+                if let e = error as? VirtError { throw e }
+                throw VirtError(.rpc, domain: .rpc, "TLS: \(error)")
+            }
         }
         let client = RPCClient(channel: channel)
         box.client.withLock { $0 = client }
         return client
+    }
+
+    /// libvirt's words for a TCP connection that could not be made (virNetSocketNewConnectTCP).
+    static func connectError(_ host: String, _ port: Int, _ error: any Error) -> VirtError {
+        VirtError(.systemError, domain: .rpc, "unable to connect to server at '\(host):\(port)': \(reason(error))")
+    }
+
+    /// The system's words for a failed connect ("Connection refused"), as libvirt quotes them.
+    static func reason(_ error: any Error) -> String {
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        if let e = error as? NIOConnectionError, let first = e.connectionErrors.first {
+            return reason(first.error)
+        }
+        return "\(error)"
     }
 
     /// Sets the handler for MESSAGE packets of non-keepalive programs (events).

@@ -46,6 +46,8 @@ public final class RemoteDriver: HypervisorDriver {
             endpoint = .unix(uri.queryValue("socket") ?? (readOnly ? defaultReadOnlySocket : defaultSocket))
         case "tcp":
             endpoint = .tcp(host: uri.host ?? "localhost", port: uri.port ?? 16509)
+        case "tls":
+            endpoint = .tls(try TLSClientSettings(uri: uri))
         case let t:
             throw VirtError(.invalidArg, domain: .remote,
                             "invalid argument: transport '\(t)' is not supported by SwiftVirt's remote driver")

@@ -68,6 +68,19 @@ struct TLSTransportTests {
                               expiration_days = 30
 
                               """), "--outfile", dir + "/server.pem"])
+            try certtool(["--generate-privkey", "--outfile", dir + "/otherhost.key"])
+            try certtool(["--generate-certificate", "--load-privkey", dir + "/otherhost.key",
+                          "--load-ca-certificate", dir + "/ca.pem", "--load-ca-privkey", dir + "/ca.key",
+                          "--template", try template("otherhost", """
+                              organization = Example
+                              cn = otherhost.example
+                              dns_name = otherhost.example
+                              tls_www_server
+                              encryption_key
+                              signing_key
+                              expiration_days = 30
+
+                              """), "--outfile", dir + "/otherhost.pem"])
             let client = "tls_www_client\nencryption_key\nsigning_key\n"
             try cert("good", "country = GB\norganization = Example, Inc\ncn = client1\n\(client)expiration_days = 30\n")
             try cert("other", "country = GB\norganization = Example, Inc\ncn = client2\n\(client)expiration_days = 30\n")
@@ -84,14 +97,15 @@ struct TLSTransportTests {
         func remove() { try? FileManager.default.removeItem(atPath: dir) }
     }
 
-    static func daemon(_ pki: PKI, extra: String = "") throws -> (VirtdProcess, Int) {
+    static func daemon(_ pki: PKI, extra: String = "", certFile: String? = nil, keyFile: String? = nil) throws
+        -> (VirtdProcess, Int) {
         let d = try VirtdProcess(config: """
             log_level = 2
             listen_tls = 1
             tls_port = 0
             ca_file = "\(pki.dir)/ca.pem"
-            cert_file = "\(pki.dir)/server.pem"
-            key_file = "\(pki.dir)/server.key"
+            cert_file = "\(certFile ?? pki.dir + "/server.pem")"
+            key_file = "\(keyFile ?? pki.dir + "/server.key")"
             crl_file = "\(pki.dir)/crl.pem"
             \(extra)
             """, extraArgs: ["--listen"])
@@ -148,6 +162,70 @@ struct TLSTransportTests {
         let log = (try? String(contentsOfFile: calls.0.dir + "/log/virtd.log", encoding: .utf8)) ?? ""
         #expect(log.contains("call DOMAIN_GET_STATE (212) client ") && log.contains(" dn '\(dn)' domain 'test': ok"),
                 "\(log.suffix(1500))")
+    }
+
+    @Test("vsh over TLS: the server's certificate checked as libvirt's client does; output and errors equal to virsh's")
+    func vshClient() throws {
+        let pki = try PKI()
+        defer { pki.remove() }
+        let (d, port) = try Self.daemon(pki)
+        defer { d.stop() }
+        // Client PKI directories beside the good one: a CA that did not sign the server, no client certificate.
+        let rogue = pki.dir + "/rogueca.d", nocert = pki.dir + "/nocert.d", empty = pki.dir + "/empty.d"
+        for dir in [rogue, nocert, empty] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        // The rogue CA did not sign the server, nor our client certificate: libvirt's client refuses its own
+        // certificate first (checked below); without one it meets the server's.
+        try FileManager.default.copyItem(atPath: pki.dir + "/rogue.pem", toPath: rogue + "/cacert.pem")
+        let rogueOwn = pki.dir + "/rogueown.d"
+        try FileManager.default.createDirectory(atPath: rogueOwn, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: pki.dir + "/rogue.pem", toPath: rogueOwn + "/cacert.pem")
+        try FileManager.default.copyItem(atPath: pki.dir + "/good.pem", toPath: rogueOwn + "/clientcert.pem")
+        try FileManager.default.copyItem(atPath: pki.dir + "/good.key", toPath: rogueOwn + "/clientkey.pem")
+        // A server whose certificate names another host.
+        let (other, otherPort) = try Self.daemon(pki, certFile: pki.dir + "/otherhost.pem", keyFile: pki.dir + "/otherhost.key")
+        defer { other.stop() }
+        try FileManager.default.copyItem(atPath: pki.dir + "/ca.pem", toPath: nocert + "/cacert.pem")
+        let good = pki.dir + "/good.d"
+        let cases: [(String, String, Bool)] = [
+            ("test+tls://localhost:\(port)/default?pkipath=\(good)", "domstate test", true),
+            ("test+tls://localhost:\(port)/default?pkipath=\(good)", "list --all", true),
+            ("test+tls://localhost:\(port)/default?pkipath=\(empty)", "domstate test", false),
+            ("test+tls://localhost:\(port)/default?pkipath=\(rogue)", "domstate test", false),
+            ("test+tls://localhost:\(port)/default?pkipath=\(rogueOwn)&no_sanity=1", "domstate test", false),
+            ("test+tls://localhost:\(port)/default?pkipath=\(rogueOwn)&no_sanity=1&no_verify=1", "domstate test", true),
+            ("test+tls://localhost:\(port)/default?pkipath=\(rogueOwn)", "domstate test", false),
+            ("test+tls://localhost:\(otherPort)/default?pkipath=\(good)", "domstate test", false),
+            ("test+tls://localhost:\(otherPort)/default?pkipath=\(good)&no_verify=1", "domstate test", true),
+            ("test+tls://127.0.0.1:\(port)/default?pkipath=\(good)", "domstate test", true),
+            ("test+tls://localhost:\(port)/default?pkipath=\(nocert)", "domstate test", false),
+            ("test+tls://localhost:1/default?pkipath=\(good)", "domstate test", false),
+        ]
+        for (uri, command, ok) in cases {
+            let args = command.split(separator: " ").map(String.init)
+            let v = try ChildProcess.run(["/usr/bin/virsh", "-c", uri] + args, timeLimit: 60)
+            let s = try ChildProcess.run([TestPaths.vsh, "-c", uri] + args, timeLimit: 60)
+            #expect((v.status == 0) == ok, "virsh \(uri) \(command): \(v)")
+            // libvirt's client logs warnings on stderr with a header of its own ("DATE: PID: warning : FUNC:LINE :
+            // text"); vsh prints "warning : text". The rest of stderr is compared as it is, the texts too.
+            func split(_ err: String) -> (warnings: [String], rest: String) {
+                var warnings: [String] = [], rest: [String] = []
+                for line in err.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+                    if let r = line.range(of: "warning : ") {
+                        let text = String(line[r.upperBound...])
+                        warnings.append(text.range(of: #"^vir\w+:\d+ : "#, options: .regularExpression)
+                            .map { String(text[$0.upperBound...]) } ?? text)
+                    } else if line.range(of: #"^\d{4}-\d\d-\d\d [0-9:.+]+: \d+: info : "#, options: .regularExpression) == nil {
+                        rest.append(line)
+                    }
+                }
+                return (warnings, rest.joined(separator: "\n"))
+            }
+            let (vw, vr) = split(v.stderr), (sw, sr) = split(s.stderr)
+            #expect(s.status == v.status && s.stdout == v.stdout && sr == vr && sw == vw,
+                    "\(uri) \(command)\nvirsh: \(v)\nvsh:   \(s)")
+        }
     }
 
     @Test("tls_no_verify_certificate lets a bad certificate in with a warning; explicit PKI files must come as a set")
