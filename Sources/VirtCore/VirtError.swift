@@ -74,6 +74,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let xml = ErrorDomain(rawValue: 5)
         public static let dom = ErrorDomain(rawValue: 6)
         public static let rpc = ErrorDomain(rawValue: 7)
+        public static let admin = ErrorDomain(rawValue: 62)
         public static let conf = ErrorDomain(rawValue: 9)
         public static let qemu = ErrorDomain(rawValue: 10)
         public static let test = ErrorDomain(rawValue: 12)

@@ -121,21 +121,39 @@ final class NotOpenDriver: HypervisorDriver {
 final class WorkerLimiter: Sendable {
     private struct State {
         var running = 0
+        var limit: Int
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
-    let limit: Int
+    private let state: Mutex<State>
 
     init(limit: Int) {
-        self.limit = max(1, limit)
+        state = Mutex(State(limit: max(1, limit)))
     }
 
     /// Low-priority calls running now.
     var running: Int { state.withLock { $0.running } }
+    /// Calls waiting for a slot.
+    var waiting: Int { state.withLock { $0.waiters.count } }
+    /// `max_workers`, changeable while the daemon runs (virt-admin server-threadpool-set).
+    var limit: Int {
+        get { state.withLock { $0.limit } }
+        set {
+            let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.limit = max(1, newValue)
+                var w: [CheckedContinuation<Void, Never>] = []
+                while s.running < s.limit, !s.waiters.isEmpty {
+                    s.running += 1
+                    w.append(s.waiters.removeFirst())
+                }
+                return w
+            }
+            for c in woken { c.resume() }
+        }
+    }
 
     func acquire() async {
         let immediate = state.withLock { s -> Bool in
-            if s.running < limit {
+            if s.running < s.limit {
                 s.running += 1
                 return true
             }
@@ -144,7 +162,7 @@ final class WorkerLimiter: Sendable {
         if immediate { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.running < limit {
+                if s.running < s.limit {
                     s.running += 1
                     return true
                 }
@@ -157,7 +175,7 @@ final class WorkerLimiter: Sendable {
 
     func release() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.waiters.isEmpty {
+            if s.waiters.isEmpty || s.running > s.limit {
                 s.running -= 1
                 return nil
             }

@@ -19,6 +19,9 @@ public final class RemoteServer: Sendable {
     private let channels = Mutex<[any Channel]>([])
     private let network = Mutex<(tcp: (any Channel)?, tls: (any Channel)?)>((nil, nil))
     private let clientCount = Atomic<Int>(0)
+    /// Connected clients per server, and the admin API over them (virt-admin).
+    let registry = ClientRegistry()
+    let admin: AdminService
 
     /// A server for `config` serving drivers from `provider`.
     public init(config: RemoteServerConfig, provider: any DriverProvider,
@@ -29,6 +32,7 @@ public final class RemoteServer: Sendable {
         self.group = group
         self.logger = logger
         dispatcher = RemoteDispatcher(provider: provider, config: config, callLogger: callLogger)
+        admin = AdminService(registry: registry, workers: dispatcher.workers, config: config)
     }
 
     /// Number of connected clients.
@@ -41,6 +45,21 @@ public final class RemoteServer: Sendable {
         }
         if let path = config.readOnlySocketPath {
             try await bind(unix: path, readOnly: true, mode: config.readOnlySocketMode)
+        }
+        if let path = config.adminSocketPath {
+            let admin = self.admin
+            let ch = try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.backlog, value: 16)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RPCFrameSplitter())
+                        try channel.pipeline.syncOperations.addHandler(AdminConnectionHandler(service: admin))
+                    }
+                }
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            chmod(path, mode_t(config.adminSocketMode))
+            channels.withLock { $0.append(ch) }
+            logger.info("listening on \(path) (admin)")
         }
         if let tls = config.tls {
             let ch = try await bootstrap(readOnly: false, tls: tls).bind(host: tls.host ?? "0.0.0.0", port: tls.port).get()
@@ -70,7 +89,9 @@ public final class RemoteServer: Sendable {
             return v
         }
         for ch in chs { try? await ch.close() }
-        for p in [config.unixSocketPath, config.readOnlySocketPath].compactMap({ $0 }) { unlink(p) }
+        for p in [config.unixSocketPath, config.readOnlySocketPath, config.adminSocketPath].compactMap({ $0 }) {
+            unlink(p)
+        }
     }
 
     private func bind(unix path: String, readOnly: Bool, mode: UInt32) async throws {
@@ -85,15 +106,17 @@ public final class RemoteServer: Sendable {
     private func bootstrap(readOnly: Bool, tls: TLSServerSettings? = nil) -> ServerBootstrap {
         let dispatcher = self.dispatcher
         let logger = self.logger
-        let maxClients = config.maxClients
         let count = self
+        let admin = self.admin
+        let registry = self.registry
+        let transport: ClientRegistry.Transport = tls != nil ? .tls : .unix
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 let n = count.clientCount.wrappingAdd(1, ordering: .relaxed).newValue
-                if n > maxClients {
+                if n > admin.maxClients {
                     count.clientCount.wrappingSubtract(1, ordering: .relaxed)
                     return channel.close()
                 }
@@ -107,7 +130,8 @@ public final class RemoteServer: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(RPCFrameSplitter())
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(
-                        dispatcher: dispatcher, readOnly: readOnly, logger: logger,
+                        dispatcher: dispatcher, readOnly: readOnly, logger: logger, registry: registry,
+                        transport: channel.localAddress?.protocol == .unix ? .unix : transport,
                         onClose: { count.clientCount.wrappingSubtract(1, ordering: .relaxed) }))
                 }
             }

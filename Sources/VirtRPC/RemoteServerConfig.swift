@@ -31,6 +31,16 @@ public struct RemoteServerConfig: Sendable {
     public var tls: TLSServerSettings?
     /// libvirtd.conf `unix_sock_group`: the group the unix sockets are given to (nil: the daemon's).
     public var unixSocketGroup: gid_t?
+    /// libvirtd's admin socket (virt-admin; program 0x06900690) and `unix_sock_admin_perms`; nil: none.
+    public var adminSocketPath: String?
+    public var adminSocketMode: UInt32 = 0o700
+    /// libvirtd.conf `min_workers`, `prio_workers` (reported and set through virt-admin) and
+    /// `max_anonymous_clients`.
+    public var minWorkers: Int = 5
+    public var prioWorkers: Int = 5
+    public var maxAnonymousClients: Int = 20
+    /// The daemon's part of the admin API (its logging).
+    public var admin: (any AdminDelegate)?
     /// The library version reported by CONNECT_GET_LIB_VERSION (major*1e6+minor*1e3+micro).
     public var libraryVersion: UInt64 = 9_000_000
 

@@ -27,7 +27,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let onClose: @Sendable () -> Void
     private var executor: EventLoopTaskExecutor?
 
-    init(dispatcher: RemoteDispatcher, readOnly: Bool, logger: Logger, onClose: @escaping @Sendable () -> Void) {
+    private let registry: ClientRegistry?
+    private let transport: ClientRegistry.Transport
+    private var clientID: UInt64?
+
+    init(dispatcher: RemoteDispatcher, readOnly: Bool, logger: Logger, registry: ClientRegistry? = nil,
+         transport: ClientRegistry.Transport = .unix, onClose: @escaping @Sendable () -> Void) {
+        self.registry = registry
+        self.transport = transport
         self.dispatcher = dispatcher
         dispatcherBox = DispatcherBox(dispatcher)
         self.readOnly = readOnly
@@ -47,6 +54,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 session.state.withLock { $0.identity = id }
             }
         }
+        clientID = registry?.add(server: "libvirtd", channel: context.channel, transport: transport,
+                                 readOnly: readOnly, session: session)
         executor = EventLoopTaskExecutor(context.eventLoop)
         let interval = dispatcher.config.keepaliveInterval
         if interval > 0 {
@@ -68,6 +77,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             Task { await session.shutdown(provider: provider) }
         }
         session = nil
+        if let clientID { registry?.remove(server: "libvirtd", id: clientID) }
         onClose()
         context.fireChannelInactive()
     }

@@ -50,6 +50,11 @@ struct DaemonConfig {
     var maxClients = 5000
     var maxClientRequests = 5
     var maxWorkers = 20
+    var minWorkers = 5
+    var prioWorkers = 5
+    var maxAnonymousClients = 20
+    /// `unix_sock_admin_perms`: the admin socket's mode.
+    var unixSockAdminPerms: UInt32 = 0o700
     var defaultURI = "test:///default"
 
     /// The QEMU driver's security settings (qemu.conf's `user`, `group`, `dynamic_ownership`,
@@ -79,6 +84,12 @@ struct DaemonConfig {
         return "/run/libvirt/libvirt-sock"
     }
     var readOnlySocketPath: String { socketPath + "-ro" }
+    /// The admin socket (virt-admin): libvirt's `libvirt-admin-sock` beside the others.
+    var adminSocketPath: String {
+        if let d = unixSockDir { return d + "/libvirt-admin-sock" }
+        if rootDir != nil { return runDir + "/virtd-admin-sock" }
+        return "/run/libvirt/libvirt-admin-sock"
+    }
     var pidFile: String { runDir + "/virtd.pid" }
     var logFile: String { logDir + "/virtd.log" }
 
@@ -167,7 +178,10 @@ struct DaemonConfig {
             case "auth_tcp": authTCP = value
             case "unix_sock_rw_perms": unixSockRWPerms = UInt32(try int())
             case "unix_sock_ro_perms": unixSockROPerms = UInt32(try int())
-            case "unix_sock_admin_perms": _ = try int()  // no admin socket yet; accepted as libvirtd's key
+            case "unix_sock_admin_perms": unixSockAdminPerms = UInt32(try int())
+            case "min_workers": minWorkers = try int()
+            case "prio_workers": prioWorkers = try int()
+            case "max_anonymous_clients": maxAnonymousClients = try int()
             case "unix_sock_group": unixSockGroup = value
             case "unix_sock_dir": unixSockDir = value
             case "access_drivers": accessDrivers = try Self.stringList(value, line: n + 1, key: key)

@@ -16,9 +16,11 @@ struct LogSettings: Sendable, Equatable {
         var match: String
         var level: Logger.Level
 
+        /// The pattern as a glob (libvirt 9 turns a plain substring into `*MATCH*`).
+        var globPattern: String { match.contains(where: { "*?[".contains($0) }) ? match : "*" + match + "*" }
+
         func matches(_ category: String) -> Bool {
-            let glob = match.contains(where: { "*?[".contains($0) }) ? match : "*" + match + "*"
-            return fnmatch(glob, category, 0) == 0
+            fnmatch(globPattern, category, 0) == 0
         }
     }
 

@@ -61,16 +61,15 @@ enum Virtd {
         let socketDir = String(cfg.socketPath[..<(cfg.socketPath.lastIndex(of: "/") ?? cfg.socketPath.endIndex)])
         if !socketDir.isEmpty { makeDirs(socketDir) }
 
-        let sinks: LogSinks
+        let logControl: LogControl
         do {
-            sinks = try LogSinks(cfg.logOutputs)
+            logControl = try LogControl(settings: cfg.log, outputs: cfg.logOutputs)
         } catch {
             printError("Error: \(error)\n")
             throw DaemonExit(status: 1)
         }
-        let settings = cfg.log, floor = sinks.floor
         LoggingSystem.bootstrap { label in
-            FileLogHandler(label: label, sinks: sinks, logLevel: max(settings.level(for: label), floor))
+            FileLogHandler(label: label, sinks: logControl.sinks, level: logControl.level(for: label))
         }
         // Categories as libvirt names its sources, so that its filters ("1:remote 3:rpc") apply alike.
         let logger = Logger(label: "daemon")
@@ -98,6 +97,12 @@ enum Virtd {
         server.maxClients = cfg.maxClients
         server.maxClientRequests = cfg.maxClientRequests
         server.maxWorkers = cfg.maxWorkers
+        server.minWorkers = cfg.minWorkers
+        server.prioWorkers = cfg.prioWorkers
+        server.maxAnonymousClients = cfg.maxAnonymousClients
+        server.adminSocketPath = cfg.adminSocketPath
+        server.adminSocketMode = cfg.unixSockAdminPerms
+        server.admin = DaemonAdmin(log: logControl, defaultOutputs: cfg.logOutputs)
         if let group = cfg.unixSockGroup {
             guard let gid = QEMUSecurityConfig.lookupGroup(group) else {
                 logger.error("Failed to parse group '\(group)'")
