@@ -92,9 +92,34 @@ final class LogSinks: Sendable {
 final class LogControl: Sendable {
     final class Level: Sendable {
         let raw: Atomic<UInt8>
-        init(_ l: Logger.Level) { raw = Atomic(UInt8(Logger.Level.allCases.firstIndex(of: l) ?? 0)) }
-        var value: Logger.Level { Logger.Level.allCases[Int(raw.load(ordering: .relaxed))] }
-        func set(_ l: Logger.Level) { raw.store(UInt8(Logger.Level.allCases.firstIndex(of: l) ?? 0), ordering: .relaxed) }
+        init(_ l: Logger.Level) { raw = Atomic(Self.code(l)) }
+        var value: Logger.Level { Self.level(raw.load(ordering: .relaxed)) }
+        func set(_ l: Logger.Level) { raw.store(Self.code(l), ordering: .relaxed) }
+
+        // A switch, not `allCases` (which builds an array on every use): a log call costs a load and a jump.
+        static func code(_ l: Logger.Level) -> UInt8 {
+            switch l {
+            case .trace: 0
+            case .debug: 1
+            case .info: 2
+            case .notice: 3
+            case .warning: 4
+            case .error: 5
+            case .critical: 6
+            }
+        }
+
+        static func level(_ c: UInt8) -> Logger.Level {
+            switch c {
+            case 0: .trace
+            case 1: .debug
+            case 2: .info
+            case 3: .notice
+            case 4: .warning
+            case 5: .error
+            default: .critical
+            }
+        }
     }
 
     private struct State {
