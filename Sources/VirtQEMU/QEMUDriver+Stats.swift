@@ -2,7 +2,7 @@ import VirtCore
 
 /// Statistics and pinning (issue 11): see `QEMUDomainObject+Stats.swift`.
 extension QEMUDriver {
-    private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
+    static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
         if flags & ~allowed != 0 {
             throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)",
                                        domain: .qemu)

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resource control through cgroups (issue 11), virtd against Debian's libvirtd 9.0 on the same host: a running
+/// KVM domain on each (no guest OS), Debian's virsh driving both with the same commands. Compared: the cgroup
+/// directories under every controller while the domain runs (gone after destroy), `schedinfo`, `memtune` and
+/// `blkiotune` before and after live and --config changes, out-of-range errors, the values in the cgroup
+/// files, and the `<cputune>`/`<memtune>`/`<blkiotune>` of both XMLs. Then virtd is killed with SIGKILL and
+/// restarted: it adopts the group (schedinfo reads and sets it) and destroy removes it.
+@Suite("QEMU cgroups: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
+struct QEMUCgroupTests {
+    static let controllers = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "unified"]
+
+    static func xml(_ name: String) -> String {
+        """
+        <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>2</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices></devices></domain>
+        """
+    }
+
+    /// Directories of the domain's group under each controller, relative to the controller's mount, with the
+    /// machine name replaced by `qemu-N-NAME`.
+    static func groupDirectories(_ name: String) -> [String] {
+        var out: [String] = []
+        for c in controllers {
+            let machine = "/sys/fs/cgroup/\(c)/machine"
+            let groups = ((try? FileManager.default.contentsOfDirectory(atPath: machine)) ?? []).filter {
+                $0.hasPrefix("qemu-") && $0.hasSuffix("-\(name).libvirt-qemu")
+            }
+            for g in groups {
+                out.append("\(c)/machine/qemu-N-NAME.libvirt-qemu")
+                for sub in ((try? FileManager.default.contentsOfDirectory(atPath: machine + "/" + g)) ?? []).sorted() {
+                    var st = stat()
+                    if stat(machine + "/" + g + "/" + sub, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+                        out.append("\(c)/machine/qemu-N-NAME.libvirt-qemu/\(sub)")
+                    }
+                }
+            }
+        }
+        return out.sorted()
+    }
+
+    /// The group's directory under a controller.
+    static func group(_ controller: String, _ name: String) -> String? {
+        let machine = "/sys/fs/cgroup/\(controller)/machine"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: machine)) ?? [])
+            .first { $0.hasPrefix("qemu-") && $0.hasSuffix("-\(name).libvirt-qemu") }.map { machine + "/" + $0 }
+    }
+
+    static func file(_ controller: String, _ name: String, _ rel: String) -> String? {
+        guard let g = group(controller, name) else { return nil }
+        return (try? String(contentsOfFile: g + "/" + rel, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The machine name in messages (`qemu-1-NAME`) made neutral.
+    static func neutral(_ s: String, _ name: String) -> String {
+        s.replacingOccurrences(of: #"qemu-[0-9]+-\#(name)"#, with: "qemu-N-NAME", options: .regularExpression)
+            .replacingOccurrences(of: name, with: "NAME")
+    }
+
+    /// One element of the XML (`<cputune>…</cputune>`), or "" when absent.
+    static func section(_ xml: String, _ tag: String) -> String {
+        guard let a = xml.range(of: "<\(tag)>") else { return "" }
+        guard let b = xml.range(of: "</\(tag)>", range: a.upperBound..<xml.endIndex) else { return "" }
+        return String(xml[a.lowerBound..<b.upperBound])
+    }
+
+    @Test("cgroup layout, schedinfo, memtune, blkiotune, files, XML and errors equal libvirtd's; reconnect adopts")
+    func sameAsLibvirtd() throws {
+        try TestHost.requireKVM()
+        let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let ourName = "cgo" + suffix, refName = "cgr" + suffix
+        let ours = try RestartableVirtd(config: """
+            cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
+
+            """)
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        try Self.xml(ourName).write(toFile: ours.dir + "/d.xml", atomically: true, encoding: .utf8)
+        try Self.xml(refName).write(toFile: ref.dir + "/d.xml", atomically: true, encoding: .utf8)
+        let o0 = try ours.virsh("define \(ours.dir)/d.xml; start \(ourName)")
+        let r0 = try virsh(ref.uri, "define \(ref.dir)/d.xml; start \(refName)")
+        try #require(o0.status == 0, "virtd start: \(o0.stderr)")
+        try #require(r0.status == 0, "libvirtd start: \(r0.stderr)")
+
+        // The groups while the domains run.
+        let ourDirs = Self.groupDirectories(ourName), refDirs = Self.groupDirectories(refName)
+        #expect(!refDirs.isEmpty)
+        #expect(ourDirs == refDirs, "cgroup directories: virtd \(ourDirs) libvirtd \(refDirs)")
+
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command.replacingOccurrences(of: "DOM", with: ourName))
+            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DOM", with: refName))
+            #expect(Self.neutral(o.stdout, ourName) == Self.neutral(r.stdout, refName), "stdout of '\(command)'")
+            #expect(Self.neutral(o.stderr, ourName) == Self.neutral(r.stderr, refName), "stderr of '\(command)'")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+        }
+        for c in [
+            "schedinfo DOM", "schedinfo DOM --config", "memtune DOM", "memtune DOM --config", "blkiotune DOM",
+            "schedinfo DOM --set cpu_shares=2048", "schedinfo DOM --set vcpu_quota=50000 --live",
+            "schedinfo DOM --set emulator_period=200000 --set emulator_quota=30000",
+            "schedinfo DOM --set global_quota=-5", "schedinfo DOM --set cpu_shares=1600 --config",
+            "schedinfo DOM --set vcpu_period=500 --config", "schedinfo DOM --set cpu_shares=1",
+            "schedinfo DOM --set cpu_shares=300000", "schedinfo DOM --set vcpu_quota=999", "schedinfo DOM --set foo=1",
+            "schedinfo DOM --weight 10", "schedinfo DOM --set cpu_shares=abc", "schedinfo DOM --live",
+            "schedinfo DOM --config",
+            "memtune DOM --hard-limit 1048576", "memtune DOM --soft-limit 524288 --swap-hard-limit 2097152",
+            "memtune DOM", "memtune DOM --hard-limit 1024 --config", "memtune DOM --config",
+            "memtune DOM --swap-hard-limit 100", "memtune DOM --min-guarantee 100", "memtune DOM --hard-limit -1",
+            "memtune DOM --hard-limit abc", "memtune DOM --live --config --hard-limit 5", "memtune DOM --config",
+            "blkiotune DOM --weight 500", "blkiotune DOM", "blkiotune DOM --weight 300 --config",
+            "blkiotune DOM --config", "blkiotune DOM --weight 1001", "blkiotune DOM --weight abc",
+            "blkiotune DOM --device-weights /dev/nonexist,500 --config", "blkiotune DOM --config",
+            "blkiotune DOM --device-read-iops-sec /dev/loop0,100",
+            "blkiotune DOM --device-write-bytes-sec /dev/loop0,1000,/dev/loop1,2000", "blkiotune DOM",
+        ] {
+            try same(c)
+        }
+        // The values in the cgroup files.
+        for (c, rel) in [("cpu", "cpu.shares"), ("cpu", "vcpu0/cpu.cfs_quota_us"), ("cpu", "vcpu1/cpu.cfs_quota_us"),
+                         ("cpu", "emulator/cpu.cfs_period_us"), ("cpu", "emulator/cpu.cfs_quota_us"),
+                         ("cpu", "cpu.cfs_quota_us"), ("memory", "memory.limit_in_bytes"),
+                         ("memory", "memory.soft_limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes"),
+                         ("blkio", "blkio.bfq.weight"), ("blkio", "blkio.throttle.read_iops_device"),
+                         ("blkio", "blkio.throttle.write_bps_device"), ("cpuset", "emulator/cpuset.cpus")] {
+            let o = Self.file(c, ourName, rel), r = Self.file(c, refName, rel)
+            #expect(o != nil && o == r, "\(c)/\(rel): virtd \(o ?? "-") libvirtd \(r ?? "-")")
+        }
+        // The XMLs, live and persistent.
+        for inactive in ["", " --inactive"] {
+            let o = try ours.virsh("dumpxml \(ourName)\(inactive)").stdout
+            let r = try virsh(ref.uri, "dumpxml \(refName)\(inactive)").stdout
+            for tag in ["cputune", "memtune", "blkiotune", "resource"] {
+                #expect(Self.section(o, tag) == Self.section(r, tag), "<\(tag)> of dumpxml\(inactive)")
+            }
+        }
+
+        // Reconnect: virtd killed and started again adopts the group.
+        ours.kill9()
+        try ours.start()
+        let s = try ours.virsh("schedinfo \(ourName) --set cpu_shares=3000")
+        #expect(s.status == 0, "schedinfo after restart: \(s.stderr)")
+        #expect(s.stdout.contains("cpu_shares     : 3000"))
+        #expect(Self.file("cpu", ourName, "cpu.shares") == "3000")
+        let m = try ours.virsh("memtune \(ourName)")
+        #expect(m.stdout.contains("hard_limit     : 1048576"), "memtune after restart: \(m.stdout) \(m.stderr)")
+
+        // Destroy removes every group.
+        let od = try ours.virsh("destroy \(ourName)"), rd = try virsh(ref.uri, "destroy \(refName)")
+        #expect(od.status == 0 && rd.status == 0)
+        #expect(Self.groupDirectories(ourName).isEmpty, "left after destroy: \(Self.groupDirectories(ourName))")
+        #expect(Self.groupDirectories(refName).isEmpty)
+        // Shut off: the persistent values.
+        try same("schedinfo DOM")
+        try same("memtune DOM")
+        try same("blkiotune DOM")
+        try same("schedinfo DOM --live")
+    }
+}
