@@ -45,6 +45,15 @@ struct QEMUCgroupTests {
         return out.sorted()
     }
 
+    /// rmdir of the domain's groups (sub-groups first), for a clean-up after a failure.
+    static func removeGroups(_ name: String) {
+        for c in controllers {
+            guard let g = group(c, name) else { continue }
+            for sub in (try? FileManager.default.contentsOfDirectory(atPath: g)) ?? [] { rmdir(g + "/" + sub) }
+            rmdir(g)
+        }
+    }
+
     /// The group's directory under a controller.
     static func group(_ controller: String, _ name: String) -> String? {
         let machine = "/sys/fs/cgroup/\(controller)/machine"
@@ -82,12 +91,20 @@ struct QEMUCgroupTests {
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
+        // Whatever happens, no group of ours stays behind (a QEMU killed by the clean-up leaves its group).
+        defer { Self.removeGroups(ourName) }
         try Self.xml(ourName).write(toFile: ours.dir + "/d.xml", atomically: true, encoding: .utf8)
         try Self.xml(refName).write(toFile: ref.dir + "/d.xml", atomically: true, encoding: .utf8)
         let o0 = try ours.virsh("define \(ours.dir)/d.xml; start \(ourName)")
         let r0 = try virsh(ref.uri, "define \(ref.dir)/d.xml; start \(refName)")
         try #require(o0.status == 0, "virtd start: \(o0.stderr)")
         try #require(r0.status == 0, "libvirtd start: \(r0.stderr)")
+
+        // TUNABLE events, as virsh prints them, on both.
+        let ourEvents = try VirshEventWatcher(uri: ours.uri, dir: ours.dir)
+        defer { ourEvents.stop() }
+        let refEvents = try VirshEventWatcher(uri: ref.uri, dir: ref.dir)
+        defer { refEvents.stop() }
 
         // The groups while the domains run.
         let ourDirs = Self.groupDirectories(ourName), refDirs = Self.groupDirectories(refName)
@@ -122,6 +139,30 @@ struct QEMUCgroupTests {
         ] {
             try same(c)
         }
+        try ourEvents.sync()
+        try refEvents.sync()
+        func tunables(_ text: String, _ name: String) -> [String] {
+            Self.neutral(text, name).split(separator: "\n").filter { $0.hasPrefix("event 'tunable'") || $0.hasPrefix("\t") }
+                .map(String.init)
+        }
+        let ot = tunables(ourEvents.text, ourName), rt = tunables(refEvents.text, refName)
+        #expect(!rt.isEmpty)
+        #expect(ot == rt, "TUNABLE events: virtd \(ot) libvirtd \(rt)")
+
+        // Our vsh prints what Debian's virsh prints, on virtd.
+        for c in ["schedinfo DOM", "schedinfo DOM --config", "schedinfo DOM --set cpu_shares=1",
+                  "schedinfo DOM --set foo=1", "schedinfo DOM --set cpu_shares=x", "schedinfo DOM --live --config",
+                  "memtune DOM", "memtune DOM --config", "memtune DOM --hard-limit 99999999999999999",
+                  "memtune DOM --hard-limit abc", "memtune DOM --swap-hard-limit 100", "blkiotune DOM",
+                  "blkiotune DOM --config", "blkiotune DOM --weight 0", "blkiotune DOM --weight 1001",
+                  "schedinfo nosuch", "memtune nosuch"] {
+            let command = c.replacingOccurrences(of: "DOM", with: ourName)
+            let v = try ours.virsh(args: [command]), s = try ours.virsh(args: [command], client: TestPaths.vsh)
+            #expect(s.stdout == v.stdout, "vsh stdout of '\(c)': \(s.stdout)")
+            #expect(s.stderr == v.stderr, "vsh stderr of '\(c)': \(s.stderr)")
+            #expect(s.status == v.status, "vsh status of '\(c)'")
+        }
+
         // The values in the cgroup files.
         for (c, rel) in [("cpu", "cpu.shares"), ("cpu", "vcpu0/cpu.cfs_quota_us"), ("cpu", "vcpu1/cpu.cfs_quota_us"),
                          ("cpu", "emulator/cpu.cfs_period_us"), ("cpu", "emulator/cpu.cfs_quota_us"),
@@ -132,6 +173,20 @@ struct QEMUCgroupTests {
             let o = Self.file(c, ourName, rel), r = Self.file(c, refName, rel)
             #expect(o != nil && o == r, "\(c)/\(rel): virtd \(o ?? "-") libvirtd \(r ?? "-")")
         }
+        // domstats' cpu.time is the group's (cgroup v2 cpu.stat here, v1 cpuacct.usage elsewhere), as libvirt's.
+        func usage() -> UInt64 {
+            let text = Self.file("unified", ourName, "cpu.stat") ?? Self.file("cpuacct", ourName, "cpuacct.usage") ?? ""
+            if let l = text.split(separator: "\n").first(where: { $0.hasPrefix("usage_usec ") }) {
+                return (UInt64(l.split(separator: " ")[1]) ?? 0) * 1000
+            }
+            return UInt64(text) ?? 0
+        }
+        let before = usage()
+        let st = try ours.virsh("domstats \(ourName) --cpu-total").stdout
+        let after = usage()
+        let time = st.split(separator: "\n").first { $0.contains("cpu.time=") }.flatMap { UInt64($0.split(separator: "=")[1]) }
+        #expect(time.map { $0 >= before && $0 <= after } == true, "cpu.time \(time ?? 0) not in [\(before), \(after)]")
+
         // The XMLs, live and persistent.
         for inactive in ["", " --inactive"] {
             let o = try ours.virsh("dumpxml \(ourName)\(inactive)").stdout
