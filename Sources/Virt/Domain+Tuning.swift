@@ -9,7 +9,8 @@ extension Domain {
 
     /// `virDomainGetSchedulerParametersFlags`; nil flags: `virDomainGetSchedulerParameters`.
     public func schedulerParameters(nparams: Int32, flags: ModificationImpact?) async throws -> [TypedParam] {
-        try await connection.driver.schedulerParameters(ref, nparams: nparams, flags: flags?.rawValue)
+        // As libvirt's client library: string parameters are understood (VIR_TYPED_PARAM_STRING_OKAY).
+        try await connection.driver.schedulerParameters(ref, nparams: nparams, flags: flags.map { $0.rawValue | 4 })
     }
 
     /// `virDomainSetSchedulerParametersFlags`; nil flags: `virDomainSetSchedulerParameters`.
@@ -20,7 +21,7 @@ extension Domain {
     /// `virDomainGetMemoryParameters` with libvirt's two-call protocol (nparams 0: the count).
     public func memoryParameters(nparams: Int32, flags: ModificationImpact = .current) async throws
         -> (params: [TypedParam], nparams: Int32) {
-        try await connection.driver.memoryParameters(ref, nparams: nparams, flags: flags.rawValue)
+        try await connection.driver.memoryParameters(ref, nparams: nparams, flags: flags.rawValue | 4)
     }
 
     /// `virDomainSetMemoryParameters` (values in KiB).
@@ -31,7 +32,7 @@ extension Domain {
     /// `virDomainGetBlkioParameters` with libvirt's two-call protocol.
     public func blkioParameters(nparams: Int32, flags: ModificationImpact = .current) async throws
         -> (params: [TypedParam], nparams: Int32) {
-        try await connection.driver.blkioParameters(ref, nparams: nparams, flags: flags.rawValue)
+        try await connection.driver.blkioParameters(ref, nparams: nparams, flags: flags.rawValue | 4)
     }
 
     /// `virDomainSetBlkioParameters`.

@@ -102,27 +102,12 @@ extension QEMUDomainObject {
         return zip(Self.schedulerFields, values).map { TypedParam($0, $1) }
     }
 
-    /// libvirt's `virTypedParamsValidate`: known fields of the expected types.
-    static func validate(_ params: [TypedParam], _ types: [String: Int32]) throws(VirtError) {
-        let names = [1: "int", 2: "uint", 3: "llong", 4: "ullong", 5: "double", 6: "boolean", 7: "string"]
-        for p in params {
-            guard let want = types[p.field] else {
-                throw VirtError(.argumentUnsupported, domain: .domain, "argument unsupported: parameter '\(p.field)' not supported",
-                                str1: "parameter '\(p.field)' not supported")
-            }
-            if p.value.typeCode != want {
-                throw VirtError.invalidArg("invalid type '\(names[Int(p.value.typeCode)] ?? "")' for parameter '\(p.field)', "
-                    + "expected '\(names[Int(want)] ?? "")'", domain: .domain)
-            }
-        }
-    }
-
     /// libvirt's qemuDomainSetSchedulerParametersFlags (a modify job): every value checked first, then the
     /// cgroup files and `<cputune>` of the live and/or persistent definition; TUNABLE with the live changes.
     func setSchedulerParameters(_ params: [TypedParam], flags: UInt32) async throws(VirtError) {
         var types: [String: Int32] = [:]
         for f in Self.schedulerFields { types[f] = f.hasSuffix("_quota") ? 3 : 4 }
-        try Self.validate(params, types)
+        try TypedParam.validate(params, types)
         try await beginJob(.modify, owner: "setSchedulerParameters")
         defer { endJob() }
         let t = try targets(flags)
@@ -239,7 +224,7 @@ extension QEMUDomainObject {
     /// libvirt's qemuDomainSetMemoryParameters (a modify job): hard_limit must not exceed swap_hard_limit;
     /// live, the soft limit first, the hard limit before the swap limit when it decreases, after it otherwise.
     func setMemoryParameters(_ params: [TypedParam], flags: UInt32) async throws(VirtError) {
-        try Self.validate(params, ["hard_limit": 4, "soft_limit": 4, "min_guarantee": 4, "swap_hard_limit": 4])
+        try TypedParam.validate(params, ["hard_limit": 4, "soft_limit": 4, "min_guarantee": 4, "swap_hard_limit": 4])
         try await beginJob(.modify, owner: "setMemoryParameters")
         defer { endJob() }
         let t = try targets(flags)
@@ -315,28 +300,7 @@ extension QEMUDomainObject {
 
     // MARK: Block I/O
 
-    static let blkioDeviceFields = ["device_weight", "device_read_iops_sec", "device_write_iops_sec",
-                                    "device_read_bytes_sec", "device_write_bytes_sec"]
-
-    private static func deviceValue(_ d: BlkioTune.Device, _ field: String) -> UInt64 {
-        switch field {
-        case "device_weight": d.weight
-        case "device_read_iops_sec": d.readIops
-        case "device_write_iops_sec": d.writeIops
-        case "device_read_bytes_sec": d.readBytes
-        default: d.writeBytes
-        }
-    }
-
-    private static func setDeviceValue(_ d: inout BlkioTune.Device, _ field: String, _ v: UInt64) {
-        switch field {
-        case "device_weight": d.weight = v
-        case "device_read_iops_sec": d.readIops = v
-        case "device_write_iops_sec": d.writeIops = v
-        case "device_read_bytes_sec": d.readBytes = v
-        default: d.writeBytes = v
-        }
-    }
+    static let blkioDeviceFields = BlkioTune.deviceFields
 
     /// libvirt's qemuDomainGetBlkioParameters: the weight (live: the cgroup's) and, per kind, the devices as
     /// `path,value,…`.
@@ -344,47 +308,8 @@ extension QEMUDomainObject {
         let (def, live) = try oneDefinition(flags & 3)
         let bt = def.blkiotune
         let weight: UInt32 = live ? try requireCgroup(.blkio).blkioWeight() : bt?.weight ?? 0
-        var out = [TypedParam("weight", .uint(weight))]
-        for f in Self.blkioDeviceFields {
-            let parts = (bt?.devices ?? []).compactMap { d -> String? in
-                let v = Self.deviceValue(d, f)
-                return v == 0 ? nil : "\(d.path),\(v)"
-            }
-            out.append(TypedParam(f, .string(parts.joined(separator: ","))))
-        }
-        return out
-    }
-
-    /// `path,value,path,value` of a device parameter.
-    private static func parseDevices(_ field: String, _ text: String) throws(VirtError) -> [(String, UInt64)] {
-        let f = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard !text.isEmpty, f.count % 2 == 0 else {
-            throw VirtError.invalidArg("unable to parse blkio device '\(field)' '\(text)'", domain: .qemu)
-        }
-        var out: [(String, UInt64)] = []
-        var i = 0
-        while i < f.count {
-            guard let v = UInt64(f[i + 1]) else {
-                throw VirtError.invalidArg("invalid value '\(f[i + 1])' for parameter '\(field)' of device '\(f[i])'",
-                                           domain: .qemu)
-            }
-            out.append((f[i], v))
-            i += 2
-        }
-        return out
-    }
-
-    private static func merge(_ bt: inout BlkioTune, _ field: String, _ devices: [(String, UInt64)]) {
-        for (path, v) in devices {
-            if let i = bt.devices.firstIndex(where: { $0.path == path }) {
-                setDeviceValue(&bt.devices[i], field, v)
-            } else if v != 0 {
-                var d = BlkioTune.Device(path: path)
-                setDeviceValue(&d, field, v)
-                bt.devices.append(d)
-            }
-        }
-        bt.devices.removeAll { $0.isEmpty }
+        return [TypedParam("weight", .uint(weight))]
+            + Self.blkioDeviceFields.map { TypedParam($0, .string((bt ?? BlkioTune()).devicesString($0))) }
     }
 
     /// libvirt's qemuDomainSetBlkioParameters (a modify job): the weight and device values into the cgroup
@@ -392,7 +317,7 @@ extension QEMUDomainObject {
     func setBlkioParameters(_ params: [TypedParam], flags: UInt32) async throws(VirtError) {
         var types: [String: Int32] = ["weight": 2]
         for f in Self.blkioDeviceFields { types[f] = 7 }
-        try Self.validate(params, types)
+        try TypedParam.validate(params, types)
         try await beginJob(.modify, owner: "setBlkioParameters")
         defer { endJob() }
         let t = try targets(flags)
@@ -415,7 +340,7 @@ extension QEMUDomainObject {
                     persistent.blkiotune = bt
                 }
             case .string(let s):
-                let devices = try Self.parseDevices(p.field, s)
+                let devices = try BlkioTune.parseDevices(p.field, s)
                 if let g, var l = live {
                     let kind: QEMUCgroup.DeviceLimit = switch p.field {
                     case "device_weight": .weight
@@ -426,13 +351,13 @@ extension QEMUDomainObject {
                     }
                     for (path, v) in devices { try g.setDevice(kind, path: path, value: v) }
                     var bt = l.blkiotune ?? BlkioTune()
-                    Self.merge(&bt, p.field, devices)
+                    bt.merge(p.field, devices)
                     l.blkiotune = bt
                     live = l
                 }
                 if t.config {
                     var bt = persistent.blkiotune ?? BlkioTune()
-                    Self.merge(&bt, p.field, devices)
+                    bt.merge(p.field, devices)
                     persistent.blkiotune = bt
                 }
             default: break

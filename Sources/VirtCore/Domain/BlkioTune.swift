@@ -49,6 +49,62 @@ public struct BlkioTune: Sendable, Hashable {
     }
 }
 
+extension BlkioTune {
+    /// The device parameters of `virDomainGetBlkioParameters`, in libvirt's order.
+    public static let deviceFields = ["device_weight", "device_read_iops_sec", "device_write_iops_sec",
+                                      "device_read_bytes_sec", "device_write_bytes_sec"]
+
+    private static func keyPath(_ field: String) -> WritableKeyPath<Device, UInt64> {
+        switch field {
+        case "device_weight": \.weight
+        case "device_read_iops_sec": \.readIops
+        case "device_write_iops_sec": \.writeIops
+        case "device_read_bytes_sec": \.readBytes
+        default: \.writeBytes
+        }
+    }
+
+    /// `path,value,path,value` of the devices with a value of parameter `field`.
+    public func devicesString(_ field: String) -> String {
+        let k = Self.keyPath(field)
+        return devices.compactMap { $0[keyPath: k] == 0 ? nil : "\($0.path),\($0[keyPath: k])" }.joined(separator: ",")
+    }
+
+    /// libvirt's virDomainDriverParseBlkioDeviceStr: `path,value,…` of parameter `field`.
+    public static func parseDevices(_ field: String, _ text: String) throws(VirtError) -> [(String, UInt64)] {
+        let f = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !text.isEmpty, f.count % 2 == 0 else {
+            throw VirtError.invalidArg("unable to parse blkio device '\(field)' '\(text)'", domain: .domain)
+        }
+        var out: [(String, UInt64)] = []
+        var i = 0
+        while i < f.count {
+            guard let v = UInt64(f[i + 1]) else {
+                throw VirtError.invalidArg("invalid value '\(f[i + 1])' for parameter '\(field)' of device '\(f[i])'",
+                                           domain: .domain)
+            }
+            out.append((f[i], v))
+            i += 2
+        }
+        return out
+    }
+
+    /// Sets parameter `field` of each device (a device not yet listed is added); devices left with no value go.
+    public mutating func merge(_ field: String, _ values: [(String, UInt64)]) {
+        let k = Self.keyPath(field)
+        for (path, v) in values {
+            if let i = devices.firstIndex(where: { $0.path == path }) {
+                devices[i][keyPath: k] = v
+            } else if v != 0 {
+                var d = Device(path: path)
+                d[keyPath: k] = v
+                devices.append(d)
+            }
+        }
+        devices.removeAll { $0.isEmpty }
+    }
+}
+
 extension DomainDefinition {
     /// `<blkiotune>`.
     public var blkiotune: BlkioTune? {
