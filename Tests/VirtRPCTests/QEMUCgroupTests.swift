@@ -92,16 +92,24 @@ struct QEMUCgroupTests {
     out['memConfig'] = d.memoryParameters(libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     out['blkio'] = d.blkioParameters(0)
     d.setSchedulerParameters({'cpu_shares': 1234})
-    d.setSchedulerParametersFlags({'vcpu_period': 150000}, libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG)
-    out['after'] = [d.schedulerParameters(), d.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG)]
+    d.setSchedulerParametersFlags({'vcpu_period': 150000}, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    d.setSchedulerParametersFlags({'vcpu_period': 160000}, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    d.setMemoryParameters({'soft_limit': 400000}, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    d.setBlkioParameters({'weight': 250}, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    out['after'] = [d.schedulerParameters(), d.schedulerParametersFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG),
+                    d.memoryParameters(0), d.memoryParameters(libvirt.VIR_DOMAIN_AFFECT_CONFIG),
+                    d.blkioParameters(libvirt.VIR_DOMAIN_AFFECT_CONFIG)]
     for name, call in [('badShares', lambda: d.setSchedulerParameters({'cpu_shares': 1})),
                        ('badMem', lambda: d.setMemoryParameters({'min_guarantee': 5}, 0)),
                        ('badBlkio', lambda: d.setBlkioParameters({'device_weight': '/dev/x'}, 0)),
+                       ('bothSched', lambda: d.setSchedulerParametersFlags({'cpu_shares': 5}, 3)),
                        ('bothFlags', lambda: d.memoryParameters(libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG))]:
         try:
             out[name] = ['ok', call()]
         except libvirt.libvirtError as e:
             out[name] = [e.get_error_code(), e.get_error_domain(), e.get_error_message()]
+        except Exception as e:
+            out[name] = ['python', type(e).__name__, str(e)]
     print(json.dumps(out, sort_keys=True))
     """#
 
