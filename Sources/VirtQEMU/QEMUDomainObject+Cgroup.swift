@@ -68,6 +68,20 @@ extension QEMUDomainObject {
         cgroup = nil
     }
 
+    /// The definitions a tuning call changed, kept once every write to the group succeeded: the live one into
+    /// the status file, the persistent one saved.
+    private func commit(_ t: (live: Bool, config: Bool), live: DomainDefinition?, persistent: DomainDefinition)
+        throws(VirtError) {
+        if t.live {
+            liveDefinition = live
+            writeStatus()
+        }
+        if t.config {
+            definition = persistent
+            try saveConfig()
+        }
+    }
+
     // MARK: Scheduler
 
     private func requireCgroup(_ c: CgroupController) throws(VirtError) -> QEMUCgroup {
@@ -184,14 +198,7 @@ extension QEMUDomainObject {
                 persistent.cputune = tune
             }
         }
-        if t.live {
-            liveDefinition = live
-            writeStatus()
-        }
-        if t.config {
-            definition = persistent
-            try saveConfig()
-        }
+        try commit(t, live: live, persistent: persistent)
         if !events.isEmpty { emit(DomainEventRecord(domain: ref, kind: .tunable(params: events))) }
     }
 
@@ -280,14 +287,7 @@ extension QEMUDomainObject {
             if let hard { mt.hardLimit = hard }
             persistent.memtune = Self.limited(mt)
         }
-        if t.live {
-            liveDefinition = live
-            writeStatus()
-        }
-        if t.config {
-            definition = persistent
-            try saveConfig()
-        }
+        try commit(t, live: live, persistent: persistent)
     }
 
     /// Unlimited values are not written in `<memtune>`.
@@ -363,13 +363,6 @@ extension QEMUDomainObject {
             default: break
             }
         }
-        if t.live {
-            liveDefinition = live
-            writeStatus()
-        }
-        if t.config {
-            definition = persistent
-            try saveConfig()
-        }
+        try commit(t, live: live, persistent: persistent)
     }
 }

@@ -5,16 +5,29 @@ extension DomainCommands {
     static let tuningCommands: [CommandDefinition] = [schedinfo, memtune, blkiotune]
 
     /// virsh's `vshGetTypedParamValue`.
-    static func paramValue(_ v: TypedParam.Value) -> String {
-        switch v {
-        case .int(let x): "\(x)"
-        case .uint(let x): "\(x)"
-        case .llong(let x): "\(x)"
-        case .ullong(let x): "\(x)"
-        case .double(let x): HostCommands.cDouble("%f", x)
-        case .boolean(let x): x ? "yes" : "no"
-        case .string(let x): x
+    static func paramValue(_ v: TypedParam.Value) -> String { MonitorCommands.typedValue(v) }
+
+    /// memtune's and blkiotune's query: the count, then the parameters, printed `%-15s: %s`
+    /// (`unlimited` for memory's no-limit value), with virsh's messages when a call fails.
+    @MainActor static func printParameters(_ shell: Shell, _ what: String,
+                                           _ get: @escaping (Int32) async throws -> (params: [TypedParam], nparams: Int32))
+        async -> Bool {
+        guard let count = await shell.call({ try await get(0) }) else {
+            shell.error("Unable to get number of \(what) parameters")
+            shell.reportError()
+            return false
         }
+        if count.nparams == 0 { return true }
+        guard let r = await shell.call({ try await get(count.nparams) }) else {
+            shell.error("Unable to get \(what) parameters")
+            shell.reportError()
+            return false
+        }
+        for p in r.params {
+            let text = what == "memory" && p.value == .ullong(9_007_199_254_740_991) ? "unlimited" : paramValue(p.value)
+            shell.print(Format.padRight(p.field, 15) + ": " + text + "\n")
+        }
+        return true
     }
 
     @MainActor static func flags(_ shell: Shell, _ cmd: ParsedCommand) -> (ok: Bool, flags: ModificationImpact, any: Bool) {
@@ -161,22 +174,7 @@ extension DomainCommands {
             }
             return true
         }
-        guard let count = await shell.call({ try await dom.memoryParameters(nparams: 0, flags: flags) }) else {
-            shell.error("Unable to get number of memory parameters")
-            shell.reportError()
-            return false
-        }
-        if count.nparams == 0 { return true }
-        guard let r = await shell.call({ try await dom.memoryParameters(nparams: count.nparams, flags: flags) }) else {
-            shell.error("Unable to get memory parameters")
-            shell.reportError()
-            return false
-        }
-        for p in r.params {
-            let text = p.value == .ullong(9_007_199_254_740_991) ? "unlimited" : paramValue(p.value)
-            shell.print(Format.padRight(p.field, 15) + ": " + text + "\n")
-        }
-        return true
+        return await printParameters(shell, "memory") { try await dom.memoryParameters(nparams: $0, flags: flags) }
     }
 
     static let blkiotune = CommandDefinition(
@@ -222,18 +220,6 @@ extension DomainCommands {
             }
             return true
         }
-        guard let count = await shell.call({ try await dom.blkioParameters(nparams: 0, flags: flags) }) else {
-            shell.error("Unable to get number of blkio parameters")
-            shell.reportError()
-            return false
-        }
-        if count.nparams == 0 { return true }
-        guard let r = await shell.call({ try await dom.blkioParameters(nparams: count.nparams, flags: flags) }) else {
-            shell.error("Unable to get blkio parameters")
-            shell.reportError()
-            return false
-        }
-        for p in r.params { shell.print(Format.padRight(p.field, 15) + ": " + paramValue(p.value) + "\n") }
-        return true
+        return await printParameters(shell, "blkio") { try await dom.blkioParameters(nparams: $0, flags: flags) }
     }
 }
