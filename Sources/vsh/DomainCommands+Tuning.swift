@@ -7,11 +7,20 @@ extension DomainCommands {
     /// virsh's `vshGetTypedParamValue`.
     static func paramValue(_ v: TypedParam.Value) -> String { MonitorCommands.typedValue(v) }
 
-    /// memtune's and blkiotune's query: the count, then the parameters, printed `%-15s: %s`
-    /// (`unlimited` for memory's no-limit value), with virsh's messages when a call fails.
-    @MainActor static func printParameters(_ shell: Shell, _ what: String,
-                                           _ get: @escaping (Int32) async throws -> (params: [TypedParam], nparams: Int32))
+    /// memtune's and blkiotune's two ways: with values given, set them; else the query: the count, then the
+    /// parameters, printed `%-15s: %s` (`unlimited` for memory's no-limit value); virsh's messages on failure.
+    @MainActor static func setOrPrint(_ shell: Shell, _ what: String, _ params: [TypedParam],
+                                      set: @escaping ([TypedParam]) async throws -> Void,
+                                      get: @escaping (Int32) async throws -> (params: [TypedParam], nparams: Int32))
         async -> Bool {
+        if !params.isEmpty {
+            guard await shell.call({ try await set(params) }) != nil else {
+                shell.error("Unable to change \(what) parameters")
+                shell.reportError()
+                return false
+            }
+            return true
+        }
         guard let count = await shell.call({ try await get(0) }) else {
             shell.error("Unable to get number of \(what) parameters")
             shell.reportError()
@@ -166,15 +175,8 @@ extension DomainCommands {
             guard ok else { return false }
             if let v { params.append(TypedParam(field, .ullong(v))) }
         }
-        if !params.isEmpty {
-            guard await shell.call({ try await dom.setMemoryParameters(params, flags: flags) }) != nil else {
-                shell.error("Unable to change memory parameters")
-                shell.reportError()
-                return false
-            }
-            return true
-        }
-        return await printParameters(shell, "memory") { try await dom.memoryParameters(nparams: $0, flags: flags) }
+        return await setOrPrint(shell, "memory", params, set: { try await dom.setMemoryParameters($0, flags: flags) },
+                                get: { try await dom.memoryParameters(nparams: $0, flags: flags) })
     }
 
     static let blkiotune = CommandDefinition(
@@ -212,14 +214,7 @@ extension DomainCommands {
                              ("device-write-bytes-sec", "device_write_bytes_sec")] {
             if let v = cmd.value(opt) { params.append(TypedParam(field, .string(v))) }
         }
-        if !params.isEmpty {
-            guard await shell.call({ try await dom.setBlkioParameters(params, flags: flags) }) != nil else {
-                shell.error("Unable to change blkio parameters")
-                shell.reportError()
-                return false
-            }
-            return true
-        }
-        return await printParameters(shell, "blkio") { try await dom.blkioParameters(nparams: $0, flags: flags) }
+        return await setOrPrint(shell, "blkio", params, set: { try await dom.setBlkioParameters($0, flags: flags) },
+                                get: { try await dom.blkioParameters(nparams: $0, flags: flags) })
     }
 }
