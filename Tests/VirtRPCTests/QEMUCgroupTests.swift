@@ -259,4 +259,65 @@ struct QEMUCgroupTests {
         try same("blkiotune DOM")
         try same("schedinfo DOM --live")
     }
+
+    static func tunedXML(_ name: String) -> String {
+        """
+        <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>2</vcpu>
+        <cputune><shares>700</shares><period>200000</period><quota>40000</quota>
+        <global_period>300000</global_period><global_quota>90000</global_quota>
+        <emulator_period>50000</emulator_period><emulator_quota>10000</emulator_quota></cputune>
+        <memtune><soft_limit unit='MiB'>1024</soft_limit></memtune>
+        <blkiotune><weight>400</weight><device><path>/dev/loop0</path><read_iops_sec>77</read_iops_sec></device></blkiotune>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices></devices></domain>
+        """
+    }
+
+    /// The values are consistent (a v1 child may not have more CPU than its parent: global 0.3 CPU, vCPUs and
+    /// emulator 0.2 each). No hard_limit: libvirtd 9.0 then also sets QEMU's RLIMIT_MEMLOCK, which this
+    /// machine's container refuses ("cannot limit locked memory").
+    @Test("<cputune>, <memtune> and <blkiotune> of the XML reach the cgroup files at start, as libvirtd's")
+    func tunablesAtStart() throws {
+        try TestHost.requireKVM()
+        let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let ourName = "cto" + suffix, refName = "ctr" + suffix
+        let ours = try RestartableVirtd(config: """
+            cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
+
+            """)
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        defer { Self.removeGroups(ourName) }
+        try Self.tunedXML(ourName).write(toFile: ours.dir + "/t.xml", atomically: true, encoding: .utf8)
+        try Self.tunedXML(refName).write(toFile: ref.dir + "/t.xml", atomically: true, encoding: .utf8)
+        let o0 = try ours.virsh("define \(ours.dir)/t.xml; start \(ourName)")
+        let r0 = try virsh(ref.uri, "define \(ref.dir)/t.xml; start \(refName)")
+        try #require(o0.status == 0, "virtd start: \(o0.stderr)")
+        try #require(r0.status == 0, "libvirtd start: \(r0.stderr)")
+        for (c, rel) in [("cpu", "cpu.shares"), ("cpu", "cpu.cfs_period_us"), ("cpu", "cpu.cfs_quota_us"),
+                         ("cpu", "vcpu0/cpu.cfs_period_us"), ("cpu", "vcpu1/cpu.cfs_quota_us"),
+                         ("cpu", "emulator/cpu.cfs_period_us"), ("cpu", "emulator/cpu.cfs_quota_us"),
+                         ("memory", "memory.soft_limit_in_bytes"), ("blkio", "blkio.bfq.weight"),
+                         ("blkio", "blkio.throttle.read_iops_device")] {
+            let o = Self.file(c, ourName, rel), r = Self.file(c, refName, rel)
+            #expect(o != nil && o == r, "\(c)/\(rel): virtd \(o ?? "-") libvirtd \(r ?? "-")")
+        }
+        for c in ["schedinfo NAME", "memtune NAME", "blkiotune NAME", "schedinfo NAME --config", "memtune NAME --config",
+                  "blkiotune NAME --config"] {
+            let o = try ours.virsh(c.replacingOccurrences(of: "NAME", with: ourName))
+            let r = try virsh(ref.uri, c.replacingOccurrences(of: "NAME", with: refName))
+            #expect(o.stdout == r.stdout && o.stderr == r.stderr, "'\(c)': virtd \(o.stdout)\(o.stderr) libvirtd \(r.stdout)\(r.stderr)")
+        }
+        for inactive in ["", " --inactive"] {
+            let o = try ours.virsh("dumpxml \(ourName)\(inactive)").stdout
+            let r = try virsh(ref.uri, "dumpxml \(refName)\(inactive)").stdout
+            for tag in ["cputune", "memtune", "blkiotune"] {
+                #expect(Self.section(o, tag) == Self.section(r, tag), "<\(tag)> of dumpxml\(inactive)")
+            }
+        }
+        #expect(try ours.virsh("destroy \(ourName)").status == 0)
+        #expect(try virsh(ref.uri, "destroy \(refName)").status == 0)
+        #expect(Self.groupDirectories(ourName).isEmpty)
+    }
+
 }
