@@ -24,8 +24,14 @@ extension QEMUDomainObject {
         guard partition.hasPrefix("/") else {
             throw VirtError.configUnsupported("Resource partition '\(partition)' must start with '/'", domain: .qemu)
         }
-        cgroup = try QEMUCgroup.create(config, partition: partition, id: run.id, name: definition.name)
+        let g = try QEMUCgroup.create(config, partition: partition, id: run.id, name: definition.name)
+        cgroup = g
         if run.live.resourcePartition == nil { run.live.resourcePartition = partition }
+        // Before QEMU executes, as libvirt: the device ACL (v1 devices only; see setDeviceACL).
+        let disks = run.live.devices.disks.filter { $0.type == .block }.compactMap { d in
+            d.source.path.map { (path: $0, readOnly: d.readonly) }
+        }
+        try g.setDeviceACL(disks)
     }
 
     /// Once QEMU runs (paused): its threads into `emulator` and `vcpuN`, then `<cputune>`, `<memtune>` and

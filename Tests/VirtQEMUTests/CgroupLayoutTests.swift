@@ -109,3 +109,42 @@ struct CgroupLayoutTests {
         #expect(access(g, F_OK) != 0)
     }
 }
+
+extension CgroupLayoutTests {
+    @Test("v1 devices: deny all, then libvirt's default ACL and PTYs; nothing on a v2 devices controller")
+    func deviceACL() throws {
+        let root = try TestPaths.makeTempDir("cgd")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let b = CgroupV1Backend(mounts: [.devices: root])
+        try b.create("machine/qemu-1-x.libvirt-qemu", thread: false)
+        let g = root + "/machine/qemu-1-x.libvirt-qemu"
+        // A fake file keeps only the last write: the deny file shows "a", the allow file its last entry (the
+        // whole list is read back from the kernel in the next test).
+        for f in ["devices.deny", "devices.allow"] { FileManager.default.createFile(atPath: g + "/" + f, contents: nil) }
+        let cg = QEMUCgroup(backends: [b], rel: "machine/qemu-1-x.libvirt-qemu")
+        #expect(try cg.setDeviceACL([]))
+        #expect(try String(contentsOfFile: g + "/devices.deny", encoding: .utf8) == "a")
+        #expect(try String(contentsOfFile: g + "/devices.allow", encoding: .utf8) == "c 136:* rw")
+        let v2 = QEMUCgroup(backends: [CgroupV2Backend(mount: root, controllers: [.devices])], rel: "machine")
+        #expect(try v2.setDeviceACL([]) == false)
+    }
+}
+
+extension CgroupLayoutTests {
+    @Test("v1 devices for real: the kernel's devices.list of a group after the ACL", .tags(.root))
+    func deviceACLForReal() throws {
+        try TestHost.requireRoot()
+        let mounts = CgroupMounts.detect()
+        let mount = try #require(mounts.v1[.devices], "no v1 devices hierarchy on this host")
+        let rel = "swiftvirt-test-\(getpid())"
+        let b = CgroupV1Backend(mounts: [.devices: mount])
+        try b.create(rel, thread: false)
+        defer { b.remove(rel) }
+        #expect(try QEMUCgroup(backends: [b], rel: rel).setDeviceACL([]))
+        let list = try String(contentsOfFile: mount + "/" + rel + "/devices.list", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // /dev/null is 1:3, /dev/kvm 10:232 where it exists; PTYs by their major.
+        #expect(list.contains("c 1:3 rw") && list.contains("c 136:* rw") && !list.contains("a *:* rwm"), "\(list)")
+        if access("/dev/kvm", F_OK) == 0 { #expect(list.contains("c 10:232 rw")) }
+    }
+}

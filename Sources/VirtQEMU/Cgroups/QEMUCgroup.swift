@@ -321,6 +321,33 @@ struct QEMUCgroup: Sendable {
         try write(.blkio, nil, file, "\(dev) \(value)")
     }
 
+    // MARK: Devices
+
+    /// libvirt's default `cgroup_device_acl` (qemu.conf).
+    static let defaultDeviceACL = ["/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/ptmx",
+                                   "/dev/kvm"]
+
+    /// libvirt's qemuSetupDevicesCgroup where devices is a v1 controller: everything denied (`a`), then the
+    /// default ACL, PTYs (`c 136:* rw`) and the domain's block devices allowed. Where devices comes from cgroup
+    /// v2 (this kind of host) libvirt attaches a BPF program instead, which is not done here; false then.
+    @discardableResult
+    func setDeviceACL(_ paths: [(path: String, readOnly: Bool)]) throws(VirtError) -> Bool {
+        guard let b = backends.first(where: { $0.controllers.contains(.devices) }), !Self.isV2(b),
+              let d = b.directory(rel, for: .devices) else { return false }
+        try CgroupV1Backend.write(d + "/devices.deny", "a")
+        var entries: [String] = []
+        for (path, ro) in Self.defaultDeviceACL.map({ ($0, false) }) + paths {
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            let kind = st.st_mode & S_IFMT
+            guard kind == S_IFCHR || kind == S_IFBLK else { continue }
+            entries.append("\(kind == S_IFCHR ? "c" : "b") \(major(st.st_rdev)):\(minor(st.st_rdev)) \(ro ? "r" : "rw")")
+        }
+        entries.append("c 136:* rw")
+        for e in entries { try CgroupV1Backend.write(d + "/devices.allow", e) }
+        return true
+    }
+
     private func major(_ d: dev_t) -> UInt32 { UInt32((d >> 8) & 0xfff) | UInt32((d >> 32) & ~0xfff) }
     private func minor(_ d: dev_t) -> UInt32 { UInt32(d & 0xff) | UInt32((d >> 12) & ~0xff) }
 }
