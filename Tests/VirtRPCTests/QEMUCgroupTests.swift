@@ -45,6 +45,14 @@ struct QEMUCgroupTests {
         return out.sorted()
     }
 
+    /// The per-device throttles are set on /dev/loop0 and /dev/loop1 (block devices; nothing is read or written).
+    static func requireLoopDevices() throws {
+        for p in ["/dev/loop0", "/dev/loop1"] {
+            var st = stat()
+            try #require(stat(p, &st) == 0 && st.st_mode & S_IFMT == S_IFBLK, "\(p) is not a block device here (loop module)")
+        }
+    }
+
     /// rmdir of the domain's groups (sub-groups first), for a clean-up after a failure.
     static func removeGroups(_ name: String) {
         for c in controllers {
@@ -116,6 +124,7 @@ struct QEMUCgroupTests {
     @Test("cgroup layout, schedinfo, memtune, blkiotune, files, XML and errors equal libvirtd's; reconnect adopts")
     func sameAsLibvirtd() throws {
         try TestHost.requireKVM()
+        try Self.requireLoopDevices()
         let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
         let ourName = "cgo" + suffix, refName = "cgr" + suffix
         let ours = try RestartableVirtd(config: """
@@ -278,6 +287,7 @@ struct QEMUCgroupTests {
     @Test("<cputune>, <memtune> and <blkiotune> of the XML reach the cgroup files at start, as libvirtd's")
     func tunablesAtStart() throws {
         try TestHost.requireKVM()
+        try Self.requireLoopDevices()
         let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
         let ourName = "cto" + suffix, refName = "ctr" + suffix
         let ours = try RestartableVirtd(config: """
