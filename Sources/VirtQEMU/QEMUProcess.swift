@@ -134,21 +134,21 @@ public final class QEMUProcess: Sendable {
                 cenv.withUnsafeBufferPointer { envp in
                     fds.withUnsafeBufferPointer { fdp in
                         groups.withUnsafeBufferPointer { gp in
-                          cgroupFDs.withUnsafeBufferPointer { cg in
-                            var req = swiftvirt_spawn_request(
-                                path: path, argv: argv.baseAddress, envp: envp.baseAddress,
-                                fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
-                                change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
-                                groups: gp.baseAddress, ngroups: Int32(groups.count),
-                                umask: spec.umask.map { Int32($0) } ?? -1,
-                                parent_death_signal: spec.killedWithParent ? SIGKILL : 0,
-                                cgroup_fds: cg.baseAddress, ncgroup_fds: Int32(cgroupFDs.count))
-                            return OrphanReaper.managed.withLock { set -> Int32 in
-                                let rc = swiftvirt_spawn(&req, &pid, &stage)
-                                if rc == 0 { set.insert(pid) }
-                                return rc
+                            cgroupFDs.withUnsafeBufferPointer { cg in
+                                var req = swiftvirt_spawn_request(
+                                    path: path, argv: argv.baseAddress, envp: envp.baseAddress,
+                                    fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
+                                    change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
+                                    groups: gp.baseAddress, ngroups: Int32(groups.count),
+                                    umask: spec.umask.map { Int32($0) } ?? -1,
+                                    parent_death_signal: spec.killedWithParent ? SIGKILL : 0,
+                                    cgroup_fds: cg.baseAddress, ncgroup_fds: Int32(cgroupFDs.count))
+                                return OrphanReaper.managed.withLock { set -> Int32 in
+                                    let rc = swiftvirt_spawn(&req, &pid, &stage)
+                                    if rc == 0 { set.insert(pid) }
+                                    return rc
+                                }
                             }
-                          }
                         }
                     }
                 }
