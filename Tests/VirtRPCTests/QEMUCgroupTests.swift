@@ -45,6 +45,40 @@ struct QEMUCgroupTests {
         return out.sorted()
     }
 
+    /// virtd (placing QEMUs in cgroups) and libvirtd side by side, each running the domain `xml(name)` under a
+    /// name of its own (the two daemons' groups share /machine). Clean-up stops both, then removes any group of
+    /// ours a killed QEMU left.
+    final class Pair {
+        let ours: RestartableVirtd
+        let ref: StatsReferenceLibvirtd
+        let ourName: String, refName: String
+
+        init(prefix: String, xml: (String) -> String) throws {
+            let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+            ourName = prefix + "o" + suffix
+            refName = prefix + "r" + suffix
+            ours = try RestartableVirtd(config: """
+                cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
+
+                """)
+            ref = try StatsReferenceLibvirtd()
+            try xml(ourName).write(toFile: ours.dir + "/d.xml", atomically: true, encoding: .utf8)
+            try xml(refName).write(toFile: ref.dir + "/d.xml", atomically: true, encoding: .utf8)
+            let o = try ours.virsh("define \(ours.dir)/d.xml; start \(ourName)")
+            let r = try virsh(ref.uri, "define \(ref.dir)/d.xml; start \(refName)")
+            try #require(o.status == 0, "virtd start: \(o.stderr)")
+            try #require(r.status == 0, "libvirtd start: \(r.stderr)")
+        }
+
+        func cleanup() {
+            ours.cleanup()
+            ref.stop()
+            QEMUCgroupTests.removeGroups(ourName)
+        }
+
+        deinit { cleanup() }
+    }
+
     /// The per-device throttles are set on /dev/loop0 and /dev/loop1 (block devices; nothing is read or written).
     static func requireLoopDevices() throws {
         for p in ["/dev/loop0", "/dev/loop1"] {
@@ -125,23 +159,9 @@ struct QEMUCgroupTests {
     func sameAsLibvirtd() throws {
         try TestHost.requireKVM()
         try Self.requireLoopDevices()
-        let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
-        let ourName = "cgo" + suffix, refName = "cgr" + suffix
-        let ours = try RestartableVirtd(config: """
-            cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
-
-            """)
-        defer { ours.cleanup() }
-        let ref = try StatsReferenceLibvirtd()
-        defer { ref.stop() }
-        // Whatever happens, no group of ours stays behind (a QEMU killed by the clean-up leaves its group).
-        defer { Self.removeGroups(ourName) }
-        try Self.xml(ourName).write(toFile: ours.dir + "/d.xml", atomically: true, encoding: .utf8)
-        try Self.xml(refName).write(toFile: ref.dir + "/d.xml", atomically: true, encoding: .utf8)
-        let o0 = try ours.virsh("define \(ours.dir)/d.xml; start \(ourName)")
-        let r0 = try virsh(ref.uri, "define \(ref.dir)/d.xml; start \(refName)")
-        try #require(o0.status == 0, "virtd start: \(o0.stderr)")
-        try #require(r0.status == 0, "libvirtd start: \(r0.stderr)")
+        let pair = try Pair(prefix: "cg", xml: Self.xml)
+        defer { pair.cleanup() }
+        let (ours, ref, ourName, refName) = (pair.ours, pair.ref, pair.ourName, pair.refName)
 
         // TUNABLE events, as virsh prints them, on both.
         let ourEvents = try VirshEventWatcher(uri: ours.uri, dir: ours.dir)
@@ -288,22 +308,9 @@ struct QEMUCgroupTests {
     func tunablesAtStart() throws {
         try TestHost.requireKVM()
         try Self.requireLoopDevices()
-        let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
-        let ourName = "cto" + suffix, refName = "ctr" + suffix
-        let ours = try RestartableVirtd(config: """
-            cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
-
-            """)
-        defer { ours.cleanup() }
-        let ref = try StatsReferenceLibvirtd()
-        defer { ref.stop() }
-        defer { Self.removeGroups(ourName) }
-        try Self.tunedXML(ourName).write(toFile: ours.dir + "/t.xml", atomically: true, encoding: .utf8)
-        try Self.tunedXML(refName).write(toFile: ref.dir + "/t.xml", atomically: true, encoding: .utf8)
-        let o0 = try ours.virsh("define \(ours.dir)/t.xml; start \(ourName)")
-        let r0 = try virsh(ref.uri, "define \(ref.dir)/t.xml; start \(refName)")
-        try #require(o0.status == 0, "virtd start: \(o0.stderr)")
-        try #require(r0.status == 0, "libvirtd start: \(r0.stderr)")
+        let pair = try Pair(prefix: "ct", xml: Self.tunedXML)
+        defer { pair.cleanup() }
+        let (ours, ref, ourName, refName) = (pair.ours, pair.ref, pair.ourName, pair.refName)
         for (c, rel) in [("cpu", "cpu.shares"), ("cpu", "cpu.cfs_period_us"), ("cpu", "cpu.cfs_quota_us"),
                          ("cpu", "vcpu0/cpu.cfs_period_us"), ("cpu", "vcpu1/cpu.cfs_quota_us"),
                          ("cpu", "emulator/cpu.cfs_period_us"), ("cpu", "emulator/cpu.cfs_quota_us"),
