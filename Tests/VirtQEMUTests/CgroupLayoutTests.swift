@@ -111,7 +111,7 @@ struct CgroupLayoutTests {
 }
 
 extension CgroupLayoutTests {
-    @Test("v1 devices: deny all, then libvirt's default ACL and PTYs; nothing on a v2 devices controller")
+    @Test("v1 devices: deny all, then libvirt's default ACL and PTYs; nothing without a devices controller")
     func deviceACL() throws {
         let root = try TestPaths.makeTempDir("cgd")
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -125,8 +125,7 @@ extension CgroupLayoutTests {
         #expect(try cg.setDeviceACL([]))
         #expect(try String(contentsOfFile: g + "/devices.deny", encoding: .utf8) == "a")
         #expect(try String(contentsOfFile: g + "/devices.allow", encoding: .utf8) == "c 136:* rw")
-        let v2 = QEMUCgroup(backends: [CgroupV2Backend(mount: root, controllers: [.devices])], rel: "machine")
-        #expect(try v2.setDeviceACL([]) == false)
+        #expect(try QEMUCgroup(backends: [CgroupV1Backend(mounts: [.cpu: root])], rel: "machine").setDeviceACL([]) == false)
     }
 }
 
@@ -146,5 +145,30 @@ extension CgroupLayoutTests {
         // /dev/null is 1:3, /dev/kvm 10:232 where it exists; PTYs by their major.
         #expect(list.contains("c 1:3 rw") && list.contains("c 136:* rw") && !list.contains("a *:* rwm"), "\(list)")
         if access("/dev/kvm", F_OK) == 0 { #expect(list.contains("c 10:232 rw")) }
+    }
+}
+
+extension CgroupLayoutTests {
+    @Test("v2 devices for real: a BPF program on the group lets its processes open /dev/zero, not /dev/loop0",
+          .tags(.root))
+    func deviceProgramForReal() throws {
+        try TestHost.requireRoot()
+        let unified = try #require(CgroupMounts.detect().unified, "no cgroup2 mount on this host")
+        var st = stat()
+        try #require(stat("/dev/loop0", &st) == 0 && st.st_mode & S_IFMT == S_IFBLK, "/dev/loop0 is not a block device")
+        let rel = "swiftvirt-test-\(getpid())"
+        let b = CgroupV2Backend(mount: unified, controllers: [.devices])
+        try b.create(rel, thread: false)
+        defer { b.remove(rel) }
+        let g = QEMUCgroup(backends: [b], rel: rel)
+        #expect(g.devicePrograms() == 0)
+        #expect(try g.setDeviceACL([]))
+        #expect(g.devicePrograms() == 1)
+        // A shell that joins the group, then opens an allowed and a denied device.
+        let r = try ChildProcess.run(["/bin/sh", "-c", "echo $$ > \(unified)/\(rel)/cgroup.procs && "
+            + "head -c 1 /dev/zero > /dev/null && echo zero-ok; head -c 1 /dev/loop0 > /dev/null && echo loop-ok; true"],
+            timeLimit: 20)
+        #expect(r.stdout.contains("zero-ok"), "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("loop-ok") && r.stderr.contains("Operation not permitted"), "\(r.stdout) \(r.stderr)")
     }
 }

@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import Testing
 import VirtTestSupport
@@ -173,6 +174,10 @@ struct QEMUCgroupTests {
         let ourDirs = Self.groupDirectories(ourName), refDirs = Self.groupDirectories(refName)
         #expect(!refDirs.isEmpty)
         #expect(ourDirs == refDirs, "cgroup directories: virtd \(ourDirs) libvirtd \(refDirs)")
+        // The device ACL: libvirt's BPF program on the v2 group (devices comes from cgroup v2 here).
+        let ourProgs = Self.group("unified", ourName).map { swiftvirt_devcg_count($0) }
+        let refProgs = Self.group("unified", refName).map { swiftvirt_devcg_count($0) }
+        #expect(ourProgs == refProgs, "device programs: virtd \(ourProgs ?? -99) libvirtd \(refProgs ?? -99)")
 
         func same(_ command: String) throws {
             let o = try ours.virsh(command.replacingOccurrences(of: "DOM", with: ourName))

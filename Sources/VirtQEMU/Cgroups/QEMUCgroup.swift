@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import VirtCore
 
@@ -327,25 +328,46 @@ struct QEMUCgroup: Sendable {
     static let defaultDeviceACL = ["/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/ptmx",
                                    "/dev/kvm"]
 
-    /// libvirt's qemuSetupDevicesCgroup where devices is a v1 controller: everything denied (`a`), then the
-    /// default ACL, PTYs (`c 136:* rw`) and the domain's block devices allowed. Where devices comes from cgroup
-    /// v2 (this kind of host) libvirt attaches a BPF program instead, which is not done here; false then.
+    /// libvirt's qemuSetupDevicesCgroup: everything denied, then the default ACL, PTYs (`c 136:* rw`) and the
+    /// domain's block devices allowed. v1: `devices.deny a`, then `devices.allow` lines; v2 (the devices
+    /// controller of this kind of host): a BPF device program attached to the group, as libvirt's
+    /// vircgroupv2devices. False when no backend has the devices controller.
     @discardableResult
     func setDeviceACL(_ paths: [(path: String, readOnly: Bool)]) throws(VirtError) -> Bool {
-        guard let b = backends.first(where: { $0.controllers.contains(.devices) }), !Self.isV2(b),
+        guard let b = backends.first(where: { $0.controllers.contains(.devices) }),
               let d = b.directory(rel, for: .devices) else { return false }
-        try CgroupV1Backend.write(d + "/devices.deny", "a")
-        var entries: [String] = []
+        var rules: [swiftvirt_dev_rule] = []
         for (path, ro) in Self.defaultDeviceACL.map({ ($0, false) }) + paths {
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
             let kind = st.st_mode & S_IFMT
             guard kind == S_IFCHR || kind == S_IFBLK else { continue }
-            entries.append("\(kind == S_IFCHR ? "c" : "b") \(major(st.st_rdev)):\(minor(st.st_rdev)) \(ro ? "r" : "rw")")
+            rules.append(swiftvirt_dev_rule(type: CChar(UInt8(ascii: kind == S_IFCHR ? "c" : "b")),
+                                            major: Int32(major(st.st_rdev)), minor: Int32(minor(st.st_rdev)),
+                                            access: ro ? 2 : 6))
         }
-        entries.append("c 136:* rw")
-        for e in entries { try CgroupV1Backend.write(d + "/devices.allow", e) }
+        rules.append(swiftvirt_dev_rule(type: CChar(UInt8(ascii: "c")), major: 136, minor: -1, access: 6))
+        if Self.isV2(b) {
+            let rc = rules.withUnsafeBufferPointer { swiftvirt_devcg_attach(d, $0.baseAddress, Int32($0.count)) }
+            if rc != 0 {
+                throw VirtError.systemError("failed to attach cgroup BPF prog to '\(d)'", errno: rc, domain: .cgroup)
+            }
+            return true
+        }
+        try CgroupV1Backend.write(d + "/devices.deny", "a")
+        for r in rules {
+            let minor = r.minor < 0 ? "*" : String(r.minor)
+            let line = "\(r.type == CChar(UInt8(ascii: "c")) ? "c" : "b") \(r.major):\(minor) \(r.access == 2 ? "r" : "rw")"
+            try CgroupV1Backend.write(d + "/devices.allow", line)
+        }
         return true
+    }
+
+    /// Device programs attached to the group's v2 directory (0 without a v2 devices controller).
+    func devicePrograms() -> Int {
+        guard let b = backends.first(where: { $0.controllers.contains(.devices) }), Self.isV2(b),
+              let d = b.directory(rel, for: .devices) else { return 0 }
+        return Int(swiftvirt_devcg_count(d))
     }
 
     private func major(_ d: dev_t) -> UInt32 { UInt32((d >> 8) & 0xfff) | UInt32((d >> 32) & ~0xfff) }
