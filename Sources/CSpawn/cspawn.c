@@ -76,6 +76,10 @@ static int child_main(void *arg) {
         sys(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof(uint64_t));
     }
 
+    for (int i = 0; i < req->ncgroup_fds; i++) {
+        if ((r = sys(SYS_write, req->cgroup_fds[i], (long)"0", 1, 0)) < 0) fail(ctx, SWIFTVIRT_SPAWN_CGROUP, r);
+    }
+
     if (req->parent_death_signal > 0) {
         // Set first, then checked: had the parent already gone, the signal would never come.
         if ((r = sys(SYS_prctl, PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0)) < 0)

@@ -200,6 +200,24 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
     /// `virDomainInjectNMI`.
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
+
+    // Resource control (cgroups): libvirt's scheduler, memory and block I/O parameters.
+    /// `virDomainGetSchedulerType`: the scheduler's name and the number of its parameters.
+    func schedulerType(_ domain: DomainRef) async throws -> (type: String, nparams: Int32)
+    /// `virDomainGetSchedulerParametersFlags`, or with nil flags `virDomainGetSchedulerParameters`.
+    func schedulerParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32?) async throws -> [TypedParam]
+    /// `virDomainSetSchedulerParametersFlags`, or with nil flags `virDomainSetSchedulerParameters`.
+    func setSchedulerParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32?) async throws
+    /// `virDomainGetMemoryParameters` (nparams 0: the count only).
+    func memoryParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetMemoryParameters`.
+    func setMemoryParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+    /// `virDomainGetBlkioParameters` (nparams 0: the count only).
+    func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetBlkioParameters`.
+    func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
 }
 
 extension HypervisorDriver {
@@ -441,5 +459,34 @@ extension HypervisorDriver {
     }
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)
+    }
+}
+
+/// Resource control defaults: NO_SUPPORT.
+extension HypervisorDriver {
+    public func schedulerType(_ domain: DomainRef) async throws -> (type: String, nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetSchedulerType", domain: .domain)
+    }
+    public func schedulerParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32?) async throws -> [TypedParam] {
+        throw VirtError.noSupport(flags == nil ? "virDomainGetSchedulerParameters" : "virDomainGetSchedulerParametersFlags",
+                                  domain: .domain)
+    }
+    public func setSchedulerParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32?) async throws {
+        throw VirtError.noSupport(flags == nil ? "virDomainSetSchedulerParameters" : "virDomainSetSchedulerParametersFlags",
+                                  domain: .domain)
+    }
+    public func memoryParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetMemoryParameters", domain: .domain)
+    }
+    public func setMemoryParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetMemoryParameters", domain: .domain)
+    }
+    public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetBlkioParameters", domain: .domain)
+    }
+    public func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetBlkioParameters", domain: .domain)
     }
 }

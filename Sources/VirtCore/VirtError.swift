@@ -87,6 +87,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let streams = ErrorDomain(rawValue: 38)
         public static let event = ErrorDomain(rawValue: 40)
         public static let access = ErrorDomain(rawValue: 55)
+        public static let cgroup = ErrorDomain(rawValue: 54)
         public static let uri = ErrorDomain(rawValue: 45)
         public static let device = ErrorDomain(rawValue: 49)
         public static let tpm = ErrorDomain(rawValue: 70)

@@ -172,7 +172,7 @@ extension QEMUDomainObject {
     }
 
     /// libvirt's `virDomainObjGetDefs`: which definitions `flags` (live 1, config 2) address.
-    private func targets(_ flags: UInt32) throws(VirtError) -> (live: Bool, config: Bool) {
+    func targets(_ flags: UInt32) throws(VirtError) -> (live: Bool, config: Bool) {
         var live = flags & 1 != 0, config = flags & 2 != 0
         if !live && !config {
             if isActive { live = true } else { config = true }
@@ -185,7 +185,7 @@ extension QEMUDomainObject {
     }
 
     /// libvirt's `virDomainObjGetOneDefState`: one definition, the live one or the persistent one.
-    private func oneDefinition(_ flags: UInt32) throws(VirtError) -> (def: DomainDefinition, live: Bool) {
+    func oneDefinition(_ flags: UInt32) throws(VirtError) -> (def: DomainDefinition, live: Bool) {
         if flags & 3 == 3 {
             throw VirtError.invalidArg(
                 "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive", domain: .domain)
@@ -194,7 +194,7 @@ extension QEMUDomainObject {
         return t.live ? (currentDefinition, true) : (definition, false)
     }
 
-    private func saveConfig() throws(VirtError) {
+    func saveConfig() throws(VirtError) {
         try LinuxSys.writeFileAtomically(paths.configFile(definition.name), definition.formatXML())
     }
 
@@ -314,7 +314,7 @@ extension QEMUDomainObject {
     // MARK: vCPUs and pinning
 
     /// The thread id of each vCPU (query-cpus-fast).
-    private func vcpuThreads(_ m: QMPMonitor) async throws(VirtError) -> [Int: pid_t] {
+    func vcpuThreads(_ m: QMPMonitor) async throws(VirtError) -> [Int: pid_t] {
         var out: [Int: pid_t] = [:]
         for c in try await m.execute("query-cpus-fast").arrayValue ?? [] {
             if let i = c["cpu-index"]?.intValue, let t = c["thread-id"]?.intValue {

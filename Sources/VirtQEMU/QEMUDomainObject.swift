@@ -233,6 +233,8 @@ actor QEMUDomainObject {
     var incomingFD: Int32 = -1
     /// Paths treated as shared storage (qemu.conf's `shared_filesystems`), besides network filesystems.
     var sharedFilesystems: [String] = []
+    /// The running QEMU's cgroup, if the driver places QEMUs in cgroups.
+    var cgroup: QEMUCgroup?
     /// What the status files hold now (rewritten only on change).
     var writtenStatus = WrittenStatus()
 
@@ -276,7 +278,7 @@ actor QEMUDomainObject {
     /// Runs as libvirt's async START job: only a destroy may run meanwhile.
     func start(_ kind: QEMUStartKind, id newID: Int32, capabilities: QEMUCapabilities, paused: Bool,
                security: any SecurityManager = NoOpSecurityManager(),
-               swtpm: SwtpmHostConfig? = nil) async throws(VirtError) {
+               swtpm: SwtpmHostConfig? = nil, cgroups: QEMUCgroupConfig? = nil) async throws(VirtError) {
         // An incoming migration runs as libvirt's MIGRATION_IN job, which Finish ends; other starts as START.
         let incoming: Bool
         if case .incomingMigration = kind { incoming = true } else { incoming = false }
@@ -288,7 +290,8 @@ actor QEMUDomainObject {
         }
         startKind = kind
         do {
-            let run = try prepareHost(id: newID, capabilities: capabilities, security: security, swtpm: swtpm)
+            var run = try prepareHost(id: newID, capabilities: capabilities, security: security, swtpm: swtpm)
+            try prepareCgroup(cgroups, &run)
             try await startExternalDevices(kind)
             setJobPhase(.launching)
             try await launchQEMU(run, kind: kind, capabilities: capabilities)
@@ -401,6 +404,7 @@ actor QEMUDomainObject {
                           "XDG_CACHE_HOME=\(run.libDir)/.cache", "XDG_CONFIG_HOME=\(run.libDir)/.config"],
             credentials: try security.processCredentials(), umask: 0o002)
         spec.passFDs = passFDs
+        spec.cgroupProcsFiles = cgroup?.joinFiles ?? []
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
         process = proc
         monitor = mon
@@ -418,6 +422,8 @@ actor QEMUDomainObject {
         try await mon.execute("migrate-set-capabilities",
                               arguments: ["capabilities": [["capability": "events", "state": true]]])
         liveDefinition = live
+        // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
+        try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
         status = .paused(.startingUp)
@@ -823,6 +829,7 @@ actor QEMUDomainObject {
     /// status files, monitor socket, private and channel directories removed. Safe to repeat.
     private func cleanupHost(_ kind: QEMUStopKind) async {
         await stopExternalDevices(kind)
+        removeCgroup()
         restoreSecurityLabels(kind)
         removeStatusFiles(monitorPath: monitorPath)
         removeChannelDir()
@@ -920,6 +927,8 @@ actor QEMUDomainObject {
         let exe = QEMUProcess.executable(of: st.pid)
         guard QEMUProcess.isAlive(st.pid), let exe, exe == emulator || exe.hasPrefix(emulator + " ") else {
             QEMUProcess.appendNote(logPath, "reconnect: QEMU (pid \(st.pid)) is gone; marking the domain shut off")
+            QEMUCgroup.located(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
+                               name: definition.name)?.remove()
             restoreSecurityLabels()
             removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
@@ -936,6 +945,8 @@ actor QEMUDomainObject {
             startKind = st.startKind
             liveDefinition = live ?? definition
             runDefinition = live ?? definition
+            cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
+                                      name: definition.name, pid: st.pid)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)

@@ -33,6 +33,8 @@ enum QEMUDomainStats {
         var kvmVMStats: [(String, JSONValue)] = []
         var dirtyRate: JSONValue?
         var iothreads: [JSONValue]?
+        /// The cgroup's cpuacct figures (total, user, system; ns), which libvirt prefers to /proc.
+        var cgroupCPU: (total: UInt64, user: UInt64, system: UInt64)?
     }
 
     // MARK: /proc
@@ -234,10 +236,17 @@ enum QEMUDomainStats {
             p.append(TypedParam("cpu.system", .ullong(0)))
             return
         }
-        let st = procStat("/proc/\(live.pid)/stat")
-        p.append(TypedParam("cpu.time", .ullong((st?.user ?? 0) + (st?.system ?? 0))))
-        p.append(TypedParam("cpu.user", .ullong(st?.user ?? 0)))
-        p.append(TypedParam("cpu.system", .ullong(st?.system ?? 0)))
+        // As libvirt's qemuDomainGetStatsCpu: the cgroup's cpuacct when the domain has one, else /proc.
+        if let c = live.cgroupCPU {
+            p.append(TypedParam("cpu.time", .ullong(c.total)))
+            p.append(TypedParam("cpu.user", .ullong(c.user)))
+            p.append(TypedParam("cpu.system", .ullong(c.system)))
+        } else {
+            let st = procStat("/proc/\(live.pid)/stat")
+            p.append(TypedParam("cpu.time", .ullong((st?.user ?? 0) + (st?.system ?? 0))))
+            p.append(TypedParam("cpu.user", .ullong(st?.user ?? 0)))
+            p.append(TypedParam("cpu.system", .ullong(st?.system ?? 0)))
+        }
         // No resctrl monitoring groups here.
         p.append(TypedParam("cpu.cache.monitor.count", .uint(0)))
         if !live.kvmVcpuStats.isEmpty {
@@ -364,8 +373,9 @@ extension QEMUDomainObject {
             return QEMUDomainStats.params(def: definition, status: status, live: nil, wanted: wanted)
         }
         let def = liveDefinition ?? definition
-        let live = await QEMUDomainStats.query(mon, pid: pid, wanted: wanted,
+        var live = await QEMUDomainStats.query(mon, pid: pid, wanted: wanted,
                                                balloonAlias: def.devices.memballoon?.info.alias)
+        live.cgroupCPU = cgroup?.cpuTimes()
         // The domain may have stopped while QEMU answered; the record then shows what was read.
         return QEMUDomainStats.params(def: def, status: status, live: live, wanted: wanted)
     }

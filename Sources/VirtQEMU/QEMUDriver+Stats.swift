@@ -2,7 +2,7 @@ import VirtCore
 
 /// Statistics and pinning (issue 11): see `QEMUDomainObject+Stats.swift`.
 extension QEMUDriver {
-    private static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
+    static func checkFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
         if flags & ~allowed != 0 {
             throw VirtError.unsupportedFlags(UInt64(flags & ~allowed), function: function, domain: .qemu)
         }

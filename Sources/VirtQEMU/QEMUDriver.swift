@@ -33,7 +33,12 @@ actor QEMUDriverState {
     func setTPMSettings(_ s: QEMUSecurityConfig) {
         tpmSettings = s
         swtpmConfig = nil
+        let wanted = Set((s.cgroupControllers ?? []).compactMap { CgroupController(rawValue: $0) })
+        cgroups = wanted.isEmpty ? nil : QEMUCgroupConfig(controllers: wanted)
     }
+
+    /// Cgroups for QEMUs (qemu.conf's `cgroup_controllers`); nil: none.
+    private(set) var cgroups: QEMUCgroupConfig?
 
     func setTPMLabeler(_ l: any TPMStateLabeler) {
         tpmLabeler = l
@@ -435,7 +440,8 @@ public final class QEMUDriver: HypervisorDriver {
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
-                            paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm)
+                            paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,
+                            cgroups: await state.cgroups)
     }
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {

@@ -27,6 +27,8 @@ public struct ProcessLaunchSpec: Sendable {
     /// Whether the child is killed (SIGKILL) when this process ends: for short-lived helpers such as the
     /// capability probe's QEMU, never for a domain's QEMU, which must outlive the daemon.
     public var killedWithParent = false
+    /// `cgroup.procs` files the child joins (writes itself into) before it executes.
+    public var cgroupProcsFiles: [String] = []
 
     public init(binary: String, arguments: [String], logPath: String, pidfilePath: String? = nil,
                 passFDs: [Int32] = [], environment: [String] = [], credentials: ProcessCredentials? = nil,
@@ -117,6 +119,14 @@ public final class QEMUProcess: Sendable {
         defer { for p in cargv + cenv { free(p) } }
         let creds = spec.credentials
         let groups = creds?.groups ?? []
+        // The cgroup files are opened here; the child writes into them before exec.
+        var cgroupFDs: [Int32] = []
+        defer { for fd in cgroupFDs { close(fd) } }
+        for f in spec.cgroupProcsFiles {
+            let fd = open(f, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw VirtError.systemError("Unable to write to '\(f)'", errno: errno, domain: .cgroup) }
+            cgroupFDs.append(fd)
+        }
         var pid: pid_t = -1
         var stage: Int32 = 0
         let rc = spec.binary.withCString { path in
@@ -124,17 +134,20 @@ public final class QEMUProcess: Sendable {
                 cenv.withUnsafeBufferPointer { envp in
                     fds.withUnsafeBufferPointer { fdp in
                         groups.withUnsafeBufferPointer { gp in
-                            var req = swiftvirt_spawn_request(
-                                path: path, argv: argv.baseAddress, envp: envp.baseAddress,
-                                fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
-                                change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
-                                groups: gp.baseAddress, ngroups: Int32(groups.count),
-                                umask: spec.umask.map { Int32($0) } ?? -1,
-                                parent_death_signal: spec.killedWithParent ? SIGKILL : 0)
-                            return OrphanReaper.managed.withLock { set -> Int32 in
-                                let rc = swiftvirt_spawn(&req, &pid, &stage)
-                                if rc == 0 { set.insert(pid) }
-                                return rc
+                            cgroupFDs.withUnsafeBufferPointer { cg in
+                                var req = swiftvirt_spawn_request(
+                                    path: path, argv: argv.baseAddress, envp: envp.baseAddress,
+                                    fds: fdp.baseAddress, nfds: Int32(fds.count), new_session: 1,
+                                    change_ids: creds == nil ? 0 : 1, uid: creds?.uid ?? 0, gid: creds?.gid ?? 0,
+                                    groups: gp.baseAddress, ngroups: Int32(groups.count),
+                                    umask: spec.umask.map { Int32($0) } ?? -1,
+                                    parent_death_signal: spec.killedWithParent ? SIGKILL : 0,
+                                    cgroup_fds: cg.baseAddress, ncgroup_fds: Int32(cgroupFDs.count))
+                                return OrphanReaper.managed.withLock { set -> Int32 in
+                                    let rc = swiftvirt_spawn(&req, &pid, &stage)
+                                    if rc == 0 { set.insert(pid) }
+                                    return rc
+                                }
                             }
                         }
                     }
@@ -161,6 +174,8 @@ public final class QEMUProcess: Sendable {
             what = "cannot execute binary \(spec.binary)\(who)"
         case SWIFTVIRT_SPAWN_SETSID.rawValue:
             what = "cannot start a new session for binary \(spec.binary)"
+        case SWIFTVIRT_SPAWN_CGROUP.rawValue:
+            what = "cannot join the cgroups of binary \(spec.binary)"
         case SWIFTVIRT_SPAWN_FDS.rawValue:
             what = "cannot pass descriptors to binary \(spec.binary)"
         default:

@@ -76,7 +76,7 @@ struct ServedProcedure: Sendable {
 enum ProcedureTable {
     /// Every served procedure; each subsystem adds its rows in its own file.
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
-        + secretRows + domainStatsRows + networkRows + storageRows
+        + secretRows + domainStatsRows + networkRows + storageRows + tuningRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

@@ -115,12 +115,12 @@ extension TestDriverCore {
 
     /// The definition `flags` address (live or persistent) and whether it is the persistent one of a running
     /// domain.
-    private func def(_ obj: TestDomainObject, _ flags: UInt32) throws(VirtError) -> (DomainDefinition, Bool) {
+    func def(_ obj: TestDomainObject, _ flags: UInt32) throws(VirtError) -> (DomainDefinition, Bool) {
         let (useNew, _) = try oneDef(obj, ModificationImpact(rawValue: flags))
         return (useNew ? (obj.newDefinition ?? obj.definition) : obj.definition, useNew)
     }
 
-    private func store(_ obj: TestDomainObject, _ def: DomainDefinition, persistent useNew: Bool) {
+    func store(_ obj: TestDomainObject, _ def: DomainDefinition, persistent useNew: Bool) {
         var obj = obj
         if useNew { obj.newDefinition = def } else { obj.definition = def }
         table.store(obj)

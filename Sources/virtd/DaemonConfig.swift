@@ -119,6 +119,10 @@ struct DaemonConfig {
         if root == nil, getpwnam("libvirt-qemu") != nil {
             qemuSecurity.user = "libvirt-qemu"
         }
+        // qemu.conf's `cgroup_controllers`: the system daemon places each QEMU in cgroups of every controller
+        // (libvirt's default); a `--root` daemon only when configured, so that test daemons side by side do not
+        // share `/machine/qemu-ID-NAME` groups unasked.
+        if root == nil { qemuSecurity.cgroupControllers = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio"] }
     }
 
     /// Applies the settings of a config file's text. Unknown keys are ignored, as libvirtd warns and goes on.
@@ -209,6 +213,7 @@ struct DaemonConfig {
             case "migration_address": migration.migrationAddress = value
             case "migration_port_min": migration.portMin = try int()
             case "migration_port_max": migration.portMax = try int()
+            case "cgroup_controllers": qemuSecurity.cgroupControllers = try Self.stringList(value, line: n + 1, key: key)
             case "security_driver":
                 guard value == "dac" || value == "none" else {
                     throw ConfigError(line: n + 1, message: "security_driver: unsupported driver \(value)")

@@ -364,6 +364,17 @@ enum VshCases {
               "help domblkstat; help domifstat; help dommemstat; help domblkinfo; help domblklist; help domiflist"),
         .line("help-vcpu", "help vcpuinfo; help vcpupin; help emulatorpin"),
 
+        // Resource control (the test driver's "fair" scheduler, <memtune>, <blkiotune>)
+        .line("schedinfo", "schedinfo test; schedinfo test --set weight=20; schedinfo test --config; schedinfo test --weight 3"),
+        .line("schedinfo-errors", "schedinfo test --set foo=1; schedinfo test --set weight=x; schedinfo test --set nothing; schedinfo nosuch"),
+        .line("memtune", "memtune test; memtune test --hard-limit 1000; memtune test; memtune test --config; memtune test --soft-limit 1G; dumpxml test"),
+        .line("memtune-errors", "memtune test --swap-hard-limit 10 --hard-limit 20; memtune test --min-guarantee 5; memtune test --hard-limit abc; memtune test --hard-limit 99999999999999999"),
+        .line("memtune-unlimited", "memtune test --hard-limit 100 --swap-hard-limit 200; memtune test --hard-limit -1; memtune test"),
+        .line("blkiotune", "blkiotune test; blkiotune test --weight 300; blkiotune test --device-weights /dev/sda,200; blkiotune test; dumpxml test"),
+        .line("blkiotune-devices", "blkiotune test --device-read-iops-sec /dev/a,1,/dev/b,2 --device-write-bytes-sec /dev/a,9; blkiotune test; blkiotune test --device-read-iops-sec /dev/a,0; blkiotune test"),
+        .line("blkiotune-errors", "blkiotune test --weight 0; blkiotune test --weight x; blkiotune test --device-weights /dev/a; blkiotune test --device-weights /dev/a,x"),
+        .line("help-tuning", "help schedinfo; help memtune; help blkiotune"),
+
         // desc and metadata
         .line("desc-none", "desc test; desc test --title"),
         .line("desc-set", "desc test --new-desc 'hello world'; desc test; desc test --title --new-desc T1; desc test --title; dumpxml test"),

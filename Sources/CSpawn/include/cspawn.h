@@ -24,6 +24,8 @@ enum swiftvirt_spawn_stage {
     SWIFTVIRT_SPAWN_SETUID = 6,
     /// execve.
     SWIFTVIRT_SPAWN_EXEC = 7,
+    /// Joining a cgroup (writing to a `cgroup.procs` descriptor).
+    SWIFTVIRT_SPAWN_CGROUP = 8,
 };
 
 /// What to start and how.
@@ -53,6 +55,10 @@ struct swiftvirt_spawn_request {
     /// daemon. The kernel sends it when the creating *thread* ends, so such children are created by a
     /// thread of this library's own that lives as long as the process.
     int parent_death_signal;
+    /// Descriptors open for writing on `cgroup.procs` files: the child writes "0" (itself) into each before
+    /// anything else, so it is in its cgroups before it executes (and before any thread exists).
+    const int *cgroup_fds;
+    int ncgroup_fds;
 };
 
 /// Starts a child as `req` says: a vfork-like clone (the caller's thread waits until the child has called

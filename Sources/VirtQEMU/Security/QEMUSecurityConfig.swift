@@ -25,6 +25,9 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
     public var swtpmGroup: String?
     /// qemu.conf's `shared_filesystems` (libvirt 10.3): paths treated as shared storage, e.g. for TPM state.
     public var sharedFilesystems: [String] = []
+    /// qemu.conf's `cgroup_controllers`: the controllers each QEMU gets a cgroup in (nil or empty: no
+    /// cgroups; the embedded driver's default).
+    public var cgroupControllers: [String]?
 
     public init(user: String? = nil, group: String? = nil, dynamicOwnership: Bool = true,
                 rememberOwner: Bool = true, securityDriver: String? = nil) {

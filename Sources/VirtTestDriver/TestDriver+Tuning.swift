@@ -1,0 +1,104 @@
+import VirtCore
+
+/// libvirt 9.0's test driver for resource control: a "fair" scheduler with a fixed weight of 50 (setting it
+/// is accepted and changes nothing), memory and block I/O parameters kept in `<memtune>` and `<blkiotune>`.
+extension TestDriver {
+    public func schedulerType(_ domain: DomainRef) async throws -> (type: String, nparams: Int32) { ("fair", 1) }
+
+    public func schedulerParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32?) async throws -> [TypedParam] {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags ?? 0, allowed: 0, "testDomainGetSchedulerParametersFlags")
+            _ = try c.table.object(domain)
+            return Array([TypedParam("weight", .uint(50))].prefix(Int(max(nparams, 0))))
+        }
+    }
+
+    public func setSchedulerParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32?) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags ?? 0, allowed: 0, "testDomainSetSchedulerParametersFlags")
+            try TypedParam.validate(params, ["weight": 2])
+            _ = try c.table.object(domain)
+        }
+    }
+
+    public func memoryParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetMemoryParameters")
+            if nparams == 0 { return ([], 3) }
+            let (def, _) = try c.def(try c.table.object(domain), flags & 3)
+            let un: UInt64 = 9_007_199_254_740_991
+            let m = def.memtune
+            let all = [TypedParam("hard_limit", .ullong(m?.hardLimit ?? un)),
+                       TypedParam("soft_limit", .ullong(m?.softLimit ?? un)),
+                       TypedParam("swap_hard_limit", .ullong(m?.swapHardLimit ?? un))]
+            let sent = Array(all.prefix(Int(max(nparams, 0))))
+            return (sent, Int32(sent.count))
+        }
+    }
+
+    public func setMemoryParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetMemoryParameters")
+            try TypedParam.validate(params, ["hard_limit": 4, "soft_limit": 4, "swap_hard_limit": 4])
+            let obj = try c.table.object(domain)
+            var (def, useNew) = try c.def(obj, flags)
+            let un: UInt64 = 9_007_199_254_740_991
+            func get(_ n: String) -> UInt64? {
+                for p in params where p.field == n { if case .ullong(let v) = p.value { return v } }
+                return nil
+            }
+            let hard = get("hard_limit"), soft = get("soft_limit"), swap = get("swap_hard_limit")
+            if hard != nil || swap != nil {
+                // Compared with the running (current) definition's values, as libvirt's test driver does.
+                let current = obj.definition.memtune
+                if (hard ?? current?.hardLimit ?? un) > (swap ?? current?.swapHardLimit ?? un) {
+                    throw VirtError.invalidArg(
+                        "memory hard_limit tunable value must be lower than or equal to swap_hard_limit", domain: .test)
+                }
+            }
+            var m = def.memtune ?? MemTune()
+            func kept(_ v: UInt64) -> UInt64? { v >= un ? nil : v }
+            if let soft { m.softLimit = kept(soft) }
+            if let hard { m.hardLimit = kept(hard) }
+            if let swap { m.swapHardLimit = kept(swap) }
+            def.memtune = m == MemTune() ? nil : m
+            c.store(obj, def, persistent: useNew)
+        }
+    }
+
+    public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetBlkioParameters")
+            if nparams == 0 { return ([], 6) }
+            let (def, _) = try c.def(try c.table.object(domain), flags & 3)
+            let bt = def.blkiotune ?? BlkioTune()
+            let all = [TypedParam("weight", .uint(bt.weight ?? 0))]
+                + BlkioTune.deviceFields.map { TypedParam($0, .string(bt.devicesString($0))) }
+            let sent = Array(all.prefix(Int(max(nparams, 0))))
+            return (sent, Int32(sent.count))
+        }
+    }
+
+    public func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetBlkioParameters")
+            var types: [String: Int32] = ["weight": 2]
+            for f in BlkioTune.deviceFields { types[f] = 7 }
+            try TypedParam.validate(params, types)
+            let obj = try c.table.object(domain)
+            var (def, useNew) = try c.def(obj, flags)
+            var bt = def.blkiotune ?? BlkioTune()
+            for p in params {
+                switch p.value {
+                case .uint(let w): bt.weight = w
+                case .string(let s): bt.merge(p.field, try BlkioTune.parseDevices(p.field, s))
+                default: break
+                }
+            }
+            def.blkiotune = bt
+            c.store(obj, def, persistent: useNew)
+        }
+    }
+}
