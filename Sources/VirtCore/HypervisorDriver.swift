@@ -200,6 +200,16 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
     /// `virDomainInjectNMI`.
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
+
+    // MARK: Devices, live and persistent (DeviceHotplugDefaults.swift)
+    /// `virDomainAttachDeviceFlags`, or with nil flags `virDomainAttachDevice`.
+    func attachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws
+    /// `virDomainDetachDeviceFlags`, or with nil flags `virDomainDetachDevice`.
+    func detachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws
+    /// `virDomainUpdateDeviceFlags`.
+    func updateDevice(_ domain: DomainRef, xml: String, flags: UInt32) async throws
+    /// `virDomainDetachDeviceAlias`.
+    func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {

@@ -30,7 +30,7 @@ extension QEMUDomainObject {
         }
     }
 
-    private func requireRunning() throws(VirtError) -> QMPMonitor {
+    func requireRunning() throws(VirtError) -> QMPMonitor {
         guard let m = monitor, isActive else {
             throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
@@ -172,7 +172,7 @@ extension QEMUDomainObject {
     }
 
     /// libvirt's `virDomainObjGetDefs`: which definitions `flags` (live 1, config 2) address.
-    private func targets(_ flags: UInt32) throws(VirtError) -> (live: Bool, config: Bool) {
+    func targets(_ flags: UInt32) throws(VirtError) -> (live: Bool, config: Bool) {
         var live = flags & 1 != 0, config = flags & 2 != 0
         if !live && !config {
             if isActive { live = true } else { config = true }
@@ -194,7 +194,7 @@ extension QEMUDomainObject {
         return t.live ? (currentDefinition, true) : (definition, false)
     }
 
-    private func saveConfig() throws(VirtError) {
+    func saveConfig() throws(VirtError) {
         try LinuxSys.writeFileAtomically(paths.configFile(definition.name), definition.formatXML())
     }
 

@@ -140,6 +140,9 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var jobPhase: QEMUJobPhase?
     /// The external devices' helpers (swtpm), adopted after a daemon restart.
     public var externalDevices: [ExternalDeviceRecord]?
+    /// Each disk's block node name prefix (`libvirt-N`) by alias, and the next N (hotplug).
+    public var diskNodes: [String: String]?
+    public var nextNodeIndex: Int?
 }
 
 extension QEMUStartKind: Hashable {
@@ -207,8 +210,8 @@ actor QEMUDomainObject {
     /// Calls waiting for the job lock.
     var jobWaiters: [UUID: QEMUJobWaiter] = [:]
     /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
-    private var security: any SecurityManager = NoOpSecurityManager()
-    private var labelled: [SecurityLabelTarget] = []
+    var security: any SecurityManager = NoOpSecurityManager()
+    var labelled: [SecurityLabelTarget] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     /// The guest agent connection, while the guest has the agent's port open.
     var agent: QEMUGuestAgent?
@@ -235,6 +238,8 @@ actor QEMUDomainObject {
     var sharedFilesystems: [String] = []
     /// What the status files hold now (rewritten only on change).
     var writtenStatus = WrittenStatus()
+    /// Hot-plugged devices: block node names, pending unplugs (QEMUDomainObject+Hotplug.swift).
+    var hotplug = QEMUHotplugState()
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -418,6 +423,7 @@ actor QEMUDomainObject {
         try await mon.execute("migrate-set-capabilities",
                               arguments: ["capabilities": [["capability": "events", "state": true]]])
         liveDefinition = live
+        hotplug = QEMUHotplugState(startingFrom: live)
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
         status = .paused(.startingUp)
@@ -727,6 +733,8 @@ actor QEMUDomainObject {
             // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows: the domain is
             // crashed now (so that STOP is no SUSPENDED), the on_crash action waits for the STOP.
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
+        case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED":
+            await handleDeviceEvent(ev)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -936,6 +944,7 @@ actor QEMUDomainObject {
             startKind = st.startKind
             liveDefinition = live ?? definition
             runDefinition = live ?? definition
+            hotplug = QEMUHotplugState(status: st, live: live ?? definition)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
@@ -1140,7 +1149,8 @@ actor QEMUDomainObject {
                                   job: jobs.active == .destroy ? "destroy" : nil,
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
-                                  externalDevices: externalRecords.isEmpty ? nil : externalRecords)
+                                  externalDevices: externalRecords.isEmpty ? nil : externalRecords,
+                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {
