@@ -105,7 +105,8 @@ extension QEMUDomainObject {
             let key = [a.domain, a.bus, a.slot, a.function]
             if !seen.insert(key).inserted {
                 let text = String(format: "%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.function)
-                throw VirtError.configUnsupported("Attempted double use of PCI Address \(text)", domain: .qemu)
+                throw VirtError(.xmlError, domain: .domain, "XML error: Attempted double use of PCI Address \(text)",
+                                str1: "Attempted double use of PCI Address \(text)")
             }
         }
     }
@@ -114,7 +115,7 @@ extension QEMUDomainObject {
     /// the live definition, then DEVICE_ADDED.
     private func attachLive(_ dev: DeviceDefinition, capabilities: QEMUCapabilities) async throws(VirtError) {
         let mon = try requireRunning()
-        guard var live = liveDefinition else {
+        guard let live = liveDefinition else {
             throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }
         switch dev.kind {
@@ -125,9 +126,6 @@ extension QEMUDomainObject {
                 // A CD-ROM or floppy with a target that exists: a media change (libvirt's attach does the same).
                 try await changeMedia(at: i, to: disk, force: false, mon: mon)
                 return
-            }
-            if live.devices.disks.contains(where: { $0.target.dev == disk.target.dev }) {
-                throw VirtError.operationFailed("target \(disk.target.dev) already exists", domain: .qemu)
             }
             switch disk.target.bus {
             case .virtio?, .scsi?, .usb?:
@@ -158,6 +156,9 @@ extension QEMUDomainObject {
             let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
             let node = hotplug.takeNode()
             let blockdevs = try cl.diskBlockdevs(added, node: node)
+            if !blockdevs.isEmpty, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+                next.devices.disks[k].source.index = Self.nodeNumber(node)
+            }
             let device = try cl.diskDevice(added, drive: blockdevs.isEmpty ? nil : node + "-format", boot: nil)
             try labelDisk(added, in: next)
             var done: [String] = []
@@ -172,7 +173,11 @@ extension QEMUDomainObject {
                 throw error
             }
             if !blockdevs.isEmpty { hotplug.diskNodes[alias] = node }
-            liveDefinition = next
+            // Into the live definition as it is now (events may have changed it while QEMU worked).
+            if var cur = liveDefinition, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+                cur.devices.insert(disk: next.devices.disks[k])
+                liveDefinition = cur
+            }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
         case "interface":
@@ -212,7 +217,10 @@ extension QEMUDomainObject {
                 _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)])
                 throw error
             }
-            liveDefinition = next
+            if var cur = liveDefinition {
+                cur.devices.interfaces.append(added)
+                liveDefinition = cur
+            }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
         case "controller":
@@ -223,7 +231,7 @@ extension QEMUDomainObject {
             var next = live
             next.devices.insert(controller: c)
             try prepareAdded(&next, from: live, capabilities: capabilities)
-            try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities)
+            try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities, announce: true)
         default:
             throw VirtError.operationUnsupported("live attach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -246,7 +254,7 @@ extension QEMUDomainObject {
         QEMUAliases.assign(&next)
         try Self.checkAddressClash(next.devices)
         var aliases = Set<String>()
-        for (_, info) in next.devices.deviceInfos {
+        for (kind, info) in next.devices.deviceInfos where kind != "console" {
             if let a = info.alias, !aliases.insert(a).inserted {
                 throw VirtError.operationFailed("non unique alias detected: \(a)", domain: .domain)
             }
@@ -254,8 +262,9 @@ extension QEMUDomainObject {
     }
 
     /// Controllers `next` has that `live` has not (a SCSI controller a new disk needs), added to QEMU first.
+    /// `announce`: DEVICE_ADDED for them (an attached controller; not one added for a disk, as libvirt).
     private func plugControllers(from live: DomainDefinition, to next: DomainDefinition, mon: QMPMonitor,
-                                 capabilities: QEMUCapabilities) async throws(VirtError) {
+                                 capabilities: QEMUCapabilities, announce: Bool = false) async throws(VirtError) {
         let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })
         let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
         for c in next.devices.controllers where !before.contains("\(c.type.rawValue)\(c.index)") {
@@ -269,7 +278,7 @@ extension QEMUDomainObject {
                 liveDefinition = l
             }
             writeStatus()
-            if let a = c.info.alias { emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: a))) }
+            if announce, let a = c.info.alias { emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: a))) }
         }
     }
 
@@ -289,6 +298,9 @@ extension QEMUDomainObject {
             throw VirtError.internalError("cannot build QMP arguments: \(error)", domain: .qemu)
         }
     }
+
+    /// N of `libvirt-N`.
+    static func nodeNumber(_ node: String) -> Int? { Int(node.dropFirst("libvirt-".count)) }
 
     static func nodeName(_ p: QEMUJSONProps) -> String? {
         (try? JSONValue.parse(p.rendered))?["node-name"]?.stringValue
@@ -327,15 +339,13 @@ extension QEMUDomainObject {
         if t.config {
             var def = definition
             guard Self.removeDevice(alias: alias, from: &def.devices) else {
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: no device found with alias \(alias)",
-                                str1: "no device found with alias \(alias)")
+                throw VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
             }
             newConfig = def
         }
         if t.live {
             guard let live = liveDefinition, live.devices.deviceInfos.contains(where: { $0.1.alias == alias }) else {
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: no device found with alias \(alias)",
-                                str1: "no device found with alias \(alias)")
+                throw VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
             }
             try await detachLive(alias: alias)
         }
@@ -374,7 +384,12 @@ extension QEMUDomainObject {
         }
         if matches.count == 1, let i = matches.first { return i }
         if matches.isEmpty {
-            let detail = macSpecified ? "no device matching MAC address \(n.mac) found" : "no device found"
+            var addr = "(<null>)"
+            if case .pci(let a)? = n.info.address, !a.isEmpty {
+                addr = String(format: "%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.function)
+            }
+            let detail = "no device found at address '\(addr)' matching MAC address '\(macSpecified ? n.mac.description : "(<null>)")'"
+                + " and alias '\(n.info.alias ?? "(<null>)")'"
             throw VirtError(.deviceMissing, domain: .domain, "device not found: \(detail)", str1: detail)
         }
         let detail = macSpecified ? "multiple devices matching MAC address \(n.mac) found"
@@ -446,7 +461,8 @@ extension QEMUDomainObject {
             let id = ev.data["id"]?.stringValue ?? alias
             guard let open = ev.data["tray-open"]?.boolValue, var live = liveDefinition,
                   let i = live.devices.disks.firstIndex(where: { $0.info.alias == id }) else { return }
-            live.devices.disks[i].target.tray = open ? "open" : "closed"
+            // libvirt writes the tray only when it is open.
+            live.devices.disks[i].target.tray = open ? "open" : nil
             liveDefinition = live
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .trayChange(alias: id, reason: open ? 0 : 1)))
@@ -542,7 +558,7 @@ extension QEMUDomainObject {
     /// libvirt's `qemuDomainChangeMediaBlockdev`: open the tray (forced when asked), remove the medium, insert
     /// the new one (new block nodes) and close the tray; an empty source only ejects.
     private func changeMedia(at i: Int, to disk: Disk, force: Bool, mon: QMPMonitor) async throws(VirtError) {
-        guard var live = liveDefinition, let alias = live.devices.disks[i].info.alias else { return }
+        guard let live = liveDefinition, let alias = live.devices.disks[i].info.alias else { return }
         var old = live.devices.disks[i]
         guard old.device == .cdrom || old.device == .floppy else {
             throw VirtError.operationUnsupported("disk device type '\(old.device.rawValue)' cannot be updated",
@@ -573,10 +589,16 @@ extension QEMUDomainObject {
             try await mon.execute("blockdev-insert-medium",
                                   arguments: ["id": .string(alias), "node-name": .string(node + "-format")])
             hotplug.diskNodes[alias] = node
-            try await mon.execute("blockdev-close-tray", arguments: ["id": .string(alias)])
+            old.source.index = Self.nodeNumber(node)
         }
-        live.devices.disks[i] = old
-        liveDefinition = live
+        // As libvirt: the tray is closed again, also after an eject.
+        try await mon.execute("blockdev-close-tray", arguments: ["id": .string(alias)])
+        // The live definition as it is now (QEMU's tray events changed it meanwhile): only the medium changes.
+        if var cur = liveDefinition, let k = cur.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+            old.target.tray = cur.devices.disks[k].target.tray
+            cur.devices.disks[k] = old
+            liveDefinition = cur
+        }
         writeStatus()
     }
 }

@@ -422,8 +422,13 @@ actor QEMUDomainObject {
         // MIGRATION_PASS events.
         try await mon.execute("migrate-set-capabilities",
                               arguments: ["capabilities": [["capability": "events", "state": true]]])
-        liveDefinition = live
         hotplug = QEMUHotplugState(startingFrom: live)
+        for i in live.devices.disks.indices {
+            if let a = live.devices.disks[i].info.alias, let node = hotplug.diskNodes[a] {
+                live.devices.disks[i].source.index = Self.nodeNumber(node)
+            }
+        }
+        liveDefinition = live
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
         status = .paused(.startingUp)

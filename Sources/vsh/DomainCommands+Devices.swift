@@ -410,7 +410,7 @@ extension DomainCommands {
         }
         let done = ["eject": "Successfully ejected media.", "insert": "Successfully inserted media.",
                     "update": "Successfully updated media."][action] ?? ""
-        shell.printExtra(done + "\n")
+        shell.printExtra(done)
         return true
     }
 }

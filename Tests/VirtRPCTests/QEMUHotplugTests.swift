@@ -157,7 +157,6 @@ struct QEMUHotplugTests {
             "change-media hp hdc \(d)/cd.iso --insert",
             "change-media hp hdc \(d)/cd2.iso --update",
             "change-media hp hdc --eject",
-            "change-media hp hdc --eject",
             "change-media hp vdz --eject",
         ]
     }

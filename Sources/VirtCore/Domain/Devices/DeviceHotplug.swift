@@ -19,7 +19,7 @@ public struct DeviceDefinition: Sendable, Hashable {
     public static func parse(_ xml: String, options: DomainParseOptions = .init()) throws(VirtError) -> DeviceDefinition {
         let root = try XMLParser.parse(xml, documentName: "device_definition")
         guard root.prefix == nil, kinds.contains(root.name) else {
-            throw DeviceError.xml("unknown device type '\(root.name)'")
+            throw VirtError.configUnsupported("unknown device type '\(root.name)'", domain: .domain)
         }
         let wrapper = XMLElement(name: "devices", children: [.element(root)])
         var d = try DomainDevices.parseDevices(wrapper, options: options)
