@@ -36,7 +36,7 @@ extension DomainCommands {
     static let attachDevice = CommandDefinition(
         "attach-device", summary: "attach device from an XML file",
         description: "Attach device from an XML <file>.",
-        options: [.domain(), .file("XML file")] + impactOptions + [.flag("print-xml", "print XML document rather than attach it")]
+        options: [.domain(), .file("XML file")] + impactOptions
     ) { shell, cmd in
         await applyDeviceFile(shell, cmd, verb: "attach", done: "Device attached successfully\n") { dom, xml, flags in
             try await dom.attachDevice(xml: xml, flags: flags)
@@ -56,10 +56,7 @@ extension DomainCommands {
     static let updateDevice = CommandDefinition(
         "update-device", summary: "update device from an XML file",
         description: "Update device from an XML <file>.",
-        options: [.domain(), .file("XML file")] + impactOptions + [
-            .flag("print-xml", "print XML document rather than attach it"),
-            .flag("force", "force device update"),
-        ]
+        options: [.domain(), .file("XML file")] + impactOptions + [.flag("force", "force device update")]
     ) { shell, cmd in
         await applyDeviceFile(shell, cmd, verb: "update", done: "Device updated successfully\n",
                               alwaysFlags: true) { dom, xml, flags in
@@ -82,10 +79,6 @@ extension DomainCommands {
         guard let xml = shell.readFile(file) else {
             shell.reportError()
             return false
-        }
-        if cmd.has("print-xml") {
-            shell.print(xml)
-            return true
         }
         let useFlags = alwaysFlags || flags != 0 || cmd.has("current")
         if await shell.call({ try await body(dom, xml, useFlags ? flags : nil) }) == nil {
@@ -357,10 +350,6 @@ extension DomainCommands {
               shell.exclusive(cmd, "current", "config") else { return false }
         let eject = cmd.has("eject"), insert = cmd.has("insert")
         let source = cmd.value("source")
-        if (insert || cmd.has("update")) == false && !eject && source == nil {
-            shell.error("No disk source specified for change-media action")
-            return false
-        }
         if insert && source == nil {
             shell.error("No disk source specified for change-media action")
             return false
