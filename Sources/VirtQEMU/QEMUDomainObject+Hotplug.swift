@@ -590,6 +590,9 @@ extension QEMUDomainObject {
                                   arguments: ["id": .string(alias), "node-name": .string(node + "-format")])
             hotplug.diskNodes[alias] = node
             old.source.index = Self.nodeNumber(node)
+        } else {
+            // libvirt numbers the empty medium too (no node is made for it).
+            _ = hotplug.takeNode()
         }
         // As libvirt: the tray is closed again, also after an eject.
         try await mon.execute("blockdev-close-tray", arguments: ["id": .string(alias)])

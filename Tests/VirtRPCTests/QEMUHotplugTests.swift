@@ -58,6 +58,9 @@ struct QEMUHotplugTests {
             "nosrc.xml": "<disk type='file' device='disk'><source file='\(dir)/missing.img'/><target dev='vdd' bus='virtio'/></disk>",
             "nic-missing.xml": "<interface type='user'><mac address='52:54:00:5a:22:09'/></interface>",
             "unknown.xml": "<gizmo/>",
+            "cdupdate.xml": "<disk type='file' device='cdrom'><source file='\(dir)/cd2.iso'/><target dev='hdc' bus='ide'/>"
+                + "<readonly/></disk>",
+            "usbdisk.xml": "<disk type='file' device='disk'><source file='\(dir)/d4.img'/><target dev='sdb' bus='usb'/></disk>",
             "nic.xml": "<interface type='user'><mac address='\(mac2)'/><model type='virtio'/></interface>",
         ]
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
@@ -158,10 +161,17 @@ struct QEMUHotplugTests {
             "change-media hp hdc \(d)/cd2.iso --update",
             "change-media hp hdc --eject",
             "change-media hp vdz --eject",
+            "update-device hp \(d)/cdupdate.xml",
+            "attach-device hp \(d)/usbdisk.xml --persistent",
+            "attach-device hp \(d)/usbdisk.xml",
+            "domblklist hp --details",
+            "domblklist hp --details --inactive",
         ]
     }
 
     static let detachSequence = [
+        "detach-device-alias hp usb-disk1 --live",
+        "detach-disk hp sdb --config",
         "detach-disk hp vdb --live",
         "detach-disk hp sda --live",
         "detach-interface hp user --mac \(mac2) --live",
@@ -238,7 +248,7 @@ struct QEMUHotplugTests {
             ("attach-disk hp \(d)/d4.img vde --targetbus virtio --config", "detach-disk hp vde --config"),
             ("attach-device hp \(d)/vdz.xml --config", "detach-device hp \(d)/vdz.xml --config"),
             ("attach-device hp \(d)/nic.xml --config", "detach-interface hp user --mac \(Self.mac2) --config"),
-            ("change-media hp hdc \(d)/cd.iso --insert", "change-media hp hdc --eject"),
+            ("change-media hp hdc --eject", "change-media hp hdc \(d)/cd.iso --insert"),
             ("detach-disk hp vdz", "domblklist hp"),
             ("attach-device hp \(d)/badbus.xml", "domiflist hp"),
             ("detach-device-alias hp nosuch", "domblklist hp --inactive"),
@@ -254,8 +264,16 @@ struct QEMUHotplugTests {
             #expect(su.stdout == vu.stdout && su.stderr == vu.stderr && su.status == vu.status,
                     "vsh '\(undo)': \(vu.stdout) \(vu.stderr) | virsh \(su.stdout) \(su.stderr)")
         }
-        _ = try? ours.virsh("destroy hp")
-        _ = try? virsh(ref.uri, "destroy hp")
+        // Shut off: --live is refused, --config works, the legacy call acts on the running domain only.
+        #expect(try ours.virsh("destroy hp").status == 0)
+        #expect(try virsh(ref.uri, "destroy hp").status == 0)
+        for command in ["attach-disk hp DIR/d4.img vdf --targetbus virtio --live", "attach-disk hp DIR/d4.img vdf --targetbus virtio",
+                        "attach-disk hp DIR/d4.img vdf --targetbus virtio --config", "detach-disk hp vdf --live",
+                        "detach-device-alias hp virtio-disk0 --live", "change-media hp hdc DIR/cd.iso --insert --live",
+                        "domblklist hp --details", "detach-disk hp vdf", "domblklist hp --details"] {
+            try same(command)
+        }
+        try compareState("shut off")
     }
 
     static func words(_ command: String) -> [String] { command.split(separator: " ").map(String.init) }
