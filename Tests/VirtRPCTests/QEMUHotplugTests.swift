@@ -276,6 +276,50 @@ struct QEMUHotplugTests {
         try compareState("shut off")
     }
 
+    /// A TCG domain without a guest OS (SeaBIOS finds nothing to boot): nobody answers the ACPI unplug request.
+    static func idleXML(dir: String) -> String {
+        """
+        <domain type='qemu'><name>idle</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+        <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(dir)/hp.img'/>\
+        <target dev='vda' bus='virtio'/></disk></devices></domain>
+        """
+    }
+
+    @Test("a detach the guest never completes: libvirt's 5 s wait, success with the removal pending, as libvirtd")
+    func pendingRemoval() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        for (dir, run) in [(ours.dir, { (c: String) in try ours.virsh(c) }), (ref.dir, { (c: String) in try virsh(ref.uri, c) })] {
+            for name in ["hp.img", "d1.img"] {
+                let image = try QEMUDaemonSupport.makeImage(dir + "/" + name, owner: (0, 0))
+                chmod(image, 0o666)
+            }
+            try Self.idleXML(dir: dir).write(toFile: dir + "/idle.xml", atomically: true, encoding: .utf8)
+            let r = try run("define \(dir)/idle.xml; start idle")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        var elapsed: [Double] = []
+        for command in ["attach-disk idle DIR/d1.img vdb --targetbus virtio --live", "detach-disk idle vdb --live",
+                        "domblklist idle", "detach-device-alias idle virtio-disk1 --live", "domblklist idle"] {
+            let start = Date()
+            let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
+            if command.hasPrefix("detach-disk") { elapsed.append(Date().timeIntervalSince(start)) }
+            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
+            func clean(_ s: String, _ dir: String) -> String { s.replacingOccurrences(of: dir, with: "DIR") }
+            #expect(clean(o.stdout, ours.dir) == clean(r.stdout, ref.dir), "stdout of '\(command)'")
+            #expect(clean(o.stderr, ours.dir) == clean(r.stderr, ref.dir), "stderr of '\(command)'")
+            #expect(o.status == r.status, "status of '\(command)'")
+        }
+        // The detach waited for the guest (about 5 s) before it reported success with the disk still there.
+        #expect(elapsed.allSatisfy { $0 >= 4.5 }, "\(elapsed)")
+        #expect(try ours.virsh("domblklist idle").stdout.contains("vdb"))
+        _ = try? ours.virsh("destroy idle")
+        _ = try? virsh(ref.uri, "destroy idle")
+    }
+
     static func words(_ command: String) -> [String] { command.split(separator: " ").map(String.init) }
     static func quoted(_ command: String) -> String { command }
 
