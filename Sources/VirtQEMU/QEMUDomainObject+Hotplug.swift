@@ -47,20 +47,29 @@ extension QEMUDomainObject {
     // MARK: Attach
 
     func attachDevice(xml: String, flags: UInt32, capabilities: QEMUCapabilities) async throws(VirtError) {
-        try await beginJob(.modify, owner: "attachDevice")
+        try await deviceJob("attachDevice", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            try Self.attachConfig(try DeviceDefinition.parse(xml), to: &def)
+            def = try QEMUCommandLine.completedAtDefine(def, capabilities: capabilities)
+        } live: { () async throws(VirtError) in
+            try await self.attachLive(try DeviceDefinition.parse(xml), capabilities: capabilities)
+        }
+    }
+
+    /// The shape of libvirt's device calls: a MODIFY job; the persistent change made on a copy first, then the
+    /// live one, then the copy saved.
+    private func deviceJob(_ owner: String, flags: UInt32,
+                           config: (inout DomainDefinition) throws(VirtError) -> Void,
+                           live: () async throws(VirtError) -> Void) async throws(VirtError) {
+        try await beginJob(.modify, owner: owner)
         defer { endJob() }
         let t = try targets(flags)
         var newConfig: DomainDefinition?
         if t.config {
-            let dev = try DeviceDefinition.parse(xml)
             var def = definition
-            try Self.attachConfig(dev, to: &def)
-            newConfig = try QEMUCommandLine.completedAtDefine(def, capabilities: capabilities)
+            try config(&def)
+            newConfig = def
         }
-        if t.live {
-            let dev = try DeviceDefinition.parse(xml)
-            try await attachLive(dev, capabilities: capabilities)
-        }
+        if t.live { try await live() }
         if let newConfig {
             definition = newConfig
             try saveConfig()
@@ -309,49 +318,26 @@ extension QEMUDomainObject {
     // MARK: Detach
 
     func detachDevice(xml: String, flags: UInt32) async throws(VirtError) {
-        try await beginJob(.modify, owner: "detachDevice")
-        defer { endJob() }
-        let t = try targets(flags)
-        var newConfig: DomainDefinition?
-        if t.config {
+        try await deviceJob("detachDevice", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            try Self.detachConfig(try DeviceDefinition.parse(xml), from: &def)
+        } live: { () async throws(VirtError) in
             let dev = try DeviceDefinition.parse(xml)
-            var def = definition
-            try Self.detachConfig(dev, from: &def)
-            newConfig = def
-        }
-        if t.live {
-            let dev = try DeviceDefinition.parse(xml)
-            guard let live = liveDefinition else { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
-            let alias = try Self.findLive(dev, in: live)
-            try await detachLive(alias: alias)
-        }
-        if let newConfig {
-            definition = newConfig
-            try saveConfig()
+            guard let live = self.liveDefinition else {
+                throw VirtError.operationInvalid("domain is not running", domain: .domain)
+            }
+            try await self.detachLive(alias: try Self.findLive(dev, in: live))
         }
     }
 
     func detachDeviceAlias(_ alias: String, flags: UInt32) async throws(VirtError) {
-        try await beginJob(.modify, owner: "detachDeviceAlias")
-        defer { endJob() }
-        let t = try targets(flags)
-        var newConfig: DomainDefinition?
-        if t.config {
-            var def = definition
-            guard Self.removeDevice(alias: alias, from: &def.devices) else {
-                throw VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
+        let missing = VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
+        try await deviceJob("detachDeviceAlias", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            guard Self.removeDevice(alias: alias, from: &def.devices) else { throw missing }
+        } live: { () async throws(VirtError) in
+            guard let live = self.liveDefinition, live.devices.deviceInfos.contains(where: { $0.1.alias == alias }) else {
+                throw missing
             }
-            newConfig = def
-        }
-        if t.live {
-            guard let live = liveDefinition, live.devices.deviceInfos.contains(where: { $0.1.alias == alias }) else {
-                throw VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
-            }
-            try await detachLive(alias: alias)
-        }
-        if let newConfig {
-            definition = newConfig
-            try saveConfig()
+            try await self.detachLive(alias: alias)
         }
     }
 
@@ -517,14 +503,9 @@ extension QEMUDomainObject {
     // MARK: Update (media change)
 
     func updateDevice(xml: String, flags: UInt32) async throws(VirtError) {
-        try await beginJob(.modify, owner: "updateDevice")
-        defer { endJob() }
-        let t = try targets(flags & 3)
         let force = flags & DeviceModifyFlags.force != 0
-        var newConfig: DomainDefinition?
-        if t.config {
+        try await deviceJob("updateDevice", flags: flags & 3) { (def: inout DomainDefinition) throws(VirtError) in
             let dev = try DeviceDefinition.parse(xml)
-            var def = definition
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("persistent update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)
@@ -535,23 +516,17 @@ extension QEMUDomainObject {
             def.devices.disks[i].type = disk.type
             def.devices.disks[i].source = disk.source
             if disk.driver.format != nil { def.devices.disks[i].driver.format = disk.driver.format }
-            newConfig = def
-        }
-        if t.live {
-            let mon = try requireRunning()
+        } live: { () async throws(VirtError) in
+            let mon = try self.requireRunning()
             let dev = try DeviceDefinition.parse(xml)
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("live update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)
             }
-            guard let i = liveDefinition?.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }) else {
+            guard let i = self.liveDefinition?.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }) else {
                 throw VirtError.invalidArg("disk '\(disk.target.dev)' not found", domain: .qemu)
             }
-            try await changeMedia(at: i, to: disk, force: force, mon: mon)
-        }
-        if let newConfig {
-            definition = newConfig
-            try saveConfig()
+            try await self.changeMedia(at: i, to: disk, force: force, mon: mon)
         }
     }
 

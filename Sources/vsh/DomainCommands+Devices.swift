@@ -33,6 +33,28 @@ extension DomainCommands {
         return flags
     }
 
+    /// The end the built-XML commands share: --print-xml, else the attach or detach call (with flags when an
+    /// impact option was given) and virsh's message.
+    @MainActor
+    private static func send(_ shell: Shell, _ cmd: ParsedCommand, _ dom: Domain, xml: String, flags: UInt32,
+                             detach: Bool, what: String) async -> Bool {
+        if cmd.has("print-xml") {
+            shell.print(xml)
+            return true
+        }
+        let f: UInt32? = flags != 0 || cmd.has("current") ? flags : nil
+        let verb = detach ? "detach" : "attach"
+        let ok = await shell.call({
+            if detach { try await dom.detachDevice(xml: xml, flags: f) } else { try await dom.attachDevice(xml: xml, flags: f) }
+        }) != nil
+        if !ok {
+            shell.error("Failed to \(verb) \(what.lowercased())")
+            return false
+        }
+        shell.printExtra("\(what) \(verb)ed successfully\n")
+        return true
+    }
+
     static let attachDevice = CommandDefinition(
         "attach-device", summary: "attach device from an XML file",
         description: "Attach device from an XML <file>.",
@@ -174,13 +196,7 @@ extension DomainCommands {
         }
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let flags = await deviceFlags(shell, cmd, dom) else { return false }
-        let useFlags = flags != 0 || cmd.has("current")
-        if await shell.call({ try await dom.attachDevice(xml: xml, flags: useFlags ? flags : nil) }) == nil {
-            shell.error("Failed to attach disk")
-            return false
-        }
-        shell.printExtra("Disk attached successfully\n")
-        return true
+        return await send(shell, cmd, dom, xml: xml, flags: flags, detach: false, what: "Disk")
     }
 
     /// virsh's `virshFindDisk`: the `<disk>` whose target or source is `path`.
@@ -215,18 +231,7 @@ extension DomainCommands {
             shell.error("No disk found whose source path or target is \(target)")
             return false
         }
-        let xml = xmlText(disk)
-        if cmd.has("print-xml") {
-            shell.print(xml)
-            return true
-        }
-        let useFlags = flags != 0 || cmd.has("current")
-        if await shell.call({ try await dom.detachDevice(xml: xml, flags: useFlags ? flags : nil) }) == nil {
-            shell.error("Failed to detach disk")
-            return false
-        }
-        shell.printExtra("Disk detached successfully\n")
-        return true
+        return await send(shell, cmd, dom, xml: xmlText(disk), flags: flags, detach: true, what: "Disk")
     }
 
     // MARK: attach-interface, detach-interface
@@ -268,13 +273,7 @@ extension DomainCommands {
         }
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let flags = await deviceFlags(shell, cmd, dom) else { return false }
-        let useFlags = flags != 0 || cmd.has("current")
-        if await shell.call({ try await dom.attachDevice(xml: xml, flags: useFlags ? flags : nil) }) == nil {
-            shell.error("Failed to attach interface")
-            return false
-        }
-        shell.printExtra("Interface attached successfully\n")
-        return true
+        return await send(shell, cmd, dom, xml: xml, flags: flags, detach: false, what: "Interface")
     }
 
     static let detachInterface = CommandDefinition(
@@ -310,18 +309,7 @@ extension DomainCommands {
             shell.error("Failed to detach interface")
             return false
         }
-        let xml = xmlText(iface)
-        if cmd.has("print-xml") {
-            shell.print(xml)
-            return true
-        }
-        let useFlags = flags != 0 || cmd.has("current")
-        if await shell.call({ try await dom.detachDevice(xml: xml, flags: useFlags ? flags : nil) }) == nil {
-            shell.error("Failed to detach interface")
-            return false
-        }
-        shell.printExtra("Interface detached successfully\n")
-        return true
+        return await send(shell, cmd, dom, xml: xmlText(iface), flags: flags, detach: true, what: "Interface")
     }
 
     // MARK: change-media
