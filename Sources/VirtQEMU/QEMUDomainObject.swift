@@ -738,6 +738,8 @@ actor QEMUDomainObject {
             // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows: the domain is
             // crashed now (so that STOP is no SUSPENDED), the on_crash action waits for the STOP.
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
+        case "BALLOON_CHANGE":
+            balloonChanged(ev)
         case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED":
             await handleDeviceEvent(ev)
         case "VSERPORT_CHANGE":

@@ -241,6 +241,20 @@ struct QEMUHotplugTests {
         #expect(events(ours.dir).contains("added hp virtio-disk1"), "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp virtio-disk1"), "\(events(ours.dir))")
 
+        // setmem/setmaxmem: the balloon target of the running guest, the persistent sizes, libvirt's refusals.
+        for command in ["setmem hp 100M --live", "setmem hp 512M --live", "setmem hp 100M --config", "setmaxmem hp 64M --live",
+                        "setmaxmem hp 120M --config", "setmem hp 0 --live", "setmem hp 110M"] {
+            try same(command)
+        }
+        for flag in ["", " --inactive"] {
+            func memory(_ xml: String) -> [String] {
+                xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { $0.hasPrefix("<memory") || $0.hasPrefix("<currentMemory") }
+            }
+            #expect(memory(try ours.virsh("dumpxml hp" + flag).stdout) == memory(try virsh(ref.uri, "dumpxml hp" + flag).stdout),
+                    "memory in dumpxml\(flag)")
+        }
+
         // vsh prints what virsh prints: each command through vsh and then through virsh from the same state
         // (the undo through the other client in between).
         let d = ours.dir
