@@ -160,7 +160,7 @@ enum EventCommands {
         case .deviceRemovalFailed(let alias):
             return "event 'device-removal-failed' for domain '\(name)': \(alias)\n"
         case .trayChange(let alias, let reason):
-            return "event 'tray-change' for domain '\(name)': \(alias) \(label(["opened", "closed"], reason))\n"
+            return "event 'tray-change' for domain '\(name)' disk \(alias): \(label(["opened", "closed"], reason))\n"
         case .metadataChange(let type, let uri):
             return "event 'metadata-change' for domain '\(name)': type "
                 + "\(label(["description", "title", "element"], type)), uri \(uri ?? "<null>")\n"

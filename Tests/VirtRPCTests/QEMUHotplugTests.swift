@@ -416,11 +416,26 @@ struct QEMUHotplugTests {
 
         let events = try VirshEventWatcher(uri: ours.uri, dir: ours.dir)
         defer { events.stop() }
+        let vshEvents = try VirshEventWatcher(uri: ours.uri, dir: ours.dir, client: TestPaths.vsh)
+        defer { vshEvents.stop() }
         let detach = try drive("detach", client: "/usr/bin/virsh")
         #expect(detach.stdout.hasSuffix("ok\n"), "\(detach.stdout) \(detach.stderr)")
         #expect(detach.stdout.contains("virsh 0 Disk detached successfully"), "\(detach.stdout)")
+        let media = try ours.virsh("change-media hp hdc \(ours.dir)/cd.iso --insert; change-media hp hdc --eject")
+        #expect(media.status == 0, "\(media.stderr)")
         try events.sync()
+        try vshEvents.sync()
         #expect(events.text.contains("event 'device-removed' for domain 'hp': virtio-disk1"), "\(events.text)")
+        // virsh and vsh print the same device and tray events.
+        func deviceEvents(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter {
+                $0.hasPrefix("event 'device-") || $0.hasPrefix("event 'tray-change'")
+            }
+        }
+        #expect(deviceEvents(events.text).contains("event 'tray-change' for domain 'hp' disk ide0-1-0: opened"),
+                "\(events.text)")
+        #expect(deviceEvents(vshEvents.text) == deviceEvents(events.text),
+                "vsh \(deviceEvents(vshEvents.text)) virsh \(deviceEvents(events.text))")
         let gone = try ours.virsh("domblklist hp")
         #expect(!gone.stdout.contains("vdb"), "\(gone.stdout)")
         // QEMU let go of the disk's block nodes.
