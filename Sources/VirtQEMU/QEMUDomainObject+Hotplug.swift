@@ -186,6 +186,8 @@ extension QEMUDomainObject {
             if var cur = liveDefinition, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
                 cur.devices.insert(disk: next.devices.disks[k])
                 liveDefinition = cur
+                // What a save image or a migration carries has the device too.
+                runDefinition?.devices.insert(disk: next.devices.disks[k])
             }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
@@ -229,6 +231,7 @@ extension QEMUDomainObject {
             if var cur = liveDefinition {
                 cur.devices.interfaces.append(added)
                 liveDefinition = cur
+                runDefinition?.devices.interfaces.append(added)
             }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
@@ -285,6 +288,7 @@ extension QEMUDomainObject {
             if var l = liveDefinition {
                 l.devices.insert(controller: c)
                 liveDefinition = l
+                runDefinition?.devices.insert(controller: c)
             }
             writeStatus()
             if announce, let a = c.info.alias { emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: a))) }
@@ -460,21 +464,23 @@ extension QEMUDomainObject {
     /// libvirt's `qemuDomainRemoveDevice`: the backend goes (block nodes, netdev), the device leaves the live
     /// definition, DEVICE_REMOVED.
     private func removeLive(alias: String) async {
-        guard var live = liveDefinition else { return }
-        if let i = live.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+        guard let before = liveDefinition else { return }
+        // The backend first (QEMU answers in between), then the definitions as they are by then.
+        if let disk = before.devices.disks.first(where: { $0.info.alias == alias }) {
             if let node = hotplug.diskNodes.removeValue(forKey: alias), let mon = monitor {
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-format")])
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-storage")])
             }
-            let disk = live.devices.disks[i]
             restoreDiskLabel(disk)
-            live.devices.disks.remove(at: i)
-        } else if let i = live.devices.interfaces.firstIndex(where: { $0.info.alias == alias }) {
+            runDefinition?.devices.disks.removeAll { $0.target.dev == disk.target.dev }
+        } else if let n = before.devices.interfaces.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)]) }
-            live.devices.interfaces.remove(at: i)
-        } else {
-            _ = Self.removeDevice(alias: alias, from: &live.devices)
+            runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }
+        } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
+            runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }
         }
+        guard var live = liveDefinition else { return }
+        _ = Self.removeDevice(alias: alias, from: &live.devices)
         liveDefinition = live
         writeStatus()
         emit(DomainEventRecord(domain: ref, kind: .deviceRemoved(alias: alias)))
@@ -576,6 +582,11 @@ extension QEMUDomainObject {
             old.target.tray = cur.devices.disks[k].target.tray
             cur.devices.disks[k] = old
             liveDefinition = cur
+        }
+        if var run = runDefinition, let k = run.devices.disks.firstIndex(where: { $0.target.dev == old.target.dev }) {
+            run.devices.disks[k].type = old.type
+            run.devices.disks[k].source = old.source
+            runDefinition = run
         }
         writeStatus()
     }

@@ -37,8 +37,21 @@ import Glibc
         let nodes = try await driver.qemuMonitorCommand(dom, command: #"{"execute":"query-named-block-nodes","arguments":{"flat":true}}"#, flags: 0)
         #expect(nodes.contains("libvirt-1-format") && nodes.contains("libvirt-1-storage"), "\(nodes)")
 
+        // Saved and restored with the hot-plugged disk: the image's XML has it, so the restored QEMU does.
+        try await driver.save(dom, to: root + "/hpe.save", xml: nil, flags: [])
+        try await driver.restore(from: root + "/hpe.save", xml: nil, flags: [])
+        live = try await driver.xmlDesc(dom, flags: [])
+        #expect(live.contains("<alias name='usb-disk1'/>") && live.contains("<target dev='sdb' bus='usb'/>"), "\(live)")
+
         try await driver.detachDevice(dom, xml: usb, flags: nil)
-        ev = await events.next()
+        // The next device event after the save's and restore's lifecycle and migration events.
+        func isDeviceEvent(_ e: DomainEventRecord?) -> Bool {
+            switch e?.kind {
+            case .deviceAdded?, .deviceRemoved?, nil: true
+            default: false
+            }
+        }
+        repeat { ev = await events.next() } while !isDeviceEvent(ev)
         #expect(ev?.kind == .deviceRemoved(alias: "usb-disk1"))
         live = try await driver.xmlDesc(dom, flags: [])
         #expect(!live.contains("usb-disk1"), "\(live)")
