@@ -334,7 +334,7 @@ extension QEMUDomainObject {
     }
 
     func detachDeviceAlias(_ alias: String, flags: UInt32) async throws(VirtError) {
-        let missing = VirtError.internalError("no device found with alias \(alias)", domain: .qemu)
+        let missing = VirtError.internalError("no device found with alias \(alias)", domain: .domain)
         try await deviceJob("detachDeviceAlias", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
             guard Self.removeDevice(alias: alias, from: &def.devices) else { throw missing }
         } live: { () async throws(VirtError) in

@@ -5,8 +5,9 @@ import VirtCore
 extension QEMUDriver {
     private static func checkDeviceFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
         if flags & ~allowed != 0 {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)",
-                                       domain: .qemu)
+            // virCheckFlags: INVALID_ARG without the "invalid argument" prefix.
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)")
         }
     }
 
@@ -18,14 +19,14 @@ extension QEMUDriver {
     }
 
     public func attachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws {
-        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainAttachDeviceFlags")
+        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainAttachDeviceLiveAndConfig")
         let obj = try await state.object(domain)
         let caps = try await deviceCapabilities(obj)
         try await obj.attachDevice(xml: xml, flags: flags ?? DeviceModifyFlags.live, capabilities: caps)
     }
 
     public func detachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws {
-        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainDetachDeviceFlags")
+        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainDetachDeviceLiveAndConfig")
         try await state.object(domain).detachDevice(xml: xml, flags: flags ?? DeviceModifyFlags.live)
     }
 
@@ -35,7 +36,7 @@ extension QEMUDriver {
     }
 
     public func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws {
-        try Self.checkDeviceFlags(flags, allowed: 3, "qemuDomainDetachDeviceAlias")
+        try Self.checkDeviceFlags(flags, allowed: 3, "qemuDomainDetachDeviceAliasLiveAndConfig")
         try await state.object(domain).detachDeviceAlias(alias, flags: flags)
     }
 }

@@ -8,8 +8,8 @@ extension QEMUDriver {
         }
         let bad = flags.rawValue & ~UInt32(1 | 2 | 4)
         if bad != 0 {
-            throw VirtError.invalidArg("unsupported flags (0x\(String(bad, radix: 16))) in function qemuDomainSetMemoryFlags",
-                                       domain: .qemu)
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "unsupported flags (0x\(String(bad, radix: 16))) in function qemuDomainSetMemoryFlags")
         }
         try await state.object(domain).setMemory(kib: kib, flags: flags.rawValue)
     }
