@@ -136,8 +136,9 @@ extension QEMUDomainObject {
                 try await changeMedia(at: i, to: disk, force: false, mon: mon)
                 return
             }
+            // IDE and SATA go to QEMU, which refuses them in its words (as with libvirt 9.0).
             switch disk.target.bus {
-            case .virtio?, .scsi?, .usb?:
+            case .virtio?, .scsi?, .usb?, .ide?, .sata?:
                 break
             default:
                 throw VirtError.operationUnsupported(
@@ -397,9 +398,9 @@ extension QEMUDomainObject {
                 throw VirtError(.deviceMissing, domain: .qemu, "device not found: disk \(name) not found",
                                 str1: "disk \(name) not found")
             }
-            if found.target.bus != .virtio && found.target.bus != .scsi && found.target.bus != .usb {
+            if found.device == .cdrom || found.device == .floppy {
                 throw VirtError.operationUnsupported(
-                    "This type of disk cannot be hot unplugged", domain: .qemu)
+                    "disk device type '\(found.device.rawValue)' cannot be detached", domain: .qemu)
             }
             return found.info.alias ?? ""
         case "interface":

@@ -191,6 +191,8 @@ struct QEMUHotplugTests {
             "change-media hp hdc --eject",
             "change-media hp vdz --eject",
             "update-device hp \(d)/cdupdate.xml",
+            "attach-disk hp \(d)/d4.img hdd --targetbus ide --live",
+            "detach-disk hp hdc --live",
             "attach-device hp \(d)/usbdisk.xml --persistent",
             "attach-device hp \(d)/usbdisk.xml",
             "domblklist hp --details",
