@@ -92,6 +92,10 @@ public struct DomainEventRecord: Sendable, Hashable {
         case balloonChange(actualKiB: UInt64)
         case deviceRemoved(alias: String)
         case deviceAdded(alias: String)
+        /// QEMU refused a device removal (the guest rejected the unplug).
+        case deviceRemovalFailed(alias: String)
+        /// A removable disk's tray opened (reason 0) or closed (1).
+        case trayChange(alias: String, reason: Int32)
         case metadataChange(type: Int32, namespaceURI: String?)
         /// A job (save, outgoing migration, dump) completed, with its statistics (`virDomainGetJobStats`).
         case jobCompleted(params: [TypedParam])
@@ -122,6 +126,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .balloonChange: .balloonChange
         case .deviceRemoved: .deviceRemoved
         case .deviceAdded: .deviceAdded
+        case .deviceRemovalFailed: .deviceRemovalFailed
+        case .trayChange: .trayChange
         case .metadataChange: .metadataChange
         case .jobCompleted: .jobCompleted
         case .migrationIteration: .migrationIteration

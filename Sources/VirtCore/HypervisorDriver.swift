@@ -218,6 +218,16 @@ public protocol HypervisorDriver: AnyObject, Sendable {
         -> (params: [TypedParam], nparams: Int32)
     /// `virDomainSetBlkioParameters`.
     func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+
+    // MARK: Devices, live and persistent (DeviceHotplugDefaults.swift)
+    /// `virDomainAttachDeviceFlags`, or with nil flags `virDomainAttachDevice`.
+    func attachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws
+    /// `virDomainDetachDeviceFlags`, or with nil flags `virDomainDetachDevice`.
+    func detachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws
+    /// `virDomainUpdateDeviceFlags`.
+    func updateDevice(_ domain: DomainRef, xml: String, flags: UInt32) async throws
+    /// `virDomainDetachDeviceAlias`.
+    func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {

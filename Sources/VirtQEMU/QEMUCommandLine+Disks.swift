@@ -7,34 +7,40 @@ extension QEMUCommandLine {
         let order: [ControllerType] = [.pci, .usb, .scsi, .ide, .sata, .fdc, .virtioSerial, .ccid]
         for type in order {
             for c in ctrls where c.type == type {
-                guard let driver = controllerDriver(c) else { continue }
-                var p = QEMUJSONProps()
-                p.add("driver", driver)
-                switch c.model {
-                case .pcieRootPort?:
-                    p.add("port", int: Int64(c.target.port ?? 0))
-                    p.add("chassis", int: Int64(c.target.chassis ?? UInt32(c.index)))
-                    p.add("id", c.info.alias)
-                case .pciBridge?:
-                    p.add("chassis_nr", int: Int64(c.target.chassisNr ?? UInt32(c.index)))
-                    p.add("id", c.info.alias)
-                case .ibmvscsi?:
-                    p.add("id", c.info.alias)
-                    if case .spaprVIO(let reg?)? = c.info.address { p.add("reg", uint: reg) } else { p.add("reg", int: 0x2000) }
-                default:
-                    if c.type == .usb, c.model == .qemuXHCI || c.model == .necXHCI, let ports = c.ports {
-                        p.add("p2", int: Int64(ports)); p.add("p3", int: Int64(ports))
-                    }
-                    p.add("id", c.info.alias)
-                    if c.type == .virtioSerial {
-                        p.add("max_ports", int: c.ports.map(Int64.init))
-                        p.add("vectors", int: c.vectors.map(Int64.init))
-                    }
-                }
-                address(c.info, &p)
+                guard let p = controllerProps(c) else { continue }
                 a += ["-device", p.rendered]
             }
         }
+    }
+
+    /// The `-device` of one controller (nil for those QEMU has built in): also `device_add`'s arguments.
+    func controllerProps(_ c: Controller) -> QEMUJSONProps? {
+        guard let driver = controllerDriver(c) else { return nil }
+        var p = QEMUJSONProps()
+        p.add("driver", driver)
+        switch c.model {
+        case .pcieRootPort?:
+            p.add("port", int: Int64(c.target.port ?? 0))
+            p.add("chassis", int: Int64(c.target.chassis ?? UInt32(c.index)))
+            p.add("id", c.info.alias)
+        case .pciBridge?:
+            p.add("chassis_nr", int: Int64(c.target.chassisNr ?? UInt32(c.index)))
+            p.add("id", c.info.alias)
+        case .ibmvscsi?:
+            p.add("id", c.info.alias)
+            if case .spaprVIO(let reg?)? = c.info.address { p.add("reg", uint: reg) } else { p.add("reg", int: 0x2000) }
+        default:
+            if c.type == .usb, c.model == .qemuXHCI || c.model == .necXHCI, let ports = c.ports {
+                p.add("p2", int: Int64(ports)); p.add("p3", int: Int64(ports))
+            }
+            p.add("id", c.info.alias)
+            if c.type == .virtioSerial {
+                p.add("max_ports", int: c.ports.map(Int64.init))
+                p.add("vectors", int: c.vectors.map(Int64.init))
+            }
+        }
+        address(c.info, &p)
+        return p
     }
 
     func controllerDriver(_ c: Controller) -> String? {
@@ -99,52 +105,61 @@ extension QEMUCommandLine {
         }
         for (i, d) in disks.enumerated() {
             let node = "libvirt-\(disks.count - i)"
-            let hasSource = d.source.path != nil || d.source.name != nil || !d.source.hosts.isEmpty
-            let readOnly = d.readonly || d.device == .cdrom
-            let cache = cacheProps(d.driver.cache)
-            if hasSource {
-                var s = QEMUJSONProps()
-                switch d.type {
-                case .block:
-                    s.add("driver", "host_device"); s.add("filename", d.source.path)
-                case .file:
-                    s.add("driver", "file"); s.add("filename", d.source.path)
-                case .network where d.source.networkProtocol == .nbd:
-                    s.add("driver", "nbd")
-                    var server = QEMUJSONProps()
-                    if let h = d.source.hosts.first, h.transport == .unix {
-                        server.add("type", "unix"); server.add("path", h.socket)
-                    } else {
-                        let h = d.source.hosts.first
-                        server.add("type", "inet"); server.add("host", h?.name)
-                        server.add("port", h?.port ?? "10809")
-                    }
-                    s.add("server", object: server)
-                    s.add("export", d.source.name)
-                default:
-                    throw VirtError.configUnsupported(
-                        "disk type '\(d.type.rawValue)' is not supported by this driver yet", domain: .qemu)
-                }
-                s.add("node-name", node + "-storage")
-                if let cache { s.add("cache", object: cache) }
-                s.add("auto-read-only", bool: true)
-                s.add("discard", "unmap")
-                a += ["-blockdev", s.rendered]
-                var f = QEMUJSONProps()
-                f.add("node-name", node + "-format")
-                f.add("read-only", bool: readOnly)
-                if let cache { f.add("cache", object: cache) }
-                let fmt = d.driver.format ?? .raw
-                guard fmt == .raw || fmt == .qcow2 || fmt == .qed || fmt == .vmdk || fmt == .vpc else {
-                    throw VirtError.configUnsupported("disk format '\(fmt.rawValue)' is not supported", domain: .qemu)
-                }
-                f.add("driver", fmt.rawValue)
-                f.add("file", node + "-storage")
-                a += ["-blockdev", f.rendered]
-            }
-            a += ["-device", try diskDevice(d, drive: hasSource ? node + "-format" : nil, boot: bootIndexes["disk\(i)"])
+            let nodes = try diskBlockdevs(d, node: node)
+            for n in nodes { a += ["-blockdev", n.rendered] }
+            a += ["-device", try diskDevice(d, drive: nodes.isEmpty ? nil : node + "-format", boot: bootIndexes["disk\(i)"])
                 .rendered]
         }
+    }
+
+    /// Whether a disk has a medium (an empty CD-ROM has none, and no `-blockdev`).
+    static func diskHasSource(_ d: Disk) -> Bool {
+        d.source.path != nil || d.source.name != nil || !d.source.hosts.isEmpty
+    }
+
+    /// The storage and format `-blockdev` nodes of one disk (`NODE-storage`, `NODE-format`), none without a
+    /// medium: the same objects for the command line and for QMP `blockdev-add` at hotplug.
+    func diskBlockdevs(_ d: Disk, node: String) throws(VirtError) -> [QEMUJSONProps] {
+        guard Self.diskHasSource(d) else { return [] }
+        let readOnly = d.readonly || d.device == .cdrom
+        let cache = cacheProps(d.driver.cache)
+        var s = QEMUJSONProps()
+        switch d.type {
+        case .block:
+            s.add("driver", "host_device"); s.add("filename", d.source.path)
+        case .file:
+            s.add("driver", "file"); s.add("filename", d.source.path)
+        case .network where d.source.networkProtocol == .nbd:
+            s.add("driver", "nbd")
+            var server = QEMUJSONProps()
+            if let h = d.source.hosts.first, h.transport == .unix {
+                server.add("type", "unix"); server.add("path", h.socket)
+            } else {
+                let h = d.source.hosts.first
+                server.add("type", "inet"); server.add("host", h?.name)
+                server.add("port", h?.port ?? "10809")
+            }
+            s.add("server", object: server)
+            s.add("export", d.source.name)
+        default:
+            throw VirtError.configUnsupported(
+                "disk type '\(d.type.rawValue)' is not supported by this driver yet", domain: .qemu)
+        }
+        s.add("node-name", node + "-storage")
+        if let cache { s.add("cache", object: cache) }
+        s.add("auto-read-only", bool: true)
+        s.add("discard", "unmap")
+        var f = QEMUJSONProps()
+        f.add("node-name", node + "-format")
+        f.add("read-only", bool: readOnly)
+        if let cache { f.add("cache", object: cache) }
+        let fmt = d.driver.format ?? .raw
+        guard fmt == .raw || fmt == .qcow2 || fmt == .qed || fmt == .vmdk || fmt == .vpc else {
+            throw VirtError.configUnsupported("disk format '\(fmt.rawValue)' is not supported", domain: .qemu)
+        }
+        f.add("driver", fmt.rawValue)
+        f.add("file", node + "-storage")
+        return [s, f]
     }
 
     func cacheProps(_ c: DiskCache?) -> QEMUJSONProps? {

@@ -30,7 +30,7 @@ extension QEMUDomainObject {
         }
     }
 
-    private func requireRunning() throws(VirtError) -> QMPMonitor {
+    func requireRunning() throws(VirtError) -> QMPMonitor {
         guard let m = monitor, isActive else {
             throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }

@@ -140,6 +140,9 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var jobPhase: QEMUJobPhase?
     /// The external devices' helpers (swtpm), adopted after a daemon restart.
     public var externalDevices: [ExternalDeviceRecord]?
+    /// Each disk's block node name prefix (`libvirt-N`) by alias, and the next N (hotplug).
+    public var diskNodes: [String: String]?
+    public var nextNodeIndex: Int?
 }
 
 extension QEMUStartKind: Hashable {
@@ -207,8 +210,8 @@ actor QEMUDomainObject {
     /// Calls waiting for the job lock.
     var jobWaiters: [UUID: QEMUJobWaiter] = [:]
     /// The security driver of the running QEMU and the paths it labelled (restored when QEMU has ended).
-    private var security: any SecurityManager = NoOpSecurityManager()
-    private var labelled: [SecurityLabelTarget] = []
+    var security: any SecurityManager = NoOpSecurityManager()
+    var labelled: [SecurityLabelTarget] = []
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     /// The guest agent connection, while the guest has the agent's port open.
     var agent: QEMUGuestAgent?
@@ -237,6 +240,8 @@ actor QEMUDomainObject {
     var cgroup: QEMUCgroup?
     /// What the status files hold now (rewritten only on change).
     var writtenStatus = WrittenStatus()
+    /// Hot-plugged devices: block node names, pending unplugs (QEMUDomainObject+Hotplug.swift).
+    var hotplug = QEMUHotplugState()
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -421,6 +426,12 @@ actor QEMUDomainObject {
         // MIGRATION_PASS events.
         try await mon.execute("migrate-set-capabilities",
                               arguments: ["capabilities": [["capability": "events", "state": true]]])
+        hotplug = QEMUHotplugState(startingFrom: live)
+        for i in live.devices.disks.indices {
+            if let a = live.devices.disks[i].info.alias, let node = hotplug.diskNodes[a] {
+                live.devices.disks[i].source.index = Self.nodeNumber(node)
+            }
+        }
         liveDefinition = live
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
@@ -733,6 +744,10 @@ actor QEMUDomainObject {
             // With -no-shutdown QEMU pauses the guest (action "pause") and a STOP follows: the domain is
             // crashed now (so that STOP is no SUSPENDED), the on_crash action waits for the STOP.
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
+        case "BALLOON_CHANGE":
+            balloonChanged(ev)
+        case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED":
+            await handleDeviceEvent(ev)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -947,6 +962,7 @@ actor QEMUDomainObject {
             runDefinition = live ?? definition
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
+            hotplug = QEMUHotplugState(status: st, live: live ?? definition)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
@@ -1151,7 +1167,8 @@ actor QEMUDomainObject {
                                   job: jobs.active == .destroy ? "destroy" : nil,
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
-                                  externalDevices: externalRecords.isEmpty ? nil : externalRecords)
+                                  externalDevices: externalRecords.isEmpty ? nil : externalRecords,
+                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {

@@ -12,6 +12,8 @@ enum EventEncoder {
         case .balloonChange: proc = .domainEventCallbackBalloonChange
         case .deviceRemoved: proc = .domainEventCallbackDeviceRemoved
         case .deviceAdded: proc = .domainEventCallbackDeviceAdded
+        case .deviceRemovalFailed: proc = .domainEventCallbackDeviceRemovalFailed
+        case .trayChange: proc = .domainEventCallbackTrayChange
         case .agentLifecycle: proc = .domainEventCallbackAgentLifecycle
         case .jobCompleted: proc = .domainEventCallbackJobCompleted
         case .migrationIteration: proc = .domainEventCallbackMigrationIteration
@@ -33,6 +35,7 @@ enum EventEncoder {
         case .reboot: proc = .domainEventReboot
         case .balloonChange: proc = .domainEventBalloonChange
         case .deviceRemoved: proc = .domainEventDeviceRemoved
+        case .trayChange: proc = .domainEventTrayChange
         default: return nil
         }
         return message(proc) { w in body(ev, &w) }
@@ -46,8 +49,11 @@ enum EventEncoder {
             w.int(l.detail)
         case .balloonChange(let kib):
             w.uhyper(kib)
-        case .deviceRemoved(let alias), .deviceAdded(let alias):
+        case .deviceRemoved(let alias), .deviceAdded(let alias), .deviceRemovalFailed(let alias):
             w.string(alias)
+        case .trayChange(let alias, let reason):
+            w.string(alias)
+            w.int(reason)
         case .agentLifecycle(let state, let reason):
             w.int(state)
             w.int(reason)

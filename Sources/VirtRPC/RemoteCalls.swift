@@ -217,6 +217,13 @@ public enum RemoteCalls {
     static let domainPinEmulator = RemoteCall<XDRTuple3<D, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinEmulator)
     static let domainSetMetadata = RemoteCall<SetMetadataArgs, XDRVoid>(.domainSetMetadata)
     static let domainInjectNMI = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainInjectNMI)
+    // Devices, live and persistent (hotplug): dom, xml[, flags]; dom, alias, flags.
+    static let domainAttachDevice = RemoteCall<XDRTuple2<D, String>, XDRVoid>(.domainAttachDevice)
+    static let domainAttachDeviceFlags = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainAttachDeviceFlags)
+    static let domainDetachDevice = RemoteCall<XDRTuple2<D, String>, XDRVoid>(.domainDetachDevice)
+    static let domainDetachDeviceFlags = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainDetachDeviceFlags)
+    static let domainUpdateDeviceFlags = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainUpdateDeviceFlags)
+    static let domainDetachDeviceAlias = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainDetachDeviceAlias)
     /// dom, type, uri, flags → metadata.
     static let domainGetMetadata = RemoteCall<XDRTuple4<D, Int32, String?, Flags>, String>(.domainGetMetadata)
 

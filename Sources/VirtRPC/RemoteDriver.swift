@@ -348,6 +348,7 @@ public final class RemoteDriver: HypervisorDriver {
     public func registerEvents() async throws {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
+                       .deviceRemovalFailed, .trayChange,
                        .jobCompleted, .migrationIteration, .metadataChange, .tunable] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
@@ -405,6 +406,15 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .deviceAdded(alias: try r.string()))
+            case .domainEventCallbackDeviceRemovalFailed:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .deviceRemovalFailed(alias: try r.string()))
+            case .domainEventCallbackTrayChange:
+                _ = try r.int()
+                let d = try r.domain()
+                let alias = try r.string()
+                record = DomainEventRecord(domain: d, kind: .trayChange(alias: alias, reason: try r.int()))
             case .domainEventCallbackJobCompleted:
                 _ = try r.int()
                 let d = try r.domain()

@@ -157,6 +157,10 @@ enum EventCommands {
             return "event 'device-removed' for domain '\(name)': \(alias)\n"
         case .deviceAdded(let alias):
             return "event 'device-added' for domain '\(name)': \(alias)\n"
+        case .deviceRemovalFailed(let alias):
+            return "event 'device-removal-failed' for domain '\(name)': \(alias)\n"
+        case .trayChange(let alias, let reason):
+            return "event 'tray-change' for domain '\(name)' disk \(alias): \(label(["opened", "closed"], reason))\n"
         case .metadataChange(let type, let uri):
             return "event 'metadata-change' for domain '\(name)': type "
                 + "\(label(["description", "title", "element"], type)), uri \(uri ?? "<null>")\n"

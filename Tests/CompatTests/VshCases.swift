@@ -4,6 +4,7 @@ enum VshCases {
         .merging(StorageVshCases.fixtures) { a, _ in a }
 
     static let domainFixtures: [String: String] = [
+        "hpdisk.xml": "<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='vdb' bus='virtio'/></disk>\n",
         "d1.xml": """
             <domain type='test'>
               <name>d1</name>
@@ -393,6 +394,12 @@ enum VshCases {
         VshCase(name: "metadata-readonly", args: ["-r", "-c", "test:///default", "metadata test http://x/ --key k --set '<a/>'; desc test --new-desc x; desc test"]),
         .line("help-metadata", "help desc; help metadata; help inject-nmi"),
         .line("inject-nmi", "inject-nmi test; destroy test; inject-nmi test"),
+        // devices (the test driver has no device calls, as libvirt 9.0's)
+        .line("attach-device", "attach-device test @DIR@/hpdisk.xml; attach-device test @DIR@/hpdisk.xml --config; attach-device test @DIR@/hpdisk.xml --print-xml; attach-device test @DIR@/nofile.xml; attach-device test @DIR@/hpdisk.xml --current --live"),
+        .line("detach-update-device", "detach-device test @DIR@/hpdisk.xml; detach-device test @DIR@/hpdisk.xml --live; update-device test @DIR@/hpdisk.xml --force; detach-device-alias test ua-x; detach-device-alias test ua-x --config; attach-device test @DIR@/hpdisk.xml --persistent --current"),
+        .line("attach-disk-xml", "attach-disk test /tmp/x.img vde --targetbus virtio --print-xml; attach-disk test /tmp/x.img vde --type cdrom --driver qemu --subdriver raw --cache none --mode readonly --serial s1 --print-xml; attach-disk test /x vde --sourcetype foo; attach-disk test /x vde --mode foo; attach-disk test /tmp/x.img vde"),
+        .line("attach-interface-xml", "attach-interface test network default --mac 52:54:00:00:00:01 --model virtio --target vnet7 --print-xml; attach-interface test user x; attach-interface test bridge br0 --print-xml; attach-interface test direct eth0 --print-xml; attach-interface test network default"),
+        .line("detach-missing", "detach-disk test vdz; detach-interface test user; detach-interface test network --mac 00:00:00:00:00:00; change-media test hda --eject; change-media test hdc; detach-disk test vdz --config"),
         VshCase(name: "inject-nmi-readonly", args: ["-r", "-c", "test:///default", "inject-nmi test"]),
     ]
 }

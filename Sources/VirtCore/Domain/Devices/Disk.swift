@@ -187,6 +187,8 @@ public struct DiskSource: Sendable, Hashable {
     public var query: String?
     /// Other attributes and children (reconnect, auth, snapshot, …), kept as written.
     public var extraChildren: [XMLElement] = []
+    /// `index='N'` of the live XML: the QEMU driver's block node number (`libvirt-N-format`).
+    public var index: Int?
 
     public init(path: String? = nil) { self.path = path }
 
@@ -282,6 +284,7 @@ public struct Disk: Sendable, Hashable {
         let device: DiskDevice = try el.enumValue("device") ?? .disk
         var source = DiskSource()
         if let s = el.child("source") {
+            if options.live { source.index = s.attr("index").flatMap { Int($0) } }
             switch type {
             case .file: source.path = s.attr("file")
             case .block: source.path = s.attr("dev")
@@ -482,6 +485,7 @@ public struct Disk: Sendable, Hashable {
         case .nvme, .vhostuser: attrs = [("path", source.path)]
         }
         attrs.append(("startupPolicy", source.startupPolicy))
+        if !options.inactive, let i = source.index { attrs.append(("index", String(i))) }
         w.element("source", attrs) { w in
             for h in source.hosts {
                 w.empty("host", [("name", h.name), ("port", h.port),

@@ -1,0 +1,53 @@
+/// One device's XML as `virDomainAttachDevice`, `DetachDevice` and `UpdateDevice` take it (libvirt's
+/// `virDomainDeviceDefParse`): the element parsed by the same parsers as inside `<devices>`, with the
+/// per-device post-parse defaults (disk bus from the target name, drive addresses, generated MACs).
+public struct DeviceDefinition: Sendable, Hashable {
+    /// The element name: `disk`, `interface`, `controller`, ….
+    public var kind: String
+    /// A device list holding exactly this device.
+    public var devices: DomainDevices
+    /// Whether an `<interface>` named its MAC address (libvirt matches a NIC to detach by it only then).
+    public var macSpecified = false
+
+    /// Element names a device XML may have (libvirt's `virDomainDeviceType` plus the character devices).
+    public static let kinds: Set<String> = [
+        "disk", "lease", "filesystem", "interface", "input", "sound", "video", "hostdev", "watchdog", "controller",
+        "graphics", "hub", "redirdev", "smartcard", "serial", "parallel", "console", "channel", "memballoon",
+        "nvram", "rng", "shmem", "tpm", "panic", "memory", "iommu", "vsock", "audio", "crypto",
+    ]
+
+    public static func parse(_ xml: String, options: DomainParseOptions = .init()) throws(VirtError) -> DeviceDefinition {
+        let root = try XMLParser.parse(xml, documentName: "device_definition")
+        guard root.prefix == nil, kinds.contains(root.name) else {
+            throw VirtError.configUnsupported("unknown device type '\(root.name)'", domain: .domain)
+        }
+        let wrapper = XMLElement(name: "devices", children: [.element(root)])
+        var d = try DomainDevices.parseDevices(wrapper, options: options)
+        for i in d.disks.indices { try d.disks[i].postParse() }
+        for i in d.inputs.indices { d.inputs[i].postParse() }
+        for disk in d.disks { try disk.validate() }
+        var def = DeviceDefinition(kind: root.name, devices: d)
+        def.macSpecified = root.child("mac")?.attr("address") != nil
+        return def
+    }
+
+    /// The disk, when this is one.
+    public var disk: Disk? { devices.disks.first }
+    /// The NIC, when this is one.
+    public var interface: NetInterface? { devices.interfaces.first }
+    /// The controller, when this is one.
+    public var controller: Controller? { devices.controllers.first }
+}
+
+extension DomainDevices {
+    /// libvirt's `virDomainDiskInsert` for a device added to a definition.
+    public mutating func insert(disk: Disk) { insertDisk(disk) }
+    /// libvirt's `virDomainControllerInsert`.
+    public mutating func insert(controller: Controller) { insertController(controller) }
+    /// The generic post-parse rules over the whole list (implicit controllers, indexes) and libvirt's
+    /// validation, as after a device was added to a definition.
+    public mutating func postParseAfterChange() throws(VirtError) {
+        try postParse()
+        try validate()
+    }
+}

@@ -1,0 +1,594 @@
+import Foundation
+import VirtCore
+
+/// What a running domain's hot-plugged devices need beyond the live XML: each disk's block node names (as
+/// libvirt's `libvirt-N-storage`/`libvirt-N-format`, N counting up for every new medium) and the unplugs
+/// that QEMU has not confirmed yet. Written to the status file, so a restarted daemon detaches alike.
+struct QEMUHotplugState {
+    /// Node name prefix (`libvirt-N`) of each disk with a medium, by alias.
+    var diskNodes: [String: String] = [:]
+    var nextNodeIndex = 1
+    /// Those waiting for QEMU's DEVICE_DELETED, by alias.
+    var unplugWaiters: [String: CheckedContinuation<Bool, Never>] = [:]
+
+    init() {}
+
+    /// The node names the command line gave the disks (the last disk is 1).
+    init(startingFrom live: DomainDefinition) {
+        let disks = live.devices.disks
+        for (i, d) in disks.enumerated() where QEMUCommandLine.diskHasSource(d) {
+            if let a = d.info.alias { diskNodes[a] = "libvirt-\(disks.count - i)" }
+        }
+        nextNodeIndex = disks.count + 1
+    }
+
+    init(status: QEMUDomainStatus, live: DomainDefinition) {
+        self.init(startingFrom: live)
+        if let nodes = status.diskNodes, let next = status.nextNodeIndex {
+            diskNodes = nodes
+            nextNodeIndex = next
+        }
+    }
+
+    mutating func takeNode() -> String {
+        defer { nextNodeIndex += 1 }
+        return "libvirt-\(nextNodeIndex)"
+    }
+}
+
+/// Devices, live and persistent (libvirt's qemu_hotplug.c and qemuDomain{Attach,Detach,Update}DeviceFlags):
+/// each call is a MODIFY job; the persistent definition is changed on a copy, the live one only once QEMU has
+/// confirmed, and the copy is saved last.
+extension QEMUDomainObject {
+    /// How long a detach waits for QEMU's DEVICE_DELETED before it returns with the removal pending (libvirt's
+    /// QEMU_UNPLUG_TIMEOUT).
+    static let unplugTimeout: Duration = .seconds(5)
+
+    // MARK: Attach
+
+    func attachDevice(xml: String, flags: UInt32, capabilities: QEMUCapabilities) async throws(VirtError) {
+        try await deviceJob("attachDevice", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            try Self.attachConfig(try DeviceDefinition.parse(xml), to: &def)
+            def = try QEMUCommandLine.completedAtDefine(def, capabilities: capabilities)
+        } live: { () async throws(VirtError) in
+            try await self.attachLive(try DeviceDefinition.parse(xml), capabilities: capabilities)
+        }
+    }
+
+    /// The shape of libvirt's device calls: a MODIFY job; the persistent change made on a copy first, then the
+    /// live one, then the copy saved.
+    private func deviceJob(_ owner: String, flags: UInt32,
+                           config: (inout DomainDefinition) throws(VirtError) -> Void,
+                           live: () async throws(VirtError) -> Void) async throws(VirtError) {
+        try await beginJob(.modify, owner: owner)
+        defer { endJob() }
+        let t = try targets(flags)
+        var newConfig: DomainDefinition?
+        if t.config {
+            var def = definition
+            try config(&def)
+            newConfig = def
+        }
+        if t.live { try await live() }
+        if let newConfig {
+            definition = newConfig
+            try saveConfig()
+        }
+    }
+
+    /// libvirt's `qemuDomainAttachDeviceConfig` for the kinds handled here.
+    static func attachConfig(_ dev: DeviceDefinition, to def: inout DomainDefinition) throws(VirtError) {
+        switch dev.kind {
+        case "disk":
+            guard let disk = dev.disk else { return }
+            if def.devices.disks.contains(where: { $0.target.dev == disk.target.dev }) {
+                throw VirtError.operationInvalid("target \(disk.target.dev) already exists", domain: .qemu)
+            }
+            if disk.target.bus == .scsi, case .drive(let a)? = disk.info.address,
+               def.devices.disks.contains(where: { $0.target.bus == .scsi && $0.info.address == .drive(a) }) {
+                throw VirtError.operationInvalid("Domain already contains a disk with that address", domain: .qemu)
+            }
+            def.devices.insert(disk: disk)
+        case "interface":
+            guard let n = dev.interface else { return }
+            def.devices.interfaces.append(n)
+        case "controller":
+            guard let c = dev.controller else { return }
+            if c.index >= 0, def.devices.controllers.contains(where: { $0.type == c.type && $0.index == c.index }) {
+                throw VirtError.operationInvalid("controller index='\(c.index)' already exists", domain: .qemu)
+            }
+            def.devices.insert(controller: c)
+        default:
+            throw VirtError.operationUnsupported("persistent attach of device '\(dev.kind)' is not supported",
+                                                 domain: .qemu)
+        }
+        try Self.checkAddressClash(def.devices)
+        try def.devices.postParseAfterChange()
+    }
+
+    /// Two devices on one PCI slot and function: libvirt's "Attempted double use of PCI Address".
+    static func checkAddressClash(_ devices: DomainDevices) throws(VirtError) {
+        var seen = Set<[UInt32]>()
+        for (_, info) in devices.deviceInfos {
+            guard case .pci(let a)? = info.address, !a.isEmpty else { continue }
+            let key = [a.domain, a.bus, a.slot, a.function]
+            if !seen.insert(key).inserted {
+                let text = String(format: "%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.function)
+                throw VirtError(.xmlError, domain: .domain, "XML error: Attempted double use of PCI Address \(text)",
+                                str1: "Attempted double use of PCI Address \(text)")
+            }
+        }
+    }
+
+    /// libvirt's `qemuDomainAttachDeviceLive`: the device (and a controller it needs) added to QEMU, then to
+    /// the live definition, then DEVICE_ADDED.
+    private func attachLive(_ dev: DeviceDefinition, capabilities: QEMUCapabilities) async throws(VirtError) {
+        let mon = try requireRunning()
+        guard let live = liveDefinition else {
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
+        }
+        switch dev.kind {
+        case "disk":
+            guard let disk = dev.disk else { return }
+            if let i = live.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }),
+               disk.device == .cdrom || disk.device == .floppy {
+                // A CD-ROM or floppy with a target that exists: a media change (libvirt's attach does the same).
+                try await changeMedia(at: i, to: disk, force: false, mon: mon)
+                return
+            }
+            // IDE and SATA go to QEMU, which refuses them in its words (as with libvirt 9.0).
+            switch disk.target.bus {
+            case .virtio?, .scsi?, .usb?, .ide?, .sata?:
+                break
+            default:
+                throw VirtError.operationUnsupported(
+                    "disk bus '\(disk.target.bus?.rawValue ?? "")' cannot be hotplugged.", domain: .qemu)
+            }
+            guard disk.device == .disk || disk.device == .lun || disk.device == .cdrom else {
+                throw VirtError.operationUnsupported(
+                    "disk device type '\(disk.device.rawValue)' cannot be hotplugged", domain: .qemu)
+            }
+            if disk.target.bus == .scsi, case .drive(let a)? = disk.info.address,
+               live.devices.disks.contains(where: { $0.target.bus == .scsi && $0.info.address == .drive(a) }) {
+                throw VirtError.operationInvalid("Domain already contains a disk with that address", domain: .qemu)
+            }
+            if let p = disk.source.path, disk.type == .file || disk.type == .block, access(p, F_OK) != 0 {
+                throw VirtError.systemError("Cannot access storage file '\(p)'", errno: errno, domain: .qemu)
+            }
+            var next = live
+            next.devices.insert(disk: disk)
+            try prepareAdded(&next, from: live, capabilities: capabilities)
+            guard let added = next.devices.disks.first(where: { $0.target.dev == disk.target.dev }),
+                  let alias = added.info.alias else {
+                throw VirtError.internalError("no alias for the new disk", domain: .qemu)
+            }
+            try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities)
+            let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+            let node = hotplug.takeNode()
+            let blockdevs = try cl.diskBlockdevs(added, node: node)
+            if !blockdevs.isEmpty, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+                next.devices.disks[k].source.index = Self.nodeNumber(node)
+            }
+            let device = try cl.diskDevice(added, drive: blockdevs.isEmpty ? nil : node + "-format", boot: nil)
+            try labelDisk(added, in: next)
+            var done: [String] = []
+            do {
+                for b in blockdevs {
+                    try await mon.execute("blockdev-add", arguments: try Self.json(b))
+                    if let n = Self.nodeName(b) { done.append(n) }
+                }
+                try await mon.execute("device_add", arguments: try Self.json(device))
+            } catch {
+                for n in done.reversed() { _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(n)]) }
+                throw error
+            }
+            if !blockdevs.isEmpty { hotplug.diskNodes[alias] = node }
+            // Into the live definition as it is now (events may have changed it while QEMU worked).
+            if var cur = liveDefinition, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+                cur.devices.insert(disk: next.devices.disks[k])
+                liveDefinition = cur
+                // What a save image or a migration carries has the device too.
+                runDefinition?.devices.insert(disk: next.devices.disks[k])
+            }
+            writeStatus()
+            emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
+        case "interface":
+            guard var n = dev.interface else { return }
+            guard n.type == .user else {
+                throw VirtError.operationUnsupported(
+                    "live attach of interface type '\(n.type.rawValue)' is not supported by this driver yet", domain: .qemu)
+            }
+            if live.devices.interfaces.contains(where: { $0.mac == n.mac }) {
+                throw VirtError.operationInvalid("mac \(n.mac) already exists", domain: .qemu)
+            }
+            if n.info.alias == nil {
+                // libvirt's qemuAssignDeviceNetAlias: one above the highest netN in use.
+                let used = live.devices.interfaces.compactMap { $0.info.alias }.compactMap { a -> Int? in
+                    a.hasPrefix("net") ? Int(a.dropFirst(3)) : nil
+                }
+                n.info.alias = "net\((used.max() ?? -1) + 1)"
+            }
+            var next = live
+            next.devices.interfaces.append(n)
+            try prepareAdded(&next, from: live, capabilities: capabilities)
+            guard let added = next.devices.interfaces.last, let alias = added.info.alias else { return }
+            let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+            var nd = QEMUJSONProps()
+            nd.add("type", "user")
+            nd.add("id", "host" + alias)
+            var device = QEMUJSONProps()
+            device.add("driver", cl.nicDriver(added.model))
+            device.add("netdev", "host" + alias)
+            device.add("id", alias)
+            device.add("mac", added.mac.description)
+            cl.address(added.info, &device)
+            try await mon.execute("netdev_add", arguments: try Self.json(nd))
+            do {
+                try await mon.execute("device_add", arguments: try Self.json(device))
+            } catch {
+                _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)])
+                throw error
+            }
+            if var cur = liveDefinition {
+                cur.devices.interfaces.append(added)
+                liveDefinition = cur
+                runDefinition?.devices.interfaces.append(added)
+            }
+            writeStatus()
+            emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
+        case "controller":
+            guard let c = dev.controller else { return }
+            if c.index >= 0, live.devices.controllers.contains(where: { $0.type == c.type && $0.index == c.index }) {
+                throw VirtError.operationFailed("target \(c.type.rawValue):\(c.index) already exists", domain: .qemu)
+            }
+            var next = live
+            next.devices.insert(controller: c)
+            try prepareAdded(&next, from: live, capabilities: capabilities)
+            try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities, announce: true)
+        default:
+            throw VirtError.operationUnsupported("live attach of device '\(dev.kind)' is not supported", domain: .qemu)
+        }
+    }
+
+    /// The new definition completed as at start (implicit controllers, defaults, PCI addresses, aliases);
+    /// refused when the addresses clash or would need a controller QEMU cannot hotplug.
+    private func prepareAdded(_ next: inout DomainDefinition, from live: DomainDefinition,
+                              capabilities: QEMUCapabilities) throws(VirtError) {
+        try Self.checkAddressClash(next.devices)
+        try next.devices.postParseAfterChange()
+        QEMUDomainDefaults.apply(to: &next, capabilities: capabilities)
+        QEMUPCIAddresses.assign(&next)
+        let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })
+        if next.devices.controllers.contains(where: {
+            $0.type == .pci && !before.contains("\($0.type.rawValue)\($0.index)")
+        }) {
+            throw VirtError.internalError("No more available PCI slots", domain: .qemu)
+        }
+        QEMUAliases.assign(&next)
+        try Self.checkAddressClash(next.devices)
+        var aliases = Set<String>()
+        for (kind, info) in next.devices.deviceInfos where kind != "console" {
+            if let a = info.alias, !aliases.insert(a).inserted {
+                throw VirtError.operationFailed("non unique alias detected: \(a)", domain: .domain)
+            }
+        }
+    }
+
+    /// Controllers `next` has that `live` has not (a SCSI controller a new disk needs), added to QEMU first.
+    /// `announce`: DEVICE_ADDED for them (an attached controller; not one added for a disk, as libvirt).
+    private func plugControllers(from live: DomainDefinition, to next: DomainDefinition, mon: QMPMonitor,
+                                 capabilities: QEMUCapabilities, announce: Bool = false) async throws(VirtError) {
+        let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })
+        let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+        for c in next.devices.controllers where !before.contains("\(c.type.rawValue)\(c.index)") {
+            guard let props = cl.controllerProps(c) else {
+                throw VirtError.operationUnsupported(
+                    "'\(c.type.rawValue)' controller cannot be hot plugged.", domain: .qemu)
+            }
+            try await mon.execute("device_add", arguments: try Self.json(props))
+            if var l = liveDefinition {
+                l.devices.insert(controller: c)
+                liveDefinition = l
+                runDefinition?.devices.insert(controller: c)
+            }
+            writeStatus()
+            if announce, let a = c.info.alias { emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: a))) }
+        }
+    }
+
+    /// Labels a new disk's image for QEMU's user (given back when QEMU ends).
+    private func labelDisk(_ disk: Disk, in def: DomainDefinition) throws(VirtError) {
+        guard let path = disk.source.path else { return }
+        let targets = SecurityLabelTarget.targets(for: def).filter { $0.path == path }
+        guard !targets.isEmpty else { return }
+        try security.setLabels(targets, start: .coldBoot)
+        labelled += targets
+    }
+
+    static func json(_ p: QEMUJSONProps) throws(VirtError) -> JSONValue {
+        do {
+            return try JSONValue.parse(p.rendered)
+        } catch {
+            throw VirtError.internalError("cannot build QMP arguments: \(error)", domain: .qemu)
+        }
+    }
+
+    /// N of `libvirt-N`.
+    static func nodeNumber(_ node: String) -> Int? { Int(node.dropFirst("libvirt-".count)) }
+
+    static func nodeName(_ p: QEMUJSONProps) -> String? {
+        (try? JSONValue.parse(p.rendered))?["node-name"]?.stringValue
+    }
+
+    // MARK: Detach
+
+    func detachDevice(xml: String, flags: UInt32) async throws(VirtError) {
+        try await deviceJob("detachDevice", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            try Self.detachConfig(try DeviceDefinition.parse(xml), from: &def)
+        } live: { () async throws(VirtError) in
+            let dev = try DeviceDefinition.parse(xml)
+            guard let live = self.liveDefinition else {
+                throw VirtError.operationInvalid("domain is not running", domain: .domain)
+            }
+            try await self.detachLive(alias: try Self.findLive(dev, in: live))
+        }
+    }
+
+    func detachDeviceAlias(_ alias: String, flags: UInt32) async throws(VirtError) {
+        let missing = VirtError.internalError("no device found with alias \(alias)", domain: .domain)
+        try await deviceJob("detachDeviceAlias", flags: flags) { (def: inout DomainDefinition) throws(VirtError) in
+            guard Self.removeDevice(alias: alias, from: &def.devices) else { throw missing }
+        } live: { () async throws(VirtError) in
+            guard let live = self.liveDefinition, live.devices.deviceInfos.contains(where: { $0.1.alias == alias }) else {
+                throw missing
+            }
+            try await self.detachLive(alias: alias)
+        }
+    }
+
+    /// libvirt's `qemuDomainDetachDeviceConfig` for the kinds handled here.
+    static func detachConfig(_ dev: DeviceDefinition, from def: inout DomainDefinition) throws(VirtError) {
+        switch dev.kind {
+        case "disk":
+            guard let disk = dev.disk else { return }
+            guard let i = def.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }) else {
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: no target device \(disk.target.dev)",
+                                str1: "no target device \(disk.target.dev)")
+            }
+            def.devices.disks.remove(at: i)
+        case "interface":
+            guard let n = dev.interface else { return }
+            let i = try findInterface(n, macSpecified: dev.macSpecified, in: def.devices.interfaces)
+            def.devices.interfaces.remove(at: i)
+        default:
+            throw VirtError.operationUnsupported("persistent detach of device '\(dev.kind)' is not supported",
+                                                 domain: .qemu)
+        }
+    }
+
+    /// libvirt's `virDomainNetFindIdx`: by MAC when one was given, and by PCI address when one was given.
+    static func findInterface(_ n: NetInterface, macSpecified: Bool, in list: [NetInterface]) throws(VirtError) -> Int {
+        let matches = list.indices.filter { i in
+            if macSpecified && list[i].mac != n.mac { return false }
+            if case .pci(let a)? = n.info.address, !a.isEmpty, list[i].info.address != n.info.address { return false }
+            return true
+        }
+        if matches.count == 1, let i = matches.first { return i }
+        if matches.isEmpty {
+            var addr = "(<null>)"
+            if case .pci(let a)? = n.info.address, !a.isEmpty {
+                addr = String(format: "%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.function)
+            }
+            let detail = "no device found at address '\(addr)' matching MAC address '\(macSpecified ? n.mac.description : "(<null>)")'"
+                + " and alias '\(n.info.alias ?? "(<null>)")'"
+            throw VirtError(.deviceMissing, domain: .domain, "device not found: \(detail)", str1: detail)
+        }
+        let detail = macSpecified ? "multiple devices matching MAC address \(n.mac) found"
+            : "multiple matching devices found"
+        throw VirtError.operationFailed(detail, domain: .domain)
+    }
+
+    /// The alias of the live device `dev` names.
+    static func findLive(_ dev: DeviceDefinition, in live: DomainDefinition) throws(VirtError) -> String {
+        switch dev.kind {
+        case "disk":
+            guard let disk = dev.disk,
+                  let found = live.devices.disks.first(where: { $0.target.dev == disk.target.dev }) else {
+                let name = dev.disk?.target.dev ?? ""
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: disk \(name) not found",
+                                str1: "disk \(name) not found")
+            }
+            if found.device == .cdrom || found.device == .floppy {
+                throw VirtError.operationUnsupported(
+                    "disk device type '\(found.device.rawValue)' cannot be detached", domain: .qemu)
+            }
+            return found.info.alias ?? ""
+        case "interface":
+            guard let n = dev.interface else { return "" }
+            let i = try findInterface(n, macSpecified: dev.macSpecified, in: live.devices.interfaces)
+            return live.devices.interfaces[i].info.alias ?? ""
+        default:
+            throw VirtError.operationUnsupported("live detach of device '\(dev.kind)' is not supported", domain: .qemu)
+        }
+    }
+
+    /// libvirt's unplug: `device_del`, then up to five seconds for DEVICE_DELETED; without it the call returns
+    /// and the removal completes when QEMU reports it.
+    private func detachLive(alias: String) async throws(VirtError) {
+        let mon = try requireRunning()
+        if hotplug.unplugWaiters[alias] != nil { return }
+        try await mon.execute("device_del", arguments: ["id": .string(alias)])
+        let deleted = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            hotplug.unplugWaiters[alias] = c
+            Task { [weak self] in
+                try? await Task.sleep(for: Self.unplugTimeout)
+                await self?.unplugTimedOut(alias)
+            }
+        }
+        if deleted { await removeLive(alias: alias) }
+    }
+
+    private func unplugTimedOut(_ alias: String) {
+        hotplug.unplugWaiters.removeValue(forKey: alias)?.resume(returning: false)
+    }
+
+    /// QEMU's device events: DEVICE_DELETED completes an unplug (the waiting detach, or one that returned
+    /// already), DEVICE_UNPLUG_GUEST_ERROR is libvirt's DEVICE_REMOVAL_FAILED, DEVICE_TRAY_MOVED its tray event.
+    func handleDeviceEvent(_ ev: QMPEvent) async {
+        let alias = ev.data["device"]?.stringValue ?? ""
+        switch ev.name {
+        case "DEVICE_DELETED":
+            guard !alias.isEmpty else { return }
+            if let w = hotplug.unplugWaiters.removeValue(forKey: alias) {
+                w.resume(returning: true)
+            } else if liveDefinition?.devices.deviceInfos.contains(where: { $0.1.alias == alias }) == true {
+                await removeLive(alias: alias)
+            }
+        case "DEVICE_UNPLUG_GUEST_ERROR":
+            if let w = hotplug.unplugWaiters.removeValue(forKey: alias) { w.resume(returning: false) }
+            emit(DomainEventRecord(domain: ref, kind: .deviceRemovalFailed(alias: alias)))
+        case "DEVICE_TRAY_MOVED":
+            // QEMU names the frontend by its QOM id (the alias) in "id", the block backend in "device".
+            let id = ev.data["id"]?.stringValue ?? alias
+            guard let open = ev.data["tray-open"]?.boolValue, var live = liveDefinition,
+                  let i = live.devices.disks.firstIndex(where: { $0.info.alias == id }) else { return }
+            // libvirt writes the tray only when it is open.
+            live.devices.disks[i].target.tray = open ? "open" : nil
+            liveDefinition = live
+            writeStatus()
+            emit(DomainEventRecord(domain: ref, kind: .trayChange(alias: id, reason: open ? 0 : 1)))
+        default:
+            break
+        }
+    }
+
+    /// libvirt's `qemuDomainRemoveDevice`: the backend goes (block nodes, netdev), the device leaves the live
+    /// definition, DEVICE_REMOVED.
+    private func removeLive(alias: String) async {
+        guard let before = liveDefinition else { return }
+        // The backend first (QEMU answers in between), then the definitions as they are by then.
+        if let disk = before.devices.disks.first(where: { $0.info.alias == alias }) {
+            if let node = hotplug.diskNodes.removeValue(forKey: alias), let mon = monitor {
+                _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-format")])
+                _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-storage")])
+            }
+            restoreDiskLabel(disk)
+            runDefinition?.devices.disks.removeAll { $0.target.dev == disk.target.dev }
+        } else if let n = before.devices.interfaces.first(where: { $0.info.alias == alias }) {
+            if let mon = monitor { _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)]) }
+            runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }
+        } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
+            runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }
+        }
+        guard var live = liveDefinition else { return }
+        _ = Self.removeDevice(alias: alias, from: &live.devices)
+        liveDefinition = live
+        writeStatus()
+        emit(DomainEventRecord(domain: ref, kind: .deviceRemoved(alias: alias)))
+    }
+
+    private func restoreDiskLabel(_ disk: Disk) {
+        guard let path = disk.source.path else { return }
+        let mine = labelled.filter { $0.path == path }
+        guard !mine.isEmpty else { return }
+        labelled.removeAll { $0.path == path }
+        _ = security.restoreLabels(mine, stop: .destroyed)
+    }
+
+    /// Removes the device with this alias from a device list (disks, NICs, controllers, others by kind).
+    static func removeDevice(alias: String, from d: inout DomainDevices) -> Bool {
+        if let i = d.disks.firstIndex(where: { $0.info.alias == alias }) { d.disks.remove(at: i); return true }
+        if let i = d.interfaces.firstIndex(where: { $0.info.alias == alias }) { d.interfaces.remove(at: i); return true }
+        if let i = d.controllers.firstIndex(where: { $0.info.alias == alias }) { d.controllers.remove(at: i); return true }
+        if let i = d.rngs.firstIndex(where: { $0.info.alias == alias }) { d.rngs.remove(at: i); return true }
+        if let i = d.watchdogs.firstIndex(where: { $0.info.alias == alias }) { d.watchdogs.remove(at: i); return true }
+        if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.serials.remove(at: i); return true }
+        if let i = d.channels.firstIndex(where: { $0.info.alias == alias }) { d.channels.remove(at: i); return true }
+        return false
+    }
+
+    // MARK: Update (media change)
+
+    func updateDevice(xml: String, flags: UInt32) async throws(VirtError) {
+        let force = flags & DeviceModifyFlags.force != 0
+        try await deviceJob("updateDevice", flags: flags & 3) { (def: inout DomainDefinition) throws(VirtError) in
+            let dev = try DeviceDefinition.parse(xml)
+            guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
+                throw VirtError.operationUnsupported("persistent update of device '\(dev.kind)' is not supported",
+                                                     domain: .qemu)
+            }
+            guard let i = def.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }) else {
+                throw VirtError.invalidArg("target \(disk.target.dev) doesn't exist.", domain: .qemu)
+            }
+            def.devices.disks[i].type = disk.type
+            def.devices.disks[i].source = disk.source
+            if disk.driver.format != nil { def.devices.disks[i].driver.format = disk.driver.format }
+        } live: { () async throws(VirtError) in
+            let mon = try self.requireRunning()
+            let dev = try DeviceDefinition.parse(xml)
+            guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
+                throw VirtError.operationUnsupported("live update of device '\(dev.kind)' is not supported",
+                                                     domain: .qemu)
+            }
+            guard let i = self.liveDefinition?.devices.disks.firstIndex(where: { $0.target.dev == disk.target.dev }) else {
+                throw VirtError.invalidArg("disk '\(disk.target.dev)' not found", domain: .qemu)
+            }
+            try await self.changeMedia(at: i, to: disk, force: force, mon: mon)
+        }
+    }
+
+    /// libvirt's `qemuDomainChangeMediaBlockdev`: open the tray (forced when asked), remove the medium, insert
+    /// the new one (new block nodes) and close the tray; an empty source only ejects.
+    private func changeMedia(at i: Int, to disk: Disk, force: Bool, mon: QMPMonitor) async throws(VirtError) {
+        guard let live = liveDefinition, let alias = live.devices.disks[i].info.alias else { return }
+        var old = live.devices.disks[i]
+        guard old.device == .cdrom || old.device == .floppy else {
+            throw VirtError.operationUnsupported("disk device type '\(old.device.rawValue)' cannot be updated",
+                                                 domain: .qemu)
+        }
+        if let p = disk.source.path, access(p, F_OK) != 0 {
+            throw VirtError.systemError("Cannot access storage file '\(p)'", errno: errno, domain: .qemu)
+        }
+        try await mon.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
+        try await mon.execute("blockdev-remove-medium", arguments: ["id": .string(alias)])
+        if let node = hotplug.diskNodes.removeValue(forKey: alias) {
+            _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-format")])
+            _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-storage")])
+        }
+        restoreDiskLabel(old)
+        old.type = disk.type
+        old.source = disk.source
+        if disk.driver.format != nil { old.driver.format = disk.driver.format }
+        if QEMUCommandLine.diskHasSource(old) {
+            let cl = QEMUCommandLine(definition: live, capabilities: nil)
+            let node = hotplug.takeNode()
+            var withOld = live
+            withOld.devices.disks[i] = old
+            try labelDisk(old, in: withOld)
+            for b in try cl.diskBlockdevs(old, node: node) {
+                try await mon.execute("blockdev-add", arguments: try Self.json(b))
+            }
+            try await mon.execute("blockdev-insert-medium",
+                                  arguments: ["id": .string(alias), "node-name": .string(node + "-format")])
+            hotplug.diskNodes[alias] = node
+            old.source.index = Self.nodeNumber(node)
+        } else {
+            // libvirt numbers the empty medium too (no node is made for it).
+            _ = hotplug.takeNode()
+        }
+        // As libvirt: the tray is closed again, also after an eject.
+        try await mon.execute("blockdev-close-tray", arguments: ["id": .string(alias)])
+        // The live definition as it is now (QEMU's tray events changed it meanwhile): only the medium changes.
+        if var cur = liveDefinition, let k = cur.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
+            old.target.tray = cur.devices.disks[k].target.tray
+            cur.devices.disks[k] = old
+            liveDefinition = cur
+        }
+        if var run = runDefinition, let k = run.devices.disks.firstIndex(where: { $0.target.dev == old.target.dev }) {
+            run.devices.disks[k].type = old.type
+            run.devices.disks[k].source = old.source
+            runDefinition = run
+        }
+        writeStatus()
+    }
+}

@@ -1,0 +1,42 @@
+import VirtCore
+
+/// Devices, live and persistent: libvirt's qemuDomain{Attach,Detach,Update}DeviceFlags and
+/// qemuDomainDetachDeviceAlias. The legacy calls without flags act on the running domain, as libvirt's.
+extension QEMUDriver {
+    private static func checkDeviceFlags(_ flags: UInt32, allowed: UInt32, _ function: String) throws {
+        if flags & ~allowed != 0 {
+            // virCheckFlags: INVALID_ARG without the "invalid argument" prefix.
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "unsupported flags (0x\(String(flags & ~allowed, radix: 16))) in function \(function)")
+        }
+    }
+
+    private func deviceCapabilities(_ obj: QEMUDomainObject) async throws -> QEMUCapabilities {
+        let live = await obj.liveDefinition
+        let def: DomainDefinition
+        if let live { def = live } else { def = await obj.definition }
+        return try await state.capabilities.capabilities(for: def.devices.emulator ?? QEMUCommandLine.defaultEmulator)
+    }
+
+    public func attachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws {
+        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainAttachDeviceLiveAndConfig")
+        let obj = try await state.object(domain)
+        let caps = try await deviceCapabilities(obj)
+        try await obj.attachDevice(xml: xml, flags: flags ?? DeviceModifyFlags.live, capabilities: caps)
+    }
+
+    public func detachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws {
+        try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainDetachDeviceLiveAndConfig")
+        try await state.object(domain).detachDevice(xml: xml, flags: flags ?? DeviceModifyFlags.live)
+    }
+
+    public func updateDevice(_ domain: DomainRef, xml: String, flags: UInt32) async throws {
+        try Self.checkDeviceFlags(flags, allowed: 7, "qemuDomainUpdateDeviceFlags")
+        try await state.object(domain).updateDevice(xml: xml, flags: flags)
+    }
+
+    public func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws {
+        try Self.checkDeviceFlags(flags, allowed: 3, "qemuDomainDetachDeviceAliasLiveAndConfig")
+        try await state.object(domain).detachDeviceAlias(alias, flags: flags)
+    }
+}
