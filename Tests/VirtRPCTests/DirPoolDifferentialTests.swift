@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dir` storage pools of `qemu:///system` (issue 13): the same virsh and python3-libvirt sessions on virtd and on
+/// Debian's libvirtd 9.0. Each daemon runs in a mount namespace of its own with a 64 MiB tmpfs over the same
+/// directory, so both see the pool at the same path with the same size and space: pool capacity, allocation and
+/// available are compared as printed. Only the volumes' timestamps (`<atime>`, `<ctime>`, `<mtime>`) are masked,
+/// as the files are made at different times. libvirtd's pool definitions go to a tmpfs over /etc/libvirt/storage.
+@Suite("dir pools: virtd vs libvirtd 9.0", .serialized, .tags(.root, .referenceLibvirtd))
+struct DirPoolDifferentialTests {
+    static let poolUUID = "7a1e9d2c-3b4f-4c5d-8e6f-102132435465"
+
+    /// A per-test directory: `mnt` gets the tmpfs, the inputs stay outside it.
+    final class Fixture {
+        let dir: String
+        var mnt: String { dir + "/mnt" }
+        var pool: String { mnt + "/pool" }
+
+        init() throws {
+            dir = try TestPaths.makeTempDir("dirpool", mode: 0o755)
+            try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+            try writeInputs()
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+        func reference() throws -> ReferenceLibvirtd {
+            try ReferenceLibvirtd(namespaceSetup: "mkdir -p /etc/libvirt/storage && "
+                                  + "mount -t tmpfs tmpfs /etc/libvirt/storage && "
+                                  + "mount -t tmpfs -o size=64m tmpfs '\(mnt)' &&")
+        }
+
+        func ours() throws -> RestartableVirtd {
+            try RestartableVirtd(prefix: ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                                          "mount -t tmpfs -o size=64m tmpfs '\(mnt)' && exec \"$@\"", "sh"])
+        }
+
+        func writeInputs() throws {
+            let files: [String: String] = [
+                "pool.xml": """
+                    <pool type='dir'>
+                      <name>dp</name>
+                      <uuid>\(DirPoolDifferentialTests.poolUUID)</uuid>
+                      <target>
+                        <path>\(pool)</path>
+                        <permissions><mode>0750</mode><owner>0</owner><group>0</group></permissions>
+                      </target>
+                    </pool>
+                    """,
+                "dup-name.xml": "<pool type='dir'><name>dp</name><target><path>/nonexistent/x</path></target></pool>",
+                "same-path.xml": "<pool type='dir'><name>other</name><target><path>\(pool)</path></target></pool>",
+                "transient.xml": "<pool type='dir'><name>tp</name><uuid>8a1e9d2c-3b4f-4c5d-8e6f-102132435465</uuid>"
+                    + "<target><path>\(mnt)/tp</path></target></pool>",
+                "nodir.xml": "<pool type='dir'><name>nodir</name><uuid>9a1e9d2c-3b4f-4c5d-8e6f-102132435465</uuid>"
+                    + "<target><path>\(mnt)/absent</path></target></pool>",
+                "vol.xml": """
+                    <volume>
+                      <name>v3.qcow2</name>
+                      <capacity unit='MiB'>3</capacity>
+                      <target>
+                        <format type='qcow2'/>
+                        <permissions><mode>0644</mode></permissions>
+                        <compat>1.1</compat>
+                        <features><lazy_refcounts/></features>
+                      </target>
+                    </volume>
+                    """,
+                "clone.xml": """
+                    <volume>
+                      <name>fromq.raw</name>
+                      <capacity unit='MiB'>1</capacity>
+                      <allocation>0</allocation>
+                      <target><format type='raw'/></target>
+                    </volume>
+                    """,
+                "badfmt.xml": "<volume><name>bad</name><capacity>1024</capacity><target><format type='bogus'/></target></volume>",
+                "big.xml": "<volume><name>big</name><capacity unit='MiB'>100</capacity><target><format type='raw'/></target></volume>",
+            ]
+            for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        }
+
+        /// A file made in the daemon's mount namespace, behind the storage driver's back.
+        func addByHand(_ daemonPID: Int32, _ command: String) throws {
+            let r = try ChildProcess.run(["/usr/bin/nsenter", "-t", String(daemonPID), "-m", "--", "/bin/sh", "-c",
+                                          command], timeLimit: 60)
+            #expect(r.status == 0, "nsenter \(command): \(r.stderr)")
+        }
+
+        /// virsh command lines, in order; `nil` marks the point where files are added by hand.
+        func script() -> [[String]?] {
+            let f = { (n: String) in self.dir + "/" + n }
+            return [
+                ["pool-list", "--all"], ["pool-define", f("pool.xml")], ["pool-list", "--all", "--details"],
+                ["pool-info", "dp"], ["pool-dumpxml", "dp"], ["pool-start", "dp"],
+                ["pool-build", "dp"], ["pool-start", "dp"], ["pool-start", "dp"], ["pool-info", "dp"],
+                ["pool-dumpxml", "dp"], ["pool-dumpxml", "--inactive", "dp"],
+                ["pool-autostart", "dp"], ["pool-list", "--autostart"], ["pool-list", "--all", "--details"],
+                ["pool-list", "--no-autostart", "--all"], ["pool-autostart", "--disable", "dp"],
+                ["pool-list", "--persistent"], ["pool-list", "--transient"], ["pool-list", "--type", "dir"],
+                ["pool-list", "--inactive"], ["pool-list", "--all", "--name", "--uuid"],
+                // Volumes: raw fully allocated (no --allocation), sparse, qcow2, qcow2 over a backing volume.
+                ["vol-create-as", "dp", "raw1.img", "1M", "--format", "raw"],
+                ["vol-create-as", "dp", "raw2.img", "2M", "--allocation", "0", "--format", "raw"],
+                ["vol-create-as", "dp", "half.img", "2M", "--allocation", "1M"],
+                ["vol-create-as", "dp", "q1.qcow2", "5M", "--format", "qcow2"],
+                ["vol-create-as", "dp", "q2.qcow2", "10M", "--format", "qcow2", "--backing-vol", "raw1.img",
+                 "--backing-vol-format", "raw"],
+                ["vol-create", "dp", f("vol.xml")],
+                ["vol-list", "dp"], ["vol-list", "dp", "--details"], ["pool-info", "dp"],
+                ["vol-info", "raw1.img", "--pool", "dp"], ["vol-info", "--pool", "dp", "raw2.img"],
+                ["vol-info", "--pool", "dp", "half.img"], ["vol-info", "--pool", "dp", "q1.qcow2"],
+                ["vol-info", "--pool", "dp", "q1.qcow2", "--physical"], ["vol-info", "--pool", "dp", "q2.qcow2"],
+                ["vol-dumpxml", "--pool", "dp", "raw1.img"], ["vol-dumpxml", "--pool", "dp", "raw2.img"],
+                ["vol-dumpxml", "--pool", "dp", "half.img"], ["vol-dumpxml", "--pool", "dp", "q1.qcow2"],
+                ["vol-dumpxml", "--pool", "dp", "q2.qcow2"], ["vol-dumpxml", "--pool", "dp", "v3.qcow2"],
+                ["vol-path", "--pool", "dp", "raw1.img"], ["vol-key", "--pool", "dp", "raw1.img"],
+                ["vol-name", pool + "/raw1.img"], ["vol-pool", pool + "/raw1.img"], ["vol-pool", "--uuid", pool + "/q1.qcow2"],
+                ["vol-info", pool + "/raw2.img"], ["vol-key", pool + "//raw2.img"],
+                // Clones.
+                ["vol-clone", "--pool", "dp", "raw1.img", "raw1c.img"], ["vol-info", "--pool", "dp", "raw1c.img"],
+                ["vol-clone", "--pool", "dp", "raw2.img", "raw2c.img"], ["vol-info", "--pool", "dp", "raw2c.img"],
+                ["vol-clone", "--pool", "dp", "q1.qcow2", "q1c.qcow2"], ["vol-dumpxml", "--pool", "dp", "q1c.qcow2"],
+                ["vol-create-from", "dp", f("clone.xml"), "--inputpool", "dp", "q1.qcow2"],
+                ["vol-dumpxml", "--pool", "dp", "fromq.raw"],
+                // Resizes.
+                ["vol-resize", "--pool", "dp", "raw2.img", "4M"], ["vol-info", "--pool", "dp", "raw2.img"],
+                ["vol-resize", "--pool", "dp", "raw2.img", "1M"], ["vol-resize", "--pool", "dp", "raw2.img", "1M", "--shrink"],
+                ["vol-info", "--pool", "dp", "raw2.img"], ["vol-resize", "--pool", "dp", "raw2.img", "--delta", "1M"],
+                ["vol-info", "--pool", "dp", "raw2.img"],
+                ["vol-resize", "--pool", "dp", "raw1.img", "512K", "--shrink"],
+                ["vol-resize", "--pool", "dp", "raw2.img", "3M", "--allocate"], ["vol-info", "--pool", "dp", "raw2.img"],
+                ["vol-resize", "--pool", "dp", "raw2.img", "200M", "--allocate"],
+                ["vol-resize", "--pool", "dp", "q1.qcow2", "8M"], ["vol-info", "--pool", "dp", "q1.qcow2"],
+                ["vol-resize", "--pool", "dp", "q1.qcow2", "6M", "--shrink"], ["vol-info", "--pool", "dp", "q1.qcow2"],
+                ["vol-resize", "--pool", "dp", "q1.qcow2", "9M", "--allocate"],
+                // Wipes.
+                ["vol-wipe", "--pool", "dp", "raw1.img"], ["vol-info", "--pool", "dp", "raw1.img"],
+                ["vol-wipe", "--pool", "dp", "raw2.img"], ["vol-info", "--pool", "dp", "raw2.img"],
+                ["vol-wipe", "--pool", "dp", "raw1c.img", "--algorithm", "trim"],
+                // Refusals.
+                ["vol-create-as", "dp", "raw1.img", "1M"], ["vol-create", "dp", f("badfmt.xml")],
+                ["vol-create-as", "dp", "x.img", "1M", "--format", "bogus"], ["vol-create", "dp", f("big.xml")],
+                ["vol-list", "dp"], ["pool-info", "dp"], ["vol-info", "--pool", "dp", "nosuch"],
+                ["vol-info", pool + "/nosuch"], ["vol-key", "/nonexistent/file"],
+                ["pool-define", f("dup-name.xml")], ["pool-create", f("same-path.xml")],
+                ["pool-delete", "dp"], ["pool-undefine", "dp"], ["pool-build", "dp"],
+                ["pool-create", f("nodir.xml")], ["pool-list", "--all"],
+                // Files made by hand show up after a refresh.
+                nil,
+                ["vol-list", "dp"], ["pool-refresh", "dp"], ["vol-list", "dp", "--details"],
+                ["vol-dumpxml", "--pool", "dp", "byhand.qcow2"], ["vol-info", "--pool", "dp", "byhand.raw"],
+                // Transient pool.
+                ["pool-create", f("transient.xml"), "--build"], ["pool-list", "--transient"], ["pool-info", "tp"],
+                ["pool-autostart", "tp"], ["pool-destroy", "tp"], ["pool-list", "--all"],
+                // Teardown.
+                ["vol-delete", "--pool", "dp", "raw1.img"], ["vol-delete", "--pool", "dp", "raw1.img"],
+                ["vol-delete", pool + "/q2.qcow2"],
+                ["pool-destroy", "dp"], ["pool-destroy", "dp"], ["vol-list", "dp"], ["pool-info", "dp"],
+                ["pool-delete", "dp"],
+                ["pool-start", "dp"], ["vol-list", "dp"], ["pool-destroy", "dp"],
+                ["pool-undefine", "dp"], ["pool-list", "--all"],
+            ]
+        }
+    }
+
+    /// The volumes' timestamps differ between the two runs; everything else must not.
+    static func masked(_ s: String) -> String {
+        var out = s
+        for tag in ["atime", "ctime", "mtime", "btime"] {
+            while let r = out.range(of: "<\(tag)>"), let e = out.range(of: "</\(tag)>", range: r.upperBound..<out.endIndex) {
+                out.replaceSubrange(r.lowerBound..<e.upperBound, with: "[\(tag)]")
+            }
+        }
+        return out
+    }
+
+    @Test("virsh pool-* and vol-* on a dir pool: virtd prints what libvirtd prints")
+    func virshScript() throws {
+        let fx = try Fixture()
+        let ref = try fx.reference()
+        defer { ref.stop() }
+        let ours = try fx.ours()
+        defer { ours.cleanup() }
+        let refURI = "qemu+unix:///system?socket=\(ref.socket)"
+        var mismatches = 0
+        for step in fx.script() {
+            guard let args = step else {
+                for pid in [ref.pid, ours.pid] {
+                    try fx.addByHand(pid, "qemu-img create -q -f qcow2 '\(fx.pool)/byhand.qcow2' 3M && "
+                                     + "head -c 12345 /dev/zero > '\(fx.pool)/byhand.raw' && chmod 640 '\(fx.pool)/byhand.raw'")
+                }
+                continue
+            }
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI] + args, timeLimit: 120)
+            let o = try ChildProcess.run(["/usr/bin/virsh", "-c", ours.uri] + args, timeLimit: 120)
+            let same = Self.masked(o.stdout) == Self.masked(r.stdout) && o.stderr == r.stderr && o.status == r.status
+            if !same { mismatches += 1 }
+            #expect(Self.masked(o.stdout) == Self.masked(r.stdout), "\(args): stdout\n\(o.stdout)\n--- libvirtd:\n\(r.stdout)")
+            #expect(o.stderr == r.stderr, "\(args): stderr\n\(o.stderr)\n--- libvirtd:\n\(r.stderr)")
+            #expect(o.status == r.status, "\(args): status \(o.status) vs \(r.status)")
+        }
+        #expect(mismatches == 0)
+    }
+}
