@@ -105,7 +105,7 @@ enum DirPoolBackend {
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
-            if let v = probe(path: path + "/" + name, name: name) { vols.append(v) }
+            if let v = probe(path: path + "/" + name, name: name, full: true) { vols.append(v) }
         }
         return vols
     }
@@ -113,8 +113,9 @@ enum DirPoolBackend {
     // MARK: Volumes on disk
 
     /// A volume as libvirt reads it from its file: type, format from the header, capacity, allocation, physical
-    /// size, permissions, timestamps; a qcow2's compat, cluster size, features and backing store.
-    static func probe(path: String, name: String) -> StorageVolumeDefinition? {
+    /// size, permissions, timestamps and a qcow2's backing store; with `full` (a pool refresh) also a qcow2's
+    /// compat, cluster size and features, which libvirt reads only then.
+    static func probe(path: String, name: String, full: Bool = false) -> StorageVolumeDefinition? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
         let kind = st.st_mode & S_IFMT
@@ -145,10 +146,10 @@ enum DirPoolBackend {
         guard let header = readHeader(path), let q = Qcow2Header(header) else { return v }
         v.target.format = formatQcow2
         v.capacity = q.size
-        v.target.compat = q.version >= 3 ? "1.1" : "0.10"
-        if q.version >= 3 {
+        if full {
+            v.target.compat = q.version >= 3 ? "1.1" : "0.10"
             v.target.clusterSize = UInt64(1) << q.clusterBits
-            v.target.features = q.lazyRefcounts ? ["lazy_refcounts"] : []
+            if q.version >= 3 { v.target.features = q.lazyRefcounts ? ["lazy_refcounts"] : [] }
         }
         if let b = q.backingFile {
             let full = b.hasPrefix("/") ? b : path.split(separator: "/").dropLast().joined(separator: "/") + "/" + b
@@ -161,6 +162,25 @@ enum DirPoolBackend {
                 bs.timestamps = timestamps(bst)
             }
             v.backingStore = bs
+        }
+        return v
+    }
+
+    /// What a volume's refresh changes in a known volume (libvirt's `refreshVol`): sizes, permissions, times, and
+    /// the backing store's permissions and times; the rest stays as it was defined.
+    static func merge(_ known: StorageVolumeDefinition, _ fresh: StorageVolumeDefinition) -> StorageVolumeDefinition {
+        var v = known
+        v.type = fresh.type
+        v.capacity = fresh.capacity
+        v.allocation = fresh.allocation
+        v.physical = fresh.physical
+        v.target.permissions = fresh.target.permissions
+        v.target.timestamps = fresh.target.timestamps
+        if v.backingStore != nil, let fb = fresh.backingStore {
+            v.backingStore?.permissions = fb.permissions
+            v.backingStore?.timestamps = fb.timestamps
+        } else if v.backingStore == nil {
+            v.backingStore = fresh.backingStore
         }
         return v
     }
@@ -327,8 +347,9 @@ enum DirPoolBackend {
             let fd = open(path, O_RDWR | O_CLOEXEC)
             guard fd >= 0 else { throw VirtError.systemError("Unable to open '\(path)'", errno: errno, domain: domain) }
             defer { close(fd) }
-            if allocate && capacity > vol.capacity {
-                let rc = posix_fallocate(fd, off_t(vol.capacity), off_t(capacity - vol.capacity))
+            // libvirt allocates the whole new size, not only the part added.
+            if allocate {
+                let rc = posix_fallocate(fd, 0, off_t(capacity))
                 if rc != 0 {
                     throw VirtError.systemError("Failed to pre-allocate space for file '\(path)'", errno: rc,
                                                 domain: domain)

@@ -34,9 +34,10 @@ extension FileStorageDriver {
     @discardableResult
     func refreshVolume(_ vol: StorageVolRef) throws(VirtError) -> (PoolObject, StorageVolumeDefinition) {
         let (o, v) = try volumeAndPool(vol)
-        guard let path = v.target.path, let fresh = DirPoolBackend.probe(path: path, name: v.name) else {
+        guard let path = v.target.path, let probed = DirPoolBackend.probe(path: path, name: v.name) else {
             throw VirtError.systemError("cannot stat file '\(v.target.path ?? "")'", errno: errno, domain: Self.domain)
         }
+        let fresh = DirPoolBackend.merge(v, probed)
         pools.withLock { l in
             guard let i = l.firstIndex(where: { $0.def.name == vol.pool }),
                   let j = l[i].volumes.firstIndex(where: { $0.name == vol.name }) else { return }
@@ -172,7 +173,7 @@ extension FileStorageDriver {
         guard let probed = DirPoolBackend.probe(path: target, name: vol.name) else {
             throw VirtError.systemError("cannot stat file '\(target)'", errno: errno, domain: Self.domain)
         }
-        made = probed
+        made = DirPoolBackend.merge(vol, probed)
         return StorageVolRef(pool: pool.name, name: vol.name, key: target)
     }
 
@@ -312,7 +313,8 @@ extension FileStorageDriver {
     public func volumeInfo(_ vol: StorageVolRef, flags: UInt32) async throws -> StorageVolInfo {
         try Self.checkFlags(flags, allowed: 1, "storageVolGetInfoFlags")
         let (_, v) = try refreshVolume(vol)
-        return StorageVolInfo(type: v.type, capacity: v.capacity, allocation: flags & 1 != 0 ? v.physical : v.allocation)
+        return StorageVolInfo(type: v.type, capacity: v.capacity,
+                              allocation: flags & 1 != 0 ? (v.physical ?? v.allocation) : v.allocation)
     }
 
     public func volumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo {
@@ -351,13 +353,13 @@ extension FileStorageDriver {
             throw VirtError.operationFailed("Not enough space left in storage pool", domain: Self.domain)
         }
         try DirPoolBackend.resize(v, capacity: target, allocate: flags & 1 != 0, shrink: shrink)
-        let (_, after) = try refreshVolume(vol)
+        try refreshVolume(vol)
+        // The pool's figures move by what libvirt assumed would be allocated.
         if flags & 1 != 0 {
             pools.withLock { l in
                 guard let i = l.firstIndex(where: { $0.def.name == vol.pool }) else { return }
-                let grown = after.allocation > v.allocation ? after.allocation - v.allocation : 0
-                l[i].def.allocation &+= grown
-                l[i].def.available = l[i].def.available >= grown ? l[i].def.available - grown : 0
+                l[i].def.allocation &+= delta
+                l[i].def.available = l[i].def.available >= delta ? l[i].def.available - delta : 0
             }
         }
     }
@@ -380,8 +382,7 @@ extension FileStorageDriver {
         }
         let (_, v) = try refreshVolume(vol)
         if algorithm == 9 {
-            throw VirtError(.noSupport, domain: Self.domain,
-                            "this function is not supported by the connection driver: 'trim' algorithm not supported")
+            throw VirtError(.argumentUnsupported, domain: Self.domain, "argument unsupported: 'trim' algorithm not supported")
         }
         if algorithm == 0 {
             try DirPoolBackend.wipeZero(v)

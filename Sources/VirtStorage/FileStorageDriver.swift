@@ -527,7 +527,7 @@ public final class FileStorageDriver: StorageDriver {
     public func setStoragePoolAutostart(_ pool: StoragePoolRef, autostart: Bool) async throws {
         try modify { l throws(VirtError) in
             let i = try Self.index(l, pool)
-            guard l[i].persistent else { throw VirtError.invalidArg("pool has no config file", domain: Self.domain) }
+            guard l[i].persistent else { throw VirtError.internalError("pool has no config file", domain: Self.domain) }
             let link = autostartDir + "/" + l[i].def.name + ".xml"
             let target = configDir + "/" + l[i].def.name + ".xml"
             if autostart != l[i].autostart {

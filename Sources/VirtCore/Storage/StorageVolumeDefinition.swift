@@ -82,7 +82,8 @@ public struct StorageEncryption: Sendable, Hashable {
     }
 }
 
-/// A file's times as a volume's `<timestamps>` shows them (libvirt's `virStorageTimestamps`; no birth time on Linux).
+/// A file's times as a volume's `<timestamps>` shows them (libvirt's `virStorageTimestamps`: atime, mtime, ctime,
+/// and a birth time libvirt 9.0 does not read on Linux, printed as 0).
 public struct StorageTimestamps: Sendable, Hashable {
     public var atime: (sec: Int64, nsec: Int64)
     public var ctime: (sec: Int64, nsec: Int64)
@@ -114,8 +115,9 @@ public struct StorageTimestamps: Sendable, Hashable {
     func format(_ w: inout XMLWriter) {
         w.container("timestamps") { w in
             w.text("atime", [], Self.text(atime))
-            w.text("ctime", [], Self.text(ctime))
             w.text("mtime", [], Self.text(mtime))
+            w.text("ctime", [], Self.text(ctime))
+            w.text("btime", [], "0")
         }
     }
 }
@@ -171,8 +173,8 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
     public var capacity: UInt64 = 0
     public var allocation: UInt64 = 0
     public var hasAllocation = false
-    /// Bytes the volume takes on its host storage (a file's size); printed only when above `allocation`, as libvirt.
-    public var physical: UInt64 = 0
+    /// Bytes the volume takes on its host storage (a file's size), known for volumes read from disk (nil: not shown).
+    public var physical: UInt64?
     public var target = StorageVolumeTarget()
     public var backingStore: StorageVolumeTarget?
 
@@ -304,7 +306,7 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
             w.optionalText("key", key)
             w.text("capacity", [("unit", "bytes")], String(capacity))
             w.text("allocation", [("unit", "bytes")], String(allocation))
-            if physical > allocation { w.text("physical", [("unit", "bytes")], String(physical)) }
+            if let physical { w.text("physical", [("unit", "bytes")], String(physical)) }
             target.format(&w, element: "target", poolType: poolType)
             backingStore?.format(&w, element: "backingStore", poolType: poolType)
         }
