@@ -295,27 +295,51 @@ enum DirPoolBackend {
         try applyOwnership(fd: fd, path: path, p, mode: mode)
     }
 
-    /// `qemu-img create` with libvirt's arguments: `-f FMT [-b BACKING] [-o backing_fmt=…,compat=…,…] PATH SIZEK`.
-    static func qemuImgCreateArgs(_ vol: StorageVolumeDefinition, path: String, backing: (path: String, format: String)?)
-        -> [String] {
-        var args = [qemuImg, "create", "-f", formatName(vol.target.format)]
+    /// `qemu-img create` (or `convert` from `input`) with libvirt's arguments: `create -f FMT [-b BACKING]
+    /// [-o backing_fmt=…,nocow=on,compat=…,lazy_refcounts] PATH SIZEK`; a qcow2 without a compat level in its XML
+    /// gets compat=0.10, as libvirt 9.0 asks.
+    static func qemuImgArgs(_ vol: StorageVolumeDefinition, path: String, backing: (path: String, format: String)?,
+                            input: (path: String, format: String)? = nil) throws(VirtError) -> [String] {
+        let isQcow2 = vol.target.format == formatQcow2
+        if vol.target.compat != nil && !isQcow2 {
+            throw VirtError.configUnsupported("compatibility option only available with qcow2", domain: domain)
+        }
+        if vol.target.features != nil && !isQcow2 {
+            throw VirtError.configUnsupported("format features only available with qcow2", domain: domain)
+        }
+        var args = [qemuImg]
+        if let input {
+            args += ["convert", "-f", input.format, "-O", formatName(vol.target.format)]
+        } else {
+            args += ["create", "-f", formatName(vol.target.format)]
+        }
         var opts: [String] = []
+        let backing = input == nil ? backing : nil
         if let backing {
             args += ["-b", backing.path]
             opts.append("backing_fmt=\(backing.format)")
         }
         if vol.target.nocow { opts.append("nocow=on") }
-        if vol.target.format == formatQcow2 {
-            opts.append("compat=\(vol.target.compat ?? "1.1")")
+        let compat = vol.target.compat ?? (isQcow2 ? "0.10" : nil)
+        if let compat { opts.append("compat=\(compat)") }
+        if isQcow2 {
             if vol.target.clusterSize > 0 { opts.append("cluster_size=\(vol.target.clusterSize)") }
             if let f = vol.target.features {
-                if f.contains("lazy_refcounts") { opts.append("lazy_refcounts") }
+                if f.contains("lazy_refcounts") {
+                    if compat == "0.10" {
+                        throw VirtError.configUnsupported("lazy_refcounts not supported with compat level 0.10",
+                                                          domain: domain)
+                    }
+                    opts.append("lazy_refcounts")
+                }
                 if f.contains("extended_l2") { opts.append("extended_l2=on") }
             }
         }
         if !opts.isEmpty { args += ["-o", opts.joined(separator: ",")] }
+        if let input { args.append(input.path) }
         args.append(path)
-        if vol.capacity > 0 || backing == nil { args.append("\((vol.capacity + 1023) / 1024)K") }
+        let sizeK = (vol.capacity + 1023) / 1024
+        if input == nil && (sizeK > 0 || backing == nil) { args.append("\(sizeK)K") }
         return args
     }
 

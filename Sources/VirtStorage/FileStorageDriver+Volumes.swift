@@ -197,12 +197,13 @@ extension FileStorageDriver {
         default:
             var backing: (String, String)?
             if let b = vol.backingStore, let bp = b.path {
-                if access(bp, F_OK) != 0 {
-                    throw VirtError.internalError("inaccessible backing store volume \(bp)", domain: domain)
+                let full = bp.hasPrefix("/") ? bp : path.split(separator: "/").dropLast().joined(separator: "/") + "/" + bp
+                if access(bp.hasPrefix("/") ? bp : "/" + full, R_OK) != 0 {
+                    throw VirtError.systemError("inaccessible backing store volume \(bp)", errno: errno, domain: domain)
                 }
                 backing = (bp, DirPoolBackend.formatName(b.format))
             }
-            let args = DirPoolBackend.qemuImgCreateArgs(vol, path: path, backing: backing)
+            let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: backing)
             do {
                 _ = try DirPoolBackend.run(args)
                 let mode = vol.target.permissions.mode ?? DirPoolBackend.defaultVolumeMode
@@ -224,10 +225,8 @@ extension FileStorageDriver {
             try copyRaw(from: src, to: path, vol: vol, sparse: vol.allocation < source.capacity, mode: mode)
             return
         }
-        var args = [DirPoolBackend.qemuImg, "convert", "-f", DirPoolBackend.formatName(source.target.format),
-                    "-O", DirPoolBackend.formatName(vol.target.format)]
-        if vol.target.format == DirPoolBackend.formatQcow2 { args += ["-o", "compat=\(vol.target.compat ?? "1.1")"] }
-        args += [src, path]
+        let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: nil,
+                                                  input: (src, DirPoolBackend.formatName(source.target.format)))
         do {
             _ = try DirPoolBackend.run(args)
             if vol.capacity > source.capacity && vol.target.format == DirPoolBackend.formatRaw {
