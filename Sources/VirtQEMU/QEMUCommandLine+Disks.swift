@@ -100,6 +100,7 @@ extension QEMUCommandLine {
         for (i, d) in disks.enumerated() {
             let node = "libvirt-\(disks.count - i)"
             let hasSource = d.source.path != nil || d.source.name != nil || !d.source.hosts.isEmpty
+                || d.source.resolvedVolume != nil
             let readOnly = d.readonly || d.device == .cdrom
             let cache = cacheProps(d.driver.cache)
             if hasSource {
@@ -109,6 +110,9 @@ extension QEMUCommandLine {
                     s.add("driver", "host_device"); s.add("filename", d.source.path)
                 case .file:
                     s.add("driver", "file"); s.add("filename", d.source.path)
+                case .volume where d.source.resolvedVolume != nil:
+                    let v = d.source.resolvedVolume
+                    s.add("driver", v?.block == true ? "host_device" : "file"); s.add("filename", v?.path)
                 case .network where d.source.networkProtocol == .nbd:
                     s.add("driver", "nbd")
                     var server = QEMUJSONProps()

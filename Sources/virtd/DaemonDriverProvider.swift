@@ -63,6 +63,8 @@ final class DaemonDriverProvider: DriverProvider {
             await q.setPeerOpener(RemotePeerOpener())
             // Emulated TPMs with encrypted state take their passphrase from the shared secret driver.
             await q.setSecretDriver(secrets)
+            // Volume disks are resolved through the shared storage driver.
+            if let storage { await q.setStorageDriver(storage) }
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d

@@ -83,3 +83,57 @@ struct DirPoolPersistenceTests {
         #expect(Set(after.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }) == ["run", "idle", "gone"], "\(after.stdout)")
     }
 }
+
+/// `<disk type='volume'>` in a QEMU domain: the QEMU driver resolves the volume through virtd's storage driver at
+/// start, and QEMU opens the volume's file.
+@Suite("dir pools: volume disks of QEMU domains", .serialized, .tags(.qemu, .kvm, .root))
+struct DirPoolVolumeDiskTests {
+    @Test("a domain with raw and qcow2 volume disks starts under KVM; QEMU's argv names the volumes' files")
+    func volumeDisks() throws {
+        let dir = try TestPaths.makeTempDir("dirpool-disk", mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        try "<pool type='dir'><name>vp</name><target><path>\(dir)/vp</path><permissions><mode>0755</mode></permissions></target></pool>"
+            .write(toFile: dir + "/pool.xml", atomically: true, encoding: .utf8)
+        let domXML = """
+            <domain type='kvm'><name>voldisk</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>
+            <disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='vp' volume='r.img'/>
+            <target dev='vda' bus='virtio'/></disk>
+            <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/><source pool='vp' volume='q.qcow2'/>
+            <target dev='vdb' bus='virtio'/></disk>
+            </devices></domain>
+            """
+        try domXML.write(toFile: dir + "/dom.xml", atomically: true, encoding: .utf8)
+        func run(_ args: [String]) throws -> ChildProcess.Result { try ours.virsh(args: args) }
+        for args in [["pool-define", dir + "/pool.xml"], ["pool-build", "vp"], ["pool-start", "vp"],
+                     ["vol-create-as", "vp", "r.img", "4M", "--format", "raw", "--allocation", "0"],
+                     ["vol-create-as", "vp", "q.qcow2", "8M", "--format", "qcow2"], ["define", dir + "/dom.xml"]] {
+            let r = try run(args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+        }
+        // With the pool stopped, the start fails on the volume as libvirt's.
+        #expect(try run(["pool-destroy", "vp"]).status == 0)
+        let refused = try run(["start", "voldisk"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("storage pool 'vp' containing volume 'r.img' is not active"), "\(refused.stderr)")
+        #expect(try run(["pool-start", "vp"]).status == 0)
+        let started = try run(["start", "voldisk"])
+        #expect(started.status == 0, "\(started.stderr)")
+        defer { _ = try? run(["destroy", "voldisk"]) }
+        let pid = QEMUDaemonSupport.pidFile(ours.dir, "voldisk") ?? -1
+        let argv = (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")).map {
+            String(decoding: $0, as: UTF8.self).split(separator: "\0").map(String.init)
+        } ?? []
+        #expect(argv.contains { $0.contains("\"filename\":\"\(dir)/vp/r.img\"") }, "\(argv)")
+        #expect(argv.contains { $0.contains("\"filename\":\"\(dir)/vp/q.qcow2\"") }, "\(argv)")
+        #expect(argv.contains { $0.contains("\"driver\":\"qcow2\"") }, "\(argv)")
+        // The live XML keeps the volume source, as libvirt's.
+        let live = try run(["dumpxml", "voldisk"]).stdout
+        #expect(live.contains("<source pool='vp' volume='r.img'/>") && live.contains("<source pool='vp' volume='q.qcow2'/>"),
+                "\(live)")
+        #expect(try run(["domstate", "voldisk"]).stdout.hasPrefix("running"))
+        #expect(try run(["destroy", "voldisk"]).status == 0)
+    }
+}
