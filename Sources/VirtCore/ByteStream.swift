@@ -9,4 +9,11 @@ public protocol ByteStream: Sendable {
     func finish() async throws
     /// Ends the stream with an error.
     func abort() async
+    /// Ends the stream normally and waits until the other end confirms it (libvirt's `virStreamFinish` on an
+    /// upload: an error the other end met on the data comes back here).
+    func finishConfirmed() async throws
+}
+
+extension ByteStream {
+    public func finishConfirmed() async throws { try await finish() }
 }

@@ -201,6 +201,15 @@ struct DirPoolDifferentialTests {
 
     @Test("virsh pool-* and vol-* on a dir pool: virtd prints what libvirtd prints")
     func virshScript() throws {
+        try runScript(client: "/usr/bin/virsh")
+    }
+
+    @Test("vsh pool-* and vol-* on virtd's dir pool print what virsh prints on libvirtd")
+    func vshScript() throws {
+        try runScript(client: TestPaths.vsh)
+    }
+
+    func runScript(client: String) throws {
         let fx = try Fixture()
         let ref = try fx.reference()
         defer { ref.stop() }
@@ -225,7 +234,7 @@ struct DirPoolDifferentialTests {
                 ourArgs[i] = fx.dir + "/down-ours-\(downloads)"
             }
             let r = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI] + refArgs, timeLimit: 120)
-            let o = try ChildProcess.run(["/usr/bin/virsh", "-c", ours.uri] + ourArgs, timeLimit: 120)
+            let o = try ChildProcess.run([client, "-c", ours.uri] + ourArgs, timeLimit: 120)
             if ProcessInfo.processInfo.environment["DIRPOOL_TRACE"] != nil {
                 print("TRACE \(args) -> \(r.status) [\(r.stdout)] [\(r.stderr)] ours \(o.status) [\(o.stderr)]")
             }
