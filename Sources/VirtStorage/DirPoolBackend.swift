@@ -299,8 +299,15 @@ enum DirPoolBackend {
     /// [-o backing_fmt=…,nocow=on,compat=…,lazy_refcounts] PATH SIZEK`; a qcow2 without a compat level in its XML
     /// gets compat=0.10, as libvirt 9.0 asks.
     static func qemuImgArgs(_ vol: StorageVolumeDefinition, path: String, backing: (path: String, format: String)?,
-                            input: (path: String, format: String)? = nil) throws(VirtError) -> [String] {
+                            input: (path: String, format: String)? = nil,
+                            preallocateMetadata: Bool = false) throws(VirtError) -> [String] {
         let isQcow2 = vol.target.format == formatQcow2
+        if preallocateMetadata && !isQcow2 {
+            throw VirtError.configUnsupported("metadata preallocation only available with qcow2", domain: domain)
+        }
+        if preallocateMetadata && backing != nil {
+            throw VirtError.configUnsupported("metadata preallocation conflicts with backing store", domain: domain)
+        }
         if vol.target.compat != nil && !isQcow2 {
             throw VirtError.configUnsupported("compatibility option only available with qcow2", domain: domain)
         }
@@ -318,6 +325,11 @@ enum DirPoolBackend {
         if let backing {
             args += ["-b", backing.path]
             opts.append("backing_fmt=\(backing.format)")
+        }
+        // libvirt asks for metadata preallocation, or falloc when the whole capacity is to be allocated.
+        if preallocateMetadata {
+            let allocK = (vol.allocation + 1023) / 1024
+            opts.append((vol.capacity + 1023) / 1024 > allocK ? "preallocation=metadata" : "preallocation=falloc")
         }
         if vol.target.nocow { opts.append("nocow=on") }
         let compat = vol.target.compat ?? (isQcow2 ? "0.10" : nil)

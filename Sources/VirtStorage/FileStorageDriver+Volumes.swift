@@ -1,3 +1,4 @@
+import Dispatch
 import VirtCore
 
 #if canImport(Glibc)
@@ -165,10 +166,13 @@ extension FileStorageDriver {
                 }
             }
         }
-        if let source {
-            try Self.buildFrom(vol, path: target, source: source)
-        } else {
-            try Self.build(vol, path: target)
+        let input = source
+        try await Self.offload { () throws(VirtError) in
+            if let source = input {
+                try Self.buildFrom(vol, path: target, source: source)
+            } else {
+                try Self.build(vol, path: target, preallocateMetadata: flags & 1 != 0)
+            }
         }
         guard let probed = DirPoolBackend.probe(path: target, name: vol.name) else {
             throw VirtError.systemError("cannot stat file '\(target)'", errno: errno, domain: Self.domain)
@@ -178,12 +182,32 @@ extension FileStorageDriver {
     }
 
     /// libvirt's `virStorageBackendFileSystemVolBuild` without an input volume.
-    static func build(_ vol: StorageVolumeDefinition, path: String) throws(VirtError) {
+    /// Runs blocking file work (allocation, copies, qemu-img) on a thread of its own, off the cooperative pool,
+    /// as libvirt runs it in a worker thread.
+    static func offload(_ work: @escaping @Sendable () throws(VirtError) -> Void) async throws(VirtError) {
+        let result: Result<Void, VirtError> = await withCheckedContinuation { cont in
+            DispatchQueue.global().async {
+                do throws(VirtError) {
+                    try work()
+                    cont.resume(returning: .success(()))
+                } catch {
+                    cont.resume(returning: .failure(error))
+                }
+            }
+        }
+        try result.get()
+    }
+
+    static func build(_ vol: StorageVolumeDefinition, path: String, preallocateMetadata: Bool) throws(VirtError) {
         if vol.target.encryption != nil {
             throw VirtError.configUnsupported("storage pool does not support encrypted volumes", domain: domain)
         }
         switch vol.target.format {
         case DirPoolBackend.formatRaw:
+            if preallocateMetadata {
+                throw VirtError.configUnsupported("metadata preallocation is not supported for raw volumes",
+                                                  domain: domain)
+            }
             if vol.backingStore != nil {
                 throw VirtError(.noSupport, domain: domain, "this function is not supported by the connection driver: "
                                 + "backing storage not supported for raw volumes")
@@ -203,7 +227,8 @@ extension FileStorageDriver {
                 }
                 backing = (bp, DirPoolBackend.formatName(b.format))
             }
-            let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: backing)
+            let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: backing,
+                                                      preallocateMetadata: preallocateMetadata)
             do {
                 _ = try DirPoolBackend.run(args)
                 let mode = vol.target.permissions.mode ?? DirPoolBackend.defaultVolumeMode
@@ -351,7 +376,10 @@ extension FileStorageDriver {
         if delta > o.def.available {
             throw VirtError.operationFailed("Not enough space left in storage pool", domain: Self.domain)
         }
-        try DirPoolBackend.resize(v, capacity: target, allocate: flags & 1 != 0, shrink: shrink)
+        let newCapacity = target
+        try await Self.offload { () throws(VirtError) in
+            try DirPoolBackend.resize(v, capacity: newCapacity, allocate: flags & 1 != 0, shrink: shrink)
+        }
         try refreshVolume(vol)
         // The pool's figures move by what libvirt assumed would be allocated.
         if flags & 1 != 0 {
@@ -383,10 +411,12 @@ extension FileStorageDriver {
         if algorithm == 9 {
             throw VirtError(.argumentUnsupported, domain: Self.domain, "argument unsupported: 'trim' algorithm not supported")
         }
-        if algorithm == 0 {
-            try DirPoolBackend.wipeZero(v)
-        } else if let path = v.target.path {
-            _ = try DirPoolBackend.run(["scrub", "-f", "-p", Self.scrubPatterns[Int(algorithm)], path])
+        try await Self.offload { () throws(VirtError) in
+            if algorithm == 0 {
+                try DirPoolBackend.wipeZero(v)
+            } else if let path = v.target.path {
+                _ = try DirPoolBackend.run(["scrub", "-f", "-p", Self.scrubPatterns[Int(algorithm)], path])
+            }
         }
         try refreshVolume(vol)
     }

@@ -117,6 +117,11 @@ struct DirPoolDifferentialTests {
                 ["vol-create-as", "dp", "q2.qcow2", "10M", "--format", "qcow2", "--backing-vol", "raw1.img",
                  "--backing-vol-format", "raw"],
                 ["vol-create", "dp", f("vol.xml")],
+                ["vol-create-as", "dp", "pm.qcow2", "1M", "--format", "qcow2", "--prealloc-metadata"],
+                ["vol-create-as", "dp", "pm.raw", "1M", "--format", "raw", "--prealloc-metadata"],
+                ["vol-create-as", "dp", "pmb.qcow2", "1M", "--format", "qcow2", "--prealloc-metadata",
+                 "--backing-vol", "raw1.img", "--backing-vol-format", "raw"],
+                ["vol-info", "--pool", "dp", "pm.qcow2"], ["vol-delete", "--pool", "dp", "pm.qcow2"],
                 ["vol-list", "dp"], ["vol-list", "dp", "--details"], ["pool-info", "dp"],
                 ["vol-info", "raw1.img", "--pool", "dp"], ["vol-info", "--pool", "dp", "raw2.img"],
                 ["vol-info", "--pool", "dp", "half.img"], ["vol-info", "--pool", "dp", "q1.qcow2"],
@@ -238,10 +243,14 @@ struct DirPoolDifferentialTests {
             if ProcessInfo.processInfo.environment["DIRPOOL_TRACE"] != nil {
                 print("TRACE \(args) -> \(r.status) [\(r.stdout)] [\(r.stderr)] ours \(o.status) [\(o.stderr)]")
             }
-            let same = Self.masked(o.stdout) == Self.masked(r.stdout) && o.stderr == r.stderr && o.status == r.status
+            // An upload past --length fails while virsh is still sending or when it finishes, as libvirtd's writer
+            // thread happens to see it ("cannot send data to" or "cannot close volume"): the first line is masked.
+            let racy = args.first == "vol-upload" && args.contains("200000")
+            func err(_ s: String) -> String { racy ? s.split(separator: "\n").dropFirst().joined(separator: "\n") : s }
+            let same = Self.masked(o.stdout) == Self.masked(r.stdout) && err(o.stderr) == err(r.stderr) && o.status == r.status
             if !same { mismatches += 1 }
             #expect(Self.masked(o.stdout) == Self.masked(r.stdout), "\(args): stdout\n\(o.stdout)\n--- libvirtd:\n\(r.stdout)")
-            #expect(o.stderr == r.stderr, "\(args): stderr\n\(o.stderr)\n--- libvirtd:\n\(r.stderr)")
+            #expect(err(o.stderr) == err(r.stderr), "\(args): stderr\n\(o.stderr)\n--- libvirtd:\n\(r.stderr)")
             #expect(o.status == r.status, "\(args): status \(o.status) vs \(r.status)")
         }
         #expect(mismatches == 0)
