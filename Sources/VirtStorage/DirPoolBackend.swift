@@ -130,17 +130,18 @@ enum DirPoolBackend {
         v.allocation = UInt64(st.st_blocks) * 512
         switch st.st_mode & S_IFMT {
         case S_IFDIR:
+            // libvirt gives a directory no capacity and no physical size.
             v.type = 2
             v.target.format = formatDir
-            v.capacity = UInt64(st.st_size)
-            v.physical = UInt64(st.st_size)
+            v.capacity = 0
             return v
         case S_IFREG:
             v.type = 0
         default:
             return nil
         }
-        v.physical = UInt64(st.st_size)
+        // libvirt prints a physical size only when it is not zero.
+        v.physical = st.st_size > 0 ? UInt64(st.st_size) : nil
         v.capacity = UInt64(st.st_size)
         v.target.format = formatRaw
         guard let header = readHeader(path), let q = Qcow2Header(header) else { return v }

@@ -179,6 +179,8 @@ struct DirPoolDifferentialTests {
                 nil,
                 ["vol-list", "dp"], ["pool-refresh", "dp"], ["vol-list", "dp", "--details"],
                 ["vol-dumpxml", "--pool", "dp", "byhand.qcow2"], ["vol-info", "--pool", "dp", "byhand.raw"],
+                ["vol-dumpxml", "--pool", "dp", "subdir"], ["vol-info", "--pool", "dp", "subdir"],
+                ["vol-dumpxml", "--pool", "dp", "empty.raw"],
                 // Transient pool.
                 ["pool-create", f("transient.xml"), "--build"], ["pool-list", "--transient"], ["pool-info", "tp"],
                 ["pool-autostart", "tp"], ["pool-destroy", "tp"], ["pool-list", "--all"],
@@ -227,7 +229,8 @@ struct DirPoolDifferentialTests {
             guard let args = step else {
                 for pid in [ref.pid, ours.pid] {
                     try fx.addByHand(pid, "qemu-img create -q -f qcow2 '\(fx.pool)/byhand.qcow2' 3M && "
-                                     + "head -c 12345 /dev/zero > '\(fx.pool)/byhand.raw' && chmod 640 '\(fx.pool)/byhand.raw'")
+                                     + "head -c 12345 /dev/zero > '\(fx.pool)/byhand.raw' && chmod 640 '\(fx.pool)/byhand.raw' && "
+                                     + "mkdir -m 0700 '\(fx.pool)/subdir' && : > '\(fx.pool)/empty.raw'")
                 }
                 continue
             }
@@ -377,5 +380,38 @@ struct DirPoolDifferentialTests {
         #expect(o.status == 0, "\(o.stderr)")
         #expect(o.stdout == r.stdout, "virtd:\n\(o.stdout)\n--- libvirtd:\n\(r.stdout)")
         #expect(r.stdout.contains("download 524288 same True"), "\(r.stdout)")
+    }
+
+    @Test("read-only connections: listings and dumps allowed, changes and streams refused, as libvirtd")
+    func readOnly() throws {
+        let fx = try Fixture()
+        let ref = try fx.reference()
+        defer { ref.stop() }
+        let ours = try fx.ours()
+        defer { ours.cleanup() }
+        let setup = [["pool-define", fx.dir + "/pool.xml"], ["pool-build", "dp"], ["pool-start", "dp"],
+                     ["vol-create-as", "dp", "a.img", "1M", "--allocation", "0"]]
+        let readOnly = [["pool-list", "--all", "--details"], ["pool-info", "dp"], ["pool-dumpxml", "dp"],
+                        ["vol-list", "dp", "--details"], ["vol-info", "--pool", "dp", "a.img"],
+                        ["vol-path", "--pool", "dp", "a.img"], ["vol-download", "--pool", "dp", "a.img", fx.dir + "/ro.bin"],
+                        ["vol-upload", "--pool", "dp", "a.img", fx.dir + "/upload.bin"], ["vol-delete", "--pool", "dp", "a.img"],
+                        ["vol-create-as", "dp", "b.img", "1M"], ["vol-resize", "--pool", "dp", "a.img", "2M"],
+                        ["vol-wipe", "--pool", "dp", "a.img"], ["pool-refresh", "dp"], ["pool-destroy", "dp"],
+                        ["pool-autostart", "dp"], ["pool-define", fx.dir + "/transient.xml"]]
+        for args in setup {
+            for uri in ["qemu+unix:///system?socket=\(ref.socket)", ours.uri] {
+                let r = try ChildProcess.run(["/usr/bin/virsh", "-c", uri] + args, timeLimit: 120)
+                #expect(r.status == 0, "\(args): \(r.stderr)")
+            }
+        }
+        for args in readOnly {
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", "qemu+unix:///system?socket=\(ref.readOnlySocket)"] + args,
+                                         timeLimit: 120)
+            let o = try ChildProcess.run(["/usr/bin/virsh", "-c", "qemu+unix:///system?socket=\(ours.dir)/run/virtd-sock-ro"]
+                                         + args, timeLimit: 120)
+            #expect(Self.masked(o.stdout) == Self.masked(r.stdout), "\(args): stdout\n\(o.stdout)\n--- libvirtd:\n\(r.stdout)")
+            #expect(o.stderr == r.stderr, "\(args): stderr\n\(o.stderr)\n--- libvirtd:\n\(r.stderr)")
+            #expect(o.status == r.status, "\(args): status \(o.status) vs \(r.status)")
+        }
     }
 }
