@@ -46,7 +46,9 @@ enum DirPoolBackend {
     static func build(_ def: StoragePoolDefinition, overwrite: Bool, noOverwrite: Bool) throws(VirtError) {
         guard let path = def.targetPath else { throw StorageErrors.internalError("missing target path") }
         if overwrite && noOverwrite {
-            throw VirtError(.invalidArg, domain: domain, "Flags 'overwrite' and 'no-overwrite' are mutually exclusive")
+            throw VirtError(.invalidArg, domain: domain,
+                            "Flags 'VIR_STORAGE_POOL_BUILD_OVERWRITE' and "
+                                + "'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' are mutually exclusive")
         }
         // The parent must exist, as libvirt creates only the last component (virDirCreate).
         let parent = path.split(separator: "/").dropLast().joined(separator: "/")
@@ -69,6 +71,11 @@ enum DirPoolBackend {
         if chmod(path, mode_t(mode)) != 0 {
             throw VirtError.systemError("cannot set mode of '\(path)' to \(String(mode, radix: 8))",
                                         errno: errno, domain: domain)
+        }
+        // With either flag libvirt goes on to format the source device, which a dir pool does not have.
+        if overwrite || noOverwrite {
+            throw VirtError.operationInvalid("No source device specified when formatting pool '\(def.name)'",
+                                             domain: domain)
         }
     }
 

@@ -384,13 +384,14 @@ public final class FileStorageDriver: StorageDriver {
     }
 
     public func buildStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws {
-        try Self.checkFlags(flags, allowed: 0x3, "storagePoolBuild")
         let ref = try modify { l throws(VirtError) -> StoragePoolRef in
             let i = try Self.index(l, pool)
             if l[i].active {
                 throw StorageErrors.operationInvalid("storage pool '\(l[i].def.name)' is already active")
             }
-            try DirPoolBackend.build(l[i].def, overwrite: flags & 2 != 0, noOverwrite: flags & 1 != 0)
+            // virStoragePoolBuildFlags: REPAIR 1, RESIZE 2, NO_OVERWRITE 4, OVERWRITE 8; the backend checks them.
+            try Self.checkFlags(flags, allowed: 0xC, "virStorageBackendFileSystemBuild")
+            try DirPoolBackend.build(l[i].def, overwrite: flags & 8 != 0, noOverwrite: flags & 4 != 0)
             return l[i].ref
         }
         emit(ref, StoragePoolEventRecord.created)

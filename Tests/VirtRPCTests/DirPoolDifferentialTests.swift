@@ -175,9 +175,14 @@ struct DirPoolDifferentialTests {
                 ["pool-define", f("dup-name.xml")], ["pool-create", f("same-path.xml")],
                 ["pool-delete", "dp"], ["pool-undefine", "dp"], ["pool-build", "dp"],
                 ["pool-create", f("nodir.xml")], ["pool-list", "--all"],
+                ["pool-define", f("nodir.xml")], ["pool-build", "nodir", "--overwrite", "--no-overwrite"],
+                ["pool-build", "nodir", "--no-overwrite"], ["pool-build", "nodir", "--overwrite"],
+                ["pool-start", "nodir"], ["pool-info", "nodir"],
                 // Files made by hand show up after a refresh.
                 nil,
                 ["vol-list", "dp"], ["pool-refresh", "dp"], ["vol-list", "dp", "--details"],
+                // A running pool whose directory went away stops on refresh.
+                ["pool-refresh", "nodir"], ["pool-list", "--all"], ["pool-undefine", "nodir"],
                 ["vol-dumpxml", "--pool", "dp", "byhand.qcow2"], ["vol-info", "--pool", "dp", "byhand.raw"],
                 ["vol-dumpxml", "--pool", "dp", "subdir"], ["vol-info", "--pool", "dp", "subdir"],
                 ["vol-dumpxml", "--pool", "dp", "empty.raw"],
@@ -230,7 +235,7 @@ struct DirPoolDifferentialTests {
                 for pid in [ref.pid, ours.pid] {
                     try fx.addByHand(pid, "qemu-img create -q -f qcow2 '\(fx.pool)/byhand.qcow2' 3M && "
                                      + "head -c 12345 /dev/zero > '\(fx.pool)/byhand.raw' && chmod 640 '\(fx.pool)/byhand.raw' && "
-                                     + "mkdir -m 0700 '\(fx.pool)/subdir' && : > '\(fx.pool)/empty.raw'")
+                                     + "mkdir -m 0700 '\(fx.pool)/subdir' && : > '\(fx.pool)/empty.raw' && rmdir '\(fx.mnt)/absent'")
                 }
                 continue
             }
