@@ -91,12 +91,7 @@ extension FileStorageDriver {
             }
             return nil
         }
-        guard let found else {
-            if !FileManagerLite.exists(clean) {
-                throw StorageErrors.noVolume("no storage vol with matching path '\(path)'")
-            }
-            throw StorageErrors.noVolume("no storage vol with matching path '\(path)'")
-        }
+        guard let found else { throw StorageErrors.noVolume("no storage vol with matching path '\(path)'") }
         return found
     }
 
@@ -420,8 +415,4 @@ extension FileStorageDriver {
         }
         try refreshVolume(vol)
     }
-}
-
-enum FileManagerLite {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }
