@@ -52,6 +52,9 @@ struct DirPoolDifferentialTests {
                       </target>
                     </pool>
                     """,
+                "owned.xml": "<pool type='dir'><name>owned</name><uuid>4a1e9d2c-3b4f-4c5d-8e6f-102132435465</uuid>"
+                    + "<target><path>\(mnt)/owned</path><permissions><mode>0700</mode><owner>65534</owner>"
+                    + "<group>65534</group></permissions></target></pool>",
                 "dup-name.xml": "<pool type='dir'><name>dp</name><target><path>/nonexistent/x</path></target></pool>",
                 "same-path.xml": "<pool type='dir'><name>other</name><target><path>\(pool)</path></target></pool>",
                 "transient.xml": "<pool type='dir'><name>tp</name><uuid>8a1e9d2c-3b4f-4c5d-8e6f-102132435465</uuid>"
@@ -186,6 +189,12 @@ struct DirPoolDifferentialTests {
                 ["vol-dumpxml", "--pool", "dp", "byhand.qcow2"], ["vol-info", "--pool", "dp", "byhand.raw"],
                 ["vol-dumpxml", "--pool", "dp", "subdir"], ["vol-info", "--pool", "dp", "subdir"],
                 ["vol-dumpxml", "--pool", "dp", "empty.raw"],
+                // A pool directory owned by another user; deleting a pool that still has files.
+                ["pool-define", f("owned.xml")], ["pool-build", "owned"], ["pool-start", "owned"],
+                ["pool-dumpxml", "owned"], ["vol-create-as", "owned", "x.img", "1M", "--allocation", "0"],
+                ["vol-dumpxml", "--pool", "owned", "x.img"], ["pool-destroy", "owned"], ["pool-delete", "owned"],
+                ["pool-start", "owned"], ["vol-delete", "--pool", "owned", "x.img"], ["pool-destroy", "owned"],
+                ["pool-delete", "owned"], ["pool-undefine", "owned"],
                 // Transient pool.
                 ["pool-create", f("transient.xml"), "--build"], ["pool-list", "--transient"], ["pool-info", "tp"],
                 ["pool-autostart", "tp"], ["pool-destroy", "tp"], ["pool-list", "--all"],
