@@ -35,7 +35,27 @@ final class ServerStream: Sendable {
             while true {
                 let chunk: [UInt8]?
                 do {
-                    chunk = try await stream.read()
+                    if stream.sparse {
+                        // A hole goes out as STREAM_HOLE (length, flags 0), as libvirtd sends it.
+                        switch try await stream.readSparse() {
+                        case .hole(let length):
+                            if isEnded { return }
+                            let h = RPCHeader(program: header.program, version: header.version,
+                                              procedure: header.procedure, type: .streamHole, serial: header.serial,
+                                              status: .continue)
+                            send(RPCPacket.encode(h) { w in
+                                w.hyper(Int64(truncatingIfNeeded: length))
+                                w.uint(0)
+                            })
+                            continue
+                        case .data(let d):
+                            chunk = d
+                        case nil:
+                            chunk = nil
+                        }
+                    } else {
+                        chunk = try await stream.read()
+                    }
                 } catch {
                     let e = (error as? VirtError) ?? VirtError(.internalError, domain: .streams, "\(error)")
                     send(RPCPacket.encode(streamHeader(.error)) { $0.error(e) })
