@@ -16,6 +16,8 @@ public protocol ByteStream: Sendable {
     var sparse: Bool { get }
     /// The next chunk of data or the length of the hole that comes next; nil at end of stream.
     func readSparse() async throws -> StreamChunk?
+    /// A hole the other end sent (a sparse upload): `length` bytes of zeros not sent.
+    func writeHole(_ length: UInt64) async throws
 }
 
 /// What a sparse stream carries: bytes, or a run of zeros not sent (libvirt's STREAM_HOLE).
@@ -28,4 +30,7 @@ extension ByteStream {
     public func finishConfirmed() async throws { try await finish() }
     public var sparse: Bool { false }
     public func readSparse() async throws -> StreamChunk? { try await read().map { .data($0) } }
+    public func writeHole(_ length: UInt64) async throws {
+        throw VirtError(.rpc, domain: .streams, "stream does not support holes")
+    }
 }

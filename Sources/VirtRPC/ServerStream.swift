@@ -79,6 +79,20 @@ final class ServerStream: Sendable {
         }
         let inbound = Task { [self] in
             for await p in inboxStream {
+                if p.header.type == RPCMessageType.streamHole.rawValue {
+                    // A hole of a sparse upload: length (hyper) and flags.
+                    var r = XDRReader(buffer: p.payload)
+                    do {
+                        let length = try r.hyper()
+                        try await stream.writeHole(UInt64(max(0, length)))
+                    } catch {
+                        let e = (error as? VirtError) ?? VirtError(.internalError, domain: .streams, "\(error)")
+                        send(RPCPacket.encode(streamHeader(.error)) { $0.error(e) })
+                        await close(abort: true, confirm: false)
+                        return
+                    }
+                    continue
+                }
                 switch RPCMessageStatus(rawValue: p.header.status) {
                 case .continue:
                     let bytes = p.payload.getBytes(at: p.payload.readerIndex, length: p.payload.readableBytes) ?? []

@@ -122,6 +122,30 @@ final class VolumeStream: ByteStream {
         return try readChunk(max: limit).map { .data($0) }
     }
 
+    /// A hole of a sparse upload: the file position moves on, and the file is extended when the hole reaches past
+    /// its end, so that the zeros read back.
+    func writeHole(_ holeLength: UInt64) async throws {
+        guard upload else { throw VirtError(.rpc, domain: .streams, "An error occurred, but the cause is unknown") }
+        try state.withLock { s throws(VirtError) in
+            var len = holeLength
+            if length > 0 {
+                let left = length - UInt64(s.done)
+                if left == 0 { throw VirtError.systemError("cannot write to stream", errno: ENOSPC, domain: .streams) }
+                len = min(len, left)
+            }
+            let end = lseek(s.fd, off_t(len), SEEK_CUR)
+            guard end >= 0 else {
+                throw VirtError.systemError("unable to seek", errno: errno, domain: .streams)
+            }
+            var st = stat()
+            if fstat(s.fd, &st) == 0, st.st_size < end, ftruncate(s.fd, end) != 0 {
+                throw VirtError.systemError("unable to truncate", errno: errno, domain: .streams)
+            }
+            s.done += Int(len)
+            s.position += len
+        }
+    }
+
     func write(_ bytes: [UInt8]) async throws {
         guard upload else {
             throw VirtError(.rpc, domain: .streams, "An error occurred, but the cause is unknown")
@@ -173,10 +197,10 @@ final class VolumeStream: ByteStream {
 }
 
 extension FileStorageDriver {
-    /// `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` (1) is not offered yet (the daemon does not read client holes).
     public func uploadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
                              flags: UInt32) async throws -> any ByteStream {
-        try Self.checkFlags(flags, "storageVolUpload")
+        // VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM 1: holes come as STREAM_HOLE.
+        try Self.checkFlags(flags, allowed: 1, "storageVolUpload")
         let (o, v) = try volumeAndPool(vol)
         guard let path = v.target.path else { throw StorageErrors.internalError("volume has no path") }
         let ref = o.ref
