@@ -36,4 +36,37 @@ public enum FileStore {
         }
         return out
     }
+
+    /// Why ``atomicWrite(_:_:mode:)`` failed: the temp file could not be created, or written, synced or renamed.
+    public enum WriteFailure: Error, Sendable {
+        case create(tmp: String, errno: Int32)
+        case write(errno: Int32)
+    }
+
+    /// Writes `path` through `path.new` (created with `mode`), fsync and rename; nil when it worked.
+    public static func atomicWrite(_ path: String, _ bytes: [UInt8], mode: mode_t) -> WriteFailure? {
+        let tmp = path + ".new"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return .create(tmp: tmp, errno: errno) }
+        var off = 0
+        var ok = true
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                ok = false
+                break
+            }
+            off += n
+        }
+        let e = errno
+        if ok && fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let failure = WriteFailure.write(errno: ok ? errno : e)
+            unlink(tmp)
+            return failure
+        }
+        return nil
+    }
 }

@@ -188,26 +188,10 @@ public final class FileSecretDriver: SecretDriver {
     /// Writes DIR/UUID+suffix, 0600, through a temp file, fsync and rename.
     private func write(_ uuid: VirtUUID, _ suffix: String, _ bytes: [UInt8]) throws(VirtError) {
         let path = directory + "/" + uuid.description + suffix
-        let tmp = path + ".new"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VirtError.systemError("cannot create '\(tmp)'", errno: errno, domain: .secret) }
-        var off = 0
-        var ok = true
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                break
-            }
-            off += n
-        }
-        let e = errno
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw VirtError.systemError("cannot write '\(path)'", errno: ok ? errno : e, domain: .secret)
+        switch FileStore.atomicWrite(path, bytes, mode: 0o600) {
+        case nil: return
+        case .create(let tmp, let e)?: throw VirtError.systemError("cannot create '\(tmp)'", errno: e, domain: .secret)
+        case .write(let e)?: throw VirtError.systemError("cannot write '\(path)'", errno: e, domain: .secret)
         }
     }
 

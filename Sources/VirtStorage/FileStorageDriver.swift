@@ -150,27 +150,10 @@ public final class FileStorageDriver: StorageDriver {
     func removeState(_ name: String) { unlink(stateDir + "/" + name + ".xml") }
 
     static func atomicWrite(_ path: String, _ text: String) throws(VirtError) {
-        let tmp = path + ".new"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VirtError.systemError("cannot create file '\(tmp)'", errno: errno, domain: domain) }
-        let bytes = Array(text.utf8)
-        var off = 0
-        var ok = true
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                break
-            }
-            off += n
-        }
-        let e = errno
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw VirtError.systemError("cannot write config file '\(path)'", errno: ok ? errno : e, domain: domain)
+        switch FileStore.atomicWrite(path, Array(text.utf8), mode: 0o600) {
+        case nil: return
+        case .create(let tmp, let e)?: throw VirtError.systemError("cannot create file '\(tmp)'", errno: e, domain: domain)
+        case .write(let e)?: throw VirtError.systemError("cannot write config file '\(path)'", errno: e, domain: domain)
         }
     }
 
