@@ -53,6 +53,11 @@ let package = Package(
             dependencies: ["VirtCore"]
         ),
         .target(name: "CSpawn"),
+        // libvirt's storage driver for the daemon: dir pools on disk, volumes made with qemu-img (issue 13).
+        .target(
+            name: "VirtStorage",
+            dependencies: ["VirtCore", "VirtQEMU"]
+        ),
         .target(
             name: "VirtQEMU",
             dependencies: [
@@ -88,6 +93,7 @@ let package = Package(
             name: "virtd",
             dependencies: [
                 "Virt",
+                "VirtStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: staticStdlib,

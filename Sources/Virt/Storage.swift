@@ -130,6 +130,16 @@ public struct StorageVolume: Sendable, Hashable {
     public func resize(capacity: UInt64, flags: UInt32 = 0) async throws {
         try await driver("virStorageVolResize", modifies: true).resizeVolume(ref, capacity: capacity, flags: flags)
     }
+    /// `virStorageVolUpload`: write what is sent on the returned stream into the volume from `offset` (at most
+    /// `length` bytes, 0: no limit); finish the stream to complete it.
+    public func upload(offset: UInt64 = 0, length: UInt64 = 0, flags: UInt32 = 0) async throws -> any ByteStream {
+        try await driver("virStorageVolUpload", modifies: true).uploadVolume(ref, offset: offset, length: length,
+                                                                             flags: flags)
+    }
+    /// `virStorageVolDownload`: the volume's bytes from `offset` (at most `length`, 0: to the end) on a stream.
+    public func download(offset: UInt64 = 0, length: UInt64 = 0, flags: UInt32 = 0) async throws -> any ByteStream {
+        try await driver("virStorageVolDownload").downloadVolume(ref, offset: offset, length: length, flags: flags)
+    }
 }
 
 extension Connection {

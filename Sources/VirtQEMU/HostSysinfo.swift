@@ -60,58 +60,7 @@ public struct HostSysinfo: Sendable, Hashable {
     /// Runs a short command and collects its output (registered with the orphan reaper while it runs, so a
     /// subreaper daemon does not collect its exit first).
     static func run(_ argv: [String]) -> (status: Int32, stdout: String, stderr: String)? {
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        guard pipe(&out) == 0 else { return nil }
-        guard pipe(&err) == 0 else {
-            close(out[0])
-            close(out[1])
-            return nil
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        for fd in out + err { posix_spawn_file_actions_addclose(&actions, fd) }
-        let cargv = argv.map { strdup($0) } + [nil]
-        defer { for a in cargv { free(a) } }
-        var pid: pid_t = 0
-        var rc: Int32 = 0
-        _ = OrphanReaper.spawnManaged {
-            rc = posix_spawn(&pid, argv[0], &actions, nil, cargv, environ)
-            return rc == 0 ? pid : -1
-        }
-        close(out[1])
-        close(err[1])
-        defer {
-            close(out[0])
-            close(err[0])
-        }
-        guard rc == 0 else { return nil }
-        func drain(_ fd: Int32) -> String {
-            var bytes = [UInt8]()
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    bytes.append(contentsOf: chunk[0..<n])
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        let stdout = drain(out[0])
-        let stderr = drain(err[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        OrphanReaper.release(pid)
-        let exited = status & 0x7f == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout, stderr)
+        ChildCommand.run(argv)
     }
 
     // MARK: Parsing

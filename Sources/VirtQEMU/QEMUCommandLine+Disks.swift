@@ -114,7 +114,7 @@ extension QEMUCommandLine {
 
     /// Whether a disk has a medium (an empty CD-ROM has none, and no `-blockdev`).
     static func diskHasSource(_ d: Disk) -> Bool {
-        d.source.path != nil || d.source.name != nil || !d.source.hosts.isEmpty
+        d.source.path != nil || d.source.name != nil || !d.source.hosts.isEmpty || d.source.resolvedVolume != nil
     }
 
     /// The storage and format `-blockdev` nodes of one disk (`NODE-storage`, `NODE-format`), none without a
@@ -129,6 +129,10 @@ extension QEMUCommandLine {
             s.add("driver", "host_device"); s.add("filename", d.source.path)
         case .file:
             s.add("driver", "file"); s.add("filename", d.source.path)
+        case .volume where d.source.resolvedVolume != nil:
+            // A storage volume, as the storage driver resolved it at start.
+            let v = d.source.resolvedVolume
+            s.add("driver", v?.block == true ? "host_device" : "file"); s.add("filename", v?.path)
         case .network where d.source.networkProtocol == .nbd:
             s.add("driver", "nbd")
             var server = QEMUJSONProps()

@@ -313,13 +313,18 @@ actor QEMUDomainObject {
 
     /// libvirt's check before a start: every local disk image must exist ("Cannot access storage file").
     private static func checkDiskSources(_ def: DomainDefinition) throws(VirtError) {
-        for d in def.devices.disks where d.type == .file || d.type == .block {
-            guard let path = d.source.path, !path.isEmpty, d.source.startupPolicy != "optional" else { continue }
+        for d in def.devices.disks where d.type == .file || d.type == .block || d.type == .volume {
+            guard let path = d.localPath, !path.isEmpty, d.source.startupPolicy != "optional" else { continue }
             if access(path, F_OK) != 0 {
                 throw VirtError.systemError("Cannot access storage file '\(path)'", errno: errno, domain: .qemu)
             }
         }
     }
+
+    /// Volume disks resolved by the driver for the next start ("pool/volume" → path, block device or not).
+    var resolvedVolumes: [String: (path: String, block: Bool)] = [:]
+
+    func setResolvedVolumes(_ r: [String: (path: String, block: Bool)]) { resolvedVolumes = r }
 
     /// What the launch phase needs from the host phase.
     struct PreparedRun {
@@ -335,7 +340,14 @@ actor QEMUDomainObject {
     /// creates is recorded so that ``teardown(_:emitEvent:)`` removes it.
     private func prepareHost(id newID: Int32, capabilities: QEMUCapabilities, security: any SecurityManager,
                              swtpm: SwtpmHostConfig?) throws(VirtError) -> PreparedRun {
-        let def = definition
+        var def = definition
+        // Volume disks name the volume the storage driver resolved before the start.
+        for i in def.devices.disks.indices where def.devices.disks[i].type == .volume {
+            let src = def.devices.disks[i].source
+            if let r = resolvedVolumes[(src.pool ?? "") + "/" + (src.volume ?? "")] {
+                def.devices.disks[i].source.resolvedVolume = r
+            }
+        }
         try Self.checkDiskSources(def)
         runDefinition = def
         let libDir = paths.domainLibDir(id: newID, name: def.name)

@@ -47,6 +47,10 @@ actor QEMUDriverState {
 
     /// The secret driver the daemon shares with its clients: TPM state passphrases come from it.
     private(set) var secretDriver: (any SecretDriver)?
+    /// The daemon's storage driver: `<disk type='volume'>` sources are resolved through it at start.
+    private(set) var storageDriver: (any StorageDriver)?
+
+    func setStorageDriver(_ s: any StorageDriver) { storageDriver = s }
 
     func setSecretDriver(_ s: any SecretDriver) {
         secretDriver = s
@@ -265,6 +269,33 @@ public final class QEMUDriver: HypervisorDriver {
     /// passphrase there.
     public func setSecretDriver(_ s: any SecretDriver) async { await state.setSecretDriver(s) }
 
+    /// Gives the driver the daemon's storage driver: `<disk type='volume'><source pool='P' volume='V'/>` is
+    /// resolved through it when the domain starts (libvirt's `virDomainDiskTranslateSourcePool`).
+    public func setStorageDriver(_ s: any StorageDriver) async { await state.setStorageDriver(s) }
+
+    /// The path (and whether a block device) of each volume disk of `def`, keyed "pool/volume".
+    func resolveVolumeDisks(_ def: DomainDefinition) async throws -> [String: (path: String, block: Bool)] {
+        var out: [String: (path: String, block: Bool)] = [:]
+        for d in def.devices.disks where d.type == .volume {
+            guard let poolName = d.source.pool, let volName = d.source.volume else { continue }
+            guard let storage = await state.storageDriver else {
+                throw VirtError(.noSupport, domain: .qemu,
+                                "this function is not supported by the connection driver: virStoragePoolLookupByName")
+            }
+            let pool = try await storage.lookupStoragePool(name: poolName)
+            guard try await storage.storagePoolIsActive(pool) else {
+                throw VirtError.operationInvalid("storage pool '\(poolName)' containing volume '\(volName)' is not active",
+                                                 domain: .domain)
+            }
+            let vol = try await storage.lookupVolume(pool: pool, name: volName)
+            let info = try await storage.volumeInfo(vol)
+            let path = try await storage.volumePath(vol)
+            // virStorageVolType: 0 file, 1 block.
+            out[poolName + "/" + volName] = (path, info.type == 1)
+        }
+        return out
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { "QEMU" }
@@ -439,6 +470,7 @@ public final class QEMUDriver: HypervisorDriver {
         let swtpm = def.devices.tpms.contains { if case .emulator = $0.backend { true } else { false } }
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
+        await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
                             paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,
                             cgroups: await state.cgroups)

@@ -121,6 +121,14 @@ extension RemoteDriver: StorageDriver {
     public func resizeVolume(_ vol: StorageVolRef, capacity: UInt64, flags: UInt32) async throws {
         _ = try await call(RemoteCalls.storageVolResize, XDRTuple3(vol, capacity, flags))
     }
+    public func uploadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
+                             flags: UInt32) async throws -> any ByteStream {
+        try await openStream(RemoteCalls.storageVolUpload, XDRTuple4(vol, offset, length, flags))
+    }
+    public func downloadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
+                               flags: UInt32) async throws -> any ByteStream {
+        try await openStream(RemoteCalls.storageVolDownload, XDRTuple4(vol, offset, length, flags))
+    }
 
     /// Storage pool events; the daemon is asked for them by ``registerStoragePoolEvents()``.
     public func storagePoolEvents() -> AsyncStream<StoragePoolEventRecord> { storageBus.subscribe() }

@@ -103,6 +103,11 @@ public final class RemoteDriver: HypervisorDriver {
         try await call(c, XDRVoid())
     }
 
+    /// Opens a stream with a call whose reply is void (volume upload and download).
+    func openStream<A>(_ c: RemoteCall<A, XDRVoid>, _ args: A) async throws -> RemoteStream {
+        try await client.openStream(program: c.program.number, c.number) { w in args.encode(xdr: &w) }
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { try await call(RemoteCalls.connectGetType) }

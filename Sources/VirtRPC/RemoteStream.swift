@@ -46,6 +46,25 @@ public final class RemoteStream: ByteStream {
         client.endStream(header.serial)
     }
 
+    /// Sends STREAM/OK, then waits for the server's OK (or its ERROR, thrown); data still arriving is dropped.
+    public func finishConfirmed() async throws {
+        if markDone() { return }
+        defer { client.endStream(header.serial) }
+        try await client.sendStream(header, status: .ok, [])
+        var it = incoming.makeAsyncIterator()
+        while let p = await it.next() {
+            switch RPCMessageStatus(rawValue: p.header.status) {
+            case .continue:
+                continue
+            case .error:
+                var r = XDRReader(buffer: p.payload)
+                throw (try? r.error()) ?? VirtError(.rpc, domain: .rpc, "stream error")
+            default:
+                return
+            }
+        }
+    }
+
     public func abort() async {
         if markDone() { return }
         try? await client.sendStream(header, status: .error, [])

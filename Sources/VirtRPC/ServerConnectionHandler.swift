@@ -131,7 +131,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
             return
         }
-        if h.type == RPCMessageType.stream.rawValue {
+        if h.type == RPCMessageType.stream.rawValue || h.type == RPCMessageType.streamHole.rawValue {
             // Client data or finish/abort for an open stream; packets for unknown streams are dropped.
             session?.stream(h.serial)?.received(packet)
             return

@@ -35,7 +35,27 @@ final class ServerStream: Sendable {
             while true {
                 let chunk: [UInt8]?
                 do {
-                    chunk = try await stream.read()
+                    if stream.sparse {
+                        // A hole goes out as STREAM_HOLE (length, flags 0), as libvirtd sends it.
+                        switch try await stream.readSparse() {
+                        case .hole(let length):
+                            if isEnded { return }
+                            let h = RPCHeader(program: header.program, version: header.version,
+                                              procedure: header.procedure, type: .streamHole, serial: header.serial,
+                                              status: .continue)
+                            send(RPCPacket.encode(h) { w in
+                                w.hyper(Int64(truncatingIfNeeded: length))
+                                w.uint(0)
+                            })
+                            continue
+                        case .data(let d):
+                            chunk = d
+                        case nil:
+                            chunk = nil
+                        }
+                    } else {
+                        chunk = try await stream.read()
+                    }
                 } catch {
                     let e = (error as? VirtError) ?? VirtError(.internalError, domain: .streams, "\(error)")
                     send(RPCPacket.encode(streamHeader(.error)) { $0.error(e) })
@@ -59,6 +79,20 @@ final class ServerStream: Sendable {
         }
         let inbound = Task { [self] in
             for await p in inboxStream {
+                if p.header.type == RPCMessageType.streamHole.rawValue {
+                    // A hole of a sparse upload: length (hyper) and flags.
+                    var r = XDRReader(buffer: p.payload)
+                    do {
+                        let length = try r.hyper()
+                        try await stream.writeHole(UInt64(max(0, length)))
+                    } catch {
+                        let e = (error as? VirtError) ?? VirtError(.internalError, domain: .streams, "\(error)")
+                        send(RPCPacket.encode(streamHeader(.error)) { $0.error(e) })
+                        await close(abort: true, confirm: false)
+                        return
+                    }
+                    continue
+                }
                 switch RPCMessageStatus(rawValue: p.header.status) {
                 case .continue:
                     let bytes = p.payload.getBytes(at: p.payload.readerIndex, length: p.payload.readableBytes) ?? []

@@ -186,26 +186,10 @@ public final class FileSecretDriver: SecretDriver {
     /// Writes DIR/UUID+suffix, 0600, through a temp file, fsync and rename.
     private func write(_ uuid: VirtUUID, _ suffix: String, _ bytes: [UInt8]) throws(VirtError) {
         let path = directory + "/" + uuid.description + suffix
-        let tmp = path + ".new"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VirtError.systemError("cannot create '\(tmp)'", errno: errno, domain: .secret) }
-        var off = 0
-        var ok = true
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                break
-            }
-            off += n
-        }
-        let e = errno
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw VirtError.systemError("cannot write '\(path)'", errno: ok ? errno : e, domain: .secret)
+        switch FileStore.atomicWrite(path, bytes, mode: 0o600) {
+        case nil: return
+        case .create(let tmp, let e)?: throw VirtError.systemError("cannot create '\(tmp)'", errno: e, domain: .secret)
+        case .write(let e)?: throw VirtError.systemError("cannot write '\(path)'", errno: e, domain: .secret)
         }
     }
 
@@ -222,34 +206,7 @@ public final class FileSecretDriver: SecretDriver {
         chmod(path, 0o700)
     }
 
-    static func list(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out
-    }
+    static func list(_ dir: String) -> [String] { FileStore.list(dir) }
 
-    static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
-    }
+    static func read(_ path: String) -> [UInt8]? { FileStore.read(path) }
 }

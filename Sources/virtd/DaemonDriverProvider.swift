@@ -4,6 +4,7 @@ import Virt
 import VirtQEMU
 import VirtRPC
 import VirtSecrets
+import VirtStorage
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
 /// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
@@ -18,12 +19,16 @@ final class DaemonDriverProvider: DriverProvider {
     /// libvirtd's shared secret driver: the secrets of every `qemu:///system` client (the test driver has none,
     /// as in libvirtd).
     let secrets: FileSecretDriver
+    /// libvirtd's storage driver: the pools of every `qemu:///system` client (`DIR/etc/storage`, `DIR/run/storage`).
+    let storage: FileStorageDriver?
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
     init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil,
-         migration: QEMUMigrationConfig = QEMUMigrationConfig(), secretsDir: String) async throws {
+         migration: QEMUMigrationConfig = QEMUMigrationConfig(), secretsDir: String,
+         storageDirs: (config: String, state: String)? = nil) async throws {
         secrets = try FileSecretDriver(directory: secretsDir)
+        storage = try storageDirs.map { try FileStorageDriver(configDir: $0.config, stateDir: $0.state) }
         self.migration = migration
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
@@ -58,6 +63,8 @@ final class DaemonDriverProvider: DriverProvider {
             await q.setPeerOpener(RemotePeerOpener())
             // Emulated TPMs with encrypted state take their passphrase from the shared secret driver.
             await q.setSecretDriver(secrets)
+            // Volume disks are resolved through the shared storage driver.
+            if let storage { await q.setStorageDriver(storage) }
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d
@@ -70,8 +77,12 @@ final class DaemonDriverProvider: DriverProvider {
     }
 
     /// The test driver is its own storage driver, also behind a read-only wrapper (the rows apply libvirt's
-    /// read-only rules themselves); the QEMU driver has none yet.
+    /// read-only rules themselves); `qemu:///system` clients share the daemon's file-backed one.
     func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)? {
+        if let storage {
+            let base = (driver as? ReadOnlyDriver)?.base ?? driver
+            if let q = qemu.withLock({ $0 }), q === base { return storage }
+        }
         if let r = driver as? ReadOnlyDriver { return r.base as? any StorageDriver }
         return driver as? any StorageDriver
     }

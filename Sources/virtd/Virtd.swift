@@ -164,8 +164,10 @@ enum Virtd {
         let provider = try await DaemonDriverProvider(defaultURI: cfg.defaultURI, qemuRoot: root ?? cfg.stateDir,
                                                       qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs,
                                                       migration: cfg.migration,
-                                                      secretsDir: cfg.configDir + "/secrets")
+                                                      secretsDir: cfg.configDir + "/secrets",
+                                                      storageDirs: (cfg.configDir + "/storage", cfg.runDir + "/storage"))
         for problem in provider.secrets.skipped { logger.error("Error reading secret: \(problem)") }
+        for problem in provider.storage?.loadProblems ?? [] { logger.error("storage: \(problem)") }
         do {
             try await provider.startQEMUDriver()
         } catch {

@@ -2,9 +2,9 @@ import Virt
 
 /// Storage volume commands (virsh-volume.c).
 enum StorageVolumeCommands {
-    /// In virsh's order (vol-download and vol-upload are not there yet).
-    static let all: [CommandDefinition] = [clone, createAs, create, createFrom, delete, dumpxml, info, key, list,
-                                           name, path, pool, resize, wipe]
+    /// In virsh's order.
+    static let all: [CommandDefinition] = [clone, createAs, create, createFrom, delete, download, dumpxml, info, key,
+                                           list, name, path, pool, resize, upload, wipe]
 
     /// virsh's `virshVolumeTypeToString`.
     static let typeNames = ["file", "block", "dir", "network", "netdir", "ploop"]
@@ -248,10 +248,11 @@ enum StorageVolumeCommands {
         guard let vol = await lookup(shell, cmd) else { return false }
         let flags: UInt32 = cmd.has("delete-snapshots") ? 2 : 0
         guard await shell.call({ try await vol.delete(flags: flags) }) != nil else {
-            shell.error("Failed to delete vol \(vol.name)")
+            shell.error("Failed to delete vol \(cmd.value("vol") ?? vol.name)")
             return false
         }
-        shell.printExtra("Vol \(vol.name) deleted\n")
+        // virsh names the volume as it was given (name, key or path).
+        shell.printExtra("Vol \(cmd.value("vol") ?? vol.name) deleted\n")
         return true
     }
 
@@ -277,10 +278,10 @@ enum StorageVolumeCommands {
             result = await shell.call { try await vol.wipe() }
         }
         guard result != nil else {
-            shell.error("Failed to wipe vol \(vol.name)")
+            shell.error("Failed to wipe vol \(cmd.value("vol") ?? vol.name)")
             return false
         }
-        shell.printExtra("Vol \(vol.name) wiped\n")
+        shell.printExtra("Vol \(cmd.value("vol") ?? vol.name) wiped\n")
         return true
     }
 

@@ -170,6 +170,12 @@ public protocol StorageDriver: AnyObject, Sendable {
     func volumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String
     func volumePath(_ vol: StorageVolRef) async throws -> String
     func resizeVolume(_ vol: StorageVolRef, capacity: UInt64, flags: UInt32) async throws
+    /// `virStorageVolUpload`: a stream whose bytes are written into the volume from `offset` (at most `length`
+    /// bytes; 0: no limit).
+    func uploadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64, flags: UInt32) async throws -> any ByteStream
+    /// `virStorageVolDownload`: a stream of the volume's bytes from `offset` (at most `length`; 0: to the end).
+    func downloadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
+                        flags: UInt32) async throws -> any ByteStream
     /// Every storage pool event from now on.
     func storagePoolEvents() -> AsyncStream<StoragePoolEventRecord>
     /// Makes sure events reach ``storagePoolEvents()`` (a remote driver asks its daemon).
@@ -297,6 +303,14 @@ extension StorageDriver {
     }
     public func resizeVolume(_ vol: StorageVolRef, capacity: UInt64, flags: UInt32) async throws {
         throw VirtError.noSupport("virStorageVolResize", domain: .storage)
+    }
+    public func uploadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
+                             flags: UInt32) async throws -> any ByteStream {
+        throw VirtError.noSupport("virStorageVolUpload", domain: .storage)
+    }
+    public func downloadVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64,
+                               flags: UInt32) async throws -> any ByteStream {
+        throw VirtError.noSupport("virStorageVolDownload", domain: .storage)
     }
     public func storagePoolEvents() -> AsyncStream<StoragePoolEventRecord> { AsyncStream { $0.finish() } }
     public func registerStoragePoolEvents() async throws {}

@@ -82,6 +82,46 @@ public struct StorageEncryption: Sendable, Hashable {
     }
 }
 
+/// A file's times as a volume's `<timestamps>` shows them (libvirt's `virStorageTimestamps`: atime, mtime, ctime,
+/// and a birth time libvirt 9.0 does not read on Linux, printed as 0).
+public struct StorageTimestamps: Sendable, Hashable {
+    public var atime: (sec: Int64, nsec: Int64)
+    public var ctime: (sec: Int64, nsec: Int64)
+    public var mtime: (sec: Int64, nsec: Int64)
+
+    public init(atime: (Int64, Int64), ctime: (Int64, Int64), mtime: (Int64, Int64)) {
+        self.atime = atime
+        self.ctime = ctime
+        self.mtime = mtime
+    }
+
+    public static func == (a: StorageTimestamps, b: StorageTimestamps) -> Bool {
+        a.atime == b.atime && a.ctime == b.ctime && a.mtime == b.mtime
+    }
+    public func hash(into h: inout Hasher) {
+        for t in [atime, ctime, mtime] {
+            h.combine(t.sec)
+            h.combine(t.nsec)
+        }
+    }
+
+    /// Seconds, then nine digits of nanoseconds when there are any.
+    static func text(_ t: (sec: Int64, nsec: Int64)) -> String {
+        guard t.nsec != 0 else { return String(t.sec) }
+        let n = String(t.nsec)
+        return "\(t.sec)." + String(repeating: "0", count: max(0, 9 - n.count)) + n
+    }
+
+    func format(_ w: inout XMLWriter) {
+        w.container("timestamps") { w in
+            w.text("atime", [], Self.text(atime))
+            w.text("mtime", [], Self.text(mtime))
+            w.text("ctime", [], Self.text(ctime))
+            w.text("btime", [], "0")
+        }
+    }
+}
+
 /// A volume's `<target>` or `<backingStore>` (the parts of libvirt's `virStorageSource` a volume uses).
 public struct StorageVolumeTarget: Sendable, Hashable {
     public var path: String?
@@ -94,6 +134,8 @@ public struct StorageVolumeTarget: Sendable, Hashable {
     public var clusterSize: UInt64 = 0
     /// `<features>`: nil when absent; else the set features ("lazy_refcounts", "extended_l2").
     public var features: [String]?
+    /// `<timestamps>` of a file seen on disk (output only): seconds and nanoseconds of atime, ctime, mtime.
+    public var timestamps: StorageTimestamps?
 
     public init(path: String? = nil) { self.path = path }
 
@@ -106,6 +148,7 @@ public struct StorageVolumeTarget: Sendable, Hashable {
                 w.empty("format", [("type", formats.names[format])])
             }
             permissions.format(&w)
+            timestamps?.format(&w)
             encryption?.format(&w)
             w.optionalText("compat", compat)
             if clusterSize > 0 { w.text("clusterSize", [("unit", "B")], String(clusterSize)) }
@@ -130,6 +173,8 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
     public var capacity: UInt64 = 0
     public var allocation: UInt64 = 0
     public var hasAllocation = false
+    /// Bytes the volume takes on its host storage (a file's size), known for volumes read from disk (nil: not shown).
+    public var physical: UInt64?
     public var target = StorageVolumeTarget()
     public var backingStore: StorageVolumeTarget?
 
@@ -261,6 +306,7 @@ public struct StorageVolumeDefinition: Sendable, Hashable {
             w.optionalText("key", key)
             w.text("capacity", [("unit", "bytes")], String(capacity))
             w.text("allocation", [("unit", "bytes")], String(allocation))
+            if let physical { w.text("physical", [("unit", "bytes")], String(physical)) }
             target.format(&w, element: "target", poolType: poolType)
             backingStore?.format(&w, element: "backingStore", poolType: poolType)
         }

@@ -184,6 +184,20 @@ extension ProcedureTable {
             try await ctx.storage("virStorageVolResize").resizeVolume(vol, capacity: capacity, flags: flags)
             return XDRVoid()
         },
+        .serve(RemoteCalls.storageVolUpload) { a, ctx in
+            let (vol, offset, length, flags) = a.values
+            let stream = try await ctx.storage("virStorageVolUpload").uploadVolume(vol, offset: offset, length: length,
+                                                                                   flags: flags)
+            ctx.session.addStream(ServerStream(header: ctx.header, stream: stream, session: ctx.session))
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.storageVolDownload) { a, ctx in
+            let (vol, offset, length, flags) = a.values
+            let stream = try await ctx.storage("virStorageVolDownload").downloadVolume(vol, offset: offset,
+                                                                                       length: length, flags: flags)
+            ctx.session.addStream(ServerStream(header: ctx.header, stream: stream, session: ctx.session))
+            return XDRVoid()
+        },
     ]
 
     private static let storageEventRows: [ServedProcedure] = [

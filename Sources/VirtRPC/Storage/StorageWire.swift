@@ -159,6 +159,9 @@ extension RemoteCalls {
     static let storageVolGetXMLDesc = RemoteCall<XDRTuple2<V, Flags>, String>(.storageVolGetXMLDesc)
     static let storageVolGetPath = RemoteCall<V, String>(.storageVolGetPath)
     static let storageVolResize = RemoteCall<XDRTuple3<V, UInt64, Flags>, XDRVoid>(.storageVolResize)
+    /// Streams: the reply opens a stream on the call's serial (vol, offset, length, flags).
+    static let storageVolUpload = RemoteCall<XDRTuple4<V, UInt64, UInt64, Flags>, XDRVoid>(.storageVolUpload)
+    static let storageVolDownload = RemoteCall<XDRTuple4<V, UInt64, UInt64, Flags>, XDRVoid>(.storageVolDownload)
     /// eventID, optional pool → callbackID.
     static let connectStoragePoolEventRegisterAny =
         RemoteCall<XDRTuple2<Int32, P?>, Int32>(.connectStoragePoolEventRegisterAny)

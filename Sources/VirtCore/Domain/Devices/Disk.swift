@@ -189,6 +189,17 @@ public struct DiskSource: Sendable, Hashable {
     public var extraChildren: [XMLElement] = []
     /// `index='N'` of the live XML: the QEMU driver's block node number (`libvirt-N-format`).
     public var index: Int?
+    /// A volume source as the storage driver resolved it when the domain started (libvirt's `srcpool`
+    /// translation): the volume's path and whether it is a block device. Never written to XML.
+    public var resolvedVolume: (path: String, block: Bool)? {
+        get { resolved.map { ($0.path, $0.block) } }
+        set { resolved = newValue.map { ResolvedVolume(path: $0.path, block: $0.block) } }
+    }
+    private var resolved: ResolvedVolume?
+    private struct ResolvedVolume: Sendable, Hashable {
+        var path: String
+        var block: Bool
+    }
 
     public init(path: String? = nil) { self.path = path }
 
@@ -214,6 +225,15 @@ public struct DiskTarget: Sendable, Hashable {
 
 /// A `<disk>` device.
 public struct Disk: Sendable, Hashable {
+    /// The host path QEMU opens: a file or block source, or the volume a volume source resolved to.
+    public var localPath: String? {
+        switch type {
+        case .file, .block: source.path
+        case .volume: source.resolvedVolume?.path
+        default: nil
+        }
+    }
+
     public var type: DiskType
     public var device: DiskDevice
     public var model: String?
