@@ -159,10 +159,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
         }
         inFlight += 1
-        if inFlight >= dispatcher.config.maxClientRequests && !readPaused {
-            readPaused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        }
+        updateReading(context)
         let dispatcher = self.dispatcherBox
         let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -185,24 +182,27 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Writes a call's reply. The call stays counted until its reply is written, so a client that does not
-    /// read stalls its own input instead of growing the server's memory.
+    /// Writes a call's reply. A client has at most `max_client_requests` calls running; beyond that, and while
+    /// its replies wait in the channel's outbound buffer (the channel is not writable: the client does not
+    /// read), the server stops reading from it, so a client that does not read stalls only itself. Writability
+    /// is NIO's own water mark, so a reply needs no promise of its own.
     private func writeReply(_ reply: ByteBuffer, context: ChannelHandlerContext) {
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(reply), promise: promise)
-        let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { _ in
-            loopSelf.value.callDone(context: ctx.value)
-        }
+        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        inFlight -= 1
+        updateReading(context)
     }
 
-    private func callDone(context: ChannelHandlerContext) {
-        inFlight -= 1
-        if readPaused && inFlight < dispatcher.config.maxClientRequests {
-            readPaused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        }
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Reads while fewer than `max_client_requests` calls run and the replies are flowing out.
+    private func updateReading(_ context: ChannelHandlerContext) {
+        let pause = inFlight >= dispatcher.config.maxClientRequests || !context.channel.isWritable
+        guard pause != readPaused else { return }
+        readPaused = pause
+        context.channel.setOption(ChannelOptions.autoRead, value: !pause).whenComplete { _ in }
     }
 
     private func sendError(_ context: ChannelHandlerContext, _ h: RPCHeader, _ e: VirtError) {
