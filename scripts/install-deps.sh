@@ -71,3 +71,16 @@ if [ -e "$uffd" ] && [ "$(cat "$uffd")" != "1" ]; then
     echo "vm.unprivileged_userfaultfd: $(cat "$uffd") -> 1 (post-copy migration)"
     echo 1 | $SUDO tee "$uffd" >/dev/null || echo "warning: cannot set vm.unprivileged_userfaultfd" >&2
 fi
+
+# The cgroup tests set block-I/O throttles on /dev/loop0 and /dev/loop1 (no data is read or written): the loop
+# driver must be there, and without udev its device nodes may be missing.
+if [ ! -b /dev/loop1 ]; then
+    $SUDO modprobe loop 2>/dev/null || true
+    for n in 0 1; do
+        if [ ! -e /dev/loop$n ] && [ -e /sys/block/loop$n/dev ]; then
+            IFS=: read -r major minor </sys/block/loop$n/dev
+            $SUDO mknod -m 0660 /dev/loop$n b "$major" "$minor" && echo "/dev/loop$n: created ($major:$minor)"
+        fi
+    done
+    [ -b /dev/loop1 ] || echo "warning: no /dev/loop0 and /dev/loop1 block devices: the cgroup tests will fail" >&2
+fi
