@@ -176,6 +176,12 @@ actor QEMUDomainObject {
     var liveDefinition: DomainDefinition?
     /// The definition the running QEMU was started from, as defined (what a save image carries).
     var runDefinition: DomainDefinition?
+    /// The definition the next start runs instead of the persistent one (libvirt's `def` beside `newDef`): a
+    /// restore runs its image's XML, a createXML or an incoming migration of a persistent domain the given XML,
+    /// while the persistent definition stays as it was. Consumed by the start.
+    var nextRunDefinition: DomainDefinition?
+
+    func setNextRun(_ def: DomainDefinition) { nextRunDefinition = def }
     var persistent: Bool
     var status = DomainStatus.shutoff(.unknown)
     var id: Int32 = -1
@@ -340,7 +346,8 @@ actor QEMUDomainObject {
     /// creates is recorded so that ``teardown(_:emitEvent:)`` removes it.
     private func prepareHost(id newID: Int32, capabilities: QEMUCapabilities, security: any SecurityManager,
                              swtpm: SwtpmHostConfig?) throws(VirtError) -> PreparedRun {
-        var def = definition
+        var def = nextRunDefinition ?? definition
+        nextRunDefinition = nil
         // Volume disks name the volume the storage driver resolved before the start.
         for i in def.devices.disks.indices where def.devices.disks[i].type == .volume {
             let src = def.devices.disks[i].source
@@ -393,7 +400,7 @@ actor QEMUDomainObject {
     /// ownership, then the helper itself. Their records go into the status file.
     private func startExternalDevices(_ kind: QEMUStartKind) async throws(VirtError) {
         if externalDevices.isEmpty {
-            for tpm in definition.devices.tpms {
+            for tpm in (runDefinition ?? definition).devices.tpms {
                 if case .emulator = tpm.backend {
                     throw VirtError.configUnsupported("TPM emulator needs the driver's swtpm set-up", domain: .qemu)
                 }
@@ -411,7 +418,7 @@ actor QEMUDomainObject {
     /// Phase 3: QEMU itself, its monitor, the ptys and channel states it reports, the reboot action.
     private func launchQEMU(_ run: PreparedRun, kind: QEMUStartKind,
                             capabilities: QEMUCapabilities) async throws(VirtError) {
-        let def = definition
+        let def = runDefinition ?? definition
         var passFDs: [Int32] = []
         if case .restore(let src) = kind, src.fd >= 0 { passFDs.append(src.fd) }
         var spec = ProcessLaunchSpec(

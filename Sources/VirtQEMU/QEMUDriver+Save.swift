@@ -49,6 +49,8 @@ extension QEMUDriver {
                     domain: .qemu)
             }
             obj = target
+            // The image's definition runs (it may carry hot-plugged devices); the persistent one stays.
+            await target.setNextRun(def)
         } else {
             let (o, updated) = try await state.addOrUpdate(def, persistent: false, live: true)
             obj = o

@@ -175,7 +175,13 @@ actor QEMUDriverState {
                 throw VirtError.operationInvalid("domain '\(def.name)' is already active", domain: .qemu)
             }
             let wasPersistent = await existing.persistent
-            await existing.setDefinition(def, persistent: persistent || wasPersistent)
+            if live && wasPersistent && !persistent {
+                // As libvirt's virDomainObjListAdd with LIVE: the domain runs `def`, its persistent definition
+                // stays (a restore, createXML or incoming migration does not redefine a persistent domain).
+                await existing.setNextRun(def)
+            } else {
+                await existing.setDefinition(def, persistent: persistent || wasPersistent)
+            }
             return (existing, true)
         }
         if let other = await find(name: def.name) {
