@@ -207,6 +207,14 @@ struct TLSTransportTests {
             let v = try ChildProcess.run(["/usr/bin/virsh", "-c", uri] + args, timeLimit: 60)
             let s = try ChildProcess.run([TestPaths.vsh, "-c", uri] + args, timeLimit: 60)
             #expect((v.status == 0) == ok, "virsh \(uri) \(command): \(v)")
+            if v.status == 141 {
+                // virsh died of SIGPIPE: the server dropped a client without a certificate while virsh was still
+                // writing its handshake (libvirt's client does not ignore SIGPIPE there; seen in CI). vsh reports
+                // the refused handshake.
+                #expect(!ok && s.status == 1 && s.stderr.contains("authentication failed: TLS handshake failed"),
+                        "\(uri) \(command)\nvirsh: \(v)\nvsh:   \(s)")
+                continue
+            }
             // libvirt's client logs warnings on stderr with a header of its own ("DATE: PID: warning : FUNC:LINE :
             // text"); vsh prints "warning : text". The rest of stderr is compared as it is, the texts too.
             func split(_ err: String) -> (warnings: [String], rest: String) {
