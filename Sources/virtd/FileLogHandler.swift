@@ -255,11 +255,13 @@ struct DaemonAdmin: AdminDelegate {
     }
 
     func setLogOutputs(_ outputs: String?) throws(VirtError) {
+        let bad = (outputs ?? "").split(separator: " ").first { (try? LogSettings.parseOutputs(String($0))) == nil }
+        if let bad { throw VirtError.invalidArg("Malformed format for output '\(bad)'") }
         do {
             try log.setOutputs(outputs, defaults: defaultOutputs)
         } catch {
-            let bad = (outputs ?? "").split(separator: " ").first { (try? LogSettings.parseOutputs(String($0))) == nil }
-            throw VirtError.invalidArg("Malformed format for output '\(bad.map(String.init) ?? outputs ?? "")'")
+            // Well formed, but an output could not be opened (a file in a missing directory): the old outputs stay.
+            throw VirtError(.systemError, domain: .none, "\(error)")
         }
     }
 }

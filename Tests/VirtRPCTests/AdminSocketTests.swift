@@ -124,5 +124,9 @@ struct AdminSocketTests {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("call DOMAIN_GET_STATE (212)"), "\(text)")
         #expect(try admin("daemon-log-outputs").stdout.contains("1:file:\(log)"))
+        // An output that cannot be opened is refused with the reason; the outputs in use stay.
+        let bad = try admin("daemon-log-outputs", "1:file:\(d.dir)/missing-dir/x.log")
+        #expect(bad.status != 0 && bad.stderr.contains("cannot open log output file"), "\(bad)")
+        #expect(try admin("daemon-log-outputs").stdout.contains("1:file:\(log)"))
     }
 }
