@@ -299,6 +299,10 @@ extension QEMUDriver {
             }
         } catch {
             try? await obj.migrationConfirm(cookie: [], cancelled: true, host: host)
+            // The destination daemon died before its Prepare answered: the lost connection, as libvirt says it.
+            if await !peer.isAlive() {
+                throw VirtError.operationFailed("Lost connection to destination host", domain: .qemu)
+            }
             throw error
         }
         guard let uri = prepared.uri else {
