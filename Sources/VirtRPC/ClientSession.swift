@@ -28,6 +28,10 @@ final class ClientSession: Sendable {
         var storage: (any StorageDriver)?
         var storageCallbacks: [Int32: Callback] = [:]
         var storageEventTask: Task<Void, Never>?
+        /// The node device and interface drivers of this connection, if it has them
+        /// (Procedures/NodeDeviceProcedures.swift).
+        var nodeDevices: (any NodeDeviceDriver)?
+        var interfaces: (any InterfaceDriver)?
         var opening = false
         var closed = false
         var readOnlyOpen = false
@@ -210,6 +214,8 @@ final class ClientSession: Sendable {
             s.storageEventTask?.cancel()
             s.storageEventTask = nil
             s.storage = nil
+            s.nodeDevices = nil
+            s.interfaces = nil
             return (t, d)
         }
         task?.cancel()

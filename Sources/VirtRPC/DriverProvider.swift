@@ -16,6 +16,10 @@ public protocol DriverProvider: Sendable {
     func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)?
     /// The storage driver that clients of `driver` use; nil: the storage calls answer NO_SUPPORT.
     func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)?
+    /// The node device driver that clients of `driver` use; nil: those calls answer NO_SUPPORT.
+    func nodeDeviceDriver(for driver: any HypervisorDriver) -> (any NodeDeviceDriver)?
+    /// The host interface driver that clients of `driver` use; nil: those calls answer NO_SUPPORT.
+    func interfaceDriver(for driver: any HypervisorDriver) -> (any InterfaceDriver)?
 }
 
 extension DriverProvider {
@@ -23,4 +27,11 @@ extension DriverProvider {
     public func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)? { driver as? any NetworkDriver }
     /// The test driver is its own storage driver, as libvirt's.
     public func storageDriver(for driver: any HypervisorDriver) -> (any StorageDriver)? { driver as? any StorageDriver }
+    /// The test driver is its own node device and interface driver, as libvirt's.
+    public func nodeDeviceDriver(for driver: any HypervisorDriver) -> (any NodeDeviceDriver)? {
+        driver as? any NodeDeviceDriver
+    }
+    public func interfaceDriver(for driver: any HypervisorDriver) -> (any InterfaceDriver)? {
+        driver as? any InterfaceDriver
+    }
 }

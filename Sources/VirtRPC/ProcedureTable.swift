@@ -76,7 +76,7 @@ struct ServedProcedure: Sendable {
 enum ProcedureTable {
     /// Every served procedure; each subsystem adds its rows in its own file.
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
-        + secretRows + domainStatsRows + networkRows + storageRows + tuningRows
+        + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows
         + deviceHotplugRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)

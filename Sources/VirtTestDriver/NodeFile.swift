@@ -25,6 +25,9 @@ struct NodeFile: Sendable {
     var networks: [NetworkDefinition] = []
     /// `<pool>`s with their volumes (TestStorage.swift).
     var pools: [NodePool] = []
+    /// `<device>` and `<interface>` elements (libvirt's test driver reads both from node files).
+    var devices: [NodeDeviceDefinition] = []
+    var interfaces: [InterfaceDefinition] = []
 
     /// Reads and parses the node file at `path`; `<domain file='…'/>` references are resolved relative to it.
     static func load(path: String) throws(VirtError) -> NodeFile {
@@ -85,6 +88,22 @@ struct NodeFile: Sendable {
         }
         var file = NodeFile(info: info, domains: domains, networks: networks)
         file.pools = try parsePools(root, path: path)
+        for el in root.children("device") {
+            var devEl = el
+            if let f = el.attr("file") {
+                let full = resolve(f, relativeTo: path)
+                devEl = try XMLParser.parse(try readTextFile(full), documentName: full, errorDomain: .nodeDevice)
+            }
+            file.devices.append(try NodeDeviceDefinition(element: devEl))
+        }
+        for el in root.children("interface") {
+            var ifEl = el
+            if let f = el.attr("file") {
+                let full = resolve(f, relativeTo: path)
+                ifEl = try XMLParser.parse(try readTextFile(full), documentName: full, errorDomain: .interface)
+            }
+            file.interfaces.append(try InterfaceDefinition(element: ifEl))
+        }
         return file
     }
 

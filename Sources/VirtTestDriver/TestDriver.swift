@@ -25,6 +25,9 @@ public final class TestDriver: HypervisorDriver {
     /// This connection's network events (TestDriver+Networks.swift) and its registration with the state.
     let networkBus = EventBus<NetworkEventRecord>()
     private let networkToken: Int
+    /// Node device events (TestNodeDevices.swift).
+    let nodeDeviceBus = EventBus<NodeDeviceEventRecord>()
+    private let nodeDeviceToken: Int
 
     private init(uri: String, state: TestDriverState, registry: SharedStateRegistry?, token: Int,
                  bus: EventBus<DomainEventRecord>) {
@@ -34,6 +37,7 @@ public final class TestDriver: HypervisorDriver {
         self.token = token
         self.bus = bus
         networkToken = state.networks.register(networkBus)
+        nodeDeviceToken = state.nodeDevices.sinks.register(nodeDeviceBus)
     }
 
     /// Opens the test driver for `test:///default` or `test:///path/to/node.xml`.
@@ -81,8 +85,10 @@ public final class TestDriver: HypervisorDriver {
         if wasClosed { return }
         state.unregister(token)
         state.networks.unregister(networkToken)
+        state.nodeDevices.sinks.unregister(nodeDeviceToken)
         bus.finishAll()
         networkBus.finishAll()
+        nodeDeviceBus.finishAll()
         registry?.release(state)
     }
 
@@ -96,8 +102,10 @@ public final class TestDriver: HypervisorDriver {
         if wasClosed { return }
         bus.finishAll()
         networkBus.finishAll()
+        nodeDeviceBus.finishAll()
         state.unregister(token)
         state.networks.unregister(networkToken)
+        state.nodeDevices.sinks.unregister(nodeDeviceToken)
         registry?.release(state)
     }
 

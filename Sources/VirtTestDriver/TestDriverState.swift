@@ -21,6 +21,9 @@ final class TestDriverState: Sendable {
     let networks: TestNetworkState
     /// Pools and volumes (TestStorage.swift).
     let storage: TestStorageState
+    /// Node devices and host interfaces (TestNodeDevices.swift).
+    let nodeDevices: TestNodeDeviceState
+    let interfaces: TestInterfaceState
 
     /// A state built from a node description.
     init(node: TestNode, nodeFile: NodeFile) throws(VirtError) {
@@ -28,12 +31,16 @@ final class TestDriverState: Sendable {
         core = Mutex(try TestDriverCore(nodeFile: nodeFile))
         networks = try TestNetworkState(networks: nodeFile.networks)
         storage = try TestStorageState(nodePools: nodeFile.pools)
+        nodeDevices = TestNodeDeviceState(devices: nodeFile.devices)
+        interfaces = TestInterfaceState(interfaces: nodeFile.interfaces)
     }
 
     /// The state of `test:///default`.
     static func makeDefault() throws(VirtError) -> TestDriverState {
         var file = try NodeFile.parse(DefaultNode.xml, path: nil)
         file.pools = try NodeFile.parsePools(XMLParser.parse("<node>\(DefaultNode.poolXML)</node>"), path: nil)
+        file.devices = try TestNodeDeviceState.defaults()
+        file.interfaces = [try InterfaceDefinition(xml: TestInterfaceState.defaultXML)]
         return try TestDriverState(node: .defaultNode, nodeFile: file)
     }
 

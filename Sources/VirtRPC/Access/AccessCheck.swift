@@ -41,6 +41,8 @@ enum AccessCheck {
         var network: NetworkRef?
         var pool: StoragePoolRef?
         var volume: StorageVolRef?
+        var nodeDevice: NodeDeviceRef?
+        var interface: InterfaceRef?
         var ints: [UInt32] = []
         var strings: [String] = []
     }
@@ -54,6 +56,8 @@ enum AccessCheck {
             case let n as NetworkRef: if f.network == nil { f.network = n }
             case let p as StoragePoolRef: if f.pool == nil { f.pool = p }
             case let v as StorageVolRef: if f.volume == nil { f.volume = v }
+            case let d as NodeDeviceRef: if f.nodeDevice == nil { f.nodeDevice = d }
+            case let i as InterfaceRef: if f.interface == nil { f.interface = i }
             case let u as UInt32: f.ints.append(u)
             case let i as Int32: f.ints.append(UInt32(bitPattern: i))
             case let s as String: f.strings.append(s)
@@ -200,6 +204,36 @@ enum AccessCheck {
                 try access.require(ACLObject(type: "storage_vol", name: name), perms)
                 return nil
             }
+        case "node_device":
+            // Node device calls name their device by a plain string (or create it from XML).
+            if let xml = flat.strings.first(where: { $0.hasPrefix("<") }) {
+                let name = (try? XMLParser.parse(xml, documentName: "node_device_definition"))?.childText("name")
+                try access.require(ACLObject(type: "node_device", name: name), perms)
+                return nil
+            }
+            // (LOOKUP_SCSI_HOST_BY_WWN names WWNs: checked on its result.)
+            if info.number != 297, let name = flat.nodeDevice?.name ?? flat.strings.first {
+                if let devices = ctx.session.state.withLock({ $0.nodeDevices }),
+                   (try? await devices.lookupNodeDevice(name: name)) == nil {
+                    return nil
+                }
+                try access.require(ACLObject(type: "node_device", name: name), perms)
+                return nil
+            }
+        case "interface":
+            if let i = flat.interface {
+                if let ifaces = ctx.session.state.withLock({ $0.interfaces }),
+                   (try? await ifaces.lookupInterface(name: i.name)) == nil {
+                    return nil
+                }
+                try access.require(ACLObject(type: "interface", name: i.name), perms)
+                return nil
+            }
+            if let xml = flat.strings.first(where: { $0.hasPrefix("<") }) {
+                let name = (try? XMLParser.parse(xml, documentName: "interface_definition"))?.attr("name")
+                try access.require(ACLObject(type: "interface", name: name), perms)
+                return nil
+            }
         default:
             break
         }
@@ -221,6 +255,8 @@ enum AccessCheck {
         case "network": name = flat.network?.name
         case "storage_pool": name = flat.pool?.name
         case "storage_vol": name = flat.volume?.name
+        case "node_device": name = flat.nodeDevice?.name
+        case "interface": name = flat.interface?.name
         default: name = nil
         }
         try access.require(ACLObject(type: pending.type, name: name), pending.permissions)

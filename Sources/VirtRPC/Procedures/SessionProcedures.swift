@@ -63,6 +63,8 @@ extension ProcedureTable {
             }
             let networks = ctx.server.provider.networkDriver(for: driver)
             let storage = ctx.server.provider.storageDriver(for: driver)
+            let nodeDevices = ctx.server.provider.nodeDeviceDriver(for: driver)
+            let interfaces = ctx.server.provider.interfaceDriver(for: driver)
             let closed = session.state.withLock { s -> Bool in
                 s.opening = false
                 if s.closed { return true }
@@ -71,6 +73,8 @@ extension ProcedureTable {
                 s.aclDriverName = driverName
                 s.networks = networks
                 s.storage = storage
+                s.nodeDevices = nodeDevices
+                s.interfaces = interfaces
                 s.readOnlyOpen = readOnly
                 return false
             }
