@@ -21,6 +21,8 @@ final class DaemonDriverProvider: DriverProvider {
     let secrets: FileSecretDriver
     /// libvirtd's storage driver: the pools of every `qemu:///system` client (`DIR/etc/storage`, `DIR/run/storage`).
     let storage: FileStorageDriver?
+    /// The host's node devices and interfaces, for `qemu:///system` clients.
+    let hostDevices = HostDeviceDriver()
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
@@ -85,6 +87,20 @@ final class DaemonDriverProvider: DriverProvider {
         }
         if let r = driver as? ReadOnlyDriver { return r.base as? any StorageDriver }
         return driver as? any StorageDriver
+    }
+
+    /// `qemu:///system` clients see the host's devices and interfaces (read from sysfs, as libvirt's udev
+    /// backends); the test driver is its own node device and interface driver.
+    func nodeDeviceDriver(for driver: any HypervisorDriver) -> (any NodeDeviceDriver)? {
+        let base = (driver as? ReadOnlyDriver)?.base ?? driver
+        if let q = qemu.withLock({ $0 }), q === base { return hostDevices }
+        return base as? any NodeDeviceDriver
+    }
+
+    func interfaceDriver(for driver: any HypervisorDriver) -> (any InterfaceDriver)? {
+        let base = (driver as? ReadOnlyDriver)?.base ?? driver
+        if let q = qemu.withLock({ $0 }), q === base { return hostDevices }
+        return base as? any InterfaceDriver
     }
 
     func release(_ driver: any HypervisorDriver) async {

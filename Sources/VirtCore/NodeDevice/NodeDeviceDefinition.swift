@@ -76,9 +76,36 @@ public struct NodeDeviceDefinition: Sendable, Hashable {
             for d in devnodes { w.formatted(d) }
             w.optionalText("parent", parent)
             if let driver { w.formatted(driver) }
-            for c in capabilities { w.formatted(c) }
+            for c in capabilities { Self.format(c, into: &w) }
         }
         return w.output
+    }
+
+    /// Elements libvirt always writes open and closed, even empty (the system capability's parts).
+    static let alwaysOpen: Set<String> = ["hardware", "firmware"]
+
+    static func format(_ el: XMLElement, into w: inout XMLWriter) {
+        let kids = el.elements
+        guard alwaysOpen.contains(el.name) || (!kids.isEmpty && kids.contains { alwaysOpen.contains($0.name) }) else {
+            w.formatted(el)
+            return
+        }
+        w.container(el.name, el.attributes.map { ($0.name, Optional($0.value)) }) { w in
+            for k in kids { format(k, into: &w) }
+        }
+    }
+
+    /// Builds an element with children only.
+    public static func element(_ name: String, _ children: [XMLElement]) -> XMLElement {
+        element(name, [], text: nil, children)
+    }
+
+    /// Builds an element (for devices read from the host).
+    public static func element(_ name: String, _ attributes: [(String, String)] = [], text: String? = nil,
+                               _ children: [XMLElement] = []) -> XMLElement {
+        var kids: [XMLElement.Child] = children.map { .element($0) }
+        if let text { kids.append(.text(text)) }
+        return XMLElement(name: name, attributes: attributes.map { (name: $0.0, value: $0.1) }, children: kids)
     }
 
     /// The top-level capability types, in order (`virNodeDeviceListCaps`).
