@@ -28,10 +28,14 @@ extension QEMUDomainObject {
         cgroup = g
         if run.live.resourcePartition == nil { run.live.resourcePartition = partition }
         // Before QEMU executes, as libvirt: the device ACL (v1 devices only; see setDeviceACL).
-        let disks = run.live.devices.disks.filter { $0.type == .block }.compactMap { d in
+        try g.setDeviceACL(Self.blockDevices(of: run.live))
+    }
+
+    /// The block devices a domain's disks use, as the device cgroup allows them.
+    static func blockDevices(of def: DomainDefinition) -> [(path: String, readOnly: Bool)] {
+        def.devices.disks.filter { $0.type == .block }.compactMap { d in
             d.source.path.map { (path: $0, readOnly: d.readonly) }
         }
-        try g.setDeviceACL(disks)
     }
 
     /// Once QEMU runs (paused): its threads into `emulator` and `vcpuN`, then `<cputune>`, `<memtune>` and

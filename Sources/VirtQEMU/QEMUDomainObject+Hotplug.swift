@@ -299,6 +299,8 @@ extension QEMUDomainObject {
     /// Labels a new disk's image for QEMU's user (given back when QEMU ends).
     private func labelDisk(_ disk: Disk, in def: DomainDefinition) throws(VirtError) {
         guard let path = disk.source.path else { return }
+        // A block device must also be allowed by the domain's device cgroup (libvirt's qemuSetupImageCgroup).
+        if disk.type == .block, let g = cgroup { try g.setDeviceACL(Self.blockDevices(of: def)) }
         let targets = SecurityLabelTarget.targets(for: def).filter { $0.path == path }
         guard !targets.isEmpty else { return }
         try security.setLabels(targets, start: .coldBoot)
@@ -474,6 +476,12 @@ extension QEMUDomainObject {
             }
             restoreDiskLabel(disk)
             runDefinition?.devices.disks.removeAll { $0.target.dev == disk.target.dev }
+            if disk.type == .block, let g = cgroup {
+                // The device leaves the cgroup's allow list too (libvirt's qemuTeardownImageCgroup).
+                var rest = before
+                rest.devices.disks.removeAll { $0.info.alias == alias }
+                _ = try? g.setDeviceACL(Self.blockDevices(of: rest))
+            }
         } else if let n = before.devices.interfaces.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)]) }
             runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }

@@ -342,4 +342,31 @@ struct QEMUCgroupTests {
         #expect(Self.groupDirectories(ourName).isEmpty)
     }
 
+
+    @Test("a block device hot-plugged into a domain in its cgroup passes the device ACL (virtd and libvirtd alike)")
+    func blockHotplugThroughDeviceACL() throws {
+        try TestHost.requireKVM()
+        try Self.requireLoopDevices()
+        let dir = try TestPaths.makeTempDir("cgblk", mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #require(FileManager.default.createFile(atPath: dir + "/disk.img", contents: Data(count: 8 << 20)))
+        let lo = try ChildProcess.run(["/usr/sbin/losetup", "-f", "--show", dir + "/disk.img"], timeLimit: 30)
+        try #require(lo.status == 0, "losetup: \(lo.stderr)")
+        let dev = lo.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? ChildProcess.run(["/usr/sbin/losetup", "-d", dev], timeLimit: 30) }
+        let pair = try Pair(prefix: "cb", xml: Self.xml)
+        defer { pair.cleanup() }
+        // Read-only, so both QEMUs may hold the device at once (QEMU's image locks).
+        let attach = "attach-disk DOM \(dev) vdb --sourcetype block --targetbus virtio --mode readonly --live; domblklist DOM"
+        let o = try pair.ours.virsh(attach.replacingOccurrences(of: "DOM", with: pair.ourName))
+        let r = try virsh(pair.ref.uri, attach.replacingOccurrences(of: "DOM", with: pair.refName))
+        #expect(r.status == 0, "libvirtd: \(r.stderr)")
+        #expect(o.status == 0, "virtd: \(o.stderr)")
+        #expect(o.stdout == r.stdout, "virtd:\n\(o.stdout)\nlibvirtd:\n\(r.stdout)")
+        #expect(o.stdout.contains("vdb") && o.stdout.contains(dev))
+        // The group's device program was replaced, not stacked: still one, as libvirtd's.
+        let ourProgs = Self.group("unified", pair.ourName).map { swiftvirt_devcg_count($0) }
+        let refProgs = Self.group("unified", pair.refName).map { swiftvirt_devcg_count($0) }
+        #expect(ourProgs == refProgs, "device programs: virtd \(ourProgs ?? -99) libvirtd \(refProgs ?? -99)")
+    }
 }
