@@ -73,6 +73,8 @@ struct QEMUCgroupTests {
 
         func cleanup() {
             ours.cleanup()
+            // libvirtd's QEMUs outlive libvirtd: destroyed first (harmless when a test already did).
+            _ = try? virsh(ref.uri, "destroy \(refName)")
             ref.stop()
             QEMUCgroupTests.removeGroups(ourName)
         }
