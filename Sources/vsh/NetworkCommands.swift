@@ -335,67 +335,14 @@ enum NetworkCommands {
     static let eventNames = ["lifecycle"]
     static let lifecycleNames = ["Defined", "Undefined", "Started", "Stopped"]
 
-    static let event = CommandDefinition(
-        "net-event", summary: "Network Events",
-        description: "List event types, or wait for network events to occur",
-        options: [
-            .string("network", "filter by network name or uuid", requiresName: true),
-            .string("event", "which event type to wait for", requiresName: true),
-            .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
-            .int("timeout", "timeout seconds"),
-            .flag("list", "list valid event types"),
-            .flag("timestamp", "show timestamp for each printed event"),
-        ]
-    ) { shell, cmd in
-        if cmd.has("list") {
-            for n in eventNames { shell.print("\(n)\n") }
-            return true
-        }
-        let (ok, eventName) = shell.stringOption(cmd, "event")
-        guard ok else { return false }
-        guard let eventName else {
-            shell.error("either --list or --event <type> is required")
-            return false
-        }
-        guard eventNames.contains(eventName) else {
-            shell.error("unknown event type \(eventName)")
-            return false
-        }
-        var timeoutMs: Int?
-        if let text = cmd.value("timeout") {
-            guard let seconds = Format.parseUInt32(text), seconds != 0, seconds <= UInt32(Int32.max / 1000) else {
-                shell.error("Numeric value '\(text)' for <timeout> option is malformed or out of range")
-                return false
-            }
-            timeoutMs = Int(seconds) * 1000
-        }
-        var filter: VirtUUID?
-        if cmd.has("network") {
-            guard let n = await lookup(shell, cmd) else { return false }
-            filter = n.uuid
-        }
-        guard let stream = await shell.call({ try await shell.conn.networkEvents() }) else { return false }
-        let loop = cmd.has("loop")
-        let timestamp = cmd.has("timestamp")
-        let counter = EventCommands.Counter()
-        let outcome = await EventCommands.wait(timeoutMs: timeoutMs) { @MainActor in
-            for await ev in stream {
-                if let filter, ev.network.uuid != filter { continue }
-                if !loop && counter.count > 0 { return }
-                let what = Int(ev.event.rawValue) < lifecycleNames.count ? lifecycleNames[Int(ev.event.rawValue)] : "unknown"
-                let text = "event 'lifecycle' for network \(ev.network.name): \(what)\n"
-                shell.print(timestamp ? "\(EventCommands.nowTimestamp()): \(text)" : text)
-                shell.output.flush()
-                counter.count += 1
-                if !loop { return }
-            }
-        }
-        switch outcome {
-        case .interrupted: shell.print("event loop interrupted\n")
-        case .timedOut: shell.print("event loop timed out\n")
-        case .done: break
-        }
-        shell.print("events received: \(counter.count)\n")
-        return counter.count > 0
-    }
+    static let event = EventCommands.objectEvent(
+        "net-event", summary: "Network Events", description: "List event types, or wait for network events to occur",
+        object: "network", objectHelp: "filter by network name or uuid", eventNames: eventNames,
+        lookup: { shell, cmd in await lookup(shell, cmd)?.uuid },
+        subscribe: { shell in try await shell.conn.networkEvents() },
+        describe: { ev in
+            EventCommands.ObjectEvent(uuid: ev.network.uuid, eventID: ev.eventID,
+                                      text: "for network \(ev.network.name): "
+                                          + EventCommands.lifecycleName(ev.event.rawValue, lifecycleNames))
+        })
 }

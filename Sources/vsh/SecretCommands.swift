@@ -220,71 +220,16 @@ enum SecretCommands {
     /// Secret event names in `virSecretEventID` order.
     static let eventNames = ["lifecycle", "value-changed"]
 
-    static let event = CommandDefinition(
-        "secret-event", summary: "Secret Events",
-        description: "List event types, or wait for secret events to occur",
-        options: [
-            .string("secret", "filter by secret name or uuid", requiresName: true),
-            .string("event", "which event type to wait for", requiresName: true),
-            .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
-            .int("timeout", "timeout seconds"),
-            .flag("list", "list valid event types"),
-            .flag("timestamp", "show timestamp for each printed event"),
-        ]
-    ) { shell, cmd in
-        if cmd.has("list") {
-            for name in eventNames { shell.print("\(name)\n") }
-            return true
-        }
-        let (ok, eventName) = shell.stringOption(cmd, "event")
-        guard ok else { return false }
-        guard let eventName else {
-            shell.error("either --list or --event <type> is required")
-            return false
-        }
-        guard let wanted = eventNames.firstIndex(of: eventName).map(Int32.init) else {
-            shell.error("unknown event type \(eventName)")
-            return false
-        }
-        var timeoutMs: Int?
-        if let text = cmd.value("timeout") {
-            guard let seconds = Format.parseUInt32(text), seconds != 0, seconds <= UInt32(Int32.max / 1000) else {
-                shell.error("Numeric value '\(text)' for <timeout> option is malformed or out of range")
-                return false
+    static let event = EventCommands.objectEvent(
+        "secret-event", summary: "Secret Events", description: "List event types, or wait for secret events to occur",
+        object: "secret", objectHelp: "filter by secret name or uuid", eventNames: eventNames,
+        lookup: { shell, cmd in await lookup(shell, cmd)?.uuid },
+        subscribe: { shell in try await shell.conn.secretEvents() },
+        describe: { ev in
+            var text = "for secret \(ev.secret.uuid)"
+            if case .lifecycle(let e, _) = ev.kind {
+                text += ": " + (e == SecretEventRecord.defined ? "Defined" : e == SecretEventRecord.undefined ? "Undefined" : "unknown")
             }
-            timeoutMs = Int(seconds) * 1000
-        }
-        var filter: VirtUUID?
-        if cmd.has("secret") {
-            guard let s = await lookup(shell, cmd) else { return false }
-            filter = s.uuid
-        }
-        guard let stream = await shell.call({ try await shell.conn.secretEvents() }) else { return false }
-        let loop = cmd.has("loop")
-        let timestamp = cmd.has("timestamp")
-        let counter = EventCommands.Counter()
-        let outcome = await EventCommands.wait(timeoutMs: timeoutMs) { @MainActor in
-            for await ev in stream {
-                if let filter, ev.secret.uuid != filter { continue }
-                guard ev.eventID == wanted else { continue }
-                if !loop && counter.count > 0 { return }
-                var text = "event '\(eventName)' for secret \(ev.secret.uuid)"
-                if case .lifecycle(let e, _) = ev.kind {
-                    text += ": " + (e == SecretEventRecord.defined ? "Defined" : e == SecretEventRecord.undefined ? "Undefined" : "unknown")
-                }
-                text += "\n"
-                shell.print(timestamp ? "\(EventCommands.nowTimestamp()): \(text)" : text)
-                shell.output.flush()
-                counter.count += 1
-                if !loop { return }
-            }
-        }
-        switch outcome {
-        case .interrupted: shell.print("event loop interrupted\n")
-        case .timedOut: shell.print("event loop timed out\n")
-        case .done: break
-        }
-        shell.print("events received: \(counter.count)\n")
-        return counter.count > 0
-    }
+            return EventCommands.ObjectEvent(uuid: ev.secret.uuid, eventID: ev.eventID, text: text)
+        })
 }

@@ -547,71 +547,15 @@ enum StoragePoolCommands {
     static let eventNames = ["lifecycle", "refresh"]
     static let lifecycleNames = ["Defined", "Undefined", "Started", "Stopped", "Created", "Deleted"]
 
-    static let event = CommandDefinition(
+    static let event = EventCommands.objectEvent(
         "pool-event", summary: "Storage Pool Events",
         description: "List event types, or wait for storage pool events to occur",
-        options: [
-            .string("pool", "filter by storage pool name or uuid", requiresName: true),
-            .string("event", "which event type to wait for", requiresName: true),
-            .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
-            .int("timeout", "timeout seconds"),
-            .flag("list", "list valid event types"),
-            .flag("timestamp", "show timestamp for each printed event"),
-        ]
-    ) { shell, cmd in
-        if cmd.has("list") {
-            for name in eventNames { shell.print("\(name)\n") }
-            return true
-        }
-        let (ok, eventName) = shell.stringOption(cmd, "event")
-        guard ok else { return false }
-        guard let eventName else {
-            shell.error("either --list or --event <type> is required")
-            return false
-        }
-        guard let wanted = eventNames.firstIndex(of: eventName).map(Int32.init) else {
-            shell.error("unknown event type \(eventName)")
-            return false
-        }
-        var timeoutMs: Int?
-        if let text = cmd.value("timeout") {
-            guard let seconds = Format.parseUInt32(text), seconds != 0, seconds <= UInt32(Int32.max / 1000) else {
-                shell.error("Numeric value '\(text)' for <timeout> option is malformed or out of range")
-                return false
-            }
-            timeoutMs = Int(seconds) * 1000
-        }
-        var filter: VirtUUID?
-        if cmd.has("pool") {
-            guard let p = await lookup(shell, cmd) else { return false }
-            filter = p.uuid
-        }
-        guard let stream = await shell.call({ try await shell.conn.storagePoolEvents() }) else { return false }
-        let loop = cmd.has("loop")
-        let timestamp = cmd.has("timestamp")
-        let counter = EventCommands.Counter()
-        let outcome = await EventCommands.wait(timeoutMs: timeoutMs) { @MainActor in
-            for await ev in stream {
-                if let filter, ev.pool.uuid != filter { continue }
-                guard ev.eventID == wanted else { continue }
-                if !loop && counter.count > 0 { return }
-                var text = "event '\(eventName)' for storage pool \(ev.pool.name)"
-                if case .lifecycle(let e, _) = ev.kind {
-                    text += ": " + (e >= 0 && Int(e) < lifecycleNames.count ? lifecycleNames[Int(e)] : "unknown")
-                }
-                text += "\n"
-                shell.print(timestamp ? "\(EventCommands.nowTimestamp()): \(text)" : text)
-                shell.output.flush()
-                counter.count += 1
-                if !loop { return }
-            }
-        }
-        switch outcome {
-        case .interrupted: shell.print("event loop interrupted\n")
-        case .timedOut: shell.print("event loop timed out\n")
-        case .done: break
-        }
-        shell.print("events received: \(counter.count)\n")
-        return counter.count > 0
-    }
+        object: "pool", objectHelp: "filter by storage pool name or uuid", eventNames: eventNames,
+        lookup: { shell, cmd in await lookup(shell, cmd)?.uuid },
+        subscribe: { shell in try await shell.conn.storagePoolEvents() },
+        describe: { ev in
+            var text = "for storage pool \(ev.pool.name)"
+            if case .lifecycle(let e, _) = ev.kind { text += ": " + EventCommands.lifecycleName(e, lifecycleNames) }
+            return EventCommands.ObjectEvent(uuid: ev.pool.uuid, eventID: ev.eventID, text: text)
+        })
 }
