@@ -52,7 +52,7 @@ public enum RemoteCalls {
 
     // MARK: Listing and lookup
     /// need_results, flags → domains, ret.
-    static let connectListAllDomains = RemoteCall<XDRTuple2<Int32, Flags>, DomainListResult>(.connectListAllDomains)
+    static let connectListAllDomains = RemoteCall<XDRTuple2<Int32, Flags>, XDRCountedList<DomainRef, DomainListLimit>>(.connectListAllDomains)
     static let connectListDomains = RemoteCall<Int32, XDRList<Int32, NameListLimit>>(.connectListDomains)
     static let connectListDefinedDomains = RemoteCall<Int32, XDRList<String, NameListLimit>>(.connectListDefinedDomains)
     static let connectNumOfDomains = RemoteCall<XDRVoid, Int32>(.connectNumOfDomains)

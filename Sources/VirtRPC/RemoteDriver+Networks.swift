@@ -11,7 +11,7 @@ extension RemoteDriver: NetworkDriver {
         try await call(RemoteCalls.connectListDefinedNetworks, max).items
     }
     public func listAllNetworks(flags: UInt32) async throws -> [NetworkRef] {
-        try await call(RemoteCalls.connectListAllNetworks, XDRTuple2(1, flags)).networks
+        try await call(RemoteCalls.connectListAllNetworks, XDRTuple2(1, flags)).items
     }
     public func lookupNetwork(uuid: VirtUUID) async throws -> NetworkRef {
         try await call(RemoteCalls.networkLookupByUUID, uuid)

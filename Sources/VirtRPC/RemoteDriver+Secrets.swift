@@ -9,7 +9,7 @@ extension RemoteDriver: SecretDriver {
     }
 
     public func listAllSecrets(flags: UInt32) async throws -> [SecretRef] {
-        try await call(RemoteCalls.connectListAllSecrets, XDRTuple2(1, flags)).secrets
+        try await call(RemoteCalls.connectListAllSecrets, XDRTuple2(1, flags)).items
     }
 
     public func lookupSecret(uuid: VirtUUID) async throws -> SecretRef {

@@ -167,7 +167,7 @@ public final class RemoteDriver: HypervisorDriver {
     // MARK: Listing and lookup
 
     public func listAllDomains(flags: ListAllDomainsFlags) async throws -> [DomainRef] {
-        try await call(RemoteCalls.connectListAllDomains, XDRTuple2(1, flags.rawValue)).domains
+        try await call(RemoteCalls.connectListAllDomains, XDRTuple2(1, flags.rawValue)).items
     }
     public func listDomainIDs() async throws -> [Int32] {
         try await call(RemoteCalls.connectListDomains, Int32(RPCLimits.domainListMax)).items

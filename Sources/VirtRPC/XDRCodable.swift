@@ -302,24 +302,6 @@ extension DomainStatsRecord: XDRCodable {
     }
 }
 
-/// `remote_connect_list_all_domains_ret`: the domains (when asked for) and their count.
-public struct DomainListResult: XDRCodable {
-    public var domains: [DomainRef]
-    public var count: UInt32
-    public init(domains: [DomainRef], count: UInt32) {
-        self.domains = domains
-        self.count = count
-    }
-    public init(xdr r: inout XDRReader) throws(XDRError) {
-        domains = try XDRList<DomainRef, DomainListLimit>(xdr: &r).items
-        count = try r.uint()
-    }
-    public func encode(xdr w: inout XDRWriter) {
-        XDRList<DomainRef, DomainListLimit>(domains).encode(xdr: &w)
-        w.uint(count)
-    }
-}
-
 /// Variable-length `opaque x<N>`, bounded by `Limit` (bytes).
 public struct XDROpaque<Limit: XDRLimit>: XDRCodable {
     public var bytes: [UInt8]
@@ -338,4 +320,27 @@ public enum MigrateCookieLimit: XDRLimit {
 public enum MigrateParamsLimit: XDRLimit {
     public static var max: Int { 64 }
     public static var unit: Int { 12 }
+}
+
+/// The `*_list_all_*_ret` shape (`remote_connect_list_all_domains_ret` and its siblings): the objects, when the
+/// caller asked for them, and their count.
+public struct XDRCountedList<Element: XDRCodable, Limit: XDRLimit>: XDRCodable {
+    public var items: [Element]
+    public var count: UInt32
+    public init(_ items: [Element], count: UInt32) {
+        self.items = items
+        self.count = count
+    }
+    /// The list as the procedures answer it: every item when `needResults` is non-zero, else only the count.
+    public init(_ all: [Element], needResults: Int32) {
+        self.init(needResults != 0 ? all : [], count: UInt32(all.count))
+    }
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        items = try XDRList<Element, Limit>(xdr: &r).items
+        count = try r.uint()
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        XDRList<Element, Limit>(items).encode(xdr: &w)
+        w.uint(count)
+    }
 }

@@ -36,24 +36,6 @@ public enum NetworkLeaseListLimit: XDRLimit {
     public static var unit: Int { 40 }
 }
 
-/// `remote_connect_list_all_networks_ret`: the networks (when asked for) and their count.
-public struct NetworkListResult: XDRCodable {
-    public var networks: [NetworkRef]
-    public var count: UInt32
-    public init(networks: [NetworkRef], count: UInt32) {
-        self.networks = networks
-        self.count = count
-    }
-    public init(xdr r: inout XDRReader) throws(XDRError) {
-        networks = try XDRList<NetworkRef, NetworkListLimit>(xdr: &r).items
-        count = try r.uint()
-    }
-    public func encode(xdr w: inout XDRWriter) {
-        XDRList<NetworkRef, NetworkListLimit>(networks).encode(xdr: &w)
-        w.uint(count)
-    }
-}
-
 /// `remote_network_update_args`: net, command, section, parentIndex, xml, flags. libvirt's clients and daemon
 /// put the section in the first slot and the command in the second (virsh 9.0 through the remote driver does so,
 /// and libvirtd reads them that way); the same order here keeps both ends wire-compatible.
@@ -144,7 +126,7 @@ extension RemoteCalls {
     static let connectListDefinedNetworks =
         RemoteCall<Int32, XDRList<String, NetworkNameListLimit>>(.connectListDefinedNetworks)
     /// need_results, flags.
-    static let connectListAllNetworks = RemoteCall<XDRTuple2<Int32, Flags>, NetworkListResult>(.connectListAllNetworks)
+    static let connectListAllNetworks = RemoteCall<XDRTuple2<Int32, Flags>, XDRCountedList<NetworkRef, NetworkListLimit>>(.connectListAllNetworks)
     static let networkLookupByUUID = RemoteCall<VirtUUID, N>(.networkLookupByUUID)
     static let networkLookupByName = RemoteCall<String, N>(.networkLookupByName)
     static let networkCreateXML = RemoteCall<String, N>(.networkCreateXML)

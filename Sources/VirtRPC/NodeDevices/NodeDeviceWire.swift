@@ -38,24 +38,6 @@ public enum InterfaceListLimit: XDRLimit {
     public static var unit: Int { 4 }
 }
 
-/// The `*_list_all_*_ret` shape: the objects (when asked for) and their count.
-public struct XDRCountedList<Element: XDRCodable, Limit: XDRLimit>: XDRCodable {
-    public var items: [Element]
-    public var count: UInt32
-    public init(_ items: [Element], count: UInt32) {
-        self.items = items
-        self.count = count
-    }
-    public init(xdr r: inout XDRReader) throws(XDRError) {
-        items = try XDRList<Element, Limit>(xdr: &r).items
-        count = try r.uint()
-    }
-    public func encode(xdr w: inout XDRWriter) {
-        XDRList<Element, Limit>(items).encode(xdr: &w)
-        w.uint(count)
-    }
-}
-
 extension RemoteCalls {
     typealias ND = NodeDeviceRef
     typealias NDNames = XDRList<String, NodeDeviceListLimit>

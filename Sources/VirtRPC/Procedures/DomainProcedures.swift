@@ -38,7 +38,7 @@ extension ProcedureTable {
                 throw VirtError(.rpc, domain: .rpc,
                                 "RPC error: too many domains '\(doms.count)' for limit '\(RPCLimits.domainListMax)'")
             }
-            return DomainListResult(domains: need != 0 ? doms : [], count: UInt32(doms.count))
+            return XDRCountedList(doms, needResults: need)
         },
         .serve(RemoteCalls.connectListDomains) { max, ctx in
             try checkMax(max)

@@ -32,7 +32,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectListAllNetworks) { a, ctx in
             let (need, flags) = a.values
             let all = ctx.visible(try await ctx.networks("virConnectListAllNetworks").listAllNetworks(flags: flags))
-            return NetworkListResult(networks: need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
         .serve(RemoteCalls.networkLookupByUUID) { uuid, ctx in
             try await ctx.networks("virNetworkLookupByUUID").lookupNetwork(uuid: uuid)

@@ -24,7 +24,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectListAllNodeDevices) { a, ctx in
             let (need, flags) = a.values
             let all = ctx.visible(try await ctx.nodeDevices("virConnectListAllNodeDevices").listAllNodeDevices(flags: flags))
-            return XDRCountedList(need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
         .serve(RemoteCalls.nodeDeviceLookupByName) { name, ctx in
             try await ctx.nodeDevices("virNodeDeviceLookupByName").lookupNodeDevice(name: name)
@@ -98,7 +98,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectListAllInterfaces) { a, ctx in
             let (need, flags) = a.values
             let all = ctx.visible(try await ctx.interfaces("virConnectListAllInterfaces").listAllInterfaces(flags: flags))
-            return XDRCountedList(need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
         .serve(RemoteCalls.interfaceLookupByName) { name, ctx in
             try await ctx.interfaces("virInterfaceLookupByName").lookupInterface(name: name)

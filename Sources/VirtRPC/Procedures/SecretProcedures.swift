@@ -21,7 +21,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectListAllSecrets) { a, ctx in
             let (need, flags) = a.values
             let all = ctx.visible(try await ctx.secrets("virConnectListAllSecrets").listAllSecrets(flags: flags))
-            return SecretListResult(secrets: need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
         .serve(RemoteCalls.secretLookupByUUID) { uuid, ctx in
             try await ctx.secrets("virSecretLookupByUUID").lookupSecret(uuid: uuid)

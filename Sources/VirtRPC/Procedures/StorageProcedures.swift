@@ -45,7 +45,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectListAllStoragePools) { a, ctx in
             let (need, flags) = a.values
             let all = ctx.visible(try await ctx.storage("virConnectListAllStoragePools").listAllStoragePools(flags: flags))
-            return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
         .serve(RemoteCalls.connectGetStoragePoolCapabilities) { flags, ctx in
             try await ctx.storage("virConnectGetStoragePoolCapabilities").storagePoolCapabilities(flags: flags)
@@ -131,7 +131,7 @@ extension ProcedureTable {
         .serve(RemoteCalls.storagePoolListAllVolumes) { a, ctx in
             let (pool, need, flags) = a.values
             let all = ctx.visible(try await ctx.storage("virStoragePoolListAllVolumes").listAllVolumes(pool, flags: flags))
-            return StorageListResult(items: need != 0 ? all : [], count: UInt32(all.count))
+            return XDRCountedList(all, needResults: need)
         },
     ]
 

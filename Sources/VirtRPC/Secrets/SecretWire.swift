@@ -38,30 +38,12 @@ public enum SecretValueLimit: XDRLimit {
     public static var unit: Int { 1 }
 }
 
-/// `remote_connect_list_all_secrets_ret`: the secrets (when asked for) and their count.
-public struct SecretListResult: XDRCodable {
-    public var secrets: [SecretRef]
-    public var count: UInt32
-    public init(secrets: [SecretRef], count: UInt32) {
-        self.secrets = secrets
-        self.count = count
-    }
-    public init(xdr r: inout XDRReader) throws(XDRError) {
-        secrets = try XDRList<SecretRef, SecretListLimit>(xdr: &r).items
-        count = try r.uint()
-    }
-    public func encode(xdr w: inout XDRWriter) {
-        XDRList<SecretRef, SecretListLimit>(secrets).encode(xdr: &w)
-        w.uint(count)
-    }
-}
-
 extension RemoteCalls {
     typealias S = SecretRef
     static let connectNumOfSecrets = RemoteCall<XDRVoid, Int32>(.connectNumOfSecrets)
     static let connectListSecrets = RemoteCall<Int32, XDRList<String, SecretUUIDListLimit>>(.connectListSecrets)
     /// need_results, flags.
-    static let connectListAllSecrets = RemoteCall<XDRTuple2<Int32, Flags>, SecretListResult>(.connectListAllSecrets)
+    static let connectListAllSecrets = RemoteCall<XDRTuple2<Int32, Flags>, XDRCountedList<SecretRef, SecretListLimit>>(.connectListAllSecrets)
     static let secretLookupByUUID = RemoteCall<VirtUUID, S>(.secretLookupByUUID)
     /// usageType, usageID.
     static let secretLookupByUsage = RemoteCall<XDRTuple2<Int32, String>, S>(.secretLookupByUsage)

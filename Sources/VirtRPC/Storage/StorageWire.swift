@@ -87,25 +87,6 @@ public enum StorageVolListLimit: XDRLimit {
     public static var unit: Int { 4 }
 }
 
-/// `remote_connect_list_all_storage_pools_ret` / `remote_storage_pool_list_all_volumes_ret`: the objects (when
-/// asked for) and their count.
-public struct StorageListResult<Element: XDRCodable, Limit: XDRLimit>: XDRCodable {
-    public var items: [Element]
-    public var count: UInt32
-    public init(items: [Element], count: UInt32) {
-        self.items = items
-        self.count = count
-    }
-    public init(xdr r: inout XDRReader) throws(XDRError) {
-        items = try XDRList<Element, Limit>(xdr: &r).items
-        count = try r.uint()
-    }
-    public func encode(xdr w: inout XDRWriter) {
-        XDRList<Element, Limit>(items).encode(xdr: &w)
-        w.uint(count)
-    }
-}
-
 extension RemoteCalls {
     typealias P = StoragePoolRef
     typealias V = StorageVolRef
@@ -115,8 +96,8 @@ extension RemoteCalls {
     static let connectNumOfDefinedStoragePools = RemoteCall<XDRVoid, Int32>(.connectNumOfDefinedStoragePools)
     static let connectListDefinedStoragePools = RemoteCall<Int32, PoolNames>(.connectListDefinedStoragePools)
     /// need_results, flags.
-    typealias PoolList = StorageListResult<P, StoragePoolListLimit>
-    typealias VolList = StorageListResult<V, StorageVolListLimit>
+    typealias PoolList = XDRCountedList<P, StoragePoolListLimit>
+    typealias VolList = XDRCountedList<V, StorageVolListLimit>
     static let connectListAllStoragePools = RemoteCall<XDRTuple2<Int32, Flags>, PoolList>(.connectListAllStoragePools)
     static let connectGetStoragePoolCapabilities = RemoteCall<Flags, String>(.connectGetStoragePoolCapabilities)
     /// type, optional srcSpec, flags → xml.
