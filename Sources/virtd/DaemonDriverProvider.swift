@@ -5,6 +5,7 @@ import VirtQEMU
 import VirtRPC
 import VirtSecrets
 import VirtStorage
+import VirtNetwork
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
 /// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
@@ -21,14 +22,19 @@ final class DaemonDriverProvider: DriverProvider {
     let secrets: FileSecretDriver
     /// libvirtd's storage driver: the pools of every `qemu:///system` client (`DIR/etc/storage`, `DIR/run/storage`).
     let storage: FileStorageDriver?
+    /// libvirtd's network driver: the virtual networks of every `qemu:///system` client (`DIR/etc/networks`,
+    /// `DIR/run/networks`).
+    let network: BridgeNetworkDriver?
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
     init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil,
          migration: QEMUMigrationConfig = QEMUMigrationConfig(), secretsDir: String,
-         storageDirs: (config: String, state: String)? = nil) async throws {
+         storageDirs: (config: String, state: String)? = nil,
+         networkDirs: (config: String, state: String)? = nil) async throws {
         secrets = try FileSecretDriver(directory: secretsDir)
         storage = try storageDirs.map { try FileStorageDriver(configDir: $0.config, stateDir: $0.state) }
+        network = try networkDirs.map { try BridgeNetworkDriver(configDir: $0.config, stateDir: $0.state) }
         self.migration = migration
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
@@ -65,6 +71,8 @@ final class DaemonDriverProvider: DriverProvider {
             await q.setSecretDriver(secrets)
             // Volume disks are resolved through the shared storage driver.
             if let storage { await q.setStorageDriver(storage) }
+            // Interfaces of type network find their network's bridge through the shared network driver.
+            if let network { await q.setNetworkDriver(network) }
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d
@@ -85,6 +93,16 @@ final class DaemonDriverProvider: DriverProvider {
         }
         if let r = driver as? ReadOnlyDriver { return r.base as? any StorageDriver }
         return driver as? any StorageDriver
+    }
+
+    /// The test driver is its own network driver; `qemu:///system` clients share the daemon's bridge driver.
+    func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)? {
+        if let network {
+            let base = (driver as? ReadOnlyDriver)?.base ?? driver
+            if let q = qemu.withLock({ $0 }), q === base { return network }
+        }
+        if let r = driver as? ReadOnlyDriver { return r.base as? any NetworkDriver }
+        return driver as? any NetworkDriver
     }
 
     func release(_ driver: any HypervisorDriver) async {
