@@ -46,11 +46,13 @@ public final class BridgeNetworkDriver: NetworkDriver {
     public var loadProblems: [String] { problems.withLock { $0 } }
     private let problems = Mutex<[String]>([])
 
-    public init(configDir: String, stateDir: String) throws(VirtError) {
+    /// `autostart`: start the autostart networks now (a daemon); false leaves them (tests of the definitions
+    /// that must not touch the host).
+    public init(configDir: String, stateDir: String, autostart: Bool = true) throws(VirtError) {
         self.configDir = configDir
         self.stateDir = stateDir
         for d in [configDir, configDir + "/autostart", stateDir, stateDir + "/dnsmasq"] { try Self.makeDirectory(d) }
-        let found = load()
+        let found = load(autostart: autostart)
         problems.withLock { $0 = found }
     }
 
@@ -58,7 +60,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
 
     // MARK: Loading
 
-    private func load() -> [String] {
+    private func load(autostart: Bool) -> [String] {
         var problems: [String] = []
         var list: [NetObject] = []
         for file in FileStore.list(configDir).sorted() where file.hasSuffix(".xml") {
@@ -113,7 +115,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
         }
         objects.withLock { $0 = list }
         // Autostart.
-        for o in list where o.autostart && !o.active {
+        for o in list where autostart && o.autostart && !o.active {
             do {
                 try startLocked(o.ref, emit: false)
             } catch {
@@ -528,7 +530,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
         // log file of the network so that it holds none of our pipes.
         let q = { (s: String) in "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let cmd = "exec \(q(NetworkHost.tool("dnsmasq"))) \(q("--conf-file=" + f.conf)) >>\(q(f.log)) 2>&1"
-        guard let r = ChildCommand.run(["/bin/sh", "-c", cmd])?.status else {
+        guard let r = ChildCommand.run(["/bin/sh", "-c", cmd], defaultSignals: true)?.status else {
             throw VirtError.systemError("Cannot run dnsmasq", errno: errno, domain: Self.domain)
         }
         if r != 0 {

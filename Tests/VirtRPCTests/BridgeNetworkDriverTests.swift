@@ -14,7 +14,8 @@ import Glibc
 @Suite("bridge network driver: definitions, files, dnsmasq and nft input")
 struct BridgeNetworkDriverTests {
     static func driver(_ dir: String) throws -> BridgeNetworkDriver {
-        try BridgeNetworkDriver(configDir: dir + "/etc/networks", stateDir: dir + "/run/networks")
+        // Never autostart here: that would make a bridge in the test runner's namespace.
+        try BridgeNetworkDriver(configDir: dir + "/etc/networks", stateDir: dir + "/run/networks", autostart: false)
     }
 
     @Test("define picks libvirt's bridge name and MAC, refuses a bridge in use; files, autostart, reload, events")

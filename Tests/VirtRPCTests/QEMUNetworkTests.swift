@@ -173,16 +173,29 @@ struct QEMUNetworkTests {
         return path
     }
 
+    /// Debian's `virsh net-event --all --loop` (line-buffered through stdbuf: virsh does not flush its event
+    /// lines), ready once the events of a marker network it saw defined and undefined are in its output.
+    static func netEventWatcher(_ v: RestartableVirtd, _ dir: String, _ file: String) throws -> ChildProcess {
+        let p = try ChildProcess.spawn(["/usr/bin/stdbuf", "-oL", "/usr/bin/virsh", "-c", v.uri, "net-event",
+                                        "--loop", "--event", "lifecycle"], output: .file(dir + "/" + file))
+        let marker = try write("<network><name>svmark</name></network>", dir, "mark.xml")
+        let seen = eventually(30) {
+            _ = try? v.virsh("net-define \(marker)")
+            _ = try? v.virsh("net-undefine svmark")
+            return ((try? String(contentsOfFile: dir + "/" + file, encoding: .utf8)) ?? "").contains("svmark: Undefined")
+        }
+        if !seen { p.terminate() }
+        try #require(seen, "virsh net-event never reported the marker network")
+        return p
+    }
+
     @Test("NAT and isolated networks: DHCP leases, guests ping each other, masquerade, isolation, restart, destroy")
     func natAndIsolated() throws {
         let h = try NetworkNamespaces()
         defer { h.cleanup() }
         let v = h.virtd!
-        let watcher = try ChildProcess.spawn(["/usr/bin/virsh", "-c", v.uri, "net-event", "--all", "--loop",
-                                             "--event", "lifecycle"], output: .file(h.dir + "/net-events"))
+        let watcher = try Self.netEventWatcher(v, h.dir, "net-events")
         defer { watcher.terminate() }
-        // Debian's virsh opens its connection and registers before the first action.
-        Thread.sleep(forTimeInterval: 1)
 
         // Define: libvirt's bridge name (virbr0, the first free one) and a generated 52:54:00 MAC.
         var r = try v.virsh("net-define \(try Self.write(Self.natXML, h.dir, "nat.xml"))")
@@ -207,6 +220,11 @@ struct QEMUNetworkTests {
         #expect(try h.nftTables().contains("table inet swiftvirt_virbr0"))
         let natPID = h.dnsmasqPID("svnat")
         #expect(natPID != nil)
+        // dnsmasq blocks no signal (SIGHUP re-reads its hosts files, SIGTERM ends it).
+        if let natPID {
+            let status = (try? String(contentsOfFile: "/proc/\(natPID)/status", encoding: .utf8)) ?? ""
+            #expect(status.contains("SigBlk:\t0000000000000000\n"), "\(status)")
+        }
         let conf = (try? String(contentsOfFile: v.dir + "/run/networks/dnsmasq/svnat.conf", encoding: .utf8)) ?? ""
         #expect(conf.contains("interface=virbr0\n"), "\(conf)")
         #expect(conf.contains("dhcp-range=192.168.150.100,192.168.150.200,255.255.255.0\n"), "\(conf)")
@@ -317,10 +335,8 @@ struct QEMUNetworkTests {
         // The daemon killed with SIGKILL and started again: the running networks are adopted (same dnsmasq).
         v.kill9()
         try v.start()
-        let events2 = try ChildProcess.spawn(["/usr/bin/virsh", "-c", v.uri, "net-event", "--all", "--loop",
-                                              "--event", "lifecycle"], output: .file(h.dir + "/net-events2"))
+        let events2 = try Self.netEventWatcher(v, h.dir, "net-events2")
         defer { events2.terminate() }
-        Thread.sleep(forTimeInterval: 1)
         #expect(try v.virsh("net-list --name").stdout.contains("svnat"))
         #expect(try v.virsh("net-info svnat").stdout.contains("Active:         yes"))
         #expect(h.dnsmasqPID("svnat") == natPID)
