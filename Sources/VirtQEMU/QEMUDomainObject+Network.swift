@@ -43,10 +43,10 @@ extension QEMUDomainObject {
             } else if n.type == .bridge {
                 bridge = n.bridge
             }
-            if let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
-                throw VirtError.systemError("Unable to get index for interface \(b)", errno: ENODEV, domain: .qemu)
-            }
             let name = n.targetDev.flatMap { $0.isEmpty || $0.contains("%d") ? nil : $0 } ?? TapNames.generate()
+            if let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
+                throw VirtError.systemError("Unable to add bridge \(b) port \(name)", errno: ENODEV, domain: .qemu)
+            }
             let fd = swiftvirt_tap_open(name)
             if fd < 0 {
                 throw VirtError.systemError("Unable to create tap device \(name)", errno: errno, domain: .qemu)

@@ -373,4 +373,103 @@ struct QEMUNetworkTests {
         #expect(events("net-events2") == ["event 'lifecycle' for network svnat: Stopped",
                                           "event 'lifecycle' for network svnat: Undefined"], "\(events("net-events2"))")
     }
+
+    @Test("route, open and bridge modes; a domain on a host bridge; autostart and adoption across a SIGKILL")
+    func otherModes() throws {
+        let h = try NetworkNamespaces()
+        defer { h.cleanup() }
+        let v = h.virtd!
+        let route = """
+        <network><name>svroute</name><forward mode='route'/>\
+        <ip address='192.168.160.1' prefix='24'><dhcp><range start='192.168.160.10' end='192.168.160.20'/></dhcp></ip>\
+        </network>
+        """
+        let open = "<network><name>svopen</name><forward mode='open'/><ip address='192.168.161.1' prefix='24'/></network>"
+        try MigrationHosts.ip(["-n", h.ns, "link", "add", "svhostbr", "type", "bridge"])
+        try MigrationHosts.ip(["-n", h.ns, "link", "set", "svhostbr", "up"])
+        let bridged = "<network><name>svbr</name><forward mode='bridge'/><bridge name='svhostbr'/></network>"
+        let missing = "<network><name>svgone</name><forward mode='bridge'/><bridge name='svnosuch'/></network>"
+        for (name, xml) in [("svroute", route), ("svopen", open), ("svbr", bridged), ("svgone", missing)] {
+            var r = try v.virsh("net-define \(try Self.write(xml, h.dir, name + ".xml"))")
+            #expect(r.status == 0, "\(r.stderr)")
+            r = try v.virsh("net-start \(name)")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        // route: forwarding both ways, no masquerade; open: no table at all; bridge: nothing made.
+        let table = try h.inNS(["/usr/sbin/nft", "list", "table", "inet", "swiftvirt_virbr0"]).stdout
+        #expect(table.contains("oifname \"virbr0\" ip daddr 192.168.160.0/24 accept"), "\(table)")
+        #expect(!table.contains("masquerade"), "\(table)")
+        #expect(try h.linkExists("virbr1"))
+        #expect(try !h.nftTables().contains("swiftvirt_virbr1"))
+        #expect(h.dnsmasqPID("svroute") != nil)
+        #expect(try v.virsh("net-info svbr").stdout.contains("Bridge:         svhostbr"))
+        #expect(try v.virsh("net-dumpxml svbr").stdout == """
+            <network>
+              <name>svbr</name>
+              <uuid>\(try v.virsh("net-uuid svbr").stdout.trimmingCharacters(in: .whitespacesAndNewlines))</uuid>
+              <forward mode='bridge'/>
+              <bridge name='svhostbr'/>
+            </network>
+
+
+            """)
+        #expect(try !h.nftTables().contains("svhostbr"))
+
+        // A domain on the host bridge (type='bridge') and one on the bridge network: taps on svhostbr.
+        let guest = try TestGuest.load(format: 5)
+        for (name, iface) in [("b1", "<interface type='bridge'><source bridge='svhostbr'/><model type='virtio'/></interface>"),
+                              ("b2", "<interface type='network'><source network='svbr'/><model type='virtio'/></interface>"),
+                              ("b3", "<interface type='network'><source network='svgone'/><model type='virtio'/></interface>")] {
+            let xml = """
+            <domain type='qemu'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64' machine='q35'>hvm</type><kernel>\(guest.kernel)</kernel><initrd>\(guest.initrd)</initrd>\
+            <cmdline>\(guest.cmdline)</cmdline></os><devices>\(iface)</devices></domain>
+            """
+            let r = try v.virsh("define \(try Self.write(xml, h.dir, name + ".xml"))")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        var r = try v.virsh("start b1")
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try v.virsh("start b2")
+        #expect(r.status == 0, "\(r.stderr)")
+        let b2 = try v.virsh("dumpxml b2").stdout
+        #expect(b2.contains("<source network='svbr' bridge='svhostbr'/>"), "\(b2)")
+        let ports = try ChildProcess.run(["/usr/sbin/ip", "-n", h.ns, "-o", "link", "show", "master", "svhostbr"],
+                                         timeLimit: 30).stdout
+        #expect(ports.split(separator: "\n").count == 2, "\(ports)")
+        // A bridge network whose host bridge is missing: the domain cannot start, nothing is left.
+        r = try v.virsh("start b3")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("Unable to add bridge svnosuch port vnet"), "\(r.stderr)")
+        #expect(r.stderr.contains("No such device"), "\(r.stderr)")
+        #expect(try v.virsh("domstate b3").stdout.contains("shut off"))
+        let links = try ChildProcess.run(["/usr/sbin/ip", "-n", h.ns, "-o", "link", "show"], timeLimit: 30).stdout
+        #expect(links.components(separatedBy: "vnet").count - 1 == 2, "\(links)")
+        for d in ["b1", "b2"] { _ = try v.virsh("destroy \(d)") }
+
+        // Autostart: svroute stopped, marked autostart; svopen left running. After SIGKILL and a new daemon:
+        // svopen adopted, svroute started again.
+        r = try v.virsh("net-destroy svroute")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try !h.linkExists("virbr0"))
+        r = try v.virsh("net-autostart svroute")
+        #expect(r.status == 0, "\(r.stderr)")
+        v.kill9()
+        try v.start()
+        let active = try v.virsh("net-list --name").stdout
+        for n in ["svroute", "svopen", "svbr"] { #expect(active.contains(n), "\(active)") }
+        #expect(try h.linkExists("virbr0"))
+        #expect(try h.nftTables().contains("swiftvirt_virbr0"))
+        let list = try v.virsh("net-list --all").stdout
+        #expect(list.contains(" svroute   active   yes         yes"), "\(list)")
+
+        for n in ["svroute", "svopen", "svbr", "svgone"] {
+            r = try v.virsh("net-destroy \(n)")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try !h.nftTables().contains("swiftvirt"))
+        #expect(try !h.linkExists("virbr0") && !h.linkExists("virbr1"))
+        #expect(try h.linkExists("svhostbr"))
+        #expect(h.dnsmasqPID("svroute") == nil && h.dnsmasqPID("svopen") == nil)
+    }
 }
