@@ -387,6 +387,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
         let ref = try hostLock.withLock { _ throws(VirtError) -> NetworkRef in
             let (ref, isNew, saved) = try modify { l throws(VirtError) -> (NetworkRef, Bool, [NetObject]) in
                 try Self.validate(&def, l)
+                def = Self.liveDefinition(def)
                 let saved = l
                 let (i, isNew) = try Self.assign(&l, def, live: true)
                 return (l[i].ref, isNew, saved)
@@ -417,10 +418,16 @@ public final class BridgeNetworkDriver: NetworkDriver {
             if l[i].active { throw VirtError.operationInvalid("network is already active", domain: Self.domain) }
             return l[i].def
         }
-        try startHost(def)
+        let live = Self.liveDefinition(def)
+        try startHost(live)
         let ref = mutate { l -> NetworkRef in
             let i = l.firstIndex { $0.def.uuid == def.uuid }
-            if let i { l[i].active = true }
+            if let i {
+                // The persistent definition waits in newDef while the live one runs (virNetworkObjSetDefTransient).
+                if l[i].persistent && l[i].newDef == nil { l[i].newDef = l[i].def }
+                l[i].def = live
+                l[i].active = true
+            }
             return net
         }
         if emit { self.emit(ref, .started) }
@@ -449,6 +456,16 @@ public final class BridgeNetworkDriver: NetworkDriver {
             }
         }
         emit(ref, .stopped)
+    }
+
+    /// The live definition of a network being started: libvirt fills in NAT's default port range.
+    static func liveDefinition(_ def: NetworkDefinition) -> NetworkDefinition {
+        var d = def
+        if d.forward.mode == .nat && d.forward.natPortStart == 0 && d.forward.natPortEnd == 0 {
+            d.forward.natPortStart = 1024
+            d.forward.natPortEnd = 65535
+        }
+        return d
     }
 
     // MARK: Host resources
@@ -570,7 +587,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
         try modify { l throws(VirtError) in
             let i = try Self.find(l, net)
             guard l[i].persistent else {
-                throw VirtError.internalError("cannot set autostart for transient network", domain: Self.domain)
+                throw VirtError.operationInvalid("cannot set autostart for transient network", domain: Self.domain)
             }
             let link = autostartDir + "/" + l[i].def.name + ".xml"
             if enabled {

@@ -80,6 +80,8 @@ enum Dnsmasq {
         }
         c += "pid-file=\(files.pidFile)\n"
         c += "except-interface=lo\nbind-dynamic\ninterface=\(bridge)\n"
+        // An isolated network: no default route for its guests, no upstream resolvers, no IPv6 router.
+        if def.forward.mode == .none { c += "dhcp-option=3\nno-resolv\nra-param=*,0,0\n" }
         if def.dns.enable == false { c += "port=0\n" }
         for t in def.dns.txts { c += "txt-record=\(t.name),\(t.value ?? "")\n" }
         for s in def.dns.srvs {
@@ -112,8 +114,6 @@ enum Dnsmasq {
             }
         }
         if dhcpIPv4(def) != nil {
-            // An isolated network gives no default route to its guests.
-            if def.forward.mode == .none { c += "dhcp-option=3\n" }
             c += "dhcp-no-override\ndhcp-authoritative\n"
             if leaseMax > 0 { c += "dhcp-lease-max=\(leaseMax)\n" }
             c += "dhcp-hostsfile=\(files.hostsFile)\n"
@@ -188,6 +188,8 @@ enum NetworkFirewall {
         let out = def.forward.firstDev.map { " oifname \"\($0)\"" } ?? ""
         let inn = def.forward.firstDev.map { "iifname \"\($0)\" " } ?? ""
         var forward: [String] = ["iifname \(br) oifname \(br) accept"]
+        let f = def.forward
+        let ports = f.natPortStart == 0 && f.natPortEnd == 0 ? "1024-65535" : "\(f.natPortStart)-\(max(f.natPortStart, f.natPortEnd))"
         var post: [String] = []
         for ip in def.ips where ip.effectivePrefix >= 0 {
             let fam = ip.address.isIPv4 ? "ip" : "ip6"
@@ -198,7 +200,7 @@ enum NetworkFirewall {
                 forward.append("\(inn)oifname \(br) \(fam) daddr \(net) ct state related,established accept")
                 post.append("\(fam) saddr \(net) \(fam) daddr 224.0.0.0/24 return")
                 post.append("\(fam) saddr \(net) \(fam) daddr 255.255.255.255 return")
-                post.append("\(fam) saddr \(net) \(fam) daddr != \(net)\(out) meta l4proto { tcp, udp } masquerade to :1024-65535")
+                post.append("\(fam) saddr \(net) \(fam) daddr != \(net)\(out) meta l4proto { tcp, udp } masquerade to :\(ports)")
                 post.append("\(fam) saddr \(net) \(fam) daddr != \(net)\(out) masquerade")
             case .route, .nat:
                 forward.append("iifname \(br)\(out) \(fam) saddr \(net) accept")
