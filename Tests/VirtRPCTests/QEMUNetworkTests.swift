@@ -292,6 +292,18 @@ struct QEMUNetworkTests {
         #expect(leases.contains("ipv4"), "\(leases)")
         #expect(eventually(180) { ((try? v.virsh("net-dhcp-leases sviso").stdout) ?? "").contains("52:54:00:5e:01:03") })
 
+        // domifaddr (leases through the network driver), Debian's virsh and vsh alike; domifstat reads the tap.
+        let addrs = try v.virsh("domifaddr g2").stdout
+        #expect(addrs.contains(" vnet1      52:54:00:5e:01:02    ipv4         \(ip2)/24\n"), "\(addrs)")
+        let vshAddrs = try v.virsh(args: ["domifaddr", "g2", "--source", "lease"], client: TestPaths.vsh)
+        #expect(vshAddrs.stdout == addrs, "\(vshAddrs.stdout) \(vshAddrs.stderr)")
+        let stats = try v.virsh("domifstat g2 vnet1").stdout
+        let txPackets = stats.split(separator: "\n").first { $0.hasPrefix("vnet1 tx_packets ") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(txPackets > 0, "\(stats)")
+        let bad = try v.virsh("domifaddr g2 --source agent")
+        #expect(bad.stderr.contains("error: argument unsupported: QEMU guest agent is not configured"), "\(bad.stderr)")
+
         // g1 pings g2 across the bridge.
         #expect(try GuestConsole.run(uri: v.uri, name: "g1", command: "ping -c 1 -W 2 \(ip2) >/dev/null && echo SV-PING-$((40+2))",
                                      expect: "SV-PING-42", dir: h.dir))
