@@ -459,6 +459,26 @@ struct QEMUNetworkTests {
         #expect(links.components(separatedBy: "vnet").count - 1 == 2, "\(links)")
         for d in ["b1", "b2"] { _ = try v.virsh("destroy \(d)") }
 
+        // A network whose dnsmasq refuses its config (an option it does not know): net-start fails with
+        // dnsmasq's words, and the bridge and the nft table made before are removed again.
+        let tablesBefore = try h.nftTables()
+        let bad = """
+        <network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>svbad</name>\
+        <bridge name='svbad0'/><forward mode='nat'/><ip address='192.168.163.1' prefix='24'/>\
+        <dnsmasq:options><dnsmasq:option value='no-such-option=1'/></dnsmasq:options></network>
+        """
+        r = try v.virsh("net-define \(try Self.write(bad, h.dir, "bad.xml"))")
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try v.virsh("net-start svbad")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("unexpected exit status 1"), "\(r.stderr)")
+        #expect(r.stderr.contains("bad option"), "\(r.stderr)")
+        #expect(try !h.linkExists("svbad0"))
+        #expect(try h.nftTables() == tablesBefore)
+        #expect(h.dnsmasqPID("svbad") == nil)
+        #expect(try v.virsh("net-info svbad").stdout.contains("Active:         no"))
+        #expect(try v.virsh("net-undefine svbad").status == 0)
+
         // Autostart: svroute stopped, marked autostart; svopen left running. After SIGKILL and a new daemon:
         // svopen adopted, svroute started again.
         r = try v.virsh("net-destroy svroute")
@@ -466,8 +486,14 @@ struct QEMUNetworkTests {
         #expect(try !h.linkExists("virbr0"))
         r = try v.virsh("net-autostart svroute")
         #expect(r.status == 0, "\(r.stderr)")
+        // svopen's dnsmasq dies while the daemon is down: the new daemon starts another.
+        let openPID = try #require(h.dnsmasqPID("svopen"))
         v.kill9()
+        kill(openPID, SIGKILL)
+        #expect(eventually(10) { !NetworkNamespaces.runsDnsmasq(openPID) })
         try v.start()
+        let newOpenPID = h.dnsmasqPID("svopen")
+        #expect(newOpenPID != nil && newOpenPID != openPID)
         let active = try v.virsh("net-list --name").stdout
         for n in ["svroute", "svopen", "svbr"] { #expect(active.contains(n), "\(active)") }
         #expect(try h.linkExists("virbr0"))
