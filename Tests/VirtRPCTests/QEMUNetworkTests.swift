@@ -292,6 +292,13 @@ struct QEMUNetworkTests {
         #expect(leases.contains("ipv4"), "\(leases)")
         #expect(eventually(180) { ((try? v.virsh("net-dhcp-leases sviso").stdout) ?? "").contains("52:54:00:5e:01:03") })
 
+        // vsh prints what Debian's virsh prints for the same daemon.
+        for cmd in [["net-dhcp-leases", "svnat"], ["net-dhcp-leases", "svnat", "--mac", "52:54:00:5e:01:02"],
+                    ["net-info", "svnat"], ["net-dumpxml", "svnat"], ["net-list", "--all"], ["domiflist", "g1"]] {
+            let a = try v.virsh(args: cmd)
+            let b = try v.virsh(args: cmd, client: TestPaths.vsh)
+            #expect(a.status == 0 && a.stdout == b.stdout && a.stderr == b.stderr, "\(cmd): \(a) vs \(b)")
+        }
         // domifaddr (leases through the network driver), Debian's virsh and vsh alike; domifstat reads the tap.
         let addrs = try v.virsh("domifaddr g2").stdout
         #expect(addrs.contains(" vnet1      52:54:00:5e:01:02    ipv4         \(ip2)/24\n"), "\(addrs)")
