@@ -43,6 +43,13 @@ public final class BridgeNetworkDriver: NetworkDriver {
     static let domain = VirtError.ErrorDomain.network
     static let parseOptions = NetworkParseOptions(dnsmasqNamespace: true)
 
+    /// How many guest interfaces use a network (by name): libvirt's `connections` of the live XML. The QEMU
+    /// driver answers, from its running domains, so the count needs no bookkeeping across restarts.
+    public typealias ConnectionCounter = @Sendable (String) async -> Int32
+    private let connectionCounter = Mutex<ConnectionCounter?>(nil)
+
+    public func setConnectionCounter(_ c: @escaping ConnectionCounter) { connectionCounter.withLock { $0 = c } }
+
     public var loadProblems: [String] { problems.withLock { $0 } }
     private let problems = Mutex<[String]>([])
 
@@ -570,7 +577,9 @@ public final class BridgeNetworkDriver: NetworkDriver {
         let o = try object(net)
         // VIR_NETWORK_XML_INACTIVE: the persistent definition.
         if flags & 1 != 0 { return o.persistentDef.xml(inactive: true) }
-        return o.def.xml()
+        var live = o.def
+        if o.active, let counter = connectionCounter.withLock({ $0 }) { live.connections = await counter(live.name) }
+        return live.xml()
     }
 
     public func networkBridgeName(_ net: NetworkRef) async throws -> String {

@@ -108,6 +108,16 @@ extension QEMUDomainObject {
 }
 
 extension QEMUDriver {
+    /// How many interfaces of running domains name the network `name` (libvirt's network port count).
+    public func networkConnections(_ name: String) async -> Int32 {
+        var n: Int32 = 0
+        for o in await state.allObjects() {
+            guard let ifaces = try? await o.runningInterfaces() else { continue }
+            n += Int32(ifaces.filter { $0.type == .network && $0.network == name }.count)
+        }
+        return n
+    }
+
     /// `qemuDomainInterfaceAddresses` for the lease source (the DHCP leases the network driver has for each
     /// `<interface type='network'>`'s MAC) and the ARP source (the host's /proc/net/arp, prefix 0). The agent
     /// source needs `guest-network-get-interfaces`, which is not served yet: libvirt's agent errors.

@@ -266,6 +266,9 @@ struct QEMUNetworkTests {
             r = try v.virsh("start \(name)")
             #expect(r.status == 0, "\(r.stderr)")
         }
+        // The network counts the guest interfaces on it.
+        #expect(try v.virsh("net-dumpxml svnat").stdout.hasPrefix("<network connections='2'>\n"))
+        #expect(try v.virsh("net-dumpxml --inactive svnat").stdout.hasPrefix("<network>\n"))
         let live = try v.virsh("dumpxml g1").stdout
         #expect(live.contains("<source network='svnat' bridge='virbr0'/>"), "\(live)")
         #expect(live.contains("<target dev='vnet0'/>"), "\(live)")
@@ -360,11 +363,13 @@ struct QEMUNetworkTests {
         #expect(try v.virsh("net-info svnat").stdout.contains("Active:         yes"))
         #expect(h.dnsmasqPID("svnat") == natPID)
         #expect(try v.virsh("net-dhcp-leases svnat").stdout.contains("52:54:00:5e:01:02"))
+        #expect(try v.virsh("net-dumpxml svnat").stdout.hasPrefix("<network connections='2'>\n"))
 
         // A domain's tap goes when the domain stops.
         r = try v.virsh("destroy g1")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(eventually(10) { (try? !h.linkExists("vnet0")) ?? false })
+        #expect(try v.virsh("net-dumpxml svnat").stdout.hasPrefix("<network connections='1'>\n"))
         for name in ["g2", "g3"] { _ = try v.virsh("destroy \(name)") }
 
         // net-destroy: our table, the bridge and dnsmasq are gone.
