@@ -314,6 +314,18 @@ struct QEMUNetworkTests {
         let bad = try v.virsh("domifaddr g2 --source agent")
         #expect(bad.stderr.contains("error: argument unsupported: QEMU guest agent is not configured"), "\(bad.stderr)")
 
+        // domif-setlink: the NIC's link down (QMP set_link) and up again, shown by domif-getlink.
+        var link = try v.virsh("domif-setlink g2 vnet1 down")
+        #expect(link.status == 0 && link.stdout.contains("Device updated successfully"), "\(link)")
+        #expect(try v.virsh("domif-getlink g2 vnet1").stdout.contains("vnet1 down"))
+        // QEMU took it down: g2 does not answer g1.
+        #expect(try GuestConsole.run(uri: v.uri, name: "g1",
+                                     command: "ping -c 2 -W 2 \(ip2) >/dev/null || echo SV-DOWN-$((40+5))",
+                                     expect: "SV-DOWN-45", dir: h.dir))
+        link = try v.virsh("domif-setlink g2 vnet1 up")
+        #expect(link.status == 0, "\(link)")
+        #expect(try v.virsh("domif-getlink g2 vnet1").stdout.contains("vnet1 up"))
+
         // g1 pings g2 across the bridge.
         #expect(try GuestConsole.run(uri: v.uri, name: "g1", command: "ping -c 1 -W 2 \(ip2) >/dev/null && echo SV-PING-$((40+2))",
                                      expect: "SV-PING-42", dir: h.dir))
