@@ -214,11 +214,12 @@ if port=$(agentport) && [ -c "$port" ]; then
     echo "SWIFTVIRT-GUEST-AGENT"
 fi
 
-# A NIC: up, and its address by DHCP (in the background; udhcpc keeps renewing the lease).
+# A NIC: up, and its address by DHCP. udhcpc runs in the background from the start (the boot never waits for
+# a DHCP server), asks again every few seconds until it has a lease, then keeps renewing it.
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
     ip link set eth0 up
-    udhcpc -i eth0 -s /etc/udhcpc.script -b -t 60 -T 2 >/dev/null 2>&1
+    udhcpc -i eth0 -s /etc/udhcpc.script -f -t 5 -T 2 -A 2 >/dev/null 2>&1 &
 fi
 
 echo "SWIFTVIRT-GUEST-READY"
