@@ -58,6 +58,11 @@ let package = Package(
             name: "VirtStorage",
             dependencies: ["VirtCore", "VirtQEMU"]
         ),
+        // libvirt's network driver for the daemon: Linux bridges, dnsmasq, nftables (issue 13).
+        .target(
+            name: "VirtNetwork",
+            dependencies: ["VirtCore", "VirtQEMU"]
+        ),
         .target(
             name: "VirtQEMU",
             dependencies: [
@@ -94,6 +99,7 @@ let package = Package(
             dependencies: [
                 "Virt",
                 "VirtStorage",
+                "VirtNetwork",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: staticStdlib,
@@ -104,7 +110,7 @@ let package = Package(
         .target(name: "VirtTestSupport", dependencies: ["VirtQEMU"], path: "Tests/VirtTestSupport"),
         .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore", "VirtTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt", "VirtTestSupport"]),
-        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", "VirtTestSupport",
+        .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", "VirtNetwork", "VirtTestSupport",
                                                          .product(name: "NIOEmbedded", package: "swift-nio")],
                     exclude: ["Resources"]),
         .testTarget(name: "VirtQEMUTests", dependencies: ["VirtQEMU", "Virt", "VirtTestSupport"], exclude: ["Resources"]),

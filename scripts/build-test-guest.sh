@@ -12,6 +12,9 @@
 # off (poweroff -f) on an ACPI power-button press (QMP system_powerdown, virsh shutdown --mode acpi), and
 # otherwise runs a shell on the console (so console tests can type into it).
 #
+# A NIC (virtio-net, eth0) is brought up and configured by DHCP (busybox udhcpc in the background, its
+# script /etc/udhcpc.script setting the address and the default route), for the virtual network tests.
+#
 # When the domain has the guest agent channel (virtio port org.qemu.guest_agent.0), a tiny stand-in for
 # qemu-ga (a busybox sh loop) answers guest-sync-delimited, guest-sync and guest-ping, and performs
 # guest-shutdown (mode powerdown/reboot/halt) with poweroff -f / reboot -f / halt -f. The pvpanic driver is
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/test-guest
-format=4  # bump when the guest's contents change, so cached guests are rebuilt
+format=5  # bump when the guest's contents change, so cached guests are rebuilt
 if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ] \
     && [ "$(cat "$out/FORMAT" 2>/dev/null)" = "$format" ]; then
     exit 0
@@ -99,6 +102,27 @@ for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scs
     addmod "$m"
 done
 printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
+
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook: the leased address (prefix length in $mask) and the first router as the default route.
+case "$1" in
+deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    if [ -n "$router" ]; then
+        ip route add default via "${router%% *}" dev "$interface" 2>/dev/null
+    fi
+    echo "SWIFTVIRT-GUEST-DHCP $ip"
+    ;;
+esac
+exit 0
+EOF
+chmod 755 "$root/etc/udhcpc.script"
 
 cat >"$root/init" <<'EOF'
 #!/bin/sh
@@ -188,6 +212,14 @@ if port=$(agentport) && [ -c "$port" ]; then
         done
     ) &
     echo "SWIFTVIRT-GUEST-AGENT"
+fi
+
+# A NIC: up, and its address by DHCP. udhcpc runs in the background from the start (the boot never waits for
+# a DHCP server), asks again every few seconds until it has a lease, then keeps renewing it.
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+    ip link set eth0 up
+    udhcpc -i eth0 -s /etc/udhcpc.script -f -t 5 -T 2 -A 2 >/dev/null 2>&1 &
 fi
 
 echo "SWIFTVIRT-GUEST-READY"

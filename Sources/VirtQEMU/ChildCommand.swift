@@ -8,7 +8,11 @@ import Glibc
 /// pipe cannot block), registered with the daemon's orphan reaper while it runs.
 public enum ChildCommand {
     /// The exit status (128+signal when killed), standard output and standard error; nil when it could not start.
-    public static func run(_ argv: [String]) -> (status: Int32, stdout: String, stderr: String)? {
+    ///
+    /// `defaultSignals`: the child starts with no blocked signal and every signal's default action (as
+    /// libvirt's virCommand gives its children), for daemons it leaves running (dnsmasq must see SIGHUP and
+    /// SIGTERM, which the daemon's threads block).
+    public static func run(_ argv: [String], defaultSignals: Bool = false) -> (status: Int32, stdout: String, stderr: String)? {
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
         guard pipe(&out) == 0 else { return nil }
@@ -26,10 +30,22 @@ public enum ChildCommand {
         for fd in out + err { posix_spawn_file_actions_addclose(&actions, fd) }
         let cargv = argv.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) } }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        if defaultSignals {
+            var none = sigset_t()
+            sigemptyset(&none)
+            var all = sigset_t()
+            sigfillset(&all)
+            posix_spawnattr_setsigmask(&attr, &none)
+            posix_spawnattr_setsigdefault(&attr, &all)
+            posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        }
         var pid: pid_t = 0
         var rc: Int32 = 0
         _ = OrphanReaper.spawnManaged {
-            rc = posix_spawn(&pid, argv[0], &actions, nil, cargv, environ)
+            rc = posix_spawn(&pid, argv[0], &actions, &attr, cargv, environ)
             return rc == 0 ? pid : -1
         }
         close(out[1])

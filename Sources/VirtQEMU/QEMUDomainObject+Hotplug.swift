@@ -521,6 +521,15 @@ extension QEMUDomainObject {
         let force = flags & DeviceModifyFlags.force != 0
         try await deviceJob("updateDevice", flags: flags & 3) { (def: inout DomainDefinition) throws(VirtError) in
             let dev = try DeviceDefinition.parse(xml)
+            if let net = dev.interface {
+                // An interface's link state (virsh domif-setlink), found by its MAC.
+                guard let i = def.devices.interfaces.firstIndex(where: { $0.mac == net.mac }) else {
+                    throw VirtError(.deviceMissing, domain: .domain,
+                                    "device not found: no device matching MAC address \(net.mac) found")
+                }
+                def.devices.interfaces[i].linkUp = net.linkUp
+                return
+            }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("persistent update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)
@@ -534,6 +543,10 @@ extension QEMUDomainObject {
         } live: { () async throws(VirtError) in
             let mon = try self.requireRunning()
             let dev = try DeviceDefinition.parse(xml)
+            if let net = dev.interface {
+                try await self.setLinkState(net, mon: mon)
+                return
+            }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("live update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)
@@ -543,6 +556,22 @@ extension QEMUDomainObject {
             }
             try await self.changeMedia(at: i, to: disk, force: force, mon: mon)
         }
+    }
+
+    /// libvirt's `qemuDomainChangeNet` for a link state change: QMP `set_link` on the NIC, the live definition
+    /// updated.
+    private func setLinkState(_ net: NetInterface, mon: QMPMonitor) async throws(VirtError) {
+        guard var live = liveDefinition, let i = live.devices.interfaces.firstIndex(where: { $0.mac == net.mac }) else {
+            throw VirtError(.deviceMissing, domain: .domain,
+                            "device not found: no device matching MAC address \(net.mac) found")
+        }
+        let up = net.linkUp ?? true
+        if (live.devices.interfaces[i].linkUp ?? true) != up, let alias = live.devices.interfaces[i].info.alias {
+            try await mon.execute("set_link", arguments: ["name": .string(alias), "up": .bool(up)])
+        }
+        live.devices.interfaces[i].linkUp = net.linkUp
+        liveDefinition = live
+        writeStatus()
     }
 
     /// libvirt's `qemuDomainChangeMediaBlockdev`: open the tray (forced when asked), remove the medium, insert

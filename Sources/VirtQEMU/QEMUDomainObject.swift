@@ -332,6 +332,14 @@ actor QEMUDomainObject {
 
     func setResolvedVolumes(_ r: [String: (path: String, block: Bool)]) { resolvedVolumes = r }
 
+    /// The bridge of each interface of type network, by network name, resolved by the driver for the next start.
+    var resolvedNetworkBridges: [String: String] = [:]
+    /// The tap devices made for the running QEMU (names) and, until QEMU has them, their descriptors.
+    var tapDevices: [String] = []
+    var tapHostFDs: [Int32] = []
+
+    func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
+
     /// What the launch phase needs from the host phase.
     struct PreparedRun {
         var id: Int32
@@ -372,7 +380,13 @@ actor QEMUDomainObject {
         } else {
             channelDir = nil
         }
+        // Tap devices on their bridges for interfaces of type network and bridge (the descriptors follow the
+        // monitor's, and the restore image's when there is one).
+        var restoreFD = false
+        if case .restore(let src) = startKind, src.fd >= 0 { restoreFD = true }
+        let tapFDNumbers = try createTaps(&prepared, firstFD: QEMULauncher.monitorFD + 1 + (restoreFD ? 1 : 0))
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
+        cl.tapFDs = tapFDNumbers
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
         // External devices (swtpm) for the emulated TPMs: QEMU connects to their sockets.
@@ -421,6 +435,7 @@ actor QEMUDomainObject {
         let def = runDefinition ?? definition
         var passFDs: [Int32] = []
         if case .restore(let src) = kind, src.fd >= 0 { passFDs.append(src.fd) }
+        passFDs += tapHostFDs
         var spec = ProcessLaunchSpec(
             binary: run.commandLine.emulator, arguments: run.arguments, logPath: paths.logFile(def.name),
             pidfilePath: paths.pidFile(def.name),
@@ -430,6 +445,7 @@ actor QEMUDomainObject {
         spec.passFDs = passFDs
         spec.cgroupProcsFiles = cgroup?.joinFiles ?? []
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
+        closeTapFDs()
         process = proc
         monitor = mon
         id = run.id
@@ -863,6 +879,7 @@ actor QEMUDomainObject {
     /// status files, monitor socket, private and channel directories removed. Safe to repeat.
     private func cleanupHost(_ kind: QEMUStopKind) async {
         await stopExternalDevices(kind)
+        removeTaps()
         removeCgroup()
         restoreSecurityLabels(kind)
         removeStatusFiles(monitorPath: monitorPath)

@@ -52,6 +52,11 @@ actor QEMUDriverState {
 
     func setStorageDriver(_ s: any StorageDriver) { storageDriver = s }
 
+    /// The daemon's network driver: `<interface type='network'>` finds its network's bridge through it.
+    private(set) var networkDriver: (any NetworkDriver)?
+
+    func setNetworkDriver(_ n: any NetworkDriver) { networkDriver = n }
+
     func setSecretDriver(_ s: any SecretDriver) {
         secretDriver = s
         swtpmConfig = nil
@@ -279,6 +284,29 @@ public final class QEMUDriver: HypervisorDriver {
     /// resolved through it when the domain starts (libvirt's `virDomainDiskTranslateSourcePool`).
     public func setStorageDriver(_ s: any StorageDriver) async { await state.setStorageDriver(s) }
 
+    /// Gives the driver the daemon's network driver: `<interface type='network'>` gets a tap device on the
+    /// network's bridge at start (libvirt's network port allocation).
+    public func setNetworkDriver(_ n: any NetworkDriver) async { await state.setNetworkDriver(n) }
+
+    /// The bridge of each network that interfaces of `def` name (libvirt's `networkAllocatePort`: the network
+    /// must exist and run).
+    func resolveNetworkBridges(_ def: DomainDefinition) async throws -> [String: String] {
+        var out: [String: String] = [:]
+        for n in def.devices.interfaces where n.type == .network {
+            guard let name = n.network, out[name] == nil else { continue }
+            guard let networks = await state.networkDriver else {
+                throw VirtError(.noSupport, domain: .qemu,
+                                "this function is not supported by the connection driver: virNetworkLookupByName")
+            }
+            let net = try await networks.lookupNetwork(name: name)
+            guard try await networks.networkIsActive(net) else {
+                throw VirtError.operationInvalid("network '\(name)' is not active", domain: .network)
+            }
+            out[name] = try await networks.networkBridgeName(net)
+        }
+        return out
+    }
+
     /// The path (and whether a block device) of each volume disk of `def`, keyed "pool/volume".
     func resolveVolumeDisks(_ def: DomainDefinition) async throws -> [String: (path: String, block: Bool)] {
         var out: [String: (path: String, block: Bool)] = [:]
@@ -477,6 +505,7 @@ public final class QEMUDriver: HypervisorDriver {
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
+        await obj.setResolvedNetworkBridges(try await resolveNetworkBridges(await obj.nextRunDefinition ?? def))
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
                             paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,
                             cgroups: await state.cgroups)

@@ -5,6 +5,7 @@ import VirtQEMU
 import VirtRPC
 import VirtSecrets
 import VirtStorage
+import VirtNetwork
 
 /// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
 /// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
@@ -23,14 +24,19 @@ final class DaemonDriverProvider: DriverProvider {
     let storage: FileStorageDriver?
     /// The host's node devices and interfaces, for `qemu:///system` clients.
     let hostDevices = HostDeviceDriver()
+    /// libvirtd's network driver: the virtual networks of every `qemu:///system` client (`DIR/etc/networks`,
+    /// `DIR/run/networks`).
+    let network: BridgeNetworkDriver?
     private let qemu = Mutex<(any HypervisorDriver)?>(nil)
     private let qemuOpening = KeyedAsyncLock<Int>()
 
     init(defaultURI: String, qemuRoot: String, qemuSecurity: QEMUSecurityConfig, firmwareDirs: [String]? = nil,
          migration: QEMUMigrationConfig = QEMUMigrationConfig(), secretsDir: String,
-         storageDirs: (config: String, state: String)? = nil) async throws {
+         storageDirs: (config: String, state: String)? = nil,
+         networkDirs: (config: String, state: String)? = nil) async throws {
         secrets = try FileSecretDriver(directory: secretsDir)
         storage = try storageDirs.map { try FileStorageDriver(configDir: $0.config, stateDir: $0.state) }
+        network = try networkDirs.map { try BridgeNetworkDriver(configDir: $0.config, stateDir: $0.state) }
         self.migration = migration
         self.defaultURI = defaultURI
         self.qemuRoot = qemuRoot
@@ -67,6 +73,12 @@ final class DaemonDriverProvider: DriverProvider {
             await q.setSecretDriver(secrets)
             // Volume disks are resolved through the shared storage driver.
             if let storage { await q.setStorageDriver(storage) }
+            // Interfaces of type network find their network's bridge through the shared network driver.
+            if let network {
+                await q.setNetworkDriver(network)
+                // The live network XML counts the running domains' interfaces on it (`connections`).
+                network.setConnectionCounter { [weak q] name in await q?.networkConnections(name) ?? 0 }
+            }
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }
             return d
@@ -101,6 +113,16 @@ final class DaemonDriverProvider: DriverProvider {
         let base = (driver as? ReadOnlyDriver)?.base ?? driver
         if let q = qemu.withLock({ $0 }), q === base { return hostDevices }
         return base as? any InterfaceDriver
+    }
+
+    /// The test driver is its own network driver; `qemu:///system` clients share the daemon's bridge driver.
+    func networkDriver(for driver: any HypervisorDriver) -> (any NetworkDriver)? {
+        if let network {
+            let base = (driver as? ReadOnlyDriver)?.base ?? driver
+            if let q = qemu.withLock({ $0 }), q === base { return network }
+        }
+        if let r = driver as? ReadOnlyDriver { return r.base as? any NetworkDriver }
+        return driver as? any NetworkDriver
     }
 
     func release(_ driver: any HypervisorDriver) async {

@@ -165,9 +165,11 @@ enum Virtd {
                                                       qemuSecurity: cfg.qemuSecurity, firmwareDirs: cfg.firmwareDirs,
                                                       migration: cfg.migration,
                                                       secretsDir: cfg.configDir + "/secrets",
-                                                      storageDirs: (cfg.configDir + "/storage", cfg.runDir + "/storage"))
+                                                      storageDirs: (cfg.configDir + "/storage", cfg.runDir + "/storage"),
+                                                      networkDirs: (cfg.configDir + "/networks", cfg.runDir + "/networks"))
         for problem in provider.secrets.skipped { logger.error("Error reading secret: \(problem)") }
         for problem in provider.storage?.loadProblems ?? [] { logger.error("storage: \(problem)") }
+        for problem in provider.network?.loadProblems ?? [] { logger.error("network: \(problem)") }
         do {
             try await provider.startQEMUDriver()
         } catch {

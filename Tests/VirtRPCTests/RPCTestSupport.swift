@@ -82,7 +82,8 @@ final class ReferenceLibvirtd: TestDaemon {
     /// persistent definitions there).
     /// `namespaceSetup`: shell commands run in the daemon's mount namespace before it starts (each ending
     /// with `;` or `&&`), e.g. mounts that give it other firmware descriptors or another qemu.conf.
-    init(privateDomainConfig: Bool = false, namespaceSetup: String = "") throws {
+    /// `prefix`: words before the daemon's argv (e.g. `ip netns exec NS` to run it in a network namespace).
+    init(privateDomainConfig: Bool = false, namespaceSetup: String = "", prefix: [String] = []) throws {
         dir = try TestPaths.makeTempDir("libvirtd", mode: 0o755)
         try ReferenceLibvirtd.writeConfig(dir: dir)
         // A private mount namespace with its own /run/libvirt and /var/lib/libvirt, so that several reference
@@ -93,7 +94,7 @@ final class ReferenceLibvirtd: TestDaemon {
             + "mount -t tmpfs tmpfs /var/lib/libvirt && " + etc + namespaceSetup + " "
             + "exec /usr/bin/tini -s -- "
             + "/usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'"
-        process = try ChildProcess.spawn(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
+        process = try ChildProcess.spawn(prefix + ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],
                                          output: .file(dir + "/stderr.log"))
         guard waitFor(path: socket), waitFor(path: dir + "/pid") else {
             stop()

@@ -1,0 +1,168 @@
+import CSpawn
+import Synchronization
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// libvirt's generated tap names (`virNetDevGenerateName`): vnetN from a counter of the daemon that only goes
+/// up, skipping names the host already has.
+enum TapNames {
+    private static let next = Mutex(0)
+
+    static func generate() -> String {
+        next.withLock { n in
+            while true {
+                let name = "vnet\(n)"
+                n = n >= 65535 ? 0 : n + 1
+                if access("/sys/class/net/\(name)", F_OK) != 0 { return name }
+            }
+        }
+    }
+}
+
+extension QEMUDomainObject {
+    /// For every interface of type network or bridge: a tap device (vnetN unless `<target dev>` names one),
+    /// its MAC the guest's with the first byte 0xFE (0xFA when the guest's is 0xFE), the bridge's MTU, enslaved
+    /// to the bridge and up; the live definition names it (`<target dev>`, and for a network the bridge).
+    /// Returns the descriptor numbers QEMU gets, by interface index; the host descriptors wait in
+    /// ``tapHostFDs`` for the launch.
+    func createTaps(_ def: inout DomainDefinition, firstFD: Int32) throws(VirtError) -> [Int: [Int32]] {
+        var numbers: [Int: [Int32]] = [:]
+        for i in def.devices.interfaces.indices {
+            let n = def.devices.interfaces[i]
+            guard n.type == .network || n.type == .bridge || n.type == .ethernet else { continue }
+            var bridge: String?
+            if n.type == .network {
+                guard let net = n.network, let b = resolvedNetworkBridges[net] else {
+                    throw VirtError.internalError("network '\(n.network ?? "")' has no bridge for this domain",
+                                                  domain: .qemu)
+                }
+                bridge = b
+            } else if n.type == .bridge {
+                bridge = n.bridge
+            }
+            let name = n.targetDev.flatMap { $0.isEmpty || $0.contains("%d") ? nil : $0 } ?? TapNames.generate()
+            if let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
+                throw VirtError.systemError("Unable to add bridge \(b) port \(name)", errno: ENODEV, domain: .qemu)
+            }
+            let fd = swiftvirt_tap_open(name)
+            if fd < 0 {
+                throw VirtError.systemError("Unable to create tap device \(name)", errno: errno, domain: .qemu)
+            }
+            tapDevices.append(name)
+            tapHostFDs.append(fd)
+            var mac = n.mac
+            mac.bytes[0] = mac.bytes[0] == 0xFE ? 0xFA : 0xFE
+            var argv = ["/usr/sbin/ip", "link", "set", "dev", name, "address", mac.description]
+            if let mtu = n.mtu {
+                argv += ["mtu", String(mtu)]
+            } else if let b = bridge, let text = LinuxSys.readFile("/sys/class/net/\(b)/mtu"),
+                      let mtu = Int(text.filter { $0.isNumber }) {
+                argv += ["mtu", String(mtu)]
+            }
+            if let b = bridge { argv += ["master", b] }
+            if n.linkUp != false { argv += ["up"] }
+            if access(argv[0], X_OK) != 0 { argv[0] = "/sbin/ip" }
+            let r = ChildCommand.run(argv)
+            guard let r, r.status == 0 else {
+                let msg = r?.stderr ?? ""
+                throw VirtError.internalError(
+                    "Unable to add bridge \(bridge ?? "") port \(name): \(msg.split(separator: "\n").first.map(String.init) ?? "")",
+                    domain: .qemu)
+            }
+            numbers[i] = [firstFD + Int32(tapHostFDs.count - 1)]
+            def.devices.interfaces[i].targetDev = name
+            if n.type == .network, let b = bridge { def.devices.interfaces[i].source["bridge"] = b }
+        }
+        return numbers
+    }
+
+    /// Closes the daemon's copies of the tap descriptors (QEMU holds them now, or the start failed).
+    func closeTapFDs() {
+        for fd in tapHostFDs { close(fd) }
+        tapHostFDs = []
+    }
+
+    /// Removes the tap devices of the QEMU that ran (they also go when their last descriptor closes).
+    func removeTaps() {
+        closeTapFDs()
+        for name in tapDevices where access("/sys/class/net/\(name)", F_OK) == 0 {
+            var ip = "/usr/sbin/ip"
+            if access(ip, X_OK) != 0 { ip = "/sbin/ip" }
+            _ = ChildCommand.run([ip, "link", "del", "dev", name])
+        }
+        tapDevices = []
+    }
+}
+
+extension QEMUDomainObject {
+    /// The interfaces of the running domain's live definition (`virDomainInterfaceAddresses` needs it running).
+    func runningInterfaces() throws(VirtError) -> [NetInterface] {
+        guard isActive, let live = liveDefinition else {
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
+        }
+        return live.devices.interfaces
+    }
+}
+
+extension QEMUDriver {
+    /// How many interfaces of running domains name the network `name` (libvirt's network port count).
+    public func networkConnections(_ name: String) async -> Int32 {
+        var n: Int32 = 0
+        for o in await state.allObjects() {
+            guard let ifaces = try? await o.runningInterfaces() else { continue }
+            n += Int32(ifaces.filter { $0.type == .network && $0.network == name }.count)
+        }
+        return n
+    }
+
+    /// `qemuDomainInterfaceAddresses` for the lease source (the DHCP leases the network driver has for each
+    /// `<interface type='network'>`'s MAC) and the ARP source (the host's /proc/net/arp, prefix 0). The agent
+    /// source needs `guest-network-get-interfaces`, which is not served yet: libvirt's agent errors.
+    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws
+        -> [DomainInterfaceAddresses] {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainInterfaceAddresses")
+        let obj = try await state.object(domain)
+        let ifaces = try await obj.runningInterfaces()
+        switch DomainInterfaceAddressSource(rawValue: source) {
+        case .lease?:
+            var out: [DomainInterfaceAddresses] = []
+            for n in ifaces where n.type == .network {
+                guard let name = n.network else { continue }
+                guard let networks = await state.networkDriver else {
+                    throw VirtError(.noSupport, domain: .qemu,
+                                    "this function is not supported by the connection driver: virNetworkLookupByName")
+                }
+                let net = try await networks.lookupNetwork(name: name)
+                let leases = try await networks.networkDHCPLeases(net, mac: n.mac.description, flags: 0)
+                if leases.isEmpty { continue }
+                out.append(DomainInterfaceAddresses(
+                    name: n.targetDev ?? "", hwaddr: n.mac.description,
+                    addrs: leases.map { DomainIPAddress(type: $0.type, addr: $0.ipaddr, prefix: $0.prefix) }))
+            }
+            return out
+        case .arp?:
+            let table = LinuxSys.readFile("/proc/net/arp") ?? ""
+            var out: [DomainInterfaceAddresses] = []
+            for n in ifaces {
+                let mac = n.mac.description
+                let addrs = table.split(separator: "\n").dropFirst().compactMap { line -> DomainIPAddress? in
+                    let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                    guard f.count >= 4, f[3].lowercased() == mac else { return nil }
+                    return DomainIPAddress(type: 0, addr: String(f[0]), prefix: 0)
+                }
+                if addrs.isEmpty { continue }
+                out.append(DomainInterfaceAddresses(name: n.targetDev ?? "", hwaddr: mac, addrs: addrs))
+            }
+            return out
+        case .agent?:
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: QEMU guest agent is not configured")
+        case nil:
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: Unknown IP address data source \(source)")
+        }
+    }
+}
