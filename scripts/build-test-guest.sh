@@ -12,7 +12,8 @@
 # The guest's /init prints SWIFTVIRT-GUEST-READY on the serial console once the power button works, powers
 # off (poweroff -f) on an ACPI power-button press (QMP system_powerdown, virsh shutdown --mode acpi), and
 # otherwise runs a shell on the console (so console tests can type into it). Its host name is
-# swiftvirt-guest; the first NIC (eth0) gets QEMU user networking's guest address 10.0.2.15/24 statically;
+# swiftvirt-guest; the first NIC (eth0) gets QEMU user networking's guest address 10.0.2.15/24 statically
+# (and no router advertisements, so only its link-local IPv6 address);
 # a virtio disk with serial `swiftvirt-fs` is mounted on /mnt (ext4); the balloon driver is loaded.
 #
 # When the domain has the guest agent channel (virtio port org.qemu.guest_agent.0), Debian's qemu-ga
@@ -195,7 +196,9 @@ done </lib/modules/load-order
 hostname -F /etc/hostname
 # Networking: loopback, and the first NIC (if any) with QEMU user networking's guest address.
 ip link set lo up
+# No router advertisements (QEMU's user network sends them): the addresses stay the same from boot on.
 if [ -e /sys/class/net/eth0 ]; then
+    echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_ra
     ip link set eth0 up
     ip addr add 10.0.2.15/24 dev eth0
     ip route add default via 10.0.2.2
