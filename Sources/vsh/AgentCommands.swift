@@ -84,9 +84,8 @@ enum AgentCommands {
             .int("time", "time to set"),
         ]
     ) { shell, cmd in
-        guard shell.exclusive(cmd, "now", "pretty"), shell.exclusive(cmd, "now", "sync"),
-              shell.exclusive(cmd, "now", "time"), shell.exclusive(cmd, "pretty", "sync"),
-              shell.exclusive(cmd, "pretty", "time"), shell.exclusive(cmd, "sync", "time") else { return false }
+        guard shell.exclusive(cmd, "time", "now"), shell.exclusive(cmd, "time", "sync"),
+              shell.exclusive(cmd, "now", "sync") else { return false }
         guard let dom = await shell.domainOption(cmd) else { return false }
         var seconds: Int64 = 0
         if let text = cmd.value("time") {
