@@ -86,6 +86,11 @@ extension QEMUDomainObject {
     /// libvirt's qemuDomainSetTime: the agent sets the clock (or, with SYNC, reads the RTC into it), then
     /// QEMU's RTC interrupt reinjection is reset (x86).
     func setGuestTime(seconds: Int64, nseconds: UInt32, sync: Bool) async throws(VirtError) {
+        // libvirt asks the QEMU capabilities of the running process first: a shut-off x86 domain has none.
+        let arch = (liveDefinition ?? definition).os.arch ?? "x86_64"
+        if !isActive, ["x86_64", "i686"].contains(arch) {
+            throw VirtError.operationUnsupported("cannot set time: qemu doesn't support rtc-reset-reinjection command")
+        }
         var args: JSONValue?
         if !sync {
             if seconds > Int64.max / 1_000_000_000 {

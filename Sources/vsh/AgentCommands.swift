@@ -26,9 +26,9 @@ enum AgentCommands {
         description: "Get network interfaces' addresses for a running domain",
         options: [
             .domain(),
-            .string("interface", "network interface name", requiresName: true),
+            .string("interface", "network interface name"),
             .flag("full", "always display names and MACs of interfaces"),
-            .string("source", "address source: 'lease', 'agent', or 'arp'", requiresName: true),
+            .string("source", "address source: 'lease', 'agent', or 'arp'"),
         ]
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
@@ -218,7 +218,7 @@ enum AgentCommands {
         description: "Run an arbitrary qemu guest agent command; use at your own risk",
         options: [
             .domain(),
-            .int("timeout", "timeout seconds. must be positive."),
+            OptionDefinition(name: "timeout", kind: .int, requiresName: true, help: "timeout seconds. must be positive."),
             .flag("async", "execute command without waiting for timeout"),
             .flag("block", "execute command without timeout"),
             .flag("pretty", "pretty-print the output"),

@@ -114,6 +114,42 @@ struct QEMUGuestAgentProofTests {
         pass
     """#
 
+    /// python3-libvirt's agent calls on `ga`: results (the time masked) and errors (code, domain, message).
+    static let pythonCalls = #"""
+    import libvirt, libvirt_qemu, sys, json
+    libvirt.registerErrorHandler(lambda a, b: None, None)
+    c = libvirt.open(sys.argv[1])
+    d = c.lookupByName('ga')
+    out = []
+    def typed(params):
+        return sorted([k, type(v).__name__, v if 'used-bytes' not in k else 'N'] for k, v in params.items())
+    for name, call in [
+        ('interfaceAddresses agent', lambda: d.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)),
+        ('interfaceAddresses lease', lambda: d.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)),
+        ('interfaceAddresses 7', lambda: d.interfaceAddresses(7)),
+        ('interfaceAddresses flags', lambda: d.interfaceAddresses(1, 4)),
+        ('getTime', lambda: sorted(d.getTime().keys())),
+        ('getTime flags', lambda: d.getTime(1)),
+        ('setTime sync', lambda: d.setTime(flags=libvirt.VIR_DOMAIN_TIME_SYNC)),
+        ('setTime flags', lambda: d.setTime({'seconds': 1800000000}, 2)),
+        ('fsInfo', lambda: d.fsInfo()),
+        ('guestInfo all', lambda: typed(d.guestInfo())),
+        ('guestInfo os+disks', lambda: typed(d.guestInfo(libvirt.VIR_DOMAIN_GUEST_INFO_OS | libvirt.VIR_DOMAIN_GUEST_INFO_DISKS))),
+        ('fsFreeze list', lambda: d.fsFreeze(['/mnt'])),
+        ('fsThaw', lambda: d.fsThaw()),
+        ('fsThaw list', lambda: d.fsThaw(['/mnt'])),
+        ('setUserPassword', lambda: d.setUserPassword('root', 'pw', 0)),
+        ('setUserPassword flags', lambda: d.setUserPassword('root', 'pw', 8)),
+        ('agentCommand', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-get-host-name"}', -1, 0)),
+        ('agentCommand osinfo', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-get-osinfo"}', 10, 0)),
+    ]:
+        try:
+            out.append([name, 'ok', call()])
+        except libvirt.libvirtError as e:
+            out.append([name, e.get_error_code(), e.get_error_domain(), e.get_error_message()])
+    print(json.dumps(out, indent=1, sort_keys=True))
+    """#
+
     static func console(_ uri: String, _ dir: String, _ command: String) throws -> String {
         let script = dir + "/console-capture.py"
         if access(script, F_OK) != 0 { try consoleScript.write(toFile: script, atomically: true, encoding: .utf8) }
@@ -123,8 +159,8 @@ struct QEMUGuestAgentProofTests {
 
     /// Replaces the numbers after `Time: ` (domtime) with N.
     static func maskTime(_ s: String) -> String {
-        s.replacingOccurrences(of: #"Time: [0-9]+"#, with: "Time: N", options: .regularExpression)
-            .replacingOccurrences(of: #"Time: [0-9-]+ [0-9:]+"#, with: "Time: T", options: .regularExpression)
+        s.replacingOccurrences(of: #"Time: [0-9-]+ [0-9:]+"#, with: "Time: T", options: .regularExpression)
+            .replacingOccurrences(of: #"Time: [0-9]+"#, with: "Time: N", options: .regularExpression)
     }
 
     /// The `key : value` lines of guestinfo as a dictionary.
@@ -159,6 +195,11 @@ struct QEMUGuestAgentProofTests {
         for d in daemons {
             #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
         }
+        // eth0's link-local IPv6 address comes a little after the link: both guests have settled once it shows.
+        for d in daemons {
+            #expect(eventually(60) { ((try? d.run("domifaddr ga --source agent"))?.stdout ?? "").contains("fe80::") },
+                    "\(d.label): no link-local address on eth0")
+        }
 
         func same(_ command: String, mask: (String) -> String = { $0 }) throws {
             let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
@@ -191,6 +232,14 @@ struct QEMUGuestAgentProofTests {
         try same("guestinfo ga --filesystem", mask: usedBytes)
         try same("domtime ga", mask: Self.maskTime)
         try same("domtime ga --pretty", mask: Self.maskTime)
+
+        // python3-libvirt: the same results and errors from both daemons.
+        try Self.pythonCalls.write(toFile: ours.dir + "/calls.py", atomically: true, encoding: .utf8)
+        let ourPy = try ChildProcess.run(["/usr/bin/python3", ours.dir + "/calls.py", ours.uri], timeLimit: 300)
+        let refPy = try ChildProcess.run(["/usr/bin/python3", ours.dir + "/calls.py", ref.uri], timeLimit: 300)
+        #expect(ourPy.status == 0 && refPy.status == 0, "\(ourPy.stderr) \(refPy.stderr)")
+        #expect(ourPy.stdout == refPy.stdout, "python3-libvirt:\n virtd    \(ourPy.stdout)\n libvirtd \(refPy.stdout)")
+        #expect(ourPy.stdout.contains("\"swiftvirt-guest\""), "\(ourPy.stdout)")
 
         // What the guests say themselves.
         for d in daemons {
@@ -278,28 +327,48 @@ struct QEMUGuestAgentProofTests {
             }, "\(d.label): MemTotal before \(String(describing: totalBefore[i])) after \(String(describing: after))")
             #expect(eventually(30) { ((try? d.run("dommemstat ga").stdout) ?? "").hasPrefix("actual 131072\n") },
                     "\(d.label): \((try? d.run("dommemstat ga").stdout) ?? "")")
-            #expect(((try? d.run("dumpxml ga").stdout) ?? "").contains("<currentMemory unit='KiB'>131072</currentMemory>"))
+            // The live XML follows QEMU's BALLOON_CHANGE events (QEMU sends at most one a second).
+            var live = ""
+            #expect(eventually(15) {
+                live = (try? d.run("dumpxml ga").stdout) ?? ""
+                return live.contains("<currentMemory unit='KiB'>131072</currentMemory>")
+            },
+                    "\(d.label): \(live.split(separator: "\n").filter { $0.contains("emory") })")
         }
 
-        // vsh prints what virsh prints on virtd (times masked).
-        for command in ["domifaddr ga --source agent", "domifaddr ga --source agent --full", "domfsinfo ga",
-                        "guestinfo ga --os --hostname --disk --interface --timezone --user", "domtime ga",
-                        "domfsfreeze ga", "domfsthaw ga", "domfsthaw ga --mountpoint /mnt",
-                        "qemu-agent-command ga {\"execute\":\"guest-get-host-name\"}",
-                        "qemu-agent-command ga --pretty {\"execute\":\"guest-get-host-name\"}",
-                        "qemu-agent-command ga --pretty {\"execute\":\"guest-ping\"}",
-                        "qemu-agent-command ga {\"execute\":\"guest-nosuch\"}", "set-user-password ga root secret",
-                        "set-user-password ga nobody secret", "domifaddr ga --source bogus", "dommemstat ga",
-                        "setmem ga 512M --live", "setmem ga 160M --live", "domtime ga --sync"] {
+        // vsh prints what virsh prints on virtd (times and memory figures masked): each command through vsh
+        // and then through virsh from the same state (the undo, if any, through the other client in between).
+        let pairs: [(String, String?)] = [
+            ("domifaddr ga --source agent", nil), ("domifaddr ga --source agent --full", nil),
+            ("domifaddr ga --source agent --interface eth0", nil), ("domfsinfo ga", nil),
+            ("guestinfo ga --os --hostname --disk --interface --timezone --user", nil), ("domtime ga", nil),
+            ("domtime ga --pretty", nil), ("domfsfreeze ga", "domfsthaw ga"), ("domfsthaw ga --mountpoint /mnt", nil),
+            ("qemu-agent-command ga {\"execute\":\"guest-get-host-name\"}", nil),
+            ("qemu-agent-command ga --pretty {\"execute\":\"guest-get-host-name\"}", nil),
+            ("qemu-agent-command ga --pretty {\"execute\":\"guest-ping\"}", nil),
+            ("qemu-agent-command ga --timeout 5 {\"execute\":\"guest-nosuch\"}", nil),
+            ("set-user-password ga root secret", nil), ("set-user-password ga nobody secret", nil),
+            ("domifaddr ga --source bogus", nil), ("dommemstat ga", nil), ("setmem ga 512M --live", nil),
+            ("setmem ga 160M --live", nil), ("domtime ga --sync", nil),
+        ]
+        let mask: (String) -> String = {
+            Self.maskTime($0).replacingOccurrences(
+                of: #"(swap_in|swap_out|major_fault|minor_fault|unused|available|usable|last_update|disk_caches|rss|actual) [0-9]+"#,
+                with: "$1 N", options: .regularExpression)
+        }
+        for (command, undo) in pairs {
             let args = command.split(separator: " ").map(String.init)
-            let v = try ours.virsh(args: args)
+            let undoArgs = undo.map { $0.split(separator: " ").map(String.init) }
             let s = try ours.virsh(args: args, client: TestPaths.vsh)
-            let mask: (String) -> String = {
-                Self.maskTime($0).replacingOccurrences(of: #"(swap_in|swap_out|major_fault|minor_fault|unused|available|usable|last_update|disk_caches|rss|actual) [0-9]+"#,
-                                                       with: "$1 N", options: .regularExpression)
-            }
+            let su = try undoArgs.map { try ours.virsh(args: $0) }
+            let v = try ours.virsh(args: args)
+            let vu = try undoArgs.map { try ours.virsh(args: $0, client: TestPaths.vsh) }
             #expect(mask(s.stdout) == mask(v.stdout) && s.stderr == v.stderr && s.status == v.status,
                     "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(v.stdout) \(v.stderr)")
+            if let su, let vu, let undo {
+                #expect(su.stdout == vu.stdout && su.stderr == vu.stderr && su.status == vu.status,
+                        "vsh '\(undo)': \(vu.stdout) \(vu.stderr) | virsh \(su.stdout) \(su.stderr)")
+            }
         }
 
         // Errors: an agent not configured or not connected (running domains), a domain that is not running.
