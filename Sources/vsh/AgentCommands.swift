@@ -10,9 +10,9 @@ import Glibc
 /// domtime, domfsfreeze, domfsthaw, domfsinfo, guestinfo, set-user-password, qemu-agent-command; and setmem.
 /// Each prints what virsh prints (the shell adds virsh's newline after every command).
 enum AgentCommands {
-    /// Domain management commands (domifaddr is a monitoring command, MonitorCommands lists it).
+    /// Domain management commands (domifaddr and domtime are monitoring commands, MonitorCommands lists them).
     static let all: [CommandDefinition] = [
-        domtime, domfsfreeze, domfsthaw, domfsinfo, guestinfo, setUserPassword, qemuAgentCommand, setmem,
+        domfsfreeze, domfsthaw, domfsinfo, guestinfo, setUserPassword, qemuAgentCommand, setmem,
     ]
 
     /// virsh's `" %-10s %-17s    %-12s %s\n"` row of domifaddr.
