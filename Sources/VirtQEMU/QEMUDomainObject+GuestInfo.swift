@@ -67,10 +67,32 @@ extension QEMUDomainObject {
                 throw VirtError.noSupport("virDomainInterfaceAddresses", domain: .qemu)
             }
             return []
+        case InterfaceAddressSource.arp:
+            return Self.arpInterfaces(liveDefinition ?? definition, table: LinuxSys.readFile("/proc/net/arp") ?? "")
         default:
             throw VirtError(.argumentUnsupported, domain: .qemu,
                             "argument unsupported: Unknown IP address data source \(source)")
         }
+    }
+
+    /// libvirt's ARP source: each NIC whose MAC address is in the host's neighbour table, with that IPv4
+    /// address (prefix 0), named by its host-side device. `table` is /proc/net/arp.
+    static func arpInterfaces(_ def: DomainDefinition, table: String) -> [DomainInterface] {
+        // IP address, HW type, Flags, HW address, Mask, Device.
+        let entries = table.split(separator: "\n").dropFirst().compactMap { line -> (ip: String, mac: String)? in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 4, f[3] != "00:00:00:00:00:00" else { return nil }
+            return (String(f[0]), f[3].lowercased())
+        }
+        var out: [DomainInterface] = []
+        for net in def.devices.interfaces {
+            let mac = net.mac.description.lowercased()
+            for e in entries where e.mac == mac {
+                out.append(DomainInterface(name: net.targetDev ?? "", hwaddr: mac,
+                                           addrs: [DomainIPAddress(type: 0, addr: e.ip, prefix: 0)]))
+            }
+        }
+        return out
     }
 
     // MARK: Time

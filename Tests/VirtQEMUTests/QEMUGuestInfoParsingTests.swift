@@ -36,6 +36,26 @@ struct QEMUGuestInfoParsingTests {
         }
     }
 
+    @Test("the ARP source: NICs whose MAC address the host's neighbour table has, by their host device")
+    func arp() throws {
+        let def = try DomainDefinition.parse("""
+        <domain type='qemu'><name>d</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64'>hvm</type></os><devices>
+        <interface type='ethernet'><mac address='52:54:00:AA:00:01'/><target dev='tap7'/></interface>
+        <interface type='user'><mac address='52:54:00:aa:00:02'/></interface>
+        </devices></domain>
+        """)
+        let table = """
+        IP address       HW type     Flags       HW address            Mask     Device
+        192.168.7.10     0x1         0x2         52:54:00:aa:00:01     *        tap7
+        192.168.7.11     0x1         0x0         00:00:00:00:00:00     *        tap7
+        10.1.1.1         0x1         0x2         52:54:00:bb:00:09     *        eth0
+        """
+        #expect(QEMUDomainObject.arpInterfaces(def, table: table) == [
+            DomainInterface(name: "tap7", hwaddr: "52:54:00:aa:00:01", addrs: [DomainIPAddress(type: 0, addr: "192.168.7.10", prefix: 0)]),
+        ])
+    }
+
     @Test("virtio disks by PCI address, SCSI disks by drive address, others by serial")
     func disks() throws {
         let def = try DomainDefinition.parse("""
