@@ -25,11 +25,11 @@ extension QEMUDriver {
     }
 
     public func fsThaw(_ domain: DomainRef, mountpoints: [String], flags: UInt32) async throws -> Int32 {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainFSThaw")
         if !mountpoints.isEmpty {
             throw VirtError(.argumentUnsupported, domain: .qemu,
                             "argument unsupported: specifying mountpoints is not supported")
         }
-        try Self.checkFlags(flags, allowed: 0, "qemuDomainFSThaw")
         return try await state.object(domain).fsThaw()
     }
 

@@ -155,7 +155,10 @@ enum AgentCommands {
             shell.error("Unable to get filesystem information")
             return false
         }
-        if info.isEmpty { return true }
+        if info.isEmpty {
+            shell.print("No filesystems are mounted in the domain")
+            return true
+        }
         var table = Table(header: ["Mountpoint", "Name", "Type", "Target"])
         for fs in info {
             table.append([fs.mountpoint, fs.name, fs.fstype, fs.devAliases.joined(separator: ",")])

@@ -377,6 +377,16 @@ struct QEMUGuestAgentProofTests {
             }
         }
 
+        // No file system on a disk once /mnt is unmounted: virsh's message for an empty list, from both.
+        for d in daemons { _ = try Self.console(d.uri, d.dir, "umount /mnt") }
+        try same("domfsinfo ga")
+        try same("domfsfreeze ga")
+        try same("domfsthaw ga")
+        let empty = try ours.virsh(args: ["domfsinfo", "ga"], client: TestPaths.vsh)
+        let emptyVirsh = try ours.virsh(args: ["domfsinfo", "ga"])
+        #expect(empty.stdout == emptyVirsh.stdout && empty.stderr == emptyVirsh.stderr && empty.status == emptyVirsh.status,
+                "vsh \(empty.stdout) \(empty.stderr) | virsh \(emptyVirsh.stdout) \(emptyVirsh.stderr)")
+
         // Errors: an agent not configured or not connected (running domains), a domain that is not running.
         for d in daemons { _ = try d.run("start idle; start idlech") }
         let agentCommands = ["domifaddr DOM --source agent", "domtime DOM", "domtime DOM --now", "domfsinfo DOM",
