@@ -41,11 +41,12 @@ struct QEMUGuestAgentProofTests {
     }
 
     /// SeaBIOS with nothing to boot: running, but no agent ever answers (with `channel`) or none configured.
-    static func idleXML(name: String, channel: Bool) -> String {
+    /// Its serial log under `dir` puts `dir` on QEMU's command line, where the daemons' cleanup finds it.
+    static func idleXML(name: String, channel: Bool, dir: String) -> String {
         """
         <domain type='qemu'><name>\(name)</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\(channel ? agentChannel : "")\
-        <memballoon model='none'/></devices></domain>
+        <serial type='file'><source path='\(dir)/\(name).log'/></serial><memballoon model='none'/></devices></domain>
         """
     }
 
@@ -63,7 +64,7 @@ struct QEMUGuestAgentProofTests {
         chmod(image, 0o666)
         try domainXML(dir: dir, cmdline: guest.cmdline).write(toFile: dir + "/ga.xml", atomically: true, encoding: .utf8)
         for (name, channel) in [("idle", false), ("idlech", true)] {
-            try idleXML(name: name, channel: channel).write(toFile: dir + "/\(name).xml", atomically: true, encoding: .utf8)
+            try idleXML(name: name, channel: channel, dir: dir).write(toFile: dir + "/\(name).xml", atomically: true, encoding: .utf8)
         }
         let r = try run("define \(dir)/ga.xml; define \(dir)/idle.xml; define \(dir)/idlech.xml; start ga")
         #expect(r.status == 0, "define/start: \(r.stderr)")
