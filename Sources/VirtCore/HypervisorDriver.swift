@@ -179,6 +179,28 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat]
     /// `virDomainSetMemoryStatsPeriod`: seconds between the guest's balloon statistics updates (0: off).
     func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws
+
+    // MARK: Guest agent (issue 11)
+
+    /// `virDomainInterfaceAddresses`: the guest's interfaces and addresses from `source`
+    /// (``InterfaceAddressSource``).
+    func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws -> [DomainInterface]
+    /// `virDomainGetTime`: the guest's clock (through the agent).
+    func guestTime(_ domain: DomainRef, flags: UInt32) async throws -> (seconds: Int64, nseconds: UInt32)
+    /// `virDomainSetTime`: sets the guest's clock, or (flag SYNC) makes it read its RTC.
+    func setGuestTime(_ domain: DomainRef, seconds: Int64, nseconds: UInt32, flags: UInt32) async throws
+    /// `virDomainFSFreeze`: freezes the guest's file systems (all, or those mounted on `mountpoints`).
+    func fsFreeze(_ domain: DomainRef, mountpoints: [String], flags: UInt32) async throws -> Int32
+    /// `virDomainFSThaw`.
+    func fsThaw(_ domain: DomainRef, mountpoints: [String], flags: UInt32) async throws -> Int32
+    /// `virDomainGetFSInfo`: the guest's mounted file systems and the disks they are on.
+    func fsInfo(_ domain: DomainRef, flags: UInt32) async throws -> [DomainFSInfo]
+    /// `virDomainGetGuestInfo`: the groups `types` (``GuestInfoTypes``, 0: all) as typed parameters.
+    func guestInfo(_ domain: DomainRef, types: UInt32, flags: UInt32) async throws -> [TypedParam]
+    /// `virDomainSetUserPassword` (flag 1: the password is already encrypted).
+    func setUserPassword(_ domain: DomainRef, user: String?, password: String?, flags: UInt32) async throws
+    /// `virDomainQemuAgentCommand`: a guest agent command passed through; the agent's reply as JSON text.
+    func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws -> String?
     /// `virDomainGetBlockInfo`: capacity, allocation and physical size of disk `path`.
     func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo
     /// `virDomainGetVcpus`: up to `maxInfo` vCPUs of a running domain and their affinity maps, `mapLength`
@@ -445,6 +467,35 @@ extension HypervisorDriver {
     }
     public func setMemoryStatsPeriod(_ domain: DomainRef, period: Int32, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainSetMemoryStatsPeriod", domain: .domain)
+    }
+
+    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws -> [DomainInterface] {
+        throw VirtError.noSupport("virDomainInterfaceAddresses", domain: .domain)
+    }
+    public func guestTime(_ domain: DomainRef, flags: UInt32) async throws -> (seconds: Int64, nseconds: UInt32) {
+        throw VirtError.noSupport("virDomainGetTime", domain: .domain)
+    }
+    public func setGuestTime(_ domain: DomainRef, seconds: Int64, nseconds: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetTime", domain: .domain)
+    }
+    public func fsFreeze(_ domain: DomainRef, mountpoints: [String], flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virDomainFSFreeze", domain: .domain)
+    }
+    public func fsThaw(_ domain: DomainRef, mountpoints: [String], flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virDomainFSThaw", domain: .domain)
+    }
+    public func fsInfo(_ domain: DomainRef, flags: UInt32) async throws -> [DomainFSInfo] {
+        throw VirtError.noSupport("virDomainGetFSInfo", domain: .domain)
+    }
+    public func guestInfo(_ domain: DomainRef, types: UInt32, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainGetGuestInfo", domain: .domain)
+    }
+    public func setUserPassword(_ domain: DomainRef, user: String?, password: String?, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetUserPassword", domain: .domain)
+    }
+    public func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws
+        -> String? {
+        throw VirtError.noSupport("virDomainQemuAgentCommand", domain: .domain)
     }
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         throw VirtError.noSupport("virDomainGetBlockInfo", domain: .domain)

@@ -73,8 +73,12 @@ actor QEMUGuestAgent {
         out.finish()
     }
 
+    /// The text of the last reply (compact, member order kept), for passthrough commands.
+    private var lastReplyText = ""
+
     private func handle(_ line: [UInt8]) {
         guard let msg = try? JSONValue.parse(String(decoding: line, as: UTF8.self)) else { return }
+        if syncWaiter == nil, replyWaiter != nil { lastReplyText = QMPMonitor.compactJSON(line) }
         if let w = syncWaiter {
             // Only the answer to our own handshake counts; anything else is stale.
             if let r = msg["return"]?.intValue, UInt64(truncatingIfNeeded: r) == w.id {
@@ -184,6 +188,27 @@ actor QEMUGuestAgent {
         try await sync()
         let reply = try await sendAndWait(command, arguments: arguments, timeout: timeout)
         return try Self.check(reply, command: command)
+    }
+
+    /// A command given as JSON text (`virDomainQemuAgentCommand`): its reply as compact JSON text, with the
+    /// members in the agent's order; an `error` reply throws as ``execute(_:arguments:timeout:)`` does.
+    /// `timeout` nil waits as long as it takes.
+    func executeRaw(_ json: String, timeout: Duration?) async throws(VirtError) -> String {
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue.parse(json)
+        } catch {
+            throw VirtError.internalError("cannot parse json \(json): \(error)", domain: .qemu)
+        }
+        guard let cmd = parsed["execute"]?.stringValue else {
+            throw VirtError.internalError("cannot parse json \(json): missing 'execute'", domain: .qemu)
+        }
+        await lock()
+        defer { unlock() }
+        try await sync()
+        let reply = try await sendAndWait(cmd, arguments: parsed["arguments"], timeout: timeout ?? .seconds(86400 * 365))
+        _ = try Self.check(reply, command: cmd)
+        return lastReplyText
     }
 
     /// `guest-shutdown` with `mode` (powerdown, reboot, halt). The agent does not answer on success: this

@@ -227,9 +227,34 @@ public enum RemoteCalls {
     /// dom, type, uri, flags → metadata.
     static let domainGetMetadata = RemoteCall<XDRTuple4<D, Int32, String?, Flags>, String>(.domainGetMetadata)
 
+    // MARK: Guest agent (issue 11)
+    /// dom, source, flags → ifaces.
+    static let domainInterfaceAddresses =
+        RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRList<DomainInterface, DomainInterfaceLimit>>(.domainInterfaceAddresses)
+    /// dom, flags → seconds, nseconds.
+    static let domainGetTime = RemoteCall<XDRTuple2<D, Flags>, XDRTuple2<Int64, UInt32>>(.domainGetTime)
+    /// dom, seconds, nseconds, flags.
+    static let domainSetTime = RemoteCall<XDRTuple4<D, Int64, UInt32, Flags>, XDRVoid>(.domainSetTime)
+    /// dom, mountpoints, flags → filesystems.
+    static let domainFSFreeze =
+        RemoteCall<XDRTuple3<D, XDRList<String, FSFreezeMountpointsLimit>, Flags>, Int32>(.domainFSFreeze)
+    static let domainFSThaw =
+        RemoteCall<XDRTuple3<D, XDRList<String, FSFreezeMountpointsLimit>, Flags>, Int32>(.domainFSThaw)
+    /// dom, flags → info, ret.
+    static let domainGetFSInfo =
+        RemoteCall<XDRTuple2<D, Flags>, XDRTuple2<XDRList<DomainFSInfo, FSInfoLimit>, UInt32>>(.domainGetFSInfo)
+    /// dom, types, flags → params.
+    static let domainGetGuestInfo =
+        RemoteCall<XDRTuple3<D, UInt32, Flags>, TypedParamList<GuestInfoParamsLimit>>(.domainGetGuestInfo)
+    /// dom, user, password, flags.
+    static let domainSetUserPassword =
+        RemoteCall<XDRTuple4<D, String?, String?, Flags>, XDRVoid>(.domainSetUserPassword)
+
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.
     static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)
+    /// QEMU_PROC_DOMAIN_AGENT_COMMAND: domain, cmd, timeout, flags → result.
+    static let qemuDomainAgentCommand = RemoteCall<XDRTuple4<D, String, Int32, Flags>, String?>(qemu: 3)
 }
 
 /// Domain stats records (`REMOTE_DOMAIN_LIST_MAX` of them, at least 28 bytes each).

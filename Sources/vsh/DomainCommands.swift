@@ -7,7 +7,7 @@ enum DomainCommands {
         reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort,
-    ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands
+    ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
 
     // MARK: Ids and names
 

@@ -6,13 +6,14 @@ import Glibc
 #endif
 
 /// The test guest built by scripts/build-test-guest.sh into .build/test-guest: a Debian kernel and a busybox
-/// initramfs that print markers on the serial console, run a tiny guest agent and power off on ACPI.
+/// initramfs that print markers on the serial console, run qemu-ga and power off on ACPI.
 public struct TestGuest: Sendable {
     public var kernel: String
     public var initrd: String
     public var cmdline: String
 
-    /// The guest; fails the test when it is missing or older than `format` (3 has the guest agent and pvpanic).
+    /// The guest; fails the test when it is missing or older than `format` (3 has the guest agent and pvpanic;
+    /// 5 has Debian's qemu-ga, the balloon driver, ext4 on a `swiftvirt-fs` disk and a static address on eth0).
     public static func load(format: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestGuest {
         let dir = TestPaths.testGuest
         let built = Int((try? String(contentsOfFile: dir + "/FORMAT", encoding: .utf8))?

@@ -7,5 +7,9 @@ extension ProcedureTable {
             let (d, command, flags) = a.values
             return try await ctx.driver.qemuMonitorCommand(d, command: command, flags: flags)
         },
+        .serve(RemoteCalls.qemuDomainAgentCommand) { a, ctx in
+            let (d, command, timeout, flags) = a.values
+            return try await ctx.driver.qemuAgentCommand(d, command: command, timeout: timeout, flags: flags)
+        },
     ]
 }
