@@ -17,12 +17,6 @@ extension Domain {
         try await connection.driver.interfaceStats(ref, device: device)
     }
 
-    /// `virDomainInterfaceAddresses`: the guest interfaces' addresses from `source` (lease, agent, arp).
-    public func interfaceAddresses(source: DomainInterfaceAddressSource = .lease, flags: UInt32 = 0) async throws
-        -> [DomainInterfaceAddresses] {
-        try await connection.driver.interfaceAddresses(ref, source: source.rawValue, flags: flags)
-    }
-
     /// `virDomainMemoryStats` (at most `maxStats`, 13 by default: every tag libvirt knows).
     public func memoryStats(maxStats: UInt32 = 13, flags: UInt32 = 0) async throws -> [MemoryStat] {
         try await connection.driver.memoryStats(ref, maxStats: maxStats, flags: flags)

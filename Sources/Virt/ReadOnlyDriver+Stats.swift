@@ -15,11 +15,6 @@ extension ReadOnlyDriver {
     public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
         try await base.interfaceStats(domain, device: device)
     }
-    /// Guest interface addresses. Passed to the wrapped driver (the wire refuses the agent source read-only).
-    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws
-        -> [DomainInterfaceAddresses] {
-        try await base.interfaceAddresses(domain, source: source, flags: flags)
-    }
     /// Memory statistics. Passed to the wrapped driver.
     public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
         try await base.memoryStats(domain, maxStats: maxStats, flags: flags)

@@ -172,9 +172,6 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func blockStatsFlags(_ domain: DomainRef, path: String, flags: UInt32) async throws -> [TypedParam]
     /// `virDomainInterfaceStats`: the counters of the NIC named by target name or MAC address.
     func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats
-    /// `virDomainInterfaceAddresses`: the guest interfaces' addresses from `source` (0 DHCP leases of the
-    /// networks, 1 the guest agent, 2 the host's ARP table).
-    func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws -> [DomainInterfaceAddresses]
     /// `virDomainMemoryStats`: at most `maxStats` balloon and process statistics.
     func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat]
     /// `virDomainSetMemoryStatsPeriod`: seconds between the guest's balloon statistics updates (0: off).
@@ -457,10 +454,6 @@ extension HypervisorDriver {
     }
     public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
         throw VirtError.noSupport("virDomainInterfaceStats", domain: .domain)
-    }
-    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws
-        -> [DomainInterfaceAddresses] {
-        throw VirtError.noSupport("virDomainInterfaceAddresses", domain: .domain)
     }
     public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
         throw VirtError.noSupport("virDomainMemoryStats", domain: .domain)

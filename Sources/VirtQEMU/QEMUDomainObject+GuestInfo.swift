@@ -60,13 +60,6 @@ extension QEMUDomainObject {
         switch source {
         case InterfaceAddressSource.agent:
             return try Self.parseInterfaces(try await agentRun("guest-network-get-interfaces"))
-        case InterfaceAddressSource.lease:
-            // Leases come from the domain's virtual networks; user-mode and direct NICs have none.
-            let def = liveDefinition ?? definition
-            if def.devices.interfaces.contains(where: { $0.type == .network }) {
-                throw VirtError.noSupport("virDomainInterfaceAddresses", domain: .qemu)
-            }
-            return []
         case InterfaceAddressSource.arp:
             return Self.arpInterfaces(liveDefinition ?? definition, table: LinuxSys.readFile("/proc/net/arp") ?? "")
         default:

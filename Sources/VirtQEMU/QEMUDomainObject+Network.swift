@@ -118,51 +118,25 @@ extension QEMUDriver {
         return n
     }
 
-    /// `qemuDomainInterfaceAddresses` for the lease source (the DHCP leases the network driver has for each
-    /// `<interface type='network'>`'s MAC) and the ARP source (the host's /proc/net/arp, prefix 0). The agent
-    /// source needs `guest-network-get-interfaces`, which is not served yet: libvirt's agent errors.
-    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws
-        -> [DomainInterfaceAddresses] {
-        try Self.checkFlags(flags, allowed: 0, "qemuDomainInterfaceAddresses")
+    /// `virDomainInterfaceAddresses` with the lease source: the DHCP leases the network driver has for each
+    /// `<interface type='network'>`'s MAC address (libvirt's `qemuGetDHCPInterfaces`).
+    func leaseAddresses(_ domain: DomainRef) async throws -> [DomainInterface] {
         let obj = try await state.object(domain)
         let ifaces = try await obj.runningInterfaces()
-        switch DomainInterfaceAddressSource(rawValue: source) {
-        case .lease?:
-            var out: [DomainInterfaceAddresses] = []
-            for n in ifaces where n.type == .network {
-                guard let name = n.network else { continue }
-                guard let networks = await state.networkDriver else {
-                    throw VirtError(.noSupport, domain: .qemu,
-                                    "this function is not supported by the connection driver: virNetworkLookupByName")
-                }
-                let net = try await networks.lookupNetwork(name: name)
-                let leases = try await networks.networkDHCPLeases(net, mac: n.mac.description, flags: 0)
-                if leases.isEmpty { continue }
-                out.append(DomainInterfaceAddresses(
-                    name: n.targetDev ?? "", hwaddr: n.mac.description,
-                    addrs: leases.map { DomainIPAddress(type: $0.type, addr: $0.ipaddr, prefix: $0.prefix) }))
+        var out: [DomainInterface] = []
+        for n in ifaces where n.type == .network {
+            guard let name = n.network else { continue }
+            guard let networks = await state.networkDriver else {
+                throw VirtError(.noSupport, domain: .qemu,
+                                "this function is not supported by the connection driver: virNetworkLookupByName")
             }
-            return out
-        case .arp?:
-            let table = LinuxSys.readFile("/proc/net/arp") ?? ""
-            var out: [DomainInterfaceAddresses] = []
-            for n in ifaces {
-                let mac = n.mac.description
-                let addrs = table.split(separator: "\n").dropFirst().compactMap { line -> DomainIPAddress? in
-                    let f = line.split(separator: " ", omittingEmptySubsequences: true)
-                    guard f.count >= 4, f[3].lowercased() == mac else { return nil }
-                    return DomainIPAddress(type: 0, addr: String(f[0]), prefix: 0)
-                }
-                if addrs.isEmpty { continue }
-                out.append(DomainInterfaceAddresses(name: n.targetDev ?? "", hwaddr: mac, addrs: addrs))
-            }
-            return out
-        case .agent?:
-            throw VirtError(.argumentUnsupported, domain: .qemu,
-                            "argument unsupported: QEMU guest agent is not configured")
-        case nil:
-            throw VirtError(.argumentUnsupported, domain: .qemu,
-                            "argument unsupported: Unknown IP address data source \(source)")
+            let net = try await networks.lookupNetwork(name: name)
+            let leases = try await networks.networkDHCPLeases(net, mac: n.mac.description, flags: 0)
+            if leases.isEmpty { continue }
+            out.append(DomainInterface(
+                name: n.targetDev ?? "", hwaddr: n.mac.description,
+                addrs: leases.map { DomainIPAddress(type: $0.type, addr: $0.ipaddr, prefix: $0.prefix) }))
         }
+        return out
     }
 }

@@ -5,6 +5,8 @@ import VirtCore
 extension QEMUDriver {
     public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws -> [DomainInterface] {
         try Self.checkFlags(flags, allowed: 0, "qemuDomainInterfaceAddresses")
+        // Leases come from the virtual networks' DHCP servers (the network driver); agent and ARP from the domain.
+        if source == InterfaceAddressSource.lease { return try await leaseAddresses(domain) }
         return try await state.object(domain).interfaceAddresses(source: source)
     }
 

@@ -13,10 +13,6 @@ extension RemoteDriver {
     public func interfaceStats(_ domain: DomainRef, device: String) async throws -> InterfaceStats {
         try await call(RemoteCalls.domainInterfaceStats, XDRTuple2(domain, device))
     }
-    public func interfaceAddresses(_ domain: DomainRef, source: UInt32, flags: UInt32) async throws
-        -> [DomainInterfaceAddresses] {
-        try await call(RemoteCalls.domainInterfaceAddresses, XDRTuple3(domain, source, flags)).items
-    }
     public func memoryStats(_ domain: DomainRef, maxStats: UInt32, flags: UInt32) async throws -> [MemoryStat] {
         try await call(RemoteCalls.domainMemoryStats, XDRTuple3(domain, maxStats, flags)).items
     }

@@ -4,7 +4,7 @@ import Virt
 /// domiflist. domblklist and domiflist read the domain XML, as virsh does.
 extension MonitorCommands {
     static let statsCommands: [CommandDefinition] = [domblkstat, domifstat, dommemstat, domblkinfo, domblklist,
-                                                     domiflist, domifaddr]
+                                                     domiflist]
 
     /// virsh's `domblkstat_output`: field, legacy name, human label.
     private static let blockStatFields: [(String, String?, String)] = [

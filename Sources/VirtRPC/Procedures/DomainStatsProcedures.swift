@@ -26,10 +26,6 @@ extension ProcedureTable {
             let (d, device) = a.values
             return try await ctx.driver.interfaceStats(d, device: device)
         },
-        .serve(RemoteCalls.domainInterfaceAddresses, readOnlyValue: { $0.values.1 }) { a, ctx in
-            let (d, source, flags) = a.values
-            return XDRList(try await ctx.driver.interfaceAddresses(d, source: source, flags: flags))
-        },
         .serve(RemoteCalls.domainMemoryStats) { a, ctx in
             let (d, maxStats, flags) = a.values
             if maxStats > UInt32(MemoryStatsLimit.max) {
