@@ -228,6 +228,14 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func updateDevice(_ domain: DomainRef, xml: String, flags: UInt32) async throws
     /// `virDomainDetachDeviceAlias`.
     func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws
+
+    // MARK: Console and guest operations (HypervisorDriver+GuestOps.swift)
+    /// `virDomainScreenshot`: the image's MIME type and a stream of its bytes.
+    func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
+        -> (mime: String, stream: any ByteStream)
+    /// `virDomainSendKey`: key codes of `codeset` (`KeycodeSet`'s raw value) pressed for `holdtime` ms.
+    func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
+        async throws
 }
 
 extension HypervisorDriver {

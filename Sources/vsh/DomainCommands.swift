@@ -8,6 +8,7 @@ enum DomainCommands {
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort,
     ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands
+        + guestOpsCommands
 
     // MARK: Ids and names
 

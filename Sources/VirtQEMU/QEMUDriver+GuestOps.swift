@@ -1,0 +1,31 @@
+import VirtCore
+
+/// Console and guest operations (issue 11): see `QEMUDomainObject+GuestOps.swift`.
+extension QEMUDriver {
+    public func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
+        -> (mime: String, stream: any ByteStream) {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainScreenshot")
+        return try await state.object(domain).screenshot(screen: screen)
+    }
+
+    /// libvirt's `qemuDomainSendKey`: the key codes translated to QEMU's numbers (qnum) first, before the
+    /// domain is looked up, as libvirt does.
+    public func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
+        async throws {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainSendKey")
+        let set = Int32(exactly: codeset).flatMap(KeycodeSet.init(rawValue:))
+        var qnums: [UInt32] = []
+        for key in keycodes {
+            if set == .qnum {
+                qnums.append(key)
+                continue
+            }
+            guard let set, let q = set.translate(key, to: .qnum) else {
+                let detail = "cannot translate keycode \(key) of \(set?.name ?? "(null)") codeset to qnum keycode"
+                throw VirtError.internalError(detail, domain: .qemu)
+            }
+            qnums.append(q)
+        }
+        try await state.object(domain).sendKey(qnums: qnums, holdtime: holdtime)
+    }
+}

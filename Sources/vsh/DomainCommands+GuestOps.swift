@@ -1,0 +1,139 @@
+import Virt
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// screenshot and send-key (virsh-domain.c): the guest's screen into a file, keys to the guest.
+extension DomainCommands {
+    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey]
+
+    static let screenshot = CommandDefinition(
+        "screenshot", summary: "take a screenshot of a current domain console and store it into a file",
+        description: "screenshot of a current domain console",
+        options: [.domain(), .string("file", "where to store the screenshot"),
+                  .int("screen", "ID of a screen to take screenshot of")]
+    ) { shell, cmd in
+        let (ok, fileOption) = shell.stringOption(cmd, "file")
+        guard ok else { return false }
+        let (screenOK, screen) = HostCommands.uintOption(shell, cmd, "screen")
+        guard screenOK else { return false }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let name = cmd.value("domain") ?? dom.name
+        guard let (mime, stream) = await shell.call({ try await dom.screenshot(screen: screen ?? 0) }) else {
+            shell.error("could not take a screenshot of \(name)")
+            return false
+        }
+        let file = fileOption ?? generatedName(dom.name, mime: mime)
+        var created = true
+        var fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        if fd < 0 {
+            created = false
+            if errno == EEXIST { fd = open(file, O_WRONLY | O_TRUNC | O_CLOEXEC, 0o666) }
+            guard fd >= 0 else {
+                await stream.abort()
+                shell.error("cannot create file \(file)")
+                return false
+            }
+        }
+        var done = false
+        defer {
+            if fd >= 0 { close(fd) }
+            if !done && created { unlink(file) }
+        }
+        while true {
+            guard let chunk = await shell.call({ try await stream.read() }) else {
+                await stream.abort()
+                shell.error("could not receive data from domain \(name)")
+                return false
+            }
+            guard let bytes = chunk, !bytes.isEmpty else { break }
+            var off = 0
+            while off < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 {
+                    await stream.abort()
+                    shell.error("could not receive data from domain \(name)")
+                    return false
+                }
+                off += n
+            }
+        }
+        let closed = close(fd)
+        fd = -1
+        if closed != 0 {
+            shell.error("cannot close file \(file)")
+            return false
+        }
+        guard await shell.call({ try await stream.finish() }) != nil else {
+            shell.error("cannot close stream on domain \(name)")
+            return false
+        }
+        done = true
+        shell.printExtra("Screenshot saved to \(file), with type of \(mime)")
+        return true
+    }
+
+    /// virsh's `virshGenFileName`: NAME-YYYY-MM-DD-HH:MM:SS with the extension of the MIME type.
+    static func generatedName(_ name: String, mime: String) -> String {
+        let ext = mime == "image/x-portable-pixmap" ? ".ppm" : mime == "image/png" ? ".png" : ""
+        var now = time(nil)
+        var tm = tm()
+        localtime_r(&now, &tm)
+        var buf = [CChar](repeating: 0, count: 100)
+        let n = strftime(&buf, buf.count, "%Y-%m-%d-%H:%M:%S", &tm)
+        let stamp = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(name)-\(stamp)\(ext)"
+    }
+
+    static let sendKey = CommandDefinition(
+        "send-key", summary: "Send keycodes to the guest",
+        description: "Send keycodes (integers or symbolic names) to the guest",
+        options: [.domain(), .string("codeset", "the codeset of keycodes, default:linux", requiresName: true),
+                  OptionDefinition(name: "holdtime", kind: .int, requiresName: true,
+                                   help: "the time (in milliseconds) how long the keys will be held"),
+                  .argv("keycode", "the key code", required: true)]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let (ok, codesetOption) = shell.stringOption(cmd, "codeset")
+        guard ok else { return false }
+        let (holdOK, holdtime) = HostCommands.intOption(shell, cmd, "holdtime")
+        guard holdOK else { return false }
+        // The qnum code set was first called rfb; virsh still accepts that name.
+        var setName = codesetOption ?? "linux"
+        if setName == "rfb" { setName = "qnum" }
+        guard let codeset = KeycodeSet(name: setName) else {
+            shell.error("unknown codeset: '\(setName)'")
+            return false
+        }
+        var keycodes: [UInt32] = []
+        for text in cmd.values("keycode") {
+            if keycodes.count == KeycodeSet.maxKeys {
+                shell.error("too many keycodes")
+                return false
+            }
+            guard let key = keycodeNumber(text) ?? codeset.value(named: text) else {
+                shell.error("invalid keycode: '\(text)'")
+                return false
+            }
+            keycodes.append(key)
+        }
+        return await shell.call({
+            try await dom.sendKey(codeset: codeset, holdtime: UInt32(bitPattern: holdtime ?? 0), keycodes: keycodes)
+        }) != nil
+    }
+
+    /// virsh's `virshKeyCodeGetInt`: an unsigned number in C notation (decimal, 0x hex, 0 octal) up to 0xffff.
+    static func keycodeNumber(_ text: String) -> UInt32? {
+        guard !text.isEmpty else { return nil }
+        var end: UnsafeMutablePointer<CChar>?
+        errno = 0
+        let value = text.withCString { p -> UInt in
+            let v = strtoul(p, &end, 0)
+            return end.map { $0 == p || $0.pointee != 0 } == false ? v : UInt.max
+        }
+        guard errno == 0, value <= 0xffff else { return nil }
+        return UInt32(value)
+    }
+}
