@@ -12,4 +12,11 @@ extension Domain {
         try await connection.driver.sendKey(ref, codeset: UInt32(codeset.rawValue), holdtime: holdtime,
                                             keycodes: keycodes, flags: flags)
     }
+
+    /// `virDomainCoreDumpWithFormat` (or with nil format `virDomainCoreDump`): `path` is made absolute against the
+    /// working directory first, as libvirt's client library does.
+    public func coreDump(to path: String, format: UInt32? = nil, flags: UInt32 = 0) async throws {
+        try CoreDump.check(format: format, flags: flags)
+        try await connection.driver.coreDump(ref, to: AbsolutePath.make(path), format: format, flags: flags)
+    }
 }

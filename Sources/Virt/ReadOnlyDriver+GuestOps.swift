@@ -1,7 +1,7 @@
 import VirtCore
 
-/// Console and guest operations on a read-only connection: screenshots and keys are refused (libvirt's
-/// virDomainScreenshot and virDomainSendKey check for it).
+/// Console and guest operations on a read-only connection: screenshots, keys and core dumps are refused
+/// (libvirt's public API checks for it).
 extension ReadOnlyDriver {
     /// Refused on a read-only connection.
     public func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
@@ -12,5 +12,9 @@ extension ReadOnlyDriver {
     public func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
         async throws {
         throw Self.denied("virDomainSendKey")
+    }
+    /// Refused on a read-only connection.
+    public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
+        throw Self.denied(format == nil ? "virDomainCoreDump" : "virDomainCoreDumpWithFormat")
     }
 }

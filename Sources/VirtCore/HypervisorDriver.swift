@@ -236,6 +236,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     /// `virDomainSendKey`: key codes of `codeset` (`KeycodeSet`'s raw value) pressed for `holdtime` ms.
     func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
         async throws
+    /// `virDomainCoreDumpWithFormat`, or with nil format `virDomainCoreDump` (the path already absolute).
+    func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {

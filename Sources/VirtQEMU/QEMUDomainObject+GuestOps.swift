@@ -121,3 +121,121 @@ final class ReadFileStream: ByteStream {
     func finish() async throws {}
     func abort() async {}
 }
+
+/// Core dumps (libvirt's qemuDomainCoreDumpWithFormat and doCoreDump): an async DUMP job.
+extension QEMUDomainObject {
+    /// The dump into `path`: the guest paused unless `live`, then memory only (`dump-guest-memory` to a
+    /// descriptor, detached, its progress from `query-dump`) or QEMU's migration stream; afterwards the domain
+    /// crashes (`crash`), is reset (`reset`) or runs again if it ran before.
+    func coreDump(to path: String, format: UInt32?, flags: UInt32) async throws(VirtError) {
+        try await beginAsyncJob(.dump, operation: .dump, owner: "coreDump")
+        let memoryOnly = flags & CoreDump.memoryOnly != 0
+        jobs.current?.isMemoryDump = memoryOnly
+        var wasRunning = false
+        var result: VirtError?
+        do throws(VirtError) {
+            guard let mon = monitor, isActive else {
+                throw VirtError.operationInvalid("domain is not running", domain: .domain)
+            }
+            wasRunning = status.state == .running
+            if flags & CoreDump.live == 0 && wasRunning {
+                try await mon.execute("stop")
+                if status.state == .running { raise(.suspended(.paused)) }
+                status = .paused(.dump)
+                writeStatus()
+            }
+            try await writeCoreDump(mon, to: path, format: format, memoryOnly: memoryOnly)
+            if flags & CoreDump.crash != 0 {
+                stopReason = (.crashed, .crashed)
+                await teardown(.crashed, emitEvent: true)
+            } else if flags & CoreDump.reset != 0 {
+                try await mon.execute("system_reset")
+            }
+        } catch {
+            result = error
+        }
+        // As libvirt's endjob: a guest that ran before runs again (a migration to file stops it too).
+        if wasRunning, isActive, status.state == .paused, let mon = monitor {
+            if (try? await mon.execute("cont")) != nil {
+                setRunning(.unpaused)
+            } else if result == nil {
+                result = VirtError.operationFailed("resuming after dump failed", domain: .qemu)
+            }
+        }
+        // libvirt keeps no statistics of a finished dump (`domjobinfo --completed` stays as it was).
+        endAsyncJob()
+        if let result { throw result }
+    }
+
+    /// libvirt's doCoreDump: the file created (0600, as the daemon), written by QEMU, removed on failure.
+    private func writeCoreDump(_ mon: QMPMonitor, to path: String, format: UInt32?, memoryOnly: Bool)
+        async throws(VirtError) {
+        if !memoryOnly, let format, format != 0 {
+            throw VirtError.operationUnsupported("kdump-compressed format is only supported with memory-only dump")
+        }
+        // Non-blocking, so that a FIFO without a reader fails instead of holding the call's thread.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            throw VirtError.systemError("Failed to create file '\(path)'", errno: errno, domain: .qemu)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        do throws(VirtError) {
+            if memoryOnly {
+                try await dumpGuestMemory(mon, fd: fd, format: CoreDump.formatNames[Int(format ?? 0)])
+            } else {
+                defer { close(fd) }
+                try await mon.execute("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
+                try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
+                do throws(VirtError) {
+                    try await mon.execute("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"])
+                } catch {
+                    _ = try? await mon.execute("closefd", arguments: ["fdname": "migrate"])
+                    throw error
+                }
+                try await waitMigration(mon, what: "domain core dump")
+            }
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// libvirt's qemuDumpToFd: the format checked against QEMU's list, `getfd`, `dump-guest-memory` detached,
+    /// then `query-dump` until QEMU is done (the job's statistics follow it).
+    private func dumpGuestMemory(_ mon: QMPMonitor, fd: Int32, format: String) async throws(VirtError) {
+        defer { close(fd) }
+        let caps = try await mon.execute("query-dump-guest-memory-capability")
+        let formats = caps["formats"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard formats.contains(format) else {
+            throw VirtError.invalidArg("unsupported dumpformat '\(format)' for this QEMU binary", domain: .qemu)
+        }
+        try await mon.execute("getfd", arguments: ["fdname": "dump"], passing: fd)
+        do throws(VirtError) {
+            try await mon.execute("dump-guest-memory", arguments: [
+                "paging": false, "protocol": "fd:dump", "format": .string(format), "detach": true,
+            ])
+        } catch {
+            _ = try? await mon.execute("closefd", arguments: ["fdname": "dump"])
+            throw error
+        }
+        while true {
+            if process == nil {
+                throw VirtError.operationFailed("job 'domain core dump' failed: QEMU ended", domain: .qemu)
+            }
+            let q = try await mon.execute("query-dump")
+            let total = q["total"]?.uint64Value ?? 0
+            let completed = q["completed"]?.uint64Value ?? 0
+            jobs.current?.dumpProgress = .init(total: total, completed: completed)
+            let elapsed = asyncElapsedMs
+            jobs.current?.elapsedMs = elapsed
+            switch q["status"]?.stringValue ?? "" {
+            case "completed":
+                return
+            case "failed":
+                throw VirtError.operationFailed("memory-only dump failed for unknown reason", domain: .qemu)
+            default:
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+}

@@ -29,3 +29,15 @@ extension QEMUDriver {
         try await state.object(domain).sendKey(qnums: qnums, holdtime: holdtime)
     }
 }
+
+extension QEMUDriver {
+    /// libvirt's qemuDomainCoreDumpWithFormat (virDomainCoreDump is the same with the raw format).
+    public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
+        try CoreDump.check(format: format, flags: flags)
+        try Self.checkFlags(flags, allowed: 0x1f, "qemuDomainCoreDumpWithFormat")
+        if flags & CoreDump.bypassCache != 0 {
+            throw VirtError.operationUnsupported("bypass cache is not supported for QEMU core dumps yet")
+        }
+        try await state.object(domain).coreDump(to: path, format: format, flags: flags)
+    }
+}

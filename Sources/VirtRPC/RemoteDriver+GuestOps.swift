@@ -23,4 +23,13 @@ extension RemoteDriver {
         _ = try await call(RemoteCalls.domainSendKey,
                            XDRTuple5(domain, codeset, holdtime, XDRList(keycodes), flags))
     }
+
+    public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
+        try CoreDump.check(format: format, flags: flags)
+        if let format {
+            _ = try await call(RemoteCalls.domainCoreDumpWithFormat, XDRTuple4(domain, path, format, flags))
+        } else {
+            _ = try await call(RemoteCalls.domainCoreDump, XDRTuple3(domain, path, flags))
+        }
+    }
 }

@@ -6,7 +6,7 @@ import Glibc
 
 /// screenshot and send-key (virsh-domain.c): the guest's screen into a file, keys to the guest.
 extension DomainCommands {
-    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey]
+    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey, dump]
 
     static let screenshot = CommandDefinition(
         "screenshot", summary: "take a screenshot of a current domain console and store it into a file",
@@ -135,5 +135,56 @@ extension DomainCommands {
         }
         guard errno == 0, value <= 0xffff else { return nil }
         return UInt32(value)
+    }
+}
+
+extension DomainCommands {
+    static let dump = CommandDefinition(
+        "dump", summary: "dump the core of a domain to a file for analysis",
+        description: "Core dump a domain.",
+        options: [
+            .domain(), .data("file", "where to dump the core"),
+            .flag("live", "perform a live core dump if supported"),
+            .flag("crash", "crash the domain after core dump"),
+            .flag("bypass-cache", "avoid file system cache when dumping"),
+            .flag("reset", "reset the domain after core dump"),
+            .flag("verbose", "display the progress of dump"),
+            .flag("memory-only", "dump domain's memory only"),
+            .string("format", "specify the format of memory-only dump"),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let name = cmd.value("domain") ?? dom.name
+        let (ok, file) = shell.stringOption(cmd, "file")
+        guard ok, let file else { return false }
+        var flags: UInt32 = 0
+        for (option, flag) in [("live", CoreDump.live), ("crash", CoreDump.crash), ("bypass-cache", CoreDump.bypassCache),
+                               ("reset", CoreDump.reset), ("memory-only", CoreDump.memoryOnly)] where cmd.has(option) {
+            flags |= flag
+        }
+        var format: UInt32?
+        if cmd.has("format") {
+            guard flags & CoreDump.memoryOnly != 0 else {
+                shell.error("--format only works with --memory-only")
+                return false
+            }
+            let text = cmd.value("format") ?? ""
+            guard let i = CoreDump.formatNames.firstIndex(of: text) else {
+                shell.error("format '\(text)' is not supported, expecting 'kdump-zlib', 'kdump-lzo', 'kdump-snappy', "
+                            + "'win-dmp' or 'elf'")
+                return false
+            }
+            // virsh calls virDomainCoreDump for the raw (ELF) format.
+            format = i == 0 ? nil : UInt32(i)
+        }
+        let progress = cmd.has("verbose") ? startProgress(shell, dom, label: "Dump") : nil
+        let done = await shell.call({ try await dom.coreDump(to: file, format: format, flags: flags) }) != nil
+        await progress?.finish(done)
+        if !done {
+            shell.error("Failed to core dump domain '\(name)' to \(file)")
+            return false
+        }
+        shell.printExtra("\nDomain '\(name)' dumped to \(file)\n")
+        return true
     }
 }

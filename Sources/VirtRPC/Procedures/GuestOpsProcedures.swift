@@ -7,6 +7,11 @@ public enum SendKeyLimit: XDRLimit {
 }
 
 extension RemoteCalls {
+    /// dom, to, flags.
+    static let domainCoreDump = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainCoreDump)
+    /// dom, to, dumpformat, flags.
+    static let domainCoreDumpWithFormat =
+        RemoteCall<XDRTuple4<D, String, UInt32, Flags>, XDRVoid>(.domainCoreDumpWithFormat)
     /// dom, screen, flags → mime (then the image on the call's stream).
     static let domainScreenshot = RemoteCall<XDRTuple3<D, UInt32, Flags>, String?>(.domainScreenshot)
     /// dom, codeset, holdtime, keycodes, flags.
@@ -14,8 +19,8 @@ extension RemoteCalls {
         RemoteCall<XDRTuple5<D, UInt32, UInt32, XDRList<UInt32, SendKeyLimit>, Flags>, XDRVoid>(.domainSendKey)
 }
 
-/// Console and guest operations on running domains (issue 11): screenshots on a stream and keys sent to the
-/// guest. The drivers take the domain's job.
+/// Console and guest operations on running domains (issue 11): screenshots on a stream, keys sent to the
+/// guest, core dumps. The drivers take the domain's job.
 extension ProcedureTable {
     static let guestOpsRows: [ServedProcedure] = [
         .serve(RemoteCalls.domainScreenshot) { a, ctx in
@@ -34,6 +39,18 @@ extension ProcedureTable {
                                 str1: "nkeycodes in virDomainSendKey must be greater than zero")
             }
             try await ctx.driver.sendKey(d, codeset: codeset, holdtime: holdtime, keycodes: keys.items, flags: flags)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.domainCoreDump) { a, ctx in
+            let (d, to, flags) = a.values
+            try CoreDump.check(format: nil, flags: flags)
+            try await ctx.driver.coreDump(d, to: to, format: nil, flags: flags)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.domainCoreDumpWithFormat) { a, ctx in
+            let (d, to, format, flags) = a.values
+            try CoreDump.check(format: format, flags: flags)
+            try await ctx.driver.coreDump(d, to: to, format: format, flags: flags)
             return XDRVoid()
         },
     ]
