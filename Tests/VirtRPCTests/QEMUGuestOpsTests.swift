@@ -311,6 +311,15 @@ struct QEMUGuestOpsTests {
             compared += 1
         }
         #expect(compared >= 2, "virsh hung on \(4 - compared) of 4 dump commands")
+
+        // Not memory only: QEMU's migration stream ("QEVM"); then a reset, and a crash that stops the domain.
+        try same("dump scr DIR/dumps/full --live; domstate scr --reason")
+        for dir in [ours.dir, ref.dir] {
+            let head = FileManager.default.contents(atPath: dir + "/dumps/full")?.prefix(4)
+            #expect(head.map { String(decoding: $0, as: UTF8.self) } == "QEVM", "no migration stream in \(dir)")
+        }
+        try same("dump scr DIR/dumps/r.elf --memory-only --reset; domstate scr --reason")
+        try same("dump scr DIR/dumps/c.elf --memory-only --crash; domstate scr --reason; list --all")
         _ = try? ours.virsh("destroy scr")
         _ = try? virsh(ref.uri, "destroy scr")
     }
