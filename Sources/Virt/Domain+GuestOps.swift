@@ -19,4 +19,9 @@ extension Domain {
         try CoreDump.check(format: format, flags: flags)
         try await connection.driver.coreDump(ref, to: AbsolutePath.make(path), format: format, flags: flags)
     }
+
+    /// `virDomainGetIOThreadInfo`.
+    public func iothreadInfo(flags: ModificationImpact = .current) async throws -> [IOThreadInfo] {
+        try await connection.driver.iothreadInfo(ref, flags: flags.rawValue)
+    }
 }

@@ -17,4 +17,8 @@ extension ReadOnlyDriver {
     public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
         throw Self.denied(format == nil ? "virDomainCoreDump" : "virDomainCoreDumpWithFormat")
     }
+    /// IOThread information. Passed to the wrapped driver.
+    public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
+        try await base.iothreadInfo(domain, flags: flags)
+    }
 }

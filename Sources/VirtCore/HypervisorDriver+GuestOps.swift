@@ -1,3 +1,14 @@
+/// One IOThread of `virDomainGetIOThreadInfo`: its id and the host CPUs it may run on (libvirt's CPU map: CPU n
+/// is bit n % 8 of byte n / 8).
+public struct IOThreadInfo: Sendable, Hashable {
+    public var id: UInt32
+    public var cpumap: [UInt8]
+    public init(id: UInt32, cpumap: [UInt8]) {
+        self.id = id
+        self.cpumap = cpumap
+    }
+}
+
 /// Console and guest operation defaults: NO_SUPPORT.
 extension HypervisorDriver {
     public func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
@@ -7,6 +18,9 @@ extension HypervisorDriver {
     public func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
         async throws {
         throw VirtError.noSupport("virDomainSendKey", domain: .domain)
+    }
+    public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
+        throw VirtError.noSupport("virDomainGetIOThreadInfo", domain: .domain)
     }
     public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
         throw VirtError.noSupport(format == nil ? "virDomainCoreDump" : "virDomainCoreDumpWithFormat", domain: .domain)

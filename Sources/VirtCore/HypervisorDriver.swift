@@ -238,6 +238,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
         async throws
     /// `virDomainCoreDumpWithFormat`, or with nil format `virDomainCoreDump` (the path already absolute).
     func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws
+    /// `virDomainGetIOThreadInfo`: each IOThread's id and CPU map (live or persistent, by `flags`).
+    func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo]
 }
 
 extension HypervisorDriver {

@@ -1,3 +1,4 @@
+import CSpawn
 import VirtCore
 
 #if canImport(Glibc)
@@ -237,5 +238,66 @@ extension QEMUDomainObject {
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
+    }
+}
+
+/// IOThreads (libvirt's qemuDomainGetIOThreadInfo).
+extension QEMUDomainObject {
+    /// libvirt's qemuProcessSetupIOThreads: each IOThread's `<iothreadpin>`, else `<vcpu cpuset>`, on its thread.
+    func applyIOThreadPins(_ def: DomainDefinition, _ apply: (pid_t, CPUSet) -> Void) async {
+        guard !def.effectiveIOThreads.isEmpty, let m = monitor,
+              let list = (try? await m.execute("query-iothreads"))?.arrayValue else { return }
+        for e in list {
+            guard let name = e["id"]?.stringValue, let id = UInt32(name.dropFirst("iothread".count)),
+                  let tid = e["thread-id"]?.uint64Value,
+                  let set = def.cputune?.iothreadPins.first(where: { $0.id == id })?.cpuset ?? def.vcpuCPUSet
+            else { continue }
+            apply(pid_t(truncatingIfNeeded: tid), set)
+        }
+    }
+
+    /// The live IOThreads from QEMU (`query-iothreads`, each thread's affinity), or the persistent ones from the
+    /// definition (`<iothreadpin>`, else `<vcpu cpuset>`, else every online host CPU).
+    func iothreadInfo(flags: UInt32) async throws(VirtError) -> [IOThreadInfo] {
+        let (def, live) = try oneDefinition(flags)
+        let host = Self.onlineCPUs()
+        let length = CPUMap.length(cpus: Int(host.cpus.last ?? 0) + 1)
+        guard live else {
+            return def.effectiveIOThreads.map { t in
+                let set = def.cputune?.iothreadPins.first { $0.id == t.id }?.cpuset ?? def.vcpuCPUSet ?? host
+                let needed = CPUMap.length(cpus: Int(set.cpus.last ?? 0) + 1)
+                return IOThreadInfo(id: t.id, cpumap: CPUMap.bytes(set, length: max(length, needed)))
+            }
+        }
+        try await beginJob(.query, owner: "getIOThreadInfo")
+        defer { endJob() }
+        guard let m = monitor, isActive else {
+            throw VirtError.operationInvalid("cannot list IOThreads for an inactive domain", domain: .qemu)
+        }
+        let list = try await m.execute("query-iothreads").arrayValue ?? []
+        var out: [IOThreadInfo] = []
+        for e in list {
+            guard let name = e["id"]?.stringValue, name.hasPrefix("iothread"),
+                  let id = UInt32(name.dropFirst("iothread".count)) else {
+                throw VirtError.internalError("invalid iothread name '\(e["id"]?.stringValue ?? "")'", domain: .qemu)
+            }
+            let tid = Int32(truncatingIfNeeded: e["thread-id"]?.uint64Value ?? 0)
+            var map = [UInt8](repeating: 0, count: length)
+            if swiftvirt_get_affinity(tid, &map, length) != 0 {
+                throw VirtError.systemError("cannot get CPU affinity of process \(tid)", errno: errno, domain: .qemu)
+            }
+            out.append(IOThreadInfo(id: id, cpumap: map))
+        }
+        return out
+    }
+}
+
+extension DomainDefinition {
+    /// The IOThreads QEMU runs: `<iothreadids>`, or ids 1…N for a bare `<iothreads>N</iothreads>` (libvirt fills
+    /// them in without showing them in the XML).
+    var effectiveIOThreads: [IOThreadID] {
+        let ids = iothreadIDs
+        if !ids.isEmpty { return ids }
+        return (0..<(iothreads ?? 0)).map { IOThreadID(id: $0 + 1) }
     }
 }

@@ -41,3 +41,11 @@ extension QEMUDriver {
         try await state.object(domain).coreDump(to: path, format: format, flags: flags)
     }
 }
+
+extension QEMUDriver {
+    /// libvirt's qemuDomainGetIOThreadInfo.
+    public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainGetIOThreadInfo")
+        return try await state.object(domain).iothreadInfo(flags: flags)
+    }
+}

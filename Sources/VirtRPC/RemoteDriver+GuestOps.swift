@@ -32,4 +32,8 @@ extension RemoteDriver {
             _ = try await call(RemoteCalls.domainCoreDump, XDRTuple3(domain, path, flags))
         }
     }
+
+    public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
+        try await call(RemoteCalls.domainGetIOThreadInfo, XDRTuple2(domain, flags)).values.0.items
+    }
 }

@@ -6,7 +6,7 @@ import Glibc
 
 /// screenshot and send-key (virsh-domain.c): the guest's screen into a file, keys to the guest.
 extension DomainCommands {
-    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey, dump]
+    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey, dump, iothreadinfo]
 
     static let screenshot = CommandDefinition(
         "screenshot", summary: "take a screenshot of a current domain console and store it into a file",
@@ -185,6 +185,33 @@ extension DomainCommands {
             return false
         }
         shell.printExtra("\nDomain '\(name)' dumped to \(file)\n")
+        return true
+    }
+}
+
+extension DomainCommands {
+    static let iothreadinfo = CommandDefinition(
+        "iothreadinfo", summary: "view domain IOThreads",
+        description: "Returns basic information about the domain IOThreads.",
+        options: [.domain(), .flag("config", "affect next boot"), .flag("live", "affect running domain"),
+                  .flag("current", "affect current domain")]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
+        var flags: ModificationImpact = []
+        if cmd.has("config") { flags.insert(.config) }
+        if cmd.has("live") { flags.insert(.live) }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let info = await shell.call({ try await dom.iothreadInfo(flags: flags) }) else {
+            shell.error("Unable to get domain IOThreads information")
+            return false
+        }
+        if info.isEmpty {
+            shell.printExtra("No IOThreads found for the domain")
+            return true
+        }
+        var table = Table(header: ["IOThread ID", "CPU Affinity"])
+        for t in info { table.append(["\(t.id)", CPUMap.set(t.cpumap).description]) }
+        shell.print(table.render(header: !shell.quiet))
         return true
     }
 }

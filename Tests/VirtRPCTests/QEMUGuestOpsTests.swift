@@ -11,8 +11,9 @@ import Glibc
 /// bad, on both; stdout, stderr and status agree. Both screenshots are PNG images (libvirt 9.0 asks QEMU 7.2 for
 /// PNG) with the same header (size, depth, colour type),
 /// and a key sent with send-key reaches the guest: the ESC key opens SeaBIOS's boot menu, so the screen taken
-/// after it differs from the one before. vsh prints what virsh prints.
-@Suite("QEMU screenshot and send-key: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+/// after it differs from the one before. Core dumps (memory only as ELF and kdump, QEMU's stream, with reset and
+/// crash) and `domjobinfo` while one runs; IOThread information live and persistent. vsh prints what virsh prints.
+@Suite("QEMU screenshot, send-key, dump and iothreadinfo: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
 struct QEMUGuestOpsTests {
     /// A VGA domain whose BIOS waits 60 s at "Press ESC for boot menu", its VNC server on a socket in `dir/vnc`.
     static func screenXML(dir: String) -> String {
@@ -322,6 +323,59 @@ struct QEMUGuestOpsTests {
         try same("dump scr DIR/dumps/c.elf --memory-only --crash; domstate scr --reason; list --all")
         _ = try? ours.virsh("destroy scr")
         _ = try? virsh(ref.uri, "destroy scr")
+    }
+
+    /// Two IOThreads, the first pinned to host CPU 0.
+    static func iothreadXML(dir: String) -> String {
+        """
+        <domain type='qemu'><name>iot</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <iothreads>2</iothreads><cputune><iothreadpin iothread='1' cpuset='0'/></cputune>
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+        <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(dir)/iot.img'/>\
+        <target dev='vda' bus='virtio'/></disk></devices></domain>
+        """
+    }
+
+    @Test("virsh iothreadinfo (live from QEMU's IOThreads, persistent from the XML): libvirtd's output")
+    func iothreadInfoLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        try Self.setUp(dir: ours.dir) { try ours.virsh($0) }
+        try Self.setUp(dir: ref.dir) { try virsh(ref.uri, $0) }
+        for (dir, run) in [(ours.dir, { (c: String) in try ours.virsh(c) }), (ref.dir, { (c: String) in try virsh(ref.uri, c) })] {
+            let image = try QEMUDaemonSupport.makeImage(dir + "/iot.img", owner: (0, 0))
+            chmod(image, 0o666)
+            try Self.iothreadXML(dir: dir).write(toFile: dir + "/iot.xml", atomically: true, encoding: .utf8)
+            #expect(try run("define \(dir)/iot.xml").status == 0)
+        }
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command)
+            let r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout, "stdout of '\(command)'")
+            #expect(o.stderr == r.stderr, "stderr of '\(command)'")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+        }
+        let commands = ["iothreadinfo iot", "iothreadinfo iot --config", "iothreadinfo iot --live",
+                        "iothreadinfo iot --current --live", "iothreadinfo nov", "iothreadinfo nosuch"]
+        for command in commands { try same(command) }
+        #expect(try ours.virsh("start iot; start nov").status == 0)
+        #expect(try virsh(ref.uri, "start iot; start nov").status == 0)
+        for command in commands { try same(command) }
+        // QEMU runs the two IOThreads, the first on host CPU 0.
+        let live = try ours.virsh("iothreadinfo iot").stdout
+        #expect(live.contains(" 1             0 ") || live.contains(" 1             0\n"), "\(live)")
+        #expect(live.contains(" 2 "), "\(live)")
+        for command in commands {
+            let words = command.split(separator: " ").map(String.init)
+            let v = try ours.virsh(args: words)
+            let s = try ours.virsh(args: words, client: TestPaths.vsh)
+            #expect(s.stdout == v.stdout && s.stderr == v.stderr && s.status == v.status,
+                    "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(v.stdout) \(v.stderr)")
+        }
+        _ = try? ours.virsh("destroy iot; destroy nov")
+        _ = try? virsh(ref.uri, "destroy iot; destroy nov")
     }
 }
 

@@ -6,7 +6,29 @@ public enum SendKeyLimit: XDRLimit {
     public static var unit: Int { 4 }
 }
 
+/// `REMOTE_IOTHREAD_INFO_MAX`.
+public enum IOThreadInfoLimit: XDRLimit {
+    public static var max: Int { 16384 }
+    public static var unit: Int { 8 }
+}
+
+/// `remote_domain_iothread_info`: the IOThread's id and its CPU map.
+extension IOThreadInfo: XDRCodable {
+    public init(xdr r: inout XDRReader) throws(XDRError) {
+        let id = try r.uint()
+        self.init(id: id, cpumap: try r.opaque(max: CPUMapLimit.max))
+    }
+    public func encode(xdr w: inout XDRWriter) {
+        w.uint(id)
+        w.opaque(cpumap)
+    }
+}
+
 extension RemoteCalls {
+    /// dom, flags → info, ret (the count).
+    static let domainGetIOThreadInfo =
+        RemoteCall<XDRTuple2<D, Flags>, XDRTuple2<XDRList<IOThreadInfo, IOThreadInfoLimit>, UInt32>>(
+            .domainGetIOThreadInfo)
     /// dom, to, flags.
     static let domainCoreDump = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainCoreDump)
     /// dom, to, dumpformat, flags.
@@ -20,7 +42,7 @@ extension RemoteCalls {
 }
 
 /// Console and guest operations on running domains (issue 11): screenshots on a stream, keys sent to the
-/// guest, core dumps. The drivers take the domain's job.
+/// guest, core dumps, IOThread information. The drivers take the domain's job.
 extension ProcedureTable {
     static let guestOpsRows: [ServedProcedure] = [
         .serve(RemoteCalls.domainScreenshot) { a, ctx in
@@ -40,6 +62,11 @@ extension ProcedureTable {
             }
             try await ctx.driver.sendKey(d, codeset: codeset, holdtime: holdtime, keycodes: keys.items, flags: flags)
             return XDRVoid()
+        },
+        .serve(RemoteCalls.domainGetIOThreadInfo) { a, ctx in
+            let (d, flags) = a.values
+            let info = try await ctx.driver.iothreadInfo(d, flags: flags)
+            return XDRTuple2(XDRList(info), UInt32(info.count))
         },
         .serve(RemoteCalls.domainCoreDump) { a, ctx in
             let (d, to, flags) = a.values
