@@ -301,3 +301,45 @@ extension DomainDefinition {
         return (0..<(iothreads ?? 0)).map { IOThreadID(id: $0 + 1) }
     }
 }
+
+/// The vCPU count of the persistent definition (libvirt's qemuDomainSetVcpusFlags without a live change).
+extension QEMUDomainObject {
+    func setVcpus(_ count: UInt32, flags: ModificationImpact) async throws(VirtError) {
+        try await beginJob(.modify, owner: "setVcpus")
+        defer { endJob() }
+        let t = try targets(flags.rawValue & 3)
+        if flags.contains(.maximum) {
+            // libvirt's qemuDomainSetVcpusMax.
+            if t.live {
+                throw VirtError.operationUnsupported("maximum vcpu count of a live domain can't be modified")
+            }
+            var d = definition
+            if let topo = d.cpu?.topology, topo.sockets * topo.dies * topo.cores * topo.threads != count {
+                throw VirtError.invalidArg("CPU topology doesn't match the desired vcpu count", domain: .qemu)
+            }
+            let current = min(d.currentVcpus ?? d.vcpus, count)
+            d.vcpus = count
+            d.currentVcpus = current == count ? nil : current
+            definition = d
+            try saveConfig()
+            return
+        }
+        if t.live, let live = liveDefinition, count > live.vcpus {
+            throw VirtError.invalidArg(
+                "requested vcpus is greater than max allowable vcpus for the live domain: \(count) > \(live.vcpus)",
+                domain: .qemu)
+        }
+        if t.config, count > definition.vcpus {
+            throw VirtError.invalidArg(
+                "requested vcpus is greater than max allowable vcpus for the persistent domain: \(count) > \(definition.vcpus)",
+                domain: .qemu)
+        }
+        if t.live {
+            throw VirtError.operationUnsupported("changing the vCPU count of a running domain is not supported yet")
+        }
+        var d = definition
+        d.currentVcpus = count == d.vcpus ? nil : count
+        definition = d
+        try saveConfig()
+    }
+}

@@ -49,3 +49,26 @@ extension QEMUDriver {
         return try await state.object(domain).iothreadInfo(flags: flags)
     }
 }
+
+extension QEMUDriver {
+    /// `virDomainSetVcpusFlags`: libvirt's public API checks, then qemuDomainSetVcpusFlags for the persistent
+    /// definition (the live vCPU hotplug is not done yet).
+    public func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws {
+        if flags.contains(.maximum) && !flags.contains(.config) {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'")
+        }
+        if flags.contains(.vcpuGuest) && flags.contains(.config) {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "Flags 'VIR_DOMAIN_VCPU_GUEST' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
+        }
+        if count == 0 {
+            throw VirtError(.invalidArg, domain: .domain, "nvcpus in virDomainSetVcpusFlags must not be zero")
+        }
+        try Self.checkFlags(flags.rawValue, allowed: 0x1f, "qemuDomainSetVcpusFlags")
+        if flags.contains(.vcpuGuest) {
+            throw VirtError.operationUnsupported("setting the vCPU count through the guest agent is not supported yet")
+        }
+        try await state.object(domain).setVcpus(count, flags: flags)
+    }
+}

@@ -6,7 +6,7 @@ import Glibc
 
 /// screenshot and send-key (virsh-domain.c): the guest's screen into a file, keys to the guest.
 extension DomainCommands {
-    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey, dump, iothreadinfo]
+    static let guestOpsCommands: [CommandDefinition] = [screenshot, sendKey, dump, iothreadinfo, setvcpus, vcpucount]
 
     static let screenshot = CommandDefinition(
         "screenshot", summary: "take a screenshot of a current domain console and store it into a file",
@@ -212,6 +212,102 @@ extension DomainCommands {
         var table = Table(header: ["IOThread ID", "CPU Affinity"])
         for t in info { table.append(["\(t.id)", CPUMap.set(t.cpumap).description]) }
         shell.print(table.render(header: !shell.quiet))
+        return true
+    }
+}
+
+/// setvcpus and vcpucount (virsh-domain.c).
+extension DomainCommands {
+    static let setvcpus = CommandDefinition(
+        "setvcpus", summary: "change number of virtual CPUs",
+        description: "Change the number of virtual CPUs in the guest domain.",
+        options: [
+            .domain(), OptionDefinition(name: "count", kind: .int, required: true, help: "number of virtual CPUs"),
+            .flag("maximum", "set maximum limit on next boot"), .flag("config", "affect next boot"),
+            .flag("live", "affect running domain"), .flag("current", "affect current domain"),
+            .flag("guest", "modify cpu state in the guest"), .flag("hotpluggable", "make added vcpus hot(un)pluggable"),
+        ]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config"),
+              shell.exclusive(cmd, "guest", "config") else { return false }
+        if cmd.has("maximum") && !cmd.has("config") {
+            shell.error("Option --config is required by option --maximum")
+            return false
+        }
+        var flags: ModificationImpact = []
+        for (option, flag) in [("config", ModificationImpact.config), ("live", .live), ("guest", .vcpuGuest),
+                               ("maximum", .maximum), ("hotpluggable", .vcpuHotpluggable)] where cmd.has(option) {
+            flags.insert(flag)
+        }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let (ok, count) = HostCommands.uintOption(shell, cmd, "count")
+        guard ok, let count else { return false }
+        if count == 0 {
+            shell.error("Can't set 0 processors for a VM")
+            return false
+        }
+        // Without any option virsh calls virDomainSetVcpus, which libvirt's drivers run on the live domain.
+        if !cmd.has("current") && flags.isEmpty { flags = .live }
+        return await shell.call({ try await dom.setVcpus(UInt32(count), flags: flags) }) != nil
+    }
+
+    static let vcpucount = CommandDefinition(
+        "vcpucount", summary: "domain vcpu counts",
+        description: "Returns the number of virtual CPUs used by the domain.",
+        options: [
+            .domain(), .flag("maximum", "get maximum count of vcpus"),
+            .flag("active", "get number of currently active vcpus"), .flag("live", "get value from running domain"),
+            .flag("config", "get value to be used on next boot"),
+            .flag("current", "get value according to current domain state"),
+            .flag("guest", "retrieve vcpu count from the guest instead of the hypervisor"),
+        ]
+    ) { shell, cmd in
+        let maximum = cmd.has("maximum")
+        var current = cmd.has("current"), active = cmd.has("active")
+        let all = !["maximum", "active", "live", "config", "current", "guest"].contains { cmd.has($0) }
+        // virsh's compatibility rule: before 0.9.4 --current meant --active (the opposite of --maximum).
+        if !maximum && !active && current {
+            current = false
+            active = true
+        }
+        for (a, b, given) in [("current", "live", current && cmd.has("live")),
+                              ("current", "config", current && cmd.has("config")),
+                              ("active", "maximum", active && maximum),
+                              ("guest", "config", cmd.has("guest") && cmd.has("config"))] where given {
+            shell.error("Options --\(a) and --\(b) are mutually exclusive")
+            return false
+        }
+        var flags: ModificationImpact = []
+        for (option, flag) in [("live", ModificationImpact.live), ("config", .config), ("maximum", .maximum),
+                               ("guest", .vcpuGuest)] where cmd.has(option) {
+            flags.insert(flag)
+        }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        // virshCPUCountCollect: -1 when the state does not apply, nil on error.
+        func collect(_ f: ModificationImpact, checkState: Bool) async -> Int32? {
+            if checkState {
+                if f.contains(.live), await shell.call({ try await dom.isActive() }) != true { return -1 }
+                if f.contains(.config), await shell.call({ try await dom.isPersistent() }) != true { return -1 }
+            }
+            return await shell.call({ try await dom.vcpuCount(flags: f) })
+        }
+        if all {
+            var values: [(String, String, Int32)] = []
+            for (f, which, state) in [(ModificationImpact([.config, .maximum]), "maximum", "config"),
+                                      ([.live, .maximum], "maximum", "live"), (.config, "current", "config"),
+                                      (.live, "current", "live")] {
+                guard let v = await collect(f, checkState: true) else { return false }
+                values.append((which, state, v))
+            }
+            for (which, state, v) in values where v > 0 {
+                shell.print(which.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+                            + state.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+                            + String(repeating: " ", count: max(0, 3 - String(v).count)) + "\(v)\n")
+            }
+            return true
+        }
+        guard let count = await collect(flags, checkState: false), count >= 0 else { return false }
+        shell.print("\(count)\n")
         return true
     }
 }

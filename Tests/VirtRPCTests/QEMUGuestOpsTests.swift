@@ -377,5 +377,54 @@ struct QEMUGuestOpsTests {
         _ = try? ours.virsh("destroy iot; destroy nov")
         _ = try? virsh(ref.uri, "destroy iot; destroy nov")
     }
+
+    @Test("virsh setvcpus --config and --maximum --config, vcpucount, and their refusals: libvirtd's output")
+    func setvcpusConfigLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        try Self.setUp(dir: ours.dir) { try ours.virsh($0) }
+        try Self.setUp(dir: ref.dir) { try virsh(ref.uri, $0) }
+        func vcpuLines(_ xml: String) -> [String] {
+            xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.hasPrefix("<vcpu") || $0.hasPrefix("</vcpus") || $0.hasPrefix("<topology") }
+        }
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command)
+            let r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout, "stdout of '\(command)'")
+            #expect(o.stderr == r.stderr, "stderr of '\(command)'")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+            let ox = vcpuLines(try ours.virsh("dumpxml nov --inactive").stdout)
+            let rx = vcpuLines(try virsh(ref.uri, "dumpxml nov --inactive").stdout)
+            #expect(ox == rx, "after '\(command)': virtd \(ox) libvirtd \(rx)")
+        }
+        let shutOff = [
+            "setvcpus nov 2 --config", "setvcpus nov 4 --maximum --config", "vcpucount nov",
+            "setvcpus nov 3 --config", "vcpucount nov", "setvcpus nov 5 --config", "setvcpus nov 2",
+            "setvcpus nov 1 --maximum --config", "vcpucount nov", "setvcpus nov 0 --config",
+            "setvcpus nov 2 --maximum", "setvcpus nov 2 --live", "setvcpus nov 2 --guest --config",
+            "setvcpus nov 3 --maximum --config", "setvcpus nov 2 --config --current",
+        ]
+        for command in shutOff { try same(command) }
+        #expect(try ours.virsh("start nov").status == 0)
+        #expect(try virsh(ref.uri, "start nov").status == 0)
+        let running = [
+            "vcpucount nov", "setvcpus nov 4 --maximum --config --live", "setvcpus nov 5 --live",
+            "setvcpus nov 4 --config", "setvcpus nov 2 --config", "vcpucount nov", "vcpucount nov --config",
+            "setvcpus nov 6 --maximum --config", "vcpucount nov --maximum --config", "vcpucount nov --live",
+        ]
+        for command in running { try same(command) }
+        for command in shutOff + running where !command.contains("--live") && !command.hasPrefix("setvcpus nov 2 --guest") {
+            let words = command.split(separator: " ").map(String.init)
+            let v = try ours.virsh(args: words)
+            let s = try ours.virsh(args: words, client: TestPaths.vsh)
+            #expect(s.stdout == v.stdout && s.stderr == v.stderr && s.status == v.status,
+                    "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(v.stdout) \(v.stderr)")
+        }
+        _ = try? ours.virsh("destroy nov")
+        _ = try? virsh(ref.uri, "destroy nov")
+    }
 }
 

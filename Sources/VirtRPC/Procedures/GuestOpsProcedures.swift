@@ -25,6 +25,8 @@ extension IOThreadInfo: XDRCodable {
 }
 
 extension RemoteCalls {
+    /// dom, nvcpus (virDomainSetVcpus: the live domain).
+    static let domainSetVcpus = RemoteCall<XDRTuple2<D, UInt32>, XDRVoid>(.domainSetVcpus)
     /// dom, flags → info, ret (the count).
     static let domainGetIOThreadInfo =
         RemoteCall<XDRTuple2<D, Flags>, XDRTuple2<XDRList<IOThreadInfo, IOThreadInfoLimit>, UInt32>>(
@@ -61,6 +63,15 @@ extension ProcedureTable {
                                 str1: "nkeycodes in virDomainSendKey must be greater than zero")
             }
             try await ctx.driver.sendKey(d, codeset: codeset, holdtime: holdtime, keycodes: keys.items, flags: flags)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.domainSetVcpus) { a, ctx in
+            let (d, n) = a.values
+            if n == 0 {
+                throw VirtError(.invalidArg, domain: .domain, "nvcpus in virDomainSetVcpus must not be zero")
+            }
+            // libvirt's drivers run virDomainSetVcpus as virDomainSetVcpusFlags on the live domain.
+            try await ctx.driver.setVcpus(d, count: n, flags: .live)
             return XDRVoid()
         },
         .serve(RemoteCalls.domainGetIOThreadInfo) { a, ctx in
