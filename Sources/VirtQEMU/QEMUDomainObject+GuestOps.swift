@@ -334,12 +334,72 @@ extension QEMUDomainObject {
                 "requested vcpus is greater than max allowable vcpus for the persistent domain: \(count) > \(definition.vcpus)",
                 domain: .qemu)
         }
-        if t.live {
-            throw VirtError.operationUnsupported("changing the vCPU count of a running domain is not supported yet")
+        if t.live { try await setVcpusLive(count) }
+        if t.config {
+            var d = definition
+            d.currentVcpus = count == d.vcpus ? nil : count
+            definition = d
+            try saveConfig()
         }
-        var d = definition
-        d.currentVcpus = count == d.vcpus ? nil : count
-        definition = d
-        try saveConfig()
+    }
+
+    /// vCPU hotplug (libvirt's qemuDomainSetVcpusLive): the missing vCPUs are added in id order with `device_add`
+    /// of the entries `query-hotpluggable-cpus` reports (alias `vcpuN`); an unplug is `device_del` and fails when
+    /// the guest has not released the vCPU within libvirt's five seconds.
+    private func setVcpusLive(_ count: UInt32) async throws(VirtError) {
+        let m = try requireRunning()
+        guard var live = liveDefinition else { return }
+        let current = live.currentVcpus ?? live.vcpus
+        if count == current { return }
+        // QEMU's slots in vCPU id order (socket, die, core, thread).
+        let slots = (try await m.execute("query-hotpluggable-cpus").arrayValue ?? []).sorted { a, b in
+            func key(_ e: JSONValue) -> [Int64] {
+                ["socket-id", "die-id", "core-id", "thread-id"].map { e["props"]?[$0]?.intValue ?? 0 }
+            }
+            return key(a).lexicographicallyPrecedes(key(b))
+        }
+        if count > current {
+            for id in current..<count {
+                guard Int(id) < slots.count, let type = slots[Int(id)]["type"]?.stringValue,
+                      case .object(let props)? = slots[Int(id)]["props"] else {
+                    throw VirtError.internalError("failed to find appropriate hotpluggable vcpus to reach the desired target vcpu count", domain: .qemu)
+                }
+                var args: [String: JSONValue] = ["driver": .string(type), "id": .string("vcpu\(id)")]
+                for (k, v) in props where k != "node-id" { args[k] = v }
+                try await m.execute("device_add", arguments: .object(args))
+                live.currentVcpus = id + 1 == live.vcpus ? nil : id + 1
+                liveDefinition = live
+                writeStatus()
+            }
+            return
+        }
+        for id in (count..<current).reversed() {
+            let alias = "vcpu\(id)"
+            guard slots.indices.contains(Int(id)), slots[Int(id)]["qom-path"]?.stringValue?.hasSuffix("/" + alias) == true
+            else {
+                throw VirtError(.operationUnsupported, domain: .qemu,
+                                "Operation not supported: vcpu '\(id)' can't be unplugged",
+                                str1: "vcpu '\(id)' can't be unplugged")
+            }
+            try await m.execute("device_del", arguments: ["id": .string(alias)])
+            let deleted = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                hotplug.unplugWaiters[alias] = c
+                Task { [weak self] in
+                    try? await Task.sleep(for: Self.unplugTimeout)
+                    await self?.vcpuUnplugTimedOut(alias)
+                }
+            }
+            guard deleted else {
+                let detail = "vcpu unplug request timed out. Unplug result must be manually inspected in the domain"
+                throw VirtError(.operationTimeout, domain: .qemu, "Timed out during operation: \(detail)", str1: detail)
+            }
+            live.currentVcpus = id
+            liveDefinition = live
+            writeStatus()
+        }
+    }
+
+    private func vcpuUnplugTimedOut(_ alias: String) {
+        hotplug.unplugWaiters.removeValue(forKey: alias)?.resume(returning: false)
     }
 }
