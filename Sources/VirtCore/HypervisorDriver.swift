@@ -250,6 +250,18 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func updateDevice(_ domain: DomainRef, xml: String, flags: UInt32) async throws
     /// `virDomainDetachDeviceAlias`.
     func detachDeviceAlias(_ domain: DomainRef, alias: String, flags: UInt32) async throws
+
+    // MARK: Console and guest operations (HypervisorDriver+GuestOps.swift)
+    /// `virDomainScreenshot`: the image's MIME type and a stream of its bytes.
+    func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
+        -> (mime: String, stream: any ByteStream)
+    /// `virDomainSendKey`: key codes of `codeset` (`KeycodeSet`'s raw value) pressed for `holdtime` ms.
+    func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
+        async throws
+    /// `virDomainCoreDumpWithFormat`, or with nil format `virDomainCoreDump` (the path already absolute).
+    func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws
+    /// `virDomainGetIOThreadInfo`: each IOThread's id and CPU map (live or persistent, by `flags`).
+    func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo]
 }
 
 extension HypervisorDriver {

@@ -148,6 +148,12 @@ public struct QEMUCommandLine: Sendable {
         }
         a += ["-overcommit", "mem-lock=off"]
         a += ["-smp", smp()]
+        for t in def.effectiveIOThreads {
+            var props = #"{"qom-type":"iothread","id":"iothread\#(t.id)""#
+            if let m = t.threadPoolMin { props += #","thread-pool-min":\#(m)"# }
+            if let m = t.threadPoolMax { props += #","thread-pool-max":\#(m)"# }
+            a += ["-object", props + "}"]
+        }
         for cell in numa {
             a += ["-object", #"{"qom-type":"memory-backend-ram","id":"ram-node\#(cell.id)","size":\#(cell.memory * 1024)}"#]
             var n = "node,nodeid=\(cell.id)"

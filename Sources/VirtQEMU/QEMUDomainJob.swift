@@ -122,6 +122,15 @@ public struct QEMUJobInfo: Sendable, Equatable {
     public var memoryPostcopyRequests: UInt64 = 0
     public var downtimeMs: UInt64?
     public var setupTimeMs: UInt64?
+    /// A memory-only dump reports libvirt's MEMDUMP statistics: `query-dump`'s total and completed bytes
+    /// (`dumpProgress`, nil before QEMU reported them).
+    public var isMemoryDump = false
+    public var dumpProgress: DumpProgress?
+
+    public struct DumpProgress: Sendable, Equatable {
+        public var total: UInt64
+        public var completed: UInt64
+    }
 
     public init(type: QEMUJobType, operation: QEMUJobOperation, elapsedMs: UInt64) {
         self.type = type
@@ -135,6 +144,15 @@ public struct QEMUJobInfo: Sendable, Equatable {
         var p: [TypedParam] = [TypedParam("operation", .int(operation.rawValue)),
                                TypedParam("time_elapsed", .ullong(elapsedMs))]
         guard type != .none else { return p }
+        if isMemoryDump {
+            // libvirt's qemuDomainDumpJobDataToParams.
+            if let dump = dumpProgress {
+                p += [TypedParam("memory_total", .ullong(dump.total)),
+                      TypedParam("memory_processed", .ullong(dump.completed)),
+                      TypedParam("memory_remaining", .ullong(dump.total &- dump.completed))]
+            }
+            return p
+        }
         if let d = downtimeMs { p.append(TypedParam("downtime", .ullong(d))) }
         if let s = setupTimeMs { p.append(TypedParam("setup_time", .ullong(s))) }
         p += [TypedParam("data_total", .ullong(memoryTotal)), TypedParam("data_processed", .ullong(memoryProcessed)),

@@ -151,6 +151,11 @@ extension QEMUDomainObject {
             info.update(fromQueryMigrate: q)
             jobs.current = info
         }
+        if jobs.async == .dump, info.isMemoryDump, let mon = monitor, let q = try? await mon.execute("query-dump") {
+            // As libvirt's qemuDomainGetJobInfoDumpStats: QEMU's progress at the time of the call.
+            info.dumpProgress = .init(total: q["total"]?.uint64Value ?? 0, completed: q["completed"]?.uint64Value ?? 0)
+            jobs.current = info
+        }
         info.elapsedMs = asyncElapsedMs
         return info
     }
@@ -187,6 +192,8 @@ extension QEMUDomainObject {
         case .migrationIn:
             throw VirtError.operationInvalid("cannot abort incoming migration; use virDomainDestroy instead",
                                              domain: .qemu)
+        case .dump where jobs.current?.isMemoryDump == true:
+            throw VirtError.operationInvalid("cannot abort memory-only dump", domain: .qemu)
         default:
             jobs.abortRequested = true
             if let mon = monitor { _ = try? await mon.execute("migrate_cancel") }

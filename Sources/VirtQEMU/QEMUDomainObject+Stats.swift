@@ -486,6 +486,7 @@ extension QEMUDomainObject {
             }
         }
         if let set = tune?.emulatorPin ?? def.vcpuCPUSet { apply(proc.pid, set) }
+        await applyIOThreadPins(def, apply)
         if let balloon = def.devices.memballoon, balloon.model != .none, let period = balloon.statsPeriod,
            let alias = balloon.info.alias {
             do {

@@ -108,6 +108,16 @@ public final class RemoteDriver: HypervisorDriver {
         try await client.openStream(program: c.program.number, c.number) { w in args.encode(xdr: &w) }
     }
 
+    /// Opens a stream with a call that returns a value (the screenshot's MIME type).
+    func openStreamWithReply<A, R>(_ c: RemoteCall<A, R>, _ args: A) async throws -> (reply: R, stream: RemoteStream) {
+        await awaitRegistration()
+        let (reply, stream) = try await client.openStreamWithReply(program: c.program.number, c.number) { w in
+            args.encode(xdr: &w)
+        }
+        var r = reply
+        return (try R(xdr: &r), stream)
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { try await call(RemoteCalls.connectGetType) }

@@ -8,6 +8,7 @@ enum DomainCommands {
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort,
     ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
+        + guestOpsCommands
 
     // MARK: Ids and names
 

@@ -1,0 +1,405 @@
+import CSpawn
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Console and guest operations on a running domain (issue 11): libvirt's qemuDomainScreenshot and
+/// qemuDomainSendKey.
+extension QEMUDomainObject {
+    /// libvirt's `qemuDomainScreenshot` (a query job): QMP `screendump` into a new file of the domain's private
+    /// directory (given to QEMU's user), opened and removed, then streamed back (PNG, or PPM from a QEMU that writes no PNG).
+    func screenshot(screen: UInt32) async throws(VirtError) -> (mime: String, stream: any ByteStream) {
+        try await beginJob(.query, owner: "screenshot")
+        defer { endJob() }
+        let m = try requireRunning()
+        let def = liveDefinition ?? definition
+        if def.devices.videos.isEmpty {
+            throw VirtError.operationInvalid("no screens to take screenshot from", domain: .qemu)
+        }
+        var videoAlias: String?
+        if screen > 0 {
+            var left = screen
+            for video in def.devices.videos {
+                let heads = video.heads ?? 1
+                if left < heads {
+                    videoAlias = video.info.alias
+                    break
+                }
+                left -= heads
+            }
+            if videoAlias == nil { throw VirtError.operationInvalid("no such screen ID", domain: .qemu) }
+        }
+        let path = try Self.makeScreendumpFile(dir: paths.domainLibDir(id: id, name: name),
+                                               owner: try? security.processCredentials())
+        defer { unlink(path) }
+        var args: [String: JSONValue] = ["filename": .string(path)]
+        if let videoAlias {
+            args["device"] = .string(videoAlias)
+            args["head"] = .int(Int64(screen))
+        }
+        // PNG where QEMU writes it (7.1 and later, libvirt's QEMU_CAPS_SCREENSHOT_FORMAT_PNG), else PPM.
+        var mime = "image/png"
+        do {
+            var png = args
+            png["format"] = "png"
+            try await m.execute("screendump", arguments: .object(png))
+        } catch where error.message.contains("'format'") {
+            mime = "image/x-portable-pixmap"
+            try await m.execute("screendump", arguments: .object(args))
+        }
+        // Opened before the file is removed: the stream reads what QEMU wrote.
+        let stream = try ReadFileStream(path: path)
+        return (mime, stream)
+    }
+
+    /// `DIR/qemu.screendump.XXXXXX`, created empty with mode 0600 and given to QEMU's user.
+    static func makeScreendumpFile(dir: String, owner: ProcessCredentials?) throws(VirtError) -> String {
+        var template = Array((dir + "/qemu.screendump.XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { b -> Int32 in b.baseAddress.map { mkstemp($0) } ?? -1 }
+        let path = String(cString: template)
+        guard fd >= 0 else {
+            throw VirtError.systemError("g_mkstemp(\"\(dir)/qemu.screendump.XXXXXX\") failed", errno: errno,
+                                        domain: .qemu)
+        }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        if let owner, fchown(fd, owner.uid, owner.gid) != 0 {
+            let e = errno
+            unlink(path)
+            throw VirtError.systemError("unable to set ownership of '\(path)'", errno: e, domain: .security)
+        }
+        return path
+    }
+
+    /// libvirt's `qemuDomainSendKey` (a modify job) after the keys became QEMU's numbers: QMP `send-key`.
+    func sendKey(qnums: [UInt32], holdtime: UInt32) async throws(VirtError) {
+        try await beginJob(.modify, owner: "sendKey")
+        defer { endJob() }
+        let m = try requireRunning()
+        var args: [String: JSONValue] = [
+            "keys": .array(qnums.map { .object(["type": "number", "data": .int(Int64($0))]) }),
+        ]
+        if holdtime > 0 { args["hold-time"] = .int(Int64(holdtime)) }
+        try await m.execute("send-key", arguments: .object(args))
+    }
+}
+
+/// A file read from start to end as a stream (the screenshot); the descriptor stays open after the file is
+/// removed.
+final class ReadFileStream: ByteStream {
+    private let fd: Int32
+    static let chunk = 256 * 1024
+
+    init(path: String) throws(VirtError) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw VirtError(.operationFailed, domain: .qemu, "operation failed: unable to open stream",
+                            str1: "unable to open stream")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func read() async throws -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: Self.chunk)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunk) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VirtError.systemError("cannot read from stream", errno: errno, domain: .streams)
+            }
+            if n == 0 { return nil }
+            return Array(buf[0..<n])
+        }
+    }
+
+    func write(_ bytes: [UInt8]) async throws {
+        throw VirtError(.rpc, domain: .streams, "stream is not open for writing")
+    }
+
+    func finish() async throws {}
+    func abort() async {}
+}
+
+/// Core dumps (libvirt's qemuDomainCoreDumpWithFormat and doCoreDump): an async DUMP job.
+extension QEMUDomainObject {
+    /// The dump into `path`: the guest paused unless `live`, then memory only (`dump-guest-memory` to a
+    /// descriptor, detached, its progress from `query-dump`) or QEMU's migration stream; afterwards the domain
+    /// crashes (`crash`), is reset (`reset`) or runs again if it ran before.
+    func coreDump(to path: String, format: UInt32?, flags: UInt32) async throws(VirtError) {
+        try await beginAsyncJob(.dump, operation: .dump, owner: "coreDump")
+        let memoryOnly = flags & CoreDump.memoryOnly != 0
+        jobs.current?.isMemoryDump = memoryOnly
+        var wasRunning = false
+        var result: VirtError?
+        do throws(VirtError) {
+            guard let mon = monitor, isActive else {
+                throw VirtError.operationInvalid("domain is not running", domain: .domain)
+            }
+            wasRunning = status.state == .running
+            if flags & CoreDump.live == 0 && wasRunning {
+                try await mon.execute("stop")
+                if status.state == .running { raise(.suspended(.paused)) }
+                status = .paused(.dump)
+                writeStatus()
+            }
+            try await writeCoreDump(mon, to: path, format: format, memoryOnly: memoryOnly)
+            if flags & CoreDump.crash != 0 {
+                stopReason = (.crashed, .crashed)
+                await teardown(.crashed, emitEvent: true)
+            } else if flags & CoreDump.reset != 0 {
+                try await mon.execute("system_reset")
+            }
+        } catch {
+            result = error
+        }
+        // As libvirt's endjob: a guest that ran before runs again (a migration to file stops it too).
+        if wasRunning, isActive, status.state == .paused, let mon = monitor {
+            if (try? await mon.execute("cont")) != nil {
+                setRunning(.unpaused)
+            } else if result == nil {
+                result = VirtError.operationFailed("resuming after dump failed", domain: .qemu)
+            }
+        }
+        // libvirt keeps no statistics of a finished dump (`domjobinfo --completed` stays as it was).
+        endAsyncJob()
+        if let result { throw result }
+    }
+
+    /// libvirt's doCoreDump: the file created (0600, as the daemon), written by QEMU, removed on failure.
+    private func writeCoreDump(_ mon: QMPMonitor, to path: String, format: UInt32?, memoryOnly: Bool)
+        async throws(VirtError) {
+        if !memoryOnly, let format, format != 0 {
+            throw VirtError.operationUnsupported("kdump-compressed format is only supported with memory-only dump")
+        }
+        // Non-blocking, so that a FIFO without a reader fails instead of holding the call's thread.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            throw VirtError.systemError("Failed to create file '\(path)'", errno: errno, domain: .qemu)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        do throws(VirtError) {
+            if memoryOnly {
+                try await dumpGuestMemory(mon, fd: fd, format: CoreDump.formatNames[Int(format ?? 0)])
+            } else {
+                defer { close(fd) }
+                try await mon.execute("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
+                try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
+                do throws(VirtError) {
+                    try await mon.execute("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"])
+                } catch {
+                    _ = try? await mon.execute("closefd", arguments: ["fdname": "migrate"])
+                    throw error
+                }
+                try await waitMigration(mon, what: "domain core dump")
+            }
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// libvirt's qemuDumpToFd: the format checked against QEMU's list, `getfd`, `dump-guest-memory` detached,
+    /// then `query-dump` until QEMU is done (the job's statistics follow it).
+    private func dumpGuestMemory(_ mon: QMPMonitor, fd: Int32, format: String) async throws(VirtError) {
+        defer { close(fd) }
+        let caps = try await mon.execute("query-dump-guest-memory-capability")
+        let formats = caps["formats"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard formats.contains(format) else {
+            throw VirtError.invalidArg("unsupported dumpformat '\(format)' for this QEMU binary", domain: .qemu)
+        }
+        try await mon.execute("getfd", arguments: ["fdname": "dump"], passing: fd)
+        do throws(VirtError) {
+            try await mon.execute("dump-guest-memory", arguments: [
+                "paging": false, "protocol": "fd:dump", "format": .string(format), "detach": true,
+            ])
+        } catch {
+            _ = try? await mon.execute("closefd", arguments: ["fdname": "dump"])
+            throw error
+        }
+        while true {
+            if process == nil {
+                throw VirtError.operationFailed("job 'domain core dump' failed: QEMU ended", domain: .qemu)
+            }
+            let q = try await mon.execute("query-dump")
+            let total = q["total"]?.uint64Value ?? 0
+            let completed = q["completed"]?.uint64Value ?? 0
+            jobs.current?.dumpProgress = .init(total: total, completed: completed)
+            let elapsed = asyncElapsedMs
+            jobs.current?.elapsedMs = elapsed
+            switch q["status"]?.stringValue ?? "" {
+            case "completed":
+                return
+            case "failed":
+                throw VirtError.operationFailed("memory-only dump failed for unknown reason", domain: .qemu)
+            default:
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+}
+
+/// IOThreads (libvirt's qemuDomainGetIOThreadInfo).
+extension QEMUDomainObject {
+    /// libvirt's qemuProcessSetupIOThreads: each IOThread's `<iothreadpin>`, else `<vcpu cpuset>`, on its thread.
+    func applyIOThreadPins(_ def: DomainDefinition, _ apply: (pid_t, CPUSet) -> Void) async {
+        guard !def.effectiveIOThreads.isEmpty, let m = monitor,
+              let list = (try? await m.execute("query-iothreads"))?.arrayValue else { return }
+        for e in list {
+            guard let name = e["id"]?.stringValue, let id = UInt32(name.dropFirst("iothread".count)),
+                  let tid = e["thread-id"]?.uint64Value,
+                  let set = def.cputune?.iothreadPins.first(where: { $0.id == id })?.cpuset ?? def.vcpuCPUSet
+            else { continue }
+            apply(pid_t(truncatingIfNeeded: tid), set)
+        }
+    }
+
+    /// The live IOThreads from QEMU (`query-iothreads`, each thread's affinity), or the persistent ones from the
+    /// definition (`<iothreadpin>`, else `<vcpu cpuset>`, else every online host CPU).
+    func iothreadInfo(flags: UInt32) async throws(VirtError) -> [IOThreadInfo] {
+        let (def, live) = try oneDefinition(flags)
+        let host = Self.onlineCPUs()
+        let length = CPUMap.length(cpus: Int(host.cpus.last ?? 0) + 1)
+        guard live else {
+            return def.effectiveIOThreads.map { t in
+                let set = def.cputune?.iothreadPins.first { $0.id == t.id }?.cpuset ?? def.vcpuCPUSet ?? host
+                let needed = CPUMap.length(cpus: Int(set.cpus.last ?? 0) + 1)
+                return IOThreadInfo(id: t.id, cpumap: CPUMap.bytes(set, length: max(length, needed)))
+            }
+        }
+        try await beginJob(.query, owner: "getIOThreadInfo")
+        defer { endJob() }
+        guard let m = monitor, isActive else {
+            throw VirtError.operationInvalid("cannot list IOThreads for an inactive domain", domain: .qemu)
+        }
+        let list = try await m.execute("query-iothreads").arrayValue ?? []
+        var out: [IOThreadInfo] = []
+        for e in list {
+            guard let name = e["id"]?.stringValue, name.hasPrefix("iothread"),
+                  let id = UInt32(name.dropFirst("iothread".count)) else {
+                throw VirtError.internalError("invalid iothread name '\(e["id"]?.stringValue ?? "")'", domain: .qemu)
+            }
+            let tid = Int32(truncatingIfNeeded: e["thread-id"]?.uint64Value ?? 0)
+            var map = [UInt8](repeating: 0, count: length)
+            if swiftvirt_get_affinity(tid, &map, length) != 0 {
+                throw VirtError.systemError("cannot get CPU affinity of process \(tid)", errno: errno, domain: .qemu)
+            }
+            out.append(IOThreadInfo(id: id, cpumap: map))
+        }
+        return out
+    }
+}
+
+extension DomainDefinition {
+    /// The IOThreads QEMU runs: `<iothreadids>`, or ids 1…N for a bare `<iothreads>N</iothreads>` (libvirt fills
+    /// them in without showing them in the XML).
+    var effectiveIOThreads: [IOThreadID] {
+        let ids = iothreadIDs
+        if !ids.isEmpty { return ids }
+        return (0..<(iothreads ?? 0)).map { IOThreadID(id: $0 + 1) }
+    }
+}
+
+/// The vCPU count of the persistent definition (libvirt's qemuDomainSetVcpusFlags without a live change).
+extension QEMUDomainObject {
+    func setVcpus(_ count: UInt32, flags: ModificationImpact) async throws(VirtError) {
+        try await beginJob(.modify, owner: "setVcpus")
+        defer { endJob() }
+        let t = try targets(flags.rawValue & 3)
+        if flags.contains(.maximum) {
+            // libvirt's qemuDomainSetVcpusMax.
+            if t.live {
+                throw VirtError.operationUnsupported("maximum vcpu count of a live domain can't be modified")
+            }
+            var d = definition
+            if let topo = d.cpu?.topology, topo.sockets * topo.dies * topo.cores * topo.threads != count {
+                throw VirtError.invalidArg("CPU topology doesn't match the desired vcpu count", domain: .qemu)
+            }
+            let current = min(d.currentVcpus ?? d.vcpus, count)
+            d.vcpus = count
+            d.currentVcpus = current == count ? nil : current
+            definition = d
+            try saveConfig()
+            return
+        }
+        if t.live, let live = liveDefinition, count > live.vcpus {
+            throw VirtError.invalidArg(
+                "requested vcpus is greater than max allowable vcpus for the live domain: \(count) > \(live.vcpus)",
+                domain: .qemu)
+        }
+        if t.config, count > definition.vcpus {
+            throw VirtError.invalidArg(
+                "requested vcpus is greater than max allowable vcpus for the persistent domain: \(count) > \(definition.vcpus)",
+                domain: .qemu)
+        }
+        if t.live { try await setVcpusLive(count) }
+        if t.config {
+            var d = definition
+            d.currentVcpus = count == d.vcpus ? nil : count
+            definition = d
+            try saveConfig()
+        }
+    }
+
+    /// vCPU hotplug (libvirt's qemuDomainSetVcpusLive): the missing vCPUs are added in id order with `device_add`
+    /// of the entries `query-hotpluggable-cpus` reports (alias `vcpuN`); an unplug is `device_del` and fails when
+    /// the guest has not released the vCPU within libvirt's five seconds.
+    private func setVcpusLive(_ count: UInt32) async throws(VirtError) {
+        let m = try requireRunning()
+        guard var live = liveDefinition else { return }
+        let current = live.currentVcpus ?? live.vcpus
+        if count == current { return }
+        // QEMU's slots in vCPU id order (socket, die, core, thread).
+        let slots = (try await m.execute("query-hotpluggable-cpus").arrayValue ?? []).sorted { a, b in
+            func key(_ e: JSONValue) -> [Int64] {
+                ["socket-id", "die-id", "core-id", "thread-id"].map { e["props"]?[$0]?.intValue ?? 0 }
+            }
+            return key(a).lexicographicallyPrecedes(key(b))
+        }
+        if count > current {
+            for id in current..<count {
+                guard Int(id) < slots.count, let type = slots[Int(id)]["type"]?.stringValue,
+                      case .object(let props)? = slots[Int(id)]["props"] else {
+                    throw VirtError.internalError("failed to find appropriate hotpluggable vcpus to reach the desired target vcpu count", domain: .qemu)
+                }
+                var args: [String: JSONValue] = ["driver": .string(type), "id": .string("vcpu\(id)")]
+                for (k, v) in props where k != "node-id" { args[k] = v }
+                try await m.execute("device_add", arguments: .object(args))
+                live.currentVcpus = id + 1 == live.vcpus ? nil : id + 1
+                liveDefinition = live
+                writeStatus()
+            }
+            return
+        }
+        for id in (count..<current).reversed() {
+            let alias = "vcpu\(id)"
+            guard slots.indices.contains(Int(id)), slots[Int(id)]["qom-path"]?.stringValue?.hasSuffix("/" + alias) == true
+            else {
+                throw VirtError(.operationUnsupported, domain: .qemu,
+                                "Operation not supported: vcpu '\(id)' can't be unplugged",
+                                str1: "vcpu '\(id)' can't be unplugged")
+            }
+            try await m.execute("device_del", arguments: ["id": .string(alias)])
+            let deleted = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                hotplug.unplugWaiters[alias] = c
+                Task { [weak self] in
+                    try? await Task.sleep(for: Self.unplugTimeout)
+                    await self?.vcpuUnplugTimedOut(alias)
+                }
+            }
+            guard deleted else {
+                let detail = "vcpu unplug request timed out. Unplug result must be manually inspected in the domain"
+                throw VirtError(.operationTimeout, domain: .qemu, "Timed out during operation: \(detail)", str1: detail)
+            }
+            live.currentVcpus = id
+            liveDefinition = live
+            writeStatus()
+        }
+    }
+
+    private func vcpuUnplugTimedOut(_ alias: String) {
+        hotplug.unplugWaiters.removeValue(forKey: alias)?.resume(returning: false)
+    }
+}

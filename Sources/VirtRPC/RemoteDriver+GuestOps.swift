@@ -1,0 +1,39 @@
+import VirtCore
+
+/// The client side of the console and guest operations (`GuestOpsProcedures.swift`).
+extension RemoteDriver {
+    public func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
+        -> (mime: String, stream: any ByteStream) {
+        let (mime, stream) = try await openStreamWithReply(RemoteCalls.domainScreenshot, XDRTuple3(domain, screen, flags))
+        return (mime ?? "", stream)
+    }
+
+    public func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
+        async throws {
+        // libvirt's public API checks before the call goes out.
+        if keycodes.isEmpty {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "invalid argument: nkeycodes in virDomainSendKey must be greater than zero",
+                            str1: "nkeycodes in virDomainSendKey must be greater than zero")
+        }
+        if keycodes.count > KeycodeSet.maxKeys {
+            throw VirtError(.invalidArg, domain: .domain, "invalid argument: nkeycodes must be <= \(KeycodeSet.maxKeys)",
+                            str1: "nkeycodes must be <= \(KeycodeSet.maxKeys)")
+        }
+        _ = try await call(RemoteCalls.domainSendKey,
+                           XDRTuple5(domain, codeset, holdtime, XDRList(keycodes), flags))
+    }
+
+    public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
+        try CoreDump.check(format: format, flags: flags)
+        if let format {
+            _ = try await call(RemoteCalls.domainCoreDumpWithFormat, XDRTuple4(domain, path, format, flags))
+        } else {
+            _ = try await call(RemoteCalls.domainCoreDump, XDRTuple3(domain, path, flags))
+        }
+    }
+
+    public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
+        try await call(RemoteCalls.domainGetIOThreadInfo, XDRTuple2(domain, flags)).values.0.items
+    }
+}
