@@ -155,7 +155,13 @@ extension QEMUDomainObject {
         } catch {
             result = error
         }
-        // As libvirt's endjob: a guest that ran before runs again (a migration to file stops it too).
+        // As libvirt's endjob: a guest that ran before runs again (a migration to file stops it too). QEMU
+        // reports the migration completed before it leaves finish-migrate (a `cont` then fails), and the STOP
+        // it sent before may still be on its way to the handler.
+        if wasRunning, isActive, !memoryOnly, let mon = monitor {
+            await waitMigrationFinalized(mon)
+        }
+        await catchUpWithEvents()
         if wasRunning, isActive, status.state == .paused, let mon = monitor {
             if (try? await mon.execute("cont")) != nil {
                 setRunning(.unpaused)
@@ -166,6 +172,15 @@ extension QEMUDomainObject {
         // libvirt keeps no statistics of a finished dump (`domjobinfo --completed` stays as it was).
         endAsyncJob()
         if let result { throw result }
+    }
+
+    /// Until QEMU's run state leaves finish-migrate (for at most 10 s).
+    private func waitMigrationFinalized(_ mon: QMPMonitor) async {
+        for _ in 0..<1000 {
+            guard let q = try? await mon.execute("query-status"),
+                  q["status"]?.stringValue == "finish-migrate" else { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// libvirt's doCoreDump: the file created (0600, as the daemon), written by QEMU, removed on failure.

@@ -195,6 +195,12 @@ actor QEMUDomainObject {
     /// How the running QEMU was started.
     var startKind = QEMUStartKind.coldBoot
     private var eventTask: Task<Void, Never>?
+    /// The ``QMPEvent/sequence`` of the last event handled, and who waits in ``catchUpWithEvents()``.
+    private var eventsHandled: UInt64 = 0
+    /// Which ``watch(_:_:)`` the event task belongs to; whether its stream ended.
+    private var eventGeneration = 0
+    private var eventsEnded = false
+    private var eventWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
     private var exitTask: Task<Void, Never>?
     /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
     var stopReason: (ShutoffReason, StoppedDetail)?
@@ -682,14 +688,41 @@ actor QEMUDomainObject {
     }
 
     private func watch(_ proc: QEMUProcess, _ mon: QMPMonitor) {
+        eventGeneration += 1
+        eventsHandled = 0
+        eventsEnded = false
+        let generation = eventGeneration
         eventTask = Task { [weak self] in
             for await ev in mon.events {
                 await self?.handle(ev)
+                await self?.handled(ev.sequence, generation: generation)
             }
+            await self?.handled(.max, generation: generation)
         }
         exitTask = Task { [weak self] in
             await proc.exitWaiter.wait()
             await self?.processExited(proc)
+        }
+    }
+
+    private func handled(_ sequence: UInt64, generation: Int) {
+        guard generation == eventGeneration else { return }
+        if sequence == .max { eventsEnded = true }
+        eventsHandled = sequence
+        let ready = eventWaiters.filter { $0.0 <= sequence }
+        eventWaiters.removeAll { $0.0 <= sequence }
+        for (_, c) in ready { c.resume() }
+    }
+
+    /// Waits until every event QEMU sent before the last reply has been handled, as libvirt's single monitor
+    /// thread sees them (our events go through their own task, replies straight to the caller). Not from an
+    /// event handler: the event being handled would wait for itself.
+    func catchUpWithEvents() async {
+        guard let mon = monitor, !eventsEnded else { return }
+        let target = await mon.eventCount
+        guard eventsHandled < target, !eventsEnded else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            eventWaiters.append((target, c))
         }
     }
 
@@ -767,7 +800,8 @@ actor QEMUDomainObject {
                 if migration.stoppedAt == 0 { migration.stoppedAt = Self.nowMs() }
                 writeStatus()
             } else if status.state == .running && !ignoreStop {
-                status = .paused(.unknown)
+                // As libvirt's STOP handler: a save or dump job's migration stream stops the guest for its end.
+                status = .paused(jobs.async == .dump ? .dump : jobs.async == .save ? .save : .unknown)
                 raise(.suspended(.paused))
                 writeStatus()
             }

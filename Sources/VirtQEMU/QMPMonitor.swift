@@ -14,6 +14,8 @@ public struct QMPEvent: Sendable, Hashable {
     public var data: JSONValue
     /// QEMU's timestamp, in microseconds since the epoch.
     public var timestampMicros: Int64
+    /// The event's place in the monitor's stream (1 for the first): ``QMPMonitor/eventCount`` compares with it.
+    public var sequence: UInt64 = 0
 
     public init(name: String, data: JSONValue, timestampMicros: Int64) {
         self.name = name
@@ -39,6 +41,9 @@ public actor QMPMonitor {
     private let fd: Int32
     private let eventContinuation: AsyncStream<QMPEvent>.Continuation
     private var nextID: UInt64 = 1
+    /// Events received so far. A command's reply comes after every event QEMU sent before it, so a caller that
+    /// reads this after a reply and waits until its consumer handled that many sees the events in QEMU's order.
+    public private(set) var eventCount: UInt64 = 0
     /// Ids of passthrough commands, whose whole reply text is returned.
     private var rawIDs: Set<String> = []
     private var pending: [String: (command: String, continuation: CheckedContinuation<JSONValue, any Error>,
@@ -286,7 +291,10 @@ public actor QMPMonitor {
         if let name = msg["event"]?.stringValue {
             let ts = msg["timestamp"]
             let micros = (ts?["seconds"]?.intValue ?? 0) * 1_000_000 + (ts?["microseconds"]?.intValue ?? 0)
-            eventContinuation.yield(QMPEvent(name: name, data: msg["data"] ?? .null, timestampMicros: micros))
+            eventCount += 1
+            var event = QMPEvent(name: name, data: msg["data"] ?? .null, timestampMicros: micros)
+            event.sequence = eventCount
+            eventContinuation.yield(event)
             return
         }
         if msg["QMP"] != nil {

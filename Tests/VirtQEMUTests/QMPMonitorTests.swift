@@ -102,7 +102,10 @@ import Glibc
         let monitor = try await QMPMonitor.open(fd: fds[0], timeout: .seconds(10))
         var it = monitor.events.makeAsyncIterator()
         let ev = await it.next()
-        #expect(ev == QMPEvent(name: "X", data: ["a": 1], timestampMicros: 2_000_003))
+        var expected = QMPEvent(name: "X", data: ["a": 1], timestampMicros: 2_000_003)
+        expected.sequence = 1
+        #expect(ev == expected)
+        #expect(await monitor.eventCount == 1)
         do {
             try await monitor.execute("query-status", timeout: .milliseconds(200))
             Issue.record("no timeout")
