@@ -595,7 +595,10 @@ actor QEMUDomainObject {
     }
 
     /// A MIGRATION event: everyone waiting in ``waitMigration(_:what:)`` looks at the status again.
-    private func migrationEvent() {
+    private func migrationEvent() { wakeMigrationWaiters() }
+
+    /// Everyone in ``waitMigrationEvent(timeout:)`` looks again.
+    func wakeMigrationWaiters() {
         let w = migrationWaiters
         migrationWaiters = [:]
         for (_, c) in w { c.resume() }

@@ -97,6 +97,8 @@ struct QEMUMigrationTests {
         try GuestConsole.type(uri: hosts.a.uri, name: "pc",
                               command: "(while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=24 conv=notrunc 2>/dev/null; done) &",
                               dir: hosts.shared)
+        // A 1 ms downtime limit: pre-copy never converges before the switch, however loaded the host.
+        #expect(try hosts.a.virsh("migrate-setmaxdowntime pc 1").status == 0)
         let baseA = rec.events("A", "pc").count
         // python3-libvirt drives a client-managed post-copy migration in a thread and switches to post-copy once
         // the job moves memory (the bandwidth keeps the first pass long; no reliance on event timing).
@@ -374,6 +376,8 @@ struct QEMUMigrationTests {
         defer { rec.stop() }
         try Self.define(hosts, on: hosts.a, name: "pf")
         #expect(try GuestConsole.answers(uri: hosts.a.uri, name: "pf", dir: hosts.shared))
+        // A 1 ms downtime limit: pre-copy never converges before the switch, however loaded the host.
+        #expect(try hosts.a.virsh("migrate-setmaxdowntime pf 1").status == 0)
         let baseA = rec.events("A", "pf").count
         // Post-copy at 1 MiB/s: minutes, time enough to break it.
         let out = hosts.shared + "/migrate-pf.out"
@@ -440,6 +444,8 @@ struct QEMUMigrationTests {
         try GuestConsole.type(uri: hosts.a.uri, name: "pa",
                               command: "(while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=24 conv=notrunc 2>/dev/null; done) &",
                               dir: hosts.shared)
+        // A 1 ms downtime limit: pre-copy never converges, even when a loaded host starves the guest's vCPU.
+        #expect(try hosts.a.virsh("migrate-setmaxdowntime pa 1").status == 0)
         let baseA = rec.events("A", "pa").count
         // virsh switches to post-copy when MIGRATION_ITERATION reports the second pass.
         let r = try hosts.a.virsh(args: ["migrate", "--live", "--postcopy", "--postcopy-after-precopy",
@@ -452,6 +458,7 @@ struct QEMUMigrationTests {
                                                                     Self.stoppedMigrated, Self.jobCompleted])
         #expect(rec.events("B", "pa") == [Self.startedMigrated, Self.resumedPostcopy, Self.resumedMigrated])
         // Back, peer to peer: virsh switches to post-copy after 2 s.
+        #expect(try hosts.b.virsh("migrate-setmaxdowntime pa 1").status == 0)
         let baseB = rec.events("B", "pa").count
         let baseA2 = rec.events("A", "pa").count
         let t = try hosts.b.virsh(args: ["migrate", "--live", "--p2p", "--postcopy", "--timeout", "2",

@@ -26,6 +26,8 @@ struct QEMUMigrationState: Sendable {
     var peerStatistics: QEMUMigrationCookie.Statistics?
     /// QEMU's last migration status from its MIGRATION events (asked without the monitor's main loop).
     var lastStatus = ""
+    /// Destination in post-copy: Finish's `cont` answered (it may wait for pages, see ``contInPostcopy``).
+    var contAnswered = false
 
     /// Storage migration: the disks copied through NBD, the destination's NBD port, the source's mirror jobs.
     var nbdDisks: [QEMUMigrationCookie.NBD.Disk] = []
@@ -556,7 +558,11 @@ extension QEMUDomainObject {
             } else {
                 let reason: RunningReason = inPostcopy ? .postcopy : .migrated
                 resumeReason = reason
-                try await mon.execute("cont")
+                if inPostcopy {
+                    try await contInPostcopy(mon)
+                } else {
+                    try await mon.execute("cont")
+                }
                 setRunning(reason)
             }
             if inPostcopy { _ = try await waitIncoming(mon, postcopy: false) }
@@ -578,6 +584,38 @@ extension QEMUDomainObject {
             await teardown(.failed, emitEvent: true)
             throw error
         }
+    }
+
+    /// `cont` on a post-copy destination. Starting the devices reads guest memory, so QEMU answers once the
+    /// source sent those pages: no timeout (libvirt has none either), but a post-copy that breaks meanwhile
+    /// (MIGRATION postcopy-paused) fails Finish at once, as libvirt's job check does; the late answer is dropped.
+    private func contInPostcopy(_ mon: QMPMonitor) async throws(VirtError) {
+        migration.contAnswered = false
+        let failure = Task { [weak self] () -> VirtError? in
+            do {
+                try await mon.execute("cont", timeout: .seconds(24 * 3600))
+                await self?.postcopyContAnswered()
+                return nil
+            } catch {
+                await self?.postcopyContAnswered()
+                return error as? VirtError ?? VirtError.operationFailed("\(error)", domain: .qemu)
+            }
+        }
+        while !migration.contAnswered {
+            if migration.lastStatus == "postcopy-paused" {
+                throw VirtError.operationFailed("job 'migration in' failed in post-copy phase", domain: .qemu)
+            }
+            if !isActive {
+                throw VirtError.operationFailed("domain is no longer running", domain: .qemu)
+            }
+            await waitMigrationEvent(timeout: .seconds(1))
+        }
+        if let error = await failure.value { throw error }
+    }
+
+    private func postcopyContAnswered() {
+        migration.contAnswered = true
+        wakeMigrationWaiters()
     }
 
     /// The end of an incoming migration (Finish, or Finish of a recovery): a guest that ran in post-copy now
