@@ -75,6 +75,7 @@ let package = Package(
             name: "VirtRPC",
             dependencies: [
                 "VirtCore",
+                "CSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -19,6 +19,9 @@ extension HypervisorDriver {
         async throws {
         throw VirtError.noSupport("virDomainSendKey", domain: .domain)
     }
+    public func openGraphicsFD(_ domain: DomainRef, index: UInt32, flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virDomainOpenGraphicsFD", domain: .domain)
+    }
     public func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo] {
         throw VirtError.noSupport("virDomainGetIOThreadInfo", domain: .domain)
     }

@@ -255,6 +255,9 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     /// `virDomainScreenshot`: the image's MIME type and a stream of its bytes.
     func screenshot(_ domain: DomainRef, screen: UInt32, flags: UInt32) async throws
         -> (mime: String, stream: any ByteStream)
+    /// `virDomainOpenGraphicsFD`: a connected socket to the `index`th graphics server (VNC or SPICE) of the
+    /// running domain, owned by the caller. `flags`: `VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH` (1).
+    func openGraphicsFD(_ domain: DomainRef, index: UInt32, flags: UInt32) async throws -> Int32
     /// `virDomainSendKey`: key codes of `codeset` (`KeycodeSet`'s raw value) pressed for `holdtime` ms.
     func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)
         async throws

@@ -73,6 +73,44 @@ extension QEMUDomainObject {
         return path
     }
 
+    /// libvirt's qemuDomainOpenGraphicsFD: checks (running, the index, VNC or SPICE), then in a modify job
+    /// QEMU gets one end of a new socket pair as a client of its graphics server; the other end is returned.
+    func openGraphicsFD(index: UInt32, skipAuth: Bool) async throws(VirtError) -> Int32 {
+        _ = try requireRunning()
+        let graphics = (liveDefinition ?? definition).devices.graphics
+        guard Int(index) < graphics.count else {
+            throw VirtError.internalError("No graphics backend with index \(index)", domain: .qemu)
+        }
+        let type = graphics[Int(index)].type
+        guard type == .vnc || type == .spice else {
+            throw VirtError.configUnsupported("Can only open VNC or SPICE graphics backends, not \(type.rawValue)",
+                                              domain: .qemu)
+        }
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw VirtError.systemError("Failed to create socket pair", errno: errno, domain: .qemu)
+        }
+        defer { close(pair[1]) }
+        do throws(VirtError) {
+            try await beginJob(.modify, owner: "openGraphicsFD")
+            defer { endJob() }
+            let m = try requireRunning()
+            try await m.execute("getfd", arguments: ["fdname": "graphicsfd"], passing: pair[1])
+            do throws(VirtError) {
+                try await m.execute("add_client", arguments: [
+                    "protocol": .string(type.rawValue), "fdname": "graphicsfd", "skipauth": .bool(skipAuth),
+                ])
+            } catch {
+                _ = try? await m.execute("closefd", arguments: ["fdname": "graphicsfd"])
+                throw error
+            }
+        } catch {
+            close(pair[0])
+            throw error
+        }
+        return pair[0]
+    }
+
     /// libvirt's `qemuDomainSendKey` (a modify job) after the keys became QEMU's numbers: QMP `send-key`.
     func sendKey(qnums: [UInt32], holdtime: UInt32) async throws(VirtError) {
         try await beginJob(.modify, owner: "sendKey")

@@ -31,6 +31,13 @@ extension QEMUDriver {
 }
 
 extension QEMUDriver {
+    /// libvirt's qemuDomainOpenGraphicsFD: a socket pair, one end given to QEMU's VNC or SPICE server
+    /// (`getfd`, `add_client`), the other returned.
+    public func openGraphicsFD(_ domain: DomainRef, index: UInt32, flags: UInt32) async throws -> Int32 {
+        try Self.checkFlags(flags, allowed: 1, "qemuDomainOpenGraphicsFD")
+        return try await state.object(domain).openGraphicsFD(index: index, skipAuth: flags & 1 != 0)
+    }
+
     /// libvirt's qemuDomainCoreDumpWithFormat (virDomainCoreDump is the same with the raw format).
     public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
         try CoreDump.check(format: format, flags: flags)

@@ -45,6 +45,8 @@ final class ClientSession: Sendable {
         /// Domains this client prepared for an incoming migration and has not finished: destroyed if the
         /// client leaves first (libvirt's autodestroy of Prepare).
         var incomingMigrations: Set<String> = []
+        /// Descriptors a call's reply carries (REPLY_WITH_FDS), by the call's serial, until the reply is sent.
+        var replyFDs: [UInt32: [Int32]] = [:]
     }
 
     let channel: any Channel

@@ -49,6 +49,8 @@ struct ServedProcedure: Sendable {
     /// False for the handshake procedures that run before CONNECT_OPEN.
     let needsOpen: Bool
     let handler: @Sendable (inout XDRReader, inout XDRWriter, CallContext) async throws -> Void
+    /// The reply carries the descriptors the handler left in the session (``ProcedureTable/passFDs``).
+    var repliesWithFDs = false
 
     /// A row for `call`. `readOnlyValue` gives the flags (or source) a conditional read-only rule tests;
     /// a conditional rule without it refuses every call on a read-only connection.
@@ -72,8 +74,23 @@ struct ServedProcedure: Sendable {
     }
 }
 
+extension ServedProcedure {
+    /// This row's reply goes out as REPLY_WITH_FDS with the descriptors its handler passed.
+    func withFDs() -> ServedProcedure {
+        var r = self
+        r.repliesWithFDs = true
+        return r
+    }
+}
+
 /// The server's procedure table: every served row, indexed by program and number.
 enum ProcedureTable {
+    /// A handler's descriptors for its reply (the row is ``ServedProcedure/withFDs()``); the daemon sends and
+    /// then closes them.
+    static func passFDs(_ fds: [Int32], _ ctx: CallContext) {
+        ctx.session.state.withLock { $0.replyFDs[ctx.header.serial, default: []] += fds }
+    }
+
     /// Every served procedure; each subsystem adds its rows in its own file.
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
         + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows

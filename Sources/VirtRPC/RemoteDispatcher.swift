@@ -2,6 +2,10 @@ import Logging
 import NIOCore
 import VirtCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The server side of a call: finds the procedure's row in the table (ProcedureTable), runs it and turns
 /// the outcome into a reply. Every failure becomes a `VirtError` sent as `remote_error`.
 ///
@@ -86,7 +90,36 @@ struct RemoteDispatcher: Sendable {
                              identity: session.state.withLock { $0.identity }, record: record, started: started,
                              error: failure)
         }
+        if let row = ProcedureTable.row(program: h.program, number: h.procedure), row.repliesWithFDs {
+            let fds = session.state.withLock { $0.replyFDs.removeValue(forKey: h.serial) } ?? []
+            if failure != nil || fds.isEmpty {
+                for fd in fds { Glibc.close(fd) }
+            } else {
+                return Self.withFDs(w.buffer, count: fds.count, h, session, fds)
+            }
+        }
         if let failure { return Self.errorPacket(h, failure) }
+        return w.buffer
+    }
+
+    /// libvirt's REPLY_WITH_FDS: the header's type changed, the number of descriptors before the payload; the
+    /// descriptors wait in the session until the connection has written the reply
+    /// (``ServerConnectionHandler``).
+    private static func withFDs(_ reply: ByteBuffer, count: Int, _ h: RPCHeader, _ session: ClientSession,
+                                _ fds: [Int32]) -> ByteBuffer {
+        let headerEnd = 4 + 24
+        var w = XDRWriter(capacity: reply.readableBytes + 4)
+        w.uint(0)
+        var header = h.reply(status: .ok)
+        header.type = RPCMessageType.replyWithFDs.rawValue
+        header.write(to: &w)
+        w.uint(UInt32(count))
+        if let body = reply.getSlice(at: headerEnd, length: reply.writerIndex - headerEnd) {
+            var b = body
+            w.buffer.writeBuffer(&b)
+        }
+        w.buffer.setInteger(UInt32(truncatingIfNeeded: w.buffer.writerIndex), at: 0, endianness: .big)
+        session.state.withLock { $0.replyFDs[h.serial] = fds }
         return w.buffer
     }
 
@@ -116,7 +149,7 @@ struct RemoteDispatcher: Sendable {
     /// `virDrvFeature` values answered yes by CONNECT_SUPPORTS_FEATURE.
     static func supports(_ feature: Int32) -> Bool {
         switch DriverFeature(rawValue: feature) {
-        case .programKeepalive, .remoteEventCallback, .remoteCloseCallback, .typedParamString, .remote:
+        case .programKeepalive, .remoteEventCallback, .remoteCloseCallback, .typedParamString, .remote, .fdPassing:
             return true
         default:
             return false

@@ -1,3 +1,4 @@
+import CSpawn
 import Logging
 import NIOCore
 import VirtCore
@@ -9,9 +10,20 @@ import Glibc
 /// One client connection on the server: answers keepalive on the event loop, checks each packet's header
 /// as libvirtd does, and runs each CALL as a task against the client's driver. Its input is the packets'
 /// bytes as ``RPCFrameSplitter`` cuts them.
-final class ServerConnectionHandler: ChannelInboundHandler {
+final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// What waits while a reply's descriptors are on their way (libvirt sends them right after the reply's
+    /// bytes, before any other message): other writes, and further replies with descriptors.
+    private enum Held {
+        case write(NIOAny, EventLoopPromise<Void>?)
+        case flush
+        case replyWithFDs(ByteBuffer, [Int32])
+    }
+    private var sendingFDs = false
+    private var held: [Held] = []
 
     private let dispatcher: RemoteDispatcher
     /// The dispatcher in a box, so that each call's task captures one reference instead of copying it.
@@ -171,9 +183,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             // written right here, through this handler's context (the last handler: the same path as a write
             // on the channel, without the channel's generic entry point).
             if eventLoop.inEventLoop {
-                loopSelf.value.writeReply(reply, context: ctx.value)
+                loopSelf.value.writeReply(reply, serial: h.serial, session: session, context: ctx.value)
             } else {
-                eventLoop.execute { loopSelf.value.writeReply(reply, context: ctx.value) }
+                eventLoop.execute {
+                    loopSelf.value.writeReply(reply, serial: h.serial, session: session, context: ctx.value)
+                }
             }
             // A stream opened by this call starts after its reply is queued, so STREAM packets follow it.
             if let st = session.stream(h.serial) {
@@ -186,10 +200,91 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// its replies wait in the channel's outbound buffer (the channel is not writable: the client does not
     /// read), the server stops reading from it, so a client that does not read stalls only itself. Writability
     /// is NIO's own water mark, so a reply needs no promise of its own.
-    private func writeReply(_ reply: ByteBuffer, context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+    private func writeReply(_ reply: ByteBuffer, serial: UInt32, session: ClientSession,
+                            context: ChannelHandlerContext) {
+        if reply.getInteger(at: 16, as: Int32.self) == RPCMessageType.replyWithFDs.rawValue {
+            let fds = session.state.withLock { $0.replyFDs.removeValue(forKey: serial) } ?? []
+            if sendingFDs {
+                held.append(.replyWithFDs(reply, fds))
+            } else {
+                writeWithFDs(reply, fds, context: context)
+            }
+        } else if sendingFDs {
+            held.append(.write(wrapOutboundOut(reply), nil))
+            held.append(.flush)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        }
         inFlight -= 1
         updateReading(context)
+    }
+
+    // Writes from elsewhere (events, stream data, keepalive) pass here on their way out.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if sendingFDs {
+            held.append(.write(data, promise))
+        } else {
+            context.write(data, promise: promise)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if sendingFDs {
+            held.append(.flush)
+        } else {
+            context.flush()
+        }
+    }
+
+    /// The reply's bytes, then each descriptor with one byte of its own (libvirt's virNetSocketSendFD), then
+    /// what was held meanwhile. A transport that cannot carry descriptors (TLS, TCP) closes the connection,
+    /// as libvirtd fails the send.
+    private func writeWithFDs(_ reply: ByteBuffer, _ fds: [Int32], context: ChannelHandlerContext) {
+        sendingFDs = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(reply), promise: written)
+        let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { result in
+            let me = loopSelf.value
+            let context = ctx.value
+            var sent = false
+            if case .success = result, context.channel.localAddress?.protocol == .unix {
+                sent = (try? context.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+                    of: NIOBSDSocket.Handle.self) { sock in
+                        fds.allSatisfy { Self.sendFD($0, on: sock) }
+                    }) ?? false
+            }
+            for fd in fds { Glibc.close(fd) }
+            if !sent {
+                me.logger.warning("cannot send file descriptors on this connection")
+                context.close(promise: nil)
+            }
+            me.sendingFDs = false
+            me.releaseHeld(context: context)
+        }
+    }
+
+    /// One descriptor with a zero byte; waits (briefly) while the socket buffer is full.
+    private static func sendFD(_ fd: Int32, on sock: Int32) -> Bool {
+        var zero: UInt8 = 0
+        for _ in 0..<1000 {
+            if swiftvirt_send_with_fd(sock, &zero, 1, fd) == 1 { return true }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { return false }
+            var p = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, 10)
+        }
+        return false
+    }
+
+    private func releaseHeld(context: ChannelHandlerContext) {
+        while !sendingFDs, !held.isEmpty {
+            switch held.removeFirst() {
+            case .write(let data, let promise): context.write(data, promise: promise)
+            case .flush: context.flush()
+            case .replyWithFDs(let reply, let fds): writeWithFDs(reply, fds, context: context)
+            }
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

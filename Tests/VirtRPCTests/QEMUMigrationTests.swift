@@ -447,9 +447,11 @@ struct QEMUMigrationTests {
         // A 1 ms downtime limit: pre-copy never converges, even when a loaded host starves the guest's vCPU.
         #expect(try hosts.a.virsh("migrate-setmaxdowntime pa 1").status == 0)
         let baseA = rec.events("A", "pa").count
-        // virsh switches to post-copy when MIGRATION_ITERATION reports the second pass.
+        // virsh switches to post-copy when MIGRATION_ITERATION reports the second pass. At 4 MiB/s the second
+        // pass (the 24 MiB the guest rewrote meanwhile) lasts seconds: virsh has time to switch even when a
+        // loaded host starves the guest and pre-copy could converge at the pass's end.
         let r = try hosts.a.virsh(args: ["migrate", "--live", "--postcopy", "--postcopy-after-precopy",
-                                         "--bandwidth", "16", "pa", hosts.b.uri], timeout: 300)
+                                         "--bandwidth", "4", "pa", hosts.b.uri], timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         rec.wait("B", "pa", Self.resumedMigrated)
         rec.wait("A", "pa", Self.jobCompleted)
@@ -462,7 +464,7 @@ struct QEMUMigrationTests {
         let baseB = rec.events("B", "pa").count
         let baseA2 = rec.events("A", "pa").count
         let t = try hosts.b.virsh(args: ["migrate", "--live", "--p2p", "--postcopy", "--timeout", "2",
-                                         "--timeout-postcopy", "--bandwidth", "16", "pa", hosts.a.uri], timeout: 300)
+                                         "--timeout-postcopy", "--bandwidth", "4", "pa", hosts.a.uri], timeout: 300)
         #expect(t.status == 0, "\(t.stderr)")
         rec.wait("A", "pa", Self.resumedMigrated, count: 2)
         rec.wait("B", "pa", Self.jobCompleted)

@@ -38,6 +38,8 @@ extension RemoteCalls {
         RemoteCall<XDRTuple4<D, String, UInt32, Flags>, XDRVoid>(.domainCoreDumpWithFormat)
     /// dom, screen, flags → mime (then the image on the call's stream).
     static let domainScreenshot = RemoteCall<XDRTuple3<D, UInt32, Flags>, String?>(.domainScreenshot)
+    /// dom, idx, flags → nothing but the descriptor (REPLY_WITH_FDS).
+    static let domainOpenGraphicsFD = RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRVoid>(.domainOpenGraphicsFD)
     /// dom, codeset, holdtime, keycodes, flags.
     static let domainSendKey =
         RemoteCall<XDRTuple5<D, UInt32, UInt32, XDRList<UInt32, SendKeyLimit>, Flags>, XDRVoid>(.domainSendKey)
@@ -54,6 +56,12 @@ extension ProcedureTable {
             ctx.session.addStream(ServerStream(header: ctx.header, stream: r.stream, session: ctx.session))
             return r.mime
         },
+        .serve(RemoteCalls.domainOpenGraphicsFD) { a, ctx in
+            let (d, idx, flags) = a.values
+            let fd = try await ctx.driver.openGraphicsFD(d, index: idx, flags: flags)
+            ProcedureTable.passFDs([fd], ctx)
+            return XDRVoid()
+        }.withFDs(),
         .serve(RemoteCalls.domainSendKey) { a, ctx in
             let (d, codeset, holdtime, keys, flags) = a.values
             // The checks of libvirt's public API, which the daemon runs again.
