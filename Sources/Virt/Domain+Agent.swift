@@ -34,6 +34,22 @@ extension Domain {
     public func setUserPassword(user: String, password: String, flags: UInt32 = 0) async throws {
         try await connection.driver.setUserPassword(ref, user: user, password: password, flags: flags)
     }
+    /// `virDomainFSTrim`.
+    public func fsTrim(mountPoint: String? = nil, minimum: UInt64 = 0, flags: UInt32 = 0) async throws {
+        try await connection.driver.fsTrim(ref, mountPoint: mountPoint, minimum: minimum, flags: flags)
+    }
+    /// `virDomainAuthorizedSSHKeysGet`.
+    public func authorizedSSHKeys(user: String, flags: UInt32 = 0) async throws -> [String] {
+        try await connection.driver.authorizedSSHKeys(ref, user: user, flags: flags)
+    }
+    /// `virDomainAuthorizedSSHKeysSet` (flags: APPEND 1, REMOVE 2, exclusive as libvirt's API checks).
+    public func setAuthorizedSSHKeys(user: String, keys: [String], flags: UInt32 = 0) async throws {
+        if flags & 3 == 3 {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "invalid argument: Flags 'VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND' and 'VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_REMOVE' are mutually exclusive")
+        }
+        try await connection.driver.setAuthorizedSSHKeys(ref, user: user, keys: keys, flags: flags)
+    }
     /// `virDomainQemuAgentCommand`.
     public func qemuAgentCommand(_ command: String, timeout: Int32, flags: UInt32 = 0) async throws -> String? {
         try await connection.driver.qemuAgentCommand(ref, command: command, timeout: timeout, flags: flags)

@@ -33,4 +33,13 @@ extension ReadOnlyDriver {
         -> String? {
         throw Self.denied("virDomainQemuAgentCommand")
     }
+    public func fsTrim(_ domain: DomainRef, mountPoint: String?, minimum: UInt64, flags: UInt32) async throws {
+        throw Self.denied("virDomainFSTrim")
+    }
+    public func authorizedSSHKeys(_ domain: DomainRef, user: String, flags: UInt32) async throws -> [String] {
+        throw Self.denied("virDomainAuthorizedSSHKeysGet")
+    }
+    public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
+        throw Self.denied("virDomainAuthorizedSSHKeysSet")
+    }
 }

@@ -196,6 +196,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func guestInfo(_ domain: DomainRef, types: UInt32, flags: UInt32) async throws -> [TypedParam]
     /// `virDomainSetUserPassword` (flag 1: the password is already encrypted).
     func setUserPassword(_ domain: DomainRef, user: String?, password: String?, flags: UInt32) async throws
+    /// `virDomainFSTrim`: the guest trims its file systems (`minimum`: the smallest free range, bytes).
+    func fsTrim(_ domain: DomainRef, mountPoint: String?, minimum: UInt64, flags: UInt32) async throws
+    /// `virDomainAuthorizedSSHKeysGet`: the lines of `user`'s authorized_keys in the guest.
+    func authorizedSSHKeys(_ domain: DomainRef, user: String, flags: UInt32) async throws -> [String]
+    /// `virDomainAuthorizedSSHKeysSet`: replaces, appends to (flag APPEND, 1) or removes from (REMOVE, 2) them.
+    func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws
     /// `virDomainQemuAgentCommand`: a guest agent command passed through; the agent's reply as JSON text.
     func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws -> String?
     /// `virDomainGetBlockInfo`: capacity, allocation and physical size of disk `path`.
@@ -504,6 +510,15 @@ extension HypervisorDriver {
     public func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws
         -> String? {
         throw VirtError.noSupport("virDomainQemuAgentCommand", domain: .domain)
+    }
+    public func fsTrim(_ domain: DomainRef, mountPoint: String?, minimum: UInt64, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainFSTrim", domain: .domain)
+    }
+    public func authorizedSSHKeys(_ domain: DomainRef, user: String, flags: UInt32) async throws -> [String] {
+        throw VirtError.noSupport("virDomainAuthorizedSSHKeysGet", domain: .domain)
+    }
+    public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainAuthorizedSSHKeysSet", domain: .domain)
     }
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         throw VirtError.noSupport("virDomainGetBlockInfo", domain: .domain)

@@ -329,6 +329,34 @@ extension QEMUDomainObject {
         ]))
     }
 
+    /// `guest-fstrim` (the agent's per-path results are not libvirt's concern).
+    func fsTrim(minimum: UInt64) async throws(VirtError) {
+        let agent = try requireAgent()
+        _ = try await agent.execute("guest-fstrim", arguments: .object(["minimum": .int(Int64(clamping: minimum))]),
+                                    timeout: .seconds(86400))
+    }
+
+    /// `guest-ssh-get-authorized-keys`.
+    func authorizedSSHKeys(user: String) async throws(VirtError) -> [String] {
+        let r = try await agentRun("guest-ssh-get-authorized-keys", .object(["username": .string(user)]))
+        guard let keys = r["keys"]?.arrayValue else {
+            throw VirtError.internalError("qemu agent didn't return an array of keys", domain: .qemu)
+        }
+        return keys.compactMap(\.stringValue)
+    }
+
+    /// `guest-ssh-remove-authorized-keys`, or `guest-ssh-add-authorized-keys` (replacing them unless `append`).
+    func setAuthorizedSSHKeys(user: String, keys: [String], append: Bool, remove: Bool) async throws(VirtError) {
+        let list = JSONValue.array(keys.map { .string($0) })
+        if remove {
+            _ = try await agentRun("guest-ssh-remove-authorized-keys",
+                                   .object(["username": .string(user), "keys": list]))
+        } else {
+            _ = try await agentRun("guest-ssh-add-authorized-keys",
+                                   .object(["username": .string(user), "keys": list, "reset": .bool(!append)]))
+        }
+    }
+
     /// `timeout`: -2 blocks, -1 and 0 take libvirt's default (5 s), else seconds.
     func agentCommand(_ json: String, timeout: Int32) async throws(VirtError) -> String {
         let agent = try requireAgent()

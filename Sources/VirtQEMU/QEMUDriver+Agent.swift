@@ -52,6 +52,28 @@ extension QEMUDriver {
                                                        encrypted: flags & 1 != 0)
     }
 
+    /// libvirt's qemuDomainFSTrim: no mount point (libvirt's refusal), `guest-fstrim` with the minimum.
+    public func fsTrim(_ domain: DomainRef, mountPoint: String?, minimum: UInt64, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainFSTrim")
+        if mountPoint != nil {
+            throw VirtError(.argumentUnsupported, domain: .qemu,
+                            "argument unsupported: Specifying mount point is not supported for now",
+                            str1: "Specifying mount point is not supported for now")
+        }
+        try await state.object(domain).fsTrim(minimum: minimum)
+    }
+
+    public func authorizedSSHKeys(_ domain: DomainRef, user: String, flags: UInt32) async throws -> [String] {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainAuthorizedSSHKeysGet")
+        return try await state.object(domain).authorizedSSHKeys(user: user)
+    }
+
+    public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 3, "qemuDomainAuthorizedSSHKeysSet")
+        try await state.object(domain).setAuthorizedSSHKeys(user: user, keys: keys, append: flags & 1 != 0,
+                                                            remove: flags & 2 != 0)
+    }
+
     public func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws
         -> String? {
         try Self.checkFlags(flags, allowed: 0, "qemuDomainQemuAgentCommand")

@@ -249,6 +249,15 @@ public enum RemoteCalls {
     /// dom, user, password, flags.
     static let domainSetUserPassword =
         RemoteCall<XDRTuple4<D, String?, String?, Flags>, XDRVoid>(.domainSetUserPassword)
+    /// dom, mountPoint, minimum, flags.
+    static let domainFSTrim = RemoteCall<XDRTuple4<D, String?, UInt64, Flags>, XDRVoid>(.domainFSTrim)
+    /// dom, user, flags → keys.
+    static let domainAuthorizedSSHKeysGet =
+        RemoteCall<XDRTuple3<D, String, Flags>, XDRList<String, AuthorizedSSHKeysLimit>>(.domainAuthorizedSSHKeysGet)
+    /// dom, user, keys, flags.
+    static let domainAuthorizedSSHKeysSet =
+        RemoteCall<XDRTuple4<D, String, XDRList<String, AuthorizedSSHKeysLimit>, Flags>, XDRVoid>(
+            .domainAuthorizedSSHKeysSet)
 
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.

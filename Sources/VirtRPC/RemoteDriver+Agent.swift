@@ -27,6 +27,18 @@ extension RemoteDriver {
     public func setUserPassword(_ domain: DomainRef, user: String?, password: String?, flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainSetUserPassword, XDRTuple4(domain, user, password, flags))
     }
+    public func fsTrim(_ domain: DomainRef, mountPoint: String?, minimum: UInt64, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainFSTrim, XDRTuple4(domain, mountPoint, minimum, flags))
+    }
+    public func authorizedSSHKeys(_ domain: DomainRef, user: String, flags: UInt32) async throws -> [String] {
+        try await call(RemoteCalls.domainAuthorizedSSHKeysGet, XDRTuple3(domain, user, flags)).items
+    }
+    public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
+        if keys.count > AuthorizedSSHKeysLimit.max {
+            throw VirtError(.rpc, domain: .rpc, "RPC error : too many keys (\(keys.count) > \(AuthorizedSSHKeysLimit.max))")
+        }
+        _ = try await call(RemoteCalls.domainAuthorizedSSHKeysSet, XDRTuple4(domain, user, XDRList(keys), flags))
+    }
     /// QEMU_PROC_DOMAIN_AGENT_COMMAND of the QEMU program (what `virsh qemu-agent-command` sends).
     public func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws
         -> String? {

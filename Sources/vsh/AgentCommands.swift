@@ -12,7 +12,8 @@ import Glibc
 enum AgentCommands {
     /// Domain management commands (domifaddr and domtime are monitoring commands, MonitorCommands lists them).
     static let all: [CommandDefinition] = [
-        domfsfreeze, domfsthaw, domfsinfo, guestinfo, setUserPassword, qemuAgentCommand, setmem,
+        domfsfreeze, domfsthaw, domfsinfo, guestinfo, setUserPassword, qemuAgentCommand, setmem, domfstrim,
+        getUserSSHKeys, setUserSSHKeys,
     ]
 
     /// virsh's `" %-10s %-17s    %-12s %s\n"` row of domifaddr.
@@ -195,6 +196,87 @@ enum AgentCommands {
             shell.print(name + ": " + MonitorCommands.typedValue(p.value) + "\n")
         }
         return true
+    }
+
+    static let domfstrim = CommandDefinition(
+        "domfstrim", summary: "Invoke fstrim on domain's mounted filesystems.",
+        description: "Invoke fstrim on domain's mounted filesystems.",
+        options: [
+            .domain(),
+            .int("minimum", "Just a hint to ignore contiguous free ranges smaller than this (Bytes)"),
+            .string("mountpoint", "which mount point to trim"),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        var minimum: UInt64 = 0
+        if let text = cmd.value("minimum") {
+            guard let v = Format.parseUInt64(text) else {
+                shell.error("Numeric value '\(text)' for <minimum> option is malformed or out of range")
+                return false
+            }
+            minimum = v
+        }
+        let point = cmd.value("mountpoint")
+        if point?.isEmpty == true {
+            shell.error("command 'domfstrim' requires <mountpoint> option")
+            return false
+        }
+        guard await shell.call({ try await dom.fsTrim(mountPoint: point, minimum: minimum) }) != nil else {
+            shell.error("Unable to invoke fstrim")
+            return false
+        }
+        return true
+    }
+
+    static let getUserSSHKeys = CommandDefinition(
+        "get-user-sshkeys", summary: "list authorized SSH keys for given user (via agent)",
+        description: "Use the guest agent to query authorized SSH keys for given user",
+        options: [.domain(), .data("user", "user to list authorized keys for")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd), let user = cmd.value("user") else { return false }
+        guard let keys = await shell.call({ try await dom.authorizedSSHKeys(user: user) }) else { return false }
+        // virsh prints each key as the agent gave it (without a newline of its own).
+        for k in keys { shell.print(k) }
+        return true
+    }
+
+    static let setUserSSHKeys = CommandDefinition(
+        "set-user-sshkeys", summary: "manipulate authorized SSH keys file for given user (via agent)",
+        description: "Append, reset or remove specified key from the authorized keys file for given user",
+        options: [
+            .domain(),
+            .data("user", "user to set authorized keys for"),
+            .string("file", "optional file to read keys from"),
+            .flag("reset", "clear out authorized keys file before adding new keys"),
+            .flag("remove", "remove keys from the authorized keys file"),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd), let user = cmd.value("user") else { return false }
+        var flags: UInt32 = 0
+        if cmd.has("remove") && cmd.value("file") == nil {
+            shell.error("Option --file is required by option --remove")
+            return false
+        }
+        if cmd.has("remove") {
+            if cmd.has("reset") {
+                shell.error("Options --reset and --remove are mutually exclusive")
+                return false
+            }
+            flags |= 2
+        } else if !cmd.has("reset") {
+            flags |= 1
+        }
+        var keys: [String] = []
+        if let file = cmd.value("file") {
+            guard let text = shell.readFile(file) else { return false }
+            // g_strsplit on newlines: a trailing newline leaves an empty last entry.
+            keys = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if keys.count == 1 && keys[0].isEmpty { keys = [] }
+        } else if flags & 1 != 0 {
+            shell.error("Option --file is required")
+            return false
+        }
+        return await shell.call({ try await dom.setAuthorizedSSHKeys(user: user, keys: keys, flags: flags) }) != nil
     }
 
     static let setUserPassword = CommandDefinition(

@@ -234,6 +234,30 @@ struct QEMUGuestAgentProofTests {
         try same("domtime ga", mask: Self.maskTime)
         try same("domtime ga --pretty", mask: Self.maskTime)
 
+        // Authorized SSH keys (the guest's /root/.ssh/authorized_keys, written by its agent) and fstrim.
+        for d in daemons {
+            try "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyOne one@test\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABFakeKeyTwo two@test\n"
+                .write(toFile: d.dir + "/keys", atomically: true, encoding: .utf8)
+            try "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyThree three@test"
+                .write(toFile: d.dir + "/key3", atomically: true, encoding: .utf8)
+        }
+        for command in ["get-user-sshkeys ga root", "set-user-sshkeys ga root --reset --file DIR/keys",
+                        "get-user-sshkeys ga root", "set-user-sshkeys ga root --file DIR/key3", "get-user-sshkeys ga root",
+                        "set-user-sshkeys ga root --remove --file DIR/key3", "get-user-sshkeys ga root",
+                        "set-user-sshkeys ga root", "set-user-sshkeys ga root --reset --remove",
+                        "set-user-sshkeys ga root --file DIR/nosuch", "get-user-sshkeys ga nobody",
+                        "set-user-sshkeys ga nobody --file DIR/key3", "set-user-sshkeys ga root --reset",
+                        "get-user-sshkeys ga root", "set-user-sshkeys ga root --file DIR/key3",
+                        "domfstrim ga", "domfstrim ga --minimum 4096", "domfstrim ga --mountpoint /mnt",
+                        "domfstrim ga --minimum x"] {
+            try same(command)
+        }
+        for d in daemons {
+            let file = try Self.console(d.uri, d.dir, "cat /root/.ssh/authorized_keys")
+            #expect(file.contains("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyThree three@test"), "\(d.label): \(file)")
+            #expect(!file.contains("one@test"), "\(d.label): \(file)")
+        }
+
         // The ARP source: a user-mode NIC has no neighbour entry on the host, so no address. (libvirtd 9.0 fails
         // here with "internal error: wrong nlmsg len" reading the host's table over netlink: not compared.)
         let arp = try ours.virsh("domifaddr ga --source arp")
@@ -357,6 +381,14 @@ struct QEMUGuestAgentProofTests {
             ("set-user-password ga root secret", nil), ("set-user-password ga nobody secret", nil),
             ("domifaddr ga --source bogus", nil), ("dommemstat ga", nil), ("setmem ga 512M --live", nil),
             ("setmem ga 160M --live", nil), ("domtime ga --sync", nil),
+            ("get-user-sshkeys ga root", nil), ("set-user-sshkeys ga root --reset --file \(ours.dir)/keys", nil),
+            ("get-user-sshkeys ga root", nil), ("set-user-sshkeys ga root --file \(ours.dir)/key3", nil),
+            ("set-user-sshkeys ga root --remove --file \(ours.dir)/keys", nil), ("get-user-sshkeys ga root", nil),
+            ("set-user-sshkeys ga root", nil), ("set-user-sshkeys ga root --reset --remove", nil),
+            ("set-user-sshkeys ga root --file \(ours.dir)/nosuch", nil), ("get-user-sshkeys ga nobody", nil),
+            ("set-user-sshkeys ga root --reset", nil), ("get-user-sshkeys ga root", nil),
+            ("domfstrim ga", nil), ("domfstrim ga --minimum 4096", nil), ("domfstrim ga --mountpoint /mnt", nil),
+            ("domfstrim ga --minimum x", nil),
         ]
         let mask: (String) -> String = {
             Self.maskTime($0).replacingOccurrences(
@@ -392,7 +424,8 @@ struct QEMUGuestAgentProofTests {
         for d in daemons { _ = try d.run("start idle; start idlech") }
         let agentCommands = ["domifaddr DOM --source agent", "domtime DOM", "domtime DOM --now", "domfsinfo DOM",
                              "guestinfo DOM", "domfsfreeze DOM", "domfsthaw DOM", "set-user-password DOM root x",
-                             "qemu-agent-command DOM '{\"execute\":\"guest-ping\"}'"]
+                             "qemu-agent-command DOM '{\"execute\":\"guest-ping\"}'", "domfstrim DOM",
+                             "get-user-sshkeys DOM root", "set-user-sshkeys DOM root --reset"]
         for name in ["idle", "idlech"] {
             for command in agentCommands { try same(command.replacingOccurrences(of: "DOM", with: name)) }
         }

@@ -1,5 +1,11 @@
 import VirtCore
 
+/// `REMOTE_DOMAIN_AUTHORIZED_SSH_KEYS_MAX`.
+public enum AuthorizedSSHKeysLimit: XDRLimit {
+    public static var max: Int { 2048 }
+    public static var unit: Int { 4 }
+}
+
 /// The guest agent procedures (issue 11): interface addresses, guest time, file system freeze/thaw and
 /// information, guest information and user passwords. The drivers ask the domain's guest agent.
 extension ProcedureTable {
@@ -50,6 +56,25 @@ extension ProcedureTable {
         .serve(RemoteCalls.domainSetUserPassword) { a, ctx in
             let (d, user, password, flags) = a.values
             try await ctx.driver.setUserPassword(d, user: user, password: password, flags: flags)
+            return none
+        },
+        .serve(RemoteCalls.domainFSTrim) { a, ctx in
+            let (d, mountPoint, minimum, flags) = a.values
+            try await ctx.driver.fsTrim(d, mountPoint: mountPoint, minimum: minimum, flags: flags)
+            return none
+        },
+        .serve(RemoteCalls.domainAuthorizedSSHKeysGet) { a, ctx in
+            let (d, user, flags) = a.values
+            let keys = try await ctx.driver.authorizedSSHKeys(d, user: user, flags: flags)
+            if keys.count > AuthorizedSSHKeysLimit.max {
+                throw VirtError.internalError("Number of keys \(keys.count), which exceeds max limit: \(AuthorizedSSHKeysLimit.max)",
+                                              domain: .rpc)
+            }
+            return XDRList(keys)
+        },
+        .serve(RemoteCalls.domainAuthorizedSSHKeysSet) { a, ctx in
+            let (d, user, keys, flags) = a.values
+            try await ctx.driver.setAuthorizedSSHKeys(d, user: user, keys: keys.items, flags: flags)
             return none
         },
     ]
