@@ -357,11 +357,18 @@ extension QEMUDomainObject {
         }
     }
 
-    /// `timeout`: -2 blocks, -1 and 0 take libvirt's default (5 s), else seconds.
+    /// `timeout`: -2 blocks, -1 takes libvirt's default (5 s), 0 does not wait (libvirt's NOWAIT, `--async`),
+    /// else seconds.
     func agentCommand(_ json: String, timeout: Int32) async throws(VirtError) -> String {
         let agent = try requireAgent()
+        if timeout < -2 {
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "invalid argument: guest agent timeout '\(timeout)' is less than the minimum '-2'",
+                            str1: "guest agent timeout '\(timeout)' is less than the minimum '-2'")
+        }
         let wait: Duration? = switch timeout {
         case -2: nil
+        case 0: .zero
         case ...0: .seconds(5)
         default: .seconds(Int64(timeout))
         }

@@ -206,6 +206,15 @@ actor QEMUGuestAgent {
         await lock()
         defer { unlock() }
         try await sync()
+        if timeout == .zero {
+            // libvirt's NOWAIT: the command goes to the guest, and the wait for its reply ends at once with
+            // libvirt's unresponsive-agent error (the late reply is dropped; the next command syncs first).
+            var cmdObject: [String: JSONValue] = ["execute": .string(cmd)]
+            if let args = parsed["arguments"] { cmdObject["arguments"] = args }
+            try send(Array((JSONValue.object(cmdObject).jsonString + "\n").utf8))
+            throw VirtError(.agentUnresponsive, domain: .qemu,
+                            "Guest agent is not responding: Guest agent not available for now")
+        }
         let reply = try await sendAndWait(cmd, arguments: parsed["arguments"], timeout: timeout ?? .seconds(86400 * 365))
         _ = try Self.check(reply, command: cmd)
         return lastReplyText

@@ -143,6 +143,14 @@ struct QEMUGuestAgentProofTests {
         ('setUserPassword flags', lambda: d.setUserPassword('root', 'pw', 8)),
         ('agentCommand', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-get-host-name"}', -1, 0)),
         ('agentCommand osinfo', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-get-osinfo"}', 10, 0)),
+        ('agentCommand -3', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-ping"}', -3, 0)),
+        ('agentCommand flags', lambda: libvirt_qemu.qemuAgentCommand(d, '{"execute":"guest-ping"}', -1, 1)),
+        ('fsTrim', lambda: d.fSTrim(None, 0, 0)),
+        ('fsTrim flags', lambda: d.fSTrim(None, 0, 1)),
+        ('sshkeys set', lambda: d.authorizedSSHKeysSet('root', ['ssh-ed25519 AAAAC3Nz py@test'], 0)),
+        ('sshkeys get', lambda: d.authorizedSSHKeysGet('root', 0)),
+        ('sshkeys append+remove', lambda: d.authorizedSSHKeysSet('root', ['x'], 3)),
+        ('sshkeys flags', lambda: d.authorizedSSHKeysGet('root', 4)),
     ]:
         try:
             out.append([name, 'ok', call()])
@@ -223,6 +231,8 @@ struct QEMUGuestAgentProofTests {
                         "qemu-agent-command ga --pretty '{\"execute\":\"guest-get-host-name\"}'",
                         "qemu-agent-command ga '{\"execute\":\"guest-nosuch\"}'",
                         "qemu-agent-command ga --timeout 0 '{\"execute\":\"guest-ping\"}'",
+                        "qemu-agent-command ga --async '{\"execute\":\"guest-ping\"}'",
+                        "qemu-agent-command ga --block '{\"execute\":\"guest-ping\"}'",
                         "domfsfreeze ga", "domfsfreeze ga", "domfsthaw ga", "domfsthaw ga",
                         "domfsfreeze ga --mountpoint /mnt", "domfsthaw ga --mountpoint /mnt", "domfsthaw ga",
                         "set-user-password ga nobody secret", "set-user-password ga root secret",
@@ -378,6 +388,7 @@ struct QEMUGuestAgentProofTests {
             ("qemu-agent-command ga --pretty {\"execute\":\"guest-get-host-name\"}", nil),
             ("qemu-agent-command ga --pretty {\"execute\":\"guest-ping\"}", nil),
             ("qemu-agent-command ga --timeout 5 {\"execute\":\"guest-nosuch\"}", nil),
+            ("qemu-agent-command ga --async {\"execute\":\"guest-ping\"}", nil),
             ("set-user-password ga root secret", nil), ("set-user-password ga nobody secret", nil),
             ("domifaddr ga --source bogus", nil), ("dommemstat ga", nil), ("setmem ga 512M --live", nil),
             ("setmem ga 160M --live", nil), ("domtime ga --sync", nil),
