@@ -46,6 +46,14 @@ public enum SnapshotFlags {
         }
     }
 
+    /// The check of libvirt's public `virDomainCheckpointCreateXML`.
+    public static func checkCheckpointCreate(_ flags: UInt32) throws(VirtError) {
+        if flags & 4 != 0 && flags & 1 == 0 {
+            throw VirtError(.invalidArg, domain: .domainCheckpoint,
+                            "Flag 'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE' is required by flag 'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE'")
+        }
+    }
+
     /// The check of libvirt's public `virDomainRevertToSnapshot`.
     public static func checkRevert(_ flags: UInt32) throws(VirtError) {
         try exclusive(flags, revertRunning, "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING",

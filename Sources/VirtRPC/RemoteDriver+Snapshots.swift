@@ -58,7 +58,8 @@ extension RemoteDriver {
 
     public func checkpointCreateXML(_ domain: DomainRef, xml: String, flags: UInt32) async throws
         -> DomainCheckpointRef {
-        try await call(RemoteCalls.domainCheckpointCreateXML, XDRTuple3(domain, xml, flags))
+        try SnapshotFlags.checkCheckpointCreate(flags)
+        return try await call(RemoteCalls.domainCheckpointCreateXML, XDRTuple3(domain, xml, flags))
     }
     public func checkpointXMLDesc(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.domainCheckpointGetXMLDesc, XDRTuple2(checkpoint, flags))

@@ -296,6 +296,7 @@ extension TestDriverCore {
     // MARK: Checkpoints
 
     func checkpointCreate(_ ref: DomainRef, xml: String, flags: UInt32) throws(VirtError) -> String {
+        try F.checkCheckpointCreate(flags)
         try Self.checkFlags(flags, allowed: 1 | 2, "testDomainCheckpointCreateXML")
         let redefine = flags & 1 != 0
         var obj = try table.object(ref)

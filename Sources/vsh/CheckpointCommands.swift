@@ -84,7 +84,6 @@ enum CheckpointCommands {
         if cmd.has("metadata") { flags |= 2 }
         if cmd.has("children-only") { flags |= 4 }
         guard await shell.call({ try await cp.delete(flags: flags) }) != nil else {
-            shell.reportError()
             shell.error("Failed to delete checkpoint \(cp.name)")
             return false
         }

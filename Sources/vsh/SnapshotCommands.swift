@@ -276,7 +276,6 @@ enum SnapshotCommands {
         if cmd.has("children-only") { flags |= F.deleteChildrenOnly }
         if cmd.has("metadata") { flags |= F.deleteMetadataOnly }
         guard await shell.call({ try await snap.delete(flags: flags) }) != nil else {
-            shell.reportError()
             shell.error("Failed to delete snapshot \(snap.name)")
             return false
         }
