@@ -255,33 +255,35 @@ extension TestDriverCore {
             throw VirtError.internalError("missing domain in snapshot", domain: .domainSnapshot)
         }
         obj.snapshots.current = nil
-        var events: [LifecycleEvent] = []
+        // Each event carries the domain as it was when libvirt made it (a stop has no id, a start the new one).
+        var events: [DomainEventRecord] = []
+        func note(_ e: LifecycleEvent) { events.append(DomainEventRecord(domain: obj.ref, kind: .lifecycle(e))) }
         if activeSnapshot {
             if obj.isActive {
                 table.shutdownState(&obj, reason: .fromSnapshot)
-                events.append(.stopped(.fromSnapshot))
+                note(.stopped(.fromSnapshot))
             }
             _ = obj.assign(config, live: false)
             table.startState(&obj, reason: .fromSnapshot)
-            events.append(.started(.fromSnapshot))
+            note(.started(.fromSnapshot))
             if flags & F.revertRunning == 0 && (state == "paused" || flags & F.revertPaused != 0) {
                 obj.status = .paused(.fromSnapshot)
-                events.append(.suspended(.fromSnapshot))
+                note(.suspended(.fromSnapshot))
             }
         } else {
             _ = obj.assign(config, live: false)
             if obj.isActive {
                 table.shutdownState(&obj, reason: .fromSnapshot)
-                events.append(.stopped(.fromSnapshot))
+                note(.stopped(.fromSnapshot))
             }
             if runOrPause {
-                events.append(.started(.fromSnapshot))
-                if flags & F.revertPaused != 0 { events.append(.suspended(.fromSnapshot)) }
+                note(.started(.fromSnapshot))
+                if flags & F.revertPaused != 0 { note(.suspended(.fromSnapshot)) }
             }
         }
         obj.snapshots.current = name
         table.store(obj)
-        for e in events { emitLifecycle(obj, e) }
+        for e in events { emit(e) }
     }
 
     func snapshotDelete(_ ref: DomainRef, name: String, flags: UInt32) throws(VirtError) {
