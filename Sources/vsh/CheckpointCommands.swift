@@ -9,7 +9,7 @@ import Musl
 
 /// Checkpoint commands (virsh-checkpoint.c of virsh 9.0).
 enum CheckpointCommands {
-    static let all: [CommandDefinition] = [createAs, delete, dumpxml, list]
+    static let all: [CommandDefinition] = [create, createAs, delete, dumpxml, info, list, parent]
 
     static let createAs = CommandDefinition(
         "checkpoint-create-as", summary: "Create a checkpoint from a set of args",
@@ -57,10 +57,16 @@ enum CheckpointCommands {
         options: [.domain(), .string("checkpointname", "checkpoint name"),
                   .flag("security-info", "include security sensitive information in XML dump"),
                   .flag("no-domain", "exclude <domain> from XML"),
-                  .flag("size", "include backup size estimate in XML dump")]
+                  .flag("size", "include backup size estimate in XML dump"),
+                  .string("xpath", "xpath expression to filter the XML document", requiresName: true),
+                  .flag("wrap", "wrap xpath results in an common root element")]
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let cp = await lookup(shell, cmd, dom) else { return false }
+        if cmd.has("xpath") {
+            shell.error("XPath queries are not supported by this shell yet")
+            return false
+        }
         var flags: UInt32 = 0
         if cmd.has("security-info") { flags |= 1 }
         if cmd.has("no-domain") { flags |= 2 }
@@ -169,6 +175,75 @@ enum CheckpointCommands {
             table.append(cells)
         }
         shell.print(table.render(header: !shell.quiet))
+        return true
+    }
+
+    static let create = CommandDefinition(
+        "checkpoint-create", summary: "Create a checkpoint from XML",
+        description: "Create a checkpoint from XML for use in future incremental backups",
+        options: [.domain(), .string("xmlfile", "domain checkpoint XML"),
+                  .flag("redefine", "redefine metadata for existing checkpoint"),
+                  .flag("redefine-validate", "validate the redefined checkpoint"),
+                  .flag("quiesce", "quiesce guest's file systems")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let (ok, file) = shell.stringOption(cmd, "xmlfile")
+        guard ok else { return false }
+        var xml = "<domaincheckpoint/>"
+        if let file {
+            guard let bytes = shell.readFileBytes(file) else { return false }
+            xml = String(decoding: bytes, as: UTF8.self)
+        }
+        var flags: UInt32 = 0
+        if cmd.has("redefine") { flags |= 1 }
+        if cmd.has("quiesce") { flags |= 2 }
+        if cmd.has("redefine-validate") { flags |= 4 }
+        guard let cp = await shell.call({ try await dom.createCheckpoint(xml: xml, flags: flags) }) else { return false }
+        if let file {
+            shell.printExtra("Domain checkpoint \(cp.name) created from '\(file)'")
+        } else {
+            shell.printExtra("Domain checkpoint \(cp.name) created")
+        }
+        return true
+    }
+
+    static let info = CommandDefinition(
+        "checkpoint-info", summary: "checkpoint information",
+        description: "Returns basic information about a checkpoint.",
+        options: [.domain(), .string("checkpointname", "checkpoint name")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let cp = await lookup(shell, cmd, dom) else { return false }
+        @MainActor func line(_ label: String, _ value: String) {
+            shell.print(label.padding(15) + " " + value + "\n")
+        }
+        line("Name:", cp.name)
+        line("Domain:", dom.name)
+        let parent = await shell.call { try await cp.parent() }
+        shell.lastError = nil
+        line("Parent:", parent?.name ?? "-")
+        guard let children = await shell.call({ try await cp.allChildren() }) else { return false }
+        line("Children:", "\(children.count)")
+        guard let desc = await shell.call({ try await cp.allChildren(flags: 1) }) else { return false }
+        line("Descendants:", "\(desc.count)")
+        return true
+    }
+
+    static let parent = CommandDefinition(
+        "checkpoint-parent", summary: "Get the name of the parent of a checkpoint",
+        description: "Extract the checkpoint's parent, if any",
+        options: [.domain(), .string("checkpointname", "find parent of checkpoint name")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let cp = await lookup(shell, cmd, dom) else { return false }
+        let p = await shell.call { try await cp.parent() }
+        if p == nil, let e = shell.lastError, e.code != .noDomainCheckpoint { return false }
+        shell.lastError = nil
+        guard let p else {
+            shell.error("checkpoint '\(cp.name)' has no parent")
+            return false
+        }
+        shell.print(p.name)
         return true
     }
 }

@@ -168,11 +168,17 @@ enum SnapshotCommands {
     static let dumpxml = CommandDefinition(
         "snapshot-dumpxml", summary: "Dump XML for a domain snapshot", description: "Snapshot Dump XML",
         options: [.domain(), .data("snapshotname", "snapshot name"),
-                  .flag("security-info", "include security sensitive information in XML dump")]
+                  .flag("security-info", "include security sensitive information in XML dump"),
+                  .string("xpath", "xpath expression to filter the XML document", requiresName: true),
+                  .flag("wrap", "wrap xpath results in an common root element")]
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
         let (ok, name) = shell.stringOption(cmd, "snapshotname")
         guard ok, let name else { return false }
+        if cmd.has("xpath") {
+            shell.error("XPath queries are not supported by this shell yet")
+            return false
+        }
         guard let snap = await shell.call({ try await dom.snapshot(named: name) }),
               let xml = await shell.call({ try await snap.xmlDesc(flags: cmd.has("security-info") ? F.xmlSecure : 0) })
         else { return false }

@@ -28,10 +28,16 @@ struct SnapshotDifferentialTests {
         undefine test; snapshot-delete test s1; snapshot-delete test nope; snapshot-current test; \
         list --all --with-snapshot; start test; checkpoint-create-as test c1; \
         checkpoint-create-as test c2 --description hi; checkpoint-list test; checkpoint-list test --parent; \
-        checkpoint-list test --tree; checkpoint-dumpxml test c2; \
+        checkpoint-list test --tree; checkpoint-dumpxml test c2; checkpoint-info test c2; checkpoint-info test c1; \
+        checkpoint-parent test c2; checkpoint-parent test c1; checkpoint-create test; checkpoint-list test --roots; \
+        checkpoint-list test --leaves --name; checkpoint-list test --from c1 --descendants --name; \
         checkpoint-dumpxml test --checkpointname c2 --no-domain --size; checkpoint-delete test c1; \
         checkpoint-list test --name; snapshot-create-as test zz; list --all --with-checkpoint; \
-        checkpoint-delete test c2; snapshot-list test --name; destroy test; checkpoint-create-as test c3
+        checkpoint-delete test c2 --children; snapshot-list test --name; destroy test; checkpoint-create-as test c3; \
+        help snapshot-create-as; help snapshot-list; help snapshot-info; help snapshot-dumpxml; help snapshot-current; \
+        help snapshot-parent; help snapshot-revert; help snapshot-delete; help snapshot-create; \
+        help checkpoint-create-as; help checkpoint-list; help checkpoint-dumpxml; help checkpoint-delete; \
+        help checkpoint-create; help checkpoint-info; help checkpoint-parent
         """
 
     /// Creation times: the seconds in XML and names, the local time in tables.
