@@ -33,7 +33,7 @@ enum CheckpointCommands {
         if let desc { xml += "  <description>\(XMLWriter.escape(desc))</description>\n" }
         xml += "</domaincheckpoint>\n"
         if cmd.has("print-xml") {
-            shell.print(xml)
+            shell.print(xml + "\n")
             return true
         }
         let flags: UInt32 = cmd.has("quiesce") ? 2 : 0

@@ -116,7 +116,7 @@ enum SnapshotCommands {
         if let desc { xml += "  <description>\(XMLWriter.escape(desc))</description>\n" }
         xml += "</domainsnapshot>\n"
         if cmd.has("print-xml") {
-            shell.print(xml)
+            shell.print(xml + "\n")
             return true
         }
         return await createFromXML(shell, dom, xml: xml, flags: createFlags(cmd), from: nil)
