@@ -119,18 +119,26 @@ enum CheckpointCommands {
         if cmd.has("topological") { flags |= 2 }
         if cmd.has("leaves") { flags |= 4 }
         if cmd.has("no-leaves") { flags |= 8 }
-        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("name", "tree")]
+        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("tree", "name")]
         where !shell.exclusive(cmd, a, b) {
             return false
         }
         let tree = cmd.has("tree")
         var cps: [DomainCheckpoint]
         var from: DomainCheckpoint?
+        if cmd.has("from") && cmd.has("roots") {
+            shell.error("Options --roots and --from are mutually exclusive")
+            return false
+        }
+        if cmd.has("descendants") && !cmd.has("from") {
+            shell.error("--descendants requires --from")
+            return false
+        }
         if let name = cmd.value("from") {
             guard let c = await shell.call({ try await dom.checkpoint(named: name) }) else { return false }
             from = c
             var f = flags
-            if cmd.has("descendants") || tree { f |= 1 }
+            if cmd.has("descendants") { f |= 1 }
             guard let s = await shell.call({ try await c.allChildren(flags: f) }) else { return false }
             cps = tree ? [c] + s : s
         } else {

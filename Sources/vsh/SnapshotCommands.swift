@@ -330,7 +330,7 @@ enum SnapshotCommands {
                        ("topological", F.listTopological)] where cmd.has(o) {
             flags |= f
         }
-        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("name", "tree")]
+        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("tree", "name")]
         where !shell.exclusive(cmd, a, b) {
             return false
         }
@@ -342,7 +342,7 @@ enum SnapshotCommands {
                 return false
             }
             if cmd.has("from") && cmd.has("current") {
-                shell.error("Options --from and --current are mutually exclusive")
+                shell.error("--from and --current are mutually exclusive")
                 return false
             }
             if let name = cmd.value("from") {
@@ -353,13 +353,13 @@ enum SnapshotCommands {
                 from = s
             }
         } else if cmd.has("descendants") {
-            shell.error("--descendants requires --from or --current")
+            shell.error("--descendants requires either --from or --current")
             return false
         }
         let snaps: [DomainSnapshot]
         if let from {
             var f = flags
-            if cmd.has("descendants") || tree { f |= F.listDescendants }
+            if cmd.has("descendants") { f |= F.listDescendants }
             guard let s = await shell.call({ try await from.allChildren(flags: f) }) else { return false }
             snaps = tree ? [from] + s : s
         } else {
