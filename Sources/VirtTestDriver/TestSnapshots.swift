@@ -255,7 +255,8 @@ extension TestDriverCore {
             throw VirtError.internalError("missing domain in snapshot", domain: .domainSnapshot)
         }
         obj.snapshots.current = nil
-        // Each event carries the domain as it was when libvirt made it (a stop has no id, a start the new one).
+        // Each event carries the domain as it was when libvirt made it (a stop has no id, a start the new one; a
+        // transient domain keeps its id when stopped, so the snapshot's definition becomes its next one).
         var events: [DomainEventRecord] = []
         func note(_ e: LifecycleEvent) { events.append(DomainEventRecord(domain: obj.ref, kind: .lifecycle(e))) }
         if activeSnapshot {

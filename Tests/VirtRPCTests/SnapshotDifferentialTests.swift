@@ -167,7 +167,7 @@ struct SnapshotDifferentialTests {
         defer { reference.stop() }
         let r = try ChildProcess.run(["/usr/bin/python3", script, reference.testURI], timeLimit: 120)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("events: ['test 3 0'"), "\(r.stdout)")
+        #expect(r.stdout.contains("events: ['test 1 3 0'"), "\(r.stdout)")
         let ours = try VirtdProcess()
         defer { ours.stop() }
         let o = try ChildProcess.run(["/usr/bin/python3", script, ours.testURI], timeLimit: 120)

@@ -8,7 +8,7 @@ libvirt.virEventRegisterDefaultImpl()
 conn = libvirt.open(uri)
 events = []
 def lifecycle(c, d, ev, detail, opaque):
-    events.append("%s %d %d" % (d.name(), ev, detail))
+    events.append("%s %d %d %d" % (d.name(), d.ID(), ev, detail))
 conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None)
 stop = False
 def loop():
