@@ -144,6 +144,17 @@ extension TestDriverCore {
             return try snapshotRedefine(&obj, el, name: givenName, description: description,
                                         current: flags & F.createCurrent != 0)
         }
+        // libvirt's virDomainSnapshotAlignDisks for internal snapshots: named disks must exist and stay internal.
+        for disk in el.child("disks")?.children("disk") ?? [] {
+            let diskName = disk.attr("name") ?? ""
+            guard obj.definition.devices.disks.contains(where: { $0.target.dev == diskName }) else {
+                throw VirtError.configUnsupported("no disk named '\(diskName)'", domain: .domainSnapshot)
+            }
+            if let mode = disk.attr("snapshot"), mode != "internal" {
+                throw VirtError.configUnsupported("disk '\(diskName)' must use snapshot mode 'internal'",
+                                                  domain: .domainSnapshot)
+            }
+        }
         let created = MomentXML.now()
         let name = givenName ?? "\(created)"
         let state = obj.status.state

@@ -1,7 +1,7 @@
 # The libvirt-python 9.0 snapshot and checkpoint tests (test_domain_snapshot.py, test_domain_checkpoint.py),
 # then a longer sequence of snapshot and checkpoint calls with the lifecycle events recorded. Lists that libvirt
 # returns in hash-table order are sorted; names made from the creation time are checked as digits only.
-import sys, libvirt, threading, time
+import sys, libvirt, threading, time, re
 uri = sys.argv[1]
 libvirt.registerErrorHandler(lambda *a: None, None)
 libvirt.virEventRegisterDefaultImpl()
@@ -16,6 +16,7 @@ def loop():
         libvirt.virEventRunDefaultImpl()
 t = threading.Thread(target=loop, daemon=True); t.start()
 out = []
+def mask(x): return re.sub(r"<creationTime>[0-9]+</creationTime>", "<creationTime>T</creationTime>", x)
 def rec(label, f):
     try:
         v = f()
@@ -63,6 +64,10 @@ rec("badflag", lambda: dom.snapshotCreateXML("<domainsnapshot><name>x</name></do
 rec("diskonly", lambda: dom.snapshotCreateXML("<domainsnapshot><name>x</name></domainsnapshot>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY))
 rec("badxml", lambda: dom.snapshotCreateXML("<domainsnapshot><name>x</name>"))
 rec("badroot", lambda: dom.snapshotCreateXML("<foo/>"))
+rec("disk no", lambda: dom.snapshotCreateXML("<domainsnapshot><name>b</name><disks><disk name='vda' snapshot='no'/></disks></domainsnapshot>"))
+rec("disk bad", lambda: dom.snapshotCreateXML("<domainsnapshot><name>c</name><disks><disk name='vdz'/></disks></domainsnapshot>"))
+rec("mem no", lambda: mask(dom.snapshotCreateXML("<domainsnapshot><name>m</name><memory snapshot='no'/><disks><disk name='vda' snapshot='internal'/></disks></domainsnapshot>").getXMLDesc()))
+rec("mem no delete", lambda: dom.snapshotLookupByName("m").delete())
 # reverts: s1 running, s3 paused, s4 running(halt taken from running), s5 shutoff
 for name, fl in [("s1", 0), ("s3", 0), ("s1", 0), ("s5", 0), ("s3", 0), ("s5", 0), ("s1", 0), ("s5", libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING),
                  ("s5", libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED), ("s1", libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED), ("s3", libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING),
@@ -83,8 +88,6 @@ rec("xml gone", lambda: s3.getXMLDesc())
 rec("cur3", lambda: dom.snapshotCurrent().getName())
 rec("hascur3", lambda: dom.hasCurrentSnapshot())
 
-import re
-def mask(x): return re.sub(r"<creationTime>[0-9]+</creationTime>", "<creationTime>T</creationTime>", x)
 rec("xml s1", lambda: mask(dom.snapshotLookupByName("s1").getXMLDesc(libvirt.VIR_DOMAIN_SNAPSHOT_XML_SECURE)))
 rec("delete s1", lambda: s1.delete())
 rec("num end", lambda: dom.snapshotNum())
