@@ -29,6 +29,12 @@ extension TestDriverCore {
         return node
     }
 
+    /// libvirt's `virXPathString("string(./x)")`: the text as written, nil when empty.
+    static func xpathString(_ el: XMLElement?) -> String? {
+        guard let t = el?.text, !t.isEmpty else { return nil }
+        return t
+    }
+
     private func emitLifecycle(_ obj: TestDomainObject, _ event: LifecycleEvent) {
         emit(DomainEventRecord(domain: obj.ref, kind: .lifecycle(event)))
     }
@@ -138,7 +144,7 @@ extension TestDriverCore {
         }
         let el = try MomentXML.root(xml, root: "domainsnapshot", document: "domain_snapshot",
                                     domain: .domainSnapshot)
-        let givenName = el.childText("name")
+        let givenName = Self.xpathString(el.child("name"))
         let description = el.child("description").map(\.text)
         if redefine {
             return try snapshotRedefine(&obj, el, name: givenName, description: description,
@@ -190,7 +196,7 @@ extension TestDriverCore {
         guard let timeText = el.childText("creationTime"), let created = Int64(timeText) else {
             throw VirtError.internalError("missing creationTime from existing snapshot", domain: .domainSnapshot)
         }
-        let parentName = el.child("parent")?.childText("name")
+        let parentName = Self.xpathString(el.child("parent")?.child("name"))
         guard let state = el.childText("state") else {
             throw VirtError.internalError("missing state from existing snapshot", domain: .domainSnapshot)
         }
@@ -324,7 +330,7 @@ extension TestDriverCore {
                                     domain: .domainCheckpoint)
         let description = el.child("description").map(\.text)
         if redefine {
-            guard let name = el.childText("name") else {
+            guard let name = Self.xpathString(el.child("name")) else {
                 throw VirtError(.xmlError, domain: .domainCheckpoint,
                                 "XML error: checkpoint name must be provided in redefine mode",
                                 str1: "checkpoint name must be provided in redefine mode")
@@ -334,7 +340,7 @@ extension TestDriverCore {
                                 "XML error: missing creationTime from existing checkpoint",
                                 str1: "missing creationTime from existing checkpoint")
             }
-            let parentName = el.child("parent")?.childText("name")
+            let parentName = Self.xpathString(el.child("parent")?.child("name"))
             var domain: DomainDefinition?
             if let d = el.child("domain"), d.attr("type") != nil { domain = try TestDomainDefaults.parse(d) }
             var disks: [(name: String, checkpoint: String, bitmap: String?)] = []
@@ -357,7 +363,7 @@ extension TestDriverCore {
             return name
         }
         let created = MomentXML.now()
-        let name = el.childText("name") ?? "\(created)"
+        let name = Self.xpathString(el.child("name")) ?? "\(created)"
         if obj.checkpoints[name] != nil {
             throw VirtError.operationFailed("domain moment \(name) already exists", domain: .domain)
         }
