@@ -223,7 +223,7 @@ enum CheckpointCommands {
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let cp = await lookup(shell, cmd, dom) else { return false }
         @MainActor func line(_ label: String, _ value: String) {
-            shell.print(label.padding(15) + " " + value + "\n")
+            shell.print(label.snapshotLabel(15) + " " + value + "\n")
         }
         line("Name:", cp.name)
         line("Domain:", dom.name)

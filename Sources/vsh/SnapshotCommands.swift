@@ -143,7 +143,7 @@ enum SnapshotCommands {
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let snap = await lookup(shell, cmd, dom) else { return false }
         @MainActor func line(_ label: String, _ value: String) {
-            shell.print(label.padding(15) + " " + value + "\n")
+            shell.print(label.snapshotLabel(15) + " " + value + "\n")
         }
         line("Name:", snap.name)
         line("Domain:", dom.name)
@@ -413,7 +413,7 @@ enum SnapshotCommands {
 
 extension String {
     /// Pads with spaces to `width` characters (printf's `%-Ns`).
-    func padding(_ width: Int) -> String {
+    func snapshotLabel(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }
