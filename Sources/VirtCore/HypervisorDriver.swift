@@ -271,6 +271,55 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws
     /// `virDomainGetIOThreadInfo`: each IOThread's id and CPU map (live or persistent, by `flags`).
     func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo]
+
+    // MARK: Snapshots and checkpoints (DomainSnapshot.swift)
+    /// `virDomainSnapshotCreateXML`.
+    func snapshotCreateXML(_ domain: DomainRef, xml: String, flags: UInt32) async throws -> DomainSnapshotRef
+    /// `virDomainSnapshotGetXMLDesc`.
+    func snapshotXMLDesc(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> String
+    /// `virDomainSnapshotNum`.
+    func snapshotNum(_ domain: DomainRef, flags: UInt32) async throws -> Int32
+    /// `virDomainSnapshotListNames` (at most `max`).
+    func snapshotListNames(_ domain: DomainRef, max: Int32, flags: UInt32) async throws -> [String]
+    /// `virDomainListAllSnapshots`.
+    func listAllSnapshots(_ domain: DomainRef, flags: UInt32) async throws -> [DomainSnapshotRef]
+    /// `virDomainSnapshotNumChildren`.
+    func snapshotNumChildren(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> Int32
+    /// `virDomainSnapshotListChildrenNames` (at most `max`).
+    func snapshotListChildrenNames(_ snapshot: DomainSnapshotRef, max: Int32, flags: UInt32) async throws -> [String]
+    /// `virDomainSnapshotListAllChildren`.
+    func snapshotListAllChildren(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> [DomainSnapshotRef]
+    /// `virDomainSnapshotLookupByName`.
+    func snapshotLookup(_ domain: DomainRef, name: String, flags: UInt32) async throws -> DomainSnapshotRef
+    /// `virDomainHasCurrentSnapshot`.
+    func hasCurrentSnapshot(_ domain: DomainRef, flags: UInt32) async throws -> Bool
+    /// `virDomainSnapshotGetParent`.
+    func snapshotParent(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> DomainSnapshotRef
+    /// `virDomainSnapshotCurrent`.
+    func snapshotCurrent(_ domain: DomainRef, flags: UInt32) async throws -> DomainSnapshotRef
+    /// `virDomainSnapshotIsCurrent`.
+    func snapshotIsCurrent(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> Bool
+    /// `virDomainSnapshotHasMetadata`.
+    func snapshotHasMetadata(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws -> Bool
+    /// `virDomainRevertToSnapshot`.
+    func revertToSnapshot(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws
+    /// `virDomainSnapshotDelete`.
+    func snapshotDelete(_ snapshot: DomainSnapshotRef, flags: UInt32) async throws
+    /// `virDomainCheckpointCreateXML`.
+    func checkpointCreateXML(_ domain: DomainRef, xml: String, flags: UInt32) async throws -> DomainCheckpointRef
+    /// `virDomainCheckpointGetXMLDesc`.
+    func checkpointXMLDesc(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws -> String
+    /// `virDomainListAllCheckpoints`.
+    func listAllCheckpoints(_ domain: DomainRef, flags: UInt32) async throws -> [DomainCheckpointRef]
+    /// `virDomainCheckpointListAllChildren`.
+    func checkpointListAllChildren(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws
+        -> [DomainCheckpointRef]
+    /// `virDomainCheckpointLookupByName`.
+    func checkpointLookup(_ domain: DomainRef, name: String, flags: UInt32) async throws -> DomainCheckpointRef
+    /// `virDomainCheckpointGetParent`.
+    func checkpointParent(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws -> DomainCheckpointRef
+    /// `virDomainCheckpointDelete`.
+    func checkpointDelete(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {

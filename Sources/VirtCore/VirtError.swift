@@ -49,8 +49,10 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noSecret = Code(rawValue: 66)
         public static let configUnsupported = Code(rawValue: 67)
         public static let operationTimeout = Code(rawValue: 68)
+        public static let noDomainSnapshot = Code(rawValue: 72)
         public static let invalidStream = Code(rawValue: 73)
         public static let argumentUnsupported = Code(rawValue: 74)
+        public static let snapshotRevertRisky = Code(rawValue: 77)
         public static let operationAborted = Code(rawValue: 78)
         public static let authCancelled = Code(rawValue: 79)
         public static let noDomainMetadata = Code(rawValue: 80)
@@ -64,6 +66,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noServer = Code(rawValue: 95)
         public static let noClient = Code(rawValue: 96)
         public static let deviceMissing = Code(rawValue: 99)
+        public static let noDomainCheckpoint = Code(rawValue: 103)
         public static let noHostname = Code(rawValue: 108)
         public static let multipleDomains = Code(rawValue: 110)
     }
@@ -96,6 +99,8 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let uri = ErrorDomain(rawValue: 45)
         public static let device = ErrorDomain(rawValue: 49)
         public static let tpm = ErrorDomain(rawValue: 70)
+        public static let domainSnapshot = ErrorDomain(rawValue: 35)
+        public static let domainCheckpoint = ErrorDomain(rawValue: 69)
     }
 
     /// libvirt's `virErrorLevel`.

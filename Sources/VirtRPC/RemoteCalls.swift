@@ -111,7 +111,6 @@ public enum RemoteCalls {
     static let domainSetVcpusFlags = RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRVoid>(.domainSetVcpusFlags)
     static let domainGetSecurityLabel = RemoteCall<D, SecurityLabel>(.domainGetSecurityLabel)
     static let domainGetMessages = RemoteCall<XDRTuple2<D, Flags>, XDRList<String, MessageListLimit>>(.domainGetMessages)
-    static let domainSnapshotNum = RemoteCall<XDRTuple2<D, Flags>, Int32>(.domainSnapshotNum)
     /// doms, stats, flags → records.
     static let connectGetAllDomainStats =
         RemoteCall<XDRTuple3<XDRList<D, DomainListLimit>, Flags, Flags>, XDRList<DomainStatsRecord, StatsRecordLimit>>(

@@ -41,6 +41,9 @@ struct TestDomainObject: Sendable {
     /// Taints and deprecation messages (`virDomainGetMessages`); the driver sets them for node file domains.
     var taints: Set<TestTaint> = []
     var deprecations: [String] = []
+    /// The domain's snapshots and checkpoints (TestSnapshots.swift).
+    var snapshots = SnapshotTree()
+    var checkpoints = CheckpointTree()
 
     init(definition: DomainDefinition) {
         definitionBox = Box(definition)

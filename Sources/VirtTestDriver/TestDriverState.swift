@@ -314,9 +314,12 @@ final class TestDriverCore {
         let autoBits = f & (1024 | 2048)
         if autoBits == 1024 && !obj.autostart { return false }
         if autoBits == 2048 && obj.autostart { return false }
-        // No snapshots or checkpoints exist in this driver.
-        if f & (4096 | 8192) == 4096 { return false }
-        if f & (16384 | 32768) == 16384 { return false }
+        let snapBits = f & (4096 | 8192)
+        if snapBits == 4096 && obj.snapshots.isEmpty { return false }
+        if snapBits == 8192 && !obj.snapshots.isEmpty { return false }
+        let checkpointBits = f & (16384 | 32768)
+        if checkpointBits == 16384 && obj.checkpoints.isEmpty { return false }
+        if checkpointBits == 32768 && !obj.checkpoints.isEmpty { return false }
         return true
     }
 
@@ -372,6 +375,11 @@ final class TestDriverCore {
         if obj.hasManagedSave && !flags.contains(.managedSave) {
             throw VirtError.operationInvalid("Refusing to undefine while domain managed save image exists",
                                              domain: .test)
+        }
+        // Requiring an inactive domain is part of libvirt's documented API for UNDEFINE_SNAPSHOTS_METADATA.
+        if !obj.isActive && !obj.snapshots.isEmpty && flags.rawValue & 2 == 0 {
+            throw VirtError.operationInvalid(
+                "cannot delete inactive domain with \(obj.snapshots.count) snapshots", domain: .test)
         }
         let event = DomainEventRecord(domain: obj.ref, kind: .lifecycle(.undefined(.removed)))
         obj.hasManagedSave = false

@@ -263,6 +263,18 @@ enum VshCases {
         .line("help-ttyconsole", "help ttyconsole"),
         .line("help-domcapabilities", "help domcapabilities"),
         .line("help-qemu-monitor-command", "help qemu-monitor-command"),
+        .line("snapshot-tree", "snapshot-create-as test s1; snapshot-create-as test s2; suspend test; "
+              + "snapshot-create-as test s3 --halt; snapshot-list test --tree; snapshot-list test --name --topological; "
+              + "snapshot-info test s2; snapshot-revert test s1 --paused; domstate test --reason; "
+              + "snapshot-delete test s2; snapshot-parent test s3; snapshot-current test --name; "
+              + "snapshot-delete test s1 --children; snapshot-list test --name; snapshot-current test"),
+        .line("checkpoint-basics", "checkpoint-create-as test c1; checkpoint-create-as test c2; checkpoint-list test --tree; "
+              + "checkpoint-info test c2; checkpoint-delete test c1 --children-only; checkpoint-list test --name; "
+              + "checkpoint-parent test c1; checkpoint-create-as test --print-xml --name n --description '<d>'"),
+        .line("snapshot-errors", "snapshot-info test; snapshot-dumpxml test nope; snapshot-current test; "
+              + "snapshot-revert test nope; snapshot-create-as test x --no-metadata; snapshot-list nosuch; "
+              + "snapshot-create-as test --print-xml --name n --description '<d>'"),
+        .line("help-snapshot", "help snapshot-list; help snapshot-create-as; help checkpoint-list"),
         .line("qemu-monitor-command-test-driver", "qemu-monitor-command test query-status; qemu-monitor-command test --hmp --pretty x"),
         VshCase(name: "uri-from-environment", args: ["uri"], environment: ["LIBVIRT_DEFAULT_URI": "test:///default"]),
         VshCase(name: "uri-from-virsh-environment", args: ["uri"],

@@ -247,10 +247,6 @@ extension ProcedureTable {
             let (d, flags) = a.values
             return XDRList(try await ctx.driver.messages(d, flags: flags))
         },
-        .serve(RemoteCalls.domainSnapshotNum) { a, ctx in
-            _ = try await ctx.driver.lookupDomain(uuid: a.values.0.uuid)
-            return 0
-        },
         .serve(RemoteCalls.connectGetAllDomainStats) { a, ctx in
             let (doms, stats, flags) = a.values
             let recs = try await ctx.driver.allDomainStats(domains: doms.items.isEmpty ? nil : doms.items,
