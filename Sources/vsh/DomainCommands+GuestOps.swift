@@ -41,24 +41,9 @@ extension DomainCommands {
             if fd >= 0 { close(fd) }
             if !done && created { unlink(file) }
         }
-        while true {
-            guard let chunk = await shell.call({ try await stream.read() }) else {
-                await stream.abort()
-                shell.error("could not receive data from domain \(name)")
-                return false
-            }
-            guard let bytes = chunk, !bytes.isEmpty else { break }
-            var off = 0
-            while off < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 {
-                    await stream.abort()
-                    shell.error("could not receive data from domain \(name)")
-                    return false
-                }
-                off += n
-            }
+        guard await shell.receive(stream, into: fd) else {
+            shell.error("could not receive data from domain \(name)")
+            return false
         }
         let closed = close(fd)
         fd = -1

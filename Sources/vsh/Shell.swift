@@ -207,6 +207,28 @@ final class Shell {
         return data
     }
 
+    /// Writes everything `stream` sends into `fd` (virsh's virshStreamSink); false, with the stream aborted,
+    /// when receiving or writing fails (the caller names what failed).
+    func receive(_ stream: any ByteStream, into fd: Int32) async -> Bool {
+        while true {
+            guard let chunk = await call({ try await stream.read() }) else {
+                await stream.abort()
+                return false
+            }
+            guard let bytes = chunk, !bytes.isEmpty else { return true }
+            var off = 0
+            while off < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 {
+                    await stream.abort()
+                    return false
+                }
+                off += n
+            }
+        }
+    }
+
     /// Reads a whole file as text (`virFileReadAll`); on failure sets virsh's library error.
     func readFile(_ path: String) -> String? {
         readFileBytes(path).map { String(decoding: $0, as: UTF8.self) }

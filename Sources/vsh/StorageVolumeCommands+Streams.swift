@@ -107,24 +107,9 @@ extension StorageVolumeCommands {
             shell.error("cannot download from volume \(name)")
             return false
         }
-        while true {
-            guard let chunk = await shell.call({ try await stream.read() }) else {
-                await stream.abort()
-                shell.error("cannot receive data from volume \(name)")
-                return false
-            }
-            guard let bytes = chunk, !bytes.isEmpty else { break }
-            var off = 0
-            while off < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + off }, bytes.count - off) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 {
-                    await stream.abort()
-                    shell.error("cannot receive data from volume \(name)")
-                    return false
-                }
-                off += n
-            }
+        guard await shell.receive(stream, into: fd) else {
+            shell.error("cannot receive data from volume \(name)")
+            return false
         }
         if close(fd) != 0 {
             fd = -1
