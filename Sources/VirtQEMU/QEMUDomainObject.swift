@@ -413,6 +413,7 @@ actor QEMUDomainObject {
         var live = prepared
         // The live XML names the emulator that runs, as libvirt's does.
         if live.devices.emulator == nil { live.devices.emulator = cl.emulator }
+        QEMUBackingChain.markChainEnds(&live.devices.disks)
         security.addLiveLabel(to: &live)
         return PreparedRun(id: newID, libDir: libDir, commandLine: cl, arguments: args, live: live)
     }
