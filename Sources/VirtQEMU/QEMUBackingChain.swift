@@ -29,4 +29,14 @@ enum QEMUBackingChain {
             return false
         }
     }
+
+    /// `def` without the empty chain ends (libvirt formats backing chains only in live XML, never in what a save
+    /// image or a persistent definition carries).
+    static func withoutChainEnds(_ def: DomainDefinition) -> DomainDefinition {
+        var d = def
+        for i in d.devices.disks.indices {
+            d.devices.disks[i].extra.removeAll { $0.name == "backingStore" && $0.children.isEmpty && $0.attributes.isEmpty }
+        }
+        return d
+    }
 }

@@ -1031,7 +1031,7 @@ actor QEMUDomainObject {
             id = st.id
             startKind = st.startKind
             liveDefinition = live ?? definition
-            runDefinition = live ?? definition
+            runDefinition = live.map(QEMUBackingChain.withoutChainEnds) ?? definition
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)

@@ -406,6 +406,19 @@ struct VirtInstallTests {
             #expect(mine.status == theirs.status, "vsh \(step): \(mine.stderr) vs \(theirs.stderr)")
             #expect(h.normalise(mine.stdout + mine.stderr) == h.normalise(theirs.stdout + theirs.stderr), "vsh \(step)")
         }
+
+        // virt-xml --update: a NIC added to the definition and plugged into the running guest, then removed from
+        // both (virt-xml matches the live NIC by the MAC of the persistent one).
+        for e in [["hp", "--add-device", "--network", "network=default,model=virtio", "--update"],
+                  ["hp", "--remove-device", "--network", "1", "--update"]] {
+            (a, b) = try h.both { uri, _ in ["/usr/bin/virt-xml", "--connect", uri] + e }
+            #expect(a.status == 0 && b.status == 0, "virt-xml \(e): \(a.stderr) vs \(b.stderr)")
+            #expect(h.normalise(a.stdout + a.stderr) == h.normalise(b.stdout + b.stderr), "virt-xml \(e)")
+            for args in [["domiflist", "hp"], ["dumpxml", "--inactive", "hp"]] {
+                (a, b) = try h.both { uri, _ in ["/usr/bin/virsh", "-c", uri] + args }
+                #expect(h.normalise(a.stdout) == h.normalise(b.stdout), "virsh \(args) after virt-xml \(e)")
+            }
+        }
     }
 
     static func plainVirsh(_ args: [String], uri: String) throws -> ChildProcess.Result {
