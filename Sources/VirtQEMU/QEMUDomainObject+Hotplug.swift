@@ -185,7 +185,10 @@ extension QEMUDomainObject {
             if !blockdevs.isEmpty { hotplug.diskNodes[alias] = node }
             // Into the live definition as it is now (events may have changed it while QEMU worked).
             if var cur = liveDefinition, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
-                cur.devices.insert(disk: next.devices.disks[k])
+                // The live XML shows the end of its backing chain, as at start (libvirt's qemuDomainDetermineDiskChain).
+                var shown = [next.devices.disks[k]]
+                QEMUBackingChain.markChainEnds(&shown)
+                cur.devices.insert(disk: shown[0])
                 liveDefinition = cur
                 // What a save image or a migration carries has the device too.
                 runDefinition?.devices.insert(disk: next.devices.disks[k])
@@ -281,6 +284,7 @@ extension QEMUDomainObject {
                               capabilities: QEMUCapabilities) throws(VirtError) {
         try Self.checkAddressClash(next.devices)
         try next.devices.postParseAfterChange()
+        QEMUDomainDefaults.applyDiskDrivers(&next.devices.disks)
         QEMUDomainDefaults.apply(to: &next, capabilities: capabilities)
         QEMUPCIAddresses.assign(&next)
         let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })

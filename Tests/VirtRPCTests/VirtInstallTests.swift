@@ -419,6 +419,21 @@ struct VirtInstallTests {
                 #expect(h.normalise(a.stdout) == h.normalise(b.stdout), "virsh \(args) after virt-xml \(e)")
             }
         }
+
+        // A disk plugged beside the NICs; then the whole live XML of both.
+        for d in [h.ourDir, h.refDir] {
+            let r = try ChildProcess.run(["/usr/bin/qemu-img", "create", "-f", "raw", d + "/imgs/hd.img", "16M"])
+            #expect(r.status == 0)
+            chmod(d + "/imgs/hd.img", 0o666)
+        }
+        (a, b) = try h.both { uri, dir in
+            ["/usr/bin/virsh", "-c", uri, "attach-disk", "hp", dir + "/imgs/hd.img", "vdb", "--subdriver", "raw"]
+        }
+        #expect(a.status == 0 && b.status == 0 && h.normalise(a.stdout) == h.normalise(b.stdout),
+                "attach-disk: \(a.stderr) vs \(b.stderr)")
+        (a, b) = try h.both { uri, _ in ["/usr/bin/virsh", "-c", uri, "dumpxml", "hp"] }
+        #expect(Self.liveComparable(h.normalise(a.stdout)) == Self.liveComparable(h.normalise(b.stdout)))
+        #expect(a.stdout.contains("<backingStore/>"), "\(a.stdout)")
     }
 
     static func plainVirsh(_ args: [String], uri: String) throws -> ChildProcess.Result {
