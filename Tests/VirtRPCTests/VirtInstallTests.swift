@@ -120,9 +120,14 @@ final class VirtInstallHosts {
     }
 
     func cleanup() {
+        // libvirtd leaves its QEMUs running when it stops: destroyed through it first.
+        if let ref {
+            let names = ((try? virsh(ref.uri, "list --name").stdout) ?? "").split(separator: "\n")
+            for n in names where !n.trimmingCharacters(in: .whitespaces).isEmpty { _ = try? virsh(ref.uri, "destroy \(n)") }
+        }
         ref?.stop()
-        ours?.cleanup()
-        // Our dnsmasq runs apart from virtd: ended by its pid file's PID (checked to be dnsmasq).
+        // Our dnsmasq runs apart from virtd: ended by its pid file's PID (checked to be dnsmasq), before the
+        // daemon's directory goes.
         if let ours {
             let dnsDir = ours.dir + "/run/networks/dnsmasq"
             for f in (try? FileManager.default.contentsOfDirectory(atPath: dnsDir)) ?? [] where f.hasSuffix(".pid") {
@@ -133,7 +138,11 @@ final class VirtInstallHosts {
                 }
             }
         }
-        for q in ProcFS.qemuProcesses(whose: "cmdline", contains: ourDir + "/") where !ourDir.isEmpty { kill(q, SIGKILL) }
+        ours?.cleanup()
+        // The QEMUs of both daemons, found by the test directories their command lines name (kernel, images).
+        for d in [ourDir, refDir] where !d.isEmpty {
+            for q in ProcFS.qemuProcesses(whose: "cmdline", contains: d + "/") { kill(q, SIGKILL) }
+        }
         for n in [ns, refNS] { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", n], timeLimit: 30) }
         for d in [ourDir, refDir] where !d.isEmpty { try? FileManager.default.removeItem(atPath: d) }
     }
