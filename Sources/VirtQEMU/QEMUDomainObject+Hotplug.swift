@@ -247,7 +247,10 @@ extension QEMUDomainObject {
             do {
                 try await mon.execute("netdev_add", arguments: try Self.json(nd))
             } catch {
-                if let t = tapName { removeTap(t) }
+                if let t = tapName {
+                    _ = try? await mon.execute("closefd", arguments: ["fdname": .string("hostnet-fd-" + alias)])
+                    removeTap(t)
+                }
                 throw error
             }
             do {
@@ -260,7 +263,11 @@ extension QEMUDomainObject {
             if var cur = liveDefinition {
                 cur.devices.interfaces.append(added)
                 liveDefinition = cur
-                runDefinition?.devices.interfaces.append(added)
+                // What a save image or a migration carries: the NIC as defined (no tap name, no resolved bridge).
+                var defined = added
+                if tapName != nil { defined.targetDev = n.targetDev }
+                if added.type == .network { defined.source["bridge"] = n.source["bridge"] }
+                runDefinition?.devices.interfaces.append(defined)
             }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
