@@ -75,7 +75,8 @@ enum QEMUAliases {
         fill(&d.watchdogs, "watchdog", \.info)
         fill(&d.rngs, "rng", \.info)
         fill(&d.memories, "dimm", \.info)
-        if d.memballoon != nil, d.memballoon?.info.alias == nil { d.memballoon?.info.alias = "balloon0" }
+        // A balloon of model none is no device: no alias (libvirt's qemuAssignDeviceAliases).
+        if let b = d.memballoon, b.model != .none, b.info.alias == nil { d.memballoon?.info.alias = "balloon0" }
         def.devices = d
     }
 }

@@ -33,7 +33,16 @@ extension QEMUCommandLine {
             if c.type == .usb, c.model == .qemuXHCI || c.model == .necXHCI, let ports = c.ports {
                 p.add("p2", int: Int64(ports)); p.add("p3", int: Int64(ports))
             }
-            p.add("id", c.info.alias)
+            if c.type == .usb, let start = c.info.usbMasterStartPort {
+                // A USB2 companion: no id, on its EHCI master's bus (libvirt's masterbus/firstport).
+                let master = definition.devices.controllers.first {
+                    $0.type == .usb && $0.index == c.index && $0.info.usbMasterStartPort == nil
+                }
+                p.add("masterbus", (master?.info.alias ?? c.info.alias ?? "") + ".0")
+                p.add("firstport", int: Int64(start))
+            } else {
+                p.add("id", c.info.alias)
+            }
             if c.type == .virtioSerial {
                 p.add("max_ports", int: c.ports.map(Int64.init))
                 p.add("vectors", int: c.vectors.map(Int64.init))

@@ -166,8 +166,13 @@ public struct QEMUCommandLine: Sendable {
         a += ["-no-user-config", "-nodefaults"]
         a += QEMULauncher.monitorArguments(fd: monitorFD)
         a += ["-rtc", rtc()]
-        for t in def.clock.timers where t.name == .pit && t.tickPolicy == "delay" {
-            a += ["-global", "kvm-pit.lost_tick_policy=delay"]
+        for t in def.clock.timers {
+            if t.name == .pit && t.tickPolicy == "delay" {
+                a += ["-global", "kvm-pit.lost_tick_policy=delay"]
+            } else if t.name == .hpet && t.present == false {
+                // libvirt 9.0 with a QEMU before 8.0 (no machine property hpet).
+                a += ["-no-hpet"]
+            }
         }
         a += ["-no-shutdown"]
         if !def.features.acpi { a += ["-no-acpi"] }

@@ -77,6 +77,15 @@ enum QEMUDomainDefaults {
     /// The defaults libvirt's parser and QEMU post-parse add that do not change the command line, applied when
     /// a definition is parsed (define, create): the default CPU model, the implicit PS/2 mouse and keyboard of
     /// x86 machines, the `<audio>` backend, ISA serial targets, and the model names of PCI controllers.
+    /// libvirt's qemuDomainDeviceDiskDefPostParse: the driver name `qemu` and, but for volume disks, the format
+    /// raw when the XML gives none.
+    static func applyDiskDrivers(_ disks: inout [Disk]) {
+        for i in disks.indices {
+            if disks[i].driver.name == nil { disks[i].driver.name = "qemu" }
+            if disks[i].driver.format == nil && disks[i].type != .volume { disks[i].driver.format = .raw }
+        }
+    }
+
     static func applyParseTime(to def: inout DomainDefinition, capabilities: QEMUCapabilities) {
         let arch = def.os.arch ?? capabilities.arch
         let x86 = arch == "x86_64" || arch == "i686"
@@ -90,6 +99,7 @@ enum QEMUDomainDefaults {
             def.cpu = cpu
         }
         var devs = def.devices
+        applyDiskDrivers(&devs.disks)
         if x86 {
             for type in [InputType.mouse, .keyboard]
             where !devs.inputs.contains(where: { $0.type == type && $0.bus == .ps2 }) {

@@ -185,7 +185,10 @@ extension QEMUDomainObject {
             if !blockdevs.isEmpty { hotplug.diskNodes[alias] = node }
             // Into the live definition as it is now (events may have changed it while QEMU worked).
             if var cur = liveDefinition, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
-                cur.devices.insert(disk: next.devices.disks[k])
+                // The live XML shows the end of its backing chain, as at start (libvirt's qemuDomainDetermineDiskChain).
+                var shown = [next.devices.disks[k]]
+                QEMUBackingChain.markChainEnds(&shown)
+                cur.devices.insert(disk: shown[0])
                 liveDefinition = cur
                 // What a save image or a migration carries has the device too.
                 runDefinition?.devices.insert(disk: next.devices.disks[k])
@@ -194,13 +197,11 @@ extension QEMUDomainObject {
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
         case "interface":
             guard var n = dev.interface else { return }
-            guard n.type == .user else {
+            guard n.type == .user || n.type == .network || n.type == .bridge else {
                 throw VirtError.operationUnsupported(
                     "live attach of interface type '\(n.type.rawValue)' is not supported by this driver yet", domain: .qemu)
             }
-            if live.devices.interfaces.contains(where: { $0.mac == n.mac }) {
-                throw VirtError.operationInvalid("mac \(n.mac) already exists", domain: .qemu)
-            }
+            // A MAC the domain has already is no error (libvirt 9.0 plugs a second NIC with it).
             if n.info.alias == nil {
                 // libvirt's qemuAssignDeviceNetAlias: one above the highest netN in use.
                 let used = live.devices.interfaces.compactMap { $0.info.alias }.compactMap { a -> Int? in
@@ -211,10 +212,31 @@ extension QEMUDomainObject {
             var next = live
             next.devices.interfaces.append(n)
             try prepareAdded(&next, from: live, capabilities: capabilities)
-            guard let added = next.devices.interfaces.last, let alias = added.info.alias else { return }
+            guard var added = next.devices.interfaces.last, let alias = added.info.alias else { return }
             let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
             var nd = QEMUJSONProps()
-            nd.add("type", "user")
+            var tapName: String?
+            if added.type == .user {
+                nd.add("type", "user")
+            } else {
+                // libvirt's qemuDomainAttachNetDevice for network and bridge: a tap on the bridge, its descriptor
+                // passed to QEMU by name (getfd), then netdev_add with that name.
+                let tap = try createTap(added)
+                tapName = tap.name
+                added.targetDev = tap.name
+                if added.type == .network, let b = tap.bridge { added.source["bridge"] = b }
+                let fdName = "hostnet-fd-" + alias
+                do {
+                    try await mon.execute("getfd", arguments: ["fdname": .string(fdName)], passing: tap.fd)
+                } catch {
+                    close(tap.fd)
+                    removeTap(tap.name)
+                    throw error
+                }
+                close(tap.fd)
+                nd.add("type", "tap")
+                nd.add("fd", fdName)
+            }
             nd.add("id", "host" + alias)
             var device = QEMUJSONProps()
             device.add("driver", cl.nicDriver(added.model))
@@ -222,17 +244,30 @@ extension QEMUDomainObject {
             device.add("id", alias)
             device.add("mac", added.mac.description)
             cl.address(added.info, &device)
-            try await mon.execute("netdev_add", arguments: try Self.json(nd))
+            do {
+                try await mon.execute("netdev_add", arguments: try Self.json(nd))
+            } catch {
+                if let t = tapName {
+                    _ = try? await mon.execute("closefd", arguments: ["fdname": .string("hostnet-fd-" + alias)])
+                    removeTap(t)
+                }
+                throw error
+            }
             do {
                 try await mon.execute("device_add", arguments: try Self.json(device))
             } catch {
                 _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)])
+                if let t = tapName { removeTap(t) }
                 throw error
             }
             if var cur = liveDefinition {
                 cur.devices.interfaces.append(added)
                 liveDefinition = cur
-                runDefinition?.devices.interfaces.append(added)
+                // What a save image or a migration carries: the NIC as defined (no tap name, no resolved bridge).
+                var defined = added
+                if tapName != nil { defined.targetDev = n.targetDev }
+                if added.type == .network { defined.source["bridge"] = n.source["bridge"] }
+                runDefinition?.devices.interfaces.append(defined)
             }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
@@ -256,6 +291,7 @@ extension QEMUDomainObject {
                               capabilities: QEMUCapabilities) throws(VirtError) {
         try Self.checkAddressClash(next.devices)
         try next.devices.postParseAfterChange()
+        QEMUDomainDefaults.applyDiskDrivers(&next.devices.disks)
         QEMUDomainDefaults.apply(to: &next, capabilities: capabilities)
         QEMUPCIAddresses.assign(&next)
         let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })
@@ -484,6 +520,8 @@ extension QEMUDomainObject {
             }
         } else if let n = before.devices.interfaces.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)]) }
+            // The tap of a network or bridge NIC goes with it (libvirt's qemuDomainRemoveNetDevice).
+            if n.type == .network || n.type == .bridge, let t = n.targetDev { removeTap(t) }
             runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }
         } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
             runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }

@@ -33,50 +33,72 @@ extension QEMUDomainObject {
         for i in def.devices.interfaces.indices {
             let n = def.devices.interfaces[i]
             guard n.type == .network || n.type == .bridge || n.type == .ethernet else { continue }
-            var bridge: String?
-            if n.type == .network {
-                guard let net = n.network, let b = resolvedNetworkBridges[net] else {
-                    throw VirtError.internalError("network '\(n.network ?? "")' has no bridge for this domain",
-                                                  domain: .qemu)
-                }
-                bridge = b
-            } else if n.type == .bridge {
-                bridge = n.bridge
-            }
-            let name = n.targetDev.flatMap { $0.isEmpty || $0.contains("%d") ? nil : $0 } ?? TapNames.generate()
-            if let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
-                throw VirtError.systemError("Unable to add bridge \(b) port \(name)", errno: ENODEV, domain: .qemu)
-            }
-            let fd = swiftvirt_tap_open(name)
-            if fd < 0 {
-                throw VirtError.systemError("Unable to create tap device \(name)", errno: errno, domain: .qemu)
-            }
-            tapDevices.append(name)
-            tapHostFDs.append(fd)
-            var mac = n.mac
-            mac.bytes[0] = mac.bytes[0] == 0xFE ? 0xFA : 0xFE
-            var argv = ["/usr/sbin/ip", "link", "set", "dev", name, "address", mac.description]
-            if let mtu = n.mtu {
-                argv += ["mtu", String(mtu)]
-            } else if let b = bridge, let text = LinuxSys.readFile("/sys/class/net/\(b)/mtu"),
-                      let mtu = Int(text.filter { $0.isNumber }) {
-                argv += ["mtu", String(mtu)]
-            }
-            if let b = bridge { argv += ["master", b] }
-            if n.linkUp != false { argv += ["up"] }
-            if access(argv[0], X_OK) != 0 { argv[0] = "/sbin/ip" }
-            let r = ChildCommand.run(argv)
-            guard let r, r.status == 0 else {
-                let msg = r?.stderr ?? ""
-                throw VirtError.internalError(
-                    "Unable to add bridge \(bridge ?? "") port \(name): \(msg.split(separator: "\n").first.map(String.init) ?? "")",
-                    domain: .qemu)
-            }
+            let tap = try createTap(n)
+            tapHostFDs.append(tap.fd)
             numbers[i] = [firstFD + Int32(tapHostFDs.count - 1)]
-            def.devices.interfaces[i].targetDev = name
-            if n.type == .network, let b = bridge { def.devices.interfaces[i].source["bridge"] = b }
+            def.devices.interfaces[i].targetDev = tap.name
+            if n.type == .network, let b = tap.bridge { def.devices.interfaces[i].source["bridge"] = b }
         }
         return numbers
+    }
+
+    /// One interface's tap device (see ``createTaps(_:firstFD:)``), recorded in ``tapDevices``; the caller owns
+    /// the returned descriptor.
+    func createTap(_ n: NetInterface) throws(VirtError) -> (name: String, fd: Int32, bridge: String?) {
+        var bridge: String?
+        if n.type == .network {
+            guard let net = n.network, let b = resolvedNetworkBridges[net] else {
+                throw VirtError.internalError("network '\(n.network ?? "")' has no bridge for this domain",
+                                              domain: .qemu)
+            }
+            bridge = b
+        } else if n.type == .bridge {
+            bridge = n.bridge
+        }
+        let name = n.targetDev.flatMap { $0.isEmpty || $0.contains("%d") ? nil : $0 } ?? TapNames.generate()
+        if n.type == .bridge, n.mtu == nil, let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
+            // libvirt reads the bridge's MTU first (virNetDevSetMTUFromDevice).
+            throw VirtError.systemError("Cannot get interface MTU on '\(b)'", errno: ENODEV, domain: .qemu)
+        }
+        if let b = bridge, access("/sys/class/net/\(b)", F_OK) != 0 {
+            throw VirtError.systemError("Unable to add bridge \(b) port \(name)", errno: ENODEV, domain: .qemu)
+        }
+        let fd = swiftvirt_tap_open(name)
+        if fd < 0 {
+            throw VirtError.systemError("Unable to create tap device \(name)", errno: errno, domain: .qemu)
+        }
+        tapDevices.append(name)
+        var mac = n.mac
+        mac.bytes[0] = mac.bytes[0] == 0xFE ? 0xFA : 0xFE
+        var argv = ["/usr/sbin/ip", "link", "set", "dev", name, "address", mac.description]
+        if let mtu = n.mtu {
+            argv += ["mtu", String(mtu)]
+        } else if let b = bridge, let text = LinuxSys.readFile("/sys/class/net/\(b)/mtu"),
+                  let mtu = Int(text.filter { $0.isNumber }) {
+            argv += ["mtu", String(mtu)]
+        }
+        if let b = bridge { argv += ["master", b] }
+        if n.linkUp != false { argv += ["up"] }
+        if access(argv[0], X_OK) != 0 { argv[0] = "/sbin/ip" }
+        let r = ChildCommand.run(argv)
+        guard let r, r.status == 0 else {
+            close(fd)
+            removeTap(name)
+            let msg = r?.stderr ?? ""
+            throw VirtError.internalError(
+                "Unable to add bridge \(bridge ?? "") port \(name): \(msg.split(separator: "\n").first.map(String.init) ?? "")",
+                domain: .qemu)
+        }
+        return (name, fd, bridge)
+    }
+
+    /// Deletes one tap device of this domain (a hot-unplugged NIC's, or one whose attach failed).
+    func removeTap(_ name: String) {
+        tapDevices.removeAll { $0 == name }
+        guard access("/sys/class/net/\(name)", F_OK) == 0 else { return }
+        var ip = "/usr/sbin/ip"
+        if access(ip, X_OK) != 0 { ip = "/sbin/ip" }
+        _ = ChildCommand.run([ip, "link", "del", "dev", name])
     }
 
     /// Closes the daemon's copies of the tap descriptors (QEMU holds them now, or the start failed).

@@ -345,6 +345,7 @@ actor QEMUDomainObject {
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
+    func addResolvedNetworkBridge(_ network: String, _ bridge: String) { resolvedNetworkBridges[network] = bridge }
 
     /// What the launch phase needs from the host phase.
     struct PreparedRun {
@@ -412,6 +413,7 @@ actor QEMUDomainObject {
         var live = prepared
         // The live XML names the emulator that runs, as libvirt's does.
         if live.devices.emulator == nil { live.devices.emulator = cl.emulator }
+        QEMUBackingChain.markChainEnds(&live.devices.disks)
         security.addLiveLabel(to: &live)
         return PreparedRun(id: newID, libDir: libDir, commandLine: cl, arguments: args, live: live)
     }
@@ -1032,7 +1034,7 @@ actor QEMUDomainObject {
             id = st.id
             startKind = st.startKind
             liveDefinition = live ?? definition
-            runDefinition = live ?? definition
+            runDefinition = live.map(QEMUBackingChain.withoutChainEnds) ?? definition
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)

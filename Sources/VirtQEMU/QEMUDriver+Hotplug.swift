@@ -22,7 +22,15 @@ extension QEMUDriver {
         try Self.checkDeviceFlags(flags ?? 0, allowed: 3, "qemuDomainAttachDeviceLiveAndConfig")
         let obj = try await state.object(domain)
         let caps = try await deviceCapabilities(obj)
-        try await obj.attachDevice(xml: xml, flags: flags ?? DeviceModifyFlags.live, capabilities: caps)
+        let f = flags ?? DeviceModifyFlags.live
+        // A NIC of type network plugged into the running domain: its network's bridge, resolved as at start
+        // (the network must exist and run).
+        if await obj.isActive, f & DeviceModifyFlags.live != 0 || f & DeviceModifyFlags.config == 0,
+           let n = (try? DeviceDefinition.parse(xml))?.interface, n.type == .network, let name = n.network {
+            let bridge = try await resolveNetworkBridge(name)
+            await obj.addResolvedNetworkBridge(name, bridge)
+        }
+        try await obj.attachDevice(xml: xml, flags: f, capabilities: caps)
     }
 
     public func detachDevice(_ domain: DomainRef, xml: String, flags: UInt32?) async throws {

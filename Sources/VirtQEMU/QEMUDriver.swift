@@ -294,17 +294,22 @@ public final class QEMUDriver: HypervisorDriver {
         var out: [String: String] = [:]
         for n in def.devices.interfaces where n.type == .network {
             guard let name = n.network, out[name] == nil else { continue }
-            guard let networks = await state.networkDriver else {
-                throw VirtError(.noSupport, domain: .qemu,
-                                "this function is not supported by the connection driver: virNetworkLookupByName")
-            }
-            let net = try await networks.lookupNetwork(name: name)
-            guard try await networks.networkIsActive(net) else {
-                throw VirtError.operationInvalid("network '\(name)' is not active", domain: .network)
-            }
-            out[name] = try await networks.networkBridgeName(net)
+            out[name] = try await resolveNetworkBridge(name)
         }
         return out
+    }
+
+    /// The bridge of the running network `name`.
+    func resolveNetworkBridge(_ name: String) async throws -> String {
+        guard let networks = await state.networkDriver else {
+            throw VirtError(.noSupport, domain: .qemu,
+                            "this function is not supported by the connection driver: virNetworkLookupByName")
+        }
+        let net = try await networks.lookupNetwork(name: name)
+        guard try await networks.networkIsActive(net) else {
+            throw VirtError.operationInvalid("network '\(name)' is not active", domain: .network)
+        }
+        return try await networks.networkBridgeName(net)
     }
 
     /// The path (and whether a block device) of each volume disk of `def`, keyed "pool/volume".
@@ -429,7 +434,12 @@ public final class QEMUDriver: HypervisorDriver {
         try QEMULifecycleActions.validate(def)
         let emulator = def.devices.emulator ?? QEMUCommandLine.defaultEmulator
         let caps = try await state.capabilities.capabilities(for: emulator)
-        return try QEMUCommandLine.completedAtDefine(def, capabilities: caps)
+        var done = try QEMUCommandLine.completedAtDefine(def, capabilities: caps)
+        // libvirt's qemuDomainDefPostParse: the definition names the default emulator when it names none.
+        if done.devices.emulator == nil, def.os.arch == nil || def.os.arch == "x86_64" {
+            done.devices.emulator = emulator
+        }
+        return done
     }
 
     public func defineXML(_ xml: String, flags: DefineFlags) async throws -> DomainRef {

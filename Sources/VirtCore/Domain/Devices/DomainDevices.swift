@@ -159,8 +159,19 @@ public struct DomainDevices: Sendable, Hashable {
 
     mutating func postParse() throws(VirtError) {
         for i in disks.indices { try disks[i].postParse() }
-        // Missing controller indexes: the lowest one not used by a controller of the same type.
+        // Missing controller indexes (libvirt's virDomainAssignControllerIndexes): a USB2 companion right after
+        // another USB2 controller joins that one's index unless the index already has this model; otherwise
+        // the lowest index not used by a controller of the same type.
+        let usb2: Set<ControllerModel> = [.ich9EHCI1, .ich9UHCI1, .ich9UHCI2, .ich9UHCI3]
+        func isUSB2(_ c: Controller) -> Bool { c.type == .usb && c.model.map { usb2.contains($0) } == true }
         for i in controllers.indices where controllers[i].index == -1 {
+            if i > 0, isUSB2(controllers[i]),
+               let prev = controllers[..<i].last(where: { $0.type == .usb }), isUSB2(prev),
+               !controllers.contains(where: { $0.type == .usb && $0.index == prev.index
+                                              && $0.model == controllers[i].model }) {
+                controllers[i].index = prev.index
+                continue
+            }
             let used = Set(controllers.filter { $0.type == controllers[i].type }.map(\.index))
             var n: Int32 = 0
             while used.contains(n) { n += 1 }
