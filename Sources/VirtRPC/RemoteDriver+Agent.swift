@@ -35,7 +35,8 @@ extension RemoteDriver {
     }
     public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
         if keys.count > AuthorizedSSHKeysLimit.max {
-            throw VirtError(.rpc, domain: .rpc, "RPC error : too many keys (\(keys.count) > \(AuthorizedSSHKeysLimit.max))")
+            throw VirtError(.rpc, domain: .rpc,
+                            "RPC error : Number of keys \(keys.count), which exceeds max limit: \(AuthorizedSSHKeysLimit.max)")
         }
         _ = try await call(RemoteCalls.domainAuthorizedSSHKeysSet, XDRTuple4(domain, user, XDRList(keys), flags))
     }
