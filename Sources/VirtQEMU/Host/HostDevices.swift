@@ -88,6 +88,7 @@ public final class HostDeviceDriver: NodeDeviceDriver, InterfaceDriver, Sendable
     func pciDevices() -> [Found] {
         let base = sys + "/bus/pci/devices/"
         var out: [Found] = []
+        let ids = PCIIDDatabase()
         for addr in Self.entries(base) {
             let link = base + addr
             let path = Self.resolved(link)
@@ -96,11 +97,13 @@ public final class HostDeviceDriver: NodeDeviceDriver, InterfaceDriver, Sendable
                   let slot = Int(parts[2], radix: 16), let fn = Int(parts[3], radix: 16),
                   let cls = Self.read(path + "/class").flatMap({ Int($0.dropFirst(2), radix: 16) }),
                   let vendor = Self.read(path + "/vendor"), let product = Self.read(path + "/device") else { continue }
+            let names = ids?.names(vendor: vendor, device: product)
             var kids: [XMLElement] = [
                 E.element("class", text: "0x" + String(format: "%06x", cls)),
                 E.element("domain", text: String(dom)), E.element("bus", text: String(bus)),
                 E.element("slot", text: String(slot)), E.element("function", text: String(fn)),
-                E.element("product", [("id", product)]), E.element("vendor", [("id", vendor)]),
+                E.element("product", [("id", product)], text: names?.device),
+                E.element("vendor", [("id", vendor)], text: names?.vendor),
             ]
             let group = path + "/iommu_group"
             if FileManager.default.fileExists(atPath: group) {
