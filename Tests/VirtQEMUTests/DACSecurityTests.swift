@@ -246,7 +246,7 @@ import Glibc
         #expect(ProcFS.owner(image)! == Self.imageOwner)
 
         let pid = try await Self.start(driver, dom, root: root)
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(ProcFS.owner(image)! == (user.uid, gid))
         #expect(OwnerRecordStore.getAttr(image, OwnerRecordStore.ownerAttr) == "+12345:+12345")
         // QEMU was started as the user (no -runas), under libvirt's full sandbox.
@@ -369,9 +369,9 @@ import Glibc
         let keep = try await first.defineXML(Self.diskXML(name: "keep", image: keepImage), flags: [])
         let dies = try await first.defineXML(Self.diskXML(name: "dies", image: diesImage), flags: [])
         let keepPid = try await Self.start(first, keep, root: root)
-        defer { if keepPid > 0 { kill(keepPid, SIGKILL) } }
+        defer { ProcFS.kill(keepPid, ifExecutable: "qemu-system") }
         let diesPid = try await Self.start(first, dies, root: root)
-        defer { if diesPid > 0 { kill(diesPid, SIGKILL) } }
+        defer { ProcFS.kill(diesPid, ifExecutable: "qemu-system") }
         #expect(ProcFS.owner(keepImage)! == qemuOwner)
         #expect(ProcFS.owner(diesImage)! == qemuOwner)
         await first.detachAll()
@@ -412,9 +412,9 @@ import Glibc
         let a = try await driver.defineXML(xml("sa"), flags: [])
         let b = try await driver.defineXML(xml("sb"), flags: [])
         let pa = try await Self.start(driver, a, root: dir + "/root")
-        defer { if pa > 0 { kill(pa, SIGKILL) } }
+        defer { ProcFS.kill(pa, ifExecutable: "qemu-system") }
         let pb = try await Self.start(driver, b, root: dir + "/root")
-        defer { if pb > 0 { kill(pb, SIGKILL) } }
+        defer { ProcFS.kill(pb, ifExecutable: "qemu-system") }
         // A uid without a name: its only group is the configured one, which opens /dev/kvm.
         QEMUTestSupport.expectCredentials(of: pa, uid: 4242, gid: kvm, groups: [kvm])
         QEMUTestSupport.expectCredentials(of: pb, uid: 4242, gid: kvm, groups: [kvm])

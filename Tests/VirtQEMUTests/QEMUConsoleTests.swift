@@ -35,7 +35,7 @@ import Glibc
         }
         _ = try await driver.start(dom, flags: .startPaused)
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         let live = try await driver.xmlDesc(dom, flags: [])
         #expect(live.contains("<source path='/dev/pts/"))
         #expect(live.contains("<alias name='serial0'/>"))
@@ -90,7 +90,7 @@ import Glibc
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rb", extra: "")
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         try await driver.reboot(dom, flags: [])
         // As libvirtd 9.0: the fake reboot (guest powered off, reset and continued) raises no lifecycle event
@@ -123,7 +123,7 @@ import Glibc
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         try await console.write(Array("reboot -f\n".utf8))
         #expect(await Self.next(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])

@@ -48,7 +48,7 @@ import Glibc
 
         let running = try await driver.start(dom, flags: [])
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         #expect(running.id > 0)
         #expect(await Self.lifecycle(&events, 2) == [.resumed(.unpaused), .started(.booted)])
         #expect(try await driver.state(dom) == .running(.booted))
@@ -88,7 +88,7 @@ import Glibc
 
         // QEMU dying on its own: STOPPED/FAILED, shut off (crashed).
         let pid2 = try #require(try await driver.pid(of: dom))
-        defer { kill(pid2, SIGKILL) }
+        defer { ProcFS.kill(pid2, ifExecutable: "qemu-system") }
         kill(pid2, SIGKILL)
         #expect(await Self.lifecycle(&events, 1) == [.stopped(.failed)])
         #expect(try await driver.state(dom) == .shutoff(.crashed))
@@ -140,7 +140,7 @@ import Glibc
             devices: "<serial type='unix'><source mode='bind' path='\(serial)'/></serial>")
         let dom = try await driver.createXML(xml, flags: .startPaused)
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         #expect(await Self.lifecycle(&events, 2) == [.started(.booted), .suspended(.paused)])
         #expect(try await driver.isPersistent(dom) == false)
         let fd = try LinuxSys.connectUnix(serial)

@@ -76,7 +76,7 @@ import Glibc
         let driver = try await QEMUDriver.open(root: root)
         var events = driver.events().makeAsyncIterator()
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "ga", devices: Self.agentChannel)
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         // AGENT_LIFECYCLE as libvirt 9.0 (observed): disconnected/"domain started" before STARTED, then
         // connected/"channel event" when the guest's agent opens its port.
         #expect(await Self.until(&events, .agentLifecycle(state: 1, reason: 2)) == [
@@ -119,7 +119,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "gad", devices: Self.agentChannel)
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         #expect(try await Self.waitAgentState(driver, dom, "connected"))
         try await driver.shutdown(dom, flags: [])
@@ -137,7 +137,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let (dom, console, pid) = try await Self.bootGuest(first, name: "gar", devices: Self.agentChannel)
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(try await Self.waitAgentState(first, dom, "connected"))
         try? await console.finish()
         await first.detachAll()
@@ -172,7 +172,7 @@ import Glibc
         let driver = try await QEMUDriver.open(root: root)
         let plain = try await driver.createXML(QEMUDriverTests.minimalXML(name: "plain"), flags: [])
         let pid1 = try await driver.pid(of: plain) ?? 0
-        defer { if pid1 > 0 { kill(pid1, SIGKILL) } }
+        defer { ProcFS.kill(pid1, ifExecutable: "qemu-system") }
         await Self.expectError(.argumentUnsupported, "argument unsupported: QEMU guest agent is not configured") {
             try await driver.shutdown(plain, flags: .guestAgent)
         }
@@ -191,7 +191,7 @@ import Glibc
         let withAgent = try await driver.createXML(
             QEMUDriverTests.minimalXML(name: "withagent", devices: Self.agentChannel), flags: [])
         let pid2 = try await driver.pid(of: withAgent) ?? 0
-        defer { if pid2 > 0 { kill(pid2, SIGKILL) } }
+        defer { ProcFS.kill(pid2, ifExecutable: "qemu-system") }
         let live = try await driver.xmlDesc(withAgent, flags: [])
         #expect(live.contains("<target type='virtio' name='org.qemu.guest_agent.0' state='disconnected'/>"))
         #expect(live.contains("<alias name='channel0'/>"))
@@ -233,7 +233,7 @@ import Glibc
         #expect(started.status == 0, "\(started.err)")
         #expect(try Self.vsh(root, ["start", "plain"]).status == 0)
         let pids = ["gav", "plain"].compactMap { LinuxSys.readFile(root + "/run/qemu/\($0).pid").flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
-        defer { for p in pids { kill(p, SIGKILL) } }
+        defer { for p in pids { ProcFS.kill(p, ifExecutable: "qemu-system") } }
         #expect(pids.count == 2)
 
         let r1 = try Self.vsh(root, ["shutdown", "gav", "--mode", "agent"])

@@ -24,7 +24,7 @@ import Glibc
         let dom = try await driver.defineXML(QEMUDriverTests.minimalXML(name: "hpe", type: "qemu"), flags: [])
         _ = try await driver.start(dom, flags: .startPaused)
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
 
         let usb = "<disk type='file' device='disk'><source file='\(root)/a.img'/><target dev='sdb' bus='usb'/></disk>"

@@ -96,7 +96,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "pr", extra: "<on_poweroff>restart</on_poweroff>")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         try await console.write(Array("poweroff -f\n".utf8))
         #expect(await Self.next(&events, 1) == [.reboot])
@@ -115,7 +115,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         let (dom, console, pid) = try await Self.bootGuest(driver, name: "rd", extra: "<on_reboot>destroy</on_reboot>")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         try await driver.reboot(dom, flags: [])
         #expect(await Self.next(&events, 2) == [.lifecycle(.shutdown(.guest)), .lifecycle(.stopped(.shutdown))])
@@ -142,7 +142,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pd", onCrash: "destroy")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(await Self.next(&events, 1) == [.lifecycle(.stopped(.crashed))])
         #expect(try await driver.state(dom) == .shutoff(.crashed))
         try? await console.finish()
@@ -153,7 +153,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pp", onCrash: "preserve")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(try await driver.state(dom) == .crashed(.panicked))
         #expect(QEMUProcess.isAlive(pid))
         let qmp = try await driver.qemuMonitorCommand(dom, command: #"{"execute":"query-status"}"#, flags: 0)
@@ -170,7 +170,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "ps", onCrash: "restart")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(await Self.next(&events, 2) == [.reboot, .lifecycle(.resumed(.unpaused))])
         #expect(try await driver.state(dom) == .running(.crashed))
         let again = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-READY")
@@ -185,7 +185,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pc", onCrash: "coredump-destroy")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(await Self.next(&events, 1) == [.lifecycle(.stopped(.crashed))])
         #expect(try await driver.state(dom) == .shutoff(.crashed))
         let dumps = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu/dump")) ?? []
@@ -205,7 +205,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let driver = try await QEMUDriver.open(root: root)
         var (dom, console, pid, events) = try await Self.panicGuest(driver, name: "pq", onCrash: "coredump-restart")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         #expect(await Self.next(&events, 2) == [.reboot, .lifecycle(.resumed(.unpaused))])
         #expect(try await driver.state(dom) == .running(.crashed))
         let dumps = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu/dump")) ?? []
@@ -221,7 +221,7 @@ import Glibc
         defer { TestPaths.removeDir(root) }
         let first = try await QEMUDriver.openUnshared(root: root)
         let (dom, console, pid, _) = try await Self.panicGuest(first, name: "pw", onCrash: "preserve")
-        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         try? await console.finish()
         await first.detachAll()
         let second = try await QEMUDriver.openUnshared(root: root)

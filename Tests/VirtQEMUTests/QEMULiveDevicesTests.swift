@@ -29,7 +29,7 @@ import Glibc
         let dom = try await driver.defineXML(xml, flags: [])
         _ = try await driver.start(dom, flags: .startPaused)
         let qemuPid = try await driver.pid(of: dom) ?? 0
-        defer { if qemuPid > 0 { kill(qemuPid, SIGKILL) } }
+        defer { ProcFS.kill(qemuPid, ifExecutable: "qemu-system") }
         let live = try await driver.xmlDesc(dom, flags: [])
         for alias in ["virtio-disk0", "sata0-0-0", "net0", "input0", "rng0", "balloon0", "usb", "ide", "pcie.0",
                       "pci.1", "net1"] {

@@ -15,7 +15,7 @@ import Glibc
         // A process that ignores SIGTERM (ignored signals stay ignored across exec).
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 300"], logPath: dir + "/log"))
-        defer { kill(p.pid, SIGKILL) }
+        defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         for _ in 0..<500 where p.logOutput() != "ready" {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -32,7 +32,7 @@ import Glibc
         defer { TestPaths.removeDir(dir) }
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sleep", arguments: ["300"], logPath: dir + "/log"))
-        defer { kill(p.pid, SIGKILL) }
+        defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         #expect(await p.exitWaiter.wait(timeout: .milliseconds(50)) == nil)
         #expect(await p.terminate(grace: .seconds(30)) == .signaled(SIGTERM))
     }
@@ -43,7 +43,7 @@ import Glibc
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "echo out; echo err >&2; echo LC_ALL=$LC_ALL; ls /proc/self/fd"],
             logPath: dir + "/log", environment: ["FOO=bar"]))
-        defer { kill(p.pid, SIGKILL) }
+        defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         #expect(await p.exitWaiter.wait() == .exited(0))
         let out = p.logOutput()
         #expect(out.hasPrefix("out\nerr\nLC_ALL=C\n"))
@@ -80,7 +80,7 @@ import Glibc
         pthread_sigmask(SIG_SETMASK, &old, nil)
         close(fds[1])
         let p = try launched.get()
-        defer { kill(p.pid, SIGKILL) }
+        defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         var buf = [UInt8](repeating: 0, count: 64)
         let n = read(fds[0], &buf, buf.count)
         #expect(n > 0 && String(decoding: buf.prefix(max(n, 0)), as: UTF8.self) == "passed\n")
@@ -159,7 +159,7 @@ import Glibc
         let parent = try QEMUProcess.launch(ProcessLaunchSpec(
             binary: "/bin/sh", arguments: ["-c", "sleep 300 & echo $! > \(dir)/child.pid; wait"],
             logPath: dir + "/log"))
-        defer { kill(parent.pid, SIGKILL) }
+        defer { if parent.exitWaiter.result == nil { kill(parent.pid, SIGKILL) } }
         var childPid: pid_t = 0
         for _ in 0..<200 {
             if let s = LinuxSys.readFile(dir + "/child.pid"), let v = pid_t(s.trimmingCharacters(in: .whitespacesAndNewlines)) {

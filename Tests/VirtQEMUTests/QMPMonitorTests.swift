@@ -20,7 +20,7 @@ import Glibc
                         "-display", "none"] + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log", pidfilePath: dir + "/qemu.pid")
         let (process, monitor) = try await QEMULauncher.start(spec, monitorPath: dir + "/monitor.sock")
-        defer { kill(process.pid, SIGKILL) }
+        defer { if process.exitWaiter.result == nil { kill(process.pid, SIGKILL) } }
 
         #expect(await monitor.version.major == 7)
         #expect(LinuxSys.readFile(dir + "/qemu.pid") == "\(process.pid)\n")

@@ -25,7 +25,7 @@ import Glibc
                         "-serial", "chardev:charserial0"] + QEMULauncher.monitorArguments(),
             logPath: dir + "/qemu.log")
         let (process, monitor) = try await QEMULauncher.start(spec, monitorPath: dir + "/monitor.sock")
-        defer { kill(process.pid, SIGKILL) }
+        defer { if process.exitWaiter.result == nil { kill(process.pid, SIGKILL) } }
         let serial = try LinuxSys.connectUnix(serialPath)
         defer { close(serial) }
         try await monitor.execute("cont")

@@ -228,7 +228,7 @@ final class StatsReferenceLibvirtd {
         process = nil
         // QEMUs libvirtd started (found by their environment under our dir), then virtlogd, then libvirtd.
         for q in qemuProcesses() { kill(q, SIGKILL) }
-        if let v = pid("virtlogd.pid") { kill(v, SIGTERM) }
+        if let v = pid("virtlogd.pid") { ProcFS.kill(v, SIGTERM, ifExecutable: "virtlogd") }
         proc.terminate(signalPID: pid("pid"))
         try? FileManager.default.removeItem(atPath: dir)
     }

@@ -99,7 +99,7 @@ final class SaveReferenceLibvirtd {
         for q in qemuProcesses() { kill(q, SIGKILL) }
         _ = eventually(10) { qemuProcesses().isEmpty }
         process = nil
-        if let v = pid("virtlogd.pid") { kill(v, SIGTERM) }
+        if let v = pid("virtlogd.pid") { ProcFS.kill(v, SIGTERM, ifExecutable: "virtlogd") }
         proc.terminate(signalPID: pid("pid"))
         try? FileManager.default.removeItem(atPath: dir)
     }

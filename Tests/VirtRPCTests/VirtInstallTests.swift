@@ -53,7 +53,7 @@ final class NetReferenceLibvirtd {
         for p in inNS.split(separator: "\n").compactMap({ Int32($0) }) where NetworkNamespaces.runsDnsmasq(p) {
             kill(p, SIGKILL)
         }
-        if let v = pid("virtlogd.pid") { kill(v, SIGTERM) }
+        if let v = pid("virtlogd.pid") { ProcFS.kill(v, SIGTERM, ifExecutable: "virtlogd") }
         proc.terminate(signalPID: pid("pid"))
         try? FileManager.default.removeItem(atPath: dir)
     }

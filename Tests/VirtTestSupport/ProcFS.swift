@@ -76,4 +76,12 @@ public enum ProcFS {
         guard stat(path, &st) == 0 else { return nil }
         return (st.st_uid, st.st_gid)
     }
+
+    /// Sends `signal` to `pid` only while it still runs the executable named (a path fragment such as
+    /// "qemu-system"): a test's clean-up must not hit a stranger that reused the pid of a process already
+    /// gone (pids wrap quickly on a host whose pid_max is 32768 during a full run).
+    public static func kill(_ pid: pid_t, _ signal: Int32 = SIGKILL, ifExecutable name: String) {
+        guard pid > 0, isAlive(pid), executable(of: pid)?.contains(name) == true else { return }
+        _ = Glibc.kill(pid, signal)
+    }
 }
