@@ -423,6 +423,7 @@ extension QEMUDomainObject {
                 live.currentVcpus = id + 1 == live.vcpus ? nil : id + 1
                 liveDefinition = live
                 writeStatus()
+                try await setUpHotpluggedVcpu(Int(id), m)
             }
             return
         }
@@ -449,7 +450,37 @@ extension QEMUDomainObject {
             live.currentVcpus = id
             liveDefinition = live
             writeStatus()
+            cgroup?.removeVcpu(Int(id))
         }
+    }
+
+    /// libvirt's qemuProcessSetupVcpu for a vCPU added by `setvcpus --live`: its thread into a `vcpuN` group
+    /// with `<cputune>`'s vCPU bandwidth, and its affinity: its `<vcpupin>`, else `<vcpu cpuset>`, else every
+    /// online host CPU (a new thread would otherwise inherit the pinning of the thread that created it).
+    private func setUpHotpluggedVcpu(_ id: Int, _ m: QMPMonitor) async throws(VirtError) {
+        guard let def = liveDefinition, let tid = try await vcpuThreads(m)[id] else { return }
+        if let g = cgroup {
+            try g.placeVcpu(id, tid: tid)
+            if g.has(.cpu) {
+                if let p = def.cputune?.period, p > 0 { try g.setPeriod("vcpu\(id)", p) }
+                if let q = def.cputune?.quota, q != 0 { try g.setQuota("vcpu\(id)", q) }
+            }
+        }
+        let pin = def.cputune?.vcpuPins.first(where: { $0.id == UInt32(id) })?.cpuset
+        try Self.setAffinity(tid, pin ?? def.vcpuCPUSet ?? Self.onlineCPUs())
+    }
+
+    /// A vCPU the guest released after `setvcpus --live` had already returned with libvirt's timeout
+    /// (DEVICE_DELETED of `vcpuN` with nobody waiting): the live count follows what QEMU still runs, the
+    /// vCPU's group goes, and the status file is written (libvirt's qemuDomainRemoveVcpuAlias; no event).
+    func vcpuReleasedLate(_ alias: String) async {
+        guard alias.hasPrefix("vcpu"), let id = UInt32(alias.dropFirst(4)), let m = monitor,
+              var live = liveDefinition, id < live.currentVcpus ?? live.vcpus,
+              let online = try? await m.execute("query-cpus-fast").arrayValue?.count else { return }
+        live.currentVcpus = UInt32(online) == live.vcpus ? nil : UInt32(online)
+        liveDefinition = live
+        writeStatus()
+        cgroup?.removeVcpu(Int(id))
     }
 
     private func vcpuUnplugTimedOut(_ alias: String) {

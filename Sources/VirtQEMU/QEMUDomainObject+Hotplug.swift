@@ -481,6 +481,8 @@ extension QEMUDomainObject {
                 w.resume(returning: true)
             } else if liveDefinition?.devices.deviceInfos.contains(where: { $0.1.alias == alias }) == true {
                 await removeLive(alias: alias)
+            } else {
+                await vcpuReleasedLate(alias)
             }
         case "DEVICE_UNPLUG_GUEST_ERROR":
             if let w = hotplug.unplugWaiters.removeValue(forKey: alias) { w.resume(returning: false) }

@@ -546,35 +546,74 @@ struct QEMUGuestOpsTests {
         _ = try? virsh(ref.uri, "destroy hot")
     }
 
-    @Test("the test guest sees a vCPU hot-plugged with virsh setvcpus --live and unplugged again (/sys/devices/system/cpu/present)")
+    @Test("the test guest sees a vCPU hot-plugged with virsh setvcpus --live and unplugged again, its thread pinned and in its own cgroup: as libvirtd")
     func guestSeesHotpluggedVcpu() throws {
         let guest = try TestGuest.load()
-        let ours = try RestartableVirtd()
+        // Placing QEMUs in cgroups, as libvirtd does here.
+        let ours = try RestartableVirtd(config: """
+            cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]
+
+            """)
         defer { ours.cleanup() }
-        let xml = """
-            <domain type='qemu'><name>gv</name><memory unit='MiB'>128</memory><vcpu current='1'>2</vcpu>
-            <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(guest.kernel)</kernel>\
-            <initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline></os>
-            <features><acpi/></features><devices><serial type='pty'/><console type='pty'/></devices></domain>
-            """
-        try xml.write(toFile: ours.dir + "/gv.xml", atomically: true, encoding: .utf8)
-        #expect(try ours.virsh("define \(ours.dir)/gv.xml; start gv").status == 0)
-        #expect(try GuestConsole.answers(uri: ours.uri, name: "gv", dir: ours.dir), "the guest never answered")
-        // The shell echoes the command with "$(…)" unexpanded; only the answer has the CPU list between the marks.
-        let present = "echo SVP-$(cat /sys/devices/system/cpu/present)-END"
-        #expect(try GuestConsole.run(uri: ours.uri, name: "gv", command: present, expect: "SVP-0-END", dir: ours.dir))
-        let r = try ours.virsh("setvcpus gv 2 --live; vcpucount gv --live")
-        #expect(r.status == 0 && r.stdout == "\n2\n\n", "\(r.stdout) \(r.stderr)")
-        #expect(try GuestConsole.run(uri: ours.uri, name: "gv", command: present, expect: "SVP-0-1-END", dir: ours.dir),
-                "the guest did not see the new vCPU")
-        // The guest ejects the (offline) vCPU when asked; under TCG that may take longer than libvirt's five
-        // seconds, and then the call reports libvirt's timeout.
-        let u = try ours.virsh("setvcpus gv 1 --live")
-        let timeout = "error: Timed out during operation: vcpu unplug request timed out. "
-            + "Unplug result must be manually inspected in the domain\n"
-        #expect(u.status == 0 || u.stderr == timeout, "\(u.stdout) \(u.stderr)")
-        #expect(try GuestConsole.run(uri: ours.uri, name: "gv", command: present, expect: "SVP-0-END", dir: ours.dir),
-                "the guest still has the vCPU")
-        _ = try? ours.virsh("destroy gv")
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        /// What one daemon shows: the unplug's outcome and the counts and thread set-up along the way.
+        func session(uri: String, dir: String, qemuPIDs: () -> [Int32]) throws -> [String] {
+            let virsh = { (c: String) in try VirtRPCTests.virsh(uri, c) }
+            let xml = """
+                <domain type='qemu'><name>gv</name><memory unit='MiB'>128</memory><vcpu current='1'>2</vcpu>
+                <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(guest.kernel)</kernel>\
+                <initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline></os>
+                <cputune><vcpupin vcpu='1' cpuset='0'/></cputune>
+                <features><acpi/></features><devices><serial type='pty'/><console type='pty'/></devices></domain>
+                """
+            try xml.write(toFile: dir + "/gv.xml", atomically: true, encoding: .utf8)
+            var seen: [String] = []
+            #expect(try virsh("define \(dir)/gv.xml; start gv").status == 0)
+            defer { _ = try? virsh("destroy gv; undefine gv") }
+            #expect(try GuestConsole.answers(uri: uri, name: "gv", dir: dir), "the guest never answered")
+            // The shell echoes the command with "$(…)" unexpanded; only the answer has the CPU list between the marks.
+            let present = "echo SVP-$(cat /sys/devices/system/cpu/present)-END"
+            #expect(try GuestConsole.run(uri: uri, name: "gv", command: present, expect: "SVP-0-END", dir: dir))
+            let r = try virsh("setvcpus gv 2 --live; vcpucount gv --live")
+            seen.append("plug: \(r.status) \(r.stdout) \(r.stderr)")
+            #expect(try GuestConsole.run(uri: uri, name: "gv", command: present, expect: "SVP-0-1-END", dir: dir),
+                    "the guest did not see the new vCPU")
+            // The new vCPU's thread as libvirt's qemuProcessSetupVcpu sets it up: its <vcpupin>, its own cgroup.
+            let qemu = try #require(qemuPIDs().first)
+            let cpus = try virsh("qemu-monitor-command gv '{\"execute\":\"query-cpus-fast\"}'").stdout
+            let list = (try JSONSerialization.jsonObject(with: Data(cpus.utf8)) as? [String: Any])?["return"] as? [[String: Any]]
+            let tid = try #require(list?.first { $0["cpu-index"] as? Int == 1 }?["thread-id"] as? Int)
+            let status = (try? String(contentsOfFile: "/proc/\(qemu)/task/\(tid)/status", encoding: .utf8)) ?? ""
+            seen += status.split(separator: "\n").filter { $0.hasPrefix("Cpus_allowed_list:") }.map(String.init)
+            let groups = (try? String(contentsOfFile: "/proc/\(qemu)/task/\(tid)/cgroup", encoding: .utf8)) ?? ""
+            // The vCPU's group directories, from the thread's cgroup lines (v1: one per hierarchy, v2: one).
+            let vcpu1Dirs = groups.split(separator: "\n").compactMap { line -> String? in
+                let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+                guard f.count == 3, f[2].hasSuffix(".libvirt-qemu/vcpu1") else { return nil }
+                return f[1].isEmpty ? "/sys/fs/cgroup" + f[2] : "/sys/fs/cgroup/" + f[1] + f[2]
+            }
+            seen.append("vcpu1 groups: \(vcpu1Dirs.count), present: \(vcpu1Dirs.filter { FileManager.default.fileExists(atPath: $0) }.count)")
+            // The guest ejects the (offline) vCPU when asked; under TCG that may take longer than libvirt's five
+            // seconds, and then the call reports libvirt's timeout.
+            let u = try virsh("setvcpus gv 1 --live")
+            let timeout = "error: Timed out during operation: vcpu unplug request timed out. "
+                + "Unplug result must be manually inspected in the domain\n"
+            #expect(u.status == 0 || u.stderr == timeout, "\(u.stdout) \(u.stderr)")
+            #expect(try GuestConsole.run(uri: uri, name: "gv", command: present, expect: "SVP-0-END", dir: dir),
+                    "the guest still has the vCPU")
+            let after = try virsh("qemu-monitor-command gv '{\"execute\":\"query-cpus-fast\"}'").stdout
+            let left = (try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [String: Any])?["return"] as? [Any]
+            seen.append("QEMU runs \(left?.count ?? -1) vCPUs; vcpucount --live: \(try virsh("vcpucount gv --live").stdout)")
+            return seen
+        }
+        let mine = try session(uri: ours.uri, dir: ours.dir) { QEMUDaemonSupport.qemuProcesses(under: ours.dir) }
+        let theirs = try session(uri: ref.uri, dir: ref.dir) {
+            // libvirtd's QEMU: this guest's, not started by virtd (whose QEMUs have their HOME under its dir).
+            let mineNow = Set(QEMUDaemonSupport.qemuProcesses(under: ours.dir))
+            return ProcFS.qemuProcesses(whose: "cmdline", contains: "guest=gv,").filter { !mineNow.contains($0) }
+        }
+        #expect(mine == theirs)
+        #expect(mine.contains("Cpus_allowed_list:\t0"), "\(mine)")
     }
 }

@@ -108,6 +108,21 @@ struct QEMUCgroup: Sendable {
         }
     }
 
+    /// A vCPU hot-plugged while QEMU runs (libvirt's qemuProcessSetupVcpu): its thread into a `vcpuN` of its own.
+    func placeVcpu(_ index: Int, tid: pid_t) throws(VirtError) {
+        for b in backends where !b.controllers.isDisjoint(with: [.cpu, .cpuacct, .cpuset]) {
+            try b.create(rel + "/vcpu\(index)", thread: true)
+            try b.addThread(rel + "/vcpu\(index)", tid: tid)
+        }
+    }
+
+    /// The `vcpuN` group of an unplugged vCPU goes (libvirt's virCgroupDelThread).
+    func removeVcpu(_ index: Int) {
+        for b in backends where !b.controllers.isDisjoint(with: [.cpu, .cpuacct, .cpuset]) {
+            _ = b.remove(rel + "/vcpu\(index)")
+        }
+    }
+
     /// Removes the group and everything under it (libvirt's virCgroupRemove).
     func remove() {
         for b in backends { b.remove(rel) }
