@@ -203,17 +203,23 @@ extension QEMUCommandLine {
 
     func watchdogArguments(into a: inout [String]) {
         for (i, w) in definition.devices.watchdogs.enumerated() {
-            var p = QEMUJSONProps()
-            p.add("driver", w.model.rawValue)
-            p.add("id", w.info.alias ?? "watchdog\(i)")
-            address(w.info, &p)
-            a += ["-device", p.rendered]
-            let action: String = switch w.action {
-            case .dump: "pause"
-            default: w.action.rawValue
-            }
-            a += ["-watchdog-action", action]
+            a += ["-device", watchdogDevice(w, alias: w.info.alias ?? "watchdog\(i)").rendered]
+            a += ["-watchdog-action", Self.watchdogAction(w.action)]
         }
+    }
+
+    /// A watchdog's `-device` (also `device_add` when it is hot-plugged).
+    func watchdogDevice(_ w: Watchdog, alias: String) -> QEMUJSONProps {
+        var p = QEMUJSONProps()
+        p.add("driver", w.model.rawValue)
+        p.add("id", alias)
+        address(w.info, &p)
+        return p
+    }
+
+    /// QEMU's action for a watchdog's: QEMU has no "dump"; it pauses and libvirt dumps.
+    static func watchdogAction(_ action: WatchdogAction) -> String {
+        action == .dump ? "pause" : action.rawValue
     }
 
     func redirdevArguments(into a: inout [String]) throws(VirtError) {
@@ -252,32 +258,43 @@ extension QEMUCommandLine {
     func rngArguments(into a: inout [String]) throws(VirtError) {
         for (i, r) in definition.devices.rngs.enumerated() {
             let alias = r.info.alias ?? "rng\(i)"
-            var o = QEMUJSONProps()
-            switch r.backend {
-            case .random(let path):
-                o.add("qom-type", "rng-random"); o.add("id", "obj" + alias); o.add("filename", path)
-            case .builtin:
-                o.add("qom-type", "rng-builtin"); o.add("id", "obj" + alias)
-            case .egd(let src):
-                a += ["-chardev", try chardev(src, id: "char" + alias)]
-                o.add("qom-type", "rng-egd"); o.add("id", "obj" + alias); o.add("chardev", "char" + alias)
-            }
-            a += ["-object", o.rendered]
-            var p = QEMUJSONProps()
-            let driver: String = switch r.model {
-            case .virtio: "virtio-rng-pci"
-            case .virtioTransitional: "virtio-rng-pci-transitional"
-            case .virtioNonTransitional: "virtio-rng-pci-non-transitional"
-            }
-            p.add("driver", driver)
-            p.add("rng", "obj" + alias)
-            p.add("id", alias)
-            if let bytes = r.rateBytes {
-                p.add("max-bytes", int: Int64(bytes))
-                p.add("period", int: Int64(r.ratePeriod ?? 1000))
-            }
-            address(r.info, &p)
-            a += ["-device", p.rendered]
+            if case .egd(let src) = r.backend { a += ["-chardev", try chardev(src, id: "char" + alias)] }
+            a += ["-object", rngBackend(r, alias: alias).rendered]
+            a += ["-device", rngDevice(r, alias: alias).rendered]
         }
+    }
+
+    /// An rng's backend object `obj<alias>` (`-object`, or `object-add` when it is hot-plugged); an EGD
+    /// backend's chardev is `char<alias>`.
+    func rngBackend(_ r: RNG, alias: String) -> QEMUJSONProps {
+        var o = QEMUJSONProps()
+        switch r.backend {
+        case .random(let path):
+            o.add("qom-type", "rng-random"); o.add("id", "obj" + alias); o.add("filename", path)
+        case .builtin:
+            o.add("qom-type", "rng-builtin"); o.add("id", "obj" + alias)
+        case .egd:
+            o.add("qom-type", "rng-egd"); o.add("id", "obj" + alias); o.add("chardev", "char" + alias)
+        }
+        return o
+    }
+
+    /// An rng's `-device` (also `device_add`).
+    func rngDevice(_ r: RNG, alias: String) -> QEMUJSONProps {
+        var p = QEMUJSONProps()
+        let driver: String = switch r.model {
+        case .virtio: "virtio-rng-pci"
+        case .virtioTransitional: "virtio-rng-pci-transitional"
+        case .virtioNonTransitional: "virtio-rng-pci-non-transitional"
+        }
+        p.add("driver", driver)
+        p.add("rng", "obj" + alias)
+        p.add("id", alias)
+        if let bytes = r.rateBytes {
+            p.add("max-bytes", int: Int64(bytes))
+            p.add("period", int: Int64(r.ratePeriod ?? 1000))
+        }
+        address(r.info, &p)
+        return p
     }
 }

@@ -98,6 +98,14 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("controller index='\(c.index)' already exists", domain: .qemu)
             }
             def.devices.insert(controller: c)
+        case "rng":
+            def.devices.rngs += dev.devices.rngs
+        case "watchdog":
+            // libvirt 9.0 keeps one watchdog per domain.
+            if !def.devices.watchdogs.isEmpty {
+                throw VirtError.operationInvalid("domain already has a watchdog", domain: .domain)
+            }
+            def.devices.watchdogs = dev.devices.watchdogs
         default:
             throw VirtError.operationUnsupported("persistent attach of device '\(dev.kind)' is not supported",
                                                  domain: .qemu)
@@ -280,6 +288,12 @@ extension QEMUDomainObject {
             next.devices.insert(controller: c)
             try prepareAdded(&next, from: live, capabilities: capabilities)
             try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities, announce: true)
+        case "rng":
+            guard let r = dev.devices.rngs.first else { return }
+            try await attachRNG(r, live: live, mon: mon, capabilities: capabilities)
+        case "watchdog":
+            guard let w = dev.devices.watchdogs.first else { return }
+            try await attachWatchdog(w, live: live, mon: mon, capabilities: capabilities)
         default:
             throw VirtError.operationUnsupported("live attach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -287,7 +301,7 @@ extension QEMUDomainObject {
 
     /// The new definition completed as at start (implicit controllers, defaults, PCI addresses, aliases);
     /// refused when the addresses clash or would need a controller QEMU cannot hotplug.
-    private func prepareAdded(_ next: inout DomainDefinition, from live: DomainDefinition,
+    func prepareAdded(_ next: inout DomainDefinition, from live: DomainDefinition,
                               capabilities: QEMUCapabilities) throws(VirtError) {
         try Self.checkAddressClash(next.devices)
         try next.devices.postParseAfterChange()
@@ -398,6 +412,19 @@ extension QEMUDomainObject {
             guard let n = dev.interface else { return }
             let i = try findInterface(n, macSpecified: dev.macSpecified, in: def.devices.interfaces)
             def.devices.interfaces.remove(at: i)
+        case "rng":
+            guard let r = dev.devices.rngs.first else { return }
+            guard let i = findRNG(r, in: def.devices.rngs) else {
+                throw VirtError(.deviceMissing, domain: .domain, "device not found: no matching RNG device was found",
+                                str1: "no matching RNG device was found")
+            }
+            def.devices.rngs.remove(at: i)
+        case "watchdog":
+            if def.devices.watchdogs.isEmpty {
+                throw VirtError(.deviceMissing, domain: .domain, "device not found: domain has no watchdog",
+                                str1: "domain has no watchdog")
+            }
+            def.devices.watchdogs.removeAll()
         default:
             throw VirtError.operationUnsupported("persistent detach of device '\(dev.kind)' is not supported",
                                                  domain: .qemu)
@@ -445,6 +472,30 @@ extension QEMUDomainObject {
             guard let n = dev.interface else { return "" }
             let i = try findInterface(n, macSpecified: dev.macSpecified, in: live.devices.interfaces)
             return live.devices.interfaces[i].info.alias ?? ""
+        case "rng":
+            guard let r = dev.devices.rngs.first else { return "" }
+            guard let i = findRNG(r, in: live.devices.rngs) else {
+                let backend = switch r.backend { case .random: "random"; case .egd: "egd"; case .builtin: "builtin" }
+                let detail = "model '\(backend)' RNG device not present in domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            return live.devices.rngs[i].info.alias ?? ""
+        case "watchdog":
+            guard let w = dev.devices.watchdogs.first else { return "" }
+            guard let have = live.devices.watchdogs.first else {
+                let detail = "watchdog device not present in domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            // libvirt 9.0 compares the addresses as given: a watchdog named without its address does not match.
+            if have.model != w.model || have.action != w.action || w.info.address != have.info.address {
+                let detail = "model '\(w.model.rawValue)' watchdog device not present in domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            if have.model != .i6300esb {
+                throw VirtError.operationUnsupported(
+                    "hot unplug of watchdog of model \(have.model.rawValue) is not supported", domain: .qemu)
+            }
+            return have.info.alias ?? ""
         default:
             throw VirtError.operationUnsupported("live detach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -527,6 +578,13 @@ extension QEMUDomainObject {
             runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }
         } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
             runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }
+        } else if let i = before.devices.rngs.firstIndex(where: { $0.info.alias == alias }) {
+            // The backend object goes after the device (libvirt's qemuDomainRemoveRNGDevice).
+            if let mon = monitor { _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)]) }
+            // The definition as started lists the same rngs in the same order.
+            if runDefinition?.devices.rngs.indices.contains(i) == true { runDefinition?.devices.rngs.remove(at: i) }
+        } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
+            runDefinition?.devices.watchdogs.removeAll()
         }
         guard var live = liveDefinition else { return }
         _ = Self.removeDevice(alias: alias, from: &live.devices)

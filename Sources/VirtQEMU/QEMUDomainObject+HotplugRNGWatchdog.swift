@@ -1,0 +1,75 @@
+import VirtCore
+
+/// Hot-plug of `<rng>` and `<watchdog>` devices, as libvirt 9.0's qemuDomainAttachRNGDevice and
+/// qemuDomainAttachWatchdog: the alias and PCI address assigned as at start, the backend object (rng) or the
+/// watchdog action set first, then `device_add`; the live definition changes only once QEMU accepted the
+/// device, then DEVICE_ADDED. Their removal completes in `removeLive` (the rng's backend object goes too).
+extension QEMUDomainObject {
+    /// libvirt's `virDomainRNGFind`: same model, backend and rate, and the same address when one is given.
+    static func findRNG(_ r: RNG, in list: [RNG]) -> Int? {
+        list.firstIndex { have in
+            have.model == r.model && have.backend == r.backend && have.rateBytes == r.rateBytes
+                && have.ratePeriod == r.ratePeriod && (r.info.address == nil || have.info.address == r.info.address)
+        }
+    }
+
+    func attachRNG(_ r: RNG, live: DomainDefinition, mon: QMPMonitor, capabilities: QEMUCapabilities)
+        async throws(VirtError) {
+        if case .egd = r.backend {
+            throw VirtError.operationUnsupported("live attach of an rng with an 'egd' backend is not supported",
+                                                 domain: .qemu)
+        }
+        // libvirt's qemuAssignDeviceRNGAlias: one past the highest rngN in use.
+        let used = live.devices.rngs.compactMap { $0.info.alias.flatMap { Int($0.dropFirst(3)) } }
+        var added = r
+        added.info.alias = "rng\((used.max() ?? -1) + 1)"
+        guard let alias = added.info.alias else { return }
+        var next = live
+        next.devices.rngs.append(added)
+        try prepareAdded(&next, from: live, capabilities: capabilities)
+        guard let placed = next.devices.rngs.last else { return }
+        let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+        try await mon.execute("object-add", arguments: try Self.json(cl.rngBackend(placed, alias: alias)))
+        do {
+            try await mon.execute("device_add", arguments: try Self.json(cl.rngDevice(placed, alias: alias)))
+        } catch {
+            _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)])
+            throw error
+        }
+        if var cur = liveDefinition {
+            cur.devices.rngs.append(placed)
+            liveDefinition = cur
+            runDefinition?.devices.rngs.append(placed)
+        }
+        writeStatus()
+        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
+    }
+
+    func attachWatchdog(_ w: Watchdog, live: DomainDefinition, mon: QMPMonitor, capabilities: QEMUCapabilities)
+        async throws(VirtError) {
+        if !live.devices.watchdogs.isEmpty {
+            throw VirtError.operationInvalid("domain already has a watchdog", domain: .qemu)
+        }
+        guard w.model == .i6300esb else {
+            throw VirtError.operationUnsupported("hotplug of watchdog of model \(w.model.rawValue) is not supported",
+                                                 domain: .qemu)
+        }
+        var added = w
+        added.info.alias = "watchdog0"
+        var next = live
+        next.devices.watchdogs = [added]
+        try prepareAdded(&next, from: live, capabilities: capabilities)
+        guard let placed = next.devices.watchdogs.first else { return }
+        let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+        try await mon.execute("set-action",
+                              arguments: ["watchdog": .string(QEMUCommandLine.watchdogAction(placed.action))])
+        try await mon.execute("device_add", arguments: try Self.json(cl.watchdogDevice(placed, alias: "watchdog0")))
+        if var cur = liveDefinition {
+            cur.devices.watchdogs = [placed]
+            liveDefinition = cur
+            runDefinition?.devices.watchdogs = [placed]
+        }
+        writeStatus()
+        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: "watchdog0")))
+    }
+}

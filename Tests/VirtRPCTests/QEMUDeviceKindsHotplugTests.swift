@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `<rng>` and `<watchdog>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
+/// through virtd and through Debian's libvirtd 9.0 side by side: the same virsh sequence (attach, the refusals,
+/// detach the guest completes) on both; stdout, stderr and status agree, and so do the rng/watchdog lines of
+/// the live and persistent XML, the devices QEMU reports on its PCI bus and the events python3-libvirt sees.
+@Suite("QEMU rng and watchdog hotplug: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUDeviceKindsHotplugTests {
+    static let files = [
+        "rng.xml": "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
+        "rng2.xml": "<rng model='virtio'><rate bytes='1024' period='2000'/><backend model='builtin'/></rng>",
+        "rng-missing.xml": "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>",
+        "wd.xml": "<watchdog model='i6300esb' action='poweroff'/>",
+        "wd-addr.xml": "<watchdog model='i6300esb' action='poweroff'>"
+            + "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/></watchdog>",
+        "wd-other.xml": "<watchdog model='i6300esb' action='reset'/>",
+        "wd-ib.xml": "<watchdog model='ib700' action='reset'/>",
+    ]
+
+    static let attach = [
+        "attach-device hp DIR/rng.xml --live",
+        "attach-device hp DIR/rng2.xml --live --config",
+        "attach-device hp DIR/wd.xml --live",
+        "attach-device hp DIR/wd.xml --live",
+        "attach-device hp DIR/wd-ib.xml --config",
+        "attach-device hp DIR/wd-ib.xml --config",
+    ]
+
+    static let detach = [
+        "detach-device hp DIR/rng-missing.xml --live",
+        "detach-device hp DIR/rng-missing.xml --config",
+        "detach-device hp DIR/wd-other.xml --live",
+        "detach-device hp DIR/rng.xml --live",
+        "detach-device hp DIR/rng2.xml --config",
+        // libvirt 9.0 matches a watchdog with its address as given: without one it is "not present".
+        "detach-device hp DIR/wd.xml --live",
+        "detach-device hp DIR/wd-addr.xml --live",
+        "detach-device hp DIR/wd-addr.xml --live",
+        "detach-device hp DIR/wd-ib.xml --config",
+        "detach-device hp DIR/wd-ib.xml --config",
+        "attach-device hp DIR/wd-ib.xml --live",
+    ]
+
+    /// The rng and watchdog lines of a domain XML with their aliases and addresses.
+    static func lines(_ xml: String) -> [String] {
+        var out: [String] = []
+        var inside = false
+        for raw in xml.split(separator: "\n") {
+            let l = raw.trimmingCharacters(in: .whitespaces)
+            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") { inside = true }
+            if inside { out.append(l) }
+            if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
+                inside = false
+            }
+        }
+        return out
+    }
+
+    /// The ids of QEMU's PCI devices and its QOM objects named obj*.
+    static func qemuView(_ run: (String) throws -> ChildProcess.Result) throws -> [String] {
+        var out: [String] = []
+        let pci = try run("qemu-monitor-command hp '{\"execute\":\"query-pci\"}'")
+        if let obj = try? JSONSerialization.jsonObject(with: Data(pci.stdout.utf8)) as? [String: Any],
+           let buses = obj["return"] as? [[String: Any]] {
+            for b in buses {
+                for d in (b["devices"] as? [[String: Any]]) ?? [] {
+                    out.append("pci \(d["slot"] ?? "")/\(d["function"] ?? "") \(d["qdev_id"] ?? "")")
+                }
+            }
+        }
+        let objs = try run("qemu-monitor-command hp '{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}'")
+        if let obj = try? JSONSerialization.jsonObject(with: Data(objs.stdout.utf8)) as? [String: Any],
+           let list = obj["return"] as? [[String: Any]] {
+            out += list.compactMap { $0["name"] as? String }.filter { $0.hasPrefix("obj") }.sorted().map { "object \($0)" }
+        }
+        return out
+    }
+
+    @Test("virsh attach-device/detach-device of rng and watchdog on a running TCG guest: libvirtd's output, XML, QEMU and events")
+    func rngAndWatchdogLikeLibvirtd() throws {
+        let guest = try TestGuest.load()
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
+        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
+        for dir in [ours.dir, ref.dir] {
+            for (name, text) in Self.files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        }
+        try QEMUHotplugTests.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
+        let ourRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ours.uri, ours.dir + "/events.txt"],
+                                            output: .file(ours.dir + "/rec.log"))
+        defer { ourRec.terminate() }
+        let refRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ref.uri, ref.dir + "/events.txt"],
+                                            output: .file(ref.dir + "/rec.log"))
+        defer { refRec.terminate() }
+        func events(_ dir: String) -> [String] {
+            ((try? String(contentsOfFile: dir + "/events.txt", encoding: .utf8)) ?? "")
+                .split(separator: "\n").map(String.init).filter { $0 != "ready" }
+        }
+        #expect(eventually(30) { FileManager.default.contents(atPath: ours.dir + "/events.txt")?.isEmpty == false
+            && FileManager.default.contents(atPath: ref.dir + "/events.txt")?.isEmpty == false },
+                "the event recorders did not start")
+        #expect(try QEMUHotplugTests.waitForGuest { try ours.virsh($0) }, "virtd's guest never read its disk")
+        #expect(try QEMUHotplugTests.waitForGuest { try virsh(ref.uri, $0) }, "libvirtd's guest never read its disk")
+
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
+            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
+            func clean(_ s: String, _ dir: String) -> String { s.replacingOccurrences(of: dir, with: "DIR") }
+            #expect(clean(o.stdout, ours.dir) == clean(r.stdout, ref.dir), "stdout of '\(command)'")
+            #expect(clean(o.stderr, ours.dir) == clean(r.stderr, ref.dir), "stderr of '\(command)'")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+        }
+        func compareState(_ label: String) throws {
+            for flag in ["", " --inactive"] {
+                let o = Self.lines(try ours.virsh("dumpxml hp" + flag).stdout)
+                let r = Self.lines(try virsh(ref.uri, "dumpxml hp" + flag).stdout)
+                #expect(o == r, "\(label) dumpxml\(flag):\n virtd    \(o)\n libvirtd \(r)")
+            }
+            let oq = try Self.qemuView { try ours.virsh($0) }
+            let rq = try Self.qemuView { try virsh(ref.uri, $0) }
+            #expect(oq == rq, "\(label) QEMU's view:\n virtd    \(oq)\n libvirtd \(rq)")
+        }
+        for command in Self.attach { try same(command) }
+        try compareState("after attach")
+        #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<alias name='rng0'/>"))
+        sleep(3)
+        for command in Self.detach { try same(command) }
+        _ = eventually(20) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 2
+            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 2 }
+        try compareState("after detach")
+        #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
+        #expect(events(ours.dir).contains("added hp rng0"), "\(events(ours.dir))")
+        #expect(events(ours.dir).contains("removed hp watchdog0"), "\(events(ours.dir))")
+        _ = try? ours.virsh("destroy hp")
+        _ = try? virsh(ref.uri, "destroy hp")
+    }
+}
