@@ -89,45 +89,14 @@ struct QEMUDeviceKindsHotplugTests {
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
-        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
-        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
+        let pair = try HotplugPair(ours: ours, ref: ref, guest: guest)
+        defer { pair.stopRecorders() }
+        let events = pair.events, same = pair.same
         for dir in [ours.dir, ref.dir] {
             for (name, text) in Self.files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
         }
-        try QEMUHotplugTests.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
-        let ourRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ours.uri, ours.dir + "/events.txt"],
-                                            output: .file(ours.dir + "/rec.log"))
-        defer { ourRec.terminate() }
-        let refRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ref.uri, ref.dir + "/events.txt"],
-                                            output: .file(ref.dir + "/rec.log"))
-        defer { refRec.terminate() }
-        func events(_ dir: String) -> [String] {
-            ((try? String(contentsOfFile: dir + "/events.txt", encoding: .utf8)) ?? "")
-                .split(separator: "\n").map(String.init).filter { $0 != "ready" }
-        }
-        #expect(eventually(30) { FileManager.default.contents(atPath: ours.dir + "/events.txt")?.isEmpty == false
-            && FileManager.default.contents(atPath: ref.dir + "/events.txt")?.isEmpty == false },
-                "the event recorders did not start")
-        #expect(try QEMUHotplugTests.waitForGuest { try ours.virsh($0) }, "virtd's guest never read its disk")
-        #expect(try QEMUHotplugTests.waitForGuest { try virsh(ref.uri, $0) }, "libvirtd's guest never read its disk")
-
-        func same(_ command: String) throws {
-            let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
-            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
-            func clean(_ s: String, _ dir: String) -> String { s.replacingOccurrences(of: dir, with: "DIR") }
-            #expect(clean(o.stdout, ours.dir) == clean(r.stdout, ref.dir), "stdout of '\(command)'")
-            #expect(clean(o.stderr, ours.dir) == clean(r.stderr, ref.dir), "stderr of '\(command)'")
-            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
-        }
         func compareState(_ label: String) throws {
-            for flag in ["", " --inactive"] {
-                let o = Self.lines(try ours.virsh("dumpxml hp" + flag).stdout)
-                let r = Self.lines(try virsh(ref.uri, "dumpxml hp" + flag).stdout)
-                #expect(o == r, "\(label) dumpxml\(flag):\n virtd    \(o)\n libvirtd \(r)")
-            }
-            let oq = try Self.qemuView { try ours.virsh($0) }
-            let rq = try Self.qemuView { try virsh(ref.uri, $0) }
-            #expect(oq == rq, "\(label) QEMU's view:\n virtd    \(oq)\n libvirtd \(rq)")
+            try pair.compareState(label, lines: Self.lines, view: Self.qemuView)
         }
         for command in Self.attach { try same(command) }
         try compareState("after attach")

@@ -220,43 +220,11 @@ struct QEMUHotplugTests {
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
 
-        try Self.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
-        try Self.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
-        try Self.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
-        let ourRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ours.uri, ours.dir + "/events.txt"],
-                                            output: .file(ours.dir + "/rec.log"))
-        defer { ourRec.terminate() }
-        let refRec = try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", ref.uri, ref.dir + "/events.txt"],
-                                            output: .file(ref.dir + "/rec.log"))
-        defer { refRec.terminate() }
-        func events(_ dir: String) -> [String] {
-            ((try? String(contentsOfFile: dir + "/events.txt", encoding: .utf8)) ?? "")
-                .split(separator: "\n").map(String.init).filter { $0 != "ready" }
-        }
-        #expect(eventually(30) { FileManager.default.contents(atPath: ours.dir + "/events.txt")?.isEmpty == false
-            && FileManager.default.contents(atPath: ref.dir + "/events.txt")?.isEmpty == false },
-                "the event recorders did not start")
-        #expect(try Self.waitForGuest { try ours.virsh($0) }, "virtd's guest never read its disk")
-        #expect(try Self.waitForGuest { try virsh(ref.uri, $0) }, "libvirtd's guest never read its disk")
-
-        func same(_ command: String) throws {
-            let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
-            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
-            func clean(_ s: String, _ dir: String) -> String { s.replacingOccurrences(of: dir, with: "DIR") }
-            #expect(clean(o.stdout, ours.dir) == clean(r.stdout, ref.dir), "stdout of '\(command)'")
-            #expect(clean(o.stderr, ours.dir) == clean(r.stderr, ref.dir), "stderr of '\(command)'")
-            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
-        }
+        let pair = try HotplugPair(ours: ours, ref: ref, guest: guest)
+        defer { pair.stopRecorders() }
+        let events = pair.events, same = pair.same
         func compareState(_ label: String) throws {
-            for inactive in [false, true] {
-                let flag = inactive ? " --inactive" : ""
-                let o = Self.deviceLines(try ours.virsh("dumpxml hp" + flag).stdout.replacingOccurrences(of: ours.dir, with: "DIR"))
-                let r = Self.deviceLines(try virsh(ref.uri, "dumpxml hp" + flag).stdout.replacingOccurrences(of: ref.dir, with: "DIR"))
-                #expect(o == r, "\(label) dumpxml\(flag):\n virtd    \(o)\n libvirtd \(r)")
-            }
-            let oq = try Self.qemuView { try ours.virsh($0) }
-            let rq = try Self.qemuView { try virsh(ref.uri, $0) }
-            #expect(oq == rq, "\(label) QEMU's view:\n virtd    \(oq)\n libvirtd \(rq)")
+            try pair.compareState(label, lines: Self.deviceLines, view: Self.qemuView)
         }
 
         for command in Self.sequence("DIR") { try same(command) }
@@ -481,5 +449,65 @@ struct QEMUHotplugTests {
         let nodes = try Self.qemuView { try ours.virsh($0) }
         #expect(!nodes.contains { $0.hasPrefix("node libvirt-3") }, "\(nodes)")
         _ = try? ours.virsh("destroy hp")
+    }
+}
+
+/// virtd and libvirtd each running the hotplug test guest `hp` (set up by ``QEMUHotplugTests/setUp``), a
+/// python3-libvirt event recorder on each, and one virsh command compared on both (DIR stands for each
+/// daemon's directory).
+final class HotplugPair {
+    let ours: RestartableVirtd
+    let ref: StatsReferenceLibvirtd
+    private let recorders: [ChildProcess]
+
+    init(ours: RestartableVirtd, ref: StatsReferenceLibvirtd, guest: TestGuest) throws {
+        self.ours = ours
+        self.ref = ref
+        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
+        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
+        try QEMUHotplugTests.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
+        var started: [ChildProcess] = []
+        for (uri, dir) in [(ours.uri, ours.dir), (ref.uri, ref.dir)] {
+            started.append(try ChildProcess.spawn(["/usr/bin/python3", ours.dir + "/rec.py", uri, dir + "/events.txt"],
+                                                  output: .file(dir + "/rec.log")))
+        }
+        recorders = started
+        #expect(eventually(30) { FileManager.default.contents(atPath: ours.dir + "/events.txt")?.isEmpty == false
+            && FileManager.default.contents(atPath: ref.dir + "/events.txt")?.isEmpty == false },
+                "the event recorders did not start")
+        #expect(try QEMUHotplugTests.waitForGuest { try ours.virsh($0) }, "virtd's guest never read its disk")
+        #expect(try QEMUHotplugTests.waitForGuest { try virsh(ref.uri, $0) }, "libvirtd's guest never read its disk")
+    }
+
+    func stopRecorders() { for r in recorders { r.terminate() } }
+
+    /// The events one recorder wrote, one line each.
+    func events(_ dir: String) -> [String] {
+        ((try? String(contentsOfFile: dir + "/events.txt", encoding: .utf8)) ?? "")
+            .split(separator: "\n").map(String.init).filter { $0 != "ready" }
+    }
+
+    /// The live and persistent XML of `hp` on both daemons through `lines` (DIR for each directory), and what
+    /// `view` reads from each QEMU, agree.
+    func compareState(_ label: String, lines: (String) -> [String],
+                      view: ((String) throws -> ChildProcess.Result) throws -> [String]) throws {
+        for flag in ["", " --inactive"] {
+            let o = lines(try ours.virsh("dumpxml hp" + flag).stdout.replacingOccurrences(of: ours.dir, with: "DIR"))
+            let r = lines(try virsh(ref.uri, "dumpxml hp" + flag).stdout.replacingOccurrences(of: ref.dir, with: "DIR"))
+            #expect(o == r, "\(label) dumpxml\(flag):\n virtd    \(o)\n libvirtd \(r)")
+        }
+        let oq = try view { try self.ours.virsh($0) }
+        let rq = try view { try virsh(self.ref.uri, $0) }
+        #expect(oq == rq, "\(label) QEMU's view:\n virtd    \(oq)\n libvirtd \(rq)")
+    }
+
+    /// `command` through Debian's virsh on both daemons: stdout, stderr and status agree.
+    func same(_ command: String) throws {
+        let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
+        let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
+        func clean(_ s: String, _ dir: String) -> String { s.replacingOccurrences(of: dir, with: "DIR") }
+        #expect(clean(o.stdout, ours.dir) == clean(r.stdout, ref.dir), "stdout of '\(command)'")
+        #expect(clean(o.stderr, ours.dir) == clean(r.stderr, ref.dir), "stderr of '\(command)'")
+        #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
     }
 }
