@@ -89,16 +89,8 @@ enum CheckpointCommands {
         if cmd.has("children") { flags |= 1 }
         if cmd.has("metadata") { flags |= 2 }
         if cmd.has("children-only") { flags |= 4 }
-        guard await shell.call({ try await cp.delete(flags: flags) }) != nil else {
-            shell.error("Failed to delete checkpoint \(cp.name)")
-            return false
-        }
-        if cmd.has("children-only") {
-            shell.printExtra("Domain checkpoint \(cp.name) children deleted\n")
-        } else {
-            shell.printExtra("Domain checkpoint \(cp.name) deleted\n")
-        }
-        return true
+        return await DomainTreeCommands.delete(shell, cp, flags: flags, kind: "checkpoint",
+                                               childrenOnly: cmd.has("children-only"))
     }
 
     static let list = CommandDefinition(
@@ -119,10 +111,7 @@ enum CheckpointCommands {
         if cmd.has("topological") { flags |= 2 }
         if cmd.has("leaves") { flags |= 4 }
         if cmd.has("no-leaves") { flags |= 8 }
-        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("tree", "name")]
-        where !shell.exclusive(cmd, a, b) {
-            return false
-        }
+        guard DomainTreeCommands.listOptionsExclusive(shell, cmd) else { return false }
         let tree = cmd.has("tree")
         var cps: [DomainCheckpoint]
         var from: DomainCheckpoint?
@@ -145,44 +134,19 @@ enum CheckpointCommands {
             guard let s = await shell.call({ try await dom.checkpoints(flags: flags) }) else { return false }
             cps = s
         }
-        var rows: [(name: String, parent: String?, time: Int64)] = []
+        var rows: [DomainTreeCommands.Row] = []
         for c in cps {
-            var parentName: String?
-            if cmd.has("parent") || tree {
-                parentName = await shell.call { try await c.parent() }?.name
-                shell.lastError = nil
-            }
+            let parentName = cmd.has("parent") || tree ? await DomainTreeCommands.parentName(shell, c) : nil
             var time: Int64 = 0
             if !cmd.has("name") && !tree {
                 guard let xml = await shell.call({ try await c.xmlDesc(flags: 2) }) else { return false }
                 let el = try? XMLParser.parse(xml, documentName: "domain_checkpoint")
                 time = el?.childText("creationTime").flatMap { Int64($0) } ?? 0
             }
-            rows.append((c.name, parentName, time))
+            rows.append(.init(name: c.name, parent: parentName, cells: [SnapshotCommands.timeString(time)]))
         }
-        if flags & 2 == 0 { rows.sort { strcasecmp($0.name, $1.name) < 0 } }
-        if tree {
-            let names = rows.map(\.name)
-            var parents = rows.map(\.parent)
-            if from != nil { parents[0] = nil }
-            var out = ""
-            for (i, p) in parents.enumerated() where p == nil {
-                TreePrinter(names: names, parents: parents).print(i, last: i, root: true, indent: "", into: &out)
-            }
-            shell.print(out)
-            return true
-        }
-        if cmd.has("name") {
-            for r in rows { shell.print(r.name + "\n") }
-            return true
-        }
-        var table = Table(header: cmd.has("parent") ? ["Name", "Creation Time", "Parent"] : ["Name", "Creation Time"])
-        for r in rows {
-            var cells = [r.name, SnapshotCommands.timeString(r.time)]
-            if cmd.has("parent") { cells.append(r.parent ?? "") }
-            table.append(cells)
-        }
-        shell.print(table.render(header: !shell.quiet))
+        DomainTreeCommands.printList(shell, cmd, rows: rows, headers: ["Name", "Creation Time"],
+                                     topological: flags & 2 != 0, from: from != nil)
         return true
     }
 
@@ -227,9 +191,7 @@ enum CheckpointCommands {
         }
         line("Name:", cp.name)
         line("Domain:", dom.name)
-        let parent = await shell.call { try await cp.parent() }
-        shell.lastError = nil
-        line("Parent:", parent?.name ?? "-")
+        line("Parent:", await DomainTreeCommands.parentName(shell, cp) ?? "-")
         guard let children = await shell.call({ try await cp.allChildren() }) else { return false }
         line("Children:", "\(children.count)")
         guard let desc = await shell.call({ try await cp.allChildren(flags: 1) }) else { return false }
@@ -244,14 +206,6 @@ enum CheckpointCommands {
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let cp = await lookup(shell, cmd, dom) else { return false }
-        let p = await shell.call { try await cp.parent() }
-        if p == nil, let e = shell.lastError, e.code != .noDomainCheckpoint { return false }
-        shell.lastError = nil
-        guard let p else {
-            shell.error("checkpoint '\(cp.name)' has no parent")
-            return false
-        }
-        shell.print(p.name)
-        return true
+        return await DomainTreeCommands.printParent(shell, cp, kind: "checkpoint", noParent: .noDomainCheckpoint)
     }
 }

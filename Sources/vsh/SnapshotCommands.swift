@@ -153,9 +153,7 @@ enum SnapshotCommands {
         let s = Summary(xml)
         line("State:", s.state)
         line("Location:", s.external ? "external" : "internal")
-        let parent = await shell.call { try await snap.parent() }
-        shell.lastError = nil
-        line("Parent:", parent?.name ?? "-")
+        line("Parent:", await DomainTreeCommands.parentName(shell, snap) ?? "-")
         guard let children = await shell.call({ try await snap.numChildren() }) else { return false }
         line("Children:", "\(children)")
         guard let desc = await shell.call({ try await snap.numChildren(flags: F.listDescendants) }) else { return false }
@@ -232,15 +230,7 @@ enum SnapshotCommands {
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
         guard let snap = await lookup(shell, cmd, dom) else { return false }
-        let p = await shell.call { try await snap.parent() }
-        if p == nil, let e = shell.lastError, e.code != .noDomainSnapshot { return false }
-        shell.lastError = nil
-        guard let p else {
-            shell.error("snapshot '\(snap.name)' has no parent")
-            return false
-        }
-        shell.print(p.name)
-        return true
+        return await DomainTreeCommands.printParent(shell, snap, kind: "snapshot", noParent: .noDomainSnapshot)
     }
 
     static let revert = CommandDefinition(
@@ -281,24 +271,8 @@ enum SnapshotCommands {
         if cmd.has("children") { flags |= F.deleteChildren }
         if cmd.has("children-only") { flags |= F.deleteChildrenOnly }
         if cmd.has("metadata") { flags |= F.deleteMetadataOnly }
-        guard await shell.call({ try await snap.delete(flags: flags) }) != nil else {
-            shell.error("Failed to delete snapshot \(snap.name)")
-            return false
-        }
-        if cmd.has("children-only") {
-            shell.printExtra("Domain snapshot \(snap.name) children deleted\n")
-        } else {
-            shell.printExtra("Domain snapshot \(snap.name) deleted\n")
-        }
-        return true
-    }
-
-    /// One row of snapshot-list: name, parent name, state, creation time.
-    struct Row {
-        var name: String
-        var parent: String?
-        var state: String
-        var time: Int64
+        return await DomainTreeCommands.delete(shell, snap, flags: flags, kind: "snapshot",
+                                               childrenOnly: cmd.has("children-only"))
     }
 
     static let list = CommandDefinition(
@@ -330,10 +304,7 @@ enum SnapshotCommands {
                        ("topological", F.listTopological)] where cmd.has(o) {
             flags |= f
         }
-        for (a, b) in [("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("tree", "name")]
-        where !shell.exclusive(cmd, a, b) {
-            return false
-        }
+        guard DomainTreeCommands.listOptionsExclusive(shell, cmd) else { return false }
         let tree = cmd.has("tree")
         var from: DomainSnapshot?
         if cmd.has("from") || cmd.has("current") {
@@ -366,47 +337,18 @@ enum SnapshotCommands {
             guard let s = await shell.call({ try await dom.snapshots(flags: flags) }) else { return false }
             snaps = s
         }
-        var rows: [Row] = []
+        var rows: [DomainTreeCommands.Row] = []
         for s in snaps {
-            var parentName: String?
-            if cmd.has("parent") || tree {
-                parentName = await shell.call { try await s.parent() }?.name
-                shell.lastError = nil
-            }
+            let parentName = cmd.has("parent") || tree ? await DomainTreeCommands.parentName(shell, s) : nil
             var summary = Summary("")
             if !cmd.has("name") && !tree {
                 guard let xml = await shell.call({ try await s.xmlDesc() }) else { return false }
                 summary = Summary(xml)
             }
-            rows.append(Row(name: s.name, parent: parentName, state: summary.state, time: summary.creationTime))
+            rows.append(.init(name: s.name, parent: parentName, cells: [timeString(summary.creationTime), summary.state]))
         }
-        if flags & F.listTopological == 0 {
-            rows.sort { strcasecmp($0.name, $1.name) < 0 }
-        }
-        if tree {
-            let names = rows.map(\.name)
-            var parents: [String?] = rows.map(\.parent)
-            if let from { parents[0] = nil; _ = from }
-            var out = ""
-            for (i, p) in parents.enumerated() where p == nil || !names.contains(p ?? "") {
-                if p != nil && from == nil { continue }
-                TreePrinter(names: names, parents: parents).print(i, last: i, root: true, indent: "", into: &out)
-            }
-            shell.print(out)
-            return true
-        }
-        if cmd.has("name") {
-            for r in rows { shell.print(r.name + "\n") }
-            return true
-        }
-        var table = Table(header: cmd.has("parent") ? ["Name", "Creation Time", "State", "Parent"]
-                                                     : ["Name", "Creation Time", "State"])
-        for r in rows {
-            var cells = [r.name, timeString(r.time), r.state]
-            if cmd.has("parent") { cells.append(r.parent ?? "") }
-            table.append(cells)
-        }
-        shell.print(table.render(header: !shell.quiet))
+        DomainTreeCommands.printList(shell, cmd, rows: rows, headers: ["Name", "Creation Time", "State"],
+                                     topological: flags & F.listTopological != 0, from: from != nil)
         return true
     }
 }
