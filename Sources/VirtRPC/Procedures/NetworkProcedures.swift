@@ -110,10 +110,9 @@ extension ProcedureTable {
             return NetworkPortRef(network: net, uuid: u)
         },
         .serve(RemoteCalls.networkPortGetParameters) { a, ctx in
-            let (port, nparams, flags) = a.values
-            guard nparams <= Int32(NetworkPortParamsLimit.max) else {
-                throw VirtError.internalError("nparams too large", domain: .rpc)
-            }
+            // nparams is not looked at: the API hands back every parameter (libvirt's clients send what they
+            // have, not a maximum).
+            let (port, _, flags) = a.values
             let params = try await ctx.networks("virNetworkPortGetParameters")
                 .networkPortParameters(port.network, port: port.uuid, flags: flags)
             return XDRTuple2(TypedParamList(params), Int32(params.count))
