@@ -124,8 +124,9 @@ extension BridgeNetworkDriver {
         return try port(net, uuid).parameters
     }
 
-    /// `networkPortSetParameters`: the port's bandwidth (average, peak, burst, floor per direction); a
-    /// parameter of 0 removes the setting. The port file is rewritten.
+    /// `networkPortSetParameters`: the port's bandwidth becomes what the parameters give (average, peak,
+    /// burst, floor per direction; libvirt keeps nothing of the old one). A floor needs the network's inbound
+    /// QoS. The port file is rewritten.
     public func setNetworkPortParameters(_ net: NetworkRef, port uuid: VirtUUID, params: [TypedParam],
                                          flags: UInt32) async throws {
         try Self.checkFlags(flags, allowed: 0, "networkPortSetParameters")
@@ -140,25 +141,20 @@ extension BridgeNetworkDriver {
                 throw VirtError.invalidArg("invalid type for parameter '\(p.field)', expected 'uint'", domain: Self.domain)
             }
         }
+        var given: [String: UInt32] = [:]
+        for q in params { if case .uint(let v) = q.value { given[q.field] = v } }
         try modify { l throws(VirtError) in
             let i = try Self.find(l, net)
             guard let j = l[i].ports.firstIndex(where: { $0.uuid == uuid }) else { throw NetworkPortErrors.noPort(uuid) }
-            var current: [String: UInt32] = [:]
-            for q in l[i].ports[j].parameters { if case .uint(let v) = q.value { current[q.field] = v } }
-            for q in params { if case .uint(let v) = q.value { current[q.field] = v } }
-            var bw = XMLElement(name: "bandwidth")
-            for dir in ["inbound", "outbound"] {
-                var attrs: [(name: String, value: String)] = []
-                let names = dir == "inbound" ? ["average", "peak", "floor", "burst"] : ["average", "peak", "burst"]
-                for n in names { if let v = current["\(dir).\(n)"], v != 0 { attrs.append((n, String(v))) } }
-                if !attrs.isEmpty {
-                    var e = XMLElement(name: dir)
-                    e.attributes = attrs
-                    bw.children.append(.element(e))
-                }
-            }
             var p = l[i].ports[j]
-            p.bandwidth = bw.elements.isEmpty ? nil : bw
+            let bw = NetworkPortDefinition.bandwidth(from: given)
+            if let floor = bw?.child("inbound")?.attr("floor"), floor != "0",
+               l[i].def.bandwidth?.child("inbound") == nil {
+                throw VirtError.operationUnsupported(
+                    "Invalid use of 'floor' on interface with MAC address \(p.mac) - network '\(l[i].def.name)' has no inbound QoS set",
+                    domain: Self.domain)
+            }
+            p.bandwidth = bw
             try writePort(l[i].def.name, p)
             l[i].ports[j] = p
         }

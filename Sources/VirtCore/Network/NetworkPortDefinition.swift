@@ -133,21 +133,36 @@ public struct NetworkPortDefinition: Sendable, Hashable {
         return w.output
     }
 
-    /// `virNetworkPortGetParameters`: the bandwidth settings as typed parameters (none without `<bandwidth>`).
+    /// The bandwidth parameters of each direction (`VIR_NETWORK_PORT_BANDWIDTH_*`).
+    public static let bandwidthFields = [("inbound", ["average", "peak", "floor", "burst"]),
+                                         ("outbound", ["average", "peak", "burst"])]
+
+    /// `virNetworkPortGetParameters`: the bandwidth settings of each direction the port has, as typed
+    /// parameters (none without `<bandwidth>`).
     public var parameters: [TypedParam] {
         guard let bandwidth else { return [] }
-        func value(_ dir: String, _ attr: String) -> UInt32 {
-            bandwidth.child(dir)?.attr(attr).flatMap { UInt32($0) } ?? 0
+        var out: [TypedParam] = []
+        for (dir, names) in Self.bandwidthFields {
+            guard let el = bandwidth.child(dir) else { continue }
+            for n in names { out.append(TypedParam("\(dir).\(n)", .uint(el.attr(n).flatMap { UInt32($0) } ?? 0))) }
         }
-        return [
-            TypedParam("inbound.average", .uint(value("inbound", "average"))),
-            TypedParam("inbound.peak", .uint(value("inbound", "peak"))),
-            TypedParam("inbound.floor", .uint(value("inbound", "floor"))),
-            TypedParam("inbound.burst", .uint(value("inbound", "burst"))),
-            TypedParam("outbound.average", .uint(value("outbound", "average"))),
-            TypedParam("outbound.peak", .uint(value("outbound", "peak"))),
-            TypedParam("outbound.burst", .uint(value("outbound", "burst"))),
-        ]
+        return out
+    }
+
+    /// The `<bandwidth>` that `virNetworkPortSetParameters` makes of `params` alone (libvirt's
+    /// `networkPortSetParameters`: a direction without an average, inbound also without a floor, is left out;
+    /// zeros are not written). Nil when nothing remains.
+    public static func bandwidth(from params: [String: UInt32]) -> XMLElement? {
+        var bw = XMLElement(name: "bandwidth")
+        for (dir, names) in bandwidthFields {
+            let avg = params["\(dir).average"] ?? 0
+            let floor = dir == "inbound" ? params["inbound.floor"] ?? 0 : 0
+            guard avg != 0 || floor != 0 else { continue }
+            var e = XMLElement(name: dir)
+            for n in names { if let v = params["\(dir).\(n)"], v != 0 { e.attributes.append((n, String(v))) } }
+            bw.children.append(.element(e))
+        }
+        return bw.elements.isEmpty ? nil : bw
     }
 }
 
