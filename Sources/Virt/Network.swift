@@ -69,6 +69,26 @@ public struct Network: Sendable, Hashable {
         try await modifying("virNetworkPortCreateXML").createNetworkPort(ref, xml: xml, flags: flags)
     }
 
+    /// A port's XML (`virNetworkPortGetXMLDesc`).
+    public func portXMLDesc(uuid: VirtUUID, flags: UInt32 = 0) async throws -> String {
+        try await driver("virNetworkPortGetXMLDesc").networkPortXML(ref, port: uuid, flags: flags)
+    }
+
+    /// A port's bandwidth settings (`virNetworkPortGetParameters`).
+    public func portParameters(uuid: VirtUUID, flags: UInt32 = 0) async throws -> [TypedParam] {
+        try await driver("virNetworkPortGetParameters").networkPortParameters(ref, port: uuid, flags: flags)
+    }
+
+    public func setPortParameters(uuid: VirtUUID, params: [TypedParam], flags: UInt32 = 0) async throws {
+        try await modifying("virNetworkPortSetParameters").setNetworkPortParameters(ref, port: uuid, params: params,
+                                                                                   flags: flags)
+    }
+
+    /// Deletes a port (`virNetworkPortDelete`).
+    public func deletePort(uuid: VirtUUID, flags: UInt32 = 0) async throws {
+        try await modifying("virNetworkPortDelete").deleteNetworkPort(ref, port: uuid, flags: flags)
+    }
+
     /// The DHCP leases, of one MAC address when given (`virNetworkGetDHCPLeases`).
     public func dhcpLeases(mac: String? = nil, flags: UInt32 = 0) async throws -> [NetworkDHCPLeaseRecord] {
         try await driver("virNetworkGetDHCPLeases").networkDHCPLeases(ref, mac: mac, flags: flags)

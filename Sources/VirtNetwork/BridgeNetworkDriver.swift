@@ -16,6 +16,8 @@ struct NetObject: Sendable {
     var active = false
     var persistent = false
     var autostart = false
+    /// The network's ports while it runs (creation order).
+    var ports: [NetworkPortDefinition] = []
 
     var ref: NetworkRef { NetworkRef(def) }
     var persistentDef: NetworkDefinition { newDef ?? def }
@@ -42,13 +44,6 @@ public final class BridgeNetworkDriver: NetworkDriver {
     let bus = EventBus<NetworkEventRecord>()
     static let domain = VirtError.ErrorDomain.network
     static let parseOptions = NetworkParseOptions(dnsmasqNamespace: true)
-
-    /// How many guest interfaces use a network (by name): libvirt's `connections` of the live XML. The QEMU
-    /// driver answers, from its running domains, so the count needs no bookkeeping across restarts.
-    public typealias ConnectionCounter = @Sendable (String) async -> Int32
-    private let connectionCounter = Mutex<ConnectionCounter?>(nil)
-
-    public func setConnectionCounter(_ c: @escaping ConnectionCounter) { connectionCounter.withLock { $0 = c } }
 
     public var loadProblems: [String] { problems.withLock { $0 } }
     private let problems = Mutex<[String]>([])
@@ -107,6 +102,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
                 if list[i].persistent && list[i].def != def { list[i].newDef = list[i].def }
                 list[i].def = def
                 list[i].active = true
+                list[i].ports = loadPorts(def.name)
                 do throws(VirtError) {
                     try applyFirewall(def)
                     if Dnsmasq.needed(def) && dnsmasqPID(def) == nil { try startDnsmasq(def) }
@@ -117,6 +113,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
                 // The bridge went away behind our back: what is left of the network is removed.
                 teardownHost(def)
                 unlink(path)
+                removePortFiles(def.name)
                 if !list[i].persistent { list.remove(at: i) }
             }
         }
@@ -448,9 +445,11 @@ public final class BridgeNetworkDriver: NetworkDriver {
             }
             teardownHost(o.def)
             unlink(stateDir + "/" + o.def.name + ".xml")
+            removePortFiles(o.def.name)
             return mutate { l -> NetworkRef in
                 guard let i = l.firstIndex(where: { $0.def.uuid == o.def.uuid }) else { return net }
                 l[i].active = false
+                l[i].ports = []
                 let r = l[i].ref
                 if !l[i].persistent {
                     unlink(files(o.def.name).leases)
@@ -578,7 +577,8 @@ public final class BridgeNetworkDriver: NetworkDriver {
         // VIR_NETWORK_XML_INACTIVE: the persistent definition.
         if flags & 1 != 0 { return o.persistentDef.xml(inactive: true) }
         var live = o.def
-        if o.active, let counter = connectionCounter.withLock({ $0 }) { live.connections = await counter(live.name) }
+        // libvirt's `connections`: the network's ports.
+        if o.active { live.connections = Int32(o.ports.count) }
         return live.xml()
     }
 

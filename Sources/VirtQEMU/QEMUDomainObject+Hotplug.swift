@@ -224,12 +224,28 @@ extension QEMUDomainObject {
             let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
             var nd = QEMUJSONProps()
             var tapName: String?
+            // A NIC of type network gets its network port first (owner: this domain); deleted again when the
+            // plug fails.
+            var portID: VirtUUID?
+            if added.type == .network {
+                let (port, bridge) = try await allocateNetworkPort(added, owner: live)
+                portID = port
+                resolvedNetworkBridges[added.network ?? ""] = bridge
+                added.source["portid"] = port.description
+            }
+            func releasePort() async { if let portID { await releaseNetworkPort(portID) } }
             if added.type == .user {
                 nd.add("type", "user")
             } else {
                 // libvirt's qemuDomainAttachNetDevice for network and bridge: a tap on the bridge, its descriptor
                 // passed to QEMU by name (getfd), then netdev_add with that name.
-                let tap = try createTap(added)
+                let tap: (name: String, fd: Int32, bridge: String?)
+                do {
+                    tap = try createTap(added)
+                } catch {
+                    await releasePort()
+                    throw error
+                }
                 tapName = tap.name
                 added.targetDev = tap.name
                 if added.type == .network, let b = tap.bridge { added.source["bridge"] = b }
@@ -239,6 +255,7 @@ extension QEMUDomainObject {
                 } catch {
                     close(tap.fd)
                     removeTap(tap.name)
+                    await releasePort()
                     throw error
                 }
                 close(tap.fd)
@@ -259,6 +276,7 @@ extension QEMUDomainObject {
                     _ = try? await mon.execute("closefd", arguments: ["fdname": .string("hostnet-fd-" + alias)])
                     removeTap(t)
                 }
+                await releasePort()
                 throw error
             }
             do {
@@ -266,6 +284,7 @@ extension QEMUDomainObject {
             } catch {
                 _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)])
                 if let t = tapName { removeTap(t) }
+                await releasePort()
                 throw error
             }
             if var cur = liveDefinition {
@@ -575,6 +594,10 @@ extension QEMUDomainObject {
             if let mon = monitor { _ = try? await mon.execute("netdev_del", arguments: ["id": .string("host" + alias)]) }
             // The tap of a network or bridge NIC goes with it (libvirt's qemuDomainRemoveNetDevice).
             if n.type == .network || n.type == .bridge, let t = n.targetDev { removeTap(t) }
+            // Its network port goes too (libvirt's virDomainNetReleaseActualDevice).
+            if n.type == .network, let p = n.source["portid"].flatMap({ VirtUUID(string: $0) }) {
+                await releaseNetworkPort(p)
+            }
             runDefinition?.devices.interfaces.removeAll { $0.mac == n.mac }
         } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
             runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }

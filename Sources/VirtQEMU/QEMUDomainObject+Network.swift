@@ -37,7 +37,10 @@ extension QEMUDomainObject {
             tapHostFDs.append(tap.fd)
             numbers[i] = [firstFD + Int32(tapHostFDs.count - 1)]
             def.devices.interfaces[i].targetDev = tap.name
-            if n.type == .network, let b = tap.bridge { def.devices.interfaces[i].source["bridge"] = b }
+            if n.type == .network, let b = tap.bridge {
+                if let p = pendingPortIDs[i] { def.devices.interfaces[i].source["portid"] = p.description }
+                def.devices.interfaces[i].source["bridge"] = b
+            }
         }
         return numbers
     }
@@ -130,16 +133,6 @@ extension QEMUDomainObject {
 }
 
 extension QEMUDriver {
-    /// How many interfaces of running domains name the network `name` (libvirt's network port count).
-    public func networkConnections(_ name: String) async -> Int32 {
-        var n: Int32 = 0
-        for o in await state.allObjects() {
-            guard let ifaces = try? await o.runningInterfaces() else { continue }
-            n += Int32(ifaces.filter { $0.type == .network && $0.network == name }.count)
-        }
-        return n
-    }
-
     /// `virDomainInterfaceAddresses` with the lease source: the DHCP leases the network driver has for each
     /// `<interface type='network'>`'s MAC address (libvirt's `qemuGetDHCPInterfaces`).
     func leaseAddresses(_ domain: DomainRef) async throws -> [DomainInterface] {

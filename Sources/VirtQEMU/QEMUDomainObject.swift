@@ -345,6 +345,12 @@ actor QEMUDomainObject {
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
+    /// The daemon's network driver (ports of `<interface type='network'>`).
+    var networkPortDriver: (any NetworkDriver)?
+    /// The network ports the domain holds while it runs.
+    var networkPorts: [HeldNetworkPort] = []
+    /// The port of each network interface (by index) for the start under way.
+    var pendingPortIDs: [Int: VirtUUID] = [:]
     func addResolvedNetworkBridge(_ network: String, _ bridge: String) { resolvedNetworkBridges[network] = bridge }
 
     /// What the launch phase needs from the host phase.
@@ -919,6 +925,7 @@ actor QEMUDomainObject {
     private func cleanupHost(_ kind: QEMUStopKind) async {
         await stopExternalDevices(kind)
         removeTaps()
+        await releaseNetworkPorts()
         removeCgroup()
         restoreSecurityLabels(kind)
         removeStatusFiles(monitorPath: monitorPath)
@@ -1050,6 +1057,7 @@ actor QEMUDomainObject {
                 status = .paused(.unknown)
             }
             proc.note("reconnected to QEMU (pid \(st.pid)), state \(status.state.statusString)")
+            adoptNetworkPorts()
             await adoptExternalDevices(st, swtpm: swtpm, proc: proc)
             let chanDir = paths.channelTargetDir(id: st.id, name: definition.name)
             channelDir = access(chanDir, F_OK) == 0 ? chanDir : nil

@@ -286,17 +286,30 @@ public final class QEMUDriver: HypervisorDriver {
 
     /// Gives the driver the daemon's network driver: `<interface type='network'>` gets a tap device on the
     /// network's bridge at start (libvirt's network port allocation).
-    public func setNetworkDriver(_ n: any NetworkDriver) async { await state.setNetworkDriver(n) }
+    public func setNetworkDriver(_ n: any NetworkDriver) async {
+        await state.setNetworkDriver(n)
+        await reconcileNetworkPorts(n)
+    }
 
-    /// The bridge of each network that interfaces of `def` name (libvirt's `networkAllocatePort`: the network
-    /// must exist and run).
-    func resolveNetworkBridges(_ def: DomainDefinition) async throws -> [String: String] {
-        var out: [String: String] = [:]
-        for n in def.devices.interfaces where n.type == .network {
-            guard let name = n.network, out[name] == nil else { continue }
-            out[name] = try await resolveNetworkBridge(name)
+    /// Once the daemon's network driver is known (after a restart): the running domains get it and have the
+    /// ports they hold checked (taken back when lost); ports owned by one of our domains that no longer holds
+    /// them (it stopped while no daemon ran) are deleted, as libvirt's stop would have.
+    func reconcileNetworkPorts(_ n: any NetworkDriver) async {
+        var held: Set<VirtUUID> = []
+        var ours: Set<VirtUUID> = []
+        for o in await state.allObjects() {
+            await o.setNetworkPortDriver(n)
+            await o.notifyNetworkPorts()
+            for h in await o.heldNetworkPorts { held.insert(h.port) }
+            ours.insert(await o.definition.uuid)
         }
-        return out
+        for net in (try? await n.listAllNetworks(flags: NetworkListFlags.active.rawValue)) ?? [] {
+            for p in (try? await n.listAllNetworkPorts(net, flags: 0)) ?? [] where !held.contains(p) {
+                guard let xml = try? await n.networkPortXML(net, port: p, flags: 0),
+                      let def = try? NetworkPortDefinition(xml: xml), ours.contains(def.ownerUUID) else { continue }
+                try? await n.deleteNetworkPort(net, port: p, flags: 0)
+            }
+        }
     }
 
     /// The bridge of the running network `name`.
@@ -515,10 +528,18 @@ public final class QEMUDriver: HypervisorDriver {
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
-        await obj.setResolvedNetworkBridges(try await resolveNetworkBridges(await obj.nextRunDefinition ?? def))
-        try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
-                            paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,
-                            cgroups: await state.cgroups)
+        // A network port per <interface type='network'> (its bridge is where the tap goes).
+        await obj.setResolvedNetworkBridges([:])
+        if let n = await state.networkDriver { await obj.setNetworkPortDriver(n) }
+        try await obj.allocateNetworkPorts(await obj.nextRunDefinition ?? def)
+        do {
+            try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
+                                paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,
+                                cgroups: await state.cgroups)
+        } catch {
+            if !(await obj.isActive) { await obj.releaseNetworkPorts() }
+            throw error
+        }
     }
 
     public func start(_ domain: DomainRef, flags: CreateFlags) async throws -> DomainRef {

@@ -76,8 +76,6 @@ final class DaemonDriverProvider: DriverProvider {
             // Interfaces of type network find their network's bridge through the shared network driver.
             if let network {
                 await q.setNetworkDriver(network)
-                // The live network XML counts the running domains' interfaces on it (`connections`).
-                network.setConnectionCounter { [weak q] name in await q?.networkConnections(name) ?? 0 }
             }
             let d: any HypervisorDriver = q
             qemu.withLock { $0 = d }

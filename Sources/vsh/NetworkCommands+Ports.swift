@@ -90,11 +90,17 @@ extension NetworkCommands {
                   .string("xpath", "xpath expression to filter the XML document", requiresName: true),
                   .flag("wrap", "wrap xpath results in an common root element")]
     ) { shell, cmd in
-        guard let net = await lookup(shell, cmd) else { return false }
+        let (ok, xpath) = shell.stringOption(cmd, "xpath")
+        guard ok, let net = await lookup(shell, cmd) else { return false }
         // virsh 9.0 reports success when the port lookup fails.
-        guard await lookupPort(shell, cmd, net) != nil else { return true }
-        shell.error("network port XML is not supported by this shell yet")
-        return false
+        guard let port = await lookupPort(shell, cmd, net) else { return true }
+        guard let xml = await shell.call({ try await net.portXMLDesc(uuid: port) }) else { return false }
+        if xpath != nil {
+            shell.error("XPath queries are not supported by this shell yet")
+            return false
+        }
+        shell.print(xml)
+        return true
     }
 
     static let portDelete = CommandDefinition(
@@ -104,9 +110,13 @@ extension NetworkCommands {
     ) { shell, cmd in
         guard let net = await lookup(shell, cmd) else { return false }
         // virsh 9.0 reports success when the port lookup fails.
-        guard await lookupPort(shell, cmd, net) != nil else { return true }
-        shell.error("network port deletion is not supported by this shell yet")
-        return false
+        guard let port = await lookupPort(shell, cmd, net) else { return true }
+        guard await shell.call({ try await net.deletePort(uuid: port) }) != nil else {
+            shell.error("Failed to delete network port \(port)")
+            return false
+        }
+        shell.printExtra("Network port \(port) deleted\n")
+        return true
     }
 }
 

@@ -165,10 +165,10 @@ struct ProcedureTableTests {
                                              zeros)
         #expect(netCreate?.message == "operation forbidden: read only access prevents virNetworkCreate")
         #expect(netCreate?.domain == VirtError.ErrorDomain(rawValue: 19))
-        let portList = await Self.callError(ro, program: RPCProgram.remote,
-                                            RemoteProcedure.networkListAllPorts.rawValue, zeros)
-        #expect(portList?.code == .noSupport)
-        #expect(portList?.message == "this function is not supported by the connection driver: virNetworkListAllPorts")
+        let filterList = await Self.callError(ro, program: RPCProgram.remote,
+                                              RemoteProcedure.connectListAllNWFilters.rawValue, zeros)
+        #expect(filterList?.code == .noSupport)
+        #expect(filterList?.message == "this function is not supported by the connection driver: virConnectListAllNWFilters")
         let unknown = await Self.callError(ro, program: RPCProgram.remote, 9999, zeros)
         #expect(unknown?.message.hasSuffix("unknown procedure: 9999") == true)
         let event = await Self.callError(ro, program: RPCProgram.remote,

@@ -137,11 +137,16 @@ public protocol NetworkDriver: AnyObject, Sendable {
     func updateNetwork(_ net: NetworkRef, command: UInt32, section: UInt32, parentIndex: Int32, xml: String,
                        flags: UInt32) async throws
     func networkDHCPLeases(_ net: NetworkRef, mac: String?, flags: UInt32) async throws -> [NetworkDHCPLeaseRecord]
-    /// Network ports (`virNetworkListAllPorts`, `virNetworkPortLookupByUUID`, `virNetworkPortCreateXML`):
-    /// no driver has them yet (libvirt 9.0's test driver has none either).
+    /// Network ports (`virNetworkListAllPorts`, `virNetworkPortLookupByUUID`, `virNetworkPortCreateXML`,
+    /// `virNetworkPortGetXMLDesc`, `virNetworkPortGet/SetParameters`, `virNetworkPortDelete`): the daemon's
+    /// network driver has them (libvirt 9.0's test driver has none).
     func listAllNetworkPorts(_ net: NetworkRef, flags: UInt32) async throws -> [VirtUUID]
     func lookupNetworkPort(_ net: NetworkRef, uuid: VirtUUID) async throws -> VirtUUID
     func createNetworkPort(_ net: NetworkRef, xml: String, flags: UInt32) async throws -> VirtUUID
+    func networkPortXML(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws -> String
+    func networkPortParameters(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws -> [TypedParam]
+    func setNetworkPortParameters(_ net: NetworkRef, port: VirtUUID, params: [TypedParam], flags: UInt32) async throws
+    func deleteNetworkPort(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws
     /// Every network event from now on.
     func networkEvents() -> AsyncStream<NetworkEventRecord>
     /// Makes sure events reach ``networkEvents()`` (a remote driver asks its daemon; a local one has nothing to do).
@@ -209,6 +214,19 @@ extension NetworkDriver {
     }
     public func createNetworkPort(_ net: NetworkRef, xml: String, flags: UInt32) async throws -> VirtUUID {
         throw VirtError.noSupport("virNetworkPortCreateXML", domain: .network)
+    }
+    public func networkPortXML(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virNetworkPortGetXMLDesc", domain: .network)
+    }
+    public func networkPortParameters(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virNetworkPortGetParameters", domain: .network)
+    }
+    public func setNetworkPortParameters(_ net: NetworkRef, port: VirtUUID, params: [TypedParam],
+                                         flags: UInt32) async throws {
+        throw VirtError.noSupport("virNetworkPortSetParameters", domain: .network)
+    }
+    public func deleteNetworkPort(_ net: NetworkRef, port: VirtUUID, flags: UInt32) async throws {
+        throw VirtError.noSupport("virNetworkPortDelete", domain: .network)
     }
     public func networkEvents() -> AsyncStream<NetworkEventRecord> { AsyncStream { $0.finish() } }
     public func registerNetworkEvents() async throws {}

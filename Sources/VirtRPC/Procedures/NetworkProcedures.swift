@@ -94,6 +94,45 @@ extension ProcedureTable {
             let leases = try await ctx.networks("virNetworkGetDHCPLeases").networkDHCPLeases(n, mac: mac, flags: flags)
             return NetworkLeasesResult(leases: need != 0 ? leases : [], count: UInt32(leases.count))
         },
+        .serve(RemoteCalls.networkListAllPorts) { a, ctx in
+            let (net, need, flags) = a.values
+            let ports = try await ctx.networks("virNetworkListAllPorts").listAllNetworkPorts(net, flags: flags)
+            return XDRCountedList(ports.map { NetworkPortRef(network: net, uuid: $0) }, needResults: need)
+        },
+        .serve(RemoteCalls.networkPortLookupByUUID) { a, ctx in
+            let (net, uuid) = a.values
+            let u = try await ctx.networks("virNetworkPortLookupByUUID").lookupNetworkPort(net, uuid: uuid)
+            return NetworkPortRef(network: net, uuid: u)
+        },
+        .serve(RemoteCalls.networkPortCreateXML) { a, ctx in
+            let (net, xml, flags) = a.values
+            let u = try await ctx.networks("virNetworkPortCreateXML").createNetworkPort(net, xml: xml, flags: flags)
+            return NetworkPortRef(network: net, uuid: u)
+        },
+        .serve(RemoteCalls.networkPortGetParameters) { a, ctx in
+            // nparams is not looked at: the API hands back every parameter (libvirt's clients send what they
+            // have, not a maximum).
+            let (port, _, flags) = a.values
+            let params = try await ctx.networks("virNetworkPortGetParameters")
+                .networkPortParameters(port.network, port: port.uuid, flags: flags)
+            return XDRTuple2(TypedParamList(params), Int32(params.count))
+        },
+        .serve(RemoteCalls.networkPortSetParameters) { a, ctx in
+            let (port, params, flags) = a.values
+            try await ctx.networks("virNetworkPortSetParameters")
+                .setNetworkPortParameters(port.network, port: port.uuid, params: params.params, flags: flags)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.networkPortGetXMLDesc) { a, ctx in
+            let (port, flags) = a.values
+            return try await ctx.networks("virNetworkPortGetXMLDesc").networkPortXML(port.network, port: port.uuid,
+                                                                                     flags: flags)
+        },
+        .serve(RemoteCalls.networkPortDelete) { a, ctx in
+            let (port, flags) = a.values
+            try await ctx.networks("virNetworkPortDelete").deleteNetworkPort(port.network, port: port.uuid, flags: flags)
+            return XDRVoid()
+        },
         .serve(RemoteCalls.connectNetworkEventRegisterAny) { a, ctx in
             let (eid, net) = a.values
             let networks = try ctx.networks("virConnectNetworkEventRegisterAny")

@@ -1,0 +1,172 @@
+import Foundation
+import VirtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Network ports (libvirt's `virNetworkPortDef` objects of `bridge_driver.c`): each guest interface on a network
+/// holds one (the QEMU driver creates it when the domain starts or the NIC is plugged, deletes it when the
+/// domain stops or the NIC goes); clients can create and delete ports too. A running network's ports live in
+/// `STATE/NAME/ports/UUID.xml` (libvirt's status directory layout), so they outlive a daemon restart, and go
+/// when the network stops. The live XML's `connections` is the network's port count.
+extension BridgeNetworkDriver {
+    /// `VIR_NETWORK_PORT_CREATE_RECLAIM`, `VIR_NETWORK_PORT_CREATE_VALIDATE`.
+    static let portCreateReclaim: UInt32 = 1
+    static let portCreateValidate: UInt32 = 2
+
+    func portDir(_ network: String) -> String { stateDir + "/" + network + "/ports" }
+
+    /// The ports recorded for `network` (at open, for a network taken over from a previous daemon).
+    func loadPorts(_ network: String) -> [NetworkPortDefinition] {
+        let dir = portDir(network)
+        var out: [NetworkPortDefinition] = []
+        for file in FileStore.list(dir).sorted() where file.hasSuffix(".xml") {
+            guard let text = Self.readText(dir + "/" + file), let p = try? NetworkPortDefinition(xml: text),
+                  file == p.uuid.description + ".xml" else {
+                unlink(dir + "/" + file)
+                continue
+            }
+            out.append(p)
+        }
+        return out
+    }
+
+    /// Removes every port file of `network` (it stopped: libvirt's `virNetworkObjDeleteAllPorts`).
+    func removePortFiles(_ network: String) {
+        let dir = portDir(network)
+        for file in FileStore.list(dir) { unlink(dir + "/" + file) }
+        rmdir(dir)
+        rmdir(stateDir + "/" + network)
+    }
+
+    func writePort(_ network: String, _ p: NetworkPortDefinition) throws(VirtError) {
+        try Self.makeDirectory(portDir(network))
+        try Self.atomicWrite(portDir(network) + "/" + p.uuid.description + ".xml", p.xml())
+    }
+
+    /// The running network `net` (ports exist only on running networks).
+    func activeObject(_ net: NetworkRef) throws(VirtError) -> NetObject {
+        let o = try object(net)
+        guard o.active else {
+            throw VirtError.operationInvalid("network '\(o.def.name)' is not active", domain: Self.domain)
+        }
+        return o
+    }
+
+    func port(_ net: NetworkRef, _ uuid: VirtUUID) throws(VirtError) -> NetworkPortDefinition {
+        let o = try object(net)
+        guard let p = o.ports.first(where: { $0.uuid == uuid }) else { throw NetworkPortErrors.noPort(uuid) }
+        return p
+    }
+
+    public func listAllNetworkPorts(_ net: NetworkRef, flags: UInt32) async throws -> [VirtUUID] {
+        try Self.checkFlags(flags, allowed: 0, "networkListAllPorts")
+        return try activeObject(net).ports.map(\.uuid)
+    }
+
+    public func lookupNetworkPort(_ net: NetworkRef, uuid: VirtUUID) async throws -> VirtUUID {
+        try port(net, uuid).uuid
+    }
+
+    /// `networkPortCreateXML`: a port without a plug is allocated on the network (`networkAllocatePort`: the
+    /// network's bridge); one with a plug is taken back as it is (`VIR_NETWORK_PORT_CREATE_RECLAIM`, after a
+    /// restart).
+    public func createNetworkPort(_ net: NetworkRef, xml: String, flags: UInt32) async throws -> VirtUUID {
+        try Self.checkFlags(flags, allowed: Self.portCreateReclaim | Self.portCreateValidate, "networkPortCreateXML")
+        var p = try NetworkPortDefinition(xml: xml)
+        let o = try activeObject(net)
+        let reclaim = flags & Self.portCreateReclaim != 0
+        if p.plugType == .none {
+            if reclaim {
+                throw VirtError.invalidArg("Port reclaim requested but plug type is none", domain: Self.domain)
+            }
+        } else if !reclaim {
+            throw VirtError.invalidArg("Port reclaim not requested but plug type is not none", domain: Self.domain)
+        }
+        if !reclaim { try Self.allocate(&p, on: o.def) }
+        try modify { l throws(VirtError) in
+            let i = try Self.find(l, net)
+            if l[i].ports.contains(where: { $0.uuid == p.uuid }) { throw NetworkPortErrors.exists(p.uuid) }
+            try writePort(l[i].def.name, p)
+            l[i].ports.append(p)
+        }
+        return p.uuid
+    }
+
+    /// `networkAllocatePort` for the forward modes this driver runs: the plug is the network's bridge.
+    static func allocate(_ p: inout NetworkPortDefinition, on def: NetworkDefinition) throws(VirtError) {
+        guard let bridge = def.bridge else {
+            throw VirtError.internalError("network '\(def.name)' does not have a bridge name.", domain: domain)
+        }
+        switch def.forward.mode {
+        case .none, .nat, .route, .open:
+            if let vp = p.virtualPort {
+                throw VirtError.configUnsupported(
+                    "<virtualport type='\(vp.attr("type") ?? "none")'> not supported for network '\(def.name)' which uses IP forwarding",
+                    domain: domain)
+            }
+            p.plugType = .network
+        default:
+            p.plugType = .bridge
+        }
+        p.plugAttributes = [("bridge", bridge)]
+        if let m = def.macTableManager { p.plugAttributes.append(("macTableManager", m)) }
+    }
+
+    public func networkPortXML(_ net: NetworkRef, port uuid: VirtUUID, flags: UInt32) async throws -> String {
+        try Self.checkFlags(flags, allowed: 0, "networkPortGetXMLDesc")
+        return try port(net, uuid).xml()
+    }
+
+    public func networkPortParameters(_ net: NetworkRef, port uuid: VirtUUID, flags: UInt32) async throws -> [TypedParam] {
+        try Self.checkFlags(flags, allowed: 0, "networkPortGetParameters")
+        return try port(net, uuid).parameters
+    }
+
+    /// `networkPortSetParameters`: the port's bandwidth becomes what the parameters give (average, peak,
+    /// burst, floor per direction; libvirt keeps nothing of the old one). A floor needs the network's inbound
+    /// QoS. The port file is rewritten.
+    public func setNetworkPortParameters(_ net: NetworkRef, port uuid: VirtUUID, params: [TypedParam],
+                                         flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 0, "networkPortSetParameters")
+        let known = ["inbound.average", "inbound.peak", "inbound.floor", "inbound.burst", "outbound.average",
+                     "outbound.peak", "outbound.burst"]
+        for p in params {
+            guard known.contains(p.field) else {
+                throw VirtError(.invalidArg, domain: Self.domain, "argument unsupported: parameter '\(p.field)' not supported",
+                                str1: "parameter '\(p.field)' not supported")
+            }
+            guard case .uint = p.value else {
+                throw VirtError.invalidArg("invalid type for parameter '\(p.field)', expected 'uint'", domain: Self.domain)
+            }
+        }
+        var given: [String: UInt32] = [:]
+        for q in params { if case .uint(let v) = q.value { given[q.field] = v } }
+        try modify { l throws(VirtError) in
+            let i = try Self.find(l, net)
+            guard let j = l[i].ports.firstIndex(where: { $0.uuid == uuid }) else { throw NetworkPortErrors.noPort(uuid) }
+            var p = l[i].ports[j]
+            let bw = NetworkPortDefinition.bandwidth(from: given)
+            if let floor = bw?.child("inbound")?.attr("floor"), floor != "0",
+               l[i].def.bandwidth?.child("inbound") == nil {
+                throw VirtError.operationUnsupported(
+                    "Invalid use of 'floor' on interface with MAC address \(p.mac) - network '\(l[i].def.name)' has no inbound QoS set",
+                    domain: Self.domain)
+            }
+            p.bandwidth = bw
+            try writePort(l[i].def.name, p)
+            l[i].ports[j] = p
+        }
+    }
+
+    public func deleteNetworkPort(_ net: NetworkRef, port uuid: VirtUUID, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 0, "networkPortDelete")
+        try modify { l throws(VirtError) in
+            let i = try Self.find(l, net)
+            guard let j = l[i].ports.firstIndex(where: { $0.uuid == uuid }) else { throw NetworkPortErrors.noPort(uuid) }
+            unlink(portDir(l[i].def.name) + "/" + uuid.description + ".xml")
+            l[i].ports.remove(at: j)
+        }
+    }
+}
