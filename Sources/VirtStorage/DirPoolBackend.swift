@@ -25,15 +25,16 @@ enum DirPoolBackend {
 
     // MARK: Pool
 
-    /// `statvfs` of the pool's directory: libvirt's capacity, allocation and available.
+    /// `statvfs` of the pool's directory: libvirt's capacity, allocation and available. libvirt counts the free
+    /// blocks (`f_bfree`, the root-reserved ones included) as available, not `f_bavail`.
     static func space(_ path: String) throws(VirtError) -> (capacity: UInt64, allocation: UInt64, available: UInt64) {
         var s = statvfs()
         guard statvfs(path, &s) == 0 else {
             throw VirtError.systemError("cannot statvfs path '\(path)'", errno: errno, domain: domain)
         }
         let frsize = UInt64(s.f_frsize)
-        return (UInt64(s.f_blocks) * frsize, (UInt64(s.f_blocks) - UInt64(s.f_bfree)) * frsize,
-                UInt64(s.f_bavail) * frsize)
+        let capacity = UInt64(s.f_blocks) * frsize, available = UInt64(s.f_bfree) * frsize
+        return (capacity, capacity - available, available)
     }
 
     static func isDirectory(_ path: String) -> Bool {
