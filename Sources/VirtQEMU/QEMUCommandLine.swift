@@ -20,6 +20,8 @@ public struct QEMUCommandLine: Sendable {
     public var monitorFD: Int32 = QEMULauncher.monitorFD
     /// The domain's private directory (libvirt's `…/domain-ID-NAME`): the master key secret lives there.
     public var privateDir: String?
+    /// The passphrases of encrypted disks (by target dev), encrypted with the master key.
+    public var diskSecrets: [String: QEMUEncryptedSecret] = [:]
     /// The control socket of each emulated TPM's swtpm, by the TPM's alias.
     public var tpmSocketPaths: [String: String] = [:]
     /// Where guest-agent style channels without a path get their socket (libvirt's channel target dir).

@@ -345,6 +345,9 @@ actor QEMUDomainObject {
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
+    /// The passphrases of the encrypted disks (by target dev), read from the secret driver for the next start.
+    var diskPassphrases: [String: [UInt8]] = [:]
+    func setDiskPassphrases(_ p: [String: [UInt8]]) { diskPassphrases = p }
     func addResolvedNetworkBridge(_ network: String, _ bridge: String) { resolvedNetworkBridges[network] = bridge }
 
     /// What the launch phase needs from the host phase.
@@ -396,6 +399,15 @@ actor QEMUDomainObject {
         cl.tapFDs = tapFDNumbers
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
+        // The master key QEMU decrypts the domain's secrets with (libvirt makes one at every start), and the
+        // passphrases of encrypted disks encrypted with it.
+        let masterKey = try QEMUMasterKey.create(in: libDir, owner: try security.processCredentials())
+        cl.privateDir = libDir
+        let passphrases = diskPassphrases
+        diskPassphrases = [:]
+        for (dev, value) in passphrases {
+            cl.diskSecrets[dev] = try QEMUEncryptedSecret(value: value, masterKey: masterKey)
+        }
         // External devices (swtpm) for the emulated TPMs: QEMU connects to their sockets.
         if let swtpm {
             externalDevices = try SwtpmDevice.devices(for: prepared, domainID: newID, paths: paths, config: swtpm)

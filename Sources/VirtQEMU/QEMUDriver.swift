@@ -335,6 +335,26 @@ public final class QEMUDriver: HypervisorDriver {
         return out
     }
 
+    /// The passphrase of every disk with `<encryption format='luks'>`, by target dev, from the secret driver
+    /// (libvirt's `qemuDomainSecretStorageSourcePrepareEncryption`).
+    func diskPassphrases(_ def: DomainDefinition) async throws -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for d in def.devices.disks where QEMUCommandLine.diskHasSource(d) {
+            guard let enc = QEMUDiskEncryption.of(d) else { continue }
+            out[d.target.dev] = try await diskPassphrase(enc)
+        }
+        return out
+    }
+
+    func diskPassphrase(_ enc: QEMUDiskEncryption) async throws -> [UInt8] {
+        guard let secrets = await state.secretDriver else {
+            throw VirtError.configUnsupported(
+                "disk encryption needs the secret driver of a daemon (virtd's qemu:///system); this connection has none",
+                domain: .qemu)
+        }
+        return try await secrets.volumePassphrase(uuid: enc.secretUUID, usage: enc.secretUsage)
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { "QEMU" }
@@ -515,6 +535,7 @@ public final class QEMUDriver: HypervisorDriver {
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
+        await obj.setDiskPassphrases(try await diskPassphrases(await obj.nextRunDefinition ?? def))
         await obj.setResolvedNetworkBridges(try await resolveNetworkBridges(await obj.nextRunDefinition ?? def))
         try await obj.start(kind, id: await state.allocateID(), capabilities: caps,
                             paused: flags.contains(.startPaused), security: await state.security, swtpm: swtpm,

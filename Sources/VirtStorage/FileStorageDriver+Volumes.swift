@@ -446,13 +446,7 @@ extension FileStorageDriver {
             throw VirtError.invalidArg("A single <secret type='passphrase'...> element is expected in encryption "
                                        + "description", domain: Self.domain)
         }
-        let ref: SecretRef
-        if let u = s.uuid, let uuid = VirtUUID(string: u) {
-            ref = try await secrets.lookupSecret(uuid: uuid)
-        } else {
-            ref = try await secrets.lookupSecret(usageType: 1, usageID: s.usage ?? "")
-        }
-        return try await secrets.secretValue(ref, flags: 0, internalCall: true)
+        return try await secrets.volumePassphrase(uuid: s.uuid, usage: s.usage)
     }
 
     /// Writes the passphrase to a new file (0600) under the driver's state directory, for qemu-img's secret
