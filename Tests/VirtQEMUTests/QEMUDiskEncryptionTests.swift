@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import VirtCore
+@testable import VirtQEMU
+
+/// The pieces of an encrypted disk's start that need no QEMU: AES-256-CBC against known answers and the
+/// command line's objects and format nodes, as libvirt 9.0 writes them (its `luks-disks` argv test).
+@Suite struct QEMUDiskEncryptionTests {
+    static func bytes(_ hex: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let j = hex.index(i, offsetBy: 2)
+            out.append(UInt8(hex[i..<j], radix: 16) ?? 0)
+            i = j
+        }
+        return out
+    }
+
+    /// FIPS-197 appendix C.3 (AES-256, one block).
+    @Test func aes256KnownAnswer() {
+        let key = Self.bytes("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+        let block = QEMUSecretCipher.encryptBlock(Self.bytes("00112233445566778899aabbccddeeff"),
+                                                  QEMUSecretCipher.expandKey(key))
+        #expect(block == Self.bytes("8ea2b7ca516745bfeafc49904b496089"))
+    }
+
+    /// CBC with PKCS#7 padding, against openssl's `enc -aes-256-cbc` (its output for the same key, IV and
+    /// input): 5 bytes pad to one block, 16 bytes take a whole block of padding.
+    @Test func cbcMatchesOpenSSL() throws {
+        let key = Self.bytes("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+        let iv = Self.bytes("000102030405060708090a0b0c0d0e0f")
+        for input in [Array("pass1".utf8), Array("0123456789abcdef".utf8)] {
+            let ours = QEMUSecretCipher.encryptCBC(input, key: key, iv: iv)
+            #expect(ours.count == (input.count / 16 + 1) * 16)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            p.arguments = ["enc", "-aes-256-cbc", "-K", key.map { String(format: "%02x", $0) }.joined(),
+                           "-iv", iv.map { String(format: "%02x", $0) }.joined()]
+            let inPipe = Pipe(), outPipe = Pipe()
+            p.standardInput = inPipe
+            p.standardOutput = outPipe
+            try p.run()
+            inPipe.fileHandleForWriting.write(Data(input))
+            try inPipe.fileHandleForWriting.close()
+            let theirs = [UInt8](outPipe.fileHandleForReading.readDataToEndOfFile())
+            p.waitUntilExit()
+            #expect(ours == theirs)
+        }
+    }
+
+    static let xml = """
+        <domain type='qemu'>
+          <name>encryptdisk</name>
+          <uuid>496898a6-e6ff-f7c8-5dc2-3cf410945ee9</uuid>
+          <memory unit='MiB'>128</memory>
+          <vcpu>1</vcpu>
+          <os><type arch='x86_64' machine='q35'>hvm</type></os>
+          <devices>
+            <disk type='file' device='disk'><driver name='qemu' type='raw'/>
+              <source file='/storage/guest_disks/encryptdisk'><encryption format='luks'>
+                <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/></encryption></source>
+              <target dev='vda' bus='virtio'/></disk>
+            <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+              <source file='/storage/guest_disks/encryptdisk2'/>
+              <target dev='vdb' bus='virtio'/>
+              <encryption format='luks'><secret type='passphrase' usage='/storage/guest_disks/encryptdisk2'/></encryption>
+            </disk>
+            <memballoon model='none'/>
+          </devices>
+        </domain>
+        """
+
+    @Test func commandLineObjectsAndNodes() throws {
+        let def = try DomainDefinition.parse(Self.xml)
+        let enc = def.devices.disks.map { QEMUDiskEncryption.of($0) }
+        #expect(enc[0] == QEMUDiskEncryption(format: "luks", secretUUID: "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f",
+                                             secretUsage: nil))
+        #expect(enc[1] == QEMUDiskEncryption(format: "luks", secretUUID: nil,
+                                             secretUsage: "/storage/guest_disks/encryptdisk2"))
+        var cl = QEMUCommandLine(definition: QEMUCommandLine.prepared(def, capabilities: nil))
+        cl.capabilities = nil
+        cl.privateDir = "/var/lib/libvirt/qemu/domain-1-encryptdisk"
+        let key = [UInt8](repeating: 7, count: 32)
+        var s = try QEMUEncryptedSecret(value: Array("pass1".utf8), masterKey: key)
+        s.iv = "AAECAwQFBgcICQoLDA0ODw=="
+        s.data = "9eao5F8qtkGt+seB1HYivWIxbtwUu6MQtg1zpj/oDtUsPr1q8wBYM91uEHCn6j/1"
+        cl.diskSecrets = ["vda": s, "vdb": s]
+        let args = try cl.arguments()
+        func values(_ opt: String) -> [String] {
+            args.indices.filter { args[$0] == opt && $0 + 1 < args.count }.map { args[$0 + 1] }
+        }
+        // libvirt 9.0's words for the same disks (tests/qemuxml2argvdata/luks-disks.x86_64-latest.args).
+        #expect(values("-object").first
+            == #"{"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-1-encryptdisk/master-key.aes"}"#)
+        let secret2 = #"{"qom-type":"secret","id":"libvirt-2-format-encryption-secret0","data":"9eao5F8qtkGt+seB1HYivWIxbtwUu6MQtg1zpj/oDtUsPr1q8wBYM91uEHCn6j/1","keyid":"masterKey0","iv":"AAECAwQFBgcICQoLDA0ODw==","format":"base64"}"#
+        #expect(values("-object").contains(secret2))
+        let blockdevs = values("-blockdev")
+        #expect(blockdevs.contains(#"{"node-name":"libvirt-2-format","read-only":false,"driver":"luks","key-secret":"libvirt-2-format-encryption-secret0","file":"libvirt-2-storage"}"#))
+        #expect(blockdevs.contains(#"{"node-name":"libvirt-1-format","read-only":false,"driver":"qcow2","encrypt":{"format":"luks","key-secret":"libvirt-1-format-encryption-secret0"},"file":"libvirt-1-storage"}"#))
+        // Each secret object comes right before its disk's storage node.
+        let i = try #require(args.firstIndex(of: secret2))
+        #expect(args[i + 2].contains(#""node-name":"libvirt-2-storage""#))
+        // Without its passphrase an encrypted disk is not built.
+        cl.diskSecrets = [:]
+        #expect(throws: VirtError.self) { try cl.arguments() }
+    }
+
+    /// The master key file: 32 bytes, mode 0600, read back as written.
+    @Test func masterKeyFile() throws {
+        let dir = NSTemporaryDirectory() + "mk-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = try QEMUMasterKey.create(in: dir, owner: nil)
+        #expect(key.count == 32)
+        #expect(QEMUMasterKey.read(from: dir) == key)
+        let attrs = try FileManager.default.attributesOfItem(atPath: dir + "/master-key.aes")
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+        // A new start makes a new key.
+        #expect(try QEMUMasterKey.create(in: dir, owner: nil) != key)
+    }
+}
