@@ -348,6 +348,10 @@ actor QEMUDomainObject {
     /// The passphrases of the encrypted disks (by target dev), read from the secret driver for the next start.
     var diskPassphrases: [String: [UInt8]] = [:]
     func setDiskPassphrases(_ p: [String: [UInt8]]) { diskPassphrases = p }
+    /// The private directory of the running QEMU (where its monitor socket and master key are).
+    var privateDirectory: String {
+        String(monitorPath.prefix(upTo: monitorPath.lastIndex(of: "/") ?? monitorPath.startIndex))
+    }
     func addResolvedNetworkBridge(_ network: String, _ bridge: String) { resolvedNetworkBridges[network] = bridge }
 
     /// What the launch phase needs from the host phase.

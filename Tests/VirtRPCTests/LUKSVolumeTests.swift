@@ -11,14 +11,17 @@ import Glibc
 /// driver; libvirt's errors for a missing secret, a secret without a value, a secret of another usage type and
 /// unsupported encryption formats), `vol-dumpxml`/`vol-info` (also after a pool refresh, and after `vol-wipe`),
 /// `qemu-img info` of the images (encrypted LUKS); then the test guest boots with the raw LUKS volume as a
-/// virtio disk whose plaintext (written with qemu-io and the passphrase) it reads on its console; the live
-/// disk XML; and a wrong passphrase makes the start fail in libvirt's words.
+/// virtio disk whose plaintext (written with qemu-io and the passphrase) it reads on its console; the qcow2+LUKS
+/// volume is hot-plugged (`attach-device --live`) and its plaintext read too; the live disk XML; and a wrong
+/// passphrase makes the start fail in libvirt's words.
 @Suite("LUKS volumes and encrypted disks, virtd against libvirtd 9.0", .serialized,
        .tags(.qemu, .root, .referenceLibvirtd))
 struct LUKSVolumeTests {
     static let secretUUID = "f52a81b2-424e-490c-823d-6bd4235bc572"
     static let otherUUID = "11111111-2222-3333-4444-555555555555"
     static let plaintext = "SVLUKSPLAIN-" + "7319"
+    /// What the qcow2+LUKS volume holds, read by the guest after it is plugged in.
+    static let qcowPlaintext = "SVLUKSQCOW2-" + "5281"
 
     struct Step: Equatable, CustomStringConvertible {
         var what: String
@@ -69,14 +72,15 @@ struct LUKSVolumeTests {
 
     /// Writes the plaintext at the start of the LUKS image through QEMU's LUKS driver (qemu-io with the
     /// passphrase), as a guest would see it.
-    static func writePlaintext(_ image: String, dir: String) throws -> Int32 {
+    static func writePlaintext(_ image: String, dir: String, qcow2: Bool = false) throws -> Int32 {
         let src = dir + "/plain.bin"
-        var bytes = Array((plaintext + "\n").utf8)
+        var bytes = Array(((qcow2 ? qcowPlaintext : plaintext) + "\n").utf8)
         bytes += [UInt8](repeating: 0, count: 512 - bytes.count)
         try Data(bytes).write(to: URL(fileURLWithPath: src))
+        let opts = qcow2 ? "driver=qcow2,encrypt.key-secret=s0,file.filename=\(image)"
+            : "driver=luks,key-secret=s0,file.filename=\(image)"
         let r = try ChildProcess.run(["/usr/bin/qemu-io", "--object", "secret,id=s0,data=pass1",
-                                      "--image-opts", "driver=luks,key-secret=s0,file.filename=\(image)",
-                                      "-c", "write -s \(src) 0 512"], timeLimit: 120)
+                                      "--image-opts", opts, "-c", "write -s \(src) 0 512"], timeLimit: 120)
         return r.status
     }
 
@@ -165,12 +169,22 @@ struct LUKSVolumeTests {
 
         // The guest reads the plaintext through its virtio disk.
         out.append(Step(what: "write the plaintext", status: try writePlaintext(pool + "/raw.img", dir: dir), detail: ""))
+        out.append(Step(what: "write the qcow2 plaintext",
+                        status: try writePlaintext(pool + "/enc.qcow2", dir: dir, qcow2: true), detail: ""))
         let g = try file("guest.xml", try guestXML(pool + "/raw.img"))
         try step("define the guest", ["define", g])
         try step("start", ["start", "luksguest"])
         let read = try GuestConsole.run(uri: uri, name: "luksguest", command: "head -c 16 /dev/vda; echo",
                                         expect: plaintext, dir: dir)
         out.append(Step(what: "the guest reads the plaintext", status: read ? 0 : 1, detail: ""))
+        // Hot-plug: the qcow2+LUKS volume as vdb; the guest reads its plaintext.
+        let plug = try file("plug.xml", "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                                + "<source file='\(pool)/enc.qcow2'><encryption format='luks'>\(secretElement())"
+                                + "</encryption></source><target dev='vdb' bus='virtio'/></disk>")
+        try step("attach the encrypted disk", ["attach-device", "luksguest", plug, "--live"])
+        let readPlugged = try GuestConsole.run(uri: uri, name: "luksguest", command: "head -c 16 /dev/vdb; echo",
+                                               expect: qcowPlaintext, dir: dir)
+        out.append(Step(what: "the guest reads the plugged disk", status: readPlugged ? 0 : 1, detail: ""))
         let live = try virsh(["dumpxml", "luksguest"])
         out.append(Step(what: "live disks", status: live.status, detail: mask(disks(live.stdout), dir: dir)))
         try step("destroy", ["destroy", "luksguest"])
@@ -231,6 +245,8 @@ struct LUKSVolumeTests {
         #expect(step("write the plaintext")?.status == 0)
         #expect(step("start")?.status == 0)
         #expect(step("the guest reads the plaintext")?.status == 0)
+        #expect(step("attach the encrypted disk")?.status == 0)
+        #expect(step("the guest reads the plugged disk")?.status == 0)
         #expect(step("start with the wrong passphrase")?.detail.contains("Invalid password, cannot unlock any keyslot") == true)
         #expect(step("create without a value")?.detail
             .contains("Secret not found: secret '\(Self.secretUUID)' does not have a value") == true)
