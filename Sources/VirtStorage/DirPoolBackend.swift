@@ -415,6 +415,28 @@ enum DirPoolBackend {
         return args
     }
 
+    /// libvirt's copy when either side is encrypted: the target made first (`qemu-img create`, encrypted if it is
+    /// to be), then `qemu-img convert --image-opts -n --target-image-opts` with a secret object per encrypted
+    /// side (its id the volume's name + `_encrypt0`), so that the plaintext is what moves.
+    static func convertEncryptedArgs(source: StorageVolumeDefinition, sourcePath: String, sourceSecret: String?,
+                                     target: StorageVolumeDefinition, targetPath: String,
+                                     targetSecret: String?) -> [String] {
+        var args = [qemuImg, "convert", "--image-opts", "-n", "--target-image-opts"]
+        func side(_ v: StorageVolumeDefinition, _ path: String, _ secret: String?) -> (object: String?, opts: String) {
+            let id = escapeOption(v.name) + "_encrypt0"
+            let qcow2 = v.target.format == formatQcow2
+            var opts = "driver=" + (secret != nil && !qcow2 ? "luks" : formatName(v.target.format))
+            opts += ",file.filename=" + escapeOption(path)
+            guard let secret else { return (nil, opts) }
+            opts += (qcow2 ? ",encrypt.key-secret=" : ",key-secret=") + id
+            return ("secret,id=\(id),file=\(escapeOption(secret))", opts)
+        }
+        let src = side(source, sourcePath, sourceSecret)
+        let dst = side(target, targetPath, targetSecret)
+        for o in [dst.object, src.object].compactMap({ $0 }) { args += ["--object", o] }
+        return args + [src.opts, dst.opts]
+    }
+
     /// A value inside qemu's `key=value,…` options: commas doubled.
     static func escapeOption(_ s: String) -> String { s.replacingOccurrences(of: ",", with: ",,") }
 

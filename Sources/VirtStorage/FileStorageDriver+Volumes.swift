@@ -167,13 +167,26 @@ extension FileStorageDriver {
         defer { if let secretFile { unlink(secretFile) } }
         if let enc = vol.target.encryption {
             try DirPoolBackend.checkEncryption(vol)
-            secretFile = try writeSecretFile(try await passphrase(enc), volume: vol.name)
+            secretFile = try writeSecretFile(try await passphrase(enc), pool: pool.name, volume: vol.name)
+        }
+        // An encrypted input volume is read through its own passphrase.
+        var inputSecretFile: String?
+        defer { if let inputSecretFile { unlink(inputSecretFile) } }
+        if let enc = source?.target.encryption, let source {
+            guard enc.secrets.count == 1 else {
+                throw VirtError.invalidArg("A single <secret type='passphrase'...> element is expected in encryption "
+                                           + "description", domain: Self.domain)
+            }
+            inputSecretFile = try writeSecretFile(try await passphrase(enc), pool: from?.pool ?? pool.name,
+                                                  volume: source.name)
         }
         let input = source
         let secret = secretFile
+        let inputSecret = inputSecretFile
         try await Self.offload { () throws(VirtError) in
             if let source = input {
-                try Self.buildFrom(vol, path: target, source: source, secretFile: secret)
+                try Self.buildFrom(vol, path: target, source: source, secretFile: secret,
+                                   inputSecretFile: inputSecret)
             } else {
                 try Self.build(vol, path: target, preallocateMetadata: flags & 1 != 0, secretFile: secret)
             }
@@ -248,20 +261,33 @@ extension FileStorageDriver {
     /// libvirt's build from an input volume: raw to raw is a copy (sparse when the new allocation is below the
     /// source's capacity); anything else goes through `qemu-img convert`.
     static func buildFrom(_ vol: StorageVolumeDefinition, path: String,
-                          source: StorageVolumeDefinition, secretFile: String? = nil) throws(VirtError) {
+                          source: StorageVolumeDefinition, secretFile: String? = nil,
+                          inputSecretFile: String? = nil) throws(VirtError) {
         guard let src = source.target.path else { return }
         if vol.target.encryption != nil && secretFile == nil {
             throw VirtError.configUnsupported("storage pool does not support encrypted volumes", domain: domain)
         }
         let mode = vol.target.permissions.mode ?? DirPoolBackend.defaultVolumeMode
-        if vol.target.format == DirPoolBackend.formatRaw && source.target.format == DirPoolBackend.formatRaw
-            && vol.target.encryption == nil {
+        if vol.target.encryption != nil || source.target.encryption != nil {
+            _ = try DirPoolBackend.run(try DirPoolBackend.qemuImgArgs(vol, path: path, backing: nil,
+                                                                      secretFile: secretFile))
+            do {
+                _ = try DirPoolBackend.run(DirPoolBackend.convertEncryptedArgs(
+                    source: source, sourcePath: src, sourceSecret: inputSecretFile, target: vol, targetPath: path,
+                    targetSecret: secretFile))
+                try DirPoolBackend.setOwnership(path: path, vol.target.permissions, mode: mode)
+            } catch {
+                unlink(path)
+                throw error
+            }
+            return
+        }
+        if vol.target.format == DirPoolBackend.formatRaw && source.target.format == DirPoolBackend.formatRaw {
             try copyRaw(from: src, to: path, vol: vol, sparse: vol.allocation < source.capacity, mode: mode)
             return
         }
         let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: nil,
-                                                  input: (src, DirPoolBackend.formatName(source.target.format)),
-                                                  secretFile: secretFile)
+                                                  input: (src, DirPoolBackend.formatName(source.target.format)))
         do {
             _ = try DirPoolBackend.run(args)
             if vol.capacity > source.capacity && vol.target.format == DirPoolBackend.formatRaw
@@ -451,8 +477,8 @@ extension FileStorageDriver {
 
     /// Writes the passphrase to a new file (0600) under the driver's state directory, for qemu-img's secret
     /// object; the caller removes it.
-    func writeSecretFile(_ value: [UInt8], volume: String) throws(VirtError) -> String {
-        var template = Array((stateDir + "/.volume-secret.XXXXXX").utf8CString)
+    func writeSecretFile(_ value: [UInt8], pool: String, volume: String) throws(VirtError) -> String {
+        var template = Array((stateDir + "/\(pool).\(volume).secret.XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { b -> Int32 in
             guard let p = b.baseAddress else { return -1 }
             return mkstemp(p)

@@ -13,7 +13,8 @@ import Glibc
 /// `qemu-img info` of the images (encrypted LUKS); then the test guest boots with the raw LUKS volume as a
 /// virtio disk whose plaintext (written with qemu-io and the passphrase) it reads on its console; the qcow2+LUKS
 /// volume is hot-plugged (`attach-device --live`) and its plaintext read too; the live disk XML; and a wrong
-/// passphrase makes the start fail in libvirt's words.
+/// passphrase makes the start fail in libvirt's words; `vol-create-from` into and out of encryption (the
+/// decrypted copy holds the plaintext the guest read).
 @Suite("LUKS volumes and encrypted disks, virtd against libvirtd 9.0", .serialized,
        .tags(.qemu, .root, .referenceLibvirtd))
 struct LUKSVolumeTests {
@@ -195,8 +196,27 @@ struct LUKSVolumeTests {
         out.append(Step(what: "inactive disks", status: inactive.status, detail: mask(disks(inactive.stdout), dir: dir)))
         try step("undefine", ["undefine", "luksguest"])
 
+        // Copies (vol-create-from) into and out of encryption: qemu-img moves the plaintext.
+        try step("create a plain volume", ["vol-create", "p", try file("plain.xml", volXML("plain.img", format: "raw",
+                                                                                           encryption: ""))])
+        try step("encrypted raw from plain", ["vol-create-from", "p", try file("fromplain.xml", volXML(
+            "fromplain.img", format: "raw", encryption: luks())), "plain.img", "--inputpool", "p"])
+        try step("vol-dumpxml fromplain.img", ["vol-dumpxml", "--pool", "p", "fromplain.img"])
+        out.append(Step(what: "qemu-img info fromplain.img", status: 0, detail: try qemuImgInfo(pool + "/fromplain.img")))
+        try step("encrypted qcow2 from plain", ["vol-create-from", "p", try file("fromplainq.xml", volXML(
+            "fromplain.qcow2", format: "qcow2", encryption: luks())), "plain.img", "--inputpool", "p"])
+        try step("vol-info fromplain.qcow2", ["vol-info", "--pool", "p", "fromplain.qcow2"])
+        try step("plain from encrypted", ["vol-create-from", "p", try file("decrypted.xml", volXML(
+            "decrypted.img", format: "raw", encryption: "")), "raw.img", "--inputpool", "p"])
+        try step("vol-dumpxml decrypted.img", ["vol-dumpxml", "--pool", "p", "decrypted.img"])
+        let head = (try? Data(contentsOf: URL(fileURLWithPath: pool + "/decrypted.img")).prefix(plaintext.utf8.count))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        out.append(Step(what: "the copy holds the plaintext", status: head == plaintext ? 0 : 1, detail: head))
+
         // What a refresh finds on disk, and what a wipe leaves.
         try step("refresh", ["pool-refresh", "p"])
+        try step("plain from a refreshed encrypted volume (no secret known)", ["vol-create-from", "p",
+            try file("nosecret.xml", volXML("nosecret.img", format: "raw", encryption: "")), "raw.img", "--inputpool", "p"])
         for v in ["raw.img", "enc.qcow2"] { try step("refreshed \(v)", ["vol-dumpxml", "--pool", "p", v]) }
         try step("wipe", ["vol-wipe", "--pool", "p", "usage.img"])
         try step("wiped", ["vol-dumpxml", "--pool", "p", "usage.img"])
@@ -246,6 +266,9 @@ struct LUKSVolumeTests {
         #expect(step("start")?.status == 0)
         #expect(step("the guest reads the plaintext")?.status == 0)
         #expect(step("attach the encrypted disk")?.status == 0)
+        #expect(step("encrypted raw from plain")?.status == 0)
+        #expect(step("qemu-img info fromplain.img")?.detail.contains("encrypted: yes") == true)
+        #expect(step("the copy holds the plaintext")?.status == 0)
         #expect(step("the guest reads the plugged disk")?.status == 0)
         #expect(step("start with the wrong passphrase")?.detail.contains("Invalid password, cannot unlock any keyslot") == true)
         #expect(step("create without a value")?.detail
