@@ -177,11 +177,8 @@ extension QEMUCommandLine {
         guard fmt == .raw || fmt == .qcow2 || fmt == .qed || fmt == .vmdk || fmt == .vpc else {
             throw VirtError.configUnsupported("disk format '\(fmt.rawValue)' is not supported", domain: .qemu)
         }
-        if let enc = QEMUDiskEncryption.of(d) {
-            guard enc.format == "luks", fmt == .raw || fmt == .qcow2 else {
-                throw VirtError.configUnsupported("encryption format '\(enc.format)' is not supported for disk "
-                                                  + "format '\(fmt.rawValue)'", domain: .qemu)
-            }
+        if QEMUDiskEncryption.of(d) != nil {
+            try QEMUDiskEncryption.validate(d)
             let secret = QEMUDiskEncryption.secretAlias(node: node)
             if fmt == .raw {
                 // A raw LUKS image is QEMU's luks format.

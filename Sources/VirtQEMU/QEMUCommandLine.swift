@@ -62,6 +62,7 @@ public struct QEMUCommandLine: Sendable {
     /// and controllers, default models and PCI addresses. Aliases are left to the start.
     public static func completedAtDefine(_ definition: DomainDefinition, capabilities: QEMUCapabilities) throws(VirtError)
         -> DomainDefinition {
+        for d in definition.devices.disks { try QEMUDiskEncryption.validate(d) }
         var def = definition
         QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
         QEMUPCIAddresses.assign(&def)

@@ -106,6 +106,31 @@ import VirtCore
         #expect(throws: VirtError.self) { try cl.arguments() }
     }
 
+    /// libvirt 9.0's refusals at define (its embedded driver's words for the same disks, python3-libvirt
+    /// `defineXML`): old qcow encryption, LUKS2, formats other than raw and qcow2.
+    @Test(arguments: [
+        ("qcow", "qcow2", "unsupported configuration: old qcow/qcow2 encryption is not supported"),
+        ("default", "qcow2", "unsupported configuration: old qcow/qcow2 encryption is not supported"),
+        ("luks2", "raw", "unsupported configuration: luks2 is currently not supported by the qemu encryption engine"),
+        ("luks", "vmdk", "unsupported configuration: encryption is supported only with 'raw' and 'qcow2' image format"),
+        ("luks", "qcow2", ""), ("luks", "raw", ""),
+    ])
+    func refusedAtDefine(format: String, diskFormat: String, message: String) throws {
+        let xml = "<domain type='qemu'><name>e</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+            + "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices><disk type='file' device='disk'>"
+            + "<driver name='qemu' type='\(diskFormat)'/><source file='/tmp/x.img'><encryption format='\(format)'>"
+            + "<secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/></encryption></source>"
+            + "<target dev='vda' bus='virtio'/></disk></devices></domain>"
+        let disk = try #require(try DomainDefinition.parse(xml).devices.disks.first)
+        do {
+            try QEMUDiskEncryption.validate(disk)
+            #expect(message.isEmpty)
+        } catch {
+            #expect(error.message == message)
+            #expect(error.code == .configUnsupported && error.domain == .qemu)
+        }
+    }
+
     /// The master key file: 32 bytes, mode 0600, read back as written.
     @Test func masterKeyFile() throws {
         let dir = NSTemporaryDirectory() + "mk-\(getpid())-\(Int.random(in: 0..<1_000_000))"

@@ -21,6 +21,24 @@ public struct QEMUDiskEncryption: Sendable, Hashable {
                                   secretUsage: s?.attr("usage"))
     }
 
+    /// libvirt's checks of a disk's encryption when a definition is parsed (qemuDomainValidateStorageSource):
+    /// LUKS only (the old qcow encryption is gone, LUKS2 is not QEMU's), on raw or qcow2 images only.
+    public static func validate(_ d: Disk) throws(VirtError) {
+        guard let enc = of(d) else { return }
+        if enc.format == "qcow" || enc.format == "default" {
+            throw VirtError.configUnsupported("old qcow/qcow2 encryption is not supported", domain: .qemu)
+        }
+        if enc.format == "luks2" {
+            throw VirtError.configUnsupported("luks2 is currently not supported by the qemu encryption engine",
+                                              domain: .qemu)
+        }
+        let fmt = d.driver.format ?? .raw
+        if d.type != .volume, fmt != .raw && fmt != .qcow2 {
+            throw VirtError.configUnsupported("encryption is supported only with 'raw' and 'qcow2' image format",
+                                              domain: .qemu)
+        }
+    }
+
     /// The id of the secret object of the disk whose format node is `NODE-format`.
     public static func secretAlias(node: String) -> String { node + "-format-encryption-secret0" }
 }
