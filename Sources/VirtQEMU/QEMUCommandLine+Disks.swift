@@ -115,6 +115,13 @@ extension QEMUCommandLine {
         for (i, d) in disks.enumerated() {
             let node = "libvirt-\(disks.count - i)"
             let nodes = try diskBlockdevs(d, node: node)
+            // An encrypted disk's passphrase object precedes its nodes.
+            if !nodes.isEmpty, QEMUDiskEncryption.of(d) != nil {
+                guard let secret = diskSecrets[d.target.dev] else {
+                    throw VirtError.internalError("missing secret for encrypted disk '\(d.target.dev)'", domain: .qemu)
+                }
+                a += ["-object", secret.props(id: QEMUDiskEncryption.secretAlias(node: node)).rendered]
+            }
             for n in nodes { a += ["-blockdev", n.rendered] }
             a += ["-device", try diskDevice(d, drive: nodes.isEmpty ? nil : node + "-format", boot: bootIndexes["disk\(i)"])
                 .rendered]
@@ -170,7 +177,22 @@ extension QEMUCommandLine {
         guard fmt == .raw || fmt == .qcow2 || fmt == .qed || fmt == .vmdk || fmt == .vpc else {
             throw VirtError.configUnsupported("disk format '\(fmt.rawValue)' is not supported", domain: .qemu)
         }
-        f.add("driver", fmt.rawValue)
+        if QEMUDiskEncryption.of(d) != nil {
+            try QEMUDiskEncryption.validate(d)
+            let secret = QEMUDiskEncryption.secretAlias(node: node)
+            if fmt == .raw {
+                // A raw LUKS image is QEMU's luks format.
+                f.add("driver", "luks")
+                f.add("key-secret", secret)
+            } else {
+                f.add("driver", fmt.rawValue)
+                var e = QEMUJSONProps()
+                e.add("format", "luks"); e.add("key-secret", secret)
+                f.add("encrypt", object: e)
+            }
+        } else {
+            f.add("driver", fmt.rawValue)
+        }
         f.add("file", node + "-storage")
         return [s, f]
     }

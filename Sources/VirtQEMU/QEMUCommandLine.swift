@@ -20,6 +20,8 @@ public struct QEMUCommandLine: Sendable {
     public var monitorFD: Int32 = QEMULauncher.monitorFD
     /// The domain's private directory (libvirt's `…/domain-ID-NAME`): the master key secret lives there.
     public var privateDir: String?
+    /// The passphrases of encrypted disks (by target dev), encrypted with the master key.
+    public var diskSecrets: [String: QEMUEncryptedSecret] = [:]
     /// The control socket of each emulated TPM's swtpm, by the TPM's alias.
     public var tpmSocketPaths: [String: String] = [:]
     /// Where guest-agent style channels without a path get their socket (libvirt's channel target dir).
@@ -60,6 +62,7 @@ public struct QEMUCommandLine: Sendable {
     /// and controllers, default models and PCI addresses. Aliases are left to the start.
     public static func completedAtDefine(_ definition: DomainDefinition, capabilities: QEMUCapabilities) throws(VirtError)
         -> DomainDefinition {
+        for d in definition.devices.disks { try QEMUDiskEncryption.validate(d) }
         var def = definition
         QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
         QEMUPCIAddresses.assign(&def)

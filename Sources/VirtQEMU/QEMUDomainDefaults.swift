@@ -83,7 +83,22 @@ enum QEMUDomainDefaults {
         for i in disks.indices {
             if disks[i].driver.name == nil { disks[i].driver.name = "qemu" }
             if disks[i].driver.format == nil && disks[i].type != .volume { disks[i].driver.format = .raw }
+            // An `<encryption>` without an engine is QEMU's (`engine='qemu'`, shown after the format).
+            for j in disks[i].source.extraChildren.indices where disks[i].source.extraChildren[j].name == "encryption" {
+                setQEMUEngine(&disks[i].source.extraChildren[j])
+            }
+            for j in disks[i].extra.indices where disks[i].extra[j].name == "encryption" {
+                setQEMUEngine(&disks[i].extra[j])
+            }
         }
+    }
+
+    static func setQEMUEngine(_ e: inout XMLElement) {
+        let engine = e.attr("engine")
+        guard engine == nil || engine == "default" else { return }
+        e.attributes.removeAll { $0.name == "engine" }
+        let at = (e.attributes.firstIndex { $0.name == "format" }).map { $0 + 1 } ?? e.attributes.count
+        e.attributes.insert(("engine", "qemu"), at: at)
     }
 
     static func applyParseTime(to def: inout DomainDefinition, capabilities: QEMUCapabilities) {

@@ -180,6 +180,20 @@ extension QEMUDomainObject {
             let device = try cl.diskDevice(added, drive: blockdevs.isEmpty ? nil : node + "-format", boot: nil)
             try labelDisk(added, in: next)
             var done: [String] = []
+            // An encrypted disk: its passphrase as a secret object (encrypted with the master key of this run)
+            // before its nodes, as at start.
+            let passphrase = diskPassphrases.removeValue(forKey: added.target.dev)
+            var secretID: String?
+            if !blockdevs.isEmpty, QEMUDiskEncryption.of(added) != nil {
+                guard let passphrase, let key = QEMUMasterKey.read(from: privateDirectory) else {
+                    throw VirtError.internalError("missing secret for encrypted disk '\(added.target.dev)'",
+                                                  domain: .qemu)
+                }
+                let id = QEMUDiskEncryption.secretAlias(node: node)
+                let props = try QEMUEncryptedSecret(value: passphrase, masterKey: key).props(id: id)
+                try await mon.execute("object-add", arguments: try Self.json(props))
+                secretID = id
+            }
             do {
                 for b in blockdevs {
                     try await mon.execute("blockdev-add", arguments: try Self.json(b))
@@ -188,6 +202,7 @@ extension QEMUDomainObject {
                 try await mon.execute("device_add", arguments: try Self.json(device))
             } catch {
                 for n in done.reversed() { _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(n)]) }
+                if let secretID { _ = try? await mon.execute("object-del", arguments: ["id": .string(secretID)]) }
                 throw error
             }
             if !blockdevs.isEmpty { hotplug.diskNodes[alias] = node }
@@ -581,6 +596,10 @@ extension QEMUDomainObject {
             if let node = hotplug.diskNodes.removeValue(forKey: alias), let mon = monitor {
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-format")])
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-storage")])
+                if QEMUDiskEncryption.of(disk) != nil {
+                    _ = try? await mon.execute("object-del",
+                                               arguments: ["id": .string(QEMUDiskEncryption.secretAlias(node: node))])
+                }
             }
             restoreDiskLabel(disk)
             runDefinition?.devices.disks.removeAll { $0.target.dev == disk.target.dev }

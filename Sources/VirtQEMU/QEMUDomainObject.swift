@@ -351,6 +351,13 @@ actor QEMUDomainObject {
     var networkPorts: [HeldNetworkPort] = []
     /// The port of each network interface (by index) for the start under way.
     var pendingPortIDs: [Int: VirtUUID] = [:]
+    /// The passphrases of the encrypted disks (by target dev), read from the secret driver for the next start.
+    var diskPassphrases: [String: [UInt8]] = [:]
+    func setDiskPassphrases(_ p: [String: [UInt8]]) { diskPassphrases = p }
+    /// The private directory of the running QEMU (where its monitor socket and master key are).
+    var privateDirectory: String {
+        String(monitorPath.prefix(upTo: monitorPath.lastIndex(of: "/") ?? monitorPath.startIndex))
+    }
     func addResolvedNetworkBridge(_ network: String, _ bridge: String) { resolvedNetworkBridges[network] = bridge }
 
     /// What the launch phase needs from the host phase.
@@ -402,6 +409,15 @@ actor QEMUDomainObject {
         cl.tapFDs = tapFDNumbers
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
+        // The master key QEMU decrypts the domain's secrets with (libvirt makes one at every start), and the
+        // passphrases of encrypted disks encrypted with it.
+        let masterKey = try QEMUMasterKey.create(in: libDir, owner: try security.processCredentials())
+        cl.privateDir = libDir
+        let passphrases = diskPassphrases
+        diskPassphrases = [:]
+        for (dev, value) in passphrases {
+            cl.diskSecrets[dev] = try QEMUEncryptedSecret(value: value, masterKey: masterKey)
+        }
         // External devices (swtpm) for the emulated TPMs: QEMU connects to their sockets.
         if let swtpm {
             externalDevices = try SwtpmDevice.devices(for: prepared, domainID: newID, paths: paths, config: swtpm)

@@ -30,6 +30,12 @@ extension QEMUDriver {
             let bridge = try await resolveNetworkBridge(name)
             await obj.addResolvedNetworkBridge(name, bridge)
         }
+        // An encrypted disk plugged into the running domain: its passphrase from the secret driver, as at start.
+        if await obj.isActive, f & DeviceModifyFlags.live != 0 || f & DeviceModifyFlags.config == 0,
+           let d = (try? DeviceDefinition.parse(xml))?.disk, QEMUCommandLine.diskHasSource(d),
+           let enc = QEMUDiskEncryption.of(d) {
+            await obj.setDiskPassphrases([d.target.dev: try await diskPassphrase(enc)])
+        }
         try await obj.attachDevice(xml: xml, flags: f, capabilities: caps)
     }
 

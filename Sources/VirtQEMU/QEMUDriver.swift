@@ -348,6 +348,26 @@ public final class QEMUDriver: HypervisorDriver {
         return out
     }
 
+    /// The passphrase of every disk with `<encryption format='luks'>`, by target dev, from the secret driver
+    /// (libvirt's `qemuDomainSecretStorageSourcePrepareEncryption`).
+    func diskPassphrases(_ def: DomainDefinition) async throws -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for d in def.devices.disks where QEMUCommandLine.diskHasSource(d) {
+            guard let enc = QEMUDiskEncryption.of(d) else { continue }
+            out[d.target.dev] = try await diskPassphrase(enc)
+        }
+        return out
+    }
+
+    func diskPassphrase(_ enc: QEMUDiskEncryption) async throws -> [UInt8] {
+        guard let secrets = await state.secretDriver else {
+            throw VirtError.configUnsupported(
+                "disk encryption needs the secret driver of a daemon (virtd's qemu:///system); this connection has none",
+                domain: .qemu)
+        }
+        return try await secrets.volumePassphrase(uuid: enc.secretUUID, usage: enc.secretUsage)
+    }
+
     // MARK: Host
 
     public func hypervisorType() async throws -> String { "QEMU" }
@@ -529,6 +549,7 @@ public final class QEMUDriver: HypervisorDriver {
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
         await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
         // A network port per <interface type='network'> (its bridge is where the tap goes).
+        await obj.setDiskPassphrases(try await diskPassphrases(await obj.nextRunDefinition ?? def))
         await obj.setResolvedNetworkBridges([:])
         if let n = await state.networkDriver { await obj.setNetworkPortDriver(n) }
         try await obj.allocateNetworkPorts(await obj.nextRunDefinition ?? def)

@@ -213,6 +213,8 @@ public final class QEMUProcess: Sendable {
             while let l = lines.first, l.hasSuffix(" \\") { lines.removeFirst() }
             if !lines.isEmpty { lines.removeFirst() }
         }
+        // libvirt leaves out QEMU's notes about pty chardevs (qemuProcessReadLog).
+        lines.removeAll { $0.hasPrefix("char device redirected to") }
         return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

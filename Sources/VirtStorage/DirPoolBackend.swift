@@ -152,11 +152,24 @@ enum DirPoolBackend {
         v.physical = st.st_size > 0 ? UInt64(st.st_size) : nil
         v.capacity = UInt64(st.st_size)
         v.target.format = formatRaw
-        guard let header = readHeader(path), let q = Qcow2Header(header) else { return v }
+        guard let header = readHeader(path) else { return v }
+        // A LUKS (version 1) container: libvirt shows it as a raw volume with `<encryption format='luks'>`, its
+        // capacity the payload after the header (the payload offset counts 512-byte sectors).
+        if let payload = luksPayloadOffset(header) {
+            v.target.encryption = StorageEncryption(format: "luks")
+            let offset = UInt64(payload) * 512
+            v.capacity = v.capacity > offset ? v.capacity - offset : 0
+            return v
+        }
+        guard let q = Qcow2Header(header) else { return v }
         v.target.format = formatQcow2
         v.capacity = q.size
+        // crypt_method 1 is qcow's own AES, 2 LUKS.
+        if q.cryptMethod == 1 { v.target.encryption = StorageEncryption(format: "qcow") }
+        if q.cryptMethod == 2 { v.target.encryption = StorageEncryption(format: "luks") }
         if full {
-            v.target.compat = q.version >= 3 ? "1.1" : "0.10"
+            // libvirt names a compat level only for version 3 (a version 2 image shows none).
+            v.target.compat = q.version >= 3 ? "1.1" : nil
             v.target.clusterSize = UInt64(1) << q.clusterBits
             if q.version >= 3 { v.target.features = q.lazyRefcounts ? ["lazy_refcounts"] : [] }
         }
@@ -185,6 +198,13 @@ enum DirPoolBackend {
         v.physical = fresh.physical
         v.target.permissions = fresh.target.permissions
         v.target.timestamps = fresh.target.timestamps
+        // The encryption as defined (with its secret) stays while the file is still encrypted; a file found
+        // encrypted gets the probed one, and one no longer encrypted (wiped) loses it.
+        if fresh.target.encryption == nil {
+            v.target.encryption = nil
+        } else if v.target.encryption == nil {
+            v.target.encryption = fresh.target.encryption
+        }
         if v.backingStore != nil, let fb = fresh.backingStore {
             v.backingStore?.permissions = fb.permissions
             v.backingStore?.timestamps = fb.timestamps
@@ -210,9 +230,20 @@ enum DirPoolBackend {
         return Array(buf[0..<n])
     }
 
+    /// The payload offset (in 512-byte sectors) of a LUKS version 1 header ("LUKS\xba\xbe", version 1 at
+    /// offset 6, the payload offset at 104, big-endian); nil for anything else, as libvirt probes only version 1.
+    static func luksPayloadOffset(_ h: [UInt8]) -> UInt32? {
+        guard h.count >= 108, h[0..<6].elementsEqual([0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE]), h[6] == 0, h[7] == 1 else {
+            return nil
+        }
+        return h[104..<108].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
     /// The fields of a qcow2 header that libvirt reports (QEMU's docs/interop/qcow2.txt).
     struct Qcow2Header {
         var version: UInt32
+        /// 0 none, 1 AES (qcow), 2 LUKS.
+        var cryptMethod: UInt32
         var size: UInt64
         var clusterBits: UInt32
         var backingFile: String?
@@ -232,6 +263,7 @@ enum DirPoolBackend {
             let backingSize = Int(be(16, 4))
             clusterBits = UInt32(be(20, 4))
             size = be(24, 8)
+            cryptMethod = UInt32(be(32, 4))
             if backingOffset > 0, backingSize > 0, backingOffset + backingSize <= h.count {
                 backingFile = String(decoding: h[backingOffset..<(backingOffset + backingSize)], as: UTF8.self)
             }
@@ -309,7 +341,8 @@ enum DirPoolBackend {
     /// gets compat=0.10, as libvirt 9.0 asks.
     static func qemuImgArgs(_ vol: StorageVolumeDefinition, path: String, backing: (path: String, format: String)?,
                             input: (path: String, format: String)? = nil,
-                            preallocateMetadata: Bool = false) throws(VirtError) -> [String] {
+                            preallocateMetadata: Bool = false,
+                            secretFile: String? = nil) throws(VirtError) -> [String] {
         let isQcow2 = vol.target.format == formatQcow2
         if preallocateMetadata && !isQcow2 {
             throw VirtError.configUnsupported("metadata preallocation only available with qcow2", domain: domain)
@@ -323,13 +356,32 @@ enum DirPoolBackend {
         if vol.target.features != nil && !isQcow2 {
             throw VirtError.configUnsupported("format features only available with qcow2", domain: domain)
         }
+        // A raw volume with LUKS encryption is qemu-img's `luks` format; a qcow2 one carries LUKS inside.
+        let secretPath = vol.target.encryption != nil ? secretFile : nil
+        let outFormat = secretPath != nil && vol.target.format == formatRaw ? "luks" : formatName(vol.target.format)
+        let secretID = escapeOption(vol.name) + "_encrypt0"
         var args = [qemuImg]
         if let input {
-            args += ["convert", "-f", input.format, "-O", formatName(vol.target.format)]
+            args += ["convert", "-f", input.format, "-O", outFormat]
         } else {
-            args += ["create", "-f", formatName(vol.target.format)]
+            args += ["create", "-f", outFormat]
         }
+        if let secretPath { args += ["--object", "secret,id=\(secretID),file=\(escapeOption(secretPath))"] }
         var opts: [String] = []
+        if let luks = vol.target.encryption, secretPath != nil {
+            let prefix = isQcow2 ? "encrypt." : ""
+            if isQcow2 { opts.append("encrypt.format=luks") }
+            opts.append("\(prefix)key-secret=\(secretID)")
+            if let c = luks.cipher {
+                opts.append("\(prefix)cipher-alg=\(c.name)-\(c.size)")
+                if let m = c.mode { opts.append("\(prefix)cipher-mode=\(m)") }
+                if let h = c.hash { opts.append("\(prefix)hash-alg=\(h)") }
+            }
+            if let i = luks.ivgen {
+                opts.append("\(prefix)ivgen-alg=\(i.name)")
+                if let h = i.hash { opts.append("\(prefix)ivgen-hash-alg=\(h)") }
+            }
+        }
         let backing = input == nil ? backing : nil
         if let backing {
             args += ["-b", backing.path]
@@ -362,6 +414,58 @@ enum DirPoolBackend {
         let sizeK = (vol.capacity + 1023) / 1024
         if input == nil && (sizeK > 0 || backing == nil) { args.append("\(sizeK)K") }
         return args
+    }
+
+    /// libvirt's copy when either side is encrypted: the target made first (`qemu-img create`, encrypted if it is
+    /// to be), then `qemu-img convert --image-opts -n --target-image-opts` with a secret object per encrypted
+    /// side (its id the volume's name + `_encrypt0`), so that the plaintext is what moves.
+    static func convertEncryptedArgs(source: StorageVolumeDefinition, sourcePath: String, sourceSecret: String?,
+                                     target: StorageVolumeDefinition, targetPath: String,
+                                     targetSecret: String?) -> [String] {
+        var args = [qemuImg, "convert", "--image-opts", "-n", "--target-image-opts"]
+        func side(_ v: StorageVolumeDefinition, _ path: String, _ secret: String?) -> (object: String?, opts: String) {
+            let id = escapeOption(v.name) + "_encrypt0"
+            let qcow2 = v.target.format == formatQcow2
+            var opts = "driver=" + (secret != nil && !qcow2 ? "luks" : formatName(v.target.format))
+            opts += ",file.filename=" + escapeOption(path)
+            guard let secret else { return (nil, opts) }
+            opts += (qcow2 ? ",encrypt.key-secret=" : ",key-secret=") + id
+            return ("secret,id=\(id),file=\(escapeOption(secret))", opts)
+        }
+        let src = side(source, sourcePath, sourceSecret)
+        let dst = side(target, targetPath, targetSecret)
+        for o in [dst.object, src.object].compactMap({ $0 }) { args += ["--object", o] }
+        return args + [src.opts, dst.opts]
+    }
+
+    /// A value inside qemu's `key=value,…` options: commas doubled.
+    static func escapeOption(_ s: String) -> String { s.replacingOccurrences(of: ",", with: ",,") }
+
+    /// The checks libvirt makes on a volume's `<encryption>` before it creates the volume with qemu-img: LUKS
+    /// only, raw or qcow2 only, exactly one passphrase secret.
+    static func checkEncryption(_ vol: StorageVolumeDefinition) throws(VirtError) {
+        guard let e = vol.target.encryption else { return }
+        let format = vol.target.format
+        if format == formatQcow2 {
+            if e.format == "default" || e.format == "qcow" {
+                throw VirtError.configUnsupported("creation of qcow2 encrypted image is not supported", domain: domain)
+            }
+            if e.format != "luks" {
+                let n = ["default", "qcow", "luks", "luks2"].firstIndex(of: e.format) ?? 0
+                throw VirtError.configUnsupported("unsupported volume encryption format \(n)", domain: domain)
+            }
+        } else if format == formatRaw {
+            if e.format != "luks" {
+                throw VirtError.internalError("Only luks encryption is supported for raw files", domain: domain)
+            }
+        } else {
+            throw VirtError.configUnsupported("volume encryption unsupported with format \(formatName(format))",
+                                              domain: domain)
+        }
+        if e.secrets.count != 1 {
+            throw VirtError.invalidArg("A single <secret type='passphrase'...> element is expected in encryption "
+                                       + "description", domain: domain)
+        }
     }
 
     static var qemuImg: String {

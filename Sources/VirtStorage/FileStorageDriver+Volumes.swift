@@ -161,12 +161,34 @@ extension FileStorageDriver {
                 }
             }
         }
+        // An encrypted volume: libvirt's checks, then the passphrase from the secret driver, handed to qemu-img
+        // in a file of its own (0600) that lives only while qemu-img runs.
+        var secretFile: String?
+        defer { if let secretFile { unlink(secretFile) } }
+        if let enc = vol.target.encryption {
+            try DirPoolBackend.checkEncryption(vol)
+            secretFile = try writeSecretFile(try await passphrase(enc), pool: pool.name, volume: vol.name)
+        }
+        // An encrypted input volume is read through its own passphrase.
+        var inputSecretFile: String?
+        defer { if let inputSecretFile { unlink(inputSecretFile) } }
+        if let enc = source?.target.encryption, let source {
+            guard enc.secrets.count == 1 else {
+                throw VirtError.invalidArg("A single <secret type='passphrase'...> element is expected in encryption "
+                                           + "description", domain: Self.domain)
+            }
+            inputSecretFile = try writeSecretFile(try await passphrase(enc), pool: from?.pool ?? pool.name,
+                                                  volume: source.name)
+        }
         let input = source
+        let secret = secretFile
+        let inputSecret = inputSecretFile
         try await Self.offload { () throws(VirtError) in
             if let source = input {
-                try Self.buildFrom(vol, path: target, source: source)
+                try Self.buildFrom(vol, path: target, source: source, secretFile: secret,
+                                   inputSecretFile: inputSecret)
             } else {
-                try Self.build(vol, path: target, preallocateMetadata: flags & 1 != 0)
+                try Self.build(vol, path: target, preallocateMetadata: flags & 1 != 0, secretFile: secret)
             }
         }
         guard let probed = DirPoolBackend.probe(path: target, name: vol.name) else {
@@ -193,12 +215,13 @@ extension FileStorageDriver {
         try result.get()
     }
 
-    static func build(_ vol: StorageVolumeDefinition, path: String, preallocateMetadata: Bool) throws(VirtError) {
-        if vol.target.encryption != nil {
+    static func build(_ vol: StorageVolumeDefinition, path: String, preallocateMetadata: Bool,
+                      secretFile: String? = nil) throws(VirtError) {
+        if vol.target.encryption != nil && secretFile == nil {
             throw VirtError.configUnsupported("storage pool does not support encrypted volumes", domain: domain)
         }
         switch vol.target.format {
-        case DirPoolBackend.formatRaw:
+        case DirPoolBackend.formatRaw where vol.target.encryption == nil:
             if preallocateMetadata {
                 throw VirtError.configUnsupported("metadata preallocation is not supported for raw volumes",
                                                   domain: domain)
@@ -223,7 +246,7 @@ extension FileStorageDriver {
                 backing = (bp, DirPoolBackend.formatName(b.format))
             }
             let args = try DirPoolBackend.qemuImgArgs(vol, path: path, backing: backing,
-                                                      preallocateMetadata: preallocateMetadata)
+                                                      preallocateMetadata: preallocateMetadata, secretFile: secretFile)
             do {
                 _ = try DirPoolBackend.run(args)
                 let mode = vol.target.permissions.mode ?? DirPoolBackend.defaultVolumeMode
@@ -238,9 +261,27 @@ extension FileStorageDriver {
     /// libvirt's build from an input volume: raw to raw is a copy (sparse when the new allocation is below the
     /// source's capacity); anything else goes through `qemu-img convert`.
     static func buildFrom(_ vol: StorageVolumeDefinition, path: String,
-                          source: StorageVolumeDefinition) throws(VirtError) {
+                          source: StorageVolumeDefinition, secretFile: String? = nil,
+                          inputSecretFile: String? = nil) throws(VirtError) {
         guard let src = source.target.path else { return }
+        if vol.target.encryption != nil && secretFile == nil {
+            throw VirtError.configUnsupported("storage pool does not support encrypted volumes", domain: domain)
+        }
         let mode = vol.target.permissions.mode ?? DirPoolBackend.defaultVolumeMode
+        if vol.target.encryption != nil || source.target.encryption != nil {
+            _ = try DirPoolBackend.run(try DirPoolBackend.qemuImgArgs(vol, path: path, backing: nil,
+                                                                      secretFile: secretFile))
+            do {
+                _ = try DirPoolBackend.run(DirPoolBackend.convertEncryptedArgs(
+                    source: source, sourcePath: src, sourceSecret: inputSecretFile, target: vol, targetPath: path,
+                    targetSecret: secretFile))
+                try DirPoolBackend.setOwnership(path: path, vol.target.permissions, mode: mode)
+            } catch {
+                unlink(path)
+                throw error
+            }
+            return
+        }
         if vol.target.format == DirPoolBackend.formatRaw && source.target.format == DirPoolBackend.formatRaw {
             try copyRaw(from: src, to: path, vol: vol, sparse: vol.allocation < source.capacity, mode: mode)
             return
@@ -249,7 +290,8 @@ extension FileStorageDriver {
                                                   input: (src, DirPoolBackend.formatName(source.target.format)))
         do {
             _ = try DirPoolBackend.run(args)
-            if vol.capacity > source.capacity && vol.target.format == DirPoolBackend.formatRaw {
+            if vol.capacity > source.capacity && vol.target.format == DirPoolBackend.formatRaw
+                && vol.target.encryption == nil {
                 try DirPoolBackend.resize(try probeOrThrow(path, vol.name), capacity: vol.capacity, allocate: false,
                                           shrink: false)
             }
@@ -414,5 +456,52 @@ extension FileStorageDriver {
             }
         }
         try refreshVolume(vol)
+    }
+}
+
+// MARK: Encrypted volumes
+
+extension FileStorageDriver {
+    /// The passphrase of an encrypted volume: its one `<secret>` by UUID, or by usage (a volume secret with that
+    /// usage ID), from the secret driver, with the secret driver's errors (no such secret, no value).
+    func passphrase(_ enc: StorageEncryption) async throws -> [UInt8] {
+        guard let secrets else {
+            throw VirtError.internalError("secret driver is not available", domain: Self.domain)
+        }
+        guard let s = enc.secrets.first else {
+            throw VirtError.invalidArg("A single <secret type='passphrase'...> element is expected in encryption "
+                                       + "description", domain: Self.domain)
+        }
+        return try await secrets.volumePassphrase(uuid: s.uuid, usage: s.usage)
+    }
+
+    /// Writes the passphrase to a new file (0600) under the driver's state directory, for qemu-img's secret
+    /// object; the caller removes it.
+    func writeSecretFile(_ value: [UInt8], pool: String, volume: String) throws(VirtError) -> String {
+        var template = Array((stateDir + "/\(pool).\(volume).secret.XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { b -> Int32 in
+            guard let p = b.baseAddress else { return -1 }
+            return mkstemp(p)
+        }
+        guard fd >= 0 else {
+            throw VirtError.systemError("failed to open secret file for volume '\(volume)'", errno: errno,
+                                        domain: Self.domain)
+        }
+        defer { close(fd) }
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        fchmod(fd, 0o600)
+        var off = 0
+        while off < value.count {
+            let n = value.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + off }, value.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                unlink(path)
+                throw VirtError.systemError("failed to write secret file for volume '\(volume)'", errno: e,
+                                            domain: Self.domain)
+            }
+            off += n
+        }
+        return path
     }
 }

@@ -39,6 +39,11 @@ public final class FileStorageDriver: StorageDriver {
     let bus = EventBus<StoragePoolEventRecord>()
     static let domain = VirtError.ErrorDomain.storage
 
+    /// The daemon's secret driver: the passphrases of encrypted volumes (LUKS) come from it.
+    private let secretDriver = Mutex<(any SecretDriver)?>(nil)
+    public func setSecretDriver(_ s: any SecretDriver) { secretDriver.withLock { $0 = s } }
+    var secrets: (any SecretDriver)? { secretDriver.withLock { $0 } }
+
     /// Problems met while loading (file and reason), for the daemon's log.
     public var loadProblems: [String] { problems.withLock { $0 } }
     private let problems = Mutex<[String]>([])

@@ -36,6 +36,8 @@ final class DaemonDriverProvider: DriverProvider {
          networkDirs: (config: String, state: String)? = nil) async throws {
         secrets = try FileSecretDriver(directory: secretsDir)
         storage = try storageDirs.map { try FileStorageDriver(configDir: $0.config, stateDir: $0.state) }
+        // Encrypted volumes (LUKS) take their passphrase from the shared secret driver.
+        storage?.setSecretDriver(secrets)
         network = try networkDirs.map { try BridgeNetworkDriver(configDir: $0.config, stateDir: $0.state) }
         self.migration = migration
         self.defaultURI = defaultURI

@@ -123,3 +123,24 @@ extension SecretDriver {
     public func secretEvents() -> AsyncStream<SecretEventRecord> { AsyncStream { $0.finish() } }
     public func registerSecretEvents() async throws {}
 }
+
+extension SecretDriver {
+    /// libvirt's `virSecretGetSecretString` for a volume passphrase (LUKS volumes and disks): the secret by
+    /// UUID (else by its volume usage), which must be a volume secret, and its value (a private one too: the
+    /// read is internal). Errors are the secret driver's (no such secret, no value) and libvirt's type check.
+    public func volumePassphrase(uuid: String?, usage: String?) async throws -> [UInt8] {
+        let volumeType = SecretUsage.volume("").type
+        let ref: SecretRef
+        if let u = uuid, let id = VirtUUID(string: u) {
+            ref = try await lookupSecret(uuid: id)
+        } else {
+            ref = try await lookupSecret(usageType: volumeType, usageID: usage ?? "")
+        }
+        if ref.usageType != volumeType {
+            let name = SecretUsage(type: ref.usageType, id: ref.usageID)?.typeName ?? "\(ref.usageType)"
+            let detail = "secret with uuid \(ref.uuid) is of type '\(name)' not expected 'volume' type"
+            throw VirtError(.invalidArg, domain: .secret, "invalid argument: " + detail, str1: detail)
+        }
+        return try await secretValue(ref, flags: 0, internalCall: true)
+    }
+}

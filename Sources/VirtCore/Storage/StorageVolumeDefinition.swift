@@ -63,7 +63,7 @@ public struct StorageEncryption: Sendable, Hashable {
         return e
     }
 
-    init(format: String) { self.format = format }
+    public init(format: String) { self.format = format }
 
     func format(_ w: inout XMLWriter) {
         w.container("encryption", [("format", format), ("engine", engine)]) { w in
