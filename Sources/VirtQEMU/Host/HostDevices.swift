@@ -88,7 +88,7 @@ public final class HostDeviceDriver: NodeDeviceDriver, InterfaceDriver, Sendable
     func pciDevices() -> [Found] {
         let base = sys + "/bus/pci/devices/"
         var out: [Found] = []
-        let ids = PCIIDDatabase()
+        let ids = PCIIDDatabase.shared
         for addr in Self.entries(base) {
             let link = base + addr
             let path = Self.resolved(link)

@@ -2,59 +2,67 @@ import Foundation
 
 /// Vendor and device names from the PCI ID database (`pci.ids`, Debian's package of that name), as libvirt's
 /// udev node-device backend translates ids through libpciaccess: a vendor's name when the vendor is listed,
-/// a device's name when that device is listed under it, nothing otherwise.
+/// a device's name when that device is listed under it, nothing otherwise. The file is read once per process
+/// (``shared``) into a table by vendor.
 struct PCIIDDatabase: Sendable {
     /// Where libpciaccess on Debian looks for it.
     static let defaultPaths = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"]
 
-    private let text: [UInt8]
+    /// The host's database, read at first use (nil when the package is not installed).
+    static let shared: PCIIDDatabase? = PCIIDDatabase()
+
+    private struct Vendor: Sendable {
+        var name: String
+        var devices: [String: String] = [:]
+    }
+
+    /// By vendor id (four lower-case hex digits).
+    private let vendors: [String: Vendor]
 
     init?(paths: [String] = PCIIDDatabase.defaultPaths) {
         guard let data = paths.lazy.compactMap({ FileManager.default.contents(atPath: $0) }).first else { return nil }
-        text = [UInt8](data)
+        self.init(contents: String(decoding: data, as: UTF8.self))
     }
 
-    init(contents: String) { text = Array(contents.utf8) }
+    init(contents: String) {
+        var table: [String: Vendor] = [:]
+        var current: String?
+        for raw in contents.split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = raw.utf8
+            guard let first = line.first, first != UInt8(ascii: "#") else { continue }
+            if first != 0x09 {
+                // A vendor line: four hex digits, two spaces, the name. Anything else unindented (a class
+                // section "C 01  …") ends the vendors.
+                let id = String(raw.prefix(4))
+                guard raw.count > 6, Self.isID(id) else {
+                    current = nil
+                    continue
+                }
+                table[id] = Vendor(name: String(raw.dropFirst(4)).trimmingCharacters(in: .whitespaces))
+                current = id
+                continue
+            }
+            // A device line has one tab; subsystem lines (two tabs) are not devices.
+            guard let v = current, raw.count > 7, raw.dropFirst().first != "\t" else { continue }
+            let id = String(raw.dropFirst().prefix(4))
+            guard Self.isID(id) else { continue }
+            table[v]?.devices[id] = String(raw.dropFirst(5)).trimmingCharacters(in: .whitespaces)
+        }
+        vendors = table
+    }
 
     /// The names for `vendor` and `device` (ids as sysfs gives them, "0x8086" or "8086").
     func names(vendor: String, device: String) -> (vendor: String?, device: String?) {
-        guard let v = Self.hex4(vendor) else { return (nil, nil) }
-        let d = Self.hex4(device)
-        var vendorName: String?
-        var i = 0
-        let n = text.count
-        while i < n {
-            var end = i
-            while end < n && text[end] != 0x0A { end += 1 }
-            let line = text[i..<end]
-            i = end + 1
-            guard let first = line.first, first != UInt8(ascii: "#") else { continue }
-            if vendorName == nil {
-                // Vendor lines: four hex digits, two spaces, the name, at the start of the line.
-                if first != 0x09, line.count > 6, Array(line.prefix(4)) == v {
-                    vendorName = Self.name(line.dropFirst(4))
-                }
-                continue
-            }
-            // Inside our vendor's block: device lines start with one tab; the block ends at the next
-            // unindented line (another vendor or a class section).
-            if first != 0x09 { break }
-            guard let d, line.count > 7, line[line.startIndex + 1] != 0x09 else { continue }
-            if Array(line.dropFirst().prefix(4)) == d {
-                return (vendorName, Self.name(line.dropFirst(5)))
-            }
-        }
-        return (vendorName, nil)
+        guard let v = vendors[Self.key(vendor)] else { return (nil, nil) }
+        let d = v.devices[Self.key(device)]
+        return (v.name.isEmpty ? nil : v.name, d?.isEmpty == false ? d : nil)
     }
 
-    private static func hex4(_ id: String) -> [UInt8]? {
-        let s = (id.hasPrefix("0x") ? String(id.dropFirst(2)) : id).lowercased()
-        guard s.count == 4, s.allSatisfy(\.isHexDigit) else { return nil }
-        return Array(s.utf8)
+    private static func key(_ id: String) -> String {
+        (id.hasPrefix("0x") ? String(id.dropFirst(2)) : id).lowercased()
     }
 
-    private static func name(_ rest: ArraySlice<UInt8>) -> String? {
-        let s = String(decoding: rest, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        return s.isEmpty ? nil : s
+    private static func isID(_ s: String) -> Bool {
+        s.count == 4 && s.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 }
