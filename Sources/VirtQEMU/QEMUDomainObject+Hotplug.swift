@@ -98,6 +98,12 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("controller index='\(c.index)' already exists", domain: .qemu)
             }
             def.devices.insert(controller: c)
+        case "channel":
+            guard let c = dev.devices.channels.first else { return }
+            if findChannel(c, in: def.devices.channels) != nil {
+                throw VirtError.operationInvalid("chardev already exists", domain: .qemu)
+            }
+            def.devices.channels.append(c)
         case "rng":
             def.devices.rngs += dev.devices.rngs
         case "watchdog":
@@ -315,6 +321,10 @@ extension QEMUDomainObject {
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
         case "controller":
             guard let c = dev.controller else { return }
+            // libvirt 9.0 hot-plugs SCSI controllers only.
+            guard c.type == .scsi else {
+                throw VirtError.operationUnsupported("'\(c.type.rawValue)' controller cannot be hot plugged.", domain: .qemu)
+            }
             if c.index >= 0, live.devices.controllers.contains(where: { $0.type == c.type && $0.index == c.index }) {
                 throw VirtError.operationFailed("target \(c.type.rawValue):\(c.index) already exists", domain: .qemu)
             }
@@ -322,6 +332,9 @@ extension QEMUDomainObject {
             next.devices.insert(controller: c)
             try prepareAdded(&next, from: live, capabilities: capabilities)
             try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities, announce: true)
+        case "channel":
+            guard let c = dev.devices.channels.first else { return }
+            try await attachChannel(c, live: live, mon: mon, capabilities: capabilities)
         case "rng":
             guard let r = dev.devices.rngs.first else { return }
             try await attachRNG(r, live: live, mon: mon, capabilities: capabilities)
@@ -360,7 +373,7 @@ extension QEMUDomainObject {
 
     /// Controllers `next` has that `live` has not (a SCSI controller a new disk needs), added to QEMU first.
     /// `announce`: DEVICE_ADDED for them (an attached controller; not one added for a disk, as libvirt).
-    private func plugControllers(from live: DomainDefinition, to next: DomainDefinition, mon: QMPMonitor,
+    func plugControllers(from live: DomainDefinition, to next: DomainDefinition, mon: QMPMonitor,
                                  capabilities: QEMUCapabilities, announce: Bool = false) async throws(VirtError) {
         let before = Set(live.devices.controllers.map { "\($0.type.rawValue)\($0.index)" })
         let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
@@ -446,6 +459,12 @@ extension QEMUDomainObject {
             guard let n = dev.interface else { return }
             let i = try findInterface(n, macSpecified: dev.macSpecified, in: def.devices.interfaces)
             def.devices.interfaces.remove(at: i)
+        case "channel":
+            guard let c = dev.devices.channels.first else { return }
+            guard let i = findChannel(c, in: def.devices.channels) else {
+                throw VirtError.invalidArg("device not present in domain configuration", domain: .domain)
+            }
+            def.devices.channels.remove(at: i)
         case "rng":
             guard let r = dev.devices.rngs.first else { return }
             guard let i = findRNG(r, in: def.devices.rngs) else {
@@ -506,6 +525,13 @@ extension QEMUDomainObject {
             guard let n = dev.interface else { return "" }
             let i = try findInterface(n, macSpecified: dev.macSpecified, in: live.devices.interfaces)
             return live.devices.interfaces[i].info.alias ?? ""
+        case "channel":
+            guard let c = dev.devices.channels.first else { return "" }
+            guard let i = findChannel(c, in: live.devices.channels) else {
+                let detail = "chr type 'channel' device not present in domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            return live.devices.channels[i].info.alias ?? ""
         case "rng":
             guard let r = dev.devices.rngs.first else { return "" }
             guard let i = findRNG(r, in: live.devices.rngs) else {
@@ -625,6 +651,10 @@ extension QEMUDomainObject {
             if let mon = monitor { _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)]) }
             // The definition as started lists the same rngs in the same order.
             if runDefinition?.devices.rngs.indices.contains(i) == true { runDefinition?.devices.rngs.remove(at: i) }
+        } else if let c = before.devices.channels.first(where: { $0.info.alias == alias }) {
+            // The host side goes after the port (libvirt's qemuDomainRemoveChrDevice).
+            if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
+            runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
         } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
             runDefinition?.devices.watchdogs.removeAll()
         }

@@ -242,6 +242,7 @@ actor QEMUDomainObject {
     var externalRecords: [ExternalDeviceRecord] = []
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
+    var channelDirectory: String? { channelDir }
     /// What the phases of a migration in flight pass to each other on this host, and the migration tunables.
     var migration = QEMUMigrationState()
     /// Tunnelled incoming migration: the read end of the pipe QEMU is given at `migrate-incoming`.

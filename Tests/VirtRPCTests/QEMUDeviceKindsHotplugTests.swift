@@ -6,11 +6,11 @@ import VirtTestSupport
 import Glibc
 #endif
 
-/// `<rng>` and `<watchdog>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
+/// `<rng>`, `<watchdog>` and virtio `<channel>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
 /// through virtd and through Debian's libvirtd 9.0 side by side: the same virsh sequence (attach, the refusals,
 /// detach the guest completes) on both; stdout, stderr and status agree, and so do the rng/watchdog lines of
 /// the live and persistent XML, the devices QEMU reports on its PCI bus and the events python3-libvirt sees.
-@Suite("QEMU rng and watchdog hotplug: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+@Suite("QEMU rng, watchdog and channel hotplug: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
 struct QEMUDeviceKindsHotplugTests {
     static let files = [
         "rng.xml": "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
@@ -18,9 +18,14 @@ struct QEMUDeviceKindsHotplugTests {
         "rng-missing.xml": "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>",
         "wd.xml": "<watchdog model='i6300esb' action='poweroff'/>",
         "wd-addr.xml": "<watchdog model='i6300esb' action='poweroff'>"
-            + "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/></watchdog>",
+            + "<address type='pci' domain='0x0000' bus='0x00' slot='0x08' function='0x0'/></watchdog>",
         "wd-other.xml": "<watchdog model='i6300esb' action='reset'/>",
         "wd-ib.xml": "<watchdog model='ib700' action='reset'/>",
+        "ch-unix.xml": "<channel type='unix'><source mode='bind' path='DIR/ch1.sock'/>"
+            + "<target type='virtio' name='org.example.one'/></channel>",
+        "vser.xml": "<controller type='virtio-serial' index='1'/>",
+        "ch-pty.xml": "<channel type='pty'><target type='virtio' name='org.example.two'/></channel>",
+        "ch-missing.xml": "<channel type='pty'><target type='virtio' name='org.example.nope'/></channel>",
     ]
 
     static let attach = [
@@ -30,6 +35,12 @@ struct QEMUDeviceKindsHotplugTests {
         "attach-device hp DIR/wd.xml --live",
         "attach-device hp DIR/wd-ib.xml --config",
         "attach-device hp DIR/wd-ib.xml --config",
+        // libvirt 9.0 hot-plugs no virtio-serial controller; the domain was started with one.
+        "attach-device hp DIR/vser.xml --live",
+        "attach-device hp DIR/ch-unix.xml --live",
+        "attach-device hp DIR/ch-unix.xml --live",
+        "attach-device hp DIR/ch-pty.xml --live --config",
+        "attach-device hp DIR/ch-pty.xml --config",
     ]
 
     static let detach = [
@@ -45,6 +56,12 @@ struct QEMUDeviceKindsHotplugTests {
         "detach-device hp DIR/wd-ib.xml --config",
         "detach-device hp DIR/wd-ib.xml --config",
         "attach-device hp DIR/wd-ib.xml --live",
+        "detach-device hp DIR/ch-missing.xml --live",
+        "detach-device hp DIR/ch-missing.xml --config",
+        "detach-device hp DIR/ch-unix.xml --live",
+        "detach-device hp DIR/ch-pty.xml --config",
+        // A pty channel named without the path it got does not match (libvirt 9.0 compares the source).
+        "detach-device hp DIR/ch-pty.xml --live",
     ]
 
     /// The rng and watchdog lines of a domain XML with their aliases and addresses.
@@ -53,9 +70,13 @@ struct QEMUDeviceKindsHotplugTests {
         var inside = false
         for raw in xml.split(separator: "\n") {
             let l = raw.trimmingCharacters(in: .whitespaces)
-            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") { inside = true }
-            if inside { out.append(l) }
-            if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
+            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") || l.hasPrefix("<channel") { inside = true }
+            if l.hasPrefix("<controller type='virtio-serial'") { out.append(l) }
+            if inside {
+                out.append(l.replacingOccurrences(of: "/dev/pts/[0-9]+", with: "/dev/pts/N", options: .regularExpression))
+            }
+            if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || l.hasPrefix("</channel")
+                || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
                 inside = false
             }
         }
@@ -74,6 +95,12 @@ struct QEMUDeviceKindsHotplugTests {
                 }
             }
         }
+        let chardevs = try run("qemu-monitor-command hp '{\"execute\":\"query-chardev\"}'")
+        if let obj = try? JSONSerialization.jsonObject(with: Data(chardevs.stdout.utf8)) as? [String: Any],
+           let list = obj["return"] as? [[String: Any]] {
+            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") }.sorted()
+                .map { "chardev \($0)" }
+        }
         let objs = try run("qemu-monitor-command hp '{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}'")
         if let obj = try? JSONSerialization.jsonObject(with: Data(objs.stdout.utf8)) as? [String: Any],
            let list = obj["return"] as? [[String: Any]] {
@@ -82,18 +109,22 @@ struct QEMUDeviceKindsHotplugTests {
         return out
     }
 
-    @Test("virsh attach-device/detach-device of rng and watchdog on a running TCG guest: libvirtd's output, XML, QEMU and events")
+    @Test("virsh attach-device/detach-device of rng, watchdog and channel on a running TCG guest: libvirtd's output, XML, QEMU and events")
     func rngAndWatchdogLikeLibvirtd() throws {
         let guest = try TestGuest.load()
         let ours = try RestartableVirtd()
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
-        let pair = try HotplugPair(ours: ours, ref: ref, guest: guest)
+        let pair = try HotplugPair(ours: ours, ref: ref, guest: guest,
+                                   extraDevices: "<controller type='virtio-serial' index='0'/>")
         defer { pair.stopRecorders() }
         let events = pair.events, same = pair.same
         for dir in [ours.dir, ref.dir] {
-            for (name, text) in Self.files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+            for (name, text) in Self.files {
+                try text.replacingOccurrences(of: "DIR", with: dir).write(toFile: dir + "/" + name, atomically: true,
+                                                                         encoding: .utf8)
+            }
         }
         func compareState(_ label: String) throws {
             try pair.compareState(label, lines: Self.lines, view: Self.qemuView)

@@ -18,7 +18,7 @@ struct QEMUHotplugTests {
     static let mac = "52:54:00:5a:22:01"
     static let mac2 = "52:54:00:5a:22:02"
 
-    static func domainXML(dir: String, cmdline: String) -> String {
+    static func domainXML(dir: String, cmdline: String, extraDevices: String = "") -> String {
         """
         <domain type='qemu'>
           <name>hp</name>
@@ -34,14 +34,15 @@ struct QEMUHotplugTests {
         <readonly/></disk>
             <interface type='user'><mac address='\(mac)'/><model type='virtio'/></interface>
             <serial type='unix'><source mode='bind' path='\(dir)/ser.sock'/></serial>
-            <memballoon model='virtio'/>
+            <memballoon model='virtio'/>\(extraDevices)
           </devices>
         </domain>
         """
     }
 
     /// The guest's files, images and device XML files under `dir`; the domain defined and started with `run`.
-    static func setUp(dir: String, guest: TestGuest, _ run: (String) throws -> ChildProcess.Result) throws {
+    static func setUp(dir: String, guest: TestGuest, extraDevices: String = "",
+                      _ run: (String) throws -> ChildProcess.Result) throws {
         for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
             try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + to)
             chmod(dir + "/" + to, 0o644)
@@ -64,7 +65,7 @@ struct QEMUHotplugTests {
             "nic.xml": "<interface type='user'><mac address='\(mac2)'/><model type='virtio'/></interface>",
         ]
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
-        let xml = domainXML(dir: dir, cmdline: guest.cmdline)
+        let xml = domainXML(dir: dir, cmdline: guest.cmdline, extraDevices: extraDevices)
         try xml.write(toFile: dir + "/hp.xml", atomically: true, encoding: .utf8)
         let r = try run("define \(dir)/hp.xml; start hp")
         #expect(r.status == 0, "define/start: \(r.stderr)")
@@ -460,11 +461,11 @@ final class HotplugPair {
     let ref: StatsReferenceLibvirtd
     private let recorders: [ChildProcess]
 
-    init(ours: RestartableVirtd, ref: StatsReferenceLibvirtd, guest: TestGuest) throws {
+    init(ours: RestartableVirtd, ref: StatsReferenceLibvirtd, guest: TestGuest, extraDevices: String = "") throws {
         self.ours = ours
         self.ref = ref
-        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest) { try ours.virsh($0) }
-        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest) { try virsh(ref.uri, $0) }
+        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest, extraDevices: extraDevices) { try ours.virsh($0) }
+        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest, extraDevices: extraDevices) { try virsh(ref.uri, $0) }
         try QEMUHotplugTests.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
         var started: [ChildProcess] = []
         for (uri, dir) in [(ours.uri, ours.dir), (ref.uri, ref.dir)] {
