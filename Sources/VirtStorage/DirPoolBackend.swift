@@ -31,9 +31,10 @@ enum DirPoolBackend {
         guard statvfs(path, &s) == 0 else {
             throw VirtError.systemError("cannot statvfs path '\(path)'", errno: errno, domain: domain)
         }
+        // libvirt counts the blocks reserved for root as available (f_bfree, not f_bavail): an ext4 pool shows it.
         let frsize = UInt64(s.f_frsize)
         return (UInt64(s.f_blocks) * frsize, (UInt64(s.f_blocks) - UInt64(s.f_bfree)) * frsize,
-                UInt64(s.f_bavail) * frsize)
+                UInt64(s.f_bfree) * frsize)
     }
 
     static func isDirectory(_ path: String) -> Bool {
@@ -166,7 +167,8 @@ enum DirPoolBackend {
         v.target.format = formatQcow2
         v.capacity = q.size
         if full {
-            v.target.compat = q.version >= 3 ? "1.1" : "0.10"
+            // libvirt's probe names a compat only for a version 3 image (one with a feature table).
+            v.target.compat = q.version >= 3 ? "1.1" : nil
             v.target.clusterSize = UInt64(1) << q.clusterBits
             if q.version >= 3 { v.target.features = q.lazyRefcounts ? ["lazy_refcounts"] : [] }
         }
