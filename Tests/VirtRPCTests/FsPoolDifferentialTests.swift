@@ -53,6 +53,11 @@ struct FsPoolDifferentialTests {
         case virsh([String])
         /// findmnt on the pool's target in each daemon's mount namespace; whether it must show a mount.
         case findmnt(mounted: Bool)
+        /// A shell command in each daemon's mount namespace.
+        case shell(String)
+        /// A process in each daemon's namespace with its working directory in the pool (the mount is busy), and
+        /// its end.
+        case hold, release
     }
 
     final class Fixture {
@@ -179,6 +184,12 @@ struct FsPoolDifferentialTests {
                 v(["pool-destroy", "fp"]), .findmnt(mounted: false), v(["pool-info", "fp"]),
                 v(["vol-list", "fp"]), v(["pool-destroy", "fp"]),
                 v(["pool-start", "fp"]), .findmnt(mounted: true), v(["vol-list", "fp"]),
+                // A busy mount: umount's refusal; the pool stays active and mounted.
+                .hold, v(["pool-destroy", "fp"]), v(["pool-list", "--all"]), .findmnt(mounted: true), .release,
+                v(["pool-destroy", "fp"]), .findmnt(mounted: false),
+                // Mounted already (by hand, with the same source): start adopts the mount, destroy unmounts it.
+                .shell("mount -o nosuid,nodev,noexec,noatime '\(disk)' '\(pool)'"), .findmnt(mounted: true),
+                v(["pool-start", "fp"]), .findmnt(mounted: true), v(["vol-list", "fp"]),
                 v(["pool-destroy", "fp"]), .findmnt(mounted: false),
                 v(["pool-delete", "fp"]), v(["pool-start", "fp"]), v(["pool-undefine", "fp"]),
                 v(["pool-list", "--all"]),
@@ -231,8 +242,33 @@ struct FsPoolDifferentialTests {
         let refURI = "qemu+unix:///system?socket=\(ref.socket)"
         var mismatches = 0
         var mountsSeen = 0
+        var holders: [ChildProcess] = []
+        defer { for h in holders { h.kill9() } }
         for step in fx.script() {
             switch step {
+            case .shell(let command):
+                for pid in [ref.pid, ours.pid] {
+                    let r = try ChildProcess.run(["/usr/bin/nsenter", "-t", String(pid), "-m", "--", "/bin/sh", "-c",
+                                                  command], timeLimit: 60)
+                    #expect(r.status == 0, "\(command): \(r.stderr)")
+                }
+            case .hold:
+                for pid in [ref.pid, ours.pid] {
+                    let h = try ChildProcess.spawn(["/usr/bin/nsenter", "-t", String(pid), "-m", "--", "/bin/sh", "-c",
+                                                    "cd '\(fx.pool)' && exec sleep 600"])
+                    holders.append(h)
+                    // Wait until it sits in the pool (its cwd), so the unmount meets a busy filesystem.
+                    var inside = false
+                    for _ in 0..<500 where !inside {
+                        inside = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(h.pid)/cwd"))
+                            == fx.pool
+                        if !inside { usleep(10_000) }
+                    }
+                    #expect(inside)
+                }
+            case .release:
+                for h in holders { h.kill9() }
+                holders = []
             case .findmnt(let mounted):
                 let r = try Self.findmnt(ref.pid, fx.pool)
                 let o = try Self.findmnt(ours.pid, fx.pool)
@@ -260,7 +296,7 @@ struct FsPoolDifferentialTests {
             }
         }
         #expect(mismatches == 0)
-        #expect(mountsSeen == 2)
+        #expect(mountsSeen == 5)
     }
 }
 
