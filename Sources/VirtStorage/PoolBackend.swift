@@ -103,16 +103,17 @@ enum FsPoolBackend {
     }
 
     /// Runs a command as libvirt's virCommandRun reports it: a failure gives "Child process (ARGV) unexpected
-    /// exit status N: STDERR", the command's standard error kept as it printed it.
+    /// exit status N: STDERR", the command's standard error kept as it printed it, in no error domain
+    /// (VIR_FROM_NONE: virCommand's own).
     static func run(_ argv: [String]) throws(VirtError) -> String {
         let line = argv.joined(separator: " ")
         guard let r = ChildCommand.run(argv) else {
-            throw VirtError.internalError("Child process (\(line)) unexpected exit status 127", domain: domain)
+            throw VirtError.internalError("Child process (\(line)) unexpected exit status 127", domain: .none)
         }
         if r.status != 0 {
             let err = r.stderr.isEmpty ? "" : ": " + r.stderr
             throw VirtError.internalError("Child process (\(line)) unexpected exit status \(r.status)\(err)",
-                                          domain: domain)
+                                          domain: .none)
         }
         return r.stdout
     }
