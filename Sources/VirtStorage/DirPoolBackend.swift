@@ -32,6 +32,7 @@ enum DirPoolBackend {
         guard statvfs(path, &s) == 0 else {
             throw VirtError.systemError("cannot statvfs path '\(path)'", errno: errno, domain: domain)
         }
+        // libvirt counts the blocks reserved for root as available (f_bfree, not f_bavail): an ext4 pool shows it.
         let frsize = UInt64(s.f_frsize)
         let capacity = UInt64(s.f_blocks) * frsize, available = UInt64(s.f_bfree) * frsize
         return (capacity, capacity - available, available)
@@ -45,12 +46,26 @@ enum DirPoolBackend {
     /// `pool-build`: the target directory with the pool's permissions (mode default 0711; owner and group as set,
     /// else left as created). An existing directory is kept and given the permissions.
     static func build(_ def: StoragePoolDefinition, overwrite: Bool, noOverwrite: Bool) throws(VirtError) {
-        guard let path = def.targetPath else { throw StorageErrors.internalError("missing target path") }
+        try checkBuildFlags(overwrite: overwrite, noOverwrite: noOverwrite)
+        try makeTarget(def)
+        // With either flag libvirt goes on to format the source device, which a dir pool does not have.
+        if overwrite || noOverwrite {
+            throw VirtError.operationInvalid("No source device specified when formatting pool '\(def.name)'",
+                                             domain: domain)
+        }
+    }
+
+    static func checkBuildFlags(overwrite: Bool, noOverwrite: Bool) throws(VirtError) {
         if overwrite && noOverwrite {
             throw VirtError(.invalidArg, domain: domain,
                             "Flags 'VIR_STORAGE_POOL_BUILD_OVERWRITE' and "
                                 + "'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' are mutually exclusive")
         }
+    }
+
+    /// The target directory of a dir or fs pool (libvirt's `virStorageBackendBuildLocal`).
+    static func makeTarget(_ def: StoragePoolDefinition) throws(VirtError) {
+        guard let path = def.targetPath else { throw StorageErrors.internalError("missing target path") }
         // The parent must exist, as libvirt creates only the last component (virDirCreate).
         let parent = path.split(separator: "/").dropLast().joined(separator: "/")
         if !parent.isEmpty && !isDirectory("/" + parent) {
@@ -72,11 +87,6 @@ enum DirPoolBackend {
         if chmod(path, mode_t(mode)) != 0 {
             throw VirtError.systemError("cannot set mode of '\(path)' to \(String(mode, radix: 8))",
                                         errno: errno, domain: domain)
-        }
-        // With either flag libvirt goes on to format the source device, which a dir pool does not have.
-        if overwrite || noOverwrite {
-            throw VirtError.operationInvalid("No source device specified when formatting pool '\(def.name)'",
-                                             domain: domain)
         }
     }
 
@@ -138,10 +148,12 @@ enum DirPoolBackend {
         v.allocation = UInt64(st.st_blocks) * 512
         switch st.st_mode & S_IFMT {
         case S_IFDIR:
-            // libvirt gives a directory no capacity and no physical size.
+            // libvirt gives a directory no capacity, no allocation and no physical size (an ext4 directory's
+            // blocks are not counted: lost+found shows 0 B).
             v.type = 2
             v.target.format = formatDir
             v.capacity = 0
+            v.allocation = 0
             return v
         case S_IFREG:
             v.type = 0

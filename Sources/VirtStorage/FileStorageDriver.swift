@@ -25,10 +25,12 @@ struct PoolObject: Sendable {
     }
 }
 
-/// libvirt's storage driver for a daemon (`storage_driver.c`) with the `dir` backend: pool definitions in
+/// libvirt's storage driver for a daemon (`storage_driver.c`) with the `dir` and `fs` backends (`PoolBackend`):
+/// pool definitions in
 /// `CONFIG/NAME.xml` (written atomically), autostart links in `CONFIG/autostart`, the live definition of each
 /// running pool in `STATE/NAME.xml`. At open the driver reloads them: pools that were running (a state file
-/// whose directory is still there) are active again, then autostart pools start. One instance serves every
+/// whose directory is still there; for an fs pool, whose source is still mounted on it) are active again, then
+/// autostart pools start. One instance serves every
 /// `qemu:///system` connection of a daemon.
 public final class FileStorageDriver: StorageDriver {
     public let configDir: String
@@ -94,7 +96,8 @@ public final class FileStorageDriver: StorageDriver {
             guard let i else { continue }
             if list[i].persistent && list[i].def != def { list[i].newDef = list[i].def }
             list[i].def = def
-            if refreshLocked(&list[i]) {
+            let backend = try? PoolBackend(def.type)
+            if backend?.isStillActive(def) == true, refreshLocked(&list[i]) {
                 list[i].active = true
             } else {
                 unlink(path)
@@ -103,7 +106,7 @@ public final class FileStorageDriver: StorageDriver {
         }
         // Autostart.
         for i in list.indices where list[i].autostart && !list[i].active {
-            if refreshLocked(&list[i]) {
+            if (try? startLocked(&list[i])) != nil {
                 list[i].active = true
                 try? writeState(list[i].def)
             } else {
@@ -118,6 +121,19 @@ public final class FileStorageDriver: StorageDriver {
         if let n = o.newDef {
             o.def = n
             o.newDef = nil
+        }
+    }
+
+    /// Starts a pool's backend (an fs pool mounts its source), then reads it; a failed read stops the backend
+    /// again, as libvirt's `storagePoolCreate`.
+    func startLocked(_ o: inout PoolObject) throws(VirtError) {
+        let backend = try PoolBackend(o.def.type)
+        try backend.start(o.def)
+        do throws(VirtError) {
+            try refreshOrThrow(&o)
+        } catch {
+            try? backend.stop(o.def)
+            throw error
         }
     }
 
@@ -267,15 +283,13 @@ public final class FileStorageDriver: StorageDriver {
 
     // MARK: Pool lifecycle
 
-    /// Only `dir` pools have a backend here; libvirt without a backend for a type says so in these words.
+    /// Only `dir` and `fs` pools have a backend here; libvirt without a backend for a type says so.
     static func checkBackend(_ def: StoragePoolDefinition) throws(VirtError) {
-        guard def.type == .dir else {
-            throw VirtError.internalError("missing backend for pool type \(def.type.rawValue) (\(def.type.name))",
-                                          domain: domain)
-        }
+        _ = try PoolBackend(def.type)
     }
 
-    /// `virStoragePoolObjListAdd`'s duplicate checks and `virStoragePoolObjSourceFindDuplicate` for dir pools.
+    /// `virStoragePoolObjListAdd`'s duplicate checks and `virStoragePoolObjSourceFindDuplicate` (dir pools: the
+    /// target path; fs pools: a source device).
     static func duplicate(_ l: [PoolObject], _ def: StoragePoolDefinition, live: Bool) throws(VirtError) -> Int? {
         if let i = l.firstIndex(where: { $0.def.uuid == def.uuid }) {
             if l[i].def.name != def.name {
@@ -291,7 +305,7 @@ public final class FileStorageDriver: StorageDriver {
             throw VirtError.operationFailed("pool '\(def.name)' already exists with uuid \(other.def.uuid)",
                                             domain: domain)
         }
-        if let other = l.first(where: { $0.def.type == def.type && $0.def.targetPath == def.targetPath }) {
+        if let other = l.first(where: { PoolBackend.sameStorage($0.def, def) }) {
             throw VirtError.operationFailed("Storage source conflict with pool: '\(other.def.name)'", domain: domain)
         }
         return nil
@@ -307,7 +321,9 @@ public final class FileStorageDriver: StorageDriver {
                             "Flags 'VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE' and "
                                 + "'VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE' are mutually exclusive")
         }
-        if flags & buildFlags != 0 { try DirPoolBackend.build(def, overwrite: overwrite, noOverwrite: noOverwrite) }
+        if flags & buildFlags != 0 {
+            try PoolBackend(def.type).build(def, overwrite: overwrite, noOverwrite: noOverwrite)
+        }
     }
 
     public func createStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef {
@@ -319,7 +335,7 @@ public final class FileStorageDriver: StorageDriver {
             try Self.buildIfAsked(def, flags: flags)
             var o = existing.map { l[$0] } ?? PoolObject(def: def)
             o.def = def
-            try refreshOrThrow(&o)
+            try startLocked(&o)
             o.active = true
             try writeState(o.def)
             if let existing { l[existing] = o } else { l.append(o) }
@@ -379,7 +395,7 @@ public final class FileStorageDriver: StorageDriver {
             }
             // virStoragePoolBuildFlags: REPAIR 1, RESIZE 2, NO_OVERWRITE 4, OVERWRITE 8; the backend checks them.
             try Self.checkFlags(flags, allowed: 0xC, "virStorageBackendFileSystemBuild")
-            try DirPoolBackend.build(l[i].def, overwrite: flags & 8 != 0, noOverwrite: flags & 4 != 0)
+            try PoolBackend(l[i].def.type).build(l[i].def, overwrite: flags & 8 != 0, noOverwrite: flags & 4 != 0)
             return l[i].ref
         }
         emit(ref, StoragePoolEventRecord.created)
@@ -394,7 +410,7 @@ public final class FileStorageDriver: StorageDriver {
             }
             try Self.buildIfAsked(l[i].def, flags: flags)
             var o = l[i]
-            try refreshOrThrow(&o)
+            try startLocked(&o)
             o.active = true
             try writeState(o.def)
             l[i] = o
@@ -410,6 +426,8 @@ public final class FileStorageDriver: StorageDriver {
                 throw StorageErrors.operationInvalid("pool '\(l[i].def.name)' has asynchronous jobs running.")
             }
             let ref = l[i].ref
+            // An fs pool unmounts first; if that fails the pool stays active, as libvirt's.
+            try PoolBackend(l[i].def.type).stop(l[i].def)
             removeState(l[i].def.name)
             l[i].active = false
             l[i].volumes = []
@@ -429,7 +447,7 @@ public final class FileStorageDriver: StorageDriver {
             if l[i].active {
                 throw StorageErrors.operationInvalid("storage pool '\(l[i].def.name)' is still active")
             }
-            try DirPoolBackend.delete(l[i].def, flags: flags)
+            try PoolBackend(l[i].def.type).delete(l[i].def, flags: flags)
             return l[i].ref
         }
         emit(ref, StoragePoolEventRecord.deleted)
@@ -447,7 +465,8 @@ public final class FileStorageDriver: StorageDriver {
             do throws(VirtError) {
                 try refreshOrThrow(&l[i])
             } catch {
-                // A pool whose directory went away stops, as libvirt's.
+                // A pool whose directory went away stops (an fs pool unmounts), as libvirt's.
+                try? PoolBackend(l[i].def.type).stop(l[i].def)
                 removeState(l[i].def.name)
                 l[i].active = false
                 l[i].volumes = []
@@ -517,4 +536,14 @@ public final class FileStorageDriver: StorageDriver {
     }
 
     public func storagePoolEvents() -> AsyncStream<StoragePoolEventRecord> { bus.subscribe() }
+
+    /// `find-storage-pool-sources`: neither the dir nor the fs backend discovers sources (libvirt's words).
+    public func findStoragePoolSources(type: String, spec: String?, flags: UInt32) async throws -> String {
+        try Self.checkFlags(flags, "storageConnectFindStoragePoolSources")
+        guard let t = StoragePoolType(name: type) else {
+            throw VirtError.internalError("unknown storage pool type \(type)", domain: Self.domain)
+        }
+        _ = try PoolBackend(t)
+        throw VirtError.noSupport("pool type '\(type)' does not support source discovery", domain: Self.domain)
+    }
 }

@@ -386,3 +386,12 @@ public struct StoragePoolDefinition: Sendable, Hashable {
         return w.output
     }
 }
+
+extension StoragePoolDefinition {
+    /// The name of `<source><format type=…>` for the types that have source formats (an fs pool's "auto",
+    /// "ext4", …); nil for the others.
+    public var sourceFormatName: String? {
+        guard let f = type.sourceFormats else { return nil }
+        return source.format >= 0 && source.format < f.names.count ? f.names[source.format] : nil
+    }
+}
