@@ -56,13 +56,8 @@ extension QEMUDomainObject {
             _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)])
             throw error
         }
-        if var cur = liveDefinition {
-            cur.devices.channels.append(placed)
-            liveDefinition = cur
-            runDefinition?.devices.channels.append(placed)
-        }
-        writeStatus()
-        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
+        let attached = placed
+        recordAttached(alias) { $0.channels.append(attached) }
     }
 
     /// The `backend` of QMP `chardev-add` for a source.

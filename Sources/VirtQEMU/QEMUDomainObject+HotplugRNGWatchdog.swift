@@ -36,13 +36,7 @@ extension QEMUDomainObject {
             _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)])
             throw error
         }
-        if var cur = liveDefinition {
-            cur.devices.rngs.append(placed)
-            liveDefinition = cur
-            runDefinition?.devices.rngs.append(placed)
-        }
-        writeStatus()
-        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
+        recordAttached(alias) { $0.rngs.append(placed) }
     }
 
     func attachWatchdog(_ w: Watchdog, live: DomainDefinition, mon: QMPMonitor, capabilities: QEMUCapabilities)
@@ -64,12 +58,22 @@ extension QEMUDomainObject {
         try await mon.execute("set-action",
                               arguments: ["watchdog": .string(QEMUCommandLine.watchdogAction(placed.action))])
         try await mon.execute("device_add", arguments: try Self.json(cl.watchdogDevice(placed, alias: "watchdog0")))
+        recordAttached("watchdog0") { $0.watchdogs = [placed] }
+    }
+
+    /// A device QEMU accepted: added to the live definition as it is now (events may have changed it while QEMU
+    /// worked) and to the run definition (what a save image or a migration carries), the status file written,
+    /// then DEVICE_ADDED.
+    func recordAttached(_ alias: String, _ add: (inout DomainDevices) -> Void) {
         if var cur = liveDefinition {
-            cur.devices.watchdogs = [placed]
+            add(&cur.devices)
             liveDefinition = cur
-            runDefinition?.devices.watchdogs = [placed]
+            if var run = runDefinition {
+                add(&run.devices)
+                runDefinition = run
+            }
         }
         writeStatus()
-        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: "watchdog0")))
+        emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
     }
 }
