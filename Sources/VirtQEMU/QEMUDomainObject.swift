@@ -387,6 +387,9 @@ actor QEMUDomainObject {
         try Self.checkDiskSources(def)
         runDefinition = def
         let libDir = paths.domainLibDir(id: newID, name: def.name)
+        // The directories above the domain's own (0750, given to QEMU's user with the other labels) stay
+        // traversable: QEMU running as its user opens its master key there.
+        try LinuxSys.mkdirs(paths.libDir)
         try LinuxSys.mkdirs(libDir, mode: 0o750)
         try LinuxSys.mkdirs(paths.stateDir)
         try LinuxSys.mkdirs(paths.logDir)
@@ -412,7 +415,13 @@ actor QEMUDomainObject {
         cl.channelTargetDir = chanDir
         // The master key QEMU decrypts the domain's secrets with (libvirt makes one at every start), and the
         // passphrases of encrypted disks encrypted with it.
-        let masterKey = try QEMUMasterKey.create(in: libDir, owner: try security.processCredentials())
+        let qemuUser = try security.processCredentials()
+        // The private directory belongs to QEMU's user whatever dynamic_ownership says (libvirt's
+        // DomainSetPathLabel of priv->libDir): QEMU opens its master key there.
+        if let u = qemuUser, chown(libDir, u.uid, u.gid) != 0 {
+            throw VirtError.systemError("unable to set ownership of '\(libDir)'", errno: errno, domain: .qemu)
+        }
+        let masterKey = try QEMUMasterKey.create(in: libDir, owner: qemuUser)
         cl.privateDir = libDir
         let passphrases = diskPassphrases
         diskPassphrases = [:]
