@@ -192,7 +192,16 @@ public actor QEMUCapabilitiesCache {
         return "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
     }
 
+    /// A probe whose QEMU stops answering on a starved host (a command with no reply within the monitor's
+    /// timeout) is run again with a fresh QEMU, up to three times in all; other errors are final.
     private func probe(binary: String, mtime: String) async throws(VirtError) -> QEMUCapabilities {
-        try await QEMUCapabilitiesProbe(binary: binary, mtime: mtime, runDir: runDir).run()
+        var attempt = 1
+        while true {
+            do {
+                return try await QEMUCapabilitiesProbe(binary: binary, mtime: mtime, runDir: runDir).run()
+            } catch where error.code == .operationTimeout && attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 }
