@@ -74,7 +74,14 @@ enum QEMUAliases {
         fill(&d.redirdevs, "redir", \.info)
         fill(&d.watchdogs, "watchdog", \.info)
         fill(&d.rngs, "rng", \.info)
-        fill(&d.memories, "dimm", \.info)
+        // A DIMM is named after its slot (libvirt's qemuAssignDeviceMemoryAlias); others by position.
+        for i in d.memories.indices where d.memories[i].info.alias == nil {
+            if case .dimm(let slot, _)? = d.memories[i].info.address, d.memories[i].model == .dimm {
+                d.memories[i].info.alias = "dimm\(slot)"
+            } else {
+                d.memories[i].info.alias = "\(d.memories[i].model.rawValue)\(i)"
+            }
+        }
         // A balloon of model none is no device: no alias (libvirt's qemuAssignDeviceAliases).
         if let b = d.memballoon, b.model != .none, b.info.alias == nil { d.memballoon?.info.alias = "balloon0" }
         def.devices = d

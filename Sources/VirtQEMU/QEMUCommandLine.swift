@@ -52,6 +52,7 @@ public struct QEMUCommandLine: Sendable {
     public static func prepared(_ definition: DomainDefinition, capabilities: QEMUCapabilities?) -> DomainDefinition {
         var def = definition
         QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
+        QEMUMemoryDevices.alignForStart(&def)
         QEMUPCIAddresses.assign(&def)
         QEMUAliases.assign(&def)
         return def
@@ -65,6 +66,10 @@ public struct QEMUCommandLine: Sendable {
         for d in definition.devices.disks { try QEMUDiskEncryption.validate(d) }
         var def = definition
         QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
+        // After the MiB alignment of the sizes: libvirt's define keeps the devices' sizes as written.
+        QEMUMemoryDevices.updateTotal(&def)
+        try QEMUMemoryDevices.assignSlots(&def)
+        try QEMUMemoryDevices.validate(def)
         QEMUPCIAddresses.assign(&def)
         QEMUDomainDefaults.applyParseTime(to: &def, capabilities: capabilities)
         return def
@@ -86,14 +91,19 @@ public struct QEMUCommandLine: Sendable {
         try QEMULifecycleActions.validate(definition)
         try checkSupportedDevices()
         var cl = self
-        cl.definition = Self.prepared(definition, capabilities: capabilities)
+        var def = definition
+        try QEMUMemoryDevices.assignSlots(&def)
+        try QEMUMemoryDevices.validate(def)
+        cl.definition = Self.prepared(def, capabilities: capabilities)
         if nativeConversion && !cl.isQ35 { QEMUPCIAddresses.reassignNICsAsNativeConversion(&cl.definition) }
         return try cl.buildArguments()
     }
 
     /// Devices and settings this builder does not turn into arguments yet are refused, never silently left out.
     func checkSupportedDevices() throws(VirtError) {
-        if let mb = definition.extraElements.first(where: { $0.name == "memoryBacking" }), mb.child("hugepages") != nil {
+        let hugeDIMM = definition.devices.memories.contains { QEMUMemoryDevices.pagesizeKiB($0) != nil }
+        let hugeBacking = definition.extraElements.first(where: { $0.name == "memoryBacking" })?.child("hugepages") != nil
+        if hugeBacking || hugeDIMM {
             // libvirt's check first: hugepages need a hugetlbfs mount.
             let mounts = LinuxSys.readFile("/proc/mounts") ?? ""
             guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst(2).first == "hugetlbfs" })
@@ -101,13 +111,15 @@ public struct QEMUCommandLine: Sendable {
                 throw VirtError.internalError("hugetlbfs filesystem is not mounted or disabled by administrator config",
                                               domain: .qemu)
             }
+        }
+        if hugeBacking {
             throw VirtError.configUnsupported("hugepage memory backing is not supported by the QEMU driver yet",
                                               domain: .qemu)
         }
         let d = definition.devices
         var kinds: [String] = []
         if !d.hostdevs.isEmpty { kinds.append("hostdev") }
-        if !d.memories.isEmpty { kinds.append("memory") }
+        for m in d.memories { try QEMUMemoryDevices.checkSupported(m) }
         if d.graphics.contains(where: { $0.type != .vnc && $0.type != .spice }) { kinds.append("graphics") }
         for g in d.other where !kinds.contains(g.element.name) {
             // <audio type='none'/> is what the builder's -audiodev already gives.
@@ -144,8 +156,11 @@ public struct QEMUCommandLine: Sendable {
         a += ["-machine", machine]
         a += ["-accel", accelerator]
         a += ["-cpu", try cpuModel()]
-        let mib = def.memory / 1024
-        a += ["-m", String(mib)]
+        if let mm = def.maxMemory {
+            a += ["-m", "size=\(QEMUMemoryDevices.initialKiB(def))k,slots=\(mm.slots),maxmem=\(mm.size)k"]
+        } else {
+            a += ["-m", String(def.memory / 1024)]
+        }
         if numa.isEmpty {
             a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(def.memory * 1024)}"#]
         }
@@ -190,6 +205,7 @@ public struct QEMUCommandLine: Sendable {
         if let c = def.os.cmdline { a += ["-append", c] }
         let bootIndexes = bootIndexes()
         controllerArguments(into: &a)
+        try memoryDeviceArguments(into: &a)
         try diskArguments(into: &a, bootIndexes: bootIndexes)
         try networkArguments(into: &a, bootIndexes: bootIndexes)
         try charDeviceArguments(into: &a)
@@ -207,6 +223,15 @@ public struct QEMUCommandLine: Sendable {
         panicArguments(into: &a)
         a += ["-msg", "timestamp=on"]
         return a
+    }
+
+    /// Each DIMM: its backend object, then its `pc-dimm` device.
+    func memoryDeviceArguments(into a: inout [String]) throws(VirtError) {
+        for m in definition.devices.memories {
+            guard let alias = m.info.alias else { continue }
+            a += ["-object", try QEMUMemoryDevices.backendProps(m, alias: alias).rendered]
+            a += ["-device", QEMUMemoryDevices.deviceProps(m, alias: alias).rendered]
+        }
     }
 
     /// `<panic model='isa'/>` (pvpanic), after the sandbox as libvirt 9.0 places it; an explicit

@@ -112,6 +112,13 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain already has a watchdog", domain: .domain)
             }
             def.devices.watchdogs = dev.devices.watchdogs
+        case "memory":
+            // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
+            for m in dev.devices.memories {
+                def.devices.memories.append(m)
+                def.memory &+= m.sizeKiB
+                def.currentMemory &+= m.sizeKiB
+            }
         default:
             throw VirtError.operationUnsupported("persistent attach of device '\(dev.kind)' is not supported",
                                                  domain: .qemu)
@@ -341,6 +348,9 @@ extension QEMUDomainObject {
         case "watchdog":
             guard let w = dev.devices.watchdogs.first else { return }
             try await attachWatchdog(w, live: live, mon: mon, capabilities: capabilities)
+        case "memory":
+            guard let m = dev.devices.memories.first else { return }
+            try await attachMemory(m, live: live, mon: mon)
         default:
             throw VirtError.operationUnsupported("live attach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -478,6 +488,15 @@ extension QEMUDomainObject {
                                 str1: "domain has no watchdog")
             }
             def.devices.watchdogs.removeAll()
+        case "memory":
+            guard let m = dev.devices.memories.first else { return }
+            guard let i = QEMUMemoryDevices.find(m, in: def.devices.memories) else {
+                let detail = "matching memory device was not found"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            let size = def.devices.memories.remove(at: i).sizeKiB
+            def.memory = def.memory > size ? def.memory - size : def.memory
+            if def.currentMemory > def.memory { def.currentMemory = def.memory }
         default:
             throw VirtError.operationUnsupported("persistent detach of device '\(dev.kind)' is not supported",
                                                  domain: .qemu)
@@ -556,6 +575,15 @@ extension QEMUDomainObject {
                     "hot unplug of watchdog of model \(have.model.rawValue) is not supported", domain: .qemu)
             }
             return have.info.alias ?? ""
+        case "memory":
+            // The size as the attach aligned it (libvirt's qemuDomainDetachPrepMemory).
+            guard var m = dev.devices.memories.first else { return "" }
+            m.sizeKiB = QEMUMemoryDevices.aligned(m.sizeKiB)
+            guard let i = QEMUMemoryDevices.find(m, in: live.devices.memories) else {
+                let detail = "model '\(m.model.rawValue)' memory device not present in the domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            return live.devices.memories[i].info.alias ?? ""
         default:
             throw VirtError.operationUnsupported("live detach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -657,12 +685,16 @@ extension QEMUDomainObject {
             runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
         } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
             runDefinition?.devices.watchdogs.removeAll()
+        } else if let m = before.devices.memories.first(where: { $0.info.alias == alias }) {
+            await memoryRemoved(alias: alias, size: m.sizeKiB)
         }
+        let wasMemory = before.devices.memories.contains { $0.info.alias == alias }
         guard var live = liveDefinition else { return }
         _ = Self.removeDevice(alias: alias, from: &live.devices)
         liveDefinition = live
         writeStatus()
         emit(DomainEventRecord(domain: ref, kind: .deviceRemoved(alias: alias)))
+        if wasMemory, let mon = monitor { await refreshBalloon(mon) }
     }
 
     private func restoreDiskLabel(_ disk: Disk) {
@@ -682,6 +714,7 @@ extension QEMUDomainObject {
         if let i = d.watchdogs.firstIndex(where: { $0.info.alias == alias }) { d.watchdogs.remove(at: i); return true }
         if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.serials.remove(at: i); return true }
         if let i = d.channels.firstIndex(where: { $0.info.alias == alias }) { d.channels.remove(at: i); return true }
+        if let i = d.memories.firstIndex(where: { $0.info.alias == alias }) { d.memories.remove(at: i); return true }
         return false
     }
 

@@ -38,7 +38,8 @@ extension QEMUDomainObject {
     }
 
     /// The live definition of a running domain, else the persistent one.
-    private var currentDefinition: DomainDefinition { liveDefinition ?? definition }
+    /// The live definition of a running domain, else the persistent one.
+    var currentDefinition: DomainDefinition { liveDefinition ?? definition }
 
     /// query-blockstats keyed by device: the QOM path of the frontend (`/machine/peripheral/ALIAS/…`) and the
     /// device alias.

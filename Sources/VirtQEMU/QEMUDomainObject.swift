@@ -508,6 +508,8 @@ actor QEMUDomainObject {
             }
         }
         liveDefinition = live
+        // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
+        await refreshMemoryDeviceInfo(mon)
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).

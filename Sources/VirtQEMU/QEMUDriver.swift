@@ -460,7 +460,7 @@ public final class QEMUDriver: HypervisorDriver {
     // MARK: Definition
 
     func parse(_ xml: String, validate: Bool) async throws -> DomainDefinition {
-        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate))
+        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate, abiUpdate: true))
         guard def.type == "kvm" || def.type == "qemu" else {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
         }
@@ -607,7 +607,8 @@ public final class QEMUDriver: HypervisorDriver {
 
     public func info(_ domain: DomainRef) async throws -> DomainInfo {
         let obj = try await state.object(domain)
-        let def = await obj.definition
+        // A running domain's figures are its live definition's (a hot-plugged DIMM grows its maximum).
+        let def = await obj.currentDefinition
         let cpu = await obj.pid.map { QEMUProcess.cpuTimeNanoseconds(of: $0) } ?? 0
         // A running domain's memory is the balloon's current size, as libvirt reads it.
         let memory = await obj.balloonCurrentKiB() ?? def.currentMemory
@@ -632,7 +633,10 @@ public final class QEMUDriver: HypervisorDriver {
     public func isActive(_ domain: DomainRef) async throws -> Bool { try await state.object(domain).isActive }
     public func isPersistent(_ domain: DomainRef) async throws -> Bool { try await state.object(domain).persistent }
     public func isUpdated(_ domain: DomainRef) async throws -> Bool { false }
-    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 { try await state.object(domain).definition.memory }
+    public func maxMemory(_ domain: DomainRef) async throws -> UInt64 {
+        let obj = try await state.object(domain)
+        return await obj.currentDefinition.memory
+    }
 
 
     /// Autostart is not implemented: no domain is marked for it.

@@ -7,6 +7,7 @@ struct QEMUJSONProps: Sendable {
         case uint(UInt64)
         case bool(Bool)
         case object(QEMUJSONProps)
+        case uints([UInt64])
     }
 
     private(set) var items: [(String, Value)] = []
@@ -20,6 +21,7 @@ struct QEMUJSONProps: Sendable {
     mutating func add(_ key: String, uint v: UInt64?) { if let v { items.append((key, .uint(v))) } }
     mutating func add(_ key: String, bool v: Bool?) { if let v { items.append((key, .bool(v))) } }
     mutating func add(_ key: String, object v: QEMUJSONProps) { items.append((key, .object(v))) }
+    mutating func add(_ key: String, uints v: [UInt64]) { items.append((key, .uints(v))) }
 
     var rendered: String {
         var s = "{"
@@ -33,6 +35,7 @@ struct QEMUJSONProps: Sendable {
             case .uint(let x): s += String(x)
             case .bool(let x): s += x ? "true" : "false"
             case .object(let o): s += o.rendered
+            case .uints(let xs): s += "[" + xs.map(String.init).joined(separator: ",") + "]"
             }
         }
         return s + "}"

@@ -169,7 +169,8 @@ import VirtCore
             let xml = try String(contentsOfFile: file, encoding: .utf8)
             let ours: Result<[String], VirtError>
             do throws(VirtError) {
-                let def = try DomainDefinition.parse(xml)
+                // As libvirt's domxml-to-native parses (with ABI update).
+                let def = try DomainDefinition.parse(xml, options: DomainParseOptions(abiUpdate: true))
                 let emulator = def.devices.emulator ?? QEMUCommandLine.defaultEmulator
                 let c = try await caps.capabilities(for: emulator)
                 var cl = QEMUCommandLine(definition: def, capabilities: c)

@@ -18,11 +18,13 @@ struct QEMUHotplugTests {
     static let mac = "52:54:00:5a:22:01"
     static let mac2 = "52:54:00:5a:22:02"
 
-    static func domainXML(dir: String, cmdline: String, extraDevices: String = "") -> String {
+    /// `memory`: the memory elements (and a `<cpu>` with NUMA cells when DIMMs are wanted).
+    static func domainXML(dir: String, cmdline: String, extraDevices: String = "",
+                          memory: String = "<memory unit='MiB'>128</memory>") -> String {
         """
         <domain type='qemu'>
           <name>hp</name>
-          <memory unit='MiB'>128</memory>
+          \(memory)
           <vcpu>1</vcpu>
           <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
         <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
@@ -42,6 +44,7 @@ struct QEMUHotplugTests {
 
     /// The guest's files, images and device XML files under `dir`; the domain defined and started with `run`.
     static func setUp(dir: String, guest: TestGuest, extraDevices: String = "",
+                      memory: String = "<memory unit='MiB'>128</memory>",
                       _ run: (String) throws -> ChildProcess.Result) throws {
         for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
             try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + to)
@@ -65,7 +68,7 @@ struct QEMUHotplugTests {
             "nic.xml": "<interface type='user'><mac address='\(mac2)'/><model type='virtio'/></interface>",
         ]
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
-        let xml = domainXML(dir: dir, cmdline: guest.cmdline, extraDevices: extraDevices)
+        let xml = domainXML(dir: dir, cmdline: guest.cmdline, extraDevices: extraDevices, memory: memory)
         try xml.write(toFile: dir + "/hp.xml", atomically: true, encoding: .utf8)
         let r = try run("define \(dir)/hp.xml; start hp")
         #expect(r.status == 0, "define/start: \(r.stderr)")
@@ -461,11 +464,16 @@ final class HotplugPair {
     let ref: StatsReferenceLibvirtd
     private let recorders: [ChildProcess]
 
-    init(ours: RestartableVirtd, ref: StatsReferenceLibvirtd, guest: TestGuest, extraDevices: String = "") throws {
+    init(ours: RestartableVirtd, ref: StatsReferenceLibvirtd, guest: TestGuest, extraDevices: String = "",
+         memory: String = "<memory unit='MiB'>128</memory>") throws {
         self.ours = ours
         self.ref = ref
-        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest, extraDevices: extraDevices) { try ours.virsh($0) }
-        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest, extraDevices: extraDevices) { try virsh(ref.uri, $0) }
+        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest, extraDevices: extraDevices, memory: memory) {
+            try ours.virsh($0)
+        }
+        try QEMUHotplugTests.setUp(dir: ref.dir, guest: guest, extraDevices: extraDevices, memory: memory) {
+            try virsh(ref.uri, $0)
+        }
         try QEMUHotplugTests.recorder.write(toFile: ours.dir + "/rec.py", atomically: true, encoding: .utf8)
         var started: [ChildProcess] = []
         for (uri, dir) in [(ours.uri, ours.dir), (ref.uri, ref.dir)] {

@@ -192,7 +192,7 @@ extension DomainDefinition {
         }
         section = nil
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
-        try def.postParse(perDeviceBootOrder: perDeviceBoot)
+        try def.postParse(perDeviceBootOrder: perDeviceBoot, abiUpdate: options.abiUpdate)
         try def.devices.applyOSType(def.os.type)
         try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)
         return def
@@ -216,13 +216,15 @@ extension DomainDefinition {
 
     /// libvirt's generic post-parse step (`virDomainDefPostParse` minus driver callbacks): fills defaults that
     /// every driver gets and rejects inconsistent definitions.
-    mutating func postParse(perDeviceBootOrder: Bool) throws(VirtError) {
+    mutating func postParse(perDeviceBootOrder: Bool, abiUpdate: Bool = false) throws(VirtError) {
         let numaMemory = cpu?.numaCells.reduce(UInt64(0)) { $0 + $1.memory } ?? 0
         if memory == 0 && numaMemory == 0 {
             throw VirtError.domainXMLError(
                 "Memory size must be specified via <memory> or in the <numa> configuration")
         }
-        if numaMemory > 0 && memory == 0 { memory = numaMemory }
+        if numaMemory > 0 && (memory == 0 || abiUpdate) {
+            memory = numaMemory &+ devices.memories.reduce(UInt64(0)) { $0 &+ $1.sizeKiB }
+        }
         if let mm = maxMemory, mm.size < memory {
             throw VirtError.domainXMLError(
                 "maximum memory size must be equal or greater than the actual memory size")

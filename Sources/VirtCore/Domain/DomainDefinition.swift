@@ -120,9 +120,13 @@ public struct DomainParseOptions: Sendable, Hashable {
     public var validate: Bool = false
     /// Parse live-only data (ids, aliases) as in status XML.
     public var live: Bool = false
-    public init(validate: Bool = false, live: Bool = false) {
+    /// libvirt's `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE` (a hypervisor driver's define and create): with NUMA cells the
+    /// total memory becomes theirs plus the memory devices', whatever `<memory>` says.
+    public var abiUpdate: Bool = false
+    public init(validate: Bool = false, live: Bool = false, abiUpdate: Bool = false) {
         self.validate = validate
         self.live = live
+        self.abiUpdate = abiUpdate
     }
 }
 
