@@ -324,7 +324,10 @@ public struct CPUModelMap: Sendable {
         if base.isEmpty { throw VirtError.operationFailed("CPUs are incompatible", domain: .cpu) }
         let names = Set(cpus.compactMap(\.model))
         let preferred = names.count == 1 ? names.first : nil
-        guard let d = decode(base, vendor: vendor, preferred: preferred, blockers: blockers, subsetOnly: true) else {
+        // A plain baseline names a model the common features include (libvirt decodes it as a host CPU); the
+        // hypervisor's accepts any model, its blockers disabled.
+        guard let d = decode(base, vendor: vendor, preferred: preferred, blockers: blockers,
+                             subsetOnly: blockers == nil) else {
             throw VirtError.operationFailed("Cannot find suitable CPU model for given data", domain: .cpu)
         }
         return CPUSpec(kind: .guest, mode: "custom", match: "exact", model: d.model.name,
