@@ -108,14 +108,15 @@ extension QEMUDriverState {
         return (spec, CPUModelMap(caps: caps))
     }
 
-    /// The QEMU binary and virt type the arguments name (as domcapabilities resolves them) and its CPU facts.
+    /// The QEMU binary and virt type the arguments name (as domcapabilities resolves them, except that any virt
+    /// type libvirt knows is accepted: one other than kvm gets TCG's CPU, as in libvirt) and its CPU facts.
     func hypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?) async throws
         -> HypervisorCPU {
         let host = HostCapabilities.read()
         let cache = capabilities
         let (caps, _, _, type) = try await QEMUDomainCapabilities.resolve(
             emulator: emulator, arch: arch, machine: machine, virtType: virtType, hostArch: host.arch,
-            kvmUsable: Self.kvmUsable, probe: { bin in try await cache.capabilities(for: bin) })
+            kvmUsable: Self.kvmUsable, checkVirtType: false, probe: { bin in try await cache.capabilities(for: bin) })
         let map = CPUModelMap(caps: caps)
         var hostModel: CPUSpec?
         var blockers: [String: Set<String>] = [:]
