@@ -42,10 +42,8 @@ public struct CPUSpec: Sendable, Hashable {
 
     static let modes = ["custom", "host-model", "host-passthrough", "maximum"]
     static let matches = ["minimum", "exact", "strict"]
-    static let archs = ["x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64", "mips64",
-                        "loongarch64", "sparc64", "alpha", "m68k", "sh4", "microblaze", "or32", "xtensa", "cris",
-                        "unicore32", "mips", "mipsel", "mips64el", "ppc", "ppcle", "ppcemb", "s390", "sparc",
-                        "armv6l", "armv7b", "i386", "riscv32", "parisc", "parisc64", "lm32"]
+    /// libvirt's architecture names (virArch).
+    static var archs: Set<String> { QEMUDomainCapabilities.knownArchNames }
 
     static func xmlError(_ detail: String) -> VirtError {
         VirtError(.xmlError, domain: .cpu, "XML error: \(detail)", str1: "XML error: %s", str2: detail)
@@ -85,12 +83,16 @@ public struct CPUSpec: Sendable, Hashable {
         }
         if spec.kind == .guest {
             if let m = el.attr("match") {
-                guard matches.contains(m) else { throw xmlError("Invalid match attribute for CPU specification") }
+                guard matches.contains(m) else {
+                    throw xmlError("Invalid value for attribute 'match' in element 'cpu': '\(m)'.")
+                }
                 spec.match = m
             }
         } else {
             guard let arch = el.childText("arch"), !arch.isEmpty else { throw xmlError("Missing CPU architecture") }
-            guard archs.contains(arch) else { throw xmlError("Unknown architecture \(arch)") }
+            guard archs.contains(arch) else {
+                throw VirtError.domainConfigUnsupported("Unknown architecture \(arch)", domain: .cpu)
+            }
             spec.arch = arch
         }
         let model = el.child("model").map { $0.text.trimmingSpaces }

@@ -31,6 +31,10 @@ extension QEMUDriver {
                             "Operation not supported: QEMU '\(hv.binary)' does not support reporting CPU model for "
                                 + "virttype '\(hv.virtType)'")
         }
+        guard hv.isX86 else {
+            throw VirtError(.operationUnsupported, domain: .qemu, "Operation not supported: comparing with the "
+                + "hypervisor CPU is not supported for arch \(hv.arch)")
+        }
         let cpu = try CPUSpec.parse(xml, as: .auto)
         return try Self.compare(host: host, cpu: cpu, map: hv.map, failIncompatible: flags & 0x1 != 0)
     }
@@ -44,6 +48,10 @@ extension QEMUDriver {
             throw VirtError(.operationUnsupported, domain: .qemu,
                             "Operation not supported: QEMU '\(hv.binary)' does not support any CPU models for "
                                 + "virttype '\(hv.virtType)'")
+        }
+        guard hv.isX86 else {
+            throw VirtError(.operationUnsupported, domain: .qemu, "Operation not supported: computing baseline "
+                + "hypervisor CPU is not supported for arch \(hv.arch)")
         }
         let migratable = flags & 0x2 != 0
         var cpu = try hv.map.baseline(cpus, blockers: hv.blockers, migratable: migratable)
@@ -85,7 +93,9 @@ extension QEMUDriver {
 struct HypervisorCPU {
     var binary: String
     var virtType: String
+    var arch: String
     var map: CPUModelMap
+    var isX86: Bool { arch == "x86_64" || arch == "i686" }
     /// The host-model CPU of domcapabilities (nil when QEMU reports none for the virt type).
     var hostModel: CPUSpec?
     /// Per model, the features QEMU cannot give it under the virt type (`unavailable-features`), libvirt's names.
@@ -114,7 +124,7 @@ extension QEMUDriverState {
         -> HypervisorCPU {
         let host = HostCapabilities.read()
         let cache = capabilities
-        let (caps, _, _, type) = try await QEMUDomainCapabilities.resolve(
+        let (caps, guestArch, _, type) = try await QEMUDomainCapabilities.resolve(
             emulator: emulator, arch: arch, machine: machine, virtType: virtType, hostArch: host.arch,
             kvmUsable: Self.kvmUsable, checkVirtType: false, probe: { bin in try await cache.capabilities(for: bin) })
         let map = CPUModelMap(caps: caps)
@@ -132,7 +142,7 @@ extension QEMUDriverState {
                                         + d.disable.map { .init(CPUModelDecoder.libvirtName($0), .disable) })
             }
         }
-        return HypervisorCPU(binary: caps.binaryPath, virtType: type, map: map, hostModel: hostModel,
-                             blockers: blockers)
+        return HypervisorCPU(binary: caps.binaryPath, virtType: type, arch: guestArch.name, map: map,
+                             hostModel: hostModel, blockers: blockers)
     }
 }
