@@ -75,4 +75,10 @@ public enum CPUFeatureOrder {
             }
         }
     }
+
+    /// QEMU feature names in libvirt's order (ranked by their libvirt spelling).
+    public static func sortedQEMUNames<S: Sequence>(_ names: S) -> [String] where S.Element == String {
+        let byLibvirt = Dictionary(names.map { (CPUModelDecoder.libvirtName($0), $0) }, uniquingKeysWith: { a, _ in a })
+        return sorted(byLibvirt.keys).compactMap { byLibvirt[$0] }
+    }
 }
