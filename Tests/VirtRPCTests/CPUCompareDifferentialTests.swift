@@ -249,6 +249,61 @@ struct CPUCompareDifferentialTests {
         #expect(same >= 100)
     }
 
+    /// python3-libvirt's four calls on each input, with flags, an empty list and unsupported flags: one line each.
+    static let pythonScript = """
+        import sys, libvirt
+        libvirt.registerErrorHandler(lambda c, e: None, None)
+        c = libvirt.open(sys.argv[1])
+        xml = [open(f).read() for f in sys.argv[2:]]
+        def run(name, f):
+            try:
+                print(name, repr(f()))
+            except libvirt.libvirtError as e:
+                print(name, "error", e.get_error_code(), e.get_error_domain(), e.get_error_message())
+        for i, x in enumerate(xml):
+            run("compareCPU %d" % i, lambda: c.compareCPU(x, 0))
+            run("compareCPU fail %d" % i, lambda: c.compareCPU(x, libvirt.VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE))
+            run("compareHypervisorCPU %d" % i, lambda: c.compareHypervisorCPU(None, None, None, None, x, 0))
+            run("baselineCPU %d" % i, lambda: c.baselineCPU([x], 0))
+            run("baselineHypervisorCPU %d" % i, lambda: c.baselineHypervisorCPU(None, None, None, None, [x], 0))
+        run("baselineCPU none", lambda: c.baselineCPU([], 0))
+        run("baselineHypervisorCPU none", lambda: c.baselineHypervisorCPU(None, None, None, None, [], 0))
+        run("compareCPU flags", lambda: c.compareCPU(xml[0], 4))
+        run("baselineCPU flags", lambda: c.baselineCPU(xml[:1], 8))
+        run("baselineCPU twice", lambda: c.baselineCPU([xml[1], xml[1]], 0))
+        """
+
+    @Test("python3-libvirt gets libvirtd's answers and errors from virtd")
+    func python() throws {
+        let ref = try ReferenceLibvirtd()
+        defer { ref.stop() }
+        let ours = try RestartableVirtd(config: CapabilitiesDifferentialTests.securityConfig)
+        defer { ours.cleanup() }
+        let dir = try TestPaths.makeTempDir("cpucmp", mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let refURI = "qemu+unix:///system?socket=\(ref.socket)"
+        let caps = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "capabilities"])
+        let domcaps = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "domcapabilities"])
+        try #require(caps.status == 0 && domcaps.status == 0)
+        let hostCPU = try #require(caps.stdout.range(of: "<cpu>").flatMap { a in
+            caps.stdout.range(of: "</cpu>").map { String(caps.stdout[a.lowerBound..<$0.upperBound]) }
+        })
+        let inputs = [Self.hostCPU("Haswell-noTSX", features: ["avx512f"]), hostCPU,
+                      Self.guestCPU("kvm64", features: [("require", "vme"), ("disable", "pni")]), Self.guestCPU("Foo"),
+                      domcaps.stdout]
+        var files: [String] = []
+        for (i, x) in inputs.enumerated() {
+            files.append(dir + "/py\(i).xml")
+            try x.write(toFile: files[i], atomically: true, encoding: .utf8)
+        }
+        let r = try ChildProcess.run(["/usr/bin/python3", "-c", Self.pythonScript, refURI] + files)
+        let o = try ChildProcess.run(["/usr/bin/python3", "-c", Self.pythonScript, ours.uri] + files)
+        #expect(r.status == 0 && o.status == 0, "\(r.stderr)\(o.stderr)")
+        #expect(r.stdout.split(separator: "\n").count == 30)
+        let diff = o.stdout.split(separator: "\n").difference(from: r.stdout.split(separator: "\n"))
+        #expect(diff.isEmpty, "python3-libvirt: \(diff)")
+    }
+
     @Test("a read-only connection may compare and baseline against the host, not against the hypervisor")
     func readOnly() throws {
         let ref = try ReferenceLibvirtd()

@@ -25,6 +25,8 @@ extension ProcedureTable {
         },
         .serve(RemoteCalls.connectBaselineCPU) { a, ctx in
             let (xmls, flags) = a.values
+            // libvirtd's public API sees an empty array as NULL.
+            guard !xmls.items.isEmpty else { throw nullCPUs("virConnectBaselineCPU") }
             return try await ctx.driver.baselineCPU(xmls: xmls.items, flags: flags)
         },
         .serve(RemoteCalls.connectCompareHypervisorCPU) { a, ctx in
@@ -36,10 +38,16 @@ extension ProcedureTable {
         .serve(RemoteCalls.connectBaselineHypervisorCPU) { a, ctx in
             let (emulator, arch, machine, virtType) = a.values.0.values
             let (xmls, flags) = a.values.1.values
+            guard !xmls.items.isEmpty else { throw nullCPUs("virConnectBaselineHypervisorCPU") }
             return try await ctx.driver.baselineHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
                                                               virtType: virtType, xmls: xmls.items, flags: flags)
         },
     ] + hostStatsRows
+
+    /// libvirt's public API check of a baseline call's CPU list.
+    static func nullCPUs(_ api: String) -> VirtError {
+        VirtError(.invalidArg, domain: .domain, "xmlCPUs in \(api) must not be NULL")
+    }
 
     /// Host statistics: with nparams 0 the driver tells only how many values it has (libvirt's two-call
     /// protocol); `need_*` 0 leaves that part of the answer empty.
