@@ -128,6 +128,59 @@ public struct CPUSpec: Sendable, Hashable {
         return spec
     }
 
+    /// libvirt's `--validate` of a `<cpu>` document against its cpu.rng, for the problems whose libxml2 report
+    /// has been observed with libvirt 9.0: an unknown attribute or child of `<cpu>`, a guest CPU's `<feature>`
+    /// without a valid policy or name, a `<model>` with an invalid fallback. Other documents pass (the parser's
+    /// own checks still apply).
+    public static func validate(_ xml: String) throws(VirtError) {
+        let el = try XMLParser.parse(xml, documentName: "CPU_definition", errorDomain: .cpu)
+        guard el.name == "cpu" else { return }
+        let isHost = el.child("arch") != nil
+        let guestTail = ["Expecting an element arch, got nothing", "Invalid sequence in interleave"]
+        func invalid(_ lines: [String]) -> VirtError {
+            let detail = "Unable to validate doc against /usr/share/libvirt/schemas/cpu.rng\n"
+                + lines.map { $0 + "\n" }.joined()
+            return VirtError(.xmlInvalidSchema, domain: .xml, "XML document failed to validate against schema: \(detail)",
+                             str1: "XML document failed to validate against schema: %s", str2: detail)
+        }
+        let values: [String: Set<String>] = [
+            "mode": Set(modes), "match": Set(matches), "check": ["none", "partial", "full"], "migratable": ["on", "off"],
+        ]
+        if !isHost {
+            for a in el.attributes where values[a.name]?.contains(a.value) != true {
+                throw invalid(["Invalid attribute \(a.name) for element cpu"] + guestTail
+                    + ["Element cpu failed to validate content"])
+            }
+        }
+        let guestChildren: Set<String> = ["model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa"]
+        let hostChildren: Set<String> = ["arch", "model", "vendor", "microcode", "signature", "counter", "topology",
+                                         "maxphysaddr", "feature", "pages", "cache"]
+        let repeatable: Set<String> = ["feature", "pages"]
+        var seen = Set<String>()
+        for c in el.elements {
+            if !(isHost ? hostChildren : guestChildren).contains(c.name) {
+                throw invalid(isHost ? ["Expecting an element feature, got nothing", "Element cpu has extra content: \(c.name)"]
+                    : ["Element cpu has extra content: \(c.name)"] + guestTail + ["Element cpu failed to validate content"])
+            }
+            let again = !seen.insert(c.name).inserted && !repeatable.contains(c.name)
+            if isHost {
+                if c.name == "feature", let a = c.attributes.first(where: { $0.name != "name" }) {
+                    throw invalid(["Invalid attribute \(a.name) for element feature", "Extra element feature in interleave",
+                                   "Element cpu failed to validate content"])
+                }
+                continue
+            }
+            let badFeature = c.name == "feature"
+                && (CPUDefinition.FeaturePolicy(rawValue: c.attr("policy") ?? "") == nil || (c.attr("name") ?? "").isEmpty)
+            let badModel = c.name == "model" && c.attr("fallback").map { !["allow", "forbid"].contains($0) } == true
+            let badTopology = c.name == "topology" && ["sockets", "cores", "threads"].contains { c.attr($0) == nil }
+            if badFeature || badModel || badTopology || again {
+                throw invalid((badFeature ? ["Element feature failed to validate attributes"] : [])
+                    + ["Extra element \(c.name) in interleave", "Element cpu failed to validate content"] + guestTail)
+            }
+        }
+    }
+
     /// The CPU as libvirt formats a computed guest CPU (virCPUDefFormat): mode custom, match exact.
     public func formatXML() -> String {
         var w = XMLWriter()

@@ -9,6 +9,7 @@ extension QEMUDriver {
     public func compareCPU(xml: String, flags: UInt32) async throws -> Int32 {
         try Self.check(flags, Self.compareFlags, "qemuConnectCompareCPU")
         let (host, map) = try await state.hostCPUSpec()
+        if flags & 0x2 != 0 { try CPUSpec.validate(xml) }
         let cpu = try CPUSpec.parse(xml, as: .auto)
         return try Self.compare(host: host, cpu: cpu, map: map, failIncompatible: flags & 0x1 != 0)
     }
@@ -35,6 +36,7 @@ extension QEMUDriver {
             throw VirtError(.operationUnsupported, domain: .qemu, "Operation not supported: comparing with the "
                 + "hypervisor CPU is not supported for arch \(hv.arch)")
         }
+        if flags & 0x2 != 0 { try CPUSpec.validate(xml) }
         let cpu = try CPUSpec.parse(xml, as: .auto)
         return try Self.compare(host: host, cpu: cpu, map: hv.map, failIncompatible: flags & 0x1 != 0)
     }

@@ -86,6 +86,34 @@ struct CPUCompareDifferentialTests {
                 Case(name: "\(cmd) --error kvm64 +vme", args: [cmd, "--error", "FILE"], input: kvm64),
             ]
         }
+        // --validate: valid documents and the schema errors libvirt reports for invalid ones.
+        let validateInputs = [
+            "<cpu><model>kvm64</model></cpu>",
+            "<cpu><arch>x86_64</arch><model>kvm64</model><feature name='vme'/></cpu>",
+            "<cpu><model>kvm64</model><bogus/></cpu>",
+            "<cpu><arch>x86_64</arch><model>kvm64</model><bogus/></cpu>",
+            "<cpu foo='bar'><model>kvm64</model></cpu>",
+            "<cpu match='exact'><model>kvm64</model><feature name='vme'/></cpu>",
+            "<cpu match='exact'><model>kvm64</model><feature policy='require' name='vme'/><bogus/></cpu>",
+            "<cpu mode='host-model'/>",
+            "<cpu><model fallback='bad'>kvm64</model></cpu>",
+            "<cpu match='exact'><model>kvm64</model><feature policy='bogus' name='vme'/></cpu>",
+            "<cpu><model>kvm64</model><topology sockets='1' cores='1' threads='1' dies='1'/></cpu>",
+            "<cpu mode='host-passthrough' migratable='on'/>",
+            "<cpu><model>kvm64</model><feature policy='require'/></cpu>",
+            "<cpu mode='bogus'><model>kvm64</model></cpu>",
+            "<cpu match='bogus'><model>kvm64</model></cpu>",
+            "<cpu><model>kvm64</model><topology sockets='1'/></cpu>",
+            "<cpu><arch>x86_64</arch><model>kvm64</model><feature policy='require' name='vme'/></cpu>",
+            "<cpu><arch>x86_64</arch></cpu>",
+            "<cpu><model>kvm64</model><model>qemu64</model></cpu>",
+            "<cpu><vendor>Intel</vendor><model>kvm64</model></cpu>",
+        ]
+        for (i, doc) in validateInputs.enumerated() {
+            for cmd in both {
+                c.append(Case(name: "\(cmd) --validate #\(i)", args: [cmd, "--validate", "FILE"], input: doc))
+            }
+        }
         let modelDiff = "QEMU 7.2's model and libvirt 9.0's CPU map define the model with different features"
         c += [
             Case(name: "cpu-compare --error EPYC", args: ["cpu-compare", "--error", "FILE"], input: epyc,
