@@ -229,7 +229,7 @@ struct CPUCompareDifferentialTests {
         }.joined(separator: "\n")
     }
 
-    @Test("the four commands answer as libvirtd 9.0 does; vsh prints what virsh prints")
+    @Test("the four commands answer as libvirtd 9.0 does; vsh prints what virsh prints on either daemon")
     func differential() throws {
         let ref = try ReferenceLibvirtd()
         defer { ref.stop() }
@@ -258,6 +258,10 @@ struct CPUCompareDifferentialTests {
             let v = try ours.virsh(args: args, client: TestPaths.vsh)
             #expect(v.stdout == o.stdout && v.stderr == o.stderr && v.status == o.status,
                     "\(c.name): vsh \(v.stdout)\(v.stderr) virsh \(o.stdout)\(o.stderr)")
+            // vsh through libvirtd: our client side against libvirt's server.
+            let vr = try ChildProcess.run([TestPaths.vsh, "-c", refURI] + args)
+            #expect(vr.stdout == r.stdout && vr.stderr == r.stderr && vr.status == r.status,
+                    "\(c.name): vsh on libvirtd \(vr.stdout)\(vr.stderr) virsh \(r.stdout)\(r.stderr)")
             let identical = r.stdout == o.stdout && r.stderr == o.stderr && r.status == o.status
             if identical {
                 same += 1
