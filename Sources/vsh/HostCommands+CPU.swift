@@ -159,15 +159,28 @@ extension HostCommands {
         "hypervisor-cpu-baseline", summary: "compute baseline CPU usable by a specific hypervisor",
         description: "Compute baseline CPU for a set of given CPUs. The result will be tailored to the specified "
             + "hypervisor.",
-        options: [.file("file containing XML CPU descriptions")] + hypervisorOptions + [
+        options: [.string("file", "file containing XML CPU descriptions")] + hypervisorOptions + [
             .flag("features", "Show features that are part of the CPU model type"),
             .flag("migratable", "Do not include features that block migration"),
+            .string("model", "Shortcut for calling the command with a single CPU model and no additional features"),
         ]
     ) { shell, cmd in
         var flags: BaselineCPUFlags = []
         if cmd.has("features") { flags.insert(.expandFeatures) }
         if cmd.has("migratable") { flags.insert(.migratable) }
-        guard let v = hypervisorValues(shell, cmd), let from = v["file"], let cpus = extractCPUs(shell, from) else {
+        guard var v = hypervisorValues(shell, cmd) else { return false }
+        let (ok, model) = shell.stringOption(cmd, "model")
+        guard ok, shell.exclusive(cmd, "file", "model") else { return false }
+        v["model"] = model
+        let cpus: [String]
+        if let from = v["file"] {
+            guard let list = extractCPUs(shell, from) else { return false }
+            cpus = list
+        } else if let model {
+            // As virsh, the name goes into the XML as it is.
+            cpus = ["<cpu><model>\(model)</model></cpu>"]
+        } else {
+            shell.error("Either --file or --model must be provided")
             return false
         }
         let result = await shell.call({

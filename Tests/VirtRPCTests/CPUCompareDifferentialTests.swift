@@ -15,10 +15,10 @@ struct CPUCompareDifferentialTests {
     struct Case {
         var name: String
         var args: [String]
-        var input: String?
+        var input: String? = nil
         /// Why libvirt's answer differs, when it depends on model definitions QEMU and libvirt's CPU map do not
         /// share.
-        var knownDifference: String?
+        var knownDifference: String? = nil
     }
 
     static func hostCPU(_ model: String, vendor: String? = nil, features: [String] = []) -> String {
@@ -213,6 +213,15 @@ struct CPUCompareDifferentialTests {
             Case(name: "hypervisor-cpu-baseline unknown vendor", args: ["hypervisor-cpu-baseline", "FILE"], input: "<cpu><arch>x86_64</arch><model>kvm64</model><vendor>Foo</vendor></cpu>"),
             Case(name: "hypervisor-cpu-baseline unknown model", args: ["hypervisor-cpu-baseline", "FILE"],
                  input: guestCPU("Foo")),
+            Case(name: "hypervisor-cpu-baseline --model", args: ["hypervisor-cpu-baseline", "--model", "Skylake-Client"]),
+            Case(name: "hypervisor-cpu-baseline --model --features",
+                 args: ["hypervisor-cpu-baseline", "--model", "kvm64", "--features"]),
+            Case(name: "hypervisor-cpu-baseline --model unknown", args: ["hypervisor-cpu-baseline", "--model", "Foo"]),
+            Case(name: "hypervisor-cpu-baseline --model not XML", args: ["hypervisor-cpu-baseline", "--model", "<a'"]),
+            Case(name: "hypervisor-cpu-baseline neither file nor model", args: ["hypervisor-cpu-baseline"]),
+            Case(name: "hypervisor-cpu-baseline file and model", args: ["hypervisor-cpu-baseline", "FILE", "--model", "kvm64"],
+                 input: skylake),
+            Case(name: "hypervisor-cpu-baseline --file", args: ["hypervisor-cpu-baseline", "--file", "FILE"], input: skylake),
             Case(name: "hypervisor-cpu-baseline host-passthrough", args: ["hypervisor-cpu-baseline", "FILE"],
                  input: "<cpu mode='host-passthrough'/>"),
         ]
@@ -337,6 +346,15 @@ struct CPUCompareDifferentialTests {
         #expect(r.stdout.split(separator: "\n").count == 30)
         let diff = o.stdout.split(separator: "\n").difference(from: r.stdout.split(separator: "\n"))
         #expect(diff.isEmpty, "python3-libvirt: \(diff)")
+    }
+
+    @Test("vsh's help for the four commands is virsh's")
+    func help() throws {
+        for cmd in ["cpu-compare", "cpu-baseline", "hypervisor-cpu-compare", "hypervisor-cpu-baseline"] {
+            let r = try ChildProcess.run(["/usr/bin/virsh", "help", cmd])
+            let v = try ChildProcess.run([TestPaths.vsh, "help", cmd])
+            #expect(r.status == 0 && v.stdout == r.stdout, "help \(cmd): \(v.stdout)")
+        }
     }
 
     @Test("a read-only connection may compare and baseline against the host, not against the hypervisor")
