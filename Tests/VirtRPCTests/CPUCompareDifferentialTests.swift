@@ -117,13 +117,13 @@ struct CPUCompareDifferentialTests {
         let modelDiff = "QEMU 7.2's model and libvirt 9.0's CPU map define the model with different features"
         c += [
             Case(name: "cpu-compare --error EPYC", args: ["cpu-compare", "--error", "FILE"], input: epyc,
-                 knownDifference: modelDiff + " (QEMU's EPYC has monitor, npt, nrip-save)"),
+                 knownDifference: modelDiff + " (QEMU's EPYC has monitor, npt, nrip-save, topoext)"),
             Case(name: "cpu-compare --error Skylake-Client", args: ["cpu-compare", "--error", "FILE"], input: skylake,
                  knownDifference: modelDiff + " (libvirt's Skylake-Client has mpx)"),
             Case(name: "hypervisor-cpu-compare --error Skylake-Client", args: ["hypervisor-cpu-compare", "--error", "FILE"],
                  input: skylake, knownDifference: modelDiff + " (libvirt's Skylake-Client has mpx)"),
             Case(name: "hypervisor-cpu-compare --error EPYC", args: ["hypervisor-cpu-compare", "--error", "FILE"],
-                 input: epyc, knownDifference: modelDiff + " (QEMU's EPYC has monitor, npt, nrip-save)"),
+                 input: epyc, knownDifference: modelDiff + " (QEMU's EPYC has monitor, npt, nrip-save, topoext)"),
             Case(name: "hypervisor-cpu-compare --virttype qemu --error kvm64",
                  args: ["hypervisor-cpu-compare", "--virttype", "qemu", "--error", "FILE"], input: kvm64),
             Case(name: "hypervisor-cpu-compare --virttype xen --error kvm64",
