@@ -88,6 +88,36 @@ public final class Connection: Sendable {
     public func cpuModelNames(arch: String, flags: UInt32 = 0) async throws -> [String] {
         try await driver.cpuModelNames(arch: arch, flags: flags)
     }
+    /// Compares the CPU described by `xml` (a `<cpu>` element) with the host CPU (`virConnectCompareCPU`).
+    public func compareCPU(xml: String, flags: CompareCPUFlags = []) async throws -> CPUCompareResult {
+        let r = try await driver.compareCPU(xml: xml, flags: flags.rawValue)
+        guard let result = CPUCompareResult(rawValue: r) else {
+            throw VirtError.internalError("unexpected CPU comparison result \(r)")
+        }
+        return result
+    }
+    /// The CPU every one of `xmls` provides, as a `<cpu>` document (`virConnectBaselineCPU`).
+    public func baselineCPU(xmls: [String], flags: BaselineCPUFlags = []) async throws -> String {
+        try await driver.baselineCPU(xmls: xmls, flags: flags.rawValue)
+    }
+    /// Compares `xml` with the CPU the hypervisor offers on this host (`virConnectCompareHypervisorCPU`).
+    public func compareHypervisorCPU(emulator: String? = nil, arch: String? = nil, machine: String? = nil,
+                                     virtType: String? = nil, xml: String, flags: CompareCPUFlags = []) async throws
+        -> CPUCompareResult {
+        let r = try await driver.compareHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
+                                                      virtType: virtType, xml: xml, flags: flags.rawValue)
+        guard let result = CPUCompareResult(rawValue: r) else {
+            throw VirtError.internalError("unexpected CPU comparison result \(r)")
+        }
+        return result
+    }
+    /// The baseline of `xmls` that the hypervisor can run (`virConnectBaselineHypervisorCPU`).
+    public func baselineHypervisorCPU(emulator: String? = nil, arch: String? = nil, machine: String? = nil,
+                                      virtType: String? = nil, xmls: [String], flags: BaselineCPUFlags = [])
+        async throws -> String {
+        try await driver.baselineHypervisorCPU(emulator: emulator, arch: arch, machine: machine, virtType: virtType,
+                                               xmls: xmls, flags: flags.rawValue)
+    }
     /// The maximum number of vCPUs of a guest of virtualization type `type`.
     public func maxVcpus(type: String? = nil) async throws -> Int32 { try await driver.maxVcpus(type: type) }
     /// Whether the connection is local or encrypted.

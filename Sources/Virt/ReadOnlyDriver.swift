@@ -68,6 +68,28 @@ public final class ReadOnlyDriver: HypervisorDriver {
         -> (params: [TypedParam], nparams: Int32) {
         try await base.nodeMemoryParameters(nparams: nparams, flags: flags)
     }
+    /// CPU comparison and baseline: passed through, or refused as the catalog says (the hypervisor variants
+    /// need a read-write connection).
+    public func compareCPU(xml: String, flags: UInt32) async throws -> Int32 {
+        try Self.check(.connectCompareCPU, flags)
+        return try await base.compareCPU(xml: xml, flags: flags)
+    }
+    public func baselineCPU(xmls: [String], flags: UInt32) async throws -> String {
+        try Self.check(.connectBaselineCPU, flags)
+        return try await base.baselineCPU(xmls: xmls, flags: flags)
+    }
+    public func compareHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                     xml: String, flags: UInt32) async throws -> Int32 {
+        try Self.check(.connectCompareHypervisorCPU, flags)
+        return try await base.compareHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
+                                                   virtType: virtType, xml: xml, flags: flags)
+    }
+    public func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                      xmls: [String], flags: UInt32) async throws -> String {
+        try Self.check(.connectBaselineHypervisorCPU, flags)
+        return try await base.baselineHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
+                                                    virtType: virtType, xmls: xmls, flags: flags)
+    }
     public func cpuModelNames(arch: String, flags: UInt32) async throws -> [String] {
         try await base.cpuModelNames(arch: arch, flags: flags)
     }

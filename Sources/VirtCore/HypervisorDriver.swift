@@ -37,6 +37,16 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws -> (params: [TypedParam], nparams: Int32)
     /// `virConnectGetCPUModelNames`: the CPU models of `arch` (empty: any model is accepted).
     func cpuModelNames(arch: String, flags: UInt32) async throws -> [String]
+    /// `virConnectCompareCPU`: the CPU `xml` against the host CPU; libvirt's virCPUCompareResult number.
+    func compareCPU(xml: String, flags: UInt32) async throws -> Int32
+    /// `virConnectBaselineCPU`: the CPU all of `xmls` provide, as a `<cpu>` document.
+    func baselineCPU(xmls: [String], flags: UInt32) async throws -> String
+    /// `virConnectCompareHypervisorCPU`: the CPU `xml` against the CPU the hypervisor offers on this host.
+    func compareHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?, xml: String,
+                              flags: UInt32) async throws -> Int32
+    /// `virConnectBaselineHypervisorCPU`: the baseline of `xmls` that the hypervisor can run.
+    func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                               xmls: [String], flags: UInt32) async throws -> String
     func nodeFreeMemory() async throws -> UInt64
     func maxVcpus(type: String?) async throws -> Int32
     /// Whether the connection is encrypted or local.
@@ -415,6 +425,20 @@ extension HypervisorDriver {
     public func nodeMemoryParameters(nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
         throw VirtError.noSupport("virNodeGetMemoryParameters", domain: .domain)
+    }
+    public func compareCPU(xml: String, flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virConnectCompareCPU")
+    }
+    public func baselineCPU(xmls: [String], flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectBaselineCPU")
+    }
+    public func compareHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                     xml: String, flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virConnectCompareHypervisorCPU")
+    }
+    public func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                      xmls: [String], flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virConnectBaselineHypervisorCPU")
     }
     public func cpuModelNames(arch: String, flags: UInt32) async throws -> [String] {
         throw VirtError.noSupport("virConnectGetCPUModelNames", domain: .domain)

@@ -46,7 +46,8 @@ public enum CPUModelDecoder {
         isGeneric(m) ? nil : vendorName(m.vendor)
     }
 
-    /// Picks the model needing the fewest changes for the feature set `host`. With `exact` (the host CPU of
+    /// Picks the model needing the fewest changes for the feature set `host`; the features to add and to take
+    /// away come in libvirt's order (``CPUFeatureOrder``). With `exact` (the host CPU of
     /// the capabilities XML), only models whose features the host all has are considered. As in libvirt, a
     /// model of another vendor than `hostVendor` (a CPUID vendor string) is not a candidate; generic ones are.
     public static func decode(host: [String], hostVendor: String? = nil, models: [QEMUCapabilities.CPUModel],
@@ -65,7 +66,8 @@ public enum CPUModelDecoder {
             let cost = (require.count + disable.count) * 1024 + disable.count
             if cost < bestCost {
                 bestCost = cost
-                best = Decoded(model: m.name, require: require, disable: disable)
+                best = Decoded(model: m.name, require: CPUFeatureOrder.sortedQEMUNames(require),
+                               disable: CPUFeatureOrder.sortedQEMUNames(disable))
             }
         }
         return best

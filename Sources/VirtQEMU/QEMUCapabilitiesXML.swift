@@ -66,9 +66,10 @@ public enum QEMUCapabilitiesXML {
                 if let a = host.cpuinfo["address sizes"], let bits = a.split(separator: " ").first {
                     w.empty("maxphysaddr", [("mode", "emulate"), ("bits", String(bits))])
                 }
-                for f in decoded?.require ?? [] { w.empty("feature", [("name", CPUModelDecoder.libvirtName(f))]) }
+                var features = (decoded?.require ?? []).map(CPUModelDecoder.libvirtName)
                 // CPUID's OSXSAVE bit: Linux turns XSAVE on whenever it lists the xsave flag.
-                if decoded != nil, host.flags.contains("xsave") { w.empty("feature", [("name", "osxsave")]) }
+                if decoded != nil, host.flags.contains("xsave") { features.append("osxsave") }
+                for f in CPUFeatureOrder.sorted(features) { w.empty("feature", [("name", f)]) }
                 for p in host.pageSizes { w.empty("pages", [("unit", "KiB"), ("size", "\(p)")]) }
             }
             w.element("power_management") { w in

@@ -28,7 +28,7 @@ public struct QEMUDomainCapabilities: Sendable {
     /// Resolves libvirt's defaults and checks the arguments with libvirt's errors. `probe` returns the
     /// capabilities of a binary; `kvmUsable` says whether /dev/kvm opens.
     public static func resolve(emulator: String?, arch: String?, machine: String?, virtType: String?,
-                               hostArch: String, kvmUsable: Bool,
+                               hostArch: String, kvmUsable: Bool, checkVirtType: Bool = true,
                                probe: (String) async throws -> QEMUCapabilities) async throws
         -> (QEMUCapabilities, QEMUGuestArch, QEMUCapabilities.Machine, String) {
         var guestArch: QEMUGuestArch?
@@ -67,7 +67,7 @@ public struct QEMUDomainCapabilities: Sendable {
         }
         let type = virtType ?? ((kvmUsable && caps.kvmAvailable && a.kvmCompatible(hostArch: hostArch)) ? "kvm" : "qemu")
         let typeOK = type == "qemu" || (type == "kvm" && kvmUsable && caps.kvmAvailable && a.kvmCompatible(hostArch: hostArch))
-        guard typeOK else {
+        guard typeOK || !checkVirtType else {
             throw VirtError(.invalidArg, domain: .qemu,
                             "invalid argument: Emulator '\(binary)' does not support virt type '\(type)'")
         }

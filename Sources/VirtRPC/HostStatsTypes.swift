@@ -34,6 +34,12 @@ public enum NodeMemoryParametersLimit: XDRLimit {
 }
 
 /// `REMOTE_CONNECT_CPU_MODELS_MAX`.
+/// `REMOTE_CPU_BASELINE_MAX`: the CPU definitions of one baseline call.
+public enum CPUBaselineLimit: XDRLimit {
+    public static var max: Int { 256 }
+    public static var unit: Int { 4 }
+}
+
 public enum CPUModelsLimit: XDRLimit {
     public static var max: Int { 8192 }
     public static var unit: Int { 4 }

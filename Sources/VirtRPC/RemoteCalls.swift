@@ -46,6 +46,17 @@ public enum RemoteCalls {
     static let connectGetCPUModelNames = RemoteCall<XDRTuple3<String, Int32, Flags>,
         XDRTuple2<XDRList<String, CPUModelsLimit>, Int32>>(.connectGetCPUModelNames)
     static let connectIsSecure = RemoteCall<XDRVoid, Int32>(.connectIsSecure)
+    /// xml, flags → result.
+    static let connectCompareCPU = RemoteCall<XDRTuple2<String, Flags>, Int32>(.connectCompareCPU)
+    /// xmlCPUs, flags → cpu.
+    static let connectBaselineCPU =
+        RemoteCall<XDRTuple2<XDRList<String, CPUBaselineLimit>, Flags>, String>(.connectBaselineCPU)
+    /// emulator, arch, machine, virttype, then xmlCPU, flags → result.
+    static let connectCompareHypervisorCPU = RemoteCall<XDRTuple2<XDRTuple4<String?, String?, String?, String?>,
+        XDRTuple2<String, Flags>>, Int32>(.connectCompareHypervisorCPU)
+    /// emulator, arch, machine, virttype, then xmlCPUs, flags → cpu.
+    static let connectBaselineHypervisorCPU = RemoteCall<XDRTuple2<XDRTuple4<String?, String?, String?, String?>,
+        XDRTuple2<XDRList<String, CPUBaselineLimit>, Flags>>, String>(.connectBaselineHypervisorCPU)
     static let nodeGetSecurityModel = RemoteCall<XDRVoid, SecurityModel>(.nodeGetSecurityModel)
     static let connectRegisterCloseCallback = RemoteCall<XDRVoid, XDRVoid>(.connectRegisterCloseCallback)
     static let connectUnregisterCloseCallback = RemoteCall<XDRVoid, XDRVoid>(.connectUnregisterCloseCallback)

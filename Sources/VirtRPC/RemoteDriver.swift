@@ -171,6 +171,22 @@ public final class RemoteDriver: HypervisorDriver {
         try await call(RemoteCalls.connectGetCPUModelNames, XDRTuple3(arch, Int32(1), flags)).values.0.items
     }
     public func maxVcpus(type: String?) async throws -> Int32 { try await call(RemoteCalls.connectGetMaxVcpus, type) }
+    public func compareCPU(xml: String, flags: UInt32) async throws -> Int32 {
+        try await call(RemoteCalls.connectCompareCPU, XDRTuple2(xml, flags))
+    }
+    public func baselineCPU(xmls: [String], flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.connectBaselineCPU, XDRTuple2(XDRList(xmls), flags))
+    }
+    public func compareHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                     xml: String, flags: UInt32) async throws -> Int32 {
+        try await call(RemoteCalls.connectCompareHypervisorCPU,
+                       XDRTuple2(XDRTuple4(emulator, arch, machine, virtType), XDRTuple2(xml, flags)))
+    }
+    public func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
+                                      xmls: [String], flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.connectBaselineHypervisorCPU,
+                       XDRTuple2(XDRTuple4(emulator, arch, machine, virtType), XDRTuple2(XDRList(xmls), flags)))
+    }
     public func isSecure() async throws -> Bool { try await call(RemoteCalls.connectIsSecure) != 0 }
     public func securityModel() async throws -> SecurityModel { try await call(RemoteCalls.nodeGetSecurityModel) }
 

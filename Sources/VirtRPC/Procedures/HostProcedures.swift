@@ -19,7 +19,35 @@ extension ProcedureTable {
         .serve(RemoteCalls.nodeGetFreeMemory) { _, ctx in try await ctx.driver.nodeFreeMemory() },
         .serve(RemoteCalls.connectIsSecure) { _, ctx in try await ctx.driver.isSecure() ? 1 : 0 },
         .serve(RemoteCalls.nodeGetSecurityModel) { _, ctx in try await ctx.driver.securityModel() },
+        .serve(RemoteCalls.connectCompareCPU) { a, ctx in
+            let (xml, flags) = a.values
+            return try await ctx.driver.compareCPU(xml: xml, flags: flags)
+        },
+        .serve(RemoteCalls.connectBaselineCPU) { a, ctx in
+            let (xmls, flags) = a.values
+            // libvirtd's public API sees an empty array as NULL.
+            guard !xmls.items.isEmpty else { throw nullCPUs("virConnectBaselineCPU") }
+            return try await ctx.driver.baselineCPU(xmls: xmls.items, flags: flags)
+        },
+        .serve(RemoteCalls.connectCompareHypervisorCPU) { a, ctx in
+            let (emulator, arch, machine, virtType) = a.values.0.values
+            let (xml, flags) = a.values.1.values
+            return try await ctx.driver.compareHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
+                                                             virtType: virtType, xml: xml, flags: flags)
+        },
+        .serve(RemoteCalls.connectBaselineHypervisorCPU) { a, ctx in
+            let (emulator, arch, machine, virtType) = a.values.0.values
+            let (xmls, flags) = a.values.1.values
+            guard !xmls.items.isEmpty else { throw nullCPUs("virConnectBaselineHypervisorCPU") }
+            return try await ctx.driver.baselineHypervisorCPU(emulator: emulator, arch: arch, machine: machine,
+                                                              virtType: virtType, xmls: xmls.items, flags: flags)
+        },
     ] + hostStatsRows
+
+    /// libvirt's public API check of a baseline call's CPU list.
+    static func nullCPUs(_ api: String) -> VirtError {
+        VirtError(.invalidArg, domain: .domain, "xmlCPUs in \(api) must not be NULL")
+    }
 
     /// Host statistics: with nparams 0 the driver tells only how many values it has (libvirt's two-call
     /// protocol); `need_*` 0 leaves that part of the answer empty.
