@@ -10,6 +10,8 @@ struct QEMUHotplugState {
     var nextNodeIndex = 1
     /// Those waiting for QEMU's DEVICE_DELETED, by alias.
     var unplugWaiters: [String: CheckedContinuation<Bool, Never>] = [:]
+    /// Unplugs the guest refused while their detach waited (its waiter resumed with false).
+    var rejected: Set<String> = []
 
     init() {}
 
@@ -602,7 +604,20 @@ extension QEMUDomainObject {
                 await self?.unplugTimedOut(alias)
             }
         }
-        if deleted { await removeLive(alias: alias) }
+        if deleted {
+            await removeLive(alias: alias)
+        } else if hotplug.rejected.remove(alias) != nil {
+            // libvirt's qemuDomainWaitForDeviceRemoval when the guest said no in time.
+            throw VirtError.operationFailed("unplug of device was rejected by the guest", domain: .qemu)
+        }
+    }
+
+    private func unplugRejected(_ alias: String) {
+        if let w = hotplug.unplugWaiters.removeValue(forKey: alias) {
+            hotplug.rejected.insert(alias)
+            w.resume(returning: false)
+        }
+        emit(DomainEventRecord(domain: ref, kind: .deviceRemovalFailed(alias: alias)))
     }
 
     private func unplugTimedOut(_ alias: String) {
@@ -610,7 +625,8 @@ extension QEMUDomainObject {
     }
 
     /// QEMU's device events: DEVICE_DELETED completes an unplug (the waiting detach, or one that returned
-    /// already), DEVICE_UNPLUG_GUEST_ERROR is libvirt's DEVICE_REMOVAL_FAILED, DEVICE_TRAY_MOVED its tray event.
+    /// already), DEVICE_UNPLUG_GUEST_ERROR and an ACPI_DEVICE_OST telling that the guest failed to eject a DIMM
+    /// are libvirt's DEVICE_REMOVAL_FAILED (and fail a detach still waiting), DEVICE_TRAY_MOVED its tray event.
     func handleDeviceEvent(_ ev: QMPEvent) async {
         let alias = ev.data["device"]?.stringValue ?? ""
         switch ev.name {
@@ -624,8 +640,13 @@ extension QEMUDomainObject {
                 await vcpuReleasedLate(alias)
             }
         case "DEVICE_UNPLUG_GUEST_ERROR":
-            if let w = hotplug.unplugWaiters.removeValue(forKey: alias) { w.resume(returning: false) }
-            emit(DomainEventRecord(domain: ref, kind: .deviceRemovalFailed(alias: alias)))
+            unplugRejected(alias)
+        case "ACPI_DEVICE_OST":
+            // libvirt's qemuProcessHandleAcpiOstInfo: status 1 for a DIMM is a refused eject.
+            let info = ev.data["info"]
+            guard info?["slot-type"]?.stringValue == "DIMM", info?["status"]?.intValue == 1,
+                  let dimm = info?["device"]?.stringValue else { return }
+            unplugRejected(dimm)
         case "DEVICE_TRAY_MOVED":
             // QEMU names the frontend by its QOM id (the alias) in "id", the block backend in "device".
             let id = ev.data["id"]?.stringValue ?? alias

@@ -854,7 +854,7 @@ actor QEMUDomainObject {
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
         case "BALLOON_CHANGE":
             balloonChanged(ev)
-        case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED":
+        case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED", "ACPI_DEVICE_OST":
             await handleDeviceEvent(ev)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
