@@ -696,8 +696,14 @@ extension QEMUDomainObject {
         } else if let c = before.devices.controllers.first(where: { $0.info.alias == alias }) {
             runDefinition?.devices.controllers.removeAll { $0.type == c.type && $0.index == c.index }
         } else if let i = before.devices.rngs.firstIndex(where: { $0.info.alias == alias }) {
-            // The backend object goes after the device (libvirt's qemuDomainRemoveRNGDevice).
-            if let mon = monitor { _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)]) }
+            // The backend object goes after the device, then an EGD backend's character device (libvirt's
+            // qemuDomainRemoveRNGDevice).
+            if let mon = monitor {
+                _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)])
+                if case .egd = before.devices.rngs[i].backend {
+                    _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)])
+                }
+            }
             // The definition as started lists the same rngs in the same order.
             if runDefinition?.devices.rngs.indices.contains(i) == true { runDefinition?.devices.rngs.remove(at: i) }
         } else if let c = before.devices.channels.first(where: { $0.info.alias == alias }) {

@@ -2,7 +2,7 @@ import VirtCore
 
 /// Hot-plug of `<rng>` and `<watchdog>` devices, as libvirt 9.0's qemuDomainAttachRNGDevice and
 /// qemuDomainAttachWatchdog: the alias and PCI address assigned as at start, the backend object (rng) or the
-/// watchdog action set first, then `device_add`; the live definition changes only once QEMU accepted the
+/// watchdog action set first (an EGD rng's character device before its object), then `device_add`; the live definition changes only once QEMU accepted the
 /// device, then DEVICE_ADDED. Their removal completes in `removeLive` (the rng's backend object goes too).
 extension QEMUDomainObject {
     /// libvirt's `virDomainRNGFind`: same model, backend and rate, and the same address when one is given.
@@ -15,10 +15,6 @@ extension QEMUDomainObject {
 
     func attachRNG(_ r: RNG, live: DomainDefinition, mon: QMPMonitor, capabilities: QEMUCapabilities)
         async throws(VirtError) {
-        if case .egd = r.backend {
-            throw VirtError.operationUnsupported("live attach of an rng with an 'egd' backend is not supported",
-                                                 domain: .qemu)
-        }
         // libvirt's qemuAssignDeviceRNGAlias: one past the highest rngN in use.
         let used = live.devices.rngs.compactMap { $0.info.alias.flatMap { Int($0.dropFirst(3)) } }
         var added = r
@@ -29,11 +25,24 @@ extension QEMUDomainObject {
         try prepareAdded(&next, from: live, capabilities: capabilities)
         guard let placed = next.devices.rngs.last else { return }
         let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
-        try await mon.execute("object-add", arguments: try Self.json(cl.rngBackend(placed, alias: alias)))
+        // An EGD backend's character device first (libvirt's qemuHotplugChardevAttach), gone again on failure.
+        var chardev: String?
+        if case .egd(let source) = placed.backend {
+            try await mon.execute("chardev-add", arguments: ["id": .string("char" + alias),
+                                                             "backend": try Self.chardevBackend(source)])
+            chardev = "char" + alias
+        }
+        do {
+            try await mon.execute("object-add", arguments: try Self.json(cl.rngBackend(placed, alias: alias)))
+        } catch {
+            if let chardev { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string(chardev)]) }
+            throw error
+        }
         do {
             try await mon.execute("device_add", arguments: try Self.json(cl.rngDevice(placed, alias: alias)))
         } catch {
             _ = try? await mon.execute("object-del", arguments: ["id": .string("obj" + alias)])
+            if let chardev { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string(chardev)]) }
             throw error
         }
         recordAttached(alias) { $0.rngs.append(placed) }

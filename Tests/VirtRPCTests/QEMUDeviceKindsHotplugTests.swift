@@ -6,7 +6,7 @@ import VirtTestSupport
 import Glibc
 #endif
 
-/// `<rng>`, `<watchdog>` and virtio `<channel>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
+/// `<rng>` (random, builtin and EGD backends), `<watchdog>` and virtio `<channel>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
 /// through virtd and through Debian's libvirtd 9.0 side by side: the same virsh sequence (attach, the refusals,
 /// detach the guest completes) on both; stdout, stderr and status agree, and so do the rng/watchdog lines of
 /// the live and persistent XML, the devices QEMU reports on its PCI bus and the events python3-libvirt sees.
@@ -15,6 +15,8 @@ struct QEMUDeviceKindsHotplugTests {
     static let files = [
         "rng.xml": "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
         "rng2.xml": "<rng model='virtio'><rate bytes='1024' period='2000'/><backend model='builtin'/></rng>",
+        // A null character device: QEMU as libvirtd runs it may not create files in the test's directory.
+        "rng-egd.xml": "<rng model='virtio'><backend model='egd' type='null'/></rng>",
         "rng-missing.xml": "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>",
         "wd.xml": "<watchdog model='i6300esb' action='poweroff'/>",
         "wd-addr.xml": "<watchdog model='i6300esb' action='poweroff'>"
@@ -35,6 +37,8 @@ struct QEMUDeviceKindsHotplugTests {
         "attach-device hp DIR/wd.xml --live",
         "attach-device hp DIR/wd-ib.xml --config",
         "attach-device hp DIR/wd-ib.xml --config",
+        // After the watchdog, which keeps the PCI slot wd-addr.xml names.
+        "attach-device hp DIR/rng-egd.xml --live",
         // libvirt 9.0 hot-plugs no virtio-serial controller; the domain was started with one.
         "attach-device hp DIR/vser.xml --live",
         "attach-device hp DIR/ch-unix.xml --live",
@@ -49,6 +53,7 @@ struct QEMUDeviceKindsHotplugTests {
         "detach-device hp DIR/wd-other.xml --live",
         "detach-device hp DIR/rng.xml --live",
         "detach-device hp DIR/rng2.xml --config",
+        "detach-device hp DIR/rng-egd.xml --live",
         // libvirt 9.0 matches a watchdog with its address as given: without one it is "not present".
         "detach-device hp DIR/wd.xml --live",
         "detach-device hp DIR/wd-addr.xml --live",
@@ -98,7 +103,7 @@ struct QEMUDeviceKindsHotplugTests {
         let chardevs = try run("qemu-monitor-command hp '{\"execute\":\"query-chardev\"}'")
         if let obj = try? JSONSerialization.jsonObject(with: Data(chardevs.stdout.utf8)) as? [String: Any],
            let list = obj["return"] as? [[String: Any]] {
-            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") }.sorted()
+            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") || $0.hasPrefix("charrng") }.sorted()
                 .map { "chardev \($0)" }
         }
         let objs = try run("qemu-monitor-command hp '{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}'")
@@ -134,12 +139,13 @@ struct QEMUDeviceKindsHotplugTests {
         #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<alias name='rng0'/>"))
         sleep(3)
         for command in Self.detach { try same(command) }
-        // rng0, channel0 and watchdog0 go (the watchdog when the guest has let it go).
-        _ = eventually(20) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 3
-            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 3 }
+        // rng0, the EGD rng2, channel0 and watchdog0 go (the watchdog when the guest has let it go).
+        _ = eventually(60) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 4
+            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 4 }
         try compareState("after detach")
         #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
         #expect(events(ours.dir).contains("added hp rng0"), "\(events(ours.dir))")
+        #expect(events(ours.dir).contains("removed hp rng2"), "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp watchdog0"), "\(events(ours.dir))")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")

@@ -67,7 +67,8 @@ public struct RNG: Sendable, Hashable {
             switch backend {
             case .random(let p): w.text("backend", [("model", "random")], p)
             case .egd(let src):
-                w.element("backend", [("model", "egd"), ("type", src.type.rawValue)]) { w in
+                // libvirt closes an EGD backend with `</backend>` even without a source (type null, pty).
+                w.container("backend", [("model", "egd"), ("type", src.type.rawValue)]) { w in
                     src.format(into: &w, options: options)
                 }
             case .builtin: w.empty("backend", [("model", "builtin")])
