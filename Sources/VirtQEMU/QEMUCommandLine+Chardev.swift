@@ -7,12 +7,7 @@ extension QEMUCommandLine {
         for (i, s) in devs.serials.enumerated() {
             let alias = s.info.alias ?? "serial\(i)"
             a += ["-chardev", try chardev(s.source, id: "char" + alias)]
-            var p = QEMUJSONProps()
-            p.add("driver", s.targetModel ?? "isa-serial")
-            p.add("chardev", "char" + alias)
-            p.add("id", alias)
-            p.add("index", int: Int64(s.targetPort ?? Int32(i)))
-            a += ["-device", p.rendered]
+            a += ["-device", serialDevice(s, alias: alias, index: i).rendered]
         }
         for (i, s) in devs.parallels.enumerated() {
             let alias = s.info.alias ?? "parallel\(i)"
@@ -55,6 +50,22 @@ extension QEMUCommandLine {
             p.add("id", alias)
             a += ["-device", p.rendered]
         }
+    }
+
+    /// A serial port's device (also `device_add`): an ISA port by its index, a PCI or USB one at its address.
+    func serialDevice(_ s: CharDevice, alias: String, index: Int) -> QEMUJSONProps {
+        let model = s.targetModel ?? (s.targetType == "pci-serial" || s.targetType == "usb-serial"
+            ? s.targetType ?? "isa-serial" : "isa-serial")
+        var p = QEMUJSONProps()
+        p.add("driver", model)
+        p.add("chardev", "char" + alias)
+        p.add("id", alias)
+        if model == "isa-serial" {
+            p.add("index", int: Int64(s.targetPort ?? Int32(index)))
+        } else {
+            address(s.info, &p)
+        }
+        return p
     }
 
     func virtioSerialAddress(_ info: DeviceInfo, _ p: inout QEMUJSONProps) {

@@ -132,6 +132,12 @@ enum QEMUDomainDefaults {
             devs.serials[i].targetType = "isa-serial"
             if devs.serials[i].targetModel == nil { devs.serials[i].targetModel = "isa-serial" }
         }
+        for i in devs.serials.indices where devs.serials[i].targetModel == nil {
+            // A PCI or USB serial port's model is its target type (libvirt's qemuDomainChrDefPostParse).
+            if let t = devs.serials[i].targetType, t == "pci-serial" || t == "usb-serial" {
+                devs.serials[i].targetModel = t
+            }
+        }
         for i in devs.controllers.indices where devs.controllers[i].type == .pci && devs.controllers[i].modelName == nil {
             switch devs.controllers[i].model {
             case .pcieRootPort?: devs.controllers[i].modelName = "pcie-root-port"

@@ -114,6 +114,12 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain already has a watchdog", domain: .domain)
             }
             def.devices.watchdogs = dev.devices.watchdogs
+        case "serial":
+            guard let c = dev.devices.serials.first else { return }
+            if findSerial(c, in: def.devices.serials) != nil {
+                throw VirtError.operationInvalid("chardev already exists", domain: .qemu)
+            }
+            def.devices.add(.chr(c))
         case "memory":
             // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
             for m in dev.devices.memories {
@@ -353,6 +359,9 @@ extension QEMUDomainObject {
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             try await attachMemory(m, live: live, mon: mon)
+        case "serial":
+            guard let c = dev.devices.serials.first else { return }
+            try await attachSerial(c, live: live, mon: mon, capabilities: capabilities)
         default:
             throw VirtError.operationUnsupported("live attach of device '\(dev.kind)' is not supported", domain: .qemu)
         }
@@ -490,6 +499,12 @@ extension QEMUDomainObject {
                                 str1: "domain has no watchdog")
             }
             def.devices.watchdogs.removeAll()
+        case "serial":
+            guard let c = dev.devices.serials.first else { return }
+            guard let i = findSerial(c, in: def.devices.serials) else {
+                throw VirtError.invalidArg("device not present in domain configuration", domain: .domain)
+            }
+            def.devices.serials.remove(at: i)
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             guard let i = QEMUMemoryDevices.find(m, in: def.devices.memories) else {
@@ -577,6 +592,13 @@ extension QEMUDomainObject {
                     "hot unplug of watchdog of model \(have.model.rawValue) is not supported", domain: .qemu)
             }
             return have.info.alias ?? ""
+        case "serial":
+            guard let c = dev.devices.serials.first else { return "" }
+            guard let i = findSerial(c, in: live.devices.serials) else {
+                let detail = "chr type 'serial' device not present in domain configuration"
+                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+            }
+            return live.devices.serials[i].info.alias ?? ""
         case "memory":
             // The size as the attach aligned it (libvirt's qemuDomainDetachPrepMemory).
             guard var m = dev.devices.memories.first else { return "" }
@@ -710,6 +732,9 @@ extension QEMUDomainObject {
             // The host side goes after the port (libvirt's qemuDomainRemoveChrDevice).
             if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
             runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
+        } else if let c = before.devices.serials.first(where: { $0.info.alias == alias }) {
+            if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
+            runDefinition?.devices.serials.removeAll { $0.targetPort == c.targetPort }
         } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
             runDefinition?.devices.watchdogs.removeAll()
         } else if let m = before.devices.memories.first(where: { $0.info.alias == alias }) {

@@ -185,6 +185,9 @@ struct QEMUPCIAddresses {
         for i in d.inputs.indices where d.inputs[i].bus == .virtio {
             place(&d.inputs[i].info, pcie: true)
         }
+        for i in d.serials.indices where d.serials[i].targetType == "pci-serial" {
+            place(&d.serials[i].info, pcie: false)
+        }
 
         // libvirt keeps one empty root port for hotplug when it had to add root ports.
         if !newPorts.isEmpty { newPorts.append(nextIndex) }
@@ -277,6 +280,7 @@ struct QEMUPCIAddresses {
         }
         for i in d.disks.indices where d.disks[i].target.bus == .usb { take(&d.disks[i].info) }
         for i in d.inputs.indices where d.inputs[i].bus == .usb { take(&d.inputs[i].info) }
+        for i in d.serials.indices where d.serials[i].targetType == "usb-serial" { take(&d.serials[i].info) }
         for i in d.sounds.indices where d.sounds[i].model == .usb { take(&d.sounds[i].info) }
         for i in d.redirdevs.indices { take(&d.redirdevs[i].info) }
     }

@@ -6,7 +6,7 @@ import VirtTestSupport
 import Glibc
 #endif
 
-/// `<rng>` (random, builtin and EGD backends), `<watchdog>` and virtio `<channel>` devices, live and persistent, on the running TCG test guest of the hotplug tests,
+/// `<rng>` (random, builtin and EGD backends), `<watchdog>`, virtio `<channel>` and `<serial>` (PCI, USB) devices, live and persistent, on the running TCG test guest of the hotplug tests,
 /// through virtd and through Debian's libvirtd 9.0 side by side: the same virsh sequence (attach, the refusals,
 /// detach the guest completes) on both; stdout, stderr and status agree, and so do the rng/watchdog lines of
 /// the live and persistent XML, the devices QEMU reports on its PCI bus and the events python3-libvirt sees.
@@ -17,6 +17,11 @@ struct QEMUDeviceKindsHotplugTests {
         "rng2.xml": "<rng model='virtio'><rate bytes='1024' period='2000'/><backend model='builtin'/></rng>",
         // A null character device: QEMU as libvirtd runs it may not create files in the test's directory.
         "rng-egd.xml": "<rng model='virtio'><backend model='egd' type='null'/></rng>",
+        "ser-pci.xml": "<serial type='null'><target type='pci-serial'/></serial>",
+        "ser-pci-port1.xml": "<serial type='null'><target type='pci-serial' port='1'/></serial>",
+        "ser-usb.xml": "<serial type='null'><target type='usb-serial'/></serial>",
+        "ser-usb-port2.xml": "<serial type='null'><target type='usb-serial' port='2'/></serial>",
+        "ser-isa.xml": "<serial type='null'/>",
         "rng-missing.xml": "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>",
         "wd.xml": "<watchdog model='i6300esb' action='poweroff'/>",
         "wd-addr.xml": "<watchdog model='i6300esb' action='poweroff'>"
@@ -45,6 +50,10 @@ struct QEMUDeviceKindsHotplugTests {
         "attach-device hp DIR/ch-unix.xml --live",
         "attach-device hp DIR/ch-pty.xml --live --config",
         "attach-device hp DIR/ch-pty.xml --config",
+        // Serial ports last (their PCI slot after the others'): PCI, USB (also persistent), ISA (not hot-pluggable).
+        "attach-device hp DIR/ser-pci.xml --live",
+        "attach-device hp DIR/ser-usb.xml --live --config",
+        "attach-device hp DIR/ser-isa.xml --live",
     ]
 
     static let detach = [
@@ -67,6 +76,12 @@ struct QEMUDeviceKindsHotplugTests {
         "detach-device hp DIR/ch-pty.xml --config",
         // A pty channel named without the path it got does not match (libvirt 9.0 compares the source).
         "detach-device hp DIR/ch-pty.xml --live",
+        // Named without its port a serial port does not match; with it, it goes.
+        "detach-device hp DIR/ser-pci.xml --live",
+        "detach-device hp DIR/ser-pci-port1.xml --live",
+        "detach-device hp DIR/ser-usb-port2.xml --config",
+        "detach-device hp DIR/ser-usb-port2.xml --config",
+        "detach-device hp DIR/ser-usb-port2.xml --live",
     ]
 
     /// The rng and watchdog lines of a domain XML with their aliases and addresses.
@@ -75,12 +90,14 @@ struct QEMUDeviceKindsHotplugTests {
         var inside = false
         for raw in xml.split(separator: "\n") {
             let l = raw.trimmingCharacters(in: .whitespaces)
-            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") || l.hasPrefix("<channel") { inside = true }
+            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") || l.hasPrefix("<channel") || l.hasPrefix("<serial") {
+                inside = true
+            }
             if l.hasPrefix("<controller type='virtio-serial'") { out.append(l) }
             if inside {
                 out.append(l.replacingOccurrences(of: "/dev/pts/[0-9]+", with: "/dev/pts/N", options: .regularExpression))
             }
-            if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || l.hasPrefix("</channel")
+            if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || l.hasPrefix("</channel") || l.hasPrefix("</serial")
                 || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
                 inside = false
             }
@@ -103,7 +120,7 @@ struct QEMUDeviceKindsHotplugTests {
         let chardevs = try run("qemu-monitor-command hp '{\"execute\":\"query-chardev\"}'")
         if let obj = try? JSONSerialization.jsonObject(with: Data(chardevs.stdout.utf8)) as? [String: Any],
            let list = obj["return"] as? [[String: Any]] {
-            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") || $0.hasPrefix("charrng") }.sorted()
+            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") || $0.hasPrefix("charrng") || $0.hasPrefix("charserial") }.sorted()
                 .map { "chardev \($0)" }
         }
         let objs = try run("qemu-monitor-command hp '{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}'")
@@ -139,13 +156,15 @@ struct QEMUDeviceKindsHotplugTests {
         #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<alias name='rng0'/>"))
         sleep(3)
         for command in Self.detach { try same(command) }
-        // rng0, the EGD rng2, channel0 and watchdog0 go (the watchdog when the guest has let it go).
-        _ = eventually(60) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 4
-            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 4 }
+        // rng0, the EGD rng2, channel0, watchdog0 and the serial ports go (PCI ones when the guest has let them go).
+        _ = eventually(60) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 6
+            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 6 }
         try compareState("after detach")
         #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
         #expect(events(ours.dir).contains("added hp rng0"), "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp rng2"), "\(events(ours.dir))")
+        #expect(events(ours.dir).contains("added hp serial1") && events(ours.dir).contains("removed hp serial2"),
+                "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp watchdog0"), "\(events(ours.dir))")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")

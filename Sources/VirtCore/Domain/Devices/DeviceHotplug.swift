@@ -26,6 +26,10 @@ public struct DeviceDefinition: Sendable, Hashable {
         for i in d.disks.indices { try d.disks[i].postParse() }
         for i in d.inputs.indices { d.inputs[i].postParse() }
         for disk in d.disks { try disk.validate() }
+        // A serial port without a port number gets one from the domain it goes to (libvirt's -1 until then).
+        if root.name == "serial", root.child("target")?.attr("port") == nil, !d.serials.isEmpty {
+            d.serials[0].targetPort = nil
+        }
         var def = DeviceDefinition(kind: root.name, devices: d)
         def.macSpecified = root.child("mac")?.attr("address") != nil
         return def
