@@ -74,6 +74,19 @@ enum QEMUAliases {
         fill(&d.redirdevs, "redir", \.info)
         fill(&d.watchdogs, "watchdog", \.info)
         fill(&d.rngs, "rng", \.info)
+        // USB hubs: hubN by position, the alias before the address as libvirt writes it.
+        var hubIndex = 0
+        for i in d.other.indices where d.other[i].element.name == "hub" {
+            defer { hubIndex += 1 }
+            guard d.other[i].element.child("alias") == nil else { continue }
+            var alias = XMLElement(name: "alias")
+            alias.attributes = [(name: "name", value: "hub\(hubIndex)")]
+            var e = d.other[i].element
+            let at = e.children.firstIndex { if case .element(let c) = $0 { c.name == "address" } else { false } }
+                ?? e.children.count
+            e.children.insert(.element(alias), at: at)
+            d.other[i].element = e
+        }
         // A DIMM is named after its slot (libvirt's qemuAssignDeviceMemoryAlias); others by position.
         for i in d.memories.indices where d.memories[i].info.alias == nil {
             if case .dimm(let slot, _)? = d.memories[i].info.address, d.memories[i].model == .dimm {

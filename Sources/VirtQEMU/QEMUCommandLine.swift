@@ -124,6 +124,8 @@ public struct QEMUCommandLine: Sendable {
         for g in d.other where !kinds.contains(g.element.name) {
             // <audio type='none'/> is what the builder's -audiodev already gives.
             if g.element.name == "audio" && g.element.attr("type") == "none" { continue }
+            // USB hubs are built (`usb-hub`).
+            if g.element.name == "hub" && g.element.attr("type") == "usb" { continue }
             // An ISA <panic> (pvpanic, the x86 default model) is built; other models are not.
             if g.element.name == "panic" && (g.element.attr("model") ?? "isa") == "isa" { continue }
             kinds.append(g.element.name)
@@ -206,6 +208,7 @@ public struct QEMUCommandLine: Sendable {
         let bootIndexes = bootIndexes()
         controllerArguments(into: &a)
         try memoryDeviceArguments(into: &a)
+        hubArguments(into: &a)
         try diskArguments(into: &a, bootIndexes: bootIndexes)
         try networkArguments(into: &a, bootIndexes: bootIndexes)
         try charDeviceArguments(into: &a)
@@ -223,6 +226,21 @@ public struct QEMUCommandLine: Sendable {
         panicArguments(into: &a)
         a += ["-msg", "timestamp=on"]
         return a
+    }
+
+    /// Each USB hub on its port (`hubN`, N its position).
+    func hubArguments(into a: inout [String]) {
+        let hubs = definition.devices.other.filter { $0.element.name == "hub" && $0.element.attr("type") == "usb" }
+        for (i, h) in hubs.enumerated() {
+            var p = QEMUJSONProps()
+            p.add("driver", "usb-hub")
+            p.add("id", h.element.child("alias")?.attr("name") ?? "hub\(i)")
+            if let addr = h.element.child("address"), addr.attr("type") == "usb", let port = addr.attr("port") {
+                p.add("bus", "usb.\(addr.attr("bus") ?? "0")")
+                p.add("port", port)
+            }
+            a += ["-device", p.rendered]
+        }
     }
 
     /// Each DIMM: its backend object, then its `pc-dimm` device.

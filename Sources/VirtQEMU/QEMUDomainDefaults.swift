@@ -104,8 +104,9 @@ enum QEMUDomainDefaults {
     static func applyParseTime(to def: inout DomainDefinition, capabilities: QEMUCapabilities) {
         let arch = def.os.arch ?? capabilities.arch
         let x86 = arch == "x86_64" || arch == "i686"
-        if def.cpu == nil && x86 {
-            var cpu = CPUDefinition(mode: .custom)
+        // Also a <cpu> that only has a topology or NUMA cells (libvirt's qemuDomainDefSetDefaultCPU).
+        if x86 && (def.cpu == nil || (def.cpu?.mode == .custom && def.cpu?.model == nil)) {
+            var cpu = def.cpu ?? CPUDefinition(mode: .custom)
             cpu.modeGiven = true
             cpu.match = .exact
             cpu.check = CPUDefinition.Check.none

@@ -267,16 +267,74 @@ struct QEMUPCIAddresses {
         def.devices = d
     }
 
+    /// Root ports of a USB controller model (libvirt's virDomainUSBAddressControllerModelToPorts); nil: unknown.
+    static func usbRootPorts(_ model: ControllerModel?) -> Int? {
+        switch model {
+        case .piix3UHCI?, .piix4UHCI?, .ich9UHCI1?, .ich9UHCI2?, .ich9UHCI3?, .vt82c686bUHCI?: 2
+        case .ehci?, .ich9EHCI1?: 6
+        case .pciOHCI?: 3
+        case .necXHCI?: 4
+        case .qemuXHCI?: 15
+        default: nil
+        }
+    }
+
+    /// The ports of a USB hub.
+    static let usbHubPorts = 8
+
+    /// USB addresses as libvirt assigns them: when the first controller's root ports cannot take every USB
+    /// device, `<hub type='usb'>`s are added on the first root ports (libvirt's qemuDomainUSBAddressAddHubs,
+    /// one per 7 devices over); then each device without an address takes the first free root port, then the
+    /// first free hub port (`1.1`, `1.2`, …).
     static func assignUSBPorts(_ d: inout DomainDevices) {
-        guard d.controllers.contains(where: { $0.type == .usb && $0.model != ControllerModel.none }) else { return }
+        guard let controller = d.controllers.first(where: { $0.type == .usb && $0.index == 0 }),
+              controller.model != ControllerModel.none else { return }
         var used = Set<String>()
         for (_, info) in d.deviceInfos { if case .usb(0, let p?)? = info.address { used.insert(p) } }
+        for h in d.other where h.element.name == "hub" {
+            if let a = h.element.child("address"), a.attr("type") == "usb", let p = a.attr("port") { used.insert(p) }
+        }
+        var wanting = 0
+        func count(_ info: DeviceInfo) { if info.address == nil || info.address == .usb(bus: 0, port: nil) { wanting += 1 } }
+        for x in d.disks where x.target.bus == .usb { count(x.info) }
+        for x in d.inputs where x.bus == .usb { count(x.info) }
+        for x in d.serials where x.targetType == "usb-serial" { count(x.info) }
+        for x in d.sounds where x.model == .usb { count(x.info) }
+        for x in d.redirdevs { count(x.info) }
+        let hasHubs = d.other.contains { $0.element.name == "hub" }
+        if let rootPorts = usbRootPorts(controller.model), !hasHubs, wanting > 0,
+           used.count + wanting > rootPorts {
+            let over = used.count + wanting - rootPorts
+            let hubs = (over + 1 + usbHubPorts - 2) / (usbHubPorts - 1)
+            for _ in 0..<hubs {
+                guard let port = (1...rootPorts).map(String.init).first(where: { !used.contains($0) }) else { break }
+                used.insert(port)
+                var address = XMLElement(name: "address")
+                address.attributes = [(name: "type", value: "usb"), (name: "bus", value: "0"), (name: "port", value: port)]
+                var hub = XMLElement(name: "hub")
+                hub.attributes = [(name: "type", value: "usb")]
+                hub.children = [.element(address)]
+                d.other.append(GenericDevice(element: hub))
+            }
+        }
+        // Free ports: the root's first, then each hub's, in order (a controller of unknown size: the root's only).
+        let hubPorts = d.other.filter { $0.element.name == "hub" }
+            .compactMap { $0.element.child("address")?.attr("port") }
+            .flatMap { h in (1...usbHubPorts).map { "\(h).\($0)" } }
+        let roots = usbRootPorts(controller.model)
         var next = 1
         func take(_ info: inout DeviceInfo) {
             guard info.address == nil || info.address == .usb(bus: 0, port: nil) else { return }
-            while used.contains(String(next)) { next += 1 }
-            used.insert(String(next))
-            info.address = .usb(bus: 0, port: String(next))
+            var port: String?
+            if let roots {
+                port = (1...roots).map(String.init).first { !used.contains($0) } ?? hubPorts.first { !used.contains($0) }
+            } else {
+                while used.contains(String(next)) { next += 1 }
+                port = String(next)
+            }
+            guard let port else { return }
+            used.insert(port)
+            info.address = .usb(bus: 0, port: port)
         }
         for i in d.disks.indices where d.disks[i].target.bus == .usb { take(&d.disks[i].info) }
         for i in d.inputs.indices where d.inputs[i].bus == .usb { take(&d.inputs[i].info) }

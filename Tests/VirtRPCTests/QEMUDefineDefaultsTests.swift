@@ -13,7 +13,7 @@ import Glibc
 @Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDefineDefaultsTests {
     /// Identical documents last measured; raise it when the driver gets closer.
-    static let baseline = 18
+    static let baseline = 21
 
     static func domain(_ name: String, machine: String, devices: String, type: String = "qemu") -> String {
         """
@@ -87,6 +87,25 @@ struct QEMUDefineDefaultsTests {
             <video><model type='virtio'/></video>
             <input type='tablet' bus='usb'/>
         """, type: "kvm")))
+        // More USB devices than the UHCI's two ports: libvirt adds a hub and puts the rest on its ports.
+        c.append(("dd-pc-usb-hub", domain("dd-pc-usb-hub", machine: "pc", devices: """
+            <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/var/lib/libvirt/images/dd4.img'/><target dev='sda' bus='usb'/></disk>
+            <serial type='pty'><target type='usb-serial'/></serial>
+            <input type='tablet' bus='usb'/>
+            <sound model='usb'/>
+        """)))
+        c.append(("dd-pc-serial-pci-usb", domain("dd-pc-serial-pci-usb", machine: "pc", devices: """
+            <serial type='pty'/>
+            <serial type='pty'><target type='pci-serial'/></serial>
+            <serial type='null'><target type='usb-serial'/></serial>
+        """)))
+        // DIMMs: slots assigned, and the total memory the NUMA cell's plus the DIMMs' (libvirt's ABI update).
+        c.append(("dd-pc-dimms", domain("dd-pc-dimms", machine: "pc", devices: """
+            <memory model='dimm'><target><size unit='KiB'>130049</size><node>0</node></target></memory>
+            <memory model='dimm'><target><size unit='MiB'>256</size><node>0</node></target><address type='dimm' slot='2'/></memory>
+        """).replacingOccurrences(of: "<memory unit='MiB'>128</memory>",
+                                  with: "<maxMemory slots='4' unit='MiB'>2048</maxMemory><memory unit='MiB'>4096</memory>"
+                                    + "<cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/></numa></cpu>")))
         return c
     }()
 
