@@ -314,10 +314,11 @@ extension QEMUDomainObject {
 
     /// libvirt's qemuDomainGetBlkioParameters: the weight (live: the cgroup's) and, per kind, the devices as
     /// `path,value,…`.
-    func blkioParameters(flags: UInt32) throws(VirtError) -> [TypedParam] {
+    func blkioParameters(flags: UInt32, countOnly: Bool = false) throws(VirtError) -> [TypedParam] {
         let (def, live) = try oneDefinition(flags & 3)
         let bt = def.blkiotune
-        let weight: UInt32 = live ? try requireCgroup(.blkio).blkioWeight() : bt?.weight ?? 0
+        let g: QEMUCgroup? = live ? try requireCgroup(.blkio) : nil
+        let weight: UInt32 = if let g, !countOnly { try g.blkioWeight() } else { bt?.weight ?? 0 }
         return [TypedParam("weight", .uint(weight))]
             + Self.blkioDeviceFields.map { TypedParam($0, .string((bt ?? BlkioTune()).devicesString($0))) }
     }

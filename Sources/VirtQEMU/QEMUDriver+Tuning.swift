@@ -41,7 +41,8 @@ extension QEMUDriver {
     public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
         try Self.checkFlags(flags, allowed: 1 | 2 | 4, "qemuDomainGetBlkioParameters")
-        let all = try await state.object(domain).blkioParameters(flags: flags & 3)
+        // The count alone reads no cgroup file (libvirt answers it before reading the weight).
+        let all = try await state.object(domain).blkioParameters(flags: flags & 3, countOnly: nparams == 0)
         if nparams == 0 { return ([], Int32(all.count)) }
         let sent = Array(all.prefix(Int(max(nparams, 0))))
         return (sent, Int32(sent.count))

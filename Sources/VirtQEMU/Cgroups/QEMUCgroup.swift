@@ -278,13 +278,16 @@ struct QEMUCgroup: Sendable {
 
     // MARK: Block I/O
 
-    /// The weight file: BFQ's where the kernel has it (`blkio.bfq.weight`, `io.bfq.weight`), else CFQ's.
+    /// The weight file: BFQ's where the kernel has it (`blkio.bfq.weight`, `io.bfq.weight`), else CFQ's; with
+    /// neither (no bfq or cfq I/O scheduler) libvirt's refusal.
     private func weightFile() throws(VirtError) -> (String, v2: Bool) {
         let (b, d) = try backend(.blkio)
         let v2 = Self.isV2(b)
         let bfq = v2 ? "io.bfq.weight" : "blkio.bfq.weight"
         if access(d + "/" + bfq, F_OK) == 0 { return (bfq, v2) }
-        return (v2 ? "io.weight" : "blkio.weight", v2)
+        let cfq = v2 ? "io.weight" : "blkio.weight"
+        if access(d + "/" + cfq, F_OK) == 0 { return (cfq, v2) }
+        throw VirtError.operationInvalid("blkio device weight is valid only for bfq or cfq scheduler", domain: .cgroup)
     }
 
     func blkioWeight() throws(VirtError) -> UInt32 {
