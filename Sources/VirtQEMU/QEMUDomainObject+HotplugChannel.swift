@@ -50,14 +50,19 @@ extension QEMUDomainObject {
         device.add("chardev", "char" + alias)
         device.add("id", alias)
         device.add("name", placed.targetName)
+        try await addChardevFrontend(device, alias: alias, mon: mon)
+        let attached = placed
+        recordAttached(alias) { $0.channels.append(attached) }
+    }
+
+    /// `device_add` of a character device's frontend; its chardev `char<alias>` goes again when QEMU refuses.
+    func addChardevFrontend(_ device: QEMUJSONProps, alias: String, mon: QMPMonitor) async throws(VirtError) {
         do {
             try await mon.execute("device_add", arguments: try Self.json(device))
         } catch {
             _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)])
             throw error
         }
-        let attached = placed
-        recordAttached(alias) { $0.channels.append(attached) }
     }
 
     /// The `backend` of QMP `chardev-add` for a source.

@@ -36,12 +36,7 @@ extension QEMUDomainObject {
         if placed.source.type == .pty, let pty = reply["pty"]?.stringValue { placed.source.path = pty }
         let device = QEMUCommandLine(definition: next, capabilities: capabilities)
             .serialDevice(placed, alias: alias, index: next.devices.serials.count - 1)
-        do {
-            try await mon.execute("device_add", arguments: try Self.json(device))
-        } catch {
-            _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)])
-            throw error
-        }
+        try await addChardevFrontend(device, alias: alias, mon: mon)
         let attached = placed
         recordAttached(alias) { $0.serials.append(attached) }
     }

@@ -73,6 +73,39 @@ extension HostCommands {
         return values
     }
 
+    static func compareFlags(_ cmd: ParsedCommand) -> CompareCPUFlags {
+        var flags: CompareCPUFlags = []
+        if cmd.has("error") { flags.insert(.failIncompatible) }
+        if cmd.has("validate") { flags.insert(.validateXML) }
+        return flags
+    }
+
+    static func baselineFlags(_ cmd: ParsedCommand) -> BaselineCPUFlags {
+        var flags: BaselineCPUFlags = []
+        if cmd.has("features") { flags.insert(.expandFeatures) }
+        if cmd.has("migratable") { flags.insert(.migratable) }
+        return flags
+    }
+
+    /// virsh's sentence for a comparison of the CPU in `from` with `other`; false when incompatible or failed.
+    @MainActor
+    static func report(_ shell: Shell, _ result: CPUCompareResult?, from: String, other: String,
+                       supersetSubject: String, failed: String) -> Bool {
+        switch result {
+        case .incompatible?:
+            shell.print("CPU described in \(from) is incompatible with \(other)\n")
+            return false
+        case .identical?:
+            shell.print("CPU described in \(from) is identical to \(other)\n")
+        case .superset?:
+            shell.print("\(supersetSubject) is a superset of CPU described in \(from)\n")
+        case nil:
+            shell.error("Failed to compare \(failed) with \(from)")
+            return false
+        }
+        return true
+    }
+
     static let cpuCompare = CommandDefinition(
         "cpu-compare", summary: "compare host CPU with a CPU described by an XML file",
         description: "compare CPU with host CPU",
@@ -82,24 +115,11 @@ extension HostCommands {
             .flag("validate", "validate the XML document against schema"),
         ]
     ) { shell, cmd in
-        var flags: CompareCPUFlags = []
-        if cmd.has("error") { flags.insert(.failIncompatible) }
-        if cmd.has("validate") { flags.insert(.validateXML) }
+        let flags = compareFlags(cmd)
         let (ok, from) = shell.stringOption(cmd, "file")
         guard ok, let from, let cpus = extractCPUs(shell, from), let first = cpus.first else { return false }
-        switch await shell.call({ try await shell.conn.compareCPU(xml: first, flags: flags) }) {
-        case .incompatible?:
-            shell.print("CPU described in \(from) is incompatible with host CPU\n")
-            return false
-        case .identical?:
-            shell.print("CPU described in \(from) is identical to host CPU\n")
-        case .superset?:
-            shell.print("Host CPU is a superset of CPU described in \(from)\n")
-        case nil:
-            shell.error("Failed to compare host CPU with \(from)")
-            return false
-        }
-        return true
+        let result = await shell.call({ try await shell.conn.compareCPU(xml: first, flags: flags) })
+        return report(shell, result, from: from, other: "host CPU", supersetSubject: "Host CPU", failed: "host CPU")
     }
 
     static let cpuBaseline = CommandDefinition(
@@ -111,9 +131,7 @@ extension HostCommands {
             .flag("migratable", "Do not include features that block migration"),
         ]
     ) { shell, cmd in
-        var flags: BaselineCPUFlags = []
-        if cmd.has("features") { flags.insert(.expandFeatures) }
-        if cmd.has("migratable") { flags.insert(.migratable) }
+        let flags = baselineFlags(cmd)
         let (ok, from) = shell.stringOption(cmd, "file")
         guard ok, let from, let cpus = extractCPUs(shell, from) else { return false }
         guard let result = await shell.call({ try await shell.conn.baselineCPU(xmls: cpus, flags: flags) }) else {
@@ -131,28 +149,15 @@ extension HostCommands {
             .flag("validate", "validate the XML document against schema"),
         ]
     ) { shell, cmd in
-        var flags: CompareCPUFlags = []
-        if cmd.has("error") { flags.insert(.failIncompatible) }
-        if cmd.has("validate") { flags.insert(.validateXML) }
+        let flags = compareFlags(cmd)
         guard let v = hypervisorValues(shell, cmd), let from = v["file"], let cpus = extractCPUs(shell, from),
               let first = cpus.first else { return false }
         let result = await shell.call({
             try await shell.conn.compareHypervisorCPU(emulator: v["emulator"], arch: v["arch"], machine: v["machine"],
                                                       virtType: v["virttype"], xml: first, flags: flags)
         })
-        switch result {
-        case .incompatible?:
-            shell.print("CPU described in \(from) is incompatible with the CPU provided by hypervisor on the host\n")
-            return false
-        case .identical?:
-            shell.print("CPU described in \(from) is identical to the CPU provided by hypervisor on the host\n")
-        case .superset?:
-            shell.print("The CPU provided by hypervisor on the host is a superset of CPU described in \(from)\n")
-        case nil:
-            shell.error("Failed to compare hypervisor CPU with \(from)")
-            return false
-        }
-        return true
+        return report(shell, result, from: from, other: "the CPU provided by hypervisor on the host",
+                      supersetSubject: "The CPU provided by hypervisor on the host", failed: "hypervisor CPU")
     }
 
     static let hypervisorCPUBaseline = CommandDefinition(
@@ -165,9 +170,7 @@ extension HostCommands {
             .string("model", "Shortcut for calling the command with a single CPU model and no additional features"),
         ]
     ) { shell, cmd in
-        var flags: BaselineCPUFlags = []
-        if cmd.has("features") { flags.insert(.expandFeatures) }
-        if cmd.has("migratable") { flags.insert(.migratable) }
+        let flags = baselineFlags(cmd)
         guard var v = hypervisorValues(shell, cmd) else { return false }
         let (ok, model) = shell.stringOption(cmd, "model")
         guard ok, shell.exclusive(cmd, "file", "model") else { return false }

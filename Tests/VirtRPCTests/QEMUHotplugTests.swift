@@ -350,11 +350,12 @@ struct QEMUHotplugTests {
 
     /// Types into the guest's console (a unix socket) and reports what /sys/block holds while virsh attaches or
     /// detaches a disk: `attach` waits for vdb to appear, `detach` for it to go.
-    static let consoleDriver = #"""
+    /// The python prelude of the console drivers: connects to the guest's console socket (argv[1]); `run(cmd)`
+    /// types a shell command and returns what it printed (None when the guest did not answer in 30 s).
+    static let consolePrelude = #"""
     import socket, subprocess, sys, time
-    sock, mode, uri, virsh = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
+    s.connect(sys.argv[1])
     s.settimeout(1)
     buf = b""
     def read_for(seconds):
@@ -368,16 +369,24 @@ struct QEMUHotplugTests {
                 buf += d
             except socket.timeout:
                 pass
-    def blocks():
+    def run(cmd):
         global buf
         buf = b""
-        s.sendall(b"echo BEGIN-$((1+1)); ls /sys/block; echo END-$((2+2))\n")
+        s.sendall(b"echo BEGIN-$((1+1)); " + cmd.encode() + b"; echo END-$((2+2))\n")
         end = time.time() + 30
         while time.time() < end and b"END-4" not in buf:
             read_for(1)
         text = buf.decode("utf-8", "replace")
         i, j = text.find("BEGIN-2"), text.find("END-4")
-        return text[i + 7:j].split() if i >= 0 and j > i else None
+        return text[i + 7:j].strip() if i >= 0 and j > i else None
+
+    """#
+
+    static let consoleDriver = consolePrelude + #"""
+    mode, uri, virsh = sys.argv[2], sys.argv[3], sys.argv[4]
+    def blocks():
+        out = run("ls /sys/block")
+        return out.split() if out is not None else None
     s.sendall(b"\n")
     read_for(2)
     before = blocks()

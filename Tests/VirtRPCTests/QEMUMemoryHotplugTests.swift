@@ -131,34 +131,8 @@ struct QEMUMemoryHotplugTests {
     /// Types into the guest's console: counts its memory blocks, waits for the hot-plugged ones, onlines them
     /// (movable) and reads MemTotal (256 MiB more), then detaches: the guest's kernel offlines and ejects them,
     /// and the blocks go.
-    static let consoleDriver = #"""
-    import socket, subprocess, sys, time
-    sock, uri, virsh, dimm = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    s.settimeout(1)
-    buf = b""
-    def read_for(seconds):
-        global buf
-        end = time.time() + seconds
-        while time.time() < end:
-            try:
-                d = s.recv(4096)
-                if not d:
-                    return
-                buf += d
-            except socket.timeout:
-                pass
-    def run(cmd):
-        global buf
-        buf = b""
-        s.sendall(b"echo BEGIN-$((1+1)); " + cmd.encode() + b"; echo END-$((2+2))\n")
-        end = time.time() + 30
-        while time.time() < end and b"END-4" not in buf:
-            read_for(1)
-        text = buf.decode("utf-8", "replace")
-        i, j = text.find("BEGIN-2"), text.find("END-4")
-        return text[i + 7:j].strip() if i >= 0 and j > i else None
+    static let consoleDriver = QEMUHotplugTests.consolePrelude + #"""
+    uri, virsh, dimm = sys.argv[2], sys.argv[3], sys.argv[4]
     def blocks():
         out = run("ls /sys/devices/system/memory")
         return sorted(x for x in (out or "").split() if x.startswith("memory"))
