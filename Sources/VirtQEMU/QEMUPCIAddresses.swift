@@ -267,14 +267,15 @@ struct QEMUPCIAddresses {
         def.devices = d
     }
 
-    /// Root ports of a USB controller model (libvirt's virDomainUSBAddressControllerModelToPorts); nil: unknown.
-    static func usbRootPorts(_ model: ControllerModel?) -> Int? {
-        switch model {
-        case .piix3UHCI?, .piix4UHCI?, .ich9UHCI1?, .ich9UHCI2?, .ich9UHCI3?, .vt82c686bUHCI?: 2
+    /// Root ports of a USB controller (libvirt's virDomainUSBAddressControllerModelToPorts): ICH9's UHCI
+    /// companions count none (their EHCI has the ports), XHCIs their `ports` or 4; nil: unknown.
+    static func usbRootPorts(_ c: Controller) -> Int? {
+        switch c.model {
+        case .piix3UHCI?, .piix4UHCI?, .vt82c686bUHCI?: 2
+        case .ich9UHCI1?, .ich9UHCI2?, .ich9UHCI3?: 0
         case .ehci?, .ich9EHCI1?: 6
         case .pciOHCI?: 3
-        case .necXHCI?: 4
-        case .qemuXHCI?: 15
+        case .necXHCI?, .qemuXHCI?: c.ports.map(Int.init) ?? 4
         default: nil
         }
     }
@@ -282,12 +283,13 @@ struct QEMUPCIAddresses {
     /// The ports of a USB hub.
     static let usbHubPorts = 8
 
-    /// USB addresses as libvirt assigns them: when the first controller's root ports cannot take every USB
+    /// USB addresses as libvirt assigns them: when bus 0's controller's root ports cannot take every USB
     /// device, `<hub type='usb'>`s are added on the first root ports (libvirt's qemuDomainUSBAddressAddHubs,
     /// one per 7 devices over); then each device without an address takes the first free root port, then the
     /// first free hub port (`1.1`, `1.2`, …).
     static func assignUSBPorts(_ d: inout DomainDevices) {
-        guard let controller = d.controllers.first(where: { $0.type == .usb && $0.index == 0 }),
+        // Bus 0's controller: of ICH9's set, the EHCI (its UHCI companions have no ports of their own).
+        guard let controller = d.controllers.first(where: { $0.type == .usb && $0.index == 0 && usbRootPorts($0) != 0 }),
               controller.model != ControllerModel.none else { return }
         var used = Set<String>()
         for (_, info) in d.deviceInfos { if case .usb(0, let p?)? = info.address { used.insert(p) } }
@@ -302,12 +304,13 @@ struct QEMUPCIAddresses {
         for x in d.sounds where x.model == .usb { count(x.info) }
         for x in d.redirdevs { count(x.info) }
         let hasHubs = d.other.contains { $0.element.name == "hub" }
-        if let rootPorts = usbRootPorts(controller.model), !hasHubs, wanting > 0,
+        if let rootPorts = usbRootPorts(controller), !hasHubs, wanting > 0,
            used.count + wanting > rootPorts {
             let over = used.count + wanting - rootPorts
             let hubs = (over + 1 + usbHubPorts - 2) / (usbHubPorts - 1)
             for _ in 0..<hubs {
-                guard let port = (1...rootPorts).map(String.init).first(where: { !used.contains($0) }) else { break }
+                guard let port = stride(from: 1, through: rootPorts, by: 1).map(String.init)
+                    .first(where: { !used.contains($0) }) else { break }
                 used.insert(port)
                 var address = XMLElement(name: "address")
                 address.attributes = [(name: "type", value: "usb"), (name: "bus", value: "0"), (name: "port", value: port)]
@@ -321,13 +324,14 @@ struct QEMUPCIAddresses {
         let hubPorts = d.other.filter { $0.element.name == "hub" }
             .compactMap { $0.element.child("address")?.attr("port") }
             .flatMap { h in (1...usbHubPorts).map { "\(h).\($0)" } }
-        let roots = usbRootPorts(controller.model)
+        let roots = usbRootPorts(controller)
         var next = 1
         func take(_ info: inout DeviceInfo) {
             guard info.address == nil || info.address == .usb(bus: 0, port: nil) else { return }
             var port: String?
             if let roots {
-                port = (1...roots).map(String.init).first { !used.contains($0) } ?? hubPorts.first { !used.contains($0) }
+                port = stride(from: 1, through: roots, by: 1).map(String.init).first { !used.contains($0) }
+                    ?? hubPorts.first { !used.contains($0) }
             } else {
                 while used.contains(String(next)) { next += 1 }
                 port = String(next)
