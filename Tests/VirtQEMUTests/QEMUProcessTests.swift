@@ -14,7 +14,7 @@ import Glibc
         defer { TestPaths.removeDir(dir) }
         // A process that ignores SIGTERM (ignored signals stay ignored across exec).
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
-            binary: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 300"], logPath: dir + "/log"))
+            binary: "/bin/sh", arguments: ["-c", "trap '' TERM; echo ready; exec sleep 3600"], logPath: dir + "/log"))
         defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         for _ in 0..<500 where p.logOutput() != "ready" {
             try await Task.sleep(for: .milliseconds(10))
@@ -31,7 +31,7 @@ import Glibc
         let dir = try TestPaths.makeTempDir("proc")
         defer { TestPaths.removeDir(dir) }
         let p = try QEMUProcess.launch(ProcessLaunchSpec(
-            binary: "/bin/sleep", arguments: ["300"], logPath: dir + "/log"))
+            binary: "/bin/sleep", arguments: ["3600"], logPath: dir + "/log"))
         defer { if p.exitWaiter.result == nil { kill(p.pid, SIGKILL) } }
         #expect(await p.exitWaiter.wait(timeout: .milliseconds(50)) == nil)
         #expect(await p.terminate(grace: .seconds(30)) == .signaled(SIGTERM))
@@ -74,7 +74,7 @@ import Glibc
         let launched = Result { () throws(VirtError) -> QEMUProcess in
             try QEMUProcess.launch(ProcessLaunchSpec(
                 binary: "/bin/sh",
-                arguments: ["-c", "echo passed >&3; ls /proc/self/fd | wc -l; umask; exec sleep 300"],
+                arguments: ["-c", "echo passed >&3; ls /proc/self/fd | wc -l; umask; exec sleep 3600"],
                 logPath: dir + "/log", passFDs: [fds[1]], credentials: creds, umask: 0o027))
         }
         pthread_sigmask(SIG_SETMASK, &old, nil)
@@ -157,7 +157,7 @@ import Glibc
         let dir = try TestPaths.makeTempDir("proc")
         defer { TestPaths.removeDir(dir) }
         let parent = try QEMUProcess.launch(ProcessLaunchSpec(
-            binary: "/bin/sh", arguments: ["-c", "sleep 300 & echo $! > \(dir)/child.pid; wait"],
+            binary: "/bin/sh", arguments: ["-c", "sleep 3600 & echo $! > \(dir)/child.pid; wait"],
             logPath: dir + "/log"))
         defer { if parent.exitWaiter.result == nil { kill(parent.pid, SIGKILL) } }
         var childPid: pid_t = 0
@@ -169,7 +169,7 @@ import Glibc
             try await Task.sleep(for: .milliseconds(20))
         }
         try #require(childPid > 0)
-        defer { kill(childPid, SIGKILL) }
+        defer { ProcFS.kill(childPid, ifExecutable: "sleep") }
         let foreign = QEMUProcess.attach(pid: childPid, logPath: dir + "/log")
         #expect(foreign.exitWaiter.result == nil)
         kill(childPid, SIGTERM)
