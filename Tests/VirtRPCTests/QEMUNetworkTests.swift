@@ -517,7 +517,12 @@ struct QEMUNetworkTests {
         kill(openPID, SIGKILL)
         #expect(eventually(10) { !NetworkNamespaces.runsDnsmasq(openPID) })
         try v.start()
-        let newOpenPID = h.dnsmasqPID("svopen")
+        // The new daemon starts the dnsmasq as it adopts the network, which may finish after its socket answers.
+        var newOpenPID: pid_t?
+        _ = eventually(30) {
+            newOpenPID = h.dnsmasqPID("svopen")
+            return newOpenPID != nil && newOpenPID != openPID
+        }
         #expect(newOpenPID != nil && newOpenPID != openPID)
         let active = try v.virsh("net-list --name").stdout
         for n in ["svroute", "svopen", "svbr"] { #expect(active.contains(n), "\(active)") }
