@@ -509,7 +509,7 @@ extension QEMUDomainObject {
             guard let m = dev.devices.memories.first else { return }
             guard let i = QEMUMemoryDevices.find(m, in: def.devices.memories) else {
                 let detail = "matching memory device was not found"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             let size = def.devices.memories.remove(at: i).sizeKiB
             def.memory = def.memory > size ? def.memory - size : def.memory
@@ -542,6 +542,11 @@ extension QEMUDomainObject {
         throw VirtError.operationFailed(detail, domain: .domain)
     }
 
+    /// libvirt's VIR_ERR_DEVICE_MISSING from the QEMU driver: "device not found: <detail>".
+    static func deviceMissing(_ detail: String) -> VirtError {
+        VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+    }
+
     /// The alias of the live device `dev` names.
     static func findLive(_ dev: DeviceDefinition, in live: DomainDefinition) throws(VirtError) -> String {
         switch dev.kind {
@@ -565,7 +570,7 @@ extension QEMUDomainObject {
             guard let c = dev.devices.channels.first else { return "" }
             guard let i = findChannel(c, in: live.devices.channels) else {
                 let detail = "chr type 'channel' device not present in domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             return live.devices.channels[i].info.alias ?? ""
         case "rng":
@@ -573,19 +578,19 @@ extension QEMUDomainObject {
             guard let i = findRNG(r, in: live.devices.rngs) else {
                 let backend = switch r.backend { case .random: "random"; case .egd: "egd"; case .builtin: "builtin" }
                 let detail = "model '\(backend)' RNG device not present in domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             return live.devices.rngs[i].info.alias ?? ""
         case "watchdog":
             guard let w = dev.devices.watchdogs.first else { return "" }
             guard let have = live.devices.watchdogs.first else {
                 let detail = "watchdog device not present in domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             // libvirt 9.0 compares the addresses as given: a watchdog named without its address does not match.
             if have.model != w.model || have.action != w.action || w.info.address != have.info.address {
                 let detail = "model '\(w.model.rawValue)' watchdog device not present in domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             if have.model != .i6300esb {
                 throw VirtError.operationUnsupported(
@@ -596,7 +601,7 @@ extension QEMUDomainObject {
             guard let c = dev.devices.serials.first else { return "" }
             guard let i = findSerial(c, in: live.devices.serials) else {
                 let detail = "chr type 'serial' device not present in domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             return live.devices.serials[i].info.alias ?? ""
         case "memory":
@@ -605,7 +610,7 @@ extension QEMUDomainObject {
             m.sizeKiB = QEMUMemoryDevices.aligned(m.sizeKiB)
             guard let i = QEMUMemoryDevices.find(m, in: live.devices.memories) else {
                 let detail = "model '\(m.model.rawValue)' memory device not present in the domain configuration"
-                throw VirtError(.deviceMissing, domain: .qemu, "device not found: \(detail)", str1: detail)
+                throw Self.deviceMissing(detail)
             }
             return live.devices.memories[i].info.alias ?? ""
         default:
