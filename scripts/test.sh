@@ -8,5 +8,6 @@ if [ -x scripts/build-test-guest.sh ]; then
     scripts/build-test-guest.sh
 fi
 scripts/fetch-test-firmware.sh
+scripts/fetch-libvirt-python-tests.sh
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt

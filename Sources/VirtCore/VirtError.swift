@@ -86,6 +86,8 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conf = ErrorDomain(rawValue: 9)
         public static let qemu = ErrorDomain(rawValue: 10)
         public static let test = ErrorDomain(rawValue: 12)
+        /// VIR_FROM_AUTH: the client's authentication callback (virauth.c).
+        public static let auth = ErrorDomain(rawValue: 46)
         public static let network = ErrorDomain(rawValue: 19)
         public static let nodeDevice = ErrorDomain(rawValue: 22)
         public static let interface = ErrorDomain(rawValue: 26)

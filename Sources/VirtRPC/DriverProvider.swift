@@ -2,7 +2,7 @@ import VirtCore
 
 /// How the server gets a driver connection for a client's CONNECT_OPEN, and gives it back at CONNECT_CLOSE
 /// or disconnect. The daemon decides which URIs it serves and which drivers are shared (the test driver's
-/// `test:///default` lives as long as the daemon).
+/// `test:///default` state lives while a client has it open, as in libvirtd).
 public protocol DriverProvider: Sendable {
     /// Opens (or hands out) the driver for `uri` (nil or empty: the daemon's default).
     func open(uri: String?, readOnly: Bool) async throws -> any HypervisorDriver

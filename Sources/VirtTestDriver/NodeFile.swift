@@ -28,6 +28,9 @@ struct NodeFile: Sendable {
     /// `<device>` and `<interface>` elements (libvirt's test driver reads both from node files).
     var devices: [NodeDeviceDefinition] = []
     var interfaces: [InterfaceDefinition] = []
+    /// `<auth><user password='…'>name</user></auth>`: the users a connection must authenticate as
+    /// (libvirt's test driver asks the client's authentication callback for a name and password).
+    var authUsers: [(name: String, password: String?)] = []
 
     /// Reads and parses the node file at `path`; `<domain file='…'/>` references are resolved relative to it.
     static func load(path: String) throws(VirtError) -> NodeFile {
@@ -87,6 +90,13 @@ struct NodeFile: Sendable {
             networks.append(try NetworkDefinition(element: netEl))
         }
         var file = NodeFile(info: info, domains: domains, networks: networks)
+        for user in root.child("auth")?.children("user") ?? [] {
+            let name = user.text
+            guard !name.isEmpty else {
+                throw VirtError(.xmlError, domain: .test, "XML error: missing username in /node/auth/user field")
+            }
+            file.authUsers.append((name: name, password: user.attr("password")))
+        }
         file.pools = try parsePools(root, path: path)
         for el in root.children("device") {
             var devEl = el

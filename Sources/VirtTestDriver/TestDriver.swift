@@ -58,6 +58,12 @@ public final class TestDriver: HypervisorDriver {
             state = try registry.acquire()
         } else {
             state = try TestDriverState.load(path: path)
+            // A node file with `<auth>` users wants a name and password from the client's authentication
+            // callback. Connections here have none (as libvirtd's own connection to the test driver, and a
+            // client's virConnectOpen without one), so libvirt's answer is the same refusal.
+            if state.requiresAuthentication {
+                throw VirtError(.invalidArg, domain: .auth, "invalid argument: Missing authentication credentials")
+            }
         }
         let bus = EventBus<DomainEventRecord>()
         let token = state.register(bus)

@@ -24,6 +24,8 @@ final class TestDriverState: Sendable {
     /// Node devices and host interfaces (TestNodeDevices.swift).
     let nodeDevices: TestNodeDeviceState
     let interfaces: TestInterfaceState
+    /// The node file's `<auth>` users: a connection must authenticate as one of them.
+    let requiresAuthentication: Bool
 
     /// A state built from a node description.
     init(node: TestNode, nodeFile: NodeFile) throws(VirtError) {
@@ -33,6 +35,7 @@ final class TestDriverState: Sendable {
         storage = try TestStorageState(nodePools: nodeFile.pools)
         nodeDevices = TestNodeDeviceState(devices: nodeFile.devices)
         interfaces = TestInterfaceState(interfaces: nodeFile.interfaces)
+        requiresAuthentication = !nodeFile.authUsers.isEmpty
     }
 
     /// The state of `test:///default`.

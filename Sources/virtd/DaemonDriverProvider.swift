@@ -7,8 +7,9 @@ import VirtSecrets
 import VirtStorage
 import VirtNetwork
 
-/// Hands out driver connections to clients. `test:///default` is one shared driver that lives as long as
-/// the daemon; `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
+/// Hands out driver connections to clients. Each `test:///default` client gets a connection of its own to the
+/// process's one default test state, which lives while any such connection is open and starts afresh after the
+/// last one closes (libvirtd's test driver does the same: libvirt-python's tests rely on it); `qemu:///system` is the QEMU driver on the daemon's root, opened on first use and shared
 /// likewise, its QEMUs run with the daemon's QEMU security settings; other URIs get a connection of their own, closed when the client leaves.
 final class DaemonDriverProvider: DriverProvider {
     let defaultURI: String
@@ -16,7 +17,6 @@ final class DaemonDriverProvider: DriverProvider {
     let qemuSecurity: QEMUSecurityConfig
     let firmwareDirs: [String]?
     let migration: QEMUMigrationConfig
-    let sharedTest: any HypervisorDriver
     /// libvirtd's shared secret driver: the secrets of every `qemu:///system` client (the test driver has none,
     /// as in libvirtd).
     let secrets: FileSecretDriver
@@ -44,7 +44,6 @@ final class DaemonDriverProvider: DriverProvider {
         self.qemuRoot = qemuRoot
         self.qemuSecurity = qemuSecurity
         self.firmwareDirs = firmwareDirs
-        sharedTest = try await Connection.open("test:///default").driver
     }
 
     func open(uri: String?, readOnly: Bool) async throws -> any HypervisorDriver {
@@ -53,7 +52,6 @@ final class DaemonDriverProvider: DriverProvider {
         if parsed.isRemote {
             throw VirtError(.noConnect, domain: .remote, "no connection driver available for \(name)")
         }
-        if parsed.driver == "test" && parsed.path == "/default" { return sharedTest }
         if parsed.driver == "qemu" && parsed.path == "/system" { return try await systemQEMU() }
         return try await Connection.open(name, readOnly: readOnly).driver
     }
@@ -126,7 +124,6 @@ final class DaemonDriverProvider: DriverProvider {
     }
 
     func release(_ driver: any HypervisorDriver) async {
-        if driver === sharedTest { return }
         if let q = qemu.withLock({ $0 }), q === driver { return }
         await driver.close()
     }

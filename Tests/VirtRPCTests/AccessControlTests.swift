@@ -42,6 +42,9 @@ struct AccessControlTests {
         #expect(waitFor(path: dir + "/run/virtd.pid"))
         chmod(dir + "/run", 0o755)
         let uri = "test+unix:///default?socket=\(dir)/run/virtd-sock"
+        // The test driver's state lives while a client is connected; this one holds it for the whole test.
+        let holder = try connectionHolder(uri, dir: dir)
+        defer { holder.terminate() }
         for n in ["web1", "web2"] {
             try "<domain type='test'><name>\(n)</name><memory>8192</memory><os><type>hvm</type></os></domain>"
                 .write(toFile: dir + "/\(n).xml", atomically: true, encoding: .utf8)

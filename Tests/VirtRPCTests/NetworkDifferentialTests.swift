@@ -5,8 +5,8 @@ import VirtTestSupport
 /// The network API through virtd's `test+unix:///default` against libvirt 9.0's own test driver
 /// (`test:///default` inside Debian's virsh and python3-libvirt): the same virsh script, the same python
 /// script (API, errors, lifecycle events), outputs compared byte for byte after replacing generated UUIDs.
-/// Each script runs in one client process, since libvirt's test:///default lives as long as its process; ours
-/// lives as long as the daemon, so every script gets a fresh virtd.
+/// Each script runs in one client process, since libvirt's test:///default lives as long as its process; every
+/// script also gets a fresh virtd.
 @Suite("networks: virtd's test driver vs libvirt 9.0's", .serialized)
 struct NetworkDifferentialTests {
     static let files: [String: String] = [

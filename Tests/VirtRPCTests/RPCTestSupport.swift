@@ -134,3 +134,19 @@ enum DaemonError: Error {
 func virsh(_ uri: String, _ commands: String, timeout: Double = 60) throws -> ChildProcess.Result {
     try ChildProcess.run(["/usr/bin/virsh", "-c", uri, commands], timeLimit: timeout)
 }
+
+/// A python3-libvirt client that keeps a connection to `uri` open until it is terminated: the test driver's
+/// `test:///default` state lives in virtd (as in libvirtd) only while some client is connected, so a test that
+/// runs one virsh process per command holds it with this. Returns once the connection is open.
+func connectionHolder(_ uri: String, dir: String) throws -> ChildProcess {
+    let out = dir + "/holder-\(UInt32.random(in: 0...UInt32.max)).txt"
+    let script = "import libvirt, sys, time\nc = libvirt.open(sys.argv[1])\nprint('ready', flush=True)\n"
+        + "while True:\n    time.sleep(3600)\n"
+    let p = try ChildProcess.spawn(["/usr/bin/python3", "-c", script, uri], output: .file(out))
+    for _ in 0..<400 {
+        if ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("ready") { return p }
+        usleep(25_000)
+    }
+    p.terminate()
+    throw DaemonError.notStarted("connection holder for \(uri)")
+}

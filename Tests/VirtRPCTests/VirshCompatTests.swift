@@ -81,25 +81,51 @@ struct VirshCompatTests {
         #expect(al.count == bl.count)
     }
 
-    @Test("each command as its own virsh process against virtd (state lives as long as the daemon)")
+    @Test("each command as its own virsh process: the default test state lives while a connection is open, then starts afresh, as in libvirtd",
+          .tags(.root, .referenceLibvirtd))
     func separateInvocations() throws {
         let ours = try VirtdProcess()
         defer { ours.stop() }
+        let ref = try ReferenceLibvirtd()
+        defer { ref.stop() }
         let dir = try TestPaths.makeTempDir("virsh-sep", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.prepare(dir)
-        #expect(try virsh(ours.testURI, "define \(dir)/demo.xml").status == 0)
-        #expect(try virsh(ours.testURI, "start demo").status == 0)
-        #expect(try virsh(ours.testURI, "suspend demo").status == 0)
-        #expect(try virsh(ours.testURI, "domstate --reason demo").stdout.contains("paused (user)"))
-        #expect(try virsh(ours.testURI, "resume demo").status == 0)
-        #expect(try virsh(ours.testURI, "domstate demo").stdout.contains("running"))
-        #expect(try virsh(ours.testURI, "destroy demo").status == 0)
-        #expect(try virsh(ours.testURI, "undefine demo").status == 0)
-        let list = try virsh(ours.testURI, "list --all --name")
-        #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "test")
-        // The URI the daemon reports is the driver's own.
-        #expect(try virsh(ours.testURI, "uri").stdout.contains("test+unix:///default"))
+        for daemon in [ours, ref] as [any TestDaemon] {
+            let name = daemon === ours ? "virtd" : "libvirtd"
+            // A client that keeps a connection open (as a management tool does) holds the state.
+            let holder = try ChildProcess.spawn(["/usr/bin/virsh", "-c", daemon.testURI, "event", "--all", "--loop"],
+                                                output: .file(dir + "/holder-\(name).txt"))
+            defer { holder.terminate() }
+            var held = false
+            for _ in 0..<100 where !held {
+                held = try virsh(daemon.testURI, "suspend test").status == 0
+                    && (try virsh(daemon.testURI, "domstate test").stdout.contains("paused"))
+                if !held { usleep(50_000) }
+            }
+            #expect(held, "\(name): the state did not outlive a command while another client was connected")
+            _ = try virsh(daemon.testURI, "resume test")
+            #expect(try virsh(daemon.testURI, "define \(dir)/demo.xml").status == 0, "\(name)")
+            #expect(try virsh(daemon.testURI, "start demo").status == 0, "\(name)")
+            #expect(try virsh(daemon.testURI, "suspend demo").status == 0, "\(name)")
+            #expect(try virsh(daemon.testURI, "domstate --reason demo").stdout.contains("paused (user)"), "\(name)")
+            #expect(try virsh(daemon.testURI, "resume demo").status == 0, "\(name)")
+            #expect(try virsh(daemon.testURI, "domstate demo").stdout.contains("running"), "\(name)")
+            #expect(try virsh(daemon.testURI, "destroy test").status == 0, "\(name)")
+            let list = try virsh(daemon.testURI, "list --all --name")
+            #expect(list.stdout.split(separator: "\n").sorted() == ["demo", "test"], "\(name): \(list.stdout)")
+            // The URI the daemon reports is the driver's own.
+            #expect(try virsh(daemon.testURI, "uri").stdout.contains("test+unix:///default"), "\(name)")
+            // When the last client leaves, the state goes; the next client finds libvirt's initial one again.
+            holder.terminate()
+            var fresh = false
+            for _ in 0..<100 where !fresh {
+                let r = try virsh(daemon.testURI, "list --all --name; domstate test")
+                fresh = r.stdout.split(separator: "\n").map(String.init) == ["test", "running"]
+                if !fresh { usleep(50_000) }
+            }
+            #expect(fresh, "\(name): the state outlived its last connection")
+        }
     }
 
     @Test("qemu+unix:///system reaches the QEMU driver on the daemon's root")
