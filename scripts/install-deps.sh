@@ -19,7 +19,7 @@ SUDO=""
 if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
     pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
           python3-libvirt tini hyperfine bindfs valgrind iproute2 openssh-server netcat-openbsd gnutls-bin
-          prometheus-libvirt-exporter collectd-core dnsmasq-base nftables binutils e2fsprogs virtinst pci.ids
+          prometheus-libvirt-exporter collectd-core dnsmasq-base dhcpcd-base nftables binutils e2fsprogs virtinst pci.ids
           ansible python3-lxml openssl curl ca-certificates)
     missing=()
     for p in "${pkgs[@]}"; do

@@ -491,10 +491,15 @@ public final class BridgeNetworkDriver: NetworkDriver {
         try NetworkHost.checkRouteCollision(def, bridge: bridge)
         try NetworkHost.createBridge(def, bridge)
         do throws(VirtError) {
+            let hasIPv6 = def.ips.contains { !$0.address.isIPv4 }
+            try NetworkHost.setIPv6Sysctls(bridge, enable: hasIPv6)
             for ip in def.ips { try NetworkHost.addAddress(bridge, ip) }
             try NetworkHost.setUp(bridge)
             for r in def.routes { try NetworkHost.addRoute(bridge, r) }
-            if mode == .nat || mode == .route { try NetworkHost.enableIPForwarding() }
+            if mode == .nat || mode == .route {
+                if def.ips.contains(where: { $0.address.isIPv4 }) { try NetworkHost.enableIPForwarding() }
+                if hasIPv6 { try NetworkHost.enableIPv6Forwarding() }
+            }
             try applyFirewall(def)
             if Dnsmasq.needed(def) { try startDnsmasq(def) }
             try writeState(def)
@@ -544,7 +549,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
         let f = files(def.name)
         stopDnsmasq(def)
         try writeDnsmasqHosts(def)
-        try Self.atomicWrite(f.conf, Dnsmasq.config(def, bridge: bridge, files: f), mode: 0o644)
+        try Self.atomicWrite(f.conf, try Dnsmasq.config(def, bridge: bridge, files: f), mode: 0o644)
         unlink(f.pidFile)
         // dnsmasq daemonizes once it is ready (its parent exits with the start's status); its output goes to a
         // log file of the network so that it holds none of our pipes.

@@ -120,6 +120,38 @@ enum NetworkHost {
         }
     }
 
+    /// Writes `value` to the sysctl file at `path`.
+    static func writeSysctl(_ path: String, _ value: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let text = value + "\n"
+        return write(fd, text, text.utf8.count) == text.utf8.count
+    }
+
+    /// `networkSetIPv6Sysctls`: IPv6 on the bridge only when the network has an IPv6 address; never router
+    /// advertisements from guests (accept_ra) nor autoconfiguration (autoconf) on a gateway.
+    static func setIPv6Sysctls(_ bridge: String, enable: Bool) throws(VirtError) {
+        let base = "/proc/sys/net/ipv6/conf/\(bridge)/"
+        // No such file: IPv6 is off in this kernel or namespace.
+        if access(base + "disable_ipv6", W_OK) != 0 && errno == ENOENT { return }
+        guard writeSysctl(base + "disable_ipv6", enable ? "0" : "1") else {
+            throw VirtError.systemError("cannot write to '\(base)disable_ipv6' to enable/disable IPv6 on bridge '\(bridge)'",
+                                        errno: errno, domain: domain)
+        }
+        for key in ["accept_ra", "autoconf"] where !writeSysctl(base + key, "0") {
+            throw VirtError.systemError("cannot disable \(base)\(key)", errno: errno, domain: domain)
+        }
+    }
+
+    /// IPv6 forwarding for a routed or NATed network with IPv6 addresses (`networkEnableIPForwarding`).
+    static func enableIPv6Forwarding() throws(VirtError) {
+        let path = "/proc/sys/net/ipv6/conf/all/forwarding"
+        guard writeSysctl(path, "1") else {
+            throw VirtError.systemError("cannot enable \(path)", errno: errno, domain: domain)
+        }
+    }
+
     static func enableIPForwarding() throws(VirtError) {
         let fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else {

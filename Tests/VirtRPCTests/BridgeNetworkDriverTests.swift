@@ -100,7 +100,7 @@ struct BridgeNetworkDriverTests {
     func hostInputs() throws {
         let def = try NetworkDefinition(xml: Self.natXML)
         let files = DnsmasqFiles(dir: "/R", name: "default")
-        #expect(Dnsmasq.config(def, bridge: "virbr0", files: files) == """
+        #expect(try Dnsmasq.config(def, bridge: "virbr0", files: files) == """
             ##WARNING:  THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE
             ##OVERWRITTEN AND LOST.  Changes to this configuration should be made using:
             ##    virsh net-edit default
@@ -139,6 +139,39 @@ struct BridgeNetworkDriverTests {
         #expect(Dnsmasq.leases("1 52:54:00:aa:bb:01 192.168.122.57 g1 *\n", bridge: "virbr0", def: def,
                                mac: "52:54:00:AA:BB:02").isEmpty)
 
+        // IPv6: leases after the server's DUID line; the MAC address from the client's DUID-LLT or DUID-LL,
+        // a lease without one left out (as libvirt's lease helper leaves it out).
+        let v6 = try NetworkDefinition(xml: """
+            <network><name>six</name><ip address='192.168.122.1' prefix='24'/>\
+            <ip family='ipv6' address='fd00:170::1' prefix='64'><dhcp><range start='fd00:170::100' end='fd00:170::1ff'/>\
+            <host id='0:3:0:1:52:54:0:aa:bb:cc' name='six' ip='fd00:170::10'/><host name='byname' ip='fd00:170::11'/>\
+            </dhcp></ip></network>
+            """)
+        let six = Dnsmasq.leases("""
+            duid 00:01:00:01:32:a5:d3:18:52:54:00:1c:a8:7c
+            1796499657 1193046 fd00:170::135 * 00:01:00:01:32:a5:d3:c7:52:54:00:12:34:56
+            1796499658 7 fd00:170::136 h6 00:03:00:01:52:54:00:12:34:57
+            1796499659 8 fd00:170::137 * 00:02:00:00:ab:11:01:02
+            """, bridge: "virbr1", def: v6, mac: nil)
+        #expect(six == [
+            NetworkDHCPLeaseRecord(iface: "virbr1", expiryTime: 1_796_499_657, type: 1, mac: "52:54:00:12:34:56",
+                                   iaid: "1193046", ipaddr: "fd00:170::135", prefix: 64, hostname: nil,
+                                   clientID: "00:01:00:01:32:a5:d3:c7:52:54:00:12:34:56"),
+            NetworkDHCPLeaseRecord(iface: "virbr1", expiryTime: 1_796_499_658, type: 1, mac: "52:54:00:12:34:57",
+                                   iaid: "7", ipaddr: "fd00:170::136", prefix: 64, hostname: "h6",
+                                   clientID: "00:03:00:01:52:54:00:12:34:57"),
+        ])
+        #expect(Dnsmasq.hostsFile(v6) == "id:0:3:0:1:52:54:0:aa:bb:cc,six,[fd00:170::10]\nbyname,[fd00:170::11]\n")
+        let v6conf = try Dnsmasq.config(v6, bridge: "virbr1", files: files)
+        #expect(v6conf.contains("dhcp-range=fd00:170::100,fd00:170::1ff,64\ndhcp-lease-max=256\n"))
+        #expect(v6conf.hasSuffix("addn-hosts=/R/default.addnhosts\nenable-ra\n"))
+        var ptr = v6
+        for i in ptr.ips.indices { ptr.ips[i].localPTR = true }
+        #expect(try Dnsmasq.config(ptr, bridge: "virbr1", files: files).contains(
+            "local=/122.168.192.in-addr.arpa/\nlocal=/0.0.0.0.0.0.0.0.0.7.1.0.0.0.d.f.ip6.arpa/\n"))
+        ptr.ips[0].prefix = 20
+        #expect(throws: VirtError.self) { try Dnsmasq.config(ptr, bridge: "virbr1", files: files) }
+
         let nat = try #require(NetworkFirewall.ruleset(def, bridge: "virbr0"))
         #expect(nat.hasPrefix("table inet swiftvirt_virbr0 {"))
         #expect(nat.contains("\t\tiifname \"virbr0\" ip saddr 192.168.122.0/24 accept\n"))
@@ -153,7 +186,7 @@ struct BridgeNetworkDriverTests {
         let i = try #require(NetworkFirewall.ruleset(iso, bridge: "virbr0"))
         #expect(i.contains("iifname \"virbr0\" oifname \"virbr0\" accept") && i.contains("iifname \"virbr0\" reject")
                 && !i.contains("saddr"))
-        #expect(Dnsmasq.config(iso, bridge: "virbr0", files: files).contains("dhcp-option=3\n"))
+        #expect(try Dnsmasq.config(iso, bridge: "virbr0", files: files).contains("dhcp-option=3\n"))
         var open = def
         open.forward.mode = .open
         #expect(NetworkFirewall.ruleset(open, bridge: "virbr0") == nil)

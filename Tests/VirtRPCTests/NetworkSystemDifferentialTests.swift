@@ -120,4 +120,139 @@ struct NetworkSystemDifferentialTests {
             #expect(!c.ours.isEmpty)
         }
     }
+
+    static let v6Networks: [(file: String, name: String?, xml: String)] = [
+        ("v6nat", "sv6", """
+            <network><name>sv6</name><forward mode='nat'/>\
+            <ip address='192.168.170.1' prefix='24'><dhcp><range start='192.168.170.100' end='192.168.170.200'/></dhcp></ip>\
+            <ip family='ipv6' address='fd00:170::1' prefix='64'><dhcp><range start='fd00:170::100' end='fd00:170::1ff'/>\
+            <host id='0:3:0:1:52:54:0:aa:bb:cc' name='six' ip='fd00:170::10'/><host name='byname' ip='fd00:170::11'/>\
+            </dhcp></ip></network>
+            """),
+        ("v6ra", "sv6ra", """
+            <network><name>sv6ra</name><forward mode='route'/><ip family='ipv6' address='fd00:171::1' prefix='64'/>\
+            <ip family='ipv6' address='fd00:172::1' prefix='64'/></network>
+            """),
+        ("v6iso", "sv6iso", """
+            <network><name>sv6iso</name><ip family='ipv6' address='fd00:173::1' prefix='64'><dhcp>\
+            <range start='fd00:173::100' end='fd00:173::1ff'><lease expiry='2' unit='hours'/></range></dhcp></ip></network>
+            """),
+        ("static", "svst", """
+            <network><name>svst</name><mtu size='9000'/><ip address='192.168.180.1' prefix='24'><dhcp>\
+            <host mac='52:54:00:11:22:33' name='fixed' ip='192.168.180.10'/><host name='named' ip='192.168.180.11'/>\
+            </dhcp></ip><ip family='ipv6' address='fd00:180::1' prefix='64'><dhcp><host id='0:3:0:1:52:54:0:aa:bb:cc' \
+            ip='fd00:180::10'><lease expiry='1' unit='hours'/></host></dhcp></ip>\
+            <ip family='ipv6' address='fd00:181::1' prefix='64'/></network>
+            """),
+        ("nodns", "svnodns", """
+            <network><name>svnodns</name><dns enable='no'/><ip address='192.168.182.1' prefix='24'><dhcp>\
+            <range start='192.168.182.10' end='192.168.182.20'/></dhcp></ip></network>
+            """),
+        ("dns", "svdns", """
+            <network><name>svdns</name><forward mode='nat'/><domain name='ex.org' localOnly='yes'/>\
+            <dns forwardPlainNames='no'><forwarder domain='a.org' addr='10.0.0.1'/><forwarder domain='b.org'/>\
+            <forwarder addr='10.0.0.2'/><txt name='t' value='v'/></dns>\
+            <ip address='192.168.190.1' prefix='24' localPtr='yes'><dhcp><range start='192.168.190.10' end='192.168.190.20'/>\
+            </dhcp></ip><ip family='ipv6' address='fd00:190::1' prefix='64' localPtr='yes'/></network>
+            """),
+        ("big6", nil, """
+            <network><name>svbig</name><ip family='ipv6' address='fd00:183::1' prefix='64'><dhcp>\
+            <range start='fd00:183::100' end='fd00:183::1:ffff'/></dhcp></ip></network>
+            """),
+        ("ptr20", nil, """
+            <network><name>svptr</name><ip address='10.20.0.1' prefix='20' localPtr='yes'/></network>
+            """),
+    ]
+
+    /// Runs dhcpcd (Debian's, DHCPv6 only, once) on a veth whose other end is on `bridge` in namespace `ns`,
+    /// from a namespace of its own; returns the global IPv6 address the client configured.
+    static func dhcpv6Client(ns: String, bridge: String, tag: String, dir: String) throws -> String? {
+        let client = ns + "c"
+        try MigrationHosts.ip(["netns", "add", client])
+        defer { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", client], timeLimit: 30) }
+        try MigrationHosts.ip(["link", "add", "d6\(tag)a", "type", "veth", "peer", "name", "d6\(tag)b"])
+        try MigrationHosts.ip(["link", "set", "d6\(tag)a", "netns", ns])
+        try MigrationHosts.ip(["link", "set", "d6\(tag)b", "netns", client])
+        try MigrationHosts.ip(["-n", ns, "link", "set", "d6\(tag)a", "master", bridge, "up"])
+        try MigrationHosts.ip(["-n", client, "link", "set", "d6\(tag)b", "address", "52:54:00:12:34:56", "up"])
+        // dhcpcd keeps its DUID and leases under /var/lib/dhcpcd and /run/dhcpcd: private ones here, and no
+        // hook script (it would rewrite the host's resolv.conf).
+        let r = try ChildProcess.run(["/usr/sbin/ip", "netns", "exec", client, "/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                                      "mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && "
+                                      + "mount -t tmpfs tmpfs /run/dhcpcd && exec /usr/sbin/dhcpcd -6 -1 -B -t 30 "
+                                      + "-c /bin/true -f /dev/null d6\(tag)b"], timeLimit: 60)
+        #expect(r.status == 0, "dhcpcd: \(r.stdout)\(r.stderr)")
+        let a = try ChildProcess.run(["/usr/sbin/ip", "-n", client, "-6", "-o", "addr", "show", "dev", "d6\(tag)b", "scope", "global"],
+                                     timeLimit: 30).stdout
+        return a.split(separator: " ").first { $0.contains("fd00:170::") }.map { String($0.split(separator: "/")[0]) }
+    }
+
+    @Test("IPv6 and DNS options: dnsmasq's config and hosts file, the bridges' sysctls, errors, and a DHCPv6 lease from Debian's dhcpcd in net-dhcp-leases, as libvirtd's")
+    func ipv6() throws {
+        let h = try NetworkNamespaces()
+        defer { h.cleanup() }
+        let refNS = h.ns + "r"
+        try MigrationHosts.ip(["netns", "add", refNS])
+        defer { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30) }
+        let ref = try ReferenceLibvirtd(privateDomainConfig: true, prefix: ["/usr/sbin/ip", "netns", "exec", refNS])
+        let refURI = "qemu+unix:///system?socket=\(ref.socket)"
+        defer {
+            let names = ((try? virsh(refURI, "net-list --name").stdout) ?? "").split(separator: "\n")
+            for n in names where !n.trimmingCharacters(in: .whitespaces).isEmpty { _ = try? virsh(refURI, "net-destroy \(n)") }
+            ref.stop()
+        }
+        func sysctls(_ ns: String, _ bridges: [String]) throws -> String {
+            var keys = ["net.ipv6.conf.all.forwarding"]
+            for b in bridges { keys += ["disable_ipv6", "accept_ra", "autoconf"].map { "net.ipv6.conf.\(b).\($0)" } }
+            return try ChildProcess.run(["/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/sysctl"] + keys, timeLimit: 30).stdout
+        }
+        var bridges: [String] = []
+        for net in Self.v6Networks {
+            let file = try QEMUNetworkTests.write(net.xml, h.dir, net.file + ".xml")
+            let ours = try h.virtd.virsh(args: ["net-create", file])
+            let theirs = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "net-create", file], timeLimit: 60)
+            #expect(ours.status == theirs.status && ours.stdout == theirs.stdout && ours.stderr == theirs.stderr,
+                    "net-create \(net.file): \(ours.stdout)\(ours.stderr) -- libvirtd: \(theirs.stdout)\(theirs.stderr)")
+            guard let name = net.name, ours.status == 0 else { continue }
+            let dump = try h.virtd.virsh(args: ["net-dumpxml", name])
+            let refDump = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "net-dumpxml", name], timeLimit: 60)
+            #expect(Self.normalise(dump.stdout) == Self.normalise(refDump.stdout), "net-dumpxml \(name)")
+            if let b = dump.stdout.range(of: "<bridge name='") {
+                bridges.append(String(dump.stdout[b.upperBound...].prefix { $0 != "'" }))
+            }
+            for ext in ["conf", "hostsfile"] {
+                let mine = (try? String(contentsOfFile: h.virtd.dir + "/run/networks/dnsmasq/\(name).\(ext)", encoding: .utf8)) ?? ""
+                let theirsFile = try ChildProcess.run(["/usr/bin/nsenter", "-t", String(ref.pid), "-m", "cat",
+                                                       "/var/lib/libvirt/dnsmasq/\(name).\(ext)"], timeLimit: 30).stdout
+                #expect(Self.normaliseConf(mine, dirs: [h.virtd.dir + "/run/networks/dnsmasq"])
+                        == Self.normaliseConf(theirsFile, dirs: ["/var/lib/libvirt/dnsmasq", "/run/libvirt/network"]),
+                        "\(name).\(ext)")
+            }
+        }
+        #expect(bridges.count == 6)
+        #expect(try sysctls(h.ns, bridges) == (try sysctls(refNS, bridges)))
+
+        // A DHCPv6 client on sv6 (the first bridge) of each daemon, with the same MAC address.
+        let tag = String(h.ns.suffix(5))
+        let ourAddr = try Self.dhcpv6Client(ns: h.ns, bridge: bridges[0], tag: tag + "o", dir: h.dir)
+        let refAddr = try Self.dhcpv6Client(ns: refNS, bridge: bridges[0], tag: tag + "r", dir: h.dir)
+        #expect(ourAddr != nil && refAddr != nil)
+        // The lease as virsh prints it, the expiry time and the address's last part (dnsmasq picks it from the
+        // client's DUID, whose time differs) and the DUID's time masked.
+        func lease(_ text: String, _ addr: String?) -> String {
+            var t = text
+            if let addr { t = t.replacingOccurrences(of: addr, with: "ADDR") }
+            for (p, w) in [("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", "TIME"),
+                           ("00:01:00:01(:[0-9a-f]{2}){4}:", "00:01:00:01:T:")] {
+                t = t.replacingOccurrences(of: p, with: w, options: .regularExpression)
+            }
+            return t
+        }
+        let mine = try h.virtd.virsh(args: ["net-dhcp-leases", "sv6"])
+        let theirs = try ChildProcess.run(["/usr/bin/virsh", "-c", refURI, "net-dhcp-leases", "sv6"], timeLimit: 60)
+        #expect(mine.stdout.contains("52:54:00:12:34:56   ipv6"), "\(mine.stdout)")
+        #expect(lease(mine.stdout, ourAddr) == lease(theirs.stdout, refAddr), "\(mine.stdout)\n-- libvirtd:\n\(theirs.stdout)")
+        let byMAC = try h.virtd.virsh(args: ["net-dhcp-leases", "sv6", "--mac", "52:54:00:12:34:56"])
+        #expect(lease(byMAC.stdout, ourAddr) == lease(mine.stdout, ourAddr))
+    }
 }

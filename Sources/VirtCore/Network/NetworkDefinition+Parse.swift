@@ -161,6 +161,13 @@ extension NetworkDefinition {
                 throw VirtError.internalError("range \(start) - \(end) is not entirely within network \(ip.address)/\(prefix)", domain: .network)
             }
         }
+        // An IPv6 range may span at most 65535 addresses, in the last 32 bits.
+        if !start.isIPv4 {
+            func tail(_ a: NetworkAddress) -> Int { a.bytes.suffix(4).reduce(0) { $0 << 8 | Int($1) } }
+            if start.bytes.prefix(12) != end.bytes.prefix(12) || tail(end) - tail(start) + 1 > 65535 {
+                throw VirtError.internalError("range \(start) - \(end) is too large (> 65535)", domain: .network)
+            }
+        }
         if end < start {
             throw VirtError.internalError("range \(start) - \(end) is reversed ", domain: .network)
         }
