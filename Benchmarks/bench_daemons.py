@@ -50,14 +50,18 @@ class Virtd:
 class Libvirtd:
     name = "libvirtd"
 
-    def __init__(self, driver_uri, virtlogd=False, prefix="bench-libvirtd-", wrapper=(), timeout=30, log=None):
+    def __init__(self, driver_uri, virtlogd=False, prefix="bench-libvirtd-", wrapper=(), timeout=30, log=None,
+                 private_config=False):
+        """private_config: a tmpfs over /etc/libvirt/qemu too (libvirtd keeps network and domain definitions
+        there), for benchmarks that define them."""
         self.timeout = timeout
         self.dir = tempfile.mkdtemp(prefix=prefix)
         with open(self.dir + "/libvirtd.conf", "w") as f:
             f.write(f'unix_sock_dir = "{self.dir}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
                     'listen_tcp = 0\nlisten_tls = 0\n')
         logd = f"/usr/sbin/virtlogd -d -p {self.dir}/virtlogd.pid && " if virtlogd else ""
-        inner = ("mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && " + logd +
+        etc = "mount -t tmpfs tmpfs /etc/libvirt/qemu && " if private_config else ""
+        inner = ("mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && " + etc + logd +
                  "exec /usr/bin/tini -s -- " + "".join(shlex.quote(w) + " " for w in wrapper) +
                  f"/usr/sbin/libvirtd -f {self.dir}/libvirtd.conf -p {self.dir}/pid")
         out = open(log, "ab") if log else subprocess.DEVNULL
