@@ -28,6 +28,8 @@ class Virtd:
         """driver_uri: e.g. 'test+unix:///default' or 'qemu+unix:///system'."""
         self.timeout = timeout
         self.dir = tempfile.mkdtemp(prefix=prefix)
+        # QEMU runs as its own user and must reach its files under the root (mkdtemp makes it 0700).
+        os.chmod(self.dir, 0o755)
         os.makedirs(self.dir + "/etc")
         with open(self.dir + "/etc/virtd.conf", "w") as f:
             f.write(conf)

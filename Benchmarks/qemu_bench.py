@@ -47,15 +47,24 @@ def qemu_pid(name):
 # QEMU runs as libvirt's does on Debian: libvirt-qemu under the DAC driver.
 VIRTD_CONF = 'log_level = 3\nuser = "libvirt-qemu"\ngroup = "libvirt-qemu"\n'
 
+# The same with libvirt's cgroup placement (what the system daemon does by default, as libvirtd does): the
+# difference is the cgroup cost per start and destroy.
+CGROUPS = 'cgroup_controllers = [ "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio" ]\n'
+
 def Virtd():
     return bench_daemons.Virtd(VIRTD, "qemu+unix:///system", VIRTD_CONF, prefix="qbench-virtd-")
+
+def VirtdCgroups():
+    d = bench_daemons.Virtd(VIRTD, "qemu+unix:///system", VIRTD_CONF + CGROUPS, prefix="qbench-virtdcg-")
+    d.name = "virtd, cgroups"
+    return d
 
 def Libvirtd():
     return bench_daemons.Libvirtd("qemu+unix:///system", virtlogd=True, prefix="qbench-libvirtd-")
 
 def bench_daemon(daemon):
     conn = libvirt.open(daemon.uri)
-    name = f"qbench-{daemon.name}"
+    name = f"qbench-{daemon.name.replace(', ', '-')}"
     dom = conn.defineXML(XML.format(name=name))
     # One warm-up cycle (capability probe, caches), not counted.
     dom.create()
@@ -70,8 +79,12 @@ def bench_daemon(daemon):
         pid = qemu_pid(name)
         if pid is None:
             raise RuntimeError(f"{daemon.name}: no QEMU process for {name}")
-        if daemon.name == "virtd" and os.stat(f"/proc/{pid}").st_uid == 0:
+        if daemon.name.startswith("virtd") and os.stat(f"/proc/{pid}").st_uid == 0:
             raise RuntimeError("virtd: QEMU runs as root, not as libvirt-qemu")
+        if daemon.name == "virtd, cgroups":
+            with open(f"/proc/{pid}/cgroup") as f:
+                if f"qemu-" not in f.read():
+                    raise RuntimeError("virtd, cgroups: QEMU is not in a machine cgroup")
         t = time.perf_counter()
         dom.destroy()
         while alive(pid):
@@ -140,7 +153,7 @@ def bench_bare():
 def main():
     results = {}
     results["bare QEMU"] = bench_bare()
-    for cls in (Virtd, Libvirtd):
+    for cls in (Virtd, VirtdCgroups, Libvirtd):
         d = cls()
         try:
             results[d.name] = bench_daemon(d)
@@ -149,13 +162,17 @@ def main():
     ms = lambda xs: statistics.median(xs) * 1000
     bs, bd = ms(results["bare QEMU"][0]), ms(results["bare QEMU"][1])
     print(f"median of {N} runs, ms          {'start':>8}{'destroy':>9}{'start-bare':>12}{'destroy-bare':>14}")
-    for k in ("bare QEMU", "virtd", "libvirtd"):
+    for k in ("bare QEMU", "virtd", "virtd, cgroups", "libvirtd"):
         s, d = ms(results[k][0]), ms(results[k][1])
         print(f"{k:30}{s:8.1f}{d:9.1f}{s - bs:12.1f}{d - bd:14.1f}")
     vs, vd = ms(results["virtd"][0]), ms(results["virtd"][1])
     ls, ld = ms(results["libvirtd"][0]), ms(results["libvirtd"][1])
     print(f"{'ratio virtd / libvirtd':30}{vs / ls:8.2f}{vd / ld:9.2f}"
           f"{(vs - bs) / max(ls - bs, 1e-9):12.2f}{(vd - bd) / max(ld - bd, 1e-9):14.2f}")
+    cs, cd = ms(results["virtd, cgroups"][0]), ms(results["virtd, cgroups"][1])
+    print(f"{'ratio virtd, cgroups / libvirtd':30}{cs / ls:8.2f}{cd / ld:9.2f}"
+          f"{(cs - bs) / max(ls - bs, 1e-9):12.2f}{(cd - bd) / max(ld - bd, 1e-9):14.2f}")
+    print(f"{'cgroup cost per start, destroy':30}{cs - vs:8.1f}{cd - vd:9.1f}")
 
 if __name__ == "__main__":
     main()
