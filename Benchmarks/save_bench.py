@@ -195,8 +195,10 @@ def same_machine(argv, sock, serial):
     return out
 
 
-def bench_bare(argv=None):
-    """argv None: a minimal QEMU (-nodefaults, no devices); else virtd's command line for the same domain."""
+def bench_bare(argv=None, durable=False):
+    """argv None: a minimal QEMU (-nodefaults, no devices); else virtd's command line for the same domain.
+    durable: the image is fsynced before QEMU quits, as both daemons make a save image durable before the
+    domain ends (libvirt's I/O helper syncs it; virtd fsyncs it)."""
     tmp = tempfile.mkdtemp(prefix="sbench-bare-")
     os.chmod(tmp, 0o755)
     sock = tmp + "/qmp.sock"
@@ -230,6 +232,12 @@ def bench_bare(argv=None):
                 os.close(fd)
             qmp.cmd("migrate", {"uri": "fd:migrate"})
             qmp.wait_migration()
+            if durable:
+                fd = os.open(image, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             qmp.cmd("quit")
             p.wait()
             saved = time.perf_counter() - t
@@ -276,20 +284,23 @@ def main():
         finally:
             d.stop()
     results["bare QEMU, virtd's argv"] = bench_bare(argv)
+    results["bare QEMU, virtd's argv, fsync"] = bench_bare(argv, durable=True)
     ms = lambda xs: statistics.median(xs) * 1000
     what = "KVM domain, no guest OS" if MODE == "kvm" else "TCG domain, the test guest booted"
     print(f"{MIB} MiB {what}; median of {N} runs, ms")
-    print(f"{'':26}{'save':>9}{'restore':>9}{'image MiB':>11}")
-    for k in ("bare QEMU", "bare QEMU, virtd's argv", "virtd", "libvirtd"):
+    print(f"{'':32}{'save':>9}{'restore':>9}{'image MiB':>11}")
+    for k in ("bare QEMU", "bare QEMU, virtd's argv", "bare QEMU, virtd's argv, fsync", "virtd", "libvirtd"):
         s, r, size = results[k]
         sz = f"{size / 1048576:11.1f}" if size else f"{'':>11}"
-        print(f"{k:26}{ms(s):9.1f}{ms(r):9.1f}{sz}")
+        print(f"{k:32}{ms(s):9.1f}{ms(r):9.1f}{sz}")
     vs, vr = ms(results["virtd"][0]), ms(results["virtd"][1])
     bs, br = ms(results["bare QEMU"][0]), ms(results["bare QEMU"][1])
     ls, lr = ms(results["libvirtd"][0]), ms(results["libvirtd"][1])
     print(f"{'ratio virtd / bare':26}{vs / bs:9.2f}{vr / br:9.2f}")
     ss, sr = ms(results["bare QEMU, virtd's argv"][0]), ms(results["bare QEMU, virtd's argv"][1])
     print(f"{'ratio virtd / bare, argv':26}{vs / ss:9.2f}{vr / sr:9.2f}")
+    ds, dr = ms(results["bare QEMU, virtd's argv, fsync"][0]), ms(results["bare QEMU, virtd's argv, fsync"][1])
+    print(f"{'ratio virtd / bare, argv, fsync':26}{vs / ds:9.2f}{vr / dr:9.2f}")
     print(f"{'ratio virtd / libvirtd':26}{vs / ls:9.2f}{vr / lr:9.2f}")
     print(f"{'ratio libvirtd / bare':26}{ls / bs:9.2f}{lr / br:9.2f}")
 
