@@ -275,17 +275,32 @@ enum NetworkFirewall {
         let f = def.forward
         let ports = f.natPortStart == 0 && f.natPortEnd == 0 ? "1024-65535" : "\(f.natPortStart)-\(max(f.natPortStart, f.natPortEnd))"
         var post: [String] = []
+        // `<nat><address start end/>`: source NAT to those addresses (IPv4) instead of the outgoing interface's.
+        var snatTo: String?
+        if let start = f.natAddressStart {
+            snatTo = start.description
+            if let end = f.natAddressEnd, end != start { snatTo = "\(start)-\(end)" }
+        }
         for ip in def.ips where ip.effectivePrefix >= 0 {
-            let fam = ip.address.isIPv4 ? "ip" : "ip6"
+            let v4 = ip.address.isIPv4
+            let fam = v4 ? "ip" : "ip6"
             let net = "\(ip.address.masked(ip.effectivePrefix))/\(ip.effectivePrefix)"
             switch mode {
-            case .nat where ip.address.isIPv4:
+            // IPv4 always; IPv6 only with `<nat ipv6='yes'/>` (otherwise it is routed).
+            case .nat where v4 || f.natIPv6 == true:
                 forward.append("iifname \(br)\(out) \(fam) saddr \(net) accept")
                 forward.append("\(inn)oifname \(br) \(fam) daddr \(net) ct state related,established accept")
-                post.append("\(fam) saddr \(net) \(fam) daddr 224.0.0.0/24 return")
-                post.append("\(fam) saddr \(net) \(fam) daddr 255.255.255.255 return")
-                post.append("\(fam) saddr \(net) \(fam) daddr != \(net)\(out) meta l4proto { tcp, udp } masquerade to :\(ports)")
-                post.append("\(fam) saddr \(net) \(fam) daddr != \(net)\(out) masquerade")
+                // Local multicast (and, for IPv4, broadcast) leave unchanged.
+                post.append("\(fam) saddr \(net) \(fam) daddr \(v4 ? "224.0.0.0/24" : "ff02::/16") return")
+                if v4 { post.append("\(fam) saddr \(net) \(fam) daddr 255.255.255.255 return") }
+                let match = "\(fam) saddr \(net) \(fam) daddr != \(net)\(out)"
+                if v4, let to = snatTo {
+                    post.append("\(match) meta l4proto { tcp, udp } snat ip to \(to):\(ports)")
+                    post.append("\(match) snat ip to \(to)")
+                } else {
+                    post.append("\(match) meta l4proto { tcp, udp } masquerade to :\(ports)")
+                    post.append("\(match) masquerade")
+                }
             case .route, .nat:
                 forward.append("iifname \(br)\(out) \(fam) saddr \(net) accept")
                 forward.append("\(inn)oifname \(br) \(fam) daddr \(net) accept")
