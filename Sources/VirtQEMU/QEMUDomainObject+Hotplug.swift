@@ -119,7 +119,7 @@ extension QEMUDomainObject {
             if findSerial(c, in: def.devices.serials) != nil {
                 throw VirtError.operationInvalid("chardev already exists", domain: .qemu)
             }
-            def.devices.add(.chr(c))
+            def.devices.insertSerial(c)
         case "memory":
             // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
             for m in dev.devices.memories {
@@ -504,7 +504,7 @@ extension QEMUDomainObject {
             guard let i = findSerial(c, in: def.devices.serials) else {
                 throw VirtError.invalidArg("device not present in domain configuration", domain: .domain)
             }
-            def.devices.serials.remove(at: i)
+            def.devices.removeSerial(at: i)
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             guard let i = QEMUMemoryDevices.find(m, in: def.devices.memories) else {
@@ -739,7 +739,9 @@ extension QEMUDomainObject {
             runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
         } else if let c = before.devices.serials.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
-            runDefinition?.devices.serials.removeAll { $0.targetPort == c.targetPort }
+            if let i = runDefinition?.devices.serials.firstIndex(where: { $0.targetPort == c.targetPort }) {
+                runDefinition?.devices.removeSerial(at: i)
+            }
         } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
             runDefinition?.devices.watchdogs.removeAll()
         } else if let m = before.devices.memories.first(where: { $0.info.alias == alias }) {
@@ -769,7 +771,7 @@ extension QEMUDomainObject {
         if let i = d.controllers.firstIndex(where: { $0.info.alias == alias }) { d.controllers.remove(at: i); return true }
         if let i = d.rngs.firstIndex(where: { $0.info.alias == alias }) { d.rngs.remove(at: i); return true }
         if let i = d.watchdogs.firstIndex(where: { $0.info.alias == alias }) { d.watchdogs.remove(at: i); return true }
-        if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.serials.remove(at: i); return true }
+        if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.removeSerial(at: i); return true }
         if let i = d.channels.firstIndex(where: { $0.info.alias == alias }) { d.channels.remove(at: i); return true }
         if let i = d.memories.firstIndex(where: { $0.info.alias == alias }) { d.memories.remove(at: i); return true }
         return false

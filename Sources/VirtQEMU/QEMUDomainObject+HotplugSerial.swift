@@ -38,6 +38,7 @@ extension QEMUDomainObject {
             .serialDevice(placed, alias: alias, index: next.devices.serials.count - 1)
         try await addChardevFrontend(device, alias: alias, mon: mon)
         let attached = placed
-        recordAttached(alias) { $0.serials.append(attached) }
+        // The first serial port of a domain without any brings its console copy (libvirt's qemuDomainChrInsert).
+        recordAttached(alias) { $0.insertSerial(attached) }
     }
 }
