@@ -114,6 +114,8 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain already has a watchdog", domain: .domain)
             }
             def.devices.watchdogs = dev.devices.watchdogs
+        case "console" where isSerialConsole(dev):
+            throw VirtError.operationUnsupported("attaching serial console is not supported")
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             if findSerial(c, in: def.devices.serials) != nil {
@@ -359,6 +361,9 @@ extension QEMUDomainObject {
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             try await attachMemory(m, live: live, mon: mon)
+        case "console" where Self.isSerialConsole(dev):
+            // libvirt builds the device's QEMU properties first, which only a virtio console has.
+            throw VirtError.configUnsupported("unsupported console target type serial", domain: .qemu)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             try await attachSerial(c, live: live, mon: mon, capabilities: capabilities)
@@ -466,6 +471,13 @@ extension QEMUDomainObject {
         }
     }
 
+    /// A `<console>` whose target is a serial port (or not given: an x86 guest's console is its serial port),
+    /// which libvirt's qemuDomainChrPreInsert and qemuDomainChrRemove refuse to attach or detach.
+    static func isSerialConsole(_ dev: DeviceDefinition) -> Bool {
+        guard let c = dev.devices.consoles.first else { return false }
+        return c.targetType == nil || c.targetType == "serial"
+    }
+
     /// libvirt's `qemuDomainDetachDeviceConfig` for the kinds handled here.
     static func detachConfig(_ dev: DeviceDefinition, from def: inout DomainDefinition) throws(VirtError) {
         switch dev.kind {
@@ -499,6 +511,8 @@ extension QEMUDomainObject {
                                 str1: "domain has no watchdog")
             }
             def.devices.watchdogs.removeAll()
+        case "console" where isSerialConsole(dev):
+            throw VirtError.operationInvalid("detaching serial console is not supported", domain: .qemu)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             guard let i = findSerial(c, in: def.devices.serials) else {
@@ -550,6 +564,9 @@ extension QEMUDomainObject {
     /// The alias of the live device `dev` names.
     static func findLive(_ dev: DeviceDefinition, in live: DomainDefinition) throws(VirtError) -> String {
         switch dev.kind {
+        case "console" where isSerialConsole(dev):
+            // libvirt's virDomainChrFind never matches the serial port's console copy.
+            throw Self.deviceMissing("chr type 'console' device not present in domain configuration")
         case "disk":
             guard let disk = dev.disk,
                   let found = live.devices.disks.first(where: { $0.target.dev == disk.target.dev }) else {

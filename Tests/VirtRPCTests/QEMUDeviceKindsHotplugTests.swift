@@ -24,6 +24,7 @@ struct QEMUDeviceKindsHotplugTests {
         "ser-isa.xml": "<serial type='null'/>",
         "ser-usb-port0.xml": "<serial type='null'><target type='usb-serial' port='0'/></serial>",
         "ser-isa-port0.xml": "<serial type='null'><target type='isa-serial' port='0'/></serial>",
+        "con-serial.xml": "<console type='pty'><target type='serial' port='0'/></console>",
         // A domain without serial ports and consoles (SeaBIOS with nothing to boot; its USB controller is
         // libvirt's default one).
         "nc.xml": "<domain type='qemu'><name>nc</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
@@ -115,7 +116,11 @@ struct QEMUDeviceKindsHotplugTests {
     /// with it and goes with it (libvirt's qemuDomainChrPreInsert and qemuDomainChrRemove).
     static let consoleCopy: [(command: String, compare: Bool)] = [
         ("define DIR/nc.xml", false), ("start nc", true),
+        // A console on the serial port cannot be attached, nor detached once the copy is there (each in
+        // libvirt's words: live attach, persistent attach, persistent detach and live detach differ).
+        ("attach-device nc DIR/con-serial.xml --live", false), ("attach-device nc DIR/con-serial.xml --config", false),
         ("attach-device nc DIR/ser-usb.xml --live --config", true),
+        ("detach-device nc DIR/con-serial.xml --config", false), ("detach-device nc DIR/con-serial.xml --live", false),
         ("detach-device nc DIR/ser-usb-port0.xml --live --config", true),
         ("attach-device nc DIR/ser-isa.xml --config", true),
         ("attach-device nc DIR/ser-usb.xml --config", true),
