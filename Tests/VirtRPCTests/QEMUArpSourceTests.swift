@@ -161,9 +161,14 @@ struct QEMUArpSourceTests {
             }
         }
         var outputs: [String: String] = [:]
+        let commands = "domifaddr ga --source arp; domifaddr idle --source arp; domifaddr ga --source arp --full"
         for d in daemons {
-            let r = try virsh(d.uri, "domifaddr ga --source arp; domifaddr idle --source arp; domifaddr ga --source arp --full")
-            // The table's order is the kernel's hash order, which differs between namespaces: lines compared sorted.
+            let r = try virsh(d.uri, commands)
+            if d.label == "virtd" {
+                let vshDup = try v.virsh(args: [commands], client: TestPaths.vsh)
+                #expect(vshDup.stdout == r.stdout && vshDup.status == r.status, "vsh: \(vshDup.stdout) \(vshDup.stderr)")
+            }
+            // The entries come in the kernel's hash order, which may differ between namespaces: lines compared sorted.
             outputs[d.label] = "\(r.status)\n" + r.stderr + r.stdout.replacingOccurrences(of: guestIP[d.label] ?? "-", with: "GUEST")
                 .split(separator: "\n", omittingEmptySubsequences: false).sorted().joined(separator: "\n")
         }
