@@ -289,7 +289,8 @@ struct QEMUPCIAddresses {
     /// without an address, the user's and the added ones in order, takes the first free port, and its own ports
     /// become free ports (qemuDomainAssignUSBHubs); then each device without an address takes the first free
     /// port: the root's first, then the hubs' (`1.1`, `1.2`, …, in the order of the hubs' ports).
-    static func assignUSBPorts(_ d: inout DomainDevices) {
+    /// `addHubs` false: a hot-plugged device, for which libvirt adds no hub (virDomainUSBAddressEnsure).
+    static func assignUSBPorts(_ d: inout DomainDevices, addHubs: Bool = true) {
         // Bus 0's controller: of ICH9's set, the EHCI (its UHCI companions have no ports of their own).
         guard let controller = d.controllers.first(where: { $0.type == .usb && $0.index == 0 && usbRootPorts($0) != 0 }),
               controller.model != ControllerModel.none else { return }
@@ -310,7 +311,7 @@ struct QEMUPCIAddresses {
         for x in d.redirdevs { count(x.info) }
         let hubCount = d.other.filter(isUSBHub).count
         let roots = usbRootPorts(controller)
-        if let roots {
+        if let roots, addHubs {
             let available = roots + hubCount * usbHubPorts
             let wanted = devices + hubCount
             if wanted > available {
