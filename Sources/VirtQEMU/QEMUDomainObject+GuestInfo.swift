@@ -61,22 +61,19 @@ extension QEMUDomainObject {
         case InterfaceAddressSource.agent:
             return try Self.parseInterfaces(try await agentRun("guest-network-get-interfaces"))
         case InterfaceAddressSource.arp:
-            return Self.arpInterfaces(liveDefinition ?? definition, table: LinuxSys.readFile("/proc/net/arp") ?? "")
+            return Self.arpInterfaces(liveDefinition ?? definition, table: try NeighbourTable.read())
         default:
             throw VirtError(.argumentUnsupported, domain: .qemu,
                             "argument unsupported: Unknown IP address data source \(source)")
         }
     }
 
-    /// libvirt's ARP source: each NIC whose MAC address is in the host's neighbour table, with that IPv4
-    /// address (prefix 0), named by its host-side device. `table` is /proc/net/arp.
-    static func arpInterfaces(_ def: DomainDefinition, table: String) -> [DomainInterface] {
-        // IP address, HW type, Flags, HW address, Mask, Device.
-        let entries = table.split(separator: "\n").dropFirst().compactMap { line -> (ip: String, mac: String)? in
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 4, f[3] != "00:00:00:00:00:00" else { return nil }
-            return (String(f[0]), f[3].lowercased())
-        }
+    /// libvirt's ARP source (qemuARPGetInterfaces): for each NIC of the live definition, in order, one interface
+    /// per entry of the host's neighbour table with the NIC's MAC address (so a NIC with two addresses is listed
+    /// twice), named by its host-side device, with that IPv4 address and prefix 0. Only the entries libvirt's
+    /// table keeps count (IPv4, REACHABLE or STALE; see `NeighbourEntry`).
+    static func arpInterfaces(_ def: DomainDefinition, table: [NeighbourEntry]) -> [DomainInterface] {
+        let entries = table.compactMap(\.arpEntry)
         var out: [DomainInterface] = []
         for net in def.devices.interfaces {
             let mac = net.mac.description.lowercased()

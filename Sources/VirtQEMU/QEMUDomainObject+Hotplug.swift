@@ -114,12 +114,14 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain already has a watchdog", domain: .domain)
             }
             def.devices.watchdogs = dev.devices.watchdogs
+        case "console" where isSerialConsole(dev):
+            throw VirtError.operationUnsupported("attaching serial console is not supported")
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             if findSerial(c, in: def.devices.serials) != nil {
                 throw VirtError.operationInvalid("chardev already exists", domain: .qemu)
             }
-            def.devices.add(.chr(c))
+            def.devices.insertSerial(c)
         case "memory":
             // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
             for m in dev.devices.memories {
@@ -359,6 +361,9 @@ extension QEMUDomainObject {
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             try await attachMemory(m, live: live, mon: mon)
+        case "console" where Self.isSerialConsole(dev):
+            // libvirt builds the device's QEMU properties first, which only a virtio console has.
+            throw VirtError.configUnsupported("unsupported console target type serial", domain: .qemu)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             try await attachSerial(c, live: live, mon: mon, capabilities: capabilities)
@@ -466,6 +471,13 @@ extension QEMUDomainObject {
         }
     }
 
+    /// A `<console>` whose target is a serial port (or not given: an x86 guest's console is its serial port),
+    /// which libvirt's qemuDomainChrPreInsert and qemuDomainChrRemove refuse to attach or detach.
+    static func isSerialConsole(_ dev: DeviceDefinition) -> Bool {
+        guard let c = dev.devices.consoles.first else { return false }
+        return c.targetType == nil || c.targetType == "serial"
+    }
+
     /// libvirt's `qemuDomainDetachDeviceConfig` for the kinds handled here.
     static func detachConfig(_ dev: DeviceDefinition, from def: inout DomainDefinition) throws(VirtError) {
         switch dev.kind {
@@ -499,12 +511,14 @@ extension QEMUDomainObject {
                                 str1: "domain has no watchdog")
             }
             def.devices.watchdogs.removeAll()
+        case "console" where isSerialConsole(dev):
+            throw VirtError.operationInvalid("detaching serial console is not supported", domain: .qemu)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             guard let i = findSerial(c, in: def.devices.serials) else {
                 throw VirtError.invalidArg("device not present in domain configuration", domain: .domain)
             }
-            def.devices.serials.remove(at: i)
+            def.devices.removeSerial(at: i)
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             guard let i = QEMUMemoryDevices.find(m, in: def.devices.memories) else {
@@ -550,6 +564,9 @@ extension QEMUDomainObject {
     /// The alias of the live device `dev` names.
     static func findLive(_ dev: DeviceDefinition, in live: DomainDefinition) throws(VirtError) -> String {
         switch dev.kind {
+        case "console" where isSerialConsole(dev):
+            // libvirt's virDomainChrFind never matches the serial port's console copy.
+            throw Self.deviceMissing("chr type 'console' device not present in domain configuration")
         case "disk":
             guard let disk = dev.disk,
                   let found = live.devices.disks.first(where: { $0.target.dev == disk.target.dev }) else {
@@ -739,7 +756,9 @@ extension QEMUDomainObject {
             runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
         } else if let c = before.devices.serials.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
-            runDefinition?.devices.serials.removeAll { $0.targetPort == c.targetPort }
+            if let i = runDefinition?.devices.serials.firstIndex(where: { $0.targetPort == c.targetPort }) {
+                runDefinition?.devices.removeSerial(at: i)
+            }
         } else if before.devices.watchdogs.contains(where: { $0.info.alias == alias }) {
             runDefinition?.devices.watchdogs.removeAll()
         } else if let m = before.devices.memories.first(where: { $0.info.alias == alias }) {
@@ -769,7 +788,7 @@ extension QEMUDomainObject {
         if let i = d.controllers.firstIndex(where: { $0.info.alias == alias }) { d.controllers.remove(at: i); return true }
         if let i = d.rngs.firstIndex(where: { $0.info.alias == alias }) { d.rngs.remove(at: i); return true }
         if let i = d.watchdogs.firstIndex(where: { $0.info.alias == alias }) { d.watchdogs.remove(at: i); return true }
-        if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.serials.remove(at: i); return true }
+        if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.removeSerial(at: i); return true }
         if let i = d.channels.firstIndex(where: { $0.info.alias == alias }) { d.channels.remove(at: i); return true }
         if let i = d.memories.firstIndex(where: { $0.info.alias == alias }) { d.memories.remove(at: i); return true }
         return false

@@ -29,8 +29,14 @@ extension QEMUDomainObject {
         var next = live
         next.devices.serials.append(added)
         try prepareAdded(&next, from: live, capabilities: capabilities)
-        QEMUPCIAddresses.assignUSBPorts(&next.devices)
+        QEMUPCIAddresses.assignUSBPorts(&next.devices, addHubs: false)
         guard var placed = next.devices.serials.last else { return }
+        // Every port taken (libvirt adds no hub on hot-plug): refused before QEMU hears of it.
+        let usbBus = next.devices.controllers.contains { $0.type == .usb && $0.index == 0 && $0.model != ControllerModel.none }
+        if placed.targetType == "usb-serial", usbBus,
+           placed.info.address == nil || placed.info.address == .usb(bus: 0, port: nil) {
+            throw VirtError.internalError("No free USB ports", domain: .domain)
+        }
         let reply = try await mon.execute("chardev-add", arguments: ["id": .string("char" + alias),
                                                                      "backend": try Self.chardevBackend(placed.source)])
         if placed.source.type == .pty, let pty = reply["pty"]?.stringValue { placed.source.path = pty }
@@ -38,6 +44,7 @@ extension QEMUDomainObject {
             .serialDevice(placed, alias: alias, index: next.devices.serials.count - 1)
         try await addChardevFrontend(device, alias: alias, mon: mon)
         let attached = placed
-        recordAttached(alias) { $0.serials.append(attached) }
+        // The first serial port of a domain without any brings its console copy (libvirt's qemuDomainChrInsert).
+        recordAttached(alias) { $0.insertSerial(attached) }
     }
 }

@@ -283,60 +283,77 @@ struct QEMUPCIAddresses {
     /// The ports of a USB hub.
     static let usbHubPorts = 8
 
-    /// USB addresses as libvirt assigns them: when bus 0's controller's root ports cannot take every USB
-    /// device, `<hub type='usb'>`s are added on the first root ports (libvirt's qemuDomainUSBAddressAddHubs,
-    /// one per 7 devices over); then each device without an address takes the first free root port, then the
-    /// first free hub port (`1.1`, `1.2`, …).
-    static func assignUSBPorts(_ d: inout DomainDevices) {
+    /// USB addresses as libvirt assigns them (qemuDomainAssignUSBAddresses). When bus 0's controller's root
+    /// ports and the ports of the hubs already there cannot take every USB device (hubs counted as devices),
+    /// `<hub type='usb'>`s are added (qemuDomainUSBAddressAddHubs, one per 7 devices over). Then each hub
+    /// without an address, the user's and the added ones in order, takes the first free port, and its own ports
+    /// become free ports (qemuDomainAssignUSBHubs); then each device without an address takes the first free
+    /// port: the root's first, then the hubs' (`1.1`, `1.2`, …, in the order of the hubs' ports).
+    /// `addHubs` false: a hot-plugged device, for which libvirt adds no hub (virDomainUSBAddressEnsure).
+    static func assignUSBPorts(_ d: inout DomainDevices, addHubs: Bool = true) {
         // Bus 0's controller: of ICH9's set, the EHCI (its UHCI companions have no ports of their own).
         guard let controller = d.controllers.first(where: { $0.type == .usb && $0.index == 0 && usbRootPorts($0) != 0 }),
               controller.model != ControllerModel.none else { return }
+        func isUSBHub(_ g: GenericDevice) -> Bool { g.element.name == "hub" && (g.element.attr("type") ?? "usb") == "usb" }
+        func hubPort(_ g: GenericDevice) -> String? {
+            guard let a = g.element.child("address"), a.attr("type") == "usb" else { return nil }
+            return a.attr("port")
+        }
         var used = Set<String>()
         for (_, info) in d.deviceInfos { if case .usb(0, let p?)? = info.address { used.insert(p) } }
-        for h in d.other where h.element.name == "hub" {
-            if let a = h.element.child("address"), a.attr("type") == "usb", let p = a.attr("port") { used.insert(p) }
-        }
-        var wanting = 0
-        func count(_ info: DeviceInfo) { if info.address == nil || info.address == .usb(bus: 0, port: nil) { wanting += 1 } }
+        for h in d.other where isUSBHub(h) { if let p = hubPort(h) { used.insert(p) } }
+        var devices = 0
+        func count(_: DeviceInfo) { devices += 1 }
         for x in d.disks where x.target.bus == .usb { count(x.info) }
         for x in d.inputs where x.bus == .usb { count(x.info) }
         for x in d.serials where x.targetType == "usb-serial" { count(x.info) }
         for x in d.sounds where x.model == .usb { count(x.info) }
         for x in d.redirdevs { count(x.info) }
-        let hasHubs = d.other.contains { $0.element.name == "hub" }
-        if let rootPorts = usbRootPorts(controller), !hasHubs, wanting > 0,
-           used.count + wanting > rootPorts {
-            let over = used.count + wanting - rootPorts
-            let hubs = (over + 1 + usbHubPorts - 2) / (usbHubPorts - 1)
-            for _ in 0..<hubs {
-                guard let port = stride(from: 1, through: rootPorts, by: 1).map(String.init)
-                    .first(where: { !used.contains($0) }) else { break }
-                used.insert(port)
-                var address = XMLElement(name: "address")
-                address.attributes = [(name: "type", value: "usb"), (name: "bus", value: "0"), (name: "port", value: port)]
-                var hub = XMLElement(name: "hub")
-                hub.attributes = [(name: "type", value: "usb")]
-                hub.children = [.element(address)]
-                d.other.append(GenericDevice(element: hub))
+        let hubCount = d.other.filter(isUSBHub).count
+        let roots = usbRootPorts(controller)
+        if let roots, addHubs {
+            let available = roots + hubCount * usbHubPorts
+            let wanted = devices + hubCount
+            if wanted > available {
+                for _ in 0..<((wanted - available + 1 + usbHubPorts - 2) / (usbHubPorts - 1)) {
+                    var hub = XMLElement(name: "hub")
+                    hub.attributes = [(name: "type", value: "usb")]
+                    d.other.append(GenericDevice(element: hub))
+                }
             }
         }
-        // Free ports: the root's first, then each hub's, in order (a controller of unknown size: the root's only).
-        let hubPorts = d.other.filter { $0.element.name == "hub" }
-            .compactMap { $0.element.child("address")?.attr("port") }
-            .flatMap { h in (1...usbHubPorts).map { "\(h).\($0)" } }
-        let roots = usbRootPorts(controller)
+        // The ports of the hubs that have one, ordered by the hubs' ports (libvirt looks at the root's ports in
+        // order, then at the hubs on them).
+        func portOrder(_ a: String, _ b: String) -> Bool {
+            a.split(separator: ".").compactMap { Int($0) }.lexicographicallyPrecedes(b.split(separator: ".").compactMap { Int($0) })
+        }
+        var hubs = d.other.filter(isUSBHub).compactMap(hubPort)
         var next = 1
+        func freePort() -> String? {
+            if let roots {
+                let hubPorts = hubs.sorted(by: portOrder).flatMap { h in (1...usbHubPorts).map { "\(h).\($0)" } }
+                return stride(from: 1, through: roots, by: 1).map(String.init).first { !used.contains($0) }
+                    ?? hubPorts.first { !used.contains($0) }
+            }
+            // A controller of unknown size: the root's ports only.
+            while used.contains(String(next)) { next += 1 }
+            return String(next)
+        }
+        for i in d.other.indices where isUSBHub(d.other[i]) && hubPort(d.other[i]) == nil {
+            guard let port = freePort() else { break }
+            used.insert(port)
+            var address = XMLElement(name: "address")
+            address.attributes = [(name: "type", value: "usb"), (name: "bus", value: "0"), (name: "port", value: port)]
+            d.other[i].element.children.removeAll {
+                if case .element(let e) = $0 { return e.name == "address" }
+                return false
+            }
+            d.other[i].element.children.append(.element(address))
+            hubs.append(port)
+        }
         func take(_ info: inout DeviceInfo) {
             guard info.address == nil || info.address == .usb(bus: 0, port: nil) else { return }
-            var port: String?
-            if let roots {
-                port = stride(from: 1, through: roots, by: 1).map(String.init).first { !used.contains($0) }
-                    ?? hubPorts.first { !used.contains($0) }
-            } else {
-                while used.contains(String(next)) { next += 1 }
-                port = String(next)
-            }
-            guard let port else { return }
+            guard let port = freePort() else { return }
             used.insert(port)
             info.address = .usb(bus: 0, port: port)
         }

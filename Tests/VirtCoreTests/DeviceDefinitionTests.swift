@@ -18,6 +18,34 @@ import Testing
         #expect(!generated.macSpecified)
     }
 
+    /// libvirt's qemuDomainChrPreInsert and qemuDomainChrRemove: the console copy of a first serial port.
+    @Test func firstSerialPortBringsAndTakesItsConsoleCopy() throws {
+        var def = try DomainDefinition.parse("""
+            <domain type='qemu'><name>d</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64'>hvm</type></os><devices/></domain>
+            """)
+        let usb = try #require(DeviceDefinition.parse("<serial type='null'><target type='usb-serial'/></serial>")
+            .devices.serials.first)
+        def.devices.insertSerial(usb)
+        #expect(def.devices.consoles.count == 1 && def.devices.consoles[0].targetType == "serial")
+        #expect(def.formatXML().contains("<console type='null'>\n      <target type='serial' port='0'/>"),
+                "\(def.formatXML())")
+        // A second port brings nothing; removing the first takes the copy along.
+        def.devices.insertSerial(usb)
+        #expect(def.devices.consoles.count == 1 && def.devices.serials.count == 2)
+        def.devices.removeSerial(at: 0)
+        #expect(def.devices.consoles.isEmpty && def.devices.serials.count == 1)
+        // A domain with a console of its own (virtio) gets no copy.
+        var other = try DomainDefinition.parse("""
+            <domain type='qemu'><name>d</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64'>hvm</type></os><devices><console type='pty'><target type='virtio'/></console></devices></domain>
+            """)
+        other.devices.insertSerial(usb)
+        #expect(other.devices.consoles.count == 1 && other.devices.consoles[0].targetType == "virtio")
+        other.devices.removeSerial(at: 0)
+        #expect(other.devices.consoles.count == 1 && other.devices.serials.isEmpty)
+    }
+
     @Test func unknownKindsAndBadValuesGetLibvirtsErrors() {
         #expect(throws: VirtError.configUnsupported("unknown device type 'gizmo'", domain: .domain)) {
             try DeviceDefinition.parse("<gizmo/>")

@@ -36,24 +36,75 @@ struct QEMUGuestInfoParsingTests {
         }
     }
 
-    @Test("the ARP source: NICs whose MAC address the host's neighbour table has, by their host device")
+    /// A neighbour dump as the kernel sends it (RTM_NEWNEIGH messages, then NLMSG_DONE in the same buffer, as
+    /// Linux 6.x coalesces it), from a table written as `ip neigh` prints it: ADDRESS dev DEV [lladdr MAC] STATE.
+    static func neighbourDump(_ table: String, ifindex: [String: Int32]) -> [UInt8] {
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        func attr(_ type: Int, _ data: [UInt8]) -> [UInt8] {
+            let a = le16(4 + data.count) + le16(type) + data
+            return a + [UInt8](repeating: 0, count: (4 - a.count % 4) % 4)
+        }
+        let states: [String: Int] = ["INCOMPLETE": 0x01, "REACHABLE": 0x02, "STALE": 0x04, "DELAY": 0x08,
+                                     "PROBE": 0x10, "FAILED": 0x20, "NOARP": 0x40, "PERMANENT": 0x80]
+        var out: [UInt8] = []
+        var seq = 1
+        for line in table.split(separator: "\n") {
+            let f = line.split(separator: " ").map(String.init)
+            let v6 = f[0].contains(":")
+            let dst: [UInt8] = v6 ? [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [UInt8(seq)]
+                : f[0].split(separator: ".").compactMap { UInt8($0) }
+            var attrs = attr(1, dst)
+            if let i = f.firstIndex(of: "lladdr") {
+                attrs += attr(2, f[i + 1].split(separator: ":").compactMap { UInt8($0, radix: 16) })
+            }
+            attrs += attr(3, [UInt8](repeating: 0, count: 16))   // NDA_CACHEINFO
+            let nd: [UInt8] = [v6 ? 10 : 2, 0, 0, 0] + le32(Int(ifindex[f[2]] ?? 1)) + le16(states[f.last ?? ""] ?? 0) + [0, 1]
+            let body = nd + attrs
+            out += le32(16 + body.count) + le16(28) + le16(2) + le32(seq) + le32(0) + body
+            seq += 1
+        }
+        return out + le32(20) + le16(3) + le16(2) + le32(seq) + le32(0) + le32(0)
+    }
+
+    @Test("the ARP source: per NIC, one interface per REACHABLE or STALE IPv4 neighbour with its MAC, named by its host device")
     func arp() throws {
         let def = try DomainDefinition.parse("""
         <domain type='qemu'><name>d</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
         <os><type arch='x86_64'>hvm</type></os><devices>
         <interface type='ethernet'><mac address='52:54:00:AA:00:01'/><target dev='tap7'/></interface>
+        <interface type='ethernet'><mac address='52:54:00:aa:00:03'/><target dev='tap8'/></interface>
         <interface type='user'><mac address='52:54:00:aa:00:02'/></interface>
         </devices></domain>
         """)
         let table = """
-        IP address       HW type     Flags       HW address            Mask     Device
-        192.168.7.10     0x1         0x2         52:54:00:aa:00:01     *        tap7
-        192.168.7.11     0x1         0x0         00:00:00:00:00:00     *        tap7
-        10.1.1.1         0x1         0x2         52:54:00:bb:00:09     *        eth0
+        192.168.8.20 dev tap8 lladdr 52:54:00:aa:00:03 REACHABLE
+        192.168.7.10 dev tap7 lladdr 52:54:00:aa:00:01 STALE
+        fe80::5054:ff:feaa:1 dev tap7 lladdr 52:54:00:aa:00:01 REACHABLE
+        192.168.7.11 dev tap7 INCOMPLETE
+        192.168.7.12 dev tap7 lladdr 52:54:00:aa:00:01 DELAY
+        192.168.7.13 dev tap7 lladdr 52:54:00:aa:00:01 PROBE
+        192.168.7.14 dev tap7 lladdr 52:54:00:aa:00:01 PERMANENT
+        192.168.7.15 dev tap7 FAILED
+        192.168.7.16 dev tap7 lladdr 52:54:00:aa:00:01 REACHABLE
+        10.1.1.1 dev eth0 lladdr 52:54:00:bb:00:09 REACHABLE
         """
-        #expect(QEMUDomainObject.arpInterfaces(def, table: table) == [
+        let entries = try NeighbourTable.parse(Self.neighbourDump(table, ifindex: ["tap7": 7, "tap8": 8, "eth0": 2]))
+        #expect(entries.count == 10)
+        #expect(entries[0] == NeighbourEntry(family: 2, state: 2, ifindex: 8, destination: [192, 168, 8, 20],
+                                             linkAddress: [0x52, 0x54, 0, 0xaa, 0, 3]))
+        #expect(entries[3].linkAddress == nil && entries[2].family == 10)
+        // The NICs in definition order, each with its entries in the table's order; the second address of tap7
+        // is a second interface of the same name, as libvirt lists it.
+        #expect(QEMUDomainObject.arpInterfaces(def, table: entries) == [
             DomainInterface(name: "tap7", hwaddr: "52:54:00:aa:00:01", addrs: [DomainIPAddress(type: 0, addr: "192.168.7.10", prefix: 0)]),
+            DomainInterface(name: "tap7", hwaddr: "52:54:00:aa:00:01", addrs: [DomainIPAddress(type: 0, addr: "192.168.7.16", prefix: 0)]),
+            DomainInterface(name: "tap8", hwaddr: "52:54:00:aa:00:03", addrs: [DomainIPAddress(type: 0, addr: "192.168.8.20", prefix: 0)]),
         ])
+        // An empty table is just NLMSG_DONE; a message cut short is libvirt's "wrong nlmsg len".
+        #expect(try NeighbourTable.parse(Self.neighbourDump("", ifindex: [:])).isEmpty)
+        let dump = Self.neighbourDump(table, ifindex: [:])
+        #expect(throws: VirtError.internalError("wrong nlmsg len")) { try NeighbourTable.parse(Array(dump.prefix(40))) }
     }
 
     @Test("virtio disks by PCI address, SCSI disks by drive address, others by serial")

@@ -13,7 +13,7 @@ import Glibc
 @Suite("define-time QEMU defaults: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUDefineDefaultsTests {
     /// Identical documents last measured; raise it when the driver gets closer.
-    static let baseline = 21
+    static let baseline = 22
 
     static func domain(_ name: String, machine: String, devices: String, type: String = "qemu") -> String {
         """
@@ -93,6 +93,14 @@ struct QEMUDefineDefaultsTests {
             <serial type='pty'><target type='usb-serial'/></serial>
             <input type='tablet' bus='usb'/>
             <sound model='usb'/>
+        """)))
+        // A hub of the user without an address takes the first free port, before the devices (which then
+        // fill the root's other port and the hub's).
+        c.append(("dd-pc-user-hub", domain("dd-pc-user-hub", machine: "pc", devices: """
+            <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/var/lib/libvirt/images/dd5.img'/><target dev='sda' bus='usb'/></disk>
+            <input type='tablet' bus='usb'/>
+            <hub type='usb'/>
+            <serial type='null'><target type='usb-serial'/></serial>
         """)))
         c.append(("dd-pc-serial-pci-usb", domain("dd-pc-serial-pci-usb", machine: "pc", devices: """
             <serial type='pty'/>

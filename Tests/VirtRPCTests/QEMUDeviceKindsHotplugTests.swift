@@ -22,6 +22,13 @@ struct QEMUDeviceKindsHotplugTests {
         "ser-usb.xml": "<serial type='null'><target type='usb-serial'/></serial>",
         "ser-usb-port2.xml": "<serial type='null'><target type='usb-serial' port='2'/></serial>",
         "ser-isa.xml": "<serial type='null'/>",
+        "ser-usb-port0.xml": "<serial type='null'><target type='usb-serial' port='0'/></serial>",
+        "ser-isa-port0.xml": "<serial type='null'><target type='isa-serial' port='0'/></serial>",
+        "con-serial.xml": "<console type='pty'><target type='serial' port='0'/></console>",
+        // A domain without serial ports and consoles (SeaBIOS with nothing to boot; its USB controller is
+        // libvirt's default one).
+        "nc.xml": "<domain type='qemu'><name>nc</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+            + "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><memballoon model='none'/></devices></domain>",
         "rng-missing.xml": "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>",
         "wd.xml": "<watchdog model='i6300esb' action='poweroff'/>",
         "wd-addr.xml": "<watchdog model='i6300esb' action='poweroff'>"
@@ -105,6 +112,38 @@ struct QEMUDeviceKindsHotplugTests {
         return out
     }
 
+    /// The first serial port of a domain without any, live (USB) and persistent (ISA): its console copy comes
+    /// with it and goes with it (libvirt's qemuDomainChrPreInsert and qemuDomainChrRemove).
+    static let consoleCopy: [(command: String, compare: Bool)] = [
+        ("define DIR/nc.xml", false), ("start nc", true),
+        // A console on the serial port cannot be attached, nor detached once the copy is there (each in
+        // libvirt's words: live attach, persistent attach, persistent detach and live detach differ).
+        ("attach-device nc DIR/con-serial.xml --live", false), ("attach-device nc DIR/con-serial.xml --config", false),
+        ("attach-device nc DIR/ser-usb.xml --live --config", true),
+        ("detach-device nc DIR/con-serial.xml --config", false), ("detach-device nc DIR/con-serial.xml --live", false),
+        ("detach-device nc DIR/ser-usb-port0.xml --live --config", true),
+        ("attach-device nc DIR/ser-isa.xml --config", true),
+        ("attach-device nc DIR/ser-usb.xml --config", true),
+        ("detach-device nc DIR/ser-isa-port0.xml --config", true),
+        // Two USB ports on the UHCI: the third USB serial port finds none (libvirt adds no hub on hot-plug).
+        ("attach-device nc DIR/ser-usb.xml --live", false), ("attach-device nc DIR/ser-usb.xml --live", false),
+        ("attach-device nc DIR/ser-usb.xml --live", true),
+        ("destroy nc", false), ("undefine nc", false),
+    ]
+
+    /// The serial and console elements of a domain XML.
+    static func consoleLines(_ xml: String) -> [String] {
+        var out: [String] = []
+        var inside = false
+        for raw in xml.split(separator: "\n") {
+            let l = raw.trimmingCharacters(in: .whitespaces)
+            if l.hasPrefix("<serial") || l.hasPrefix("<console") { inside = true }
+            if inside { out.append(l) }
+            if l.hasPrefix("</serial") || l.hasPrefix("</console") { inside = false }
+        }
+        return out
+    }
+
     /// The ids of QEMU's PCI devices and its QOM objects named obj*.
     static func qemuView(_ run: (String) throws -> ChildProcess.Result) throws -> [String] {
         var out: [String] = []
@@ -166,6 +205,25 @@ struct QEMUDeviceKindsHotplugTests {
         #expect(events(ours.dir).contains("added hp serial1") && events(ours.dir).contains("removed hp serial2"),
                 "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp watchdog0"), "\(events(ours.dir))")
+
+        // The console copy of a first serial port, on a second domain of each daemon.
+        var seen: [[String]] = []
+        for (command, compare) in Self.consoleCopy {
+            try same(command)
+            guard compare else { continue }
+            for flag in ["", " --inactive"] {
+                let o = Self.consoleLines(try ours.virsh("dumpxml nc" + flag).stdout)
+                let r = Self.consoleLines(try virsh(ref.uri, "dumpxml nc" + flag).stdout)
+                #expect(o == r, "after \(command), dumpxml\(flag):\n virtd    \(o)\n libvirtd \(r)")
+                seen.append(o)
+            }
+        }
+        // After the live and persistent attach: a console in both definitions; after the detach, none.
+        #expect(seen.count >= 12 && seen[2].contains("<target type='serial' port='0'/>")
+                && seen[3].contains("<target type='serial' port='0'/>") && !seen[4].contains { $0.hasPrefix("<console") },
+                "\(seen)")
+        _ = try? ours.virsh("destroy nc")
+        _ = try? virsh(ref.uri, "destroy nc")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")
     }

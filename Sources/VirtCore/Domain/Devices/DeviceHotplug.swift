@@ -54,4 +54,28 @@ extension DomainDevices {
         try postParse()
         try validate()
     }
+
+    /// Adds a serial port as libvirt's qemuDomainChrPreInsert/qemuDomainChrInsert do: the first one of a domain
+    /// without serial ports and consoles brings the console that mirrors it (`<console>` with `<target
+    /// type='serial' port='0'/>`, written from the port), whatever the port's target type (ISA, USB, PCI).
+    public mutating func insertSerial(_ c: CharDevice) {
+        let copy = serials.isEmpty && consoles.isEmpty
+        add(.chr(c))
+        if copy, var stub = serials.last {
+            stub.kind = .console
+            stub.targetType = "serial"
+            stub.targetModel = nil
+            stub.targetPort = 0
+            stub.info = DeviceInfo()
+            consoles.append(stub)
+        }
+    }
+
+    /// Removes a serial port as libvirt's qemuDomainChrRemove does: the first port takes the console that
+    /// mirrors it along.
+    @discardableResult
+    public mutating func removeSerial(at i: Int) -> CharDevice {
+        if i == 0, let first = consoles.first, first.targetType == "serial" { consoles.removeFirst() }
+        return serials.remove(at: i)
+    }
 }
