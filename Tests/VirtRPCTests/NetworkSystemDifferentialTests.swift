@@ -11,6 +11,33 @@ import Glibc
 /// range), net-info, net-list, libvirt's errors for clashing bridges and subnets and for invalid operations,
 /// and the dnsmasq config files both daemons write. UUIDs and generated MACs differ by nature and are
 /// replaced before comparing; so are the files' directories.
+/// Debian's libvirtd in a network namespace of its own (the test's virtd namespace name + "r"). `stop()`
+/// destroys its networks first (libvirtd leaves them, with their dnsmasq, running when it stops), then stops it
+/// and deletes the namespace.
+final class NamespacedReference {
+    let ns: String
+    let daemon: ReferenceLibvirtd
+    var uri: String { "qemu+unix:///system?socket=\(daemon.socket)" }
+
+    init(_ h: NetworkNamespaces) throws {
+        ns = h.ns + "r"
+        try MigrationHosts.ip(["netns", "add", ns])
+        do {
+            daemon = try ReferenceLibvirtd(privateDomainConfig: true, prefix: ["/usr/sbin/ip", "netns", "exec", ns])
+        } catch {
+            _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", ns], timeLimit: 30)
+            throw error
+        }
+    }
+
+    func stop() {
+        let names = ((try? virsh(uri, "net-list --name").stdout) ?? "").split(separator: "\n")
+        for n in names where !n.trimmingCharacters(in: .whitespaces).isEmpty { _ = try? virsh(uri, "net-destroy \(n)") }
+        daemon.stop()
+        _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", ns], timeLimit: 30)
+    }
+}
+
 @Suite("virtual networks on qemu:///system: virtd vs libvirtd 9.0", .serialized, .tags(.root, .referenceLibvirtd))
 struct NetworkSystemDifferentialTests {
     static let natXML = """
@@ -62,17 +89,9 @@ struct NetworkSystemDifferentialTests {
     func sameSession() throws {
         let h = try NetworkNamespaces()
         defer { h.cleanup() }
-        let refNS = h.ns + "r"
-        try MigrationHosts.ip(["netns", "add", refNS])
-        defer { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30) }
-        let ref = try ReferenceLibvirtd(privateDomainConfig: true, prefix: ["/usr/sbin/ip", "netns", "exec", refNS])
-        let refURI = "qemu+unix:///system?socket=\(ref.socket)"
-        defer {
-            // libvirtd leaves its networks (and their dnsmasq) running when it stops: destroyed first.
-            let names = ((try? virsh(refURI, "net-list --name").stdout) ?? "").split(separator: "\n")
-            for n in names where !n.trimmingCharacters(in: .whitespaces).isEmpty { _ = try? virsh(refURI, "net-destroy \(n)") }
-            ref.stop()
-        }
+        let r = try NamespacedReference(h)
+        defer { r.stop() }
+        let (ref, refURI) = (r.daemon, r.uri)
         var files: [String: String] = [:]
         for (name, xml) in [("nat", Self.natXML), ("iso", Self.isoXML), ("route", Self.routeXML), ("open", Self.openXML),
                             ("br", Self.bridgeXML), ("c1", Self.clashBridge), ("c2", Self.clashNet)] {
@@ -191,16 +210,9 @@ struct NetworkSystemDifferentialTests {
     func ipv6() throws {
         let h = try NetworkNamespaces()
         defer { h.cleanup() }
-        let refNS = h.ns + "r"
-        try MigrationHosts.ip(["netns", "add", refNS])
-        defer { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30) }
-        let ref = try ReferenceLibvirtd(privateDomainConfig: true, prefix: ["/usr/sbin/ip", "netns", "exec", refNS])
-        let refURI = "qemu+unix:///system?socket=\(ref.socket)"
-        defer {
-            let names = ((try? virsh(refURI, "net-list --name").stdout) ?? "").split(separator: "\n")
-            for n in names where !n.trimmingCharacters(in: .whitespaces).isEmpty { _ = try? virsh(refURI, "net-destroy \(n)") }
-            ref.stop()
-        }
+        let r = try NamespacedReference(h)
+        defer { r.stop() }
+        let (ref, refNS, refURI) = (r.daemon, r.ns, r.uri)
         func sysctls(_ ns: String, _ bridges: [String]) throws -> String {
             var keys = ["net.ipv6.conf.all.forwarding"]
             for b in bridges { keys += ["disable_ipv6", "accept_ra", "autoconf"].map { "net.ipv6.conf.\(b).\($0)" } }
