@@ -19,7 +19,7 @@ image final; virDomainRestore once the domain runs). The domain is transient (cr
 written under /etc/libvirt. Prints medians and ratios. Usage: save_bench.py PATH/TO/virtd [repeats] [kvm|tcg]
 (tcg: the test guest under TCG instead, booted to its marker first, so the image carries real memory).
 """
-import json, os, socket, statistics, subprocess, sys, tempfile, time, shutil
+import json, re, os, socket, statistics, subprocess, sys, tempfile, time, shutil
 import libvirt
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_daemons
@@ -186,7 +186,14 @@ def same_machine(argv, sock, serial):
     """virtd's QEMU command line for bare QEMU: the monitor on a socket path instead of virtd's descriptor, the
     serial file one of bare QEMU's own; everything else (devices, machine, sandbox) unchanged."""
     out = []
+    # The domain's master key (virtd's file went with its root): a key of bare QEMU's own, same size.
+    key = os.path.dirname(sock) + "/master-key.aes"
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
     for a in argv:
+        m = re.search(r'"file":"([^"]*master-key\.aes)"', a)
+        if m:
+            a = a.replace(m.group(1), key)
         if a.startswith("socket,id=charmonitor,fd="):
             a = f"socket,id=charmonitor,path={sock},server=on,wait=off"
         elif a.startswith("file,id=charserial0,path="):

@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import VirtCore
 
@@ -106,15 +107,17 @@ extension QEMUDomainObject {
         }
     }
 
-    /// Starts writeback of the save file's dirty pages every 10 ms (POSIX_FADV_DONTNEED: dirty pages are queued
-    /// for writing, clean ones dropped from the cache) until cancelled; the descriptor is closed at the end.
+    /// Starts writeback of the save file's dirty pages every 10 ms (sync_file_range, SYNC_FILE_RANGE_WRITE) until
+    /// cancelled; the descriptor is closed at the end. The pages stay in the page cache, so a restore right
+    /// after reads them from memory. (POSIX_FADV_DONTNEED, used before, also starts writeback but drops the
+    /// pages already written: a restore of a 98 MiB image then read it from disk, 45 ms more than bare QEMU.)
     static func startWriteback(_ fd: Int32) -> Task<Void, Never> {
         Task.detached {
             defer { if fd >= 0 { close(fd) } }
             guard fd >= 0 else { return }
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(10))
-                _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+                _ = swiftvirt_start_writeback(fd)
             }
         }
     }
