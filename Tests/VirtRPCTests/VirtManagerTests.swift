@@ -177,6 +177,21 @@ final class VirtManagerSession {
         return image
     }
 
+    /// Screenshots of the window, one a second after a first second, until the rows `rows` (of the window's
+    /// height) show more than `colours` colours (drawn, the guest's screen arrived), for at most `seconds`; the
+    /// last one stays at `path`. Returns its colour count there.
+    func settledScreenshot(_ window: Window, to path: String, rows: (Int) -> Range<Int> = { 0..<$0 },
+                           moreThan colours: Int, seconds: Double = 30) throws -> Int {
+        let end = Date().addingTimeInterval(seconds)
+        var count = 0
+        repeat {
+            sleep(1)
+            let image = try screenshot(window, to: path)
+            count = image.colours(rows: rows(image.height))
+        } while count <= colours && Date() < end
+        return count
+    }
+
     /// virt-manager, the bus and Xvfb, each by its pid.
     func stop() {
         manager?.terminate()
@@ -327,9 +342,8 @@ struct VirtManagerTests {
             }
         }
         run.domainsListed.sort()
-        sleep(2)
         if let manager {
-            run.managerColours = try session.screenshot(manager, to: artifacts + "/manager.png").colours(rows: 0..<manager.height)
+            run.managerColours = try session.settledScreenshot(manager, to: artifacts + "/manager.png", moreThan: 4)
         }
 
         // The details window (its Overview page); virt-manager opens the VNC viewer with it.
@@ -337,20 +351,18 @@ struct VirtManagerTests {
         let details = session.waitForWindow("scr on QEMU/KVM")
         #expect(details != nil, "no details window on \(uri); log:\n\(session.log)")
         #expect(session.waitForLog("Showing VM details"), "details not shown on \(uri)")
-        sleep(2)
         if let details {
-            run.detailsColours = try session.screenshot(details, to: artifacts + "/details.png").colours(rows: 0..<details.height)
+            run.detailsColours = try session.settledScreenshot(details, to: artifacts + "/details.png", moreThan: 4)
         }
 
         // The graphical console page of the same window.
         try session.forward(["--show-domain-console", "scr"])
         #expect(session.waitForLog("show_window=console domain=scr"), "console not requested on \(uri)")
         run.viewerConnected = session.waitForLog("Viewer connected")
-        sleep(3)
         if let details {
-            let image = try session.screenshot(details, to: artifacts + "/console.png")
-            // Below the menu and the toolbar: the guest's screen.
-            run.consoleColours = image.colours(rows: (image.height / 5)..<image.height)
+            // Below the menu and the toolbar: the guest's screen (SeaBIOS's text on black).
+            run.consoleColours = try session.settledScreenshot(details, to: artifacts + "/console.png",
+                                                               rows: { ($0 / 5)..<$0 }, moreThan: 1)
         }
         run.windows = session.windows().map { "\($0)" }.sorted()
         try run.windows.joined(separator: "\n").write(toFile: artifacts + "/windows.txt", atomically: true, encoding: .utf8)
