@@ -181,15 +181,16 @@ final class VirtManagerSession {
     /// height) show more than `colours` colours (drawn, the guest's screen arrived), for at most `seconds`; the
     /// last one stays at `path`. Returns its colour count there.
     func settledScreenshot(_ window: Window, to path: String, rows: (Int) -> Range<Int> = { 0..<$0 },
-                           moreThan colours: Int, seconds: Double = 30) throws -> Int {
+                           moreThan colours: Int, seconds: Double = 30) throws -> (colours: Int, image: PixelImage) {
         let end = Date().addingTimeInterval(seconds)
         var count = 0
+        var image: PixelImage
         repeat {
             sleep(1)
-            let image = try screenshot(window, to: path)
+            image = try screenshot(window, to: path)
             count = image.colours(rows: rows(image.height))
         } while count <= colours && Date() < end
-        return count
+        return (count, image)
     }
 
     /// virt-manager, the bus and Xvfb, each by its pid.
@@ -244,6 +245,17 @@ struct PixelImage {
         rgb = Array(bytes[i..<(i + width * height * 3)])
     }
 
+    /// The share of pixels that differ from `other`'s (nil when the sizes differ).
+    func differingShare(_ other: PixelImage) -> Double? {
+        guard width == other.width, height == other.height, width * height > 0 else { return nil }
+        var n = 0
+        for p in 0..<(width * height) where rgb[3 * p] != other.rgb[3 * p] || rgb[3 * p + 1] != other.rgb[3 * p + 1]
+            || rgb[3 * p + 2] != other.rgb[3 * p + 2] {
+            n += 1
+        }
+        return Double(n) / Double(width * height)
+    }
+
     /// The number of distinct colours in rows `rows` (stops counting at `limit`).
     func colours(rows: Range<Int>, limit: Int = 64) -> Int {
         var seen = Set<UInt32>()
@@ -281,6 +293,8 @@ struct VirtManagerTests {
         var consoleColours = 0
         var managerColours = 0
         var detailsColours = 0
+        /// The screenshots: manager, details, console.
+        var images: [String: PixelImage] = [:]
         var log = ""
         /// What the daemon logged while virt-manager ran.
         var daemonLog = ""
@@ -343,7 +357,8 @@ struct VirtManagerTests {
         }
         run.domainsListed.sort()
         if let manager {
-            run.managerColours = try session.settledScreenshot(manager, to: artifacts + "/manager.png", moreThan: 4)
+            (run.managerColours, run.images["manager"]) = try session.settledScreenshot(
+                manager, to: artifacts + "/manager.png", moreThan: 4)
         }
 
         // The details window (its Overview page); virt-manager opens the VNC viewer with it.
@@ -352,7 +367,8 @@ struct VirtManagerTests {
         #expect(details != nil, "no details window on \(uri); log:\n\(session.log)")
         #expect(session.waitForLog("Showing VM details"), "details not shown on \(uri)")
         if let details {
-            run.detailsColours = try session.settledScreenshot(details, to: artifacts + "/details.png", moreThan: 4)
+            (run.detailsColours, run.images["details"]) = try session.settledScreenshot(
+                details, to: artifacts + "/details.png", moreThan: 4)
         }
 
         // The graphical console page of the same window.
@@ -361,8 +377,8 @@ struct VirtManagerTests {
         run.viewerConnected = session.waitForLog("Viewer connected")
         if let details {
             // Below the menu and the toolbar: the guest's screen (SeaBIOS's text on black).
-            run.consoleColours = try session.settledScreenshot(details, to: artifacts + "/console.png",
-                                                               rows: { ($0 / 5)..<$0 }, moreThan: 1)
+            (run.consoleColours, run.images["console"]) = try session.settledScreenshot(
+                details, to: artifacts + "/console.png", rows: { ($0 / 5)..<$0 }, moreThan: 1)
         }
         run.windows = session.windows().map { "\($0)" }.sorted()
         try run.windows.joined(separator: "\n").write(toFile: artifacts + "/windows.txt", atomically: true, encoding: .utf8)
@@ -468,6 +484,16 @@ struct VirtManagerTests {
         // The same windows (titles and sizes) and the same errors (none expected) in virt-manager's log.
         #expect(o.windows == r.windows, "windows: virtd \(o.windows) libvirtd \(r.windows)")
         #expect(o.errors == r.errors, "virt-manager's errors: virtd \(o.errors) libvirtd \(r.errors)")
+        // The same pictures, but for the domain's UUID (on the details page and in SeaBIOS's banner), the text
+        // cursor and the CPU graph: a few percent of the pixels at most.
+        var shares: [String] = []
+        for name in ["manager", "details", "console"] {
+            let share = o.images[name].flatMap { ours in r.images[name].flatMap { ours.differingShare($0) } }
+            shares.append("\(name) \(share.map { String(format: "%.4f", $0) } ?? "different sizes")")
+            #expect(share.map { $0 < 0.03 } == true, "\(name): \(share.map { "\($0 * 100)% of the pixels differ" } ?? "sizes differ")")
+        }
+        try? shares.joined(separator: "\n").write(toFile: Self.artifacts + "/differing-pixels.txt", atomically: true,
+                                                  encoding: .utf8)
 
         // virtd was asked for the console's descriptor; calls that failed on either daemon are the same.
         let ourLog = o.daemonLog
