@@ -58,11 +58,27 @@ final class VirtManagerSession {
             try FileManager.default.createDirectory(atPath: home + sub, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
-        // No dconf service and no accessibility bus here: GSettings in memory, no AT-SPI bridge. virt-manager's
-        // config and cache (its own log file, stored URIs) go to a home of the test's own.
+        // No dconf service and no accessibility bus here: GSettings in GLib's key file backend (a file in the
+        // test's home), no AT-SPI bridge. virt-manager's config and cache (its own log file, stored URIs) go to
+        // that home too. Memory, disk and network statistics are polled (off by default) and shown in the
+        // domain list beside the CPU, so that virt-manager asks the daemon for all of them.
+        let settings = home + "/.config/glib-2.0/settings"
+        try FileManager.default.createDirectory(atPath: settings, withIntermediateDirectories: true)
+        try """
+        [org/virt-manager/virt-manager/stats]
+        enable-memory-poll=true
+        enable-disk-poll=true
+        enable-net-poll=true
+
+        [org/virt-manager/virt-manager/vmlist-fields]
+        disk-usage=true
+        network-traffic=true
+        memory-usage=true
+
+        """.write(toFile: settings + "/keyfile", atomically: true, encoding: .utf8)
         environment = ChildProcess.environment(
             adding: ["DISPLAY": display, "DBUS_SESSION_BUS_ADDRESS": "unix:path=\(dir)/bus",
-                     "GSETTINGS_BACKEND": "memory", "NO_AT_BRIDGE": "1", "HOME": home,
+                     "GSETTINGS_BACKEND": "keyfile", "NO_AT_BRIDGE": "1", "HOME": home,
                      "XDG_CONFIG_HOME": home + "/.config", "XDG_CACHE_HOME": home + "/.cache",
                      "XDG_RUNTIME_DIR": home + "/run", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"],
             removing: ["WAYLAND_DISPLAY", "PYTHONPATH", "PYTHONHOME", "LANGUAGE", "GDK_BACKEND"])
@@ -380,6 +396,22 @@ struct VirtManagerTests {
             (run.consoleColours, run.images["console"]) = try session.settledScreenshot(
                 details, to: artifacts + "/console.png", rows: { ($0 / 5)..<$0 }, moreThan: 1)
         }
+        // The performance page of the same window (CPU, memory, disk and network graphs from the statistics).
+        try session.forward(["--show-domain-performance", "scr"])
+        #expect(session.waitForLog("show_window=performance domain=scr"), "performance not requested on \(uri)")
+        if let details {
+            (_, run.images["performance"]) = try session.settledScreenshot(
+                details, to: artifacts + "/performance.png", moreThan: 4)
+        }
+
+        // The connection's details (overview, virtual networks, storage pools): a window of its own.
+        try session.forward(["--show-host-summary"])
+        let host = session.waitForWindow("QEMU/KVM - Connection Details")
+        #expect(host != nil, "no connection details window on \(uri); windows \(session.windows())")
+        if let host {
+            (_, run.images["host"]) = try session.settledScreenshot(host, to: artifacts + "/host.png", moreThan: 4)
+        }
+
         run.windows = session.windows().map { "\($0)" }.sorted()
         try run.windows.joined(separator: "\n").write(toFile: artifacts + "/windows.txt", atomically: true, encoding: .utf8)
         run.log = session.log
@@ -487,10 +519,14 @@ struct VirtManagerTests {
         // The same pictures, but for the domain's UUID (on the details page and in SeaBIOS's banner), the text
         // cursor and the CPU graph: a few percent of the pixels at most.
         var shares: [String] = []
-        for name in ["manager", "details", "console"] {
+        // The performance graphs and the host's overview (CPU and memory use) are only recorded.
+        for name in ["manager", "details", "console", "performance", "host"] {
             let share = o.images[name].flatMap { ours in r.images[name].flatMap { ours.differingShare($0) } }
             shares.append("\(name) \(share.map { String(format: "%.4f", $0) } ?? "different sizes")")
-            #expect(share.map { $0 < 0.03 } == true, "\(name): \(share.map { "\($0 * 100)% of the pixels differ" } ?? "sizes differ")")
+            if ["manager", "details", "console"].contains(name) {
+                #expect(share.map { $0 < 0.03 } == true,
+                        "\(name): \(share.map { "\($0 * 100)% of the pixels differ" } ?? "sizes differ")")
+            }
         }
         try? shares.joined(separator: "\n").write(toFile: Self.artifacts + "/differing-pixels.txt", atomically: true,
                                                   encoding: .utf8)
