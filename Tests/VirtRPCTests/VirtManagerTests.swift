@@ -291,10 +291,12 @@ struct PixelImage {
 /// Debian's libvirtd 9.0, each holding the same two domains (a running TCG domain with VNC graphics on a unix
 /// socket and a VGA screen where SeaBIOS waits at its boot prompt, and a shut-off one). On each daemon
 /// virt-manager shows its manager window with the domains, the running domain's details and then its graphical
-/// console. The URI is `qemu:///system?socket=…`: a local connection (virt-manager 4.1 refuses the console of a
-/// `qemu+unix://` URI as "remote"), so the console's socket comes from DOMAIN_OPEN_GRAPHICS_FD, the descriptor
-/// passed over the daemon's unix socket. Screenshots of the three windows are kept (not in git) under
-/// `.build/test-artifacts/virt-manager/{virtd,libvirtd}/`, with virt-manager's debug log.
+/// console, its performance page and the connection's details. The URI is `qemu:///system?socket=…`: a local
+/// connection (virt-manager 4.1 refuses the console of a `qemu+unix://` URI as "remote"), so the console's socket
+/// comes from DOMAIN_OPEN_GRAPHICS_FD, the descriptor passed over the daemon's unix socket. Screenshots
+/// (manager.png, details.png, console.png, performance.png, host.png) are kept (not in git) under
+/// `.build/test-artifacts/virt-manager/{virtd,libvirtd}/` with virt-manager's debug log, the daemon's log of the
+/// run and the window list; `differing-pixels.txt` beside them says how much each pair differs.
 @Suite("virt-manager (Debian) under Xvfb: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
 struct VirtManagerTests {
     /// What one run of virt-manager showed.
