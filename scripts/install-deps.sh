@@ -10,6 +10,9 @@
 #   vm.unprivileged_userfaultfd = 1, as libvirt's qemu-postcopy-migration sysctl file sets it: post-copy
 #                 migration needs userfaultfd for QEMU's (unprivileged) user.
 #
+# virt-manager, xvfb, x11-utils (xwininfo), x11-apps (xwd), netpbm (xwdtopnm, pnmtopng) and dbus-daemon (a session
+# bus of the test's own) are for VirtManagerTests: Debian's virt-manager under Xvfb, screenshots of its windows.
+#
 # SWIFTVIRT_KVM_DEVICE, SWIFTVIRT_KVM_GROUP and SWIFTVIRT_RUN_LIBVIRT replace the device, the group and the
 # directory (tests use them on files of their own); SWIFTVIRT_SKIP_PACKAGES=1 skips the packages.
 set -euo pipefail
@@ -20,7 +23,8 @@ if [ -z "${SWIFTVIRT_SKIP_PACKAGES:-}" ]; then
     pkgs=(libxml2-dev qemu-system-x86 qemu-utils swtpm swtpm-tools libvirt-clients libvirt-daemon-system
           python3-libvirt tini hyperfine bindfs valgrind iproute2 openssh-server netcat-openbsd gnutls-bin
           prometheus-libvirt-exporter collectd-core dnsmasq-base dhcpcd-base nftables binutils e2fsprogs virtinst pci.ids
-          ansible python3-lxml openssl curl ca-certificates)
+          ansible python3-lxml openssl curl ca-certificates
+          virt-manager xvfb x11-utils x11-apps netpbm dbus-daemon)
     missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

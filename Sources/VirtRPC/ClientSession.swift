@@ -10,6 +10,12 @@ final class ClientSession: Sendable {
         var domain: VirtUUID?
     }
 
+    /// A registration for events of objects known by name (node devices).
+    struct NamedCallback: Sendable {
+        var eventID: Int32
+        var name: String?
+    }
+
     struct State: Sendable {
         var driver: (any HypervisorDriver)?
         /// The secret driver of this connection, if it has one.
@@ -31,6 +37,8 @@ final class ClientSession: Sendable {
         /// The node device and interface drivers of this connection, if it has them
         /// (Procedures/NodeDeviceProcedures.swift).
         var nodeDevices: (any NodeDeviceDriver)?
+        var nodeDeviceCallbacks: [Int32: NamedCallback] = [:]
+        var nodeDeviceEventTask: Task<Void, Never>?
         var interfaces: (any InterfaceDriver)?
         var opening = false
         var closed = false
@@ -216,6 +224,9 @@ final class ClientSession: Sendable {
             s.storageEventTask?.cancel()
             s.storageEventTask = nil
             s.storage = nil
+            s.nodeDeviceCallbacks.removeAll()
+            s.nodeDeviceEventTask?.cancel()
+            s.nodeDeviceEventTask = nil
             s.nodeDevices = nil
             s.interfaces = nil
             return (t, d)

@@ -1,3 +1,4 @@
+import NIOCore
 import VirtCore
 
 /// `remote_nonnull_node_device`: its name.
@@ -61,6 +62,11 @@ extension RemoteCalls {
     /// need_results, flags.
     static let connectListAllNodeDevices =
         RemoteCall<XDRTuple2<Int32, Flags>, XDRCountedList<ND, NodeDeviceListLimit>>(.connectListAllNodeDevices)
+    /// eventID, optional device → callbackID.
+    static let connectNodeDeviceEventRegisterAny =
+        RemoteCall<XDRTuple2<Int32, ND?>, Int32>(.connectNodeDeviceEventRegisterAny)
+    static let connectNodeDeviceEventDeregisterAny =
+        RemoteCall<Int32, XDRVoid>(.connectNodeDeviceEventDeregisterAny)
 
     typealias IF = InterfaceRef
     typealias IFNames = XDRList<String, InterfaceListLimit>
@@ -81,4 +87,22 @@ extension RemoteCalls {
     static let interfaceChangeBegin = RemoteCall<Flags, XDRVoid>(.interfaceChangeBegin)
     static let interfaceChangeCommit = RemoteCall<Flags, XDRVoid>(.interfaceChangeCommit)
     static let interfaceChangeRollback = RemoteCall<Flags, XDRVoid>(.interfaceChangeRollback)
+}
+
+/// Node device events as MESSAGE packets (376 lifecycle: device, event, detail; 377 update: device), callback id
+/// first.
+enum NodeDeviceEventEncoder {
+    static func message(_ ev: NodeDeviceEventRecord, callbackID: Int32) -> ByteBuffer {
+        let proc: RemoteProcedure = ev.lifecycle == nil ? .nodeDeviceEventUpdate : .nodeDeviceEventLifecycle
+        // libvirtd sends serial 1 on event messages.
+        return RPCPacket.encode(RPCHeader(program: RPCProgram.remote, procedure: proc.rawValue, type: .message,
+                                          serial: 1)) { w in
+            w.int(callbackID)
+            ev.device.encode(xdr: &w)
+            if let lifecycle = ev.lifecycle {
+                w.int(lifecycle.rawValue)
+                w.int(ev.detail)
+            }
+        }
+    }
 }

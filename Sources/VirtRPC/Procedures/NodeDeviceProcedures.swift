@@ -66,6 +66,31 @@ extension ProcedureTable {
         .serve(RemoteCalls.nodeDeviceGetAutostart) { name, ctx in
             try await ctx.nodeDevices("virNodeDeviceGetAutostart").nodeDeviceAutostart(NodeDeviceRef(name: name)) ? 1 : 0
         },
+        // virt-manager registers for these on every connection (and falls back to polling without them).
+        .serve(RemoteCalls.connectNodeDeviceEventRegisterAny) { a, ctx in
+            let (eid, dev) = a.values
+            // libvirtd checks the id before it asks the driver.
+            guard eid == 0 || eid == 1 else {
+                let detail = "unsupported node device event ID \(eid)"
+                throw VirtError(.internalError, domain: .rpc, "internal error: \(detail)", str1: detail)
+            }
+            let d = try ctx.nodeDevices("virConnectNodeDeviceEventRegisterAny")
+            ctx.session.ensureNodeDeviceEventPump(d)
+            return ctx.session.state.withLock { s -> Int32 in
+                let id = s.nextCallbackID
+                s.nextCallbackID += 1
+                s.nodeDeviceCallbacks[id] = ClientSession.NamedCallback(eventID: eid, name: dev?.name)
+                return id
+            }
+        },
+        .serve(RemoteCalls.connectNodeDeviceEventDeregisterAny) { id, ctx in
+            let ok = ctx.session.state.withLock { $0.nodeDeviceCallbacks.removeValue(forKey: id) != nil }
+            if !ok {
+                let detail = "node device event callback \(id) not registered"
+                throw VirtError(.internalError, domain: .rpc, "internal error: \(detail)", str1: detail)
+            }
+            return XDRVoid()
+        },
     ]
 
     static let interfaceRows: [ServedProcedure] = [
@@ -191,5 +216,36 @@ extension CallContext {
     func visible(_ interfaces: [InterfaceRef]) -> [InterfaceRef] {
         guard let access else { return interfaces }
         return interfaces.filter { access.allows(ACLObject(type: "interface", name: $0.name), "getattr") }
+    }
+}
+
+extension ClientSession {
+    /// Starts forwarding node device events to this client, once.
+    func ensureNodeDeviceEventPump(_ devices: any NodeDeviceDriver) {
+        let stream: AsyncStream<NodeDeviceEventRecord>? = state.withLock { s in
+            s.nodeDeviceEventTask != nil ? nil : devices.nodeDeviceEvents()
+        }
+        guard let stream else { return }
+        let task = Task { [weak self] in
+            for await ev in stream {
+                guard let self else { return }
+                let (cbs, identity) = self.state.withLock { ($0.nodeDeviceCallbacks, $0.identity) }
+                // Events about devices the client may not getattr are never sent.
+                if let m = self.access,
+                   !m.allows(identity, ACLObject(type: "node_device", name: ev.device.name), "getattr") {
+                    continue
+                }
+                for (id, cb) in cbs.sorted(by: { $0.key < $1.key }) where cb.eventID == ev.eventID {
+                    if let n = cb.name, n != ev.device.name { continue }
+                    self.send(NodeDeviceEventEncoder.message(ev, callbackID: id))
+                }
+            }
+        }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.nodeDeviceEventTask != nil || s.closed { return true }
+            s.nodeDeviceEventTask = task
+            return false
+        }
+        if cancelNow { task.cancel() }
     }
 }
