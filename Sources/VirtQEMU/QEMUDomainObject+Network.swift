@@ -92,6 +92,17 @@ extension QEMUDomainObject {
                 "Unable to add bridge \(bridge ?? "") port \(name): \(msg.split(separator: "\n").first.map(String.init) ?? "")",
                 domain: .qemu)
         }
+        // libvirt's qemuInterfaceBridgeConnect/EthernetConnect: a noqueue root qdisc on every tap it makes;
+        // then qemuBuildInterfaceConnect shapes it with the interface's <bandwidth> (a tap's transmit side
+        // carries what the guest receives: swapped).
+        NetDevBandwidth.setNoQueue(name)
+        do throws(VirtError) {
+            try NetDevBandwidth.set(name, n.bandwidth, hierarchical: false, swapped: true)
+        } catch {
+            close(fd)
+            removeTap(name)
+            throw error
+        }
         return (name, fd, bridge)
     }
 

@@ -1,0 +1,139 @@
+import VirtCore
+
+/// `virDomainSetInterfaceParameters` / `virDomainGetInterfaceParameters` (virsh's `domiftune`): an
+/// interface's `<bandwidth>`, live (re-applied on its tap with tc, and on its network port) and in the
+/// persistent definition, as libvirt 9.0's qemuDomainSetInterfaceParameters does it.
+extension QEMUDomainObject {
+    /// libvirt's `virDomainNetFind`: by MAC address when `device` parses as one, else by host device name.
+    static func findInterface(_ def: DomainDefinition, _ device: String) throws(VirtError) -> Int {
+        let found: Int?
+        if let mac = MACAddress(string: device) {
+            found = def.devices.interfaces.firstIndex { $0.mac == mac }
+        } else {
+            found = def.devices.interfaces.firstIndex { $0.targetDev == device }
+        }
+        guard let found else { throw VirtError.invalidArg("'\(device)' is not a known interface", domain: .domain) }
+        return found
+    }
+
+    /// The seven bandwidth parameters of one interface of the live or the persistent definition.
+    func interfaceParameters(device: String, flags: UInt32) throws(VirtError) -> [TypedParam] {
+        let (def, _) = try oneDefinition(flags)
+        let i = try Self.findInterface(def, device)
+        return (def.devices.interfaces[i].bandwidth ?? NetBandwidth()).parameters
+    }
+
+    /// Whether libvirt shapes interfaces of this type (`virNetDevSupportsBandwidth`).
+    static func supportsBandwidth(_ t: InterfaceType) -> Bool {
+        [.bridge, .network, .direct, .ethernet].contains(t)
+    }
+
+    func setInterfaceParameters(device: String, params: [TypedParam], flags: UInt32) async throws(VirtError) {
+        try await beginJob(.modify, owner: "setInterfaceParameters")
+        defer { endJob() }
+        let t = try targets(flags)
+        var live = t.live ? liveDefinition : nil
+        var persistent = definition
+        let liveIndex: Int? = try live.map { (d: DomainDefinition) throws(VirtError) -> Int in
+            try Self.findInterface(d, device)
+        }
+        let configIndex: Int? = t.config ? try Self.findInterface(persistent, device) : nil
+        for (d, i) in [(live, liveIndex), (t.config ? persistent : nil, configIndex)] {
+            guard let d, let i else { continue }
+            let type = d.devices.interfaces[i].type
+            if !Self.supportsBandwidth(type) {
+                throw VirtError(.operationUnsupported, domain: .qemu,
+                                "Operation not supported: setting bandwidth on interfaces of type '\(type.rawValue)' is not implemented yet")
+            }
+        }
+        var given: [String: UInt64] = [:]
+        for p in params { if case .uint(let v) = p.value { given[p.field] = UInt64(v) } }
+        let inboundSpecified = given["inbound.average"] != nil || given["inbound.floor"] != nil
+        let outboundSpecified = given["outbound.average"] != nil
+        // A direction needs an average (inbound: or a floor); peak and burst alone set nothing.
+        var inbound: NetBandwidthRate? = NetBandwidthRate(
+            average: given["inbound.average"] ?? 0, peak: given["inbound.peak"] ?? 0,
+            floor: given["inbound.floor"] ?? 0, burst: given["inbound.burst"] ?? 0)
+        if inbound?.average == 0 && inbound?.floor == 0 { inbound = nil }
+        var outbound: NetBandwidthRate? = NetBandwidthRate(
+            average: given["outbound.average"] ?? 0, peak: given["outbound.peak"] ?? 0,
+            burst: given["outbound.burst"] ?? 0)
+        if outbound?.average == 0 { outbound = nil }
+
+        if var l = live, let i = liveIndex {
+            let net = l.devices.interfaces[i]
+            let old = net.bandwidth
+            // The directions not given keep their old values (tc replaces everything).
+            var new = NetBandwidth()
+            new.inbound = inbound ?? (inboundSpecified ? nil : old?.inbound)
+            new.outbound = outbound ?? (outboundSpecified ? nil : old?.outbound)
+            if net.type != .network, (old?.inbound?.floor ?? 0) != 0 || (new.inbound?.floor ?? 0) != 0 {
+                throw VirtError(.operationUnsupported, domain: .domain,
+                                "Operation not supported: floor is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none")
+            }
+            guard let ifname = net.targetDev else {
+                throw VirtError(.operationUnsupported, domain: .none,
+                                "Operation not supported: Unable to set bandwidth for interface because device name is unknown")
+            }
+            do throws(VirtError) {
+                try NetDevBandwidth.set(ifname, new, hierarchical: false, swapped: true)
+                try await updatePortBandwidth(net, new)
+            } catch {
+                try? NetDevBandwidth.set(ifname, old, hierarchical: false, swapped: true)
+                throw error
+            }
+            // Without inbound shaping the tap gets its noqueue root qdisc back.
+            if (new.inbound?.average ?? 0) == 0 { NetDevBandwidth.setNoQueue(ifname) }
+            l.devices.interfaces[i].bandwidth = new.inbound == nil && new.outbound == nil ? nil : new
+            live = l
+            liveDefinition = l
+            writeStatus()
+        }
+        if let i = configIndex {
+            var bw = persistent.devices.interfaces[i].bandwidth ?? NetBandwidth()
+            if let inbound { bw.inbound = inbound } else if inboundSpecified { bw.inbound = nil }
+            if let outbound { bw.outbound = outbound } else if outboundSpecified { bw.outbound = nil }
+            persistent.devices.interfaces[i].bandwidth = bw
+            definition = persistent
+            try saveConfig()
+        }
+    }
+
+    /// libvirt's `virDomainNetBandwidthUpdate`: a network interface's port takes the new bandwidth
+    /// (`virNetworkPortSetParameters`).
+    private func updatePortBandwidth(_ n: NetInterface, _ bw: NetBandwidth) async throws(VirtError) {
+        guard n.type == .network, let networks = networkPortDriver, let name = n.network,
+              let port = n.source["portid"].flatMap({ VirtUUID(string: $0) }) else { return }
+        var params: [TypedParam] = []
+        for p in bw.parameters { if case .uint(let v) = p.value, v != 0 { params.append(p) } }
+        do {
+            let net = try await networks.lookupNetwork(name: name)
+            try await networks.setNetworkPortParameters(net, port: port, params: params, flags: 0)
+        } catch {
+            throw (error as? VirtError) ?? VirtError.internalError("\(error)", domain: .qemu)
+        }
+    }
+}
+
+extension QEMUDriver {
+    public func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try Self.checkFlags(flags, allowed: 1 | 2 | 4, "qemuDomainGetInterfaceParameters")
+        let obj = try await state.object(domain)
+        // The count is answered before the interface is looked up (libvirt's two-call protocol).
+        if nparams == 0 {
+            _ = try await obj.oneDefinition(flags & 3)
+            return ([], Int32(NetBandwidth.parameterNames.count))
+        }
+        let all = try await obj.interfaceParameters(device: device, flags: flags & 3)
+        let sent = Array(all.prefix(Int(max(nparams, 0))))
+        return (sent, Int32(sent.count))
+    }
+
+    public func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32)
+        async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainSetInterfaceParameters")
+        try TypedParam.validate(params, Dictionary(uniqueKeysWithValues: NetBandwidth.parameterNames.map { ($0, 2) }))
+        try await state.object(domain).setInterfaceParameters(device: device, params: params, flags: flags)
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `<bandwidth>` applied with tc, the same session through virtd and through Debian's libvirtd 9.0, each daemon
+/// in a network namespace of its own (created and deleted by the test) and a mount namespace in which
+/// /usr/sbin/tc is a wrapper that logs every command line and runs the real tc. The kernels these tests run on
+/// may lack the sfq qdisc, the fw classifier and the police action (this machine's does); while `stub` exists,
+/// the wrapper answers success for a command the kernel refused for that reason only (and logs so), so that
+/// both daemons go on through the same session. Compared after each step: virsh's status, stdout and stderr,
+/// the tc command lines each daemon ran, and `tc qdisc/class/filter show` of the bridge and the taps.
+final class BandwidthHosts {
+    let dir: String
+    let ns: String
+    let refNS: String
+    let virtd: RestartableVirtd
+    let ref: ReferenceLibvirtd
+    var refURI: String { "qemu+unix:///system?socket=\(ref.socket)" }
+    var stubFile: String { dir + "/stub" }
+
+    static func wrapper(log: String, real: String, stub: String) -> String {
+        """
+        #!/bin/sh
+        echo "tc $*" >> '\(log)'
+        out=$('\(real)' "$@" 2>&1); rc=$?
+        if [ $rc -ne 0 ] && [ -e '\(stub)' ]; then
+          case "$out" in *"kind is unknown"*|*"classifier not found"*|*"Failed to load TC action"*)
+            echo "  (not in this kernel, answered 0)" >> '\(log)'; exit 0;; esac
+        fi
+        [ -n "$out" ] && echo "$out" >&2
+        exit $rc
+        """
+    }
+
+    init() throws {
+        try TestHost.requireRoot()
+        let tag = String(format: "%05d", Int.random(in: 0..<100_000))
+        ns = "svbw\(tag)"
+        refNS = "svbw\(tag)r"
+        dir = try TestPaths.makeTempDir("bw", mode: 0o755)
+        try MigrationHosts.ip(["netns", "add", ns])
+        do {
+            try MigrationHosts.ip(["netns", "add", refNS])
+            for n in [ns, refNS] { try MigrationHosts.ip(["-n", n, "link", "set", "lo", "up"]) }
+            try FileManager.default.copyItem(atPath: "/usr/sbin/tc", toPath: dir + "/tc.real")
+            FileManager.default.createFile(atPath: stubFile, contents: Data())
+            for who in ["ours", "theirs"] {
+                let w = dir + "/tc-\(who).sh"
+                try Self.wrapper(log: dir + "/tc-\(who).log", real: dir + "/tc.real", stub: stubFile)
+                    .write(toFile: w, atomically: true, encoding: .utf8)
+                chmod(w, 0o755)
+                FileManager.default.createFile(atPath: dir + "/tc-\(who).log", contents: Data())
+            }
+            // libvirtd logs QEMU's output to files (no virtlogd here), under a private /var/log/libvirt.
+            try "stdio_handler = \"file\"\n".write(toFile: dir + "/qemu.conf", atomically: true, encoding: .utf8)
+            virtd = try RestartableVirtd(prefix: [
+                "/usr/sbin/ip", "netns", "exec", ns, "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                "mount --bind '\(dir)/tc-ours.sh' /usr/sbin/tc && exec \"$0\" \"$@\"",
+            ])
+        } catch {
+            _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", ns], timeLimit: 30)
+            _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30)
+            throw error
+        }
+        do {
+            ref = try ReferenceLibvirtd(
+                privateDomainConfig: true,
+                namespaceSetup: "mount -t tmpfs tmpfs /var/log/libvirt && mkdir -p /var/log/libvirt/qemu && "
+                    + "mount --bind '\(dir)/qemu.conf' /etc/libvirt/qemu.conf && "
+                    + "mount --bind '\(dir)/tc-theirs.sh' /usr/sbin/tc && ",
+                prefix: ["/usr/sbin/ip", "netns", "exec", refNS])
+        } catch {
+            virtd.cleanup()
+            _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", ns], timeLimit: 30)
+            _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30)
+            throw error
+        }
+    }
+
+    /// The domains and networks of libvirtd destroyed (it leaves them running when it stops), its QEMUs killed
+    /// if any is left, both daemons stopped, both namespaces and the directory deleted.
+    func cleanup(domains: [String], networks: [String]) {
+        for d in domains {
+            _ = try? virsh(refURI, "destroy \(d)")
+            for pid in ProcFS.qemuProcesses(whose: "cmdline", contains: "guest=\(d),") { kill(pid, SIGKILL) }
+        }
+        for n in networks { _ = try? virsh(refURI, "net-destroy \(n)") }
+        ref.stop()
+        virtd.cleanup()
+        _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", ns], timeLimit: 30)
+        _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", refNS], timeLimit: 30)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// The tc command lines a daemon ran since the last call (the log is emptied).
+    func takeLog(_ who: String) -> String {
+        let path = dir + "/tc-\(who).log"
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        try? "".write(toFile: path, atomically: false, encoding: .utf8)
+        return text
+    }
+
+    /// What tc shows of a device in a namespace: qdiscs, classes, filters and ingress filters. Kernel-chosen
+    /// handles of noqueue qdiscs and packet counters are masked.
+    func tcState(_ netns: String, _ dev: String) throws -> String {
+        var out = ""
+        for args in [["qdisc", "show", "dev", dev], ["class", "show", "dev", dev], ["filter", "show", "dev", dev],
+                     ["filter", "show", "dev", dev, "parent", "ffff:"]] {
+            let r = try ChildProcess.run(["/usr/sbin/ip", "netns", "exec", netns, dir + "/tc.real"] + args, timeLimit: 30)
+            out += "$ tc \(args.joined(separator: " ")) [\(r.status)]\n\(r.stdout)\(r.stderr)"
+        }
+        for (pattern, with) in [("noqueue [0-9a-f]+:", "noqueue N:"), ("direct_packets_stat [0-9]+", "direct_packets_stat N")] {
+            out = out.replacingOccurrences(of: pattern, with: with, options: .regularExpression)
+        }
+        return out
+    }
+}
+
+@Suite("bandwidth with tc and domiftune: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct BandwidthDifferentialTests {
+    static func networkXML(_ name: String, bridge: String) -> String {
+        """
+        <network><name>\(name)</name><bridge name='\(bridge)'/>\
+        <bandwidth><inbound average='1000' peak='2000' burst='512'/><outbound average='500' peak='1000' burst='256'/></bandwidth>\
+        </network>
+        """
+    }
+
+    /// A KVM domain with no guest: a network interface with inbound and outbound QoS, one without, and a bridge
+    /// interface with inbound only.
+    static func domainXML(_ name: String, network: String, bridge: String) -> String {
+        """
+        <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>
+        <interface type='network'><mac address='52:54:00:5b:00:01'/><source network='\(network)'/><model type='virtio'/>
+        <bandwidth><inbound average='1000' peak='5000' burst='1024'/><outbound average='128' peak='256' burst='256'/></bandwidth>
+        </interface>
+        <interface type='network'><mac address='52:54:00:5b:00:02'/><source network='\(network)'/><model type='virtio'/></interface>
+        <interface type='bridge'><mac address='52:54:00:5b:00:03'/><source bridge='\(bridge)'/><model type='virtio'/>
+        <bandwidth><inbound average='2000'/></bandwidth></interface>
+        </devices></domain>
+        """
+    }
+
+    static func normalise(_ s: String) -> String {
+        s.replacingOccurrences(of: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", with: "UUID",
+                               options: .regularExpression)
+    }
+
+    @Test("tc commands and state, domiftune get/set live and config, network QoS, and cleanup equal libvirtd's")
+    func sameSession() throws {
+        let tag = String(format: "%04d", Int.random(in: 0..<10_000))
+        let net = "svbwn\(tag)", bridge = "svbwbr\(tag)", dom = "svbwd\(tag)"
+        let h = try BandwidthHosts()
+        defer { h.cleanup(domains: [dom], networks: [net, net + "b"]) }
+        let netFile = h.dir + "/net.xml", net2File = h.dir + "/net2.xml", domFile = h.dir + "/dom.xml"
+        try Self.networkXML(net, bridge: bridge).write(toFile: netFile, atomically: true, encoding: .utf8)
+        try Self.networkXML(net + "b", bridge: bridge + "b").write(toFile: net2File, atomically: true, encoding: .utf8)
+        try Self.domainXML(dom, network: net, bridge: bridge).write(toFile: domFile, atomically: true, encoding: .utf8)
+        _ = h.takeLog("ours")
+        _ = h.takeLog("theirs")
+
+        /// One virsh command on both daemons: its result, then the tc command lines each ran, then (for the devices
+        /// named) what tc shows, all equal.
+        func step(_ args: [String], devices: [String] = []) throws {
+            let what = "virsh " + args.joined(separator: " ")
+            let ours = try h.virtd.virsh(args: args)
+            let theirs = try ChildProcess.run(["/usr/bin/virsh", "-c", h.refURI] + args, timeLimit: 120)
+            #expect("\(ours.status)\n\(Self.normalise(ours.stdout))\(Self.normalise(ours.stderr))"
+                        == "\(theirs.status)\n\(Self.normalise(theirs.stdout))\(Self.normalise(theirs.stderr))", "\(what)")
+            #expect(h.takeLog("ours") == h.takeLog("theirs"), "tc commands of \(what)")
+            for d in devices {
+                #expect(try h.tcState(h.ns, d) == h.tcState(h.refNS, d), "tc state of \(d) after \(what)")
+            }
+        }
+
+        // The network's QoS on its bridge.
+        try step(["net-create", netFile], devices: [bridge])
+        // The domain's taps: noqueue everywhere, the QoS of the two interfaces that have one.
+        try step(["define", domFile])
+        try step(["start", dom], devices: ["vnet0", "vnet1", "vnet2", bridge])
+        try step(["domiflist", dom])
+        // domiftune: the query, by name and by MAC, live and config, and libvirt's errors.
+        for args in [[dom, "vnet0"], [dom, "52:54:00:5b:00:02"], [dom, "vnet2", "--live"],
+                     [dom, "52:54:00:5b:00:01", "--config"], [dom, "vnet0", "--config"], [dom, "vnet9"],
+                     [dom, "vnet0", "--live", "--config"]] {
+            try step(["domiftune"] + args)
+        }
+        // Setting, live: a direction given replaces that direction, the other is kept; 0 clears it.
+        let sets: [[String]] = [
+            ["vnet1", "--inbound", "100", "--live"], ["vnet1"],
+            ["vnet0", "--outbound", "300,400,500"], ["vnet0"],
+            ["vnet0", "--inbound", "0", "--live"], ["vnet0"],
+            ["vnet2", "--inbound", "64,128,32", "--outbound", "16"], ["vnet2"],
+            ["52:54:00:5b:00:02", "--config", "--inbound", "10,20,30", "--outbound", "40"],
+            ["52:54:00:5b:00:02", "--config"],
+            ["52:54:00:5b:00:02", "--config", "--inbound", "0"], ["52:54:00:5b:00:02", "--config"],
+            ["52:54:00:5b:00:01", "--live", "--config", "--outbound", "77"],
+            ["52:54:00:5b:00:01", "--config"], ["52:54:00:5b:00:01", "--live"],
+            ["vnet2", "--inbound", "0,0,0,7"],
+            ["vnet1", "--inbound", "abc"], ["vnet1", "--inbound", "1,2,3,4,5"], ["vnet1", "--inbound", ",5"],
+            ["vnet1", "--outbound", "1,2,3,4"], ["vnet1", "--outbound", ",,9"], ["vnet1", "--inbound", "5000000000"],
+            ["vnet1", "--current", "--config"],
+        ]
+        for s in sets {
+            try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0]] : [])
+        }
+        for d in ["vnet0", "vnet1", "vnet2", bridge] {
+            #expect(try h.tcState(h.ns, d) == h.tcState(h.refNS, d), "tc state of \(d) after the domiftune session")
+        }
+        // Stopped: the taps are gone with their qdiscs; the network keeps its QoS.
+        try step(["destroy", dom], devices: ["vnet0", "vnet1", "vnet2", bridge])
+        try step(["domiftune", dom, "52:54:00:5b:00:01"])
+        try step(["domiftune", dom, "52:54:00:5b:00:01", "--live"])
+        for d in ["vnet0", "vnet1", "vnet2"] {
+            #expect(try h.tcState(h.ns, d).contains("Cannot find device"), "\(d) is gone")
+        }
+        try step(["net-destroy", net], devices: [bridge])
+
+        // The kernel as it is (no stubbed answers): both daemons fail or succeed alike on a network with QoS.
+        unlink(h.stubFile)
+        try step(["net-create", net2File], devices: [bridge + "b"])
+        _ = try? h.virtd.virsh("net-destroy \(net)b")
+        _ = try? virsh(h.refURI, "net-destroy \(net)b")
+    }
+}
