@@ -18,9 +18,27 @@ extension QEMUDomainObject {
 
     /// The seven bandwidth parameters of one interface of the live or the persistent definition.
     func interfaceParameters(device: String, flags: UInt32) throws(VirtError) -> [TypedParam] {
-        let (def, _) = try oneDefinition(flags)
+        let (def, _) = try checkedOneDefinition(flags)
         let i = try Self.findInterface(def, device)
         return (def.devices.interfaces[i].bandwidth ?? NetBandwidth()).parameters
+    }
+
+    /// `virDomainObjGetOneDef` as qemuDomainGetInterfaceParameters reaches it: both flags are refused with
+    /// virReportInvalidArg's words (no "invalid argument: " prefix).
+    func checkedOneDefinition(_ flags: UInt32) throws(VirtError)
+        -> (def: DomainDefinition, live: Bool) {
+        if flags & 3 == 3 {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
+        }
+        return try oneDefinition(flags)
+    }
+
+    /// `virDomainClearNetBandwidth` at stop: the qdiscs of every tap that had a bandwidth removed.
+    func clearNetBandwidth(_ def: DomainDefinition?) {
+        for n in def?.devices.interfaces ?? [] where n.bandwidth != nil && Self.supportsBandwidth(n.type) {
+            if let t = n.targetDev { NetDevBandwidth.clear(t) }
+        }
     }
 
     /// Whether libvirt shapes interfaces of this type (`virNetDevSupportsBandwidth`).
@@ -68,8 +86,9 @@ extension QEMUDomainObject {
             new.inbound = inbound ?? (inboundSpecified ? nil : old?.inbound)
             new.outbound = outbound ?? (outboundSpecified ? nil : old?.outbound)
             if net.type != .network, (old?.inbound?.floor ?? 0) != 0 || (new.inbound?.floor ?? 0) != 0 {
-                throw VirtError(.operationUnsupported, domain: .domain,
-                                "Operation not supported: floor is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none")
+                throw VirtError.operationUnsupported(
+                    "Invalid use of 'floor' on interface with MAC address \(net.mac) - 'floor' is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none",
+                    domain: .domain)
             }
             guard let ifname = net.targetDev else {
                 throw VirtError(.operationUnsupported, domain: .none,
@@ -122,7 +141,7 @@ extension QEMUDriver {
         let obj = try await state.object(domain)
         // The count is answered before the interface is looked up (libvirt's two-call protocol).
         if nparams == 0 {
-            _ = try await obj.oneDefinition(flags & 3)
+            _ = try await obj.checkedOneDefinition(flags & 3)
             return ([], Int32(NetBandwidth.parameterNames.count))
         }
         let all = try await obj.interfaceParameters(device: device, flags: flags & 3)

@@ -995,6 +995,7 @@ actor QEMUDomainObject {
         let oldRef = ref
         status = .shutoff(reason)
         id = -1
+        clearNetBandwidth(liveDefinition)
         liveDefinition = nil
         runDefinition = nil
         await cleanupHost(stopKind ?? .crashed)

@@ -20,7 +20,7 @@ final class BandwidthHosts {
     let virtd: RestartableVirtd
     let ref: ReferenceLibvirtd
     var refURI: String { "qemu+unix:///system?socket=\(ref.socket)" }
-    var stubFile: String { dir + "/stub" }
+    let stubFile: String
 
     static func wrapper(log: String, real: String, stub: String) -> String {
         """
@@ -42,15 +42,16 @@ final class BandwidthHosts {
         ns = "svbw\(tag)"
         refNS = "svbw\(tag)r"
         dir = try TestPaths.makeTempDir("bw", mode: 0o755)
+        stubFile = dir + "/stub"
         try MigrationHosts.ip(["netns", "add", ns])
         do {
             try MigrationHosts.ip(["netns", "add", refNS])
             for n in [ns, refNS] { try MigrationHosts.ip(["-n", n, "link", "set", "lo", "up"]) }
             try FileManager.default.copyItem(atPath: "/usr/sbin/tc", toPath: dir + "/tc.real")
-            FileManager.default.createFile(atPath: stubFile, contents: Data())
+            FileManager.default.createFile(atPath: dir + "/stub", contents: Data())
             for who in ["ours", "theirs"] {
                 let w = dir + "/tc-\(who).sh"
-                try Self.wrapper(log: dir + "/tc-\(who).log", real: dir + "/tc.real", stub: stubFile)
+                try Self.wrapper(log: dir + "/tc-\(who).log", real: dir + "/tc.real", stub: dir + "/stub")
                     .write(toFile: w, atomically: true, encoding: .utf8)
                 chmod(w, 0o755)
                 FileManager.default.createFile(atPath: dir + "/tc-\(who).log", contents: Data())
@@ -164,17 +165,26 @@ struct BandwidthDifferentialTests {
         _ = h.takeLog("ours")
         _ = h.takeLog("theirs")
 
-        /// One virsh command on both daemons: its result, then the tc command lines each ran, then (for the devices
-        /// named) what tc shows, all equal.
-        func step(_ args: [String], devices: [String] = []) throws {
+        var allTheirs = ""
+        /// One virsh command on both daemons (Debian's virsh on both; with `vsh`, our vsh on virtd too): its
+        /// result, then the tc command lines each ran, then (for the devices named) what tc shows, all equal.
+        func step(_ args: [String], devices: [String] = [], vsh: Bool = false) throws {
             let what = "virsh " + args.joined(separator: " ")
             let ours = try h.virtd.virsh(args: args)
             let theirs = try ChildProcess.run(["/usr/bin/virsh", "-c", h.refURI] + args, timeLimit: 120)
-            #expect("\(ours.status)\n\(Self.normalise(ours.stdout))\(Self.normalise(ours.stderr))"
-                        == "\(theirs.status)\n\(Self.normalise(theirs.stdout))\(Self.normalise(theirs.stderr))", "\(what)")
-            #expect(h.takeLog("ours") == h.takeLog("theirs"), "tc commands of \(what)")
+            let expected = "\(theirs.status)\n\(Self.normalise(theirs.stdout))\(Self.normalise(theirs.stderr))"
+            #expect("\(ours.status)\n\(Self.normalise(ours.stdout))\(Self.normalise(ours.stderr))" == expected, "\(what)")
+            let theirLog = h.takeLog("theirs")
+            allTheirs += theirLog
+            #expect(h.takeLog("ours") == theirLog, "tc commands of \(what)")
             for d in devices {
                 #expect(try h.tcState(h.ns, d) == h.tcState(h.refNS, d), "tc state of \(d) after \(what)")
+            }
+            if vsh {
+                let mine = try h.virtd.virsh(args: args, client: TestPaths.vsh)
+                #expect("\(mine.status)\n\(Self.normalise(mine.stdout))\(Self.normalise(mine.stderr))" == expected,
+                        "vsh \(args.joined(separator: " "))")
+                #expect(h.takeLog("ours").isEmpty || args.contains("--inbound") || args.contains("--outbound"))
             }
         }
 
@@ -188,7 +198,7 @@ struct BandwidthDifferentialTests {
         for args in [[dom, "vnet0"], [dom, "52:54:00:5b:00:02"], [dom, "vnet2", "--live"],
                      [dom, "52:54:00:5b:00:01", "--config"], [dom, "vnet0", "--config"], [dom, "vnet9"],
                      [dom, "vnet0", "--live", "--config"]] {
-            try step(["domiftune"] + args)
+            try step(["domiftune"] + args, vsh: true)
         }
         // Setting, live: a direction given replaces that direction, the other is kept; 0 clears it.
         let sets: [[String]] = [
@@ -207,19 +217,43 @@ struct BandwidthDifferentialTests {
             ["vnet1", "--current", "--config"],
         ]
         for s in sets {
-            try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0]] : [])
+            // Queries and the refused ones through vsh too (a set through vsh would change the domain twice).
+            let query = !s.contains("--inbound") && !s.contains("--outbound")
+            let refused = ["abc", "1,2,3,4,5", ",5", "1,2,3,4", ",,9", "5000000000"].contains(s.last ?? "")
+            try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0]] : [],
+                     vsh: query || refused)
         }
+        // Hot-plug: the new tap gets the noqueue qdisc and its interface's QoS; unplugged, it goes.
+        let nicFile = h.dir + "/nic.xml"
+        try ("<interface type='network'><mac address='52:54:00:5b:00:04'/><source network='\(net)'/><model type='virtio'/>"
+            + "<bandwidth><inbound average='300' burst='40'/><outbound average='200'/></bandwidth></interface>")
+            .write(toFile: nicFile, atomically: true, encoding: .utf8)
+        try step(["attach-device", dom, nicFile, "--live"], devices: ["vnet3"])
+        try step(["domiftune", dom, "vnet3"], vsh: true)
+        try step(["domiftune", dom, "vnet3", "--inbound", "0", "--outbound", "0"], devices: ["vnet3"])
+        try step(["domiftune", dom, "vnet3"])
+        // (No guest OS acknowledges the unplug: both daemons give up the same way and the NIC stays.)
+        try step(["detach-device", dom, nicFile, "--live"])
         for d in ["vnet0", "vnet1", "vnet2", bridge] {
             #expect(try h.tcState(h.ns, d) == h.tcState(h.refNS, d), "tc state of \(d) after the domiftune session")
         }
         // Stopped: the taps are gone with their qdiscs; the network keeps its QoS.
-        try step(["destroy", dom], devices: ["vnet0", "vnet1", "vnet2", bridge])
+        try step(["destroy", dom], devices: ["vnet0", "vnet1", "vnet2", "vnet3", bridge])
         try step(["domiftune", dom, "52:54:00:5b:00:01"])
         try step(["domiftune", dom, "52:54:00:5b:00:01", "--live"])
-        for d in ["vnet0", "vnet1", "vnet2"] {
+        for d in ["vnet0", "vnet1", "vnet2", "vnet3"] {
             #expect(try h.tcState(h.ns, d).contains("Cannot find device"), "\(d) is gone")
         }
         try step(["net-destroy", net], devices: [bridge])
+
+        // The session did shape: libvirtd ran the commands this test means to compare.
+        for line in ["tc qdisc add dev \(bridge) root handle 1: htb default 2",
+                     "tc class add dev \(bridge) parent 1: classid 1:1 htb rate 1000kbps ceil 2000kbps quantum 85",
+                     "tc qdisc add dev vnet0 root handle 0: noqueue",
+                     "tc class add dev vnet0 parent 1: classid 1:1 htb rate 1000kbps ceil 5000kbps burst 1024kb quantum 85",
+                     "police rate 128kbps burst 256kb mtu 64kb drop flowid :1", "tc qdisc del dev vnet2 ingress"] {
+            #expect(allTheirs.contains(line), "libvirtd ran \(line)")
+        }
 
         // The kernel as it is (no stubbed answers): both daemons fail or succeed alike on a network with QoS.
         unlink(h.stubFile)
