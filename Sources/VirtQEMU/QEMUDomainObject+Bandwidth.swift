@@ -4,22 +4,10 @@ import VirtCore
 /// interface's `<bandwidth>`, live (re-applied on its tap with tc, and on its network port) and in the
 /// persistent definition, as libvirt 9.0's qemuDomainSetInterfaceParameters does it.
 extension QEMUDomainObject {
-    /// libvirt's `virDomainNetFind`: by MAC address when `device` parses as one, else by host device name.
-    static func findInterface(_ def: DomainDefinition, _ device: String) throws(VirtError) -> Int {
-        let found: Int?
-        if let mac = MACAddress(string: device) {
-            found = def.devices.interfaces.firstIndex { $0.mac == mac }
-        } else {
-            found = def.devices.interfaces.firstIndex { $0.targetDev == device }
-        }
-        guard let found else { throw VirtError.invalidArg("'\(device)' is not a known interface", domain: .domain) }
-        return found
-    }
-
     /// The seven bandwidth parameters of one interface of the live or the persistent definition.
     func interfaceParameters(device: String, flags: UInt32) throws(VirtError) -> [TypedParam] {
         let (def, _) = try checkedOneDefinition(flags)
-        let i = try Self.findInterface(def, device)
+        let i = try def.interfaceIndex(device)
         return (def.devices.interfaces[i].bandwidth ?? NetBandwidth()).parameters
     }
 
@@ -53,9 +41,9 @@ extension QEMUDomainObject {
         var live = t.live ? liveDefinition : nil
         var persistent = definition
         let liveIndex: Int? = try live.map { (d: DomainDefinition) throws(VirtError) -> Int in
-            try Self.findInterface(d, device)
+            try d.interfaceIndex(device)
         }
-        let configIndex: Int? = t.config ? try Self.findInterface(persistent, device) : nil
+        let configIndex: Int? = t.config ? try persistent.interfaceIndex(device) : nil
         for (d, i) in [(live, liveIndex), (t.config ? persistent : nil, configIndex)] {
             guard let d, let i else { continue }
             let type = d.devices.interfaces[i].type
@@ -64,19 +52,7 @@ extension QEMUDomainObject {
                                 "Operation not supported: setting bandwidth on interfaces of type '\(type.rawValue)' is not implemented yet")
             }
         }
-        var given: [String: UInt64] = [:]
-        for p in params { if case .uint(let v) = p.value { given[p.field] = UInt64(v) } }
-        let inboundSpecified = given["inbound.average"] != nil || given["inbound.floor"] != nil
-        let outboundSpecified = given["outbound.average"] != nil
-        // A direction needs an average (inbound: or a floor); peak and burst alone set nothing.
-        var inbound: NetBandwidthRate? = NetBandwidthRate(
-            average: given["inbound.average"] ?? 0, peak: given["inbound.peak"] ?? 0,
-            floor: given["inbound.floor"] ?? 0, burst: given["inbound.burst"] ?? 0)
-        if inbound?.average == 0 && inbound?.floor == 0 { inbound = nil }
-        var outbound: NetBandwidthRate? = NetBandwidthRate(
-            average: given["outbound.average"] ?? 0, peak: given["outbound.peak"] ?? 0,
-            burst: given["outbound.burst"] ?? 0)
-        if outbound?.average == 0 { outbound = nil }
+        let (inbound, outbound, inboundSpecified, outboundSpecified) = NetBandwidth.given(params)
 
         if var l = live, let i = liveIndex {
             let net = l.devices.interfaces[i]
@@ -109,10 +85,8 @@ extension QEMUDomainObject {
             writeStatus()
         }
         if let i = configIndex {
-            var bw = persistent.devices.interfaces[i].bandwidth ?? NetBandwidth()
-            if let inbound { bw.inbound = inbound } else if inboundSpecified { bw.inbound = nil }
-            if let outbound { bw.outbound = outbound } else if outboundSpecified { bw.outbound = nil }
-            persistent.devices.interfaces[i].bandwidth = bw
+            persistent.devices.interfaces[i].bandwidth =
+                (persistent.devices.interfaces[i].bandwidth ?? NetBandwidth()).merging(params)
             definition = persistent
             try saveConfig()
         }

@@ -386,7 +386,16 @@ enum VshCases {
         .line("blkiotune", "blkiotune test; blkiotune test --weight 300; blkiotune test --device-weights /dev/sda,200; blkiotune test; dumpxml test"),
         .line("blkiotune-devices", "blkiotune test --device-read-iops-sec /dev/a,1,/dev/b,2 --device-write-bytes-sec /dev/a,9; blkiotune test; blkiotune test --device-read-iops-sec /dev/a,0; blkiotune test"),
         .line("blkiotune-errors", "blkiotune test --weight 0; blkiotune test --weight x; blkiotune test --device-weights /dev/a; blkiotune test --device-weights /dev/a,x"),
-        .line("help-tuning", "help schedinfo; help memtune; help blkiotune"),
+        .line("help-tuning", "help schedinfo; help memtune; help blkiotune; help domiftune"),
+        // domiftune on the test driver's interface (bandwidth kept in <bandwidth>, nothing applied)
+        .line("domiftune", "domiftune test aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 100,200,300 --outbound 50; "
+              + "domiftune test aa:bb:cc:dd:ee:ff; dumpxml test; domiftune test aa:bb:cc:dd:ee:ff --config; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --inbound 0; domiftune test aa:bb:cc:dd:ee:ff; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --outbound 0; dumpxml test"),
+        .line("domiftune-errors", "domiftune test vnet0; domiftune test 00:11:22:33:44:55; domiftune test aa:bb:cc:dd:ee:ff --live --config; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --inbound x; domiftune test aa:bb:cc:dd:ee:ff --outbound 1,2,3,4; "
+              + "domiftune nosuch aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 0,0,0,5; domiftune test aa:bb:cc:dd:ee:ff; "
+              + "destroy test; domiftune test aa:bb:cc:dd:ee:ff --live; domiftune test aa:bb:cc:dd:ee:ff --config"),
 
         // desc and metadata
         .line("desc-none", "desc test; desc test --title"),
