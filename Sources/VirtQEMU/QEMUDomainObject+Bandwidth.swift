@@ -24,7 +24,11 @@ extension QEMUDomainObject {
 
     /// `virDomainClearNetBandwidth` at stop: the qdiscs of every tap that had a bandwidth removed.
     func clearNetBandwidth(_ def: DomainDefinition?) {
-        for n in def?.devices.interfaces ?? [] where n.bandwidth != nil && Self.supportsBandwidth(n.type) {
+        clearNetBandwidth(def?.devices.interfaces ?? [])
+    }
+
+    func clearNetBandwidth(_ interfaces: [NetInterface]) {
+        for n in interfaces where n.bandwidth != nil && Self.supportsBandwidth(n.type) {
             if let t = n.targetDev { NetDevBandwidth.clear(t) }
         }
     }

@@ -33,7 +33,18 @@ extension QEMUDomainObject {
         for i in def.devices.interfaces.indices {
             let n = def.devices.interfaces[i]
             guard n.type == .network || n.type == .bridge || n.type == .ethernet else { continue }
-            let tap = try createTap(n)
+            let tap: (name: String, fd: Int32, bridge: String?)
+            do throws(VirtError) {
+                tap = try createTap(n)
+            } catch {
+                // The failed start's qemuProcessStop: virDomainClearNetBandwidth over the interfaces that got a
+                // tap, in their order (the failing one included).
+                var named = def.devices.interfaces
+                if let t = failedTapName { named[i].targetDev = t }
+                clearNetBandwidth(Array(named[...i]))
+                failedTapName = nil
+                throw error
+            }
             tapHostFDs.append(tap.fd)
             numbers[i] = [firstFD + Int32(tapHostFDs.count - 1)]
             def.devices.interfaces[i].targetDev = tap.name
@@ -100,6 +111,7 @@ extension QEMUDomainObject {
             try NetDevBandwidth.set(name, n.bandwidth, hierarchical: false, swapped: true)
         } catch {
             close(fd)
+            failedTapName = name
             removeTap(name)
             throw error
         }

@@ -343,6 +343,8 @@ actor QEMUDomainObject {
     var resolvedNetworkBridges: [String: String] = [:]
     /// The tap devices made for the running QEMU (names) and, until QEMU has them, their descriptors.
     var tapDevices: [String] = []
+    /// The tap whose shaping failed in ``createTap(_:)`` (its bandwidth is cleared like libvirt's failed start).
+    var failedTapName: String?
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
