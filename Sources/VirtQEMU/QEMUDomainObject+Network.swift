@@ -37,11 +37,11 @@ extension QEMUDomainObject {
             do throws(VirtError) {
                 tap = try createTap(n)
             } catch {
-                // The failed start's qemuProcessStop: virDomainClearNetBandwidth over the interfaces that got a
-                // tap, in their order (the failing one included).
+                // The failed start's qemuProcessStop: virDomainClearNetBandwidth over every interface with a host
+                // device name by then (the taps made, the failing one, and later ones named in the definition).
                 var named = def.devices.interfaces
                 if let t = failedTapName { named[i].targetDev = t }
-                clearNetBandwidth(Array(named[...i]))
+                clearNetBandwidth(named)
                 failedTapName = nil
                 throw error
             }

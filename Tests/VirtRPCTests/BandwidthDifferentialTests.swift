@@ -131,8 +131,8 @@ struct BandwidthDifferentialTests {
         """
     }
 
-    /// A KVM domain with no guest: a network interface with inbound and outbound QoS, one without, and a bridge
-    /// interface with inbound only.
+    /// A KVM domain with no guest: a network interface with inbound and outbound QoS, one without, a bridge
+    /// interface with inbound only and an ethernet one (a tap of its own name) with outbound only.
     static func domainXML(_ name: String, network: String, bridge: String) -> String {
         """
         <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
@@ -143,6 +143,8 @@ struct BandwidthDifferentialTests {
         <interface type='network'><mac address='52:54:00:5b:00:02'/><source network='\(network)'/><model type='virtio'/></interface>
         <interface type='bridge'><mac address='52:54:00:5b:00:03'/><source bridge='\(bridge)'/><model type='virtio'/>
         <bandwidth><inbound average='2000'/></bandwidth></interface>
+        <interface type='ethernet'><mac address='52:54:00:5b:00:05'/><target dev='svbwe0'/><model type='virtio'/>
+        <bandwidth><outbound average='900' burst='100'/></bandwidth></interface>
         </devices></domain>
         """
     }
@@ -192,7 +194,7 @@ struct BandwidthDifferentialTests {
         try step(["net-create", netFile], devices: [bridge])
         // The domain's taps: noqueue everywhere, the QoS of the two interfaces that have one.
         try step(["define", domFile])
-        try step(["start", dom], devices: ["vnet0", "vnet1", "vnet2", bridge])
+        try step(["start", dom], devices: ["vnet0", "vnet1", "vnet2", "svbwe0", bridge])
         try step(["domiflist", dom])
         // domiftune: the query, by name and by MAC, live and config, and libvirt's errors.
         for args in [[dom, "vnet0"], [dom, "52:54:00:5b:00:02"], [dom, "vnet2", "--live"],
@@ -212,6 +214,7 @@ struct BandwidthDifferentialTests {
             ["52:54:00:5b:00:01", "--live", "--config", "--outbound", "77"],
             ["52:54:00:5b:00:01", "--config"], ["52:54:00:5b:00:01", "--live"],
             ["vnet2", "--inbound", "0,0,0,7"],
+            ["svbwe0", "--inbound", "50"], ["svbwe0"], ["svbwe0", "--outbound", "0"], ["svbwe0"],
             ["vnet1", "--inbound", "abc"], ["vnet1", "--inbound", "1,2,3,4,5"], ["vnet1", "--inbound", ",5"],
             ["vnet1", "--outbound", "1,2,3,4"], ["vnet1", "--outbound", ",,9"], ["vnet1", "--inbound", "5000000000"],
             ["vnet1", "--current", "--config"],
@@ -234,14 +237,14 @@ struct BandwidthDifferentialTests {
         try step(["domiftune", dom, "vnet3"])
         // (No guest OS acknowledges the unplug: both daemons give up the same way and the NIC stays.)
         try step(["detach-device", dom, nicFile, "--live"])
-        for d in ["vnet0", "vnet1", "vnet2", bridge] {
+        for d in ["vnet0", "vnet1", "vnet2", "svbwe0", bridge] {
             #expect(try h.tcState(h.ns, d) == h.tcState(h.refNS, d), "tc state of \(d) after the domiftune session")
         }
         // Stopped: the taps are gone with their qdiscs; the network keeps its QoS.
-        try step(["destroy", dom], devices: ["vnet0", "vnet1", "vnet2", "vnet3", bridge])
+        try step(["destroy", dom], devices: ["vnet0", "vnet1", "vnet2", "vnet3", "svbwe0", bridge])
         try step(["domiftune", dom, "52:54:00:5b:00:01"])
         try step(["domiftune", dom, "52:54:00:5b:00:01", "--live"])
-        for d in ["vnet0", "vnet1", "vnet2", "vnet3"] {
+        for d in ["vnet0", "vnet1", "vnet2", "vnet3", "svbwe0"] {
             #expect(try h.tcState(h.ns, d).contains("Cannot find device"), "\(d) is gone")
         }
 
@@ -251,7 +254,7 @@ struct BandwidthDifferentialTests {
         try step(["domiftune", dom, "52:54:00:5b:00:02"])
         let taps = try h.virtd.virsh("domiflist \(dom)").stdout.split(separator: "\n").dropFirst(2)
             .compactMap { $0.split(separator: " ").first.map(String.init) }
-        try #require(taps.count == 3, "taps: \(taps)")
+        try #require(taps.count == 4, "taps: \(taps)")
         unlink(h.stubFile)
         try step(["domiftune", dom, taps[1], "--inbound", "300", "--live"], devices: [taps[1]])
         try step(["domiftune", dom, taps[1]])
