@@ -112,6 +112,11 @@ extension BridgeNetworkDriver {
         }
         p.plugAttributes = [("bridge", bridge)]
         if let m = def.macTableManager { p.plugAttributes.append(("macTableManager", m)) }
+        // An interface without a bandwidth of its own takes its portgroup's (the named one, else the default).
+        if p.bandwidth == nil {
+            let pg = p.group.map { g in def.portGroups.first { $0.name == g } } ?? def.portGroups.first { $0.isDefault }
+            p.bandwidth = pg?.bandwidth
+        }
     }
 
     public func networkPortXML(_ net: NetworkRef, port uuid: VirtUUID, flags: UInt32) async throws -> String {

@@ -27,8 +27,13 @@ extension QEMUDomainObject {
         clearNetBandwidth(def?.devices.interfaces ?? [])
     }
 
+    /// `virDomainNetGetActualBandwidth`: a network interface's port's bandwidth, else the interface's own.
+    func actualBandwidth(_ n: NetInterface) -> NetBandwidth? {
+        n.type == .network ? (actualBandwidths[n.mac] ?? n.bandwidth) : n.bandwidth
+    }
+
     func clearNetBandwidth(_ interfaces: [NetInterface]) {
-        for n in interfaces where n.bandwidth != nil && Self.supportsBandwidth(n.type) {
+        for n in interfaces where actualBandwidth(n) != nil && Self.supportsBandwidth(n.type) {
             if let t = n.targetDev { NetDevBandwidth.clear(t) }
         }
     }
@@ -61,11 +66,12 @@ extension QEMUDomainObject {
         if var l = live, let i = liveIndex {
             let net = l.devices.interfaces[i]
             let old = net.bandwidth
+            let oldActual = actualBandwidth(net)
             // The directions not given keep their old values (tc replaces everything).
             var new = NetBandwidth()
             new.inbound = inbound ?? (inboundSpecified ? nil : old?.inbound)
             new.outbound = outbound ?? (outboundSpecified ? nil : old?.outbound)
-            if net.type != .network, (old?.inbound?.floor ?? 0) != 0 || (new.inbound?.floor ?? 0) != 0 {
+            if net.type != .network, (oldActual?.inbound?.floor ?? 0) != 0 || (new.inbound?.floor ?? 0) != 0 {
                 throw VirtError.operationUnsupported(
                     "Invalid use of 'floor' on interface with MAC address \(net.mac) - 'floor' is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none",
                     domain: .domain)
@@ -81,6 +87,7 @@ extension QEMUDomainObject {
                 try? NetDevBandwidth.set(ifname, old, hierarchical: false, swapped: true)
                 throw error
             }
+            if net.type == .network { actualBandwidths[net.mac] = new.inbound == nil && new.outbound == nil ? nil : new }
             // Without inbound shaping the tap gets its noqueue root qdisc back.
             if (new.inbound?.average ?? 0) == 0 { NetDevBandwidth.setNoQueue(ifname) }
             l.devices.interfaces[i].bandwidth = new.inbound == nil && new.outbound == nil ? nil : new

@@ -108,7 +108,7 @@ extension QEMUDomainObject {
         // carries what the guest receives: swapped).
         NetDevBandwidth.setNoQueue(name)
         do throws(VirtError) {
-            try NetDevBandwidth.set(name, n.bandwidth, hierarchical: false, swapped: true)
+            try NetDevBandwidth.set(name, actualBandwidth(n), hierarchical: false, swapped: true)
         } catch {
             close(fd)
             failedTapName = name

@@ -43,7 +43,11 @@ extension QEMUDomainObject {
             let port = try await networks.createNetworkPort(net, xml: Self.portXML(n, owner: owner, port: want),
                                                             flags: 0)
             let xml = try await networks.networkPortXML(net, port: port, flags: 0)
-            guard let bridge = try NetworkPortDefinition(xml: xml).plugBridge else {
+            let def = try NetworkPortDefinition(xml: xml)
+            // The port's bandwidth is the one the tap gets (libvirt's actual bandwidth: the interface's own, else
+            // its portgroup's).
+            actualBandwidths[n.mac] = def.bandwidth.map { NetBandwidth($0) }
+            guard let bridge = def.plugBridge else {
                 try? await networks.deleteNetworkPort(net, port: port, flags: 0)
                 throw VirtError.internalError("network '\(name)' has no bridge for this domain", domain: .qemu)
             }
@@ -58,6 +62,7 @@ extension QEMUDomainObject {
     /// failure the ports made so far are deleted again.
     func allocateNetworkPorts(_ def: DomainDefinition) async throws(VirtError) {
         pendingPortIDs = [:]
+        actualBandwidths = [:]
         for (i, n) in def.devices.interfaces.enumerated() where n.type == .network {
             do {
                 let (port, bridge) = try await allocateNetworkPort(n, owner: def)

@@ -345,6 +345,9 @@ actor QEMUDomainObject {
     var tapDevices: [String] = []
     /// The tap whose shaping failed in ``createTap(_:)`` (its bandwidth is cleared like libvirt's failed start).
     var failedTapName: String?
+    /// The bandwidth of each network interface's port, by MAC (libvirt's actual bandwidth: a portgroup's when
+    /// the interface has none of its own).
+    var actualBandwidths: [MACAddress: NetBandwidth] = [:]
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }

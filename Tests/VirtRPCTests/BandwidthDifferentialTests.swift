@@ -127,11 +127,13 @@ struct BandwidthDifferentialTests {
         """
         <network><name>\(name)</name><bridge name='\(bridge)'/>\
         <bandwidth><inbound average='1000' peak='2000' burst='512'/><outbound average='500' peak='1000' burst='256'/></bandwidth>\
+        <portgroup name='pg' default='yes'><bandwidth><inbound average='700' burst='70'/></bandwidth></portgroup>\
         </network>
         """
     }
 
-    /// A KVM domain with no guest: a network interface with inbound and outbound QoS, one without, a bridge
+    /// A KVM domain with no guest: a network interface with inbound and outbound QoS, one without (its
+    /// network's default portgroup gives it one), a bridge
     /// interface with inbound only and an ethernet one (a tap of its own name) with outbound only.
     static func domainXML(_ name: String, network: String, bridge: String) -> String {
         """
@@ -272,7 +274,8 @@ struct BandwidthDifferentialTests {
                      "tc class add dev \(bridge) parent 1: classid 1:1 htb rate 1000kbps ceil 2000kbps quantum 85",
                      "tc qdisc add dev vnet0 root handle 0: noqueue",
                      "tc class add dev vnet0 parent 1: classid 1:1 htb rate 1000kbps ceil 5000kbps burst 1024kb quantum 85",
-                     "police rate 128kbps burst 256kb mtu 64kb drop flowid :1", "tc qdisc del dev vnet2 ingress"] {
+                     "police rate 128kbps burst 256kb mtu 64kb drop flowid :1", "tc qdisc del dev vnet2 ingress",
+                     "tc class add dev vnet1 parent 1: classid 1:1 htb rate 700kbps burst 70kb quantum 59"] {
             #expect(allTheirs.contains(line), "libvirtd ran \(line)")
         }
 
