@@ -104,3 +104,41 @@ public enum NetDevBandwidth {
         }
     }
 }
+
+/// Guaranteed minimum bandwidth (`floor`) on a network's bridge: one HTB class per port with a floor under the
+/// network's class 1:1, with an SFQ qdisc and a u32 filter on the guest's MAC address; the class 1:2 of the
+/// traffic without a floor keeps what the floors leave (libvirt's virNetDevBandwidthPlug, Unplug, UpdateRate).
+extension NetDevBandwidth {
+    /// The ceiling of the network's classes: its inbound peak, else its average.
+    static func ceil(_ net: NetBandwidthRate) -> String { "\(net.peak != 0 ? net.peak : net.average)kbps" }
+
+    /// `virNetDevBandwidthPlug`: class 1:ID (rate the floor, quantum from the interface's average), its SFQ
+    /// qdisc ID:, and the filter 800::(800+ID) sending the MAC's frames there.
+    public static func plug(bridge: String, network net: NetBandwidthRate, mac: MACAddress, port: NetBandwidthRate,
+                            id: UInt32) throws(VirtError) {
+        let cls = "1:" + String(id, radix: 16)
+        try run(["class", "add", "dev", bridge, "parent", "1:1", "classid", cls, "htb", "rate", "\(port.floor)kbps",
+                 "ceil", ceil(net)] + quantum(port))
+        try run(["qdisc", "add", "dev", bridge, "parent", cls, "handle", String(id, radix: 16) + ":", "sfq", "perturb",
+                 "10"])
+        let b = mac.bytes.map { v in v < 16 ? "0" + String(v, radix: 16) : String(v, radix: 16) }
+        try run(["filter", "add", "dev", bridge, "protocol", "ip", "prio", "2", "handle", "800::\(800 + id)", "u32",
+                 "match", "u16", "0x0800", "0xffff", "at", "-2",
+                 "match", "u32", "0x" + b[2] + b[3] + b[4] + b[5], "0xffffffff", "at", "-12",
+                 "match", "u16", "0x" + b[0] + b[1], "0xffff", "at", "-14", "flowid", cls])
+    }
+
+    /// `virNetDevBandwidthUnplug`: the port's qdisc, filter and class removed (failures ignored).
+    public static func unplug(bridge: String, id: UInt32) {
+        runQuietly(["qdisc", "del", "dev", bridge, "handle", String(id, radix: 16) + ":"])
+        runQuietly(["filter", "del", "dev", bridge, "prio", "2", "handle", "800::\(800 + id)", "u32"])
+        runQuietly(["class", "del", "dev", bridge, "classid", "1:" + String(id, radix: 16)])
+    }
+
+    /// `virNetDevBandwidthUpdateRate`: class 1:ID's rate changed (ceil and quantum from the network's inbound).
+    public static func updateRate(bridge: String, id: UInt32, network net: NetBandwidthRate, rate: UInt64)
+        throws(VirtError) {
+        try run(["class", "change", "dev", bridge, "classid", "1:" + String(id, radix: 16), "htb", "rate",
+                 "\(rate)kbps", "ceil", ceil(net)] + quantum(net))
+    }
+}

@@ -80,11 +80,13 @@ extension QEMUDomainObject {
                 throw VirtError(.operationUnsupported, domain: .none,
                                 "Operation not supported: Unable to set bandwidth for interface because device name is unknown")
             }
+            // The network port first (its floor class on the bridge, libvirt's overcommit checks), then the tap.
+            try await updatePortBandwidth(net, new)
             do throws(VirtError) {
                 try NetDevBandwidth.set(ifname, new, hierarchical: false, swapped: true)
-                try await updatePortBandwidth(net, new)
             } catch {
                 try? NetDevBandwidth.set(ifname, old, hierarchical: false, swapped: true)
+                try? await updatePortBandwidth(net, old ?? NetBandwidth())
                 throw error
             }
             if net.type == .network { actualBandwidths[net.mac] = new.inbound == nil && new.outbound == nil ? nil : new }

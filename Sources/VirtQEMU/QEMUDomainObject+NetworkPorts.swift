@@ -70,6 +70,8 @@ extension QEMUDomainObject {
                 resolvedNetworkBridges[n.network ?? ""] = bridge
             } catch {
                 await releaseNetworkPorts()
+                // The failed start's virDomainClearNetBandwidth: interfaces named in the definition.
+                clearNetBandwidth(def.devices.interfaces)
                 throw error
             }
         }

@@ -140,7 +140,7 @@ struct BandwidthDifferentialTests {
         <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
         <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>
         <interface type='network'><mac address='52:54:00:5b:00:01'/><source network='\(network)'/><model type='virtio'/>
-        <bandwidth><inbound average='1000' peak='5000' burst='1024'/><outbound average='128' peak='256' burst='256'/></bandwidth>
+        <bandwidth><inbound average='1000' peak='5000' burst='1024' floor='100'/><outbound average='128' peak='256' burst='256'/></bandwidth>
         </interface>
         <interface type='network'><mac address='52:54:00:5b:00:02'/><source network='\(network)'/><model type='virtio'/></interface>
         <interface type='bridge'><mac address='52:54:00:5b:00:03'/><source bridge='\(bridge)'/><model type='virtio'/>
@@ -197,6 +197,7 @@ struct BandwidthDifferentialTests {
         // The domain's taps: noqueue everywhere, the QoS of the two interfaces that have one.
         try step(["define", domFile])
         try step(["start", dom], devices: ["vnet0", "vnet1", "vnet2", "svbwe0", bridge])
+        try step(["net-port-list", net])
         try step(["domiflist", dom])
         // domiftune: the query, by name and by MAC, live and config, and libvirt's errors.
         for args in [[dom, "vnet0"], [dom, "52:54:00:5b:00:02"], [dom, "vnet2", "--live"],
@@ -216,6 +217,10 @@ struct BandwidthDifferentialTests {
             ["52:54:00:5b:00:01", "--live", "--config", "--outbound", "77"],
             ["52:54:00:5b:00:01", "--config"], ["52:54:00:5b:00:01", "--live"],
             ["vnet2", "--inbound", "0,0,0,7"],
+            // Floors: a class per port on the network's bridge, class 1:2 keeps the rest; libvirt's overcommit check.
+            ["vnet1", "--inbound", "100,0,0,300", "--live"], ["vnet1"], ["vnet1", "--inbound", "100,0,0,500"],
+            ["vnet1", "--inbound", "0,0,0,5000"], ["vnet1", "--inbound", "0,0,0,200"], ["vnet1"],
+            ["vnet1", "--inbound", "0"], ["vnet1", "--inbound", "0,0,0,250"], ["vnet1"],
             ["svbwe0", "--inbound", "50"], ["svbwe0"], ["svbwe0", "--outbound", "0"], ["svbwe0"],
             ["vnet1", "--inbound", "abc"], ["vnet1", "--inbound", "1,2,3,4,5"], ["vnet1", "--inbound", ",5"],
             ["vnet1", "--outbound", "1,2,3,4"], ["vnet1", "--outbound", ",,9"], ["vnet1", "--inbound", "5000000000"],
@@ -225,15 +230,15 @@ struct BandwidthDifferentialTests {
             // Queries and the refused ones through vsh too (a set through vsh would change the domain twice).
             let query = !s.contains("--inbound") && !s.contains("--outbound")
             let refused = ["abc", "1,2,3,4,5", ",5", "1,2,3,4", ",,9", "5000000000"].contains(s.last ?? "")
-            try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0]] : [],
+            try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0], bridge] : [],
                      vsh: query || refused)
         }
         // Hot-plug: the new tap gets the noqueue qdisc and its interface's QoS; unplugged, it goes.
         let nicFile = h.dir + "/nic.xml"
         try ("<interface type='network'><mac address='52:54:00:5b:00:04'/><source network='\(net)'/><model type='virtio'/>"
-            + "<bandwidth><inbound average='300' burst='40'/><outbound average='200'/></bandwidth></interface>")
+            + "<bandwidth><inbound average='300' burst='40' floor='50'/><outbound average='200'/></bandwidth></interface>")
             .write(toFile: nicFile, atomically: true, encoding: .utf8)
-        try step(["attach-device", dom, nicFile, "--live"], devices: ["vnet3"])
+        try step(["attach-device", dom, nicFile, "--live"], devices: ["vnet3", bridge])
         try step(["domiftune", dom, "vnet3"], vsh: true)
         try step(["domiftune", dom, "vnet3", "--inbound", "0", "--outbound", "0"], devices: ["vnet3"])
         try step(["domiftune", dom, "vnet3"])
@@ -275,7 +280,11 @@ struct BandwidthDifferentialTests {
                      "tc qdisc add dev vnet0 root handle 0: noqueue",
                      "tc class add dev vnet0 parent 1: classid 1:1 htb rate 1000kbps ceil 5000kbps burst 1024kb quantum 85",
                      "police rate 128kbps burst 256kb mtu 64kb drop flowid :1", "tc qdisc del dev vnet2 ingress",
-                     "tc class add dev vnet1 parent 1: classid 1:1 htb rate 700kbps burst 70kb quantum 59"] {
+                     "tc class add dev vnet1 parent 1: classid 1:1 htb rate 700kbps burst 70kb quantum 59",
+                     "tc class add dev \(bridge) parent 1:1 classid 1:3 htb rate 100kbps ceil 2000kbps quantum 85",
+                     "tc filter add dev \(bridge) protocol ip prio 2 handle 800::803 u32 match u16 0x0800 0xffff at -2 "
+                        + "match u32 0x005b0002 0xffffffff at -12 match u16 0x5254 0xffff at -14 flowid 1:3",
+                     "tc class change dev \(bridge) classid 1:2 htb rate", "tc class del dev \(bridge) classid 1:3"] {
             #expect(allTheirs.contains(line), "libvirtd ran \(line)")
         }
 
