@@ -115,7 +115,14 @@ extension QEMUDomainObject {
         for n in live.devices.interfaces where n.type == .network {
             guard let name = n.network, let p = n.source["portid"].flatMap({ VirtUUID(string: $0) }),
                   let net = try? await networks.lookupNetwork(name: name) else { continue }
-            if (try? await networks.lookupNetworkPort(net, uuid: p)) != nil { continue }
+            if (try? await networks.lookupNetworkPort(net, uuid: p)) != nil {
+                // Its bandwidth is the interface's actual one again (a portgroup's, say).
+                if let xml = try? await networks.networkPortXML(net, port: p, flags: 0),
+                   let port = try? NetworkPortDefinition(xml: xml) {
+                    actualBandwidths[n.mac] = port.bandwidth.map { NetBandwidth($0) }
+                }
+                continue
+            }
             var def = NetworkPortDefinition(uuid: p, ownerName: live.name, ownerUUID: live.uuid, mac: n.mac)
             if let xml = try? NetworkPortDefinition(xml: Self.portXML(n, owner: live, port: p)) { def = xml }
             def.plugType = .network
