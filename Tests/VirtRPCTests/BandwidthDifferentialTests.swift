@@ -241,6 +241,17 @@ struct BandwidthDifferentialTests {
             try step(["domiftune", dom] + s, devices: s.count > 1 && !s.contains("--config") ? [s[0], bridge] : [],
                      vsh: query || refused)
         }
+        // The network's ports: their bandwidth (the portgroup's where the interface has none) and classID.
+        func portXMLs(_ run: (String) throws -> ChildProcess.Result) throws -> [String] {
+            let uuids = try run("net-port-list \(net) --uuid").stdout.split(separator: "\n")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return try uuids.map { Self.normalise(try run("net-port-dumpxml \(net) \($0)").stdout) }.sorted()
+        }
+        let ourPorts = try portXMLs { try h.virtd.virsh($0) }
+        let theirPorts = try portXMLs { try virsh(h.refURI, $0) }
+        #expect(ourPorts == theirPorts)
+        #expect(ourPorts.count == 2 && ourPorts.contains { $0.contains("<bandwidth classID='3'>") })
+
         // Hot-plug: the new tap gets the noqueue qdisc and its interface's QoS; unplugged, it goes.
         let nicFile = h.dir + "/nic.xml"
         try ("<interface type='network'><mac address='52:54:00:5b:00:04'/><source network='\(net)'/><model type='virtio'/>"
