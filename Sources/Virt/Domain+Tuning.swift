@@ -39,6 +39,19 @@ extension Domain {
     public func setBlkioParameters(_ params: [TypedParam], flags: ModificationImpact = .current) async throws {
         try await connection.driver.setBlkioParameters(ref, params: params, flags: flags.rawValue)
     }
+
+    /// `virDomainGetInterfaceParameters` (an interface's bandwidth; `device` is its MAC or host device name),
+    /// with libvirt's two-call protocol.
+    public func interfaceParameters(device: String, nparams: Int32, flags: ModificationImpact = .current) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await connection.driver.interfaceParameters(ref, device: device, nparams: nparams, flags: flags.rawValue | 4)
+    }
+
+    /// `virDomainSetInterfaceParameters`.
+    public func setInterfaceParameters(device: String, _ params: [TypedParam], flags: ModificationImpact = .current)
+        async throws {
+        try await connection.driver.setInterfaceParameters(ref, device: device, params: params, flags: flags.rawValue)
+    }
 }
 
 /// The queries pass through, the changes are refused on a read-only connection.
@@ -65,5 +78,13 @@ extension ReadOnlyDriver {
     }
     public func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         throw Self.denied("virDomainSetBlkioParameters")
+    }
+    public func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await base.interfaceParameters(domain, device: device, nparams: nparams, flags: flags)
+    }
+    public func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32)
+        async throws {
+        throw Self.denied("virDomainSetInterfaceParameters")
     }
 }

@@ -256,6 +256,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
         -> (params: [TypedParam], nparams: Int32)
     /// `virDomainSetBlkioParameters`.
     func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+    /// `virDomainGetInterfaceParameters`: an interface's bandwidth (nparams 0: the count only). `device`: its
+    /// MAC address or host device name.
+    func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetInterfaceParameters`.
+    func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32) async throws
 
     // MARK: Devices, live and persistent (DeviceHotplugDefaults.swift)
     /// `virDomainAttachDeviceFlags`, or with nil flags `virDomainAttachDevice`.
@@ -652,5 +658,13 @@ extension HypervisorDriver {
     }
     public func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainSetBlkioParameters", domain: .domain)
+    }
+    public func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetInterfaceParameters", domain: .domain)
+    }
+    public func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32)
+        async throws {
+        throw VirtError.noSupport("virDomainSetInterfaceParameters", domain: .domain)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import VirtCore
+import VirtQEMU
 
 #if canImport(Glibc)
 import Glibc
@@ -88,6 +89,7 @@ extension BridgeNetworkDriver {
         try modify { l throws(VirtError) in
             let i = try Self.find(l, net)
             if l[i].ports.contains(where: { $0.uuid == p.uuid }) { throw NetworkPortErrors.exists(p.uuid) }
+            if !reclaim { try Self.plugFloor(&p, l[i].def, l[i].ports) }
             try writePort(l[i].def.name, p)
             l[i].ports.append(p)
         }
@@ -112,6 +114,11 @@ extension BridgeNetworkDriver {
         }
         p.plugAttributes = [("bridge", bridge)]
         if let m = def.macTableManager { p.plugAttributes.append(("macTableManager", m)) }
+        // An interface without a bandwidth of its own takes its portgroup's (the named one, else the default).
+        if p.bandwidth == nil {
+            let pg = p.group.map { g in def.portGroups.first { $0.name == g } } ?? def.portGroups.first { $0.isDefault }
+            p.bandwidth = pg?.bandwidth
+        }
     }
 
     public func networkPortXML(_ net: NetworkRef, port uuid: VirtUUID, flags: UInt32) async throws -> String {
@@ -154,7 +161,9 @@ extension BridgeNetworkDriver {
                     "Invalid use of 'floor' on interface with MAC address \(p.mac) - network '\(l[i].def.name)' has no inbound QoS set",
                     domain: Self.domain)
             }
-            p.bandwidth = bw
+            var others = l[i].ports
+            others.remove(at: j)
+            try Self.updateFloor(&p, new: bw, l[i].def, others)
             try writePort(l[i].def.name, p)
             l[i].ports[j] = p
         }
@@ -165,8 +174,117 @@ extension BridgeNetworkDriver {
         try modify { l throws(VirtError) in
             let i = try Self.find(l, net)
             guard let j = l[i].ports.firstIndex(where: { $0.uuid == uuid }) else { throw NetworkPortErrors.noPort(uuid) }
+            var p = l[i].ports[j]
+            var others = l[i].ports
+            others.remove(at: j)
+            Self.unplugFloor(&p, l[i].def, others)
             unlink(portDir(l[i].def.name) + "/" + uuid.description + ".xml")
             l[i].ports.remove(at: j)
+        }
+    }
+
+    // MARK: Floors (guaranteed inbound bandwidth per port, libvirt's networkPlugBandwidth and friends)
+
+    static func inboundFloor(_ bw: XMLElement?) -> UInt64 { bw.map { NetBandwidth($0) }?.inbound?.floor ?? 0 }
+    static func classID(_ p: NetworkPortDefinition) -> UInt32? { p.bandwidth?.attr("classID").flatMap { UInt32($0) } }
+
+    /// The floors of the ports that hold a class on the bridge.
+    static func floorSum(_ ports: [NetworkPortDefinition]) -> UInt64 {
+        ports.reduce(0) { $0 + (classID($1) != nil ? inboundFloor($1.bandwidth) : 0) }
+    }
+
+    /// `networkCheckBandwidth`: nil when no floor is involved; else the rate left to class 1:2 (the network's
+    /// peak, else its average, less every floor), after libvirt's checks.
+    static func checkFloor(_ def: NetworkDefinition, _ others: [NetworkPortDefinition], mac: MACAddress,
+                           new: XMLElement?, old: XMLElement?) throws(VirtError) -> UInt64? {
+        let netIn = def.bandwidth.map { NetBandwidth($0) }?.inbound
+        let newFloor = inboundFloor(new), oldFloor = inboundFloor(old)
+        if newFloor != 0 && netIn == nil {
+            throw VirtError.operationUnsupported(
+                "Invalid use of 'floor' on interface with MAC address \(mac) - network '\(def.name)' has no inbound QoS set",
+                domain: domain)
+        }
+        guard let netIn, newFloor != 0 || oldFloor != 0 else { return nil }
+        let sum = floorSum(others) + newFloor
+        let bridge = def.bridge ?? ""
+        if netIn.peak != 0 {
+            if sum > netIn.peak {
+                throw VirtError.operationInvalid(
+                    "Cannot plug '\(mac)' interface into '\(bridge)' because new combined inbound floor=\(sum) would overcommit peak=\(netIn.peak) on network '\(def.name)'",
+                    domain: domain)
+            }
+            return netIn.peak - sum
+        }
+        if sum > netIn.average {
+            throw VirtError.operationInvalid(
+                "Cannot plug '\(mac)' interface into '\(bridge)' because new combined inbound floor=\(sum) would overcommit average=\(netIn.average) on network '\(def.name)'",
+                domain: domain)
+        }
+        return netIn.average - sum
+    }
+
+    /// Sets or removes the classID of a port's bandwidth element.
+    static func setClassID(_ p: inout NetworkPortDefinition, _ id: UInt32?) {
+        guard var bw = p.bandwidth else { return }
+        bw.attributes.removeAll { $0.name == "classID" }
+        if let id { bw.attributes.insert((name: "classID", value: String(id)), at: 0) }
+        p.bandwidth = bw
+    }
+
+    /// `networkPlugBandwidth` for a new port: a class of its own on the bridge when it has a floor.
+    static func plugFloor(_ p: inout NetworkPortDefinition, _ def: NetworkDefinition, _ others: [NetworkPortDefinition])
+        throws(VirtError) {
+        guard p.plugType == .network, let bridge = def.bridge,
+              let rate = try checkFloor(def, others, mac: p.mac, new: p.bandwidth, old: nil),
+              let netIn = def.bandwidth.map({ NetBandwidth($0) })?.inbound,
+              let portIn = p.bandwidth.map({ NetBandwidth($0) })?.inbound, portIn.floor != 0 else { return }
+        let used = Set(others.compactMap { classID($0) })
+        var id: UInt32 = 3
+        while used.contains(id) { id += 1 }
+        do throws(VirtError) {
+            try NetDevBandwidth.plug(bridge: bridge, network: netIn, mac: p.mac, port: portIn, id: id)
+        } catch {
+            NetDevBandwidth.unplug(bridge: bridge, id: id)
+            throw error
+        }
+        setClassID(&p, id)
+        try NetDevBandwidth.updateRate(bridge: bridge, id: 2, network: netIn, rate: rate)
+    }
+
+    /// `networkUnplugBandwidth`: the port's class removed, class 1:2 given back its floor.
+    static func unplugFloor(_ p: inout NetworkPortDefinition, _ def: NetworkDefinition, _ others: [NetworkPortDefinition]) {
+        guard let id = classID(p), let bridge = def.bridge,
+              let netIn = def.bandwidth.map({ NetBandwidth($0) })?.inbound else { return }
+        NetDevBandwidth.unplug(bridge: bridge, id: id)
+        setClassID(&p, nil)
+        let base = netIn.peak != 0 ? netIn.peak : netIn.average
+        let sum = floorSum(others)
+        try? NetDevBandwidth.updateRate(bridge: bridge, id: 2, network: netIn, rate: base >= sum ? base - sum : 0)
+    }
+
+    /// `networkUpdatePortBandwidth`: a port's bandwidth replaced; its floor class changed, added or removed.
+    static func updateFloor(_ p: inout NetworkPortDefinition, new: XMLElement?, _ def: NetworkDefinition,
+                            _ others: [NetworkPortDefinition]) throws(VirtError) {
+        let old = p.bandwidth
+        let id = classID(p)
+        guard p.plugType == .network, inboundFloor(new) != inboundFloor(old),
+              let rate = try checkFloor(def, others, mac: p.mac, new: new, old: old) else {
+            p.bandwidth = new
+            if let id { setClassID(&p, id) }
+            return
+        }
+        let newFloor = inboundFloor(new)
+        if let id, newFloor != 0, let bridge = def.bridge, let netIn = def.bandwidth.map({ NetBandwidth($0) })?.inbound {
+            try NetDevBandwidth.updateRate(bridge: bridge, id: id, network: netIn, rate: newFloor)
+            try NetDevBandwidth.updateRate(bridge: bridge, id: 2, network: netIn, rate: rate)
+            p.bandwidth = new
+            setClassID(&p, id)
+        } else if newFloor != 0 {
+            p.bandwidth = new
+            try plugFloor(&p, def, others)
+        } else {
+            unplugFloor(&p, def, others)
+            p.bandwidth = new
         }
     }
 }

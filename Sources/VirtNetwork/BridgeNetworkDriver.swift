@@ -502,6 +502,8 @@ public final class BridgeNetworkDriver: NetworkDriver {
             }
             try applyFirewall(def)
             if Dnsmasq.needed(def) { try startDnsmasq(def) }
+            // The network's own QoS on its bridge: hierarchical, inbound on the bridge's transmit side.
+            try NetDevBandwidth.set(bridge, def.bandwidth.map { NetBandwidth($0) }, hierarchical: true, swapped: true)
             try writeState(def)
         } catch {
             teardownHost(def)
@@ -513,6 +515,7 @@ public final class BridgeNetworkDriver: NetworkDriver {
     func teardownHost(_ def: NetworkDefinition) {
         stopDnsmasq(def)
         if let b = def.bridge {
+            if def.bandwidth != nil && def.forward.mode.hasBridge { NetDevBandwidth.clear(b) }
             NetworkHost.runQuietly(["nft", "delete", "table", "inet", NetworkFirewall.tableName(b)])
             unlink("\(stateDir)/\(def.name).nft")
             if def.forward.mode.hasBridge { NetworkHost.deleteLink(b) }

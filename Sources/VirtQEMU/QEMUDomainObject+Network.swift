@@ -33,7 +33,18 @@ extension QEMUDomainObject {
         for i in def.devices.interfaces.indices {
             let n = def.devices.interfaces[i]
             guard n.type == .network || n.type == .bridge || n.type == .ethernet else { continue }
-            let tap = try createTap(n)
+            let tap: (name: String, fd: Int32, bridge: String?)
+            do throws(VirtError) {
+                tap = try createTap(n)
+            } catch {
+                // The failed start's qemuProcessStop: virDomainClearNetBandwidth over every interface with a host
+                // device name by then (the taps made, the failing one, and later ones named in the definition).
+                var named = def.devices.interfaces
+                if let t = failedTapName { named[i].targetDev = t }
+                clearNetBandwidth(named)
+                failedTapName = nil
+                throw error
+            }
             tapHostFDs.append(tap.fd)
             numbers[i] = [firstFD + Int32(tapHostFDs.count - 1)]
             def.devices.interfaces[i].targetDev = tap.name
@@ -91,6 +102,18 @@ extension QEMUDomainObject {
             throw VirtError.internalError(
                 "Unable to add bridge \(bridge ?? "") port \(name): \(msg.split(separator: "\n").first.map(String.init) ?? "")",
                 domain: .qemu)
+        }
+        // libvirt's qemuInterfaceBridgeConnect/EthernetConnect: a noqueue root qdisc on every tap it makes;
+        // then qemuBuildInterfaceConnect shapes it with the interface's <bandwidth> (a tap's transmit side
+        // carries what the guest receives: swapped).
+        NetDevBandwidth.setNoQueue(name)
+        do throws(VirtError) {
+            try NetDevBandwidth.set(name, actualBandwidth(n), hierarchical: false, swapped: true)
+        } catch {
+            close(fd)
+            failedTapName = name
+            removeTap(name)
+            throw error
         }
         return (name, fd, bridge)
     }

@@ -43,7 +43,11 @@ extension QEMUDomainObject {
             let port = try await networks.createNetworkPort(net, xml: Self.portXML(n, owner: owner, port: want),
                                                             flags: 0)
             let xml = try await networks.networkPortXML(net, port: port, flags: 0)
-            guard let bridge = try NetworkPortDefinition(xml: xml).plugBridge else {
+            let def = try NetworkPortDefinition(xml: xml)
+            // The port's bandwidth is the one the tap gets (libvirt's actual bandwidth: the interface's own, else
+            // its portgroup's).
+            actualBandwidths[n.mac] = def.bandwidth.map { NetBandwidth($0) }
+            guard let bridge = def.plugBridge else {
                 try? await networks.deleteNetworkPort(net, port: port, flags: 0)
                 throw VirtError.internalError("network '\(name)' has no bridge for this domain", domain: .qemu)
             }
@@ -58,6 +62,7 @@ extension QEMUDomainObject {
     /// failure the ports made so far are deleted again.
     func allocateNetworkPorts(_ def: DomainDefinition) async throws(VirtError) {
         pendingPortIDs = [:]
+        actualBandwidths = [:]
         for (i, n) in def.devices.interfaces.enumerated() where n.type == .network {
             do {
                 let (port, bridge) = try await allocateNetworkPort(n, owner: def)
@@ -65,6 +70,8 @@ extension QEMUDomainObject {
                 resolvedNetworkBridges[n.network ?? ""] = bridge
             } catch {
                 await releaseNetworkPorts()
+                // The failed start's virDomainClearNetBandwidth: interfaces named in the definition.
+                clearNetBandwidth(def.devices.interfaces)
                 throw error
             }
         }
@@ -108,7 +115,14 @@ extension QEMUDomainObject {
         for n in live.devices.interfaces where n.type == .network {
             guard let name = n.network, let p = n.source["portid"].flatMap({ VirtUUID(string: $0) }),
                   let net = try? await networks.lookupNetwork(name: name) else { continue }
-            if (try? await networks.lookupNetworkPort(net, uuid: p)) != nil { continue }
+            if (try? await networks.lookupNetworkPort(net, uuid: p)) != nil {
+                // Its bandwidth is the interface's actual one again (a portgroup's, say).
+                if let xml = try? await networks.networkPortXML(net, port: p, flags: 0),
+                   let port = try? NetworkPortDefinition(xml: xml) {
+                    actualBandwidths[n.mac] = port.bandwidth.map { NetBandwidth($0) }
+                }
+                continue
+            }
             var def = NetworkPortDefinition(uuid: p, ownerName: live.name, ownerUUID: live.uuid, mac: n.mac)
             if let xml = try? NetworkPortDefinition(xml: Self.portXML(n, owner: live, port: p)) { def = xml }
             def.plugType = .network

@@ -343,6 +343,11 @@ actor QEMUDomainObject {
     var resolvedNetworkBridges: [String: String] = [:]
     /// The tap devices made for the running QEMU (names) and, until QEMU has them, their descriptors.
     var tapDevices: [String] = []
+    /// The tap whose shaping failed in ``createTap(_:)`` (its bandwidth is cleared like libvirt's failed start).
+    var failedTapName: String?
+    /// The bandwidth of each network interface's port, by MAC (libvirt's actual bandwidth: a portgroup's when
+    /// the interface has none of its own).
+    var actualBandwidths: [MACAddress: NetBandwidth] = [:]
     var tapHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
@@ -995,6 +1000,7 @@ actor QEMUDomainObject {
         let oldRef = ref
         status = .shutoff(reason)
         id = -1
+        clearNetBandwidth(liveDefinition)
         liveDefinition = nil
         runDefinition = nil
         await cleanupHost(stopKind ?? .crashed)

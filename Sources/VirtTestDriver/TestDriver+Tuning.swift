@@ -101,4 +101,34 @@ extension TestDriver {
             c.store(obj, def, persistent: useNew)
         }
     }
+
+    /// libvirt's testDomainGetInterfaceParameters: the seven bandwidth values of the interface (the count
+    /// before the domain is even looked up).
+    public func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetInterfaceParameters")
+            if nparams == 0 { return ([], 7) }
+            let (def, _) = try c.def(try c.table.object(domain), flags & 3)
+            let i = try def.interfaceIndex(device)
+            let all = (def.devices.interfaces[i].bandwidth ?? NetBandwidth()).parameters
+            let sent = Array(all.prefix(Int(max(nparams, 0))))
+            return (sent, Int32(sent.count))
+        }
+    }
+
+    /// libvirt's testDomainSetInterfaceParameters: the bandwidth of the one definition the flags name, merged
+    /// direction by direction (nothing to apply in a mock).
+    public func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32)
+        async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetInterfaceParameters")
+            try TypedParam.validate(params, Dictionary(uniqueKeysWithValues: NetBandwidth.parameterNames.map { ($0, 2) }))
+            let obj = try c.table.object(domain)
+            var (def, useNew) = try c.def(obj, flags)
+            let i = try def.interfaceIndex(device)
+            def.devices.interfaces[i].bandwidth = (def.devices.interfaces[i].bandwidth ?? NetBandwidth()).merging(params)
+            c.store(obj, def, persistent: useNew)
+        }
+    }
 }

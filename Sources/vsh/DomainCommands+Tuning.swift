@@ -1,8 +1,8 @@
 import Virt
 
-/// Resource control commands of virsh-domain.c: schedinfo, memtune, blkiotune.
+/// Resource control commands of virsh-domain.c: schedinfo, memtune, blkiotune, domiftune.
 extension DomainCommands {
-    static let tuningCommands: [CommandDefinition] = [schedinfo, memtune, blkiotune]
+    static let tuningCommands: [CommandDefinition] = [schedinfo, memtune, blkiotune, domiftune]
 
     /// virsh's `vshGetTypedParamValue`.
     static func paramValue(_ v: TypedParam.Value) -> String { MonitorCommands.typedValue(v) }
@@ -216,5 +216,92 @@ extension DomainCommands {
         }
         return await setOrPrint(shell, "blkio", params, set: { try await dom.setBlkioParameters($0, flags: flags) },
                                 get: { try await dom.blkioParameters(nparams: $0, flags: flags) })
+    }
+
+    /// virsh's `virshParseRateStr`: "average,peak,burst,floor", empty fields left at 0.
+    @MainActor static func parseRate(_ shell: Shell, _ text: String) -> [UInt64]? {
+        let fields = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard fields.count <= 4 else {
+            shell.error("Rate string '\(text)' has too many fields")
+            return nil
+        }
+        var out: [UInt64] = [0, 0, 0, 0]
+        for (i, f) in fields.enumerated() where !f.isEmpty {
+            guard let v = UInt64(f) else {
+                shell.error("field '\(["average", "peak", "burst", "floor"][i])' is malformed")
+                return nil
+            }
+            out[i] = v
+        }
+        return out
+    }
+
+    static let domiftune = CommandDefinition(
+        "domiftune", summary: "get/set parameters of a virtual interface",
+        description: "Get/set parameters of a domain's virtual interface.",
+        options: [
+            .domain(),
+            .data("interface", "interface device (MAC Address)"),
+            .string("inbound", "control domain's incoming traffics"),
+            .string("outbound", "control domain's outgoing traffics"),
+            .flag("config", "affect next boot"),
+            .flag("live", "affect running domain"),
+            .flag("current", "affect current domain"),
+        ]
+    ) { shell, cmd in
+        let (ok, flags, _) = Self.flags(shell, cmd)
+        guard ok, let dom = await shell.domainOption(cmd) else { return false }
+        let (dok, device) = shell.stringOption(cmd, "interface")
+        guard dok, let device else { return false }
+        var params: [TypedParam] = []
+        for dir in ["inbound", "outbound"] {
+            guard let text = cmd.value(dir) else { continue }
+            guard let r = parseRate(shell, text) else { return false }
+            let (average, peak, burst, floor) = (r[0], r[1], r[2], r[3])
+            if [average, peak, burst].contains(where: { $0 > UInt64(UInt32.max) }) {
+                shell.error("\(dir) rate larger than maximum \(UInt32.max)")
+                return false
+            }
+            if dir == "inbound" {
+                if average == 0 && (burst != 0 || peak != 0) && floor == 0 {
+                    shell.error("either inbound average or floor is mandatory")
+                    return false
+                }
+            } else {
+                if average == 0 && (burst != 0 || peak != 0) {
+                    shell.error("outbound average is mandatory")
+                    return false
+                }
+                if floor != 0 {
+                    shell.error("outbound floor is unsupported yet")
+                    return false
+                }
+            }
+            params.append(TypedParam("\(dir).average", .uint(UInt32(truncatingIfNeeded: average))))
+            if peak != 0 { params.append(TypedParam("\(dir).peak", .uint(UInt32(truncatingIfNeeded: peak)))) }
+            if burst != 0 { params.append(TypedParam("\(dir).burst", .uint(UInt32(truncatingIfNeeded: burst)))) }
+            if floor != 0 { params.append(TypedParam("\(dir).floor", .uint(UInt32(truncatingIfNeeded: floor)))) }
+        }
+        if !params.isEmpty {
+            guard await shell.call({ try await dom.setInterfaceParameters(device: device, params, flags: flags) }) != nil else {
+                shell.error("Unable to set interface parameters")
+                shell.reportError()
+                return false
+            }
+            return true
+        }
+        guard let count = await shell.call({ try await dom.interfaceParameters(device: device, nparams: 0, flags: flags) }) else {
+            shell.error("Unable to get number of interface parameters")
+            shell.reportError()
+            return false
+        }
+        if count.nparams == 0 { return true }
+        guard let r = await shell.call({ try await dom.interfaceParameters(device: device, nparams: count.nparams, flags: flags) }) else {
+            shell.error("Unable to get interface parameters")
+            shell.reportError()
+            return false
+        }
+        for p in r.params { shell.print(Format.padRight(p.field, 15) + ": " + paramValue(p.value) + "\n") }
+        return true
     }
 }

@@ -1,7 +1,32 @@
 /// The command lines of the vsh/virsh differential test, and the files they use (in `@DIR@`).
 enum VshCases {
     static let fixtures: [String: String] = domainFixtures.merging(VshNetworkCases.fixtures) { a, _ in a }
-        .merging(StorageVshCases.fixtures) { a, _ in a }
+        .merging(StorageVshCases.fixtures) { a, _ in a }.merging(bandwidthFixtures) { a, _ in a }
+
+    /// Domains whose interfaces carry `<bandwidth>` variants (libvirt's parse checks, its formatting).
+    static let bandwidthFixtures: [String: String] = {
+        let variants: [(String, String, String)] = [
+            ("bw-ok", "network", "<bandwidth><foo/><inbound average=' 7' floor='+3' burst='9' peak='8'/><outbound average='5' peak='0'/></bandwidth>"),
+            ("bw-empty", "network", "<bandwidth/>"),
+            ("bw-zero", "bridge", "<bandwidth><inbound average='0'/></bandwidth>"),
+            ("bw-floor-bridge", "bridge", "<bandwidth><inbound floor='9'/></bandwidth>"),
+            ("bw-floor-out", "network", "<bandwidth><outbound average='1' floor='2'/></bandwidth>"),
+            ("bw-classid", "network", "<bandwidth classID='3'><inbound average='1'/></bandwidth>"),
+            ("bw-missing", "network", "<bandwidth><inbound peak='5'/></bandwidth>"),
+            ("bw-peak-floor", "network", "<bandwidth><inbound floor='5' burst='3'/></bandwidth>"),
+            ("bw-dup", "network", "<bandwidth><outbound average='1'/><outbound average='2'/></bandwidth>"),
+            ("bw-bad", "bridge", "<bandwidth><inbound average='1' burst='-1'/></bandwidth>"),
+        ]
+        var out: [String: String] = [:]
+        for (i, (name, type, bw)) in variants.enumerated() {
+            let source = type == "network" ? "<source network='default'/>" : "<source bridge='br0'/>"
+            out[name + ".xml"] = "<domain type='test'><name>\(name)</name>"
+                + "<uuid>33333333-2222-3333-4444-5555555555\(10 + i)</uuid><memory>1048576</memory>"
+                + "<os><type>hvm</type></os><devices><interface type='\(type)'><mac address='52:54:00:00:00:\(10 + i)'/>"
+                + source + bw + "</interface></devices></domain>\n"
+        }
+        return out
+    }()
 
     static let domainFixtures: [String: String] = [
         "hpdisk.xml": "<disk type='file' device='disk'><source file='/tmp/x.img'/><target dev='vdb' bus='virtio'/></disk>\n",
@@ -386,7 +411,22 @@ enum VshCases {
         .line("blkiotune", "blkiotune test; blkiotune test --weight 300; blkiotune test --device-weights /dev/sda,200; blkiotune test; dumpxml test"),
         .line("blkiotune-devices", "blkiotune test --device-read-iops-sec /dev/a,1,/dev/b,2 --device-write-bytes-sec /dev/a,9; blkiotune test; blkiotune test --device-read-iops-sec /dev/a,0; blkiotune test"),
         .line("blkiotune-errors", "blkiotune test --weight 0; blkiotune test --weight x; blkiotune test --device-weights /dev/a; blkiotune test --device-weights /dev/a,x"),
-        .line("help-tuning", "help schedinfo; help memtune; help blkiotune"),
+        .line("help-tuning", "help schedinfo; help memtune; help blkiotune; help domiftune"),
+        .line("bandwidth-xml", "define @DIR@/bw-ok.xml; dumpxml bw-ok; domiftune bw-ok 52:54:00:00:00:10; "
+              + "define @DIR@/bw-empty.xml; dumpxml bw-empty; define @DIR@/bw-zero.xml; dumpxml bw-zero; "
+              + "domiftune bw-zero 52:54:00:00:00:12 --config"),
+        .line("bandwidth-xml-errors", "define @DIR@/bw-floor-bridge.xml; define @DIR@/bw-floor-out.xml; "
+              + "define @DIR@/bw-classid.xml; define @DIR@/bw-missing.xml; define @DIR@/bw-peak-floor.xml; "
+              + "define @DIR@/bw-dup.xml; define @DIR@/bw-bad.xml"),
+        // domiftune on the test driver's interface (bandwidth kept in <bandwidth>, nothing applied)
+        .line("domiftune", "domiftune test aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 100,200,300 --outbound 50; "
+              + "domiftune test aa:bb:cc:dd:ee:ff; dumpxml test; domiftune test aa:bb:cc:dd:ee:ff --config; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --inbound 0; domiftune test aa:bb:cc:dd:ee:ff; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --outbound 0; dumpxml test"),
+        .line("domiftune-errors", "domiftune test vnet0; domiftune test 00:11:22:33:44:55; domiftune test aa:bb:cc:dd:ee:ff --live --config; "
+              + "domiftune test aa:bb:cc:dd:ee:ff --inbound x; domiftune test aa:bb:cc:dd:ee:ff --outbound 1,2,3,4; "
+              + "domiftune nosuch aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 0,0,0,5; domiftune test aa:bb:cc:dd:ee:ff; "
+              + "destroy test; domiftune test aa:bb:cc:dd:ee:ff --live; domiftune test aa:bb:cc:dd:ee:ff --config"),
 
         // desc and metadata
         .line("desc-none", "desc test; desc test --title"),

@@ -28,6 +28,11 @@ extension RemoteCalls {
         RemoteCall<XDRTuple3<D, TuningParams, Flags>, XDRVoid>(.domainSetBlkioParameters)
     static let domainGetBlkioParameters =
         RemoteCall<XDRTuple3<D, Int32, Flags>, XDRTuple2<TuningParams, Int32>>(.domainGetBlkioParameters)
+    /// `REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX` is 16 too.
+    static let domainSetInterfaceParameters =
+        RemoteCall<XDRTuple4<D, String, TuningParams, Flags>, XDRVoid>(.domainSetInterfaceParameters)
+    static let domainGetInterfaceParameters =
+        RemoteCall<XDRTuple4<D, String, Int32, Flags>, XDRTuple2<TuningParams, Int32>>(.domainGetInterfaceParameters)
 }
 
 extension ProcedureTable {
@@ -82,6 +87,17 @@ extension ProcedureTable {
             let r = try await ctx.driver.blkioParameters(d, nparams: nparams, flags: flags)
             return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.nparams)
         },
+        .serve(RemoteCalls.domainSetInterfaceParameters) { a, ctx in
+            let (d, device, params, flags) = a.values
+            try await ctx.driver.setInterfaceParameters(d, device: device, params: params.params, flags: flags)
+            return void
+        },
+        .serve(RemoteCalls.domainGetInterfaceParameters) { a, ctx in
+            let (d, device, nparams, flags) = a.values
+            guard nparams <= Int32(TuningParamsLimit.max) else { throw tooMany }
+            let r = try await ctx.driver.interfaceParameters(d, device: device, nparams: nparams, flags: flags)
+            return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.nparams)
+        },
     ]
 }
 
@@ -119,5 +135,15 @@ extension RemoteDriver {
     }
     public func setBlkioParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainSetBlkioParameters, XDRTuple3(domain, TypedParamList(params), flags))
+    }
+    public func interfaceParameters(_ domain: DomainRef, device: String, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        let r = try await call(RemoteCalls.domainGetInterfaceParameters, XDRTuple4(domain, device, nparams, flags | 4))
+        return (r.values.0.params, r.values.1)
+    }
+    public func setInterfaceParameters(_ domain: DomainRef, device: String, params: [TypedParam], flags: UInt32)
+        async throws {
+        _ = try await call(RemoteCalls.domainSetInterfaceParameters,
+                           XDRTuple4(domain, device, TypedParamList(params), flags))
     }
 }

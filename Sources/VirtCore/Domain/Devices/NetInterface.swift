@@ -179,6 +179,8 @@ public struct NetInterface: Sendable, Hashable {
                     }
                     n.extra.append(vp)
                 }
+            case "bandwidth" where e.prefix == nil:
+                if let bw = try NetBandwidth.parse(e, allowFloor: type == .network) { n.extra.append(bw.element) }
             case "backend":
                 var b = e.reorderingAttributes(["tap", "vhost", "type", "logFile"])
                 if !virtio { b.attributes = b.attributes.filter { $0.name != "vhost" } }
@@ -214,6 +216,11 @@ public struct NetInterface: Sendable, Hashable {
                 case "driver": if let driver { w.libvirtStyle(driver) }
                 case "link": if let linkUp { w.empty("link", [("state", linkUp ? "up" : "down")]) }
                 case "mtu": if let mtu { w.empty("mtu", [("size", String(mtu))]) }
+                case "bandwidth":
+                    // virNetDevBandwidthFormat: always an open and a close tag, even with no direction left.
+                    for e in extra where e.name == slot {
+                        w.container("bandwidth") { w in for c in e.elements { w.libvirtStyle(c) } }
+                    }
                 default:
                     for e in extra where e.name == slot { w.libvirtStyle(e) }
                 }
