@@ -387,17 +387,28 @@ enum AgentCommands {
     ) { shell, cmd in
         guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
         guard let dom = await shell.domainOption(cmd), let text = cmd.value("size") else { return false }
-        guard let bytes = scaledBytes(text, defaultScale: 1024) else {
-            shell.error("Scaled numeric value '\(text)' for <size> option is malformed or out of range")
-            return false
-        }
-        let kib = (bytes + 1023) / 1024
+        guard let kib = scaledKiB(shell, text, option: "size") else { return false }
         var flags: ModificationImpact = []
         if cmd.has("config") { flags.insert(.config) }
         if cmd.has("live") { flags.insert(.live) }
         // No option: virDomainSetMemory, which acts on the running domain.
         if flags.isEmpty && !cmd.has("current") { flags = .live }
         return await shell.call({ try await dom.setMemory(kib: kib, flags: flags) }) != nil
+    }
+
+    /// A size option in KiB, rounded up (virsh's vshCommandOptScaledInt with scale 1024, then VIR_DIV_UP);
+    /// nil after virsh's errors: the malformed value, and libvirt's "unknown suffix" when only the suffix is wrong.
+    @MainActor
+    static func scaledKiB(_ shell: Shell, _ text: String, option: String) -> UInt64? {
+        if let bytes = scaledBytes(text, defaultScale: 1024) { return (bytes + 1023) / 1024 }
+        shell.error("Scaled numeric value '\(text)' for <\(option)> option is malformed or out of range")
+        if let i = text.firstIndex(where: { !$0.isNumber }), i != text.startIndex, UInt64(text[..<i]) != nil {
+            let suffix = String(text[i...])
+            if scaledBytes("1" + suffix, defaultScale: 1024) == nil {
+                shell.lastError = VirtError(.invalidArg, "invalid argument: unknown suffix '\(suffix)'")
+            }
+        }
+        return nil
     }
 
     /// virsh's vshCommandOptScaledInt: a number with an optional unit suffix (b, k/KiB, KB, M/MiB, MB, ...).

@@ -8,7 +8,7 @@ enum DomainCommands {
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort,
     ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
-        + guestOpsCommands
+        + guestOpsCommands + linkCommands
 
     // MARK: Ids and names
 

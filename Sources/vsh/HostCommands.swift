@@ -3,7 +3,7 @@ import Virt
 /// Host and hypervisor commands (virsh-host.c): version, uri, hostname, nodeinfo, capabilities,
 /// domcapabilities, and the node statistics of HostCommands+Node.swift.
 enum HostCommands {
-    static let all: [CommandDefinition] = ([capabilities, domcapabilities, hostname, nodeinfo, uri, version]
+    static let all: [CommandDefinition] = ([capabilities, domcapabilities, hostname, maxvcpus, nodeinfo, uri, version]
         + nodeCommands + cpuCommands).sorted { $0.name < $1.name }
 
     static let version = CommandDefinition(

@@ -418,6 +418,17 @@ enum VshCases {
         .line("bandwidth-xml-errors", "define @DIR@/bw-floor-bridge.xml; define @DIR@/bw-floor-out.xml; "
               + "define @DIR@/bw-classid.xml; define @DIR@/bw-missing.xml; define @DIR@/bw-peak-floor.xml; "
               + "define @DIR@/bw-dup.xml; define @DIR@/bw-bad.xml"),
+        // Link state (domif-getlink reads the XML; domif-setlink builds the device XML for virDomainUpdateDeviceFlags,
+        // which libvirt's test driver refuses), the maximum memory and the vCPU maximum.
+        .line("domif-link", "domif-getlink test testnet0; domif-getlink test AA:BB:CC:DD:EE:FF --config; domif-getlink test vnet0; "
+              + "domif-getlink test 52:54:00:aa:bb:cc; domif-setlink test testnet0 down --print-xml; "
+              + "domif-setlink test testnet0 down; domif-setlink test vnet0 down; domif-setlink test 52:54:00:aa:bb:cc up; "
+              + "domif-setlink test testnet0 sideways; domif-setlink test testnet0 up --config; domif-getlink nosuchdom x; "
+              + "help domif-getlink; help domif-setlink"),
+        .line("setmaxmem", "setmaxmem test 4G; setmaxmem test 1G --config; dominfo test; dumpxml --inactive test; "
+              + "setmaxmem test 1x; setmaxmem test 1.5G; setmaxmem test 99999999999999999999; setmaxmem test 0; "
+              + "setmaxmem test 1G --current; setmaxmem test 1G --config --live; setmem test 1x; help setmaxmem"),
+        .line("maxvcpus", "maxvcpus; maxvcpus --type qemu; help maxvcpus"),
         // domiftune on the test driver's interface (bandwidth kept in <bandwidth>, nothing applied)
         .line("domiftune", "domiftune test aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 100,200,300 --outbound 50; "
               + "domiftune test aa:bb:cc:dd:ee:ff; dumpxml test; domiftune test aa:bb:cc:dd:ee:ff --config; "
