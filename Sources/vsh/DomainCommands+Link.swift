@@ -217,3 +217,62 @@ extension HostCommands {
         return true
     }
 }
+
+extension MonitorCommands {
+    /// The stats groups and list filters of `domstats`, as virsh names them.
+    static let domstatsGroups: [(String, StatsTypes, String)] = [
+        ("state", .state, "report domain state"), ("cpu-total", .cpuTotal, "report domain physical cpu usage"),
+        ("balloon", .balloon, "report domain balloon statistics"), ("vcpu", .vcpu, "report domain virtual cpu information"),
+        ("interface", .interface, "report domain network interface information"),
+        ("block", .block, "report domain block device statistics"), ("perf", .perf, "report domain perf event statistics"),
+        ("iothread", .iothread, "report domain IOThread information"), ("memory", .memory, "report domain memory usage"),
+        ("dirtyrate", .dirtyRate, "report domain dirty rate information"), ("vm", .vm, "report hypervisor-specific statistics"),
+    ]
+    static let domstatsFilters: [(String, GetAllDomainStatsFlags, String)] = [
+        ("list-active", .active, "list only active domains"), ("list-inactive", .inactive, "list only inactive domains"),
+        ("list-persistent", .persistent, "list only persistent domains"),
+        ("list-transient", .transient, "list only transient domains"), ("list-running", .running, "list only running domains"),
+        ("list-paused", .paused, "list only paused domains"), ("list-shutoff", .shutoff, "list only shutoff domains"),
+        ("list-other", .other, "list only domains in other states"),
+    ]
+
+    static let domstats = CommandDefinition(
+        "domstats", summary: "get statistics about one or multiple domains",
+        description: "Gets statistics about one or more (or all) domains",
+        options: domstatsGroups.map { OptionDefinition.flag($0.0, $0.2) } + domstatsFilters.map { .flag($0.0, $0.2) } + [
+            .flag("raw", "do not pretty-print the fields"),
+            .flag("enforce", "enforce requested stats parameters"),
+            .flag("backing", "add backing chain information to block stats"),
+            .flag("nowait", "report only stats that are accessible instantly"),
+            .argv("domain", "list of domains to get stats for"),
+        ]
+    ) { shell, cmd in
+        var types: StatsTypes = []
+        for (name, t, _) in domstatsGroups where cmd.has(name) { types.insert(t) }
+        var flags: GetAllDomainStatsFlags = []
+        for (name, f, _) in domstatsFilters where cmd.has(name) { flags.insert(f) }
+        if cmd.has("enforce") { flags.insert(.enforceStats) }
+        if cmd.has("backing") { flags.insert(.backing) }
+        if cmd.has("nowait") { flags.insert(.nowait) }
+        var domains: [Domain]?
+        let names = cmd.values("domain")
+        if !names.isEmpty {
+            var list: [Domain] = []
+            for n in names {
+                guard let d = await shell.lookupDomain(n) else { return false }
+                list.append(d)
+            }
+            domains = list
+        }
+        guard let records = await shell.call({ try await shell.conn.domainStats(domains, types: types, flags: flags) }) else {
+            return false
+        }
+        // A blank line between records (none after the last).
+        for (i, r) in records.enumerated() {
+            var text = "Domain: '\(r.domain.name)'\n"
+            for p in r.params { text += "  \(p.field)=\(typedValue(p.value))\n" }
+            shell.print(text + (i + 1 < records.count ? "\n" : ""))
+        }
+        return true
+    }
+}

@@ -429,6 +429,8 @@ enum VshCases {
               + "setmaxmem test 1x; setmaxmem test 1.5G; setmaxmem test 99999999999999999999; setmaxmem test 0; "
               + "setmaxmem test 1G --current; setmaxmem test 1G --config --live; setmem test 1x; help setmaxmem"),
         .line("maxvcpus", "maxvcpus; maxvcpus --type qemu; help maxvcpus"),
+        .line("domstats", "domstats; domstats --raw test --state; domstats --list-shutoff; domstats nosuch; domstats test test; "
+              + "domstats --block test; domstats --block --enforce test; domstats --list-active --list-inactive; help domstats"),
         // domiftune on the test driver's interface (bandwidth kept in <bandwidth>, nothing applied)
         .line("domiftune", "domiftune test aa:bb:cc:dd:ee:ff; domiftune test aa:bb:cc:dd:ee:ff --inbound 100,200,300 --outbound 50; "
               + "domiftune test aa:bb:cc:dd:ee:ff; dumpxml test; domiftune test aa:bb:cc:dd:ee:ff --config; "
