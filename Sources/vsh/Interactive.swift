@@ -10,6 +10,7 @@ import Darwin
 enum Interactive {
     @MainActor
     static func run(_ shell: Shell) async -> Bool {
+        shell.interactive = true
         if !shell.quiet {
             shell.print("Welcome to virsh, the virtualization interactive terminal.\n\n")
             shell.print("Type:  'help' for help with commands\n       'quit' to quit\n\n")

@@ -21,6 +21,8 @@ final class Shell {
     var timing = false
     /// `-r`: open the connection read-only.
     var readOnly = false
+    /// Running the interactive prompt (`cd` works only there, as in virsh).
+    var interactive = false
     /// The URI named by `-c` or `VIRSH_DEFAULT_CONNECT_URI`; nil to let the library pick the default.
     var connectURI: String?
     /// The open connection, if any.

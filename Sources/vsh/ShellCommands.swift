@@ -1,6 +1,117 @@
-/// Commands about the shell itself (vsh.c): help, quit, exit.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Commands about the shell itself (vsh.c): help, quit, exit, echo, pwd, cd.
 enum ShellCommands {
-    static let all: [CommandDefinition] = [help, quit, exit]
+    static let all: [CommandDefinition] = [help, quit, exit, echo, pwd, cd]
+
+    /// virBufferEscapeShell: as is when nothing in it needs quoting, else in single quotes (a quote as '\'').
+    static func shellEscaped(_ s: String) -> String {
+        let special = Set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
+        if !s.isEmpty && !s.contains(where: { special.contains($0) }) { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// virBufferEscapeString for XML text.
+    static func xmlEscaped(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// virsh's vshStringToArray: split on ',', with ',,' standing for a comma.
+    static func splitCommas(_ s: String) -> [String] {
+        var parts: [String] = []
+        var cur = ""
+        var it = Array(s)
+        var i = 0
+        while i < it.count {
+            if it[i] == "," {
+                if i + 1 < it.count && it[i + 1] == "," {
+                    cur.append(",")
+                    i += 2
+                    continue
+                }
+                parts.append(cur)
+                cur = ""
+            } else {
+                cur.append(it[i])
+            }
+            i += 1
+        }
+        parts.append(cur)
+        it.removeAll()
+        return parts
+    }
+
+    static let echo = CommandDefinition(
+        "echo", summary: "echo arguments. Used for internal testing.",
+        description: "Echo back arguments, possibly with quoting. Used for internal testing.",
+        options: [
+            .flag("shell", "escape for shell use"),
+            .flag("xml", "escape for XML use"),
+            .flag("split", "split each argument on ','; ',,' is an escape sequence"),
+            .flag("err", "output to stderr"),
+            .argv("string", "arguments to echo"),
+        ],
+        needsConnection: false
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "shell", "xml") else { return false }
+        var words: [String] = []
+        for arg in cmd.values("string") {
+            let pieces = (cmd.has("split") ? splitCommas(arg) : [arg]).map { p -> String in
+                let x = cmd.has("xml") ? xmlEscaped(p) : p
+                return cmd.has("shell") ? shellEscaped(x) : x
+            }
+            // With --split, each piece ends its line.
+            words.append(cmd.has("split") ? pieces.map { $0 + "\n" }.joined() : pieces.joined())
+        }
+        let text = words.joined(separator: " ")
+        // virsh adds no newline of its own (the shell ends the command's output with one).
+        if cmd.has("err") { shell.error(text) } else { shell.print(text) }
+        return true
+    }
+
+    static let pwd = CommandDefinition(
+        "pwd", summary: "print the current directory",
+        description: "Print the current directory.",
+        needsConnection: false
+    ) { shell, _ in
+        guard let dir = FileManagerCWD.current() else {
+            shell.error("pwd: cannot get current directory")
+            return false
+        }
+        shell.print(dir + "\n")
+        return true
+    }
+
+    static let cd = CommandDefinition(
+        "cd", summary: "change the current directory",
+        description: "Change the current directory.",
+        options: [.string("dir", "directory to switch to (default: home or else root)")],
+        needsConnection: false
+    ) { shell, cmd in
+        guard shell.interactive else {
+            shell.error("cd: command valid only in interactive mode")
+            return false
+        }
+        let dir = cmd.value("dir") ?? (getenv("HOME").map { String(cString: $0) } ?? "/")
+        guard chdir(dir) == 0 else {
+            shell.error("cd: \(String(cString: strerror(errno))): \(dir)")
+            return false
+        }
+        return true
+    }
 
     static let help = CommandDefinition(
         "help", summary: "print help",
@@ -97,5 +208,14 @@ enum ShellCommands {
         }
         out += "\n"
         shell.print(out)
+    }
+}
+
+/// The process's current directory (getcwd).
+enum FileManagerCWD {
+    static func current() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return nil }
+        return String(cString: buf)
     }
 }

@@ -429,6 +429,10 @@ enum VshCases {
               + "setmaxmem test 1x; setmaxmem test 1.5G; setmaxmem test 99999999999999999999; setmaxmem test 0; "
               + "setmaxmem test 1G --current; setmaxmem test 1G --config --live; setmem test 1x; help setmaxmem"),
         .line("maxvcpus", "maxvcpus; maxvcpus --type qemu; help maxvcpus"),
+        // The shell's own commands (cd works only interactively, in virsh as here).
+        .line("shell-builtins", #"echo a b 'c d'; echo --shell a "b c" "it's" ''; echo --xml '<a&b>' x "q\"t'"; "#
+              + "echo --split a,b,,c d; echo --split x a,b; echo --split ,, a,; echo; echo --err oops; "
+              + "echo --xml --shell '<a b>'; pwd; cd /tmp; help echo; help pwd; help cd"),
         .line("domstats", "domstats; domstats --raw test --state; domstats --list-shutoff; domstats nosuch; domstats test test; "
               + "domstats --block test; domstats --block --enforce test; domstats --list-active --list-inactive; help domstats"),
         // domiftune on the test driver's interface (bandwidth kept in <bandwidth>, nothing applied)
