@@ -46,6 +46,18 @@ def bench(daemon, ns, client_ns, dev_daemon, dev_client, stp):
     conn = libvirt.open(daemon.uri)
     net = conn.networkDefineXML(NET.format(stp=stp))
     start, lease = [], []
+    try:
+        _bench_loop(daemon, ns, client_ns, dev_daemon, dev_client, net, start, lease)
+    finally:
+        # A failed repeat leaves the network running: libvirtd would keep its dnsmasq after it stops.
+        if net.isActive():
+            net.destroy()
+        net.undefine()
+        conn.close()
+    return statistics.median(start), statistics.median(lease)
+
+
+def _bench_loop(daemon, ns, client_ns, dev_daemon, dev_client, net, start, lease):
     for i in range(N + 1):
         t0 = time.perf_counter()
         net.create()
@@ -67,9 +79,6 @@ def bench(daemon, ns, client_ns, dev_daemon, dev_client, stp):
         if i > 0:
             start.append((t1 - t0) * 1000)
             lease.append((t2 - t0) * 1000)
-    net.undefine()
-    conn.close()
-    return statistics.median(start), statistics.median(lease)
 
 
 def main():
