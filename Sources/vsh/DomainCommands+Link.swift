@@ -9,48 +9,24 @@ extension DomainCommands {
     /// The `<interface>` elements of a domain's XML whose MAC address or target device is `iface` (a MAC
     /// address compared in its normalised form, as virsh parses and formats it).
     static func matchingInterfaces(_ root: XMLElement, _ iface: String) -> (mac: String?, nics: [Int]) {
-        let mac = normalisedMAC(iface)
+        // virMacAddrParse + virMacAddrFormat: compared in libvirt's lower-case, zero-padded form.
+        let mac = MACAddress(string: iface)?.description
         var found: [Int] = []
         let devices = root.child("devices")?.elements ?? []
         var index = 0
         for e in devices where e.name == "interface" {
             defer { index += 1 }
-            let m = e.child("mac")?.attr("address").flatMap(normalisedMAC)
+            let m = e.child("mac")?.attr("address").flatMap { MACAddress(string: $0)?.description }
             if (mac != nil && m == mac) || e.child("target")?.attr("dev") == iface { found.append(index) }
         }
         return (mac, found)
-    }
-
-    /// virMacAddrParse + virMacAddrFormat: six hex octets separated by colons, lower-cased and zero-padded.
-    static func normalisedMAC(_ s: String) -> String? {
-        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 6 else { return nil }
-        var out: [String] = []
-        for p in parts {
-            guard (1...2).contains(p.count), let v = UInt8(p, radix: 16) else { return nil }
-            out.append(String(format: "%02x", v))
-        }
-        return out.joined(separator: ":")
     }
 
     /// An element as libxml2's xmlNodeDump writes a node of a parsed document without reformatting: its own
     /// whitespace kept, attributes in double quotes, an empty element closed with "/>".
     static func rawXML(_ e: XMLElement) -> String {
         func escape(_ s: String, attribute: Bool) -> String {
-            var out = ""
-            for c in s {
-                switch c {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"" where attribute: out += "&quot;"
-                case "\n" where attribute: out += "&#10;"
-                case "\r": out += "&#13;"
-                case "\t" where attribute: out += "&#9;"
-                default: out.append(c)
-                }
-            }
-            return out
+            attribute ? XMLWriter.escapeAttr(s) : XMLWriter.escapeText(s)
         }
         var out = "<" + e.qualifiedName
         for ns in e.namespaces {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VirtCore
 
 /// Commands about the shell itself (vsh.c): help, quit, exit, echo, pwd, cd.
 enum ShellCommands {
@@ -11,22 +12,6 @@ enum ShellCommands {
         let special = Set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
         if !s.isEmpty && !s.contains(where: { special.contains($0) }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// virBufferEscapeString for XML text.
-    static func xmlEscaped(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 
     /// virsh's vshStringToArray: split on ',', with ',,' standing for a comma.
@@ -70,7 +55,7 @@ enum ShellCommands {
         var words: [String] = []
         for arg in cmd.values("string") {
             let pieces = (cmd.has("split") ? splitCommas(arg) : [arg]).map { p -> String in
-                let x = cmd.has("xml") ? xmlEscaped(p) : p
+                let x = cmd.has("xml") ? XMLWriter.escape(p) : p
                 return cmd.has("shell") ? shellEscaped(x) : x
             }
             // With --split, each piece ends its line.

@@ -251,13 +251,13 @@ public struct XMLWriter: Sendable {
     }
 
     /// libxml2's escaping of text content in `xmlNodeDump`.
-    static func escapeText(_ s: String) -> String {
+    public static func escapeText(_ s: String) -> String {
         s.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;").replacingAll("\r", "&#13;")
     }
 
     /// libxml2's escaping of attribute values in `xmlNodeDump` (double-quoted; line breaks and tabs as
     /// character references).
-    static func escapeAttr(_ s: String) -> String {
+    public static func escapeAttr(_ s: String) -> String {
         escapeText(s).replacingAll("\"", "&quot;").replacingAll("\n", "&#10;").replacingAll("\t", "&#9;")
     }
 }
