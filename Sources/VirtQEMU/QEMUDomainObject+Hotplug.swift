@@ -116,6 +116,9 @@ extension QEMUDomainObject {
             def.devices.watchdogs = dev.devices.watchdogs
         case "console" where isSerialConsole(dev):
             throw VirtError.operationUnsupported("attaching serial console is not supported")
+        case "console":
+            guard let c = dev.devices.consoles.first else { return }
+            try attachConsoleConfig(c, to: &def)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             if findSerial(c, in: def.devices.serials) != nil {
@@ -361,9 +364,9 @@ extension QEMUDomainObject {
         case "memory":
             guard let m = dev.devices.memories.first else { return }
             try await attachMemory(m, live: live, mon: mon)
-        case "console" where Self.isSerialConsole(dev):
-            // libvirt builds the device's QEMU properties first, which only a virtio console has.
-            throw VirtError.configUnsupported("unsupported console target type serial", domain: .qemu)
+        case "console":
+            guard let c = dev.devices.consoles.first else { return }
+            try await attachConsole(c, live: live, mon: mon, capabilities: capabilities)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             try await attachSerial(c, live: live, mon: mon, capabilities: capabilities)
@@ -513,6 +516,12 @@ extension QEMUDomainObject {
             def.devices.watchdogs.removeAll()
         case "console" where isSerialConsole(dev):
             throw VirtError.operationInvalid("detaching serial console is not supported", domain: .qemu)
+        case "console":
+            guard let c = dev.devices.consoles.first else { return }
+            guard let i = consoleIndex(c, in: def.devices.consoles, live: false) else {
+                throw VirtError.invalidArg("device not present in domain configuration", domain: .domain)
+            }
+            def.devices.consoles.remove(at: i)
         case "serial":
             guard let c = dev.devices.serials.first else { return }
             guard let i = findSerial(c, in: def.devices.serials) else {
@@ -564,9 +573,13 @@ extension QEMUDomainObject {
     /// The alias of the live device `dev` names.
     static func findLive(_ dev: DeviceDefinition, in live: DomainDefinition) throws(VirtError) -> String {
         switch dev.kind {
-        case "console" where isSerialConsole(dev):
+        case "console":
             // libvirt's virDomainChrFind never matches the serial port's console copy.
-            throw Self.deviceMissing("chr type 'console' device not present in domain configuration")
+            guard !isSerialConsole(dev), let c = dev.devices.consoles.first,
+                  let i = consoleIndex(c, in: live.devices.consoles, live: true) else {
+                throw Self.deviceMissing("chr type 'console' device not present in domain configuration")
+            }
+            return live.devices.consoles[i].info.alias ?? ""
         case "disk":
             guard let disk = dev.disk,
                   let found = live.devices.disks.first(where: { $0.target.dev == disk.target.dev }) else {
@@ -754,6 +767,9 @@ extension QEMUDomainObject {
             // The host side goes after the port (libvirt's qemuDomainRemoveChrDevice).
             if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
             runDefinition?.devices.channels.removeAll { $0.targetType == c.targetType && $0.targetName == c.targetName }
+        } else if let c = before.devices.consoles.first(where: { $0.info.alias == alias && $0.targetType == "virtio" }) {
+            if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
+            runDefinition?.devices.consoles.removeAll { $0.targetType == c.targetType && $0.targetPort == c.targetPort }
         } else if let c = before.devices.serials.first(where: { $0.info.alias == alias }) {
             if let mon = monitor { _ = try? await mon.execute("chardev-remove", arguments: ["id": .string("char" + alias)]) }
             if let i = runDefinition?.devices.serials.firstIndex(where: { $0.targetPort == c.targetPort }) {
@@ -790,6 +806,7 @@ extension QEMUDomainObject {
         if let i = d.watchdogs.firstIndex(where: { $0.info.alias == alias }) { d.watchdogs.remove(at: i); return true }
         if let i = d.serials.firstIndex(where: { $0.info.alias == alias }) { d.removeSerial(at: i); return true }
         if let i = d.channels.firstIndex(where: { $0.info.alias == alias }) { d.channels.remove(at: i); return true }
+        if let i = d.consoles.firstIndex(where: { $0.info.alias == alias }) { d.consoles.remove(at: i); return true }
         if let i = d.memories.firstIndex(where: { $0.info.alias == alias }) { d.memories.remove(at: i); return true }
         return false
     }

@@ -369,14 +369,18 @@ struct QEMUPCIAddresses {
         for c in d.consoles + d.channels {
             if case .virtioSerial(let ctl, let bus, let port)? = c.info.address { used.insert([ctl, bus, port]) }
         }
-        func take(_ info: inout DeviceInfo, from start: UInt32) {
+        func take(_ info: inout DeviceInfo, from start: UInt32, record: Bool = true) {
             guard info.address == nil else { return }
             var p = start
             while used.contains([0, 0, p]) { p += 1 }
             used.insert([0, 0, p])
-            info.address = .virtioSerial(controller: 0, bus: 0, port: p)
+            if record { info.address = .virtioSerial(controller: 0, bus: 0, port: p) }
         }
-        for i in d.consoles.indices where d.consoles[i].targetType == "virtio" { take(&d.consoles[i].info, from: 0) }
+        // A virtio console's port is taken (port 0 first) but not written: libvirt's XML shows none for a
+        // console, and QEMU picks the same port for a `virtconsole` given none.
+        for i in d.consoles.indices where d.consoles[i].targetType == "virtio" {
+            take(&d.consoles[i].info, from: 0, record: false)
+        }
         for i in d.channels.indices where d.channels[i].targetType == "virtio" { take(&d.channels[i].info, from: 1) }
     }
 }

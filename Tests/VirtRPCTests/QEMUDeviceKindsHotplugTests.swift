@@ -6,7 +6,7 @@ import VirtTestSupport
 import Glibc
 #endif
 
-/// `<rng>` (random, builtin and EGD backends), `<watchdog>`, virtio `<channel>` and `<serial>` (PCI, USB) devices, live and persistent, on the running TCG test guest of the hotplug tests,
+/// `<rng>` (random, builtin and EGD backends), `<watchdog>`, virtio `<channel>` and `<console>`, and `<serial>` (PCI, USB) devices, live and persistent, on the running TCG test guest of the hotplug tests,
 /// through virtd and through Debian's libvirtd 9.0 side by side: the same virsh sequence (attach, the refusals,
 /// detach the guest completes) on both; stdout, stderr and status agree, and so do the rng/watchdog lines of
 /// the live and persistent XML, the devices QEMU reports on its PCI bus and the events python3-libvirt sees.
@@ -40,6 +40,9 @@ struct QEMUDeviceKindsHotplugTests {
         "vser.xml": "<controller type='virtio-serial' index='1'/>",
         "ch-pty.xml": "<channel type='pty'><target type='virtio' name='org.example.two'/></channel>",
         "ch-missing.xml": "<channel type='pty'><target type='virtio' name='org.example.nope'/></channel>",
+        "con-virtio.xml": "<console type='null'><target type='virtio'/></console>",
+        "con-virtio-port1.xml": "<console type='null'><target type='virtio' port='1'/></console>",
+        "con-virtio-pty.xml": "<console type='pty'><target type='virtio'/></console>",
     ]
 
     static let attach = [
@@ -57,6 +60,10 @@ struct QEMUDeviceKindsHotplugTests {
         "attach-device hp DIR/ch-unix.xml --live",
         "attach-device hp DIR/ch-pty.xml --live --config",
         "attach-device hp DIR/ch-pty.xml --config",
+        // Virtio consoles (virtconsole on the virtio-serial bus), live and persistent, and the same one again.
+        "attach-device hp DIR/con-virtio.xml --live --config",
+        "attach-device hp DIR/con-virtio-port1.xml --live",
+        "attach-device hp DIR/con-virtio-pty.xml --live",
         // Serial ports last (their PCI slot after the others'): PCI, USB (also persistent), ISA (not hot-pluggable).
         "attach-device hp DIR/ser-pci.xml --live",
         "attach-device hp DIR/ser-usb.xml --live --config",
@@ -83,6 +90,11 @@ struct QEMUDeviceKindsHotplugTests {
         "detach-device hp DIR/ch-pty.xml --config",
         // A pty channel named without the path it got does not match (libvirt 9.0 compares the source).
         "detach-device hp DIR/ch-pty.xml --live",
+        // A console named without its port does not match; with it, it goes from both definitions.
+        "detach-device hp DIR/con-virtio.xml --live",
+        "detach-device hp DIR/con-virtio.xml --config",
+        "detach-device hp DIR/con-virtio-port1.xml --live --config",
+        "detach-device hp DIR/con-virtio-port1.xml --config",
         // Named without its port a serial port does not match; with it, it goes.
         "detach-device hp DIR/ser-pci.xml --live",
         "detach-device hp DIR/ser-pci-port1.xml --live",
@@ -97,7 +109,8 @@ struct QEMUDeviceKindsHotplugTests {
         var inside = false
         for raw in xml.split(separator: "\n") {
             let l = raw.trimmingCharacters(in: .whitespaces)
-            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") || l.hasPrefix("<channel") || l.hasPrefix("<serial") {
+            if l.hasPrefix("<rng") || l.hasPrefix("<watchdog") || l.hasPrefix("<channel") || l.hasPrefix("<serial")
+                || l.hasPrefix("<console") {
                 inside = true
             }
             if l.hasPrefix("<controller type='virtio-serial'") { out.append(l) }
@@ -105,7 +118,7 @@ struct QEMUDeviceKindsHotplugTests {
                 out.append(l.replacingOccurrences(of: "/dev/pts/[0-9]+", with: "/dev/pts/N", options: .regularExpression))
             }
             if l.hasPrefix("</rng") || l.hasPrefix("</watchdog") || l.hasPrefix("</channel") || l.hasPrefix("</serial")
-                || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
+                || l.hasPrefix("</console") || (l.hasPrefix("<watchdog") && l.hasSuffix("/>")) {
                 inside = false
             }
         }
@@ -159,7 +172,8 @@ struct QEMUDeviceKindsHotplugTests {
         let chardevs = try run("qemu-monitor-command hp '{\"execute\":\"query-chardev\"}'")
         if let obj = try? JSONSerialization.jsonObject(with: Data(chardevs.stdout.utf8)) as? [String: Any],
            let list = obj["return"] as? [[String: Any]] {
-            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") || $0.hasPrefix("charrng") || $0.hasPrefix("charserial") }.sorted()
+            out += list.compactMap { $0["label"] as? String }.filter { $0.hasPrefix("charchannel") || $0.hasPrefix("charrng") || $0.hasPrefix("charserial")
+                || $0.hasPrefix("charconsole") }.sorted()
                 .map { "chardev \($0)" }
         }
         let objs = try run("qemu-monitor-command hp '{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}'")
@@ -196,8 +210,8 @@ struct QEMUDeviceKindsHotplugTests {
         sleep(3)
         for command in Self.detach { try same(command) }
         // rng0, the EGD rng2, channel0, watchdog0 and the serial ports go (PCI ones when the guest has let them go).
-        _ = eventually(60) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 6
-            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 6 }
+        _ = eventually(60) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 7
+            && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 7 }
         try compareState("after detach")
         #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
         #expect(events(ours.dir).contains("added hp rng0"), "\(events(ours.dir))")
@@ -205,6 +219,8 @@ struct QEMUDeviceKindsHotplugTests {
         #expect(events(ours.dir).contains("added hp serial1") && events(ours.dir).contains("removed hp serial2"),
                 "\(events(ours.dir))")
         #expect(events(ours.dir).contains("removed hp watchdog0"), "\(events(ours.dir))")
+        #expect(events(ours.dir).contains("added hp console1") && events(ours.dir).contains("removed hp console2"),
+                "\(events(ours.dir))")
 
         // The console copy of a first serial port, on a second domain of each daemon.
         var seen: [[String]] = []

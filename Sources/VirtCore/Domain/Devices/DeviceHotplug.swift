@@ -26,9 +26,14 @@ public struct DeviceDefinition: Sendable, Hashable {
         for i in d.disks.indices { try d.disks[i].postParse() }
         for i in d.inputs.indices { d.inputs[i].postParse() }
         for disk in d.disks { try disk.validate() }
-        // A serial port without a port number gets one from the domain it goes to (libvirt's -1 until then).
+        // A serial port or console without a port number gets one from the domain it goes to (libvirt's -1 until
+        // then).
         if root.name == "serial", root.child("target")?.attr("port") == nil, !d.serials.isEmpty {
             d.serials[0].targetPort = nil
+        }
+        // A console keeps the port its XML gives (inside <devices> consoles are numbered by position).
+        if root.name == "console", !d.consoles.isEmpty {
+            d.consoles[0].targetPort = root.child("target")?.attr("port").flatMap { Int32($0) }
         }
         var def = DeviceDefinition(kind: root.name, devices: d)
         def.macSpecified = root.child("mac")?.attr("address") != nil
