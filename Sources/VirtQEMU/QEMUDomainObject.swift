@@ -204,6 +204,15 @@ actor QEMUDomainObject {
     private var exitTask: Task<Void, Never>?
     /// Why QEMU is going away, when we know (shutdown seen, destroy requested).
     var stopReason: (ShutoffReason, StoppedDetail)?
+    /// The domain's snapshots (QEMUDomainObject+Snapshots.swift), read from their metadata files when first asked.
+    var snapshots = SnapshotTree()
+    var snapshotsLoaded = false
+    /// The snapshot the next start loads (`-loadvm`, a revert): QEMU stays paused, the revert reports the start.
+    var startFromSnapshot: String?
+    /// The next start is a revert's (either kind): it stays paused and reports nothing itself.
+    var revertStarting = false
+    /// How the next cold boot is reported (a revert to a shut-off snapshot that boots: from snapshot).
+    var bootDetail: StartedDetail = .booted
     /// A reboot was asked for through the API: the next SHUTDOWN restarts the guest (libvirt's fake reboot).
     var fakeReboot = false
     /// After a fake reboot's `cont`, QEMU's STOP (from the shutdown) may still be queued: ignore it until RESUME.
@@ -440,6 +449,7 @@ actor QEMUDomainObject {
         }
         var args = try security.processArguments(cl.arguments())
         if startKind != .coldBoot { args += ["-incoming", "defer"] }
+        if let snap = startFromSnapshot, startKind == .coldBoot { args += ["-loadvm", snap] }
         // Label what QEMU opens as its user (given back by the teardown).
         let logFD = open(paths.logFile(def.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if logFD >= 0 { close(logFD) }
@@ -532,16 +542,22 @@ actor QEMUDomainObject {
     private func finishStartup(_ kind: QEMUStartKind, paused: Bool) async throws(VirtError) {
         let mon = try requireMonitorStarting()
         switch kind {
+        case .coldBoot where revertStarting:
+            // A revert: the guest state is the snapshot's; the revert runs it and reports it.
+            status = .paused(.fromSnapshot)
+            writeStatus()
         case .coldBoot:
+            let detail = bootDetail
+            bootDetail = .booted
             if paused {
-                raise(.started(.booted))
+                raise(.started(detail))
                 status = .paused(.user)
                 raise(.suspended(.paused))
                 writeStatus()
             } else {
                 try await mon.execute("cont")
                 setRunning(.booted)
-                raise(.started(.booted))
+                raise(.started(detail))
             }
         case .restore(let src):
             setJobPhase(.loading)
@@ -977,7 +993,7 @@ actor QEMUDomainObject {
         }
     }
 
-    private func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
+    func finishStop(_ reason: ShutoffReason, _ detail: StoppedDetail, emitEvent: Bool) async {
         if stopKind == nil { stopKind = Self.stopKind(reason) }
         guard let proc = process else {
             // Another caller (the exit waiter, or a destroy) is stopping the domain: return once it is done.
@@ -1207,7 +1223,7 @@ actor QEMUDomainObject {
         await finishStop(.destroyed, .destroyed, emitEvent: true)
     }
 
-    private func requireMonitor() throws(VirtError) -> QMPMonitor {
+    func requireMonitor() throws(VirtError) -> QMPMonitor {
         guard let m = monitor, isActive else {
             throw VirtError.operationInvalid("domain is not running", domain: .domain)
         }

@@ -496,6 +496,8 @@ public final class QEMUDriver: HypervisorDriver {
             throw VirtError.operationInvalid("cannot undefine transient domain", domain: .qemu)
         }
         let name = await obj.name
+        // libvirt's order: snapshots (their metadata goes with SNAPSHOTS_METADATA), then the managed save image.
+        try await obj.discardSnapshotsForUndefine(metadataAllowed: flags.contains(.snapshotsMetadata))
         let managed = state.paths.managedSaveFile(name)
         if access(managed, F_OK) == 0 {
             guard flags.contains(.managedSave) else {

@@ -29,6 +29,8 @@ public struct QEMUDriverPaths: Sendable, Hashable {
     }
     /// Managed save images: `root/lib/qemu/save/NAME.save` (libvirt's embed layout).
     public var saveDir: String { libDir + "/save" }
+    /// A domain's snapshot metadata (libvirt's /var/lib/libvirt/qemu/snapshot/NAME).
+    public func snapshotDir(_ name: String) -> String { libDir + "/snapshot/\(name)" }
     public func managedSaveFile(_ name: String) -> String { saveDir + "/\(name).save" }
     /// Where crash dumps go (libvirt's `auto_dump_path`): `root/lib/qemu/dump`.
     public var autoDumpDir: String { libDir + "/dump" }

@@ -41,35 +41,12 @@ extension TestDriverCore {
 
     // MARK: Snapshot listing
 
-    /// libvirt's `virDomainSnapshotObjListGetNames` from a snapshot (`from`) or the domain (nil).
-    static func snapshotNames(_ tree: SnapshotTree, from: String?, flags: UInt32) -> [String] {
-        var moment = flags & (1 | 2 | 4 | 8 | 16 | 1024)
-        if from == nil { moment ^= 1 }
-        // Every snapshot has metadata here.
-        if moment & (2 | 16) == 16 { return [] }
-        let filter = flags & (32 | 64 | 128 | 256 | 512)
-        return tree.names(from: from, descendants: moment & 1 != 0, topological: moment & 1024 != 0,
-                          leaves: moment & 4 != 0, noLeaves: moment & 8 != 0) { node in
-            let state = node.payload.state
-            if filter & (32 | 64 | 128) != 0 {
-                if filter & 32 == 0 && state == "shutoff" { return false }
-                if filter & 128 == 0 && state == "disk-snapshot" { return false }
-                if filter & 64 == 0 && state != "shutoff" && state != "disk-snapshot" { return false }
-            }
-            if filter & (256 | 512) != 0 {
-                let external = node.payload.isExternal
-                if !((filter & 256 != 0 && !external) || (filter & 512 != 0 && external)) { return false }
-            }
-            return true
-        }
-    }
-
     func snapshotNames(_ ref: DomainRef, from: String?, flags: UInt32, function: String) throws(VirtError)
         -> [String] {
         try Self.checkFlags(flags, allowed: 0x7FF, function)
         let obj = try table.object(ref)
         if let from { _ = try snapshotNode(obj, from) }
-        return Self.snapshotNames(obj.snapshots, from: from, flags: flags)
+        return obj.snapshots.snapshotNames(from: from, flags: flags)
     }
 
     func snapshotLookup(_ ref: DomainRef, name: String, flags: UInt32) throws(VirtError) -> String {

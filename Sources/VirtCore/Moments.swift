@@ -1,5 +1,3 @@
-import VirtCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -10,30 +8,41 @@ import Musl
 /// (the definition's `parent_name`) and is linked under it when that parent exists, else under the list's
 /// root; children are kept newest first (libvirt prepends them), and the list remembers insertion order (libvirt
 /// walks a hash table there, so its order is unspecified). At most one moment is current.
-struct MomentTree<Payload: Sendable>: Sendable {
-    struct Node: Sendable {
-        var name: String
-        var description: String?
-        var parentName: String?
-        var creationTime: Int64
-        var payload: Payload
+package struct MomentTree<Payload: Sendable>: Sendable {
+    package struct Node: Sendable {
+        package var name: String
+        package var description: String?
+        package var parentName: String?
+        package var creationTime: Int64
+        package var payload: Payload
         /// The moment it is linked under (nil: the root).
-        var linked: String?
-        var children: [String] = []
+        package var linked: String?
+        package var children: [String] = []
+
+        package init(name: String, description: String?, parentName: String?, creationTime: Int64,
+                     payload: Payload) {
+            self.name = name
+            self.description = description
+            self.parentName = parentName
+            self.creationTime = creationTime
+            self.payload = payload
+        }
     }
 
-    private(set) var nodes: [String: Node] = [:]
-    private(set) var order: [String] = []
-    private(set) var roots: [String] = []
-    var current: String?
+    package private(set) var nodes: [String: Node] = [:]
+    package private(set) var order: [String] = []
+    package private(set) var roots: [String] = []
+    package var current: String?
 
-    var isEmpty: Bool { nodes.isEmpty }
-    var count: Int { nodes.count }
+    package init() {}
 
-    subscript(name: String) -> Node? { nodes[name] }
+    package var isEmpty: Bool { nodes.isEmpty }
+    package var count: Int { nodes.count }
+
+    package subscript(name: String) -> Node? { nodes[name] }
 
     /// Adds a moment (its name must be new) and links it under its parent.
-    mutating func add(_ node: Node) {
+    package mutating func add(_ node: Node) {
         var node = node
         node.linked = node.parentName.flatMap { nodes[$0] != nil ? $0 : nil }
         node.children = []
@@ -43,7 +52,7 @@ struct MomentTree<Payload: Sendable>: Sendable {
     }
 
     /// Replaces the definition of an existing moment (redefinition), keeping its links.
-    mutating func replace(_ name: String, description: String?, creationTime: Int64, payload: Payload) {
+    package mutating func replace(_ name: String, description: String?, creationTime: Int64, payload: Payload) {
         nodes[name]?.description = description
         nodes[name]?.creationTime = creationTime
         nodes[name]?.payload = payload
@@ -66,14 +75,14 @@ struct MomentTree<Payload: Sendable>: Sendable {
         }
     }
 
-    func children(of name: String?) -> [String] {
+    package func children(of name: String?) -> [String] {
         guard let name else { return roots }
         return nodes[name]?.children ?? []
     }
 
     /// Every descendant of `name` (nil: every moment), parents before children (libvirt's
     /// `virDomainMomentForEachDescendant`).
-    func descendants(of name: String?) -> [String] {
+    package func descendants(of name: String?) -> [String] {
         var out: [String] = []
         func walk(_ n: String?) {
             for c in children(of: n) {
@@ -87,7 +96,7 @@ struct MomentTree<Payload: Sendable>: Sendable {
 
     /// libvirt's `virDomainMomentObjListGetNames` on normalized flags: from a moment or (nil) from the root,
     /// with `descendants` meaning the whole subtree. `filter` sees each candidate.
-    func names(from: String?, descendants: Bool, topological: Bool, leaves: Bool, noLeaves: Bool,
+    package func names(from: String?, descendants: Bool, topological: Bool, leaves: Bool, noLeaves: Bool,
                filter: (Node) -> Bool) -> [String] {
         let candidates: [String]
         if descendants {
@@ -106,7 +115,7 @@ struct MomentTree<Payload: Sendable>: Sendable {
     /// Removes one moment from the table only (libvirt's `virDomainMomentObjListRemove`); tells whether it was
     /// the current one (which then is none).
     @discardableResult
-    mutating func forget(_ name: String) -> Bool {
+    package mutating func forget(_ name: String) -> Bool {
         nodes.removeValue(forKey: name)
         order.removeAll { $0 == name }
         if current == name {
@@ -119,7 +128,7 @@ struct MomentTree<Payload: Sendable>: Sendable {
     /// libvirt's test-driver delete: with `children` or `childrenOnly` the whole subtree goes (the moment becomes
     /// current if a removed one was); otherwise the children move up to the moment's parent (their parent name
     /// with them). Unless `childrenOnly`, the moment itself goes; if it was current, its parent becomes current.
-    mutating func delete(_ name: String, children: Bool, childrenOnly: Bool) {
+    package mutating func delete(_ name: String, children: Bool, childrenOnly: Bool) {
         guard let node = nodes[name] else { return }
         if children || childrenOnly {
             var wasCurrent = false
@@ -151,40 +160,57 @@ struct MomentTree<Payload: Sendable>: Sendable {
 }
 
 /// What a snapshot records beyond the common moment fields (libvirt's `virDomainSnapshotDef`).
-struct SnapshotPayload: Sendable {
+package struct SnapshotPayload: Sendable {
     /// libvirt's snapshot state name: the domain's state when taken (`running`, `paused`, `shutoff`, …).
-    var state: String
+    package var state: String
     /// `<memory snapshot='…'>` and its file.
-    var memory: String
-    var memoryFile: String?
+    package var memory: String
+    package var memoryFile: String?
     /// `<disk name='…' snapshot='…'/>`.
-    var disks: [(name: String, snapshot: String)]
+    package var disks: [(name: String, snapshot: String)]
     /// The domain as it was (nil for a redefined snapshot without one).
-    var domain: DomainDefinition?
+    package var domain: DomainDefinition?
+    /// A running domain's persistent definition when the snapshot was taken (libvirt's `<inactiveDomain>`).
+    package var inactiveDomain: DomainDefinition?
 
-    var isExternal: Bool { memory == "external" || disks.contains { $0.snapshot == "external" } }
+    package var isExternal: Bool { memory == "external" || disks.contains { $0.snapshot == "external" } }
+
+    package init(state: String, memory: String, memoryFile: String?, disks: [(name: String, snapshot: String)],
+                 domain: DomainDefinition?, inactiveDomain: DomainDefinition? = nil) {
+        self.state = state
+        self.memory = memory
+        self.memoryFile = memoryFile
+        self.disks = disks
+        self.domain = domain
+        self.inactiveDomain = inactiveDomain
+    }
 }
 
 /// What a checkpoint records (libvirt's `virDomainCheckpointDef`).
-struct CheckpointPayload: Sendable {
+package struct CheckpointPayload: Sendable {
     /// `<disk name='…' checkpoint='bitmap|no' bitmap='…'/>`.
-    var disks: [(name: String, checkpoint: String, bitmap: String?)]
-    var domain: DomainDefinition?
+    package var disks: [(name: String, checkpoint: String, bitmap: String?)]
+    package var domain: DomainDefinition?
+
+    package init(disks: [(name: String, checkpoint: String, bitmap: String?)], domain: DomainDefinition?) {
+        self.disks = disks
+        self.domain = domain
+    }
 }
 
-typealias SnapshotTree = MomentTree<SnapshotPayload>
-typealias CheckpointTree = MomentTree<CheckpointPayload>
+package typealias SnapshotTree = MomentTree<SnapshotPayload>
+package typealias CheckpointTree = MomentTree<CheckpointPayload>
 
 /// Snapshot and checkpoint XML: parse and format as libvirt's snapshot_conf.c and checkpoint_conf.c.
-enum MomentXML {
-    static let snapshotStates: Set<String> = ["nostate", "running", "blocked", "paused", "shutdown", "shutoff",
+package enum MomentXML {
+    package static let snapshotStates: Set<String> = ["nostate", "running", "blocked", "paused", "shutdown", "shutoff",
                                               "crashed", "pmsuspended", "disk-snapshot"]
 
-    static func now() -> Int64 { Int64(time(nil)) }
+    package static func now() -> Int64 { Int64(time(nil)) }
 
     /// Parses `<domainsnapshot>` (or `<domaincheckpoint>`): the root element checked as libvirt's
     /// `virXMLParse` does.
-    static func root(_ xml: String, root: String, document: String, domain: VirtError.ErrorDomain)
+    package static func root(_ xml: String, root: String, document: String, domain: VirtError.ErrorDomain)
         throws(VirtError) -> XMLElement {
         let el = try XMLParser.parse(xml, documentName: document, errorDomain: domain)
         if el.name != root {
@@ -195,14 +221,14 @@ enum MomentXML {
     }
 
     /// The embedded domain, formatted into `w` at the current indent as libvirt's inactive definition.
-    static func appendDomain(_ def: DomainDefinition, secure: Bool, to out: inout String, indent: String) {
+    package static func appendDomain(_ def: DomainDefinition, secure: Bool, to out: inout String, indent: String) {
         let xml = def.formatXML(DomainFormatOptions(secure: secure, inactive: true))
         for line in xml.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
             out += indent + line + "\n"
         }
     }
 
-    static func formatSnapshot(_ node: SnapshotTree.Node, domainUUID: VirtUUID, secure: Bool) -> String {
+    package static func formatSnapshot(_ node: SnapshotTree.Node, domainUUID: VirtUUID, secure: Bool) -> String {
         let p = node.payload
         var out = "<domainsnapshot>\n"
         out += "  <name>\(XMLWriter.escape(node.name))</name>\n"
@@ -229,11 +255,19 @@ enum MomentXML {
         } else {
             out += "  <domain>\n    <uuid>\(domainUUID)</uuid>\n  </domain>\n"
         }
+        if let inactive = p.inactiveDomain {
+            var text = ""
+            appendDomain(inactive, secure: secure, to: &text, indent: "  ")
+            // The same element under libvirt's name for it.
+            if text.hasPrefix("  <domain") { text = "  <inactiveDomain" + text.dropFirst("  <domain".count) }
+            if text.hasSuffix("</domain>\n") { text = text.dropLast("</domain>\n".count) + "</inactiveDomain>\n" }
+            out += text
+        }
         out += "</domainsnapshot>\n"
         return out
     }
 
-    static func formatCheckpoint(_ node: CheckpointTree.Node, secure: Bool, noDomain: Bool) -> String {
+    package static func formatCheckpoint(_ node: CheckpointTree.Node, secure: Bool, noDomain: Bool) -> String {
         let p = node.payload
         var out = "<domaincheckpoint>\n"
         out += "  <name>\(XMLWriter.escape(node.name))</name>\n"
@@ -256,5 +290,74 @@ enum MomentXML {
         }
         out += "</domaincheckpoint>\n"
         return out
+    }
+}
+
+
+extension MomentTree where Payload == SnapshotPayload {
+    /// libvirt's `virDomainSnapshotObjListGetNames` from a snapshot (`from`) or the domain (nil), every snapshot
+    /// having metadata.
+    package func snapshotNames(from: String?, flags: UInt32) -> [String] {
+        var moment = flags & (1 | 2 | 4 | 8 | 16 | 1024)
+        if from == nil { moment ^= 1 }
+        if moment & (2 | 16) == 16 { return [] }
+        let filter = flags & (32 | 64 | 128 | 256 | 512)
+        return names(from: from, descendants: moment & 1 != 0, topological: moment & 1024 != 0,
+                     leaves: moment & 4 != 0, noLeaves: moment & 8 != 0) { node in
+            let state = node.payload.state
+            if filter & (32 | 64 | 128) != 0 {
+                if filter & 32 == 0 && state == "shutoff" { return false }
+                if filter & 128 == 0 && state == "disk-snapshot" { return false }
+                if filter & 64 == 0 && state != "shutoff" && state != "disk-snapshot" { return false }
+            }
+            if filter & (256 | 512) != 0 {
+                let external = node.payload.isExternal
+                if !((filter & 256 != 0 && !external) || (filter & 512 != 0 && external)) { return false }
+            }
+            return true
+        }
+    }
+}
+
+
+/// A snapshot's metadata file (the QEMU driver's, as libvirt keeps them): the snapshot's XML, with
+/// `<active>1</active>` on the current one.
+package enum SnapshotMetadata {
+    package static func format(_ node: SnapshotTree.Node, domainUUID: VirtUUID, current: Bool) -> String {
+        var text = MomentXML.formatSnapshot(node, domainUUID: domainUUID, secure: true)
+        if current, text.hasSuffix("</domainsnapshot>\n") {
+            text = text.dropLast("</domainsnapshot>\n".count) + "  <active>1</active>\n</domainsnapshot>\n"
+        }
+        return text
+    }
+
+    package static func parse(_ xml: String) throws(VirtError) -> (node: SnapshotTree.Node, current: Bool) {
+        let el = try MomentXML.root(xml, root: "domainsnapshot", document: "domain_snapshot",
+                                    domain: .domainSnapshot)
+        guard let name = el.childText("name"), !name.isEmpty else {
+            throw VirtError.internalError("snapshot metadata without a name", domain: .domainSnapshot)
+        }
+        let options = DomainParseOptions(live: true)
+        var domain: DomainDefinition?
+        if let d = el.child("domain"), d.attr("type") != nil { domain = try DomainDefinition.parse(d, options: options) }
+        var inactive: DomainDefinition?
+        if var d = el.child("inactiveDomain") {
+            d.name = "domain"
+            inactive = try DomainDefinition.parse(d)
+        }
+        let memoryEl = el.child("memory")
+        let disks: [(name: String, snapshot: String)] = el.child("disks")?.children("disk").compactMap { disk in
+            disk.attr("name").map { ($0, disk.attr("snapshot") ?? "internal") }
+        } ?? []
+        let state = el.childText("state") ?? "nostate"
+        let payload = SnapshotPayload(state: state, memory: memoryEl?.attr("snapshot") ?? "no",
+                                      memoryFile: memoryEl?.attr("file"), disks: disks, domain: domain,
+                                      inactiveDomain: inactive)
+        let parent = el.child("parent")?.childText("name")
+        let node = SnapshotTree.Node(name: name, description: el.child("description").map(\.text),
+                                     parentName: parent?.isEmpty == false ? parent : nil,
+                                     creationTime: el.childText("creationTime").flatMap { Int64($0) } ?? 0,
+                                     payload: payload)
+        return (node, el.childText("active") == "1")
     }
 }
