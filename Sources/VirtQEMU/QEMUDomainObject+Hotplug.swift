@@ -124,7 +124,8 @@ extension QEMUDomainObject {
             def.devices.insertSerial(c)
         case "memory":
             // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
-            for m in dev.devices.memories {
+            for var m in dev.devices.memories {
+                if m.model == .virtioPMEM && m.access == nil { m.access = "shared" }
                 def.devices.memories.append(m)
                 def.memory &+= m.sizeKiB
                 def.currentMemory &+= m.sizeKiB
@@ -360,7 +361,7 @@ extension QEMUDomainObject {
             try await attachWatchdog(w, live: live, mon: mon, capabilities: capabilities)
         case "memory":
             guard let m = dev.devices.memories.first else { return }
-            try await attachMemory(m, live: live, mon: mon)
+            try await attachMemory(m, live: live, mon: mon, capabilities: capabilities)
         case "console" where Self.isSerialConsole(dev):
             // libvirt builds the device's QEMU properties first, which only a virtio console has.
             throw VirtError.configUnsupported("unsupported console target type serial", domain: .qemu)
@@ -624,10 +625,16 @@ extension QEMUDomainObject {
         case "memory":
             // The size as the attach aligned it (libvirt's qemuDomainDetachPrepMemory).
             guard var m = dev.devices.memories.first else { return "" }
-            m.sizeKiB = QEMUMemoryDevices.aligned(m.sizeKiB)
+            m.sizeKiB = QEMUMemoryDevices.alignedSize(m)
+            if m.model == .virtioPMEM && m.access == nil { m.access = "shared" }
             guard let i = QEMUMemoryDevices.find(m, in: live.devices.memories) else {
                 let detail = "model '\(m.model.rawValue)' memory device not present in the domain configuration"
                 throw Self.deviceMissing(detail)
+            }
+            // libvirt 9.0 unplugs (NV)DIMMs only.
+            if !QEMUMemoryDevices.usesSlot(live.devices.memories[i]) {
+                throw VirtError.operationUnsupported(
+                    "hot unplug of memory device model '\(m.model.rawValue)' is not supported", domain: .qemu)
             }
             return live.devices.memories[i].info.alias ?? ""
         default:
@@ -824,6 +831,10 @@ extension QEMUDomainObject {
             let dev = try DeviceDefinition.parse(xml)
             if let net = dev.interface {
                 try await self.setLinkState(net, mon: mon)
+                return
+            }
+            if dev.kind == "memory", let m = dev.devices.memories.first {
+                try await self.changeMemoryLive(m, mon: mon)
                 return
             }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
