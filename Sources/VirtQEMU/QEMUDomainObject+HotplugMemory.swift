@@ -130,10 +130,10 @@ extension QEMUDomainObject {
             throw refuse("block size from '\(old.blockKiB ?? 0)' to '\(new.blockKiB ?? 0)'")
         }
         if let r = new.requestedKiB, let b = old.blockKiB, b > 0, r % b != 0 {
-            throw VirtError.xmlDetail("requested size must be an integer multiple of block size")
+            throw QEMUMemoryDevices.detail("requested size must be an integer multiple of block size")
         }
         if let r = new.requestedKiB, r > old.sizeKiB {
-            throw VirtError.xmlDetail("requested size must be smaller than or equal to @size (\(old.sizeKiB)KiB)")
+            throw QEMUMemoryDevices.detail("requested size must be smaller than or equal to @size (\(old.sizeKiB)KiB)")
         }
     }
 

@@ -84,16 +84,21 @@ enum QEMUMemoryDevices {
         return nil
     }
 
+    /// libvirt's VIR_ERR_XML_DETAIL from its domain validation: the message alone, without a prefix.
+    static func detail(_ message: String) -> VirtError {
+        VirtError(.xmlDetail, domain: .domain, message, str1: message)
+    }
+
     /// libvirt's checks of one memory device of any model (its domain validation), in its words.
     static func validateDevice(_ m: MemoryDevice) throws(VirtError) {
         switch m.model {
         case .nvdimm:
-            if m.path == nil { throw VirtError.xmlDetail("path is required for model 'nvdimm'") }
+            if m.path == nil { throw QEMUMemoryDevices.detail("path is required for model 'nvdimm'") }
             if m.discard == true {
                 throw VirtError.configUnsupported("discard is not supported for nvdimms", domain: .domain)
             }
         case .virtioPMEM:
-            if m.path == nil { throw VirtError.xmlDetail("path is required for model 'virtio-pmem'") }
+            if m.path == nil { throw QEMUMemoryDevices.detail("path is required for model 'virtio-pmem'") }
             if m.node != nil {
                 throw VirtError.configUnsupported("virtio-pmem does not support NUMA nodes", domain: .domain)
             }
@@ -104,17 +109,17 @@ enum QEMUMemoryDevices {
         case .virtioMem:
             let block = m.blockKiB ?? 0
             if block == 0 || block & (block - 1) != 0 {
-                throw VirtError.xmlDetail("block size must be a power of two")
+                throw QEMUMemoryDevices.detail("block size must be a power of two")
             }
             if block < alignmentKiB {
-                throw VirtError.xmlDetail("block size too small, must be at least \(alignmentKiB)KiB")
+                throw QEMUMemoryDevices.detail("block size too small, must be at least \(alignmentKiB)KiB")
             }
             if let r = m.requestedKiB {
                 if r % block != 0 {
-                    throw VirtError.xmlDetail("requested size must be an integer multiple of block size")
+                    throw QEMUMemoryDevices.detail("requested size must be an integer multiple of block size")
                 }
                 if r > m.sizeKiB {
-                    throw VirtError.xmlDetail("requested size must be smaller than or equal to @size (\(m.sizeKiB)KiB)")
+                    throw QEMUMemoryDevices.detail("requested size must be smaller than or equal to @size (\(m.sizeKiB)KiB)")
                 }
             }
         case .sgxEPC:
