@@ -18,6 +18,7 @@ extension QEMUDomainObject {
         if added.model == .virtioPMEM && added.access == nil { added.access = "shared" }
         try QEMUMemoryDevices.validateHotplug(added, into: live)
         try QEMUMemoryDevices.checkSupported(added)
+        try QEMUMemoryDevices.checkPath(added)
         var next = live
         next.devices.memories.append(added)
         try QEMUMemoryDevices.assignSlots(&next)
@@ -85,12 +86,15 @@ extension QEMUDomainObject {
     }
 
     /// libvirt's qemuDomainChangeMemoryLive: only a virtio-mem's requested size changes; the device is found
-    /// by its alias.
+    /// by its address and, when given, its alias (virDomainMemoryFindByDeviceInfo).
     func changeMemoryLive(_ m: MemoryDevice, mon: QMPMonitor) async throws(VirtError) {
+        try QEMUMemoryDevices.validateDevice(m)
         guard var live = liveDefinition,
-              let i = live.devices.memories.firstIndex(where: { m.info.alias != nil && $0.info.alias == m.info.alias })
+              let i = live.devices.memories.firstIndex(where: {
+                  $0.info.address == m.info.address && (m.info.alias == nil || $0.info.alias == m.info.alias)
+              })
         else {
-            throw VirtError.invalidArg("memory device not present in the domain configuration", domain: .qemu)
+            throw VirtError.configUnsupported("memory '\(m.info.alias ?? "")' not found", domain: .qemu)
         }
         let old = live.devices.memories[i]
         try Self.validateMemoryChange(from: old, to: m)

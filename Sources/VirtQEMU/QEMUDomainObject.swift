@@ -392,6 +392,7 @@ actor QEMUDomainObject {
             }
         }
         try Self.checkDiskSources(def)
+        for m in def.devices.memories { try QEMUMemoryDevices.checkPath(m) }
         runDefinition = def
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         // The directories above the domain's own (0750, given to QEMU's user with the other labels) stay
@@ -519,6 +520,11 @@ actor QEMUDomainObject {
         liveDefinition = live
         // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
         await refreshMemoryDeviceInfo(mon)
+        // The current memory as the balloon reports it (libvirt's qemuProcessRefreshBalloonState): without
+        // NVDIMMs, virtio-pmem and the virtio-mem memory the guest has not plugged.
+        if !live.devices.memories.isEmpty && live.devices.memballoon.map({ $0.model != .none }) == true {
+            await refreshBalloon(mon)
+        }
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).

@@ -1,4 +1,7 @@
 import VirtCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Memory devices (`<memory model='dimm|nvdimm|virtio-mem|virtio-pmem'>`) as libvirt 9.0's QEMU driver runs
 /// them: `<maxMemory>` turns into `-m size=…k,slots=…,maxmem=…k`; each device into a backend object `mem<alias>`
@@ -216,10 +219,11 @@ enum QEMUMemoryDevices {
         next.devices.memories.append(m)
         try validate(next)
         guard let mm = live.maxMemory else { return }
-        let slotted = next.devices.memories.filter(usesSlot).count
-        if slotted > Int(mm.slots) {
+        // libvirt counts every memory device against the slots, also those that take none.
+        if next.devices.memories.count > Int(mm.slots) {
             throw VirtError.configUnsupported(
-                "memory device count '\(slotted)' exceeds slots count '\(mm.slots)'", domain: .qemu)
+                "memory device count '\(next.devices.memories.count)' exceeds slots count '\(mm.slots)'",
+                domain: .qemu)
         }
         let devices = next.devices.memories.reduce(UInt64(0)) { $0 &+ $1.sizeKiB }
         if initialKiB(live) &+ devices > mm.size {
@@ -246,6 +250,13 @@ enum QEMUMemoryDevices {
             throw VirtError.configUnsupported("hugepage-backed memory devices are not supported by the QEMU "
                                                 + "driver yet", domain: .qemu)
         }
+    }
+
+    /// The file of an NVDIMM or virtio-pmem must exist before QEMU maps it (libvirt's check when it allows the
+    /// path to QEMU, at start and attach).
+    static func checkPath(_ m: MemoryDevice) throws(VirtError) {
+        guard let path = m.path, access(path, F_OK) != 0 else { return }
+        throw VirtError.systemError("Path '\(path)' is not accessible", errno: errno, domain: .qemu)
     }
 
     /// The backend object of a memory device (`mem<alias>`).
