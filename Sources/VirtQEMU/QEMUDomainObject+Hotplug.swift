@@ -829,8 +829,10 @@ extension QEMUDomainObject {
                 try await self.setLinkState(net, mon: mon)
                 return
             }
-            if dev.kind == "memory", let m = dev.devices.memories.first {
-                try await self.changeMemoryLive(m, mon: mon)
+            if dev.kind == "memory" {
+                // libvirt reads the alias the device names: it finds the live device by it.
+                let named = try DeviceDefinition.parse(xml, options: DomainParseOptions(live: true))
+                if let m = named.devices.memories.first { try await self.changeMemoryLive(m, mon: mon) }
                 return
             }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {

@@ -89,7 +89,7 @@ extension QEMUDomainObject {
     /// by its address and, when given, its alias (virDomainMemoryFindByDeviceInfo).
     func changeMemoryLive(_ m: MemoryDevice, mon: QMPMonitor) async throws(VirtError) {
         try QEMUMemoryDevices.validateDevice(m)
-        guard var live = liveDefinition,
+        guard let live = liveDefinition,
               let i = live.devices.memories.firstIndex(where: {
                   $0.info.address == m.info.address && (m.info.alias == nil || $0.info.alias == m.info.alias)
               })
@@ -104,8 +104,11 @@ extension QEMUDomainObject {
             "path": .string("/machine/peripheral/" + alias), "property": .string("requested-size"),
             "value": .int(Int64(clamping: requested * 1024)),
         ])
-        live.devices.memories[i].requestedKiB = m.requestedKiB
-        liveDefinition = live
+        // The definition as it is now: QEMU's size events (the guest plugging already) were handled meanwhile.
+        if var cur = liveDefinition, let k = cur.devices.memories.firstIndex(where: { $0.info.alias == alias }) {
+            cur.devices.memories[k].requestedKiB = m.requestedKiB
+            liveDefinition = cur
+        }
         if var run = runDefinition, let k = run.devices.memories.firstIndex(where: { $0.info.alias == alias }) {
             run.devices.memories[k].requestedKiB = m.requestedKiB
             runDefinition = run
@@ -141,13 +144,17 @@ extension QEMUDomainObject {
         }
     }
 
-    /// QEMU's MEMORY_DEVICE_SIZE_CHANGE: the virtio-mem's `<current>` in the live XML (KiB), and libvirt's
-    /// event of the same name.
+    /// QEMU's MEMORY_DEVICE_SIZE_CHANGE: the virtio-mem's `<current>` in the live XML (KiB), the current memory
+    /// by the same difference, and libvirt's event of the same name.
     func memoryDeviceSizeChanged(_ ev: QMPEvent) {
         guard let id = ev.data["id"]?.stringValue, let bytes = ev.data["size"]?.intValue,
               var live = liveDefinition,
               let i = live.devices.memories.firstIndex(where: { $0.info.alias == id }) else { return }
         let kib = UInt64(clamping: bytes) / 1024
+        // The guest's current memory moves by what it plugged or unplugged.
+        let old = live.devices.memories[i].currentKiB ?? 0
+        live.currentMemory = kib >= old ? live.currentMemory &+ (kib - old)
+            : live.currentMemory - min(live.currentMemory, old - kib)
         live.devices.memories[i].currentKiB = kib
         liveDefinition = live
         writeStatus()

@@ -97,13 +97,15 @@ struct QEMUMemoryModelsTests {
         return out
     }
 
-    /// Where each daemon keeps file-backed guest RAM, so that the paths compare.
+    /// Where each daemon keeps file-backed guest RAM (its memory backing directory, RAMDIR) and the device
+    /// files in its own directory (DIR), so that the paths compare.
     static func normalisePath(_ s: String) -> String {
-        var v = s.replacingOccurrences(of: "/var/lib/libvirt/qemu/ram/", with: "RAMDIR/")
-        if let r = v.range(of: #"/[^"]*/lib/qemu/ram/"#, options: .regularExpression) {
-            v.replaceSubrange(r, with: "RAMDIR/")
+        guard s.hasPrefix("/") else { return s }
+        if s.hasPrefix("/var/lib/libvirt/qemu/ram/") {
+            return "RAMDIR/" + s.dropFirst("/var/lib/libvirt/qemu/ram/".count)
         }
-        return v
+        if let r = s.range(of: "/lib/qemu/ram/") { return "RAMDIR/" + s[r.upperBound...] }
+        return "DIR/" + (s.split(separator: "/").last ?? "")
     }
 
     /// QEMU's memory devices (all their data) and its memory backend objects with their type and properties.
@@ -172,7 +174,7 @@ struct QEMUMemoryModelsTests {
         #expect(view.contains { $0.hasPrefix("object memdimm0 child<memory-backend-file>")
             && $0.contains("discard-data=1") }, "\(view)")
         #expect(view.contains { $0.hasPrefix("object memnvdimm1 child<memory-backend-file>")
-            && $0.contains("prealloc=1") && $0.contains("nv0.img") }, "\(view)")
+            && $0.contains("prealloc=1") && $0.contains("mem-path=DIR/nv0.img") }, "\(view)")
         for command in Self.fileBackedCommands { try same(command) }
         try compare("after attach")
         let afterAttach = try Self.qemuView { try ours.virsh($0) }
@@ -235,7 +237,8 @@ struct QEMUMemoryModelsTests {
                 && events(ref.dir).contains("mem-size hp virtiomem0 131072")
         }
         try compare("after resize")
-        #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<current unit='KiB'>131072</current>"))
+        #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<current unit='KiB'>131072</current>"),
+                "events: \(events(ours.dir))")
         // What libvirt refuses: a device it does not find (no address), a requested size that is no multiple
         // of the block; QEMU does not unplug a virtio-mem.
         for command in ["update-device hp DIR/vmem0-size.xml --live", "detach-device hp DIR/vmem1.xml --live",
