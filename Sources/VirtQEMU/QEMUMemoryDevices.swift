@@ -150,7 +150,7 @@ enum QEMUMemoryDevices {
         }
         var slots = Set<UInt32>()
         for m in mems {
-            if m.model != .virtioPMEM && m.node == nil {
+            if m.model != .virtioPMEM && m.model != .sgxEPC && m.node == nil {
                 throw VirtError.configUnsupported("target NUMA node needs to be specified for memory device",
                                                   domain: .qemu)
             }
