@@ -81,20 +81,18 @@ struct QEMUMemoryModelsTests {
             + "</memory>",
     ]
 
-    /// The memory lines of a domain XML: the sizes, and each memory device with its source, target, alias
-    /// and address; the memory backing.
+    /// The memory lines of a domain XML (those of the DIMM tests: sizes, cells, each memory device with its
+    /// source, target, alias and address), then the `<memoryBacking>` element's.
     static func lines(_ xml: String) -> [String] {
-        var out: [String] = []
+        var backing: [String] = []
         var inside = false
         for raw in xml.split(separator: "\n") {
             let l = raw.trimmingCharacters(in: .whitespaces)
-            if l.hasPrefix("<maxMemory") || l.hasPrefix("<memory unit") || l.hasPrefix("<currentMemory")
-                || l.hasPrefix("<cell ") { out.append(l) }
-            if l.hasPrefix("<memory model") || l.hasPrefix("<memoryBacking") { inside = true }
-            if inside { out.append(l) }
-            if l.hasPrefix("</memory>") || l.hasPrefix("</memoryBacking>") { inside = false }
+            if l.hasPrefix("<memoryBacking") { inside = true }
+            if inside { backing.append(l) }
+            if l.hasPrefix("</memoryBacking>") { inside = false }
         }
-        return out
+        return QEMUMemoryHotplugTests.lines(xml) + backing
     }
 
     /// Where each daemon keeps file-backed guest RAM (its memory backing directory, RAMDIR) and the device
