@@ -70,7 +70,6 @@ public struct QEMUCommandLine: Sendable {
         QEMUDomainDefaults.apply(to: &def, capabilities: capabilities)
         // After the MiB alignment of the sizes: libvirt's define keeps the devices' sizes as written.
         QEMUMemoryDevices.updateTotal(&def)
-        QEMUMemoryDevices.applyDefaults(&def)
         try QEMUMemoryDevices.assignSlots(&def)
         try QEMUMemoryDevices.validate(def)
         QEMUPCIAddresses.assign(&def)

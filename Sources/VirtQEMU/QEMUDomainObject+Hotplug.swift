@@ -124,8 +124,7 @@ extension QEMUDomainObject {
             def.devices.insertSerial(c)
         case "memory":
             // libvirt's virDomainMemoryInsert: the total (and the current memory) grow by the device.
-            for var m in dev.devices.memories {
-                if m.model == .virtioPMEM && m.access == nil { m.access = "shared" }
+            for m in dev.devices.memories {
                 def.devices.memories.append(m)
                 def.memory &+= m.sizeKiB
                 def.currentMemory &+= m.sizeKiB
@@ -626,7 +625,6 @@ extension QEMUDomainObject {
             // The size as the attach aligned it (libvirt's qemuDomainDetachPrepMemory).
             guard var m = dev.devices.memories.first else { return "" }
             m.sizeKiB = QEMUMemoryDevices.alignedSize(m)
-            if m.model == .virtioPMEM && m.access == nil { m.access = "shared" }
             guard let i = QEMUMemoryDevices.find(m, in: live.devices.memories) else {
                 let detail = "model '\(m.model.rawValue)' memory device not present in the domain configuration"
                 throw Self.deviceMissing(detail)

@@ -15,7 +15,6 @@ extension QEMUDomainObject {
         var added = m
         added.sizeKiB = QEMUMemoryDevices.alignedSize(m)
         added.info.alias = nil
-        if added.model == .virtioPMEM && added.access == nil { added.access = "shared" }
         try QEMUMemoryDevices.validateHotplug(added, into: live)
         try QEMUMemoryDevices.checkSupported(added)
         try QEMUMemoryDevices.checkPath(added)

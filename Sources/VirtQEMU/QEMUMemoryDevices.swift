@@ -62,18 +62,10 @@ enum QEMUMemoryDevices {
         if def.currentMemory > def.memory { def.currentMemory = def.memory }
     }
 
-    /// What libvirt's post-parse fills in: a virtio-pmem's access is shared.
-    static func applyDefaults(_ def: inout DomainDefinition) {
-        for i in def.devices.memories.indices where def.devices.memories[i].model == .virtioPMEM {
-            if def.devices.memories[i].access == nil { def.devices.memories[i].access = "shared" }
-        }
-    }
-
     /// The sizes a start uses (libvirt's qemuDomainAlignMemorySizes): devices aligned, the total their sum
     /// with the initial memory.
     static func alignForStart(_ def: inout DomainDefinition) {
         guard !def.devices.memories.isEmpty else { return }
-        applyDefaults(&def)
         for i in def.devices.memories.indices where def.devices.memories[i].model != .sgxEPC {
             def.devices.memories[i].sizeKiB = alignedSize(def.devices.memories[i])
         }

@@ -252,6 +252,12 @@ struct QEMUMemoryModelsTests {
         try compare("after detach")
         #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
         #expect(events(ours.dir).contains("removed hp dimm0"), "\(events(ours.dir))")
+        // virtd killed and started again takes the domain over with its memory devices and backing directory.
+        pair.stopRecorders()
+        #expect(access(ours.dir + "/lib/qemu/ram/1-hp", F_OK) == 0)
+        ours.kill9()
+        try ours.start()
+        try compare("after a virtd restart")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")
         // The memory backing directory goes with the domain.
@@ -302,6 +308,7 @@ struct QEMUMemoryModelsTests {
             events(ours.dir).contains("mem-size hp virtiomem0 131072")
                 && events(ref.dir).contains("mem-size hp virtiomem0 131072")
         }
+        #expect(events(ours.dir).contains("mem-size hp virtiomem0 131072"), "\(events(ours.dir))")
         try compare("after resize")
         #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<current unit='KiB'>131072</current>"),
                 "events: \(events(ours.dir))")
@@ -324,6 +331,19 @@ struct QEMUMemoryModelsTests {
         #expect(sizeEvents(ours.dir) == sizeEvents(ref.dir), "\(events(ours.dir)) \(events(ref.dir))")
         #expect(events(ours.dir).filter { !$0.hasPrefix("mem-size") } == events(ref.dir).filter { !$0.hasPrefix("mem-size") },
                 "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
+        // virtd killed and started again: the requested and current sizes stay, and the device still resizes.
+        pair.stopRecorders()
+        ours.kill9()
+        try ours.start()
+        try compare("after a virtd restart")
+        try same("update-memory-device hp --alias virtiomem0 --requested-size 64MiB --live")
+        for run in [{ try ours.virsh($0) }, { try virsh(ref.uri, $0) }] as [(String) throws -> ChildProcess.Result] {
+            _ = try eventually(120) { try plugged(run, "virtiomem0") == 64 << 20 }
+        }
+        _ = try eventually(30) {
+            Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<current unit='KiB'>65536</current>")
+        }
+        try compare("after a resize by the restarted virtd")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")
     }

@@ -58,6 +58,8 @@ public struct MemoryDevice: Sendable, Hashable {
             guard a == "shared" || a == "private" else { throw DeviceError.invalidValue("access", "memory", a) }
             m.access = a
         }
+        // libvirt's device post-parse: a virtio-pmem's memory is shared.
+        if model == .virtioPMEM && m.access == nil { m.access = "shared" }
         m.discard = try el.yesNoAttr("discard")
         if let src = el.child("source") {
             switch model {
