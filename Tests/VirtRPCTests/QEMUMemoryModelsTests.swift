@@ -347,4 +347,68 @@ struct QEMUMemoryModelsTests {
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")
     }
+
+    /// Types into the guest's console: counts its memory blocks and reads MemTotal, asks for 128 MiB more on the
+    /// virtio-mem device through virsh, waits for the guest's virtio_mem driver to add the blocks, onlines
+    /// them (movable) and reads MemTotal again; then asks for nothing and waits for the blocks to go.
+    static let virtioMemConsole = QEMUHotplugTests.consolePrelude + #"""
+    uri, virsh = sys.argv[2], sys.argv[3]
+    def blocks():
+        out = run("ls /sys/devices/system/memory")
+        return sorted(x for x in (out or "").split() if x.startswith("memory"))
+    def memtotal():
+        parts = (run("grep MemTotal /proc/meminfo") or "").split()
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    def wait_blocks(pred):
+        end = time.time() + 120
+        while time.time() < end:
+            b = blocks()
+            if pred(b):
+                return b
+            time.sleep(1)
+        return blocks()
+    def resize(size):
+        r = subprocess.run([virsh, "-c", uri, "update-memory-device", "hp", "--alias", "virtiomem0",
+                            "--requested-size", size, "--live"], capture_output=True, text=True)
+        print("resize", size, r.returncode, r.stderr.strip(), flush=True)
+    s.sendall(b"\n")
+    read_for(2)
+    before = blocks()
+    total_before = memtotal()
+    print("blocks before", len(before), "memtotal", total_before, flush=True)
+    resize("128MiB")
+    after = wait_blocks(lambda b: len(b) > len(before))
+    new = [b for b in after if b not in before]
+    print("new blocks", new, flush=True)
+    for b in new:
+        run("echo online_movable > /sys/devices/system/memory/%s/state 2>/dev/null" % b)
+    total_after = memtotal()
+    print("memtotal after online", total_after, flush=True)
+    resize("0")
+    gone = wait_blocks(lambda b: len(b) == len(before))
+    print("blocks after shrinking", len(gone), "memtotal", memtotal(), flush=True)
+    ok = len(new) > 0 and total_after - total_before >= 120 * 1024 and len(gone) == len(before)
+    print("ok" if ok else "FAIL", flush=True)
+    """#
+
+    @Test("the guest sees a virtio-mem resize: its virtio_mem driver adds memory blocks, MemTotal grows once they are online, and they go when the request goes")
+    func guestSeesVirtioMemResize() throws {
+        let guest = try TestGuest.load(format: 7)
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        try QEMUHotplugTests.setUp(dir: ours.dir, guest: guest, extraDevices: Self.virtioMemDevices,
+                                   memory: Self.virtioMemMemory) { try ours.virsh($0) }
+        #expect(try QEMUHotplugTests.waitForGuest { try ours.virsh($0) }, "the guest never read its disk")
+        try Self.virtioMemConsole.write(toFile: ours.dir + "/console.py", atomically: true, encoding: .utf8)
+        let events = try VirshEventWatcher(uri: ours.uri, dir: ours.dir)
+        defer { events.stop() }
+        let r = try ChildProcess.run(["/usr/bin/python3", ours.dir + "/console.py", ours.dir + "/ser.sock", ours.uri,
+                                      "/usr/bin/virsh"], timeLimit: 400)
+        #expect(r.stdout.hasSuffix("ok\n"), "\(r.stdout) \(r.stderr)")
+        try events.sync()
+        // Debian's virsh prints the event as libvirt's MEMORY_DEVICE_SIZE_CHANGE.
+        #expect(events.text.contains("event 'memory-device-size-change' for domain 'hp':\nalias: virtiomem0\nsize: 131072"),
+                "\(events.text)")
+        _ = try? ours.virsh("destroy hp")
+    }
 }
