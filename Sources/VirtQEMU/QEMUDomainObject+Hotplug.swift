@@ -810,6 +810,10 @@ extension QEMUDomainObject {
                 def.devices.interfaces[i].linkUp = net.linkUp
                 return
             }
+            if dev.kind == "memory", let m = dev.devices.memories.first {
+                try Self.changeMemoryConfig(m, in: &def)
+                return
+            }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("persistent update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)

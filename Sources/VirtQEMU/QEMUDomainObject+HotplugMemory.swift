@@ -115,6 +115,19 @@ extension QEMUDomainObject {
         writeStatus()
     }
 
+    /// libvirt's persistent update of a memory device: a virtio-mem's requested size, the device found by its
+    /// address.
+    static func changeMemoryConfig(_ m: MemoryDevice, in def: inout DomainDefinition) throws(VirtError) {
+        try QEMUMemoryDevices.validateDevice(m)
+        guard let i = def.devices.memories.firstIndex(where: {
+            $0.info.address == m.info.address && (m.info.alias == nil || $0.info.alias == m.info.alias)
+        }) else {
+            throw VirtError.invalidArg("memory not found", domain: .qemu)
+        }
+        try validateMemoryChange(from: def.devices.memories[i], to: m)
+        def.devices.memories[i].requestedKiB = m.requestedKiB
+    }
+
     /// libvirt's qemuDomainChangeMemoryLiveValidateChange: everything but `<requested>` stays.
     static func validateMemoryChange(from old: MemoryDevice, to new: MemoryDevice) throws(VirtError) {
         guard old.model == .virtioMem else {

@@ -318,6 +318,11 @@ struct QEMUMemoryModelsTests {
                         "update-memory-device hp --alias virtiomem0 --requested-size 3MiB --live"] {
             try same(command)
         }
+        // The persistent definition's requested size (found by its address), and one without an address.
+        for command in ["update-memory-device hp --alias virtiomem0 --requested-size 16MiB --config",
+                        "update-device hp DIR/vmem0-size.xml --config"] {
+            try same(command)
+        }
         // Back down: the guest unplugs.
         try same("update-memory-device hp --alias virtiomem0 --requested-size 32MiB --live")
         for run in [{ try ours.virsh($0) }, { try virsh(ref.uri, $0) }] as [(String) throws -> ChildProcess.Result] {
