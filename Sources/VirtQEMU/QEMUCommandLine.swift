@@ -160,7 +160,7 @@ public struct QEMUCommandLine: Sendable {
             a += ["-object", try QEMUMemoryBackend.props(QEMUMemoryBackend.Spec(id: "pc.ram", sizeKiB: def.memory),
                                                         backing: def.memoryBacking, backingDir: memoryBackingDir).rendered]
         }
-        a += ["-overcommit", "mem-lock=off"]
+        a += ["-overcommit", def.memoryBacking?.locked == true ? "mem-lock=on" : "mem-lock=off"]
         a += ["-smp", smp()]
         for t in def.effectiveIOThreads {
             var props = #"{"qom-type":"iothread","id":"iothread\#(t.id)""#

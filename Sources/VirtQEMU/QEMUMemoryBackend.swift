@@ -10,7 +10,7 @@ import VirtCore
 /// - `memory-backend-ram` otherwise.
 ///
 /// The access mode and discard come from the device, else its guest NUMA cell, else `<memoryBacking>`;
-/// `prealloc` from `<allocation mode='immediate'/>`, and always for a file-backed NVDIMM that is not `pmem`.
+/// `prealloc` (with its threads) from `<allocation mode='immediate'/>`, and always for a file-backed NVDIMM that is not `pmem`.
 enum QEMUMemoryBackend {
     /// One backend object to build.
     struct Spec {
@@ -90,7 +90,10 @@ enum QEMUMemoryBackend {
         if s.id == "pc.ram" && !isRAM {
             p.add("x-use-canonical-path-for-ramblock-id", bool: false)
         }
-        if prealloc { p.add("prealloc", bool: true) }
+        if prealloc {
+            p.add("prealloc", bool: true)
+            if let t = backing?.allocationThreads { p.add("prealloc-threads", uint: UInt64(t)) }
+        }
         if s.model == .virtioMem { p.add("reserve", bool: false) }
         p.add("size", uint: s.sizeKiB * 1024)
         if let a = s.alignKiB { p.add("align", uint: a * 1024) }
