@@ -5,7 +5,8 @@ import VirtCore
 ///
 /// ``arguments()`` first completes the definition as libvirt's QEMU driver does (``prepared(_:capabilities:)``:
 /// implicit controllers, default models, device aliases, PCI/USB/virtio-serial addresses); the completed
-/// definition is what the live XML shows. Covered: machine, accel, cpu, memory (with NUMA cells), smp topology,
+/// definition is what the live XML shows. Covered: machine, accel, cpu, memory (with NUMA cells, `<memoryBacking>`
+/// file/memfd/shared backends, memory devices: DIMM, NVDIMM, virtio-pmem, virtio-mem), smp topology,
 /// clock, boot order (as bootindex), direct kernel boot, controllers (USB, SCSI, SATA, virtio-serial, PCIe root
 /// ports), disks (raw/qcow2 files, block devices, NBD; on IDE, SATA, SCSI, virtio, USB, floppy; cdroms),
 /// interfaces (user, tap-based, socket server/client/mcast/udp), serial/parallel/console/channel chardevs,

@@ -6,9 +6,10 @@ import VirtCore
 /// virtio models, the backend object then the device; the live definition's total memory grows, the balloon's
 /// figure is read again and QEMU's slot, base address and current size land in the live XML. libvirt names
 /// the backend object (`mem<alias>`) in its DEVICE_ADDED. The removal completes in `removeLive`
-/// (memoryRemoved); virtio-mem and virtio-pmem are not unplugged (libvirt 9.0 refuses). A virtio-mem's
-/// requested size changes through update-device (`qom-set requested-size`), and QEMU's
-/// MEMORY_DEVICE_SIZE_CHANGE sets its `<current>` and is libvirt's MEMORY_DEVICE_SIZE_CHANGE event.
+/// (memoryRemoved); a virtio-mem or virtio-pmem unplug goes to QEMU, which refuses it, as with libvirt 9.0. A
+/// virtio-mem's requested size changes through update-device (`qom-set requested-size` live, the persistent
+/// definition with `--config`), and QEMU's MEMORY_DEVICE_SIZE_CHANGE sets its `<current>` and is libvirt's
+/// MEMORY_DEVICE_SIZE_CHANGE event.
 extension QEMUDomainObject {
     func attachMemory(_ m: MemoryDevice, live: DomainDefinition, mon: QMPMonitor,
                       capabilities: QEMUCapabilities) async throws(VirtError) {
