@@ -356,22 +356,8 @@ struct QEMUMemoryModelsTests {
     /// Types into the guest's console: counts its memory blocks and reads MemTotal, asks for 128 MiB more on the
     /// virtio-mem device through virsh, waits for the guest's virtio_mem driver to add the blocks, onlines
     /// them (movable) and reads MemTotal again; then asks for nothing and waits for the blocks to go.
-    static let virtioMemConsole = QEMUHotplugTests.consolePrelude + #"""
+    static let virtioMemConsole = QEMUMemoryHotplugTests.memoryConsolePrelude + #"""
     uri, virsh = sys.argv[2], sys.argv[3]
-    def blocks():
-        out = run("ls /sys/devices/system/memory")
-        return sorted(x for x in (out or "").split() if x.startswith("memory"))
-    def memtotal():
-        parts = (run("grep MemTotal /proc/meminfo") or "").split()
-        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    def wait_blocks(pred):
-        end = time.time() + 120
-        while time.time() < end:
-            b = blocks()
-            if pred(b):
-                return b
-            time.sleep(1)
-        return blocks()
     def resize(size):
         r = subprocess.run([virsh, "-c", uri, "update-memory-device", "hp", "--alias", "virtiomem0",
                             "--requested-size", size, "--live"], capture_output=True, text=True)
