@@ -31,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/test-guest
-format=6  # bump when the guest's contents change, so cached guests are rebuilt
+format=7  # bump when the guest's contents change, so cached guests are rebuilt
 if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ] \
     && [ "$(cat "$out/FORMAT" 2>/dev/null)" = "$format" ]; then
     exit 0
@@ -109,7 +109,7 @@ addmod() {
     order+=("$name")
 }
 for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_rng pvpanic_mmio \
-    virtio_balloon ext4 crc32c_generic; do
+    virtio_balloon virtio_mem ext4 crc32c_generic; do
     addmod "$m"
 done
 printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"

@@ -105,6 +105,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case agentLifecycle(state: Int32, reason: Int32)
         /// Tuning changed on the running domain (`cputune.vcpupinN`, `cputune.emulatorpin`, …).
         case tunable(params: [TypedParam])
+        /// A virtio-mem device's size in the guest changed (its `<current>`, KiB).
+        case memoryDeviceSizeChange(alias: String, sizeKiB: UInt64)
     }
 
     public var domain: DomainRef
@@ -133,6 +135,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .migrationIteration: .migrationIteration
         case .agentLifecycle: .agentLifecycle
         case .tunable: .tunable
+        case .memoryDeviceSizeChange: .memoryDeviceSizeChange
         }
     }
 }

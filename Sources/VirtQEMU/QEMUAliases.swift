@@ -87,13 +87,9 @@ enum QEMUAliases {
             e.children.insert(.element(alias), at: at)
             d.other[i].element = e
         }
-        // A DIMM is named after its slot (libvirt's qemuAssignDeviceMemoryAlias); others by position.
+        // A (NV)DIMM is named after its slot (libvirt's qemuAssignDeviceMemoryAlias), the others numbered.
         for i in d.memories.indices where d.memories[i].info.alias == nil {
-            if case .dimm(let slot, _)? = d.memories[i].info.address, d.memories[i].model == .dimm {
-                d.memories[i].info.alias = "dimm\(slot)"
-            } else {
-                d.memories[i].info.alias = "\(d.memories[i].model.rawValue)\(i)"
-            }
+            d.memories[i].info.alias = QEMUMemoryDevices.alias(for: d.memories[i], among: d.memories)
         }
         // A balloon of model none is no device: no alias (libvirt's qemuAssignDeviceAliases).
         if let b = d.memballoon, b.model != .none, b.info.alias == nil { d.memballoon?.info.alias = "balloon0" }

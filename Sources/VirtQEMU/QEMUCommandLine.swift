@@ -5,7 +5,8 @@ import VirtCore
 ///
 /// ``arguments()`` first completes the definition as libvirt's QEMU driver does (``prepared(_:capabilities:)``:
 /// implicit controllers, default models, device aliases, PCI/USB/virtio-serial addresses); the completed
-/// definition is what the live XML shows. Covered: machine, accel, cpu, memory (with NUMA cells), smp topology,
+/// definition is what the live XML shows. Covered: machine, accel, cpu, memory (with NUMA cells, `<memoryBacking>`
+/// file/memfd/shared backends, memory devices: DIMM, NVDIMM, virtio-pmem, virtio-mem), smp topology,
 /// clock, boot order (as bootindex), direct kernel boot, controllers (USB, SCSI, SATA, virtio-serial, PCIe root
 /// ports), disks (raw/qcow2 files, block devices, NBD; on IDE, SATA, SCSI, virtio, USB, floppy; cdroms),
 /// interfaces (user, tap-based, socket server/client/mcast/udp), serial/parallel/console/channel chardevs,
@@ -30,6 +31,8 @@ public struct QEMUCommandLine: Sendable {
     public var tlsX509Dir = "/etc/pki/qemu"
     /// Descriptors of already-opened tap devices, per interface index (passed to QEMU by the launcher).
     public var tapFDs: [Int: [Int32]] = [:]
+    /// The domain's directory for file-backed guest RAM (libvirt's `memory_backing_dir/<id>-<name>`).
+    public var memoryBackingDir: String?
     /// `domxml-to-native` semantics: interfaces become tap devices on placeholder descriptors and the TPM
     /// emulator's socket a null chardev, as libvirt's conversion does.
     public var nativeConversion = false
@@ -101,18 +104,8 @@ public struct QEMUCommandLine: Sendable {
 
     /// Devices and settings this builder does not turn into arguments yet are refused, never silently left out.
     func checkSupportedDevices() throws(VirtError) {
-        let hugeDIMM = definition.devices.memories.contains { QEMUMemoryDevices.pagesizeKiB($0) != nil }
-        let hugeBacking = definition.extraElements.first(where: { $0.name == "memoryBacking" })?.child("hugepages") != nil
-        if hugeBacking || hugeDIMM {
-            // libvirt's check first: hugepages need a hugetlbfs mount.
-            let mounts = LinuxSys.readFile("/proc/mounts") ?? ""
-            guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst(2).first == "hugetlbfs" })
-            else {
-                throw VirtError.internalError("hugetlbfs filesystem is not mounted or disabled by administrator config",
-                                              domain: .qemu)
-            }
-        }
-        if hugeBacking {
+        if definition.memoryBacking?.hugepages == true {
+            try QEMUMemoryBackend.checkHugetlbfs()
             throw VirtError.configUnsupported("hugepage memory backing is not supported by the QEMU driver yet",
                                               domain: .qemu)
         }
@@ -154,6 +147,7 @@ public struct QEMUCommandLine: Sendable {
             machine += ",vmport=" + (vmport.attr("state") == "on" ? "on" : "off")
         }
         machine += ",dump-guest-core=off"
+        if def.devices.memories.contains(where: { $0.model == .nvdimm }) { machine += ",nvdimm=on" }
         if numa.isEmpty { machine += ",memory-backend=pc.ram" }
         a += ["-machine", machine]
         a += ["-accel", accelerator]
@@ -164,9 +158,10 @@ public struct QEMUCommandLine: Sendable {
             a += ["-m", String(def.memory / 1024)]
         }
         if numa.isEmpty {
-            a += ["-object", #"{"qom-type":"memory-backend-ram","id":"pc.ram","size":\#(def.memory * 1024)}"#]
+            a += ["-object", try QEMUMemoryBackend.props(QEMUMemoryBackend.Spec(id: "pc.ram", sizeKiB: def.memory),
+                                                        backing: def.memoryBacking, backingDir: memoryBackingDir).rendered]
         }
-        a += ["-overcommit", "mem-lock=off"]
+        a += ["-overcommit", def.memoryBacking?.locked == true ? "mem-lock=on" : "mem-lock=off"]
         a += ["-smp", smp()]
         for t in def.effectiveIOThreads {
             var props = #"{"qom-type":"iothread","id":"iothread\#(t.id)""#
@@ -175,7 +170,11 @@ public struct QEMUCommandLine: Sendable {
             a += ["-object", props + "}"]
         }
         for cell in numa {
-            a += ["-object", #"{"qom-type":"memory-backend-ram","id":"ram-node\#(cell.id)","size":\#(cell.memory * 1024)}"#]
+            var spec = QEMUMemoryBackend.Spec(id: "ram-node\(cell.id)", sizeKiB: cell.memory)
+            spec.access = cell.memAccess
+            spec.discard = cell.discard
+            a += ["-object", try QEMUMemoryBackend.props(spec, backing: def.memoryBacking,
+                                                        backingDir: memoryBackingDir).rendered]
             var n = "node,nodeid=\(cell.id)"
             if let cpus = cell.cpus { n += ",cpus=" + cpus.description.replacingOccurrences(of: ",", with: ",cpus=") }
             n += ",memdev=ram-node\(cell.id)"
@@ -243,12 +242,13 @@ public struct QEMUCommandLine: Sendable {
         }
     }
 
-    /// Each DIMM: its backend object, then its `pc-dimm` device.
+    /// Each memory device: its backend object, then its device.
     func memoryDeviceArguments(into a: inout [String]) throws(VirtError) {
         for m in definition.devices.memories {
             guard let alias = m.info.alias else { continue }
-            a += ["-object", try QEMUMemoryDevices.backendProps(m, alias: alias).rendered]
-            a += ["-device", QEMUMemoryDevices.deviceProps(m, alias: alias).rendered]
+            a += ["-object", try QEMUMemoryDevices.backendProps(m, alias: alias, def: definition,
+                                                                 backingDir: memoryBackingDir).rendered]
+            a += ["-device", QEMUMemoryDevices.deviceProps(m, alias: alias, def: definition).rendered]
         }
     }
 

@@ -363,7 +363,7 @@ extension QEMUDomainObject {
             try await attachWatchdog(w, live: live, mon: mon, capabilities: capabilities)
         case "memory":
             guard let m = dev.devices.memories.first else { return }
-            try await attachMemory(m, live: live, mon: mon)
+            try await attachMemory(m, live: live, mon: mon, capabilities: capabilities)
         case "console":
             guard let c = dev.devices.consoles.first else { return }
             try await attachConsole(c, live: live, mon: mon, capabilities: capabilities)
@@ -637,11 +637,12 @@ extension QEMUDomainObject {
         case "memory":
             // The size as the attach aligned it (libvirt's qemuDomainDetachPrepMemory).
             guard var m = dev.devices.memories.first else { return "" }
-            m.sizeKiB = QEMUMemoryDevices.aligned(m.sizeKiB)
+            m.sizeKiB = QEMUMemoryDevices.alignedSize(m)
             guard let i = QEMUMemoryDevices.find(m, in: live.devices.memories) else {
                 let detail = "model '\(m.model.rawValue)' memory device not present in the domain configuration"
                 throw Self.deviceMissing(detail)
             }
+            // libvirt 9.0 asks QEMU to unplug a virtio-mem or virtio-pmem too (QEMU refuses).
             return live.devices.memories[i].info.alias ?? ""
         default:
             throw VirtError.operationUnsupported("live detach of device '\(dev.kind)' is not supported", domain: .qemu)
@@ -826,6 +827,10 @@ extension QEMUDomainObject {
                 def.devices.interfaces[i].linkUp = net.linkUp
                 return
             }
+            if dev.kind == "memory", let m = dev.devices.memories.first {
+                try Self.changeMemoryConfig(m, in: &def)
+                return
+            }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {
                 throw VirtError.operationUnsupported("persistent update of device '\(dev.kind)' is not supported",
                                                      domain: .qemu)
@@ -841,6 +846,12 @@ extension QEMUDomainObject {
             let dev = try DeviceDefinition.parse(xml)
             if let net = dev.interface {
                 try await self.setLinkState(net, mon: mon)
+                return
+            }
+            if dev.kind == "memory" {
+                // libvirt reads the alias the device names: it finds the live device by it.
+                let named = try DeviceDefinition.parse(xml, options: DomainParseOptions(live: true))
+                if let m = named.devices.memories.first { try await self.changeMemoryLive(m, mon: mon) }
                 return
             }
             guard let disk = dev.disk, disk.device == .cdrom || disk.device == .floppy else {

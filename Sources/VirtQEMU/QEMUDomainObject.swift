@@ -252,6 +252,8 @@ actor QEMUDomainObject {
     /// The domain's channel socket directory while it runs (libvirt's channelTargetDir).
     private var channelDir: String?
     var channelDirectory: String? { channelDir }
+    /// The domain's memory backing directory while it runs, when its file-backed RAM needed one.
+    var memoryDir: String?
     /// What the phases of a migration in flight pass to each other on this host, and the migration tunables.
     var migration = QEMUMigrationState()
     /// Tunnelled incoming migration: the read end of the pipe QEMU is given at `migrate-incoming`.
@@ -399,6 +401,7 @@ actor QEMUDomainObject {
             }
         }
         try Self.checkDiskSources(def)
+        for m in def.devices.memories { try QEMUMemoryDevices.checkPath(m) }
         runDefinition = def
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         // The directories above the domain's own (0750, given to QEMU's user with the other labels) stay
@@ -424,6 +427,8 @@ actor QEMUDomainObject {
         if case .restore(let src) = startKind, src.fd >= 0 { restoreFD = true }
         let tapFDNumbers = try createTaps(&prepared, firstFD: QEMULauncher.monitorFD + 1 + (restoreFD ? 1 : 0))
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
+        self.security = security
+        cl.memoryBackingDir = try prepareMemoryBackingDir(for: prepared, id: newID)
         cl.tapFDs = tapFDNumbers
         cl.monitorFD = QEMULauncher.monitorFD
         cl.channelTargetDir = chanDir
@@ -525,6 +530,11 @@ actor QEMUDomainObject {
         liveDefinition = live
         // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
         await refreshMemoryDeviceInfo(mon)
+        // The current memory as the balloon reports it (libvirt's qemuProcessRefreshBalloonState): without
+        // NVDIMMs, virtio-pmem and the virtio-mem memory the guest has not plugged.
+        if !live.devices.memories.isEmpty && live.devices.memballoon.map({ $0.model != .none }) == true {
+            await refreshBalloon(mon)
+        }
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
@@ -877,6 +887,8 @@ actor QEMUDomainObject {
             balloonChanged(ev)
         case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED", "ACPI_DEVICE_OST":
             await handleDeviceEvent(ev)
+        case "MEMORY_DEVICE_SIZE_CHANGE":
+            memoryDeviceSizeChanged(ev)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -979,6 +991,10 @@ actor QEMUDomainObject {
         restoreSecurityLabels(kind)
         removeStatusFiles(monitorPath: monitorPath)
         removeChannelDir()
+        if let dir = memoryDir {
+            memoryDir = nil
+            try? FileManager.default.removeItem(atPath: dir)
+        }
         stopKind = nil
     }
 
@@ -1111,6 +1127,8 @@ actor QEMUDomainObject {
             await adoptExternalDevices(st, swtpm: swtpm, proc: proc)
             let chanDir = paths.channelTargetDir(id: st.id, name: definition.name)
             channelDir = access(chanDir, F_OK) == 0 ? chanDir : nil
+            let memDir = paths.memoryBackingDir(id: st.id, name: definition.name)
+            memoryDir = access(memDir, F_OK) == 0 ? memDir : nil
             watch(proc, mon)
             if let l = liveDefinition, let i = Self.agentChannelIndex(l),
                l.devices.channels[i].targetState == "connected" {

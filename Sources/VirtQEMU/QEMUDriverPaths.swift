@@ -27,6 +27,11 @@ public struct QEMUDriverPaths: Sendable, Hashable {
     public func channelTargetDir(id: Int32, name: String) -> String {
         libDir + "/channel/target/domain-\(id)-\(name)"
     }
+    /// A running domain's file-backed guest RAM: `root/lib/qemu/ram/<id>-<name>` (libvirt's
+    /// `memory_backing_dir` and short name).
+    public func memoryBackingDir(id: Int32, name: String) -> String {
+        libDir + "/ram/" + Self.shortName(id: id, name: name)
+    }
     /// Managed save images: `root/lib/qemu/save/NAME.save` (libvirt's embed layout).
     public var saveDir: String { libDir + "/save" }
     /// A domain's snapshot metadata (libvirt's /var/lib/libvirt/qemu/snapshot/NAME).

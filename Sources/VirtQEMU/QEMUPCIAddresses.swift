@@ -188,6 +188,9 @@ struct QEMUPCIAddresses {
         for i in d.serials.indices where d.serials[i].targetType == "pci-serial" {
             place(&d.serials[i].info, pcie: false)
         }
+        for i in d.memories.indices where d.memories[i].model == .virtioMem || d.memories[i].model == .virtioPMEM {
+            place(&d.memories[i].info, pcie: true)
+        }
 
         // libvirt keeps one empty root port for hotplug when it had to add root ports.
         if !newPorts.isEmpty { newPorts.append(nextIndex) }

@@ -19,6 +19,7 @@ enum EventEncoder {
         case .migrationIteration: proc = .domainEventCallbackMigrationIteration
         case .metadataChange: proc = .domainEventCallbackMetadataChange
         case .tunable: proc = .domainEventCallbackTunable
+        case .memoryDeviceSizeChange: proc = .domainEventMemoryDeviceSizeChange
         default: return nil
         }
         return message(proc) { w in
@@ -66,6 +67,9 @@ enum EventEncoder {
         case .metadataChange(let type, let uri):
             w.int(type)
             uri.encode(xdr: &w)
+        case .memoryDeviceSizeChange(let alias, let size):
+            w.string(alias)
+            w.uhyper(size)
         default:
             break
         }

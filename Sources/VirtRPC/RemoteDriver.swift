@@ -380,7 +380,7 @@ public final class RemoteDriver: HypervisorDriver {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
-                       .jobCompleted, .migrationIteration, .metadataChange, .tunable] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -450,6 +450,11 @@ public final class RemoteDriver: HypervisorDriver {
                 _ = try r.int()
                 let d = try r.domain()
                 record = DomainEventRecord(domain: d, kind: .jobCompleted(params: try r.typedParams(max: 64)))
+            case .domainEventMemoryDeviceSizeChange:
+                _ = try r.int()
+                let d = try r.domain()
+                let alias = try r.string()
+                record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()

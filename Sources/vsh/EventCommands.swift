@@ -170,6 +170,8 @@ enum EventCommands {
             return text
         case .migrationIteration(let iteration):
             return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
+        case .memoryDeviceSizeChange(let alias, let size):
+            return "event 'memory-device-size-change' for domain '\(name)':\nalias: \(alias)\nsize: \(size)\n"
         case .tunable(let params):
             var text = "event 'tunable' for domain '\(name)':\n"
             for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }

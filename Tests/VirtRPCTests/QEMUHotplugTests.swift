@@ -68,7 +68,9 @@ struct QEMUHotplugTests {
             "nic.xml": "<interface type='user'><mac address='\(mac2)'/><model type='virtio'/></interface>",
         ]
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
-        let xml = domainXML(dir: dir, cmdline: guest.cmdline, extraDevices: extraDevices, memory: memory)
+        // Devices may name files in the daemon's directory as DIR/.
+        let xml = domainXML(dir: dir, cmdline: guest.cmdline,
+                            extraDevices: extraDevices.replacingOccurrences(of: "DIR/", with: dir + "/"), memory: memory)
         try xml.write(toFile: dir + "/hp.xml", atomically: true, encoding: .utf8)
         let r = try run("define \(dir)/hp.xml; start hp")
         #expect(r.status == 0, "define/start: \(r.stderr)")
@@ -133,6 +135,8 @@ struct QEMUHotplugTests {
                              lambda conn, dom, alias, opaque: line("removal-failed", dom.name(), alias), None)
     c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_TRAY_CHANGE,
                              lambda conn, dom, alias, reason, opaque: line("tray", dom.name(), alias, reason), None)
+    c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+                             lambda conn, dom, alias, size, opaque: line("mem-size", dom.name(), alias, size), None)
     line("ready")
     while True:
         libvirt.virEventRunDefaultImpl()

@@ -131,8 +131,8 @@ struct QEMUMemoryHotplugTests {
     /// Types into the guest's console: counts its memory blocks, waits for the hot-plugged ones, onlines them
     /// (movable) and reads MemTotal (256 MiB more), then detaches: the guest's kernel offlines and ejects them,
     /// and the blocks go.
-    static let consoleDriver = QEMUHotplugTests.consolePrelude + #"""
-    uri, virsh, dimm = sys.argv[2], sys.argv[3], sys.argv[4]
+    /// The console prelude with the guest's memory blocks, its MemTotal and a wait for the blocks to change.
+    static let memoryConsolePrelude = QEMUHotplugTests.consolePrelude + #"""
     def blocks():
         out = run("ls /sys/devices/system/memory")
         return sorted(x for x in (out or "").split() if x.startswith("memory"))
@@ -141,13 +141,18 @@ struct QEMUMemoryHotplugTests {
         parts = out.split()
         return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
     def wait_blocks(pred):
-        end = time.time() + 60
+        end = time.time() + 120
         while time.time() < end:
             b = blocks()
             if pred(b):
                 return b
             time.sleep(1)
         return blocks()
+
+    """#
+
+    static let consoleDriver = memoryConsolePrelude + #"""
+    uri, virsh, dimm = sys.argv[2], sys.argv[3], sys.argv[4]
     s.sendall(b"\n")
     read_for(2)
     before = blocks()

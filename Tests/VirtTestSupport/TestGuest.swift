@@ -13,7 +13,8 @@ public struct TestGuest: Sendable {
     public var cmdline: String
 
     /// The guest; fails the test when it is missing or older than `format` (3 has the guest agent and pvpanic;
-    /// 5 has Debian's qemu-ga, the balloon driver, ext4 on a `swiftvirt-fs` disk and a static address on eth0).
+    /// 5 has Debian's qemu-ga, the balloon driver, ext4 on a `swiftvirt-fs` disk and a static address on eth0;
+    /// 7 loads virtio_mem).
     public static func load(format: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestGuest {
         let dir = TestPaths.testGuest
         let built = Int((try? String(contentsOfFile: dir + "/FORMAT", encoding: .utf8))?
