@@ -211,6 +211,14 @@ public final class TestDriver: HypervisorDriver {
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try state.restore(from: path, xml: xml, flags: flags)
     }
+    /// The domain XML kept in a save image.
+    public func saveImageXML(path: String, flags: UInt32) async throws -> String {
+        try SaveImage.domainXML(path: path, flags: flags)
+    }
+    /// Replaces the domain XML kept in a save image.
+    public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
+        try SaveImage.defineXML(path: path, xml: xml, flags: flags)
+    }
     /// Saves a running domain to its managed image and stops it.
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
         try state.managedSave(domain, flags: flags)
