@@ -238,6 +238,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
     /// `virDomainInjectNMI`.
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
+    /// `virDomainRename`: gives an inactive persistent domain a new name.
+    func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
 
     // Resource control (cgroups): libvirt's scheduler, memory and block I/O parameters.
     /// `virDomainGetSchedulerType`: the scheduler's name and the number of its parameters.
@@ -626,6 +628,9 @@ extension HypervisorDriver {
     }
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainGetMetadata", domain: .domain)
+    }
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainRename")
     }
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)

@@ -211,6 +211,10 @@ public final class TestDriver: HypervisorDriver {
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try state.restore(from: path, xml: xml, flags: flags)
     }
+    /// Renames an inactive persistent domain.
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in try c.rename(domain, to: newName, flags: flags) }
+    }
     /// The domain XML kept in a save image.
     public func saveImageXML(path: String, flags: UInt32) async throws -> String {
         try SaveImage.domainXML(path: path, flags: flags)

@@ -536,6 +536,26 @@ final class TestDriverCore {
         table.store(obj)
     }
 
+    /// libvirt's `testDomainRename`: an inactive persistent domain takes `newName`, with the undefined and
+    /// defined (renamed) events.
+    func rename(_ ref: DomainRef, to newName: String, flags: UInt32) throws(VirtError) {
+        try Self.checkFlags(flags, allowed: 0, "testDomainRename")
+        var obj = try table.object(ref)
+        if obj.isActive { throw VirtError.operationInvalid("cannot rename active domain", domain: .test) }
+        if !obj.persistent { throw VirtError.operationInvalid("cannot rename a transient domain", domain: .test) }
+        if obj.status.state != .shutoff {
+            throw VirtError.operationInvalid("domain has to be shutoff before renaming", domain: .test)
+        }
+        let before = obj
+        if obj.name != newName, newName.contains("/") {
+            throw VirtError(.xmlError, domain: .test, "XML error: name \(newName) cannot contain '/'",
+                            str1: "name \(newName) cannot contain '/'")
+        }
+        try table.rename(&obj, to: newName)
+        emit(before, .undefined(.renamed))
+        emit(obj, .defined(.renamed))
+    }
+
     // MARK: Properties
 
     func autostart(_ ref: DomainRef) throws(VirtError) -> Bool { try table.object(ref).autostart }

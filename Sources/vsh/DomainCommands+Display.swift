@@ -6,9 +6,22 @@ import Glibc
 import Musl
 #endif
 
-/// domdisplay and vncdisplay (virsh-domain.c of virsh 9.0): the graphical display's URI read from the live XML.
+/// domdisplay and vncdisplay (virsh-domain.c of virsh 9.0): the graphical display's URI read from the live XML;
+/// domrename.
 extension DomainCommands {
-    static let displayCommands: [CommandDefinition] = [domdisplay, vncdisplay]
+    static let displayCommands: [CommandDefinition] = [domdisplay, vncdisplay, domrename]
+
+    static let domrename = CommandDefinition(
+        "domrename", summary: "rename a domain", description: "Rename an inactive domain.",
+        options: [.domain("domain name or uuid"), .data("new-name", "new domain name")]
+    ) { shell, cmd in
+        guard var dom = await shell.domainOption(cmd, by: [.uuid, .name]) else { return false }
+        let (ok, newName) = shell.stringOption(cmd, "new-name")
+        guard ok, let newName else { return false }
+        guard await shell.call({ try await dom.rename(to: newName) }) != nil else { return false }
+        shell.printExtra("Domain successfully renamed\n")
+        return true
+    }
 
     /// The graphics schemes domdisplay tries, in virsh's order.
     static let displaySchemes = ["vnc", "spice", "rdp"]
