@@ -240,6 +240,18 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
     /// `virDomainRename`: gives an inactive persistent domain a new name.
     func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainGetHostname`.
+    func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String
+    /// `virDomainGetControlInfo`.
+    func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo
+    /// `virDomainGetDiskErrors`: at most `maxErrors` errors, and the number there are when `maxErrors` is 0
+    /// (libvirt's two-call protocol).
+    func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32)
+    /// `virDomainSendProcessSignal`.
+    func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws
+    /// `virDomainGetLaunchSecurityInfo`.
+    func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
 
     // Resource control (cgroups): libvirt's scheduler, memory and block I/O parameters.
     /// `virDomainGetSchedulerType`: the scheduler's name and the number of its parameters.
@@ -631,6 +643,22 @@ extension HypervisorDriver {
     }
     public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainRename")
+    }
+    public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainGetHostname")
+    }
+    public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
+        throw VirtError.noSupport("virDomainGetControlInfo")
+    }
+    public func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32) {
+        throw VirtError.noSupport("virDomainGetDiskErrors")
+    }
+    public func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSendProcessSignal")
+    }
+    public func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainGetLaunchSecurityInfo")
     }
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)

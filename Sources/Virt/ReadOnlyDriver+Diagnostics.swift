@@ -1,0 +1,22 @@
+import VirtCore
+
+/// Domain read-outs on a read-only connection: the control state and disk errors pass; the host name, process
+/// signals and launch security parameters are refused, as libvirt's public API refuses them.
+extension ReadOnlyDriver {
+    public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        throw Self.denied("virDomainGetHostname")
+    }
+    public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
+        try await base.controlInfo(domain, flags: flags)
+    }
+    public func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32) {
+        try await base.diskErrors(domain, maxErrors: maxErrors, flags: flags)
+    }
+    public func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws {
+        throw Self.denied("virDomainSendProcessSignal")
+    }
+    public func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        throw Self.denied("virDomainGetLaunchSecurityInfo")
+    }
+}

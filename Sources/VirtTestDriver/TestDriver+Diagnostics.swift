@@ -1,0 +1,66 @@
+import VirtCore
+
+/// Read-outs and signals of running domains as libvirt 9.0's test driver gives them: the made-up host name,
+/// the control channel (always ok), disk errors invented per disk, signals to pid 1, and no launch security.
+extension TestDriver {
+    /// `virDomainProcessSignal`'s last value: signals 0 to 64 exist.
+    static let processSignalCount: UInt32 = 65
+
+    private func runningObject(_ domain: DomainRef, _ c: TestDriverCore) throws(VirtError) -> TestDomainObject {
+        let obj = try c.table.object(domain)
+        try c.requireActive(obj)
+        return obj
+    }
+
+    /// The domain's name followed by "host".
+    public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetHostname")
+            return "\(try runningObject(domain, c).name)host"
+        }
+    }
+
+    /// Always ok, for a running domain.
+    public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetControlInfo")
+            _ = try runningObject(domain, c)
+            return DomainControlInfo(state: 0)
+        }
+    }
+
+    /// One error per disk, in the definition's order, alternating unspecified (1) and no space (2).
+    public func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetDiskErrors")
+            let disks = try runningObject(domain, c).definition.devices.disks
+            if maxErrors == 0 { return ([], Int32(disks.count)) }
+            let errors = disks.prefix(Int(maxErrors)).enumerated().map { i, disk in
+                DomainDiskError(disk: disk.target.dev, error: Int32(i % 2 + 1))
+            }
+            return (errors, Int32(errors.count))
+        }
+    }
+
+    /// Accepted for pid 1 of a domain, running or not; nothing happens.
+    public func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainSendProcessSignal")
+            if pid != 1 {
+                throw VirtError.invalidArg("only sending a signal to pid 1 is supported", domain: .test)
+            }
+            if signal >= Self.processSignalCount {
+                throw VirtError.invalidArg("signum value \(signal) is out of range", domain: .test)
+            }
+            _ = try c.table.object(domain)
+        }
+    }
+
+    /// No parameters; libvirt's test driver takes no flags here, so the client library's
+    /// VIR_TYPED_PARAM_STRING_OKAY is refused.
+    public func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetLaunchSecurityInfo")
+        return []
+    }
+}

@@ -1,0 +1,131 @@
+import Virt
+
+/// domhostname, domcontrol, domblkerror, send-process-signal, domlaunchsecinfo (virsh-domain.c and
+/// virsh-domain-monitor.c of virsh 9.0).
+extension DomainCommands {
+    static let diagnosticsCommands: [CommandDefinition] = [
+        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo,
+    ]
+
+    static let domhostname = CommandDefinition(
+        "domhostname", summary: "print the domain's hostname",
+        options: [.domain(), .string("source", "address source: 'lease' or 'agent'")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let (ok, source) = shell.stringOption(cmd, "source")
+        guard ok else { return false }
+        var flags: UInt32 = 0
+        switch source {
+        case nil: break
+        case "lease": flags = 1
+        case "agent": flags = 2
+        case let other?:
+            shell.error("Unknown data source '\(other)'")
+            return false
+        }
+        guard let name = await shell.call({ try await dom.hostname(flags: flags) }) else {
+            shell.error("failed to get hostname")
+            return false
+        }
+        shell.print("\(name)\n")
+        return true
+    }
+
+    /// `virDomainControlState` and `virDomainControlErrorReason` as virsh names them.
+    static let controlStates = ["ok", "background job", "occupied", "error"]
+    static let controlErrorReasons = ["none", "unknown", "monitor failure", "internal (locking) error"]
+
+    static let domcontrol = CommandDefinition(
+        "domcontrol", summary: "domain control interface state",
+        description: "Returns state of a control interface to the domain.",
+        options: [.domain()]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd),
+              let info = await shell.call({ try await dom.controlInfo() }) else { return false }
+        let state = Int(info.state) < controlStates.count ? controlStates[Int(info.state)] : "unknown"
+        if info.state != 0 && info.state != 3 {
+            shell.print("\(state) (\(Format.fixed(Double(info.stateTime) / 1000, 3))s)\n")
+        } else if info.state == 3 && info.details > 0 {
+            let reason = Int(info.details) < controlErrorReasons.count ? controlErrorReasons[Int(info.details)] : "unknown"
+            shell.print("\(state): \(reason)\n")
+        } else {
+            shell.print("\(state)\n")
+        }
+        return true
+    }
+
+    /// `virDomainDiskErrorCode` as virsh names it.
+    static let diskErrorNames = ["no error", "unspecified error", "no space"]
+
+    static let domblkerror = CommandDefinition(
+        "domblkerror", summary: "Show errors on block devices", description: "Show block device errors",
+        options: [.domain()]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd),
+              let errors = await shell.call({ try await dom.diskErrors() }) else { return false }
+        if errors.isEmpty {
+            shell.print("No errors found\n")
+            return true
+        }
+        for e in errors {
+            let name = e.error >= 0 && Int(e.error) < diskErrorNames.count ? diskErrorNames[Int(e.error)] : "unknown error"
+            shell.print("\(e.disk): \(name)\n")
+        }
+        return true
+    }
+
+    /// `virDomainProcessSignal`'s names, by value: nop, the POSIX signals, then rt0 to rt32.
+    static let processSignalNames = ["nop", "hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill", "usr1",
+                                     "segv", "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont", "stop", "tstp",
+                                     "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof", "winch", "poll", "pwr",
+                                     "sys"] + (0...32).map { "rt\($0)" }
+
+    /// virsh's `getSignalNumber`: a number, or a name with or without "sig"/"sig_", any case.
+    static func signalNumber(_ name: String) -> Int32? {
+        let lower = name.lowercased()
+        if let n = Format.parseInt32(lower) { return n }
+        var p = Substring(lower)
+        if p.hasPrefix("sig_") {
+            p = p.dropFirst(4)
+        } else if p.hasPrefix("sig") {
+            p = p.dropFirst(3)
+        }
+        return processSignalNames.firstIndex(of: String(p)).map(Int32.init)
+    }
+
+    static let sendProcessSignal = CommandDefinition(
+        "send-process-signal", summary: "Send signals to processes",
+        description: "Send signals to processes in the guest",
+        options: [.domain(), .data("pid", "the process ID"), .data("signame", "the signal number or name")]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let text = cmd.value("pid") else { return false }
+        guard let pid = Format.parseInt64(text) else {
+            shell.error("Numeric value '\(text)' for <pid> option is malformed or out of range")
+            return false
+        }
+        let (ok, signame) = shell.stringOption(cmd, "signame")
+        guard ok, let signame else { return false }
+        guard let signum = signalNumber(signame), signum >= 0 else {
+            shell.error("malformed signal name: \(signame)")
+            return false
+        }
+        return await shell.call({ try await dom.sendProcessSignal(pid: pid, signal: UInt32(signum)) }) != nil
+    }
+
+    static let domlaunchsecinfo = CommandDefinition(
+        "domlaunchsecinfo", summary: "Get domain launch security info",
+        description: "Get the launch security parameters for a guest domain",
+        options: [.domain()]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let params = await shell.call({ try await dom.launchSecurityInfo() }) else {
+            shell.error("Unable to get launch security parameters")
+            return false
+        }
+        for p in params {
+            shell.print(Format.padRight(p.field, 15) + ": \(paramValue(p.value))\n")
+        }
+        return true
+    }
+}
