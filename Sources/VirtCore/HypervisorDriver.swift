@@ -48,6 +48,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                xmls: [String], flags: UInt32) async throws -> String
     func nodeFreeMemory() async throws -> UInt64
+    /// `virNodeGetFreePages`: for each cell from `startCell`, the free count of each page size (KiB), cell by cell.
+    func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws -> [UInt64]
+    /// `virNodeAllocPages`: sets (flag 1) or adds to (flag 0) the pools of the given page sizes; returns how many
+    /// cells were changed.
+    func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                        flags: UInt32) async throws -> Int32
     func maxVcpus(type: String?) async throws -> Int32
     /// Whether the connection is encrypted or local.
     func isSecure() async throws -> Bool
@@ -464,6 +470,14 @@ extension HypervisorDriver {
         throw VirtError.noSupport("virConnectGetCPUModelNames", domain: .domain)
     }
     public func nodeFreeMemory() async throws -> UInt64 { throw VirtError.noSupport("virNodeGetFreeMemory") }
+    public func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws
+        -> [UInt64] {
+        throw VirtError.noSupport("virNodeGetFreePages")
+    }
+    public func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                               flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virNodeAllocPages")
+    }
     public func maxVcpus(type: String?) async throws -> Int32 { throw VirtError.noSupport("virConnectGetMaxVcpus") }
     public func isSecure() async throws -> Bool { true }
     public func securityModel() async throws -> SecurityModel { SecurityModel(model: "", doi: "") }

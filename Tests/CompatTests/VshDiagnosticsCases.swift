@@ -1,5 +1,5 @@
-/// domhostname, domcontrol, domblkerror, send-process-signal and domlaunchsecinfo in the vsh/virsh
-/// differential test.
+/// domhostname, domcontrol, domblkerror, send-process-signal, domlaunchsecinfo, freepages and allocpages in the
+/// vsh/virsh differential test.
 enum VshDiagnosticsCases {
     static let fixtures: [String: String] = [
         "disks4.xml": """
@@ -40,6 +40,21 @@ enum VshDiagnosticsCases {
                                                       "domhostname test; domcontrol test; domblkerror test; "
                                                       + "send-process-signal test 1 1; domlaunchsecinfo test; "
                                                       + "send-process-signal test 0 1"]),
+        .line("freepages", "freepages --all; freepages --cellno 0 --pagesize 4; freepages --cellno 1 --pagesize 8; "
+              + "freepages --cellno -1 --pagesize 2M; freepages --cellno 5 --pagesize 1025b; freepages --all --pagesize 4; "
+              + "freepages --all --pagesize 3; freepages --cellno 0 --pagesize 0"),
+        .line("freepages-errors", "freepages; freepages --cellno 0; freepages --pagesize 4; freepages --all --cellno 0; "
+              + "freepages --cellno x --pagesize 4; freepages --cellno -2 --pagesize 4; freepages --cellno 0 --pagesize 1.5; "
+              + "freepages --cellno 0 --pagesize -1"),
+        .line("freepages-limits", "freepages --cellno 0 --pagesize 4194303; freepages --cellno 0 --pagesize 4194304; "
+              + "freepages --cellno 0 --pagesize 3G; freepages --cellno 0 --pagesize 4G; freepages --cellno 0 --pagesize 5T; "
+              + "freepages --cellno 0 --pagesize 4294967295b; freepages --cellno 0 --pagesize 4294967296b"),
+        .line("allocpages", "allocpages 2M 10; allocpages 4 100 --cellno 0; allocpages 4 10 --all --add; allocpages 4G 1; "
+              + "allocpages 4T 1; allocpages 4 10 --all --cellno 0"),
+        .line("allocpages-errors", "allocpages 4 x; allocpages x 4; allocpages 4 10 --cellno x; allocpages 4 -1"),
+        .line("allocpages-missing", "allocpages 4"),
+        VshCase(name: "pages-read-only", args: ["-r", "-c", "test:///default", "freepages --all; allocpages 4 10"]),
+        .line("help-pages", "help freepages; help allocpages"),
         .line("help-diagnostics", "help domhostname; help domcontrol; help domblkerror; help send-process-signal; "
               + "help domlaunchsecinfo"),
     ]
