@@ -18,6 +18,16 @@ extension Domain {
         try await connection.driver.setSchedulerParameters(ref, params: params, flags: flags?.rawValue)
     }
 
+    /// `virDomainGetPerfEvents`.
+    public func perfEvents(flags: ModificationImpact = .current) async throws -> [TypedParam] {
+        try await connection.driver.perfEvents(ref, flags: flags.rawValue | 4)
+    }
+
+    /// `virDomainSetPerfEvents`.
+    public func setPerfEvents(_ params: [TypedParam], flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setPerfEvents(ref, params: params, flags: flags.rawValue)
+    }
+
     /// `virDomainGetMemoryParameters` with libvirt's two-call protocol (nparams 0: the count).
     public func memoryParameters(nparams: Int32, flags: ModificationImpact = .current) async throws
         -> (params: [TypedParam], nparams: Int32) {

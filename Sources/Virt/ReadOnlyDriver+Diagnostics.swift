@@ -1,8 +1,15 @@
 import VirtCore
 
-/// Domain read-outs on a read-only connection: the control state and disk errors pass; the host name, process
-/// signals and launch security parameters are refused, as libvirt's public API refuses them.
+/// Domain read-outs on a read-only connection: perf events, the control state and disk errors pass; setting perf
+/// events, the host name, process signals and launch security parameters are refused, as libvirt's public API
+/// refuses them.
 extension ReadOnlyDriver {
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        try await base.perfEvents(domain, flags: flags)
+    }
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw Self.denied("virDomainSetPerfEvents")
+    }
     public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainGetHostname")
     }

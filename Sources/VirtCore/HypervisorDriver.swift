@@ -246,6 +246,10 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
     /// `virDomainRename`: gives an inactive persistent domain a new name.
     func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainGetPerfEvents`: every perf event and whether it is enabled.
+    func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
+    /// `virDomainSetPerfEvents`: boolean parameters named after perf events.
+    func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
     /// `virDomainGetHostname`.
     func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String
     /// `virDomainGetControlInfo`.
@@ -657,6 +661,12 @@ extension HypervisorDriver {
     }
     public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainRename")
+    }
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainGetPerfEvents")
+    }
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetPerfEvents")
     }
     public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainGetHostname")

@@ -67,6 +67,35 @@ extension TestDriver {
         }
     }
 
+    /// Every perf event of the addressed definition, enabled or not.
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetPerfEvents")
+            let events = try c.def(try c.table.object(domain), flags & 3).0.perfEvents
+            return DomainDefinition.perfEventNames.map { TypedParam($0, .boolean(events[$0] == true)) }
+        }
+    }
+
+    /// Turns perf events on or off in the addressed definition.
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetPerfEvents")
+            try TypedParam.validate(params, Dictionary(uniqueKeysWithValues: DomainDefinition.perfEventNames.map { ($0, 6) }))
+            var seen = Set<String>()
+            for p in params where !seen.insert(p.field).inserted {
+                throw VirtError.invalidArg("parameter '\(p.field)' occurs multiple times", domain: .none)
+            }
+            let obj = try c.table.object(domain)
+            var (def, useNew) = try c.def(obj, flags)
+            var events = def.perfEvents
+            for p in params {
+                if case .boolean(let on) = p.value { events[p.field] = on }
+            }
+            def.perfEvents = events
+            c.store(obj, def, persistent: useNew)
+        }
+    }
+
     public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
         try state.core.withLock { c throws(VirtError) in

@@ -4,7 +4,7 @@ import Virt
 /// virsh-domain-monitor.c of virsh 9.0).
 extension DomainCommands {
     static let diagnosticsCommands: [CommandDefinition] = [
-        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo,
+        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf,
     ]
 
     static let domhostname = CommandDefinition(
@@ -125,6 +125,62 @@ extension DomainCommands {
         }
         for p in params {
             shell.print(Format.padRight(p.field, 15) + ": \(paramValue(p.value))\n")
+        }
+        return true
+    }
+}
+
+extension DomainCommands {
+    /// virsh's `virshPrintPerfStatus` (informational output: quiet hides it).
+    @MainActor static func printPerf(_ shell: Shell, _ params: [TypedParam]) {
+        for p in params {
+            let on = if case .boolean(true) = p.value { true } else { false }
+            shell.printExtra(Format.padRight(p.field, 15) + ": \(on ? "enabled" : "disabled")\n")
+        }
+    }
+
+    static let perf = CommandDefinition(
+        "perf", summary: "Get or set perf event",
+        description: "Get or set the current perf events for a guest domain.\n"
+            + "    To get the perf events list use following command: \n\n"
+            + "    virsh # perf <domain>",
+        options: [
+            .domain(),
+            .string("enable", "perf events which will be enabled", requiresName: true),
+            .string("disable", "perf events which will be disabled", requiresName: true),
+            .flag("config", "affect next boot"),
+            .flag("live", "affect running domain"),
+            .flag("current", "affect current domain"),
+        ]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
+        var flags: ModificationImpact = []
+        if cmd.has("config") { flags.insert(.config) }
+        if cmd.has("live") { flags.insert(.live) }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let (okEnable, enable) = shell.stringOption(cmd, "enable")
+        guard okEnable else { return false }
+        let (okDisable, disable) = shell.stringOption(cmd, "disable")
+        guard okDisable else { return false }
+        // virshParseEventStr: comma-separated names, empty ones skipped.
+        var params: [TypedParam] = []
+        for (list, on) in [(enable, true), (disable, false)] {
+            for name in (list ?? "").split(separator: ",", omittingEmptySubsequences: true) {
+                params.append(TypedParam(String(name), .boolean(on)))
+            }
+        }
+        if params.isEmpty {
+            guard let events = await shell.call({ try await dom.perfEvents(flags: flags) }) else {
+                shell.error("Unable to get perf events")
+                return false
+            }
+            printPerf(shell, events)
+        } else {
+            guard await shell.call({ try await dom.setPerfEvents(params, flags: flags) }) != nil else {
+                shell.error("Unable to enable/disable perf events")
+                return false
+            }
+            printPerf(shell, params)
         }
         return true
     }

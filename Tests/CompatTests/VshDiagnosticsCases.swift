@@ -2,6 +2,18 @@
 /// vsh/virsh differential test.
 enum VshDiagnosticsCases {
     static let fixtures: [String: String] = [
+        "perf-ok.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='cpu_cycles' enabled='no'/><event name='cmt' enabled='yes'/></perf></domain>\n",
+        "perf-unknown.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='bogus' enabled='no'/></perf></domain>\n",
+        "perf-twice.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='cmt' enabled='no'/><event name='cmt' enabled='yes'/></perf></domain>\n",
+        "perf-bad-value.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='cmt' enabled='maybe'/></perf></domain>\n",
+        "perf-no-value.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='cmt'/></perf></domain>\n",
+        "perf-no-name.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os><perf><event enabled='yes'/></perf></domain>\n",
         "disks4.xml": """
             <domain type='test'>
               <name>disks4</name>
@@ -55,6 +67,19 @@ enum VshDiagnosticsCases {
         .line("allocpages-missing", "allocpages 4"),
         VshCase(name: "pages-read-only", args: ["-r", "-c", "test:///default", "freepages --all; allocpages 4 10"]),
         .line("help-pages", "help freepages; help allocpages"),
+        .line("perf", "perf test; perf test --enable cmt,cpu_cycles; perf test; dumpxml test; "
+              + "perf test --disable cpu_cycles --config; perf test --config; dumpxml test --inactive"),
+        .line("perf-errors", "perf test --enable bogus; perf test --enable cmt --disable cmt; "
+              + "perf test --live --config --enable cmt; perf test --enable ,cmt,,; perf test --enable ''; "
+              + "perf test --current --live; perf test --config --current; perf nosuch; perf"),
+        .line("perf-inactive", "destroy test; perf test; perf test --enable cmt; perf test --live; "
+              + "perf test --enable cmt --live; perf test --enable mbml,emulation_faults --disable cmt; dumpxml test"),
+        .line("perf-transient", "create @DIR@/gen.xml; perf gen --config; perf gen --enable cmt; perf gen"),
+        VshCase(name: "perf-quiet-read-only", args: ["-q", "-r", "-c", "test:///default", "perf test; perf test --enable cmt"]),
+        .line("perf-xml", "define @DIR@/perf-ok.xml; dumpxml perf; perf perf; perf perf --enable instructions; dumpxml perf; "
+              + "define @DIR@/perf-unknown.xml; define @DIR@/perf-twice.xml; define @DIR@/perf-bad-value.xml; "
+              + "define @DIR@/perf-no-value.xml; define @DIR@/perf-no-name.xml"),
+        .line("help-perf", "help perf"),
         .line("help-diagnostics", "help domhostname; help domcontrol; help domblkerror; help send-process-signal; "
               + "help domlaunchsecinfo"),
     ]

@@ -12,6 +12,12 @@ public enum LaunchSecurityParamsLimit: XDRLimit {
     public static var unit: Int { 12 }
 }
 
+/// `REMOTE_DOMAIN_PERF_EVENTS_MAX`.
+public enum PerfEventsLimit: XDRLimit {
+    public static var max: Int { 64 }
+    public static var unit: Int { 12 }
+}
+
 /// `remote_domain_get_control_info_ret`: state, details, stateTime.
 extension DomainControlInfo: XDRCodable {
     public init(xdr r: inout XDRReader) throws(XDRError) {
@@ -39,6 +45,12 @@ extension DomainDiskError: XDRCodable {
 }
 
 extension RemoteCalls {
+    /// dom, flags → params.
+    static let domainGetPerfEvents =
+        RemoteCall<XDRTuple2<D, Flags>, TypedParamList<PerfEventsLimit>>(.domainGetPerfEvents)
+    /// dom, params, flags.
+    static let domainSetPerfEvents =
+        RemoteCall<XDRTuple3<D, TypedParamList<PerfEventsLimit>, Flags>, XDRVoid>(.domainSetPerfEvents)
     /// dom, flags → hostname.
     static let domainGetHostname = RemoteCall<XDRTuple2<D, Flags>, String>(.domainGetHostname)
     /// dom, flags → state, details, stateTime.
@@ -55,10 +67,19 @@ extension RemoteCalls {
         RemoteCall<XDRTuple2<D, Flags>, TypedParamList<LaunchSecurityParamsLimit>>(.domainGetLaunchSecurityInfo)
 }
 
-/// Read-outs and signals of running domains: host name, control channel, disk errors, process signals, launch
-/// security parameters.
+/// Read-outs and signals of domains: perf events, host name, control channel, disk errors, process signals,
+/// launch security parameters.
 extension ProcedureTable {
     static let diagnosticsRows: [ServedProcedure] = [
+        .serve(RemoteCalls.domainGetPerfEvents) { a, ctx in
+            let (d, flags) = a.values
+            return TypedParamList(try await ctx.driver.perfEvents(d, flags: flags))
+        },
+        .serve(RemoteCalls.domainSetPerfEvents) { a, ctx in
+            let (d, params, flags) = a.values
+            try await ctx.driver.setPerfEvents(d, params: params.params, flags: flags)
+            return XDRVoid()
+        },
         .serve(RemoteCalls.domainGetHostname) { a, ctx in
             let (d, flags) = a.values
             return try await ctx.driver.domainHostname(d, flags: flags)
@@ -94,6 +115,12 @@ extension ProcedureTable {
 }
 
 extension RemoteDriver {
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        try await call(RemoteCalls.domainGetPerfEvents, XDRTuple2(domain, flags)).params
+    }
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainSetPerfEvents, XDRTuple3(domain, TypedParamList(params), flags))
+    }
     public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.domainGetHostname, XDRTuple2(domain, flags))
     }
