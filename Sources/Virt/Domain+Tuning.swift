@@ -18,6 +18,11 @@ extension Domain {
         try await connection.driver.setSchedulerParameters(ref, params: params, flags: flags?.rawValue)
     }
 
+    /// `virDomainSetLifecycleAction`: `type` 0 power-off, 1 reboot, 2 crash; `action` a `virDomainLifecycleAction`.
+    public func setLifecycleAction(type: UInt32, action: UInt32, flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setLifecycleAction(ref, type: type, action: action, flags: flags.rawValue)
+    }
+
     /// `virDomainGetPerfEvents`.
     public func perfEvents(flags: ModificationImpact = .current) async throws -> [TypedParam] {
         try await connection.driver.perfEvents(ref, flags: flags.rawValue | 4)

@@ -7,6 +7,9 @@ extension ReadOnlyDriver {
     public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
         try await base.perfEvents(domain, flags: flags)
     }
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        throw Self.denied("virDomainSetLifecycleAction")
+    }
     public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         throw Self.denied("virDomainSetPerfEvents")
     }

@@ -246,6 +246,9 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
     /// `virDomainRename`: gives an inactive persistent domain a new name.
     func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainSetLifecycleAction`: `type` 0 power-off, 1 reboot, 2 crash; `action` a
+    /// `virDomainLifecycleAction` (destroy, restart, rename-restart, preserve, coredump-destroy, coredump-restart).
+    func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws
     /// `virDomainGetPerfEvents`: every perf event and whether it is enabled.
     func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
     /// `virDomainSetPerfEvents`: boolean parameters named after perf events.
@@ -661,6 +664,9 @@ extension HypervisorDriver {
     }
     public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainRename")
+    }
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetLifecycleAction")
     }
     public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
         throw VirtError.noSupport("virDomainGetPerfEvents")

@@ -211,6 +211,12 @@ public final class TestDriver: HypervisorDriver {
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try state.restore(from: path, xml: xml, flags: flags)
     }
+    /// Sets what a power-off, reboot or crash does.
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try c.setLifecycleAction(domain, type: type, action: action, flags: ModificationImpact(rawValue: flags))
+        }
+    }
     /// Renames an inactive persistent domain.
     public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
         try state.core.withLock { c throws(VirtError) in try c.rename(domain, to: newName, flags: flags) }

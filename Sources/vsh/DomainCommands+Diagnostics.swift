@@ -4,7 +4,7 @@ import Virt
 /// virsh-domain-monitor.c of virsh 9.0).
 extension DomainCommands {
     static let diagnosticsCommands: [CommandDefinition] = [
-        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf,
+        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction,
     ]
 
     static let domhostname = CommandDefinition(
@@ -181,6 +181,47 @@ extension DomainCommands {
                 return false
             }
             printPerf(shell, params)
+        }
+        return true
+    }
+}
+
+extension DomainCommands {
+    static let lifecycleTypes = ["poweroff", "reboot", "crash"]
+    static let lifecycleActions = ["destroy", "restart", "rename-restart", "preserve", "coredump-destroy",
+                                   "coredump-restart"]
+
+    static let setLifecycleAction = CommandDefinition(
+        "set-lifecycle-action", summary: "change lifecycle actions",
+        description: "Change lifecycle actions for the guest domain.",
+        options: [
+            .domain(), .data("type", "lifecycle type to modify"), .data("action", "lifecycle action to set"),
+            .flag("config", "affect next boot"), .flag("live", "affect running domain"),
+            .flag("current", "affect current domain"),
+        ]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
+        var flags: ModificationImpact = []
+        if cmd.has("config") { flags.insert(.config) }
+        if cmd.has("live") { flags.insert(.live) }
+        let (okType, typeName) = shell.stringOption(cmd, "type")
+        guard okType, let typeName else { return false }
+        let (okAction, actionName) = shell.stringOption(cmd, "action")
+        guard okAction, let actionName else { return false }
+        guard let type = lifecycleTypes.firstIndex(of: typeName) else {
+            shell.error("Invalid lifecycle type '\(typeName)'.")
+            return false
+        }
+        guard let action = lifecycleActions.firstIndex(of: actionName) else {
+            shell.error("Invalid lifecycle action '\(actionName)'.")
+            return false
+        }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        guard await shell.call({
+            try await dom.setLifecycleAction(type: UInt32(type), action: UInt32(action), flags: flags)
+        }) != nil else {
+            shell.error("Unable to change lifecycle action.")
+            return false
         }
         return true
     }

@@ -79,7 +79,23 @@ enum VshDiagnosticsCases {
         .line("perf-xml", "define @DIR@/perf-ok.xml; dumpxml perf; perf perf; perf perf --enable instructions; dumpxml perf; "
               + "define @DIR@/perf-unknown.xml; define @DIR@/perf-twice.xml; define @DIR@/perf-bad-value.xml; "
               + "define @DIR@/perf-no-value.xml; define @DIR@/perf-no-name.xml"),
-        .line("help-perf", "help perf"),
+        .line("help-perf", "help perf; help set-lifecycle-action"),
+        .line("set-lifecycle-action", "set-lifecycle-action test poweroff restart; "
+              + "set-lifecycle-action test reboot preserve --config; "
+              + "set-lifecycle-action test crash coredump-restart --live --config; dumpxml test; dumpxml test --inactive; "
+              + "destroy test; set-lifecycle-action test crash rename-restart; dumpxml test"),
+        .line("set-lifecycle-action-errors", "set-lifecycle-action test poweroff coredump-destroy; "
+              + "set-lifecycle-action test reboot coredump-restart; set-lifecycle-action test bogus destroy; "
+              + "set-lifecycle-action test crash bogus; set-lifecycle-action test crash restart --current --live; "
+              + "set-lifecycle-action nosuch bogus destroy; set-lifecycle-action nosuch crash destroy; "
+              + "set-lifecycle-action test crash ''; destroy test; set-lifecycle-action test crash restart --live"),
+        .line("set-lifecycle-action-transient", "create @DIR@/gen.xml; set-lifecycle-action gen crash restart --config; "
+              + "set-lifecycle-action gen reboot rename-restart; dumpxml gen"),
+        .line("set-lifecycle-action-effect", "set-lifecycle-action test poweroff preserve; shutdown test; list --all; "
+              + "start test; set-lifecycle-action test reboot destroy; reboot test; list --all"),
+        .line("set-lifecycle-action-missing", "set-lifecycle-action test crash"),
+        VshCase(name: "set-lifecycle-action-read-only", args: ["-r", "-c", "test:///default",
+                                                               "set-lifecycle-action test crash restart"]),
         .line("help-diagnostics", "help domhostname; help domcontrol; help domblkerror; help send-process-signal; "
               + "help domlaunchsecinfo"),
     ]

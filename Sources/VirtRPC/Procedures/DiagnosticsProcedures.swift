@@ -45,6 +45,9 @@ extension DomainDiskError: XDRCodable {
 }
 
 extension RemoteCalls {
+    /// dom, type, action, flags.
+    static let domainSetLifecycleAction =
+        RemoteCall<XDRTuple4<D, UInt32, UInt32, Flags>, XDRVoid>(.domainSetLifecycleAction)
     /// dom, flags → params.
     static let domainGetPerfEvents =
         RemoteCall<XDRTuple2<D, Flags>, TypedParamList<PerfEventsLimit>>(.domainGetPerfEvents)
@@ -67,10 +70,15 @@ extension RemoteCalls {
         RemoteCall<XDRTuple2<D, Flags>, TypedParamList<LaunchSecurityParamsLimit>>(.domainGetLaunchSecurityInfo)
 }
 
-/// Read-outs and signals of domains: perf events, host name, control channel, disk errors, process signals,
+/// Read-outs, settings and signals of domains: lifecycle actions, perf events, host name, control channel, disk errors, process signals,
 /// launch security parameters.
 extension ProcedureTable {
     static let diagnosticsRows: [ServedProcedure] = [
+        .serve(RemoteCalls.domainSetLifecycleAction) { a, ctx in
+            let (d, type, action, flags) = a.values
+            try await ctx.driver.setLifecycleAction(d, type: type, action: action, flags: flags)
+            return XDRVoid()
+        },
         .serve(RemoteCalls.domainGetPerfEvents) { a, ctx in
             let (d, flags) = a.values
             return TypedParamList(try await ctx.driver.perfEvents(d, flags: flags))
@@ -115,6 +123,9 @@ extension ProcedureTable {
 }
 
 extension RemoteDriver {
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainSetLifecycleAction, XDRTuple4(domain, type, action, flags))
+    }
     public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
         try await call(RemoteCalls.domainGetPerfEvents, XDRTuple2(domain, flags)).params
     }
