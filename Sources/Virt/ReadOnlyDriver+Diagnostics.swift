@@ -7,6 +7,13 @@ extension ReadOnlyDriver {
     public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
         try await base.perfEvents(domain, flags: flags)
     }
+    public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await base.numaParameters(domain, nparams: nparams, flags: flags)
+    }
+    public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw Self.denied("virDomainSetNumaParameters")
+    }
     public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
         throw Self.denied("virDomainSetLifecycleAction")
     }

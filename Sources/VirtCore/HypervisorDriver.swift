@@ -246,6 +246,11 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
     /// `virDomainRename`: gives an inactive persistent domain a new name.
     func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainGetNumaParameters` with libvirt's two-call protocol (nparams 0: the count).
+    func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetNumaParameters`: `numa_mode` (int) and `numa_nodeset` (string).
+    func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
     /// `virDomainSetLifecycleAction`: `type` 0 power-off, 1 reboot, 2 crash; `action` a
     /// `virDomainLifecycleAction` (destroy, restart, rename-restart, preserve, coredump-destroy, coredump-restart).
     func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws
@@ -667,6 +672,13 @@ extension HypervisorDriver {
     }
     public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainSetLifecycleAction")
+    }
+    public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetNumaParameters")
+    }
+    public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetNumaParameters")
     }
     public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
         throw VirtError.noSupport("virDomainGetPerfEvents")

@@ -4,7 +4,7 @@ import Virt
 /// virsh-domain-monitor.c of virsh 9.0).
 extension DomainCommands {
     static let diagnosticsCommands: [CommandDefinition] = [
-        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction,
+        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction, numatune,
     ]
 
     static let domhostname = CommandDefinition(
@@ -222,6 +222,69 @@ extension DomainCommands {
         }) != nil else {
             shell.error("Unable to change lifecycle action.")
             return false
+        }
+        return true
+    }
+}
+
+extension DomainCommands {
+    static let numatune = CommandDefinition(
+        "numatune", summary: "Get or set numa parameters",
+        description: "Get or set the current numa parameters for a guest domain.\n"
+            + "    To get the numa parameters use following command: \n\n"
+            + "    virsh # numatune <domain>",
+        options: [
+            .domain(),
+            .string("mode", "NUMA mode, one of strict, preferred and interleave \n"
+                    + "or a number from the virDomainNumatuneMemMode enum", requiresName: true),
+            .string("nodeset", "NUMA node selections to set", requiresName: true),
+            .flag("config", "affect next boot"),
+            .flag("live", "affect running domain"),
+            .flag("current", "affect current domain"),
+        ]
+    ) { shell, cmd in
+        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
+        var flags: ModificationImpact = []
+        if cmd.has("config") { flags.insert(.config) }
+        if cmd.has("live") { flags.insert(.live) }
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        var params: [TypedParam] = []
+        let (okNodeset, nodeset) = shell.stringOption(cmd, "nodeset")
+        guard okNodeset else { return false }
+        if let nodeset { params.append(TypedParam("numa_nodeset", .string(nodeset))) }
+        let (okMode, mode) = shell.stringOption(cmd, "mode")
+        guard okMode else { return false }
+        if let mode {
+            // A name, or a number in case the server knows newer modes (virStrToLong_i with base 0).
+            guard let m = NUMATune.modes.firstIndex(of: mode).map(Int32.init) ?? Format.parseCInt32(mode) else {
+                shell.error("Invalid mode: \(mode)")
+                return false
+            }
+            params.append(TypedParam("numa_mode", .int(m)))
+        }
+        if !params.isEmpty {
+            guard await shell.call({ try await dom.setNumaParameters(params, flags: flags) }) != nil else {
+                shell.error("Unable to change numa parameters")
+                return false
+            }
+            return true
+        }
+        guard let count = await shell.call({ try await dom.numaParameters(nparams: 0, flags: flags) })?.nparams else {
+            shell.error("Unable to get number of memory parameters")
+            return false
+        }
+        if count == 0 { return true }
+        guard let got = await shell.call({ try await dom.numaParameters(nparams: count, flags: flags) }) else {
+            shell.error("Unable to get numa parameters")
+            return false
+        }
+        for p in got.params {
+            if p.field == "numa_mode", case .int(let m) = p.value {
+                let name = m >= 0 && Int(m) < NUMATune.modes.count ? NUMATune.modes[Int(m)] : "(null)"
+                shell.print(Format.padRight(p.field, 15) + ": \(name)\n")
+            } else {
+                shell.print(Format.padRight(p.field, 15) + ": \(paramValue(p.value))\n")
+            }
         }
         return true
     }

@@ -2,6 +2,11 @@
 /// vsh/virsh differential test.
 enum VshDiagnosticsCases {
     static let fixtures: [String: String] = [
+        "numa-preferred.xml": "<domain type='test'><name>numa1</name><uuid>77777777-2222-3333-4444-555555555555</uuid>"
+            + "<memory>1048576</memory><os><type>hvm</type></os>"
+            + "<numatune><memory mode='preferred' nodeset='1'/></numatune></domain>\n",
+        "numa-auto.xml": "<domain type='test'><name>numa2</name><uuid>77777777-2222-3333-4444-555555555556</uuid>"
+            + "<memory>1048576</memory><vcpu placement='auto'>2</vcpu><os><type>hvm</type></os></domain>\n",
         "perf-ok.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
             + "<memory>1048576</memory><os><type>hvm</type></os><perf><event name='cpu_cycles' enabled='no'/><event name='cmt' enabled='yes'/></perf></domain>\n",
         "perf-unknown.xml": "<domain type='test'><name>perf</name><uuid>66666666-2222-3333-4444-555555555555</uuid>"
@@ -79,7 +84,21 @@ enum VshDiagnosticsCases {
         .line("perf-xml", "define @DIR@/perf-ok.xml; dumpxml perf; perf perf; perf perf --enable instructions; dumpxml perf; "
               + "define @DIR@/perf-unknown.xml; define @DIR@/perf-twice.xml; define @DIR@/perf-bad-value.xml; "
               + "define @DIR@/perf-no-value.xml; define @DIR@/perf-no-name.xml"),
-        .line("help-perf", "help perf; help set-lifecycle-action"),
+        .line("help-perf", "help perf; help set-lifecycle-action; help numatune"),
+        .line("numatune", "numatune test; numatune test --mode interleave; numatune test --nodeset 0-1; numatune test; "
+              + "numatune test --mode strict; numatune test --mode 2 --config; numatune test --config; "
+              + "dumpxml test; dumpxml test --inactive"),
+        .line("numatune-errors", "numatune test --mode bogus; numatune test --nodeset x; numatune test --nodeset ''; "
+              + "numatune test --mode 7; numatune test --nodeset ^0; numatune test --nodeset 0,^0; "
+              + "numatune test --current --live; numatune nosuch; numatune"),
+        .line("numatune-modes", "numatune test --nodeset 0 --mode 0x2; numatune test --live --mode preferred; "
+              + "numatune test --mode 010 --config; destroy test; numatune test --live; "
+              + "numatune test --nodeset 1 --mode preferred; numatune test; dumpxml test"),
+        .line("numatune-xml", "define @DIR@/numa-preferred.xml; numatune numa1; numatune numa1 --mode restrictive; "
+              + "numatune numa1; dumpxml numa1; define @DIR@/numa-auto.xml; numatune numa2; "
+              + "numatune numa2 --mode interleave; numatune numa2; dumpxml numa2; numatune numa2 --nodeset 1; dumpxml numa2"),
+        .line("numatune-transient", "create @DIR@/gen.xml; numatune gen --config; numatune gen --nodeset 0; numatune gen"),
+        VshCase(name: "numatune-read-only", args: ["-r", "-c", "test:///default", "numatune test; numatune test --nodeset 0"]),
         .line("set-lifecycle-action", "set-lifecycle-action test poweroff restart; "
               + "set-lifecycle-action test reboot preserve --config; "
               + "set-lifecycle-action test crash coredump-restart --live --config; dumpxml test; dumpxml test --inactive; "
