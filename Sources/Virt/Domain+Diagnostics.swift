@@ -8,6 +8,12 @@ extension Domain {
         try await connection.driver.domainHostname(ref, flags: flags)
     }
 
+    /// `virDomainGetCPUStats` (start CPU -1: the totals); string parameters are understood.
+    public func cpuStats(nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32 = 0) async throws
+        -> (params: [TypedParam], count: Int32) {
+        try await connection.driver.cpuStats(ref, nparams: nparams, startCPU: startCPU, ncpus: ncpus, flags: flags | 4)
+    }
+
     /// `virDomainGetControlInfo`.
     public func controlInfo(flags: UInt32 = 0) async throws -> DomainControlInfo {
         try await connection.driver.controlInfo(ref, flags: flags)

@@ -23,6 +23,10 @@ extension ReadOnlyDriver {
     public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainGetHostname")
     }
+    public func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32)
+        async throws -> (params: [TypedParam], count: Int32) {
+        try await base.cpuStats(domain, nparams: nparams, startCPU: startCPU, ncpus: ncpus, flags: flags)
+    }
     public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
         try await base.controlInfo(domain, flags: flags)
     }

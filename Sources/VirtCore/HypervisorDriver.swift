@@ -246,6 +246,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
     /// `virDomainRename`: gives an inactive persistent domain a new name.
     func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainGetCPUStats`: with `startCPU` -1 the domain's totals; else per host CPU from `startCPU`, `nparams`
+    /// parameters for each of `ncpus` CPUs, flat. The count is libvirt's return value: the parameters per CPU
+    /// (or in the totals) when `nparams` is 0, the number of host CPUs when `ncpus` is 0, else the parameters
+    /// filled per CPU.
+    func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32) async throws
+        -> (params: [TypedParam], count: Int32)
     /// `virDomainGetNumaParameters` with libvirt's two-call protocol (nparams 0: the count).
     func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32)
@@ -676,6 +682,10 @@ extension HypervisorDriver {
     public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
         throw VirtError.noSupport("virDomainGetNumaParameters")
+    }
+    public func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32)
+        async throws -> (params: [TypedParam], count: Int32) {
+        throw VirtError.noSupport("virDomainGetCPUStats")
     }
     public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainSetNumaParameters")

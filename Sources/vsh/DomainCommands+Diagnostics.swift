@@ -5,6 +5,7 @@ import Virt
 extension DomainCommands {
     static let diagnosticsCommands: [CommandDefinition] = [
         domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction, numatune,
+        cpuStats,
     ]
 
     static let domhostname = CommandDefinition(
@@ -285,6 +286,104 @@ extension DomainCommands {
             } else {
                 shell.print(Format.padRight(p.field, 15) + ": \(paramValue(p.value))\n")
             }
+        }
+        return true
+    }
+}
+
+extension DomainCommands {
+    /// One statistic of cpu-stats: times in seconds, anything else as virsh prints a typed parameter.
+    @MainActor static func printCPUStat(_ shell: Shell, _ p: TypedParam, times: Set<String>) {
+        if case .ullong(let ns) = p.value, times.contains(p.field) {
+            shell.print("\t" + Format.padRight(p.field, 12) + " " + HostCommands.cDouble("%19.9lf", Double(ns) / 1e9)
+                        + " seconds\n")
+        } else {
+            shell.print("\t" + Format.padRight(p.field, 12) + " \(paramValue(p.value))\n")
+        }
+    }
+
+    static let cpuStats = CommandDefinition(
+        "cpu-stats", summary: "show domain cpu statistics",
+        description: "Display per-CPU and total statistics about the domain's CPUs",
+        options: [
+            .domain(),
+            .flag("total", "Show total statistics only"),
+            .int("start", "Show statistics from this CPU"),
+            .int("count", "Number of shown CPUs at most"),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        var showTotal = cmd.has("total")
+        var showPerCPU = false
+        var start: Int32 = 0
+        var count: Int32 = -1
+        let (okStart, startValue) = HostCommands.intOption(shell, cmd, "start")
+        guard okStart else { return false }
+        if let startValue {
+            if startValue < 0 {
+                shell.error("Invalid value for start CPU")
+                return false
+            }
+            start = startValue
+            showPerCPU = true
+        }
+        let (okCount, countValue) = HostCommands.intOption(shell, cmd, "count")
+        guard okCount else { return false }
+        if let countValue {
+            if countValue < 0 {
+                shell.error("Invalid value for number of CPUs to show")
+                return false
+            }
+            count = countValue
+            showPerCPU = true
+        }
+        if !showTotal && !showPerCPU {
+            showTotal = true
+            showPerCPU = true
+        }
+        let failed = { @MainActor () -> Bool in
+            shell.error("Failed to retrieve CPU statistics for domain '\(dom.name)'")
+            return false
+        }
+        if showPerCPU {
+            guard let maxID = await shell.call({ try await dom.cpuStats(nparams: 0, startCPU: 0, ncpus: 0) })?.count else {
+                return failed()
+            }
+            if start >= maxID {
+                shell.error("Start CPU \(start) is out of range (min: 0, max: \(maxID - 1))")
+                return false
+            }
+            if count < 0 || count > maxID - start {
+                if count > maxID { shell.print("Only \(maxID) CPUs available to show\n") }
+                count = maxID - start
+            }
+            guard let nparams = await shell.call({ try await dom.cpuStats(nparams: 0, startCPU: start, ncpus: 1) })?.count
+            else { return failed() }
+            var cpu = start
+            while count > 0 {
+                let ncpus = min(count, 128)
+                guard let got = await shell.call({
+                    try await dom.cpuStats(nparams: UInt32(nparams), startCPU: cpu, ncpus: UInt32(ncpus))
+                }) else { return failed() }
+                let per = Int(nparams)
+                for i in 0..<Int(ncpus) where per > 0 && i * per < got.params.count {
+                    shell.print("CPU\(Int(cpu) + i):\n")
+                    for p in got.params[(i * per)..<min(got.params.count, (i + 1) * per)] {
+                        printCPUStat(shell, p, times: ["cpu_time", "vcpu_time"])
+                    }
+                }
+                cpu += ncpus
+                count -= ncpus
+            }
+            if !showTotal { return true }
+        }
+        guard let totalCount = await shell.call({ try await dom.cpuStats(nparams: 0, startCPU: -1, ncpus: 1) })?.count,
+              let totals = await shell.call({
+                  try await dom.cpuStats(nparams: UInt32(max(totalCount, 0)), startCPU: -1, ncpus: 1)
+              }) else { return failed() }
+        shell.print("Total:\n")
+        for p in totals.params.prefix(Int(max(totals.count, 0))) {
+            printCPUStat(shell, p, times: ["cpu_time", "user_time", "system_time"])
         }
         return true
     }

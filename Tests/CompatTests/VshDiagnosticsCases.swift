@@ -84,7 +84,14 @@ enum VshDiagnosticsCases {
         .line("perf-xml", "define @DIR@/perf-ok.xml; dumpxml perf; perf perf; perf perf --enable instructions; dumpxml perf; "
               + "define @DIR@/perf-unknown.xml; define @DIR@/perf-twice.xml; define @DIR@/perf-bad-value.xml; "
               + "define @DIR@/perf-no-value.xml; define @DIR@/perf-no-name.xml"),
-        .line("help-perf", "help perf; help set-lifecycle-action; help numatune"),
+        .line("help-perf", "help perf; help set-lifecycle-action; help numatune; help cpu-stats"),
+        .line("cpu-stats", "cpu-stats test; cpu-stats test --total; cpu-stats test --start 1 --count 2; "
+              + "cpu-stats test --total --start 1; cpu-stats test --count 1; cpu-stats test --count 3 --total; "
+              + "cpu-stats test --start 1 --count 5; cpu-stats test --count 0"),
+        .line("cpu-stats-errors", "cpu-stats test --start 2; cpu-stats test --count -1; cpu-stats test --start x; "
+              + "cpu-stats test --start -1; cpu-stats nosuch; destroy test; cpu-stats test"),
+        VshCase(name: "cpu-stats-quiet-read-only", args: ["-q", "-r", "-c", "test:///default",
+                                                          "cpu-stats test; cpu-stats test --count 9"]),
         .line("numatune", "numatune test; numatune test --mode interleave; numatune test --nodeset 0-1; numatune test; "
               + "numatune test --mode strict; numatune test --mode 2 --config; numatune test --config; "
               + "dumpxml test; dumpxml test --inactive"),

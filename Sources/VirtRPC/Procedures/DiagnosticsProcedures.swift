@@ -18,6 +18,15 @@ public enum PerfEventsLimit: XDRLimit {
     public static var unit: Int { 12 }
 }
 
+/// `REMOTE_DOMAIN_GET_CPU_STATS_MAX`.
+public enum CPUStatsLimit: XDRLimit {
+    public static var max: Int { 2048 }
+    public static var unit: Int { 12 }
+}
+
+/// `REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX`.
+let cpuStatsNCPUsMax: UInt32 = 128
+
 /// `remote_domain_get_control_info_ret`: state, details, stateTime.
 extension DomainControlInfo: XDRCodable {
     public init(xdr r: inout XDRReader) throws(XDRError) {
@@ -45,6 +54,10 @@ extension DomainDiskError: XDRCodable {
 }
 
 extension RemoteCalls {
+    /// dom, nparams, start_cpu, ncpus, flags → params, nparams.
+    static let domainGetCPUStats =
+        RemoteCall<XDRTuple5<D, UInt32, Int32, UInt32, Flags>, XDRTuple2<TypedParamList<CPUStatsLimit>, Int32>>(
+            .domainGetCPUStats)
     /// dom, type, action, flags.
     static let domainSetLifecycleAction =
         RemoteCall<XDRTuple4<D, UInt32, UInt32, Flags>, XDRVoid>(.domainSetLifecycleAction)
@@ -74,6 +87,17 @@ extension RemoteCalls {
 /// launch security parameters.
 extension ProcedureTable {
     static let diagnosticsRows: [ServedProcedure] = [
+        .serve(RemoteCalls.domainGetCPUStats) { a, ctx in
+            let (d, nparams, start, ncpus, flags) = a.values
+            if nparams > UInt32(CPUStatsLimit.max) {
+                throw VirtError.internalError("nparams count exceeds maximum", domain: .rpc)
+            }
+            if ncpus > cpuStatsNCPUsMax {
+                throw VirtError.internalError("ncpus count exceeds maximum", domain: .rpc)
+            }
+            let r = try await ctx.driver.cpuStats(d, nparams: nparams, startCPU: start, ncpus: ncpus, flags: flags)
+            return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.count)
+        },
         .serve(RemoteCalls.domainSetLifecycleAction) { a, ctx in
             let (d, type, action, flags) = a.values
             try await ctx.driver.setLifecycleAction(d, type: type, action: action, flags: flags)
@@ -123,6 +147,11 @@ extension ProcedureTable {
 }
 
 extension RemoteDriver {
+    public func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32)
+        async throws -> (params: [TypedParam], count: Int32) {
+        let r = try await call(RemoteCalls.domainGetCPUStats, XDRTuple5(domain, nparams, startCPU, ncpus, flags))
+        return (r.values.0.params, r.values.1)
+    }
     public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainSetLifecycleAction, XDRTuple4(domain, type, action, flags))
     }
