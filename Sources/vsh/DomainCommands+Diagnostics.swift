@@ -3,8 +3,9 @@ import Virt
 /// domhostname, domcontrol, domblkerror, send-process-signal, domlaunchsecinfo (virsh-domain.c and
 /// virsh-domain-monitor.c of virsh 9.0).
 extension DomainCommands {
+    /// The Domain Management ones; domcontrol and domblkerror are listed with Domain Monitoring, as virsh lists them.
     static let diagnosticsCommands: [CommandDefinition] = [
-        domhostname, domcontrol, domblkerror, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction, numatune,
+        domhostname, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction, numatune,
         cpuStats,
     ]
 

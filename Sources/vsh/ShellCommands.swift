@@ -6,7 +6,8 @@ import VirtCore
 
 /// Commands about the shell itself (vsh.c): help, quit, exit, echo, pwd, cd; connect (virsh.c).
 enum ShellCommands {
-    static let all: [CommandDefinition] = [help, quit, exit, echo, pwd, cd, connect]
+    /// In virsh's order: vsh.c's own commands by name, then virsh.c's connect.
+    static let all: [CommandDefinition] = [cd, echo, exit, help, pwd, quit, connect]
 
     /// virBufferEscapeShell: as is when nothing in it needs quoting, else in single quotes (a quote as '\'').
     static func shellEscaped(_ s: String) -> String {

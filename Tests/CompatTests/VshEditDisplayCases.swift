@@ -112,6 +112,7 @@ enum VshEditDisplayCases {
         VshCase(name: "domdisplay-quiet", args: ["-q", "-c", "test:///default",
                                                  "create @DIR@/gfx1.xml; domdisplay gfx1; domdisplay gfx1 --all"]),
         .line("help-display", "help domdisplay; help vncdisplay; help connect"),
+        .line("help-groups", "help virsh; help monitor; help snapshot; help checkpoint"),
     ] + (2...4).map { n in
         .line("domdisplay-gfx\(n)", "create @DIR@/gfx\(n).xml; domdisplay gfx\(n) --all --include-password; "
               + "vncdisplay gfx\(n); domdisplay gfx\(n) --type vnc --all; domdisplay gfx\(n) --type spice --include-password; "
