@@ -604,18 +604,7 @@ final class TestDriverCore {
             throw VirtError(.invalidArg, domain: .domain,
                             "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
         }
-        var live = flags.contains(.live)
-        var config = flags.contains(.config)
-        if !live && !config {
-            if obj.isActive { live = true } else { config = true }
-        }
-        if live && !obj.isActive {
-            throw VirtError.operationInvalid("domain is not running", domain: .domain)
-        }
-        if config && !obj.persistent {
-            throw VirtError.operationInvalid("transient domains do not have any persistent config",
-                                             domain: .domain)
-        }
+        let (live, config) = try defs(obj, flags)
         return (config && obj.isActive, live)
     }
 

@@ -4,6 +4,13 @@ import Virt
 /// virsh-domain-monitor.c of virsh 9.0).
 extension DomainCommands {
     /// The Domain Management ones; domcontrol and domblkerror are listed with Domain Monitoring, as virsh lists them.
+    /// `--config`, `--live`, `--current` (VIRSH_COMMON_OPT_DOMAIN_CONFIG/LIVE/CURRENT).
+    static let configLiveCurrent: [OptionDefinition] = [
+        .flag("config", "affect next boot"),
+        .flag("live", "affect running domain"),
+        .flag("current", "affect current domain"),
+    ]
+
     static let diagnosticsCommands: [CommandDefinition] = [
         domhostname, sendProcessSignal, domlaunchsecinfo, perf, setLifecycleAction, numatune,
         cpuStats,
@@ -150,15 +157,10 @@ extension DomainCommands {
             .domain(),
             .string("enable", "perf events which will be enabled", requiresName: true),
             .string("disable", "perf events which will be disabled", requiresName: true),
-            .flag("config", "affect next boot"),
-            .flag("live", "affect running domain"),
-            .flag("current", "affect current domain"),
-        ]
+        ] + configLiveCurrent
     ) { shell, cmd in
-        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
-        var flags: ModificationImpact = []
-        if cmd.has("config") { flags.insert(.config) }
-        if cmd.has("live") { flags.insert(.live) }
+        let (ok, flags, _) = DomainCommands.flags(shell, cmd)
+        guard ok else { return false }
         guard let dom = await shell.domainOption(cmd) else { return false }
         let (okEnable, enable) = shell.stringOption(cmd, "enable")
         guard okEnable else { return false }
@@ -198,14 +200,10 @@ extension DomainCommands {
         description: "Change lifecycle actions for the guest domain.",
         options: [
             .domain(), .data("type", "lifecycle type to modify"), .data("action", "lifecycle action to set"),
-            .flag("config", "affect next boot"), .flag("live", "affect running domain"),
-            .flag("current", "affect current domain"),
-        ]
+        ] + configLiveCurrent
     ) { shell, cmd in
-        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
-        var flags: ModificationImpact = []
-        if cmd.has("config") { flags.insert(.config) }
-        if cmd.has("live") { flags.insert(.live) }
+        let (ok, flags, _) = DomainCommands.flags(shell, cmd)
+        guard ok else { return false }
         let (okType, typeName) = shell.stringOption(cmd, "type")
         guard okType, let typeName else { return false }
         let (okAction, actionName) = shell.stringOption(cmd, "action")
@@ -240,15 +238,10 @@ extension DomainCommands {
             .string("mode", "NUMA mode, one of strict, preferred and interleave \n"
                     + "or a number from the virDomainNumatuneMemMode enum", requiresName: true),
             .string("nodeset", "NUMA node selections to set", requiresName: true),
-            .flag("config", "affect next boot"),
-            .flag("live", "affect running domain"),
-            .flag("current", "affect current domain"),
-        ]
+        ] + configLiveCurrent
     ) { shell, cmd in
-        guard shell.exclusive(cmd, "current", "live"), shell.exclusive(cmd, "current", "config") else { return false }
-        var flags: ModificationImpact = []
-        if cmd.has("config") { flags.insert(.config) }
-        if cmd.has("live") { flags.insert(.live) }
+        let (ok, flags, _) = DomainCommands.flags(shell, cmd)
+        guard ok else { return false }
         guard let dom = await shell.domainOption(cmd) else { return false }
         var params: [TypedParam] = []
         let (okNodeset, nodeset) = shell.stringOption(cmd, "nodeset")
