@@ -57,12 +57,43 @@ extension TestDriver {
         }
     }
 
-    /// Always ok, for a running domain.
+    /// Made up from the guest clock's seconds, as libvirt's test driver does: below 10000 a job running that
+    /// many milliseconds, below 30000 occupied, below 60000 an error (the reason by the seconds modulo 4),
+    /// else ok.
     public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
         try state.core.withLock { c throws(VirtError) in
             try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetControlInfo")
-            _ = try runningObject(domain, c)
-            return DomainControlInfo(state: 0)
+            let s = try runningObject(domain, c).guestSeconds
+            switch s {
+            case 1..<10_000: return DomainControlInfo(state: 1, stateTime: UInt64(s))
+            case 10_000..<30_000: return DomainControlInfo(state: 2, stateTime: UInt64(s - 10_000))
+            case 30_000..<60_000:
+                return DomainControlInfo(state: 3, details: UInt32(s % 4), stateTime: UInt64(s - 30_000))
+            default: return DomainControlInfo(state: 0)
+            }
+        }
+    }
+
+    /// The guest clock, for a domain that is running (not paused).
+    public func guestTime(_ domain: DomainRef, flags: UInt32) async throws -> (seconds: Int64, nseconds: UInt32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 0, "testDomainGetTime")
+            let obj = try c.table.object(domain)
+            if obj.status.state != .running {
+                throw VirtError.operationInvalid("domain is not running", domain: .test)
+            }
+            return (obj.guestSeconds, obj.guestNanoseconds)
+        }
+    }
+
+    /// Sets the guest clock of a running domain.
+    public func setGuestTime(_ domain: DomainRef, seconds: Int64, nseconds: UInt32, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1, "testDomainSetTime")
+            var obj = try runningObject(domain, c)
+            obj.guestSeconds = seconds
+            obj.guestNanoseconds = nseconds
+            c.table.store(obj)
         }
     }
 

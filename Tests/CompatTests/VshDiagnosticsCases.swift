@@ -42,6 +42,14 @@ enum VshDiagnosticsCases {
               + "destroy test; domhostname test; domhostname nosuch"),
         .line("domhostname-bad-args", "domhostname; domhostname test --source=; domhostname test --source"),
         .line("domcontrol", "domcontrol test; destroy test; domcontrol test; domcontrol nosuch; domcontrol"),
+        .line("domcontrol-states", "domtime test --time 5000; domcontrol test; domtime test --time 15000; domcontrol test; "
+              + "domtime test --time 30001; domcontrol test; domtime test --time 30002; domcontrol test; "
+              + "domtime test --time 30003; domcontrol test; domtime test --time 30004; domcontrol test; "
+              + "domtime test --time 0; domcontrol test; domtime test --time 60000; domcontrol test; "
+              + "domtime test --time -5; domcontrol test"),
+        .line("domtime", "domtime test; domtime test --pretty; domtime test --time 5000; domtime test; suspend test; "
+              + "domtime test; domtime test --time 5; resume test; domtime test --sync; domtime test; destroy test; "
+              + "domtime test; domtime test --time 1"),
         .line("domblkerror", "domblkerror test; create @DIR@/disks4.xml; domblkerror disks4; create @DIR@/gen.xml; "
               + "domblkerror gen; destroy test; domblkerror test; domblkerror nosuch"),
         .line("send-process-signal", "send-process-signal test 1 0; send-process-signal test 1 kill; "
