@@ -71,6 +71,33 @@ public final class Connection: Sendable {
         if n == 0 { return [] }
         return try await driver.nodeMemoryStats(cell: cell, nparams: n, flags: 0).stats
     }
+    /// `virNodeGetFreePages`: the free count of each page size (KiB) in `cellCount` cells from `startCell`, cell
+    /// by cell.
+    public func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32 = 0) async throws
+        -> [UInt64] {
+        // The checks of libvirt's public API.
+        if pages.isEmpty { throw Self.nonZero("npages", "virNodeGetFreePages") }
+        if cellCount == 0 { throw Self.nonZero("cellCount", "virNodeGetFreePages") }
+        if pages.count > Int(Int32.max) / Int(cellCount) {
+            throw VirtError(.overflow, "numerical overflow: too many NUMA cells: \(cellCount) > \(Int(Int32.max) / pages.count)")
+        }
+        return try await driver.nodeFreePages(pages: pages, startCell: startCell, cellCount: cellCount, flags: flags)
+    }
+    /// `virNodeAllocPages`: sets (flag 1, SET) or adds to (0, ADD) the page pools of `cellCount` cells from
+    /// `startCell`.
+    @discardableResult
+    public func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                               flags: UInt32 = 0) async throws -> Int32 {
+        if pageSizes.isEmpty { throw Self.nonZero("npages", "virNodeAllocPages") }
+        if cellCount == 0 { throw Self.nonZero("cellCount", "virNodeAllocPages") }
+        return try await driver.nodeAllocPages(pageSizes: pageSizes, pageCounts: pageCounts, startCell: startCell,
+                                               cellCount: cellCount, flags: flags)
+    }
+    /// libvirt's virCheckNonZeroArg error.
+    static func nonZero(_ argument: String, _ function: String) -> VirtError {
+        VirtError(.invalidArg, domain: .none, "\(argument) in \(function) must not be zero",
+                  str1: "\(argument) in \(function) must not be zero")
+    }
     /// The free memory in bytes of up to `maxCells` NUMA cells from `startCell`.
     public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
         try await driver.nodeCellsFreeMemory(startCell: startCell, maxCells: maxCells)

@@ -18,6 +18,32 @@ extension Domain {
         try await connection.driver.setSchedulerParameters(ref, params: params, flags: flags?.rawValue)
     }
 
+    /// `virDomainGetNumaParameters` with libvirt's two-call protocol (nparams 0: the count).
+    public func numaParameters(nparams: Int32, flags: ModificationImpact = .current) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try await connection.driver.numaParameters(ref, nparams: nparams, flags: flags.rawValue | 4)
+    }
+
+    /// `virDomainSetNumaParameters`.
+    public func setNumaParameters(_ params: [TypedParam], flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setNumaParameters(ref, params: params, flags: flags.rawValue)
+    }
+
+    /// `virDomainSetLifecycleAction`: `type` 0 power-off, 1 reboot, 2 crash; `action` a `virDomainLifecycleAction`.
+    public func setLifecycleAction(type: UInt32, action: UInt32, flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setLifecycleAction(ref, type: type, action: action, flags: flags.rawValue)
+    }
+
+    /// `virDomainGetPerfEvents`.
+    public func perfEvents(flags: ModificationImpact = .current) async throws -> [TypedParam] {
+        try await connection.driver.perfEvents(ref, flags: flags.rawValue | 4)
+    }
+
+    /// `virDomainSetPerfEvents`.
+    public func setPerfEvents(_ params: [TypedParam], flags: ModificationImpact = .current) async throws {
+        try await connection.driver.setPerfEvents(ref, params: params, flags: flags.rawValue)
+    }
+
     /// `virDomainGetMemoryParameters` with libvirt's two-call protocol (nparams 0: the count).
     public func memoryParameters(nparams: Int32, flags: ModificationImpact = .current) async throws
         -> (params: [TypedParam], nparams: Int32) {

@@ -28,6 +28,12 @@ public struct Domain: Sendable, Hashable {
 
     private var driver: any HypervisorDriver { connection.driver }
 
+    /// `virDomainRename`: on success this handle takes the new name.
+    public mutating func rename(to newName: String, flags: UInt32 = 0) async throws {
+        try await connection.driver.renameDomain(ref, newName: newName, flags: flags)
+        ref = DomainRef(name: newName, uuid: ref.uuid, id: ref.id)
+    }
+
     /// A handle with the domain's current name and id, looked up again by UUID.
     public func refreshed() async throws -> Domain {
         Domain(connection: connection, ref: try await driver.lookupDomain(uuid: ref.uuid))

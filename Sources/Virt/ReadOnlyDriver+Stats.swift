@@ -56,6 +56,10 @@ extension ReadOnlyDriver {
         try await base.metadata(domain, type: type, uri: uri, flags: flags)
     }
     /// Refused on a read-only connection.
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        throw Self.denied("virDomainRename")
+    }
+    /// Refused on a read-only connection.
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         throw Self.denied("virDomainInjectNMI")
     }

@@ -59,6 +59,15 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func nodeMemoryStats(cell: Int32, nparams: Int32, flags: UInt32) async throws -> NodeStatsResult {
         try await base.nodeMemoryStats(cell: cell, nparams: nparams, flags: flags)
     }
+    public func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws
+        -> [UInt64] {
+        try await base.nodeFreePages(pages: pages, startCell: startCell, cellCount: cellCount, flags: flags)
+    }
+    /// Refused on a read-only connection.
+    public func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                               flags: UInt32) async throws -> Int32 {
+        throw Self.denied("virNodeAllocPages")
+    }
     public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
         try await base.nodeCellsFreeMemory(startCell: startCell, maxCells: maxCells)
     }

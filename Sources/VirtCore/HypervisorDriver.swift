@@ -48,6 +48,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func baselineHypervisorCPU(emulator: String?, arch: String?, machine: String?, virtType: String?,
                                xmls: [String], flags: UInt32) async throws -> String
     func nodeFreeMemory() async throws -> UInt64
+    /// `virNodeGetFreePages`: for each cell from `startCell`, the free count of each page size (KiB), cell by cell.
+    func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws -> [UInt64]
+    /// `virNodeAllocPages`: sets (flag 1) or adds to (flag 0) the pools of the given page sizes; returns how many
+    /// cells were changed.
+    func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                        flags: UInt32) async throws -> Int32
     func maxVcpus(type: String?) async throws -> Int32
     /// Whether the connection is encrypted or local.
     func isSecure() async throws -> Bool
@@ -238,6 +244,38 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String
     /// `virDomainInjectNMI`.
     func injectNMI(_ domain: DomainRef, flags: UInt32) async throws
+    /// `virDomainRename`: gives an inactive persistent domain a new name.
+    func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws
+    /// `virDomainGetCPUStats`: with `startCPU` -1 the domain's totals; else per host CPU from `startCPU`, `nparams`
+    /// parameters for each of `ncpus` CPUs, flat. The count is libvirt's return value: the parameters per CPU
+    /// (or in the totals) when `nparams` is 0, the number of host CPUs when `ncpus` is 0, else the parameters
+    /// filled per CPU.
+    func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32) async throws
+        -> (params: [TypedParam], count: Int32)
+    /// `virDomainGetNumaParameters` with libvirt's two-call protocol (nparams 0: the count).
+    func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetNumaParameters`: `numa_mode` (int) and `numa_nodeset` (string).
+    func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+    /// `virDomainSetLifecycleAction`: `type` 0 power-off, 1 reboot, 2 crash; `action` a
+    /// `virDomainLifecycleAction` (destroy, restart, rename-restart, preserve, coredump-destroy, coredump-restart).
+    func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws
+    /// `virDomainGetPerfEvents`: every perf event and whether it is enabled.
+    func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
+    /// `virDomainSetPerfEvents`: boolean parameters named after perf events.
+    func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+    /// `virDomainGetHostname`.
+    func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String
+    /// `virDomainGetControlInfo`.
+    func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo
+    /// `virDomainGetDiskErrors`: at most `maxErrors` errors, and the number there are when `maxErrors` is 0
+    /// (libvirt's two-call protocol).
+    func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32)
+    /// `virDomainSendProcessSignal`.
+    func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws
+    /// `virDomainGetLaunchSecurityInfo`.
+    func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
 
     // Resource control (cgroups): libvirt's scheduler, memory and block I/O parameters.
     /// `virDomainGetSchedulerType`: the scheduler's name and the number of its parameters.
@@ -450,6 +488,14 @@ extension HypervisorDriver {
         throw VirtError.noSupport("virConnectGetCPUModelNames", domain: .domain)
     }
     public func nodeFreeMemory() async throws -> UInt64 { throw VirtError.noSupport("virNodeGetFreeMemory") }
+    public func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws
+        -> [UInt64] {
+        throw VirtError.noSupport("virNodeGetFreePages")
+    }
+    public func nodeAllocPages(pageSizes: [UInt32], pageCounts: [UInt64], startCell: Int32, cellCount: UInt32,
+                               flags: UInt32) async throws -> Int32 {
+        throw VirtError.noSupport("virNodeAllocPages")
+    }
     public func maxVcpus(type: String?) async throws -> Int32 { throw VirtError.noSupport("virConnectGetMaxVcpus") }
     public func isSecure() async throws -> Bool { true }
     public func securityModel() async throws -> SecurityModel { SecurityModel(model: "", doi: "") }
@@ -626,6 +672,45 @@ extension HypervisorDriver {
     }
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainGetMetadata", domain: .domain)
+    }
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainRename")
+    }
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetLifecycleAction")
+    }
+    public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        throw VirtError.noSupport("virDomainGetNumaParameters")
+    }
+    public func cpuStats(_ domain: DomainRef, nparams: UInt32, startCPU: Int32, ncpus: UInt32, flags: UInt32)
+        async throws -> (params: [TypedParam], count: Int32) {
+        throw VirtError.noSupport("virDomainGetCPUStats")
+    }
+    public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetNumaParameters")
+    }
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainGetPerfEvents")
+    }
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSetPerfEvents")
+    }
+    public func domainHostname(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainGetHostname")
+    }
+    public func controlInfo(_ domain: DomainRef, flags: UInt32) async throws -> DomainControlInfo {
+        throw VirtError.noSupport("virDomainGetControlInfo")
+    }
+    public func diskErrors(_ domain: DomainRef, maxErrors: UInt32, flags: UInt32) async throws
+        -> (errors: [DomainDiskError], count: Int32) {
+        throw VirtError.noSupport("virDomainGetDiskErrors")
+    }
+    public func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSendProcessSignal")
+    }
+    public func launchSecurityInfo(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        throw VirtError.noSupport("virDomainGetLaunchSecurityInfo")
     }
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainInjectNMI", domain: .domain)

@@ -226,6 +226,8 @@ public enum RemoteCalls {
     /// dom, cpumap, flags.
     static let domainPinEmulator = RemoteCall<XDRTuple3<D, XDROpaque<CPUMapLimit>, Flags>, XDRVoid>(.domainPinEmulator)
     static let domainSetMetadata = RemoteCall<SetMetadataArgs, XDRVoid>(.domainSetMetadata)
+    /// dom, new_name, flags → retcode.
+    static let domainRename = RemoteCall<XDRTuple3<D, String?, Flags>, Int32>(.domainRename)
     static let domainInjectNMI = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(.domainInjectNMI)
     // Devices, live and persistent (hotplug): dom, xml[, flags]; dom, alias, flags.
     static let domainAttachDevice = RemoteCall<XDRTuple2<D, String>, XDRVoid>(.domainAttachDevice)

@@ -53,6 +53,9 @@ extension RemoteDriver {
     public func metadata(_ domain: DomainRef, type: Int32, uri: String?, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.domainGetMetadata, XDRTuple4(domain, type, uri, flags))
     }
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainRename, XDRTuple3(domain, Optional(newName), flags))
+    }
     public func injectNMI(_ domain: DomainRef, flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainInjectNMI, XDRTuple2(domain, flags))
     }

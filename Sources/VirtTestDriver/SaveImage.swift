@@ -98,4 +98,21 @@ enum SaveImage {
         }
         return VirtError.systemError(message, errno: err, domain: .test)
     }
+
+    /// The domain XML of the image at `path` (testDomainSaveImageGetXMLDesc): parsed as a definition and
+    /// formatted with secure data.
+    static func domainXML(path: String, flags: UInt32) throws(VirtError) -> String {
+        try TestDriverCore.checkFlags(flags, allowed: 1, "testDomainSaveImageGetXMLDesc")
+        let def = try TestDomainDefaults.parse(try read(path: path))
+        return def.formatXML(DomainFormatOptions(secure: true, inactive: false))
+    }
+
+    /// Replaces the domain XML of the image at `path` (testDomainSaveImageDefineXML). The running/paused
+    /// flags are accepted; the test driver's image keeps no such state.
+    static func defineXML(path: String, xml: String, flags: UInt32) throws(VirtError) {
+        try TestDriverCore.checkFlags(flags, allowed: 2 | 4, "testDomainSaveImageDefineXML")
+        _ = try TestDomainDefaults.parse(try read(path: path))
+        let def = try TestDomainDefaults.parse(xml)
+        try write(path: path, xml: def.formatXML(DomainFormatOptions(secure: true, inactive: false)), domainName: def.name)
+    }
 }

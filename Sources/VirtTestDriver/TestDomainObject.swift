@@ -36,6 +36,10 @@ struct TestDomainObject: Sendable {
     var persistent: Bool = false
     var autostart: Bool = false
     var hasManagedSave: Bool = false
+    /// The guest's clock as libvirt's test driver keeps it (`priv->seconds`, `priv->nseconds`): a fixed start,
+    /// changed by virDomainSetTime; it also decides what virDomainGetControlInfo reports.
+    var guestSeconds: Int64 = 627_319_920
+    var guestNanoseconds: UInt32 = 0
     /// The IOThreads the driver reports statistics for (libvirt fills these only for domains of a node file).
     var iothreadIDs: [UInt32] = []
     /// Taints and deprecation messages (`virDomainGetMessages`); the driver sets them for node file domains.

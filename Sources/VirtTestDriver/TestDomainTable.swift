@@ -34,6 +34,25 @@ struct TestDomainTable: Sendable {
         }
     }
 
+    /// libvirt's `virDomainObjListRename`: the new name must differ and be free; `obj` takes it in both of its
+    /// definitions and is stored.
+    mutating func rename(_ obj: inout TestDomainObject, to newName: String) throws(VirtError) {
+        if obj.name == newName {
+            throw VirtError.operationInvalid("Can't rename domain to itself", domain: .domain)
+        }
+        if byName[newName] != nil {
+            throw VirtError.operationInvalid("domain with name '\(newName)' already exists", domain: .domain)
+        }
+        if byName[obj.name] == obj.uuid { byName.removeValue(forKey: obj.name) }
+        obj.definition.name = newName
+        if var persistent = obj.newDefinition {
+            persistent.name = newName
+            obj.newDefinition = persistent
+        }
+        byName[newName] = obj.uuid
+        store(obj)
+    }
+
     /// libvirt's `virDomainObjListAdd`: finds or creates the object for `def` and assigns it. With `checkLive`,
     /// an active domain of the same UUID is refused. Returns the object (not yet stored) and the replaced
     /// persistent definition.

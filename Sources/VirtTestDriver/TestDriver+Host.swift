@@ -30,6 +30,17 @@ extension TestDriver {
     }
 
     /// The cells' memory figure (libvirt's test driver reports it as the free memory, in bytes).
+    /// Made-up counts as libvirt's test driver makes them: a sequence (x = 2x + 7 from 6) over the cells and
+    /// page sizes asked for, whatever the cells and sizes are.
+    public func nodeFreePages(pages: [UInt32], startCell: Int32, cellCount: UInt32, flags: UInt32) async throws
+        -> [UInt64] {
+        try TestDriverCore.checkFlags(flags, allowed: 0, "testNodeGetFreePages")
+        var x: UInt64 = 6
+        return (0..<Int(cellCount) * pages.count).map { _ in
+            x = x &* 2 &+ 7
+            return x
+        }
+    }
     public func nodeCellsFreeMemory(startCell: Int32, maxCells: Int32) async throws -> [UInt64] {
         try NodeAPIChecks.cellsFreeMemory(startCell: startCell, maxCells: maxCells)
         let cells = state.node.cells

@@ -67,6 +67,86 @@ extension TestDriver {
         }
     }
 
+    /// The domain-wide memory mode and nodeset of the addressed definition.
+    public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetNumaParameters")
+            if nparams == 0 { return ([], 2) }
+            let n = try c.def(try c.table.object(domain), flags & 3).0.numatune ?? NUMATune()
+            let nodeset = n.placement == "auto" ? "" : (n.nodeset?.description ?? "")
+            let all = [TypedParam("numa_mode", .int(n.modeValue)), TypedParam("numa_nodeset", .string(nodeset))]
+            let sent = Array(all.prefix(Int(max(nparams, 0))))
+            return (sent, Int32(sent.count))
+        }
+    }
+
+    /// Changes the domain-wide memory mode and nodeset (libvirt's `testDomainSetNumaParameters`).
+    public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetNumaParameters")
+            try TypedParam.validate(params, ["numa_mode": 1, "numa_nodeset": 7])
+            let obj = try c.table.object(domain)
+            let (useNew, live) = try c.oneDef(obj, ModificationImpact(rawValue: flags))
+            var def = useNew ? (obj.newDefinition ?? obj.definition) : obj.definition
+            var mode: Int32 = -1
+            var nodeset: CPUSet?
+            for p in params {
+                switch (p.field, p.value) {
+                case ("numa_mode", .int(let m)):
+                    if m < 0 || m >= Int32(NUMATune.modes.count) {
+                        throw VirtError.invalidArg("unsupported numatune mode: '\(m)'", domain: .test)
+                    }
+                    mode = m
+                case ("numa_nodeset", .string(let s)):
+                    let set = try CPUSet(parsing: s)
+                    if set.isEmpty {
+                        throw VirtError.operationInvalid("Invalid nodeset of 'numatune': \(s)", domain: .test)
+                    }
+                    nodeset = set
+                default:
+                    break
+                }
+            }
+            var n = def.numatune ?? NUMATune()
+            if live && mode != -1 && n.memorySpecified && n.modeValue != mode {
+                throw VirtError.operationInvalid("can't change numatune mode for running domain", domain: .test)
+            }
+            try n.set(mode: mode, nodeset: nodeset, placementStatic: def.vcpuPlacement == .static)
+            def.numatune = n
+            c.store(obj, def, persistent: useNew)
+        }
+    }
+
+    /// Every perf event of the addressed definition, enabled or not.
+    public func perfEvents(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam] {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2 | 4, "testDomainGetPerfEvents")
+            let events = try c.def(try c.table.object(domain), flags & 3).0.perfEvents
+            return DomainDefinition.perfEventNames.map { TypedParam($0, .boolean(events[$0] == true)) }
+        }
+    }
+
+    /// Turns perf events on or off in the addressed definition.
+    public func setPerfEvents(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try TestDriverCore.checkFlags(flags, allowed: 1 | 2, "testDomainSetPerfEvents")
+            try TypedParam.validate(params, Dictionary(uniqueKeysWithValues: DomainDefinition.perfEventNames.map { ($0, 6) }))
+            var seen = Set<String>()
+            for p in params where !seen.insert(p.field).inserted {
+                throw VirtError.invalidArg("parameter '\(p.field)' occurs multiple times", domain: .none)
+            }
+            let obj = try c.table.object(domain)
+            var (def, useNew) = try c.def(obj, flags)
+            var events = def.perfEvents
+            for p in params {
+                if case .boolean(let on) = p.value { events[p.field] = on }
+            }
+            def.perfEvents = events
+            c.store(obj, def, persistent: useNew)
+        }
+    }
+
     public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
         try state.core.withLock { c throws(VirtError) in

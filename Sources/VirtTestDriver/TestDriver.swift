@@ -211,6 +211,24 @@ public final class TestDriver: HypervisorDriver {
     public func restore(from path: String, xml: String?, flags: SaveRestoreFlags) async throws {
         try state.restore(from: path, xml: xml, flags: flags)
     }
+    /// Sets what a power-off, reboot or crash does.
+    public func setLifecycleAction(_ domain: DomainRef, type: UInt32, action: UInt32, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in
+            try c.setLifecycleAction(domain, type: type, action: action, flags: ModificationImpact(rawValue: flags))
+        }
+    }
+    /// Renames an inactive persistent domain.
+    public func renameDomain(_ domain: DomainRef, newName: String, flags: UInt32) async throws {
+        try state.core.withLock { c throws(VirtError) in try c.rename(domain, to: newName, flags: flags) }
+    }
+    /// The domain XML kept in a save image.
+    public func saveImageXML(path: String, flags: UInt32) async throws -> String {
+        try SaveImage.domainXML(path: path, flags: flags)
+    }
+    /// Replaces the domain XML kept in a save image.
+    public func saveImageDefineXML(path: String, xml: String, flags: UInt32) async throws {
+        try SaveImage.defineXML(path: path, xml: xml, flags: flags)
+    }
     /// Saves a running domain to its managed image and stops it.
     public func managedSave(_ domain: DomainRef, flags: SaveRestoreFlags) async throws {
         try state.managedSave(domain, flags: flags)

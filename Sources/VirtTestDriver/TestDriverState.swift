@@ -536,6 +536,26 @@ final class TestDriverCore {
         table.store(obj)
     }
 
+    /// libvirt's `testDomainRename`: an inactive persistent domain takes `newName`, with the undefined and
+    /// defined (renamed) events.
+    func rename(_ ref: DomainRef, to newName: String, flags: UInt32) throws(VirtError) {
+        try Self.checkFlags(flags, allowed: 0, "testDomainRename")
+        var obj = try table.object(ref)
+        if obj.isActive { throw VirtError.operationInvalid("cannot rename active domain", domain: .test) }
+        if !obj.persistent { throw VirtError.operationInvalid("cannot rename a transient domain", domain: .test) }
+        if obj.status.state != .shutoff {
+            throw VirtError.operationInvalid("domain has to be shutoff before renaming", domain: .test)
+        }
+        let before = obj
+        if obj.name != newName, newName.contains("/") {
+            throw VirtError(.xmlError, domain: .test, "XML error: name \(newName) cannot contain '/'",
+                            str1: "name \(newName) cannot contain '/'")
+        }
+        try table.rename(&obj, to: newName)
+        emit(before, .undefined(.renamed))
+        emit(obj, .defined(.renamed))
+    }
+
     // MARK: Properties
 
     func autostart(_ ref: DomainRef) throws(VirtError) -> Bool { try table.object(ref).autostart }
@@ -584,18 +604,7 @@ final class TestDriverCore {
             throw VirtError(.invalidArg, domain: .domain,
                             "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
         }
-        var live = flags.contains(.live)
-        var config = flags.contains(.config)
-        if !live && !config {
-            if obj.isActive { live = true } else { config = true }
-        }
-        if live && !obj.isActive {
-            throw VirtError.operationInvalid("domain is not running", domain: .domain)
-        }
-        if config && !obj.persistent {
-            throw VirtError.operationInvalid("transient domains do not have any persistent config",
-                                             domain: .domain)
-        }
+        let (live, config) = try defs(obj, flags)
         return (config && obj.isActive, live)
     }
 
@@ -633,6 +642,60 @@ final class TestDriverCore {
         return Int32(def.currentVcpus ?? def.vcpus)
     }
 
+    /// libvirt's `virDomainObjGetDefs`: whether `flags` address the live definition, the persistent one, or both.
+    func defs(_ obj: TestDomainObject, _ flags: ModificationImpact) throws(VirtError) -> (live: Bool, config: Bool) {
+        var live = flags.contains(.live)
+        var config = flags.contains(.config)
+        if !live && !config {
+            if obj.isActive { live = true } else { config = true }
+        }
+        if live && !obj.isActive {
+            throw VirtError.operationInvalid("domain is not running", domain: .domain)
+        }
+        if config && !obj.persistent {
+            throw VirtError.operationInvalid("transient domains do not have any persistent config", domain: .domain)
+        }
+        return (live, config)
+    }
+
+    /// libvirt's `testDomainSetLifecycleAction`: the action of one lifecycle event (0 poweroff, 1 reboot,
+    /// 2 crash) in the addressed definitions.
+    func setLifecycleAction(_ ref: DomainRef, type: UInt32, action: UInt32, flags: ModificationImpact)
+        throws(VirtError) {
+        try Self.checkFlags(flags.rawValue, allowed: 1 | 2, "testDomainSetLifecycleAction")
+        let types = ["poweroff", "reboot", "crash"]
+        guard Int(type) < types.count, Int(action) < CrashAction.allCases.count else {
+            throw VirtError.invalidArg("invalid lifecycle type or action", domain: .domain)
+        }
+        let crashAction = CrashAction.allCases[Int(action)]
+        // virDomainDefLifecycleActionAllowed: power-off and reboot take no core dump.
+        let plain = LifecycleAction(rawValue: crashAction.rawValue)
+        if type < 2 && plain == nil {
+            throw VirtError.domainConfigUnsupported(
+                "Lifecycle event '\(types[Int(type)])' doesn't support '\(crashAction.rawValue)' action")
+        }
+        var obj = try table.object(ref)
+        let (live, config) = try defs(obj, flags)
+        func modify(_ d: inout DomainDefinition) {
+            switch type {
+            case 0: if let plain { d.onPoweroff = plain }
+            case 1: if let plain { d.onReboot = plain }
+            default: d.onCrash = crashAction
+            }
+        }
+        if live { modify(&obj.definition) }
+        if config {
+            if obj.isActive {
+                var d = obj.newDefinition ?? obj.definition
+                modify(&d)
+                obj.newDefinition = d
+            } else {
+                modify(&obj.definition)
+            }
+        }
+        table.store(obj)
+    }
+
     func setVcpus(_ ref: DomainRef, count: UInt32, flags: ModificationImpact) throws(VirtError) {
         // The checks of libvirt's public API (virDomainSetVcpusFlags) come first.
         if count == 0 {
@@ -648,19 +711,7 @@ final class TestDriverCore {
                 "requested cpu amount exceeds maximum supported amount (\(count) > 32)", domain: .test)
         }
         var obj = try table.object(ref)
-        // virDomainObjGetDefs: the live definition and/or the persistent one.
-        var wantLive = flags.contains(.live)
-        var wantConfig = flags.contains(.config)
-        if !wantLive && !wantConfig {
-            if obj.isActive { wantLive = true } else { wantConfig = true }
-        }
-        if wantLive && !obj.isActive {
-            throw VirtError.operationInvalid("domain is not running", domain: .domain)
-        }
-        if wantConfig && !obj.persistent {
-            throw VirtError.operationInvalid("transient domains do not have any persistent config",
-                                             domain: .domain)
-        }
+        let (wantLive, wantConfig) = try defs(obj, flags)
         var liveDef: DomainDefinition? = wantLive ? obj.definition : nil
         var persistentDef: DomainDefinition? =
             wantConfig ? (obj.isActive ? (obj.newDefinition ?? obj.definition) : obj.definition) : nil

@@ -9,7 +9,7 @@ import Musl
 
 /// Checkpoint commands (virsh-checkpoint.c of virsh 9.0).
 enum CheckpointCommands {
-    static let all: [CommandDefinition] = [create, createAs, delete, dumpxml, info, list, parent]
+    static let all: [CommandDefinition] = [create, createAs, delete, dumpxml, edit, info, list, parent]
 
     static let createAs = CommandDefinition(
         "checkpoint-create-as", summary: "Create a checkpoint from a set of args",

@@ -44,6 +44,6 @@ struct CommandRegistry: Sendable {
         Group(name: "Snapshot", keyword: "snapshot", commands: SnapshotCommands.all),
         Group(name: "Storage Pool", keyword: "pool", commands: StoragePoolCommands.all),
         Group(name: "Storage Volume", keyword: "volume", commands: StorageVolumeCommands.all),
-        Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all),
+        Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all, keepOrder: true),
     ])
 }

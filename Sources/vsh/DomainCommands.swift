@@ -6,8 +6,8 @@ enum DomainCommands {
         autostart, create, define, destroy, domid, domname, domuuid, dumpxml, managedsave, managedsaveRemove,
         reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
-        domjobabort,
-    ] + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
+        domjobabort, edit, managedsaveEdit, saveImageEdit,
+    ] + displayCommands + diagnosticsCommands + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
         + guestOpsCommands + linkCommands
 
     // MARK: Ids and names

@@ -31,6 +31,18 @@ enum Format {
         return Int32(v)
     }
 
+    /// `virStrToLong_i` with base 0: decimal, `0x` hexadecimal or `0` octal, as strtol reads them.
+    static func parseCInt32(_ text: String) -> Int32? {
+        text.withCString { p -> Int32? in
+            var end: UnsafeMutablePointer<CChar>?
+            errno = 0
+            let v = strtol(p, &end, 0)
+            guard let end, end != UnsafeMutablePointer(mutating: p), end.pointee == 0, errno == 0,
+                  v >= Int(Int32.min), v <= Int(Int32.max) else { return nil }
+            return Int32(v)
+        }
+    }
+
     static func parseInt64(_ text: String) -> Int64? {
         var bytes = Substring(text).utf8[...]
         while let c = bytes.first, c == 0x20 || (c >= 0x09 && c <= 0x0D) { bytes = bytes.dropFirst() }

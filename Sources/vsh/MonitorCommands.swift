@@ -2,7 +2,8 @@ import Virt
 
 /// Domain monitoring commands (virsh-domain-monitor.c): list, dominfo, domstate.
 enum MonitorCommands {
-    static let all: [CommandDefinition] = [dominfo, domstate, list] + statsCommands + [AgentCommands.domifaddr, AgentCommands.domtime, domifGetlink, domstats]
+    static let all: [CommandDefinition] = [dominfo, domstate, list] + statsCommands + [AgentCommands.domifaddr, AgentCommands.domtime, domifGetlink, domstats,
+                                                                                  DomainCommands.domblkerror, DomainCommands.domcontrol]
 
     static let dominfo = CommandDefinition(
         "dominfo", summary: "domain information",

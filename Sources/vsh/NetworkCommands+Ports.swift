@@ -13,26 +13,24 @@ extension NetworkCommands {
     ) { shell, cmd in
         guard let net = await lookup(shell, cmd) else { return false }
         // virshNetworkGetXMLDesc: the inactive XML, or the live one from a server that refuses the flag.
-        var xml = await shell.call({ try await net.xmlDesc(flags: 1) })
-        if xml == nil, shell.lastError?.code == .invalidArg {
-            shell.lastError = nil
-            xml = await shell.call({ try await net.xmlDesc(flags: 0) })
+        let getXML = { () async -> String? in
+            var xml = await shell.call({ try await net.xmlDesc(flags: 1) })
+            if xml == nil, shell.lastError?.code == .invalidArg {
+                shell.lastError = nil
+                xml = await shell.call({ try await net.xmlDesc(flags: 0) })
+            }
+            return xml
         }
-        guard let xml else { return false }
-        guard let edited = XMLEditor.edit(shell, xml, name: net.name) else { return false }
-        if edited == xml {
+        switch await XMLEditor.cycle(shell, getXML: getXML, define: { edited in
+            await shell.call({ try await shell.conn.defineNetwork(xml: edited) })
+        }) {
+        case .failed:
+            return false
+        case .unchanged:
             shell.printExtra("Network \(net.name) XML configuration not changed.\n")
-            return true
+        case .defined(let def):
+            shell.printExtra("Network \(def?.name ?? "(null)") XML configuration edited.\n")
         }
-        guard let def = await shell.call({ try await shell.conn.defineNetwork(xml: edited) }) else {
-            // virsh 9.0 without a terminal to ask "Try again?" on: its "Failed." and then the success line with
-            // no network (and success).
-            shell.lastError = nil
-            shell.error("Failed.")
-            shell.printExtra("Network (null) XML configuration edited.\n")
-            return true
-        }
-        shell.printExtra("Network \(def.name) XML configuration edited.\n")
         return true
     }
 
@@ -117,39 +115,5 @@ extension NetworkCommands {
         }
         shell.printExtra("Network port \(port) deleted\n")
         return true
-    }
-}
-
-/// virsh's edit cycle (`vshEditWriteToTempFile`, `vshEditFile`, `vshEditReadBackFile`): the XML in a temporary
-/// file, the user's editor ($VISUAL, $EDITOR, else vi) on it, the file read back.
-enum XMLEditor {
-    @MainActor
-    static func edit(_ shell: Shell, _ xml: String, name: String) -> String? {
-        let tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(tmpdir)/virshXXXXXX.xml".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buf -> Int32 in
-            guard let base = buf.baseAddress else { return -1 }
-            return mkstemps(base, 4)
-        }
-        guard fd >= 0 else {
-            shell.error("failed to create temporary file: \(String(cString: strerror(errno)))")
-            return nil
-        }
-        let path = String(cString: template)
-        defer { unlink(path) }
-        let bytes = Array(xml.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == bytes.count else {
-            shell.error("\(path): write: \(String(cString: strerror(errno)))")
-            return nil
-        }
-        let editor = getenv("VISUAL").map { String(cString: $0) } ?? getenv("EDITOR").map { String(cString: $0) } ?? "vi"
-        let status = system("\(editor) '\(path)'")
-        if status != 0 {
-            shell.error("\(editor) '\(path)': command failed with exit status \(status)")
-            return nil
-        }
-        return shell.readFile(path)
     }
 }

@@ -199,7 +199,7 @@ struct TreePrinter {
 /// Host interface commands (virsh-interface.c of virsh 9.0).
 enum InterfaceCommands {
     static let all: [CommandDefinition] = [
-        begin, commit, define, destroy, dumpxml, list, mac, name, rollback, start, undefine,
+        begin, commit, define, destroy, dumpxml, edit, list, mac, name, rollback, start, undefine,
     ]
 
     static func interfaceOption(_ help: String = "interface name or MAC address") -> OptionDefinition {

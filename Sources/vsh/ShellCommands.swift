@@ -1,11 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Virt
 import VirtCore
 
-/// Commands about the shell itself (vsh.c): help, quit, exit, echo, pwd, cd.
+/// Commands about the shell itself (vsh.c): help, quit, exit, echo, pwd, cd; connect (virsh.c).
 enum ShellCommands {
-    static let all: [CommandDefinition] = [help, quit, exit, echo, pwd, cd]
+    /// In virsh's order: vsh.c's own commands by name, then virsh.c's connect.
+    static let all: [CommandDefinition] = [cd, echo, exit, help, pwd, quit, connect]
 
     /// virBufferEscapeShell: as is when nothing in it needs quoting, else in single quotes (a quote as '\'').
     static func shellEscaped(_ s: String) -> String {
@@ -202,5 +204,38 @@ enum FileManagerCWD {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return nil }
         return String(cString: buf)
+    }
+}
+
+extension ShellCommands {
+    /// virsh's `connect` (`virshReconnect` forced): the old connection closed, a new one opened. Without a URI
+    /// it reopens the shell's own, keeping its read-only mode; on failure the shell keeps its URI and mode and
+    /// the next command connects again.
+    static let connect = CommandDefinition(
+        "connect", summary: "(re)connect to hypervisor",
+        description: "Connect to local hypervisor. This is built-in command after shell start up.",
+        options: [
+            OptionDefinition(name: "name", kind: .string, emptyOK: true, help: "hypervisor connection URI"),
+            .flag("readonly", "read-only connection"),
+        ],
+        needsConnection: false
+    ) { shell, cmd in
+        let (ok, name) = shell.stringOption(cmd, "name")
+        guard ok else { return false }
+        let readOnly = cmd.has("readonly") || (name == nil && shell.readOnly)
+        if let old = shell.connection {
+            shell.connection = nil
+            await old.close()
+        }
+        // libvirt takes an empty name for the default URI.
+        let uri = name.flatMap { $0.isEmpty ? nil : $0 }
+        guard let conn = await shell.call({ try await Connection.open(uri ?? shell.connectURI, readOnly: readOnly) }) else {
+            shell.error("failed to connect to the hypervisor")
+            return false
+        }
+        if name != nil { shell.connectURI = uri }
+        shell.readOnly = readOnly
+        shell.connection = conn
+        return true
     }
 }

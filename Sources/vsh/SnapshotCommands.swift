@@ -9,7 +9,7 @@ import Musl
 
 /// Snapshot commands (virsh-snapshot.c of virsh 9.0).
 enum SnapshotCommands {
-    static let all: [CommandDefinition] = [create, createAs, current, delete, dumpxml, info, list, parent, revert]
+    static let all: [CommandDefinition] = [create, createAs, current, delete, dumpxml, edit, info, list, parent, revert]
 
     typealias F = SnapshotFlags
 
@@ -23,12 +23,13 @@ enum SnapshotCommands {
         return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `--snapshotname` or `--current` (virsh's `virshLookupSnapshot`).
-    @MainActor static func lookup(_ shell: Shell, _ cmd: ParsedCommand, _ dom: Domain, option: String = "snapshotname")
-        async -> DomainSnapshot? {
+    /// `--snapshotname` or `--current` (virsh's `virshLookupSnapshot`); unless `exclusive`, a name given with
+    /// `--current` names the snapshot.
+    @MainActor static func lookup(_ shell: Shell, _ cmd: ParsedCommand, _ dom: Domain, option: String = "snapshotname",
+                                  exclusive: Bool = true) async -> DomainSnapshot? {
         let (ok, name) = shell.stringOption(cmd, option)
         guard ok else { return nil }
-        if cmd.has("current") && name != nil {
+        if exclusive && cmd.has("current") && name != nil {
             shell.error("--\(option) and --current are mutually exclusive")
             return nil
         }

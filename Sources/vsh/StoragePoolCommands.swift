@@ -5,7 +5,7 @@ enum StoragePoolCommands {
     /// In virsh's order (pool-edit is not there yet).
     static let all: [CommandDefinition] = [findSourcesAs, findSources, autostart, build, createAs, create, defineAs,
                                            define, delete, destroy, dumpxml, info, list, name, refresh, start,
-                                           undefine, uuid, event, capabilities]
+                                           undefine, uuid, event, capabilities, edit]
 
     static let capabilities = CommandDefinition(
         "pool-capabilities", summary: "storage pool capabilities",

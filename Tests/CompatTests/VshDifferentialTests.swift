@@ -147,6 +147,11 @@ struct VshEnvironment: Sendable {
             }
         }
         var result = lines.joined(separator: "\n")
+        // The editors' temporary files (named in an editor's failure) have random names.
+        if let regex = try? NSRegularExpression(pattern: "/virsh[A-Za-z0-9]{6}\\.xml") {
+            result = regex.stringByReplacingMatches(
+                in: result, range: NSRange(result.startIndex..., in: result), withTemplate: "/virshXXXXXX.xml")
+        }
         // UUIDs generated for fixtures that have none ("gen" domains) are random in both binaries.
         if let regex = try? NSRegularExpression(pattern: "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}") {
             result = regex.stringByReplacingMatches(

@@ -181,6 +181,8 @@ extension DomainDefinition {
             if n.name == "memtune" && n.elements.isEmpty { continue }
             if n.name == "seclabel-default" { continue }
             def.extraElements.append(n)
+            // libvirt keeps the perf events it knows, in its own order.
+            if n.name == "perf" { def.perfEvents = try DomainDefinition.parsePerf(n) }
         }
         // Hypervisor namespaces.
         def.namespaces = root.namespaces.filter { !$0.prefix.isEmpty }

@@ -9,6 +9,45 @@ public struct NUMATune: Sendable, Hashable {
 
     public init() {}
 
+    /// `virDomainNumatuneMemMode` names, by value.
+    public static let modes = ["strict", "preferred", "interleave", "restrictive"]
+
+    /// Whether `<memory>` is there (libvirt's `memory.specified`).
+    public var memorySpecified: Bool { mode != nil || nodeset != nil || placement != nil }
+
+    /// The memory mode's value (strict when unset).
+    public var modeValue: Int32 { Int32(mode.flatMap { Self.modes.firstIndex(of: $0) } ?? 0) }
+
+    /// libvirt's `virDomainNumatuneSet` for the domain-wide memory: `mode` -1 keeps the mode, a nodeset makes the
+    /// placement static; `placementStatic` is the vCPUs' placement, which decides a default placement. Afterwards
+    /// the memory is written as libvirt writes it: a static placement as its nodeset, an automatic one as
+    /// `placement='auto'`.
+    public mutating func set(mode newMode: Int32, nodeset newNodeset: CPUSet?, placementStatic: Bool) throws(VirtError) {
+        if newMode == -1 && newNodeset == nil { return }
+        var mode = newMode
+        var placement: String?
+        if !memorySpecified {
+            if mode == -1 { mode = 0 }
+            placement = "default"
+        }
+        if mode < -1 || mode >= Int32(Self.modes.count) {
+            throw VirtError.domainConfigUnsupported("Unsupported numatune mode '\(mode)'")
+        }
+        if mode != -1 { self.mode = Self.modes[Int(mode)] }
+        if let newNodeset {
+            nodeset = newNodeset
+            if placement == nil { placement = "static" }
+        }
+        if placement == "default" { placement = nodeset != nil || placementStatic ? "static" : "auto" }
+        let effective = placement ?? self.placement ?? "static"
+        if effective == "static" && nodeset == nil {
+            throw VirtError.domainConfigUnsupported("nodeset for NUMA memory tuning must be set if 'placement' is 'static'")
+        }
+        if effective == "auto" { nodeset = nil }
+        if self.mode == nil { self.mode = Self.modes[0] }
+        self.placement = effective == "static" ? nil : effective
+    }
+
     /// Placement of one guest NUMA cell.
     public struct MemNode: Sendable, Hashable {
         public var cellID: UInt32

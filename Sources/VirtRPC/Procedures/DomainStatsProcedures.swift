@@ -95,6 +95,17 @@ extension ProcedureTable {
                                              flags: a.flags)
             return void
         },
+        .serve(RemoteCalls.domainRename) { a, ctx in
+            let (d, newName, flags) = a.values
+            // libvirt's public API refuses a missing name before the driver sees it.
+            guard let newName else {
+                throw VirtError(.invalidArg, domain: .domain,
+                                "invalid argument: new_name in virDomainRename must not be NULL",
+                                str1: "new_name in virDomainRename must not be NULL")
+            }
+            try await ctx.driver.renameDomain(d, newName: newName, flags: flags)
+            return Int32(0)
+        },
         .serve(RemoteCalls.domainInjectNMI) { a, ctx in
             let (d, flags) = a.values
             try await ctx.driver.injectNMI(d, flags: flags)

@@ -28,6 +28,11 @@ extension RemoteCalls {
         RemoteCall<XDRTuple3<D, TuningParams, Flags>, XDRVoid>(.domainSetBlkioParameters)
     static let domainGetBlkioParameters =
         RemoteCall<XDRTuple3<D, Int32, Flags>, XDRTuple2<TuningParams, Int32>>(.domainGetBlkioParameters)
+    /// `REMOTE_DOMAIN_NUMA_PARAMETERS_MAX` is 16 too.
+    static let domainSetNumaParameters =
+        RemoteCall<XDRTuple3<D, TuningParams, Flags>, XDRVoid>(.domainSetNumaParameters)
+    static let domainGetNumaParameters =
+        RemoteCall<XDRTuple3<D, Int32, Flags>, XDRTuple2<TuningParams, Int32>>(.domainGetNumaParameters)
     /// `REMOTE_DOMAIN_INTERFACE_PARAMETERS_MAX` is 16 too.
     static let domainSetInterfaceParameters =
         RemoteCall<XDRTuple4<D, String, TuningParams, Flags>, XDRVoid>(.domainSetInterfaceParameters)
@@ -87,6 +92,17 @@ extension ProcedureTable {
             let r = try await ctx.driver.blkioParameters(d, nparams: nparams, flags: flags)
             return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.nparams)
         },
+        .serve(RemoteCalls.domainGetNumaParameters) { a, ctx in
+            let (d, nparams, flags) = a.values
+            guard nparams <= Int32(TuningParamsLimit.max) else { throw tooMany }
+            let r = try await ctx.driver.numaParameters(d, nparams: nparams, flags: flags)
+            return XDRTuple2(TypedParamList(nparams == 0 ? [] : r.params), r.nparams)
+        },
+        .serve(RemoteCalls.domainSetNumaParameters) { a, ctx in
+            let (d, params, flags) = a.values
+            try await ctx.driver.setNumaParameters(d, params: params.params, flags: flags)
+            return void
+        },
         .serve(RemoteCalls.domainSetInterfaceParameters) { a, ctx in
             let (d, device, params, flags) = a.values
             try await ctx.driver.setInterfaceParameters(d, device: device, params: params.params, flags: flags)
@@ -126,6 +142,14 @@ extension RemoteDriver {
     }
     public func setMemoryParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
         _ = try await call(RemoteCalls.domainSetMemoryParameters, XDRTuple3(domain, TypedParamList(params), flags))
+    }
+    public func numaParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32) {
+        let r = try await call(RemoteCalls.domainGetNumaParameters, XDRTuple3(domain, nparams, flags))
+        return (r.values.0.params, r.values.1)
+    }
+    public func setNumaParameters(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws {
+        _ = try await call(RemoteCalls.domainSetNumaParameters, XDRTuple3(domain, TypedParamList(params), flags))
     }
     public func blkioParameters(_ domain: DomainRef, nparams: Int32, flags: UInt32) async throws
         -> (params: [TypedParam], nparams: Int32) {
