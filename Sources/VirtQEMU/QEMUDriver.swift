@@ -425,6 +425,10 @@ public final class QEMUDriver: HypervisorDriver {
             if flags.contains(.inactive) && !flags.contains(.active) && active { continue }
             if flags.contains(.persistent) && !flags.contains(.transient) && !persistent { continue }
             if flags.contains(.transient) && !flags.contains(.persistent) && persistent { continue }
+            if flags.contains(.autostart) != flags.contains(.noAutostart) {
+                let auto = (try? await autostart(await o.ref)) == true
+                if flags.contains(.autostart) ? !auto : auto { continue }
+            }
             let stateFilter = flags.intersection([.running, .paused, .shutoff, .other])
             if !stateFilter.isEmpty {
                 let match = (stateFilter.contains(.running) && st == .running)
@@ -510,6 +514,8 @@ public final class QEMUDriver: HypervisorDriver {
             }
         }
         unlink(state.paths.configFile(name))
+        // The autostart link goes with the definition (libvirt's qemuDomainUndefineFlags).
+        unlink(state.paths.autostartLink(name))
         let ref = await obj.ref
         if await obj.isActive {
             await obj.makeTransient()
@@ -641,10 +647,50 @@ public final class QEMUDriver: HypervisorDriver {
     }
 
 
-    /// Autostart is not implemented: no domain is marked for it.
+    /// Whether the domain starts with the daemon: its link in the autostart directory (libvirt's).
     public func autostart(_ domain: DomainRef) async throws -> Bool {
-        _ = try await state.object(domain)
-        return false
+        let obj = try await state.object(domain)
+        var st = stat()
+        return lstat(state.paths.autostartLink(await obj.name), &st) == 0
+    }
+
+    /// libvirt's qemuDomainSetAutostart: a symlink to the persistent definition, or none.
+    public func setAutostart(_ domain: DomainRef, _ enabled: Bool) async throws {
+        let obj = try await state.object(domain)
+        guard await obj.persistent else {
+            throw VirtError.operationInvalid("cannot set autostart for transient domain", domain: .qemu)
+        }
+        let name = await obj.name
+        let link = state.paths.autostartLink(name), config = state.paths.configFile(name)
+        var st = stat()
+        let present = lstat(link, &st) == 0
+        if enabled == present { return }
+        if enabled {
+            try LinuxSys.mkdirs(state.paths.autostartDir)
+            if symlink(config, link) != 0 {
+                throw VirtError.systemError("Failed to create symlink '\(link)' to '\(config)'", errno: errno,
+                                            domain: .qemu)
+            }
+        } else if unlink(link) != 0 && errno != ENOENT && errno != ENOTDIR {
+            throw VirtError.systemError("Failed to delete symlink '\(link)'", errno: errno, domain: .qemu)
+        }
+    }
+
+    /// libvirt's qemuAutostartDomains at daemon start: every persistent domain marked for autostart that is not
+    /// running (after the reconnect) is started. Returns libvirt's error line for each that fails.
+    public func autostartDomains() async -> [String] {
+        var problems: [String] = []
+        for obj in await state.allObjects() {
+            guard await obj.persistent, await !obj.isActive else { continue }
+            let ref = await obj.ref
+            guard (try? await autostart(ref)) == true else { continue }
+            do {
+                _ = try await start(ref, flags: [])
+            } catch {
+                problems.append("Failed to autostart VM '\(ref.name)': \((error as? VirtError)?.message ?? "\(error)")")
+            }
+        }
+        return problems
     }
 
     /// The host's primary security model, as libvirt reports it on a host without SELinux or AppArmor: "none"

@@ -17,6 +17,9 @@ public struct QEMUDriverPaths: Sendable, Hashable {
     }
 
     public func configFile(_ name: String) -> String { configDir + "/\(name).xml" }
+    /// Autostart links, as libvirt's /etc/libvirt/qemu/autostart/NAME.xml (a symlink to the definition).
+    public var autostartDir: String { configDir + "/autostart" }
+    public func autostartLink(_ name: String) -> String { autostartDir + "/\(name).xml" }
     public func statusXMLFile(_ name: String) -> String { stateDir + "/\(name).xml" }
     public func statusFile(_ name: String) -> String { stateDir + "/\(name).status" }
     public func pidFile(_ name: String) -> String { stateDir + "/\(name).pid" }

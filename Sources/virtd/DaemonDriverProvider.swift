@@ -62,6 +62,12 @@ final class DaemonDriverProvider: DriverProvider {
         _ = try await systemQEMU()
     }
 
+    /// Starts the QEMU domains marked for autostart (libvirt's qemuAutostartDomains); their failures.
+    func autostartQEMUDomains() async -> [String] {
+        guard let q = qemu.withLock({ $0 }) as? QEMUDriver else { return [] }
+        return await q.autostartDomains()
+    }
+
     private func systemQEMU() async throws -> any HypervisorDriver {
         try await qemuOpening.withLock(0) {
             if let d = qemu.withLock({ $0 }) { return d }

@@ -182,10 +182,15 @@ enum Virtd {
         if let port = rpc.boundTLSPort { logger.info("tls port \(port)") }
         writeFile(cfg.pidFile, "\(getpid())\n")
         logger.info("virtd ready")
+        // Autostart domains boot while clients may already connect, as libvirtd's do.
+        let autostarting = Task {
+            for problem in await provider.autostartQEMUDomains() { logger.error("\(problem)") }
+        }
 
         var it = stopStream.makeAsyncIterator()
         let sig = await it.next() ?? SIGTERM
         logger.info("signal \(sig): shutting down")
+        autostarting.cancel()
         await rpc.stop()
         unlink(cfg.pidFile)
         sources.forEach { $0.cancel() }
