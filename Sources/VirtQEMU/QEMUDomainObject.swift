@@ -572,8 +572,11 @@ actor QEMUDomainObject {
         case .restore(let src):
             setJobPhase(.loading)
             let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
+            migration.lastStatus = ""
             try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
-            try await waitMigration(mon, what: "start")
+            // QEMU's MIGRATION event "completed" ends the wait: no statistics are kept for a restore, and a
+            // query right after the load waits for QEMU's post-load work (a round trip the restore does not need).
+            try await waitMigration(mon, what: "start", completedByEvent: true)
             raise(.started(.restored))
             if src.wasRunning && !paused {
                 resumeReason = .restored
@@ -601,16 +604,19 @@ actor QEMUDomainObject {
 
     /// Waits for the migration QEMU runs (incoming or outgoing) to end: returns when it completed, throws
     /// libvirt's "job 'X' failed" or "canceled" otherwise. Aborts (domjobabort) cancel it.
-    func waitMigration(_ mon: QMPMonitor, what: String) async throws(VirtError) {
-        var delay = 5
+    func waitMigration(_ mon: QMPMonitor, what: String, completedByEvent: Bool = false) async throws(VirtError) {
+        // Waiting for the event, the query is only the fallback (a QEMU that died without one).
+        var delay = completedByEvent ? 200 : 5
         while true {
             if process == nil {
                 throw VirtError.operationFailed("job '\(what)' failed: QEMU ended", domain: .qemu)
             }
+            if completedByEvent && migration.lastStatus == "completed" && !jobs.abortRequested { return }
             if jobs.abortRequested {
                 _ = try? await mon.execute("migrate_cancel")
             }
             let q: JSONValue
+            let eventsBefore = migration.eventCount
             do {
                 q = try await mon.execute("query-migrate")
             } catch {
@@ -637,6 +643,9 @@ actor QEMUDomainObject {
                                 "operation aborted: job '\(what)' canceled by client",
                                 str1: "job '\(what)' canceled by client")
             default:
+                // An event that came while the query ran (QEMU answers a query made during an incoming load
+                // only when the load is over, just before its "completed" event): look again now.
+                if migration.eventCount != eventsBefore { continue }
                 // QEMU's MIGRATION event says when the status changes; the timeout only bounds the wait
                 // (an abort, statistics for domjobinfo, a QEMU that died without an event).
                 await waitMigrationEvent(timeout: .milliseconds(delay))
@@ -816,6 +825,7 @@ actor QEMUDomainObject {
                 ?? (status.state == .paused && status.reason == PausedReason.startingUp.rawValue ? .booted : .unpaused))
         case "MIGRATION":
             if let st = ev.data["status"]?.stringValue { migration.lastStatus = st }
+            migration.eventCount &+= 1
             // Only the source reacts to post-copy here (libvirt's commit bd04d63): the destination announces
             // post-copy with RESUMED/POSTCOPY when Finish starts its vCPUs, never with SUSPENDED_POSTCOPY.
             if jobs.async == .migrationIn && ev.data["status"]?.stringValue == "postcopy-active" {

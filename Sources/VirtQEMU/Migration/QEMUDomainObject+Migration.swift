@@ -26,6 +26,9 @@ struct QEMUMigrationState: Sendable {
     var peerStatistics: QEMUMigrationCookie.Statistics?
     /// QEMU's last migration status from its MIGRATION events (asked without the monitor's main loop).
     var lastStatus = ""
+    /// How many MIGRATION events came: a wait that started after a query looks again at once when one came
+    /// meanwhile (its wake-up would otherwise be lost).
+    var eventCount: UInt64 = 0
     /// Destination in post-copy: Finish's `cont` answered (it may wait for pages, see ``contInPostcopy``).
     var contAnswered = false
 
