@@ -1,5 +1,4 @@
 import CSpawn
-import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -37,7 +36,7 @@ extension RPCClient {
                                 str1: "Receiving file descriptors is not supported on this socket")
             }
             let reader = DescriptorReader(socket: sock, channel: channel)
-            reader.start()
+            let task = Task.detached { reader.run() }
             do {
                 var r = try await self.call(program: c.program.number, c.number, serial: try self.nextSerial()) {
                     args.encode(xdr: &$0)
@@ -45,12 +44,12 @@ extension RPCClient {
                 let count = Int(try r.uint())
                 let fds = try await reader.take(count)
                 let result = try R(xdr: &r)
-                await reader.finish()
+                await reader.finish(task)
                 for fd in reader.leftover() { Glibc.close(fd) }
                 try await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 return (result, fds)
             } catch {
-                await reader.finish()
+                await reader.finish(task)
                 for fd in reader.leftover() { Glibc.close(fd) }
                 try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 throw error
@@ -67,8 +66,6 @@ final class DescriptorReader: Sendable {
         var fds: [Int32] = []
         var stop = false
         var ended = false
-        var finished = false
-        var finishWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
 
@@ -77,23 +74,8 @@ final class DescriptorReader: Sendable {
         self.channel = channel
     }
 
-    /// Starts the read loop on a thread of its own: it blocks in `poll`, which must not hold one of the few
-    /// threads Swift's concurrency runs tasks on (the reply it waits for is handled by one of them).
-    func start() {
-        Thread.detachNewThread { [self] in
-            run()
-            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                s.finished = true
-                let w = s.finishWaiters
-                s.finishWaiters = []
-                return w
-            }
-            for w in waiters { w.resume() }
-        }
-    }
-
-    /// The read loop until ``finish()`` or the end of the stream.
-    private func run() {
+    /// The read loop (blocking, on a thread of its own) until ``finish(_:)`` or the end of the stream.
+    func run() {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var fds = [Int32](repeating: -1, count: 16)
         while !state.withLock({ $0.stop }) {
@@ -151,17 +133,10 @@ final class DescriptorReader: Sendable {
         }
     }
 
-    /// Stops the loop and waits for its thread to end.
-    func finish() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { s -> Bool in
-                s.stop = true
-                if s.finished { return true }
-                s.finishWaiters.append(c)
-                return false
-            }
-            if done { c.resume() }
-        }
+    /// Stops the loop and waits for it.
+    func finish(_ task: Task<Void, Never>) async {
+        state.withLock { $0.stop = true }
+        await task.value
     }
 
     /// Descriptors received but not taken.
