@@ -26,17 +26,12 @@ public final class RPCClient: Sendable {
         var keepalive: RepeatedTask?
     }
 
-    let channel: any Channel
+    private let channel: any Channel
     private let state: Mutex<State>
-    /// Whether the transport is a unix socket (the only one that carries descriptors).
-    let isUnixSocket: Bool
-    /// Calls receiving descriptors run one at a time (``callReceivingFDs(_:_:)``).
-    let fdCalls = KeyedAsyncLock<Int>()
 
-    private init(channel: any Channel, isUnixSocket: Bool) {
+    private init(channel: any Channel) {
         self.channel = channel
         self.state = Mutex(State())
-        self.isUnixSocket = isUnixSocket
     }
 
     /// Whether the connection has gone (the peer closed it, or keepalive gave up).
@@ -94,9 +89,7 @@ public final class RPCClient: Sendable {
                 throw VirtError(.rpc, domain: .rpc, "TLS: \(error)")
             }
         }
-        var unix = false
-        if case .unix = endpoint { unix = true }
-        let client = RPCClient(channel: channel, isUnixSocket: unix)
+        let client = RPCClient(channel: channel)
         box.client.withLock { $0 = client }
         return client
     }
@@ -123,16 +116,12 @@ public final class RPCClient: Sendable {
     /// Sends a CALL and waits for its REPLY. An ERROR reply throws the `VirtError` it carries.
     public func call(program: UInt32 = RPCProgram.remote, _ proc: Int32,
                      _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> XDRReader {
-        return try await call(program: program, proc, serial: try nextSerial(), args)
-    }
-
-    /// A fresh call serial; throws when the connection has gone.
-    func nextSerial() throws(VirtError) -> UInt32 {
-        try state.withLock { s throws(VirtError) -> UInt32 in
+        let serial = try state.withLock { s throws(VirtError) -> UInt32 in
             if s.closed { throw Self.closedError }
             s.serial &+= 1
             return s.serial
         }
+        return try await call(program: program, proc, serial: serial, args)
     }
 
     /// Sends procedure `c` with `args` and decodes its result.
@@ -141,7 +130,7 @@ public final class RPCClient: Sendable {
         return try R(xdr: &r)
     }
 
-    func call(program: UInt32, _ proc: Int32, serial: UInt32,
+    private func call(program: UInt32, _ proc: Int32, serial: UInt32,
                       _ args: (inout XDRWriter) -> Void) async throws -> XDRReader {
         let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),
                                       args)
