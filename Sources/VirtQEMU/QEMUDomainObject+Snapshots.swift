@@ -169,6 +169,11 @@ extension QEMUDomainObject {
         loadSnapshotsIfNeeded()
         let created = MomentXML.now()
         let name = el.childText("name").flatMap { $0.isEmpty ? nil : $0 } ?? "\(created)"
+        // The name becomes a metadata file's name: a path separator (or `.`/`..`) would put it elsewhere.
+        if name.contains("/") || name == "." || name == ".." {
+            throw VirtError(.xmlError, domain: .domainSnapshot, "XML error: invalid snapshot name '\(name)'",
+                            str1: "invalid snapshot name '\(name)'")
+        }
         if snapshots[name] != nil {
             throw VirtError.operationFailed("domain moment \(name) already exists", domain: .domain)
         }

@@ -166,6 +166,10 @@ struct QEMUSnapshotTests {
         let after = try ours.virsh("snapshot-list sn --name --topological; snapshot-current sn --name; snapshot-info sn b")
         #expect(after.status == 0 && after.stdout == before.stdout, "before:\n\(before.stdout)\nafter:\n\(after.stdout) \(after.stderr)")
         #expect(before.stdout.hasPrefix("a\nb\nc\n"), "\(before.stdout)")
+        // A name that would leave the metadata directory is refused, and nothing is written for it.
+        let bad = try ours.virsh("snapshot-create-as sn ../../qemu/sn")
+        #expect(bad.status != 0 && bad.stderr.contains("invalid snapshot name '../../qemu/sn'"), "\(bad.stderr)")
+        #expect(try ours.virsh("snapshot-list sn --name --topological").stdout == "a\nb\nc\n\n")
         let revert = try ours.virsh("snapshot-revert sn b; domstate sn --reason; snapshot-current sn --name")
         #expect(revert.stdout.contains("running (from snapshot)") && revert.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("\nb"),
                 "\(revert.stdout) \(revert.stderr)")
