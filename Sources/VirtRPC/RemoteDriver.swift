@@ -6,7 +6,7 @@ import VirtCore
 /// (virtd or libvirtd) over a unix socket or TCP.
 public final class RemoteDriver: HypervisorDriver {
     public let uri: String
-    private let client: RPCClient
+    let client: RPCClient
     private let bus = EventBus<DomainEventRecord>()
     private let eventState = Mutex<EventState>(EventState())
     /// Secret events (RemoteDriver+Secrets.swift) and whether the daemon has been asked for them.
@@ -371,7 +371,7 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     /// Waits for the event registration that `events()` started, if it is still running.
-    private func awaitRegistration() async {
+    func awaitRegistration() async {
         if let t = eventState.withLock({ $0.pending }) { await t.value }
     }
 
