@@ -1,4 +1,5 @@
 import CSpawn
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -36,7 +37,7 @@ extension RPCClient {
                                 str1: "Receiving file descriptors is not supported on this socket")
             }
             let reader = DescriptorReader(socket: sock, channel: channel)
-            let task = Task.detached { reader.run() }
+            reader.start()
             do {
                 var r = try await self.call(program: c.program.number, c.number, serial: try self.nextSerial()) {
                     args.encode(xdr: &$0)
@@ -44,12 +45,12 @@ extension RPCClient {
                 let count = Int(try r.uint())
                 let fds = try await reader.take(count)
                 let result = try R(xdr: &r)
-                await reader.finish(task)
+                await reader.finish()
                 for fd in reader.leftover() { Glibc.close(fd) }
                 try await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 return (result, fds)
             } catch {
-                await reader.finish(task)
+                await reader.finish()
                 for fd in reader.leftover() { Glibc.close(fd) }
                 try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 throw error
@@ -66,6 +67,8 @@ final class DescriptorReader: Sendable {
         var fds: [Int32] = []
         var stop = false
         var ended = false
+        var finished = false
+        var finishWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
 
@@ -74,8 +77,23 @@ final class DescriptorReader: Sendable {
         self.channel = channel
     }
 
-    /// The read loop (blocking, on a thread of its own) until ``finish(_:)`` or the end of the stream.
-    func run() {
+    /// Starts the read loop on a thread of its own: it blocks in `poll`, which must not hold one of the few
+    /// threads Swift's concurrency runs tasks on (the reply it waits for is handled by one of them).
+    func start() {
+        Thread.detachNewThread { [self] in
+            run()
+            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.finished = true
+                let w = s.finishWaiters
+                s.finishWaiters = []
+                return w
+            }
+            for w in waiters { w.resume() }
+        }
+    }
+
+    /// The read loop until ``finish()`` or the end of the stream.
+    private func run() {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var fds = [Int32](repeating: -1, count: 16)
         while !state.withLock({ $0.stop }) {
@@ -133,10 +151,17 @@ final class DescriptorReader: Sendable {
         }
     }
 
-    /// Stops the loop and waits for it.
-    func finish(_ task: Task<Void, Never>) async {
-        state.withLock { $0.stop = true }
-        await task.value
+    /// Stops the loop and waits for its thread to end.
+    func finish() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                s.stop = true
+                if s.finished { return true }
+                s.finishWaiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
     }
 
     /// Descriptors received but not taken.
