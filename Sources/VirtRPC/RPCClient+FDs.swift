@@ -26,18 +26,24 @@ extension RPCClient {
         }
         return try await fdCalls.withLock(0) {
             let channel = self.channel
-            try await channel.setOption(ChannelOptions.autoRead, value: false).get()
-            let handle = try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { $0 }
+            // Reading changes hands on the event loop, in one step each way (here, and at the end of the
+            // reader's thread): no hop through Swift's task pool sits between NIO's reads and the reader's, so
+            // a busy pool cannot leave the socket unread long enough for a keepalive to give up on it.
+            let started = try await channel.eventLoop.submit { () throws -> DescriptorReader? in
+                guard let options = channel.syncOptions,
+                      let sock = try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+                        of: NIOBSDSocket.Handle.self, { $0 })
+                else { return nil }
+                try options.setOption(ChannelOptions.autoRead, value: false)
+                let reader = DescriptorReader(socket: sock, channel: channel)
+                reader.start()
+                return reader
             }.get()
-            guard let sock = handle else {
-                try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
+            guard let reader = started else {
                 throw VirtError(.internalError, domain: .rpc,
                                 "internal error: Receiving file descriptors is not supported on this socket",
                                 str1: "Receiving file descriptors is not supported on this socket")
             }
-            let reader = DescriptorReader(socket: sock, channel: channel)
-            reader.start()
             do {
                 var r = try await self.call(program: c.program.number, c.number, serial: try self.nextSerial()) {
                     args.encode(xdr: &$0)
@@ -47,12 +53,10 @@ extension RPCClient {
                 let result = try R(xdr: &r)
                 await reader.finish()
                 for fd in reader.leftover() { Glibc.close(fd) }
-                try await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 return (result, fds)
             } catch {
                 await reader.finish()
                 for fd in reader.leftover() { Glibc.close(fd) }
-                try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
                 throw error
             }
         }
@@ -82,6 +86,11 @@ final class DescriptorReader: Sendable {
     func start() {
         Thread.detachNewThread { [self] in
             run()
+            // NIO reads again, after the bytes this loop handed over (the event loop runs them in order).
+            let ch = channel
+            ch.eventLoop.execute {
+                try? ch.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            }
             let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
                 s.finished = true
                 let w = s.finishWaiters
@@ -115,9 +124,10 @@ final class DescriptorReader: Sendable {
                 state.withLock { $0.ended = true }
                 return
             }
-            // Each descriptor comes with one byte of its own, the last one read with it.
+            // A descriptor comes with one byte of its own (libvirt sends one per message), and recvmsg ends
+            // with the message that carries it: that byte is the last one read.
             let got = Array(fds[0..<Int(nfds)])
-            let length = max(0, n - Int(nfds))
+            let length = nfds > 0 ? n - 1 : n
             if length > 0 {
                 let bytes = Array(buffer[0..<length])
                 let ch = channel
