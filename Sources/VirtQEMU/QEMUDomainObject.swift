@@ -504,6 +504,7 @@ actor QEMUDomainObject {
             credentials: try security.processCredentials(), umask: 0o002)
         spec.passFDs = passFDs
         spec.cgroupProcsFiles = cgroup?.joinFiles ?? []
+        spec.maxMemLock = Self.memLockLimit(def)
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
         closeTapFDs()
         process = proc
