@@ -899,6 +899,11 @@ actor QEMUDomainObject {
             await handleDeviceEvent(ev)
         case "MEMORY_DEVICE_SIZE_CHANGE":
             memoryDeviceSizeChanged(ev)
+        case "SUSPEND", "SUSPEND_DISK":
+            handlePMSuspend(disk: ev.name == "SUSPEND_DISK")
+            notifyQEMUEvent(ev.name)
+        case "WAKEUP":
+            handlePMWakeup()
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)

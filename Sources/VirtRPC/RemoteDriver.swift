@@ -455,6 +455,13 @@ public final class RemoteDriver: HypervisorDriver {
                 let d = try r.domain()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
+            case .domainEventCallbackPMWakeup, .domainEventCallbackPMSuspend, .domainEventCallbackPMSuspendDisk:
+                _ = try r.int()
+                let reason = try r.int()
+                let d = try r.domain()
+                let kind: DomainEventRecord.Kind = proc == .domainEventCallbackPMWakeup ? .pmWakeup(reason: reason)
+                    : proc == .domainEventCallbackPMSuspend ? .pmSuspend(reason: reason) : .pmSuspendDisk(reason: reason)
+                record = DomainEventRecord(domain: d, kind: kind)
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// iothreadadd, iothreaddel, iothreadpin and iothreadset on QEMU domains (TCG, no guest OS needed), through
+/// virtd and through Debian's libvirtd 9.0 side by side: Debian's virsh runs the same commands, good and bad,
+/// shut off and running, on both; stdout, stderr and status agree, and so do the IOThread parts of the live and
+/// persistent XML. QEMU's own view (query-iothreads) follows every live change, and vsh prints what virsh prints.
+@Suite("QEMU IOThreads: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUIOThreadTests {
+    /// Two IOThreads, the second used by the disk, the first pinned to host CPU 0.
+    static func xml(dir: String) -> String {
+        """
+        <domain type='qemu'><name>iot</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <iothreads>2</iothreads><cputune><iothreadpin iothread='1' cpuset='0'/></cputune>
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+        <disk type='file' device='disk'><driver name='qemu' type='raw' iothread='2'/><source file='\(dir)/iot.img'/>\
+        <target dev='vda' bus='virtio'/></disk></devices></domain>
+        """
+    }
+
+    /// The IOThread lines of a domain XML: `<iothreads>`, `<iothreadids>` and the pins.
+    static func iothreadLines(_ xml: String) -> [String] {
+        xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("<iothread") || $0.hasPrefix("</iothread") }
+    }
+
+    /// QEMU's IOThread object ids (query-iothreads through qemu-monitor-command).
+    static func qemuIOThreads(_ run: (String) throws -> ChildProcess.Result) throws -> [String] {
+        let out = try run("qemu-monitor-command iot '{\"execute\":\"query-iothreads\"}'").stdout
+        guard let obj = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+              let list = obj["return"] as? [[String: Any]] else { return [] }
+        return list.compactMap { $0["id"] as? String }.sorted()
+    }
+
+    static let shutOffCommands = [
+        "iothreadadd iot 3", "iothreadadd iot 3", "iothreadadd iot 0", "iothreadadd iot 4 --live",
+        "iothreadinfo iot", "iothreadpin iot 3 0", "iothreadpin iot 9 0", "iothreadpin iot 3 0 --live",
+        "iothreadset iot 1 --poll-max-ns 100", "iothreadset iot 9 --thread-pool-max 4",
+        "iothreadset iot 1 --thread-pool-min 5 --thread-pool-max 4", "iothreadset iot 1 --thread-pool-max 0",
+        "iothreadset iot 1 --thread-pool-min -2", "iothreadset iot 1 --thread-pool-max 4",
+        "iothreaddel iot 3", "iothreaddel iot 3", "iothreaddel iot 2", "iothreaddel iot 0",
+        "iothreadadd iot 3", "iothreadinfo iot",
+    ]
+
+    static let runningCommands = [
+        "iothreadinfo iot", "iothreadadd iot 5", "iothreadadd iot 5", "iothreadadd iot 1",
+        "iothreadpin iot 5 1", "iothreadpin iot 9 1", "iothreadpin iot 5 0 --config", "iothreadinfo iot",
+        "iothreadinfo iot --config",
+        "iothreadset iot 5 --poll-max-ns 1000 --poll-grow 2 --poll-shrink 3", "iothreadset iot 77 --poll-grow 1",
+        "iothreadset iot 5 --poll-max-ns 4294967296", "iothreadset iot 5 --thread-pool-min 1 --thread-pool-max 2",
+        "iothreadset iot 3 --thread-pool-max 2 --config",
+        "iothreaddel iot 2", "iothreaddel iot 5", "iothreaddel iot 5", "iothreaddel iot 3 --live",
+        "iothreadadd iot 6 --live --config", "iothreadinfo iot", "iothreadinfo iot --config",
+    ]
+
+    @Test("virsh iothreadadd/del/pin/set, shut off and running: libvirtd's output, XML and QEMU's IOThreads")
+    func iothreadChangesLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        let oursRun = { (c: String) in try ours.virsh(c) }
+        let refRun = { (c: String) in try virsh(ref.uri, c) }
+        for (dir, run) in [(ours.dir, oursRun), (ref.dir, refRun)] {
+            let image = try QEMUDaemonSupport.makeImage(dir + "/iot.img", owner: (0, 0))
+            chmod(image, 0o666)
+            try Self.xml(dir: dir).write(toFile: dir + "/iot.xml", atomically: true, encoding: .utf8)
+            #expect(try run("define \(dir)/iot.xml").status == 0)
+        }
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command)
+            let r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout, "stdout of '\(command)': virtd '\(o.stdout)' libvirtd '\(r.stdout)'")
+            #expect(o.stderr == r.stderr, "stderr of '\(command)': virtd '\(o.stderr)' libvirtd '\(r.stderr)'")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+        }
+        func sameXML(_ flags: String) throws {
+            let o = Self.iothreadLines(try ours.virsh("dumpxml iot \(flags)").stdout)
+            let r = Self.iothreadLines(try virsh(ref.uri, "dumpxml iot \(flags)").stdout)
+            #expect(o == r, "dumpxml \(flags): virtd \(o) libvirtd \(r)")
+        }
+        for command in Self.shutOffCommands { try same(command) }
+        try sameXML("--inactive")
+        #expect(try ours.virsh("start iot").status == 0)
+        #expect(try virsh(ref.uri, "start iot").status == 0)
+        #expect(try Self.qemuIOThreads(oursRun) == ["iothread1", "iothread2", "iothread3"])
+        for command in Self.runningCommands {
+            try same(command)
+            if command == "iothreadadd iot 5" {
+                #expect(try Self.qemuIOThreads(oursRun) == ["iothread1", "iothread2", "iothread3", "iothread5"])
+                #expect(try Self.qemuIOThreads(oursRun) == Self.qemuIOThreads(refRun))
+            }
+            if command.hasPrefix("iothreadset iot 5 --poll-max-ns 1000") {
+                let o = try ours.virsh("qemu-monitor-command iot '{\"execute\":\"qom-get\",\"arguments\":"
+                                       + "{\"path\":\"/objects/iothread5\",\"property\":\"poll-max-ns\"}}'").stdout
+                #expect(o.contains("\"return\":1000"), "\(o)")
+            }
+        }
+        try sameXML("")
+        try sameXML("--inactive")
+        // iothread5 and iothread3 went away in QEMU, iothread6 was added.
+        #expect(try Self.qemuIOThreads(oursRun) == ["iothread1", "iothread2", "iothread6"])
+        #expect(try Self.qemuIOThreads(oursRun) == Self.qemuIOThreads(refRun))
+        // vsh prints what virsh prints on virtd.
+        for command in ["iothreadinfo iot", "iothreadpin iot 6 1", "iothreadadd iot 6", "iothreaddel iot 9",
+                        "iothreadset iot 6 --poll-grow 4", "iothreadset iot 6", "iothreadinfo iot"] {
+            let words = command.split(separator: " ").map(String.init)
+            let v = try ours.virsh(args: words)
+            let s = try ours.virsh(args: words, client: TestPaths.vsh)
+            #expect(s.stdout == v.stdout && s.stderr == v.stderr && s.status == v.status,
+                    "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(v.stdout) \(v.stderr)")
+            if command == "iothreadpin iot 6 1" {
+                // Undo through virsh for the next round.
+                _ = try ours.virsh("iothreadpin iot 6 0-1")
+            }
+            if command == "iothreadadd iot 6" { _ = try ours.virsh("iothreaddel iot 6") }
+        }
+        _ = try? ours.virsh("destroy iot")
+        _ = try? virsh(ref.uri, "destroy iot")
+    }
+}
