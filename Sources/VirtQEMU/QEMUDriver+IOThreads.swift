@@ -56,27 +56,34 @@ struct QEMUIOThreadChange: Sendable {
             }
         }
         if let v = pollMaxNs, v > UInt64(Int32.max) {
-            throw VirtError.invalidArg("poll-max-ns (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
+            throw VirtError.configUnsupported("poll-max-ns (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
         }
         if let v = pollGrow, v > UInt32(Int32.max) {
-            throw VirtError.invalidArg("poll-grow (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
+            throw VirtError.configUnsupported("poll-grow (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
         }
         if let v = pollShrink, v > UInt32(Int32.max) {
-            throw VirtError.invalidArg("poll-shrink (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
+            throw VirtError.configUnsupported("poll-shrink (\(v)) must be less than or equal to \(Int32.max)", domain: .qemu)
         }
         if let v = threadPoolMin, v < -1 {
-            throw VirtError.invalidArg("thread_pool_min (\(v)) must be equal to or greater than -1", domain: .qemu)
+            throw VirtError.configUnsupported("thread_pool_min (\(v)) must be equal to or greater than -1", domain: .qemu)
         }
         if let v = threadPoolMax, v < -1 || v == 0 {
-            throw VirtError.invalidArg("thread_pool_max (\(v)) must be a positive number or -1", domain: .qemu)
-        }
-        if let lo = threadPoolMin, let hi = threadPoolMax, hi != -1, lo > hi {
-            throw VirtError.invalidArg("thread_pool_min (\(lo)) must be less or equal to thread_pool_max (\(hi))",
-                                       domain: .qemu)
+            throw VirtError.configUnsupported("thread_pool_max (\(v)) must be a positive number or -1", domain: .qemu)
         }
     }
 
     var hasPolling: Bool { pollMaxNs != nil || pollGrow != nil || pollShrink != nil }
+
+    /// The thread pool bounds applied to an IOThread (-1: QEMU's default, no attribute), refused when the
+    /// minimum would exceed the maximum (libvirt's qemuDomainIOThreadValidate).
+    func apply(to t: inout IOThreadID) throws(VirtError) {
+        if let v = threadPoolMin { t.threadPoolMin = v == -1 ? nil : v }
+        if let v = threadPoolMax { t.threadPoolMax = v == -1 ? nil : v }
+        if let lo = t.threadPoolMin, let hi = t.threadPoolMax, lo > hi {
+            throw VirtError.operationInvalid("thread_pool_min (\(lo)) can't be greater than thread_pool_max (\(hi))",
+                                             domain: .qemu)
+        }
+    }
 }
 
 enum QEMUIOThreadAction: Sendable {
@@ -103,12 +110,10 @@ extension QEMUDomainObject {
                     throw VirtError.invalidArg("cannot find IOThread '\(id)' in iothreadids", domain: .qemu)
                 }
                 if change.hasPolling {
-                    throw VirtError.invalidArg("configuring persistent polling values is not supported",
-                                               domain: .qemu)
+                    throw VirtError.operationUnsupported("configuring persistent polling values is not supported")
                 }
                 var ids = persistent.allIOThreadIDs
-                if let v = change.threadPoolMin { ids[i].threadPoolMin = v == -1 ? nil : v }
-                if let v = change.threadPoolMax { ids[i].threadPoolMax = v == -1 ? nil : v }
+                try change.apply(to: &ids[i])
                 persistent.iothreadIDs = ids
             }
         }
@@ -145,6 +150,8 @@ extension QEMUDomainObject {
             guard let i = live.allIOThreadIDs.firstIndex(where: { $0.id == id }) else {
                 throw VirtError.invalidArg("cannot find IOThread '\(id)' in iothreadids", domain: .qemu)
             }
+            var ids = live.allIOThreadIDs
+            try change.apply(to: &ids[i])
             let path = "/objects/" + alias
             func set(_ property: String, _ value: Int64) async throws(VirtError) {
                 try await m.execute("qom-set", arguments: ["path": .string(path), "property": .string(property),
@@ -156,9 +163,6 @@ extension QEMUDomainObject {
             if let v = change.threadPoolMin { try await set("thread-pool-min", Int64(v)) }
             if let v = change.threadPoolMax { try await set("thread-pool-max", Int64(v)) }
             if change.threadPoolMin != nil || change.threadPoolMax != nil {
-                var ids = live.allIOThreadIDs
-                if let v = change.threadPoolMin { ids[i].threadPoolMin = v == -1 ? nil : v }
-                if let v = change.threadPoolMax { ids[i].threadPoolMax = v == -1 ? nil : v }
                 live.iothreadIDs = ids
                 liveDefinition = live
                 writeStatus()

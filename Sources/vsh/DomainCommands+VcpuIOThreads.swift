@@ -240,7 +240,7 @@ extension DomainCommands {
             guard let text = shell.readFile(file) else { return false }
             xml = text
         } else {
-            shell.error("Either <domain> or <xml> is required")
+            shell.error("need either domain or domain XML")
             return false
         }
         guard let native = await shell.call({ try await shell.conn.domainXMLToNative(format: format, xml: xml) })

@@ -177,11 +177,11 @@ enum EventCommands {
             for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }
             return text
         case .pmWakeup:
-            return "event 'pmwakeup' for domain '\(name)'\n"
+            return "event 'pm-wakeup' for domain '\(name)'\n"
         case .pmSuspend:
-            return "event 'pmsuspend' for domain '\(name)'\n"
+            return "event 'pm-suspend' for domain '\(name)'\n"
         case .pmSuspendDisk:
-            return "event 'pmsuspend-disk' for domain '\(name)'\n"
+            return "event 'pm-suspend-disk' for domain '\(name)'\n"
         case .agentLifecycle(let state, let reason):
             return "event 'agent-lifecycle' for domain '\(name)': state: "
                 + "'\(label(["unknown", "connected", "disconnected"], state))' reason: "

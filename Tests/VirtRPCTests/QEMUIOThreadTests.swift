@@ -124,3 +124,49 @@ struct QEMUIOThreadTests {
         _ = try? virsh(ref.uri, "destroy iot")
     }
 }
+
+/// domxml-to-native and domxml-from-native through virtd and libvirtd 9.0: the same command line (paths under
+/// each daemon's root normalised), the same refusals, and vsh's output equal to virsh's.
+@Suite("QEMU domxml-to-native: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUDomainXMLNativeTests {
+    @Test("virsh domxml-to-native qemu-argv, its refusals and domxml-from-native: libvirtd's output")
+    func nativeLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        for dir in [ours.dir, ref.dir] {
+            try QEMUIOThreadTests.xml(dir: "/nonexistent").write(toFile: dir + "/iot.xml", atomically: true,
+                                                                 encoding: .utf8)
+            try "LC_ALL=C /usr/bin/qemu-system-x86_64 -m 64\n".write(toFile: dir + "/native.txt", atomically: true,
+                                                                      encoding: .utf8)
+            try "<domain".write(toFile: dir + "/bad.xml", atomically: true, encoding: .utf8)
+        }
+        func normalised(_ s: String, _ dir: String, lib: String) -> String {
+            s.replacingOccurrences(of: lib, with: "<LIB>").replacingOccurrences(of: dir, with: "<DIR>")
+        }
+        for command in ["domxml-to-native qemu-argv --xml DIR/iot.xml", "domxml-to-native bogus --xml DIR/iot.xml",
+                        "domxml-to-native qemu-argv --xml DIR/bad.xml", "domxml-from-native qemu-argv DIR/native.txt",
+                        "domxml-to-native qemu-argv --xml DIR/missing.xml"] {
+            let o = try ours.virsh(command.replacingOccurrences(of: "DIR", with: ours.dir))
+            let r = try virsh(ref.uri, command.replacingOccurrences(of: "DIR", with: ref.dir))
+            let on = normalised(o.stdout, ours.dir, lib: ours.dir + "/lib/qemu")
+            let rn = normalised(r.stdout, ref.dir, lib: "/var/lib/libvirt/qemu")
+            #expect(on == rn, "stdout of '\(command)':\nvirtd    \(on)\nlibvirtd \(rn)")
+            #expect(normalised(o.stderr, ours.dir, lib: "") == normalised(r.stderr, ref.dir, lib: ""),
+                    "stderr of '\(command)': virtd '\(o.stderr)' libvirtd '\(r.stderr)'")
+            #expect(o.status == r.status, "status of '\(command)'")
+            let words = command.replacingOccurrences(of: "DIR", with: ours.dir).split(separator: " ").map(String.init)
+            let s = try ours.virsh(args: words, client: TestPaths.vsh)
+            #expect(s.stdout == o.stdout && s.stderr == o.stderr && s.status == o.status,
+                    "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(o.stdout) \(o.stderr)")
+        }
+        // A defined domain's XML and the read-only socket's refusal.
+        #expect(try ours.virsh("define \(ours.dir)/iot.xml").status == 0)
+        let o = try ours.virsh("domxml-to-native qemu-argv --domain iot")
+        #expect(o.status == 0 && o.stdout.contains("-object '{\"qom-type\":\"iothread\",\"id\":\"iothread2\"}'"), "\(o.stdout)")
+        let ro = try ChildProcess.run(["/usr/bin/virsh", "-r", "-c", ours.uri.replacingOccurrences(of: "virtd-sock", with: "virtd-sock-ro"),
+                                       "domxml-to-native qemu-argv --domain iot"])
+        #expect(ro.stderr.contains("read only access prevents virConnectDomainXMLToNative"), "\(ro.stderr)")
+    }
+}
