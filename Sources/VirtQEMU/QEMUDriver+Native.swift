@@ -21,7 +21,11 @@ extension QEMUDriver {
         cl.channelTargetDir = paths.channelTargetDir(id: -1, name: def.name)
         cl.privateDir = privateDir
         cl.memoryBackingDir = paths.memoryBackingDir(id: -1, name: def.name)
-        let args = try cl.arguments()
+        // The monitor as libvirt names it for a process it would start (a socket path, not a passed descriptor).
+        let args = try cl.arguments().map { a in
+            a.hasPrefix("socket,id=charmonitor,fd=")
+                ? "socket,id=charmonitor,path=\(privateDir)/monitor.sock,server=on,wait=off" : a
+        }
         let env = Self.nativeEnvironment(home: privateDir).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return Self.shellQuoted(pair) }
             return String(pair[...eq]) + Self.shellQuoted(String(pair[pair.index(after: eq)...]))

@@ -15,7 +15,8 @@ struct QEMUIOThreadTests {
     /// Two IOThreads, the second used by the disk, the first pinned to host CPU 0.
     static func xml(dir: String) -> String {
         """
-        <domain type='qemu'><name>iot</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+        <domain type='qemu'><name>iot</name><uuid>4dea22b3-1d52-d8f3-2516-782e98a23fa0</uuid>
+        <memory unit='MiB'>128</memory><vcpu>1</vcpu>
         <iothreads>2</iothreads><cputune><iothreadpin iothread='1' cpuset='0'/></cputune>
         <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
         <disk type='file' device='disk'><driver name='qemu' type='raw' iothread='2'/><source file='\(dir)/iot.img'/>\
