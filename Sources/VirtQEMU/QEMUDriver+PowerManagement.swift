@@ -10,7 +10,8 @@ extension QEMUDriver {
         async throws {
         try Self.checkFlags(flags, allowed: 0, "qemuDomainPMSuspendForDuration")
         if duration != 0 {
-            throw VirtError.invalidArg("Duration not supported. Use 0 for now", domain: .qemu)
+            throw VirtError(.argumentUnsupported, domain: .qemu, "argument unsupported: Duration not supported. Use 0 for now",
+                            str1: "Duration not supported. Use 0 for now")
         }
         guard target <= 2 else {
             throw VirtError.invalidArg("Unknown suspend target: \(target)", domain: .qemu)
@@ -57,10 +58,10 @@ extension QEMUDomainObject {
         }
         let pm = (liveDefinition ?? definition).pm
         if (target == 0 || target == 2) && pm?.suspendToMem == false {
-            throw VirtError.operationUnsupported("S3 state is disabled for this domain")
+            throw VirtError.internalError("S3 state is disabled for this domain", domain: .qemu)
         }
         if target == 1 && pm?.suspendToDisk == false {
-            throw VirtError.operationUnsupported("S4 state is disabled for this domain")
+            throw VirtError.internalError("S4 state is disabled for this domain", domain: .qemu)
         }
         let agent = try requireAgent()
         let command = ["guest-suspend-ram", "guest-suspend-disk", "guest-suspend-hybrid"][Int(target)]

@@ -6,7 +6,7 @@ import Virt
 extension DomainCommands {
     static let vcpuIOThreadCommands: [CommandDefinition] = [
         iothreadadd, iothreaddel, iothreadpin, iothreadset, setvcpu, guestvcpus, dompmsuspend, dompmwakeup,
-        domxmlToNative, domxmlFromNative,
+        domxmlToNative, domxmlFromNative, updateMemoryDevice,
     ]
 
     /// --config/--live/--current as virsh reads them (current excludes the other two).
