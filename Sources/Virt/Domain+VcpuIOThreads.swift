@@ -70,3 +70,12 @@ extension Connection {
         try await driver.domainXMLFromNative(format: format, config: config, flags: flags)
     }
 }
+
+extension Connection {
+    /// `virConnectDomainQemuMonitorEventRegister` (libvirt-qemu): the QMP events of one domain or all,
+    /// filtered by name (`QEMUMonitorEventFilter.regex`, `.nocase` in `flags`), until the stream is dropped.
+    public func qemuMonitorEvents(domain: Domain? = nil, event: String? = nil, flags: UInt32 = 0) async throws
+        -> AsyncStream<QEMUMonitorEventRecord> {
+        try await driver.qemuMonitorEvents(domain: domain?.ref, event: event, flags: flags)
+    }
+}

@@ -49,3 +49,11 @@ extension ReadOnlyDriver {
         throw Self.denied("virConnectDomainXMLFromNative")
     }
 }
+
+extension ReadOnlyDriver {
+    /// Refused on a read-only connection (libvirt-qemu's API checks it).
+    public func qemuMonitorEvents(domain: DomainRef?, event: String?, flags: UInt32) async throws
+        -> AsyncStream<QEMUMonitorEventRecord> {
+        throw Self.denied("virConnectDomainQemuMonitorEventRegister")
+    }
+}

@@ -337,6 +337,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func pmWakeup(_ domain: DomainRef, flags: UInt32) async throws
     func domainXMLToNative(format: String, xml: String, flags: UInt32) async throws -> String
     func domainXMLFromNative(format: String, config: String, flags: UInt32) async throws -> String
+    func qemuMonitorEvents(domain: DomainRef?, event: String?, flags: UInt32) async throws
+        -> AsyncStream<QEMUMonitorEventRecord>
 
     // MARK: Snapshots and checkpoints (DomainSnapshot.swift)
     /// `virDomainSnapshotCreateXML`.

@@ -806,6 +806,7 @@ actor QEMUDomainObject {
     }
 
     private func handle(_ ev: QMPEvent) async {
+        QEMUMonitorEventHub.publish(ev, domain: ref, root: paths.root)
         if draining && ev.name != "SHUTDOWN" { return }
         switch ev.name {
         case "RESUME":

@@ -8,6 +8,8 @@ public final class RemoteDriver: HypervisorDriver {
     public let uri: String
     private let client: RPCClient
     private let bus = EventBus<DomainEventRecord>()
+    /// QEMU_PROC_DOMAIN_MONITOR_EVENT messages, with their callback id (RemoteDriver+QEMUMonitorEvents.swift).
+    let qemuMonitorBus = EventBus<(Int32, QEMUMonitorEventRecord)>()
     private let eventState = Mutex<EventState>(EventState())
     /// Secret events (RemoteDriver+Secrets.swift) and whether the daemon has been asked for them.
     let secretBus = EventBus<SecretEventRecord>()
@@ -394,6 +396,10 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     private func handleMessage(_ p: RPCPacket) {
+        if p.header.program == RPCProgram.qemu {
+            handleQEMUMessage(p)
+            return
+        }
         guard p.header.program == RPCProgram.remote else { return }
         let proc = RemoteProcedure(rawValue: p.header.procedure)
         var r = XDRReader(buffer: p.payload)

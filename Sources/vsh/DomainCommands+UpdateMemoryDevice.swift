@@ -66,10 +66,10 @@ extension DomainCommands {
                 shell.error("virtio-mem device is missing <requested/>")
                 return false
             }
-            text.replaceSubrange(text.index(after: gt)..<close.lowerBound, with: String(bytes / 1024))
+            text.replaceSubrange(text.index(after: gt)..<close.lowerBound, with: String((bytes + 1023) / 1024))
         }
         if cmd.has("print-xml") {
-            shell.print(text + "\n")
+            shell.print(text)
             return true
         }
         return await shell.call({ try await dom.updateDevice(xml: text, flags: flags.rawValue) }) != nil

@@ -6,7 +6,7 @@ import Virt
 extension DomainCommands {
     static let vcpuIOThreadCommands: [CommandDefinition] = [
         iothreadadd, iothreaddel, iothreadpin, iothreadset, setvcpu, guestvcpus, dompmsuspend, dompmwakeup,
-        domxmlToNative, domxmlFromNative, updateMemoryDevice,
+        domxmlToNative, domxmlFromNative, updateMemoryDevice, qemuMonitorEvent,
     ]
 
     /// --config/--live/--current as virsh reads them (current excludes the other two).

@@ -18,6 +18,20 @@ enum VshVcpuIOThreadCases {
 
             """,
         "native.txt": "LC_ALL=C /usr/bin/qemu-system-x86_64 -name foo -m 64\n",
+        "mem2.xml": """
+            <domain type='test'><name>vm</name><uuid>77777777-2222-3333-4444-555555555577</uuid>
+            <maxMemory slots='4' unit='KiB'>4194304</maxMemory><memory unit='KiB'>2097152</memory><vcpu>2</vcpu><os><type>hvm</type></os>
+            <cpu><numa><cell id='0' cpus='0-1' memory='1048576' unit='KiB'/></numa></cpu>
+            <devices><memory model='virtio-mem'><target><size unit='KiB'>524288</size><node>0</node><block unit='KiB'>2048</block><requested unit='KiB'>262144</requested></target></memory>
+            <memory model='dimm'><target><size unit='KiB'>524288</size><node>0</node></target></memory></devices></domain>
+            """,
+        "mem1.xml": """
+            <domain type='test'><name>vm1</name><uuid>77777777-2222-3333-4444-555555555578</uuid>
+            <maxMemory slots='4' unit='KiB'>4194304</maxMemory><memory unit='KiB'>2097152</memory><vcpu>2</vcpu><os><type>hvm</type></os>
+            <cpu><numa><cell id='0' cpus='0-1' memory='1048576' unit='KiB'/></numa></cpu>
+            <devices><memory model='virtio-mem'><target><size unit='KiB'>524288</size><node>0</node><block unit='KiB'>2048</block><requested unit='KiB'>262144</requested></target></memory>
+            </devices></domain>
+            """,
     ]
 
     static let all: [VshCase] = [
@@ -58,6 +72,14 @@ enum VshVcpuIOThreadCases {
               + "domxml-to-native qemu-argv --domain test --xml @DIR@/iot.xml; domxml-to-native qemu-argv --xml @DIR@/iot.xml; "
               + "domxml-to-native qemu-argv --xml @DIR@/nosuch.xml; domxml-from-native qemu-argv @DIR@/native.txt; "
               + "domxml-from-native qemu-argv @DIR@/nosuch.txt; domxml-to-native qemu-argv --domain nosuch"),
+        .line("update-memory-device", "define @DIR@/mem2.xml; define @DIR@/mem1.xml; update-memory-device vm1 --print-xml; "
+              + "update-memory-device vm1 --print-xml --node 0 --requested-size 1M; "
+              + "update-memory-device vm1 --node 0 --requested-size 1M; "
+              + "update-memory-device vm1 --requested-size 5 --print-xml --config; update-memory-device vm1 --requested-size x; "
+              + "update-memory-device vm1 --node x; update-memory-device vm --print-xml; "
+              + "update-memory-device vm --print-xml --node 1; update-memory-device vm --alias a --node 0; "
+              + "update-memory-device vm1 --print-xml --requested-size 1500b; update-memory-device test; "
+              + "update-memory-device nosuch; update-memory-device vm1 --live --current; help update-memory-device"),
         VshCase(name: "vcpu-iothread-read-only", args: ["-r", "-c", "test:///default",
                                                         "iothreadadd test 5; iothreaddel test 1; iothreadpin test 1 0; "
                                                         + "iothreadset test 1 --poll-grow 1; setvcpu test 1 --enable; "

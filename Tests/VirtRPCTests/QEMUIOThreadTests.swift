@@ -171,3 +171,60 @@ struct QEMUDomainXMLNativeTests {
         #expect(ro.stderr.contains("read only access prevents virConnectDomainXMLToNative"), "\(ro.stderr)")
     }
 }
+
+/// qemu-monitor-event through virtd and libvirtd 9.0 on the same running domain: watchers with an event name,
+/// a case-insensitive regular expression and `--pretty` see the QMP events of start, suspend, resume and destroy
+/// (times normalised); vsh's watcher on virtd prints what virsh's prints.
+@Suite("QEMU qemu-monitor-event: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUMonitorEventTests {
+    static let watches = [
+        ["--domain", "iot", "--event", "STOP", "--loop", "--timeout", "25"],
+        ["--event", "^(stop|resume)$", "--regex", "--no-case", "--loop", "--timeout", "25"],
+        ["--domain", "iot", "--event", "shutdown", "--no-case", "--pretty", "--timeout", "25"],
+        ["--domain", "iot", "--event", "RESUME", "--timeout", "25"],
+    ]
+
+    static func normalised(_ text: String) -> String {
+        text.replacingOccurrences(of: #"at [0-9]+\.[0-9]{6} "#, with: "at T ", options: .regularExpression)
+    }
+
+    @Test("virsh qemu-monitor-event --event/--regex/--no-case/--pretty/--loop/--timeout: libvirtd's output")
+    func monitorEventsLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        for (dir, uri) in [(ours.dir, ours.uri), (ref.dir, ref.uri)] {
+            let image = try QEMUDaemonSupport.makeImage(dir + "/iot.img", owner: (0, 0))
+            chmod(image, 0o666)
+            try QEMUIOThreadTests.xml(dir: dir).write(toFile: dir + "/iot.xml", atomically: true, encoding: .utf8)
+            #expect(try virsh(uri, "define \(dir)/iot.xml").status == 0)
+        }
+        var watchers: [(ChildProcess, String)] = []
+        for (i, w) in Self.watches.enumerated() {
+            for (name, uri, dir, client) in [("ours", ours.uri, ours.dir, "/usr/bin/virsh"),
+                                             ("ref", ref.uri, ref.dir, "/usr/bin/virsh"),
+                                             ("vsh", ours.uri, ours.dir, TestPaths.vsh)] {
+                let out = dir + "/watch-\(name)-\(i).txt"
+                watchers.append((try ChildProcess.spawn([client, "-c", uri, "qemu-monitor-event"] + w, output: .file(out)), out))
+            }
+        }
+        defer { for (p, _) in watchers { p.terminate() } }
+        Thread.sleep(forTimeInterval: 3)
+        for uri in [ours.uri, ref.uri] {
+            #expect(try virsh(uri, "start iot").status == 0)
+            #expect(try virsh(uri, "suspend iot; resume iot; destroy iot").status == 0)
+        }
+        #expect(eventually(60) { watchers.allSatisfy { !$0.0.isRunning } })
+        func text(_ path: String) -> String {
+            Self.normalised((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        }
+        for i in Self.watches.indices {
+            let o = text(ours.dir + "/watch-ours-\(i).txt"), r = text(ref.dir + "/watch-ref-\(i).txt")
+            let s = text(ours.dir + "/watch-vsh-\(i).txt")
+            #expect(o == r, "watch \(Self.watches[i]): virtd\n\(o)\nlibvirtd\n\(r)")
+            #expect(s == o, "vsh watch \(Self.watches[i]): vsh\n\(s)\nvirsh\n\(o)")
+            #expect(o.contains("events received: ") && !o.contains("events received: 0"), "\(o)")
+        }
+    }
+}
