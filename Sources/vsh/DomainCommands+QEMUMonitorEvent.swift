@@ -115,7 +115,8 @@ extension DomainCommands {
             }
             i += 1
         }
-        return depth == 0 ? out : nil
+        // The pretty form ends with a newline of its own.
+        return depth == 0 ? out + "\n" : nil
     }
 }
 
