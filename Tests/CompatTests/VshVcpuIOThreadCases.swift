@@ -87,6 +87,9 @@ enum VshVcpuIOThreadCases {
                                                         + "domxml-to-native qemu-argv --domain test; iothreadinfo test"]),
         .line("vcpu-iothread-help", "help iothreadadd; help iothreaddel; help iothreadpin; help iothreadset; "
               + "help setvcpu; help guestvcpus; help dompmsuspend; help dompmwakeup; help domxml-to-native; "
-              + "help domxml-from-native"),
+              + "help domxml-from-native; help update-memory-device; help qemu-monitor-event"),
+        .line("qemu-monitor-event", "qemu-monitor-event --timeout 1; qemu-monitor-event --domain nosuch; "
+              + "qemu-monitor-event --timeout 0; qemu-monitor-event --timeout x; "
+              + "qemu-monitor-event --domain test --event STOP --regex --no-case --pretty --loop --timestamp --timeout 1"),
     ]
 }
