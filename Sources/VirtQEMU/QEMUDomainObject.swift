@@ -1130,7 +1130,7 @@ actor QEMUDomainObject {
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
-            } else if saved.state == .paused || saved.state == .crashed {
+            } else if saved.state == .paused || saved.state == .crashed || saved.state == .pmSuspended {
                 status = saved
             } else if qs["status"]?.stringValue == "guest-panicked" {
                 // The guest panicked while no daemon watched (libvirt's qemuProcessUpdateState).

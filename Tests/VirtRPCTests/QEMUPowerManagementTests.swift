@@ -127,4 +127,21 @@ struct QEMUPowerManagementTests {
         _ = try? ours.virsh("destroy pm; destroy noag; destroy nos3")
         _ = try? virsh(ref.uri, "destroy pm; destroy noag; destroy nos3")
     }
+
+    @Test("a pmsuspended guest stays pmsuspended across a virtd restart (SIGKILL) and wakes up after it")
+    func pmSuspendedAcrossRestart() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        try Self.xml(name: "pm", agent: true).write(toFile: ours.dir + "/pm.xml", atomically: true, encoding: .utf8)
+        #expect(try ours.virsh("define \(ours.dir)/pm.xml; start pm").status == 0)
+        #expect(eventually(240) { (try? ours.virsh("guestvcpus pm"))?.status == 0 }, "the guest agent did not come up")
+        #expect(try ours.virsh("dompmsuspend pm mem").status == 0)
+        #expect(eventually(60) { (try? ours.virsh("domstate pm --reason"))?.stdout == "pmsuspended (unknown)\n\n" })
+        ours.kill9()
+        try ours.start()
+        #expect(try ours.virsh("domstate pm --reason").stdout == "pmsuspended (unknown)\n\n")
+        #expect(try ours.virsh("dompmwakeup pm").status == 0)
+        #expect(eventually(60) { (try? ours.virsh("domstate pm --reason"))?.stdout == "running (event wakeup)\n\n" })
+        _ = try? ours.virsh("destroy pm")
+    }
 }
