@@ -107,6 +107,9 @@ public struct DomainEventRecord: Sendable, Hashable {
         case tunable(params: [TypedParam])
         /// A virtio-mem device's size in the guest changed (its `<current>`, KiB).
         case memoryDeviceSizeChange(alias: String, sizeKiB: UInt64)
+        /// A write threshold set with virDomainSetBlockThreshold was crossed: the device (`vda` or `vda[N]`), the
+        /// image's path, the threshold and how far past it the write went (bytes).
+        case blockThreshold(dev: String, path: String?, threshold: UInt64, excess: UInt64)
     }
 
     public var domain: DomainRef
@@ -136,6 +139,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .agentLifecycle: .agentLifecycle
         case .tunable: .tunable
         case .memoryDeviceSizeChange: .memoryDeviceSizeChange
+        case .blockThreshold: .blockThreshold
         }
     }
 }

@@ -266,6 +266,14 @@ actor QEMUDomainObject {
     var writtenStatus = WrittenStatus()
     /// Hot-plugged devices: block node names, pending unplugs (QEMUDomainObject+Hotplug.swift).
     var hotplug = QEMUHotplugState()
+    /// The perf events counted for the running QEMU (QEMUDomainObject+Diagnostics.swift).
+    var perf = QEMUPerfEvents()
+    /// virDomainAgentSetResponseTimeout's value: -2 block (the driver's long agent timeout), -1 libvirt's default
+    /// (5 s), 0 no wait, else seconds.
+    var agentResponseTimeout: Int32 = -2
+    /// Storage nodes with a write threshold, and whether it was set with an index (`vda[1]`), which the
+    /// BLOCK_THRESHOLD event's device then carries (QEMUDomainObject+HostControl.swift).
+    var blockThresholdWithIndex: [String: Bool] = [:]
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -539,6 +547,8 @@ actor QEMUDomainObject {
         try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
+        // The perf events <perf> enables (libvirt's qemuProcessEnablePerf).
+        try enablePerfEvents(live, pid: proc.pid)
         status = .paused(.startingUp)
         watch(proc, mon)
         if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
@@ -899,6 +909,8 @@ actor QEMUDomainObject {
             await handleDeviceEvent(ev)
         case "MEMORY_DEVICE_SIZE_CHANGE":
             memoryDeviceSizeChanged(ev)
+        case "BLOCK_WRITE_THRESHOLD":
+            blockWriteThresholdReached(ev.data)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -994,6 +1006,7 @@ actor QEMUDomainObject {
     /// Host clean-up after QEMU has gone (or never started): external devices stopped, labels given back,
     /// status files, monitor socket, private and channel directories removed. Safe to repeat.
     private func cleanupHost(_ kind: QEMUStopKind) async {
+        perf.closeAll()
         await stopExternalDevices(kind)
         removeTaps()
         await releaseNetworkPorts()
@@ -1121,6 +1134,8 @@ actor QEMUDomainObject {
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)
+            // libvirt's qemuProcessReconnect enables the live definition's perf events again.
+            try? enablePerfEvents(live ?? definition, pid: st.pid)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)

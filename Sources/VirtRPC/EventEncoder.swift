@@ -20,6 +20,7 @@ enum EventEncoder {
         case .metadataChange: proc = .domainEventCallbackMetadataChange
         case .tunable: proc = .domainEventCallbackTunable
         case .memoryDeviceSizeChange: proc = .domainEventMemoryDeviceSizeChange
+        case .blockThreshold: proc = .domainEventBlockThreshold
         default: return nil
         }
         return message(proc) { w in
@@ -70,6 +71,11 @@ enum EventEncoder {
         case .memoryDeviceSizeChange(let alias, let size):
             w.string(alias)
             w.uhyper(size)
+        case .blockThreshold(let dev, let path, let threshold, let excess):
+            w.string(dev)
+            path.encode(xdr: &w)
+            w.uhyper(threshold)
+            w.uhyper(excess)
         default:
             break
         }

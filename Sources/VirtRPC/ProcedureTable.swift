@@ -95,6 +95,7 @@ enum ProcedureTable {
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
         + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows
         + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows
+        + hostControlRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

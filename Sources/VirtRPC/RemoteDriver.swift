@@ -380,7 +380,8 @@ public final class RemoteDriver: HypervisorDriver {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
-                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange,
+                       .blockThreshold] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -455,6 +456,14 @@ public final class RemoteDriver: HypervisorDriver {
                 let d = try r.domain()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
+            case .domainEventBlockThreshold:
+                _ = try r.int()
+                let d = try r.domain()
+                let dev = try r.string()
+                let path = try String?(xdr: &r)
+                let threshold = try r.uhyper()
+                record = DomainEventRecord(domain: d, kind: .blockThreshold(dev: dev, path: path, threshold: threshold,
+                                                                            excess: try r.uhyper()))
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()
