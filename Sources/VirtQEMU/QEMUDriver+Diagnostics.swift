@@ -57,8 +57,11 @@ extension QEMUDriver {
         return try await state.object(domain).diskErrors(maxErrors: maxErrors)
     }
 
-    // virDomainSendProcessSignal: libvirt 9.0's QEMU driver has no such entry (only LXC does), so the default's
-    // NO_SUPPORT is its answer.
+    /// virDomainSendProcessSignal: libvirt 9.0's QEMU driver has no such entry (only LXC does), so its public API
+    /// answers NO_SUPPORT from the domain's error domain.
+    public func sendProcessSignal(_ domain: DomainRef, pid: Int64, signal: UInt32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainSendProcessSignal", domain: .domain)
+    }
 
     /// libvirt's qemuDomainGetLaunchSecurityInfo: parameters only for an SEV guest; no definition here has
     /// `<launchSecurity>` (no SEV on these hosts), so none.
