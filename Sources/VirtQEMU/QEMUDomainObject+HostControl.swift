@@ -100,11 +100,12 @@ extension QEMUDomainObject {
     func setLaunchSecret(_ params: [TypedParam]) async throws(VirtError) {
         try await beginJob(.modify, owner: "setLaunchSecurityState")
         defer { endJob() }
-        guard isActive else { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
+        // libvirtd 9.0 refuses a domain without SEV before it looks at its state.
         let def = liveDefinition ?? definition
         guard def.extraElements.contains(where: { $0.name == "launchSecurity" && $0.attr("type") == "sev" }) else {
             throw VirtError.operationUnsupported("setting a launch secret is only supported in SEV-enabled domains")
         }
+        guard isActive else { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
         var header: String?, secret: String?, address: UInt64?
         for p in params {
             switch (p.field, p.value) {
@@ -133,11 +134,15 @@ extension QEMUDomainObject {
         guard let disk = def.devices.disks.first(where: { d in
             d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { $0 + "-storage" } == node
         }) else { return }
-        var dev = disk.target.dev
-        if withIndex, let index = disk.source.index { dev += "[\(index)]" }
         let threshold = UInt64(max(data["write-threshold"]?.intValue ?? 0, 0))
         let excess = UInt64(max(data["amount-exceeded"]?.intValue ?? 0, 0))
-        emit(DomainEventRecord(domain: ref, kind: .blockThreshold(dev: dev, path: disk.source.path,
-                                                                  threshold: threshold, excess: excess)))
+        // As libvirtd 9.0 reports it: a threshold set on the target fires for the target and for the image by
+        // its index; one set with an index only for the index.
+        var devs = withIndex ? [] : [disk.target.dev]
+        if let index = disk.source.index { devs.append("\(disk.target.dev)[\(index)]") }
+        for dev in devs {
+            emit(DomainEventRecord(domain: ref, kind: .blockThreshold(dev: dev, path: disk.source.path,
+                                                                      threshold: threshold, excess: excess)))
+        }
     }
 }

@@ -68,10 +68,10 @@ extension QEMUDriver {
         throw VirtError.operationUnsupported("reading SEV host information is not implemented", domain: .qemu)
     }
 
-    /// Whether the host could suspend itself the ways libvirt asks (systemd-logind, or pm-utils'
+    /// Whether the host could suspend itself the ways libvirt asks (systemd-logind on a systemd host, or pm-utils'
     /// pm-is-supported). With neither, libvirt's virNodeSuspendGetTargetMask finds no target supported.
     static var hostMaySuspend: Bool {
-        if access("/run/systemd/seats", F_OK) == 0 { return true }
+        if access("/run/systemd/system", F_OK) == 0 { return true }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         return path.split(separator: ":").contains { access("\($0)/pm-is-supported", X_OK) == 0 }
     }

@@ -26,6 +26,11 @@ extension DomainCommands {
         let text = cmd.value("threshold") ?? ""
         guard let threshold = AgentCommands.scaledBytes(text, defaultScale: 1) else {
             shell.error("Scaled numeric value '\(text)' for <threshold> option is malformed or out of range")
+            // virsh's scaled-integer parser reports a unit it does not know as libvirt's error too.
+            if let i = text.firstIndex(where: { !$0.isNumber }), i != text.startIndex, UInt64(text[..<i]) != nil,
+               AgentCommands.scaledBytes("1" + text[i...], defaultScale: 1) == nil {
+                shell.lastError = VirtError(.invalidArg, "invalid argument: unknown suffix '\(text[i...])'")
+            }
             return false
         }
         return await shell.call({ try await dom.setBlockThreshold(dev: dev, threshold: threshold) }) != nil

@@ -35,6 +35,5 @@ enum VshHostControlCases {
                                                        + "nodesuspend mem 60"]),
         .line("help-host-control", "help domblkthreshold; help domdirtyrate-calc; help guest-agent-timeout; "
               + "help migrate-compcache; help domsetlaunchsecstate; help nodesevinfo; help nodesuspend"),
-        .line("help-host-control-groups", "help domain; help host"),
     ]
 }

@@ -259,4 +259,82 @@ struct QEMUNewProceduresTests {
         #expect(access(ours.dir + "/etc/qemu/autostart/\(on[0].name).xml", F_OK) == 0)
         for d in on { _ = try d.run("autostart --disable \(d.name)") }
     }
+    @Test("block thresholds (and the event), dirty rate, agent timeout, compression cache, SEV, host suspend as libvirtd's")
+    func hostControlLikeLibvirtd() throws {
+        let images = try TestPaths.makeTempDir("qi", mode: 0o755)
+        defer { TestPaths.removeDir(images) }
+        let pair = try QEMUCgroupTests.Pair(prefix: "hc") { Self.xml($0, imageDir: images) }
+        defer { pair.cleanup() }
+        let ours = pair.ours, ref = pair.ref
+        let on: [(label: String, name: String, dir: String, uri: String)] = [
+            ("virtd", pair.ourName, ours.dir, ours.uri), ("libvirtd", pair.refName, ref.dir, ref.uri),
+        ]
+        func run(_ d: (label: String, name: String, dir: String, uri: String), _ args: [String]) throws -> ChildProcess.Result {
+            try ChildProcess.run(["/usr/bin/virsh", "-c", d.uri] + args.map { $0.replacingOccurrences(of: "NAME", with: d.name)
+                .replacingOccurrences(of: "DIR", with: d.dir) }, timeLimit: 120)
+        }
+        func clean(_ s: String, _ d: (label: String, name: String, dir: String, uri: String)) -> String {
+            Self.mask(s.replacingOccurrences(of: d.dir, with: "DIR").replacingOccurrences(of: d.name, with: "NAME"))
+                .replacingOccurrences(of: #"calc_start_time=[0-9]+"#, with: "calc_start_time=T", options: .regularExpression)
+                .replacingOccurrences(of: #"megabytes_per_second=[0-9]+"#, with: "megabytes_per_second=N", options: .regularExpression)
+        }
+        func same(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let o = try run(on[0], args), r = try run(on[1], args)
+            let command = args.joined(separator: " ")
+            #expect(clean(o.stdout, on[0]) == clean(r.stdout, on[1]),
+                    "stdout of '\(command)':\n virtd    \(o.stdout)\n libvirtd \(r.stdout)", sourceLocation: sourceLocation)
+            #expect(clean(o.stderr, on[0]) == clean(r.stderr, on[1]),
+                    "stderr of '\(command)':\n virtd    \(o.stderr)\n libvirtd \(r.stderr)", sourceLocation: sourceLocation)
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)",
+                    sourceLocation: sourceLocation)
+        }
+        for d in on {
+            try "c2V2LWhlYWRlcgo=\n".write(toFile: d.dir + "/hdr", atomically: true, encoding: .utf8)
+            try "c2V2LXNlY3JldAo=\n".write(toFile: d.dir + "/sec", atomically: true, encoding: .utf8)
+        }
+        let watchers = try on.map { try VirshEventWatcher(uri: $0.uri, dir: $0.dir) }
+        defer { for w in watchers { w.stop() } }
+        for command in ["domblkthreshold NAME vda 1M", "domblkthreshold NAME vda[1] 1M", "domblkthreshold NAME vda[2] 1",
+                        "domblkthreshold NAME vda[x] 1", "domblkthreshold NAME vdb 1", "domblkthreshold NAME vda -5",
+                        "domblkthreshold NAME vda 1M",
+                        "domdirtyrate-calc NAME --seconds 0", "domdirtyrate-calc NAME --seconds 61",
+                        "domdirtyrate-calc NAME --mode bogus", "domdirtyrate-calc NAME --mode dirty-ring",
+                        "guest-agent-timeout NAME", "guest-agent-timeout NAME --timeout 10",
+                        "guest-agent-timeout NAME --timeout -3", "guest-agent-timeout NAME --timeout -1",
+                        "migrate-compcache NAME", "migrate-compcache NAME --size 1000000",
+                        "migrate-compcache NAME --size 134217728", "migrate-compcache NAME", "nodesevinfo",
+                        "domsetlaunchsecstate NAME --secrethdr DIR/hdr --secret DIR/sec",
+                        "domsetlaunchsecstate NAME --secrethdr DIR/hdr --secret DIR/sec --set-address 4096",
+                        "domsetlaunchsecstate NAME --secrethdr DIR/hdr --secret DIR/nosuch", "domsetlaunchsecstate NAME",
+                        "nodesuspend bogus 60", "nodesuspend mem 30", "nodesuspend disk 30", "nodesuspend mem -1"] {
+            try same(command.split(separator: " ").map(String.init))
+        }
+        // A calculation of five seconds, and a second one refused by QEMU while it runs; then the result.
+        try same(["domdirtyrate-calc", "NAME", "--seconds", "5"])
+        try same(["domdirtyrate-calc", "NAME", "--mode", "dirty-bitmap"])
+        Thread.sleep(forTimeInterval: 6)
+        try same(["domstats", "NAME", "--dirtyrate"])
+
+        // QEMU writes 2 MiB into vda (HMP qemu-io on the disk's own device): the threshold of 1 MiB fires once.
+        for (i, d) in on.enumerated() {
+            let w = try run(d, ["qemu-monitor-command", "NAME", "--hmp", "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write 0 2M\""])
+            #expect(w.status == 0, "\(d.label): \(w.stderr)")
+            try watchers[i].sync()
+        }
+        let events = on.indices.map { i in
+            watchers[i].all(on[i].name).filter { $0.hasPrefix("block-threshold") }
+                .map { $0.replacingOccurrences(of: on[i].name, with: "NAME") }
+        }
+        #expect(events[0] == events[1], "virtd \(events[0]) libvirtd \(events[1])")
+        #expect(events[0] == ["block-threshold: dev: vda(\(images)/NAME.img) 1048576 1048576",
+                              "block-threshold: dev: vda[1](\(images)/NAME.img) 1048576 1048576"], "\(events[0])")
+
+        // A shut-off domain.
+        for d in on { _ = try run(d, ["destroy", "NAME"]) }
+        for command in ["domblkthreshold NAME vda 1M", "domdirtyrate-calc NAME", "migrate-compcache NAME",
+                        "guest-agent-timeout NAME --timeout 5",
+                        "domsetlaunchsecstate NAME --secrethdr DIR/hdr --secret DIR/sec"] {
+            try same(command.split(separator: " ").map(String.init))
+        }
+    }
 }
