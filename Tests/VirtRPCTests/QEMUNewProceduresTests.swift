@@ -337,4 +337,48 @@ struct QEMUNewProceduresTests {
             try same(command.split(separator: " ").map(String.init))
         }
     }
+    @Test("domhostname through the test guest's agent: libvirtd's output, and the guest's own hostname")
+    func hostnameFromAgent() throws {
+        let guest = try TestGuest.load(format: 5)
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
+            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
+            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
+        ]
+        for d in daemons { try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest, d.run) }
+        for d in daemons {
+            #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
+        }
+        func same(_ command: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let o = try ours.virsh(command), r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout, "stdout of '\(command)':\n virtd    \(o.stdout)\n libvirtd \(r.stdout)",
+                    sourceLocation: sourceLocation)
+            #expect(o.stderr == r.stderr, "stderr of '\(command)':\n virtd    \(o.stderr)\n libvirtd \(r.stderr)",
+                    sourceLocation: sourceLocation)
+            #expect(o.status == r.status, "status of '\(command)'", sourceLocation: sourceLocation)
+        }
+        for command in ["domhostname ga", "domhostname ga --source agent", "domhostname ga --source lease",
+                        "domhostname idlech", "start idlech", "domhostname idlech", "domhostname idle",
+                        "guest-agent-timeout ga --timeout 30", "domhostname ga", "guest-agent-timeout ga",
+                        "domcontrol ga", "domblkerror ga", "domlaunchsecinfo ga"] {
+            try same(command)
+        }
+        for d in daemons {
+            let own = try QEMUGuestAgentProofTests.console(d.uri, d.dir, "hostname")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let told = try d.run("domhostname ga").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!own.isEmpty && own == told, "\(d.label): guest says '\(own)', domhostname '\(told)'")
+        }
+        // vsh prints what virsh prints on virtd.
+        for command in ["domhostname ga", "domhostname ga --source lease", "domhostname idle", "domcontrol ga",
+                        "domblkerror ga", "guest-agent-timeout ga --timeout 20", "migrate-compcache ga"] {
+            let v = try ours.virsh(args: [command], client: TestPaths.vsh)
+            let o = try ours.virsh(command)
+            #expect(v.stdout == o.stdout && v.stderr == o.stderr && v.status == o.status,
+                    "'\(command)':\n vsh   \(v.stdout)\(v.stderr)\n virsh \(o.stdout)\(o.stderr)")
+        }
+    }
 }
