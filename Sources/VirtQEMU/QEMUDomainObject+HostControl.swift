@@ -61,8 +61,10 @@ extension QEMUDomainObject {
         try await requireMonitor().execute("calc-dirty-rate", arguments: .object(args))
     }
 
+    /// Kept for the agent and, while the domain runs, in the status file (a restarted daemon reads it back).
     func setAgentResponseTimeout(_ timeout: Int32) {
         agentResponseTimeout = timeout
+        writeStatus()
     }
 
     /// The XBZRLE capability QEMU offers (libvirt's qemuMigrationCapsGet for XBZRLE).

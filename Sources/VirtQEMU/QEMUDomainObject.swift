@@ -143,6 +143,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     /// Each disk's block node name prefix (`libvirt-N`) by alias, and the next N (hotplug).
     public var diskNodes: [String: String]?
     public var nextNodeIndex: Int?
+    /// virDomainAgentSetResponseTimeout's value when not the default (libvirt's `<agentTimeout>`).
+    public var agentTimeout: Int32? = nil
 }
 
 extension QEMUStartKind: Hashable {
@@ -1134,6 +1136,7 @@ actor QEMUDomainObject {
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)
+            agentResponseTimeout = st.agentTimeout ?? -2
             // libvirt's qemuProcessReconnect enables the live definition's perf events again.
             try? enablePerfEvents(live ?? definition, pid: st.pid)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
@@ -1338,13 +1341,14 @@ actor QEMUDomainObject {
 
     func writeStatus() {
         guard let proc = process else { return }
-        let st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
+        var st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
                                   state: status.state.rawValue, reason: status.reason,
                                   job: jobs.active == .destroy ? "destroy" : nil,
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
                                   externalDevices: externalRecords.isEmpty ? nil : externalRecords,
                                   diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
+        st.agentTimeout = agentResponseTimeout == -2 ? nil : agentResponseTimeout
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {

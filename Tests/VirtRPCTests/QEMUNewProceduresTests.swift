@@ -380,5 +380,13 @@ struct QEMUNewProceduresTests {
             #expect(v.stdout == o.stdout && v.stderr == o.stderr && v.status == o.status,
                     "'\(command)':\n vsh   \(v.stdout)\(v.stderr)\n virsh \(o.stdout)\(o.stderr)")
         }
+        // The agent timeout is in the status file and survives a virtd restart (libvirt's <agentTimeout>).
+        func status() -> String { (try? String(contentsOfFile: ours.dir + "/run/qemu/ga.status", encoding: .utf8)) ?? "" }
+        #expect(status().contains("\"agentTimeout\" : 20"), "\(status())")
+        ours.kill9()
+        try ours.start()
+        #expect(eventually(30) { ((try? ours.virsh("domhostname ga"))?.status ?? 1) == 0 })
+        _ = try ours.virsh("domcontrol ga")
+        #expect(status().contains("\"agentTimeout\" : 20"), "\(status())")
     }
 }
