@@ -148,3 +148,29 @@ extension QEMUDomainObject {
         }
     }
 }
+
+extension QEMUDomainObject {
+    /// QEMU's BLOCK_IO_ERROR (libvirt's qemuProcessHandleIOError): with the "stop" policy a running domain is
+    /// paused for an I/O error (SUSPENDED/IOERROR) before QEMU's STOP arrives; the IO_ERROR event names the
+    /// image and the disk's alias with the action (0 none, 1 pause, 2 report).
+    func blockIOError(_ data: JSONValue) {
+        let action: Int32
+        switch data["action"]?.stringValue {
+        case "stop": action = 1
+        case "report": action = 2
+        default: action = 0
+        }
+        if action == 1 && status.state == .running {
+            status = .paused(.ioError)
+            raise(.suspended(.ioError))
+            writeStatus()
+        }
+        let node = data["node-name"]?.stringValue ?? ""
+        let def = liveDefinition ?? definition
+        let disk = def.devices.disks.first { d in
+            d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { node.hasPrefix($0 + "-") } == true
+        }
+        emit(DomainEventRecord(domain: ref, kind: .ioError(srcPath: disk?.source.path ?? "",
+                                                           devAlias: disk?.info.alias ?? "", action: action)))
+    }
+}

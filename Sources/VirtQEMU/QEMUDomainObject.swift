@@ -913,6 +913,8 @@ actor QEMUDomainObject {
             memoryDeviceSizeChanged(ev)
         case "BLOCK_WRITE_THRESHOLD":
             blockWriteThresholdReached(ev.data)
+        case "BLOCK_IO_ERROR":
+            blockIOError(ev.data)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)

@@ -392,4 +392,58 @@ struct QEMUNewProceduresTests {
         _ = try ours.virsh("domcontrol ga")
         #expect(status().contains("\"agentTimeout\" : 20"), "\(status())")
     }
+    @Test("domblkerror after a real ENOSPC: the guest writes to a disk on a full tmpfs, both daemons pause it")
+    func diskErrorFromGuest() throws {
+        let guest = try TestGuest.load(format: 5)
+        // A 2 MiB tmpfs holding two sparse 8 MiB images: mounted before libvirtd starts (its private mount
+        // namespace copies it), unmounted at the end.
+        let full = try TestPaths.makeTempDir("qf", mode: 0o777)
+        let mount = try ChildProcess.run(["/usr/bin/mount", "-t", "tmpfs", "-o", "size=2m,mode=0777", "tmpfs", full])
+        try #require(mount.status == 0, "mount: \(mount.stderr)")
+        defer {
+            _ = try? ChildProcess.run(["/usr/bin/umount", "-l", full])
+            TestPaths.removeDir(full)
+        }
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        defer { _ = try? virsh(ref.uri, "destroy ga; destroy idlech") }
+        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
+            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
+            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
+        ]
+        for (i, d) in daemons.enumerated() {
+            let image = full + "/full\(i).img"
+            FileManager.default.createFile(atPath: image, contents: nil)
+            truncate(image, 8 << 20)
+            chmod(image, 0o666)
+            try "<disk type='file' device='disk'><driver name='qemu' type='raw' error_policy='stop'/><source file='\(image)'/><target dev='vdb' bus='virtio'/></disk>"
+                .write(toFile: d.dir + "/vdb.xml", atomically: true, encoding: .utf8)
+            try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest, d.run)
+        }
+        for d in daemons {
+            #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
+            let a = try d.run("attach-device ga \(d.dir)/vdb.xml --live")
+            #expect(a.status == 0, "\(d.label): \(a.stderr)")
+        }
+        // The guest writes 4 MiB into vdb (once its kernel has the device): the host runs out of space.
+        let exec = #"{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","while [ ! -b /dev/vdb ]; do sleep 1; done; dd if=/dev/zero of=/dev/vdb bs=1M count=4 conv=fsync"]}}"#
+        for d in daemons {
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", d.uri, "qemu-agent-command", "ga", exec], timeLimit: 60)
+            #expect(r.status == 0, "\(d.label): \(r.stderr)")
+        }
+        for d in daemons {
+            #expect(eventually(120) { ((try? d.run("domstate ga --reason"))?.stdout ?? "").contains("paused (I/O error)") },
+                    "\(d.label): \((try? d.run("domstate ga --reason").stdout) ?? "")")
+        }
+        for command in ["domblkerror ga", "domstate ga --reason"] {
+            let o = try ours.virsh(command), r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout && o.stderr == r.stderr && o.status == r.status,
+                    "'\(command)':\n virtd    \(o.stdout)\(o.stderr)\n libvirtd \(r.stdout)\(r.stderr)")
+        }
+        #expect(try ours.virsh("domblkerror ga").stdout == "vdb: no space\n\n")
+        let v = try ours.virsh(args: ["domblkerror ga"], client: TestPaths.vsh)
+        #expect(v.stdout == "vdb: no space\n\n", "vsh: \(v.stdout)\(v.stderr)")
+    }
 }
