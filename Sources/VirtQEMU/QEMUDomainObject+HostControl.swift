@@ -160,17 +160,18 @@ extension QEMUDomainObject {
         case "report": action = 2
         default: action = 0
         }
-        if action == 1 && status.state == .running {
-            status = .paused(.ioError)
-            raise(.suspended(.ioError))
-            writeStatus()
-        }
         let node = data["node-name"]?.stringValue ?? ""
         let def = liveDefinition ?? definition
         let disk = def.devices.disks.first { d in
             d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { node.hasPrefix($0 + "-") } == true
         }
+        // libvirt queues IO_ERROR before the SUSPENDED lifecycle event.
         emit(DomainEventRecord(domain: ref, kind: .ioError(srcPath: disk?.source.path ?? "",
                                                            devAlias: disk?.info.alias ?? "", action: action)))
+        if action == 1 && status.state == .running {
+            status = .paused(.ioError)
+            raise(.suspended(.ioError))
+            writeStatus()
+        }
     }
 }

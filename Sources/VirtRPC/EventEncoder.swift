@@ -21,6 +21,7 @@ enum EventEncoder {
         case .tunable: proc = .domainEventCallbackTunable
         case .memoryDeviceSizeChange: proc = .domainEventMemoryDeviceSizeChange
         case .blockThreshold: proc = .domainEventBlockThreshold
+        case .ioError: proc = .domainEventCallbackIoError
         default: return nil
         }
         return message(proc) { w in
@@ -71,6 +72,10 @@ enum EventEncoder {
         case .memoryDeviceSizeChange(let alias, let size):
             w.string(alias)
             w.uhyper(size)
+        case .ioError(let path, let alias, let action):
+            w.string(path)
+            w.string(alias)
+            w.int(action)
         case .blockThreshold(let dev, let path, let threshold, let excess):
             w.string(dev)
             path.encode(xdr: &w)

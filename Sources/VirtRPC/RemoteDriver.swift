@@ -381,7 +381,7 @@ public final class RemoteDriver: HypervisorDriver {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
                        .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange,
-                       .blockThreshold] {
+                       .blockThreshold, .ioError] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -456,6 +456,12 @@ public final class RemoteDriver: HypervisorDriver {
                 let d = try r.domain()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
+            case .domainEventCallbackIoError:
+                _ = try r.int()
+                let d = try r.domain()
+                let path = try r.string()
+                let alias = try r.string()
+                record = DomainEventRecord(domain: d, kind: .ioError(srcPath: path, devAlias: alias, action: try r.int()))
             case .domainEventBlockThreshold:
                 _ = try r.int()
                 let d = try r.domain()

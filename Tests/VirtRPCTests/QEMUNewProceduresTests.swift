@@ -422,6 +422,8 @@ struct QEMUNewProceduresTests {
                 .write(toFile: d.dir + "/vdb.xml", atomically: true, encoding: .utf8)
             try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest, d.run)
         }
+        let watchers = try daemons.map { try VirshEventWatcher(uri: $0.uri, dir: $0.dir) }
+        defer { for w in watchers { w.stop() } }
         for d in daemons {
             #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
             let a = try d.run("attach-device ga \(d.dir)/vdb.xml --live")
@@ -443,6 +445,22 @@ struct QEMUNewProceduresTests {
                     "'\(command)':\n virtd    \(o.stdout)\(o.stderr)\n libvirtd \(r.stdout)\(r.stderr)")
         }
         #expect(try ours.virsh("domblkerror ga").stdout == "vdb: no space\n\n")
+        // The events as virsh prints them: io-error with the image and alias, then suspended for the I/O error.
+        // (Each failed request of the guest gives an io-error, so how many follow depends on timing: each distinct
+        // line is taken once, in the order it first came.)
+        var seen: [[String]] = []
+        for (i, d) in daemons.enumerated() {
+            try watchers[i].sync()
+            var lines: [String] = []
+            for l in watchers[i].all("ga") where l.hasPrefix("io-error:") || l == "lifecycle: Suspended I/O Error" {
+                let line = l.replacingOccurrences(of: full + "/full\(i).img", with: "IMG")
+                if !lines.contains(line) { lines.append(line) }
+            }
+            seen.append(lines)
+            _ = d
+        }
+        #expect(seen[0] == seen[1], "virtd \(seen[0]) libvirtd \(seen[1])")
+        #expect(seen[0] == ["io-error: IMG (virtio-disk1) pause", "lifecycle: Suspended I/O Error"], "\(seen[0])")
         let v = try ours.virsh(args: ["domblkerror ga"], client: TestPaths.vsh)
         #expect(v.stdout == "vdb: no space\n\n", "vsh: \(v.stdout)\(v.stderr)")
     }
