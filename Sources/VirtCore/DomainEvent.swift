@@ -113,6 +113,9 @@ public struct DomainEventRecord: Sendable, Hashable {
         case pmSuspend(reason: Int32)
         /// The guest suspended to disk (QMP SUSPEND_DISK); reason 0.
         case pmSuspendDisk(reason: Int32)
+        /// A write threshold set with virDomainSetBlockThreshold was crossed: the device (`vda` or `vda[N]`), the
+        /// image's path, the threshold and how far past it the write went (bytes).
+        case blockThreshold(dev: String, path: String?, threshold: UInt64, excess: UInt64)
     }
 
     public var domain: DomainRef
@@ -145,6 +148,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .pmWakeup: .pmWakeup
         case .pmSuspend: .pmSuspend
         case .pmSuspendDisk: .pmSuspendDisk
+        case .blockThreshold: .blockThreshold
         }
     }
 }

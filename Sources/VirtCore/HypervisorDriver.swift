@@ -388,6 +388,24 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func checkpointParent(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws -> DomainCheckpointRef
     /// `virDomainCheckpointDelete`.
     func checkpointDelete(_ checkpoint: DomainCheckpointRef, flags: UInt32) async throws
+    // Block thresholds, dirty rate, agent timeout, compression cache, SEV, host suspend (defaults in
+    // HypervisorDriver+HostControl.swift).
+    /// `virDomainSetBlockThreshold`.
+    func setBlockThreshold(_ domain: DomainRef, dev: String, threshold: UInt64, flags: UInt32) async throws
+    /// `virDomainStartDirtyRateCalc`.
+    func startDirtyRateCalc(_ domain: DomainRef, seconds: Int32, flags: UInt32) async throws
+    /// `virDomainAgentSetResponseTimeout`.
+    func agentSetResponseTimeout(_ domain: DomainRef, timeout: Int32, flags: UInt32) async throws
+    /// `virDomainMigrateGetCompressionCache`.
+    func migrateCompressionCache(_ domain: DomainRef, flags: UInt32) async throws -> UInt64
+    /// `virDomainMigrateSetCompressionCache`.
+    func setMigrateCompressionCache(_ domain: DomainRef, size: UInt64, flags: UInt32) async throws
+    /// `virDomainSetLaunchSecurityState`.
+    func setLaunchSecurityState(_ domain: DomainRef, params: [TypedParam], flags: UInt32) async throws
+    /// `virNodeGetSEVInfo`.
+    func nodeSEVInfo(flags: UInt32) async throws -> [TypedParam]
+    /// `virNodeSuspendForDuration`.
+    func nodeSuspendForDuration(target: UInt32, duration: UInt64, flags: UInt32) async throws
 }
 
 extension HypervisorDriver {

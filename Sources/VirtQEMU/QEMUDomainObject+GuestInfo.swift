@@ -11,7 +11,17 @@ extension QEMUDomainObject {
 
     private func agentRun(_ command: String, _ arguments: JSONValue? = nil) async throws(VirtError) -> JSONValue {
         let agent = try requireAgent()
-        return try await agent.execute(command, arguments: arguments, timeout: Self.agentCommandTimeout)
+        return try await agent.execute(command, arguments: arguments, timeout: agentTimeout)
+    }
+
+    /// How long an agent command waits for the reply, from virDomainAgentSetResponseTimeout's value.
+    var agentTimeout: Duration {
+        switch agentResponseTimeout {
+        case -2: Self.agentCommandTimeout
+        case -1: .seconds(5)
+        case 0: .milliseconds(1)
+        default: .seconds(Int64(agentResponseTimeout))
+        }
     }
 
     // MARK: Interfaces

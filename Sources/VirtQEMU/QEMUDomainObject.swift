@@ -143,6 +143,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     /// Each disk's block node name prefix (`libvirt-N`) by alias, and the next N (hotplug).
     public var diskNodes: [String: String]?
     public var nextNodeIndex: Int?
+    /// virDomainAgentSetResponseTimeout's value when not the default (libvirt's `<agentTimeout>`).
+    public var agentTimeout: Int32? = nil
 }
 
 extension QEMUStartKind: Hashable {
@@ -266,6 +268,14 @@ actor QEMUDomainObject {
     var writtenStatus = WrittenStatus()
     /// Hot-plugged devices: block node names, pending unplugs (QEMUDomainObject+Hotplug.swift).
     var hotplug = QEMUHotplugState()
+    /// The perf events counted for the running QEMU (QEMUDomainObject+Diagnostics.swift).
+    var perf = QEMUPerfEvents()
+    /// virDomainAgentSetResponseTimeout's value: -2 block (the driver's long agent timeout), -1 libvirt's default
+    /// (5 s), 0 no wait, else seconds.
+    var agentResponseTimeout: Int32 = -2
+    /// Storage nodes with a write threshold, and whether it was set with an index (`vda[1]`), which the
+    /// BLOCK_THRESHOLD event's device then carries (QEMUDomainObject+HostControl.swift).
+    var blockThresholdWithIndex: [String: Bool] = [:]
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -540,6 +550,8 @@ actor QEMUDomainObject {
         try await setupCgroupAfterLaunch()
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
+        // The perf events <perf> enables (libvirt's qemuProcessEnablePerf).
+        try enablePerfEvents(live, pid: proc.pid)
         status = .paused(.startingUp)
         watch(proc, mon)
         if let i = Self.agentChannelIndex(live), live.devices.channels[i].targetState == "connected" {
@@ -906,6 +918,10 @@ actor QEMUDomainObject {
             notifyQEMUEvent(ev.name)
         case "WAKEUP":
             handlePMWakeup()
+        case "BLOCK_WRITE_THRESHOLD":
+            blockWriteThresholdReached(ev.data)
+        case "BLOCK_IO_ERROR":
+            blockIOError(ev.data)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -1001,6 +1017,7 @@ actor QEMUDomainObject {
     /// Host clean-up after QEMU has gone (or never started): external devices stopped, labels given back,
     /// status files, monitor socket, private and channel directories removed. Safe to repeat.
     private func cleanupHost(_ kind: QEMUStopKind) async {
+        perf.closeAll()
         await stopExternalDevices(kind)
         removeTaps()
         await releaseNetworkPorts()
@@ -1128,6 +1145,9 @@ actor QEMUDomainObject {
             cgroup = QEMUCgroup.adopt(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)
+            agentResponseTimeout = st.agentTimeout ?? -2
+            // libvirt's qemuProcessReconnect enables the live definition's perf events again.
+            try? enablePerfEvents(live ?? definition, pid: st.pid)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
@@ -1330,13 +1350,14 @@ actor QEMUDomainObject {
 
     func writeStatus() {
         guard let proc = process else { return }
-        let st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
+        var st = QEMUDomainStatus(id: id, pid: proc.pid, monitorPath: monitorPath, startKind: startKind,
                                   state: status.state.rawValue, reason: status.reason,
                                   job: jobs.active == .destroy ? "destroy" : nil,
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
                                   externalDevices: externalRecords.isEmpty ? nil : externalRecords,
                                   diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
+        st.agentTimeout = agentResponseTimeout == -2 ? nil : agentResponseTimeout
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {

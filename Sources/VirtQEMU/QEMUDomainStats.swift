@@ -5,15 +5,14 @@ import Glibc
 #endif
 
 /// `virConnectGetAllDomainStats` for QEMU domains: the groups state, cpu-total, balloon, vcpu, interface,
-/// block, iothread, dirtyrate and vm (perf and memory give nothing here, as on libvirtd without perf events or
-/// resctrl), with the field names and typed-parameter types libvirt 9.0 gives (observed against Debian's
+/// block, perf (the counts of the events enabled with perf_event_open), iothread, dirtyrate and vm (memory gives
+/// nothing here, as on libvirtd without resctrl), with the field names and typed-parameter types libvirt 9.0 gives (observed against Debian's
 /// libvirtd on the same QEMU). Values of a running domain come from /proc (the QEMU process and its vCPU
 /// threads; no per-domain cgroups here, as libvirtd without cgroups) and from QMP (query-balloon,
 /// query-cpus-fast, query-stats, query-blockstats, query-named-block-nodes, query-iothreads, query-dirty-rate).
 enum QEMUDomainStats {
-    /// The stats groups this driver answers: every group libvirt 9.0 knows. perf (no perf events are ever
-    /// enabled here) and memory (no resctrl memory-bandwidth monitoring) give no fields, as libvirtd's
-    /// give none on such a host.
+    /// The stats groups this driver answers: every group libvirt 9.0 knows. memory (no resctrl
+    /// memory-bandwidth monitoring) gives no fields, as libvirtd's gives none on such a host.
     static let supported: UInt32 = 0x7FF
 
     /// What a running domain's QEMU tells over QMP for one stats call (each part optional: a command that
@@ -35,6 +34,8 @@ enum QEMUDomainStats {
         var iothreads: [JSONValue]?
         /// The cgroup's cpuacct figures (total, user, system; ns), which libvirt prefers to /proc.
         var cgroupCPU: (total: UInt64, user: UInt64, system: UInt64)?
+        /// The counts of the enabled perf events (`perf.NAME`), in libvirt's order.
+        var perfCounts: [(String, UInt64)] = []
     }
 
     // MARK: /proc
@@ -220,6 +221,9 @@ enum QEMUDomainStats {
         if wanted & StatsTypes.interface.rawValue != 0, live != nil { interfaces(&p, def: def) }
         if wanted & StatsTypes.block.rawValue != 0 { block(&p, def: def, live: live) }
         if let live {
+            if wanted & StatsTypes.perf.rawValue != 0 {
+                for (n, v) in live.perfCounts { p.append(TypedParam("perf.\(n)", .ullong(v))) }
+            }
             if wanted & StatsTypes.iothread.rawValue != 0 { iothreads(&p, live.iothreads ?? []) }
             if wanted & StatsTypes.dirtyRate.rawValue != 0, let d = live.dirtyRate { dirtyRate(&p, d) }
             if wanted & StatsTypes.vm.rawValue != 0 { kvm(&p, prefix: "vm", live.kvmVMStats) }
@@ -376,6 +380,7 @@ extension QEMUDomainObject {
         var live = await QEMUDomainStats.query(mon, pid: pid, wanted: wanted,
                                                balloonAlias: def.devices.memballoon?.info.alias)
         live.cgroupCPU = cgroup?.cpuTimes()
+        if wanted & StatsTypes.perf.rawValue != 0 { live.perfCounts = perf.counts() }
         // The domain may have stopped while QEMU answered; the record then shows what was read.
         return QEMUDomainStats.params(def: def, status: status, live: live, wanted: wanted)
     }

@@ -51,6 +51,8 @@ public actor QMPMonitor {
     private var rawIDs: Set<String> = []
     private var pending: [String: (command: String, continuation: CheckedContinuation<JSONValue, any Error>,
                                    timer: Task<Void, Never>)] = [:]
+    /// When each pending command was sent.
+    private var started: [String: ContinuousClock.Instant] = [:]
     private var greeting: JSONValue?
     private var greetingWaiter: CheckedContinuation<JSONValue, any Error>?
     private var closedError: VirtError?
@@ -216,6 +218,8 @@ public actor QMPMonitor {
                     await self?.expire(id, after: timeout)
                 }
                 pending[id] = (command, c, timer)
+                started = started.filter { pending[$0.key] != nil }
+                started[id] = .now
                 if !Self.write(fd, bytes, passing: passFD) {
                     let e = VirtError.lastSystemError("cannot send QEMU command '\(command)'")
                     if let p = pending.removeValue(forKey: id) {
@@ -344,6 +348,12 @@ public actor QMPMonitor {
 
     /// Whether the connection has ended.
     public var isClosed: Bool { ended }
+
+    /// When the oldest command still waiting for its reply was sent (libvirt's `monStart`: the monitor is
+    /// occupied since then), nil when none waits.
+    public var busySince: ContinuousClock.Instant? {
+        pending.keys.compactMap { started[$0] }.min()
+    }
 
     /// Returns when the connection has ended (QEMU closed it or ``close()`` was called).
     public func waitClosed() async {

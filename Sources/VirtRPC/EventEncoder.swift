@@ -32,6 +32,8 @@ enum EventEncoder {
                 w.int(reason)
                 w.domain(ev.domain)
             }
+        case .blockThreshold: proc = .domainEventBlockThreshold
+        case .ioError: proc = .domainEventCallbackIoError
         default: return nil
         }
         return message(proc) { w in
@@ -85,6 +87,15 @@ enum EventEncoder {
         case .memoryDeviceSizeChange(let alias, let size):
             w.string(alias)
             w.uhyper(size)
+        case .ioError(let path, let alias, let action):
+            w.string(path)
+            w.string(alias)
+            w.int(action)
+        case .blockThreshold(let dev, let path, let threshold, let excess):
+            w.string(dev)
+            path.encode(xdr: &w)
+            w.uhyper(threshold)
+            w.uhyper(excess)
         default:
             break
         }

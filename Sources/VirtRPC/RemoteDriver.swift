@@ -382,7 +382,8 @@ public final class RemoteDriver: HypervisorDriver {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
-                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange,
+                       .blockThreshold, .ioError] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -468,6 +469,20 @@ public final class RemoteDriver: HypervisorDriver {
                 let kind: DomainEventRecord.Kind = proc == .domainEventCallbackPMWakeup ? .pmWakeup(reason: reason)
                     : proc == .domainEventCallbackPMSuspend ? .pmSuspend(reason: reason) : .pmSuspendDisk(reason: reason)
                 record = DomainEventRecord(domain: d, kind: kind)
+            case .domainEventCallbackIoError:
+                _ = try r.int()
+                let d = try r.domain()
+                let path = try r.string()
+                let alias = try r.string()
+                record = DomainEventRecord(domain: d, kind: .ioError(srcPath: path, devAlias: alias, action: try r.int()))
+            case .domainEventBlockThreshold:
+                _ = try r.int()
+                let d = try r.domain()
+                let dev = try r.string()
+                let path = try String?(xdr: &r)
+                let threshold = try r.uhyper()
+                record = DomainEventRecord(domain: d, kind: .blockThreshold(dev: dev, path: path, threshold: threshold,
+                                                                            excess: try r.uhyper()))
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()

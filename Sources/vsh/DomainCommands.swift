@@ -7,7 +7,7 @@ enum DomainCommands {
         reboot, reset, restore, resume, save, shutdown, start, suspend, undefine, console, ttyconsole,
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort, edit, managedsaveEdit, saveImageEdit,
-    ] + displayCommands + diagnosticsCommands + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
+    ] + displayCommands + diagnosticsCommands + hostControlCommands + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
         + guestOpsCommands + linkCommands + vcpuIOThreadCommands
 
     // MARK: Ids and names

@@ -172,6 +172,8 @@ enum EventCommands {
             return "event 'migration-iteration' for domain '\(name)': iteration: '\(iteration)'\n"
         case .memoryDeviceSizeChange(let alias, let size):
             return "event 'memory-device-size-change' for domain '\(name)':\nalias: \(alias)\nsize: \(size)\n"
+        case .blockThreshold(let dev, let path, let threshold, let excess):
+            return "event 'block-threshold' for domain '\(name)': dev: \(dev)(\(path ?? "<null>")) \(threshold) \(excess)\n"
         case .tunable(let params):
             var text = "event 'tunable' for domain '\(name)':\n"
             for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }

@@ -4,7 +4,7 @@ import Virt
 /// domcapabilities, and the node statistics of HostCommands+Node.swift.
 enum HostCommands {
     static let all: [CommandDefinition] = ([capabilities, domcapabilities, hostname, maxvcpus, nodeinfo, uri, version]
-        + nodeCommands + cpuCommands + pageCommands).sorted { $0.name < $1.name }
+        + nodeCommands + cpuCommands + pageCommands + hostControlCommands).sorted { $0.name < $1.name }
 
     static let version = CommandDefinition(
         "version", summary: "show version",

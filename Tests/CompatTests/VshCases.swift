@@ -4,6 +4,7 @@ enum VshCases {
         .merging(StorageVshCases.fixtures) { a, _ in a }.merging(bandwidthFixtures) { a, _ in a }
         .merging(VshEditDisplayCases.fixtures) { a, _ in a }.merging(VshDiagnosticsCases.fixtures) { a, _ in a }
         .merging(VshVcpuIOThreadCases.fixtures) { a, _ in a }
+        .merging(VshHostControlCases.fixtures) { a, _ in a }
 
     /// Domains whose interfaces carry `<bandwidth>` variants (libvirt's parse checks, its formatting).
     static let bandwidthFixtures: [String: String] = {
@@ -356,6 +357,7 @@ enum VshCases {
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
     ] + xml + migration + stats + VshNetworkCases.all
         + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshVcpuIOThreadCases.all
+        + VshHostControlCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [
