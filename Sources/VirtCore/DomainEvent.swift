@@ -107,6 +107,10 @@ public struct DomainEventRecord: Sendable, Hashable {
         case tunable(params: [TypedParam])
         /// A virtio-mem device's size in the guest changed (its `<current>`, KiB).
         case memoryDeviceSizeChange(alias: String, sizeKiB: UInt64)
+        /// A block job of disk `path` (its source) ended or is ready: `virDomainBlockJobType`, `…BlockStatus`.
+        case blockJob(path: String, type: Int32, status: Int32)
+        /// The same, naming the disk by its target (`vda`).
+        case blockJob2(disk: String, type: Int32, status: Int32)
     }
 
     public var domain: DomainRef
@@ -136,6 +140,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .agentLifecycle: .agentLifecycle
         case .tunable: .tunable
         case .memoryDeviceSizeChange: .memoryDeviceSizeChange
+        case .blockJob: .blockJob
+        case .blockJob2: .blockJob2
         }
     }
 }

@@ -143,6 +143,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     /// Each disk's block node name prefix (`libvirt-N`) by alias, and the next N (hotplug).
     public var diskNodes: [String: String]?
     public var nextNodeIndex: Int?
+    /// The block jobs running (pull, commit, copy), so a restarted daemon adopts them.
+    public var blockJobs: [String: QEMUBlockJob]?
 }
 
 extension QEMUStartKind: Hashable {
@@ -266,6 +268,9 @@ actor QEMUDomainObject {
     var writtenStatus = WrittenStatus()
     /// Hot-plugged devices: block node names, pending unplugs (QEMUDomainObject+Hotplug.swift).
     var hotplug = QEMUHotplugState()
+    /// Block jobs by disk target, and the callers waiting for their end (QEMUDomainObject+BlockJobs.swift).
+    var blockJobs: [String: QEMUBlockJob] = [:]
+    var blockJobWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -414,6 +419,8 @@ actor QEMUDomainObject {
         // The definition completed as libvirt's QEMU driver does (default devices, aliases, addresses): what
         // the command line is built from and what the live XML shows.
         var prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
+        // Backing chains as libvirt detects them (QEMUBackingChain.swift): nodes of their own on the command line.
+        try QEMUBackingChain.detectChains(&prepared.devices.disks)
         let chanDir = paths.channelTargetDir(id: newID, name: def.name)
         if Self.assignChannelPaths(&prepared, dir: chanDir) {
             try LinuxSys.mkdirs(chanDir, mode: 0o750)
@@ -537,6 +544,8 @@ actor QEMUDomainObject {
         }
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
+        // The disks' <iotune> (QEMUDomainObject+Block.swift).
+        try await applyDiskThrottlingAtStart(mon)
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
         status = .paused(.startingUp)
@@ -895,6 +904,8 @@ actor QEMUDomainObject {
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
         case "BALLOON_CHANGE":
             balloonChanged(ev)
+        case "JOB_STATUS_CHANGE":
+            await handleJobStatusChange(ev)
         case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED", "ACPI_DEVICE_OST":
             await handleDeviceEvent(ev)
         case "MEMORY_DEVICE_SIZE_CHANGE":
@@ -978,6 +989,7 @@ actor QEMUDomainObject {
     /// The one teardown, used by every failed start and by every stop: ends QEMU if it still runs, then
     /// undoes whatever the start reached (external devices, labels, status files, directories). Idempotent.
     func teardown(_ kind: QEMUStopKind, emitEvent: Bool) async {
+        endBlockJobs()
         if let proc = process, QEMUProcess.isAlive(proc.pid) {
             if stopReason == nil { stopReason = kind.reason }
             stopKind = kind
@@ -1154,6 +1166,8 @@ actor QEMUDomainObject {
                 return false
             }
             await recoverInterruptedJob(st, mon, proc)
+            blockJobs = st.blockJobs ?? [:]
+            await reconcileBlockJobs(mon)
             writeStatus()
             return true
         } catch {
@@ -1329,7 +1343,8 @@ actor QEMUDomainObject {
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
                                   externalDevices: externalRecords.isEmpty ? nil : externalRecords,
-                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
+                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex,
+                                  blockJobs: blockJobs.isEmpty ? nil : blockJobs)
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {

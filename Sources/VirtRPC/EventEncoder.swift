@@ -20,6 +20,8 @@ enum EventEncoder {
         case .metadataChange: proc = .domainEventCallbackMetadataChange
         case .tunable: proc = .domainEventCallbackTunable
         case .memoryDeviceSizeChange: proc = .domainEventMemoryDeviceSizeChange
+        case .blockJob: proc = .domainEventCallbackBlockJob
+        case .blockJob2: proc = .domainEventBlockJob2
         default: return nil
         }
         return message(proc) { w in
@@ -37,6 +39,7 @@ enum EventEncoder {
         case .balloonChange: proc = .domainEventBalloonChange
         case .deviceRemoved: proc = .domainEventDeviceRemoved
         case .trayChange: proc = .domainEventTrayChange
+        case .blockJob: proc = .domainEventBlockJob
         default: return nil
         }
         return message(proc) { w in body(ev, &w) }
@@ -70,6 +73,10 @@ enum EventEncoder {
         case .memoryDeviceSizeChange(let alias, let size):
             w.string(alias)
             w.uhyper(size)
+        case .blockJob(let path, let type, let status), .blockJob2(let path, let type, let status):
+            w.string(path)
+            w.int(type)
+            w.int(status)
         default:
             break
         }

@@ -380,7 +380,7 @@ public final class RemoteDriver: HypervisorDriver {
         try await registration.withLock(0) {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
-                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange] {
+                       .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange, .blockJob, .blockJob2] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -455,6 +455,15 @@ public final class RemoteDriver: HypervisorDriver {
                 let d = try r.domain()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
+            case .domainEventCallbackBlockJob, .domainEventBlockJob2:
+                _ = try r.int()
+                let d = try r.domain()
+                let path = try r.string()
+                let type = try r.int()
+                let status = try r.int()
+                record = DomainEventRecord(domain: d, kind: proc == .domainEventBlockJob2
+                    ? .blockJob2(disk: path, type: type, status: status)
+                    : .blockJob(path: path, type: type, status: status))
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()
