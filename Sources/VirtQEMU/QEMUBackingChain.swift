@@ -88,13 +88,18 @@ extension QEMUBackingChain {
         d.extra.append(element(layers))
     }
 
-    /// Each disk's node numbers: the top image's, then its backing images' (libvirt counts from the last disk).
+    /// Each disk's node numbers: the top image's, then its backing images'. libvirt numbers the top images
+    /// first, from the last disk, then the backing images, again from the last disk.
     static func nodeIndexes(_ disks: [Disk]) -> [[Int]] {
         var next = 1
         var out = Array(repeating: [Int](), count: disks.count)
         for i in disks.indices.reversed() {
-            let n = 1 + layers(disks[i]).count
-            out[i] = Array(next..<(next + n))
+            out[i] = [next]
+            next += 1
+        }
+        for i in disks.indices.reversed() {
+            let n = layers(disks[i]).count
+            out[i] += Array(next..<(next + n))
             next += n
         }
         return out

@@ -224,7 +224,10 @@ extension QEMUCommandLine {
         if let cache { f.add("cache", object: cache) }
         f.add("driver", l.format)
         f.add("file", node + "-storage")
-        if let backing { f.add("backing", backing) } else { f.addNull("backing") }
+        // Only formats with a backing image take the key (raw does not).
+        if l.format != "raw" {
+            if let backing { f.add("backing", backing) } else { f.addNull("backing") }
+        }
         return [s, f]
     }
 

@@ -78,10 +78,11 @@ struct QEMUDiskIoTune: Equatable {
     /// block_set_io_throttle's arguments for device `id`.
     func qmpArguments(id: String) -> JSONValue {
         var o: [String: JSONValue] = ["id": .string(id)]
-        for (name, key) in Self.fields {
+        for (i, (name, key)) in Self.fields.enumerated() {
             if name == "group_name" {
                 if let group { o[key] = .string(group) }
-            } else {
+            } else if i < 6 || value(name) != 0 {
+                // The six base limits are mandatory; the others are left out when 0 (QEMU refuses a 0 burst length).
                 o[key] = .int(Int64(value(name)))
             }
         }

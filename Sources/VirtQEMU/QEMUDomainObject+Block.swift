@@ -52,6 +52,12 @@ extension QEMUDomainObject {
         return tune.params.filter { flags & 4 != 0 || $0.field != "group_name" }
     }
 
+    /// The disk device's QOM path as block_set_io_throttle wants it (libvirt's qomName): a virtio disk's block
+    /// backend is its `virtio-backend` child.
+    static func qomName(_ d: Disk, _ alias: String) -> String {
+        d.target.bus == .virtio ? "/machine/peripheral/\(alias)/virtio-backend" : alias
+    }
+
     /// query-block's entry of the device with alias `alias` (`qdev` is its QOM path).
     static func qdevMatches(_ entry: JSONValue, _ alias: String) -> Bool {
         guard let qdev = entry["qdev"]?.stringValue else { return false }
@@ -107,7 +113,8 @@ extension QEMUDomainObject {
             guard let alias = live.devices.disks[i].info.alias else {
                 throw VirtError.operationInvalid("disk '\(path)' does not have an alias", domain: .qemu)
             }
-            try await m.execute("block_set_io_throttle", arguments: tune.qmpArguments(id: alias))
+            try await m.execute("block_set_io_throttle",
+                                arguments: tune.qmpArguments(id: Self.qomName(live.devices.disks[i], alias)))
             Self.store(tune, disk: i, in: &live)
             liveDefinition = live
             writeStatus()
@@ -184,7 +191,7 @@ extension QEMUDomainObject {
                 if groups.contains(g) { continue }
                 groups.insert(g)
             }
-            try await m.execute("block_set_io_throttle", arguments: tune.qmpArguments(id: alias))
+            try await m.execute("block_set_io_throttle", arguments: tune.qmpArguments(id: Self.qomName(d, alias)))
         }
     }
 }

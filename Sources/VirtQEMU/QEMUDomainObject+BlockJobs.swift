@@ -55,7 +55,9 @@ extension QEMUDomainObject {
 
     private func checkNoJob(_ d: Disk) throws(VirtError) {
         if blockJobs[d.target.dev] != nil {
-            throw VirtError.operationInvalid("disk '\(d.target.dev)' already in active block job", domain: .qemu)
+            throw VirtError(VirtError.Code(rawValue: 79), domain: .qemu,
+                            "block copy still active: disk '\(d.target.dev)' already in active block job",
+                            str1: "disk '\(d.target.dev)' already in active block job")
         }
     }
 
@@ -120,8 +122,14 @@ extension QEMUDomainObject {
         var args: [String: JSONValue] = ["device": .string("libvirt-\(top)-format")]
         if let b = baseIndex { args["base-node"] = .string("libvirt-\(b)-format") }
         common(&args, jobID, speed)
-        try await m.execute("block-stream", arguments: .object(args))
+        // Registered first: QEMU's events about the job may be handled while the command is under way.
         blockJobs[d.target.dev] = QEMUBlockJob(kind: .pull, disk: d.target.dev, jobID: jobID, baseIndex: baseIndex)
+        do {
+            try await m.execute("block-stream", arguments: .object(args))
+        } catch {
+            blockJobs[d.target.dev] = nil
+            throw error
+        }
         _ = i
         writeStatus()
     }
@@ -150,16 +158,18 @@ extension QEMUDomainObject {
             throw VirtError.invalidArg("active commit requested but '\(topName ?? "")' is not active", domain: .qemu)
         }
         guard topPos < layers.count else {
-            throw VirtError.invalidArg("top '\(topName ?? d.source.path ?? d.target.dev)' in chain for '\(d.target.dev)' "
-                                       + "has no backing file", domain: .qemu)
+            throw VirtError.invalidArg("could not find base image in chain for '\(d.target.dev)'", domain: .qemu)
         }
         var basePos = layers.count
         if flags & 1 != 0 { basePos = topPos + 1 }
         if let base {
-            basePos = try Self.chainPosition(base, d, top: topNode, what: "base")
-            guard basePos > topPos else {
-                throw VirtError.invalidArg("could not find base image in chain for '\(d.target.dev)'", domain: .qemu)
+            let topPath = topPos == 0 ? (d.source.path ?? "") : layers[topPos - 1].path
+            let pos = try? Self.chainPosition(base, d, top: topNode, what: "base")
+            guard let pos, pos > topPos else {
+                throw VirtError.invalidArg("could not find image '\(base)' beneath '\(topPath)' in chain for "
+                                           + "'\(d.target.dev)'", domain: .qemu)
             }
+            basePos = pos
         }
         let topIndex = topPos == 0 ? topNode : (layers[topPos - 1].index ?? 0)
         guard let baseIndex = layers[basePos - 1].index else {
@@ -170,17 +180,25 @@ extension QEMUDomainObject {
                                          "base-node": .string("libvirt-\(baseIndex)-format")]
         if !active { args["top-node"] = .string("libvirt-\(topIndex)-format") }
         common(&args, jobID, speed)
-        try await m.execute("block-commit", arguments: .object(args))
         var job = QEMUBlockJob(kind: active ? .activeCommit : .commit, disk: d.target.dev, jobID: jobID,
                                baseIndex: baseIndex, topIndex: topIndex)
         if active {
             let b = layers[basePos - 1]
             job.mirror = QEMUBlockJob.Mirror(path: b.path, format: b.format, index: baseIndex, shallow: true)
         }
+        // Registered first: QEMU's events about the job may be handled while the command is under way.
+        let before = liveDefinition
         blockJobs[d.target.dev] = job
         if active, var live = liveDefinition {
             Self.setMirror(job, ready: false, disk: i, in: &live)
             liveDefinition = live
+        }
+        do {
+            try await m.execute("block-commit", arguments: .object(args))
+        } catch {
+            blockJobs[d.target.dev] = nil
+            liveDefinition = before
+            throw error
         }
         writeStatus()
     }
@@ -254,14 +272,22 @@ extension QEMUDomainObject {
             if let bufSize { args["buf-size"] = .int(Int64(clamping: bufSize)) }
             if syncWrites { args["copy-mode"] = .string("write-blocking") }
             common(&args, jobID, speed)
-            try await m.execute("blockdev-mirror", arguments: .object(args))
             let job = QEMUBlockJob(kind: .copy, disk: d.target.dev, jobID: jobID,
                                    mirror: QEMUBlockJob.Mirror(path: destination, format: fmt, index: index,
                                                                shallow: shallow))
+            // Registered first: QEMU's events about the job may be handled while the command is under way.
+            let before = liveDefinition
             blockJobs[d.target.dev] = job
             if var live = liveDefinition {
                 Self.setMirror(job, ready: false, disk: i, in: &live)
                 liveDefinition = live
+            }
+            do {
+                try await m.execute("blockdev-mirror", arguments: .object(args))
+            } catch {
+                blockJobs[d.target.dev] = nil
+                liveDefinition = before
+                throw error
             }
             writeStatus()
         } catch let e as VirtError {
@@ -354,18 +380,31 @@ extension QEMUDomainObject {
                                 str1: "block job '\(job.jobID)' not ready for pivot yet")
             }
             job.pivoting = true
-            try await m.execute("job-complete", arguments: ["id": .string(job.jobID)])
         } else {
             job.aborting = true
-            try await m.execute("job-cancel", arguments: ["id": .string(job.jobID)])
         }
+        // The job's new state first: QEMU's conclusion may be handled while the command is under way.
+        let before = (blockJobs[d.target.dev], liveDefinition)
         blockJobs[d.target.dev] = job
         if var live = liveDefinition, job.mirror != nil {
             Self.setMirror(job, ready: job.ready, disk: i, in: &live)
             liveDefinition = live
         }
+        do {
+            if pivot {
+                try await m.execute("job-complete", arguments: ["id": .string(job.jobID)])
+            } else {
+                try await m.execute("job-cancel", arguments: ["id": .string(job.jobID)])
+            }
+        } catch {
+            if blockJobs[d.target.dev]?.jobID == job.jobID {
+                blockJobs[d.target.dev] = before.0
+                liveDefinition = before.1
+            }
+            throw error
+        }
         writeStatus()
-        if flags & 1 == 0, blockJobs[d.target.dev] != nil {
+        if flags & 1 == 0, blockJobs[d.target.dev]?.jobID == job.jobID {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 blockJobWaiters[d.target.dev, default: []].append(c)
             }

@@ -103,6 +103,8 @@ struct QEMUBlockJobTests {
         "blockjob bj vdb --abort",
         "@xml",
         "blockcommit bj vda --active --wait --verbose --pivot",
+        "blockcopy bj vdb W/copy4.img --transient-job --wait --verbose --pivot",
+        "@xml",
         "destroy bj",
         "blockjob bj vda",
         "undefine bj",
@@ -112,7 +114,7 @@ struct QEMUBlockJobTests {
 
     /// virsh's progress (`Block Commit: [ 42 %]`, rewritten with carriage returns) taken out.
     static func withoutProgress(_ s: String) -> String {
-        s.replacingOccurrences(of: #"\r?Block [A-Za-z ]+: \[ *[0-9]+ %\]"#, with: "", options: .regularExpression)
+        s.replacingOccurrences(of: #"[\r\n]?Block [A-Za-z ]+: \[ *[0-9]+ %\]"#, with: "", options: .regularExpression)
     }
 
     struct Run {
@@ -146,14 +148,14 @@ struct QEMUBlockJobTests {
                 continue
             }
             let r = try virsh(step.replacingOccurrences(of: "W/", with: work + "/"))
-            out.progress += r.stdout
-            out.transcript.append("$ \(step)\n\(withoutProgress(r.stdout))\(r.stderr)rc=\(r.status)")
+            out.progress += r.stderr
+            out.transcript.append("$ \(step)\n\(withoutProgress(r.stdout))\(withoutProgress(r.stderr))rc=\(r.status)")
         }
         out.xml = out.xml.map { $0.replacingOccurrences(of: work, with: "W") }
         out.transcript = out.transcript.map { $0.replacingOccurrences(of: work, with: "W") }
         try watcher.sync()
         out.events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
-        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img"] {
+        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img"] {
             let r = try ChildProcess.run(["/usr/bin/qemu-img", "info", "-U", "--backing-chain", work + "/" + f],
                                          timeLimit: 60)
             out.chains.append(r.stdout.split(separator: "\n").filter {
@@ -166,7 +168,7 @@ struct QEMUBlockJobTests {
         for (f, fmt, pattern, offset) in [("base.qcow2", "qcow2", "0x11", "0"), ("base.qcow2", "qcow2", "0x22", "64k"),
                                           ("base.qcow2", "qcow2", "0x33", "128k"), ("p.qcow2", "qcow2", "0x55", "0"),
                                           ("p.qcow2", "qcow2", "0x66", "64k"), ("copy.img", "raw", "0x44", "0"),
-                                          ("copy2.img", "raw", "0x44", "0")] {
+                                          ("copy2.img", "raw", "0x44", "0"), ("copy4.img", "raw", "0x44", "0")] {
             let r = try ChildProcess.run(["/usr/bin/qemu-io", "-r", "-U", "-f", fmt, "-c",
                                           "read -P \(pattern) \(offset) 64k", work + "/" + f], timeLimit: 60)
             out.data.append("\(f) \(pattern)@\(offset): "
