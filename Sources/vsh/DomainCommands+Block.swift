@@ -1,4 +1,5 @@
 import Virt
+import VirtCore
 
 /// Block device commands of virsh-domain.c: blockresize and blkdeviotune.
 extension DomainCommands {
@@ -89,6 +90,12 @@ extension DomainCommands {
             guard let v else {
                 shell.error("\(o.scaled ? "Scaled numeric" : "Numeric") value '\(text)' for <\(o.option)> option "
                             + "is malformed or out of range")
+                shell.error("Unable to parse integer parameter")
+                // As virsh: the number read, only its suffix wrong, leaves libvirt's error to be reported.
+                if o.scaled, let i = text.firstIndex(where: { !$0.isNumber }), i != text.startIndex,
+                   UInt64(text[..<i]) != nil, AgentCommands.scaledBytes("1" + text[i...], defaultScale: 1) == nil {
+                    shell.lastError = VirtError(.invalidArg, "invalid argument: unknown suffix '\(text[i...])'")
+                }
                 return false
             }
             params.append(TypedParam(o.field, .ullong(v)))
