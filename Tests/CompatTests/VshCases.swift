@@ -354,7 +354,7 @@ enum VshCases {
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
     ] + xml + migration + stats + VshNetworkCases.all
-        + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all
+        + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshBlockCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [

@@ -85,9 +85,15 @@ struct QEMUBlockJobTests {
         "blockjob bj vda --raw",
         "blockjob bj vda --bytes",
         "blockcommit bj vda --active",
+        "connect U --readonly; blockjob bj vda --pivot",
+        "connect U --readonly; blockjob bj vda --bandwidth 1",
+        "connect U --readonly; blockjob bj vda --raw",
         "blockjob bj vda --pivot",
         "@xml",
         "blockjob bj vda",
+        "connect U --readonly; blockpull bj vdc",
+        "connect U --readonly; blockcommit bj vdc --active",
+        "connect U --readonly; blockcopy bj vdc W/x.img --transient-job",
         "blockpull bj vdc --wait --verbose",
         "@xml",
         "blockcopy bj vdb W/copy.img --transient-job --wait --verbose --finish",
@@ -147,12 +153,15 @@ struct QEMUBlockJobTests {
                 #expect(ok, "disk \(dev) not ready")
                 continue
             }
-            let r = try virsh(step.replacingOccurrences(of: "W/", with: work + "/"))
+            let r = try virsh(step.replacingOccurrences(of: "W/", with: work + "/")
+                .replacingOccurrences(of: "connect U ", with: "connect \(uri) "))
             out.progress += r.stderr
             out.transcript.append("$ \(step)\n\(withoutProgress(r.stdout))\(withoutProgress(r.stderr))rc=\(r.status)")
         }
         out.xml = out.xml.map { $0.replacingOccurrences(of: work, with: "W") }
-        out.transcript = out.transcript.map { $0.replacingOccurrences(of: work, with: "W") }
+        out.transcript = out.transcript.map {
+            $0.replacingOccurrences(of: work, with: "W").replacingOccurrences(of: uri, with: "U")
+        }
         try watcher.sync()
         out.events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
         for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img"] {

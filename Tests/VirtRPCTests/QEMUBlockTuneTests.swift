@@ -82,6 +82,9 @@ struct QEMUBlockTuneTests {
         "blkdeviotune bt W/q.qcow2",
         "blkdeviotune bt vdb --live",
         "blkdeviotune bt vdb --config",
+        "connect U --readonly; blockresize bt vdb 64M",
+        "connect U --readonly; blkdeviotune bt vda --total-iops-sec 5",
+        "connect U --readonly; blkdeviotune bt vdb",
         "destroy bt",
         "blkdeviotune bt vda --live",
         "blockresize bt vda 1M",
@@ -134,11 +137,12 @@ struct QEMUBlockTuneTests {
         defer { watcher.stop() }
         var out = Run()
         for step in steps {
-            let r = try virsh(step.replacingOccurrences(of: "W/", with: work + "/"))
+            let r = try virsh(step.replacingOccurrences(of: "W/", with: work + "/").replacingOccurrences(of: "connect U ", with: "connect \(uri) "))
             // The blocks a file has allocated are the host file system's business.
             let stdout = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
                 .filter { !$0.hasPrefix("Allocation:") }.joined(separator: "\n")
-            out.transcript.append("$ \(step)\n\(stdout)\(r.stderr)rc=\(r.status)".replacingOccurrences(of: work, with: "W"))
+            out.transcript.append("$ \(step)\n\(stdout)\(r.stderr)rc=\(r.status)".replacingOccurrences(of: work, with: "W")
+                .replacingOccurrences(of: uri, with: "U"))
             if step == "blkdeviotune bt vdb --config" {
                 out.liveDisks = disks(try virsh("dumpxml bt").stdout).replacingOccurrences(of: work, with: "W")
                 out.configDisks = disks(try virsh("dumpxml bt --inactive").stdout).replacingOccurrences(of: work, with: "W")
