@@ -311,9 +311,10 @@ extension QEMUDomainObject {
             .element(XMLElement(name: "format", attributes: [("type", mi.format)])),
             .element(XMLElement(name: "source", attributes: [("file", mi.path), ("index", String(mi.index))])),
         ]
-        if job.kind == .copy {
-            let chain = mi.shallow ? QEMUBackingChain.layers(def.devices.disks[i]) : []
-            kids.append(.element(QEMUBackingChain.element(chain)))
+        // A full copy's image has no backing image (libvirt shows the empty chain end); a shallow copy's chain is
+        // not shown.
+        if job.kind == .copy && !mi.shallow {
+            kids.append(.element(QEMUBackingChain.element([])))
         }
         def.devices.disks[i].extra.append(XMLElement(name: "mirror", attributes: attrs, children: kids))
     }

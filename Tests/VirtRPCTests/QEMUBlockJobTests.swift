@@ -52,7 +52,8 @@ struct QEMUBlockJobTests {
         _ = try run([io, "-c", "write -P 0x66 64k 64k", work + "/p.qcow2"])
         _ = try run([img, "create", "-q", "-f", "raw", work + "/r.img", "8M"])
         _ = try run([io, "-f", "raw", "-c", "write -P 0x44 0 64k", work + "/r.img"])
-        for f in ["base.qcow2", "mid.qcow2", "top.qcow2", "pbase.qcow2", "p.qcow2", "r.img"] {
+        _ = try run([img, "create", "-q", "-f", "raw", work + "/reuse.img", "8M"])
+        for f in ["base.qcow2", "mid.qcow2", "top.qcow2", "pbase.qcow2", "p.qcow2", "r.img", "reuse.img"] {
             chmod(work + "/" + f, 0o666)
         }
         try domainXML(work).write(toFile: work + "/bj.xml", atomically: true, encoding: .utf8)
@@ -94,6 +95,12 @@ struct QEMUBlockJobTests {
         "connect U --readonly; blockpull bj vdc",
         "connect U --readonly; blockcommit bj vdc --active",
         "connect U --readonly; blockcopy bj vdc W/x.img --transient-job",
+        "blockcopy bj vdc W/shallow.qcow2 --transient-job --shallow --wait --verbose",
+        "@ready vdc",
+        "@xml",
+        "blockjob bj vdc --abort",
+        "blockcopy bj vdb W/reuse.img --transient-job --reuse-external --wait --finish",
+        "blockcopy bj vdb W/missing.img --transient-job --reuse-external",
         "blockpull bj vdc --wait --verbose",
         "@xml",
         "blockcopy bj vdb W/copy.img --transient-job --wait --verbose --finish",
@@ -164,7 +171,7 @@ struct QEMUBlockJobTests {
         }
         try watcher.sync()
         out.events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
-        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img"] {
+        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img", "shallow.qcow2", "reuse.img"] {
             let r = try ChildProcess.run(["/usr/bin/qemu-img", "info", "-U", "--backing-chain", work + "/" + f],
                                          timeLimit: 60)
             out.chains.append(r.stdout.split(separator: "\n").filter {
@@ -177,7 +184,9 @@ struct QEMUBlockJobTests {
         for (f, fmt, pattern, offset) in [("base.qcow2", "qcow2", "0x11", "0"), ("base.qcow2", "qcow2", "0x22", "64k"),
                                           ("base.qcow2", "qcow2", "0x33", "128k"), ("p.qcow2", "qcow2", "0x55", "0"),
                                           ("p.qcow2", "qcow2", "0x66", "64k"), ("copy.img", "raw", "0x44", "0"),
-                                          ("copy2.img", "raw", "0x44", "0"), ("copy4.img", "raw", "0x44", "0")] {
+                                          ("copy2.img", "raw", "0x44", "0"), ("copy4.img", "raw", "0x44", "0"),
+                                          ("reuse.img", "raw", "0x44", "0"), ("shallow.qcow2", "qcow2", "0x66", "64k"),
+                                          ("shallow.qcow2", "qcow2", "0x55", "0")] {
             let r = try ChildProcess.run(["/usr/bin/qemu-io", "-r", "-U", "-f", fmt, "-c",
                                           "read -P \(pattern) \(offset) 64k", work + "/" + f], timeLimit: 60)
             out.data.append("\(f) \(pattern)@\(offset): "
