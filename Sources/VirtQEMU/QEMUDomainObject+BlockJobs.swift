@@ -112,9 +112,11 @@ extension QEMUDomainObject {
         let layers = QEMUBackingChain.layers(d)
         var baseIndex: Int?
         if let base {
-            let pos = try Self.chainPosition(base, d, top: top, what: "base")
-            if pos == 0 {
-                throw VirtError.invalidArg("image '\(base)' is not a backing image of '\(d.target.dev)'", domain: .qemu)
+            // libvirt looks for the base beneath the top image.
+            let pos = try? Self.chainPosition(base, d, top: top, what: "base")
+            guard let pos, pos > 0 else {
+                throw VirtError.invalidArg("could not find image '\(base)' beneath '\(d.source.path ?? "")' in chain "
+                                           + "for '\(d.target.dev)'", domain: .qemu)
             }
             baseIndex = layers[pos - 1].index
         }

@@ -24,6 +24,7 @@ struct QEMUBlockJobTests {
         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(work)/top.qcow2'/><target dev='vda' bus='virtio'/></disk>
         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(work)/r.img'/><target dev='vdb' bus='virtio'/></disk>
         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(work)/p.qcow2'/><target dev='vdc' bus='virtio'/></disk>
+        <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(work)/q3.qcow2'/><target dev='vdd' bus='virtio'/></disk>
         <memballoon model='none'/></devices></domain>
         """
     }
@@ -53,7 +54,15 @@ struct QEMUBlockJobTests {
         _ = try run([img, "create", "-q", "-f", "raw", work + "/r.img", "8M"])
         _ = try run([io, "-f", "raw", "-c", "write -P 0x44 0 64k", work + "/r.img"])
         _ = try run([img, "create", "-q", "-f", "raw", work + "/reuse.img", "8M"])
-        for f in ["base.qcow2", "mid.qcow2", "top.qcow2", "pbase.qcow2", "p.qcow2", "r.img", "reuse.img"] {
+        // q1 ← q2 ← q3 (0x99 at 0, 0x77 at 64k, 0x88 at 128k): a partial pull, then a shallow active commit.
+        _ = try run([img, "create", "-q", "-f", "qcow2", work + "/q1.qcow2", "16M"])
+        _ = try run([io, "-c", "write -P 0x99 0 64k", work + "/q1.qcow2"])
+        _ = try run([img, "create", "-q", "-f", "qcow2", "-b", "q1.qcow2", "-F", "qcow2", work + "/q2.qcow2"])
+        _ = try run([io, "-c", "write -P 0x77 64k 64k", work + "/q2.qcow2"])
+        _ = try run([img, "create", "-q", "-f", "qcow2", "-b", "q2.qcow2", "-F", "qcow2", work + "/q3.qcow2"])
+        _ = try run([io, "-c", "write -P 0x88 128k 64k", work + "/q3.qcow2"])
+        for f in ["base.qcow2", "mid.qcow2", "top.qcow2", "pbase.qcow2", "p.qcow2", "r.img", "reuse.img", "q1.qcow2",
+                  "q2.qcow2", "q3.qcow2"] {
             chmod(work + "/" + f, 0o666)
         }
         try domainXML(work).write(toFile: work + "/bj.xml", atomically: true, encoding: .utf8)
@@ -102,6 +111,11 @@ struct QEMUBlockJobTests {
         "blockcopy bj vdb W/reuse.img --transient-job --reuse-external --wait --finish",
         "blockcopy bj vdb W/missing.img --transient-job --reuse-external",
         "blockpull bj vdc --wait --verbose",
+        "blockpull bj vdd --base W/q1.qcow2 --bandwidth 1 --wait",
+        "@xml",
+        "blockpull bj vdd --base W/q3.qcow2",
+        "blockcommit bj vdd --active --shallow --pivot --bandwidth 1048576 --bytes",
+        "@xml",
         "@xml",
         "blockcopy bj vdb W/copy.img --transient-job --wait --verbose --finish",
         "@xml",
@@ -171,7 +185,8 @@ struct QEMUBlockJobTests {
         }
         try watcher.sync()
         out.events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
-        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img", "shallow.qcow2", "reuse.img"] {
+        for f in ["top.qcow2", "base.qcow2", "p.qcow2", "copy.img", "copy2.img", "copy4.img", "shallow.qcow2", "reuse.img",
+                  "q1.qcow2", "q3.qcow2"] {
             let r = try ChildProcess.run(["/usr/bin/qemu-img", "info", "-U", "--backing-chain", work + "/" + f],
                                          timeLimit: 60)
             out.chains.append(r.stdout.split(separator: "\n").filter {
@@ -186,7 +201,8 @@ struct QEMUBlockJobTests {
                                           ("p.qcow2", "qcow2", "0x66", "64k"), ("copy.img", "raw", "0x44", "0"),
                                           ("copy2.img", "raw", "0x44", "0"), ("copy4.img", "raw", "0x44", "0"),
                                           ("reuse.img", "raw", "0x44", "0"), ("shallow.qcow2", "qcow2", "0x66", "64k"),
-                                          ("shallow.qcow2", "qcow2", "0x55", "0")] {
+                                          ("shallow.qcow2", "qcow2", "0x55", "0"), ("q1.qcow2", "qcow2", "0x99", "0"),
+                                          ("q1.qcow2", "qcow2", "0x77", "64k"), ("q1.qcow2", "qcow2", "0x88", "128k")] {
             let r = try ChildProcess.run(["/usr/bin/qemu-io", "-r", "-U", "-f", fmt, "-c",
                                           "read -P \(pattern) \(offset) 64k", work + "/" + f], timeLimit: 60)
             out.data.append("\(f) \(pattern)@\(offset): "
