@@ -237,6 +237,32 @@ struct QEMUBlockJobTests {
         #expect(o.transcript.contains { $0.contains("Successfully pivoted") }, "\(o.transcript)")
     }
 
+    @Test("a pull that ends while virtd is down (kill -9) is concluded by the restarted daemon: no job left, the chain updated")
+    func jobEndsWhileDaemonIsDown() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let work = try Self.makeWork(ours.dir)
+        // 1 MiB in the backing image, pulled at 256 KiB/s: a few seconds.
+        _ = try Self.run(["/usr/bin/qemu-io", "-c", "write -P 0x5a 1M 1M", work + "/pbase.qcow2"])
+        let start = try ours.virsh("define \(work)/bj.xml; start bj; blockpull bj vdc --bandwidth 262144 --bytes")
+        #expect(start.status == 0, "\(start.stderr)")
+        let during = try ours.virsh("blockjob bj vdc --raw")
+        ours.kill9()
+        #expect(during.stdout.contains("type=Block Pull"), "\(during.stdout) \(during.stderr)")
+        Thread.sleep(forTimeInterval: 8)
+        try ours.start()
+        let after = try ours.virsh("blockjob bj vdc; dumpxml bj")
+        #expect(after.status == 0 && after.stdout.contains("No current block job for vdc"), "\(after.stdout) \(after.stderr)")
+        #expect(!after.stdout.contains("pbase.qcow2"), "\(after.stdout)")
+        // QEMU flushes its qcow2 metadata when it ends; the image is read after that.
+        #expect(try ours.virsh("destroy bj").status == 0)
+        let r = try ChildProcess.run(["/usr/bin/qemu-img", "info", "-U", work + "/p.qcow2"], timeLimit: 60)
+        #expect(!r.stdout.contains("backing file"), "\(r.stdout)")
+        let data = try ChildProcess.run(["/usr/bin/qemu-io", "-r", "-U", "-c", "read -P 0x5a 1M 1M", work + "/p.qcow2"],
+                                        timeLimit: 60)
+        #expect(data.status == 0 && !data.stdout.contains("verification failed"), "\(data.stdout)")
+    }
+
     @Test("an active commit waiting for its pivot survives a kill -9 of virtd: the restarted daemon adopts the job")
     func jobSurvivesRestart() throws {
         let ours = try RestartableVirtd()
@@ -255,9 +281,9 @@ struct QEMUBlockJobTests {
         let pivot = try ours.virsh("blockjob bj vda --pivot; dumpxml bj")
         #expect(pivot.status == 0 && pivot.stdout.contains("<source file='\(work)/base.qcow2' index="),
                 "\(pivot.stdout) \(pivot.stderr)")
+        #expect(try ours.virsh("destroy bj").status == 0)
         let r = try ChildProcess.run(["/usr/bin/qemu-io", "-r", "-U", "-c", "read -P 0x33 128k 64k", work + "/base.qcow2"],
                                      timeLimit: 60)
         #expect(r.status == 0 && !r.stdout.contains("verification failed"), "\(r.stdout)")
-        _ = try? ours.virsh("destroy bj")
     }
 }
