@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 ssize_t swiftvirt_send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
@@ -28,5 +29,41 @@ ssize_t swiftvirt_send_with_fd(int sock, const void *buf, size_t len, int fd)
     do {
         n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t swiftvirt_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    union {
+        char data[CMSG_SPACE(sizeof(int) * 16)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data;
+    msg.msg_controllen = sizeof(control.data);
+    *nfds = 0;
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*nfds < maxfds)
+                fds[(*nfds)++] = fd;
+            else
+                close(fd);
+        }
+    }
     return n;
 }

@@ -101,6 +101,12 @@ static int child_main(void *arg) {
 
     if (req->umask >= 0) sys(SYS_umask, req->umask, 0, 0, 0);
 
+    if (req->set_memlock) {
+        // Raised while still privileged: an unprivileged process cannot raise its hard limit.
+        struct { uint64_t cur, max; } lim = { req->memlock_bytes, req->memlock_bytes };
+        if ((r = sys(SYS_prlimit64, 0, RLIMIT_MEMLOCK, (long)&lim, 0)) < 0) fail(ctx, SWIFTVIRT_SPAWN_RLIMIT, r);
+    }
+
     if (req->change_ids) {
         if (req->uid != 0) {
             // Nothing of the daemon's privilege is to reach the new program: empty the bounding set (needs
@@ -167,6 +173,7 @@ static int spawn_here(const struct swiftvirt_spawn_request *req, pid_t *pid, int
             // The child failed before or at execve and has exited: reap it, so nothing is left behind.
             err = ctx.error;
             *stage = ctx.stage;
+            *pid = child;
             while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
         } else {
             *pid = child;

@@ -7,6 +7,13 @@ extension Domain {
         try await connection.driver.screenshot(ref, screen: screen, flags: flags)
     }
 
+    /// `virDomainOpenGraphicsFD`: a socket connected to the `index`th graphics server (VNC or SPICE) of the
+    /// running domain; the caller owns and closes it. `flags`: `VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH` (1). Remote
+    /// connections receive it over their unix socket.
+    public func openGraphicsFD(index: UInt32 = 0, flags: UInt32 = 0) async throws -> Int32 {
+        try await connection.driver.openGraphicsFD(ref, index: index, flags: flags)
+    }
+
     /// `virDomainSendKey`: key codes of a code set, held for `holdtime` milliseconds (0: QEMU's default).
     public func sendKey(codeset: KeycodeSet, holdtime: UInt32 = 0, keycodes: [UInt32], flags: UInt32 = 0) async throws {
         try await connection.driver.sendKey(ref, codeset: UInt32(codeset.rawValue), holdtime: holdtime,

@@ -107,6 +107,12 @@ public struct DomainEventRecord: Sendable, Hashable {
         case tunable(params: [TypedParam])
         /// A virtio-mem device's size in the guest changed (its `<current>`, KiB).
         case memoryDeviceSizeChange(alias: String, sizeKiB: UInt64)
+        /// The guest woke up from a power management suspend (QMP WAKEUP); reason 0.
+        case pmWakeup(reason: Int32)
+        /// The guest suspended to memory (QMP SUSPEND); reason 0.
+        case pmSuspend(reason: Int32)
+        /// The guest suspended to disk (QMP SUSPEND_DISK); reason 0.
+        case pmSuspendDisk(reason: Int32)
         /// A block job of disk `path` (its source) ended or is ready: `virDomainBlockJobType`, `…BlockStatus`.
         case blockJob(path: String, type: Int32, status: Int32)
         /// The same, naming the disk by its target (`vda`).
@@ -140,6 +146,9 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .agentLifecycle: .agentLifecycle
         case .tunable: .tunable
         case .memoryDeviceSizeChange: .memoryDeviceSizeChange
+        case .pmWakeup: .pmWakeup
+        case .pmSuspend: .pmSuspend
+        case .pmSuspendDisk: .pmSuspendDisk
         case .blockJob: .blockJob
         case .blockJob2: .blockJob2
         }

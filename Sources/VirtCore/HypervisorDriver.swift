@@ -325,6 +325,20 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws
     /// `virDomainGetIOThreadInfo`: each IOThread's id and CPU map (live or persistent, by `flags`).
     func iothreadInfo(_ domain: DomainRef, flags: UInt32) async throws -> [IOThreadInfo]
+    // MARK: vCPUs, IOThreads, power management, native formats (HypervisorDriver+VcpuIOThreads.swift)
+    func addIOThread(_ domain: DomainRef, id: UInt32, flags: UInt32) async throws
+    func delIOThread(_ domain: DomainRef, id: UInt32, flags: UInt32) async throws
+    func pinIOThread(_ domain: DomainRef, id: UInt32, cpumap: [UInt8], flags: UInt32) async throws
+    func setIOThreadParams(_ domain: DomainRef, id: UInt32, params: [TypedParam], flags: UInt32) async throws
+    func setVcpu(_ domain: DomainRef, cpumap: String, state: Int32, flags: UInt32) async throws
+    func guestVcpus(_ domain: DomainRef, flags: UInt32) async throws -> [TypedParam]
+    func setGuestVcpus(_ domain: DomainRef, cpumap: String, state: Int32, flags: UInt32) async throws
+    func pmSuspendForDuration(_ domain: DomainRef, target: UInt32, duration: UInt64, flags: UInt32) async throws
+    func pmWakeup(_ domain: DomainRef, flags: UInt32) async throws
+    func domainXMLToNative(format: String, xml: String, flags: UInt32) async throws -> String
+    func domainXMLFromNative(format: String, config: String, flags: UInt32) async throws -> String
+    func qemuMonitorEvents(domain: DomainRef?, event: String?, flags: UInt32) async throws
+        -> AsyncStream<QEMUMonitorEventRecord>
 
     // MARK: Block devices: resize, I/O throttling, block jobs (HypervisorDriver+Block.swift)
     /// `virDomainBlockResize`: disk `disk` (target or source path) to `size` (KiB, or bytes with flag 1).

@@ -283,6 +283,8 @@ extension QEMUCommandLine {
             p.add("device_id", d.serial ?? "drive-" + (d.info.alias ?? ""))
         case .virtio?:
             p.add("driver", "virtio-blk-pci")
+            // The disk's `<driver iothread='N'/>` (libvirt's qemuBuildDiskDeviceProps).
+            if let t = d.driver.iothread { p.add("iothread", "iothread\(t)") }
             address(d.info, &p)
         case .usb?:
             p.add("driver", "usb-storage")

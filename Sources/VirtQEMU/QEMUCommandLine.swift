@@ -158,8 +158,10 @@ public struct QEMUCommandLine: Sendable {
             a += ["-m", String(def.memory / 1024)]
         }
         if numa.isEmpty {
-            a += ["-object", try QEMUMemoryBackend.props(QEMUMemoryBackend.Spec(id: "pc.ram", sizeKiB: def.memory),
-                                                        backing: def.memoryBacking, backingDir: memoryBackingDir).rendered]
+            var ram = QEMUMemoryBackend.Spec(id: "pc.ram", sizeKiB: def.memory)
+            QEMUMemoryBackend.applyNUMATune(&ram, def.numatune, cell: nil)
+            a += ["-object", try QEMUMemoryBackend.props(ram, backing: def.memoryBacking,
+                                                        backingDir: memoryBackingDir).rendered]
         }
         a += ["-overcommit", def.memoryBacking?.locked == true ? "mem-lock=on" : "mem-lock=off"]
         a += ["-smp", smp()]
@@ -173,6 +175,7 @@ public struct QEMUCommandLine: Sendable {
             var spec = QEMUMemoryBackend.Spec(id: "ram-node\(cell.id)", sizeKiB: cell.memory)
             spec.access = cell.memAccess
             spec.discard = cell.discard
+            QEMUMemoryBackend.applyNUMATune(&spec, def.numatune, cell: cell.id)
             a += ["-object", try QEMUMemoryBackend.props(spec, backing: def.memoryBacking,
                                                         backingDir: memoryBackingDir).rendered]
             var n = "node,nodeid=\(cell.id)"

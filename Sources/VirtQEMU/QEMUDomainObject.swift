@@ -511,6 +511,7 @@ actor QEMUDomainObject {
             credentials: try security.processCredentials(), umask: 0o002)
         spec.passFDs = passFDs
         spec.cgroupProcsFiles = cgroup?.joinFiles ?? []
+        spec.maxMemLock = Self.memLockLimit(def)
         let (proc, mon) = try await QEMULauncher.start(spec, monitorPath: monitorPath, vmName: def.name)
         closeTapFDs()
         process = proc
@@ -815,6 +816,7 @@ actor QEMUDomainObject {
     }
 
     private func handle(_ ev: QMPEvent) async {
+        QEMUMonitorEventHub.publish(ev, domain: ref, root: paths.root)
         if draining && ev.name != "SHUTDOWN" { return }
         switch ev.name {
         case "RESUME":
@@ -910,6 +912,11 @@ actor QEMUDomainObject {
             await handleDeviceEvent(ev)
         case "MEMORY_DEVICE_SIZE_CHANGE":
             memoryDeviceSizeChanged(ev)
+        case "SUSPEND", "SUSPEND_DISK":
+            handlePMSuspend(disk: ev.name == "SUSPEND_DISK")
+            notifyQEMUEvent(ev.name)
+        case "WAKEUP":
+            handlePMWakeup()
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -1136,7 +1143,7 @@ actor QEMUDomainObject {
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
             if qs["running"]?.boolValue == true {
                 status = saved.state == .running ? saved : .running(.unknown)
-            } else if saved.state == .paused || saved.state == .crashed {
+            } else if saved.state == .paused || saved.state == .crashed || saved.state == .pmSuspended {
                 status = saved
             } else if qs["status"]?.stringValue == "guest-panicked" {
                 // The guest panicked while no daemon watched (libvirt's qemuProcessUpdateState).

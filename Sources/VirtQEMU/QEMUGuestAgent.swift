@@ -224,11 +224,18 @@ actor QEMUGuestAgent {
     /// returns once the command is sent and `done` (the domain's SHUTDOWN or RESET, or QEMU's exit) has
     /// happened, or throws when the agent answers with an error first, or when neither happens in time.
     func shutdown(mode: String, done: @escaping @Sendable () async -> Void) async throws(VirtError) {
+        try await awaitingEvent("guest-shutdown", arguments: .object(["mode": .string(mode)]), done: done)
+    }
+
+    /// A command the agent answers only on failure (`guest-shutdown`, `guest-suspend-*`): returns once it is
+    /// sent and `done` (the QEMU event it causes) has happened, or throws the agent's error or a timeout.
+    func awaitingEvent(_ command: String, arguments: JSONValue? = nil,
+                       done: @escaping @Sendable () async -> Void) async throws(VirtError) {
         await lock()
         defer { unlock() }
         try await sync()
-        let cmd: [String: JSONValue] = ["execute": .string("guest-shutdown"),
-                                        "arguments": .object(["mode": .string(mode)])]
+        var cmd: [String: JSONValue] = ["execute": .string(command)]
+        if let arguments { cmd["arguments"] = arguments }
         let bytes = Array((JSONValue.object(cmd).jsonString + "\n").utf8)
         let outcome: JSONValue
         awaitingEvent = true
@@ -264,7 +271,7 @@ actor QEMUGuestAgent {
             throw VirtError.internalError("guest agent: \(error)", domain: .qemu)
         }
         if outcome == .null { return }
-        _ = try Self.check(outcome, command: "guest-shutdown")
+        _ = try Self.check(outcome, command: command)
     }
 
     /// The awaited event happened: the shutdown command succeeded.

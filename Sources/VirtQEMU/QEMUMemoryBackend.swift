@@ -1,4 +1,7 @@
 import VirtCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The RAM backend objects of a domain (`pc.ram`, each NUMA cell's `ram-nodeN`, each memory device's
 /// `mem<alias>`), typed as libvirt 9.0 types them (qemuBuildMemoryBackendProps):
@@ -22,7 +25,10 @@ enum QEMUMemoryBackend {
         var path: String?
         var pmem = false
         var alignKiB: UInt64?
+        /// Host NUMA nodes the memory comes from (`host-nodes`), with `policy` (nil: the nodes are only checked,
+        /// as libvirt does for the restrictive mode, which leaves the binding to the cgroup).
         var nodemask: String?
+        var policy: String? = "bind"
         /// The file's name in the domain's memory backing directory.
         var fileName: String
 
@@ -31,6 +37,32 @@ enum QEMUMemoryBackend {
             self.sizeKiB = sizeKiB
             self.fileName = id
         }
+    }
+
+    /// libvirt's host binding of a backend from `<numatune>`: the memory of guest cell `cell` (nil: the whole
+    /// guest RAM, `pc.ram`) comes from the cell's `<memnode>` nodeset, else the domain-wide `<memory>` nodeset
+    /// (none with automatic placement), unless the backend names its own nodes (a memory device's
+    /// `<nodemask>`); the mode is the cell's, else the domain-wide one, else strict: strict binds, preferred and
+    /// interleave are QEMU's policies of the same names, restrictive sets no policy.
+    static func applyNUMATune(_ s: inout Spec, _ tune: NUMATune?, cell: UInt32?) {
+        guard let tune else { return }
+        let node = cell.flatMap { c in tune.memnodes.first { $0.cellID == c } }
+        let mode = node?.mode ?? tune.mode ?? "strict"
+        if s.nodemask == nil {
+            s.nodemask = (node?.nodeset ?? (tune.placement == "auto" ? nil : tune.nodeset))?.description
+        }
+        switch mode {
+        case "restrictive": s.policy = nil
+        case "preferred", "interleave": s.policy = mode
+        default: s.policy = "bind"
+        }
+    }
+
+    /// Whether the host has NUMA node `n` (a kernel without NUMA has node 0 only).
+    static func hostNodeExists(_ n: Int) -> Bool {
+        let base = "/sys/devices/system/node"
+        guard access(base, F_OK) == 0 else { return n == 0 }
+        return access(base + "/node\(n)", F_OK) == 0
     }
 
     /// The system page size is no huge page (libvirt treats `<pagesize>` of 4 KiB as none).
@@ -99,8 +131,14 @@ enum QEMUMemoryBackend {
         if let a = s.alignKiB { p.add("align", uint: a * 1024) }
         if s.pmem { p.add("pmem", bool: true) }
         if let mask = s.nodemask {
-            p.add("host-nodes", uints: try CPUSet(parsing: mask).cpus.map(UInt64.init))
-            p.add("policy", "bind")
+            let nodes = try CPUSet(parsing: mask).cpus
+            for n in nodes where !hostNodeExists(Int(n)) {
+                throw VirtError.configUnsupported("NUMA node \(n) is unavailable")
+            }
+            if let policy = s.policy {
+                p.add("host-nodes", uints: nodes.map(UInt64.init))
+                p.add("policy", policy)
+            }
         }
         return p
     }

@@ -263,6 +263,7 @@ enum QEMUMemoryDevices {
         spec.pmem = m.pmem
         spec.alignKiB = m.alignsizeKiB
         spec.nodemask = m.nodemask
+        QEMUMemoryBackend.applyNUMATune(&spec, def.numatune, cell: m.node)
         spec.fileName = alias
         return try QEMUMemoryBackend.props(spec, backing: def.memoryBacking, backingDir: backingDir)
     }

@@ -29,6 +29,9 @@ public struct ProcessLaunchSpec: Sendable {
     public var killedWithParent = false
     /// `cgroup.procs` files the child joins (writes itself into) before it executes.
     public var cgroupProcsFiles: [String] = []
+    /// The child's locked-memory limit (RLIMIT_MEMLOCK, soft and hard) in bytes, set before it drops its ids;
+    /// `UInt64.max`: unlimited; nil: the daemon's limit is inherited.
+    public var maxMemLock: UInt64?
 
     public init(binary: String, arguments: [String], logPath: String, pidfilePath: String? = nil,
                 passFDs: [Int32] = [], environment: [String] = [], credentials: ProcessCredentials? = nil,
@@ -144,7 +147,9 @@ public final class QEMUProcess: Sendable {
                                     groups: gp.baseAddress, ngroups: Int32(groups.count),
                                     umask: spec.umask.map { Int32($0) } ?? -1,
                                     parent_death_signal: spec.killedWithParent ? SIGKILL : 0,
-                                    cgroup_fds: cg.baseAddress, ncgroup_fds: Int32(cgroupFDs.count))
+                                    cgroup_fds: cg.baseAddress, ncgroup_fds: Int32(cgroupFDs.count),
+                                    set_memlock: spec.maxMemLock == nil ? 0 : 1,
+                                    memlock_bytes: spec.maxMemLock ?? 0)
                                 return OrphanReaper.managed.withLock { set -> Int32 in
                                     let rc = swiftvirt_spawn(&req, &pid, &stage)
                                     if rc == 0 { set.insert(pid) }
@@ -156,12 +161,20 @@ public final class QEMUProcess: Sendable {
                 }
             }
         }
-        guard rc == 0 else { throw spawnError(spec, errno: rc, stage: stage) }
+        guard rc == 0 else { throw spawnError(spec, errno: rc, stage: stage, childPID: pid) }
         return pid
     }
 
     /// The error for a failed step of the child's set-up, naming the user where one was to be taken.
-    static func spawnError(_ spec: ProcessLaunchSpec, errno rc: Int32, stage: Int32) -> VirtError {
+    static func spawnError(_ spec: ProcessLaunchSpec, errno rc: Int32, stage: Int32, childPID: pid_t = -1) -> VirtError {
+        if UInt32(stage) == SWIFTVIRT_SPAWN_RLIMIT.rawValue {
+            // libvirt's words, from its child before exec; its figure for "unlimited" is its unlimited memory
+            // parameter (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED).
+            let limit = spec.maxMemLock.map { $0 == UInt64.max ? "9007199254740991" : String($0) } ?? ""
+            let text = "Process exited prior to exec: libvirt:  error : cannot limit locked memory of process "
+                + "\(childPID) to \(limit): \(String(cString: strerror(rc)))"
+            return VirtError(.internalError, domain: .none, "internal error: " + text, str1: text)
+        }
         let who = spec.credentials.map { " as \($0.uid):\($0.gid)" } ?? ""
         let what: String
         switch UInt32(stage) {

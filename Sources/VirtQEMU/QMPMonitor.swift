@@ -16,6 +16,9 @@ public struct QMPEvent: Sendable, Hashable {
     public var timestampMicros: Int64
     /// The event's place in the monitor's stream (1 for the first): ``QMPMonitor/eventCount`` compares with it.
     public var sequence: UInt64 = 0
+    /// The `data` member as compact JSON in QEMU's member order (nil when absent): what libvirt forwards to
+    /// qemu-monitor-event.
+    public var dataText: String?
 
     public init(name: String, data: JSONValue, timestampMicros: Int64) {
         self.name = name
@@ -294,6 +297,7 @@ public actor QMPMonitor {
             eventCount += 1
             var event = QMPEvent(name: name, data: msg["data"] ?? .null, timestampMicros: micros)
             event.sequence = eventCount
+            event.dataText = QEMUMonitorEventHub.member("data", ofCompact: Self.compactJSON(line))
             eventContinuation.yield(event)
             return
         }

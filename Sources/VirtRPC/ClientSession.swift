@@ -44,6 +44,8 @@ final class ClientSession: Sendable {
         var closed = false
         var readOnlyOpen = false
         var nextCallbackID: Int32 = 0
+        /// virConnectDomainQemuMonitorEventRegister callbacks: each one's forwarding task.
+        var qemuMonitorCallbacks: [Int32: Task<Void, Never>] = [:]
         var callbacks: [Int32: Callback] = [:]
         var legacyEventIDs: Set<Int32> = []
         var legacyLifecycle = false
@@ -207,6 +209,8 @@ final class ClientSession: Sendable {
         for st in open { await st.close(abort: true, confirm: false) }
         let (task, driver) = state.withLock { s -> (Task<Void, Never>?, (any HypervisorDriver)?) in
             s.closed = true
+            for t in s.qemuMonitorCallbacks.values { t.cancel() }
+            s.qemuMonitorCallbacks.removeAll()
             let t = s.eventTask
             s.eventTask = nil
             let d = s.driver

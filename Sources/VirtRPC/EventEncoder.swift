@@ -20,6 +20,18 @@ enum EventEncoder {
         case .metadataChange: proc = .domainEventCallbackMetadataChange
         case .tunable: proc = .domainEventCallbackTunable
         case .memoryDeviceSizeChange: proc = .domainEventMemoryDeviceSizeChange
+        case .pmWakeup(let reason), .pmSuspend(let reason), .pmSuspendDisk(let reason):
+            // remote_domain_event_callback_pm*_msg: callbackID, reason, then the legacy message (the domain).
+            let p: RemoteProcedure = switch ev.kind {
+            case .pmWakeup: .domainEventCallbackPMWakeup
+            case .pmSuspend: .domainEventCallbackPMSuspend
+            default: .domainEventCallbackPMSuspendDisk
+            }
+            return message(p) { w in
+                w.int(callbackID)
+                w.int(reason)
+                w.domain(ev.domain)
+            }
         case .blockJob: proc = .domainEventCallbackBlockJob
         case .blockJob2: proc = .domainEventBlockJob2
         default: return nil
@@ -39,6 +51,9 @@ enum EventEncoder {
         case .balloonChange: proc = .domainEventBalloonChange
         case .deviceRemoved: proc = .domainEventDeviceRemoved
         case .trayChange: proc = .domainEventTrayChange
+        case .pmWakeup: proc = .domainEventPMWakeup
+        case .pmSuspend: proc = .domainEventPMSuspend
+        case .pmSuspendDisk: proc = .domainEventPMSuspendDisk
         case .blockJob: proc = .domainEventBlockJob
         default: return nil
         }

@@ -94,7 +94,8 @@ enum ProcedureTable {
     /// Every served procedure; each subsystem adds its rows in its own file.
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
         + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows
-        + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows + blockRows
+        + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows
+        + vcpuIOThreadRows + qemuMonitorEventRows + blockRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

@@ -26,12 +26,17 @@ public final class RPCClient: Sendable {
         var keepalive: RepeatedTask?
     }
 
-    private let channel: any Channel
+    let channel: any Channel
     private let state: Mutex<State>
+    /// Whether the transport is a unix socket (the only one that carries descriptors).
+    let isUnixSocket: Bool
+    /// Calls receiving descriptors run one at a time (``callReceivingFDs(_:_:)``).
+    let fdCalls = KeyedAsyncLock<Int>()
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, isUnixSocket: Bool) {
         self.channel = channel
         self.state = Mutex(State())
+        self.isUnixSocket = isUnixSocket
     }
 
     /// Whether the connection has gone (the peer closed it, or keepalive gave up).
@@ -89,7 +94,9 @@ public final class RPCClient: Sendable {
                 throw VirtError(.rpc, domain: .rpc, "TLS: \(error)")
             }
         }
-        let client = RPCClient(channel: channel)
+        var unix = false
+        if case .unix = endpoint { unix = true }
+        let client = RPCClient(channel: channel, isUnixSocket: unix)
         box.client.withLock { $0 = client }
         return client
     }
@@ -116,12 +123,16 @@ public final class RPCClient: Sendable {
     /// Sends a CALL and waits for its REPLY. An ERROR reply throws the `VirtError` it carries.
     public func call(program: UInt32 = RPCProgram.remote, _ proc: Int32,
                      _ args: (inout XDRWriter) -> Void = { _ in }) async throws -> XDRReader {
-        let serial = try state.withLock { s throws(VirtError) -> UInt32 in
+        return try await call(program: program, proc, serial: try nextSerial(), args)
+    }
+
+    /// A fresh call serial; throws when the connection has gone.
+    func nextSerial() throws(VirtError) -> UInt32 {
+        try state.withLock { s throws(VirtError) -> UInt32 in
             if s.closed { throw Self.closedError }
             s.serial &+= 1
             return s.serial
         }
-        return try await call(program: program, proc, serial: serial, args)
     }
 
     /// Sends procedure `c` with `args` and decodes its result.
@@ -130,7 +141,7 @@ public final class RPCClient: Sendable {
         return try R(xdr: &r)
     }
 
-    private func call(program: UInt32, _ proc: Int32, serial: UInt32,
+    func call(program: UInt32, _ proc: Int32, serial: UInt32,
                       _ args: (inout XDRWriter) -> Void) async throws -> XDRReader {
         let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),
                                       args)

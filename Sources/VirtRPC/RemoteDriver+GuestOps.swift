@@ -1,4 +1,7 @@
 import VirtCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The client side of the console and guest operations (`GuestOpsProcedures.swift`).
 extension RemoteDriver {
@@ -6,6 +9,19 @@ extension RemoteDriver {
         -> (mime: String, stream: any ByteStream) {
         let (mime, stream) = try await openStreamWithReply(RemoteCalls.domainScreenshot, XDRTuple3(domain, screen, flags))
         return (mime ?? "", stream)
+    }
+
+    /// The descriptor arrives after the reply (REPLY_WITH_FDS); libvirt's client wants exactly one.
+    public func openGraphicsFD(_ domain: DomainRef, index: UInt32, flags: UInt32) async throws -> Int32 {
+        await awaitRegistration()
+        let (_, fds) = try await client.callReceivingFDs(RemoteCalls.domainOpenGraphicsFD,
+                                                         XDRTuple3(domain, index, flags))
+        guard fds.count == 1, let fd = fds.first else {
+            for fd in fds { Glibc.close(fd) }
+            throw VirtError(.internalError, domain: .rpc, "internal error: no file descriptor received",
+                            str1: "no file descriptor received")
+        }
+        return fd
     }
 
     public func sendKey(_ domain: DomainRef, codeset: UInt32, holdtime: UInt32, keycodes: [UInt32], flags: UInt32)

@@ -6,8 +6,10 @@ import VirtCore
 /// (virtd or libvirtd) over a unix socket or TCP.
 public final class RemoteDriver: HypervisorDriver {
     public let uri: String
-    private let client: RPCClient
+    let client: RPCClient
     private let bus = EventBus<DomainEventRecord>()
+    /// QEMU_PROC_DOMAIN_MONITOR_EVENT messages, with their callback id (RemoteDriver+QEMUMonitorEvents.swift).
+    let qemuMonitorBus = EventBus<(Int32, QEMUMonitorEventRecord)>()
     private let eventState = Mutex<EventState>(EventState())
     /// Secret events (RemoteDriver+Secrets.swift) and whether the daemon has been asked for them.
     let secretBus = EventBus<SecretEventRecord>()
@@ -371,7 +373,7 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     /// Waits for the event registration that `events()` started, if it is still running.
-    private func awaitRegistration() async {
+    func awaitRegistration() async {
         if let t = eventState.withLock({ $0.pending }) { await t.value }
     }
 
@@ -394,6 +396,10 @@ public final class RemoteDriver: HypervisorDriver {
     }
 
     private func handleMessage(_ p: RPCPacket) {
+        if p.header.program == RPCProgram.qemu {
+            handleQEMUMessage(p)
+            return
+        }
         guard p.header.program == RPCProgram.remote else { return }
         let proc = RemoteProcedure(rawValue: p.header.procedure)
         var r = XDRReader(buffer: p.payload)
@@ -455,6 +461,13 @@ public final class RemoteDriver: HypervisorDriver {
                 let d = try r.domain()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .memoryDeviceSizeChange(alias: alias, sizeKiB: try r.uhyper()))
+            case .domainEventCallbackPMWakeup, .domainEventCallbackPMSuspend, .domainEventCallbackPMSuspendDisk:
+                _ = try r.int()
+                let reason = try r.int()
+                let d = try r.domain()
+                let kind: DomainEventRecord.Kind = proc == .domainEventCallbackPMWakeup ? .pmWakeup(reason: reason)
+                    : proc == .domainEventCallbackPMSuspend ? .pmSuspend(reason: reason) : .pmSuspendDisk(reason: reason)
+                record = DomainEventRecord(domain: d, kind: kind)
             case .domainEventCallbackBlockJob, .domainEventBlockJob2:
                 _ = try r.int()
                 let d = try r.domain()

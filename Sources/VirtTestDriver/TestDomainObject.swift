@@ -40,8 +40,9 @@ struct TestDomainObject: Sendable {
     /// changed by virDomainSetTime; it also decides what virDomainGetControlInfo reports.
     var guestSeconds: Int64 = 627_319_920
     var guestNanoseconds: UInt32 = 0
-    /// The IOThreads the driver reports statistics for (libvirt fills these only for domains of a node file).
-    var iothreadIDs: [UInt32] = []
+    /// The IOThreads the driver reports statistics for (libvirt fills these for domains of a node file and
+    /// appends one on every virDomainAddIOThread; virDomainSetIOThreadParams changes their polling values).
+    var iothreadIDs: [TestIOThreadStats] = []
     /// Taints and deprecation messages (`virDomainGetMessages`); the driver sets them for node file domains.
     var taints: Set<TestTaint> = []
     var deprecations: [String] = []
@@ -93,4 +94,12 @@ struct TestDomainObject: Sendable {
         newDefinitionBox = nil
         id = -1
     }
+}
+
+/// One IOThread of libvirt's test driver statistics (`testIOThreadInfo`): its id and polling values.
+struct TestIOThreadStats: Sendable, Hashable {
+    var id: UInt32
+    var pollMaxNs: UInt64 = 32768
+    var pollGrow: UInt32 = 0
+    var pollShrink: UInt32 = 0
 }

@@ -107,7 +107,7 @@ struct TestDomainTable: Sendable {
             startState(&obj, reason: .booted)
         }
         obj.status = DomainStatus(nd.runState, reason: 0)
-        if let n = obj.definition.iothreads, n > 0 { obj.iothreadIDs = Array(1...n) }
+        if let n = obj.definition.iothreads, n > 0 { obj.iothreadIDs = (1...n).map { TestIOThreadStats(id: $0) } }
         (obj.taints, obj.deprecations) = TestTaint.check(obj.definition)
         store(obj)
     }

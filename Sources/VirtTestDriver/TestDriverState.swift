@@ -786,10 +786,10 @@ final class TestDriverCore {
             }
             if wanted & StatsTypes.iothread.rawValue != 0, obj.isActive, !obj.iothreadIDs.isEmpty {
                 params.append(TypedParam("iothread.count", .uint(UInt32(obj.iothreadIDs.count))))
-                for id in obj.iothreadIDs {
-                    params.append(TypedParam("iothread.\(id).poll-max-ns", .ullong(32768)))
-                    params.append(TypedParam("iothread.\(id).poll-grow", .uint(0)))
-                    params.append(TypedParam("iothread.\(id).poll-shrink", .uint(0)))
+                for t in obj.iothreadIDs {
+                    params.append(TypedParam("iothread.\(t.id).poll-max-ns", .ullong(t.pollMaxNs)))
+                    params.append(TypedParam("iothread.\(t.id).poll-grow", .uint(t.pollGrow)))
+                    params.append(TypedParam("iothread.\(t.id).poll-shrink", .uint(t.pollShrink)))
                 }
             }
             return DomainStatsRecord(domain: obj.ref, params: params)

@@ -176,6 +176,12 @@ enum EventCommands {
             var text = "event 'tunable' for domain '\(name)':\n"
             for p in params { text += "\t\(p.field): \(Self.paramValue(p.value))\n" }
             return text
+        case .pmWakeup:
+            return "event 'pm-wakeup' for domain '\(name)'\n"
+        case .pmSuspend:
+            return "event 'pm-suspend' for domain '\(name)'\n"
+        case .pmSuspendDisk:
+            return "event 'pm-suspend-disk' for domain '\(name)'\n"
         case .blockJob(let path, let type, let status), .blockJob2(let path, let type, let status):
             let which = if case .blockJob = record.kind { "block-job" } else { "block-job-2" }
             return "event '\(which)' for domain '\(name)': "

@@ -3,6 +3,7 @@ enum VshCases {
     static let fixtures: [String: String] = domainFixtures.merging(VshNetworkCases.fixtures) { a, _ in a }
         .merging(StorageVshCases.fixtures) { a, _ in a }.merging(bandwidthFixtures) { a, _ in a }
         .merging(VshEditDisplayCases.fixtures) { a, _ in a }.merging(VshDiagnosticsCases.fixtures) { a, _ in a }
+        .merging(VshVcpuIOThreadCases.fixtures) { a, _ in a }
 
     /// Domains whose interfaces carry `<bandwidth>` variants (libvirt's parse checks, its formatting).
     static let bandwidthFixtures: [String: String] = {
@@ -354,7 +355,8 @@ enum VshCases {
         VshCase(name: "version-short", args: ["-v"]),
         VshCase(name: "double-dash-global", args: ["-c", "test:///default", "--", "uri"]),
     ] + xml + migration + stats + VshNetworkCases.all
-        + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshBlockCases.all
+        + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshVcpuIOThreadCases.all
+        + VshBlockCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Virt
+import VirtCore
 import VirtTestSupport
 
 #if canImport(Glibc)
@@ -253,8 +255,40 @@ struct QEMUGuestOpsTests {
     call("shut off", lambda: c.lookupByName("nov").openGraphicsFD(0, 0))
     """#
 
+    /// The same descriptor through our own client (`import Virt`, REPLY_WITH_FDS read with recvmsg): the RFB
+    /// banner with and without SKIPAUTH, an ordinary call on the same connection after it, and libvirt's error
+    /// for a graphics index the domain lacks.
+    static func swiftClientGraphicsFD(_ uri: String) async throws -> [String] {
+        let conn = try await Connection.open(uri)
+        var out: [String] = []
+        let dom = try await conn.lookupDomain(name: "scr")
+        for flags: UInt32 in [1, 0] {
+            let fd = try await dom.openGraphicsFD(index: 0, flags: flags)
+            var banner: [UInt8] = []
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while banner.count < 12, poll(&p, 1, 30_000) > 0 {
+                var chunk = [UInt8](repeating: 0, count: 12 - banner.count)
+                let n = read(fd, &chunk, chunk.count)
+                if n <= 0 { break }
+                banner += chunk[0..<n]
+            }
+            Glibc.close(fd)
+            out.append("flags \(flags): \(String(decoding: banner, as: UTF8.self).debugDescription)")
+        }
+        out.append("state \(try await dom.info().state)")
+        do {
+            _ = try await dom.openGraphicsFD(index: 1)
+            out.append("index 1: no error")
+        } catch let e as VirtError {
+            out.append("index 1: error \(e.code.rawValue) \(e.message)")
+        }
+        out.append("name \(try await conn.lookupDomain(name: "scr").name)")
+        await conn.close()
+        return out
+    }
+
     @Test("python3-libvirt openGraphicsFD: a descriptor in REPLY_WITH_FDS speaking RFB with QEMU's VNC server; libvirt's errors, as libvirtd")
-    func openGraphicsFDLikeLibvirtd() throws {
+    func openGraphicsFDLikeLibvirtd() async throws {
         let ours = try RestartableVirtd()
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
@@ -270,6 +304,11 @@ struct QEMUGuestOpsTests {
         #expect(o.stdout.contains("banner b'RFB 003.008\\n' types [1] result 0 screen True"), "\(o.stdout)")
         #expect(o.stdout.contains("name b'QEMU (scr)'"), "\(o.stdout)")
         #expect(o.stdout == r.stdout, "virtd:\n\(o.stdout)\nlibvirtd:\n\(r.stdout)")
+        // Our client against both daemons.
+        let so = try await Self.swiftClientGraphicsFD(ours.uri)
+        let sr = try await Self.swiftClientGraphicsFD(ref.uri)
+        #expect(so.first == "flags 1: \"RFB 003.008\\n\"", "\(so)")
+        #expect(so == sr, "virtd:\n\(so)\nlibvirtd:\n\(sr)")
         #expect(try ours.virsh("destroy scr").status == 0)
         #expect(try virsh(ref.uri, "destroy scr").status == 0)
     }

@@ -12,6 +12,11 @@ extern "C" {
 /// `getfd` expects it. Returns the number of bytes sent (at least 1 on success), or -1 with errno set.
 ssize_t swiftvirt_send_with_fd(int sock, const void *buf, size_t len, int fd);
 
+/// Reads up to `len` bytes from the unix socket `sock` without blocking, with the descriptors that come with
+/// them (SCM_RIGHTS, close-on-exec): at most `maxfds` are stored in `fds` and their number in `*nfds` (extra
+/// ones are closed). Returns the number of bytes read, 0 at end of stream, or -1 with errno set.
+ssize_t swiftvirt_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,8 @@ enum swiftvirt_spawn_stage {
     SWIFTVIRT_SPAWN_EXEC = 7,
     /// Joining a cgroup (writing to a `cgroup.procs` descriptor).
     SWIFTVIRT_SPAWN_CGROUP = 8,
+    /// Setting a resource limit (prlimit).
+    SWIFTVIRT_SPAWN_RLIMIT = 9,
 };
 
 /// What to start and how.
@@ -59,6 +61,10 @@ struct swiftvirt_spawn_request {
     /// anything else, so it is in its cgroups before it executes (and before any thread exists).
     const int *cgroup_fds;
     int ncgroup_fds;
+    /// Non-zero: the child's RLIMIT_MEMLOCK (soft and hard) becomes `memlock_bytes` before it drops its ids
+    /// (~0ULL: unlimited).
+    int set_memlock;
+    unsigned long long memlock_bytes;
 };
 
 /// Starts a child as `req` says: a vfork-like clone (the caller's thread waits until the child has called
@@ -67,7 +73,8 @@ struct swiftvirt_spawn_request {
 /// the requested ids, unblocks all signals and executes the binary.
 ///
 /// Returns 0 and the child's pid in `*pid`; or an errno value, the failed step in `*stage`, and no child
-/// left behind (a child that failed was already reaped).
+/// left behind (a child that failed was already reaped; `*pid` is then its former pid, or -1 when none was
+/// created), for messages only.
 int swiftvirt_spawn(const struct swiftvirt_spawn_request *req, pid_t *pid, int *stage);
 
 #ifdef __cplusplus

@@ -263,6 +263,14 @@ extension DomainDefinition {
             if cur == vcpus { currentVcpus = nil }
         }
         let cells = cpu?.numaCells ?? []
+        // libvirt checks the cells against each other first (as it reads them), each against those before it.
+        for i in cells.indices {
+            for j in 0..<i {
+                if let a = cells[i].cpus?.cpus, let b = cells[j].cpus?.cpus, !Set(a).isDisjoint(with: b) {
+                    throw VirtError.domainConfigUnsupported("NUMA cells \(i) and \(j) have overlapping vCPU ids")
+                }
+            }
+        }
         let numaCPUs = cells.reduce(0) { $0 + ($1.cpus?.cpus.count ?? 0) }
         if numaCPUs > Int(vcpus) {
             throw VirtError.domainInternal("Number of CPUs in <numa> exceeds the <vcpu> count")
