@@ -116,6 +116,10 @@ public struct DomainEventRecord: Sendable, Hashable {
         /// A write threshold set with virDomainSetBlockThreshold was crossed: the device (`vda` or `vda[N]`), the
         /// image's path, the threshold and how far past it the write went (bytes).
         case blockThreshold(dev: String, path: String?, threshold: UInt64, excess: UInt64)
+        /// A block job of disk `path` (its source) ended or is ready: `virDomainBlockJobType`, `…BlockStatus`.
+        case blockJob(path: String, type: Int32, status: Int32)
+        /// The same, naming the disk by its target (`vda`).
+        case blockJob2(disk: String, type: Int32, status: Int32)
     }
 
     public var domain: DomainRef
@@ -149,6 +153,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .pmSuspend: .pmSuspend
         case .pmSuspendDisk: .pmSuspendDisk
         case .blockThreshold: .blockThreshold
+        case .blockJob: .blockJob
+        case .blockJob2: .blockJob2
         }
     }
 }

@@ -340,6 +340,29 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func qemuMonitorEvents(domain: DomainRef?, event: String?, flags: UInt32) async throws
         -> AsyncStream<QEMUMonitorEventRecord>
 
+    // MARK: Block devices: resize, I/O throttling, block jobs (HypervisorDriver+Block.swift)
+    /// `virDomainBlockResize`: disk `disk` (target or source path) to `size` (KiB, or bytes with flag 1).
+    func blockResize(_ domain: DomainRef, disk: String, size: UInt64, flags: UInt32) async throws
+    /// `virDomainGetBlockIoTune` (nparams 0: the count only).
+    func blockIoTune(_ domain: DomainRef, disk: String?, nparams: Int32, flags: UInt32) async throws
+        -> (params: [TypedParam], nparams: Int32)
+    /// `virDomainSetBlockIoTune`.
+    func setBlockIoTune(_ domain: DomainRef, disk: String, params: [TypedParam], flags: UInt32) async throws
+    /// `virDomainGetBlockJobInfo`: nil when the disk has no job.
+    func blockJobInfo(_ domain: DomainRef, disk: String, flags: UInt32) async throws -> BlockJobInfo?
+    /// `virDomainBlockJobAbort` (flags: ASYNC 1, PIVOT 2).
+    func blockJobAbort(_ domain: DomainRef, disk: String, flags: UInt32) async throws
+    /// `virDomainBlockJobSetSpeed` (MiB/s, or bytes/s with flag 1).
+    func blockJobSetSpeed(_ domain: DomainRef, disk: String, bandwidth: UInt64, flags: UInt32) async throws
+    /// `virDomainBlockRebase`, or with nil base and `pull` `virDomainBlockPull`.
+    func blockRebase(_ domain: DomainRef, disk: String, base: String?, bandwidth: UInt64, flags: UInt32, pull: Bool)
+        async throws
+    /// `virDomainBlockCommit`.
+    func blockCommit(_ domain: DomainRef, disk: String, base: String?, top: String?, bandwidth: UInt64, flags: UInt32)
+        async throws
+    /// `virDomainBlockCopy`.
+    func blockCopy(_ domain: DomainRef, disk: String, destXML: String, params: [TypedParam], flags: UInt32) async throws
+
     // MARK: Snapshots and checkpoints (DomainSnapshot.swift)
     /// `virDomainSnapshotCreateXML`.
     func snapshotCreateXML(_ domain: DomainRef, xml: String, flags: UInt32) async throws -> DomainSnapshotRef

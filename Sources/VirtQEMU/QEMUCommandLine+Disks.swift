@@ -112,9 +112,20 @@ extension QEMUCommandLine {
                 a += ["-global", "isa-fdc.bootindex\(addr.unit == 0 ? "A" : "B")=\(b)"]
             }
         }
+        let indexes = QEMUBackingChain.nodeIndexes(disks)
         for (i, d) in disks.enumerated() {
-            let node = "libvirt-\(disks.count - i)"
-            let nodes = try diskBlockdevs(d, node: node)
+            let node = "libvirt-\(indexes[i][0])"
+            // The backing images first, deepest first, read-only (QEMUBackingChain.swift).
+            let layers = QEMUBackingChain.layers(d)
+            for (j, l) in layers.enumerated().reversed() {
+                let n = "libvirt-\(indexes[i][j + 1])"
+                let below = j + 2 < indexes[i].count ? "libvirt-\(indexes[i][j + 2])-format" : nil
+                for p in Self.chainBlockdevs(l, node: n, backing: below, cache: d.driver.cache) { a += ["-blockdev", p.rendered] }
+            }
+            var nodes = try diskBlockdevs(d, node: node)
+            if layers.count > 0, nodes.count == 2 {
+                nodes[1].add("backing", "libvirt-\(indexes[i][1])-format")
+            }
             // An encrypted disk's passphrase object precedes its nodes.
             if !nodes.isEmpty, QEMUDiskEncryption.of(d) != nil {
                 guard let secret = diskSecrets[d.target.dev] else {
@@ -197,7 +208,32 @@ extension QEMUCommandLine {
         return [s, f]
     }
 
-    func cacheProps(_ c: DiskCache?) -> QEMUJSONProps? {
+    /// One backing image's storage and format nodes (read-only; the deepest has `"backing":null`).
+    static func chainBlockdevs(_ l: QEMUBackingChain.Layer, node: String, backing: String?, cache c: DiskCache?)
+        -> [QEMUJSONProps] {
+        let cache = cacheProps(c)
+        var s = QEMUJSONProps()
+        s.add("driver", "file"); s.add("filename", l.path)
+        s.add("node-name", node + "-storage")
+        if let cache { s.add("cache", object: cache) }
+        s.add("auto-read-only", bool: true)
+        s.add("discard", "unmap")
+        var f = QEMUJSONProps()
+        f.add("node-name", node + "-format")
+        f.add("read-only", bool: true)
+        if let cache { f.add("cache", object: cache) }
+        f.add("driver", l.format)
+        f.add("file", node + "-storage")
+        // Only formats with a backing image take the key (raw does not).
+        if l.format != "raw" {
+            if let backing { f.add("backing", backing) } else { f.addNull("backing") }
+        }
+        return [s, f]
+    }
+
+    func cacheProps(_ c: DiskCache?) -> QEMUJSONProps? { Self.cacheProps(c) }
+
+    static func cacheProps(_ c: DiskCache?) -> QEMUJSONProps? {
         let v: (Bool, Bool)
         switch c {
         case .writeback?: v = (false, false)

@@ -18,10 +18,11 @@ struct QEMUHotplugState {
     /// The node names the command line gave the disks (the last disk is 1).
     init(startingFrom live: DomainDefinition) {
         let disks = live.devices.disks
+        let indexes = QEMUBackingChain.nodeIndexes(disks)
         for (i, d) in disks.enumerated() where QEMUCommandLine.diskHasSource(d) {
-            if let a = d.info.alias { diskNodes[a] = "libvirt-\(disks.count - i)" }
+            if let a = d.info.alias { diskNodes[a] = "libvirt-\(indexes[i][0])" }
         }
-        nextNodeIndex = disks.count + 1
+        nextNodeIndex = (indexes.flatMap { $0 }.max() ?? 0) + 1
     }
 
     init(status: QEMUDomainStatus, live: DomainDefinition) {

@@ -145,6 +145,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var nextNodeIndex: Int?
     /// virDomainAgentSetResponseTimeout's value when not the default (libvirt's `<agentTimeout>`).
     public var agentTimeout: Int32? = nil
+    /// The block jobs running (pull, commit, copy), so a restarted daemon adopts them.
+    public var blockJobs: [String: QEMUBlockJob]?
 }
 
 extension QEMUStartKind: Hashable {
@@ -276,6 +278,9 @@ actor QEMUDomainObject {
     /// Storage nodes with a write threshold, and whether it was set with an index (`vda[1]`), which the
     /// BLOCK_THRESHOLD event's device then carries (QEMUDomainObject+HostControl.swift).
     var blockThresholdWithIndex: [String: Bool] = [:]
+    /// Block jobs by disk target, and the callers waiting for their end (QEMUDomainObject+BlockJobs.swift).
+    var blockJobs: [String: QEMUBlockJob] = [:]
+    var blockJobWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     struct WrittenStatus {
         var status: QEMUDomainStatus?
@@ -424,6 +429,8 @@ actor QEMUDomainObject {
         // The definition completed as libvirt's QEMU driver does (default devices, aliases, addresses): what
         // the command line is built from and what the live XML shows.
         var prepared = QEMUCommandLine.prepared(def, capabilities: capabilities)
+        // Backing chains as libvirt detects them (QEMUBackingChain.swift): nodes of their own on the command line.
+        try QEMUBackingChain.detectChains(&prepared.devices.disks)
         let chanDir = paths.channelTargetDir(id: newID, name: def.name)
         if Self.assignChannelPaths(&prepared, dir: chanDir) {
             try LinuxSys.mkdirs(chanDir, mode: 0o750)
@@ -548,6 +555,8 @@ actor QEMUDomainObject {
         }
         // QEMU's threads into their sub-cgroups, the cgroup tunables (QEMUDomainObject+Cgroup.swift).
         try await setupCgroupAfterLaunch()
+        // The disks' <iotune> (QEMUDomainObject+Block.swift).
+        try await applyDiskThrottlingAtStart(mon)
         // <cputune> pins and the balloon's statistics period (QEMUDomainObject+Stats.swift).
         await applyTuningAfterLaunch()
         // The perf events <perf> enables (libvirt's qemuProcessEnablePerf).
@@ -909,6 +918,8 @@ actor QEMUDomainObject {
             await guestPanicked(waitForStop: ev.data["action"]?.stringValue == "pause")
         case "BALLOON_CHANGE":
             balloonChanged(ev)
+        case "JOB_STATUS_CHANGE":
+            await handleJobStatusChange(ev)
         case "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "DEVICE_TRAY_MOVED", "ACPI_DEVICE_OST":
             await handleDeviceEvent(ev)
         case "MEMORY_DEVICE_SIZE_CHANGE":
@@ -1001,6 +1012,7 @@ actor QEMUDomainObject {
     /// The one teardown, used by every failed start and by every stop: ends QEMU if it still runs, then
     /// undoes whatever the start reached (external devices, labels, status files, directories). Idempotent.
     func teardown(_ kind: QEMUStopKind, emitEvent: Bool) async {
+        endBlockJobs()
         if let proc = process, QEMUProcess.isAlive(proc.pid) {
             if stopReason == nil { stopReason = kind.reason }
             stopKind = kind
@@ -1181,6 +1193,8 @@ actor QEMUDomainObject {
                 return false
             }
             await recoverInterruptedJob(st, mon, proc)
+            blockJobs = st.blockJobs ?? [:]
+            await reconcileBlockJobs(mon)
             writeStatus()
             return true
         } catch {
@@ -1356,7 +1370,8 @@ actor QEMUDomainObject {
                                   asyncJob: jobs.async == .none ? nil : jobs.async.name,
                                   jobPhase: jobs.async == .none ? nil : jobs.phase,
                                   externalDevices: externalRecords.isEmpty ? nil : externalRecords,
-                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex)
+                                  diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex,
+                                  blockJobs: blockJobs.isEmpty ? nil : blockJobs)
         st.agentTimeout = agentResponseTimeout == -2 ? nil : agentResponseTimeout
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).

@@ -8,6 +8,7 @@ struct QEMUJSONProps: Sendable {
         case bool(Bool)
         case object(QEMUJSONProps)
         case uints([UInt64])
+        case null
     }
 
     private(set) var items: [(String, Value)] = []
@@ -22,6 +23,7 @@ struct QEMUJSONProps: Sendable {
     mutating func add(_ key: String, bool v: Bool?) { if let v { items.append((key, .bool(v))) } }
     mutating func add(_ key: String, object v: QEMUJSONProps) { items.append((key, .object(v))) }
     mutating func add(_ key: String, uints v: [UInt64]) { items.append((key, .uints(v))) }
+    mutating func addNull(_ key: String) { items.append((key, .null)) }
 
     var rendered: String {
         var s = "{"
@@ -36,6 +38,7 @@ struct QEMUJSONProps: Sendable {
             case .bool(let x): s += x ? "true" : "false"
             case .object(let o): s += o.rendered
             case .uints(let xs): s += "[" + xs.map(String.init).joined(separator: ",") + "]"
+            case .null: s += "null"
             }
         }
         return s + "}"

@@ -34,6 +34,8 @@ enum EventEncoder {
             }
         case .blockThreshold: proc = .domainEventBlockThreshold
         case .ioError: proc = .domainEventCallbackIoError
+        case .blockJob: proc = .domainEventCallbackBlockJob
+        case .blockJob2: proc = .domainEventBlockJob2
         default: return nil
         }
         return message(proc) { w in
@@ -54,6 +56,7 @@ enum EventEncoder {
         case .pmWakeup: proc = .domainEventPMWakeup
         case .pmSuspend: proc = .domainEventPMSuspend
         case .pmSuspendDisk: proc = .domainEventPMSuspendDisk
+        case .blockJob: proc = .domainEventBlockJob
         default: return nil
         }
         return message(proc) { w in body(ev, &w) }
@@ -96,6 +99,10 @@ enum EventEncoder {
             path.encode(xdr: &w)
             w.uhyper(threshold)
             w.uhyper(excess)
+        case .blockJob(let path, let type, let status), .blockJob2(let path, let type, let status):
+            w.string(path)
+            w.int(type)
+            w.int(status)
         default:
             break
         }

@@ -96,7 +96,7 @@ enum ProcedureTable {
         + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows
         + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows
         + vcpuIOThreadRows + qemuMonitorEventRows
-        + hostControlRows
+        + hostControlRows + blockRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

@@ -383,7 +383,7 @@ public final class RemoteDriver: HypervisorDriver {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
                        .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange,
-                       .blockThreshold, .ioError] {
+                       .blockThreshold, .ioError, .blockJob, .blockJob2] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -483,6 +483,15 @@ public final class RemoteDriver: HypervisorDriver {
                 let threshold = try r.uhyper()
                 record = DomainEventRecord(domain: d, kind: .blockThreshold(dev: dev, path: path, threshold: threshold,
                                                                             excess: try r.uhyper()))
+            case .domainEventCallbackBlockJob, .domainEventBlockJob2:
+                _ = try r.int()
+                let d = try r.domain()
+                let path = try r.string()
+                let type = try r.int()
+                let status = try r.int()
+                record = DomainEventRecord(domain: d, kind: proc == .domainEventBlockJob2
+                    ? .blockJob2(disk: path, type: type, status: status)
+                    : .blockJob(path: path, type: type, status: status))
             case .domainEventCallbackTunable:
                 _ = try r.int()
                 let d = try r.domain()

@@ -8,7 +8,7 @@ enum DomainCommands {
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort, edit, managedsaveEdit, saveImageEdit,
     ] + displayCommands + diagnosticsCommands + hostControlCommands + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
-        + guestOpsCommands + linkCommands + vcpuIOThreadCommands
+        + guestOpsCommands + linkCommands + vcpuIOThreadCommands + blockCommands + blockJobCommands
 
     // MARK: Ids and names
 

@@ -184,6 +184,11 @@ enum EventCommands {
             return "event 'pm-suspend' for domain '\(name)'\n"
         case .pmSuspendDisk:
             return "event 'pm-suspend-disk' for domain '\(name)'\n"
+        case .blockJob(let path, let type, let status), .blockJob2(let path, let type, let status):
+            let which = if case .blockJob = record.kind { "block-job" } else { "block-job-2" }
+            return "event '\(which)' for domain '\(name)': "
+                + "\(label(["Unknown", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup"], type)) "
+                + "for \(path) \(label(["completed", "failed", "canceled", "ready"], status))\n"
         case .agentLifecycle(let state, let reason):
             return "event 'agent-lifecycle' for domain '\(name)': state: "
                 + "'\(label(["unknown", "connected", "disconnected"], state))' reason: "

@@ -358,6 +358,7 @@ enum VshCases {
     ] + xml + migration + stats + VshNetworkCases.all
         + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshVcpuIOThreadCases.all
         + VshHostControlCases.all
+        + VshBlockCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [
