@@ -353,20 +353,16 @@ public final class RemoteDriver: HypervisorDriver {
 
     public func events() -> AsyncStream<DomainEventRecord> {
         let stream = bus.subscribe()
-        let first = eventState.withLock { s -> Bool in
-            if s.registered { return false }
+        // `events()` cannot wait, so the registration runs as a task; every call made through this driver
+        // afterwards waits for it (see `call`), so no event of the caller's own actions is lost. The task is
+        // recorded in the same step that marks the registration begun: recorded later, a call could start while
+        // only some event ids were registered (a block job's end was lost that way under load).
+        eventState.withLock { s in
+            if s.registered { return }
             s.registered = true
-            return true
-        }
-        if first {
-            // `events()` cannot wait, so the registration runs as a task; every call made through this
-            // driver afterwards waits for it (see `call`), so no event of the caller's own actions is lost.
-            let task = Task {
+            s.pending = Task {
                 try? await self.registerEvents()
                 self.eventState.withLock { $0.pending = nil }
-            }
-            eventState.withLock { s in
-                if s.registered && s.callbackIDs.isEmpty { s.pending = task }
             }
         }
         return stream

@@ -104,6 +104,8 @@ import Glibc
         let ev = await it.next()
         var expected = QMPEvent(name: "X", data: ["a": 1], timestampMicros: 2_000_003)
         expected.sequence = 1
+        // The data member as QEMU wrote it, compact (what qemu-monitor-event forwards).
+        expected.dataText = #"{"a":1}"#
         #expect(ev == expected)
         #expect(await monitor.eventCount == 1)
         do {

@@ -60,9 +60,9 @@ struct NetworkNATTests {
         let created = try h.virtd.virsh(args: ["net-create", file])
         #expect(created.status == 0, "\(created.stderr)")
         // The client: a veth on the bridge, static addresses, default routes through the network's addresses.
-        try MigrationHosts.ip(["link", "add", "nc\(tag)a", "type", "veth", "peer", "name", "nc\(tag)b"])
-        try MigrationHosts.ip(["link", "set", "nc\(tag)a", "netns", h.ns])
-        try MigrationHosts.ip(["link", "set", "nc\(tag)b", "netns", client])
+        // Made inside the namespaces: the pair never shows in the host's own (where other tests list links).
+        try MigrationHosts.ip(["link", "add", "nc\(tag)a", "netns", h.ns, "type", "veth", "peer", "name", "nc\(tag)b",
+             "netns", client])
         try MigrationHosts.ip(["-n", h.ns, "link", "set", "nc\(tag)a", "master", "svnat6", "up"])
         try MigrationHosts.ip(["-n", client, "addr", "add", "192.168.\(net).50/24", "dev", "nc\(tag)b"])
         try MigrationHosts.ip(["-n", client, "addr", "add", "fd00:\(net)::50/64", "dev", "nc\(tag)b", "nodad"])

@@ -189,9 +189,9 @@ struct NetworkSystemDifferentialTests {
         let client = ns + "c"
         try MigrationHosts.ip(["netns", "add", client])
         defer { _ = try? ChildProcess.run(["/usr/sbin/ip", "netns", "del", client], timeLimit: 30) }
-        try MigrationHosts.ip(["link", "add", "d6\(tag)a", "type", "veth", "peer", "name", "d6\(tag)b"])
-        try MigrationHosts.ip(["link", "set", "d6\(tag)a", "netns", ns])
-        try MigrationHosts.ip(["link", "set", "d6\(tag)b", "netns", client])
+        // Made inside the namespaces: the pair never shows in the host's own (where other tests list links).
+        try MigrationHosts.ip(["link", "add", "d6\(tag)a", "netns", ns, "type", "veth", "peer", "name", "d6\(tag)b",
+             "netns", client])
         try MigrationHosts.ip(["-n", ns, "link", "set", "d6\(tag)a", "master", bridge, "up"])
         try MigrationHosts.ip(["-n", client, "link", "set", "d6\(tag)b", "address", "52:54:00:12:34:56", "up"])
         // dhcpcd keeps its DUID and leases under /var/lib/dhcpcd and /run/dhcpcd: private ones here, and no

@@ -58,9 +58,9 @@ final class MigrationHosts {
             }
             try Self.ip(["netns", "add", nsA])
             try Self.ip(["netns", "add", nsB])
-            try Self.ip(["link", "add", "sv\(tag)a", "type", "veth", "peer", "name", "sv\(tag)b"])
-            try Self.ip(["link", "set", "sv\(tag)a", "netns", nsA])
-            try Self.ip(["link", "set", "sv\(tag)b", "netns", nsB])
+            // Made inside the namespaces: the pair never shows in the host's own (where other tests list links).
+            try Self.ip(["link", "add", "sv\(tag)a", "netns", nsA, "type", "veth", "peer", "name", "sv\(tag)b",
+                 "netns", nsB])
             for (ns, dev, ip) in [(nsA, "sv\(tag)a", ipA), (nsB, "sv\(tag)b", ipB)] {
                 try Self.ip(["-n", ns, "addr", "add", ip + "/24", "dev", dev])
                 try Self.ip(["-n", ns, "link", "set", dev, "up"])

@@ -48,9 +48,9 @@ final class NetworkNamespaces {
         do {
             try MigrationHosts.ip(["netns", "add", ns])
             try MigrationHosts.ip(["netns", "add", upstreamNS])
-            try MigrationHosts.ip(["link", "add", "sn\(tag)a", "type", "veth", "peer", "name", "sn\(tag)b"])
-            try MigrationHosts.ip(["link", "set", "sn\(tag)a", "netns", ns])
-            try MigrationHosts.ip(["link", "set", "sn\(tag)b", "netns", upstreamNS])
+            // Made inside the namespaces: the pair never shows in the host's own (where other tests list links).
+            try MigrationHosts.ip(["link", "add", "sn\(tag)a", "netns", ns, "type", "veth", "peer", "name", "sn\(tag)b",
+                 "netns", upstreamNS])
             for (n, dev, ip) in [(ns, "sn\(tag)a", hostIP), (upstreamNS, "sn\(tag)b", upstreamIP)] {
                 try MigrationHosts.ip(["-n", n, "addr", "add", ip + "/24", "dev", dev])
                 try MigrationHosts.ip(["-n", n, "link", "set", dev, "up"])
