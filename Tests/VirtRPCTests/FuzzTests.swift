@@ -166,47 +166,24 @@ struct FuzzTests {
                     print("error %s" % e.get_error_message(), flush=True)
                 time.sleep(0.005)
             """
-        let good = Process()
-        good.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        good.arguments = ["-c", script, daemon.testURI]
-        let pipe = Pipe()
-        good.standardOutput = pipe
-        try good.run()
-        defer { if good.isRunning { good.terminate() } }
-        let progress = DispatchSemaphore(value: 0)
-        final class Tally: @unchecked Sendable {
-            let lock = NSLock()
-            var ok = 0
-            var failed: [String] = []
-        }
-        let tally = Tally()
-        let reader = pipe.fileHandleForReading
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let nl = pending.firstIndex(of: 10) {
-                    let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...nl)
-                    tally.lock.withLock {
-                        if line == "ok" { tally.ok += 1 } else if tally.failed.count < 10 { tally.failed.append(line) }
-                    }
-                    if line == "ok" { progress.signal() }
-                }
-            }
-        }
+        // Spawned with ChildProcess (an empty signal mask): a Foundation Process inherits the test runner's
+        // blocked SIGTERM, so python never ended and waitUntilExit spun a CPU for good (the CI run that did not
+        // finish in time). Its lines go to a file that the fuzzer reads as they come.
+        let dir = try TestPaths.makeTempDir("fuzz")
+        defer { TestPaths.removeDir(dir) }
+        let log = GoodClientLog(path: dir + "/good.log")
+        let good = try ChildProcess.spawn(["/usr/bin/python3", "-c", script, daemon.testURI], output: .file(log.path))
+        defer { good.terminate() }
         let socketPath = daemon.socket
         let pid = daemon.pid
         let stats: (connections: Int, rssWarm: Int, stalls: Int) = await withCheckedContinuation { c in
             Thread.detachNewThread {
-                c.resume(returning: Self.fuzzLoop(socketPath: socketPath, pid: pid, progress: progress))
+                c.resume(returning: Self.fuzzLoop(socketPath: socketPath, pid: pid, progress: log))
             }
         }
         good.terminate()
-        good.waitUntilExit()
-        let result = tally.lock.withLock { (ok: tally.ok, failed: tally.failed) }
+        log.refresh()
+        let result = (ok: log.ok, failed: log.failed)
         let rssEnd = ProcFS.rssKiB(daemon.pid)
         #expect(result.failed.isEmpty, "\(result.failed.prefix(3))")
         #expect(stats.stalls == 0, "the good client made no progress \(stats.stalls) times")
@@ -219,7 +196,7 @@ struct FuzzTests {
         #expect(rssEnd > 0 && rssEnd < stats.rssWarm + 40_000, "RSS \(stats.rssWarm) KiB -> \(rssEnd) KiB")
     }
 
-    static func fuzzLoop(socketPath: String, pid: Int32, progress: DispatchSemaphore)
+    static func fuzzLoop(socketPath: String, pid: Int32, progress: GoodClientLog)
         -> (connections: Int, rssWarm: Int, stalls: Int) {
         var rng = RNG(state: 0x5eed)
         var sent = 0
@@ -242,8 +219,50 @@ struct FuzzTests {
             if !p.send(bytes) { peer = nil }
             sent += 1
             if sent == 10_000 { rssWarm = ProcFS.rssKiB(pid) }
-            if sent % 1_000 == 0 && progress.wait(timeout: .now() + 180) == .timedOut { stalls += 1 }
+            if sent % 1_000 == 0 && !progress.waitForNewOK(timeLimit: 180) { stalls += 1 }
         }
         return (connections, rssWarm, stalls)
+    }
+}
+
+/// What the well-behaved client printed, read from its log as it grows: "ok" per successful round, anything
+/// else (an error, a Python traceback) is a failure. Used from the fuzzer's thread only, then from the test.
+final class GoodClientLog: @unchecked Sendable {
+    let path: String
+    private(set) var ok = 0
+    private(set) var failed: [String] = []
+    private var offset: UInt64 = 0
+    private var pending = Data()
+    private var okAtLastWait = 0
+
+    init(path: String) { self.path = path }
+
+    /// Reads the lines added since the last call.
+    func refresh() {
+        guard let h = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? h.close() }
+        try? h.seek(toOffset: offset)
+        guard let chunk = try? h.readToEnd(), !chunk.isEmpty else { return }
+        offset += UInt64(chunk.count)
+        pending.append(chunk)
+        while let nl = pending.firstIndex(of: 10) {
+            let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+            pending.removeSubrange(pending.startIndex...nl)
+            if line == "ok" { ok += 1 } else if failed.count < 10 { failed.append(line) }
+        }
+    }
+
+    /// Waits until the client has finished a round since the previous wait; false after `timeLimit` seconds.
+    func waitForNewOK(timeLimit: Double) -> Bool {
+        let end = Date().addingTimeInterval(timeLimit)
+        while true {
+            refresh()
+            if ok > okAtLastWait {
+                okAtLastWait = ok
+                return true
+            }
+            if Date() > end { return false }
+            usleep(2_000)
+        }
     }
 }
