@@ -108,7 +108,9 @@ let package = Package(
         ),
         // What every test target shares: the child-process runner, the machine checks (KVM, root, the
         // libvirt-qemu user), paths, temp dirs, /proc readers and the tags (.qemu, .kvm, .root, .referenceLibvirtd).
-        .target(name: "VirtTestSupport", dependencies: ["VirtQEMU"], path: "Tests/VirtTestSupport"),
+        .target(name: "VirtTestSupport", dependencies: ["VirtQEMU", "CTestPool"], path: "Tests/VirtTestSupport"),
+        // The test process's global executor: a pool wider than Swift's one thread per CPU (Tests/CTestPool).
+        .target(name: "CTestPool", path: "Tests/CTestPool"),
         .testTarget(name: "VirtCoreTests", dependencies: ["VirtCore", "VirtTestSupport"], exclude: ["Resources"]),
         .testTarget(name: "VirtTestDriverTests", dependencies: ["VirtTestDriver", "Virt", "VirtTestSupport"]),
         .testTarget(name: "VirtRPCTests", dependencies: ["VirtRPC", "Virt", "virtd", "VirtNetwork", "VirtTestSupport",

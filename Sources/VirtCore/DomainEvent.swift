@@ -89,6 +89,8 @@ public struct DomainEventRecord: Sendable, Hashable {
         case rtcChange(utcOffset: Int64)
         case watchdog(action: Int32)
         case ioError(srcPath: String, devAlias: String, action: Int32)
+        /// The same with its reason: "enospc" when the host ran out of space, else "" (as libvirt's QEMU driver).
+        case ioErrorReason(srcPath: String, devAlias: String, action: Int32, reason: String)
         case balloonChange(actualKiB: UInt64)
         case deviceRemoved(alias: String)
         case deviceAdded(alias: String)
@@ -138,6 +140,7 @@ public struct DomainEventRecord: Sendable, Hashable {
         case .rtcChange: .rtcChange
         case .watchdog: .watchdog
         case .ioError: .ioError
+        case .ioErrorReason: .ioErrorReason
         case .balloonChange: .balloonChange
         case .deviceRemoved: .deviceRemoved
         case .deviceAdded: .deviceAdded

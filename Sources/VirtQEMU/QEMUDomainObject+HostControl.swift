@@ -165,13 +165,34 @@ extension QEMUDomainObject {
         let disk = def.devices.disks.first { d in
             d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { node.hasPrefix($0 + "-") } == true
         }
-        // libvirt queues IO_ERROR before the SUSPENDED lifecycle event.
-        emit(DomainEventRecord(domain: ref, kind: .ioError(srcPath: disk?.source.path ?? "",
-                                                           devAlias: disk?.info.alias ?? "", action: action)))
+        // libvirt queues IO_ERROR and IO_ERROR_REASON ("enospc" when QEMU says nospace) before the SUSPENDED
+        // lifecycle event.
+        let path = disk?.source.path ?? "", alias = disk?.info.alias ?? ""
+        emit(DomainEventRecord(domain: ref, kind: .ioError(srcPath: path, devAlias: alias, action: action)))
+        let reason = data["nospace"]?.boolValue == true ? "enospc" : ""
+        emit(DomainEventRecord(domain: ref, kind: .ioErrorReason(srcPath: path, devAlias: alias, action: action,
+                                                                 reason: reason)))
         if action == 1 && status.state == .running {
             status = .paused(.ioError)
             raise(.suspended(.ioError))
             writeStatus()
         }
+    }
+}
+
+extension QEMUDomainObject {
+    /// QEMU's RTC_CHANGE (libvirt's qemuProcessHandleRTCChange): the guest set its clock. With a variable clock
+    /// offset QEMU's figure counts from the offset the domain started with, so the new adjustment is that start
+    /// adjustment plus QEMU's offset; it goes into the live XML and the status file, and the event carries it.
+    /// Other offsets pass QEMU's figure on as it is.
+    func rtcChanged(_ data: JSONValue) {
+        guard var offset = data["offset"]?.intValue else { return }
+        if var live = liveDefinition, live.clock.offset == .variable {
+            offset += clockAdjustment0 ?? 0
+            live.clock.adjustment = offset
+            liveDefinition = live
+            writeStatus()
+        }
+        emit(DomainEventRecord(domain: ref, kind: .rtcChange(utcOffset: offset)))
     }
 }

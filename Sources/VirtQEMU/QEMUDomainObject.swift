@@ -145,6 +145,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var nextNodeIndex: Int?
     /// virDomainAgentSetResponseTimeout's value when not the default (libvirt's `<agentTimeout>`).
     public var agentTimeout: Int32? = nil
+    /// A variable clock's adjustment at start (libvirt's `adjustment0`).
+    public var clockAdjustment0: Int64? = nil
     /// The block jobs running (pull, commit, copy), so a restarted daemon adopts them.
     public var blockJobs: [String: QEMUBlockJob]?
 }
@@ -275,6 +277,9 @@ actor QEMUDomainObject {
     /// virDomainAgentSetResponseTimeout's value: -2 block (the driver's long agent timeout), -1 libvirt's default
     /// (5 s), 0 no wait, else seconds.
     var agentResponseTimeout: Int32 = -2
+    /// A variable clock's adjustment when QEMU started (libvirt's `adjustment0`): QEMU's RTC_CHANGE offsets count
+    /// from it. Nil for other clock offsets.
+    var clockAdjustment0: Int64?
     /// Storage nodes with a write threshold, and whether it was set with an index (`vda[1]`), which the
     /// BLOCK_THRESHOLD event's device then carries (QEMUDomainObject+HostControl.swift).
     var blockThresholdWithIndex: [String: Bool] = [:]
@@ -418,6 +423,7 @@ actor QEMUDomainObject {
         try Self.checkDiskSources(def)
         for m in def.devices.memories { try QEMUMemoryDevices.checkPath(m) }
         runDefinition = def
+        clockAdjustment0 = def.clock.offset == .variable ? def.clock.adjustment ?? 0 : nil
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         // The directories above the domain's own (0750, given to QEMU's user with the other labels) stay
         // traversable: QEMU running as its user opens its master key there.
@@ -933,6 +939,8 @@ actor QEMUDomainObject {
             blockWriteThresholdReached(ev.data)
         case "BLOCK_IO_ERROR":
             blockIOError(ev.data)
+        case "RTC_CHANGE":
+            rtcChanged(ev.data)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)
@@ -1158,6 +1166,7 @@ actor QEMUDomainObject {
                                       name: definition.name, pid: st.pid)
             hotplug = QEMUHotplugState(status: st, live: live ?? definition)
             agentResponseTimeout = st.agentTimeout ?? -2
+            clockAdjustment0 = st.clockAdjustment0
             // libvirt's qemuProcessReconnect enables the live definition's perf events again.
             try? enablePerfEvents(live ?? definition, pid: st.pid)
             let saved = DomainStatus(DomainState(rawValue: st.state) ?? .running, reason: st.reason)
@@ -1373,6 +1382,7 @@ actor QEMUDomainObject {
                                   diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex,
                                   blockJobs: blockJobs.isEmpty ? nil : blockJobs)
         st.agentTimeout = agentResponseTimeout == -2 ? nil : agentResponseTimeout
+        st.clockAdjustment0 = clockAdjustment0
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).
         if st != writtenStatus.status {

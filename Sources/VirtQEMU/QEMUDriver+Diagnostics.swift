@@ -99,25 +99,7 @@ extension QEMUDriver {
         try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainSetNumaParameters")
         try TypedParam.validate(params, ["numa_mode": 1, "numa_nodeset": 7])
         let obj = try await state.object(domain)
-        var mode: Int32 = -1
-        var nodeset: CPUSet?
-        for p in params {
-            switch (p.field, p.value) {
-            case ("numa_mode", .int(let m)):
-                if m < 0 || m >= Int32(NUMATune.modes.count) {
-                    throw VirtError.invalidArg("unsupported numatune mode: '\(m)'", domain: .qemu)
-                }
-                mode = m
-            case ("numa_nodeset", .string(let s)):
-                let set = try CPUSet(parsing: s)
-                if set.isEmpty {
-                    throw VirtError.operationInvalid("Invalid nodeset of 'numatune': \(s)", domain: .qemu)
-                }
-                nodeset = set
-            default:
-                break
-            }
-        }
+        let (mode, nodeset) = try NUMATune.parameters(params, domain: .qemu)
         try await obj.setNumaParameters(mode: mode, nodeset: nodeset, flags: flags)
     }
 

@@ -34,6 +34,9 @@ enum EventEncoder {
             }
         case .blockThreshold: proc = .domainEventBlockThreshold
         case .ioError: proc = .domainEventCallbackIoError
+        case .ioErrorReason: proc = .domainEventCallbackIoErrorReason
+        case .rtcChange: proc = .domainEventCallbackRTCChange
+        case .watchdog: proc = .domainEventCallbackWatchdog
         case .blockJob: proc = .domainEventCallbackBlockJob
         case .blockJob2: proc = .domainEventBlockJob2
         default: return nil
@@ -44,7 +47,7 @@ enum EventEncoder {
         }
     }
 
-    /// The legacy form (107, 169, 276, 311), without callback id.
+    /// The legacy form (107, 169, 170–172, 195, 276, 311, …), without callback id.
     static func legacyMessage(_ ev: DomainEventRecord) -> ByteBuffer? {
         let proc: RemoteProcedure
         switch ev.kind {
@@ -57,6 +60,10 @@ enum EventEncoder {
         case .pmSuspend: proc = .domainEventPMSuspend
         case .pmSuspendDisk: proc = .domainEventPMSuspendDisk
         case .blockJob: proc = .domainEventBlockJob
+        case .rtcChange: proc = .domainEventRTCChange
+        case .watchdog: proc = .domainEventWatchdog
+        case .ioError: proc = .domainEventIoError
+        case .ioErrorReason: proc = .domainEventIoErrorReason
         default: return nil
         }
         return message(proc) { w in body(ev, &w) }
@@ -93,6 +100,15 @@ enum EventEncoder {
         case .ioError(let path, let alias, let action):
             w.string(path)
             w.string(alias)
+            w.int(action)
+        case .ioErrorReason(let path, let alias, let action, let reason):
+            w.string(path)
+            w.string(alias)
+            w.int(action)
+            w.string(reason)
+        case .rtcChange(let offset):
+            w.hyper(offset)
+        case .watchdog(let action):
             w.int(action)
         case .blockThreshold(let dev, let path, let threshold, let excess):
             w.string(dev)

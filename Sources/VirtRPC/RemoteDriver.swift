@@ -379,7 +379,7 @@ public final class RemoteDriver: HypervisorDriver {
             for id in [DomainEventID.lifecycle, .reboot, .balloonChange, .deviceRemoved, .deviceAdded, .agentLifecycle,
                        .deviceRemovalFailed, .trayChange,
                        .jobCompleted, .migrationIteration, .metadataChange, .tunable, .memoryDeviceSizeChange,
-                       .blockThreshold, .ioError, .blockJob, .blockJob2] {
+                       .blockThreshold, .ioError, .ioErrorReason, .rtcChange, .watchdog, .blockJob, .blockJob2] {
                 let known = eventState.withLock { $0.callbackIDs.values.contains(id) }
                 if known { continue }
                 let cb = try await client.call(RemoteCalls.connectDomainEventCallbackRegisterAny,
@@ -471,6 +471,22 @@ public final class RemoteDriver: HypervisorDriver {
                 let path = try r.string()
                 let alias = try r.string()
                 record = DomainEventRecord(domain: d, kind: .ioError(srcPath: path, devAlias: alias, action: try r.int()))
+            case .domainEventCallbackIoErrorReason:
+                _ = try r.int()
+                let d = try r.domain()
+                let path = try r.string()
+                let alias = try r.string()
+                let action = try r.int()
+                record = DomainEventRecord(domain: d, kind: .ioErrorReason(srcPath: path, devAlias: alias, action: action,
+                                                                           reason: try r.string()))
+            case .domainEventCallbackRTCChange:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .rtcChange(utcOffset: try r.hyper()))
+            case .domainEventCallbackWatchdog:
+                _ = try r.int()
+                let d = try r.domain()
+                record = DomainEventRecord(domain: d, kind: .watchdog(action: try r.int()))
             case .domainEventBlockThreshold:
                 _ = try r.int()
                 let d = try r.domain()

@@ -89,25 +89,7 @@ extension TestDriver {
             let obj = try c.table.object(domain)
             let (useNew, live) = try c.oneDef(obj, ModificationImpact(rawValue: flags))
             var def = useNew ? (obj.newDefinition ?? obj.definition) : obj.definition
-            var mode: Int32 = -1
-            var nodeset: CPUSet?
-            for p in params {
-                switch (p.field, p.value) {
-                case ("numa_mode", .int(let m)):
-                    if m < 0 || m >= Int32(NUMATune.modes.count) {
-                        throw VirtError.invalidArg("unsupported numatune mode: '\(m)'", domain: .test)
-                    }
-                    mode = m
-                case ("numa_nodeset", .string(let s)):
-                    let set = try CPUSet(parsing: s)
-                    if set.isEmpty {
-                        throw VirtError.operationInvalid("Invalid nodeset of 'numatune': \(s)", domain: .test)
-                    }
-                    nodeset = set
-                default:
-                    break
-                }
-            }
+            let (mode, nodeset) = try NUMATune.parameters(params, domain: .test)
             var n = def.numatune ?? NUMATune()
             if live && mode != -1 && n.memorySpecified && n.modeValue != mode {
                 throw VirtError.operationInvalid("can't change numatune mode for running domain", domain: .test)

@@ -238,22 +238,8 @@ extension DomainCommands {
             shell.printExtra("\nCommit complete")
             return true
         }
-        if pivot {
-            guard await shell.call({ try await dom.blockJobAbort(disk: path, flags: (async ? 1 : 0) | 2) }) != nil else {
-                shell.error("failed to pivot job for disk \(path)")
-                return false
-            }
-            shell.printExtra("\nSuccessfully pivoted")
-        } else if finish {
-            guard await shell.call({ try await dom.blockJobAbort(disk: path, flags: async ? 1 : 0) }) != nil else {
-                shell.error("failed to finish job for disk \(path)")
-                return false
-            }
-            shell.printExtra("\nCommit complete, overlay image kept")
-        } else {
-            shell.printExtra("\nNow in synchronized phase")
-        }
-        return true
+        return await endReadyJob(shell, dom, path: path, pivot: pivot, finish: finish, async: async,
+                                 finished: "Commit complete, overlay image kept", phase: "Now in synchronized phase")
     }
 
     static let blockcopy = CommandDefinition(
@@ -394,6 +380,14 @@ extension DomainCommands {
             return false
         default: break
         }
+        return await endReadyJob(shell, dom, path: path, pivot: pivot, finish: finish, async: async,
+                                 finished: "Successfully copied", phase: "Now in mirroring phase")
+    }
+
+    /// The end of an active commit or a copy that reached its ready phase, as virsh ends it: `--pivot` pivots,
+    /// `--finish` completes the job keeping the source, neither leaves it running and says which phase it is in.
+    @MainActor static func endReadyJob(_ shell: Shell, _ dom: Domain, path: String, pivot: Bool, finish: Bool,
+                                       async: Bool, finished: String, phase: String) async -> Bool {
         if pivot {
             guard await shell.call({ try await dom.blockJobAbort(disk: path, flags: (async ? 1 : 0) | 2) }) != nil else {
                 shell.error("failed to pivot job for disk \(path)")
@@ -405,9 +399,9 @@ extension DomainCommands {
                 shell.error("failed to finish job for disk \(path)")
                 return false
             }
-            shell.printExtra("\nSuccessfully copied")
+            shell.printExtra("\n\(finished)")
         } else {
-            shell.printExtra("\nNow in mirroring phase")
+            shell.printExtra("\n\(phase)")
         }
         return true
     }

@@ -43,31 +43,15 @@ extension DomainCommands {
         }
         guard let stream = await shell.call({ try await shell.conn.qemuMonitorEvents(domain: dom, event: event, flags: flags) })
         else { return false }
-        let loop = cmd.has("loop"), pretty = cmd.has("pretty"), timestamp = cmd.has("timestamp")
-        let counter = EventCommands.Counter()
-        let outcome = await EventCommands.wait(timeoutMs: timeoutMs) { @MainActor in
-            for await r in stream {
-                if !loop && counter.count > 0 { return }
-                var details = r.details ?? "<null>"
-                if pretty, let d = r.details, let p = prettyJSON(d) { details = p }
-                if timestamp {
-                    shell.print("\(EventCommands.nowTimestamp()): event \(r.event) for domain '\(r.domain.name)': \(details)\n")
-                } else {
-                    let micros = String(r.micros).leftPadded(to: 6)
-                    shell.print("event \(r.event) at \(r.seconds).\(micros) for domain '\(r.domain.name)': \(details)\n")
-                }
-                shell.output.flush()
-                counter.count += 1
-                if !loop { return }
-            }
+        let pretty = cmd.has("pretty"), timestamp = cmd.has("timestamp")
+        return await EventCommands.printEvents(shell, stream, timeoutMs: timeoutMs, loop: cmd.has("loop"),
+                                               timestamp: timestamp) { r in
+            var details = r.details ?? "<null>"
+            if pretty, let d = r.details, let p = prettyJSON(d) { details = p }
+            if timestamp { return "event \(r.event) for domain '\(r.domain.name)': \(details)\n" }
+            let micros = String(r.micros).leftPadded(to: 6)
+            return "event \(r.event) at \(r.seconds).\(micros) for domain '\(r.domain.name)': \(details)\n"
         }
-        switch outcome {
-        case .interrupted: shell.print("event loop interrupted\n")
-        case .timedOut: shell.print("event loop timed out\n")
-        case .done: break
-        }
-        shell.print("events received: \(counter.count)\n")
-        return counter.count > 0
     }
 
     /// libvirt's virJSONValueToString(…, pretty): two-space indentation, `"key": value`, members in order.

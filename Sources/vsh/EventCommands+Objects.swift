@@ -59,29 +59,12 @@ extension EventCommands {
                 filter = u
             }
             guard let stream = await shell.call({ try await subscribe(shell) }) else { return false }
-            let loop = cmd.has("loop")
-            let timestamp = cmd.has("timestamp")
-            let counter = Counter()
-            let outcome = await wait(timeoutMs: timeoutMs) { @MainActor in
-                for await record in stream {
-                    let ev = describe(record)
-                    if let filter, ev.uuid != filter { continue }
-                    guard ev.eventID == wanted else { continue }
-                    if !loop && counter.count > 0 { return }
-                    let line = "event '\(eventName)' \(ev.text)\n"
-                    shell.print(timestamp ? "\(nowTimestamp()): \(line)" : line)
-                    shell.output.flush()
-                    counter.count += 1
-                    if !loop { return }
-                }
+            return await printEvents(shell, stream, timeoutMs: timeoutMs, loop: cmd.has("loop"),
+                                     timestamp: cmd.has("timestamp")) { record in
+                let ev = describe(record)
+                if let filter, ev.uuid != filter { return nil }
+                return ev.eventID == wanted ? "event '\(eventName)' \(ev.text)\n" : nil
             }
-            switch outcome {
-            case .interrupted: shell.print("event loop interrupted\n")
-            case .timedOut: shell.print("event loop timed out\n")
-            case .done: break
-            }
-            shell.print("events received: \(counter.count)\n")
-            return counter.count > 0
         }
     }
 

@@ -75,16 +75,25 @@ enum EventCommands {
             filter = dom.uuid
         }
 
-        let loop = cmd.has("loop")
-        let timestamp = cmd.has("timestamp")
+        return await printEvents(shell, shell.conn.events(), timeoutMs: timeoutMs, loop: cmd.has("loop"),
+                                 timestamp: cmd.has("timestamp")) { record in
+            if let filter, record.domain.uuid != filter { return nil }
+            return wanted.contains(record.eventID.rawValue) ? describe(record) : nil
+        }
+    }
+
+    /// virsh's event loop (vshEventWait and the callbacks' printing): each event `line` gives a line for is
+    /// printed (with `--timestamp`, after the time), until the first one, or with `--loop` until the timeout or
+    /// SIGINT; then how it ended and the count. True when an event was printed.
+    @MainActor
+    static func printEvents<Element: Sendable>(_ shell: Shell, _ stream: AsyncStream<Element>, timeoutMs: Int?,
+                                               loop: Bool, timestamp: Bool,
+                                               line: @escaping @MainActor @Sendable (Element) -> String?) async -> Bool {
         let counter = Counter()
-        let stream = shell.conn.events()
         let outcome = await wait(timeoutMs: timeoutMs) { @MainActor in
             for await record in stream {
-                if let filter, record.domain.uuid != filter { continue }
-                guard wanted.contains(record.eventID.rawValue) else { continue }
+                guard let text = line(record) else { continue }
                 if !loop && counter.count > 0 { return }
-                let text = describe(record)
                 shell.print(timestamp ? "\(nowTimestamp()): \(text)" : text)
                 shell.output.flush()
                 counter.count += 1
@@ -151,6 +160,9 @@ enum EventCommands {
         case .ioError(let path, let alias, let action):
             return "event 'io-error' for domain '\(name)': \(path) (\(alias)) "
                 + "\(label(["none", "pause", "report"], action))\n"
+        case .ioErrorReason(let path, let alias, let action, let reason):
+            return "event 'io-error-reason' for domain '\(name)': \(path) (\(alias)) "
+                + "\(label(["none", "pause", "report"], action)) due to \(reason)\n"
         case .balloonChange(let kib):
             return "event 'balloon-change' for domain '\(name)': \(kib)KiB\n"
         case .deviceRemoved(let alias):

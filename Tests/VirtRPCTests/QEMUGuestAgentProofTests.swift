@@ -18,7 +18,8 @@ struct QEMUGuestAgentProofTests {
     static let mac = "52:54:00:5a:33:01"
     static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
 
-    static func domainXML(dir: String, cmdline: String) -> String {
+    /// `clock`: a `<clock>` element, or nothing (libvirt's default, UTC).
+    static func domainXML(dir: String, cmdline: String, clock: String = "") -> String {
         """
         <domain type='qemu'>
           <name>ga</name>
@@ -26,7 +27,7 @@ struct QEMUGuestAgentProofTests {
           <vcpu>1</vcpu>
           <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(dir)/vmlinuz</kernel>\
         <initrd>\(dir)/initrd.img</initrd><cmdline>\(cmdline)</cmdline></os>
-          <features><acpi/></features>
+          <features><acpi/></features>\(clock)
           <devices>
             <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(dir)/fs.img'/>\
         <target dev='vda' bus='virtio'/><serial>swiftvirt-fs</serial></disk>
@@ -51,7 +52,8 @@ struct QEMUGuestAgentProofTests {
     }
 
     /// Copies the guest, makes the ext4 image, defines and starts `ga` with `run`.
-    static func setUp(dir: String, guest: TestGuest, _ run: (String) throws -> ChildProcess.Result) throws {
+    static func setUp(dir: String, guest: TestGuest, clock: String = "",
+                      _ run: (String) throws -> ChildProcess.Result) throws {
         for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
             try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + to)
             chmod(dir + "/" + to, 0o644)
@@ -62,7 +64,8 @@ struct QEMUGuestAgentProofTests {
         let mkfs = try ChildProcess.run(["/sbin/mkfs.ext4", "-q", "-F", image], timeLimit: 60)
         #expect(mkfs.status == 0, "mkfs.ext4: \(mkfs.stderr)")
         chmod(image, 0o666)
-        try domainXML(dir: dir, cmdline: guest.cmdline).write(toFile: dir + "/ga.xml", atomically: true, encoding: .utf8)
+        try domainXML(dir: dir, cmdline: guest.cmdline, clock: clock)
+            .write(toFile: dir + "/ga.xml", atomically: true, encoding: .utf8)
         for (name, channel) in [("idle", false), ("idlech", true)] {
             try idleXML(name: name, channel: channel, dir: dir).write(toFile: dir + "/\(name).xml", atomically: true, encoding: .utf8)
         }

@@ -392,7 +392,7 @@ struct QEMUNewProceduresTests {
         _ = try ours.virsh("domcontrol ga")
         #expect(status().contains("\"agentTimeout\" : 20"), "\(status())")
     }
-    @Test("domblkerror after a real ENOSPC: the guest writes to a disk on a full tmpfs, both daemons pause it")
+    @Test("the guest sets its RTC (rtc-change, variable clock adjustment), then a real ENOSPC: io-error, io-error-reason and domblkerror as libvirtd")
     func diskErrorFromGuest() throws {
         let guest = try TestGuest.load(format: 5)
         // A 2 MiB tmpfs holding two sparse 8 MiB images: mounted before libvirtd starts (its private mount
@@ -420,7 +420,9 @@ struct QEMUNewProceduresTests {
             chmod(image, 0o666)
             try "<disk type='file' device='disk'><driver name='qemu' type='raw' error_policy='stop'/><source file='\(image)'/><target dev='vdb' bus='virtio'/></disk>"
                 .write(toFile: d.dir + "/vdb.xml", atomically: true, encoding: .utf8)
-            try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest, d.run)
+            // A variable clock 100 s ahead: QEMU's RTC_CHANGE counts from there, the event and the XML from UTC.
+            try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest,
+                                               clock: "<clock offset='variable' adjustment='100' basis='utc'/>", d.run)
         }
         let watchers = try daemons.map { try VirshEventWatcher(uri: $0.uri, dir: $0.dir) }
         defer { for w in watchers { w.stop() } }
@@ -428,6 +430,26 @@ struct QEMUNewProceduresTests {
             #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
             let a = try d.run("attach-device ga \(d.dir)/vdb.xml --live")
             #expect(a.status == 0, "\(d.label): \(a.stderr)")
+        }
+        // The guest sets its clock an hour ahead of the host's and writes it to the RTC (busybox hwclock): both
+        // daemons report an rtc-change of about 3600 s and keep it as the live XML's adjustment.
+        for d in daemons {
+            let now = Int(Date().timeIntervalSince1970)
+            let setClock = #"{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","date -s @\#(now + 3600) && hwclock -w -u"]}}"#
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", d.uri, "qemu-agent-command", "ga", setClock], timeLimit: 60)
+            #expect(r.status == 0, "\(d.label): \(r.stderr)")
+        }
+        func nearHour(_ text: String?) -> Bool { text.flatMap { Int($0) }.map { abs($0 - 3600) <= 10 } ?? false }
+        for (i, d) in daemons.enumerated() {
+            #expect(eventually(60) { watchers[i].all("ga").contains { $0.hasPrefix("rtc-change: ") } },
+                    "\(d.label): no rtc-change in \(watchers[i].all("ga"))")
+            let offsets = watchers[i].all("ga").filter { $0.hasPrefix("rtc-change: ") }.map { String($0.dropFirst(12)) }
+            #expect(offsets.count == 1 && nearHour(offsets.first), "\(d.label): \(offsets)")
+            let xml = try d.run("dumpxml ga").stdout
+            let clock = xml.split(separator: "\n").first { $0.contains("<clock ") }.map(String.init) ?? ""
+            let adjustment = clock.components(separatedBy: "adjustment='").dropFirst().first?.prefix { $0 != "'" }
+            #expect(clock.contains("offset='variable'") && clock.contains("basis='utc'") && nearHour(adjustment.map(String.init)),
+                    "\(d.label): \(clock)")
         }
         // The guest writes 4 MiB into vdb (once its kernel has the device): the host runs out of space.
         let exec = #"{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","while [ ! -b /dev/vdb ]; do sleep 1; done; dd if=/dev/zero of=/dev/vdb bs=1M count=4 conv=fsync"]}}"#
@@ -452,7 +474,7 @@ struct QEMUNewProceduresTests {
         for (i, d) in daemons.enumerated() {
             try watchers[i].sync()
             var lines: [String] = []
-            for l in watchers[i].all("ga") where l.hasPrefix("io-error:") || l == "lifecycle: Suspended I/O Error" {
+            for l in watchers[i].all("ga") where l.hasPrefix("io-error") || l == "lifecycle: Suspended I/O Error" {
                 let line = l.replacingOccurrences(of: full + "/full\(i).img", with: "IMG")
                 if !lines.contains(line) { lines.append(line) }
             }
@@ -460,7 +482,8 @@ struct QEMUNewProceduresTests {
             _ = d
         }
         #expect(seen[0] == seen[1], "virtd \(seen[0]) libvirtd \(seen[1])")
-        #expect(seen[0] == ["io-error: IMG (virtio-disk1) pause", "lifecycle: Suspended I/O Error"], "\(seen[0])")
+        #expect(seen[0] == ["io-error: IMG (virtio-disk1) pause", "io-error-reason: IMG (virtio-disk1) pause due to enospc",
+                            "lifecycle: Suspended I/O Error"], "\(seen[0])")
         let v = try ours.virsh(args: ["domblkerror ga"], client: TestPaths.vsh)
         #expect(v.stdout == "vdb: no space\n\n", "vsh: \(v.stdout)\(v.stderr)")
     }

@@ -91,3 +91,30 @@ public struct NUMATune: Sendable, Hashable {
         return kids.isEmpty ? nil : XMLElement(name: "numatune", children: kids.map { .element($0) })
     }
 }
+
+extension NUMATune {
+    /// The `numa_mode` and `numa_nodeset` typed parameters of virDomainSetNumaParameters, checked as libvirt's
+    /// drivers check them: a mode in range, a nodeset that parses and is not empty. -1 and nil: not given.
+    public static func parameters(_ params: [TypedParam], domain: VirtError.ErrorDomain) throws(VirtError) -> (mode: Int32, nodeset: CPUSet?) {
+        var mode: Int32 = -1
+        var nodeset: CPUSet?
+        for p in params {
+            switch (p.field, p.value) {
+            case ("numa_mode", .int(let m)):
+                if m < 0 || m >= Int32(modes.count) {
+                    throw VirtError.invalidArg("unsupported numatune mode: '\(m)'", domain: domain)
+                }
+                mode = m
+            case ("numa_nodeset", .string(let s)):
+                let set = try CPUSet(parsing: s)
+                if set.isEmpty {
+                    throw VirtError.operationInvalid("Invalid nodeset of 'numatune': \(s)", domain: domain)
+                }
+                nodeset = set
+            default:
+                break
+            }
+        }
+        return (mode, nodeset)
+    }
+}
