@@ -1,3 +1,4 @@
+import Foundation
 import VirtCore
 
 /// Builds QEMU's command line from a domain definition, in libvirt 9.0's order and syntax (QEMU 7.2:
@@ -329,16 +330,30 @@ public struct QEMUCommandLine: Sendable {
         return s
     }
 
-    func rtc() -> String {
+    /// `-rtc` as libvirt's qemuBuildClockArgStr: utc; localtime (also for a timezone offset, whose zone QEMU gets
+    /// as TZ); a variable offset as the date `adjustment` seconds from now (its basis is UTC by then, see
+    /// ``QEMUDomainObject``'s prepare phase); an absolute offset as its start date.
+    func rtc(now: Date = Date()) -> String {
         var s: String
         switch definition.clock.offset {
-        case .localtime: s = "base=localtime"
-        default: s = "base=utc"
+        case .utc: s = "base=utc"
+        case .localtime, .timezone: s = "base=localtime"
+        case .variable: s = "base=" + Self.rtcDate(Int64(now.timeIntervalSince1970) + (definition.clock.adjustment ?? 0))
+        case .absolute: s = "base=" + Self.rtcDate(Int64(clamping: definition.clock.start ?? 0))
         }
         if definition.clock.timers.contains(where: { $0.name == .rtc && $0.tickPolicy == "catchup" }) {
             s += ",driftfix=slew"
         }
         return s
+    }
+
+    /// Seconds since the epoch as QEMU's `-rtc base=` date, in UTC: `2026-12-05T07:10:00`.
+    static func rtcDate(_ seconds: Int64) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 
     func boot() -> String {

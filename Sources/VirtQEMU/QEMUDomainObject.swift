@@ -422,8 +422,19 @@ actor QEMUDomainObject {
         }
         try Self.checkDiskSources(def)
         for m in def.devices.memories { try QEMUMemoryDevices.checkPath(m) }
+        // A variable clock on a local-time basis becomes an offset from UTC now, as libvirt converts it (the live
+        // XML then says basis='utc'): RTC_CHANGE and migration need no time zone afterwards. Its adjustment at
+        // start is kept (libvirt's adjustment0): RTC_CHANGE offsets count from it.
+        if def.clock.offset == .variable {
+            if def.clock.basis == "localtime" {
+                def.clock.adjustment = (def.clock.adjustment ?? 0) + Int64(TimeZone.current.secondsFromGMT())
+                def.clock.basis = "utc"
+            }
+            clockAdjustment0 = def.clock.adjustment ?? 0
+        } else {
+            clockAdjustment0 = nil
+        }
         runDefinition = def
-        clockAdjustment0 = def.clock.offset == .variable ? def.clock.adjustment ?? 0 : nil
         let libDir = paths.domainLibDir(id: newID, name: def.name)
         // The directories above the domain's own (0750, given to QEMU's user with the other labels) stay
         // traversable: QEMU running as its user opens its master key there.
