@@ -25,13 +25,14 @@
 # SWIFTVIRT-GUEST-AGENT-SHUTDOWN on the console and runs poweroff -f / reboot -f / halt -f; guest-set-time runs
 # busybox's hwclock; guest-set-user-password runs chpasswd, here a script on /etc/shadow (busybox-static has
 # none). The pvpanic driver is loaded, so a panic (`echo c >/proc/sysrq-trigger` typed on the console)
-# reaches a <panic> device.
+# reaches a <panic> device. The i6300esb watchdog driver is loaded (format 8): busybox's `watchdog` started on
+# /dev/watchdog and left unfed makes an `<watchdog model='i6300esb'>` fire.
 #
 # Idempotent: does nothing when the guest is already built. FORCE=1 rebuilds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/test-guest
-format=7  # bump when the guest's contents change, so cached guests are rebuilt
+format=8  # bump when the guest's contents change, so cached guests are rebuilt
 if [ -z "${FORCE:-}" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ -s "$out/cmdline" ] \
     && [ "$(cat "$out/FORMAT" 2>/dev/null)" = "$format" ]; then
     exit 0
@@ -109,7 +110,7 @@ addmod() {
     order+=("$name")
 }
 for m in evdev button virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_rng pvpanic_mmio \
-    virtio_balloon virtio_mem ext4 crc32c_generic; do
+    virtio_balloon virtio_mem ext4 crc32c_generic i6300esb; do
     addmod "$m"
 done
 printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"

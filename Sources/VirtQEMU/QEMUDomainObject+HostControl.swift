@@ -196,3 +196,21 @@ extension QEMUDomainObject {
         emit(DomainEventRecord(domain: ref, kind: .rtcChange(utcOffset: offset)))
     }
 }
+
+extension QEMUDomainObject {
+    /// QEMU's WATCHDOG (libvirt's qemuProcessHandleWatchdog): the guest's watchdog fired and QEMU took its action.
+    /// The WATCHDOG event carries the action (virDomainEventWatchdogAction: none, pause, reset, poweroff, shutdown,
+    /// debug, inject-nmi); with "pause" a running domain is paused for the watchdog (SUSPENDED/WATCHDOG) before
+    /// QEMU's STOP arrives. (`action='dump'` runs QEMU with "pause"; libvirt then dumps the guest and resumes it,
+    /// which is not done here.)
+    func watchdogFired(_ data: JSONValue) {
+        let actions = ["none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi"]
+        let action = data["action"]?.stringValue.flatMap { actions.firstIndex(of: $0) }.map(Int32.init) ?? 0
+        emit(DomainEventRecord(domain: ref, kind: .watchdog(action: action)))
+        if action == 1 && status.state == .running {
+            status = .paused(.watchdog)
+            raise(.suspended(.watchdog))
+            writeStatus()
+        }
+    }
+}

@@ -952,6 +952,8 @@ actor QEMUDomainObject {
             blockIOError(ev.data)
         case "RTC_CHANGE":
             rtcChanged(ev.data)
+        case "WATCHDOG":
+            watchdogFired(ev.data)
         case "VSERPORT_CHANGE":
             if let id = ev.data["id"]?.stringValue, let open = ev.data["open"]?.boolValue {
                 await handleSerialChange(id: id, open: open)

@@ -18,8 +18,8 @@ struct QEMUGuestAgentProofTests {
     static let mac = "52:54:00:5a:33:01"
     static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
 
-    /// `clock`: a `<clock>` element, or nothing (libvirt's default, UTC).
-    static func domainXML(dir: String, cmdline: String, clock: String = "") -> String {
+    /// `clock`: a `<clock>` element, or nothing (libvirt's default, UTC); `devices`: more devices.
+    static func domainXML(dir: String, cmdline: String, clock: String = "", devices: String = "") -> String {
         """
         <domain type='qemu'>
           <name>ga</name>
@@ -35,7 +35,7 @@ struct QEMUGuestAgentProofTests {
             <serial type='pty'/>
             <console type='pty'/>
             \(agentChannel)
-            <memballoon model='virtio'/>
+            <memballoon model='virtio'/>\(devices)
           </devices>
         </domain>
         """
@@ -52,7 +52,7 @@ struct QEMUGuestAgentProofTests {
     }
 
     /// Copies the guest, makes the ext4 image, defines and starts `ga` with `run`.
-    static func setUp(dir: String, guest: TestGuest, clock: String = "",
+    static func setUp(dir: String, guest: TestGuest, clock: String = "", devices: String = "",
                       _ run: (String) throws -> ChildProcess.Result) throws {
         for (from, to) in [(guest.kernel, "vmlinuz"), (guest.initrd, "initrd.img")] {
             try FileManager.default.copyItem(atPath: from, toPath: dir + "/" + to)
@@ -64,7 +64,7 @@ struct QEMUGuestAgentProofTests {
         let mkfs = try ChildProcess.run(["/sbin/mkfs.ext4", "-q", "-F", image], timeLimit: 60)
         #expect(mkfs.status == 0, "mkfs.ext4: \(mkfs.stderr)")
         chmod(image, 0o666)
-        try domainXML(dir: dir, cmdline: guest.cmdline, clock: clock)
+        try domainXML(dir: dir, cmdline: guest.cmdline, clock: clock, devices: devices)
             .write(toFile: dir + "/ga.xml", atomically: true, encoding: .utf8)
         for (name, channel) in [("idle", false), ("idlech", true)] {
             try idleXML(name: name, channel: channel, dir: dir).write(toFile: dir + "/\(name).xml", atomically: true, encoding: .utf8)

@@ -487,4 +487,50 @@ struct QEMUNewProceduresTests {
         let v = try ours.virsh(args: ["domblkerror ga"], client: TestPaths.vsh)
         #expect(v.stdout == "vdb: no space\n\n", "vsh: \(v.stdout)\(v.stderr)")
     }
+
+    @Test("the guest's i6300esb watchdog fires with action pause: watchdog event, paused (watchdog), as libvirtd")
+    func watchdogFires() throws {
+        let guest = try TestGuest.load(format: 8)
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        defer { _ = try? virsh(ref.uri, "destroy ga; destroy idlech") }
+        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
+            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
+            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
+        ]
+        for d in daemons {
+            try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest,
+                                               devices: "<watchdog model='i6300esb' action='pause'/>", d.run)
+        }
+        let watchers = try daemons.map { try VirshEventWatcher(uri: $0.uri, dir: $0.dir) }
+        defer { for w in watchers { w.stop() } }
+        for d in daemons {
+            #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
+        }
+        // busybox's watchdog arms /dev/watchdog with a 2 s timeout and would feed it every 10 minutes only.
+        let exec = #"{"execute":"guest-exec","arguments":{"path":"/bin/watchdog","arg":["-T","2","-t","600","/dev/watchdog"]}}"#
+        for d in daemons {
+            let r = try ChildProcess.run(["/usr/bin/virsh", "-c", d.uri, "qemu-agent-command", "ga", exec], timeLimit: 60)
+            #expect(r.status == 0, "\(d.label): \(r.stderr)")
+        }
+        for d in daemons {
+            #expect(eventually(120) { ((try? d.run("domstate ga --reason"))?.stdout ?? "").contains("paused (watchdog)") },
+                    "\(d.label): \((try? d.run("domstate ga --reason").stdout) ?? "")")
+        }
+        let o = try ours.virsh("domstate ga --reason"), r = try virsh(ref.uri, "domstate ga --reason")
+        #expect(o.stdout == r.stdout && o.status == r.status, "virtd \(o.stdout) libvirtd \(r.stdout)")
+        var seen: [[String]] = []
+        for w in watchers {
+            try w.sync()
+            var lines: [String] = []
+            for l in w.all("ga") where l.hasPrefix("watchdog") || l.hasPrefix("lifecycle: Suspended") {
+                if !lines.contains(l) { lines.append(l) }
+            }
+            seen.append(lines)
+        }
+        #expect(seen[0] == seen[1], "virtd \(seen[0]) libvirtd \(seen[1])")
+        #expect(seen[0] == ["watchdog: pause", "lifecycle: Suspended Watchdog"], "\(seen[0])")
+    }
 }

@@ -14,7 +14,7 @@ public struct TestGuest: Sendable {
 
     /// The guest; fails the test when it is missing or older than `format` (3 has the guest agent and pvpanic;
     /// 5 has Debian's qemu-ga, the balloon driver, ext4 on a `swiftvirt-fs` disk and a static address on eth0;
-    /// 7 loads virtio_mem).
+    /// 7 loads virtio_mem; 8 loads the i6300esb watchdog driver).
     public static func load(format: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestGuest {
         let dir = TestPaths.testGuest
         let built = Int((try? String(contentsOfFile: dir + "/FORMAT", encoding: .utf8))?
