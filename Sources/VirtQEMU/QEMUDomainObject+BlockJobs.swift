@@ -243,6 +243,8 @@ extension QEMUDomainObject {
             guard let r = ChildCommand.run(argv), r.status == 0 else {
                 throw VirtError.operationFailed("cannot create '\(destination)'", domain: .qemu)
             }
+            // libvirt creates the copy 0600 (qemu-img leaves the umask's 0644).
+            _ = chmod(destination, 0o600)
             if let u = try security.processCredentials() { _ = chown(destination, u.uid, u.gid) }
         }
         let node = hotplug.takeNode()

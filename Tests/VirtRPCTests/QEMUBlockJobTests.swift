@@ -194,6 +194,12 @@ struct QEMUBlockJobTests {
                     || $0.hasPrefix("virtual size")
             }.joined(separator: "\n").replacingOccurrences(of: work, with: "W"))
         }
+        // The copies' file modes (libvirt creates a new copy 0600).
+        for f in ["copy.img", "copy2.img", "copy4.img", "shallow.qcow2"] {
+            var st = stat()
+            let mode = stat(work + "/" + f, &st) == 0 ? String(st.st_mode & 0o7777, radix: 8) : "missing"
+            out.chains.append("\(f) mode \(mode)")
+        }
         // The data each job must have carried: the active commit put all three layers into base.qcow2, the
         // pull both layers into p.qcow2, the copies r.img's data.
         for (f, fmt, pattern, offset) in [("base.qcow2", "qcow2", "0x11", "0"), ("base.qcow2", "qcow2", "0x22", "64k"),
