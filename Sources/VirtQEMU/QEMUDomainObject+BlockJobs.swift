@@ -345,7 +345,9 @@ extension QEMUDomainObject {
         } else if !ready && cur == end && end > 0 {
             cur -= 1
         }
-        return BlockJobInfo(type: job.kind.type, bandwidth: bytes ? speed : speed >> 20, cur: cur, end: end)
+        // In MiB/s unless asked in bytes, rounded up as libvirt's VIR_DIV_UP (64 KiB/s shows as 1).
+        let mib = speed / (1 << 20) + (speed % (1 << 20) == 0 ? 0 : 1)
+        return BlockJobInfo(type: job.kind.type, bandwidth: bytes ? speed : mib, cur: cur, end: end)
     }
 
     /// libvirt's qemuDomainBlockJobSetSpeed (a modify job).
@@ -419,6 +421,10 @@ extension QEMUDomainObject {
     // MARK: QEMU's events
 
     func handleJobStatusChange(_ ev: QMPEvent) async {
+        // A QEMU that is going away (destroy, or a shutdown) cancels its jobs on the way out: libvirt handles job
+        // changes in a worker that finds the domain inactive by then and drops them, so no block job event is
+        // sent and the next start has no job.
+        guard stopReason == nil, status.state != .shutdown else { return }
         guard let id = ev.data["id"]?.stringValue, let status = ev.data["status"]?.stringValue,
               let (dev, job) = blockJobs.first(where: { $0.value.jobID == id }).map({ ($0.key, $0.value) }) else { return }
         switch status {

@@ -1102,6 +1102,8 @@ actor QEMUDomainObject {
         clearNetBandwidth(liveDefinition)
         liveDefinition = nil
         runDefinition = nil
+        // Block jobs end with QEMU (no event, as libvirt's); the next start has none.
+        endBlockJobs()
         await cleanupHost(stopKind ?? .crashed)
         await agent?.close()
         agent = nil

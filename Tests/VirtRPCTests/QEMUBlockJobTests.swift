@@ -292,4 +292,43 @@ struct QEMUBlockJobTests {
                                      timeLimit: 60)
         #expect(r.status == 0 && !r.stdout.contains("verification failed"), "\(r.stdout)")
     }
+
+    /// A slow pull (64 KiB/s, shown as 1 MiB/s as libvirt rounds up) and an active commit in its ready state when
+    /// the domain is destroyed: no block job event (QEMU cancels its jobs on the way out; libvirt drops them),
+    /// no job after the next start.
+    @Test("block jobs of a domain that is destroyed: no events, no job after the next start, as libvirtd's")
+    func jobsOfAStoppedDomain() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        var results: [[String]] = []
+        for (uri, dir, run) in [(ours.uri, ours.dir, { (c: String) in try ours.virsh(c) }),
+                                (ref.uri, ref.dir, { (c: String) in try virsh(ref.uri, c, timeout: 120) })] {
+            let work = try Self.makeWork(dir)
+            let watcher = try VirshEventWatcher(uri: uri, dir: dir)
+            defer { watcher.stop() }
+            _ = try Self.run(["/usr/bin/qemu-io", "-c", "write -P 0x5a 1M 1M", work + "/pbase.qcow2"])
+            var transcript: [String] = []
+            for step in ["define W/bj.xml", "start bj", "blockpull bj vdc --bandwidth 65536 --bytes",
+                         "blockcommit bj vda --active", "@ready vda", "blockjob bj vdc --raw", "destroy bj",
+                         "start bj", "blockjob bj vdc", "blockjob bj vda", "destroy bj", "undefine bj"] {
+                if step == "@ready vda" {
+                    let ok = eventually(60) { (try? run("dumpxml bj").stdout)?.contains("ready='yes'") == true }
+                    #expect(ok, "not ready")
+                    continue
+                }
+                let r = try run(step.replacingOccurrences(of: "W/", with: work + "/"))
+                var out = r.stdout + r.stderr
+                if step.hasPrefix("blockjob bj vdc --raw") {
+                    out = out.replacingOccurrences(of: #"cur=[0-9]+"#, with: "cur=N", options: .regularExpression)
+                }
+                transcript.append("$ \(step)\n\(out.replacingOccurrences(of: work, with: "W"))rc=\(r.status)")
+            }
+            try watcher.sync()
+            let events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
+            results.append(transcript + ["events:"] + events)
+        }
+        #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
+    }
 }
