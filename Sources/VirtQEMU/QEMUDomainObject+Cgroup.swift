@@ -44,6 +44,10 @@ extension QEMUDomainObject {
         guard let g = cgroup, let m = monitor, let proc = process, let def = liveDefinition else { return }
         let vcpus = try await vcpuThreads(m)
         try g.placeThreads(pid: proc.pid, vcpus: vcpus)
+        // libvirt's qemuProcessSetupIOThreads: each IOThread into `iothreadN`.
+        for (id, tid) in try await iothreadThreads(m).sorted(by: { $0.key < $1.key }) {
+            try g.placeIOThread(id, tid: tid)
+        }
         let tune = def.cputune
         if g.has(.cpu) {
             if let s = tune?.shares { try g.setCPUShares(s) }
@@ -53,6 +57,7 @@ extension QEMUDomainObject {
             }
             for sub in g.vcpuGroups() { try bw(sub, tune?.period.map { Int64($0) }, tune?.quota) }
             try bw("emulator", tune?.value("emulator_period"), tune?.value("emulator_quota"))
+            for sub in g.iothreadGroups() { try bw(sub, tune?.value("iothread_period"), tune?.value("iothread_quota")) }
             try bw(nil, tune?.value("global_period"), tune?.value("global_quota"))
         }
         if let mt = def.memtune, g.has(.memory) {
@@ -112,9 +117,14 @@ extension QEMUDomainObject {
             let vcpu = try g.bandwidth(g.vcpuGroups().first)
             let emu = try g.bandwidth(g.hasSubgroup("emulator") ? "emulator" : nil)
             let global = try g.bandwidth(nil)
+            // The first IOThread's group; the whole group's without IOThreads (libvirt's qemuGetIOThreadsBWLive).
+            let firstIOThread = def.allIOThreadIDs.first.map { "iothread\($0.id)" }
+            let io = try firstIOThread.map { sub throws(VirtError) in
+                g.hasSubgroup(sub) ? try g.bandwidth(sub) : global
+            } ?? global
             values = [.ullong(try g.cpuShares()), .ullong(vcpu.period), .llong(vcpu.quota), .ullong(emu.period),
-                      .llong(emu.quota), .ullong(global.period), .llong(global.quota), .ullong(global.period),
-                      .llong(global.quota)]
+                      .llong(emu.quota), .ullong(global.period), .llong(global.quota), .ullong(io.period),
+                      .llong(io.quota)]
         } else {
             let t = def.cputune
             func u(_ n: String) -> TypedParam.Value { .ullong(UInt64(max(t?.value(n) ?? 0, 0))) }
@@ -187,7 +197,8 @@ extension QEMUDomainObject {
                         subs = v.isEmpty ? [nil] : v
                     case "emulator_period", "emulator_quota": subs = [g.hasSubgroup("emulator") ? "emulator" : nil]
                     case "global_period", "global_quota": subs = [nil]
-                    default: subs = []  // iothreads: none run in their own groups
+                    case "iothread_period", "iothread_quota": subs = g.iothreadGroups()
+                    default: subs = []
                     }
                     for s in subs {
                         if field.hasSuffix("_period") { try g.setPeriod(s, UInt64(number)) } else { try g.setQuota(s, number) }
@@ -375,5 +386,17 @@ extension QEMUDomainObject {
             }
         }
         try commit(t, live: live, persistent: persistent)
+    }
+}
+
+extension QEMUDomainObject {
+    /// An IOThread added while QEMU runs (libvirt's qemuProcessSetupIOThread): its thread into `iothreadN`, with
+    /// the live `<cputune>`'s IOThread bandwidth.
+    func placeAddedIOThread(_ id: UInt32, tid: pid_t, tune: CPUTune?) throws(VirtError) {
+        guard let g = cgroup else { return }
+        try g.placeIOThread(id, tid: tid)
+        guard g.has(.cpu) else { return }
+        if let p = tune?.value("iothread_period"), p > 0 { try g.setPeriod("iothread\(id)", UInt64(p)) }
+        if let q = tune?.value("iothread_quota"), q != 0 { try g.setQuota("iothread\(id)", q) }
     }
 }

@@ -140,12 +140,14 @@ extension QEMUDomainObject {
                 let set = next.cputune?.iothreadPins.first { $0.id == id }?.cpuset ?? next.vcpuCPUSet
                     ?? Self.onlineCPUs()
                 try? Self.setAffinity(tid, set)
+                try placeAddedIOThread(id, tid: tid, tune: next.cputune)
             }
         case .delete:
             try live.removeIOThread(id)
             try await m.execute("object-del", arguments: ["id": .string(alias)])
             liveDefinition = live
             writeStatus()
+            cgroup?.removeIOThread(id)
         case .modify(let change):
             guard let i = live.allIOThreadIDs.firstIndex(where: { $0.id == id }) else {
                 throw VirtError.invalidArg("cannot find IOThread '\(id)' in iothreadids", domain: .qemu)

@@ -332,6 +332,47 @@ struct QEMUCgroupTests {
     /// The values are consistent (a v1 child may not have more CPU than its parent: global 0.3 CPU, vCPUs and
     /// emulator 0.2 each). No hard_limit: libvirtd 9.0 then also sets QEMU's RLIMIT_MEMLOCK, which this
     /// machine's container refuses ("cannot limit locked memory").
+    static func iothreadXML(_ name: String) -> String {
+        """
+        <domain type='kvm'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu><iothreads>2</iothreads>
+        <cputune><iothread_period>100000</iothread_period><iothread_quota>50000</iothread_quota></cputune>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices></devices></domain>
+        """
+    }
+
+    @Test("IOThreads run in iothreadN groups (at start, added, deleted) with the IOThread bandwidth, as libvirtd's")
+    func iothreadGroups() throws {
+        try TestHost.requireKVM()
+        let pair = try Pair(prefix: "io", xml: Self.iothreadXML)
+        defer { pair.cleanup() }
+        let (ours, ref, ourName, refName) = (pair.ours, pair.ref, pair.ourName, pair.refName)
+        func compare(_ label: String, _ ids: [Int]) {
+            let o = Self.groupDirectories(ourName), r = Self.groupDirectories(refName)
+            #expect(o == r, "\(label): virtd \(o) libvirtd \(r)")
+            for id in ids {
+                #expect(o.contains("cpu/machine/qemu-N-NAME.libvirt-qemu/iothread\(id)"), "\(label): \(o)")
+                for rel in ["iothread\(id)/cpu.cfs_period_us", "iothread\(id)/cpu.cfs_quota_us"] {
+                    let a = Self.file("cpu", ourName, rel), b = Self.file("cpu", refName, rel)
+                    #expect(a != nil && a == b, "\(label) \(rel): virtd \(a ?? "-") libvirtd \(b ?? "-")")
+                }
+                // The IOThread's thread is in its group (QEMU names its threads after the object).
+                let tasks = Self.file("cpu", ourName, "iothread\(id)/tasks") ?? ""
+                #expect(tasks.split(separator: "\n").count == 1, "\(label) iothread\(id)/tasks: \(tasks)")
+            }
+        }
+        compare("at start", [1, 2])
+        for (command, ids) in [("iothreadadd NAME 3", [1, 2, 3]),
+                               ("schedinfo NAME --live --set iothread_quota=30000", [1, 2, 3]),
+                               ("iothreaddel NAME 3", [1, 2]), ("schedinfo NAME", [1, 2])] {
+            let o = try ours.virsh(command.replacingOccurrences(of: "NAME", with: ourName))
+            let r = try virsh(ref.uri, command.replacingOccurrences(of: "NAME", with: refName))
+            #expect(o.stdout == r.stdout && o.stderr == r.stderr && o.status == r.status,
+                    "'\(command)': virtd \(o.stdout)\(o.stderr) libvirtd \(r.stdout)\(r.stderr)")
+            compare(command, ids)
+        }
+        #expect(Self.file("cpu", ourName, "iothread1/cpu.cfs_quota_us") == "30000")
+    }
+
     @Test("<cputune>, <memtune> and <blkiotune> of the XML reach the cgroup files at start, as libvirtd's")
     func tunablesAtStart() throws {
         try TestHost.requireKVM()

@@ -109,17 +109,28 @@ struct QEMUCgroup: Sendable {
     }
 
     /// A vCPU hot-plugged while QEMU runs (libvirt's qemuProcessSetupVcpu): its thread into a `vcpuN` of its own.
-    func placeVcpu(_ index: Int, tid: pid_t) throws(VirtError) {
+    func placeVcpu(_ index: Int, tid: pid_t) throws(VirtError) { try placeThread("vcpu\(index)", tid: tid) }
+
+    /// The `vcpuN` group of an unplugged vCPU goes (libvirt's virCgroupDelThread).
+    func removeVcpu(_ index: Int) { removeThreadGroup("vcpu\(index)") }
+
+    /// An IOThread's thread into `iothreadN` (libvirt's qemuProcessSetupIOThread, at start and on iothreadadd).
+    func placeIOThread(_ id: UInt32, tid: pid_t) throws(VirtError) { try placeThread("iothread\(id)", tid: tid) }
+
+    /// The `iothreadN` group of a deleted IOThread goes.
+    func removeIOThread(_ id: UInt32) { removeThreadGroup("iothread\(id)") }
+
+    /// A thread into a sub-group of its own, in the backends with CPU controllers.
+    private func placeThread(_ sub: String, tid: pid_t) throws(VirtError) {
         for b in backends where !b.controllers.isDisjoint(with: [.cpu, .cpuacct, .cpuset]) {
-            try b.create(rel + "/vcpu\(index)", thread: true)
-            try b.addThread(rel + "/vcpu\(index)", tid: tid)
+            try b.create(rel + "/" + sub, thread: true)
+            try b.addThread(rel + "/" + sub, tid: tid)
         }
     }
 
-    /// The `vcpuN` group of an unplugged vCPU goes (libvirt's virCgroupDelThread).
-    func removeVcpu(_ index: Int) {
+    private func removeThreadGroup(_ sub: String) {
         for b in backends where !b.controllers.isDisjoint(with: [.cpu, .cpuacct, .cpuset]) {
-            _ = b.remove(rel + "/vcpu\(index)")
+            _ = b.remove(rel + "/" + sub)
         }
     }
 
@@ -205,11 +216,17 @@ struct QEMUCgroup: Sendable {
     }
 
     /// The sub-groups of the vCPUs that exist.
-    func vcpuGroups() -> [String] {
+    func vcpuGroups() -> [String] { numberedGroups("vcpu") }
+
+    /// The sub-groups of the IOThreads that exist.
+    func iothreadGroups() -> [String] { numberedGroups("iothread") }
+
+    /// `PREFIXN` sub-groups in the order of N.
+    private func numberedGroups(_ prefix: String) -> [String] {
         guard let (_, d) = try? backend(.cpu) else { return [] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? []
-        return names.filter { $0.hasPrefix("vcpu") && Int($0.dropFirst(4)) != nil }.sorted {
-            Int($0.dropFirst(4)) ?? 0 < Int($1.dropFirst(4)) ?? 0
+        return names.filter { $0.hasPrefix(prefix) && Int($0.dropFirst(prefix.count)) != nil }.sorted {
+            Int($0.dropFirst(prefix.count)) ?? 0 < Int($1.dropFirst(prefix.count)) ?? 0
         }
     }
 
