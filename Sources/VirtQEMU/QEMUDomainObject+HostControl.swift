@@ -23,7 +23,11 @@ extension QEMUDomainObject {
             throw VirtError.invalidArg("failed to find disk '\(target)'", domain: .qemu)
         }
         if let index, index != 0, index != disk.source.index {
-            throw VirtError.invalidArg("failed to find disk '\(dev)'", domain: .qemu)
+            // A backing image by its index: its own storage node (libvirt's libvirt-N-storage).
+            guard QEMUBackingChain.layers(disk).contains(where: { $0.index == index }) else {
+                throw VirtError.invalidArg("failed to find disk '\(dev)'", domain: .qemu)
+            }
+            return "libvirt-\(index)-storage"
         }
         guard let alias = disk.info.alias, let node = hotplug.diskNodes[alias] else {
             throw VirtError.operationInvalid("disk '\(target)' has no block node", domain: .qemu)
@@ -133,11 +137,22 @@ extension QEMUDomainObject {
         guard let node = data["node-name"]?.stringValue else { return }
         let withIndex = blockThresholdWithIndex.removeValue(forKey: node) ?? false
         let def = liveDefinition ?? definition
-        guard let disk = def.devices.disks.first(where: { d in
-            d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { $0 + "-storage" } == node
-        }) else { return }
         let threshold = UInt64(max(data["write-threshold"]?.intValue ?? 0, 0))
         let excess = UInt64(max(data["amount-exceeded"]?.intValue ?? 0, 0))
+        guard let disk = def.devices.disks.first(where: { d in
+            d.info.alias.flatMap { hotplug.diskNodes[$0] }.map { $0 + "-storage" } == node
+        }) else {
+            // A backing image's node: reported by its index only, with its path (libvirt's
+            // qemuProcessHandleBlockThreshold for a source other than the disk's top).
+            for d in def.devices.disks {
+                guard let l = QEMUBackingChain.layers(d).first(where: { $0.index.map { "libvirt-\($0)-storage" } == node }),
+                      let index = l.index else { continue }
+                emit(DomainEventRecord(domain: ref, kind: .blockThreshold(dev: "\(d.target.dev)[\(index)]", path: l.path,
+                                                                          threshold: threshold, excess: excess)))
+                return
+            }
+            return
+        }
         // As libvirtd 9.0 reports it: a threshold set on the target fires for the target and for the image by
         // its index; one set with an index only for the index.
         var devs = withIndex ? [] : [disk.target.dev]

@@ -331,4 +331,42 @@ struct QEMUBlockJobTests {
         }
         #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
     }
+
+    /// libvirt's thin-provisioning case: a write threshold on a backing image by its index (`vda[N]`), crossed by
+    /// the active commit that writes the upper layers into it.
+    @Test("domblkthreshold on a backing image by index, crossed by an active commit: the event as libvirtd's")
+    func thresholdOnBackingImage() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        var results: [[String]] = []
+        for (uri, dir, run) in [(ours.uri, ours.dir, { (c: String) in try ours.virsh(c) }),
+                                (ref.uri, ref.dir, { (c: String) in try virsh(ref.uri, c, timeout: 120) })] {
+            let work = try Self.makeWork(dir)
+            let watcher = try VirshEventWatcher(uri: uri, dir: dir)
+            defer { watcher.stop() }
+            let start = try run("define \(work)/bj.xml; start bj")
+            #expect(start.status == 0, "\(start.stderr)")
+            // base.qcow2's index in the live XML.
+            let xml = try run("dumpxml bj").stdout
+            let base = xml.components(separatedBy: "<backingStore type='file' index='").dropFirst()
+                .first { $0.contains("<source file='\(work)/base.qcow2'") }?.prefix { $0.isNumber }
+            let index = try #require(base.map(String.init), "no index for base.qcow2 in \(xml)")
+            var transcript: [String] = []
+            for step in ["domblkthreshold bj vda[99] 1", "domblkthreshold bj vda[\(index)] 1",
+                         "blockcommit bj vda --active --wait --pivot", "destroy bj", "undefine bj"] {
+                let r = try run(step)
+                transcript.append("$ \(step.replacingOccurrences(of: "[\(index)]", with: "[BASE]"))\n"
+                                  + Self.withoutProgress(r.stdout + r.stderr) + "rc=\(r.status)")
+            }
+            try watcher.sync()
+            let events = QEMUBlockTuneTests.events(watcher.text, "bj").filter { $0.contains("'block-threshold'") }
+                .map { $0.replacingOccurrences(of: work, with: "W").replacingOccurrences(of: "[\(index)]", with: "[BASE]") }
+            results.append(transcript + ["events:"] + events)
+        }
+        #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
+        #expect(results[0].contains { $0.hasPrefix("event 'block-threshold' for domain 'bj': dev: vda[BASE](W/base.qcow2) 1 ") },
+                "\(results[0])")
+    }
 }
