@@ -293,11 +293,10 @@ struct QEMUBlockJobTests {
         #expect(r.status == 0 && !r.stdout.contains("verification failed"), "\(r.stdout)")
     }
 
-    /// A slow pull (64 KiB/s, shown as 1 MiB/s as libvirt rounds up) and an active commit in its ready state when
-    /// the domain is destroyed: no block job event (QEMU cancels its jobs on the way out; libvirt drops them),
-    /// no job after the next start.
-    @Test("block jobs of a domain that is destroyed: no events, no job after the next start, as libvirtd's")
-    func jobsOfAStoppedDomain() throws {
+    /// `body` on virtd, then on libvirtd 9.0, each with a work directory of its own (``makeWork(_:)``), a
+    /// `virsh event --all --loop` watcher and Debian's virsh; the lines each returned.
+    static func onBothDaemons(_ body: (_ work: String, _ watcher: VirshEventWatcher,
+                                       _ run: (String) throws -> ChildProcess.Result) throws -> [String]) throws -> [[String]] {
         let ours = try RestartableVirtd()
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
@@ -305,9 +304,20 @@ struct QEMUBlockJobTests {
         var results: [[String]] = []
         for (uri, dir, run) in [(ours.uri, ours.dir, { (c: String) in try ours.virsh(c) }),
                                 (ref.uri, ref.dir, { (c: String) in try virsh(ref.uri, c, timeout: 120) })] {
-            let work = try Self.makeWork(dir)
+            let work = try makeWork(dir)
             let watcher = try VirshEventWatcher(uri: uri, dir: dir)
             defer { watcher.stop() }
+            results.append(try body(work, watcher, run))
+        }
+        return results
+    }
+
+    /// A slow pull (64 KiB/s, shown as 1 MiB/s as libvirt rounds up) and an active commit in its ready state when
+    /// the domain is destroyed: no block job event (QEMU cancels its jobs on the way out; libvirt drops them),
+    /// no job after the next start.
+    @Test("block jobs of a domain that is destroyed: no events, no job after the next start, as libvirtd's")
+    func jobsOfAStoppedDomain() throws {
+        let results = try Self.onBothDaemons { work, watcher, run in
             _ = try Self.run(["/usr/bin/qemu-io", "-c", "write -P 0x5a 1M 1M", work + "/pbase.qcow2"])
             var transcript: [String] = []
             for step in ["define W/bj.xml", "start bj", "blockpull bj vdc --bandwidth 65536 --bytes",
@@ -327,7 +337,7 @@ struct QEMUBlockJobTests {
             }
             try watcher.sync()
             let events = QEMUBlockTuneTests.events(watcher.text, "bj").map { $0.replacingOccurrences(of: work, with: "W") }
-            results.append(transcript + ["events:"] + events)
+            return transcript + ["events:"] + events
         }
         #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
     }
@@ -336,16 +346,7 @@ struct QEMUBlockJobTests {
     /// the active commit that writes the upper layers into it.
     @Test("domblkthreshold on a backing image by index, crossed by an active commit: the event as libvirtd's")
     func thresholdOnBackingImage() throws {
-        let ours = try RestartableVirtd()
-        defer { ours.cleanup() }
-        let ref = try StatsReferenceLibvirtd()
-        defer { ref.stop() }
-        var results: [[String]] = []
-        for (uri, dir, run) in [(ours.uri, ours.dir, { (c: String) in try ours.virsh(c) }),
-                                (ref.uri, ref.dir, { (c: String) in try virsh(ref.uri, c, timeout: 120) })] {
-            let work = try Self.makeWork(dir)
-            let watcher = try VirshEventWatcher(uri: uri, dir: dir)
-            defer { watcher.stop() }
+        let results = try Self.onBothDaemons { work, watcher, run in
             let start = try run("define \(work)/bj.xml; start bj")
             #expect(start.status == 0, "\(start.stderr)")
             // base.qcow2's index in the live XML.
@@ -363,7 +364,7 @@ struct QEMUBlockJobTests {
             try watcher.sync()
             let events = QEMUBlockTuneTests.events(watcher.text, "bj").filter { $0.contains("'block-threshold'") }
                 .map { $0.replacingOccurrences(of: work, with: "W").replacingOccurrences(of: "[\(index)]", with: "[BASE]") }
-            results.append(transcript + ["events:"] + events)
+            return transcript + ["events:"] + events
         }
         #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
         #expect(results[0].contains { $0.hasPrefix("event 'block-threshold' for domain 'bj': dev: vda[BASE](W/base.qcow2) 1 ") },

@@ -18,6 +18,14 @@ struct QEMUGuestAgentProofTests {
     static let mac = "52:54:00:5a:33:01"
     static let agentChannel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
 
+    /// One daemon of a guest test: its label, directory, URI and Debian's virsh on it.
+    typealias GuestDaemon = (label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)
+
+    /// virtd and libvirtd 9.0, in that order, each driven by Debian's virsh.
+    static func daemons(_ ours: RestartableVirtd, _ ref: StatsReferenceLibvirtd) -> [GuestDaemon] {
+        [("virtd", ours.dir, ours.uri, { try ours.virsh($0) }), ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) })]
+    }
+
     /// `clock`: a `<clock>` element, or nothing (libvirt's default, UTC); `devices`: more devices.
     static func domainXML(dir: String, cmdline: String, clock: String = "", devices: String = "") -> String {
         """
@@ -198,10 +206,7 @@ struct QEMUGuestAgentProofTests {
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
-        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
-            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
-            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
-        ]
+        let daemons = Self.daemons(ours, ref)
         for d in daemons { try Self.setUp(dir: d.dir, guest: guest, d.run) }
         // The agent answers once the guest's userspace runs.
         for d in daemons {

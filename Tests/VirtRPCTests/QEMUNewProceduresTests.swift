@@ -347,10 +347,7 @@ struct QEMUNewProceduresTests {
         // libvirtd's QEMUs get their serial files as descriptors, so its clean-up cannot find them by directory:
         // they are destroyed through libvirtd first (and their cgroups with them).
         defer { _ = try? virsh(ref.uri, "destroy ga; destroy idlech") }
-        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
-            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
-            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
-        ]
+        let daemons = QEMUGuestAgentProofTests.daemons(ours, ref)
         for d in daemons { try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest, d.run) }
         for d in daemons {
             #expect(eventually(240) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
@@ -409,10 +406,7 @@ struct QEMUNewProceduresTests {
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
         defer { _ = try? virsh(ref.uri, "destroy ga; destroy idlech") }
-        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
-            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
-            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
-        ]
+        let daemons = QEMUGuestAgentProofTests.daemons(ours, ref)
         for (i, d) in daemons.enumerated() {
             let image = full + "/full\(i).img"
             FileManager.default.createFile(atPath: image, contents: nil)
@@ -496,10 +490,7 @@ struct QEMUNewProceduresTests {
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }
         defer { _ = try? virsh(ref.uri, "destroy ga; destroy idlech") }
-        let daemons: [(label: String, dir: String, uri: String, run: (String) throws -> ChildProcess.Result)] = [
-            ("virtd", ours.dir, ours.uri, { try ours.virsh($0) }),
-            ("libvirtd", ref.dir, ref.uri, { try virsh(ref.uri, $0) }),
-        ]
+        let daemons = QEMUGuestAgentProofTests.daemons(ours, ref)
         for d in daemons {
             try QEMUGuestAgentProofTests.setUp(dir: d.dir, guest: guest,
                                                devices: "<watchdog model='i6300esb' action='pause'/>", d.run)
