@@ -117,13 +117,35 @@ struct QEMUMemoryHotplugTests {
         #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains { $0.hasPrefix("<address type='dimm' slot='0' base='0x") })
         for command in Self.commands.prefix(7) { try same(command) }
         try compareState("after attach")
+        // Each guest first handles the insertion of every hot-plugged DIMM (its ACPI _OST: source 1, insert), so
+        // that the eject does not reach a guest still busy with it. virtd's guest must; libvirtd's is waited for
+        // (its guest was seen not to report the insertions, and then not to release the DIMM, see below).
+        for (label, run) in [("virtd", { (c: String) in try ours.virsh(c) }), ("libvirtd", { try virsh(ref.uri, $0) })] {
+            let inserted = eventually(label == "virtd" ? 240 : 60) {
+                let r = (try? run("qemu-monitor-command hp '{\"execute\":\"query-acpi-ospm-status\"}'"))?.stdout ?? ""
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(r.utf8)) as? [String: Any],
+                      let list = obj["return"] as? [[String: Any]] else { return false }
+                let hotplugged = list.filter { ($0["device"] as? String).map { $0 != "dimm0" } ?? false }
+                return hotplugged.count >= 3 && hotplugged.allSatisfy { ($0["source"] as? Int) == 1 }
+            }
+            if label == "virtd" { #expect(inserted, "\(label): the guest did not handle the DIMM insertions") }
+        }
         #expect(Self.lines(try ours.virsh("dumpxml hp").stdout).contains("<alias name='dimm3'/>"))
         for command in Self.commands.dropFirst(7) { try same(command) }
         // A TCG guest under CI load can take minutes to release a DIMM (libvirtd's did not within 30 s once).
-        _ = eventually(240) { events(ours.dir).contains { $0.hasPrefix("removed") }
-            && events(ref.dir).contains { $0.hasPrefix("removed") } }
-        try compareState("after detach")
-        #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
+        _ = eventually(240) { events(ours.dir).contains { $0.hasPrefix("removed") } }
+        _ = eventually(60) { events(ref.dir).contains { $0.hasPrefix("removed") } }
+        // libvirtd's TCG guest sometimes never releases the DIMM (CI, and once here with only two tests running; ours
+        // did each time): then the comparison after the detach is a known, intermittent difference of the guest.
+        func compareAfterDetach() throws {
+            try compareState("after detach")
+            #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
+        }
+        if events(ref.dir).contains(where: { $0.hasPrefix("removed") }) {
+            try compareAfterDetach()
+        } else {
+            withKnownIssue("libvirtd's guest did not release the DIMM", isIntermittent: true) { try compareAfterDetach() }
+        }
         #expect(events(ours.dir).contains("removed hp dimm1"), "\(events(ours.dir))")
         _ = try? ours.virsh("destroy hp")
         _ = try? virsh(ref.uri, "destroy hp")
