@@ -56,6 +56,9 @@ extension QEMUDomainObject {
         emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: "mem" + alias)))
         await refreshBalloon(mon)
         await refreshMemoryDeviceInfo(mon)
+        let early = earlyMemorySizeChanges.filter { $0.data["id"]?.stringValue == alias }
+        earlyMemorySizeChanges.removeAll { $0.data["id"]?.stringValue == alias }
+        for ev in early { memoryDeviceSizeChanged(ev) }
     }
 
     /// The domain's memory backing directory, made (for QEMU's user) when `def`'s backends need it.
@@ -161,8 +164,13 @@ extension QEMUDomainObject {
     /// by the same difference, and libvirt's event of the same name.
     func memoryDeviceSizeChanged(_ ev: QMPEvent) {
         guard let id = ev.data["id"]?.stringValue, let bytes = ev.data["size"]?.intValue,
-              var live = liveDefinition,
-              let i = live.devices.memories.firstIndex(where: { $0.info.alias == id }) else { return }
+              var live = liveDefinition else { return }
+        guard let i = live.devices.memories.firstIndex(where: { $0.info.alias == id }) else {
+            // A device being hot-plugged that the guest plugged before the attach finished: handled once the
+            // attach has put it into the live definition (libvirt's worker waits for the attach's job).
+            earlyMemorySizeChanges.append(ev)
+            return
+        }
         let kib = UInt64(clamping: bytes) / 1024
         // The guest's current memory moves by what it plugged or unplugged.
         let old = live.devices.memories[i].currentKiB ?? 0

@@ -283,6 +283,9 @@ actor QEMUDomainObject {
     /// Storage nodes with a write threshold, and whether it was set with an index (`vda[1]`), which the
     /// BLOCK_THRESHOLD event's device then carries (QEMUDomainObject+HostControl.swift).
     var blockThresholdWithIndex: [String: Bool] = [:]
+    /// MEMORY_DEVICE_SIZE_CHANGE events of a memory device whose attach has not finished yet
+    /// (QEMUDomainObject+HotplugMemory.swift).
+    var earlyMemorySizeChanges: [QMPEvent] = []
     /// Block jobs by disk target, and the callers waiting for their end (QEMUDomainObject+BlockJobs.swift).
     var blockJobs: [String: QEMUBlockJob] = [:]
     var blockJobWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
@@ -1104,6 +1107,7 @@ actor QEMUDomainObject {
         runDefinition = nil
         // Block jobs end with QEMU (no event, as libvirt's); the next start has none.
         endBlockJobs()
+        earlyMemorySizeChanges = []
         await cleanupHost(stopKind ?? .crashed)
         await agent?.close()
         agent = nil
