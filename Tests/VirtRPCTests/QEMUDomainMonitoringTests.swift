@@ -409,10 +409,12 @@ struct QEMUDomainMonitoringTests {
         let log = (try? String(contentsOfFile: base + "/collectd.log", encoding: .utf8)) ?? ""
         #expect(complete, "collectd wrote \(present()) of \(wanted); log:\n\(log)")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: base + "/csv/mon/virt")) ?? []
-        if let cap = files.first(where: { $0.hasPrefix("disk_capacity-vda-") }),
-           let text = try? String(contentsOfFile: base + "/csv/mon/virt/" + cap, encoding: .utf8) {
+        if let cap = files.first(where: { $0.hasPrefix("disk_capacity-vda-") }) {
+            // The header comes first and the values with the next flush (late under load).
+            func text() -> String { (try? String(contentsOfFile: base + "/csv/mon/virt/" + cap, encoding: .utf8)) ?? "" }
+            _ = eventually(60) { text().split(separator: "\n").count >= 2 }
             // epoch,value: the raw image's 1 MiB.
-            #expect(text.split(separator: "\n").dropFirst().first?.hasSuffix(",1048576.000000") == true, "\(text)")
+            #expect(text().split(separator: "\n").dropFirst().first?.hasSuffix(",1048576.000000") == true, "\(text())")
         }
         _ = try? ours.virsh("destroy mon")
     }
