@@ -70,8 +70,6 @@ static SWIFTCC void enqueue(SwiftJob *job, EnqueueOriginal original) {
     n->job = job;
     n->next = NULL;
     pthread_mutex_lock(&lock);
-    if (tail != NULL) tail->next = n; else head = n;
-    tail = n;
     if (idle == 0 && threads < width) {
         pthread_attr_t attr;
         pthread_t thread;
@@ -81,21 +79,17 @@ static SWIFTCC void enqueue(SwiftJob *job, EnqueueOriginal original) {
         if (pthread_create(&thread, &attr, worker, NULL) == 0) threads++;
         pthread_attr_destroy(&attr);
     }
+    if (threads == 0) {
+        // Not a single thread could be started: the runtime's own executor runs the job.
+        pthread_mutex_unlock(&lock);
+        free(n);
+        original(job);
+        return;
+    }
+    if (tail != NULL) tail->next = n; else head = n;
+    tail = n;
     pthread_cond_signal(&ready);
     pthread_mutex_unlock(&lock);
-    // No thread could be started at all: the runtime's own executor runs the job.
-    if (threads == 0) {
-        pthread_mutex_lock(&lock);
-        if (head == n) {
-            head = NULL;
-            tail = NULL;
-            pthread_mutex_unlock(&lock);
-            free(n);
-            original(job);
-            return;
-        }
-        pthread_mutex_unlock(&lock);
-    }
 }
 
 int swiftvirt_test_pool_width(void) { return width; }
