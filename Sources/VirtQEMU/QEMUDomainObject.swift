@@ -1288,9 +1288,9 @@ actor QEMUDomainObject {
     /// process stop does).
     private func removeStatusFiles(monitorPath: String) {
         writtenStatus = WrittenStatus()
-        unlink(paths.statusFile(definition.name))
-        unlink(paths.statusXMLFile(definition.name))
-        unlink(paths.pidFile(definition.name))
+        LinuxSys.retire(paths.statusFile(definition.name))
+        LinuxSys.retire(paths.statusXMLFile(definition.name))
+        LinuxSys.retire(paths.pidFile(definition.name))
         guard !monitorPath.isEmpty else { return }
         unlink(monitorPath)
         let dir = String(monitorPath.prefix(upTo: monitorPath.lastIndex(of: "/") ?? monitorPath.startIndex))

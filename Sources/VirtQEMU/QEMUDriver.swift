@@ -111,6 +111,7 @@ actor QEMUDriverState {
     /// Reconnects to every QEMU that still runs according to the status files; those that died while no
     /// daemon watched are marked shut off (crashed).
     func reconnectAll() async {
+        LinuxSys.sweepGraves(in: paths.stateDir)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: paths.stateDir)) ?? []
         for file in names.sorted() where file.hasSuffix(".status") {
             let name = String(file.dropLast(".status".count))

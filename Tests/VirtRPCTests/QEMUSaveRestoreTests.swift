@@ -40,10 +40,11 @@ enum SaveRestoreSupport {
         r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Files under virtd's state directory other than the driver's pid file (status files of live domains).
+    /// Files under virtd's state directory other than the driver's pid file and hidden ones (status files of
+    /// live domains; the reaper's graves are hidden).
     static func statusFiles(_ root: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root + "/run/qemu")) ?? [])
-            .filter { $0 != "driver.pid" }.sorted()
+            .filter { $0 != "driver.pid" && !$0.hasPrefix(".") }.sorted()
     }
 }
 
