@@ -86,6 +86,22 @@ public struct NodeDeviceDefinition: Sendable, Hashable {
 
     static func format(_ el: XMLElement, into w: inout XMLWriter) {
         let kids = el.elements
+        if el.name == "capability" && el.attr("type") == "usb_device" {
+            // libvirt writes a USB product or vendor without a name as `<product id='0x0000' />`.
+            w.container(el.name, el.attributes.map { ($0.name, Optional($0.value)) }) { w in
+                for k in kids {
+                    if (k.name == "product" || k.name == "vendor"), k.elements.isEmpty, k.text.trimmingSpaces.isEmpty,
+                       let id = k.attr("id") {
+                        var one = XMLWriter(indent: w.indent)
+                        one.empty(k.name, [("id", id)])
+                        w.raw(String(one.output.dropLast(3)) + " />\n")
+                    } else {
+                        w.formatted(k)
+                    }
+                }
+            }
+            return
+        }
         guard alwaysOpen.contains(el.name) || (!kids.isEmpty && kids.contains { alwaysOpen.contains($0.name) }) else {
             w.formatted(el)
             return

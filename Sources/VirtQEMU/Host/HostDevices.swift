@@ -8,8 +8,13 @@ import VirtCore
 /// names them. Read from sysfs on every call: the host's devices change behind the daemon's back.
 public final class HostDeviceDriver: NodeDeviceDriver, InterfaceDriver, Sendable {
     let sys: String
+    /// udev's database (`/run/udev/data`), read where udevd keeps one, as libudev gives libvirt its properties.
+    let udevData: String
 
-    public init(sysfs: String = "/sys") { sys = sysfs }
+    public init(sysfs: String = "/sys", udevData: String = "/run/udev/data") {
+        sys = sysfs
+        self.udevData = udevData
+    }
 
     /// One device found: its definition and the sysfs directory it came from.
     struct Found {
@@ -47,6 +52,8 @@ public final class HostDeviceDriver: NodeDeviceDriver, InterfaceDriver, Sendable
         found += pciDevices()
         found += netDevices()
         found += blockDevices()
+        found += usbDevices()
+        found += scsiDevices()
         // Parents: the nearest sysfs ancestor that is a listed device, else the computer.
         let byPath = Dictionary(found.map { ($0.syspath, $0.def.name ?? "") }, uniquingKeysWith: { a, _ in a })
         for i in found.indices where found[i].def.name != "computer" {
