@@ -100,6 +100,8 @@ extension QEMUDomainObject {
         let t = try targets(flags)
         // Every check on both definitions before anything changes.
         var persistent = definition
+        // libvirt edits a copy of the persistent definition made by formatting and parsing it again.
+        persistent.forgetIOThreadAutofill()
         if t.config {
             switch action {
             case .add: try persistent.addIOThread(id)

@@ -123,6 +123,46 @@ struct QEMUIOThreadTests {
         }
         _ = try? ours.virsh("destroy iot")
         _ = try? virsh(ref.uri, "destroy iot")
+        try Self.autofilledIDs(ours: ours, ref: ref)
+    }
+
+    /// IOThread ids that came from a bare `<iothreads>3</iothreads>` (libvirt's autofill): written in
+    /// `<iothreadids>` only while another id exists, the ids are not 1…N or a pool size is set, live; a
+    /// `--config` change works on a copy of the definition, where written ids are given ones.
+    static func autofilledIDs(ours: RestartableVirtd, ref: StatsReferenceLibvirtd) throws {
+        let xml = """
+            <domain type='qemu'><name>iota</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+            <iothreads>3</iothreads><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>
+            """
+        for (dir, uri) in [(ours.dir, ours.uri), (ref.dir, ref.uri)] {
+            try xml.write(toFile: dir + "/iota.xml", atomically: true, encoding: .utf8)
+            #expect(try virsh(uri, "define \(dir)/iota.xml").status == 0)
+        }
+        func compare(_ dumpFlags: String, after command: String) throws {
+            let o = try ours.virsh(command)
+            let r = try virsh(ref.uri, command)
+            #expect(o.status == r.status && o.stderr == r.stderr, "'\(command)': \(o.stderr) | \(r.stderr)")
+            let ox = iothreadLines(try ours.virsh("dumpxml iota \(dumpFlags)").stdout)
+            let rx = iothreadLines(try virsh(ref.uri, "dumpxml iota \(dumpFlags)").stdout)
+            #expect(ox == rx, "after '\(command)': virtd \(ox) libvirtd \(rx)")
+        }
+        for c in ["iothreadadd iota 4 --config", "iothreaddel iota 4 --config", "iothreaddel iota 2 --config"] {
+            try compare("--inactive", after: c)
+        }
+        #expect(try ours.virsh("undefine iota").status == 0)
+        #expect(try virsh(ref.uri, "undefine iota").status == 0)
+        for (dir, uri) in [(ours.dir, ours.uri), (ref.dir, ref.uri)] {
+            #expect(try virsh(uri, "define \(dir)/iota.xml").status == 0)
+            #expect(try virsh(uri, "start iota").status == 0)
+        }
+        for c in ["iothreadadd iota 4 --live", "iothreaddel iota 4 --live", "iothreadadd iota 5 --live",
+                  "iothreaddel iota 5 --live", "iothreaddel iota 2 --live", "iothreadset iota 1 --thread-pool-max 4 --live"] {
+            try compare("", after: c)
+        }
+        for uri in [ours.uri, ref.uri] {
+            _ = try? virsh(uri, "destroy iota")
+            _ = try? virsh(uri, "undefine iota")
+        }
     }
 }
 

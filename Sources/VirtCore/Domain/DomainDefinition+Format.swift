@@ -33,7 +33,8 @@ extension DomainDefinition {
                             ("current", currentVcpus.map { String($0) })], String(vcpus))
             writeExtras(["vcpus"], into: &w)
             if let n = iothreads { w.text("iothreads", [], String(n)) }
-            writeExtras(["iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo"], into: &w)
+            if formatsIOThreadIDs { writeExtras(["iothreadids"], into: &w) }
+            writeExtras(["defaultiothread", "cputune", "numatune", "resource", "sysinfo"], into: &w)
             w.optionalText("bootloader", bootloader)
             w.optionalText("bootloader_args", bootloaderArgs)
             os.format(into: &w)

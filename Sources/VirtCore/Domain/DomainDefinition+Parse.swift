@@ -239,6 +239,7 @@ extension DomainDefinition {
             while ids.count < Int(iothreads ?? 0) {
                 while ids.contains(where: { $0.id == next }) { next += 1 }
                 ids.append(IOThreadID(id: next))
+                iothreadAutofill.insert(next)
             }
             iothreadIDs = ids
             iothreads = max(iothreads ?? 0, UInt32(ids.count))

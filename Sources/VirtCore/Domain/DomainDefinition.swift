@@ -53,6 +53,10 @@ public struct DomainDefinition: Sendable, Hashable {
     /// vcpus, iothreadids, cputune, numatune, resource, sysinfo, idmap, perf, seclabel, keywrap,
     /// launchSecurity): kept and written back, in libvirt's canonical formatting, at libvirt's position.
     public var extraElements: [XMLElement] = []
+    /// IOThread ids libvirt filled in itself (its `autofill`): from a bare `<iothreads>N</iothreads>` or the ids
+    /// `<iothreadids>` left out. While every id is one of these, numbered 1…N, with no thread pool set,
+    /// `<iothreadids>` is not written.
+    public var iothreadAutofill: Set<UInt32> = []
     /// Hypervisor namespace declarations on `<domain>` (e.g. `qemu` → its schema URI).
     public var namespaces: [(prefix: String, href: String)] = []
     /// Hypervisor namespace elements (`<qemu:commandline>` …), written last.
