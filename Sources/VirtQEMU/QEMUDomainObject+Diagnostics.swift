@@ -16,7 +16,7 @@ extension QEMUDomainObject {
     func agentHostname() async throws(VirtError) -> String {
         guard isActive else { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
         let agent = try requireAgent()
-        let r = try await agent.execute("guest-get-host-name", arguments: nil, timeout: Self.agentCommandTimeout)
+        let r = try await agent.execute("guest-get-host-name", arguments: nil, timeout: agentTimeout)
         guard let name = r["host-name"]?.stringValue else {
             throw VirtError.internalError("'host-name' missing in guest-get-host-name reply", domain: .qemu)
         }

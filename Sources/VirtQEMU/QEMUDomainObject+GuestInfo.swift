@@ -6,8 +6,10 @@ import VirtCore
 /// qemuDomainSetUserPassword, qemuDomainQemuAgentCommand): each a command of the guest's qemu-ga, its reply
 /// turned into libvirt's structures and parameter names.
 extension QEMUDomainObject {
-    /// How long an agent command may take (libvirt's default agent timeout blocks; TCG guests are slow).
-    static let agentCommandTimeout: Duration = .seconds(120)
+    /// "Block" (libvirt's default agent timeout, VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK): the command waits until
+    /// the agent answers or goes away (the guest shuts down, the domain stops); the handshake before it still
+    /// gives up after its own 5 s, so an agent that is not there fails at once.
+    static let agentBlockTimeout: Duration = .seconds(86400 * 365)
 
     private func agentRun(_ command: String, _ arguments: JSONValue? = nil) async throws(VirtError) -> JSONValue {
         let agent = try requireAgent()
@@ -17,7 +19,7 @@ extension QEMUDomainObject {
     /// How long an agent command waits for the reply, from virDomainAgentSetResponseTimeout's value.
     var agentTimeout: Duration {
         switch agentResponseTimeout {
-        case -2: Self.agentCommandTimeout
+        case -2: Self.agentBlockTimeout
         case -1: .seconds(5)
         case 0: .milliseconds(1)
         default: .seconds(Int64(agentResponseTimeout))

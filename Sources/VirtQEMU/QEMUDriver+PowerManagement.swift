@@ -124,7 +124,7 @@ extension QEMUDomainObject {
 
     private func agentVcpus() async throws(VirtError) -> [AgentVcpu] {
         let agent = try requireAgent()
-        let r = try await agent.execute("guest-get-vcpus", timeout: Self.agentCommandTimeout)
+        let r = try await agent.execute("guest-get-vcpus", timeout: agentTimeout)
         guard let list = r.arrayValue else {
             throw VirtError.internalError("guest-get-vcpus return information was not an array", domain: .qemu)
         }
@@ -165,7 +165,7 @@ extension QEMUDomainObject {
         var rest = changed
         while !rest.isEmpty {
             let done = try await agent.execute("guest-set-vcpus", arguments: .object(["vcpus": .array(rest)]),
-                                               timeout: Self.agentCommandTimeout).intValue ?? -1
+                                               timeout: agentTimeout).intValue ?? -1
             if done <= 0 || Int(done) > rest.count {
                 throw VirtError.internalError("guest agent returned malformed or invalid return value", domain: .qemu)
             }
