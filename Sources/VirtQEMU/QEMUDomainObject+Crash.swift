@@ -65,11 +65,8 @@ extension QEMUDomainObject {
     /// libvirt's `doCoreDumpToAutoDumpPath` with VIR_DUMP_MEMORY_ONLY: `dump-guest-memory` (ELF, no paging).
     private func dumpToAutoDumpDir() async throws(VirtError) {
         guard let m = monitor else { throw VirtError.operationInvalid("domain is not running", domain: .qemu) }
-        try LinuxSys.mkdirs(paths.autoDumpDir)
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd-HH:mm:ss"
-        let path = paths.autoDumpDir + "/" + name + "-" + f.string(from: Date())
+        try LinuxSys.mkdirs(autoDumpDir)
+        let path = autoDumpFile()
         try await m.execute("dump-guest-memory", arguments: [
             "paging": false, "protocol": .string("file:" + path), "format": "elf",
         ], timeout: .seconds(300))
