@@ -264,6 +264,10 @@ extension QEMUDomainObject {
         let exists = stat(destination, &st) == 0
         let isBlock = exists && st.st_mode & S_IFMT == S_IFBLK
         if blockDevice && exists && !isBlock {
+            if st.st_size > 0 && !reuse {
+                throw VirtError.configUnsupported("external destination file for disk \(d.target.dev) already exists and "
+                                                  + "is not a block device: \(destination)", domain: .qemu)
+            }
             throw VirtError.invalidArg("blockdev flag requested for disk \(d.target.dev), but file '\(destination)' "
                                        + "is not a block device", domain: .qemu)
         }

@@ -8,7 +8,7 @@ import VirtCore
 /// - restart: a fake reboot (REBOOT from QEMU's RESET, then RESUMED/UNPAUSED, running (crashed));
 /// - preserve: the domain stays crashed (QEMU paused);
 /// - coredump-destroy / coredump-restart: a memory-only ELF dump into the auto-dump directory
-///   (`NAME-YYYY-MM-DD-HH:MM:SS`) first; when the dump fails the domain stays crashed.
+///   (`ID-NAME-YYYY-MM-DD-HH:MM:SS`, libvirt's short name) first; when the dump fails the domain stays crashed.
 ///
 /// libvirt 9.0 handles the panic in a worker thread while its monitor thread handles QEMU's STOP, so it
 /// reports a SUSPENDED/PAUSED before the CRASHED event only when the STOP wins that race (seen once in four

@@ -4,7 +4,7 @@ import VirtCore
 /// `<watchdog action='dump'/>` (libvirt 9.0's qemuProcessHandleWatchdog and processWatchdogEvent): QEMU runs
 /// with `-watchdog-action pause`, so when the watchdog fires the WATCHDOG event says "pause" and the domain
 /// is paused for the watchdog (SUSPENDED/WATCHDOG). Then, as an async DUMP job, the guest's memory is dumped
-/// (memory only, ELF, as the raw format of a crash dump) into the auto-dump directory (qemu.conf's
+/// (memory only, ELF, as the raw format of a crash dump) into the auto-dump directory, file `ID-NAME-DATE-TIME` (qemu.conf's
 /// `auto_dump_path`, virtd.conf's key of that name) and the guest runs again (RESUMED/UNPAUSED, running
 /// (unpaused)). A failed dump is only logged, and the guest is resumed all the same, as libvirt does.
 extension QEMUDomainObject {
@@ -13,13 +13,13 @@ extension QEMUDomainObject {
     /// qemu.conf's `auto_dump_path`, or the driver's default (`root/lib/qemu/dump`).
     var autoDumpDir: String { autoDumpPath ?? paths.autoDumpDir }
 
-    /// The file a watchdog or crash dump of the running domain goes to: `DIR/NAME-YYYY-MM-DD-HH:MM:SS`
-    /// (local time, as libvirt's getAutoDumpPath).
+    /// The file a watchdog or crash dump of the running domain goes to: `DIR/ID-NAME-YYYY-MM-DD-HH:MM:SS`
+    /// (libvirt's getAutoDumpPath: the domain's short name, the local time).
     func autoDumpFile(at date: Date = Date()) -> String {
-        autoDumpDir + "/" + Self.autoDumpFileName(name: name, date: date)
+        autoDumpDir + "/" + Self.autoDumpFileName(shortName: QEMUDriverPaths.shortName(id: id, name: name), date: date)
     }
 
-    static func autoDumpFileName(name: String, date: Date) -> String {
+    static func autoDumpFileName(shortName name: String, date: Date) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone.current

@@ -36,7 +36,7 @@ struct QEMUBlockJobOptionsTests {
         return work
     }
 
-    /// Runs `steps` (`@xml`: the disks' live and persistent XML; `@ready DEV`: until the disk's mirror is ready),
+    /// Runs `steps` (`@xml`: the disks' live and persistent XML; `@live`: the live one only; `@info FILE`: its backing strings; `@ready DEV`: until the disk's mirror is ready),
     /// each with its own virsh; the transcript with `work` (and `extra` names) made neutral.
     static func transcript(_ steps: [String], work: String, replacing extra: [(String, String)] = [],
                            _ run: (String) throws -> ChildProcess.Result) throws -> [String] {
@@ -47,6 +47,14 @@ struct QEMUBlockJobOptionsTests {
             return t
         }
         for step in steps {
+            if step.hasPrefix("@info ") {
+                out += try files(work, [String(step.dropFirst(6))]).dropFirst()
+                continue
+            }
+            if step == "@live" {
+                out.append(neutral(QEMUBlockJobTests.disks(try run("dumpxml bj").stdout)))
+                continue
+            }
             if step == "@xml" {
                 out.append(neutral(QEMUBlockJobTests.disks(try run("dumpxml bj").stdout) + "\n--- inactive\n"
                                    + QEMUBlockJobTests.disks(try run("dumpxml bj --inactive").stdout)))
@@ -102,7 +110,7 @@ struct QEMUBlockJobOptionsTests {
                 "blockcommit bj vda --top W/mid.qcow2 --keep-relative --delete --wait --verbose",
                 "@xml",
                 "blockpull bj vdd --base W/q1.qcow2 --keep-relative --wait --verbose",
-                "@xml",
+                "@xml", "@info q3.qcow2",
                 "blockcommit bj vdd --active --delete --wait --verbose --pivot",
                 "@xml",
                 "blockcommit bj vdc --active --keep-relative --wait --verbose --pivot",
@@ -124,10 +132,14 @@ struct QEMUBlockJobOptionsTests {
         #expect(results[0] == results[1], "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
         // What virtd must show by itself: mid.qcow2 and q3.qcow2 deleted, relative names kept.
         let o = results[0].joined(separator: "\n")
-        #expect(o.contains("top.qcow2: backing file: base.qcow2 (actual path: W/base.qcow2)"), "\(o)")
+        #expect(o.contains("top.qcow2: backing file: base.qcow2 (actual path: W/base.qcow2)")
+                && o.contains("q3.qcow2: backing file: q1.qcow2 (actual path: W/q1.qcow2)"), "\(o)")
         #expect(o.contains("q3.qcow2: missing") && !o.contains("files: a1.qcow2 a2.qcow2 a3.qcow2 base.qcow2 mid.qcow2"),
                 "\(o)")
         #expect(!results[0].contains { $0.hasSuffix("differs") }, "\(o)")
+        #expect(o.contains("flag VIR_DOMAIN_BLOCK_REBASE_RELATIVE is valid only with non-null base")
+                && o.contains("can't keep relative backing relationship"), "\(o)")
+        if ProcessInfo.processInfo.environment["SV_PRINT_TRANSCRIPT"] != nil { print(o) }
     }
 
     /// A loop device on an 8 MiB file of `work`; its node's owner and mode (libvirt's DAC driver gives it to QEMU's
@@ -167,10 +179,12 @@ struct QEMUBlockJobOptionsTests {
             let dev = try LoopDevice(file: work + "/loop.img")
             defer { dev.release() }
             let map = [(dev.path, "DEV")]
+            #expect(FileManager.default.createFile(atPath: work + "/empty.img", contents: nil))
             var out = try Self.transcript([
                 "define W/bj.xml", "start bj",
                 "blockcopy bj vdb DEV --blockdev --wait --finish",
                 "blockcopy bj vdb W/r.img --blockdev --transient-job",
+                "blockcopy bj vdb W/empty.img --blockdev --transient-job",
                 "blockcopy bj vdb W/nodev --blockdev --transient-job",
                 "blockcopy bj vdb DEV --blockdev --transient-job --wait --verbose",
                 "@ready vdb", "@xml",
@@ -184,7 +198,7 @@ struct QEMUBlockJobOptionsTests {
             out += try Self.transcript([
                 "create W/bj.xml",
                 "blockcopy bj vdb DEV --blockdev --wait --verbose --pivot",
-                "@xml",
+                "@live",
                 "destroy bj",
             ], work: work, replacing: map, run)
             out.append("after rebase: " + Self.read(dev.path, format: "raw", pattern: "0x5c", offset: "0"))

@@ -10,7 +10,7 @@ import Glibc
 /// `auto_dump_path` (virtd.conf; libvirtd's qemu.conf) set to a directory of the test: the TCG test guest arms
 /// busybox's `watchdog` (through the guest agent) and never feeds it. Both daemons report the same event lines
 /// (the watchdog event, the watchdog pause, the resume after the dump), end with the guest running, and leave
-/// one dump named `NAME-YYYY-MM-DD-HH:MM:SS` in their directory: an ELF core of the guest's memory, whose
+/// one dump named `ID-NAME-YYYY-MM-DD-HH:MM:SS` in their directory: an ELF core of the guest's memory, whose
 /// loadable segments cover the same guest RAM in both files.
 @Suite("watchdog action dump: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
 struct QEMUWatchdogDumpTests {
@@ -112,19 +112,25 @@ struct QEMUWatchdogDumpTests {
             #expect(eventually(60) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
         }
         // One dump in each directory, named NAME-date-time; an ELF core (ET_CORE, x86-64) of the guest's RAM.
-        let pattern = #"^ga-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}$"#
+        let pattern = #"^[0-9]+-ga-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}$"#
         var cores: [ELFCore] = []
+        var prefixes: [String] = []
         for (dir, d) in zip(dumpDirs, daemons) {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             #expect(files.count == 1, "\(d.label): \(files)")
             guard let f = files.first else { continue }
             #expect(f.range(of: pattern, options: .regularExpression) != nil, "\(d.label): \(f)")
+            // ID-NAME: the domain's id as domid reports it.
+            let id = try d.run("domid ga").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(f.hasPrefix("\(id)-ga-"), "\(d.label): \(f), domid \(id)")
+            prefixes.append(String(f.prefix { $0 != "g" }))
             let core = try #require(Self.readELFCore(dir + "/" + f), "\(d.label): \(f) is no ELF64 file")
             #expect(core.type == 4 && core.machine == 62, "\(d.label): \(core)")
-            // 256 MiB of RAM less the legacy VGA and ROM holes below 1 MiB.
-            #expect(core.loadBytes <= 256 << 20 && core.loadBytes >= 255 << 20, "\(d.label): \(core)")
+            // The guest's 256 MiB of RAM and its BIOS ROM (256 KiB at the top of the first 4 GiB).
+            #expect(core.loadBytes >= 256 << 20 && core.loadBytes <= 257 << 20, "\(d.label): \(core)")
             cores.append(core)
         }
+        #expect(prefixes.count == 2 && prefixes[0] == prefixes[1], "\(prefixes)")
         if cores.count == 2 { #expect(cores[0] == cores[1], "virtd \(cores[0]) libvirtd \(cores[1])") }
     }
 }
