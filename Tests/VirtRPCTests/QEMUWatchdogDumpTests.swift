@@ -124,6 +124,10 @@ struct QEMUWatchdogDumpTests {
             let id = try d.run("domid ga").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(f.hasPrefix("\(id)-ga-"), "\(d.label): \(f), domid \(id)")
             prefixes.append(String(f.prefix { $0 != "g" }))
+            // Created by the daemon (not QEMU) with mode 0600, as libvirt's doCoreDump.
+            var st = stat()
+            #expect(stat(dir + "/" + f, &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_uid == getuid(),
+                    "\(d.label): mode \(String(st.st_mode & 0o777, radix: 8)) uid \(st.st_uid)")
             let core = try #require(Self.readELFCore(dir + "/" + f), "\(d.label): \(f) is no ELF64 file")
             #expect(core.type == 4 && core.machine == 62, "\(d.label): \(core)")
             // The guest's 256 MiB of RAM and its BIOS ROM (256 KiB at the top of the first 4 GiB).
