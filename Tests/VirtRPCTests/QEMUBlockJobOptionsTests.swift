@@ -113,6 +113,8 @@ struct QEMUBlockJobOptionsTests {
                 "@xml", "@info q3.qcow2",
                 "blockcommit bj vdd --active --delete --wait --verbose --pivot",
                 "@xml",
+                "blockcommit bj vdc --active --delete", "@ready vdc", "blockjob bj vdc --abort",
+                "@xml",
                 "blockcommit bj vdc --active --keep-relative --wait --verbose --pivot",
                 "@xml",
                 "blockcommit bj vde --top W/a2.qcow2 --delete --wait --verbose",
@@ -140,6 +142,26 @@ struct QEMUBlockJobOptionsTests {
         #expect(o.contains("flag VIR_DOMAIN_BLOCK_REBASE_RELATIVE is valid only with non-null base")
                 && o.contains("can't keep relative backing relationship"), "\(o)")
         if ProcessInfo.processInfo.environment["SV_PRINT_TRANSCRIPT"] != nil { print(o) }
+    }
+
+    @Test("an active commit with --delete survives a kill -9 of virtd: the restarted daemon pivots and deletes the old image")
+    func deleteAfterRestart() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let work = try QEMUBlockJobTests.makeWork(ours.dir)
+        let start = try ours.virsh("define \(work)/bj.xml; start bj; blockcommit bj vdd --active --delete")
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(eventually(60) { (try? ours.virsh("dumpxml bj").stdout)?.contains("ready='yes'") == true })
+        ours.kill9()
+        try ours.start()
+        let pivot = try ours.virsh("blockjob bj vdd --pivot")
+        #expect(pivot.status == 0, "\(pivot.stderr)")
+        #expect(eventually(30) { access(work + "/q3.qcow2", F_OK) != 0 && access(work + "/q2.qcow2", F_OK) != 0 },
+                "the committed images are still there")
+        #expect(access(work + "/q1.qcow2", F_OK) == 0)
+        let xml = try ours.virsh("dumpxml bj").stdout
+        #expect(xml.contains("<source file='\(work)/q1.qcow2' index="), "\(xml)")
+        #expect(try ours.virsh("destroy bj").status == 0)
     }
 
     /// A loop device on an 8 MiB file of `work`; its node's owner and mode (libvirt's DAC driver gives it to QEMU's
