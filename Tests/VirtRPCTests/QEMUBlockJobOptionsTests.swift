@@ -12,7 +12,7 @@ import Glibc
 /// `--keep-relative` for blockcommit and blockpull (the backing strings written into the qcow2 headers stay
 /// relative; libvirt's refusals without a base and for a chain named by an absolute path), and
 /// `blockcopy --blockdev` onto a loop device (through virDomainBlockCopy with `<disk type='block'>` and through
-/// virDomainBlockRebase with COPY_DEV on a transient domain). Compared: virsh's output, the disks' live and
+/// virDomainBlockRebase with COPY_DEV on a transient domain; a qcow2 copy onto a second device). Compared: virsh's output, the disks' live and
 /// persistent XML, the block job events, which files are left, the `backing file` lines of `qemu-img info`, and
 /// the data read back.
 @Suite("QEMU block job options: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
@@ -200,7 +200,9 @@ struct QEMUBlockJobOptionsTests {
         let results = try QEMUBlockJobTests.onBothDaemons { work, watcher, run in
             let dev = try LoopDevice(file: work + "/loop.img")
             defer { dev.release() }
-            let map = [(dev.path, "DEV")]
+            let dev2 = try LoopDevice(file: work + "/loop2.img")
+            defer { dev2.release() }
+            let map = [(dev2.path, "DEV2"), (dev.path, "DEV")]
             #expect(FileManager.default.createFile(atPath: work + "/empty.img", contents: nil))
             var out = try Self.transcript([
                 "define W/bj.xml", "start bj",
@@ -212,9 +214,17 @@ struct QEMUBlockJobOptionsTests {
                 "@ready vdb", "@xml",
                 "blockjob bj vdb --pivot",
                 "@xml",
+                "blockcopy bj vdc DEV2 --blockdev --format qcow2 --transient-job --wait --verbose --pivot",
+                "@xml",
                 "destroy bj", "undefine bj",
             ], work: work, replacing: map, run)
             out.append("after blockCopy: " + Self.read(dev.path, format: "raw", pattern: "0x44", offset: "0"))
+            let info = try ChildProcess.run(["/usr/bin/qemu-img", "info", "-U", dev2.path], timeLimit: 60)
+            out.append("DEV2: " + info.stdout.split(separator: "\n").filter {
+                $0.hasPrefix("file format") || $0.hasPrefix("virtual size") || $0.hasPrefix("backing file")
+            }.joined(separator: "; "))
+            out.append("DEV2 " + Self.read(dev2.path, format: "qcow2", pattern: "0x66", offset: "64k"))
+            out.append("DEV2 " + Self.read(dev2.path, format: "qcow2", pattern: "0x55", offset: "0"))
             // A transient domain: virsh's rebase path (VIR_DOMAIN_BLOCK_REBASE_COPY_DEV) from a fresh disk image.
             _ = try QEMUBlockJobTests.run(["/usr/bin/qemu-io", "-f", "raw", "-c", "write -P 0x5c 0 64k", work + "/r.img"])
             out += try Self.transcript([
@@ -234,5 +244,8 @@ struct QEMUBlockJobOptionsTests {
         let o = results[0].joined(separator: "\n")
         #expect(o.contains("<disk type='block' device='disk'>") && o.contains("<source dev='DEV' index="), "\(o)")
         #expect(o.contains("after blockCopy: 0x44@0: ok") && o.contains("after rebase: 0x5c@0: ok"), "\(o)")
+        // A qcow2 copy onto a device: the format written onto it, the full chain's data in it.
+        #expect(o.contains("DEV2: file format: qcow2; virtual size: 32 MiB") && o.contains("DEV2 0x66@64k: ok")
+                && o.contains("DEV2 0x55@0: ok"), "\(o)")
     }
 }
