@@ -164,6 +164,33 @@ struct QEMUBlockJobOptionsTests {
         #expect(try ours.virsh("destroy bj").status == 0)
     }
 
+    @Test("vsh: the refusals as Debian's virsh prints them, then blockcommit --delete --keep-relative and blockpull --keep-relative")
+    func vshOptions() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let work = try Self.makeWork(ours.dir)
+        #expect(try ours.virsh("define \(work)/bj.xml; start bj").status == 0)
+        for command in ["blockpull bj vdd --keep-relative", "blockpull bj vde --base \(work)/a1.qcow2 --keep-relative",
+                        "blockcommit bj vde --top \(work)/a2.qcow2 --keep-relative",
+                        "blockcopy bj vdb \(work)/r.img --blockdev --transient-job",
+                        "blockcopy bj vdb \(work)/nodev --blockdev --transient-job"] {
+            let args = command.split(separator: " ").map(String.init)
+            let v = try ours.virsh(args: args), s = try ours.virsh(args: args, client: TestPaths.vsh)
+            #expect(v.status == 1 && s.status == v.status && s.stdout == v.stdout && s.stderr == v.stderr,
+                    "\(command)\nvirsh: \(v.stdout)\(v.stderr)\nvsh: \(s.stdout)\(s.stderr)")
+        }
+        for command in ["blockcommit bj vda --top \(work)/mid.qcow2 --keep-relative --delete --wait",
+                        "blockpull bj vdd --base \(work)/q1.qcow2 --keep-relative --wait"] {
+            let r = try ours.virsh(args: command.split(separator: " ").map(String.init), client: TestPaths.vsh)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+        }
+        #expect(access(work + "/mid.qcow2", F_OK) != 0, "mid.qcow2 was not deleted")
+        let lines = try Self.files(work, ["top.qcow2", "q3.qcow2"]).joined(separator: "\n")
+        #expect(lines.contains("top.qcow2: backing file: base.qcow2 (actual path: W/base.qcow2)")
+                && lines.contains("q3.qcow2: backing file: q1.qcow2 (actual path: W/q1.qcow2)"), "\(lines)")
+        #expect(try ours.virsh("destroy bj").status == 0)
+    }
+
     /// A loop device on an 8 MiB file of `work`; its node's owner and mode (libvirt's DAC driver gives it to QEMU's
     /// user) and libvirt's remembered-owner attributes are put back, and the device detached, by `release`.
     final class LoopDevice {
