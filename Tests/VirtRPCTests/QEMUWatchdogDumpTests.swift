@@ -11,7 +11,8 @@ import Glibc
 /// busybox's `watchdog` (through the guest agent) and never feeds it. Both daemons report the same event lines
 /// (the watchdog event, the watchdog pause, the resume after the dump), end with the guest running, and leave
 /// one dump named `ID-NAME-YYYY-MM-DD-HH:MM:SS` in their directory: an ELF core of the guest's memory, whose
-/// loadable segments cover the same guest RAM in both files.
+/// loadable segments cover the same guest RAM in both files. When the dump cannot be written, both resume the
+/// guest all the same, with the same events.
 @Suite("watchdog action dump: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
 struct QEMUWatchdogDumpTests {
     /// An ELF64 core's type, machine and the bytes its PT_LOAD segments hold in the file.
@@ -44,8 +45,11 @@ struct QEMUWatchdogDumpTests {
         return ELFCore(type: u16(header, 16), machine: u16(header, 18), loadBytes: bytes, loadSegments: loads)
     }
 
-    @Test("the guest's watchdog fires with action dump: pause, a memory dump in auto_dump_path, resume, as libvirtd")
-    func watchdogDump() throws {
+    /// `dumpFails`: once the daemons run, each auto_dump_path is replaced by a regular file, so that the dump
+    /// cannot be written (ENOTDIR); the guest is resumed all the same, as libvirt's processWatchdogEvent does.
+    @Test("the guest's watchdog fires with action dump: pause, a memory dump in auto_dump_path (or a failed one), resume, as libvirtd",
+          arguments: [false, true])
+    func watchdogDump(dumpFails: Bool) throws {
         let guest = try TestGuest.load(format: 8)
         let ourDumps = try TestPaths.makeTempDir("wdd", mode: 0o755)
         defer { TestPaths.removeDir(ourDumps) }
@@ -84,6 +88,12 @@ struct QEMUWatchdogDumpTests {
             let x = try d.run("dumpxml ga").stdout
             #expect(x.contains("<watchdog model='i6300esb' action='dump'>"), "\(d.label): \(x)")
         }
+        if dumpFails {
+            for dir in dumpDirs {
+                TestPaths.removeDir(dir)
+                #expect(FileManager.default.createFile(atPath: dir, contents: Data("not a directory\n".utf8)))
+            }
+        }
         // busybox's watchdog arms /dev/watchdog with a 2 s timeout and would feed it every 10 minutes only.
         let exec = #"{"execute":"guest-exec","arguments":{"path":"/bin/watchdog","arg":["-T","2","-t","600","/dev/watchdog"]}}"#
         for d in daemons {
@@ -110,6 +120,13 @@ struct QEMUWatchdogDumpTests {
         // The guest runs: its agent answers again.
         for d in daemons {
             #expect(eventually(60) { ((try? d.run("domtime ga"))?.status ?? 1) == 0 }, "\(d.label): the agent never answered")
+        }
+        if dumpFails {
+            for (dir, d) in zip(dumpDirs, daemons) {
+                var st = stat()
+                #expect(stat(dir, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_size == 16, "\(d.label): \(dir) changed")
+            }
+            return
         }
         // One dump in each directory, named NAME-date-time; an ELF core (ET_CORE, x86-64) of the guest's RAM.
         let pattern = #"^[0-9]+-ga-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}$"#
