@@ -22,6 +22,8 @@ public struct QEMUBlockJob: Sendable, Codable, Hashable {
         var format: String
         var index: Int
         var shallow: Bool
+        /// The destination is a block device (`<disk type='block'>`, virsh's `--blockdev`).
+        var block: Bool?
     }
 
     public var kind: Kind
@@ -36,6 +38,8 @@ public struct QEMUBlockJob: Sendable, Codable, Hashable {
     /// Abort asked for (the end is reported as canceled), or pivot.
     public var aborting = false
     public var pivoting = false
+    /// Commit with VIR_DOMAIN_BLOCK_COMMIT_DELETE: the committed images are removed once the job completed.
+    public var deleteCommitted: Bool?
 }
 
 /// Block jobs on a running domain as libvirt 9.0's QEMU driver runs them with -blockdev: block-stream (pull),
@@ -90,6 +94,24 @@ extension QEMUDomainObject {
         throw VirtError.invalidArg("could not find image '\(name)' in chain for '\(d.target.dev)'", domain: .qemu)
     }
 
+    /// The relative name the image above chain position `from` gets for the image at `to`
+    /// (virStorageSourceGetRelativeBackingPath), or libvirt's error when one of the names is not relative.
+    private static func keptRelativeName(_ d: Disk, from: Int, to: Int) throws(VirtError) -> String {
+        guard let path = d.source.path,
+              let name = QEMUBackingChain.relativeName(strings: try QEMUBackingChain.backingStrings(path),
+                                                       from: from, to: to) else {
+            throw VirtError.operationInvalid("can't keep relative backing relationship", domain: .qemu)
+        }
+        return name
+    }
+
+    /// The virtual size of the disk's top image, as QEMU sees it.
+    private func topVirtualSize(_ m: QMPMonitor, _ top: Int) async throws(VirtError) -> Int64 {
+        let blocks = try await m.execute("query-named-block-nodes", arguments: ["flat": true]).arrayValue ?? []
+        return blocks.first { $0["node-name"]?.stringValue == "libvirt-\(top)-format" }?["image"]?["virtual-size"]?
+            .intValue ?? 0
+    }
+
     private func common(_ args: inout [String: JSONValue], _ jobID: String, _ speed: UInt64) {
         args["job-id"] = .string(jobID)
         if speed > 0 { args["speed"] = .int(Int64(clamping: speed)) }
@@ -100,7 +122,12 @@ extension QEMUDomainObject {
     // MARK: Pull
 
     /// libvirt's qemuDomainBlockPullCommon (a modify job): block-stream into the top image from `base` down.
-    func blockPull(disk path: String, base: String?, bandwidth: UInt64, bytes: Bool) async throws(VirtError) {
+    func blockPull(disk path: String, base: String?, bandwidth: UInt64, bytes: Bool, relative: Bool = false)
+        async throws(VirtError) {
+        if relative && base == nil {
+            throw VirtError.invalidArg("flag VIR_DOMAIN_BLOCK_REBASE_RELATIVE is valid only with non-null base",
+                                       domain: .qemu)
+        }
         try await beginJob(.modify, owner: "blockPull")
         defer { endJob() }
         let (i, d, m) = try jobDisk(path)
@@ -111,6 +138,7 @@ extension QEMUDomainObject {
         }
         let layers = QEMUBackingChain.layers(d)
         var baseIndex: Int?
+        var args: [String: JSONValue] = [:]
         if let base {
             // libvirt looks for the base beneath the top image.
             let pos = try? Self.chainPosition(base, d, top: top, what: "base")
@@ -119,9 +147,12 @@ extension QEMUDomainObject {
                                            + "for '\(d.target.dev)'", domain: .qemu)
             }
             baseIndex = layers[pos - 1].index
+            if relative {
+                args["backing-file"] = .string(try Self.keptRelativeName(d, from: 1, to: pos))
+            }
         }
         let jobID = "pull-\(d.target.dev)-libvirt-\(top)-format"
-        var args: [String: JSONValue] = ["device": .string("libvirt-\(top)-format")]
+        args["device"] = .string("libvirt-\(top)-format")
         if let b = baseIndex { args["base-node"] = .string("libvirt-\(b)-format") }
         common(&args, jobID, speed)
         // Registered first: QEMU's events about the job may be handled while the command is under way.
@@ -173,6 +204,8 @@ extension QEMUDomainObject {
             }
             basePos = pos
         }
+        // libvirt keeps relative names for a commit below the active image only.
+        let relativeName = !active && flags & 8 != 0 ? try Self.keptRelativeName(d, from: topPos, to: basePos) : nil
         let topIndex = topPos == 0 ? topNode : (layers[topPos - 1].index ?? 0)
         guard let baseIndex = layers[basePos - 1].index else {
             throw VirtError.internalError("backing image without a node", domain: .qemu)
@@ -181,9 +214,11 @@ extension QEMUDomainObject {
         var args: [String: JSONValue] = ["device": .string("libvirt-\(topNode)-format"),
                                          "base-node": .string("libvirt-\(baseIndex)-format")]
         if !active { args["top-node"] = .string("libvirt-\(topIndex)-format") }
+        if let relativeName { args["backing-file"] = .string(relativeName) }
         common(&args, jobID, speed)
         var job = QEMUBlockJob(kind: active ? .activeCommit : .commit, disk: d.target.dev, jobID: jobID,
                                baseIndex: baseIndex, topIndex: topIndex)
+        if flags & 2 != 0 { job.deleteCommitted = true }
         if active {
             let b = layers[basePos - 1]
             job.mirror = QEMUBlockJob.Mirror(path: b.path, format: b.format, index: baseIndex, shallow: true)
@@ -211,7 +246,7 @@ extension QEMUDomainObject {
     /// nodes, and blockdev-mirror to it; ready when in sync, ended by a pivot or an abort.
     func blockCopy(disk path: String, destination: String, format: String?, bandwidth: UInt64, bytes: Bool,
                    shallow: Bool, reuse: Bool, transientJob: Bool, granularity: UInt32?, bufSize: UInt64?,
-                   syncWrites: Bool) async throws(VirtError) {
+                   syncWrites: Bool, blockDevice: Bool = false) async throws(VirtError) {
         try await beginJob(.modify, owner: "blockCopy")
         defer { endJob() }
         let (i, d, m) = try jobDisk(path)
@@ -225,7 +260,31 @@ extension QEMUDomainObject {
         }
         let layers = QEMUBackingChain.layers(d)
         let fmt = format ?? d.driver.format?.rawValue ?? "raw"
-        if reuse {
+        var st = stat()
+        let exists = stat(destination, &st) == 0
+        let isBlock = exists && st.st_mode & S_IFMT == S_IFBLK
+        if blockDevice && exists && !isBlock {
+            if st.st_size > 0 && !reuse {
+                throw VirtError.configUnsupported("external destination file for disk \(d.target.dev) already exists and "
+                                                  + "is not a block device: \(destination)", domain: .qemu)
+            }
+            throw VirtError.invalidArg("blockdev flag requested for disk \(d.target.dev), but file '\(destination)' "
+                                       + "is not a block device", domain: .qemu)
+        }
+        if blockDevice && !exists {
+            throw VirtError.systemError("missing destination file for disk \(d.target.dev): \(destination)",
+                                        errno: ENOENT, domain: .qemu)
+        }
+        if blockDevice {
+            // A block device is there already: only a format other than raw is written onto it.
+            if !reuse && fmt != "raw" {
+                let size = try await topVirtualSize(m, top)
+                guard let r = ChildCommand.run(["/usr/bin/qemu-img", "create", "-q", "-f", fmt, destination, String(size)]),
+                      r.status == 0 else {
+                    throw VirtError.operationFailed("cannot create '\(destination)'", domain: .qemu)
+                }
+            }
+        } else if reuse {
             if access(destination, F_OK) != 0 {
                 throw VirtError.systemError("missing destination file for disk \(d.target.dev): \(destination)",
                                             errno: ENOENT, domain: .qemu)
@@ -234,9 +293,7 @@ extension QEMUDomainObject {
             if access(destination, F_OK) == 0 {
                 throw VirtError.operationInvalid("destination file '\(destination)' already exists", domain: .qemu)
             }
-            let blocks = try await m.execute("query-named-block-nodes", arguments: ["flat": true]).arrayValue ?? []
-            let size = blocks.first { $0["node-name"]?.stringValue == "libvirt-\(top)-format" }?["image"]?["virtual-size"]?
-                .intValue ?? 0
+            let size = try await topVirtualSize(m, top)
             var argv = ["/usr/bin/qemu-img", "create", "-q", "-f", fmt]
             if shallow, let b = layers.first { argv += ["-b", b.path, "-F", b.format] }
             argv += [destination, String(size)]
@@ -251,6 +308,9 @@ extension QEMUDomainObject {
         let index = Self.nodeNumber(node) ?? 0
         let layer = QEMUBackingChain.Layer(path: destination, format: fmt, index: index)
         var nodes = QEMUCommandLine.chainBlockdevs(layer, node: node, backing: nil, cache: d.driver.cache)
+        if blockDevice {
+            nodes[0] = QEMUJSONProps(nodes[0].items.map { $0.0 == "driver" ? ("driver", .string("host_device")) : $0 })
+        }
         var f = QEMUJSONProps()
         for (k, v) in nodes[1].items {
             switch (k, v) {
@@ -278,7 +338,7 @@ extension QEMUDomainObject {
             common(&args, jobID, speed)
             let job = QEMUBlockJob(kind: .copy, disk: d.target.dev, jobID: jobID,
                                    mirror: QEMUBlockJob.Mirror(path: destination, format: fmt, index: index,
-                                                               shallow: shallow))
+                                                               shallow: shallow, block: blockDevice ? true : nil))
             // Registered first: QEMU's events about the job may be handled while the command is under way.
             let before = liveDefinition
             blockJobs[d.target.dev] = job
@@ -296,7 +356,7 @@ extension QEMUDomainObject {
             writeStatus()
         } catch let e as VirtError {
             for n in added.reversed() { _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string(n)]) }
-            if !reuse { unlink(destination) }
+            if !reuse && !blockDevice { unlink(destination) }
             throw e
         } catch {
             throw VirtError.internalError("\(error)", domain: .qemu)
@@ -307,13 +367,14 @@ extension QEMUDomainObject {
     static func setMirror(_ job: QEMUBlockJob, ready: Bool, disk i: Int, in def: inout DomainDefinition) {
         def.devices.disks[i].extra.removeAll { $0.name == "mirror" }
         guard let mi = job.mirror else { return }
-        var attrs: [(name: String, value: String)] = [("type", "file")]
-        if job.kind == .copy { attrs += [("file", mi.path), ("format", mi.format)] }
+        let block = mi.block == true
+        var attrs: [(name: String, value: String)] = [("type", block ? "block" : "file")]
+        if job.kind == .copy && !block { attrs += [("file", mi.path), ("format", mi.format)] }
         attrs.append(("job", job.kind == .copy ? "copy" : "active-commit"))
         if ready { attrs.append(("ready", job.pivoting ? "pivot" : job.aborting ? "abort" : "yes")) }
         var kids: [XMLElement.Child] = [
             .element(XMLElement(name: "format", attributes: [("type", mi.format)])),
-            .element(XMLElement(name: "source", attributes: [("file", mi.path), ("index", String(mi.index))])),
+            .element(XMLElement(name: "source", attributes: [(block ? "dev" : "file", mi.path), ("index", String(mi.index))])),
         ]
         // A full copy's image has no backing image (libvirt shows the empty chain end); a shallow copy's chain is
         // not shown.
@@ -462,6 +523,7 @@ extension QEMUDomainObject {
         _ = try? await m.execute("job-dismiss", arguments: ["id": .string(job.jobID)])
         let status: Int32 = job.aborting ? 2 : error != nil ? 1 : 0
         var remove: [Int] = []
+        var deleteFiles: [String] = []
         var path = dev
         if var live = liveDefinition, let i = Self.diskIndex(live, dev) {
             var d = live.devices.disks[i]
@@ -478,10 +540,12 @@ extension QEMUDomainObject {
                     let t = layers.firstIndex { $0.index == job.topIndex } ?? 0
                     let b = layers.firstIndex { $0.index == job.baseIndex } ?? layers.count
                     remove = layers[t..<b].compactMap(\.index)
+                    if job.deleteCommitted == true { deleteFiles = layers[t..<b].map(\.path) }
                     layers.removeSubrange(t..<b)
                 case .activeCommit:
                     let b = layers.firstIndex { $0.index == job.baseIndex } ?? 0
                     remove = (top.map { [$0] } ?? []) + layers[..<b].compactMap(\.index)
+                    if job.deleteCommitted == true { deleteFiles = [d.source.path].compactMap { $0 } + layers[..<b].map(\.path) }
                     let base = layers[b]
                     layers.removeFirst(b + 1)
                     pivotPersistent(dev, from: d.source.path, to: base.path, format: base.format, layers: layers)
@@ -490,8 +554,10 @@ extension QEMUDomainObject {
                     guard let mi = job.mirror else { break }
                     remove = (top.map { [$0] } ?? []) + (mi.shallow ? [] : layers.compactMap(\.index))
                     if !mi.shallow { layers = [] }
-                    pivotPersistent(dev, from: d.source.path, to: mi.path, format: mi.format, layers: layers)
+                    pivotPersistent(dev, from: d.source.path, to: mi.path, format: mi.format, layers: layers,
+                                    block: mi.block == true)
                     Self.pivot(&d, to: mi.path, format: mi.format, index: mi.index, hotplug: &hotplug)
+                    d.type = mi.block == true ? .block : .file
                 }
             } else if job.kind == .copy, let mi = job.mirror {
                 remove = [mi.index]
@@ -505,6 +571,10 @@ extension QEMUDomainObject {
             _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(n)-format")])
             _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(n)-storage")])
         }
+        // VIR_DOMAIN_BLOCK_COMMIT_DELETE (libvirt's qemuBlockJobDeleteImages): the committed files go.
+        for f in deleteFiles where unlink(f) != 0 {
+            process?.note("Unable to remove snapshot image file '\(f)' (\(String(cString: strerror(errno))))")
+        }
         blockJobs[dev] = nil
         writeStatus()
         emit(DomainEventRecord(domain: ref, kind: .blockJob(path: path, type: job.kind.type, status: status)))
@@ -515,11 +585,12 @@ extension QEMUDomainObject {
     /// After a pivot the persistent disk that named the old image names the new one, with its chain as libvirt
     /// 9.0 copies it (without node numbers).
     private func pivotPersistent(_ dev: String, from old: String?, to path: String, format: String,
-                                 layers: [QEMUBackingChain.Layer]) {
+                                 layers: [QEMUBackingChain.Layer], block: Bool = false) {
         guard persistent, let pi = Self.diskIndex(definition, dev), let old,
               definition.devices.disks[pi].source.path == old else { return }
         var pd = definition
         pd.devices.disks[pi].source.path = path
+        pd.devices.disks[pi].type = block ? .block : .file
         if let f = DiskFormat(rawValue: format) { pd.devices.disks[pi].driver.format = f }
         QEMUBackingChain.setLayers(layers.map { QEMUBackingChain.Layer(path: $0.path, format: $0.format) },
                                    of: &pd.devices.disks[pi])

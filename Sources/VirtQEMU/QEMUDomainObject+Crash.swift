@@ -8,7 +8,7 @@ import VirtCore
 /// - restart: a fake reboot (REBOOT from QEMU's RESET, then RESUMED/UNPAUSED, running (crashed));
 /// - preserve: the domain stays crashed (QEMU paused);
 /// - coredump-destroy / coredump-restart: a memory-only ELF dump into the auto-dump directory
-///   (`NAME-YYYY-MM-DD-HH:MM:SS`) first; when the dump fails the domain stays crashed.
+///   (`ID-NAME-YYYY-MM-DD-HH:MM:SS`, libvirt's short name) first; when the dump fails the domain stays crashed.
 ///
 /// libvirt 9.0 handles the panic in a worker thread while its monitor thread handles QEMU's STOP, so it
 /// reports a SUSPENDED/PAUSED before the CRASHED event only when the STOP wins that race (seen once in four
@@ -65,11 +65,8 @@ extension QEMUDomainObject {
     /// libvirt's `doCoreDumpToAutoDumpPath` with VIR_DUMP_MEMORY_ONLY: `dump-guest-memory` (ELF, no paging).
     private func dumpToAutoDumpDir() async throws(VirtError) {
         guard let m = monitor else { throw VirtError.operationInvalid("domain is not running", domain: .qemu) }
-        try LinuxSys.mkdirs(paths.autoDumpDir)
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd-HH:mm:ss"
-        let path = paths.autoDumpDir + "/" + name + "-" + f.string(from: Date())
+        try LinuxSys.mkdirs(autoDumpDir)
+        let path = autoDumpFile()
         try await m.execute("dump-guest-memory", arguments: [
             "paging": false, "protocol": .string("file:" + path), "format": "elf",
         ], timeout: .seconds(300))

@@ -222,7 +222,7 @@ extension QEMUDomainObject {
     }
 
     /// libvirt's doCoreDump: the file created (0600, as the daemon), written by QEMU, removed on failure.
-    private func writeCoreDump(_ mon: QMPMonitor, to path: String, format: UInt32?, memoryOnly: Bool)
+    func writeCoreDump(_ mon: QMPMonitor, to path: String, format: UInt32?, memoryOnly: Bool)
         async throws(VirtError) {
         if !memoryOnly, let format, format != 0 {
             throw VirtError.operationUnsupported("kdump-compressed format is only supported with memory-only dump")

@@ -216,8 +216,8 @@ extension QEMUDomainObject {
     /// QEMU's WATCHDOG (libvirt's qemuProcessHandleWatchdog): the guest's watchdog fired and QEMU took its action.
     /// The WATCHDOG event carries the action (virDomainEventWatchdogAction: none, pause, reset, poweroff, shutdown,
     /// debug, inject-nmi); with "pause" a running domain is paused for the watchdog (SUSPENDED/WATCHDOG) before
-    /// QEMU's STOP arrives. (`action='dump'` runs QEMU with "pause"; libvirt then dumps the guest and resumes it,
-    /// which is not done here.)
+    /// QEMU's STOP arrives. (`action='dump'` runs QEMU with "pause"; the guest is then dumped and resumed:
+    /// QEMUDomainObject+WatchdogDump.swift.)
     func watchdogFired(_ data: JSONValue) {
         let actions = ["none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi"]
         let action = data["action"]?.stringValue.flatMap { actions.firstIndex(of: $0) }.map(Int32.init) ?? 0
@@ -226,6 +226,9 @@ extension QEMUDomainObject {
             status = .paused(.watchdog)
             raise(.suspended(.watchdog))
             writeStatus()
+        }
+        if watchdogWantsDump {
+            Task { await self.watchdogDump() }
         }
     }
 }

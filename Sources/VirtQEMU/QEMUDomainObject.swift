@@ -266,6 +266,8 @@ actor QEMUDomainObject {
     var incomingFD: Int32 = -1
     /// Paths treated as shared storage (qemu.conf's `shared_filesystems`), besides network filesystems.
     var sharedFilesystems: [String] = []
+    /// qemu.conf's `auto_dump_path` (nil: the driver's `lib/qemu/dump`).
+    var autoDumpPath: String?
     /// The running QEMU's cgroup, if the driver places QEMUs in cgroups.
     var cgroup: QEMUCgroup?
     /// What the status files hold now (rewritten only on change).

@@ -63,26 +63,24 @@ extension QEMUDriver {
             guard let base else {
                 throw VirtError.invalidArg("destination must not be NULL", domain: .qemu)
             }
-            if flags & 32 != 0 {
-                throw VirtError.configUnsupported("block copy to a block device is not supported yet", domain: .qemu)
-            }
             try await obj.blockCopy(disk: disk, destination: base, format: flags & 4 != 0 ? "raw" : nil,
                                     bandwidth: bandwidth, bytes: flags & 64 != 0, shallow: flags & 1 != 0,
                                     reuse: flags & 2 != 0, transientJob: false, granularity: nil, bufSize: nil,
-                                    syncWrites: false)
+                                    syncWrites: false, blockDevice: flags & 32 != 0)
             return
         }
         if flags & (1 | 2 | 4 | 32) != 0 {
             throw VirtError.invalidArg("flags shallow, reuse-external, copy-raw and copy-dev need the copy flag",
                                        domain: .qemu)
         }
-        try await obj.blockPull(disk: disk, base: base, bandwidth: bandwidth, bytes: flags & 64 != 0)
+        try await obj.blockPull(disk: disk, base: base, bandwidth: bandwidth, bytes: flags & 64 != 0,
+                                relative: flags & 16 != 0)
     }
 
-    /// virDomainBlockCommit (flags: SHALLOW 1, ACTIVE 4, RELATIVE 8, BANDWIDTH_BYTES 16).
+    /// virDomainBlockCommit (flags: SHALLOW 1, DELETE 2, ACTIVE 4, RELATIVE 8, BANDWIDTH_BYTES 16).
     public func blockCommit(_ domain: DomainRef, disk: String, base: String?, top: String?, bandwidth: UInt64,
                             flags: UInt32) async throws {
-        try Self.checkFlags(flags, allowed: 1 | 4 | 8 | 16, "qemuDomainBlockCommit")
+        try Self.checkFlags(flags, allowed: 1 | 2 | 4 | 8 | 16, "qemuDomainBlockCommit")
         try await state.object(domain).blockCommit(disk: disk, base: base, top: top, bandwidth: bandwidth, flags: flags)
     }
 
@@ -107,13 +105,14 @@ extension QEMUDriver {
             throw VirtError.invalidArg("granularity must be power of 2 between 512 and 64M", domain: .qemu)
         }
         let root = try XMLParser.parse(destXML)
-        guard root.name == "disk", let file = root.child("source")?.attr("file") else {
-            throw VirtError.configUnsupported("block copy destination must be a disk of type file", domain: .qemu)
+        let block = root.attr("type") == "block"
+        guard root.name == "disk", let file = root.child("source")?.attr(block ? "dev" : "file") else {
+            throw VirtError.configUnsupported("block copy destination must be a disk of type file or block", domain: .qemu)
         }
         try await state.object(domain).blockCopy(disk: disk, destination: file,
                                                  format: root.child("driver")?.attr("type"), bandwidth: bandwidth,
                                                  bytes: true, shallow: flags & 1 != 0, reuse: flags & 2 != 0,
                                                  transientJob: flags & 4 != 0, granularity: granularity,
-                                                 bufSize: bufSize, syncWrites: flags & 8 != 0)
+                                                 bufSize: bufSize, syncWrites: flags & 8 != 0, blockDevice: block)
     }
 }

@@ -274,6 +274,7 @@ public final class QEMUDriver: HypervisorDriver {
         let driver = try await open(ConnectionURI(parsing: "qemu:///embed?root=\(root)"), security: security.makeManager())
         if let firmwareDirs { await driver.state.setFirmwareDirs(firmwareDirs) }
         await driver.state.setTPMSettings(security)
+        for o in await driver.state.allObjects() { await o.setAutoDumpPath(security.autoDumpPath) }
         return driver
     }
 
@@ -556,6 +557,7 @@ public final class QEMUDriver: HypervisorDriver {
         let swtpm = def.devices.tpms.contains { if case .emulator = $0.backend { true } else { false } }
             ? try await state.swtpmHostConfig() : nil
         await obj.setSharedFilesystems(await state.tpmSettings.sharedFilesystems)
+        await obj.setAutoDumpPath(await state.tpmSettings.autoDumpPath)
         await obj.setResolvedVolumes(try await resolveVolumeDisks(def))
         // A network port per <interface type='network'> (its bridge is where the tap goes).
         await obj.setDiskPassphrases(try await diskPassphrases(await obj.nextRunDefinition ?? def))

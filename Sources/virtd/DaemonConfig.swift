@@ -200,6 +200,7 @@ struct DaemonConfig {
             case "swtpm_user": qemuSecurity.swtpmUser = value
             case "swtpm_group": qemuSecurity.swtpmGroup = value
             case "shared_filesystems": qemuSecurity.sharedFilesystems = try Self.stringList(value, line: n + 1, key: key)
+            case "auto_dump_path": qemuSecurity.autoDumpPath = value
             case "user": qemuSecurity.user = value
             case "group": qemuSecurity.group = value
             case "dynamic_ownership": qemuSecurity.dynamicOwnership = try int() != 0

@@ -189,7 +189,10 @@ import Glibc
         #expect(await Self.next(&events, 1) == [.lifecycle(.stopped(.crashed))])
         #expect(try await driver.state(dom) == .shutoff(.crashed))
         let dumps = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu/dump")) ?? []
-        #expect(dumps.count == 1 && dumps.allSatisfy { $0.hasPrefix("pc-") })
+        // libvirt's getAutoDumpPath: the short name ID-NAME, then the local date and time.
+        #expect(dumps.count == 1 && dumps.allSatisfy {
+            $0.range(of: #"^[0-9]+-pc-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}$"#, options: .regularExpression) != nil
+        }, "\(dumps)")
         if let f = dumps.first {
             let size = (try? FileManager.default.attributesOfItem(atPath: root + "/lib/qemu/dump/" + f)[.size] as? Int) ?? 0
             #expect(size > 128 * 1024 * 1024)

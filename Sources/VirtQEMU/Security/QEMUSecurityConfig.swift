@@ -28,6 +28,8 @@ public struct QEMUSecurityConfig: Sendable, Hashable {
     /// qemu.conf's `cgroup_controllers`: the controllers each QEMU gets a cgroup in (nil or empty: no
     /// cgroups; the embedded driver's default).
     public var cgroupControllers: [String]?
+    /// qemu.conf's `auto_dump_path`: where watchdog and crash dumps go (nil: the driver's `lib/qemu/dump`).
+    public var autoDumpPath: String?
 
     public init(user: String? = nil, group: String? = nil, dynamicOwnership: Bool = true,
                 rememberOwner: Bool = true, securityDriver: String? = nil) {
