@@ -1385,6 +1385,10 @@ actor QEMUDomainObject {
         if !inactive, let live = liveDefinition {
             return live.formatXML(DomainFormatOptions(inactive: false, id: id))
         }
+        // A running transient domain has no other definition: libvirt formats the live one, without its id.
+        if !persistent, let live = liveDefinition {
+            return live.formatXML(DomainFormatOptions(inactive: true, runtimeDetails: true))
+        }
         return definition.formatXML()
     }
 

@@ -142,9 +142,13 @@ public struct DomainFormatOptions: Sendable, Hashable {
     public var inactive: Bool = true
     /// The running domain's id, written as `<domain … id='N'>` when formatting live XML.
     public var id: Int32? = nil
-    public init(secure: Bool = false, inactive: Bool = true, id: Int32? = nil) {
+    /// With `inactive`: keep what QEMU assigned (device aliases, disk source indexes), as libvirt's inactive XML
+    /// of a running transient domain (its only definition is the live one) keeps them.
+    public var runtimeDetails: Bool = false
+    public init(secure: Bool = false, inactive: Bool = true, id: Int32? = nil, runtimeDetails: Bool = false) {
         self.secure = secure
         self.inactive = inactive
         self.id = id
+        self.runtimeDetails = runtimeDetails
     }
 }

@@ -53,7 +53,7 @@ public struct DeviceInfo: Sendable, Hashable {
     /// Writes boot, alias, rom, acpi and address in libvirt's order.
     func format(into w: inout XMLWriter, options: DomainFormatOptions) {
         if let o = bootOrder { w.empty("boot", [("order", String(o)), ("loadparm", bootLoadParm)]) }
-        if let alias, !options.inactive || hasUserAlias { w.empty("alias", [("name", alias)]) }
+        if let alias, !options.inactive || options.runtimeDetails || hasUserAlias { w.empty("alias", [("name", alias)]) }
         if let p = usbMasterStartPort { w.empty("master", [("startport", String(p))]) }
         if romBar != nil || romFile != nil || romEnabled != nil {
             w.empty("rom", [("enabled", romEnabled.yesNo), ("bar", romBar.onOff), ("file", romFile)])

@@ -472,7 +472,11 @@ public struct Disk: Sendable, Hashable {
             for e in extra where e.name == "auth" { w.libvirtStyle(e) }
             formatSource(into: &w, options: options)
             for name in ["backingStore", "geometry", "blockio", "mirror"] {
-                for e in extra where e.name == name { w.libvirtStyle(e) }
+                for e in extra where e.name == name {
+                    // The backing chain QEMU's images detected is live data (an empty `<backingStore/>` is not).
+                    if name == "backingStore", options.inactive, options.runtimeDetails, e.attr("type") != nil { continue }
+                    w.libvirtStyle(e)
+                }
             }
             w.empty("target", [("dev", target.dev), ("bus", target.bus?.rawValue), ("tray", target.tray),
                                ("removable", target.removable.onOff), ("rotation_rate", target.rotationRate.text)])
@@ -505,7 +509,7 @@ public struct Disk: Sendable, Hashable {
         case .nvme, .vhostuser: attrs = [("path", source.path)]
         }
         attrs.append(("startupPolicy", source.startupPolicy))
-        if !options.inactive, let i = source.index { attrs.append(("index", String(i))) }
+        if !options.inactive || options.runtimeDetails, let i = source.index { attrs.append(("index", String(i))) }
         w.element("source", attrs) { w in
             for h in source.hosts {
                 w.empty("host", [("name", h.name), ("port", h.port),
