@@ -118,7 +118,7 @@ extension QEMUBackingChain {
 
     /// libvirt's chain detection at start: the backing images of each qcow2 file disk whose header names one
     /// (`qemu-img info --backing-chain`), with their node numbers.
-    static func detectChains(_ disks: inout [Disk]) throws(VirtError) {
+    static func detectChains(_ disks: inout [Disk], numbering: Bool = true) throws(VirtError) {
         for i in disks.indices {
             let d = disks[i]
             guard d.type == .file, d.driver.format == .qcow2, let path = d.source.path,
@@ -127,7 +127,7 @@ extension QEMUBackingChain {
             let ls = try imageChain(path).dropFirst()
             if !ls.isEmpty { setLayers(Array(ls), of: &disks[i]) }
         }
-        numberLayers(&disks)
+        if numbering { numberLayers(&disks) }
     }
 
     /// The image and its backing images as qemu-img reads them.

@@ -199,10 +199,34 @@ extension QEMUDomainObject {
             }
             try await plugControllers(from: live, to: next, mon: mon, capabilities: capabilities)
             let cl = QEMUCommandLine(definition: next, capabilities: capabilities)
+            // Its backing chain, as at start (libvirt's qemuDomainDetermineDiskChain). libvirt names the backing
+            // images once while detecting them and again when it prepares the chain, so as many node numbers as
+            // there are backing images go unused before the top image's.
+            var layers: [QEMUBackingChain.Layer] = []
+            if QEMUCommandLine.diskHasSource(added) {
+                var one = [added]
+                try QEMUBackingChain.detectChains(&one, numbering: false)
+                layers = QEMUBackingChain.layers(one[0])
+                for _ in layers { _ = hotplug.takeNode() }
+            }
             let node = hotplug.takeNode()
-            let blockdevs = try cl.diskBlockdevs(added, node: node)
+            var blockdevs = try cl.diskBlockdevs(added, node: node)
             if !blockdevs.isEmpty, let k = next.devices.disks.firstIndex(where: { $0.info.alias == alias }) {
                 next.devices.disks[k].source.index = Self.nodeNumber(node)
+                // The images below the top one numbered after it, added read-only, deepest first, before the
+                // top's nodes.
+                if !layers.isEmpty {
+                    for j in layers.indices { layers[j].index = Self.nodeNumber(hotplug.takeNode()) }
+                    QEMUBackingChain.setLayers(layers, of: &next.devices.disks[k])
+                    var chain: [QEMUJSONProps] = []
+                    for (j, l) in layers.enumerated().reversed() {
+                        let below = j + 1 < layers.count ? layers[j + 1].index.map { "libvirt-\($0)-format" } : nil
+                        chain += QEMUCommandLine.chainBlockdevs(l, node: "libvirt-\(l.index ?? 0)", backing: below,
+                                                               cache: added.driver.cache)
+                    }
+                    if blockdevs.count == 2, let first = layers[0].index { blockdevs[1].add("backing", "libvirt-\(first)-format") }
+                    blockdevs = chain + blockdevs
+                }
             }
             let device = try cl.diskDevice(added, drive: blockdevs.isEmpty ? nil : node + "-format", boot: nil)
             try labelDisk(added, in: next)
@@ -240,8 +264,10 @@ extension QEMUDomainObject {
                 QEMUBackingChain.markChainEnds(&shown)
                 cur.devices.insert(disk: shown[0])
                 liveDefinition = cur
-                // What a save image or a migration carries has the device too.
-                runDefinition?.devices.insert(disk: next.devices.disks[k])
+                // What a save image or a migration carries has the device too (without the detected chain).
+                var carried = next.devices.disks[k]
+                carried.extra.removeAll { $0.name == "backingStore" }
+                runDefinition?.devices.insert(disk: carried)
             }
             writeStatus()
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
@@ -730,6 +756,12 @@ extension QEMUDomainObject {
             if let node = hotplug.diskNodes.removeValue(forKey: alias), let mon = monitor {
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-format")])
                 _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string(node + "-storage")])
+                // Then its backing images' nodes, top down.
+                for l in QEMUBackingChain.layers(disk) {
+                    guard let n = l.index else { continue }
+                    _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(n)-format")])
+                    _ = try? await mon.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(n)-storage")])
+                }
                 if QEMUDiskEncryption.of(disk) != nil {
                     _ = try? await mon.execute("object-del",
                                                arguments: ["id": .string(QEMUDiskEncryption.secretAlias(node: node))])
