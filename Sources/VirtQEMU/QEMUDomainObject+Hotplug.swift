@@ -229,7 +229,7 @@ extension QEMUDomainObject {
                 }
             }
             let device = try cl.diskDevice(added, drive: blockdevs.isEmpty ? nil : node + "-format", boot: nil)
-            try labelDisk(added, in: next)
+            try labelDisk(next.devices.disks.first(where: { $0.info.alias == alias }) ?? added, in: next)
             var done: [String] = []
             // An encrypted disk: its passphrase as a secret object (encrypted with the master key of this run)
             // before its nodes, as at start.
@@ -449,12 +449,13 @@ extension QEMUDomainObject {
         }
     }
 
-    /// Labels a new disk's image for QEMU's user (given back when QEMU ends).
+    /// Labels a new disk's image and its backing images for QEMU's user (given back when QEMU ends).
     private func labelDisk(_ disk: Disk, in def: DomainDefinition) throws(VirtError) {
         guard let path = disk.source.path else { return }
         // A block device must also be allowed by the domain's device cgroup (libvirt's qemuSetupImageCgroup).
         if disk.type == .block, let g = cgroup { try g.setDeviceACL(Self.blockDevices(of: def)) }
-        let targets = SecurityLabelTarget.targets(for: def).filter { $0.path == path }
+        let paths = Set([path] + QEMUBackingChain.layers(disk).map(\.path))
+        let targets = SecurityLabelTarget.targets(for: def).filter { paths.contains($0.path) }
         guard !targets.isEmpty else { return }
         try security.setLabels(targets, start: .coldBoot)
         labelled += targets
@@ -825,9 +826,10 @@ extension QEMUDomainObject {
 
     private func restoreDiskLabel(_ disk: Disk) {
         guard let path = disk.source.path else { return }
-        let mine = labelled.filter { $0.path == path }
+        let paths = Set([path] + QEMUBackingChain.layers(disk).map(\.path))
+        let mine = labelled.filter { paths.contains($0.path) }
         guard !mine.isEmpty else { return }
-        labelled.removeAll { $0.path == path }
+        labelled.removeAll { paths.contains($0.path) }
         _ = security.restoreLabels(mine, stop: .destroyed)
     }
 

@@ -295,9 +295,10 @@ struct QEMUBlockJobTests {
 
     /// `body` on virtd, then on libvirtd 9.0, each with a work directory of its own (``makeWork(_:)``), a
     /// `virsh event --all --loop` watcher and Debian's virsh; the lines each returned.
-    static func onBothDaemons(_ body: (_ work: String, _ watcher: VirshEventWatcher,
+    static func onBothDaemons(oursConfig: String = "",
+                              _ body: (_ work: String, _ watcher: VirshEventWatcher,
                                        _ run: (String) throws -> ChildProcess.Result) throws -> [String]) throws -> [[String]] {
-        let ours = try RestartableVirtd()
+        let ours = try RestartableVirtd(config: oursConfig)
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }

@@ -9,8 +9,9 @@ import Glibc
 /// Hot-plugged qcow2 disks with backing chains, on virtd and Debian's libvirtd 9.0 with the same steps
 /// (``QEMUBlockJobTests/onBothDaemons(_:)``): the chain detected as at start (`<backingStore>` with node indexes
 /// numbered after the top image), QEMU's block nodes named `libvirt-N-storage`/`-format` for every image, a pull
-/// on the hot-plugged disk, and its nodes gone with it after an unplug. Compared: virsh's output, the disks' live
-/// and persistent XML, QEMU's named block nodes and the data read back.
+/// on the hot-plugged disk, and its nodes gone with it after an unplug; the owners of the backing images while
+/// QEMU uses them and after. Compared: virsh's output, the disks' live and persistent XML, QEMU's named block
+/// nodes, the data read back, and the images' owners and modes.
 @Suite("QEMU hot-plugged disk chains: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUHotplugChainTests {
     /// QEMU's named block nodes (`query-named-block-nodes`, flat), sorted.
@@ -19,6 +20,53 @@ struct QEMUHotplugChainTests {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
               let list = obj["return"] as? [[String: Any]] else { return "nodes: ? \(r.stdout) \(r.stderr)" }
         return "nodes: " + list.compactMap { $0["node-name"] as? String }.sorted().joined(separator: " ")
+    }
+
+    /// Owner and mode of each image (`uid:gid mode`).
+    static func owners(_ work: String, _ files: [String]) -> String {
+        files.map { f -> String in
+            var st = stat()
+            guard stat(work + "/" + f, &st) == 0 else { return "\(f) missing" }
+            return "\(f) \(st.st_uid):\(st.st_gid) " + String(st.st_mode & 0o777, radix: 8)
+        }.joined(separator: ", ")
+    }
+
+    @Test("a disk's backing images are labelled for QEMU's user and given back, at start and at hotplug, as libvirtd's")
+    func backingImagesLabelled() throws {
+        // virtd as Debian's libvirtd runs QEMU: as libvirt-qemu, with dynamic ownership and remembered owners.
+        let dac = "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n"
+        let results = try QEMUBlockJobTests.onBothDaemons(oursConfig: dac) { work, _, run in
+            let img = "/usr/bin/qemu-img"
+            _ = try QEMUBlockJobTests.run([img, "create", "-q", "-f", "qcow2", work + "/h1.qcow2", "16M"])
+            _ = try QEMUBlockJobTests.run([img, "create", "-q", "-f", "qcow2", "-b", "h1.qcow2", "-F", "qcow2",
+                                           work + "/h2.qcow2"])
+            let files = ["top.qcow2", "mid.qcow2", "base.qcow2", "h2.qcow2", "h1.qcow2"]
+            for f in files { chmod(work + "/" + f, 0o644) }
+            let xml = QEMUBlockJobTests.domainXML(work).replacingOccurrences(
+                of: "<memballoon", with: "<controller type='scsi' index='0' model='virtio-scsi'/><memballoon")
+            try xml.write(toFile: work + "/bj.xml", atomically: true, encoding: .utf8)
+            var out: [String] = ["before: " + Self.owners(work, files)]
+            out += try QEMUBlockJobOptionsTests.transcript(["define W/bj.xml", "start bj"], work: work, run)
+            out.append("running: " + Self.owners(work, files))
+            out += try QEMUBlockJobOptionsTests.transcript(
+                ["attach-disk bj W/h2.qcow2 sda --driver qemu --subdriver qcow2 --targetbus scsi --live"], work: work, run)
+            out.append("plugged: " + Self.owners(work, files))
+            out += try QEMUBlockJobOptionsTests.transcript(["detach-disk bj sda --live"], work: work, run)
+            _ = eventually(30) { !((try? run("dumpxml bj").stdout) ?? "").contains("<target dev='sda'") }
+            out.append("unplugged: " + Self.owners(work, files))
+            out += try QEMUBlockJobOptionsTests.transcript(["destroy bj", "undefine bj"], work: work, run)
+            out.append("stopped: " + Self.owners(work, files))
+            return out
+        }
+        #expect(results[0] == results[1],
+                "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
+        // QEMU's user owned the backing images while they were in use; at the end only the top images are
+        // given back (libvirt leaves backing images to QEMU's user).
+        let running = results[0].first { $0.hasPrefix("running: ") } ?? ""
+        #expect(!running.contains("mid.qcow2 0:0") && !running.contains("base.qcow2 0:0"), "\(running)")
+        let stopped = results[0].first { $0.hasPrefix("stopped: ") } ?? ""
+        #expect(stopped.contains("top.qcow2 0:0") && stopped.contains("h2.qcow2 0:0") && !stopped.contains("h1.qcow2 0:0"),
+                "\(stopped)")
     }
 
     @Test("attach-disk of qcow2 chains: backingStore, node names, blockpull and detach as libvirtd's")

@@ -104,7 +104,7 @@ public struct DACSecurityManager: SecurityManager {
             throw VirtError.systemError("unable to set user and group to '\(uid):\(gid)' on '\(t.path)'",
                                         errno: e, domain: .security)
         }
-        if rememberOwner {
+        if rememberOwner && t.kind != .backingImage {
             if var r = store.read(t.path), r.refs > 0 {
                 r.refs += 1
                 store.write(t.path, r)
@@ -129,6 +129,7 @@ public struct DACSecurityManager: SecurityManager {
     }
 
     private func restoreLocked(_ t: SecurityLabelTarget) -> String? {
+        if t.kind == .backingImage { return nil }
         var st = stat()
         guard stat(t.path, &st) == 0 else { return nil }
         var owner: (uid_t, gid_t) = (0, 0)

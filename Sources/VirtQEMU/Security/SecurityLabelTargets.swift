@@ -2,7 +2,7 @@ import VirtCore
 
 extension SecurityLabelTarget {
     /// The paths of `def` that QEMU opens with its own rights, as libvirt's DAC driver labels them: file and
-    /// block disk sources (unless their `<seclabel model='dac' relabel='no'/>` says otherwise, or the domain's
+    /// block disk sources and their backing images (unless their `<seclabel model='dac' relabel='no'/>` says otherwise, or the domain's
     /// `<seclabel type='none'>` turns labelling off), kernel and initrd, and the host paths of character devices
     /// (file, pipe, dev, and unix sockets that QEMU connects to). `extra` are the driver's own per-domain paths.
     public static func targets(for def: DomainDefinition, extra: [SecurityLabelTarget] = []) -> [SecurityLabelTarget] {
@@ -23,6 +23,8 @@ extension SecurityLabelTarget {
             }
             if noRelabel { continue }
             add(SecurityLabelTarget(path: p, kind: .image))
+            // Its backing images too, as libvirt's DAC driver labels a disk's whole chain.
+            for l in QEMUBackingChain.layers(d) { add(SecurityLabelTarget(path: l.path, kind: .backingImage)) }
         }
         for p in [def.os.kernel, def.os.initrd].compactMap({ $0 }) where !p.isEmpty {
             add(SecurityLabelTarget(path: p, kind: .kernel))

@@ -5,6 +5,9 @@ import VirtCore
 public enum SecurityLabelKind: String, Sendable, Hashable, Codable {
     /// A disk image or block device (`<disk type='file|block'>`).
     case image
+    /// An image below a disk's top one in its backing chain: given to QEMU's user, its owner not remembered and
+    /// never given back (libvirt's DAC driver leaves backing images alone at stop: they may be shared).
+    case backingImage
     /// The direct-boot kernel or initrd.
     case kernel
     /// A character device's host path (file, pipe, device, existing unix socket).
