@@ -273,7 +273,7 @@ extension QEMUDomainObject {
             emit(DomainEventRecord(domain: ref, kind: .deviceAdded(alias: alias)))
         case "interface":
             guard var n = dev.interface else { return }
-            guard n.type == .user || n.type == .network || n.type == .bridge else {
+            guard n.type == .user || n.type == .network || n.type == .bridge || n.type == .direct else {
                 throw VirtError.operationUnsupported(
                     "live attach of interface type '\(n.type.rawValue)' is not supported by this driver yet", domain: .qemu)
             }
@@ -309,7 +309,12 @@ extension QEMUDomainObject {
                 // passed to QEMU by name (getfd), then netdev_add with that name.
                 let tap: (name: String, fd: Int32, bridge: String?)
                 do {
-                    tap = try createTap(added)
+                    if added.type == .direct {
+                        let m = try createMacvtap(added)
+                        tap = (m.name, m.fd, nil)
+                    } else {
+                        tap = try createTap(added)
+                    }
                 } catch {
                     await releasePort()
                     throw error

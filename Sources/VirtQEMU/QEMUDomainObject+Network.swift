@@ -32,10 +32,15 @@ extension QEMUDomainObject {
         var numbers: [Int: [Int32]] = [:]
         for i in def.devices.interfaces.indices {
             let n = def.devices.interfaces[i]
-            guard n.type == .network || n.type == .bridge || n.type == .ethernet else { continue }
+            guard n.type == .network || n.type == .bridge || n.type == .ethernet || n.type == .direct else { continue }
             let tap: (name: String, fd: Int32, bridge: String?)
             do throws(VirtError) {
-                tap = try createTap(n)
+                if n.type == .direct {
+                    let m = try createMacvtap(n)
+                    tap = (m.name, m.fd, nil)
+                } else {
+                    tap = try createTap(n)
+                }
             } catch {
                 // The failed start's qemuProcessStop: virDomainClearNetBandwidth over every interface with a host
                 // device name by then (the taps made, the failing one, and later ones named in the definition).

@@ -126,6 +126,11 @@ extension QEMUDomainObject {
             throw VirtError.internalError("/proc/net/dev: Interface not found", domain: .none)
         }
         func i(_ n: Int) -> Int64 { Int64(truncatingIfNeeded: c[n]) }
+        // A macvtap device shares the guest's view (libvirt's virDomainNetTypeSharesHostView): not swapped.
+        if net.type == .direct {
+            return InterfaceStats(rxBytes: i(0), rxPackets: i(1), rxErrs: i(2), rxDrop: i(3),
+                                  txBytes: i(8), txPackets: i(9), txErrs: i(10), txDrop: i(11))
+        }
         // The tap's host side: what the guest sends is received here (libvirt swaps for tap NICs).
         return InterfaceStats(rxBytes: i(8), rxPackets: i(9), rxErrs: i(10), rxDrop: i(11),
                               txBytes: i(0), txPackets: i(1), txErrs: i(2), txDrop: i(3))

@@ -110,6 +110,8 @@ public struct NetInterface: Sendable, Hashable {
             if type == .direct, let m = n.source["mode"], !["vepa", "private", "bridge", "passthrough"].contains(m) {
                 throw DeviceError.invalidValue("mode", "source", m)
             }
+            // libvirt's default macvtap mode, written back.
+            if type == .direct, n.source["mode"] == nil { n.source["mode"] = "vepa" }
         } else if [.network, .bridge, .direct, .server, .client, .mcast, .udp, .internal, .vdpa, .vhostuser]
                     .contains(type) {
             throw DeviceError.xml("interface type='\(type.rawValue)' requires a 'source' element")
