@@ -1160,6 +1160,9 @@ actor QEMUDomainObject {
         self.security = security
         let libDir = String(st.monitorPath.prefix(upTo: st.monitorPath.lastIndex(of: "/") ?? st.monitorPath.endIndex))
         labelled = securityTargets(live ?? definition, libDir: libDir)
+        // The host devices its NICs use, deleted when QEMU ends (a macvtap outlives QEMU's descriptor).
+        tapDevices = (live ?? definition).devices.interfaces
+            .filter { [.direct, .ethernet, .bridge, .network].contains($0.type) }.compactMap(\.targetDev)
         let emulator = (live ?? definition).devices.emulator ?? QEMUCommandLine.defaultEmulator
         let logPath = paths.logFile(definition.name)
         let exe = QEMUProcess.executable(of: st.pid)
@@ -1168,6 +1171,7 @@ actor QEMUDomainObject {
             QEMUCgroup.located(partition: QEMUCgroup.partition(of: live ?? definition), id: st.id,
                                name: definition.name)?.remove()
             restoreSecurityLabels()
+            removeTaps()
             removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false
@@ -1231,6 +1235,7 @@ actor QEMUDomainObject {
             proc.note("reconnect failed: \(error); killing QEMU")
             await proc.terminate(grace: .seconds(3))
             restoreSecurityLabels()
+            removeTaps()
             removeStatusFiles(monitorPath: st.monitorPath)
             status = .shutoff(.crashed)
             return false

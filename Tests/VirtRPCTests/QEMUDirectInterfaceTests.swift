@@ -116,5 +116,13 @@ struct QEMUDirectInterfaceTests {
                 "virtd:\n\(results[0].joined(separator: "\n"))\nlibvirtd:\n\(results[1].joined(separator: "\n"))")
         let o = results[0].joined(separator: "\n")
         #expect(o.contains("macvtap0@dv0 52:54:00:aa:bb:01 bridge up"), "\(o)")
+        // virtd killed and started again: the domain adopted, its macvtaps deleted when it is destroyed.
+        #expect(try h.virtd.virsh("create \(file)").status == 0)
+        #expect(try Self.macvtaps(h.ns).contains("macvtap1@dv0"))
+        h.virtd.kill9()
+        try h.virtd.start()
+        #expect(try h.virtd.virsh("domstate dir").stdout.contains("running"))
+        #expect(try h.virtd.virsh("destroy dir").status == 0)
+        #expect(try Self.macvtaps(h.ns) == "")
     }
 }
