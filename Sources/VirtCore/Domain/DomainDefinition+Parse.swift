@@ -117,6 +117,7 @@ extension DomainDefinition {
                 if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
             }
         }
+        try def.parseVcpus(root)
         section = "iothreads"
         if let it = root.child("iothreads") {
             guard let n = parseUnsigned(it.text), n <= UInt64(UInt32.max) else {
@@ -262,6 +263,7 @@ extension DomainDefinition {
             }
             if cur == vcpus { currentVcpus = nil }
         }
+        try postParseVcpus()
         let cells = cpu?.numaCells ?? []
         // libvirt checks the cells against each other first (as it reads them), each against those before it.
         for i in cells.indices {

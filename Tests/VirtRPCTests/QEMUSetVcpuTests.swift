@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+import Virt
+import VirtCore
+import VirtTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Per-vCPU `<vcpus>` and `setvcpu` on TCG domains without a guest OS, through virtd and through Debian's
+/// libvirtd 9.0 side by side: Debian's virsh runs the same commands, good and bad, on both; stdout, stderr and
+/// status agree, and so do the `<vcpu>`/`<vcpus>` lines of the live and persistent XML after each command, the
+/// vCPU numbers and states of `vcpuinfo`, QEMU's `-smp` and the vCPUs QEMU runs. Without a guest OS QEMU's i440fx
+/// cannot unplug a vCPU (its refusal is compared too); the test guest's unplug is covered by QEMUGuestOpsTests.
+@Suite("QEMU setvcpu and <vcpus>: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .root, .referenceLibvirtd))
+struct QEMUSetVcpuTests {
+    static let name = "svc"
+
+    /// vCPU 0 fixed, vCPU 1 added at start (order 3), vCPU 2 offline, vCPU 3 added at start first (order 2).
+    static func xml(_ dir: String) -> String {
+        """
+        <domain type='qemu'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu current='2'>5</vcpu>
+        <vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/><vcpu id='1' enabled='yes' hotpluggable='yes' order='3'/>\
+        <vcpu id='2' enabled='no' hotpluggable='yes'/><vcpu id='3' enabled='yes' hotpluggable='yes' order='2'/></vcpus>
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+        <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='\(dir)/\(name).img'/>\
+        <target dev='vda' bus='virtio'/></disk></devices></domain>
+        """
+    }
+
+    static func vcpuLines(_ xml: String) -> [String] {
+        xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("<vcpu") || $0.hasPrefix("</vcpus") }
+    }
+
+    /// `vcpuinfo` without the host-dependent lines (physical CPU, CPU time, affinity).
+    static func vcpuInfo(_ out: String) -> [String] {
+        out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("VCPU:") || $0.hasPrefix("State:") }
+    }
+
+    /// QEMU's `-smp` value from its command line.
+    static func smp(_ pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard let i = args.firstIndex(of: "-smp"), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+
+    @Test("setvcpu --live/--config, <vcpus> at start (-smp, device_add order), vcpucount, vcpuinfo and refusals: as libvirtd")
+    func setvcpuLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        let n = Self.name
+        for (dir, run) in [(ours.dir, { (c: String) in try ours.virsh(c) }), (ref.dir, { (c: String) in try virsh(ref.uri, c) })] {
+            let image = try QEMUDaemonSupport.makeImage(dir + "/\(n).img", owner: (0, 0))
+            chmod(image, 0o666)
+            try Self.xml(dir).write(toFile: dir + "/\(n).xml", atomically: true, encoding: .utf8)
+            let r = try run("define \(dir)/\(n).xml")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        defer {
+            _ = try? ours.virsh("destroy \(n); undefine \(n)")
+            _ = try? virsh(ref.uri, "destroy \(n); undefine \(n)")
+        }
+        var compared = 0
+        func same(_ command: String) throws {
+            let o = try ours.virsh(command)
+            let r = try virsh(ref.uri, command)
+            #expect(o.stdout == r.stdout, "stdout of '\(command)': virtd \(o.stdout) libvirtd \(r.stdout)")
+            #expect(o.stderr == r.stderr, "stderr of '\(command)': virtd \(o.stderr) libvirtd \(r.stderr)")
+            #expect(o.status == r.status, "status of '\(command)': virtd \(o.status) libvirtd \(r.status)")
+            for flag in ["", " --inactive"] {
+                let ox = Self.vcpuLines(try ours.virsh("dumpxml \(n)\(flag)").stdout)
+                let rx = Self.vcpuLines(try virsh(ref.uri, "dumpxml \(n)\(flag)").stdout)
+                #expect(ox == rx, "dumpxml\(flag) after '\(command)': virtd \(ox) libvirtd \(rx)")
+            }
+            compared += 1
+        }
+        func running() throws {
+            let o = Self.vcpuInfo(try ours.virsh("vcpuinfo \(n)").stdout)
+            let r = Self.vcpuInfo(try virsh(ref.uri, "vcpuinfo \(n)").stdout)
+            #expect(o == r, "vcpuinfo: virtd \(o) libvirtd \(r)")
+            #expect(!o.isEmpty)
+            let q = "qemu-monitor-command \(n) '{\"execute\":\"query-cpus-fast\"}'"
+            func count(_ out: String) -> Int {
+                let obj = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+                return (obj?["return"] as? [Any])?.count ?? -1
+            }
+            #expect(count(try ours.virsh(q).stdout) == count(try virsh(ref.uri, q).stdout))
+        }
+        // Shut off: the persistent definition only.
+        for command in [
+            "vcpucount \(n)", "setvcpu \(n) 0 --disable --config", "setvcpu \(n) 5 --enable --config",
+            "setvcpu \(n) 2 --enable --live", "setvcpu \(n) x --enable", "setvcpu \(n) 2",
+            "setvcpu \(n) 2 --enable --disable", "setvcpu \(n) 4 --enable", "setvcpu \(n) 4 --disable --config",
+            "vcpucount \(n)",
+        ] { try same(command) }
+        // Start: -smp has the enabled vCPUs that are not hotpluggable; the others come by device_add, in order.
+        #expect(try ours.virsh("start \(n)").status == 0)
+        #expect(try virsh(ref.uri, "start \(n)").status == 0)
+        let ourQEMU = try #require(QEMUDaemonSupport.qemuProcesses(under: ours.dir).first)
+        let refQEMU = try #require(ProcFS.qemuProcesses(whose: "cmdline", contains: "guest=\(n),")
+            .first { $0 != ourQEMU })
+        #expect(Self.smp(ourQEMU) == Self.smp(refQEMU), "-smp: virtd \(Self.smp(ourQEMU) ?? "") libvirtd \(Self.smp(refQEMU) ?? "")")
+        try running()
+        for command in [
+            "vcpucount \(n)", "setvcpu \(n) 0 --enable --live", "setvcpu \(n) 0 --disable --live",
+            "setvcpu \(n) 2 --disable --live", "setvcpu \(n) 5 --enable", "setvcpu \(n) 2-4 --enable --live",
+            "setvcpu \(n) 2 --enable --live", "vcpucount \(n)",
+        ] { try same(command) }
+        try running()
+        for command in [
+            // QEMU's i440fx without a guest OS refuses the unplug: its error, and nothing changes.
+            "setvcpu \(n) 2 --disable --live", "vcpucount \(n) --live",
+            "setvcpu \(n) 4 --enable --live --config", "vcpucount \(n)",
+            "setvcpu \(n) 0 --disable --live --config", "setvcpu \(n) 1 --disable --config",
+            "setvcpus \(n) 4 --config", "setvcpu \(n) 1 --disable --config", "setvcpu \(n) 3 --disable --config",
+            "setvcpus \(n) 2 --config --hotpluggable", "setvcpus \(n) 4 --live", "setvcpus \(n) 5 --live",
+            "setvcpus \(n) 4 --live", "vcpucount \(n)",
+        ] { try same(command) }
+        try running()
+        // vsh prints what virsh prints.
+        for command in ["setvcpu \(n) 0 --disable", "setvcpu \(n) 9 --enable --config", "vcpucount \(n)"] {
+            let words = command.split(separator: " ").map(String.init)
+            let v = try ours.virsh(args: words)
+            let s = try ours.virsh(args: words, client: TestPaths.vsh)
+            #expect(s.stdout == v.stdout && s.stderr == v.stderr && s.status == v.status,
+                    "vsh '\(command)': \(s.stdout) \(s.stderr) | virsh \(v.stdout) \(v.stderr)")
+        }
+        // Restarted from the changed persistent definition.
+        #expect(try ours.virsh("destroy \(n); start \(n)").status == 0)
+        #expect(try virsh(ref.uri, "destroy \(n); start \(n)").status == 0)
+        try same("vcpucount \(n)")
+        try running()
+        #expect(compared == 33)
+    }
+
+    @Test("start-up refusals of <vcpus> (order duplicated or beyond the count): as libvirtd")
+    func startupValidationLikeLibvirtd() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let ref = try StatsReferenceLibvirtd()
+        defer { ref.stop() }
+        let cases = [
+            "<vcpu id='0' enabled='yes' order='1'/><vcpu id='1' enabled='yes' hotpluggable='yes' order='1'/>",
+            "<vcpu id='0' enabled='yes' order='1'/><vcpu id='1' enabled='yes' hotpluggable='yes' order='7'/>",
+            "<vcpu id='0' enabled='yes' order='2'/><vcpu id='1' enabled='yes' order='1'/>",
+        ]
+        for (i, vcpus) in cases.enumerated() {
+            let xml = """
+                <domain type='qemu'><name>sv\(i)</name><memory unit='MiB'>128</memory><vcpu>3</vcpu>
+                <vcpus>\(vcpus)</vcpus><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>
+                """
+            var outs: [[String]] = []
+            for (dir, run) in [(ours.dir, { (c: String) in try ours.virsh(c) }), (ref.dir, { (c: String) in try virsh(ref.uri, c) })] {
+                try xml.write(toFile: dir + "/sv\(i).xml", atomically: true, encoding: .utf8)
+                let d = try run("define \(dir)/sv\(i).xml")
+                let s = try run("start sv\(i)")
+                let v = try run("vcpucount sv\(i)")
+                outs.append([String(d.status), d.stderr, String(s.status), s.stderr, v.stdout])
+                _ = try? run("destroy sv\(i); undefine sv\(i)")
+            }
+            #expect(outs[0] == outs[1], "case \(i): virtd \(outs[0]) libvirtd \(outs[1])")
+        }
+    }
+}
