@@ -14,9 +14,9 @@ import Testing
             .filter { $0.hasPrefix("<vcpu") || $0.hasPrefix("</vcpus") }
     }
 
-    static func message(_ vcpu: String) -> String? {
+    static func message(_ vcpu: String, qemu: Bool = false) -> String? {
         do {
-            _ = try DomainDefinition.parse(xml(vcpu))
+            _ = try DomainDefinition.parse(xml(vcpu), options: DomainParseOptions(qemuVcpuRules: qemu))
             return nil
         } catch {
             return error.message
@@ -62,10 +62,6 @@ import Testing
     }
 
     @Test(arguments: [
-        ("<vcpu>3</vcpu><vcpus><vcpu id='1' enabled='yes' hotpluggable='yes'/></vcpus>",
-         "unsupported configuration: vcpu 0 can't be offline"),
-        ("<vcpu>3</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='yes'/></vcpus>",
-         "unsupported configuration: vcpu0 can't be hotpluggable"),
         ("<vcpu>3</vcpu><vcpus><vcpu id='3' enabled='yes'/></vcpus>",
          "XML error: vcpu id '3' is out of range of maximum vcpu count"),
         ("<vcpu>3</vcpu><vcpus><vcpu id='1' hotpluggable='yes'/></vcpus>",
@@ -82,11 +78,41 @@ import Testing
          "XML error: Invalid value for attribute 'order' in element 'vcpu': '-1'. Expected non-negative integer value"),
         ("<vcpu>3</vcpu><vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no' hotpluggable='no'/></vcpus>",
          "unsupported configuration: vcpu '1' is both offline and not hotpluggable"),
-        ("<vcpu>3</vcpu><vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='yes' order='2'/></vcpus>",
-         "unsupported configuration: all vcpus must have either set or unset order"),
     ] as [(String, String)])
     func libvirtErrors(vcpu: String, expected: String) {
         #expect(Self.message(vcpu) == expected)
+        #expect(Self.message(vcpu, qemu: true) == expected)
+    }
+
+    /// The QEMU driver's own rules (qemuDomainDefVcpusPostParse), checked before the generic defaults: the
+    /// generic parser (the test driver's) accepts these.
+    @Test(arguments: [
+        ("<vcpu id='1' enabled='yes' hotpluggable='yes'/>", "vcpu 0 can't be offline"),
+        ("<vcpu id='0' enabled='no' hotpluggable='no'/>", "vcpu 0 can't be offline"),
+        ("<vcpu id='0' enabled='yes' hotpluggable='yes'/>", "vcpu0 can't be hotpluggable"),
+        ("<vcpu id='0' enabled='yes' order='2'/><vcpu id='1' enabled='yes' order='1'/>", "vcpu0 must be enabled first"),
+        ("<vcpu id='0' enabled='yes'/><vcpu id='1' enabled='yes' order='2'/>",
+         "all vcpus must have either set or unset order"),
+        ("<vcpu id='0' enabled='yes'/><vcpu id='1' enabled='yes' hotpluggable='yes'/><vcpu id='2' enabled='yes' hotpluggable='no'/>",
+         "online non-hotpluggable vcpus need to be ordered prior to hotplugable vcpus"),
+        ("<vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no' hotpluggable='yes'/><vcpu id='2' enabled='yes' hotpluggable='no'/>",
+         "online non-hotpluggable vcpus need to be ordered prior to hotplugable vcpus"),
+        ("<vcpu id='0' enabled='yes' order='1'/><vcpu id='1' enabled='no' hotpluggable='no'/><vcpu id='2' enabled='yes'/>",
+         "online non-hotpluggable vcpus must be ordered in ascending order"),
+    ] as [(String, String)])
+    func qemuRules(vcpus: String, expected: String) {
+        let vcpu = "<vcpu>4</vcpu><vcpus>\(vcpus)</vcpus>"
+        #expect(Self.message(vcpu, qemu: true) == "unsupported configuration: " + expected)
+        #expect(Self.message(vcpu) != "unsupported configuration: " + expected)
+    }
+
+    @Test func qemuAcceptsOrdersLibvirtAccepts() throws {
+        // Non-hotpluggable vCPUs not written as such are not checked; an offline vCPU keeps its order.
+        let d = try DomainDefinition.parse(Self.xml("""
+            <vcpu>4</vcpu><vcpus><vcpu id='0' enabled='yes' order='1'/><vcpu id='1' enabled='yes' order='3'/>            <vcpu id='2' enabled='yes' order='2'/><vcpu id='3' enabled='no' order='7'/></vcpus>
+            """), options: DomainParseOptions(qemuVcpuRules: true))
+        #expect(d.vcpuStates.map(\.order) == [1, 3, 2, 7])
+        #expect(d.currentVcpus == 3)
     }
 
     /// `setvcpus N --config` on a definition with `<vcpus>`, with and without `--hotpluggable`, as libvirtd 9.0.

@@ -195,6 +195,7 @@ extension DomainDefinition {
         }
         section = nil
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
+        if options.qemuVcpuRules { try def.qemuPostParseVcpus() }
         try def.postParse(perDeviceBootOrder: perDeviceBoot, abiUpdate: options.abiUpdate)
         try def.devices.applyOSType(def.os.type)
         try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)

@@ -128,10 +128,14 @@ public struct DomainParseOptions: Sendable, Hashable {
     /// libvirt's `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE` (a hypervisor driver's define and create): with NUMA cells the
     /// total memory becomes theirs plus the memory devices', whatever `<memory>` says.
     public var abiUpdate: Bool = false
-    public init(validate: Bool = false, live: Bool = false, abiUpdate: Bool = false) {
+    /// The QEMU driver's checks of `<vcpus>` (libvirt's qemuDomainDefVcpusPostParse), run on the vCPUs as
+    /// written, before the generic defaults.
+    public var qemuVcpuRules: Bool = false
+    public init(validate: Bool = false, live: Bool = false, abiUpdate: Bool = false, qemuVcpuRules: Bool = false) {
         self.validate = validate
         self.live = live
         self.abiUpdate = abiUpdate
+        self.qemuVcpuRules = qemuVcpuRules
     }
 }
 

@@ -45,9 +45,7 @@ extension DomainDefinition {
     mutating func parseVcpus(_ root: XMLElement) throws(VirtError) {
         let entries = root.child("vcpus")?.elements.filter { $0.name == "vcpu" && $0.prefix == nil } ?? []
         guard !entries.isEmpty else { return }
-        if let cur = currentVcpus, cur > vcpus {
-            throw VirtError.domainConfigUnsupported("maximum vCPU count must not be less than current vCPU count")
-        }
+        // With the list, `<vcpu current>` is ignored (libvirt sets the count only without it).
         var list = [DomainVcpu](repeating: DomainVcpu(enabled: false), count: Int(vcpus))
         for e in entries {
             guard let id = try e.uintAttr("id") else { throw VirtError.xmlMissingAttribute("id", element: "vcpu") }
@@ -65,9 +63,8 @@ extension DomainDefinition {
         vcpuStates = list
     }
 
-    /// libvirt's post-parse and validation of the per-vCPU states: the hotpluggable default (online vCPUs not
-    /// hotpluggable, offline ones hotpluggable), vCPU 0 online and not hotpluggable, and an `order` on all
-    /// online vCPUs or on none.
+    /// libvirt's generic post-parse of the per-vCPU states: the hotpluggable default (online vCPUs not
+    /// hotpluggable, offline ones hotpluggable); an offline vCPU must be hotpluggable.
     mutating func postParseVcpus() throws(VirtError) {
         guard individualVcpus else { return }
         var list = vcpuStates
@@ -82,14 +79,33 @@ extension DomainDefinition {
             }
         }
         vcpuStates = list
-        if let first = list.first {
-            if !first.enabled { throw VirtError.domainConfigUnsupported("vcpu 0 can't be offline") }
-            if first.hotpluggable == true { throw VirtError.domainConfigUnsupported("vcpu0 can't be hotpluggable") }
-        }
-        let online = list.filter(\.enabled)
-        let ordered = online.filter { $0.order != 0 }.count
-        if ordered != 0 && ordered != online.count {
-            throw VirtError.domainConfigUnsupported("all vcpus must have either set or unset order")
+    }
+
+    /// libvirt's qemuDomainDefVcpusPostParse, on the vCPUs as written (before the generic defaults): vCPU 0
+    /// online, not hotpluggable and first; an `order` on every online vCPU or on none; the vCPUs written as not
+    /// hotpluggable in ascending order and before any hotpluggable one.
+    mutating func qemuPostParseVcpus() throws(VirtError) {
+        let list = vcpuStates
+        guard individualVcpus, let first = list.first else { return }
+        func fail(_ detail: String) -> VirtError { VirtError.domainConfigUnsupported(detail, domain: .qemu) }
+        if !first.enabled { throw fail("vcpu 0 can't be offline") }
+        if first.hotpluggable == true { throw fail("vcpu0 can't be hotpluggable") }
+        if first.order > 1 { throw fail("vcpu0 must be enabled first") }
+        let hasOrder = first.order != 0
+        var previous = first
+        for v in list.dropFirst() {
+            if v.enabled && (v.order != 0) != hasOrder {
+                throw fail("all vcpus must have either set or unset order")
+            }
+            if v.hotpluggable == false {
+                if previous.hotpluggable == true {
+                    throw fail("online non-hotpluggable vcpus need to be ordered prior to hotplugable vcpus")
+                }
+                if previous.order > v.order {
+                    throw fail("online non-hotpluggable vcpus must be ordered in ascending order")
+                }
+            }
+            previous = v
         }
     }
 
