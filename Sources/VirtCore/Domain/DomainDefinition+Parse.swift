@@ -117,6 +117,7 @@ extension DomainDefinition {
                 if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
             }
         }
+        section = "vcpus"
         try def.parseVcpus(root)
         section = "iothreads"
         if let it = root.child("iothreads") {
