@@ -187,7 +187,7 @@ struct QEMUSetVcpuTests {
         }
     }
 
-    @Test("the test guest: a vCPU added at start and one added by setvcpu --live and unplugged again by setvcpu --disable --live: as libvirtd")
+    @Test("the test guest: a vCPU added by setvcpu --live and unplugged again by setvcpu --disable --live: as libvirtd")
     func guestSetvcpuLikeLibvirtd() throws {
         let guest = try TestGuest.load()
         let ours = try RestartableVirtd()
@@ -198,9 +198,8 @@ struct QEMUSetVcpuTests {
         func session(uri: String, dir: String) throws -> [String] {
             let virsh = { (c: String) in try VirtRPCTests.virsh(uri, c) }
             let xml = """
-                <domain type='qemu'><name>gsv</name><memory unit='MiB'>128</memory><vcpu>3</vcpu>
-                <vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/><vcpu id='1' enabled='no' hotpluggable='yes'/>\
-                <vcpu id='2' enabled='yes' hotpluggable='yes'/></vcpus>
+                <domain type='qemu'><name>gsv</name><memory unit='MiB'>128</memory><vcpu>2</vcpu>
+                <vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/><vcpu id='1' enabled='no' hotpluggable='yes'/></vcpus>
                 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>\(guest.kernel)</kernel>\
                 <initrd>\(guest.initrd)</initrd><cmdline>\(guest.cmdline)</cmdline></os>
                 <features><acpi/></features><devices><serial type='pty'/><console type='pty'/></devices></domain>
@@ -214,17 +213,18 @@ struct QEMUSetVcpuTests {
                 let x = Self.vcpuLines(try virsh("dumpxml gsv").stdout).joined(separator: " ")
                 let c = try virsh("vcpucount gsv --live").stdout
                 let i = Self.vcpuInfo(try virsh("vcpuinfo gsv").stdout).joined(separator: " ")
-                seen.append("\(what): \(x) | \(c) | \(i)")
+                let q = try virsh("qemu-monitor-command gsv '{\"execute\":\"query-cpus-fast\"}'").stdout
+                let obj = try? JSONSerialization.jsonObject(with: Data(q.utf8)) as? [String: Any]
+                seen.append("\(what): \(x) | \(c) | \(i) | QEMU runs \((obj?["return"] as? [Any])?.count ?? -1)")
             }
             // The shell echoes the command with "$(…)" unexpanded; only the answer has the CPU list between the marks.
             let present = "echo SVP-$(cat /sys/devices/system/cpu/present)-END"
-            #expect(try GuestConsole.run(uri: uri, name: "gsv", command: present, expect: "SVP-0-1-END", dir: dir),
-                    "the guest does not have the vCPU added at start")
+            #expect(try GuestConsole.run(uri: uri, name: "gsv", command: present, expect: "SVP-0-END", dir: dir))
             try state("start")
             let p = try virsh("setvcpu gsv 1 --enable --live")
             seen.append("plug: \(p.status) \(p.stdout) \(p.stderr)")
             #expect(try GuestConsole.run(uri: uri, name: "gsv", command: present,
-                                         expect: "SVP-0-2-END", dir: dir), "the guest did not get the new vCPU")
+                                         expect: "SVP-0-1-END", dir: dir), "the guest did not get the new vCPU")
             try state("plugged")
             // The guest ejects the vCPU when asked; under TCG that may take longer than libvirt's five seconds,
             // and then the call reports libvirt's timeout and the vCPU goes when QEMU reports it deleted.
@@ -232,11 +232,11 @@ struct QEMUSetVcpuTests {
             let timeout = "error: Timed out during operation: vcpu unplug request timed out. "
                 + "Unplug result must be manually inspected in the domain\n"
             #expect(u.status == 0 || u.stderr == timeout, "\(u.stdout) \(u.stderr)")
-            #expect(try GuestConsole.run(uri: uri, name: "gsv", command: present, expect: "SVP-0-1-END", dir: dir),
+            #expect(try GuestConsole.run(uri: uri, name: "gsv", command: present, expect: "SVP-0-END", dir: dir),
                     "the guest still has the vCPU")
             var settled = false
-            for _ in 0..<40 where !settled {
-                settled = try virsh("vcpucount gsv --live").stdout.contains("current      live           2")
+            for _ in 0..<20 where !settled {
+                settled = try virsh("vcpucount gsv --live").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
                 if !settled { usleep(250_000) }
             }
             try state("unplugged")
@@ -245,6 +245,9 @@ struct QEMUSetVcpuTests {
         let mine = try session(uri: ours.uri, dir: ours.dir)
         let theirs = try session(uri: ref.uri, dir: ref.dir)
         #expect(mine == theirs)
-        #expect(mine.last?.contains("<vcpu id='1' enabled='no' hotpluggable='yes'/>") == true, "\(mine)")
+        #expect(mine.count == 4 && mine[2].contains("<vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>")
+                && mine[2].hasSuffix("QEMU runs 2") && mine[3].hasSuffix("QEMU runs 1"), "\(mine)")
+        // QEMU 7.2 reports the deletion of the vCPU's lapic only, not of `vcpu1`: as libvirtd, the live XML and
+        // count keep the vCPU (compared above) although the guest released it and QEMU runs one vCPU.
     }
 }
