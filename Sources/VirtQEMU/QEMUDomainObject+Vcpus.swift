@@ -76,8 +76,16 @@ extension QEMUDomainObject {
     func setUpHotpluggableVcpusAtStart(_ m: QMPMonitor) async throws(VirtError) {
         guard var live = liveDefinition else { return }
         let states = live.vcpuStates
+        guard states.contains(where: { $0.enabled && $0.hotpluggable == true }) else {
+            // Nothing to add: the orders only, where QEMU's machine reports hotpluggable CPUs at all (a machine
+            // without CPU hotplug answers query-hotpluggable-cpus with an error, which must not fail the start).
+            if let slots = try? await vcpuSlots(m), (try? await persistVcpuOrder(m, slots, into: &live)) != nil {
+                liveDefinition = live
+            }
+            return
+        }
         var slots = try await vcpuSlots(m)
-        if states.contains(where: { $0.enabled && $0.hotpluggable == true }) {
+        do {
             var orders = Set<UInt32>()
             for slot in slots where slot.firstID < states.count {
                 let v = states[slot.firstID]
