@@ -319,7 +319,9 @@ public struct QEMUCommandLine: Sendable {
 
     func smp() -> String {
         let def = definition
-        let current = def.currentVcpus ?? def.vcpus
+        // libvirt's qemuBuildSmpCommandLine: the enabled vCPUs that are not hotpluggable; the enabled
+        // hotpluggable ones are added with device_add at start (QEMUDomainObject+Vcpus.swift).
+        let current = UInt32(def.vcpuStates.filter { $0.enabled && $0.hotpluggable != true }.count)
         var s = "\(current)"
         if current != def.vcpus { s += ",maxcpus=\(def.vcpus)" }
         if let t = def.cpu?.topology {

@@ -139,7 +139,7 @@ extension QEMUDomainObject {
         let def = liveDefinition ?? definition
         var vcpuSum = [UInt64](repeating: 0, count: usage.count)
         if nparams >= 2 {
-            for i in 0..<(def.currentVcpus ?? def.vcpus) {
+            for i in def.onlineVcpuIDs {
                 let per = try g.percpuUsage("vcpu\(i)")
                 for (j, v) in per.enumerated() where j < vcpuSum.count { vcpuSum[j] += v }
             }

@@ -355,9 +355,8 @@ extension QEMUDomainObject {
         let threads = try await vcpuThreads(m)
         if threads.isEmpty { throw VirtError.operationInvalid("cpu affinity is not supported", domain: .qemu) }
         let def = currentDefinition
-        let online = Int(def.currentVcpus ?? def.vcpus)
         var info: [VcpuInfo] = [], maps: [UInt8] = []
-        for i in 0..<Int(def.vcpus) where i < online && info.count < maxInfo {
+        for i in def.onlineVcpuIDs where info.count < maxInfo {
             guard let tid = threads[i], let t = Self.threadInfo(pid: pid, tid: tid) else {
                 throw VirtError.systemError("cannot get vCPU placement & pCPU time", errno: ESRCH, domain: .qemu)
             }

@@ -568,6 +568,8 @@ actor QEMUDomainObject {
             }
         }
         liveDefinition = live
+        // The enabled hotpluggable vCPUs, added before the guest CPUs run (QEMUDomainObject+Vcpus.swift).
+        try await setUpHotpluggableVcpusAtStart(mon)
         // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
         await refreshMemoryDeviceInfo(mon)
         // The current memory as the balloon reports it (libvirt's qemuProcessRefreshBalloonState): without

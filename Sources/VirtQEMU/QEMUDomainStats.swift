@@ -271,7 +271,7 @@ enum QEMUDomainStats {
         p.append(TypedParam("vcpu.current", .uint(current)))
         p.append(TypedParam("vcpu.maximum", .uint(def.vcpus)))
         guard let live else { return }
-        for i in 0..<Int(current) {
+        for i in def.onlineVcpuIDs {
             let tid = live.vcpuThreads[i]
             p.append(TypedParam("vcpu.\(i).state", .int(1)))  // VIR_VCPU_RUNNING: the vCPU is online
             let st = tid.flatMap { procStat("/proc/\(live.pid)/task/\($0)/stat") }

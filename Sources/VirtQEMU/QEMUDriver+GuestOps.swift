@@ -78,4 +78,16 @@ extension QEMUDriver {
         }
         try await state.object(domain).setVcpus(count, flags: flags)
     }
+
+    /// libvirt's qemuDomainSetVcpu: the list parsed as a bitmap, then QEMUDomainObject.setVcpu.
+    public func setVcpu(_ domain: DomainRef, cpumap: String, state enabled: Int32, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1 | 2, "qemuDomainSetVcpu")
+        let map: CPUSet
+        do {
+            map = try CPUSet(parsing: cpumap)
+        } catch {
+            throw VirtError.invalidArg("Failed to parse bitmap '\(cpumap)'", domain: .none)
+        }
+        try await state.object(domain).setVcpu(map, enable: enabled != 0, flags: flags)
+    }
 }

@@ -10,7 +10,7 @@ extension QEMUDriver {
         guard format == "qemu-argv" else {
             throw VirtError.invalidArg("unsupported config type \(format)", domain: .qemu)
         }
-        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(abiUpdate: true))
+        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(abiUpdate: true, qemuVcpuRules: true))
         let emulator = def.devices.emulator ?? QEMUCommandLine.defaultEmulator
         let caps = try await state.capabilities.capabilities(for: emulator)
         let paths = state.paths

@@ -466,7 +466,7 @@ public final class QEMUDriver: HypervisorDriver {
     // MARK: Definition
 
     func parse(_ xml: String, validate: Bool) async throws -> DomainDefinition {
-        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate, abiUpdate: true))
+        let def = try DomainDefinition.parse(xml, options: DomainParseOptions(validate: validate, abiUpdate: true, qemuVcpuRules: true))
         guard def.type == "kvm" || def.type == "qemu" else {
             throw VirtError.configUnsupported("unknown virt type '\(def.type)' for the QEMU driver", domain: .qemu)
         }

@@ -31,7 +31,7 @@ extension DomainDefinition {
             writeExtras(["blkiotune", "memtune", "memoryBacking"], into: &w)
             w.text("vcpu", [("placement", vcpuPlacement.rawValue), ("cpuset", vcpuCPUSet?.description),
                             ("current", currentVcpus.map { String($0) })], String(vcpus))
-            writeExtras(["vcpus"], into: &w)
+            formatVcpus(into: &w)
             if let n = iothreads { w.text("iothreads", [], String(n)) }
             if formatsIOThreadIDs { writeExtras(["iothreadids"], into: &w) }
             writeExtras(["defaultiothread", "cputune", "numatune", "resource", "sysinfo"], into: &w)

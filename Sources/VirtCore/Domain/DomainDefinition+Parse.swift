@@ -117,6 +117,8 @@ extension DomainDefinition {
                 if def.vcpuPlacement == .static { def.vcpuCPUSet = set }
             }
         }
+        section = "vcpus"
+        try def.parseVcpus(root)
         section = "iothreads"
         if let it = root.child("iothreads") {
             guard let n = parseUnsigned(it.text), n <= UInt64(UInt32.max) else {
@@ -194,6 +196,7 @@ extension DomainDefinition {
         }
         section = nil
         let perDeviceBoot = root.child("devices").map { hasBootOrder($0) } ?? false
+        if options.qemuVcpuRules { try def.qemuPostParseVcpus() }
         try def.postParse(perDeviceBootOrder: perDeviceBoot, abiUpdate: options.abiUpdate)
         try def.devices.applyOSType(def.os.type)
         try def.devices.validateMemoryDevices(totalMemoryKiB: def.memory, numaNodeCount: def.cpu?.numaCells.count ?? 0)
@@ -263,6 +266,7 @@ extension DomainDefinition {
             }
             if cur == vcpus { currentVcpus = nil }
         }
+        try postParseVcpus()
         let cells = cpu?.numaCells ?? []
         // libvirt checks the cells against each other first (as it reads them), each against those before it.
         for i in cells.indices {

@@ -34,6 +34,11 @@ public struct DomainDefinition: Sendable, Hashable {
     public var vcpuPlacement: VCPUPlacement = .static
     /// `<vcpu cpuset='…'>`: host CPUs the vCPUs may run on.
     public var vcpuCPUSet: CPUSet?
+    /// `<vcpus>`: each vCPU's state as stored (see ``vcpuStates``, which reconciles it with the counts).
+    public var storedVcpuStates: [DomainVcpu] = []
+    /// Whether `<vcpus>` is written (libvirt's `individualvcpus`): given in the XML, or set by `setvcpu`
+    /// or a vCPU hotplug.
+    public var individualVcpus = false
     /// `<iothreads>`.
     public var iothreads: UInt32?
     /// `<bootloader>` and `<bootloader_args>` (Xen-style host boot loaders).
@@ -111,7 +116,7 @@ public struct DomainDefinition: Sendable, Hashable {
 
     /// Known top-level elements this model keeps as elements rather than typed values.
     static let extraElementNames: Set<String> = [
-        "blkiotune", "memtune", "memoryBacking", "vcpus", "iothreadids", "defaultiothread", "cputune", "numatune",
+        "blkiotune", "memtune", "memoryBacking", "iothreadids", "defaultiothread", "cputune", "numatune",
         "resource", "sysinfo", "idmap", "perf", "seclabel", "keywrap", "launchSecurity",
     ]
 }
@@ -127,10 +132,14 @@ public struct DomainParseOptions: Sendable, Hashable {
     /// libvirt's `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE` (a hypervisor driver's define and create): with NUMA cells the
     /// total memory becomes theirs plus the memory devices', whatever `<memory>` says.
     public var abiUpdate: Bool = false
-    public init(validate: Bool = false, live: Bool = false, abiUpdate: Bool = false) {
+    /// The QEMU driver's checks of `<vcpus>` (libvirt's qemuDomainDefVcpusPostParse), run on the vCPUs as
+    /// written, before the generic defaults.
+    public var qemuVcpuRules: Bool = false
+    public init(validate: Bool = false, live: Bool = false, abiUpdate: Bool = false, qemuVcpuRules: Bool = false) {
         self.validate = validate
         self.live = live
         self.abiUpdate = abiUpdate
+        self.qemuVcpuRules = qemuVcpuRules
     }
 }
 

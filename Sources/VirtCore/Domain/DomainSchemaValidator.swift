@@ -71,6 +71,7 @@ enum DomainSchemaValidator {
         "iothreads": .sequence(innerLine: false), "seclabel": .detailed, "sysinfo": .detailed,
         "memory": .sequence(innerLine: true), "currentMemory": .sequence(innerLine: false),
         "maxMemory": .sequence(innerLine: false), "vcpu": .sequence(innerLine: false),
+        "vcpus": .sequence(innerLine: false),
         "on_poweroff": .sequence(innerLine: false), "on_reboot": .sequence(innerLine: false),
         "on_crash": .sequence(innerLine: false), "on_lockfailure": .sequence(innerLine: false),
         "os": .detailed, "clock": .detailed,
@@ -93,6 +94,10 @@ enum DomainSchemaValidator {
         "domain/vcpu": Rule(attributes: ["placement", "cpuset", "current"], children: [],
                             values: ["placement": ["static", "auto"]], textCheck: .digits,
                             numericAttributes: ["current"]),
+        "domain/vcpus": Rule(attributes: [], children: ["vcpu"]),
+        "domain/vcpus/vcpu": Rule(attributes: ["id", "enabled", "hotpluggable", "order"], children: [],
+                                  values: ["enabled": ["yes", "no"], "hotpluggable": ["yes", "no"]],
+                                  requiredAttributes: ["id", "enabled"]),
         "domain/metadata": Rule(attributes: [], children: nil),
         "domain/features/kvm": Rule(attributes: [], children: Set(DomainFeatures.kvmOrder)),
         "domain/cpu/numa": Rule(attributes: [], children: ["cell", "interconnects"]),
@@ -184,7 +189,8 @@ enum DomainSchemaValidator {
         // Only values the schema's types reject; semantic checks (ranges, counts, overflow) come after validation.
         let m = error.message
         let semantic = ["must be specified", "must be at least", "Exactly one", "both maximum", "cannot", "exceed",
-                        "Invalid value of 'cpuset'", "doesn't support", "catchup policies", "specified without"]
+                        "Invalid value of 'cpuset'", "doesn't support", "catchup policies", "specified without",
+                        "out of range of maximum vcpu count"]
         if semantic.contains(where: { m.contains($0) }) && !m.contains("setting of timer track") { return error }
         // Values the schema already checked (as tokens, so surrounding blanks pass it): the parser's error stands.
         if section.hasPrefix("on_") || m.contains("unknown OS type") || m.contains("Unknown architecture") {
