@@ -42,7 +42,7 @@ import VirtTestSupport
         var listeners: [(client: String, args: String, process: ChildProcess)] = []
         defer { listeners.forEach { $0.process.terminate() } }
         for client in [env.virsh, env.vsh] {
-            for args in ["nodedev-event --event lifecycle --timeout 120", "nodedev-event lifecycle --timeout 120 --device computer",
+            for args in ["nodedev-event --event lifecycle --timeout 120", "nodedev-event computer lifecycle --timeout 120",
                          "nodedev-event --event lifecycle --timeout 120 --timestamp"] {
                 let p = try ChildProcess.spawn([client, "-c", uri, args], environment: environment, input: .open,
                                                output: .capture)
@@ -50,7 +50,7 @@ import VirtTestSupport
             }
         }
         // The filtered listeners hear nothing of the vHBA; only the others are waited for.
-        let unfiltered = listeners.filter { !$0.args.contains("--device") }
+        let unfiltered = listeners.filter { !$0.args.contains("computer") }
         var rounds = 0
         while unfiltered.contains(where: { $0.process.isRunning }) && rounds < 400 {
             let r = try ChildProcess.run([env.virsh, "-c", uri, "nodedev-create \(vhba); nodedev-destroy scsi_host12"],
@@ -59,7 +59,7 @@ import VirtTestSupport
             rounds += 1
         }
         for l in listeners {
-            if l.args.contains("--device") {
+            if l.args.contains("computer") {
                 #expect(l.process.isRunning, "\(l.client) \(l.args) ended on another device's event")
                 l.process.terminate()
                 continue
