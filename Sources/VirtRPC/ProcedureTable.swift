@@ -94,6 +94,7 @@ enum ProcedureTable {
     /// Every served procedure; each subsystem adds its rows in its own file.
     static let rows: [ServedProcedure] = sessionRows + hostRows + domainRows + migrationRows + eventRows + qemuRows
         + secretRows + domainStatsRows + networkRows + storageRows + tuningRows + nodeDeviceRows + interfaceRows
+        + nodeDeviceLifecycleRows
         + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows
         + vcpuIOThreadRows + qemuMonitorEventRows
         + hostControlRows + blockRows

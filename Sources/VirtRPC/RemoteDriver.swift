@@ -20,6 +20,9 @@ public final class RemoteDriver: HypervisorDriver {
     /// Storage pool events (RemoteDriver+Storage.swift) and whether the daemon has been asked for them.
     let storageBus = EventBus<StoragePoolEventRecord>()
     let storageEventsRegistered = Mutex(false)
+    /// Node device events (NodeDeviceLifecycleWire.swift) and whether the daemon has been asked for them.
+    let nodeDeviceBus = EventBus<NodeDeviceEventRecord>()
+    let nodeDeviceEventsRegistered = Mutex(false)
     private let registration = KeyedAsyncLock<Int>()
 
     private struct EventState {
@@ -93,6 +96,7 @@ public final class RemoteDriver: HypervisorDriver {
         secretBus.finishAll()
         networkBus.finishAll()
         storageBus.finishAll()
+        nodeDeviceBus.finishAll()
     }
 
     /// Calls `c` after any pending event registration, so no event of the caller's own actions is lost.
@@ -412,6 +416,11 @@ public final class RemoteDriver: HypervisorDriver {
         r = XDRReader(buffer: p.payload)
         if let (_, ev) = try? StoragePoolEventEncoder.decode(proc, &r) {
             storageBus.emit(ev)
+            return
+        }
+        r = XDRReader(buffer: p.payload)
+        if let ev = try? NodeDeviceEventEncoder.decode(proc, &r) {
+            nodeDeviceBus.emit(ev)
             return
         }
         r = XDRReader(buffer: p.payload)

@@ -24,7 +24,10 @@ struct CommandRegistry: Sendable {
         byName = table
     }
 
-    func command(named name: String) -> CommandDefinition? { byName[name] }
+    func command(named name: String) -> CommandDefinition? { byName[name] ?? Self.aliases[name].flatMap { byName[$0] } }
+
+    /// virsh's command aliases (VSH_CMD_FLAG_ALIAS): accepted, never listed.
+    static let aliases = ["nodedev-dettach": "nodedev-detach"]
 
     func group(named name: String) -> Group? {
         groups.first { $0.name == name || $0.keyword == name }
@@ -39,7 +42,7 @@ struct CommandRegistry: Sendable {
         Group(name: "Checkpoint", keyword: "checkpoint", commands: CheckpointCommands.all),
         Group(name: "Interface", keyword: "interface", commands: InterfaceCommands.all),
         Group(name: "Networking", keyword: "network", commands: NetworkCommands.all, keepOrder: true),
-        Group(name: "Node Device", keyword: "nodedev", commands: NodeDeviceCommands.all),
+        Group(name: "Node Device", keyword: "nodedev", commands: NodeDeviceCommands.all, keepOrder: true),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),
         Group(name: "Snapshot", keyword: "snapshot", commands: SnapshotCommands.all),
         Group(name: "Storage Pool", keyword: "pool", commands: StoragePoolCommands.all),

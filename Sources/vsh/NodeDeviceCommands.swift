@@ -2,7 +2,9 @@ import Virt
 
 /// Node device commands (virsh-nodedev.c of virsh 9.0).
 enum NodeDeviceCommands {
-    static let all: [CommandDefinition] = [create, destroy, dumpxml, list, info]
+    /// virsh's table order (`help nodedev` lists them so).
+    static let all: [CommandDefinition] = [create, destroy, detach, dumpxml, list, reattach, reset, event, define, undefine,
+                                           start, autostart, info]
 
     static let deviceOption = OptionDefinition.data("device", "device name or wwn pair in 'wwnn,wwpn' format")
 
@@ -199,7 +201,7 @@ struct TreePrinter {
 /// Host interface commands (virsh-interface.c of virsh 9.0).
 enum InterfaceCommands {
     static let all: [CommandDefinition] = [
-        begin, commit, define, destroy, dumpxml, edit, list, mac, name, rollback, start, undefine,
+        begin, bridge, commit, define, destroy, dumpxml, edit, list, mac, name, rollback, start, unbridge, undefine,
     ]
 
     static func interfaceOption(_ help: String = "interface name or MAC address") -> OptionDefinition {

@@ -5,6 +5,7 @@ enum VshCases {
         .merging(VshEditDisplayCases.fixtures) { a, _ in a }.merging(VshDiagnosticsCases.fixtures) { a, _ in a }
         .merging(VshVcpuIOThreadCases.fixtures) { a, _ in a }
         .merging(VshHostControlCases.fixtures) { a, _ in a }
+        .merging(VshNodeDeviceLifecycleCases.fixtures) { a, _ in a }
 
     /// Domains whose interfaces carry `<bandwidth>` variants (libvirt's parse checks, its formatting).
     static let bandwidthFixtures: [String: String] = {
@@ -358,7 +359,7 @@ enum VshCases {
     ] + xml + migration + stats + VshNetworkCases.all
         + StorageVshCases.all + VshEditDisplayCases.all + VshDiagnosticsCases.all + VshVcpuIOThreadCases.all
         + VshHostControlCases.all
-        + VshBlockCases.all
+        + VshBlockCases.all + VshNodeDeviceLifecycleCases.all
 
     /// Statistics and pinning (issue 11): the test driver's made-up counters are normalised.
     static let stats: [VshCase] = [

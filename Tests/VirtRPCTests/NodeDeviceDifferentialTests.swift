@@ -114,6 +114,10 @@ struct NodeDeviceDifferentialTests {
             "iface-begin; iface-begin; iface-commit; iface-commit; iface-rollback; iface-begin; iface-undefine eth1; "
                 + "iface-define \(d)/plain.xml; iface-list --all; iface-rollback; iface-list --all; iface-start eth1; "
                 + "iface-destroy eth1",
+            "nodedev-define \(d)/vhba.xml; nodedev-undefine computer; nodedev-start scsi_host1; nodedev-autostart computer; "
+                + "nodedev-autostart --disable computer; nodedev-detach computer; nodedev-detach computer --driver vfio; "
+                + "nodedev-dettach computer; nodedev-reattach computer; nodedev-reset computer; nodedev-undefine nope; "
+                + "nodedev-event --event lifecycle --timeout 1; iface-bridge eth1 br0; iface-unbridge eth1; iface-bridge nope br0",
         ]
     }
 

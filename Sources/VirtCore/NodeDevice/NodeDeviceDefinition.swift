@@ -200,6 +200,15 @@ public protocol NodeDeviceDriver: AnyObject, Sendable {
     func nodeDeviceAutostart(_ dev: NodeDeviceRef) async throws -> Bool
     func nodeDeviceEvents() -> AsyncStream<NodeDeviceEventRecord>
     func registerNodeDeviceEvents() async throws
+    // Persistent devices and PCI assignment (NodeDeviceDriver+Lifecycle.swift has the defaults).
+    func defineNodeDevice(xml: String, flags: UInt32) async throws -> NodeDeviceRef
+    func undefineNodeDevice(_ dev: NodeDeviceRef, flags: UInt32) async throws
+    func startNodeDevice(_ dev: NodeDeviceRef, flags: UInt32) async throws
+    func setNodeDeviceAutostart(_ dev: NodeDeviceRef, autostart: Bool) async throws
+    func dettachNodeDevice(_ dev: NodeDeviceRef) async throws
+    func detachNodeDevice(_ dev: NodeDeviceRef, driverName: String?, flags: UInt32) async throws
+    func reattachNodeDevice(_ dev: NodeDeviceRef) async throws
+    func resetNodeDevice(_ dev: NodeDeviceRef) async throws
 }
 
 extension NodeDeviceDriver {
