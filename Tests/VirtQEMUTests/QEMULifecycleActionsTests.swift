@@ -212,7 +212,9 @@ import Glibc
         #expect(await Self.next(&events, 2) == [.reboot, .lifecycle(.resumed(.unpaused))])
         #expect(try await driver.state(dom) == .running(.crashed))
         let dumps = (try? FileManager.default.contentsOfDirectory(atPath: root + "/lib/qemu/dump")) ?? []
-        #expect(dumps.count == 1 && dumps.allSatisfy { $0.hasPrefix("pq-") })
+        #expect(dumps.count == 1 && dumps.allSatisfy {
+            $0.range(of: #"^[0-9]+-pq-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}$"#, options: .regularExpression) != nil
+        }, "\(dumps)")
         try? await console.finish()
         try await driver.destroy(dom, flags: [])
     }

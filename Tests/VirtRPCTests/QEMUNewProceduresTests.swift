@@ -186,8 +186,8 @@ struct QEMUNewProceduresTests {
             let persistent = try d.run("dumpxml \(d.name) --inactive").stdout
             #expect(persistent.contains("<event name='page_faults' enabled='yes'/>"), "\(d.label): \(persistent)")
         }
-        // virtd's counters count: QEMU takes page faults and CPU time while it runs.
-        #expect(eventually(10) {
+        // virtd's counters count: QEMU takes page faults and CPU time while it runs (slowly on a loaded machine).
+        #expect(eventually(60) {
             let s = (try? on[0].run("domstats \(on[0].name) --perf").stdout) ?? ""
             return s.range(of: #"perf.task_clock=[1-9]"#, options: .regularExpression) != nil
         }, "virtd's task_clock stays 0")
