@@ -2,29 +2,30 @@ import Virt
 
 extension EventCommands {
     /// One event of a non-domain object as the `*-event` commands print it.
-    struct ObjectEvent: Sendable {
-        /// The object's UUID (what `--network`/`--pool`/`--secret` filter on).
-        var uuid: VirtUUID
+    struct ObjectEvent<Key: Equatable & Sendable>: Sendable {
+        /// What the object option filters on: the UUID of a network, pool or secret, a node device's name.
+        var key: Key
         /// The event ID (index into the command's event names).
         var eventID: Int32
         /// What follows "event 'NAME' " on the line, e.g. "for network default: Started".
         var text: String
     }
 
-    /// `net-event`, `pool-event`, `secret-event` (virsh's `cmdNetworkEvent` and its siblings): list the event
-    /// names, or wait for events of one kind (optionally of one object) with `--loop`, `--timeout`, `--timestamp`.
-    static func objectEvent<R: Sendable>(
+    /// `net-event`, `pool-event`, `secret-event`, `nodedev-event` (virsh's `cmdNetworkEvent` and its siblings):
+    /// list the event names, or wait for events of one kind (optionally of one object) with `--loop`, `--timeout`,
+    /// `--timestamp`. `positional`: the object and event options may be given without their names (nodedev-event).
+    static func objectEvent<R: Sendable, Key: Equatable & Sendable>(
         _ name: String, summary: String, description: String, object: String, objectHelp: String,
-        eventNames: [String],
-        lookup: @escaping @MainActor @Sendable (Shell, ParsedCommand) async -> VirtUUID?,
+        eventNames: [String], positional: Bool = false,
+        lookup: @escaping @MainActor @Sendable (Shell, ParsedCommand) async -> Key?,
         subscribe: @escaping @MainActor @Sendable (Shell) async throws -> AsyncStream<R>,
-        describe: @escaping @Sendable (R) -> ObjectEvent
+        describe: @escaping @Sendable (R) -> ObjectEvent<Key>
     ) -> CommandDefinition {
         CommandDefinition(
             name, summary: summary, description: description,
             options: [
-                .string(object, objectHelp, requiresName: true),
-                .string("event", "which event type to wait for", requiresName: true),
+                .string(object, objectHelp, requiresName: !positional),
+                .string("event", "which event type to wait for", requiresName: !positional),
                 .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
                 .int("timeout", "timeout seconds"),
                 .flag("list", "list valid event types"),
@@ -53,7 +54,7 @@ extension EventCommands {
                 }
                 timeoutMs = Int(seconds) * 1000
             }
-            var filter: VirtUUID?
+            var filter: Key?
             if cmd.has(object) {
                 guard let u = await lookup(shell, cmd) else { return false }
                 filter = u
@@ -62,7 +63,7 @@ extension EventCommands {
             return await printEvents(shell, stream, timeoutMs: timeoutMs, loop: cmd.has("loop"),
                                      timestamp: cmd.has("timestamp")) { record in
                 let ev = describe(record)
-                if let filter, ev.uuid != filter { return nil }
+                if let filter, ev.key != filter { return nil }
                 return ev.eventID == wanted ? "event '\(eventName)' \(ev.text)\n" : nil
             }
         }

@@ -341,7 +341,7 @@ enum NetworkCommands {
         lookup: { shell, cmd in await lookup(shell, cmd)?.uuid },
         subscribe: { shell in try await shell.conn.networkEvents() },
         describe: { ev in
-            EventCommands.ObjectEvent(uuid: ev.network.uuid, eventID: ev.eventID,
+            EventCommands.ObjectEvent(key: ev.network.uuid, eventID: ev.eventID,
                                       text: "for network \(ev.network.name): "
                                           + EventCommands.lifecycleName(ev.event.rawValue, lifecycleNames))
         })

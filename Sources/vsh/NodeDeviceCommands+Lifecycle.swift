@@ -154,60 +154,24 @@ extension NodeDeviceCommands {
     static let lifecycleNames = ["Created", "Deleted", "Defined", "Undefined"]
 
     /// virsh's `cmdNodeDeviceEvent`: list the event names, or wait for one kind (optionally of one device).
-    static let event = CommandDefinition(
+    static let event = EventCommands.objectEvent(
         "nodedev-event", summary: "Node Device Events",
         description: "List event types, or wait for node device events to occur",
-        options: [
-            .string("device", "filter by node device name"),
-            .string("event", "which event type to wait for"),
-            .flag("loop", "loop until timeout or interrupt, rather than one-shot"),
-            .int("timeout", "timeout seconds"),
-            .flag("list", "list valid event types"),
-            .flag("timestamp", "show timestamp for each printed event"),
-        ]
-    ) { shell, cmd in
-        if cmd.has("list") {
-            for n in eventNames { shell.print("\(n)\n") }
-            return true
-        }
-        let (ok, eventName) = shell.stringOption(cmd, "event")
-        guard ok else { return false }
-        guard let eventName else {
-            shell.error("either --list or --event <type> is required")
-            return false
-        }
-        guard let wanted = eventNames.firstIndex(of: eventName).map(Int32.init) else {
-            shell.error("unknown event type \(eventName)")
-            return false
-        }
-        var timeoutMs: Int?
-        if let text = cmd.value("timeout") {
-            guard let seconds = Format.parseUInt32(text), seconds != 0, seconds <= UInt32(Int32.max / 1000) else {
-                shell.error("Numeric value '\(text)' for <timeout> option is malformed or out of range")
-                return false
-            }
-            timeoutMs = Int(seconds) * 1000
-        }
-        var filter: String?
-        if cmd.has("device") {
-            guard let dev = await lookupByName(shell, cmd) else { return false }
-            filter = dev.name
-        }
-        guard let stream = await shell.call({ () async throws -> AsyncStream<NodeDeviceEventRecord> in
+        object: "device", objectHelp: "filter by node device name", eventNames: eventNames, positional: true,
+        lookup: { shell, cmd in await lookupByName(shell, cmd)?.name },
+        subscribe: { shell in
             let d = try shell.conn.nodeDevices("virConnectNodeDeviceEventRegisterAny")
             let s = d.nodeDeviceEvents()
             try await d.registerNodeDeviceEvents()
             return s
-        }) else { return false }
-        return await EventCommands.printEvents(shell, stream, timeoutMs: timeoutMs, loop: cmd.has("loop"),
-                                               timestamp: cmd.has("timestamp")) { ev in
-            if let filter, ev.device.name != filter { return nil }
-            guard ev.eventID == wanted else { return nil }
+        },
+        describe: { (ev: NodeDeviceEventRecord) in
+            let text: String
             if let l = ev.lifecycle {
-                return "event 'lifecycle' for node device \(ev.device.name): "
-                    + EventCommands.lifecycleName(l.rawValue, lifecycleNames) + "\n"
+                text = "for node device \(ev.device.name): " + EventCommands.lifecycleName(l.rawValue, lifecycleNames)
+            } else {
+                text = "for node device \(ev.device.name)"
             }
-            return "event 'update' for node device \(ev.device.name)\n"
-        }
-    }
+            return EventCommands.ObjectEvent(key: ev.device.name, eventID: ev.eventID, text: text)
+        })
 }

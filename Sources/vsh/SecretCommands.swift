@@ -230,6 +230,6 @@ enum SecretCommands {
             if case .lifecycle(let e, _) = ev.kind {
                 text += ": " + (e == SecretEventRecord.defined ? "Defined" : e == SecretEventRecord.undefined ? "Undefined" : "unknown")
             }
-            return EventCommands.ObjectEvent(uuid: ev.secret.uuid, eventID: ev.eventID, text: text)
+            return EventCommands.ObjectEvent(key: ev.secret.uuid, eventID: ev.eventID, text: text)
         })
 }

@@ -556,6 +556,6 @@ enum StoragePoolCommands {
         describe: { ev in
             var text = "for storage pool \(ev.pool.name)"
             if case .lifecycle(let e, _) = ev.kind { text += ": " + EventCommands.lifecycleName(e, lifecycleNames) }
-            return EventCommands.ObjectEvent(uuid: ev.pool.uuid, eventID: ev.eventID, text: text)
+            return EventCommands.ObjectEvent(key: ev.pool.uuid, eventID: ev.eventID, text: text)
         })
 }
