@@ -62,17 +62,8 @@ extension RemoteDriver: NetworkDriver {
 
     /// Registers a lifecycle callback with the daemon, once per connection.
     public func registerNetworkEvents() async throws {
-        let first = networkEventsRegistered.withLock { r -> Bool in
-            if r { return false }
-            r = true
-            return true
-        }
-        guard first else { return }
-        do {
+        try await registerOnce(networkEventsRegistered) {
             _ = try await call(RemoteCalls.connectNetworkEventRegisterAny, XDRTuple2(Int32(0), NetworkRef?.none))
-        } catch {
-            networkEventsRegistered.withLock { $0 = false }
-            throw error
         }
     }
 }

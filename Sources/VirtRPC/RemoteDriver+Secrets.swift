@@ -45,19 +45,10 @@ extension RemoteDriver: SecretDriver {
 
     /// Registers callbacks for both secret events with the daemon, once per connection.
     public func registerSecretEvents() async throws {
-        let first = secretEventsRegistered.withLock { r -> Bool in
-            if r { return false }
-            r = true
-            return true
-        }
-        guard first else { return }
-        do {
+        try await registerOnce(secretEventsRegistered) {
             for id: Int32 in [0, 1] {
                 _ = try await call(RemoteCalls.connectSecretEventRegisterAny, XDRTuple2(id, SecretRef?.none))
             }
-        } catch {
-            secretEventsRegistered.withLock { $0 = false }
-            throw error
         }
     }
 }

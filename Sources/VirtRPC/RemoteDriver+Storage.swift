@@ -135,19 +135,10 @@ extension RemoteDriver: StorageDriver {
 
     /// Registers callbacks for both storage pool events with the daemon, once per connection.
     public func registerStoragePoolEvents() async throws {
-        let first = storageEventsRegistered.withLock { r -> Bool in
-            if r { return false }
-            r = true
-            return true
-        }
-        guard first else { return }
-        do {
+        try await registerOnce(storageEventsRegistered) {
             for id: Int32 in [0, 1] {
                 _ = try await call(RemoteCalls.connectStoragePoolEventRegisterAny, XDRTuple2(id, StoragePoolRef?.none))
             }
-        } catch {
-            storageEventsRegistered.withLock { $0 = false }
-            throw error
         }
     }
 }

@@ -616,3 +616,22 @@ extension RemoteDriver {
         try await call(RemoteCalls.domainMigrateGetMaxSpeed, XDRTuple2(domain, flags))
     }
 }
+
+extension RemoteDriver {
+    /// Runs `register` (asking the daemon for one kind of object events) once per connection; a registration
+    /// that failed may be tried again.
+    func registerOnce(_ flag: borrowing Mutex<Bool>, _ register: () async throws -> Void) async throws {
+        let first = flag.withLock { r -> Bool in
+            if r { return false }
+            r = true
+            return true
+        }
+        guard first else { return }
+        do {
+            try await register()
+        } catch {
+            flag.withLock { $0 = false }
+            throw error
+        }
+    }
+}

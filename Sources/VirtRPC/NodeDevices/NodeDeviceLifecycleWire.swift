@@ -106,19 +106,10 @@ extension RemoteDriver {
 
     /// Registers a lifecycle and an update callback with the daemon, once per connection.
     public func registerNodeDeviceEvents() async throws {
-        let first = nodeDeviceEventsRegistered.withLock { r -> Bool in
-            if r { return false }
-            r = true
-            return true
-        }
-        guard first else { return }
-        do {
+        try await registerOnce(nodeDeviceEventsRegistered) {
             for id: Int32 in [0, 1] {
                 _ = try await call(RemoteCalls.connectNodeDeviceEventRegisterAny, XDRTuple2(id, NodeDeviceRef?.none))
             }
-        } catch {
-            nodeDeviceEventsRegistered.withLock { $0 = false }
-            throw error
         }
     }
 }
