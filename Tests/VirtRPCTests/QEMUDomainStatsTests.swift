@@ -201,7 +201,7 @@ final class StatsReferenceLibvirtd {
     init() throws {
         dir = try TestPaths.makeTempDir("ql", mode: 0o755)
         try ReferenceLibvirtd.writeConfig(dir: dir)
-        let inner = "mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
+        let inner = "mkdir -p -m 0755 /run/libvirt && mount -t tmpfs tmpfs /run/libvirt && mount -t tmpfs tmpfs /var/lib/libvirt && "
             + "mount -t tmpfs tmpfs /etc/libvirt/qemu && exec /usr/bin/tini -s -- /bin/sh -c "
             + "\"/usr/sbin/virtlogd -p '\(dir)/virtlogd.pid' & exec /usr/sbin/libvirtd -f '\(dir)/libvirtd.conf' -p '\(dir)/pid'\""
         process = try ChildProcess.spawn(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner],

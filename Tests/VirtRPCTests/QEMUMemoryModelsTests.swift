@@ -276,7 +276,16 @@ struct QEMUMemoryModelsTests {
         defer { pair.stopRecorders() }
         let events = pair.events, same = pair.same
         try Self.writeFiles(Self.virtioMemFiles, dirs: [ours.dir, ref.dir])
-        func compare(_ label: String) throws { try pair.compareState(label, lines: Self.lines, view: Self.qemuView) }
+        /// The live <currentMemory> follows each guest's balloon (BALLOON_CHANGE), which a busy guest reports
+        /// late after virtio-mem plugs or unplugs: compared once both daemons agree on it, or after 60 s.
+        func compare(_ label: String) throws {
+            func current(_ xml: String) -> [String] { Self.lines(xml).filter { $0.hasPrefix("<currentMemory") } }
+            _ = eventually(60) {
+                guard let o = try? ours.virsh("dumpxml hp").stdout, let r = try? virsh(ref.uri, "dumpxml hp").stdout else { return false }
+                return current(o) == current(r)
+            }
+            try pair.compareState(label, lines: Self.lines, view: Self.qemuView)
+        }
         /// The size the guest's driver has plugged into a virtio-mem device, from QEMU.
         func plugged(_ run: (String) throws -> ChildProcess.Result, _ id: String) throws -> Int? {
             let r = try run("qemu-monitor-command hp '{\"execute\":\"query-memory-devices\"}'")
