@@ -2,7 +2,11 @@
 #include "csendfd.h"
 
 #include <errno.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -66,4 +70,26 @@ ssize_t swiftvirt_recv_with_fds(int sock, void *buf, size_t len, int *fds, int m
         }
     }
     return n;
+}
+
+int swiftvirt_eventfd(void)
+{
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int swiftvirt_cpuid(unsigned int leaf, unsigned int subleaf, unsigned int out[4])
+{
+    out[0] = out[1] = out[2] = out[3] = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    /* The highest leaf of the range (basic or extended) the leaf belongs to. */
+    unsigned int max = __get_cpuid_max(leaf & 0x80000000u, NULL);
+    if (max == 0 || leaf > max)
+        return -1;
+    __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
+    return 0;
+#else
+    (void)leaf;
+    (void)subleaf;
+    return -1;
+#endif
 }

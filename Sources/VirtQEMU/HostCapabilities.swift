@@ -70,6 +70,9 @@ public struct HostCapabilities: Sendable, Hashable {
     /// `/sys/power/state` targets.
     public var powerStates: [String]
     public var iommu: Bool
+    /// The features the CPUID instruction reports (``HostCPUID``; nil where it cannot run, or for a host read
+    /// from files): what libvirt names the host CPU from, where Linux hides a bit.
+    public var cpuidFeatures: [String]? = nil
 
     /// Reads the host.
     public static func read() -> HostCapabilities {
@@ -169,7 +172,8 @@ public struct HostCapabilities: Sendable, Hashable {
 
         return HostCapabilities(smbiosUUID: uuid, arch: arch, cpuinfo: info, flags: flags, sockets: s,
                                 diesPerSocket: dps, coresPerDie: cpd, threadsPerCore: tpc, pageSizes: pageSizes,
-                                cells: cells, caches: banks, powerStates: power, iommu: iommu)
+                                cells: cells, caches: banks, powerStates: power, iommu: iommu,
+                                cpuidFeatures: HostCPUID.hostFeatures())
     }
 
     /// `0-3,8` → [0, 1, 2, 3, 8].

@@ -34,7 +34,8 @@ public enum QEMUCapabilitiesXML {
     /// The host CPU named as a model plus features (x86 only; other arches get just `<arch>`).
     public static func hostCPU(_ host: HostCapabilities, probe: QEMUCapabilities?) -> CPUModelDecoder.Decoded? {
         guard let probe, let names = (probe.kvm ?? probe.tcg)?.hostCPU?.featureNames else { return nil }
-        let have = CPUModelDecoder.qemuNames(ofLinuxFlags: host.flags, known: names)
+        // Linux's flags and, where it hides one the CPU reports, CPUID's bit (libvirt reads CPUID).
+        let have = CPUModelDecoder.qemuNames(ofLinuxFlags: host.flags + (host.cpuidFeatures ?? []), known: names)
         return CPUModelDecoder.decode(host: have, hostVendor: host.cpuinfo["vendor_id"], models: probe.cpuModels,
                                       exact: true)
     }
@@ -68,7 +69,7 @@ public enum QEMUCapabilitiesXML {
                 }
                 var features = (decoded?.require ?? []).map(CPUModelDecoder.libvirtName)
                 // CPUID's OSXSAVE bit: Linux turns XSAVE on whenever it lists the xsave flag.
-                if decoded != nil, host.flags.contains("xsave") { features.append("osxsave") }
+                if decoded != nil, host.flags.contains("xsave"), !features.contains("osxsave") { features.append("osxsave") }
                 for f in CPUFeatureOrder.sorted(features) { w.empty("feature", [("name", f)]) }
                 for p in host.pageSizes { w.empty("pages", [("unit", "KiB"), ("size", "\(p)")]) }
             }

@@ -39,7 +39,7 @@ extension QEMUDomainObject {
     /// still waiting for QEMU), or an internal error when the job is not in the monitor; else ok.
     func controlInfo() async throws(VirtError) -> DomainControlInfo {
         guard isActive else { throw VirtError.operationInvalid("domain is not running", domain: .domain) }
-        guard let mon = monitor, await !mon.isClosed else {
+        guard let mon = monitor, !mon.isClosed else {
             return DomainControlInfo(state: 3, details: 1)
         }
         func ms(since t: ContinuousClock.Instant) -> UInt64 {
@@ -50,7 +50,7 @@ extension QEMUDomainObject {
             return DomainControlInfo(state: 1, stateTime: ms(since: started))
         }
         if jobs.active != .none {
-            if let since = await mon.busySince { return DomainControlInfo(state: 2, stateTime: ms(since: since)) }
+            if let since = mon.busySince { return DomainControlInfo(state: 2, stateTime: ms(since: since)) }
             return DomainControlInfo(state: 3, details: 2)
         }
         return DomainControlInfo(state: 0)

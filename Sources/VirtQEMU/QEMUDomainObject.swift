@@ -844,7 +844,7 @@ actor QEMUDomainObject {
     /// event handler: the event being handled would wait for itself.
     func catchUpWithEvents() async {
         guard let mon = monitor, !eventsEnded else { return }
-        let target = await mon.eventCount
+        let target = mon.eventCount
         guard eventsHandled < target, !eventsEnded else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             eventWaiters.append((target, c))
@@ -1100,7 +1100,7 @@ actor QEMUDomainObject {
         draining = true
         await Self.drain(eventTask, within: .seconds(2))
         draining = false
-        await mon?.close()
+        mon?.close()
         eventTask?.cancel()
         proc.note("shutting down, reason=\(DomainStatus.shutoff(reason).reasonStatusString)")
         let oldRef = ref
@@ -1288,7 +1288,7 @@ actor QEMUDomainObject {
         monitor = nil
         eventTask?.cancel()
         exitTask?.cancel()
-        await mon?.close()
+        mon?.close()
         await agent?.close()
         agent = nil
     }

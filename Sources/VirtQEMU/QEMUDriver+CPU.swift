@@ -116,7 +116,8 @@ extension QEMUDriverState {
         let spec = CPUSpec(kind: .host, arch: host.arch, model: decoded.model,
                            vendor: CPUModelDecoder.vendorName(host.cpuinfo["vendor_id"]),
                            features: decoded.require.map { .init(CPUModelDecoder.libvirtName($0), nil) }
-                               + (host.flags.contains("xsave") ? [.init("osxsave", nil)] : []))
+                               + (host.flags.contains("xsave") && !decoded.require.contains("osxsave")
+                                  ? [.init("osxsave", nil)] : []))
         return (spec, CPUModelMap(caps: caps))
     }
 

@@ -1,5 +1,6 @@
 import CSpawn
 import Foundation
+import Synchronization
 import VirtCore
 
 #if canImport(Glibc)
@@ -30,39 +31,67 @@ public struct QMPEvent: Sendable, Hashable {
 /// A client of QEMU's QMP monitor on a unix socket.
 ///
 /// Commands carry ids (`libvirt-N`) and their replies are matched by id; every command has a timeout; events
-/// arrive on ``events``. A dedicated thread reads the socket, so no executor thread ever blocks. When the
+/// arrive on ``events``. A dedicated thread reads the socket, parses each line and resumes the command that waits
+/// for it directly (one wake-up of the caller per reply: no stream, task or actor in between), and it also
+/// enforces the timeouts (its `poll` wakes at the earliest deadline; nothing is scheduled per command). When the
 /// connection ends (QEMU exited or ``close()``), pending commands fail and ``events`` finishes.
-public actor QMPMonitor {
+public final class QMPMonitor: Sendable {
     /// The default timeout of a command.
     public static let defaultTimeout: Duration = .seconds(30)
 
     /// Events, in the order QEMU sent them. Single consumer.
-    public nonisolated let events: AsyncStream<QMPEvent>
-    /// QEMU's version from the greeting: (major, minor, micro).
-    public private(set) var version: (major: Int, minor: Int, micro: Int) = (0, 0, 0)
+    public let events: AsyncStream<QMPEvent>
+
+    /// A command waiting for its reply.
+    private struct Waiter {
+        var command: String
+        var continuation: CheckedContinuation<JSONValue, any Error>
+        var sent: ContinuousClock.Instant
+        var deadline: ContinuousClock.Instant
+        var timeout: Duration
+        /// Passthrough (monitor command): the whole reply text is returned, an error reply included.
+        var raw: Bool
+    }
+
+    /// Everything the reader thread and the callers share.
+    private struct State {
+        var nextID: UInt64 = 1
+        var version: (major: Int, minor: Int, micro: Int) = (0, 0, 0)
+        var oobEnabled = false
+        var eventCount: UInt64 = 0
+        var pending: [String: Waiter] = [:]
+        var greeting: JSONValue?
+        var greetingWaiter: CheckedContinuation<JSONValue, any Error>?
+        var greetingDeadline: ContinuousClock.Instant?
+        var closedError: VirtError?
+        var closedWaiters: [CheckedContinuation<Void, Never>] = []
+        var ended = false
+        /// When the reader's `poll` returns at the latest (nil: it waits for input only). A command whose
+        /// deadline is later needs no wake-up: the reader re-arms for it when this passes.
+        var armed: ContinuousClock.Instant?
+    }
 
     private let fd: Int32
+    /// An eventfd that wakes the reader when a deadline earlier than the armed one appears.
+    private let wakeFD: Int32
     private let eventContinuation: AsyncStream<QMPEvent>.Continuation
-    private var nextID: UInt64 = 1
-    /// Events received so far. A command's reply comes after every event QEMU sent before it, so a caller that
-    /// reads this after a reply and waits until its consumer handled that many sees the events in QEMU's order.
-    public private(set) var eventCount: UInt64 = 0
-    /// Ids of passthrough commands, whose whole reply text is returned.
-    private var rawIDs: Set<String> = []
-    private var pending: [String: (command: String, continuation: CheckedContinuation<JSONValue, any Error>,
-                                   timer: Task<Void, Never>)] = [:]
-    /// When each pending command was sent.
-    private var started: [String: ContinuousClock.Instant] = [:]
-    private var greeting: JSONValue?
-    private var greetingWaiter: CheckedContinuation<JSONValue, any Error>?
-    private var closedError: VirtError?
-    private var closedWaiters: [CheckedContinuation<Void, Never>] = []
-    private var ended = false
+    private let state = Mutex(State())
+    /// Serialises writes to the socket, and the final close against them.
+    private let writeLock = Mutex(())
 
     private init(fd: Int32) {
         self.fd = fd
+        wakeFD = swiftvirt_eventfd()
         (events, eventContinuation) = AsyncStream<QMPEvent>.makeStream(bufferingPolicy: .unbounded)
     }
+
+    /// QEMU's version from the greeting: (major, minor, micro).
+    public var version: (major: Int, minor: Int, micro: Int) { state.withLock { $0.version } }
+    /// Whether out-of-band execution was negotiated.
+    public var oobEnabled: Bool { state.withLock { $0.oobEnabled } }
+    /// Events received so far. A command's reply comes after every event QEMU sent before it, so a caller that
+    /// reads this after a reply and waits until its consumer handled that many sees the events in QEMU's order.
+    public var eventCount: UInt64 { state.withLock { $0.eventCount } }
 
     /// Connects to the QMP socket at `path`, reads the greeting and negotiates capabilities.
     public static func connect(path: String, timeout: Duration = defaultTimeout, outOfBand: Bool = false)
@@ -76,65 +105,124 @@ public actor QMPMonitor {
     public static func open(fd: Int32, timeout: Duration = defaultTimeout, outOfBand: Bool = false)
         async throws(VirtError) -> QMPMonitor {
         let monitor = QMPMonitor(fd: fd)
-        await monitor.startReader()
+        guard monitor.wakeFD >= 0 else {
+            let e = VirtError.lastSystemError("cannot create an eventfd for the QEMU monitor")
+            Glibc.close(fd)
+            throw e
+        }
+        Thread.detachNewThread { monitor.readLoop() }
         do {
             try await monitor.negotiate(timeout: timeout, outOfBand: outOfBand)
         } catch {
-            await monitor.close()
+            monitor.close()
             throw error
         }
         return monitor
     }
 
-    private func startReader() {
-        let (lines, lineContinuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .unbounded)
-        let fd = self.fd
-        Thread.detachNewThread {
-            QMPMonitor.readLoop(fd: fd, into: lineContinuation)
-        }
-        Task { [weak self] in
-            for await line in lines {
-                guard let self else { return }
-                await self.handle(line)
-            }
-            await self?.connectionEnded()
-        }
-    }
-
-    /// Blocking reader: splits the byte stream into lines, ends at EOF or error (the actor closes the socket).
-    private static func readLoop(fd: Int32, into out: AsyncStream<[UInt8]>.Continuation) {
+    /// The reader thread: waits for input or the armed deadline, splits the byte stream into lines and handles
+    /// each, fails the commands whose deadline passed; at EOF or error ends the connection.
+    private func readLoop() {
         var buffer = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        loop: while true {
+            let timeout = expireOverdue()
+            let r = poll(&fds, 2, timeout)
+            if r < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if fds[1].revents != 0 {
+                var counter: UInt64 = 0
+                _ = read(wakeFD, &counter, 8)
+            }
+            guard fds[0].revents != 0 else { continue }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if n <= 0 { break loop }
             buffer.append(contentsOf: chunk[0..<n])
             var start = 0
             while let nl = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                if nl > start { out.yield(Array(buffer[start..<nl])) }
+                if nl > start { handle(Array(buffer[start..<nl])) }
                 start = nl + 1
             }
             buffer.removeFirst(start)
         }
-        out.finish()
+        connectionEnded()
+    }
+
+    /// Fails the commands (and the greeting wait) whose deadline has passed; returns how long the reader may
+    /// sleep in milliseconds (-1: until input).
+    private func expireOverdue() -> Int32 {
+        let now = ContinuousClock.now
+        var expired: [Waiter] = []
+        var greetingLate: CheckedContinuation<JSONValue, any Error>?
+        let armed: ContinuousClock.Instant? = state.withLock { s in
+            for (id, w) in s.pending where w.deadline <= now {
+                s.pending[id] = nil
+                expired.append(w)
+            }
+            if let d = s.greetingDeadline, d <= now {
+                greetingLate = s.greetingWaiter
+                s.greetingWaiter = nil
+                s.greetingDeadline = nil
+            }
+            var earliest = s.pending.values.map(\.deadline).min()
+            if let d = s.greetingDeadline { earliest = min(earliest ?? d, d) }
+            if let a = s.armed, a > now {
+                s.armed = min(a, earliest ?? a)
+            } else {
+                s.armed = earliest
+            }
+            return s.armed
+        }
+        for w in expired {
+            w.continuation.resume(throwing: VirtError(
+                .operationTimeout, domain: .qemu,
+                "Timed out during operation: QEMU command '\(w.command)' got no reply within \(w.timeout)"))
+        }
+        greetingLate?.resume(throwing: VirtError(.operationTimeout, domain: .qemu,
+                                                 "Timed out during operation: no greeting from the QEMU monitor"))
+        guard let armed else { return -1 }
+        let ms = (armed - now) / .milliseconds(1)
+        return Int32(min(max(ms.rounded(.up), 0), 3_600_000))
+    }
+
+    /// Asks the reader to re-arm its `poll` when `deadline` is earlier than what it waits for. Call with the
+    /// state unlocked.
+    private func arm(_ deadline: ContinuousClock.Instant) {
+        let wake = state.withLock { s -> Bool in
+            if let a = s.armed, a <= deadline { return false }
+            s.armed = deadline
+            return true
+        }
+        if wake {
+            writeLock.withLock { _ in
+                if !state.withLock({ $0.ended }) {
+                    var one: UInt64 = 1
+                    _ = Glibc.write(wakeFD, &one, 8)
+                }
+            }
+        }
     }
 
     private func negotiate(timeout: Duration, outOfBand: Bool) async throws(VirtError) {
         let g: JSONValue
         do {
             g = try await withCheckedThrowingContinuation { c in
-                if let greeting {
-                    c.resume(returning: greeting)
-                } else if let closedError {
-                    c.resume(throwing: closedError)
-                } else {
-                    greetingWaiter = c
-                    let t = Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
-                        await self?.greetingTimedOut()
-                    }
-                    _ = t
+                let deadline = ContinuousClock.now + timeout
+                let early: Result<JSONValue, VirtError>? = state.withLock { s in
+                    if let greeting = s.greeting { return .success(greeting) }
+                    if let e = s.closedError { return .failure(e) }
+                    s.greetingWaiter = c
+                    s.greetingDeadline = deadline
+                    return nil
+                }
+                switch early {
+                case .success(let v): c.resume(returning: v)
+                case .failure(let e): c.resume(throwing: e)
+                case nil: arm(deadline)
                 }
             }
         } catch let e as VirtError {
@@ -143,19 +231,17 @@ public actor QMPMonitor {
             throw VirtError.internalError("QEMU monitor: \(error)", domain: .qemu)
         }
         if let v = g["QMP"]?["version"]?["qemu"] {
-            version = (Int(v["major"]?.intValue ?? 0), Int(v["minor"]?.intValue ?? 0), Int(v["micro"]?.intValue ?? 0))
+            let version = (Int(v["major"]?.intValue ?? 0), Int(v["minor"]?.intValue ?? 0), Int(v["micro"]?.intValue ?? 0))
+            state.withLock { $0.version = version }
         }
         let offered = (g["QMP"]?["capabilities"]?.arrayValue ?? []).contains { $0.stringValue == "oob" }
         if outOfBand && offered {
             _ = try await execute("qmp_capabilities", arguments: ["enable": ["oob"]], timeout: timeout)
-            oobEnabled = true
+            state.withLock { $0.oobEnabled = true }
         } else {
             _ = try await execute("qmp_capabilities", timeout: timeout)
         }
     }
-
-    /// Whether out-of-band execution was negotiated.
-    public private(set) var oobEnabled = false
 
     /// Runs `command` out of band (`exec-oob`): QEMU's monitor thread answers it even while the main loop is
     /// blocked (a post-copy destination whose main thread waits for a page: `migrate-recover`, `migrate-pause`).
@@ -164,18 +250,7 @@ public actor QMPMonitor {
     public func executeOutOfBand(_ command: String, arguments: JSONValue? = nil, timeout: Duration = defaultTimeout)
         async throws(VirtError) -> JSONValue {
         guard oobEnabled else { return try await execute(command, arguments: arguments, timeout: timeout) }
-        let id = "libvirt-\(nextID)"
-        var msg: [String: JSONValue] = ["exec-oob": .string(command), "id": .string(id)]
-        if let arguments { msg["arguments"] = arguments }
-        return try await send(command, id: id, message: msg, timeout: timeout)
-    }
-
-    private func greetingTimedOut() {
-        if let w = greetingWaiter {
-            greetingWaiter = nil
-            w.resume(throwing: VirtError(.operationTimeout, domain: .qemu,
-                                         "Timed out during operation: no greeting from the QEMU monitor"))
-        }
+        return try await send(command, verb: "exec-oob", arguments: arguments, timeout: timeout)
     }
 
     /// Runs `command` with `arguments` and returns its `return` member.
@@ -185,48 +260,56 @@ public actor QMPMonitor {
     @discardableResult
     public func execute(_ command: String, arguments: JSONValue? = nil, timeout: Duration = defaultTimeout)
         async throws(VirtError) -> JSONValue {
-        let id = "libvirt-\(nextID)"
-        var msg: [String: JSONValue] = ["execute": .string(command), "id": .string(id)]
-        if let arguments { msg["arguments"] = arguments }
-        return try await send(command, id: id, message: msg, timeout: timeout)
+        try await send(command, arguments: arguments, timeout: timeout)
     }
 
     /// Runs `command` with descriptor `fd` attached to it (SCM_RIGHTS), as `getfd` and `add-fd` need.
     @discardableResult
     public func execute(_ command: String, arguments: JSONValue? = nil, passing fd: Int32,
                         timeout: Duration = defaultTimeout) async throws(VirtError) -> JSONValue {
-        let id = "libvirt-\(nextID)"
-        var msg: [String: JSONValue] = ["execute": .string(command), "id": .string(id)]
-        if let arguments { msg["arguments"] = arguments }
-        return try await send(command, id: id, message: msg, timeout: timeout, passing: fd)
+        try await send(command, arguments: arguments, timeout: timeout, passing: fd)
     }
 
-    /// Writes `message` (carrying `id`, and `passing` a descriptor) and waits for the reply with that id.
-    private func send(_ command: String, id: String, message msg: [String: JSONValue], timeout: Duration,
+    /// Sends `command` (`verb` names how: execute or exec-oob; `message`, when given, is the whole message
+    /// but for its id) with an id of its own, `passing` a descriptor, and waits for the reply with that id.
+    private func send(_ command: String, verb: String = "execute", arguments: JSONValue? = nil,
+                      message: [String: JSONValue]? = nil, raw: Bool = false, timeout: Duration,
                       passing passFD: Int32? = nil) async throws(VirtError) -> JSONValue {
-        if let closedError { throw closedError }
-        nextID += 1
-        let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
         do {
             return try await withCheckedThrowingContinuation { c in
-                let timer = Task { [weak self] in
-                    do {
-                        try await Task.sleep(for: timeout)
-                    } catch {
-                        return
-                    }
-                    await self?.expire(id, after: timeout)
+                let now = ContinuousClock.now
+                let registered: Result<String, VirtError> = state.withLock { s in
+                    if let e = s.closedError { return .failure(e) }
+                    let id = "libvirt-\(s.nextID)"
+                    s.nextID += 1
+                    s.pending[id] = Waiter(command: command, continuation: c, sent: now, deadline: now + timeout,
+                                           timeout: timeout, raw: raw)
+                    return .success(id)
                 }
-                pending[id] = (command, c, timer)
-                started = started.filter { pending[$0.key] != nil }
-                started[id] = .now
-                if !Self.write(fd, bytes, passing: passFD) {
-                    let e = VirtError.lastSystemError("cannot send QEMU command '\(command)'")
-                    if let p = pending.removeValue(forKey: id) {
-                        p.timer.cancel()
-                        p.continuation.resume(throwing: e)
-                    }
+                let id: String
+                switch registered {
+                case .failure(let e):
+                    c.resume(throwing: e)
+                    return
+                case .success(let v): id = v
                 }
+                var msg = message ?? [verb: .string(command)]
+                if message == nil, let arguments { msg["arguments"] = arguments }
+                msg["id"] = .string(id)
+                let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
+                let written = writeLock.withLock { _ -> Bool in
+                    if state.withLock({ $0.ended }) { return false }
+                    return Self.write(fd, bytes, passing: passFD)
+                }
+                if !written {
+                    let e = state.withLock { $0.closedError }
+                        ?? VirtError.lastSystemError("cannot send QEMU command '\(command)'")
+                    if let w = state.withLock({ $0.pending.removeValue(forKey: id) }) {
+                        w.continuation.resume(throwing: e)
+                    }
+                    return
+                }
+                arm(now + timeout)
             }
         } catch let e as VirtError {
             throw e
@@ -253,14 +336,10 @@ public actor QMPMonitor {
         } catch {
             throw VirtError.internalError("cannot parse json \(json): \(error)", domain: .qemu)
         }
-        guard case .object(var msg) = parsed, let cmd = msg["execute"]?.stringValue else {
+        guard case .object(let msg) = parsed, let cmd = msg["execute"]?.stringValue else {
             throw VirtError.internalError("cannot parse json \(json): missing 'execute'", domain: .qemu)
         }
-        let id = "libvirt-\(nextID)"
-        msg["id"] = .string(id)
-        rawIDs.insert(id)
-        defer { rawIDs.remove(id) }
-        let reply = try await send(cmd, id: id, message: msg, timeout: timeout)
+        let reply = try await send(cmd, message: msg, raw: true, timeout: timeout)
         return reply.stringValue ?? reply.jsonString
     }
 
@@ -286,86 +365,103 @@ public actor QMPMonitor {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private func expire(_ id: String, after timeout: Duration) {
-        guard let p = pending.removeValue(forKey: id) else { return }
-        p.continuation.resume(throwing: VirtError(
-            .operationTimeout, domain: .qemu,
-            "Timed out during operation: QEMU command '\(p.command)' got no reply within \(timeout)"))
-    }
-
+    /// One line from QEMU (reader thread): an event, the greeting or a reply.
     private func handle(_ line: [UInt8]) {
         guard let msg = try? JSONValue.parse(String(decoding: line, as: UTF8.self)) else { return }
         if let name = msg["event"]?.stringValue {
             let ts = msg["timestamp"]
             let micros = (ts?["seconds"]?.intValue ?? 0) * 1_000_000 + (ts?["microseconds"]?.intValue ?? 0)
-            eventCount += 1
             var event = QMPEvent(name: name, data: msg["data"] ?? .null, timestampMicros: micros)
-            event.sequence = eventCount
+            event.sequence = state.withLock { s in
+                s.eventCount += 1
+                return s.eventCount
+            }
             event.dataText = QEMUMonitorEventHub.member("data", ofCompact: Self.compactJSON(line))
             eventContinuation.yield(event)
             return
         }
         if msg["QMP"] != nil {
-            greeting = msg
-            if let w = greetingWaiter {
-                greetingWaiter = nil
-                w.resume(returning: msg)
+            let waiter = state.withLock { s in
+                s.greeting = msg
+                s.greetingDeadline = nil
+                defer { s.greetingWaiter = nil }
+                return s.greetingWaiter
             }
+            waiter?.resume(returning: msg)
             return
         }
-        guard let id = msg["id"]?.stringValue, let p = pending.removeValue(forKey: id) else { return }
-        p.timer.cancel()
-        if rawIDs.contains(id) {
-            p.continuation.resume(returning: .string(Self.compactJSON(line)))
+        guard let id = msg["id"]?.stringValue,
+              let w = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
+        if w.raw {
+            w.continuation.resume(returning: .string(Self.compactJSON(line)))
         } else if let err = msg["error"] {
             let desc = err["desc"]?.stringValue ?? "unknown error"
-            p.continuation.resume(throwing: VirtError.internalError(
-                "unable to execute QEMU command '\(p.command)': \(desc)", domain: .qemu))
+            w.continuation.resume(throwing: VirtError.internalError(
+                "unable to execute QEMU command '\(w.command)': \(desc)", domain: .qemu))
         } else {
-            p.continuation.resume(returning: msg["return"] ?? .null)
+            w.continuation.resume(returning: msg["return"] ?? .null)
         }
     }
 
+    /// The reader's end: closes the socket, fails whoever waits, finishes the events.
     private func connectionEnded() {
-        ended = true
-        Glibc.close(fd)
-        let e = closedError ?? VirtError.operationFailed("domain is not running", domain: .qemu)
-        closedError = e
-        if let w = greetingWaiter {
-            greetingWaiter = nil
-            w.resume(throwing: VirtError.internalError("QEMU monitor closed before its greeting", domain: .qemu))
+        let (greetingWaiter, pending, closedWaiters) = writeLock.withLock { _ in
+            let taken = state.withLock { s in
+                s.ended = true
+                if s.closedError == nil {
+                    s.closedError = VirtError.operationFailed("domain is not running", domain: .qemu)
+                }
+                defer {
+                    s.greetingWaiter = nil
+                    s.pending.removeAll()
+                    s.closedWaiters.removeAll()
+                }
+                return (s.greetingWaiter, s.pending, s.closedWaiters)
+            }
+            Glibc.close(fd)
+            Glibc.close(wakeFD)
+            return taken
         }
-        for (_, p) in pending {
-            p.timer.cancel()
-            p.continuation.resume(throwing: VirtError.internalError(
-                "QEMU monitor closed while running command '\(p.command)'", domain: .qemu))
+        greetingWaiter?.resume(throwing: VirtError.internalError("QEMU monitor closed before its greeting", domain: .qemu))
+        for (_, w) in pending {
+            w.continuation.resume(throwing: VirtError.internalError(
+                "QEMU monitor closed while running command '\(w.command)'", domain: .qemu))
         }
-        pending.removeAll()
         eventContinuation.finish()
         for w in closedWaiters { w.resume() }
-        closedWaiters.removeAll()
     }
 
     /// Whether the connection has ended.
-    public var isClosed: Bool { ended }
+    public var isClosed: Bool { state.withLock { $0.ended } }
 
     /// When the oldest command still waiting for its reply was sent (libvirt's `monStart`: the monitor is
     /// occupied since then), nil when none waits.
     public var busySince: ContinuousClock.Instant? {
-        pending.keys.compactMap { started[$0] }.min()
+        state.withLock { $0.pending.values.map(\.sent).min() }
     }
 
     /// Returns when the connection has ended (QEMU closed it or ``close()`` was called).
     public func waitClosed() async {
-        if ended { return }
-        await withCheckedContinuation { c in closedWaiters.append(c) }
+        await withCheckedContinuation { c in
+            let now = state.withLock { s -> Bool in
+                if s.ended { return true }
+                s.closedWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
     }
 
     /// Closes the connection; pending commands fail.
     public func close() {
-        if closedError == nil {
-            closedError = VirtError.operationFailed("QEMU monitor closed", domain: .qemu)
+        writeLock.withLock { _ in
+            let open = state.withLock { s -> Bool in
+                if s.closedError == nil {
+                    s.closedError = VirtError.operationFailed("QEMU monitor closed", domain: .qemu)
+                }
+                return !s.ended
+            }
+            if open { shutdown(fd, Int32(SHUT_RDWR)) }
         }
-        if !ended { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 }

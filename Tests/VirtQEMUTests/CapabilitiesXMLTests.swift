@@ -60,6 +60,25 @@ import Glibc
                 == ["sse4.1", "pclmulqdq", "lahf-lm"])
     }
 
+    /// CPUID's bits named: leaf 1 ECX bit 27 (OSXSAVE, which Linux never lists), leaf 7.0 EBX bit 18 (RDSEED,
+    /// which a kernel may hide), an extended leaf; a leaf the CPU lacks gives nothing.
+    @Test func cpuidBitsNamed() {
+        let regs: [UInt64: [UInt32]] = [
+            1 << 32 | 0: [0, 0, 1 << 27 | 1 << 0, 1 << 0],
+            7 << 32 | 0: [0, 1 << 18 | 1 << 5, 0, 0],
+            0x8000_0001 << 32 | 0: [0, 0, 1 << 0, 1 << 29],
+        ]
+        let names = HostCPUID.features { leaf, sub in regs[UInt64(leaf) << 32 | UInt64(sub)] }
+        #expect(names == ["fpu", "pni", "osxsave", "avx2", "rdseed", "lm", "lahf-lm"])
+        // Named as QEMU knows them, next to Linux's flags.
+        #expect(CPUModelDecoder.qemuNames(ofLinuxFlags: ["pni", "avx2"] + names, known: ["pni", "avx2", "rdseed", "osxsave", "lahf-lm"])
+                == ["pni", "avx2", "osxsave", "rdseed", "lahf-lm"])
+        // On this x86 host, CPUID answers and agrees with Linux on a bit it always shows.
+        if let host = HostCPUID.hostFeatures(), let cpuinfo = LinuxSys.readFile("/proc/cpuinfo") {
+            #expect(host.contains("fpu") == cpuinfo.contains(" fpu "))
+        }
+    }
+
     /// A driver on a fresh root; `security` sets QEMU's user and group.
     static func driver(_ dir: String, security: QEMUSecurityConfig? = nil) async throws -> QEMUDriver {
         if let security { return try await QEMUDriver.open(root: dir + "/root", security: security) }

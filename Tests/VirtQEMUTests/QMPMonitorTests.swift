@@ -22,7 +22,7 @@ import Glibc
         let (process, monitor) = try await QEMULauncher.start(spec, monitorPath: dir + "/monitor.sock")
         defer { if process.exitWaiter.result == nil { kill(process.pid, SIGKILL) } }
 
-        #expect(await monitor.version.major == 7)
+        #expect(monitor.version.major == 7)
         #expect(LinuxSys.readFile(dir + "/qemu.pid") == "\(process.pid)\n")
         #expect(getsid(process.pid) == process.pid)  // own session: outlives the daemon
 
@@ -60,7 +60,7 @@ import Glibc
         let end = await process.exitWaiter.wait()
         #expect(end == .exited(0))
         await monitor.waitClosed()
-        #expect(await monitor.isClosed)
+        #expect(monitor.isClosed)
         await #expect(throws: VirtError.self) { try await monitor.execute("query-status") }
     }
 
@@ -107,7 +107,7 @@ import Glibc
         // The data member as QEMU wrote it, compact (what qemu-monitor-event forwards).
         expected.dataText = #"{"a":1}"#
         #expect(ev == expected)
-        #expect(await monitor.eventCount == 1)
+        #expect(monitor.eventCount == 1)
         do {
             try await monitor.execute("query-status", timeout: .milliseconds(200))
             Issue.record("no timeout")
@@ -115,8 +115,30 @@ import Glibc
             #expect(error.code == .operationTimeout)
             #expect(error.message.contains("query-status"))
         }
-        await monitor.close()
+        // A short deadline set while a longer one is armed still ends first (the reader re-arms for it), and
+        // the monitor counts as busy while either waits.
+        let order = OrderRecorder()
+        async let long: Void = {
+            do throws(VirtError) { try await monitor.execute("query-long", timeout: .seconds(4)) } catch { await order.add(error.code == .operationTimeout ? "long timed out" : "long \(error)") }
+        }()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(monitor.busySince != nil)
+        async let short: Void = {
+            do throws(VirtError) { try await monitor.execute("query-short", timeout: .milliseconds(200)) } catch { await order.add(error.code == .operationTimeout ? "short timed out" : "short \(error)") }
+        }()
+        _ = await (long, short)
+        let finished = await order.items
+        #expect(finished == ["short timed out", "long timed out"], "\(finished)")
+        #expect(monitor.busySince == nil)
+        monitor.close()
         await monitor.waitClosed()
         #expect(await it.next() == nil)
+        await #expect(throws: VirtError.self) { try await monitor.execute("query-status") }
     }
+}
+
+/// What finished, in order.
+private actor OrderRecorder {
+    var items: [String] = []
+    func add(_ s: String) { items.append(s) }
 }

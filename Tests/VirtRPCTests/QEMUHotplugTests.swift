@@ -237,11 +237,21 @@ struct QEMUHotplugTests {
 
         for command in Self.sequence("DIR") { try same(command) }
         try compareState("after attach")
-        // The guest has seen the new virtio disk before it is asked to let it go.
+        // Each guest has seen the new virtio disk (its kernel read the partition table) and had a moment for
+        // the NIC before it is asked to let them go: a guest that has not yet handled the hot-add may miss the
+        // unplug request (a busy machine runs these TCG guests slowly).
+        for run in [{ try ours.virsh($0) }, { try virsh(ref.uri, $0) }] as [(String) throws -> ChildProcess.Result] {
+            _ = eventually(120) {
+                let r = (try? run("domblkstat hp vdb"))?.stdout ?? ""
+                guard let line = r.split(separator: "\n").first(where: { $0.hasPrefix("vdb rd_req ") }),
+                      let n = Int(line.split(separator: " ").last ?? "") else { return false }
+                return n > 0
+            }
+        }
         sleep(3)
         for command in Self.detachSequence { try same(command) }
-        // A detach the guest completes later ends with DEVICE_REMOVED; give both a moment.
-        _ = eventually(15) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 3
+        // A detach the guest completes later ends with DEVICE_REMOVED; give both time.
+        _ = eventually(90) { events(ours.dir).filter { $0.hasPrefix("removed") }.count >= 3
             && events(ref.dir).filter { $0.hasPrefix("removed") }.count >= 3 }
         try compareState("after detach")
         #expect(events(ours.dir) == events(ref.dir), "events:\n virtd    \(events(ours.dir))\n libvirtd \(events(ref.dir))")
