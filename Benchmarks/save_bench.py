@@ -14,6 +14,9 @@ its QEMU for the same domain (read from /proc; only the monitor moves from virtd
 so that the ratio against (c2) is the management layer's cost for the same virtual machine, and the difference
 between (c1) and (c2) is what libvirt's default devices (USB controller, balloon, PCIe root ports, the seccomp
 sandbox) cost QEMU itself.
+virtd and the two bare QEMU rows on its command line take turns cycle by cycle (virtd, bare, bare with fsync,
+virtd, ...), so that drift on the machine falls on all three alike: QEMU's own end after `quit` or a signal takes
+either about 3.5 ms or 16-23 ms here (the kernel tearing down the KVM VM), on bare QEMU as under a daemon.
 The daemons' times are those of the API calls (virDomainSave returns once the domain is shut off and the
 image final; virDomainRestore once the domain runs). The domain is transient (createXML), so nothing is
 written under /etc/libvirt. Prints medians and ratios. Usage: save_bench.py PATH/TO/virtd [repeats] [kvm|tcg]
@@ -75,7 +78,8 @@ def Libvirtd():
     return bench_daemons.Libvirtd("qemu+unix:///system", virtlogd=True, prefix="sbench-libvirtd-")
 
 
-def bench_daemon(daemon):
+def daemon_cycles(daemon):
+    """Yields (save s, restore s, image bytes) for one save and restore of the daemon's domain each time."""
     conn = libvirt.open(daemon.uri)
     name = f"sbench-{daemon.name}"
     work = tempfile.mkdtemp(prefix="sbench-img-")
@@ -86,7 +90,7 @@ def bench_daemon(daemon):
     # the file must exist and be writable by QEMU's user.
     open(serial, "w").close()
     os.chmod(serial, 0o666)
-    saves, restores, sizes = [], [], []
+    sizes = []
     dom = conn.createXML(XML.format(name=name, serial=serial), 0)
     try:
         if daemon.name == "virtd":
@@ -96,7 +100,7 @@ def bench_daemon(daemon):
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 daemon.qemu_argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
         wait_ready(serial)
-        for i in range(N + 1):
+        while True:
             t = time.perf_counter()
             dom.save(image)
             saved = time.perf_counter() - t
@@ -110,10 +114,8 @@ def bench_daemon(daemon):
             if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
                 raise RuntimeError(f"{daemon.name}: {name} not running after restore: {dom.state()}")
             os.unlink(image)
-            if i > 0:  # the first cycle warms caches (capabilities, page cache)
-                saves.append(saved)
-                restores.append(restored)
             time.sleep(0.1)
+            yield saved, restored, sizes[-1]
     finally:
         try:
             conn.lookupByName(name).destroy()
@@ -121,7 +123,6 @@ def bench_daemon(daemon):
             pass
         conn.close()
         shutil.rmtree(work, ignore_errors=True)
-    return saves, restores, statistics.median(sizes)
 
 
 class QMP:
@@ -202,10 +203,10 @@ def same_machine(argv, sock, serial):
     return out
 
 
-def bench_bare(argv=None, durable=False):
+def bare_cycles(argv=None, durable=False):
     """argv None: a minimal QEMU (-nodefaults, no devices); else virtd's command line for the same domain.
     durable: the image is fsynced before QEMU quits, as both daemons make a save image durable before the
-    domain ends (libvirt's I/O helper syncs it; virtd fsyncs it)."""
+    domain ends (libvirt's I/O helper syncs it; virtd fsyncs it). Yields (save s, restore s, None) per cycle."""
     tmp = tempfile.mkdtemp(prefix="sbench-bare-")
     os.chmod(tmp, 0o755)
     sock = tmp + "/qmp.sock"
@@ -220,13 +221,12 @@ def bench_bare(argv=None, durable=False):
                      "-serial", f"file:{serial}"]
     else:
         base = same_machine(argv, sock, serial)
-    saves, restores = [], []
     p, qmp = spawn(base, sock)
     if "-S" in base:
         qmp.cmd("cont")
     wait_ready(serial)
     try:
-        for i in range(N + 1):
+        while True:
             # Save: stop, stream into the file through a passed descriptor, quit.
             t = time.perf_counter()
             qmp.cmd("stop")
@@ -265,10 +265,8 @@ def bench_bare(argv=None, durable=False):
                 time.sleep(0.0005)
             restored = time.perf_counter() - t
             os.unlink(image)
-            if i > 0:
-                saves.append(saved)
-                restores.append(restored)
             time.sleep(0.1)
+            yield saved, restored, None
     finally:
         try:
             qmp.cmd("quit")
@@ -276,22 +274,56 @@ def bench_bare(argv=None, durable=False):
             pass
         p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    return saves, restores, None
+
+
+def prepend(first, gen):
+    """`first`, then what `gen` yields; closing it closes `gen`."""
+    try:
+        yield first
+        yield from gen
+    finally:
+        gen.close()
+
+
+def run_interleaved(cyclers):
+    """Runs N + 1 cycles of each (name, generator), taking turns cycle by cycle, so that whatever drifts on the
+    machine (load, page cache, the kernel's own pace at tearing down a KVM VM) falls on all of them alike; the
+    first cycle of each warms caches and is not counted. Returns {name: (saves, restores, median size)}."""
+    out = {name: ([], [], []) for name, _ in cyclers}
+    try:
+        for i in range(N + 1):
+            for name, gen in cyclers:
+                saved, restored, size = next(gen)
+                if i > 0:
+                    out[name][0].append(saved)
+                    out[name][1].append(restored)
+                    if size is not None:
+                        out[name][2].append(size)
+    finally:
+        for _, gen in cyclers:
+            gen.close()
+    return {k: (s, r, statistics.median(z) if z else None) for k, (s, r, z) in out.items()}
 
 
 def main():
     results = {}
-    results["bare QEMU"] = bench_bare()
-    argv = None
-    for cls in (Virtd, Libvirtd):
-        d = cls()
-        try:
-            results[d.name] = bench_daemon(d)
-            argv = getattr(d, "qemu_argv", argv)
-        finally:
-            d.stop()
-    results["bare QEMU, virtd's argv"] = bench_bare(argv)
-    results["bare QEMU, virtd's argv, fsync"] = bench_bare(argv, durable=True)
+    results.update(run_interleaved([("bare QEMU", bare_cycles())]))
+    # virtd and bare QEMU on virtd's own command line take turns, cycle by cycle.
+    d = Virtd()
+    try:
+        virtd = daemon_cycles(d)
+        first = next(virtd)  # starts the domain: its command line is known from here
+        argv = d.qemu_argv
+        chained = prepend(first, virtd)
+        results.update(run_interleaved([("virtd", chained), ("bare QEMU, virtd's argv", bare_cycles(argv)),
+                                        ("bare QEMU, virtd's argv, fsync", bare_cycles(argv, durable=True))]))
+    finally:
+        d.stop()
+    d = Libvirtd()
+    try:
+        results.update(run_interleaved([("libvirtd", daemon_cycles(d))]))
+    finally:
+        d.stop()
     ms = lambda xs: statistics.median(xs) * 1000
     what = "KVM domain, no guest OS" if MODE == "kvm" else "TCG domain, the test guest booted"
     print(f"{MIB} MiB {what}; median of {N} runs, ms")
