@@ -32,8 +32,11 @@ extension QEMUDomainObject {
                 stoppedAt = .now
                 pausedHere = true
                 if status.state == .running { raise(.suspended(.paused)) }
-                status = .paused(.save)
-                writeStatus()
+                // QEMU's STOP event, handled before this reply as a rule, already recorded this state.
+                if status != .paused(.save) {
+                    status = .paused(.save)
+                    writeStatus()
+                }
             }
             let running = flags.contains(.running) ? true : flags.contains(.paused) ? false : wasRunning
             let image = QEMUSaveImage(xml: try saveXML(dxml), cookie: QEMUSaveImage.emptyCookie, wasRunning: running)

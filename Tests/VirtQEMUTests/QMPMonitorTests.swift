@@ -121,7 +121,8 @@ import Glibc
         async let long: Void = {
             do throws(VirtError) { try await monitor.execute("query-long", timeout: .seconds(4)) } catch { await order.add(error.code == .operationTimeout ? "long timed out" : "long \(error)") }
         }()
-        try await Task.sleep(for: .milliseconds(100))
+        // Once the long one is in flight (its task may start late on a busy machine).
+        for _ in 0..<300 where monitor.busySince == nil { try await Task.sleep(for: .milliseconds(10)) }
         #expect(monitor.busySince != nil)
         async let short: Void = {
             do throws(VirtError) { try await monitor.execute("query-short", timeout: .milliseconds(200)) } catch { await order.add(error.code == .operationTimeout ? "short timed out" : "short \(error)") }
