@@ -186,7 +186,7 @@ extension QEMUDomainObject {
     func refreshBalloon(_ mon: QMPMonitor) async {
         guard let b = try? await mon.execute("query-balloon"), let a = b["actual"]?.intValue, var live = liveDefinition
         else { return }
-        live.currentMemory = UInt64(max(a, 0)) / 1024
+        live.currentMemory = UInt64(max(a, 0)) / 1024 &+ QEMUMemoryDevices.virtioMemPluggedKiB(live)
         liveDefinition = live
         writeStatus()
     }

@@ -44,7 +44,9 @@ extension QEMUDomainObject {
     func balloonChanged(_ ev: QMPEvent) {
         guard let bytes = ev.data["actual"]?.intValue, var live = liveDefinition else { return }
         let kib = UInt64(max(bytes, 0)) / 1024
-        live.currentMemory = kib
+        // As libvirt: QEMU's figure is the balloon's alone; the live current memory also counts what the guest
+        // has plugged of each virtio-mem device. The event carries QEMU's figure.
+        live.currentMemory = kib &+ QEMUMemoryDevices.virtioMemPluggedKiB(live)
         liveDefinition = live
         writeStatus()
         emit(DomainEventRecord(domain: ref, kind: .balloonChange(actualKiB: kib)))

@@ -303,6 +303,12 @@ enum QEMUMemoryDevices {
     /// QEMU's `query-memory-devices` answer applied to the definition: the slot and base address of a
     /// (NV)DIMM, the current size of a virtio-mem (libvirt's qemuDomainUpdateMemoryDeviceInfo, after a start
     /// and after a hotplug).
+    /// What the guest has plugged of the virtio-mem devices, KiB: libvirt counts it in the live current memory
+    /// on top of the balloon's figure, which QEMU reports without it.
+    static func virtioMemPluggedKiB(_ def: DomainDefinition) -> UInt64 {
+        def.devices.memories.filter { $0.model == .virtioMem }.reduce(0) { $0 &+ ($1.currentKiB ?? 0) }
+    }
+
     static func applyInfo(_ reply: JSONValue, to def: inout DomainDefinition) -> Bool {
         var changed = false
         for entry in reply.arrayValue ?? [] {
@@ -312,8 +318,12 @@ enum QEMUMemoryDevices {
             if entry["type"]?.stringValue == "virtio-mem" {
                 if let size = data?["size"]?.intValue {
                     let kib = UInt64(clamping: size) / 1024
+                    let old = def.devices.memories[i].currentKiB ?? 0
                     if def.devices.memories[i].currentKiB != kib {
                         def.devices.memories[i].currentKiB = kib
+                        // The live current memory counts what is plugged (``virtioMemPluggedKiB``).
+                        def.currentMemory = kib >= old ? def.currentMemory &+ (kib - old)
+                            : def.currentMemory - min(def.currentMemory, old - kib)
                         changed = true
                     }
                 }

@@ -115,23 +115,29 @@ import Glibc
             #expect(error.code == .operationTimeout)
             #expect(error.message.contains("query-status"))
         }
-        // A short deadline set while a longer one is armed still ends first (the reader re-arms for it), and
-        // the monitor counts as busy while either waits.
+        // A short deadline set while a longer one is armed still ends on time (the reader re-arms for it):
+        // it fails while the long one (10 minutes) still waits, which only the monitor's close ends; the
+        // monitor counts as busy while a command waits.
         let order = OrderRecorder()
         async let long: Void = {
-            do throws(VirtError) { try await monitor.execute("query-long", timeout: .seconds(4)) } catch { await order.add(error.code == .operationTimeout ? "long timed out" : "long \(error)") }
+            do throws(VirtError) { try await monitor.execute("query-long", timeout: .seconds(600)) } catch {
+                await order.add(error.code == .operationTimeout ? "long timed out" : "long failed")
+            }
         }()
         // Once the long one is in flight (its task may start late on a busy machine).
-        for _ in 0..<300 where monitor.busySince == nil { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<3000 where monitor.busySince == nil { try await Task.sleep(for: .milliseconds(10)) }
         #expect(monitor.busySince != nil)
-        async let short: Void = {
-            do throws(VirtError) { try await monitor.execute("query-short", timeout: .milliseconds(200)) } catch { await order.add(error.code == .operationTimeout ? "short timed out" : "short \(error)") }
-        }()
-        _ = await (long, short)
-        let finished = await order.items
-        #expect(finished == ["short timed out", "long timed out"], "\(finished)")
-        #expect(monitor.busySince == nil)
+        do {
+            try await monitor.execute("query-short", timeout: .milliseconds(200))
+        } catch {
+            await order.add(error.code == .operationTimeout ? "short timed out" : "short \(error)")
+        }
+        #expect(monitor.busySince != nil)
         monitor.close()
+        _ = await long
+        let finished = await order.items
+        #expect(finished == ["short timed out", "long failed"], "\(finished)")
+        #expect(monitor.busySince == nil)
         await monitor.waitClosed()
         #expect(await it.next() == nil)
         await #expect(throws: VirtError.self) { try await monitor.execute("query-status") }
