@@ -721,18 +721,17 @@ final class TestDriverCore {
         if let d = persistentDef, !flags.contains(.maximum), d.vcpus < count {
             throw VirtError.invalidArg("requested cpu amount exceeds maximum (\(count) > \(d.vcpus))", domain: .test)
         }
+        // As libvirt's test driver: virDomainDefSetVcpus (the first vCPUs online, each vCPU's hotpluggable and
+        // order kept) or, for the maximum, virDomainDefSetVcpusMax.
         if var d = liveDef {
-            d.currentVcpus = count == d.vcpus ? nil : count
+            d.setOnlineVcpuCount(count)
             liveDef = d
         }
         if var d = persistentDef {
             if flags.contains(.maximum) {
-                let current = d.currentVcpus ?? d.vcpus
-                d.vcpus = count
-                let newCurrent = min(current, count)
-                d.currentVcpus = newCurrent == count ? nil : newCurrent
+                d.setMaximumVcpus(count)
             } else {
-                d.currentVcpus = count == d.vcpus ? nil : count
+                d.setOnlineVcpuCount(count)
             }
             persistentDef = d
         }

@@ -32,9 +32,20 @@ enum VshVcpuIOThreadCases {
             <devices><memory model='virtio-mem'><target><size unit='KiB'>524288</size><node>0</node><block unit='KiB'>2048</block><requested unit='KiB'>262144</requested></target></memory>
             </devices></domain>
             """,
+        // Per-vCPU states with orders: the test driver's setvcpus keeps each vCPU's hotpluggable and order.
+        "vcpus.xml": """
+            <domain type='test'><name>vc</name><uuid>77777777-2222-3333-4444-555555555566</uuid>
+            <memory>1048576</memory><vcpu current='2'>4</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>
+            <vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/><vcpu id='2' enabled='no' hotpluggable='yes'/>
+            <vcpu id='3' enabled='no' hotpluggable='yes'/></vcpus><os><type>hvm</type></os></domain>
+
+            """,
     ]
 
     static let all: [VshCase] = [
+        .line("setvcpus-per-vcpu", "define @DIR@/vcpus.xml; start vc; setvcpus vc 3 --live; dumpxml vc; vcpucount vc; "
+              + "setvcpus vc 1 --config; dumpxml vc --inactive; setvcpus vc 2 --maximum --config; dumpxml vc --inactive; "
+              + "setvcpus vc 6 --maximum --config; dumpxml vc --inactive; setvcpus vc 4 --live; vcpuinfo vc"),
         .line("iothread-add-info", "iothreadinfo test; iothreadadd test 5; iothreadinfo test; iothreadadd test 5; "
               + "iothreadadd test 0; iothreadadd test -1; iothreadadd test x; iothreadadd test 4294967296; "
               + "iothreadadd test 3 --config; iothreadinfo test --config; iothreadinfo test --live; "

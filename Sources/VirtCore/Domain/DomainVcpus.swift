@@ -122,6 +122,14 @@ extension DomainDefinition {
         }
     }
 
+    /// libvirt's virDomainDefSetVcpus: the first `count` vCPUs online, the others offline; `hotpluggable` and
+    /// `order` stay as they are.
+    public mutating func setOnlineVcpuCount(_ count: UInt32) {
+        var list = vcpuStates
+        for i in list.indices { list[i].enabled = i < Int(count) }
+        vcpuStates = list
+    }
+
     /// Clears every vCPU's `order` (libvirt's virDomainDefVcpuOrderClear).
     public mutating func clearVcpuOrder() {
         var list = vcpuStates
