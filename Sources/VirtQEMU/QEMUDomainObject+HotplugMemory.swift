@@ -173,10 +173,7 @@ extension QEMUDomainObject {
         }
         let kib = UInt64(clamping: bytes) / 1024
         // The guest's current memory moves by what it plugged or unplugged.
-        let old = live.devices.memories[i].currentKiB ?? 0
-        live.currentMemory = kib >= old ? live.currentMemory &+ (kib - old)
-            : live.currentMemory - min(live.currentMemory, old - kib)
-        live.devices.memories[i].currentKiB = kib
+        QEMUMemoryDevices.setPlugged(kib, memory: i, in: &live)
         liveDefinition = live
         writeStatus()
         emit(DomainEventRecord(domain: ref, kind: .memoryDeviceSizeChange(alias: id, sizeKiB: kib)))

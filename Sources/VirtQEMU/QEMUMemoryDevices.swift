@@ -300,15 +300,28 @@ enum QEMUMemoryDevices {
         return p
     }
 
-    /// QEMU's `query-memory-devices` answer applied to the definition: the slot and base address of a
-    /// (NV)DIMM, the current size of a virtio-mem (libvirt's qemuDomainUpdateMemoryDeviceInfo, after a start
-    /// and after a hotplug).
     /// What the guest has plugged of the virtio-mem devices, KiB: libvirt counts it in the live current memory
     /// on top of the balloon's figure, which QEMU reports without it.
     static func virtioMemPluggedKiB(_ def: DomainDefinition) -> UInt64 {
         def.devices.memories.filter { $0.model == .virtioMem }.reduce(0) { $0 &+ ($1.currentKiB ?? 0) }
     }
 
+    /// Sets the `<current>` of the virtio-mem at `index` to `kib`, moving the live current memory by the
+    /// difference (it counts what is plugged, ``virtioMemPluggedKiB``). Returns whether anything changed.
+    @discardableResult
+    static func setPlugged(_ kib: UInt64, memory index: Int, in def: inout DomainDefinition) -> Bool {
+        let old = def.devices.memories[index].currentKiB
+        guard old != kib else { return false }
+        let before = old ?? 0
+        def.devices.memories[index].currentKiB = kib
+        def.currentMemory = kib >= before ? def.currentMemory &+ (kib - before)
+            : def.currentMemory - min(def.currentMemory, before - kib)
+        return true
+    }
+
+    /// QEMU's `query-memory-devices` answer applied to the definition: the slot and base address of a
+    /// (NV)DIMM, the current size of a virtio-mem (libvirt's qemuDomainUpdateMemoryDeviceInfo, after a start
+    /// and after a hotplug).
     static func applyInfo(_ reply: JSONValue, to def: inout DomainDefinition) -> Bool {
         var changed = false
         for entry in reply.arrayValue ?? [] {
@@ -317,15 +330,7 @@ enum QEMUMemoryDevices {
                   let i = def.devices.memories.firstIndex(where: { $0.info.alias == id }) else { continue }
             if entry["type"]?.stringValue == "virtio-mem" {
                 if let size = data?["size"]?.intValue {
-                    let kib = UInt64(clamping: size) / 1024
-                    let old = def.devices.memories[i].currentKiB ?? 0
-                    if def.devices.memories[i].currentKiB != kib {
-                        def.devices.memories[i].currentKiB = kib
-                        // The live current memory counts what is plugged (``virtioMemPluggedKiB``).
-                        def.currentMemory = kib >= old ? def.currentMemory &+ (kib - old)
-                            : def.currentMemory - min(def.currentMemory, old - kib)
-                        changed = true
-                    }
+                    if setPlugged(UInt64(clamping: size) / 1024, memory: i, in: &def) { changed = true }
                 }
                 continue
             }
