@@ -7,6 +7,14 @@ import VirtCore
 /// Thin wrappers over Linux system calls that Swift's Glibc module does not import (variadic or GNU-only
 /// functions, looked up with `dlsym`), and small socket helpers.
 enum LinuxSys {
+    /// Runs blocking `work` (I/O that waits for the disk, such as an fsync) on a dispatch thread rather than on
+    /// the cooperative pool, so that the caller can await something else meanwhile.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in
+            DispatchQueue.global(qos: .userInitiated).async { c.resume(returning: work()) }
+        }
+    }
+
     private typealias PrctlFn = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
     private typealias PidfdOpenFn = @convention(c) (pid_t, UInt32) -> Int32
 

@@ -265,7 +265,8 @@ extension QEMUDomainObject {
     }
 
     /// Begins async job `job` (no other async job, no sync job may run), recorded in the status file.
-    func beginAsyncJob(_ job: QEMUAsyncJob, operation: QEMUJobOperation, owner: String) async throws(VirtError) {
+    func beginAsyncJob(_ job: QEMUAsyncJob, operation: QEMUJobOperation, owner: String,
+                       phase: QEMUJobPhase = .none) async throws(VirtError) {
         let deadline = ContinuousClock.now + QEMUJobState.waitTime
         while jobs.active != .none || jobs.async != .none {
             if ContinuousClock.now >= deadline { throw jobs.timeoutError() }
@@ -274,7 +275,7 @@ extension QEMUDomainObject {
         jobs.async = job
         jobs.asyncOwner = owner
         jobs.asyncOperation = operation
-        jobs.phase = .none
+        jobs.phase = phase
         jobs.abortRequested = false
         jobs.asyncStarted = .now
         jobs.asyncStartedWall = Date()

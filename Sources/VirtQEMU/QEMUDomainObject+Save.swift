@@ -16,7 +16,9 @@ extension QEMUDomainObject {
     /// Saves the running domain to `path` (`xml`: libvirt's `dxml`, a replacement definition with the same
     /// ABI). `flags` may force the state the image restores to (running or paused).
     func save(to path: String, xml dxml: String?, flags: SaveRestoreFlags, managed: Bool) async throws(VirtError) {
-        try await beginAsyncJob(.save, operation: .save, owner: managed ? "managedsave" : "save")
+        // The status file says a save is in flight from here on (a restarted daemon cancels it and resumes the
+        // guest, whatever its phase, so the phases below are not written out again).
+        try await beginAsyncJob(.save, operation: .save, owner: managed ? "managedsave" : "save", phase: .pausing)
         var created = false
         var pausedHere = false
         // When this save paused the guest: libvirt's downtime is the time from the pause to completion.
@@ -26,7 +28,6 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain is not running", domain: .domain)
             }
             let wasRunning = status.state == .running
-            setJobPhase(.pausing)
             if wasRunning {
                 try await mon.execute("stop")
                 stoppedAt = .now
@@ -52,7 +53,7 @@ extension QEMUDomainObject {
                     throw VirtError.systemError("failed to write header to domain save file '\(path)'", errno: errno,
                                                 domain: .qemu)
                 }
-                setJobPhase(.writing)
+                jobs.phase = .writing
                 try await mon.execute("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
                 try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
             } catch {
@@ -64,14 +65,23 @@ extension QEMUDomainObject {
             let writeback = Self.startWriteback(dup(fd))
             close(fd)
             defer { writeback.cancel() }
+            migration.lastStatus = ""
             do throws(VirtError) {
                 try await mon.execute("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"])
             } catch {
                 _ = try? await mon.execute("closefd", arguments: ["fdname": "migrate"])
                 throw error
             }
-            try await waitMigration(mon, what: "domain save")
+            // QEMU's MIGRATION event "completed" ends the wait: the image is whole. Its final header and fsync
+            // then run on another thread while QEMU is asked for the job's final statistics.
+            try await waitMigration(mon, what: "domain save", completedByEvent: true)
             writeback.cancel()
+            async let durable = LinuxSys.offload {
+                Result { () throws(VirtError) in try image.rewrite(path: path, final: true) }
+            }
+            if let q = try? await mon.execute("query-migrate") {
+                jobs.current?.update(fromQueryMigrate: q)
+            }
             var info = jobs.current ?? QEMUJobInfo(type: .completed, operation: .save, elapsedMs: 0)
             info.type = .completed
             info.elapsedMs = asyncElapsedMs
@@ -82,7 +92,7 @@ extension QEMUDomainObject {
                 info.downtimeMs = UInt64(max(0, d.components.seconds)) * 1000
                     + UInt64(max(0, d.components.attoseconds)) / 1_000_000_000_000_000
             }
-            try image.rewrite(path: path, final: true)
+            try await durable.get()
             // As libvirt: JOB_COMPLETED with the job's statistics, then the domain stops.
             emit(DomainEventRecord(domain: ref, kind: .jobCompleted(params: info.params)))
             // As libvirt: QEMU is stopped (not asked to quit), and the domain is shut off (saved).

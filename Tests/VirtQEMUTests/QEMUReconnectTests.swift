@@ -61,4 +61,49 @@ import Glibc
         #expect(again.id > k.id)
         try await second.destroy(dies, flags: [])
     }
+
+    /// A daemon that dies in the middle of a save: the next one finds the save job in the status file, cancels
+    /// QEMU's migration and lets the guest the save had paused run again (RUNNING, save-canceled), as libvirt's
+    /// job recovery does. The save goes into a pipe nobody reads, so that it stays in flight.
+    @Test func saveInFlightIsCancelledByTheNextDaemon() async throws {
+        try TestHost.requireKVM()
+        let root = try TestPaths.makeTempDir("recsave")
+        defer { TestPaths.removeDir(root) }
+        let first = try await QEMUDriver.openUnshared(root: root)
+        let d = try await first.createXML(QEMUDriverTests.minimalXML(name: "saving"), flags: [])
+        let pid = try #require(try await first.pid(of: d))
+        defer { kill(pid, SIGKILL) }
+        let fifo = root + "/image.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // The reader end, never read: QEMU's stream stops once the pipe is full.
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        #expect(reader >= 0)
+        // Room for the image's header and XML (67 KiB, more than a pipe's default 64 KiB), not for QEMU's stream.
+        #expect(fcntl(reader, 1031 /* F_SETPIPE_SZ */, 128 * 1024) >= 128 * 1024)
+        defer { close(reader) }
+        let saving = Task { try await first.save(d, to: fifo, xml: nil, flags: []) }
+        let statusFile = QEMUDriverPaths(root: root).statusFile("saving")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: statusFile, encoding: .utf8), text.contains("\"asyncJob\" : \"save\""),
+               try await first.state(d) == .paused(.save) {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await first.state(d) == .paused(.save))
+        try await Task.sleep(for: .milliseconds(200))  // QEMU is streaming into the full pipe
+        await first.detachAll()
+        _ = await saving.result  // the dying daemon's call ends without touching QEMU
+
+        let second = try await QEMUDriver.openUnshared(root: root)
+        #expect(try await second.pid(of: d) == pid)
+        #expect(try await second.state(d) == .running(.saveCanceled))
+        #expect(try await second.jobStats(d, completed: false, keepCompleted: false).type == 0)  // no job
+        // The guest runs and is managed as before; the pipe is not written to any more.
+        try await second.suspend(d)
+        #expect(try await second.state(d) == .paused(.user))
+        try await second.destroy(d, flags: [])
+        #expect(!QEMUProcess.isAlive(pid))
+    }
 }
