@@ -28,16 +28,22 @@ extension QEMUDomainObject {
                 throw VirtError.operationInvalid("domain is not running", domain: .domain)
             }
             let wasRunning = status.state == .running
+            // The pause and the save's bandwidth go in one round trip (the parameter is harmless if the pause
+            // fails), as do `getfd` and `migrate` below (with no descriptor, `migrate` fails and starts nothing).
+            let bandwidth = QMPCommand("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
             if wasRunning {
-                try await mon.execute("stop")
+                let replies = await mon.executeInOrder([QMPCommand("stop"), bandwidth])
+                try replies[0].get()
                 stoppedAt = .now
                 pausedHere = true
                 if status.state == .running { raise(.suspended(.paused)) }
-                // QEMU's STOP event, handled before this reply as a rule, already recorded this state.
-                if status != .paused(.save) {
-                    status = .paused(.save)
-                    writeStatus()
-                }
+                // QEMU's STOP event, handled before this reply as a rule, already recorded this state. The status
+                // file is not rewritten for it: it says a save is in flight, and a daemon that restarts resumes
+                // a guest paused by a save (job recovery).
+                status = .paused(.save)
+                try replies[1].get()
+            } else {
+                try await mon.execute(bandwidth.name, arguments: bandwidth.arguments)
             }
             let running = flags.contains(.running) ? true : flags.contains(.paused) ? false : wasRunning
             let image = QEMUSaveImage(xml: try saveXML(dxml), cookie: QEMUSaveImage.emptyCookie, wasRunning: running)
@@ -53,21 +59,24 @@ extension QEMUDomainObject {
                     throw VirtError.systemError("failed to write header to domain save file '\(path)'", errno: errno,
                                                 domain: .qemu)
                 }
-                jobs.phase = .writing
-                try await mon.execute("migrate-set-parameters", arguments: ["max-bandwidth": .int(Self.saveBandwidth)])
-                try await mon.execute("getfd", arguments: ["fdname": "migrate"], passing: fd)
             } catch {
                 close(fd)
                 throw error
             }
+            jobs.phase = .writing
+            migration.lastStatus = ""
+            let replies = await mon.executeInOrder([
+                QMPCommand("getfd", arguments: ["fdname": "migrate"], passing: fd),
+                QMPCommand("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"]),
+            ])
             // The image is fsynced once final; meanwhile the kernel is asked every 10 ms to start writing back
             // what QEMU has written so far, so that the final fsync waits only for the tail.
             let writeback = Self.startWriteback(dup(fd))
             close(fd)
             defer { writeback.cancel() }
-            migration.lastStatus = ""
+            try replies[0].get()
             do throws(VirtError) {
-                try await mon.execute("migrate", arguments: ["detach": true, "resume": false, "uri": "fd:migrate"])
+                try replies[1].get()
             } catch {
                 _ = try? await mon.execute("closefd", arguments: ["fdname": "migrate"])
                 throw error

@@ -655,11 +655,20 @@ actor QEMUDomainObject {
     func waitMigration(_ mon: QMPMonitor, what: String, completedByEvent: Bool = false) async throws(VirtError) {
         // Waiting for the event, the query is only the fallback (a QEMU that died without one).
         var delay = completedByEvent ? 200 : 5
+        var wokenByEvent = false
         while true {
             if process == nil {
                 throw VirtError.operationFailed("job '\(what)' failed: QEMU ended", domain: .qemu)
             }
             if completedByEvent && migration.lastStatus == "completed" && !jobs.abortRequested { return }
+            if completedByEvent && wokenByEvent && !jobs.abortRequested
+                && !["failed", "cancelled"].contains(migration.lastStatus) {
+                // An event on the way (setup, active, device): nothing to ask QEMU, which is busy migrating.
+                let before = migration.eventCount
+                await waitMigrationEvent(timeout: .milliseconds(delay))
+                wokenByEvent = migration.eventCount != before
+                continue
+            }
             if jobs.abortRequested {
                 _ = try? await mon.execute("migrate_cancel")
             }
@@ -693,10 +702,15 @@ actor QEMUDomainObject {
             default:
                 // An event that came while the query ran (QEMU answers a query made during an incoming load
                 // only when the load is over, just before its "completed" event): look again now.
-                if migration.eventCount != eventsBefore { continue }
+                if migration.eventCount != eventsBefore {
+                    wokenByEvent = true
+                    continue
+                }
                 // QEMU's MIGRATION event says when the status changes; the timeout only bounds the wait
                 // (an abort, statistics for domjobinfo, a QEMU that died without an event).
+                let before = migration.eventCount
                 await waitMigrationEvent(timeout: .milliseconds(delay))
+                wokenByEvent = migration.eventCount != before
                 delay = min(delay * 2, 200)
             }
         }
@@ -935,7 +949,9 @@ actor QEMUDomainObject {
                 // As libvirt's STOP handler: a save or dump job's migration stream stops the guest for its end.
                 status = .paused(jobs.async == .dump ? .dump : jobs.async == .save ? .save : .unknown)
                 raise(.suspended(.paused))
-                writeStatus()
+                // A save's status file says a save is in flight: a daemon that restarts finds QEMU paused and
+                // resumes it (job recovery), so the file is not rewritten for this pause.
+                if jobs.async != .save { writeStatus() }
             }
             // After a guest panic, the on_crash action runs once QEMU has stopped the vCPUs.
             if panicPending {

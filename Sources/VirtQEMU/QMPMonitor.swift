@@ -45,7 +45,8 @@ public final class QMPMonitor: Sendable {
     /// A command waiting for its reply.
     private struct Waiter {
         var command: String
-        var continuation: CheckedContinuation<JSONValue, any Error>
+        /// Hands the reply (or the failure) to whoever waits: a suspended caller, or a ``PendingReply``.
+        var complete: @Sendable (Result<JSONValue, VirtError>) -> Void
         var sent: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant
         var timeout: Duration
@@ -178,9 +179,9 @@ public final class QMPMonitor: Sendable {
             return s.armed
         }
         for w in expired {
-            w.continuation.resume(throwing: VirtError(
+            w.complete(.failure(VirtError(
                 .operationTimeout, domain: .qemu,
-                "Timed out during operation: QEMU command '\(w.command)' got no reply within \(w.timeout)"))
+                "Timed out during operation: QEMU command '\(w.command)' got no reply within \(w.timeout)")))
         }
         greetingLate?.resume(throwing: VirtError(.operationTimeout, domain: .qemu,
                                                  "Timed out during operation: no greeting from the QEMU monitor"))
@@ -275,48 +276,68 @@ public final class QMPMonitor: Sendable {
     private func send(_ command: String, verb: String = "execute", arguments: JSONValue? = nil,
                       message: [String: JSONValue]? = nil, raw: Bool = false, timeout: Duration,
                       passing passFD: Int32? = nil) async throws(VirtError) -> JSONValue {
-        do {
-            return try await withCheckedThrowingContinuation { c in
-                let now = ContinuousClock.now
-                let registered: Result<String, VirtError> = state.withLock { s in
-                    if let e = s.closedError { return .failure(e) }
-                    let id = "libvirt-\(s.nextID)"
-                    s.nextID += 1
-                    s.pending[id] = Waiter(command: command, continuation: c, sent: now, deadline: now + timeout,
-                                           timeout: timeout, raw: raw)
-                    return .success(id)
-                }
-                let id: String
-                switch registered {
-                case .failure(let e):
-                    c.resume(throwing: e)
-                    return
-                case .success(let v): id = v
-                }
-                var msg = message ?? [verb: .string(command)]
-                if message == nil, let arguments { msg["arguments"] = arguments }
-                msg["id"] = .string(id)
-                let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
-                let written = writeLock.withLock { _ -> Bool in
-                    if state.withLock({ $0.ended }) { return false }
-                    return Self.write(fd, bytes, passing: passFD)
-                }
-                if !written {
-                    let e = state.withLock { $0.closedError }
-                        ?? VirtError.lastSystemError("cannot send QEMU command '\(command)'")
-                    if let w = state.withLock({ $0.pending.removeValue(forKey: id) }) {
-                        w.continuation.resume(throwing: e)
-                    }
-                    return
-                }
-                arm(now + timeout)
-            }
-        } catch let e as VirtError {
-            throw e
-        } catch {
-            throw VirtError.internalError("QEMU monitor: \(error)", domain: .qemu)
+        let result: Result<JSONValue, VirtError> = await withCheckedContinuation { c in
+            dispatch(command, verb: verb, arguments: arguments, message: message, raw: raw, timeout: timeout,
+                     passing: passFD) { c.resume(returning: $0) }
         }
+        return try result.get()
     }
+
+    /// Registers a waiter for `command` and writes it to QEMU now; `complete` gets the reply or the failure
+    /// (a closed monitor, a failed write, a timeout).
+    private func dispatch(_ command: String, verb: String = "execute", arguments: JSONValue?,
+                          message: [String: JSONValue]? = nil, raw: Bool = false, timeout: Duration,
+                          passing passFD: Int32?, complete: @escaping @Sendable (Result<JSONValue, VirtError>) -> Void) {
+        let now = ContinuousClock.now
+        let registered: Result<String, VirtError> = state.withLock { s in
+            if let e = s.closedError { return .failure(e) }
+            let id = "libvirt-\(s.nextID)"
+            s.nextID += 1
+            s.pending[id] = Waiter(command: command, complete: complete, sent: now, deadline: now + timeout,
+                                   timeout: timeout, raw: raw)
+            return .success(id)
+        }
+        let id: String
+        switch registered {
+        case .failure(let e):
+            complete(.failure(e))
+            return
+        case .success(let v): id = v
+        }
+        var msg = message ?? [verb: .string(command)]
+        if message == nil, let arguments { msg["arguments"] = arguments }
+        msg["id"] = .string(id)
+        let bytes = Array((JSONValue.object(msg).jsonString + "\r\n").utf8)
+        let written = writeLock.withLock { _ -> Bool in
+            if state.withLock({ $0.ended }) { return false }
+            return Self.write(fd, bytes, passing: passFD)
+        }
+        if !written {
+            let e = state.withLock { $0.closedError }
+                ?? VirtError.lastSystemError("cannot send QEMU command '\(command)'")
+            if let w = state.withLock({ $0.pending.removeValue(forKey: id) }) {
+                w.complete(.failure(e))
+            }
+            return
+        }
+        arm(now + timeout)
+    }
+
+    /// Sends `commands` one after the other without waiting for each reply, then waits for all of them: one
+    /// round trip instead of one per command. QEMU runs them in order, each whatever became of the one
+    /// before, so put together only commands where that is harmless. Returns each command's reply or error.
+    public func executeInOrder(_ commands: [QMPCommand], timeout: Duration = defaultTimeout)
+        async -> [Result<JSONValue, VirtError>] {
+        let replies = commands.map { cmd in
+            let reply = PendingReply()
+            dispatch(cmd.name, arguments: cmd.arguments, timeout: timeout, passing: cmd.fd) { reply.fulfil($0) }
+            return reply
+        }
+        var results: [Result<JSONValue, VirtError>] = []
+        for r in replies { results.append(await r.value()) }
+        return results
+    }
+
 
     /// Writes `bytes`, the first of them with `passFD` attached.
     private static func write(_ fd: Int32, _ bytes: [UInt8], passing passFD: Int32?) -> Bool {
@@ -393,13 +414,13 @@ public final class QMPMonitor: Sendable {
         guard let id = msg["id"]?.stringValue,
               let w = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
         if w.raw {
-            w.continuation.resume(returning: .string(Self.compactJSON(line)))
+            w.complete(.success(.string(Self.compactJSON(line))))
         } else if let err = msg["error"] {
             let desc = err["desc"]?.stringValue ?? "unknown error"
-            w.continuation.resume(throwing: VirtError.internalError(
-                "unable to execute QEMU command '\(w.command)': \(desc)", domain: .qemu))
+            w.complete(.failure(VirtError.internalError(
+                "unable to execute QEMU command '\(w.command)': \(desc)", domain: .qemu)))
         } else {
-            w.continuation.resume(returning: msg["return"] ?? .null)
+            w.complete(.success(msg["return"] ?? .null))
         }
     }
 
@@ -424,8 +445,8 @@ public final class QMPMonitor: Sendable {
         }
         greetingWaiter?.resume(throwing: VirtError.internalError("QEMU monitor closed before its greeting", domain: .qemu))
         for (_, w) in pending {
-            w.continuation.resume(throwing: VirtError.internalError(
-                "QEMU monitor closed while running command '\(w.command)'", domain: .qemu))
+            w.complete(.failure(VirtError.internalError(
+                "QEMU monitor closed while running command '\(w.command)'", domain: .qemu)))
         }
         eventContinuation.finish()
         for w in closedWaiters { w.resume() }
@@ -462,6 +483,45 @@ public final class QMPMonitor: Sendable {
                 return !s.ended
             }
             if open { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+}
+
+/// A QMP command for ``QMPMonitor/executeInOrder(_:timeout:)``: its name, arguments and a descriptor to pass.
+public struct QMPCommand: Sendable {
+    public var name: String
+    public var arguments: JSONValue?
+    public var fd: Int32?
+
+    public init(_ name: String, arguments: JSONValue? = nil, passing fd: Int32? = nil) {
+        self.name = name
+        self.arguments = arguments
+        self.fd = fd
+    }
+}
+
+/// A reply that arrives before or after someone waits for it.
+private final class PendingReply: Sendable {
+    private let state = Mutex<(result: Result<JSONValue, VirtError>?, waiter: CheckedContinuation<Result<JSONValue, VirtError>, Never>?)>((nil, nil))
+
+    func fulfil(_ r: Result<JSONValue, VirtError>) {
+        let waiter = state.withLock { s -> CheckedContinuation<Result<JSONValue, VirtError>, Never>? in
+            guard s.result == nil else { return nil }
+            s.result = r
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: r)
+    }
+
+    func value() async -> Result<JSONValue, VirtError> {
+        await withCheckedContinuation { c in
+            let ready = state.withLock { s -> Result<JSONValue, VirtError>? in
+                if let r = s.result { return r }
+                s.waiter = c
+                return nil
+            }
+            if let ready { c.resume(returning: ready) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import VirtTestSupport
 import VirtCore
@@ -141,6 +142,48 @@ import Glibc
         await monitor.waitClosed()
         #expect(await it.next() == nil)
         await #expect(throws: VirtError.self) { try await monitor.execute("query-status") }
+    }
+
+    /// Commands sent in order without waiting for each reply (a seam test): the fake server reads all three
+    /// before it answers any, answers them in reverse order, and fails the second; each caller gets its own.
+    @Test func commandsInOrder() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let server = fds[1]
+        defer { close(server) }
+        let greeting = #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#
+        _ = LinuxSys.writeAll(server, Array((greeting + "\r\n").utf8))
+        let seen = Mutex<[String]>([])
+        Thread.detachNewThread {
+            var text = ""
+            var buf = [UInt8](repeating: 0, count: 4096)
+            func readLines(until count: Int) {
+                while text.split(whereSeparator: \.isNewline).count < count {
+                    let n = buf.withUnsafeMutableBytes { recv(server, $0.baseAddress, $0.count, 0) }
+                    if n <= 0 { return }
+                    text += String(decoding: buf[0..<n], as: UTF8.self)
+                }
+            }
+            readLines(until: 1)
+            _ = LinuxSys.writeAll(server, Array(#"{"return": {}, "id": "libvirt-1"}"#.utf8 + [10]))
+            readLines(until: 4)
+            seen.withLock { $0 = text.split(whereSeparator: \.isNewline).map(String.init) }
+            for reply in [#"{"return": {"n": 3}, "id": "libvirt-4"}"#,
+                          #"{"error": {"class": "GenericError", "desc": "no"}, "id": "libvirt-3"}"#,
+                          #"{"return": {"n": 1}, "id": "libvirt-2"}"#] {
+                _ = LinuxSys.writeAll(server, Array(reply.utf8 + [10]))
+            }
+        }
+        let monitor = try await QMPMonitor.open(fd: fds[0], timeout: .seconds(10))
+        defer { monitor.close() }
+        let replies = await monitor.executeInOrder([QMPCommand("one"), QMPCommand("two", arguments: ["a": 1]),
+                                                    QMPCommand("three")], timeout: .seconds(30))
+        let names = seen.withLock { $0 }.dropFirst().map { try? JSONValue.parse($0)["execute"]?.stringValue }
+        #expect(names == ["one", "two", "three"])
+        #expect(try replies[0].get()["n"]?.intValue == 1)
+        #expect(throws: VirtError.self) { try replies[1].get() }
+        if case .failure(let e) = replies[1] { #expect(e.message == "internal error: unable to execute QEMU command 'two': no") }
+        #expect(try replies[2].get()["n"]?.intValue == 3)
     }
 }
 
