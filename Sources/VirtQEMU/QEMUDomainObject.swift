@@ -618,7 +618,8 @@ actor QEMUDomainObject {
                 raise(.started(detail))
             }
         case .restore(let src):
-            setJobPhase(.loading)
+            // In memory only: a restarted daemon treats a start in flight alike in every phase.
+            jobs.phase = .loading
             let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
             migration.lastStatus = ""
             try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
@@ -655,7 +656,9 @@ actor QEMUDomainObject {
     func waitMigration(_ mon: QMPMonitor, what: String, completedByEvent: Bool = false) async throws(VirtError) {
         // Waiting for the event, the query is only the fallback (a QEMU that died without one).
         var delay = completedByEvent ? 200 : 5
-        var wokenByEvent = false
+        // Waiting for the event, the first look is the event's (an incoming QEMU answers a query only once its
+        // load is over, just before the event); the query comes when no event did within the delay.
+        var wokenByEvent = completedByEvent
         while true {
             if process == nil {
                 throw VirtError.operationFailed("job '\(what)' failed: QEMU ended", domain: .qemu)
