@@ -24,8 +24,10 @@ struct QEMUVcpuSlot: Sendable {
 /// hotplug of qemuProcessSetupHotpluggableVcpus).
 extension QEMUDomainObject {
     /// The hotpluggable entities in vCPU id order.
-    func vcpuSlots(_ m: QMPMonitor) async throws(VirtError) -> [QEMUVcpuSlot] {
-        let entries = (try await m.execute("query-hotpluggable-cpus").arrayValue ?? []).compactMap { e -> QEMUVcpuSlot? in
+    func vcpuSlots(_ m: QMPMonitor, reply: Result<JSONValue, VirtError>? = nil) async throws(VirtError) -> [QEMUVcpuSlot] {
+        let list: JSONValue
+        if let reply { list = try reply.get() } else { list = try await m.execute("query-hotpluggable-cpus") }
+        let entries = (list.arrayValue ?? []).compactMap { e -> QEMUVcpuSlot? in
             guard let type = e["type"]?.stringValue, let props = e["props"]?.objectValue else { return nil }
             let path = e["qom-path"]?.stringValue
             let alias = path.flatMap { p -> String? in
@@ -46,9 +48,11 @@ extension QEMUDomainObject {
 
     /// libvirt's qemuDomainVcpuPersistOrder after refreshing the vCPU information: each online vCPU's order is
     /// its entity's place in QEMU's CPU list (`query-cpus-fast`, 1-based); offline vCPUs have none.
-    func persistVcpuOrder(_ m: QMPMonitor, _ slots: [QEMUVcpuSlot], into live: inout DomainDefinition)
-        async throws(VirtError) {
-        let cpus = try await m.execute("query-cpus-fast").arrayValue ?? []
+    func persistVcpuOrder(_ m: QMPMonitor, _ slots: [QEMUVcpuSlot], into live: inout DomainDefinition,
+                          reply replyIn: Result<JSONValue, VirtError>? = nil) async throws(VirtError) {
+        let reply: JSONValue
+        if let prefetched = replyIn { reply = try prefetched.get() } else { reply = try await m.execute("query-cpus-fast") }
+        let cpus = reply.arrayValue ?? []
         var enableID: [Int: UInt32] = [:]
         for (pos, c) in cpus.enumerated() {
             guard let props = c["props"]?.objectValue else { continue }
@@ -73,13 +77,18 @@ extension QEMUDomainObject {
     /// libvirt's qemuProcessValidateHotpluggableVcpus and qemuProcessSetupHotpluggableVcpus: at start, while
     /// QEMU's CPUs are stopped, the enabled hotpluggable vCPUs are added with device_add in their `order`
     /// (`-smp` has only the others); then the orders QEMU shows are kept in the live definition.
-    func setUpHotpluggableVcpusAtStart(_ m: QMPMonitor) async throws(VirtError) {
+    /// `prefetched`: the replies to `query-hotpluggable-cpus` and `query-cpus-fast` sent with the launch's first
+    /// commands (used when there is nothing to add).
+    func setUpHotpluggableVcpusAtStart(_ m: QMPMonitor,
+                                       prefetched: (slots: Result<JSONValue, VirtError>, cpus: Result<JSONValue, VirtError>)? = nil)
+        async throws(VirtError) {
         guard var live = liveDefinition else { return }
         let states = live.vcpuStates
         guard states.contains(where: { $0.enabled && $0.hotpluggable == true }) else {
             // Nothing to add: the orders only, where QEMU's machine reports hotpluggable CPUs at all (a machine
             // without CPU hotplug answers query-hotpluggable-cpus with an error, which must not fail the start).
-            if let slots = try? await vcpuSlots(m), (try? await persistVcpuOrder(m, slots, into: &live)) != nil {
+            if let slots = try? await vcpuSlots(m, reply: prefetched?.slots),
+               (try? await persistVcpuOrder(m, slots, into: &live, reply: prefetched?.cpus)) != nil {
                 liveDefinition = live
             }
             return

@@ -560,9 +560,12 @@ actor QEMUDomainObject {
             try await mon.execute("set-action", arguments: ["reboot": "shutdown"])
         }
         // As libvirt at every start: QEMU reports migrations (saves, restores) as MIGRATION and
-        // MIGRATION_PASS events.
-        try await mon.execute("migrate-set-capabilities",
-                              arguments: ["capabilities": [["capability": "events", "state": true]]])
+        // MIGRATION_PASS events. The vCPU slots and threads read below go in the same round trip.
+        let first = await mon.executeInOrder([
+            QMPCommand("migrate-set-capabilities", arguments: ["capabilities": [["capability": "events", "state": true]]]),
+            QMPCommand("query-hotpluggable-cpus"), QMPCommand("query-cpus-fast"),
+        ])
+        try first[0].get()
         hotplug = QEMUHotplugState(startingFrom: live)
         for i in live.devices.disks.indices {
             if let a = live.devices.disks[i].info.alias, let node = hotplug.diskNodes[a] {
@@ -571,7 +574,7 @@ actor QEMUDomainObject {
         }
         liveDefinition = live
         // The enabled hotpluggable vCPUs, added before the guest CPUs run (QEMUDomainObject+Vcpus.swift).
-        try await setUpHotpluggableVcpusAtStart(mon)
+        try await setUpHotpluggableVcpusAtStart(mon, prefetched: (first[1], first[2]))
         // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
         await refreshMemoryDeviceInfo(mon)
         // The current memory as the balloon reports it (libvirt's qemuProcessRefreshBalloonState): without
