@@ -36,15 +36,19 @@ struct QEMUBlockJobOptionsTests {
         return work
     }
 
+    /// `s` with each path of `names` replaced by its name, longest path first (so that /dev/loop1 is not
+    /// replaced inside /dev/loop10).
+    static func neutral(_ s: String, _ names: [(String, String)]) -> String {
+        names.sorted { $0.0.count > $1.0.count }.reduce(s) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
+
     /// Runs `steps` (`@xml`: the disks' live and persistent XML (a transient domain's inactive one too); `@info FILE`: its backing strings; `@ready DEV`: until the disk's mirror is ready),
     /// each with its own virsh; the transcript with `work` (and `extra` names) made neutral.
     static func transcript(_ steps: [String], work: String, replacing extra: [(String, String)] = [],
                            _ run: (String) throws -> ChildProcess.Result) throws -> [String] {
         var out: [String] = []
         func neutral(_ s: String) -> String {
-            var t = s.replacingOccurrences(of: work, with: "W")
-            for (a, b) in extra { t = t.replacingOccurrences(of: a, with: b) }
-            return t
+            Self.neutral(s.replacingOccurrences(of: work, with: "W"), extra)
         }
         for step in steps {
             if step.hasPrefix("@info ") {
@@ -67,7 +71,8 @@ struct QEMUBlockJobOptionsTests {
                 continue
             }
             var command = step.replacingOccurrences(of: "W/", with: work + "/")
-            for (a, b) in extra { command = command.replacingOccurrences(of: b, with: a) }
+            // Longest name first ("DEV2" before "DEV").
+            for (a, b) in extra.sorted(by: { $0.1.count > $1.1.count }) { command = command.replacingOccurrences(of: b, with: a) }
             let r = try run(command)
             out.append("$ \(step)\n" + neutral(QEMUBlockJobTests.withoutProgress(r.stdout + r.stderr)) + "rc=\(r.status)")
         }
@@ -225,6 +230,8 @@ struct QEMUBlockJobOptionsTests {
             defer { dev.release() }
             let dev2 = try LoopDevice(file: work + "/loop2.img")
             defer { dev2.release() }
+            // The loop devices each daemon's run gets may differ (another test may hold some): every output,
+            // the events too, names them by role.
             let map = [(dev2.path, "DEV2"), (dev.path, "DEV")]
             #expect(FileManager.default.createFile(atPath: work + "/empty.img", contents: nil))
             var out = try Self.transcript([
@@ -259,7 +266,7 @@ struct QEMUBlockJobOptionsTests {
             out.append("after rebase: " + Self.read(dev.path, format: "raw", pattern: "0x5c", offset: "0"))
             try watcher.sync()
             out += ["events:"] + QEMUBlockTuneTests.events(watcher.text, "bj").map {
-                $0.replacingOccurrences(of: work, with: "W").replacingOccurrences(of: dev.path, with: "DEV")
+                Self.neutral($0.replacingOccurrences(of: work, with: "W"), map)
             }
             return out
         }
