@@ -36,6 +36,16 @@ import Glibc
         }
     }
 
+    /// Pings the guest's agent until it answers (at most 12 tries, each with libvirt's 5 s handshake).
+    static func agentAnswers(_ driver: QEMUDriver, _ dom: DomainRef) async -> Bool {
+        for _ in 0..<12 {
+            if (try? await driver.qemuAgentCommand(dom, command: #"{"execute":"guest-ping"}"#, timeout: 10, flags: 0)) != nil {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Waits (bounded) until the live XML shows the agent channel in `state`.
     static func waitAgentState(_ driver: QEMUDriver, _ dom: DomainRef, _ state: String) async throws -> Bool {
         for _ in 0..<400 {
@@ -122,6 +132,9 @@ import Glibc
         defer { ProcFS.kill(pid, ifExecutable: "qemu-system") }
         var events = driver.events().makeAsyncIterator()
         #expect(try await Self.waitAgentState(driver, dom, "connected"))
+        // The agent answers first: the shutdown's handshake has libvirt's 5 s, after which it falls back to ACPI
+        // (as libvirt), which a guest slowed down by a loaded machine could otherwise hit.
+        #expect(await Self.agentAnswers(driver, dom))
         try await driver.shutdown(dom, flags: [])
         // The guest's agent announces itself on the console before powering off (the ACPI path would not).
         let out = try await QEMUConsoleTests.readUntil(console, "SWIFTVIRT-GUEST-AGENT-SHUTDOWN")
