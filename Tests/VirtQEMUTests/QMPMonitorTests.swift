@@ -85,14 +85,20 @@ import Glibc
         }
     }
 
+    /// A socket pair standing for QEMU's monitor (seam tests): the client end for ``QMPMonitor/open``, the
+    /// server end with QEMU 7.2's greeting already written.
+    static func fakeServer() throws -> (client: Int32, server: Int32) {
+        var fds: [Int32] = [0, 0]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let greeting = #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#
+        _ = LinuxSys.writeAll(fds[1], Array((greeting + "\r\n").utf8))
+        return (fds[0], fds[1])
+    }
+
     /// The timeout of a command, against a fake QMP server that never answers (a seam test).
     @Test func commandTimeout() async throws {
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        let server = fds[1]
+        let (client, server) = try Self.fakeServer()
         defer { close(server) }
-        let greeting = #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#
-        _ = LinuxSys.writeAll(server, Array((greeting + "\r\n").utf8))
         // Answer qmp_capabilities (id libvirt-1), then stay silent.
         Thread.detachNewThread {
             var buf = [UInt8](repeating: 0, count: 4096)
@@ -100,7 +106,7 @@ import Glibc
             _ = LinuxSys.writeAll(server, Array(#"{"return": {}, "id": "libvirt-1"}"#.utf8 + [10]))
             _ = LinuxSys.writeAll(server, Array(#"{"event": "X", "data": {"a": 1}, "timestamp": {"seconds": 2, "microseconds": 3}}"#.utf8 + [10]))
         }
-        let monitor = try await QMPMonitor.open(fd: fds[0], timeout: .seconds(10))
+        let monitor = try await QMPMonitor.open(fd: client, timeout: .seconds(10))
         var it = monitor.events.makeAsyncIterator()
         let ev = await it.next()
         var expected = QMPEvent(name: "X", data: ["a": 1], timestampMicros: 2_000_003)
@@ -147,12 +153,8 @@ import Glibc
     /// Commands sent in order without waiting for each reply (a seam test): the fake server reads all three
     /// before it answers any, answers them in reverse order, and fails the second; each caller gets its own.
     @Test func commandsInOrder() async throws {
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        let server = fds[1]
+        let (client, server) = try Self.fakeServer()
         defer { close(server) }
-        let greeting = #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#
-        _ = LinuxSys.writeAll(server, Array((greeting + "\r\n").utf8))
         let seen = Mutex<[String]>([])
         Thread.detachNewThread {
             var text = ""
@@ -174,7 +176,7 @@ import Glibc
                 _ = LinuxSys.writeAll(server, Array(reply.utf8 + [10]))
             }
         }
-        let monitor = try await QMPMonitor.open(fd: fds[0], timeout: .seconds(10))
+        let monitor = try await QMPMonitor.open(fd: client, timeout: .seconds(10))
         defer { monitor.close() }
         let replies = await monitor.executeInOrder([QMPCommand("one"), QMPCommand("two", arguments: ["a": 1]),
                                                     QMPCommand("three")], timeout: .seconds(30))
