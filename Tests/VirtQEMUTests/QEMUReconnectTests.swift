@@ -92,6 +92,10 @@ import Glibc
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(try await first.state(d) == .paused(.save))
+        // The status file records the job, not the pause (a save writes it once): the next daemon finds QEMU
+        // paused for a reason nobody recorded, which job recovery resumes as well.
+        let text = (try? String(contentsOfFile: statusFile, encoding: .utf8)) ?? ""
+        #expect(text.contains("\"asyncJob\" : \"save\"") && text.contains("\"state\" : 1"), "\(text)")
         try await Task.sleep(for: .milliseconds(200))  // QEMU is streaming into the full pipe
         await first.detachAll()
         _ = await saving.result  // the dying daemon's call ends without touching QEMU
@@ -100,7 +104,7 @@ import Glibc
         #expect(try await second.pid(of: d) == pid)
         #expect(try await second.state(d) == .running(.saveCanceled))
         #expect(try await second.jobStats(d, completed: false, keepCompleted: false).type == 0)  // no job
-        // The guest runs and is managed as before; the pipe is not written to any more.
+        // The guest runs and is managed as before.
         try await second.suspend(d)
         #expect(try await second.state(d) == .paused(.user))
         try await second.destroy(d, flags: [])
