@@ -72,7 +72,13 @@ struct QEMUCapabilitiesProbe {
             }
             await stop(s)
             // A binary that cannot load its TCG module (e.g. a copy outside its install tree) still serves KVM.
-            if let t = try? await start(accel: "tcg") {
+            // A start can also fail on a loaded host (no greeting in time), and what the probe finds is cached:
+            // try again, as for KVM, before leaving TCG out.
+            var tcgSession: Session?
+            for _ in 0..<3 where tcgSession == nil {
+                tcgSession = try? await start(accel: "tcg")
+            }
+            if let t = tcgSession {
                 caps.tcg = try? await acceleratorInfo(t.monitor, hostModel: "max", caps: caps)
                 await fillModelDetails(t.monitor, &caps)
                 await stop(t)
