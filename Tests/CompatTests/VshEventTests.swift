@@ -7,6 +7,8 @@ import VirtTestSupport
 /// printed their one event and exited. Which of the two events a listener catches first depends on when it
 /// registered, so each output must be virsh's text for one of them.
 @Suite struct VshEventTests {
+    static let virshCloseRace = "error: One or more references were leaked after disconnect from the hypervisor\n"
+
     @Test func oneShotLifecycleEventPrintsAsVirsh() throws {
         let env = try VshEnvironment.shared()
         let virtd = try Self.virtdBinary()
@@ -44,7 +46,10 @@ import VirtTestSupport
         }
         for (name, r) in zip(["virsh", "vsh"], results) {
             #expect(allowed.contains(r.stdout), "\(name) printed \(r.stdout.debugDescription)")
-            #expect(r.stderr == "", "\(name) stderr \(r.stderr.debugDescription)")
+            // Debian's virsh may warn that its client library still held a reference when it closed (an event
+            // that arrived while it disconnected after the first one: its own race, seen once on a loaded host).
+            #expect(r.stderr == "" || (name == "virsh" && r.stderr == Self.virshCloseRace),
+                    "\(name) stderr \(r.stderr.debugDescription)")
             #expect(r.status == 0, "\(name) exit status \(r.status)")
         }
     }
@@ -82,7 +87,10 @@ import VirtTestSupport
         let allowed = ["Stopped", "Started"].map { "event 'lifecycle' for network default: \($0)\nevents received: 1\n\n" }
         for (name, r) in zip(["virsh", "vsh"], results) {
             #expect(allowed.contains(r.stdout), "\(name) printed \(r.stdout.debugDescription)")
-            #expect(r.stderr == "", "\(name) stderr \(r.stderr.debugDescription)")
+            // Debian's virsh may warn that its client library still held a reference when it closed (an event
+            // that arrived while it disconnected after the first one: its own race, seen once on a loaded host).
+            #expect(r.stderr == "" || (name == "virsh" && r.stderr == Self.virshCloseRace),
+                    "\(name) stderr \(r.stderr.debugDescription)")
             #expect(r.status == 0, "\(name) exit status \(r.status)")
         }
     }
