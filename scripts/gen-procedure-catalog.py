@@ -128,7 +128,7 @@ def main():
     print("}")
     print()
     print("extension ProcedureInfo {")
-    print("    /// Every procedure of libvirt's remote (0x20008086), QEMU (0x20008087) and LXC (0x00068686)")
+    print("    /// Every procedure of libvirt's remote (0x20008086), QEMU (0x20008087) and LXC (0x00068000)")
     print("    /// programs, as libvirt 9.6.0 declares them.")
     print("    static let catalog: [ProcedureInfo] = [")
     for program, number, name, generate, stream, sparse, prio, acl, aclfilter, ro, api in rows:

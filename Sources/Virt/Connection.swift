@@ -172,6 +172,11 @@ public final class Connection: Sendable {
     public func numberOfDefinedDomains() async throws -> Int32 { try await driver.numberOfDefinedDomains() }
 
     /// The domain named `name`; throws libvirt's NO_DOMAIN error if there is none.
+    /// Adopts a QEMU process started outside the daemon (`virDomainQemuAttach`).
+    public func qemuAttach(pid: UInt32) async throws -> Domain {
+        Domain(connection: self, ref: try await driver.qemuAttach(pid: pid, flags: 0))
+    }
+
     public func lookupDomain(name: String) async throws -> Domain {
         Domain(connection: self, ref: try await driver.lookupDomain(name: name))
     }

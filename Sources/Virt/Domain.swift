@@ -69,6 +69,10 @@ public struct Domain: Sendable, Hashable {
     public func qemuMonitorCommand(_ command: String, hmp: Bool = false) async throws -> String {
         try await driver.qemuMonitorCommand(ref, command: command, flags: hmp ? 1 : 0)
     }
+    /// The descriptors of the domain's namespaces (`virDomainLxcOpenNamespace`; only container drivers have them).
+    public func lxcOpenNamespace() async throws -> [Int32] {
+        try await driver.lxcOpenNamespace(ref, flags: 0)
+    }
     /// Pauses the domain.
     public func suspend() async throws { try await driver.suspend(ref) }
     /// Resumes a paused domain.

@@ -240,6 +240,12 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainQemuMonitorCommand")
     }
+    public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
+        throw Self.denied("virDomainQemuAttach")
+    }
+    public func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32] {
+        throw Self.denied("virDomainLxcOpenNamespace")
+    }
 
     /// Job statistics. Passed to the wrapped driver.
     public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws

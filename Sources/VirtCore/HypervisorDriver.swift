@@ -179,6 +179,10 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+    /// `virDomainQemuAttach` (QEMU program): adopt a QEMU process libvirt did not start.
+    func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef
+    /// `virDomainLxcOpenNamespace` (LXC program): descriptors of a container's namespaces.
+    func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32]
 
     // MARK: Statistics, pinning and guest information (issue 11: monitoring)
 
@@ -643,6 +647,14 @@ extension HypervisorDriver {
     }
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainQemuMonitorCommand")
+    }
+    /// No driver here adopts foreign QEMU processes (libvirt's QEMU driver dropped it too).
+    public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
+        throw VirtError.noSupport("virDomainQemuAttach")
+    }
+    /// Only libvirt's LXC driver has container namespaces.
+    public func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32] {
+        throw VirtError.noSupport("virDomainLxcOpenNamespace")
     }
 
     // MARK: Statistics, pinning and guest information (issue 11: monitoring)

@@ -449,7 +449,7 @@ extension RemoteProcedure {
 }
 
 extension ProcedureInfo {
-    /// Every procedure of libvirt's remote (0x20008086), QEMU (0x20008087) and LXC (0x00068686)
+    /// Every procedure of libvirt's remote (0x20008086), QEMU (0x20008087) and LXC (0x00068000)
     /// programs, as libvirt 9.6.0 declares them.
     static let catalog: [ProcedureInfo] = [
         .init(.remote, 1, "REMOTE_PROC_CONNECT_OPEN", .allowed, .high, [.init("connect", "getattr", nil)], filter: nil, api: nil, apiDomain: 0),

@@ -18,6 +18,11 @@ public struct RemoteCall<Args: XDRCodable, Ret: XDRCodable>: Sendable {
         self.number = number
     }
 
+    init(lxc number: Int32) {
+        program = .lxc
+        self.number = number
+    }
+
     /// The catalog entry; a number missing from the catalog gets one that is refused on read-only
     /// connections, so a mistake fails closed.
     var info: ProcedureInfo {

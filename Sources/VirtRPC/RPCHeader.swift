@@ -17,7 +17,7 @@ public enum RPCProgram {
     /// `QEMU_PROGRAM`.
     public static let qemu: UInt32 = 0x2000_8087
     /// `LXC_PROGRAM`.
-    public static let lxc: UInt32 = 0x0006_8686
+    public static let lxc: UInt32 = 0x0006_8000
     /// `KEEPALIVE_PROGRAM` ("keep").
     public static let keepalive: UInt32 = 0x6b65_6570
     /// Every program's version.

@@ -276,6 +276,12 @@ public enum RemoteCalls {
     static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)
     /// QEMU_PROC_DOMAIN_AGENT_COMMAND: domain, cmd, timeout, flags → result.
     static let qemuDomainAgentCommand = RemoteCall<XDRTuple4<D, String, Int32, Flags>, String?>(qemu: 3)
+    /// QEMU_PROC_DOMAIN_ATTACH: pid, flags → domain.
+    static let qemuDomainAttach = RemoteCall<XDRTuple2<UInt32, Flags>, D>(qemu: 2)
+
+    // MARK: LXC program
+    /// LXC_PROC_DOMAIN_OPEN_NAMESPACE: domain, flags → (descriptors in the reply).
+    static let lxcDomainOpenNamespace = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(lxc: 1)
 }
 
 /// Domain stats records (`REMOTE_DOMAIN_LIST_MAX` of them, at least 28 bytes each).

@@ -288,6 +288,16 @@ public final class RemoteDriver: HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.qemuDomainMonitorCommand, XDRTuple3(domain, command, flags))
     }
+    /// QEMU_PROC_DOMAIN_ATTACH (`virsh qemu-attach`).
+    public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
+        try await call(RemoteCalls.qemuDomainAttach, XDRTuple2(pid, flags))
+    }
+    /// LXC_PROC_DOMAIN_OPEN_NAMESPACE of the LXC program; the descriptors come after the reply.
+    public func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32] {
+        await awaitRegistration()
+        let (_, fds) = try await client.callReceivingFDs(RemoteCalls.lxcDomainOpenNamespace, XDRTuple2(domain, flags))
+        return fds
+    }
     public func xmlDesc(_ domain: DomainRef, flags: XMLFlags) async throws -> String {
         try await call(RemoteCalls.domainGetXMLDesc, XDRTuple2(domain, flags.rawValue))
     }

@@ -153,7 +153,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let session else { return }
-        if (h.program != RPCProgram.remote && h.program != RPCProgram.qemu) || h.version != RPCProgram.version {
+        // The LXC program is served too (as libvirtd does whatever its drivers are): its calls get the
+        // driver's own answer.
+        if (h.program != RPCProgram.remote && h.program != RPCProgram.qemu && h.program != RPCProgram.lxc)
+            || h.version != RPCProgram.version {
             let msg = "Cannot find program \(h.program) version \(h.version)"
             sendError(context, h, VirtError(.rpc, domain: .rpc, "RPC error : \(msg)", str1: msg))
             return

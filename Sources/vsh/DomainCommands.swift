@@ -8,7 +8,7 @@ enum DomainCommands {
         qemuMonitorCommand, saveImageDumpxml, saveImageDefine, managedsaveDumpxml, managedsaveDefine, domjobinfo,
         domjobabort, edit, managedsaveEdit, saveImageEdit,
     ] + displayCommands + diagnosticsCommands + hostControlCommands + migrationCommands + vcpuCommands + metadataCommands + tuningCommands + deviceCommands + AgentCommands.all
-        + guestOpsCommands + linkCommands + vcpuIOThreadCommands + blockCommands + blockJobCommands
+        + guestOpsCommands + linkCommands + vcpuIOThreadCommands + blockCommands + blockJobCommands + foreignCommands
 
     // MARK: Ids and names
 

@@ -292,6 +292,9 @@ enum VshCases {
         .line("help-ttyconsole", "help ttyconsole"),
         .line("help-domcapabilities", "help domcapabilities"),
         .line("help-qemu-monitor-command", "help qemu-monitor-command"),
+        .line("qemu-attach", "qemu-attach 1; qemu-attach x; qemu-attach; qemu-attach -- -1; help qemu-attach"),
+        .line("lxc-enter-namespace", "lxc-enter-namespace test -- /bin/true; lxc-enter-namespace nope /bin/true; "
+              + "lxc-enter-namespace test; lxc-enter-namespace test --noseclabel /bin/true; help lxc-enter-namespace"),
         .line("snapshot-tree", "snapshot-create-as test s1; snapshot-create-as test s2; suspend test; "
               + "snapshot-create-as test s3 --halt; snapshot-list test --tree; snapshot-list test --name --topological; "
               + "snapshot-info test s2; snapshot-revert test s1 --paused; domstate test --reason; "

@@ -1,0 +1,48 @@
+import Virt
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `qemu-attach` and `lxc-enter-namespace`: virsh's commands for a QEMU started outside libvirt and for LXC
+/// containers. Neither driver here has them (nor has libvirt's QEMU driver), so they end with the driver's
+/// answer, after virsh's own checks of their arguments.
+extension DomainCommands {
+    static let foreignCommands: [CommandDefinition] = [qemuAttach, lxcEnterNamespace]
+
+    static let qemuAttach = CommandDefinition(
+        "qemu-attach", summary: "QEMU Attach", description: "QEMU Attach",
+        options: [.data("pid", "pid")]
+    ) { shell, cmd in
+        let (ok, pid) = HostCommands.uintOption(shell, cmd, "pid")
+        guard ok, let pid else { return false }
+        guard let dom = await shell.call({ try await shell.conn.qemuAttach(pid: pid) }) else {
+            shell.error("Failed to attach to pid \(pid)")
+            return false
+        }
+        shell.print("Domain '\(dom.name)' attached to pid \(pid)\n")
+        return true
+    }
+
+    static let lxcEnterNamespace = CommandDefinition(
+        "lxc-enter-namespace", summary: "LXC Guest Enter Namespace",
+        description: "Run an arbitrary command in a lxc guest namespace; use at your own risk",
+        options: [
+            .domain(),
+            .flag("noseclabel", "Do not change process security label"),
+            .argv("cmd", "command to run", required: true),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        // virsh reads the host's security model and the domain's label first, to run the command under it.
+        if !cmd.has("noseclabel") {
+            guard await shell.call({ try await shell.conn.securityModel() }) != nil,
+                  await shell.call({ try await dom.securityLabels() }) != nil else { return false }
+        }
+        guard let fds = await shell.call({ try await dom.lxcOpenNamespace() }) else { return false }
+        // Entering a container's namespaces needs a container driver; no driver here returns any.
+        for fd in fds { close(fd) }
+        shell.error("entering a container's namespaces is not supported by vsh")
+        return false
+    }
+}
