@@ -14,6 +14,25 @@ extension Domain {
         try await connection.driver.openGraphicsFD(ref, index: index, flags: flags)
     }
 
+    /// `virDomainOpenGraphics`: the caller's connected socket `fd` becomes a client of the `index`th graphics
+    /// server of the running domain (the caller keeps its descriptor). Remote connections pass it over their
+    /// unix socket.
+    public func openGraphics(index: UInt32 = 0, fd: Int32, flags: UInt32 = 0) async throws {
+        try await connection.driver.openGraphics(ref, index: index, fd: fd, flags: flags)
+    }
+
+    /// `virDomainFDAssociate`: disks whose source says `fdgroup='name'` open their image through these
+    /// descriptors (the daemon keeps duplicates while this connection lasts; the caller keeps its own).
+    /// `flags`: VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE (1), _SECLABEL_WRITABLE (2).
+    public func associateFDs(name: String, fds: [Int32], flags: UInt32 = 0) async throws {
+        // libvirt's public API checks.
+        if fds.isEmpty {
+            // libvirt's virCheckNonZeroArg: its own words, without the code's prefix.
+            throw VirtError(.invalidArg, domain: .domain, "nfds in virDomainFDAssociate must not be zero")
+        }
+        try await connection.driver.associateFDs(ref, name: name, fds: fds, flags: flags, owner: 0)
+    }
+
     /// `virDomainSendKey`: key codes of a code set, held for `holdtime` milliseconds (0: QEMU's default).
     public func sendKey(codeset: KeycodeSet, holdtime: UInt32 = 0, keycodes: [UInt32], flags: UInt32 = 0) async throws {
         try await connection.driver.sendKey(ref, codeset: UInt32(codeset.rawValue), holdtime: holdtime,

@@ -246,6 +246,13 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32] {
         throw Self.denied("virDomainLxcOpenNamespace")
     }
+    public func associateFDs(_ domain: DomainRef, name: String, fds: [Int32], flags: UInt32, owner: UInt64)
+        async throws {
+        throw Self.denied("virDomainFDAssociate")
+    }
+    public func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws {
+        throw Self.denied("virDomainOpenGraphics")
+    }
 
     /// Job statistics. Passed to the wrapped driver.
     public func jobStats(_ domain: DomainRef, completed: Bool, keepCompleted: Bool) async throws

@@ -183,6 +183,13 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef
     /// `virDomainLxcOpenNamespace` (LXC program): descriptors of a container's namespaces.
     func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32]
+    /// `virDomainFDAssociate`: descriptors (the driver keeps duplicates) under `name` for disks whose source
+    /// names that group, as long as the client `owner` stays connected.
+    func associateFDs(_ domain: DomainRef, name: String, fds: [Int32], flags: UInt32, owner: UInt64) async throws
+    /// The client `owner` left: the descriptors it associated go.
+    func fdOwnerGone(_ owner: UInt64) async
+    /// `virDomainOpenGraphics`: the client's socket `fd` becomes a client of graphics device `index`.
+    func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws
 
     // MARK: Statistics, pinning and guest information (issue 11: monitoring)
 
@@ -655,6 +662,14 @@ extension HypervisorDriver {
     /// Only libvirt's LXC driver has container namespaces.
     public func lxcOpenNamespace(_ domain: DomainRef, flags: UInt32) async throws -> [Int32] {
         throw VirtError.noSupport("virDomainLxcOpenNamespace")
+    }
+    public func associateFDs(_ domain: DomainRef, name: String, fds: [Int32], flags: UInt32, owner: UInt64)
+        async throws {
+        throw VirtError.noSupport("virDomainFDAssociate")
+    }
+    public func fdOwnerGone(_ owner: UInt64) async {}
+    public func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws {
+        throw VirtError.noSupport("virDomainOpenGraphics")
     }
 
     // MARK: Statistics, pinning and guest information (issue 11: monitoring)

@@ -121,7 +121,8 @@ extension QEMUBackingChain {
     static func detectChains(_ disks: inout [Disk], numbering: Bool = true) throws(VirtError) {
         for i in disks.indices {
             let d = disks[i]
-            guard d.type == .file, d.driver.format == .qcow2, let path = d.source.path,
+            // An image passed as descriptors is not probed (libvirt does not look at it by path).
+            guard d.type == .file, d.source.fdGroup == nil, d.driver.format == .qcow2, let path = d.source.path,
                   !d.extra.contains(where: { $0.name == "backingStore" }), !hasNoBackingFile(d),
                   access(path, R_OK) == 0 else { continue }
             let ls = try imageChain(path).dropFirst()

@@ -133,6 +133,12 @@ extension QEMUCommandLine {
                 }
                 a += ["-object", secret.props(id: QEMUDiskEncryption.secretAlias(node: node)).rendered]
             }
+            // The image's descriptors go into its fdset first (`-add-fd`, one per descriptor).
+            if let set = diskFDSets[d.target.dev] {
+                for (k, fd) in set.fds.enumerated() {
+                    a += ["-add-fd", "set=\(set.id),fd=\(fd),opaque=\(node)-storage\(k)"]
+                }
+            }
             for n in nodes { a += ["-blockdev", n.rendered] }
             a += ["-device", try diskDevice(d, drive: nodes.isEmpty ? nil : node + "-format", boot: bootIndexes["disk\(i)"])
                 .rendered]
@@ -155,7 +161,8 @@ extension QEMUCommandLine {
         case .block:
             s.add("driver", "host_device"); s.add("filename", d.source.path)
         case .file:
-            s.add("driver", "file"); s.add("filename", d.source.path)
+            s.add("driver", "file")
+            s.add("filename", diskFDSets[d.target.dev].map { "/dev/fdset/\($0.id)" } ?? d.source.path)
         case .volume where d.source.resolvedVolume != nil:
             // A storage volume, as the storage driver resolved it at start.
             let v = d.source.resolvedVolume
@@ -178,7 +185,12 @@ extension QEMUCommandLine {
         }
         s.add("node-name", node + "-storage")
         if let cache { s.add("cache", object: cache) }
-        s.add("auto-read-only", bool: true)
+        if let set = diskFDSets[d.target.dev], set.fds.count == 1 {
+            // One descriptor has one access mode: QEMU cannot reopen it read-only, so the node says which.
+            s.add("read-only", bool: set.writable ? false : d.readonly)
+        } else {
+            s.add("auto-read-only", bool: true)
+        }
         s.add("discard", "unmap")
         var f = QEMUJSONProps()
         f.add("node-name", node + "-format")

@@ -32,6 +32,8 @@ public struct QEMUCommandLine: Sendable {
     public var tlsX509Dir = "/etc/pki/qemu"
     /// Descriptors of already-opened tap devices, per interface index (passed to QEMU by the launcher).
     public var tapFDs: [Int: [Int32]] = [:]
+    /// The fdset of each disk opened through associated descriptors (fdgroup), by target dev.
+    public var diskFDSets: [String: QEMUFDSet] = [:]
     /// The domain's directory for file-backed guest RAM (libvirt's `memory_backing_dir/<id>-<name>`).
     public var memoryBackingDir: String?
     /// `domxml-to-native` semantics: interfaces become tap devices on placeholder descriptors and the TPM

@@ -92,23 +92,45 @@ extension QEMUDomainObject {
         }
         defer { close(pair[1]) }
         do throws(VirtError) {
-            try await beginJob(.modify, owner: "openGraphicsFD")
-            defer { endJob() }
-            let m = try requireRunning()
-            try await m.execute("getfd", arguments: ["fdname": "graphicsfd"], passing: pair[1])
-            do throws(VirtError) {
-                try await m.execute("add_client", arguments: [
-                    "protocol": .string(type.rawValue), "fdname": "graphicsfd", "skipauth": .bool(skipAuth),
-                ])
-            } catch {
-                _ = try? await m.execute("closefd", arguments: ["fdname": "graphicsfd"])
-                throw error
-            }
+            try await addGraphicsClient(type, fd: pair[1], skipAuth: skipAuth, owner: "openGraphicsFD")
         } catch {
             close(pair[0])
             throw error
         }
         return pair[0]
+    }
+
+    /// libvirt's qemuDomainOpenGraphics: the client's own socket (passed with the call) becomes a client of
+    /// graphics device `index`; the caller keeps and closes its descriptor.
+    func openGraphics(index: UInt32, fd: Int32, skipAuth: Bool) async throws(VirtError) {
+        _ = try requireRunning()
+        let graphics = (liveDefinition ?? definition).devices.graphics
+        guard Int(index) < graphics.count else {
+            throw VirtError.internalError("No graphics backend with index \(index)", domain: .qemu)
+        }
+        let type = graphics[Int(index)].type
+        guard type == .vnc || type == .spice else {
+            throw VirtError.configUnsupported("Can only open VNC or SPICE graphics backends, not \(type.rawValue)",
+                                              domain: .qemu)
+        }
+        try await addGraphicsClient(type, fd: fd, skipAuth: skipAuth, owner: "openGraphics")
+    }
+
+    /// QMP `getfd` with the socket, then `add_client` (the descriptor closed again in QEMU if that fails).
+    private func addGraphicsClient(_ type: GraphicsType, fd: Int32, skipAuth: Bool, owner: String)
+        async throws(VirtError) {
+        try await beginJob(.modify, owner: owner)
+        defer { endJob() }
+        let m = try requireRunning()
+        try await m.execute("getfd", arguments: ["fdname": "graphicsfd"], passing: fd)
+        do throws(VirtError) {
+            try await m.execute("add_client", arguments: [
+                "protocol": .string(type.rawValue), "fdname": "graphicsfd", "skipauth": .bool(skipAuth),
+            ])
+        } catch {
+            _ = try? await m.execute("closefd", arguments: ["fdname": "graphicsfd"])
+            throw error
+        }
     }
 
     /// libvirt's `qemuDomainSendKey` (a modify job) after the keys became QEMU's numbers: QMP `send-key`.

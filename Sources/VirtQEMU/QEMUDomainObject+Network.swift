@@ -136,6 +136,8 @@ extension QEMUDomainObject {
     func closeTapFDs() {
         for fd in tapHostFDs { close(fd) }
         tapHostFDs = []
+        for fd in fdSetHostFDs { close(fd) }
+        fdSetHostFDs = []
     }
 
     /// Removes the tap devices of the QEMU that ran (they also go when their last descriptor closes).

@@ -364,7 +364,8 @@ actor QEMUDomainObject {
 
     /// libvirt's check before a start: every local disk image must exist ("Cannot access storage file").
     private static func checkDiskSources(_ def: DomainDefinition) throws(VirtError) {
-        for d in def.devices.disks where d.type == .file || d.type == .block || d.type == .volume {
+        // An image passed as descriptors (fdgroup) is not looked at by path (libvirt assumes it exists).
+        for d in def.devices.disks where (d.type == .file || d.type == .block || d.type == .volume) && d.source.fdGroup == nil {
             guard let path = d.localPath, !path.isEmpty, d.source.startupPolicy != "optional" else { continue }
             if access(path, F_OK) != 0 {
                 throw VirtError.systemError("Cannot access storage file '\(path)'", errno: errno, domain: .qemu)
@@ -387,6 +388,11 @@ actor QEMUDomainObject {
     /// the interface has none of its own).
     var actualBandwidths: [MACAddress: NetBandwidth] = [:]
     var tapHostFDs: [Int32] = []
+    /// Descriptor groups clients associated with the domain (virDomainFDAssociate), by name; they outlive runs
+    /// and go with the client's connection or the domain object (QEMUDomainObject+FDGroups.swift).
+    var fdGroups: [String: DiskFDGroup] = [:]
+    /// The duplicates of the fdgroup descriptors QEMU gets at launch (closed once it has them).
+    var fdSetHostFDs: [Int32] = []
 
     func setResolvedNetworkBridges(_ r: [String: String]) { resolvedNetworkBridges = r }
     /// The daemon's network driver (ports of `<interface type='network'>`).
@@ -468,6 +474,9 @@ actor QEMUDomainObject {
         if case .restore(let src) = startKind, src.fd >= 0 { restoreFD = true }
         let tapFDNumbers = try createTaps(&prepared, firstFD: QEMULauncher.monitorFD + 1 + (restoreFD ? 1 : 0))
         var cl = QEMUCommandLine(definition: prepared, capabilities: capabilities)
+        // Disks opened through associated descriptors: an fdset each, their descriptors after the taps'.
+        cl.diskFDSets = try prepareDiskFDSets(
+            prepared, firstFD: QEMULauncher.monitorFD + 1 + (restoreFD ? 1 : 0) + Int32(tapHostFDs.count))
         self.security = security
         cl.memoryBackingDir = try prepareMemoryBackingDir(for: prepared, id: newID)
         cl.tapFDs = tapFDNumbers
@@ -537,6 +546,7 @@ actor QEMUDomainObject {
         var passFDs: [Int32] = []
         if case .restore(let src) = kind, src.fd >= 0 { passFDs.append(src.fd) }
         passFDs += tapHostFDs
+        passFDs += fdSetHostFDs
         var spec = ProcessLaunchSpec(
             binary: run.commandLine.emulator, arguments: run.arguments, logPath: paths.logFile(def.name),
             pidfilePath: paths.pidFile(def.name),

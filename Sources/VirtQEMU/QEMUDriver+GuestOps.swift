@@ -38,6 +38,23 @@ extension QEMUDriver {
         return try await state.object(domain).openGraphicsFD(index: index, skipAuth: flags & 1 != 0)
     }
 
+    public func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws {
+        try Self.checkFlags(flags, allowed: 1, "qemuDomainOpenGraphics")
+        try await state.object(domain).openGraphics(index: index, fd: fd, skipAuth: flags & 1 != 0)
+    }
+
+    /// libvirt's qemuDomainFDAssociate: no job, active or not; a name passed again replaces its group.
+    public func associateFDs(_ domain: DomainRef, name: String, fds: [Int32], flags: UInt32, owner: UInt64)
+        async throws {
+        try Self.checkFlags(flags, allowed: 3, "qemuDomainFDAssociate")
+        if fds.isEmpty { return }
+        try await state.object(domain).associateFDs(name: name, fds: fds, flags: flags, owner: owner)
+    }
+
+    public func fdOwnerGone(_ owner: UInt64) async {
+        for obj in await state.allObjects() { await obj.dropFDGroups(owner: owner) }
+    }
+
     /// libvirt's qemuDomainCoreDumpWithFormat (virDomainCoreDump is the same with the raw format).
     public func coreDump(_ domain: DomainRef, to path: String, format: UInt32?, flags: UInt32) async throws {
         try CoreDump.check(format: format, flags: flags)

@@ -57,6 +57,10 @@ final class ClientSession: Sendable {
         var incomingMigrations: Set<String> = []
         /// Descriptors a call's reply carries (REPLY_WITH_FDS), by the call's serial, until the reply is sent.
         var replyFDs: [UInt32: [Int32]] = [:]
+        /// The client asked CONNECT_SUPPORTS_FEATURE(FD_PASSING): its calls may carry descriptors.
+        var fdPassingAsked = false
+        /// The client associated descriptors with a domain: the driver lets them go when it leaves.
+        var associatedFDs = false
     }
 
     let channel: any Channel
@@ -70,6 +74,9 @@ final class ClientSession: Sendable {
     /// A number for this client in the daemon's log, counted from 1 per process.
     let id: UInt64
     private static let ids = Atomic<UInt64>(0)
+
+    /// Descriptors that came with this client's calls (CALL_WITH_FDS).
+    let receivedFDs = ReceivedDescriptors()
 
     init(channel: any Channel, readOnly: Bool, access: AccessManager? = nil) {
         self.channel = channel
@@ -242,6 +249,7 @@ final class ClientSession: Sendable {
             return v
         }
         if let driver, !incoming.isEmpty { await driver.migrationClientGone(incoming: incoming) }
+        if let driver, state.withLock({ $0.associatedFDs }) { await driver.fdOwnerGone(id) }
         if let driver { await provider.release(driver) }
     }
 }

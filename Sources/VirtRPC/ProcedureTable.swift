@@ -45,6 +45,9 @@ struct CallContext: Sendable {
     let record: CallRecord?
     /// The access check of this client's calls; nil when the daemon has no access driver (libvirt's `none`).
     let access: SessionAccess?
+    /// Descriptors that came with the call (CALL_WITH_FDS), owned by the dispatcher: closed after the handler,
+    /// so a handler keeps a duplicate of what it needs.
+    var fds: [Int32] = []
 }
 
 /// One row of the server's procedure table: the catalog entry and the handler that decodes the
@@ -102,7 +105,7 @@ enum ProcedureTable {
         + nodeDeviceLifecycleRows
         + deviceHotplugRows + agentRows + guestOpsRows + snapshotRows + diagnosticsRows + hostPagesRows
         + vcpuIOThreadRows + qemuMonitorEventRows
-        + hostControlRows + blockRows
+        + hostControlRows + blockRows + fdPassingRows
 
     private static let remoteIndex: [ServedProcedure?] = index(.remote)
     private static let qemuIndex: [ServedProcedure?] = index(.qemu)

@@ -183,3 +183,59 @@ final class DescriptorReader: Sendable {
         }
     }
 }
+
+/// Descriptors in calls (libvirt's CALL_WITH_FDS, e.g. DOMAIN_FD_ASSOCIATE, DOMAIN_OPEN_GRAPHICS): the message
+/// carries their number before the arguments, and each descriptor follows the message with one byte of its own
+/// (SCM_RIGHTS), as libvirt's client sends them. The caller asks CONNECT_SUPPORTS_FEATURE(FD_PASSING) first, as
+/// libvirt's public API does (a daemon reads descriptors only on connections that asked).
+extension RPCClient {
+    /// Sends procedure `c` with `args` and `fds` (the caller keeps its descriptors) and decodes its result.
+    public func callSendingFDs<A, R>(_ c: RemoteCall<A, R>, _ args: A, fds: [Int32]) async throws -> R {
+        guard isUnixSocket else {
+            // libvirt's client on a transport without descriptor passing (virNetSocketSendFD).
+            throw VirtError(.internalError, domain: .rpc,
+                            "internal error: Sending file descriptors is not supported on this socket",
+                            str1: "Sending file descriptors is not supported on this socket")
+        }
+        guard fds.count <= 32 else {
+            let m = "Too many FDs to send \(fds.count), expected 32 maximum"
+            throw VirtError(.internalError, domain: .rpc, "internal error: \(m)", str1: m)
+        }
+        let serial = try nextSerial()
+        let packet = RPCPacket.encode(RPCHeader(program: c.program.number, procedure: c.number, type: .callWithFDs,
+                                                serial: serial)) { w in
+            w.uint(UInt32(fds.count))
+            args.encode(xdr: &w)
+        }
+        let channel = self.channel
+        var r = try await call(serial: serial) { [weak self] in
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            channel.writeAndFlush(packet, promise: written)
+            written.futureResult.whenComplete { result in
+                var sent = false
+                if case .success = result {
+                    sent = (try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+                        of: NIOBSDSocket.Handle.self) { sock in
+                            fds.allSatisfy { Self.sendFD($0, on: sock) }
+                        }) ?? false
+                }
+                if !sent {
+                    self?.fail(serial, VirtError(.systemError, domain: .rpc, "cannot send data: file descriptors"))
+                }
+            }
+        }
+        return try R(xdr: &r)
+    }
+
+    /// One descriptor with a zero byte; waits (briefly) while the socket buffer is full.
+    private static func sendFD(_ fd: Int32, on sock: Int32) -> Bool {
+        var zero: UInt8 = 0
+        for _ in 0..<1000 {
+            if swiftvirt_send_with_fd(sock, &zero, 1, fd) == 1 { return true }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { return false }
+            var p = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, 10)
+        }
+        return false
+    }
+}

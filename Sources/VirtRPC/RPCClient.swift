@@ -145,6 +145,16 @@ public final class RPCClient: Sendable {
                       _ args: (inout XDRWriter) -> Void) async throws -> XDRReader {
         let packet = RPCPacket.encode(RPCHeader(program: program, procedure: proc, type: .call, serial: serial),
                                       args)
+        let channel = self.channel
+        return try await call(serial: serial) { [weak self] in
+            channel.writeAndFlush(packet).whenFailure { err in
+                self?.fail(serial, VirtError(.systemError, domain: .rpc, "cannot send data: \(err)"))
+            }
+        }
+    }
+
+    /// Waits for the reply to call `serial`, which `send` writes once the reply has a place to go.
+    func call(serial: UInt32, send: () -> Void) async throws -> XDRReader {
         let reply: RPCPacket = try await withCheckedThrowingContinuation { c in
             let ok = state.withLock { s -> Bool in
                 if s.closed { return false }
@@ -155,9 +165,7 @@ public final class RPCClient: Sendable {
                 c.resume(throwing: Self.closedError)
                 return
             }
-            channel.writeAndFlush(packet).whenFailure { [weak self] err in
-                self?.fail(serial, VirtError(.systemError, domain: .rpc, "cannot send data: \(err)"))
-            }
+            send()
         }
         var r = XDRReader(buffer: reply.payload)
         if reply.header.status == RPCMessageStatus.error.rawValue {
@@ -293,7 +301,7 @@ public final class RPCClient: Sendable {
         for c in pending { c.resume(throwing: Self.closedError) }
     }
 
-    private func fail(_ serial: UInt32, _ e: VirtError) {
+    func fail(_ serial: UInt32, _ e: VirtError) {
         let c = state.withLock { $0.pending.removeValue(forKey: serial) }
         c?.resume(throwing: e)
     }

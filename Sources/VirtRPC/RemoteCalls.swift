@@ -271,6 +271,11 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple4<D, String, XDRList<String, AuthorizedSSHKeysLimit>, Flags>, XDRVoid>(
             .domainAuthorizedSSHKeysSet)
 
+    /// DOMAIN_FD_ASSOCIATE: domain, name, flags (+ descriptors) → nothing.
+    static let domainFDAssociate = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainFDAssociate)
+    /// DOMAIN_OPEN_GRAPHICS: domain, index, flags (+ one descriptor) → nothing.
+    static let domainOpenGraphics = RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRVoid>(.domainOpenGraphics)
+
     // MARK: QEMU program
     /// QEMU_PROC_DOMAIN_MONITOR_COMMAND: domain, cmd, flags → result.
     static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)

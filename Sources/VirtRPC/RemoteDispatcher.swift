@@ -34,7 +34,8 @@ struct RemoteDispatcher: Sendable {
     /// Runs the call `h` with arguments in `reader` and returns the reply packet. (One async frame per call:
     /// the call log's timing wraps the body here rather than calling it, which would cost a task-frame
     /// allocation per call.)
-    func run(_ h: RPCHeader, _ reader: XDRReader, _ session: ClientSession) async -> ByteBuffer {
+    func run(_ h: RPCHeader, _ reader: XDRReader, _ session: ClientSession, fds fdRange: Range<Int>? = nil)
+        async -> ByteBuffer {
         let started: ContinuousClock.Instant? = callLog.enabled ? ContinuousClock.now : nil
         // The object a call is about is noted only when every call is logged (debug); with failures only, a
         // successful call costs two clock reads and nothing else.
@@ -45,7 +46,10 @@ struct RemoteDispatcher: Sendable {
         w.uint(0)
         h.reply(status: .ok).write(to: &w)
         var failure: VirtError?
+        var received: [Int32] = []
+        defer { for fd in received { Glibc.close(fd) } }
         do {
+            if let fdRange { received = try await session.receivedFDs.take(fdRange) }
             guard let row = ProcedureTable.row(program: h.program, number: h.procedure) else {
                 throw Self.unserved(h, session)
             }
@@ -65,7 +69,8 @@ struct RemoteDispatcher: Sendable {
                 access = SessionAccess(manager: manager, identity: identity, driverName: name)
             }
             let ctx = CallContext(header: h, session: session, server: self, driver: driver,
-                                  readOnly: session.readOnly || readOnlyOpen, record: record, access: access)
+                                  readOnly: session.readOnly || readOnlyOpen, record: record, access: access,
+                                  fds: received)
             if row.info.priority == .low {
                 await workers.acquire()
                 defer { workers.release() }

@@ -53,3 +53,29 @@ extension RemoteDriver {
         try await call(RemoteCalls.domainGetIOThreadInfo, XDRTuple2(domain, flags)).values.0.items
     }
 }
+
+/// Calls that pass descriptors to the daemon (CALL_WITH_FDS).
+extension RemoteDriver {
+    /// libvirt's public API asks the daemon before it passes descriptors.
+    private func requireFDPassing() async throws {
+        guard try await call(RemoteCalls.connectSupportsFeature, DriverFeature.fdPassing.rawValue) != 0 else {
+            throw VirtError(.argumentUnsupported, domain: .domain,
+                            "argument unsupported: fd passing is not supported by this connection",
+                            str1: "fd passing is not supported by this connection")
+        }
+    }
+
+    /// The daemon ties the descriptors to this connection (`owner` is its own notion).
+    public func associateFDs(_ domain: DomainRef, name: String, fds: [Int32], flags: UInt32, owner: UInt64)
+        async throws {
+        await awaitRegistration()
+        try await requireFDPassing()
+        _ = try await client.callSendingFDs(RemoteCalls.domainFDAssociate, XDRTuple3(domain, name, flags), fds: fds)
+    }
+
+    public func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws {
+        await awaitRegistration()
+        try await requireFDPassing()
+        _ = try await client.callSendingFDs(RemoteCalls.domainOpenGraphics, XDRTuple3(domain, index, flags), fds: [fd])
+    }
+}

@@ -33,6 +33,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var session: ClientSession?
     private var inFlight = 0
     private var readPaused = false
+    /// Reads the socket with recvmsg once the client asked for descriptor passing (ServerDescriptorReader.swift).
+    private var descriptorReader: ServerDescriptorReader?
     private var lastReceived = NIODeadline.now()
     private var missedPings = 0
     private var keepaliveTask: RepeatedTask?
@@ -84,7 +86,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         keepaliveTask?.cancel()
         keepaliveTask = nil
+        descriptorReader?.stop()
+        descriptorReader = nil
         if let session {
+            session.receivedFDs.end()
             let provider = dispatcher.provider
             Task { await session.shutdown(provider: provider) }
         }
@@ -166,12 +171,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         var reader = XDRReader(buffer: packet.payload)
+        var fdRange: Range<Int>?
         if h.type == RPCMessageType.callWithFDs.rawValue {
-            // No FDs are accepted over this transport; skip the count.
-            guard (try? reader.uint()) != nil else {
+            // The number of descriptors comes before the arguments; the descriptors follow the message.
+            guard let count = try? reader.uint() else {
                 sendError(context, h, RemoteDispatcher.decodeError)
                 return
             }
+            guard count <= UInt32(ReceivedDescriptors.maxPerMessage) else {
+                let m = "Too many FDs to receive \(count), expected \(ReceivedDescriptors.maxPerMessage) maximum"
+                sendError(context, h, VirtError(.rpc, domain: .rpc, "RPC error : \(m)", str1: m))
+                context.close(promise: nil)
+                return
+            }
+            fdRange = session.receivedFDs.reserve(Int(count))
         }
         inFlight += 1
         updateReading(context)
@@ -181,7 +194,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         let executor = self.executor ?? EventLoopTaskExecutor(eventLoop)
         Task(executorPreference: executor) {
-            let reply = await dispatcher.value.run(h, reader, session)
+            let reply = await dispatcher.value.run(h, reader, session, fds: fdRange)
             // The task runs on the client's event loop (its executor preference), so the reply is normally
             // written right here, through this handler's context (the last handler: the same path as a write
             // on the channel, without the channel's generic entry point).
@@ -205,6 +218,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// is NIO's own water mark, so a reply needs no promise of its own.
     private func writeReply(_ reply: ByteBuffer, serial: UInt32, session: ClientSession,
                             context: ChannelHandlerContext) {
+        if descriptorReader == nil, session.state.withLock({ $0.fdPassingAsked }) {
+            startDescriptorReading(context, session: session)
+        }
         if reply.getInteger(at: 16, as: Int32.self) == RPCMessageType.replyWithFDs.rawValue {
             let fds = session.state.withLock { $0.replyFDs.removeValue(forKey: serial) } ?? []
             if sendingFDs {
@@ -300,7 +316,37 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let pause = inFlight >= dispatcher.config.maxClientRequests || !context.channel.isWritable
         guard pause != readPaused else { return }
         readPaused = pause
+        if let descriptorReader {
+            descriptorReader.setPaused(pause)
+            return
+        }
         context.channel.setOption(ChannelOptions.autoRead, value: !pause).whenComplete { _ in }
+    }
+
+    /// The client asked whether descriptors can be passed (libvirt's client asks before each call that passes
+    /// them): from now on this unix connection is read with recvmsg, before the answer leaves, so the call that
+    /// follows it cannot reach NIO's reads. Other transports cannot carry descriptors (libvirt's client refuses).
+    private func startDescriptorReading(_ context: ChannelHandlerContext, session: ClientSession) {
+        guard context.channel.localAddress?.protocol == .unix,
+              let sock = try? context.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+                of: NIOBSDSocket.Handle.self, { $0 }),
+              let options = context.channel.syncOptions
+        else { return }
+        let copy = fcntl(sock, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else {
+            logger.warning("cannot read descriptors on this connection: dup: \(String(cString: strerror(errno)))")
+            return
+        }
+        do {
+            try options.setOption(ChannelOptions.autoRead, value: false)
+        } catch {
+            Glibc.close(copy)
+            return
+        }
+        let reader = ServerDescriptorReader(socket: copy, channel: context.channel, store: session.receivedFDs)
+        reader.setPaused(readPaused)
+        descriptorReader = reader
+        reader.start()
     }
 
     private func sendError(_ context: ChannelHandlerContext, _ h: RPCHeader, _ e: VirtError) {

@@ -8,7 +8,7 @@ import Glibc
 /// containers. Neither driver here has them (nor has libvirt's QEMU driver), so they end with the driver's
 /// answer, after virsh's own checks of their arguments.
 extension DomainCommands {
-    static let foreignCommands: [CommandDefinition] = [qemuAttach, lxcEnterNamespace]
+    static let foreignCommands: [CommandDefinition] = [qemuAttach, lxcEnterNamespace, domFDAssociate]
 
     static let qemuAttach = CommandDefinition(
         "qemu-attach", summary: "QEMU Attach", description: "QEMU Attach",
@@ -44,5 +44,39 @@ extension DomainCommands {
         for fd in fds { close(fd) }
         shell.error("entering a container's namespaces is not supported by vsh")
         return false
+    }
+}
+
+extension DomainCommands {
+    /// `dom-fd-associate`: vsh's own descriptors (inherited from its caller, e.g. `3<image`) under a group name
+    /// for disks whose source says `fdgroup='NAME'`; they stay associated while this vsh stays connected, so the
+    /// domain is started in the same session (`dom-fd-associate d g 3; start d`). Prints nothing.
+    static let domFDAssociate = CommandDefinition(
+        "dom-fd-associate", summary: "associate a FD with a domain", description: "associate a FD with a domain",
+        options: [
+            .domain(),
+            .data("name", "name of the FD group"),
+            .data("pass-fds", "file descriptors N,M,... to associate"),
+            .flag("seclabel-writable", "use seclabels allowing writes"),
+            .flag("seclabel-restore", "try to restore security label after use if possible"),
+        ]
+    ) { shell, cmd in
+        guard let dom = await shell.domainOption(cmd) else { return false }
+        let name = cmd.value("name") ?? ""
+        let list = cmd.value("pass-fds") ?? ""
+        var fds: [Int32] = []
+        if !list.isEmpty {
+            for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let fd = Int32(item) else {
+                    shell.error("Unable to parse FD number '\(item)'")
+                    return false
+                }
+                fds.append(fd)
+            }
+        }
+        var flags: UInt32 = 0
+        if cmd.has("seclabel-restore") { flags |= 1 }
+        if cmd.has("seclabel-writable") { flags |= 2 }
+        return await shell.call({ try await dom.associateFDs(name: name, fds: fds, flags: flags) }) != nil
     }
 }

@@ -15,7 +15,8 @@ extension SecurityLabelTarget {
         func add(_ t: SecurityLabelTarget) {
             if seen.insert(t.path).inserted { out.append(t) }
         }
-        for d in def.devices.disks where d.type == .file || d.type == .block || d.type == .volume {
+        // Images passed as descriptors (fdgroup) are not relabelled: DAC leaves them as the client opened them.
+        for d in def.devices.disks where (d.type == .file || d.type == .block || d.type == .volume) && d.source.fdGroup == nil {
             guard let p = d.localPath, !p.isEmpty else { continue }
             let noRelabel = d.source.extraChildren.contains {
                 $0.name == "seclabel" && ($0.attr("model") == nil || $0.attr("model") == "dac")

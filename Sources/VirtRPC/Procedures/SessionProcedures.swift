@@ -12,6 +12,9 @@ extension ProcedureTable {
                 let on = ctx.server.config.keepaliveInterval > 0
                 ctx.session.state.withLock { $0.keepaliveEnabled = on }
             }
+            if feature == DriverFeature.fdPassing.rawValue {
+                ctx.session.state.withLock { $0.fdPassingAsked = true }
+            }
             if RemoteDispatcher.supports(feature) { return 1 }
             return await ctx.driver.supportsFeature(feature) ? 1 : 0
         },

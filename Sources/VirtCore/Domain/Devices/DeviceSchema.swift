@@ -53,7 +53,7 @@ enum DeviceSchema {
         "disk/driver": ["name", "type", "cache", "error_policy", "rerror_policy", "io", "ioeventfd", "event_idx",
                         "copy_on_read", "discard", "iothread", "detect_zeroes", "queues", "queue_size", "iommu",
                         "ats", "packed", "page_per_vq", "metadata_cache_max_size"],
-        "disk/source": ["file", "dev", "dir", "protocol", "name", "pool", "volume", "mode", "startupPolicy",
+        "disk/source": ["file", "fdgroup", "dev", "dir", "protocol", "name", "pool", "volume", "mode", "startupPolicy",
                         "index", "tls", "query", "type", "path", "managed", "namespace", "tlsHostname"],
         "interface/mac": ["address", "type", "check"],
         "interface/model": ["type"],

@@ -183,6 +183,9 @@ public struct DiskSource: Sendable, Hashable {
     public var volume: String?
     public var mode: String?
     public var startupPolicy: String?
+    /// `fdgroup='NAME'` of a file source: the image is opened through the descriptors a client associated with
+    /// the domain under that name (virDomainFDAssociate), not by path.
+    public var fdGroup: String?
     public var tls: Bool?
     public var query: String?
     /// Other attributes and children (reconnect, auth, snapshot, …), kept as written.
@@ -306,7 +309,10 @@ public struct Disk: Sendable, Hashable {
         if let s = el.child("source") {
             if options.live { source.index = s.attr("index").flatMap { Int($0) } }
             switch type {
-            case .file: source.path = s.attr("file")
+            case .file:
+                source.path = s.attr("file")
+                // libvirt reads the group only with a file (and ignores it on other disk types).
+                if source.path != nil { source.fdGroup = s.attr("fdgroup") }
             case .block: source.path = s.attr("dev")
             case .dir: source.path = s.attr("dir")
             case .network:
@@ -499,7 +505,7 @@ public struct Disk: Sendable, Hashable {
         guard !source.isEmpty || source.startupPolicy != nil else { return }
         var attrs: [(String, String?)] = []
         switch type {
-        case .file: attrs = [("file", source.path)]
+        case .file: attrs = [("file", source.path), ("fdgroup", source.fdGroup)]
         case .block: attrs = [("dev", source.path)]
         case .dir: attrs = [("dir", source.path)]
         case .network:
