@@ -32,6 +32,24 @@ extension Domain {
         try await connection.driver.blockInfo(ref, path: path, flags: flags)
     }
 
+    /// `virDomainBlockPeek`: `size` bytes of disk `path`'s image (a raw image's bytes are the guest's).
+    public func blockPeek(_ path: String, offset: UInt64, size: UInt32, flags: UInt32 = 0) async throws -> [UInt8] {
+        if path.isEmpty {
+            throw VirtError.invalidArg("disk in virDomainBlockPeek must not be empty", domain: .domain)
+        }
+        return try await connection.driver.blockPeek(ref, path: path, offset: offset, size: size, flags: flags)
+    }
+
+    /// `virDomainMemoryPeek`: `size` bytes of the running guest's memory (`flags`: 1 virtual, 2 physical).
+    public func memoryPeek(start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        if flags & 3 == 3 {
+            throw VirtError(.invalidArg, domain: .domain,
+                            "invalid argument: Flags 'VIR_MEMORY_VIRTUAL' and 'VIR_MEMORY_PHYSICAL' are mutually exclusive",
+                            str1: "Flags 'VIR_MEMORY_VIRTUAL' and 'VIR_MEMORY_PHYSICAL' are mutually exclusive")
+        }
+        return try await connection.driver.memoryPeek(ref, start: start, size: size, flags: flags)
+    }
+
     /// `virDomainGetVcpus`: the vCPUs of a running domain and, per vCPU, the host CPUs it may run on.
     public func vcpus(maxInfo: Int32, hostCPUs: Int) async throws -> [(info: VcpuInfo, affinity: CPUSet)] {
         let len = CPUMap.length(cpus: hostCPUs)

@@ -27,6 +27,14 @@ extension ReadOnlyDriver {
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         try await base.blockInfo(domain, path: path, flags: flags)
     }
+    /// Refused on a read-only connection (libvirt's public API checks).
+    public func blockPeek(_ domain: DomainRef, path: String, offset: UInt64, size: UInt32, flags: UInt32)
+        async throws -> [UInt8] {
+        throw Self.denied("virDomainBlockPeek")
+    }
+    public func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        throw Self.denied("virDomainMemoryPeek")
+    }
     /// vCPU information. Passed to the wrapped driver.
     public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
         -> (info: [VcpuInfo], cpumaps: [UInt8]) {

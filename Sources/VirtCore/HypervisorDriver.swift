@@ -233,6 +233,12 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func qemuAgentCommand(_ domain: DomainRef, command: String, timeout: Int32, flags: UInt32) async throws -> String?
     /// `virDomainGetBlockInfo`: capacity, allocation and physical size of disk `path`.
     func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo
+    /// `virDomainBlockPeek`: `size` bytes of disk `path`'s image file from `offset`.
+    func blockPeek(_ domain: DomainRef, path: String, offset: UInt64, size: UInt32, flags: UInt32) async throws
+        -> [UInt8]
+    /// `virDomainMemoryPeek`: `size` bytes of the guest's memory from `start` (flag 1: virtual addresses,
+    /// 2: physical).
+    func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8]
     /// `virDomainGetVcpus`: up to `maxInfo` vCPUs of a running domain and their affinity maps, `mapLength`
     /// bytes each (``CPUMap``; the maps cover `maxInfo` vCPUs).
     func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
@@ -726,6 +732,13 @@ extension HypervisorDriver {
     }
     public func setAuthorizedSSHKeys(_ domain: DomainRef, user: String, keys: [String], flags: UInt32) async throws {
         throw VirtError.noSupport("virDomainAuthorizedSSHKeysSet", domain: .domain)
+    }
+    public func blockPeek(_ domain: DomainRef, path: String, offset: UInt64, size: UInt32, flags: UInt32)
+        async throws -> [UInt8] {
+        throw VirtError.noSupport("virDomainBlockPeek", domain: .domain)
+    }
+    public func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        throw VirtError.noSupport("virDomainMemoryPeek", domain: .domain)
     }
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         throw VirtError.noSupport("virDomainGetBlockInfo", domain: .domain)

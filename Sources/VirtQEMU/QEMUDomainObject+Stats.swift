@@ -288,6 +288,11 @@ extension QEMUDomainObject {
         guard let source = disk.source.path, !source.isEmpty else {
             throw VirtError.invalidArg("disk '\(path)' does not currently have a source assigned", domain: .qemu)
         }
+        if disk.source.fdGroup != nil {
+            throw VirtError(.operationUnsupported, domain: .qemu,
+                            "Operation not supported: block info is not supported for FD passed disk image",
+                            str1: "block info is not supported for FD passed disk image")
+        }
         let fileSizes = Self.fileSizes(source)
         guard isActive, let m = monitor else {
             // An inactive domain: the file itself (a qcow2's virtual size from its header).

@@ -108,3 +108,21 @@ extension QEMUDriver {
         try await state.object(domain).setVcpu(map, enable: enabled != 0, flags: flags)
     }
 }
+
+extension QEMUDriver {
+    public func blockPeek(_ domain: DomainRef, path: String, offset: UInt64, size: UInt32, flags: UInt32)
+        async throws -> [UInt8] {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainBlockPeek")
+        return try await state.object(domain).blockPeek(path: path, offset: offset, size: size)
+    }
+
+    public func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        try Self.checkFlags(flags, allowed: 3, "qemuDomainMemoryPeek")
+        if flags != 1 && flags != 2 {
+            throw VirtError(.invalidArg, domain: .qemu,
+                            "invalid argument: flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL",
+                            str1: "flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL")
+        }
+        return try await state.object(domain).memoryPeek(start: start, size: size, physical: flags == 2)
+    }
+}

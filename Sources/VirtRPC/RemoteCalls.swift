@@ -208,6 +208,12 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple3<D, Int32, Flags>, XDRVoid>(.domainSetMemoryStatsPeriod)
     /// dom, path, flags.
     static let domainGetBlockInfo = RemoteCall<XDRTuple3<D, String, Flags>, BlockInfo>(.domainGetBlockInfo)
+    /// DOMAIN_BLOCK_PEEK: domain, path, offset, size, flags → bytes.
+    static let domainBlockPeek =
+        RemoteCall<XDRTuple5<D, String, UInt64, UInt32, Flags>, XDROpaque<PeekBufferLimit>>(.domainBlockPeek)
+    /// DOMAIN_MEMORY_PEEK: domain, offset, size, flags → bytes.
+    static let domainMemoryPeek =
+        RemoteCall<XDRTuple4<D, UInt64, UInt32, Flags>, XDROpaque<PeekBufferLimit>>(.domainMemoryPeek)
     /// dom, maxinfo, maplen → info, cpumaps.
     static let domainGetVcpus =
         RemoteCall<XDRTuple3<D, Int32, Int32>, XDRTuple2<XDRList<VcpuInfo, VcpuInfoLimit>, XDROpaque<CPUMapsLimit>>>(
@@ -287,6 +293,12 @@ public enum RemoteCalls {
     // MARK: LXC program
     /// LXC_PROC_DOMAIN_OPEN_NAMESPACE: domain, flags → (descriptors in the reply).
     static let lxcDomainOpenNamespace = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(lxc: 1)
+}
+
+/// `REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX` and `REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX`.
+public enum PeekBufferLimit: XDRLimit {
+    public static var max: Int { 4_194_304 }
+    public static var unit: Int { 1 }
 }
 
 /// Domain stats records (`REMOTE_DOMAIN_LIST_MAX` of them, at least 28 bytes each).

@@ -22,6 +22,24 @@ extension RemoteDriver {
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         try await call(RemoteCalls.domainGetBlockInfo, XDRTuple3(domain, path, flags))
     }
+    public func blockPeek(_ domain: DomainRef, path: String, offset: UInt64, size: UInt32, flags: UInt32)
+        async throws -> [UInt8] {
+        let r = try await call(RemoteCalls.domainBlockPeek, XDRTuple5(domain, path, offset, size, flags)).bytes
+        // libvirt's client checks the reply's length.
+        guard r.count == Int(size) else {
+            throw VirtError(.rpc, domain: .rpc, "RPC error : returned buffer is not same size as requested",
+                            str1: "returned buffer is not same size as requested")
+        }
+        return r
+    }
+    public func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        let r = try await call(RemoteCalls.domainMemoryPeek, XDRTuple4(domain, start, size, flags)).bytes
+        guard r.count == Int(size) else {
+            throw VirtError(.rpc, domain: .rpc, "RPC error : returned buffer is not same size as requested",
+                            str1: "returned buffer is not same size as requested")
+        }
+        return r
+    }
     public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
         -> (info: [VcpuInfo], cpumaps: [UInt8]) {
         let r = try await call(RemoteCalls.domainGetVcpus, XDRTuple3(domain, maxInfo, mapLength))

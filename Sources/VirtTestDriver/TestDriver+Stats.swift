@@ -34,6 +34,10 @@ extension TestDriver {
     public func blockInfo(_ domain: DomainRef, path: String, flags: UInt32) async throws -> BlockInfo {
         try withCore { c throws(VirtError) in try c.blockInfo(domain, path: path, flags: flags) }
     }
+    /// libvirt's testDomainMemoryPeek: bytes counting up from the start address's low byte.
+    public func memoryPeek(_ domain: DomainRef, start: UInt64, size: UInt32, flags: UInt32) async throws -> [UInt8] {
+        try withCore { c throws(VirtError) in try c.memoryPeek(domain, start: start, size: size, flags: flags) }
+    }
     /// The online vCPUs with a CPU time made up from the clock.
     public func vcpuInfo(_ domain: DomainRef, maxInfo: Int32, mapLength: Int32) async throws
         -> (info: [VcpuInfo], cpumaps: [UInt8]) {
@@ -173,6 +177,18 @@ extension TestDriverCore {
         balloon.statsPeriod = period == 0 ? nil : period
         def.devices.memballoon = balloon
         store(obj, def, persistent: useNew)
+    }
+
+    func memoryPeek(_ ref: DomainRef, start: UInt64, size: UInt32, flags: UInt32) throws(VirtError) -> [UInt8] {
+        try Self.checkFlags(flags, allowed: 3, "testDomainMemoryPeek")
+        if flags != 1 && flags != 2 {
+            throw VirtError(.invalidArg, domain: .test,
+                            "invalid argument: flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL",
+                            str1: "flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL")
+        }
+        let obj = try table.object(ref)
+        try requireActive(obj)
+        return (0..<UInt64(size)).map { UInt8(truncatingIfNeeded: start &+ $0) }
     }
 
     func blockInfo(_ ref: DomainRef, path: String, flags: UInt32) throws(VirtError) -> BlockInfo {

@@ -57,6 +57,8 @@ struct FDPassingDifferentialTests {
     ro = libvirt.openReadOnly(uri)
     call('FDAssociate read-only', lambda: ro.lookupByName(name).FDAssociate('g4', [f.fileno()], 0))
     call('openGraphics read-only', lambda: ro.lookupByName(name).openGraphics(0, s.fileno(), 0))
+    call('blockPeek', lambda: d.blockPeek('vda', 0, 16, 0))
+    call('blockInfo', lambda: d.blockInfo('vda', 0))
     call('qemuAttach', lambda: __import__('libvirt_qemu').qemuAttach(c, 1, 0))
     call('lxcOpenNamespace', lambda: __import__('libvirt_lxc').lxcOpenNamespace(d, 0))
     print(json.dumps(out, indent=1))
@@ -148,6 +150,8 @@ struct FDPassingDifferentialTests {
         #expect(args[0].first == "set=0,fd=N,opaque=libvirt-1-storage0", "\(args[0])")
         #expect(args[0].contains { $0.contains("\"filename\":\"/dev/fdset/0\"") && $0.contains("\"read-only\":false") },
                 "\(args[0])")
+        same(try sides.map { try virsh($0.uri, "domblkinfo \($0.name) vda; domblklist \($0.name); domblkinfo \($0.name) --all") },
+             "block information of a disk passed as descriptors")
         // QEMU holds the passed file (its path in the XML does not exist).
         for (i, s) in sides.enumerated() {
             let pid = try #require(ProcFS.qemuProcesses(whose: "cmdline", contains: "guest=\(s.name),").first)

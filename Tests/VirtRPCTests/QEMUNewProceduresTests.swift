@@ -15,7 +15,8 @@ import Glibc
 /// the cpuset cgroup, whose `cpuset.mems` is checked, and --config), set-lifecycle-action, perf (perf_event_open on
 /// QEMU, domstats --perf), domlaunchsecinfo, domhostname without an agent, send-process-signal, domrename (with
 /// the autostart link and the renamed events), freepages and allocpages (only libvirt's validation errors: the
-/// host's huge page pools are never changed), and python3-libvirt's flag and argument errors.
+/// host's huge page pools are never changed), block and memory peeks (the raw disk's bytes, the BIOS's reset
+/// vector), and python3-libvirt's flag and argument errors.
 @Suite("newest domain procedures on QEMU: virtd vs libvirtd 9.0", .serialized,
        .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct QEMUNewProceduresTests {
@@ -53,6 +54,14 @@ struct QEMUNewProceduresTests {
         ('getCPUStats total keys', lambda: sorted(d.getCPUStats(True)[0].keys())),
         ('getCPUStats flags', lambda: d.getCPUStats(True, 1)),
         ('getCPUStats per cpu', lambda: d.getCPUStats(False)),
+        ('blockPeek', lambda: d.blockPeek('vda', 4096, 16, 0).hex()),
+        ('blockPeek end', lambda: d.blockPeek('vda', 8388600, 16, 0)),
+        ('blockPeek nope', lambda: d.blockPeek('vdz', 0, 16, 0)),
+        ('blockPeek flags', lambda: d.blockPeek('vda', 0, 16, 1)),
+        ('memoryPeek physical', lambda: d.memoryPeek(0xffff0, 8, libvirt.VIR_MEMORY_PHYSICAL).hex()),
+        ('memoryPeek virtual', lambda: d.memoryPeek(0xffff0, 8, libvirt.VIR_MEMORY_VIRTUAL).hex()),
+        ('memoryPeek none', lambda: d.memoryPeek(0, 4, 0)),
+        ('memoryPeek unknown', lambda: d.memoryPeek(0, 4, 4)),
         ('numaParameters', lambda: d.numaParameters()),
         ('numaParameters config', lambda: d.numaParameters(libvirt.VIR_DOMAIN_AFFECT_CONFIG)),
         ('numaParameters flags', lambda: d.numaParameters(8)),

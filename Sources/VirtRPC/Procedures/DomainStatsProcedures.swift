@@ -39,6 +39,21 @@ extension ProcedureTable {
             try await ctx.driver.setMemoryStatsPeriod(d, period: period, flags: flags)
             return void
         },
+        .serve(RemoteCalls.domainBlockPeek) { a, ctx in
+            let (d, path, offset, size, flags) = a.values
+            // libvirtd's dispatcher bounds the reply before the driver reads anything.
+            if Int(size) > PeekBufferLimit.max {
+                throw VirtError.internalError("size > maximum buffer size", domain: .rpc)
+            }
+            return XDROpaque(try await ctx.driver.blockPeek(d, path: path, offset: offset, size: size, flags: flags))
+        },
+        .serve(RemoteCalls.domainMemoryPeek) { a, ctx in
+            let (d, offset, size, flags) = a.values
+            if Int(size) > PeekBufferLimit.max {
+                throw VirtError.internalError("size > maximum buffer size", domain: .rpc)
+            }
+            return XDROpaque(try await ctx.driver.memoryPeek(d, start: offset, size: size, flags: flags))
+        },
         .serve(RemoteCalls.domainGetBlockInfo) { a, ctx in
             let (d, path, flags) = a.values
             return try await ctx.driver.blockInfo(d, path: path, flags: flags)
