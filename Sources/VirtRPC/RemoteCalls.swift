@@ -115,6 +115,8 @@ public enum RemoteCalls {
     static let domainIsPersistent = RemoteCall<D, Int32>(.domainIsPersistent)
     static let domainIsUpdated = RemoteCall<D, Int32>(.domainIsUpdated)
     static let domainGetMaxMemory = RemoteCall<D, UInt64>(.domainGetMaxMemory)
+    static let domainSetMaxMemory = RemoteCall<XDRTuple2<D, UInt64>, XDRVoid>(.domainSetMaxMemory)
+    static let domainGetMaxVcpus = RemoteCall<D, Int32>(.domainGetMaxVcpus)
     static let domainSetMemory = RemoteCall<XDRTuple2<D, UInt64>, XDRVoid>(.domainSetMemory)
     static let domainSetMemoryFlags = RemoteCall<XDRTuple3<D, UInt64, Flags>, XDRVoid>(.domainSetMemoryFlags)
     static let domainGetVcpusFlags = RemoteCall<XDRTuple2<D, Flags>, Int32>(.domainGetVcpusFlags)

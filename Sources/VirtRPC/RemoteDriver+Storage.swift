@@ -27,6 +27,9 @@ extension RemoteDriver: StorageDriver {
     public func lookupStoragePool(uuid: VirtUUID) async throws -> StoragePoolRef {
         try await call(RemoteCalls.storagePoolLookupByUUID, uuid)
     }
+    public func lookupStoragePool(targetPath: String) async throws -> StoragePoolRef {
+        try await call(RemoteCalls.storagePoolLookupByTargetPath, targetPath)
+    }
     public func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef {
         try await call(RemoteCalls.storagePoolLookupByVolume, volume)
     }

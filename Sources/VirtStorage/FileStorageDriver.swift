@@ -274,6 +274,45 @@ public final class FileStorageDriver: StorageDriver {
         return r
     }
 
+    /// libvirt's storagePoolLookupByTargetPath: among active pools, the path made canonical as libvirt's
+    /// virFileSanitizePath makes it (no repeated or trailing slashes).
+    public func lookupStoragePool(targetPath path: String) async throws -> StoragePoolRef {
+        let clean = Self.sanitizePath(path)
+        if let r = pools.withLock({ $0.first { $0.active && $0.def.targetPath.map(Self.sanitizePath) == clean }?.ref }) {
+            return r
+        }
+        if path == clean {
+            throw StorageErrors.noPool("no storage pool with matching target path '\(path)'")
+        }
+        throw StorageErrors.noPool("no storage pool with matching target path '\(path)' (\(clean))")
+    }
+
+    /// virFileSanitizePath's rules: a URI is left alone; a leading "//" (exactly two) is kept, as POSIX allows;
+    /// other runs of slashes become one; no trailing slash except for "/" itself.
+    static func sanitizePath(_ path: String) -> String {
+        if let uri = path.range(of: "://"), let slash = path.firstIndex(of: "/"), slash > uri.lowerBound {
+            return path
+        }
+        var chars = Array(path)
+        var out: [Character] = []
+        if chars.count >= 2, chars[0] == "/", chars[1] == "/", chars.count == 2 || chars[2] != "/" {
+            out = ["/", "/"]
+            chars.removeFirst(2)
+        }
+        var i = 0
+        while i < chars.count {
+            if chars[i] != "/" {
+                out.append(chars[i])
+                i += 1
+                continue
+            }
+            while i < chars.count, chars[i] == "/" { i += 1 }
+            if !out.isEmpty, i == chars.count { break }
+            out.append("/")
+        }
+        return String(out)
+    }
+
     public func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef {
         guard let r = pools.withLock({ $0.first { $0.def.name == volume.pool }?.ref }) else {
             throw StorageErrors.noPool(name: volume.pool)

@@ -345,6 +345,9 @@ struct DirPoolDifferentialTests {
         b = c.storageVolLookupByPath(mnt + "/py/a.img")
         out.append("bypath %s %s pool %s" % (b.name(), b.key(), b.storagePoolLookupByVolume().name()))
         out.append("bykey %s" % c.storageVolLookupByKey(mnt + "/py/a.img").name())
+        out.append("by target path %s %s" % (c.storagePoolLookupByTargetPath(mnt + "/py").name(),
+                                             c.storagePoolLookupByTargetPath(mnt + "//py/").name()))
+        err(lambda: c.storagePoolLookupByTargetPath(mnt + "/py/."))
         err(lambda: c.storageVolLookupByPath(mnt + "/py/none.img"))
         err(lambda: c.storageVolLookupByKey("nokey"))
         err(lambda: p.createXML("<volume><name>a.img</name><capacity>1</capacity></volume>", 0))

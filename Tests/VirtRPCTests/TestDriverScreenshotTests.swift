@@ -49,8 +49,9 @@ struct TestDriverScreenshotTests {
     }
 }
 
-/// The test driver's memory peek (libvirt's testDomainMemoryPeek: bytes counting up from the start address) and
-/// its missing block peek, through virtd as through libvirt's embedded test driver, by python3-libvirt.
+/// The test driver's memory peek (libvirt's testDomainMemoryPeek: bytes counting up from the start address), its
+/// missing block peek and pool lookup by target path, virDomainGetMaxVcpus and virDomainSetMaxMemory, through virtd
+/// as through libvirt's embedded test driver, by python3-libvirt.
 @Suite("test driver memory peek: virtd vs libvirt 9.0")
 struct TestDriverPeekTests {
     @Test("memoryPeek's bytes and errors, blockPeek unsupported, as libvirt's test driver")
@@ -73,7 +74,13 @@ struct TestDriverPeekTests {
             call("both", lambda: d.memoryPeek(0, 4, 3))
             call("unknown", lambda: d.memoryPeek(0, 4, 4))
             call("block", lambda: d.blockPeek("vda", 0, 16, 0))
+            call("maxVcpus", lambda: d.maxVcpus())
+            call("setMaxMemory live", lambda: d.setMaxMemory(4194304))
+            call("pool by target path", lambda: c.storagePoolLookupByTargetPath("/default-pool").name())
             d.destroy()
+            call("maxVcpus inactive", lambda: d.maxVcpus())
+            call("setMaxMemory", lambda: d.setMaxMemory(4194304))
+            call("maxMemory", lambda: d.maxMemory())
             call("inactive", lambda: d.memoryPeek(0, 4, libvirt.VIR_MEMORY_VIRTUAL))
             """
         try py.write(toFile: dir + "/peek.py", atomically: true, encoding: .utf8)

@@ -137,6 +137,8 @@ public protocol StorageDriver: AnyObject, Sendable {
     func lookupStoragePool(name: String) async throws -> StoragePoolRef
     func lookupStoragePool(uuid: VirtUUID) async throws -> StoragePoolRef
     func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef
+    /// `virStoragePoolLookupByTargetPath`: the active pool whose target is `targetPath`.
+    func lookupStoragePool(targetPath: String) async throws -> StoragePoolRef
     func createStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef
     func defineStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef
     func buildStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws
@@ -183,6 +185,9 @@ public protocol StorageDriver: AnyObject, Sendable {
 }
 
 extension StorageDriver {
+    public func lookupStoragePool(targetPath: String) async throws -> StoragePoolRef {
+        throw VirtError.noSupport("virStoragePoolLookupByTargetPath", domain: .storage)
+    }
     public func numOfStoragePools() async throws -> Int32 {
         throw VirtError.noSupport("virConnectNumOfStoragePools", domain: .storage)
     }

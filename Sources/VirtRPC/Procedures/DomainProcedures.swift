@@ -221,6 +221,16 @@ extension ProcedureTable {
         .serve(RemoteCalls.domainIsPersistent) { d, ctx in try await ctx.driver.isPersistent(d) ? 1 : 0 },
         .serve(RemoteCalls.domainIsUpdated) { d, ctx in try await ctx.driver.isUpdated(d) ? 1 : 0 },
         .serve(RemoteCalls.domainGetMaxMemory) { d, ctx in try await ctx.driver.maxMemory(d) },
+        // virDomainSetMaxMemory and virDomainGetMaxVcpus: libvirt's drivers answer them as the flags calls
+        // with VIR_DOMAIN_MEM_MAXIMUM (current impact), and with VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM.
+        .serve(RemoteCalls.domainSetMaxMemory) { a, ctx in
+            let (d, kib) = a.values
+            try await ctx.driver.setMemory(d, kib: kib, flags: ModificationImpact(rawValue: 4))
+            return void
+        },
+        .serve(RemoteCalls.domainGetMaxVcpus) { d, ctx in
+            try await ctx.driver.vcpuCount(d, flags: ModificationImpact(rawValue: 1 | 4))
+        },
         .serve(RemoteCalls.domainSetMemory) { a, ctx in
             let (d, kib) = a.values
             try await ctx.driver.setMemory(d, kib: kib, flags: .live)

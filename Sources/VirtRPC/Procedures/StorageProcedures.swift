@@ -61,6 +61,9 @@ extension ProcedureTable {
         .serve(RemoteCalls.storagePoolLookupByUUID) { uuid, ctx in
             try await ctx.storage("virStoragePoolLookupByUUID").lookupStoragePool(uuid: uuid)
         },
+        .serve(RemoteCalls.storagePoolLookupByTargetPath) { path, ctx in
+            try await ctx.storage("virStoragePoolLookupByTargetPath").lookupStoragePool(targetPath: path)
+        },
         .serve(RemoteCalls.storagePoolLookupByVolume) { vol, ctx in
             try await ctx.storage("virStoragePoolLookupByVolume").lookupStoragePool(volume: vol)
         },

@@ -104,6 +104,7 @@ extension RemoteCalls {
     static let connectFindStoragePoolSources =
         RemoteCall<XDRTuple3<String, String?, Flags>, String>(.connectFindStoragePoolSources)
     static let storagePoolLookupByName = RemoteCall<String, P>(.storagePoolLookupByName)
+    static let storagePoolLookupByTargetPath = RemoteCall<String, P>(.storagePoolLookupByTargetPath)
     static let storagePoolLookupByUUID = RemoteCall<VirtUUID, P>(.storagePoolLookupByUUID)
     static let storagePoolLookupByVolume = RemoteCall<V, P>(.storagePoolLookupByVolume)
     static let storagePoolCreateXML = RemoteCall<XDRTuple2<String, Flags>, P>(.storagePoolCreateXML)
