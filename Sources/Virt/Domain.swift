@@ -69,6 +69,11 @@ public struct Domain: Sendable, Hashable {
     public func qemuMonitorCommand(_ command: String, hmp: Bool = false) async throws -> String {
         try await driver.qemuMonitorCommand(ref, command: command, flags: hmp ? 1 : 0)
     }
+    /// `virDomainQemuMonitorCommandWithFiles`: the command with descriptors of the caller's for QEMU (QEMU's
+    /// driver takes at most one; the caller keeps its own).
+    public func qemuMonitorCommand(_ command: String, hmp: Bool = false, fds: [Int32]) async throws -> String {
+        try await driver.qemuMonitorCommand(ref, command: command, fds: fds, flags: hmp ? 1 : 0)
+    }
     /// The descriptors of the domain's namespaces (`virDomainLxcOpenNamespace`; only container drivers have them).
     public func lxcOpenNamespace() async throws -> [Int32] {
         try await driver.lxcOpenNamespace(ref, flags: 0)

@@ -240,6 +240,10 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw Self.denied("virDomainQemuMonitorCommand")
     }
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws
+        -> String {
+        throw Self.denied("virDomainQemuMonitorCommandWithFiles")
+    }
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
         throw Self.denied("virDomainQemuAttach")
     }

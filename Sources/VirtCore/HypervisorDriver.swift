@@ -179,6 +179,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+    /// `virDomainQemuMonitorCommandWithFiles`: the command with descriptors for QEMU (none come back here).
+    func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws -> String
     /// `virDomainQemuAttach` (QEMU program): adopt a QEMU process libvirt did not start.
     func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef
     /// `virDomainLxcOpenNamespace` (LXC program): descriptors of a container's namespaces.
@@ -660,6 +662,10 @@ extension HypervisorDriver {
     }
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         throw VirtError.noSupport("virDomainQemuMonitorCommand")
+    }
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws
+        -> String {
+        throw VirtError.noSupport("virDomainQemuMonitorCommandWithFiles")
     }
     /// No driver here adopts foreign QEMU processes (libvirt's QEMU driver dropped it too).
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {

@@ -1424,16 +1424,21 @@ actor QEMUDomainObject {
         try await m.execute("system_reset")
     }
 
-    func monitorCommand(_ command: String, hmp: Bool = false) async throws(VirtError) -> String {
+    func monitorCommand(_ command: String, hmp: Bool = false, passing fd: Int32? = nil) async throws(VirtError)
+        -> String {
         try await beginJob(.query, owner: "qemu-monitor-command")
         defer { endJob() }
         let m = try requireMonitor()
         if hmp {
-            let out = try await m.execute("human-monitor-command",
-                                          arguments: .object(["command-line": .string(command)]))
+            let args: JSONValue = .object(["command-line": .string(command)])
+            let out = if let fd {
+                try await m.execute("human-monitor-command", arguments: args, passing: fd)
+            } else {
+                try await m.execute("human-monitor-command", arguments: args)
+            }
             return out.stringValue ?? ""
         }
-        return try await m.executeRaw(command)
+        return try await m.executeRaw(command, passing: fd)
     }
 
     /// Returns once the domain is shut off.

@@ -717,6 +717,20 @@ public final class QEMUDriver: HypervisorDriver {
         return try await state.object(domain).monitorCommand(command, hmp: flags & 1 != 0)
     }
 
+    /// libvirt's qemuDomainQemuMonitorCommandWithFiles: at most one descriptor, passed with the command
+    /// (SCM_RIGHTS); none comes back.
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws
+        -> String {
+        guard flags & ~1 == 0 else {
+            throw VirtError.unsupportedFlags(UInt64(flags & ~1), function: "qemuDomainQemuMonitorCommandWithFiles",
+                                             domain: .qemu)
+        }
+        if fds.count > 1 {
+            throw VirtError.invalidArg("at most 1 fd can be passed to qemu along with a command", domain: .qemu)
+        }
+        return try await state.object(domain).monitorCommand(command, hmp: flags & 1 != 0, passing: fds.first)
+    }
+
     /// The pid of a running domain's QEMU (for tests and the daemon).
     public func pid(of domain: DomainRef) async throws -> pid_t? {
         try await state.object(domain).pid

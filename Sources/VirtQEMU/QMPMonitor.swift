@@ -350,7 +350,8 @@ public final class QMPMonitor: Sendable {
     /// Sends a raw QMP JSON text (monitor passthrough, as libvirt's virDomainQemuMonitorCommand) with an id
     /// added, and returns QEMU's whole reply as compact JSON in QEMU's member order, id included; a QMP error
     /// reply is returned as text too, not thrown (as libvirt does).
-    public func executeRaw(_ json: String, timeout: Duration = defaultTimeout) async throws(VirtError) -> String {
+    public func executeRaw(_ json: String, passing fd: Int32? = nil, timeout: Duration = defaultTimeout)
+        async throws(VirtError) -> String {
         let parsed: JSONValue
         do {
             parsed = try JSONValue.parse(json)
@@ -360,7 +361,7 @@ public final class QMPMonitor: Sendable {
         guard case .object(let msg) = parsed, let cmd = msg["execute"]?.stringValue else {
             throw VirtError.internalError("cannot parse json \(json): missing 'execute'", domain: .qemu)
         }
-        let reply = try await send(cmd, message: msg, raw: true, timeout: timeout)
+        let reply = try await send(cmd, message: msg, raw: true, timeout: timeout, passing: fd)
         return reply.stringValue ?? reply.jsonString
     }
 

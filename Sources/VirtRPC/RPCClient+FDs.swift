@@ -190,6 +190,7 @@ final class DescriptorReader: Sendable {
 /// libvirt's public API does (a daemon reads descriptors only on connections that asked).
 extension RPCClient {
     /// Sends procedure `c` with `args` and `fds` (the caller keeps its descriptors) and decodes its result.
+    /// A REPLY_WITH_FDS reply (its count before the result) may carry none here.
     public func callSendingFDs<A, R>(_ c: RemoteCall<A, R>, _ args: A, fds: [Int32]) async throws -> R {
         guard isUnixSocket else {
             // libvirt's client on a transport without descriptor passing (virNetSocketSendFD).
@@ -208,7 +209,7 @@ extension RPCClient {
             args.encode(xdr: &w)
         }
         let channel = self.channel
-        var r = try await call(serial: serial) { [weak self] in
+        var (r, type) = try await reply(serial: serial) { [weak self] in
             let written = channel.eventLoop.makePromise(of: Void.self)
             channel.writeAndFlush(packet, promise: written)
             written.futureResult.whenComplete { result in
@@ -223,6 +224,10 @@ extension RPCClient {
                     self?.fail(serial, VirtError(.systemError, domain: .rpc, "cannot send data: file descriptors"))
                 }
             }
+        }
+        if type == RPCMessageType.replyWithFDs.rawValue, try r.uint() != 0 {
+            throw VirtError(.internalError, domain: .rpc, "internal error: unexpected file descriptors in the reply",
+                            str1: "unexpected file descriptors in the reply")
         }
         return try R(xdr: &r)
     }

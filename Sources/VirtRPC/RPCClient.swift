@@ -155,6 +155,11 @@ public final class RPCClient: Sendable {
 
     /// Waits for the reply to call `serial`, which `send` writes once the reply has a place to go.
     func call(serial: UInt32, send: () -> Void) async throws -> XDRReader {
+        try await reply(serial: serial, send: send).reader
+    }
+
+    /// ``call(serial:send:)`` with the reply's message type (REPLY or REPLY_WITH_FDS).
+    func reply(serial: UInt32, send: () -> Void) async throws -> (reader: XDRReader, type: Int32) {
         let reply: RPCPacket = try await withCheckedThrowingContinuation { c in
             let ok = state.withLock { s -> Bool in
                 if s.closed { return false }
@@ -171,7 +176,7 @@ public final class RPCClient: Sendable {
         if reply.header.status == RPCMessageStatus.error.rawValue {
             throw try r.error()
         }
-        return r
+        return (r, reply.header.type)
     }
 
     /// Sends a CALL that opens a stream (e.g. DOMAIN_OPEN_CONSOLE) and returns the stream once the REPLY

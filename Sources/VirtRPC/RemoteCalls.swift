@@ -289,6 +289,8 @@ public enum RemoteCalls {
     static let qemuDomainMonitorCommand = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 1)
     /// QEMU_PROC_DOMAIN_AGENT_COMMAND: domain, cmd, timeout, flags → result.
     static let qemuDomainAgentCommand = RemoteCall<XDRTuple4<D, String, Int32, Flags>, String?>(qemu: 3)
+    /// QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES: domain, cmd, flags (+ descriptors) → result.
+    static let qemuDomainMonitorCommandWithFiles = RemoteCall<XDRTuple3<D, String, Flags>, String>(qemu: 7)
     /// QEMU_PROC_DOMAIN_ATTACH: pid, flags → domain.
     static let qemuDomainAttach = RemoteCall<XDRTuple2<UInt32, Flags>, D>(qemu: 2)
 

@@ -288,6 +288,19 @@ public final class RemoteDriver: HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String {
         try await call(RemoteCalls.qemuDomainMonitorCommand, XDRTuple3(domain, command, flags))
     }
+    /// QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES (`virsh qemu-monitor-command --pass-fds`): libvirt's client
+    /// asks whether descriptors can pass first.
+    public func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws
+        -> String {
+        await awaitRegistration()
+        guard try await call(RemoteCalls.connectSupportsFeature, 8) != 0 else {
+            throw VirtError(.argumentUnsupported, domain: .none,
+                            "argument unsupported: fd passing is not supported by this connection",
+                            str1: "fd passing is not supported by this connection")
+        }
+        return try await client.callSendingFDs(RemoteCalls.qemuDomainMonitorCommandWithFiles,
+                                               XDRTuple3(domain, command, flags), fds: fds)
+    }
     /// QEMU_PROC_DOMAIN_ATTACH (`virsh qemu-attach`).
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
         try await call(RemoteCalls.qemuDomainAttach, XDRTuple2(pid, flags))

@@ -48,6 +48,21 @@ extension DomainCommands {
 }
 
 extension DomainCommands {
+    /// virsh's `--pass-fds N,M,...`: descriptor numbers of this process (none when the option is absent or
+    /// empty); nil after virsh's error for an item that is not a number.
+    @MainActor static func passFDs(_ shell: Shell, _ cmd: ParsedCommand) -> [Int32]? {
+        guard let list = cmd.value("pass-fds"), !list.isEmpty else { return [] }
+        var fds: [Int32] = []
+        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let fd = Int32(item) else {
+                shell.error("Unable to parse FD number '\(item)'")
+                return nil
+            }
+            fds.append(fd)
+        }
+        return fds
+    }
+
     /// `dom-fd-associate`: vsh's own descriptors (inherited from its caller, e.g. `3<image`) under a group name
     /// for disks whose source says `fdgroup='NAME'`; they stay associated while this vsh stays connected, so the
     /// domain is started in the same session (`dom-fd-associate d g 3; start d`). Prints nothing.
@@ -63,17 +78,7 @@ extension DomainCommands {
     ) { shell, cmd in
         guard let dom = await shell.domainOption(cmd) else { return false }
         let name = cmd.value("name") ?? ""
-        let list = cmd.value("pass-fds") ?? ""
-        var fds: [Int32] = []
-        if !list.isEmpty {
-            for item in list.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let fd = Int32(item) else {
-                    shell.error("Unable to parse FD number '\(item)'")
-                    return false
-                }
-                fds.append(fd)
-            }
-        }
+        guard let fds = passFDs(shell, cmd) else { return false }
         var flags: UInt32 = 0
         if cmd.has("seclabel-restore") { flags |= 1 }
         if cmd.has("seclabel-writable") { flags |= 2 }

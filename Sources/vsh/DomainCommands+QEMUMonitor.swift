@@ -26,11 +26,8 @@ extension DomainCommands {
             shell.error("Options --hmp and --return-value are mutually exclusive")
             return false
         }
-        if cmd.has("pass-fds") {
-            shell.error("passing file descriptors is not supported by vsh")
-            return false
-        }
         guard let dom = await shell.domainOption(cmd) else { return false }
+        guard let fds = passFDs(shell, cmd) else { return false }
         let words = cmd.values("cmd")
         var command = words.joined(separator: " ")
         if !hmp, let first = words.first, !first.hasPrefix("{") {
@@ -42,7 +39,10 @@ extension DomainCommands {
             }
             command = wrapped
         }
-        guard let result = await shell.call({ try await dom.qemuMonitorCommand(command, hmp: hmp) }) else {
+        guard let result = await shell.call({
+            fds.isEmpty ? try await dom.qemuMonitorCommand(command, hmp: hmp)
+                : try await dom.qemuMonitorCommand(command, hmp: hmp, fds: fds)
+        }) else {
             return false
         }
         guard cmd.has("pretty") || cmd.has("return-value") else {

@@ -292,6 +292,9 @@ enum VshCases {
         .line("help-ttyconsole", "help ttyconsole"),
         .line("help-domcapabilities", "help domcapabilities"),
         .line("help-qemu-monitor-command", "help qemu-monitor-command"),
+        .line("fd-passing-test-driver", "qemu-monitor-command test --pass-fds 0 '{\"execute\":\"query-status\"}'; "
+              + "qemu-monitor-command test --pass-fds 0,x query-status; dom-fd-associate test g 0; "
+              + "dom-fd-associate test g 0,; dom-fd-associate nope g 0; help dom-fd-associate"),
         .line("qemu-attach", "qemu-attach 1; qemu-attach x; qemu-attach; qemu-attach -- -1; help qemu-attach"),
         .line("lxc-enter-namespace", "lxc-enter-namespace test -- /bin/true; lxc-enter-namespace nope /bin/true; "
               + "lxc-enter-namespace test; lxc-enter-namespace test --noseclabel /bin/true; help lxc-enter-namespace"),

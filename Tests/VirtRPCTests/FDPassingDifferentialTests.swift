@@ -11,7 +11,8 @@ import Glibc
 /// domain whose disk says `<source file=… fdgroup='g1'/>` (the image opened by the client and passed as fd 3; the
 /// path in the XML does not exist), started in the same session and refused from another one once the client
 /// that passed the descriptor is gone; QEMU's `-add-fd` and `/dev/fdset/0` node. virDomainOpenGraphics: a socket of the client's becomes a VNC client (the VNC
-/// banner arrives on its other end). Errors: flags, no descriptors, read-only, qemu-attach, lxc-enter-namespace.
+/// banner arrives on its other end). A descriptor with a monitor command (virDomainQemuMonitorCommandWithFiles,
+/// `qemu-monitor-command --pass-fds`). Errors: flags, no descriptors, read-only, qemu-attach, lxc-enter-namespace.
 @Suite("descriptors passed with calls: virtd vs libvirtd 9.0", .serialized,
        .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct FDPassingDifferentialTests {
@@ -59,6 +60,12 @@ struct FDPassingDifferentialTests {
     call('openGraphics read-only', lambda: ro.lookupByName(name).openGraphics(0, s.fileno(), 0))
     call('blockPeek', lambda: d.blockPeek('vda', 0, 16, 0))
     call('blockInfo', lambda: d.blockInfo('vda', 0))
+    call('monitor with files', lambda: __import__('libvirt_qemu').qemuMonitorCommandWithFiles(
+        d, '{"execute":"getfd","arguments":{"fdname":"p"}}', [f.fileno()], 0)[0].startswith('{"return":{}'))
+    call('monitor with two files', lambda: __import__('libvirt_qemu').qemuMonitorCommandWithFiles(
+        d, '{"execute":"query-status"}', [f.fileno(), f.fileno()], 0))
+    call('monitor with files flags', lambda: __import__('libvirt_qemu').qemuMonitorCommandWithFiles(
+        d, '{"execute":"query-status"}', [f.fileno()], 2))
     call('qemuAttach', lambda: __import__('libvirt_qemu').qemuAttach(c, 1, 0))
     call('lxcOpenNamespace', lambda: __import__('libvirt_lxc').lxcOpenNamespace(d, 0))
     print(json.dumps(out, indent=1))
@@ -159,6 +166,26 @@ struct FDPassingDifferentialTests {
             let targets = fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
             #expect(targets.contains(images[i]), "\(s.label): QEMU's files \(targets)")
         }
+
+        // A descriptor with a monitor command (virDomainQemuMonitorCommandWithFiles): QEMU has it under the name
+        // `getfd` gave it, as `closefd` shows; at most one; HMP too.
+        let monitor = "qemu-monitor-command NAME --return-value --pass-fds 3 '{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"x\"}}'; "
+            + "qemu-monitor-command NAME --return-value '{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"x\"}}'; "
+            + "qemu-monitor-command NAME --return-value '{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"x\"}}'; "
+            + "qemu-monitor-command NAME --pass-fds 3,3 '{\"execute\":\"query-status\"}'; "
+            + "qemu-monitor-command NAME --pass-fds 3,z '{\"execute\":\"query-status\"}'; "
+            + "qemu-monitor-command NAME --hmp --pass-fds 3 'getfd y'; qemu-monitor-command NAME --hmp 'closefd y'; "
+            + "qemu-monitor-command NAME --hmp 'closefd y'"
+        same(try sides.enumerated().map { i, s in
+            try Self.withFD3("/usr/bin/virsh", s.uri, monitor.replacingOccurrences(of: "NAME", with: s.name), image: images[i])
+        }, "monitor commands with a descriptor")
+        let vshMonitor = try Self.withFD3(TestPaths.vsh, ours.uri, monitor.replacingOccurrences(of: "NAME", with: sides[0].name),
+                                          image: images[0])
+        let virshMonitor = try Self.withFD3("/usr/bin/virsh", ours.uri,
+                                            monitor.replacingOccurrences(of: "NAME", with: sides[0].name), image: images[0])
+        #expect(vshMonitor.stdout == virshMonitor.stdout && vshMonitor.stderr == virshMonitor.stderr,
+                "vsh: \(vshMonitor.stdout) \(vshMonitor.stderr)\nvirsh: \(virshMonitor.stdout) \(virshMonitor.stderr)")
+        #expect(virshMonitor.stdout.hasPrefix("{}\n{}\n"), "\(virshMonitor.stdout) \(virshMonitor.stderr)")
 
         // python3-libvirt: openGraphics through a socket of the client's, and the errors.
         try Self.python.write(toFile: ours.dir + "/fd.py", atomically: true, encoding: .utf8)
