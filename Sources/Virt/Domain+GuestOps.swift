@@ -33,6 +33,17 @@ extension Domain {
         try await connection.driver.associateFDs(ref, name: name, fds: fds, flags: flags, owner: 0)
     }
 
+    /// `virDomainBackupBegin`: starts a backup job of the running domain's disks (push: into target images;
+    /// pull: exported over NBD). `flags`: VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL (1).
+    public func backupBegin(xml: String, checkpointXML: String? = nil, flags: UInt32 = 0) async throws {
+        try await connection.driver.backupBegin(ref, backupXML: xml, checkpointXML: checkpointXML, flags: flags)
+    }
+
+    /// `virDomainBackupGetXMLDesc`: the running backup job's definition.
+    public func backupXML(flags: UInt32 = 0) async throws -> String {
+        try await connection.driver.backupXML(ref, flags: flags)
+    }
+
     /// `virDomainSendKey`: key codes of a code set, held for `holdtime` milliseconds (0: QEMU's default).
     public func sendKey(codeset: KeycodeSet, holdtime: UInt32 = 0, keycodes: [UInt32], flags: UInt32 = 0) async throws {
         try await connection.driver.sendKey(ref, codeset: UInt32(codeset.rawValue), holdtime: holdtime,

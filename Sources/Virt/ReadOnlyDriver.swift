@@ -244,6 +244,13 @@ public final class ReadOnlyDriver: HypervisorDriver {
         -> String {
         throw Self.denied("virDomainQemuMonitorCommandWithFiles")
     }
+    public func backupBegin(_ domain: DomainRef, backupXML: String, checkpointXML: String?, flags: UInt32)
+        async throws {
+        throw Self.denied("virDomainBackupBegin")
+    }
+    public func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try await base.backupXML(domain, flags: flags)
+    }
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
         throw Self.denied("virDomainQemuAttach")
     }

@@ -179,6 +179,10 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func openConsole(_ domain: DomainRef, device: String?, flags: UInt32) async throws -> any ByteStream
     /// QEMU monitor passthrough (QMP JSON, or HMP with flag 1).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, flags: UInt32) async throws -> String
+    /// `virDomainBackupBegin`: a backup job of the running domain's disks (flag 1: reuse external images).
+    func backupBegin(_ domain: DomainRef, backupXML: String, checkpointXML: String?, flags: UInt32) async throws
+    /// `virDomainBackupGetXMLDesc`: the running backup job's definition as the driver completed it.
+    func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String
     /// `virDomainQemuMonitorCommandWithFiles`: the command with descriptors for QEMU (none come back here).
     func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws -> String
     /// `virDomainQemuAttach` (QEMU program): adopt a QEMU process libvirt did not start.
@@ -666,6 +670,13 @@ extension HypervisorDriver {
     public func qemuMonitorCommand(_ domain: DomainRef, command: String, fds: [Int32], flags: UInt32) async throws
         -> String {
         throw VirtError.noSupport("virDomainQemuMonitorCommandWithFiles")
+    }
+    public func backupBegin(_ domain: DomainRef, backupXML: String, checkpointXML: String?, flags: UInt32)
+        async throws {
+        throw VirtError.noSupport("virDomainBackupBegin", domain: .domain)
+    }
+    public func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        throw VirtError.noSupport("virDomainBackupGetXMLDesc", domain: .domain)
     }
     /// No driver here adopts foreign QEMU processes (libvirt's QEMU driver dropped it too).
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {

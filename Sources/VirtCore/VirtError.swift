@@ -67,6 +67,7 @@ public struct VirtError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noClient = Code(rawValue: 96)
         public static let deviceMissing = Code(rawValue: 99)
         public static let noDomainCheckpoint = Code(rawValue: 103)
+        public static let noDomainBackup = Code(rawValue: 104)
         public static let networkPortExist = Code(rawValue: 106)
         public static let noNetworkPort = Code(rawValue: 107)
         public static let noHostname = Code(rawValue: 108)

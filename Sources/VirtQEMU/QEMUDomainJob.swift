@@ -126,6 +126,16 @@ public struct QEMUJobInfo: Sendable, Equatable {
     /// (`dumpProgress`, nil before QEMU reported them).
     public var isMemoryDump = false
     public var dumpProgress: DumpProgress?
+    /// A backup reports libvirt's disk figures (qemuDomainBackupJobDataToParams) and, once ended, whether it
+    /// succeeded and its error.
+    public var backup: BackupProgress?
+    public var success: Bool?
+    public var errmsg: String?
+
+    public struct BackupProgress: Sendable, Equatable {
+        public var total: UInt64
+        public var transferred: UInt64
+    }
 
     public struct DumpProgress: Sendable, Equatable {
         public var total: UInt64
@@ -144,6 +154,15 @@ public struct QEMUJobInfo: Sendable, Equatable {
         var p: [TypedParam] = [TypedParam("operation", .int(operation.rawValue)),
                                TypedParam("time_elapsed", .ullong(elapsedMs))]
         guard type != .none else { return p }
+        if operation == .backup {
+            if let b = backup, b.total > 0 || b.transferred > 0 {
+                p += [TypedParam("disk_total", .ullong(b.total)), TypedParam("disk_processed", .ullong(b.transferred)),
+                      TypedParam("disk_remaining", .ullong(b.total &- b.transferred))]
+            }
+            if let success { p.append(TypedParam("success", .boolean(success))) }
+            if let errmsg { p.append(TypedParam("errmsg", .string(errmsg))) }
+            return p
+        }
         if isMemoryDump {
             // libvirt's qemuDomainDumpJobDataToParams.
             if let dump = dumpProgress {

@@ -391,10 +391,10 @@ extension QEMUDomainObject {
         try await beginJob(.query, owner: "blockJobInfo")
         defer { endJob() }
         let (_, d, m) = try jobDisk(path)
-        guard let job = blockJobs[d.target.dev] else { return nil }
+        guard let job = diskJob(d.target.dev) else { return nil }
         let all = try await m.execute("query-block-jobs").arrayValue ?? []
-        guard let e = all.first(where: { $0["device"]?.stringValue == job.jobID }) else {
-            return BlockJobInfo(type: job.kind.type, bandwidth: 0, cur: 1, end: 1)
+        guard let e = all.first(where: { $0["device"]?.stringValue == job.id }) else {
+            return BlockJobInfo(type: job.type, bandwidth: 0, cur: 1, end: 1)
         }
         let speed = UInt64(max(e["speed"]?.intValue ?? 0, 0))
         var cur = UInt64(max(e["offset"]?.intValue ?? 0, 0))
@@ -408,7 +408,16 @@ extension QEMUDomainObject {
         }
         // In MiB/s unless asked in bytes, rounded up as libvirt's VIR_DIV_UP (64 KiB/s shows as 1).
         let mib = speed / (1 << 20) + (speed % (1 << 20) == 0 ? 0 : 1)
-        return BlockJobInfo(type: job.kind.type, bandwidth: bytes ? speed : mib, cur: cur, end: end)
+        return BlockJobInfo(type: job.type, bandwidth: bytes ? speed : mib, cur: cur, end: end)
+    }
+
+    /// The disk's block job: its own (pull, commit, copy), or its part of a running backup (type 5).
+    private func diskJob(_ dev: String) -> (id: String, type: Int32)? {
+        if let j = blockJobs[dev] { return (j.jobID, j.kind.type) }
+        if let d = backup?.disks.first(where: { $0.dev == dev && ($0.state == .running || $0.state == .cancelling) }) {
+            return (d.jobID, 5)
+        }
+        return nil
     }
 
     /// libvirt's qemuDomainBlockJobSetSpeed (a modify job).
@@ -417,10 +426,10 @@ extension QEMUDomainObject {
         defer { endJob() }
         let (_, d, m) = try jobDisk(path)
         let speed = try Self.speed(bandwidth, bytes: bytes)
-        guard let job = blockJobs[d.target.dev] else {
+        guard let job = diskJob(d.target.dev) else {
             throw VirtError.invalidArg("disk \(d.target.dev) does not have an active block job", domain: .qemu)
         }
-        try await m.execute("block-job-set-speed", arguments: ["device": .string(job.jobID),
+        try await m.execute("block-job-set-speed", arguments: ["device": .string(job.id),
                                                                "speed": .int(Int64(clamping: speed))])
     }
 
@@ -486,6 +495,10 @@ extension QEMUDomainObject {
         // changes in a worker that finds the domain inactive by then and drops them, so no block job event is
         // sent and the next start has no job.
         guard stopReason == nil, status.state != .shutdown else { return }
+        if let id = ev.data["id"]?.stringValue, let status = ev.data["status"]?.stringValue,
+           await handleBackupJobStatus(id: id, status: status) {
+            return
+        }
         guard let id = ev.data["id"]?.stringValue, let status = ev.data["status"]?.stringValue,
               let (dev, job) = blockJobs.first(where: { $0.value.jobID == id }).map({ ($0.key, $0.value) }) else { return }
         switch status {

@@ -176,6 +176,7 @@ extension QEMUDomainObject {
             info.update(fromQueryMigrate: q)
             jobs.current = info
         }
+        if jobs.async == .backup { await backupJobStats(&info) }
         if jobs.async == .dump, info.isMemoryDump, let mon = monitor, let q = try? await mon.execute("query-dump") {
             // As libvirt's qemuDomainGetJobInfoDumpStats: QEMU's progress at the time of the call.
             info.dumpProgress = .init(total: q["total"]?.uint64Value ?? 0, completed: q["completed"]?.uint64Value ?? 0)
@@ -219,6 +220,8 @@ extension QEMUDomainObject {
                                              domain: .qemu)
         case .dump where jobs.current?.isMemoryDump == true:
             throw VirtError.operationInvalid("cannot abort memory-only dump", domain: .qemu)
+        case .backup:
+            await abortBackup()
         default:
             jobs.abortRequested = true
             if let mon = monitor { _ = try? await mon.execute("migrate_cancel") }

@@ -292,6 +292,8 @@ actor QEMUDomainObject {
     var earlyMemorySizeChanges: [QMPEvent] = []
     /// Block jobs by disk target, and the callers waiting for their end (QEMUDomainObject+BlockJobs.swift).
     var blockJobs: [String: QEMUBlockJob] = [:]
+    /// The backup job running (QEMUDomainObject+Backup.swift).
+    var backup: QEMUBackupJob?
     var blockJobWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     struct WrittenStatus {
@@ -1160,8 +1162,10 @@ actor QEMUDomainObject {
         clearNetBandwidth(liveDefinition)
         liveDefinition = nil
         runDefinition = nil
-        // Block jobs end with QEMU (no event, as libvirt's); the next start has none.
+        // Block jobs end with QEMU (no event, as libvirt's); the next start has none. A backup ends cancelled
+        // (libvirt's qemuProcessStop), its images removed.
         endBlockJobs()
+        terminateBackup(.cancelled)
         earlyMemorySizeChanges = []
         await cleanupHost(stopKind ?? .crashed)
         await agent?.close()

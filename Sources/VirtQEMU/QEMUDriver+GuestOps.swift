@@ -126,3 +126,17 @@ extension QEMUDriver {
         return try await state.object(domain).memoryPeek(start: start, size: size, physical: flags == 2)
     }
 }
+
+extension QEMUDriver {
+    /// libvirt's qemuDomainBackupBegin (QEMUDomainObject+Backup.swift).
+    public func backupBegin(_ domain: DomainRef, backupXML: String, checkpointXML: String?, flags: UInt32)
+        async throws {
+        try Self.checkFlags(flags, allowed: 1, "qemuDomainBackupBegin")
+        try await state.object(domain).backupBegin(xml: backupXML, checkpointXML: checkpointXML, flags: flags)
+    }
+
+    public func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try Self.checkFlags(flags, allowed: 0, "qemuDomainBackupGetXMLDesc")
+        return try await state.object(domain).backupXML()
+    }
+}

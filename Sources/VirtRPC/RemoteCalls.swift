@@ -279,6 +279,10 @@ public enum RemoteCalls {
         RemoteCall<XDRTuple4<D, String, XDRList<String, AuthorizedSSHKeysLimit>, Flags>, XDRVoid>(
             .domainAuthorizedSSHKeysSet)
 
+    /// DOMAIN_BACKUP_BEGIN: domain, backup XML, checkpoint XML, flags → nothing.
+    static let domainBackupBegin = RemoteCall<XDRTuple4<D, String, String?, Flags>, XDRVoid>(.domainBackupBegin)
+    /// DOMAIN_BACKUP_GET_XML_DESC: domain, flags → XML.
+    static let domainBackupGetXMLDesc = RemoteCall<XDRTuple2<D, Flags>, String>(.domainBackupGetXMLDesc)
     /// DOMAIN_FD_ASSOCIATE: domain, name, flags (+ descriptors) → nothing.
     static let domainFDAssociate = RemoteCall<XDRTuple3<D, String, Flags>, XDRVoid>(.domainFDAssociate)
     /// DOMAIN_OPEN_GRAPHICS: domain, index, flags (+ one descriptor) → nothing.

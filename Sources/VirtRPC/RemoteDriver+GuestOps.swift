@@ -73,6 +73,15 @@ extension RemoteDriver {
         _ = try await client.callSendingFDs(RemoteCalls.domainFDAssociate, XDRTuple3(domain, name, flags), fds: fds)
     }
 
+    public func backupBegin(_ domain: DomainRef, backupXML: String, checkpointXML: String?, flags: UInt32)
+        async throws {
+        _ = try await call(RemoteCalls.domainBackupBegin, XDRTuple4(domain, backupXML, checkpointXML, flags))
+    }
+
+    public func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
+        try await call(RemoteCalls.domainBackupGetXMLDesc, XDRTuple2(domain, flags))
+    }
+
     public func openGraphics(_ domain: DomainRef, index: UInt32, fd: Int32, flags: UInt32) async throws {
         await awaitRegistration()
         try await requireFDPassing()

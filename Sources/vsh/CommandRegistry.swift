@@ -8,8 +8,21 @@ struct CommandRegistry: Sendable {
         /// List the commands in their given order (virsh's table order) instead of by name.
         var keepOrder = false
 
-        /// The commands as `help` lists them.
-        var listed: [CommandDefinition] { keepOrder ? commands : commands.sorted { $0.name < $1.name } }
+        /// The commands as `help` lists them: in virsh's table order (commands virsh does not have, by name,
+        /// after them).
+        var listed: [CommandDefinition] {
+            if keepOrder { return commands }
+            let order = CommandRegistry.virshOrder[keyword] ?? []
+            let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            return commands.sorted { a, b in
+                switch (rank[a.name], rank[b.name]) {
+                case let (x?, y?): x < y
+                case (.some, nil): true
+                case (nil, .some): false
+                case (nil, nil): a.name < b.name
+                }
+            }
+        }
     }
 
     let groups: [Group]
@@ -45,6 +58,7 @@ struct CommandRegistry: Sendable {
         Group(name: "Node Device", keyword: "nodedev", commands: NodeDeviceCommands.all, keepOrder: true),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),
         Group(name: "Snapshot", keyword: "snapshot", commands: SnapshotCommands.all),
+        Group(name: "Backup", keyword: "backup", commands: BackupCommands.all),
         Group(name: "Storage Pool", keyword: "pool", commands: StoragePoolCommands.all),
         Group(name: "Storage Volume", keyword: "volume", commands: StorageVolumeCommands.all),
         Group(name: "Virsh itself", keyword: "virsh", commands: ShellCommands.all, keepOrder: true),

@@ -292,6 +292,11 @@ enum VshCases {
         .line("help-ttyconsole", "help ttyconsole"),
         .line("help-domcapabilities", "help domcapabilities"),
         .line("help-qemu-monitor-command", "help qemu-monitor-command"),
+.line("help-groups-in-virsh-order", ["domain", "monitor", "events", "host", "checkpoint", "interface", "network",
+                                             "nodedev", "secret", "snapshot", "backup", "pool", "volume", "virsh"]
+              .map { "help \($0)" }.joined(separator: "; ")),
+        .line("backup-test-driver", "backup-begin test; backup-dumpxml test; backup-begin nope; backup-dumpxml nope; "
+              + "backup-begin test --backupxml /nonexistent.xml; help backup-begin; help backup-dumpxml"),
         .line("fd-passing-test-driver", "qemu-monitor-command test --pass-fds 0 '{\"execute\":\"query-status\"}'; "
               + "qemu-monitor-command test --pass-fds 0,x query-status; dom-fd-associate test g 0; "
               + "dom-fd-associate test g 0,; dom-fd-associate nope g 0; help dom-fd-associate"),

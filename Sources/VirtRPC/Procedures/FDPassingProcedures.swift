@@ -4,6 +4,15 @@ import VirtCore
 /// in `ctx.fds`, and the dispatcher closes them after it (the driver keeps duplicates of what it needs).
 extension ProcedureTable {
     static let fdPassingRows: [ServedProcedure] = [
+        .serve(RemoteCalls.domainBackupBegin) { a, ctx in
+            let (d, backupXML, checkpointXML, flags) = a.values
+            try await ctx.driver.backupBegin(d, backupXML: backupXML, checkpointXML: checkpointXML, flags: flags)
+            return XDRVoid()
+        },
+        .serve(RemoteCalls.domainBackupGetXMLDesc) { a, ctx in
+            let (d, flags) = a.values
+            return try await ctx.driver.backupXML(d, flags: flags)
+        },
         .serve(RemoteCalls.domainFDAssociate) { a, ctx in
             let (d, name, flags) = a.values
             // libvirt's daemon hands the driver whatever came; its QEMU driver does nothing without descriptors.
