@@ -135,6 +135,8 @@ public struct QEMUJobInfo: Sendable, Equatable {
     public struct BackupProgress: Sendable, Equatable {
         public var total: UInt64
         public var transferred: UInt64
+        /// Pull mode: the figures are the scratch images' (temporary space used and its total).
+        public var pull = false
     }
 
     public struct DumpProgress: Sendable, Equatable {
@@ -156,8 +158,12 @@ public struct QEMUJobInfo: Sendable, Equatable {
         guard type != .none else { return p }
         if operation == .backup {
             if let b = backup, b.total > 0 || b.transferred > 0 {
-                p += [TypedParam("disk_total", .ullong(b.total)), TypedParam("disk_processed", .ullong(b.transferred)),
-                      TypedParam("disk_remaining", .ullong(b.total &- b.transferred))]
+                if b.pull {
+                    p += [TypedParam("disk_temp_used", .ullong(b.transferred)), TypedParam("disk_temp_total", .ullong(b.total))]
+                } else {
+                    p += [TypedParam("disk_total", .ullong(b.total)), TypedParam("disk_processed", .ullong(b.transferred)),
+                          TypedParam("disk_remaining", .ullong(b.total &- b.transferred))]
+                }
             }
             if let success { p.append(TypedParam("success", .boolean(success))) }
             if let errmsg { p.append(TypedParam("errmsg", .string(errmsg))) }

@@ -5,12 +5,15 @@ import VirtCore
 import Glibc
 #endif
 
-/// A push-mode backup job as libvirt 9.0's QEMU driver runs it (qemu_backup.c): per disk a target image (created
+/// A backup job as libvirt 9.0's QEMU driver runs it (qemu_backup.c). Push mode: per disk a target image (created
 /// empty by the daemon unless the caller's is reused, then formatted by QEMU's blockdev-create as big as the disk),
-/// its nodes added, and one `transaction` of `blockdev-backup` jobs (sync full, auto-dismiss off). Each job's end
-/// (JOB_STATUS_CHANGE concluded) removes its nodes and raises BLOCK_JOB/BLOCK_JOB_2 of type backup; the last
-/// one ends the async job (JOB_COMPLETED, `domjobinfo --completed`). A failed or cancelled backup removes the
-/// images the daemon created.
+/// its nodes added, and one `transaction` of `blockdev-backup` jobs (sync full, auto-dismiss off). Pull mode: per
+/// disk a qcow2 scratch image over the disk (QEMU keeps there what the guest overwrites while the job runs), QEMU's
+/// NBD server on the caller's socket or port, `blockdev-backup` with sync none and one NBD export per disk (named
+/// after the disk) of the point-in-time view; it ends when the caller aborts it. Each job's end (JOB_STATUS_CHANGE
+/// concluded) removes its nodes and raises BLOCK_JOB/BLOCK_JOB_2 of type backup; the last one ends the async job
+/// (JOB_COMPLETED, `domjobinfo --completed`). Images the daemon created go when a push fails or is cancelled, and
+/// scratch images always.
 struct QEMUBackupJob: Sendable {
     enum DiskState: Sendable { case running, cancelling, complete, failed, cancelled }
 
@@ -29,10 +32,11 @@ struct QEMUBackupJob: Sendable {
     var definition: DomainBackupDefinition
     var reuse: Bool
     var disks: [Disk] = []
-    /// The finished disks' bytes (libvirt's push_total / push_transferred).
+    /// The finished disks' bytes (libvirt's push_total / push_transferred, pull_tmp_total / pull_tmp_used).
     var total: UInt64 = 0
     var transferred: UInt64 = 0
     var errmsg: String?
+    var pull: Bool { definition.mode == .pull }
 }
 
 extension QEMUDomainObject {
@@ -55,17 +59,33 @@ extension QEMUDomainObject {
                 throw VirtError.operationUnsupported("creating checkpoint for incremental backup is not supported yet")
             }
             if def.mode == .pull {
-                throw VirtError.operationUnsupported("pull mode backup is not supported yet")
+                let server = Dictionary(def.server, uniquingKeysWith: { a, _ in a })
+                if server["transport"] ?? "tcp" == "tcp" && server["port"] == nil {
+                    throw VirtError.operationUnsupported("<domainbackup> must specify TCP port for now")
+                }
+                // libvirt's TLS export needs backup_tls_x509_cert_dir, which virtd.conf does not have.
+                if server["tls"] == "yes" {
+                    throw VirtError.operationUnsupported("TLS for the backup's NBD server is not supported")
+                }
             }
             let suffix = String(Int(Date().timeIntervalSince1970))
             try Self.alignBackupDisks(&def, live, suffix: suffix)
+            if def.mode == .pull {
+                for i in def.disks.indices where def.disks[i].backup == true {
+                    if def.disks[i].format != "qcow2" {
+                        throw VirtError.configUnsupported(
+                            "pull mode backup for disk '\(def.disks[i].name)' requires qcow2 driver", domain: .qemu)
+                    }
+                    if def.disks[i].exportName == nil { def.disks[i].exportName = def.disks[i].name }
+                }
+            }
             if def.disks.contains(where: { $0.backupMode == "incremental" }) {
                 throw VirtError.operationUnsupported("incremental backup is not supported yet")
             }
             guard def.disks.contains(where: { $0.backup == true }) else {
                 throw VirtError.configUnsupported("no disks selected for backup", domain: .qemu)
             }
-            try await startPushBackup(&def, live: live, reuse: reuse, monitor: m)
+            try await startBackup(&def, live: live, reuse: reuse, monitor: m)
         } catch {
             endAsyncJob()
             throw error
@@ -134,14 +154,18 @@ extension QEMUDomainObject {
         if b.format == nil { b.format = "qcow2" }
     }
 
-    /// The images, their nodes and the one transaction that starts every disk's job.
-    private func startPushBackup(_ def: inout DomainBackupDefinition, live: DomainDefinition, reuse: Bool,
-                                 monitor m: QMPMonitor) async throws(VirtError) {
+    /// The images, their nodes, the one transaction that starts every disk's job, and in pull mode the NBD
+    /// server and exports.
+    private func startBackup(_ def: inout DomainBackupDefinition, live: DomainDefinition, reuse: Bool,
+                             monitor m: QMPMonitor) async throws(VirtError) {
+        let pull = def.mode == .pull
         var job = QEMUBackupJob(definition: def, reuse: reuse)
         let nodes = (try await m.execute("query-named-block-nodes", arguments: ["flat": .bool(true)])).arrayValue ?? []
         var added: [String] = []
         var created: [String] = []
         var actions: [JSONValue] = []
+        var exports: [JSONValue] = []
+        var serverStarted = false
         // Every image's node number first, as libvirt names them all before it prepares any image (a failed
         // begin has used them up too).
         var numbers: [Int: Int] = [:]
@@ -194,23 +218,40 @@ extension QEMUDomainObject {
                     if disk.driver.format == .qcow2, let c = sourceNode?["image"]?["cluster-size"]?.intValue {
                         options["cluster-size"] = .int(c)
                     }
+                    // A scratch image sits over the disk: what the guest has not overwritten is read from it.
+                    if pull, let src = disk.source.path {
+                        options["backing-file"] = .string(src)
+                        options["backing-fmt"] = .string(disk.driver.format?.rawValue ?? "raw")
+                    }
                     try await runCreateJob(m, id: "create-\(format)", options: .object(options))
                 }
                 var f: [String: JSONValue] = ["node-name": .string(format), "read-only": .bool(false),
                                               "driver": .string(fmt), "file": .string(storage)]
-                if fmt != "raw" { f["backing"] = .null }
+                if fmt != "raw" { f["backing"] = pull ? .string("libvirt-\(top)-format") : .null }
                 try await m.execute("blockdev-add", arguments: .object(f))
                 added.append(format)
                 let jobID = "backup-\(b.name)-libvirt-\(top)-format"
                 actions.append(["type": "blockdev-backup", "data": [
                     "device": .string("libvirt-\(top)-format"), "job-id": .string(jobID), "target": .string(format),
-                    "sync": "full", "auto-finalize": .bool(true), "auto-dismiss": .bool(false),
+                    "sync": .string(pull ? "none" : "full"), "auto-finalize": .bool(true), "auto-dismiss": .bool(false),
                 ]])
+                if pull {
+                    exports.append(["type": "nbd", "id": .string("libvirt-nbd-\(format)"), "node-name": .string(format),
+                                    "writable": .bool(false), "name": .string(b.exportName ?? b.name)])
+                }
                 def.disks[i].index = node
                 job.disks.append(.init(dev: b.name, source: disk.source.path ?? b.name, jobID: jobID, node: node,
                                        path: path, created: made))
             }
             job.definition = def
+            if pull {
+                let server = Dictionary(def.server, uniquingKeysWith: { a, _ in a })
+                let addr: JSONValue = server["transport"] == "unix"
+                    ? ["type": "unix", "data": ["path": .string(server["socket"] ?? "")]]
+                    : ["type": "inet", "data": ["host": .string(server["name"] ?? ""), "port": .string(server["port"] ?? "")]]
+                try await m.execute("nbd-server-start", arguments: ["addr": addr])
+                serverStarted = true
+            }
             // Registered first: the jobs' events may come while the transaction is under way.
             backup = job
             do throws(VirtError) {
@@ -219,7 +260,16 @@ extension QEMUDomainObject {
                 backup = nil
                 throw error
             }
+            for e in exports {
+                do throws(VirtError) {
+                    try await m.execute("block-export-add", arguments: e)
+                } catch {
+                    await cancelBackupJobs()
+                    throw error
+                }
+            }
         } catch {
+            if serverStarted { _ = try? await m.execute("nbd-server-stop") }
             for n in added.reversed() { _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string(n)]) }
             for p in created { unlink(p) }
             throw error
@@ -278,6 +328,8 @@ extension QEMUDomainObject {
         job.disks[i].state = state
         backup = job
         _ = try? await m.execute("job-dismiss", arguments: ["id": .string(d.jobID)])
+        // Pull mode: the exports go with the server (libvirt stops it at every disk's end, the later ones fail).
+        if job.pull { _ = try? await m.execute("nbd-server-stop") }
         _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(d.node)-format")])
         _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(d.node)-storage")])
         guard let current = backup else { return }
@@ -289,7 +341,8 @@ extension QEMUDomainObject {
         if running && (failed || cancelled) {
             await cancelBackupJobs()
         } else if !running && !cancelling {
-            terminateBackup(failed ? .failed : cancelled ? .cancelled : .completed)
+            // A pull backup's end is always its cancellation: it counts as completed unless a job failed.
+            terminateBackup(failed ? .failed : cancelled && !job.pull ? .cancelled : .completed)
         }
         let status: Int32 = state == .complete ? 0 : state == .cancelled ? 2 : 1
         emit(DomainEventRecord(domain: ref, kind: .blockJob(path: d.source, type: 5, status: status)))
@@ -297,15 +350,16 @@ extension QEMUDomainObject {
     }
 
     /// block-job-cancel (forced) of every disk whose job runs.
+    /// The state is changed on the live record before each wait (the jobs' ends are handled meanwhile).
     func cancelBackupJobs() async {
-        guard let m = monitor, var job = backup else { return }
-        for i in job.disks.indices where job.disks[i].state == .running {
-            if (try? await m.execute("block-job-cancel", arguments: ["device": .string(job.disks[i].jobID),
-                                                                      "force": .bool(true)])) != nil {
-                job.disks[i].state = .cancelling
+        guard let m = monitor, let ids = backup?.disks.map(\.jobID) else { return }
+        for (i, id) in ids.enumerated() where backup?.disks[i].state == .running {
+            backup?.disks[i].state = .cancelling
+            if (try? await m.execute("block-job-cancel", arguments: ["device": .string(id), "force": .bool(true)])) == nil,
+               backup?.disks[i].jobID == id, backup?.disks[i].state == .cancelling {
+                backup?.disks[i].state = .running
             }
         }
-        backup = job
     }
 
     /// domjobabort of a backup: its jobs cancelled (the backup ends when QEMU concluded them).
@@ -320,11 +374,11 @@ extension QEMUDomainObject {
     /// statistics, JOB_COMPLETED, the async job's end.
     func terminateBackup(_ result: QEMUJobType) {
         guard let job = backup else { return }
-        for d in job.disks where d.created && result != .completed { unlink(d.path) }
+        for d in job.disks where d.created && (result != .completed || job.pull) { unlink(d.path) }
         var info = jobs.current ?? QEMUJobInfo(type: result, operation: .backup, elapsedMs: 0)
         info.type = result
         info.elapsedMs = asyncElapsedMs
-        info.backup = .init(total: job.total, transferred: job.transferred)
+        info.backup = .init(total: job.total, transferred: job.transferred, pull: job.pull)
         info.success = result == .completed
         info.errmsg = job.errmsg
         backup = nil
@@ -347,6 +401,6 @@ extension QEMUDomainObject {
                 done += j["current-progress"]?.uint64Value ?? 0
             }
         }
-        info.backup = .init(total: total, transferred: done)
+        info.backup = .init(total: total, transferred: done, pull: job.pull)
     }
 }

@@ -12,8 +12,10 @@ import Glibc
 /// existing target, a drive without media); a backup into named targets slowed down with `blockjob --bandwidth`
 /// so that backup-dumpxml, domjobinfo and `blockjob --info` see it running, then aborted (targets removed,
 /// Cancelled); a default backup (targets next to the images, their names suffixed with the time) run to its end:
-/// domjobinfo --completed, the events, and the targets equal to the disks (`qemu-img compare`).
-@Suite("push-mode backups: virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
+/// domjobinfo --completed, the events, and the targets equal to the disks (`qemu-img compare`). Pull mode: both
+/// disks exported over NBD on the caller's socket, read with qemu-img and equal to the disks, until aborted; a
+/// backup under way when the domain is destroyed.
+@Suite("backups (push and pull): virtd vs libvirtd 9.0", .serialized, .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct BackupDifferentialTests {
     static func xml(_ name: String, dir: String) -> String {
         """
@@ -43,6 +45,10 @@ struct BackupDifferentialTests {
         "nomedia.xml": "<domainbackup><disks><disk name='sda' type='file'><target file='DIR/sda.bak'/></disk></disks></domainbackup>",
         "twice.xml": "<domainbackup><disks><disk name='vda' type='file'/><disk name='vda' type='file'/></disks></domainbackup>",
         "root.xml": "<backup/>",
+        "pull.xml": "<domainbackup mode='pull'><server transport='unix' socket='DIR/nbd/sock'/></domainbackup>",
+        "pulltcp.xml": "<domainbackup mode='pull'><server name='localhost'/></domainbackup>",
+        "pullraw.xml": "<domainbackup mode='pull'><server transport='unix' socket='DIR/nbd/sock'/><disks>"
+            + "<disk name='vdb' type='file'><driver type='raw'/></disk></disks></domainbackup>",
     ]
 
     static func mask(_ s: String, dir: String, name: String) -> String {
@@ -168,6 +174,44 @@ struct BackupDifferentialTests {
         }
         #expect(events[0] == events[1], "virtd:\n\(events[0].joined(separator: "\n"))\nlibvirtd:\n\(events[1].joined(separator: "\n"))")
         #expect(events[0].contains { $0.contains("Backup for DIR/vda.qcow2 completed") }, "\(events[0])")
+
+        // Pull mode: the disks exported over NBD on a socket of the caller's as they were when the job began,
+        // until the caller aborts it (then it counts as completed, with the cancellation as its message).
+        for s in sides {
+            try FileManager.default.createDirectory(atPath: s.dir + "/nbd", withIntermediateDirectories: true)
+            chmod(s.dir + "/nbd", 0o777)
+        }
+        try same("backup-begin NAME --backupxml DIR/pulltcp.xml; backup-begin NAME --backupxml DIR/pullraw.xml")
+        try same("backup-begin NAME --backupxml DIR/pull.xml; backup-dumpxml NAME; domjobinfo NAME", running: true)
+        for s in sides {
+            for (disk, fmt) in [("vda", "qcow2"), ("vdb", "raw")] {
+                let cmp = try ChildProcess.run(["/usr/bin/qemu-img", "compare", "-U", "-f", fmt, "-F", "raw",
+                                                s.dir + "/" + disk + (fmt == "raw" ? ".raw" : ".qcow2"),
+                                                "nbd+unix:///\(disk)?socket=\(s.dir)/nbd/sock"], timeLimit: 120)
+                #expect(cmp.status == 0 && cmp.stdout.contains("identical"), "\(s.label) \(disk): \(cmp.stdout) \(cmp.stderr)")
+            }
+        }
+        try same("domjobabort NAME")
+        for i in 0..<2 { waitNoJob(i) }
+        try same("domjobinfo NAME --completed; backup-dumpxml NAME")
+        for s in sides {
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: s.dir)) ?? []).filter {
+                ($0.hasPrefix("vda.qcow2.") || $0.hasPrefix("vdb.raw.")) && !$0.hasSuffix(".T")
+            }
+            // The default push backup's two targets stay; the scratch images are gone.
+            #expect(left.count == 2, "\(s.label): \(left)")
+        }
+
+        // A backup under way when the domain stops ends cancelled, its scratch images removed.
+        try same("backup-begin NAME --backupxml DIR/pull.xml; destroy NAME; domjobinfo NAME --completed; "
+                 + "backup-dumpxml NAME", running: true)
+        for s in sides {
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: s.dir)) ?? []).filter {
+                $0.hasPrefix("vda.qcow2.") || $0.hasPrefix("vdb.raw.")
+            }
+            #expect(left.count == 2, "\(s.label): \(left)")
+        }
+        for i in 0..<2 { _ = try run("start NAME", i) }
 
         // vsh as virsh on virtd.
         let script = "backup-dumpxml NAME; backup-begin NAME --backupxml DIR/nodisk.xml; backup-begin NAME --backupxml "

@@ -85,7 +85,9 @@ public struct DomainBackupDefinition: Sendable, Hashable {
             let elements = disksEl.children("disk")
             guard !elements.isEmpty, disksEl.elements.count == elements.count,
                   elements.allSatisfy({ Self.validDisk($0, push: mode == .push) }) else {
-                throw Self.schemaError("Extra element disks in interleave\nElement domainbackup failed to validate content")
+                // In pull mode the disks share an interleave with the server, which libxml2 then names.
+                let named = mode == .pull ? "server" : "disks"
+                throw Self.schemaError("Extra element \(named) in interleave\nElement domainbackup failed to validate content")
             }
             for d in elements {
                 guard let name = d.attr("name") else { continue }
@@ -165,7 +167,12 @@ public struct DomainBackupDefinition: Sendable, Hashable {
         var w = XMLWriter()
         w.container("domainbackup", [("mode", mode.rawValue)]) { w in
             w.optionalText("incremental", incremental)
-            if !server.isEmpty { w.empty("server", server.map { ($0.0, Optional($0.1)) }) }
+            if !server.isEmpty {
+                // libvirt's order, the transport always named.
+                let s = Dictionary(server, uniquingKeysWith: { a, _ in a })
+                w.empty("server", [("transport", s["transport"] ?? "tcp"), ("name", s["name"]), ("port", s["port"]),
+                                   ("socket", s["socket"]), ("tls", s["tls"])])
+            }
             w.container("disks") { w in
                 for d in disks {
                     guard d.backup == true else {
