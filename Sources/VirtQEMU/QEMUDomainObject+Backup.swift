@@ -14,10 +14,10 @@ import Glibc
 /// concluded) removes its nodes and raises BLOCK_JOB/BLOCK_JOB_2 of type backup; the last one ends the async job
 /// (JOB_COMPLETED, `domjobinfo --completed`). Images the daemon created go when a push fails or is cancelled, and
 /// scratch images always.
-struct QEMUBackupJob: Sendable {
-    enum DiskState: Sendable { case running, cancelling, complete, failed, cancelled }
+public struct QEMUBackupJob: Sendable, Codable, Hashable {
+    enum DiskState: String, Sendable, Codable { case running, cancelling, complete, failed, cancelled }
 
-    struct Disk: Sendable {
+    struct Disk: Sendable, Codable, Hashable {
         var dev: String
         /// The disk's own image (the BLOCK_JOB event names it).
         var source: String
@@ -59,7 +59,7 @@ extension QEMUDomainObject {
                 throw VirtError.operationUnsupported("creating checkpoint for incremental backup is not supported yet")
             }
             if def.mode == .pull {
-                let server = Dictionary(def.server, uniquingKeysWith: { a, _ in a })
+                let server = def.server
                 if server["transport"] ?? "tcp" == "tcp" && server["port"] == nil {
                     throw VirtError.operationUnsupported("<domainbackup> must specify TCP port for now")
                 }
@@ -245,7 +245,7 @@ extension QEMUDomainObject {
             }
             job.definition = def
             if pull {
-                let server = Dictionary(def.server, uniquingKeysWith: { a, _ in a })
+                let server = def.server
                 let addr: JSONValue = server["transport"] == "unix"
                     ? ["type": "unix", "data": ["path": .string(server["socket"] ?? "")]]
                     : ["type": "inet", "data": ["host": .string(server["name"] ?? ""), "port": .string(server["port"] ?? "")]]
@@ -268,6 +268,7 @@ extension QEMUDomainObject {
                     throw error
                 }
             }
+            writeStatus()
         } catch {
             if serverStarted { _ = try? await m.execute("nbd-server-stop") }
             for n in added.reversed() { _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string(n)]) }
@@ -312,7 +313,7 @@ extension QEMUDomainObject {
 
     /// qemuBackupNotifyBlockjobEnd: the job's figures and error, its nodes removed, the others cancelled after a
     /// failure, the backup ended when none runs; then this disk's block job events.
-    private func backupDiskConcluded(_ i: Int) async {
+    func backupDiskConcluded(_ i: Int) async {
         guard let m = monitor, backup != nil else { return }
         let info = ((try? await m.execute("query-jobs"))?.arrayValue ?? []).first {
             $0["id"]?.stringValue == backup?.disks[i].jobID
@@ -327,6 +328,7 @@ extension QEMUDomainObject {
         let state: QEMUBackupJob.DiskState = d.state == .cancelling ? .cancelled : error != nil ? .failed : .complete
         job.disks[i].state = state
         backup = job
+        writeStatus()
         _ = try? await m.execute("job-dismiss", arguments: ["id": .string(d.jobID)])
         // Pull mode: the exports go with the server (libvirt stops it at every disk's end, the later ones fail).
         if job.pull { _ = try? await m.execute("nbd-server-stop") }
@@ -360,6 +362,7 @@ extension QEMUDomainObject {
                 backup?.disks[i].state = .running
             }
         }
+        writeStatus()
     }
 
     /// domjobabort of a backup: its jobs cancelled (the backup ends when QEMU concluded them).
@@ -402,5 +405,41 @@ extension QEMUDomainObject {
             }
         }
         info.backup = .init(total: total, transferred: done, pull: job.pull)
+    }
+}
+
+extension QEMUDomainObject {
+    /// A backup a previous daemon left running (in the status file, as libvirt keeps it in its status XML): the
+    /// async job again, and each disk's job as QEMU has it now; one that ended meanwhile is handled as its event
+    /// would have been, one QEMU no longer has counts as failed.
+    func adoptBackup(_ b: QEMUBackupJob, _ m: QMPMonitor) async {
+        backup = b
+        jobs.async = .backup
+        jobs.asyncOwner = "backupBegin"
+        jobs.asyncOperation = .backup
+        jobs.asyncStarted = .now
+        jobs.current = QEMUJobInfo(type: .unbounded, operation: .backup, elapsedMs: 0)
+        process?.note("reconnect: a backup job was running; adopted")
+        let list = (try? await m.execute("query-jobs"))?.arrayValue ?? []
+        // A job whose end the previous daemon recorded but did not finish handling: dismissed, its nodes removed.
+        for d in b.disks where d.state != .running && d.state != .cancelling
+            && list.contains(where: { $0["id"]?.stringValue == d.jobID }) {
+            _ = try? await m.execute("job-dismiss", arguments: ["id": .string(d.jobID)])
+            _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(d.node)-format")])
+            _ = try? await m.execute("blockdev-del", arguments: ["node-name": .string("libvirt-\(d.node)-storage")])
+        }
+        for (i, d) in b.disks.enumerated() where d.state == .running || d.state == .cancelling {
+            guard let j = list.first(where: { $0["id"]?.stringValue == d.jobID }) else {
+                backup?.disks[i].state = .failed
+                if backup?.errmsg == nil { backup?.errmsg = "job '\(d.jobID)' is gone" }
+                continue
+            }
+            if j["status"]?.stringValue == "concluded" { await backupDiskConcluded(i) }
+        }
+        if let job = backup, !job.disks.contains(where: { $0.state == .running || $0.state == .cancelling }) {
+            let failed = job.disks.contains { $0.state == .failed }
+            let cancelled = job.disks.contains { $0.state == .cancelled }
+            terminateBackup(failed ? .failed : cancelled && !job.pull ? .cancelled : .completed)
+        }
     }
 }

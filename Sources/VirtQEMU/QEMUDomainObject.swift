@@ -149,6 +149,8 @@ public struct QEMUDomainStatus: Sendable, Codable, Hashable {
     public var clockAdjustment0: Int64? = nil
     /// The block jobs running (pull, commit, copy), so a restarted daemon adopts them.
     public var blockJobs: [String: QEMUBlockJob]?
+    /// The backup job running, so a restarted daemon adopts it (QEMUDomainObject+Backup.swift).
+    public var backup: QEMUBackupJob? = nil
 }
 
 extension QEMUStartKind: Hashable {
@@ -1286,6 +1288,7 @@ actor QEMUDomainObject {
             await recoverInterruptedJob(st, mon, proc)
             blockJobs = st.blockJobs ?? [:]
             await reconcileBlockJobs(mon)
+            if let b = st.backup, st.asyncJob == QEMUAsyncJob.backup.name { await adoptBackup(b, mon) }
             writeStatus()
             return true
         } catch {
@@ -1477,6 +1480,7 @@ actor QEMUDomainObject {
                                   diskNodes: hotplug.diskNodes, nextNodeIndex: hotplug.nextNodeIndex,
                                   blockJobs: blockJobs.isEmpty ? nil : blockJobs)
         st.agentTimeout = agentResponseTimeout == -2 ? nil : agentResponseTimeout
+        st.backup = backup
         st.clockAdjustment0 = clockAdjustment0
         // Each file is rewritten only when what it says changed (a migration's phases would otherwise rewrite
         // the same live XML several times).

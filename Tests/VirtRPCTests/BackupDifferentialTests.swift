@@ -220,4 +220,60 @@ struct BackupDifferentialTests {
         #expect(v.stdout == r.stdout && v.stderr == r.stderr && v.status == r.status,
                 "vsh: \(v.stdout) \(v.stderr)\nvirsh: \(r.stdout) \(r.stderr)")
     }
+
+    @Test("a backup running when virtd is killed is adopted by the next virtd and ends as it would have")
+    func backupSurvivesDaemonKill() throws {
+        let ours = try RestartableVirtd()
+        defer { ours.cleanup() }
+        let name = "bkk" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let dir = ours.dir
+        _ = try ChildProcess.run(["/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", dir + "/vda.qcow2", "1G"])
+        _ = try ChildProcess.run(["/usr/bin/qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 512M", dir + "/vda.qcow2"],
+                                 timeLimit: 120)
+        FileManager.default.createFile(atPath: dir + "/vdb.raw", contents: nil)
+        truncate(dir + "/vdb.raw", 64 << 20)
+        try Self.xml(name, dir: dir).write(toFile: dir + "/bk.xml", atomically: true, encoding: .utf8)
+        for (f, x) in Self.backups {
+            try x.replacingOccurrences(of: "DIR", with: dir).write(toFile: dir + "/" + f, atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/nbd", withIntermediateDirectories: true)
+        defer { _ = try? ours.virsh("destroy \(name)") }
+        let started = try ours.virsh("define \(dir)/bk.xml; start \(name); backup-begin \(name) --backupxml \(dir)/named.xml; "
+                                     + "blockjob \(name) vda --bandwidth 1; backup-dumpxml \(name)")
+        try #require(started.status == 0, "\(started.stderr)")
+        let before = started.stdout.components(separatedBy: "<domainbackup").last ?? ""
+
+        // Killed mid-backup; the next daemon has the job, the definition and QEMU's progress.
+        ours.kill9()
+        try ours.start()
+        let after = try ours.virsh("backup-dumpxml \(name); domjobinfo \(name)")
+        #expect(after.status == 0 && after.stdout.contains(before), "\(after.stdout) \(after.stderr)")
+        #expect(after.stdout.contains("Operation:        Backup"), "\(after.stdout)")
+        // Let it run at full speed to its end: a complete, equal copy.
+        let fast = try ours.virsh("blockjob \(name) vda --bandwidth 0")
+        #expect(fast.status == 0, "\(fast.stderr)")
+        #expect(eventually(60) { ((try? ours.virsh("domjobinfo \(name)").stdout) ?? "").contains("Job type:         None") })
+        let done = try ours.virsh("domjobinfo \(name) --completed")
+        #expect(done.stdout.contains("Job type:         Completed") && done.stdout.contains("File remaining:   0.000 B"),
+                "\(done.stdout)")
+        let cmp = try ChildProcess.run(["/usr/bin/qemu-img", "compare", "-U", "-f", "qcow2", "-F", "qcow2",
+                                        dir + "/vda.qcow2", dir + "/vda.bak"], timeLimit: 120)
+        #expect(cmp.status == 0 && cmp.stdout.contains("identical"), "\(cmp.stdout) \(cmp.stderr)")
+
+        // A pull backup across a restart: the next daemon ends it on abort and removes the scratch images.
+        let pull = try ours.virsh("backup-begin \(name) --backupxml \(dir)/pull.xml")
+        try #require(pull.status == 0, "\(pull.stderr)")
+        ours.kill9()
+        try ours.start()
+        let abort = try ours.virsh("domjobabort \(name)")
+        #expect(abort.status == 0, "\(abort.stderr)")
+        #expect(eventually(60) { ((try? ours.virsh("domjobinfo \(name)").stdout) ?? "").contains("Job type:         None") })
+        let pulled = try ours.virsh("domjobinfo \(name) --completed")
+        #expect(pulled.stdout.contains("Job type:         Completed") && pulled.stdout.contains("Operation canceled"),
+                "\(pulled.stdout)")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasPrefix("vda.qcow2.") || $0.hasPrefix("vdb.raw.")
+        }
+        #expect(left.isEmpty, "scratch images left: \(left)")
+    }
 }

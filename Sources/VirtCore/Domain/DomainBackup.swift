@@ -1,10 +1,10 @@
 /// libvirt's `<domainbackup>` (virDomainBackupBegin, backup-dumpxml): push mode (QEMU writes each disk into a
 /// target image) or pull mode (an NBD server exports each disk while the job runs), with per-disk settings. The
 /// driver fills in what the caller left out (virDomainBackupAlignDisks) before formatting it back.
-public struct DomainBackupDefinition: Sendable, Hashable {
-    public enum Mode: String, Sendable, Hashable { case push, pull }
+public struct DomainBackupDefinition: Sendable, Hashable, Codable {
+    public enum Mode: String, Sendable, Hashable, Codable { case push, pull }
 
-    public struct Disk: Sendable, Hashable {
+    public struct Disk: Sendable, Hashable, Codable {
         public var name: String
         /// nil: not said (aligned to yes for a disk with a writable medium).
         public var backup: Bool?
@@ -26,23 +26,12 @@ public struct DomainBackupDefinition: Sendable, Hashable {
     public var mode: Mode = .push
     public var incremental: String?
     /// Pull mode's NBD server: transport (tcp, unix), name, port, socket, tls.
-    public var server: [(String, String)] = []
+    public var server: [String: String] = [:]
     public var disks: [Disk] = []
     /// Whether `<disks>` was given (libvirt then backs up only the disks listed with backup='yes').
     public var disksGiven = false
 
     public init() {}
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.mode == b.mode && a.incremental == b.incremental && a.disks == b.disks && a.disksGiven == b.disksGiven
-            && a.server.map { $0.0 + "=" + $0.1 } == b.server.map { $0.0 + "=" + $0.1 }
-    }
-
-    public func hash(into h: inout Hasher) {
-        h.combine(mode)
-        h.combine(incremental)
-        h.combine(disks)
-    }
 
     static func schemaError(_ lines: String) -> VirtError {
         let m = "Unable to validate doc against /usr/share/libvirt/schemas/domainbackup.rng\n" + lines + "\n"
@@ -75,7 +64,7 @@ public struct DomainBackupDefinition: Sendable, Hashable {
         }
         incremental = root.child("incremental")?.text
         if let server {
-            self.server = server.attributes.map { ($0.0, $0.1) }
+            self.server = Dictionary(server.attributes.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         }
         if let server, !Self.validServer(server) {
             throw Self.schemaError("Invalid attribute mode for element domainbackup")
@@ -169,7 +158,7 @@ public struct DomainBackupDefinition: Sendable, Hashable {
             w.optionalText("incremental", incremental)
             if !server.isEmpty {
                 // libvirt's order, the transport always named.
-                let s = Dictionary(server, uniquingKeysWith: { a, _ in a })
+                let s = server
                 w.empty("server", [("transport", s["transport"] ?? "tcp"), ("name", s["name"]), ("port", s["port"]),
                                    ("socket", s["socket"]), ("tls", s["tls"])])
             }
