@@ -266,6 +266,8 @@ actor QEMUDomainObject {
     var memoryDir: String?
     /// What the phases of a migration in flight pass to each other on this host, and the migration tunables.
     var migration = QEMUMigrationState()
+    /// A restore whose stream QEMU was told to load during the launch phase (``launchQEMU``).
+    var incomingStarted = false
     /// Tunnelled incoming migration: the read end of the pipe QEMU is given at `migrate-incoming`.
     var incomingFD: Int32 = -1
     /// Paths treated as shared storage (qemu.conf's `shared_filesystems`), besides network filesystems.
@@ -589,6 +591,17 @@ actor QEMUDomainObject {
         liveDefinition = live
         // The enabled hotpluggable vCPUs, added before the guest CPUs run (QEMUDomainObject+Vcpus.swift).
         try await setUpHotpluggableVcpusAtStart(mon, prefetched: (first[1], first[2]))
+        // A restore's stream starts loading here, once every device the image has state for exists: QEMU reads
+        // the image while the host-side set-up below runs (cgroups, tunables, the status file); QMP commands
+        // sent meanwhile are answered once the load is over.
+        incomingStarted = false
+        if case .restore = kind {
+            jobs.phase = .loading
+            migration.lastStatus = ""
+            let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
+            try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
+            incomingStarted = true
+        }
         // The DIMMs' base addresses as QEMU placed them (libvirt's qemuDomainUpdateMemoryDeviceInfo).
         await refreshMemoryDeviceInfo(mon)
         // The current memory as the balloon reports it (libvirt's qemuProcessRefreshBalloonState): without
@@ -635,11 +648,15 @@ actor QEMUDomainObject {
                 raise(.started(detail))
             }
         case .restore(let src):
-            // In memory only: a restarted daemon treats a start in flight alike in every phase.
-            jobs.phase = .loading
-            let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
-            migration.lastStatus = ""
-            try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
+            // In memory only: a restarted daemon treats a start in flight alike in every phase. The load began
+            // in the launch phase.
+            if !incomingStarted {
+                jobs.phase = .loading
+                let fd = QEMULauncher.monitorFD + 1  // the image descriptor follows the monitor's
+                migration.lastStatus = ""
+                try await mon.execute("migrate-incoming", arguments: ["uri": .string("fd:\(fd)")])
+            }
+            incomingStarted = false
             // QEMU's MIGRATION event "completed" ends the wait: no statistics are kept for a restore, and a
             // query right after the load waits for QEMU's post-load work (a round trip the restore does not need).
             try await waitMigration(mon, what: "start", completedByEvent: true)
