@@ -17,3 +17,13 @@ extension Connection {
         return i
     }
 }
+
+extension Connection {
+    /// The network filter driver (the remote driver's, forwarded to the daemon), or NO_SUPPORT naming `api`.
+    public func nwfilters(_ api: String, modifying: Bool = false) throws -> any NWFilterDriver {
+        if modifying && isReadOnly { throw ReadOnlyDriver.denied(api) }
+        let d = (driver as? ReadOnlyDriver)?.base ?? driver
+        guard let n = d as? any NWFilterDriver else { throw VirtError.noSupport(api) }
+        return n
+    }
+}

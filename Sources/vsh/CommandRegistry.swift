@@ -54,6 +54,7 @@ struct CommandRegistry: Sendable {
         Group(name: "Host and Hypervisor", keyword: "host", commands: HostCommands.all),
         Group(name: "Checkpoint", keyword: "checkpoint", commands: CheckpointCommands.all),
         Group(name: "Interface", keyword: "interface", commands: InterfaceCommands.all),
+        Group(name: "Network Filter", keyword: "filter", commands: NWFilterCommands.all, keepOrder: true),
         Group(name: "Networking", keyword: "network", commands: NetworkCommands.all, keepOrder: true),
         Group(name: "Node Device", keyword: "nodedev", commands: NodeDeviceCommands.all, keepOrder: true),
         Group(name: "Secret", keyword: "secret", commands: SecretCommands.all),

@@ -295,6 +295,11 @@ enum VshCases {
 .line("help-groups-in-virsh-order", ["domain", "monitor", "events", "host", "checkpoint", "interface", "network",
                                              "nodedev", "secret", "snapshot", "backup", "pool", "volume", "virsh"]
               .map { "help \($0)" }.joined(separator: "; ")),
+        .line("nwfilter-test-driver", "nwfilter-list; nwfilter-dumpxml x; nwfilter-undefine x; nwfilter-binding-list; "
+              + "nwfilter-binding-dumpxml x; nwfilter-binding-delete x; nwfilter-edit x; "
+              + "nwfilter-dumpxml 5b1e9d2c-3b4f-4c5d-8e6f-102132435465; nwfilter-define; nwfilter-define /nonexistent.xml; "
+              + "help filter; help nwfilter-binding-create"),
+        .line("help-filter-group", "help filter"),
         .line("backup-test-driver", "backup-begin test; backup-dumpxml test; backup-begin nope; backup-dumpxml nope; "
               + "backup-begin test --backupxml /nonexistent.xml; help backup-begin; help backup-dumpxml"),
         .line("fd-passing-test-driver", "qemu-monitor-command test --pass-fds 0 '{\"execute\":\"query-status\"}'; "
