@@ -251,6 +251,9 @@ public final class ReadOnlyDriver: HypervisorDriver {
     public func backupXML(_ domain: DomainRef, flags: UInt32) async throws -> String {
         try await base.backupXML(domain, flags: flags)
     }
+    public func securityLabelList(_ domain: DomainRef) async throws -> [SecurityLabel] {
+        try await base.securityLabelList(domain)
+    }
     public func qemuAttach(pid: UInt32, flags: UInt32) async throws -> DomainRef {
         throw Self.denied("virDomainQemuAttach")
     }

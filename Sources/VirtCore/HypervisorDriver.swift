@@ -110,6 +110,8 @@ public protocol HypervisorDriver: AnyObject, Sendable {
     func vcpuCount(_ domain: DomainRef, flags: ModificationImpact) async throws -> Int32
     func setVcpus(_ domain: DomainRef, count: UInt32, flags: ModificationImpact) async throws
     func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel]
+    /// `virDomainGetSecurityLabelList`: one label per security driver of a running domain, none when shut off.
+    func securityLabelList(_ domain: DomainRef) async throws -> [SecurityLabel]
     /// `virDomainGetMessages`: taint and deprecation messages.
     func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String]
     func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
@@ -655,6 +657,9 @@ extension HypervisorDriver {
         throw VirtError.noSupport("virDomainSetVcpusFlags")
     }
     public func securityLabels(_ domain: DomainRef) async throws -> [SecurityLabel] { [] }
+    public func securityLabelList(_ domain: DomainRef) async throws -> [SecurityLabel] {
+        throw VirtError.noSupport("virDomainGetSecurityLabelList", domain: .domain)
+    }
     public func messages(_ domain: DomainRef, flags: UInt32) async throws -> [String] { [] }
     public func allDomainStats(domains: [DomainRef]?, types: StatsTypes, flags: GetAllDomainStatsFlags) async throws
         -> [DomainStatsRecord] {

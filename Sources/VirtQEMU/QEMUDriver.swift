@@ -700,6 +700,22 @@ public final class QEMUDriver: HypervisorDriver {
     /// (the DAC driver, when configured, is stacked below it).
     public func securityModel() async throws -> SecurityModel { SecurityModel(model: "none", doi: "0") }
 
+    /// libvirt's qemuDomainGetSecurityLabelList: nothing for a shut-off domain; for a running one, each security
+    /// driver's process label, in libvirt's stack order: the "none" driver's (empty), then with DAC the label of
+    /// the live `<seclabel model='dac'>` (`+uid:+gid`), as libvirt's DAC driver reports it. None is enforcing.
+    public func securityLabelList(_ domain: DomainRef) async throws -> [SecurityLabel] {
+        let obj = try await state.object(domain)
+        guard await obj.isActive else { return [] }
+        var labels = [SecurityLabel(label: "", enforcing: false)]
+        if await state.security.model == "dac" {
+            let seclabel = await obj.liveDefinition?.extraElements.first {
+                $0.name == "seclabel" && $0.attr("model") == "dac"
+            }
+            labels.append(SecurityLabel(label: seclabel?.child("label")?.text ?? "", enforcing: false))
+        }
+        return labels
+    }
+
     // MARK: Events, monitor
 
     public func events() -> AsyncStream<DomainEventRecord> { state.bus.subscribe() }

@@ -123,6 +123,9 @@ public enum RemoteCalls {
     /// domain, nvcpus, flags.
     static let domainSetVcpusFlags = RemoteCall<XDRTuple3<D, UInt32, Flags>, XDRVoid>(.domainSetVcpusFlags)
     static let domainGetSecurityLabel = RemoteCall<D, SecurityLabel>(.domainGetSecurityLabel)
+    /// DOMAIN_GET_SECURITY_LABEL_LIST: domain → labels (REMOTE_SECURITY_LABEL_LIST_MAX) and their count.
+    static let domainGetSecurityLabelList =
+        RemoteCall<D, XDRTuple2<XDRList<SecurityLabel, SecurityLabelListLimit>, Int32>>(.domainGetSecurityLabelList)
     static let domainGetMessages = RemoteCall<XDRTuple2<D, Flags>, XDRList<String, MessageListLimit>>(.domainGetMessages)
     /// doms, stats, flags → records.
     static let connectGetAllDomainStats =
@@ -301,6 +304,12 @@ public enum RemoteCalls {
     // MARK: LXC program
     /// LXC_PROC_DOMAIN_OPEN_NAMESPACE: domain, flags → (descriptors in the reply).
     static let lxcDomainOpenNamespace = RemoteCall<XDRTuple2<D, Flags>, XDRVoid>(lxc: 1)
+}
+
+/// `REMOTE_SECURITY_LABEL_LIST_MAX`.
+public enum SecurityLabelListLimit: XDRLimit {
+    public static var max: Int { 64 }
+    public static var unit: Int { 8 }
 }
 
 /// `REMOTE_DOMAIN_BLOCK_PEEK_BUFFER_MAX` and `REMOTE_DOMAIN_MEMORY_PEEK_BUFFER_MAX`.

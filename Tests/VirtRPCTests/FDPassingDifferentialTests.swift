@@ -12,7 +12,8 @@ import Glibc
 /// path in the XML does not exist), started in the same session and refused from another one once the client
 /// that passed the descriptor is gone; QEMU's `-add-fd` and `/dev/fdset/0` node. virDomainOpenGraphics: a socket of the client's becomes a VNC client (the VNC
 /// banner arrives on its other end). A descriptor with a monitor command (virDomainQemuMonitorCommandWithFiles,
-/// `qemu-monitor-command --pass-fds`). Errors: flags, no descriptors, read-only, qemu-attach, lxc-enter-namespace.
+/// `qemu-monitor-command --pass-fds`). The security labels of the running domain (DAC). Errors: flags, no
+/// descriptors, read-only, qemu-attach, lxc-enter-namespace.
 @Suite("descriptors passed with calls: virtd vs libvirtd 9.0", .serialized,
        .tags(.qemu, .kvm, .root, .referenceLibvirtd))
 struct FDPassingDifferentialTests {
@@ -66,6 +67,8 @@ struct FDPassingDifferentialTests {
         d, '{"execute":"query-status"}', [f.fileno(), f.fileno()], 0))
     call('monitor with files flags', lambda: __import__('libvirt_qemu').qemuMonitorCommandWithFiles(
         d, '{"execute":"query-status"}', [f.fileno()], 2))
+    call('securityLabelList', lambda: d.securityLabelList())
+    call('securityLabel', lambda: d.securityLabel())
     call('qemuAttach', lambda: __import__('libvirt_qemu').qemuAttach(c, 1, 0))
     call('lxcOpenNamespace', lambda: __import__('libvirt_lxc').lxcOpenNamespace(d, 0))
     print(json.dumps(out, indent=1))
@@ -94,7 +97,8 @@ struct FDPassingDifferentialTests {
 
     @Test("dom-fd-associate, an fdgroup disk and openGraphics as libvirtd's")
     func fdPassingLikeLibvirtd() throws {
-        let ours = try RestartableVirtd()
+        // QEMU runs as libvirt-qemu under DAC, as libvirtd's does (their security labels are compared too).
+        let ours = try RestartableVirtd(config: "user = \"libvirt-qemu\"\ngroup = \"libvirt-qemu\"\n")
         defer { ours.cleanup() }
         let ref = try StatsReferenceLibvirtd()
         defer { ref.stop() }

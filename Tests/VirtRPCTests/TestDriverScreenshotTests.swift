@@ -75,6 +75,7 @@ struct TestDriverPeekTests {
             call("unknown", lambda: d.memoryPeek(0, 4, 4))
             call("block", lambda: d.blockPeek("vda", 0, 16, 0))
             call("maxVcpus", lambda: d.maxVcpus())
+            call("securityLabelList", lambda: d.securityLabelList())
             call("setMaxMemory live", lambda: d.setMaxMemory(4194304))
             call("pool by target path", lambda: c.storagePoolLookupByTargetPath("/default-pool").name())
             d.destroy()

@@ -253,6 +253,10 @@ extension ProcedureTable {
         .serve(RemoteCalls.domainGetSecurityLabel) { d, ctx in
             try await ctx.driver.securityLabels(d).first ?? SecurityLabel(label: "", enforcing: false)
         },
+        .serve(RemoteCalls.domainGetSecurityLabelList) { d, ctx in
+            let labels = try await ctx.driver.securityLabelList(d)
+            return XDRTuple2(XDRList(labels), Int32(labels.count))
+        },
         .serve(RemoteCalls.domainGetMessages) { a, ctx in
             let (d, flags) = a.values
             return XDRList(try await ctx.driver.messages(d, flags: flags))
