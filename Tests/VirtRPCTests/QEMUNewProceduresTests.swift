@@ -63,7 +63,6 @@ struct QEMUNewProceduresTests {
         ('memoryPeek none', lambda: d.memoryPeek(0, 4, 0)),
         ('memoryPeek unknown', lambda: d.memoryPeek(0, 4, 4)),
         ('maxVcpus', lambda: d.maxVcpus()),
-        ('securityLabelList', lambda: d.securityLabelList()),
         ('setMaxMemory running', lambda: d.setMaxMemory(262144)),
         ('pool by target path', lambda: c.storagePoolLookupByTargetPath('/nonexistent//x/./y/')),
         ('numaParameters', lambda: d.numaParameters()),
