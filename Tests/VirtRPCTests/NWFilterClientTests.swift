@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// vsh's network filter commands against a daemon that has a filter driver: Debian's libvirtd 9.0 (in a mount and
-/// network namespace of its own, its filter directory a copy of the host's on a tmpfs, so nothing it defines or
+/// network namespace of its own, its filter directory on a tmpfs with the packaged default filters, so nothing it defines or
 /// applies reaches the host), asked the same command lines by Debian's virsh and by vsh, outputs compared byte for
 /// byte: the default filters listed and dumped, a filter defined, updated with --validate, listed, dumped by name
 /// and by UUID, edited without a change and undefined, a binding created, listed, dumped and deleted, and the
@@ -23,7 +23,9 @@ struct NWFilterClientTests {
             dir = try TestPaths.makeTempDir("nf", mode: 0o755)
             try ReferenceLibvirtd.writeConfig(dir: dir)
             try FileManager.default.createDirectory(atPath: dir + "/filters", withIntermediateDirectories: true)
-            let inner = "cp -a /etc/libvirt/nwfilter/. '\(dir)/filters/' 2>/dev/null; "
+            // The default filters as Debian's libvirt-daemon-config-nwfilter ships them (its postinst copies them
+            // to /etc, which a fresh host may not have done for the host's own state).
+            let inner = "cp -a /usr/share/libvirt/nwfilter/. '\(dir)/filters/'; "
                 + "mkdir -p -m 0755 /run/libvirt && mount -t tmpfs tmpfs /run/libvirt && "
                 + "mount -t tmpfs tmpfs /var/lib/libvirt && mount -t tmpfs tmpfs /etc/libvirt/qemu && "
                 + "mkdir -p /etc/libvirt/nwfilter && mount -t tmpfs tmpfs /etc/libvirt/nwfilter && "
